@@ -1,0 +1,1 @@
+"""Real processes the tests run against: LiveKit server, demo agent, gunicorn."""

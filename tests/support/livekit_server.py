@@ -1,0 +1,56 @@
+"""A real LiveKit server on loopback with a strong test key pair."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from .processes import Process, find_livekit_server, free_port, free_udp_port, http_ok, start, wait_until
+
+
+@dataclass
+class LiveKitServer:
+    """Where the server listens and the key pair it accepts."""
+
+    port: int
+    api_key: str
+    api_secret: str
+    process: Process
+
+    @property
+    def url(self) -> str:
+        """The client (WebSocket) URL."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """The server API URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The variables the app and the agent read."""
+        return {"LIVEKIT_URL": self.url, "LIVEKIT_API_KEY": self.api_key, "LIVEKIT_API_SECRET": self.api_secret}
+
+
+def start_livekit_server(log_dir: Path) -> LiveKitServer:
+    """Start ``livekit-server --dev`` bound to 127.0.0.1, media on loopback only."""
+    port, tcp_port, udp_port = free_port(), free_port(), free_udp_port()
+    api_key, api_secret = "devkey", secrets.token_urlsafe(32)  # PyJWT wants 32+ bytes
+    config = log_dir / "livekit.yaml"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f"port: {port}\n"
+        "rtc:\n"
+        f"  tcp_port: {tcp_port}\n"
+        f"  udp_port: {udp_port}\n"
+        "  use_external_ip: false\n"
+        "  node_ip: 127.0.0.1\n"
+        "  interfaces:\n    includes: [lo]\n"
+    )
+    argv = [find_livekit_server(), "--dev", "--bind", "127.0.0.1", "--config", str(config)]
+    # The key pair goes by environment, not argv (visible to every user) or the config file.
+    process = start("livekit-server", argv, env={"LIVEKIT_KEYS": f"{api_key}: {api_secret}"}, log_dir=log_dir)
+    server = LiveKitServer(port, api_key, api_secret, process)
+    wait_until(http_ok(server.http_url), timeout_s=20, what="livekit-server to listen", process=process)
+    return server

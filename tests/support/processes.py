@@ -1,0 +1,103 @@
+"""Start and stop the real pieces (LiveKit server, demo agent, gunicorn) for tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing uses right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_livekit_server() -> str:
+    """The livekit-server binary: $LIVEKIT_SERVER_BIN, PATH, the venv, or Go's bin folder."""
+    candidates = [
+        os.environ.get("LIVEKIT_SERVER_BIN"),
+        shutil.which("livekit-server"),
+        str(ROOT / ".venv" / "bin" / "livekit-server"),
+        str(Path(os.environ.get("GOPATH", Path.home() / "go")) / "bin" / "server"),
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise RuntimeError("livekit-server is not installed: run scripts/bootstrap first")
+
+
+@dataclass
+class Process:
+    """A child process with its log file; ``stop()`` ends it (and its children) politely."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        """Everything the process has printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+
+def start(name: str, argv: list[str], *, env: Mapping[str, str], log_dir: Path) -> Process:
+    """Start ``argv`` with its output in ``log_dir/name.log``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    log_file = open(log_path, "wb")  # noqa: SIM115 - the child owns it until it exits
+    popen = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+    return Process(name, popen, log_path)
+
+
+def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str, process: Process | None = None) -> None:
+    """Poll ``check`` until it holds; fail with the process's log when it never does."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited ({process.popen.returncode}) before {what}:\n{process.log()[-4000:]}")
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.1)
+    tail = process.log()[-4000:] if process else ""
+    raise RuntimeError(f"timed out after {timeout_s}s waiting for {what}\n{tail}")
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    """A check that ``url`` answers 200."""
+    return lambda: httpx.get(url, timeout=1.0).status_code == 200
+
+
+def python_argv(*args: str) -> list[str]:
+    """Run this interpreter (the venv's) with ``args``."""
+    return [sys.executable, *args]

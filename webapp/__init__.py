@@ -1,0 +1,59 @@
+"""webcall: talk to a voice AI agent from a web page.
+
+``create_app()`` builds the Flask app from the environment (gunicorn runs
+``webapp:create_app()``); tests pass their own :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from flask import Flask
+
+from . import errors, security
+from .config import Settings
+from .providers import Provider, build_providers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What the request handlers need, stored once in ``app.extensions["webcall"]``."""
+
+    settings: Settings
+    providers: dict[str, Provider]
+
+
+def create_app(settings: Settings | None = None, *, http: httpx.Client | None = None) -> Flask:
+    """Build the app: settings, providers, blueprints, security and error handling."""
+    settings = settings or Settings.from_env()
+    _configure_logging(settings.log_level)
+    app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    client = http or httpx.Client(
+        timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        headers={"User-Agent": "webcall/0.1"},
+    )
+    app.extensions["webcall"] = AppState(settings, build_providers(settings, client))
+    security.init_app(app, settings)
+    errors.init_app(app)
+    from . import api, health, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(health.bp)
+    return app
+
+
+def _configure_logging(level: str) -> None:
+    """One-line logs on stderr (gunicorn collects them); never reconfigure a host's logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("webapp").setLevel(level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs

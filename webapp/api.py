@@ -1,0 +1,96 @@
+"""The token API: ``POST /api/calls`` turns an agent slug into a LiveKit URL and token."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .errors import AppError, PayloadTooLarge, UnknownAgent, UnsupportedMediaType, BadRequest
+from .providers import WebCall, WebCallRequest
+from .schema import CallBody, parse_call_body
+from .security import check_origin, client_ip, limiter
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+log = logging.getLogger(__name__)
+
+
+def _per_ip_limits() -> str:
+    """The per-client limit string, read per request so each app can set its own."""
+    return str(current_app.extensions["webcall"].settings.rate_limits)
+
+
+@bp.post("/calls")
+@limiter.limit(_per_ip_limits, key_func=client_ip)
+def create_call() -> tuple[Response, int]:
+    """Create a web call with the named agent and hand the browser what it needs to join."""
+    webcall = current_app.extensions["webcall"]
+    body = _read_body(webcall.settings.max_body_bytes)
+    agent = _find_agent(body, webcall.settings.agents)
+    check_origin(agent)
+    variables = {**agent.variables}
+    variables.update({k: v for k, v in body.variables.items() if k in agent.allowed_variables})
+    ignored = sorted(set(body.variables) - agent.allowed_variables)
+    call_request = WebCallRequest(
+        agent=agent,
+        variables=variables,
+        metadata={**body.metadata, "webcall_agent": agent.slug},
+        participant_name=body.participant_name,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    started = time.monotonic()
+    try:
+        call = webcall.providers[agent.provider].create_web_call(call_request)
+    except AppError as error:
+        log.warning("call failed agent=%s provider=%s code=%s", agent.slug, agent.provider, error.code)
+        raise
+    log.info(
+        "call created agent=%s provider=%s call_id=%s room=%s ip=%s in %.0f ms",
+        agent.slug, agent.provider, call.call_id, call.room, client_ip(), (time.monotonic() - started) * 1000,
+    )  # fmt: skip
+    response = jsonify(_call_json(agent.slug, agent.provider, agent.max_call_s, call, ignored))
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+def _read_body(limit: int) -> CallBody:
+    """Check type and size before reading, then validate."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge()
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge()
+    return parse_call_body(raw)
+
+
+def _find_agent(body: CallBody, agents: Any) -> Any:
+    """The named agent; the only one when the body names none."""
+    if body.agent is None:
+        if len(agents) == 1:
+            return next(iter(agents.values()))
+        raise BadRequest("Name the agent to call in the 'agent' field.", code="agent_required")
+    agent = agents.get(body.agent)
+    if agent is None:
+        raise UnknownAgent()
+    return agent
+
+
+def _call_json(slug: str, provider: str, max_call_s: int | None, call: WebCall, ignored: list[str]) -> dict[str, Any]:
+    """The public answer: never the provider's body, only what the browser needs."""
+    answer: dict[str, Any] = {
+        "call_id": call.call_id,
+        "agent": slug,
+        "provider": provider,
+        "room": call.room,
+        "identity": call.identity,
+        "expires_at": call.expires_at.isoformat().replace("+00:00", "Z") if call.expires_at else None,
+        "max_call_s": max_call_s,
+        "livekit": {"url": call.livekit_url, "token": call.token},
+    }
+    if ignored:
+        answer["ignored_variables"] = ignored
+    return answer

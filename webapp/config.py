@@ -1,0 +1,186 @@
+"""Settings: the only place that reads the environment or ``.env``.
+
+``Settings.from_env()`` validates everything at start-up and raises
+:class:`ConfigError` naming every problem at once, so an operator fixes a bad
+deployment in one go instead of one restart per typo.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from .agents import Agent, load_agents_file, parse_agent
+
+DEFAULT_BASE_URLS = {
+    "ravan": "https://api.ravan.ai",
+    "zudu": "https://api.zudu.ai",
+    "convoi": "https://go.convoi.ai/backend",
+    "unleashx": "https://www.tryunleashx.com",
+}
+# Which environment variables hold each provider's credentials.
+CREDENTIAL_VARS = {
+    "ravan": {"api_key": "RAVAN_API_KEY"},
+    "zudu": {"api_key": "ZUDU_API_KEY", "api_secret": "ZUDU_API_SECRET"},
+    "convoi": {"api_key": "CONVOI_API_KEY"},
+    "unleashx": {"api_token": "UNLEASHX_API_TOKEN"},
+    "livekit": {"url": "LIVEKIT_URL", "api_key": "LIVEKIT_API_KEY", "api_secret": "LIVEKIT_API_SECRET"},
+}
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("webcall is not configured correctly:\n  - " + "\n  - ".join(problems))
+
+
+class Secret(str):
+    """A string that never shows itself in ``repr`` (and so in tracebacks or debug logs)."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Where a provider lives and the credentials we send it."""
+
+    name: str
+    base_url: str
+    credentials: Mapping[str, Secret] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs, validated."""
+
+    agents: Mapping[str, Agent]
+    providers: Mapping[str, ProviderSettings]
+    secret_key: Secret = field(repr=False)
+    max_body_bytes: int = 16 * 1024
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 10.0
+    token_ttl_s: int = 600
+    rate_limits: str = "10/minute;60/hour"
+    global_rate_limit: str = "600/minute"
+    ratelimit_storage_uri: str = "memory://"
+    trusted_proxies: int = 0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path | None = ".env"
+    ) -> Settings:
+        """Build settings from ``.env`` overlaid by the real environment (which wins)."""
+        env: dict[str, str] = {}
+        if dotenv_path is not None and Path(dotenv_path).is_file():
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        env.update(os.environ if environ is None else environ)
+        return cls.from_mapping(env)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Validate ``env`` and build settings, or raise ConfigError listing every problem."""
+        problems: list[str] = []
+        providers_used: set[str] = set()
+        agents = _load_agents(env, problems, providers_used)
+        providers = _load_providers(env, providers_used, problems)
+        numbers = {
+            "max_body_bytes": _number(env, "WEBCALL_MAX_BODY_BYTES", 16 * 1024, int, problems),
+            "connect_timeout_s": _number(env, "WEBCALL_CONNECT_TIMEOUT_S", 3.0, float, problems),
+            "read_timeout_s": _number(env, "WEBCALL_READ_TIMEOUT_S", 10.0, float, problems),
+            "token_ttl_s": _number(env, "WEBCALL_TOKEN_TTL_S", 600, int, problems),
+            "trusted_proxies": _number(env, "WEBCALL_TRUSTED_PROXIES", 0, int, problems, minimum=0),
+        }
+        if problems:
+            raise ConfigError(problems)
+        return cls(
+            agents=agents,
+            providers=providers,
+            secret_key=Secret(env.get("WEBCALL_SECRET_KEY") or secrets.token_urlsafe(32)),
+            rate_limits=env.get("WEBCALL_RATE_LIMITS", cls.rate_limits),
+            global_rate_limit=env.get("WEBCALL_GLOBAL_RATE_LIMIT", cls.global_rate_limit),
+            ratelimit_storage_uri=env.get("WEBCALL_RATELIMIT_STORAGE_URI", cls.ratelimit_storage_uri),
+            log_level=env.get("WEBCALL_LOG_LEVEL", cls.log_level).upper(),
+            **numbers,  # type: ignore[arg-type]
+        )
+
+
+def _load_agents(env: Mapping[str, str], problems: list[str], providers_used: set[str]) -> dict[str, Agent]:
+    """Read the catalogue file, or the one-agent quick start from two variables."""
+    provider, agent_id = env.get("WEBCALL_PROVIDER"), env.get("WEBCALL_AGENT_ID")
+    if provider or agent_id:
+        table = {"provider": provider, "agent_id": agent_id, "title": env.get("WEBCALL_AGENT_TITLE")}
+        table = {k: v for k, v in table.items() if v}
+        if not agent_id:
+            problems.append("WEBCALL_AGENT_ID is required with WEBCALL_PROVIDER")
+        where = "WEBCALL_PROVIDER/WEBCALL_AGENT_ID"
+        agent = parse_agent("default", table, problems, where=where, providers_used=providers_used)
+        return {"default": agent} if agent else {}
+    path = Path(env.get("WEBCALL_AGENTS_FILE", "agents.toml"))
+    if "WEBCALL_AGENTS_FILE" not in env and not path.is_file():
+        problems.append(
+            "no agents configured: create agents.toml (see agents.example.toml), "
+            "set WEBCALL_AGENTS_FILE, or set WEBCALL_PROVIDER and WEBCALL_AGENT_ID"
+        )
+        return {}
+    return load_agents_file(path, problems, providers_used)
+
+
+def _load_providers(
+    env: Mapping[str, str], used: set[str], problems: list[str]
+) -> dict[str, ProviderSettings]:
+    """Collect base URLs and credentials; a provider some agent uses must have them all."""
+    providers = {}
+    for name, variables in CREDENTIAL_VARS.items():
+        credentials = {key: Secret(env.get(var, "").strip()) for key, var in variables.items()}
+        missing = [var for key, var in variables.items() if not credentials[key]]
+        if name in used and missing and name in CREDENTIAL_VARS:
+            problems.append(f"{', '.join(missing)} must be set: an agent uses provider {name!r}")
+            continue
+        if missing:
+            continue
+        base_var = f"{name.upper()}_BASE_URL"
+        default = DEFAULT_BASE_URLS.get(name) or _livekit_http_url(credentials.get("url", ""))
+        base_url = env.get(base_var, default).rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            problems.append(f"{base_var} must be an http(s) URL")
+        if name == "livekit" and not credentials["url"].startswith(("ws://", "wss://", "http://", "https://")):
+            problems.append("LIVEKIT_URL must be a ws(s):// or http(s):// URL")
+        providers[name] = ProviderSettings(name, base_url, credentials)
+    return providers
+
+
+def _livekit_http_url(url: str) -> str:
+    """The HTTP address of LiveKit's server API for a client ``LIVEKIT_URL``."""
+    return url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    kind: type[int] | type[float],
+    problems: list[str],
+    *,
+    minimum: float = 1e-9,
+) -> float:
+    """Parse a positive number setting, recording a problem when it is not one."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        problems.append(f"{name} must be a number, got {raw!r}")
+        return default
+    if value < minimum:
+        problems.append(f"{name} must be at least {minimum:g}")
+    return value

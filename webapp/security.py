@@ -1,0 +1,96 @@
+"""Who may call, how often, and the headers every answer carries.
+
+Rate limits use Flask-Limiter (memory by default; Redis via
+``WEBCALL_RATELIMIT_STORAGE_URI`` so that several workers share one count).
+``X-Forwarded-For`` is believed only behind ``WEBCALL_TRUSTED_PROXIES`` proxies.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .agents import Agent
+from .config import Settings
+from .errors import OriginNotAllowed, RateLimited
+
+
+def client_ip() -> str:
+    """The caller's address (already corrected by ProxyFix when proxies are trusted)."""
+    return request.remote_addr or "unknown"
+
+
+limiter = Limiter(key_func=client_ip, strategy="moving-window")
+
+
+def request_origin() -> str | None:
+    """The request's ``Origin``, lower-cased, or None when absent or ``null``."""
+    origin = (request.headers.get("Origin") or "").strip().lower().rstrip("/")
+    return None if origin in ("", "null") else origin
+
+
+def check_origin(agent: Agent) -> None:
+    """Refuse calls started from a site that is neither ours nor on the agent's list.
+
+    Matching is exact on scheme, host and port. A browser always sends ``Origin``
+    on a cross-site POST, so a cross-site request without one (or with ``null``,
+    as sandboxed frames send) is refused too.
+    """
+    origin = request_origin()
+    own = request.host_url.rstrip("/").lower()
+    if origin is None:
+        if request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none"):
+            return
+        raise OriginNotAllowed()
+    if origin != own and origin not in agent.allowed_origins:
+        raise OriginNotAllowed()
+
+
+def csp_nonce() -> str:
+    """A fresh nonce for this response's inline scripts."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return str(g.csp_nonce)
+
+
+def page_headers(response: Response, *, microphone: bool) -> Response:
+    """A strict policy for our HTML pages; the microphone only where a call runs."""
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' 'nonce-{csp_nonce()}'; style-src 'self'; "
+        "img-src 'self' data: https:; media-src 'self' blob:; "
+        "connect-src 'self' ws: wss: https:; worker-src 'self' blob:; "
+        "base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors 'none'"
+    )
+    response.headers["Permissions-Policy"] = (
+        "microphone=(self), autoplay=(self), camera=()" if microphone else "microphone=(), camera=()"
+    )
+    return response
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Trust proxies as configured, attach the limiter and the always-on headers."""
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)  # type: ignore[method-assign]
+    app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_uri
+    app.config["RATELIMIT_APPLICATION"] = settings.global_rate_limit
+    limiter.init_app(app)
+
+    @app.after_request
+    def always(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response
+
+
+def rate_limited_error() -> RateLimited:
+    """The 429 for the limit just hit, with the seconds until it resets."""
+    current = limiter.current_limit
+    if current is None:
+        return RateLimited(retry_after_s=60)
+    window_s = current.limit.get_expiry()
+    return RateLimited(retry_after_s=max(1, min(window_s, round(current.reset_at - time.time()))))
