@@ -185,3 +185,15 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], speech_wa
         "args": [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={speech_wav}"],
         "ignore_default_args": ["--mute-audio"],
     }
+
+
+@pytest.fixture
+def console_log(page: Any, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """The page's console and errors, written to test-artifacts/logs for every browser test."""
+    lines: list[str] = []
+    page.on("console", lambda msg: lines.append(f"{msg.type}: {msg.text}"))
+    page.on("pageerror", lambda exc: lines.append(f"pageerror: {exc}"))
+    yield lines
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in request.node.name)
+    (artifacts / "logs").mkdir(parents=True, exist_ok=True)
+    (artifacts / "logs" / f"{name}.console.log").write_text("\n".join(lines))

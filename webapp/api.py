@@ -22,8 +22,14 @@ def _per_ip_limits() -> str:
     return str(current_app.extensions["webcall"].settings.rate_limits)
 
 
+def _global_limit() -> str:
+    """The ceiling for all clients together: the most calls this deployment will pay for."""
+    return str(current_app.extensions["webcall"].settings.global_rate_limit)
+
+
 @bp.post("/calls")
 @limiter.limit(_per_ip_limits, key_func=client_ip)
+@limiter.shared_limit(_global_limit, scope="all-clients", key_func=lambda: "all")
 def create_call() -> tuple[Response, int]:
     """Create a web call with the named agent and hand the browser what it needs to join."""
     webcall = current_app.extensions["webcall"]

@@ -76,7 +76,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)  # type: ignore[method-assign]
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_uri
-    app.config["RATELIMIT_APPLICATION"] = settings.global_rate_limit
     limiter.init_app(app)
 
     @app.after_request

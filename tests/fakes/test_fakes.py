@@ -1,0 +1,451 @@
+"""Sanity tests of the provider fakes, over real HTTP with httpx."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from flask import Flask
+
+from . import (
+    FakeServer,
+    FakeState,
+    Fault,
+    create_convoi_app,
+    create_ravan_app,
+    create_unleashx_app,
+    create_zudu_app,
+)
+
+LIVEKIT_URL = "ws://127.0.0.1:7880"
+LIVEKIT_KEY = "devkey"
+LIVEKIT_SECRET = "a-livekit-secret-of-at-least-32-bytes!"  # short HMAC keys make PyJWT warn
+
+Serve = Callable[[Callable[[FakeState], Flask], FakeState], FakeServer]
+
+
+def make_state(api_key: str, agents: dict[Any, dict[str, Any]], **extra: Any) -> FakeState:
+    """A FakeState pointing at the dev LiveKit server."""
+    return FakeState(
+        api_key=api_key,
+        livekit_url=LIVEKIT_URL,
+        livekit_api_key=LIVEKIT_KEY,
+        livekit_api_secret=LIVEKIT_SECRET,
+        agents=agents,
+        **extra,
+    )
+
+
+def decode(token: str) -> dict[str, Any]:
+    """Verify a minted token with the LiveKit secret and return its claims."""
+    claims: dict[str, Any] = jwt.decode(token, LIVEKIT_SECRET, algorithms=["HS256"], issuer=LIVEKIT_KEY)
+    return claims
+
+
+def dispatch(claims: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The dispatched agent's name and parsed metadata."""
+    (agent,) = claims["roomConfig"]["agents"]
+    return agent["agentName"], json.loads(agent["metadata"])
+
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    """Start fake servers for a test and stop them afterwards."""
+    servers: list[FakeServer] = []
+
+    def start(factory: Callable[[FakeState], Flask], state: FakeState) -> FakeServer:
+        server = FakeServer(factory(state)).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """One httpx client, with room for load tests."""
+    limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
+    with httpx.Client(timeout=10, limits=limits) as client:
+        yield client
+
+
+# --- Ravan -------------------------------------------------------------------------------
+
+RAVAN_AGENT = "6a0f1b8e-0a52-4c1e-9d7e-2f7d1c5e9a10"
+RAVAN_CREATE = "/api/v1/calling/create-call"
+
+
+@pytest.fixture
+def ravan(serve: Serve) -> tuple[FakeServer, FakeState]:
+    """A Ravan fake with one agent whose greeting uses a variable."""
+    state = make_state("rv-key", {RAVAN_AGENT: {"greeting": "Hi {{name}}!"}})
+    return serve(create_ravan_app, state), state
+
+
+def test_ravan_web_call_mints_a_dispatching_token(ravan: Any, http: httpx.Client) -> None:
+    server, state = ravan
+    body = {"type": "web_call", "agent_id": RAVAN_AGENT, "prompt_dynamic_variables": {"name": "Ann"}}
+    response = http.post(server.url + RAVAN_CREATE, json=body, headers={"X-Api-Key": "rv-key"})
+
+    assert response.status_code == 200
+    created = response.json()
+    assert created["success"] is True and created["url"] == LIVEKIT_URL
+    assert created["room_id"] == f"call_{created['session_id']}"
+    claims = decode(created["access_token"])
+    assert claims["video"] == {
+        "roomJoin": True,
+        "room": created["room_id"],
+        "canPublish": True,
+        "canSubscribe": True,
+        "canPublishData": True,
+    }
+    assert claims["sub"].startswith("user_")
+    assert claims["exp"] - claims["nbf"] == 15 * 60
+    assert dispatch(claims) == ("webcall-demo", {"greeting": "Hi Ann!", "variables": {"name": "Ann"}})
+    assert state.requests[-1].headers["x-api-key"] == "rv-key"
+
+    detail = http.get(
+        f"{server.url}/api/v1/calling/call-sessions-detail/{created['session_id']}",
+        headers={"X-Api-Key": "rv-key"},
+    ).json()
+    assert detail["data"]["channel"] == "web" and detail["data"]["transcripts"] == []
+
+
+def test_ravan_data_shape_nests_the_call(ravan: Any, http: httpx.Client) -> None:
+    server, state = ravan
+    state.response_shape = "data"
+    body = {"type": "web_call", "agent_id": RAVAN_AGENT}
+    created = http.post(server.url + RAVAN_CREATE, json=body, headers={"X-Api-Key": "rv-key"})
+    assert set(created.json()) == {"success", "message", "data"}
+    assert decode(created.json()["data"]["access_token"])["sub"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({}, {"type": "web_call", "agent_id": RAVAN_AGENT}, 401),
+        ({"X-Api-Key": "wrong"}, {"type": "web_call", "agent_id": RAVAN_AGENT}, 401),
+        ({"X-Api-Key": "rv-key"}, {"agent_id": RAVAN_AGENT}, 400),
+        ({"X-Api-Key": "rv-key"}, {"type": "webcall", "agent_id": RAVAN_AGENT}, 400),
+        ({"X-Api-Key": "rv-key"}, {"type": "outbound_call", "agent_id": RAVAN_AGENT}, 400),
+        ({"X-Api-Key": "rv-key"}, {"type": "web_call", "agent_id": "nobody"}, 404),
+        ({"X-Api-Key": "rv-key"}, {"type": "web_call", "agent_id": 7}, 400),
+    ],
+)
+def test_ravan_rejects(
+    ravan: Any, http: httpx.Client, headers: dict[str, str], body: dict[str, Any], status: int
+) -> None:
+    server, _ = ravan
+    response = http.post(server.url + RAVAN_CREATE, json=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["success"] is False and response.json()["message"]
+
+
+def test_ravan_outbound_call_with_numbers(ravan: Any, http: httpx.Client) -> None:
+    server, _ = ravan
+    body = {
+        "type": "outbound_call",
+        "agent_id": RAVAN_AGENT,
+        "from_phone_number": "+14157774444",
+        "to_phone_number": "+12137774445",
+    }
+    response = http.post(server.url + RAVAN_CREATE, json=body, headers={"X-Api-Key": "rv-key"})
+    assert response.status_code == 200 and response.json()["session_id"]
+
+
+def test_ravan_rejects_bad_json_and_content_type(ravan: Any, http: httpx.Client) -> None:
+    server, _ = ravan
+    headers = {"X-Api-Key": "rv-key", "Content-Type": "application/json"}
+    assert http.post(server.url + RAVAN_CREATE, content=b"{nope", headers=headers).status_code == 400
+    form = http.post(server.url + RAVAN_CREATE, data={"type": "web_call"}, headers={"X-Api-Key": "rv-key"})
+    assert form.status_code == 400
+
+
+def test_ravan_list_in_both_shapes(ravan: Any, http: httpx.Client) -> None:
+    server, state = ravan
+    headers = {"X-Api-Key": "rv-key"}
+    for _ in range(3):
+        http.post(
+            server.url + RAVAN_CREATE, json={"type": "web_call", "agent_id": RAVAN_AGENT}, headers=headers
+        )
+    url = server.url + "/api/v1/calling/call-sessions"
+
+    documented = http.get(url, params={"page_size": 2, "channel": "web"}, headers=headers).json()
+    assert len(documented["data"]["callSessions"]) == 2
+    assert documented["data"]["callSessions"][0]["agentId"] == RAVAN_AGENT
+
+    state.response_shape = "meta"
+    meta = http.get(url, params={"page": 2, "page_size": 2}, headers=headers).json()
+    assert meta["meta"] == {"total": 3, "limit": 2, "offset": 2}
+    assert meta["data"][0]["agent_id"] == RAVAN_AGENT
+    assert http.get(url, params={"channel": "fax"}, headers=headers).status_code == 400
+
+
+# --- Zudu --------------------------------------------------------------------------------
+
+ZUDU_HEADERS = {"X-API-KEY": "sk_zudu", "X-API-SECRET": "s3cr3t_zudu"}
+
+
+@pytest.fixture
+def zudu(serve: Serve) -> tuple[FakeServer, FakeState]:
+    """A Zudu fake with one agent."""
+    state = make_state(
+        "sk_zudu", {"agent-123": {"greeting": "Welcome {{customer}}"}}, api_secret="s3cr3t_zudu"
+    )
+    return serve(create_zudu_app, state), state
+
+
+def test_zudu_web_call_and_lookup(zudu: Any, http: httpx.Client) -> None:
+    server, _ = zudu
+    body = {"agent_id": "agent-123", "metadata": {"customer": "Bo"}}
+    response = http.post(server.url + "/api/calls/create-web-call", json=body, headers=ZUDU_HEADERS)
+
+    assert response.status_code == 200
+    created = response.json()
+    assert created["status"] == "success" and created["error"] is None
+    connection = created["data"]["livekit_connection"]
+    assert connection["server_url"] == LIVEKIT_URL
+    assert connection["token"] == created["data"]["web_call_info"]["access_token"]
+    claims = decode(connection["token"])
+    assert claims["video"]["room"] == connection["room_name"]
+    assert dispatch(claims)[1] == {"greeting": "Welcome Bo", "variables": {"customer": "Bo"}}
+
+    call_id = created["data"]["call"]["call_id"]
+    fetched = http.get(f"{server.url}/api/calls/{call_id}", headers=ZUDU_HEADERS).json()
+    assert fetched["data"]["call"]["call_status"].upper() == "REGISTERED"
+    missing = http.get(f"{server.url}/api/calls/call_nope", headers=ZUDU_HEADERS)
+    assert missing.status_code == 404 and missing.json()["status"] == "error"
+
+
+def test_zudu_create_carries_no_credentials(zudu: Any, http: httpx.Client) -> None:
+    server, _ = zudu
+    body = {"agent_id": "agent-123", "call_type": "WEB_CALL", "direction": "INBOUND"}
+    created = http.post(server.url + "/api/calls/create", json=body, headers=ZUDU_HEADERS).json()
+    assert created["data"]["call"]["call_type"] == "web_call"
+    assert "livekit_connection" not in created["data"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({"X-API-KEY": "sk_zudu"}, {"agent_id": "agent-123"}, 401),
+        ({"X-API-SECRET": "s3cr3t_zudu"}, {"agent_id": "agent-123"}, 401),
+        (ZUDU_HEADERS, {"agent_id": "agent-123", "call_type": "web_call"}, 400),
+        (ZUDU_HEADERS, {"call_type": "WEB_CALL"}, 400),
+        (ZUDU_HEADERS, {"agent_id": "agent-404"}, 404),
+    ],
+)
+def test_zudu_rejects(
+    zudu: Any, http: httpx.Client, headers: dict[str, str], body: dict[str, Any], status: int
+) -> None:
+    server, _ = zudu
+    response = http.post(server.url + "/api/calls/create", json=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["status"] == "error" and response.json()["error"]
+
+
+# --- Convoi ------------------------------------------------------------------------------
+
+CONVOI_AGENT = "agt_b88d642dd68747f28305c428b2090001"
+CONVOI_SQUAD = "sqd_3fa85f6457174562b3fc2c963f66afa6"
+CONVOI_HEADERS = {"Authorization": "Bearer sk_live_test"}
+CONVOI_CALLS = "/api/v1/public/calls"
+
+
+@pytest.fixture
+def convoi(serve: Serve) -> tuple[FakeServer, FakeState]:
+    """A Convoi fake with an agent and a workforce."""
+    state = make_state("sk_live_test", {CONVOI_AGENT: {"greeting": "Hello"}, CONVOI_SQUAD: {}})
+    return serve(create_convoi_app, state), state
+
+
+def test_convoi_web_call_uses_first_message(convoi: Any, http: httpx.Client) -> None:
+    server, _ = convoi
+    body = {
+        "type": "web",
+        "agent_id": CONVOI_AGENT,
+        "participant_name": "xyz",
+        "agent_overrides": {"first_message": "Hi, how can I help?"},
+    }
+    response = http.post(server.url + CONVOI_CALLS, json=body, headers=CONVOI_HEADERS)
+
+    assert response.status_code == 201
+    call = response.json()
+    assert call["object"] == "call" and call["status"] == "initiated"
+    claims = decode(call["livekit"]["token"])
+    assert claims["sub"] == call["livekit"]["participant_identity"]
+    assert claims["video"]["room"] == call["room_id"] and claims["name"] == "xyz"
+    assert dispatch(claims)[1]["greeting"] == "Hi, how can I help?"
+
+    listed = http.get(server.url + CONVOI_CALLS, params={"limit": 1}, headers=CONVOI_HEADERS).json()
+    assert listed["data"][0]["id"] == call["id"] and listed["has_more"] is False
+    ended = http.delete(f"{server.url}{CONVOI_CALLS}/{call['id']}", headers=CONVOI_HEADERS)
+    assert ended.json()["status"] == "rejected"
+    via_backend = http.get(f"{server.url}/backend{CONVOI_CALLS}/{call['id']}", headers=CONVOI_HEADERS)
+    assert via_backend.status_code == 200
+
+
+def test_convoi_idempotency_replays_and_conflicts(convoi: Any, http: httpx.Client) -> None:
+    server, state = convoi
+    headers = {**CONVOI_HEADERS, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"type": "web", "agent_id": CONVOI_AGENT}
+    first = http.post(server.url + CONVOI_CALLS, json=body, headers=headers)
+    again = http.post(server.url + CONVOI_CALLS, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() and len(state.calls) == 1
+
+    changed = http.post(server.url + CONVOI_CALLS, json={**body, "metadata": {"a": 1}}, headers=headers)
+    assert changed.status_code == 409
+    assert changed.headers["content-type"].startswith("application/problem+json")
+    bad_key = {**CONVOI_HEADERS, "Idempotency-Key": "not-a-uuid"}
+    assert http.post(server.url + CONVOI_CALLS, json=body, headers=bad_key).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({}, {"type": "web", "agent_id": CONVOI_AGENT}, 401),
+        ({"Authorization": "Bearer sk_live_wrong"}, {"type": "web", "agent_id": CONVOI_AGENT}, 401),
+        (CONVOI_HEADERS, {"type": "web", "agent_id": CONVOI_SQUAD}, 422),
+        (CONVOI_HEADERS, {"type": "browser", "agent_id": CONVOI_AGENT}, 400),
+        (CONVOI_HEADERS, {"type": "web"}, 400),
+        (CONVOI_HEADERS, {"type": "web", "agent_id": "agt_unknown"}, 404),
+        (
+            CONVOI_HEADERS,
+            {"type": "outbound_phone", "agent_id": CONVOI_SQUAD, "phone_number_id": "phn_1"},
+            400,
+        ),
+    ],
+)
+def test_convoi_rejects(
+    convoi: Any, http: httpx.Client, headers: dict[str, str], body: dict[str, Any], status: int
+) -> None:
+    server, _ = convoi
+    response = http.post(server.url + CONVOI_CALLS, json=body, headers=headers)
+    assert response.status_code == status
+    problem = response.json()
+    assert problem["status"] == status and {"type", "title", "detail", "code", "request_id"} <= set(problem)
+
+
+def test_convoi_workforce_phone_call(convoi: Any, http: httpx.Client) -> None:
+    server, _ = convoi
+    body = {
+        "type": "outbound_phone",
+        "agent_id": CONVOI_SQUAD,
+        "customer": {"number": "+971501234567", "name": "Ahmed"},
+        "phone_number_id": "phn_9b2c",
+    }
+    call = http.post(server.url + CONVOI_CALLS, json=body, headers=CONVOI_HEADERS).json()
+    assert call["agent_id"] is None and call["squad_id"] == CONVOI_SQUAD
+    assert call["livekit"] is None and call["room_id"] is None
+
+
+# --- UnleashX ----------------------------------------------------------------------------
+
+UNLEASHX_CALL = "/api/v1/global/agents/call"
+
+
+@pytest.fixture
+def unleashx(serve: Serve) -> tuple[FakeServer, FakeState]:
+    """An UnleashX fake with a usable agent, an inactive one and an inbound one."""
+    agents = {
+        42: {"active": True, "agent_type": 3, "calling_type": 1},
+        43: {"active": False, "agent_type": 3, "calling_type": 1},
+        44: {"active": True, "agent_type": 3, "calling_type": 2},
+    }
+    state = make_state("ux-token", agents)
+    return serve(create_unleashx_app, state), state
+
+
+def test_unleashx_places_a_call(unleashx: Any, http: httpx.Client) -> None:
+    server, _ = unleashx
+    body = {"agent_id": 42, "phone_number": "+919876543210", "metadata": {"order": "A1"}}
+    response = http.post(server.url + UNLEASHX_CALL, json=body, headers={"token": "ux-token"})
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["call_status"] == "initiated" and data["agent_id"] == 42 and data["execution_id"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({}, {"agent_id": 42, "phone_number": "+919876543210"}, 401),
+        ({"token": "ux-token"}, {"phone_number": "+919876543210"}, 400),
+        ({"token": "ux-token"}, {"agent_id": 42}, 400),
+        ({"token": "ux-token"}, {"agent_id": "42", "phone_number": "+919876543210"}, 422),
+        ({"token": "ux-token"}, {"agent_id": 42, "phone_number": "919876543210"}, 422),
+        ({"token": "ux-token"}, {"agent_id": 43, "phone_number": "+919876543210"}, 404),
+        ({"token": "ux-token"}, {"agent_id": 44, "phone_number": "+919876543210"}, 422),
+    ],
+)
+def test_unleashx_rejects(
+    unleashx: Any, http: httpx.Client, headers: dict[str, str], body: dict[str, Any], status: int
+) -> None:
+    server, _ = unleashx
+    response = http.post(server.url + UNLEASHX_CALL, json=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["error"] is True and response.json()["message"]
+
+
+# --- Faults and load ---------------------------------------------------------------------
+
+
+def test_faults_apply_in_order(ravan: Any, http: httpx.Client) -> None:
+    server, state = ravan
+    state.faults = [
+        Fault("status", status=503, body={"oops": True}, headers={"Retry-After": "1"}),
+        Fault("html"),
+        Fault("success_false"),
+        Fault("missing_credentials"),
+        Fault("malformed_json"),
+        Fault("drop"),
+        Fault("delay", delay_s=0.2),
+    ]
+    url, headers = server.url + RAVAN_CREATE, {"X-Api-Key": "rv-key"}
+    body = {"type": "web_call", "agent_id": RAVAN_AGENT}
+
+    unavailable = http.post(url, json=body, headers=headers)
+    assert unavailable.status_code == 503 and unavailable.headers["Retry-After"] == "1"
+    html = http.post(url, json=body, headers=headers)
+    assert html.status_code == 502 and html.headers["content-type"].startswith("text/html")
+    assert http.post(url, json=body, headers=headers).json() == {
+        "success": False,
+        "message": "failed to create call",
+    }
+    stripped = http.post(url, json=body, headers=headers).json()
+    assert stripped["success"] is True and "url" not in stripped and "access_token" not in stripped
+    truncated = http.post(url, json=body, headers=headers)
+    assert truncated.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        truncated.json()
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post(url, json=body, headers=headers)
+    started = time.monotonic()
+    assert http.post(url, json=body, headers=headers).status_code == 200
+    assert time.monotonic() - started >= 0.2
+    assert len(state.requests) == 7 and not state.faults
+
+
+def test_serves_200_concurrent_slow_requests(convoi: Any, http: httpx.Client) -> None:
+    server, state = convoi
+    state.latency_s = 0.3
+    body = {"type": "web", "agent_id": CONVOI_AGENT}
+
+    def create(_: int) -> int:
+        return http.post(server.url + CONVOI_CALLS, json=body, headers=CONVOI_HEADERS).status_code
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        statuses = list(pool.map(create, range(200)))
+    elapsed = time.monotonic() - started
+    assert statuses == [201] * 200 and len(state.calls) == 200
+    assert elapsed < 5, f"200 concurrent 300 ms calls took {elapsed:.1f}s"
