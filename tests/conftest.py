@@ -58,7 +58,12 @@ def demo_agent(livekit_server: LiveKitServer, artifacts: Path) -> Iterator[Proce
     """Our demo agent worker, registered with the server under ``webcall-demo``."""
     env = {**livekit_server.env(), "WEBCALL_DEMO_AGENT_NAME": DEMO_AGENT_NAME}
     process = start("demo-agent", python_argv("-m", "webapp.demo_agent"), env=env, log_dir=artifacts / "logs")
-    wait_until(lambda: "registered" in process.log().lower(), timeout_s=60, what="the demo agent to register", process=process)
+    wait_until(
+        lambda: "registered" in process.log().lower(),
+        timeout_s=60,
+        what="the demo agent to register",
+        process=process,
+    )
     yield process
     process.stop()
 
@@ -101,13 +106,20 @@ ravan = _provider_fixture(
     "ravan", create_ravan_app, api_key=FAKE_KEYS["ravan"], agents={FAKE_AGENT_IDS["ravan"]: {}}
 )
 zudu = _provider_fixture(
-    "zudu", create_zudu_app, api_key=FAKE_KEYS["zudu"], api_secret=FAKE_KEYS["zudu_secret"], agents={FAKE_AGENT_IDS["zudu"]: {}}
+    "zudu",
+    create_zudu_app,
+    api_key=FAKE_KEYS["zudu"],
+    api_secret=FAKE_KEYS["zudu_secret"],
+    agents={FAKE_AGENT_IDS["zudu"]: {}},
 )
 convoi = _provider_fixture(
     "convoi", create_convoi_app, api_key=FAKE_KEYS["convoi"], agents={FAKE_AGENT_IDS["convoi"]: {}}
 )
 unleashx = _provider_fixture(
-    "unleashx", create_unleashx_app, api_key=FAKE_KEYS["unleashx"], agents={101: {"active": True, "agent_type": 3, "calling_type": 1}}
+    "unleashx",
+    create_unleashx_app,
+    api_key=FAKE_KEYS["unleashx"],
+    agents={101: {"active": True, "agent_type": 3, "calling_type": 1}},
 )
 
 
@@ -115,7 +127,8 @@ def provider_env(ravan_url: str, zudu_url: str, convoi_url: str) -> dict[str, st
     """Credentials and base URLs for the hosted providers' fakes."""
     return {
         "RAVAN_API_KEY": FAKE_KEYS["ravan"], "RAVAN_BASE_URL": ravan_url,
-        "ZUDU_API_KEY": FAKE_KEYS["zudu"], "ZUDU_API_SECRET": FAKE_KEYS["zudu_secret"], "ZUDU_BASE_URL": zudu_url,
+        "ZUDU_API_KEY": FAKE_KEYS["zudu"], "ZUDU_API_SECRET": FAKE_KEYS["zudu_secret"],
+        "ZUDU_BASE_URL": zudu_url,
         "CONVOI_API_KEY": FAKE_KEYS["convoi"], "CONVOI_BASE_URL": convoi_url,
     }  # fmt: skip
 
@@ -135,8 +148,15 @@ def stack(livekit_server: LiveKitServer, demo_agent: Process, artifacts: Path) -
         server.start()
         servers.append(server)
         fakes[kind] = (server, state)
-    env = {**livekit_server.env(), **provider_env(fakes["ravan"][0].url, fakes["zudu"][0].url, fakes["convoi"][0].url)}
-    toml = AGENTS_TOML.format(ravan_agent=FAKE_AGENT_IDS["ravan"], convoi_agent=FAKE_AGENT_IDS["convoi"], zudu_agent=FAKE_AGENT_IDS["zudu"])
+    env = {
+        **livekit_server.env(),
+        **provider_env(fakes["ravan"][0].url, fakes["zudu"][0].url, fakes["convoi"][0].url),
+    }
+    toml = AGENTS_TOML.format(
+        ravan_agent=FAKE_AGENT_IDS["ravan"],
+        convoi_agent=FAKE_AGENT_IDS["convoi"],
+        zudu_agent=FAKE_AGENT_IDS["zudu"],
+    )
     app = start_app_server(env, artifacts / "logs", agents_toml=toml)
     yield {"app": app, "livekit": livekit_server, "agent": demo_agent, "fakes": fakes}
     app.process.stop()
@@ -162,7 +182,9 @@ def speech_wav(artifacts: Path) -> Path:
     raw = artifacts / "caller-speech-raw.wav"
     text = "Hello agent. This is a test call from the browser. Can you hear me clearly?"
     subprocess.run([espeak, "-s", "150", "-w", str(raw), text], check=True)
-    subprocess.run([sox, str(raw), "-r", "48000", "-c", "1", "-b", "16", str(path), "pad", "0.3", "1.5"], check=True)
+    subprocess.run(
+        [sox, str(raw), "-r", "48000", "-c", "1", "-b", "16", str(path), "pad", "0.3", "1.5"], check=True
+    )
     raw.unlink()
     return path
 

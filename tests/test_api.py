@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, provider_env
-from tests.fakes import Fault, FakeServer, FakeState
+from tests.fakes import FakeState, Fault
 from webapp import create_app
 from webapp.config import Settings
 
@@ -130,7 +130,9 @@ def test_zudu_uses_create_web_call_with_both_keys(make_app: MakeApp, zudu: Any) 
     assert answer["call_id"].startswith("call_")
 
 
-def test_convoi_sends_overrides_from_configuration_and_an_idempotency_key(make_app: MakeApp, convoi: Any) -> None:
+def test_convoi_sends_overrides_from_configuration_and_an_idempotency_key(
+    make_app: MakeApp, convoi: Any
+) -> None:
     server, state = convoi
     key = "5d0c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e"
     response = post(make_app(), {"agent": "convoi", "participant_name": "Ann"}, **{"Idempotency-Key": key})
@@ -167,7 +169,11 @@ def test_livekit_token_is_minted_with_server_chosen_room_and_dispatch(make_app: 
 @pytest.mark.parametrize(
     ("fault", "status", "code"),
     [
-        (Fault("status", status=401, body={"success": False, "message": "bad key"}), 502, "provider_auth_failed"),
+        (
+            Fault("status", status=401, body={"success": False, "message": "bad key"}),
+            502,
+            "provider_auth_failed",
+        ),
         (Fault("status", status=400, body={"success": False, "message": "nope"}), 502, "provider_error"),
         (Fault("status", status=500, body={"success": False}), 502, "provider_error"),
         (Fault("status", status=429, body={}, headers={"Retry-After": "7"}), 503, "provider_busy"),
@@ -233,7 +239,12 @@ def test_ravan_is_not_retried_after_the_request_was_sent(make_app: MakeApp, rava
         (b"{}", "application/json", 400, "agent_required"),
         (b'{"agent": "nobody"}', "application/json", 404, "unknown_agent"),
         (b'{"agent": "ravan"}', "text/plain", 415, "unsupported_media_type"),
-        (b'{"agent": "ravan", "metadata": {"x": "' + b"a" * 20000 + b'"}}', "application/json", 413, "payload_too_large"),
+        (
+            b'{"agent": "ravan", "metadata": {"x": "' + b"a" * 20000 + b'"}}',
+            "application/json",
+            413,
+            "payload_too_large",
+        ),
         (b"[" * 5000 + b"]" * 5000, "application/json", 400, "invalid_json"),
     ],
 )
@@ -242,7 +253,9 @@ def test_bad_requests_get_stable_codes(
 ) -> None:
     response = make_app().test_client().post("/api/calls", data=body, content_type=content_type)
     assert response.status_code == status
-    assert response.get_json() == {"error": {"code": code, "message": response.get_json()["error"]["message"]}}
+    assert response.get_json() == {
+        "error": {"code": code, "message": response.get_json()["error"]["message"]}
+    }
     assert ravan[1].requests == []
 
 

@@ -19,7 +19,9 @@ def write(tmp_path: Path, text: str) -> str:
 
 
 def test_quick_start_defines_one_default_agent() -> None:
-    settings = Settings.from_mapping({"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "my-agent", **LIVEKIT})
+    settings = Settings.from_mapping(
+        {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "my-agent", **LIVEKIT}
+    )
     assert list(settings.agents) == ["default"]
     assert settings.agents["default"].agent_id == "my-agent"
     assert settings.providers["livekit"].base_url == "http://127.0.0.1:7880"

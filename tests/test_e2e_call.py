@@ -113,6 +113,7 @@ def test_talk_to_the_agent(
 
     # The agent's audio arrives and is played: inbound bytes grow, with a real audio level.
     first = page.evaluate(INBOUND_AUDIO)
+
     def playing() -> Any:
         stats = page.evaluate(INBOUND_AUDIO)
         return stats if stats["level"] > 0.01 and stats["bytes"] > first["bytes"] + 1000 else None
@@ -143,5 +144,11 @@ def test_talk_to_the_agent(
     assert gone, "the caller is still in the room after hanging up"
 
     events = [e["type"] for e in page.evaluate("window.__events")]
-    for expected in ("webcall:start", "webcall:connected", "webcall:agent-joined", "webcall:transcript", "webcall:end"):
+    for expected in (
+        "webcall:start",
+        "webcall:connected",
+        "webcall:agent-joined",
+        "webcall:transcript",
+        "webcall:end",
+    ):
         assert expected in events, events

@@ -114,8 +114,7 @@ def parse_agent(
     title = _text(table, "title", where, problems) or slug
     variables = table.get("variables", {})
     if not isinstance(variables, dict) or not all(
-        isinstance(k, str) and VARIABLE_RE.match(k) and isinstance(v, str)
-        for k, v in variables.items()
+        isinstance(k, str) and VARIABLE_RE.match(k) and isinstance(v, str) for k, v in variables.items()
     ):
         problems.append(f"{where}: variables must map names to strings")
         variables = {}
@@ -127,7 +126,7 @@ def parse_agent(
     ):
         problems.append(f"{where}: max_call_s must be a whole number of seconds, 10 to 86400")
         max_call_s = None
-    if len(problems) > before:
+    if len(problems) > before or not isinstance(provider, str):
         return None
     return Agent(
         slug=slug,
@@ -147,7 +146,9 @@ def parse_agent(
     )
 
 
-def _text(table: dict[str, Any], key: str, where: str, problems: list[str], *, required: bool = False) -> str | None:
+def _text(
+    table: dict[str, Any], key: str, where: str, problems: list[str], *, required: bool = False
+) -> str | None:
     """Return ``table[key]`` when it is a non-empty string; record a problem otherwise."""
     value = table.get(key)
     if value is None:

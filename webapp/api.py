@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from .errors import AppError, PayloadTooLarge, UnknownAgent, UnsupportedMediaType, BadRequest
+from .errors import AppError, BadRequest, PayloadTooLarge, UnknownAgent, UnsupportedMediaType
 from .providers import WebCall, WebCallRequest
 from .schema import CallBody, parse_call_body
 from .security import check_origin, client_ip, limiter
@@ -85,7 +85,9 @@ def _find_agent(body: CallBody, agents: Any) -> Any:
     return agent
 
 
-def _call_json(slug: str, provider: str, max_call_s: int | None, call: WebCall, ignored: list[str]) -> dict[str, Any]:
+def _call_json(
+    slug: str, provider: str, max_call_s: int | None, call: WebCall, ignored: list[str]
+) -> dict[str, Any]:
     """The public answer: never the provider's body, only what the browser needs."""
     answer: dict[str, Any] = {
         "call_id": call.call_id,

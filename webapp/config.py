@@ -152,7 +152,9 @@ def _load_providers(
         base_url = env.get(base_var, default).rstrip("/")
         if not base_url.startswith(("http://", "https://")):
             problems.append(f"{base_var} must be an http(s) URL")
-        if name == "livekit" and not credentials["url"].startswith(("ws://", "wss://", "http://", "https://")):
+        if name == "livekit" and not credentials["url"].startswith(
+            ("ws://", "wss://", "http://", "https://")
+        ):
             problems.append("LIVEKIT_URL must be a ws(s):// or http(s):// URL")
         providers[name] = ProviderSettings(name, base_url, credentials)
     return providers

@@ -101,7 +101,10 @@ def main() -> None:
         procs.append(subprocess.Popen(commands[1], env=env, cwd=ROOT))
         procs.append(subprocess.Popen(commands[2], env=env, cwd=ROOT))
         wait_http(f"http://127.0.0.1:{args.port}/healthz", 20, procs)
-        print(f"\n  webcall is ready: open http://127.0.0.1:{args.port}/ and click Talk.\n  Ctrl-C stops it.\n", flush=True)
+        print(
+            f"\n  webcall is ready: open http://127.0.0.1:{args.port}/ and click Talk.\n  Ctrl-C stops it.\n",
+            flush=True,
+        )
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)

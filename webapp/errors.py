@@ -174,9 +174,7 @@ def init_app(app: Flask) -> None:
         if status == 404:
             return error_response(AppError("Not found.", code="not_found", status_code=404))
         if status == 405:
-            return error_response(
-                AppError("Method not allowed.", code="method_not_allowed", status_code=405)
-            )
+            return error_response(AppError("Method not allowed.", code="method_not_allowed", status_code=405))
         mapped = _HTTP_CODES.get(status)
         if mapped is not None:
             return error_response(mapped())
@@ -190,4 +188,3 @@ def init_app(app: Flask) -> None:
 
             return render_error_page(500)
         return error_response(AppError())
-

@@ -24,7 +24,9 @@ def index() -> Response:
     if len(agents) == 1:
         return _call_page(next(iter(agents.values())))
     listing = [a.public() for a in agents.values()]
-    return page_headers(make_response(render_template("index.html", agents=listing, csp_nonce=csp_nonce())), microphone=False)
+    return page_headers(
+        make_response(render_template("index.html", agents=listing, csp_nonce=csp_nonce())), microphone=False
+    )
 
 
 @bp.get("/talk/<slug>")
@@ -51,12 +53,17 @@ def page_config(agent: Agent) -> dict[str, Any]:
 
 def _call_page(agent: Agent) -> Response:
     """Render the call page with its strict headers and the microphone allowed."""
-    html = render_template("call.html", agent=agent.public(), page_config=page_config(agent), csp_nonce=csp_nonce())
+    html = render_template(
+        "call.html", agent=agent.public(), page_config=page_config(agent), csp_nonce=csp_nonce()
+    )
     return page_headers(make_response(html), microphone=True)
 
 
 def render_error_page(status: int) -> Response:
     """A plain page for a failed page request; never a stack trace."""
-    title, message = _ERROR_TEXT.get(status, _ERROR_TEXT[500] if status >= 500 else ("Request refused", "This request could not be handled."))
+    title, message = _ERROR_TEXT.get(
+        status,
+        _ERROR_TEXT[500] if status >= 500 else ("Request refused", "This request could not be handled."),
+    )
     html = render_template("error.html", title=title, message=message, status=status, csp_nonce=csp_nonce())
     return page_headers(make_response(html, status), microphone=False)

@@ -53,7 +53,9 @@ def _optional_text(data: dict[str, Any], name: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > limit or _CONTROL.search(value):
-        raise BadRequest(f"{name} must be a single-line string of 1 to {limit} characters.", code="invalid_field")
+        raise BadRequest(
+            f"{name} must be a single-line string of 1 to {limit} characters.", code="invalid_field"
+        )
     return value.strip()
 
 
@@ -70,7 +72,9 @@ def _string_map(value: Any, name: str, *, scalar_ok: bool) -> dict[str, Any]:
             raise BadRequest(f"{name} keys must be 1 to {MAX_KEY_CHARS} characters.", code="invalid_field")
         if isinstance(item, str):
             if len(item) > MAX_VALUE_CHARS:
-                raise BadRequest(f"{name} values may be at most {MAX_VALUE_CHARS} characters.", code="invalid_field")
+                raise BadRequest(
+                    f"{name} values may be at most {MAX_VALUE_CHARS} characters.", code="invalid_field"
+                )
         elif not (scalar_ok and (item is None or isinstance(item, bool | int | float))):
             kinds = "strings, numbers, booleans or null" if scalar_ok else "strings"
             raise BadRequest(f"{name} values must be {kinds}.", code="invalid_field")

@@ -74,7 +74,8 @@ def page_headers(response: Response, *, microphone: bool) -> Response:
 def init_app(app: Flask, settings: Settings) -> None:
     """Trust proxies as configured, attach the limiter and the always-on headers."""
     if settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)  # type: ignore[method-assign]
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_uri
     limiter.init_app(app)
 

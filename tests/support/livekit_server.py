@@ -30,7 +30,11 @@ class LiveKitServer:
 
     def env(self) -> dict[str, str]:
         """The variables the app and the agent read."""
-        return {"LIVEKIT_URL": self.url, "LIVEKIT_API_KEY": self.api_key, "LIVEKIT_API_SECRET": self.api_secret}
+        return {
+            "LIVEKIT_URL": self.url,
+            "LIVEKIT_API_KEY": self.api_key,
+            "LIVEKIT_API_SECRET": self.api_secret,
+        }
 
 
 def start_livekit_server(log_dir: Path) -> LiveKitServer:

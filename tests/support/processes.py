@@ -73,16 +73,22 @@ def start(name: str, argv: list[str], *, env: Mapping[str, str], log_dir: Path) 
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115 - the child owns it until it exits
-    popen = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+    popen = subprocess.Popen(
+        argv, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT
+    )
     return Process(name, popen, log_path)
 
 
-def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str, process: Process | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], *, timeout_s: float, what: str, process: Process | None = None
+) -> None:
     """Poll ``check`` until it holds; fail with the process's log when it never does."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited ({process.popen.returncode}) before {what}:\n{process.log()[-4000:]}")
+            raise RuntimeError(
+                f"{process.name} exited ({process.popen.returncode}) before {what}:\n{process.log()[-4000:]}"
+            )
         try:
             if check():
                 return

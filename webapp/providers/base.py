@@ -61,7 +61,7 @@ def complete_from_token(call: WebCall) -> WebCall:
         claims = jwt.decode(call.token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
         raise ProviderBadResponse() from exc
-    video = claims.get("video") if isinstance(claims.get("video"), dict) else {}
+    video = first_dict(claims.get("video"))
     exp = claims.get("exp")
     expires_at = call.expires_at
     if expires_at is None and isinstance(exp, int | float):

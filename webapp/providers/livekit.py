@@ -39,7 +39,9 @@ def mint_token(request: WebCallRequest, *, api_key: str, api_secret: str, ttl: t
     config = api.RoomConfiguration(
         empty_timeout=EMPTY_ROOM_TIMEOUT_S,
         departure_timeout=DEPARTURE_TIMEOUT_S,
-        agents=[api.RoomAgentDispatch(agent_name=request.agent.agent_id, metadata=dispatch_metadata(request))],
+        agents=[
+            api.RoomAgentDispatch(agent_name=request.agent.agent_id, metadata=dispatch_metadata(request))
+        ],
     )
     token = (
         api.AccessToken(api_key, api_secret)
@@ -59,7 +61,9 @@ def mint_token(request: WebCallRequest, *, api_key: str, api_secret: str, ttl: t
         .with_room_config(config)
         .to_jwt()
     )
-    return complete_from_token(WebCall(call_id=room, livekit_url="", token=token, room=room, identity=identity))
+    return complete_from_token(
+        WebCall(call_id=room, livekit_url="", token=token, room=room, identity=identity)
+    )
 
 
 class LiveKitProvider:

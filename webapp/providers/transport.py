@@ -72,7 +72,11 @@ class Transport:
                 error = self._status_error(response)
                 retry = idempotent and response.status_code in RETRY_STATUSES
             backoff_s = 0.2 * 2 ** (attempt - 1)
-            if not retry or attempt == self.attempts or time.monotonic() - started + backoff_s > self.deadline_s:
+            if (
+                not retry
+                or attempt == self.attempts
+                or time.monotonic() - started + backoff_s > self.deadline_s
+            ):
                 raise error
             time.sleep(backoff_s)
         raise AssertionError("unreachable")  # pragma: no cover
