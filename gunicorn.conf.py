@@ -6,8 +6,11 @@ import os
 bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Provider calls wait on the network: threads keep a slow provider from starving the server.
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count())))
-threads = int(os.environ.get("WEBCALL_THREADS", "32"))
+# Rate limits, budgets and idempotent replays are counted in one place: in memory that is one
+# process, so several workers need WEBCALL_RATELIMIT_STORAGE_URI=redis://… (see README).
+_shared_storage = os.environ.get("WEBCALL_RATELIMIT_STORAGE_URI", "memory://").startswith("redis")
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count()) if _shared_storage else 1))
+threads = int(os.environ.get("WEBCALL_THREADS", "64"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

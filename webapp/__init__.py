@@ -14,7 +14,9 @@ import httpx
 from flask import Flask
 
 from . import errors, security
+from .botcheck import BotVerifier, TurnstileVerifier
 from .config import Settings
+from .idempotency import MemoryReplay, RedisReplay, create_replay
 from .providers import Provider, build_providers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +28,9 @@ class AppState:
 
     settings: Settings
     providers: dict[str, Provider]
+    replay: MemoryReplay | RedisReplay
+    bot_verifier: BotVerifier | None
+    http: httpx.Client
 
 
 def create_app(settings: Settings | None = None, *, http: httpx.Client | None = None) -> Flask:
@@ -39,7 +44,16 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         headers={"User-Agent": "webcall/0.1"},
     )
-    app.extensions["webcall"] = AppState(settings, build_providers(settings, client))
+    verifier = None
+    if settings.turnstile_secret_key:
+        verifier = TurnstileVerifier(settings.turnstile_secret_key, settings.turnstile_verify_url, client)
+    app.extensions["webcall"] = AppState(
+        settings=settings,
+        providers=build_providers(settings, client),
+        replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
+        bot_verifier=verifier,
+        http=client,
+    )
     security.init_app(app, settings)
     errors.init_app(app)
     from . import api, health, pages

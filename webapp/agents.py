@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 WEB_PROVIDERS = ("ravan", "zudu", "convoi", "livekit")
 PHONE_ONLY_PROVIDERS = ("unleashx",)
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?/?$", re.IGNORECASE)  # no wildcards
+COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_TEXT_KEYS = ("description", "greeting", "system_prompt", "accent_color", "logo_url", "consent_text")
 _KEYS = {
-    "provider", "agent_id", "title", "description", "greeting", "system_prompt", "variables",
-    "allowed_variables", "allowed_origins", "max_call_s", "accent_color", "logo_url",
-    "consent_text",
+    "provider", "agent_id", "title", "variables", "allowed_variables", "allowed_origins",
+    "max_call_s", "calls_per_minute", "daily_budget", "ip_rate_limit", *_TEXT_KEYS,
 }  # fmt: skip
 
 
@@ -41,6 +44,9 @@ class Agent:
     allowed_variables: frozenset[str] = frozenset()  # names a page may set
     allowed_origins: tuple[str, ...] = ()  # other sites that may start calls
     max_call_s: int | None = None
+    calls_per_minute: int | None = None  # cap on calls started per minute (deployment default if None)
+    daily_budget: int | None = None  # calls per day (deployment default if None)
+    ip_rate_limit: str | None = None  # per-client limit for this agent, e.g. "5/minute"
     accent_color: str | None = None
     logo_url: str | None = None
     consent_text: str | None = None
@@ -120,12 +126,19 @@ def parse_agent(
         variables = {}
     allowed = _names(table, "allowed_variables", where, problems, VARIABLE_RE)
     origins = _names(table, "allowed_origins", where, problems, ORIGIN_RE)
-    max_call_s = table.get("max_call_s")
-    if max_call_s is not None and (
-        isinstance(max_call_s, bool) or not isinstance(max_call_s, int) or not 10 <= max_call_s <= 86400
-    ):
-        problems.append(f"{where}: max_call_s must be a whole number of seconds, 10 to 86400")
-        max_call_s = None
+    texts = {key: _text(table, key, where, problems) for key in _TEXT_KEYS}
+    if texts["accent_color"] and not COLOR_RE.match(texts["accent_color"]):
+        problems.append(f"{where}: accent_color must be a hex colour like '#4f46e5'")
+    if texts["logo_url"] and not texts["logo_url"].startswith(("https://", "/")):
+        problems.append(f"{where}: logo_url must be an https:// URL or a path on this site")
+    numbers = {
+        "max_call_s": _whole(table, "max_call_s", 10, 86400, where, problems),
+        "calls_per_minute": _whole(table, "calls_per_minute", 1, 100000, where, problems),
+        "daily_budget": _whole(table, "daily_budget", 1, 10_000_000, where, problems),
+    }
+    ip_rate_limit = _text(table, "ip_rate_limit", where, problems)
+    if ip_rate_limit and not valid_rate_limit(ip_rate_limit):
+        problems.append(f"{where}: ip_rate_limit must look like '5/minute;30/hour'")
     if len(problems) > before or not isinstance(provider, str):
         return None
     return Agent(
@@ -133,17 +146,41 @@ def parse_agent(
         provider=provider,
         agent_id=agent_id or "",
         title=title,
-        description=_text(table, "description", where, problems) or "",
-        greeting=_text(table, "greeting", where, problems),
-        system_prompt=_text(table, "system_prompt", where, problems),
+        description=texts["description"] or "",
+        greeting=texts["greeting"],
+        system_prompt=texts["system_prompt"],
         variables=dict(variables),
         allowed_variables=frozenset(allowed),
         allowed_origins=tuple(o.rstrip("/").lower() for o in origins),
-        max_call_s=max_call_s,
-        accent_color=_text(table, "accent_color", where, problems),
-        logo_url=_text(table, "logo_url", where, problems),
-        consent_text=_text(table, "consent_text", where, problems),
+        max_call_s=numbers["max_call_s"],
+        calls_per_minute=numbers["calls_per_minute"],
+        daily_budget=numbers["daily_budget"],
+        ip_rate_limit=ip_rate_limit,
+        accent_color=texts["accent_color"],
+        logo_url=texts["logo_url"],
+        consent_text=texts["consent_text"],
     )
+
+
+def valid_rate_limit(value: str) -> bool:
+    """True when ``value`` is a rate limit string Flask-Limiter understands."""
+    try:
+        return bool(parse_many(value))
+    except ValueError:
+        return False
+
+
+def _whole(
+    table: dict[str, Any], key: str, low: int, high: int, where: str, problems: list[str]
+) -> int | None:
+    """An optional whole number within ``low``..``high``."""
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.append(f"{where}: {key} must be a whole number from {low} to {high}")
+        return None
+    return value
 
 
 def _text(

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from .agents import Agent
 from .errors import AppError, BadRequest, PayloadTooLarge, UnknownAgent, UnsupportedMediaType
+from .idempotency import check_key
 from .providers import WebCall, WebCallRequest
+from .quotas import check_client_limit, spend_call
 from .schema import CallBody, parse_call_body
 from .security import check_origin, client_ip, limiter
 
@@ -36,15 +40,32 @@ def create_call() -> tuple[Response, int]:
     body = _read_body(webcall.settings.max_body_bytes)
     agent = _find_agent(body, webcall.settings.agents)
     check_origin(agent)
+    key = check_key(request.headers.get("Idempotency-Key"))
+    client = client_ip()
+    check_client_limit(agent, client)
+    if webcall.bot_verifier is not None:
+        webcall.bot_verifier.verify(body.bot_token, client, key)
+
+    def start_call() -> dict[str, Any]:
+        spend_call(agent, webcall.settings)
+        return _start_call(webcall, agent, body, key)
+
+    answer = webcall.replay.run(f"{agent.slug}|{client}|{key}", start_call) if key else start_call()
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+def _start_call(webcall: Any, agent: Agent, body: CallBody, key: str | None) -> dict[str, Any]:
+    """Ask the agent's provider for the call; log the outcome without secrets."""
     variables = {**agent.variables}
     variables.update({k: v for k, v in body.variables.items() if k in agent.allowed_variables})
-    ignored = sorted(set(body.variables) - agent.allowed_variables)
     call_request = WebCallRequest(
         agent=agent,
         variables=variables,
         metadata={**body.metadata, "webcall_agent": agent.slug},
         participant_name=body.participant_name,
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        idempotency_key=key,
     )
     started = time.monotonic()
     try:
@@ -53,12 +74,11 @@ def create_call() -> tuple[Response, int]:
         log.warning("call failed agent=%s provider=%s code=%s", agent.slug, agent.provider, error.code)
         raise
     log.info(
-        "call created agent=%s provider=%s call_id=%s room=%s ip=%s in %.0f ms",
-        agent.slug, agent.provider, call.call_id, call.room, client_ip(), (time.monotonic() - started) * 1000,
+        "call created agent=%s provider=%s call_id=%s room=%s in %.0f ms",
+        agent.slug, agent.provider, call.call_id, call.room, (time.monotonic() - started) * 1000,
     )  # fmt: skip
-    response = jsonify(_call_json(agent.slug, agent.provider, agent.max_call_s, call, ignored))
-    response.headers["Cache-Control"] = "no-store"
-    return response, 201
+    ignored = sorted(set(body.variables) - agent.allowed_variables)
+    return _call_json(agent, call, ignored)
 
 
 def _read_body(limit: int) -> CallBody:
@@ -73,7 +93,7 @@ def _read_body(limit: int) -> CallBody:
     return parse_call_body(raw)
 
 
-def _find_agent(body: CallBody, agents: Any) -> Any:
+def _find_agent(body: CallBody, agents: Mapping[str, Agent]) -> Agent:
     """The named agent; the only one when the body names none."""
     if body.agent is None:
         if len(agents) == 1:
@@ -85,18 +105,16 @@ def _find_agent(body: CallBody, agents: Any) -> Any:
     return agent
 
 
-def _call_json(
-    slug: str, provider: str, max_call_s: int | None, call: WebCall, ignored: list[str]
-) -> dict[str, Any]:
+def _call_json(agent: Agent, call: WebCall, ignored: list[str]) -> dict[str, Any]:
     """The public answer: never the provider's body, only what the browser needs."""
     answer: dict[str, Any] = {
         "call_id": call.call_id,
-        "agent": slug,
-        "provider": provider,
+        "agent": agent.slug,
+        "provider": agent.provider,
         "room": call.room,
         "identity": call.identity,
         "expires_at": call.expires_at.isoformat().replace("+00:00", "Z") if call.expires_at else None,
-        "max_call_s": max_call_s,
+        "max_call_s": agent.max_call_s,
         "livekit": {"url": call.livekit_url, "token": call.token},
     }
     if ignored:

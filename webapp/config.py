@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .agents import Agent, load_agents_file, parse_agent
+from .agents import Agent, load_agents_file, parse_agent, valid_rate_limit
 
 DEFAULT_BASE_URLS = {
     "ravan": "https://api.ravan.ai",
@@ -68,10 +68,16 @@ class Settings:
     connect_timeout_s: float = 3.0
     read_timeout_s: float = 10.0
     token_ttl_s: int = 600
-    rate_limits: str = "10/minute;60/hour"
-    global_rate_limit: str = "600/minute"
+    rate_limits: str = "10/minute;60/hour"  # per client IP
+    global_rate_limit: str = "600/minute"  # all clients together
+    agent_calls_per_minute: int = 30  # per agent, unless the agent sets calls_per_minute
+    agent_daily_budget: int = 1000  # per agent, unless the agent sets daily_budget
     ratelimit_storage_uri: str = "memory://"
     trusted_proxies: int = 0
+    idempotency_window_s: int = 120
+    turnstile_site_key: str | None = None
+    turnstile_secret_key: Secret | None = field(default=None, repr=False)
+    turnstile_verify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
     log_level: str = "INFO"
 
     @classmethod
@@ -98,16 +104,37 @@ class Settings:
             "read_timeout_s": _number(env, "WEBCALL_READ_TIMEOUT_S", 10.0, float, problems),
             "token_ttl_s": _number(env, "WEBCALL_TOKEN_TTL_S", 600, int, problems),
             "trusted_proxies": _number(env, "WEBCALL_TRUSTED_PROXIES", 0, int, problems, minimum=0),
+            "agent_calls_per_minute": _number(env, "WEBCALL_AGENT_CALLS_PER_MINUTE", 30, int, problems),
+            "agent_daily_budget": _number(env, "WEBCALL_AGENT_DAILY_BUDGET", 1000, int, problems),
+            "idempotency_window_s": _number(env, "WEBCALL_IDEMPOTENCY_WINDOW_S", 120, int, problems),
         }
+        limits = {
+            "rate_limits": env.get("WEBCALL_RATE_LIMITS", cls.rate_limits),
+            "global_rate_limit": env.get("WEBCALL_GLOBAL_RATE_LIMIT", cls.global_rate_limit),
+        }
+        for name, value in limits.items():
+            if not valid_rate_limit(value):
+                problems.append(f"WEBCALL_{name.upper()} must look like '10/minute;60/hour', got {value!r}")
+        storage = env.get("WEBCALL_RATELIMIT_STORAGE_URI", cls.ratelimit_storage_uri)
+        if not storage.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
+            problems.append("WEBCALL_RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
+        site_key, secret_key = env.get("WEBCALL_TURNSTILE_SITE_KEY"), env.get("WEBCALL_TURNSTILE_SECRET_KEY")
+        if bool(site_key) != bool(secret_key):
+            problems.append(
+                "set both WEBCALL_TURNSTILE_SITE_KEY and WEBCALL_TURNSTILE_SECRET_KEY, or neither"
+            )
         if problems:
             raise ConfigError(problems)
         return cls(
             agents=agents,
             providers=providers,
             secret_key=Secret(env.get("WEBCALL_SECRET_KEY") or secrets.token_urlsafe(32)),
-            rate_limits=env.get("WEBCALL_RATE_LIMITS", cls.rate_limits),
-            global_rate_limit=env.get("WEBCALL_GLOBAL_RATE_LIMIT", cls.global_rate_limit),
-            ratelimit_storage_uri=env.get("WEBCALL_RATELIMIT_STORAGE_URI", cls.ratelimit_storage_uri),
+            ratelimit_storage_uri=storage,
+            turnstile_site_key=site_key or None,
+            turnstile_secret_key=Secret(secret_key) if secret_key else None,
+            turnstile_verify_url=env.get("WEBCALL_TURNSTILE_VERIFY_URL", cls.turnstile_verify_url),
+            rate_limits=limits["rate_limits"],
+            global_rate_limit=limits["global_rate_limit"],
             log_level=env.get("WEBCALL_LOG_LEVEL", cls.log_level).upper(),
             **numbers,  # type: ignore[arg-type]
         )

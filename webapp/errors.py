@@ -94,6 +94,7 @@ class ProviderError(AppError):
     status_code = 502
     code = "provider_error"
     message = "The voice service could not start the call. Please try again shortly."
+    upstream_status: int | None = None  # the provider's HTTP status, when it answered one
 
 
 class ProviderAuthError(ProviderError):

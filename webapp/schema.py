@@ -14,7 +14,8 @@ MAX_ITEMS = 32  # keys in variables or metadata
 MAX_KEY_CHARS = 64
 MAX_VALUE_CHARS = 1000
 MAX_NAME_CHARS = 64
-FIELDS = ("agent", "participant_name", "variables", "metadata")
+MAX_BOT_TOKEN_CHARS = 4096
+FIELDS = ("agent", "participant_name", "variables", "metadata", "bot_token")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -26,6 +27,7 @@ class CallBody:
     participant_name: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, str | int | float | bool | None] = field(default_factory=dict)
+    bot_token: str | None = None  # from the page's bot-check widget, when one is configured
 
 
 def parse_call_body(raw: bytes) -> CallBody:
@@ -44,6 +46,7 @@ def parse_call_body(raw: bytes) -> CallBody:
         participant_name=_optional_text(data, "participant_name", MAX_NAME_CHARS),
         variables=_string_map(data.get("variables"), "variables", scalar_ok=False),
         metadata=_string_map(data.get("metadata"), "metadata", scalar_ok=True),
+        bot_token=_optional_text(data, "bot_token", MAX_BOT_TOKEN_CHARS),
     )
 
 

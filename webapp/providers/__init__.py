@@ -11,6 +11,7 @@ from .base import Provider, WebCall, WebCallRequest
 from .convoi import ConvoiProvider
 from .livekit import LiveKitProvider
 from .ravan import RavanProvider
+from .room_reaper import RoomReaper
 from .transport import Transport
 from .zudu import ZuduProvider
 
@@ -29,7 +30,13 @@ def build_providers(settings: Settings, client: httpx.Client) -> dict[str, Provi
     deadline_s = settings.connect_timeout_s + settings.read_timeout_s
     for name, provider_settings in settings.providers.items():
         if name == "livekit":
-            providers[name] = LiveKitProvider(provider_settings, token_ttl_s=settings.token_ttl_s)
+            credentials = provider_settings.credentials
+            reaper = RoomReaper(
+                provider_settings.base_url, credentials["api_key"], credentials["api_secret"], client
+            )
+            providers[name] = LiveKitProvider(
+                provider_settings, token_ttl_s=settings.token_ttl_s, reaper=reaper
+            )
         elif name in _HOSTED:
             transport = Transport(
                 client, provider=name, secrets=provider_settings.credentials.values(), deadline_s=deadline_s

@@ -11,9 +11,11 @@ from livekit import api
 
 from ..config import ProviderSettings
 from .base import WebCall, WebCallRequest, complete_from_token
+from .room_reaper import RoomReaper
 
 EMPTY_ROOM_TIMEOUT_S = 60  # a room nobody joined closes after this
 DEPARTURE_TIMEOUT_S = 10  # a room closes this long after the last person leaves
+JOIN_GRACE_S = 15  # time from the token to the caller being in the room, added to max_call_s
 
 
 def dispatch_metadata(request: WebCallRequest) -> str:
@@ -71,13 +73,18 @@ class LiveKitProvider:
 
     name = "livekit"
 
-    def __init__(self, settings: ProviderSettings, *, token_ttl_s: int) -> None:
+    def __init__(self, settings: ProviderSettings, *, token_ttl_s: int, reaper: RoomReaper) -> None:
         self.url = settings.credentials["url"]
         self.api_key = settings.credentials["api_key"]
         self.api_secret = settings.credentials["api_secret"]
-        self.ttl = timedelta(seconds=token_ttl_s)
+        self.token_ttl_s = token_ttl_s
+        self.reaper = reaper
 
     def create_web_call(self, request: WebCallRequest) -> WebCall:
-        """Mint a token locally: no network, nothing to time out."""
-        call = mint_token(request, api_key=self.api_key, api_secret=self.api_secret, ttl=self.ttl)
+        """Mint a token locally (no network); schedule the room's end when the agent has a limit."""
+        max_call_s = request.agent.max_call_s
+        ttl = timedelta(seconds=min(self.token_ttl_s, max_call_s or self.token_ttl_s))
+        call = mint_token(request, api_key=self.api_key, api_secret=self.api_secret, ttl=ttl)
+        if max_call_s and call.room:
+            self.reaper.schedule(call.room, max_call_s + JOIN_GRACE_S)
         return dataclasses.replace(call, livekit_url=self.url)

@@ -22,6 +22,7 @@ from ..errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from .breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -38,12 +39,14 @@ class Transport:
         secrets: Iterable[str] = (),
         deadline_s: float = 12.0,
         attempts: int = 3,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.client = client
         self.provider = provider
         self.secrets = tuple(s for s in secrets if s)
         self.deadline_s = deadline_s
         self.attempts = attempts
+        self.breaker = breaker or CircuitBreaker()
 
     def post_json(
         self, url: str, *, headers: Mapping[str, str], body: Mapping[str, Any], idempotent: bool = False
@@ -54,6 +57,21 @@ class Transport:
         safe to repeat; one that may have reached it is repeated only when
         ``idempotent`` (an idempotency key makes the provider replay its answer).
         """
+        self.breaker.before_call()
+        try:
+            answer = self._post_with_retries(url, headers, body, idempotent)
+        except ProviderError as error:
+            # Only a provider that is down or broken trips the breaker; one that refused
+            # this call (bad request, our key, its rate limit) is up and answering.
+            self.breaker.record(ok=not is_outage(error))
+            raise
+        self.breaker.record(ok=True)
+        return answer
+
+    def _post_with_retries(
+        self, url: str, headers: Mapping[str, str], body: Mapping[str, Any], idempotent: bool
+    ) -> Any:
+        """One POST, repeated on transient failures while that is safe and within the deadline."""
         started = time.monotonic()
         for attempt in range(1, self.attempts + 1):
             try:
@@ -96,15 +114,19 @@ class Transport:
         """Map an error status to the error the browser sees, logging the provider's words."""
         status = response.status_code
         log.error("%s refused the call with %s: %s", self.provider, status, self._redact(response.text))
+        error: ProviderError
         if status in (401, 403):
-            return ProviderAuthError()
-        if status == 429:
-            return ProviderBusy(retry_after_s=_retry_after(response.headers.get("Retry-After")))
-        if status in (408, 504):
-            return ProviderTimeout()
-        if status in (502, 503):
-            return ProviderUnavailable()
-        return ProviderError()
+            error = ProviderAuthError()
+        elif status == 429:
+            error = ProviderBusy(retry_after_s=_retry_after(response.headers.get("Retry-After")))
+        elif status in (408, 504):
+            error = ProviderTimeout()
+        elif status in (502, 503):
+            error = ProviderUnavailable()
+        else:
+            error = ProviderError()
+        error.upstream_status = status
+        return error
 
     def _log_failure(self, what: str, exc: Exception) -> None:
         """Log a transport failure without the request (it carries our credentials)."""
@@ -116,6 +138,13 @@ class Transport:
             text = text.replace(secret, "***")
         text = " ".join(text.split())
         return text if len(text) <= limit else text[:limit] + "…"
+
+
+def is_outage(error: ProviderError) -> bool:
+    """True for failures that say the provider is down or broken, not that it refused us."""
+    if isinstance(error, ProviderTimeout | ProviderUnavailable | ProviderBadResponse):
+        return True
+    return error.upstream_status is not None and error.upstream_status >= 500
 
 
 def _retry_after(value: str | None) -> int:

@@ -1,0 +1,126 @@
+"""Double clicks and retries never create two calls.
+
+The page sends an ``Idempotency-Key``; the first request with a key does the work,
+and any other with the same key (for the same agent and client) within the window
+gets the same answer. A request that arrives while the first is still running
+waits for it. Failed attempts are forgotten, so a retry after an error tries again.
+Memory by default; Redis (the rate limits' storage) when several processes serve.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import AppError, BadRequest
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+WAIT_FOR_FIRST_S = 20.0
+Answer = dict[str, Any]
+
+
+class CallInProgress(AppError):
+    """The same key is still being served and did not finish in time."""
+
+    status_code = 409
+    code = "call_in_progress"
+    message = "This call is already being started. Please wait a moment."
+
+
+def check_key(key: str | None) -> str | None:
+    """The header's key when it is well formed; a clear 400 when it is not."""
+    if key is None:
+        return None
+    if not KEY_RE.match(key):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 128 letters, digits or -_.:", code="invalid_idempotency_key"
+        )
+    return key
+
+
+@dataclass
+class _Entry:
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: Answer | None = None
+    expires_at: float = 0.0
+
+
+class MemoryReplay:
+    """Replays within one process (gunicorn with one worker and threads)."""
+
+    def __init__(self, window_s: int) -> None:
+        self.window_s = window_s
+        self.lock = threading.Lock()
+        self.entries: dict[str, _Entry] = {}
+
+    def run(self, key: str, work: Callable[[], Answer]) -> Answer:
+        """Return the first answer for ``key``, computing it with ``work`` only once."""
+        with self.lock:
+            now = time.monotonic()
+            self.entries = {
+                k: e for k, e in self.entries.items() if not e.done.is_set() or e.expires_at > now
+            }
+            entry = self.entries.get(key)
+            owner = entry is None
+            if owner:
+                entry = self.entries[key] = _Entry()
+        assert entry is not None
+        if not owner:
+            if not entry.done.wait(WAIT_FOR_FIRST_S) or entry.answer is None:
+                raise CallInProgress()
+            return entry.answer
+        try:
+            entry.answer = work()
+            entry.expires_at = time.monotonic() + self.window_s
+            return entry.answer
+        except BaseException:
+            with self.lock:
+                self.entries.pop(key, None)
+            raise
+        finally:
+            entry.done.set()
+
+
+class RedisReplay:
+    """Replays across processes and hosts through Redis."""
+
+    PENDING = "pending"
+
+    def __init__(self, url: str, window_s: int) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+        self.window_s = window_s
+
+    def run(self, key: str, work: Callable[[], Answer]) -> Answer:
+        """Like :meth:`MemoryReplay.run`, with the claim and the answer kept in Redis."""
+        name = f"webcall:idem:{key}"
+        if self.redis.set(name, self.PENDING, nx=True, ex=int(WAIT_FOR_FIRST_S) + 5):
+            try:
+                answer = work()
+            except BaseException:
+                self.redis.delete(name)
+                raise
+            self.redis.set(name, json.dumps(answer), ex=self.window_s)
+            return answer
+        deadline = time.monotonic() + WAIT_FOR_FIRST_S
+        while time.monotonic() < deadline:
+            stored = self.redis.get(name)
+            if stored is None:
+                return self.run(key, work)  # the first attempt failed: try again as the owner
+            if stored.decode() != self.PENDING:
+                return dict(json.loads(stored))
+            time.sleep(0.05)
+        raise CallInProgress()
+
+
+def create_replay(storage_uri: str, window_s: int) -> MemoryReplay | RedisReplay:
+    """Use the same backend as the rate limits."""
+    if storage_uri.startswith("redis"):
+        return RedisReplay(storage_uri, window_s)
+    return MemoryReplay(window_s)
