@@ -1,0 +1,103 @@
+/**
+ * Asks our backend for a web call: one POST, every failure turned into an ApiError.
+ */
+
+const REQUEST_TIMEOUT_MS = 20_000;
+
+/** A failed call request; `code` is the API's error.code, or `network`/`timeout`/`http_<status>`. */
+export class ApiError extends Error {
+  constructor(code, message, status = 0, retryAfterS = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = status;
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+/**
+ * POSTs `body` ({agent, participant_name?, variables?}) to `apiUrl` and resolves with the
+ * call: {call_id, room, identity, livekit: {url, token}, max_call_s, ...}.
+ * A caller's abort rejects with the AbortError untouched, so a cancel is not reported as a failure.
+ */
+export async function requestCall(apiUrl, body, signal) {
+  const controller = new AbortController();
+  const cancel = () => controller.abort();
+  signal?.addEventListener('abort', cancel, { once: true });
+  const timer = setTimeout(cancel, REQUEST_TIMEOUT_MS);
+  let response;
+  let data = null;
+  try {
+    response = await fetch(apiUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        // A new key per click: a retried request (by a proxy, say) never starts a second call.
+        'Idempotency-Key': newIdempotencyKey(),
+      },
+      body: JSON.stringify(body),
+      credentials: 'same-origin',
+      signal: controller.signal,
+    });
+    data = await response.json().catch(() => null);
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    if (controller.signal.aborted) {
+      throw new ApiError('timeout', 'The server took too long to answer. Please try again.');
+    }
+    throw new ApiError(
+      'network',
+      "We couldn't reach the server. Check your internet connection and try again.",
+    );
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', cancel);
+  }
+  if (response.ok && data?.livekit?.url && data.livekit.token) return data;
+  throw errorFrom(response, data);
+}
+
+/** Builds the ApiError for a non-2xx (or malformed 2xx) response. */
+function errorFrom(response, data) {
+  const { status } = response;
+  const code = data?.error?.code || `http_${status}`;
+  let message = data?.error?.message || fallbackMessage(status);
+  const retryAfterS = status === 429 ? retryAfterSeconds(response.headers.get('Retry-After')) : null;
+  if (retryAfterS !== null) message = `${message} You can try again in ${waitWords(retryAfterS)}.`;
+  return new ApiError(code, message, status, retryAfterS);
+}
+
+/** Words for a response without a JSON error body (a proxy's HTML page, say). */
+function fallbackMessage(status) {
+  if (status === 429) return 'Too many calls are being started right now.';
+  if (status >= 500) return 'The call service is having trouble. Please try again in a moment.';
+  if (status >= 200 && status < 300) return 'The server sent an unexpected answer. Please try again.';
+  return 'The call could not be started. Please reload the page and try again.';
+}
+
+/** Retry-After is either delay-seconds or an HTTP date; null when absent or unreadable. */
+function retryAfterSeconds(header) {
+  if (!header) return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(1, Math.ceil(seconds));
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? null : Math.max(1, Math.ceil((at - Date.now()) / 1000));
+}
+
+/** "1 second", "40 seconds", "3 minutes". */
+function waitWords(seconds) {
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
+/** A v4 UUID; crypto.randomUUID exists only in secure contexts. */
+function newIdempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

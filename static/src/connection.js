@@ -1,0 +1,220 @@
+/**
+ * One call = one LiveKit Room: join with the microphone, wait for the agent, end exactly once.
+ * The Call reports what happens through plain hook functions; it knows nothing of the DOM.
+ */
+import { DisconnectReason, ParticipantEvent, Room, RoomEvent, Track } from 'livekit-client';
+import { ApiError } from './api.js';
+
+const ROOM_OPTIONS = {
+  adaptiveStream: true,
+  dynacast: true,
+  // Records the microphone from the moment it opens and hands that audio to the agent once it
+  // subscribes, so the caller's first words are not lost while the agent joins. livekit-client
+  // reads the flag from here when setMicrophoneEnabled creates the track (not from the publish
+  // options passed there, which we still pass as LiveKit's examples do).
+  publishDefaults: { preConnectBuffer: true },
+  audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+};
+
+const AGENT_STATE = 'lk.agent.state';
+const ON_BEHALF = 'lk.publish_on_behalf';
+const MIC = Track.Source.Microphone;
+
+// Disconnects that end the call normally; any other reason means the connection was lost.
+const NORMAL_ENDS = new Map([
+  [DisconnectReason.CLIENT_INITIATED, 'hangup'],
+  [DisconnectReason.ROOM_DELETED, 'room-closed'],
+  [DisconnectReason.ROOM_CLOSED, 'room-closed'],
+  [DisconnectReason.PARTICIPANT_REMOVED, 'removed'],
+]);
+
+/**
+ * hooks: phase(state), connected(), agent(participant), agentState(state|undefined),
+ * audio(track, participant, subscribed), mic(track), muted(bool), playback(canPlay),
+ * transcript(reader, speaker), legacyTranscript(segments, speaker), end(outcome) where outcome
+ * is {reason} for a normal end or {code, message?, retryAfterS?} for a failure.
+ */
+export class Call {
+  /** Must be constructed inside the click handler: it unlocks audio playback. */
+  constructor(hooks) {
+    this.hooks = hooks;
+    this.room = new Room(ROOM_OPTIONS);
+    this.room.startAudio().catch(() => {});
+    this.micReady = false;
+    this.connected = false;
+    this.reconnecting = false;
+    this.agent = null;
+    this.over = false;
+    this.agentTimer = 0;
+    this.listen();
+  }
+
+  /** The call state as the page shows it (before it is over). */
+  get phase() {
+    if (this.reconnecting) return 'reconnecting';
+    if (!this.micReady) return 'requesting-mic';
+    if (!this.connected) return 'connecting';
+    return this.agent ? 'in-call' : 'waiting-agent';
+  }
+
+  /** Opens the microphone while the call is requested, then joins the room it names. */
+  start(session, agentJoinTimeoutS) {
+    const { room } = this;
+    room.localParticipant
+      .setMicrophoneEnabled(true, undefined, { preConnectBuffer: true })
+      .then((pub) => pub?.track && this.report('mic', pub.track))
+      .catch((err) => this.finish(micFailure(err)));
+    session
+      .then(({ livekit }) => (this.over ? null : room.connect(livekit.url, livekit.token)))
+      .then(() => {
+        if (this.over) return;
+        this.connected = true;
+        this.report('connected');
+        room.remoteParticipants.forEach((p) => this.considerAgent(p));
+        if (!this.agent && agentJoinTimeoutS) {
+          this.agentTimer = setTimeout(
+            () => this.finish({ code: 'agent-timeout' }),
+            agentJoinTimeoutS * 1000,
+          );
+        }
+        this.update();
+      })
+      .catch((err) => this.finish(joinFailure(err)));
+    this.update();
+  }
+
+  /** Leaves the room; `reason` ends up in the webcall:end event. */
+  hangUp(reason = 'hangup') {
+    this.finish({ reason });
+  }
+
+  /** Mutes or unmutes the published microphone; the muted hook confirms. */
+  setMuted(muted) {
+    return this.room.localParticipant.setMicrophoneEnabled(!muted);
+  }
+
+  /** Retries audio playback after the browser blocked it; needs a click. */
+  resumeAudio() {
+    return this.room.startAudio();
+  }
+
+  /** "agent" or "user" for a transcript line, from its track id first, then from its sender. */
+  speakerFor(trackId, senderIdentity) {
+    const local = this.room.localParticipant;
+    if (trackId && local.trackPublications.has(trackId)) return 'user';
+    if (senderIdentity === local.identity) return 'user';
+    return this.room.remoteParticipants.get(senderIdentity)?.isAgent ? 'agent' : 'user';
+  }
+
+  /** Passes an event to the page while the call lasts; afterwards only clean-up gets through. */
+  report(hook, ...args) {
+    if (!this.over) this.hooks[hook](...args);
+  }
+
+  listen() {
+    const { room } = this;
+    const local = room.localParticipant;
+    room
+      .on(RoomEvent.ParticipantConnected, (p) => this.considerAgent(p))
+      .on(RoomEvent.ParticipantDisconnected, (p) => {
+        if (p === this.agent) this.finish({ reason: 'agent-left' });
+      })
+      .on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => {
+        if (p === this.agent) this.report('agentState', p.attributes[AGENT_STATE]);
+        else this.considerAgent(p);
+      })
+      .on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
+        if (track.kind === Track.Kind.Audio) this.report('audio', track, p, true);
+      })
+      .on(RoomEvent.TrackUnsubscribed, (track, _pub, p) => {
+        if (track.kind === Track.Kind.Audio) this.hooks.audio(track, p, false);
+      })
+      .on(RoomEvent.LocalTrackPublished, (pub) => {
+        if (pub.source === MIC && pub.track) this.report('mic', pub.track);
+      })
+      .on(RoomEvent.TrackMuted, (pub, p) => {
+        if (p === local && pub.source === MIC) this.report('muted', true);
+      })
+      .on(RoomEvent.TrackUnmuted, (pub, p) => {
+        if (p === local && pub.source === MIC) this.report('muted', false);
+      })
+      .on(RoomEvent.AudioPlaybackStatusChanged, () => this.report('playback', room.canPlaybackAudio))
+      .on(RoomEvent.SignalReconnecting, () => this.setReconnecting(true))
+      .on(RoomEvent.Reconnecting, () => this.setReconnecting(true))
+      .on(RoomEvent.Reconnected, () => this.setReconnecting(false))
+      .on(RoomEvent.Disconnected, (reason) => {
+        if (NORMAL_ENDS.has(reason)) this.finish({ reason: NORMAL_ENDS.get(reason) });
+        else this.finish({ code: this.connected ? 'connection-lost' : 'connection-failed' });
+      })
+      .on(RoomEvent.TranscriptionReceived, (segments, p, pub) => {
+        this.report('legacyTranscript', segments, this.speakerFor(pub?.trackSid, p?.identity));
+      });
+    room.registerTextStreamHandler('lk.transcription', (reader, { identity }) => {
+      const trackId = reader.info.attributes?.['lk.transcribed_track_id'];
+      this.report('transcript', reader, this.speakerFor(trackId, identity));
+    });
+    local.on(ParticipantEvent.AudioStreamAcquired, () => {
+      this.micReady = true;
+      // A microphone granted after the call already failed must not stay open.
+      if (this.over) setTimeout(() => releaseMicrophone(room));
+      else this.update();
+    });
+  }
+
+  /** Takes the first agent participant (not an avatar publishing on its behalf). */
+  considerAgent(p) {
+    if (this.over || this.agent || !p.isAgent || p.attributes[ON_BEHALF]) return;
+    this.agent = p;
+    clearTimeout(this.agentTimer);
+    this.report('agent', p);
+    this.report('agentState', p.attributes[AGENT_STATE]);
+    this.update();
+  }
+
+  setReconnecting(on) {
+    this.reconnecting = on;
+    this.update();
+  }
+
+  update() {
+    this.report('phase', this.phase);
+  }
+
+  finish(outcome) {
+    if (this.over) return;
+    this.over = true;
+    clearTimeout(this.agentTimer);
+    releaseMicrophone(this.room);
+    this.room.disconnect().catch(() => {});
+    this.hooks.end(outcome);
+  }
+}
+
+/**
+ * Stops every microphone track of the room, published or not. livekit-client keeps a track that
+ * waits for the signal connection in a private map and drops it only after 15 s; a call that
+ * failed before connecting must free the microphone at once.
+ */
+function releaseMicrophone(room) {
+  const local = room.localParticipant;
+  local.audioTrackPublications.forEach((pub) => pub.track?.stop());
+  local.pendingPublishPromises?.forEach((_publication, track) => track.stop());
+}
+
+/** getUserMedia's error names → our error codes; anything else failed while publishing. */
+function micFailure(err) {
+  const name = err?.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError') return { code: 'mic-denied' };
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return { code: 'mic-missing' };
+  if (name === 'NotReadableError' || name === 'AbortError') return { code: 'mic-busy' };
+  if (!navigator.mediaDevices?.getUserMedia) return { code: 'mic-unsupported' };
+  return { code: 'connection-failed' };
+}
+
+/** A failed call request keeps the API's code and words; a failed room.connect is ours. */
+function joinFailure(err) {
+  if (err instanceof ApiError) {
+    return { code: err.code, message: err.message, retryAfterS: err.retryAfterS };
+  }
+  return { code: 'connection-failed' };
+}
