@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from flask import Flask
 
-from . import errors, security
+from . import demo_links, errors, security
 from .botcheck import BotVerifier, TurnstileVerifier
 from .config import Settings
 from .idempotency import MemoryReplay, RedisReplay, create_replay
@@ -31,6 +31,7 @@ class AppState:
     replay: MemoryReplay | RedisReplay
     bot_verifier: BotVerifier | None
     http: httpx.Client
+    embed_origins: frozenset[str]  # every origin some agent allows: the only ones CORS answers
 
 
 def create_app(settings: Settings | None = None, *, http: httpx.Client | None = None) -> Flask:
@@ -53,9 +54,11 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
         bot_verifier=verifier,
         http=client,
+        embed_origins=frozenset(o for a in settings.agents.values() for o in a.allowed_origins),
     )
     security.init_app(app, settings)
     errors.init_app(app)
+    demo_links.init_app(app)
     from . import api, health, pages
 
     app.register_blueprint(api.bp)

@@ -22,7 +22,8 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?/?$", re.IGNORECASE)  # no wildcards
 COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-_TEXT_KEYS = ("description", "greeting", "system_prompt", "accent_color", "logo_url", "consent_text")
+_TEXT_KEYS = ("description", "greeting", "system_prompt", "accent_color", "logo_url", "consent_text", "theme")
+THEMES = ("system", "light", "dark")
 _KEYS = {
     "provider", "agent_id", "title", "variables", "allowed_variables", "allowed_origins",
     "max_call_s", "calls_per_minute", "daily_budget", "ip_rate_limit", *_TEXT_KEYS,
@@ -49,7 +50,8 @@ class Agent:
     ip_rate_limit: str | None = None  # per-client limit for this agent, e.g. "5/minute"
     accent_color: str | None = None
     logo_url: str | None = None
-    consent_text: str | None = None
+    consent_text: str | None = None  # shown once before the first call; the caller must accept it
+    theme: str = "system"  # light, dark, or follow the system
 
     def public(self) -> dict[str, Any]:
         """The fields a page may show: nothing about the provider's ids or prompts."""
@@ -61,6 +63,7 @@ class Agent:
             "logo_url": self.logo_url,
             "max_call_s": self.max_call_s,
             "consent_text": self.consent_text,
+            "theme": self.theme,
         }
 
 
@@ -129,6 +132,8 @@ def parse_agent(
     texts = {key: _text(table, key, where, problems) for key in _TEXT_KEYS}
     if texts["accent_color"] and not COLOR_RE.match(texts["accent_color"]):
         problems.append(f"{where}: accent_color must be a hex colour like '#4f46e5'")
+    if texts["theme"] and texts["theme"] not in THEMES:
+        problems.append(f"{where}: theme must be one of {', '.join(THEMES)}")
     if texts["logo_url"] and not texts["logo_url"].startswith(("https://", "/")):
         problems.append(f"{where}: logo_url must be an https:// URL or a path on this site")
     numbers = {
@@ -159,6 +164,7 @@ def parse_agent(
         accent_color=texts["accent_color"],
         logo_url=texts["logo_url"],
         consent_text=texts["consent_text"],
+        theme=texts["theme"] or "system",
     )
 
 

@@ -10,12 +10,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .agents import Agent
+from .demo_links import InvalidDemoLink, read_demo_link
 from .errors import AppError, BadRequest, PayloadTooLarge, UnknownAgent, UnsupportedMediaType
 from .idempotency import check_key
 from .providers import WebCall, WebCallRequest
 from .quotas import check_client_limit, spend_call
 from .schema import CallBody, parse_call_body
-from .security import check_origin, client_ip, limiter
+from .security import check_origin, client_ip, limiter, request_origin
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
@@ -32,8 +33,8 @@ def _global_limit() -> str:
 
 
 @bp.post("/calls")
-@limiter.limit(_per_ip_limits, key_func=client_ip)
-@limiter.shared_limit(_global_limit, scope="all-clients", key_func=lambda: "all")
+@limiter.limit(_per_ip_limits, key_func=client_ip, methods=["POST"])
+@limiter.shared_limit(_global_limit, scope="all-clients", key_func=lambda: "all", methods=["POST"])
 def create_call() -> tuple[Response, int]:
     """Create a web call with the named agent and hand the browser what it needs to join."""
     webcall = current_app.extensions["webcall"]
@@ -60,6 +61,8 @@ def _start_call(webcall: Any, agent: Agent, body: CallBody, key: str | None) -> 
     """Ask the agent's provider for the call; log the outcome without secrets."""
     variables = {**agent.variables}
     variables.update({k: v for k, v in body.variables.items() if k in agent.allowed_variables})
+    if body.demo_token:
+        variables.update(_demo_link_variables(webcall.settings.secret_key, body.demo_token, agent))
     call_request = WebCallRequest(
         agent=agent,
         variables=variables,
@@ -79,6 +82,30 @@ def _start_call(webcall: Any, agent: Agent, body: CallBody, key: str | None) -> 
     )  # fmt: skip
     ignored = sorted(set(body.variables) - agent.allowed_variables)
     return _call_json(agent, call, ignored)
+
+
+@bp.after_request
+def cors(response: Response) -> Response:
+    """Answer CORS for origins some agent allows, and only those; each call still checks its agent."""
+    origin = request_origin()
+    if origin is None or origin not in current_app.extensions["webcall"].embed_origins:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers.add("Vary", "Origin")
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _demo_link_variables(secret_key: str, token: str, agent: Agent) -> dict[str, str]:
+    """Variables preset by a signed demo link; the operator signed them, so all are allowed."""
+    link = read_demo_link(secret_key, token)
+    if link.agent != agent.slug:
+        raise InvalidDemoLink()
+    return link.variables
 
 
 def _read_body(limit: int) -> CallBody:

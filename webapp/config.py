@@ -78,6 +78,7 @@ class Settings:
     turnstile_site_key: str | None = None
     turnstile_secret_key: Secret | None = field(default=None, repr=False)
     turnstile_verify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    secret_key_configured: bool = False  # False: a random per-process key (demo links won't verify)
     log_level: str = "INFO"
 
     @classmethod
@@ -118,20 +119,23 @@ class Settings:
         storage = env.get("WEBCALL_RATELIMIT_STORAGE_URI", cls.ratelimit_storage_uri)
         if not storage.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
             problems.append("WEBCALL_RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
-        site_key, secret_key = env.get("WEBCALL_TURNSTILE_SITE_KEY"), env.get("WEBCALL_TURNSTILE_SECRET_KEY")
-        if bool(site_key) != bool(secret_key):
+        ts_site, ts_secret = env.get("WEBCALL_TURNSTILE_SITE_KEY"), env.get("WEBCALL_TURNSTILE_SECRET_KEY")
+        if bool(ts_site) != bool(ts_secret):
             problems.append(
                 "set both WEBCALL_TURNSTILE_SITE_KEY and WEBCALL_TURNSTILE_SECRET_KEY, or neither"
             )
+        if 0 < len(env.get("WEBCALL_SECRET_KEY", "")) < 32:
+            problems.append("WEBCALL_SECRET_KEY must be at least 32 characters (it signs demo links)")
         if problems:
             raise ConfigError(problems)
         return cls(
             agents=agents,
             providers=providers,
             secret_key=Secret(env.get("WEBCALL_SECRET_KEY") or secrets.token_urlsafe(32)),
+            secret_key_configured=bool(env.get("WEBCALL_SECRET_KEY")),
             ratelimit_storage_uri=storage,
-            turnstile_site_key=site_key or None,
-            turnstile_secret_key=Secret(secret_key) if secret_key else None,
+            turnstile_site_key=ts_site or None,
+            turnstile_secret_key=Secret(ts_secret) if ts_secret else None,
             turnstile_verify_url=env.get("WEBCALL_TURNSTILE_VERIFY_URL", cls.turnstile_verify_url),
             rate_limits=limits["rate_limits"],
             global_rate_limit=limits["global_rate_limit"],

@@ -78,6 +78,7 @@ CALL_BODY = {
             "Free-form data passed to the provider with the call.",
         ),
         "bot_token": _text(MAX_BOT_TOKEN_CHARS, "The bot-check (Turnstile) token, when the deployment asks."),
+        "demo_token": _text(MAX_BOT_TOKEN_CHARS, "The token of a signed demo link (`/demo/<slug>?t=…`)."),
     },
 }
 CALL = {
@@ -129,11 +130,12 @@ _ERRORS = {
         "invalid_json invalid_body unknown_field invalid_field agent_required invalid_idempotency_key",
     ),
     "403": _error(
-        "This site may not use this agent, or the bot check failed.",
-        "origin_not_allowed bot_check_required bot_check_failed",
+        "This site may not use this agent, the bot check failed, or the demo link is not ours.",
+        "origin_not_allowed bot_check_required bot_check_failed invalid_demo_link",
     ),
     "404": _error("There is no agent with that slug.", "unknown_agent"),
     "409": _error("A call with this Idempotency-Key is still being started.", "call_in_progress"),
+    "410": _error("The demo link has expired.", "demo_link_expired"),
     "413": _error("The body is larger than WEBCALL_MAX_BODY_BYTES.", "payload_too_large"),
     "415": _error("The body is not `application/json`.", "unsupported_media_type"),
     "429": _error(

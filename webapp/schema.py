@@ -15,7 +15,7 @@ MAX_KEY_CHARS = 64
 MAX_VALUE_CHARS = 1000
 MAX_NAME_CHARS = 64
 MAX_BOT_TOKEN_CHARS = 4096
-FIELDS = ("agent", "participant_name", "variables", "metadata", "bot_token")
+FIELDS = ("agent", "participant_name", "variables", "metadata", "bot_token", "demo_token")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -28,6 +28,7 @@ class CallBody:
     variables: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, str | int | float | bool | None] = field(default_factory=dict)
     bot_token: str | None = None  # from the page's bot-check widget, when one is configured
+    demo_token: str | None = None  # a signed sales-demo link's token (preset variables)
 
 
 def parse_call_body(raw: bytes) -> CallBody:
@@ -47,6 +48,7 @@ def parse_call_body(raw: bytes) -> CallBody:
         variables=_string_map(data.get("variables"), "variables", scalar_ok=False),
         metadata=_string_map(data.get("metadata"), "metadata", scalar_ok=True),
         bot_token=_optional_text(data, "bot_token", MAX_BOT_TOKEN_CHARS),
+        demo_token=_optional_text(data, "demo_token", MAX_BOT_TOKEN_CHARS),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -57,13 +57,24 @@ def csp_nonce() -> str:
     return str(g.csp_nonce)
 
 
-def page_headers(response: Response, *, microphone: bool) -> Response:
-    """A strict policy for our HTML pages; the microphone only where a call runs."""
+TURNSTILE_ORIGIN = "https://challenges.cloudflare.com"
+
+
+def page_headers(
+    response: Response, *, microphone: bool, frame_ancestors: tuple[str, ...] = ("'none'",)
+) -> Response:
+    """A strict policy for our HTML pages; the microphone only where a call runs.
+
+    ``frame_ancestors`` lists exactly who may frame the page (the iframe embed
+    passes ``'self'`` and the agent's allowed origins). Turnstile's script and
+    frame are allowed only when a bot check is configured.
+    """
+    turnstile = f" {TURNSTILE_ORIGIN}" if current_app.extensions["webcall"].bot_verifier else ""
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; script-src 'self' 'nonce-{csp_nonce()}'; style-src 'self'; "
-        "img-src 'self' data: https:; media-src 'self' blob:; "
+        f"default-src 'self'; script-src 'self' 'nonce-{csp_nonce()}'{turnstile}; style-src 'self'; "
+        f"img-src 'self' data: https:; media-src 'self' blob:; frame-src 'self'{turnstile}; "
         "connect-src 'self' ws: wss: https:; worker-src 'self' blob:; "
-        "base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors 'none'"
+        f"base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors {' '.join(frame_ancestors)}"
     )
     response.headers["Permissions-Policy"] = (
         "microphone=(self), autoplay=(self), camera=()" if microphone else "microphone=(), camera=()"

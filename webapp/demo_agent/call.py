@@ -1,0 +1,160 @@
+"""A call: join the room, wait for the caller, talk, and end when they leave."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from livekit import agents, rtc
+
+from .conversation import Conversation
+from .greeting import greeting_from_metadata
+from .listener import CallerListener
+from .preconnect import PreconnectReceiver
+from .status import CallStatus
+from .voice import AgentVoice
+
+logger = logging.getLogger(__name__)
+
+CALLER_WAIT_S = 30.0  # leave a room nobody joins, rather than greet it forever
+CALLER_READY_WAIT_S = 5.0  # then greet anyway: the caller may have no microphone
+
+
+def is_caller(participant: rtc.RemoteParticipant) -> bool:
+    """True for a person (or SIP leg), not another agent."""
+    return participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+
+
+class Call:
+    """Owns the room-side wiring of one call and decides when it is over."""
+
+    def __init__(self, ctx: agents.JobContext) -> None:
+        """Prepare (but don't start) the call for `ctx`."""
+        self._ctx = ctx
+        self._room = ctx.room
+        self._preconnect = PreconnectReceiver(ctx.room)
+        self._ended = asyncio.Event()
+        self._caller_found: asyncio.Future[rtc.RemoteParticipant] = asyncio.Future()
+        self._caller_audio = asyncio.Event()  # we hear the caller
+        self._voice_heard = asyncio.Event()  # someone subscribed to our voice
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._listener: CallerListener | None = None
+        self._listening_to: str | None = None  # sid of the caller track being heard
+        self.end_reason = "call ended"
+
+    @property
+    def caller(self) -> rtc.RemoteParticipant | None:
+        """The caller, once one has joined."""
+        found = self._caller_found
+        return found.result() if found.done() and not found.cancelled() else None
+
+    def stop(self, reason: str) -> None:
+        """End the call (idempotent; the first reason wins)."""
+        if not self._ended.is_set():
+            self.end_reason = reason
+            self._ended.set()
+
+    async def run(self) -> None:
+        """Connect, converse until the call ends, then tidy up."""
+        self._preconnect.register()  # before connecting, so an early buffer isn't missed
+        await self._ctx.connect(auto_subscribe=agents.AutoSubscribe.AUDIO_ONLY)
+        self._room.on("participant_connected", self._on_participant_connected)
+        self._room.on("participant_disconnected", self._on_participant_disconnected)
+        self._room.on("track_subscribed", self._on_track_subscribed)
+        self._room.on("local_track_subscribed", lambda *_: self._voice_heard.set())
+        self._room.on("disconnected", lambda *_: self.stop("disconnected from the room"))
+        status = CallStatus(self._room.local_participant)
+        voice = AgentVoice(self._room)
+        await status.set_state("initializing")
+        await voice.publish()
+        self._listener = CallerListener(status, voice)
+        conversation = Conversation(self._room.local_participant, status, voice, self._listener)
+        self._spawn(self._talk(conversation))
+        self._spawn(self._take_preconnect_buffers(self._listener))
+        for participant in self._room.remote_participants.values():
+            self._on_participant_connected(participant)
+        try:
+            await self._ended.wait()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._preconnect.aclose()
+            await status.aclose()
+            await voice.aclose()
+
+    async def _talk(self, conversation: Conversation) -> None:
+        """Wait for the caller and both audio directions, then run the conversation."""
+        try:
+            caller = await asyncio.wait_for(asyncio.shield(self._caller_found), CALLER_WAIT_S)
+        except TimeoutError:
+            self.stop(f"no caller joined within {CALLER_WAIT_S:.0f} s")
+            return
+        try:
+            async with asyncio.timeout(CALLER_READY_WAIT_S):  # so the greeting isn't clipped
+                await self._caller_audio.wait()
+                await self._voice_heard.wait()
+        except TimeoutError:
+            logger.info("audio with caller %s is not flowing both ways yet; greeting anyway", caller.identity)
+        greeting = greeting_from_metadata(self._ctx.job.metadata)
+        await conversation.run(greeting, caller.identity)
+
+    async def _take_preconnect_buffers(self, listener: CallerListener) -> None:
+        """Hand each received pre-connect buffer to the listener."""
+        while True:
+            listener.hear_preconnect(await self._preconnect.received.get())
+
+    def _spawn(self, coro: Any) -> None:
+        """Run `coro` for the life of the call; a crash in it ends the call."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            """Log a crash and end the call, so a bug never leaves a silent agent behind."""
+            if not finished.cancelled() and (exc := finished.exception()) is not None:
+                logger.error("call task failed", exc_info=exc)
+                self.stop(f"internal error: {exc}")
+
+        task.add_done_callback(done)
+
+    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        """Take the first non-agent participant as the caller."""
+        if is_caller(participant) and not self._caller_found.done():
+            logger.info("caller %s joined", participant.identity)
+            self._caller_found.set_result(participant)
+            for publication in participant.track_publications.values():
+                if publication.track is not None:
+                    self._on_track_subscribed(publication.track, publication, participant)
+
+    def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        """End the call when the caller leaves."""
+        if self.caller is not None and participant.identity == self.caller.identity:
+            self.stop(f"caller {participant.identity} left")
+
+    def _on_track_subscribed(
+        self,
+        track: rtc.Track,
+        publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        """Listen to the caller's audio track (one at a time; a replacement is picked up)."""
+        if (
+            self._listener is None
+            or self._listening_to is not None
+            or track.kind != rtc.TrackKind.KIND_AUDIO
+            or self.caller is None
+            or participant.identity != self.caller.identity
+        ):
+            return
+        logger.info("listening to %s's audio track %s", participant.identity, publication.sid)
+        self._listening_to = publication.sid
+        self._caller_audio.set()
+        self._spawn(self._listen(self._listener, track, publication.sid))
+
+    async def _listen(self, listener: CallerListener, track: rtc.Track, track_sid: str) -> None:
+        """Hear `track` until it ends, then let another caller track take its place."""
+        try:
+            await listener.listen(track, track_sid)
+        finally:
+            self._listening_to = None

@@ -1,0 +1,76 @@
+"""The agent's participant attributes: its state for the browser, and what it heard."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+from livekit import rtc
+
+logger = logging.getLogger(__name__)
+
+ATTR_STATE = "lk.agent.state"  # read by livekit-client's agent helpers
+ATTR_HEARD_SPEECH_S = "webcall.demo.heard_speech_s"
+ATTR_PEAK_DBFS = "webcall.demo.peak_dbfs"
+ATTR_PRECONNECT_BYTES = "webcall.demo.preconnect_bytes"
+ATTR_PRECONNECT_S = "webcall.demo.preconnect_s"
+ATTR_PRECONNECT_PEAK_DBFS = "webcall.demo.preconnect_peak_dbfs"
+
+AgentState = Literal["initializing", "listening", "thinking", "speaking"]
+
+
+class CallStatus:
+    """Holds every attribute this agent shows and republishes them when they change.
+
+    The whole set is sent each time, so a lost or reordered update is healed by the next.
+    """
+
+    def __init__(self, participant: rtc.LocalParticipant) -> None:
+        """Track attributes for `participant` (the agent itself)."""
+        self._participant = participant
+        self._attributes: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+        self.heard_speech_s = 0.0
+        self.peak_dbfs: float | None = None
+
+    async def set_state(self, state: AgentState) -> None:
+        """Publish the agent's conversational state and wait until it is sent."""
+        self._attributes[ATTR_STATE] = state
+        await self._publish()
+
+    def record_caller_audio(self, heard_speech_s: float, peak_dbfs: float) -> None:
+        """Note the caller's total speech and loudest level so far; publish in the background."""
+        self.heard_speech_s = heard_speech_s
+        self.peak_dbfs = peak_dbfs
+        self._attributes[ATTR_HEARD_SPEECH_S] = f"{heard_speech_s:.2f}"
+        self._attributes[ATTR_PEAK_DBFS] = f"{peak_dbfs:.1f}"
+        self._publish_soon()
+
+    def record_preconnect(self, byte_count: int, duration_s: float | None, peak_dbfs: float | None) -> None:
+        """Note what the browser's pre-connect buffer held; None when it couldn't be decoded."""
+        self._attributes[ATTR_PRECONNECT_BYTES] = str(byte_count)
+        if duration_s is not None:
+            self._attributes[ATTR_PRECONNECT_S] = f"{duration_s:.2f}"
+        if peak_dbfs is not None:
+            self._attributes[ATTR_PRECONNECT_PEAK_DBFS] = f"{peak_dbfs:.1f}"
+        self._publish_soon()
+
+    async def aclose(self) -> None:
+        """Wait for background publishes to finish."""
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    def _publish_soon(self) -> None:
+        """Publish without making the caller wait (used from the audio loop)."""
+        task = asyncio.create_task(self._publish())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _publish(self) -> None:
+        """Send the current attribute set; failures are logged, never raised."""
+        async with self._lock:
+            try:
+                await self._participant.set_attributes(dict(self._attributes))
+            except Exception as exc:  # a dropped room must not crash the call logic
+                logger.warning("could not update agent attributes: %s", exc)

@@ -1,0 +1,152 @@
+"""The worker process: register with LiveKit under the agent name and take calls.
+
+Built and run directly (production mode), not through livekit-agents' CLI, so no argv
+parsing, no dev-mode reloader, and our own logging and signal handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import signal
+import sys
+from typing import Any
+
+from livekit import agents
+
+from .job import run_call, stop_all_calls
+from .settings import AgentSettings, SettingsError
+
+logger = logging.getLogger("webapp.demo_agent")
+
+DRAIN_TIMEOUT_S = 10  # calls get this long to say goodbye on SIGTERM
+# livekit-agents' job runner otherwise loads its local VAD and end-of-turn model (~250 MB)
+# on start-up; this agent uses neither
+SKIP_LOCAL_MODELS = {"LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE": "0"}
+_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class OneLineFormatter(logging.Formatter):
+    """`time LEVEL logger: message key=value…` on one line, with the API secret scrubbed."""
+
+    def __init__(self, secret: str) -> None:
+        """Scrub `secret` from every line, wherever a library might have put it."""
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._secret = secret
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format `record`, append its structured extras, and fold it onto one line."""
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+        if extras:
+            line += " " + " ".join(f"{key}={value}" for key, value in extras.items())
+        line = line.replace("\r", "").replace("\n", " | ")
+        return line.replace(self._secret, "[redacted]") if self._secret else line
+
+
+def configure_logging(settings: AgentSettings) -> None:
+    """Send all logs to stderr, one line each, at the configured level."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter(settings.api_secret))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # livekit's Rust core is chatty at INFO; keep the agents framework's own lines
+    logging.getLogger("livekit").setLevel(logging.WARNING)
+    logging.getLogger("livekit.agents").setLevel(settings.log_level)
+
+
+def build_server(settings: AgentSettings) -> agents.AgentServer:
+    """Create the agent server: explicit dispatch by name, jobs on threads."""
+    server = agents.AgentServer(
+        ws_url=settings.url,
+        api_key=settings.api_key,
+        api_secret=settings.api_secret,
+        # threads: a job starts in milliseconds and shares one interpreter's memory
+        job_executor_type=agents.JobExecutorType.THREAD,
+        num_idle_processes=1,
+        # capacity is enforced by count in `accept_if_room`, not by machine CPU load
+        load_threshold=math.inf,
+        host="127.0.0.1",
+        port=settings.health_port,
+        shutdown_process_timeout=5.0,
+        drain_timeout=DRAIN_TIMEOUT_S,
+    )
+
+    def load() -> float:
+        """Report busyness to LiveKit as the share of `max_calls` in use."""
+        return len(server.active_jobs) / settings.max_calls
+
+    async def accept_if_room(request: agents.JobRequest) -> None:
+        """Accept a call unless this worker already has `max_calls`."""
+        if len(server.active_jobs) >= settings.max_calls:
+            logger.warning("at capacity (%d calls); declining room %s", settings.max_calls, request.room.name)
+            await request.reject(terminate=False)
+            return
+        await request.accept(name="Webcall demo agent")
+
+    def registered(worker_id: str, server_info: Any) -> None:
+        """Say that calls can reach us now (again, after a reconnect)."""
+        logger.info(
+            "registered with LiveKit at %s as worker %s, agent name %r",
+            settings.url,
+            worker_id,
+            settings.agent_name,
+        )
+
+    server.load_fnc = load
+    server.rtc_session(run_call, agent_name=settings.agent_name, on_request=accept_if_room)
+    server.on("worker_registered", registered)
+    return server
+
+
+async def serve(settings: AgentSettings) -> int:
+    """Run the worker until SIGTERM/SIGINT (exit 0) or a fatal error (exit 1)."""
+    server = build_server(settings)
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[signal.Signals] = loop.create_future()
+
+    def on_signal(signum: signal.Signals) -> None:
+        """First signal: shut down gracefully. Second: give up at once."""
+        if received.done():
+            logger.warning("second %s; exiting immediately", signum.name)
+            os._exit(1)
+        received.set_result(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+    running = asyncio.create_task(server.run(devmode=False))
+    waiters: set[asyncio.Future[Any]] = {running, received}
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    if running.done():
+        logger.error("worker stopped unexpectedly: %s", running.exception() or "no error")
+        await server.aclose()
+        return 1
+
+    ended = stop_all_calls(f"agent shutting down ({received.result().name})")
+    logger.info("received %s; ending %d call(s) and shutting down", received.result().name, ended)
+    try:
+        await server.drain(timeout=DRAIN_TIMEOUT_S)
+    except TimeoutError:
+        logger.warning("calls did not end within %d s; closing anyway", DRAIN_TIMEOUT_S)
+    await server.aclose()
+    await asyncio.gather(running, return_exceptions=True)
+    logger.info("demo agent stopped cleanly")
+    return 0
+
+
+def main() -> int:
+    """Read settings from the environment and run the worker; return the exit status."""
+    try:
+        settings = AgentSettings.from_env()
+    except SettingsError as exc:
+        print(f"webapp.demo_agent: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    for name, value in SKIP_LOCAL_MODELS.items():
+        os.environ.setdefault(name, value)
+    logger.info("starting demo agent %r for %s", settings.agent_name, settings.url)
+    return asyncio.run(serve(settings))

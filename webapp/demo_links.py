@@ -1,0 +1,118 @@
+"""Signed, expiring sales-demo links: ``/demo/<slug>?t=<token>``.
+
+The token carries the agent slug, preset prompt variables and an expiry, signed
+with the app's secret key (itsdangerous, which Flask already depends on), so a
+sales person personalises a demo without a code change and the link stops
+working when it expires. ``flask --app webapp demo-link`` prints one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from .errors import AppError
+
+SALT = "webcall.demo-link.v1"
+_DURATION_RE = re.compile(r"^(\d+)([mhdw])$")
+_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class InvalidDemoLink(AppError):
+    """The link was changed after it was signed, or was never ours."""
+
+    status_code = 403
+    code = "invalid_demo_link"
+    message = "This demo link is not valid. Ask for a new one."
+
+
+class ExpiredDemoLink(AppError):
+    """The link's expiry has passed."""
+
+    status_code = 410
+    code = "demo_link_expired"
+    message = "This demo link has expired. Ask for a new one."
+
+
+@dataclass(frozen=True)
+class DemoLink:
+    """What a valid link grants: one agent, preset variables, until an expiry."""
+
+    agent: str
+    variables: dict[str, str]
+    expires_at: int
+
+
+def _serializer(secret_key: str) -> URLSafeSerializer:
+    """The signer for demo links (its own salt: a link is no other kind of token)."""
+    return URLSafeSerializer(secret_key, salt=SALT)
+
+
+def sign_demo_link(secret_key: str, agent: str, variables: dict[str, str], expires_at: int) -> str:
+    """The token for a link to ``agent`` with ``variables``, valid until ``expires_at`` (epoch s)."""
+    return str(_serializer(secret_key).dumps({"a": agent, "v": variables, "e": expires_at}))
+
+
+def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> DemoLink:
+    """Verify the signature, then the expiry; raise ``InvalidDemoLink`` or ``ExpiredDemoLink``."""
+    try:
+        data: Any = _serializer(secret_key).loads(token)
+    except BadSignature as exc:
+        raise InvalidDemoLink() from exc
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("a"), str)
+        and isinstance(data.get("e"), int)
+        and isinstance(data.get("v"), dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in data["v"].items())
+    ):
+        raise InvalidDemoLink()
+    if data["e"] <= (time.time() if now is None else now):
+        raise ExpiredDemoLink()
+    return DemoLink(agent=data["a"], variables=dict(data["v"]), expires_at=data["e"])
+
+
+def parse_duration(text: str) -> int:
+    """``30m``, ``12h``, ``7d`` or ``2w`` in seconds."""
+    match = _DURATION_RE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise click.BadParameter("use a number and a unit: 30m, 12h, 7d or 2w")
+    return int(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+@click.command("demo-link")
+@with_appcontext
+@click.argument("slug")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A preset prompt variable.")
+@click.option("--expires", default="7d", show_default=True, help="How long the link works: 30m, 12h, 7d, 2w.")
+@click.option(
+    "--base-url", default="http://127.0.0.1:8000", show_default=True, help="Where webcall is served."
+)
+def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_url: str) -> None:
+    """Print a signed, expiring sales-demo link for the agent SLUG."""
+    settings = current_app.extensions["webcall"].settings
+    if slug not in settings.agents:
+        raise click.BadParameter(f"no agent {slug!r}; known: {', '.join(sorted(settings.agents))}")
+    if not settings.secret_key_configured:
+        raise click.UsageError("set WEBCALL_SECRET_KEY (the same value the server uses) to sign links")
+    preset: dict[str, str] = {}
+    for item in variables:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--var")
+        preset[name] = value
+    expires_at = int(time.time()) + parse_duration(expires)
+    token = sign_demo_link(settings.secret_key, slug, preset, expires_at)
+    click.echo(f"{base_url.rstrip('/')}/demo/{slug}?t={token}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the ``demo-link`` command."""
+    app.cli.add_command(demo_link_command)
