@@ -16,7 +16,7 @@ from .idempotency import check_key
 from .providers import WebCall, WebCallRequest
 from .quotas import check_client_limit, spend_call
 from .schema import CallBody, parse_call_body
-from .security import check_origin, client_ip, limiter, request_origin
+from .security import check_origin, client_ip, cors_headers, limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
@@ -86,18 +86,8 @@ def _start_call(webcall: Any, agent: Agent, body: CallBody, key: str | None) -> 
 
 @bp.after_request
 def cors(response: Response) -> Response:
-    """Answer CORS for origins some agent allows, and only those; each call still checks its agent."""
-    origin = request_origin()
-    if origin is None or origin not in current_app.extensions["webcall"].embed_origins:
-        return response
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers.add("Vary", "Origin")
-    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-    if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = "POST"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
-        response.headers["Access-Control-Max-Age"] = "600"
-    return response
+    """CORS for embeds on allowed origins."""
+    return cors_headers(response)
 
 
 def _demo_link_variables(secret_key: str, token: str, agent: Agent) -> dict[str, str]:

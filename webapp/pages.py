@@ -25,7 +25,7 @@ def index() -> Response:
     """The only agent's call page, or the list of agents."""
     agents = current_app.extensions["webcall"].settings.agents
     if len(agents) == 1:
-        return _call_page(next(iter(agents.values())))
+        return call_page(next(iter(agents.values())))
     listing = [a.public() for a in agents.values()]
     return page_headers(
         make_response(render_template("index.html", agents=listing, csp_nonce=csp_nonce())), microphone=False
@@ -38,16 +38,7 @@ def talk(slug: str) -> Response:
     agent = current_app.extensions["webcall"].settings.agents.get(slug)
     if agent is None:
         return render_error_page(404)
-    return _call_page(agent)
-
-
-@bp.get("/embed/<slug>")
-def embed(slug: str) -> Response:
-    """The call page for an iframe: only the agent's allowed origins may frame it."""
-    agent = current_app.extensions["webcall"].settings.agents.get(slug)
-    if agent is None:
-        return render_error_page(404)
-    return _call_page(agent, mode="embed", frame_ancestors=("'self'", *agent.allowed_origins))
+    return call_page(agent)
 
 
 @bp.get("/demo/<slug>")
@@ -67,17 +58,19 @@ def demo(slug: str) -> Response:
         if link.agent != agent.slug:
             return render_error_page(403, title=LINK_REFUSED, message=InvalidDemoLink.message)
         demo_link = {"token": token, "variables": link.variables, "expires_at": link.expires_at}
-    return _call_page(agent, mode="demo", demo=demo_link)
+    return call_page(agent, mode="demo", demo=demo_link)
 
 
-def page_config(agent: Agent, *, mode: str = "page", demo: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the call page's script needs, as JSON in the page."""
+def page_config(
+    agent: Agent, *, mode: str = "page", demo: dict[str, Any] | None = None, api_url: str = "/api/calls"
+) -> dict[str, Any]:
+    """What the call UI's script needs, as JSON in the page (or the widget's panel)."""
     return {
-        "mode": mode,  # page, embed (in an iframe) or demo (branded sales demo)
+        "mode": mode,  # page, embed (iframe), widget (script embed) or demo (branded sales demo)
         "demo": demo or None,  # a signed link: token (sent back with the call), variables, expires_at
         "agent": agent.slug,
         "title": agent.title,
-        "api_url": "/api/calls",
+        "api_url": api_url,
         "max_call_s": agent.max_call_s,
         "agent_join_timeout_s": AGENT_JOIN_TIMEOUT_S,
         "accent_color": agent.accent_color,
@@ -88,7 +81,7 @@ def page_config(agent: Agent, *, mode: str = "page", demo: dict[str, Any] | None
     }
 
 
-def _call_page(
+def call_page(
     agent: Agent,
     *,
     mode: str = "page",

@@ -50,6 +50,21 @@ def check_origin(agent: Agent) -> None:
         raise OriginNotAllowed()
 
 
+def cors_headers(response: Response) -> Response:
+    """Answer CORS for origins some agent allows, and only those; each call still checks its agent."""
+    origin = request_origin()
+    if origin is None or origin not in current_app.extensions["webcall"].embed_origins:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers.add("Vary", "Origin")
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
 def csp_nonce() -> str:
     """A fresh nonce for this response's inline scripts."""
     if "csp_nonce" not in g:
@@ -92,6 +107,10 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def always(response: Response) -> Response:
+        if request.path.startswith("/static/"):
+            # Public, credential-free assets: embed widgets load them from other sites.
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")

@@ -50,6 +50,7 @@ def start_livekit_server(log_dir: Path) -> LiveKitServer:
         f"  udp_port: {udp_port}\n"
         "  use_external_ip: false\n"
         "  node_ip: 127.0.0.1\n"
+        "  enable_loopback_candidate: true\n"
     )
     argv = [find_livekit_server(), "--dev", "--bind", "127.0.0.1", "--config", str(config)]
     # The key pair goes by environment, not argv (visible to every user) or the config file.

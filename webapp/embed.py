@@ -1,0 +1,57 @@
+"""Embeds for other people's pages: the script loader, its call panel, and the iframe page.
+
+``/embed.js`` is the tiny loader a host page includes; when a visitor opens the
+widget it fetches ``/embed/<slug>/panel`` (HTML and config for the shadow root)
+and the call code. Both answer only the agent's allowed origins, so a site that
+is not allowed gets a refusal and no call. ``/embed/<slug>`` is the iframe page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, send_from_directory, url_for
+
+from .errors import UnknownAgent
+from .pages import call_page, page_config, render_error_page
+from .security import check_origin, cors_headers
+
+bp = Blueprint("embed", __name__)
+LOADER_MAX_AGE_S = 300  # hosts always get a recent loader; the call code it loads is versioned
+
+
+@bp.get("/embed.js")
+def loader() -> Response:
+    """The loader script, served from the site root for a short, stable snippet."""
+    dist = Path(current_app.static_folder or "") / "dist"
+    response = send_from_directory(dist, "embed.js", mimetype="text/javascript", max_age=LOADER_MAX_AGE_S)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@bp.get("/embed/<slug>")
+def iframe(slug: str) -> Response:
+    """The call page for an iframe: only the agent's allowed origins may frame it."""
+    agent = current_app.extensions["webcall"].settings.agents.get(slug)
+    if agent is None:
+        return render_error_page(404)
+    return call_page(agent, mode="embed", frame_ancestors=("'self'", *agent.allowed_origins))
+
+
+@bp.get("/embed/<slug>/panel")
+def panel(slug: str) -> Response:
+    """The widget's panel (HTML for its shadow root, and its config) for an allowed host page."""
+    agent = current_app.extensions["webcall"].settings.agents.get(slug)
+    if agent is None:
+        raise UnknownAgent()
+    check_origin(agent)
+    config = page_config(agent, mode="widget", api_url=url_for("api.create_call", _external=True))
+    response = jsonify(
+        html=render_template("_call_panel.html", agent=agent.public(), page_config=config),
+        config=config,
+        css_url=url_for("static", filename="css/call.css", _external=True),
+        script_url=url_for("static", filename="dist/widget.js", _external=True),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return cors_headers(response)
