@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from tests.fakes import (
     FakeServer,
@@ -133,8 +134,46 @@ def provider_env(ravan_url: str, zudu_url: str, convoi_url: str) -> dict[str, st
     }  # fmt: skip
 
 
+class EmbedHost:
+    """A stand-in for a customer's site: serves tests/embed_host/ from its own origin."""
+
+    def __init__(self) -> None:
+        self.app_url = ""  # set once the webcall app runs: pages get it for {{WEBCALL_URL}}
+        host = Flask("embed_host")
+
+        @host.get("/<path:name>")
+        def page(name: str) -> Any:
+            path = ROOT / "tests" / "embed_host" / name
+            if not path.is_file():
+                return "not found", 404
+            body = path.read_text().replace("{{WEBCALL_URL}}", self.app_url)
+            return (
+                body,
+                200,
+                {"Content-Type": "text/html; charset=utf-8" if name.endswith(".html") else "text/plain"},
+            )
+
+        self.server = FakeServer(host).start()
+
+    @property
+    def origin(self) -> str:
+        """The site's origin, as a browser sends it."""
+        return self.server.url
+
+
 @pytest.fixture(scope="session")
-def stack(livekit_server: LiveKitServer, demo_agent: Process, artifacts: Path) -> Iterator[dict[str, Any]]:
+def embed_hosts() -> Iterator[dict[str, EmbedHost]]:
+    """Two customer sites on other ports: one the widget agents allow, one they don't."""
+    hosts = {"allowed": EmbedHost(), "denied": EmbedHost()}
+    yield hosts
+    for host in hosts.values():
+        host.server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    livekit_server: LiveKitServer, demo_agent: Process, artifacts: Path, embed_hosts: dict[str, EmbedHost]
+) -> Iterator[dict[str, Any]]:
     """Everything for a real call: LiveKit, the demo agent, provider fakes and gunicorn."""
     fakes = {}
     servers = []
@@ -156,9 +195,18 @@ def stack(livekit_server: LiveKitServer, demo_agent: Process, artifacts: Path) -
         ravan_agent=FAKE_AGENT_IDS["ravan"],
         convoi_agent=FAKE_AGENT_IDS["convoi"],
         zudu_agent=FAKE_AGENT_IDS["zudu"],
+        embed_origin=embed_hosts["allowed"].origin,
     )
     app = start_app_server(env, artifacts / "logs", agents_toml=toml)
-    yield {"app": app, "livekit": livekit_server, "agent": demo_agent, "fakes": fakes}
+    for host in embed_hosts.values():
+        host.app_url = app.url
+    yield {
+        "app": app,
+        "livekit": livekit_server,
+        "agent": demo_agent,
+        "fakes": fakes,
+        "embed_hosts": embed_hosts,
+    }
     app.process.stop()
     for server in servers:
         server.stop()

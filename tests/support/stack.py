@@ -17,6 +17,13 @@ greeting = "Hello {{{{name}}}}! I am the webcall demo agent."
 variables = {{ name = "there" }}
 allowed_variables = ["name"]
 
+[agents.widget]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Widget agent"
+greeting = "Hello from the widget."
+allowed_origins = ["{embed_origin}"]
+
 [agents.ravan-demo]
 provider = "ravan"
 agent_id = "{ravan_agent}"
