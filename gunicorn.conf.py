@@ -9,7 +9,8 @@ worker_class = "gthread"
 # Rate limits, budgets and idempotent replays are counted in one place: in memory that is one
 # process, so several workers need WEBCALL_RATELIMIT_STORAGE_URI=redis://… (see README).
 _shared_storage = os.environ.get("WEBCALL_RATELIMIT_STORAGE_URI", "memory://").startswith("redis")
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count()) if _shared_storage else 1))
+_default_workers = min(4, multiprocessing.cpu_count()) if _shared_storage else 1
+workers = int(os.environ.get("WEB_CONCURRENCY", _default_workers))
 threads = int(os.environ.get("WEBCALL_THREADS", "64"))
 timeout = 30
 graceful_timeout = 20
