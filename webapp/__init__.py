@@ -59,12 +59,13 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     security.init_app(app, settings)
     errors.init_app(app)
     demo_links.init_app(app)
-    from . import api, embed, health, pages
+    from . import api, embed, health, openapi, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(embed.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     return app
 
 

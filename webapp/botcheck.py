@@ -61,7 +61,7 @@ class TurnstileVerifier:
             outcome = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             log.error("turnstile verify failed: %s", type(exc).__name__)
-            raise BotCheckUnavailable() from exc
+            raise BotCheckUnavailable(retry_after_s=5) from exc
         if not isinstance(outcome, dict) or outcome.get("success") is not True:
             codes = outcome.get("error-codes") if isinstance(outcome, dict) else None
             log.info("turnstile refused a visitor: %s", codes)

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 
 from .errors import UnknownAgent
 from .pages import call_page, page_config, render_error_page
@@ -55,3 +64,15 @@ def panel(slug: str) -> Response:
     )
     response.headers["Cache-Control"] = "no-store"
     return cors_headers(response)
+
+
+@bp.after_request
+def readable_refusals(response: Response) -> Response:
+    """Let any page read the panel's refusals (403, 404): its widget then says why it can't call.
+
+    Without CORS a refused page would only see a network failure. The error body is generic
+    and carries no panel, config or credentials, so showing it to any origin gives nothing away.
+    """
+    if request.endpoint == "embed.panel" and response.status_code >= 400:
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return response

@@ -163,6 +163,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
+        response = _render_http_error(error)
+        allowed = getattr(error, "valid_methods", None)
+        if response.status_code == 405 and allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    def _render_http_error(error: HTTPException) -> Response:
+        """Our own body for an HTTP error raised by Flask or Werkzeug."""
         status = error.code or 500
         if status == 429:
             from .security import rate_limited_error

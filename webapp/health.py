@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify
 bp = Blueprint("health", __name__)
 PROBE_DEADLINE_S = 2.0
 CACHE_S = 5.0  # /readyz is public: probe the providers at most this often per process
-_cache: dict[int, tuple[float, dict[str, str]]] = {}
+_CACHE_KEY = "webcall.readyz"
 _cache_lock = threading.Lock()
 
 
@@ -35,9 +35,9 @@ def readyz() -> tuple[Response, int]:
 def _provider_checks(webcall: Any) -> dict[str, str]:
     """``ok``, ``unreachable``, ``circuit_open`` or ``not_configured`` per provider in use (cached)."""
     with _cache_lock:
-        cached = _cache.get(id(webcall))
+        cached = current_app.extensions.get(_CACHE_KEY)
         if cached and time.monotonic() - cached[0] < CACHE_S:
-            return cached[1]
+            return dict(cached[1])
     used = sorted({agent.provider for agent in webcall.settings.agents.values()})
     checks = {name: "not_configured" for name in used if name not in webcall.providers}
     pool = ThreadPoolExecutor(max_workers=max(1, len(used)))
@@ -58,7 +58,7 @@ def _provider_checks(webcall: Any) -> dict[str, str]:
             checks[name] = "unreachable"
     result = {f"provider:{name}": value for name, value in checks.items()}
     with _cache_lock:
-        _cache[id(webcall)] = (time.monotonic(), result)
+        current_app.extensions[_CACHE_KEY] = (time.monotonic(), result)
     return result
 
 

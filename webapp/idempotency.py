@@ -113,8 +113,9 @@ class RedisReplay:
             stored = self.redis.get(name)
             if stored is None:
                 return self.run(key, work)  # the first attempt failed: try again as the owner
-            if stored.decode() != self.PENDING:
-                return dict(json.loads(stored))
+            text = stored.decode() if isinstance(stored, bytes) else str(stored)
+            if text != self.PENDING:
+                return dict(json.loads(text))
             time.sleep(0.05)
         raise CallInProgress()
 

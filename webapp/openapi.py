@@ -1,8 +1,9 @@
 """The public API described by hand as an OpenAPI 3.1 document, served at ``GET /openapi.json``.
 
-The body schema follows ``schema.py`` rule for rule (its limits are imported, not copied), so a
-client generated from this document sends nothing the server refuses, and the fuzz tests in
-``tests/test_openapi.py`` catch either side drifting from the other.
+A plain dict built once at import, no generator. The body schema follows ``schema.py`` rule for
+rule (its limits are imported, not copied), so a client built from this document sends nothing
+the server refuses; ``tests/test_openapi.py`` fuzzes the app against it (Schemathesis) to catch
+either side drifting from the other.
 """
 
 from __future__ import annotations
@@ -99,7 +100,12 @@ CALL = {
             "required": ["url", "token"],
             "properties": {"url": {"type": "string"}, "token": {"type": "string"}},
         },
-        "ignored_variables": {"type": "array", "items": {"type": "string"}},
+        "ignored_variables": {
+            "description": "Variables the page sent that this agent does not take (absent when none).",
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string"},
+        },
     },
 }
 ERROR = {
@@ -120,7 +126,11 @@ READINESS = {
     "required": ["status", "checks"],
     "properties": {
         "status": {"type": "string", "enum": ["ready", "not_ready"]},
-        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        "checks": {
+            "description": "`config`, and `provider:<name>` for each provider an agent uses.",
+            "type": "object",
+            "additionalProperties": {"enum": ["ok", "unreachable", "circuit_open", "not_configured"]},
+        },
     },
 }
 
@@ -180,7 +190,12 @@ CREATE_CALL = {
         **_ERRORS,
     },
 }
-_OK = {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}
+_ALIVE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["status"],
+    "properties": {"status": {"const": "ok"}},
+}
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "webcall", "version": "0.1.0", "description": "Start a voice call with an AI agent."},
@@ -190,13 +205,13 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "operationId": "healthz",
                 "summary": "The process is alive.",
-                "responses": {"200": _json(_OK, "Alive.")},
+                "responses": {"200": _json(_ALIVE, "Alive.")},
             }
         },
         "/readyz": {
             "get": {
                 "operationId": "readyz",
-                "summary": "The configuration is usable: every agent's provider is set up.",
+                "summary": "Every agent's provider is configured, reachable and not failing fast.",
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/Readiness"}, "Ready."),
                     "503": _json({"$ref": "#/components/schemas/Readiness"}, "Not ready; `checks` says why."),

@@ -34,7 +34,7 @@ class CallBody:
 def parse_call_body(raw: bytes) -> CallBody:
     """Decode and validate the JSON body, or raise ``BadRequest`` with a stable code."""
     try:
-        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest("The request body is not valid UTF-8 JSON.", code="invalid_json") from exc
     if not isinstance(data, dict):

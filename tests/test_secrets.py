@@ -1,0 +1,291 @@
+"""No secret ever leaves the server: not in an answer, a header, a page or a log line.
+
+Every credential gets a distinctive value containing ``LEAKCHECK``; the app runs against the
+provider fakes (over real HTTP on loopback) and a local Turnstile stand-in; then every page,
+every endpoint and every failure we can provoke is driven, including providers that echo our
+key back in their error bodies. Afterwards no answer and no log record (root logger at DEBUG,
+the app's own loggers at DEBUG) may contain a secret, or even the marker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, jsonify, request
+from werkzeug.test import TestResponse
+
+from tests.conftest import FAKE_AGENT_IDS, OfflineLiveKit
+from tests.fakes import FakeServer, FakeState, Fault
+from webapp import create_app, openapi
+from webapp.config import ConfigError, Settings
+from webapp.demo_links import sign_demo_link
+
+MARKER = "LEAKCHECK"
+SECRETS = {
+    "RAVAN_API_KEY": "rvn-LEAKCHECK-1a2b3c4d5e6f",
+    "ZUDU_API_KEY": "zudu-key-LEAKCHECK-7a8b9c0d",
+    "ZUDU_API_SECRET": "zudu-secret-LEAKCHECK-2e3f4a5b",
+    "CONVOI_API_KEY": "sk_live_LEAKCHECK_6c7d8e9f",
+    "UNLEASHX_API_TOKEN": "ux-token-LEAKCHECK-0a1b2c3d",
+    "LIVEKIT_API_SECRET": "lk-secret-LEAKCHECK-4e5f6a7b8c9d0e1f",
+    "WEBCALL_SECRET_KEY": "webcall-secret-LEAKCHECK-5c6d7e8f9a0b1c2d3e4f",
+    "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret-LEAKCHECK-6e7f8a9b",
+}
+HUMAN = "turnstile-pass-token"
+CATALOGUE = """
+[agents.ravan]
+provider = "ravan"
+agent_id = "{ravan}"
+
+[agents.zudu]
+provider = "zudu"
+agent_id = "{zudu}"
+
+[agents.convoi]
+provider = "convoi"
+agent_id = "{convoi}"
+
+[agents.local]
+provider = "livekit"
+agent_id = "webcall-demo"
+allowed_variables = ["name"]
+
+[agents.strict]
+provider = "livekit"
+agent_id = "webcall-demo"
+ip_rate_limit = "1/minute"
+"""
+
+
+class FakeTurnstile:
+    """Turnstile's siteverify on loopback: passes ``HUMAN`` sent with our secret; can go down."""
+
+    def __init__(self) -> None:
+        self.down = False
+        app = Flask("turnstile")
+
+        @app.post("/siteverify")
+        def siteverify() -> Any:
+            if self.down:
+                return "<html><body>502 Bad Gateway</body></html>", 502
+            form = request.form
+            ok = (
+                form.get("secret") == SECRETS["WEBCALL_TURNSTILE_SECRET_KEY"]
+                and form.get("response") == HUMAN
+            )
+            return jsonify({"success": ok, "error-codes": [] if ok else ["invalid-input-response"]})
+
+        self.server = FakeServer(app)
+
+
+@dataclass
+class Drive:
+    """The app under test, its fakes, and every answer it gave (labelled by the request)."""
+
+    app: Flask
+    fakes: dict[str, FakeState]
+    turnstile: FakeTurnstile
+    answers: list[tuple[str, TestResponse]] = field(default_factory=list)
+
+    def get(self, path: str) -> TestResponse:
+        """GET ``path`` and remember the answer."""
+        return self._keep(f"GET {path}", self.app.test_client().get(path))
+
+    def call(self, body: dict[str, Any] | None = None, **options: Any) -> TestResponse:
+        """POST ``/api/calls`` (JSON ``body`` with the bot-check token, or raw ``data``)."""
+        if body is not None:
+            options["json"] = {"bot_token": HUMAN, **body}
+        label = f"POST /api/calls {options.get('json') or options.get('data', b'')[:60]!r}"
+        return self._keep(label, self.app.test_client().post("/api/calls", **options))
+
+    def open(self, method: str, path: str) -> TestResponse:
+        """Any other method on ``path``."""
+        return self._keep(f"{method} {path}", self.app.test_client().open(path, method=method))
+
+    def _keep(self, label: str, response: TestResponse) -> TestResponse:
+        """Remember ``response`` under ``label`` and return it."""
+        self.answers.append((label, response))
+        return response
+
+    def codes(self) -> set[str]:
+        """Every error code answered so far."""
+        found = set()
+        for _, response in self.answers:
+            body = response.get_json(silent=True)
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                found.add(body["error"]["code"])
+        return found
+
+
+@pytest.fixture
+def drive(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any) -> Iterator[Drive]:
+    """The app with every secret set, pointed at the fakes, which expect our distinctive keys."""
+    fakes = {"ravan": ravan[1], "zudu": zudu[1], "convoi": convoi[1]}
+    fakes["ravan"].api_key = SECRETS["RAVAN_API_KEY"]
+    fakes["zudu"].api_key, fakes["zudu"].api_secret = SECRETS["ZUDU_API_KEY"], SECRETS["ZUDU_API_SECRET"]
+    fakes["convoi"].api_key = SECRETS["CONVOI_API_KEY"]
+    path = tmp_path / "agents.toml"
+    path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS))
+    turnstile = FakeTurnstile()
+    with turnstile.server as server:
+        settings = Settings.from_mapping(
+            {
+                **SECRETS,
+                "WEBCALL_AGENTS_FILE": str(path),
+                "RAVAN_BASE_URL": ravan[0].url,
+                "ZUDU_BASE_URL": zudu[0].url,
+                "CONVOI_BASE_URL": convoi[0].url,
+                "LIVEKIT_URL": OfflineLiveKit.url,
+                "LIVEKIT_API_KEY": OfflineLiveKit.api_key,  # not a secret: it is every token's `iss`
+                "WEBCALL_TURNSTILE_SITE_KEY": "ts-site-key",
+                "WEBCALL_TURNSTILE_VERIFY_URL": f"{server.url}/siteverify",
+                "WEBCALL_READ_TIMEOUT_S": "1",
+                "WEBCALL_CONNECT_TIMEOUT_S": "1",
+                "WEBCALL_RATE_LIMITS": "100000/minute",
+                "WEBCALL_LOG_LEVEL": "DEBUG",
+            }
+        )
+        app = create_app(settings)
+        if "openapi" not in app.blueprints:
+            app.register_blueprint(openapi.bp)
+        yield Drive(app, fakes, turnstile)
+
+
+def drive_pages_and_probes(d: Drive) -> None:
+    """Every page and probe, and the ways a page request goes wrong."""
+    now = int(time.time())
+    valid = sign_demo_link(SECRETS["WEBCALL_SECRET_KEY"], "local", {"name": "Ann"}, now + 3600)
+    expired = sign_demo_link(SECRETS["WEBCALL_SECRET_KEY"], "local", {"name": "Ann"}, now - 10)
+    for path in ["/", "/talk/ravan", "/talk/zudu", "/talk/convoi", "/talk/local", "/talk/nobody",
+                 "/nowhere", "/static/nothing.js", f"/demo/local?t={valid}", f"/demo/local?t={expired}",
+                 "/demo/local?t=forged", f"/demo/ravan?t={valid}", "/healthz", "/readyz", "/openapi.json",
+                 "/api/nowhere"]:  # fmt: skip
+        d.get(path)
+    d.open("POST", "/healthz")
+    d.open("DELETE", "/api/calls")
+
+
+def drive_calls_and_refusals(d: Drive) -> None:
+    """A call with every provider, and every refusal a caller can provoke."""
+    now = int(time.time())
+    valid = sign_demo_link(SECRETS["WEBCALL_SECRET_KEY"], "local", {"name": "Ann"}, now + 3600)
+    expired = sign_demo_link(SECRETS["WEBCALL_SECRET_KEY"], "local", {"name": "Ann"}, now - 10)
+    for agent in ("ravan", "zudu", "convoi", "local"):
+        assert d.call({"agent": agent, "variables": {"name": "Ann"}}).status_code == 201, agent
+    assert d.call({"agent": "local", "demo_token": valid}).status_code == 201
+    d.call({"agent": "convoi"}, headers={"Idempotency-Key": "double-click-1"})
+    d.call({"agent": "convoi"}, headers={"Idempotency-Key": "double-click-1"})
+    d.call({"agent": "local"}, headers={"Idempotency-Key": "not a key!"})
+    d.call({"agent": "local", "demo_token": expired})
+    d.call({"agent": "local", "demo_token": "forged"})
+    d.call({"agent": "nobody"})
+    d.call({"agent": "local", "room": "mine"})
+    d.call({"agent": "local", "participant_name": 5})
+    d.call({"agent": "local"}, headers={"Origin": "https://evil.example"})
+    d.call(data=b'{"agent": "local"', content_type="application/json")
+    d.call(data=b'{"agent": "local"}', content_type="text/plain")
+    d.call(data=b'{"agent": "' + b"x" * 20000 + b'"}', content_type="application/json")
+    d.call(json={"agent": "local"})  # no bot-check token
+    d.call({"agent": "local", "bot_token": "forged"})
+    d.turnstile.down = True
+    d.call({"agent": "local"})
+    d.turnstile.down = False
+    d.call({"agent": "strict"})
+    d.call({"agent": "strict"})
+
+
+def drive_provider_failures(d: Drive) -> None:
+    """Each fault once, followed by a good call so no circuit breaker opens in between."""
+    ravan_key = SECRETS["RAVAN_API_KEY"]
+    faults = [
+        ("ravan", Fault("status", status=401, body={"success": False, "message": f"bad key {ravan_key}"})),
+        ("ravan", Fault("status", status=500, body=f"Traceback (most recent call last): key={ravan_key}")),
+        ("ravan", Fault("status", status=429, body={}, headers={"Retry-After": "7"})),
+        ("ravan", Fault("html", status=502, body=f"<html><pre>X-Api-Key: {ravan_key}</pre></html>")),
+        ("ravan", Fault("html", status=200)),
+        ("ravan", Fault("malformed_json")),
+        ("ravan", Fault("success_false")),
+        ("ravan", Fault("missing_credentials")),
+        ("ravan", Fault("drop")),
+        ("ravan", Fault("delay", delay_s=2.5)),
+        ("zudu", Fault("status", status=400, body={"message": f"X-API-SECRET {SECRETS['ZUDU_API_SECRET']}"})),
+        ("zudu", Fault("html", status=503)),
+        ("convoi", Fault("status", status=422, body={"error": f"Bearer {SECRETS['CONVOI_API_KEY']}"})),
+    ]
+    for provider, fault in faults:
+        d.fakes[provider].faults.append(fault)
+        d.call({"agent": provider})
+        d.call({"agent": provider})
+    for provider in ("zudu", "convoi"):  # keys the provider does not know: our problem, not the caller's
+        d.fakes[provider].api_key = "someone-elses-key"
+        d.call({"agent": provider})
+    d.get("/readyz")
+
+
+def test_no_secret_in_any_answer_header_or_log(
+    drive: Drive, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    drive_pages_and_probes(drive)
+    drive_calls_and_refusals(drive)
+    drive_provider_failures(drive)
+
+    for label, response in drive.answers:
+        text = response.get_data(as_text=True)
+        headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+        assert_clean(f"{label} -> {response.status_code} body", text)
+        assert_clean(f"{label} -> {response.status_code} headers", headers)
+        assert "Traceback" not in text, label
+    for record in caplog.records:
+        assert_clean(f"log record {record.name}:{record.lineno}", record.getMessage())
+    assert_clean("caplog.text", caplog.text)
+    captured = capsys.readouterr()
+    assert_clean("stdout/stderr", captured.out + captured.err)
+    # The drive really reached every path it claims to.
+    assert {
+        "provider_auth_failed", "provider_error", "provider_busy", "provider_unavailable",
+        "provider_bad_response", "provider_timeout", "rate_limited", "invalid_json", "invalid_field",
+        "unknown_field", "unknown_agent", "unsupported_media_type", "payload_too_large",
+        "origin_not_allowed", "bot_check_required", "bot_check_failed", "bot_check_unavailable",
+        "invalid_demo_link", "demo_link_expired", "invalid_idempotency_key", "method_not_allowed",
+        "not_found",
+    } <= drive.codes()  # fmt: skip
+    # Upstream bodies that echoed our key were logged (so the redaction, not silence, kept it out).
+    assert any("bad key" in record.getMessage() for record in caplog.records)
+
+
+def test_settings_and_config_errors_hide_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "agents.toml"
+    path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS))
+    env = {
+        **SECRETS,
+        "WEBCALL_AGENTS_FILE": str(path),
+        "LIVEKIT_URL": OfflineLiveKit.url,
+        "LIVEKIT_API_KEY": OfflineLiveKit.api_key,
+        "WEBCALL_TURNSTILE_SITE_KEY": "ts-site-key",
+    }
+    assert_clean("repr(Settings)", repr(Settings.from_mapping(env)))
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_mapping({**env, "WEBCALL_READ_TIMEOUT_S": "soon", "LIVEKIT_URL": "nope"})
+    assert_clean("ConfigError", str(refused.value))
+
+
+def assert_clean(where: str, text: str) -> None:
+    """Fail naming the secret (never printing it whole) when ``text`` holds one or the marker."""
+    for name, value in SECRETS.items():
+        if value in text:
+            pytest.fail(f"{name} leaked in {where}")
+    if MARKER in text:
+        pytest.fail(f"part of a secret leaked in {where}: ...{_around(text, MARKER)}...")
+
+
+def _around(text: str, needle: str, width: int = 40) -> str:
+    """The text around the first ``needle``, to find the leak quickly."""
+    at = text.find(needle)
+    return text[max(0, at - width) : at + width]
