@@ -73,7 +73,9 @@ def main() -> None:
             sys.exit(f"port {port} is in use; stop what uses it or pass --port/--livekit-port")
     api_key, api_secret = "devkey", secrets.token_urlsafe(32)  # a fresh strong secret per run
     livekit_url = f"ws://127.0.0.1:{args.livekit_port}"
-    agents_file = Path(tempfile.mkdtemp(prefix="webcall-")) / "agents.toml"
+    workdir = Path(tempfile.mkdtemp(prefix="webcall-"))
+    agents_file = workdir / "agents.toml"
+    livekit_log = workdir / "livekit-server.log"
     agents_file.write_text(DEMO_AGENTS)
     env = {
         **os.environ,
@@ -96,13 +98,15 @@ def main() -> None:
     ]  # fmt: skip
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(subprocess.Popen(commands[0], env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
+        with open(livekit_log, "wb") as log:  # its debug output would drown the others'
+            procs.append(subprocess.Popen(commands[0], env=env, cwd=ROOT, stdout=log, stderr=log))
         wait_http(f"http://127.0.0.1:{args.livekit_port}/", 20, procs)
         procs.append(subprocess.Popen(commands[1], env=env, cwd=ROOT))
         procs.append(subprocess.Popen(commands[2], env=env, cwd=ROOT))
         wait_http(f"http://127.0.0.1:{args.port}/healthz", 20, procs)
         print(
-            f"\n  webcall is ready: open http://127.0.0.1:{args.port}/ and click Talk.\n  Ctrl-C stops it.\n",
+            f"\n  webcall is ready: open http://127.0.0.1:{args.port}/ and click Talk."
+            f"\n  LiveKit's log: {livekit_log}. Ctrl-C stops everything.\n",
             flush=True,
         )
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
