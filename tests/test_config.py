@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import ROOT
 from webapp.config import ConfigError, Settings
 
 LIVEKIT = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "s" * 32}
@@ -108,3 +112,17 @@ def test_secrets_never_show_in_repr() -> None:
     )
     text = repr(settings) + repr(settings.providers) + repr(dict(settings.providers["livekit"].credentials))
     assert "s" * 32 not in text and flask_secret not in text
+
+
+def test_gunicorn_stops_with_one_message_on_bad_configuration(tmp_path: Path) -> None:
+    """The production entry point names every problem and exits; no traceback, no restart loop."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCALL_", "LIVEKIT_"))}
+    env.update({"WEBCALL_PROVIDER": "unleashx", "WEBCALL_AGENT_ID": "42", "WEBCALL_BIND": "127.0.0.1:0"})
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "webapp:create_app()"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "places phone calls only and has no web call" in done.stderr
+    assert "UNLEASHX_API_TOKEN must be set" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from flask import Flask
 
 from . import demo_links, errors, security
 from .botcheck import BotVerifier, TurnstileVerifier
-from .config import Settings
+from .config import ConfigError, Settings
 from .idempotency import MemoryReplay, RedisReplay, create_replay
 from .providers import Provider, build_providers
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_BOOT_ERROR = 3  # gunicorn's exit status for "this worker can never boot"
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,14 @@ class AppState:
 
 def create_app(settings: Settings | None = None, *, http: httpx.Client | None = None) -> Flask:
     """Build the app: settings, providers, blueprints, security and error handling."""
-    settings = settings or Settings.from_env()
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except ConfigError as error:
+            # One clear message, no traceback; exit status 3 tells gunicorn's master to stop
+            # instead of restarting workers that can never boot.
+            print(error, file=sys.stderr, flush=True)
+            raise SystemExit(WORKER_BOOT_ERROR) from None
     _configure_logging(settings.log_level)
     app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
