@@ -8,6 +8,7 @@ pieces (greeting, WAV parsing, turn detection) get small direct tests at the bot
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import json
 import re
@@ -16,10 +17,10 @@ import subprocess
 import time
 import uuid
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
@@ -299,6 +300,19 @@ async def call_the_agent(server: Any, phrase: np.ndarray, early_words: np.ndarra
         await asyncio.sleep(0.2)
 
 
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on a fresh event loop in its own thread.
+
+    Browser tests in the same session leave Playwright's loop running on the main
+    thread, where ``asyncio.run`` refuses to start another.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.mark.e2e
 def test_demo_agent_greets_hears_and_echoes_a_caller(
     livekit_server: Any, demo_agent: Any, tmp_path: Path
@@ -306,7 +320,7 @@ def test_demo_agent_greets_hears_and_echoes_a_caller(
     """One call end to end, then the worker's log: the job was logged and no secret leaked."""
     phrase = np.concatenate([espeak_samples(CALLER_PHRASE, tmp_path), np.zeros(SAMPLE_RATE, dtype=np.int16)])
     early_words = espeak_samples(PRECONNECT_PHRASE, tmp_path)
-    asyncio.run(asyncio.wait_for(call_the_agent(livekit_server, phrase, early_words), 40))
+    run_async(asyncio.wait_for(call_the_agent(livekit_server, phrase, early_words), 40))
 
     log = demo_agent.log()
     assert "job " in log and "started for room demo-test-" in log
@@ -350,11 +364,11 @@ def test_chime_is_audible() -> None:
 def test_preconnect_buffer_decodes_webm_opus_and_rejects_garbage() -> None:
     """A MediaRecorder-style WebM/Opus buffer decodes to its duration; junk raises ValueError."""
     tone = (8000 * np.sin(2 * np.pi * 330 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.int16)
-    decoded = asyncio.run(decode_audio(webm_opus(tone), "audio/webm;codecs=opus", 48000, 1))
+    decoded = run_async(decode_audio(webm_opus(tone), "audio/webm;codecs=opus", 48000, 1))
     assert decoded.size / SAMPLE_RATE == pytest.approx(1.0, abs=0.05)
     assert level_dbfs(decoded) == pytest.approx(level_dbfs(tone), abs=1.5)
     with pytest.raises(ValueError):
-        asyncio.run(decode_audio(b"\x1aE\xdf\xa3 not really webm" * 20, "audio/webm;codecs=opus", 48000, 1))
+        run_async(decode_audio(b"\x1aE\xdf\xa3 not really webm" * 20, "audio/webm;codecs=opus", 48000, 1))
 
 
 def test_settings_name_every_problem_and_hide_the_secret() -> None:

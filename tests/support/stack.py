@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,31 @@ greeting = "Hi, this is the Convoi agent speaking."
 provider = "zudu"
 agent_id = "{zudu_agent}"
 title = "Zudu agent"
+
+# For the call page's tests (tests/test_call_page.py):
+[agents.branded]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Acme Support"
+description = "Questions about your order, answered."
+greeting = "Hello from Acme Support."
+accent_color = "#0f766e"
+theme = "dark"
+logo_url = "https://logo.example/acme.svg"
+consent_text = "This call is recorded and transcribed so we can help you. By calling you agree to this."
+
+[agents.nobody]
+provider = "livekit"
+agent_id = "webcall-nobody"  # no worker serves this dispatch name: the agent never joins
+title = "Absent agent"
+
+[agents.limited]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Short-call agent"
+greeting = "Hi."
+ip_rate_limit = "1/hour"
+max_call_s = 10
 """
 
 
@@ -54,7 +80,8 @@ class AppServer:
 def start_app_server(env: dict[str, str], log_dir: Path, *, agents_toml: str) -> AppServer:
     """Run the production entry point (gunicorn, gunicorn.conf.py) on a free loopback port."""
     port = free_port()
-    agents_file = log_dir / "agents.toml"
+    # Each run gets its own catalogue: runs side by side must not overwrite each other's.
+    agents_file = Path(tempfile.mkdtemp(prefix="webcall-agents-")) / "agents.toml"
     log_dir.mkdir(parents=True, exist_ok=True)
     agents_file.write_text(agents_toml)
     argv = [
