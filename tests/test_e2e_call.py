@@ -101,6 +101,7 @@ def test_talk_to_the_agent(
     page.goto(f"{app.url}/talk/{slug}")
     call = page.locator("#call")
     expect(call).to_have_attribute("data-state", "idle")
+    expect(page.locator("#talk")).to_be_enabled()
 
     with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:
         page.click("#talk")
@@ -136,6 +137,9 @@ def test_talk_to_the_agent(
     heard = poll(agent_heard, timeout_s=20)
     assert heard, f"the agent did not hear the caller: {participants(livekit, room)}"
     assert float(heard["webcall.demo.peak_dbfs"]) > -40
+    # The pre-connect buffer: what the caller said before the agent joined reached the agent.
+    assert int(heard.get("webcall.demo.preconnect_bytes", "0")) > 0, heard
+    assert float(heard.get("webcall.demo.preconnect_s", "0")) > 0, heard
 
     # Hang up: the page says so, and the caller has left the room on the server.
     page.click("#hangup")

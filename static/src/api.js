@@ -2,6 +2,8 @@
  * Asks our backend for a web call: one POST, every failure turned into an ApiError.
  */
 
+import { firstSentence } from './messages.js';
+
 const REQUEST_TIMEOUT_MS = 20_000;
 
 /** A failed call request; `code` is the API's error.code, or `network`/`timeout`/`http_<status>`. */
@@ -63,8 +65,13 @@ function errorFrom(response, data) {
   const { status } = response;
   const code = data?.error?.code || `http_${status}`;
   let message = data?.error?.message || fallbackMessage(status);
-  const retryAfterS = status === 429 ? retryAfterSeconds(response.headers.get('Retry-After')) : null;
-  if (retryAfterS !== null) message = `${message} You can try again in ${waitWords(retryAfterS)}.`;
+  // 429: we are rate-limited; 503: the provider (or our circuit breaker) asks us to wait.
+  const waits = status === 429 || status === 503;
+  const retryAfterS = waits ? retryAfterSeconds(response.headers.get('Retry-After')) : null;
+  // "Please wait a moment" would contradict a known wait: say how long instead.
+  if (retryAfterS !== null) {
+    message = `${firstSentence(message)} You can try again in ${waitWords(retryAfterS)}.`;
+  }
   return new ApiError(code, message, status, retryAfterS);
 }
 
@@ -85,11 +92,12 @@ function retryAfterSeconds(header) {
   return Number.isNaN(at) ? null : Math.max(1, Math.ceil((at - Date.now()) / 1000));
 }
 
-/** "1 second", "40 seconds", "3 minutes". */
+/** "1 second", "40 seconds", "3 minutes", "1 hour", "2 hours". */
 function waitWords(seconds) {
-  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
-  const minutes = Math.ceil(seconds / 60);
-  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+  const count = (n, unit) => (n === 1 ? `1 ${unit}` : `${n} ${unit}s`);
+  if (seconds < 60) return count(seconds, 'second');
+  if (seconds < 55 * 60) return count(Math.ceil(seconds / 60), 'minute');
+  return count(Math.round(seconds / 3600), 'hour');
 }
 
 /** A v4 UUID; crypto.randomUUID exists only in secure contexts. */

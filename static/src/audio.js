@@ -17,6 +17,11 @@ export class LevelMeters {
     this.lastPaint = 0;
   }
 
+  /** Retries a context the browser kept suspended (started without a gesture); call on a gesture. */
+  resume() {
+    if (this.context?.state === 'suspended') this.context.resume().catch(() => {});
+  }
+
   /** Starts metering `mediaStreamTrack` into `element`, replacing what it showed before. */
   watch(element, mediaStreamTrack) {
     if (!this.context || this.context.state === 'closed' || !mediaStreamTrack) return;

@@ -5,6 +5,8 @@
 import { DisconnectReason, ParticipantEvent, Room, RoomEvent, Track } from 'livekit-client';
 import { ApiError } from './api.js';
 
+const RECONNECT_GIVE_UP_MS = 20_000;
+
 const ROOM_OPTIONS = {
   adaptiveStream: true,
   dynacast: true,
@@ -14,9 +16,16 @@ const ROOM_OPTIONS = {
   // options passed there, which we still pass as LiveKit's examples do).
   publishDefaults: { preConnectBuffer: true },
   audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+  // LiveKit's default policy keeps trying for ~45 s. A conversation that has been silent for
+  // 20 s is over for the caller (and the agent has likely left): say so and offer Try again.
+  reconnectPolicy: {
+    nextRetryDelayInMs: ({ retryCount, elapsedMs }) =>
+      elapsedMs > RECONNECT_GIVE_UP_MS ? null : Math.min(300 * retryCount ** 2, 5_000),
+  },
 };
 
 const AGENT_STATE = 'lk.agent.state';
+const CHAT = 'lk.chat';
 const ON_BEHALF = 'lk.publish_on_behalf';
 const MIC = Track.Source.Microphone;
 
@@ -31,8 +40,9 @@ const NORMAL_ENDS = new Map([
 /**
  * hooks: phase(state), connected(), agent(participant), agentState(state|undefined),
  * audio(track, participant, subscribed), mic(track), muted(bool), playback(canPlay),
- * transcript(reader, speaker), legacyTranscript(segments, speaker), end(outcome) where outcome
- * is {reason} for a normal end or {code, message?, retryAfterS?} for a failure.
+ * transcript(reader, speaker), legacyTranscript(segments, speaker), chat(reader, speaker),
+ * end(outcome) where outcome is {reason} for a normal end or {code, message?, retryAfterS?}
+ * for a failure.
  */
 export class Call {
   /** Must be constructed inside the click handler: it unlocks audio playback. */
@@ -57,11 +67,15 @@ export class Call {
     return this.agent ? 'in-call' : 'waiting-agent';
   }
 
-  /** Opens the microphone while the call is requested, then joins the room it names. */
-  start(session, agentJoinTimeoutS) {
+  /**
+   * Opens the microphone (`micDeviceId`, if the caller picked one) while the call is requested,
+   * then joins the room it names.
+   */
+  start(session, agentJoinTimeoutS, micDeviceId) {
     const { room } = this;
+    const capture = micDeviceId ? { deviceId: micDeviceId } : undefined;
     room.localParticipant
-      .setMicrophoneEnabled(true, undefined, { preConnectBuffer: true })
+      .setMicrophoneEnabled(true, capture, { preConnectBuffer: true })
       .then((pub) => pub?.track && this.report('mic', pub.track))
       .catch((err) => this.finish(micFailure(err)));
     session
@@ -91,6 +105,24 @@ export class Call {
   /** Mutes or unmutes the published microphone; the muted hook confirms. */
   setMuted(muted) {
     return this.room.localParticipant.setMicrophoneEnabled(!muted);
+  }
+
+  /** Sends a typed message to the agent on `lk.chat`; resolves with the stream's info ({id}). */
+  sendChat(text) {
+    return this.room.localParticipant.sendText(text, { topic: CHAT });
+  }
+
+  /** The device in use for `kind` (audioinput, audiooutput), if known. */
+  activeDevice(kind) {
+    return this.room.getActiveDevice(kind);
+  }
+
+  /** Moves the microphone or the agent's voice to another device, mid-call. */
+  async switchDevice(kind, deviceId) {
+    await this.room.switchActiveDevice(kind, deviceId);
+    // The microphone restarts with a new MediaStreamTrack: meter that one.
+    const mic = this.room.localParticipant.getTrackPublication(MIC)?.track;
+    if (kind === 'audioinput' && mic) this.report('mic', mic);
   }
 
   /** Retries audio playback after the browser blocked it; needs a click. */
@@ -152,6 +184,10 @@ export class Call {
     room.registerTextStreamHandler('lk.transcription', (reader, { identity }) => {
       const trackId = reader.info.attributes?.['lk.transcribed_track_id'];
       this.report('transcript', reader, this.speakerFor(trackId, identity));
+    });
+    // Agents that answer in text send it on lk.chat.
+    room.registerTextStreamHandler(CHAT, (reader, { identity }) => {
+      this.report('chat', reader, this.speakerFor(undefined, identity));
     });
     local.on(ParticipantEvent.AudioStreamAcquired, () => {
       this.micReady = true;

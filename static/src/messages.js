@@ -3,6 +3,11 @@
  * what went wrong and what to do about it.
  */
 
+/** "Too many calls right now." of "Too many calls right now. Please wait a moment…". */
+export function firstSentence(text) {
+  return text.split(/(?<=[.!?])\s+/)[0];
+}
+
 const AGENT_WORDS = {
   speaking: 'Agent is speaking',
   thinking: 'Agent is thinking…',
@@ -22,11 +27,11 @@ const END_WORDS = {
 const PROBLEMS = {
   'mic-missing': [
     'No microphone was found.',
-    'Plug in a microphone or headset (or pick one in your system settings), then press Talk again.',
+    'Plug in a microphone or headset (or turn one on in your system settings), then press Try again.',
   ],
   'mic-busy': [
     "Your microphone couldn't be started.",
-    'Another app or tab may be using it. Close that, then press Talk again.',
+    'Another app or browser tab may be using it. Close that, then press Try again.',
   ],
   'mic-unsupported': [
     "This browser can't use a microphone on this page.",
@@ -34,7 +39,7 @@ const PROBLEMS = {
   ],
   'agent-timeout': [
     "The agent didn't join the call.",
-    'It may be busy. Please try again in a moment.',
+    'It may be busy or offline. Please try again in a moment.',
   ],
   'connection-failed': [
     "We couldn't connect the call.",
@@ -42,27 +47,34 @@ const PROBLEMS = {
   ],
   'connection-lost': [
     'The connection was lost.',
-    'Check your internet connection, then press Talk to call again.',
+    'Check your internet connection, then press Try again to call again.',
   ],
   'playback-blocked': [
     "Your browser paused the agent's voice.",
-    'Press “Turn on sound” to hear it.',
+    'Press “Turn on sound” to hear the agent.',
   ],
 };
 
-/** How to unblock the microphone in the browser at hand. */
+/** How to unblock the microphone in the browser at hand (Chrome/Edge, Firefox, Safari). */
 function unblockWords() {
   const ua = navigator.userAgent;
-  if (/iPhone|iPad|iPod/.test(ua)) {
-    return 'Tap “aA” in the address bar, choose Website Settings, set Microphone to Allow, then press Talk again.';
+  const again = 'then press Try again.';
+  if (/iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1)) {
+    return `Tap “aA” in the address bar, choose Website Settings, set Microphone to Allow, ${again}`;
   }
   if (/Firefox\//.test(ua)) {
-    return 'Click the crossed-out microphone in the address bar, remove the block, then press Talk again.';
+    return `Click the crossed-out microphone in the address bar, choose “Allow” (or clear the block), ${again}`;
   }
-  if (/Safari\//.test(ua) && !/Chrome|Chromium|Edg\//.test(ua)) {
-    return 'Open Safari › Settings for This Website, set Microphone to Allow, then press Talk again.';
+  if (/Edg\//.test(ua)) {
+    return `Click the lock icon in the address bar, choose Permissions for this site, set Microphone to Allow, ${again}`;
   }
-  return 'Click the icon at the left of the address bar, set Microphone to Allow, then press Talk again. If it is already allowed, check your system’s privacy settings.';
+  if (/Android/.test(ua)) {
+    return `Tap the icon left of the address bar, choose Permissions, turn Microphone on, ${again}`;
+  }
+  if (/Safari\//.test(ua) && !/Chrome|Chromium/.test(ua)) {
+    return `Choose Safari › Settings for This Website, set Microphone to Allow, ${again}`;
+  }
+  return `Click the site settings icon left of the address bar, turn Microphone on, ${again} If it is already on, allow this browser to use the microphone in your system’s privacy settings.`;
 }
 
 /** "1:23" for the status line; `pad` gives "01:23" for the timer. */
@@ -98,9 +110,24 @@ export function statusWords(view) {
   }
 }
 
+/** The Talk button's words: a first call, a new one after a call, or another try. */
+export function talkWords(state, title) {
+  if (state === 'ended') return 'Start over';
+  if (state === 'failed') return 'Try again';
+  return `Talk to ${title}`;
+}
+
+/** "0:42 left" near the end of a call with a time limit; '' before. */
+export function timeLeftWords(leftS) {
+  return leftS <= 60 ? `${clock(Math.max(0, leftS))} left` : '';
+}
+
 /** [what went wrong, what to do] for an error code; API errors bring their own words. */
 export function problemWords(code, apiMessage) {
-  if (apiMessage) return [apiMessage, ''];
+  if (apiMessage) {
+    const what = firstSentence(apiMessage);
+    return [what, apiMessage.slice(what.length).trim()];
+  }
   if (code === 'mic-denied') return ['Microphone access is blocked.', unblockWords()];
   return PROBLEMS[code] || ['Something went wrong.', 'Please try again.'];
 }

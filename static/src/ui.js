@@ -1,43 +1,88 @@
 /**
- * Call state → DOM: data attributes on #call, #status and #error, which buttons show, the
- * timer, the accent colour. Holds no call logic; the words come from messages.js.
+ * Call state → DOM: data attributes on #call, #status and #error, which controls show, the
+ * Talk button's words, the timer, the accent colour. Holds no call logic; the words come from
+ * messages.js.
  */
-import { clock, problemWords, statusWords } from './messages.js';
+import { clock, problemWords, statusWords, talkWords, timeLeftWords } from './messages.js';
 
 const IN_CALL = ['in-call', 'reconnecting'];
+const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
+const AT_REST = ['idle', 'ended', 'failed'];
+
+// Which controls show, given the view.
 const SHOWS = {
-  talk: ['idle', 'ended', 'failed'],
-  hangup: ['requesting-mic', 'connecting', 'waiting-agent', ...IN_CALL],
-  mute: ['waiting-agent', ...IN_CALL],
-  timer: IN_CALL,
+  talk: (v) => AT_REST.includes(v.state),
+  hangup: (v) => JOINING.includes(v.state) || IN_CALL.includes(v.state),
+  mute: (v) => v.state === 'waiting-agent' || IN_CALL.includes(v.state),
+  timer: (v) => IN_CALL.includes(v.state),
+  chat: (v) => IN_CALL.includes(v.state),
+  devices: (v) => v.hasDevices && !['requesting-mic', 'connecting'].includes(v.state),
+  consent: (v) => v.consentText !== null && AT_REST.includes(v.state),
+  copy: (v) => v.hasTranscript && ['ended', 'failed'].includes(v.state),
+  download: (v) => v.hasTranscript && ['ended', 'failed'].includes(v.state),
 };
 
-/** Binds the page's elements once; the call code then only says what changed. */
-export function createUi(root) {
-  const $ = (id) => document.getElementById(id);
+/**
+ * Binds the UI's elements once (`find(id)` looks one up); the call code then only says what
+ * changed. `title` is the agent's name, for the Talk button.
+ */
+export function createUi(root, find, { title, consentText = null }) {
   const el = {
-    status: $('status'),
-    timer: $('timer'),
-    error: $('error'),
-    talk: $('talk'),
-    hangup: $('hangup'),
-    mute: $('mute'),
-    resume: $('resume-audio'),
+    status: find('status'),
+    timer: find('timer'),
+    timeLeft: find('time-left'),
+    error: find('error'),
+    talk: find('talk'),
+    talkLabel: find('talk-label'),
+    hangup: find('hangup'),
+    mute: find('mute'),
+    resume: find('resume-audio'),
+    chat: find('chat'),
+    chatInput: find('chat-input'),
+    devices: find('devices'),
+    consent: find('consent'),
+    consentAccept: find('consent-accept'),
+    copy: find('transcript-copy'),
+    download: find('transcript-download'),
+    latest: find('transcript-latest'),
+    announce: find('announce'),
   };
-  const view = { state: 'idle', agentState: undefined, muted: false, micGranted: false };
+  const view = {
+    state: 'idle',
+    agentState: undefined,
+    muted: false,
+    micGranted: false,
+    hasDevices: false,
+    hasTranscript: false,
+    consentText,
+    consented: true,
+  };
 
   function render() {
-    const hadFocus = root.contains(document.activeElement);
+    const hadFocus = root.contains(focused(root));
     root.dataset.state = view.state;
     if (view.agentState && IN_CALL.includes(view.state)) root.dataset.agentState = view.agentState;
     else delete root.dataset.agentState;
-    for (const [name, states] of Object.entries(SHOWS)) el[name].hidden = !states.includes(view.state);
+    root.toggleAttribute('data-muted', view.muted && IN_CALL.includes(view.state));
+    for (const [name, shows] of Object.entries(SHOWS)) {
+      if (el[name]) el[name].hidden = !shows(view);
+    }
     const words = statusWords(view);
     if (el.status.textContent !== words) el.status.textContent = words;
-    // Keep the keyboard where the action is when the focused button disappears.
-    if (hadFocus && !root.contains(document.activeElement)) {
-      (el.talk.hidden ? el.hangup : el.talk).focus();
+    const label = talkWords(view.state, title);
+    if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
+    el.talk.disabled = !view.consented;
+    // Keep the keyboard where the action is when the focused control disappears.
+    if (hadFocus && !root.contains(focused(root))) {
+      const next = [el.talk, el.chatInput, el.hangup].find((e) => e && isShown(e) && !e.disabled);
+      next?.focus();
     }
+  }
+
+  /** Visible, all the way up to the root. */
+  function isShown(element) {
+    for (let e = element; e && e !== root; e = e.parentElement) if (e.hidden) return false;
+    return true;
   }
 
   return {
@@ -49,23 +94,27 @@ export function createUi(root) {
       Object.assign(view, extra, { state });
       render();
     },
-    setAgentState(agentState) {
-      view.agentState = agentState;
+    /** Any of: agentState, muted, micGranted, hasDevices, hasTranscript, consented. */
+    set(changes) {
+      Object.assign(view, changes);
+      if ('muted' in changes) el.mute.setAttribute('aria-pressed', String(view.muted));
       render();
-    },
-    setMuted(muted) {
-      view.muted = muted;
-      el.mute.setAttribute('aria-pressed', String(muted));
-      render();
-    },
-    setMicGranted(granted) {
-      view.micGranted = granted;
     },
     setTimer(elapsedS, limitS) {
       el.timer.textContent = clock(elapsedS, true);
       const left = limitS ? limitS - elapsedS : Infinity;
-      el.timer.toggleAttribute('data-warning', left <= 30);
-      el.timer.title = left <= 30 ? `${Math.max(0, Math.ceil(left))} seconds left` : '';
+      const warning = left <= 30;
+      el.timer.toggleAttribute('data-warning', warning);
+      el.timeLeft.textContent = timeLeftWords(left);
+      el.timeLeft.toggleAttribute('data-warning', warning);
+    },
+    /** Says `words` to screen readers once (copied, time running out, a message not sent). */
+    announce(words) {
+      el.announce.textContent = '';
+      // A fresh text node after a tick, so the same words are read out again.
+      setTimeout(() => {
+        el.announce.textContent = words;
+      }, 50);
     },
     /** Shows a problem in #error and returns its words, for webcall:error. */
     showError(code, apiMessage) {
@@ -88,12 +137,17 @@ export function createUi(root) {
   };
 }
 
-/** Sets the page accent from config, with a readable text colour on top of it. */
-export function applyAccent(color) {
+/** The focused element as seen from `element`'s root (a shadow root has its own). */
+function focused(element) {
+  return element.getRootNode().activeElement;
+}
+
+/** Sets the accent from config on `element`, with a readable text colour on top of it. */
+export function applyAccent(element, color) {
   if (!color || !CSS.supports('color', color)) return;
-  const style = document.documentElement.style;
+  const style = element.style;
   style.setProperty('--accent', color);
-  style.setProperty('--on-accent', luminance(color) > 0.18 ? '#111318' : '#ffffff');
+  style.setProperty('--on-accent', luminance(color) > 0.19 ? '#111318' : '#ffffff');
 }
 
 /** Relative luminance of any CSS colour, read back through a 1×1 canvas. */

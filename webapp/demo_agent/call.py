@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 CALLER_WAIT_S = 30.0  # leave a room nobody joins, rather than greet it forever
 CALLER_READY_WAIT_S = 5.0  # then greet anyway: the caller may have no microphone
+TOPIC_CHAT = "lk.chat"  # text the caller types (livekit-client's sendText topic for chat)
 
 
 def is_caller(participant: rtc.RemoteParticipant) -> bool:
@@ -70,6 +71,9 @@ class Call:
         await voice.publish()
         self._listener = CallerListener(status, voice)
         conversation = Conversation(self._room.local_participant, status, voice, self._listener)
+        self._room.register_text_stream_handler(
+            TOPIC_CHAT, lambda reader, sender: self._spawn(self._answer_chat(conversation, reader, sender))
+        )
         self._spawn(self._talk(conversation))
         self._spawn(self._take_preconnect_buffers(self._listener))
         for participant in self._room.remote_participants.values():
@@ -99,6 +103,21 @@ class Call:
             logger.info("audio with caller %s is not flowing both ways yet; greeting anyway", caller.identity)
         greeting = greeting_from_metadata(self._ctx.job.metadata)
         await conversation.run(greeting, caller.identity)
+
+    async def _answer_chat(
+        self, conversation: Conversation, reader: rtc.TextStreamReader, sender: str
+    ) -> None:
+        """Read one chat message to the end and answer it, if it came from the caller."""
+        try:
+            text = await reader.read_all()
+        except Exception as exc:  # a cut-off message is dropped; it must not end the call
+            logger.warning("could not read a chat message from %s: %s", sender, exc)
+            return
+        if self.caller is None or sender != self.caller.identity:
+            logger.info("ignoring a chat message from %s, who is not the caller", sender)
+            return
+        logger.info("chat from %s: %d characters", sender, len(text))
+        await conversation.answer_chat(text)
 
     async def _take_preconnect_buffers(self, listener: CallerListener) -> None:
         """Hand each received pre-connect buffer to the listener."""

@@ -1,4 +1,5 @@
-"""What the agent says: a greeting, then "You said:" and an echo for every caller turn."""
+"""What the agent says: a greeting, then "You said:" and an echo for every caller turn, and
+"You wrote:" for every chat message."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from .voice import AgentVoice
 logger = logging.getLogger(__name__)
 
 ECHO_PREFIX = "You said:"
+CHAT_PREFIX = "You wrote:"
+MAX_CHAT_CHARS = 300  # a chat reply is read out loud: keep it short
 
 
 class Conversation:
@@ -35,6 +38,7 @@ class Conversation:
         self._status = status
         self._voice = voice
         self._listener = listener
+        self._speaking = asyncio.Lock()  # one reply at a time, whether to speech or to chat
 
     async def run(self, greeting: str, caller_identity: str) -> None:
         """Greet the caller, then answer each of their turns, forever."""
@@ -58,6 +62,14 @@ class Conversation:
             then_play=turn.utterance.samples,
         )
 
+    async def answer_chat(self, text: str) -> None:
+        """Read a caller's chat message back: "You wrote: <text>", spoken and in the transcript."""
+        text = " ".join(text.split())
+        if len(text) > MAX_CHAT_CHARS:
+            text = text[: MAX_CHAT_CHARS - 1] + "…"
+        if text:
+            await self.say(f"{CHAT_PREFIX} {text}")
+
     async def say(
         self,
         text: str,
@@ -68,7 +80,13 @@ class Conversation:
         """Speak `text` (followed by `then_play`, if given), showing thinking → speaking → listening.
 
         The transcript line goes out as the audio starts, so captions and voice line up.
+        Replies wait for each other, so a chat message never talks over an echo.
         """
+        async with self._speaking:
+            await self._say(text, transcript, then_play)
+
+    async def _say(self, text: str, transcript: str | None, then_play: np.ndarray | None) -> None:
+        """Speak one reply; the caller holds the lock."""
         await self._status.set_state("thinking")
         audio = await synthesize(text)
         if then_play is not None:

@@ -1,0 +1,81 @@
+/**
+ * The microphone and speaker pickers: filled once the browser names the devices (after
+ * microphone access), remembered in this browser, applied to the call in progress. The speaker
+ * picker shows only where audio output can be chosen (HTMLMediaElement.setSinkId).
+ */
+
+const KINDS = ['audioinput', 'audiooutput'];
+const STORE_PREFIX = 'webcall.device.';
+const CAN_PICK_SPEAKER = 'setSinkId' in HTMLMediaElement.prototype;
+
+export class DevicePickers {
+  /**
+   * selects: {audioinput, audiooutput} <select> elements (the speaker's inside `speakerField`);
+   * onPick(kind, deviceId) applies a choice; onAvailable(bool) says whether there is a choice.
+   */
+  constructor({ selects, speakerField, onPick, onAvailable }) {
+    this.selects = selects;
+    this.speakerField = speakerField;
+    this.onAvailable = onAvailable;
+    this.known = { audioinput: [], audiooutput: [] };
+    this.refresh = this.refresh.bind(this);
+    for (const kind of KINDS) {
+      selects[kind].addEventListener('change', () => {
+        const id = selects[kind].value;
+        remember(kind, id);
+        onPick(kind, id);
+      });
+    }
+    navigator.mediaDevices?.addEventListener('devicechange', this.refresh);
+  }
+
+  /** Re-reads the devices; `active` ({kind: deviceId}) marks what the call uses now. */
+  async refresh(active = {}) {
+    let devices = [];
+    try {
+      devices = (await navigator.mediaDevices?.enumerateDevices()) || [];
+    } catch {
+      devices = [];
+    }
+    for (const kind of KINDS) {
+      // Without microphone access the browser hides the names (and mostly the devices).
+      this.known[kind] = devices.filter((d) => d.kind === kind && d.deviceId && d.label);
+      fill(this.selects[kind], this.known[kind], active[kind] || this.preferred(kind) || 'default');
+    }
+    const speakers = CAN_PICK_SPEAKER && this.known.audiooutput.length > 0;
+    this.speakerField.hidden = !speakers;
+    this.onAvailable(this.known.audioinput.length > 0 || speakers);
+  }
+
+  /** The remembered device for `kind`, if it is still plugged in. */
+  preferred(kind) {
+    const id = recall(kind);
+    return this.known[kind].some((d) => d.deviceId === id) ? id : undefined;
+  }
+
+  destroy() {
+    navigator.mediaDevices?.removeEventListener('devicechange', this.refresh);
+  }
+}
+
+function fill(select, devices, selectedId) {
+  const options = devices.map((d) => new Option(d.label, d.deviceId));
+  select.replaceChildren(...options);
+  if (devices.some((d) => d.deviceId === selectedId)) select.value = selectedId;
+}
+
+function remember(kind, id) {
+  try {
+    localStorage.setItem(STORE_PREFIX + kind, id);
+  } catch {
+    // Storage may be off (private mode, sandboxed frames): the choice lasts for this page only.
+  }
+}
+
+function recall(kind) {
+  try {
+    return localStorage.getItem(STORE_PREFIX + kind);
+  } catch {
+    return null;
+  }
+}
