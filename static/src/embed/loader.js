@@ -1,0 +1,148 @@
+/**
+ * The embed loader, served as /embed.js: each `<script src=".../embed.js" data-agent="…">` tag
+ * gets its own widget (a <webcall-widget> with a shadow root) and a handle in window.webcall.
+ * Tiny on purpose: the call code (widget.js, with livekit-client) is imported only when a
+ * visitor opens a panel. Events bubble from the <webcall-widget> element up to the document.
+ */
+import { readOptions } from './options.js';
+import { fetchPanel } from './panel.js';
+import { createShell } from './shell.js';
+
+const LOAD_FAILED = {
+  code: 'load_failed',
+  message: 'The call panel could not be loaded. Please try again later.',
+};
+const script = document.currentScript;
+const api = window.webcall?.widgets ? window.webcall : (window.webcall = createApi());
+
+if (script?.dataset.agent) {
+  const options = readOptions(script);
+  whenParsed(() => createWidget(options));
+} else {
+  console.error('webcall: add data-agent="<agent slug>" to the embed.js <script> tag.');
+}
+
+/** window.webcall: the widgets, and shortcuts that act on them by agent slug. */
+function createApi() {
+  const widgets = [];
+  const matching = (agent) => widgets.filter((w) => !agent || w.agent === agent);
+  return {
+    widgets,
+    /** The first widget for `agent` (or the first of all). */
+    get: (agent) => matching(agent)[0],
+    open: (agent) => matching(agent)[0]?.open(),
+    start: (agent) => matching(agent)[0]?.start(),
+    close: (agent) => matching(agent).forEach((w) => w.close()),
+    end: (agent) => matching(agent).forEach((w) => w.end()),
+  };
+}
+
+/** Runs `fn` once the document is parsed: an async script may run before its body or slot. */
+function whenParsed(fn) {
+  if (document.readyState !== 'loading') fn();
+  else document.addEventListener('DOMContentLoaded', fn, { once: true });
+}
+
+/** One widget: its shell now, its panel and call code on first open; adds its handle to the API. */
+function createWidget(options) {
+  const shell = createShell(options);
+  const { host } = shell;
+  let loading = null; // Promise of the mounted call UI (or null), while loading or loaded
+  let call = null; // mountCall's controller, once mounted
+
+  const emit = (name, detail) =>
+    host.dispatchEvent(new CustomEvent(`webcall:${name}`, { detail, bubbles: true, composed: true }));
+
+  function load() {
+    shell.showNote('Loading…');
+    return fetchPanel(options.base, options.agent)
+      .then(async (panel) => {
+        shell.setLook(options.theme || panel.config.theme, options.accent || panel.config.accent_color);
+        try {
+          const { mountWidget } = await import(panel.script_url);
+          call = await mountWidget(shell.body, panel, options);
+        } catch (error) {
+          console.error('webcall: the call code failed to load', error);
+          throw LOAD_FAILED;
+        }
+        emit('ready', { agent: options.agent });
+        return call;
+      })
+      .catch((problem) => {
+        // A refused or failed panel starts no call; opening the panel again retries.
+        loading = null;
+        const refused = problem.code === 'origin_not_allowed';
+        const what = refused ? "Calls aren't available on this site." : "This call can't start right now.";
+        shell.showNote(what, problem.message);
+        emit('error', { code: problem.code, message: problem.message });
+        return null;
+      });
+  }
+
+  const handle = {
+    agent: options.agent,
+    label: options.label,
+    element: host,
+    get isOpen() {
+      return shell.isOpen;
+    },
+    /** Shows the panel; resolves true once the call UI is ready, false if it can't load. */
+    open() {
+      if (!shell.isOpen) {
+        shell.setOpen(true);
+        emit('open', { agent: options.agent });
+      }
+      loading ||= load();
+      return loading.then((mounted) => {
+        // A floating panel takes the focus, like a dialog; an inline one never steals it.
+        const focusInside = shell.frame.contains(host.shadowRoot.activeElement);
+        if (mounted && !options.inline && shell.isOpen && !focusInside) {
+          mounted.element.querySelector('#talk')?.focus();
+        }
+        return Boolean(mounted);
+      });
+    },
+    /** Hides the panel, hanging up a call in progress. Inline widgets stay visible. */
+    close() {
+      call?.hangUp();
+      if (options.inline || !shell.isOpen) return;
+      const hadFocus = host.shadowRoot.activeElement;
+      shell.setOpen(false);
+      if (hadFocus) shell.launcher.focus();
+      emit('close', { agent: options.agent });
+    },
+    /** Opens the panel and starts a call; call it from a click (the browser wants a gesture). */
+    async start() {
+      if (!(await handle.open())) return false;
+      call.start();
+      return true;
+    },
+    /** Hangs up the call in progress, if any. */
+    end() {
+      call?.hangUp();
+    },
+    /** Ends any call and removes the widget from the page. */
+    destroy() {
+      call?.destroy();
+      host.remove();
+      api.widgets.splice(api.widgets.indexOf(handle), 1);
+    },
+  };
+
+  shell.setLook(options.theme, options.accent);
+  shell.launcher?.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
+  shell.close?.addEventListener('click', () => handle.close());
+  shell.frame.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !options.inline) handle.close();
+  });
+
+  const slot = options.inline ? document.querySelector(options.inline) : document.body;
+  if (!slot) {
+    console.error(`webcall: no element matches data-inline="${options.inline}".`);
+    return;
+  }
+  api.widgets.push(handle);
+  slot.append(host);
+  emit('loaded', { agent: options.agent });
+  if (options.inline) handle.open();
+}

@@ -1,0 +1,39 @@
+/**
+ * A widget's options, read from its <script> tag's data attributes (docs/embedding.md lists
+ * them). Unknown values fall back to the defaults instead of breaking the host page.
+ */
+
+const POSITIONS = ['bottom-right', 'bottom-left'];
+const THEMES = ['light', 'dark', 'system'];
+const HEX_COLOR = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i;
+const VAR_PREFIX = 'data-var-';
+
+/** {agent, base, position, label, theme, accent, inline, variables} for one script tag. */
+export function readOptions(script) {
+  const data = script.dataset;
+  const variables = {};
+  for (const { name, value } of script.attributes) {
+    // HTML lower-cases attribute names; a hyphen becomes "_" (data-var-first-name → first_name).
+    if (name.startsWith(VAR_PREFIX)) variables[name.slice(VAR_PREFIX.length).replace(/-/g, '_')] = value;
+  }
+  return {
+    agent: data.agent,
+    base: new URL('.', script.src).href, // the webcall app that served embed.js
+    position: POSITIONS.includes(data.position) ? data.position : POSITIONS[0],
+    label: data.label || 'Talk to us',
+    theme: THEMES.includes(data.theme) ? data.theme : null, // null: the agent's theme
+    accent: HEX_COLOR.test(data.accent || '') ? data.accent : null, // null: the agent's accent
+    inline: data.inline || null, // a CSS selector: render there instead of floating
+    variables,
+  };
+}
+
+/** A readable text colour on a hex accent (the same rule as the call page's ui.js). */
+export function textOn(hex) {
+  const full = hex.length === 4 ? hex.replace(/[0-9a-f]/gi, '$&$&') : hex;
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = parseInt(full.slice(i, i + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.18 ? '#111318' : '#ffffff';
+}

@@ -1,0 +1,77 @@
+/**
+ * A widget's shadow root: the launcher button and the panel's frame (only the frame, inline).
+ * The host page's CSS can't reach inside and ours can't leak out; the call UI is put into
+ * `body` later, by widget.js.
+ */
+import css from './shell.css';
+import { textOn } from './options.js';
+import { addStyles } from './styles.js';
+
+const ICON = 'viewBox="0 0 24 24" aria-hidden="true" focusable="false"';
+const MIC = `<svg ${ICON}><path d="M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3z"/><path d="M19 11a7 7 0 0 1-14 0M12 18v3"/></svg>`;
+const CROSS = `<svg ${ICON}><path d="M6 6l12 12M18 6L6 18"/></svg>`;
+
+/** Builds the <webcall-widget> element; nothing is fetched until the panel opens. */
+export function createShell(options) {
+  const host = document.createElement('webcall-widget');
+  host.dataset.agent = options.agent;
+  host.dataset.position = options.position;
+  if (options.inline) host.dataset.inline = '';
+  // Open, so that the host page's scripts and tests can look inside; styles stay isolated anyway.
+  const shadow = host.attachShadow({ mode: 'open' });
+  const floating = !options.inline;
+  shadow.innerHTML =
+    '<div class="wc">' +
+    (floating ? `<button class="launcher" type="button" aria-expanded="false">${MIC}<span></span></button>` : '') +
+    `<div class="frame" role="${floating ? 'dialog' : 'region'}"${floating ? ' hidden' : ''}>` +
+    (floating ? `<button class="close" type="button" aria-label="Close">${CROSS}</button>` : '') +
+    '<div class="body"></div></div></div>';
+  addStyles(shadow, css);
+  const $ = (selector) => shadow.querySelector(selector);
+  const wc = $('.wc');
+  const frame = $('.frame');
+  const launcher = $('.launcher');
+  const body = $('.body');
+  frame.setAttribute('aria-label', options.label);
+  if (launcher) {
+    launcher.lastChild.textContent = options.label;
+    launcher.setAttribute('aria-controls', 'panel');
+    frame.id = 'panel';
+  }
+
+  return {
+    host,
+    launcher,
+    close: $('.close'),
+    frame,
+    body,
+    get isOpen() {
+      return !frame.hidden;
+    },
+    setOpen(open) {
+      frame.hidden = !open;
+      launcher?.setAttribute('aria-expanded', String(open));
+    },
+    /** Theme (light, dark, system) and a hex accent for everything in the widget. */
+    setLook(theme, accent) {
+      host.dataset.theme = theme || 'system';
+      if (!accent) return;
+      wc.style.setProperty('--accent', accent);
+      wc.style.setProperty('--on-accent', textOn(accent));
+    },
+    /** A line in the panel while it loads, or why it can't (a refusal, a network failure). */
+    showNote(text, problem) {
+      const note = document.createElement('p');
+      note.className = problem ? 'note note--problem' : 'note';
+      note.setAttribute('role', problem ? 'alert' : 'status');
+      if (problem) {
+        const what = document.createElement('strong');
+        what.textContent = text;
+        note.append(what, problem);
+      } else {
+        note.textContent = text;
+      }
+      body.replaceChildren(note);
+    },
+  };
+}

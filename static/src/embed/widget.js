@@ -1,0 +1,57 @@
+/**
+ * The widget's call code (static/dist/widget.js, with livekit-client): the loader imports it
+ * when a panel first opens. Puts the panel's stylesheets and markup into the shadow root and
+ * mounts the call UI (app.js) there.
+ */
+import { mountCall } from '../app.js';
+import { addStyles } from './styles.js';
+import css from './widget.css';
+
+const ROOT_FONT_PX = 16; // the call page's root font size, which rem means there
+
+/**
+ * Mounts the call UI into `body` (an element in the widget's shadow root) from `panel`
+ * ({html, config, css_url}, from /embed/<slug>/panel); resolves with mountCall's controller.
+ * The script tag's theme and accent win over the agent's; its variables go out with the call.
+ */
+export async function mountWidget(body, panel, options) {
+  const shadow = body.getRootNode();
+  // crossorigin: a CORS-clean sheet (/static answers CORS) is one whose rules we may rewrite.
+  const link = Object.assign(document.createElement('link'), {
+    rel: 'stylesheet',
+    href: panel.css_url,
+    crossOrigin: 'anonymous',
+  });
+  const loaded = new Promise((resolve) => {
+    link.onload = link.onerror = resolve;
+  });
+  shadow.prepend(link);
+  addStyles(shadow, css); // after call.css in the cascade
+  await loaded; // the markup goes in styled, not as a flash of bare HTML
+  try {
+    remToPx(link.sheet.cssRules);
+  } catch {
+    // No stylesheet (blocked, say) or not a CORS-clean one: the panel still works, unstyled.
+  }
+  body.innerHTML = panel.html;
+  return mountCall(body, {
+    ...panel.config,
+    theme: options.theme || panel.config.theme,
+    accent_color: options.accent || panel.config.accent_color,
+    variables: options.variables,
+  });
+}
+
+/**
+ * rem means the host page's root font size, and a shadow root doesn't isolate that: a page
+ * with `html { font-size: 40px }` would blow the panel up. Inside the widget, 1rem is 16px.
+ */
+function remToPx(rules) {
+  for (const rule of rules) {
+    if (rule.cssRules) remToPx(rule.cssRules); // @media, @supports
+    const text = rule.style?.cssText;
+    if (text?.includes('rem')) {
+      rule.style.cssText = text.replace(/(\d*\.?\d+)rem\b/g, (_, n) => `${n * ROOT_FONT_PX}px`);
+    }
+  }
+}
