@@ -78,6 +78,7 @@ class Settings:
     turnstile_site_key: str | None = None
     turnstile_secret_key: Secret | None = field(default=None, repr=False)
     turnstile_verify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    turnstile_script_url: str = "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit"
     secret_key_configured: bool = False  # False: a random per-process key (demo links won't verify)
     log_level: str = "INFO"
 
@@ -137,6 +138,7 @@ class Settings:
             turnstile_site_key=ts_site or None,
             turnstile_secret_key=Secret(ts_secret) if ts_secret else None,
             turnstile_verify_url=env.get("WEBCALL_TURNSTILE_VERIFY_URL", cls.turnstile_verify_url),
+            turnstile_script_url=env.get("WEBCALL_TURNSTILE_SCRIPT_URL", cls.turnstile_script_url),
             rate_limits=limits["rate_limits"],
             global_rate_limit=limits["global_rate_limit"],
             log_level=env.get("WEBCALL_LOG_LEVEL", cls.log_level).upper(),

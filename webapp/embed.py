@@ -9,6 +9,7 @@ is not allowed gets a refusal and no call. ``/embed/<slug>`` is the iframe page.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urljoin
 
 from flask import (
     Blueprint,
@@ -56,8 +57,11 @@ def panel(slug: str) -> Response:
         raise UnknownAgent()
     check_origin(agent)
     config = page_config(agent, mode="widget", api_url=url_for("api.create_call", _external=True))
+    public = agent.public()
+    if agent.logo_url:  # a path on our site must not resolve against the host page
+        public["logo_url"] = config["logo_url"] = urljoin(request.host_url, agent.logo_url)
     response = jsonify(
-        html=render_template("_call_panel.html", agent=agent.public(), page_config=config),
+        html=render_template("_call_panel.html", agent=public, page_config=config),
         config=config,
         css_url=url_for("static", filename="css/call.css", _external=True),
         script_url=url_for("static", filename="dist/widget.js", _external=True),

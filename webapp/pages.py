@@ -65,6 +65,8 @@ def page_config(
     agent: Agent, *, mode: str = "page", demo: dict[str, Any] | None = None, api_url: str = "/api/calls"
 ) -> dict[str, Any]:
     """What the call UI's script needs, as JSON in the page (or the widget's panel)."""
+    settings = current_app.extensions["webcall"].settings
+    livekit = settings.providers.get("livekit")
     return {
         "mode": mode,  # page, embed (iframe), widget (script embed) or demo (branded sales demo)
         "demo": demo or None,  # a signed link: token (sent back with the call), variables, expires_at
@@ -77,7 +79,10 @@ def page_config(
         "consent_text": agent.consent_text,
         "theme": agent.theme,
         "logo_url": agent.logo_url,
-        "turnstile_site_key": current_app.extensions["webcall"].settings.turnstile_site_key,
+        # Known before the call for self-hosted LiveKit, so the page can warm the connection up.
+        "livekit_url": livekit.credentials["url"] if agent.provider == "livekit" and livekit else None,
+        "turnstile_site_key": settings.turnstile_site_key,
+        "turnstile_script_url": settings.turnstile_script_url if settings.turnstile_site_key else None,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
@@ -72,7 +73,10 @@ def csp_nonce() -> str:
     return str(g.csp_nonce)
 
 
-TURNSTILE_ORIGIN = "https://challenges.cloudflare.com"
+def _origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for a CSP source."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def page_headers(
@@ -84,7 +88,8 @@ def page_headers(
     passes ``'self'`` and the agent's allowed origins). Turnstile's script and
     frame are allowed only when a bot check is configured.
     """
-    turnstile = f" {TURNSTILE_ORIGIN}" if current_app.extensions["webcall"].bot_verifier else ""
+    settings = current_app.extensions["webcall"].settings
+    turnstile = f" {_origin_of(settings.turnstile_script_url)}" if settings.turnstile_site_key else ""
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' 'nonce-{csp_nonce()}'{turnstile}; style-src 'self'; "
         f"img-src 'self' data: https:; media-src 'self' blob:; frame-src 'self'{turnstile}; "

@@ -6,6 +6,7 @@
  */
 import { requestCall } from './api.js';
 import { LevelMeters } from './audio.js';
+import { createBotCheck } from './botcheck.js';
 import { Call } from './connection.js';
 import { hasConsent, setConsent } from './consent.js';
 import { DevicePickers } from './devices.js';
@@ -47,6 +48,9 @@ export function mountCall(root, config) {
     },
     onAvailable: (hasDevices) => ui.set({ hasDevices }),
   });
+  const botCheck = config.turnstile_site_key
+    ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url)
+    : null;
   const cleanups = [() => devices.destroy()];
   let current = null; // the Call in progress, if any
   const players = new Set(); // its <audio> elements
@@ -191,7 +195,12 @@ export function mountCall(root, config) {
       },
     });
 
-    const session = requestCall(config.api_url, callRequest(), abort.signal);
+    const session = botCheck
+      ? botCheck.token().then((token) => {
+          botCheck.reset();
+          return requestCall(config.api_url, { ...callRequest(), bot_token: token }, abort.signal);
+        })
+      : requestCall(config.api_url, callRequest(), abort.signal);
     session.then(
       (s) => {
         info = s;
@@ -200,7 +209,12 @@ export function mountCall(root, config) {
       () => {},
     );
     emit('start', { agent: config.agent });
-    call.start(session, config.agent_join_timeout_s ?? 20, devices.preferred('audioinput'));
+    call.start(
+      session,
+      config.agent_join_timeout_s ?? 20,
+      devices.preferred('audioinput'),
+      config.livekit_url,
+    );
     const speaker = devices.preferred('audiooutput');
     if (speaker) call.switchDevice('audiooutput', speaker).catch(() => {});
     return call;

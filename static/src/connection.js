@@ -69,10 +69,12 @@ export class Call {
 
   /**
    * Opens the microphone (`micDeviceId`, if the caller picked one) while the call is requested,
-   * then joins the room it names.
+   * then joins the room it names. With `serverUrl` known up front (self-hosted LiveKit), the
+   * connection to the server is warmed up while the token is on its way.
    */
-  start(session, agentJoinTimeoutS, micDeviceId) {
+  start(session, agentJoinTimeoutS, micDeviceId, serverUrl) {
     const { room } = this;
+    if (serverUrl) room.prepareConnection(serverUrl).catch(() => {});
     const capture = micDeviceId ? { deviceId: micDeviceId } : undefined;
     room.localParticipant
       .setMicrophoneEnabled(true, capture, { preConnectBuffer: true })

@@ -1,0 +1,88 @@
+"""The bot check in the browser: the page renders Turnstile and sends its token before a call.
+
+Turnstile itself is out of reach, so a local stand-in serves both halves: the widget script
+the page loads (it hands the page a token) and the siteverify endpoint the server asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, Response, jsonify, request
+from playwright.sync_api import Page, expect
+
+from tests.fakes import FakeServer
+from tests.support.livekit_server import LiveKitServer
+from tests.support.stack import AppServer, start_app_server
+
+pytestmark = pytest.mark.e2e
+AGENTS = '[agents.demo]\nprovider = "livekit"\nagent_id = "webcall-demo"\ntitle = "Demo agent"\n'
+WIDGET = """
+window.turnstile = {
+  render(el, options) {
+    el.textContent = "Verified (test stand-in)";
+    setTimeout(() => options.callback(%r), 50);
+    return "widget-1";
+  },
+  reset() {},
+};
+"""
+
+
+class FakeTurnstile:
+    """Serves the widget script (handing out ``token``) and siteverify (accepting ``good-token``)."""
+
+    def __init__(self, token: str) -> None:
+        self.verified: list[dict[str, str]] = []
+        app = Flask("fake_turnstile")
+
+        @app.get("/api.js")
+        def script() -> Response:
+            return Response(WIDGET % token, mimetype="text/javascript")
+
+        @app.post("/siteverify")
+        def siteverify() -> Any:
+            form = request.form.to_dict()
+            self.verified.append(form)
+            ok = form.get("secret") == "ts-secret" and form.get("response") == "good-token"
+            return jsonify({"success": ok, "error-codes": [] if ok else ["invalid-input-response"]})
+
+        self.server = FakeServer(app).start()
+
+
+@pytest.fixture(params=["good-token", "forged-token"])
+def guarded_app(
+    request: pytest.FixtureRequest, livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
+) -> Iterator[tuple[AppServer, FakeTurnstile, str]]:
+    """The app with a bot check whose widget hands the page a good or a forged token."""
+    turnstile = FakeTurnstile(request.param)
+    env = {
+        **livekit_server.env(),
+        "WEBCALL_TURNSTILE_SITE_KEY": "ts-site",
+        "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret",
+        "WEBCALL_TURNSTILE_VERIFY_URL": f"{turnstile.server.url}/siteverify",
+        "WEBCALL_TURNSTILE_SCRIPT_URL": f"{turnstile.server.url}/api.js",
+    }
+    app = start_app_server(env, tmp_path, agents_toml=AGENTS)
+    yield app, turnstile, request.param
+    app.process.stop()
+    turnstile.server.stop()
+
+
+def test_page_passes_the_bot_check_before_the_call(page: Page, guarded_app: Any) -> None:
+    app, turnstile, token = guarded_app
+    page.goto(f"{app.url}/talk/demo")
+    expect(page.locator("#botcheck")).to_contain_text("Verified")
+    page.click("#talk")
+    call = page.locator("#call")
+    if token == "good-token":
+        expect(call).to_have_attribute("data-state", "in-call", timeout=20_000)
+        page.click("#hangup")
+        expect(call).to_have_attribute("data-state", "ended")
+    else:
+        expect(call).to_have_attribute("data-state", "failed", timeout=10_000)
+        expect(page.locator("#error")).to_have_attribute("data-code", "bot_check_failed")
+    assert turnstile.verified and turnstile.verified[0]["response"] == token
