@@ -218,3 +218,13 @@ def test_max_call_length_closes_the_room_on_the_server(make_app: Any) -> None:
         assert room == answer["room"]
         assert 60 < deadline - time.monotonic() <= 60 + 15  # max_call_s plus the join grace
     assert deleted[0][0] == "room-a" and deleted[0][1].startswith("Bearer ")
+
+
+def test_replays_end_with_their_window(make_app: Any, ravan: Any) -> None:
+    app = make_app(WEBCALL_IDEMPOTENCY_WINDOW_S="1")
+    first = post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"}).get_json()
+    assert post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"}).get_json() == first
+    time.sleep(1.1)
+    later = post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"}).get_json()
+    assert later["call_id"] != first["call_id"]
+    assert len(app.extensions["webcall"].replay.entries) == 1  # the expired answer is gone

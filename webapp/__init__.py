@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     client = http or httpx.Client(
         timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        # Keep a connection alive per gunicorn thread, so busy threads don't reconnect.
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         headers={"User-Agent": "webcall/0.1"},
     )
     verifier = None

@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,14 +58,22 @@ class MemoryReplay:
         self.window_s = window_s
         self.lock = threading.Lock()
         self.entries: dict[str, _Entry] = {}
+        # Answered keys in the order they expire (the window is fixed), so forgetting old ones
+        # costs only the expired ones, not a pass over every remembered answer.
+        self.expiries: deque[tuple[float, str]] = deque()
+
+    def _forget_expired(self, now: float) -> None:
+        """Drop answers whose window has passed (call with the lock held)."""
+        while self.expiries and self.expiries[0][0] <= now:
+            expires_at, key = self.expiries.popleft()
+            entry = self.entries.get(key)
+            if entry is not None and entry.done.is_set() and entry.expires_at == expires_at:
+                del self.entries[key]
 
     def run(self, key: str, work: Callable[[], Answer]) -> Answer:
         """Return the first answer for ``key``, computing it with ``work`` only once."""
         with self.lock:
-            now = time.monotonic()
-            self.entries = {
-                k: e for k, e in self.entries.items() if not e.done.is_set() or e.expires_at > now
-            }
+            self._forget_expired(time.monotonic())
             entry = self.entries.get(key)
             owner = entry is None
             if owner:
@@ -76,7 +85,9 @@ class MemoryReplay:
             return entry.answer
         try:
             entry.answer = work()
-            entry.expires_at = time.monotonic() + self.window_s
+            with self.lock:
+                entry.expires_at = time.monotonic() + self.window_s
+                self.expiries.append((entry.expires_at, key))
             return entry.answer
         except BaseException:
             with self.lock:

@@ -25,7 +25,9 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-limiter = Limiter(key_func=client_ip, strategy="moving-window")
+# The sliding-window counter keeps two counters per key (not one entry per hit, like the
+# moving window), so a check costs the same however busy the window is, in memory and in Redis.
+limiter = Limiter(key_func=client_ip, strategy="sliding-window-counter")
 
 
 def request_origin() -> str | None:

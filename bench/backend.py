@@ -1,0 +1,235 @@
+"""Backend overhead: ``POST /api/calls`` through webcall versus calling the provider directly.
+
+The provider is the Convoi fake in a process of its own, answering after 0 ms or 300 ms.
+"webcall" is gunicorn with the production settings (gunicorn.conf.py) in front of that
+fake; "direct" posts the body webcall's Convoi adapter would send (built by the adapter's
+own ``build_request``) straight to the fake. Both sides use keep-alive httpx clients, one
+per load thread, warmed up before the clock starts, and take turns (a few rounds each) so
+a noisy moment on the machine hits both alike. Each scenario gets a fresh gunicorn.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from webapp.agents import Agent
+from webapp.config import Settings
+from webapp.providers import WebCallRequest, convoi
+
+from .results import Percentiles, Result, percentiles
+from .services import OFFLINE_LIVEKIT, UNLIMITED, FakeProvider, cpu_s, fake_provider, gunicorn, worker_pids
+
+NAME = "backend"
+PROVIDER = "convoi"
+TIME_LIMIT_S = 120.0  # for one side of one scenario; far above what it takes
+Send = Callable[[httpx.Client], bool]  # one request; True when it succeeded
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One measurement: a fake latency, a concurrency and a request count, on a fresh gunicorn."""
+
+    latency_ms: int
+    concurrency: int
+    requests: int  # per side; enough for stable medians, small enough for the time budget
+    # Calls made through webcall just before measuring, unmeasured: state that builds up
+    # with traffic (idempotency replays, rate-limit windows) is then part of the picture.
+    preload: int = 0
+
+    @property
+    def rounds(self) -> int:
+        """Webcall and direct take turns this many times, so a noisy moment hits both alike."""
+        return 5 if self.latency_ms == 0 else 2
+
+    @property
+    def warmup_per_thread(self) -> int:
+        """Unmeasured requests per load thread before each turn (opens and warms its connection)."""
+        if self.latency_ms == 0:
+            return 30 if self.concurrency == 1 else 4
+        return 3 if self.concurrency == 1 else 1
+
+    @property
+    def label(self) -> str:
+        """E.g. "0 ms fake, c=1" or "0 ms fake, c=1, after 3000 calls"."""
+        after = f", after {self.preload} calls" if self.preload else ""
+        return f"{self.latency_ms} ms fake, c={self.concurrency}{after}"
+
+
+# A 300 ms call at concurrency 1 costs 0.3 s per request: 40 of them is 12 s per side.
+SCENARIOS = [
+    Scenario(0, 1, 500),
+    Scenario(0, 50, 2000),
+    Scenario(300, 1, 40),
+    Scenario(300, 50, 1000),
+    Scenario(0, 1, 500, preload=3000),
+]
+
+
+@dataclass
+class Sample:
+    """What one side of one scenario measured."""
+
+    latencies_s: list[float]
+    errors: int
+    wall_s: float
+
+    @property
+    def stats(self) -> Percentiles:
+        """p50/p95/p99 of the latencies."""
+        return percentiles(self.latencies_s)
+
+    @property
+    def per_s(self) -> float:
+        """Requests completed per second."""
+        return len(self.latencies_s) / self.wall_s if self.wall_s else 0.0
+
+    def __add__(self, other: Sample) -> Sample:
+        """Two turns of the same side as one sample."""
+        latencies = self.latencies_s + other.latencies_s
+        return Sample(latencies, self.errors + other.errors, self.wall_s + other.wall_s)
+
+
+def drive(send: Send, concurrency: int, count: int, warmup_per_thread: int = 1) -> Sample:
+    """Send ``count`` requests from ``concurrency`` threads, each with its own keep-alive client."""
+    per_thread = count // concurrency
+    release = threading.Barrier(concurrency + 1)
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+
+    def load(index: int) -> None:
+        """Warm up one connection, wait for the others, then send this thread's share."""
+        with httpx.Client(timeout=30.0, limits=limits) as client:
+            for _ in range(warmup_per_thread):
+                send(client)
+            release.wait()
+            mine = latencies[index]
+            for _ in range(per_thread):
+                started = time.perf_counter()
+                ok = send(client)
+                mine.append(time.perf_counter() - started)
+                errors[index] += not ok
+
+    threads = [threading.Thread(target=load, args=(i,), daemon=True) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    release.wait(timeout=120)
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join(timeout=max(0.0, started + TIME_LIMIT_S - time.perf_counter()))
+    if any(thread.is_alive() for thread in threads):
+        raise TimeoutError(f"{count} requests at concurrency {concurrency} took over {TIME_LIMIT_S:.0f} s")
+    wall_s = time.perf_counter() - started
+    return Sample([d for mine in latencies for d in mine], sum(errors), wall_s)
+
+
+def via_webcall(app_url: str, slug: str) -> Send:
+    """A browser's request: ``POST /api/calls`` with a fresh Idempotency-Key."""
+    url = f"{app_url}/api/calls"
+
+    def send(client: httpx.Client) -> bool:
+        """One call through webcall."""
+        try:
+            response = client.post(url, json={"agent": slug}, headers={"Idempotency-Key": str(uuid.uuid4())})
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 201
+
+    return send
+
+
+def direct(fake: FakeProvider, agent: Agent) -> Send:
+    """What webcall's Convoi adapter sends, sent straight to the fake."""
+    body = convoi.build_request(
+        WebCallRequest(agent=agent, variables=dict(agent.variables), metadata={"webcall_agent": agent.slug})
+    )
+    url = fake.url + convoi.PATH
+    authorization = f"Bearer {fake.api_key}"
+
+    def send(client: httpx.Client) -> bool:
+        """One call to the provider, no webcall in between."""
+        headers = {"Authorization": authorization, "Idempotency-Key": str(uuid.uuid4())}
+        try:
+            response = client.post(url, json=body, headers=headers)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 201
+
+    return send
+
+
+def measure(
+    scenario: Scenario, to_webcall: Send, to_fake: Send, workers: list[int]
+) -> tuple[Sample, Sample, float]:
+    """Preload if asked, then let webcall and direct take turns.
+
+    Returns both sides' merged samples and the gunicorn worker's CPU time per webcall
+    request in ms (warm-up requests included: they cost the same), which other work on
+    the machine hardly changes.
+    """
+    if scenario.preload:
+        drive(to_webcall, 50, scenario.preload)
+    ours = theirs = Sample([], 0, 0.0)
+    per_turn = scenario.requests // scenario.rounds
+    cpu_used_s, sent = 0.0, 0
+    for _ in range(scenario.rounds):
+        before = cpu_s(workers)
+        ours += drive(to_webcall, scenario.concurrency, per_turn, scenario.warmup_per_thread)
+        cpu_used_s += cpu_s(workers) - before
+        sent += per_turn + scenario.concurrency * scenario.warmup_per_thread
+        theirs += drive(to_fake, scenario.concurrency, per_turn, scenario.warmup_per_thread)
+    return ours, theirs, cpu_used_s / sent * 1000
+
+
+def _scenario_rows(scenario: Scenario, ours: Sample, theirs: Sample, cpu_ms: float) -> list[Result]:
+    """Five rows per scenario, with the targets that apply to it."""
+    label, mine, base = scenario.label, ours.stats, theirs.stats
+    ratio, p99_ratio = mine.p50_ms / base.p50_ms, mine.p99_ms / base.p99_ms
+    added_ms = mine.p50_ms - base.p50_ms
+    slow = scenario.latency_ms >= 300
+    fast_single = scenario.latency_ms == 0 and scenario.concurrency == 1  # also after traffic
+    many = scenario.concurrency >= 50
+    no_errors = ours.errors == 0 and theirs.errors == 0
+    load = (
+        f"{ours.per_s:.0f} / {theirs.per_s:.0f} req/s; "
+        f"errors {ours.errors} / {theirs.errors} of {len(ours.latencies_s)}"
+    )
+    return [
+        Result(NAME, f"{label}: p50/p95/p99 webcall vs direct", f"{mine} vs {base}".replace(" ms vs", " vs")),
+        Result(NAME, f"{label}: ratio webcall/direct at p50 (p99)", f"{ratio:.3f} ({p99_ratio:.2f})",
+               "< 1.05" if slow else "", ratio < 1.05 if slow else None),
+        Result(NAME, f"{label}: added by webcall at p50", f"{added_ms:.2f} ms",
+               "< 2 ms" if fast_single else "", added_ms < 2 if fast_single else None),
+        Result(NAME, f"{label}: throughput webcall / direct; errors", load,
+               "0 errors" if many else "", no_errors if many else None),
+        Result(NAME, f"{label}: gunicorn worker CPU per webcall request", f"{cpu_ms:.2f} ms"),
+    ]  # fmt: skip
+
+
+def run(log_dir: Path) -> list[Result]:
+    """Every scenario, webcall and direct in turns; one fake per latency, a fresh gunicorn per scenario."""
+    rows: list[Result] = []
+    for latency_ms in sorted({s.latency_ms for s in SCENARIOS}):
+        with fake_provider(PROVIDER, log_dir, latency_ms=latency_ms) as fake:
+            env = {**OFFLINE_LIVEKIT, **UNLIMITED, **fake.env()}
+            agents_file = log_dir / "backend.agents.toml"
+            agents_file.parent.mkdir(parents=True, exist_ok=True)
+            agents_file.write_text(fake.agents_toml())
+            agent = Settings.from_mapping({**env, "WEBCALL_AGENTS_FILE": str(agents_file)}).agents[
+                f"{PROVIDER}-bench"
+            ]
+            for scenario in (s for s in SCENARIOS if s.latency_ms == latency_ms):
+                print(f"  backend: {scenario.label}, {scenario.requests} requests each side", flush=True)
+                name = f"gunicorn-backend-{latency_ms}ms-c{scenario.concurrency}-p{scenario.preload}"
+                with gunicorn(env, log_dir, agents_toml=fake.agents_toml(), name=name) as app:
+                    to_webcall, to_fake = via_webcall(app.url, agent.slug), direct(fake, agent)
+                    ours, theirs, cpu_ms = measure(scenario, to_webcall, to_fake, worker_pids(app.process))
+                rows += _scenario_rows(scenario, ours, theirs, cpu_ms)
+    return rows
