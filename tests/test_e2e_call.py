@@ -8,15 +8,18 @@ plays a spoken WAV. Nothing is mocked; the browser is observed from outside
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import time
 from typing import Any
 
 import httpx
 import pytest
-from livekit import api
+from livekit import api, rtc
 from playwright.sync_api import Page, expect
 
 from tests.support.livekit_server import LiveKitServer
+from webapp.providers.room_reaper import RoomReaper
 
 pytestmark = pytest.mark.e2e
 
@@ -156,3 +159,28 @@ def test_talk_to_the_agent(
         "webcall:end",
     ):
         assert expected in events, events
+
+
+def test_max_call_length_ends_the_room_on_the_server(stack: dict[str, Any]) -> None:
+    """The server's own end of a call: at the deadline the room goes, with everyone in it.
+
+    A caller built from livekit.rtc joins with the API's token; the reaper (what the livekit
+    provider schedules for an agent's max_call_s) deletes the room on the real server.
+    """
+    app, livekit = stack["app"], stack["livekit"]
+    answer = httpx.post(f"{app.url}/api/calls", json={"agent": "demo"}).json()
+
+    async def join_until_removed() -> str:
+        room = rtc.Room()
+        removed = asyncio.Event()
+        room.on("disconnected", lambda *_: removed.set())
+        await room.connect(answer["livekit"]["url"], answer["livekit"]["token"])
+        with httpx.Client() as client:
+            reaper = RoomReaper(livekit.http_url, livekit.api_key, livekit.api_secret, client)
+            reaper.schedule(answer["room"], 0.5)
+            await asyncio.wait_for(removed.wait(), 15)
+        return answer["room"]
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright may own this thread's loop
+        room = pool.submit(asyncio.run, join_until_removed()).result(timeout=30)
+    assert participants(livekit, room) == []
