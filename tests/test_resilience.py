@@ -228,3 +228,13 @@ def test_replays_end_with_their_window(make_app: Any, ravan: Any) -> None:
     later = post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"}).get_json()
     assert later["call_id"] != first["call_id"]
     assert len(app.extensions["webcall"].replay.entries) == 1  # the expired answer is gone
+
+
+def test_retries_stay_within_the_total_deadline(make_app: Any, convoi: Any) -> None:
+    """Convoi's create is retried (idempotent), but never past connect + read timeout in all."""
+    convoi[1].faults.extend(Fault("delay", delay_s=3) for _ in range(3))
+    app = make_app(WEBCALL_CONNECT_TIMEOUT_S="0.5", WEBCALL_READ_TIMEOUT_S="1")
+    started = time.monotonic()
+    response = post(app, {"agent": "convoi"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (504, "provider_timeout")
+    assert time.monotonic() - started < 1.8  # one 1 s attempt; another would end past 1.5 s

@@ -26,6 +26,7 @@ from .breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({502, 503, 504})
+MIN_ATTEMPT_S = 0.5  # no retry starts with less time than this left before the deadline
 
 
 class Transport:
@@ -74,8 +75,11 @@ class Transport:
         """One POST, repeated on transient failures while that is safe and within the deadline."""
         started = time.monotonic()
         for attempt in range(1, self.attempts + 1):
+            remaining_s = self.deadline_s - (time.monotonic() - started)
             try:
-                response = self.client.post(url, headers=dict(headers), json=dict(body))
+                response = self.client.post(
+                    url, headers=dict(headers), json=dict(body), timeout=self._timeout(remaining_s)
+                )
             except httpx.TimeoutException as exc:
                 error: ProviderError = ProviderTimeout()
                 retry = idempotent or isinstance(exc, httpx.ConnectTimeout)
@@ -93,11 +97,22 @@ class Transport:
             if (
                 not retry
                 or attempt == self.attempts
-                or time.monotonic() - started + backoff_s > self.deadline_s
+                or time.monotonic() - started + backoff_s + MIN_ATTEMPT_S > self.deadline_s
             ):
                 raise error
             time.sleep(backoff_s)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _timeout(self, remaining_s: float) -> httpx.Timeout:
+        """The client's timeouts, cut down so that no attempt outlives the total deadline."""
+        base = self.client.timeout
+
+        def cap(value: float | None) -> float:
+            return min(value, remaining_s) if value is not None else remaining_s
+
+        return httpx.Timeout(
+            connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool)
+        )
 
     def _decode(self, response: httpx.Response) -> Any:
         """Decode a 2xx JSON body; HTML or malformed JSON means the provider is misbehaving."""
