@@ -94,6 +94,8 @@ def test_agent_per_client_limit(make_app: Any) -> None:
     app = make_app()
     first, second = post(app, {"agent": "strict"}), post(app, {"agent": "strict"})
     assert (first.status_code, second.status_code) == (201, 429)
+    # Retry-After is when the first call leaves the window, not a guess.
+    assert 55 <= int(second.headers["Retry-After"]) <= 60
     assert post(app, {"agent": "local"}).status_code == 201  # other agents are unaffected
 
 

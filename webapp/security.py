@@ -25,9 +25,9 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-# The sliding-window counter keeps two counters per key (not one entry per hit, like the
-# moving window), so a check costs the same however busy the window is, in memory and in Redis.
-limiter = Limiter(key_func=client_ip, strategy="sliding-window-counter")
+# The moving window is exact: no burst at a window's edge, and Retry-After says precisely when
+# the oldest counted call leaves the window (the sliding-window counter only estimates it).
+limiter = Limiter(key_func=client_ip, strategy="moving-window")
 
 
 def request_origin() -> str | None:
