@@ -46,10 +46,11 @@ def create_call() -> tuple[Response, int]:
     check_client_limit(agent, client)
     if webcall.bot_verifier is not None:
         webcall.bot_verifier.verify(body.bot_token, client, key)
+    variables = _call_variables(agent, body, webcall.settings.secret_key)
 
     def start_call() -> dict[str, Any]:
         spend_call(agent, webcall.settings)
-        return _start_call(webcall, agent, body, key)
+        return _start_call(webcall, agent, body, variables, key)
 
     answer = webcall.replay.run(f"{agent.slug}|{client}|{key}", start_call) if key else start_call()
     response = jsonify(answer)
@@ -57,12 +58,19 @@ def create_call() -> tuple[Response, int]:
     return response, 201
 
 
-def _start_call(webcall: Any, agent: Agent, body: CallBody, key: str | None) -> dict[str, Any]:
-    """Ask the agent's provider for the call; log the outcome without secrets."""
+def _call_variables(agent: Agent, body: CallBody, secret_key: str) -> dict[str, str]:
+    """The agent's defaults, then the page's allowed variables, then a signed demo link's."""
     variables = {**agent.variables}
     variables.update({k: v for k, v in body.variables.items() if k in agent.allowed_variables})
     if body.demo_token:
-        variables.update(_demo_link_variables(webcall.settings.secret_key, body.demo_token, agent))
+        variables.update(_demo_link_variables(secret_key, body.demo_token, agent))
+    return variables
+
+
+def _start_call(
+    webcall: Any, agent: Agent, body: CallBody, variables: dict[str, str], key: str | None
+) -> dict[str, Any]:
+    """Ask the agent's provider for the call; log the outcome without secrets."""
     call_request = WebCallRequest(
         agent=agent,
         variables=variables,
