@@ -140,9 +140,10 @@ def test_talk_to_the_agent(
     heard = poll(agent_heard, timeout_s=20)
     assert heard, f"the agent did not hear the caller: {participants(livekit, room)}"
     assert float(heard["webcall.demo.peak_dbfs"]) > -40
-    # The pre-connect buffer: what the caller said before the agent joined reached the agent.
+    # The pre-connect buffer: audio captured before the agent joined reached the agent. Its
+    # length depends on how fast the agent joins (often 0.1 to 0.4 s, sometimes too short to
+    # decode), so the bytes are what is checked; decoding is tested in test_demo_agent.py.
     assert int(heard.get("webcall.demo.preconnect_bytes", "0")) > 0, heard
-    assert float(heard.get("webcall.demo.preconnect_s", "0")) > 0, heard
 
     # Hang up: the page says so, and the caller has left the room on the server.
     page.click("#hangup")
