@@ -138,7 +138,7 @@ def test_circuit_breaker_fails_fast_and_readyz_reports_it(make_app: Any, ravan: 
     ravan[1].faults.extend(Fault("status", status=500, body={}) for _ in range(5))
     assert codes([post(app, {"agent": "ravan"}) for _ in range(5)]) == ["provider_error"] * 5
     fast = post(app, {"agent": "ravan"})
-    assert (fast.status_code, fast.get_json()["error"]["code"]) == (503, "provider_unavailable")
+    assert (fast.status_code, fast.get_json()["error"]["code"]) == (502, "provider_unavailable")
     assert int(fast.headers["Retry-After"]) >= 1
     assert len(ravan[1].requests) == 5  # the sixth never reached the provider
     ready = app.test_client().get("/readyz")

@@ -117,9 +117,8 @@ class ProviderUnavailable(ProviderError):
 
 
 class ProviderBusy(ProviderError):
-    """The provider rate-limited us; the caller may retry after ``retry_after_s``."""
+    """The provider rate-limited us (a refusal: 502); the caller may retry after ``retry_after_s``."""
 
-    status_code = 503
     code = "provider_busy"
     message = "The voice service is busy right now. Please try again in a moment."
 

@@ -154,14 +154,15 @@ _ERRORS = {
         retry_after="always",
     ),
     "502": _error(
-        "The provider refused, failed, answered nonsense or rejected our key.",
-        "provider_error provider_auth_failed provider_bad_response provider_unavailable",
+        "The provider refused, failed, answered nonsense or rejected our key; `Retry-After` when "
+        "it rate-limited us or keeps failing (its circuit is open).",
+        "provider_error provider_auth_failed provider_bad_response provider_unavailable provider_busy",
+        retry_after="sometimes",
     ),
     "503": _error(
-        "The provider rate-limited us or keeps failing (with `Retry-After`), or the bot check "
-        "could not be done.",
-        "provider_busy provider_unavailable bot_check_unavailable",
-        retry_after="sometimes",
+        "The bot check could not be done right now.",
+        "bot_check_unavailable",
+        retry_after="always",
     ),
     "504": _error("The provider did not answer in time.", "provider_timeout"),
 }

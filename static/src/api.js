@@ -65,9 +65,8 @@ function errorFrom(response, data) {
   const { status } = response;
   const code = data?.error?.code || `http_${status}`;
   let message = data?.error?.message || fallbackMessage(status);
-  // 429: we are rate-limited; 503: the provider (or our circuit breaker) asks us to wait.
-  const waits = status === 429 || status === 503;
-  const retryAfterS = waits ? retryAfterSeconds(response.headers.get('Retry-After')) : null;
+  // A Retry-After (rate limits, a busy provider, an open circuit) says how long to wait.
+  const retryAfterS = retryAfterSeconds(response.headers.get('Retry-After'));
   // "Please wait a moment" would contradict a known wait: say how long instead.
   if (retryAfterS !== null) {
     message = `${firstSentence(message)} You can try again in ${waitWords(retryAfterS)}.`;

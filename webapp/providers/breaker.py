@@ -38,7 +38,7 @@ class CircuitBreaker:
                 return
             wait_s = self.open_until - time.monotonic()
             if wait_s > 0 or self.trial_running:
-                raise ProviderUnavailable(status_code=503, retry_after_s=max(1, round(wait_s)))
+                raise ProviderUnavailable(retry_after_s=max(1, round(wait_s)))
             self.trial_running = True
 
     def record(self, *, ok: bool) -> None:
