@@ -126,3 +126,9 @@ def test_gunicorn_stops_with_one_message_on_bad_configuration(tmp_path: Path) ->
     assert "places phone calls only and has no web call" in done.stderr
     assert "UNLEASHX_API_TOKEN must be set" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_example_catalogue_is_valid() -> None:
+    """agents.example.toml is documentation people copy: it must load."""
+    settings = Settings.from_mapping({"WEBCALL_AGENTS_FILE": str(ROOT / "agents.example.toml"), **LIVEKIT})
+    assert settings.agents["demo"].agent_id == "webcall-demo"
