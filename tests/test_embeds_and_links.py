@@ -193,3 +193,6 @@ def test_cli_prints_a_working_link(app: Flask) -> None:
     assert app.test_client().get(f"/demo/sales?t={token}").status_code == 200
     bad = app.test_cli_runner().invoke(args=["demo-link", "sales", "--expires", "soon"])
     assert bad.exit_code != 0
+    dated = app.test_cli_runner().invoke(args=["demo-link", "sales", "--expires", "2001-01-01"])
+    expired = dated.output.strip().split("?t=", 1)[1]
+    assert app.test_client().get(f"/demo/sales?t={expired}").status_code == 410

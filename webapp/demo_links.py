@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -21,8 +22,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from .errors import AppError
 
 SALT = "webcall.demo-link.v1"
-_DURATION_RE = re.compile(r"^(\d+)([mhdw])$")
-_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class InvalidDemoLink(AppError):
@@ -79,19 +80,31 @@ def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> 
     return DemoLink(agent=data["a"], variables=dict(data["v"]), expires_at=data["e"])
 
 
-def parse_duration(text: str) -> int:
-    """``30m``, ``12h``, ``7d`` or ``2w`` in seconds."""
+def parse_expiry(text: str, *, now: float) -> int:
+    """When a link expires (epoch s): a duration (``90s``, ``30m``, ``12h``, ``7d``, ``2w``) or an
+    ISO 8601 date or time (``2026-12-31``, ``2026-12-31T18:00:00+01:00``; UTC when no zone)."""
     match = _DURATION_RE.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise click.BadParameter("use a number and a unit: 30m, 12h, 7d or 2w")
-    return int(match.group(1)) * _UNIT_S[match.group(2)]
+    if match and int(match.group(1)) > 0:
+        return int(now) + int(match.group(1)) * _UNIT_S[match.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter("use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
 
 
 @click.command("demo-link")
 @with_appcontext
 @click.argument("slug")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A preset prompt variable.")
-@click.option("--expires", default="7d", show_default=True, help="How long the link works: 30m, 12h, 7d, 2w.")
+@click.option(
+    "--expires",
+    default="7d",
+    show_default=True,
+    help="How long the link works (30m, 12h, 7d, 2w) or until when (2026-12-31).",
+)
 @click.option(
     "--base-url", default="http://127.0.0.1:8000", show_default=True, help="Where webcall is served."
 )
@@ -108,7 +121,7 @@ def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--var")
         preset[name] = value
-    expires_at = int(time.time()) + parse_duration(expires)
+    expires_at = parse_expiry(expires, now=time.time())
     token = sign_demo_link(settings.secret_key, slug, preset, expires_at)
     click.echo(f"{base_url.rstrip('/')}/demo/{slug}?t={token}")
 
