@@ -22,6 +22,8 @@ from tests.fakes import (
 from tests.support.livekit_server import LiveKitServer, start_livekit_server
 from tests.support.processes import ROOT, Process, python_argv, start, wait_until
 from tests.support.stack import AGENTS_TOML, AppServer, start_app_server
+from webapp import create_app
+from webapp.config import Settings
 
 ARTIFACTS = ROOT / "test-artifacts"
 DEMO_AGENT_NAME = "webcall-demo"
@@ -86,6 +88,19 @@ class OfflineLiveKit:
     url = "ws://127.0.0.1:9"
     api_key = "devkey"
     api_secret = "offline-test-secret-0123456789abcdef"
+
+
+def build_app(directory: Path, catalogue: str, **env: str) -> Flask:
+    """The app in process from an agents catalogue, with offline LiveKit settings; ``env`` wins."""
+    path = directory / "agents.toml"
+    path.write_text(catalogue)
+    offline = {
+        "WEBCALL_AGENTS_FILE": str(path),
+        "LIVEKIT_URL": OfflineLiveKit.url,
+        "LIVEKIT_API_KEY": OfflineLiveKit.api_key,
+        "LIVEKIT_API_SECRET": OfflineLiveKit.api_secret,
+    }
+    return create_app(Settings.from_mapping({**offline, **env}))
 
 
 def _provider_fixture(kind: str, create: Any, **state_fields: Any) -> Any:

@@ -14,10 +14,8 @@ import jwt
 import pytest
 from flask import Flask
 
-from tests.conftest import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, provider_env
+from tests.conftest import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, build_app, provider_env
 from tests.fakes import FakeState, Fault
-from webapp import create_app
-from webapp.config import Settings
 
 CATALOGUE = """
 [agents.ravan]
@@ -52,21 +50,9 @@ def make_app(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any) -> MakeApp:
     """Build the app against this test's fakes; keyword arguments override settings."""
 
     def build(**env: str) -> Flask:
-        path = tmp_path / "agents.toml"
-        path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS))
-        settings = Settings.from_mapping(
-            {
-                "WEBCALL_AGENTS_FILE": str(path),
-                "LIVEKIT_URL": OfflineLiveKit.url,
-                "LIVEKIT_API_KEY": OfflineLiveKit.api_key,
-                "LIVEKIT_API_SECRET": OfflineLiveKit.api_secret,
-                "WEBCALL_READ_TIMEOUT_S": "1",
-                "WEBCALL_CONNECT_TIMEOUT_S": "1",
-                **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
-                **env,
-            }
-        )
-        return create_app(settings)
+        providers = provider_env(ravan[0].url, zudu[0].url, convoi[0].url)
+        timeouts = {"WEBCALL_READ_TIMEOUT_S": "1", "WEBCALL_CONNECT_TIMEOUT_S": "1"}
+        return build_app(tmp_path, CATALOGUE.format(**FAKE_AGENT_IDS), **{**timeouts, **providers, **env})
 
     return build
 

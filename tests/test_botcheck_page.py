@@ -11,46 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, Response, jsonify, request
 from playwright.sync_api import Page, expect
 
-from tests.fakes import FakeServer
+from tests.fakes import FakeTurnstile
 from tests.support.livekit_server import LiveKitServer
 from tests.support.stack import AppServer, start_app_server
 
 pytestmark = pytest.mark.e2e
 AGENTS = '[agents.demo]\nprovider = "livekit"\nagent_id = "webcall-demo"\ntitle = "Demo agent"\n'
-WIDGET = """
-window.turnstile = {
-  render(el, options) {
-    el.textContent = "Verified (test stand-in)";
-    setTimeout(() => options.callback(%r), 50);
-    return "widget-1";
-  },
-  reset() {},
-};
-"""
-
-
-class FakeTurnstile:
-    """Serves the widget script (handing out ``token``) and siteverify (accepting ``good-token``)."""
-
-    def __init__(self, token: str) -> None:
-        self.verified: list[dict[str, str]] = []
-        app = Flask("fake_turnstile")
-
-        @app.get("/api.js")
-        def script() -> Response:
-            return Response(WIDGET % token, mimetype="text/javascript")
-
-        @app.post("/siteverify")
-        def siteverify() -> Any:
-            form = request.form.to_dict()
-            self.verified.append(form)
-            ok = form.get("secret") == "ts-secret" and form.get("response") == "good-token"
-            return jsonify({"success": ok, "error-codes": [] if ok else ["invalid-input-response"]})
-
-        self.server = FakeServer(app).start()
 
 
 @pytest.fixture(params=["good-token", "forged-token"])
@@ -58,7 +26,8 @@ def guarded_app(
     request: pytest.FixtureRequest, livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
 ) -> Iterator[tuple[AppServer, FakeTurnstile, str]]:
     """The app with a bot check whose widget hands the page a good or a forged token."""
-    turnstile = FakeTurnstile(request.param)
+    turnstile = FakeTurnstile(secret="ts-secret", token=request.param)
+    turnstile.server.start()
     env = {
         **livekit_server.env(),
         "WEBCALL_TURNSTILE_SITE_KEY": "ts-site",

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import OfflineLiveKit
-from webapp import create_app
-from webapp.config import Settings
+from tests.conftest import build_app
 from webapp.demo_links import sign_demo_link
 
 SECRET = "demo-link-secret-0123456789abcdefghij"
@@ -33,19 +31,7 @@ agent_id = "webcall-demo"
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
     """The app with an embeddable agent and a private one."""
-    path = tmp_path / "agents.toml"
-    path.write_text(CATALOGUE)
-    return create_app(
-        Settings.from_mapping(
-            {
-                "WEBCALL_AGENTS_FILE": str(path),
-                "WEBCALL_SECRET_KEY": SECRET,
-                "LIVEKIT_URL": OfflineLiveKit.url,
-                "LIVEKIT_API_KEY": OfflineLiveKit.api_key,
-                "LIVEKIT_API_SECRET": OfflineLiveKit.api_secret,
-            }
-        )
-    )
+    return build_app(tmp_path, CATALOGUE, WEBCALL_SECRET_KEY=SECRET)
 
 
 def call(app: Flask, agent: str, origin: str | None, **extra: Any) -> Any:

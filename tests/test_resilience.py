@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask, jsonify, request
 
-from tests.conftest import FAKE_AGENT_IDS, OfflineLiveKit, provider_env
-from tests.fakes import FakeServer, Fault
-from webapp import create_app
-from webapp.config import Settings
+from tests.conftest import FAKE_AGENT_IDS, build_app, provider_env
+from tests.fakes import FakeServer, FakeTurnstile, Fault
 
 CATALOGUE = """
 [agents.ravan]
@@ -52,22 +50,9 @@ def make_app(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any) -> Any:
     """The app against this test's fakes; keyword arguments override settings."""
 
     def build(**env: str) -> Flask:
-        path = tmp_path / "agents.toml"
-        path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS))
-        return create_app(
-            Settings.from_mapping(
-                {
-                    "WEBCALL_AGENTS_FILE": str(path),
-                    "LIVEKIT_URL": OfflineLiveKit.url,
-                    "LIVEKIT_API_KEY": OfflineLiveKit.api_key,
-                    "LIVEKIT_API_SECRET": OfflineLiveKit.api_secret,
-                    "WEBCALL_READ_TIMEOUT_S": "1",
-                    "WEBCALL_RATE_LIMITS": "1000/minute",
-                    **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
-                    **env,
-                }
-            )
-        )
+        providers = provider_env(ravan[0].url, zudu[0].url, convoi[0].url)
+        defaults = {"WEBCALL_READ_TIMEOUT_S": "1", "WEBCALL_RATE_LIMITS": "1000/minute", **providers}
+        return build_app(tmp_path, CATALOGUE.format(**FAKE_AGENT_IDS), **{**defaults, **env})
 
     return build
 
@@ -161,25 +146,8 @@ def test_readyz_probes_providers(make_app: Any) -> None:
     assert make_app().test_client().get("/healthz").get_json() == {"status": "ok"}
 
 
-class FakeTurnstile:
-    """A local stand-in for Turnstile's siteverify endpoint: form in, JSON verdict out."""
-
-    def __init__(self) -> None:
-        self.forms: list[dict[str, str]] = []
-        app = Flask("turnstile")
-
-        @app.post("/siteverify")
-        def siteverify() -> Any:
-            form = request.form.to_dict()
-            self.forms.append(form)
-            ok = form.get("secret") == "ts-secret" and form.get("response") == "good-token"
-            return jsonify({"success": ok, "error-codes": [] if ok else ["invalid-input-response"]})
-
-        self.server = FakeServer(app)
-
-
 def test_bot_check_with_turnstile(make_app: Any) -> None:
-    turnstile = FakeTurnstile()
+    turnstile = FakeTurnstile(secret="ts-secret")
     with turnstile.server as server:
         app = make_app(
             WEBCALL_TURNSTILE_SITE_KEY="ts-site",
@@ -189,7 +157,7 @@ def test_bot_check_with_turnstile(make_app: Any) -> None:
         assert codes([post(app, {"agent": "local"})]) == ["bot_check_required"]
         assert codes([post(app, {"agent": "local", "bot_token": "forged"})]) == ["bot_check_failed"]
         assert post(app, {"agent": "local", "bot_token": "good-token"}).status_code == 201
-    assert turnstile.forms[-1]["remoteip"] == "127.0.0.1"
+    assert turnstile.verified[-1]["remoteip"] == "127.0.0.1"
     down = make_app(
         WEBCALL_TURNSTILE_SITE_KEY="ts-site",
         WEBCALL_TURNSTILE_SECRET_KEY="ts-secret",

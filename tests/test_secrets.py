@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, jsonify, request
+from flask import Flask
 from werkzeug.test import TestResponse
 
 from tests.conftest import FAKE_AGENT_IDS, OfflineLiveKit
-from tests.fakes import FakeServer, FakeState, Fault
+from tests.fakes import FakeState, FakeTurnstile, Fault
 from webapp import create_app, openapi
 from webapp.config import ConfigError, Settings
 from webapp.demo_links import sign_demo_link
@@ -61,27 +61,6 @@ provider = "livekit"
 agent_id = "webcall-demo"
 ip_rate_limit = "1/minute"
 """
-
-
-class FakeTurnstile:
-    """Turnstile's siteverify on loopback: passes ``HUMAN`` sent with our secret; can go down."""
-
-    def __init__(self) -> None:
-        self.down = False
-        app = Flask("turnstile")
-
-        @app.post("/siteverify")
-        def siteverify() -> Any:
-            if self.down:
-                return "<html><body>502 Bad Gateway</body></html>", 502
-            form = request.form
-            ok = (
-                form.get("secret") == SECRETS["WEBCALL_TURNSTILE_SECRET_KEY"]
-                and form.get("response") == HUMAN
-            )
-            return jsonify({"success": ok, "error-codes": [] if ok else ["invalid-input-response"]})
-
-        self.server = FakeServer(app)
 
 
 @dataclass
@@ -132,7 +111,7 @@ def drive(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any) -> Iterator[Drive]
     fakes["convoi"].api_key = SECRETS["CONVOI_API_KEY"]
     path = tmp_path / "agents.toml"
     path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS))
-    turnstile = FakeTurnstile()
+    turnstile = FakeTurnstile(secret=SECRETS["WEBCALL_TURNSTILE_SECRET_KEY"], good_token=HUMAN)
     with turnstile.server as server:
         settings = Settings.from_mapping(
             {

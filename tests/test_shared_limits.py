@@ -13,11 +13,9 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.conftest import OfflineLiveKit
+from tests.conftest import OfflineLiveKit, build_app
 from tests.support.processes import free_port, wait_until
 from tests.support.stack import start_app_server
-from webapp import create_app
-from webapp.config import Settings
 
 CATALOGUE = """
 [agents.local]
@@ -46,19 +44,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def build(tmp_path: Path, **env: str) -> Flask:
     """An app instance: several of them stand for several gunicorn workers or hosts."""
-    path = tmp_path / "agents.toml"
-    path.write_text(CATALOGUE)
-    return create_app(
-        Settings.from_mapping(
-            {
-                "WEBCALL_AGENTS_FILE": str(path),
-                "LIVEKIT_URL": OfflineLiveKit.url,
-                "LIVEKIT_API_KEY": OfflineLiveKit.api_key,
-                "LIVEKIT_API_SECRET": OfflineLiveKit.api_secret,
-                **env,
-            }
-        )
-    )
+    return build_app(tmp_path, CATALOGUE, **env)
 
 
 def post(app: Flask, headers: dict[str, str] | None = None, **environ: Any) -> Any:

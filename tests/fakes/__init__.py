@@ -18,6 +18,7 @@ from .ravan import create_ravan_app
 from .server import FakeServer
 from .state import FakeState, Fault, FaultKind, HeaderDict, RecordedRequest
 from .tokens import dispatch_metadata, mint_participant_token, render_greeting
+from .turnstile import FakeTurnstile
 from .unleashx import create_unleashx_app
 from .zudu import create_zudu_app
 
@@ -33,6 +34,7 @@ __all__ = [
     "FakeError",
     "FakeServer",
     "FakeState",
+    "FakeTurnstile",
     "Fault",
     "FaultKind",
     "HeaderDict",

@@ -1,0 +1,55 @@
+"""A local stand-in for Cloudflare Turnstile: the widget script a page loads, and siteverify.
+
+The script hands the page ``token``; siteverify passes only ``good_token`` sent with
+``secret``. ``down`` makes siteverify answer like a broken proxy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from .server import FakeServer
+
+_WIDGET = """
+window.turnstile = {
+  render(el, options) {
+    el.textContent = "Verified (test stand-in)";
+    setTimeout(() => options.callback(%s), 50);
+    return "widget-1";
+  },
+  reset() {},
+};
+"""
+
+
+class FakeTurnstile:
+    """Serves ``/api.js`` and ``/siteverify``; ``verified`` records every form siteverify got."""
+
+    def __init__(self, *, secret: str, good_token: str = "good-token", token: str = "good-token") -> None:
+        """Build the app (not started: use ``server`` as a context manager or ``server.start()``)."""
+        self.down = False
+        self.verified: list[dict[str, str]] = []
+        app = Flask("fake_turnstile")
+
+        @app.get("/api.js")
+        def script() -> Response:
+            return Response(_WIDGET % _js_string(token), mimetype="text/javascript")
+
+        @app.post("/siteverify")
+        def siteverify() -> Any:
+            if self.down:
+                return "<html><body>502 Bad Gateway</body></html>", 502
+            form = request.form.to_dict()
+            self.verified.append(form)
+            ok = form.get("secret") == secret and form.get("response") == good_token
+            return jsonify({"success": ok, "error-codes": [] if ok else ["invalid-input-response"]})
+
+        self.server = FakeServer(app)
+
+
+def _js_string(text: str) -> str:
+    """``text`` as a JavaScript string literal."""
+    return json.dumps(text)
