@@ -16,5 +16,5 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s %(p)s "%(r)s" %(s)s %(b)s %(M)sms'  # %(p)s is <pid>: which worker answered
 errorlog = "-"

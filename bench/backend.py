@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from webapp.agents import Agent
-from webapp.config import Settings
+from webapp.catalogue import Agent
 from webapp.providers import WebCallRequest, convoi
+from webapp.settings import Settings
 
 from .results import Percentiles, Result, percentiles
 from .services import OFFLINE_LIVEKIT, UNLIMITED, FakeProvider, cpu_s, fake_provider, gunicorn, worker_pids
@@ -147,10 +147,10 @@ def via_webcall(app_url: str, slug: str) -> Send:
 
 def direct(fake: FakeProvider, agent: Agent) -> Send:
     """What webcall's Convoi adapter sends, sent straight to the fake."""
-    body = convoi.build_request(
+    body = convoi.build_web_call(
         WebCallRequest(agent=agent, variables=dict(agent.variables), metadata={"webcall_agent": agent.slug})
     )
-    url = fake.url + convoi.PATH
+    url = fake.url + convoi.CALLS_PATH
     authorization = f"Bearer {fake.api_key}"
 
     def send(client: httpx.Client) -> bool:

@@ -20,11 +20,12 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.conftest import FAKE_AGENT_IDS, OfflineLiveKit
 from tests.fakes import FakeState, FakeTurnstile, Fault
-from webapp import create_app, openapi
-from webapp.config import ConfigError, Settings
-from webapp.demo_links import sign_demo_link
+from tests.support.apps import FAKE_AGENT_IDS, OfflineLiveKit
+from webapp import create_app
+from webapp.errors import ConfigError
+from webapp.pages.demo_links import sign_demo_link
+from webapp.settings import Settings
 
 MARKER = "LEAKCHECK"
 SECRETS = {
@@ -131,8 +132,6 @@ def drive(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any) -> Iterator[Drive]
             }
         )
         app = create_app(settings)
-        if "openapi" not in app.blueprints:
-            app.register_blueprint(openapi.bp)
         yield Drive(app, fakes, turnstile)
 
 

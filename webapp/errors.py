@@ -1,18 +1,22 @@
-"""The application's error tree and the one handler that renders it.
+"""The error tree: every failure a client or an operator can see, and nothing else.
 
-Every error a client can see is an :class:`AppError` with an HTTP status and a
-stable machine-readable ``code``. The message is written for people and never
-contains a provider's body, a stack trace or a secret.
+Every error a client can see is an :class:`AppError` with an HTTP status and a stable,
+machine-readable ``code``; each code is its own class, so an endpoint can list what it
+raises and the OpenAPI document is built from that list. Messages are written for people
+and never contain a provider's body, a stack trace or a secret. This module is a leaf: it
+imports nothing of ours, and the handlers that render it live with the app's wiring
+(:mod:`webapp.http_errors`).
 """
 
 from __future__ import annotations
 
-import logging
 
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+class ConfigError(Exception):
+    """The configuration is unusable; ``problems`` lists every reason, so one restart fixes all."""
 
-log = logging.getLogger(__name__)
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("webcall is not configured correctly:\n  - " + "\n  - ".join(problems))
 
 
 class AppError(Exception):
@@ -40,12 +44,59 @@ class AppError(Exception):
         self.retry_after_s = retry_after_s
 
 
+# --- 400: the request is malformed ----------------------------------------------------
+
+
 class BadRequest(AppError):
     """The request is malformed or breaks a documented limit."""
 
     status_code = 400
     code = "bad_request"
     message = "The request is not valid."
+
+
+class InvalidJson(BadRequest):
+    """The body is not UTF-8 JSON."""
+
+    code = "invalid_json"
+    message = "The request body is not valid UTF-8 JSON."
+
+
+class InvalidBody(BadRequest):
+    """The body is JSON, but not an object."""
+
+    code = "invalid_body"
+    message = "The request body must be a JSON object."
+
+
+class UnknownField(BadRequest):
+    """The body names a field the endpoint does not take (room, identity, …: never the client's)."""
+
+    code = "unknown_field"
+    message = "The request body has a field this endpoint does not take."
+
+
+class InvalidField(BadRequest):
+    """A field breaks its rule (type, length, characters)."""
+
+    code = "invalid_field"
+
+
+class AgentRequired(BadRequest):
+    """The body names no agent and there is more than one."""
+
+    code = "agent_required"
+    message = "Name the agent to call in the 'agent' field."
+
+
+class InvalidIdempotencyKey(BadRequest):
+    """The ``Idempotency-Key`` header is malformed."""
+
+    code = "invalid_idempotency_key"
+    message = "Idempotency-Key must be 1 to 128 letters, digits or -_.:"
+
+
+# --- 403 / 404 / 409 / 410: refused ------------------------------------------------------
 
 
 class OriginNotAllowed(AppError):
@@ -56,12 +107,68 @@ class OriginNotAllowed(AppError):
     message = "This site is not allowed to start calls with this agent."
 
 
+class BotCheckRequired(AppError):
+    """A bot check is configured and the request carried no token."""
+
+    status_code = 403
+    code = "bot_check_required"
+    message = "We could not confirm you are a person. Please reload the page and try again."
+
+
+class BotCheckFailed(AppError):
+    """The visitor did not pass the bot check."""
+
+    status_code = 403
+    code = "bot_check_failed"
+    message = "We could not confirm you are a person. Please reload the page and try again."
+
+
+class InvalidDemoLink(AppError):
+    """A demo link was changed after it was signed, or was never ours."""
+
+    status_code = 403
+    code = "invalid_demo_link"
+    message = "This demo link is not valid. Ask for a new one."
+
+
 class UnknownAgent(AppError):
     """The requested agent slug is not in the catalogue."""
 
     status_code = 404
     code = "unknown_agent"
     message = "There is no agent with that name."
+
+
+class NotFound(AppError):
+    """No such address."""
+
+    status_code = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class MethodNotAllowed(AppError):
+    """The address exists, the method does not."""
+
+    status_code = 405
+    code = "method_not_allowed"
+    message = "Method not allowed."
+
+
+class CallInProgress(AppError):
+    """The same idempotency key is still being served (by us, or by the provider)."""
+
+    status_code = 409
+    code = "call_in_progress"
+    message = "This call is already being started. Please wait a moment."
+
+
+class ExpiredDemoLink(AppError):
+    """A demo link's expiry has passed."""
+
+    status_code = 410
+    code = "demo_link_expired"
+    message = "This demo link has expired. Ask for a new one."
 
 
 class PayloadTooLarge(AppError):
@@ -80,12 +187,32 @@ class UnsupportedMediaType(AppError):
     message = "Send the request body as JSON (Content-Type: application/json)."
 
 
+# --- 429: too many -------------------------------------------------------------------------
+
+
 class RateLimited(AppError):
-    """Too many calls; ``retry_after_s`` says when to try again."""
+    """Too many calls from this client or for everyone; ``retry_after_s`` says when to try again."""
 
     status_code = 429
     code = "rate_limited"
     message = "Too many calls right now. Please wait a moment and try again."
+
+
+class AgentBusy(RateLimited):
+    """The agent's per-minute cap is reached."""
+
+    code = "agent_busy"
+    message = "This agent is taking a lot of calls right now. Please try again in a minute."
+
+
+class DailyBudgetExhausted(RateLimited):
+    """The agent's daily budget is spent."""
+
+    code = "daily_budget_exhausted"
+    message = "This agent has taken all the calls it can today. Please come back tomorrow."
+
+
+# --- 5xx: the provider or a service we depend on ----------------------------------------------
 
 
 class ProviderError(AppError):
@@ -104,7 +231,7 @@ class ProviderAuthError(ProviderError):
 
 
 class ProviderBadResponse(ProviderError):
-    """The provider answered with something that is not a usable web call."""
+    """The provider answered with something that is not a usable call."""
 
     code = "provider_bad_response"
 
@@ -123,76 +250,17 @@ class ProviderBusy(ProviderError):
     message = "The voice service is busy right now. Please try again in a moment."
 
 
+class BotCheckUnavailable(AppError):
+    """The bot-check service could not answer; we fail closed."""
+
+    status_code = 503
+    code = "bot_check_unavailable"
+    message = "We could not check the request right now. Please try again in a moment."
+
+
 class ProviderTimeout(ProviderError):
     """The provider did not answer in time."""
 
     status_code = 504
     code = "provider_timeout"
     message = "The voice service took too long to answer. Please try again."
-
-
-def error_response(error: AppError) -> Response:
-    """Render ``error`` as the JSON body and headers every client can rely on."""
-    response = jsonify(error={"code": error.code, "message": error.message})
-    response.status_code = error.status_code
-    response.headers["Cache-Control"] = "no-store"
-    if error.retry_after_s is not None:
-        response.headers["Retry-After"] = str(max(1, int(error.retry_after_s)))
-    return response
-
-
-_HTTP_CODES = {
-    400: BadRequest,
-    413: PayloadTooLarge,
-    415: UnsupportedMediaType,
-}
-
-
-def _wants_json() -> bool:
-    """Tell whether the failing request is an API request (JSON) or a page."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
-
-
-def init_app(app: Flask) -> None:
-    """Register the handlers that turn every failure into a stable answer."""
-
-    @app.errorhandler(AppError)
-    def handle_app_error(error: AppError) -> Response:
-        return error_response(error)
-
-    @app.errorhandler(HTTPException)
-    def handle_http_error(error: HTTPException) -> Response:
-        response = _render_http_error(error)
-        allowed = getattr(error, "valid_methods", None)
-        if response.status_code == 405 and allowed:
-            response.headers["Allow"] = ", ".join(allowed)
-        return response
-
-    def _render_http_error(error: HTTPException) -> Response:
-        """Our own body for an HTTP error raised by Flask or Werkzeug."""
-        status = error.code or 500
-        if status == 429:
-            from .security import rate_limited_error
-
-            return error_response(rate_limited_error())
-        if not _wants_json():
-            from .pages import render_error_page
-
-            return render_error_page(status)
-        if status == 404:
-            return error_response(AppError("Not found.", code="not_found", status_code=404))
-        if status == 405:
-            return error_response(AppError("Method not allowed.", code="method_not_allowed", status_code=405))
-        mapped = _HTTP_CODES.get(status)
-        if mapped is not None:
-            return error_response(mapped())
-        return error_response(AppError(code=f"http_{status}", status_code=status))
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        if not _wants_json():
-            from .pages import render_error_page
-
-            return render_error_page(500)
-        return error_response(AppError())

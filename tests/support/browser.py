@@ -13,6 +13,13 @@ from playwright.sync_api import Browser, Page, Playwright, Route, expect
 
 from .processes import ROOT
 
+# Debian's Chromium, headless on a closed network, with a fake microphone and loopback WebRTC.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]  # fmt: skip
 AXE_PATH = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_URL_PATH = "/static/__axe__.js"  # same origin as the page, so its CSP (script-src 'self') lets it in
 SIZES = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 800}}

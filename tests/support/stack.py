@@ -42,7 +42,7 @@ provider = "zudu"
 agent_id = "{zudu_agent}"
 title = "Zudu agent"
 
-# For the call page's tests (tests/test_call_page.py):
+# For the call page's tests (tests/e2e/test_call_page.py):
 [agents.branded]
 provider = "livekit"
 agent_id = "webcall-demo"
@@ -58,6 +58,12 @@ consent_text = "This call is recorded and transcribed so we can help you. By cal
 provider = "livekit"
 agent_id = "webcall-nobody"  # no worker serves this dispatch name: the agent never joins
 title = "Absent agent"
+
+[agents.capped]
+provider = "livekit"
+agent_id = "webcall-nobody"  # nobody joins: only the server can end this call
+title = "Capped call"
+max_call_s = 10
 
 [agents.limited]
 provider = "livekit"

@@ -1,45 +1,71 @@
-"""Provider adapters behind one interface, built once per app from the settings."""
+"""The provider registry: every module here with a ``PROVIDER`` spec is a provider.
+
+Adding a provider is one module in this package (its settings model, its pure request
+builders and answer parsers, its adapter class and its ``PROVIDER``), a fake in
+``tests/fakes/`` and its tests. Settings, the catalogue, the pages, ``/readyz`` and the
+OpenAPI document all read this registry, so nothing else changes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from functools import cache
 
-import httpx
+from .base import (
+    CAPABILITIES,
+    Provider,
+    ProviderContext,
+    ProviderSettings,
+    ProviderSpec,
+    WebCall,
+    WebCallRequest,
+)
 
-from ..config import Settings
-from .base import Provider, WebCall, WebCallRequest
-from .convoi import ConvoiProvider
-from .livekit import LiveKitProvider
-from .ravan import RavanProvider
-from .room_reaper import RoomReaper
-from .transport import Transport
-from .zudu import ZuduProvider
-
-__all__ = ["Provider", "WebCall", "WebCallRequest", "build_providers"]
-
-_HOSTED: dict[str, Callable[..., Provider]] = {
-    "ravan": RavanProvider,
-    "zudu": ZuduProvider,
-    "convoi": ConvoiProvider,
-}
+__all__ = [
+    "CAPABILITIES",
+    "Provider",
+    "ProviderContext",
+    "ProviderSettings",
+    "ProviderSpec",
+    "WebCall",
+    "WebCallRequest",
+    "build_providers",
+    "provider_names",
+    "registry",
+]
 
 
-def build_providers(settings: Settings, client: httpx.Client) -> dict[str, Provider]:
-    """One adapter per configured web-call provider, sharing one HTTP client."""
-    providers: dict[str, Provider] = {}
-    deadline_s = settings.connect_timeout_s + settings.read_timeout_s
-    for name, provider_settings in settings.providers.items():
-        if name == "livekit":
-            credentials = provider_settings.credentials
-            reaper = RoomReaper(
-                provider_settings.base_url, credentials["api_key"], credentials["api_secret"], client
-            )
-            providers[name] = LiveKitProvider(
-                provider_settings, token_ttl_s=settings.token_ttl_s, reaper=reaper
-            )
-        elif name in _HOSTED:
-            transport = Transport(
-                client, provider=name, secrets=provider_settings.credentials.values(), deadline_s=deadline_s
-            )
-            providers[name] = _HOSTED[name](provider_settings, transport)
-    return providers
+@cache
+def registry() -> Mapping[str, ProviderSpec]:
+    """Every provider, by name, found by scanning this package once."""
+    return discover(__name__, list(__path__))
+
+
+def discover(package: str, path: list[str]) -> dict[str, ProviderSpec]:
+    """The ``PROVIDER`` of every module of ``package`` (found at ``path``) that has one."""
+    specs: dict[str, ProviderSpec] = {}
+    for module_info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        module = importlib.import_module(f"{package}.{module_info.name}")
+        spec = getattr(module, "PROVIDER", None)
+        if isinstance(spec, ProviderSpec):
+            if spec.name in specs:
+                raise RuntimeError(f"two provider modules are named {spec.name!r}")
+            specs[spec.name] = spec
+    return specs
+
+
+def provider_names(capability: str | None = None) -> list[str]:
+    """Provider names in order; only those with ``capability`` when given."""
+    return [name for name, spec in registry().items() if capability is None or spec.supports(capability)]
+
+
+def build_providers(
+    settings: Mapping[str, ProviderSettings], context: ProviderContext
+) -> dict[str, Provider]:
+    """One adapter per configured provider, all sharing the context's HTTP client."""
+    specs = registry()
+    return {
+        name: specs[name].adapter(provider_settings, context) for name, provider_settings in settings.items()
+    }

@@ -1,21 +1,111 @@
-"""What every provider adapter takes and gives back.
+"""What every provider module declares, takes and gives back.
 
-An adapter is one class with one job, ``create_web_call``: build the provider's
-request (a pure function), send it through :mod:`webapp.providers.transport`
-(the only place that does I/O), and parse the answer (a pure function).
+A provider is one module in this package with a module-level ``PROVIDER``: a
+:class:`ProviderSpec` naming its variables (a :class:`ProviderSettings` model), its
+agent-id rule and its adapter class. The adapter's capabilities are its methods:
+``create_web_call``, ``create_phone_call``, ``list_calls``, ``get_call``, ``end_call``;
+a capability the provider lacks is a method the class does not have. Request building
+and answer parsing are pure functions in the module; :mod:`.transport` does the I/O.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
+import httpx
 import jwt
+from pydantic import AfterValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..agents import Agent
 from ..errors import ProviderBadResponse
+
+if TYPE_CHECKING:
+    from ..catalogue import Agent
+
+# The capabilities a provider may have, and the adapter method that provides each.
+CAPABILITIES = {
+    "web_call": "create_web_call",
+    "phone_call": "create_phone_call",
+    "list_calls": "list_calls",
+    "get_call": "get_call",
+    "end_call": "end_call",
+}
+
+
+def _http_url(value: str) -> str:
+    """An http(s) base URL without its trailing slash."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    return value.rstrip("/")
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+
+
+def credential(env_var: str) -> Any:
+    """A variable the provider cannot work without (unset: the provider is not configured)."""
+    return Field(None, validation_alias=env_var, json_schema_extra={"credential": True})
+
+
+def base_url(env_var: str, default: str | None) -> Any:
+    """Where the provider's API lives; ``env_var`` overrides it (staging, tests)."""
+    return Field(default, validation_alias=env_var)
+
+
+class ProviderSettings(BaseSettings):
+    """A provider's environment variables; each provider module declares its own subclass.
+
+    Fields use the variable's full name as alias, so the same model reads the real
+    environment and ``.env`` (pydantic-settings) or a plain mapping (``model_validate``).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    def credential_vars(self) -> dict[str, str]:
+        """Field name → environment variable, for every credential this provider needs."""
+        return {
+            name: str(info.validation_alias)
+            for name, info in type(self).model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("credential")
+        }
+
+    def missing(self) -> list[str]:
+        """The credential variables that are unset or empty."""
+        return [var for name, var in self.credential_vars().items() if not _text(getattr(self, name))]
+
+    def secret_values(self) -> list[str]:
+        """Every secret's value, for scrubbing logs."""
+        values = [getattr(self, name) for name in type(self).model_fields]
+        return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+
+    def is_configured(self) -> bool:
+        """True when every credential is set."""
+        return not self.missing()
+
+
+def _text(value: object) -> str:
+    """A setting's text (a secret's value), stripped."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value.strip() if isinstance(value, str) else ""
+
+
+def secret(value: SecretStr | None) -> str:
+    """The value of a credential the registry checked was set."""
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What the app gives every adapter: one shared HTTP client and the deadlines."""
+
+    http: httpx.Client
+    deadline_s: float = 12.0  # connect + read timeout: no call to a provider takes longer
+    token_ttl_s: int = 600  # livekit: participant token lifetime
 
 
 @dataclass(frozen=True)
@@ -26,6 +116,7 @@ class WebCallRequest:
     variables: Mapping[str, str] = field(default_factory=dict)  # defaults + allowed page values
     metadata: Mapping[str, Any] = field(default_factory=dict)
     participant_name: str | None = None
+    # Ours, scoped by agent and client: two visitors never share one (None: no key was sent).
     idempotency_key: str | None = None
 
 
@@ -42,13 +133,44 @@ class WebCall:
 
 
 class Provider(Protocol):
-    """A backend that turns a :class:`WebCallRequest` into a :class:`WebCall`."""
+    """An adapter. Capability methods (see ``CAPABILITIES``) are present only where supported."""
+
+    name: ClassVar[str]
+
+    def is_reachable(self, timeout_s: float) -> bool:
+        """True when the provider answers (for ``/readyz``)."""
+        ...
+
+    def livekit_url_before_call(self) -> str | None:
+        """The LiveKit URL when known before a call is created (the page warms it up), else None."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One provider: its name, its variables, its agent-id rule and its adapter."""
 
     name: str
+    title: str
+    settings: type[ProviderSettings]
+    adapter: Any  # a class: adapter(settings, context) -> Provider
+    agent_id_pattern: str  # what the provider's agent ids look like
+    agent_id_hint: str  # said to the operator when an id does not match
 
-    def create_web_call(self, request: WebCallRequest) -> WebCall:
-        """Ask the provider for a web call; raise a ``ProviderError`` subclass on failure."""
-        ...
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The capabilities whose method the adapter class has."""
+        return frozenset(
+            cap for cap, method in CAPABILITIES.items() if callable(getattr(self.adapter, method, None))
+        )
+
+    def supports(self, capability: str) -> bool:
+        """True when the adapter has ``capability``."""
+        return capability in self.capabilities
+
+    def check_agent_id(self, agent_id: str) -> str | None:
+        """None when ``agent_id`` fits this provider, else what is wrong."""
+        return None if re.fullmatch(self.agent_id_pattern, agent_id) else self.agent_id_hint
 
 
 def complete_from_token(call: WebCall) -> WebCall:
@@ -70,13 +192,13 @@ def complete_from_token(call: WebCall) -> WebCall:
         call_id=call.call_id,
         livekit_url=call.livekit_url,
         token=call.token,
-        room=call.room or _str(video.get("room")),
-        identity=call.identity or _str(claims.get("sub")),
+        room=call.room or optional_str(video.get("room")),
+        identity=call.identity or optional_str(claims.get("sub")),
         expires_at=expires_at,
     )
 
 
-def _str(value: object) -> str | None:
+def optional_str(value: object) -> str | None:
     """``value`` when it is a non-empty string, else None."""
     return value if isinstance(value, str) and value else None
 

@@ -5,25 +5,49 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..config import ProviderSettings
-from .base import WebCall, WebCallRequest, complete_from_token, first_dict, require_str
-from .transport import Transport
+from pydantic import SecretStr
 
-PATH = "/api/v1/public/calls"
+from ..errors import CallInProgress
+from .base import (
+    HttpUrlText,
+    ProviderSettings,
+    ProviderSpec,
+    WebCall,
+    WebCallRequest,
+    base_url,
+    complete_from_token,
+    credential,
+    first_dict,
+    optional_str,
+    require_str,
+    secret,
+)
+from .hosted import HostedProvider
+
+CALLS_PATH = "/api/v1/public/calls"
 _KEY_NAMESPACE = uuid.UUID("0b5f0c55-7a4e-4d0c-9a51-3c6f1d0e9c11")
+# Convoi answers 409 while a request with the same Idempotency-Key is still being served.
+STATUS_ERRORS = {409: CallInProgress}
 
 
-def idempotency_key(key: str | None) -> str:
-    """A UUID for ``Idempotency-Key``: the page's own when it is one, else derived from it, else new."""
-    if key is None:
+class ConvoiSettings(ProviderSettings):
+    """A server key (``sk_live_…``: public ``pk_`` keys cannot place every call) and the API's home."""
+
+    api_key: SecretStr | None = credential("CONVOI_API_KEY")
+    base_url: HttpUrlText = base_url("CONVOI_BASE_URL", "https://go.convoi.ai/backend")
+
+
+def idempotency_key(scoped_key: str | None) -> str:
+    """The UUID Convoi wants, derived from our key (already scoped by agent and client), or new.
+
+    Never the page's own value: two visitors sending the same key must not receive one call.
+    """
+    if scoped_key is None:
         return str(uuid.uuid4())
-    try:
-        return str(uuid.UUID(key))
-    except ValueError:
-        return str(uuid.uuid5(_KEY_NAMESPACE, key))
+    return str(uuid.uuid5(_KEY_NAMESPACE, scoped_key))
 
 
-def build_request(request: WebCallRequest) -> dict[str, Any]:
+def build_web_call(request: WebCallRequest) -> dict[str, Any]:
     """The web-call body; ``agent_overrides`` come from the agent's configuration only."""
     agent = request.agent
     body: dict[str, Any] = {"type": "web", "agent_id": agent.agent_id}
@@ -39,32 +63,29 @@ def build_request(request: WebCallRequest) -> dict[str, Any]:
     return body
 
 
-def parse_response(answer: Any) -> WebCall:
+def parse_web_call(answer: Any) -> WebCall:
     """Read ``livekit.url``, ``livekit.token`` and ``livekit.participant_identity``."""
     call = first_dict(answer)
     livekit = first_dict(call.get("livekit"))
-    identity = livekit.get("participant_identity")
-    room = call.get("room_id")
     return complete_from_token(
         WebCall(
             call_id=require_str(call.get("id")),
             livekit_url=require_str(livekit.get("url")),
             token=require_str(livekit.get("token")),
-            room=room if isinstance(room, str) and room else None,
-            identity=identity if isinstance(identity, str) and identity else None,
+            room=optional_str(call.get("room_id")),
+            identity=optional_str(livekit.get("participant_identity")),
         )
     )
 
 
-class ConvoiProvider:
+class ConvoiProvider(HostedProvider):
     """Creates Convoi web calls; the idempotency key makes retries safe."""
 
     name = "convoi"
 
-    def __init__(self, settings: ProviderSettings, transport: Transport) -> None:
-        self.url = settings.base_url + PATH
-        self.authorization = f"Bearer {settings.credentials['api_key']}"
-        self.transport = transport
+    def __init__(self, settings: ConvoiSettings, context: Any) -> None:
+        super().__init__(settings, context)
+        self.authorization = f"Bearer {secret(settings.api_key)}"
 
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Create the call, retrying transient failures under the same idempotency key."""
@@ -73,6 +94,21 @@ class ConvoiProvider:
             "Idempotency-Key": idempotency_key(request.idempotency_key),
         }
         answer = self.transport.post_json(
-            self.url, headers=headers, body=build_request(request), idempotent=True
+            self.base_url + CALLS_PATH,
+            headers=headers,
+            body=build_web_call(request),
+            idempotent=True,
+            status_errors=STATUS_ERRORS,
         )
-        return parse_response(answer)
+        return parse_web_call(answer)
+
+
+PROVIDER = ProviderSpec(
+    name="convoi",
+    title="Convoi AI",
+    settings=ConvoiSettings,
+    adapter=ConvoiProvider,
+    # Convoi web calls are single-agent: a workforce id (sqd_…) is refused with 422.
+    agent_id_pattern=r"agt_[A-Za-z0-9]+",
+    agent_id_hint="Convoi web calls need an agent id starting with 'agt_'",
+)

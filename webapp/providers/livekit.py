@@ -8,10 +8,22 @@ import secrets
 from datetime import timedelta
 
 from livekit import api
+from pydantic import SecretStr, field_validator
 
-from ..config import ProviderSettings
-from .base import WebCall, WebCallRequest, complete_from_token
+from .base import (
+    HttpUrlText,
+    ProviderContext,
+    ProviderSettings,
+    ProviderSpec,
+    WebCall,
+    WebCallRequest,
+    base_url,
+    complete_from_token,
+    credential,
+    secret,
+)
 from .room_reaper import RoomReaper
+from .transport import Transport
 
 EMPTY_ROOM_TIMEOUT_S = 60  # a room nobody joined closes after this
 DEPARTURE_TIMEOUT_S = 10  # a room closes this long after the last person leaves
@@ -68,17 +80,53 @@ def mint_token(request: WebCallRequest, *, api_key: str, api_secret: str, ttl: t
     )
 
 
+class LiveKitSettings(ProviderSettings):
+    """The server's client URL (given to browsers) and the key pair that signs our tokens."""
+
+    url: str | None = credential("LIVEKIT_URL")
+    api_key: SecretStr | None = credential("LIVEKIT_API_KEY")
+    api_secret: SecretStr | None = credential("LIVEKIT_API_SECRET")
+    # The server API's HTTP address; by default LIVEKIT_URL with ws(s) read as http(s).
+    base_url: HttpUrlText | None = base_url("LIVEKIT_BASE_URL", None)
+
+    @field_validator("url")
+    @classmethod
+    def _client_url(cls, value: str | None) -> str | None:
+        """Browsers connect to a ws(s):// URL (an http(s):// one is read the same way by the SDK)."""
+        if value and not value.startswith(("ws://", "wss://", "http://", "https://")):
+            raise ValueError("must be a ws(s):// or http(s):// URL")
+        return value
+
+    @property
+    def http_url(self) -> str:
+        """Where LiveKit's server API answers over HTTP."""
+        if self.base_url:
+            return self.base_url
+        url = self.url or ""
+        return url.replace("wss://", "https://", 1).replace("ws://", "http://", 1).rstrip("/")
+
+
 class LiveKitProvider:
     """Mints tokens for a self-hosted LiveKit server with our own agent dispatched."""
 
     name = "livekit"
 
-    def __init__(self, settings: ProviderSettings, *, token_ttl_s: int, reaper: RoomReaper) -> None:
-        self.url = settings.credentials["url"]
-        self.api_key = settings.credentials["api_key"]
-        self.api_secret = settings.credentials["api_secret"]
-        self.token_ttl_s = token_ttl_s
-        self.reaper = reaper
+    def __init__(self, settings: LiveKitSettings, context: ProviderContext) -> None:
+        self.url = settings.url or ""
+        self.http_url = settings.http_url
+        self.api_key = secret(settings.api_key)
+        self.api_secret = secret(settings.api_secret)
+        self.token_ttl_s = context.token_ttl_s
+        self.reaper = RoomReaper(self.http_url, self.api_key, self.api_secret, context.http)
+        self.transport = Transport(context.http, provider=self.name, secrets=settings.secret_values())
+
+    def is_reachable(self, timeout_s: float) -> bool:
+        """The LiveKit server answers 200 on ``/`` when it is up."""
+        return self.transport.is_reachable(self.http_url + "/", timeout_s=timeout_s, need_ok=True)
+
+    def livekit_url_before_call(self) -> str | None:
+        """Our own server: the page can warm the connection up before the call exists."""
+        return self.url
 
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Mint a token locally (no network); schedule the room's end when the agent has a limit."""
@@ -88,3 +136,15 @@ class LiveKitProvider:
         if max_call_s and call.room:
             self.reaper.schedule(call.room, max_call_s + JOIN_GRACE_S)
         return dataclasses.replace(call, livekit_url=self.url)
+
+
+PROVIDER = ProviderSpec(
+    name="livekit",
+    title="Self-hosted LiveKit",
+    settings=LiveKitSettings,
+    adapter=LiveKitProvider,
+    # The agent name an agent worker registers with (its dispatch name).
+    agent_id_pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}",
+    agent_id_hint="a LiveKit agent id is the agent name your worker registers with "
+    "(letters, digits, '-', '_' or '.')",
+)

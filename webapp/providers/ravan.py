@@ -5,15 +5,35 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..config import ProviderSettings
+from pydantic import SecretStr
+
 from ..errors import ProviderBadResponse
-from .base import WebCall, WebCallRequest, complete_from_token, first_dict, require_str
-from .transport import Transport
+from .base import (
+    HttpUrlText,
+    ProviderSettings,
+    ProviderSpec,
+    WebCall,
+    WebCallRequest,
+    base_url,
+    complete_from_token,
+    credential,
+    first_dict,
+    require_str,
+    secret,
+)
+from .hosted import HostedProvider
 
-PATH = "/api/v1/calling/create-call"
+CREATE_PATH = "/api/v1/calling/create-call"
 
 
-def build_request(request: WebCallRequest) -> dict[str, Any]:
+class RavanSettings(ProviderSettings):
+    """``RAVAN_API_KEY`` (sent as ``X-Api-Key``) and where the API lives."""
+
+    api_key: SecretStr | None = credential("RAVAN_API_KEY")
+    base_url: HttpUrlText = base_url("RAVAN_BASE_URL", "https://api.ravan.ai")
+
+
+def build_web_call(request: WebCallRequest) -> dict[str, Any]:
     """The narrowest documented body for a browser call (no phone numbers: they are outbound-only)."""
     body: dict[str, Any] = {"type": "web_call", "agent_id": request.agent.agent_id}
     if request.metadata:
@@ -23,7 +43,7 @@ def build_request(request: WebCallRequest) -> dict[str, Any]:
     return body
 
 
-def parse_response(answer: Any) -> WebCall:
+def parse_web_call(answer: Any) -> WebCall:
     """Read the call from the documented flat shape, or the same fields nested under ``data``."""
     outer = first_dict(answer)
     fields = first_dict(outer.get("data")) if "url" not in outer and "access_token" not in outer else outer
@@ -40,17 +60,28 @@ def parse_response(answer: Any) -> WebCall:
     )
 
 
-class RavanProvider:
+class RavanProvider(HostedProvider):
     """Creates Ravan web calls."""
 
     name = "ravan"
 
-    def __init__(self, settings: ProviderSettings, transport: Transport) -> None:
-        self.url = settings.base_url + PATH
-        self.headers = {"X-Api-Key": settings.credentials["api_key"]}
-        self.transport = transport
+    def __init__(self, settings: RavanSettings, context: Any) -> None:
+        super().__init__(settings, context)
+        self.headers = {"X-Api-Key": secret(settings.api_key)}
 
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Create the call; Ravan has no idempotency key, so only unsent requests are retried."""
-        answer = self.transport.post_json(self.url, headers=self.headers, body=build_request(request))
-        return parse_response(answer)
+        answer = self.transport.post_json(
+            self.base_url + CREATE_PATH, headers=self.headers, body=build_web_call(request)
+        )
+        return parse_web_call(answer)
+
+
+PROVIDER = ProviderSpec(
+    name="ravan",
+    title="Ravan AI",
+    settings=RavanSettings,
+    adapter=RavanProvider,
+    agent_id_pattern=r"\S{1,128}",
+    agent_id_hint="a Ravan agent id is the agent's id from the Ravan dashboard, without spaces",
+)

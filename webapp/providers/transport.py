@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from ..errors import (
+    AppError,
     ProviderAuthError,
     ProviderBadResponse,
     ProviderBusy,
@@ -50,38 +52,87 @@ class Transport:
         self.breaker = breaker or CircuitBreaker()
 
     def post_json(
-        self, url: str, *, headers: Mapping[str, str], body: Mapping[str, Any], idempotent: bool = False
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: Mapping[str, Any],
+        idempotent: bool = False,
+        status_errors: Mapping[int, type[AppError]] | None = None,
     ) -> Any:
         """POST ``body`` and return the decoded JSON answer of a 2xx response.
 
         A request that never reached the provider (connection refused) is always
         safe to repeat; one that may have reached it is repeated only when
         ``idempotent`` (an idempotency key makes the provider replay its answer).
+        ``status_errors`` maps a provider's own statuses to ours where they mean
+        more than a refusal (Convoi's 409: the same key is still being served).
         """
+        return self.send("POST", url, headers=headers, body=body, idempotent=idempotent,
+                         status_errors=status_errors)  # fmt: skip
+
+    def get_json(
+        self, url: str, *, headers: Mapping[str, str], params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """GET ``url`` (safe to repeat) and return the decoded JSON answer of a 2xx response."""
+        return self.send("GET", url, headers=headers, params=params, idempotent=True)
+
+    def delete(self, url: str, *, headers: Mapping[str, str]) -> Any:
+        """DELETE ``url`` (repeating it changes nothing) and return the decoded answer, if any."""
+        return self.send("DELETE", url, headers=headers, idempotent=True, empty_ok=True)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool = False,
+        status_errors: Mapping[int, type[AppError]] | None = None,
+        empty_ok: bool = False,
+    ) -> Any:
+        """One request through the circuit breaker, with retries where they are safe."""
         self.breaker.before_call()
+        request = _Request(
+            method, url, dict(headers), body, params, idempotent, status_errors or {}, empty_ok
+        )
         try:
-            answer = self._post_with_retries(url, headers, body, idempotent)
-        except ProviderError as error:
+            answer = self._send_with_retries(request)
+        except AppError as error:
             # Only a provider that is down or broken trips the breaker; one that refused
             # this call (bad request, our key, its rate limit) is up and answering.
-            self.breaker.record(ok=not is_outage(error))
+            self.breaker.record(ok=not (isinstance(error, ProviderError) and is_outage(error)))
             raise
         self.breaker.record(ok=True)
         return answer
 
-    def _post_with_retries(
-        self, url: str, headers: Mapping[str, str], body: Mapping[str, Any], idempotent: bool
-    ) -> Any:
-        """One POST, repeated on transient failures while that is safe and within the deadline."""
+    def is_reachable(self, url: str, *, timeout_s: float, need_ok: bool = False) -> bool:
+        """True when ``url`` answers at all (or with 200 when ``need_ok``): the readiness probe."""
+        try:
+            response = self.client.get(url, timeout=timeout_s)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 if need_ok else True
+
+    def _send_with_retries(self, request: _Request) -> Any:
+        """One request, repeated on transient failures while that is safe and within the deadline."""
         started = time.monotonic()
         for attempt in range(1, self.attempts + 1):
             remaining_s = self.deadline_s - (time.monotonic() - started)
+            idempotent = request.idempotent
             try:
-                response = self.client.post(
-                    url, headers=dict(headers), json=dict(body), timeout=self._timeout(remaining_s)
+                response = self.client.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    json=request.body,
+                    params=request.params,
+                    timeout=self._timeout(remaining_s),
                 )
             except httpx.TimeoutException as exc:
-                error: ProviderError = ProviderTimeout()
+                error: AppError = ProviderTimeout()
                 retry = idempotent or isinstance(exc, httpx.ConnectTimeout)
                 self._log_failure("timed out", exc)
             except httpx.TransportError as exc:
@@ -90,8 +141,10 @@ class Transport:
                 self._log_failure("unreachable", exc)
             else:
                 if response.status_code < 300:
+                    if request.empty_ok and not response.content:
+                        return None
                     return self._decode(response)
-                error = self._status_error(response)
+                error = self._status_error(response, request.status_errors)
                 retry = idempotent and response.status_code in RETRY_STATUSES
             backoff_s = 0.2 * 2 ** (attempt - 1)
             if (
@@ -125,10 +178,14 @@ class Transport:
             )  # fmt: skip
             raise ProviderBadResponse() from exc
 
-    def _status_error(self, response: httpx.Response) -> ProviderError:
+    def _status_error(
+        self, response: httpx.Response, status_errors: Mapping[int, type[AppError]]
+    ) -> AppError:
         """Map an error status to the error the browser sees, logging the provider's words."""
         status = response.status_code
-        log.error("%s refused the call with %s: %s", self.provider, status, self._redact(response.text))
+        log.error("%s refused the request with %s: %s", self.provider, status, self._redact(response.text))
+        if status in status_errors:
+            return status_errors[status]()
         error: ProviderError
         if status in (401, 403):
             error = ProviderAuthError()
@@ -153,6 +210,20 @@ class Transport:
             text = text.replace(secret, "***")
         text = " ".join(text.split())
         return text if len(text) <= limit else text[:limit] + "…"
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One request to a provider, as :meth:`Transport.send` repeats it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Mapping[str, Any] | None
+    params: Mapping[str, Any] | None
+    idempotent: bool
+    status_errors: Mapping[int, type[AppError]]
+    empty_ok: bool
 
 
 def is_outage(error: ProviderError) -> bool:

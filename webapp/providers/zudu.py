@@ -4,15 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import ProviderSettings
+from pydantic import SecretStr
+
 from ..errors import ProviderBadResponse
-from .base import WebCall, WebCallRequest, complete_from_token, first_dict, require_str
-from .transport import Transport
+from .base import (
+    HttpUrlText,
+    ProviderSettings,
+    ProviderSpec,
+    WebCall,
+    WebCallRequest,
+    base_url,
+    complete_from_token,
+    credential,
+    first_dict,
+    require_str,
+    secret,
+)
+from .hosted import HostedProvider
 
-PATH = "/api/calls/create-web-call"
+CREATE_PATH = "/api/calls/create-web-call"
 
 
-def build_request(request: WebCallRequest) -> dict[str, Any]:
+class ZuduSettings(ProviderSettings):
+    """Both halves of Zudu's key pair (``X-API-KEY``, ``X-API-SECRET``) and where the API lives."""
+
+    api_key: SecretStr | None = credential("ZUDU_API_KEY")
+    api_secret: SecretStr | None = credential("ZUDU_API_SECRET")
+    base_url: HttpUrlText = base_url("ZUDU_BASE_URL", "https://api.zudu.ai")
+
+
+def build_web_call(request: WebCallRequest) -> dict[str, Any]:
     """Zudu takes an agent id and free metadata; prompt variables travel in the metadata."""
     body: dict[str, Any] = {"agent_id": request.agent.agent_id}
     metadata = {**request.metadata, **request.variables}
@@ -21,7 +42,7 @@ def build_request(request: WebCallRequest) -> dict[str, Any]:
     return body
 
 
-def parse_response(answer: Any) -> WebCall:
+def parse_web_call(answer: Any) -> WebCall:
     """Read ``data.livekit_connection`` (token also at ``data.web_call_info.access_token``)."""
     outer = first_dict(answer)
     if str(outer.get("status", "")).lower() != "success" or outer.get("error"):
@@ -40,20 +61,28 @@ def parse_response(answer: Any) -> WebCall:
     )
 
 
-class ZuduProvider:
+class ZuduProvider(HostedProvider):
     """Creates Zudu web calls."""
 
     name = "zudu"
 
-    def __init__(self, settings: ProviderSettings, transport: Transport) -> None:
-        self.url = settings.base_url + PATH
-        self.headers = {
-            "X-API-KEY": settings.credentials["api_key"],
-            "X-API-SECRET": settings.credentials["api_secret"],
-        }
-        self.transport = transport
+    def __init__(self, settings: ZuduSettings, context: Any) -> None:
+        super().__init__(settings, context)
+        self.headers = {"X-API-KEY": secret(settings.api_key), "X-API-SECRET": secret(settings.api_secret)}
 
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Create the call; not idempotent, so only unsent requests are retried."""
-        answer = self.transport.post_json(self.url, headers=self.headers, body=build_request(request))
-        return parse_response(answer)
+        answer = self.transport.post_json(
+            self.base_url + CREATE_PATH, headers=self.headers, body=build_web_call(request)
+        )
+        return parse_web_call(answer)
+
+
+PROVIDER = ProviderSpec(
+    name="zudu",
+    title="Zudu AI",
+    settings=ZuduSettings,
+    adapter=ZuduProvider,
+    agent_id_pattern=r"\S{1,128}",
+    agent_id_hint="a Zudu agent id is the agent's id from the Zudu dashboard, without spaces",
+)

@@ -1,0 +1,232 @@
+"""``POST /api/calls`` through every adapter, over real HTTP to the provider fakes.
+
+The app runs in-process (Flask's test client); each provider is a fake HTTP server
+that follows the provider's documentation and rejects what the real API would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from flask import Flask
+
+from tests.fakes import FakeState, Fault
+from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, post
+
+CATALOGUE = """
+[agents.ravan]
+provider = "ravan"
+agent_id = "{ravan}"
+allowed_variables = ["name"]
+variables = {{ plan = "pro" }}
+
+[agents.zudu]
+provider = "zudu"
+agent_id = "{zudu}"
+
+[agents.convoi]
+provider = "convoi"
+agent_id = "{convoi}"
+greeting = "Hi from Convoi"
+system_prompt = "Be brief."
+
+[agents.local]
+provider = "livekit"
+agent_id = "webcall-demo"
+greeting = "Hello {{{{name}}}}"
+allowed_variables = ["name"]
+max_call_s = 120
+"""
+
+MakeApp = Callable[..., Flask]
+
+
+def claims(token: str) -> dict[str, Any]:
+    """The token's claims, decoded without verification."""
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def assert_call_answer(response: Any, agent: str, provider: str) -> dict[str, Any]:
+    """A 201 with every documented field, consistent with the token's own claims."""
+    assert response.status_code == 201, response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    answer = response.get_json()
+    assert (answer["agent"], answer["provider"]) == (agent, provider)
+    token_claims = claims(answer["livekit"]["token"])
+    assert answer["identity"] == token_claims["sub"]
+    assert answer["room"] == token_claims["video"]["room"]
+    assert answer["expires_at"].endswith("Z") and answer["call_id"]
+    assert answer["livekit"]["url"].startswith("ws")
+    return answer
+
+
+# --- each adapter: the request it sends and the answer it reads ---------------------
+
+
+def test_ravan_sends_a_web_call_with_allowed_variables_only(make_app: MakeApp, ravan: Any) -> None:
+    server, state = ravan
+    response = post(make_app(), {"agent": "ravan", "variables": {"name": "Ann", "secret_plan": "x"},
+                                 "metadata": {"source": "test"}})  # fmt: skip
+    answer = assert_call_answer(response, "ravan", "ravan")
+    assert answer["ignored_variables"] == ["secret_plan"]
+    sent = state.requests[-1]
+    assert sent.path == "/api/v1/calling/create-call"
+    assert sent.headers["X-Api-Key"] == FAKE_KEYS["ravan"]
+    assert sent.json["type"] == "web_call" and sent.json["agent_id"] == FAKE_AGENT_IDS["ravan"]
+    assert "from_phone_number" not in sent.json and "to_phone_number" not in sent.json
+    assert sent.json["prompt_dynamic_variables"] == {"plan": "pro", "name": "Ann"}
+    assert sent.json["metadata"]["source"] == "test"
+
+
+@pytest.mark.parametrize("shape", ["documented", "data"])
+def test_ravan_answer_is_read_in_both_shapes(make_app: MakeApp, ravan: Any, shape: str) -> None:
+    ravan[1].response_shape = shape
+    assert_call_answer(post(make_app(), {"agent": "ravan"}), "ravan", "ravan")
+
+
+def test_zudu_uses_create_web_call_with_both_keys(make_app: MakeApp, zudu: Any) -> None:
+    server, state = zudu
+    answer = assert_call_answer(post(make_app(), {"agent": "zudu"}), "zudu", "zudu")
+    sent = state.requests[-1]
+    assert sent.path == "/api/calls/create-web-call"
+    assert sent.headers["X-API-KEY"] == FAKE_KEYS["zudu"]
+    assert sent.headers["X-API-SECRET"] == FAKE_KEYS["zudu_secret"]
+    assert sent.json["agent_id"] == FAKE_AGENT_IDS["zudu"]
+    assert answer["call_id"].startswith("call_")
+
+
+def test_convoi_sends_overrides_from_configuration_and_an_idempotency_key(
+    make_app: MakeApp, convoi: Any
+) -> None:
+    server, state = convoi
+    key = "5d0c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e"
+    response = post(make_app(), {"agent": "convoi", "participant_name": "Ann"}, **{"Idempotency-Key": key})
+    answer = assert_call_answer(response, "convoi", "convoi")
+    sent = state.requests[-1]
+    assert sent.path == "/api/v1/public/calls"
+    assert sent.headers["Authorization"] == f"Bearer {FAKE_KEYS['convoi']}"
+    # Derived from ours, never the page's own value (it could be another visitor's too).
+    assert str(uuid.UUID(sent.headers["Idempotency-Key"])) != key
+    assert sent.json["type"] == "web" and sent.json["participant_name"] == "Ann"
+    assert sent.json["agent_overrides"] == {"first_message": "Hi from Convoi", "system_prompt": "Be brief."}
+    # The same key from the same visitor replays the same call (a new app: Convoi itself replays).
+    again = post(make_app(), {"agent": "convoi", "participant_name": "Ann"}, **{"Idempotency-Key": key})
+    assert again.get_json()["call_id"] == answer["call_id"]
+    assert state.requests[-1].headers["Idempotency-Key"] == sent.headers["Idempotency-Key"]
+
+
+def test_two_visitors_with_one_key_get_two_convoi_calls(make_app: MakeApp, convoi: Any) -> None:
+    state = convoi[1]
+    app = make_app()
+    key = {"Idempotency-Key": "5d0c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e"}
+    client = app.test_client()
+    first = client.post("/api/calls", json={"agent": "convoi"}, headers=key,
+                        environ_base={"REMOTE_ADDR": "198.51.100.1"})  # fmt: skip
+    second = client.post("/api/calls", json={"agent": "convoi"}, headers=key,
+                         environ_base={"REMOTE_ADDR": "198.51.100.2"})  # fmt: skip
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.get_json()["call_id"] != second.get_json()["call_id"]
+    sent_keys = [r.headers["Idempotency-Key"] for r in state.requests]
+    assert len(sent_keys) == 2 and sent_keys[0] != sent_keys[1]
+
+
+def test_convoi_conflict_is_our_call_in_progress(make_app: MakeApp, convoi: Any) -> None:
+    convoi[1].faults.append(
+        Fault(
+            "status",
+            status=409,
+            body={"type": "about:blank", "title": "Conflict", "status": 409, "code": "idempotency_conflict"},
+        )  # fmt: skip
+    )
+    response = post(make_app(), {"agent": "convoi"}, **{"Idempotency-Key": "k-1"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (409, "call_in_progress")
+
+
+def test_livekit_token_is_minted_with_server_chosen_room_and_dispatch(make_app: MakeApp) -> None:
+    response = post(make_app(), {"agent": "local", "variables": {"name": "Ann"}, "participant_name": "Ann"})
+    answer = assert_call_answer(response, "local", "livekit")
+    token = jwt.decode(answer["livekit"]["token"], OfflineLiveKit.api_secret, algorithms=["HS256"])
+    assert token["iss"] == OfflineLiveKit.api_key and token["name"] == "Ann"
+    assert 60 <= token["exp"] - token["nbf"] <= 3600
+    assert token["video"]["roomJoin"] is True and token["video"]["canPublishSources"] == ["microphone"]
+    dispatch = token["roomConfig"]["agents"][0]
+    assert dispatch["agentName"] == "webcall-demo"
+    assert '"name": "Ann"' in dispatch["metadata"] and "Hello {{name}}" in dispatch["metadata"]
+    assert answer["max_call_s"] == 120
+    other = post(make_app(), {"agent": "local"}).get_json()
+    assert other["room"] != answer["room"] and other["identity"] != answer["identity"]
+
+
+@pytest.mark.parametrize("provider", ["zudu", "convoi"])
+def test_wrong_keys_are_our_problem_not_the_callers(make_app: MakeApp, provider: str, request: Any) -> None:
+    request.getfixturevalue(provider)[1].api_key = "someone-elses-key"
+    response = post(make_app(), {"agent": provider})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (502, "provider_auth_failed")
+
+
+def test_unreachable_provider(make_app: MakeApp) -> None:
+    app = make_app(RAVAN_BASE_URL="http://127.0.0.1:9")
+    response = post(app, {"agent": "ravan"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (502, "provider_unavailable")
+
+
+def test_convoi_retries_transient_failures_under_the_same_key(make_app: MakeApp, convoi: Any) -> None:
+    state: FakeState = convoi[1]
+    state.faults.append(Fault("status", status=503, body={"status": 503}))
+    answer = assert_call_answer(post(make_app(), {"agent": "convoi"}), "convoi", "convoi")
+    keys = {r.headers["Idempotency-Key"] for r in state.requests}
+    assert len(state.requests) == 2 and len(keys) == 1 and answer["call_id"]
+
+
+def test_ravan_is_not_retried_after_the_request_was_sent(make_app: MakeApp, ravan: Any) -> None:
+    ravan[1].faults.append(Fault("status", status=503, body={}))
+    assert post(make_app(), {"agent": "ravan"}).status_code == 502
+    assert len(ravan[1].requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b'{"agent": "ravan"', "application/json", 400, "invalid_json"),
+        (b"\xff\xfe", "application/json", 400, "invalid_json"),
+        (b"[1, 2]", "application/json", 400, "invalid_body"),
+        (b'{"agent": "ravan", "room": "mine"}', "application/json", 400, "unknown_field"),
+        (b'{"agent": 5}', "application/json", 400, "invalid_field"),
+        (b'{"agent": "ravan", "variables": {"name": 5}}', "application/json", 400, "invalid_field"),
+        (b'{"agent": "ravan", "metadata": {"a": {"b": 1}}}', "application/json", 400, "invalid_field"),
+        (b"{}", "application/json", 400, "agent_required"),
+        (b'{"agent": "nobody"}', "application/json", 404, "unknown_agent"),
+        (b'{"agent": "ravan"}', "text/plain", 415, "unsupported_media_type"),
+        (
+            b'{"agent": "ravan", "metadata": {"x": "' + b"a" * 20000 + b'"}}',
+            "application/json",
+            413,
+            "payload_too_large",
+        ),
+        (b"[" * 5000 + b"]" * 5000, "application/json", 400, "invalid_json"),
+    ],
+)
+def test_bad_requests_get_stable_codes(
+    make_app: MakeApp, ravan: Any, body: bytes, content_type: str, status: int, code: str
+) -> None:
+    response = make_app().test_client().post("/api/calls", data=body, content_type=content_type)
+    assert response.status_code == status
+    assert response.get_json() == {
+        "error": {"code": code, "message": response.get_json()["error"]["message"]}
+    }
+    assert ravan[1].requests == []
+
+
+def test_origin_must_be_ours_or_allowed(make_app: MakeApp) -> None:
+    app = make_app()
+    assert post(app, {"agent": "local"}, Origin="http://localhost").status_code == 201
+    refused = post(app, {"agent": "local"}, Origin="https://evil.example")
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "origin_not_allowed")
+    # An explicit "null" origin (sandboxed frames, file:// pages) is never one of our pages.
+    for site in ("cross-site", "same-origin", "none"):
+        assert post(app, {"agent": "local"}, Origin="null", **{"Sec-Fetch-Site": site}).status_code == 403
+    assert post(app, {"agent": "local"}, Origin="null").status_code == 403

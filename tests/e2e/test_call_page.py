@@ -1,0 +1,522 @@
+"""The call page in headless Chromium: every state and failure, what it says, and how it looks.
+
+Real pieces, as in test_call.py: livekit-server, the demo agent, gunicorn, provider fakes.
+Microphone set-ups the session browser can't give (blocked, absent) get their own Chromium.
+Each state is checked for what the page says (``#call[data-state]``, ``#error[data-code]``,
+``#status``), run through axe-core, and photographed into test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Playwright, expect
+
+from tests.fakes import Fault
+from tests.support.apps import DEMO_AGENT_NAME
+from tests.support.browser import (
+    CHROMIUM_ARGS,
+    OBSERVE_EVENTS,
+    assert_accessible,
+    computed,
+    events,
+    launch_chromium,
+    screenshots,
+    serve_axe,
+    wait_for_js,
+    wait_for_state,
+)
+from tests.support.livekit_server import start_livekit_server
+from tests.support.processes import python_argv, start, wait_until
+from tests.support.stack import start_app_server
+from webapp.pages.demo_links import sign_demo_link
+
+pytestmark = pytest.mark.e2e
+
+LOGO_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48"><rect width="48" height="48" rx="12" '
+    'fill="#f59e0b"/><path d="M14 34 24 12l10 22" stroke="#fff" stroke-width="5" fill="none"/></svg>'
+)
+DARK_BG = "rgb(14, 16, 20)"
+LIGHT_BG = "rgb(245, 246, 248)"
+# The session's flags without the fake permission UI: Chromium then denies what would be asked.
+NO_FAKE_UI = [arg for arg in CHROMIUM_ARGS if arg != "--use-fake-ui-for-media-stream"]
+# Without the fake devices: a machine with no microphone at all.
+NO_MICROPHONE = [arg for arg in CHROMIUM_ARGS if arg != "--use-fake-device-for-media-stream"]
+# How far the transcript is scrolled from its newest line.
+FROM_BOTTOM_PX = "(({ scrollHeight, scrollTop, clientHeight }) => scrollHeight - scrollTop - clientHeight)"
+FROM_BOTTOM_PX += "(document.getElementById('transcript'))"
+
+
+@pytest.fixture
+def shots(artifacts: Path) -> Path:
+    """Where this file's screenshots go."""
+    return artifacts / "screenshots"
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """Clipboard access, for the transcript's Copy button."""
+    return {**browser_context_args, "permissions": ["clipboard-read", "clipboard-write"]}
+
+
+def open_page(page: Page, url: str, app_url: str) -> Page:
+    """Load a call page with event capture, axe and the branded agent's logo available."""
+    page.add_init_script(OBSERVE_EVENTS)
+    serve_axe(page, app_url)
+    page.context.route(
+        "https://logo.example/**", lambda route: route.fulfill(body=LOGO_SVG, content_type="image/svg+xml")
+    )
+    page.goto(url)
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    return page
+
+
+def fail_with(page: Page, code: str, timeout_ms: float = 15_000) -> None:
+    """The call failed with ``code``: state, error box and status all say so."""
+    wait_for_state(page, "failed", timeout_ms)
+    expect(page.locator("#error")).to_have_attribute("data-code", code)
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#status")).to_have_text("Call failed")
+    expect(page.locator("#talk")).to_have_text(re.compile("Try again"))
+    assert any(e["detail"]["code"] == code for e in events(page, "error")), events(page)
+
+
+# ---------- the whole call: states, presence, transcript, chat, mute, devices, keeping it ----------
+
+# Which microphone each getUserMedia call opened, by label.
+RECORD_MICROPHONES = """
+window.__microphones = [];
+const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = async (constraints) => {
+  const stream = await getUserMedia(constraints);
+  stream.getAudioTracks().forEach((track) => window.__microphones.push(track.label));
+  return stream;
+};
+"""
+
+
+def test_a_call_from_start_to_transcript(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    app = stack["app"]
+    page.add_init_script(RECORD_MICROPHONES)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    call = page.locator("#call")
+    expect(call).to_have_attribute("data-state", "idle")
+    expect(page.locator("#status")).to_have_text("Ready when you are")
+    expect(page.locator("#talk")).to_have_text(re.compile("Talk to Demo agent"))
+    expect(page.locator("#talk")).to_be_enabled()
+    assert_accessible(page, app.url, "idle")
+    screenshots(page, shots, "idle")
+
+    # Keyboard only: Tab reaches Talk, with a visible focus ring, and Enter starts the call.
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "talk":
+            break
+    expect(page.locator("#talk")).to_be_focused()
+    expect(page.locator("#talk")).to_have_css("outline-style", "solid")
+    expect(page.locator("#talk")).to_have_css("outline-width", "3px")
+    page.keyboard.press("Enter")
+    wait_for_state(page, "in-call")
+    expect(page.locator("#hangup")).to_be_focused()  # the keyboard follows the action
+    states = page.evaluate("window.__states")
+    assert states[:4] == ["requesting-mic", "connecting", "waiting-agent", "in-call"], states
+
+    # Agent presence: its state drives the status line, its real audio drives the orb.
+    expect(page.locator("#status")).to_have_text(re.compile("Agent is (speaking|listening|thinking)"))
+    expect(page.locator("#agent-level[data-active]")).to_be_attached(timeout=15_000)
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_contain_text(
+        "Hello there! I am the webcall demo agent.", timeout=15_000
+    )
+    expect(page.locator("#status")).to_have_text("Agent is listening", timeout=15_000)
+    expect(call).to_have_attribute("data-agent-state", "listening")
+    agent_states = {e["detail"]["state"] for e in events(page, "agent-state")}
+    assert {"thinking", "speaking", "listening"} <= agent_states, agent_states
+    # The caller's own level while the fake microphone speaks.
+    expect(page.locator("#mic-level[data-active]")).to_be_attached(timeout=15_000)
+    expect(page.locator("#timer")).to_be_visible()
+    expect(page.locator("#timer")).to_have_text(re.compile(r"^00:\d\d$"))
+    assert_accessible(page, app.url, "in call")
+    screenshots(page, shots, "in-call")
+    # Down to a 320 px phone without sideways scrolling.
+    page.set_viewport_size({"width": 320, "height": 640})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # Mute with the keyboard shortcut (anywhere in the page but a text field) and the button.
+    page.locator("body").press("m")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#status")).to_contain_text("you are muted")
+    page.click("#mute")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#status")).not_to_contain_text("muted")
+
+    # Typed chat: "m" in the text field is a letter, not a mute; the agent answers in words.
+    page.locator("#chat-input").press_sequentially("Hello from my keyboard")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
+    page.locator("#chat-input").press("Enter")
+    expect(page.locator("#chat-input")).to_have_value("")
+    typed = page.locator('#transcript [data-speaker="user"][data-chat]')
+    expect(typed).to_have_text("Hello from my keyboard")
+    expect(
+        page.locator('#transcript [data-speaker="agent"]', has_text="You wrote: Hello from my keyboard")
+    ).to_be_visible(timeout=15_000)
+
+    # Auto-scroll stops when the reader scrolls up, and "Latest" takes them back down.
+    page.evaluate("document.getElementById('transcript').style.flex = '0 0 90px'")  # room for 2 lines
+    expect(page.locator("#transcript-latest")).to_be_hidden()
+    page.fill("#chat-input", "Second message")
+    page.locator("#chat-input").press("Enter")  # the caller's own line always scrolls into view
+    assert page.evaluate(FROM_BOTTOM_PX) < 48
+    page.evaluate("document.getElementById('transcript').scrollTop = 0")  # the reader scrolls up
+    expect(page.locator("#transcript li", has_text="You wrote: Second message")).to_be_attached(
+        timeout=15_000
+    )
+    assert page.evaluate(FROM_BOTTOM_PX) > 100  # the reader stays where they were
+    expect(page.locator("#transcript-latest")).to_be_visible()
+    page.click("#transcript-latest")
+    expect(page.locator("#transcript-latest")).to_be_hidden()
+    assert page.evaluate(FROM_BOTTOM_PX) < 48
+    page.evaluate("document.getElementById('transcript').style.flex = ''")
+
+    # Microphone and speaker pickers, usable mid-call.
+    page.click("#devices summary")
+    mic_options = page.locator("#mic-select option")
+    expect(mic_options).to_have_count(3)  # Chromium's fake default, 1 and 2
+    page.select_option("#mic-select", label="Fake Audio Input 1")
+    wait_for_js(page, "() => window.__microphones.at(-1) === 'Fake Audio Input 1'")
+    expect(page.locator("#speaker-field")).to_be_visible()
+    speaker = page.select_option("#speaker-select", label="Fake Audio Output 1")[0]
+    wait_for_js(page, "(id) => document.querySelector('#call audio')?.sinkId === id", speaker)
+    expect(call).to_have_attribute("data-state", "in-call")
+
+    # Hang up: ended with the duration; the transcript can be copied and downloaded.
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+    expect(page.locator("#status")).to_have_text(re.compile(r"^Call ended · \d+:\d\d$"))
+    expect(page.locator("#talk")).to_have_text(re.compile("Start over"))
+    expect(page.locator("#talk")).to_be_focused()
+    end = events(page, "end")[-1]["detail"]
+    assert end["reason"] == "hangup" and end["duration_s"] >= 1, end
+    for kind in ("start", "connected", "agent-joined", "transcript", "end"):
+        assert events(page, kind), f"no webcall:{kind}"
+
+    page.click("#transcript-copy")
+    expect(page.locator("#announce")).to_have_text("Transcript copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("Call with Demo agent\n"), copied
+    assert re.search(r"^\[\d\d:\d\d:\d\d\] Agent: Hello there! I am the webcall demo agent\.$", copied, re.M)
+    assert re.search(r"^\[\d\d:\d\d:\d\d\] You: Hello from my keyboard$", copied, re.M), copied
+    with page.expect_download() as download_info:
+        page.click("#transcript-download")
+    download = download_info.value
+    assert re.fullmatch(r"transcript-demo-\d{4}-\d\d-\d\d-\d{4}\.txt", download.suggested_filename)
+    saved = Path(download.path()).read_text()
+    assert saved == copied
+    assert_accessible(page, app.url, "ended")
+    screenshots(page, shots, "ended")
+
+    # Start over: a fresh call with an empty transcript, on the microphone picked before.
+    page.click("#talk")
+    expect(page.locator("#transcript li")).to_have_count(0)
+    wait_for_state(page, "in-call")
+    assert page.evaluate("window.__microphones.at(-1)") == "Fake Audio Input 1"
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+    assert not [line for line in console_log if line.startswith("pageerror")], console_log
+
+
+# ---------- consent, branding, themes ----------
+
+
+def test_consent_is_asked_once_and_remembered(page: Page, stack: dict[str, Any], shots: Path) -> None:
+    app = stack["app"]
+    page.emulate_media(color_scheme="light")
+    open_page(page, f"{app.url}/talk/branded", app.url)
+    talk, consent = page.locator("#talk"), page.locator("#consent-accept")
+    expect(page.locator("#consent-text")).to_contain_text("This call is recorded and transcribed")
+    expect(consent).not_to_be_checked()
+    expect(talk).to_be_disabled()
+    talk.click(force=True)  # a disabled button does nothing
+    assert page.locator("#call").get_attribute("data-state") == "idle"
+
+    # The agent's look: dark theme even though the system prefers light, its accent and logo.
+    assert computed(page, "body", "background-color") == DARK_BG
+    assert computed(page, "#call", "--accent") == "#0f766e"
+    expect(page.locator("#talk")).to_have_css("background-color", "rgb(15, 118, 110)")
+    expect(page.locator(".agent__logo")).to_have_attribute("src", "https://logo.example/acme.svg")
+    assert page.evaluate("document.querySelector('.agent__logo').naturalWidth") > 0
+    assert_accessible(page, app.url, "consent, dark theme")
+
+    consent.check()
+    expect(talk).to_be_enabled()
+    screenshots(page, shots, "branded-consent", themes=("dark",))
+    page.reload()
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    expect(consent).to_be_checked()
+    expect(talk).to_be_enabled()
+    consent.uncheck()  # taking it back asks again
+    expect(talk).to_be_disabled()
+    page.reload()
+    expect(page.locator("#consent-accept")).not_to_be_checked()
+
+
+def test_system_theme_follows_the_browser(page: Page, stack: dict[str, Any], shots: Path) -> None:
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    expect(page.locator("#call")).to_have_attribute("data-theme", "system")
+    page.emulate_media(color_scheme="light")
+    assert computed(page, "body", "background-color") == LIGHT_BG
+    assert computed(page, ".call__panel", "background-color") == "rgb(255, 255, 255)"
+    page.emulate_media(color_scheme="dark")
+    assert computed(page, "body", "background-color") == DARK_BG
+    assert computed(page, ".call__panel", "background-color") == "rgb(23, 26, 33)"
+    # Embedded in an iframe: the same UI, compact.
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 375, "height": 640})
+    page.goto(f"{app.url}/embed/demo")
+    expect(page.locator("#call")).to_have_attribute("data-mode", "embed")
+    assert computed(page, ".orb", "width") == "108px"
+    assert computed(page, ".page", "padding-top") == "8px"
+    page.screenshot(path=str(shots / "embed-idle-phone-light.png"), full_page=True)
+    # Reduced motion: the orb stops moving (audio.js also paints its level only as on/off).
+    assert computed(page, ".orb__core", "transition-duration") != "0s"
+    page.emulate_media(reduced_motion="reduce")
+    assert computed(page, ".orb__core", "transition-duration") == "0s"
+
+
+# ---------- the microphone: blocked, absent, in use ----------
+
+
+def test_microphone_blocked(playwright: Playwright, stack: dict[str, Any], shots: Path) -> None:
+    app = stack["app"]
+    with launch_chromium(playwright, [*NO_FAKE_UI, "--deny-permission-prompts"]) as browser:
+        page = open_page(browser.new_page(), f"{app.url}/talk/demo", app.url)
+        page.click("#talk")
+        fail_with(page, "mic-denied")
+        expect(page.locator("#error")).to_contain_text("Microphone access is blocked.")
+        expect(page.locator("#error")).to_contain_text("site settings icon left of the address bar")
+        assert_accessible(page, app.url, "failed: microphone blocked")
+        screenshots(page, shots, "failed")
+
+
+def test_no_microphone(playwright: Playwright, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    with launch_chromium(playwright, NO_MICROPHONE) as browser:
+        page = open_page(browser.new_page(), f"{app.url}/talk/demo", app.url)
+        page.click("#talk")
+        fail_with(page, "mic-missing")
+        expect(page.locator("#error")).to_contain_text("No microphone was found.")
+
+
+def test_microphone_in_use(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    # What Chromium reports when another program holds the device.
+    page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () =>"
+        " Promise.reject(new DOMException('Could not start audio source', 'NotReadableError'));"
+    )
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    fail_with(page, "mic-busy")
+    expect(page.locator("#error")).to_contain_text("Another app or browser tab may be using it.")
+
+
+# ---------- a sales demo link ----------
+
+PRIVATE_AGENTS_TOML = """\
+[agents.demo]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Demo agent"
+description = "Your own voice agent, ready to try."
+greeting = "Hello {{name}}! I am the webcall demo agent."
+variables = { name = "there" }
+allowed_variables = ["name"]
+accent_color = "#b45309"
+"""
+SECRET_KEY = "call-page-test-secret-0123456789abcdef"
+
+
+def start_private_app(livekit: Any, log_dir: Path) -> Any:
+    """An app of our own (a known secret key, one agent) on ``livekit``."""
+    env = {**livekit.env(), "WEBCALL_SECRET_KEY": SECRET_KEY}
+    return start_app_server(env, log_dir, agents_toml=PRIVATE_AGENTS_TOML)
+
+
+def test_sales_demo_link(page: Page, stack: dict[str, Any], artifacts: Path, shots: Path) -> None:
+    app = start_private_app(stack["livekit"], artifacts / "logs" / "call-page-demo-link")
+    try:
+        token = sign_demo_link(SECRET_KEY, "demo", {"company": "Acme", "name": "Jo"}, int(time.time()) + 600)
+        open_page(page, f"{app.url}/demo/demo?t={token}", app.url)
+        expect(page.locator("#call")).to_have_attribute("data-mode", "demo")
+        expect(page.locator(".agent--hero")).to_be_visible()
+        expect(page.locator(".agent__prepared")).to_have_text("Prepared for Acme")
+        expect(page.locator(".agent__welcome")).to_contain_text("Hi Jo")
+        assert_accessible(page, app.url, "sales demo")
+        screenshots(page, shots, "demo-idle")
+        with page.expect_request(lambda r: r.url.endswith("/api/calls")) as sent:
+            page.click("#talk")
+        assert sent.value.post_data_json == {"agent": "demo", "demo_token": token}
+        wait_for_state(page, "in-call")
+        # The link's variables reached the agent.
+        expect(page.locator('#transcript [data-speaker="agent"]').first).to_contain_text(
+            "Hello Jo!", timeout=15_000
+        )
+        screenshots(page, shots, "demo-in-call", themes=("light",))
+        page.click("#hangup")
+        wait_for_state(page, "ended", 10_000)
+    finally:
+        app.process.stop()
+
+
+# ---------- what the service can refuse: the agent, the provider, the rate limit, the clock ----------
+
+
+def test_failures_from_the_service(page: Page, context: BrowserContext, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    # An agent nobody serves: the page gives up after 20 s. Meanwhile the other failures run.
+    waiting = open_page(context.new_page(), f"{app.url}/talk/nobody", app.url)
+    waiting.click("#talk")
+    wait_for_state(waiting, "waiting-agent")
+    expect(waiting.locator("#status")).to_have_text("Waiting for the agent…")
+    expect(waiting.locator("#hangup")).to_be_visible()
+
+    # The provider refuses, then says it is busy: its words never reach the page, ours do.
+    ravan = stack["fakes"]["ravan"][1]
+    open_page(page, f"{app.url}/talk/ravan-demo", app.url)
+    ravan.faults.append(Fault("status", status=400, body={"success": False, "message": "agent disabled"}))
+    page.click("#talk")
+    fail_with(page, "provider_error")
+    expect(page.locator("#error strong")).to_have_text("The voice service could not start the call.")
+    expect(page.locator("#error")).to_have_text(
+        "The voice service could not start the call. Please try again shortly."
+    )
+    ravan.faults.append(Fault("status", status=429, body={}, headers={"Retry-After": "7"}))
+    page.click("#talk")
+    fail_with(page, "provider_busy")
+    expect(page.locator("#error")).to_contain_text("You can try again in 7 seconds.")
+
+    # A call with a time limit: the time left shows, then the page hangs up by itself.
+    page.goto(f"{app.url}/talk/limited")
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    expect(page.locator("#time-left")).to_have_text(re.compile(r"^0:(10|0\d) left$"))
+    expect(page.locator("#time-left")).to_have_attribute("data-warning", "")
+    wait_for_state(page, "ended", 15_000)
+    expect(page.locator("#status")).to_have_text(re.compile(r"^Time limit reached · call ended · 0:1[01]$"))
+    assert events(page, "end")[-1]["detail"]["reason"] == "time-limit"
+
+    # One call an hour from this address (counted per gunicorn worker, so at most three tries).
+    for _ in range(3):
+        with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answer:
+            page.click("#talk")
+        if answer.value.status == 429:
+            break
+        page.click("#hangup")
+        wait_for_state(page, "ended")
+    fail_with(page, "rate_limited")
+    expect(page.locator("#error")).to_contain_text("You can try again in 1 hour.")
+    assert events(page, "error")[-1]["detail"]["retry_after_s"] > 3000
+
+    fail_with(waiting, "agent-timeout", timeout_ms=25_000)
+    expect(waiting.locator("#error")).to_contain_text("The agent didn't join the call.")
+    assert_accessible(waiting, app.url, "failed: agent did not join")
+
+
+# ---------- audio playback blocked by the browser ----------
+
+# Chromium lets a MediaStream-backed <audio> play without a gesture (its autoplay policy exempts
+# WebRTC media), so the block never happens there; Safari does block it. This plays Safari's
+# part: play() refuses until the caller has pressed something on the page (a trusted event:
+# Playwright's clicks are, its evaluate() and expect() polling are not). The call starts from
+# script, with no gesture at all.
+SAFARI_AUTOPLAY_AND_AUTOSTART = """
+let gesture = false;
+for (const type of ["pointerdown", "keydown"]) {
+  addEventListener(type, (e) => { gesture = gesture || e.isTrusted; }, true);
+}
+const play = HTMLMediaElement.prototype.play;
+HTMLMediaElement.prototype.play = function () {
+  if (!gesture) return Promise.reject(new DOMException("play() needs a user gesture", "NotAllowedError"));
+  return play.call(this);
+};
+const autoplay = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, "autoplay");
+Object.defineProperty(HTMLMediaElement.prototype, "autoplay", {
+  ...autoplay,
+  set(on) { autoplay.set.call(this, on && gesture); },
+});
+document.addEventListener("webcall:error", (e) => console.log(`webcall:error ${e.detail.code}`));
+addEventListener("DOMContentLoaded", function go() {
+  if (document.querySelector("#call[data-ready]")) document.getElementById("talk").click();
+  else setTimeout(go, 50);
+});
+"""
+
+
+def test_playback_blocked_until_the_caller_turns_sound_on(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    page.add_init_script(SAFARI_AUTOPLAY_AND_AUTOSTART)
+    blocked = "webcall:error playback-blocked"
+    with page.expect_console_message(lambda m: m.text == blocked, timeout=25_000):
+        page.goto(f"{app.url}/talk/demo")
+    expect(page.locator("#error")).to_have_attribute("data-code", "playback-blocked")
+    expect(page.locator("#error")).to_contain_text("Your browser paused the agent's voice.")
+    expect(page.locator("#resume-audio")).to_be_visible()
+    expect(page.locator("#resume-audio")).to_be_focused()
+    expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
+    assert page.evaluate("[...document.querySelectorAll('#call audio')].every((a) => a.paused)")
+    page.click("#resume-audio")
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#resume-audio")).to_be_hidden()
+    # The agent's voice plays, and the meters (whose AudioContext waited for a gesture) run.
+    assert page.evaluate("[...document.querySelectorAll('#call audio')].some((a) => !a.paused)")
+    expect(page.locator("#agent-level[data-active]")).to_be_attached(timeout=15_000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+
+
+# ---------- the LiveKit server goes away mid-call ----------
+
+
+@pytest.fixture
+def own_stack(artifacts: Path) -> Iterator[dict[str, Any]]:
+    """A LiveKit server, demo agent and app of this test's own, so it may stop the server."""
+    log_dir = artifacts / "logs" / "call-page-own-stack"
+    livekit = start_livekit_server(log_dir)
+    env = {**livekit.env(), "WEBCALL_DEMO_AGENT_NAME": DEMO_AGENT_NAME}
+    agent = start("demo-agent", python_argv("-m", "webapp.demo_agent"), env=env, log_dir=log_dir)
+    app = None
+    try:
+        app = start_private_app(livekit, log_dir)
+        wait_until(lambda: "registered" in agent.log().lower(), timeout_s=60, what="the agent", process=agent)
+        yield {"app": app, "livekit": livekit}
+    finally:
+        if app is not None:
+            app.process.stop()
+        agent.stop()
+        livekit.process.stop()
+
+
+def test_connection_lost_when_the_server_stops(page: Page, own_stack: dict[str, Any]) -> None:
+    app, livekit = own_stack["app"], own_stack["livekit"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_be_visible(timeout=15_000)
+    started = time.monotonic()
+    livekit.process.popen.kill()  # gone at once (SIGTERM would wait for the room to empty)
+    wait_for_state(page, "reconnecting", 10_000)
+    expect(page.locator("#status")).to_have_text("Connection lost · reconnecting…")
+    assert_accessible(page, app.url, "reconnecting")
+    fail_with(page, "connection-lost", timeout_ms=40_000)
+    assert time.monotonic() - started < 35  # the page gives up after about 20 s, not LiveKit's 45
+    expect(page.locator("#error")).to_contain_text("The connection was lost.")
+    assert page.evaluate("window.__states")[-3:] == ["in-call", "reconnecting", "failed"]

@@ -1,0 +1,286 @@
+"""The embeds on a customer's site, in Chromium: the script widget and the iframe.
+
+The ``embed_hosts`` fixture serves ``tests/embed_host/*.html`` from two other origins: one
+the ``widget`` agent allows and one it doesn't. The widget is observed as a host page sees
+it (the ``webcall:*`` events it records in ``window.received``) and from outside (requests,
+``getStats()`` of its peer connections, screenshots).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.test_call import INBOUND_AUDIO, poll
+from tests.support.processes import ROOT
+
+pytestmark = pytest.mark.e2e
+
+LOADER = ROOT / "static" / "dist" / "embed.js"
+LOADER_MAX_GZIP_BYTES = 5_000
+GREETING = "Hello from the widget."
+
+# Collect the page's peer connections before any page script runs (see test_call.py).
+PEER_CONNECTIONS = """
+window.__pcs = [];
+const NativePC = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends NativePC {
+  constructor(...args) { super(...args); window.__pcs.push(this); }
+};
+"""
+
+# How many pixels of two same-sized PNGs (data URLs) differ by more than a rounding error.
+PIXEL_DIFFERENCE = """
+async ([a, b]) => {
+  const load = (src) => new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = reject;
+    image.src = src;
+  });
+  const pixels = (image) => {
+    const canvas = new OffscreenCanvas(image.width, image.height);
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0);
+    return context.getImageData(0, 0, image.width, image.height).data;
+  };
+  const [x, y] = await Promise.all([load(a), load(b)]);
+  if (x.width !== y.width || x.height !== y.height) {
+    return { sizes: [[x.width, x.height], [y.width, y.height]] };
+  }
+  const [p, q] = [pixels(x), pixels(y)];
+  let differing = 0;
+  for (let i = 0; i < p.length; i += 4) {
+    const most = Math.max(...[0, 1, 2, 3].map((c) => Math.abs(p[i + c] - q[i + c])));
+    if (most > 8) differing += 1;
+  }
+  return { differing, total: p.length / 4 };
+}
+"""
+
+
+def host_url(stack: dict[str, Any], site: str, page_name: str) -> str:
+    """A page of the ``allowed`` or ``denied`` customer site."""
+    return f"{stack['embed_hosts'][site].origin}/{page_name}"
+
+
+def received(page: Page, kind: str | None = None) -> list[dict[str, Any]]:
+    """The webcall:* events the host page recorded (all, or those of one kind)."""
+    events: list[dict[str, Any]] = page.evaluate("window.received")
+    return [e for e in events if kind is None or e["type"] == kind]
+
+
+def open_panel(widget: Locator) -> Locator:
+    """Click the launcher and wait for the call UI to be ready; returns the Talk button."""
+    widget.locator(".launcher").click()
+    talk = widget.locator("#talk")
+    expect(talk).to_be_enabled(timeout=15_000)
+    return talk
+
+
+def test_loader_is_small_and_carries_no_call_code() -> None:
+    assert LOADER.is_file(), "static/dist/embed.js is missing: run npm run build"
+    code = LOADER.read_bytes()
+    assert len(gzip.compress(code, compresslevel=9)) < LOADER_MAX_GZIP_BYTES
+    assert b"livekit" not in code.lower() and b"RTCPeerConnection" not in code
+
+
+def test_panel_answers_allowed_origins_and_tells_others_why(stack: dict[str, Any]) -> None:
+    url = f"{stack['app'].url}/embed/widget/panel"
+    allowed = stack["embed_hosts"]["allowed"].origin
+    ok = httpx.get(url, headers={"Origin": allowed, "Sec-Fetch-Site": "cross-site"}, timeout=5)
+    assert ok.status_code == 200 and ok.headers["Access-Control-Allow-Origin"] == allowed
+    panel = ok.json()
+    assert panel["config"]["mode"] == "widget" and panel["script_url"].endswith("/static/dist/widget.js")
+    assert 'id="talk"' in panel["html"]
+    denied = stack["embed_hosts"]["denied"].origin
+    refused = httpx.get(url, headers={"Origin": denied, "Sec-Fetch-Site": "cross-site"}, timeout=5)
+    # The refusal is readable by the refused page (so its widget can say why), the panel is not.
+    assert refused.status_code == 403 and refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert refused.json()["error"]["code"] == "origin_not_allowed" and "html" not in refused.json()
+
+
+def test_widget_call_on_an_allowed_site(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:
+    page.add_init_script(PEER_CONNECTIONS)
+    page.goto(host_url(stack, "allowed", "widget.html"))
+    widget = page.locator("webcall-widget")
+    expect(widget.locator(".launcher")).to_have_text("Talk to Acme")
+    assert page.evaluate("webcall.widgets.length") == 1
+
+    talk = open_panel(widget)
+    with page.expect_response(lambda r: r.url.endswith("/api/calls") and r.request.method == "POST") as made:
+        talk.click()
+    assert made.value.status == 201, made.value.text()
+    assert made.value.request.post_data_json["variables"] == {"name": "Ada"}  # from data-var-name
+    assert made.value.json()["ignored_variables"] == ["name"]  # the widget agent allows none
+
+    call = widget.locator("#call")
+    expect(call).to_have_attribute("data-state", "in-call", timeout=25_000)
+
+    # The agent's audio arrives and is played, from an <audio> inside the widget, not the host page.
+    first = page.evaluate(INBOUND_AUDIO)
+
+    def playing() -> Any:
+        stats = page.evaluate(INBOUND_AUDIO)
+        return stats if stats["level"] > 0.01 and stats["bytes"] > first["bytes"] + 1000 else None
+
+    assert poll(playing, timeout_s=15), f"no agent audio playing: {page.evaluate(INBOUND_AUDIO)}"
+    assert page.evaluate("document.querySelectorAll('audio').length") == 0
+    expect(widget.locator("audio")).to_have_count(1)
+    greeting = widget.locator('#transcript [data-speaker="agent"]').first
+    expect(greeting).to_contain_text(GREETING, timeout=15_000)
+
+    page.wait_for_timeout(1_500)  # a call of a measurable length: webcall:end says at least 1 s
+    widget.locator("#hangup").click()
+    expect(call).to_have_attribute("data-state", "ended", timeout=10_000)
+
+    # The host page heard the whole call, each event from the widget's element.
+    kinds = [e["type"] for e in received(page)]
+    for kind in ("loaded", "open", "ready", "start", "connected", "transcript", "end"):
+        assert kind in kinds, kinds
+    assert "error" not in kinds, received(page, "error")
+    assert {e["agent"] for e in received(page)} == {"widget"}
+    assert any(GREETING in e["detail"]["text"] for e in received(page, "transcript"))
+    end = received(page, "end")[-1]["detail"]
+    assert end["reason"] == "hangup" and end["duration_s"] >= 1, end
+
+
+def test_widget_on_a_denied_site_is_refused(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(f"{r.method} {r.url}"))
+    page.goto(host_url(stack, "denied", "widget.html"))
+    widget = page.locator("webcall-widget")
+    widget.locator(".launcher").click()
+
+    problem = widget.locator(".note--problem")
+    expect(problem).to_contain_text("Calls aren't available on this site.")
+    expect(problem).to_contain_text("This site is not allowed to start calls with this agent.")
+    expect(widget.locator("#talk")).to_have_count(0)
+    assert received(page, "error")[0]["detail"]["code"] == "origin_not_allowed"
+    # No call code was loaded and no call was asked for.
+    assert not [r for r in requests if "/api/calls" in r or "widget.js" in r], requests
+
+
+def test_api_refusal_shows_in_the_panel(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:
+    refusal = {"code": "origin_not_allowed", "message": "This site may not start calls with this agent."}
+    allowed = stack["embed_hosts"]["allowed"].origin
+    page.route(
+        "**/api/calls",
+        lambda route: route.fulfill(
+            status=403,
+            json={"error": refusal},
+            headers={"Access-Control-Allow-Origin": allowed},
+        ),
+    )
+    page.goto(host_url(stack, "allowed", "widget.html"))
+    widget = page.locator("webcall-widget")
+    open_panel(widget).click()
+    expect(widget.locator("#call")).to_have_attribute("data-state", "failed", timeout=10_000)
+    expect(widget.locator("#error")).to_contain_text(refusal["message"])
+    assert [e["detail"]["code"] for e in received(page, "error")] == ["origin_not_allowed"]
+    assert not received(page, "connected")
+
+
+@pytest.mark.parametrize("site", ["allowed", "denied"])
+def test_iframe_embed_follows_frame_ancestors(
+    page: Page, console_log: list[str], stack: dict[str, Any], site: str
+) -> None:
+    page.goto(host_url(stack, site, "iframe.html"), wait_until="load")
+    frame = page.locator("iframe").element_handle().content_frame()
+    assert frame is not None
+    ours = f"{stack['app'].url}/embed/widget"
+    if site == "allowed":
+        assert frame.url == ours
+        expect(frame.locator("#talk")).to_be_enabled()
+        return
+    # Chromium refuses to render our page in the frame: it says why, and shows none of our markup.
+    assert poll(lambda: any("frame-ancestors" in line for line in console_log), timeout_s=5), console_log
+    assert frame.url != ours, frame.url
+    assert frame.evaluate("document.querySelector('#call')") is None
+
+
+def widget_screenshots(page: Page, url: str) -> tuple[bytes, bytes]:
+    """The closed launcher, then the open panel, of the page's widget."""
+    page.goto(url)
+    widget = page.locator("webcall-widget")
+    launcher = widget.locator(".launcher").screenshot(animations="disabled")
+    open_panel(widget)
+    page.mouse.move(0, 0)  # no hover effect on either
+    panel = widget.locator(".frame").screenshot(animations="disabled")
+    return launcher, panel
+
+
+def test_host_css_and_csp_cannot_change_the_widget(
+    page: Page, console_log: list[str], stack: dict[str, Any], artifacts: Path
+) -> None:
+    plain = widget_screenshots(page, host_url(stack, "allowed", "widget.html"))
+    for host_page in ("hostile.html", "strict-csp.html"):
+        shots = widget_screenshots(page, host_url(stack, "allowed", host_page))
+        page.goto("about:blank")
+        for name, a, b in zip(("launcher", "panel"), plain, shots, strict=True):
+            (artifacts / f"embed-{name}-widget.png").write_bytes(a)
+            (artifacts / f"embed-{name}-{host_page.removesuffix('.html')}.png").write_bytes(b)
+            if a == b:
+                continue
+            urls = [f"data:image/png;base64,{base64.b64encode(shot).decode()}" for shot in (a, b)]
+            difference = page.evaluate(PIXEL_DIFFERENCE, urls)
+            assert "sizes" not in difference, f"{host_page} {name}: {difference}"
+            assert difference["differing"] <= difference["total"] * 0.001, f"{host_page} {name}: {difference}"
+    # The strict policy refused nothing the widget needs.
+    assert not [line for line in console_log if "Content Security Policy" in line], console_log
+
+
+def test_two_widgets_on_one_page_are_independent(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    page.goto(host_url(stack, "allowed", "two.html"))
+    # Async scripts run in the order they load: find each widget by its label.
+    widgets = page.locator("webcall-widget")
+    sales = widgets.filter(has=page.locator(".launcher", has_text="Sales"))
+    support = widgets.filter(has=page.locator(".launcher", has_text="Support"))
+    expect(sales).to_have_count(1)
+    expect(support).to_have_count(1)
+    assert sorted(page.evaluate("webcall.widgets.map(w => w.label)")) == ["Sales", "Support"]
+    sales_box, support_box = sales.bounding_box(), support.bounding_box()
+    assert sales_box and support_box and support_box["x"] + support_box["width"] < sales_box["x"]
+    assert support.get_attribute("data-theme") == "dark"
+
+    # Escape closes a panel and gives the focus back to its launcher.
+    open_panel(sales)
+    page.keyboard.press("Escape")
+    expect(sales.locator(".frame")).to_be_hidden()
+    expect(sales.locator(".launcher")).to_be_focused()
+
+    open_panel(sales)
+    expect(support.locator(".frame")).to_be_hidden()
+    is_open = "Object.fromEntries(webcall.widgets.map(w => [w.label, w.isOpen]))"
+    assert page.evaluate(is_open) == {"Sales": True, "Support": False}
+
+    # The JS API opens the second one; closing the first leaves it open.
+    assert page.evaluate("webcall.widgets.find(w => w.label === 'Support').open()") is True
+    expect(support.locator("#talk")).to_be_enabled()
+    expect(support.locator("#call")).to_have_attribute("data-theme", "dark")
+    sales.locator(".close").click()
+    expect(sales.locator(".frame")).to_be_hidden()
+    assert page.evaluate(is_open) == {"Sales": False, "Support": True}
+    page.evaluate("webcall.close()")  # every widget
+    expect(support.locator(".frame")).to_be_hidden()
+    # Each panel is its own: the same ids live in two shadow roots.
+    expect(page.locator("webcall-widget #call")).to_have_count(2)
+
+
+def test_inline_widget_renders_in_place(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:
+    page.goto(host_url(stack, "allowed", "inline.html"))
+    widget = page.locator("#call-slot > webcall-widget")
+    expect(widget.locator("#talk")).to_be_enabled(timeout=15_000)
+    expect(widget.locator(".launcher")).to_have_count(0)
+    box = widget.bounding_box()
+    assert box and box["width"] <= 420 and box["y"] > 0  # in the page's flow, not floating

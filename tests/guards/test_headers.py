@@ -1,0 +1,38 @@
+"""The headers every answer carries, and the strict policy of our pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.apps import OfflineLiveKit, build_app
+
+CATALOGUE = """
+[agents.local]
+provider = "livekit"
+agent_id = "webcall-demo"
+"""
+
+
+def test_pages_send_strict_headers(tmp_path: Path) -> None:
+    client = build_app(tmp_path, CATALOGUE).test_client()
+    page = client.get("/talk/local")
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in csp and "'unsafe-inline'" not in csp
+    nonce = csp.split("'nonce-", 1)[1].split("'", 1)[0]
+    html = page.get_data(as_text=True)
+    for tag in html.split("<script")[1:]:
+        assert f'nonce="{nonce}"' in tag.split(">", 1)[0] or "application/json" in tag.split(">", 1)[0]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "microphone=(self)" in page.headers["Permissions-Policy"]
+    missing = client.get("/talk/nobody")
+    assert missing.status_code == 404 and "microphone=()" in missing.headers["Permissions-Policy"]
+    assert client.get("/talk/local").headers["Content-Security-Policy"] != csp  # a fresh nonce each time
+
+
+def test_the_sdk_may_reach_exactly_our_plain_http_livekit_server(tmp_path: Path) -> None:
+    """ws:// in development: the SDK's validate and warm-up fetches go to its http:// origin."""
+    csp = build_app(tmp_path, CATALOGUE).test_client().get("/talk/local").headers["Content-Security-Policy"]
+    connect = csp.split("connect-src ", 1)[1].split(";", 1)[0].split()
+    http_origin = OfflineLiveKit.url.replace("ws://", "http://")
+    assert connect == ["'self'", "ws:", "wss:", "https:", http_origin]  # not every http: origin

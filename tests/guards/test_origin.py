@@ -1,0 +1,87 @@
+"""Who may start a call: our own pages, the agent's allowed origins (CORS, Origin), nobody else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.support.apps import build_app
+
+CATALOGUE = """
+[agents.sales]
+provider = "livekit"
+agent_id = "webcall-demo"
+allowed_origins = ["https://shop.example.com", "http://127.0.0.1:8123"]
+
+[agents.private]
+provider = "livekit"
+agent_id = "webcall-demo"
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    """The app with an embeddable agent and a private one."""
+    return build_app(tmp_path, CATALOGUE)
+
+
+def call(app: Flask, agent: str, origin: str | None, **extra: Any) -> Any:
+    """POST a call as a browser on ``origin`` would."""
+    headers = {"Origin": origin, "Sec-Fetch-Site": "cross-site"} if origin else {}
+    return app.test_client().post("/api/calls", json={"agent": agent, **extra}, headers=headers)
+
+
+def test_allowed_origin_gets_a_call_and_cors(app: Flask) -> None:
+    response = call(app, "sales", "https://shop.example.com")
+    assert response.status_code == 201
+    assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+    assert "Origin" in response.headers["Vary"]
+
+
+def test_preflight_answers_only_allowed_origins(app: Flask) -> None:
+    client = app.test_client()
+    ok = client.options(
+        "/api/calls",
+        headers={"Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST"},
+    )
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+    assert "Idempotency-Key" in ok.headers["Access-Control-Allow-Headers"]
+    evil = client.options(
+        "/api/calls", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "Access-Control-Allow-Origin" not in evil.headers
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example",
+        "https://shop.example.com.evil.example",  # no suffix tricks
+        "https://evil-shop.example.com",
+        "http://shop.example.com",  # scheme is part of the origin
+        "https://shop.example.com:8443",  # and so is the port
+        "null",  # sandboxed frames and file pages
+    ],
+)
+def test_other_origins_are_refused(app: Flask, origin: str) -> None:
+    response = call(app, "sales", origin)
+    assert (response.status_code, response.get_json()["error"]["code"]) == (403, "origin_not_allowed")
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_cross_site_request_without_origin_is_refused(app: Flask) -> None:
+    response = app.test_client().post(
+        "/api/calls", json={"agent": "sales"}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert response.status_code == 403
+
+
+def test_an_origin_allowed_for_one_agent_is_not_allowed_for_another(app: Flask) -> None:
+    assert call(app, "private", "https://shop.example.com").status_code == 403
+
+
+def test_own_origin_is_always_allowed(app: Flask) -> None:
+    assert call(app, "private", "http://localhost").status_code == 201

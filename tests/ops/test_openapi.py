@@ -1,0 +1,110 @@
+"""The served OpenAPI document is valid, and the app keeps every promise it makes (Schemathesis).
+
+Schemathesis reads ``/openapi.json`` from the app in-process (WSGI, no server) and runs its
+examples, coverage and fuzzing phases with every default check: no 5xx, only documented
+statuses, headers and content types, bodies that match their schemas, valid requests accepted
+and invalid ones refused. The one agent is a ``livekit`` agent, so no call leaves the process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import jsonschema
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, settings
+from openapi_spec_validator import validate
+
+from tests.support.apps import OfflineLiveKit
+from webapp import create_app
+from webapp.calls.api import RAISES
+from webapp.calls.models import CallBody
+from webapp.ops.openapi import document
+from webapp.providers import provider_names
+from webapp.settings import Settings
+
+UNLIMITED = "100000/minute"
+
+
+def livekit_answering(status: int) -> httpx.Client:
+    """The app's HTTP client, answered in-process: LiveKit's ``GET /`` (the readiness probe)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status if request.url.path == "/" else 404)
+
+    return httpx.Client(transport=httpx.MockTransport(handle))
+
+
+def build_app(livekit_status: int = 200) -> Flask:
+    """The app with one LiveKit agent (slug ``default``) and limits no fuzz run reaches."""
+    settings = Settings.from_mapping(
+        {
+            "WEBCALL_PROVIDER": "livekit",
+            "WEBCALL_AGENT_ID": "webcall-demo",
+            "LIVEKIT_URL": OfflineLiveKit.url,
+            "LIVEKIT_API_KEY": OfflineLiveKit.api_key,
+            "LIVEKIT_API_SECRET": OfflineLiveKit.api_secret,
+            "WEBCALL_RATE_LIMITS": UNLIMITED,
+            "WEBCALL_GLOBAL_RATE_LIMIT": UNLIMITED,
+            "WEBCALL_AGENT_CALLS_PER_MINUTE": "100000",
+            "WEBCALL_AGENT_DAILY_BUDGET": "10000000",
+            # JSON Schema cannot bound a body's size in bytes; the largest body it allows
+            # (2 x 32 entries of 1000 escaped characters) is well under 1 MiB. The 413 itself
+            # is covered in tests/calls/test_api.py.
+            "WEBCALL_MAX_BODY_BYTES": str(1024 * 1024),
+        }
+    )
+    app = create_app(settings, http=livekit_answering(livekit_status))
+    return app
+
+
+# Built at import: Schemathesis makes one test per operation at collection time. (Its lazy
+# ``schemathesis.pytest.from_fixture`` would take a fixture, but fails under pytest 9.2.)
+api = schemathesis.openapi.from_wsgi("/openapi.json", build_app())
+
+
+def test_document_is_valid_openapi_3_1_served_as_json() -> None:
+    response = build_app().test_client().get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    document = response.get_json()
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+
+
+def test_document_is_generated_from_the_models_and_the_error_list() -> None:
+    schemas = document()["components"]["schemas"]
+    body = schemas["CallBody"]
+    assert set(body["properties"]) == set(CallBody.model_fields)
+    assert body["additionalProperties"] is False
+    # Map keys are constrained as keys (propertyNames), not as patterns that leave others free.
+    variables = body["properties"]["variables"]["anyOf"][0]
+    assert "patternProperties" not in variables and variables["propertyNames"]["pattern"]
+    assert set(schemas["Call"]["properties"]["provider"]["enum"]) == set(provider_names("web_call"))
+    responses = document()["paths"]["/api/calls"]["post"]["responses"]
+    for error in RAISES:
+        assert f"`{error.code}`" in responses[str(error.status_code)]["description"], error.code
+
+
+def test_a_body_is_required() -> None:
+    # The document says so (an empty body cannot also be application/json), and the page always
+    # sends one. The fuzzer finds this only now and then, through its random-bytes bodies.
+    client = build_app().test_client()
+    for raw in (b"", b"\r\n"):
+        response = client.post("/api/calls", data=raw, content_type="application/json")
+        assert response.status_code == 400, raw
+        assert response.get_json()["error"]["code"] == "invalid_json"
+
+
+def test_not_ready_answer_matches_the_document() -> None:
+    response = build_app(livekit_status=502).test_client().get("/readyz")
+    assert response.status_code == 503
+    jsonschema.validate(response.get_json(), document()["components"]["schemas"]["Readiness"])
+
+
+@api.parametrize()
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_app_keeps_the_documented_contract(case: Any) -> None:
+    case.call_and_validate()

@@ -1,0 +1,130 @@
+"""Signed, expiring sales-demo links: presets, tampering, expiry and the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from flask import Flask
+from itsdangerous.encoding import base64_decode, base64_encode
+
+from tests.support.apps import build_app
+from webapp.pages.demo_links import sign_demo_link
+
+SECRET = "demo-link-secret-0123456789abcdefghij"
+CATALOGUE = """
+[agents.sales]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Acme sales"
+variables = { company = "you" }
+
+[agents.private]
+provider = "livekit"
+agent_id = "webcall-demo"
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    """The app with two agents and a stable secret key."""
+    return build_app(tmp_path, CATALOGUE, WEBCALL_SECRET_KEY=SECRET)
+
+
+def call(app: Flask, agent: str, **fields: Any) -> Any:
+    """POST a call from our own page."""
+    return app.test_client().post("/api/calls", json={"agent": agent, **fields})
+
+
+def link_token(agent: str = "sales", expires_in_s: int = 3600, **variables: str) -> str:
+    """A demo link token signed like the CLI signs it."""
+    return sign_demo_link(SECRET, agent, variables, int(time.time()) + expires_in_s)
+
+
+def test_valid_demo_link_presets_the_variables(app: Flask) -> None:
+    token = link_token(company="Acme", name="Jo")
+    page = app.test_client().get(f"/demo/sales?t={token}")
+    assert page.status_code == 200 and "Acme" in page.get_data(as_text=True)
+    answer = call(app, "sales", demo_token=token).get_json()
+    claims = jwt.decode(answer["livekit"]["token"], options={"verify_signature": False})
+    assert '"company": "Acme"' in claims["roomConfig"]["agents"][0]["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status"),
+    [
+        (lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), 403),  # tampered signature
+        (lambda t: link_token(company="Evil") + "x", 403),
+    ],
+)
+def test_tampered_link_shows_a_clear_page_and_no_call(app: Flask, mutate: Any, status: int) -> None:
+    page = app.test_client().get(f"/demo/sales?t={mutate(link_token(company='Acme'))}")
+    assert page.status_code == status
+    body = page.get_data(as_text=True)
+    assert "not valid" in body and 'id="talk"' not in body
+
+
+def forge(token: str, **changes: object) -> str:
+    """The token with one field of its signed payload changed and the old signature kept."""
+    payload, signature = token.rsplit(".", 1)
+    data = json.loads(base64_decode(payload))
+    data.update(changes)
+    return f"{base64_encode(json.dumps(data, separators=(',', ':'))).decode()}.{signature}"
+
+
+def test_a_tampered_variable_is_refused(app: Flask) -> None:
+    good = link_token(company="Acme")
+    forged = forge(good, v={"company": "Evil"})
+    assert app.test_client().get(f"/demo/sales?t={good}").status_code == 200
+    assert app.test_client().get(f"/demo/sales?t={forged}").status_code == 403
+    assert call(app, "sales", demo_token=forged).get_json()["error"]["code"] == "invalid_demo_link"
+
+
+def test_a_tampered_expiry_is_refused(app: Flask) -> None:
+    expired = link_token(company="Acme", expires_in_s=-60)
+    forged = forge(expired, e=int(time.time()) + 10**8)  # pushed into the future
+    page = app.test_client().get(f"/demo/sales?t={forged}")
+    assert page.status_code == 403 and "not valid" in page.get_data(as_text=True)
+    assert call(app, "sales", demo_token=forged).get_json()["error"]["code"] == "invalid_demo_link"
+
+
+def test_expired_link(app: Flask) -> None:
+    token = link_token(expires_in_s=-1)
+    page = app.test_client().get(f"/demo/sales?t={token}")
+    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+    assert 'id="talk"' not in page.get_data(as_text=True)
+    assert call(app, "sales", demo_token=token).get_json()["error"]["code"] == "demo_link_expired"
+
+
+def test_link_for_another_or_unknown_agent(app: Flask) -> None:
+    assert app.test_client().get(f"/demo/private?t={link_token()}").status_code == 403
+    assert app.test_client().get(f"/demo/nobody?t={link_token('nobody')}").status_code == 404
+
+
+def test_cli_prints_a_working_link(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=[
+            "demo-link",
+            "sales",
+            "--var",
+            "company=Acme",
+            "--expires",
+            "7d",
+            "--base-url",
+            "https://x.test",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    link = result.output.strip()
+    assert link.startswith("https://x.test/demo/sales?t=")
+    token = link.split("?t=", 1)[1]
+    assert app.test_client().get(f"/demo/sales?t={token}").status_code == 200
+    bad = app.test_cli_runner().invoke(args=["demo-link", "sales", "--expires", "soon"])
+    assert bad.exit_code != 0
+    dated = app.test_cli_runner().invoke(args=["demo-link", "sales", "--expires", "2001-01-01"])
+    expired = dated.output.strip().split("?t=", 1)[1]
+    assert app.test_client().get(f"/demo/sales?t={expired}").status_code == 410

@@ -1,0 +1,142 @@
+"""Settings: environment and .env, the agent catalogue, and one message naming every problem."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ROOT
+from webapp.errors import ConfigError
+from webapp.settings import Settings
+
+LIVEKIT = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "s" * 32}
+
+
+def write(tmp_path: Path, text: str) -> str:
+    """Write an agents file and return its path."""
+    path = tmp_path / "agents.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_quick_start_defines_one_default_agent() -> None:
+    settings = Settings.from_mapping(
+        {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "my-agent", **LIVEKIT}
+    )
+    assert list(settings.agents) == ["default"]
+    assert settings.agents["default"].agent_id == "my-agent"
+    assert settings.providers["livekit"].http_url == "http://127.0.0.1:7880"
+
+
+def test_catalogue_file_with_every_setting(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [agents.sales]
+        provider = "convoi"
+        agent_id = "agt_123"
+        title = "Sales"
+        greeting = "Hi!"
+        variables = { company = "Acme" }
+        allowed_variables = ["name"]
+        allowed_origins = ["https://Example.com/"]
+        max_call_s = 300
+        """,
+    )
+    settings = Settings.from_mapping({"WEBCALL_AGENTS_FILE": path, "CONVOI_API_KEY": "sk_live_x"})
+    agent = settings.agents["sales"]
+    assert (agent.greeting, dict(agent.variables), agent.max_call_s) == ("Hi!", {"company": "Acme"}, 300)
+    assert agent.allowed_variables == {"name"} and agent.allowed_origins == ("https://example.com",)
+    assert settings.providers["convoi"].base_url == "https://go.convoi.ai/backend"
+
+
+def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [agents.a]
+        provider = "ravan"
+        agent_id = "r1"
+        colour = "red"
+        [agents.b]
+        provider = "convoi"
+        agent_id = "sqd_123"
+        [agents.c]
+        provider = "nope"
+        agent_id = "x"
+        max_call_s = 5
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({"WEBCALL_AGENTS_FILE": path, "WEBCALL_READ_TIMEOUT_S": "soon"})
+    text = str(caught.value)
+    for expected in ("unknown setting 'colour'", "RAVAN_API_KEY", "'agt_'", "provider must be one of",
+                     "max_call_s", "WEBCALL_READ_TIMEOUT_S"):  # fmt: skip
+        assert expected in text
+    assert len(caught.value.problems) >= 6
+
+
+def test_unleashx_is_refused_for_web_calls(tmp_path: Path) -> None:
+    path = write(tmp_path, '[agents.phone]\nprovider = "unleashx"\nagent_id = "42"\n')
+    with pytest.raises(ConfigError, match="phone calls only and has no web call"):
+        Settings.from_mapping({"WEBCALL_AGENTS_FILE": path, "UNLEASHX_API_TOKEN": "t"})
+
+
+def test_missing_catalogue_says_how_to_fix_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="WEBCALL_PROVIDER and WEBCALL_AGENT_ID"):
+        Settings.from_mapping({})
+
+
+def test_dotenv_is_read_and_the_real_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("WEBCALL_", "LIVEKIT_")):
+            monkeypatch.delenv(name)
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("WEBCALL_PROVIDER=livekit\nWEBCALL_AGENT_ID=from-dotenv\nLIVEKIT_URL=ws://x:1\n"
+                      "LIVEKIT_API_KEY=k\nLIVEKIT_API_SECRET=from-dotenv-secret\n")  # fmt: skip
+    monkeypatch.setenv("WEBCALL_AGENT_ID", "from-env")
+    settings = Settings.from_env(dotenv_path=dotenv)
+    assert settings.agents["default"].agent_id == "from-env"
+    livekit = settings.providers["livekit"]
+    assert livekit.api_secret.get_secret_value() == "from-dotenv-secret"  # type: ignore[attr-defined]
+
+
+def test_secrets_never_show_in_repr() -> None:
+    flask_secret = "flask-secret-value-0123456789abcdef0123"
+    settings = Settings.from_mapping(
+        {
+            "WEBCALL_PROVIDER": "livekit",
+            "WEBCALL_AGENT_ID": "a",
+            **LIVEKIT,
+            "WEBCALL_SECRET_KEY": flask_secret,
+        }
+    )
+    text = repr(settings) + repr(settings.providers) + str(settings.providers["livekit"]) + str(settings)
+    assert "s" * 32 not in text and flask_secret not in text
+
+
+def test_gunicorn_stops_with_one_message_on_bad_configuration(tmp_path: Path) -> None:
+    """The production entry point names every problem and exits; no traceback, no restart loop."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCALL_", "LIVEKIT_"))}
+    env.update({"WEBCALL_PROVIDER": "unleashx", "WEBCALL_AGENT_ID": "42", "WEBCALL_BIND": "127.0.0.1:0"})
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "webapp:create_app()"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "places phone calls only and has no web call" in done.stderr
+    assert "UNLEASHX_API_TOKEN must be set" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_example_catalogue_is_valid() -> None:
+    """agents.example.toml is documentation people copy: it must load."""
+    settings = Settings.from_mapping({"WEBCALL_AGENTS_FILE": str(ROOT / "agents.example.toml"), **LIVEKIT})
+    assert settings.agents["demo"].agent_id == "webcall-demo"

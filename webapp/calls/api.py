@@ -1,0 +1,114 @@
+"""The web-call API: ``POST /api/calls``, behind every guard, answered from the agent's provider."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..catalogue import Agent
+from ..errors import (
+    AgentBusy,
+    AgentRequired,
+    AppError,
+    BotCheckFailed,
+    BotCheckRequired,
+    BotCheckUnavailable,
+    CallInProgress,
+    DailyBudgetExhausted,
+    ExpiredDemoLink,
+    InvalidBody,
+    InvalidDemoLink,
+    InvalidField,
+    InvalidIdempotencyKey,
+    InvalidJson,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    ProviderAuthError,
+    ProviderBadResponse,
+    ProviderBusy,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    UnknownAgent,
+    UnknownField,
+    UnsupportedMediaType,
+)
+from ..guards.idempotency import check_key
+from ..guards.limits import (
+    client_ip,
+    global_limit,
+    limiter,
+    per_client_limits,
+)
+from ..guards.origin import check_origin, cors_headers
+from ..state import app_state
+from .models import CallBody, parse_call_body
+from .service import CallOrder, place_web_call
+
+bp = Blueprint("calls", __name__, url_prefix="/api")
+log = logging.getLogger(__name__)
+# Every error POST /api/calls answers with (the OpenAPI document lists them from here).
+RAISES: tuple[type[AppError], ...] = (
+    InvalidJson, InvalidBody, UnknownField, InvalidField, AgentRequired, InvalidIdempotencyKey,
+    OriginNotAllowed, BotCheckRequired, BotCheckFailed, InvalidDemoLink, UnknownAgent, CallInProgress,
+    ExpiredDemoLink, PayloadTooLarge, UnsupportedMediaType, RateLimited, AgentBusy, DailyBudgetExhausted,
+    ProviderError, ProviderAuthError, ProviderBadResponse, ProviderUnavailable, ProviderBusy,
+    BotCheckUnavailable, ProviderTimeout,
+)  # fmt: skip
+
+
+@bp.post("/calls")
+@limiter.limit(per_client_limits, key_func=client_ip, methods=["POST"])
+@limiter.shared_limit(global_limit, scope="all-clients", key_func=lambda: "all", methods=["POST"])
+def create_call() -> tuple[Response, int]:
+    """Create a web call with the named agent and hand the browser what it needs to join."""
+    state = app_state()
+    body = read_body(state.settings.max_body_bytes)
+    agent = find_agent(body.agent, state.settings.agents)
+    check_origin(agent)
+    order = CallOrder(
+        agent=agent,
+        client=client_ip(),
+        idempotency_key=check_key(request.headers.get("Idempotency-Key")),
+        bot_token=body.bot_token,
+        demo_token=body.demo_token,
+        variables=body.variables or {},
+        metadata=body.metadata or {},
+        participant_name=body.participant_name,
+    )
+    response = jsonify(place_web_call(state, order))
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+@bp.after_request
+def cors(response: Response) -> Response:
+    """CORS for embeds on allowed origins."""
+    return cors_headers(response)
+
+
+def read_body(limit: int) -> CallBody:
+    """Check type and size before reading, then validate."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge()
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge()
+    return parse_call_body(raw)
+
+
+def find_agent(slug: str | None, agents: Mapping[str, Agent]) -> Agent:
+    """The named agent; the only one when the body names none."""
+    if slug is None:
+        if len(agents) == 1:
+            return next(iter(agents.values()))
+        raise AgentRequired()
+    agent = agents.get(slug)
+    if agent is None:
+        raise UnknownAgent()
+    return agent

@@ -1,0 +1,156 @@
+"""The web-call API's models: the body a page sends, the answer it gets, and their rules.
+
+One pydantic model per shape. The API validates with them and the OpenAPI document is
+generated from them (``webapp.ops.openapi``), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+from ..errors import InvalidBody, InvalidField, InvalidJson, UnknownField
+from ..providers import provider_names
+
+
+def _web_providers() -> list[JsonValue]:
+    """Every provider that can place a browser call (the values ``provider`` may take)."""
+    return list(provider_names("web_call"))
+
+
+MAX_ITEMS = 32  # keys in variables or metadata
+MAX_KEY_CHARS = 64
+MAX_VALUE_CHARS = 1000
+MAX_NAME_CHARS = 64
+MAX_TOKEN_CHARS = 4096
+
+# No control characters, and (once stripped) not empty. Spelled out rather than \s so that
+# ECMA (JSON Schema), Rust (pydantic) and Python regexes agree on what whitespace is.
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+_SPACE = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SINGLE_LINE = rf"^[^\x00-\x1f\x7f]*[^{_SPACE}][^\x00-\x1f\x7f]*$"
+
+
+def _single_line(limit: int) -> StringConstraints:
+    """1 to ``limit`` characters on one line with some text in it (checked before stripping)."""
+    return StringConstraints(min_length=1, max_length=limit, pattern=SINGLE_LINE)
+
+
+SlugText = Annotated[str, _single_line(MAX_KEY_CHARS), AfterValidator(str.strip)]
+NameText = Annotated[str, _single_line(MAX_NAME_CHARS), AfterValidator(str.strip)]
+TokenText = Annotated[str, _single_line(MAX_TOKEN_CHARS), AfterValidator(str.strip)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_CHARS, pattern=NO_CONTROL)]
+Value = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
+Scalar = Value | StrictBool | StrictInt | StrictFloat | None
+
+
+class CallBody(BaseModel):
+    """``POST /api/calls``: which agent, and what the page may add to the call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent: SlugText | None = Field(
+        None, description="The agent's slug; may be left out when there is exactly one."
+    )
+    participant_name: NameText | None = Field(None, description="The caller's display name in the room.")
+    variables: Annotated[dict[Key, Value], Field(max_length=MAX_ITEMS)] | None = Field(
+        None,
+        description="Prompt variables; only those the agent's `allowed_variables` names reach the provider.",
+    )
+    metadata: Annotated[dict[Key, Scalar], Field(max_length=MAX_ITEMS)] | None = Field(
+        None, description="Free-form data passed to the provider with the call."
+    )
+    bot_token: TokenText | None = Field(
+        None, description="The bot-check (Turnstile) token, when the deployment asks."
+    )
+    demo_token: TokenText | None = Field(
+        None, description="The token of a signed demo link (`/demo/<slug>?t=…`)."
+    )
+
+
+class LiveKitAccess(BaseModel):
+    """Where and how the browser joins the call's room."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="The LiveKit server's WebSocket URL.")
+    token: str = Field(description="The participant token: short-lived, for this room and identity only.")
+
+
+class Call(BaseModel):
+    """The answer to ``POST /api/calls``: never the provider's body, only what the browser needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str
+    agent: str
+    provider: str = Field(json_schema_extra=lambda schema: schema.update(enum=_web_providers()))
+    room: str | None
+    identity: str | None
+    expires_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    max_call_s: int | None
+    livekit: LiveKitAccess
+    ignored_variables: Annotated[list[str], Field(min_length=1)] | None = Field(
+        None,
+        description="Variables the page sent that this agent does not take (absent when none).",
+    )
+
+
+def parse_call_body(raw: bytes) -> CallBody:
+    """Decode and validate the JSON body, or raise a ``BadRequest`` with a stable code."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidJson() from exc
+    if not isinstance(data, dict):
+        raise InvalidBody()
+    try:
+        return CallBody.model_validate(data)
+    except PydanticValidationError as error:
+        raise body_error(error) from None
+
+
+def body_error(error: PydanticValidationError) -> UnknownField | InvalidField:
+    """The first problem of a body as our error: an unknown field first, then a broken rule."""
+    problems = error.errors(include_url=False, include_input=False)
+    for problem in problems:
+        if problem["type"] == "extra_forbidden":
+            name = str(problem["loc"][0])[:MAX_KEY_CHARS]
+            return UnknownField(f"Unknown field {name!r}.")
+    return InvalidField(_explain(problems[0]))
+
+
+def _explain(problem: Any) -> str:
+    """A sentence for one broken rule, naming the field and never echoing its value."""
+    loc = [str(part) for part in problem["loc"]]
+    field = loc[0] if loc else "body"
+    ctx = problem.get("ctx", {})
+    kind = problem["type"]
+    if field in ("variables", "metadata"):
+        if kind in ("dict_type", "model_type"):
+            return f"{field} must be a JSON object."
+        if kind == "too_long":
+            return f"{field} may hold at most {MAX_ITEMS} entries."
+        if "[key]" in loc:
+            return f"{field} keys must be 1 to {MAX_KEY_CHARS} characters, without control characters."
+        if kind == "string_too_long":
+            return f"{field} values may be at most {MAX_VALUE_CHARS} characters."
+        kinds = "strings, numbers, booleans or null" if field == "metadata" else "strings"
+        return f"{field} values must be {kinds}."
+    limit = ctx.get("max_length") or {"participant_name": MAX_NAME_CHARS, "agent": MAX_KEY_CHARS}.get(
+        field, MAX_TOKEN_CHARS
+    )
+    return f"{field} must be a single-line string of 1 to {limit} characters."

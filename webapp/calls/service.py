@@ -1,0 +1,108 @@
+"""Placing a web call: the guards every call passes, the provider's answer, and ours to the page.
+
+Endpoints (``POST /api/calls`` today, LiveKit's token endpoint tomorrow) turn their request
+into a :class:`CallOrder` and call :func:`place_web_call`, so every way in is guarded alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalogue import Agent
+from ..errors import AppError, InvalidDemoLink
+from ..guards.idempotency import scoped_key
+from ..guards.limits import check_client_limit, spend_call
+from ..pages.demo_links import read_demo_link
+from ..providers import WebCall, WebCallRequest
+from ..state import AppState
+from .models import Call, LiveKitAccess
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallOrder:
+    """One request for a web call, whichever endpoint it came through (validated already)."""
+
+    agent: Agent
+    client: str  # the caller's address (after trusted proxies)
+    idempotency_key: str | None = None  # the page's own, unscoped
+    bot_token: str | None = None
+    demo_token: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)  # as the page sent them
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    participant_name: str | None = None
+
+
+def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
+    """Run the guards, then create the call once per idempotency key; the page's answer."""
+    agent = order.agent
+    check_client_limit(agent, order.client)
+    if state.bot_verifier is not None:
+        state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
+    key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
+    variables = call_variables(agent, order, state.settings.secret_key)
+
+    def create() -> dict[str, Any]:
+        spend_call(agent, state.settings)
+        return start_web_call(state, order, variables, key)
+
+    return state.replay.run(key, create) if key else create()
+
+
+def call_variables(agent: Agent, order: CallOrder, secret_key: str) -> dict[str, str]:
+    """The agent's defaults, then the page's allowed variables, then a signed demo link's."""
+    variables = {**agent.variables}
+    variables.update({k: v for k, v in order.variables.items() if k in agent.allowed_variables})
+    if order.demo_token:
+        link = read_demo_link(secret_key, order.demo_token)
+        if link.agent != agent.slug:
+            raise InvalidDemoLink()
+        variables.update(link.variables)  # the operator signed them, so all are allowed
+    return variables
+
+
+def start_web_call(
+    state: AppState, order: CallOrder, variables: dict[str, str], key: str | None
+) -> dict[str, Any]:
+    """Ask the agent's provider for the call; log the outcome without secrets."""
+    agent = order.agent
+    call_request = WebCallRequest(
+        agent=agent,
+        variables=variables,
+        metadata={**order.metadata, "webcall_agent": agent.slug},
+        participant_name=order.participant_name,
+        idempotency_key=key,
+    )
+    started = time.monotonic()
+    try:
+        call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
+    except AppError as error:
+        log.warning("call failed agent=%s provider=%s code=%s", agent.slug, agent.provider, error.code)
+        raise
+    log.info(
+        "call created agent=%s provider=%s call_id=%s room=%s in %.0f ms",
+        agent.slug, agent.provider, call.call_id, call.room, (time.monotonic() - started) * 1000,
+    )  # fmt: skip
+    ignored = sorted(set(order.variables) - agent.allowed_variables)
+    return call_answer(agent, call, ignored)
+
+
+def call_answer(agent: Agent, call: WebCall, ignored: list[str]) -> dict[str, Any]:
+    """The public answer: never the provider's body, only what the browser needs."""
+    answer = Call(
+        call_id=call.call_id,
+        agent=agent.slug,
+        provider=agent.provider,
+        room=call.room,
+        identity=call.identity,
+        expires_at=call.expires_at.isoformat().replace("+00:00", "Z") if call.expires_at else None,
+        max_call_s=agent.max_call_s,
+        livekit=LiveKitAccess(url=call.livekit_url, token=call.token),
+        ignored_variables=ignored or None,
+    )
+    return answer.model_dump(exclude_none=False, exclude={"ignored_variables"} if not ignored else set())

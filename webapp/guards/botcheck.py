@@ -1,0 +1,52 @@
+"""Optional bot check before a call is created: Cloudflare Turnstile's server-side verify.
+
+A verifier is anything with ``verify(token, remote_ip, idempotency_key) -> None``
+that raises a ``BotCheckFailed`` when the visitor did not pass. Turnstile is the
+first; its verify URL is configurable so tests and staging can point elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import httpx
+
+from ..errors import BotCheckFailed, BotCheckRequired, BotCheckUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class BotVerifier(Protocol):
+    """Checks a token the page obtained from a bot-check widget."""
+
+    def verify(self, token: str | None, remote_ip: str, idempotency_key: str | None) -> None:
+        """Return when the visitor passed; raise ``BotCheckRequired``/``BotCheckFailed`` otherwise."""
+        ...
+
+
+class TurnstileVerifier:
+    """Cloudflare Turnstile ``siteverify``: form fields secret, response, remoteip, idempotency_key."""
+
+    def __init__(self, secret_key: str, verify_url: str, client: httpx.Client) -> None:
+        self.secret_key = secret_key
+        self.verify_url = verify_url
+        self.client = client
+
+    def verify(self, token: str | None, remote_ip: str, idempotency_key: str | None) -> None:
+        """Ask Turnstile whether ``token`` is valid for this visitor."""
+        if not token:
+            raise BotCheckRequired()
+        form = {"secret": self.secret_key, "response": token, "remoteip": remote_ip}
+        if idempotency_key:
+            form["idempotency_key"] = idempotency_key
+        try:
+            response = self.client.post(self.verify_url, data=form, timeout=5.0)
+            outcome = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.error("turnstile verify failed: %s", type(exc).__name__)
+            raise BotCheckUnavailable(retry_after_s=5) from exc
+        if not isinstance(outcome, dict) or outcome.get("success") is not True:
+            codes = outcome.get("error-codes") if isinstance(outcome, dict) else None
+            log.info("turnstile refused a visitor: %s", codes)
+            raise BotCheckFailed()

@@ -1,0 +1,76 @@
+"""The headers every answer carries, and the strict policy of our HTML pages."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g, request
+
+from ..state import AppState, app_state
+
+
+def csp_nonce() -> str:
+    """A fresh nonce for this response's inline scripts."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return str(g.csp_nonce)
+
+
+def _origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for a CSP source."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def livekit_http_origins(state: AppState) -> str:
+    """The plain-http origins of LiveKit servers known before a call (``ws://`` in development).
+
+    The SDK checks a failed connection over HTTP (``/rtc/v1/validate``) and warms it up with
+    a fetch; ``https:`` is already allowed, so only a ``ws://`` server needs naming, exactly.
+    """
+    origins = set()
+    for provider in state.providers.values():
+        url = provider.livekit_url_before_call()
+        if url and url.startswith(("ws://", "http://")):
+            origins.add(_origin_of(url.replace("ws://", "http://", 1)))
+    return "".join(f" {origin}" for origin in sorted(origins))
+
+
+def page_headers(
+    response: Response, *, microphone: bool, frame_ancestors: tuple[str, ...] = ("'none'",)
+) -> Response:
+    """A strict policy for our HTML pages; the microphone only where a call runs.
+
+    ``frame_ancestors`` lists exactly who may frame the page (the iframe embed
+    passes ``'self'`` and the agent's allowed origins). Turnstile's script and
+    frame are allowed only when a bot check is configured.
+    """
+    state = app_state()
+    settings = state.settings
+    turnstile = f" {_origin_of(settings.turnstile_script_url)}" if settings.turnstile_site_key else ""
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' 'nonce-{csp_nonce()}'{turnstile}; style-src 'self'; "
+        f"img-src 'self' data: https:; media-src 'self' blob:; frame-src 'self'{turnstile}; "
+        f"connect-src 'self' ws: wss: https:{livekit_http_origins(state)}; worker-src 'self' blob:; "
+        f"base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors {' '.join(frame_ancestors)}"
+    )
+    response.headers["Permissions-Policy"] = (
+        "microphone=(self), autoplay=(self), camera=()" if microphone else "microphone=(), camera=()"
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """The always-on headers."""
+
+    @app.after_request
+    def always(response: Response) -> Response:
+        if request.path.startswith("/static/"):
+            # Public, credential-free assets: embed widgets load them from other sites.
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response

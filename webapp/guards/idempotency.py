@@ -1,0 +1,142 @@
+"""Double clicks and retries never create two calls.
+
+The page sends an ``Idempotency-Key``; the first request with a key does the work,
+and any other with the same key (for the same agent and client) within the window
+gets the same answer. A request that arrives while the first is still running
+waits for it. Failed attempts are forgotten, so a retry after an error tries again.
+Memory by default; Redis (the rate limits' storage) when several processes serve.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import CallInProgress, InvalidIdempotencyKey
+
+KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+KEY_RE = re.compile(KEY_PATTERN)
+WAIT_FOR_FIRST_S = 20.0
+Answer = dict[str, Any]
+
+
+class Replay(Protocol):
+    """Runs the work for a key once and replays its answer within the window."""
+
+    def run(self, key: str, work: Callable[[], Answer]) -> Answer:
+        """The first answer for ``key``, computing it with ``work`` only once."""
+        ...
+
+
+def check_key(key: str | None) -> str | None:
+    """The header's key when it is well formed; a clear 400 when it is not."""
+    if key is None:
+        return None
+    if not KEY_RE.match(key):
+        raise InvalidIdempotencyKey()
+    return key
+
+
+def scoped_key(agent: str, client: str, key: str) -> str:
+    """A page's key made ours: the same key from two visitors (or for two agents) is two calls."""
+    return f"{agent}|{client}|{key}"
+
+
+@dataclass
+class _Entry:
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: Answer | None = None
+    expires_at: float = 0.0
+
+
+class MemoryReplay:
+    """Replays within one process (gunicorn with one worker and threads)."""
+
+    def __init__(self, window_s: int) -> None:
+        self.window_s = window_s
+        self.lock = threading.Lock()
+        self.entries: dict[str, _Entry] = {}
+        # Answered keys in the order they expire (the window is fixed), so forgetting old ones
+        # costs only the expired ones, not a pass over every remembered answer.
+        self.expiries: deque[tuple[float, str]] = deque()
+
+    def _forget_expired(self, now: float) -> None:
+        """Drop answers whose window has passed (call with the lock held)."""
+        while self.expiries and self.expiries[0][0] <= now:
+            expires_at, key = self.expiries.popleft()
+            entry = self.entries.get(key)
+            if entry is not None and entry.done.is_set() and entry.expires_at == expires_at:
+                del self.entries[key]
+
+    def run(self, key: str, work: Callable[[], Answer]) -> Answer:
+        """Return the first answer for ``key``, computing it with ``work`` only once."""
+        with self.lock:
+            self._forget_expired(time.monotonic())
+            entry = self.entries.get(key)
+            owner = entry is None
+            if owner:
+                entry = self.entries[key] = _Entry()
+        assert entry is not None
+        if not owner:
+            if not entry.done.wait(WAIT_FOR_FIRST_S) or entry.answer is None:
+                raise CallInProgress()
+            return entry.answer
+        try:
+            entry.answer = work()
+            with self.lock:
+                entry.expires_at = time.monotonic() + self.window_s
+                self.expiries.append((entry.expires_at, key))
+            return entry.answer
+        except BaseException:
+            with self.lock:
+                self.entries.pop(key, None)
+            raise
+        finally:
+            entry.done.set()
+
+
+class RedisReplay:
+    """Replays across processes and hosts through Redis."""
+
+    PENDING = "pending"
+
+    def __init__(self, url: str, window_s: int) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+        self.window_s = window_s
+
+    def run(self, key: str, work: Callable[[], Answer]) -> Answer:
+        """Like :meth:`MemoryReplay.run`, with the claim and the answer kept in Redis."""
+        name = f"webcall:idem:{key}"
+        if self.redis.set(name, self.PENDING, nx=True, ex=int(WAIT_FOR_FIRST_S) + 5):
+            try:
+                answer = work()
+            except BaseException:
+                self.redis.delete(name)
+                raise
+            self.redis.set(name, json.dumps(answer), ex=self.window_s)
+            return answer
+        deadline = time.monotonic() + WAIT_FOR_FIRST_S
+        while time.monotonic() < deadline:
+            stored = self.redis.get(name)
+            if stored is None:
+                return self.run(key, work)  # the first attempt failed: try again as the owner
+            text = stored.decode() if isinstance(stored, bytes) else str(stored)
+            if text != self.PENDING:
+                return dict(json.loads(text))
+            time.sleep(0.05)
+        raise CallInProgress()
+
+
+def create_replay(storage_uri: str, window_s: int) -> Replay:
+    """Use the same backend as the rate limits."""
+    if storage_uri.startswith("redis"):
+        return RedisReplay(storage_uri, window_s)
+    return MemoryReplay(window_s)

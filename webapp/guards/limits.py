@@ -1,0 +1,80 @@
+"""How often: per client, for everyone together, and what one agent may spend.
+
+Counted with Flask-Limiter's storage (memory by default; Redis through
+``WEBCALL_RATELIMIT_STORAGE_URI`` so that every worker and host shares one count).
+``X-Forwarded-For`` is believed only behind ``WEBCALL_TRUSTED_PROXIES`` proxies
+(ProxyFix corrects ``remote_addr`` before we read it).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import request
+from flask_limiter import Limiter
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute, parse_many
+
+from ..catalogue import Agent
+from ..errors import AgentBusy, DailyBudgetExhausted, RateLimited
+from ..settings import Settings
+from ..state import app_state
+
+
+def client_ip() -> str:
+    """The caller's address (already corrected by ProxyFix when proxies are trusted)."""
+    return request.remote_addr or "unknown"
+
+
+# The moving window is exact: no burst at a window's edge, and Retry-After says precisely when
+# the oldest counted call leaves the window (the sliding-window counter only estimates it).
+limiter = Limiter(key_func=client_ip, strategy="moving-window")
+
+
+def per_client_limits() -> str:
+    """The per-client limit string, read per request so each app can set its own."""
+    return app_state().settings.rate_limits
+
+
+def global_limit() -> str:
+    """The ceiling for all clients together: the most calls this deployment will pay for."""
+    return app_state().settings.global_rate_limit
+
+
+def rate_limited_error() -> RateLimited:
+    """The 429 for the Flask-Limiter limit just hit, with the seconds until it resets."""
+    current = limiter.current_limit
+    if current is None:
+        return RateLimited(retry_after_s=60)
+    window_s = current.limit.get_expiry()
+    return RateLimited(retry_after_s=max(1, min(window_s, round(current.reset_at - time.time()))))
+
+
+def _hit(item: RateLimitItem, *identifiers: str) -> int | None:
+    """Count one call; return the seconds to wait when the limit is already reached."""
+    strategy = limiter.limiter
+    if strategy.hit(item, *identifiers):
+        return None
+    reset_at = strategy.get_window_stats(item, *identifiers).reset_time
+    return max(1, min(item.get_expiry(), round(reset_at - time.time())))
+
+
+def check_client_limit(agent: Agent, client: str) -> None:
+    """An agent's own per-client limit (``ip_rate_limit``), on top of the deployment's."""
+    if not agent.ip_rate_limit:
+        return
+    for item in parse_many(agent.ip_rate_limit):
+        wait_s = _hit(item, "agent-ip", agent.slug, client)
+        if wait_s is not None:
+            raise RateLimited(retry_after_s=wait_s)
+
+
+def spend_call(agent: Agent, settings: Settings) -> None:
+    """Count a call against the agent's per-minute cap and daily budget, or refuse it."""
+    per_minute = agent.calls_per_minute or settings.agent_calls_per_minute
+    wait_s = _hit(RateLimitItemPerMinute(per_minute), "agent-minute", agent.slug)
+    if wait_s is not None:
+        raise AgentBusy(retry_after_s=wait_s)
+    budget = agent.daily_budget or settings.agent_daily_budget
+    wait_s = _hit(RateLimitItemPerDay(budget), "agent-day", agent.slug)
+    if wait_s is not None:
+        raise DailyBudgetExhausted(retry_after_s=wait_s)

@@ -1,0 +1,77 @@
+"""Who may start a call: our own pages, and the sites an agent lists in ``allowed_origins``.
+
+CORS is answered only for origins some agent allows; each request still checks its own
+agent, so a site allowed for one agent gets nothing from another.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import Response, request
+
+from ..catalogue import Agent
+from ..errors import OriginNotAllowed
+from ..state import app_state
+
+log = logging.getLogger(__name__)
+NULL_ORIGIN = "null"  # sandboxed frames, file:// pages, some redirects: never a page of ours
+
+
+def request_origin() -> str | None:
+    """The request's ``Origin``, lower-cased without a trailing slash, or None when absent."""
+    origin = (request.headers.get("Origin") or "").strip().lower().rstrip("/")
+    return origin or None
+
+
+def own_origin() -> str:
+    """Our own origin as this request reached us (scheme corrected by trusted proxies)."""
+    return request.host_url.rstrip("/").lower()
+
+
+def check_origin(agent: Agent) -> None:
+    """Refuse calls started from a site that is neither ours nor on the agent's list.
+
+    Matching is exact on scheme, host and port. A browser always sends ``Origin`` on a
+    cross-site POST, so a cross-site request without one is refused; an explicit
+    ``Origin: null`` is always refused, since no page of ours sends it.
+    """
+    origin = request_origin()
+    if origin is None:
+        if request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none"):
+            return
+        raise OriginNotAllowed()
+    own = own_origin()
+    if origin != NULL_ORIGIN and (origin == own or origin in agent.allowed_origins):
+        return
+    _explain_scheme_mismatch(origin, own)
+    raise OriginNotAllowed()
+
+
+def _explain_scheme_mismatch(origin: str, own: str) -> None:
+    """Log the likely fix when a page of ours was refused only for its scheme (a TLS proxy)."""
+    seen, ours = urlsplit(origin), urlsplit(own)
+    if seen.netloc == ours.netloc and seen.scheme != ours.scheme:
+        log.warning(
+            "refused a call from %s: this app sees itself as %s. Behind a TLS proxy, set "
+            "WEBCALL_PUBLIC_URL to the public address (or WEBCALL_TRUSTED_PROXIES to the "
+            "number of proxies that set X-Forwarded-Proto)",
+            origin,
+            own,
+        )
+
+
+def cors_headers(response: Response) -> Response:
+    """Answer CORS for origins some agent allows, and only those; each call still checks its agent."""
+    origin = request_origin()
+    if origin is None or origin not in app_state().embed_origins:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers.add("Vary", "Origin")
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response

@@ -1,0 +1,1 @@
+"""Running the service: health probes, the OpenAPI document, logging and the command line."""

@@ -1,0 +1,92 @@
+"""The one place that renders failures: the error tree as JSON for the API, a page for browsers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict
+from werkzeug.exceptions import HTTPException
+
+from ..errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
+from ..errors import BadRequest as BadRequestError
+from ..guards.limits import rate_limited_error
+from ..pages.render import render_error_page
+
+log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code for programs, a sentence for people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+
+
+class Error(BaseModel):
+    """Every error answer of the API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+_HTTP_ERRORS: dict[int, type[AppError]] = {
+    400: BadRequestError,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+def error_response(error: AppError) -> Response:
+    """Render ``error`` as the JSON body and headers every client can rely on."""
+    body = Error(error=ErrorDetail(code=error.code, message=error.message))
+    response = jsonify(body.model_dump())
+    response.status_code = error.status_code
+    response.headers["Cache-Control"] = "no-store"
+    if error.retry_after_s is not None:
+        response.headers["Retry-After"] = str(max(1, int(error.retry_after_s)))
+    return response
+
+
+def _wants_json() -> bool:
+    """Tell whether the failing request is an API request (JSON) or a page."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _render_http_error(error: HTTPException) -> Response:
+    """Our own body for an HTTP error raised by Flask or Werkzeug."""
+    status = error.code or 500
+    if status == 429:
+        return error_response(rate_limited_error())
+    if not _wants_json():
+        return render_error_page(status)
+    mapped = _HTTP_ERRORS.get(status)
+    return error_response(mapped() if mapped else AppError(code=f"http_{status}", status_code=status))
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that turn every failure into a stable answer."""
+
+    @app.errorhandler(AppError)
+    def handle_app_error(error: AppError) -> Response:
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException) -> Response:
+        response = _render_http_error(error)
+        allowed = getattr(error, "valid_methods", None)
+        if response.status_code == 405 and allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not _wants_json():
+            return render_error_page(500)
+        return error_response(AppError())

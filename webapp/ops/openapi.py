@@ -1,0 +1,152 @@
+"""The public API as an OpenAPI 3.1 document, generated from the models the API validates with.
+
+Request and answer schemas come from the pydantic models (``calls.models``, ``ops.health``,
+the error body); each operation's error answers come from the list of errors it raises, so
+a new code or field shows up here without anyone editing this file. Schemathesis fuzzes the
+app against the document (``tests/ops/test_openapi.py``) to prove the two agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import cache
+from importlib.metadata import version
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
+
+from ..calls.api import RAISES as CALL_ERRORS
+from ..calls.models import Call, CallBody
+from ..errors import AppError, ProviderError, RateLimited
+from ..guards.idempotency import KEY_PATTERN
+from .error_handlers import Error
+from .health import Alive, Readiness
+
+bp = Blueprint("openapi", __name__)
+VERSION = version("webcall")
+JSON = "application/json"
+REF = "#/components/schemas/{model}"
+
+
+class OpenApiSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema, with dict keys constrained the way JSON Schema means it."""
+
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        """Keys with a pattern become ``propertyNames`` (pydantic writes ``patternProperties``,
+        which would leave every other key unconstrained)."""
+        out = super().dict_schema(schema)
+        patterns = out.pop("patternProperties", None)
+        if patterns:
+            ((pattern, values),) = patterns.items()
+            out["additionalProperties"] = values
+            out.setdefault("propertyNames", {})["pattern"] = pattern
+        return out
+
+
+def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A JSON response with ``schema`` and, when given, its headers."""
+    answer: dict[str, Any] = {"description": description, "content": {JSON: {"schema": schema}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    """A reference to a model's schema in ``components``."""
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def error_responses(errors: tuple[type[AppError], ...]) -> dict[str, Any]:
+    """One response per status, listing each code with its meaning, and ``Retry-After`` where sent."""
+    by_status: dict[int, list[type[AppError]]] = defaultdict(list)
+    for error in errors:
+        by_status[error.status_code].append(error)
+    responses = {}
+    for status, classes in sorted(by_status.items()):
+        codes = "; ".join(f"`{c.code}`: {(c.__doc__ or '').strip().splitlines()[0]}" for c in classes)
+        headers = None
+        if any(issubclass(c, RateLimited) for c in classes) or status == 503:
+            headers = {"Retry-After": {**_RETRY_AFTER, "required": True}}
+        elif any(issubclass(c, ProviderError) for c in classes):
+            headers = {"Retry-After": {**_RETRY_AFTER, "required": False}}
+        responses[str(status)] = _json(_ref(Error), f"Codes: {codes}", headers)
+    return responses
+
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+}
+
+
+def _create_call() -> dict[str, Any]:
+    """``POST /api/calls``."""
+    return {
+        "operationId": "createCall",
+        "summary": "Create a web call and get a LiveKit URL and participant token to join it.",
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Retries with the same key answer with the same call.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": KEY_PATTERN},
+            }
+        ],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(CallBody)}}},
+        "responses": {
+            "201": _json(
+                _ref(Call),
+                "The call: join `livekit.url` with `livekit.token`.",
+                {"Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}}},
+            ),
+            **error_responses(CALL_ERRORS),
+        },
+    }
+
+
+def _get(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    """A GET operation."""
+    return {"get": {"operationId": operation_id, "summary": summary, "responses": responses}}
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document (built once)."""
+    models: list[type[BaseModel]] = [CallBody, Call, Error, Readiness, Alive]
+    _, definitions = models_json_schema(
+        [(model, "validation" if model is CallBody else "serialization") for model in models],
+        ref_template=REF,
+        schema_generator=OpenApiSchema,
+    )
+    readiness = _ref(Readiness)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "webcall",
+            "version": VERSION,
+            "description": "Start a voice call with an AI agent.",
+        },
+        "paths": {
+            "/api/calls": {"post": _create_call()},
+            "/healthz": _get("healthz", "The process is alive.", {"200": _json(_ref(Alive), "Alive.")}),
+            "/readyz": _get(
+                "readyz",
+                "Every agent's provider is configured, reachable and not failing fast.",
+                {"200": _json(readiness, "Ready."), "503": _json(readiness, "Not ready; `checks` says why.")},
+            ),
+            "/openapi.json": _get(
+                "openapi", "This document.", {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")}
+            ),
+        },
+        "components": {"schemas": definitions["$defs"]},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    """The API description, for client generators and the contract tests."""
+    return jsonify(document())

@@ -1,0 +1,1 @@
+"""The HTML side: the call page, the embeds for other sites and signed sales-demo links."""

@@ -1,0 +1,80 @@
+"""Embeds for other people's pages: the script loader, its call panel, and the iframe page.
+
+``/embed.js`` is the tiny loader a host page includes; when a visitor opens the
+widget it fetches ``/embed/<slug>/panel`` (HTML and config for the shadow root)
+and the call code. Both answer only the agent's allowed origins, so a site that
+is not allowed gets a refusal and no call. ``/embed/<slug>`` is the iframe page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urljoin
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+
+from ..guards.origin import check_origin, cors_headers
+from ..state import app_state
+from .render import call_page, page_config, render_error_page
+
+bp = Blueprint("embed", __name__)
+LOADER_MAX_AGE_S = 300  # hosts always get a recent loader; the call code it loads is versioned
+
+
+@bp.get("/embed.js")
+def loader() -> Response:
+    """The loader script, served from the site root for a short, stable snippet."""
+    dist = Path(current_app.static_folder or "") / "dist"
+    response = send_from_directory(dist, "embed.js", mimetype="text/javascript", max_age=LOADER_MAX_AGE_S)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@bp.get("/embed/<slug>")
+def iframe(slug: str) -> Response:
+    """The call page for an iframe: only the agent's allowed origins may frame it."""
+    agent = app_state().settings.agents.get(slug)
+    if agent is None:
+        return render_error_page(404)
+    return call_page(agent, mode="embed", frame_ancestors=("'self'", *agent.allowed_origins))
+
+
+@bp.get("/embed/<slug>/panel")
+def panel(slug: str) -> Response:
+    """The widget's panel (HTML for its shadow root, and its config) for an allowed host page."""
+    agent = app_state().agent(slug)
+    check_origin(agent)
+    config = page_config(agent, mode="widget", api_url=url_for("calls.create_call", _external=True))
+    public = agent.public()
+    if agent.logo_url:  # a path on our site must not resolve against the host page
+        public["logo_url"] = config["logo_url"] = urljoin(request.host_url, agent.logo_url)
+    response = jsonify(
+        html=render_template("_call_panel.html", agent=public, page_config=config),
+        config=config,
+        css_url=url_for("static", filename="css/call.css", _external=True),
+        script_url=url_for("static", filename="dist/widget.js", _external=True),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return cors_headers(response)
+
+
+@bp.after_request
+def readable_refusals(response: Response) -> Response:
+    """Let any page read the panel's refusals (403, 404): its widget then says why it can't call.
+
+    Without CORS a refused page would only see a network failure. The error body is generic
+    and carries no panel, config or credentials, so showing it to any origin gives nothing away.
+    """
+    if request.endpoint == "embed.panel" and response.status_code >= 400:
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return response

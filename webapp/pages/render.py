@@ -1,0 +1,69 @@
+"""Rendering a call page (for the page, the iframe, the widget or a demo) and the error page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, make_response, render_template
+
+from ..catalogue import Agent
+from ..guards.headers import csp_nonce, page_headers
+from ..state import app_state
+
+AGENT_JOIN_TIMEOUT_S = 20
+_ERROR_TEXT = {
+    404: ("Not found", "There is nothing at this address. Check the link you were given."),
+    500: ("Something went wrong", "We could not show this page. Please try again in a moment."),
+}
+
+
+def page_config(
+    agent: Agent, *, mode: str = "page", demo: dict[str, Any] | None = None, api_url: str = "/api/calls"
+) -> dict[str, Any]:
+    """What the call UI's script needs, as JSON in the page (or the widget's panel)."""
+    state = app_state()
+    settings = state.settings
+    return {
+        "mode": mode,  # page, embed (iframe), widget (script embed) or demo (branded sales demo)
+        "demo": demo or None,  # a signed link: token (sent back with the call), variables, expires_at
+        "agent": agent.slug,
+        "title": agent.title,
+        "api_url": api_url,
+        "max_call_s": agent.max_call_s,
+        "agent_join_timeout_s": AGENT_JOIN_TIMEOUT_S,
+        "accent_color": agent.accent_color,
+        "consent_text": agent.consent_text,
+        "theme": agent.theme,
+        "logo_url": agent.logo_url,
+        # Known before the call for some providers (our own server), so the page can warm it up.
+        "livekit_url": state.provider_for(agent).livekit_url_before_call(),
+        "turnstile_site_key": settings.turnstile_site_key,
+        "turnstile_script_url": settings.turnstile_script_url if settings.turnstile_site_key else None,
+    }
+
+
+def call_page(
+    agent: Agent,
+    *,
+    mode: str = "page",
+    demo: dict[str, Any] | None = None,
+    frame_ancestors: tuple[str, ...] = ("'none'",),
+) -> Response:
+    """Render the call page with its strict headers and the microphone allowed."""
+    config = page_config(agent, mode=mode, demo=demo)
+    html = render_template("call.html", agent=agent.public(), page_config=config, csp_nonce=csp_nonce())
+    return page_headers(make_response(html), microphone=True, frame_ancestors=frame_ancestors)
+
+
+def render_error_page(status: int, *, title: str | None = None, message: str | None = None) -> Response:
+    """A plain page for a failed page request; never a stack trace."""
+    default = _ERROR_TEXT[500] if status >= 500 else ("Request refused", "This request could not be handled.")
+    default_title, default_message = _ERROR_TEXT.get(status, default)
+    html = render_template(
+        "error.html",
+        title=title or default_title,
+        message=message or default_message,
+        status=status,
+        csp_nonce=csp_nonce(),
+    )
+    return page_headers(make_response(html, status), microphone=False)

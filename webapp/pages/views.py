@@ -1,0 +1,56 @@
+"""The pages of our own site: the agent list, the call page and sales-demo pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, make_response, render_template, request
+
+from ..errors import AppError, InvalidDemoLink
+from ..guards.headers import csp_nonce, page_headers
+from ..state import app_state
+from .demo_links import read_demo_link
+from .render import call_page, render_error_page
+
+bp = Blueprint("pages", __name__)
+LINK_REFUSED = "This demo link can't be used"
+
+
+@bp.get("/")
+def index() -> Response:
+    """The only agent's call page, or the list of agents."""
+    agents = app_state().settings.agents
+    if len(agents) == 1:
+        return call_page(next(iter(agents.values())))
+    listing = [a.public() for a in agents.values()]
+    html = render_template("index.html", agents=listing, csp_nonce=csp_nonce())
+    return page_headers(make_response(html), microphone=False)
+
+
+@bp.get("/talk/<slug>")
+def talk(slug: str) -> Response:
+    """The call page for one agent."""
+    agent = app_state().settings.agents.get(slug)
+    if agent is None:
+        return render_error_page(404)
+    return call_page(agent)
+
+
+@bp.get("/demo/<slug>")
+def demo(slug: str) -> Response:
+    """A branded full-page call; ``?t=`` carries a signed link's preset variables and expiry."""
+    settings = app_state().settings
+    agent = settings.agents.get(slug)
+    if agent is None:
+        return render_error_page(404)
+    token = request.args.get("t")
+    demo_link: dict[str, Any] = {}
+    if token is not None:
+        try:
+            link = read_demo_link(settings.secret_key, token)
+        except AppError as error:
+            return render_error_page(error.status_code, title=LINK_REFUSED, message=error.message)
+        if link.agent != agent.slug:
+            return render_error_page(403, title=LINK_REFUSED, message=InvalidDemoLink.message)
+        demo_link = {"token": token, "variables": link.variables, "expires_at": link.expires_at}
+    return call_page(agent, mode="demo", demo=demo_link)

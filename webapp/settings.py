@@ -1,0 +1,237 @@
+"""Settings: the only reader of the environment and ``.env`` (pydantic-settings).
+
+:meth:`Settings.from_env` validates everything at start-up (these variables, the agent
+catalogue, each provider's credentials) and raises :class:`ConfigError` naming every
+problem at once, so an operator fixes a bad deployment in one go instead of one restart
+per typo. Every field's alias is its variable's name, so :meth:`Settings.from_mapping`
+validates a plain mapping the same way (tests, tools).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .catalogue import Agent, load_catalogue, parse_agent, valid_rate_limit
+from .errors import ConfigError
+from .providers import ProviderSettings, registry
+
+STORAGE_SCHEMES = ("memory://", "redis://", "rediss://", "redis+sentinel://")
+
+
+def _rate_limits(value: str) -> str:
+    """A Flask-Limiter limit string."""
+    if not valid_rate_limit(value):
+        raise ValueError(f"must look like '10/minute;60/hour', got {value!r}")
+    return value
+
+
+def _storage(value: str) -> str:
+    """Where limits, budgets and replays are counted."""
+    if not value.startswith(STORAGE_SCHEMES):
+        raise ValueError("must be memory:// or a redis:// URL")
+    return value
+
+
+def _log_level(value: str) -> str:
+    """A level name the logging module knows."""
+    level = value.strip().upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _var(name: str, default: Any = None, **constraints: Any) -> Any:
+    """A field read from the variable ``name``."""
+    return Field(default, validation_alias=name, **constraints)
+
+
+RateLimits = Annotated[str, AfterValidator(_rate_limits)]
+
+
+class CatalogueSource(BaseSettings):
+    """Where the agents come from: a catalogue file, or the one-agent quick start."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    agents_file: Path = _var("WEBCALL_AGENTS_FILE", Path("agents.toml"))
+    # The one-agent quick start (slug "default") instead of a catalogue file.
+    quick_provider: str | None = _var("WEBCALL_PROVIDER")
+    quick_agent_id: str | None = _var("WEBCALL_AGENT_ID")
+    quick_agent_title: str | None = _var("WEBCALL_AGENT_TITLE")
+
+
+class Settings(CatalogueSource):
+    """Everything the app needs, validated; ``agents`` and ``providers`` come with it."""
+
+    # Signs demo links: keep it stable across workers and restarts. Unset: a random per-process key.
+    secret_key_value: SecretStr | None = _var("WEBCALL_SECRET_KEY")
+    max_body_bytes: PositiveInt = _var("WEBCALL_MAX_BODY_BYTES", 16 * 1024)
+    connect_timeout_s: PositiveFloat = _var("WEBCALL_CONNECT_TIMEOUT_S", 3.0)
+    read_timeout_s: PositiveFloat = _var("WEBCALL_READ_TIMEOUT_S", 10.0)
+    token_ttl_s: PositiveInt = _var("WEBCALL_TOKEN_TTL_S", 600)  # livekit: participant token lifetime
+    rate_limits: RateLimits = _var("WEBCALL_RATE_LIMITS", "10/minute;60/hour")  # per client IP
+    global_rate_limit: RateLimits = _var("WEBCALL_GLOBAL_RATE_LIMIT", "600/minute")  # all clients
+    agent_calls_per_minute: PositiveInt = _var("WEBCALL_AGENT_CALLS_PER_MINUTE", 30)
+    agent_daily_budget: PositiveInt = _var("WEBCALL_AGENT_DAILY_BUDGET", 1000)
+    ratelimit_storage_uri: Annotated[str, AfterValidator(_storage)] = _var(
+        "WEBCALL_RATELIMIT_STORAGE_URI", "memory://"
+    )
+    trusted_proxies: int = _var("WEBCALL_TRUSTED_PROXIES", 0, ge=0)
+    idempotency_window_s: PositiveInt = _var("WEBCALL_IDEMPOTENCY_WINDOW_S", 120)
+    turnstile_site_key: str | None = _var("WEBCALL_TURNSTILE_SITE_KEY")
+    turnstile_secret_key: SecretStr | None = _var("WEBCALL_TURNSTILE_SECRET_KEY")
+    turnstile_verify_url: str = _var(
+        "WEBCALL_TURNSTILE_VERIFY_URL", "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    )
+    turnstile_script_url: str = _var(
+        "WEBCALL_TURNSTILE_SCRIPT_URL",
+        "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
+    )
+    log_level: Annotated[str, AfterValidator(_log_level)] = _var("WEBCALL_LOG_LEVEL", "INFO")
+
+    @field_validator("secret_key_value")
+    @classmethod
+    def _strong_key(cls, key: SecretStr | None) -> SecretStr | None:
+        """A key that signs links must not be guessable."""
+        if key is not None and 0 < len(key.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (it signs demo links)")
+        return key
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Settings:
+        """Settings that only make sense together."""
+        if bool(self.turnstile_site_key) != bool(self.turnstile_secret_key):
+            raise ValueError(
+                "set both WEBCALL_TURNSTILE_SITE_KEY and WEBCALL_TURNSTILE_SECRET_KEY, or neither"
+            )
+        return self
+
+    # Filled in by load(): the catalogue, and the settings of every configured provider.
+    _agents: dict[str, Agent] = {}
+    _providers: dict[str, ProviderSettings] = {}
+    _secret_key: str = ""
+
+    @property
+    def agents(self) -> Mapping[str, Agent]:
+        """The catalogue, by slug."""
+        return self._agents
+
+    @property
+    def providers(self) -> Mapping[str, ProviderSettings]:
+        """Settings of every provider whose credentials are all set, by name."""
+        return self._providers
+
+    @property
+    def secret_key(self) -> str:
+        """The key that signs demo links (and Flask's session)."""
+        return self._secret_key
+
+    @property
+    def secret_key_configured(self) -> bool:
+        """False when the key is random per process (demo links then won't verify elsewhere)."""
+        return self.secret_key_value is not None and bool(self.secret_key_value.get_secret_value())
+
+    @classmethod
+    def from_env(cls, *, dotenv_path: str | Path | None = ".env") -> Settings:
+        """Read the real environment and ``.env`` (the environment wins), then validate it all."""
+        env_file = dotenv_path if dotenv_path is not None and Path(dotenv_path).is_file() else None
+        return cls._load(lambda model: model(_env_file=env_file))
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Validate ``env`` (variable name → value) as if it were the whole environment."""
+        return cls._load(lambda model: model.model_validate(dict(env)))
+
+    @classmethod
+    def _load(cls, read: Any) -> Settings:
+        """Read these settings and every provider's with ``read(model)``; raise one ConfigError."""
+        problems: list[str] = []
+        used: set[str] = set()  # providers the catalogue names, even in tables with other problems
+        try:
+            agents = _load_agents(read(CatalogueSource), problems, used)
+        except ValidationError as error:
+            problems.extend(_name_variables(error, CatalogueSource))
+            agents = {}
+        try:
+            settings = read(cls)
+        except ValidationError as error:
+            problems.extend(p for p in _name_variables(error, cls) if p not in problems)
+            settings = None
+        provider_settings = {}
+        for name, spec in registry().items():
+            try:
+                provider_settings[name] = read(spec.settings)
+            except ValidationError as error:
+                problems.extend(_name_variables(error, spec.settings))
+        configured = {}
+        for name, values in provider_settings.items():
+            missing = values.missing()
+            if missing and name in used:
+                problems.append(f"{', '.join(missing)} must be set: an agent uses provider {name!r}")
+            elif not missing:
+                configured[name] = values
+        if problems or settings is None:
+            raise ConfigError(problems)
+        settings._agents = agents
+        settings._providers = configured
+        secret = settings.secret_key_value.get_secret_value() if settings.secret_key_value else ""
+        settings._secret_key = secret or secrets.token_urlsafe(32)
+        return settings
+
+
+def _load_agents(settings: CatalogueSource, problems: list[str], used: set[str]) -> dict[str, Agent]:
+    """The catalogue file, or the one-agent quick start from two variables."""
+    if settings.quick_provider:
+        used.add(settings.quick_provider)
+    if settings.quick_provider or settings.quick_agent_id:
+        table = {
+            "provider": settings.quick_provider,
+            "agent_id": settings.quick_agent_id,
+            "title": settings.quick_agent_title,
+        }
+        if not settings.quick_agent_id:
+            problems.append("WEBCALL_AGENT_ID is required with WEBCALL_PROVIDER")
+            return {}
+        agent = parse_agent(
+            "default",
+            {k: v for k, v in table.items() if v},
+            problems,
+            where="WEBCALL_PROVIDER/WEBCALL_AGENT_ID",
+        )
+        return {"default": agent} if agent else {}
+    path = settings.agents_file
+    if "agents_file" not in settings.model_fields_set and not path.is_file():
+        problems.append(
+            "no agents configured: create agents.toml (see agents.example.toml), "
+            "set WEBCALL_AGENTS_FILE, or set WEBCALL_PROVIDER and WEBCALL_AGENT_ID"
+        )
+        return {}
+    return load_catalogue(path, problems, used)
+
+
+def _name_variables(error: ValidationError, model: type[BaseSettings]) -> list[str]:
+    """Problems with the variable's name in front (a field's alias is its variable)."""
+    aliases = {name: str(info.validation_alias) for name, info in model.model_fields.items()}
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = aliases.get(field, field)
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"{variable}: {message}" if variable else message)
+    return lines
