@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.processes import ROOT
 from webapp.errors import ConfigError
+from webapp.providers import registry
 from webapp.settings import Settings
 
 LIVEKIT = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "s" * 32}
@@ -140,3 +141,20 @@ def test_the_example_catalogue_is_valid() -> None:
     """agents.example.toml is documentation people copy: it must load."""
     settings = Settings.from_mapping({"WEBCALL_AGENTS_FILE": str(ROOT / "agents.example.toml"), **LIVEKIT})
     assert settings.agents["demo"].agent_id == "webcall-demo"
+
+
+def test_every_variable_is_in_the_example_env_file() -> None:
+    """.env.example is where operators look: every setting and every provider variable is named."""
+    text = (ROOT / ".env.example").read_text()
+    names = [str(info.validation_alias) for info in Settings.model_fields.values()]
+    for spec in registry().values():
+        names += [str(info.validation_alias) for info in spec.settings.model_fields.values()]
+    missing = [name for name in names if name not in text]
+    assert not missing, f".env.example does not mention {missing}"
+
+
+@pytest.mark.parametrize("value", ["calls.example.com", "https://calls.example.com/app", "ftp://x"])
+def test_public_url_is_an_origin(value: str) -> None:
+    with pytest.raises(ConfigError, match="WEBCALL_PUBLIC_URL"):
+        Settings.from_mapping({"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT,
+                               "WEBCALL_PUBLIC_URL": value})  # fmt: skip

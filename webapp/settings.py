@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -46,6 +47,14 @@ def _storage(value: str) -> str:
     if not value.startswith(STORAGE_SCHEMES):
         raise ValueError("must be memory:// or a redis:// URL")
     return value
+
+
+def _origin_url(value: str) -> str:
+    """``scheme://host[:port]``, nothing after it."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
+        raise ValueError("must be the public origin, like https://calls.example.com (no path)")
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _log_level(value: str) -> str:
@@ -93,6 +102,8 @@ class Settings(CatalogueSource):
         "WEBCALL_RATELIMIT_STORAGE_URI", "memory://"
     )
     trusted_proxies: int = _var("WEBCALL_TRUSTED_PROXIES", 0, ge=0)
+    # Where visitors reach the app (behind a TLS proxy: https://calls.example.com); unset: as requested.
+    public_url: Annotated[str, AfterValidator(_origin_url)] | None = _var("WEBCALL_PUBLIC_URL")
     idempotency_window_s: PositiveInt = _var("WEBCALL_IDEMPOTENCY_WINDOW_S", 120)
     turnstile_site_key: str | None = _var("WEBCALL_TURNSTILE_SITE_KEY")
     turnstile_secret_key: SecretStr | None = _var("WEBCALL_TURNSTILE_SECRET_KEY")

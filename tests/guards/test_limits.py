@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.support.apps import codes, post
+from tests.support.apps import FAKE_AGENT_IDS, build_app, codes, post, provider_env
+from webapp.guards.limits import agent_calls_per_minute
+from webapp.state import app_state
 
 CATALOGUE = """
 [agents.local]
@@ -67,3 +70,27 @@ def test_global_ceiling_counts_every_client_together(make_app: Any) -> None:
     assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
     # The ceiling is for everyone: a fifth visitor, never seen before, is refused too.
     assert codes([call_from("203.0.113.9")]) == ["rate_limited"]
+
+
+def test_convoi_agents_share_the_keys_documented_20_creates_a_minute(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any
+) -> None:
+    """Convoi allows 20 writes a minute per key: two agents on the key get 20 between them."""
+    catalogue = """
+[agents.sales]
+provider = "convoi"
+agent_id = "{convoi}"
+
+[agents.support]
+provider = "convoi"
+agent_id = "{convoi}"
+""".format(**FAKE_AGENT_IDS)
+    env = {**provider_env(ravan[0].url, zudu[0].url, convoi[0].url), "WEBCALL_RATE_LIMITS": "1000/minute"}
+    app = build_app(tmp_path, catalogue, **env)
+    with app.app_context():
+        sales = app_state().settings.agents["sales"]
+        assert agent_calls_per_minute(sales, app_state().settings, 20) == 20  # not the default 30
+    answers = [post(app, {"agent": "sales" if n % 2 else "support"}) for n in range(21)]
+    assert codes(answers) == [201] * 20 + ["agent_busy"]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
+    assert len(convoi[1].requests) == 20  # the 21st never reached Convoi

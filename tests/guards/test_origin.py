@@ -85,3 +85,25 @@ def test_an_origin_allowed_for_one_agent_is_not_allowed_for_another(app: Flask) 
 
 def test_own_origin_is_always_allowed(app: Flask) -> None:
     assert call(app, "private", "http://localhost").status_code == 201
+
+
+def test_behind_a_tls_proxy_the_public_url_is_our_origin(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The proxy speaks plain HTTP to us; the browser's Origin is https://: one setting fixes it."""
+    page = {"Origin": "https://calls.example.com", "Sec-Fetch-Site": "same-origin"}
+    behind = {"base_url": "http://calls.example.com"}  # what the app sees: the proxy's plain HTTP
+    unset = build_app(tmp_path, CATALOGUE).test_client()
+    with caplog.at_level("WARNING", logger="webapp.guards.origin"):
+        refused = unset.post("/api/calls", json={"agent": "private"}, headers=page, **behind)
+    assert refused.status_code == 403
+    assert "WEBCALL_PUBLIC_URL" in caplog.text  # the log says which setting to set
+    fixed = build_app(tmp_path, CATALOGUE, WEBCALL_PUBLIC_URL="https://calls.example.com").test_client()
+    assert fixed.post("/api/calls", json={"agent": "private"}, headers=page, **behind).status_code == 201
+    panel = fixed.get("/embed/sales/panel", headers={"Origin": "https://shop.example.com"}, **behind)
+    assert panel.get_json()["config"]["api_url"] == "https://calls.example.com/api/calls"
+    # Another site is still refused, and says nothing about our settings.
+    caplog.clear()
+    evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    assert fixed.post("/api/calls", json={"agent": "private"}, headers=evil, **behind).status_code == 403
+    assert "WEBCALL_PUBLIC_URL" not in caplog.text

@@ -68,10 +68,24 @@ def check_client_limit(agent: Agent, client: str) -> None:
             raise RateLimited(retry_after_s=wait_s)
 
 
-def spend_call(agent: Agent, settings: Settings) -> None:
-    """Count a call against the agent's per-minute cap and daily budget, or refuse it."""
-    per_minute = agent.calls_per_minute or settings.agent_calls_per_minute
+def agent_calls_per_minute(agent: Agent, settings: Settings, provider_limit: int | None) -> int:
+    """The agent's own cap, or the deployment's default kept under the provider's documented limit."""
+    if agent.calls_per_minute:
+        return agent.calls_per_minute
+    return min(settings.agent_calls_per_minute, provider_limit or settings.agent_calls_per_minute)
+
+
+def spend_call(agent: Agent, settings: Settings, provider_limit: int | None = None) -> None:
+    """Count a call against the agent's per-minute cap, its provider key's and its daily budget.
+
+    ``provider_limit`` is the provider's documented creates per minute per key: every agent on
+    that provider shares it, so we refuse (429 with an exact Retry-After) before the provider
+    would (502 provider_busy).
+    """
+    per_minute = agent_calls_per_minute(agent, settings, provider_limit)
     wait_s = _hit(RateLimitItemPerMinute(per_minute), "agent-minute", agent.slug)
+    if wait_s is None and provider_limit:
+        wait_s = _hit(RateLimitItemPerMinute(provider_limit), "provider-minute", agent.provider)
     if wait_s is not None:
         raise AgentBusy(retry_after_s=wait_s)
     budget = agent.daily_budget or settings.agent_daily_budget

@@ -156,6 +156,9 @@ class ProviderSpec:
     adapter: Any  # a class: adapter(settings, context) -> Provider
     agent_id_pattern: str  # what the provider's agent ids look like
     agent_id_hint: str  # said to the operator when an id does not match
+    # Calls the provider lets one key create per minute (its documented limit), shared by every
+    # agent on the key; None where it documents none. Our own limits stay under it.
+    creates_per_minute: int | None = None
 
     @property
     def capabilities(self) -> frozenset[str]:

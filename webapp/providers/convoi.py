@@ -111,4 +111,5 @@ PROVIDER = ProviderSpec(
     # Convoi web calls are single-agent: a workforce id (sqd_…) is refused with 422.
     agent_id_pattern=r"agt_[A-Za-z0-9]+",
     agent_id_hint="Convoi web calls need an agent id starting with 'agt_'",
+    creates_per_minute=20,  # "Default limits: 20 writes/min and 60 reads/min per key"
 )

@@ -1,0 +1,152 @@
+"""Deployed as the README says: Debian's nginx with TLS in front of gunicorn and LiveKit.
+
+nginx runs ``docs/nginx.conf`` (only addresses, names and certificates changed), with a
+certificate this test makes. It reaches gunicorn from 127.0.0.2, an address gunicorn does
+not trust, so nothing but ``WEBCALL_PUBLIC_URL`` tells the app it is served over https.
+Chromium opens ``https://…/talk/demo`` and talks to the demo agent through ``wss://``; the
+embed loader works on a second https origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, Playwright, expect
+
+from tests.support.browser import CHROMIUM_ARGS, launch_chromium, wait_for_state
+from tests.support.livekit_server import LiveKitServer
+from tests.support.processes import ROOT, Process, free_port
+from tests.support.services import self_signed_certificate, start_nginx
+from tests.support.stack import AppServer, start_app_server
+
+pytestmark = pytest.mark.e2e
+AGENTS = """
+[agents.demo]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Demo agent"
+greeting = "Hello from behind the proxy."
+
+[agents.widget]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Widget agent"
+greeting = "Hello from the widget."
+allowed_origins = ["{site}"]
+"""
+
+
+def render_nginx_conf(app_port: int, livekit_port: int, ports: dict[str, int], cert: Path, key: Path) -> str:
+    """docs/nginx.conf with this test's addresses, names and certificate; the rest verbatim."""
+    text = (ROOT / "docs" / "nginx.conf").read_text()
+    replacements = {
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
+        "server 127.0.0.1:7880;": f"server 127.0.0.1:{livekit_port};",
+        "server_name calls.example.com;": f"listen 127.0.0.1:{ports['app']} ssl;",
+        "server_name livekit.example.com;": f"listen 127.0.0.1:{ports['livekit']} ssl;",
+        # Another host, as far as gunicorn can tell: it trusts forwarded headers from 127.0.0.1 only.
+        "proxy_pass http://webcall;": "proxy_bind 127.0.0.2;\n        proxy_pass http://webcall;",
+        "listen 443 ssl;\n": "",
+    }
+    for old, new in replacements.items():
+        assert old in text, f"docs/nginx.conf no longer has {old!r}"
+        text = text.replace(old, new)
+    for name in ("calls", "livekit"):
+        text = text.replace(f"/etc/ssl/certs/{name}.example.com.pem", str(cert))
+        text = text.replace(f"/etc/ssl/private/{name}.example.com.key", str(key))
+    return text
+
+
+def customer_site(folder: Path, port: int, cert: Path, key: Path, app_url: str) -> str:
+    """A second https origin (localhost) serving a landing page with the script embed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page = (ROOT / "tests" / "embed_host" / "widget.html").read_text().replace("{{WEBCALL_URL}}", app_url)
+    (folder / "widget.html").write_text(page)
+    return (
+        f"server {{\n  listen 127.0.0.1:{port} ssl;\n  server_name localhost;\n"
+        f"  ssl_certificate {cert};\n  ssl_certificate_key {key};\n  root {folder};\n}}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    livekit_server: LiveKitServer,
+    demo_agent: Process,
+    artifacts: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:
+    """gunicorn and LiveKit behind nginx with TLS, as docs/nginx.conf describes."""
+    folder = tmp_path_factory.mktemp("deploy")
+    cert, key = self_signed_certificate(folder)
+    ports = {"app": free_port(), "livekit": free_port(), "site": free_port()}
+    app_url, site = f"https://127.0.0.1:{ports['app']}", f"https://localhost:{ports['site']}"
+    env = {
+        "LIVEKIT_URL": f"wss://127.0.0.1:{ports['livekit']}",  # what browsers are told: the proxy
+        "LIVEKIT_BASE_URL": livekit_server.http_url,  # what the app itself calls: the server
+        "LIVEKIT_API_KEY": livekit_server.api_key,
+        "LIVEKIT_API_SECRET": livekit_server.api_secret,
+        "WEBCALL_PUBLIC_URL": app_url,
+        "WEBCALL_TRUSTED_PROXIES": "1",
+    }
+    logs = artifacts / "logs" / "deploy"
+    app: AppServer = start_app_server(env, logs, agents_toml=AGENTS.format(site=site))
+    servers = render_nginx_conf(int(app.url.rsplit(":", 1)[1]), livekit_server.port, ports, cert, key)
+    site_server = customer_site(folder / "site", ports["site"], cert, key, app_url)
+    nginx = start_nginx(folder / "nginx", servers + site_server, logs)
+    yield {"app_url": app_url, "site": site, "gunicorn": app, "nginx": nginx}
+    nginx.stop()
+    app.process.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_page(playwright: Playwright, speech_wav: Path) -> Iterator[Page]:
+    """A Chromium that accepts the test's self-signed certificate (for https and wss alike)."""
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={speech_wav}", "--ignore-certificate-errors"]
+    with launch_chromium(playwright, args) as browser:
+        context = browser.new_context()
+        yield context.new_page()
+        context.close()
+
+
+def test_a_call_through_the_tls_proxy(deployment: dict[str, Any], tls_page: Page) -> None:
+    page, app_url = tls_page, deployment["app_url"]
+    page.goto(f"{app_url}/talk/demo")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as made:
+        page.click("#talk")
+    assert made.value.status == 201, made.value.text()  # the https Origin is our own
+    assert made.value.json()["livekit"]["url"].startswith("wss://")
+    wait_for_state(page, "in-call")
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_contain_text(
+        "Hello from behind the proxy", timeout=20_000
+    )
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    # The app built its own links for the public https address, not the http one it is served on.
+    panel = httpx.get(f"{app_url}/embed/widget/panel", headers={"Origin": deployment["site"]}, verify=False)
+    assert panel.json()["config"]["api_url"] == f"{app_url}/api/calls"
+    assert panel.json()["script_url"].startswith(f"{app_url}/static/")
+    access = (Path(deployment["nginx"].log_path).parent / "nginx-access.log").read_text()
+    assert "POST /api/calls" in access  # the call really went through nginx
+
+
+def test_the_embed_works_from_another_https_site(deployment: dict[str, Any], tls_page: Page) -> None:
+    page = tls_page
+    page.goto(f"{deployment['site']}/widget.html")
+    widget = page.locator("webcall-widget")
+    widget.locator(".launcher").click()
+    talk = widget.locator("#talk")
+    expect(talk).to_be_visible(timeout=15_000)
+    with page.expect_response(lambda r: r.url.endswith("/api/calls") and r.request.method == "POST") as made:
+        talk.click()
+    assert made.value.status == 201, made.value.text()
+    expect(widget.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+    expect(widget.locator('#transcript [data-speaker="agent"]').first).to_contain_text(
+        "Hello from the widget", timeout=20_000
+    )
+    widget.locator("#hangup").click()
+    expect(widget.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
