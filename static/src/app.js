@@ -8,6 +8,7 @@ import { requestCall } from './api.js';
 import { LevelMeters } from './audio.js';
 import { createBotCheck } from './botcheck.js';
 import { Call } from './connection.js';
+import { livekitAgents } from './protocols/livekit-agents.js';
 import { hasConsent, setConsent } from './consent.js';
 import { DevicePickers } from './devices.js';
 import { Transcript } from './transcript.js';
@@ -111,7 +112,7 @@ export function mountCall(root, config) {
     element.addEventListener('pointerdown', wake);
     element.addEventListener('keydown', wake);
 
-    const call = new Call({
+    const call = new Call(livekitAgents, {
       phase(state) {
         if (state === 'in-call' && !startedAt) {
           startedAt = performance.now();
@@ -134,7 +135,7 @@ export function mountCall(root, config) {
         ui.set({ agentState: state });
         emit('agent-state', { state });
       },
-      audio(track, _participant, subscribed) {
+      audio(track, subscribed) {
         if (subscribed) {
           // An attached <audio> element inside the UI (a shadow root works) makes the agent audible.
           const player = track.attach();
@@ -165,9 +166,8 @@ export function mountCall(root, config) {
         const inUi = focus && element.contains(focus) && !focus.matches('input, select, textarea');
         if (nowhere || inUi) ui.el.resume.focus();
       },
-      transcript: (reader, speaker) => transcript.readStream(reader, speaker),
-      legacyTranscript: (segments, speaker) => transcript.showLegacy(segments, speaker),
-      chat: (reader, speaker) => transcript.readChat(reader, speaker),
+      line: (line) => transcript.show(line),
+      drop: (id) => transcript.remove(id),
       end(outcome) {
         clearInterval(ticker);
         abort.abort();
