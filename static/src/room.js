@@ -42,7 +42,7 @@ const NORMAL_ENDS = new Map([
  * {code, message?, retryAfterS?} for a failure; and the protocol's agentState(state),
  * line(line), drop(id) (see protocols/livekit-agents.js).
  */
-export class Call {
+export class CallRoom {
   /**
    * `protocol` reads the agent's side channels (protocols/livekit-agents.js). Must be
    * constructed inside the click handler: it unlocks audio playback.
@@ -80,7 +80,7 @@ export class Call {
    * then joins the room it names. With `serverUrl` known up front (self-hosted LiveKit), the
    * connection to the server is warmed up while the token is on its way.
    */
-  start(session, agentJoinTimeoutS, micDeviceId, serverUrl) {
+  join(session, agentJoinTimeoutS, micDeviceId, serverUrl) {
     const { room } = this;
     if (serverUrl) room.prepareConnection(serverUrl).catch(() => {});
     const capture = micDeviceId ? { deviceId: micDeviceId } : undefined;
