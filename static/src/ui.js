@@ -128,6 +128,7 @@ function findElements(find) {
   };
 }
 
+/** See createUi's showError. */
 function showError(el, code, apiMessage) {
   const [what, fix] = problemWords(code, apiMessage);
   const strong = document.createElement('strong');
@@ -139,6 +140,7 @@ function showError(el, code, apiMessage) {
   return fix ? `${what} ${fix}` : what;
 }
 
+/** See createUi's clearError. */
 function clearError(el, code) {
   if (code && el.error.dataset.code !== code) return;
   el.error.hidden = true;

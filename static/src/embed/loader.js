@@ -121,11 +121,7 @@ function createWidget(options) {
   };
 
   shell.setLook(options.theme, options.accent);
-  shell.launcher?.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
-  shell.close?.addEventListener('click', () => handle.close());
-  shell.frame.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && !options.inline) handle.close();
-  });
+  bindShell(shell, handle, options);
 
   const slot = options.inline ? document.querySelector(options.inline) : document.body;
   if (!slot) {
@@ -136,6 +132,15 @@ function createWidget(options) {
   slot.append(host);
   emit('loaded', { agent: options.agent });
   if (options.inline) handle.open();
+}
+
+/** The shell's own controls: the launcher opens and closes the panel; ✕ and Escape close it. */
+function bindShell(shell, handle, options) {
+  shell.launcher?.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
+  shell.close?.addEventListener('click', () => handle.close());
+  shell.frame.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !options.inline) handle.close();
+  });
 }
 
 /** Loads the call code and mounts the panel's call UI in the shell; resolves with its controller. */
