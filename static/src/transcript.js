@@ -1,7 +1,8 @@
 /**
- * The live transcript: one <li data-speaker data-segment-id data-final> per segment, its text
- * replaced in place as interim results turn final. Follows the newest line unless the reader
- * has scrolled up; then `onBehind(true)` lets the page offer a way back down.
+ * The live transcript: one <li data-speaker data-segment-id data-final> per line (the lines come
+ * from the agent's protocol adapter, or the caller's typing), its text replaced in place as
+ * interim results turn final. Follows the newest line unless the reader has scrolled up; then
+ * `onBehind(true)` lets the page offer a way back down.
  */
 
 const STICK_PX = 48;
@@ -17,74 +18,32 @@ export class Transcript {
     this.onBehind = onBehind;
     this.lines = new Map();
     this.times = new WeakMap(); // line → when it first appeared
-    this.streamed = false;
     this.behind = false;
     list.addEventListener('scroll', () => {
       if (this.behind && this.following()) this.setBehind(false);
     });
   }
 
-  get size() {
-    return this.lines.size;
-  }
-
+  /** Empties the list for a new call. */
   clear() {
     this.list.replaceChildren();
     this.lines.clear();
-    this.streamed = false;
     this.setBehind(false);
-  }
-
-  /**
-   * Reads one `lk.transcription` text stream. Each stream carries one segment: the agent's
-   * speech arrives as deltas, the caller's interim results as whole new streams with the same
-   * segment id. `lk.transcription_final` may arrive only with the stream's trailer.
-   */
-  async readStream(reader, speaker) {
-    if (!this.streamed) this.dropLegacy();
-    this.streamed = true;
-    const id = reader.info.attributes?.['lk.segment_id'] || reader.info.id;
-    let text = '';
-    try {
-      for await (const chunk of reader) {
-        text += chunk;
-        this.show(id, speaker, text, false);
-      }
-    } catch {
-      // The stream was cut off (the agent was interrupted, say): keep what arrived.
-    }
-    this.show(id, speaker, text, reader.info.attributes?.['lk.transcription_final'] === 'true');
-  }
-
-  /** A chat message (`lk.chat`): whole once its stream ends. */
-  async readChat(reader, speaker) {
-    let text = '';
-    try {
-      text = await reader.readAll();
-    } catch {
-      return;
-    }
-    this.show(`chat-${reader.info.id}`, speaker, text, true, { chat: true });
   }
 
   /** Shows a message the caller typed; returns its line, to mark it if sending fails. */
   addTyped(id, text) {
-    this.show(id, 'user', text, true, { chat: true });
+    this.show({ id, speaker: 'user', text, final: true, chat: true });
     const line = this.lines.get(id);
     this.list.scrollTop = this.list.scrollHeight;
     return line;
   }
 
-  /** RoomEvent.TranscriptionReceived, for agents that only send the legacy packets. */
-  showLegacy(segments, speaker) {
-    // Current agents send both kinds with different segment ids; the streams win.
-    if (this.streamed) return;
-    for (const segment of segments) {
-      this.show(segment.id, speaker, segment.text, segment.final, { legacy: true });
-    }
-  }
-
-  show(segmentId, speaker, rawText, final, { legacy = false, chat = false } = {}) {
+  /**
+   * Shows a line ({id, speaker, text, final, chat?}), or its new text when the id is known. A
+   * final line keeps its words against late interim ones.
+   */
+  show({ id: segmentId, speaker, text: rawText, final, chat = false }) {
     const text = rawText.trim();
     let line = this.lines.get(segmentId);
     if (!text || (line?.dataset.final === 'true' && !final)) return;
@@ -93,7 +52,6 @@ export class Transcript {
       line = document.createElement('li');
       line.dataset.speaker = speaker;
       line.dataset.segmentId = segmentId;
-      if (legacy) line.dataset.legacy = '';
       if (chat) line.dataset.chat = '';
       this.lines.set(segmentId, line);
       this.times.set(line, new Date());
@@ -124,21 +82,22 @@ export class Transcript {
     }));
   }
 
+  /** Whether the newest line is (nearly) in view. */
   following() {
     const { list } = this;
     return list.scrollHeight - list.scrollTop - list.clientHeight < STICK_PX;
   }
 
+  /** Tells the page when lines are arriving out of view, and when the reader has caught up. */
   setBehind(behind) {
     if (behind === this.behind) return;
     this.behind = behind;
     this.onBehind(behind);
   }
 
-  dropLegacy() {
-    for (const line of this.list.querySelectorAll('[data-legacy]')) {
-      this.lines.delete(line.dataset.segmentId);
-      line.remove();
-    }
+  /** Takes a line away (one that another kind of line supersedes). */
+  remove(segmentId) {
+    this.lines.get(segmentId)?.remove();
+    this.lines.delete(segmentId);
   }
 }

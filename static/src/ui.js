@@ -27,26 +27,7 @@ const SHOWS = {
  * changed. `title` is the agent's name, for the Talk button.
  */
 export function createUi(root, find, { title, consentText = null }) {
-  const el = {
-    status: find('status'),
-    timer: find('timer'),
-    timeLeft: find('time-left'),
-    error: find('error'),
-    talk: find('talk'),
-    talkLabel: find('talk-label'),
-    hangup: find('hangup'),
-    mute: find('mute'),
-    resume: find('resume-audio'),
-    chat: find('chat'),
-    chatInput: find('chat-input'),
-    devices: find('devices'),
-    consent: find('consent'),
-    consentAccept: find('consent-accept'),
-    copy: find('transcript-copy'),
-    download: find('transcript-download'),
-    latest: find('transcript-latest'),
-    announce: find('announce'),
-  };
+  const el = findElements(find);
   const view = {
     state: 'idle',
     agentState: undefined,
@@ -117,24 +98,55 @@ export function createUi(root, find, { title, consentText = null }) {
       }, 50);
     },
     /** Shows a problem in #error and returns its words, for webcall:error. */
-    showError(code, apiMessage) {
-      const [what, fix] = problemWords(code, apiMessage);
-      const strong = document.createElement('strong');
-      strong.textContent = what;
-      el.error.replaceChildren(...(fix ? [strong, ' ', fix] : [strong]));
-      el.error.dataset.code = code;
-      el.error.hidden = false;
-      el.resume.hidden = code !== 'playback-blocked';
-      return fix ? `${what} ${fix}` : what;
-    },
-    clearError(code) {
-      if (code && el.error.dataset.code !== code) return;
-      el.error.hidden = true;
-      el.error.replaceChildren();
-      delete el.error.dataset.code;
-      el.resume.hidden = true;
-    },
+    showError: (code, apiMessage) => showError(el, code, apiMessage),
+    /** Hides the problem shown (only if it is `code`, when given). */
+    clearError: (code) => clearError(el, code),
   };
+}
+
+/** The UI's elements, by the names the call code uses. */
+function findElements(find) {
+  return {
+    status: find('status'),
+    timer: find('timer'),
+    timeLeft: find('time-left'),
+    error: find('error'),
+    talk: find('talk'),
+    talkLabel: find('talk-label'),
+    hangup: find('hangup'),
+    mute: find('mute'),
+    resume: find('resume-audio'),
+    chat: find('chat'),
+    chatInput: find('chat-input'),
+    devices: find('devices'),
+    consent: find('consent'),
+    consentAccept: find('consent-accept'),
+    copy: find('transcript-copy'),
+    download: find('transcript-download'),
+    latest: find('transcript-latest'),
+    announce: find('announce'),
+  };
+}
+
+/** See createUi's showError. */
+function showError(el, code, apiMessage) {
+  const [what, fix] = problemWords(code, apiMessage);
+  const strong = document.createElement('strong');
+  strong.textContent = what;
+  el.error.replaceChildren(...(fix ? [strong, ' ', fix] : [strong]));
+  el.error.dataset.code = code;
+  el.error.hidden = false;
+  el.resume.hidden = code !== 'playback-blocked';
+  return fix ? `${what} ${fix}` : what;
+}
+
+/** See createUi's clearError. */
+function clearError(el, code) {
+  if (code && el.error.dataset.code !== code) return;
+  el.error.hidden = true;
+  el.error.replaceChildren();
+  delete el.error.dataset.code;
+  el.resume.hidden = true;
 }
 
 /** The focused element as seen from `element`'s root (a shadow root has its own). */

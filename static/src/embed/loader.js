@@ -4,6 +4,7 @@
  * Tiny on purpose: the call code (widget.js, with livekit-client) is imported only when a
  * visitor opens a panel. Events bubble from the <webcall-widget> element up to the document.
  */
+import { emitter } from '../events.js';
 import { readOptions } from './options.js';
 import { fetchPanel } from './panel.js';
 import { createShell } from './shell.js';
@@ -50,30 +51,20 @@ function createWidget(options) {
   let loading = null; // Promise of the mounted call UI (or null), while loading or loaded
   let call = null; // mountCall's controller, once mounted
 
-  const emit = (name, detail) =>
-    host.dispatchEvent(new CustomEvent(`webcall:${name}`, { detail, bubbles: true, composed: true }));
+  const emit = emitter(host);
 
   function load() {
     shell.showNote('Loading…');
     return fetchPanel(options.base, options.agent)
       .then(async (panel) => {
-        shell.setLook(options.theme || panel.config.theme, options.accent || panel.config.accent_color);
-        try {
-          const { mountWidget } = await import(panel.script_url);
-          call = await mountWidget(shell.body, panel, options);
-        } catch (error) {
-          console.error('webcall: the call code failed to load', error);
-          throw LOAD_FAILED;
-        }
+        call = await mountPanel(shell, panel, options);
         emit('ready', { agent: options.agent });
         return call;
       })
       .catch((problem) => {
         // A refused or failed panel starts no call; opening the panel again retries.
         loading = null;
-        const refused = problem.code === 'origin_not_allowed';
-        const what = refused ? "Calls aren't available on this site." : "This call can't start right now.";
-        shell.showNote(what, problem.message);
+        showProblem(shell, problem);
         emit('error', { code: problem.code, message: problem.message });
         return null;
       });
@@ -130,11 +121,7 @@ function createWidget(options) {
   };
 
   shell.setLook(options.theme, options.accent);
-  shell.launcher?.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
-  shell.close?.addEventListener('click', () => handle.close());
-  shell.frame.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && !options.inline) handle.close();
-  });
+  bindShell(shell, handle, options);
 
   const slot = options.inline ? document.querySelector(options.inline) : document.body;
   if (!slot) {
@@ -145,4 +132,32 @@ function createWidget(options) {
   slot.append(host);
   emit('loaded', { agent: options.agent });
   if (options.inline) handle.open();
+}
+
+/** The shell's own controls: the launcher opens and closes the panel; ✕ and Escape close it. */
+function bindShell(shell, handle, options) {
+  shell.launcher?.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
+  shell.close?.addEventListener('click', () => handle.close());
+  shell.frame.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !options.inline) handle.close();
+  });
+}
+
+/** Loads the call code and mounts the panel's call UI in the shell; resolves with its controller. */
+async function mountPanel(shell, panel, options) {
+  shell.setLook(options.theme || panel.config.theme, options.accent || panel.config.accent_color);
+  try {
+    const { mountWidget } = await import(panel.script_url);
+    return await mountWidget(shell.body, panel, options);
+  } catch (error) {
+    console.error('webcall: the call code failed to load', error);
+    throw LOAD_FAILED;
+  }
+}
+
+/** Says in the panel why no call can start: a refused site, or a panel that failed to load. */
+function showProblem(shell, problem) {
+  const refused = problem.code === 'origin_not_allowed';
+  const what = refused ? "Calls aren't available on this site." : "This call can't start right now.";
+  shell.showNote(what, problem.message);
 }

@@ -1,9 +1,9 @@
 /**
  * The widget's call code (static/dist/widget.js, with livekit-client): the loader imports it
  * when a panel first opens. Puts the panel's stylesheets and markup into the shadow root and
- * mounts the call UI (app.js) there.
+ * mounts the call panel (call-panel.js) there.
  */
-import { mountCall } from '../app.js';
+import { mountCall } from '../call-panel.js';
 import { addStyles } from './styles.js';
 import css from './widget.css';
 

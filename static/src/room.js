@@ -1,6 +1,8 @@
 /**
- * One call = one LiveKit Room: join with the microphone, wait for the agent, end exactly once.
- * The Call reports what happens through plain hook functions; it knows nothing of the DOM.
+ * Where the browser joins the room: one call = one LiveKit Room. Opens the microphone while the
+ * call is requested, connects with the call's token, finds the agent, follows reconnects, and
+ * ends exactly once. What the agent says besides its voice is read by a protocol adapter
+ * (protocols/). Reports through plain hook functions; knows nothing of the DOM.
  */
 import { DisconnectReason, ParticipantEvent, Room, RoomEvent, Track } from 'livekit-client';
 import { ApiError } from './api.js';
@@ -24,9 +26,6 @@ const ROOM_OPTIONS = {
   },
 };
 
-const AGENT_STATE = 'lk.agent.state';
-const CHAT = 'lk.chat';
-const ON_BEHALF = 'lk.publish_on_behalf';
 const MIC = Track.Source.Microphone;
 
 // Disconnects that end the call normally; any other reason means the connection was lost.
@@ -38,15 +37,17 @@ const NORMAL_ENDS = new Map([
 ]);
 
 /**
- * hooks: phase(state), connected(), agent(participant), agentState(state|undefined),
- * audio(track, participant, subscribed), mic(track), muted(bool), playback(canPlay),
- * transcript(reader, speaker), legacyTranscript(segments, speaker), chat(reader, speaker),
- * end(outcome) where outcome is {reason} for a normal end or {code, message?, retryAfterS?}
- * for a failure.
+ * hooks: phase(state), connected(), agent(participant), audio(track, subscribed), mic(track),
+ * muted(bool), playback(canPlay), end(outcome) where outcome is {reason} for a normal end or
+ * {code, message?, retryAfterS?} for a failure; and the protocol's agentState(state),
+ * line(line), drop(id) (see protocols/livekit-agents.js).
  */
-export class Call {
-  /** Must be constructed inside the click handler: it unlocks audio playback. */
-  constructor(hooks) {
+export class CallRoom {
+  /**
+   * `protocol` reads the agent's side channels (protocols/livekit-agents.js). Must be
+   * constructed inside the click handler: it unlocks audio playback.
+   */
+  constructor(protocol, hooks) {
     this.hooks = hooks;
     this.room = new Room(ROOM_OPTIONS);
     this.room.startAudio().catch(() => {});
@@ -56,6 +57,13 @@ export class Call {
     this.agent = null;
     this.over = false;
     this.agentTimer = 0;
+    // Before listen(), so that its listeners run before ours: an agent found by an attribute
+    // change reports its state once, from follow().
+    this.protocol = protocol(this.room, {
+      agentState: (state) => this.report('agentState', state),
+      line: (line) => this.report('line', line),
+      drop: (id) => this.report('drop', id),
+    });
     this.listen();
   }
 
@@ -72,7 +80,7 @@ export class Call {
    * then joins the room it names. With `serverUrl` known up front (self-hosted LiveKit), the
    * connection to the server is warmed up while the token is on its way.
    */
-  start(session, agentJoinTimeoutS, micDeviceId, serverUrl) {
+  join(session, agentJoinTimeoutS, micDeviceId, serverUrl) {
     const { room } = this;
     if (serverUrl) room.prepareConnection(serverUrl).catch(() => {});
     const capture = micDeviceId ? { deviceId: micDeviceId } : undefined;
@@ -109,9 +117,9 @@ export class Call {
     return this.room.localParticipant.setMicrophoneEnabled(!muted);
   }
 
-  /** Sends a typed message to the agent on `lk.chat`; resolves with the stream's info ({id}). */
+  /** Sends a typed message to the agent; resolves once it is sent. */
   sendChat(text) {
-    return this.room.localParticipant.sendText(text, { topic: CHAT });
+    return this.protocol.sendChat(text);
   }
 
   /** The device in use for `kind` (audioinput, audiooutput), if known. */
@@ -132,19 +140,12 @@ export class Call {
     return this.room.startAudio();
   }
 
-  /** "agent" or "user" for a transcript line, from its track id first, then from its sender. */
-  speakerFor(trackId, senderIdentity) {
-    const local = this.room.localParticipant;
-    if (trackId && local.trackPublications.has(trackId)) return 'user';
-    if (senderIdentity === local.identity) return 'user';
-    return this.room.remoteParticipants.get(senderIdentity)?.isAgent ? 'agent' : 'user';
-  }
-
   /** Passes an event to the page while the call lasts; afterwards only clean-up gets through. */
   report(hook, ...args) {
     if (!this.over) this.hooks[hook](...args);
   }
 
+  /** Turns the Room's events into hooks and phases. */
   listen() {
     const { room } = this;
     const local = room.localParticipant;
@@ -154,14 +155,14 @@ export class Call {
         if (p === this.agent) this.finish({ reason: 'agent-left' });
       })
       .on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => {
-        if (p === this.agent) this.report('agentState', p.attributes[AGENT_STATE]);
-        else this.considerAgent(p);
+        if (p !== this.agent) this.considerAgent(p); // the agent's own changes: the protocol's
       })
-      .on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
-        if (track.kind === Track.Kind.Audio) this.report('audio', track, p, true);
+      .on(RoomEvent.TrackSubscribed, (track) => {
+        if (track.kind === Track.Kind.Audio) this.report('audio', track, true);
       })
-      .on(RoomEvent.TrackUnsubscribed, (track, _pub, p) => {
-        if (track.kind === Track.Kind.Audio) this.hooks.audio(track, p, false);
+      .on(RoomEvent.TrackUnsubscribed, (track) => {
+        // Not through report(): a track that goes away is cleaned up even after the end.
+        if (track.kind === Track.Kind.Audio) this.hooks.audio(track, false);
       })
       .on(RoomEvent.LocalTrackPublished, (pub) => {
         if (pub.source === MIC && pub.track) this.report('mic', pub.track);
@@ -179,18 +180,7 @@ export class Call {
       .on(RoomEvent.Disconnected, (reason) => {
         if (NORMAL_ENDS.has(reason)) this.finish({ reason: NORMAL_ENDS.get(reason) });
         else this.finish({ code: this.connected ? 'connection-lost' : 'connection-failed' });
-      })
-      .on(RoomEvent.TranscriptionReceived, (segments, p, pub) => {
-        this.report('legacyTranscript', segments, this.speakerFor(pub?.trackSid, p?.identity));
       });
-    room.registerTextStreamHandler('lk.transcription', (reader, { identity }) => {
-      const trackId = reader.info.attributes?.['lk.transcribed_track_id'];
-      this.report('transcript', reader, this.speakerFor(trackId, identity));
-    });
-    // Agents that answer in text send it on lk.chat.
-    room.registerTextStreamHandler(CHAT, (reader, { identity }) => {
-      this.report('chat', reader, this.speakerFor(undefined, identity));
-    });
     local.on(ParticipantEvent.AudioStreamAcquired, () => {
       this.micReady = true;
       // A microphone granted after the call already failed must not stay open.
@@ -199,25 +189,28 @@ export class Call {
     });
   }
 
-  /** Takes the first agent participant (not an avatar publishing on its behalf). */
+  /** Takes the first participant the protocol calls the agent. */
   considerAgent(p) {
-    if (this.over || this.agent || !p.isAgent || p.attributes[ON_BEHALF]) return;
+    if (this.over || this.agent || !this.protocol.isAgent(p)) return;
     this.agent = p;
     clearTimeout(this.agentTimer);
     this.report('agent', p);
-    this.report('agentState', p.attributes[AGENT_STATE]);
+    this.protocol.follow(p);
     this.update();
   }
 
+  /** LiveKit lost the connection (`on`) or got it back. */
   setReconnecting(on) {
     this.reconnecting = on;
     this.update();
   }
 
+  /** Tells the page the phase, which every change above may have moved. */
   update() {
     this.report('phase', this.phase);
   }
 
+  /** Ends the call once: frees the microphone, leaves the room, reports `outcome`. */
   finish(outcome) {
     if (this.over) return;
     this.over = true;

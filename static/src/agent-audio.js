@@ -1,0 +1,48 @@
+/**
+ * The agent's voice: an <audio> element per subscribed track, attached inside the call UI (a
+ * shadow root works) so the agent is heard, and the agent's level meter on the newest track.
+ */
+
+export class AgentAudio {
+  /** Players go into `container`; `meters` (level-meters.js) shows the level in `levelElement`. */
+  constructor(container, meters, levelElement) {
+    this.container = container;
+    this.meters = meters;
+    this.levelElement = levelElement;
+    this.players = new Set();
+    this.metered = null; // the track the meter shows
+  }
+
+  /** Plays a track the room subscribed to, and meters it. */
+  add(track) {
+    const player = track.attach();
+    this.players.add(player);
+    this.container.append(player);
+    this.metered = track;
+    this.meters.watch(this.levelElement, track.mediaStreamTrack);
+  }
+
+  /** Stops playing a track the room unsubscribed from. */
+  remove(track) {
+    for (const player of track.detach()) {
+      this.players.delete(player);
+      player.remove();
+    }
+    if (track === this.metered) this.meters.unwatch(this.levelElement);
+  }
+
+  /** Plays every paused player; resolves whether all of them play now. */
+  playAll() {
+    const paused = [...this.players].filter((player) => player.paused);
+    return Promise.all(paused.map((player) => player.play())).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Removes every player, at the end of the call. */
+  stop() {
+    this.players.forEach((player) => player.remove());
+    this.players.clear();
+  }
+}

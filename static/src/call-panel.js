@@ -1,0 +1,231 @@
+/**
+ * The call panel: the call UI mounted into any root (the page's Document, a widget's ShadowRoot,
+ * an Element) that holds the markup of templates/_call_panel.html. Wires its controls (Talk,
+ * hang up, mute and the M key, the text box, transcript copy and download, the consent notice,
+ * the device pickers) and starts one CallSession (call-session.js) per press on Talk. The
+ * webcall:* DOM events go out on #call; they bubble and cross a shadow boundary.
+ */
+import { createBotCheck } from './botcheck.js';
+import { CallSession } from './call-session.js';
+import { hasConsent, setConsent } from './consent.js';
+import { DevicePickers } from './devices.js';
+import { emitter } from './events.js';
+import { watchMicPermission } from './mic-permission.js';
+import { Transcript } from './transcript.js';
+import { copyText, downloadText, transcriptFileName, transcriptText } from './transcript-file.js';
+import { applyAccent, createUi } from './ui.js';
+
+const THEMES = ['system', 'light', 'dark'];
+const MAX_CHAT_CHARS = 1000;
+
+/**
+ * Mounts the call UI found in `root` and returns its controller:
+ * { start(), hangUp(), destroy(), element } where element is the #call element.
+ * start() must run inside a user gesture (a click), like a press on Talk.
+ */
+export function mountCall(root, config) {
+  const panel = new CallPanel(root, config);
+  panel.bindControls();
+  panel.bindMuteKey(root.nodeType === Node.DOCUMENT_NODE ? root : panel.element);
+  panel.becomeReady();
+  return {
+    element: panel.element,
+    start: () => panel.start(),
+    hangUp: () => panel.hangUp(),
+    /** Ends any call and detaches every listener; the markup stays where it is. */
+    destroy: () => panel.destroy(),
+  };
+}
+
+class CallPanel {
+  /** Finds the panel's parts in `root`; nothing listens yet. */
+  constructor(root, config) {
+    const find = (id) => root.querySelector(`#${id}`);
+    this.config = config;
+    this.element = find('call');
+    this.title = config.title || 'the agent';
+    this.consentText = config.consent_text || null;
+    this.ui = createUi(this.element, find, { title: this.title, consentText: this.consentText });
+    this.emit = emitter(this.element);
+    this.levels = { agent: find('agent-level'), mic: find('mic-level') };
+    this.transcript = new Transcript(
+      find('transcript'),
+      (line) => {
+        this.ui.set({ hasTranscript: true });
+        this.emit('transcript', line);
+      },
+      (behind) => {
+        this.ui.el.latest.hidden = !behind;
+      },
+    );
+    this.devices = new DevicePickers({
+      selects: { audioinput: find('mic-select'), audiooutput: find('speaker-select') },
+      speakerField: find('speaker-field'),
+      onPick: (kind, id) => {
+        this.current?.switchDevice(kind, id).catch(() => this.ui.announce('That device could not be used.'));
+      },
+      onAvailable: (hasDevices) => this.ui.set({ hasDevices }),
+    });
+    this.botCheck = config.turnstile_site_key
+      ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url)
+      : null;
+    this.cleanups = [() => this.devices.destroy()];
+    this.current = null; // the CallSession in progress, if any
+    this.last = null; // the latest CallSession, for the transcript file
+    this.typedCount = 0; // ids for the caller's typed lines
+  }
+
+  /** Shows `state`, and tells the page (webcall:state) when it changed. */
+  show(state, extra) {
+    const changed = state !== this.ui.state;
+    this.ui.setState(state, extra);
+    if (changed) this.emit('state', { state });
+  }
+
+  /** The session says it is over. */
+  ended(session) {
+    if (this.current === session) this.current = null;
+  }
+
+  /** Listens on `target` until destroy(). */
+  on(target, type, listener) {
+    target.addEventListener(type, listener);
+    this.cleanups.push(() => target.removeEventListener(type, listener));
+  }
+
+  /** Every button and form of the panel. */
+  bindControls() {
+    const { el } = this.ui;
+    this.on(el.talk, 'click', () => this.start());
+    this.on(el.hangup, 'click', () => this.hangUp());
+    this.on(el.resume, 'click', () => this.resumeAudio());
+    this.on(el.mute, 'click', () => this.toggleMute());
+    this.on(el.chat, 'submit', (event) => this.sendChat(event));
+    this.on(el.latest, 'click', () => this.transcript.catchUp());
+    this.on(el.copy, 'click', () => this.copyTranscript());
+    this.on(el.download, 'click', () => this.downloadTranscript());
+    const consent = el.consentAccept;
+    if (consent) {
+      consent.checked = hasConsent(this.config.agent, this.consentText);
+      this.on(consent, 'change', () => {
+        setConsent(this.config.agent, this.consentText, consent.checked);
+        this.ui.set({ consented: consent.checked });
+      });
+    }
+    this.ui.set({ consented: hasConsent(this.config.agent, this.consentText) });
+  }
+
+  /**
+   * "m" mutes, unless the caller is typing. On a page of its own the whole document listens;
+   * mounted in someone else's page, only keys pressed inside the call UI count.
+   */
+  bindMuteKey(target) {
+    this.on(target, 'keydown', (event) => {
+      if (event.key?.toLowerCase() !== 'm' || event.repeat) return;
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      const pressedIn = event.composedPath()[0];
+      if (pressedIn.isContentEditable || pressedIn.closest?.('input, textarea, select')) return;
+      event.preventDefault();
+      this.toggleMute();
+    });
+  }
+
+  /** The agent's look; the microphone permission; then Talk may be pressed. */
+  becomeReady() {
+    const { element, ui } = this;
+    element.dataset.theme = THEMES.includes(this.config.theme) ? this.config.theme : 'system';
+    applyAccent(element, this.config.accent_color);
+    // Says "Starting your microphone…" instead of asking, when access was granted before.
+    const unwatch = watchMicPermission(
+      (micGranted) => {
+        ui.set({ micGranted });
+        this.devices.refresh();
+      },
+      () => this.devices.refresh(),
+    );
+    this.cleanups.push(unwatch);
+    element.toggleAttribute('data-ready', true);
+  }
+
+  /** Talk: starts a call, once the consent notice (if any) is accepted. */
+  start() {
+    if (this.current) return;
+    const { ui } = this;
+    if (!hasConsent(this.config.agent, this.consentText)) {
+      ui.el.consentAccept?.focus();
+      ui.announce('Please accept the notice first.');
+      return;
+    }
+    this.transcript.clear();
+    ui.clearError();
+    ui.set({ muted: false, agentState: undefined, hasTranscript: false });
+    this.current = this.last = new CallSession(this);
+  }
+
+  /** Hangs up a call in progress, or cancels one still starting. */
+  hangUp() {
+    this.current?.hangUp(['in-call', 'reconnecting'].includes(this.ui.state) ? 'hangup' : 'cancelled');
+  }
+
+  /** Mute or unmute (the button, the M key), while the mute button shows. */
+  toggleMute() {
+    if (!this.current || this.ui.el.mute.hidden) return;
+    this.current.setMuted(this.ui.el.mute.getAttribute('aria-pressed') !== 'true').catch(() => {});
+  }
+
+  /** "Turn on sound": unlocks audio with the caller's click, then the warning goes. */
+  async resumeAudio() {
+    const playing = this.current ? await this.current.resumeAudio() : true;
+    if (playing) this.ui.clearError('playback-blocked');
+  }
+
+  /** Sends the typed message to the agent and shows it as the caller's line. */
+  async sendChat(event) {
+    event.preventDefault();
+    const { ui } = this;
+    const input = ui.el.chatInput;
+    const text = input.value.trim().slice(0, MAX_CHAT_CHARS);
+    if (!text || !this.current) return;
+    input.value = '';
+    const call = this.current;
+    this.typedCount += 1;
+    const line = this.transcript.addTyped(`typed-${this.typedCount}`, text);
+    try {
+      await call.sendChat(text);
+    } catch {
+      line.dataset.failed = '';
+      line.title = 'Not sent';
+      ui.announce('Your message could not be sent.');
+    }
+  }
+
+  /** The transcript as text, headed by who the call was with, when, and how long. */
+  transcriptText() {
+    const { title, last } = this;
+    const details = { title, startedAt: last?.startedAt, durationS: last?.durationS ?? 0 };
+    return transcriptText(this.transcript.entries(), details);
+  }
+
+  /** "Copy": the transcript to the clipboard. */
+  async copyTranscript() {
+    const copied = await copyText(this.transcriptText(), this.element);
+    this.ui.announce(copied ? 'Transcript copied.' : 'The transcript could not be copied.');
+    this.emit('transcript-copied', { ok: copied });
+  }
+
+  /** "Download": the transcript as a .txt file. */
+  downloadTranscript() {
+    const name = transcriptFileName(this.config.agent, this.last?.startedAt || new Date());
+    downloadText(this.transcriptText(), name, this.element);
+    this.ui.announce('Transcript downloaded.');
+  }
+
+  /** Ends any call and detaches every listener. */
+  destroy() {
+    this.current?.hangUp('cancelled');
+    this.cleanups.forEach((cleanup) => cleanup());
+    this.cleanups.length = 0;
+    this.ui.el.talk.disabled = true;
+    this.element.removeAttribute('data-ready');
+  }
+}

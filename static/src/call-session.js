@@ -1,0 +1,175 @@
+/**
+ * One call's lifetime, from a press on Talk to its end: asks our API for the call (after the bot
+ * check, if any), joins its room (room.js) speaking the LiveKit Agents protocol, plays and
+ * meters the agent, runs the clock, and shows every step in the call panel: its state, the
+ * transcript, the webcall:* events.
+ */
+import { AgentAudio } from './agent-audio.js';
+import { requestCall } from './api.js';
+import { CallTimer } from './call-timer.js';
+import { LevelMeters } from './level-meters.js';
+import { livekitAgents } from './protocols/livekit-agents.js';
+import { CallRoom } from './room.js';
+
+const AGENT_JOIN_TIMEOUT_S = 20;
+
+export class CallSession {
+  /**
+   * Starts a call for `panel` (call-panel.js): {config, element, ui, transcript, devices,
+   * botCheck, levels: {agent, mic}, emit(name, detail), show(state, extra), ended(session)}.
+   * Construct inside the click handler: the Room, startAudio and the AudioContext need the gesture.
+   */
+  constructor(panel) {
+    this.panel = panel;
+    this.abort = new AbortController();
+    this.meters = new LevelMeters();
+    this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
+    this.timer = new CallTimer(panel.ui, panel.config.max_call_s, () => this.hangUp('time-limit'));
+    this.info = {}; // the API's answer: call_id, room, identity, …
+    this.startedAt = null; // when the agent answered (a Date), for the transcript file
+    this.durationS = 0;
+    // Started without a gesture (a host calling start()), the meters wait for the first one.
+    this.wake = () => this.meters.resume();
+    panel.element.addEventListener('pointerdown', this.wake);
+    panel.element.addEventListener('keydown', this.wake);
+    this.room = new CallRoom(livekitAgents, this.roomHooks());
+    this.begin();
+  }
+
+  /** Requests the call and joins its room; the microphone opens meanwhile. */
+  begin() {
+    const { config, botCheck, devices, emit } = this.panel;
+    const session = requestSession(config, botCheck, this.abort.signal);
+    session.then(
+      (info) => {
+        this.info = info;
+        this.timer.limitS = info.max_call_s ?? this.timer.limitS;
+      },
+      () => {},
+    );
+    emit('start', { agent: config.agent });
+    const joinTimeoutS = config.agent_join_timeout_s ?? AGENT_JOIN_TIMEOUT_S;
+    this.room.join(session, joinTimeoutS, devices.preferred('audioinput'), config.livekit_url);
+    const speaker = devices.preferred('audiooutput');
+    if (speaker) this.room.switchDevice('audiooutput', speaker).catch(() => {});
+  }
+
+  /** Leaves the call; `reason` goes out in webcall:end. */
+  hangUp(reason) {
+    this.room.hangUp(reason);
+  }
+
+  /** Mutes or unmutes the microphone. */
+  setMuted(muted) {
+    return this.room.setMuted(muted);
+  }
+
+  /** Sends a typed message to the agent. */
+  sendChat(text) {
+    return this.room.sendChat(text);
+  }
+
+  /** Moves the microphone or the agent's voice to another device. */
+  switchDevice(kind, deviceId) {
+    return this.room.switchDevice(kind, deviceId);
+  }
+
+  /** "Turn on sound": retries playback with the caller's click; resolves whether the agent plays. */
+  async resumeAudio() {
+    await this.room.resumeAudio().catch(() => {});
+    return this.voice.playAll();
+  }
+
+  /** What the room reports, turned into the panel's state, meters, transcript and events. */
+  roomHooks() {
+    const { ui, transcript, emit, levels } = this.panel;
+    return {
+      phase: (state) => this.onPhase(state),
+      connected: () => {
+        const { call_id, room, identity } = this.info;
+        emit('connected', { call_id, room, identity });
+      },
+      agent: (participant) => emit('agent-joined', { identity: participant.identity }),
+      agentState: (state) => {
+        ui.set({ agentState: state });
+        emit('agent-state', { state });
+      },
+      audio: (track, subscribed) => (subscribed ? this.voice.add(track) : this.voice.remove(track)),
+      mic: (track) => this.meters.watch(levels.mic, track.mediaStreamTrack),
+      muted: (muted) => ui.set({ muted }),
+      playback: (canPlay) => this.onPlayback(canPlay),
+      line: (line) => transcript.show(line),
+      drop: (id) => transcript.remove(id),
+      end: (outcome) => this.onEnd(outcome),
+    };
+  }
+
+  /** A new phase: the clock starts when the agent answers; the pickers learn the devices in use. */
+  onPhase(state) {
+    const { ui, devices } = this.panel;
+    if (state === 'in-call' && !this.timer.running) {
+      this.startedAt = new Date();
+      this.timer.start();
+    }
+    if (state !== ui.state && (state === 'waiting-agent' || state === 'in-call')) {
+      devices.refresh({ audioinput: this.room.activeDevice('audioinput') });
+    }
+    this.panel.show(state);
+  }
+
+  /** The browser blocked the agent's voice (or let it play again). */
+  onPlayback(canPlay) {
+    const { ui, element, emit } = this.panel;
+    if (canPlay) {
+      // LiveKit may call audio unlocked when only its AudioContext was: check our players.
+      this.voice.playAll().then((playing) => playing && ui.clearError('playback-blocked'));
+      return;
+    }
+    emit('error', { code: 'playback-blocked', message: ui.showError('playback-blocked') });
+    // Hand the keyboard the one thing to do, unless the caller is busy elsewhere or typing.
+    const focus = element.getRootNode().activeElement; // null: focus is outside our root
+    const nowhere = !document.activeElement || document.activeElement === document.body;
+    const inUi = focus && element.contains(focus) && !focus.matches('input, select, textarea');
+    if (nowhere || inUi) ui.el.resume.focus();
+  }
+
+  /** The end, once: releases everything, then shows how the call ended (or why it failed). */
+  onEnd(outcome) {
+    const { panel } = this;
+    const { ui, emit, devices, element } = panel;
+    const durationS = this.timer.stop();
+    this.abort.abort();
+    element.removeEventListener('pointerdown', this.wake);
+    element.removeEventListener('keydown', this.wake);
+    this.meters.stop();
+    this.voice.stop();
+    panel.ended(this);
+    this.durationS = durationS ?? 0;
+    if (outcome.code) {
+      const detail = { code: outcome.code, message: ui.showError(outcome.code, outcome.message) };
+      if (outcome.retryAfterS) detail.retry_after_s = outcome.retryAfterS;
+      emit('error', detail);
+      panel.show('failed', { muted: false });
+    } else {
+      ui.clearError();
+      panel.show('ended', { endReason: outcome.reason, duration: durationS, muted: false });
+    }
+    emit('end', { duration_s: this.durationS, reason: outcome.reason || outcome.code });
+    devices.refresh();
+  }
+}
+
+/**
+ * Asks our API for the call: the agent, the host's variables (a widget's script tag) and a
+ * sales-demo link's token when the page has them, and a bot-check token when the check is on.
+ */
+function requestSession(config, botCheck, signal) {
+  const body = { agent: config.agent };
+  if (config.variables && Object.keys(config.variables).length) body.variables = config.variables;
+  if (config.demo?.token) body.demo_token = config.demo.token;
+  if (!botCheck) return requestCall(config.api_url, body, signal);
+  return botCheck.token().then((token) => {
+    botCheck.reset();
+    return requestCall(config.api_url, { ...body, bot_token: token }, signal);
+  });
+}
