@@ -30,6 +30,7 @@ UNLIMITED = {
     "WEBCALL_GLOBAL_RATE_LIMIT": "1000000/minute",
     "WEBCALL_AGENT_CALLS_PER_MINUTE": "1000000",
     "WEBCALL_AGENT_DAILY_BUDGET": "1000000",
+    "CONVOI_CREATES_PER_MINUTE": "1000000",  # the fake has no limit; the real Convoi does
 }
 OFFLINE_LIVEKIT = {
     "LIVEKIT_URL": OfflineLiveKit.url,

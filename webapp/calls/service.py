@@ -48,7 +48,7 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     variables = call_variables(agent, order, state.settings.secret_key)
 
     def create() -> dict[str, Any]:
-        spend_call(agent, state.settings, state.spec_for(agent).creates_per_minute)
+        spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
         return start_web_call(state, order, variables, key)
 
     return state.replay.run(key, create) if key else create()
