@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 from flask import Flask
 
-from . import guards, state
+from . import guards, state, tracing
 from .calls import api as calls_api
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
-from .ops import cli, error_handlers, health, openapi
+from .ops import cli, error_handlers, health, metrics, openapi
 from .ops.logging import configure_logging
 from .pages import assets, embed, views
 from .providers import ProviderContext, build_providers
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         # instead of restarting workers that can never boot.
         print(error, file=sys.stderr, flush=True)
         raise SystemExit(WORKER_BOOT_ERROR) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     client = http or httpx.Client(
@@ -68,10 +68,12 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
             assets=browser_code,
         ),
     )
+    tracing.init_app(app, trust_header=settings.trusted_proxies > 0)
     guards.init_app(app, settings)
     assets.init_app(app, browser_code)  # outermost: static files skip everything else
     error_handlers.init_app(app)
     cli.init_app(app)
+    metrics.init_app(app, settings)
     for blueprint in (calls_api.bp, views.bp, embed.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app

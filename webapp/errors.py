@@ -139,6 +139,14 @@ class UnknownAgent(AppError):
     message = "There is no agent with that name."
 
 
+class MetricsTokenRequired(AppError):
+    """``/metrics`` answers only the scraper holding ``WEBCALL_METRICS_TOKEN``."""
+
+    status_code = 401
+    code = "metrics_token_required"
+    message = "Send the metrics token as Authorization: Bearer <token>."
+
+
 class NotFound(AppError):
     """No such address."""
 

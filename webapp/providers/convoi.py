@@ -105,6 +105,13 @@ class ConvoiProvider(HostedProvider):
         )
         return parse_web_call(answer)
 
+    def check_access(self) -> None:
+        """A harmless read with our key: the newest call (raises when the key or the API fails)."""
+        headers = {"Authorization": self.authorization}
+        self.transport.get_json(
+            self.base_url + CALLS_PATH, headers=headers, params={"limit": 1}, operation="check"
+        )
+
 
 PROVIDER = ProviderSpec(
     name="convoi",
