@@ -113,10 +113,13 @@ async def time_limit(server: Any) -> list[str]:
     await caller.join(server, room, "caller-cy", {"greeting": "Hi.", "max_call_s": 14})
     started = time.monotonic()
     try:
-        await asyncio.wait_for(caller.agent_left.wait(), 30)
+        await caller.until(lambda: caller.agent_said("Just so you know"), 20, "the warning")
+        await caller.until(lambda: caller.agent_said("We are out of time"), 10, "the goodbye")
+        said = [line.text for line in caller.agent_lines()]
+        await asyncio.wait_for(caller.agent_left.wait(), 15)
         left_after_s = time.monotonic() - started
         assert 14 <= left_after_s < 25, left_after_s
-        return [line.text for line in caller.agent_lines()]
+        return said
     finally:
         await caller.leave()
 
