@@ -74,10 +74,15 @@ class Conversation:
         self._end_call = end_call
         self._speaking = asyncio.Lock()  # one reply at a time, whether to speech or to chat
         self._ending = False
+        self._interruptible = True
 
     async def run(self, greeting: str) -> None:
-        """Greet the caller, then answer each of their turns until the call ends."""
-        await self.say(greeting)
+        """Greet the caller, then answer each of their turns until the call ends.
+
+        The greeting is not interruptible: a caller often talks while the agent joins (the
+        pre-connect buffer), and cutting the introduction would leave them without one.
+        """
+        await self.say(greeting, interruptible=False)
         while not self._ending:
             turn = await self._turns.get()
             await self.answer_turn(turn)
@@ -89,14 +94,18 @@ class Conversation:
         await self._answer(reply, heard_at=turn.ended_at)
 
     async def answer_chat(self, text: str) -> None:
-        """Answer a typed message the way a spoken one is answered, out loud and in the transcript."""
+        """Answer a typed message the way a spoken one is answered, out loud and in the transcript.
+
+        Sound from the caller's side does not cut this answer: whoever types a question
+        is not the one talking, so it is noise or someone else.
+        """
         text = " ".join(text.split())[:MAX_CHAT_CHARS]
         if text:
-            await self._answer(reply_to(text))
+            await self._answer(reply_to(text, typed=True), interruptible=False)
 
     def interrupt(self, onset_at: float) -> None:
         """The caller started talking at `onset_at` (monotonic): stop talking now."""
-        if not self._voice.speaking or self._ending:
+        if not self._voice.speaking or not self._interruptible or self._ending:
             return
         cut_at = self._voice.stop()
         cut_after_ms = (cut_at - onset_at) * 1000
@@ -121,7 +130,7 @@ class Conversation:
         await at(plan.leave_at)
         self._end_call(f"time limit of {max_call_s:.0f} s reached")
 
-    async def say(self, text: str, *, heard_at: float | None = None) -> Playback:
+    async def say(self, text: str, *, interruptible: bool = True, heard_at: float | None = None) -> Playback:
         """Speak `text`, showing thinking → speaking → listening; wait for any reply in progress.
 
         The transcript line is streamed word by word as the audio plays, so captions and
@@ -138,21 +147,25 @@ class Conversation:
                     "reply starts %.0f ms after the caller stopped", (time.monotonic() - heard_at) * 1000
                 )
             logger.info("saying %r (%.1f s of audio)", text, audio.size / SAMPLE_RATE)
+            self._interruptible = interruptible
             playback = await self._voice.play(audio)
+            self._interruptible = True
             await line.finish(interrupted=playback.interrupted)
             if playback.interrupted:
                 logger.info("interrupted after %.1f of %.1f s", playback.played_s, playback.duration_s)
             await self._status.set_state("listening")
             return playback
 
-    async def _answer(self, reply: Reply, *, heard_at: float | None = None) -> None:
+    async def _answer(
+        self, reply: Reply, *, heard_at: float | None = None, interruptible: bool = True
+    ) -> None:
         """Say `reply`; a goodbye then ends the call from our side."""
         if self._ending:
             return
         if reply.ends_call:
             self._ending = True
-            await self.say(reply.text, heard_at=heard_at)
+            await self.say(reply.text, heard_at=heard_at, interruptible=interruptible)
             await asyncio.sleep(AFTER_GOODBYE_S)
             self._end_call("the caller said goodbye")
             return
-        await self.say(reply.text, heard_at=heard_at)
+        await self.say(reply.text, heard_at=heard_at, interruptible=interruptible)

@@ -23,6 +23,7 @@ THANKS_REPLY = "You're welcome!"
 GOODBYE_REPLY = "Goodbye! Thanks for calling."
 UNCLEAR_REPLY = "Sorry, I didn't catch that. Could you say it again?"
 HEARD_PREFIX = "I heard:"
+TYPED_PREFIX = "You wrote:"
 MAX_HEARD_WORDS = 40  # read back out loud: keep a reply to a long turn short
 
 # The order matters: "thanks, goodbye" is a goodbye, "hi, what can you do" a question.
@@ -120,8 +121,8 @@ def say_time(now: time.struct_time) -> str:
     )
 
 
-def reply_to(text: str, now: time.struct_time | None = None) -> Reply:
-    """The agent's answer to the caller's words (spoken or typed)."""
+def reply_to(text: str, now: time.struct_time | None = None, *, typed: bool = False) -> Reply:
+    """The agent's answer to the caller's words, spoken or (`typed`) sent as a chat message."""
     intent = classify(text)
     if intent == "goodbye":
         return Reply(intent, GOODBYE_REPLY, ends_call=True)
@@ -137,7 +138,7 @@ def reply_to(text: str, now: time.struct_time | None = None) -> Reply:
         return Reply(intent, UNCLEAR_REPLY)
     words = " ".join(text.split()).split(" ")
     heard = " ".join(words[:MAX_HEARD_WORDS]) + (" …" if len(words) > MAX_HEARD_WORDS else "")
-    return Reply(intent, f"{HEARD_PREFIX} {heard}")
+    return Reply(intent, f"{TYPED_PREFIX if typed else HEARD_PREFIX} {heard}")
 
 
 def domain_corpus() -> str:
