@@ -137,8 +137,10 @@ class Conversation:
         voice line up; a line cut by the caller ends where the voice stopped.
         """
         async with self._speaking:
-            await self._status.set_state("thinking")
+            # the state goes out while espeak-ng works: neither waits for the other
+            thinking = asyncio.create_task(self._status.set_state("thinking"))
             audio = await synthesize(text)
+            await thinking
             await self._status.set_state("speaking")
             line = AgentLine(self._participant, self._voice.track_sid, text)
             await line.start(audio.size / SAMPLE_RATE)

@@ -33,6 +33,10 @@ PARTIAL_EVERY_S = 0.3  # interim results at most this often (of audio)
 DOMAIN_CONFIDENCE = 0.65
 # the domain model is small and trusted: weigh it above acoustics more than the default 6.5
 DOMAIN_LANGUAGE_WEIGHT = 10.0
+# the searches that run while the caller talks skip the passes pocketsphinx makes at the
+# end of an utterance (a flat-lexicon search, then a lattice): those cost up to a second
+# on a busy machine, right when the caller waits for an answer
+FIRST_PASS_ONLY = {"fwdflat": False, "bestpath": False}
 FILLERS = ("<s>", "</s>", "<sil>", "[NOISE]", "++")
 
 # protocol: 1 byte kind, 4 bytes big-endian length, payload
@@ -103,9 +107,9 @@ class SpeechRecognizer:
             # live: interim results as audio arrives; final: the whole utterance at once,
             # which normalises the audio over all of it (far better on a first utterance)
             domain = {"lm": str(lm_path), "dict": str(dict_path), "loglevel": "FATAL"}
-            self._live = Decoder(**domain)
+            self._live = Decoder(**domain, **FIRST_PASS_ONLY)
             self._domain = Decoder(**domain, lw=DOMAIN_LANGUAGE_WEIGHT)
-        self._general = Decoder(loglevel="FATAL")
+        self._general = Decoder(loglevel="FATAL", **FIRST_PASS_ONLY)
         self._unknown = sorted(word for word in vocabulary if self._domain.lookup_word(word) is None)
         self._active = False
         self._audio = bytearray()
