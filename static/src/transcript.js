@@ -53,7 +53,10 @@ export class Transcript {
     } catch {
       // The stream was cut off (the agent was interrupted, say): keep what arrived.
     }
-    this.show(id, speaker, text, reader.info.attributes?.['lk.transcription_final'] === 'true');
+    const attributes = reader.info.attributes ?? {};
+    this.show(id, speaker, text, attributes['lk.transcription_final'] === 'true', {
+      interrupted: attributes['webcall.interrupted'] === 'true', // the caller talked over it
+    });
   }
 
   /** A chat message (`lk.chat`): whole once its stream ends. */
@@ -84,7 +87,7 @@ export class Transcript {
     }
   }
 
-  show(segmentId, speaker, rawText, final, { legacy = false, chat = false } = {}) {
+  show(segmentId, speaker, rawText, final, { legacy = false, chat = false, interrupted = false } = {}) {
     const text = rawText.trim();
     let line = this.lines.get(segmentId);
     if (!text || (line?.dataset.final === 'true' && !final)) return;
@@ -103,6 +106,7 @@ export class Transcript {
     }
     line.textContent = text;
     line.dataset.final = String(final);
+    line.toggleAttribute('data-interrupted', interrupted);
     if (following) this.list.scrollTop = this.list.scrollHeight;
     else this.setBehind(true);
     this.onLine({ speaker: line.dataset.speaker, text, final, segmentId, ...(chat && { chat }) });
