@@ -3,8 +3,8 @@
 Real pieces only (LiveKit, the demo agent, gunicorn, Chromium). The microphone plays a
 WAV made with espeak-ng: "Hello there." at once (the call's API answer is held back
 2.5 s, so those words land in livekit-client's pre-connect buffer before the agent
-joins), then a sentence, then "Bye bye.", with pauses for the agent's answers (words said
-over the agent are damped by the page's echo cancellation, and that is not this test).
+joins), then a sentence, words said over the agent's answer to it (barge-in), then "Bye bye.",
+with pauses for the agent's answers.
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ pytestmark = pytest.mark.e2e
 EARLY_WORDS = "Hello there."
 PHRASE = "I would like to hear about your product."
 RELIABLE = ["would", "like", "about", "your", "product"]
+BARGE_IN = (
+    "Testing one two three."  # said over the agent's answer (it runs from about 1 s to 4 s after the phrase)
+)
 # (seconds of silence before, words) on the fake microphone
-SCRIPT = [(0.3, EARLY_WORDS), (14.0, PHRASE), (9.0, "Bye bye."), (30.0, "")]
+SCRIPT = [(0.3, EARLY_WORDS), (14.0, PHRASE), (2.6, BARGE_IN), (9.0, "Bye bye."), (30.0, "")]
 API_DELAY_S = 2.5
 
 # Every version of every transcript line, as the page shows it, with the element it is in.
@@ -177,9 +180,12 @@ def test_caller_words_show_up_the_agent_answers_them_and_ends_the_call_on_goodby
         assert any(not v["final"] for v in same), same  # an interim version first, in the same element
         assert {v["segment"] for v in same} == {line["segment"]}
 
-        # The agent's answer says what it heard.
-        reply = page.locator('#transcript [data-speaker="agent"]').filter(has_text="I heard")
-        expect(reply).to_contain_text("product", timeout=20_000)
+        # The agent's answer starts to say what it heard, and is cut: the page marks the line.
+        reply = page.locator('#transcript [data-speaker="agent"][data-final="true"]').filter(
+            has_text="I heard"
+        )
+        expect(reply.first).to_have_attribute("data-interrupted", "", timeout=20_000)
+        print(f"the cut answer reads {reply.first.text_content()!r}")
 
         # "Bye bye.": the agent says goodbye and leaves; the page says the agent ended the call.
         expect(page.locator("#call")).to_have_attribute("data-state", "ended", timeout=40_000)
