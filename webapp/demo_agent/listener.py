@@ -58,6 +58,7 @@ class _Turn:
     segment_id: str
     onset: int
     start: int  # first sample sent to the recogniser
+    shown: bool = False  # an interim version is on the page
     final: bool = False
 
 
@@ -95,6 +96,7 @@ class CallerListener:
         """An interim result from the recogniser: show it, unless its turn is already final."""
         turn = self._turns_by_utterance.get(utterance)
         if turn is not None and not turn.final:
+            turn.shown = True
             self._outbox.put_nowait((turn.segment_id, text, False, {}))
 
     async def listen(
@@ -205,8 +207,9 @@ class CallerListener:
             event.speech_s,
             source,
         )
-        if not recognition.text and event.speech_s < MIN_UNCLEAR_S:
-            self._outbox.put_nowait((turn.segment_id, "", True, {}))  # drops any interim line's wait
+        if not recognition.text and event.speech_s < MIN_UNCLEAR_S:  # a noise, not a turn
+            if turn.shown:  # close the line its interim results opened
+                self._outbox.put_nowait((turn.segment_id, UNCLEAR_TEXT, True, {ATTR_AUDIO_SOURCE: source}))
             return
         self._outbox.put_nowait(
             (turn.segment_id, recognition.text or UNCLEAR_TEXT, True, {ATTR_AUDIO_SOURCE: source})
