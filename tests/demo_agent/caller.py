@@ -176,10 +176,12 @@ class Caller:
         self.mic_sid = (await self.room.local_participant.publish_track(track, options)).sid
         self.tasks.append(asyncio.create_task(self.talk()))
 
-    async def send_preconnect(self, samples: np.ndarray) -> int:
-        """Send `samples` the way livekit-client sends its pre-connect buffer; return its size."""
+    async def send_preconnect(self, buffer: bytes) -> None:
+        """Send `buffer` (see `webm_opus`) the way livekit-client sends its pre-connect buffer.
+
+        At once: the agent waits 3 s for it after subscribing to the track that announced it.
+        """
         assert self.agent is not None
-        buffer = webm_opus(samples)
         writer = await self.room.local_participant.stream_bytes(
             "preconnect-buffer",
             mime_type="audio/webm;codecs=opus",
@@ -189,7 +191,6 @@ class Caller:
         )
         await writer.write(buffer)
         await writer.aclose()
-        return len(buffer)
 
     async def leave(self) -> None:
         """Stop talking and leave the room."""

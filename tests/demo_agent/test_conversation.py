@@ -19,6 +19,7 @@ from tests.demo_agent.caller import (
     espeak_samples,
     participants,
     run_async,
+    webm_opus,
     word_error_rate,
     words_of,
 )
@@ -35,13 +36,15 @@ RELIABLE = ["would", "like", "about", "your", "product"]
 async def converse(server: Any, directory: Path) -> None:
     """Pre-connect words, a turn with interim results, a reply about it, and goodbye."""
     caller, room = Caller(), f"demo-test-{uuid.uuid4().hex[:8]}"
+    buffer = webm_opus(espeak_samples(EARLY_WORDS, directory))  # what the browser recorded
     await caller.join(
         server, room, "caller-ada", {"greeting": GREETING, "variables": {"name": "Ada"}}, preconnect=True
     )
     try:
         await caller.until(lambda: caller.agent is not None, 15, "the agent to join")
         # What livekit-client does with audio recorded before the agent arrived.
-        size = await caller.send_preconnect(espeak_samples(EARLY_WORDS, directory))
+        await caller.send_preconnect(buffer)
+        size = len(buffer)
         await caller.until(lambda: caller.agent_said("Hello Ada, welcome"), 20, "the greeting")
         await caller.until(
             lambda: caller.attribute("webcall.demo.preconnect_bytes") == str(size), 10, "buffer"
