@@ -7,7 +7,7 @@
  * A protocol is a function `(room, hooks) → { isAgent(participant), follow(agent), sendChat(text) }`
  * that room.js calls before it connects and before it adds listeners of its own. It reports:
  *   hooks.agentState(state)  the agent is `listening`, `thinking`, `speaking` (or undefined)
- *   hooks.line({id, speaker, text, final, chat?})  a transcript line appeared or changed;
+ *   hooks.line({id, speaker, text, final, chat?, interrupted?})  a transcript line appeared or changed;
  *     `speaker` is 'agent' or 'user', and the same id again replaces that line's text
  *   hooks.drop(id)  a line is superseded: take it away
  * Another kind of agent (say one speaking over data messages) gets a module of its own.
@@ -19,6 +19,7 @@ const ON_BEHALF = 'lk.publish_on_behalf';
 const TRANSCRIPTION = 'lk.transcription';
 const SEGMENT_ID = 'lk.segment_id';
 const FINAL = 'lk.transcription_final';
+const INTERRUPTED = 'webcall.interrupted'; // our demo agent's mark on a line it cut short
 const TRANSCRIBED_TRACK = 'lk.transcribed_track_id';
 const CHAT = 'lk.chat';
 
@@ -56,7 +57,14 @@ export function livekitAgents(room, hooks) {
     } catch {
       // The stream was cut off (the agent was interrupted, say): keep what arrived.
     }
-    hooks.line({ id, speaker, text, final: reader.info.attributes?.[FINAL] === 'true' });
+    const trailer = reader.info.attributes ?? {}; // read again: the final flags come last
+    hooks.line({
+      id,
+      speaker,
+      text,
+      final: trailer[FINAL] === 'true',
+      interrupted: trailer[INTERRUPTED] === 'true', // the caller talked over the agent
+    });
   }
 
   /** Agents that answer in text send it on lk.chat: a whole message once its stream ends. */
