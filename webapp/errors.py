@@ -89,6 +89,20 @@ class AgentRequired(BadRequest):
     message = "Name the agent to call in the 'agent' field."
 
 
+class InvalidPhoneNumber(BadRequest):
+    """The phone number is not a valid, complete number."""
+
+    code = "invalid_phone_number"
+    message = "That doesn't look like a complete phone number. Please check it, with its country."
+
+
+class ConsentRequired(BadRequest):
+    """A phone callback needs the caller's explicit consent."""
+
+    code = "consent_required"
+    message = "Please confirm that we may call this number."
+
+
 class InvalidIdempotencyKey(BadRequest):
     """The ``Idempotency-Key`` header is malformed."""
 
@@ -121,6 +135,38 @@ class BotCheckFailed(AppError):
     status_code = 403
     code = "bot_check_failed"
     message = "We could not confirm you are a person. Please reload the page and try again."
+
+
+class NumberTypeNotAllowed(AppError):
+    """Premium-rate, shared-cost, UAN, personal and other lines are never dialled."""
+
+    status_code = 403
+    code = "number_type_not_allowed"
+    message = "We can't call this kind of number. Please give a mobile or landline number."
+
+
+class CountryNotAllowed(AppError):
+    """The number is outside the agent's allowed countries."""
+
+    status_code = 403
+    code = "country_not_allowed"
+    message = "We can't call numbers in that country."
+
+
+class PhoneCallsDisabled(AppError):
+    """The agent does not place phone calls."""
+
+    status_code = 403
+    code = "phone_calls_disabled"
+    message = "This agent doesn't call phones."
+
+
+class WebCallsDisabled(AppError):
+    """The agent places phone calls only (UnleashX)."""
+
+    status_code = 403
+    code = "web_calls_disabled"
+    message = "This agent takes phone calls only: ask it to call your phone instead."
 
 
 class InvalidDemoLink(AppError):
@@ -211,6 +257,20 @@ class AgentBusy(RateLimited):
 
     code = "agent_busy"
     message = "This agent is taking a lot of calls right now. Please try again in a minute."
+
+
+class NumberCooldown(RateLimited):
+    """The same number was called moments ago."""
+
+    code = "number_cooldown"
+    message = "We called this number a moment ago. Please wait a few minutes before asking again."
+
+
+class NumberDailyCap(RateLimited):
+    """The number has had all the calls it may get today."""
+
+    code = "number_daily_cap"
+    message = "This number has had all the calls we can make to it today."
 
 
 class DailyBudgetExhausted(RateLimited):
