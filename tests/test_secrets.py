@@ -118,6 +118,7 @@ def drive(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any) -> Iterator[Drive]
             {
                 **SECRETS,
                 "WEBCALL_AGENTS_FILE": str(path),
+                "WEBCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
                 "RAVAN_BASE_URL": ravan[0].url,
                 "ZUDU_BASE_URL": zudu[0].url,
                 "CONVOI_BASE_URL": convoi[0].url,

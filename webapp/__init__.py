@@ -11,12 +11,14 @@ from pathlib import Path
 
 import httpx
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import guards, state
 from .calls import api as calls_api
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
+from .history.store import CallStore
 from .ops import cli, error_handlers, health, openapi
 from .ops.logging import configure_logging
 from .pages import embed, views
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         headers={"User-Agent": f"webcall/{openapi.VERSION}"},
     )
+    history = open_call_log(settings, app.instance_path)
     turnstile = settings.turnstile_secret_key
     context = ProviderContext(
         http=client,
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
             else None,
             http=client,
             embed_origins=frozenset(o for a in settings.agents.values() for o in a.allowed_origins),
+            history=history,
         ),
     )
     guards.init_app(app, settings)
@@ -73,3 +77,17 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     for blueprint in (calls_api.bp, views.bp, embed.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
+
+
+def open_call_log(settings: Settings, instance_path: str) -> CallStore:
+    """The call log, created or upgraded on the spot; a database we cannot use stops the start."""
+    try:
+        store = CallStore(settings.database_url_in(instance_path))
+        store.migrate()
+    except (SQLAlchemyError, OSError) as error:
+        # The driver's first line names the problem (a URL's password never appears in it).
+        cause = getattr(error, "orig", None) or error
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+        print(f"webcall cannot open its call log (WEBCALL_DATABASE_URL): {reason}", file=sys.stderr)
+        raise SystemExit(WORKER_BOOT_ERROR) from None
+    return store

@@ -17,6 +17,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .guards.botcheck import BotVerifier
     from .guards.idempotency import Replay
+    from .history.store import CallStore
 
 EXTENSION = "webcall"
 
@@ -31,6 +32,7 @@ class AppState:
     bot_verifier: BotVerifier | None
     http: httpx.Client
     embed_origins: frozenset[str]  # every origin some agent allows: the only ones CORS answers
+    history: CallStore  # the call log
 
     def agent(self, slug: str) -> Agent:
         """The agent with this slug, or ``UnknownAgent``."""

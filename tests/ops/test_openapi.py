@@ -8,6 +8,8 @@ and invalid ones refused. The one agent is a ``livekit`` agent, so no call leave
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,8 +41,10 @@ def livekit_answering(status: int) -> httpx.Client:
 
 def build_app(livekit_status: int = 200) -> Flask:
     """The app with one LiveKit agent (slug ``default``) and limits no fuzz run reaches."""
+    database = Path(tempfile.mkdtemp(prefix="webcall-openapi-")) / "calls.db"
     settings = Settings.from_mapping(
         {
+            "WEBCALL_DATABASE_URL": f"sqlite:///{database}",
             "WEBCALL_PROVIDER": "livekit",
             "WEBCALL_AGENT_ID": "webcall-demo",
             "LIVEKIT_URL": OfflineLiveKit.url,

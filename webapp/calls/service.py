@@ -16,6 +16,7 @@ from ..catalogue import Agent
 from ..errors import AppError, InvalidDemoLink
 from ..guards.idempotency import scoped_key
 from ..guards.limits import check_client_limit, spend_call
+from ..history.store import CallAttempt, CallLogError, client_reference
 from ..pages.demo_links import read_demo_link
 from ..providers import WebCall, WebCallRequest
 from ..state import AppState
@@ -30,6 +31,7 @@ class CallOrder:
 
     agent: Agent
     client: str  # the caller's address (after trusted proxies)
+    origin: str | None = None  # the page's origin, for the call log
     idempotency_key: str | None = None  # the page's own, unscoped
     bot_token: str | None = None
     demo_token: str | None = None
@@ -39,19 +41,37 @@ class CallOrder:
 
 
 def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
-    """Run the guards, then create the call once per idempotency key; the page's answer."""
+    """Run the guards, then create the call once per idempotency key; the page's answer.
+
+    Every outcome is in the call log before the answer leaves: the created call (once, even
+    when a retry replays its answer) or the error code that refused it.
+    """
     agent = order.agent
-    check_client_limit(agent, order.client)
-    if state.bot_verifier is not None:
-        state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
-    key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
-    variables = call_variables(agent, order, state.settings.secret_key)
+    attempt = CallAttempt(
+        agent=agent.slug,
+        provider=agent.provider,
+        provider_agent_id=agent.agent_id,
+        origin=order.origin,
+        client_ref=client_reference(state.settings.secret_key, order.client),
+    )
+    try:
+        check_client_limit(agent, order.client)
+        if state.bot_verifier is not None:
+            state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
+        key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
+        variables = call_variables(agent, order, state.settings.secret_key)
 
-    def create() -> dict[str, Any]:
-        spend_call(agent, state.settings)
-        return start_web_call(state, order, variables, key)
+        def create() -> dict[str, Any]:
+            spend_call(agent, state.settings)
+            return start_web_call(state, order, variables, key, attempt)
 
-    return state.replay.run(key, create) if key else create()
+        return state.replay.run(key, create) if key else create()
+    except AppError as error:
+        try:
+            state.history.record_failed(attempt, error.code)
+        except CallLogError as problem:
+            log.error("call log: could not record agent=%s code=%s: %s", agent.slug, error.code, problem)
+        raise
 
 
 def call_variables(agent: Agent, order: CallOrder, secret_key: str) -> dict[str, str]:
@@ -67,9 +87,9 @@ def call_variables(agent: Agent, order: CallOrder, secret_key: str) -> dict[str,
 
 
 def start_web_call(
-    state: AppState, order: CallOrder, variables: dict[str, str], key: str | None
+    state: AppState, order: CallOrder, variables: dict[str, str], key: str | None, attempt: CallAttempt
 ) -> dict[str, Any]:
-    """Ask the agent's provider for the call; log the outcome without secrets."""
+    """Ask the agent's provider for the call; record and log it (without secrets)."""
     agent = order.agent
     call_request = WebCallRequest(
         agent=agent,
@@ -84,9 +104,16 @@ def start_web_call(
     except AppError as error:
         log.warning("call failed agent=%s provider=%s code=%s", agent.slug, agent.provider, error.code)
         raise
+    elapsed_ms = (time.monotonic() - started) * 1000
+    try:
+        record = state.history.record_created(attempt, call.call_id, call.room)
+    except CallLogError as problem:
+        # The call exists and the caller is waiting: a call log outage must not cost them the call.
+        record = "-"
+        log.error("call log: could not record call_id=%s agent=%s: %s", call.call_id, agent.slug, problem)
     log.info(
-        "call created agent=%s provider=%s call_id=%s room=%s in %.0f ms",
-        agent.slug, agent.provider, call.call_id, call.room, (time.monotonic() - started) * 1000,
+        "call created agent=%s provider=%s call_id=%s room=%s record=%s in %.0f ms",
+        agent.slug, agent.provider, call.call_id, call.room, record, elapsed_ms,
     )  # fmt: skip
     ignored = sorted(set(order.variables) - agent.allowed_variables)
     return call_answer(agent, call, ignored)
