@@ -18,6 +18,7 @@ from .calls import api as calls_api
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
+from .history import sync
 from .history.store import CallStore
 from .ops import cli, error_handlers, health, openapi
 from .ops.logging import configure_logging
@@ -55,28 +56,37 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         deadline_s=settings.connect_timeout_s + settings.read_timeout_s,
         token_ttl_s=settings.token_ttl_s,
     )
-    state.init_app(
-        app,
-        state.AppState(
-            settings=settings,
-            providers=build_providers(settings.providers, context),
-            replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
-            bot_verifier=TurnstileVerifier(
-                turnstile.get_secret_value(), settings.turnstile_verify_url, client
-            )
-            if turnstile
-            else None,
-            http=client,
-            embed_origins=frozenset(o for a in settings.agents.values() for o in a.allowed_origins),
-            history=history,
-        ),
+    shared = state.AppState(
+        settings=settings,
+        providers=build_providers(settings.providers, context),
+        replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
+        bot_verifier=TurnstileVerifier(turnstile.get_secret_value(), settings.turnstile_verify_url, client)
+        if turnstile
+        else None,
+        http=client,
+        embed_origins=frozenset(o for a in settings.agents.values() for o in a.allowed_origins),
+        history=history,
     )
+    state.init_app(app, shared)
     guards.init_app(app, settings)
+    sync.init_app(app, periodic_sync(shared))
     error_handlers.init_app(app)
     cli.init_app(app)
     for blueprint in (calls_api.bp, views.bp, embed.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
+
+
+def periodic_sync(shared: state.AppState) -> sync.PeriodicSync | None:
+    """The background history sync, when ``WEBCALL_HISTORY_SYNC_INTERVAL_S`` asks for one."""
+    interval_s = shared.settings.history_sync_interval_s
+    if not interval_s:
+        return None
+
+    def run() -> None:
+        sync.sync_all(shared.providers, shared.settings.agents.values(), shared.history)
+
+    return sync.PeriodicSync(run, shared.history, interval_s)
 
 
 def open_call_log(settings: Settings, instance_path: str) -> CallStore:

@@ -227,8 +227,12 @@ def test_calls_needing_detail_are_live_or_never_read_in_full(store: CallStore) -
                                detailed=True)  # fmt: skip
     store.upsert_provider_call("ravan", ProviderCall(call_id="listed", status="completed", created_at=now))
     store.upsert_provider_call("ravan", ProviderCall(call_id="old", status="in_progress", created_at=T0))
-    assert set(store.calls_needing_detail("ravan", now - timedelta(days=1))) == {"fresh", "listed"}
-    assert store.calls_needing_detail("zudu", now - timedelta(days=1)) == ["z"]
+    store.record_created(attempt(at=now - timedelta(days=3)), "stuck", None)  # never reported an end
+    store.upsert_provider_call("ravan", ProviderCall(call_id="stuck", status="created"), detailed=True)
+    week, day = now - timedelta(days=7), now - timedelta(days=1)
+    assert set(store.calls_needing_detail("ravan", week, live_since=day)) == {"fresh", "listed"}
+    assert set(store.calls_needing_detail("ravan", week)) == {"fresh", "listed", "stuck"}
+    assert store.calls_needing_detail("zudu", week) == ["z"]
 
 
 def test_latest_report_is_the_newest_start_the_provider_told_us(store: CallStore) -> None:

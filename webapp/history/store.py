@@ -221,15 +221,17 @@ class CallStore:
 
         Only what the provider reported overwrites (our own fields stay), and a final
         status never goes back to a live one (a list can be older than a webhook).
-        ``detailed`` says this was the provider's full record of the call.
+        ``detailed`` says this was the provider's full record of the call. Raises
+        :class:`CallLogError`.
         """
-        try:
+        with _recording():
+            try:
+                with writing(self.engine) as connection:
+                    return self._upsert(connection, provider, call, agent, detailed)
+            except IntegrityError:
+                pass  # inserted by someone else between our look and our insert: now it is an update
             with writing(self.engine) as connection:
                 return self._upsert(connection, provider, call, agent, detailed)
-        except IntegrityError:
-            pass  # inserted by someone else between our look and our insert: now it is an update
-        with writing(self.engine) as connection:
-            return self._upsert(connection, provider, call, agent, detailed)
 
     def _upsert(
         self, connection: Connection, provider: str, call: ProviderCall, agent: str | None, detailed: bool
@@ -258,35 +260,41 @@ class CallStore:
         if existing.status in FINAL_STATUSES and call.status not in FINAL_STATUSES:
             values.pop("status", None)
             values.pop("provider_status", None)
+        elif call.status in FINAL_STATUSES and existing.status not in FINAL_STATUSES and not detailed:
+            values["detail_at"] = None  # read in full while live: read it again now that it ended
         if existing.agent is None and agent is not None:
             values["agent"] = agent
         connection.execute(update(calls).where(key).values(**values, updated_at=now()))
         return "updated"
 
     def apply_webhook(self, provider: str, event: str, delivery_key: str, call: ProviderCall) -> Applied:
-        """Apply a webhook delivery once: ``duplicate`` if it came before, ``unknown`` for a call we lack."""
+        """Apply a webhook delivery once: ``duplicate`` if it came before, ``unknown`` for a call we lack.
+
+        Raises :class:`CallLogError`.
+        """
         key = and_(calls.c.provider == provider, calls.c.provider_call_id == call.call_id)
         delivery = and_(
             webhook_deliveries.c.provider == provider,
             webhook_deliveries.c.event == event,
             webhook_deliveries.c.delivery_key == delivery_key,
         )
-        try:
-            with writing(self.engine) as connection:
-                call_id = connection.execute(select(calls.c.call_id).where(key)).scalar()
-                if call_id is None:
-                    return "unknown"
-                if connection.execute(select(webhook_deliveries.c.id).where(delivery)).first():
-                    return "duplicate"
-                connection.execute(
-                    insert(webhook_deliveries).values(
-                        provider=provider, event=event, delivery_key=delivery_key, call_id=call_id,
-                        received_at=now(),
-                    )
-                )  # fmt: skip
-                self._upsert(connection, provider, call, None, detailed=False)
-        except IntegrityError:
-            return "duplicate"  # the same delivery, applied by another worker a moment ago
+        with _recording():
+            try:
+                with writing(self.engine) as connection:
+                    call_id = connection.execute(select(calls.c.call_id).where(key)).scalar()
+                    if call_id is None:
+                        return "unknown"
+                    if connection.execute(select(webhook_deliveries.c.id).where(delivery)).first():
+                        return "duplicate"
+                    connection.execute(
+                        insert(webhook_deliveries).values(
+                            provider=provider, event=event, delivery_key=delivery_key[:255], call_id=call_id,
+                            received_at=now(),
+                        )
+                    )  # fmt: skip
+                    self._upsert(connection, provider, call, None, detailed=False)
+            except IntegrityError:
+                return "duplicate"  # the same delivery, applied by another worker a moment ago
         return "applied"
 
     # --- reading ---------------------------------------------------------------------------
@@ -357,8 +365,17 @@ class CallStore:
                 ).scalar_one()
             )
 
-    def calls_needing_detail(self, provider: str, since: datetime, limit: int = 500) -> list[str]:
-        """The provider's ids of calls since ``since`` still live, or never read in full."""
+    def calls_needing_detail(
+        self, provider: str, since: datetime, *, live_since: datetime | None = None, limit: int = 500
+    ) -> list[str]:
+        """The provider's ids of calls since ``since`` never read in full, or live since ``live_since``.
+
+        A call is read in full once; one still live is read again while it is younger than
+        ``live_since`` (default ``since``), not forever: some calls never report an end.
+        """
+        live = and_(
+            calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.created_at >= (live_since or since)
+        )
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(calls.c.provider_call_id)
@@ -366,7 +383,7 @@ class CallStore:
                     calls.c.provider == provider,
                     calls.c.provider_call_id.is_not(None),
                     calls.c.created_at >= since,
-                    or_(calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.detail_at.is_(None)),
+                    or_(live, calls.c.detail_at.is_(None)),
                 )
                 .order_by(calls.c.created_at.desc())
                 .limit(limit)
@@ -407,7 +424,7 @@ class CallStore:
 def reported_values(call: ProviderCall) -> dict[str, Any]:
     """The columns a provider's report sets: only what it reported."""
     values: dict[str, Any] = {
-        "provider_agent_id": call.agent_id,
+        "provider_agent_id": call.agent_id[:255] if call.agent_id else None,
         "status": call.status,
         "provider_status": call.provider_status[:64] if call.provider_status else None,
         "room": call.room[:255] if call.room else None,
