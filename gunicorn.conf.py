@@ -18,3 +18,5 @@ keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s %(p)s "%(r)s" %(s)s %(b)s %(M)sms'  # %(p)s is <pid>: which worker answered
 errorlog = "-"
+# Webhook URLs carry a secret in their path: this logger masks it in the access and error logs.
+logger_class = "webapp.ops.access_log.AccessLogger"

@@ -18,7 +18,7 @@ from .calls import api as calls_api
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
-from .history import sync
+from .history import sync, webhooks
 from .history.store import CallStore
 from .ops import cli, error_handlers, health, openapi
 from .ops.logging import configure_logging
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     sync.init_app(app, periodic_sync(shared))
     error_handlers.init_app(app)
     cli.init_app(app)
-    for blueprint in (calls_api.bp, views.bp, embed.bp, health.bp, openapi.bp):
+    for blueprint in (calls_api.bp, views.bp, embed.bp, health.bp, openapi.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -12,6 +12,7 @@ from ..errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, Unsu
 from ..errors import BadRequest as BadRequestError
 from ..guards.limits import rate_limited_error
 from ..pages.render import render_error_page
+from .logging import mask_secret_paths
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ def error_response(error: AppError) -> Response:
     response.headers["Cache-Control"] = "no-store"
     if error.retry_after_s is not None:
         response.headers["Retry-After"] = str(max(1, int(error.retry_after_s)))
+    if error.www_authenticate:
+        response.headers["WWW-Authenticate"] = error.www_authenticate
     return response
 
 
@@ -86,7 +89,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, mask_secret_paths(request.path))
         if not _wants_json():
             return render_error_page(500)
         return error_response(AppError())
