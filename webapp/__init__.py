@@ -14,6 +14,9 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import guards, state
+from .admin import api as admin_api
+from .admin import auth as admin_auth
+from .admin import views as admin_views
 from .calls import api as calls_api
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
@@ -69,10 +72,21 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     )
     state.init_app(app, shared)
     guards.init_app(app, settings)
+    admin_auth.init_app(app)
     sync.init_app(app, periodic_sync(shared))
     error_handlers.init_app(app)
     cli.init_app(app)
-    for blueprint in (calls_api.bp, views.bp, embed.bp, health.bp, openapi.bp, webhooks.bp):
+    blueprints = (
+        calls_api.bp,
+        views.bp,
+        embed.bp,
+        health.bp,
+        openapi.bp,
+        webhooks.bp,
+        admin_api.bp,
+        admin_views.bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
 

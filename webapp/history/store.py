@@ -120,7 +120,7 @@ class CallQuery:
 
 
 class CallLogError(Exception):
-    """The call log could not record a call (the database is down, full or locked too long)."""
+    """The call log could not be used (its database is down, full or locked too long)."""
 
 
 @contextmanager
@@ -303,7 +303,7 @@ class CallStore:
         """One page of the calls ``query`` matches, newest first, and how many match in all."""
         where = _conditions(query)
         offset = (query.page - 1) * query.page_size
-        with self.engine.connect() as connection:
+        with _recording(), self.engine.connect() as connection:
             total = connection.execute(select(func.count()).select_from(calls).where(*where)).scalar_one()
             rows = connection.execute(
                 select(*_LIST_COLUMNS)
@@ -323,7 +323,7 @@ class CallStore:
             if last is not None:
                 at, row_id = last
                 after = [or_(calls.c.created_at < at, and_(calls.c.created_at == at, calls.c.id < row_id))]
-            with self.engine.connect() as connection:
+            with _recording(), self.engine.connect() as connection:
                 rows = connection.execute(
                     select(*_LIST_COLUMNS, calls.c.id)
                     .where(*where, *after)
@@ -337,7 +337,7 @@ class CallStore:
 
     def find(self, call_id: str) -> CallRecord | None:
         """One call with its transcript, by our id or the provider's."""
-        with self.engine.connect() as connection:
+        with _recording(), self.engine.connect() as connection:
             for column in (calls.c.call_id, calls.c.provider_call_id):
                 row = connection.execute(
                     select(*_LIST_COLUMNS, calls.c.transcript)
@@ -352,7 +352,7 @@ class CallStore:
     def count_live(self, at: datetime | None = None) -> int:
         """Calls in progress: created or started, not ended, and not older than ``LIVE_WINDOW``."""
         at = at or now()
-        with self.engine.connect() as connection:
+        with _recording(), self.engine.connect() as connection:
             return int(
                 connection.execute(
                     select(func.count())
