@@ -211,6 +211,8 @@ def safe_next(target: str | None) -> str:
 
 def page(template: str, *, status: int = 200, **context: Any) -> Response:
     """An admin page under the strict CSP, never cached."""
+    if signed_in():
+        context.setdefault("live", _live_count())
     html = render_template(template, csrf_token=csrf_token(), csp_nonce=csp_nonce(), **context)
     return no_store(page_headers(make_response(html, status), microphone=False))
 
@@ -245,7 +247,6 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
         "providers": provider_names(),
         "statuses": CALL_STATUSES,
         "channels": CHANNELS,
-        "live": _live_count(),
     }
 
 
