@@ -82,13 +82,14 @@ def postgres_binaries() -> Path:
     return Path(found[-1]).parent
 
 
-def start_postgres() -> PostgresServer:
+def start_postgres(*, durable: bool = False) -> PostgresServer:
     """``initdb`` into a temporary folder and run ``postgres`` on a free loopback port.
 
     PostgreSQL refuses to run as root: as root, the cluster belongs to the ``postgres``
     user the Debian package creates, and the server runs as that user (``setpriv`` execs
-    it, so the process we hold is the server itself). Durability is switched off: these
-    databases live for one test run.
+    it, so the process we hold is the server itself). Unless ``durable`` (benchmarks: a
+    commit waits for the disk, as in production), durability is off: these databases live
+    for one test run.
     """
     binaries = postgres_binaries()
     folder = Path(tempfile.mkdtemp(prefix="webcall-pg-"))
@@ -105,9 +106,10 @@ def start_postgres() -> PostgresServer:
     port = free_port()
     argv = [
         *become, str(binaries / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-        "-k", str(folder), "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-        "-c", "max_connections=200",
+        "-k", str(folder), "-c", "max_connections=200",
     ]  # fmt: skip
+    if not durable:
+        argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     log = open(folder / "postgres.log", "wb")  # noqa: SIM115 - the server owns it until it exits
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
     server = PostgresServer(process, folder, port)

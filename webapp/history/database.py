@@ -22,11 +22,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.sql.expression import Executable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 5.0  # a writer waits this long for another to finish
 PG_MIGRATION_LOCK = 0x7765_6263  # any constant, the same in every process ("webc")
 WRITE = "webcall_write"  # execution option: this connection will write (SQLite: BEGIN IMMEDIATE)
+ALONE = "webcall_alone"  # execution option (SQLite): no BEGIN, each statement commits by itself
 
 
 def driver_url(url: str) -> str:
@@ -80,8 +82,10 @@ def _sqlite_engine(url: str) -> Engine:
     def begin(connection: Connection) -> None:
         # A writer takes the write lock up front: it waits for another writer instead of
         # failing when it upgrades a read lock half-way through.
-        immediate = connection.get_execution_options().get(WRITE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(ALONE):
+            return  # the driver commits each statement by itself (isolation_level None)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
     return engine
 
@@ -98,6 +102,21 @@ def writing(engine: Engine) -> Iterator[Connection]:
         connection.execution_options(**{WRITE: True})
         with connection.begin():
             yield connection
+
+
+def execute_alone(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> None:
+    """Run one statement as its own transaction: one round trip, committed when it returns.
+
+    The hot path's single INSERT needs no BEGIN and COMMIT around it (three round trips to
+    PostgreSQL instead of one); it is atomic and durable on its own.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execution_options(**{ALONE: True})
+        else:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.execute(statement, parameters)
+        connection.commit()  # nothing left to commit: ends SQLAlchemy's own bookkeeping
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

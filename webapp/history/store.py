@@ -1,7 +1,8 @@
 """The only code that reads and writes the call log.
 
 A call is recorded once, when someone asks for it (:meth:`CallStore.record_created`,
-:meth:`CallStore.record_failed`: one INSERT, committed before the answer leaves), and
+:meth:`CallStore.record_failed`: one INSERT in one round trip, committed before the answer
+leaves), and
 later completed by what its provider reports (:meth:`CallStore.upsert_provider_call`
 from the history sync, :meth:`CallStore.apply_webhook` from a webhook), keyed by the
 provider's call id: a call placed here and seen again in the provider's list is one row.
@@ -33,13 +34,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..providers import FINAL_STATUSES, Channel, ProviderCall, TranscriptLine
-from .database import open_engine, upgrade, writing
+from .database import execute_alone, open_engine, upgrade, writing
 from .schema import calls, leases, webhook_deliveries
 
 LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
 LIVE_STATUSES = ("created", "in_progress")
 # Columns of a call in lists (the transcript stays behind until one call is opened).
 _LIST_COLUMNS = [c for c in calls.c if c.name not in ("transcript", "transcript_text", "detail_at")]
+INSERT_CALL = insert(calls)  # built once: the hot path only binds its values
 Upserted = Literal["new", "updated"]
 Applied = Literal["applied", "duplicate", "unknown"]
 
@@ -163,8 +165,7 @@ class CallStore:
         values.update(provider_call_id=provider_call_id[:255], room=room[:255] if room else None)
         with _recording():
             try:
-                with writing(self.engine) as connection:
-                    connection.execute(insert(calls).values(values))
+                execute_alone(self.engine, INSERT_CALL, values)
                 return str(values["call_id"])
             except IntegrityError:
                 # The provider's history reached us first (or it replayed a call): one call, one row.
@@ -173,8 +174,8 @@ class CallStore:
     def record_failed(self, attempt: CallAttempt, code: str) -> str:
         """Record a request that ended in error ``code``; our id for it. Raises :class:`CallLogError`."""
         values = self._attempt_values(attempt, outcome=code, status="failed")
-        with _recording(), writing(self.engine) as connection:
-            connection.execute(insert(calls).values(values))
+        with _recording():
+            execute_alone(self.engine, INSERT_CALL, values)
         return str(values["call_id"])
 
     def _attempt_values(self, attempt: CallAttempt, *, outcome: str, status: str) -> dict[str, Any]:
