@@ -41,6 +41,8 @@ SECRETS = {
     "WEBCALL_SECRET_KEY": "webcall-secret-LEAKCHECK-5c6d7e8f9a0b1c2d3e4f",
     "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret-LEAKCHECK-6e7f8a9b",
     "WEBCALL_WEBHOOK_TOKEN": "whk_LEAKCHECK_7d8e9f0a1b2c3d4e5f6a7b8c9d",
+    "WEBCALL_ADMIN_PASSWORD": "admin password LEAKCHECK 3e4f",
+    "WEBCALL_ADMIN_TOKEN": "adm_LEAKCHECK_5a6b7c8d9e0f1a2b3c4d5e6f7a",
 }
 WEBHOOK = f"/webhooks/ravan/{SECRETS['WEBCALL_WEBHOOK_TOKEN']}"
 ORG = "org_fake"
@@ -205,6 +207,40 @@ def drive_webhooks(d: Drive) -> None:
     d.open("GET", WEBHOOK)
 
 
+def drive_admin(d: Drive) -> None:
+    """The admin view (wrong passwords, then the right one, every page) and the admin API."""
+    client = d.app.test_client()
+
+    def keep(label: str, response: TestResponse) -> TestResponse:
+        return d._keep(label, response)
+
+    login = keep("GET /admin/login", client.get("/admin/login"))
+    token = login.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    password = SECRETS["WEBCALL_ADMIN_PASSWORD"]
+    for guess in (password + "x", password[:-1], password.upper()):
+        keep(
+            "POST /admin/login (wrong)",
+            client.post("/admin/login", data={"password": guess, "csrf_token": token}),
+        )
+    keep("POST /admin/login (no token)", client.post("/admin/login", data={"password": password}))
+    assert client.post("/admin/login", data={"password": password, "csrf_token": token}).status_code == 303
+    for path in ("/admin", "/admin?q=LEAK", "/admin?status=nope", "/admin/calls.csv", "/admin/live.json"):
+        keep(f"GET {path}", client.get(path))
+    record = d.call({"agent": "local"}).get_json()["call_id"]
+    keep("GET /admin/calls/<id>", client.get(f"/admin/calls/{record}"))
+    admin_token = SECRETS["WEBCALL_ADMIN_TOKEN"]
+    for header in (
+        f"Bearer {admin_token}",
+        f"Bearer {admin_token}x",
+        f"Bearer {admin_token[:-1]}",
+        admin_token,
+    ):
+        for path in ("/api/admin/calls", f"/api/admin/calls/{record}", "/api/admin/calls?status=nope"):
+            keep(f"GET {path}", d.app.test_client().get(path, headers={"Authorization": header}))
+    for n in range(6):  # into the sign-in rate limit
+        keep("POST /admin/login (limited)", client.post("/admin/login", data={"password": f"guess {n}"}))
+
+
 def drive_provider_failures(d: Drive) -> None:
     """Each fault once, followed by a good call so no circuit breaker opens in between."""
     ravan_key = SECRETS["RAVAN_API_KEY"]
@@ -240,6 +276,7 @@ def test_no_secret_in_any_answer_header_or_log(
     drive_pages_and_probes(drive)
     drive_calls_and_refusals(drive)
     drive_webhooks(drive)
+    drive_admin(drive)
     drive_provider_failures(drive)
 
     for label, response in drive.answers:
@@ -261,6 +298,7 @@ def test_no_secret_in_any_answer_header_or_log(
         "origin_not_allowed", "bot_check_required", "bot_check_failed", "bot_check_unavailable",
         "invalid_demo_link", "demo_link_expired", "invalid_idempotency_key", "method_not_allowed",
         "not_found", "invalid_webhook_token", "wrong_org", "invalid_webhook", "unknown_call_session",
+        "admin_token_required", "invalid_query",
     } <= drive.codes()  # fmt: skip
     # Upstream bodies that echoed our key were logged (so the redaction, not silence, kept it out).
     assert any("bad key" in record.getMessage() for record in caplog.records)
