@@ -28,7 +28,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -148,21 +147,13 @@ class CallStore:
         """Close every pooled connection."""
         self.engine.dispose()
 
-    def is_reachable(self) -> bool:
-        """True when the database answers (for ``/readyz``)."""
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return True
-        except SQLAlchemyError:
-            return False
-
     # --- recording our own calls (the hot path: one INSERT each) ---------------------------
 
     def record_created(self, attempt: CallAttempt, provider_call_id: str, room: str | None) -> str:
         """Record a call the provider created; our id for it. Raises :class:`CallLogError`."""
+        provider_call_id, room = provider_call_id[:255], room[:255] if room else None
         values = self._attempt_values(attempt, outcome="created", status="created")
-        values.update(provider_call_id=provider_call_id[:255], room=room[:255] if room else None)
+        values.update(provider_call_id=provider_call_id, room=room)
         with _recording():
             try:
                 execute_alone(self.engine, INSERT_CALL, values)

@@ -34,7 +34,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024  # a long call's transcript is far bigger than a call request
 CALL_COMPLETED = "call.completed"
-# Every error the endpoint answers with (for the docs and the tests).
+# Every error the endpoint answers with.
 RAISES = (
     InvalidWebhook,
     InvalidWebhookToken,
