@@ -43,7 +43,7 @@ from ..guards.limits import (
     limiter,
     per_client_limits,
 )
-from ..guards.origin import cors_headers
+from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .models import CallBody, parse_call_body
 from .service import CallOrder, place_web_call
@@ -71,6 +71,7 @@ def create_call() -> tuple[Response, int]:
     order = CallOrder(
         agent=agent,
         client=client_ip(),
+        origin=request_origin(),
         idempotency_key=check_key(request.headers.get("Idempotency-Key")),
         bot_token=body.bot_token,
         demo_token=body.demo_token,
