@@ -13,17 +13,19 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import phonenumbers
 from limits import parse_many
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StringConstraints,
     ValidationError,
-    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from .providers import registry
@@ -64,6 +66,52 @@ Origin = Annotated[
 RateLimit = Annotated[Text, AfterValidator(_rate_limit)]
 
 
+def _country(value: str) -> str:
+    """An ISO 3166-1 alpha-2 code that libphonenumber knows (upper case)."""
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{value!r} is not an ISO 3166 country code with phone numbers (like 'US', 'GB')")
+    return code
+
+
+def _e164(value: str) -> str:
+    """A valid number in E.164 form (+ and digits)."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number) or not value.startswith("+"):
+        raise ValueError("must be a valid phone number in E.164 form, like +14155550123")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+CountryCode = Annotated[str, AfterValidator(_country)]
+E164 = Annotated[str, AfterValidator(_e164)]
+
+
+class PhoneSettings(BaseModel):
+    """``[agents.<slug>.phone]``: whether and whom an agent may call back, and what its provider needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: StrictBool = False
+    allowed_countries: tuple[CountryCode, ...] = ()  # required when enabled: no number elsewhere is dialled
+    consent_text: Text | None = None  # what the caller accepts before we dial
+    cooldown_s: Annotated[StrictInt, Field(ge=0, le=7 * 86400)] = 600  # per destination number
+    daily_cap_per_number: Annotated[StrictInt, Field(ge=1, le=100)] = 3
+    bot_check: StrictBool = True  # calls cost money per minute: the bot check must pass first
+    from_number: E164 | None = None  # Ravan: the caller id (a number bought or connected in Ravan)
+    phone_number_id: Annotated[str, StringConstraints(pattern=r"^phn_[A-Za-z0-9]+$")] | None = None  # Convoi
+    agent_id: Text | None = None  # the provider's agent for phone calls, when not the web one
+
+    @model_validator(mode="after")
+    def _countries_when_enabled(self) -> PhoneSettings:
+        """No country list, no calls."""
+        if self.enabled and not self.allowed_countries:
+            raise ValueError("allowed_countries is required when phone calls are enabled")
+        return self
+
+
 class Agent(BaseModel):
     """One public agent: a slug bound to a provider's agent and its per-call settings."""
 
@@ -87,31 +135,53 @@ class Agent(BaseModel):
     logo_url: Annotated[Text, AfterValidator(_site_url)] | None = None
     consent_text: Text | None = None  # shown once before the first call; the caller must accept it
     theme: Literal["system", "light", "dark"] = "system"
+    web: StrictBool | None = None  # browser calls; by default on where the provider has them
+    phone: PhoneSettings | None = None  # phone callbacks ("Call my phone"), off by default
 
     @field_validator("provider")
     @classmethod
-    def _known_web_provider(cls, provider: str) -> str:
-        """A provider in the registry that can place a browser call."""
-        spec = registry().get(provider)
-        web = [name for name, s in registry().items() if s.supports("web_call")]
-        if spec is None:
-            raise ValueError(f"provider must be one of {', '.join(web)}")
-        if not spec.supports("web_call"):
-            raise ValueError(
-                f"provider {provider!r} places phone calls only and has no web call; "
-                f"use one of {', '.join(web)} for a web agent"
-            )
+    def _known_provider(cls, provider: str) -> str:
+        """A provider in the registry."""
+        if provider not in registry():
+            usable = [
+                name for name, s in registry().items() if s.supports("web_call") or s.supports("phone_call")
+            ]
+            raise ValueError(f"provider must be one of {', '.join(usable)}")
         return provider
 
-    @field_validator("agent_id")
-    @classmethod
-    def _fits_the_provider(cls, agent_id: str, info: ValidationInfo) -> str:
-        """The provider's own agent-id rule (checked when the provider is valid)."""
-        spec = registry().get(info.data.get("provider", ""))
-        problem = spec.check_agent_id(agent_id) if spec else None
+    @model_validator(mode="after")
+    def _fits_the_provider(self) -> Agent:
+        """What the provider can do (web, phone) and its own rules for ids and phone settings."""
+        spec = registry()[self.provider]
+        if not spec.supports("web_call") and (self.web or not self.takes_phone_calls):
+            web = [name for name, s in registry().items() if s.supports("web_call")]
+            raise ValueError(
+                f"provider {self.provider!r} places phone calls only and has no web call: enable "
+                f"[agents.{self.slug}.phone], or use one of {', '.join(web)} for a web agent"
+            )
+        problems = []
+        if not self.takes_web_calls and not self.takes_phone_calls:
+            problems.append("neither web calls nor phone calls are on: turn one of them on")
+        if self.takes_phone_calls and not spec.supports("phone_call"):
+            problems.append(f"phone.enabled: {spec.no_phone_reason or f'{spec.title} places no phone calls'}")
+        elif self.phone is not None and self.takes_phone_calls and spec.check_phone:
+            problems.extend(f"phone: {p}" for p in spec.check_phone(self.agent_id, self.phone))
+        problem = spec.check_agent_id(self.agent_id, web=self.takes_web_calls)
         if problem:
-            raise ValueError(problem)
-        return agent_id
+            problems.append(f"agent_id: {problem}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def takes_web_calls(self) -> bool:
+        """True when browsers may call this agent (by default, where the provider has web calls)."""
+        return self.web if self.web is not None else registry()[self.provider].supports("web_call")
+
+    @property
+    def takes_phone_calls(self) -> bool:
+        """True when this agent calls visitors back on their phone."""
+        return self.phone is not None and self.phone.enabled
 
     def public(self) -> dict[str, Any]:
         """The fields a page may show: nothing about the provider's ids or prompts."""

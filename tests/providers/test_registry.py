@@ -24,9 +24,12 @@ def test_every_provider_declares_its_variables_and_capabilities() -> None:
     }
     assert provider_names("web_call") == ["convoi", "livekit", "ravan", "zudu"]
     assert "web_call" not in specs["unleashx"].capabilities  # phone calls only
-    # Call history: Ravan and Convoi list their calls; Zudu only looks one up.
-    history = {"web_call", "list_calls", "get_call"}
-    assert specs["ravan"].capabilities == specs["convoi"].capabilities == history
+    # Call history: Ravan and Convoi list their calls; Zudu only looks one up. Phone callbacks:
+    # Ravan, Convoi and UnleashX (its only kind of call).
+    full = {"web_call", "phone_call", "list_calls", "get_call"}
+    assert specs["ravan"].capabilities == specs["convoi"].capabilities == full
+    assert specs["unleashx"].capabilities == {"phone_call"}
+    assert provider_names("phone_call") == ["convoi", "ravan", "unleashx"]
     assert specs["zudu"].capabilities == {"web_call", "get_call"}
     assert provider_names("get_call") == ["convoi", "ravan", "zudu"]
     defaults = {name: spec.settings.model_fields["base_url"].default for name, spec in specs.items()}

@@ -35,6 +35,7 @@ from ..errors import (
     UnknownAgent,
     UnknownField,
     UnsupportedMediaType,
+    WebCallsDisabled,
 )
 from ..guards.idempotency import check_key
 from ..guards.limits import (
@@ -45,7 +46,7 @@ from ..guards.limits import (
 )
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
-from .models import CallBody, parse_call_body
+from .models import BodyT, CallBody, parse_body
 from .service import CallOrder, place_web_call
 
 bp = Blueprint("calls", __name__, url_prefix="/api")
@@ -56,7 +57,7 @@ RAISES: tuple[type[AppError], ...] = (
     OriginNotAllowed, BotCheckRequired, BotCheckFailed, InvalidDemoLink, UnknownAgent, CallInProgress,
     ExpiredDemoLink, PayloadTooLarge, UnsupportedMediaType, RateLimited, AgentBusy, DailyBudgetExhausted,
     ProviderError, ProviderAuthError, ProviderBadResponse, ProviderUnavailable, ProviderBusy,
-    BotCheckUnavailable, ProviderTimeout,
+    BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
 )  # fmt: skip
 
 
@@ -66,7 +67,7 @@ RAISES: tuple[type[AppError], ...] = (
 def create_call() -> tuple[Response, int]:
     """Create a web call with the named agent and hand the browser what it needs to join."""
     state = app_state()
-    body = read_body(state.settings.max_body_bytes)
+    body = read_body(state.settings.max_body_bytes, CallBody)
     agent = find_agent(body.agent, state.settings.agents)
     order = CallOrder(
         agent=agent,
@@ -90,8 +91,8 @@ def cors(response: Response) -> Response:
     return cors_headers(response)
 
 
-def read_body(limit: int) -> CallBody:
-    """Check type and size before reading, then validate."""
+def read_body(limit: int, model: type[BodyT]) -> BodyT:
+    """Check type and size before reading, then validate as ``model``."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType()
     if request.content_length is not None and request.content_length > limit:
@@ -99,7 +100,7 @@ def read_body(limit: int) -> CallBody:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise PayloadTooLarge()
-    return parse_call_body(raw)
+    return parse_body(raw, model)
 
 
 def find_agent(slug: str | None, agents: Mapping[str, Agent]) -> Agent:

@@ -7,7 +7,7 @@ generated from them (``webapp.ops.openapi``), so the two cannot drift.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ def _web_providers() -> list[JsonValue]:
     return list(provider_names("web_call"))
 
 
+BodyT = TypeVar("BodyT", bound=BaseModel)
 MAX_ITEMS = 32  # keys in variables or metadata
 MAX_KEY_CHARS = 64
 MAX_VALUE_CHARS = 1000
@@ -110,7 +111,12 @@ class Call(BaseModel):
 
 
 def parse_call_body(raw: bytes) -> CallBody:
-    """Decode and validate the JSON body, or raise a ``BadRequest`` with a stable code."""
+    """Decode and validate a web call's JSON body, or raise a ``BadRequest`` with a stable code."""
+    return parse_body(raw, CallBody)
+
+
+def parse_body(raw: bytes, model: type[BodyT]) -> BodyT:
+    """Decode and validate a JSON body as ``model``, or raise a ``BadRequest`` with a stable code."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -118,7 +124,7 @@ def parse_call_body(raw: bytes) -> CallBody:
     if not isinstance(data, dict):
         raise InvalidBody()
     try:
-        return CallBody.model_validate(data)
+        return model.model_validate(data)
     except PydanticValidationError as error:
         raise body_error(error) from None
 
@@ -139,6 +145,10 @@ def _explain(problem: Any) -> str:
     field = loc[0] if loc else "body"
     ctx = problem.get("ctx", {})
     kind = problem["type"]
+    if kind == "missing":
+        return f"{field} is required."
+    if kind == "bool_type":
+        return f"{field} must be true or false."
     if field in ("variables", "metadata"):
         if kind in ("dict_type", "model_type"):
             return f"{field} must be a JSON object."

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalogue import Agent
-from ..errors import AppError, InvalidDemoLink
+from ..errors import AppError, InvalidDemoLink, WebCallsDisabled
 from ..guards.idempotency import scoped_key
 from ..guards.limits import check_client_limit, spend_call
 from ..guards.origin import check_origin
@@ -51,6 +51,8 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     """
     agent = order.agent
     check_origin(agent)  # another site's request is not a call: it is refused, not recorded
+    if not agent.takes_web_calls:
+        raise WebCallsDisabled()
     attempt = CallAttempt(
         agent=agent.slug,
         provider=agent.provider,
@@ -80,7 +82,7 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     if state.bot_verifier is not None:
         state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
     key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
-    variables = call_variables(agent, order, state.settings.secret_key)
+    variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
 
     def create() -> dict[str, Any]:
         spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
@@ -89,12 +91,14 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     return state.replay.run(key, create) if key else create()
 
 
-def call_variables(agent: Agent, order: CallOrder, secret_key: str) -> dict[str, str]:
+def call_variables(
+    agent: Agent, page_variables: Mapping[str, str], demo_token: str | None, secret_key: str
+) -> dict[str, str]:
     """The agent's defaults, then the page's allowed variables, then a signed demo link's."""
     variables = {**agent.variables}
-    variables.update({k: v for k, v in order.variables.items() if k in agent.allowed_variables})
-    if order.demo_token:
-        link = read_demo_link(secret_key, order.demo_token)
+    variables.update({k: v for k, v in page_variables.items() if k in agent.allowed_variables})
+    if demo_token:
+        link = read_demo_link(secret_key, demo_token)
         if link.agent != agent.slug:
             raise InvalidDemoLink()
         variables.update(link.variables)  # the operator signed them, so all are allowed

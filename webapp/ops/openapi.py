@@ -25,6 +25,9 @@ from ..calls.api import RAISES as CALL_ERRORS
 from ..calls.models import Call, CallBody
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
+from ..phone.api import RAISES as PHONE_ERRORS
+from ..phone.api import STATUS_RAISES as PHONE_STATUS_ERRORS
+from ..phone.models import PhoneCallAnswer, PhoneCallBody, PhoneCallState
 from .error_handlers import Error
 from .health import Alive, Readiness
 
@@ -85,20 +88,21 @@ _RETRY_AFTER = {
 }
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retries with the same key answer with the same call.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": KEY_PATTERN},
+}
+
+
 def _create_call() -> dict[str, Any]:
     """``POST /api/calls``."""
     return {
         "operationId": "createCall",
         "summary": "Create a web call and get a LiveKit URL and participant token to join it.",
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "description": "Retries with the same key answer with the same call.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": KEY_PATTERN},
-            }
-        ],
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(CallBody)}}},
         "responses": {
             "201": _json(
@@ -182,12 +186,54 @@ def _admin_call() -> dict[str, Any]:
     }
 
 
+def _create_phone_call() -> dict[str, Any]:
+    """``POST /api/phone-calls``."""
+    return {
+        "operationId": "createPhoneCall",
+        "summary": "Ask an agent to call the visitor's phone (with their consent); the number only ever "
+        "comes back masked.",
+        "parameters": [IDEMPOTENCY_KEY],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(PhoneCallBody)}}},
+        "responses": {
+            "202": _json(_ref(PhoneCallAnswer), "The provider is calling the number.", NO_STORE),
+            **error_responses(PHONE_ERRORS),
+        },
+    }
+
+
+def _phone_call() -> dict[str, Any]:
+    """``GET /api/phone-calls/{call_id}``."""
+    return {
+        "operationId": "getPhoneCall",
+        "summary": "Where a phone callback is (the provider's status where it reports one).",
+        "parameters": [
+            {
+                "name": "call_id",
+                "in": "path",
+                "required": True,
+                "description": "The `call_id` of the 202 answer.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^/]+$"},
+            }
+        ],
+        "responses": {
+            "200": _json(_ref(PhoneCallState), "The call's status.", NO_STORE),
+            **error_responses(PHONE_STATUS_ERRORS),
+        },
+    }
+
+
 @cache
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
-    models: list[type[BaseModel]] = [CallBody, Call, Error, Readiness, Alive, CallList, AdminCallDetail]
+    models: list[type[BaseModel]] = [
+        CallBody, Call, Error, Readiness, Alive, CallList, AdminCallDetail, PhoneCallBody, PhoneCallAnswer,
+        PhoneCallState,
+    ]  # fmt: skip
     _, definitions = models_json_schema(
-        [(model, "validation" if model is CallBody else "serialization") for model in models],
+        [
+            (model, "validation" if model in (CallBody, PhoneCallBody) else "serialization")
+            for model in models
+        ],
         ref_template=REF,
         schema_generator=OpenApiSchema,
     )
@@ -201,6 +247,8 @@ def document() -> dict[str, Any]:
         },
         "paths": {
             "/api/calls": {"post": _create_call()},
+            "/api/phone-calls": {"post": _create_phone_call()},
+            "/api/phone-calls/{call_id}": {"get": _phone_call()},
             "/healthz": _get("healthz", "The process is alive.", {"200": _json(_ref(Alive), "Alive.")}),
             "/readyz": _get(
                 "readyz",

@@ -137,6 +137,28 @@ class WebCall:
     expires_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class PhoneCallRequest:
+    """A validated request for a provider to call one phone number with one agent."""
+
+    agent: Agent
+    to_number: str = field(repr=False)  # E.164; never logged or repr'd (the masked form is)
+    masked_number: str = ""
+    name: str | None = None  # the person's name, where the provider takes one
+    variables: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None  # ours, scoped by agent and client
+
+
+@dataclass(frozen=True)
+class PhoneCall:
+    """What a provider says about an outbound call it accepted."""
+
+    call_id: str  # the provider's id for the call
+    status: CallStatus = "created"
+    provider_status: str | None = None
+
+
 # One vocabulary for every provider's call states (each module maps its own words onto it).
 CallStatus = Literal[
     "created",  # the provider has the call; nobody has joined yet
@@ -239,6 +261,13 @@ class ProviderSpec:
     adapter: Any  # a class: adapter(settings, context) -> Provider
     agent_id_pattern: str  # what the provider's agent ids look like
     agent_id_hint: str  # said to the operator when an id does not match
+    # Stricter for browser calls, where a provider needs it (Convoi: a workforce calls phones only).
+    web_agent_id_pattern: str | None = None
+    web_agent_id_hint: str | None = None
+    # Why a provider without create_phone_call cannot call phones (said when an operator asks it to).
+    no_phone_reason: str | None = None
+    # Checks a [agents.<slug>.phone] table for what this provider needs there (its caller id, ...).
+    check_phone: Any = None  # (phone config) -> list of problems
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -251,9 +280,13 @@ class ProviderSpec:
         """True when the adapter has ``capability``."""
         return capability in self.capabilities
 
-    def check_agent_id(self, agent_id: str) -> str | None:
-        """None when ``agent_id`` fits this provider, else what is wrong."""
-        return None if re.fullmatch(self.agent_id_pattern, agent_id) else self.agent_id_hint
+    def check_agent_id(self, agent_id: str, *, web: bool = True) -> str | None:
+        """None when ``agent_id`` fits this provider (for a browser call when ``web``), else what is wrong."""
+        if not re.fullmatch(self.agent_id_pattern, agent_id):
+            return self.agent_id_hint
+        if web and self.web_agent_id_pattern and not re.fullmatch(self.web_agent_id_pattern, agent_id):
+            return self.web_agent_id_hint or self.agent_id_hint
+        return None
 
 
 def complete_from_token(call: WebCall) -> WebCall:
