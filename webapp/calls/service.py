@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalogue import Agent
+from ..catalogue import Agent, CallMode
 from ..errors import AppError, InvalidDemoLink
 from ..guards.idempotency import scoped_key
 from ..guards.limits import check_client_limit, spend_call
@@ -32,6 +32,7 @@ class CallOrder:
 
     agent: Agent
     client: str  # the caller's address (after trusted proxies)
+    mode: CallMode = "voice"  # one the agent takes (checked by the endpoint)
     idempotency_key: str | None = None  # the page's own, unscoped
     bot_token: str | None = None
     demo_token: str | None = None
@@ -94,6 +95,7 @@ def start_web_call(
         metadata={**order.metadata, "webcall_agent": agent.slug},
         participant_name=order.participant_name,
         idempotency_key=key,
+        mode=order.mode,
     )
     started = time.monotonic()
     call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
