@@ -1,0 +1,118 @@
+/**
+ * The caller's camera, for agents that see (`camera = "optional"` or `"on"`): the Camera toggle,
+ * a mirrored preview of yourself, and the camera picker (devices.js). The camera is asked for only
+ * when it is turned on (with "on", when the call starts), published for one viewer (no simulcast)
+ * at most 960×540, and a camera that can't start says why in the words the microphone uses.
+ * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
+ */
+import { RoomEvent, Track, VideoPresets } from 'livekit-client';
+
+const CAPTURE = VideoPresets.h540; // 960×540, 25 fps, 800 kbit/s: plenty for a vision model
+// One viewer (the agent): simulcast's smaller copies would cost upload for nobody.
+const PUBLISH = { simulcast: false, videoEncoding: CAPTURE.encoding };
+const CAMERA = Track.Source.Camera;
+
+/** getUserMedia's error names → our error codes (messages.js has their words). */
+function cameraProblem(error) {
+  const name = error?.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError') return 'camera-denied';
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'camera-missing';
+  if (name === 'NotReadableError' || name === 'AbortError') return 'camera-busy';
+  return 'camera-failed';
+}
+
+/** The Camera control of `panel` (call-panel.js); see media/extras.js for the shape. */
+export function create(panel) {
+  return new CameraControl(panel);
+}
+
+class CameraControl {
+  constructor(panel) {
+    this.panel = panel;
+    this.button = panel.find('camera');
+    this.preview = panel.find('self-view');
+    this.room = null; // the LiveKit Room of the call in progress
+    this.shown = null; // the local camera track in the preview
+    this.onClick = () => this.toggle();
+    this.sync = () => this.showState();
+    this.button.addEventListener('click', this.onClick);
+  }
+
+  /** A call started: follow its camera, and turn it on at once for `camera = "on"`. */
+  begin(session) {
+    this.room = session.room.room;
+    for (const event of [RoomEvent.LocalTrackPublished, RoomEvent.LocalTrackUnpublished, RoomEvent.TrackMuted,
+      RoomEvent.TrackUnmuted]) this.room.on(event, this.sync);
+    if (this.panel.config.media.camera === 'on') this.set(true);
+  }
+
+  /** The call ended: the room stopped the camera; the preview goes. */
+  end() {
+    this.room?.off(RoomEvent.LocalTrackPublished, this.sync).off(RoomEvent.LocalTrackUnpublished, this.sync)
+      .off(RoomEvent.TrackMuted, this.sync).off(RoomEvent.TrackUnmuted, this.sync);
+    this.room = null;
+    this.showState();
+  }
+
+  destroy() {
+    this.button.removeEventListener('click', this.onClick);
+  }
+
+  /** The camera's publication, when it is on. */
+  get live() {
+    const pub = this.room?.localParticipant.getTrackPublication(CAMERA);
+    return pub?.track && !pub.isMuted ? pub : null;
+  }
+
+  /** Camera: on when off, off when on. */
+  toggle() {
+    if (this.room && !this.button.hasAttribute('aria-busy')) this.set(!this.live);
+  }
+
+  /** Turns the camera on or off; a camera that can't start is said, and the call goes on. */
+  async set(on) {
+    const { room, panel } = this;
+    this.button.setAttribute('aria-busy', 'true');
+    try {
+      const capture = { resolution: CAPTURE.resolution, deviceId: panel.devices.preferred('videoinput') };
+      await room.localParticipant.setCameraEnabled(on, capture, PUBLISH);
+      if (on && this.room === room) {
+        panel.ui.clearError();
+        const active = (kind) => room.getActiveDevice(kind);
+        panel.devices.refresh({ audioinput: active('audioinput'), videoinput: active('videoinput') });
+      }
+    } catch (error) {
+      if (this.room === room) this.fail(error);
+    } finally {
+      this.button.removeAttribute('aria-busy');
+      this.showState();
+    }
+  }
+
+  /** Says why the camera didn't start (webcall:error too); the call is not affected. */
+  fail(error) {
+    const code = cameraProblem(error);
+    this.panel.emit('error', { code, message: this.panel.ui.showError(code) });
+  }
+
+  /** The button, the preview and the events follow the camera's publication. */
+  showState() {
+    const pub = this.live;
+    this.button.setAttribute('aria-pressed', String(Boolean(pub)));
+    if (pub?.track === this.shown) return;
+    if (this.shown) {
+      this.shown.detach().forEach((element) => element.remove());
+      this.shown = null;
+      this.preview.hidden = true;
+      this.panel.emit('video-stopped', { source: 'camera' });
+    }
+    if (pub) {
+      this.shown = pub.track;
+      const player = pub.track.attach();
+      player.setAttribute('aria-label', 'Your camera');
+      this.preview.replaceChildren(player);
+      this.preview.hidden = false;
+      this.panel.emit('video-started', { source: 'camera' });
+    }
+  }
+}
