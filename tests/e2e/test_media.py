@@ -450,3 +450,71 @@ def test_push_to_talk_sends_audio_only_while_held_and_the_turn_ends_on_release(
         wait_for_state(page, "ended")
     finally:
         context.close()
+
+
+# ---------- inside the embeds ----------
+
+
+def test_the_script_embed_shows_the_avatar_and_starts_a_chat_from_the_host_page(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    page.goto(f"{stack['embed_hosts']['allowed'].origin}/media.html")
+    avatar, chat = (
+        page.locator('webcall-widget[data-agent="avatar"]'),
+        page.locator('webcall-widget[data-agent="chat"]'),
+    )
+    expect(avatar.locator("#talk")).to_be_enabled(timeout=15_000)
+    expect(chat.locator("#chat-start")).to_be_enabled(timeout=15_000)
+
+    # The avatar, in the widget's shadow root; the host page hears webcall:video-started.
+    avatar.locator("#talk").click()
+    expect(avatar.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+    avatar.locator("#mute").click()
+    expect(avatar.locator("#agent-video")).to_have_attribute("data-playing", "", timeout=15_000)
+    expect(avatar.locator("#agent-video video")).to_be_visible()
+    expect(avatar.locator("#agent-level")).to_be_hidden()
+    started = [e for e in page.evaluate("window.received") if e["type"] == "video-started"]
+    assert started == [{"type": "video-started", "agent": "avatar", "detail": {"source": "agent"}}]
+    avatar.locator("#hangup").click()
+    expect(avatar.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
+    expect(avatar.locator("#agent-level")).to_be_visible()
+    page.evaluate("window.asked = []")
+
+    # The host page's own button starts a chat: no microphone asked for, the agent's text arrives.
+    page.click("#chat-with-us")
+    expect(chat.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+    line = chat.locator('#transcript [data-speaker="agent"][data-final="true"]').first
+    expect(line).to_contain_text("Hello, type to me.", timeout=15_000)
+    starts = [
+        e["detail"] for e in page.evaluate("window.received") if e["type"] == "start" and e["agent"] == "chat"
+    ]
+    assert starts == [{"agent": "chat", "mode": "text"}]
+    assert page.evaluate("window.asked") == []
+    page.screenshot(path=str(shots / "embed-avatar-and-chat.png"), full_page=True)
+    chat.locator("#hangup").click()
+    expect(chat.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
+
+
+def test_the_iframe_embed_uses_the_camera_only_where_the_host_page_allows_it(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    page.goto(f"{stack['embed_hosts']['allowed'].origin}/iframe-media.html", wait_until="load")
+    for frame_id, allowed in (("granted", True), ("plain", False)):
+        frame = page.frame_locator(f"#{frame_id}")
+        expect(frame.locator("#talk")).to_be_enabled(timeout=15_000)
+        frame.locator("#talk").click()
+        expect(frame.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+        frame.locator("#mute").click()
+        frame.locator("#camera").click()
+        if allowed:
+            expect(frame.locator("#camera")).to_have_attribute("aria-pressed", "true", timeout=10_000)
+            expect(frame.locator("#self-view video")).to_be_visible()
+        else:
+            # Without allow="camera" the browser refuses: said in plain words, and the call goes on.
+            expect(frame.locator("#error")).to_have_attribute("data-code", "camera-denied", timeout=10_000)
+            expect(frame.locator("#error")).to_contain_text("Camera access is blocked.")
+            expect(frame.locator("#camera")).to_have_attribute("aria-pressed", "false")
+            expect(frame.locator("#call")).to_have_attribute("data-state", "in-call")
+        page.locator(f"#{frame_id}").screenshot(path=str(shots / f"iframe-camera-{frame_id}.png"))
+        frame.locator("#hangup").click()
+        expect(frame.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)

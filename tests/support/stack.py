@@ -97,6 +97,7 @@ agent_id = "webcall-demo"
 title = "Chat agent"
 greeting = "Hello, type to me."
 text_only = "allowed"
+allowed_origins = ["{embed_origin}"]
 
 [agents.walkie]
 provider = "livekit"
