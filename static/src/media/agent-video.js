@@ -5,15 +5,14 @@
  * time a video track arrives (media/extras.js). webcall:video-started and webcall:video-stopped
  * ({source: "agent"}) tell the host page.
  */
-import { TrackEvent } from 'livekit-client';
-
-/** The tile of the panel (call-panel.js) whose markup has #agent-video. */
-export function create(panel) {
-  return new AgentVideo(panel);
+/** The tile of the panel (call-panel.js) whose markup has #agent-video; `livekit`: see extras.js. */
+export function create(panel, { TrackEvent }) {
+  return new AgentVideo(panel, TrackEvent);
 }
 
 class AgentVideo {
-  constructor({ element, find, emit, title }) {
+  constructor({ element, find, emit, title }, TrackEvent) {
+    this.TrackEvent = TrackEvent;
     this.call = element;
     this.box = find('agent-video');
     this.emit = emit;
@@ -39,7 +38,8 @@ class AgentVideo {
     // Laid out (LiveKit's adaptive stream sends no frames to an element it can't see) but
     // transparent over the visualizer until a frame is there: no black box while it starts.
     this.box.hidden = false;
-    track.on(TrackEvent.Muted, this.onMuted).on(TrackEvent.Unmuted, this.onUnmuted);
+    const { Muted, Unmuted } = this.TrackEvent;
+    track.on(Muted, this.onMuted).on(Unmuted, this.onUnmuted);
     const firstFrame = () => this.track === track && !track.isMuted && this.showTile();
     if (player.requestVideoFrameCallback) player.requestVideoFrameCallback(firstFrame);
     else player.addEventListener('loadeddata', firstFrame, { once: true });
@@ -48,7 +48,8 @@ class AgentVideo {
   /** `track` went away: the visualizer comes back. */
   remove(track) {
     if (track !== this.track) return;
-    track.off(TrackEvent.Muted, this.onMuted).off(TrackEvent.Unmuted, this.onUnmuted);
+    const { Muted, Unmuted } = this.TrackEvent;
+    track.off(Muted, this.onMuted).off(Unmuted, this.onUnmuted);
     track.detach(this.player);
     this.player.remove();
     this.track = this.player = null;

@@ -5,12 +5,6 @@
  * at most 960×540, and a camera that can't start says why in the words the microphone uses.
  * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
  */
-import { RoomEvent, Track, VideoPresets } from 'livekit-client';
-
-const CAPTURE = VideoPresets.h540; // 960×540, 25 fps, 800 kbit/s: plenty for a vision model
-// One viewer (the agent): simulcast's smaller copies would cost upload for nobody.
-const PUBLISH = { simulcast: false, videoEncoding: CAPTURE.encoding };
-const CAMERA = Track.Source.Camera;
 
 /** getUserMedia's error names → our error codes (messages.js has their words). */
 function cameraProblem(error) {
@@ -22,12 +16,20 @@ function cameraProblem(error) {
 }
 
 /** The Camera control of `panel` (call-panel.js); see media/extras.js for the shape. */
-export function create(panel) {
-  return new CameraControl(panel);
+export function create(panel, { RoomEvent, Track, VideoPresets }) {
+  const capture = VideoPresets.h540; // 960×540, 25 fps, 800 kbit/s: plenty for a vision model
+  return new CameraControl(panel, {
+    RoomEvent,
+    source: Track.Source.Camera,
+    resolution: capture.resolution,
+    // One viewer (the agent): simulcast's smaller copies would cost upload for nobody.
+    publish: { simulcast: false, videoEncoding: capture.encoding },
+  });
 }
 
 class CameraControl {
-  constructor(panel) {
+  constructor(panel, sdk) {
+    this.sdk = sdk;
     this.panel = panel;
     this.button = panel.find('camera');
     this.preview = panel.find('self-view');
@@ -41,17 +43,21 @@ class CameraControl {
   /** A call started: follow its camera, and turn it on at once for `camera = "on"`. */
   begin(session) {
     this.room = session.room.room;
-    for (const event of [RoomEvent.LocalTrackPublished, RoomEvent.LocalTrackUnpublished, RoomEvent.TrackMuted,
-      RoomEvent.TrackUnmuted]) this.room.on(event, this.sync);
+    this.events.forEach((event) => this.room.on(event, this.sync));
     if (this.panel.config.media.camera === 'on') this.set(true);
   }
 
   /** The call ended: the room stopped the camera; the preview goes. */
   end() {
-    this.room?.off(RoomEvent.LocalTrackPublished, this.sync).off(RoomEvent.LocalTrackUnpublished, this.sync)
-      .off(RoomEvent.TrackMuted, this.sync).off(RoomEvent.TrackUnmuted, this.sync);
+    this.events.forEach((event) => this.room?.off(event, this.sync));
     this.room = null;
     this.showState();
+  }
+
+  /** The room's events that may turn the camera on or off. */
+  get events() {
+    const { LocalTrackPublished, LocalTrackUnpublished, TrackMuted, TrackUnmuted } = this.sdk.RoomEvent;
+    return [LocalTrackPublished, LocalTrackUnpublished, TrackMuted, TrackUnmuted];
   }
 
   destroy() {
@@ -60,7 +66,7 @@ class CameraControl {
 
   /** The camera's publication, when it is on. */
   get live() {
-    const pub = this.room?.localParticipant.getTrackPublication(CAMERA);
+    const pub = this.room?.localParticipant.getTrackPublication(this.sdk.source);
     return pub?.track && !pub.isMuted ? pub : null;
   }
 
@@ -74,8 +80,8 @@ class CameraControl {
     const { room, panel } = this;
     this.button.setAttribute('aria-busy', 'true');
     try {
-      const capture = { resolution: CAPTURE.resolution, deviceId: panel.devices.preferred('videoinput') };
-      await room.localParticipant.setCameraEnabled(on, capture, PUBLISH);
+      const capture = { resolution: this.sdk.resolution, deviceId: panel.devices.preferred('videoinput') };
+      await room.localParticipant.setCameraEnabled(on, capture, this.sdk.publish);
       if (on && this.room === room) {
         panel.ui.clearError();
         const active = (kind) => room.getActiveDevice(kind);

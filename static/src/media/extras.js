@@ -4,9 +4,15 @@
  * it on, and the agent's video tile only when a video track actually arrives. The call page of
  * a voice-only agent loads none of them.
  *
- * A control module exports `create(panel)` returning {begin(session), end(session),
+ * A control module exports `create(panel, livekit)` returning {begin(session), end(session),
  * destroy()}: it binds its buttons once, and works on each call's room between begin and end.
  */
+import { RoomEvent, RpcError, ScreenSharePresets, Track, TrackEvent, VideoPresets } from 'livekit-client';
+
+// The names of livekit-client the modules use, handed to them instead of imported: a module
+// importing livekit-client would make esbuild split it out of the page's one chunk (shared
+// with the lazy ones), and the first load would pay a request and some compression for it.
+const LIVEKIT = { RoomEvent, RpcError, ScreenSharePresets, Track, TrackEvent, VideoPresets };
 
 const LOADERS = {
   camera: () => import('./camera.js'),
@@ -33,7 +39,7 @@ export class MediaExtras {
     // One that fails to load (offline, say) leaves the others working.
     const loading = wanted(panel.config.media || {}).map((load) =>
       load()
-        .then((module) => module.create(panel))
+        .then((module) => module.create(panel, LIVEKIT))
         .catch((error) => console.error('webcall: a media control failed to load', error)),
     );
     this.controls = Promise.all(loading).then((controls) => controls.filter(Boolean));
@@ -61,7 +67,7 @@ export class MediaExtras {
     const { panel } = this;
     if (!panel.config.media?.agent_video) return;
     this.tile ||= import('./agent-video.js')
-      .then((module) => module.create(panel))
+      .then((module) => module.create(panel, LIVEKIT))
       .catch((error) => {
         console.error("webcall: the agent's video failed to load", error);
         return null;

@@ -7,8 +7,6 @@
  * is not a hold (Enter, a screen reader) starts a turn and the next one ends it.
  * webcall:push-to-talk ({talking}) tells the host page.
  */
-import { RpcError } from 'livekit-client';
-
 const MIN_TURN_MS = 250; // a shorter press is a slip: the turn is cancelled
 // The microphone closes on release, but its last packets are still on their way (and in the
 // agent's jitter buffer): end_turn waits for them, or the turn's last syllable is lost.
@@ -17,12 +15,13 @@ const RPC_TIMEOUT_MS = 5000;
 const NATIVE_SPACE = 'input, textarea, select, button, a[href], summary, [role="button"], [contenteditable]';
 
 /** The push-to-talk control of `panel` (call-panel.js); see media/extras.js for the shape. */
-export function create(panel) {
-  return new PushToTalk(panel);
+export function create(panel, { RpcError }) {
+  return new PushToTalk(panel, RpcError);
 }
 
 class PushToTalk {
-  constructor(panel) {
+  constructor(panel, RpcError) {
+    this.RpcError = RpcError;
     this.panel = panel;
     this.button = panel.find('ptt');
     this.label = panel.find('ptt-label');
@@ -151,6 +150,7 @@ class PushToTalk {
           responseTimeout: RPC_TIMEOUT_MS,
         });
       } catch (error) {
+        const { RpcError } = this;
         const unsupported = error instanceof RpcError && error.code === RpcError.ErrorCode.UNSUPPORTED_METHOD;
         if (unsupported && !this.warned) {
           this.warned = true;

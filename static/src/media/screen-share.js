@@ -5,36 +5,38 @@
  * Published for one viewer (no simulcast), at most 1080p at 15 frames a second, tuned for text.
  * webcall:video-started and webcall:video-stopped ({source: "screen"}) tell the host page.
  */
-import { RoomEvent, ScreenSharePresets, Track } from 'livekit-client';
-
-const PRESET = ScreenSharePresets.h1080fps15;
-const CAPTURE = { audio: false, resolution: PRESET.resolution, contentHint: 'detail', selfBrowserSurface: 'exclude' };
-const PUBLISH = { simulcast: false, screenShareEncoding: PRESET.encoding };
-const SCREEN = Track.Source.ScreenShare;
-
 /** The screen-share control of `panel` (call-panel.js); see media/extras.js for the shape. */
-export function create(panel) {
-  return new ScreenShareControl(panel);
+export function create(panel, { RoomEvent, ScreenSharePresets, Track }) {
+  const preset = ScreenSharePresets.h1080fps15;
+  return new ScreenShareControl(panel, {
+    RoomEvent,
+    source: Track.Source.ScreenShare,
+    capture: { audio: false, resolution: preset.resolution, contentHint: 'detail', selfBrowserSurface: 'exclude' },
+    publish: { simulcast: false, screenShareEncoding: preset.encoding },
+  });
 }
 
 class ScreenShareControl {
-  constructor(panel) {
+  constructor(panel, sdk) {
+    this.sdk = sdk;
     this.panel = panel;
     this.button = panel.find('screen-share');
     this.room = null;
     this.sharing = false;
     this.onClick = () => this.toggle();
-    this.onPublished = (pub) => pub.source === SCREEN && this.showState();
+    this.onPublished = (pub) => pub.source === sdk.source && this.showState();
     this.button.addEventListener('click', this.onClick);
   }
 
   begin(session) {
+    const { LocalTrackPublished, LocalTrackUnpublished } = this.sdk.RoomEvent;
     this.room = session.room.room;
-    this.room.on(RoomEvent.LocalTrackPublished, this.onPublished).on(RoomEvent.LocalTrackUnpublished, this.onPublished);
+    this.room.on(LocalTrackPublished, this.onPublished).on(LocalTrackUnpublished, this.onPublished);
   }
 
   end() {
-    this.room?.off(RoomEvent.LocalTrackPublished, this.onPublished).off(RoomEvent.LocalTrackUnpublished, this.onPublished);
+    const { LocalTrackPublished, LocalTrackUnpublished } = this.sdk.RoomEvent;
+    this.room?.off(LocalTrackPublished, this.onPublished).off(LocalTrackUnpublished, this.onPublished);
     this.room = null;
     this.showState();
   }
@@ -49,7 +51,7 @@ class ScreenShareControl {
     if (!room || this.button.hasAttribute('aria-busy')) return;
     this.button.setAttribute('aria-busy', 'true');
     try {
-      await room.localParticipant.setScreenShareEnabled(!this.sharing, CAPTURE, PUBLISH);
+      await room.localParticipant.setScreenShareEnabled(!this.sharing, this.sdk.capture, this.sdk.publish);
     } catch (error) {
       // Cancelling the browser's picker is a choice, not a failure.
       const cancelled = error?.name === 'NotAllowedError' || error?.name === 'AbortError';
@@ -63,7 +65,7 @@ class ScreenShareControl {
 
   /** The button and the events follow the screen share's publication. */
   showState() {
-    const sharing = Boolean(this.room?.localParticipant.getTrackPublication(SCREEN)?.track);
+    const sharing = Boolean(this.room?.localParticipant.getTrackPublication(this.sdk.source)?.track);
     this.button.setAttribute('aria-pressed', String(sharing));
     if (sharing === this.sharing) return;
     this.sharing = sharing;
