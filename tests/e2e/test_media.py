@@ -248,6 +248,23 @@ def test_the_camera_is_asked_for_only_when_turned_on_and_reaches_the_agent(
     wait_for_state(page, "ended")
 
 
+def test_a_camera_on_from_the_start_is_asked_for_with_the_call(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    app, livekit = stack["app"], stack["livekit"]
+    room = start_call(page, app.url, "watcher")
+    expect(page.locator("#camera")).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(page.locator("#self-view video")).to_be_visible()
+    assert [a for a in page.evaluate("window.__asked") if a["video"]] == [{"audio": False, "video": True}]
+    seen = poll(
+        lambda: int(agent_attributes(livekit, room).get("webcall.demo.camera_frames", "0")) > 10, timeout_s=15
+    )
+    assert seen, agent_attributes(livekit, room)
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    expect(page.locator("#self-view")).to_be_hidden()
+
+
 def test_screen_share_starts_and_ends_cleanly_with_the_browsers_stop_sharing(
     page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
 ) -> None:
@@ -397,7 +414,7 @@ def test_push_to_talk_sends_audio_only_while_held_and_the_turn_ends_on_release(
         expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
         assert page.evaluate(MIC_ENABLED) == [False]  # published muted: the speech plays on, unsent
         assert_accessible(page, app.url, "push-to-talk")
-        page.wait_for_timeout(1_500)
+        screenshots(page, shots, "push-to-talk")
 
         # Held with the mouse for 3 s: one turn, which ends on release.
         box = ptt.bounding_box()
@@ -408,6 +425,7 @@ def test_push_to_talk_sends_audio_only_while_held_and_the_turn_ends_on_release(
         expect(ptt).to_have_attribute("aria-pressed", "true")
         expect(page.locator("#status")).to_have_text("You are talking · release to send")
         assert page.evaluate(MIC_ENABLED) == [True]
+        assert_accessible(page, app.url, "push-to-talk held")
         screenshots(page, shots, "push-to-talk-held")
         page.wait_for_timeout(max(0, 3_000 - (time.monotonic() - held_at) * 1000))
         page.mouse.up()

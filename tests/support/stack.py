@@ -91,6 +91,13 @@ camera = "optional"
 screen_share = true
 allowed_origins = ["{embed_origin}"]
 
+[agents.watcher]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Watching agent"
+greeting = "I can see you."
+camera = "on"
+
 [agents.chat]
 provider = "livekit"
 agent_id = "webcall-demo"
