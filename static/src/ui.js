@@ -9,7 +9,10 @@ const IN_CALL = ['in-call', 'reconnecting'];
 const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
 const AT_REST = ['idle', 'ended', 'failed'];
 const JOINED = ['waiting-agent', ...IN_CALL];
-const CAN_SHARE_SCREEN = Boolean(navigator.mediaDevices?.getDisplayMedia);
+// A browser that can share a screen, in a page (or frame) whose Permissions-Policy lets it.
+const POLICY = document.permissionsPolicy || document.featurePolicy;
+const CAN_SHARE_SCREEN =
+  Boolean(navigator.mediaDevices?.getDisplayMedia) && (POLICY?.allowsFeature?.('display-capture') ?? true);
 
 // Which controls show, given the view. The media controls are in the markup only for agents
 // that use them (templates/_call_panel.html); `mode` is this call's: voice or text.

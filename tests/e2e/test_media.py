@@ -527,12 +527,15 @@ def test_the_iframe_embed_uses_the_camera_only_where_the_host_page_allows_it(
         if allowed:
             expect(frame.locator("#camera")).to_have_attribute("aria-pressed", "true", timeout=10_000)
             expect(frame.locator("#self-view video")).to_be_visible()
+            expect(frame.locator("#screen-share")).to_be_visible()
         else:
             # Without allow="camera" the browser refuses: said in plain words, and the call goes on.
             expect(frame.locator("#error")).to_have_attribute("data-code", "camera-denied", timeout=10_000)
             expect(frame.locator("#error")).to_contain_text("Camera access is blocked.")
             expect(frame.locator("#camera")).to_have_attribute("aria-pressed", "false")
             expect(frame.locator("#call")).to_have_attribute("data-state", "in-call")
+            # Screen capture is not offered where the page may not use it.
+            expect(frame.locator("#screen-share")).to_be_hidden()
         page.locator(f"#{frame_id}").screenshot(path=str(shots / f"iframe-camera-{frame_id}.png"))
         frame.locator("#hangup").click()
         expect(frame.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)

@@ -6,6 +6,8 @@
  * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
  */
 
+const CAMERA_PROBLEMS = ['camera-denied', 'camera-missing', 'camera-busy', 'camera-failed'];
+
 /** getUserMedia's error names → our error codes (messages.js has their words). */
 function cameraProblem(error) {
   const name = error?.name;
@@ -72,25 +74,25 @@ class CameraControl {
 
   /** Camera: on when off, off when on. */
   toggle() {
-    if (this.room && !this.button.hasAttribute('aria-busy')) this.set(!this.live);
+    if (this.room && !this.button.hasAttribute('data-busy')) this.set(!this.live);
   }
 
   /** Turns the camera on or off; a camera that can't start is said, and the call goes on. */
   async set(on) {
     const { room, panel } = this;
-    this.button.setAttribute('aria-busy', 'true');
+    this.button.toggleAttribute('data-busy', true); // until the browser answers
     try {
       const capture = { resolution: this.sdk.resolution, deviceId: panel.devices.preferred('videoinput') };
       await room.localParticipant.setCameraEnabled(on, capture, this.sdk.publish);
       if (on && this.room === room) {
-        panel.ui.clearError();
+        CAMERA_PROBLEMS.forEach((code) => panel.ui.clearError(code)); // an earlier attempt's
         const active = (kind) => room.getActiveDevice(kind);
         panel.devices.refresh({ audioinput: active('audioinput'), videoinput: active('videoinput') });
       }
     } catch (error) {
       if (this.room === room) this.fail(error);
     } finally {
-      this.button.removeAttribute('aria-busy');
+      this.button.removeAttribute('data-busy');
       this.showState();
     }
   }

@@ -48,8 +48,8 @@ class ScreenShareControl {
   /** Share screen: starts sharing (the browser asks what to share), or stops. */
   async toggle() {
     const { room, panel } = this;
-    if (!room || this.button.hasAttribute('aria-busy')) return;
-    this.button.setAttribute('aria-busy', 'true');
+    if (!room || this.button.hasAttribute('data-busy')) return;
+    this.button.toggleAttribute('data-busy', true); // until the browser answers
     try {
       await room.localParticipant.setScreenShareEnabled(!this.sharing, this.sdk.capture, this.sdk.publish);
     } catch (error) {
@@ -58,7 +58,7 @@ class ScreenShareControl {
       panel.ui.announce(cancelled ? 'Screen sharing was cancelled.' : 'Your screen could not be shared.');
       if (!cancelled) panel.emit('error', { code: 'screen-share-failed', message: 'Your screen could not be shared.' });
     } finally {
-      this.button.removeAttribute('aria-busy');
+      this.button.removeAttribute('data-busy');
       this.showState();
     }
   }
