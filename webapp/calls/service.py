@@ -103,7 +103,7 @@ def start_web_call(
     log.info(
         "call created",
         extra={"agent": agent.slug, "provider": agent.provider, "call_id": call.call_id, "room": call.room,
-               "provider_ms": round((time.monotonic() - started) * 1000)},
+               "mode": order.mode, "provider_ms": round((time.monotonic() - started) * 1000)},
     )  # fmt: skip
     ignored = sorted(set(order.variables) - agent.allowed_variables)
     return call_answer(agent, call, ignored)
