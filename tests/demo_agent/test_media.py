@@ -57,7 +57,9 @@ def test_manual_turns_start_and_end_when_told_whatever_the_audio_says() -> None:
     ended = taker.end()
     assert isinstance(ended, Ended) and ended.speech_s == pytest.approx(3.3, abs=0.05)
     assert taker.turn_peak_dbfs > -25 and taker.idle_peak_dbfs == -120.0  # silence before the pre-roll
-    taker.push(tone(0.5, amplitude=300))  # leaks between turns are measured, not heard
+    taker.push(tone(0.4))  # packets still in flight when the turn ended: not a leak
+    assert taker.idle_peak_dbfs == -120.0
+    taker.push(tone(1.0, amplitude=300))  # later sound between turns is measured, not heard
     assert not taker.in_turn and -55 < taker.idle_peak_dbfs < -35
 
 

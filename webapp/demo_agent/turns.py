@@ -9,7 +9,8 @@ With push-to-talk the caller says when a turn starts and ends (`begin` and `end`
 for the page's `start_turn` and `end_turn`): no detector runs and silence ends nothing. The
 page opens its microphone as it calls `start_turn`, and the call can arrive after the
 first audio, so a turn starts with the pre-roll (the last 0.3 s). Audio older than that,
-between turns, is only measured: it should be silence, since the page mutes it.
+between turns, is only measured: it should be silence, since the page mutes it (except
+for the packets still in flight when a turn ends, which are not counted).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SAMPLE_RATE = 16000  # what the VAD and the recogniser take
 WINDOW = 512  # samples per VAD window (32 ms)
 WINDOW_S = WINDOW / SAMPLE_RATE
 SILENCE_DBFS = -120.0
+IN_FLIGHT_S = 0.5  # manual turns: audio this soon after a turn's end was sent before it
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class TurnTaker:
         self.peak_dbfs = SILENCE_DBFS  # loudest window ever seen
         self.turn_peak_dbfs = SILENCE_DBFS  # loudest window of the turn in progress (or the last)
         self.idle_peak_dbfs = SILENCE_DBFS  # manual turns: loudest window heard between turns
+        self._idle_windows = 0  # manual turns: windows since the last turn ended
 
     @property
     def in_turn(self) -> bool:
@@ -136,13 +139,19 @@ class TurnTaker:
             if self.manual and self._in_turn:
                 events.append(Speech(window))
             elif self.manual:
-                if len(self._preroll) == self._preroll.maxlen:  # the oldest leaves the pre-roll
-                    self.idle_peak_dbfs = max(self.idle_peak_dbfs, level_dbfs(self._preroll[0]))
+                self._measure_idle()
                 self._preroll.append(window)
             else:
                 events += self._step(window, self._vad(window))
             self._position += WINDOW
         return events
+
+    def _measure_idle(self) -> None:
+        """Manual turns: the oldest window leaving the pre-roll was heard between turns."""
+        self._idle_windows += 1
+        evicted = self._idle_windows - (self._preroll.maxlen or 0)  # its number since the turn's end
+        if len(self._preroll) == self._preroll.maxlen and evicted * WINDOW_S > IN_FLIGHT_S:
+            self.idle_peak_dbfs = max(self.idle_peak_dbfs, level_dbfs(self._preroll[0]))
 
     def begin(self) -> Started:
         """Manual turns: the caller starts talking now; the turn takes the pre-roll with it."""
@@ -162,6 +171,7 @@ class TurnTaker:
         self._position += self._pending.size
         self._pending = self._pending[:0]
         self._speech_end = self._position
+        self._idle_windows = 0
         return self._end()
 
     def flush(self) -> list[Event]:
