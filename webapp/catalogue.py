@@ -64,6 +64,8 @@ Origin = Annotated[
     str, StringConstraints(pattern=ORIGIN_PATTERN), AfterValidator(lambda o: o.rstrip("/").lower())
 ]
 RateLimit = Annotated[Text, AfterValidator(_rate_limit)]
+CallMode = Literal["voice", "text"]  # a call with the microphone, or a chat without it
+MODES: dict[str, tuple[CallMode, ...]] = {"off": ("voice",), "allowed": ("voice", "text"), "only": ("text",)}
 
 
 def _country(value: str) -> str:
@@ -137,6 +139,13 @@ class Agent(BaseModel):
     theme: Literal["system", "light", "dark"] = "system"
     web: StrictBool | None = None  # browser calls; by default on where the provider has them
     phone: PhoneSettings | None = None  # phone callbacks ("Call my phone"), off by default
+    # Media beyond the voice (see "Video, camera, screen share, chat and push-to-talk" in the README).
+    agent_video: bool = True  # show the agent's video (an avatar) instead of the visualizer when it sends one
+    avatar: bool = False  # livekit: ask the agent worker for an avatar video (in its dispatch metadata)
+    camera: Literal["off", "optional", "on"] = "off"  # the caller's camera: offered, or on from the start
+    screen_share: bool = False  # the caller may share a screen or a window
+    text_only: Literal["off", "allowed", "only"] = "off"  # "Chat instead": a call without the microphone
+    push_to_talk: bool = False  # the microphone is open only while the caller holds the button or Space
 
     @field_validator("provider")
     @classmethod
@@ -182,6 +191,35 @@ class Agent(BaseModel):
     def takes_phone_calls(self) -> bool:
         """True when this agent calls visitors back on their phone."""
         return self.phone is not None and self.phone.enabled
+
+    @model_validator(mode="after")
+    def _media_fits(self) -> Agent:
+        """Media settings that contradict each other or the provider."""
+        if self.push_to_talk and self.text_only == "only":
+            raise ValueError("push_to_talk needs the microphone, which text_only = 'only' never opens")
+        if self.avatar and self.provider != "livekit":
+            raise ValueError("avatar is sent in LiveKit's agent dispatch: only the livekit provider has one")
+        if self.avatar and not self.agent_video:
+            raise ValueError("avatar = true asks for a video that agent_video = false would not show")
+        return self
+
+    @property
+    def modes(self) -> tuple[CallMode, ...]:
+        """The kinds of call this agent takes, the default first."""
+        return MODES[self.text_only]
+
+    def publish_sources(self, mode: CallMode) -> list[str]:
+        """What a caller in a ``mode`` call may publish (LiveKit's track sources)."""
+        sources = ["microphone"] if mode == "voice" else []
+        if self.camera != "off":
+            sources.append("camera")
+        if self.screen_share:
+            sources.append("screen_share")
+        return sources
+
+    def media(self) -> dict[str, Any]:
+        """What the call page needs to know to offer each kind of media."""
+        return self.model_dump(include={"agent_video", "camera", "screen_share", "text_only", "push_to_talk"})
 
     def public(self) -> dict[str, Any]:
         """The fields a page may show: nothing about the provider's ids or prompts."""

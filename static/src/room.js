@@ -37,21 +37,24 @@ const NORMAL_ENDS = new Map([
 ]);
 
 /**
- * hooks: phase(state), connected(), agent(participant), audio(track, subscribed), mic(track),
- * muted(bool), playback(canPlay), end(outcome) where outcome is {reason} for a normal end or
- * {code, message?, retryAfterS?} for a failure; and the protocol's agentState(state),
- * line(line), drop(id) (see protocols/livekit-agents.js).
+ * hooks: phase(state), connected(), agent(participant), audio(track, subscribed),
+ * video(track, subscribed), mic(track), muted(bool), playback(canPlay), end(outcome) where
+ * outcome is {reason} for a normal end or {code, message?, retryAfterS?} for a failure; and the
+ * protocol's agentState(state), line(line), drop(id) (see protocols/livekit-agents.js).
  */
 export class CallRoom {
   /**
-   * `protocol` reads the agent's side channels (protocols/livekit-agents.js). Must be
+   * `protocol` reads the agent's side channels (protocols/livekit-agents.js). `mic` is `open`
+   * (published from the start, with the pre-connect buffer), `push-to-talk` (published muted:
+   * media/push-to-talk.js opens it while held) or `none` (a text chat: never asked for). Must be
    * constructed inside the click handler: it unlocks audio playback.
    */
-  constructor(protocol, hooks) {
+  constructor(protocol, hooks, { mic = 'open' } = {}) {
     this.hooks = hooks;
     this.room = new Room(ROOM_OPTIONS);
     this.room.startAudio().catch(() => {});
-    this.micReady = false;
+    this.mic = mic;
+    this.micReady = mic === 'none';
     this.connected = false;
     this.reconnecting = false;
     this.agent = null;
@@ -84,8 +87,7 @@ export class CallRoom {
     const { room } = this;
     if (serverUrl) room.prepareConnection(serverUrl).catch(() => {});
     const capture = micDeviceId ? { deviceId: micDeviceId } : undefined;
-    room.localParticipant
-      .setMicrophoneEnabled(true, capture, { preConnectBuffer: true })
+    this.openMicrophone(capture)
       .then((pub) => pub?.track && this.report('mic', pub.track))
       .catch((err) => this.finish(micFailure(err)));
     session
@@ -105,6 +107,17 @@ export class CallRoom {
       })
       .catch((err) => this.finish(joinFailure(err)));
     this.update();
+  }
+
+  /** Publishes the microphone as `mic` says (see the constructor); resolves with its publication. */
+  async openMicrophone(capture) {
+    const local = this.room.localParticipant;
+    if (this.mic === 'none') return null;
+    if (this.mic === 'open') return local.setMicrophoneEnabled(true, capture, { preConnectBuffer: true });
+    // Push-to-talk: muted before it is published, so not a sound goes out until the button is held.
+    const [track] = await local.createTracks({ audio: capture ?? true });
+    await track.mute();
+    return this.over ? track.stop() : local.publishTrack(track);
   }
 
   /** Leaves the room; `reason` ends up in the webcall:end event. */
@@ -159,10 +172,12 @@ export class CallRoom {
       })
       .on(RoomEvent.TrackSubscribed, (track) => {
         if (track.kind === Track.Kind.Audio) this.report('audio', track, true);
+        if (track.kind === Track.Kind.Video) this.report('video', track, true);
       })
       .on(RoomEvent.TrackUnsubscribed, (track) => {
         // Not through report(): a track that goes away is cleaned up even after the end.
         if (track.kind === Track.Kind.Audio) this.hooks.audio(track, false);
+        if (track.kind === Track.Kind.Video) this.hooks.video(track, false);
       })
       .on(RoomEvent.LocalTrackPublished, (pub) => {
         if (pub.source === MIC && pub.track) this.report('mic', pub.track);

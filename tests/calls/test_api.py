@@ -6,6 +6,7 @@ that follows the provider's documentation and rejects what the real API would.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,19 @@ agent_id = "webcall-demo"
 greeting = "Hello {{{{name}}}}"
 allowed_variables = ["name"]
 max_call_s = 120
+
+[agents.seeing]
+provider = "livekit"
+agent_id = "webcall-demo"
+camera = "optional"
+screen_share = true
+text_only = "allowed"
+push_to_talk = true
+
+[agents.chat]
+provider = "livekit"
+agent_id = "webcall-demo"
+text_only = "only"
 """
 
 MakeApp = Callable[..., Flask]
@@ -159,6 +173,57 @@ def test_livekit_token_is_minted_with_server_chosen_room_and_dispatch(make_app: 
     assert answer["max_call_s"] == 120
     other = post(make_app(), {"agent": "local"}).get_json()
     assert other["room"] != answer["room"] and other["identity"] != answer["identity"]
+
+
+def grants_and_dispatch(answer: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token's video grants and the agent's dispatch metadata, from a call answer."""
+    token = jwt.decode(answer["livekit"]["token"], OfflineLiveKit.api_secret, algorithms=["HS256"])
+    return token["video"], json.loads(token["roomConfig"]["agents"][0]["metadata"])
+
+
+def test_the_token_grants_what_the_agent_takes_and_the_agent_learns_the_call_mode(make_app: MakeApp) -> None:
+    app = make_app()
+    voice = assert_call_answer(post(app, {"agent": "seeing"}), "seeing", "livekit")
+    video, dispatch = grants_and_dispatch(voice)
+    assert video["canPublish"] is True
+    assert video["canPublishSources"] == ["microphone", "camera", "screen_share"]
+    assert (dispatch["mode"], dispatch["push_to_talk"], dispatch["camera"]) == ("voice", True, "optional")
+    text = assert_call_answer(post(app, {"agent": "seeing", "mode": "text"}), "seeing", "livekit")
+    video, dispatch = grants_and_dispatch(text)
+    assert video["canPublishSources"] == ["camera", "screen_share"]  # no microphone in a chat
+    assert dispatch["mode"] == "text"
+
+
+def test_a_text_only_agent_takes_chats_and_its_callers_publish_nothing(make_app: MakeApp) -> None:
+    app = make_app()
+    for body in ({"agent": "chat"}, {"agent": "chat", "mode": "text"}):
+        video, dispatch = grants_and_dispatch(assert_call_answer(post(app, body), "chat", "livekit"))
+        assert video.get("canPublish", False) is False and not video.get("canPublishSources")
+        assert video["canPublishData"] is True and video["canSubscribe"] is True  # chat, and its voice
+        assert dispatch["mode"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("agent", "mode", "words"),
+    [
+        ("chat", "voice", "does not take voice calls. It takes text calls."),
+        ("local", "text", "does not take text calls. It takes voice calls."),
+    ],
+)
+def test_a_mode_the_agent_does_not_take_is_refused(
+    make_app: MakeApp, agent: str, mode: str, words: str
+) -> None:
+    response = post(make_app(), {"agent": agent, "mode": mode})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (403, "mode_not_allowed")
+    assert words in error["message"]
+
+
+def test_a_mode_must_be_voice_or_text(make_app: MakeApp) -> None:
+    response = post(make_app(), {"agent": "seeing", "mode": "video"})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (400, "invalid_field")
+    assert error["message"] == "mode must be 'voice' or 'text'."
 
 
 @pytest.mark.parametrize("provider", ["zudu", "convoi"])

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..catalogue import Agent
+from ..catalogue import Agent, CallMode
 from ..errors import (
     AgentBusy,
     AgentRequired,
@@ -23,6 +23,7 @@ from ..errors import (
     InvalidField,
     InvalidIdempotencyKey,
     InvalidJson,
+    ModeNotAllowed,
     OriginNotAllowed,
     PayloadTooLarge,
     ProviderAuthError,
@@ -54,7 +55,8 @@ log = logging.getLogger(__name__)
 # Every error POST /api/calls answers with (the OpenAPI document lists them from here).
 RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, AgentRequired, InvalidIdempotencyKey,
-    OriginNotAllowed, BotCheckRequired, BotCheckFailed, InvalidDemoLink, UnknownAgent, CallInProgress,
+    OriginNotAllowed, ModeNotAllowed, BotCheckRequired, BotCheckFailed, InvalidDemoLink, UnknownAgent,
+    CallInProgress,
     ExpiredDemoLink, PayloadTooLarge, UnsupportedMediaType, RateLimited, AgentBusy, DailyBudgetExhausted,
     ProviderError, ProviderAuthError, ProviderBadResponse, ProviderUnavailable, ProviderBusy,
     BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
@@ -71,6 +73,7 @@ def create_call() -> tuple[Response, int]:
     agent = find_agent(body.agent, state.settings.agents)
     order = CallOrder(
         agent=agent,
+        mode=call_mode(agent, body.mode),
         client=client_ip(),
         origin=request_origin(),
         idempotency_key=check_key(request.headers.get("Idempotency-Key")),
@@ -101,6 +104,16 @@ def read_body(limit: int, model: type[BodyT]) -> BodyT:
     if len(raw) > limit:
         raise PayloadTooLarge()
     return parse_body(raw, model)
+
+
+def call_mode(agent: Agent, asked: CallMode | None) -> CallMode:
+    """The kind of call to place: the one asked for, if the agent takes it; else its default."""
+    if asked is None:
+        return agent.modes[0]
+    if asked not in agent.modes:
+        takes = " and ".join(f"{mode} calls" for mode in agent.modes)
+        raise ModeNotAllowed(f"This agent does not take {asked} calls. It takes {takes}.")
+    return asked
 
 
 def find_agent(slug: str | None, agents: Mapping[str, Agent]) -> Agent:

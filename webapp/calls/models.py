@@ -7,7 +7,7 @@ generated from them (``webapp.ops.openapi``), so the two cannot drift.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -79,6 +79,11 @@ class CallBody(BaseModel):
     )
     demo_token: TokenText | None = Field(
         None, description="The token of a signed demo link (`/demo/<slug>?t=…`)."
+    )
+    mode: Literal["voice", "text"] | None = Field(
+        None,
+        description="`voice` (with the microphone) or `text` (a chat: the caller may not publish audio); "
+        "the agent's `text_only` says which it takes. Left out: `text` for a text-only agent, else `voice`.",
     )
 
 
@@ -163,4 +168,6 @@ def _explain(problem: Any) -> str:
     limit = ctx.get("max_length") or {"participant_name": MAX_NAME_CHARS, "agent": MAX_KEY_CHARS}.get(
         field, MAX_TOKEN_CHARS
     )
+    if field == "mode":
+        return "mode must be 'voice' or 'text'."
     return f"{field} must be a single-line string of 1 to {limit} characters."

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalogue import Agent
+from ..catalogue import Agent, CallMode
 from ..errors import AppError, InvalidDemoLink, WebCallsDisabled
 from ..guards.idempotency import scoped_key
 from ..guards.limits import check_client_limit, spend_call
@@ -35,6 +35,7 @@ class CallOrder:
     agent: Agent
     client: str  # the caller's address (after trusted proxies)
     origin: str | None = None  # the page's origin, for the call log
+    mode: CallMode = "voice"  # one the agent takes (checked by the endpoint)
     idempotency_key: str | None = None  # the page's own, unscoped
     bot_token: str | None = None
     demo_token: str | None = None
@@ -116,6 +117,7 @@ def start_web_call(
         metadata={**order.metadata, "webcall_agent": agent.slug},
         participant_name=order.participant_name,
         idempotency_key=key,
+        mode=order.mode,
     )
     started = time.monotonic()
     call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
@@ -131,7 +133,7 @@ def start_web_call(
     log.info(
         "call created",
         extra={"agent": agent.slug, "provider": agent.provider, "call_id": call.call_id, "room": call.room,
-               "record": record, "provider_ms": elapsed_ms},
+               "record": record, "mode": order.mode, "provider_ms": elapsed_ms},
     )  # fmt: skip
     ignored = sorted(set(order.variables) - agent.allowed_variables)
     return call_answer(agent, call, ignored)

@@ -123,6 +123,7 @@ class WebCallRequest:
     participant_name: str | None = None
     # Ours, scoped by agent and client: two visitors never share one (None: no key was sent).
     idempotency_key: str | None = None
+    mode: Literal["voice", "text"] = "voice"  # text: a chat, the caller publishes no audio
 
 
 @dataclass(frozen=True)
