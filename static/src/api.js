@@ -23,26 +23,52 @@ export class ApiError extends Error {
  * A caller's abort rejects with the AbortError untouched, so a cancel is not reported as a failure.
  */
 export async function requestCall(apiUrl, body, signal) {
+  const { response, data } = await send(apiUrl, postJson(body), signal);
+  if (response.ok && data?.livekit?.url && data.livekit.token) return data;
+  throw errorFrom(response, data);
+}
+
+/**
+ * POSTs a phone callback ({agent, phone_number, consent, ...}); resolves with
+ * {call_id, status, phone_number (masked)} once the provider is calling.
+ */
+export async function requestPhoneCall(apiUrl, body, signal) {
+  const { response, data } = await send(apiUrl, postJson(body), signal);
+  if (response.ok && data?.call_id) return data;
+  throw errorFrom(response, data);
+}
+
+/** GETs `url` (a phone call's status); resolves with its JSON. */
+export async function getStatus(url, signal) {
+  const { response, data } = await send(url, { method: 'GET', headers: { Accept: 'application/json' } }, signal);
+  if (response.ok && data) return data;
+  throw errorFrom(response, data);
+}
+
+/** The request init of a JSON POST, with a new idempotency key. */
+function postJson(body) {
+  return {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: 'application/json',
+      // A new key per click: a retried request (by a proxy, say) never starts a second call.
+      'Idempotency-Key': newIdempotencyKey(),
+    },
+    body: JSON.stringify(body),
+  };
+}
+
+/** One request with a timeout; network failures become ApiErrors, a caller's abort passes through. */
+async function send(url, init, signal) {
   const controller = new AbortController();
   const cancel = () => controller.abort();
   signal?.addEventListener('abort', cancel, { once: true });
   const timer = setTimeout(cancel, REQUEST_TIMEOUT_MS);
-  let response;
-  let data = null;
   try {
-    response = await fetch(apiUrl, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        Accept: 'application/json',
-        // A new key per click: a retried request (by a proxy, say) never starts a second call.
-        'Idempotency-Key': newIdempotencyKey(),
-      },
-      body: JSON.stringify(body),
-      credentials: 'same-origin',
-      signal: controller.signal,
-    });
-    data = await response.json().catch(() => null);
+    const response = await fetch(url, { ...init, credentials: 'same-origin', signal: controller.signal });
+    const data = await response.json().catch(() => null);
+    return { response, data };
   } catch (err) {
     if (signal?.aborted) throw err;
     if (controller.signal.aborted) {
@@ -56,8 +82,6 @@ export async function requestCall(apiUrl, body, signal) {
     clearTimeout(timer);
     signal?.removeEventListener('abort', cancel);
   }
-  if (response.ok && data?.livekit?.url && data.livekit.token) return data;
-  throw errorFrom(response, data);
 }
 
 /** Builds the ApiError for a non-2xx (or malformed 2xx) response. */

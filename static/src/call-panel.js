@@ -5,6 +5,7 @@
  * the device pickers) and starts one CallSession (call-session.js) per press on Talk. The
  * webcall:* DOM events go out on #call; they bubble and cross a shadow boundary.
  */
+import { getStatus, requestPhoneCall } from './api.js';
 import { createBotCheck } from './botcheck.js';
 import { CallSession } from './call-session.js';
 import { hasConsent, setConsent } from './consent.js';
@@ -17,6 +18,7 @@ import { copyText, downloadText, transcriptFileName, transcriptText } from './tr
 import { applyAccent, createUi } from './ui.js';
 
 const THEMES = ['system', 'light', 'dark'];
+const phoneApi = { requestPhoneCall, getStatus }; // handed to the phone form's chunk
 const MAX_CHAT_CHARS = 1000;
 
 /**
@@ -26,16 +28,43 @@ const MAX_CHAT_CHARS = 1000;
  * "Chat instead", for agents that take chats.
  */
 export function mountCall(root, config) {
+  if (config.web === false) return mountPhoneOnly(root, config);
   const panel = new CallPanel(root, config);
   panel.bindControls();
   panel.bindMuteKey(panel.keyTarget);
   panel.becomeReady();
+  if (config.phone) panel.offerPhone();
   return {
     element: panel.element,
     start: (mode) => panel.start(mode === 'text' && panel.media.text_only !== 'off' ? 'text' : 'voice'),
     hangUp: () => panel.hangUp(),
     /** Ends any call and detaches every listener; the markup stays where it is. */
     destroy: () => panel.destroy(),
+  };
+}
+
+/**
+ * A phone-only agent (UnleashX): the page offers just the phone form; start() opens it.
+ * The form's code is loaded at once.
+ */
+function mountPhoneOnly(root, config) {
+  const find = (id) => root.querySelector(`#${id}`);
+  const element = find('call');
+  element.dataset.theme = THEMES.includes(config.theme) ? config.theme : 'system';
+  applyAccent(element, config.accent_color);
+  const botCheck = config.turnstile_site_key
+    ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url)
+    : null;
+  let phone = null;
+  const mounted = import('./phone/phone-panel.js').then(({ mountPhone }) => {
+    phone = mountPhone(find, config, { api: phoneApi, botCheck, emit: emitter(element), web: false });
+    element.toggleAttribute('data-ready', true);
+  });
+  return {
+    element,
+    start: () => mounted.then(() => phone.open()),
+    hangUp: () => {},
+    destroy: () => phone?.destroy(),
   };
 }
 
@@ -178,6 +207,15 @@ class CallPanel {
     ui.clearError();
     ui.set({ mode: callMode, talking: false, muted: false, agentState: undefined, hasTranscript: false });
     this.current = this.last = new CallSession(this, callMode);
+  }
+
+  /** "Call my phone instead": the form's code loads with the page, out of the first bundle. */
+  offerPhone() {
+    import('./phone/phone-panel.js').then(({ mountPhone }) => {
+      const { botCheck, emit } = this;
+      const phone = mountPhone(this.find, this.config, { api: phoneApi, botCheck, emit, web: true });
+      this.cleanups.push(() => phone.destroy());
+    });
   }
 
   /** Hangs up a call in progress, or cancels one still starting. */

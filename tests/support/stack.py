@@ -112,6 +112,33 @@ agent_id = "webcall-demo"
 title = "Walkie-talkie agent"
 greeting = "Hold the button to talk."
 push_to_talk = true
+
+# For the phone callbacks (tests/e2e/test_phone.py): a web agent that also calls phones, and a
+# phone-only one. No Turnstile in this stack, so the bot check is turned off on purpose.
+[agents.callback]
+provider = "ravan"
+agent_id = "{ravan_agent}"
+title = "Callback agent"
+allowed_origins = ["{embed_origin}"]
+[agents.callback.phone]
+enabled = true
+allowed_countries = ["US", "GB"]
+from_number = "+14157774444"
+bot_check = false
+cooldown_s = 0
+consent_text = "Call me now on this number. I understand it is a one-off call."
+
+[agents.phone-only]
+provider = "convoi"
+agent_id = "{convoi_agent}"
+title = "Phone-only agent"
+web = false
+[agents.phone-only.phone]
+enabled = true
+allowed_countries = ["US"]
+phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"
+bot_check = false
+cooldown_s = 0
 """
 
 

@@ -36,7 +36,12 @@ def panel(slug: str) -> Response:
     agent = state.agent(slug)
     assets = state.assets
     check_origin(agent)
-    config = page_config(agent, mode="widget", api_url=url_for("calls.create_call", _external=True))
+    config = page_config(
+        agent,
+        mode="widget",
+        api_url=url_for("calls.create_call", _external=True),
+        phone_api_url=url_for("phone.create_phone_call", _external=True),
+    )
     public = agent.public()
     if agent.logo_url:  # a path on our site must not resolve against the host page
         public["logo_url"] = config["logo_url"] = urljoin(request.host_url, agent.logo_url)

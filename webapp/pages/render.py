@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from flask import Response, make_response, render_template
 
 from ..catalogue import Agent
@@ -18,7 +19,12 @@ _ERROR_TEXT = {
 
 
 def page_config(
-    agent: Agent, *, mode: str = "page", demo: dict[str, Any] | None = None, api_url: str = "/api/calls"
+    agent: Agent,
+    *,
+    mode: str = "page",
+    demo: dict[str, Any] | None = None,
+    api_url: str = "/api/calls",
+    phone_api_url: str = "/api/phone-calls",
 ) -> dict[str, Any]:
     """What the call UI's script needs, as JSON in the page (or the widget's panel)."""
     state = app_state()
@@ -37,11 +43,25 @@ def page_config(
         "logo_url": agent.logo_url,
         # agent_video, camera, screen_share, text_only, push_to_talk: which controls the page offers.
         "media": agent.media(),
+        "web": agent.takes_web_calls,  # false: a phone-only agent (the page offers just the phone form)
+        "phone": phone_config(agent, phone_api_url),
         # Known before the call for some providers (our own server), so the page can warm it up.
         "livekit_url": state.provider_for(agent).livekit_url_before_call(),
         "turnstile_site_key": settings.turnstile_site_key,
         "turnstile_script_url": settings.turnstile_script_url if settings.turnstile_site_key else None,
     }
+
+
+def phone_config(agent: Agent, api_url: str) -> dict[str, Any] | None:
+    """What the phone form needs: the countries it may call (with their calling codes) and the consent."""
+    if not agent.takes_phone_calls or agent.phone is None:
+        return None
+    countries = [
+        {"code": code, "dial": phonenumbers.country_code_for_region(code)}
+        for code in agent.phone.allowed_countries
+    ]
+    consent = agent.phone.consent_text or f"I agree that {agent.title} may call this number now."
+    return {"api_url": api_url, "countries": countries, "consent_text": consent}
 
 
 def call_page(

@@ -1,0 +1,236 @@
+/**
+ * "Call my phone": the form (country, number formatted as typed, consent) and the status of
+ * one callback, polled from the API until it ends. Loaded only for agents that call phones;
+ * the number formatter (libphonenumber) only once the form is in use. It imports nothing of
+ * the page (the API calls are handed in), so the page's own code stays one chunk.
+ */
+
+const POLL_MS = 3_000;
+const POLL_FOR_MS = 15 * 60_000; // a call still ringing after this is left to the phone itself
+const STATUS_WORDS = {
+  initiated: 'Calling you now…',
+  in_progress: "You're on the call.",
+  completed: 'The call has ended. Thanks for talking with us!',
+  no_answer: 'No one answered. You can ask for another call later.',
+  busy: 'The line was busy. You can ask for another call later.',
+  voicemail: 'We reached voicemail.',
+  failed: "The call couldn't be completed. Please try again later.",
+  unknown: 'Calling you now…',
+};
+const FINAL = new Set(['completed', 'no_answer', 'busy', 'voicemail', 'failed']);
+// Where to send the caller's eyes (and focus) for each refusal.
+const FIELD_FOR = {
+  invalid_phone_number: 'number',
+  number_type_not_allowed: 'number',
+  country_not_allowed: 'country',
+  consent_required: 'consent',
+};
+
+/**
+ * Mounts the phone form found in `find` (an id lookup in the panel's root). `options`:
+ * {api: {requestPhoneCall, getStatus} (api.js), botCheck, emit(name, detail), web (the panel
+ * also offers a web call), onToggle(open)}. Returns {open(), destroy()}.
+ */
+export function mountPhone(find, config, options) {
+  const phone = new PhonePanel(find, config, options);
+  phone.bind();
+  return { open: () => phone.open(), destroy: () => phone.destroy() };
+}
+
+class PhonePanel {
+  /** Finds the form's parts; nothing listens yet. */
+  constructor(find, config, { api, botCheck = null, emit = () => {}, web = true, onToggle = () => {} }) {
+    this.api = api;
+    this.config = config;
+    this.botCheck = botCheck;
+    this.emit = emit;
+    this.web = web;
+    this.onToggle = onToggle;
+    this.el = {
+      open: find('phone-open'),
+      form: find('phone-form'),
+      country: find('phone-country'),
+      number: find('phone-number'),
+      consent: find('phone-consent'),
+      problem: find('phone-problem'),
+      submit: find('phone-submit'),
+      back: find('phone-back'),
+      status: find('phone-status'),
+      statusText: find('phone-status-text'),
+      statusNumber: find('phone-status-number'),
+      again: find('phone-again'),
+    };
+    this.cleanups = [];
+    this.formatter = null; // libphonenumber's AsYouType, once loaded
+    this.polling = null;
+  }
+
+  /** Every listener of the form. */
+  bind() {
+    const { el } = this;
+    this.on(el.open, 'click', () => this.open());
+    this.on(el.back, 'click', () => this.close());
+    this.on(el.again, 'click', () => this.showForm());
+    this.on(el.form, 'submit', (event) => this.submit(event));
+    this.on(el.number, 'input', () => this.formatNumber());
+    this.on(el.country, 'change', () => this.formatNumber());
+    this.on(el.number, 'focus', () => this.loadFormatter());
+    nameCountries(el.country);
+    if (!this.web) this.loadFormatter();
+  }
+
+  /** Listens until destroy(); missing elements (a phone-only page has no Back) are skipped. */
+  on(target, type, listener) {
+    if (!target) return;
+    target.addEventListener(type, listener);
+    this.cleanups.push(() => target.removeEventListener(type, listener));
+  }
+
+  /** Shows the form (from "Call my phone instead"). */
+  open() {
+    this.showForm();
+    this.el.open?.setAttribute('aria-expanded', 'true');
+    this.onToggle(true);
+    this.loadFormatter();
+    this.el.number.focus();
+  }
+
+  /** Back to the web call. */
+  close() {
+    this.el.form.hidden = true;
+    this.el.status.hidden = true;
+    this.el.open?.setAttribute('aria-expanded', 'false');
+    this.onToggle(false);
+    this.el.open?.focus();
+  }
+
+  /** The form again, cleared of the last problem. */
+  showForm() {
+    this.stopPolling();
+    this.el.status.hidden = true;
+    this.el.form.hidden = false;
+    this.showProblem(null);
+  }
+
+  /** libphonenumber's as-you-type formatter, in a chunk of its own. */
+  async loadFormatter() {
+    if (this.formatter) return;
+    try {
+      const { AsYouType } = await import('./number-format.js');
+      this.formatter = AsYouType;
+      this.formatNumber();
+    } catch {
+      // Unformatted digits work just as well: the server parses whatever is typed.
+    }
+  }
+
+  /** The number as it is written in the chosen country, as the caller types it. */
+  formatNumber() {
+    const { number, country } = this.el;
+    if (!this.formatter || !number.value) return;
+    const atEnd = number.selectionStart === number.value.length;
+    const formatted = new this.formatter(country.value).input(number.value);
+    if (atEnd && formatted !== number.value) number.value = formatted;
+  }
+
+  /** Asks for the call: the consent first, then the bot check (when on), then the API. */
+  async submit(event) {
+    event.preventDefault();
+    const { el } = this;
+    if (!el.number.value.trim()) return this.showProblem('Please enter your phone number.', 'number');
+    if (!el.consent.checked) return this.showProblem('Please confirm that we may call this number.', 'consent');
+    this.showProblem(null);
+    el.submit.disabled = true;
+    try {
+      const call = await this.api.requestPhoneCall(this.config.phone.api_url, await this.body());
+      this.showCalling(call);
+    } catch (error) {
+      const code = error.code || 'network';
+      this.showProblem(error.message || 'The call could not be requested. Please try again.', FIELD_FOR[code]);
+      this.emit('error', { code, message: error.message, channel: 'phone' });
+    } finally {
+      el.submit.disabled = false;
+    }
+  }
+
+  /** What the API is sent: the agent, the number as typed with its country, the consent. */
+  async body() {
+    const { config, el } = this;
+    const body = { agent: config.agent, phone_number: el.number.value.trim(), country: el.country.value, consent: true };
+    if (config.variables && Object.keys(config.variables).length) body.variables = config.variables;
+    if (config.demo?.token) body.demo_token = config.demo.token;
+    if (this.botCheck) {
+      body.bot_token = await this.botCheck.token();
+      this.botCheck.reset();
+    }
+    return body;
+  }
+
+  /** The refusal in plain words beside the field it is about (null clears it). */
+  showProblem(message, field) {
+    const { el } = this;
+    el.problem.textContent = message || '';
+    el.problem.hidden = !message;
+    el.number.toggleAttribute('aria-invalid', field === 'number');
+    const target = { number: el.number, country: el.country, consent: el.consent }[field];
+    if (message && target) target.focus();
+  }
+
+  /** "Calling you now…", then the call's status until it ends. */
+  showCalling(call) {
+    const { el } = this;
+    el.form.hidden = true;
+    el.status.hidden = false;
+    el.again.hidden = true;
+    el.statusNumber.textContent = call.phone_number;
+    this.showStatus(call.status, call.call_id);
+    this.poll(`${this.config.phone.api_url}/${encodeURIComponent(call.call_id)}`, call.call_id);
+  }
+
+  /** One status in words; the host page hears it as webcall:phone-call. */
+  showStatus(status, callId) {
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
+    this.el.statusText.textContent = STATUS_WORDS[status] || STATUS_WORDS.unknown;
+    this.emit('phone-call', { status, call_id: callId });
+    if (FINAL.has(status)) {
+      this.stopPolling();
+      this.el.again.hidden = false;
+    }
+  }
+
+  /** Asks for the status every few seconds while the call is live. */
+  poll(url, callId) {
+    this.stopPolling();
+    const until = Date.now() + POLL_FOR_MS;
+    this.polling = setInterval(async () => {
+      if (Date.now() > until) return this.stopPolling();
+      try {
+        this.showStatus((await this.api.getStatus(url)).status, callId);
+      } catch {
+        // A missed poll is not a failed call: the next one asks again.
+      }
+    }, POLL_MS);
+  }
+
+  stopPolling() {
+    clearInterval(this.polling);
+    this.polling = null;
+  }
+
+  destroy() {
+    this.stopPolling();
+    this.cleanups.forEach((cleanup) => cleanup());
+    this.cleanups.length = 0;
+  }
+}
+
+/** "United States (+1)" for each option, in the browser's language, where it can name countries. */
+function nameCountries(select) {
+  if (!select || typeof Intl.DisplayNames !== 'function') return;
+  const names = new Intl.DisplayNames([navigator.language || 'en'], { type: 'region' });
+  for (const option of select.options) {
+    const name = names.of(option.value);
+    if (name) option.textContent = `${name} (+${option.dataset.dial})`;
+  }
+}

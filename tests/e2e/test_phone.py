@@ -1,0 +1,136 @@
+""" "Call my phone" in Chromium: the form, the consent, the status view, in the page and the embeds.
+
+The stack's Ravan and Convoi fakes take the outbound call; the test plays the provider's
+side by moving the fake call's status, and watches the page follow it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import assert_accessible, screenshots, serve_axe, wait_for_js
+
+pytestmark = pytest.mark.e2e
+MASKED = "+1 415 ***-**71"
+RECEIVED = "() => window.received"
+
+
+def sessions(stack: dict[str, Any], provider: str) -> dict[str, Any]:
+    """The fake provider's calls, by its id."""
+    return stack["fakes"][provider][1].calls
+
+
+def fill_number(page: Page, root: Any, digits: str) -> None:
+    """Type the number as a visitor would, one key at a time."""
+    field = root.locator("#phone-number")
+    field.click()
+    field.press_sequentially(digits, delay=20)
+
+
+def test_a_callback_from_the_call_page(page: Page, stack: dict[str, Any], artifacts: Path) -> None:
+    app = stack["app"].url
+    serve_axe(page, app)
+    page.goto(f"{app}/talk/callback")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    form = page.locator("#phone-form")
+    expect(form).to_be_hidden()
+    opener = page.locator("#phone-open")
+    opener.click()
+    expect(form).to_be_visible()
+    expect(opener).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#phone-country option[value=US]")).to_contain_text("United States (+1)")
+    page.select_option("#phone-country", "US")
+    fill_number(page, page, "4155552671")
+    expect(page.locator("#phone-number")).to_have_value("(415) 555-2671")  # formatted as typed
+    assert_accessible(page, app, "phone form")
+    screenshots(page, artifacts / "screenshots", "phone-form")
+
+    page.click("#phone-submit")  # no consent yet
+    expect(page.locator("#phone-problem")).to_have_text("Please confirm that we may call this number.")
+    assert page.evaluate("document.activeElement.id") == "phone-consent"
+    page.check("#phone-consent")
+    before = set(sessions(stack, "ravan"))
+    page.click("#phone-submit")
+    expect(page.locator("#phone-status-text")).to_have_text("Calling you now…")
+    expect(page.locator("#phone-status-number")).to_have_text(MASKED)
+    expect(form).to_be_hidden()
+    placed = [sessions(stack, "ravan")[s] for s in set(sessions(stack, "ravan")) - before]
+    assert len(placed) == 1
+    assert_accessible(page, app, "phone status")
+    screenshots(page, artifacts / "screenshots", "phone-calling")
+
+    # The provider reports the call answered, then over: the page follows within a poll or two.
+    placed[0]["status"] = "in_progress"
+    expect(page.locator("#phone-status-text")).to_have_text("You're on the call.", timeout=10_000)
+    placed[0]["status"] = "completed"
+    expect(page.locator("#phone-status-text")).to_have_text(
+        "The call has ended. Thanks for talking with us!", timeout=10_000
+    )
+    expect(page.locator("#phone-again")).to_be_visible()
+
+
+def test_refusals_are_plain_sentences_beside_the_field(page: Page, stack: dict[str, Any]) -> None:
+    page.goto(f"{stack['app'].url}/talk/callback")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    page.click("#phone-open")
+    page.check("#phone-consent")
+    for digits, words in [
+        ("9005550123", "We can't call premium-rate numbers. Please give a mobile or landline number."),
+        ("41555", "That doesn't look like a complete phone number. Please check it, with its country."),
+    ]:
+        page.fill("#phone-number", "")
+        fill_number(page, page, digits)
+        page.click("#phone-submit")
+        expect(page.locator("#phone-problem")).to_have_text(words)
+        expect(page.locator("#phone-number")).to_have_attribute("aria-invalid", "")
+        assert page.evaluate("document.activeElement.id") == "phone-number"
+    page.select_option("#phone-country", "GB")
+    page.fill("#phone-number", "")
+    fill_number(page, page, "+33612345678")  # a French mobile: not one of this agent's countries
+    page.click("#phone-submit")
+    expect(page.locator("#phone-problem")).to_have_text("We can't call numbers in that country.")
+
+
+def test_a_phone_only_agent_offers_only_the_phone(page: Page, stack: dict[str, Any], artifacts: Path) -> None:
+    app = stack["app"].url
+    serve_axe(page, app)
+    page.goto(f"{app}/talk/phone-only")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    assert page.locator("#talk").count() == 0 and page.locator("#transcript").count() == 0
+    expect(page.locator("#phone-form")).to_be_visible()
+    fill_number(page, page, "4155552671")
+    page.check("#phone-consent")
+    page.click("#phone-submit")
+    expect(page.locator("#phone-status-text")).to_have_text("Calling you now…")
+    assert_accessible(page, app, "phone-only agent")
+    screenshots(page, artifacts / "screenshots", "phone-only")
+
+
+def test_the_iframe_embed_offers_the_phone(page: Page, stack: dict[str, Any]) -> None:
+    page.goto(f"{stack['app'].url}/embed/phone-only")
+    expect(page.locator("#phone-form")).to_be_visible()
+    fill_number(page, page, "4155552671")
+    page.check("#phone-consent")
+    page.click("#phone-submit")
+    expect(page.locator("#phone-status-number")).to_have_text(MASKED)
+
+
+def test_the_script_embed_offers_the_phone(page: Page, stack: dict[str, Any]) -> None:
+    host = stack["embed_hosts"]["allowed"]
+    page.goto(f"{host.origin}/phone.html")
+    widget = page.locator("webcall-widget")
+    widget.locator(".launcher").click()
+    opener = widget.locator("#phone-open")
+    expect(opener).to_be_visible(timeout=15_000)
+    opener.click()
+    fill_number(page, widget, "4155552671")
+    expect(widget.locator("#phone-number")).to_have_value("(415) 555-2671")
+    widget.locator("#phone-consent").check()
+    widget.locator("#phone-submit").click()
+    expect(widget.locator("#phone-status-text")).to_have_text("Calling you now…")
+    events = wait_for_js(page, RECEIVED)
+    assert events[0]["type"] == "phone-call" and events[0]["detail"]["status"] == "initiated"
