@@ -213,3 +213,50 @@ def test_the_number_is_masked_in_the_call_log_and_every_log_line(
         text = record.getMessage() + repr(record.__dict__)
         assert not any(d in text for d in digits), text
     assert any("bad to [private]" in r.getMessage() for r in caplog.records)  # the body was logged, redacted
+
+
+def unleashx_error(status: int, text: str) -> Fault:
+    """UnleashX's documented error body."""
+    return Fault("status", status=status, body={"error": True, "message": text})
+
+
+@pytest.mark.parametrize(
+    ("agent", "provider", "fault", "status", "code"),
+    [
+        ("unleashx", "unleashx", unleashx_error(400, "Phone Number is required"), 502, "provider_error"),
+        ("unleashx", "unleashx", unleashx_error(401, "Unauthorized"), 502, "provider_auth_failed"),
+        ("unleashx", "unleashx", unleashx_error(404, "Agent not found or not active"), 502, "provider_error"),
+        ("unleashx", "unleashx", unleashx_error(422, "Invalid phone number format"), 502, "provider_error"),
+        ("unleashx", "unleashx", Fault("html", status=502), 502, "provider_unavailable"),
+        ("unleashx", "unleashx", Fault("success_false"), 502, "provider_bad_response"),
+        ("ravan-phone", "ravan", Fault("status", status=400, body={"success": False}), 502, "provider_error"),
+        (
+            "ravan-phone",
+            "ravan",
+            Fault("status", status=429, body={}, headers={"Retry-After": "9"}),
+            502,
+            "provider_busy",
+        ),  # fmt: skip
+        (
+            "convoi-team",
+            "convoi",
+            Fault("status", status=422, body={"status": 422, "code": "invalid_number"}),
+            502,
+            "provider_error",
+        ),  # fmt: skip
+        ("convoi-team", "convoi", Fault("status", status=409, body={"status": 409}), 409, "call_in_progress"),
+    ],
+)
+def test_each_providers_phone_errors_map_to_ours(
+    app: Flask,
+    request: pytest.FixtureRequest,
+    agent: str,
+    provider: str,
+    fault: Fault,
+    status: int,
+    code: str,
+) -> None:
+    request.getfixturevalue(provider)[1].faults.extend([fault] * (3 if provider == "convoi" else 1))
+    refused = ask(app, agent, NUMBER)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (status, code)
+    assert "4155552671" not in refused.get_data(as_text=True)
