@@ -87,6 +87,9 @@ class Agent(BaseModel):
     logo_url: Annotated[Text, AfterValidator(_site_url)] | None = None
     consent_text: Text | None = None  # shown once before the first call; the caller must accept it
     theme: Literal["system", "light", "dark"] = "system"
+    # Where the provider keeps the call's data, for providers that offer a choice (their
+    # ``regions``); None: the provider's default.
+    region: Text | None = None
 
     @field_validator("provider")
     @classmethod
@@ -112,6 +115,16 @@ class Agent(BaseModel):
         if problem:
             raise ValueError(problem)
         return agent_id
+
+    @field_validator("region")
+    @classmethod
+    def _offered_by_the_provider(cls, region: str | None, info: ValidationInfo) -> str | None:
+        """One of the provider's regions (checked when the provider is valid)."""
+        spec = registry().get(info.data.get("provider", ""))
+        problem = spec.check_region(region) if spec and region is not None else None
+        if problem:
+            raise ValueError(problem)
+        return region
 
     def public(self) -> dict[str, Any]:
         """The fields a page may show: nothing about the provider's ids or prompts."""

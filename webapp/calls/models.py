@@ -107,6 +107,12 @@ class Call(BaseModel):
         None,
         description="Variables the page sent that this agent does not take (absent when none).",
     )
+    protocol: Annotated[dict[str, JsonValue], Field(min_length=1)] | None = Field(
+        None,
+        description="What the page's adapter for `provider`'s protocol needs besides the room "
+        "(absent when nothing). `elevenlabs`: `initiation`, the message to send right after "
+        "joining (`conversation_initiation_client_data`, with the call's `dynamic_variables`).",
+    )
 
 
 def parse_call_body(raw: bytes) -> CallBody:

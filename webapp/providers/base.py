@@ -10,6 +10,7 @@ and answer parsing are pure functions in the module; :mod:`.transport` does the 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -130,6 +131,9 @@ class WebCall:
     room: str | None = None
     identity: str | None = None
     expires_at: datetime | None = None
+    # What the page's protocol adapter for this provider needs besides the room (JSON values;
+    # ElevenLabs: the message to send first). Empty for providers whose agents need nothing.
+    protocol: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Provider(Protocol):
@@ -159,6 +163,9 @@ class ProviderSpec:
     # Calls the provider lets one key create per minute (its documented limit), shared by every
     # agent on the key; None where it documents none. Our own limits stay under it.
     creates_per_minute: int | None = None
+    # Where the provider keeps data, for agents that choose (an agent's ``region``); empty when
+    # the provider offers no choice.
+    regions: tuple[str, ...] = ()
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -174,6 +181,14 @@ class ProviderSpec:
     def check_agent_id(self, agent_id: str) -> str | None:
         """None when ``agent_id`` fits this provider, else what is wrong."""
         return None if re.fullmatch(self.agent_id_pattern, agent_id) else self.agent_id_hint
+
+    def check_region(self, region: str) -> str | None:
+        """None when agents of this provider may choose ``region``, else what is wrong."""
+        if region in self.regions:
+            return None
+        if not self.regions:
+            return f"provider {self.name!r} offers no choice of region"
+        return f"provider {self.name!r} has the regions {', '.join(self.regions)}"
 
 
 def complete_from_token(call: WebCall) -> WebCall:
@@ -191,10 +206,8 @@ def complete_from_token(call: WebCall) -> WebCall:
     expires_at = call.expires_at
     if expires_at is None and isinstance(exp, int | float):
         expires_at = datetime.fromtimestamp(exp, tz=UTC)
-    return WebCall(
-        call_id=call.call_id,
-        livekit_url=call.livekit_url,
-        token=call.token,
+    return dataclasses.replace(
+        call,
         room=call.room or optional_str(video.get("room")),
         identity=call.identity or optional_str(claims.get("sub")),
         expires_at=expires_at,
