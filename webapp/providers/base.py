@@ -47,6 +47,16 @@ def _http_url(value: str) -> str:
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 
 
+def _livekit_url(value: str) -> str:
+    """A LiveKit server's client URL (the SDK reads http(s):// the same as ws(s)://)."""
+    if not value.startswith(("ws://", "wss://", "http://", "https://")):
+        raise ValueError("must be a ws(s):// or http(s):// URL")
+    return value
+
+
+LiveKitUrlText = Annotated[str, AfterValidator(_livekit_url)]
+
+
 def credential(env_var: str) -> Any:
     """A variable the provider cannot work without (unset: the provider is not configured)."""
     return Field(None, validation_alias=env_var, json_schema_extra={"credential": True})
