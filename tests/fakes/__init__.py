@@ -13,6 +13,7 @@ the real API would reject, and mints real LiveKit tokens that dispatch our demo 
 from __future__ import annotations
 
 from .convoi import create_convoi_app
+from .elevenlabs import create_elevenlabs_app
 from .hooks import FakeError
 from .ravan import create_ravan_app
 from .retell import create_retell_app
@@ -29,6 +30,7 @@ APP_FACTORIES = {
     "convoi": create_convoi_app,
     "unleashx": create_unleashx_app,
     "retell": create_retell_app,
+    "elevenlabs": create_elevenlabs_app,
 }
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "RecordedRequest",
     "WebCallRoom",
     "create_convoi_app",
+    "create_elevenlabs_app",
     "create_ravan_app",
     "create_retell_app",
     "create_unleashx_app",

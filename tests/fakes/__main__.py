@@ -20,6 +20,7 @@ _DEFAULT_KEYS = {
     "convoi": "sk_live_test",
     "unleashx": "unleashx-test-token",
     "retell": "key_retell_test",
+    "elevenlabs": "sk_elevenlabs_test",
 }
 _DEFAULT_AGENTS: dict[str, Any] = {
     "ravan": "agent-demo",
@@ -27,6 +28,7 @@ _DEFAULT_AGENTS: dict[str, Any] = {
     "convoi": "agt_demo",
     "unleashx": 1,
     "retell": "agent_demo",
+    "elevenlabs": "agent_demo",
 }
 
 

@@ -20,6 +20,7 @@ from . import (
     Fault,
     WebCallRoom,
     create_convoi_app,
+    create_elevenlabs_app,
     create_ravan_app,
     create_retell_app,
     create_unleashx_app,
@@ -464,6 +465,61 @@ def test_retell_rejects(
     response = http.post(server.url + RETELL_CREATE, json=body, headers=headers)
     assert response.status_code == status
     assert response.json()["status"] == "error" and response.json()["error_message"]
+
+
+# --- ElevenLabs --------------------------------------------------------------------------
+
+ELEVENLABS_AGENT = "agent_01jzexample0000000000000000"
+ELEVENLABS_TOKEN = "/v1/convai/conversation/token"
+ELEVENLABS_AUTH = {"xi-api-key": "sk_eleven"}
+
+
+@pytest.fixture
+def elevenlabs(serve: Serve) -> tuple[FakeServer, FakeState, list[WebCallRoom]]:
+    """An ElevenLabs fake with one agent; the rooms it tells the test about."""
+    state = make_state("sk_eleven", {ELEVENLABS_AGENT: {}})
+    rooms: list[WebCallRoom] = []
+    state.on_web_call = rooms.append
+    return serve(create_elevenlabs_app, state), state, rooms
+
+
+def test_elevenlabs_token_joins_a_conversation_room(elevenlabs: Any, http: httpx.Client) -> None:
+    server, _, rooms = elevenlabs
+    query = {"agent_id": ELEVENLABS_AGENT, "participant_name": "Ann"}
+    response = http.get(server.url + ELEVENLABS_TOKEN, params=query, headers=ELEVENLABS_AUTH)
+
+    assert response.status_code == 200 and set(response.json()) == {"token"}
+    claims = decode(response.json()["token"])
+    assert "roomConfig" not in claims and claims["name"] == "Ann"
+    (room,) = rooms
+    assert room.room == claims["video"]["room"] and room.room.endswith(room.call_id)
+    assert room.call_id.startswith("conv_") and room.caller_identity == claims["sub"]
+
+    listed = http.get(server.url + "/v1/convai/conversations", params={"agent_id": ELEVENLABS_AGENT},
+                      headers=ELEVENLABS_AUTH).json()  # fmt: skip
+    assert [c["conversation_id"] for c in listed["conversations"]] == [room.call_id]
+    assert listed["has_more"] is False
+    one = http.get(f"{server.url}/v1/convai/conversations/{room.call_id}", headers=ELEVENLABS_AUTH).json()
+    assert one["agent_id"] == ELEVENLABS_AGENT and one["transcript"] == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "status"),
+    [
+        ({}, {"agent_id": ELEVENLABS_AGENT}, 401),
+        ({"xi-api-key": "nope"}, {"agent_id": ELEVENLABS_AGENT}, 401),
+        (ELEVENLABS_AUTH, {}, 422),
+        (ELEVENLABS_AUTH, {"agent_id": ELEVENLABS_AGENT, "dynamic_variables": "x"}, 422),
+        (ELEVENLABS_AUTH, {"agent_id": "agent_someone_else"}, 404),
+    ],
+)
+def test_elevenlabs_rejects(
+    elevenlabs: Any, http: httpx.Client, headers: dict[str, str], query: dict[str, str], status: int
+) -> None:
+    server, _, _ = elevenlabs
+    response = http.get(server.url + ELEVENLABS_TOKEN, params=query, headers=headers)
+    assert response.status_code == status
+    assert response.json()["detail"]
 
 
 # --- Faults and load ---------------------------------------------------------------------

@@ -13,17 +13,19 @@ from webapp.providers import discover, provider_names, registry
 
 def test_every_provider_declares_its_variables_and_capabilities() -> None:
     specs = registry()
-    assert set(specs) == {"convoi", "livekit", "ravan", "retell", "unleashx", "zudu"}
+    assert set(specs) == {"convoi", "elevenlabs", "livekit", "ravan", "retell", "unleashx", "zudu"}
     credentials = {name: sorted(spec.settings().credential_vars().values()) for name, spec in specs.items()}
     assert credentials == {
         "convoi": ["CONVOI_API_KEY"],
+        "elevenlabs": ["ELEVENLABS_API_KEY"],
         "livekit": ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_URL"],
         "ravan": ["RAVAN_API_KEY"],
         "retell": ["RETELL_API_KEY"],
         "unleashx": ["UNLEASHX_API_TOKEN"],
         "zudu": ["ZUDU_API_KEY", "ZUDU_API_SECRET"],
     }
-    assert provider_names("web_call") == ["convoi", "livekit", "ravan", "retell", "zudu"]
+    assert provider_names("web_call") == ["convoi", "elevenlabs", "livekit", "ravan", "retell", "zudu"]
+    assert specs["elevenlabs"].regions == ("eu", "in") and specs["retell"].regions == ()
     assert "web_call" not in specs["unleashx"].capabilities  # phone calls only
     defaults = {name: spec.settings.model_fields["base_url"].default for name, spec in specs.items()}
     assert (
