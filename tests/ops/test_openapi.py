@@ -83,6 +83,10 @@ def test_document_is_generated_from_the_models_and_the_error_list() -> None:
     variables = body["properties"]["variables"]["anyOf"][0]
     assert "patternProperties" not in variables and variables["propertyNames"]["pattern"]
     assert set(schemas["Call"]["properties"]["provider"]["enum"]) == set(provider_names("web_call"))
+    assert {"retell", "elevenlabs"} <= set(schemas["Call"]["properties"]["provider"]["enum"])
+    # Per-provider protocol data: an object when present, absent when the provider needs none.
+    assert "protocol" not in schemas["Call"]["required"]
+    assert schemas["Call"]["properties"]["protocol"]["anyOf"][0]["type"] == "object"
     responses = document()["paths"]["/api/calls"]["post"]["responses"]
     for error in RAISES:
         assert f"`{error.code}`" in responses[str(error.status_code)]["description"], error.code
