@@ -14,6 +14,7 @@ from flask import Flask
 
 from . import guards, state
 from .calls import api as calls_api
+from .calls import token_endpoint
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
@@ -70,6 +71,6 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     guards.init_app(app, settings)
     error_handlers.init_app(app)
     cli.init_app(app)
-    for blueprint in (calls_api.bp, views.bp, embed.bp, health.bp, openapi.bp):
+    for blueprint in (calls_api.bp, token_endpoint.bp, views.bp, embed.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app

@@ -37,12 +37,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..guards.idempotency import check_key
-from ..guards.limits import (
-    client_ip,
-    global_limit,
-    limiter,
-    per_client_limits,
-)
+from ..guards.limits import client_ip, limit_calls
 from ..guards.origin import check_origin, cors_headers
 from ..state import app_state
 from .models import CallBody, parse_call_body
@@ -61,8 +56,7 @@ RAISES: tuple[type[AppError], ...] = (
 
 
 @bp.post("/calls")
-@limiter.limit(per_client_limits, key_func=client_ip, methods=["POST"])
-@limiter.shared_limit(global_limit, scope="all-clients", key_func=lambda: "all", methods=["POST"])
+@limit_calls
 def create_call() -> tuple[Response, int]:
     """Create a web call with the named agent and hand the browser what it needs to join."""
     state = app_state()
@@ -91,7 +85,12 @@ def cors(response: Response) -> Response:
 
 
 def read_body(limit: int) -> CallBody:
-    """Check type and size before reading, then validate."""
+    """The request's JSON body, validated."""
+    return parse_call_body(read_json_bytes(limit))
+
+
+def read_json_bytes(limit: int) -> bytes:
+    """The body's bytes, after checking its type and its size (before reading all of it)."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType()
     if request.content_length is not None and request.content_length > limit:
@@ -99,7 +98,7 @@ def read_body(limit: int) -> CallBody:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise PayloadTooLarge()
-    return parse_call_body(raw)
+    return raw
 
 
 def find_agent(slug: str | None, agents: Mapping[str, Agent]) -> Agent:

@@ -118,15 +118,20 @@ class Call(BaseModel):
 def parse_call_body(raw: bytes) -> CallBody:
     """Decode and validate the JSON body, or raise a ``BadRequest`` with a stable code."""
     try:
+        return CallBody.model_validate(json_object(raw))
+    except PydanticValidationError as error:
+        raise body_error(error) from None
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A body's JSON object, or ``InvalidJson``/``InvalidBody``."""
+    try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidJson() from exc
     if not isinstance(data, dict):
         raise InvalidBody()
-    try:
-        return CallBody.model_validate(data)
-    except PydanticValidationError as error:
-        raise body_error(error) from None
+    return data
 
 
 def body_error(error: PydanticValidationError) -> UnknownField | InvalidField:

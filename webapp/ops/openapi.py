@@ -19,7 +19,9 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 
 from ..calls.api import RAISES as CALL_ERRORS
-from ..calls.models import Call, CallBody
+from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody
+from ..calls.token_endpoint import BOT_TOKEN_HEADER, TokenAnswer, TokenRequest
+from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
 from .error_handlers import Error
@@ -82,28 +84,48 @@ _RETRY_AFTER = {
 }
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retries with the same key answer with the same call.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": KEY_PATTERN},
+}
+_NO_STORE = {"Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}}}
+
+
 def _create_call() -> dict[str, Any]:
     """``POST /api/calls``."""
     return {
         "operationId": "createCall",
         "summary": "Create a web call and get a LiveKit URL and participant token to join it.",
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "description": "Retries with the same key answer with the same call.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": KEY_PATTERN},
-            }
-        ],
+        "parameters": [_IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(CallBody)}}},
         "responses": {
-            "201": _json(
-                _ref(Call),
-                "The call: join `livekit.url` with `livekit.token`.",
-                {"Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}}},
-            ),
+            "201": _json(_ref(Call), "The call: join `livekit.url` with `livekit.token`.", _NO_STORE),
             **error_responses(CALL_ERRORS),
+        },
+    }
+
+
+def _create_token() -> dict[str, Any]:
+    """``POST /api/token``: LiveKit's standard token endpoint."""
+    bot_token = {
+        "name": BOT_TOKEN_HEADER,
+        "in": "header",
+        "required": False,
+        "description": "The bot-check (Turnstile) token, when the deployment asks for one.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_CHARS, "pattern": SINGLE_LINE},
+    }
+    return {
+        "operationId": "createToken",
+        "summary": "LiveKit's token endpoint (`TokenSource.endpoint`): a web call with the agent named in "
+        "`room_config.agents[0].agent_name`, answered as `server_url` and `participant_token`.",
+        "parameters": [_IDEMPOTENCY_KEY, bot_token],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(TokenRequest)}}},
+        "responses": {
+            "201": _json(_ref(TokenAnswer), "Connect to `server_url` with `participant_token`.", _NO_STORE),
+            **error_responses(TOKEN_ERRORS),
         },
     }
 
@@ -116,9 +138,10 @@ def _get(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str
 @cache
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
-    models: list[type[BaseModel]] = [CallBody, Call, Error, Readiness, Alive]
+    requests: list[type[BaseModel]] = [CallBody, TokenRequest]
+    models: list[type[BaseModel]] = [*requests, Call, TokenAnswer, Error, Readiness, Alive]
     _, definitions = models_json_schema(
-        [(model, "validation" if model is CallBody else "serialization") for model in models],
+        [(model, "validation" if model in requests else "serialization") for model in models],
         ref_template=REF,
         schema_generator=OpenApiSchema,
     )
@@ -132,6 +155,7 @@ def document() -> dict[str, Any]:
         },
         "paths": {
             "/api/calls": {"post": _create_call()},
+            "/api/token": {"post": _create_token()},
             "/healthz": _get("healthz", "The process is alive.", {"200": _json(_ref(Alive), "Alive.")}),
             "/readyz": _get(
                 "readyz",
