@@ -20,8 +20,9 @@ const MAX_CHAT_CHARS = 1000;
 
 /**
  * Mounts the call UI found in `root` and returns its controller:
- * { start(), hangUp(), destroy(), element } where element is the #call element.
- * start() must run inside a user gesture (a click), like a press on Talk.
+ * { start(), hangUp(), sendContext(text), answerToolCall(id, result, isError), destroy(), element }
+ * where element is the #call element. start() must run inside a user gesture (a click), like a
+ * press on Talk.
  */
 export function mountCall(root, config) {
   const panel = new CallPanel(root, config);
@@ -32,6 +33,11 @@ export function mountCall(root, config) {
     element: panel.element,
     start: () => panel.start(),
     hangUp: () => panel.hangUp(),
+    /** Tells the agent `text` in the background; resolves whether it was sent. */
+    sendContext: async (text) => Boolean(await panel.current?.sendContext(String(text))),
+    /** Answers a webcall:tool-call event's call; false when no such call is waiting. */
+    answerToolCall: (id, result, isError = false) =>
+      Boolean(panel.current?.answerToolCall(String(id), result, Boolean(isError))),
     /** Ends any call and detaches every listener; the markup stays where it is. */
     destroy: () => panel.destroy(),
   };
@@ -158,7 +164,7 @@ class CallPanel {
     }
     this.transcript.clear();
     ui.clearError();
-    ui.set({ muted: false, agentState: undefined, hasTranscript: false });
+    ui.set({ muted: false, agentState: undefined, hasTranscript: false, canChat: true });
     this.current = this.last = new CallSession(this);
   }
 

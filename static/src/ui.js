@@ -15,7 +15,7 @@ const SHOWS = {
   hangup: (v) => JOINING.includes(v.state) || IN_CALL.includes(v.state),
   mute: (v) => v.state === 'waiting-agent' || IN_CALL.includes(v.state),
   timer: (v) => IN_CALL.includes(v.state),
-  chat: (v) => IN_CALL.includes(v.state),
+  chat: (v) => IN_CALL.includes(v.state) && v.canChat,
   devices: (v) => v.hasDevices && !['requesting-mic', 'connecting'].includes(v.state),
   consent: (v) => v.consentText !== null && AT_REST.includes(v.state),
   copy: (v) => v.hasTranscript && ['ended', 'failed'].includes(v.state),
@@ -35,6 +35,7 @@ export function createUi(root, find, { title, consentText = null }) {
     micGranted: false,
     hasDevices: false,
     hasTranscript: false,
+    canChat: true, // false when the agent's protocol reads no typed messages
     consentText,
     consented: true,
   };
@@ -75,7 +76,7 @@ export function createUi(root, find, { title, consentText = null }) {
       Object.assign(view, extra, { state });
       render();
     },
-    /** Any of: agentState, muted, micGranted, hasDevices, hasTranscript, consented. */
+    /** Any of: agentState, muted, micGranted, hasDevices, hasTranscript, canChat, consented. */
     set(changes) {
       Object.assign(view, changes);
       if ('muted' in changes) el.mute.setAttribute('aria-pressed', String(view.muted));

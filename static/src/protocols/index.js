@@ -1,0 +1,34 @@
+/**
+ * Which protocol adapter reads the agent of a call: chosen by the call's `provider` (from our
+ * API's answer) and loaded only when a call needs it, so each adapter can be a chunk of its own.
+ *
+ * An adapter is a function `(room, hooks, call) → protocol`, called by room.js once the call is
+ * known and before the room connects (so no message is missed). `call` is our API's answer
+ * (its `protocol` field holds what this provider's adapter needs). The protocol object has:
+ *   isAgent(participant)   whether this participant is the agent to talk to
+ *   follow(agent)          the room found its agent: report its state from now on
+ *   connected()            optional: the room is connected; send what must go first
+ *   sendChat(text)         optional: send a typed message (a Promise); without it, no chat box
+ *   sendContext(text)      optional: tell the agent something in the background (a Promise)
+ *   answerToolCall(id, result, isError)  optional: answer a tool call; false if none is waiting
+ *   stop()                 optional: the call is over; drop timers
+ * It reports through hooks:
+ *   hooks.agentState(state)  the agent is `listening`, `thinking` or `speaking` (or undefined)
+ *   hooks.line({id, speaker, text, final, chat?})  a transcript line appeared or changed;
+ *     `speaker` is 'agent' or 'user', and the same id again replaces that line's text
+ *   hooks.drop(id)  a line is superseded: take it away
+ *   hooks.toolCall({tool_call_id, tool_name, parameters})  the agent asks the page to run a tool
+ */
+
+const ADAPTERS = {
+  retell: () => import('./retell.js').then((module) => module.retell),
+  elevenlabs: () => import('./elevenlabs.js').then((module) => module.elevenLabs),
+};
+
+// Our own agents and the LiveKit-based providers whose agents are LiveKit Agents workers.
+const LIVEKIT_AGENTS = () => import('./livekit-agents.js').then((module) => module.livekitAgents);
+
+/** Resolves with the adapter for `provider`'s agents. */
+export function loadProtocol(provider) {
+  return (ADAPTERS[provider] || LIVEKIT_AGENTS)();
+}
