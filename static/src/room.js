@@ -102,10 +102,9 @@ export class CallRoom {
     return !this.over;
   }
 
-  /** In the room: says so, lets the protocol send what goes first, and looks for the agent. */
+  /** In the room: says so, and looks for the agent. */
   joined(agentJoinTimeoutS) {
     this.connected = true;
-    Promise.resolve(this.protocol.connected?.()).catch((err) => console.warn('webcall:', err));
     this.report('connected');
     this.room.remoteParticipants.forEach((p) => this.considerAgent(p));
     if (!this.agent && agentJoinTimeoutS) {

@@ -1,7 +1,8 @@
 /**
  * ElevenLabs Agents' protocol: every message both ways is JSON with a `type`, in a reliable
  * data packet. The page sends `conversation_initiation_client_data` (from our API's answer,
- * with the call's variables) right after connecting and a `pong` for every `ping`; typed
+ * with the call's variables) as soon as it is in the room with the agent, and a `pong` for
+ * every `ping`; typed
  * messages go out as `user_message`, the host page's context as `contextual_update`. The agent
  * (a participant whose identity contains `agent`) sends what was heard (`user_transcript`),
  * what it says (`agent_response`, or streamed as `agent_chat_response_part`), `interruption`
@@ -49,15 +50,16 @@ class ElevenLabsAgent {
     return participant.identity.includes('agent');
   }
 
-  /** The room found the agent. */
+  /**
+   * The room found the agent (right after connecting, when it is already there): the first
+   * message is the conversation's settings, which it waits for. Sent now, not on connecting, as
+   * data reaches only those in the room.
+   */
   follow(participant) {
     this.agent = participant;
+    const unsent = (err) => console.warn('webcall: the initiation was not sent', err);
+    this.send(this.initiation).catch(unsent);
     this.reportState();
-  }
-
-  /** First thing in the room: the conversation's settings (ElevenLabs waits for them). */
-  connected() {
-    return this.send(this.initiation);
   }
 
   /** A typed message; the agent will answer it. */
@@ -166,11 +168,14 @@ function respond(agent, response) {
 function streamPart(agent, part) {
   if (!part) return;
   let { reply } = agent;
-  if (part.type === 'start' || !reply || !reply.streaming) {
-    if (part.type === 'stop') return;
+  if (part.type === 'start') {
     reply = newReply(agent, true);
+  } else if (reply?.cut) {
+    return; // what is still streamed after the caller cut the agent off was never said
+  } else if (!reply?.streaming) {
+    if (part.type === 'stop') return;
+    reply = newReply(agent, true); // a delta without its start
   }
-  if (reply.cut) return;
   if (part.type === 'delta' || (part.type === 'start' && part.text)) reply.text += part.text || '';
   if (part.type === 'stop') reply.streaming = false;
   if (reply.text.trim()) agent.line('agent', reply.text, !reply.streaming, reply.id);

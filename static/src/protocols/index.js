@@ -6,8 +6,8 @@
  * known and before the room connects (so no message is missed). `call` is our API's answer
  * (its `protocol` field holds what this provider's adapter needs). The protocol object has:
  *   isAgent(participant)   whether this participant is the agent to talk to
- *   follow(agent)          the room found its agent: report its state from now on
- *   connected()            optional: the room is connected; send what must go first
+ *   follow(agent)          the room found its agent (right after connecting, if it is there):
+ *                          report its state from now on, send what must go first
  *   sendChat(text)         optional: send a typed message (a Promise); without it, no chat box
  *   sendContext(text)      optional: tell the agent something in the background (a Promise)
  *   answerToolCall(id, result, isError)  optional: answer a tool call; false if none is waiting
