@@ -9,6 +9,7 @@ events, ``getStats()``), and the agent checks what the page sent it.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,14 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.test_call import INBOUND_AUDIO, poll
 from tests.e2e.test_embed import PEER_CONNECTIONS, host_url, received
-from tests.support.browser import OBSERVE_EVENTS, assert_accessible, events, serve_axe, wait_for_state
+from tests.support.browser import (
+    OBSERVE_EVENTS,
+    assert_accessible,
+    events,
+    screenshots,
+    serve_axe,
+    wait_for_state,
+)
 from tests.support.protocol_agents import ElevenLabsAgent, RetellAgent
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +51,7 @@ def start_call(page: Page, talk: Any) -> dict[str, Any]:
     return dict(created.value.json())
 
 
-def test_a_retell_call(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:
+def test_a_retell_call(page: Page, console_log: list[str], stack: dict[str, Any], artifacts: Path) -> None:
     app = stack["app"]
     page.add_init_script(PEER_CONNECTIONS)
     page.add_init_script(OBSERVE_EVENTS)
@@ -67,6 +75,7 @@ def test_a_retell_call(page: Page, console_log: list[str], stack: dict[str, Any]
     assert {"speaking", "thinking", "listening"} <= states, states
     assert poll(lambda: agent.heard_speech_s > 0.5, timeout_s=10), "the agent did not hear the caller"
     assert_accessible(page, app.url, "a Retell call")
+    screenshots(page, artifacts / "screenshots", "retell-in-call")  # no text box: Retell reads none
 
     # Retell's agent hangs up by leaving: the call is over for the page too.
     agent.leave()
