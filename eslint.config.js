@@ -15,7 +15,8 @@ export default [
     },
   },
   {
-    files: ['eslint.config.js'],
+    files: ['eslint.config.js', 'scripts/*.mjs'],
     languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: globals.node },
+    rules: { 'no-unused-vars': 'error', 'no-undef': 'error' },
   },
 ];

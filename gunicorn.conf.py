@@ -1,7 +1,9 @@
 """Production gunicorn settings (read by the Procfile). Every value can be overridden by env."""
 
+import glob
 import multiprocessing
 import os
+import tempfile
 
 bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Provider calls wait on the network: threads keep a slow provider from starving the server.
@@ -16,5 +18,23 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
-access_log_format = '%(h)s %(p)s "%(r)s" %(s)s %(b)s %(M)sms'  # %(p)s is <pid>: which worker answered
 errorlog = "-"
+# One JSON object per line, the access log included (with the worker's pid and the request id).
+logger_class = "webapp.ops.gunicorn_logging.JsonLogger"
+
+# Prometheus metrics from every worker: each writes its values here, /metrics adds them up.
+# Emptied once per server start (a reload keeps counting): stale files would count forever.
+if not os.environ.get("WEBCALL_METRICS_DIR_READY"):
+    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="webcall-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    os.makedirs(_metrics_dir, exist_ok=True)
+    for _stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
+        os.remove(_stale)
+    os.environ["WEBCALL_METRICS_DIR_READY"] = "1"
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """A worker is gone: its live gauges stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

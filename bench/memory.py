@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import DEMO_AGENT_NAME
+from tests.support.apps import DEMO_AGENT_NAME
 from tests.support.stack import AppServer
 
 from .results import Result

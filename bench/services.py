@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import CHROMIUM_ARGS, DEMO_AGENT_NAME, OfflineLiveKit
+from tests.support.apps import DEMO_AGENT_NAME, OfflineLiveKit
+from tests.support.browser import CHROMIUM_ARGS
 from tests.support.livekit_server import LiveKitServer, start_livekit_server
 from tests.support.processes import Process, free_port, http_ok, python_argv, start, wait_until
 from tests.support.stack import AppServer
@@ -29,6 +30,7 @@ UNLIMITED = {
     "WEBCALL_GLOBAL_RATE_LIMIT": "1000000/minute",
     "WEBCALL_AGENT_CALLS_PER_MINUTE": "1000000",
     "WEBCALL_AGENT_DAILY_BUDGET": "1000000",
+    "CONVOI_CREATES_PER_MINUTE": "1000000",  # the fake has no limit; the real Convoi does
 }
 OFFLINE_LIVEKIT = {
     "LIVEKIT_URL": OfflineLiveKit.url,

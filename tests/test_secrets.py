@@ -24,6 +24,7 @@ from tests.fakes import FakeState, FakeTurnstile, Fault
 from tests.support.apps import FAKE_AGENT_IDS, OfflineLiveKit
 from webapp import create_app
 from webapp.errors import ConfigError
+from webapp.ops.logging import json_formatter
 from webapp.pages.demo_links import sign_demo_link
 from webapp.settings import Settings
 
@@ -39,6 +40,7 @@ SECRETS = {
     "LIVEKIT_API_SECRET": "lk-secret-LEAKCHECK-4e5f6a7b8c9d0e1f",
     "WEBCALL_SECRET_KEY": "webcall-secret-LEAKCHECK-5c6d7e8f9a0b1c2d3e4f",
     "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret-LEAKCHECK-6e7f8a9b",
+    "WEBCALL_METRICS_TOKEN": "metrics-LEAKCHECK-0a9b8c7d6e5f",
 }
 HUMAN = "turnstile-pass-token"
 CATALOGUE = """
@@ -169,6 +171,9 @@ def drive_pages_and_probes(d: Drive) -> None:
         d.get(path)
     d.open("POST", "/healthz")
     d.open("DELETE", "/api/calls")
+    d.get("/metrics")  # without the token: refused
+    token = {"Authorization": f"Bearer {SECRETS['WEBCALL_METRICS_TOKEN']}"}
+    d._keep("GET /metrics (token)", d.app.test_client().get("/metrics", headers=token))
 
 
 def drive_calls_and_refusals(d: Drive) -> None:
@@ -248,8 +253,10 @@ def test_no_secret_in_any_answer_header_or_log(
         assert_clean(f"{label} -> {response.status_code} body", text)
         assert_clean(f"{label} -> {response.status_code} headers", headers)
         assert "Traceback" not in text, label
+    as_written = json_formatter()  # what production writes: every structured field of the line
     for record in caplog.records:
         assert_clean(f"log record {record.name}:{record.lineno}", record.getMessage())
+        assert_clean(f"log line {record.name}:{record.lineno}", as_written.format(record))
     assert_clean("caplog.text", caplog.text)
     captured = capsys.readouterr()
     assert_clean("stdout/stderr", captured.out + captured.err)
@@ -260,7 +267,7 @@ def test_no_secret_in_any_answer_header_or_log(
         "unknown_field", "unknown_agent", "unsupported_media_type", "payload_too_large",
         "origin_not_allowed", "bot_check_required", "bot_check_failed", "bot_check_unavailable",
         "invalid_demo_link", "demo_link_expired", "invalid_idempotency_key", "method_not_allowed",
-        "not_found",
+        "not_found", "metrics_token_required",
     } <= drive.codes()  # fmt: skip
     # Upstream bodies that echoed our key were logged (so the redaction, not silence, kept it out).
     assert any("bad key" in record.getMessage() for record in caplog.records)

@@ -12,15 +12,15 @@ from pathlib import Path
 import httpx
 from flask import Flask
 
-from . import guards, state
+from . import guards, state, tracing
 from .calls import api as calls_api
 from .calls import token_endpoint
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
-from .ops import cli, error_handlers, health, openapi
+from .ops import cli, error_handlers, health, metrics, openapi
 from .ops.logging import configure_logging
-from .pages import embed, views
+from .pages import assets, embed, views
 from .providers import ProviderContext, build_providers
 from .settings import Settings
 
@@ -30,15 +30,15 @@ WORKER_BOOT_ERROR = 3  # gunicorn's exit status for "this worker can never boot"
 
 def create_app(settings: Settings | None = None, *, http: httpx.Client | None = None) -> Flask:
     """Build the app: settings, providers, guards, blueprints and error handling."""
-    if settings is None:
-        try:
-            settings = Settings.from_env()
-        except ConfigError as error:
-            # One clear message, no traceback; exit status 3 tells gunicorn's master to stop
-            # instead of restarting workers that can never boot.
-            print(error, file=sys.stderr, flush=True)
-            raise SystemExit(WORKER_BOOT_ERROR) from None
-    configure_logging(settings.log_level)
+    try:
+        settings = settings or Settings.from_env()
+        browser_code = assets.Assets(ROOT / "static" / "dist")
+    except ConfigError as error:
+        # One clear message, no traceback; exit status 3 tells gunicorn's master to stop
+        # instead of restarting workers that can never boot.
+        print(error, file=sys.stderr, flush=True)
+        raise SystemExit(WORKER_BOOT_ERROR) from None
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     client = http or httpx.Client(
@@ -66,11 +66,15 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
             else None,
             http=client,
             embed_origins=frozenset(o for a in settings.agents.values() for o in a.allowed_origins),
+            assets=browser_code,
         ),
     )
+    tracing.init_app(app, trust_header=settings.trusted_proxies > 0)
     guards.init_app(app, settings)
+    assets.init_app(app, browser_code)  # outermost: static files skip everything else
     error_handlers.init_app(app)
     cli.init_app(app)
+    metrics.init_app(app, settings)
     for blueprint in (calls_api.bp, token_endpoint.bp, views.bp, embed.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app

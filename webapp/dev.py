@@ -85,6 +85,7 @@ def main() -> None:
         "LIVEKIT_API_SECRET": api_secret,
         "WEBCALL_AGENTS_FILE": str(agents_file),
         "WEBCALL_DEMO_AGENT_NAME": "webcall-demo",
+        "WEBCALL_LOG_FORMAT": os.environ.get("WEBCALL_LOG_FORMAT", "text"),  # a terminal, not a collector
     }
     env.pop("WEBCALL_PROVIDER", None)
     env.pop("WEBCALL_AGENT_ID", None)

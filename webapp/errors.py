@@ -89,6 +89,20 @@ class AgentRequired(BadRequest):
     message = "Name the agent to call in the 'agent' field."
 
 
+class InvalidPhoneNumber(BadRequest):
+    """The phone number is not a valid, complete number."""
+
+    code = "invalid_phone_number"
+    message = "That doesn't look like a complete phone number. Please check it, with its country."
+
+
+class ConsentRequired(BadRequest):
+    """A phone callback needs the caller's explicit consent."""
+
+    code = "consent_required"
+    message = "Please confirm that we may call this number."
+
+
 class InvalidIdempotencyKey(BadRequest):
     """The ``Idempotency-Key`` header is malformed."""
 
@@ -161,6 +175,38 @@ class BotCheckFailed(AppError):
     message = "We could not confirm you are a person. Please reload the page and try again."
 
 
+class NumberTypeNotAllowed(AppError):
+    """Premium-rate, shared-cost, UAN, personal and other lines are never dialled."""
+
+    status_code = 403
+    code = "number_type_not_allowed"
+    message = "We can't call this kind of number. Please give a mobile or landline number."
+
+
+class CountryNotAllowed(AppError):
+    """The number is outside the agent's allowed countries."""
+
+    status_code = 403
+    code = "country_not_allowed"
+    message = "We can't call numbers in that country."
+
+
+class PhoneCallsDisabled(AppError):
+    """The agent does not place phone calls."""
+
+    status_code = 403
+    code = "phone_calls_disabled"
+    message = "This agent doesn't call phones."
+
+
+class WebCallsDisabled(AppError):
+    """The agent places phone calls only (UnleashX)."""
+
+    status_code = 403
+    code = "web_calls_disabled"
+    message = "This agent takes phone calls only: ask it to call your phone instead."
+
+
 class InvalidDemoLink(AppError):
     """A demo link was changed after it was signed, or was never ours."""
 
@@ -175,6 +221,14 @@ class UnknownAgent(AppError):
     status_code = 404
     code = "unknown_agent"
     message = "There is no agent with that name."
+
+
+class MetricsTokenRequired(AppError):
+    """``/metrics`` answers only the scraper holding ``WEBCALL_METRICS_TOKEN``."""
+
+    status_code = 401
+    code = "metrics_token_required"
+    message = "Send the metrics token as Authorization: Bearer <token>."
 
 
 class NotFound(AppError):
@@ -241,6 +295,20 @@ class AgentBusy(RateLimited):
 
     code = "agent_busy"
     message = "This agent is taking a lot of calls right now. Please try again in a minute."
+
+
+class NumberCooldown(RateLimited):
+    """The same number was called moments ago."""
+
+    code = "number_cooldown"
+    message = "We called this number a moment ago. Please wait a few minutes before asking again."
+
+
+class NumberDailyCap(RateLimited):
+    """The number has had all the calls it may get today."""
+
+    code = "number_daily_cap"
+    message = "This number has had all the calls we can make to it today."
 
 
 class DailyBudgetExhausted(RateLimited):

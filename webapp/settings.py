@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -115,6 +115,9 @@ class Settings(CatalogueSource):
         "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
     )
     log_level: Annotated[str, AfterValidator(_log_level)] = _var("WEBCALL_LOG_LEVEL", "INFO")
+    log_format: Literal["json", "text"] = _var("WEBCALL_LOG_FORMAT", "json")  # text: for a terminal
+    # /metrics (Prometheus) answers only with "Authorization: Bearer <this>"; unset: no /metrics.
+    metrics_token: SecretStr | None = _var("WEBCALL_METRICS_TOKEN", None, min_length=16)
 
     @field_validator("secret_key_value")
     @classmethod

@@ -17,6 +17,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .guards.botcheck import BotVerifier
     from .guards.idempotency import Replay
+    from .pages.assets import Assets
 
 EXTENSION = "webcall"
 
@@ -31,6 +32,7 @@ class AppState:
     bot_verifier: BotVerifier | None
     http: httpx.Client
     embed_origins: frozenset[str]  # every origin some agent allows: the only ones CORS answers
+    assets: Assets  # the browser code's current (hashed) file names
 
     def agent(self, slug: str) -> Agent:
         """The agent with this slug, or ``UnknownAgent``."""
@@ -51,6 +53,11 @@ class AppState:
 def init_app(app: Flask, state: AppState) -> None:
     """Store the state on the app."""
     app.extensions[EXTENSION] = state
+
+
+def app_state_of(app: Flask) -> AppState:
+    """An app's state, outside a request."""
+    return cast(AppState, app.extensions[EXTENSION])
 
 
 def app_state() -> AppState:

@@ -40,10 +40,11 @@ export class Transcript {
   }
 
   /**
-   * Shows a line ({id, speaker, text, final, chat?}), or its new text when the id is known. A
-   * final line keeps its words against late interim ones.
+   * Shows a line ({id, speaker, text, final, chat?, interrupted?}), or its new text when the id
+   * is known. A final line keeps its words against late interim ones; an interrupted one (the
+   * caller talked over the agent) is marked so.
    */
-  show({ id: segmentId, speaker, text: rawText, final, chat = false }) {
+  show({ id: segmentId, speaker, text: rawText, final, chat = false, interrupted = false }) {
     const text = rawText.trim();
     let line = this.lines.get(segmentId);
     if (!text || (line?.dataset.final === 'true' && !final)) return;
@@ -56,11 +57,16 @@ export class Transcript {
       this.lines.set(segmentId, line);
       this.times.set(line, new Date());
       this.list.append(line);
-    } else if (line.textContent === text && line.dataset.final === String(final)) {
+    } else if (
+      line.textContent === text &&
+      line.dataset.final === String(final) &&
+      line.hasAttribute('data-interrupted') === interrupted
+    ) {
       return;
     }
     line.textContent = text;
     line.dataset.final = String(final);
+    line.toggleAttribute('data-interrupted', interrupted);
     if (following) this.list.scrollTop = this.list.scrollHeight;
     else this.setBehind(true);
     this.onLine({ speaker: line.dataset.speaker, text, final, segmentId, ...(chat && { chat }) });

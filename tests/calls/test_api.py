@@ -283,9 +283,10 @@ def test_bad_requests_get_stable_codes(
 ) -> None:
     response = make_app().test_client().post("/api/calls", data=body, content_type=content_type)
     assert response.status_code == status
-    assert response.get_json() == {
-        "error": {"code": code, "message": response.get_json()["error"]["message"]}
-    }
+    error = response.get_json()["error"]
+    assert set(response.get_json()) == {"error"} and set(error) == {"code", "message", "request_id"}
+    assert error["code"] == code and error["message"]
+    assert error["request_id"] == response.headers["X-Request-ID"]  # a screenshot leads to the logs
     assert ravan[1].requests == []
 
 

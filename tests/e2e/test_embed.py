@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.e2e
 
-LOADER = ROOT / "static" / "dist" / "embed.js"
+LOADER = ROOT / "static" / "dist" / "loader" / "embed.js"
 LOADER_MAX_GZIP_BYTES = 5_000
 GREETING = "Hello from the widget."
 
@@ -85,7 +86,7 @@ def open_panel(widget: Locator) -> Locator:
 
 
 def test_loader_is_small_and_carries_no_call_code() -> None:
-    assert LOADER.is_file(), "static/dist/embed.js is missing: run npm run build"
+    assert LOADER.is_file(), "static/dist/loader/embed.js is missing: run npm run build"
     code = LOADER.read_bytes()
     assert len(gzip.compress(code, compresslevel=9)) < LOADER_MAX_GZIP_BYTES
     assert b"livekit" not in code.lower() and b"RTCPeerConnection" not in code
@@ -97,7 +98,9 @@ def test_panel_answers_allowed_origins_and_tells_others_why(stack: dict[str, Any
     ok = httpx.get(url, headers={"Origin": allowed, "Sec-Fetch-Site": "cross-site"}, timeout=5)
     assert ok.status_code == 200 and ok.headers["Access-Control-Allow-Origin"] == allowed
     panel = ok.json()
-    assert panel["config"]["mode"] == "widget" and panel["script_url"].endswith("/static/dist/widget.js")
+    assert panel["config"]["mode"] == "widget" and re.search(
+        r"/static/dist/widget-[A-Z0-9]{8}\.js$", panel["script_url"]
+    )
     assert 'id="talk"' in panel["html"]
     denied = stack["embed_hosts"]["denied"].origin
     refused = httpx.get(url, headers={"Origin": denied, "Sec-Fetch-Site": "cross-site"}, timeout=5)

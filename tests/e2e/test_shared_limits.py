@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,9 @@ import redis
 from flask import Flask
 
 from tests.support.apps import build_app, offline_livekit_env
+from tests.support.logs import access_lines
 from tests.support.stack import AppServer, start_app_server
 
-# gunicorn.conf.py puts the worker's pid in every access line: "<pid> POST /api/calls …".
-ACCESS_PID = re.compile(r'^\S+ <(\d+)> "POST /api/calls', re.M)
 CATALOGUE = """
 [agents.local]
 provider = "livekit"
@@ -64,7 +62,7 @@ def _until_both_served(app: AppServer, workers: list[int], send: Callable[[], ht
     mark = len(app.process.log())
     while len(answers) < 100:
         answers.append(send())
-        served = {int(pid) for pid in ACCESS_PID.findall(app.process.log()[mark:])}
+        served = {line["pid"] for line in access_lines(app.process.log()[mark:], "/api/calls")}
         if len(answers) >= 4 and served >= set(workers):
             return answers
     raise AssertionError(f"one worker served all {len(answers)} requests: {served}")

@@ -16,6 +16,8 @@ from ..catalogue import Agent
 from ..errors import AppError, InvalidDemoLink
 from ..guards.idempotency import scoped_key
 from ..guards.limits import check_client_limit, spend_call
+from ..guards.origin import check_origin
+from ..metrics import CALLS, CREATES_IN_PROGRESS
 from ..pages.demo_links import read_demo_link
 from ..providers import WebCall, WebCallRequest
 from ..state import AppState
@@ -41,6 +43,21 @@ class CallOrder:
 def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     """Run the guards, then create the call once per idempotency key; the page's answer."""
     agent = order.agent
+    with CREATES_IN_PROGRESS.labels("web").track_inprogress():
+        try:
+            return _guard_and_create(state, order)
+        except AppError as error:
+            CALLS.labels(agent.slug, agent.provider, "web", "failed", error.code).inc()
+            log.warning(
+                "call refused", extra={"agent": agent.slug, "provider": agent.provider, "code": error.code}
+            )
+            raise
+
+
+def _guard_and_create(state: AppState, order: CallOrder) -> dict[str, Any]:
+    """Every guard in order, then the provider, once per idempotency key."""
+    agent = order.agent
+    check_origin(agent)
     check_client_limit(agent, order.client)
     if state.bot_verifier is not None:
         state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
@@ -48,7 +65,7 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     variables = call_variables(agent, order, state.settings.secret_key)
 
     def create() -> dict[str, Any]:
-        spend_call(agent, state.settings, state.spec_for(agent).creates_per_minute)
+        spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
         return start_web_call(state, order, variables, key)
 
     return state.replay.run(key, create) if key else create()
@@ -79,14 +96,12 @@ def start_web_call(
         idempotency_key=key,
     )
     started = time.monotonic()
-    try:
-        call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
-    except AppError as error:
-        log.warning("call failed agent=%s provider=%s code=%s", agent.slug, agent.provider, error.code)
-        raise
+    call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
+    CALLS.labels(agent.slug, agent.provider, "web", "created", "").inc()
     log.info(
-        "call created agent=%s provider=%s call_id=%s room=%s in %.0f ms",
-        agent.slug, agent.provider, call.call_id, call.room, (time.monotonic() - started) * 1000,
+        "call created",
+        extra={"agent": agent.slug, "provider": agent.provider, "call_id": call.call_id, "room": call.room,
+               "provider_ms": round((time.monotonic() - started) * 1000)},
     )  # fmt: skip
     ignored = sorted(set(order.variables) - agent.allowed_variables)
     return call_answer(agent, call, ignored)

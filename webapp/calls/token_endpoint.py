@@ -51,7 +51,7 @@ from ..errors import (
 )
 from ..guards.idempotency import check_key
 from ..guards.limits import client_ip, limit_calls
-from ..guards.origin import check_origin, cors_headers
+from ..guards.origin import cors_headers
 from ..state import app_state
 from .api import read_json_bytes
 from .models import NameText, SlugText, TokenText, json_object
@@ -134,7 +134,6 @@ def create_token() -> tuple[Response, int]:
     state = app_state()
     body = parse_token_request(read_json_bytes(state.settings.max_body_bytes))
     agent = chosen_agent(body, state.settings.agents)
-    check_origin(agent)
     order = CallOrder(
         agent=agent,
         client=client_ip(),

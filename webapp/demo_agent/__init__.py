@@ -1,15 +1,18 @@
-"""The local demo agent: a LiveKit worker that greets callers and echoes what they say.
+"""The local demo agent: a LiveKit worker that understands the caller, offline.
 
-It needs no speech-to-text, language model or network model: it speaks with espeak-ng,
-detects turns by loudness, and plays each of the caller's utterances back to them.
-Browsers reach it by explicit dispatch, naming it (default `webcall-demo`) in their token.
+No account, no network model: it recognises speech with pocketsphinx (its English model
+ships in the wheel) in a child process, takes turns with Silero VAD (shipped inside
+livekit-local-inference), answers a few intents (greeting, what can you do, the time,
+thanks, goodbye) or says what it understood, and speaks with espeak-ng. The caller can
+talk over it; goodbye or the call's `max_call_s` make it leave. Browsers reach it by
+explicit dispatch, naming it (default `webcall-demo`) in their token.
 
 Run it with `python -m webapp.demo_agent`; settings come from the environment (see
 `settings.AgentSettings.from_env`). Modules, in the order a call touches them:
 `worker` (process, logging, signals) → `job` (entrypoint) → `call` (room wiring) →
-`conversation` (what is said) → `speech`/`voice` (sound out) and
-`listener`/`turns`/`preconnect` (sound in), with `status` (participant attributes) and
-`transcripts` (text streams) alongside.
+`listener` (sound in: `preconnect`, `turns`, `hearing` → `recognizer`) →
+`conversation` (what is said: `intents`, `greeting`) → `speech`/`voice` (sound out),
+with `status` (participant attributes) and `transcripts` (text streams) alongside.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""A call: join the room, wait for the caller, talk, and end when they leave."""
+"""A call: join the room, wait for the caller, talk, and end when they leave or say goodbye.
+
+When the agent ends the call (goodbye, time limit) it leaves the room: the page sees the
+agent go and shows that the agent ended the call.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import logging
 from typing import Any
 
 from livekit import agents, rtc
+from livekit.rtc._proto.track_pb2 import AudioTrackFeature
 
 from .conversation import Conversation
-from .greeting import greeting_from_metadata
+from .greeting import greeting_from_metadata, max_call_s_from_metadata
+from .hearing import Hearing
 from .listener import CallerListener
-from .preconnect import PreconnectReceiver
+from .preconnect import PreconnectAudio, PreconnectReceiver
 from .status import CallStatus
 from .voice import AgentVoice
 
@@ -20,6 +26,7 @@ logger = logging.getLogger(__name__)
 CALLER_WAIT_S = 30.0  # leave a room nobody joins, rather than greet it forever
 CALLER_READY_WAIT_S = 5.0  # then greet anyway: the caller may have no microphone
 TOPIC_CHAT = "lk.chat"  # text the caller types (livekit-client's sendText topic for chat)
+PRECONNECT_FEATURE = AudioTrackFeature.TF_PRECONNECT_BUFFER
 
 
 def is_caller(participant: rtc.RemoteParticipant) -> bool:
@@ -41,6 +48,7 @@ class Call:
         self._voice_heard = asyncio.Event()  # someone subscribed to our voice
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: CallerListener | None = None
+        self._conversation: Conversation | None = None
         self._listening_to: str | None = None  # sid of the caller track being heard
         self.end_reason = "call ended"
 
@@ -65,17 +73,21 @@ class Call:
         self._room.on("track_subscribed", self._on_track_subscribed)
         self._room.on("local_track_subscribed", lambda *_: self._voice_heard.set())
         self._room.on("disconnected", lambda *_: self.stop("disconnected from the room"))
-        status = CallStatus(self._room.local_participant)
+        local = self._room.local_participant
+        status = CallStatus(local)
         voice = AgentVoice(self._room)
+        hearing = Hearing(on_partial=lambda utterance, text: self._on_partial(utterance, text))
         await status.set_state("initializing")
-        await voice.publish()
-        self._listener = CallerListener(status, voice)
-        conversation = Conversation(self._room.local_participant, status, voice, self._listener)
+        await asyncio.gather(voice.publish(), hearing.start())
+        self._listener = CallerListener(local, status, voice, hearing, on_barge_in=self._on_barge_in)
+        conversation = Conversation(local, status, voice, self._listener.turns, self.stop)
+        self._conversation = conversation
         self._room.register_text_stream_handler(
             TOPIC_CHAT, lambda reader, sender: self._spawn(self._answer_chat(conversation, reader, sender))
         )
         self._spawn(self._talk(conversation))
-        self._spawn(self._take_preconnect_buffers(self._listener))
+        if (max_call_s := max_call_s_from_metadata(self._ctx.job.metadata)) is not None:
+            self._spawn(conversation.keep_time(max_call_s))
         for participant in self._room.remote_participants.values():
             self._on_participant_connected(participant)
         try:
@@ -87,6 +99,17 @@ class Call:
             await self._preconnect.aclose()
             await status.aclose()
             await voice.aclose()
+            await hearing.aclose()
+
+    def _on_barge_in(self, onset_at: float) -> None:
+        """The caller talks over the agent: let the conversation cut the voice."""
+        if self._conversation is not None:
+            self._conversation.interrupt(onset_at)
+
+    def _on_partial(self, utterance: int, text: str) -> None:
+        """Pass an interim result to the listener (which exists before any audio is sent)."""
+        if self._listener is not None:
+            self._listener.on_partial(utterance, text)
 
     async def _talk(self, conversation: Conversation) -> None:
         """Wait for the caller and both audio directions, then run the conversation."""
@@ -101,8 +124,7 @@ class Call:
                 await self._voice_heard.wait()
         except TimeoutError:
             logger.info("audio with caller %s is not flowing both ways yet; greeting anyway", caller.identity)
-        greeting = greeting_from_metadata(self._ctx.job.metadata)
-        await conversation.run(greeting, caller.identity)
+        await conversation.run(greeting_from_metadata(self._ctx.job.metadata))
 
     async def _answer_chat(
         self, conversation: Conversation, reader: rtc.TextStreamReader, sender: str
@@ -118,11 +140,6 @@ class Call:
             return
         logger.info("chat from %s: %d characters", sender, len(text))
         await conversation.answer_chat(text)
-
-    async def _take_preconnect_buffers(self, listener: CallerListener) -> None:
-        """Hand each received pre-connect buffer to the listener."""
-        while True:
-            listener.hear_preconnect(await self._preconnect.received.get())
 
     def _spawn(self, coro: Any) -> None:
         """Run `coro` for the life of the call; a crash in it ends the call."""
@@ -169,11 +186,21 @@ class Call:
         logger.info("listening to %s's audio track %s", participant.identity, publication.sid)
         self._listening_to = publication.sid
         self._caller_audio.set()
-        self._spawn(self._listen(self._listener, track, publication.sid))
+        # livekit-client marks a track whose first audio was recorded before we joined
+        announced = PRECONNECT_FEATURE in publication.audio_features
+        preconnect = self._preconnect.buffer_for(publication.sid) if announced else None
+        self._spawn(self._listen(self._listener, track, publication.sid, participant.identity, preconnect))
 
-    async def _listen(self, listener: CallerListener, track: rtc.Track, track_sid: str) -> None:
+    async def _listen(
+        self,
+        listener: CallerListener,
+        track: rtc.Track,
+        track_sid: str,
+        identity: str,
+        preconnect: asyncio.Future[PreconnectAudio] | None,
+    ) -> None:
         """Hear `track` until it ends, then let another caller track take its place."""
         try:
-            await listener.listen(track, track_sid)
+            await listener.listen(track, track_sid, identity, preconnect)
         finally:
             self._listening_to = None

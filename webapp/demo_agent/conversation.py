@@ -1,100 +1,173 @@
-"""What the agent says: a greeting, then "You said:" and an echo for every caller turn, and
-"You wrote:" for every chat message."""
+"""What the agent says: a greeting, an answer to every turn and chat message, and goodbye.
+
+Answers come from `intents.reply_to`. The caller can talk over the agent (barge-in): the
+voice is cut at once and the cut line is marked as interrupted. Goodbye, from the caller
+or from the call's time limit (`max_call_s`), ends the call from the agent's side.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-import numpy as np
 from livekit import rtc
 
-from .listener import CallerListener, CallerTurn
-from .speech import silence, synthesize
+from .intents import Reply, reply_to
+from .listener import CallerTurn
+from .speech import SAMPLE_RATE, synthesize
 from .status import CallStatus
-from .transcripts import send_line
-from .turns import SAMPLE_RATE
-from .voice import AgentVoice
+from .transcripts import AgentLine
+from .voice import AgentVoice, Playback
 
 logger = logging.getLogger(__name__)
 
-ECHO_PREFIX = "You said:"
-CHAT_PREFIX = "You wrote:"
-MAX_CHAT_CHARS = 300  # a chat reply is read out loud: keep it short
+MAX_CHAT_CHARS = 300  # a chat message is answered out loud: keep what is read back short
+GOODBYE_LEAD_S = 4.0  # the time-limit goodbye starts this long before the limit
+WARNING_LEAD_S = 20.0  # and a warning this long before (less on short calls)
+LEAVE_GRACE_S = 3.0  # the page ends the call at the limit itself; leave if it didn't
+OUT_OF_TIME = "We are out of time for this call. Goodbye!"
+AFTER_GOODBYE_S = 0.4  # let the last syllable reach the caller before leaving
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When, in seconds from the start of a call, the agent warns, says goodbye and leaves."""
+
+    warn_at: float | None
+    goodbye_at: float
+    leave_at: float
+
+    @property
+    def warning(self) -> str:
+        """What the agent says at `warn_at`."""
+        left = round(self.goodbye_at + GOODBYE_LEAD_S - (self.warn_at or 0))
+        return f"Just so you know, about {left} seconds are left in this call."
+
+
+def schedule_for(max_call_s: float) -> Schedule:
+    """The time-limit schedule: a warning only if it fits well before the goodbye."""
+    goodbye_at = max(max_call_s - GOODBYE_LEAD_S, 0.0)
+    lead = min(WARNING_LEAD_S, max_call_s / 2)
+    warn_at = max_call_s - lead if lead - GOODBYE_LEAD_S >= 3.0 else None
+    return Schedule(warn_at, goodbye_at, max_call_s + LEAVE_GRACE_S)
 
 
 class Conversation:
-    """Runs the agent's side of the call until cancelled."""
+    """Runs the agent's side of the call until cancelled or until it ends the call."""
 
     def __init__(
         self,
         participant: rtc.LocalParticipant,
         status: CallStatus,
         voice: AgentVoice,
-        listener: CallerListener,
+        turns: asyncio.Queue[CallerTurn],
+        end_call: Callable[[str], None],
     ) -> None:
-        """Speak through `voice`, take turns from `listener`, show state via `status`."""
+        """Speak through `voice`, answer `turns` as they come; `end_call(reason)` hangs up."""
         self._participant = participant
         self._status = status
         self._voice = voice
-        self._listener = listener
+        self._turns = turns
+        self._end_call = end_call
         self._speaking = asyncio.Lock()  # one reply at a time, whether to speech or to chat
+        self._ending = False
+        self._interruptible = True
 
-    async def run(self, greeting: str, caller_identity: str) -> None:
-        """Greet the caller, then answer each of their turns, forever."""
-        await self.say(greeting)
-        while True:
-            turn = await self._listener.turns.get()
-            await self.reply(turn, caller_identity)
+    async def run(self, greeting: str) -> None:
+        """Greet the caller, then answer each of their turns until the call ends.
 
-    async def reply(self, turn: CallerTurn, caller_identity: str) -> None:
-        """Put the caller's turn in the transcript, then say "You said:" and play it back."""
-        seconds = turn.utterance.samples.size / SAMPLE_RATE
-        await send_line(
-            self._participant,
-            f"({turn.utterance.speech_s:.1f} s of speech)",
-            track_sid=turn.track_sid,
-            on_behalf_of=caller_identity,
-        )
-        await self.say(
-            ECHO_PREFIX,
-            transcript=f"{ECHO_PREFIX} (playing back {seconds:.1f} s of your audio)",
-            then_play=turn.utterance.samples,
-        )
+        The greeting is not interruptible: a caller often talks while the agent joins (the
+        pre-connect buffer), and cutting the introduction would leave them without one.
+        """
+        await self.say(greeting, interruptible=False)
+        while not self._ending:
+            turn = await self._turns.get()
+            await self.answer_turn(turn)
+
+    async def answer_turn(self, turn: CallerTurn) -> None:
+        """Answer one spoken turn."""
+        reply = reply_to(turn.text)
+        logger.info("turn %r → %s", turn.text, reply.intent)
+        await self._answer(reply, heard_at=turn.ended_at)
 
     async def answer_chat(self, text: str) -> None:
-        """Read a caller's chat message back: "You wrote: <text>", spoken and in the transcript."""
-        text = " ".join(text.split())
-        if len(text) > MAX_CHAT_CHARS:
-            text = text[: MAX_CHAT_CHARS - 1] + "…"
+        """Answer a typed message the way a spoken one is answered, out loud and in the transcript.
+
+        Sound from the caller's side does not cut this answer: whoever types a question
+        is not the one talking, so it is noise or someone else.
+        """
+        text = " ".join(text.split())[:MAX_CHAT_CHARS]
         if text:
-            await self.say(f"{CHAT_PREFIX} {text}")
+            await self._answer(reply_to(text, typed=True), interruptible=False)
 
-    async def say(
-        self,
-        text: str,
-        *,
-        transcript: str | None = None,
-        then_play: np.ndarray | None = None,
-    ) -> None:
-        """Speak `text` (followed by `then_play`, if given), showing thinking → speaking → listening.
+    def interrupt(self, onset_at: float) -> None:
+        """The caller started talking at `onset_at` (monotonic): stop talking now."""
+        if not self._voice.speaking or not self._interruptible or self._ending:
+            return
+        cut_at = self._voice.stop()
+        cut_after_ms = (cut_at - onset_at) * 1000
+        self._status.record_barge_in(cut_after_ms)
+        logger.info("barge-in: voice cut %.0f ms after the caller started", cut_after_ms)
 
-        The transcript line goes out as the audio starts, so captions and voice line up.
-        Replies wait for each other, so a chat message never talks over an echo.
+    async def keep_time(self, max_call_s: float) -> None:
+        """Honour the call's time limit: warn, say goodbye, and leave if the page didn't."""
+        plan = schedule_for(max_call_s)
+        started = time.monotonic()
+
+        async def at(offset_s: float) -> None:
+            """Sleep until `offset_s` into the call."""
+            await asyncio.sleep(max(0.0, started + offset_s - time.monotonic()))
+
+        if plan.warn_at is not None:
+            await at(plan.warn_at)
+            await self.say(plan.warning)
+        await at(plan.goodbye_at)
+        self._ending = True
+        await self.say(OUT_OF_TIME)  # not interruptible: `interrupt` ignores an ending call
+        await at(plan.leave_at)
+        self._end_call(f"time limit of {max_call_s:.0f} s reached")
+
+    async def say(self, text: str, *, interruptible: bool = True, heard_at: float | None = None) -> Playback:
+        """Speak `text`, showing thinking → speaking → listening; wait for any reply in progress.
+
+        The transcript line is streamed word by word as the audio plays, so captions and
+        voice line up; a line cut by the caller ends where the voice stopped.
         """
         async with self._speaking:
-            await self._say(text, transcript, then_play)
+            # the state goes out while espeak-ng works: neither waits for the other
+            thinking = asyncio.create_task(self._status.set_state("thinking"))
+            audio = await synthesize(text)
+            await thinking
+            await self._status.set_state("speaking")
+            line = AgentLine(self._participant, self._voice.track_sid, text)
+            await line.start(audio.size / SAMPLE_RATE)
+            if heard_at is not None:
+                logger.info(
+                    "reply starts %.0f ms after the caller stopped", (time.monotonic() - heard_at) * 1000
+                )
+            logger.info("saying %r (%.1f s of audio)", text, audio.size / SAMPLE_RATE)
+            self._interruptible = interruptible
+            playback = await self._voice.play(audio)
+            self._interruptible = True
+            await line.finish(interrupted=playback.interrupted)
+            if playback.interrupted:
+                logger.info("interrupted after %.1f of %.1f s", playback.played_s, playback.duration_s)
+            await self._status.set_state("listening")
+            return playback
 
-    async def _say(self, text: str, transcript: str | None, then_play: np.ndarray | None) -> None:
-        """Speak one reply; the caller holds the lock."""
-        await self._status.set_state("thinking")
-        audio = await synthesize(text)
-        if then_play is not None:
-            audio = np.concatenate([audio, silence(0.25), then_play])
-        await self._status.set_state("speaking")
-        logger.info("saying %r (%.1f s of audio)", text, audio.size / SAMPLE_RATE)
-        await asyncio.gather(
-            send_line(self._participant, transcript or text, track_sid=self._voice.track_sid),
-            self._voice.play(audio),
-        )
-        await self._status.set_state("listening")
+    async def _answer(
+        self, reply: Reply, *, heard_at: float | None = None, interruptible: bool = True
+    ) -> None:
+        """Say `reply`; a goodbye then ends the call from our side."""
+        if self._ending:
+            return
+        if reply.ends_call:
+            self._ending = True
+            await self.say(reply.text, heard_at=heard_at, interruptible=interruptible)
+            await asyncio.sleep(AFTER_GOODBYE_S)
+            self._end_call("the caller said goodbye")
+            return
+        await self.say(reply.text, heard_at=heard_at, interruptible=interruptible)

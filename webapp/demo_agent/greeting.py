@@ -1,4 +1,4 @@
-"""The greeting the agent opens a call with, taken from the job's dispatch metadata."""
+"""What the job's dispatch metadata tells the agent: its greeting and the call's time limit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GREETING = "Hi! I'm the webcall demo agent. Say something and I'll repeat it back to you."
+DEFAULT_GREETING = "Hi! I'm the webcall demo agent. Ask me what I can do, or just say something."
 # espeak-ng takes about as long to speak as the text is long; keep a call snappy
 MAX_GREETING_CHARS = 400
 
@@ -48,3 +48,14 @@ def greeting_from_metadata(metadata: str) -> str:
     variables = {str(key): str(value) for key, value in raw_variables.items()}
     greeting = fill_placeholders(template, variables)[:MAX_GREETING_CHARS]
     return greeting or DEFAULT_GREETING
+
+
+def max_call_s_from_metadata(metadata: str) -> float | None:
+    """The call's time limit (`max_call_s`, seconds) from the dispatch metadata; None if unset or bad."""
+    try:
+        value = json.loads(metadata).get("max_call_s") if metadata.strip() else None
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return float(value)

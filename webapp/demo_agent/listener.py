@@ -1,107 +1,249 @@
-"""Hearing the caller: live audio and the pre-connect buffer in, finished turns out."""
+"""Hearing the caller: the pre-connect buffer, then the live track, into turns with words.
+
+Audio (16 kHz mono) goes through the turn-taker; each turn is streamed to the
+recogniser while the caller talks, its interim words go to the page as they come, and
+its final words become a `CallerTurn` for the conversation. Speech that starts while the
+agent talks is a barge-in: `on_barge_in` runs at once, with when the speech began.
+
+Barge-in timing is measured on the agent, from audio timestamps: the caller's audio
+arrives in real time, so the speech onset (a sample index found by the VAD) reached the
+agent `(samples received - onset) / 16000` seconds before the chunk being processed
+arrived. The conversation cuts the voice and reports the time from that onset to the cut.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
 from livekit import rtc
 
+from .hearing import Hearing, RecognizerError
 from .preconnect import PreconnectAudio
+from .recognizer import Recognition
 from .status import CallStatus
-from .turns import SAMPLE_RATE, SILENCE_DBFS, TurnConfig, TurnDetector, Utterance
+from .transcripts import ATTR_AUDIO_SOURCE, new_segment_id, send_segment
+from .turns import SAMPLE_RATE, Ended, Speech, Started, TurnTaker
 from .voice import AgentVoice
 
 logger = logging.getLogger(__name__)
 
-REPORT_INTERVAL_S = 1.0  # how often tallies are republished while the caller talks
+PRECONNECT_WAIT_S = 3.0  # livekit-agents waits as long for a buffer the track announces
+MIN_UNCLEAR_S = 0.5  # a shorter turn with no words was a noise: ignore it
+UNCLEAR_TEXT = "(unclear)"
 
 
 @dataclass(frozen=True)
 class CallerTurn:
-    """An utterance and the caller track it came from (for transcript attribution)."""
+    """One finished turn: the caller's words, and where and when they were heard."""
 
-    utterance: Utterance
+    text: str
+    recognition: Recognition
     track_sid: str
+    segment_id: str
+    audio_source: str  # "preconnect", "live" or "preconnect+live"
+    speech_s: float
+    ended_at: float  # monotonic time the caller's speech ended (for turn latency)
+
+
+@dataclass
+class _Turn:
+    """A turn in progress."""
+
+    utterance: int
+    segment_id: str
+    onset: int
+    start: int  # first sample sent to the recogniser
+    shown: bool = False  # an interim version is on the page
+    final: bool = False
 
 
 class CallerListener:
-    """Measures the caller's audio, cuts it into turns and keeps the running tallies."""
+    """Cuts the caller's audio into turns, recognises them and shows their words."""
 
-    def __init__(self, status: CallStatus, voice: AgentVoice, config: TurnConfig | None = None):
-        """Report tallies to `status`; ignore turns while `voice` is speaking."""
+    def __init__(
+        self,
+        participant: rtc.LocalParticipant,
+        status: CallStatus,
+        voice: AgentVoice,
+        hearing: Hearing,
+        on_barge_in: Callable[[float], None],
+    ) -> None:
+        """Send transcripts as `participant`; interrupt `voice` via `on_barge_in(onset_time)`."""
+        self._participant = participant
         self._status = status
         self._voice = voice
-        self._detector = TurnDetector(config)
+        self._hearing = hearing
+        self._on_barge_in = on_barge_in
+        self._taker = TurnTaker()
+        self._received = 0  # samples pushed so far, pre-connect first
+        self._preconnect_samples = 0
+        self._turn: _Turn | None = None
+        self._turns_by_utterance: dict[int, _Turn] = {}
         self._heard_s = 0.0
-        self._preconnect_peak = SILENCE_DBFS
-        self._last_report = 0.0
+        self._words = {"preconnect": 0, "live": 0}
+        self._outbox: asyncio.Queue[tuple[str, str, bool, dict[str, str]]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._caller_identity = ""
+        self._track_sid = ""
         self.turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
 
-    @property
-    def peak_dbfs(self) -> float:
-        """The loudest 20 ms window heard from the caller, live or pre-connect."""
-        return max(self._detector.peak_dbfs, self._preconnect_peak)
+    def on_partial(self, utterance: int, text: str) -> None:
+        """An interim result from the recogniser: show it, unless its turn is already final."""
+        turn = self._turns_by_utterance.get(utterance)
+        if turn is not None and not turn.final:
+            turn.shown = True
+            self._outbox.put_nowait((turn.segment_id, text, False, {}))
 
-    async def listen(self, track: rtc.Track, track_sid: str) -> None:
-        """Consume `track` until it ends or this task is cancelled."""
+    async def listen(
+        self,
+        track: rtc.Track,
+        track_sid: str,
+        caller_identity: str,
+        preconnect: Awaitable[PreconnectAudio] | None = None,
+    ) -> None:
+        """Hear `preconnect` (if the track announced one), then `track`, until it ends."""
+        self._caller_identity, self._track_sid = caller_identity, track_sid
+        # opened first, so live audio queues while we wait for the buffer
         stream = rtc.AudioStream.from_track(track=track, sample_rate=SAMPLE_RATE, num_channels=1)
+        sender = asyncio.create_task(self._send_transcripts())
         try:
+            if preconnect is not None:
+                await self._hear_preconnect(preconnect)
             async for event in stream:
-                self.hear(np.frombuffer(event.frame.data, dtype=np.int16), track_sid)
+                self.hear(np.frombuffer(event.frame.data, dtype=np.int16), time.monotonic())
         finally:
+            sender.cancel()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(sender, *self._tasks, return_exceptions=True)
             await stream.aclose()
 
-    def hear(self, samples: np.ndarray, track_sid: str) -> None:
-        """Take in live caller samples (48 kHz mono int16)."""
-        for utterance in self._detector.push(samples, detect=not self._voice.speaking):
-            self._take_turn(utterance, track_sid)
-        now = time.monotonic()
-        if self._detector.in_speech and now - self._last_report >= REPORT_INTERVAL_S:
-            self._last_report = now
-            total_s = self._heard_s + self._detector.current_speech_s
-            self._status.record_caller_audio(total_s, self.peak_dbfs)
-            logger.debug("caller is speaking: %.2f s heard so far", total_s)
-
-    def hear_preconnect(self, audio: PreconnectAudio) -> None:
-        """Take in a pre-connect buffer; speech in it becomes the caller's first turn."""
-        if audio.samples is None:
-            self._status.record_preconnect(audio.byte_count, None, None)
+    async def _hear_preconnect(self, preconnect: Awaitable[PreconnectAudio]) -> None:
+        """Take the pre-connect buffer as the start of the caller's audio."""
+        try:
+            audio = await asyncio.wait_for(preconnect, PRECONNECT_WAIT_S)
+        except TimeoutError:
+            logger.warning("the caller's track announced a pre-connect buffer, but none came")
             return
-        detector = TurnDetector(self._detector.config)
-        utterances = detector.push(audio.samples)
-        if (last := detector.flush()) is not None:
-            utterances.append(last)
-        duration_s = audio.samples.size / SAMPLE_RATE
-        self._preconnect_peak = detector.peak_dbfs
-        self._status.record_preconnect(audio.byte_count, duration_s, detector.peak_dbfs)
-        logger.info(
-            "pre-connect buffer: %d bytes, %.2f s, peak %.1f dBFS, %d utterance(s)",
-            audio.byte_count,
-            duration_s,
-            detector.peak_dbfs,
-            len(utterances),
-        )
-        if utterances:
-            # all of it was said before we could answer, so it is one turn
-            merged = Utterance(
-                samples=np.concatenate([u.samples for u in utterances]),
-                speech_s=round(sum(u.speech_s for u in utterances), 3),
-                peak_dbfs=max(u.peak_dbfs for u in utterances),
-            )
-            self._take_turn(merged, audio.track_id)
+        duration_s = audio.samples.size / SAMPLE_RATE if audio.samples is not None else None
+        peak = None
+        if audio.samples is not None:
+            self._preconnect_samples = audio.samples.size
+            self.hear(audio.samples, time.monotonic(), preconnect=True)
+            peak = self._taker.peak_dbfs
+        self._status.record_preconnect(audio.byte_count, duration_s, peak)
+        logger.info("pre-connect buffer: %d bytes, %s s", audio.byte_count, duration_s)
 
-    def _take_turn(self, utterance: Utterance, track_sid: str) -> None:
-        """Count a finished utterance, publish the tallies and queue it for a reply."""
-        self._heard_s += utterance.speech_s
-        self._status.record_caller_audio(self._heard_s, self.peak_dbfs)
+    def hear(self, samples: np.ndarray, arrived_at: float, *, preconnect: bool = False) -> None:
+        """Take in caller samples (16 kHz mono int16) that reached us at `arrived_at`."""
+        self._received += samples.size
+        for event in self._taker.push(samples):
+            if isinstance(event, Started):
+                self._start_turn(event, arrived_at, preconnect)
+            elif isinstance(event, Speech):
+                self._feed(event.audio)
+            elif isinstance(event, Ended):
+                self._end_turn(event)
+
+    def _start_turn(self, event: Started, arrived_at: float, preconnect: bool) -> None:
+        """Open a turn with the recogniser; barge in on the agent if it is talking."""
+        if not preconnect and self._voice.speaking:
+            onset_at = arrived_at - (self._received - event.onset) / SAMPLE_RATE
+            self._on_barge_in(onset_at)
+        try:
+            utterance = self._hearing.begin()
+        except RecognizerError as exc:
+            logger.warning("cannot recognise this turn: %s", exc)
+            return
+        self._turn = _Turn(utterance, new_segment_id(), event.onset, event.start)
+        self._turns_by_utterance[utterance] = self._turn
+        self._feed(event.audio)
+
+    def _feed(self, audio: np.ndarray) -> None:
+        """Send the turn's audio on to the recogniser."""
+        if self._turn is not None:
+            try:
+                self._hearing.feed(audio.tobytes())
+            except RecognizerError:
+                self._turn = None
+
+    def _end_turn(self, event: Ended) -> None:
+        """Close the turn; its words come back in the background."""
+        turn, self._turn = self._turn, None
+        if turn is None:
+            return
+        self._heard_s += event.speech_s
+        self._status.record_caller_audio(self._heard_s, self._taker.peak_dbfs)
+        ended_at = time.monotonic() - (self._received - event.end) / SAMPLE_RATE
+        task = asyncio.create_task(self._finish_turn(turn, event, ended_at))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _finish_turn(self, turn: _Turn, event: Ended, ended_at: float) -> None:
+        """Get the turn's words, show them as final and hand the turn to the conversation."""
+        try:
+            recognition = await self._hearing.finish(turn.utterance)
+        except RecognizerError as exc:
+            logger.warning("no words for this turn: %s", exc)
+            recognition = Recognition("")
+        finally:
+            turn.final = True
+            self._turns_by_utterance.pop(turn.utterance, None)
+        source = self._audio_source(turn.onset, event.end)
+        boundary_s = (self._preconnect_samples - turn.start) / SAMPLE_RATE
+        early = sum(1 for word in recognition.words if word.start_s < boundary_s)
+        self._words["preconnect"] += early
+        self._words["live"] += len(recognition.words) - early
+        self._status.record_words(self._words["preconnect"], self._words["live"])
         logger.info(
-            "caller said %.2f s (heard %.2f s in total, peak %.1f dBFS)",
-            utterance.speech_s,
-            self._heard_s,
-            self.peak_dbfs,
+            "caller said %r (%s search, %.2f s, from %s)",
+            recognition.text,
+            recognition.search,
+            event.speech_s,
+            source,
         )
-        self.turns.put_nowait(CallerTurn(utterance, track_sid))
+        if not recognition.text and event.speech_s < MIN_UNCLEAR_S:  # a noise, not a turn
+            if turn.shown:  # close the line its interim results opened
+                self._outbox.put_nowait((turn.segment_id, UNCLEAR_TEXT, True, {ATTR_AUDIO_SOURCE: source}))
+            return
+        self._outbox.put_nowait(
+            (turn.segment_id, recognition.text or UNCLEAR_TEXT, True, {ATTR_AUDIO_SOURCE: source})
+        )
+        self.turns.put_nowait(
+            CallerTurn(
+                recognition.text,
+                recognition,
+                self._track_sid,
+                turn.segment_id,
+                source,
+                event.speech_s,
+                ended_at,
+            )
+        )
+
+    def _audio_source(self, onset: int, end: int) -> str:
+        """Where a turn from sample `onset` to `end` was heard."""
+        if end <= self._preconnect_samples:
+            return "preconnect"
+        return "preconnect+live" if onset < self._preconnect_samples else "live"
+
+    async def _send_transcripts(self) -> None:
+        """Send transcript segments one at a time, so a final never overtakes its interims."""
+        while True:
+            segment_id, text, final, extra = await self._outbox.get()
+            if not text:
+                continue
+            await send_segment(
+                self._participant,
+                text,
+                track_sid=self._track_sid,
+                segment_id=segment_id,
+                final=final,
+                on_behalf_of=self._caller_identity,
+                extra=extra,
+            )

@@ -15,7 +15,8 @@ import numpy as np
 from livekit import rtc
 from livekit.agents.utils.codecs import AudioStreamDecoder
 
-from .speech import SAMPLE_RATE, resample
+from .speech import resample
+from .turns import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -31,18 +32,18 @@ class PreconnectAudio:
     sender_identity: str
     track_id: str
     byte_count: int
-    samples: np.ndarray | None  # 48 kHz mono int16; None when decoding failed
+    samples: np.ndarray | None  # 16 kHz mono int16; None when decoding failed
 
 
 async def decode_audio(data: bytes, mime_type: str, sample_rate: int, channels: int) -> np.ndarray:
-    """Decode a pre-connect buffer to 48 kHz mono int16; raise ValueError if nothing decodes."""
+    """Decode a pre-connect buffer to 16 kHz mono int16; raise ValueError if nothing decodes."""
     if sample_rate <= 0 or channels <= 0:
         raise ValueError(f"bad stream attributes: sampleRate={sample_rate}, channels={channels}")
     if not any(kind in mime_type for kind in ("opus", "webm", "ogg", "mp4")):
         # older clients send raw 16-bit PCM described by the stream attributes
         usable = len(data) - len(data) % (2 * channels)
         pcm = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, channels).mean(axis=1)
-        return resample(pcm.astype(np.int16), sample_rate)
+        return resample(pcm.astype(np.int16), sample_rate, SAMPLE_RATE)
 
     decoder = AudioStreamDecoder(
         sample_rate=SAMPLE_RATE, num_channels=1, format=mime_type.split(";")[0].strip()
@@ -63,7 +64,13 @@ class PreconnectReceiver:
         """Prepare to receive buffers sent to the agent in `room`."""
         self._room = room
         self._tasks: set[asyncio.Task[None]] = set()
-        self.received: asyncio.Queue[PreconnectAudio] = asyncio.Queue()
+        self._buffers: dict[str, asyncio.Future[PreconnectAudio]] = {}  # by the track they precede
+
+    def buffer_for(self, track_id: str) -> asyncio.Future[PreconnectAudio]:
+        """The buffer recorded before `track_id` was published (it may not have arrived yet)."""
+        if track_id not in self._buffers:
+            self._buffers[track_id] = asyncio.get_running_loop().create_future()
+        return self._buffers[track_id]
 
     def register(self) -> None:
         """Start accepting pre-connect byte streams."""
@@ -101,11 +108,13 @@ class PreconnectReceiver:
             samples = await decode_audio(
                 data,
                 info.mime_type or "",
-                int(attributes.get("sampleRate") or SAMPLE_RATE),
+                int(attributes.get("sampleRate") or 48000),  # what browsers record at
                 int(attributes.get("channels") or 1),
             )
         except (ValueError, OSError) as exc:
             logger.warning("could not decode the pre-connect buffer (%d bytes): %s", len(data), exc)
-        self.received.put_nowait(
-            PreconnectAudio(sender_identity, attributes.get("trackId", ""), len(data), samples)
-        )
+        buffer = self.buffer_for(attributes.get("trackId", ""))
+        if not buffer.done():
+            buffer.set_result(
+                PreconnectAudio(sender_identity, attributes.get("trackId", ""), len(data), samples)
+            )

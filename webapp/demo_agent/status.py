@@ -16,6 +16,12 @@ ATTR_PEAK_DBFS = "webcall.demo.peak_dbfs"
 ATTR_PRECONNECT_BYTES = "webcall.demo.preconnect_bytes"
 ATTR_PRECONNECT_S = "webcall.demo.preconnect_s"
 ATTR_PRECONNECT_PEAK_DBFS = "webcall.demo.preconnect_peak_dbfs"
+# words recognised in the pre-connect buffer and on the live microphone track, apart
+ATTR_PRECONNECT_WORDS = "webcall.demo.preconnect_words"
+ATTR_LIVE_WORDS = "webcall.demo.live_words"
+# the last barge-in: from the caller's first speech sample reaching the agent to the
+# agent's voice being cut, in ms (see `listener.CallerListener` for how it is measured)
+ATTR_BARGE_IN_MS = "webcall.demo.barge_in_ms"
 
 AgentState = Literal["initializing", "listening", "thinking", "speaking"]
 
@@ -55,6 +61,17 @@ class CallStatus:
             self._attributes[ATTR_PRECONNECT_S] = f"{duration_s:.2f}"
         if peak_dbfs is not None:
             self._attributes[ATTR_PRECONNECT_PEAK_DBFS] = f"{peak_dbfs:.1f}"
+        self._publish_soon()
+
+    def record_words(self, preconnect_words: int, live_words: int) -> None:
+        """Note how many words were recognised in the pre-connect buffer and live."""
+        self._attributes[ATTR_PRECONNECT_WORDS] = str(preconnect_words)
+        self._attributes[ATTR_LIVE_WORDS] = str(live_words)
+        self._publish_soon()
+
+    def record_barge_in(self, cut_after_ms: float) -> None:
+        """Note how quickly the agent went quiet when the caller spoke over it."""
+        self._attributes[ATTR_BARGE_IN_MS] = f"{cut_after_ms:.0f}"
         self._publish_soon()
 
     async def aclose(self) -> None:

@@ -1,37 +1,63 @@
-"""Energy-based turn detection: cut a caller's audio into utterances by loudness alone."""
+"""Turn-taking: cut the caller's audio into utterances with a voice-activity detector.
+
+The detector is Silero VAD as shipped inside `livekit-local-inference` (a dependency of
+livekit-agents, model included, no download): one speech probability per 32 ms window of
+16 kHz audio. `TurnTaker` turns those probabilities into "the caller started talking"
+(quickly: that is also what interrupts the agent) and "the caller's turn is over".
+"""
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 48000
-WINDOW_S = 0.02  # levels are measured, and turns decided, on 20 ms windows
+SAMPLE_RATE = 16000  # what the VAD and the recogniser take
+WINDOW = 512  # samples per VAD window (32 ms)
+WINDOW_S = WINDOW / SAMPLE_RATE
 SILENCE_DBFS = -120.0
 
 
 @dataclass(frozen=True)
 class TurnConfig:
-    """Thresholds for deciding when a caller starts and stops talking."""
+    """How sure, and for how long, before a turn starts or ends."""
 
-    threshold_dbfs: float = -45.0
-    start_s: float = 0.1  # this long above the threshold starts an utterance
-    end_s: float = 0.7  # this long below it ends one
+    activation: float = 0.5  # speech probability that counts as speech
+    deactivation: float = 0.35  # below this it counts as silence (hysteresis)
+    start_s: float = 0.096  # this much speech starts a turn (and barges in on the agent)
+    end_s: float = 0.5  # this much silence ends one
     preroll_s: float = 0.3  # audio kept from before the start, so onsets aren't clipped
-    tail_s: float = 0.2  # silence kept after the last loud window
-    max_utterance_s: float = 20.0  # a caller who never pauses is cut here
+    max_turn_s: float = 20.0  # a caller who never pauses is cut here
 
 
 @dataclass(frozen=True)
-class Utterance:
-    """One stretch of caller speech, as 48 kHz mono int16 samples."""
+class Started:
+    """The caller started talking; `onset` is the sample where speech began."""
 
-    samples: np.ndarray
-    speech_s: float  # from the first to the last loud window
-    peak_dbfs: float
+    onset: int
+    start: int  # the sample `audio` starts at (the pre-roll comes first)
+    audio: np.ndarray  # the pre-roll and the speech so far
+
+
+@dataclass(frozen=True)
+class Speech:
+    """More audio of the turn in progress."""
+
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The caller's turn is over; `end` is the sample where the speech stopped."""
+
+    end: int
+    speech_s: float
+
+
+Event = Started | Speech | Ended
 
 
 def level_dbfs(samples: np.ndarray) -> float:
@@ -42,88 +68,89 @@ def level_dbfs(samples: np.ndarray) -> float:
     return max(20.0 * math.log10(rms), SILENCE_DBFS) if rms > 0 else SILENCE_DBFS
 
 
-class TurnDetector:
-    """Feed caller audio in any chunk size; get back the utterances it completes."""
+def silero_vad() -> Callable[[np.ndarray], float]:
+    """A fresh Silero VAD stream: 512 int16 samples in, speech probability out."""
+    from livekit.local_inference import VAD
 
-    def __init__(self, config: TurnConfig | None = None, sample_rate: int = SAMPLE_RATE) -> None:
-        """Start idle, with no audio buffered."""
+    model = VAD()
+    return lambda window: float(model.predict(window))
+
+
+class TurnTaker:
+    """Feed 16 kHz audio in any chunk size; get back what happened, window by window."""
+
+    def __init__(
+        self, vad: Callable[[np.ndarray], float] | None = None, config: TurnConfig | None = None
+    ) -> None:
+        """Use `vad` (default: Silero) with `config` thresholds."""
         self.config = config or TurnConfig()
-        self._window = int(sample_rate * WINDOW_S)
+        self._vad = vad or silero_vad()
         self._pending = np.zeros(0, dtype=np.int16)
-        # (window, level) pairs from just before an utterance starts
-        self._preroll: deque[tuple[np.ndarray, float]] = deque(maxlen=round(self.config.preroll_s / WINDOW_S))
-        self._loud_run = 0  # consecutive loud windows while idle
-        self._windows: list[np.ndarray] = []  # the utterance in progress, if any
-        self._levels: list[float] = []
-        self._loud_end = 0  # index just past the last loud window of the utterance
-        self._speech_start = 0
-        self.peak_dbfs = SILENCE_DBFS  # loudest window ever seen, speaking or not
+        self._position = 0  # samples consumed so far
+        self._preroll: deque[np.ndarray] = deque(maxlen=round(self.config.preroll_s / WINDOW_S))
+        self._run: list[np.ndarray] = []  # speech windows while not yet started
+        self._in_turn = False
+        self._turn_start = 0
+        self._speech_end = 0  # sample just past the last speech window of the turn
+        self._silent_windows = 0
+        self.peak_dbfs = SILENCE_DBFS  # loudest window ever seen
 
     @property
-    def in_speech(self) -> bool:
-        """True while an utterance is in progress."""
-        return bool(self._windows)
+    def in_turn(self) -> bool:
+        """True while the caller is talking (or pausing within a turn)."""
+        return self._in_turn
 
     @property
-    def current_speech_s(self) -> float:
-        """Seconds of speech in the utterance in progress so far (0 when idle)."""
-        return max(self._loud_end - self._speech_start, 0) * WINDOW_S if self._windows else 0.0
+    def position(self) -> int:
+        """How many samples have been consumed."""
+        return self._position
 
-    def push(self, samples: np.ndarray, *, detect: bool = True) -> list[Utterance]:
-        """Add audio; return utterances that ended. With `detect=False` only levels are kept."""
+    def push(self, samples: np.ndarray) -> list[Event]:
+        """Add audio; return the events it caused, in order."""
         self._pending = np.concatenate([self._pending, samples.astype(np.int16)])
-        finished: list[Utterance] = []
-        while self._pending.size >= self._window:
-            window, self._pending = self._pending[: self._window], self._pending[self._window :]
-            level = level_dbfs(window)
-            self.peak_dbfs = max(self.peak_dbfs, level)
-            if not detect:
-                self.reset()
-                continue
-            if (utterance := self._step(window, level)) is not None:
-                finished.append(utterance)
-        return finished
+        events: list[Event] = []
+        while self._pending.size >= WINDOW:
+            window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
+            self.peak_dbfs = max(self.peak_dbfs, level_dbfs(window))
+            events += self._step(window, self._vad(window))
+            self._position += WINDOW
+        return events
 
-    def flush(self) -> Utterance | None:
-        """End the utterance in progress now (the audio ran out); None if there was none."""
-        return self._finish() if self._windows else None
+    def flush(self) -> list[Event]:
+        """The audio ran out: end the turn in progress, if any."""
+        return [self._end()] if self._in_turn else []
 
-    def reset(self) -> None:
-        """Forget any utterance in progress, e.g. while the agent itself is talking."""
-        self._preroll.clear()
-        self._loud_run, self._windows, self._levels = 0, [], []
-
-    def _step(self, window: np.ndarray, level: float) -> Utterance | None:
+    def _step(self, window: np.ndarray, probability: float) -> list[Event]:
         """Advance the state machine by one window."""
-        loud = level >= self.config.threshold_dbfs
-        if not self._windows:
-            self._preroll.append((window, level))
-            self._loud_run = self._loud_run + 1 if loud else 0
-            if self._loud_run * WINDOW_S >= self.config.start_s - 1e-9:
-                self._windows = [kept for kept, _ in self._preroll]
-                self._levels = [kept_level for _, kept_level in self._preroll]
-                self._speech_start = len(self._windows) - self._loud_run
-                self._loud_end = len(self._windows)
-                self._preroll.clear()
-            return None
-        self._windows.append(window)
-        self._levels.append(level)
-        if loud:
-            self._loud_end = len(self._windows)
-        quiet_s = (len(self._windows) - self._loud_end) * WINDOW_S
-        spoken_s = (len(self._windows) - self._speech_start) * WINDOW_S
-        too_long = spoken_s >= self.config.max_utterance_s
-        if quiet_s >= self.config.end_s - 1e-9 or too_long:
-            return self._finish()
-        return None
+        config = self.config
+        if not self._in_turn:
+            if probability < config.activation:
+                self._preroll.extend(self._run)
+                self._run = []
+                self._preroll.append(window)
+                return []
+            self._run.append(window)
+            if len(self._run) * WINDOW_S < config.start_s - 1e-9:
+                return []
+            onset = self._position + WINDOW - len(self._run) * WINDOW
+            audio = np.concatenate([*self._preroll, *self._run])
+            self._in_turn, self._turn_start, self._speech_end = True, onset, self._position + WINDOW
+            self._silent_windows, self._run = 0, []
+            self._preroll.clear()
+            return [Started(onset, self._position + WINDOW - audio.size, audio)]
+        events: list[Event] = [Speech(window)]
+        if probability >= config.deactivation:
+            self._silent_windows = 0
+            self._speech_end = self._position + WINDOW
+        else:
+            self._silent_windows += 1
+        too_long = (self._position + WINDOW - self._turn_start) / SAMPLE_RATE >= config.max_turn_s
+        if self._silent_windows * WINDOW_S >= config.end_s - 1e-9 or too_long:
+            events.append(self._end())
+        return events
 
-    def _finish(self) -> Utterance:
-        """Close the utterance in progress and return it."""
-        keep = min(len(self._windows), self._loud_end + round(self.config.tail_s / WINDOW_S))
-        utterance = Utterance(
-            samples=np.concatenate(self._windows[:keep]),
-            speech_s=round((self._loud_end - self._speech_start) * WINDOW_S, 3),
-            peak_dbfs=max(self._levels),
-        )
-        self.reset()
-        return utterance
+    def _end(self) -> Ended:
+        """Close the turn in progress."""
+        self._in_turn = False
+        self._silent_windows = 0
+        return Ended(self._speech_end, round((self._speech_end - self._turn_start) / SAMPLE_RATE, 3))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from livekit import rtc
@@ -11,8 +12,22 @@ from livekit import rtc
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = SAMPLE_RATE // 50  # 20 ms frames, as WebRTC sends them
 TRACK_NAME = "demo-agent-voice"
-# the caller's microphone may still carry our voice for a moment after we stop
-ECHO_GUARD_S = 0.3
+# audio handed to LiveKit ahead of time; also the most that can still go out after a stop
+QUEUE_MS = 100
+
+
+@dataclass(frozen=True)
+class Playback:
+    """How a clip ended: `played_s` of it went out; `stopped_at` (monotonic) if it was cut."""
+
+    played_s: float
+    duration_s: float
+    stopped_at: float | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the clip was cut before its end."""
+        return self.stopped_at is not None
 
 
 class AgentVoice:
@@ -21,15 +36,21 @@ class AgentVoice:
     def __init__(self, room: rtc.Room) -> None:
         """Prepare an audio source for `room`; nothing is published until `publish()`."""
         self._room = room
-        self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=200)
-        self._speaking = False
-        self._quiet_since = 0.0
+        self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=QUEUE_MS)
+        self._playing: asyncio.Task[Playback] | None = None
+        self._started_at = 0.0
+        self._stopped_at = 0.0
         self.track_sid = ""
 
     @property
     def speaking(self) -> bool:
-        """True while playing, and briefly after, so our own echo isn't taken for the caller."""
-        return self._speaking or time.monotonic() - self._quiet_since < ECHO_GUARD_S
+        """True while a clip is playing."""
+        return self._playing is not None and not self._playing.done()
+
+    @property
+    def position_s(self) -> float:
+        """Seconds of the current clip heard so far (0 when silent)."""
+        return time.monotonic() - self._started_at if self.speaking else 0.0
 
     async def publish(self) -> str:
         """Publish the track as a microphone (what livekit-client looks for); return its sid."""
@@ -39,9 +60,28 @@ class AgentVoice:
         self.track_sid = publication.sid
         return self.track_sid
 
-    async def play(self, samples: np.ndarray) -> None:
-        """Play int16 `samples` and return once they have been heard; cancel to stop early."""
-        self._speaking = True
+    async def play(self, samples: np.ndarray) -> Playback:
+        """Play int16 `samples` until heard, or until `stop()` cuts them short."""
+        self._playing = asyncio.create_task(self._play(samples))
+        try:
+            return await asyncio.shield(self._playing)
+        except asyncio.CancelledError:
+            self.stop()
+            raise
+
+    def stop(self) -> float:
+        """Cut the clip playing now (nothing more goes out); return when (monotonic)."""
+        self._stopped_at = time.monotonic()
+        self._source.clear_queue()
+        if self._playing is not None and not self._playing.done():
+            self._playing.cancel()
+        return self._stopped_at
+
+    async def _play(self, samples: np.ndarray) -> Playback:
+        """Send the frames in real time (the source's queue paces us)."""
+        duration_s = samples.size / SAMPLE_RATE
+        self._started_at = time.monotonic()
+        self._stopped_at = 0.0
         try:
             for start in range(0, samples.size, FRAME_SAMPLES):
                 chunk = samples[start : start + FRAME_SAMPLES]
@@ -55,13 +95,15 @@ class AgentVoice:
                 )
                 await self._source.capture_frame(frame)
             await self._source.wait_for_playout()
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # by stop(): a cut clip is a result, not an error
             self._source.clear_queue()
-            raise
-        finally:
-            self._speaking = False
-            self._quiet_since = time.monotonic()
+            stopped_at = self._stopped_at or time.monotonic()
+            return Playback(min(stopped_at - self._started_at, duration_s), duration_s, stopped_at)
+        return Playback(duration_s, duration_s)
 
     async def aclose(self) -> None:
         """Release the audio source."""
+        if self._playing is not None:
+            self._playing.cancel()
+            await asyncio.gather(self._playing, return_exceptions=True)
         await self._source.aclose()

@@ -23,7 +23,7 @@ logger = logging.getLogger("webapp.demo_agent")
 
 DRAIN_TIMEOUT_S = 10  # calls get this long to say goodbye on SIGTERM
 # livekit-agents' job runner otherwise loads its local VAD and end-of-turn model (~250 MB)
-# on start-up; this agent uses neither
+# on start-up; this agent creates the small VAD itself (turns.py) and needs no end-of-turn model
 SKIP_LOCAL_MODELS = {"LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE": "0"}
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 

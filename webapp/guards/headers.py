@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 from ..state import AppState, app_state
-
-
-def csp_nonce() -> str:
-    """A fresh nonce for this response's inline scripts."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return str(g.csp_nonce)
 
 
 def _origin_of(url: str) -> str:
@@ -38,19 +30,26 @@ def livekit_http_origins(state: AppState) -> str:
 
 
 def page_headers(
-    response: Response, *, microphone: bool, frame_ancestors: tuple[str, ...] = ("'none'",)
+    response: Response,
+    *,
+    microphone: bool,
+    frame_ancestors: tuple[str, ...] = ("'none'",),
+    cacheable: bool = True,
 ) -> Response:
     """A strict policy for our HTML pages; the microphone only where a call runs.
 
     ``frame_ancestors`` lists exactly who may frame the page (the iframe embed
     passes ``'self'`` and the agent's allowed origins). Turnstile's script and
-    frame are allowed only when a bot check is configured.
+    frame are allowed only when a bot check is configured. Our pages run no inline
+    script (the page config is a JSON data block), so ``script-src`` needs no nonce and
+    a page's bytes are the same each time: browsers revalidate it by ``ETag`` and a
+    repeat visit costs a 304. Error pages are never stored.
     """
     state = app_state()
     settings = state.settings
     turnstile = f" {_origin_of(settings.turnstile_script_url)}" if settings.turnstile_site_key else ""
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; script-src 'self' 'nonce-{csp_nonce()}'{turnstile}; style-src 'self'; "
+        f"default-src 'self'; script-src 'self'{turnstile}; style-src 'self'; "
         f"img-src 'self' data: https:; media-src 'self' blob:; frame-src 'self'{turnstile}; "
         f"connect-src 'self' ws: wss: https:{livekit_http_origins(state)}; worker-src 'self' blob:; "
         f"base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors {' '.join(frame_ancestors)}"
@@ -58,6 +57,12 @@ def page_headers(
     response.headers["Permissions-Policy"] = (
         "microphone=(self), autoplay=(self), camera=()" if microphone else "microphone=(), camera=()"
     )
+    if not cacheable:
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    response.headers["Cache-Control"] = "no-cache"  # always revalidate: the page names today's bundle
+    response.add_etag()
+    response.make_conditional(request)  # a 304 without the body when the browser's copy is current
     return response
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Sequence
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from ..errors import AppError
 from ..pages.demo_links import parse_expiry, sign_demo_link
+from ..providers import WebCallRequest
 from ..state import app_state
 
 
@@ -46,6 +50,80 @@ def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_
     click.echo(f"{base_url.rstrip('/')}/demo/{slug}?t={token}")
 
 
+@click.command("check")
+@with_appcontext
+def check_command() -> None:
+    """Check the configuration (already valid if this runs) and reach each provider an agent uses."""
+    state = app_state()
+    used = sorted({agent.provider for agent in state.settings.agents.values()})
+    rows, failed = [], False
+    for name in used:
+        adapter = state.providers[name]
+        started = time.perf_counter()
+        try:
+            adapter.check_access()  # type: ignore[attr-defined]
+            outcome, detail = "ok", "reached with our credentials"
+        except AppError as error:
+            outcome, detail, failed = "FAILED", f"{error.code}: {error.message}", True
+        agents = ", ".join(a.slug for a in state.settings.agents.values() if a.provider == name)
+        rows.append((name, outcome, f"{(time.perf_counter() - started) * 1000:.0f} ms", agents, detail))
+    _table(("provider", "check", "took", "agents", "detail"), rows)
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command("agents")
+@with_appcontext
+def agents_command() -> None:
+    """List the agent catalogue."""
+    settings = app_state().settings
+    rows = [
+        (
+            a.slug,
+            a.provider,
+            a.agent_id,
+            a.title,
+            str(a.max_call_s or "-"),
+            ", ".join(a.allowed_origins) or "-",
+        )
+        for a in settings.agents.values()
+    ]
+    _table(("slug", "provider", "agent id", "title", "max_call_s", "allowed origins"), rows)
+
+
+@click.command("token")
+@with_appcontext
+@click.argument("slug")
+@click.option("--name", default="Tester", show_default=True, help="The participant's display name.")
+def token_command(slug: str, name: str) -> None:
+    """Mint a test participant token for the livekit agent SLUG (JSON: url, token, room, identity)."""
+    state = app_state()
+    agent = state.settings.agents.get(slug)
+    if agent is None:
+        raise click.BadParameter(f"no agent {slug!r}; known: {', '.join(sorted(state.settings.agents))}")
+    if agent.provider != "livekit":
+        raise click.BadParameter(
+            f"{slug!r} is a {agent.provider} agent: only livekit agents' tokens are ours"
+        )
+    call = state.provider_for(agent).create_web_call(  # type: ignore[attr-defined]
+        WebCallRequest(agent=agent, variables=dict(agent.variables), participant_name=name)
+    )
+    expires_at = call.expires_at.isoformat() if call.expires_at else None
+    answer = {"url": call.livekit_url, "token": call.token, "room": call.room, "identity": call.identity,
+              "expires_at": expires_at}  # fmt: skip
+    click.echo(json.dumps(answer))
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Print aligned columns."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        click.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    app.cli.add_command(demo_link_command)
+    for command in (demo_link_command, check_command, agents_command, token_command):
+        app.cli.add_command(command)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ..errors import BadRequest as BadRequestError
 from ..guards.limits import rate_limited_error
+from ..metrics import LIMIT_REFUSALS
 from ..pages.render import render_error_page
+from ..tracing import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ class ErrorDetail(BaseModel):
 
     code: str
     message: str
+    request_id: str | None = Field(None, description="Quote it when you report a problem: it finds the logs.")
 
 
 class Error(BaseModel):
@@ -44,7 +47,7 @@ _HTTP_ERRORS: dict[int, type[AppError]] = {
 
 def error_response(error: AppError) -> Response:
     """Render ``error`` as the JSON body and headers every client can rely on."""
-    body = Error(error=ErrorDetail(code=error.code, message=error.message))
+    body = Error(error=ErrorDetail(code=error.code, message=error.message, request_id=current_request_id()))
     response = jsonify(body.model_dump())
     response.status_code = error.status_code
     response.headers["Cache-Control"] = "no-store"
@@ -61,7 +64,8 @@ def _wants_json() -> bool:
 def _render_http_error(error: HTTPException) -> Response:
     """Our own body for an HTTP error raised by Flask or Werkzeug."""
     status = error.code or 500
-    if status == 429:
+    if status == 429:  # a Flask-Limiter decorator's limit (per client, or for everyone)
+        LIMIT_REFUSALS.labels("rate_limited").inc()
         return error_response(rate_limited_error())
     if not _wants_json():
         return render_error_page(status)
@@ -74,6 +78,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError) -> Response:
+        if error.status_code == 429:
+            LIMIT_REFUSALS.labels(error.code).inc()
         return error_response(error)
 
     @app.errorhandler(HTTPException)

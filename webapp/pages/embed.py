@@ -1,43 +1,23 @@
 """Embeds for other people's pages: the script loader, its call panel, and the iframe page.
 
-``/embed.js`` is the tiny loader a host page includes; when a visitor opens the
-widget it fetches ``/embed/<slug>/panel`` (HTML and config for the shadow root)
-and the call code. Both answer only the agent's allowed origins, so a site that
-is not allowed gets a refusal and no call. ``/embed/<slug>`` is the iframe page.
+``/embed.js`` is the tiny loader a host page includes (served by WhiteNoise, see
+``assets.py``); when a visitor opens the widget it fetches ``/embed/<slug>/panel``
+(HTML and config for the shadow root) and the call code. Both answer only the agent's
+allowed origins, so a site that is not allowed gets a refusal and no call.
+``/embed/<slug>`` is the iframe page.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urljoin
 
-from flask import (
-    Blueprint,
-    Response,
-    current_app,
-    jsonify,
-    render_template,
-    request,
-    send_from_directory,
-    url_for,
-)
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from ..guards.origin import check_origin, cors_headers
 from ..state import app_state
 from .render import call_page, page_config, render_error_page
 
 bp = Blueprint("embed", __name__)
-LOADER_MAX_AGE_S = 300  # hosts always get a recent loader; the call code it loads is versioned
-
-
-@bp.get("/embed.js")
-def loader() -> Response:
-    """The loader script, served from the site root for a short, stable snippet."""
-    dist = Path(current_app.static_folder or "") / "dist"
-    response = send_from_directory(dist, "embed.js", mimetype="text/javascript", max_age=LOADER_MAX_AGE_S)
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return response
 
 
 @bp.get("/embed/<slug>")
@@ -52,7 +32,9 @@ def iframe(slug: str) -> Response:
 @bp.get("/embed/<slug>/panel")
 def panel(slug: str) -> Response:
     """The widget's panel (HTML for its shadow root, and its config) for an allowed host page."""
-    agent = app_state().agent(slug)
+    state = app_state()
+    agent = state.agent(slug)
+    assets = state.assets
     check_origin(agent)
     config = page_config(agent, mode="widget", api_url=url_for("calls.create_call", _external=True))
     public = agent.public()
@@ -61,8 +43,8 @@ def panel(slug: str) -> Response:
     response = jsonify(
         html=render_template("_call_panel.html", agent=public, page_config=config),
         config=config,
-        css_url=url_for("static", filename="css/call.css", _external=True),
-        script_url=url_for("static", filename="dist/widget.js", _external=True),
+        css_url=assets.url("call.css", external=True),
+        script_url=assets.url("widget.js", external=True),
     )
     response.headers["Cache-Control"] = "no-store"
     return cors_headers(response)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, make_response, render_template
 
 from ..catalogue import Agent
-from ..guards.headers import csp_nonce, page_headers
+from ..guards.headers import page_headers
 from ..state import app_state
 
 AGENT_JOIN_TIMEOUT_S = 20
@@ -51,7 +51,7 @@ def call_page(
 ) -> Response:
     """Render the call page with its strict headers and the microphone allowed."""
     config = page_config(agent, mode=mode, demo=demo)
-    html = render_template("call.html", agent=agent.public(), page_config=config, csp_nonce=csp_nonce())
+    html = render_template("call.html", agent=agent.public(), page_config=config)
     return page_headers(make_response(html), microphone=True, frame_ancestors=frame_ancestors)
 
 
@@ -64,6 +64,5 @@ def render_error_page(status: int, *, title: str | None = None, message: str | N
         title=title or default_title,
         message=message or default_message,
         status=status,
-        csp_nonce=csp_nonce(),
     )
-    return page_headers(make_response(html, status), microphone=False)
+    return page_headers(make_response(html, status), microphone=False, cacheable=False)

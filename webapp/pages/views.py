@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, make_response, render_template, request
 
 from ..errors import AppError, InvalidDemoLink
-from ..guards.headers import csp_nonce, page_headers
+from ..guards.headers import page_headers
 from ..state import app_state
 from .demo_links import read_demo_link
 from .render import call_page, render_error_page
@@ -23,7 +23,7 @@ def index() -> Response:
     if len(agents) == 1:
         return call_page(next(iter(agents.values())))
     listing = [a.public() for a in agents.values()]
-    html = render_template("index.html", agents=listing, csp_nonce=csp_nonce())
+    html = render_template("index.html", agents=listing)
     return page_headers(make_response(html), microphone=False)
 
 

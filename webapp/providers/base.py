@@ -97,6 +97,11 @@ class ProviderSettings(BaseSettings):
         """True when every credential is set."""
         return not self.missing()
 
+    def creates_per_minute(self) -> int | None:
+        """Calls one key may create a minute (a field of providers that document a limit), else None."""
+        value = getattr(self, "create_limit_per_minute", None)
+        return value if isinstance(value, int) else None
+
 
 def _text(value: object) -> str:
     """A setting's text (a secret's value), stripped."""
@@ -170,9 +175,6 @@ class ProviderSpec:
     adapter: Any  # a class: adapter(settings, context) -> Provider
     agent_id_pattern: str  # what the provider's agent ids look like
     agent_id_hint: str  # said to the operator when an id does not match
-    # Calls the provider lets one key create per minute (its documented limit), shared by every
-    # agent on the key; None where it documents none. Our own limits stay under it.
-    creates_per_minute: int | None = None
     # Where the provider keeps data, for agents that choose (an agent's ``region``); empty when
     # the provider offers no choice.
     regions: tuple[str, ...] = ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from ..errors import CallInProgress
 from .base import (
@@ -35,6 +35,9 @@ class ConvoiSettings(ProviderSettings):
 
     api_key: SecretStr | None = credential("CONVOI_API_KEY")
     base_url: HttpUrlText = base_url("CONVOI_BASE_URL", "https://go.convoi.ai/backend")
+    # "Default limits: 20 writes/min ... per key", shared by every agent on the key; raise it
+    # when Convoi raises yours. Our own limits stay under it, so we refuse before Convoi does.
+    create_limit_per_minute: int = Field(20, validation_alias="CONVOI_CREATES_PER_MINUTE", ge=1)
 
 
 def idempotency_key(scoped_key: str | None) -> str:
@@ -102,6 +105,13 @@ class ConvoiProvider(HostedProvider):
         )
         return parse_web_call(answer)
 
+    def check_access(self) -> None:
+        """A harmless read with our key: the newest call (raises when the key or the API fails)."""
+        headers = {"Authorization": self.authorization}
+        self.transport.get_json(
+            self.base_url + CALLS_PATH, headers=headers, params={"limit": 1}, operation="check"
+        )
+
 
 PROVIDER = ProviderSpec(
     name="convoi",
@@ -111,5 +121,4 @@ PROVIDER = ProviderSpec(
     # Convoi web calls are single-agent: a workforce id (sqd_…) is refused with 422.
     agent_id_pattern=r"agt_[A-Za-z0-9]+",
     agent_id_hint="Convoi web calls need an agent id starting with 'agt_'",
-    creates_per_minute=20,  # "Default limits: 20 writes/min and 60 reads/min per key"
 )

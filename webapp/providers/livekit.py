@@ -128,6 +128,16 @@ class LiveKitProvider:
         """Our own server: the page can warm the connection up before the call exists."""
         return self.url
 
+    def check_access(self) -> None:
+        """A harmless call with our key pair: list the rooms (RoomService.ListRooms)."""
+        token = api.AccessToken(self.api_key, self.api_secret).with_grants(api.VideoGrants(room_list=True))
+        self.transport.post_json(
+            self.http_url + "/twirp/livekit.RoomService/ListRooms",
+            headers={"Authorization": f"Bearer {token.with_ttl(timedelta(minutes=1)).to_jwt()}"},
+            body={},
+            operation="check",
+        )
+
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Mint a token locally (no network); schedule the room's end when the agent has a limit."""
         max_call_s = request.agent.max_call_s

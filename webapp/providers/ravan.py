@@ -24,6 +24,7 @@ from .base import (
 from .hosted import HostedProvider
 
 CREATE_PATH = "/api/v1/calling/create-call"
+SESSIONS_PATH = "/api/v1/calling/call-sessions"
 
 
 class RavanSettings(ProviderSettings):
@@ -75,6 +76,13 @@ class RavanProvider(HostedProvider):
             self.base_url + CREATE_PATH, headers=self.headers, body=build_web_call(request)
         )
         return parse_web_call(answer)
+
+    def check_access(self) -> None:
+        """A harmless read with our key: one call session (raises when the key or the API fails)."""
+        self.transport.get_json(
+            self.base_url + SESSIONS_PATH, headers=self.headers, params={"page": 1, "page_size": 1},
+            operation="check",
+        )  # fmt: skip
 
 
 PROVIDER = ProviderSpec(

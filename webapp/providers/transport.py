@@ -24,6 +24,7 @@ from ..errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from ..metrics import PROVIDER_SECONDS
 from .breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Transport:
         body: Mapping[str, Any],
         idempotent: bool = False,
         status_errors: Mapping[int, type[AppError]] | None = None,
+        operation: str = "create_call",
     ) -> Any:
         """POST ``body`` and return the decoded JSON answer of a 2xx response.
 
@@ -69,17 +71,22 @@ class Transport:
         more than a refusal (Convoi's 409: the same key is still being served).
         """
         return self.send("POST", url, headers=headers, body=body, idempotent=idempotent,
-                         status_errors=status_errors)  # fmt: skip
+                         status_errors=status_errors, operation=operation)  # fmt: skip
 
     def get_json(
-        self, url: str, *, headers: Mapping[str, str], params: Mapping[str, Any] | None = None
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None = None,
+        operation: str = "get",
     ) -> Any:
         """GET ``url`` (safe to repeat) and return the decoded JSON answer of a 2xx response."""
-        return self.send("GET", url, headers=headers, params=params, idempotent=True)
+        return self.send("GET", url, headers=headers, params=params, idempotent=True, operation=operation)
 
-    def delete(self, url: str, *, headers: Mapping[str, str]) -> Any:
+    def delete(self, url: str, *, headers: Mapping[str, str], operation: str = "end_call") -> Any:
         """DELETE ``url`` (repeating it changes nothing) and return the decoded answer, if any."""
-        return self.send("DELETE", url, headers=headers, idempotent=True, empty_ok=True)
+        return self.send("DELETE", url, headers=headers, idempotent=True, empty_ok=True, operation=operation)
 
     def send(
         self,
@@ -92,21 +99,29 @@ class Transport:
         idempotent: bool = False,
         status_errors: Mapping[int, type[AppError]] | None = None,
         empty_ok: bool = False,
+        operation: str = "request",
     ) -> Any:
         """One request through the circuit breaker, with retries where they are safe."""
         self.breaker.before_call()
         request = _Request(
             method, url, dict(headers), body, params, idempotent, status_errors or {}, empty_ok
         )
+        started = time.perf_counter()
         try:
             answer = self._send_with_retries(request)
         except AppError as error:
             # Only a provider that is down or broken trips the breaker; one that refused
             # this call (bad request, our key, its rate limit) is up and answering.
             self.breaker.record(ok=not (isinstance(error, ProviderError) and is_outage(error)))
+            self._observe(operation, error.code, started)
             raise
         self.breaker.record(ok=True)
+        self._observe(operation, "ok", started)
         return answer
+
+    def _observe(self, operation: str, outcome: str, started: float) -> None:
+        """Record the request's duration (all attempts) for /metrics."""
+        PROVIDER_SECONDS.labels(self.provider, operation, outcome).observe(time.perf_counter() - started)
 
     def is_reachable(self, url: str, *, timeout_s: float, need_ok: bool = False) -> bool:
         """True when ``url`` answers at all (or with 200 when ``need_ok``): the readiness probe."""

@@ -6,8 +6,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ..errors import ProviderError
 from .base import HttpUrlText, ProviderSettings, ProviderSpec, base_url, credential, secret
 from .hosted import HostedProvider
+
+CALL_PATH = "/api/v1/global/agents/call"
 
 
 class UnleashXSettings(ProviderSettings):
@@ -25,6 +28,19 @@ class UnleashXProvider(HostedProvider):
     def __init__(self, settings: UnleashXSettings, context: Any) -> None:
         super().__init__(settings, context)
         self.headers = {"token": secret(settings.api_token)}
+
+    def check_access(self) -> None:
+        """A call request with no agent: UnleashX refuses it (400) once the token is accepted (401 if not).
+
+        It documents no read endpoint; a body without ``agent_id`` can never place a call.
+        """
+        try:
+            self.transport.post_json(
+                self.base_url + CALL_PATH, headers=self.headers, body={}, operation="check"
+            )
+        except ProviderError as error:
+            if error.upstream_status != 400:
+                raise
 
 
 PROVIDER = ProviderSpec(

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ..errors import ProviderBadResponse
+from ..errors import ProviderBadResponse, ProviderError
 from .base import (
     HttpUrlText,
     ProviderSettings,
@@ -76,6 +76,16 @@ class ZuduProvider(HostedProvider):
             self.base_url + CREATE_PATH, headers=self.headers, body=build_web_call(request)
         )
         return parse_web_call(answer)
+
+    def check_access(self) -> None:
+        """A harmless read with our key pair: a call that does not exist (404 means the keys work)."""
+        try:
+            self.transport.get_json(
+                f"{self.base_url}/api/calls/webcall-access-check", headers=self.headers, operation="check"
+            )
+        except ProviderError as error:
+            if error.upstream_status != 404:
+                raise
 
 
 PROVIDER = ProviderSpec(

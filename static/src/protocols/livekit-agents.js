@@ -14,6 +14,7 @@ const ON_BEHALF = 'lk.publish_on_behalf';
 const TRANSCRIPTION = 'lk.transcription';
 const SEGMENT_ID = 'lk.segment_id';
 const FINAL = 'lk.transcription_final';
+const INTERRUPTED = 'webcall.interrupted'; // our demo agent's mark on a line it cut short
 const TRANSCRIBED_TRACK = 'lk.transcribed_track_id';
 const CHAT = 'lk.chat';
 
@@ -51,7 +52,14 @@ export function livekitAgents(room, hooks) {
     } catch {
       // The stream was cut off (the agent was interrupted, say): keep what arrived.
     }
-    hooks.line({ id, speaker, text, final: reader.info.attributes?.[FINAL] === 'true' });
+    const trailer = reader.info.attributes ?? {}; // read again: the final flags come last
+    hooks.line({
+      id,
+      speaker,
+      text,
+      final: trailer[FINAL] === 'true',
+      interrupted: trailer[INTERRUPTED] === 'true', // the caller talked over the agent
+    });
   }
 
   /** Agents that answer in text send it on lk.chat: a whole message once its stream ends. */

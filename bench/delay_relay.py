@@ -1,0 +1,142 @@
+"""A delaying relay, for a real round trip on loopback: ``python -m bench.delay_relay``.
+
+This kernel has no ``netem`` qdisc, so the delay is added in user space: every TCP chunk
+and every UDP datagram is held for ``--delay-ms`` in each direction (so the round trip
+grows by twice that), in order. TCP carries HTTP and LiveKit's signalling WebSocket; UDP
+carries the media, with LiveKit's ``node_ip`` pointing at the relay's own address.
+
+    python -m bench.delay_relay --delay-ms 25 \\
+        --tcp 127.0.0.1:9001=127.0.0.1:8000 --udp 127.0.0.3:7882=127.0.0.1:7882
+
+Runs until terminated; bounded: it only relays what it is given, and holds nothing longer
+than the delay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+
+
+def split(addr: str) -> tuple[str, int]:
+    """``host:port`` → (host, port)."""
+    host, port = addr.rsplit(":", 1)
+    return host, int(port)
+
+
+class Delayed:
+    """Runs callbacks in order, each ``delay_s`` after it was handed in."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.queue: asyncio.Queue[tuple[float, Callable[[], object]]] = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def put(self, action: Callable[[], object]) -> None:
+        """Schedule ``action`` for now + delay."""
+        self.queue.put_nowait((time.monotonic() + self.delay_s, action))
+
+    async def _run(self) -> None:
+        """Wait for each item's time, then run it."""
+        while True:
+            due, action = await self.queue.get()
+            wait_s = due - time.monotonic()
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
+            action()
+
+
+async def serve_tcp(listen: str, target: str, delay_s: float) -> asyncio.Server:
+    """Relay every connection to ``listen`` to ``target``, delaying each direction."""
+
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        later = Delayed(delay_s)
+        try:
+            while chunk := await reader.read(65536):
+                later.put(lambda data=chunk: writer.write(data))
+        except (ConnectionError, OSError):
+            pass
+        later.put(writer.close)
+
+    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(2 * delay_s)  # the TCP handshake's round trip, before any byte moves
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*split(target))
+        except OSError:
+            client_writer.close()
+            return
+        for sock in (client_writer.get_extra_info("socket"), up_writer.get_extra_info("socket")):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await asyncio.gather(pump(client_reader, up_writer), pump(up_reader, client_writer))
+
+    host, port = split(listen)
+    return await asyncio.start_server(handle, host, port)
+
+
+class UdpRelay(asyncio.DatagramProtocol):
+    """The front socket: one upstream socket per client address, replies sent back from here."""
+
+    def __init__(self, target: tuple[str, int], delay_s: float) -> None:
+        self.target = target
+        self.delay_s = delay_s
+        self.upstreams: dict[tuple[str, int], asyncio.DatagramTransport] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Remember the front socket."""
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+        self.later = Delayed(self.delay_s)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        """From a client: forward it upstream, later."""
+        upstream = self.upstreams.get(addr)
+        if upstream is None:
+            asyncio.get_running_loop().create_task(self._open(addr, data))
+            return
+        self.later.put(lambda: upstream.sendto(data))
+
+    async def _open(self, client: tuple[str, int], first: bytes) -> None:
+        """A new client: its own upstream socket, so replies can be told apart."""
+        front = self
+
+        def reply(data: bytes) -> None:
+            if front.transport is not None:
+                front.transport.sendto(data, client)
+
+        class Back(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, _addr: tuple[str, int]) -> None:
+                front.later.put(lambda: reply(data))
+
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            Back, local_addr=("127.0.0.1", 0), remote_addr=self.target
+        )
+        self.upstreams[client] = transport
+        self.later.put(lambda: transport.sendto(first))
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Start every relay, then run until terminated."""
+    delay_s = args.delay_ms / 1000
+    for pair in args.tcp:
+        listen, target = pair.split("=")
+        await serve_tcp(listen, target, delay_s)
+    for pair in args.udp:
+        listen, target = pair.split("=")
+        relay = UdpRelay(split(target), delay_s)
+        await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda relay=relay: relay, local_addr=split(listen)
+        )
+    print(f"relaying with {args.delay_ms:g} ms each way", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay-ms", type=float, required=True, help="added in each direction")
+    parser.add_argument("--tcp", action="append", default=[], metavar="LISTEN=TARGET")
+    parser.add_argument("--udp", action="append", default=[], metavar="LISTEN=TARGET")
+    asyncio.run(main(parser.parse_args()))

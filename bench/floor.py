@@ -1,0 +1,227 @@
+"""The floor: our call page against livekit-client alone, on loopback and over a 50 ms round trip.
+
+In one Chromium, rounds interleave three pages, each in a fresh browser context: our call
+page (``/talk/demo``), a bare page that only runs ``room.connect()`` with a token handed to
+it and then enables the microphone, and the same bare page fetching its token from
+webcall's API first. Each measures, from the click: the first peer connection connected
+and the first microphone RTP packet sent. Then the same with ``bench/delay_relay.py``
+between the browser and the servers (HTTP, LiveKit's signalling WebSocket, and the media
+over UDP with LiveKit's ``node_ip`` on the relay's address), 25 ms each way.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from flask import Flask, send_from_directory
+from playwright.sync_api import sync_playwright
+
+from tests.fakes import FakeServer
+from tests.support.apps import DEMO_AGENT_NAME
+from tests.support.processes import (
+    ROOT,
+    Process,
+    free_port,
+    free_udp_port,
+    http_ok,
+    python_argv,
+    start,
+    wait_until,
+)
+
+from .click_to_voice import OBSERVE
+from .results import Result, median_ms
+from .services import UNLIMITED, gunicorn, launch_chromium
+
+NAME = "floor"
+ROUNDS = 12
+ROUND_TRIPS_MS = (0, 50)
+RELAY_IP = "127.0.0.3"  # where LiveKit tells browsers to send media when the relay is in between
+VARIANTS = ("ours", "bare", "bare+api")
+AGENTS = """\
+[agents.demo]
+provider = "livekit"
+agent_id = "{agent}"
+title = "Demo agent"
+greeting = "Hello! I am the webcall demo agent."
+allowed_origins = ["{bare_origin}"]
+"""
+
+
+@dataclass
+class Network:
+    """Where the browser finds each server (direct, or through the relay)."""
+
+    app_url: str  # our page and API, as the browser reaches them
+    livekit_url: str  # LiveKit's signalling, as the browser reaches it
+    bare_url: str  # the bare page
+
+
+def build_bare_page(out: Path) -> Path:
+    """bench/bare/ bundled with livekit-client by esbuild into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.html").write_text((ROOT / "bench" / "bare" / "index.html").read_text())
+    esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
+    subprocess.run([str(esbuild), "bench/bare/bare.js", "--bundle", "--minify", "--format=esm",
+                    "--target=es2020", f"--outfile={out / 'bare.js'}"], cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    return out
+
+
+def livekit_config(folder: Path, port: int, udp_port: int, node_ip: str) -> Path:
+    """A dev server config; media is advertised at ``node_ip`` (the relay's address when delayed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / f"livekit-{node_ip}.yaml"
+    config.write_text(
+        f"port: {port}\nrtc:\n  tcp_port: {free_port()}\n  udp_port: {udp_port}\n  use_external_ip: false\n"
+        f"  node_ip: {node_ip}\n  enable_loopback_candidate: true\n  ips:\n    includes: [127.0.0.1/32]\n"
+    )
+    return config
+
+
+@contextmanager
+def servers(log_dir: Path, rtt_ms: int) -> Iterator[Network]:
+    """LiveKit, the demo agent, gunicorn, the bare page, and the relay when ``rtt_ms`` > 0."""
+    from tests.support.processes import find_livekit_server
+
+    port, udp_port = free_port(), free_udp_port()
+    api_key, api_secret = "devkey", secrets.token_urlsafe(32)
+    node_ip = RELAY_IP if rtt_ms else "127.0.0.1"
+    argv = [find_livekit_server(), "--dev", "--bind", "127.0.0.1", "--config",
+            str(livekit_config(log_dir, port, udp_port, node_ip))]  # fmt: skip
+    procs: list[Process] = []
+    livekit = start(
+        f"livekit-{rtt_ms}ms", argv, env={"LIVEKIT_KEYS": f"{api_key}: {api_secret}"}, log_dir=log_dir
+    )
+    procs.append(livekit)
+    bare = Flask("bare")
+    bare_dir = build_bare_page(log_dir / "bare")
+    bare.add_url_rule("/<path:name>", "file", lambda name: send_from_directory(bare_dir, name))
+    bare_server = FakeServer(bare).start()
+    try:
+        wait_until(http_ok(f"http://127.0.0.1:{port}"), timeout_s=20, what="livekit", process=livekit)
+        direct = {
+            "LIVEKIT_URL": f"ws://127.0.0.1:{port}",
+            "LIVEKIT_API_KEY": api_key,
+            "LIVEKIT_API_SECRET": api_secret,
+        }
+        agent_env = {**direct, "WEBCALL_DEMO_AGENT_NAME": DEMO_AGENT_NAME}
+        agent = start(f"demo-agent-{rtt_ms}ms", python_argv("-m", "webapp.demo_agent"), env=agent_env,
+                      log_dir=log_dir)  # fmt: skip
+        procs.append(agent)
+        wait_until(
+            lambda: "registered" in agent.log().lower(), timeout_s=60, what="the demo agent", process=agent
+        )
+        relay_ports = {"app": free_port(), "livekit": free_port()}
+        public_livekit = f"ws://127.0.0.1:{relay_ports['livekit']}" if rtt_ms else direct["LIVEKIT_URL"]
+        env = {
+            **direct,
+            **UNLIMITED,
+            "LIVEKIT_URL": public_livekit,
+            "LIVEKIT_BASE_URL": f"http://127.0.0.1:{port}",
+        }
+        toml = AGENTS.format(agent=DEMO_AGENT_NAME, bare_origin=bare_server.url)
+        with gunicorn(env, log_dir, agents_toml=toml, name=f"gunicorn-{rtt_ms}ms") as app:
+            app_url = app.url
+            if rtt_ms:
+                app_port = app.url.rsplit(":", 1)[1]
+                relay = start(f"relay-{rtt_ms}ms", python_argv(
+                    "-m", "bench.delay_relay", "--delay-ms", str(rtt_ms / 2),
+                    "--tcp", f"127.0.0.1:{relay_ports['app']}=127.0.0.1:{app_port}",
+                    "--tcp", f"127.0.0.1:{relay_ports['livekit']}=127.0.0.1:{port}",
+                    "--udp", f"{RELAY_IP}:{udp_port}=127.0.0.1:{udp_port}",
+                ), env={}, log_dir=log_dir)  # fmt: skip
+                procs.append(relay)
+                app_url = f"http://127.0.0.1:{relay_ports['app']}"
+                wait_until(http_ok(app_url + "/healthz"), timeout_s=20, what="the relay", process=relay)
+            yield Network(app_url, public_livekit, bare_server.url)
+    finally:
+        bare_server.stop()
+        for process in reversed(procs):
+            process.stop()
+
+
+def one_call(browser: Any, network: Network, variant: str) -> dict[str, float]:
+    """One call in a fresh context: click, wait for the microphone's first packet, hang up."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.add_init_script(OBSERVE)
+        if variant == "ours":
+            page.goto(f"{network.app_url}/talk/demo", wait_until="load")
+        else:
+            page.goto(f"{network.bare_url}/index.html#{bare_fragment(network, variant)}", wait_until="load")
+        page.wait_for_selector("#talk:not([disabled])", timeout=15_000)
+        page.click("#talk")
+        page.wait_for_function("() => 'mic-sending' in window.__bench", timeout=30_000, polling=20)
+        marks: dict[str, float] = page.evaluate("() => window.__bench")
+        if variant == "ours":
+            page.click("#hangup")
+        else:
+            page.evaluate("() => window.room.disconnect()")
+        return marks
+    finally:
+        context.close()
+
+
+def bare_fragment(network: Network, variant: str) -> str:
+    """The bare page's parameters: a token minted now, or the API to fetch one from."""
+    if variant == "bare+api":
+        return f"api={network.app_url}/api/calls&agent=demo"
+    answer = httpx.post(f"{network.app_url}/api/calls", json={"agent": "demo"}).json()
+    return f"url={answer['livekit']['url']}&token={answer['livekit']['token']}"
+
+
+def measure(browser: Any, network: Network) -> dict[str, list[dict[str, float]]]:
+    """Interleaved rounds of every variant, after one warm-up round."""
+    calls: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+    for index in range(ROUNDS + 1):
+        for variant in VARIANTS:
+            marks = one_call(browser, network, variant)
+            if index:
+                calls[variant].append(marks)
+    return calls
+
+
+def rows_for(rtt_ms: int, calls: dict[str, list[dict[str, float]]]) -> list[Result]:
+    """Medians per variant and the ratios ours/bare, for connected and microphone sending."""
+    where = "loopback" if not rtt_ms else f"{rtt_ms} ms RTT"
+    rows = []
+    for mark, label in (("pc-connected", "peer connected"), ("mic-sending", "microphone sending")):
+        medians = {v: median_ms([c[mark] - c["click"] for c in calls[v] if mark in c]) for v in VARIANTS}
+        values = ", ".join(f"{v} {medians[v]:.0f}" for v in VARIANTS)
+        rows.append(Result(NAME, f"{where}: click → {label}, median ms", values))
+        ratio = medians["ours"] / medians["bare"]
+        if mark == "pc-connected":
+            rows.append(
+                Result(NAME, f"{where}: {label}, ours / bare SDK", f"{ratio:.2f}", "<= 1.10", ratio <= 1.10)
+            )
+        else:
+            rows.append(
+                Result(NAME, f"{where}: {label}, ours / bare SDK", f"{ratio:.2f}", "<= 1.00", ratio <= 1.0)
+            )
+        fetched = medians["ours"] / medians["bare+api"]
+        rows.append(Result(NAME, f"{where}: {label}, ours / bare SDK fetching its token", f"{fetched:.2f}"))
+    rows.append(Result(NAME, f"{where}: rounds measured", f"{ROUNDS} (+1), {len(VARIANTS)} pages each"))
+    return rows
+
+
+def run(log_dir: Path) -> list[Result]:
+    """Loopback, then the 50 ms round trip."""
+    rows: list[Result] = []
+    for rtt_ms in ROUND_TRIPS_MS:
+        print(f"  floor: {rtt_ms} ms round trip, {ROUNDS} rounds", flush=True)
+        with servers(log_dir / f"{rtt_ms}ms", rtt_ms) as network, sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                rows += rows_for(rtt_ms, measure(browser, network))
+            finally:
+                browser.close()
+    return rows

@@ -1,0 +1,123 @@
+// Builds what browsers download into static/dist/, ready to be served as it is:
+//   - the embed loader at a fixed name (dist/loader/embed.js: its URL sits in customers' pages),
+//   - the call page and the widget as ES modules with code splitting, the stylesheet, every file
+//     named by its content hash (cached for a year, immutable), listed in dist/manifest.json,
+//   - a brotli and a gzip copy of each, so the app serves compressed bytes without a proxy,
+//   - source maps beside them, unreferenced: visitors never download them.
+// Usage: node scripts/build-assets.mjs [--watch]
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { basename, dirname, relative } from 'node:path';
+import * as esbuild from 'esbuild';
+
+const DIST = 'static/dist';
+const COMPRESSIBLE = /\.(js|css|svg|json)$/;
+const shared = { bundle: true, minify: true, legalComments: 'none', logLevel: 'warning' };
+
+const loader = {
+  ...shared,
+  entryPoints: { embed: 'static/src/embed/loader.js' },
+  outdir: `${DIST}/loader`,
+  format: 'iife',
+  target: 'es2018',
+  loader: { '.css': 'text' },
+};
+
+const app = {
+  ...shared,
+  entryPoints: {
+    call: 'static/src/page.js',
+    widget: 'static/src/embed/widget.js',
+    'call-style': 'static/css/call.css',
+  },
+  outdir: DIST,
+  format: 'esm',
+  splitting: true,
+  target: 'es2020',
+  entryNames: '[name]-[hash]',
+  chunkNames: 'chunks/[name]-[hash]',
+  assetNames: 'assets/[name]-[hash]',
+  loader: { '.css': 'css', '.svg': 'file' },
+  // The widget and shell styles are imported as text into shadow roots; the page's own
+  // stylesheet is an entry of its own.
+  plugins: [cssAsText(['static/src/embed/'])],
+  sourcemap: 'external',
+  metafile: true,
+};
+
+/** Imports of .css files under `folders` become strings (a shadow root adopts them). */
+function cssAsText(folders) {
+  return {
+    name: 'css-as-text',
+    setup(build) {
+      build.onLoad({ filter: /\.css$/ }, (args) => {
+        const path = relative(process.cwd(), args.path);
+        if (!folders.some((folder) => path.startsWith(folder))) return undefined;
+        return { contents: readFileSync(args.path, 'utf8'), loader: 'text' };
+      });
+    },
+  };
+}
+
+/**
+ * The manifest templates read: for each entry point (by the name templates ask for) its file
+ * under dist/ and the chunks it imports at once, which the page preloads (no waterfall).
+ */
+function manifest(metafile) {
+  const names = { 'static/src/page.js': 'call.js', 'static/src/embed/widget.js': 'widget.js',
+    'static/css/call.css': 'call.css' };
+  const entries = {};
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (output.entryPoint && names[output.entryPoint]) {
+      const preload = output.imports.filter((i) => i.kind === 'import-statement').map((i) => relative(DIST, i.path));
+      entries[names[output.entryPoint]] = { file: relative(DIST, file), preload };
+    }
+  }
+  return entries;
+}
+
+/**
+ * Writes file.br and file.gz beside each compressible output (best compression: built once),
+ * unless compressing saves too little to be worth a Vary (tiny entry files).
+ */
+function compress(files) {
+  for (const file of files.filter((name) => COMPRESSIBLE.test(name))) {
+    const bytes = readFileSync(file);
+    const variants = {
+      br: brotliCompressSync(bytes, {
+        params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length },
+      }),
+      gz: gzipSync(bytes, { level: 9 }),
+    };
+    for (const [suffix, packed] of Object.entries(variants)) {
+      if (packed.length < bytes.length * 0.9) writeFileSync(`${file}.${suffix}`, packed);
+    }
+  }
+}
+
+async function build() {
+  rmSync(DIST, { recursive: true, force: true });
+  const [loaded, built] = await Promise.all([
+    esbuild.build({ ...loader, metafile: true }),
+    esbuild.build(app),
+  ]);
+  const outputs = [...Object.keys(loaded.metafile.outputs), ...Object.keys(built.metafile.outputs)];
+  const entries = manifest(built.metafile);
+  mkdirSync(dirname(`${DIST}/manifest.json`), { recursive: true });
+  writeFileSync(`${DIST}/manifest.json`, `${JSON.stringify(entries, null, 2)}\n`);
+  compress(outputs.filter((file) => !file.endsWith('.map')));
+  const sizes = Object.values(entries).map((entry) => basename(entry.file)).join(', ');
+  console.log(`built ${outputs.length} files into ${DIST}/ (${sizes})`);
+}
+
+await build();
+if (process.argv.includes('--watch')) {
+  // Rebuild everything on any change: the hashes and the manifest move together.
+  let pending;
+  const rebuild = () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => build().catch((error) => console.error(error.message)), 100);
+  };
+  for (const folder of ['static/src', 'static/css']) watch(folder, { recursive: true }, rebuild);
+  console.log('watching static/src and static/css');
+}

@@ -1,0 +1,126 @@
+"""What the agent understands and answers, without a room: real VAD, real recogniser, real speech.
+
+Speech is espeak-ng's, as in the end-to-end tests; the recogniser and the VAD are the ones
+the agent runs (pocketsphinx and Silero from their packages), in process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.demo_agent.caller import word_error_rate
+from webapp.demo_agent.conversation import schedule_for
+from webapp.demo_agent.intents import (
+    GOODBYE_REPLY,
+    HEARD_PREFIX,
+    classify,
+    domain_corpus,
+    reply_to,
+    say_time,
+)
+from webapp.demo_agent.recognizer import SpeechRecognizer
+from webapp.demo_agent.transcripts import word_times
+from webapp.demo_agent.turns import SAMPLE_RATE, Ended, Started, TurnTaker
+
+
+def speech_16k(text: str, directory: Path) -> np.ndarray:
+    """espeak-ng's en-us voice saying `text`, at the 16 kHz the agent hears, with the agent's
+    0.3 s of pre-roll silence before it."""
+    raw, path = directory / "raw.wav", directory / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
+    # sox low-passes as it resamples, as the agent's resampler does (a plain interpolation aliases)
+    # -R: sox dithers with a fixed seed, so a run is repeatable (pocketsphinx is swayed by it)
+    subprocess.run(
+        ["sox", "-R", str(raw), "-r", str(SAMPLE_RATE), "-b", "16", str(path), "pad", "0.3"], check=True
+    )
+    with wave.open(str(path)) as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").copy()
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> SpeechRecognizer:
+    """The agent's recogniser, loaded once."""
+    return SpeechRecognizer(domain_corpus())
+
+
+def recognise(recognizer: SpeechRecognizer, audio: np.ndarray) -> tuple[str, list[str]]:
+    """Stream `audio` in 20 ms chunks, as the agent does; return the final text and the interims."""
+    recognizer.start()
+    interims = [
+        text
+        for start in range(0, audio.size, 320)
+        if (text := recognizer.feed(audio[start : start + 320].tobytes()))
+    ]
+    return recognizer.finish().text, interims
+
+
+def test_intents_are_found_in_what_was_said() -> None:
+    """Each intent by its words; the rest is read back; nothing heard asks again."""
+    assert classify("hello there") == "greeting"
+    assert classify("what can you do") == "capabilities"
+    assert classify("what time is it") == "time"
+    assert classify("thank you very much") == "thanks"
+    assert classify("okay bye bye") == "goodbye" and classify("thanks goodbye") == "goodbye"
+    assert reply_to("bye").text == GOODBYE_REPLY and reply_to("bye").ends_call
+    assert reply_to("the weather is nice").text == f"{HEARD_PREFIX} the weather is nice"
+    assert reply_to("hello from my keyboard", typed=True).text == "You wrote: hello from my keyboard"
+    assert reply_to("").intent == "unclear" and not reply_to("").ends_call
+    assert say_time(time.strptime("2026-01-01 17:07 UTC", "%Y-%m-%d %H:%M %Z")).startswith("It's 5:07 PM")
+
+
+def test_a_known_sentence_is_recognised_with_interim_results(
+    recognizer: SpeechRecognizer, tmp_path: Path
+) -> None:
+    """The domain model gets a sentence it expects word for word, with interims on the way."""
+    sentence = "I would like to hear about your product."
+    text, interims = recognise(recognizer, speech_16k(sentence, tmp_path))
+    # "to hear" sometimes comes out as "you": the words around it are always right
+    assert word_error_rate(sentence, text) <= 0.25, text
+    assert {"would", "like", "about", "your", "product"} <= set(text.split()), text
+    assert interims and interims[-1] != "", interims
+    assert recognizer.unknown_words == []  # every corpus word can be pronounced
+
+
+def test_free_speech_still_comes_back_as_words(recognizer: SpeechRecognizer, tmp_path: Path) -> None:
+    """Outside the demo's sentences the general model answers: some words, read back as heard."""
+    text, _ = recognise(
+        recognizer, speech_16k("Please book a table for two people tomorrow evening.", tmp_path)
+    )
+    assert len(text.split()) >= 3, text
+    assert reply_to(text).text.startswith(HEARD_PREFIX)
+
+
+def test_turn_taker_starts_fast_and_ends_after_half_a_second_of_silence(tmp_path: Path) -> None:
+    """Speech starts a turn within ~0.1 s of its onset; 0.5 s of silence ends it."""
+    speech = speech_16k("Testing one two three.", tmp_path)
+    gap = np.zeros(SAMPLE_RATE, dtype=np.int16)
+    audio = np.concatenate([gap, speech, gap])
+    taker = TurnTaker()
+    events = [event for chunk in np.array_split(audio, 137) for event in taker.push(chunk)]
+    started = [e for e in events if isinstance(e, Started)]
+    ended = [e for e in events if isinstance(e, Ended)]
+    assert len(started) == 1 and len(ended) == 1
+    onset_s = started[0].onset / SAMPLE_RATE
+    assert 1.2 < onset_s < 1.5 and started[0].start < started[0].onset
+    assert 1.0 < ended[0].speech_s <= speech.size / SAMPLE_RATE + 0.1
+    assert not taker.in_turn
+
+
+def test_time_limit_schedule_warns_only_when_there_is_room() -> None:
+    """A 10-minute call warns 20 s before; a 10 s call just says goodbye; both leave after the limit."""
+    long, short = schedule_for(600), schedule_for(10)
+    assert long.warn_at == 580 and long.goodbye_at == 596 and long.leave_at > 600
+    assert "20 seconds" in long.warning
+    assert short.warn_at is None and short.goodbye_at == 6 and short.leave_at > 10
+
+
+def test_agent_words_are_paced_over_the_audio() -> None:
+    """Each word is sent when the voice reaches it, in proportion to its length."""
+    times = word_times("one three", 1.0)
+    assert times == [(0.0, "one"), (0.4, "three")]

@@ -1,0 +1,73 @@
+"""The demo agent's pure pieces: greeting, WAV parsing, pre-connect decoding, settings.
+
+Calls through a real LiveKit server (turns, barge-in, goodbye) are in
+`tests/demo_agent/test_conversation.py`; recognition and turn-taking in `tests/demo_agent/`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from tests.demo_agent.caller import run_async, webm_opus
+from webapp.demo_agent.greeting import DEFAULT_GREETING, greeting_from_metadata, max_call_s_from_metadata
+from webapp.demo_agent.preconnect import decode_audio
+from webapp.demo_agent.settings import AgentSettings, SettingsError
+from webapp.demo_agent.speech import chime, parse_wav, resample
+from webapp.demo_agent.turns import level_dbfs
+
+AGENT_NAME = "webcall-demo"
+SAMPLE_RATE = 48000
+
+
+def test_greeting_fills_variables_and_survives_bad_metadata() -> None:
+    """`{{name}}` comes from variables; junk metadata falls back to the default greeting."""
+    metadata = json.dumps({"greeting": "Hi {{ name }}, from {{company}}!", "variables": {"name": "Ada"}})
+    assert greeting_from_metadata(metadata) == "Hi Ada, from!"
+    assert greeting_from_metadata("") == DEFAULT_GREETING
+    assert greeting_from_metadata("not json") == DEFAULT_GREETING
+    assert greeting_from_metadata(json.dumps({"greeting": 3})) == DEFAULT_GREETING
+
+
+def test_max_call_s_comes_from_metadata_when_it_is_a_positive_number() -> None:
+    """The time limit the app put in the dispatch; anything else means no limit."""
+    assert max_call_s_from_metadata(json.dumps({"max_call_s": 600})) == 600.0
+    for bad in ("", "not json", "[]", json.dumps({"max_call_s": "600"}), json.dumps({"max_call_s": 0})):
+        assert max_call_s_from_metadata(bad) is None
+
+
+def test_espeak_wav_from_a_pipe_is_parsed_and_resampled() -> None:
+    """espeak-ng's --stdout WAV (with bogus sizes) parses; resampling keeps the duration."""
+    wav = subprocess.run(["espeak-ng", "--stdout", "hello"], check=True, capture_output=True).stdout
+    samples, rate = parse_wav(wav)
+    assert rate == 22050 and samples.size > rate // 4
+    assert abs(resample(samples, rate).size / SAMPLE_RATE - samples.size / rate) < 0.001
+
+
+def test_chime_is_audible() -> None:
+    """The fallback for a machine without espeak-ng is loud enough to be heard and seen."""
+    assert level_dbfs(chime()) > -30
+
+
+def test_preconnect_buffer_decodes_webm_opus_and_rejects_garbage() -> None:
+    """A MediaRecorder-style WebM/Opus buffer decodes to 16 kHz, its duration kept; junk raises."""
+    tone = (8000 * np.sin(2 * np.pi * 330 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.int16)
+    decoded = run_async(decode_audio(webm_opus(tone), "audio/webm;codecs=opus", 48000, 1))
+    assert decoded.size / 16000 == pytest.approx(1.0, abs=0.05)
+    assert level_dbfs(decoded) == pytest.approx(level_dbfs(tone), abs=1.5)
+    with pytest.raises(ValueError):
+        run_async(decode_audio(b"\x1aE\xdf\xa3 not really webm" * 20, "audio/webm;codecs=opus", 48000, 1))
+
+
+def test_settings_name_every_problem_and_hide_the_secret() -> None:
+    """Missing settings are reported together; the secret never shows in a repr."""
+    with pytest.raises(SettingsError) as error:
+        AgentSettings.from_env({"LIVEKIT_URL": "http://x", "WEBCALL_DEMO_AGENT_MAX_CALLS": "0"})
+    for problem in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "MAX_CALLS"):
+        assert problem in str(error.value)
+    env = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "hush-hush"}
+    settings = AgentSettings.from_env(env)
+    assert settings.agent_name == AGENT_NAME and "hush-hush" not in repr(settings)

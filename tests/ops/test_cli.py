@@ -1,0 +1,84 @@
+"""The operator's commands: ``check``, ``agents``, ``token`` (``demo-link`` is in tests/pages)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from tests.support.apps import OfflineLiveKit, build_app
+
+CATALOGUE = """
+[agents.ravan]
+provider = "ravan"
+agent_id = "{ravan}"
+
+[agents.zudu]
+provider = "zudu"
+agent_id = "{zudu}"
+
+[agents.convoi]
+provider = "convoi"
+agent_id = "{convoi}"
+title = "Sales"
+"""
+LIVEKIT_AGENT = """
+[agents.ravan]
+provider = "ravan"
+agent_id = "r-1"
+
+[agents.local]
+provider = "livekit"
+agent_id = "webcall-demo"
+max_call_s = 120
+"""
+
+
+def test_check_reaches_every_provider_with_our_keys(
+    make_app: Any, ravan: Any, zudu: Any, convoi: Any
+) -> None:
+    result = make_app().test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
+    assert set(rows) == {"ravan", "zudu", "convoi"} and all(" ok " in row for row in rows.values())
+    # Each one was a harmless read that carried our credentials: no call was placed.
+    assert [r.method for r in ravan[1].requests] == ["GET"] and [r.method for r in convoi[1].requests] == [
+        "GET"
+    ]
+    assert [r.method for r in zudu[1].requests] == ["GET"]
+
+
+def test_check_names_the_provider_that_refuses_our_key(make_app: Any, convoi: Any) -> None:
+    convoi[1].api_key = "sk_live_someone_else"
+    result = make_app().test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 1
+    convoi_row = next(line for line in result.output.splitlines() if line.startswith("convoi"))
+    assert "FAILED" in convoi_row and "provider_auth_failed" in convoi_row
+    assert "sk_live" not in result.output
+
+
+def test_agents_lists_the_catalogue(make_app: Any) -> None:
+    result = make_app().test_cli_runner().invoke(args=["agents"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split()[:2] == ["slug", "provider"]
+    assert {line.split()[0] for line in lines[1:]} == {"ravan", "zudu", "convoi"}
+    assert any("Sales" in line for line in lines)
+
+
+def test_token_mints_a_test_token_for_a_livekit_agent(tmp_path: Path) -> None:
+    app = build_app(tmp_path, LIVEKIT_AGENT, RAVAN_API_KEY="rvn-test-key")
+    result = app.test_cli_runner().invoke(args=["token", "local", "--name", "Ops"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    claims = jwt.decode(answer["token"], OfflineLiveKit.api_secret, algorithms=["HS256"])
+    assert (claims["video"]["room"], claims["sub"], claims["name"]) == (
+        answer["room"],
+        answer["identity"],
+        "Ops",
+    )
+    assert answer["url"] == OfflineLiveKit.url
+    refused = app.test_cli_runner().invoke(args=["token", "ravan"])
+    assert refused.exit_code != 0 and "livekit" in refused.output

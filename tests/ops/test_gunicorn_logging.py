@@ -1,0 +1,50 @@
+"""gunicorn's access lines: JSON, with no query string and no secret path segment."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from types import SimpleNamespace
+
+import pytest
+from gunicorn.config import Config
+
+from webapp.ops.gunicorn_logging import JsonLogger, public_path
+
+
+@pytest.mark.parametrize(
+    ("raw", "logged"),
+    [
+        ("/webhooks/ravan/wh-LEAKCHECK-secret-token", "/webhooks/ravan/***"),
+        ("/webhooks/ravan/wh-secret?x=1", "/webhooks/ravan/***"),
+        ("/demo/sales?t=eyJzaWduZWQiOiJsaW5rIn0.sig", "/demo/sales"),
+        ("/api/calls", "/api/calls"),
+    ],
+)
+def test_paths_are_logged_without_secrets(raw: str, logged: str) -> None:
+    assert public_path(raw) == logged
+
+
+def test_an_access_line_is_one_json_object(caplog: pytest.LogCaptureFixture) -> None:
+    config = Config()
+    config.set("accesslog", "-")
+    logger = JsonLogger(config)
+    logger.access_log.propagate = True
+    response = SimpleNamespace(status="404 NOT FOUND", sent=57, headers=[("X-Request-ID", "abc12345")])
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": "/webhooks/ravan/wh-secret?q=1",
+        "REMOTE_ADDR": "10.0.0.9",
+    }
+    with caplog.at_level(logging.INFO, logger="gunicorn.access"):
+        logger.access(response, None, environ, datetime.timedelta(milliseconds=12.5))
+    line = json.loads(caplog.records[-1].getMessage())
+    assert line["path"] == "/webhooks/ravan/***" and "wh-secret" not in caplog.text
+    assert (line["status"], line["method"], line["request_id"], line["bytes"]) == (
+        404,
+        "POST",
+        "abc12345",
+        57,
+    )
+    assert line["duration_ms"] == 12.5 and line["logger"] == "gunicorn.access"

@@ -1,0 +1,96 @@
+"""The page's files as the app serves them: compressed, hashed and immutable; pages revalidated."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.support.apps import build_app
+from tests.support.processes import ROOT
+
+CATALOGUE = """
+[agents.local]
+provider = "livekit"
+agent_id = "webcall-demo"
+allowed_origins = ["https://shop.example.com"]
+"""
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    """The app with one agent."""
+    return build_app(tmp_path, CATALOGUE)
+
+
+def page_assets(client: FlaskClient) -> list[str]:
+    """The scripts, preloads and stylesheets the call page names."""
+    html = client.get("/talk/local").get_data(as_text=True)
+    return re.findall(r'(?:src|href)="(/static/dist/[^"]+)"', html)
+
+
+def test_the_page_names_hashed_files_and_preloads_their_chunks(app: Flask) -> None:
+    urls = page_assets(app.test_client())
+    assert any(re.search(r"/call-[A-Z0-9]{8}\.js$", u) for u in urls), urls
+    assert any(re.search(r"/call-style-[A-Z0-9]{8}\.css$", u) for u in urls), urls
+    assert any("/chunks/" in u for u in urls), urls  # livekit-client's chunk, preloaded beside the entry
+    html = app.test_client().get("/talk/local").get_data(as_text=True)
+    assert "sourceMappingURL" not in html
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip"])
+def test_hashed_files_arrive_compressed_and_immutable(app: Flask, encoding: str) -> None:
+    client = app.test_client()
+    for url in page_assets(client):
+        response = client.get(url, headers={"Accept-Encoding": f"{encoding}, identity"})
+        raw = (ROOT / "static" / url.removeprefix("/static/")).read_bytes()
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"] == IMMUTABLE, url
+        assert b"sourceMappingURL" not in raw  # maps exist for operators, never fetched by visitors
+        if len(raw) < 1000:
+            continue  # a tiny entry file: compressing it would save nothing worth a Vary
+        assert response.headers["Content-Encoding"] == encoding, url
+        assert "Accept-Encoding" in response.headers["Vary"]
+        assert len(response.data) < len(raw) / 2, url  # really compressed
+
+
+def test_the_call_page_is_at_most_170_kb_on_the_wire(app: Flask) -> None:
+    client = app.test_client()
+    html = client.get("/talk/local", headers={"Accept-Encoding": "br"})
+    sizes = [len(client.get(u, headers={"Accept-Encoding": "br"}).data) for u in page_assets(client)]
+    assert len(html.data) + sum(sizes) <= 170_000, sizes
+
+
+def test_the_embed_loader_is_small_revalidated_and_open_to_every_site(app: Flask) -> None:
+    client = app.test_client()
+    loader = client.get("/embed.js", headers={"Accept-Encoding": "br"})
+    assert loader.status_code == 200 and loader.headers["Content-Encoding"] == "br"
+    assert len(loader.data) <= 5_000
+    assert loader.mimetype == "text/javascript"
+    assert loader.headers["Cache-Control"] == "max-age=300, public"
+    assert loader.headers["Access-Control-Allow-Origin"] == "*"
+    again = client.get("/embed.js", headers={"If-None-Match": loader.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_pages_revalidate_with_an_etag(app: Flask) -> None:
+    client = app.test_client()
+    first = client.get("/talk/local")
+    assert first.headers["Cache-Control"] == "no-cache" and first.headers["ETag"]
+    again = client.get("/talk/local", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert again.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+
+
+def test_widget_assets_load_from_other_sites(app: Flask) -> None:
+    client = app.test_client()
+    panel = client.get("/embed/local/panel", headers={"Origin": "https://shop.example.com"}).get_json()
+    for url in (panel["script_url"], panel["css_url"]):
+        response = client.get(url.replace("http://localhost", ""))
+        assert response.status_code == 200
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"

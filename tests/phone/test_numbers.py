@@ -1,0 +1,47 @@
+"""Destination numbers: parsed to E.164, refused by line type and country, always masked."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.errors import AppError
+from webapp.phone.numbers import mask_e164, parse_destination
+
+ALLOWED = frozenset({"US", "GB", "DE"})
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "e164", "masked"),
+    [
+        ("+14155552671", None, "+14155552671", "+1 415 ***-**71"),
+        ("(415) 555-2671", "US", "+14155552671", "+1 415 ***-**71"),
+        ("+44 20 7183 8750", None, "+442071838750", "+44 20 **** **50"),
+        ("0151 23456789", "DE", "+4915123456789", "+49 1512 *****89"),
+    ],
+)
+def test_numbers_are_normalised_and_masked(text: str, default: str | None, e164: str, masked: str) -> None:
+    destination = parse_destination(text, ALLOWED, default)
+    assert (destination.e164, destination.masked) == (e164, masked)
+    assert e164 not in repr(destination)  # not even a traceback shows the full number
+    assert mask_e164(e164) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", "invalid_phone_number"),
+        ("hello", "invalid_phone_number"),
+        ("+1415", "invalid_phone_number"),
+        ("+1 415 555 2671 555 2671 555 2671 5", "invalid_phone_number"),
+        ("+19005550123", "number_type_not_allowed"),  # US premium rate (900)
+        ("+448712345678", "number_type_not_allowed"),  # UK premium rate (0871)
+        ("+448431234567", "number_type_not_allowed"),  # UK shared cost (0843)
+        ("+447012345678", "number_type_not_allowed"),  # UK personal number (070)
+        ("+445512345678", "number_type_not_allowed"),  # UK UAN (055)
+        ("+33612345678", "country_not_allowed"),  # a French mobile, France not allowed
+    ],
+)
+def test_refusals(text: str, code: str) -> None:
+    with pytest.raises(AppError) as refused:
+        parse_destination(text, ALLOWED)
+    assert refused.value.code == code

@@ -1,0 +1,134 @@
+"""The agent's side of the recogniser: a child process per call, spoken to over pipes.
+
+`recognizer.py` runs as `python recognizer.py` (see its docstring for why a process);
+this class starts it, streams an utterance's audio to it, and hands back interim texts
+as they come and the final words at the end. Nothing here blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from . import recognizer
+from .intents import domain_corpus
+from .recognizer import Recognition, Word
+
+logger = logging.getLogger(__name__)
+
+RECOGNIZER_SCRIPT = Path(recognizer.__file__)
+START_TIMEOUT_S = 30.0  # loading two acoustic models on a busy 2-core machine
+FINAL_TIMEOUT_S = 10.0
+
+
+class RecognizerError(RuntimeError):
+    """The recogniser process is gone or did not answer in time."""
+
+
+class Hearing:
+    """One recogniser process: `start()`, then per utterance `begin`, `feed`…, `finish`."""
+
+    def __init__(self, on_partial: Callable[[int, str], None]) -> None:
+        """`on_partial(utterance, text)` runs for every interim result."""
+        self._on_partial = on_partial
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finals: dict[int, asyncio.Future[Recognition]] = {}
+        self._next_id = 0
+        self.unknown_words: list[str] = []
+
+    async def start(self) -> None:
+        """Start the process and send it the domain sentences (it answers when loaded)."""
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(RECOGNIZER_SCRIPT),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self._reader = asyncio.create_task(self._read())
+        self._send(recognizer.START, json.dumps({"corpus": domain_corpus()}).encode())
+
+    async def wait_ready(self) -> None:
+        """Wait until the models are loaded."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise RecognizerError(f"the recogniser did not start within {START_TIMEOUT_S:.0f} s") from exc
+
+    def begin(self) -> int:
+        """Start an utterance; return its number (for `finish` and interim results)."""
+        self._next_id += 1
+        self._send(recognizer.START, json.dumps({"id": self._next_id}).encode())
+        return self._next_id
+
+    def feed(self, pcm: bytes) -> None:
+        """Send 16 kHz mono int16 audio of the utterance in progress."""
+        self._send(recognizer.AUDIO, pcm)
+
+    def cancel(self) -> None:
+        """Abandon the utterance in progress."""
+        self._send(recognizer.CANCEL)
+
+    async def finish(self, utterance: int) -> Recognition:
+        """End the utterance in progress (number `utterance`) and wait for its words."""
+        final = self._finals[utterance] = asyncio.get_running_loop().create_future()
+        self._send(recognizer.END)
+        await self.wait_ready()  # a turn can end before the models are loaded (pre-connect audio)
+        try:
+            return await asyncio.wait_for(final, FINAL_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise RecognizerError("the recogniser did not answer in time") from exc
+        finally:
+            self._finals.pop(utterance, None)
+
+    async def aclose(self) -> None:
+        """Stop the process."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), 2)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    def _send(self, kind: bytes, payload: bytes = b"") -> None:
+        """Write one message; the pipe buffers it, so this never waits."""
+        if self._process is None or self._process.stdin is None or self._process.returncode is not None:
+            raise RecognizerError("the recogniser is not running")
+        self._process.stdin.write(recognizer.encode_message(kind, payload))
+
+    async def _read(self) -> None:
+        """Dispatch the process's answers until it exits."""
+        assert self._process is not None and self._process.stdout is not None
+        while line := await self._process.stdout.readline():
+            message = json.loads(line)
+            if "ready" in message:
+                self.unknown_words = list(message.get("unknown_words", []))
+                if not self._ready.done():
+                    self._ready.set_result(None)
+            elif "partial" in message:
+                self._on_partial(int(message["id"]), str(message["partial"]))
+            elif "final" in message and (waiting := self._finals.get(int(message["id"]))) is not None:
+                final = message["final"]
+                words = [Word(**word) for word in final.pop("words")]
+                if not waiting.done():
+                    waiting.set_result(Recognition(words=words, **final))
+        gone = RecognizerError("the recogniser exited")
+        if not self._ready.done():
+            self._ready.set_exception(gone)
+        for final in self._finals.values():
+            if not final.done():
+                final.set_exception(gone)
+        logger.info("recogniser exited with status %s", await self._process.wait())

@@ -1,0 +1,146 @@
+"""What the agent answers: a few intents recognised by their words, else what it understood.
+
+Pure functions (no audio, no room), so every reply can be tested directly. `PHRASES` is
+also the recogniser's domain corpus: the ways callers are expected to say each intent,
+so the recogniser favours them over similar-sounding words.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+Intent = Literal["greeting", "capabilities", "time", "thanks", "goodbye", "unclear", "other"]
+
+GREETING_REPLY = "Hello! Nice to hear you. Ask me what I can do, or what time it is."
+CAPABILITIES_REPLY = (
+    "I am a small demo agent that runs on this machine. I can tell you the time, "
+    "and I repeat back what I understood. Say goodbye to end the call."
+)
+THANKS_REPLY = "You're welcome!"
+GOODBYE_REPLY = "Goodbye! Thanks for calling."
+UNCLEAR_REPLY = "Sorry, I didn't catch that. Could you say it again?"
+HEARD_PREFIX = "I heard:"
+TYPED_PREFIX = "You wrote:"
+MAX_HEARD_WORDS = 40  # read back out loud: keep a reply to a long turn short
+
+# The order matters: "thanks, goodbye" is a goodbye, "hi, what can you do" a question.
+_RULES: list[tuple[Intent, re.Pattern[str]]] = [
+    ("goodbye", re.compile(r"\b(good ?bye|bye|see you|that's all|hang up)\b")),
+    ("time", re.compile(r"\bwhat('s| is)? (the )?time\b|\btime is it\b|\bthe time\b")),
+    ("capabilities", re.compile(r"\bwhat (can|do) you do\b|\bhelp me\b|\bwho are you\b|\bwhat are you\b")),
+    ("thanks", re.compile(r"\bthanks?\b|\bthank you\b")),
+    ("greeting", re.compile(r"^(hello|hi|hey|good (morning|afternoon|evening))\b( (there|agent))?$")),
+]
+
+# Sentences the recogniser should expect: each intent's phrasings, the demo's small talk
+# and the sentences our tests and benchmarks speak. One per line, lower case.
+PHRASES = """
+hello
+hello there
+hi there
+hey there
+hello agent
+good morning
+good afternoon
+good evening
+what can you do
+what do you do
+what can you help me with
+can you help me
+how can you help me
+who are you
+what time is it
+what is the time
+what's the time
+tell me the time
+can you tell me the time
+do you know what time it is
+thank you
+thanks
+thank you very much
+thanks a lot
+goodbye
+bye
+bye bye
+good bye
+see you later
+that's all
+i would like to hear about your product
+tell me about your product
+tell me more
+i have a question
+can you hear me
+can you hear me clearly
+this is a test call from the browser
+testing one two three
+yes
+no
+okay
+please
+i am fine
+how are you
+wait
+stop
+hold on
+""".split("\n")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the agent says back, and whether the call ends after it."""
+
+    intent: Intent
+    text: str
+    ends_call: bool = False
+
+
+def normalise(text: str) -> str:
+    """Lower case, letters, digits and apostrophes only, single spaces."""
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def classify(text: str) -> Intent:
+    """The intent of a caller's words; "other" when none matches, "unclear" when empty."""
+    words = normalise(text)
+    if not words:
+        return "unclear"
+    for intent, pattern in _RULES:
+        if pattern.search(words):
+            return intent
+    return "other"
+
+
+def say_time(now: time.struct_time) -> str:
+    """The time as espeak-ng reads it well: "It's 5:07 PM, UTC."."""
+    hour = now.tm_hour % 12 or 12
+    return (
+        f"It's {hour}:{now.tm_min:02d} {'AM' if now.tm_hour < 12 else 'PM'}, {now.tm_zone or 'local time'}."
+    )
+
+
+def reply_to(text: str, now: time.struct_time | None = None, *, typed: bool = False) -> Reply:
+    """The agent's answer to the caller's words, spoken or (`typed`) sent as a chat message."""
+    intent = classify(text)
+    if intent == "goodbye":
+        return Reply(intent, GOODBYE_REPLY, ends_call=True)
+    if intent == "time":
+        return Reply(intent, say_time(now or time.localtime()))
+    if intent == "capabilities":
+        return Reply(intent, CAPABILITIES_REPLY)
+    if intent == "thanks":
+        return Reply(intent, THANKS_REPLY)
+    if intent == "greeting":
+        return Reply(intent, GREETING_REPLY)
+    if intent == "unclear":
+        return Reply(intent, UNCLEAR_REPLY)
+    words = " ".join(text.split()).split(" ")
+    heard = " ".join(words[:MAX_HEARD_WORDS]) + (" …" if len(words) > MAX_HEARD_WORDS else "")
+    return Reply(intent, f"{TYPED_PREFIX if typed else HEARD_PREFIX} {heard}")
+
+
+def domain_corpus() -> str:
+    """The recogniser's domain sentences, one per line."""
+    return "\n".join(line.strip() for line in PHRASES if line.strip())

@@ -1,0 +1,44 @@
+"""What the service counts, for Prometheus: defined once here, recorded where things happen.
+
+A leaf like the error tree (it imports nothing of ours), so any layer may record. Under
+gunicorn with several workers the values live in ``PROMETHEUS_MULTIPROC_DIR`` (set up by
+``gunicorn.conf.py``) and ``/metrics`` adds every worker's up; in one process they are plain
+in-memory metrics. Labels are bounded: agent slugs come from the catalogue, codes from the
+error tree, providers from the registry.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CALLS = Counter(
+    "webcall_calls",
+    "Calls asked for through webcall, by agent, provider, channel (web, phone) and outcome "
+    "(created, or failed with the error code).",
+    ["agent", "provider", "channel", "outcome", "code"],
+)
+PROVIDER_SECONDS = Histogram(
+    "webcall_provider_request_seconds",
+    "How long each request to a provider took (all attempts), by operation and outcome.",
+    ["provider", "operation", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0),
+)
+LIMIT_REFUSALS = Counter(
+    "webcall_limit_refusals",
+    "Requests refused by a limit, by kind (rate_limited, agent_busy, daily_budget_exhausted, ...).",
+    ["kind"],
+)
+CREATES_IN_PROGRESS = Gauge(
+    "webcall_call_creates_in_progress",
+    "Calls being created right now (waiting on the guards or the provider).",
+    ["channel"],
+    multiprocess_mode="livesum",
+)
+WEBHOOKS = Counter(
+    "webcall_webhooks", "Provider webhooks received, by provider and outcome.", ["provider", "outcome"]
+)
+HISTORY_SYNC = Counter(
+    "webcall_history_sync_calls",
+    "Calls read from providers' history by the sync, by provider and outcome.",
+    ["provider", "outcome"],
+)

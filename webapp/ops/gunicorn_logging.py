@@ -1,0 +1,62 @@
+"""gunicorn's own lines as JSON too: the access log and the master's and workers' messages.
+
+``gunicorn.conf.py`` names :class:`JsonLogger` as gunicorn's ``logger_class``. Access lines
+carry the worker's pid and the request id the app answered with; paths are logged without
+their query (demo-link tokens live there) and secret path segments (webhook tokens) are masked.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import re
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from .logging import RequestIdFilter, json_formatter
+
+# /webhooks/<provider>/<token>: the token is a secret; nothing else in our paths is.
+SECRET_PATH = re.compile(r"^(/webhooks/[^/]+/)[^/?]+")
+
+
+def public_path(path: str) -> str:
+    """A request path fit for a log line: no query, no secret segment."""
+    return SECRET_PATH.sub(r"\1***", path.split("?", 1)[0])
+
+
+class JsonLogger(Logger):
+    """gunicorn's logger, writing one JSON object per line."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's handlers, with our JSON formatter on the error log."""
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(json_formatter())
+            handler.addFilter(RequestIdFilter())
+        for handler in self.access_log.handlers:
+            handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> None:
+        """One JSON line per request."""
+        if not self.access_log_enabled:
+            return
+        headers = {name.lower(): value for name, value in getattr(resp, "headers", [])}
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        line = {
+            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            "level": "INFO",
+            "logger": "gunicorn.access",
+            "remote": environ.get("REMOTE_ADDR", "-"),
+            "pid": os.getpid(),
+            "method": environ.get("REQUEST_METHOD"),
+            "path": public_path(environ.get("RAW_URI") or environ.get("PATH_INFO") or ""),
+            "status": int(status) if str(status).isdigit() else status,
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+            "request_id": headers.get("x-request-id"),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+        }
+        self.access_log.info(json.dumps(line, separators=(",", ":")))

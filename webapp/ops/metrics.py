@@ -1,0 +1,44 @@
+"""``GET /metrics``: Prometheus' text format, for a scraper holding ``WEBCALL_METRICS_TOKEN``.
+
+Off unless the token is set (the numbers name agents and say how busy the service is).
+Under gunicorn with several workers each one writes its values to ``PROMETHEUS_MULTIPROC_DIR``
+and any worker answers for all of them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+from flask import Blueprint, Flask, Response, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+from ..errors import MetricsTokenRequired
+from ..settings import Settings
+from ..state import app_state
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Every metric of every worker."""
+    token = app_state().settings.metrics_token
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    expected = token.get_secret_value().encode() if token else b""
+    matches = hmac.compare_digest(given.strip().encode(), expected)
+    if not expected or scheme.lower() != "bearer" or not matches:
+        raise MetricsTokenRequired()
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    response = Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Serve /metrics only when a token is configured."""
+    if settings.metrics_token is not None:
+        app.register_blueprint(bp)

@@ -1,0 +1,92 @@
+"""What browsers download: hashed, compressed files built into ``static/dist/``, served by WhiteNoise.
+
+``scripts/build-assets.mjs`` names each bundle, chunk and stylesheet by its content hash and
+writes ``dist/manifest.json``; templates ask :class:`Assets` for the current names. Hashed
+files never change, so they are cached for a year as immutable; WhiteNoise picks the brotli
+or gzip copy the build made for each. The embed loader keeps a fixed URL (``/embed.js``, in
+customers' pages) and is revalidated after a few minutes instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, url_for
+from whitenoise import WhiteNoise
+
+from ..errors import ConfigError
+
+HASHED = re.compile(r"-[A-Z0-9]{8}\.(js|css|map|svg|woff2)$")  # esbuild's [name]-[hash]
+LOADER_MAX_AGE_S = 300  # customers' pages always get a recent loader
+OTHER_MAX_AGE_S = 60  # any static file not named by its hash
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry point: its file under dist/ and the chunks it imports at once."""
+
+    file: str
+    preload: tuple[str, ...] = ()
+
+
+class Assets:
+    """The build's manifest: entry names (``call.js``, ``widget.js``, ``call.css``) → files."""
+
+    def __init__(self, dist: Path) -> None:
+        self.dist = dist
+        path = dist / "manifest.json"
+        try:
+            raw: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                [f"{path} is missing or unreadable: build the browser code with `npm run build` "
+                 "(scripts/bootstrap does it)"]
+            ) from exc  # fmt: skip
+        self.entries = {name: Entry(e["file"], tuple(e.get("preload", ()))) for name, e in raw.items()}
+
+    def url(self, name: str, *, external: bool = False) -> str:
+        """The URL of an entry's current file."""
+        return url_for("static", filename=f"dist/{self.entries[name].file}", _external=external)
+
+    def preload_urls(self, name: str) -> list[str]:
+        """The chunks an entry imports at once: the page preloads them beside it."""
+        return [url_for("static", filename=f"dist/{chunk}") for chunk in self.entries[name].preload]
+
+
+def _is_immutable(path: str, url: str) -> bool:
+    """Files named by their content hash never change."""
+    return bool(HASHED.search(url))
+
+
+def _public_headers(headers: Any, path: str, url: str) -> None:
+    """Credential-free files that other sites' embeds load."""
+    headers["Access-Control-Allow-Origin"] = "*"
+    headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    headers["X-Content-Type-Options"] = "nosniff"
+    if HASHED.search(url):
+        headers["Cache-Control"] = IMMUTABLE
+
+
+def init_app(app: Flask, assets: Assets) -> None:
+    """Serve /static/dist/ and /embed.js with WhiteNoise in front of the app; templates get ``assets``."""
+    dist = assets.dist
+    static = WhiteNoise(
+        app.wsgi_app,
+        root=str(dist),
+        prefix="static/dist/",
+        autorefresh=app.debug,
+        max_age=OTHER_MAX_AGE_S,
+        immutable_file_test=_is_immutable,
+        add_headers_function=_public_headers,
+    )
+    # The loader alone at the site root; a separate instance for its own short lifetime.
+    app.wsgi_app = WhiteNoise(  # type: ignore[method-assign]
+        static, root=str(dist / "loader"), prefix="/", max_age=LOADER_MAX_AGE_S, autorefresh=app.debug,
+        add_headers_function=_public_headers,
+    )  # fmt: skip
+    app.jinja_env.globals["assets"] = assets

@@ -1,0 +1,1 @@
+"""Phone callbacks: "Call my phone" through providers that place outbound calls."""

@@ -1,0 +1,100 @@
+"""Destination numbers for phone callbacks: parsed, normalised, checked and masked.
+
+Parsing and the line-type database come from ``phonenumbers`` (Google's libphonenumber):
+toll fraud lives in premium-rate and shared-cost ranges that change by country and year,
+which no regular expression of ours would keep up with. A number is only ever stored,
+logged or shown masked; the full E.164 form goes to the provider and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+from ..errors import CountryNotAllowed, InvalidPhoneNumber, NumberTypeNotAllowed
+
+# Lines nobody answers for a callback, or that bill the caller: never dialled.
+REFUSED_TYPES = {
+    PhoneNumberType.PREMIUM_RATE: "premium-rate",
+    PhoneNumberType.SHARED_COST: "shared-cost",
+    PhoneNumberType.UAN: "universal access (UAN)",
+    PhoneNumberType.PERSONAL_NUMBER: "personal (forwarding)",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.VOICEMAIL: "voicemail access",
+    PhoneNumberType.UNKNOWN: "unknown",
+}
+MAX_INPUT_CHARS = 32
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A number we may dial: E.164 for the provider, masked for everyone else."""
+
+    e164: str
+    country: str  # ISO 3166-1 alpha-2
+    masked: str
+
+    def __repr__(self) -> str:
+        """Never the full number, not even in a traceback."""
+        return f"Destination({self.masked!r}, {self.country})"
+
+
+def parse_destination(
+    text: str, allowed_countries: frozenset[str], default_country: str | None = None
+) -> Destination:
+    """Parse ``text`` (E.164, or national with ``default_country``) and check it may be called.
+
+    Raises ``InvalidPhoneNumber`` (400), ``NumberTypeNotAllowed`` (403) or
+    ``CountryNotAllowed`` (403).
+    """
+    if not text or len(text) > MAX_INPUT_CHARS:
+        raise InvalidPhoneNumber()
+    try:
+        number = phonenumbers.parse(text, default_country)
+    except NumberParseException as exc:
+        raise InvalidPhoneNumber() from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber()
+    kind = phonenumbers.number_type(number)
+    if kind in REFUSED_TYPES:
+        raise NumberTypeNotAllowed(
+            f"We can't call {REFUSED_TYPES[kind]} numbers. Please give a mobile or landline number."
+        )
+    country = phonenumbers.region_code_for_number(number) or ""
+    if country not in allowed_countries:
+        raise CountryNotAllowed()
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return Destination(e164=e164, country=country, masked=mask(number))
+
+
+def mask(number: phonenumbers.PhoneNumber) -> str:
+    """``+1 415 ***-**71``: the country code, the first group and the last two digits."""
+    international = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+    code, _, national = international.partition(" ")
+    first, rest = _split_first_group(national)
+    digits_left = sum(c.isdigit() for c in rest)
+    shown, masked = 0, []
+    for char in rest:
+        if char.isdigit():
+            shown += 1
+            masked.append(char if shown > digits_left - 2 else "*")
+        else:
+            masked.append(char)
+    return f"{code} {first} {''.join(masked)}".strip()
+
+
+def mask_e164(e164: str) -> str:
+    """The masked form of a stored E.164 number (``+*** **`` when it no longer parses)."""
+    try:
+        return mask(phonenumbers.parse(e164, None))
+    except NumberParseException:
+        return re.sub(r"\d(?=\d{2})", "*", e164)
+
+
+def _split_first_group(national: str) -> tuple[str, str]:
+    """The national number's first group (area code) and the rest, without the separator."""
+    match = re.match(r"^(\(?\d+\)?)[\s-]?(.*)$", national)
+    return (match.group(1), match.group(2)) if match else ("", national)
