@@ -139,11 +139,13 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert sent is True
     assert poll(lambda: agent.contexts == ["On the orders page."], timeout_s=5), agent.contexts
 
-    # An interruption cuts the agent's line; what it streams after that is dropped.
+    # An interruption cuts the agent's line (marked as such); what it streams after that is dropped.
     chat.fill("interrupt yourself")
     chat.press("Enter")
-    cut = transcript.locator('[data-speaker="agent"]', has_text="This is a long answer that will be…")
+    cut = transcript.locator('[data-speaker="agent"]', has_text="This is a long answer that will be")
     expect(cut).to_have_count(1, timeout=15_000)
+    expect(cut).to_have_text("This is a long answer that will be")
+    expect(cut).to_have_attribute("data-interrupted", "")
     page.wait_for_timeout(1_000)
     expect(transcript).not_to_contain_text("cut off here")
 
@@ -177,6 +179,26 @@ def test_an_elevenlabs_tool_nobody_answers(page: Page, console_log: list[str], s
     assert [e["detail"]["tool_name"] for e in events(page, "tool-call")] == ["lookup_order"]
     (result,) = agent.tool_results
     assert result["is_error"] is True
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    assert agent.problems == []
+
+
+def test_an_elevenlabs_agent_that_joins_after_the_caller(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """What the page sends first reaches an agent that was not in the room yet when it connected."""
+    app = stack["app"]
+    page.add_init_script(OBSERVE_EVENTS)
+    page.goto(f"{app.url}/talk/elevenlabs-late")
+    answer = start_call(page, page.locator("#talk"))
+    agent = stack["protocol_agents"].agent(answer["room"])
+    wait_for_state(page, "waiting-agent")
+    wait_for_state(page, "in-call")
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_have_text(
+        "Hello there, this is the ElevenLabs agent.", timeout=15_000
+    )
+    assert agent.received[0] == answer["protocol"]["initiation"]
     page.click("#hangup")
     wait_for_state(page, "ended")
     assert agent.problems == []

@@ -14,7 +14,10 @@ import { RoomEvent } from 'livekit-client';
 
 const INITIATION = { type: 'conversation_initiation_client_data' };
 const TOOL_ANSWER_TIMEOUT_MS = 10_000;
-const CUT = '…';
+// Data sent while the agent is still joining can be lost: the initiation goes again until the
+// agent says anything at all (it waits for the initiation before it does).
+const INITIATION_RETRY_MS = 1_500;
+const INITIATION_TRIES = 4;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -34,6 +37,8 @@ class ElevenLabsAgent {
     this.speaking = false;
     this.thinking = false;
     this.toolTimers = new Map(); // tool_call_id → the timer that answers for an absent host page
+    this.heardFromAgent = false;
+    this.initiationTimer = 0;
     room
       .on(RoomEvent.DataReceived, (payload, participant) => {
         if (!participant || this.isAgent(participant)) this.receive(payload);
@@ -57,9 +62,16 @@ class ElevenLabsAgent {
    */
   follow(participant) {
     this.agent = participant;
+    this.initiate(INITIATION_TRIES);
+    this.reportState();
+  }
+
+  /** Sends the initiation, and again a little later unless the agent has spoken up by then. */
+  initiate(tries) {
+    if (this.heardFromAgent || tries === 0) return;
     const unsent = (err) => console.warn('webcall: the initiation was not sent', err);
     this.send(this.initiation).catch(unsent);
-    this.reportState();
+    this.initiationTimer = setTimeout(() => this.initiate(tries - 1), INITIATION_RETRY_MS);
   }
 
   /** A typed message; the agent will answer it. */
@@ -87,6 +99,7 @@ class ElevenLabsAgent {
 
   /** The call is over: nobody answers the tool calls still open. */
   stop() {
+    clearTimeout(this.initiationTimer);
     this.toolTimers.forEach((timer) => clearTimeout(timer));
     this.toolTimers.clear();
   }
@@ -111,13 +124,15 @@ class ElevenLabsAgent {
     } catch {
       return; // not an ElevenLabs message
     }
+    this.heardFromAgent = true;
+    clearTimeout(this.initiationTimer);
     const handle = HANDLERS[message?.type];
     if (handle) handle(this, message);
   }
 
-  /** A line of the transcript: the caller's, or one of the agent's. */
-  line(speaker, text, final, id = `el-${(this.lineCount += 1)}`) {
-    this.hooks.line({ id, speaker, text, final });
+  /** A line of the transcript: the caller's, or one of the agent's (`interrupted`: cut off). */
+  line(speaker, text, final, id = `el-${(this.lineCount += 1)}`, interrupted = false) {
+    this.hooks.line({ id, speaker, text, final, interrupted });
     return id;
   }
 }
@@ -141,7 +156,7 @@ const HANDLERS = {
   agent_response_correction: (agent, { agent_response_correction_event: fix }) => {
     const text = fix?.corrected_agent_response?.trim();
     const { reply } = agent;
-    if (reply && text) agent.line('agent', text + (reply.cut ? CUT : ''), true, reply.id);
+    if (reply && text) agent.line('agent', text, true, reply.id, reply.cut);
   },
   client_tool_call: (agent, { client_tool_call: call }) => askHostPage(agent, call),
   error: (_agent, message) => console.warn('webcall: the agent reported an error', message),
@@ -181,7 +196,7 @@ function streamPart(agent, part) {
   if (reply.text.trim()) agent.line('agent', reply.text, !reply.streaming, reply.id);
 }
 
-/** The caller cut the agent off: its line stops where it was, and nothing more is added to it. */
+/** The caller cut the agent off: its line stops where it was, marked; nothing is added to it. */
 function cutReply(agent) {
   const { reply } = agent;
   agent.thinking = false;
@@ -189,7 +204,7 @@ function cutReply(agent) {
   if (!reply || reply.cut || !(reply.streaming || agent.speaking)) return; // nothing being said
   reply.cut = true;
   reply.streaming = false;
-  if (reply.text.trim()) agent.line('agent', reply.text.trimEnd() + CUT, true, reply.id);
+  if (reply.text.trim()) agent.line('agent', reply.text, true, reply.id, true);
 }
 
 /** A tool the host page runs: a webcall:tool-call event, answered with answerToolCall(). */

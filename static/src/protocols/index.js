@@ -14,8 +14,9 @@
  *   stop()                 optional: the call is over; drop timers
  * It reports through hooks:
  *   hooks.agentState(state)  the agent is `listening`, `thinking` or `speaking` (or undefined)
- *   hooks.line({id, speaker, text, final, chat?})  a transcript line appeared or changed;
- *     `speaker` is 'agent' or 'user', and the same id again replaces that line's text
+ *   hooks.line({id, speaker, text, final, chat?, interrupted?})  a transcript line appeared or
+ *     changed; `speaker` is 'agent' or 'user', the same id again replaces that line's text, and
+ *     `interrupted` marks an agent's line the caller talked over
  *   hooks.drop(id)  a line is superseded: take it away
  *   hooks.toolCall({tool_call_id, tool_name, parameters})  the agent asks the page to run a tool
  */
