@@ -87,9 +87,9 @@ def embed_hosts() -> Iterator[dict[str, EmbedHost]]:
 
 
 @pytest.fixture(scope="session")
-def protocol_agents(livekit_server: LiveKitServer) -> Iterator[ProtocolAgents]:
+def protocol_agents(livekit_server: LiveKitServer, artifacts: Path) -> Iterator[ProtocolAgents]:
     """Retell's and ElevenLabs' own agents (faked), joining the rooms their fakes create."""
-    agents = ProtocolAgents(livekit_server)
+    agents = ProtocolAgents(livekit_server, artifacts / "logs")
     yield agents
     agents.stop()
 
@@ -113,7 +113,10 @@ def stack(
         ("elevenlabs", create_elevenlabs_app,
          {"api_key": FAKE_KEYS["elevenlabs"], "on_web_call": protocol_agents.join}),
     ]:  # fmt: skip
-        state = fake_state(livekit_server, agents={FAKE_AGENT_IDS[kind]: {}}, **fields)
+        agents: dict[Any, dict[str, Any]] = {FAKE_AGENT_IDS[kind]: {}}
+        if kind == "elevenlabs":
+            agents[FAKE_AGENT_IDS["elevenlabs_late"]] = {"join_delay_s": 3.0}
+        state = fake_state(livekit_server, agents=agents, **fields)
         server = FakeServer(create(state))
         server.start()
         servers.append(server)
@@ -135,6 +138,7 @@ def stack(
         zudu_agent=FAKE_AGENT_IDS["zudu"],
         retell_agent=FAKE_AGENT_IDS["retell"],
         elevenlabs_agent=FAKE_AGENT_IDS["elevenlabs"],
+        elevenlabs_late_agent=FAKE_AGENT_IDS["elevenlabs_late"],
         embed_origin=embed_hosts["allowed"].origin,
     )
     app = start_app_server(env, artifacts / "logs", agents_toml=toml)

@@ -28,6 +28,7 @@ FAKE_AGENT_IDS = {
     "zudu": "agent-123",
     "retell": "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD",
     "elevenlabs": "agent_01jzexample0000000000000000",
+    "elevenlabs_late": "agent_01jzlatejoiner00000000000000",  # its agent joins after the caller
 }
 
 

@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,9 +43,10 @@ class ProtocolAgent:
     identity = "agent"
     track_name = "agent_voice"
 
-    def __init__(self, livekit: LiveKitServer, call: WebCallRoom) -> None:
+    def __init__(self, livekit: LiveKitServer, call: WebCallRoom, log_dir: Path | None = None) -> None:
         self.livekit = livekit
         self.call = call
+        self.log_dir = log_dir
         self.room: rtc.Room  # made in run(), on the agents' loop
         self.source: rtc.AudioSource
         self.received: list[dict[str, Any]] = []  # every JSON message from the page, in order
@@ -85,6 +87,8 @@ class ProtocolAgent:
         self.room.on("track_subscribed", self._on_track)
         self.room.on("participant_disconnected", self._on_left)
         try:
+            # An agent record may ask to join late (after the caller), as a slow platform would.
+            await asyncio.sleep(float(self.call.agent.get("join_delay_s", 0)))
             await self.room.connect(self.livekit.url, self.token())
             track = rtc.LocalAudioTrack.create_audio_track(self.track_name, self.source)
             options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
@@ -103,7 +107,18 @@ class ProtocolAgent:
             await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.room.disconnect()
             await self.source.aclose()
+            self.write_log()
             self.done.set()
+
+    def write_log(self) -> None:
+        """What the agent saw, in test-artifacts/logs (a failed test's first clue)."""
+        if self.log_dir is None:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        seen = {"room": self.call.room, "identity": self.identity, "problems": self.problems,
+                "heard_speech_s": round(self.heard_speech_s, 2), "received": self.received}  # fmt: skip
+        path = self.log_dir / f"protocol-agent-{self.call.provider}-{self.call.call_id}.json"
+        path.write_text(json.dumps(seen, indent=1))
 
     async def script(self) -> None:
         """What the agent says and does once the caller is there."""
@@ -193,8 +208,8 @@ class RetellAgent(ProtocolAgent):
     FAREWELL = "Yes, I can hear you clearly. Thank you for calling."
     CALLER = ("Hello agent", "Can you hear me")
 
-    def __init__(self, livekit: LiveKitServer, call: WebCallRoom) -> None:
-        super().__init__(livekit, call)
+    def __init__(self, livekit: LiveKitServer, call: WebCallRoom, log_dir: Path | None = None) -> None:
+        super().__init__(livekit, call, log_dir)
         self.conversation: list[dict[str, str]] = []
 
     async def script(self) -> None:
@@ -248,8 +263,8 @@ class ElevenLabsAgent(ProtocolAgent):
     PING_EVERY_S = 0.5
     TOOL = "lookup_order"
 
-    def __init__(self, livekit: LiveKitServer, call: WebCallRoom) -> None:
-        super().__init__(livekit, call)
+    def __init__(self, livekit: LiveKitServer, call: WebCallRoom, log_dir: Path | None = None) -> None:
+        super().__init__(livekit, call, log_dir)
         self.identity = f"agent_{secrets.token_hex(6)}"
         self.pings_sent = 0
         self.variables: dict[str, Any] = {}
@@ -279,8 +294,8 @@ class ElevenLabsAgent(ProtocolAgent):
     async def handle(self, message: dict[str, Any]) -> None:
         """One message from the page."""
         kind = message.get("type")
-        if kind == "pong":
-            return
+        if kind == "pong" or kind == "conversation_initiation_client_data":
+            return  # the page sends the initiation again until the agent answers anything
         if kind == "contextual_update":
             self.contexts.append(str(message.get("text")))
         elif kind == "user_message":
@@ -366,8 +381,9 @@ AGENTS: dict[str, type[ProtocolAgent]] = {"retell": RetellAgent, "elevenlabs": E
 class ProtocolAgents:
     """Runs the platforms' fake agents on one background loop; `join` is the fakes' hook."""
 
-    def __init__(self, livekit: LiveKitServer) -> None:
+    def __init__(self, livekit: LiveKitServer, log_dir: Path | None = None) -> None:
         self.livekit = livekit
+        self.log_dir = log_dir  # where each agent writes what it saw
         self.by_room: dict[str, ProtocolAgent] = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="protocol-agents", daemon=True)
@@ -375,7 +391,7 @@ class ProtocolAgents:
 
     def join(self, call: WebCallRoom) -> None:
         """Put the platform's agent in the call's room (called by the Retell and ElevenLabs fakes)."""
-        agent = AGENTS[call.provider](self.livekit, call)
+        agent = AGENTS[call.provider](self.livekit, call, self.log_dir)
         self.by_room[call.room] = agent
         self._spawn(agent.run())
 

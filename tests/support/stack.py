@@ -56,6 +56,11 @@ title = "ElevenLabs agent"
 allowed_variables = ["name"]
 allowed_origins = ["{embed_origin}"]
 
+[agents.elevenlabs-late]
+provider = "elevenlabs"
+agent_id = "{elevenlabs_late_agent}"  # its agent joins a few seconds after the caller
+title = "Late ElevenLabs agent"
+
 # For the call page's tests (tests/e2e/test_call_page.py):
 [agents.branded]
 provider = "livekit"
