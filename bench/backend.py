@@ -5,7 +5,12 @@ The provider is the Convoi fake in a process of its own, answering after 0 ms or
 fake; "direct" posts the body webcall's Convoi adapter would send (built by the adapter's
 own ``build_request``) straight to the fake. Both sides use keep-alive httpx clients, one
 per load thread, warmed up before the clock starts, and take turns (a few rounds each) so
-a noisy moment on the machine hits both alike. Each scenario gets a fresh gunicorn.
+a noisy moment on the machine hits both alike. Each scenario gets a fresh gunicorn (and a
+fresh call log: an SQLite file, the default).
+
+What the call log adds to each call is measured on its own too: the one INSERT and commit
+``POST /api/calls`` makes before answering (``CallStore.record_created``), timed in process
+on the default SQLite file and on a local PostgreSQL, over a log that already holds calls.
 """
 
 from __future__ import annotations
@@ -19,15 +24,27 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.services import postgres_binaries, start_postgres
 from webapp.catalogue import Agent
+from webapp.history.store import CallAttempt, CallStore, client_reference
 from webapp.providers import WebCallRequest, convoi
 from webapp.settings import Settings
 
 from .results import Percentiles, Result, percentiles
-from .services import OFFLINE_LIVEKIT, UNLIMITED, FakeProvider, cpu_s, fake_provider, gunicorn, worker_pids
+from .services import (
+    FAKE_AGENT_IDS,
+    OFFLINE_LIVEKIT,
+    UNLIMITED,
+    FakeProvider,
+    cpu_s,
+    fake_provider,
+    gunicorn,
+    worker_pids,
+)
 
 NAME = "backend"
 PROVIDER = "convoi"
+FAKE_AGENT_ID = FAKE_AGENT_IDS[PROVIDER]
 TIME_LIMIT_S = 120.0  # for one side of one scenario; far above what it takes
 Send = Callable[[httpx.Client], bool]  # one request; True when it succeeded
 
@@ -213,9 +230,59 @@ def _scenario_rows(scenario: Scenario, ours: Sample, theirs: Sample, cpu_ms: flo
     ]  # fmt: skip
 
 
+RECORDS = 3000  # timed; after as many untimed ones, so the log is not empty
+RECORD_TARGET_MS = 1.0  # what recording may add to POST /api/calls at p50
+
+
+def record_calls(store: CallStore, count: int) -> list[float]:
+    """Record ``count`` created calls the way ``POST /api/calls`` does; each one's seconds."""
+    attempt = CallAttempt(
+        agent="convoi-bench", provider="convoi", provider_agent_id=FAKE_AGENT_ID,
+        origin="https://shop.example", client_ref=client_reference("bench-key", "203.0.113.9"),
+    )  # fmt: skip
+    timings = []
+    for _ in range(count):
+        call_id = f"call_{uuid.uuid4().hex}"
+        started = time.perf_counter()
+        store.record_created(attempt, call_id, f"room_{call_id}")
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def call_log_rows(log_dir: Path) -> list[Result]:
+    """What recording one call costs, on SQLite (the default) and PostgreSQL, in process."""
+    rows = []
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for stale in log_dir.glob("call-log.db*"):
+        stale.unlink()
+    databases = [("SQLite file (WAL)", f"sqlite:///{log_dir / 'call-log.db'}", None)]
+    try:
+        postgres_binaries()
+        server = start_postgres(durable=True)  # each commit waits for the disk, as in production
+        databases.append(("PostgreSQL on loopback", server.create_database(), server))
+    except RuntimeError as exc:
+        rows.append(Result(NAME, "call log: one record, PostgreSQL", f"not measured: {exc}"))
+    for label, url, server in databases:
+        print(f"  backend: call log on {label}, {RECORDS} records", flush=True)
+        store = CallStore(url)
+        try:
+            store.migrate()
+            record_calls(store, RECORDS)  # warm up, and a log that already holds calls
+            stats = percentiles(record_calls(store, RECORDS))
+        finally:
+            store.close()
+            if server is not None:
+                server.stop()
+        value = f"{stats.p50_ms:.2f} / {stats.p95_ms:.2f} / {stats.p99_ms:.2f} ms"
+        met = stats.p50_ms < RECORD_TARGET_MS
+        rows.append(Result(NAME, f"call log: one record, {label}: p50/p95/p99", value,
+                           f"< {RECORD_TARGET_MS:g} ms at p50", met))  # fmt: skip
+    return rows
+
+
 def run(log_dir: Path) -> list[Result]:
     """Every scenario, webcall and direct in turns; one fake per latency, a fresh gunicorn per scenario."""
-    rows: list[Result] = []
+    rows: list[Result] = call_log_rows(log_dir)
     for latency_ms in sorted({s.latency_ms for s in SCENARIOS}):
         with fake_provider(PROVIDER, log_dir, latency_ms=latency_ms) as fake:
             env = {**OFFLINE_LIVEKIT, **UNLIMITED, **fake.env()}

@@ -127,7 +127,11 @@ def gunicorn(
     if workers is not None:
         argv += ["--workers", str(workers)]
     argv.append("webapp:create_app()")
-    process = start(name, argv, env={"WEBCALL_AGENTS_FILE": str(agents_file), **env}, log_dir=log_dir)
+    database = log_dir / f"{name}.db"  # a fresh call log (SQLite, the default) per run
+    for stale in log_dir.glob(f"{name}.db*"):
+        stale.unlink()
+    defaults = {"WEBCALL_AGENTS_FILE": str(agents_file), "WEBCALL_DATABASE_URL": f"sqlite:///{database}"}
+    process = start(name, argv, env={**defaults, **env}, log_dir=log_dir)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(http_ok(url + "/healthz"), timeout_s=30, what="gunicorn to serve", process=process)

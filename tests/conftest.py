@@ -24,7 +24,7 @@ from tests.fakes import (
 )
 from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, build_app, fake_state, provider_env
 from tests.support.processes import ROOT
-from tests.support.services import redis_url  # noqa: F401  (a fixture for every test)
+from tests.support.services import postgres, redis_url  # noqa: F401  (fixtures for every test)
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -34,6 +34,14 @@ def artifacts() -> Path:
     """Where logs, screenshots and generated audio go (kept after the run for reviewers)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty call-log database: an SQLite file, then a database on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'calls.db'}"
+    return str(request.getfixturevalue("postgres").create_database())
 
 
 def _provider_fixture(kind: str, create: Any, **state_fields: Any) -> Any:

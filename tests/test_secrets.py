@@ -16,15 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
 from tests.fakes import FakeState, FakeTurnstile, Fault
 from tests.support.apps import FAKE_AGENT_IDS, OfflineLiveKit
+from tests.support.logs import access_lines
+from tests.support.stack import start_app_server
 from webapp import create_app
 from webapp.errors import ConfigError
-from webapp.ops.logging import json_formatter
+from webapp.ops.logging import json_formatter, mask_secret_paths
 from webapp.pages.demo_links import sign_demo_link
 from webapp.settings import Settings
 
@@ -41,7 +44,12 @@ SECRETS = {
     "WEBCALL_SECRET_KEY": "webcall-secret-LEAKCHECK-5c6d7e8f9a0b1c2d3e4f",
     "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret-LEAKCHECK-6e7f8a9b",
     "WEBCALL_METRICS_TOKEN": "metrics-LEAKCHECK-0a9b8c7d6e5f",
+    "WEBCALL_WEBHOOK_TOKEN": "whk_LEAKCHECK_7d8e9f0a1b2c3d4e5f6a7b8c9d",
+    "WEBCALL_ADMIN_PASSWORD": "admin password LEAKCHECK 3e4f",
+    "WEBCALL_ADMIN_TOKEN": "adm_LEAKCHECK_5a6b7c8d9e0f1a2b3c4d5e6f7a",
 }
+WEBHOOK = f"/webhooks/ravan/{SECRETS['WEBCALL_WEBHOOK_TOKEN']}"
+ORG = "org_fake"
 HUMAN = "turnstile-pass-token"
 CATALOGUE = """
 [agents.ravan]
@@ -98,9 +106,10 @@ class Drive:
         label = f"POST /api/calls {options.get('json') or options.get('data', b'')[:60]!r}"
         return self._keep(label, self.app.test_client().post("/api/calls", **options))
 
-    def open(self, method: str, path: str) -> TestResponse:
+    def open(self, method: str, path: str, **options: Any) -> TestResponse:
         """Any other method on ``path``."""
-        return self._keep(f"{method} {path}", self.app.test_client().open(path, method=method))
+        label = f"{method} {mask_secret_paths(path)}"
+        return self._keep(label, self.app.test_client().open(path, method=method, **options))
 
     def _keep(self, label: str, response: TestResponse) -> TestResponse:
         """Remember ``response`` under ``label`` and return it."""
@@ -137,6 +146,7 @@ def drive(
             {
                 **SECRETS,
                 "WEBCALL_AGENTS_FILE": str(path),
+                "WEBCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
                 "RAVAN_BASE_URL": ravan[0].url,
                 "ZUDU_BASE_URL": zudu[0].url,
                 "CONVOI_BASE_URL": convoi[0].url,
@@ -152,6 +162,7 @@ def drive(
                 "WEBCALL_CONNECT_TIMEOUT_S": "1",
                 "WEBCALL_RATE_LIMITS": "100000/minute",
                 "WEBCALL_LOG_LEVEL": "DEBUG",
+                "RAVAN_ORG_ID": ORG,
             }
         )
         app = create_app(settings)
@@ -205,6 +216,58 @@ def drive_calls_and_refusals(d: Drive) -> None:
     d.call({"agent": "strict"})
 
 
+def drive_webhooks(d: Drive) -> None:
+    """Ravan's webhook with the right secret, near misses of it, and bodies it refuses."""
+    session = d.call({"agent": "ravan"}).get_json()["call_id"]
+    event = {
+        "event": "call.completed",
+        "org_id": ORG,
+        "data": {"call_session_id": session, "status": "completed"},
+    }
+    assert d.open("POST", WEBHOOK, json=event).status_code == 200
+    d.open("POST", WEBHOOK, json=event)  # a duplicate
+    d.open("POST", WEBHOOK + "x", json=event)  # a near miss is a secret too
+    d.open("POST", WEBHOOK[:-1], json=event)
+    d.open("POST", WEBHOOK, json={**event, "org_id": "org_other"})
+    d.open("POST", WEBHOOK, data=b"{not json", content_type="application/json")
+    d.open("POST", WEBHOOK, json={**event, "data": {"call_session_id": "sess-404"}})
+    d.open("GET", WEBHOOK)
+
+
+def drive_admin(d: Drive) -> None:
+    """The admin view (wrong passwords, then the right one, every page) and the admin API."""
+    client = d.app.test_client()
+
+    def keep(label: str, response: TestResponse) -> TestResponse:
+        return d._keep(label, response)
+
+    login = keep("GET /admin/login", client.get("/admin/login"))
+    token = login.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    password = SECRETS["WEBCALL_ADMIN_PASSWORD"]
+    for guess in (password + "x", password[:-1], password.upper()):
+        keep(
+            "POST /admin/login (wrong)",
+            client.post("/admin/login", data={"password": guess, "csrf_token": token}),
+        )
+    keep("POST /admin/login (no token)", client.post("/admin/login", data={"password": password}))
+    assert client.post("/admin/login", data={"password": password, "csrf_token": token}).status_code == 303
+    for path in ("/admin", "/admin?q=LEAK", "/admin?status=nope", "/admin/calls.csv", "/admin/live.json"):
+        keep(f"GET {path}", client.get(path))
+    record = d.call({"agent": "local"}).get_json()["call_id"]
+    keep("GET /admin/calls/<id>", client.get(f"/admin/calls/{record}"))
+    admin_token = SECRETS["WEBCALL_ADMIN_TOKEN"]
+    for header in (
+        f"Bearer {admin_token}",
+        f"Bearer {admin_token}x",
+        f"Bearer {admin_token[:-1]}",
+        admin_token,
+    ):
+        for path in ("/api/admin/calls", f"/api/admin/calls/{record}", "/api/admin/calls?status=nope"):
+            keep(f"GET {path}", d.app.test_client().get(path, headers={"Authorization": header}))
+    for n in range(6):  # into the sign-in rate limit
+        keep("POST /admin/login (limited)", client.post("/admin/login", data={"password": f"guess {n}"}))
+
+
 def drive_provider_failures(d: Drive) -> None:
     """Each fault once, followed by a good call so no circuit breaker opens in between."""
     ravan_key = SECRETS["RAVAN_API_KEY"]
@@ -245,6 +308,8 @@ def test_no_secret_in_any_answer_header_or_log(
     caplog.set_level(logging.DEBUG)
     drive_pages_and_probes(drive)
     drive_calls_and_refusals(drive)
+    drive_webhooks(drive)
+    drive_admin(drive)
     drive_provider_failures(drive)
 
     for label, response in drive.answers:
@@ -267,10 +332,43 @@ def test_no_secret_in_any_answer_header_or_log(
         "unknown_field", "unknown_agent", "unsupported_media_type", "payload_too_large",
         "origin_not_allowed", "bot_check_required", "bot_check_failed", "bot_check_unavailable",
         "invalid_demo_link", "demo_link_expired", "invalid_idempotency_key", "method_not_allowed",
-        "not_found", "metrics_token_required",
+        "not_found", "metrics_token_required", "invalid_webhook_token", "wrong_org", "invalid_webhook",
+        "unknown_call_session", "admin_token_required", "invalid_query",
     } <= drive.codes()  # fmt: skip
     # Upstream bodies that echoed our key were logged (so the redaction, not silence, kept it out).
     assert any("bad key" in record.getMessage() for record in caplog.records)
+
+
+def test_gunicorn_logs_never_show_the_webhook_secret(tmp_path: Path, ravan: Any) -> None:
+    """The production entry point: the token is in the request line, which the access log prints."""
+    path = tmp_path / "agents.toml"
+    path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS).split("[agents.zudu]")[0])
+    ravan[1].api_key = SECRETS["RAVAN_API_KEY"]
+    env = {
+        "RAVAN_API_KEY": SECRETS["RAVAN_API_KEY"],
+        "RAVAN_BASE_URL": ravan[0].url,
+        "RAVAN_ORG_ID": ORG,
+        "WEBCALL_WEBHOOK_TOKEN": SECRETS["WEBCALL_WEBHOOK_TOKEN"],
+        "WEBCALL_SECRET_KEY": SECRETS["WEBCALL_SECRET_KEY"],
+        "WEBCALL_LOG_LEVEL": "DEBUG",
+    }
+    server = start_app_server(env, tmp_path / "logs", agents_toml=path.read_text())
+    try:
+        session = httpx.post(f"{server.url}/api/calls", json={"agent": "ravan"}, timeout=10).json()["call_id"]
+        event = {"event": "call.completed", "org_id": ORG, "data": {"call_session_id": session}}
+        answers = [
+            httpx.post(server.url + WEBHOOK, json=event, timeout=10),
+            httpx.post(server.url + WEBHOOK + "x", json=event, timeout=10),
+            httpx.post(f"{server.url}{WEBHOOK}?retry=1", content=b"{", timeout=10),
+            httpx.get(server.url + WEBHOOK, timeout=10),
+        ]
+        assert [a.status_code for a in answers] == [200, 403, 400, 405]
+    finally:
+        server.process.stop()
+    log = server.process.log()
+    webhook_lines = [line for line in access_lines(log, "/webhooks/ravan/***") if line["method"] == "POST"]
+    assert [line["status"] for line in webhook_lines] == [200, 403, 400]  # logged, with the token masked
+    assert_clean("gunicorn's log", log)
 
 
 def test_settings_and_config_errors_hide_secrets(tmp_path: Path) -> None:
@@ -282,6 +380,7 @@ def test_settings_and_config_errors_hide_secrets(tmp_path: Path) -> None:
         "LIVEKIT_URL": OfflineLiveKit.url,
         "LIVEKIT_API_KEY": OfflineLiveKit.api_key,
         "WEBCALL_TURNSTILE_SITE_KEY": "ts-site-key",
+        "RAVAN_ORG_ID": ORG,
     }
     assert_clean("repr(Settings)", repr(Settings.from_mapping(env)))
     with pytest.raises(ConfigError) as refused:

@@ -158,3 +158,47 @@ def test_public_url_is_an_origin(value: str) -> None:
     with pytest.raises(ConfigError, match="WEBCALL_PUBLIC_URL"):
         Settings.from_mapping({"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT,
                                "WEBCALL_PUBLIC_URL": value})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"WEBCALL_DATABASE_URL": "mysql://db/calls"}, "WEBCALL_DATABASE_URL: must be sqlite:///<file>"),
+        ({"WEBCALL_DATABASE_URL": "sqlite:///:memory:"}, "an SQLite call log needs a file"),
+        (
+            {"WEBCALL_HISTORY_SYNC_INTERVAL_S": "5"},
+            "WEBCALL_HISTORY_SYNC_INTERVAL_S: must be 0 (off) or at least 60",
+        ),
+        ({"WEBCALL_HISTORY_SYNC_INTERVAL_S": "-1"}, "WEBCALL_HISTORY_SYNC_INTERVAL_S"),
+        ({"WEBCALL_ADMIN_PASSWORD": "short"}, "WEBCALL_ADMIN_PASSWORD: must be at least 12 characters"),
+        ({"WEBCALL_ADMIN_TOKEN": "t" * 31}, "WEBCALL_ADMIN_TOKEN: must be at least 32 characters"),
+        ({"WEBCALL_WEBHOOK_TOKEN": "a/b" + "c" * 40}, "WEBCALL_WEBHOOK_TOKEN: may hold only letters"),
+        ({"WEBCALL_WEBHOOK_TOKEN": "w" * 40, "RAVAN_API_KEY": "k"}, "RAVAN_ORG_ID must be set"),
+    ],
+)
+def test_call_log_and_admin_settings_are_checked(env: dict[str, str], problem: str) -> None:
+    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_mapping({**quick, **env})
+    assert problem in str(refused.value)
+    for secret in ("short", "t" * 31, "w" * 40, "mysql://db/calls"):
+        if secret in env.values() and len(secret) > 8:
+            assert secret not in str(refused.value)
+
+
+def test_call_log_defaults_to_sqlite_in_the_instance_folder(tmp_path: Path) -> None:
+    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
+    settings = Settings.from_mapping(quick)
+    assert settings.database_url_in(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'webcall.db'}"
+    assert settings.history_sync_interval_s == 0 and settings.admin_password is None
+    postgres = "postgresql://webcall:pw-1234@db.internal/webcall"
+    configured = Settings.from_mapping(
+        {
+            **quick,
+            "WEBCALL_DATABASE_URL": postgres,
+            "WEBCALL_WEBHOOK_TOKEN": "w" * 40,
+            "WEBCALL_ADMIN_TOKEN": "",
+        }
+    )
+    assert configured.database_url_in(tmp_path) == postgres and configured.admin_token is None
+    assert "pw-1234" not in repr(configured)  # the URL may carry a password

@@ -11,13 +11,19 @@ from pathlib import Path
 
 import httpx
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import guards, state, tracing
+from .admin import api as admin_api
+from .admin import auth as admin_auth
+from .admin import views as admin_views
 from .calls import api as calls_api
 from .calls import token_endpoint
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
+from .history import sync, webhooks
+from .history.store import CallStore
 from .ops import cli, error_handlers, health, metrics, openapi
 from .ops.logging import configure_logging
 from .pages import assets, embed, views
@@ -47,34 +53,71 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         headers={"User-Agent": f"webcall/{openapi.VERSION}"},
     )
+    history = open_call_log(settings, app.instance_path)
     turnstile = settings.turnstile_secret_key
     context = ProviderContext(
         http=client,
         deadline_s=settings.connect_timeout_s + settings.read_timeout_s,
         token_ttl_s=settings.token_ttl_s,
     )
-    state.init_app(
-        app,
-        state.AppState(
-            settings=settings,
-            providers=build_providers(settings.providers, context),
-            replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
-            bot_verifier=TurnstileVerifier(
-                turnstile.get_secret_value(), settings.turnstile_verify_url, client
-            )
-            if turnstile
-            else None,
-            http=client,
-            embed_origins=frozenset(o for a in settings.agents.values() for o in a.allowed_origins),
-            assets=browser_code,
-        ),
+    shared = state.AppState(
+        settings=settings,
+        providers=build_providers(settings.providers, context),
+        replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
+        bot_verifier=TurnstileVerifier(turnstile.get_secret_value(), settings.turnstile_verify_url, client)
+        if turnstile
+        else None,
+        http=client,
+        embed_origins=frozenset(o for a in settings.agents.values() for o in a.allowed_origins),
+        assets=browser_code,
+        history=history,
     )
+    state.init_app(app, shared)
     tracing.init_app(app, trust_header=settings.trusted_proxies > 0)
     guards.init_app(app, settings)
     assets.init_app(app, browser_code)  # outermost: static files skip everything else
+    admin_auth.init_app(app)
+    sync.init_app(app, periodic_sync(shared))
     error_handlers.init_app(app)
     cli.init_app(app)
     metrics.init_app(app, settings)
-    for blueprint in (calls_api.bp, token_endpoint.bp, views.bp, embed.bp, health.bp, openapi.bp):
+    blueprints = (
+        calls_api.bp,
+        token_endpoint.bp,
+        views.bp,
+        embed.bp,
+        health.bp,
+        openapi.bp,
+        webhooks.bp,
+        admin_api.bp,
+        admin_views.bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
+
+
+def periodic_sync(shared: state.AppState) -> sync.PeriodicSync | None:
+    """The background history sync, when ``WEBCALL_HISTORY_SYNC_INTERVAL_S`` asks for one."""
+    interval_s = shared.settings.history_sync_interval_s
+    if not interval_s:
+        return None
+
+    def run() -> None:
+        sync.sync_all(shared.providers, shared.settings.agents.values(), shared.history)
+
+    return sync.PeriodicSync(run, shared.history, interval_s)
+
+
+def open_call_log(settings: Settings, instance_path: str) -> CallStore:
+    """The call log, created or upgraded on the spot; a database we cannot use stops the start."""
+    try:
+        store = CallStore(settings.database_url_in(instance_path))
+        store.migrate()
+    except (SQLAlchemyError, OSError) as error:
+        # The driver's first line names the problem (a URL's password never appears in it).
+        cause = getattr(error, "orig", None) or error
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+        print(f"webcall cannot open its call log (WEBCALL_DATABASE_URL): {reason}", file=sys.stderr)
+        raise SystemExit(WORKER_BOOT_ERROR) from None
+    return store

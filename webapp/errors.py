@@ -25,6 +25,7 @@ class AppError(Exception):
     status_code = 500
     code = "internal_error"
     message = "Something went wrong on our side. Please try again."
+    www_authenticate: str | None = None  # sent as WWW-Authenticate with a 401
 
     def __init__(
         self,
@@ -110,6 +111,20 @@ class InvalidIdempotencyKey(BadRequest):
     message = "Idempotency-Key must be 1 to 128 letters, digits or -_.:"
 
 
+class InvalidWebhook(BadRequest):
+    """A webhook's body is not the provider's documented event."""
+
+    code = "invalid_webhook"
+    message = "The body is not a webhook event this endpoint takes."
+
+
+class InvalidQuery(BadRequest):
+    """A query parameter breaks its rule."""
+
+    code = "invalid_query"
+    message = "A query parameter is not valid."
+
+
 # LiveKit's token endpoint (``POST /api/token``): fields of LiveKit's request a client may not choose.
 
 
@@ -146,6 +161,18 @@ class AgentNameRequired(BadRequest):
 
     code = "agent_name_required"
     message = "Name the agent to call in room_config.agents[0].agent_name."
+
+
+# --- 401: who is asking ---------------------------------------------------------------------
+
+
+class AdminTokenRequired(AppError):
+    """The admin API needs ``Authorization: Bearer <WEBCALL_ADMIN_TOKEN>``, and this was not it."""
+
+    status_code = 401
+    code = "admin_token_required"
+    message = "Send Authorization: Bearer <WEBCALL_ADMIN_TOKEN>."
+    www_authenticate = 'Bearer realm="webcall admin"'
 
 
 # --- 403 / 404 / 409 / 410: refused ------------------------------------------------------
@@ -207,6 +234,22 @@ class WebCallsDisabled(AppError):
     message = "This agent takes phone calls only: ask it to call your phone instead."
 
 
+class InvalidWebhookToken(AppError):
+    """The webhook URL's secret is not ours."""
+
+    status_code = 403
+    code = "invalid_webhook_token"
+    message = "This webhook address is not valid."
+
+
+class WrongWebhookOrg(AppError):
+    """The webhook came from another organisation's account."""
+
+    status_code = 403
+    code = "wrong_org"
+    message = "This webhook is for another organisation."
+
+
 class InvalidDemoLink(AppError):
     """A demo link was changed after it was signed, or was never ours."""
 
@@ -229,6 +272,22 @@ class MetricsTokenRequired(AppError):
     status_code = 401
     code = "metrics_token_required"
     message = "Send the metrics token as Authorization: Bearer <token>."
+
+
+class UnknownCall(AppError):
+    """No call in the log has this id (ours or the provider's)."""
+
+    status_code = 404
+    code = "unknown_call"
+    message = "There is no call with that id."
+
+
+class UnknownCallSession(AppError):
+    """A webhook names a call session the call log does not have."""
+
+    status_code = 404
+    code = "unknown_call_session"
+    message = "There is no call with that session id; send it again once the call is known."
 
 
 class NotFound(AppError):
@@ -362,6 +421,14 @@ class BotCheckUnavailable(AppError):
     status_code = 503
     code = "bot_check_unavailable"
     message = "We could not check the request right now. Please try again in a moment."
+
+
+class CallLogUnavailable(AppError):
+    """The call log's database could not be used; try again shortly."""
+
+    status_code = 503
+    code = "call_log_unavailable"
+    message = "The call log is unavailable right now. Please try again shortly."
 
 
 class ProviderTimeout(ProviderError):

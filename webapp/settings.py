@@ -10,6 +10,7 @@ validates a plain mapping the same way (tests, tools).
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,9 @@ from .errors import ConfigError
 from .providers import ProviderSettings, registry
 
 STORAGE_SCHEMES = ("memory://", "redis://", "rediss://", "redis+sentinel://")
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
+URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")  # one URL path segment, nothing to escape
+MIN_INTERVAL_S = 60  # the periodic history sync: providers limit how often we may read
 
 
 def _rate_limits(value: str) -> str:
@@ -63,6 +67,43 @@ def _log_level(value: str) -> str:
     if not isinstance(logging.getLevelName(level), int):
         raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
     return level
+
+
+def _database_url(value: SecretStr | None) -> SecretStr | None:
+    """SQLite (a file) or PostgreSQL; unset or empty means the SQLite file in the instance folder."""
+    if value is None or not value.get_secret_value().strip():
+        return None
+    url = value.get_secret_value().strip()
+    if not url.startswith(DATABASE_SCHEMES):
+        raise ValueError("must be sqlite:///<file> or a postgresql:// URL")
+    if url.startswith("sqlite:///") and url.removeprefix("sqlite:///") in ("", ":memory:"):
+        raise ValueError("an SQLite call log needs a file: sqlite:///<path> (each worker shares it)")
+    return SecretStr(url)
+
+
+def _secret(min_chars: int, *, url_safe: bool = False) -> AfterValidator:
+    """An optional secret: empty means unset; otherwise long enough to resist guessing."""
+
+    def check(value: SecretStr | None) -> SecretStr | None:
+        """Unset, or a secret of at least ``min_chars`` characters (URL-safe where asked)."""
+        if value is None or not value.get_secret_value():
+            return None
+        text = value.get_secret_value()
+        if len(text) < min_chars:
+            raise ValueError(f"must be at least {min_chars} characters")
+        if url_safe and not URL_SAFE.fullmatch(text):
+            raise ValueError("may hold only letters, digits, '-' and '_'")
+        if text != text.strip():
+            raise ValueError("must not start or end with spaces")
+        return value
+
+    return AfterValidator(check)
+
+
+OptionalSecret = SecretStr | None
+DatabaseUrl = Annotated[OptionalSecret, AfterValidator(_database_url)]
+Password = Annotated[OptionalSecret, _secret(12)]
+UrlSafeToken = Annotated[OptionalSecret, _secret(32, url_safe=True)]
 
 
 def _var(name: str, default: Any = None, **constraints: Any) -> Any:
@@ -118,6 +159,15 @@ class Settings(CatalogueSource):
     log_format: Literal["json", "text"] = _var("WEBCALL_LOG_FORMAT", "json")  # text: for a terminal
     # /metrics (Prometheus) answers only with "Authorization: Bearer <this>"; unset: no /metrics.
     metrics_token: SecretStr | None = _var("WEBCALL_METRICS_TOKEN", None, min_length=16)
+    # The call log. Unset: an SQLite file in the instance folder (one host); PostgreSQL for more.
+    database_url: DatabaseUrl = _var("WEBCALL_DATABASE_URL")
+    # Pull the providers' call history this often, inside the app (0: only `flask history sync`).
+    history_sync_interval_s: int = _var("WEBCALL_HISTORY_SYNC_INTERVAL_S", 0, ge=0)
+    # The secret path segment of POST /webhooks/<provider>/<token> (unset: webhooks are off).
+    webhook_token: UrlSafeToken = _var("WEBCALL_WEBHOOK_TOKEN")
+    # /admin's password (unset: the admin view is off) and the admin API's bearer token (unset: off).
+    admin_password: Password = _var("WEBCALL_ADMIN_PASSWORD")
+    admin_token: UrlSafeToken = _var("WEBCALL_ADMIN_TOKEN")
 
     @field_validator("secret_key_value")
     @classmethod
@@ -126,6 +176,14 @@ class Settings(CatalogueSource):
         if key is not None and 0 < len(key.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (it signs demo links)")
         return key
+
+    @field_validator("history_sync_interval_s")
+    @classmethod
+    def _not_too_often(cls, interval_s: int) -> int:
+        """Off, or at most once a minute (providers limit how often we may read their lists)."""
+        if 0 < interval_s < MIN_INTERVAL_S:
+            raise ValueError(f"must be 0 (off) or at least {MIN_INTERVAL_S} seconds")
+        return interval_s
 
     @model_validator(mode="after")
     def _pairs(self) -> Settings:
@@ -155,6 +213,12 @@ class Settings(CatalogueSource):
     def secret_key(self) -> str:
         """The key that signs demo links (and Flask's session)."""
         return self._secret_key
+
+    def database_url_in(self, instance_path: str | Path) -> str:
+        """The call log's URL: the configured one, or an SQLite file in ``instance_path``."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{Path(instance_path).resolve() / 'webcall.db'}"
 
     @property
     def secret_key_configured(self) -> bool:
@@ -200,6 +264,9 @@ class Settings(CatalogueSource):
                 problems.append(f"{', '.join(missing)} must be set: an agent uses provider {name!r}")
             elif not missing:
                 configured[name] = values
+        webhooks_on = settings is not None and settings.webhook_token is not None
+        if webhooks_on and "ravan" in configured and not getattr(configured["ravan"], "org_id", None):
+            problems.append("RAVAN_ORG_ID must be set with WEBCALL_WEBHOOK_TOKEN (Ravan's webhooks carry it)")
         if problems or settings is None:
             raise ConfigError(problems)
         settings._agents = agents

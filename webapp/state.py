@@ -17,6 +17,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .guards.botcheck import BotVerifier
     from .guards.idempotency import Replay
+    from .history.store import CallStore
     from .pages.assets import Assets
 
 EXTENSION = "webcall"
@@ -33,6 +34,7 @@ class AppState:
     http: httpx.Client
     embed_origins: frozenset[str]  # every origin some agent allows: the only ones CORS answers
     assets: Assets  # the browser code's current (hashed) file names
+    history: CallStore  # the call log
 
     def agent(self, slug: str) -> Agent:
         """The agent with this slug, or ``UnknownAgent``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,7 +141,8 @@ def test_a_deploy_loses_no_call_in_flight(
     tmp_path: Path, redis_url: str, ravan_fake: tuple[FakeServer, FakeState], sig: signal.Signals
 ) -> None:
     """Calls waiting on the provider when gunicorn is reloaded or stopped still get their answer."""
-    app = start(tmp_path, redis_url, ravan_fake[0])
+    database = tmp_path / "calls.db"
+    app = start(tmp_path, redis_url, ravan_fake[0], WEBCALL_DATABASE_URL=f"sqlite:///{database}")
     state = ravan_fake[1]
     try:
         started = burst(app.url, 16, "ravan")
@@ -148,8 +150,13 @@ def test_a_deploy_loses_no_call_in_flight(
         os.kill(app.process.popen.pid, sig)
         answers = finish(started)
         assert [getattr(a, "status_code", a) for a in answers] == [201] * 16
-        # Each call the provider made reached its caller: none created and then lost.
+        # Each call the provider made reached its caller, and is in the call log: none lost.
         assert {a.json()["call_id"] for a in answers} == set(state.calls) and len(state.calls) == 16
+        with sqlite3.connect(database) as log:
+            recorded = {
+                row[0] for row in log.execute("SELECT provider_call_id FROM calls WHERE outcome = 'created'")
+            }
+        assert recorded == set(state.calls)
         if sig == signal.SIGHUP:  # reloaded: new workers answer the next call
             wait_until(lambda: httpx.get(f"{app.url}/healthz").status_code == 200, timeout_s=20,
                        what="the reloaded workers")  # fmt: skip

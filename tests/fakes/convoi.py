@@ -65,6 +65,7 @@ def create_call() -> Response:
 def list_calls() -> Response:
     """Calls, newest first, paged with limit and starting_after."""
     state = current_state()
+    state.list_pages_served += 1
     try:
         limit = int(request.args.get("limit", "10"))
     except ValueError as exc:
@@ -98,6 +99,31 @@ def end_call(call_id: str) -> Response:
             call["status"] = "rejected"
             call["updated_at"] = now_iso()
     return json_response(call)
+
+
+def add_call(state: FakeState, agent_id: str, **fields: Any) -> dict[str, Any]:
+    """A call the fake knows without a create (a phone call, an older web call); newest last."""
+    call = _call_object(fields.pop("type", "web"), agent_id, None, f"room_{uuid.uuid4().hex}", None, None, {})
+    call.update(fields)
+    with state.lock:
+        state.calls[call["id"]] = call
+    return call
+
+
+def complete_call(
+    state: FakeState,
+    call_id: str,
+    *,
+    status: str = "completed",
+    duration_seconds: float = 61.5,
+    cost: float = 0.12,
+) -> dict[str, Any]:
+    """Move a call to a final state, with its duration and cost, as the API reports it."""
+    with state.lock:
+        call = state.calls[call_id]
+        cost_object = {"amount": cost, "currency": "USD"}
+        call.update(status=status, duration_seconds=duration_seconds, cost=cost_object, updated_at=now_iso())
+        return call
 
 
 def create_convoi_app(state: FakeState) -> Flask:

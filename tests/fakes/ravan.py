@@ -1,16 +1,20 @@
-"""Fake Ravan AI ("Agni"): create-call, list call sessions, one call session.
+"""Fake Ravan AI ("Agni"): create-call, list call sessions, one call session, webhooks.
 
 Follows docs/ravan-create-call.txt and docs/ravan-list-call-sessions.txt. The pages give
-no error format; this fake answers `{"success": false, "message": ...}`.
+no error format; this fake answers `{"success": false, "message": ...}`. Tests move a
+session along with `add_session` / `complete_session`, and `send_call_completed` posts the
+`call.completed` webhook the way Ravan does (retried on any non-2xx).
 """
 
 from __future__ import annotations
 
 import datetime
 import hmac
+import time
 import uuid
 from typing import Any
 
+import httpx
 from flask import Blueprint, Flask, Response, request
 
 from .fields import enum_field, is_e164, now_iso, object_field, required_string
@@ -79,6 +83,7 @@ def list_call_sessions() -> Response:
     """List call sessions, filtered, sorted and paged as the page describes."""
     state = current_state()
     args = request.args
+    state.list_pages_served += 1
     page = _int_param("page", default=1, minimum=1)
     page_size = _int_param("page_size", default=20, minimum=1, maximum=MAX_PAGE_SIZE)
     channel = args.get("channel")
@@ -211,6 +216,82 @@ def _remember_session(
     }
     with state.lock:
         state.calls[session_id] = session
+
+
+def add_session(state: FakeState, agent_id: str, **fields: Any) -> dict[str, Any]:
+    """A session the fake knows without a create-call (a phone call, an older web call)."""
+    session_id = fields.pop("id", None) or str(uuid.uuid4())
+    body = {"type": "web_call" if fields.get("channel", "web") == "web" else "outbound_call"}
+    _remember_session(state, session_id, f"call_{session_id}", agent_id, {}, body["type"], body)
+    with state.lock:
+        state.calls[session_id].update(fields)
+        return state.calls[session_id]
+
+
+def complete_session(
+    state: FakeState,
+    session_id: str,
+    *,
+    status: str = "completed",
+    duration_sec: int = 42,
+    summary: str | None = "The caller asked about pricing.",
+    transcript: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """End a session as Ravan would: status, end time, duration, summary, recording, transcript."""
+    with state.lock:
+        session = state.calls[session_id]
+        started = datetime.datetime.fromisoformat(session["started_at"])
+        ended = started + datetime.timedelta(seconds=duration_sec)
+        lines = transcript or [("assistant", "Hello! How can I help?"), ("user", "How much is the pro plan?")]
+        session.update(
+            status=status,
+            ended_at=ended.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            duration_sec=duration_sec,
+            summary=summary,
+            recording_url=f"https://recordings.ravan.example/{session_id}.mp3",
+            cost_total="0.35",
+            disconnect_reason="user_hangup",
+            transcripts=[
+                {"message": {"role": role, "content": text}, "timestamp_ms": 1500 * (i + 1)}
+                for i, (role, text) in enumerate(lines)
+            ],
+        )
+        return session
+
+
+def call_completed_event(state: FakeState, session_id: str, org_id: str | None = None) -> dict[str, Any]:
+    """The documented `call.completed` body for a session."""
+    with state.lock:
+        session = dict(state.calls[session_id])
+    data = {
+        "call_session_id": session_id,
+        "agent_id": session["agent_id"],
+        "status": session["status"],
+        "channel": session["channel"],
+        "duration_sec": session["duration_sec"],
+        "disconnect_reason": session.get("disconnect_reason"),
+        "summary": session.get("summary"),
+        "transcripts": session.get("transcripts", []),
+        "started_at": session["started_at"],
+        "ended_at": session.get("ended_at"),
+        "recording_url": session.get("recording_url"),
+    }
+    return {"event": "call.completed", "org_id": org_id or state.organization_id, "data": data}
+
+
+def send_call_completed(
+    state: FakeState, session_id: str, url: str, *, attempts: int = 3, org_id: str | None = None
+) -> list[httpx.Response]:
+    """POST `call.completed` to `url` as Ravan does, again after any non-2xx; every answer."""
+    answers = []
+    body = call_completed_event(state, session_id, org_id)
+    for attempt in range(attempts):
+        response = httpx.post(url, json=body, headers={"User-Agent": "Ravan-Webhooks/1.0"}, timeout=5)
+        answers.append(response)
+        if response.is_success:
+            break
+        time.sleep(0.05 * (attempt + 1))
+    return answers
 
 
 def _int_param(name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:

@@ -125,6 +125,8 @@ class FakeState:
     idempotency: dict[tuple[str, str], tuple[str, int, dict[str, Any], float]] = field(
         default_factory=dict, repr=False
     )
+    # How many call-list pages the fake has served (a sync reads no more than it needs).
+    list_pages_served: int = 0
     # Convoi: (api key, "read"|"write") → times of recent requests, for rate limits.
     rate_windows: dict[tuple[str, str], deque[float]] = field(default_factory=dict, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)

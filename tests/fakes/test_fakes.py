@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 from . import (
     FakeServer,
@@ -26,6 +26,9 @@ from . import (
     create_unleashx_app,
     create_zudu_app,
 )
+from .convoi import add_call, complete_call
+from .ravan import add_session, complete_session, send_call_completed
+from .zudu import end_call as zudu_end_call
 
 LIVEKIT_URL = "ws://127.0.0.1:7880"
 LIVEKIT_KEY = "devkey"
@@ -193,6 +196,122 @@ def test_ravan_list_in_both_shapes(ravan: Any, http: httpx.Client) -> None:
     assert http.get(url, params={"channel": "fax"}, headers=headers).status_code == 400
 
 
+RAVAN_SESSIONS = "/api/v1/calling/call-sessions"
+
+
+def seed_ravan(state: FakeState) -> None:
+    """Sessions across two agents, channels, statuses and a day, for the list's filters."""
+
+    def day(d: int) -> dict[str, str]:
+        return {"started_at": f"2026-02-0{d}T10:00:00.000Z", "created_at": f"2026-02-0{d}T10:00:00.000Z"}
+
+    add_session(state, RAVAN_AGENT, id="s-web-1", channel="web", status="completed",
+                summary="Pricing question", **day(1))  # fmt: skip
+    add_session(state, RAVAN_AGENT, id="s-voice-2", channel="voice", status="no_answer",
+                caller_number="+14157774444", **day(2))  # fmt: skip
+    add_session(state, "other-agent", id="s-sip-3", channel="sip", status="completed", duration_sec=90,
+                **day(3))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["s-sip-3", "s-voice-2", "s-web-1"]),
+        ({"agent_id": RAVAN_AGENT}, ["s-voice-2", "s-web-1"]),
+        ({"status": "completed"}, ["s-sip-3", "s-web-1"]),
+        ({"channel": "voice"}, ["s-voice-2"]),
+        ({"caller_number": "+14157774444"}, ["s-voice-2"]),
+        ({"search": "pricing"}, ["s-web-1"]),
+        ({"started_after": "2026-02-01T12:00:00Z"}, ["s-sip-3", "s-voice-2"]),
+        ({"started_before": "2026-02-02T12:00:00+00:00"}, ["s-voice-2", "s-web-1"]),
+        ({"sort_by": "startedAt", "sort_order": "asc"}, ["s-web-1", "s-voice-2", "s-sip-3"]),
+        ({"sort_by": "duration_sec", "sort_order": "desc"}, ["s-sip-3", "s-voice-2", "s-web-1"]),
+        ({"page": "2", "page_size": "2"}, ["s-web-1"]),
+    ],
+)
+def test_ravan_list_honours_every_documented_filter(
+    ravan: Any, http: httpx.Client, params: dict[str, str], expected: list[str]
+) -> None:
+    server, state = ravan
+    seed_ravan(state)
+    params = {"sort_by": "started_at", **params}
+    for shape in ("documented", "meta"):
+        state.response_shape = shape
+        body = http.get(server.url + RAVAN_SESSIONS, params=params, headers={"X-Api-Key": "rv-key"}).json()
+        sessions = body["data"]["callSessions"] if shape == "documented" else body["data"]
+        assert [s["id"] for s in sessions] == expected, shape
+
+
+def test_ravan_list_pages_through_many_sessions(ravan: Any, http: httpx.Client) -> None:
+    server, state = ravan
+    for n in range(45):
+        add_session(state, RAVAN_AGENT, id=f"s-{n:02d}", created_at=f"2026-02-01T10:{n:02d}:00.000Z")
+    pages = []
+    for page in (1, 2, 3, 4):
+        answer = http.get(server.url + RAVAN_SESSIONS, params={"page": page}, headers={"X-Api-Key": "rv-key"})
+        pages.append([s["id"] for s in answer.json()["data"]["callSessions"]])
+    assert [len(p) for p in pages] == [20, 20, 5, 0]  # page_size defaults to 20
+    assert sorted(sum(pages, [])) == [f"s-{n:02d}" for n in range(45)]
+    assert state.list_pages_served == 4
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "0"}, {"page": "x"}, {"page_size": "0"}, {"page_size": "101"}, {"channel": "fax"},
+        {"sort_order": "up"}, {"sort_by": "colour"}, {"started_after": "yesterday"},
+        {"started_before": "2026-13-01"},
+    ],
+)  # fmt: skip
+def test_ravan_list_rejects_what_the_api_would(
+    ravan: Any, http: httpx.Client, params: dict[str, str]
+) -> None:
+    server, _ = ravan
+    response = http.get(server.url + RAVAN_SESSIONS, params=params, headers={"X-Api-Key": "rv-key"})
+    assert response.status_code == 400 and response.json()["success"] is False
+    assert http.get(server.url + RAVAN_SESSIONS).status_code == 401
+
+
+def test_ravan_detail_has_the_transcript_once_complete(ravan: Any, http: httpx.Client) -> None:
+    server, state = ravan
+    add_session(state, RAVAN_AGENT, id="s-1")
+    complete_session(state, "s-1", transcript=[("assistant", "Hi"), ("user", "Bye")])
+    url = f"{server.url}/api/v1/calling/call-sessions-detail/"
+    detail = http.get(url + "s-1", headers={"X-Api-Key": "rv-key"}).json()["data"]
+    assert detail["status"] == "completed" and detail["duration_sec"] == 42
+    assert [t["message"] for t in detail["transcripts"]] == [
+        {"role": "assistant", "content": "Hi"},
+        {"role": "user", "content": "Bye"},
+    ]
+    listed = http.get(server.url + RAVAN_SESSIONS, headers={"X-Api-Key": "rv-key"}).json()
+    assert "transcripts" not in listed["data"]["callSessions"][0]  # only the detail carries it
+    missing = http.get(url + "s-404", headers={"X-Api-Key": "rv-key"})
+    assert missing.status_code == 404 and missing.json()["success"] is False
+
+
+def test_ravan_webhook_is_retried_until_a_2xx(ravan: Any, serve: Serve) -> None:
+    _, state = ravan
+    add_session(state, RAVAN_AGENT, id="s-1")
+    complete_session(state, "s-1")
+    received: list[Any] = []
+    receiver = Flask("receiver")
+
+    @receiver.post("/hook")
+    def hook() -> Any:
+        received.append(request.get_json())
+        return ("", 503) if len(received) < 2 else ("", 204)
+
+    server = FakeServer(receiver).start()
+    try:
+        answers = send_call_completed(state, "s-1", f"{server.url}/hook")
+    finally:
+        server.stop()
+    assert [a.status_code for a in answers] == [503, 204]
+    assert received[0] == received[1] and received[0]["event"] == "call.completed"
+    assert received[0]["org_id"] == state.organization_id
+    assert received[0]["data"]["call_session_id"] == "s-1" and received[0]["data"]["transcripts"]
+
+
 # --- Zudu --------------------------------------------------------------------------------
 
 ZUDU_HEADERS = {"X-API-KEY": "sk_zudu", "X-API-SECRET": "s3cr3t_zudu"}
@@ -227,6 +346,14 @@ def test_zudu_web_call_and_lookup(zudu: Any, http: httpx.Client) -> None:
     assert fetched["data"]["call"]["call_status"].upper() == "REGISTERED"
     missing = http.get(f"{server.url}/api/calls/call_nope", headers=ZUDU_HEADERS)
     assert missing.status_code == 404 and missing.json()["status"] == "error"
+
+    zudu_end_call(zudu[1], call_id, transcript=[("agent", "Hi"), ("user", "Hello")])
+    ended = http.get(f"{server.url}/api/calls/{call_id}", headers=ZUDU_HEADERS).json()["data"]["call"]
+    assert ended["call_status"] == "ENDED" and ended["end_timestamp"] - ended["start_timestamp"] == 30_000
+    assert ended["transcript_object"] == [
+        {"role": "agent", "content": "Hi"},
+        {"role": "user", "content": "Hello"},
+    ]
 
 
 def test_zudu_create_carries_no_credentials(zudu: Any, http: httpx.Client) -> None:
@@ -337,6 +464,27 @@ def test_convoi_rejects(
     assert response.status_code == status
     problem = response.json()
     assert problem["status"] == status and {"type", "title", "detail", "code", "request_id"} <= set(problem)
+
+
+def test_convoi_list_pages_with_a_cursor_newest_first(convoi: Any, http: httpx.Client) -> None:
+    server, state = convoi
+    ids = [add_call(state, CONVOI_AGENT)["id"] for _ in range(7)]
+    complete_call(state, ids[0], duration_seconds=12.5, cost=0.07)
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": "3", **({"starting_after": cursor} if cursor else {})}
+        page = http.get(server.url + CONVOI_CALLS, params=params, headers=CONVOI_HEADERS).json()
+        seen += [c["id"] for c in page["data"]]
+        pages += 1
+        if not page["has_more"]:
+            break
+        cursor = page["data"][-1]["id"]
+    assert seen == list(reversed(ids)) and pages == 3
+    oldest = http.get(f"{server.url}{CONVOI_CALLS}/{ids[0]}", headers=CONVOI_HEADERS).json()
+    assert oldest["status"] == "completed" and oldest["cost"] == {"amount": 0.07, "currency": "USD"}
+    for params in ({"limit": "0"}, {"limit": "101"}, {"limit": "many"}, {"starting_after": "call_nope"}):
+        assert http.get(server.url + CONVOI_CALLS, params=params, headers=CONVOI_HEADERS).status_code == 400
+    assert http.get(f"{server.url}{CONVOI_CALLS}/call_nope", headers=CONVOI_HEADERS).status_code == 404
 
 
 def test_convoi_workforce_phone_call(convoi: Any, http: httpx.Client) -> None:

@@ -94,6 +94,33 @@ def get_call(call_id: str) -> Response:
     return _success("Call retrieved successfully", data)
 
 
+def end_call(
+    state: FakeState,
+    call_id: str,
+    *,
+    status: str = "ENDED",
+    duration_ms: int = 30_000,
+    transcript: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """End a call as Zudu records it: epoch-ms timestamps, transcript_object, analysis."""
+    with state.lock:
+        call = state.calls[call_id]
+        start = call["events"][0]["timestamp"] + 1000
+        lines = transcript or [("agent", "Hi, this is Zudu."), ("user", "Hello, I need help with my order.")]
+        call.update(
+            call_status=status,
+            start_timestamp=start,
+            end_timestamp=start + duration_ms,
+            call_duration=duration_ms,
+            disconnection_reason="user_hangup",
+            recording_url=f"https://recordings.zudu.example/{call_id}.wav",
+            transcript="\n".join(f"{role}: {text}" for role, text in lines),
+            transcript_object=[{"role": role, "content": text} for role, text in lines],
+            call_analysis={"call_summary": "The caller needed help with an order."},
+        )
+        return call
+
+
 def create_zudu_app(state: FakeState) -> Flask:
     """A Flask app that behaves like api.zudu.ai (serve it at the base URL's root)."""
     if not state.api_secret:

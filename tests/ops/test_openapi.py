@@ -8,6 +8,8 @@ and invalid ones refused. The one agent is a ``livekit`` agent, so no call leave
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,9 +18,12 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
+from schemathesis.core.parameters import ParameterLocation
 
 from tests.support.apps import OfflineLiveKit
 from webapp import create_app
+from webapp.admin.api import DETAIL_RAISES, LIST_RAISES
+from webapp.admin.models import CallFilter
 from webapp.calls.api import RAISES
 from webapp.calls.models import CallBody
 from webapp.calls.token_endpoint import RAISES as TOKEN_RAISES
@@ -28,6 +33,8 @@ from webapp.providers import provider_names
 from webapp.settings import Settings
 
 UNLIMITED = "100000/minute"
+ADMIN_TOKEN = "admin-" + "t" * 40
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def livekit_answering(status: int) -> httpx.Client:
@@ -41,8 +48,10 @@ def livekit_answering(status: int) -> httpx.Client:
 
 def build_app(livekit_status: int = 200) -> Flask:
     """The app with one LiveKit agent (slug ``default``) and limits no fuzz run reaches."""
+    database = Path(tempfile.mkdtemp(prefix="webcall-openapi-")) / "calls.db"
     settings = Settings.from_mapping(
         {
+            "WEBCALL_DATABASE_URL": f"sqlite:///{database}",
             "WEBCALL_PROVIDER": "livekit",
             "WEBCALL_AGENT_ID": "webcall-demo",
             "LIVEKIT_URL": OfflineLiveKit.url,
@@ -56,9 +65,12 @@ def build_app(livekit_status: int = 200) -> Flask:
             # (2 x 32 entries of 1000 escaped characters) is well under 1 MiB. The 413 itself
             # is covered in tests/calls/test_api.py.
             "WEBCALL_MAX_BODY_BYTES": str(1024 * 1024),
+            "WEBCALL_ADMIN_TOKEN": ADMIN_TOKEN,
         }
     )
     app = create_app(settings, http=livekit_answering(livekit_status))
+    for _ in range(3):  # calls in the log, so the admin API has something to answer with
+        app.test_client().post("/api/calls", json={})
     return app
 
 
@@ -102,6 +114,25 @@ def test_document_is_generated_from_the_models_and_the_error_list() -> None:
     assert set(schemas["TokenAnswer"]["required"]) == {"server_url", "participant_token"}
 
 
+def test_the_admin_api_is_documented_with_its_bearer_token() -> None:
+    paths = document()["paths"]
+    listing, detail = paths["/api/admin/calls"]["get"], paths["/api/admin/calls/{call_id}"]["get"]
+    assert document()["components"]["securitySchemes"]["adminToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document()["components"]["securitySchemes"]["adminToken"]["description"],
+    }
+    assert listing["security"] == detail["security"] == [{"adminToken": []}]
+    assert [p["name"] for p in listing["parameters"]] == list(CallFilter.model_fields)
+    assert all(p["in"] == "query" and not p["required"] for p in listing["parameters"])
+    for operation, errors in ((listing, LIST_RAISES), (detail, DETAIL_RAISES)):
+        for error in errors:
+            assert f"`{error.code}`" in operation["responses"][str(error.status_code)]["description"]
+    schemas = document()["components"]["schemas"]
+    assert {"transcript", "recording_url"} <= set(schemas["AdminCallDetail"]["properties"])
+    assert set(schemas["CallList"]["properties"]) == {"calls", "page", "page_size", "total"}
+
+
 def test_a_body_is_required() -> None:
     # The document says so (an empty body cannot also be application/json), and the page always
     # sends one. The fuzzer finds this only now and then, through its random-bytes bodies.
@@ -121,4 +152,18 @@ def test_not_ready_answer_matches_the_document() -> None:
 @api.parametrize()
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_app_keeps_the_documented_contract(case: Any) -> None:
-    case.call_and_validate()
+    case.call_and_validate(headers=admin_auth(case))
+
+
+def admin_auth(case: Any) -> dict[str, str] | None:
+    """The admin API's token, except where Schemathesis made the headers wrong on purpose.
+
+    Those cases must be refused (401) for their headers; putting the token back would turn
+    them into valid requests the check then wrongly counts as accepted bad data. Schemathesis
+    also checks that the admin API refuses requests without a token or with another one.
+    """
+    if not case.path.startswith("/api/admin"):
+        return None
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
+        return None
+    return ADMIN_AUTH

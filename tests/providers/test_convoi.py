@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.providers.conftest import make_agent, make_request
 from webapp.errors import ProviderBadResponse
-from webapp.providers import convoi
+from webapp.providers import HistoryQuery, ProviderCall, convoi
 
 AGENT = make_agent(
     "convoi", "agt_b88d642dd68747f28305c428b209abcd", greeting="Hi!", system_prompt="Be brief."
@@ -72,3 +73,78 @@ def test_documented_answer(livekit_token: str) -> None:
 def test_unusable_answers_are_bad_responses(shape: Any) -> None:
     with pytest.raises(ProviderBadResponse):
         convoi.parse_web_call(shape)
+
+
+# --- history: GET /calls (cursor paging) and GET /calls/{id} ----------------------------
+
+T0 = datetime(2026, 6, 5, 10, 0, tzinfo=UTC)
+
+
+def call_object(call_id: str, created: datetime = T0, **fields: Any) -> dict[str, Any]:
+    """A call in the documented response shape."""
+    return {
+        "id": call_id, "object": "call", "type": "web", "status": "completed", "agent_id": "agt_1",
+        "squad_id": None, "room_id": "room-1", "livekit": None, "customer": None, "duration_seconds": 61.5,
+        "cost": {"amount": 0.12, "currency": "USD"}, "metadata": {},
+        "created_at": created.isoformat().replace("+00:00", "Z"), "updated_at": created.isoformat(), **fields,
+    }  # fmt: skip
+
+
+def test_a_documented_call_is_read_whole() -> None:
+    call = convoi.parse_call(call_object("call_1"))
+    assert call == ProviderCall(
+        call_id="call_1", agent_id="agt_1", status="completed", provider_status="completed", channel="web",
+        room="room-1", created_at=T0, duration_s=61.5, cost=0.12, cost_currency="USD",
+    )  # fmt: skip
+    phone = convoi.parse_call(call_object("call_2", type="outbound_phone", agent_id=None, squad_id="sqd_1",
+                                          room_id=None, status="active"))  # fmt: skip
+    assert (phone.channel, phone.agent_id, phone.status, phone.room) == (
+        "phone",
+        "sqd_1",
+        "in_progress",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [("initiated", "created"), ("active", "in_progress"), ("completed", "completed"),
+     ("rejected", "completed"), ("failed", "failed"), ("no-answer", "no_answer"), ("paused", "unknown")],
+)  # fmt: skip
+def test_statuses_in_our_words(raw: str, status: str) -> None:
+    assert convoi.convoi_status(raw) == status
+
+
+def test_a_list_page_follows_its_cursor_and_keeps_the_agents_calls() -> None:
+    answer = {
+        "object": "list",
+        "data": [call_object("call_3"), call_object("call_2", agent_id="agt_other"), {"object": "call"}],
+        "has_more": True,
+    }
+    page = convoi.parse_call_list(answer, HistoryQuery(agent_id="agt_1"))
+    assert [c.call_id for c in page.calls] == ["call_3"] and page.skipped == 1
+    assert page.next_cursor is None  # the last entry has no id to start after
+    answer["data"] = answer["data"][:2]
+    assert convoi.parse_call_list(answer, HistoryQuery()).next_cursor == "call_2"
+    answer["has_more"] = False
+    assert convoi.parse_call_list(answer, HistoryQuery()).next_cursor is None
+
+
+def test_paging_stops_once_the_list_reaches_back_past_since() -> None:
+    answer = {
+        "object": "list",
+        "data": [call_object("new", T0 + timedelta(hours=2)), call_object("old", T0 - timedelta(hours=2))],
+        "has_more": True,
+    }
+    page = convoi.parse_call_list(answer, HistoryQuery(since=T0))
+    assert [c.call_id for c in page.calls] == ["new"] and page.next_cursor is None
+    until = convoi.parse_call_list(answer, HistoryQuery(until=T0))
+    assert [c.call_id for c in until.calls] == ["old"] and until.next_cursor == "old"
+
+
+@pytest.mark.parametrize(
+    "answer", [{"object": "call", "id": "call_1"}, {"object": "list", "data": None}, [], "nope"]
+)
+def test_an_unusable_list_is_a_bad_response(answer: Any) -> None:
+    with pytest.raises(ProviderBadResponse):
+        convoi.parse_call_list(answer, HistoryQuery())

@@ -53,7 +53,14 @@ def build_app(directory: Path, catalogue: str, **env: str) -> Flask:
     """The app in process from an agents catalogue, with offline LiveKit settings; ``env`` wins."""
     path = directory / "agents.toml"
     path.write_text(catalogue)
-    settings = Settings.from_mapping({"WEBCALL_AGENTS_FILE": str(path), **offline_livekit_env(), **env})
+    settings = Settings.from_mapping(
+        {
+            "WEBCALL_AGENTS_FILE": str(path),
+            "WEBCALL_DATABASE_URL": f"sqlite:///{directory / 'calls.db'}",
+            **offline_livekit_env(),
+            **env,
+        }
+    )
     return create_app(settings)
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import signal
 import subprocess
+import tempfile
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 
@@ -78,3 +84,99 @@ def start_nginx(folder: Path, servers: str, log_dir: Path) -> Process:
                     log_dir=log_dir)  # fmt: skip
     wait_until(lambda: (folder / "nginx.pid").exists(), timeout_s=10, what="nginx to start", process=process)
     return process
+
+
+@dataclass
+class PostgresServer:
+    """A throw-away PostgreSQL cluster: its server process, folder and superuser URL."""
+
+    process: subprocess.Popen[bytes]
+    folder: Path
+    port: int
+    user: str = "webcall"
+
+    def url(self, database: str = "postgres") -> str:
+        """A ``postgresql://`` URL for ``database`` (trust authentication on loopback)."""
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A new, empty database; its URL."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT), then remove the cluster."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def postgres_binaries() -> Path:
+    """The newest Debian PostgreSQL's bin folder (``postgresql`` package)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        raise RuntimeError("PostgreSQL is needed for the storage tests: run scripts/bootstrap --test")
+    return Path(found[-1]).parent
+
+
+def start_postgres(*, durable: bool = False) -> PostgresServer:
+    """``initdb`` into a temporary folder and run ``postgres`` on a free loopback port.
+
+    PostgreSQL refuses to run as root: as root, the cluster belongs to the ``postgres``
+    user the Debian package creates, and the server runs as that user (``setpriv`` execs
+    it, so the process we hold is the server itself). Unless ``durable`` (benchmarks: a
+    commit waits for the disk, as in production), durability is off: these databases live
+    for one test run.
+    """
+    binaries = postgres_binaries()
+    folder = Path(tempfile.mkdtemp(prefix="webcall-pg-"))
+    become: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, user="postgres", group="postgres")
+        become = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+    data = folder / "data"
+    subprocess.run(
+        [*become, str(binaries / "initdb"), "-D", str(data), "-U", "webcall", "-A", "trust", "-E", "UTF8",
+         "--no-sync", "--locale=C.UTF-8"],
+        check=True, capture_output=True, cwd=folder,
+    )  # fmt: skip
+    port = free_port()
+    argv = [
+        *become, str(binaries / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+        "-k", str(folder), "-c", "max_connections=200",
+    ]  # fmt: skip
+    if not durable:
+        argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    log = open(folder / "postgres.log", "wb")  # noqa: SIM115 - the server owns it until it exits
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    server = PostgresServer(process, folder, port)
+
+    def accepting() -> bool:
+        try:
+            with psycopg.connect(server.url(), connect_timeout=1):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    try:
+        wait_until(accepting, timeout_s=30, what="postgres to accept connections")
+    except RuntimeError:
+        print((folder / "postgres.log").read_text(errors="replace")[-3000:])
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run."""
+    server = start_postgres()
+    yield server
+    server.stop()

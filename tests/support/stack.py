@@ -106,14 +106,20 @@ def start_app_server(env: dict[str, str], log_dir: Path, *, agents_toml: str) ->
     """Run the production entry point (gunicorn, gunicorn.conf.py) on a free loopback port."""
     port = free_port()
     # Each run gets its own catalogue: runs side by side must not overwrite each other's.
-    agents_file = Path(tempfile.mkdtemp(prefix="webcall-agents-")) / "agents.toml"
+    folder = Path(tempfile.mkdtemp(prefix="webcall-agents-"))
+    agents_file = folder / "agents.toml"
     log_dir.mkdir(parents=True, exist_ok=True)
     agents_file.write_text(agents_toml)
     argv = [
         sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
         "--bind", f"127.0.0.1:{port}", "--workers", "2", "webapp:create_app()",
     ]  # fmt: skip
-    full_env = {"WEBCALL_AGENTS_FILE": str(agents_file), "WEBCALL_RATE_LIMITS": "1000/minute", **env}
+    full_env = {
+        "WEBCALL_AGENTS_FILE": str(agents_file),
+        "WEBCALL_RATE_LIMITS": "1000/minute",
+        "WEBCALL_DATABASE_URL": f"sqlite:///{folder / 'calls.db'}",  # its own call log
+        **env,
+    }
     process = start("gunicorn", argv, env=full_env, log_dir=log_dir)
     url = f"http://127.0.0.1:{port}"
     wait_until(http_ok(url + "/healthz"), timeout_s=20, what="gunicorn to serve", process=process)

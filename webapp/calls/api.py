@@ -38,7 +38,7 @@ from ..errors import (
 )
 from ..guards.idempotency import check_key
 from ..guards.limits import client_ip, limit_calls
-from ..guards.origin import cors_headers
+from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .models import CallBody, parse_call_body
 from .service import CallOrder, place_web_call
@@ -65,6 +65,7 @@ def create_call() -> tuple[Response, int]:
     order = CallOrder(
         agent=agent,
         client=client_ip(),
+        origin=request_origin(),
         idempotency_key=check_key(request.headers.get("Idempotency-Key")),
         bot_token=body.bot_token,
         demo_token=body.demo_token,

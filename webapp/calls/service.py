@@ -17,10 +17,12 @@ from ..errors import AppError, InvalidDemoLink
 from ..guards.idempotency import scoped_key
 from ..guards.limits import check_client_limit, spend_call
 from ..guards.origin import check_origin
+from ..history.store import CallAttempt, CallLogError, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
 from ..pages.demo_links import read_demo_link
 from ..providers import WebCall, WebCallRequest
 from ..state import AppState
+from ..tracing import current_request_id
 from .models import Call, LiveKitAccess
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class CallOrder:
 
     agent: Agent
     client: str  # the caller's address (after trusted proxies)
+    origin: str | None = None  # the page's origin, for the call log
     idempotency_key: str | None = None  # the page's own, unscoped
     bot_token: str | None = None
     demo_token: str | None = None
@@ -41,23 +44,38 @@ class CallOrder:
 
 
 def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
-    """Run the guards, then create the call once per idempotency key; the page's answer."""
+    """Run the guards, then create the call once per idempotency key; the page's answer.
+
+    Every outcome is in the call log before the answer leaves: the created call (once, even
+    when a retry replays its answer) or the error code that refused it.
+    """
     agent = order.agent
+    check_origin(agent)  # another site's request is not a call: it is refused, not recorded
+    attempt = CallAttempt(
+        agent=agent.slug,
+        provider=agent.provider,
+        provider_agent_id=agent.agent_id,
+        origin=order.origin,
+        client_ref=client_reference(state.settings.secret_key, order.client),
+        request_id=current_request_id(),
+    )
     with CREATES_IN_PROGRESS.labels("web").track_inprogress():
         try:
-            return _guard_and_create(state, order)
+            return _guard_and_create(state, order, attempt)
         except AppError as error:
             CALLS.labels(agent.slug, agent.provider, "web", "failed", error.code).inc()
-            log.warning(
-                "call refused", extra={"agent": agent.slug, "provider": agent.provider, "code": error.code}
-            )
+            fields = {"agent": agent.slug, "provider": agent.provider, "code": error.code}
+            log.warning("call refused", extra=fields)
+            try:
+                state.history.record_failed(attempt, error.code)
+            except CallLogError as problem:
+                log.error("call log: could not record a refusal", extra={**fields, "problem": str(problem)})
             raise
 
 
-def _guard_and_create(state: AppState, order: CallOrder) -> dict[str, Any]:
+def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -> dict[str, Any]:
     """Every guard in order, then the provider, once per idempotency key."""
     agent = order.agent
-    check_origin(agent)
     check_client_limit(agent, order.client)
     if state.bot_verifier is not None:
         state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
@@ -66,7 +84,7 @@ def _guard_and_create(state: AppState, order: CallOrder) -> dict[str, Any]:
 
     def create() -> dict[str, Any]:
         spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
-        return start_web_call(state, order, variables, key)
+        return start_web_call(state, order, variables, key, attempt)
 
     return state.replay.run(key, create) if key else create()
 
@@ -84,9 +102,9 @@ def call_variables(agent: Agent, order: CallOrder, secret_key: str) -> dict[str,
 
 
 def start_web_call(
-    state: AppState, order: CallOrder, variables: dict[str, str], key: str | None
+    state: AppState, order: CallOrder, variables: dict[str, str], key: str | None, attempt: CallAttempt
 ) -> dict[str, Any]:
-    """Ask the agent's provider for the call; log the outcome without secrets."""
+    """Ask the agent's provider for the call; record and log it (without secrets)."""
     agent = order.agent
     call_request = WebCallRequest(
         agent=agent,
@@ -97,11 +115,19 @@ def start_web_call(
     )
     started = time.monotonic()
     call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
+    elapsed_ms = round((time.monotonic() - started) * 1000)
     CALLS.labels(agent.slug, agent.provider, "web", "created", "").inc()
+    try:
+        record = state.history.record_created(attempt, call.call_id, call.room)
+    except CallLogError as problem:
+        # The call exists and the caller is waiting: a call log outage must not cost them the call.
+        record = "-"
+        log.error("call log: could not record a call", extra={"call_id": call.call_id, "agent": agent.slug,
+                                                              "problem": str(problem)})  # fmt: skip
     log.info(
         "call created",
         extra={"agent": agent.slug, "provider": agent.provider, "call_id": call.call_id, "room": call.room,
-               "provider_ms": round((time.monotonic() - started) * 1000)},
+               "record": record, "provider_ms": elapsed_ms},
     )  # fmt: skip
     ignored = sorted(set(order.variables) - agent.allowed_variables)
     return call_answer(agent, call, ignored)

@@ -51,7 +51,7 @@ from ..errors import (
 )
 from ..guards.idempotency import check_key
 from ..guards.limits import client_ip, limit_calls
-from ..guards.origin import cors_headers
+from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .api import read_json_bytes
 from .models import NameText, SlugText, TokenText, json_object
@@ -137,6 +137,7 @@ def create_token() -> tuple[Response, int]:
     order = CallOrder(
         agent=agent,
         client=client_ip(),
+        origin=request_origin(),
         idempotency_key=check_key(request.headers.get("Idempotency-Key")),
         bot_token=bot_token(request.headers.get(BOT_TOKEN_HEADER)),
         participant_name=body.participant_name or None,

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from ..errors import AppError
+from ..history.sync import has_history, sync_all
 from ..pages.demo_links import parse_expiry, sign_demo_link
-from ..providers import WebCallRequest
+from ..providers import WebCallRequest, registry
 from ..state import app_state
+
+history = AppGroup("history", help="The call log: pull the providers' own call history into it.")
 
 
 @click.command("demo-link")
@@ -123,7 +127,51 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
         )
 
 
+def parse_since(value: str | None) -> datetime | None:
+    """An ISO 8601 date or time; without a zone it is UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time", param_hint="--since") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@history.command("sync")
+@click.option(
+    "--provider",
+    type=click.Choice(sorted(name for name, spec in registry().items() if has_history(spec.adapter))),
+    help="Only this provider (default: every provider an agent uses).",
+)
+@click.option(
+    "--since",
+    metavar="ISO-8601",
+    help="Calls started at or after this (default: a day before the newest call already synced; "
+    "everything the first time).",
+)
+def sync_command(provider: str | None, since: str | None) -> None:
+    """Pull each configured agent's calls from its provider into the call log.
+
+    Exits with status 1 when a provider's sync stopped early (a refused key, a rate limit,
+    a provider that is down); pages or calls it could not read are skipped and counted.
+    """
+    state = app_state()
+    agents = state.settings.agents.values()
+    if provider is not None and not any(agent.provider == provider for agent in agents):
+        raise click.UsageError(f"no agent uses provider {provider!r}")
+    if provider is not None and provider not in state.providers:
+        raise click.UsageError(f"provider {provider!r} is not configured (its credentials are not set)")
+    reports = sync_all(state.providers, agents, state.history, only=provider, since=parse_since(since))
+    if not reports:
+        click.echo("no agent uses a provider whose call history can be read")
+    for report in reports:
+        click.echo(report.summary())
+    if any(report.errors for report in reports):
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (demo_link_command, check_command, agents_command, token_command):
+    for command in (demo_link_command, check_command, agents_command, token_command, history):
         app.cli.add_command(command)

@@ -14,6 +14,7 @@ from ..guards.limits import rate_limited_error
 from ..metrics import LIMIT_REFUSALS
 from ..pages.render import render_error_page
 from ..tracing import current_request_id
+from .logging import mask_secret_paths
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def error_response(error: AppError) -> Response:
     response.headers["Cache-Control"] = "no-store"
     if error.retry_after_s is not None:
         response.headers["Retry-After"] = str(max(1, int(error.retry_after_s)))
+    if error.www_authenticate:
+        response.headers["WWW-Authenticate"] = error.www_authenticate
     return response
 
 
@@ -92,7 +95,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, mask_secret_paths(request.path))
         if not _wants_json():
             return render_error_page(500)
         return error_response(AppError())

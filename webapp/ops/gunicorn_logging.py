@@ -11,20 +11,16 @@ import datetime
 import json
 import logging
 import os
-import re
 from typing import Any
 
 from gunicorn.glogging import Logger
 
-from .logging import RequestIdFilter, json_formatter
-
-# /webhooks/<provider>/<token>: the token is a secret; nothing else in our paths is.
-SECRET_PATH = re.compile(r"^(/webhooks/[^/]+/)[^/?]+")
+from .logging import RequestIdFilter, json_formatter, mask_in, mask_secret_paths
 
 
 def public_path(path: str) -> str:
     """A request path fit for a log line: no query, no secret segment."""
-    return SECRET_PATH.sub(r"\1***", path.split("?", 1)[0])
+    return mask_secret_paths(path.split("?", 1)[0])
 
 
 class JsonLogger(Logger):
@@ -38,6 +34,7 @@ class JsonLogger(Logger):
             handler.addFilter(RequestIdFilter())
         for handler in self.access_log.handlers:
             handler.setFormatter(logging.Formatter("%(message)s"))
+        mask_in(self.error_log, self.access_log)  # gunicorn's own messages can quote a path
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> None:
         """One JSON line per request."""

@@ -1,7 +1,7 @@
 """The public API as an OpenAPI 3.1 document, generated from the models the API validates with.
 
-Request and answer schemas come from the pydantic models (``calls.models``, ``ops.health``,
-the error body); each operation's error answers come from the list of errors it raises, so
+Request and answer schemas come from the pydantic models (``calls.models``, ``admin.models``,
+``ops.health``, the error body); each operation's error answers come from the list of errors it raises, so
 a new code or field shows up here without anyone editing this file. Schemathesis fuzzes the
 app against the document (``tests/ops/test_openapi.py``) to prove the two agree.
 """
@@ -18,6 +18,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
+from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
+from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
+from ..admin.models import AdminCallDetail, CallFilter, CallList
 from ..calls.api import RAISES as CALL_ERRORS
 from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody
 from ..calls.token_endpoint import BOT_TOKEN_HEADER, TokenAnswer, TokenRequest
@@ -91,7 +94,7 @@ _IDEMPOTENCY_KEY = {
     "description": "Retries with the same key answer with the same call.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": KEY_PATTERN},
 }
-_NO_STORE = {"Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}}}
+NO_STORE = {"Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}}}
 
 
 def _create_call() -> dict[str, Any]:
@@ -102,7 +105,7 @@ def _create_call() -> dict[str, Any]:
         "parameters": [_IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(CallBody)}}},
         "responses": {
-            "201": _json(_ref(Call), "The call: join `livekit.url` with `livekit.token`.", _NO_STORE),
+            "201": _json(_ref(Call), "The call: join `livekit.url` with `livekit.token`.", NO_STORE),
             **error_responses(CALL_ERRORS),
         },
     }
@@ -124,7 +127,7 @@ def _create_token() -> dict[str, Any]:
         "parameters": [_IDEMPOTENCY_KEY, bot_token],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(TokenRequest)}}},
         "responses": {
-            "201": _json(_ref(TokenAnswer), "Connect to `server_url` with `participant_token`.", _NO_STORE),
+            "201": _json(_ref(TokenAnswer), "Connect to `server_url` with `participant_token`.", NO_STORE),
             **error_responses(TOKEN_ERRORS),
         },
     }
@@ -135,11 +138,77 @@ def _get(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str
     return {"get": {"operationId": operation_id, "summary": summary, "responses": responses}}
 
 
+ADMIN_AUTH: list[dict[str, list[str]]] = [{"adminToken": []}]
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """One optional query parameter per field of ``model``, with the field's own rules.
+
+    A query parameter is left out, never sent as null: the null branch of an optional
+    field's schema is dropped.
+    """
+    schema = model.model_json_schema(schema_generator=OpenApiSchema)
+    parameters = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if len(branches) == 1:
+            prop = {**branches[0], **prop}
+        elif branches:
+            prop["anyOf"] = branches
+        description = prop.pop("description", None)
+        prop.pop("title", None)
+        if prop.get("default") is None:
+            prop.pop("default", None)
+        parameter = {"name": name, "in": "query", "required": False, "schema": prop}
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
+def _admin_calls() -> dict[str, Any]:
+    """``GET /api/admin/calls``."""
+    return {
+        "operationId": "listCalls",
+        "summary": "The call log, newest first: filter by agent, provider, status, channel, time and text.",
+        "security": ADMIN_AUTH,
+        "parameters": query_parameters(CallFilter),
+        "responses": {
+            "200": _json(_ref(CallList), "One page of calls.", NO_STORE),
+            **error_responses(ADMIN_LIST_ERRORS),
+        },
+    }
+
+
+def _admin_call() -> dict[str, Any]:
+    """``GET /api/admin/calls/{call_id}``."""
+    return {
+        "operationId": "getCall",
+        "summary": "One call (by our id or the provider's) with its transcript and recording.",
+        "security": ADMIN_AUTH,
+        "parameters": [
+            {
+                "name": "call_id",
+                "in": "path",
+                "required": True,
+                "description": "Our id (`wc_…`) or the provider's.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/]+$"},
+            }
+        ],
+        "responses": {
+            "200": _json(_ref(AdminCallDetail), "The call.", NO_STORE),
+            **error_responses(ADMIN_DETAIL_ERRORS),
+        },
+    }
+
+
 @cache
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
     requests: list[type[BaseModel]] = [CallBody, TokenRequest]
-    models: list[type[BaseModel]] = [*requests, Call, TokenAnswer, Error, Readiness, Alive]
+    responses: list[type[BaseModel]] = [Call, TokenAnswer, Error, Readiness, Alive, CallList, AdminCallDetail]
+    models: list[type[BaseModel]] = [*requests, *responses]
     _, definitions = models_json_schema(
         [(model, "validation" if model in requests else "serialization") for model in models],
         ref_template=REF,
@@ -165,8 +234,19 @@ def document() -> dict[str, Any]:
             "/openapi.json": _get(
                 "openapi", "This document.", {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")}
             ),
+            "/api/admin/calls": {"get": _admin_calls()},
+            "/api/admin/calls/{call_id}": {"get": _admin_call()},
         },
-        "components": {"schemas": definitions["$defs"]},
+        "components": {
+            "schemas": definitions["$defs"],
+            "securitySchemes": {
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`WEBCALL_ADMIN_TOKEN` (the admin API is refused to everyone without it).",
+                }
+            },
+        },
     }
 
 

@@ -15,14 +15,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, get_args
 
 import httpx
 import jwt
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..errors import ProviderBadResponse
+from ..errors import ProviderBadResponse, ProviderError
 
 if TYPE_CHECKING:
     from ..catalogue import Agent
@@ -151,6 +151,84 @@ class WebCall:
     protocol: Mapping[str, Any] = field(default_factory=dict)
 
 
+# One vocabulary for every provider's call states (each module maps its own words onto it).
+CallStatus = Literal[
+    "created",  # the provider has the call; nobody has joined yet
+    "in_progress",
+    "completed",
+    "failed",
+    "no_answer",
+    "busy",
+    "voicemail",
+    "unknown",  # the provider said something we don't know (its word is kept as provider_status)
+]
+CALL_STATUSES: tuple[str, ...] = get_args(CallStatus)
+FINAL_STATUSES = frozenset({"completed", "failed", "no_answer", "busy", "voicemail"})
+Channel = Literal["web", "phone"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One utterance: who spoke (``agent`` or ``user``, the caller), what they said, and when."""
+
+    role: str
+    text: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """One call as a provider's history reports it; None means "not in this answer"."""
+
+    call_id: str  # the provider's id
+    agent_id: str | None = None  # the provider's agent id
+    status: CallStatus | None = None
+    provider_status: str | None = None  # the provider's own word for the status
+    channel: Channel | None = None
+    room: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    cost: float | None = None
+    cost_currency: str | None = None
+    summary: str | None = None
+    recording_url: str | None = None
+    transcript: tuple[TranscriptLine, ...] | None = None  # list pages usually carry none
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Which calls ``list_calls`` asks for: one agent's, within a time range.
+
+    ``filters`` are the provider's own documented list filters, passed on as they are
+    (each adapter checks the names it knows); providers that cannot filter on the
+    server filter what they receive.
+    """
+
+    agent_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    filters: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallPage:
+    """One page of a provider's call list.
+
+    ``next_cursor`` is where the next page starts (None: this was the last). A page the
+    provider broke comes back with ``error`` set and no calls; its ``next_cursor`` is
+    set only when the paging lets the caller step over it (numbered pages can be, a
+    lost cursor cannot).
+    """
+
+    calls: tuple[ProviderCall, ...] = ()
+    next_cursor: str | None = None
+    skipped: int = 0  # entries that were not calls we could read
+    error: ProviderError | None = None
+
+
 class Provider(Protocol):
     """An adapter. Capability methods (see ``CAPABILITIES``) are present only where supported."""
 
@@ -236,6 +314,38 @@ def require_str(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ProviderBadResponse()
     return value.strip()
+
+
+def parse_time(value: object) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 text or epoch milliseconds; None when unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def optional_number(value: object) -> float | None:
+    """A finite number from a number or numeric text (providers send costs as either)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and value == value and abs(value) != float("inf"):
+        return float(value)
+    return None
 
 
 def first_dict(*candidates: object) -> dict[str, Any]:

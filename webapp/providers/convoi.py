@@ -1,15 +1,26 @@
-"""Convoi AI: ``POST /api/v1/public/calls`` with ``type: web`` and an ``Idempotency-Key``."""
+"""Convoi AI: ``POST /api/v1/public/calls`` with ``type: web`` and an ``Idempotency-Key``.
+
+History (Convoi's "managing calls" page): ``GET /api/v1/public/calls?limit=&starting_after=``
+(newest first, cursor paging) and ``GET /api/v1/public/calls/{id}``. The list has no agent or
+time filter, so both are applied to what it returns, and paging stops at the first page that
+reaches back before the time asked for.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
-from ..errors import CallInProgress
+from ..errors import CallInProgress, ProviderBadResponse, ProviderError
 from .base import (
+    CallPage,
+    CallStatus,
+    HistoryQuery,
     HttpUrlText,
+    ProviderCall,
     ProviderSettings,
     ProviderSpec,
     WebCall,
@@ -18,16 +29,27 @@ from .base import (
     complete_from_token,
     credential,
     first_dict,
+    optional_number,
     optional_str,
+    parse_time,
     require_str,
     secret,
 )
-from .hosted import HostedProvider
+from .hosted import HostedProvider, broken_page
 
 CALLS_PATH = "/api/v1/public/calls"
 _KEY_NAMESPACE = uuid.UUID("0b5f0c55-7a4e-4d0c-9a51-3c6f1d0e9c11")
 # Convoi answers 409 while a request with the same Idempotency-Key is still being served.
 STATUS_ERRORS = {409: CallInProgress}
+LIST_LIMIT = 100  # per page; has_more (not the page's length) says whether more follow
+# "initiated → active → completed, or a terminal failure state; rejected after an API hang-up".
+_STATUSES: dict[str, CallStatus] = {
+    "initiated": "created", "queued": "created", "ringing": "created",
+    "active": "in_progress", "in_progress": "in_progress",
+    "completed": "completed", "rejected": "completed",
+    "failed": "failed", "error": "failed", "canceled": "failed", "cancelled": "failed",
+    "no_answer": "no_answer", "busy": "busy", "voicemail": "voicemail",
+}  # fmt: skip
 
 
 class ConvoiSettings(ProviderSettings):
@@ -81,8 +103,71 @@ def parse_web_call(answer: Any) -> WebCall:
     )
 
 
+def parse_call(answer: Any) -> ProviderCall:
+    """A call object (``{id, object: "call", type, status, agent_id, squad_id, room_id, ...}``)."""
+    call = first_dict(answer)
+    if call.get("object", "call") != "call":
+        raise ProviderBadResponse()
+    raw_status = optional_str(call.get("status"))
+    cost = first_dict(call.get("cost"))
+    call_type = call.get("type")
+    return ProviderCall(
+        call_id=require_str(call.get("id")),
+        agent_id=optional_str(call.get("agent_id")) or optional_str(call.get("squad_id")),
+        status=convoi_status(raw_status),
+        provider_status=raw_status,
+        channel="web" if call_type == "web" else "phone" if isinstance(call_type, str) else None,
+        room=optional_str(call.get("room_id")),
+        created_at=parse_time(call.get("created_at")),
+        started_at=parse_time(call.get("started_at")),
+        ended_at=parse_time(call.get("ended_at")),
+        duration_s=optional_number(call.get("duration_seconds")),
+        cost=optional_number(cost.get("amount")),
+        cost_currency=optional_str(cost.get("currency")),
+        summary=optional_str(call.get("summary")),
+        recording_url=optional_str(call.get("recording_url")),
+    )
+
+
+def convoi_status(value: str | None) -> CallStatus | None:
+    """Convoi's status in our words (``unknown`` for a word we have not seen)."""
+    if value is None:
+        return None
+    return _STATUSES.get(value.strip().lower().replace("-", "_"), "unknown")
+
+
+def parse_call_list(answer: Any, query: HistoryQuery) -> CallPage:
+    """``{object: "list", data: [...], has_more}``, cut to the query's agent and time range.
+
+    The list is newest first: once a call is older than ``query.since``, so is every
+    call after it, and paging stops.
+    """
+    outer = first_dict(answer)
+    entries = outer.get("data")
+    if outer.get("object", "list") != "list" or not isinstance(entries, list):
+        raise ProviderBadResponse()
+    calls, skipped, reached_since = [], 0, False
+    for entry in entries:
+        try:
+            call = parse_call(entry)
+        except ProviderBadResponse:
+            skipped += 1
+            continue
+        moment = call.created_at or call.started_at
+        if query.since and moment and moment < query.since:
+            reached_since = True
+            continue
+        if query.until and moment and moment >= query.until:
+            continue
+        if query.agent_id is None or call.agent_id == query.agent_id:
+            calls.append(call)
+    last_id = first_dict(entries[-1]).get("id") if entries else None
+    more = outer.get("has_more") is True and isinstance(last_id, str) and not reached_since
+    return CallPage(calls=tuple(calls), next_cursor=last_id if more else None, skipped=skipped)
+
+
 class ConvoiProvider(HostedProvider):
-    """Creates Convoi web calls; the idempotency key makes retries safe."""
+    """Creates Convoi web calls (the idempotency key makes retries safe) and reads its calls."""
 
     name = "convoi"
 
@@ -111,6 +196,26 @@ class ConvoiProvider(HostedProvider):
         self.transport.get_json(
             self.base_url + CALLS_PATH, headers=headers, params={"limit": 1}, operation="check"
         )
+
+    def list_calls(self, query: HistoryQuery, cursor: str | None = None) -> CallPage:
+        """One page of calls after ``cursor`` (a call id); a broken page ends the listing."""
+        if query.filters:
+            raise ValueError(f"Convoi's call list has no filter {', '.join(sorted(query.filters))}")
+        params = {"limit": str(LIST_LIMIT)}
+        if cursor:
+            params["starting_after"] = cursor
+        try:
+            answer = self.history.get_json(
+                self.base_url + CALLS_PATH, headers={"Authorization": self.authorization}, params=params
+            )
+            return parse_call_list(answer, query)
+        except ProviderError as error:
+            return broken_page(error, next_cursor=None)  # the cursor was in the page we lost
+
+    def get_call(self, call_id: str) -> ProviderCall:
+        """One call, as it is now."""
+        url = f"{self.base_url}{CALLS_PATH}/{quote(call_id, safe='')}"
+        return parse_call(self.history.get_json(url, headers={"Authorization": self.authorization}))
 
 
 PROVIDER = ProviderSpec(

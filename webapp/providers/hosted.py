@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .base import ProviderContext, ProviderSettings
-from .transport import Transport
+from ..errors import ProviderError
+from .base import CallPage, ProviderContext, ProviderSettings
+from .breaker import CircuitBreaker
+from .transport import Transport, is_outage
 
 
 class HostedProvider:
-    """An adapter with one :class:`Transport` to its provider's ``base_url``.
+    """An adapter with :class:`Transport` s to its provider's ``base_url``.
 
-    Subclasses add the capability methods (``create_web_call``, …) and their headers.
+    Subclasses add the capability methods (``create_web_call``, ``list_calls``, …) and
+    their headers. Calls go through ``transport``; reading the provider's history goes
+    through ``history``, whose circuit is its own: a broken list endpoint must never make
+    callers' calls fail fast.
     """
 
     name: ClassVar[str]
@@ -19,8 +24,16 @@ class HostedProvider:
     def __init__(self, settings: Any, context: ProviderContext) -> None:
         self.settings: ProviderSettings = settings
         self.base_url: str = settings.base_url
+        secrets = settings.secret_values()
         self.transport = Transport(
-            context.http, provider=self.name, secrets=settings.secret_values(), deadline_s=context.deadline_s
+            context.http, provider=self.name, secrets=secrets, deadline_s=context.deadline_s
+        )
+        self.history = Transport(
+            context.http,
+            provider=self.name,
+            secrets=secrets,
+            deadline_s=context.deadline_s,
+            breaker=CircuitBreaker(),
         )
 
     def is_reachable(self, timeout_s: float) -> bool:
@@ -30,3 +43,8 @@ class HostedProvider:
     def livekit_url_before_call(self) -> str | None:
         """Hosted providers name their LiveKit server only in the call's answer."""
         return None
+
+
+def broken_page(error: ProviderError, *, next_cursor: str | None) -> CallPage:
+    """A page the provider failed to give; numbered pages step over outages, nothing else."""
+    return CallPage(error=error, next_cursor=next_cursor if is_outage(error) else None)

@@ -1,37 +1,76 @@
-"""Ravan AI ("Agni"): ``POST /api/v1/calling/create-call`` with ``type: web_call``."""
+"""Ravan AI ("Agni"): web calls (``create-call`` with ``type: web_call``) and call sessions.
+
+History: ``GET /api/v1/calling/call-sessions`` (every documented filter; numbered pages,
+read until a short one; the documented camelCase shape under ``data.callSessions`` and the
+snake_case ``{data: [...], meta}`` shape) and ``call-sessions-detail/{id}`` for the
+transcript. Ravan also posts ``call.completed`` webhooks (``webapp.history.webhooks``).
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
-from ..errors import ProviderBadResponse
+from ..errors import ProviderBadResponse, ProviderError
 from .base import (
+    CallPage,
+    CallStatus,
+    Channel,
+    HistoryQuery,
     HttpUrlText,
+    ProviderCall,
     ProviderSettings,
     ProviderSpec,
+    TranscriptLine,
     WebCall,
     WebCallRequest,
     base_url,
     complete_from_token,
     credential,
     first_dict,
+    optional_number,
+    optional_str,
+    parse_time,
     require_str,
     secret,
 )
-from .hosted import HostedProvider
+from .hosted import HostedProvider, broken_page
 
 CREATE_PATH = "/api/v1/calling/create-call"
 SESSIONS_PATH = "/api/v1/calling/call-sessions"
+DETAIL_PATH = "/api/v1/calling/call-sessions-detail/{session_id}"
+# The documented default. Pages are read until a short one, so we ask for a size the API
+# surely serves whole: a server that capped a bigger request would look like the last page.
+PAGE_SIZE = 20
+# The list filters the page documents besides paging, agent and time (passed on as given).
+LIST_FILTERS = ("status", "channel", "caller_number", "search", "sort_by", "sort_order")
+CHANNEL_FILTER = ("voice", "web", "sip")
+SORT_ORDERS = ("asc", "desc")
+_STATUSES: dict[str, CallStatus] = {
+    "completed": "completed", "ended": "completed",
+    "failed": "failed", "error": "failed",
+    "no_answer": "no_answer", "busy": "busy", "voicemail": "voicemail",
+    "in_progress": "in_progress", "ongoing": "in_progress", "active": "in_progress", "started": "in_progress",
+    "created": "created", "initiated": "created", "queued": "created", "pending": "created",
+    "ringing": "created", "registered": "created",
+}  # fmt: skip
+_ROLES = {"assistant": "agent", "agent": "agent", "bot": "agent", "ai": "agent",
+          "user": "user", "caller": "user", "customer": "user", "human": "user"}  # fmt: skip
+_EPOCH_MS_FROM = 10**11  # a timestamp_ms above this is a moment (epoch ms), below an offset into the call
 
 
 class RavanSettings(ProviderSettings):
-    """``RAVAN_API_KEY`` (sent as ``X-Api-Key``) and where the API lives."""
+    """``RAVAN_API_KEY`` (sent as ``X-Api-Key``), where the API lives, and the org webhooks name."""
 
     api_key: SecretStr | None = credential("RAVAN_API_KEY")
     base_url: HttpUrlText = base_url("RAVAN_BASE_URL", "https://api.ravan.ai")
+    # Webhooks carry the sender's org_id and no signature: anything else is refused.
+    org_id: str | None = Field(None, validation_alias="RAVAN_ORG_ID", min_length=1, max_length=128)
 
 
 def build_web_call(request: WebCallRequest) -> dict[str, Any]:
@@ -61,8 +100,147 @@ def parse_web_call(answer: Any) -> WebCall:
     )
 
 
+def build_list_params(query: HistoryQuery, page: int, page_size: int = PAGE_SIZE) -> dict[str, str]:
+    """The query string of one page of ``call-sessions``; unknown or malformed filters are our bug."""
+    unknown = sorted(set(query.filters) - set(LIST_FILTERS))
+    if unknown:
+        raise ValueError(f"Ravan's call list has no filter {', '.join(unknown)}")
+    if query.filters.get("channel", "web") not in CHANNEL_FILTER:
+        raise ValueError(f"Ravan's channel filter is one of {', '.join(CHANNEL_FILTER)}")
+    if query.filters.get("sort_order", "asc") not in SORT_ORDERS:
+        raise ValueError("Ravan's sort_order is asc or desc")
+    params = {"page": str(page), "page_size": str(page_size), **query.filters}
+    if query.agent_id:
+        params["agent_id"] = query.agent_id
+    if query.since:
+        params["started_after"] = iso_z(query.since)
+    if query.until:
+        params["started_before"] = iso_z(query.until)
+    return params
+
+
+def iso_z(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, as the page's examples write times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_call_sessions(answer: Any, *, page: int, page_size: int = PAGE_SIZE) -> CallPage:
+    """One page of sessions, in either documented shape; the next page unless this one is the last.
+
+    ``{success, message, data: {callSessions: [...camelCase...]}}`` has no total: a short
+    page is the last. ``{data: [...snake_case...], meta: {total, limit, offset}}`` says
+    where the list ends.
+    """
+    outer = first_dict(answer)
+    if not outer or outer.get("success") is False:
+        raise ProviderBadResponse()
+    data = outer.get("data")
+    sessions = data.get("callSessions", data.get("call_sessions")) if isinstance(data, dict) else data
+    if not isinstance(sessions, list):
+        raise ProviderBadResponse()
+    calls, skipped = [], 0
+    for entry in sessions:
+        try:
+            calls.append(parse_session(entry))
+        except ProviderBadResponse:
+            skipped += 1
+    meta = first_dict(outer.get("meta"))
+    total, offset = meta.get("total"), meta.get("offset")
+    if isinstance(total, int) and isinstance(offset, int):
+        last = offset + len(sessions) >= total or not sessions
+    else:
+        limit = meta.get("limit")
+        last = len(sessions) < (limit if isinstance(limit, int) and limit > 0 else page_size)
+    return CallPage(calls=tuple(calls), next_cursor=None if last else str(page + 1), skipped=skipped)
+
+
+def parse_session_detail(answer: Any) -> ProviderCall:
+    """``call-sessions-detail``: ``{success, message, data: {...session, transcripts}}``."""
+    outer = first_dict(answer)
+    if outer.get("success") is False:
+        raise ProviderBadResponse()
+    return parse_session(outer.get("data"))
+
+
+def parse_session(entry: Any) -> ProviderCall:
+    """One call session, camelCase or snake_case; without an id it is unusable."""
+    if not isinstance(entry, dict):
+        raise ProviderBadResponse()
+    session = {_snake(key): value for key, value in entry.items()}
+    session_id = session.get("id") or session.get("call_session_id") or session.get("session_id")
+    started_at = parse_time(session.get("started_at"))
+    raw_status = optional_str(session.get("status"))
+    transcript = session.get("transcripts", session.get("transcript"))
+    return ProviderCall(
+        call_id=require_str(session_id),
+        agent_id=optional_str(session.get("agent_id")),
+        status=ravan_status(raw_status),
+        provider_status=raw_status,
+        channel=ravan_channel(session.get("channel")),
+        room=optional_str(session.get("room_id")),
+        created_at=parse_time(session.get("created_at")),
+        started_at=started_at,
+        ended_at=parse_time(session.get("ended_at")),
+        duration_s=optional_number(session.get("duration_sec")),
+        cost=optional_number(session.get("cost_total")),
+        summary=optional_str(session.get("summary")),
+        recording_url=optional_str(session.get("recording_url")),
+        transcript=parse_transcript(transcript, started_at) if isinstance(transcript, list) else None,
+    )
+
+
+def ravan_status(value: str | None) -> CallStatus | None:
+    """Ravan's status in our words (``unknown`` for a word we have not seen)."""
+    if value is None:
+        return None
+    return _STATUSES.get(value.strip().lower().replace("-", "_").replace(" ", "_"), "unknown")
+
+
+def ravan_channel(value: object) -> Channel | None:
+    """``web`` stays web; ``voice`` and ``sip`` are phone calls."""
+    if not isinstance(value, str):
+        return None
+    channel = value.strip().lower()
+    return "web" if channel == "web" else "phone" if channel in ("voice", "sip", "phone") else None
+
+
+def parse_transcript(items: list[Any], started_at: datetime | None) -> tuple[TranscriptLine, ...]:
+    """``[{message: {role, content}, timestamp_ms}]`` (flat ``{role, content}`` items read too)."""
+    lines = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        message = first_dict(item.get("message"), item)
+        text = message.get("content", message.get("text"))
+        role = message.get("role")
+        if not isinstance(text, str) or not text.strip() or not isinstance(role, str):
+            continue
+        lines.append(
+            TranscriptLine(
+                role=_ROLES.get(role.strip().lower(), role.strip().lower()[:32]),
+                text=text.strip(),
+                at=_utterance_time(item.get("timestamp_ms"), started_at),
+            )
+        )
+    return tuple(lines)
+
+
+def _utterance_time(value: object, started_at: datetime | None) -> datetime | None:
+    """``timestamp_ms`` as a moment: epoch milliseconds, or milliseconds into the call."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value >= _EPOCH_MS_FROM:
+        return parse_time(value)
+    return started_at + timedelta(milliseconds=value) if started_at and value >= 0 else None
+
+
+def _snake(name: str) -> str:
+    """``startedAt`` → ``started_at`` (snake_case names pass unchanged)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
 class RavanProvider(HostedProvider):
-    """Creates Ravan web calls."""
+    """Creates Ravan web calls and reads its call sessions."""
 
     name = "ravan"
 
@@ -83,6 +261,22 @@ class RavanProvider(HostedProvider):
             self.base_url + SESSIONS_PATH, headers=self.headers, params={"page": 1, "page_size": 1},
             operation="check",
         )  # fmt: skip
+
+    def list_calls(self, query: HistoryQuery, cursor: str | None = None) -> CallPage:
+        """One page of call sessions (``cursor`` is the page number); a broken page can be stepped over."""
+        page = int(cursor or 1)
+        try:
+            answer = self.history.get_json(
+                self.base_url + SESSIONS_PATH, headers=self.headers, params=build_list_params(query, page)
+            )
+            return parse_call_sessions(answer, page=page)
+        except ProviderError as error:
+            return broken_page(error, next_cursor=str(page + 1))
+
+    def get_call(self, call_id: str) -> ProviderCall:
+        """One session with its transcript."""
+        url = self.base_url + DETAIL_PATH.format(session_id=quote(call_id, safe=""))
+        return parse_session_detail(self.history.get_json(url, headers=self.headers))
 
 
 PROVIDER = ProviderSpec(

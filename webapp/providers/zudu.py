@@ -1,28 +1,47 @@
-"""Zudu AI: ``POST /api/calls/create-web-call`` (``/api/calls/create`` carries no LiveKit credentials)."""
+"""Zudu AI: ``POST /api/calls/create-web-call`` (``/api/calls/create`` carries no LiveKit credentials).
+
+History: Zudu documents no call list, only ``GET /api/calls/{call_id}``, so the calls we know
+are the calls we placed. Its call record follows the create page's shape: ``call_status`` in
+any case, epoch-millisecond timestamps, ``transcript_object``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from ..errors import ProviderBadResponse, ProviderError
 from .base import (
+    CallStatus,
     HttpUrlText,
+    ProviderCall,
     ProviderSettings,
     ProviderSpec,
+    TranscriptLine,
     WebCall,
     WebCallRequest,
     base_url,
     complete_from_token,
     credential,
     first_dict,
+    optional_number,
+    optional_str,
+    parse_time,
     require_str,
     secret,
 )
 from .hosted import HostedProvider
 
 CREATE_PATH = "/api/calls/create-web-call"
+CALL_PATH = "/api/calls/{call_id}"
+_STATUSES: dict[str, CallStatus] = {
+    "registered": "created", "scheduled": "created",
+    "ongoing": "in_progress",
+    "ended": "completed",
+    "error": "failed",
+}  # fmt: skip
 
 
 class ZuduSettings(ProviderSettings):
@@ -61,8 +80,56 @@ def parse_web_call(answer: Any) -> WebCall:
     )
 
 
+def parse_call(answer: Any) -> ProviderCall:
+    """``GET /api/calls/{id}``: ``{status: "success", data: {call: {call_id, call_status, ...}}}``."""
+    outer = first_dict(answer)
+    if str(outer.get("status", "")).lower() != "success" or outer.get("error"):
+        raise ProviderBadResponse()
+    call = first_dict(first_dict(outer.get("data")).get("call"))
+    raw_status = optional_str(call.get("call_status"))
+    started_at = parse_time(call.get("start_timestamp"))
+    ended_at = parse_time(call.get("end_timestamp"))
+    call_type = str(call.get("call_type") or "").upper()
+    analysis = first_dict(call.get("call_analysis"))
+    cost = call.get("call_cost")
+    transcript = call.get("transcript_object")
+    return ProviderCall(
+        call_id=require_str(call.get("call_id")),
+        agent_id=optional_str(call.get("agent_id")),
+        status=zudu_status(raw_status),
+        provider_status=raw_status,
+        channel="web" if call_type == "WEB_CALL" else "phone" if call_type == "PHONE_CALL" else None,
+        started_at=started_at,
+        ended_at=ended_at,
+        # Its call_duration has no documented unit; the two timestamps do.
+        duration_s=(ended_at - started_at).total_seconds() if started_at and ended_at else None,
+        cost=optional_number(first_dict(cost).get("amount") if isinstance(cost, dict) else cost),
+        summary=optional_str(analysis.get("call_summary") or analysis.get("summary")),
+        recording_url=optional_str(call.get("recording_url")),
+        transcript=parse_transcript(transcript) if isinstance(transcript, list) else None,
+    )
+
+
+def zudu_status(value: str | None) -> CallStatus | None:
+    """Zudu's ``call_status`` (any case) in our words."""
+    if value is None:
+        return None
+    return _STATUSES.get(value.strip().lower(), "unknown")
+
+
+def parse_transcript(items: list[Any]) -> tuple[TranscriptLine, ...]:
+    """``transcript_object``: ``[{role: "agent" | "user", content}]``."""
+    lines = []
+    for item in items:
+        entry = first_dict(item)
+        role, text = entry.get("role"), entry.get("content", entry.get("text"))
+        if isinstance(role, str) and isinstance(text, str) and text.strip():
+            lines.append(TranscriptLine(role=role.strip().lower()[:32], text=text.strip()))
+    return tuple(lines)
+
+
 class ZuduProvider(HostedProvider):
-    """Creates Zudu web calls."""
+    """Creates Zudu web calls and looks them up."""
 
     name = "zudu"
 
@@ -86,6 +153,11 @@ class ZuduProvider(HostedProvider):
         except ProviderError as error:
             if error.upstream_status != 404:
                 raise
+
+    def get_call(self, call_id: str) -> ProviderCall:
+        """One call record (Zudu has no list: we look up the calls we placed)."""
+        url = self.base_url + CALL_PATH.format(call_id=quote(call_id, safe=""))
+        return parse_call(self.history.get_json(url, headers=self.headers))
 
 
 PROVIDER = ProviderSpec(

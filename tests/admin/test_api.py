@@ -1,0 +1,140 @@
+"""The admin JSON API: bearer token, filters, paging, one call with its transcript."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from tests.admin.conftest import CATALOGUE, TOKEN  # noqa: F401  (CATALOGUE: make_app reads it here)
+from tests.support.apps import app_state_of
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LISTED = {
+    "call_id", "provider_call_id", "agent", "provider", "channel", "status", "outcome", "started_at",
+    "ended_at", "duration_s", "cost", "currency", "summary", "origin", "room", "created_at", "request_id",
+}  # fmt: skip
+
+
+def get(app: Flask, path: str, **headers: str) -> Any:
+    """GET ``path`` with the admin token (unless other headers are given)."""
+    return app.test_client().get(path, headers=headers or AUTH)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": TOKEN},
+    ],
+)
+def test_every_request_needs_the_token(app: tuple[Flask, dict[str, str]], headers: dict[str, str]) -> None:
+    flask_app, ids = app
+    for path in ("/api/admin/calls", f"/api/admin/calls/{ids['pricing']}", "/api/admin/calls/nope"):
+        answer = flask_app.test_client().get(path, headers=headers)
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (401, "admin_token_required")
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "calls" not in answer.get_json()
+
+
+def test_without_a_configured_token_nobody_gets_in(admin_app: Callable[..., Flask]) -> None:
+    flask_app = admin_app(WEBCALL_ADMIN_TOKEN=None)
+    assert get(flask_app, "/api/admin/calls").status_code == 401
+    assert get(flask_app, "/api/admin/calls", Authorization="Bearer ").status_code == 401
+
+
+def test_the_list_is_newest_first_with_every_documented_field(app: tuple[Flask, dict[str, str]]) -> None:
+    flask_app, ids = app
+    answer = get(flask_app, "/api/admin/calls")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    body = answer.get_json()
+    assert (body["page"], body["page_size"], body["total"]) == (1, 50, 5)
+    assert [c["call_id"] for c in body["calls"]] == [
+        ids[k] for k in ("phone", "formula", "support", "refused", "pricing")
+    ]
+    assert all(set(call) == LISTED for call in body["calls"])
+    pricing = body["calls"][-1]
+    assert pricing == {
+        "call_id": ids["pricing"], "provider_call_id": "sess-pricing", "agent": "sales", "provider": "ravan",
+        "channel": "web", "status": "completed", "outcome": "created", "started_at": "2026-03-01T09:00:03Z",
+        "ended_at": "2026-03-01T09:01:38Z", "duration_s": 95.0, "cost": 0.35, "currency": "USD",
+        "summary": "Asked about the <b>pro</b> plan's price.", "origin": "https://shop.example",
+        "room": "room-1", "created_at": "2026-03-01T09:00:00Z", "request_id": None,
+    }  # fmt: skip
+    refused = body["calls"][-2]
+    assert (refused["status"], refused["outcome"], refused["provider_call_id"]) == (
+        "failed", "provider_timeout", None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("agent=sales", ["phone", "refused", "pricing"]),
+        ("provider=ravan&status=completed", ["formula", "pricing"]),
+        ("status=failed", ["refused"]),
+        ("channel=phone", ["phone"]),
+        ("since=2026-03-01T10:00:00Z&until=2026-03-01T12:00:00Z", ["support", "refused"]),
+        ("since=2026-03-01T12:00:00%2B01:00", ["phone", "formula", "support"]),  # another zone than UTC
+        ("until=2026-03-01", ["phone", "formula", "support", "refused", "pricing"]),  # the whole day
+        ("until=2026-02-28", []),
+        ("q=PRO+PLAN", ["pricing"]),  # summary and transcript, whatever the case
+        ("q=provider_timeout", ["refused"]),
+        ("q=sess-support", ["support"]),
+        ("page=2&page_size=2", ["support", "refused"]),
+        ("page=4&page_size=2", []),
+    ],
+)
+def test_filters(app: tuple[Flask, dict[str, str]], query: str, expected: list[str]) -> None:
+    flask_app, ids = app
+    body = get(flask_app, f"/api/admin/calls?{query}").get_json()
+    assert [c["call_id"] for c in body["calls"]] == [ids[k] for k in expected]
+    if "page=" not in query:
+        assert body["total"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=done", "channel=fax", "provider=acme", "agent=Not+A+Slug", "since=yesterday",
+        "until=2026-13-01", "since=", "page=0", "page=x", "page_size=201", "page_size=1.5", "q=" + "x" * 201,
+        "q=%00", "colour=red",
+    ],
+)  # fmt: skip
+def test_bad_filters_are_400_with_a_stable_code(app: tuple[Flask, dict[str, str]], query: str) -> None:
+    answer = get(app[0], f"/api/admin/calls?{query}")
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (400, "invalid_query")
+
+
+def test_one_call_has_its_transcript_and_recording(app: tuple[Flask, dict[str, str]]) -> None:
+    flask_app, ids = app
+    answer = get(flask_app, f"/api/admin/calls/{ids['pricing']}")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    call = answer.get_json()
+    assert set(call) == LISTED | {"transcript", "recording_url"}
+    assert call["transcript"] == [
+        {"role": "agent", "text": "Hello! How can I help?", "at": "2026-03-01T09:00:04Z"},
+        {"role": "user", "text": "How much is the pro plan?", "at": "2026-03-01T09:00:09Z"},
+    ]
+    assert call["recording_url"] == "https://rec.example/pricing.mp3"
+    # The provider's id finds the same call.
+    assert get(flask_app, "/api/admin/calls/sess-pricing").get_json() == call
+    empty = get(flask_app, f"/api/admin/calls/{ids['refused']}").get_json()
+    assert (empty["transcript"], empty["recording_url"]) == ([], None)
+    missing = get(flask_app, "/api/admin/calls/wc_nope")
+    assert (missing.status_code, missing.get_json()["error"]["code"]) == (404, "unknown_call")
+
+
+def test_a_call_log_outage_is_a_503(app: tuple[Flask, dict[str, str]]) -> None:
+    flask_app, _ = app
+    with app_state_of(flask_app).history.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE calls"))
+    answer = get(flask_app, "/api/admin/calls")
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (503, "call_log_unavailable")
+    assert answer.headers["Retry-After"] == "5"

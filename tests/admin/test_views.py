@@ -1,0 +1,198 @@
+"""The admin view: sign-in (password, cookie, CSRF, rate limit), the list, one call, CSV, live count."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+
+from tests.admin.conftest import CATALOGUE, PASSWORD, csrf_of, seed, sign_in  # noqa: F401  (make_app reads CATALOGUE)
+from tests.support.apps import app_state_of, post
+from webapp.history.store import CallQuery
+
+
+@pytest.fixture
+def flask_app(admin_app: Callable[..., Flask]) -> Flask:
+    """The admin app on SQLite with the seeded calls (PostgreSQL is covered by the API's tests)."""
+    app = admin_app()
+    seed(app_state_of(app).history)
+    return app
+
+
+def test_the_view_does_not_exist_without_a_password(admin_app: Callable[..., Flask]) -> None:
+    client = admin_app(WEBCALL_ADMIN_PASSWORD=None).test_client()
+    for path in ("/admin", "/admin/login", "/admin/calls.csv", "/admin/live.json"):
+        assert client.get(path).status_code == 404, path
+    assert client.post("/admin/login", data={"password": PASSWORD}).status_code == 404
+
+
+def test_every_page_asks_for_the_password_first(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    answer = client.get("/admin?status=failed")
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/admin/login?next=%2Fadmin%3Fstatus%3Dfailed"
+    assert client.get("/admin/calls.csv").status_code == 303
+    assert client.get("/admin/live.json").status_code == 401
+    login = client.get("/admin/login")
+    assert login.status_code == 200 and 'type="password"' in login.get_data(as_text=True)
+    assert (
+        login.headers["Cache-Control"] == "no-store"
+        and "frame-ancestors 'none'" in login.headers["Content-Security-Policy"]
+    )
+
+
+def test_signing_in_opens_a_session_that_goes_where_you_were_going(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    answer = sign_in(client, next="/admin?status=failed")
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/admin?status=failed")
+    cookie = answer.headers["Set-Cookie"]
+    assert (
+        "webcall_admin=" in cookie
+        and "HttpOnly" in cookie
+        and "SameSite=Lax" in cookie
+        and "Path=/admin" in cookie
+    )
+    assert "Secure" not in cookie  # plain HTTP here; see the HTTPS test
+    page = client.get("/admin?status=failed").get_data(as_text=True)
+    assert "provider_timeout" in page and "Calls 1–1 of 1" in page
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/admin", "/talk/demo", "/admin\\@evil"]
+)
+def test_no_sign_in_sends_you_to_another_site(flask_app: Flask, target: str) -> None:
+    answer = sign_in(flask_app.test_client(), next=target)
+    assert answer.headers["Location"] == "/admin"
+
+
+def test_the_cookie_is_secure_over_https(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    token = csrf_of(client.get("/admin/login", base_url="https://calls.example").get_data(as_text=True))
+    answer = client.post("/admin/login", data={"password": PASSWORD, "csrf_token": token},
+                         base_url="https://calls.example")  # fmt: skip
+    assert answer.status_code == 303 and "Secure" in answer.headers["Set-Cookie"]
+
+
+def test_a_wrong_password_or_a_missing_token_opens_nothing(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    wrong = sign_in(client, password="correct horse battery stapler")
+    assert wrong.status_code == 401 and "That password is not right." in wrong.get_data(as_text=True)
+    no_token = client.post("/admin/login", data={"password": PASSWORD})
+    assert no_token.status_code == 400 and "This form has expired" in no_token.get_data(as_text=True)
+    forged = client.post("/admin/login", data={"password": PASSWORD, "csrf_token": "forged"})
+    assert forged.status_code == 400
+    # Another browser's token is no good either.
+    other = csrf_of(flask_app.test_client().get("/admin/login").get_data(as_text=True))
+    assert client.post("/admin/login", data={"password": PASSWORD, "csrf_token": other}).status_code == 400
+    assert client.get("/admin").status_code == 303
+
+
+def test_sign_in_is_rate_limited(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    codes = [sign_in(client, password=f"guess number {n}").status_code for n in range(5)]
+    assert codes == [401] * 5
+    limited = sign_in(client)  # even the right password, for now
+    assert limited.status_code == 429 and "Too many attempts" in limited.get_data(as_text=True)
+    assert int(limited.headers["Retry-After"]) > 0
+    assert client.get("/admin").status_code == 303
+    # Another client is not held back by this one's guesses.
+    other = flask_app.test_client()
+    token = csrf_of(other.get("/admin/login").get_data(as_text=True))
+    elsewhere = other.post("/admin/login", data={"password": PASSWORD, "csrf_token": token},
+                           environ_base={"REMOTE_ADDR": "198.51.100.7"})  # fmt: skip
+    assert elsewhere.status_code == 303
+
+
+def test_signing_out_needs_the_forms_token(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    sign_in(client)
+    assert client.post("/admin/logout").status_code == 400  # another site's form cannot sign you out
+    assert client.get("/admin").status_code == 200
+    token = csrf_of(client.get("/admin").get_data(as_text=True))
+    assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 303
+    assert client.get("/admin").status_code == 303
+
+
+def test_a_new_password_signs_every_session_out(admin_app: Callable[..., Flask]) -> None:
+    before = admin_app()
+    client = before.test_client()
+    sign_in(client)
+    assert client.get("/admin").status_code == 200
+    after = admin_app(WEBCALL_ADMIN_PASSWORD="a brand new password")
+    cookie = client.get_cookie("webcall_admin", path="/admin")
+    assert cookie is not None
+    moved = after.test_client()
+    moved.set_cookie("webcall_admin", cookie.value, path="/admin")
+    assert moved.get("/admin").status_code == 303
+
+
+def test_the_list_filters_and_pages(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    sign_in(client)
+    page = client.get("/admin").get_data(as_text=True)
+    # The seeded calls are months old: none counts as in progress any more.
+    assert "Calls 1–5 of 5, newest first" in page and 'data-live-count="0"' in page
+    assert "No calls in progress" in page
+    # The pro plan's summary is shown as text, never as markup.
+    assert "Asked about the &lt;b&gt;pro&lt;/b&gt; plan" in page and "<b>pro</b>" not in page
+    filtered = client.get("/admin?agent=sales&status=&channel=phone&since=&until=&q=").get_data(as_text=True)
+    assert "Calls 1–1 of 1" in filtered and "No answer" in filtered
+    assert '<option value="sales" selected>' in filtered and '<option value="phone" selected>' in filtered
+    paged = client.get("/admin?page_size=2&page=2").get_data(as_text=True)
+    assert "Calls 3–4 of 5" in paged and 'rel="prev"' in paged and 'rel="next"' in paged
+    searched = client.get("/admin?q=pro+plan").get_data(as_text=True)
+    assert "Calls 1–1 of 1" in searched
+    bad = client.get("/admin?status=done")
+    assert bad.status_code == 400 and "status is not valid" in bad.get_data(as_text=True)
+
+
+def test_one_call_shows_its_summary_recording_and_transcript(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    sign_in(client)
+    ids = {r.provider_call_id: r.call_id for r in app_state_of(flask_app).history.search(_everything())[0]}
+    page = client.get(f"/admin/calls/{ids['sess-pricing']}?back=/admin%3Fagent%3Dsales").get_data(
+        as_text=True
+    )
+    assert "How much is the pro plan?" in page and "Hello! How can I help?" in page
+    assert 'href="https://rec.example/pricing.mp3"' in page and "1 min 35 s" in page
+    assert 'href="/admin?agent=sales"' in page  # back to the filtered list
+    formula = client.get(f"/admin/calls/{ids['sess-formula']}").get_data(as_text=True)
+    assert "javascript:" not in formula  # a provider's odd recording URL is not a link
+    assert client.get("/admin/calls/wc_nope").status_code == 404
+    assert client.get("/admin/calls/sess-pricing").status_code == 200  # the provider's id works too
+
+
+def test_csv_has_every_matching_call_and_no_formulas(flask_app: Flask) -> None:
+    for _ in range(3):  # more calls than one page of the list
+        post(flask_app, {"agent": "sales"})
+    client = flask_app.test_client()
+    sign_in(client)
+    answer = client.get("/admin/calls.csv?agent=sales&page_size=2")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert answer.headers["Content-Disposition"].startswith('attachment; filename="webcall-calls-')
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert len(rows) == 6 and {r["agent"] for r in rows} == {"sales"}
+    everything = list(csv.DictReader(io.StringIO(client.get("/admin/calls.csv").get_data(as_text=True))))
+    formula = next(r for r in everything if r["provider_call_id"] == "sess-formula")
+    assert formula["summary"] == '\'=HYPERLINK("https://evil.example")'
+    pricing = next(r for r in everything if r["provider_call_id"] == "sess-pricing")
+    assert (pricing["duration_s"], pricing["cost"], pricing["status"]) == ("95.0", "0.35", "completed")
+
+
+def test_the_live_count(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    sign_in(client)
+    assert client.get("/admin/live.json").get_json() == {"in_progress": 0}
+    post(flask_app, {"agent": "support"})
+    post(flask_app, {"agent": "sales"})
+    answer = client.get("/admin/live.json")
+    assert answer.get_json() == {"in_progress": 2} and answer.headers["Cache-Control"] == "no-store"
+    assert "2 calls in progress" in client.get("/admin").get_data(as_text=True)
+
+
+def _everything() -> CallQuery:
+    """A query for every call."""
+    return CallQuery(page_size=100)

@@ -1,0 +1,112 @@
+"""The call log's migrations: an empty database and an older one reach the same, current shape."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from webapp.history.database import alembic_config, current_revision, open_engine, upgrade, writing
+from webapp.history.schema import metadata
+from webapp.history.store import CallQuery, CallStore
+from webapp.providers import ProviderCall
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def differences(engine: sa.Engine) -> list[object]:
+    """What autogenerate would change to make the database match the tables in ``schema``."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def test_an_empty_database_is_created_at_head_matching_the_tables(database_url: str) -> None:
+    store = CallStore(database_url)
+    assert current_revision(store.engine) is None
+    store.migrate()
+    assert current_revision(store.engine) == HEAD
+    assert differences(store.engine) == []
+    store.migrate()  # again: nothing to do
+    assert current_revision(store.engine) == HEAD
+    store.close()
+
+
+def test_an_older_database_keeps_its_calls(database_url: str) -> None:
+    engine = open_engine(database_url)
+    upgrade(engine, "0001")  # the first call log: no status, no provider history
+    at = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    old_calls = sa.table(
+        "calls", *(sa.column(name) for name in ("call_id", "provider", "provider_call_id", "agent", "channel",
+                                                 "origin", "client_ref", "outcome", "created_at")),
+    )  # fmt: skip
+    stored_at = at if engine.dialect.name == "postgresql" else at.replace(tzinfo=None)
+    with writing(engine) as connection:
+        connection.execute(
+            old_calls.insert(),
+            [
+                {"call_id": "wc_old_created", "provider": "ravan", "provider_call_id": "sess-old",
+                 "agent": "sales", "channel": "web", "origin": "https://shop.example", "client_ref": "ab12",
+                 "outcome": "created", "created_at": stored_at},
+                {"call_id": "wc_old_failed", "provider": "convoi", "provider_call_id": None, "agent": "sales",
+                 "channel": "web", "origin": None, "client_ref": "ab12", "outcome": "provider_timeout",
+                 "created_at": stored_at},
+            ],
+        )  # fmt: skip
+    engine.dispose()
+
+    store = CallStore(database_url)
+    store.migrate()
+    assert current_revision(store.engine) == HEAD and differences(store.engine) == []
+    created, failed = store.find("wc_old_created"), store.find("wc_old_failed")
+    assert created is not None and failed is not None
+    assert (created.status, created.outcome, created.created_at, created.updated_at) == (
+        "created",
+        "created",
+        at,
+        at,
+    )
+    assert (failed.status, failed.outcome) == ("failed", "provider_timeout")
+    # The new columns work on the old rows.
+    store.upsert_provider_call("ravan", ProviderCall(call_id="sess-old", status="completed", duration_s=42))
+    assert store.find("sess-old").duration_s == 42  # type: ignore[union-attr]
+    assert store.search(CallQuery(status="completed"))[1] == 1
+    store.close()
+
+
+def test_workers_starting_together_migrate_once(database_url: str) -> None:
+    stores = [CallStore(database_url) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def migrate(store: CallStore) -> None:
+        try:
+            store.migrate()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=migrate, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert current_revision(stores[0].engine) == HEAD and differences(stores[0].engine) == []
+    for store in stores:
+        store.close()
+
+
+def test_every_migration_goes_down_and_up_again(database_url: str) -> None:
+    engine = open_engine(database_url)
+    upgrade(engine)
+    with writing(engine) as connection:
+        command.downgrade(alembic_config(connection), "base")
+    assert current_revision(engine) is None
+    assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(engine)
+    assert differences(engine) == []
+    engine.dispose()

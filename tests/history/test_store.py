@@ -1,0 +1,275 @@
+"""The call log's repository API, on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from webapp.history.store import CallAttempt, CallQuery, CallStore, client_reference
+from webapp.providers import ProviderCall, TranscriptLine
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[CallStore]:
+    """A migrated, empty call log."""
+    store = CallStore(database_url)
+    store.migrate()
+    yield store
+    store.close()
+
+
+def attempt(agent: str = "sales", provider: str = "ravan", at: datetime = T0, **fields: str) -> CallAttempt:
+    """A request for a call, received at ``at``."""
+    return CallAttempt(
+        agent=agent,
+        provider=provider,
+        provider_agent_id="agent-1",
+        origin="https://shop.example",
+        client_ref=client_reference("key", "203.0.113.9"),
+        received_at=at,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_a_created_call_is_found_by_our_id_and_the_providers(store: CallStore) -> None:
+    ours = store.record_created(attempt(), "sess-1", "room-1")
+    record = store.find(ours)
+    assert record is not None and store.find("sess-1") == record
+    assert ours.startswith("wc_") and record.call_id == ours
+    assert (record.agent, record.provider, record.provider_call_id, record.room) == (
+        "sales",
+        "ravan",
+        "sess-1",
+        "room-1",
+    )
+    assert (record.outcome, record.status, record.channel) == ("created", "created", "web")
+    assert record.origin == "https://shop.example" and record.created_at == T0
+    assert record.created_at.tzinfo is not None and record.transcript == ()
+    assert store.find("nope") is None
+
+
+def test_a_refused_call_keeps_its_error_code_and_no_provider_id(store: CallStore) -> None:
+    ours = store.record_failed(attempt(), "provider_timeout")
+    record = store.find(ours)
+    assert record is not None
+    assert (record.status, record.outcome, record.provider_call_id) == ("failed", "provider_timeout", None)
+    # Failures have no provider id: many of them never collide.
+    store.record_failed(attempt(), "provider_timeout")
+    assert store.search(CallQuery())[1] == 2
+
+
+def test_the_client_reference_is_a_keyed_hash_not_the_address() -> None:
+    reference = client_reference("key-1", "203.0.113.9")
+    assert reference == client_reference("key-1", "203.0.113.9") and len(reference) == 16
+    assert "203" not in reference and reference != client_reference("key-2", "203.0.113.9")
+
+
+def test_a_call_seen_in_the_providers_history_is_the_same_row(store: CallStore) -> None:
+    ours = store.record_created(attempt(), "sess-1", None)
+    reported = ProviderCall(
+        call_id="sess-1",
+        agent_id="agent-1",
+        status="completed",
+        provider_status="completed",
+        channel="web",
+        room="room-9",
+        started_at=T0 + timedelta(seconds=2),
+        ended_at=T0 + timedelta(seconds=62),
+        duration_s=60,
+        cost=0.42,
+        summary="Asked about pricing.",
+        recording_url="https://cdn.example/rec.mp3",
+        transcript=(
+            TranscriptLine("agent", "Hello!", T0 + timedelta(seconds=3)),
+            TranscriptLine("user", "How much is it?"),
+        ),
+    )
+    assert store.upsert_provider_call("ravan", reported, agent="other", detailed=True) == "updated"
+    record = store.find(ours)
+    assert record is not None and store.search(CallQuery())[1] == 1
+    # Ours stays ours (agent, origin, outcome); the provider's report fills the rest.
+    assert (record.agent, record.origin, record.outcome) == ("sales", "https://shop.example", "created")
+    assert (record.status, record.duration_s, record.cost, record.room) == ("completed", 60, 0.42, "room-9")
+    assert record.summary == "Asked about pricing." and record.recording_url == "https://cdn.example/rec.mp3"
+    assert record.started_at == T0 + timedelta(seconds=2) and record.ended_at == T0 + timedelta(seconds=62)
+    assert record.transcript == reported.transcript
+
+
+def test_a_call_only_the_provider_knows_is_added_once(store: CallStore) -> None:
+    call = ProviderCall(call_id="sess-7", agent_id="agent-1", status="in_progress", channel="phone",
+                        created_at=T0, started_at=T0)  # fmt: skip
+    assert store.upsert_provider_call("ravan", call, agent="sales") == "new"
+    assert store.upsert_provider_call("ravan", call, agent="sales") == "updated"
+    (record,), total = store.search(CallQuery())
+    assert total == 1 and record.outcome is None and record.channel == "phone"
+    assert record.call_id.startswith("wc_") and record.created_at == T0
+    # The same provider id at another provider is another call.
+    assert store.upsert_provider_call("convoi", call) == "new"
+
+
+def test_our_record_joins_a_row_the_history_made_first(store: CallStore) -> None:
+    store.upsert_provider_call("ravan", ProviderCall(call_id="sess-2", status="in_progress", created_at=T0))
+    ours = store.record_created(attempt(), "sess-2", "room-2")
+    record = store.find(ours)
+    assert record is not None and store.search(CallQuery())[1] == 1
+    assert (record.agent, record.outcome, record.status, record.room) == (
+        "sales",
+        "created",
+        "in_progress",
+        "room-2",
+    )
+
+
+def test_a_final_status_never_goes_back_to_live(store: CallStore) -> None:
+    store.upsert_provider_call("ravan", ProviderCall(call_id="s", status="completed", duration_s=30))
+    store.upsert_provider_call("ravan", ProviderCall(call_id="s", status="in_progress", summary="late list"))
+    record = store.find("s")
+    assert record is not None
+    assert (record.status, record.summary, record.duration_s) == ("completed", "late list", 30)
+
+
+def test_a_webhook_delivery_applies_once_and_only_to_known_calls(store: CallStore) -> None:
+    store.record_created(attempt(), "sess-3", None)
+    done = ProviderCall(call_id="sess-3", status="completed", duration_s=12, summary="Done.")
+    assert store.apply_webhook("ravan", "call.completed", "sess-3", done) == "applied"
+    again = ProviderCall(call_id="sess-3", status="failed", summary="changed")
+    assert store.apply_webhook("ravan", "call.completed", "sess-3", again) == "duplicate"
+    record = store.find("sess-3")
+    assert record is not None and (record.status, record.summary) == ("completed", "Done.")
+    stranger = ProviderCall(call_id="sess-404", status="completed")
+    assert store.apply_webhook("ravan", "call.completed", "sess-404", stranger) == "unknown"
+    assert store.find("sess-404") is None
+
+
+def seed(store: CallStore) -> dict[str, str]:
+    """Six calls over six hours, across agents, providers, statuses and channels."""
+    ids = {
+        "a": store.record_created(attempt("sales", "ravan", T0), "r-1", None),
+        "b": store.record_failed(attempt("sales", "convoi", T0 + timedelta(hours=1)), "provider_error"),
+        "c": store.record_created(attempt("support", "convoi", T0 + timedelta(hours=2)), "c-1", "room_x"),
+        "d": store.record_created(attempt("support", "zudu", T0 + timedelta(hours=3)), "z-1", None),
+    }
+    store.upsert_provider_call(
+        "ravan",
+        ProviderCall(call_id="r-9", status="completed", channel="phone", created_at=T0 + timedelta(hours=4),
+                     transcript=(TranscriptLine("user", "Je voudrais un café, s'il vous plaît"),)),
+    )  # fmt: skip
+    store.upsert_provider_call(
+        "ravan", ProviderCall(call_id="r-1", status="completed", summary="Wants 100% discount")
+    )
+    ids["e"] = store.find("r-9").call_id  # type: ignore[union-attr]
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (CallQuery(), ["e", "d", "c", "b", "a"]),
+        (CallQuery(agent="sales"), ["b", "a"]),
+        (CallQuery(provider="convoi"), ["c", "b"]),
+        (CallQuery(status="completed"), ["e", "a"]),
+        (CallQuery(status="failed"), ["b"]),
+        (CallQuery(channel="phone"), ["e"]),
+        (CallQuery(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3)), ["c", "b"]),
+        (CallQuery(text="CAFÉ"), ["e"]),  # in the transcript, whatever the case
+        (CallQuery(text="100%"), ["a"]),  # % is a character, not a wildcard
+        (CallQuery(text="room_"), ["c"]),  # so is _
+        (CallQuery(text="provider_err"), ["b"]),  # the error code
+        (CallQuery(text="z-1"), ["d"]),  # the provider's id
+        (CallQuery(agent="sales", status="completed", provider="ravan"), ["a"]),
+        (CallQuery(page=2, page_size=2), ["c", "b"]),
+        (CallQuery(page=9, page_size=2), []),
+    ],
+)
+def test_search_filters_and_pages_newest_first(
+    store: CallStore, query: CallQuery, expected: list[str]
+) -> None:
+    ids = seed(store)
+    records, total = store.search(query)
+    assert [r.call_id for r in records] == [ids[k] for k in expected]
+    unpaged = CallQuery(**{**query.__dict__, "page": 1, "page_size": 100})
+    assert total == len(store.search(unpaged)[0])
+    assert all(r.transcript is None for r in records)  # lists leave transcripts behind
+
+
+def test_iter_search_reads_every_match_in_batches(store: CallStore) -> None:
+    for minute in range(7):
+        # Pairs of calls share a moment: paging must not skip or repeat either of them.
+        store.record_failed(attempt(at=T0 + timedelta(minutes=minute // 2)), "rate_limited")
+    seen = [r.call_id for r in store.iter_search(CallQuery(page_size=2), batch=3)]
+    assert len(seen) == len(set(seen)) == 7
+    assert seen == [r.call_id for r in store.search(CallQuery(page_size=100))[0]]
+
+
+def test_calls_in_progress_are_counted_within_the_live_window(store: CallStore) -> None:
+    now = datetime.now(UTC)
+    store.record_created(attempt(at=now - timedelta(minutes=5)), "live-1", None)
+    store.record_created(attempt(at=now - timedelta(minutes=1)), "live-2", None)
+    store.upsert_provider_call("ravan", ProviderCall(call_id="live-2", status="in_progress"))
+    store.record_created(attempt(at=now - timedelta(hours=3)), "stale", None)  # never reported: not live
+    store.record_failed(attempt(at=now), "provider_error")
+    store.upsert_provider_call("ravan", ProviderCall(call_id="done", status="completed", created_at=now))
+    assert store.count_live() == 2
+    store.upsert_provider_call("ravan", ProviderCall(call_id="live-1", status="completed"))
+    assert store.count_live() == 1
+
+
+def test_calls_needing_detail_are_live_or_never_read_in_full(store: CallStore) -> None:
+    now = datetime.now(UTC)
+    store.record_created(attempt(at=now), "fresh", None)
+    store.upsert_provider_call("zudu", ProviderCall(call_id="z", status="completed", created_at=now))
+    store.upsert_provider_call("ravan", ProviderCall(call_id="read", status="completed", created_at=now),
+                               detailed=True)  # fmt: skip
+    store.upsert_provider_call("ravan", ProviderCall(call_id="listed", status="completed", created_at=now))
+    store.upsert_provider_call("ravan", ProviderCall(call_id="old", status="in_progress", created_at=T0))
+    store.record_created(attempt(at=now - timedelta(days=3)), "stuck", None)  # never reported an end
+    store.upsert_provider_call("ravan", ProviderCall(call_id="stuck", status="created"), detailed=True)
+    week, day = now - timedelta(days=7), now - timedelta(days=1)
+    assert set(store.calls_needing_detail("ravan", week, live_since=day)) == {"fresh", "listed"}
+    assert set(store.calls_needing_detail("ravan", week)) == {"fresh", "listed", "stuck"}
+    assert store.calls_needing_detail("zudu", week) == ["z"]
+
+
+def test_latest_report_is_the_newest_start_the_provider_told_us(store: CallStore) -> None:
+    assert store.latest_report("ravan") is None
+    store.record_created(attempt(), "no-start-yet", None)
+    assert store.latest_report("ravan") is None
+    for hours in (1, 3, 2):
+        store.upsert_provider_call(
+            "ravan", ProviderCall(call_id=f"s{hours}", started_at=T0 + timedelta(hours=hours))
+        )
+    assert store.latest_report("ravan") == T0 + timedelta(hours=3)
+
+
+def test_a_lease_has_one_holder_until_it_expires(store: CallStore) -> None:
+    assert store.acquire_lease("sync", "worker-a", timedelta(minutes=5))
+    assert not store.acquire_lease("sync", "worker-b", timedelta(minutes=5))
+    assert store.acquire_lease("sync", "worker-a", timedelta(minutes=5))  # renewal
+    assert store.acquire_lease("other", "worker-b", timedelta(minutes=5))
+    assert store.acquire_lease("gone", "worker-a", timedelta(seconds=-1))  # already expired
+    assert store.acquire_lease("gone", "worker-b", timedelta(minutes=5))
+
+
+def test_many_threads_record_at_once_and_nothing_is_lost(store: CallStore) -> None:
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def record(n: int) -> None:
+        try:
+            for i in range(10):
+                ids.append(store.record_created(attempt(), f"t{n}-{i}", None))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(set(ids)) == 160 and store.search(CallQuery())[1] == 160

@@ -1,0 +1,272 @@
+"""The history sync against the provider fakes, over real HTTP: lists, details, broken pages, the CLI."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.fakes import Fault
+from tests.fakes.convoi import add_call, complete_call
+from tests.fakes.ravan import add_session, complete_session
+from tests.fakes.zudu import end_call
+from tests.support.apps import FAKE_AGENT_IDS, app_state_of, post
+from webapp.history.store import CallQuery, CallRecord, CallStore
+from webapp.history.sync import PeriodicSync, SyncReport, sync_all
+
+CATALOGUE = """
+[agents.sales]
+provider = "ravan"
+agent_id = "{ravan}"
+
+[agents.support]
+provider = "convoi"
+agent_id = "{convoi}"
+
+[agents.orders]
+provider = "zudu"
+agent_id = "{zudu}"
+"""
+RAVAN, CONVOI, ZUDU = FAKE_AGENT_IDS["ravan"], FAKE_AGENT_IDS["convoi"], FAKE_AGENT_IDS["zudu"]
+MakeApp = Callable[..., Flask]
+
+
+def sync(app: Flask, provider: str | None = None, since: datetime | None = None) -> dict[str, SyncReport]:
+    """Run the sync as the CLI does; the reports by provider."""
+    state = app_state_of(app)
+    reports = sync_all(
+        state.providers, state.settings.agents.values(), state.history, only=provider, since=since
+    )
+    return {report.provider: report for report in reports}
+
+
+def log_of(app: Flask, **query: Any) -> list[CallRecord]:
+    """The app's call log, newest first."""
+    return app_state_of(app).history.search(CallQuery(page_size=200, **query))[0]
+
+
+def find(app: Flask, call_id: str) -> CallRecord:
+    """One call with its transcript."""
+    record = app_state_of(app).history.find(call_id)
+    assert record is not None, call_id
+    return record
+
+
+@pytest.mark.parametrize("shape", ["documented", "meta"])
+def test_ravan_calls_are_listed_then_read_in_full(make_app: MakeApp, ravan: Any, shape: str) -> None:
+    app = make_app()
+    state = ravan[1]
+    state.response_shape = shape
+    placed = post(app, {"agent": "sales"}).get_json()["call_id"]  # through webcall
+    complete_session(state, placed, transcript=[("assistant", "Hello!"), ("user", "Price, please.")])
+    add_session(state, RAVAN, id="phone-1", channel="voice", status="in_progress")  # only Ravan knows it
+    add_session(state, "someone-elses-agent", id="other-1", status="completed")
+
+    report = sync(app)["ravan"]
+    assert (report.listed, report.new, report.detailed, report.errors) == (2, 1, 2, [])
+    assert {r.provider_call_id for r in log_of(app, provider="ravan")} == {placed, "phone-1"}
+    ours = find(app, placed)
+    assert (ours.agent, ours.outcome, ours.status, ours.duration_s) == ("sales", "created", "completed", 42)
+    assert ours.summary and ours.recording_url and ours.cost == 0.35
+    assert [(line.role, line.text) for line in ours.transcript or ()] == [
+        ("agent", "Hello!"),
+        ("user", "Price, please."),
+    ]
+    assert ours.transcript and ours.transcript[0].at == ours.started_at + timedelta(milliseconds=1500)  # type: ignore[operator]
+    phone = find(app, "phone-1")
+    assert (phone.agent, phone.channel, phone.status, phone.outcome) == (
+        "sales",
+        "phone",
+        "in_progress",
+        None,
+    )
+    sent = [r for r in state.requests if r.path.endswith("/call-sessions")]
+    assert {r.query["agent_id"] for r in sent} == {RAVAN} and "started_after" not in sent[0].query
+
+    # Again: one row per call still, live calls read again, finished ones not.
+    complete_session(state, "phone-1")
+    state.requests.clear()
+    again = sync(app)["ravan"]
+    assert again.new == 0 and len(log_of(app, provider="ravan")) == 2
+    assert find(app, "phone-1").status == "completed"
+    details = [r.path.rsplit("/", 1)[1] for r in state.requests if "detail" in r.path]
+    assert details == ["phone-1"]
+    # From a day before the newest call Ravan reported.
+    newest = max(r.started_at for r in log_of(app, provider="ravan") if r.started_at)
+    started_after = next(
+        r.query["started_after"] for r in state.requests if r.path.endswith("/call-sessions")
+    )
+    assert datetime.fromisoformat(started_after) == newest - timedelta(days=1)
+
+
+def test_ravan_is_paged_until_a_short_page(make_app: MakeApp, ravan: Any) -> None:
+    for n in range(45):
+        add_session(ravan[1], RAVAN, id=f"s-{n:02d}", status="completed")
+    report = sync(make_app())["ravan"]
+    assert report.listed == report.new == 45 and ravan[1].list_pages_served == 3
+
+
+def test_a_broken_page_never_loses_the_others(make_app: MakeApp, ravan: Any) -> None:
+    app = make_app()
+    state = ravan[1]
+    for n in range(45):
+        add_session(state, RAVAN, id=f"s-{n:02d}", status="completed",
+                    created_at=f"2026-02-01T10:{n:02d}:00.000Z")  # fmt: skip
+    # The second page answers with a body cut in half.
+    state.faults = [Fault("delay", delay_s=0), Fault("malformed_json")]
+    report = sync(app)["ravan"]
+    assert (report.listed, report.broken_pages, report.errors) == (25, 1, [])
+    assert state.list_pages_served == 3
+    assert sync(app)["ravan"].listed == 45 and len(log_of(app)) == 45  # the next run picks it up
+
+
+def test_unreadable_entries_are_skipped_and_the_rest_kept(make_app: MakeApp, ravan: Any) -> None:
+    add_session(ravan[1], RAVAN, id="good-1", status="completed")
+    page = {"success": True, "data": {"callSessions": [
+        {"id": "good-1", "agentId": RAVAN, "status": "completed", "channel": "web"},
+        {"agentId": RAVAN, "status": "completed"},  # no id
+        "not a session",
+        {"id": "x" * 300, "agentId": RAVAN},  # an id no column can hold
+    ]}}  # fmt: skip
+    ravan[1].faults = [Fault("status", status=200, body=page)]
+    app = make_app()
+    report = sync(app, "ravan")["ravan"]
+    assert (report.listed, report.new, report.skipped, report.detailed) == (1, 1, 3, 1)
+    assert [r.provider_call_id for r in log_of(app)] == ["good-1"]
+
+
+def test_a_refused_key_stops_the_provider_and_says_why(make_app: MakeApp, ravan: Any) -> None:
+    ravan[1].api_key = "rotated"
+    report = sync(make_app())["ravan"]
+    assert report.errors == [f"provider_auth_failed while listing agent {RAVAN}"] and report.listed == 0
+
+
+def test_convoi_is_paged_by_cursor_and_cut_to_our_agent(make_app: MakeApp, convoi: Any) -> None:
+    app = make_app()
+    state = convoi[1]
+    placed = post(app, {"agent": "support"}).get_json()["call_id"]
+    for n in range(150):
+        call = add_call(state, CONVOI if n % 3 else "agt_someone_else")
+        if n % 2:
+            complete_call(state, call["id"])
+    complete_call(state, placed, duration_seconds=12.5, cost=0.07)
+    report = sync(app)["convoi"]
+    assert report.listed == 101 and report.errors == [] and state.list_pages_served == 2
+    ours = find(app, placed)
+    assert (ours.agent, ours.status, ours.duration_s, ours.cost, ours.cost_currency) == (
+        "support", "completed", 12.5, 0.07, "USD",
+    )  # fmt: skip
+    assert len(log_of(app, agent="support")) == 101
+
+
+def test_convoi_stops_at_a_broken_page_and_keeps_the_ones_before(make_app: MakeApp, convoi: Any) -> None:
+    state = convoi[1]
+    for _ in range(150):
+        add_call(state, CONVOI)
+    state.faults = [Fault("delay", delay_s=0), Fault("status", status=500, body={"status": 500})]
+    app = make_app()
+    report = sync(app, "convoi")["convoi"]
+    assert report.listed == 100 and report.broken_pages == 1
+    assert report.errors == [f"provider_error while listing agent {CONVOI}"]
+
+
+def test_convoi_history_honours_its_rate_limit(make_app: MakeApp, convoi: Any) -> None:
+    state = convoi[1]
+    state.enforce_rate_limits = True
+    app = make_app()
+    for _ in range(70):
+        add_call(state, CONVOI, status="completed")
+    report = sync(app, "convoi")["convoi"]
+    # One list page, then reads until Convoi's 60 reads a minute run out: the rest wait for the next run.
+    assert report.listed == 70 and report.detailed == 59
+    assert report.errors == ["provider_busy while reading calls"]
+
+
+def test_zudu_calls_we_placed_are_looked_up(make_app: MakeApp, zudu: Any) -> None:
+    app = make_app()
+    state = zudu[1]
+    ended = post(app, {"agent": "orders"}).get_json()["call_id"]
+    live = post(app, {"agent": "orders"}).get_json()["call_id"]
+    end_call(state, ended, transcript=[("agent", "Hi, Zudu here."), ("user", "Where is my order?")])
+    with state.lock:
+        del state.calls[live]  # Zudu forgot one: skipped, not fatal
+    report = sync(app)["zudu"]
+    assert (report.listed, report.detailed, report.skipped, report.errors) == (0, 1, 1, [])
+    record = find(app, ended)
+    assert (record.status, record.duration_s, record.summary) == (
+        "completed", 30.0, "The caller needed help with an order.",
+    )  # fmt: skip
+    assert [line.text for line in record.transcript or ()] == ["Hi, Zudu here.", "Where is my order?"]
+    assert sync(app)["zudu"].detailed == 0  # read in full once is enough for a finished call
+
+
+def test_the_cli_prints_one_line_per_provider_and_fails_when_one_stopped(
+    make_app: MakeApp, ravan: Any, convoi: Any
+) -> None:
+    app = make_app()
+    add_session(ravan[1], RAVAN, id="s-1", status="completed", started_at="2026-01-10T09:00:00Z")
+    add_session(ravan[1], RAVAN, id="s-0", status="completed", started_at="2025-12-10T09:00:00Z")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["history", "sync", "--provider", "ravan", "--since", "2026-01-01"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ravan: 1 calls listed since 2026-01-01T00:00:00+00:00 (1 new)")
+    sent = [r for r in ravan[1].requests if r.path.endswith("/call-sessions")]
+    assert sent[-1].query["started_after"] == "2026-01-01T00:00:00Z"
+
+    convoi[1].api_key = "rotated"
+    everything = runner.invoke(args=["history", "sync"])
+    assert everything.exit_code == 1
+    assert [line.split(":")[0] for line in everything.output.splitlines()] == ["convoi", "ravan", "zudu"]
+    assert "stopped: provider_auth_failed" in everything.output
+    assert runner.invoke(args=["history", "sync", "--since", "last tuesday"]).exit_code == 2
+    assert runner.invoke(args=["history", "sync", "--provider", "livekit"]).exit_code == 2
+
+
+def test_the_periodic_sync_starts_with_the_first_request_only(make_app: MakeApp) -> None:
+    app = make_app(WEBCALL_HISTORY_SYNC_INTERVAL_S="60")
+    periodic: PeriodicSync = app.extensions["webcall.history_sync"]
+    app.test_cli_runner().invoke(args=["history", "sync", "--provider", "zudu"])
+    assert not periodic.started  # commands never start it
+    app.test_client().get("/healthz")
+    assert periodic.started
+    periodic.stop()
+    assert "webcall.history_sync" not in make_app().extensions  # off by default
+
+
+def test_the_periodic_sync_survives_a_bad_run_and_one_holder_runs_at_a_time(tmp_path: Any) -> None:
+    store = CallStore(f"sqlite:///{tmp_path / 'calls.db'}")
+    store.migrate()
+    runs: list[str] = []
+    lock = threading.Lock()
+
+    def run_as(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with lock:
+                runs.append(name)
+                if len(runs) == 1:
+                    raise RuntimeError("the first run breaks")
+
+        return run
+
+    syncs = [PeriodicSync(run_as(name), store, interval_s=1) for name in ("a", "b")]
+    syncs[1].holder = "other-host:1"
+    for periodic in syncs:
+        periodic.interval_s = 0.2  # type: ignore[assignment]  # seconds, far below what settings allow
+        periodic.start()
+    time.sleep(1.5)
+    for periodic in syncs:
+        periodic.stop()
+    # About one run per interval in all (the lease), not one per process; the failure did not end it.
+    assert 3 <= len(runs) <= 8, runs
+    store.close()
+
+
+def test_since_in_the_future_lists_nothing(make_app: MakeApp, ravan: Any) -> None:
+    add_session(ravan[1], RAVAN, id="s-1", status="completed")
+    report = sync(make_app(), "ravan", since=datetime.now(UTC) + timedelta(days=1))["ravan"]
+    assert report.listed == 0 and report.errors == []

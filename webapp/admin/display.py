@@ -1,0 +1,60 @@
+"""How the admin pages write a call's values for people (Jinja filters)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+_STATUS_LABELS = {
+    "created": "Created", "in_progress": "In progress", "completed": "Completed", "failed": "Failed",
+    "no_answer": "No answer", "busy": "Busy", "voicemail": "Voicemail", "unknown": "Unknown",
+}  # fmt: skip
+_SPEAKERS = {"agent": "Agent", "user": "Caller"}
+
+
+def when(value: str | None) -> str:
+    """``2026-03-01T12:00:05.123Z`` → ``2026-03-01 12:00:05 UTC``; ``—`` when unknown."""
+    return f"{value[:10]} {value[11:19]} UTC" if value else "—"
+
+
+def clock(value: str | None) -> str:
+    """The time of day of an ISO moment (``12:00:05``)."""
+    return value[11:19] if value else ""
+
+
+def duration(seconds: float | None) -> str:
+    """``95`` → ``1 min 35 s``; ``—`` when unknown."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def status_label(status: str) -> str:
+    """A status in words."""
+    return _STATUS_LABELS.get(status, status)
+
+
+def speaker(role: str) -> str:
+    """Who spoke, in words."""
+    return _SPEAKERS.get(role, role.capitalize())
+
+
+def live_text(count: int | None) -> str:
+    """The live counter's sentence (``static/src/admin/live.js`` writes the same)."""
+    if count is None:
+        return "Calls in progress: unknown"
+    if count == 0:
+        return "No calls in progress"
+    return f"{count} call{'' if count == 1 else 's'} in progress"
+
+
+def web_url(value: str | None) -> bool:
+    """True for an http(s) address: a provider's answer must not make us render a javascript: link."""
+    return bool(value) and str(value).lower().startswith(("https://", "http://"))
+
+
+def init_blueprint(bp: Blueprint) -> None:
+    """Make the filters available to the admin templates."""
+    for function in (when, clock, duration, status_label, speaker, live_text, web_url):
+        bp.add_app_template_filter(function)

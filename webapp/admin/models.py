@@ -1,0 +1,231 @@
+"""The admin API's models: the filters a list takes and the calls it answers with.
+
+The HTML view reads its filter form with the same :class:`CallFilter`, and the OpenAPI
+document is generated from these models (``webapp.ops.openapi``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    ValidationError,
+)
+
+from ..catalogue import SLUG_PATTERN
+from ..errors import InvalidQuery
+from ..history.store import CallQuery, CallRecord
+from ..providers import CALL_STATUSES, TranscriptLine, provider_names
+
+MAX_PAGE = 10_000
+MAX_PAGE_SIZE = 200
+MAX_SEARCH_CHARS = 200
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+Status = Literal["created", "in_progress", "completed", "failed", "no_answer", "busy", "voicemail", "unknown"]
+assert set(Status.__args__) == set(CALL_STATUSES)  # type: ignore[attr-defined]  # one vocabulary
+
+
+def _providers() -> list[JsonValue]:
+    """Every provider name (the values ``provider`` may take)."""
+    return list(provider_names())
+
+
+def _moment(value: str) -> str:
+    """An ISO 8601 date or date-time (checked here, converted by :func:`moment_of`)."""
+    moment_of(value)
+    return value
+
+
+def moment_of(value: str, *, end_of_day: bool = False) -> datetime:
+    """A date (its start, or its end for ``until``) or a date-time, as aware UTC; no zone means UTC."""
+    text = value.strip().upper()
+    if _DATE.match(text):
+        day = date.fromisoformat(text)
+        if end_of_day:
+            return datetime.combine(day, time.max, tzinfo=UTC)
+        return datetime.combine(day, time.min, tzinfo=UTC)
+    parsed = datetime.fromisoformat(text.replace(":60", ":59"))  # RFC 3339 allows a leap second
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # within a few hours of year 1 or 9999
+        return datetime.min.replace(tzinfo=UTC) if parsed.year < 5000 else datetime.max.replace(tzinfo=UTC)
+
+
+Moment = Annotated[
+    str,
+    AfterValidator(_moment),
+    Field(json_schema_extra={"anyOf": [{"format": "date-time"}, {"format": "date"}]}),
+]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
+Search = Annotated[str, StringConstraints(max_length=MAX_SEARCH_CHARS, pattern=NO_CONTROL)]
+
+
+class CallFilter(BaseModel):
+    """Which calls to list (query parameters; each one optional), newest first."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    agent: Slug | None = Field(None, description="The agent's slug.")
+    provider: str | None = Field(
+        None, json_schema_extra=lambda schema: schema.update(enum=_providers()), description="The provider."
+    )
+    status: Status | None = None
+    channel: Literal["web", "phone"] | None = None
+    since: Moment | None = Field(
+        None, description="Created at or after (ISO 8601 date or date-time; UTC if no zone)."
+    )
+    until: Moment | None = Field(None, description="Created before (a date includes that whole day).")
+    q: Search | None = Field(
+        None, description="Text in the ids, agent, room, origin, outcome, summary or transcript."
+    )
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+
+    def query(self) -> CallQuery:
+        """The store's query for these filters (an empty text box is no filter)."""
+        return CallQuery(
+            agent=self.agent,
+            provider=self.provider,
+            status=self.status,
+            channel=self.channel,
+            since=moment_of(self.since) if self.since else None,
+            until=moment_of(self.until, end_of_day=True) if self.until else None,
+            text=self.q.strip() or None if self.q else None,
+            page=self.page,
+            page_size=self.page_size,
+        )
+
+
+def parse_filter(args: Any, *, form: bool = False) -> CallFilter:
+    """Validate query parameters (a ``MultiDict``: the first value of each), or ``InvalidQuery``.
+
+    A ``form`` leaves the fields people did not fill in empty (those mean "any") and may carry
+    more; the API takes exactly what it documents.
+    """
+    values = {name: args.get(name) for name in CallFilter.model_fields if args.get(name) is not None}
+    if form:
+        values = {name: value for name, value in values.items() if value != ""}
+    else:
+        unknown = sorted(set(args) - set(CallFilter.model_fields))
+        if unknown:
+            raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
+    if values.get("provider") is not None and values["provider"] not in provider_names():
+        raise InvalidQuery("provider must be one of " + ", ".join(provider_names()) + ".")
+    try:
+        return CallFilter.model_validate(values)
+    except ValidationError as error:
+        problem = error.errors(include_url=False, include_input=False)[0]
+        name = str(problem["loc"][0]) if problem["loc"] else "query"
+        raise InvalidQuery(f"{name} is not valid: {problem['msg'].removeprefix('Value error, ')}.") from None
+
+
+class TranscriptEntry(BaseModel):
+    """One utterance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(description="`agent`, `user` (the caller), or the provider's own word.")
+    text: str
+    at: str | None = Field(json_schema_extra={"format": "date-time"})
+
+
+class AdminCall(BaseModel):
+    """One call in the log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(description="Ours (`wc_…`).")
+    provider_call_id: str | None = Field(description="The provider's; none when the call was never created.")
+    agent: str | None
+    provider: str
+    channel: Literal["web", "phone"]
+    status: Status
+    outcome: str | None = Field(
+        description="`created`, or the error code our API answered; none for calls seen only at the provider."
+    )
+    started_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    ended_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    duration_s: float | None
+    cost: float | None
+    currency: str | None
+    summary: str | None
+    origin: str | None = Field(description="The page that asked for the call.")
+    room: str | None
+    request_id: str | None = Field(description="The `X-Request-ID` of the request that asked for the call.")
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class AdminCallDetail(AdminCall):
+    """One call with its transcript and recording."""
+
+    transcript: list[TranscriptEntry]
+    recording_url: str | None
+
+
+class CallList(BaseModel):
+    """``GET /api/admin/calls``: one page of calls, newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: list[AdminCall]
+    page: int
+    page_size: int
+    total: int = Field(description="Calls matching the filters, on every page.")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def admin_call(record: CallRecord) -> AdminCall:
+    """A stored call as the API shows it."""
+    return AdminCall(**_fields(record))
+
+
+def admin_call_detail(record: CallRecord) -> AdminCallDetail:
+    """A stored call with its transcript."""
+    return AdminCallDetail(
+        **_fields(record),
+        transcript=[transcript_entry(line) for line in record.transcript or ()],
+        recording_url=record.recording_url,
+    )
+
+
+def transcript_entry(line: TranscriptLine) -> TranscriptEntry:
+    """One stored utterance."""
+    return TranscriptEntry(role=line.role, text=line.text, at=iso(line.at))
+
+
+def _fields(record: CallRecord) -> dict[str, Any]:
+    """The fields every view of a call shares."""
+    return {
+        "call_id": record.call_id,
+        "provider_call_id": record.provider_call_id,
+        "request_id": record.request_id,
+        "agent": record.agent,
+        "provider": record.provider,
+        "channel": record.channel,
+        "status": record.status,
+        "outcome": record.outcome,
+        "started_at": iso(record.started_at),
+        "ended_at": iso(record.ended_at),
+        "duration_s": record.duration_s,
+        "cost": record.cost,
+        "currency": record.cost_currency,
+        "summary": record.summary,
+        "origin": record.origin,
+        "room": record.room,
+        "created_at": iso(record.created_at),
+    }

@@ -1,0 +1,258 @@
+"""The admin view: ``/admin`` lists recent calls with filters, opens one call, exports CSV.
+
+Server-rendered pages under the site's strict CSP; the only script keeps the count of calls in
+progress current (``static/src/admin/live.js``). Without ``WEBCALL_ADMIN_PASSWORD`` every
+address here is a 404.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+)
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..errors import InvalidQuery
+from ..guards.headers import page_headers
+from ..guards.limits import client_ip, limiter, rate_limited_error
+from ..history.store import CallLogError, CallRecord
+from ..pages.render import render_error_page
+from ..providers import CALL_STATUSES, CHANNELS, provider_names
+from ..state import app_state
+from . import display
+from .auth import (
+    LOGIN_LIMIT,
+    csrf_ok,
+    csrf_token,
+    password_matches,
+    sign_in,
+    sign_out,
+    signed_in,
+    view_enabled,
+)
+from .models import CallFilter, admin_call, admin_call_detail, parse_filter
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+display.init_blueprint(bp)
+log = logging.getLogger(__name__)
+CSV_COLUMNS = (
+    "call_id", "provider_call_id", "created_at", "agent", "provider", "channel", "status", "outcome",
+    "started_at", "ended_at", "duration_s", "cost", "currency", "origin", "room", "summary",
+)  # fmt: skip
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting with these
+EXPIRED_FORM = "This form has expired. Reload the page and try again."
+
+
+@bp.before_request
+def gate() -> BaseResponse | None:
+    """404 when the view is off; the sign-in page for anyone not signed in."""
+    if not view_enabled():
+        return render_error_page(404)
+    if request.endpoint in ("admin.login", "admin.submit_login") or signed_in():
+        return None
+    if request.endpoint == "admin.live":
+        return no_store(make_response(jsonify(error="signed_out"), 401))
+    wanted = request.full_path.rstrip("?") if request.method == "GET" else "/admin"
+    return redirect(f"/admin/login?{urlencode({'next': wanted})}", code=303)
+
+
+@bp.errorhandler(TooManyRequests)
+def too_many_attempts(_error: TooManyRequests) -> Response:
+    """Sign-in attempts past the limit: the page again, saying when to try."""
+    wait_s = rate_limited_error().retry_after_s or 60
+    minutes = max(1, round(wait_s / 60))
+    message = f"Too many attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+    response = page("admin/login.html", status=429, error=message, next=safe_next(request.form.get("next")))
+    response.headers["Retry-After"] = str(wait_s)
+    return response
+
+
+@bp.get("/login")
+def login() -> BaseResponse:
+    """The sign-in form."""
+    if signed_in():
+        return redirect(safe_next(request.args.get("next")), code=303)
+    return page("admin/login.html", next=safe_next(request.args.get("next")))
+
+
+@bp.post("/login")
+@limiter.limit(LOGIN_LIMIT, key_func=client_ip, scope="admin-login")
+def submit_login() -> BaseResponse:
+    """Check the password (and the form's token); open a session."""
+    target = safe_next(request.form.get("next"))
+    if not csrf_ok(request.form.get("csrf_token")):
+        return page("admin/login.html", status=400, error=EXPIRED_FORM, next=target)
+    if not password_matches(request.form.get("password", "")):
+        log.warning("admin: a sign-in with a wrong password")
+        return page("admin/login.html", status=401, error="That password is not right.", next=target)
+    sign_in()
+    log.info("admin: signed in")
+    return redirect(target, code=303)
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    """Close the session (a form with the session's token: no other site can sign you out)."""
+    if not csrf_ok(request.form.get("csrf_token")):
+        return render_error_page(400, title="Form expired", message=EXPIRED_FORM)
+    sign_out()
+    return redirect("/admin/login", code=303)
+
+
+@bp.get("")
+@bp.get("/")
+def calls() -> Response:
+    """Recent calls, filtered and paged, newest first."""
+    state = app_state()
+    try:
+        filters = parse_filter(request.args, form=True)
+    except InvalidQuery as error:
+        return page(
+            "admin/calls.html",
+            status=400,
+            error=error.message,
+            **_listing(CallFilter.model_validate({}), [], 0),
+        )
+    try:
+        records, total = state.history.search(filters.query())
+    except CallLogError as error:
+        log.error("admin: the call log failed: %s", error)
+        return render_error_page(503, title="Call log unavailable", message="Please try again in a moment.")
+    return page("admin/calls.html", **_listing(filters, records, total))
+
+
+@bp.get("/calls/<call_id>")
+def call(call_id: str) -> Response:
+    """One call: its fields, summary, recording and transcript."""
+    try:
+        record = app_state().history.find(call_id)
+    except CallLogError as error:
+        log.error("admin: the call log failed: %s", error)
+        return render_error_page(503, title="Call log unavailable", message="Please try again in a moment.")
+    if record is None:
+        return render_error_page(404, title="No such call", message="There is no call with that id.")
+    back = safe_next(request.args.get("back"))
+    return page("admin/call.html", call=admin_call_detail(record), back=back)
+
+
+@bp.get("/calls.csv")
+def export() -> Response:
+    """Every call the filters match (all pages) as CSV, streamed."""
+    try:
+        filters = parse_filter(request.args, form=True)
+    except InvalidQuery as error:
+        return render_error_page(400, title="Filters not valid", message=error.message)
+    rows = app_state().history.iter_search(filters.query())
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    response = Response(stream_with_context(csv_lines(rows)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="webcall-calls-{stamp}.csv"'
+    return no_store(response)
+
+
+@bp.get("/live.json")
+def live() -> Response:
+    """How many calls are in progress now (the page polls this)."""
+    try:
+        count = app_state().history.count_live()
+    except CallLogError:
+        return no_store(make_response(jsonify(error="call_log_unavailable"), 503))
+    return no_store(jsonify(in_progress=count))
+
+
+def csv_lines(records: Iterator[CallRecord]) -> Iterator[str]:
+    """The header, then one line per call; cells a spreadsheet would run as formulas are defused."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(values: list[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield line(list(CSV_COLUMNS))
+    try:
+        for record in records:
+            values = admin_call(record).model_dump()
+            yield line([safe_cell(values[column]) for column in CSV_COLUMNS])
+    except CallLogError as error:  # the 200 has gone: end the file early and say so in the log
+        log.error("admin: the CSV export stopped, the call log failed: %s", error)
+
+
+def safe_cell(value: Any) -> Any:
+    """Text a spreadsheet would read as a formula gets a leading apostrophe (CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path of this view only (never another site)."""
+    if target and target.startswith("/admin") and not target.startswith("/admin//") and "\\" not in target:
+        return target
+    return "/admin"
+
+
+def page(template: str, *, status: int = 200, **context: Any) -> Response:
+    """An admin page under the strict CSP, never cached."""
+    if signed_in():
+        context.setdefault("live", _live_count())
+    html = render_template(template, csrf_token=csrf_token(), **context)
+    return page_headers(make_response(html, status), microphone=False, cacheable=False)
+
+
+def no_store(response: Response) -> Response:
+    """Call records are personal data: no cache keeps them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict[str, Any]:
+    """What the list page shows: the rows, the paging and the filter form's choices."""
+    defaults = CallFilter.model_validate({})
+    chosen = {k: v for k, v in filters.model_dump(exclude={"page"}).items() if v != getattr(defaults, k)}
+    pages = max(1, -(-total // filters.page_size))
+
+    def page_link(number: int) -> str:
+        return "/admin?" + urlencode({**chosen, "page": number})
+
+    first = (filters.page - 1) * filters.page_size + 1 if records else 0
+    return {
+        "calls": [admin_call(r) for r in records],
+        "filters": filters,
+        "total": total,
+        "first": first,
+        "last": first + len(records) - 1 if records else 0,
+        "previous": page_link(filters.page - 1) if filters.page > 1 else None,
+        "next": page_link(filters.page + 1) if filters.page < pages else None,
+        "csv": "/admin/calls.csv?" + urlencode({k: v for k, v in chosen.items() if k != "page_size"}),
+        "here": "/admin?" + urlencode({**chosen, "page": filters.page}),
+        "agents": sorted(app_state().settings.agents),
+        "providers": provider_names(),
+        "statuses": CALL_STATUSES,
+        "channels": CHANNELS,
+    }
+
+
+def _live_count() -> int | None:
+    """Calls in progress, or None when the call log cannot say."""
+    try:
+        return app_state().history.count_live()
+    except CallLogError:
+        return None

@@ -1,0 +1,485 @@
+"""The only code that reads and writes the call log.
+
+A call is recorded once, when someone asks for it (:meth:`CallStore.record_created`,
+:meth:`CallStore.record_failed`: one INSERT in one round trip, committed before the answer
+leaves), and
+later completed by what its provider reports (:meth:`CallStore.upsert_provider_call`
+from the history sync, :meth:`CallStore.apply_webhook` from a webhook), keyed by the
+provider's call id: a call placed here and seen again in the provider's list is one row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ..providers import FINAL_STATUSES, Channel, ProviderCall, TranscriptLine
+from .database import execute_alone, open_engine, upgrade, writing
+from .schema import calls, leases, webhook_deliveries
+
+LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
+LIVE_STATUSES = ("created", "in_progress")
+# Columns of a call in lists (the transcript stays behind until one call is opened).
+_LIST_COLUMNS = [c for c in calls.c if c.name not in ("transcript", "transcript_text", "detail_at")]
+INSERT_CALL = insert(calls)  # built once: the hot path only binds its values
+Upserted = Literal["new", "updated"]
+Applied = Literal["applied", "duplicate", "unknown"]
+
+
+def now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+def new_call_id() -> str:
+    """Our id for a call: ``wc_`` and 20 random hex digits."""
+    return "wc_" + secrets.token_hex(10)
+
+
+def client_reference(key: str, address: str) -> str:
+    """A privacy-safe stand-in for the caller's address: a keyed hash, never the address.
+
+    The same caller gets the same reference while the key stays the same, so repeated
+    calls can be told apart from many callers; the address cannot be read back.
+    """
+    return hmac.new(key.encode(), address.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CallAttempt:
+    """What the call log keeps of a request for a call, before the provider answers."""
+
+    agent: str
+    provider: str
+    provider_agent_id: str | None = None
+    origin: str | None = None
+    client_ref: str | None = None
+    request_id: str | None = None  # the X-Request-ID answered: a screenshot of an error leads here
+    channel: Channel = "web"
+    received_at: datetime = field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call as the log has it (``transcript`` only when one call is read)."""
+
+    call_id: str
+    provider: str
+    provider_call_id: str | None
+    agent: str | None
+    provider_agent_id: str | None
+    channel: str
+    room: str | None
+    origin: str | None
+    client_ref: str | None
+    request_id: str | None
+    outcome: str | None
+    status: str
+    provider_status: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    cost: float | None
+    cost_currency: str | None
+    summary: str | None
+    recording_url: str | None
+    created_at: datetime
+    updated_at: datetime
+    transcript: tuple[TranscriptLine, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CallQuery:
+    """A filtered, paged view of the log, newest first; every filter is optional."""
+
+    agent: str | None = None
+    provider: str | None = None
+    status: str | None = None
+    channel: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+    text: str | None = None  # in ids, agent, room, origin, outcome, summary or transcript
+    page: int = 1
+    page_size: int = 50
+
+
+class CallLogError(Exception):
+    """The call log could not be used (its database is down, full or locked too long)."""
+
+
+@contextmanager
+def _recording() -> Iterator[None]:
+    """Translate the database's failures into :class:`CallLogError`, once, at the boundary."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise CallLogError(f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc)[:200]}") from exc
+
+
+class CallStore:
+    """The call log on one database (SQLite or PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = open_engine(url)
+
+    def migrate(self) -> None:
+        """Create or upgrade the tables (safe to run from every worker at once)."""
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    # --- recording our own calls (the hot path: one INSERT each) ---------------------------
+
+    def record_created(self, attempt: CallAttempt, provider_call_id: str, room: str | None) -> str:
+        """Record a call the provider created; our id for it. Raises :class:`CallLogError`."""
+        provider_call_id, room = provider_call_id[:255], room[:255] if room else None
+        values = self._attempt_values(attempt, outcome="created", status="created")
+        values.update(provider_call_id=provider_call_id, room=room)
+        with _recording():
+            try:
+                execute_alone(self.engine, INSERT_CALL, values)
+                return str(values["call_id"])
+            except IntegrityError:
+                # The provider's history reached us first (or it replayed a call): one call, one row.
+                return self._claim(attempt, provider_call_id, room)
+
+    def record_failed(self, attempt: CallAttempt, code: str) -> str:
+        """Record a request that ended in error ``code``; our id for it. Raises :class:`CallLogError`."""
+        values = self._attempt_values(attempt, outcome=code, status="failed")
+        with _recording():
+            execute_alone(self.engine, INSERT_CALL, values)
+        return str(values["call_id"])
+
+    def _attempt_values(self, attempt: CallAttempt, *, outcome: str, status: str) -> dict[str, Any]:
+        """The row for an attempt."""
+        return {
+            "call_id": new_call_id(),
+            "provider": attempt.provider,
+            "agent": attempt.agent,
+            "provider_agent_id": attempt.provider_agent_id,
+            "channel": attempt.channel,
+            "origin": attempt.origin[:255] if attempt.origin else None,
+            "client_ref": attempt.client_ref,
+            "request_id": attempt.request_id,
+            "outcome": outcome,
+            "status": status,
+            "created_at": attempt.received_at,
+            "updated_at": attempt.received_at,
+        }
+
+    def _claim(self, attempt: CallAttempt, provider_call_id: str, room: str | None) -> str:
+        """Add what we know of our own call to the row the provider's history made."""
+        key = and_(calls.c.provider == attempt.provider, calls.c.provider_call_id == provider_call_id)
+        with writing(self.engine) as connection:
+            call_id = connection.execute(select(calls.c.call_id).where(key)).scalar_one()
+            connection.execute(
+                update(calls)
+                .where(key)
+                .values(
+                    agent=attempt.agent,
+                    origin=attempt.origin[:255] if attempt.origin else None,
+                    client_ref=attempt.client_ref,
+                    outcome="created",
+                    room=func.coalesce(calls.c.room, room),
+                    updated_at=now(),
+                )
+            )
+        return str(call_id)
+
+    # --- what providers report -------------------------------------------------------------
+
+    def upsert_provider_call(
+        self, provider: str, call: ProviderCall, *, agent: str | None = None, detailed: bool = False
+    ) -> Upserted:
+        """Store what the provider reports about ``call``: a new row, or the existing one updated.
+
+        Only what the provider reported overwrites (our own fields stay), and a final
+        status never goes back to a live one (a list can be older than a webhook).
+        ``detailed`` says this was the provider's full record of the call. Raises
+        :class:`CallLogError`.
+        """
+        with _recording():
+            try:
+                with writing(self.engine) as connection:
+                    return self._upsert(connection, provider, call, agent, detailed)
+            except IntegrityError:
+                pass  # inserted by someone else between our look and our insert: now it is an update
+            with writing(self.engine) as connection:
+                return self._upsert(connection, provider, call, agent, detailed)
+
+    def _upsert(
+        self, connection: Connection, provider: str, call: ProviderCall, agent: str | None, detailed: bool
+    ) -> Upserted:
+        """One upsert inside a write transaction."""
+        key = and_(calls.c.provider == provider, calls.c.provider_call_id == call.call_id)
+        existing = connection.execute(select(calls.c.status, calls.c.agent).where(key)).first()
+        values = reported_values(call)
+        if detailed:
+            values["detail_at"] = now()
+        if existing is None:
+            moment = call.created_at or call.started_at or now()
+            row = {
+                "call_id": new_call_id(),
+                "provider": provider,
+                "provider_call_id": call.call_id,
+                "agent": agent,
+                "channel": call.channel or "web",
+                "status": call.status or "unknown",
+                "created_at": moment,
+                "updated_at": now(),
+                **values,
+            }
+            connection.execute(insert(calls).values(row))
+            return "new"
+        if existing.status in FINAL_STATUSES and call.status not in FINAL_STATUSES:
+            values.pop("status", None)
+            values.pop("provider_status", None)
+        elif call.status in FINAL_STATUSES and existing.status not in FINAL_STATUSES and not detailed:
+            values["detail_at"] = None  # read in full while live: read it again now that it ended
+        if existing.agent is None and agent is not None:
+            values["agent"] = agent
+        connection.execute(update(calls).where(key).values(**values, updated_at=now()))
+        return "updated"
+
+    def apply_webhook(self, provider: str, event: str, delivery_key: str, call: ProviderCall) -> Applied:
+        """Apply a webhook delivery once: ``duplicate`` if it came before, ``unknown`` for a call we lack.
+
+        Raises :class:`CallLogError`.
+        """
+        key = and_(calls.c.provider == provider, calls.c.provider_call_id == call.call_id)
+        delivery = and_(
+            webhook_deliveries.c.provider == provider,
+            webhook_deliveries.c.event == event,
+            webhook_deliveries.c.delivery_key == delivery_key,
+        )
+        with _recording():
+            try:
+                with writing(self.engine) as connection:
+                    call_id = connection.execute(select(calls.c.call_id).where(key)).scalar()
+                    if call_id is None:
+                        return "unknown"
+                    if connection.execute(select(webhook_deliveries.c.id).where(delivery)).first():
+                        return "duplicate"
+                    connection.execute(
+                        insert(webhook_deliveries).values(
+                            provider=provider, event=event, delivery_key=delivery_key[:255], call_id=call_id,
+                            received_at=now(),
+                        )
+                    )  # fmt: skip
+                    self._upsert(connection, provider, call, None, detailed=False)
+            except IntegrityError:
+                return "duplicate"  # the same delivery, applied by another worker a moment ago
+        return "applied"
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def search(self, query: CallQuery) -> tuple[list[CallRecord], int]:
+        """One page of the calls ``query`` matches, newest first, and how many match in all."""
+        where = _conditions(query)
+        offset = (query.page - 1) * query.page_size
+        with _recording(), self.engine.connect() as connection:
+            total = connection.execute(select(func.count()).select_from(calls).where(*where)).scalar_one()
+            rows = connection.execute(
+                select(*_LIST_COLUMNS)
+                .where(*where)
+                .order_by(calls.c.created_at.desc(), calls.c.id.desc())
+                .limit(query.page_size)
+                .offset(offset)
+            ).all()
+        return [_record(row) for row in rows], int(total)
+
+    def iter_search(self, query: CallQuery, *, batch: int = 500) -> Iterator[CallRecord]:
+        """Every call ``query`` matches (ignoring its paging), newest first, read in batches."""
+        where = _conditions(query)
+        last: tuple[datetime, int] | None = None
+        while True:
+            after = []
+            if last is not None:
+                at, row_id = last
+                after = [or_(calls.c.created_at < at, and_(calls.c.created_at == at, calls.c.id < row_id))]
+            with _recording(), self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(*_LIST_COLUMNS, calls.c.id)
+                    .where(*where, *after)
+                    .order_by(calls.c.created_at.desc(), calls.c.id.desc())
+                    .limit(batch)
+                ).all()
+            yield from (_record(row) for row in rows)
+            if len(rows) < batch:
+                return
+            last = (rows[-1].created_at, rows[-1].id)
+
+    def find(self, call_id: str) -> CallRecord | None:
+        """One call with its transcript, by our id or the provider's."""
+        with _recording(), self.engine.connect() as connection:
+            for column in (calls.c.call_id, calls.c.provider_call_id):
+                row = connection.execute(
+                    select(*_LIST_COLUMNS, calls.c.transcript)
+                    .where(column == call_id)
+                    .order_by(calls.c.created_at.desc())
+                    .limit(1)
+                ).first()
+                if row is not None:
+                    return _record(row, transcript=True)
+        return None
+
+    def count_live(self, at: datetime | None = None) -> int:
+        """Calls in progress: created or started, not ended, and not older than ``LIVE_WINDOW``."""
+        at = at or now()
+        with _recording(), self.engine.connect() as connection:
+            return int(
+                connection.execute(
+                    select(func.count())
+                    .select_from(calls)
+                    .where(
+                        calls.c.status.in_(LIVE_STATUSES),
+                        calls.c.ended_at.is_(None),
+                        calls.c.created_at >= at - LIVE_WINDOW,
+                    )
+                ).scalar_one()
+            )
+
+    def calls_needing_detail(
+        self, provider: str, since: datetime, *, live_since: datetime | None = None, limit: int = 500
+    ) -> list[str]:
+        """The provider's ids of calls since ``since`` never read in full, or live since ``live_since``.
+
+        A call is read in full once; one still live is read again while it is younger than
+        ``live_since`` (default ``since``), not forever: some calls never report an end.
+        """
+        live = and_(
+            calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.created_at >= (live_since or since)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(calls.c.provider_call_id)
+                .where(
+                    calls.c.provider == provider,
+                    calls.c.provider_call_id.is_not(None),
+                    calls.c.created_at >= since,
+                    or_(live, calls.c.detail_at.is_(None)),
+                )
+                .order_by(calls.c.created_at.desc())
+                .limit(limit)
+            ).all()
+        return [str(row.provider_call_id) for row in rows]
+
+    def latest_report(self, provider: str) -> datetime | None:
+        """When the newest call the provider reported to us started (None: it never reported one)."""
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                select(func.max(calls.c.started_at)).where(calls.c.provider == provider)
+            ).scalar()
+        if value is None:
+            return None
+        return value if isinstance(value, datetime) else None
+
+    # --- leases: one worker of many does a periodic job --------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Take (or renew) the lease ``name`` for ``ttl`` unless someone else holds it."""
+        moment = now()
+        try:
+            with writing(self.engine) as connection:
+                free = or_(leases.c.expires_at < moment, leases.c.holder == holder)
+                lease = {"holder": holder, "expires_at": moment + ttl}
+                claim = update(leases).where(leases.c.name == name, free).values(lease)
+                taken = connection.execute(claim).rowcount
+                if taken:
+                    return True
+                if connection.execute(select(leases.c.name).where(leases.c.name == name)).first():
+                    return False
+                connection.execute(insert(leases).values(name=name, **lease))
+                return True
+        except IntegrityError:
+            return False  # another worker created it at the same moment
+
+
+def reported_values(call: ProviderCall) -> dict[str, Any]:
+    """The columns a provider's report sets: only what it reported."""
+    values: dict[str, Any] = {
+        "provider_agent_id": call.agent_id[:255] if call.agent_id else None,
+        "status": call.status,
+        "provider_status": call.provider_status[:64] if call.provider_status else None,
+        "room": call.room[:255] if call.room else None,
+        "started_at": call.started_at,
+        "ended_at": call.ended_at,
+        "duration_s": call.duration_s,
+        "cost": call.cost,
+        "cost_currency": call.cost_currency[:8] if call.cost_currency else None,
+        "summary": call.summary,
+        "recording_url": call.recording_url,
+    }
+    values = {name: value for name, value in values.items() if value is not None}
+    if call.transcript is not None:
+        values["transcript"] = [
+            {"role": line.role, "text": line.text, "at": line.at.isoformat() if line.at else None}
+            for line in call.transcript
+        ]
+        values["transcript_text"] = "\n".join(f"{line.role}: {line.text}" for line in call.transcript)
+    return values
+
+
+def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a query."""
+    where: list[ColumnElement[bool]] = []
+    for column, value in (
+        (calls.c.agent, query.agent),
+        (calls.c.provider, query.provider),
+        (calls.c.status, query.status),
+        (calls.c.channel, query.channel),
+    ):
+        if value is not None:
+            where.append(column == value)
+    if query.since is not None:
+        where.append(calls.c.created_at >= query.since)
+    if query.until is not None:
+        where.append(calls.c.created_at < query.until)
+    if query.text:
+        pattern = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        columns = (
+            calls.c.call_id, calls.c.provider_call_id, calls.c.agent, calls.c.room, calls.c.origin,
+            calls.c.outcome, calls.c.summary, calls.c.transcript_text, calls.c.request_id,
+        )  # fmt: skip
+        where.append(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
+    return where
+
+
+def _record(row: Any, *, transcript: bool = False) -> CallRecord:
+    """A row as a record."""
+    values = {name: getattr(row, name) for name in CallRecord.__dataclass_fields__ if name != "transcript"}
+    lines = None
+    if transcript:
+        lines = tuple(_line(item) for item in (row.transcript or []) if isinstance(item, dict))
+    return CallRecord(**values, transcript=lines)
+
+
+def _line(item: dict[str, Any]) -> TranscriptLine:
+    """A stored transcript entry."""
+    at = item.get("at")
+    return TranscriptLine(
+        role=str(item.get("role", "")),
+        text=str(item.get("text", "")),
+        at=datetime.fromisoformat(at) if isinstance(at, str) else None,
+    )

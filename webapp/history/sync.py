@@ -1,0 +1,252 @@
+"""Pulling the providers' own call history into the call log.
+
+For each provider an agent uses: list each agent's calls since a moment (providers with
+``list_calls``) and store every call, keyed by the provider's id; then read in full the calls
+that are still live or were never read in full (providers with ``get_call``: Ravan's
+transcript is only in its detail, and Zudu has no list at all). A page or a call the
+provider breaks is logged and skipped; the rest of the run goes on.
+
+``flask --app webapp history sync`` runs it once; with ``WEBCALL_HISTORY_SYNC_INTERVAL_S``
+each process runs it in the background, and a lease in the database lets one of them at a
+time do the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import Flask
+
+from ..catalogue import Agent
+from ..errors import ProviderBadResponse, ProviderError
+from ..providers import CallPage, HistoryQuery, Provider, ProviderCall
+from ..providers.transport import is_outage
+from .store import CallLogError, CallStore, now
+
+log = logging.getLogger(__name__)
+MAX_PAGES = 500  # per agent and run: a runaway cursor must end somewhere
+MAX_BROKEN_PAGES = 3  # in a row: then the provider is down, not one page broken
+# A call still running at the last sync ends within a day (max_call_s is at most 86400 s), so
+# each run lists again from a day before the newest call the provider reported.
+OVERLAP = timedelta(days=1)
+DETAIL_WINDOW = timedelta(days=7)  # calls this recent are read in full at least once
+LEASE = "history-sync"
+MAX_ID_CHARS = 255
+
+
+@dataclass
+class SyncReport:
+    """What one provider's sync did."""
+
+    provider: str
+    since: datetime | None = None
+    listed: int = 0  # calls read from lists
+    new: int = 0  # of which the log did not have yet
+    detailed: int = 0  # calls read in full
+    skipped: int = 0  # entries or calls that could not be read
+    broken_pages: int = 0
+    errors: list[str] = field(default_factory=list)  # why the run stopped early
+
+    def summary(self) -> str:
+        """One line for the operator."""
+        since = self.since.isoformat() if self.since else "the beginning"
+        text = (
+            f"{self.provider}: {self.listed} calls listed since {since} ({self.new} new), "
+            f"{self.detailed} read in full, {self.skipped} skipped, {self.broken_pages} broken pages"
+        )
+        return text + "".join(f"; stopped: {error}" for error in self.errors)
+
+
+def sync_all(
+    providers: Mapping[str, Provider],
+    agents: Iterable[Agent],
+    store: CallStore,
+    *,
+    only: str | None = None,
+    since: datetime | None = None,
+) -> list[SyncReport]:
+    """Sync every configured provider that some agent uses and that has a history (or ``only`` that one)."""
+    by_provider: dict[str, list[Agent]] = {}
+    for agent in agents:
+        by_provider.setdefault(agent.provider, []).append(agent)
+    reports = []
+    for name in sorted(by_provider):
+        adapter = providers.get(name)
+        if adapter is None or (only is not None and name != only) or not has_history(adapter):
+            continue
+        reports.append(sync_provider(name, adapter, by_provider[name], store, since=since))
+    return reports
+
+
+def has_history(adapter: object) -> bool:
+    """True when the provider can list its calls or look one up."""
+    return callable(getattr(adapter, "list_calls", None)) or callable(getattr(adapter, "get_call", None))
+
+
+def sync_provider(
+    name: str, adapter: Provider, agents: list[Agent], store: CallStore, *, since: datetime | None = None
+) -> SyncReport:
+    """List, then read in full, one provider's calls; never raises for the provider's or the log's faults."""
+    report = SyncReport(name)
+    slugs: dict[str, str] = {}
+    for agent in sorted(agents, key=lambda a: a.slug):
+        slugs.setdefault(agent.agent_id, agent.slug)  # two slugs on one agent: the first names new calls
+    try:
+        list_calls = getattr(adapter, "list_calls", None)
+        if callable(list_calls):
+            report.since = since if since is not None else _resume_from(store, name)
+            for agent_id in sorted(slugs):
+                if not _list_agent(list_calls, agent_id, slugs, store, report):
+                    break
+        get_call = getattr(adapter, "get_call", None)
+        if callable(get_call):
+            _read_in_full(get_call, slugs, store, report, since)
+    except CallLogError as error:
+        report.errors.append(f"the call log failed ({error})")
+        log.error("history sync %s: the call log failed: %s", name, error)
+    log.info("history sync %s", report.summary())
+    return report
+
+
+def _resume_from(store: CallStore, provider: str) -> datetime | None:
+    """A day before the newest call the provider reported; None (everything) the first time."""
+    latest = store.latest_report(provider)
+    return latest - OVERLAP if latest is not None else None
+
+
+ListCalls = Callable[[HistoryQuery, str | None], CallPage]
+
+
+def _list_agent(
+    list_calls: ListCalls, agent_id: str, slugs: dict[str, str], store: CallStore, report: SyncReport
+) -> bool:
+    """Every page of one agent's calls; False when the provider refused us (stop this provider).
+
+    A broken page is stepped over where the paging allows (numbered pages) until
+    ``MAX_BROKEN_PAGES`` in a row; the calls of every page read are kept either way.
+    """
+    query = HistoryQuery(agent_id=agent_id, since=report.since)
+    cursor: str | None = None
+    broken = 0
+    for _ in range(MAX_PAGES):
+        page = list_calls(query, cursor)
+        report.skipped += page.skipped
+        if page.error is not None:
+            report.broken_pages += 1
+            broken += 1
+            going_on = page.next_cursor is not None and broken < MAX_BROKEN_PAGES
+            log.warning(
+                "history sync %s: a page of agent %s's calls could not be read (%s); %s",
+                report.provider, agent_id, page.error.code, "going on" if going_on else "stopping",
+            )  # fmt: skip
+            if not going_on:
+                report.errors.append(f"{page.error.code} while listing agent {agent_id}")
+                return is_outage(page.error)  # a refusal (our key, its rate limit) stops this provider
+        else:
+            broken = 0
+            for call in page.calls:
+                report.listed += _store(store, report, call, slugs)
+        cursor = page.next_cursor
+        if cursor is None:
+            return True
+    log.warning(
+        "history sync %s: stopped listing agent %s after %d pages", report.provider, agent_id, MAX_PAGES
+    )
+    return True
+
+
+def _read_in_full(
+    get_call: Callable[[str], ProviderCall],
+    slugs: dict[str, str],
+    store: CallStore,
+    report: SyncReport,
+    since: datetime | None,
+) -> None:
+    """Read each call still live, or never read in full, from the provider's own record."""
+    moment = now()
+    window = since if since is not None else moment - DETAIL_WINDOW
+    live_since = since if since is not None else moment - OVERLAP
+    for call_id in store.calls_needing_detail(report.provider, window, live_since=live_since):
+        try:
+            call = get_call(call_id)
+        except ProviderBadResponse:
+            report.skipped += 1
+            log.warning("history sync %s: call %s could not be read; skipped", report.provider, call_id)
+            continue
+        except ProviderError as error:
+            if error.upstream_status == 404:  # the provider does not know it (any more)
+                report.skipped += 1
+                continue
+            report.errors.append(f"{error.code} while reading calls")
+            log.warning("history sync %s: stopped reading calls: %s", report.provider, error.code)
+            return
+        if call.call_id != call_id:
+            report.skipped += 1  # an answer about another call is no answer about this one
+            continue
+        report.detailed += _store(store, report, call, slugs, detailed=True)
+
+
+def _store(
+    store: CallStore, report: SyncReport, call: ProviderCall, slugs: dict[str, str], *, detailed: bool = False
+) -> bool:
+    """Upsert one reported call under its agent's slug; False when it could not be kept."""
+    if len(call.call_id) > MAX_ID_CHARS:
+        report.skipped += 1
+        return False
+    agent = slugs.get(call.agent_id or "")
+    if store.upsert_provider_call(report.provider, call, agent=agent, detailed=detailed) == "new":
+        report.new += 1
+    return True
+
+
+class PeriodicSync:
+    """Runs the sync every ``interval_s`` in a daemon thread; one process of many holds the lease."""
+
+    def __init__(self, run: Callable[[], object], store: CallStore, interval_s: int) -> None:
+        self.run = run
+        self.store = store
+        self.interval_s = interval_s
+        self.holder = f"{socket.gethostname()[:40]}:{os.getpid()}"
+        self.started = False
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the thread once (each process runs its own, the lease picks one)."""
+        with self.lock:
+            if self.started:
+                return
+            self.started = True
+        threading.Thread(target=self._loop, name="webcall-history-sync", daemon=True).start()
+
+    def stop(self) -> None:
+        """Ask the thread to end after the current run."""
+        self.stopping.set()
+
+    def _loop(self) -> None:
+        """Sleep a little less or more than the interval (so processes don't wake together), then sync."""
+        while not self.stopping.wait(self.interval_s * random.uniform(0.9, 1.1)):
+            try:
+                if self.store.acquire_lease(LEASE, self.holder, timedelta(seconds=self.interval_s * 0.8)):
+                    self.run()
+            except Exception:  # a bad run must not end the thread: the next one may well work
+                log.exception("history sync: the periodic run failed")
+
+
+def init_app(app: Flask, sync: PeriodicSync | None) -> None:
+    """Start the periodic sync with the first request a process serves (never in a CLI command)."""
+    if sync is None:
+        return
+    app.extensions["webcall.history_sync"] = sync
+
+    @app.before_request
+    def start_history_sync() -> None:
+        if not sync.started:
+            sync.start()
