@@ -211,6 +211,7 @@ class HistoryQuery:
     since: datetime | None = None
     until: datetime | None = None
     filters: Mapping[str, str] = field(default_factory=dict)
+    region: str | None = None  # the agent's region, where its provider keeps data per region
 
 
 @dataclass(frozen=True)
