@@ -44,18 +44,7 @@ def conversation_token() -> Response:
     token = mint_participant_token(
         state, room=room, identity=identity, greeting=None, variables={}, name=name, dispatch=False
     )
-    conversation = {
-        "conversation_id": conversation_id,
-        "agent_id": agent_id,
-        "status": "initiated",
-        "start_time_unix_secs": int(time.time()),
-        "call_duration_secs": 0,
-        "message_count": 0,
-        "transcript": [],
-        "metadata": {},
-    }
-    with state.lock:
-        state.calls[conversation_id] = conversation
+    _store(state, _conversation(conversation_id, agent_id))
     if state.on_web_call is not None:
         state.on_web_call(WebCallRoom("elevenlabs", conversation_id, room, identity, agent_id, agent, {}))
     return json_response({"token": token})
@@ -65,6 +54,7 @@ def conversation_token() -> Response:
 def list_conversations() -> Response:
     """Conversations, newest first, for one agent or all, paged with a cursor."""
     state = current_state()
+    state.list_pages_served += 1
     _query(LIST_PARAMS)
     agent_id = request.args.get("agent_id")
     size_text, cursor = request.args.get("page_size", "30"), request.args.get("cursor") or "0"
@@ -77,7 +67,7 @@ def list_conversations() -> Response:
         found = [c for c in reversed(state.calls.values()) if agent_id in (None, c["agent_id"])]
     page = found[start : start + size]
     more = start + size < len(found)
-    listed = [{k: v for k, v in c.items() if k != "transcript"} for c in page]
+    listed = [_list_item(c) for c in page]
     return json_response(
         {"conversations": listed, "has_more": more, "next_cursor": str(start + size) if more else None}
     )
@@ -91,7 +81,84 @@ def get_conversation(conversation_id: str) -> Response:
         conversation = state.calls.get(conversation_id)
     if conversation is None:
         raise FakeError(404, f"Conversation {conversation_id} not found", "conversation_not_found")
-    return json_response(conversation)
+    return json_response(_detail(conversation))
+
+
+def add_conversation(state: FakeState, agent_id: str, **fields: Any) -> dict[str, Any]:
+    """A conversation the fake knows without a token (a phone call, an older one); newest last."""
+    conversation = {**_conversation(f"conv_{uuid.uuid4().hex[:26]}", agent_id), **fields}
+    _store(state, conversation)
+    return conversation
+
+
+def end_conversation(
+    state: FakeState,
+    conversation_id: str,
+    *,
+    duration_s: int = 42,
+    transcript: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """End a conversation as ElevenLabs records it: `done`, its transcript with times, an analysis."""
+    lines = transcript or [("agent", "Hello, this is the ElevenLabs agent."), ("user", "Hi, I need help.")]
+    with state.lock:
+        conversation = state.calls[conversation_id]
+        conversation.update(
+            status="done",
+            call_duration_secs=duration_s,
+            message_count=len(lines),
+            transcript=[
+                {"role": role, "message": text, "time_in_call_secs": 2 * i}
+                for i, (role, text) in enumerate(lines)
+            ],  # fmt: skip
+            analysis={"transcript_summary": "The caller needed help.", "call_successful": "success"},
+        )
+        return conversation
+
+
+def _conversation(conversation_id: str, agent_id: str) -> dict[str, Any]:
+    """A new conversation as the fake keeps it (both views of it are rendered from this)."""
+    return {
+        "conversation_id": conversation_id,
+        "agent_id": agent_id,
+        "status": "initiated",
+        "start_time_unix_secs": int(time.time()),
+        "call_duration_secs": 0,
+        "message_count": 0,
+        "transcript": [],
+        "analysis": None,
+    }
+
+
+def _store(state: FakeState, conversation: dict[str, Any]) -> None:
+    """Keep a conversation."""
+    with state.lock:
+        state.calls[conversation["conversation_id"]] = conversation
+
+
+def _list_item(conversation: dict[str, Any]) -> dict[str, Any]:
+    """A conversation as the list shows it: its times at the top, no transcript."""
+    keys = (
+        "agent_id",
+        "conversation_id",
+        "start_time_unix_secs",
+        "call_duration_secs",
+        "message_count",
+        "status",
+    )
+    return {key: conversation[key] for key in keys}
+
+
+def _detail(conversation: dict[str, Any]) -> dict[str, Any]:
+    """A conversation in full: its times under `metadata`, its transcript and analysis."""
+    times = {key: conversation[key] for key in ("start_time_unix_secs", "call_duration_secs")}
+    return {
+        "agent_id": conversation["agent_id"],
+        "conversation_id": conversation["conversation_id"],
+        "status": conversation["status"],
+        "transcript": conversation["transcript"],
+        "metadata": times,
+        "analysis": conversation["analysis"],
+    }
 
 
 def create_elevenlabs_app(state: FakeState) -> Flask:

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
-from .fields import object_field, optional_string, required_string
+from .fields import now_ms, object_field, optional_string, required_string
 from .hooks import FakeError, ProviderStyle, attach_fake, json_response, read_json_object
 from .state import FakeState, WebCallRoom, current_state
 from .tokens import mint_participant_token
@@ -74,12 +74,13 @@ def create_web_call() -> Response:
         "end_timestamp": None,
         "transcript": "",
         "transcript_object": [],
+        "_created_ms": now_ms(),  # ours: orders calls that have not started (never shown)
     }
     with state.lock:
         state.calls[call_id] = call
     if state.on_web_call is not None:
         state.on_web_call(WebCallRoom("retell", call_id, room, identity, agent_id, agent, variables))
-    return json_response(_in_shape(state, call), 201)
+    return json_response(_in_shape(state, _shown(call) | {"access_token": token}), 201)
 
 
 @bp.get("/get-call/<call_id>")
@@ -90,18 +91,19 @@ def get_call(call_id: str) -> Response:
         call = state.calls.get(call_id)
     if call is None:
         raise FakeError(404, f"Call {call_id} not found", "not_found")
-    return json_response({k: v for k, v in call.items() if k != "access_token"})
+    return json_response(_shown(call))
 
 
 @bp.post("/list-calls")
 def list_calls() -> Response:
-    """Calls, filtered by agent, sorted by start and paged with `pagination_key` (a call id)."""
+    """Calls matching `filter_criteria`, sorted by start and paged with `pagination_key` (a call id)."""
     state = current_state()
+    state.list_pages_served += 1
     body = read_json_object()
-    criteria = object_field(body, "filter_criteria") or {}
-    agents = criteria.get("agent_id")
-    if agents is not None and not (isinstance(agents, list) and all(isinstance(a, str) for a in agents)):
-        raise FakeError(400, "filter_criteria.agent_id must be a list of strings")
+    unknown = sorted(set(body) - {"filter_criteria", "sort_order", "limit", "pagination_key"})
+    if unknown:
+        raise FakeError(400, f"Unknown field(s): {', '.join(unknown)}")
+    matches = _criteria(object_field(body, "filter_criteria") or {})
     order = optional_string(body, "sort_order") or "descending"
     if order not in SORT_ORDERS:
         raise FakeError(400, "sort_order must be ascending or descending")
@@ -109,7 +111,7 @@ def list_calls() -> Response:
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise FakeError(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
     with state.lock:
-        calls = [c for c in state.calls.values() if agents is None or c["agent_id"] in agents]
+        calls = sorted((c for c in state.calls.values() if matches(c)), key=_started)
     if order == "descending":
         calls.reverse()
     if key := optional_string(body, "pagination_key"):
@@ -117,7 +119,80 @@ def list_calls() -> Response:
         if key not in ids:
             raise FakeError(400, f"pagination_key {key} is not a call id")
         calls = calls[ids.index(key) + 1 :]
-    return json_response([{k: v for k, v in c.items() if k != "access_token"} for c in calls[:limit]])
+    return json_response([_shown(c) for c in calls[:limit]])
+
+
+def add_call(state: FakeState, agent_id: str, **fields: Any) -> dict[str, Any]:
+    """A call the fake knows without a create (a phone call, an older web call)."""
+    call = {"call_type": "web_call", "call_id": f"call_{uuid.uuid4().hex}", "agent_id": agent_id,
+            "call_status": "registered", "start_timestamp": None, "end_timestamp": None,
+            "_created_ms": now_ms(), **fields}  # fmt: skip
+    with state.lock:
+        state.calls[call["call_id"]] = call
+    return call
+
+
+def end_call(
+    state: FakeState,
+    call_id: str,
+    *,
+    started_ms: int | None = None,
+    duration_ms: int = 42_000,
+    transcript: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """End a call as Retell records it: epoch-ms timestamps, transcript_object, call_analysis."""
+    lines = transcript or [("agent", "Hello, this is the Retell agent."), ("user", "Hi, I have a question.")]
+    with state.lock:
+        call = state.calls[call_id]
+        start = started_ms if started_ms is not None else call["_created_ms"] + 1000
+        call.update(
+            call_status="ended",
+            start_timestamp=start,
+            end_timestamp=start + duration_ms,
+            duration_ms=duration_ms,
+            disconnection_reason="user_hangup",
+            recording_url=f"https://recordings.retell.example/{call_id}.wav",
+            transcript="\n".join(f"{role.title()}: {text}" for role, text in lines),
+            transcript_object=[{"role": role, "content": text, "words": []} for role, text in lines],
+            call_analysis={"call_summary": "The caller asked a question.", "call_successful": True},
+        )
+        return call
+
+
+def _criteria(criteria: dict[str, Any]) -> Any:
+    """A predicate for `filter_criteria`: lists of values per field, and a start-time range."""
+    lists = {}
+    for name in ("agent_id", "call_status", "call_type", "direction", "disconnection_reason"):
+        values = criteria.get(name)
+        if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
+            raise FakeError(400, f"filter_criteria.{name} must be a list of strings")
+        if values is not None:
+            lists[name] = values
+    window = criteria.get("start_timestamp") or {}
+    low, high = window.get("lower_threshold"), window.get("upper_threshold")
+    for bound in (low, high):
+        if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
+            raise FakeError(400, "start_timestamp thresholds must be integers (epoch ms)")
+
+    def matches(call: dict[str, Any]) -> bool:
+        if any(call.get(name) not in values for name, values in lists.items()):
+            return False
+        started = call.get("start_timestamp")
+        if (low is not None or high is not None) and started is None:
+            return False
+        return (low is None or started >= low) and (high is None or started <= high)
+
+    return matches
+
+
+def _started(call: dict[str, Any]) -> int:
+    """When a call started, or was made if it has not started yet."""
+    return int(call.get("start_timestamp") or call["_created_ms"])
+
+
+def _shown(call: dict[str, Any]) -> dict[str, Any]:
+    """A stored call as the API shows it after creation: no token, none of our own keys."""
+    return {k: v for k, v in call.items() if k != "access_token" and not k.startswith("_")}
 
 
 def create_retell_app(state: FakeState) -> Flask:

@@ -27,11 +27,12 @@ def test_every_provider_declares_its_variables_and_capabilities() -> None:
     assert provider_names("web_call") == ["convoi", "elevenlabs", "livekit", "ravan", "retell", "zudu"]
     assert specs["elevenlabs"].regions == ("eu", "in") and specs["retell"].regions == ()
     assert "web_call" not in specs["unleashx"].capabilities  # phone calls only
-    # Call history: Ravan and Convoi list their calls; Zudu only looks one up.
+    # Call history: Ravan, Convoi, Retell and ElevenLabs list their calls; Zudu only looks one up.
     history = {"web_call", "list_calls", "get_call"}
     assert specs["ravan"].capabilities == specs["convoi"].capabilities == history
     assert specs["zudu"].capabilities == {"web_call", "get_call"}
-    assert provider_names("get_call") == ["convoi", "ravan", "zudu"]
+    assert specs["retell"].capabilities == specs["elevenlabs"].capabilities == history
+    assert provider_names("get_call") == ["convoi", "elevenlabs", "ravan", "retell", "zudu"]
     defaults = {name: spec.settings.model_fields["base_url"].default for name, spec in specs.items()}
     assert (
         defaults["ravan"] == "https://api.ravan.ai" and defaults["convoi"] == "https://go.convoi.ai/backend"

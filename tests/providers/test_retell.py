@@ -12,6 +12,7 @@ from livekit import api
 from tests.providers.conftest import make_agent, make_request
 from webapp.errors import ProviderBadResponse
 from webapp.providers import retell
+from webapp.providers.base import HistoryQuery, TranscriptLine
 
 AGENT = make_agent("retell", "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD")
 HOST = retell.LIVEKIT_URL
@@ -109,3 +110,77 @@ def test_settings_default_to_retells_hosts_and_check_the_override() -> None:
     assert local.livekit_url == "ws://127.0.0.1:7880" and local.missing() == ["RETELL_API_KEY"]
     with pytest.raises(ValueError, match="ws"):
         retell.RetellSettings.model_validate({"RETELL_LIVEKIT_URL": "retell-ai-4ihahnq7.livekit.cloud"})
+
+
+# --- history: list-calls and get-call ---------------------------------------------------
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+T0_MS = int(T0.timestamp() * 1000)
+
+
+def test_the_list_body_filters_on_retells_side() -> None:
+    window = {"since": T0, "until": T0 + timedelta(hours=1)}
+    query = HistoryQuery(agent_id="agent_1", filters={"call_type": "web_call"}, **window)
+    assert retell.build_list_body(query, "call_9") == {
+        "sort_order": "descending",
+        "limit": retell.LIST_LIMIT,
+        "filter_criteria": {
+            "call_type": ["web_call"],
+            "agent_id": ["agent_1"],
+            "start_timestamp": {"lower_threshold": T0_MS, "upper_threshold": T0_MS + 3_600_000},
+        },
+        "pagination_key": "call_9",
+    }
+    assert retell.build_list_body(HistoryQuery(), None) == {"sort_order": "descending", "limit": 100}
+    with pytest.raises(ValueError, match="no filter search"):
+        retell.build_list_body(HistoryQuery(filters={"search": "x"}), None)
+
+
+def ended_call(**fields: Any) -> dict[str, Any]:
+    """A get-call answer for an ended web call."""
+    lines = [
+        {"role": "agent", "content": "Hello", "words": []},
+        {"role": "user", "content": " Hi "},
+        {"role": "tool_call_invocation", "name": "lookup"},  # not words: left out
+    ]
+    return {
+        "call_type": "web_call", "call_id": "call_1", "agent_id": "agent_1", "call_status": "ended",
+        "start_timestamp": T0_MS, "end_timestamp": T0_MS + 42_500, "duration_ms": 42_500,
+        "recording_url": "https://rec.retell.example/1.wav", "transcript_object": lines,
+        "call_analysis": {"call_summary": "Asked a question."}, **fields,
+    }  # fmt: skip
+
+
+def test_an_ended_call_in_our_words() -> None:
+    call = retell.parse_call(ended_call())
+    assert (call.call_id, call.agent_id, call.status, call.provider_status, call.channel) == (
+        "call_1", "agent_1", "completed", "ended", "web",
+    )  # fmt: skip
+    assert (call.started_at, call.ended_at, call.duration_s) == (T0, T0 + timedelta(seconds=42.5), 42.5)
+    assert call.transcript == (TranscriptLine("agent", "Hello"), TranscriptLine("user", "Hi"))
+    assert (call.summary, call.recording_url) == ("Asked a question.", "https://rec.retell.example/1.wav")
+    # Without duration_ms the timestamps give it; a registered call has neither.
+    assert retell.parse_call(ended_call(duration_ms=None)).duration_s == 42.5
+    phone = {"call_id": "call_2", "call_status": "registered", "call_type": "phone_call"}
+    registered = retell.parse_call(phone)
+    assert (registered.status, registered.channel, registered.started_at, registered.transcript) == (
+        "created", "phone", None, None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [("registered", "created"), ("ongoing", "in_progress"), ("ended", "completed"), ("error", "failed"),
+     ("not_connected", "no_answer"), ("transferring", "unknown")],
+)  # fmt: skip
+def test_statuses_in_our_words(raw: str, status: str) -> None:
+    assert retell.retell_status(raw) == status
+
+
+def test_a_full_page_continues_after_its_last_call() -> None:
+    full = [ended_call(call_id=f"call_{i}") for i in range(retell.LIST_LIMIT)]
+    assert retell.parse_call_list(full).next_cursor == f"call_{retell.LIST_LIMIT - 1}"
+    short = retell.parse_call_list([ended_call(), {"call_status": "ended"}, "junk"])
+    assert [c.call_id for c in short.calls] == ["call_1"] and short.skipped == 2 and short.next_cursor is None
+    with pytest.raises(ProviderBadResponse):
+        retell.parse_call_list({"calls": []})
