@@ -83,7 +83,17 @@ allowed_variables = ["name"]
 provider = "livekit"
 agent_id = "webcall-demo"
 ip_rate_limit = "1/minute"
+
+[agents.callback]
+provider = "ravan"
+agent_id = "{ravan}"
+[agents.callback.phone]
+enabled = true
+allowed_countries = ["US"]
+from_number = "+14157774444"
 """
+# Phone numbers callers give: they may appear only masked, wherever they go.
+NUMBERS = ("+14155552671", "+14155552699", "+19005550123")
 
 
 @dataclass
@@ -268,6 +278,22 @@ def drive_admin(d: Drive) -> None:
         keep("POST /admin/login (limited)", client.post("/admin/login", data={"password": f"guess {n}"}))
 
 
+def drive_phone_calls(d: Drive) -> None:
+    """Callbacks placed, refused and failed; the provider echoes the number in an error body."""
+    for number in NUMBERS:
+        d._keep(f"POST /api/phone-calls {number[:5]}…", d.app.test_client().post(
+            "/api/phone-calls", json={"agent": "callback", "phone_number": number, "consent": True,
+                                      "bot_token": HUMAN}))  # fmt: skip
+    d.fakes["ravan"].faults.append(Fault("status", status=422, body={"message": f"cannot dial {NUMBERS[1]}"}))
+    d._keep("POST /api/phone-calls (fault)", d.app.test_client().post(
+        "/api/phone-calls", json={"agent": "callback", "phone_number": NUMBERS[1][1:], "country": "US",
+                                  "consent": True, "bot_token": HUMAN}))  # fmt: skip
+    for _, response in list(d.answers):
+        body = response.get_json(silent=True) or {}
+        if isinstance(body, dict) and str(body.get("call_id", "")).startswith("wc_"):
+            d.get(f"/api/phone-calls/{body['call_id']}")
+
+
 def drive_provider_failures(d: Drive) -> None:
     """Each fault once, followed by a good call so no circuit breaker opens in between."""
     ravan_key = SECRETS["RAVAN_API_KEY"]
@@ -311,6 +337,7 @@ def test_no_secret_in_any_answer_header_or_log(
     drive_webhooks(drive)
     drive_admin(drive)
     drive_provider_failures(drive)
+    drive_phone_calls(drive)
 
     for label, response in drive.answers:
         text = response.get_data(as_text=True)
@@ -389,7 +416,10 @@ def test_settings_and_config_errors_hide_secrets(tmp_path: Path) -> None:
 
 
 def assert_clean(where: str, text: str) -> None:
-    """Fail naming the secret (never printing it whole) when ``text`` holds one or the marker."""
+    """Fail naming the secret (never printing it whole) when ``text`` holds one, the marker or a number."""
+    for number in NUMBERS:
+        if number.lstrip("+") in text.replace(" ", "").replace("-", ""):
+            pytest.fail(f"a caller's phone number leaked in {where}")
     for name, value in SECRETS.items():
         if value in text:
             pytest.fail(f"{name} leaked in {where}")

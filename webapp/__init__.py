@@ -27,6 +27,7 @@ from .history.store import CallStore
 from .ops import cli, error_handlers, health, metrics, openapi
 from .ops.logging import configure_logging
 from .pages import assets, embed, views
+from .phone import api as phone_api
 from .providers import ProviderContext, build_providers
 from .settings import Settings
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     blueprints = (
         calls_api.bp,
         token_endpoint.bp,
+        phone_api.bp,
         views.bp,
         embed.bp,
         health.bp,

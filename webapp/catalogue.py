@@ -13,17 +13,19 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import phonenumbers
 from limits import parse_many
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StringConstraints,
     ValidationError,
-    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from .providers import registry
@@ -62,6 +64,54 @@ Origin = Annotated[
     str, StringConstraints(pattern=ORIGIN_PATTERN), AfterValidator(lambda o: o.rstrip("/").lower())
 ]
 RateLimit = Annotated[Text, AfterValidator(_rate_limit)]
+CallMode = Literal["voice", "text"]  # a call with the microphone, or a chat without it
+MODES: dict[str, tuple[CallMode, ...]] = {"off": ("voice",), "allowed": ("voice", "text"), "only": ("text",)}
+
+
+def _country(value: str) -> str:
+    """An ISO 3166-1 alpha-2 code that libphonenumber knows (upper case)."""
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{value!r} is not an ISO 3166 country code with phone numbers (like 'US', 'GB')")
+    return code
+
+
+def _e164(value: str) -> str:
+    """A valid number in E.164 form (+ and digits)."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number) or not value.startswith("+"):
+        raise ValueError("must be a valid phone number in E.164 form, like +14155550123")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+CountryCode = Annotated[str, AfterValidator(_country)]
+E164 = Annotated[str, AfterValidator(_e164)]
+
+
+class PhoneSettings(BaseModel):
+    """``[agents.<slug>.phone]``: whether and whom an agent may call back, and what its provider needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: StrictBool = False
+    allowed_countries: tuple[CountryCode, ...] = ()  # required when enabled: no number elsewhere is dialled
+    consent_text: Text | None = None  # what the caller accepts before we dial
+    cooldown_s: Annotated[StrictInt, Field(ge=0, le=7 * 86400)] = 600  # per destination number
+    daily_cap_per_number: Annotated[StrictInt, Field(ge=1, le=100)] = 3
+    bot_check: StrictBool = True  # calls cost money per minute: the bot check must pass first
+    from_number: E164 | None = None  # Ravan: the caller id (a number bought or connected in Ravan)
+    phone_number_id: Annotated[str, StringConstraints(pattern=r"^phn_[A-Za-z0-9]+$")] | None = None  # Convoi
+    agent_id: Text | None = None  # the provider's agent for phone calls, when not the web one
+
+    @model_validator(mode="after")
+    def _countries_when_enabled(self) -> PhoneSettings:
+        """No country list, no calls."""
+        if self.enabled and not self.allowed_countries:
+            raise ValueError("allowed_countries is required when phone calls are enabled")
+        return self
 
 
 class Agent(BaseModel):
@@ -87,44 +137,103 @@ class Agent(BaseModel):
     logo_url: Annotated[Text, AfterValidator(_site_url)] | None = None
     consent_text: Text | None = None  # shown once before the first call; the caller must accept it
     theme: Literal["system", "light", "dark"] = "system"
+    web: StrictBool | None = None  # browser calls; by default on where the provider has them
+    phone: PhoneSettings | None = None  # phone callbacks ("Call my phone"), off by default
+    # Media beyond the voice (see "Video, camera, screen share, chat and push-to-talk" in the README).
+    agent_video: bool = True  # show the agent's video (an avatar) instead of the visualizer when it sends one
+    avatar: bool = False  # livekit: ask the agent worker for an avatar video (in its dispatch metadata)
+    camera: Literal["off", "optional", "on"] = "off"  # the caller's camera: offered, or on from the start
+    screen_share: bool = False  # the caller may share a screen or a window
+    text_only: Literal["off", "allowed", "only"] = "off"  # "Chat instead": a call without the microphone
+    push_to_talk: bool = False  # the microphone is open only while the caller holds the button or Space
     # Where the provider keeps the call's data, for providers that offer a choice (their
     # ``regions``); None: the provider's default.
     region: Text | None = None
 
     @field_validator("provider")
     @classmethod
-    def _known_web_provider(cls, provider: str) -> str:
-        """A provider in the registry that can place a browser call."""
-        spec = registry().get(provider)
-        web = [name for name, s in registry().items() if s.supports("web_call")]
-        if spec is None:
-            raise ValueError(f"provider must be one of {', '.join(web)}")
-        if not spec.supports("web_call"):
-            raise ValueError(
-                f"provider {provider!r} places phone calls only and has no web call; "
-                f"use one of {', '.join(web)} for a web agent"
-            )
+    def _known_provider(cls, provider: str) -> str:
+        """A provider in the registry."""
+        if provider not in registry():
+            usable = [
+                name for name, s in registry().items() if s.supports("web_call") or s.supports("phone_call")
+            ]
+            raise ValueError(f"provider must be one of {', '.join(usable)}")
         return provider
 
-    @field_validator("agent_id")
-    @classmethod
-    def _fits_the_provider(cls, agent_id: str, info: ValidationInfo) -> str:
-        """The provider's own agent-id rule (checked when the provider is valid)."""
-        spec = registry().get(info.data.get("provider", ""))
-        problem = spec.check_agent_id(agent_id) if spec else None
+    @model_validator(mode="after")
+    def _fits_the_provider(self) -> Agent:
+        """What the provider can do (web, phone) and its own rules for ids and phone settings."""
+        spec = registry()[self.provider]
+        if not spec.supports("web_call") and (self.web or not self.takes_phone_calls):
+            web = [name for name, s in registry().items() if s.supports("web_call")]
+            raise ValueError(
+                f"provider {self.provider!r} places phone calls only and has no web call: enable "
+                f"[agents.{self.slug}.phone], or use one of {', '.join(web)} for a web agent"
+            )
+        problems = []
+        if not self.takes_web_calls and not self.takes_phone_calls:
+            problems.append("neither web calls nor phone calls are on: turn one of them on")
+        if self.takes_phone_calls and not spec.supports("phone_call"):
+            problems.append(f"phone.enabled: {spec.no_phone_reason or f'{spec.title} places no phone calls'}")
+        elif self.phone is not None and self.takes_phone_calls and spec.check_phone:
+            problems.extend(f"phone: {p}" for p in spec.check_phone(self.agent_id, self.phone))
+        problem = spec.check_agent_id(self.agent_id, web=self.takes_web_calls)
         if problem:
-            raise ValueError(problem)
-        return agent_id
+            problems.append(f"agent_id: {problem}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
-    @field_validator("region")
-    @classmethod
-    def _offered_by_the_provider(cls, region: str | None, info: ValidationInfo) -> str | None:
-        """One of the provider's regions (checked when the provider is valid)."""
-        spec = registry().get(info.data.get("provider", ""))
-        problem = spec.check_region(region) if spec and region is not None else None
+    @property
+    def takes_web_calls(self) -> bool:
+        """True when browsers may call this agent (by default, where the provider has web calls)."""
+        return self.web if self.web is not None else registry()[self.provider].supports("web_call")
+
+    @property
+    def takes_phone_calls(self) -> bool:
+        """True when this agent calls visitors back on their phone."""
+        return self.phone is not None and self.phone.enabled
+
+    @model_validator(mode="after")
+    def _media_fits(self) -> Agent:
+        """Media settings that contradict each other or the provider."""
+        if self.push_to_talk and self.text_only == "only":
+            raise ValueError("push_to_talk needs the microphone, which text_only = 'only' never opens")
+        if self.avatar and self.provider != "livekit":
+            raise ValueError("avatar is sent in LiveKit's agent dispatch: only the livekit provider has one")
+        if self.avatar and not self.agent_video:
+            raise ValueError("avatar = true asks for a video that agent_video = false would not show")
+        spec = registry()[self.provider]
+        if self.text_only != "off" and not spec.reads_typed_messages:
+            raise ValueError(f"text_only: {spec.title}'s agents read nothing the page types, so no chat")
+        return self
+
+    @property
+    def modes(self) -> tuple[CallMode, ...]:
+        """The kinds of call this agent takes, the default first."""
+        return MODES[self.text_only]
+
+    def publish_sources(self, mode: CallMode) -> list[str]:
+        """What a caller in a ``mode`` call may publish (LiveKit's track sources)."""
+        sources = ["microphone"] if mode == "voice" else []
+        if self.camera != "off":
+            sources.append("camera")
+        if self.screen_share:
+            sources.append("screen_share")
+        return sources
+
+    def media(self) -> dict[str, Any]:
+        """What the call page needs to know to offer each kind of media."""
+        return self.model_dump(include={"agent_video", "camera", "screen_share", "text_only", "push_to_talk"})
+
+    @model_validator(mode="after")
+    def _region_offered(self) -> Agent:
+        """A region the provider offers (where it keeps the call's data), if the agent names one."""
+        problem = registry()[self.provider].check_region(self.region) if self.region is not None else None
         if problem:
-            raise ValueError(problem)
-        return region
+            raise ValueError(f"region: {problem}")
+        return self
 
     def public(self) -> dict[str, Any]:
         """The fields a page may show: nothing about the provider's ids or prompts."""

@@ -186,6 +186,14 @@ class OriginNotAllowed(AppError):
     message = "This site is not allowed to start calls with this agent."
 
 
+class ModeNotAllowed(AppError):
+    """The body asks for a kind of call (voice, text) the agent's configuration does not take."""
+
+    status_code = 403
+    code = "mode_not_allowed"
+    message = "This agent does not take that kind of call."
+
+
 class BotCheckRequired(AppError):
     """A bot check is configured and the request carried no token."""
 

@@ -267,6 +267,14 @@ class Settings(CatalogueSource):
         webhooks_on = settings is not None and settings.webhook_token is not None
         if webhooks_on and "ravan" in configured and not getattr(configured["ravan"], "org_id", None):
             problems.append("RAVAN_ORG_ID must be set with WEBCALL_WEBHOOK_TOKEN (Ravan's webhooks carry it)")
+        if settings is not None and not settings.turnstile_secret_key:
+            problems.extend(
+                f"[agents.{a.slug}.phone]: phone calls need the bot check: set WEBCALL_TURNSTILE_SITE_KEY "
+                "and WEBCALL_TURNSTILE_SECRET_KEY, or bot_check = false in this table (calls then cost "
+                "money whenever a script asks)"
+                for a in agents.values()
+                if a.takes_phone_calls and a.phone is not None and a.phone.bot_check
+            )
         if problems or settings is None:
             raise ConfigError(problems)
         settings._agents = agents

@@ -11,11 +11,21 @@ export class AgentAudio {
     this.levelElement = levelElement;
     this.players = new Set();
     this.metered = null; // the track the meter shows
+    this.muted = false;
+  }
+
+  /** Silences the agent's voice (or lets it be heard again); the meter keeps showing it. */
+  setMuted(muted) {
+    this.muted = muted;
+    this.players.forEach((player) => {
+      player.muted = muted;
+    });
   }
 
   /** Plays a track the room subscribed to, and meters it. */
   add(track) {
     const player = track.attach();
+    player.muted = this.muted;
     this.players.add(player);
     this.container.append(player);
     this.metered = track;

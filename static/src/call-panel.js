@@ -10,6 +10,7 @@ import { CallSession } from './call-session.js';
 import { hasConsent, setConsent } from './consent.js';
 import { DevicePickers } from './devices.js';
 import { emitter } from './events.js';
+import { MediaExtras } from './media/extras.js';
 import { watchMicPermission } from './mic-permission.js';
 import { Transcript } from './transcript.js';
 import { copyText, downloadText, transcriptFileName, transcriptText } from './transcript-file.js';
@@ -20,18 +21,18 @@ const MAX_CHAT_CHARS = 1000;
 
 /**
  * Mounts the call UI found in `root` and returns its controller:
- * { start(), hangUp(), sendContext(text), answerToolCall(id, result, isError), destroy(), element }
- * where element is the #call element. start() must run inside a user gesture (a click), like a
- * press on Talk.
+ * { start(mode?), hangUp(), sendContext(text), answerToolCall(id, result, isError), destroy(),
+ * element } where element is the #call element. start() must run inside a user gesture (a click),
+ * like a press on Talk; start('text') is "Chat instead", for agents that take chats.
  */
 export function mountCall(root, config) {
   const panel = new CallPanel(root, config);
   panel.bindControls();
-  panel.bindMuteKey(root.nodeType === Node.DOCUMENT_NODE ? root : panel.element);
+  panel.bindMuteKey(panel.keyTarget);
   panel.becomeReady();
   return {
     element: panel.element,
-    start: () => panel.start(),
+    start: (mode) => panel.start(mode === 'text' && panel.media.text_only !== 'off' ? 'text' : 'voice'),
     hangUp: () => panel.hangUp(),
     /** Tells the agent `text` in the background; resolves whether it was sent. */
     sendContext: async (text) => Boolean(await panel.current?.sendContext(String(text))),
@@ -47,13 +48,18 @@ class CallPanel {
   /** Finds the panel's parts in `root`; nothing listens yet. */
   constructor(root, config) {
     const find = (id) => root.querySelector(`#${id}`);
+    this.find = find;
     this.config = config;
+    this.media = config.media || {};
     this.element = find('call');
+    // On a page of its own the whole document's keys count; in someone else's page, only the UI's.
+    this.keyTarget = root.nodeType === Node.DOCUMENT_NODE ? root : this.element;
     this.title = config.title || 'the agent';
     this.consentText = config.consent_text || null;
-    this.ui = createUi(this.element, find, { title: this.title, consentText: this.consentText });
+    const { title, consentText, media } = this;
+    this.ui = createUi(this.element, find, { title, consentText, media });
     this.emit = emitter(this.element);
-    this.levels = { agent: find('agent-level'), mic: find('mic-level') };
+    this.levels = { agent: find('agent-level'), mic: find(media.push_to_talk ? 'ptt-level' : 'mic-level') };
     this.transcript = new Transcript(
       find('transcript'),
       (line) => {
@@ -65,8 +71,12 @@ class CallPanel {
       },
     );
     this.devices = new DevicePickers({
-      selects: { audioinput: find('mic-select'), audiooutput: find('speaker-select') },
-      speakerField: find('speaker-field'),
+      selects: {
+        audioinput: find('mic-select'),
+        audiooutput: find('speaker-select'),
+        videoinput: find('camera-select'),
+      },
+      fields: { audiooutput: find('speaker-field'), videoinput: find('camera-field') },
       onPick: (kind, id) => {
         this.current?.switchDevice(kind, id).catch(() => this.ui.announce('That device could not be used.'));
       },
@@ -75,7 +85,9 @@ class CallPanel {
     this.botCheck = config.turnstile_site_key
       ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url)
       : null;
-    this.cleanups = [() => this.devices.destroy()];
+    // Camera, screen share, push-to-talk, chat, the agent's video: loaded as the agent needs them.
+    this.extras = new MediaExtras(this);
+    this.cleanups = [() => this.devices.destroy(), () => this.extras.destroy()];
     this.current = null; // the CallSession in progress, if any
     this.last = null; // the latest CallSession, for the transcript file
     this.typedCount = 0; // ids for the caller's typed lines
@@ -103,6 +115,7 @@ class CallPanel {
   bindControls() {
     const { el } = this.ui;
     this.on(el.talk, 'click', () => this.start());
+    if (el.chatStart) this.on(el.chatStart, 'click', () => this.start('text'));
     this.on(el.hangup, 'click', () => this.hangUp());
     this.on(el.resume, 'click', () => this.resumeAudio());
     this.on(el.mute, 'click', () => this.toggleMute());
@@ -153,9 +166,13 @@ class CallPanel {
     element.toggleAttribute('data-ready', true);
   }
 
-  /** Talk: starts a call, once the consent notice (if any) is accepted. */
-  start() {
+  /**
+   * Talk (a `voice` call) or "Chat instead" (`text`: no microphone), once the consent notice
+   * (if any) is accepted. A text-only agent's calls are all chats.
+   */
+  start(mode = 'voice') {
     if (this.current) return;
+    const callMode = this.media.text_only === 'only' ? 'text' : mode;
     const { ui } = this;
     if (!hasConsent(this.config.agent, this.consentText)) {
       ui.el.consentAccept?.focus();
@@ -164,8 +181,9 @@ class CallPanel {
     }
     this.transcript.clear();
     ui.clearError();
-    ui.set({ muted: false, agentState: undefined, hasTranscript: false, canChat: true });
-    this.current = this.last = new CallSession(this);
+    const fresh = { agentState: undefined, hasTranscript: false, canChat: true };
+    ui.set({ mode: callMode, talking: false, muted: false, ...fresh });
+    this.current = this.last = new CallSession(this, callMode);
   }
 
   /** Hangs up a call in progress, or cancels one still starting. */

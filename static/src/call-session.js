@@ -15,14 +15,18 @@ const AGENT_JOIN_TIMEOUT_S = 20;
 export class CallSession {
   /**
    * Starts a call for `panel` (call-panel.js): {config, element, ui, transcript, devices,
-   * botCheck, levels: {agent, mic}, emit(name, detail), show(state, extra), ended(session)}.
-   * Construct inside the click handler: the Room, startAudio and the AudioContext need the gesture.
+   * botCheck, extras, levels: {agent, mic}, emit(name, detail), show(state, extra), ended(session)}.
+   * `mode` is `voice`, or `text` for a chat that never asks for the microphone (the agent's
+   * voice then starts muted). Construct inside the click handler: the Room, startAudio and the
+   * AudioContext need the gesture.
    */
-  constructor(panel) {
+  constructor(panel, mode = 'voice') {
     this.panel = panel;
+    this.mode = mode;
     this.abort = new AbortController();
     this.meters = new LevelMeters();
     this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
+    this.voice.setMuted(mode === 'text');
     this.timer = new CallTimer(panel.ui, panel.config.max_call_s, () => this.hangUp('time-limit'));
     this.info = {}; // the API's answer: call_id, room, identity, …
     this.startedAt = null; // when the agent answered (a Date), for the transcript file
@@ -31,14 +35,15 @@ export class CallSession {
     this.wake = () => this.meters.resume();
     panel.element.addEventListener('pointerdown', this.wake);
     panel.element.addEventListener('keydown', this.wake);
-    this.room = new CallRoom(this.roomHooks());
+    this.room = new CallRoom(this.roomHooks(), { mic: micMode(mode, panel.config) });
     this.begin();
+    panel.extras.begin(this); // media/extras.js: camera, screen share, push-to-talk, chat
   }
 
   /** Requests the call and joins its room; the microphone opens meanwhile. */
   begin() {
     const { config, botCheck, devices, emit } = this.panel;
-    const session = requestSession(config, botCheck, this.abort.signal);
+    const session = requestSession(config, this.mode, botCheck, this.abort.signal);
     session.then(
       (info) => {
         this.info = info;
@@ -46,7 +51,7 @@ export class CallSession {
       },
       () => {},
     );
-    emit('start', { agent: config.agent });
+    emit('start', { agent: config.agent, mode: this.mode });
     const joinTimeoutS = config.agent_join_timeout_s ?? AGENT_JOIN_TIMEOUT_S;
     this.room.join(session, joinTimeoutS, devices.preferred('audioinput'), config.livekit_url);
     const speaker = devices.preferred('audiooutput');
@@ -104,6 +109,7 @@ export class CallSession {
         emit('agent-state', { state });
       },
       audio: (track, subscribed) => (subscribed ? this.voice.add(track) : this.voice.remove(track)),
+      video: (track, subscribed) => this.panel.extras.video(track, subscribed),
       mic: (track) => this.meters.watch(levels.mic, track.mediaStreamTrack),
       muted: (muted) => ui.set({ muted }),
       playback: (canPlay) => this.onPlayback(canPlay),
@@ -154,6 +160,7 @@ export class CallSession {
     element.removeEventListener('keydown', this.wake);
     this.meters.stop();
     this.voice.stop();
+    panel.extras.end(this);
     panel.ended(this);
     this.durationS = durationS ?? 0;
     if (outcome.code) {
@@ -170,12 +177,19 @@ export class CallSession {
   }
 }
 
+/** How the room opens the microphone: never in a chat, muted between turns with push-to-talk. */
+function micMode(mode, config) {
+  if (mode === 'text') return 'none';
+  return config.media?.push_to_talk ? 'push-to-talk' : 'open';
+}
+
 /**
- * Asks our API for the call: the agent, the host's variables (a widget's script tag) and a
- * sales-demo link's token when the page has them, and a bot-check token when the check is on.
+ * Asks our API for the call: the agent, the mode (voice, text), the host's variables (a widget's
+ * script tag) and a sales-demo link's token when the page has them, and a bot-check token when
+ * the check is on.
  */
-function requestSession(config, botCheck, signal) {
-  const body = { agent: config.agent };
+function requestSession(config, mode, botCheck, signal) {
+  const body = { agent: config.agent, mode };
   if (config.variables && Object.keys(config.variables).length) body.variables = config.variables;
   if (config.demo?.token) body.demo_token = config.demo.token;
   if (!botCheck) return requestCall(config.api_url, body, signal);

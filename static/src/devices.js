@@ -1,25 +1,28 @@
 /**
- * The microphone and speaker pickers: filled once the browser names the devices (after
- * microphone access), remembered in this browser, applied to the call in progress. The speaker
- * picker shows only where audio output can be chosen (HTMLMediaElement.setSinkId).
+ * The microphone, speaker and camera pickers: filled once the browser names the devices (after
+ * microphone or camera access), remembered in this browser, applied to the call in progress.
+ * The speaker picker shows only where audio output can be chosen (HTMLMediaElement.setSinkId),
+ * the camera picker only for agents that take the camera.
  */
 
-const KINDS = ['audioinput', 'audiooutput'];
 const STORE_PREFIX = 'webcall.device.';
 const CAN_PICK_SPEAKER = 'setSinkId' in HTMLMediaElement.prototype;
 
 export class DevicePickers {
   /**
-   * selects: {audioinput, audiooutput} <select> elements (the speaker's inside `speakerField`);
-   * onPick(kind, deviceId) applies a choice; onAvailable(bool) says whether there is a choice.
+   * selects: {audioinput, audiooutput, videoinput} <select> elements, null for a kind the page
+   * does not offer; fields: {audiooutput, videoinput} the labels around those selects, hidden
+   * while there is nothing to choose; onPick(kind, deviceId) applies a choice;
+   * onAvailable(bool) says whether there is any choice.
    */
-  constructor({ selects, speakerField, onPick, onAvailable }) {
+  constructor({ selects, fields, onPick, onAvailable }) {
+    this.kinds = Object.keys(selects).filter((kind) => selects[kind]);
     this.selects = selects;
-    this.speakerField = speakerField;
+    this.fields = fields;
     this.onAvailable = onAvailable;
-    this.known = { audioinput: [], audiooutput: [] };
+    this.known = { audioinput: [], audiooutput: [], videoinput: [] };
     this.refresh = this.refresh.bind(this);
-    for (const kind of KINDS) {
+    for (const kind of this.kinds) {
       selects[kind].addEventListener('change', () => {
         const id = selects[kind].value;
         remember(kind, id);
@@ -37,20 +40,23 @@ export class DevicePickers {
     } catch {
       devices = [];
     }
-    for (const kind of KINDS) {
-      // Without microphone access the browser hides the names (and mostly the devices).
+    for (const kind of this.kinds) {
+      // Without access the browser hides the names (and mostly the devices).
       this.known[kind] = devices.filter((d) => d.kind === kind && d.deviceId && d.label);
       fill(this.selects[kind], this.known[kind], active[kind] || this.preferred(kind) || 'default');
     }
-    const speakers = CAN_PICK_SPEAKER && this.known.audiooutput.length > 0;
-    this.speakerField.hidden = !speakers;
-    this.onAvailable(this.known.audioinput.length > 0 || speakers);
+    const offered = (kind) =>
+      this.kinds.includes(kind) && this.known[kind].length > 0 && (kind !== 'audiooutput' || CAN_PICK_SPEAKER);
+    for (const [kind, field] of Object.entries(this.fields)) {
+      if (field) field.hidden = !offered(kind);
+    }
+    this.onAvailable(this.kinds.some(offered));
   }
 
   /** The remembered device for `kind`, if it is still plugged in. */
   preferred(kind) {
     const id = recall(kind);
-    return this.known[kind].some((d) => d.deviceId === id) ? id : undefined;
+    return this.known[kind]?.some((d) => d.deviceId === id) ? id : undefined;
   }
 
   destroy() {

@@ -15,6 +15,8 @@ export class LevelMeters {
     this.meters = new Map();
     this.frame = 0;
     this.lastPaint = 0;
+    // Bound here, not as a class field: a field would need esbuild's helper, in a chunk of its own.
+    this.tick = this.tick.bind(this);
   }
 
   /** Retries a context the browser kept suspended (started without a gesture); call on a gesture. */
@@ -55,7 +57,8 @@ export class LevelMeters {
     this.context?.close().catch(() => {});
   }
 
-  tick = (now) => {
+  /** One animation frame: every meter painted from its analyser. */
+  tick(now) {
     this.frame = this.meters.size ? requestAnimationFrame(this.tick) : 0;
     // With reduced motion the meters only switch between quiet and sound, four times a second.
     const calm = reducedMotion.matches;
@@ -67,7 +70,7 @@ export class LevelMeters {
       meter.level = Math.max(level, meter.level * 0.85);
       paint(element, calm ? Number(meter.level >= ACTIVE_LEVEL) : meter.level);
     });
-  };
+  }
 }
 
 /** RMS of the latest samples on a -60…-10 dBFS scale, as 0…1. */

@@ -13,6 +13,12 @@ const AGENT_WORDS = {
   thinking: 'Agent is thinking…',
   listening: 'Agent is listening',
 };
+// In a chat (no microphone), the same states in a chat's words.
+const CHAT_WORDS = {
+  speaking: 'Agent is replying',
+  thinking: 'Agent is thinking…',
+  listening: 'Agent is waiting for your message',
+};
 
 const END_WORDS = {
   hangup: 'Call ended',
@@ -53,28 +59,41 @@ const PROBLEMS = {
     "Your browser paused the agent's voice.",
     'Press “Turn on sound” to hear the agent.',
   ],
+  // The camera (media/camera.js): the call goes on without it.
+  'camera-missing': [
+    'No camera was found.',
+    'Plug in a camera (or turn one on in your system settings), then press Camera again.',
+  ],
+  'camera-busy': [
+    "Your camera couldn't be started.",
+    'Another app or browser tab may be using it. Close that, then press Camera again.',
+  ],
+  'camera-failed': ["Your camera couldn't be shared.", 'The call goes on without it. Press Camera to try again.'],
 };
 
-/** How to unblock the microphone in the browser at hand (Chrome/Edge, Firefox, Safari). */
-function unblockWords() {
+/**
+ * How to unblock a `device` ('Microphone', 'Camera') in the browser at hand (Chrome/Edge,
+ * Firefox, Safari); `again` is what to press afterwards.
+ */
+function unblockWords(device = 'Microphone', again = 'then press Try again.') {
   const ua = navigator.userAgent;
-  const again = 'then press Try again.';
+  const lower = device.toLowerCase();
   if (/iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1)) {
-    return `Tap “aA” in the address bar, choose Website Settings, set Microphone to Allow, ${again}`;
+    return `Tap “aA” in the address bar, choose Website Settings, set ${device} to Allow, ${again}`;
   }
   if (/Firefox\//.test(ua)) {
-    return `Click the crossed-out microphone in the address bar, choose “Allow” (or clear the block), ${again}`;
+    return `Click the crossed-out ${lower} in the address bar, choose “Allow” (or clear the block), ${again}`;
   }
   if (/Edg\//.test(ua)) {
-    return `Click the lock icon in the address bar, choose Permissions for this site, set Microphone to Allow, ${again}`;
+    return `Click the lock icon in the address bar, choose Permissions for this site, set ${device} to Allow, ${again}`;
   }
   if (/Android/.test(ua)) {
-    return `Tap the icon left of the address bar, choose Permissions, turn Microphone on, ${again}`;
+    return `Tap the icon left of the address bar, choose Permissions, turn ${device} on, ${again}`;
   }
   if (/Safari\//.test(ua) && !/Chrome|Chromium/.test(ua)) {
-    return `Choose Safari › Settings for This Website, set Microphone to Allow, ${again}`;
+    return `Choose Safari › Settings for This Website, set ${device} to Allow, ${again}`;
   }
-  return `Click the site settings icon left of the address bar, turn Microphone on, ${again} If it is already on, allow this browser to use the microphone in your system’s privacy settings.`;
+  return `Click the site settings icon left of the address bar, turn ${device} on, ${again} If it is already on, allow this browser to use the ${lower} in your system’s privacy settings.`;
 }
 
 /** "1:23" for the status line; `pad` gives "01:23" for the timer. */
@@ -94,8 +113,10 @@ export function statusWords(view) {
     case 'waiting-agent':
       return 'Waiting for the agent…';
     case 'in-call': {
-      const words = AGENT_WORDS[view.agentState] || 'Connected';
-      return view.muted ? `${words} · you are muted` : words;
+      if (view.talking) return 'You are talking · release to send';
+      const words = (view.mode === 'text' ? CHAT_WORDS : AGENT_WORDS)[view.agentState] || 'Connected';
+      // Push-to-talk keeps the microphone muted between turns: that is no news.
+      return view.muted && view.mode === 'voice' && !view.pushToTalk ? `${words} · you are muted` : words;
     }
     case 'reconnecting':
       return 'Connection lost · reconnecting…';
@@ -110,11 +131,11 @@ export function statusWords(view) {
   }
 }
 
-/** The Talk button's words: a first call, a new one after a call, or another try. */
-export function talkWords(state, title) {
+/** The Talk button's words: a first call (a chat, for a text-only agent), a new one, another try. */
+export function talkWords(state, title, chat = false) {
   if (state === 'ended') return 'Start over';
   if (state === 'failed') return 'Try again';
-  return `Talk to ${title}`;
+  return chat ? `Chat with ${title}` : `Talk to ${title}`;
 }
 
 /** "0:42 left" near the end of a call with a time limit; '' before. */
@@ -122,12 +143,21 @@ export function timeLeftWords(leftS) {
   return leftS <= 60 ? `${clock(Math.max(0, leftS))} left` : '';
 }
 
-/** [what went wrong, what to do] for an error code; API errors bring their own words. */
-export function problemWords(code, apiMessage) {
+/**
+ * [what went wrong, what to do] for an error code; API errors bring their own words. With
+ * `canChat` (the agent takes chats), a microphone problem also offers the chat.
+ */
+export function problemWords(code, apiMessage, canChat = false) {
   if (apiMessage) {
     const what = firstSentence(apiMessage);
     return [what, apiMessage.slice(what.length).trim()];
   }
-  if (code === 'mic-denied') return ['Microphone access is blocked.', unblockWords()];
-  return PROBLEMS[code] || ['Something went wrong.', 'Please try again.'];
+  const [what, fix] =
+    code === 'mic-denied'
+      ? ['Microphone access is blocked.', unblockWords()]
+      : code === 'camera-denied'
+        ? ['Camera access is blocked.', unblockWords('Camera', 'then press Camera again.')]
+        : PROBLEMS[code] || ['Something went wrong.', 'Please try again.'];
+  const chat = canChat && code.startsWith('mic-') ? ' Or press “Chat instead” to type to the agent.' : '';
+  return [what, fix + chat];
 }

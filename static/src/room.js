@@ -38,18 +38,24 @@ const NORMAL_ENDS = new Map([
 ]);
 
 /**
- * hooks: phase(state), connected(), agent(participant), audio(track, subscribed), mic(track),
- * muted(bool), playback(canPlay), abilities({chat}), end(outcome) where outcome is {reason} for
- * a normal end or {code, message?, retryAfterS?} for a failure; and the protocol's
- * agentState(state), line(line), drop(id), toolCall(call) (see protocols/index.js).
+ * hooks: phase(state), connected(), agent(participant), audio(track, subscribed),
+ * video(track, subscribed), mic(track), muted(bool), playback(canPlay), abilities({chat}),
+ * end(outcome) where outcome is {reason} for a normal end or {code, message?, retryAfterS?} for a
+ * failure; and the protocol's agentState(state), line(line), drop(id), toolCall(call) (see
+ * protocols/index.js).
  */
 export class CallRoom {
-  /** Must be constructed inside the click handler: it unlocks audio playback. */
-  constructor(hooks) {
+  /**
+   * `mic` is `open` (published from the start, with the pre-connect buffer), `push-to-talk`
+   * (published muted: media/push-to-talk.js opens it while held) or `none` (a text chat: never
+   * asked for). Must be constructed inside the click handler: it unlocks audio playback.
+   */
+  constructor(hooks, { mic = 'open' } = {}) {
     this.hooks = hooks;
     this.room = new Room(ROOM_OPTIONS);
     this.room.startAudio().catch(() => {});
-    this.micReady = false;
+    this.mic = mic;
+    this.micReady = mic === 'none';
     this.connected = false;
     this.reconnecting = false;
     this.agent = null;
@@ -77,8 +83,7 @@ export class CallRoom {
     const { room } = this;
     if (serverUrl) room.prepareConnection(serverUrl).catch(() => {});
     const capture = micDeviceId ? { deviceId: micDeviceId } : undefined;
-    room.localParticipant
-      .setMicrophoneEnabled(true, capture, { preConnectBuffer: true })
+    this.openMicrophone(capture)
       .then((pub) => pub?.track && this.report('mic', pub.track))
       .catch((err) => this.finish(micFailure(err)));
     session
@@ -126,6 +131,17 @@ export class CallRoom {
       drop: (id) => this.report('drop', id),
       toolCall: (call) => this.report('toolCall', call),
     };
+  }
+
+  /** Publishes the microphone as `mic` says (see the constructor); resolves with its publication. */
+  async openMicrophone(capture) {
+    const local = this.room.localParticipant;
+    if (this.mic === 'none') return null;
+    if (this.mic === 'open') return local.setMicrophoneEnabled(true, capture, { preConnectBuffer: true });
+    // Push-to-talk: muted before it is published, so not a sound goes out until the button is held.
+    const [track] = await local.createTracks({ audio: capture ?? true });
+    await track.mute();
+    return this.over ? track.stop() : local.publishTrack(track);
   }
 
   /** Leaves the room; `reason` ends up in the webcall:end event. */
@@ -194,10 +210,12 @@ export class CallRoom {
       })
       .on(RoomEvent.TrackSubscribed, (track) => {
         if (track.kind === Track.Kind.Audio) this.report('audio', track, true);
+        if (track.kind === Track.Kind.Video) this.report('video', track, true);
       })
       .on(RoomEvent.TrackUnsubscribed, (track) => {
         // Not through report(): a track that goes away is cleaned up even after the end.
         if (track.kind === Track.Kind.Audio) this.hooks.audio(track, false);
+        if (track.kind === Track.Kind.Video) this.hooks.video(track, false);
       })
       .on(RoomEvent.LocalTrackPublished, (pub) => {
         if (pub.source === MIC && pub.track) this.report('mic', pub.track);

@@ -8,12 +8,23 @@ import { clock, problemWords, statusWords, talkWords, timeLeftWords } from './me
 const IN_CALL = ['in-call', 'reconnecting'];
 const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
 const AT_REST = ['idle', 'ended', 'failed'];
+const JOINED = ['waiting-agent', ...IN_CALL];
+// A browser that can share a screen, in a page (or frame) whose Permissions-Policy lets it.
+const POLICY = document.permissionsPolicy || document.featurePolicy;
+const CAN_SHARE_SCREEN =
+  Boolean(navigator.mediaDevices?.getDisplayMedia) && (POLICY?.allowsFeature?.('display-capture') ?? true);
 
-// Which controls show, given the view.
+// Which controls show, given the view. The media controls are in the markup only for agents
+// that use them (templates/_call_panel.html); `mode` is this call's: voice or text.
 const SHOWS = {
   talk: (v) => AT_REST.includes(v.state),
+  chatStart: (v) => AT_REST.includes(v.state),
   hangup: (v) => JOINING.includes(v.state) || IN_CALL.includes(v.state),
-  mute: (v) => v.state === 'waiting-agent' || IN_CALL.includes(v.state),
+  mute: (v) => v.mode === 'voice' && !v.pushToTalk && JOINED.includes(v.state),
+  ptt: (v) => v.mode === 'voice' && IN_CALL.includes(v.state),
+  camera: (v) => JOINED.includes(v.state),
+  screenShare: (v) => CAN_SHARE_SCREEN && JOINED.includes(v.state),
+  speaker: (v) => v.mode === 'text' && JOINED.includes(v.state),
   timer: (v) => IN_CALL.includes(v.state),
   chat: (v) => IN_CALL.includes(v.state) && v.canChat,
   devices: (v) => v.hasDevices && !['requesting-mic', 'connecting'].includes(v.state),
@@ -24,12 +35,16 @@ const SHOWS = {
 
 /**
  * Binds the UI's elements once (`find(id)` looks one up); the call code then only says what
- * changed. `title` is the agent's name, for the Talk button.
+ * changed. `title` is the agent's name, for the Talk button; `media` the agent's media settings.
  */
-export function createUi(root, find, { title, consentText = null }) {
+export function createUi(root, find, { title, consentText = null, media = {} }) {
   const el = findElements(find);
   const view = {
     state: 'idle',
+    mode: 'voice', // this call's: voice, or text (a chat without the microphone)
+    textOnly: media.text_only || 'off',
+    pushToTalk: Boolean(media.push_to_talk),
+    talking: false, // push-to-talk: the button or Space is held
     agentState: undefined,
     muted: false,
     micGranted: false,
@@ -51,12 +66,13 @@ export function createUi(root, find, { title, consentText = null }) {
     }
     const words = statusWords(view);
     if (el.status.textContent !== words) el.status.textContent = words;
-    const label = talkWords(view.state, title);
+    const label = talkWords(view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
     el.talk.disabled = !view.consented;
+    if (el.chatStart) el.chatStart.disabled = !view.consented;
     // Keep the keyboard where the action is when the focused control disappears.
     if (hadFocus && !root.contains(focused(root))) {
-      const next = [el.talk, el.chatInput, el.hangup].find((e) => e && isShown(e) && !e.disabled);
+      const next = [el.talk, el.ptt, el.chatInput, el.hangup].find((e) => e && isShown(e) && !e.disabled);
       next?.focus();
     }
   }
@@ -76,7 +92,10 @@ export function createUi(root, find, { title, consentText = null }) {
       Object.assign(view, extra, { state });
       render();
     },
-    /** Any of: agentState, muted, micGranted, hasDevices, hasTranscript, canChat, consented. */
+    /**
+     * Any of: mode, talking, agentState, muted, micGranted, hasDevices, hasTranscript, canChat,
+     * consented.
+     */
     set(changes) {
       Object.assign(view, changes);
       if ('muted' in changes) el.mute.setAttribute('aria-pressed', String(view.muted));
@@ -99,7 +118,7 @@ export function createUi(root, find, { title, consentText = null }) {
       }, 50);
     },
     /** Shows a problem in #error and returns its words, for webcall:error. */
-    showError: (code, apiMessage) => showError(el, code, apiMessage),
+    showError: (code, apiMessage) => showError(el, code, apiMessage, view.textOnly === 'allowed'),
     /** Hides the problem shown (only if it is `code`, when given). */
     clearError: (code) => clearError(el, code),
   };
@@ -114,8 +133,13 @@ function findElements(find) {
     error: find('error'),
     talk: find('talk'),
     talkLabel: find('talk-label'),
+    chatStart: find('chat-start'),
     hangup: find('hangup'),
     mute: find('mute'),
+    ptt: find('ptt'),
+    camera: find('camera'),
+    screenShare: find('screen-share'),
+    speaker: find('speaker'),
     resume: find('resume-audio'),
     chat: find('chat'),
     chatInput: find('chat-input'),
@@ -129,9 +153,9 @@ function findElements(find) {
   };
 }
 
-/** See createUi's showError. */
-function showError(el, code, apiMessage) {
-  const [what, fix] = problemWords(code, apiMessage);
+/** See createUi's showError; with `canChat`, a microphone problem offers the chat instead. */
+function showError(el, code, apiMessage, canChat) {
+  const [what, fix] = problemWords(code, apiMessage, canChat);
   const strong = document.createElement('strong');
   strong.textContent = what;
   el.error.replaceChildren(...(fix ? [strong, ' ', fix] : [strong]));

@@ -16,6 +16,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LISTED = {
     "call_id", "provider_call_id", "agent", "provider", "channel", "status", "outcome", "started_at",
     "ended_at", "duration_s", "cost", "currency", "summary", "origin", "room", "created_at", "request_id",
+    "phone_number",
 }  # fmt: skip
 
 
@@ -65,7 +66,7 @@ def test_the_list_is_newest_first_with_every_documented_field(app: tuple[Flask, 
         "channel": "web", "status": "completed", "outcome": "created", "started_at": "2026-03-01T09:00:03Z",
         "ended_at": "2026-03-01T09:01:38Z", "duration_s": 95.0, "cost": 0.35, "currency": "USD",
         "summary": "Asked about the <b>pro</b> plan's price.", "origin": "https://shop.example",
-        "room": "room-1", "created_at": "2026-03-01T09:00:00Z", "request_id": None,
+        "room": "room-1", "created_at": "2026-03-01T09:00:00Z", "request_id": None, "phone_number": None,
     }  # fmt: skip
     refused = body["calls"][-2]
     assert (refused["status"], refused["outcome"], refused["provider_call_id"]) == (

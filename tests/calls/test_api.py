@@ -6,6 +6,7 @@ that follows the provider's documentation and rejects what the real API would.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -54,6 +55,19 @@ agent_id = "{elevenlabs}"
 variables = {{ plan = "pro" }}
 allowed_variables = ["name"]
 region = "eu"
+
+[agents.seeing]
+provider = "livekit"
+agent_id = "webcall-demo"
+camera = "optional"
+screen_share = true
+text_only = "allowed"
+push_to_talk = true
+
+[agents.chat]
+provider = "livekit"
+agent_id = "webcall-demo"
+text_only = "only"
 """
 
 MakeApp = Callable[..., Flask]
@@ -230,6 +244,58 @@ def test_elevenlabs_gets_a_token_and_hands_the_page_its_first_message(
 
 
 @pytest.mark.parametrize("provider", ["zudu", "convoi", "retell", "elevenlabs"])
+def grants_and_dispatch(answer: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token's video grants and the agent's dispatch metadata, from a call answer."""
+    token = jwt.decode(answer["livekit"]["token"], OfflineLiveKit.api_secret, algorithms=["HS256"])
+    return token["video"], json.loads(token["roomConfig"]["agents"][0]["metadata"])
+
+
+def test_the_token_grants_what_the_agent_takes_and_the_agent_learns_the_call_mode(make_app: MakeApp) -> None:
+    app = make_app()
+    voice = assert_call_answer(post(app, {"agent": "seeing"}), "seeing", "livekit")
+    video, dispatch = grants_and_dispatch(voice)
+    assert video["canPublish"] is True
+    assert video["canPublishSources"] == ["microphone", "camera", "screen_share"]
+    assert (dispatch["mode"], dispatch["push_to_talk"], dispatch["camera"]) == ("voice", True, "optional")
+    text = assert_call_answer(post(app, {"agent": "seeing", "mode": "text"}), "seeing", "livekit")
+    video, dispatch = grants_and_dispatch(text)
+    assert video["canPublishSources"] == ["camera", "screen_share"]  # no microphone in a chat
+    assert dispatch["mode"] == "text"
+
+
+def test_a_text_only_agent_takes_chats_and_its_callers_publish_nothing(make_app: MakeApp) -> None:
+    app = make_app()
+    for body in ({"agent": "chat"}, {"agent": "chat", "mode": "text"}):
+        video, dispatch = grants_and_dispatch(assert_call_answer(post(app, body), "chat", "livekit"))
+        assert video.get("canPublish", False) is False and not video.get("canPublishSources")
+        assert video["canPublishData"] is True and video["canSubscribe"] is True  # chat, and its voice
+        assert dispatch["mode"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("agent", "mode", "words"),
+    [
+        ("chat", "voice", "does not take voice calls. It takes text calls."),
+        ("local", "text", "does not take text calls. It takes voice calls."),
+    ],
+)
+def test_a_mode_the_agent_does_not_take_is_refused(
+    make_app: MakeApp, agent: str, mode: str, words: str
+) -> None:
+    response = post(make_app(), {"agent": agent, "mode": mode})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (403, "mode_not_allowed")
+    assert words in error["message"]
+
+
+def test_a_mode_must_be_voice_or_text(make_app: MakeApp) -> None:
+    response = post(make_app(), {"agent": "seeing", "mode": "video"})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (400, "invalid_field")
+    assert error["message"] == "mode must be 'voice' or 'text'."
+
+
+@pytest.mark.parametrize("provider", ["zudu", "convoi"])
 def test_wrong_keys_are_our_problem_not_the_callers(make_app: MakeApp, provider: str, request: Any) -> None:
     request.getfixturevalue(provider)[1].api_key = "someone-elses-key"
     response = post(make_app(), {"agent": provider})

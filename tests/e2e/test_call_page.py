@@ -364,7 +364,7 @@ def test_sales_demo_link(page: Page, stack: dict[str, Any], artifacts: Path, sho
         screenshots(page, shots, "demo-idle")
         with page.expect_request(lambda r: r.url.endswith("/api/calls")) as sent:
             page.click("#talk")
-        assert sent.value.post_data_json == {"agent": "demo", "demo_token": token}
+        assert sent.value.post_data_json == {"agent": "demo", "demo_token": token, "mode": "voice"}
         wait_for_state(page, "in-call")
         # The link's variables reached the agent.
         expect(page.locator('#transcript [data-speaker="agent"]').first).to_contain_text(

@@ -37,3 +37,39 @@ def test_the_sdk_may_reach_exactly_our_plain_http_livekit_server(tmp_path: Path)
     connect = csp.split("connect-src ", 1)[1].split(";", 1)[0].split()
     http_origin = OfflineLiveKit.url.replace("ws://", "http://")
     assert connect == ["'self'", "ws:", "wss:", "https:", http_origin]  # not every http: origin
+
+
+MEDIA_CATALOGUE = """
+[agents.local]
+provider = "livekit"
+agent_id = "webcall-demo"
+
+[agents.seeing]
+provider = "livekit"
+agent_id = "webcall-demo"
+camera = "optional"
+screen_share = true
+
+[agents.chat]
+provider = "livekit"
+agent_id = "webcall-demo"
+text_only = "only"
+"""
+
+
+def policy(response: object) -> dict[str, str]:
+    """The Permissions-Policy header as feature → allowlist."""
+    header = response.headers["Permissions-Policy"]  # type: ignore[attr-defined]
+    return dict(item.split("=", 1) for item in header.split(", "))
+
+
+def test_pages_allow_exactly_the_devices_their_agent_uses(tmp_path: Path) -> None:
+    client = build_app(tmp_path, MEDIA_CATALOGUE).test_client()
+    voice = policy(client.get("/talk/local"))
+    assert voice == {"microphone": "(self)", "autoplay": "(self)", "camera": "()", "display-capture": "()"}
+    for path in ("/talk/seeing", "/embed/seeing"):
+        seeing = policy(client.get(path))
+        assert seeing["camera"] == "(self)" and seeing["display-capture"] == "(self)", path
+    chat = policy(client.get("/talk/chat"))
+    # A chat never opens the microphone, but the agent's voice may still play.
+    assert chat == {"microphone": "()", "autoplay": "(self)", "camera": "()", "display-capture": "()"}

@@ -57,3 +57,4 @@ def test_log_lines_are_json_with_the_request_id(tmp_path: Path) -> None:
         "INFO", "webapp.calls.service", "local", "livekit",
     )  # fmt: skip
     assert entry["call_id"] == answer.get_json()["call_id"] and entry["time"].endswith("+00:00")
+    assert entry["mode"] == "voice"  # or "text", for a chat

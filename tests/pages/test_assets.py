@@ -94,3 +94,21 @@ def test_widget_assets_load_from_other_sites(app: Flask) -> None:
         assert response.status_code == 200
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+
+
+MEDIA_MODULES = ("agent-video", "camera", "screen-share", "push-to-talk", "text-only")
+
+
+def test_media_code_is_in_chunks_of_its_own_that_the_page_does_not_load(app: Flask) -> None:
+    """Video, camera, screen share, push-to-talk and chat load only for agents that use them.
+
+    Each is a chunk importing nothing (livekit-client's names are handed to it), so the page's
+    own code and livekit-client stay one preloaded chunk, and the page names none of them.
+    """
+    chunks = ROOT / "static" / "dist" / "chunks"
+    for name in MEDIA_MODULES:
+        [chunk] = chunks.glob(f"{name}-*.js")
+        assert not re.search(r"\bimport\s*[{\"*]", chunk.read_text()), f"{chunk.name} imports another chunk"
+    urls = page_assets(app.test_client())
+    assert not [u for u in urls if any(f"/{name}-" in u for name in MEDIA_MODULES)], urls
+    assert len([u for u in urls if "/chunks/" in u]) == 1, urls  # our code and livekit-client, together

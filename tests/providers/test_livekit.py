@@ -70,5 +70,44 @@ def test_mint_token_chooses_room_and_identity_and_dispatches_the_agent() -> None
     assert dispatch["agentName"] == "webcall-demo"
     assert json.loads(dispatch["metadata"]) == {
         "agent": "a", "greeting": "Hi {{name}}", "variables": {"name": "Ann"}, "max_call_s": 120,
+        "mode": "voice",
     }  # fmt: skip
     assert (first.room, first.identity) != (second.room, second.identity)
+
+
+def _video_grants(agent_fields: dict[str, Any], mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The video grants and dispatch metadata of a token minted for a ``mode`` call."""
+    agent = make_agent("livekit", "webcall-demo", **agent_fields)
+    secret = "s" * 40
+    call = mint_token(
+        WebCallRequest(agent=agent, mode=mode),  # type: ignore[arg-type]
+        api_key="devkey",
+        api_secret=secret,
+        ttl=timedelta(seconds=60),
+    )
+    claims = jwt.decode(call.token, secret, algorithms=["HS256"])
+    return claims["video"], json.loads(claims["roomConfig"]["agents"][0]["metadata"])
+
+
+def test_grants_follow_the_agent_camera_and_screen_share() -> None:
+    video, dispatch = _video_grants({"camera": "on", "screen_share": True, "avatar": True}, "voice")
+    assert video["canPublish"] is True
+    assert video["canPublishSources"] == ["microphone", "camera", "screen_share"]
+    assert dispatch == {
+        "agent": "a", "variables": {}, "mode": "voice", "avatar": True, "camera": "on", "screen_share": True,
+    }  # fmt: skip
+
+
+def test_a_text_call_may_not_publish_audio() -> None:
+    video, dispatch = _video_grants({"text_only": "allowed", "camera": "optional"}, "text")
+    assert video["canPublishSources"] == ["camera"]
+    assert dispatch["mode"] == "text"
+    video, _ = _video_grants({"text_only": "only"}, "text")
+    # No source at all: publishing is off (an empty list would mean every source).
+    assert "canPublish" not in video or video["canPublish"] is False
+    assert not video.get("canPublishSources") and video["canPublishData"] is True
+
+
+def test_push_to_talk_asks_the_agent_for_manual_turns() -> None:
+    _, dispatch = _video_grants({"push_to_talk": True}, "voice")
+    assert dispatch["push_to_talk"] is True

@@ -28,8 +28,12 @@ def test_every_provider_declares_its_variables_and_capabilities() -> None:
     assert specs["elevenlabs"].regions == ("eu", "in") and specs["retell"].regions == ()
     assert "web_call" not in specs["unleashx"].capabilities  # phone calls only
     # Call history: Ravan, Convoi, Retell and ElevenLabs list their calls; Zudu only looks one up.
+    # Phone callbacks: Ravan, Convoi and UnleashX (its only kind of call).
+    full = {"web_call", "phone_call", "list_calls", "get_call"}
     history = {"web_call", "list_calls", "get_call"}
-    assert specs["ravan"].capabilities == specs["convoi"].capabilities == history
+    assert specs["ravan"].capabilities == specs["convoi"].capabilities == full
+    assert specs["unleashx"].capabilities == {"phone_call"}
+    assert provider_names("phone_call") == ["convoi", "ravan", "unleashx"]
     assert specs["zudu"].capabilities == {"web_call", "get_call"}
     assert specs["retell"].capabilities == specs["elevenlabs"].capabilities == history
     assert provider_names("get_call") == ["convoi", "elevenlabs", "ravan", "retell", "zudu"]

@@ -184,3 +184,8 @@ def test_a_full_page_continues_after_its_last_call() -> None:
     assert [c.call_id for c in short.calls] == ["call_1"] and short.skipped == 2 and short.next_cursor is None
     with pytest.raises(ProviderBadResponse):
         retell.parse_call_list({"calls": []})
+
+
+def test_a_retell_agent_takes_no_chat() -> None:
+    with pytest.raises(ValueError, match="Retell AI's agents read nothing the page types"):
+        make_agent("retell", "agent_1", text_only="allowed")

@@ -91,6 +91,46 @@ title = "Short-call agent"
 greeting = "Hi."
 ip_rate_limit = "1/hour"
 max_call_s = 10
+
+# Beyond the voice (tests/e2e/test_media.py): an avatar, a camera and a screen, a chat, push-to-talk.
+[agents.avatar]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Avatar agent"
+greeting = "Hello, now you can see me."
+avatar = true
+allowed_origins = ["{embed_origin}"]
+
+[agents.vision]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Vision agent"
+greeting = "Show me something."
+camera = "optional"
+screen_share = true
+allowed_origins = ["{embed_origin}"]
+
+[agents.watcher]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Watching agent"
+greeting = "I can see you."
+camera = "on"
+
+[agents.chat]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Chat agent"
+greeting = "Hello, type to me."
+text_only = "allowed"
+allowed_origins = ["{embed_origin}"]
+
+[agents.walkie]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Walkie-talkie agent"
+greeting = "Hold the button to talk."
+push_to_talk = true
 """
 
 

@@ -163,6 +163,7 @@ class AdminCall(BaseModel):
     origin: str | None = Field(description="The page that asked for the call.")
     room: str | None
     request_id: str | None = Field(description="The `X-Request-ID` of the request that asked for the call.")
+    phone_number: str | None = Field(description="A phone call's destination, masked (`+1 415 ***-**71`).")
     created_at: str = Field(json_schema_extra={"format": "date-time"})
 
 
@@ -214,6 +215,7 @@ def _fields(record: CallRecord) -> dict[str, Any]:
         "call_id": record.call_id,
         "provider_call_id": record.provider_call_id,
         "request_id": record.request_id,
+        "phone_number": record.phone_number,
         "agent": record.agent,
         "provider": record.provider,
         "channel": record.channel,

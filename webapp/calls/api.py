@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..catalogue import Agent
+from ..catalogue import Agent, CallMode
 from ..errors import (
     AgentBusy,
     AgentRequired,
@@ -23,6 +23,7 @@ from ..errors import (
     InvalidField,
     InvalidIdempotencyKey,
     InvalidJson,
+    ModeNotAllowed,
     OriginNotAllowed,
     PayloadTooLarge,
     ProviderAuthError,
@@ -35,12 +36,13 @@ from ..errors import (
     UnknownAgent,
     UnknownField,
     UnsupportedMediaType,
+    WebCallsDisabled,
 )
 from ..guards.idempotency import check_key
 from ..guards.limits import client_ip, limit_calls
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
-from .models import CallBody, parse_call_body
+from .models import BodyT, CallBody, parse_body
 from .service import CallOrder, place_web_call
 
 bp = Blueprint("calls", __name__, url_prefix="/api")
@@ -48,10 +50,11 @@ log = logging.getLogger(__name__)
 # Every error POST /api/calls answers with (the OpenAPI document lists them from here).
 RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, AgentRequired, InvalidIdempotencyKey,
-    OriginNotAllowed, BotCheckRequired, BotCheckFailed, InvalidDemoLink, UnknownAgent, CallInProgress,
+    OriginNotAllowed, ModeNotAllowed, BotCheckRequired, BotCheckFailed, InvalidDemoLink, UnknownAgent,
+    CallInProgress,
     ExpiredDemoLink, PayloadTooLarge, UnsupportedMediaType, RateLimited, AgentBusy, DailyBudgetExhausted,
     ProviderError, ProviderAuthError, ProviderBadResponse, ProviderUnavailable, ProviderBusy,
-    BotCheckUnavailable, ProviderTimeout,
+    BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
 )  # fmt: skip
 
 
@@ -60,10 +63,11 @@ RAISES: tuple[type[AppError], ...] = (
 def create_call() -> tuple[Response, int]:
     """Create a web call with the named agent and hand the browser what it needs to join."""
     state = app_state()
-    body = read_body(state.settings.max_body_bytes)
+    body = read_body(state.settings.max_body_bytes, CallBody)
     agent = find_agent(body.agent, state.settings.agents)
     order = CallOrder(
         agent=agent,
+        mode=call_mode(agent, body.mode),
         client=client_ip(),
         origin=request_origin(),
         idempotency_key=check_key(request.headers.get("Idempotency-Key")),
@@ -84,9 +88,9 @@ def cors(response: Response) -> Response:
     return cors_headers(response)
 
 
-def read_body(limit: int) -> CallBody:
-    """The request's JSON body, validated."""
-    return parse_call_body(read_json_bytes(limit))
+def read_body(limit: int, model: type[BodyT]) -> BodyT:
+    """The request's JSON body, validated as ``model``."""
+    return parse_body(read_json_bytes(limit), model)
 
 
 def read_json_bytes(limit: int) -> bytes:
@@ -99,6 +103,16 @@ def read_json_bytes(limit: int) -> bytes:
     if len(raw) > limit:
         raise PayloadTooLarge()
     return raw
+
+
+def call_mode(agent: Agent, asked: CallMode | None) -> CallMode:
+    """The kind of call to place: the one asked for, if the agent takes it; else its default."""
+    if asked is None:
+        return agent.modes[0]
+    if asked not in agent.modes:
+        takes = " and ".join(f"{mode} calls" for mode in agent.modes)
+        raise ModeNotAllowed(f"This agent does not take {asked} calls. It takes {takes}.")
+    return asked
 
 
 def find_agent(slug: str | None, agents: Mapping[str, Agent]) -> Agent:

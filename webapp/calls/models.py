@@ -7,7 +7,7 @@ generated from them (``webapp.ops.openapi``), so the two cannot drift.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ def _web_providers() -> list[JsonValue]:
     return list(provider_names("web_call"))
 
 
+BodyT = TypeVar("BodyT", bound=BaseModel)
 MAX_ITEMS = 32  # keys in variables or metadata
 MAX_KEY_CHARS = 64
 MAX_VALUE_CHARS = 1000
@@ -79,6 +80,11 @@ class CallBody(BaseModel):
     demo_token: TokenText | None = Field(
         None, description="The token of a signed demo link (`/demo/<slug>?t=…`)."
     )
+    mode: Literal["voice", "text"] | None = Field(
+        None,
+        description="`voice` (with the microphone) or `text` (a chat: the caller may not publish audio); "
+        "the agent's `text_only` says which it takes. Left out: `text` for a text-only agent, else `voice`.",
+    )
 
 
 class LiveKitAccess(BaseModel):
@@ -116,9 +122,14 @@ class Call(BaseModel):
 
 
 def parse_call_body(raw: bytes) -> CallBody:
-    """Decode and validate the JSON body, or raise a ``BadRequest`` with a stable code."""
+    """Decode and validate a web call's JSON body, or raise a ``BadRequest`` with a stable code."""
+    return parse_body(raw, CallBody)
+
+
+def parse_body(raw: bytes, model: type[BodyT]) -> BodyT:
+    """Decode and validate a JSON body as ``model``, or raise a ``BadRequest`` with a stable code."""
     try:
-        return CallBody.model_validate(json_object(raw))
+        return model.model_validate(json_object(raw))
     except PydanticValidationError as error:
         raise body_error(error) from None
 
@@ -150,6 +161,10 @@ def _explain(problem: Any) -> str:
     field = loc[0] if loc else "body"
     ctx = problem.get("ctx", {})
     kind = problem["type"]
+    if kind == "missing":
+        return f"{field} is required."
+    if kind == "bool_type":
+        return f"{field} must be true or false."
     if field in ("variables", "metadata"):
         if kind in ("dict_type", "model_type"):
             return f"{field} must be a JSON object."
@@ -164,4 +179,6 @@ def _explain(problem: Any) -> str:
     limit = ctx.get("max_length") or {"participant_name": MAX_NAME_CHARS, "agent": MAX_KEY_CHARS}.get(
         field, MAX_TOKEN_CHARS
     )
+    if field == "mode":
+        return "mode must be 'voice' or 'text'."
     return f"{field} must be a single-line string of 1 to {limit} characters."

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalogue import Agent
-from ..errors import AppError, InvalidDemoLink
+from ..catalogue import Agent, CallMode
+from ..errors import AppError, InvalidDemoLink, WebCallsDisabled
 from ..guards.idempotency import scoped_key
 from ..guards.limits import check_client_limit, spend_call
 from ..guards.origin import check_origin
@@ -35,6 +35,7 @@ class CallOrder:
     agent: Agent
     client: str  # the caller's address (after trusted proxies)
     origin: str | None = None  # the page's origin, for the call log
+    mode: CallMode = "voice"  # one the agent takes (checked by the endpoint)
     idempotency_key: str | None = None  # the page's own, unscoped
     bot_token: str | None = None
     demo_token: str | None = None
@@ -51,6 +52,8 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     """
     agent = order.agent
     check_origin(agent)  # another site's request is not a call: it is refused, not recorded
+    if not agent.takes_web_calls:
+        raise WebCallsDisabled()
     attempt = CallAttempt(
         agent=agent.slug,
         provider=agent.provider,
@@ -80,7 +83,7 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     if state.bot_verifier is not None:
         state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
     key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
-    variables = call_variables(agent, order, state.settings.secret_key)
+    variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
 
     def create() -> dict[str, Any]:
         spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
@@ -89,12 +92,14 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     return state.replay.run(key, create) if key else create()
 
 
-def call_variables(agent: Agent, order: CallOrder, secret_key: str) -> dict[str, str]:
+def call_variables(
+    agent: Agent, page_variables: Mapping[str, str], demo_token: str | None, secret_key: str
+) -> dict[str, str]:
     """The agent's defaults, then the page's allowed variables, then a signed demo link's."""
     variables = {**agent.variables}
-    variables.update({k: v for k, v in order.variables.items() if k in agent.allowed_variables})
-    if order.demo_token:
-        link = read_demo_link(secret_key, order.demo_token)
+    variables.update({k: v for k, v in page_variables.items() if k in agent.allowed_variables})
+    if demo_token:
+        link = read_demo_link(secret_key, demo_token)
         if link.agent != agent.slug:
             raise InvalidDemoLink()
         variables.update(link.variables)  # the operator signed them, so all are allowed
@@ -112,6 +117,7 @@ def start_web_call(
         metadata={**order.metadata, "webcall_agent": agent.slug},
         participant_name=order.participant_name,
         idempotency_key=key,
+        mode=order.mode,
     )
     started = time.monotonic()
     call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
@@ -127,7 +133,7 @@ def start_web_call(
     log.info(
         "call created",
         extra={"agent": agent.slug, "provider": agent.provider, "call_id": call.call_id, "room": call.room,
-               "record": record, "provider_ms": elapsed_ms},
+               "record": record, "mode": order.mode, "provider_ms": elapsed_ms},
     )  # fmt: skip
     ignored = sorted(set(order.variables) - agent.allowed_variables)
     return call_answer(agent, call, ignored)

@@ -48,12 +48,13 @@ from ..errors import (
     UnknownAgent,
     UnknownField,
     UnsupportedMediaType,
+    WebCallsDisabled,
 )
 from ..guards.idempotency import check_key
 from ..guards.limits import client_ip, limit_calls
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
-from .api import read_json_bytes
+from .api import call_mode, read_json_bytes
 from .models import NameText, SlugText, TokenText, json_object
 from .service import CallOrder, place_web_call
 
@@ -65,7 +66,7 @@ RAISES: tuple[type[AppError], ...] = (
     FieldNotAllowed, OneAgentOnly, AgentNameRequired, InvalidIdempotencyKey, OriginNotAllowed,
     BotCheckRequired, BotCheckFailed, UnknownAgent, CallInProgress, PayloadTooLarge, UnsupportedMediaType,
     RateLimited, AgentBusy, DailyBudgetExhausted, ProviderError, ProviderAuthError, ProviderBadResponse,
-    ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout,
+    ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
 )  # fmt: skip
 
 # A field the server chooses: only absent or empty is accepted (clients send "" for unset).
@@ -136,6 +137,7 @@ def create_token() -> tuple[Response, int]:
     agent = chosen_agent(body, state.settings.agents)
     order = CallOrder(
         agent=agent,
+        mode=call_mode(agent, None),  # LiveKit's request has no say: the agent's own kind of call
         client=client_ip(),
         origin=request_origin(),
         idempotency_key=check_key(request.headers.get("Idempotency-Key")),

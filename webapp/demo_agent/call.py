@@ -1,7 +1,10 @@
 """A call: join the room, wait for the caller, talk, and end when they leave or say goodbye.
 
 When the agent ends the call (goodbye, time limit) it leaves the room: the page sees the
-agent go and shows that the agent ended the call.
+agent go and shows that the agent ended the call. What the dispatch asks beyond the voice
+(`media.py`) is honoured too: an avatar video, the caller's camera or screen received,
+push-to-talk's manual turns (the `start_turn`, `end_turn` and `cancel_turn` RPC methods
+of livekit-agents' push-to-talk example), a chat that brings no caller audio.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from typing import Any
 from livekit import agents, rtc
 from livekit.rtc._proto.track_pb2 import AudioTrackFeature
 
+from .avatar import AgentAvatar
 from .conversation import Conversation
 from .greeting import greeting_from_metadata, max_call_s_from_metadata
 from .hearing import Hearing
 from .listener import CallerListener
+from .media import media_from_metadata
 from .preconnect import PreconnectAudio, PreconnectReceiver
 from .status import CallStatus
+from .vision import video_source_name, watch_video
 from .voice import AgentVoice
 
 logger = logging.getLogger(__name__)
@@ -50,6 +56,9 @@ class Call:
         self._listener: CallerListener | None = None
         self._conversation: Conversation | None = None
         self._listening_to: str | None = None  # sid of the caller track being heard
+        self._watching: dict[str, asyncio.Task[None]] = {}  # caller video tracks, by sid
+        self._status: CallStatus | None = None
+        self.media = media_from_metadata(ctx.job.metadata)
         self.end_reason = "call ended"
 
     @property
@@ -67,19 +76,29 @@ class Call:
     async def run(self) -> None:
         """Connect, converse until the call ends, then tidy up."""
         self._preconnect.register()  # before connecting, so an early buffer isn't missed
-        await self._ctx.connect(auto_subscribe=agents.AutoSubscribe.AUDIO_ONLY)
+        media = self.media
+        subscribe = agents.AutoSubscribe.SUBSCRIBE_ALL if media.sees else agents.AutoSubscribe.AUDIO_ONLY
+        await self._ctx.connect(auto_subscribe=subscribe)
         self._room.on("participant_connected", self._on_participant_connected)
         self._room.on("participant_disconnected", self._on_participant_disconnected)
         self._room.on("track_subscribed", self._on_track_subscribed)
+        self._room.on("track_unsubscribed", self._on_track_unsubscribed)
         self._room.on("local_track_subscribed", lambda *_: self._voice_heard.set())
         self._room.on("disconnected", lambda *_: self.stop("disconnected from the room"))
         local = self._room.local_participant
-        status = CallStatus(local)
+        status = self._status = CallStatus(local)
         voice = AgentVoice(self._room)
+        avatar = AgentAvatar(self._room, voice, status) if media.avatar else None
         hearing = Hearing(on_partial=lambda utterance, text: self._on_partial(utterance, text))
         await status.set_state("initializing")
-        await asyncio.gather(voice.publish(), hearing.start())
-        self._listener = CallerListener(local, status, voice, hearing, on_barge_in=self._on_barge_in)
+        await asyncio.gather(voice.publish(), hearing.start(), *([avatar.publish()] if avatar else []))
+        if avatar is not None:
+            self._spawn(avatar.run())
+        self._listener = CallerListener(
+            local, status, voice, hearing, on_barge_in=self._on_barge_in, manual_turns=media.push_to_talk
+        )
+        if media.push_to_talk:
+            self._register_turn_methods(self._listener)
         conversation = Conversation(local, status, voice, self._listener.turns, self.stop)
         self._conversation = conversation
         self._room.register_text_stream_handler(
@@ -96,10 +115,45 @@ class Call:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*self._watching.values(), return_exceptions=True)
             await self._preconnect.aclose()
             await status.aclose()
             await voice.aclose()
             await hearing.aclose()
+            if avatar is not None:
+                await avatar.aclose()
+
+    def _register_turn_methods(self, listener: CallerListener) -> None:
+        """Push-to-talk: the caller's page starts, ends or cancels each turn by RPC."""
+        local = self._room.local_participant
+
+        def from_caller(data: rtc.RpcInvocationData) -> bool:
+            """Only the caller takes turns; anyone else is told so."""
+            if self.caller is None or data.caller_identity != self.caller.identity:
+                raise rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, "only the caller takes turns")
+            return True
+
+        async def start_turn(data: rtc.RpcInvocationData) -> str:
+            """The button is held: the caller's turn starts (and cuts the agent short)."""
+            if from_caller(data):
+                listener.start_manual_turn()
+            return "ok"
+
+        async def end_turn(data: rtc.RpcInvocationData) -> str:
+            """The button is released: the turn ends now and gets its answer."""
+            if from_caller(data):
+                listener.end_manual_turn()
+            return "ok"
+
+        async def cancel_turn(data: rtc.RpcInvocationData) -> str:
+            """A slip of the finger: the turn is dropped, unanswered."""
+            if from_caller(data):
+                listener.end_manual_turn(cancelled=True)
+            return "ok"
+
+        local.register_rpc_method("start_turn", start_turn)
+        local.register_rpc_method("end_turn", end_turn)
+        local.register_rpc_method("cancel_turn", cancel_turn)
 
     def _on_barge_in(self, onset_at: float) -> None:
         """The caller talks over the agent: let the conversation cut the voice."""
@@ -120,7 +174,8 @@ class Call:
             return
         try:
             async with asyncio.timeout(CALLER_READY_WAIT_S):  # so the greeting isn't clipped
-                await self._caller_audio.wait()
+                if not self.media.text:  # a chat brings no caller audio to wait for
+                    await self._caller_audio.wait()
                 await self._voice_heard.wait()
         except TimeoutError:
             logger.info("audio with caller %s is not flowing both ways yet; greeting anyway", caller.identity)
@@ -174,7 +229,16 @@ class Call:
         publication: rtc.RemoteTrackPublication,
         participant: rtc.RemoteParticipant,
     ) -> None:
-        """Listen to the caller's audio track (one at a time; a replacement is picked up)."""
+        """Listen to the caller's audio track (one at a time; a replacement is picked up).
+
+        A caller's camera or screen is watched (counted) until it goes.
+        """
+        source = video_source_name(publication)
+        if source and self._status and self.caller and participant.identity == self.caller.identity:
+            task = asyncio.create_task(watch_video(track, source, self._status))
+            self._watching[publication.sid] = task
+            task.add_done_callback(lambda _: self._watching.pop(publication.sid, None))
+            return
         if (
             self._listener is None
             or self._listening_to is not None
@@ -190,6 +254,17 @@ class Call:
         announced = PRECONNECT_FEATURE in publication.audio_features
         preconnect = self._preconnect.buffer_for(publication.sid) if announced else None
         self._spawn(self._listen(self._listener, track, publication.sid, participant.identity, preconnect))
+
+    def _on_track_unsubscribed(
+        self,
+        track: rtc.Track,
+        publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        """A caller video that went away (a stopped screen share): stop watching it."""
+        watching = self._watching.get(publication.sid)
+        if watching is not None:
+            watching.cancel()
 
     async def _listen(
         self,

@@ -14,6 +14,7 @@ arrived. The conversation cuts the voice and reports the time from that onset to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 PRECONNECT_WAIT_S = 3.0  # livekit-agents waits as long for a buffer the track announces
 MIN_UNCLEAR_S = 0.5  # a shorter turn with no words was a noise: ignore it
 UNCLEAR_TEXT = "(unclear)"
+CANCELLED_TEXT = "(cancelled)"
 
 
 @dataclass(frozen=True)
@@ -72,14 +74,21 @@ class CallerListener:
         voice: AgentVoice,
         hearing: Hearing,
         on_barge_in: Callable[[float], None],
+        *,
+        manual_turns: bool = False,
     ) -> None:
-        """Send transcripts as `participant`; interrupt `voice` via `on_barge_in(onset_time)`."""
+        """Send transcripts as `participant`; interrupt `voice` via `on_barge_in(onset_time)`.
+
+        With `manual_turns` (push-to-talk), turns start and end only by `start_manual_turn`
+        and `end_manual_turn`, never by the voice-activity detector.
+        """
         self._participant = participant
         self._status = status
         self._voice = voice
         self._hearing = hearing
         self._on_barge_in = on_barge_in
-        self._taker = TurnTaker()
+        self._taker = TurnTaker(manual=manual_turns)
+        self._manual_started_at = 0.0
         self._received = 0  # samples pushed so far, pre-connect first
         self._preconnect_samples = 0
         self._turn: _Turn | None = None
@@ -150,6 +159,35 @@ class CallerListener:
             elif isinstance(event, Ended):
                 self._end_turn(event)
 
+    def start_manual_turn(self) -> None:
+        """Push-to-talk pressed (`start_turn`): a turn starts now, and cuts the agent short."""
+        if not self._taker.manual or self._taker.in_turn:
+            return
+        self._manual_started_at = time.monotonic()
+        self._start_turn(self._taker.begin(), self._manual_started_at, preconnect=False)
+
+    def end_manual_turn(self, *, cancelled: bool = False) -> None:
+        """Push-to-talk released (`end_turn`): the turn ends now; `cancelled` drops it unanswered."""
+        if not self._taker.manual or not self._taker.in_turn:
+            return
+        event = self._taker.end()
+        held_s = time.monotonic() - self._manual_started_at
+        taker = self._taker
+        self._status.record_manual_turn(
+            "cancel" if cancelled else "release", held_s, taker.turn_peak_dbfs, taker.idle_peak_dbfs
+        )
+        logger.info("push-to-talk turn %s after %.2f s", "cancelled" if cancelled else "ended", held_s)
+        if cancelled:
+            turn, self._turn = self._turn, None
+            if turn is not None:
+                with contextlib.suppress(RecognizerError):
+                    self._hearing.cancel()
+                self._turns_by_utterance.pop(turn.utterance, None)
+                if turn.shown:  # close the line its interim words opened
+                    self._outbox.put_nowait((turn.segment_id, CANCELLED_TEXT, True, {}))
+            return
+        self._end_turn(event)
+
     def _start_turn(self, event: Started, arrived_at: float, preconnect: bool) -> None:
         """Open a turn with the recogniser; barge in on the agent if it is talking."""
         if not preconnect and self._voice.speaking:
@@ -162,7 +200,8 @@ class CallerListener:
             return
         self._turn = _Turn(utterance, new_segment_id(), event.onset, event.start)
         self._turns_by_utterance[utterance] = self._turn
-        self._feed(event.audio)
+        if event.audio.size:
+            self._feed(event.audio)
 
     def _feed(self, audio: np.ndarray) -> None:
         """Send the turn's audio on to the recogniser."""

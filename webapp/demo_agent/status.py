@@ -22,6 +22,16 @@ ATTR_LIVE_WORDS = "webcall.demo.live_words"
 # the last barge-in: from the caller's first speech sample reaching the agent to the
 # agent's voice being cut, in ms (see `listener.CallerListener` for how it is measured)
 ATTR_BARGE_IN_MS = "webcall.demo.barge_in_ms"
+# push-to-talk: turns the caller ended by releasing the button (end_turn), how the last one
+# ended (release, cancel), how long it was held, and the loudest caller audio between turns
+ATTR_RELEASED_TURNS = "webcall.demo.released_turns"
+ATTR_LAST_TURN_END = "webcall.demo.last_turn_end"
+ATTR_LAST_TURN_S = "webcall.demo.last_turn_s"
+ATTR_TURN_PEAK_DBFS = "webcall.demo.turn_peak_dbfs"
+ATTR_IDLE_PEAK_DBFS = "webcall.demo.idle_peak_dbfs"
+# the caller's video, per source ("camera", "screen"): frames decoded so far, their size
+# ("640x360") and whether the track is still there ("true", "false")
+ATTR_VIDEO = "webcall.demo.{source}_{what}"
 
 AgentState = Literal["initializing", "listening", "thinking", "speaking"]
 
@@ -40,11 +50,37 @@ class CallStatus:
         self._background: set[asyncio.Task[None]] = set()
         self.heard_speech_s = 0.0
         self.peak_dbfs: float | None = None
+        self.released_turns = 0
+
+    @property
+    def state(self) -> str:
+        """The agent's conversational state as last published."""
+        return self._attributes.get(ATTR_STATE, "initializing")
 
     async def set_state(self, state: AgentState) -> None:
         """Publish the agent's conversational state and wait until it is sent."""
         self._attributes[ATTR_STATE] = state
         await self._publish()
+
+    def record_manual_turn(
+        self, end: str, held_s: float, turn_peak_dbfs: float, idle_peak_dbfs: float
+    ) -> None:
+        """Note a push-to-talk turn that ended by `end` ("release" or "cancel") after `held_s`."""
+        if end == "release":
+            self.released_turns += 1
+        self._attributes[ATTR_RELEASED_TURNS] = str(self.released_turns)
+        self._attributes[ATTR_LAST_TURN_END] = end
+        self._attributes[ATTR_LAST_TURN_S] = f"{held_s:.2f}"
+        self._attributes[ATTR_TURN_PEAK_DBFS] = f"{turn_peak_dbfs:.1f}"
+        self._attributes[ATTR_IDLE_PEAK_DBFS] = f"{idle_peak_dbfs:.1f}"
+        self._publish_soon()
+
+    def record_video(self, source: str, frames: int, size: str, live: bool) -> None:
+        """Note the caller's `source` video ("camera", "screen"): frames decoded, size, still there."""
+        self._attributes[ATTR_VIDEO.format(source=source, what="frames")] = str(frames)
+        self._attributes[ATTR_VIDEO.format(source=source, what="size")] = size
+        self._attributes[ATTR_VIDEO.format(source=source, what="live")] = str(live).lower()
+        self._publish_soon()
 
     def record_caller_audio(self, heard_speech_s: float, peak_dbfs: float) -> None:
         """Note the caller's total speech and loudest level so far; publish in the background."""

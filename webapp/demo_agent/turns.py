@@ -4,6 +4,13 @@ The detector is Silero VAD as shipped inside `livekit-local-inference` (a depend
 livekit-agents, model included, no download): one speech probability per 32 ms window of
 16 kHz audio. `TurnTaker` turns those probabilities into "the caller started talking"
 (quickly: that is also what interrupts the agent) and "the caller's turn is over".
+
+With push-to-talk the caller says when a turn starts and ends (`begin` and `end`, called
+for the page's `start_turn` and `end_turn`): no detector runs and silence ends nothing. The
+page opens its microphone as it calls `start_turn`, and the call can arrive after the
+first audio, so a turn starts with the pre-roll (the last 0.3 s). Audio older than that,
+between turns, is only measured: it should be silence, since the page mutes it (except
+for the packets still in flight when a turn ends, which are not counted).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ SAMPLE_RATE = 16000  # what the VAD and the recogniser take
 WINDOW = 512  # samples per VAD window (32 ms)
 WINDOW_S = WINDOW / SAMPLE_RATE
 SILENCE_DBFS = -120.0
+IN_FLIGHT_S = 0.5  # manual turns: audio this soon after a turn's end was sent before it
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,11 @@ def level_dbfs(samples: np.ndarray) -> float:
     return max(20.0 * math.log10(rms), SILENCE_DBFS) if rms > 0 else SILENCE_DBFS
 
 
+def _no_vad(window: np.ndarray) -> float:
+    """No detector: manual turns never ask."""
+    return 0.0
+
+
 def silero_vad() -> Callable[[np.ndarray], float]:
     """A fresh Silero VAD stream: 512 int16 samples in, speech probability out."""
     from livekit.local_inference import VAD
@@ -80,11 +93,16 @@ class TurnTaker:
     """Feed 16 kHz audio in any chunk size; get back what happened, window by window."""
 
     def __init__(
-        self, vad: Callable[[np.ndarray], float] | None = None, config: TurnConfig | None = None
+        self,
+        vad: Callable[[np.ndarray], float] | None = None,
+        config: TurnConfig | None = None,
+        *,
+        manual: bool = False,
     ) -> None:
-        """Use `vad` (default: Silero) with `config` thresholds."""
+        """Use `vad` (default: Silero) with `config` thresholds; `manual`: turns by `begin`/`end`."""
         self.config = config or TurnConfig()
-        self._vad = vad or silero_vad()
+        self.manual = manual
+        self._vad = vad or (_no_vad if manual else silero_vad())
         self._pending = np.zeros(0, dtype=np.int16)
         self._position = 0  # samples consumed so far
         self._preroll: deque[np.ndarray] = deque(maxlen=round(self.config.preroll_s / WINDOW_S))
@@ -94,6 +112,9 @@ class TurnTaker:
         self._speech_end = 0  # sample just past the last speech window of the turn
         self._silent_windows = 0
         self.peak_dbfs = SILENCE_DBFS  # loudest window ever seen
+        self.turn_peak_dbfs = SILENCE_DBFS  # loudest window of the turn in progress (or the last)
+        self.idle_peak_dbfs = SILENCE_DBFS  # manual turns: loudest window heard between turns
+        self._idle_windows = 0  # manual turns: windows since the last turn ended
 
     @property
     def in_turn(self) -> bool:
@@ -111,10 +132,47 @@ class TurnTaker:
         events: list[Event] = []
         while self._pending.size >= WINDOW:
             window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
-            self.peak_dbfs = max(self.peak_dbfs, level_dbfs(window))
-            events += self._step(window, self._vad(window))
+            level = level_dbfs(window)
+            self.peak_dbfs = max(self.peak_dbfs, level)
+            if self._in_turn:
+                self.turn_peak_dbfs = max(self.turn_peak_dbfs, level)
+            if self.manual and self._in_turn:
+                events.append(Speech(window))
+            elif self.manual:
+                self._measure_idle()
+                self._preroll.append(window)
+            else:
+                events += self._step(window, self._vad(window))
             self._position += WINDOW
         return events
+
+    def _measure_idle(self) -> None:
+        """Manual turns: the oldest window leaving the pre-roll was heard between turns."""
+        self._idle_windows += 1
+        evicted = self._idle_windows - (self._preroll.maxlen or 0)  # its number since the turn's end
+        if len(self._preroll) == self._preroll.maxlen and evicted * WINDOW_S > IN_FLIGHT_S:
+            self.idle_peak_dbfs = max(self.idle_peak_dbfs, level_dbfs(self._preroll[0]))
+
+    def begin(self) -> Started:
+        """Manual turns: the caller starts talking now; the turn takes the pre-roll with it."""
+        preroll = [*self._preroll]
+        self._preroll.clear()
+        audio = np.concatenate(preroll) if preroll else np.zeros(0, dtype=np.int16)
+        onset = self._position - audio.size
+        self._in_turn, self._turn_start, self._speech_end = True, onset, self._position
+        self.turn_peak_dbfs = max((level_dbfs(window) for window in preroll), default=SILENCE_DBFS)
+        return Started(onset, onset, audio)
+
+    def end(self) -> Ended:
+        """Manual turns: the caller has finished, whatever the audio says.
+
+        The part-window still pending (under 32 ms, heard before the release) ends with it.
+        """
+        self._position += self._pending.size
+        self._pending = self._pending[:0]
+        self._speech_end = self._position
+        self._idle_windows = 0
+        return self._end()
 
     def flush(self) -> list[Event]:
         """The audio ran out: end the turn in progress, if any."""

@@ -41,6 +41,7 @@ class AgentVoice:
         self._started_at = 0.0
         self._stopped_at = 0.0
         self.track_sid = ""
+        self.level = 0.0  # RMS (0…1 of full scale) of the audio going out now, for the avatar
 
     @property
     def speaking(self) -> bool:
@@ -94,11 +95,14 @@ class AgentVoice:
                     samples_per_channel=FRAME_SAMPLES,
                 )
                 await self._source.capture_frame(frame)
+                self.level = float(np.sqrt(np.mean(np.square(chunk / 32768.0))))
             await self._source.wait_for_playout()
         except asyncio.CancelledError:  # by stop(): a cut clip is a result, not an error
+            self.level = 0.0
             self._source.clear_queue()
             stopped_at = self._stopped_at or time.monotonic()
             return Playback(min(stopped_at - self._started_at, duration_s), duration_s, stopped_at)
+        self.level = 0.0
         return Playback(duration_s, duration_s)
 
     async def aclose(self) -> None:

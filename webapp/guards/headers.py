@@ -33,10 +33,14 @@ def page_headers(
     response: Response,
     *,
     microphone: bool,
+    camera: bool = False,
+    display_capture: bool = False,
+    autoplay: bool | None = None,  # None: where the microphone is allowed
     frame_ancestors: tuple[str, ...] = ("'none'",),
     cacheable: bool = True,
 ) -> Response:
-    """A strict policy for our HTML pages; the microphone only where a call runs.
+    """A strict policy for our HTML pages; the microphone (camera, screen capture) only where a
+    call runs that uses it.
 
     ``frame_ancestors`` lists exactly who may frame the page (the iframe embed
     passes ``'self'`` and the agent's allowed origins). Turnstile's script and
@@ -54,8 +58,11 @@ def page_headers(
         f"connect-src 'self' ws: wss: https:{livekit_http_origins(state)}; worker-src 'self' blob:; "
         f"base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors {' '.join(frame_ancestors)}"
     )
-    response.headers["Permissions-Policy"] = (
-        "microphone=(self), autoplay=(self), camera=()" if microphone else "microphone=(), camera=()"
+    response.headers["Permissions-Policy"] = permissions_policy(
+        microphone=microphone,
+        camera=camera,
+        display_capture=display_capture,
+        autoplay=microphone if autoplay is None else autoplay,
     )
     if not cacheable:
         response.headers["Cache-Control"] = "no-store"
@@ -64,6 +71,22 @@ def page_headers(
     response.add_etag()
     response.make_conditional(request)  # a 304 without the body when the browser's copy is current
     return response
+
+
+def permissions_policy(*, microphone: bool, camera: bool, display_capture: bool, autoplay: bool) -> str:
+    """Each device feature for this page only, or for nobody; autoplay where a call may play.
+
+    An iframe embed must grant the same features in its ``allow`` attribute as well: a
+    feature needs both the frame's own policy and its parent's permission.
+    """
+    features = {
+        "microphone": microphone,
+        "autoplay": autoplay,
+        "camera": camera,
+        "display-capture": display_capture,
+    }
+    features = {name: allowed for name, allowed in features.items() if allowed or name != "autoplay"}
+    return ", ".join(f"{name}=({'self' if allowed else ''})" for name, allowed in features.items())
 
 
 def init_app(app: Flask) -> None:

@@ -8,16 +8,24 @@ Counted with Flask-Limiter's storage (memory by default; Redis through
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import request
 from flask_limiter import Limiter
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute, parse_many
+from limits import (
+    RateLimitItem,
+    RateLimitItemPerDay,
+    RateLimitItemPerMinute,
+    RateLimitItemPerSecond,
+    parse_many,
+)
 
 from ..catalogue import Agent
-from ..errors import AgentBusy, DailyBudgetExhausted, RateLimited
+from ..errors import AgentBusy, DailyBudgetExhausted, NumberCooldown, NumberDailyCap, RateLimited
 from ..settings import Settings
 from ..state import app_state
 
@@ -110,3 +118,22 @@ def spend_call(agent: Agent, settings: Settings, provider_limit: int | None = No
     wait_s = _hit(RateLimitItemPerDay(budget), "agent-day", agent.slug)
     if wait_s is not None:
         raise DailyBudgetExhausted(retry_after_s=wait_s)
+
+
+def destination_ref(secret_key: str, e164: str) -> str:
+    """A number's key in the limits' storage: keyed hash, so Redis never holds a phone number."""
+    return hmac.new(secret_key.encode(), e164.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def spend_destination(agent: Agent, number_ref: str) -> None:
+    """Count a phone call to one number: refuse it within the agent's cooldown or past its daily cap."""
+    phone = agent.phone
+    if phone is None:
+        return
+    if phone.cooldown_s:
+        wait_s = _hit(RateLimitItemPerSecond(1, phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
+        if wait_s is not None:
+            raise NumberCooldown(retry_after_s=wait_s)
+    wait_s = _hit(RateLimitItemPerDay(phone.daily_cap_per_number), "number-day", agent.slug, number_ref)
+    if wait_s is not None:
+        raise NumberDailyCap(retry_after_s=wait_s)

@@ -73,6 +73,7 @@ calls = Table(
     Column("origin", String(255)),  # the page that asked for the call
     Column("client_ref", String(32)),  # keyed hash of the caller's address, never the address
     Column("request_id", String(128)),  # the request that asked for it (X-Request-ID): log lines ↔ record
+    Column("phone_number", String(40)),  # a phone call's destination, masked (+1 415 ***-**71)
     Column("outcome", String(64)),  # created, or our error code; None for calls seen only at the provider
     Column("status", String(16), nullable=False),  # providers.CALL_STATUSES
     Column("provider_status", String(64)),

@@ -74,6 +74,7 @@ class CallAttempt:
     origin: str | None = None
     client_ref: str | None = None
     request_id: str | None = None  # the X-Request-ID answered: a screenshot of an error leads here
+    phone_number: str | None = None  # a phone call's destination, masked
     channel: Channel = "web"
     received_at: datetime = field(default_factory=now)
 
@@ -92,6 +93,7 @@ class CallRecord:
     origin: str | None
     client_ref: str | None
     request_id: str | None
+    phone_number: str | None
     outcome: str | None
     status: str
     provider_status: str | None
@@ -182,6 +184,7 @@ class CallStore:
             "origin": attempt.origin[:255] if attempt.origin else None,
             "client_ref": attempt.client_ref,
             "request_id": attempt.request_id,
+            "phone_number": attempt.phone_number,
             "outcome": outcome,
             "status": status,
             "created_at": attempt.received_at,

@@ -110,7 +110,9 @@ def token_command(slug: str, name: str) -> None:
             f"{slug!r} is a {agent.provider} agent: only livekit agents' tokens are ours"
         )
     call = state.provider_for(agent).create_web_call(  # type: ignore[attr-defined]
-        WebCallRequest(agent=agent, variables=dict(agent.variables), participant_name=name)
+        WebCallRequest(
+            agent=agent, variables=dict(agent.variables), participant_name=name, mode=agent.modes[0]
+        )
     )
     expires_at = call.expires_at.isoformat() if call.expires_at else None
     answer = {"url": call.livekit_url, "token": call.token, "room": call.room, "identity": call.identity,

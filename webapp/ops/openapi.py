@@ -27,6 +27,9 @@ from ..calls.token_endpoint import BOT_TOKEN_HEADER, TokenAnswer, TokenRequest
 from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
+from ..phone.api import RAISES as PHONE_ERRORS
+from ..phone.api import STATUS_RAISES as PHONE_STATUS_ERRORS
+from ..phone.models import PhoneCallAnswer, PhoneCallBody, PhoneCallState
 from .error_handlers import Error
 from .health import Alive, Readiness
 
@@ -87,7 +90,7 @@ _RETRY_AFTER = {
 }
 
 
-_IDEMPOTENCY_KEY = {
+IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
@@ -102,7 +105,7 @@ def _create_call() -> dict[str, Any]:
     return {
         "operationId": "createCall",
         "summary": "Create a web call and get a LiveKit URL and participant token to join it.",
-        "parameters": [_IDEMPOTENCY_KEY],
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(CallBody)}}},
         "responses": {
             "201": _json(_ref(Call), "The call: join `livekit.url` with `livekit.token`.", NO_STORE),
@@ -124,7 +127,7 @@ def _create_token() -> dict[str, Any]:
         "operationId": "createToken",
         "summary": "LiveKit's token endpoint (`TokenSource.endpoint`): a web call with the agent named in "
         "`room_config.agents[0].agent_name`, answered as `server_url` and `participant_token`.",
-        "parameters": [_IDEMPOTENCY_KEY, bot_token],
+        "parameters": [IDEMPOTENCY_KEY, bot_token],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(TokenRequest)}}},
         "responses": {
             "201": _json(_ref(TokenAnswer), "Connect to `server_url` with `participant_token`.", NO_STORE),
@@ -203,11 +206,48 @@ def _admin_call() -> dict[str, Any]:
     }
 
 
+def _create_phone_call() -> dict[str, Any]:
+    """``POST /api/phone-calls``."""
+    return {
+        "operationId": "createPhoneCall",
+        "summary": "Ask an agent to call the visitor's phone (with their consent); the number only ever "
+        "comes back masked.",
+        "parameters": [IDEMPOTENCY_KEY],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(PhoneCallBody)}}},
+        "responses": {
+            "202": _json(_ref(PhoneCallAnswer), "The provider is calling the number.", NO_STORE),
+            **error_responses(PHONE_ERRORS),
+        },
+    }
+
+
+def _phone_call() -> dict[str, Any]:
+    """``GET /api/phone-calls/{call_id}``."""
+    return {
+        "operationId": "getPhoneCall",
+        "summary": "Where a phone callback is (the provider's status where it reports one).",
+        "parameters": [
+            {
+                "name": "call_id",
+                "in": "path",
+                "required": True,
+                "description": "The `call_id` of the 202 answer.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^/]+$"},
+            }
+        ],
+        "responses": {
+            "200": _json(_ref(PhoneCallState), "The call's status.", NO_STORE),
+            **error_responses(PHONE_STATUS_ERRORS),
+        },
+    }
+
+
 @cache
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
-    requests: list[type[BaseModel]] = [CallBody, TokenRequest]
-    responses: list[type[BaseModel]] = [Call, TokenAnswer, Error, Readiness, Alive, CallList, AdminCallDetail]
+    requests: list[type[BaseModel]] = [CallBody, TokenRequest, PhoneCallBody]
+    answers: list[type[BaseModel]] = [Call, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
+    responses: list[type[BaseModel]] = [*answers, Readiness, Alive, CallList, AdminCallDetail]
     models: list[type[BaseModel]] = [*requests, *responses]
     _, definitions = models_json_schema(
         [(model, "validation" if model in requests else "serialization") for model in models],
@@ -225,6 +265,8 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/calls": {"post": _create_call()},
             "/api/token": {"post": _create_token()},
+            "/api/phone-calls": {"post": _create_phone_call()},
+            "/api/phone-calls/{call_id}": {"get": _phone_call()},
             "/healthz": _get("healthz", "The process is alive.", {"200": _json(_ref(Alive), "Alive.")}),
             "/readyz": _get(
                 "readyz",

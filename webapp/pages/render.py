@@ -35,6 +35,8 @@ def page_config(
         "consent_text": agent.consent_text,
         "theme": agent.theme,
         "logo_url": agent.logo_url,
+        # agent_video, camera, screen_share, text_only, push_to_talk: which controls the page offers.
+        "media": agent.media(),
         # Known before the call for some providers (our own server), so the page can warm it up.
         "livekit_url": state.provider_for(agent).livekit_url_before_call(),
         "turnstile_site_key": settings.turnstile_site_key,
@@ -49,10 +51,17 @@ def call_page(
     demo: dict[str, Any] | None = None,
     frame_ancestors: tuple[str, ...] = ("'none'",),
 ) -> Response:
-    """Render the call page with its strict headers and the microphone allowed."""
+    """Render the call page with its strict headers, allowing the devices the agent's calls use."""
     config = page_config(agent, mode=mode, demo=demo)
     html = render_template("call.html", agent=agent.public(), page_config=config)
-    return page_headers(make_response(html), microphone=True, frame_ancestors=frame_ancestors)
+    return page_headers(
+        make_response(html),
+        microphone=agent.text_only != "only",
+        camera=agent.camera != "off",
+        display_capture=agent.screen_share,
+        autoplay=True,
+        frame_ancestors=frame_ancestors,
+    )
 
 
 def render_error_page(status: int, *, title: str | None = None, message: str | None = None) -> Response:

@@ -42,13 +42,10 @@ class Destination:
         return f"Destination({self.masked!r}, {self.country})"
 
 
-def parse_destination(
-    text: str, allowed_countries: frozenset[str], default_country: str | None = None
-) -> Destination:
-    """Parse ``text`` (E.164, or national with ``default_country``) and check it may be called.
+def parse_number(text: str, default_country: str | None = None) -> tuple[Destination, int]:
+    """Parse ``text`` (E.164, or national with ``default_country``): the number and its line type.
 
-    Raises ``InvalidPhoneNumber`` (400), ``NumberTypeNotAllowed`` (403) or
-    ``CountryNotAllowed`` (403).
+    Raises ``InvalidPhoneNumber`` (400) when it is not a complete, valid number.
     """
     if not text or len(text) > MAX_INPUT_CHARS:
         raise InvalidPhoneNumber()
@@ -58,16 +55,30 @@ def parse_destination(
         raise InvalidPhoneNumber() from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber()
-    kind = phonenumbers.number_type(number)
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    destination = Destination(
+        e164=e164, country=phonenumbers.region_code_for_number(number) or "", masked=mask(number)
+    )
+    return destination, phonenumbers.number_type(number)
+
+
+def check_destination(destination: Destination, kind: int, allowed_countries: frozenset[str]) -> None:
+    """Refuse a line type we never dial (403 ``number_type_not_allowed``) or a country we may not (403)."""
     if kind in REFUSED_TYPES:
         raise NumberTypeNotAllowed(
             f"We can't call {REFUSED_TYPES[kind]} numbers. Please give a mobile or landline number."
         )
-    country = phonenumbers.region_code_for_number(number) or ""
-    if country not in allowed_countries:
+    if destination.country not in allowed_countries:
         raise CountryNotAllowed()
-    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    return Destination(e164=e164, country=country, masked=mask(number))
+
+
+def parse_destination(
+    text: str, allowed_countries: frozenset[str], default_country: str | None = None
+) -> Destination:
+    """Parse ``text`` and check it may be called (both steps above)."""
+    destination, kind = parse_number(text, default_country)
+    check_destination(destination, kind, allowed_countries)
+    return destination
 
 
 def mask(number: phonenumbers.PhoneNumber) -> str:

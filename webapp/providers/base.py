@@ -134,6 +134,7 @@ class WebCallRequest:
     participant_name: str | None = None
     # Ours, scoped by agent and client: two visitors never share one (None: no key was sent).
     idempotency_key: str | None = None
+    mode: Literal["voice", "text"] = "voice"  # text: a chat, the caller publishes no audio
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,28 @@ class WebCall:
     # What the page's protocol adapter for this provider needs besides the room (JSON values;
     # ElevenLabs: the message to send first). Empty for providers whose agents need nothing.
     protocol: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhoneCallRequest:
+    """A validated request for a provider to call one phone number with one agent."""
+
+    agent: Agent
+    to_number: str = field(repr=False)  # E.164; never logged or repr'd (the masked form is)
+    masked_number: str = ""
+    name: str | None = None  # the person's name, where the provider takes one
+    variables: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None  # ours, scoped by agent and client
+
+
+@dataclass(frozen=True)
+class PhoneCall:
+    """What a provider says about an outbound call it accepted."""
+
+    call_id: str  # the provider's id for the call
+    status: CallStatus = "created"
+    provider_status: str | None = None
 
 
 # One vocabulary for every provider's call states (each module maps its own words onto it).
@@ -257,6 +280,15 @@ class ProviderSpec:
     # Where the provider keeps data, for agents that choose (an agent's ``region``); empty when
     # the provider offers no choice.
     regions: tuple[str, ...] = ()
+    # False when the provider's agents read nothing the page types (no chat box, no text-only calls).
+    reads_typed_messages: bool = True
+    # Stricter for browser calls, where a provider needs it (Convoi: a workforce calls phones only).
+    web_agent_id_pattern: str | None = None
+    web_agent_id_hint: str | None = None
+    # Why a provider without create_phone_call cannot call phones (said when an operator asks it to).
+    no_phone_reason: str | None = None
+    # Checks a [agents.<slug>.phone] table for what this provider needs there (its caller id, ...).
+    check_phone: Any = None  # (phone config) -> list of problems
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -269,9 +301,13 @@ class ProviderSpec:
         """True when the adapter has ``capability``."""
         return capability in self.capabilities
 
-    def check_agent_id(self, agent_id: str) -> str | None:
-        """None when ``agent_id`` fits this provider, else what is wrong."""
-        return None if re.fullmatch(self.agent_id_pattern, agent_id) else self.agent_id_hint
+    def check_agent_id(self, agent_id: str, *, web: bool = True) -> str | None:
+        """None when ``agent_id`` fits this provider (for a browser call when ``web``), else what is wrong."""
+        if not re.fullmatch(self.agent_id_pattern, agent_id):
+            return self.agent_id_hint
+        if web and self.web_agent_id_pattern and not re.fullmatch(self.web_agent_id_pattern, agent_id):
+            return self.web_agent_id_hint or self.agent_id_hint
+        return None
 
     def check_region(self, region: str) -> str | None:
         """None when agents of this provider may choose ``region``, else what is wrong."""

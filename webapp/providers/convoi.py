@@ -8,6 +8,7 @@ reaches back before the time asked for.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,8 @@ from .base import (
     CallStatus,
     HistoryQuery,
     HttpUrlText,
+    PhoneCall,
+    PhoneCallRequest,
     ProviderCall,
     ProviderSettings,
     ProviderSpec,
@@ -86,6 +89,51 @@ def build_web_call(request: WebCallRequest) -> dict[str, Any]:
     if metadata:
         body["metadata"] = metadata
     return body
+
+
+def build_phone_call(request: PhoneCallRequest) -> dict[str, Any]:
+    """``type: outbound_phone`` from one of our Convoi numbers, run by an agent or a workforce."""
+    agent = request.agent
+    phone = agent.phone
+    runner = (phone.agent_id if phone and phone.agent_id else None) or agent.agent_id
+    customer: dict[str, Any] = {"number": request.to_number}
+    if request.name:
+        customer["name"] = request.name
+    body: dict[str, Any] = {
+        "type": "outbound_phone",
+        # A workforce id may go in agent_id too, but squad_id says so outright.
+        **({"squad_id": runner} if runner.startswith("sqd_") else {"agent_id": runner}),
+        "phone_number_id": phone.phone_number_id if phone else None,
+        "customer": customer,
+    }
+    if agent.greeting and not runner.startswith("sqd_"):
+        body["agent_overrides"] = {"first_message": agent.greeting}
+    metadata = {**request.metadata, **request.variables}
+    if metadata:
+        body["metadata"] = metadata
+    return body
+
+
+def parse_phone_call(answer: Any) -> PhoneCall:
+    """The call's id and status (``initiated`` at first)."""
+    call = first_dict(answer)
+    provider_status = optional_str(call.get("status"))
+    return PhoneCall(
+        call_id=require_str(call.get("id")),
+        status=convoi_status(provider_status) or "created",
+        provider_status=provider_status,
+    )
+
+
+def check_phone(agent_id: str, phone: Any) -> list[str]:
+    """Convoi dials from one of our numbers (phn_…), with an agent (agt_…) or a workforce (sqd_…)."""
+    problems = []
+    if not phone.phone_number_id:
+        problems.append("phone_number_id (a Convoi number, phn_…) is required for Convoi")
+    runner = phone.agent_id or agent_id
+    if not re.fullmatch(r"(agt|sqd)_[A-Za-z0-9]+", runner):
+        problems.append("agent_id must be a Convoi agent (agt_…) or workforce (sqd_…) id")
+    return problems
 
 
 def parse_web_call(answer: Any) -> WebCall:
@@ -190,6 +238,23 @@ class ConvoiProvider(HostedProvider):
         )
         return parse_web_call(answer)
 
+    def create_phone_call(self, request: PhoneCallRequest) -> PhoneCall:
+        """Place the call, retrying transient failures under the same idempotency key."""
+        headers = {
+            "Authorization": self.authorization,
+            "Idempotency-Key": idempotency_key(request.idempotency_key),
+        }
+        answer = self.transport.post_json(
+            self.base_url + CALLS_PATH,
+            headers=headers,
+            body=build_phone_call(request),
+            idempotent=True,
+            status_errors=STATUS_ERRORS,
+            operation="create_phone_call",
+            redact=(request.to_number,),
+        )
+        return parse_phone_call(answer)
+
     def check_access(self) -> None:
         """A harmless read with our key: the newest call (raises when the key or the API fails)."""
         headers = {"Authorization": self.authorization}
@@ -223,7 +288,10 @@ PROVIDER = ProviderSpec(
     title="Convoi AI",
     settings=ConvoiSettings,
     adapter=ConvoiProvider,
-    # Convoi web calls are single-agent: a workforce id (sqd_…) is refused with 422.
-    agent_id_pattern=r"agt_[A-Za-z0-9]+",
-    agent_id_hint="Convoi web calls need an agent id starting with 'agt_'",
+    # An agent (agt_…) or, for phone calls only, a workforce (sqd_…): a web call with one is a 422.
+    agent_id_pattern=r"(agt|sqd)_[A-Za-z0-9]+",
+    agent_id_hint="a Convoi agent id starts with 'agt_' (or 'sqd_' for a workforce, phone calls only)",
+    web_agent_id_pattern=r"agt_[A-Za-z0-9]+",
+    web_agent_id_hint="Convoi web calls need an agent id starting with 'agt_'",
+    check_phone=check_phone,
 )

@@ -31,13 +31,24 @@ JOIN_GRACE_S = 15  # time from the token to the caller being in the room, added 
 
 
 def dispatch_metadata(request: WebCallRequest) -> str:
-    """What the dispatched agent learns about the call: greeting and prompt variables."""
+    """What the dispatched agent learns about the call: greeting, prompt variables and media.
+
+    ``mode`` is ``text`` for a chat (no caller audio will come); ``push_to_talk`` asks for
+    manual turns (the page calls the ``start_turn``/``end_turn``/``cancel_turn`` RPC methods,
+    as in livekit-agents' push-to-talk example); ``avatar`` asks for an avatar video; ``camera``
+    and ``screen_share`` say the caller may publish them.
+    """
     agent = request.agent
     payload = {
         "agent": agent.slug,
         "greeting": agent.greeting,
         "variables": dict(request.variables),
         "max_call_s": agent.max_call_s,
+        "mode": request.mode,
+        "push_to_talk": agent.push_to_talk or None,
+        "avatar": agent.avatar or None,
+        "camera": agent.camera if agent.camera != "off" else None,
+        "screen_share": agent.screen_share or None,
     }
     return json.dumps({k: v for k, v in payload.items() if v is not None})
 
@@ -45,9 +56,11 @@ def dispatch_metadata(request: WebCallRequest) -> str:
 def mint_token(request: WebCallRequest, *, api_key: str, api_secret: str, ttl: timedelta) -> WebCall:
     """Mint one caller's token and return it as a call (expiry read from the token's claims).
 
-    Room and identity are chosen here, never by the request; the caller may only
-    publish a microphone, and the agent is dispatched by name in the token.
+    Room and identity are chosen here, never by the request; the caller may publish only
+    the sources the agent takes (the microphone in a voice call, the camera and the screen
+    where enabled: nothing at all in a plain text chat), and the agent is dispatched by name.
     """
+    sources = request.agent.publish_sources(request.mode)
     room = f"webcall-{request.agent.slug}-{secrets.token_hex(6)}"
     identity = f"caller-{secrets.token_hex(6)}"
     config = api.RoomConfiguration(
@@ -66,10 +79,11 @@ def mint_token(request: WebCallRequest, *, api_key: str, api_secret: str, ttl: t
             api.VideoGrants(
                 room_join=True,
                 room=room,
-                can_publish=True,
+                # An empty source list would mean every source: no sources, no publishing.
+                can_publish=bool(sources),
                 can_subscribe=True,
-                can_publish_data=True,
-                can_publish_sources=["microphone"],
+                can_publish_data=True,  # chat, and push-to-talk's RPC calls
+                can_publish_sources=sources,
             )
         )
         .with_room_config(config)
@@ -157,4 +171,6 @@ PROVIDER = ProviderSpec(
     agent_id_pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}",
     agent_id_hint="a LiveKit agent id is the agent name your worker registers with "
     "(letters, digits, '-', '_' or '.')",
+    no_phone_reason="the livekit provider has no telephony (SIP trunk) configured here, so it cannot "
+    "call a phone",
 )

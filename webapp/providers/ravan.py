@@ -23,6 +23,8 @@ from .base import (
     Channel,
     HistoryQuery,
     HttpUrlText,
+    PhoneCall,
+    PhoneCallRequest,
     ProviderCall,
     ProviderSettings,
     ProviderSpec,
@@ -98,6 +100,37 @@ def parse_web_call(answer: Any) -> WebCall:
             room=fields.get("room_id") if isinstance(fields.get("room_id"), str) else None,
         )
     )
+
+
+def build_phone_call(request: PhoneCallRequest) -> dict[str, Any]:
+    """``type: outbound_call`` from the agent's caller id to the visitor's number (both E.164)."""
+    phone = request.agent.phone
+    body: dict[str, Any] = {
+        "type": "outbound_call",
+        "agent_id": (phone.agent_id if phone and phone.agent_id else None) or request.agent.agent_id,
+        "from_phone_number": phone.from_number if phone else None,
+        "to_phone_number": request.to_number,
+    }
+    if request.metadata:
+        body["metadata"] = dict(request.metadata)
+    variables = {**request.variables, **({"name": request.name} if request.name else {})}
+    if variables:
+        body["prompt_dynamic_variables"] = variables
+    return body
+
+
+def parse_phone_call(answer: Any) -> PhoneCall:
+    """The session id of an accepted outbound call (flat, or under ``data``)."""
+    outer = first_dict(answer)
+    fields = first_dict(outer.get("data")) if "session_id" not in outer else outer
+    if outer.get("success") is False or fields.get("success") is False:
+        raise ProviderBadResponse()
+    return PhoneCall(call_id=require_str(fields.get("session_id") or fields.get("room_id")), status="created")
+
+
+def check_phone(agent_id: str, phone: Any) -> list[str]:
+    """Ravan dials from one of the account's numbers: the caller id is required."""
+    return [] if phone.from_number else ["from_number (the caller id, E.164) is required for Ravan"]
 
 
 def build_list_params(query: HistoryQuery, page: int, page_size: int = PAGE_SIZE) -> dict[str, str]:
@@ -255,6 +288,15 @@ class RavanProvider(HostedProvider):
         )
         return parse_web_call(answer)
 
+    def create_phone_call(self, request: PhoneCallRequest) -> PhoneCall:
+        """Ask Ravan to call the number; like web calls, only unsent requests are retried."""
+        answer = self.transport.post_json(
+            self.base_url + CREATE_PATH, headers=self.headers, body=build_phone_call(request),
+            operation="create_phone_call",
+            redact=(request.to_number,),
+        )  # fmt: skip
+        return parse_phone_call(answer)
+
     def check_access(self) -> None:
         """A harmless read with our key: one call session (raises when the key or the API fails)."""
         self.transport.get_json(
@@ -286,4 +328,5 @@ PROVIDER = ProviderSpec(
     adapter=RavanProvider,
     agent_id_pattern=r"\S{1,128}",
     agent_id_hint="a Ravan agent id is the agent's id from the Ravan dashboard, without spaces",
+    check_phone=check_phone,
 )

@@ -245,4 +245,5 @@ PROVIDER = ProviderSpec(
     adapter=RetellProvider,
     agent_id_pattern=r"[A-Za-z0-9_-]{1,128}",
     agent_id_hint="a Retell agent id is the agent's id from the Retell dashboard (letters, digits, '_')",
+    reads_typed_messages=False,  # its agent reads nothing from the page: no chat
 )

@@ -8,6 +8,7 @@ JSON. Upstream bodies are logged (shortened, secrets removed), never returned.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from .breaker import CircuitBreaker
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({502, 503, 504})
 MIN_ATTEMPT_S = 0.5  # no retry starts with less time than this left before the deadline
+# An E.164 number, or 9+ digits however they are grouped: never written to a log line.
+PHONE_LIKE = re.compile(r"\+\d[\d\s().-]{6,}\d|(?<![\w.-])\d(?:[\s().-]?\d){8,}(?![\w.-])")
 
 
 class Transport:
@@ -61,6 +64,7 @@ class Transport:
         idempotent: bool = False,
         status_errors: Mapping[int, type[AppError]] | None = None,
         operation: str = "create_call",
+        redact: Iterable[str] = (),
     ) -> Any:
         """POST ``body`` and return the decoded JSON answer of a 2xx response.
 
@@ -68,10 +72,11 @@ class Transport:
         safe to repeat; one that may have reached it is repeated only when
         ``idempotent`` (an idempotency key makes the provider replay its answer).
         ``status_errors`` maps a provider's own statuses to ours where they mean
-        more than a refusal (Convoi's 409: the same key is still being served).
+        more than a refusal (Convoi's 409: the same key is still being served). ``redact``
+        names this request's own private values (a phone number) to keep out of log lines.
         """
         return self.send("POST", url, headers=headers, body=body, idempotent=idempotent,
-                         status_errors=status_errors, operation=operation)  # fmt: skip
+                         status_errors=status_errors, operation=operation, redact=redact)  # fmt: skip
 
     def get_json(
         self,
@@ -100,12 +105,14 @@ class Transport:
         status_errors: Mapping[int, type[AppError]] | None = None,
         empty_ok: bool = False,
         operation: str = "request",
+        redact: Iterable[str] = (),
     ) -> Any:
         """One request through the circuit breaker, with retries where they are safe."""
         self.breaker.before_call()
         request = _Request(
-            method, url, dict(headers), body, params, idempotent, status_errors or {}, empty_ok
-        )
+            method, url, dict(headers), body, params, idempotent, status_errors or {}, empty_ok,
+            tuple(value for value in redact if value),
+        )  # fmt: skip
         started = time.perf_counter()
         try:
             answer = self._send_with_retries(request)
@@ -158,8 +165,8 @@ class Transport:
                 if response.status_code < 300:
                     if request.empty_ok and not response.content:
                         return None
-                    return self._decode(response)
-                error = self._status_error(response, request.status_errors)
+                    return self._decode(response, request.redact)
+                error = self._status_error(response, request.status_errors, request.redact)
                 retry = idempotent and response.status_code in RETRY_STATUSES
             backoff_s = 0.2 * 2 ** (attempt - 1)
             if (
@@ -182,23 +189,28 @@ class Transport:
             connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool)
         )
 
-    def _decode(self, response: httpx.Response) -> Any:
+    def _decode(self, response: httpx.Response, private: tuple[str, ...] = ()) -> Any:
         """Decode a 2xx JSON body; HTML or malformed JSON means the provider is misbehaving."""
         try:
             return response.json()
         except ValueError as exc:
             log.error(
                 "%s answered %s with a body that is not JSON: %s",
-                self.provider, response.status_code, self._redact(response.text),
+                self.provider, response.status_code, self._redact(response.text, private),
             )  # fmt: skip
             raise ProviderBadResponse() from exc
 
     def _status_error(
-        self, response: httpx.Response, status_errors: Mapping[int, type[AppError]]
+        self,
+        response: httpx.Response,
+        status_errors: Mapping[int, type[AppError]],
+        private: tuple[str, ...] = (),
     ) -> AppError:
         """Map an error status to the error the browser sees, logging the provider's words."""
         status = response.status_code
-        log.error("%s refused the request with %s: %s", self.provider, status, self._redact(response.text))
+        log.error(
+            "%s refused the request with %s: %s", self.provider, status, self._redact(response.text, private)
+        )
         if status in status_errors:
             return status_errors[status]()
         error: ProviderError
@@ -219,8 +231,12 @@ class Transport:
         """Log a transport failure without the request (it carries our credentials)."""
         log.error("%s %s: %s", self.provider, what, type(exc).__name__)
 
-    def _redact(self, text: str, limit: int = 500) -> str:
-        """Shorten an upstream body for the log and remove anything that is one of our secrets."""
+    def _redact(self, text: str, private: tuple[str, ...] = (), limit: int = 500) -> str:
+        """Shorten an upstream body for the log; remove our secrets, the request's private values and
+        anything that looks like a phone number (a provider may echo one in any answer)."""
+        for value in private:
+            text = text.replace(value, "[private]").replace(value.lstrip("+"), "[private]")
+        text = PHONE_LIKE.sub("[number]", text)
         for secret in self.secrets:
             text = text.replace(secret, "***")
         text = " ".join(text.split())
@@ -239,6 +255,7 @@ class _Request:
     idempotent: bool
     status_errors: Mapping[int, type[AppError]]
     empty_ok: bool
+    redact: tuple[str, ...] = ()  # this request's private values (a phone number), kept out of logs
 
 
 def is_outage(error: ProviderError) -> bool:

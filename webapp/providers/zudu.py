@@ -167,4 +167,6 @@ PROVIDER = ProviderSpec(
     adapter=ZuduProvider,
     agent_id_pattern=r"\S{1,128}",
     agent_id_hint="a Zudu agent id is the agent's id from the Zudu dashboard, without spaces",
+    no_phone_reason="Zudu documents no destination number for its calls, so webcall cannot ask it to "
+    "call a phone",
 )

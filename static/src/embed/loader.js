@@ -32,7 +32,7 @@ function createApi() {
     /** The first widget for `agent` (or the first of all). */
     get: (agent) => matching(agent)[0],
     open: (agent) => matching(agent)[0]?.open(),
-    start: (agent) => matching(agent)[0]?.start(),
+    start: (agent, options) => matching(agent)[0]?.start(options),
     close: (agent) => matching(agent).forEach((w) => w.close()),
     end: (agent) => matching(agent).forEach((w) => w.end()),
   };
@@ -102,10 +102,13 @@ function createWidget(options) {
       if (hadFocus) shell.launcher.focus();
       emit('close', { agent: options.agent });
     },
-    /** Opens the panel and starts a call; call it from a click (the browser wants a gesture). */
-    async start() {
+    /**
+     * Opens the panel and starts a call ({mode: 'text'}: a chat, where the agent takes one);
+     * call it from a click (the browser wants a gesture).
+     */
+    async start(startOptions) {
       if (!(await handle.open())) return false;
-      call.start();
+      call.start(startOptions?.mode);
       return true;
     },
     /** Hangs up the call in progress, if any. */

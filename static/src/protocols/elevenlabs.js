@@ -10,8 +10,6 @@
  * API; unanswered, it gets an error after a while. Whether the agent is speaking is read from
  * the room's active speakers. The shape every adapter shares is in protocols/index.js.
  */
-import { RoomEvent } from 'livekit-client';
-
 const INITIATION = { type: 'conversation_initiation_client_data' };
 const TOOL_ANSWER_TIMEOUT_MS = 10_000;
 // Data sent while the agent is still joining can be lost: the initiation goes again until the
@@ -22,12 +20,12 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Listens on `room` for an ElevenLabs agent; `call` is our API's answer. */
-export function elevenLabs(room, hooks, call) {
-  return new ElevenLabsAgent(room, hooks, call?.protocol?.initiation || INITIATION);
+export function elevenLabs(room, hooks, call, { RoomEvent }) {
+  return new ElevenLabsAgent(room, hooks, call?.protocol?.initiation || INITIATION, RoomEvent);
 }
 
 class ElevenLabsAgent {
-  constructor(room, hooks, initiation) {
+  constructor(room, hooks, initiation, RoomEvent) {
     this.room = room;
     this.hooks = hooks;
     this.initiation = initiation;

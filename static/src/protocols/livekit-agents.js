@@ -7,8 +7,6 @@
  * The shape every protocol adapter shares is in protocols/index.js; agents that speak another
  * protocol (Retell's, ElevenLabs') have modules of their own.
  */
-import { RoomEvent } from 'livekit-client';
-
 const AGENT_STATE = 'lk.agent.state';
 const ON_BEHALF = 'lk.publish_on_behalf';
 const TRANSCRIPTION = 'lk.transcription';
@@ -19,7 +17,7 @@ const TRANSCRIBED_TRACK = 'lk.transcribed_track_id';
 const CHAT = 'lk.chat';
 
 /** Listens on `room` for a livekit-agents worker; see the module's comment for the shape. */
-export function livekitAgents(room, hooks) {
+export function livekitAgents(room, hooks, _call, { RoomEvent }) {
   let agent = null;
   let streamed = false; // the agent sends text streams: its legacy packets are duplicates
   const legacyIds = new Set();

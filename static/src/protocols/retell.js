@@ -6,7 +6,6 @@
  * The call is over when `server` leaves (room.js ends a call whose agent left).
  * The shape every protocol adapter shares is in protocols/index.js.
  */
-import { RoomEvent } from 'livekit-client';
 import { mergeTranscript } from './retell-transcript.js';
 
 const AGENT_IDENTITY = 'server';
@@ -14,12 +13,12 @@ const SPEAKERS = { agent: 'agent', user: 'user' };
 const decoder = new TextDecoder();
 
 /** Listens on `room` for Retell's agent; see protocols/index.js for the shape. */
-export function retell(room, hooks) {
-  return new RetellAgent(room, hooks);
+export function retell(room, hooks, _call, { RoomEvent }) {
+  return new RetellAgent(room, hooks, RoomEvent);
 }
 
 class RetellAgent {
-  constructor(room, hooks) {
+  constructor(room, hooks, RoomEvent) {
     this.hooks = hooks;
     this.lines = []; // the whole conversation so far: [{role, content}]
     this.talking = false;

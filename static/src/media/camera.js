@@ -1,0 +1,126 @@
+/**
+ * The caller's camera, for agents that see (`camera = "optional"` or `"on"`): the Camera toggle,
+ * a mirrored preview of yourself, and the camera picker (devices.js). The camera is asked for only
+ * when it is turned on (with "on", when the call starts), published for one viewer (no simulcast)
+ * at most 960×540, and a camera that can't start says why in the words the microphone uses.
+ * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
+ */
+
+const CAMERA_PROBLEMS = ['camera-denied', 'camera-missing', 'camera-busy', 'camera-failed'];
+
+/** getUserMedia's error names → our error codes (messages.js has their words). */
+function cameraProblem(error) {
+  const name = error?.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError') return 'camera-denied';
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'camera-missing';
+  if (name === 'NotReadableError' || name === 'AbortError') return 'camera-busy';
+  return 'camera-failed';
+}
+
+/** The Camera control of `panel` (call-panel.js); see media/extras.js for the shape. */
+export function create(panel, { RoomEvent, Track, VideoPresets }) {
+  const capture = VideoPresets.h540; // 960×540, 25 fps, 800 kbit/s: plenty for a vision model
+  return new CameraControl(panel, {
+    RoomEvent,
+    source: Track.Source.Camera,
+    resolution: capture.resolution,
+    // One viewer (the agent): simulcast's smaller copies would cost upload for nobody.
+    publish: { simulcast: false, videoEncoding: capture.encoding },
+  });
+}
+
+class CameraControl {
+  constructor(panel, sdk) {
+    this.sdk = sdk;
+    this.panel = panel;
+    this.button = panel.find('camera');
+    this.preview = panel.find('self-view');
+    this.room = null; // the LiveKit Room of the call in progress
+    this.shown = null; // the local camera track in the preview
+    this.onClick = () => this.toggle();
+    this.sync = () => this.showState();
+    this.button.addEventListener('click', this.onClick);
+  }
+
+  /** A call started: follow its camera, and turn it on at once for `camera = "on"`. */
+  begin(session) {
+    this.room = session.room.room;
+    this.events.forEach((event) => this.room.on(event, this.sync));
+    if (this.panel.config.media.camera === 'on') this.set(true);
+  }
+
+  /** The call ended: the room stopped the camera; the preview goes. */
+  end() {
+    this.events.forEach((event) => this.room?.off(event, this.sync));
+    this.room = null;
+    this.showState();
+  }
+
+  /** The room's events that may turn the camera on or off. */
+  get events() {
+    const { LocalTrackPublished, LocalTrackUnpublished, TrackMuted, TrackUnmuted } = this.sdk.RoomEvent;
+    return [LocalTrackPublished, LocalTrackUnpublished, TrackMuted, TrackUnmuted];
+  }
+
+  destroy() {
+    this.button.removeEventListener('click', this.onClick);
+  }
+
+  /** The camera's publication, when it is on. */
+  get live() {
+    const pub = this.room?.localParticipant.getTrackPublication(this.sdk.source);
+    return pub?.track && !pub.isMuted ? pub : null;
+  }
+
+  /** Camera: on when off, off when on. */
+  toggle() {
+    if (this.room && !this.button.hasAttribute('data-busy')) this.set(!this.live);
+  }
+
+  /** Turns the camera on or off; a camera that can't start is said, and the call goes on. */
+  async set(on) {
+    const { room, panel } = this;
+    this.button.toggleAttribute('data-busy', true); // until the browser answers
+    try {
+      const capture = { resolution: this.sdk.resolution, deviceId: panel.devices.preferred('videoinput') };
+      await room.localParticipant.setCameraEnabled(on, capture, this.sdk.publish);
+      if (on && this.room === room) {
+        CAMERA_PROBLEMS.forEach((code) => panel.ui.clearError(code)); // an earlier attempt's
+        const active = (kind) => room.getActiveDevice(kind);
+        panel.devices.refresh({ audioinput: active('audioinput'), videoinput: active('videoinput') });
+      }
+    } catch (error) {
+      if (this.room === room) this.fail(error);
+    } finally {
+      this.button.removeAttribute('data-busy');
+      this.showState();
+    }
+  }
+
+  /** Says why the camera didn't start (webcall:error too); the call is not affected. */
+  fail(error) {
+    const code = cameraProblem(error);
+    this.panel.emit('error', { code, message: this.panel.ui.showError(code) });
+  }
+
+  /** The button, the preview and the events follow the camera's publication. */
+  showState() {
+    const pub = this.live;
+    this.button.setAttribute('aria-pressed', String(Boolean(pub)));
+    if (pub?.track === this.shown) return;
+    if (this.shown) {
+      this.shown.detach().forEach((element) => element.remove());
+      this.shown = null;
+      this.preview.hidden = true;
+      this.panel.emit('video-stopped', { source: 'camera' });
+    }
+    if (pub) {
+      this.shown = pub.track;
+      const player = pub.track.attach();
+      player.setAttribute('aria-label', 'Your camera');
+      this.preview.replaceChildren(player);
+      this.preview.hidden = false;
+      this.panel.emit('video-started', { source: 'camera' });
+    }
+  }
+}

@@ -1,0 +1,542 @@
+"""Beyond the voice, in Chromium: the agent's avatar video, the caller's camera and screen, a
+chat without the microphone, and push-to-talk.
+
+Real pieces only, as in test_call.py: livekit-server, the demo agent (its avatar option
+draws its own visualizer into video frames; it counts the frames it receives and reports
+push-to-talk turns as participant attributes), gunicorn and headless Chromium, whose fake
+devices give a camera, a screen and a microphone that speaks. Each state is run through
+axe-core and photographed at both sizes, light and dark, into test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from livekit import api
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.test_call import participants, poll
+from tests.support.browser import assert_accessible, screenshots, serve_axe, wait_for_state
+from tests.support.livekit_server import LiveKitServer
+
+pytestmark = pytest.mark.e2e
+
+# Before any page script: peer connections, every webcall:* event, and each getUserMedia and
+# getDisplayMedia call (what it asked for), with the screen tracks it got.
+OBSERVE = """
+window.__pcs = [];
+window.__events = [];
+window.__asked = [];
+window.__screens = [];
+const NativePC = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends NativePC {
+  constructor(...args) { super(...args); window.__pcs.push(this); }
+};
+for (const type of ["start", "state", "connected", "agent-joined", "agent-state", "transcript", "end",
+                    "error", "video-started", "video-stopped", "push-to-talk", "agent-voice"]) {
+  document.addEventListener(`webcall:${type}`, (e) => window.__events.push({ type, detail: e.detail }), true);
+}
+const devices = navigator.mediaDevices;
+const getUserMedia = devices.getUserMedia.bind(devices);
+devices.getUserMedia = (constraints) => {
+  window.__asked.push({ audio: Boolean(constraints?.audio), video: Boolean(constraints?.video) });
+  return getUserMedia(constraints);
+};
+const getDisplayMedia = devices.getDisplayMedia.bind(devices);
+devices.getDisplayMedia = async (options) => {
+  const stream = await getDisplayMedia(options);
+  window.__screens.push(...stream.getVideoTracks());
+  return stream;
+};
+"""
+
+# What the page sends and receives over WebRTC, by kind.
+RTP = """
+async () => {
+  const out = { sentVideoFrames: 0, sentVideoEncodings: 0, sentVideoWidth: 0, receivedVideoFrames: 0 };
+  for (const pc of window.__pcs) {
+    if (pc.connectionState === "closed") continue;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.sentVideoFrames += s.framesEncoded || 0;
+        out.sentVideoEncodings += 1;
+        out.sentVideoWidth = Math.max(out.sentVideoWidth, s.frameWidth || 0);
+      }
+      if (s.type === "inbound-rtp" && s.kind === "video") out.receivedVideoFrames += s.framesDecoded || 0;
+    });
+  }
+  return out;
+}
+"""
+
+
+@pytest.fixture
+def shots(artifacts: Path) -> Path:
+    """Where this file's screenshots go."""
+    return artifacts / "screenshots"
+
+
+def events(page: Page, kind: str) -> list[Any]:
+    """The details of the webcall:<kind> events so far."""
+    return [e["detail"] for e in page.evaluate("window.__events") if e["type"] == kind]
+
+
+def start_call(page: Page, app_url: str, slug: str, *, muted: bool = True) -> str:
+    """Open the agent's call page, press Talk and wait until the agent is in; the room's name.
+
+    `muted`: the caller mutes at once, so the fake microphone's speech (which the demo agent
+    may mishear as "bye") cannot end a call that is about something else.
+    """
+    page.add_init_script(OBSERVE)
+    serve_axe(page, app_url)
+    page.goto(f"{app_url}/talk/{slug}")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:
+        page.click("#talk")
+    wait_for_state(page, "in-call")
+    if muted:
+        page.click("#mute")
+        expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    return str(created.value.json()["room"])
+
+
+def agent_attributes(server: LiveKitServer, room: str) -> dict[str, str]:
+    """The demo agent's participant attributes, from the server."""
+    for participant in participants(server, room):
+        if participant.get("kind") == "AGENT":
+            return dict(participant.get("attributes", {}))
+    return {}
+
+
+def caller(server: LiveKitServer, room: str) -> dict[str, Any]:
+    """The caller as the server sees it: its permission and its tracks."""
+    return next(p for p in participants(server, room) if p.get("kind") != "AGENT")
+
+
+def room_service(server: LiveKitServer, method: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Call one RoomService method on the server (as an operator would)."""
+    token = api.AccessToken(server.api_key, server.api_secret).with_grants(
+        api.VideoGrants(room_admin=True, room=body["room"])
+    )
+    response = httpx.post(
+        f"{server.http_url}/twirp/livekit.RoomService/{method}",
+        json=body,
+        headers={"Authorization": f"Bearer {token.to_jwt()}"},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+# ---------- the agent's video ----------
+
+
+def test_the_agents_avatar_plays_in_place_of_the_visualizer_and_goes_when_its_track_does(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    app, livekit = stack["app"], stack["livekit"]
+    room = start_call(page, app.url, "avatar")
+    tile = page.locator("#agent-video")
+    video = tile.locator("video")
+    expect(tile).to_have_attribute("data-playing", "", timeout=15_000)
+    expect(video).to_be_visible()
+    expect(page.locator("#agent-level")).to_be_hidden()
+    # Frames from the agent's avatar, decoded on the page: its 256×256 drawing, moving.
+    decoded = poll(
+        lambda: page.evaluate(
+            "(v) => v.videoWidth && v.getVideoPlaybackQuality().totalVideoFrames > 30 && "
+            "[v.videoWidth, v.videoHeight, v.getVideoPlaybackQuality().totalVideoFrames]",
+            video.element_handle(),
+        ),
+        timeout_s=15,
+    )
+    assert decoded and decoded[:2] == [256, 256], decoded
+    assert page.evaluate(RTP)["receivedVideoFrames"] > 10
+    assert events(page, "video-started") == [{"source": "agent"}]
+    # The agent's state is still said in words.
+    expect(page.locator("#status")).to_have_text(re.compile("Agent is (speaking|listening|thinking)"))
+    expect(page.locator("#status")).to_have_text(re.compile("^Agent is listening"), timeout=15_000)
+    assert_accessible(page, app.url, "agent video")
+    screenshots(page, shots, "agent-video")
+
+    # The video stops coming (the caller's subscription is dropped on the server): the orb returns.
+    me = caller(livekit, room)
+    agent = next(p for p in participants(livekit, room) if p.get("kind") == "AGENT")
+    video_sid = next(t["sid"] for t in agent["tracks"] if t.get("type") == "VIDEO")
+    room_service(
+        livekit,
+        "UpdateSubscriptions",
+        {"room": room, "identity": me["identity"], "track_sids": [video_sid], "subscribe": False},
+    )
+    expect(page.locator("#agent-level")).to_be_visible(timeout=10_000)
+    expect(tile).to_be_hidden()
+    assert events(page, "video-stopped") == [{"source": "agent"}]
+    assert page.locator("#call").get_attribute("data-state") == "in-call"  # the call goes on
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
+def test_a_voice_only_agent_loads_no_media_code(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    scripts: list[str] = []
+    page.on("request", lambda r: r.resource_type == "script" and scripts.append(r.url))
+    start_call(page, stack["app"].url, "demo")
+    page.wait_for_timeout(2_000)
+    media = [
+        url
+        for url in scripts
+        if re.search(r"/(agent-video|camera|screen-share|push-to-talk|text-only)-", url)
+    ]
+    assert media == [], media
+    page.click("#hangup")
+
+
+# ---------- the caller's camera and screen ----------
+
+
+def test_the_camera_is_asked_for_only_when_turned_on_and_reaches_the_agent(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    app, livekit = stack["app"], stack["livekit"]
+    room = start_call(page, app.url, "vision")
+    camera = page.locator("#camera")
+    expect(camera).to_be_visible()
+    expect(camera).to_have_attribute("aria-pressed", "false")
+    assert not [a for a in page.evaluate("window.__asked") if a["video"]], "the camera was asked for too soon"
+    assert_accessible(page, app.url, "camera offered")
+
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    preview = page.locator("#self-view video")
+    expect(preview).to_be_visible()
+    assert page.evaluate("getComputedStyle(document.querySelector('#self-view video')).transform").startswith(
+        "matrix(-1"
+    ), "the preview is mirrored"
+    assert [a for a in page.evaluate("window.__asked") if a["video"]] == [{"audio": False, "video": True}]
+    # Sent once (no simulcast for one viewer), within the resolution cap, and received by the agent.
+    sent = poll(lambda: (rtp := page.evaluate(RTP))["sentVideoFrames"] > 30 and rtp, timeout_s=15)
+    assert sent and sent["sentVideoEncodings"] == 1 and 0 < sent["sentVideoWidth"] <= 960, sent
+    seen = poll(
+        lambda: int((a := agent_attributes(livekit, room)).get("webcall.demo.camera_frames", "0")) > 30 and a,
+        timeout_s=15,
+    )
+    assert seen and seen["webcall.demo.camera_live"] == "true", seen
+    width, height = (int(n) for n in seen["webcall.demo.camera_size"].split("x"))
+    assert 0 < width <= 960 and 0 < height <= 540, seen
+    assert events(page, "video-started") == [{"source": "camera"}]
+    # The camera picker knows the camera now.
+    page.locator("#devices summary").click()
+    expect(page.locator("#camera-field")).to_be_visible()
+    assert page.locator("#camera-select option").count() >= 1
+    assert_accessible(page, app.url, "camera on")
+    screenshots(page, shots, "camera-on")
+
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "false", timeout=10_000)
+    expect(page.locator("#self-view")).to_be_hidden()
+    assert events(page, "video-stopped") == [{"source": "camera"}]
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
+def test_a_camera_on_from_the_start_is_asked_for_with_the_call(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    app, livekit = stack["app"], stack["livekit"]
+    room = start_call(page, app.url, "watcher")
+    expect(page.locator("#camera")).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(page.locator("#self-view video")).to_be_visible()
+    assert [a for a in page.evaluate("window.__asked") if a["video"]] == [{"audio": False, "video": True}]
+    seen = poll(
+        lambda: int(agent_attributes(livekit, room).get("webcall.demo.camera_frames", "0")) > 10, timeout_s=15
+    )
+    assert seen, agent_attributes(livekit, room)
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    expect(page.locator("#self-view")).to_be_hidden()
+
+
+def test_screen_share_starts_and_ends_cleanly_with_the_browsers_stop_sharing(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    app, livekit = stack["app"], stack["livekit"]
+    room = start_call(page, app.url, "vision")
+    share = page.locator("#screen-share")
+    expect(share).to_be_visible()
+    share.click()
+    expect(share).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    seen = poll(
+        lambda: int((a := agent_attributes(livekit, room)).get("webcall.demo.screen_frames", "0")) > 5 and a,
+        timeout_s=15,
+    )
+    assert seen and seen["webcall.demo.screen_live"] == "true", seen
+    assert caller(livekit, room)["permission"]["can_publish_sources"] == [
+        "MICROPHONE",
+        "CAMERA",
+        "SCREEN_SHARE",
+    ]
+    assert events(page, "video-started") == [{"source": "screen"}]
+    expect(page.locator("#announce")).to_have_text("You are sharing your screen.")
+    assert_accessible(page, app.url, "sharing the screen")
+    screenshots(page, shots, "screen-share")
+
+    # The browser's own "Stop sharing" stops the track and fires its `ended` event.
+    page.evaluate(
+        "window.__screens.forEach((track) => { track.stop(); track.dispatchEvent(new Event('ended')); })"
+    )
+    expect(share).to_have_attribute("aria-pressed", "false", timeout=10_000)
+    assert events(page, "video-stopped") == [{"source": "screen"}]
+    gone = poll(
+        lambda: agent_attributes(livekit, room).get("webcall.demo.screen_live") == "false", timeout_s=10
+    )
+    assert gone, agent_attributes(livekit, room)
+    assert not [t for t in caller(livekit, room).get("tracks", []) if t.get("source") == "SCREEN_SHARE"]
+    assert page.locator("#call").get_attribute("data-state") == "in-call"
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
+# ---------- a chat without the microphone ----------
+
+
+def test_chat_instead_never_asks_for_the_microphone_and_gets_the_agents_text(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    app, livekit = stack["app"], stack["livekit"]
+    page.add_init_script(OBSERVE)
+    serve_axe(page, app.url)
+    page.goto(f"{app.url}/talk/chat")
+    chat_start = page.locator("#chat-start")
+    expect(chat_start).to_be_enabled()
+    expect(page.locator("#talk")).to_have_text(re.compile("Talk to Chat agent"))
+    assert_accessible(page, app.url, "chat offered")
+    screenshots(page, shots, "chat-offered")
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:
+        chat_start.click()
+    assert created.value.request.post_data_json["mode"] == "text"
+    room = created.value.json()["room"]
+    wait_for_state(page, "in-call")
+    states = [e["state"] for e in events(page, "state")]
+    assert "requesting-mic" not in states, states
+    assert events(page, "start") == [{"agent": "chat", "mode": "text"}]
+    expect(page.locator("#chat-input")).to_be_focused()  # the keyboard goes where the talking is
+    expect(page.locator("#mute")).to_be_hidden()
+
+    # The greeting arrives as text, and so does the answer to a typed question.
+    agent_lines = page.locator('#transcript [data-speaker="agent"][data-final="true"]')
+    expect(agent_lines.first).to_contain_text("Hello, type to me.", timeout=15_000)
+    page.fill("#chat-input", "What can you do?")
+    page.press("#chat-input", "Enter")
+    expect(agent_lines.nth(1)).to_be_visible(timeout=15_000)
+    expect(page.locator("#status")).to_have_text(
+        re.compile("Agent is (replying|thinking…|waiting for your message)")
+    )
+
+    # Never asked for the microphone, never published one; the server would not have let it.
+    assert page.evaluate("window.__asked") == []
+    me = caller(livekit, room)
+    assert not me.get("tracks") and not me["permission"].get("can_publish_sources"), me
+    assert me["permission"].get("can_publish") is not True
+    # The agent's voice is there but silent until the caller turns it on.
+    speaker = page.locator("#speaker")
+    expect(speaker).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("[...document.querySelectorAll('#call audio')].every((a) => a.muted)")
+    assert_accessible(page, app.url, "chat")
+    screenshots(page, shots, "chat")
+    speaker.click()
+    expect(speaker).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("[...document.querySelectorAll('#call audio')].every((a) => !a.muted)")
+    assert events(page, "agent-voice") == [{"on": True}]
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    assert page.evaluate("window.__asked") == []
+
+
+# ---------- push-to-talk ----------
+
+SENTENCE = "I would like to hear about your product."
+# Whether each audio track the page sends is enabled (LiveKit mutes a microphone by disabling it).
+MIC_ENABLED = """() => window.__pcs.flatMap((pc) => pc.getSenders())
+  .filter((sender) => sender.track?.kind === "audio").map((sender) => sender.track.enabled)"""
+
+
+@pytest.fixture(scope="module")
+def walkie_browser(
+    browser_type: Any, browser_type_launch_args: dict[str, Any], artifacts: Path
+) -> Iterator[Browser]:
+    """A Chromium whose microphone says a sentence the demo agent knows, pauses, and again."""
+    espeak, sox = shutil.which("espeak-ng"), shutil.which("sox")
+    assert espeak and sox, "espeak-ng and sox are needed for test speech: run scripts/bootstrap --test"
+    raw, wav = artifacts / "walkie-raw.wav", artifacts / "walkie.wav"
+    subprocess.run([espeak, "-v", "en-us", "-s", "150", "-w", str(raw), SENTENCE], check=True)
+    # The sentence twice, then a pause longer than a voice-activity detector's end of turn.
+    sox_args = ["-r", "48000", "-c", "1", "-b", "16", str(wav), "pad", "0.2", "1.2"]
+    subprocess.run([sox, str(raw), str(raw), *sox_args], check=True)
+    args = [a for a in browser_type_launch_args["args"] if not a.startswith("--use-file-for-fake-audio")]
+    browser = browser_type.launch(
+        **{**browser_type_launch_args, "args": [*args, f"--use-file-for-fake-audio-capture={wav}"]}
+    )
+    yield browser
+    browser.close()
+
+
+def released_turns(livekit: LiveKitServer, room: str, count: int) -> dict[str, str]:
+    """The agent's attributes once it has seen `count` turns end on release (within 5 s)."""
+    seen = poll(
+        lambda: (a := agent_attributes(livekit, room)).get("webcall.demo.released_turns") == str(count) and a,
+        timeout_s=5,
+    )
+    assert seen, agent_attributes(livekit, room)
+    return dict(seen)
+
+
+def test_push_to_talk_sends_audio_only_while_held_and_the_turn_ends_on_release(
+    walkie_browser: Browser, stack: dict[str, Any], shots: Path
+) -> None:
+    app, livekit = stack["app"], stack["livekit"]
+    context = walkie_browser.new_context()
+    page = context.new_page()
+    try:
+        room = start_call(page, app.url, "walkie", muted=False)
+        ptt = page.locator("#ptt")
+        expect(ptt).to_be_visible()
+        expect(ptt).to_be_focused()  # Space talks at once, instead of pressing Hang up
+        expect(page.locator("#mute")).to_be_hidden()
+        expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
+        assert page.evaluate(MIC_ENABLED) == [False]  # published muted: the speech plays on, unsent
+        assert_accessible(page, app.url, "push-to-talk")
+        screenshots(page, shots, "push-to-talk")
+
+        # Held with the mouse for 3 s: one turn, which ends on release.
+        box = ptt.bounding_box()
+        assert box
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        held_at = time.monotonic()
+        expect(ptt).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#status")).to_have_text("You are talking · release to send")
+        assert page.evaluate(MIC_ENABLED) == [True]
+        assert_accessible(page, app.url, "push-to-talk held")
+        screenshots(page, shots, "push-to-talk-held")
+        page.wait_for_timeout(max(0, 3_000 - (time.monotonic() - held_at) * 1000))
+        page.mouse.up()
+        held_s = time.monotonic() - held_at
+        expect(ptt).to_have_attribute("aria-pressed", "false")
+        assert page.evaluate(MIC_ENABLED) == [False]
+        seen = released_turns(livekit, room, 1)
+        print(
+            f"\nheld {held_s:.2f} s; the agent's turn: {seen['webcall.demo.last_turn_s']} s, "
+            f"peak {seen['webcall.demo.turn_peak_dbfs']} dBFS; "
+            f"between turns {seen['webcall.demo.idle_peak_dbfs']} dBFS"
+        )
+        assert seen["webcall.demo.last_turn_end"] == "release"
+        # The agent's turn lasted as long as the hold (give or take the RPC calls' trips on a
+        # busy machine): it ended on release, not on a silence, of which the speech has several.
+        assert abs(float(seen["webcall.demo.last_turn_s"]) - held_s) < 1.0, (seen, held_s)
+        # Speech while held; silence before (the muted track), whatever the microphone heard.
+        assert float(seen["webcall.demo.turn_peak_dbfs"]) > -35, seen
+        assert float(seen["webcall.demo.idle_peak_dbfs"]) < -60, seen
+        user_lines = page.locator('#transcript [data-speaker="user"][data-final="true"]')
+        expect(user_lines).to_have_count(1, timeout=15_000)
+        agent_lines = page.locator('#transcript [data-speaker="agent"][data-final="true"]')
+        expect(agent_lines).to_have_count(2, timeout=20_000)  # the greeting, and the answer
+        assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False]
+
+        # Space held does the same, with the keyboard on the button…
+        expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
+        ptt.focus()
+        page.keyboard.down(" ")
+        expect(ptt).to_have_attribute("aria-pressed", "true")
+        page.wait_for_timeout(1_500)
+        page.keyboard.up(" ")
+        expect(ptt).to_have_attribute("aria-pressed", "false")
+        seen = released_turns(livekit, room, 2)
+        assert float(seen["webcall.demo.idle_peak_dbfs"]) < -60, seen  # silent between the turns too
+        # …but not while typing: spaces in the message box are spaces.
+        page.locator("#chat-input").press_sequentially("a b c")
+        expect(page.locator("#chat-input")).to_have_value("a b c")
+        assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False, True, False]
+        page.click("#hangup")
+        wait_for_state(page, "ended")
+    finally:
+        context.close()
+
+
+# ---------- inside the embeds ----------
+
+
+def test_the_script_embed_shows_the_avatar_and_starts_a_chat_from_the_host_page(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    page.goto(f"{stack['embed_hosts']['allowed'].origin}/media.html")
+    avatar, chat = (
+        page.locator('webcall-widget[data-agent="avatar"]'),
+        page.locator('webcall-widget[data-agent="chat"]'),
+    )
+    expect(avatar.locator("#talk")).to_be_enabled(timeout=15_000)
+    expect(chat.locator("#chat-start")).to_be_enabled(timeout=15_000)
+
+    # The avatar, in the widget's shadow root; the host page hears webcall:video-started.
+    avatar.locator("#talk").click()
+    expect(avatar.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+    avatar.locator("#mute").click()
+    expect(avatar.locator("#agent-video")).to_have_attribute("data-playing", "", timeout=15_000)
+    expect(avatar.locator("#agent-video video")).to_be_visible()
+    expect(avatar.locator("#agent-level")).to_be_hidden()
+    started = [e for e in page.evaluate("window.received") if e["type"] == "video-started"]
+    assert started == [{"type": "video-started", "agent": "avatar", "detail": {"source": "agent"}}]
+    avatar.locator("#hangup").click()
+    expect(avatar.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
+    expect(avatar.locator("#agent-level")).to_be_visible()
+    page.evaluate("window.asked = []")
+
+    # The host page's own button starts a chat: no microphone asked for, the agent's text arrives.
+    page.click("#chat-with-us")
+    expect(chat.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+    line = chat.locator('#transcript [data-speaker="agent"][data-final="true"]').first
+    expect(line).to_contain_text("Hello, type to me.", timeout=15_000)
+    starts = [
+        e["detail"] for e in page.evaluate("window.received") if e["type"] == "start" and e["agent"] == "chat"
+    ]
+    assert starts == [{"agent": "chat", "mode": "text"}]
+    assert page.evaluate("window.asked") == []
+    page.screenshot(path=str(shots / "embed-avatar-and-chat.png"), full_page=True)
+    chat.locator("#hangup").click()
+    expect(chat.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
+
+
+def test_the_iframe_embed_uses_the_camera_only_where_the_host_page_allows_it(
+    page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
+) -> None:
+    page.goto(f"{stack['embed_hosts']['allowed'].origin}/iframe-media.html", wait_until="load")
+    for frame_id, allowed in (("granted", True), ("plain", False)):
+        frame = page.frame_locator(f"#{frame_id}")
+        expect(frame.locator("#talk")).to_be_enabled(timeout=15_000)
+        frame.locator("#talk").click()
+        expect(frame.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+        frame.locator("#mute").click()
+        frame.locator("#camera").click()
+        if allowed:
+            expect(frame.locator("#camera")).to_have_attribute("aria-pressed", "true", timeout=10_000)
+            expect(frame.locator("#self-view video")).to_be_visible()
+            expect(frame.locator("#screen-share")).to_be_visible()
+        else:
+            # Without allow="camera" the browser refuses: said in plain words, and the call goes on.
+            expect(frame.locator("#error")).to_have_attribute("data-code", "camera-denied", timeout=10_000)
+            expect(frame.locator("#error")).to_contain_text("Camera access is blocked.")
+            expect(frame.locator("#camera")).to_have_attribute("aria-pressed", "false")
+            expect(frame.locator("#call")).to_have_attribute("data-state", "in-call")
+            # Screen capture is not offered where the page may not use it.
+            expect(frame.locator("#screen-share")).to_be_hidden()
+        page.locator(f"#{frame_id}").screenshot(path=str(shots / f"iframe-camera-{frame_id}.png"))
+        frame.locator("#hangup").click()
+        expect(frame.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)

@@ -1,0 +1,215 @@
+"""``POST /api/phone-calls`` through Ravan, Convoi and UnleashX fakes, and every refusal it makes.
+
+The app runs in process; the providers are fakes over real HTTP that follow their API
+pages; the bot check is a local Turnstile stand-in. The number a caller gives is dialled
+as E.164 and only ever shown, logged and recorded masked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.fakes import FakeTurnstile, Fault
+from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, app_state_of, build_app, provider_env
+from webapp.history.store import CallQuery
+
+HUMAN = "turnstile-pass-token"
+NUMBER = "+14155552671"
+MASKED = "+1 415 ***-**71"
+CATALOGUE = """
+[agents.ravan-phone]
+provider = "ravan"
+agent_id = "{ravan}"
+allowed_variables = ["plan"]
+[agents.ravan-phone.phone]
+enabled = true
+allowed_countries = ["US", "GB"]
+from_number = "+14157774444"
+consent_text = "We'll call you once, now."
+cooldown_s = 600
+daily_cap_per_number = 3
+
+[agents.convoi-team]
+provider = "convoi"
+agent_id = "{convoi}"
+web = false
+[agents.convoi-team.phone]
+enabled = true
+allowed_countries = ["US"]
+phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"
+agent_id = "sqd_3fa85f6457174562b3fc2c963f66afa6"
+cooldown_s = 0
+daily_cap_per_number = 2
+
+[agents.unleashx]
+provider = "unleashx"
+agent_id = "101"
+[agents.unleashx.phone]
+enabled = true
+allowed_countries = ["US"]
+cooldown_s = 0
+
+[agents.web-only]
+provider = "ravan"
+agent_id = "{ravan}"
+"""
+
+
+@pytest.fixture
+def turnstile() -> Iterator[FakeTurnstile]:
+    """A local stand-in for Cloudflare's siteverify."""
+    stand_in = FakeTurnstile(secret="ts-secret", good_token=HUMAN)
+    with stand_in.server:
+        yield stand_in
+
+
+@pytest.fixture
+def app(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, unleashx: Any, turnstile: FakeTurnstile) -> Flask:
+    """The app with three phone agents, the fakes and the bot check."""
+    convoi[1].agents = {FAKE_AGENT_IDS["convoi"]: {}, "sqd_3fa85f6457174562b3fc2c963f66afa6": {}}
+    env = {
+        **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
+        "UNLEASHX_API_TOKEN": FAKE_KEYS["unleashx"],
+        "UNLEASHX_BASE_URL": unleashx[0].url,
+        "WEBCALL_TURNSTILE_SITE_KEY": "ts-site",
+        "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret",
+        "WEBCALL_TURNSTILE_VERIFY_URL": f"{turnstile.server.url}/siteverify",
+        "WEBCALL_RATE_LIMITS": "1000/minute",
+        "WEBCALL_SECRET_KEY": "k" * 40,
+    }
+    return build_app(tmp_path, CATALOGUE.format(**FAKE_AGENT_IDS), **env)
+
+
+def ask(app: Flask, agent: str, number: str = NUMBER, **fields: Any) -> Any:
+    """POST a callback request as the page does (consent and the bot check passed unless overridden)."""
+    body = {"agent": agent, "phone_number": number, "consent": True, "bot_token": HUMAN, **fields}
+    return app.test_client().post("/api/phone-calls", json=body)
+
+
+def test_ravan_calls_the_number_from_the_agents_caller_id(app: Flask, ravan: Any) -> None:
+    answer = ask(app, "ravan-phone", "(415) 555-2671", country="us", name="Ann", variables={"plan": "pro"})
+    assert answer.status_code == 202, answer.get_json()
+    body = answer.get_json()
+    assert body["status"] == "initiated" and body["phone_number"] == MASKED and body["provider"] == "ravan"
+    assert body["call_id"].startswith("wc_")
+    sent = ravan[1].requests[-1].json
+    assert sent["type"] == "outbound_call" and sent["agent_id"] == FAKE_AGENT_IDS["ravan"]
+    assert (sent["from_phone_number"], sent["to_phone_number"]) == ("+14157774444", NUMBER)
+    assert sent["prompt_dynamic_variables"] == {"plan": "pro", "name": "Ann"}
+    # The status is Ravan's own, read from its session detail.
+    session = app_state_of(app).history.find(body["call_id"]).provider_call_id  # type: ignore[union-attr]
+    ravan[1].calls[session]["status"] = "no_answer"
+    status = app.test_client().get(f"/api/phone-calls/{body['call_id']}").get_json()
+    assert (status["status"], status["phone_number"], status["agent"]) == ("no_answer", MASKED, "ravan-phone")
+
+
+def test_convoi_dials_a_workforce_from_its_number(app: Flask, convoi: Any) -> None:
+    answer = app.test_client().post(
+        "/api/phone-calls",
+        json={
+            "agent": "convoi-team",
+            "phone_number": NUMBER,
+            "consent": True,
+            "bot_token": HUMAN,
+            "name": "Ahmed",
+        },
+        headers={"Idempotency-Key": "cb-1"},
+    )
+    assert answer.status_code == 202, answer.get_json()
+    request = convoi[1].requests[-1]
+    assert request.json["type"] == "outbound_phone" and request.json["squad_id"].startswith("sqd_")
+    assert request.json["phone_number_id"] == "phn_c38155f043624745a66d2e28c185abcd"
+    assert request.json["customer"] == {"number": NUMBER, "name": "Ahmed"}
+    assert request.headers["Idempotency-Key"] != "cb-1"  # derived from ours, scoped to this visitor
+    # The status comes from Convoi's own record of the call.
+    call_id = answer.get_json()["call_id"]
+    provider_id = app_state_of(app).history.find(call_id).provider_call_id  # type: ignore[union-attr]
+    convoi[1].calls[provider_id]["status"] = "active"
+    status = app.test_client().get(f"/api/phone-calls/{call_id}").get_json()
+    assert status["status"] == "in_progress"
+    convoi[1].calls[provider_id]["status"] = "completed"
+    assert app.test_client().get(f"/api/phone-calls/{call_id}").get_json()["status"] == "completed"
+
+
+@pytest.mark.parametrize("shape", ["documented", "flat"])
+def test_unleashx_places_its_only_kind_of_call(app: Flask, unleashx: Any, shape: str) -> None:
+    unleashx[1].response_shape = shape
+    answer = ask(app, "unleashx", NUMBER, name="Jo")
+    assert answer.status_code == 202, answer.get_json()
+    sent = unleashx[1].requests[-1]
+    assert sent.headers["token"] == FAKE_KEYS["unleashx"]
+    assert sent.json["agent_id"] == 101 and sent.json["phone_number"] == NUMBER
+    assert sent.json["metadata"]["name"] == "Jo"
+
+
+def test_a_web_call_to_a_phone_only_agent_is_refused(app: Flask) -> None:
+    for agent in ("unleashx", "convoi-team"):
+        refused = app.test_client().post("/api/calls", json={"agent": agent, "bot_token": HUMAN})
+        assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "web_calls_disabled")
+
+
+@pytest.mark.parametrize(
+    ("agent", "number", "fields", "status", "code"),
+    [
+        ("ravan-phone", "not a number", {}, 400, "invalid_phone_number"),
+        ("ravan-phone", "+1415555", {}, 400, "invalid_phone_number"),
+        ("ravan-phone", "+19005550123", {}, 403, "number_type_not_allowed"),  # premium rate
+        ("ravan-phone", "+448712345678", {}, 403, "number_type_not_allowed"),  # premium rate
+        ("ravan-phone", "+448431234567", {}, 403, "number_type_not_allowed"),  # shared cost
+        ("ravan-phone", "+445512345678", {}, 403, "number_type_not_allowed"),  # UAN
+        ("ravan-phone", "+447012345678", {}, 403, "number_type_not_allowed"),  # personal
+        ("ravan-phone", "+33612345678", {}, 403, "country_not_allowed"),
+        ("ravan-phone", NUMBER, {"consent": False}, 400, "consent_required"),
+        ("ravan-phone", NUMBER, {"bot_token": None}, 403, "bot_check_required"),
+        ("ravan-phone", NUMBER, {"bot_token": "forged"}, 403, "bot_check_failed"),
+        ("web-only", NUMBER, {}, 403, "phone_calls_disabled"),
+        ("nobody", NUMBER, {}, 404, "unknown_agent"),
+    ],
+)
+def test_refusals(app: Flask, ravan: Any, agent: str, number: str, fields: dict[str, Any], status: int,
+                  code: str) -> None:  # fmt: skip
+    refused = ask(app, agent, number, **fields)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (status, code)
+    assert ravan[1].requests == []  # nothing was dialled
+
+
+def test_a_number_is_called_again_only_after_its_cooldown_and_within_its_daily_cap(
+    app: Flask, convoi: Any
+) -> None:
+    first = ask(app, "ravan-phone", NUMBER)
+    again = ask(app, "ravan-phone", NUMBER)
+    assert first.status_code == 202
+    assert (again.status_code, again.get_json()["error"]["code"]) == (429, "number_cooldown")
+    assert 590 <= int(again.headers["Retry-After"]) <= 600
+    assert ask(app, "ravan-phone", "+14155552672").status_code == 202  # another number is fine
+    convoi[1].agents["sqd_3fa85f6457174562b3fc2c963f66afa6"] = {}
+    answers = [ask(app, "convoi-team", NUMBER) for _ in range(3)]  # no cooldown, a cap of 2 a day
+    codes = [a.status_code for a in answers]
+    assert codes == [202, 202, 429] and answers[2].get_json()["error"]["code"] == "number_daily_cap"
+    assert int(answers[2].headers["Retry-After"]) > 600
+
+
+def test_the_number_is_masked_in_the_call_log_and_every_log_line(
+    app: Flask, ravan: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    ravan[1].faults.append(
+        Fault("status", status=422, body={"success": False, "message": f"bad to {NUMBER}"})
+    )
+    assert ask(app, "ravan-phone", NUMBER).get_json()["error"]["code"] == "provider_error"
+    assert ask(app, "ravan-phone", "+14155552672").status_code == 202
+    assert ask(app, "ravan-phone", "+19005550123").status_code == 403
+    records, total = app_state_of(app).history.search(CallQuery(channel="phone"))
+    assert total == 3
+    assert {r.phone_number for r in records} == {MASKED, "+1 415 ***-**72", "+1 900 ***-**23"}
+    digits = ("4155552671", "4155552672", "9005550123")
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.__dict__)
+        assert not any(d in text for d in digits), text
+    assert any("bad to [private]" in r.getMessage() for r in caplog.records)  # the body was logged, redacted

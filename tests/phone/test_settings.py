@@ -1,0 +1,104 @@
+"""[agents.<slug>.phone]: off by default, and refused at start-up where it cannot work safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from webapp.errors import ConfigError
+from webapp.settings import Settings
+
+KEYS = {
+    "RAVAN_API_KEY": "k", "ZUDU_API_KEY": "k", "ZUDU_API_SECRET": "s", "CONVOI_API_KEY": "sk_live_k",
+    "UNLEASHX_API_TOKEN": "t", "LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "devkey",
+    "LIVEKIT_API_SECRET": "s" * 32, "WEBCALL_TURNSTILE_SITE_KEY": "site",
+    "WEBCALL_TURNSTILE_SECRET_KEY": "secret",
+}  # fmt: skip
+
+
+def load(tmp_path: Path, table: str, **env: str) -> Settings:
+    """Settings from a one-agent catalogue."""
+    path = tmp_path / "agents.toml"
+    path.write_text(table)
+    return Settings.from_mapping({"WEBCALL_AGENTS_FILE": str(path), **KEYS, **env})
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            '[agents.a]\nprovider = "zudu"\nagent_id = "z"\n[agents.a.phone]\nenabled = true\n'
+            'allowed_countries = ["US"]\n',
+            "Zudu documents no destination number",
+        ),
+        (
+            '[agents.a]\nprovider = "livekit"\nagent_id = "x"\n[agents.a.phone]\nenabled = true\n'
+            'allowed_countries = ["US"]\n',
+            "no telephony",
+        ),
+        (
+            '[agents.a]\nprovider = "ravan"\nagent_id = "r"\n[agents.a.phone]\nenabled = true\n'
+            'from_number = "+14157774444"\n',
+            "allowed_countries is required",
+        ),
+        (
+            '[agents.a]\nprovider = "ravan"\nagent_id = "r"\n[agents.a.phone]\nenabled = true\n'
+            'allowed_countries = ["US"]\n',
+            "from_number",
+        ),
+        (
+            '[agents.a]\nprovider = "ravan"\nagent_id = "r"\n[agents.a.phone]\nenabled = true\n'
+            'allowed_countries = ["XX"]\nfrom_number = "+14157774444"\n',
+            "'XX' is not an ISO 3166 country",
+        ),
+        (
+            '[agents.a]\nprovider = "ravan"\nagent_id = "r"\n[agents.a.phone]\nenabled = true\n'
+            'allowed_countries = ["US"]\nfrom_number = "4157774444"\n',
+            "E.164",
+        ),
+        (
+            '[agents.a]\nprovider = "convoi"\nagent_id = "agt_1"\n[agents.a.phone]\nenabled = true\n'
+            'allowed_countries = ["US"]\n',
+            "phone_number_id",
+        ),
+        ('[agents.a]\nprovider = "convoi"\nagent_id = "sqd_1"\n', "Convoi web calls need an agent id"),
+        (
+            '[agents.a]\nprovider = "unleashx"\nagent_id = "101"\n',
+            "places phone calls only and has no web call",
+        ),
+        (
+            '[agents.a]\nprovider = "unleashx"\nagent_id = "101"\nweb = true\n[agents.a.phone]\n'
+            'enabled = true\nallowed_countries = ["US"]\n',
+            "places phone calls only",
+        ),
+        (
+            '[agents.a]\nprovider = "ravan"\nagent_id = "r"\n[agents.a.phone]\nenabled = true\n'
+            'allowed_countries = ["US"]\nfrom_number = "+14157774444"\ncooldown = 5\n',
+            "unknown setting",
+        ),
+    ],
+)
+def test_phone_settings_that_cannot_work_are_refused(tmp_path: Path, table: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(tmp_path, table)
+    assert problem in str(refused.value)
+
+
+def test_phone_calls_need_the_bot_check_unless_the_operator_says_otherwise(tmp_path: Path) -> None:
+    table = ('[agents.a]\nprovider = "ravan"\nagent_id = "r"\n[agents.a.phone]\nenabled = true\n'
+             'allowed_countries = ["US"]\nfrom_number = "+14157774444"\n')  # fmt: skip
+    without_check = {"WEBCALL_TURNSTILE_SITE_KEY": "", "WEBCALL_TURNSTILE_SECRET_KEY": ""}
+    with pytest.raises(ConfigError, match="phone calls need the bot check"):
+        load(tmp_path, table, **without_check)
+    agent = load(tmp_path, table + "bot_check = false\n", **without_check).agents["a"]
+    assert agent.takes_phone_calls and agent.takes_web_calls and agent.phone is not None
+    assert (agent.phone.cooldown_s, agent.phone.daily_cap_per_number) == (600, 3)  # the defaults
+
+
+def test_phone_only_agents_and_defaults(tmp_path: Path) -> None:
+    unleashx = load(tmp_path, '[agents.a]\nprovider = "unleashx"\nagent_id = "101"\n[agents.a.phone]\n'
+                              'enabled = true\nallowed_countries = ["us", "GB"]\n').agents["a"]  # fmt: skip
+    assert not unleashx.takes_web_calls and unleashx.phone.allowed_countries == ("US", "GB")  # type: ignore[union-attr]
+    plain = load(tmp_path, '[agents.a]\nprovider = "ravan"\nagent_id = "r"\n').agents["a"]
+    assert plain.takes_web_calls and not plain.takes_phone_calls

@@ -1,0 +1,89 @@
+"""The catalogue's media settings: defaults, what contradicts what, and what the page learns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from webapp.catalogue import Agent, describe, parse_agent
+
+
+def agent(**fields: Any) -> Agent:
+    """A valid livekit agent with ``fields``."""
+    return Agent.model_validate(
+        {"slug": "a", "title": "A", "provider": "livekit", "agent_id": "webcall-demo", **fields}
+    )
+
+
+def problems(**fields: Any) -> list[str]:
+    """What an operator is told about an agent table with ``fields``."""
+    found: list[str] = []
+    table = {"provider": "livekit", "agent_id": "webcall-demo", **fields}
+    assert parse_agent("a", table, found, where="[agents.a]") is None
+    return found
+
+
+def test_voice_only_with_agent_video_by_default() -> None:
+    plain = agent()
+    assert plain.media() == {
+        "agent_video": True,
+        "camera": "off",
+        "screen_share": False,
+        "text_only": "off",
+        "push_to_talk": False,
+    }
+    assert plain.modes == ("voice",)
+    assert plain.publish_sources("voice") == ["microphone"]
+    assert plain.avatar is False
+
+
+@pytest.mark.parametrize(
+    ("text_only", "modes"),
+    [("off", ("voice",)), ("allowed", ("voice", "text")), ("only", ("text",))],
+)
+def test_text_only_decides_the_kinds_of_call(text_only: str, modes: tuple[str, ...]) -> None:
+    assert agent(text_only=text_only).modes == modes
+
+
+def test_a_text_call_publishes_no_microphone() -> None:
+    seeing = agent(camera="optional", screen_share=True, text_only="allowed")
+    assert seeing.publish_sources("voice") == ["microphone", "camera", "screen_share"]
+    assert seeing.publish_sources("text") == ["camera", "screen_share"]
+    assert agent(text_only="only").publish_sources("text") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"camera": "always"}, "camera: Input should be 'off', 'optional' or 'on'"),
+        ({"text_only": True}, "text_only: Input should be 'off', 'allowed' or 'only'"),
+        ({"screen_share": "yes please"}, "screen_share: Input should be a valid boolean"),
+        ({"push_to_talk": True, "text_only": "only"}, "push_to_talk needs the microphone"),
+        ({"avatar": True, "agent_video": False}, "agent_video = false would not show"),
+        ({"cameras": "on"}, "unknown setting 'cameras'"),
+    ],
+)
+def test_bad_media_settings_are_named(fields: dict[str, Any], words: str) -> None:
+    found = problems(**fields)
+    assert len(found) == 1 and words in found[0], found
+
+
+def test_avatar_is_for_livekit_agents_only() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Agent.model_validate(
+            {"slug": "a", "title": "A", "provider": "ravan",
+             "agent_id": "3b1f6a2e-7c1d-4e5f-9a0b-1c2d3e4f5a6b", "avatar": True}
+        )  # fmt: skip
+    assert describe(caught.value) == [
+        "avatar is sent in LiveKit's agent dispatch: only the livekit provider has one"
+    ]
+
+
+def test_hosted_agents_may_offer_every_page_side_mode() -> None:
+    hosted = Agent.model_validate(
+        {"slug": "a", "title": "A", "provider": "zudu", "agent_id": "agent-1", "camera": "on",
+         "screen_share": True, "text_only": "allowed", "push_to_talk": True}
+    )  # fmt: skip
+    assert hosted.media()["camera"] == "on" and hosted.modes == ("voice", "text")

@@ -1,0 +1,102 @@
+"""``POST /api/phone-calls`` asks an agent to call a visitor's phone; ``GET`` one says where it is."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..calls.api import find_agent, read_body
+from ..errors import (
+    AgentBusy,
+    AgentRequired,
+    AppError,
+    BotCheckFailed,
+    BotCheckRequired,
+    BotCheckUnavailable,
+    CallInProgress,
+    ConsentRequired,
+    CountryNotAllowed,
+    DailyBudgetExhausted,
+    ExpiredDemoLink,
+    InvalidBody,
+    InvalidDemoLink,
+    InvalidField,
+    InvalidIdempotencyKey,
+    InvalidJson,
+    InvalidPhoneNumber,
+    NumberCooldown,
+    NumberDailyCap,
+    NumberTypeNotAllowed,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    PhoneCallsDisabled,
+    ProviderAuthError,
+    ProviderBadResponse,
+    ProviderBusy,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    UnknownAgent,
+    UnknownCall,
+    UnknownField,
+    UnsupportedMediaType,
+)
+from ..guards.idempotency import check_key
+from ..guards.limits import client_ip, global_limit, limiter, per_client_limits
+from ..guards.origin import cors_headers, request_origin
+from ..state import app_state
+from .models import PhoneCallBody
+from .service import PhoneOrder, phone_call_state, place_phone_call
+
+bp = Blueprint("phone", __name__, url_prefix="/api")
+STATUS_POLLS = "120/minute"  # a page polls a call's status every few seconds while it rings
+# Every error each endpoint answers with (the OpenAPI document lists them from here).
+RAISES: tuple[type[AppError], ...] = (
+    InvalidJson, InvalidBody, UnknownField, InvalidField, AgentRequired, InvalidIdempotencyKey,
+    InvalidPhoneNumber, ConsentRequired, OriginNotAllowed, BotCheckRequired, BotCheckFailed,
+    InvalidDemoLink, NumberTypeNotAllowed, CountryNotAllowed, PhoneCallsDisabled, UnknownAgent,
+    CallInProgress, ExpiredDemoLink, PayloadTooLarge, UnsupportedMediaType, RateLimited, AgentBusy,
+    DailyBudgetExhausted, NumberCooldown, NumberDailyCap, ProviderError, ProviderAuthError,
+    ProviderBadResponse, ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout,
+)  # fmt: skip
+STATUS_RAISES: tuple[type[AppError], ...] = (UnknownCall, RateLimited)
+
+
+@bp.post("/phone-calls")
+@limiter.limit(per_client_limits, key_func=client_ip, methods=["POST"])
+@limiter.shared_limit(global_limit, scope="all-clients", key_func=lambda: "all", methods=["POST"])
+def create_phone_call() -> tuple[Response, int]:
+    """Ask the named agent to call the visitor's phone; 202 with the call's id and the number masked."""
+    state = app_state()
+    body = read_body(state.settings.max_body_bytes, PhoneCallBody)
+    order = PhoneOrder(
+        agent=find_agent(body.agent, state.settings.agents),
+        client=client_ip(),
+        phone_number=body.phone_number,
+        consent=body.consent,
+        country=body.country,
+        origin=request_origin(),
+        name=body.name,
+        idempotency_key=check_key(request.headers.get("Idempotency-Key")),
+        bot_token=body.bot_token,
+        demo_token=body.demo_token,
+        variables=body.variables or {},
+    )
+    response = jsonify(place_phone_call(state, order))
+    response.headers["Cache-Control"] = "no-store"
+    return response, 202
+
+
+@bp.get("/phone-calls/<call_id>")
+@limiter.limit(STATUS_POLLS, key_func=client_ip)
+def phone_call(call_id: str) -> Response:
+    """Where the call is: ringing (initiated), in progress, or how it ended."""
+    response = jsonify(phone_call_state(app_state(), call_id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.after_request
+def cors(response: Response) -> Response:
+    """CORS for embeds on allowed origins."""
+    return cors_headers(response)

@@ -1,0 +1,213 @@
+"""Placing a phone callback, behind every guard of a web call and a few of its own.
+
+Every such call costs money per minute and could be aimed at a premium number, so the
+order is: the agent calls phones at all, the caller consented, the number is a line we may
+dial in a country we may dial, the bot check, the limits (per client, per number, per
+agent), and only then the provider. Every outcome is in the call log, with the number
+masked; the whole number goes to the provider and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..calls.service import call_variables
+from ..catalogue import Agent
+from ..errors import (
+    AppError,
+    BotCheckUnavailable,
+    ConsentRequired,
+    PhoneCallsDisabled,
+    ProviderError,
+    UnknownCall,
+)
+from ..guards.idempotency import scoped_key
+from ..guards.limits import check_client_limit, destination_ref, spend_call, spend_destination
+from ..guards.origin import check_origin
+from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
+from ..metrics import CALLS, CREATES_IN_PROGRESS
+from ..providers import FINAL_STATUSES, PhoneCallRequest
+from ..state import AppState
+from ..tracing import current_request_id
+from .models import PhoneCallAnswer, PhoneCallState, PhoneStatus
+from .numbers import Destination, check_destination, parse_number
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PhoneOrder:
+    """One request for a callback (validated already)."""
+
+    agent: Agent
+    client: str
+    phone_number: str = field(repr=False)
+    consent: bool
+    country: str | None = None
+    origin: str | None = None
+    name: str | None = None
+    idempotency_key: str | None = None
+    bot_token: str | None = None
+    demo_token: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+def place_phone_call(state: AppState, order: PhoneOrder) -> dict[str, Any]:
+    """Run every guard, then ask the provider to call the number; the page's answer (202)."""
+    agent = order.agent
+    check_origin(agent)
+    if not agent.takes_phone_calls or agent.phone is None:
+        raise PhoneCallsDisabled()
+    attempt = CallAttempt(
+        agent=agent.slug,
+        provider=agent.provider,
+        provider_agent_id=agent.phone.agent_id or agent.agent_id,
+        origin=order.origin,
+        client_ref=client_reference(state.settings.secret_key, order.client),
+        request_id=current_request_id(),
+        channel="phone",
+    )
+    attempts = [attempt]  # the last one is recorded: with the masked number once it parsed
+    with CREATES_IN_PROGRESS.labels("phone").track_inprogress():
+        try:
+            return _guard_and_call(state, order, attempts)
+        except AppError as error:
+            _record_refusal(state, error, attempts[-1])
+            raise
+
+
+def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttempt]) -> dict[str, Any]:
+    """The guards in order, then the provider once per idempotency key."""
+    agent = order.agent
+    phone = agent.phone
+    assert phone is not None
+    if not order.consent:
+        raise ConsentRequired()
+    destination, kind = parse_number(order.phone_number, order.country)
+    attempt = dataclasses.replace(attempts[-1], phone_number=destination.masked)
+    attempts.append(attempt)  # from here on a refusal is recorded with the number, masked
+    check_destination(destination, kind, frozenset(phone.allowed_countries))
+    check_client_limit(agent, order.client)
+    if phone.bot_check:
+        if state.bot_verifier is None:  # settings refuse this at start-up; never dial unchecked
+            raise BotCheckUnavailable(retry_after_s=60)
+        state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
+    key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
+    variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
+
+    def create() -> dict[str, Any]:
+        spend_destination(agent, destination_ref(state.settings.secret_key, destination.e164))
+        spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
+        return _call(state, order, destination, variables, key, attempt)
+
+    return state.replay.run(key, create) if key else create()
+
+
+def _call(
+    state: AppState,
+    order: PhoneOrder,
+    destination: Destination,
+    variables: dict[str, str],
+    key: str | None,
+    attempt: CallAttempt,
+) -> dict[str, Any]:
+    """Ask the provider to call; record and log it with the number masked."""
+    agent = order.agent
+    request = PhoneCallRequest(
+        agent=agent,
+        to_number=destination.e164,
+        masked_number=destination.masked,
+        name=order.name,
+        variables=variables,
+        metadata={"webcall_agent": agent.slug},
+        idempotency_key=key,
+    )
+    call = state.provider_for(agent).create_phone_call(request)  # type: ignore[attr-defined]
+    CALLS.labels(agent.slug, agent.provider, "phone", "created", "").inc()
+    try:
+        call_id = state.history.record_created(attempt, call.call_id, None)
+    except CallLogError as problem:
+        call_id = call.call_id  # the call is placed: the caller still hears back, by the provider's id
+        log.error(
+            "call log: could not record a phone call", extra={"agent": agent.slug, "problem": str(problem)}
+        )
+    log.info(
+        "phone call placed",
+        extra={
+            "agent": agent.slug,
+            "provider": agent.provider,
+            "call_id": call_id,
+            "number": destination.masked,
+        },
+    )
+    answer = PhoneCallAnswer(
+        call_id=call_id,
+        agent=agent.slug,
+        provider=agent.provider,
+        status="initiated",
+        phone_number=destination.masked,
+    )
+    return answer.model_dump()
+
+
+def _record_refusal(state: AppState, error: AppError, attempt: CallAttempt) -> None:
+    """Count and record a refused or failed callback (the number masked, when it was one)."""
+    CALLS.labels(attempt.agent, attempt.provider, "phone", "failed", error.code).inc()
+    fields = {"agent": attempt.agent, "provider": attempt.provider, "code": error.code}
+    log.warning("phone call refused", extra={**fields, "number": attempt.phone_number})
+    try:
+        state.history.record_failed(attempt, error.code)
+    except CallLogError as problem:
+        log.error("call log: could not record a refusal", extra={**fields, "problem": str(problem)})
+
+
+def phone_call_state(state: AppState, call_id: str) -> dict[str, Any]:
+    """Where a callback is: the provider's word where it reports one, else what the log knows."""
+    record = state.history.find(call_id)
+    if record is None or record.channel != "phone" or record.outcome != "created":
+        raise UnknownCall()
+    record = _refreshed(state, record)
+    answer = PhoneCallState(
+        call_id=record.call_id,
+        agent=record.agent,
+        provider=record.provider,
+        status=_public_status(record.status),
+        phone_number=record.phone_number,
+        started_at=_iso(record.started_at),
+        ended_at=_iso(record.ended_at),
+        duration_s=record.duration_s,
+    )
+    return answer.model_dump()
+
+
+def _refreshed(state: AppState, record: CallRecord) -> CallRecord:
+    """The record updated from the provider's own status, when it has one and the call is live."""
+    adapter = state.providers.get(record.provider)
+    get_call = getattr(adapter, "get_call", None)
+    if get_call is None or record.provider_call_id is None or record.status in FINAL_STATUSES:
+        return record
+    try:
+        call = get_call(record.provider_call_id)
+        state.history.upsert_provider_call(record.provider, call, detailed=True)
+    except (ProviderError, CallLogError) as problem:
+        log.warning(
+            "phone call status: kept what we know", extra={"call_id": record.call_id, "problem": str(problem)}
+        )
+        return record
+    return state.history.find(record.call_id) or record
+
+
+def _public_status(status: str) -> PhoneStatus:
+    """Our log's status in the API's words: a call the provider has but nobody answered yet is initiated."""
+    if status in ("created", "failed", "in_progress", "completed", "no_answer", "busy", "voicemail"):
+        return "initiated" if status == "created" else status  # type: ignore[return-value]
+    return "unknown"
+
+
+def _iso(moment: Any) -> str | None:
+    """ISO 8601 in UTC with a ``Z``."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
