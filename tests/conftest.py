@@ -16,7 +16,9 @@ from tests.fakes import (
     FakeServer,
     FakeState,
     create_convoi_app,
+    create_elevenlabs_app,
     create_ravan_app,
+    create_retell_app,
     create_unleashx_app,
     create_zudu_app,
 )
@@ -70,6 +72,15 @@ zudu = _provider_fixture(
 convoi = _provider_fixture(
     "convoi", create_convoi_app, api_key=FAKE_KEYS["convoi"], agents={FAKE_AGENT_IDS["convoi"]: {}}
 )
+retell = _provider_fixture(
+    "retell", create_retell_app, api_key=FAKE_KEYS["retell"], agents={FAKE_AGENT_IDS["retell"]: {}}
+)
+elevenlabs = _provider_fixture(
+    "elevenlabs",
+    create_elevenlabs_app,
+    api_key=FAKE_KEYS["elevenlabs"],
+    agents={FAKE_AGENT_IDS["elevenlabs"]: {}},
+)
 unleashx = _provider_fixture(
     "unleashx",
     create_unleashx_app,
@@ -79,7 +90,15 @@ unleashx = _provider_fixture(
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, request: pytest.FixtureRequest, ravan: Any, zudu: Any, convoi: Any) -> Any:
+def make_app(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    ravan: Any,
+    zudu: Any,
+    convoi: Any,
+    retell: Any,
+    elevenlabs: Any,
+) -> Any:
     """Build the app in process from the test module's ``CATALOGUE``, against this test's fakes.
 
     Keyword arguments override settings (environment variable names).
@@ -87,8 +106,9 @@ def make_app(tmp_path: Path, request: pytest.FixtureRequest, ravan: Any, zudu: A
     catalogue = request.module.CATALOGUE.format(**FAKE_AGENT_IDS)
 
     def build(**env: str) -> Flask:
+        urls = {"retell_url": retell[0].url, "elevenlabs_url": elevenlabs[0].url}
         defaults = {
-            **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
+            **provider_env(ravan[0].url, zudu[0].url, convoi[0].url, **urls),
             "WEBCALL_READ_TIMEOUT_S": "1",
             "WEBCALL_CONNECT_TIMEOUT_S": "1",
             "WEBCALL_RATE_LIMITS": "1000/minute",

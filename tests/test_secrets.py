@@ -38,6 +38,8 @@ SECRETS = {
     "ZUDU_API_SECRET": "zudu-secret-LEAKCHECK-2e3f4a5b",
     "CONVOI_API_KEY": "sk_live_LEAKCHECK_6c7d8e9f",
     "UNLEASHX_API_TOKEN": "ux-token-LEAKCHECK-0a1b2c3d",
+    "RETELL_API_KEY": "key_LEAKCHECK_retell_3c4d5e6f",
+    "ELEVENLABS_API_KEY": "sk_LEAKCHECK_elevenlabs_7a8b9c0d",
     "LIVEKIT_API_SECRET": "lk-secret-LEAKCHECK-4e5f6a7b8c9d0e1f",
     "WEBCALL_SECRET_KEY": "webcall-secret-LEAKCHECK-5c6d7e8f9a0b1c2d3e4f",
     "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret-LEAKCHECK-6e7f8a9b",
@@ -61,6 +63,16 @@ agent_id = "{zudu}"
 [agents.convoi]
 provider = "convoi"
 agent_id = "{convoi}"
+
+[agents.retell]
+provider = "retell"
+agent_id = "{retell}"
+allowed_variables = ["name"]
+
+[agents.elevenlabs]
+provider = "elevenlabs"
+agent_id = "{elevenlabs}"
+allowed_variables = ["name"]
 
 [agents.local]
 provider = "livekit"
@@ -125,12 +137,17 @@ class Drive:
 
 
 @pytest.fixture
-def drive(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any) -> Iterator[Drive]:
+def drive(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, retell: Any, elevenlabs: Any
+) -> Iterator[Drive]:
     """The app with every secret set, pointed at the fakes, which expect our distinctive keys."""
-    fakes = {"ravan": ravan[1], "zudu": zudu[1], "convoi": convoi[1]}
+    fakes = {"ravan": ravan[1], "zudu": zudu[1], "convoi": convoi[1], "retell": retell[1],
+             "elevenlabs": elevenlabs[1]}  # fmt: skip
     fakes["ravan"].api_key = SECRETS["RAVAN_API_KEY"]
     fakes["zudu"].api_key, fakes["zudu"].api_secret = SECRETS["ZUDU_API_KEY"], SECRETS["ZUDU_API_SECRET"]
     fakes["convoi"].api_key = SECRETS["CONVOI_API_KEY"]
+    fakes["retell"].api_key = SECRETS["RETELL_API_KEY"]
+    fakes["elevenlabs"].api_key = SECRETS["ELEVENLABS_API_KEY"]
     path = tmp_path / "agents.toml"
     path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS))
     turnstile = FakeTurnstile(secret=SECRETS["WEBCALL_TURNSTILE_SECRET_KEY"], good_token=HUMAN)
@@ -143,6 +160,10 @@ def drive(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any) -> Iterator[Drive]
                 "RAVAN_BASE_URL": ravan[0].url,
                 "ZUDU_BASE_URL": zudu[0].url,
                 "CONVOI_BASE_URL": convoi[0].url,
+                "RETELL_BASE_URL": retell[0].url,
+                "RETELL_LIVEKIT_URL": OfflineLiveKit.url,
+                "ELEVENLABS_BASE_URL": elevenlabs[0].url,
+                "ELEVENLABS_LIVEKIT_URL": OfflineLiveKit.url,
                 "LIVEKIT_URL": OfflineLiveKit.url,
                 "LIVEKIT_API_KEY": OfflineLiveKit.api_key,  # not a secret: it is every token's `iss`
                 "WEBCALL_TURNSTILE_SITE_KEY": "ts-site-key",
@@ -163,7 +184,8 @@ def drive_pages_and_probes(d: Drive) -> None:
     now = int(time.time())
     valid = sign_demo_link(SECRETS["WEBCALL_SECRET_KEY"], "local", {"name": "Ann"}, now + 3600)
     expired = sign_demo_link(SECRETS["WEBCALL_SECRET_KEY"], "local", {"name": "Ann"}, now - 10)
-    for path in ["/", "/talk/ravan", "/talk/zudu", "/talk/convoi", "/talk/local", "/talk/nobody",
+    for path in ["/", "/talk/ravan", "/talk/zudu", "/talk/convoi", "/talk/retell", "/talk/elevenlabs",
+                 "/talk/local", "/talk/nobody",
                  "/nowhere", "/static/nothing.js", f"/demo/local?t={valid}", f"/demo/local?t={expired}",
                  "/demo/local?t=forged", f"/demo/ravan?t={valid}", "/healthz", "/readyz", "/openapi.json",
                  "/api/nowhere"]:  # fmt: skip
@@ -180,7 +202,7 @@ def drive_calls_and_refusals(d: Drive) -> None:
     now = int(time.time())
     valid = sign_demo_link(SECRETS["WEBCALL_SECRET_KEY"], "local", {"name": "Ann"}, now + 3600)
     expired = sign_demo_link(SECRETS["WEBCALL_SECRET_KEY"], "local", {"name": "Ann"}, now - 10)
-    for agent in ("ravan", "zudu", "convoi", "local"):
+    for agent in ("ravan", "zudu", "convoi", "retell", "elevenlabs", "local"):
         assert d.call({"agent": agent, "variables": {"name": "Ann"}}).status_code == 201, agent
     assert d.call({"agent": "local", "demo_token": valid}).status_code == 201
     d.call({"agent": "convoi"}, headers={"Idempotency-Key": "double-click-1"})
@@ -275,6 +297,7 @@ def drive_phone_calls(d: Drive) -> None:
 def drive_provider_failures(d: Drive) -> None:
     """Each fault once, followed by a good call so no circuit breaker opens in between."""
     ravan_key = SECRETS["RAVAN_API_KEY"]
+    retell_key, elevenlabs_key = SECRETS["RETELL_API_KEY"], SECRETS["ELEVENLABS_API_KEY"]
     faults = [
         ("ravan", Fault("status", status=401, body={"success": False, "message": f"bad key {ravan_key}"})),
         ("ravan", Fault("status", status=500, body=f"Traceback (most recent call last): key={ravan_key}")),
@@ -289,12 +312,17 @@ def drive_provider_failures(d: Drive) -> None:
         ("zudu", Fault("status", status=400, body={"message": f"X-API-SECRET {SECRETS['ZUDU_API_SECRET']}"})),
         ("zudu", Fault("html", status=503)),
         ("convoi", Fault("status", status=422, body={"error": f"Bearer {SECRETS['CONVOI_API_KEY']}"})),
+        ("retell", Fault("status", status=401, body={"error_message": f"Bearer {retell_key}"})),
+        ("retell", Fault("success_false")),  # a call on a transport the page cannot join
+        ("elevenlabs", Fault("status", status=401, body={"detail": {"message": f"key {elevenlabs_key}"}})),
+        ("elevenlabs", Fault("html", status=200, body=f"<p>xi-api-key: {elevenlabs_key}</p>")),
     ]
     for provider, fault in faults:
         d.fakes[provider].faults.append(fault)
         d.call({"agent": provider})
         d.call({"agent": provider})
-    for provider in ("zudu", "convoi"):  # keys the provider does not know: our problem, not the caller's
+    # Keys the provider does not know: our problem, not the caller's.
+    for provider in ("zudu", "convoi", "retell", "elevenlabs"):
         d.fakes[provider].api_key = "someone-elses-key"
         d.call({"agent": provider})
     d.get("/readyz")

@@ -146,6 +146,9 @@ class Agent(BaseModel):
     screen_share: bool = False  # the caller may share a screen or a window
     text_only: Literal["off", "allowed", "only"] = "off"  # "Chat instead": a call without the microphone
     push_to_talk: bool = False  # the microphone is open only while the caller holds the button or Space
+    # Where the provider keeps the call's data, for providers that offer a choice (their
+    # ``regions``); None: the provider's default.
+    region: Text | None = None
 
     @field_validator("provider")
     @classmethod
@@ -201,6 +204,9 @@ class Agent(BaseModel):
             raise ValueError("avatar is sent in LiveKit's agent dispatch: only the livekit provider has one")
         if self.avatar and not self.agent_video:
             raise ValueError("avatar = true asks for a video that agent_video = false would not show")
+        spec = registry()[self.provider]
+        if self.text_only != "off" and not spec.reads_typed_messages:
+            raise ValueError(f"text_only: {spec.title}'s agents read nothing the page types, so no chat")
         return self
 
     @property
@@ -220,6 +226,14 @@ class Agent(BaseModel):
     def media(self) -> dict[str, Any]:
         """What the call page needs to know to offer each kind of media."""
         return self.model_dump(include={"agent_video", "camera", "screen_share", "text_only", "push_to_talk"})
+
+    @model_validator(mode="after")
+    def _region_offered(self) -> Agent:
+        """A region the provider offers (where it keeps the call's data), if the agent names one."""
+        problem = registry()[self.provider].check_region(self.region) if self.region is not None else None
+        if problem:
+            raise ValueError(f"region: {problem}")
+        return self
 
     def public(self) -> dict[str, Any]:
         """The fields a page may show: nothing about the provider's ids or prompts."""

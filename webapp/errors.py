@@ -125,6 +125,44 @@ class InvalidQuery(BadRequest):
     message = "A query parameter is not valid."
 
 
+# LiveKit's token endpoint (``POST /api/token``): fields of LiveKit's request a client may not choose.
+
+
+class RoomNameNotAllowed(BadRequest):
+    """The request names the room (``room_name``, ``room_config.name``): the server names it."""
+
+    code = "room_name_not_allowed"
+    message = "The server names the room: leave room_name and room_config.name out."
+
+
+class IdentityNotAllowed(BadRequest):
+    """The request sets ``participant_identity``: the server chooses every identity."""
+
+    code = "participant_identity_not_allowed"
+    message = "The server chooses each participant's identity: leave participant_identity out."
+
+
+class FieldNotAllowed(BadRequest):
+    """The request sets something the server decides (metadata, attributes, room or dispatch settings)."""
+
+    code = "field_not_allowed"
+    message = "This field is chosen by the server: leave it out."
+
+
+class OneAgentOnly(BadRequest):
+    """The request dispatches more than one agent: a call has exactly one."""
+
+    code = "one_agent_only"
+    message = "A call has exactly one agent: name one in room_config.agents."
+
+
+class AgentNameRequired(BadRequest):
+    """The request names no agent and there is more than one."""
+
+    code = "agent_name_required"
+    message = "Name the agent to call in room_config.agents[0].agent_name."
+
+
 # --- 401: who is asking ---------------------------------------------------------------------
 
 

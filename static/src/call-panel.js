@@ -23,9 +23,9 @@ const MAX_CHAT_CHARS = 1000;
 
 /**
  * Mounts the call UI found in `root` and returns its controller:
- * { start(mode?), hangUp(), destroy(), element } where element is the #call element.
- * start() must run inside a user gesture (a click), like a press on Talk; start('text') is
- * "Chat instead", for agents that take chats.
+ * { start(mode?), hangUp(), sendContext(text), answerToolCall(id, result, isError), destroy(),
+ * element } where element is the #call element. start() must run inside a user gesture (a click),
+ * like a press on Talk; start('text') is "Chat instead", for agents that take chats.
  */
 export function mountCall(root, config) {
   if (config.web === false) return mountPhoneOnly(root, config);
@@ -38,6 +38,11 @@ export function mountCall(root, config) {
     element: panel.element,
     start: (mode) => panel.start(mode === 'text' && panel.media.text_only !== 'off' ? 'text' : 'voice'),
     hangUp: () => panel.hangUp(),
+    /** Tells the agent `text` in the background; resolves whether it was sent. */
+    sendContext: async (text) => Boolean(await panel.current?.sendContext(String(text))),
+    /** Answers a webcall:tool-call event's call; false when no such call is waiting. */
+    answerToolCall: (id, result, isError = false) =>
+      Boolean(panel.current?.answerToolCall(String(id), result, Boolean(isError))),
     /** Ends any call and detaches every listener; the markup stays where it is. */
     destroy: () => panel.destroy(),
   };
@@ -205,7 +210,8 @@ class CallPanel {
     }
     this.transcript.clear();
     ui.clearError();
-    ui.set({ mode: callMode, talking: false, muted: false, agentState: undefined, hasTranscript: false });
+    const fresh = { agentState: undefined, hasTranscript: false, canChat: true };
+    ui.set({ mode: callMode, talking: false, muted: false, ...fresh });
     this.current = this.last = new CallSession(this, callMode);
   }
 

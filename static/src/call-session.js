@@ -1,14 +1,13 @@
 /**
  * One call's lifetime, from a press on Talk to its end: asks our API for the call (after the bot
- * check, if any), joins its room (room.js) speaking the LiveKit Agents protocol, plays and
- * meters the agent, runs the clock, and shows every step in the call panel: its state, the
+ * check, if any), joins its room (room.js) speaking the protocol of the call's provider, plays
+ * and meters the agent, runs the clock, and shows every step in the call panel: its state, the
  * transcript, the webcall:* events.
  */
 import { AgentAudio } from './agent-audio.js';
 import { requestCall } from './api.js';
 import { CallTimer } from './call-timer.js';
 import { LevelMeters } from './level-meters.js';
-import { livekitAgents } from './protocols/livekit-agents.js';
 import { CallRoom } from './room.js';
 
 const AGENT_JOIN_TIMEOUT_S = 20;
@@ -36,7 +35,7 @@ export class CallSession {
     this.wake = () => this.meters.resume();
     panel.element.addEventListener('pointerdown', this.wake);
     panel.element.addEventListener('keydown', this.wake);
-    this.room = new CallRoom(livekitAgents, this.roomHooks(), { mic: micMode(mode, panel.config) });
+    this.room = new CallRoom(this.roomHooks(), { mic: micMode(mode, panel.config) });
     this.begin();
     panel.extras.begin(this); // media/extras.js: camera, screen share, push-to-talk, chat
   }
@@ -74,6 +73,16 @@ export class CallSession {
     return this.room.sendChat(text);
   }
 
+  /** Tells the agent `text` in the background (where its protocol can); resolves whether sent. */
+  sendContext(text) {
+    return this.room.sendContext(text);
+  }
+
+  /** Answers the agent's tool call `id` (from a webcall:tool-call event); false if none waits. */
+  answerToolCall(id, result, isError) {
+    return this.room.answerToolCall(id, result, isError);
+  }
+
   /** Moves the microphone or the agent's voice to another device. */
   switchDevice(kind, deviceId) {
     return this.room.switchDevice(kind, deviceId);
@@ -106,6 +115,8 @@ export class CallSession {
       playback: (canPlay) => this.onPlayback(canPlay),
       line: (line) => transcript.show(line),
       drop: (id) => transcript.remove(id),
+      abilities: ({ chat }) => ui.set({ canChat: chat }),
+      toolCall: (call) => emit('tool-call', call),
       end: (outcome) => this.onEnd(outcome),
     };
   }

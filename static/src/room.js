@@ -1,11 +1,12 @@
 /**
  * Where the browser joins the room: one call = one LiveKit Room. Opens the microphone while the
  * call is requested, connects with the call's token, finds the agent, follows reconnects, and
- * ends exactly once. What the agent says besides its voice is read by a protocol adapter
- * (protocols/). Reports through plain hook functions; knows nothing of the DOM.
+ * ends exactly once. What the agent says besides its voice is read by the protocol adapter of
+ * the call's provider (protocols/). Reports through plain hook functions; knows nothing of the DOM.
  */
 import { DisconnectReason, ParticipantEvent, Room, RoomEvent, Track } from 'livekit-client';
 import { ApiError } from './api.js';
+import { loadProtocol } from './protocols/index.js';
 
 const RECONNECT_GIVE_UP_MS = 20_000;
 
@@ -38,18 +39,18 @@ const NORMAL_ENDS = new Map([
 
 /**
  * hooks: phase(state), connected(), agent(participant), audio(track, subscribed),
- * video(track, subscribed), mic(track), muted(bool), playback(canPlay), end(outcome) where
- * outcome is {reason} for a normal end or {code, message?, retryAfterS?} for a failure; and the
- * protocol's agentState(state), line(line), drop(id) (see protocols/livekit-agents.js).
+ * video(track, subscribed), mic(track), muted(bool), playback(canPlay), abilities({chat}),
+ * end(outcome) where outcome is {reason} for a normal end or {code, message?, retryAfterS?} for a
+ * failure; and the protocol's agentState(state), line(line), drop(id), toolCall(call) (see
+ * protocols/index.js).
  */
 export class CallRoom {
   /**
-   * `protocol` reads the agent's side channels (protocols/livekit-agents.js). `mic` is `open`
-   * (published from the start, with the pre-connect buffer), `push-to-talk` (published muted:
-   * media/push-to-talk.js opens it while held) or `none` (a text chat: never asked for). Must be
-   * constructed inside the click handler: it unlocks audio playback.
+   * `mic` is `open` (published from the start, with the pre-connect buffer), `push-to-talk`
+   * (published muted: media/push-to-talk.js opens it while held) or `none` (a text chat: never
+   * asked for). Must be constructed inside the click handler: it unlocks audio playback.
    */
-  constructor(protocol, hooks, { mic = 'open' } = {}) {
+  constructor(hooks, { mic = 'open' } = {}) {
     this.hooks = hooks;
     this.room = new Room(ROOM_OPTIONS);
     this.room.startAudio().catch(() => {});
@@ -58,15 +59,10 @@ export class CallRoom {
     this.connected = false;
     this.reconnecting = false;
     this.agent = null;
+    this.agentState = undefined;
     this.over = false;
     this.agentTimer = 0;
-    // Before listen(), so that its listeners run before ours: an agent found by an attribute
-    // change reports its state once, from follow().
-    this.protocol = protocol(this.room, {
-      agentState: (state) => this.report('agentState', state),
-      line: (line) => this.report('line', line),
-      drop: (id) => this.report('drop', id),
-    });
+    this.protocol = null; // the call's protocol adapter, once the call (and its provider) is known
     this.listen();
   }
 
@@ -91,22 +87,50 @@ export class CallRoom {
       .then((pub) => pub?.track && this.report('mic', pub.track))
       .catch((err) => this.finish(micFailure(err)));
     session
-      .then(({ livekit }) => (this.over ? null : room.connect(livekit.url, livekit.token)))
-      .then(() => {
-        if (this.over) return;
-        this.connected = true;
-        this.report('connected');
-        room.remoteParticipants.forEach((p) => this.considerAgent(p));
-        if (!this.agent && agentJoinTimeoutS) {
-          this.agentTimer = setTimeout(
-            () => this.finish({ code: 'agent-timeout' }),
-            agentJoinTimeoutS * 1000,
-          );
-        }
-        this.update();
-      })
+      .then((call) => this.enter(call))
+      .then((entered) => entered && this.joined(agentJoinTimeoutS))
       .catch((err) => this.finish(joinFailure(err)));
     this.update();
+  }
+
+  /**
+   * Speaks the protocol of the call's provider, then connects (an adapter listens before the
+   * first message can arrive); resolves whether the room was entered while the call lasts.
+   */
+  async enter(call) {
+    if (this.over) return false;
+    const adapter = await loadProtocol(call.provider);
+    if (this.over) return false;
+    this.protocol = adapter(this.room, this.protocolHooks(), call);
+    this.report('abilities', { chat: Boolean(this.protocol.sendChat) });
+    await this.room.connect(call.livekit.url, call.livekit.token);
+    return !this.over;
+  }
+
+  /** In the room: says so, and looks for the agent. */
+  joined(agentJoinTimeoutS) {
+    this.connected = true;
+    this.report('connected');
+    this.room.remoteParticipants.forEach((p) => this.considerAgent(p));
+    if (!this.agent && agentJoinTimeoutS) {
+      const giveUp = () => this.finish({ code: 'agent-timeout' });
+      this.agentTimer = setTimeout(giveUp, agentJoinTimeoutS * 1000);
+    }
+    this.update();
+  }
+
+  /** What the protocol reports, passed on while the call lasts; a state only when it changes. */
+  protocolHooks() {
+    return {
+      agentState: (state) => {
+        if (state === this.agentState) return;
+        this.agentState = state;
+        this.report('agentState', state);
+      },
+      line: (line) => this.report('line', line),
+      drop: (id) => this.report('drop', id),
+      toolCall: (call) => this.report('toolCall', call),
+    };
   }
 
   /** Publishes the microphone as `mic` says (see the constructor); resolves with its publication. */
@@ -130,9 +154,23 @@ export class CallRoom {
     return this.room.localParticipant.setMicrophoneEnabled(!muted);
   }
 
-  /** Sends a typed message to the agent; resolves once it is sent. */
+  /** Sends a typed message to the agent; resolves once it is sent (rejects: no chat here). */
   sendChat(text) {
-    return this.protocol.sendChat(text);
+    if (this.protocol?.sendChat) return this.protocol.sendChat(text);
+    return Promise.reject(new Error('This agent reads no typed messages.'));
+  }
+
+  /** Tells the agent `text` in the background; resolves whether it was sent. */
+  async sendContext(text) {
+    if (!this.connected || this.over || !this.protocol?.sendContext) return false;
+    await this.protocol.sendContext(text);
+    return true;
+  }
+
+  /** Answers the agent's tool call `id`; false when no such call is waiting. */
+  answerToolCall(id, result, isError) {
+    if (this.over || !this.protocol?.answerToolCall) return false;
+    return this.protocol.answerToolCall(id, result, isError);
   }
 
   /** The device in use for `kind` (audioinput, audiooutput), if known. */
@@ -206,7 +244,7 @@ export class CallRoom {
 
   /** Takes the first participant the protocol calls the agent. */
   considerAgent(p) {
-    if (this.over || this.agent || !this.protocol.isAgent(p)) return;
+    if (this.over || this.agent || !this.protocol?.isAgent(p)) return;
     this.agent = p;
     clearTimeout(this.agentTimer);
     this.report('agent', p);
@@ -230,6 +268,7 @@ export class CallRoom {
     if (this.over) return;
     this.over = true;
     clearTimeout(this.agentTimer);
+    this.protocol?.stop?.();
     releaseMicrophone(this.room);
     this.room.disconnect().catch(() => {});
     this.hooks.end(outcome);

@@ -26,7 +26,7 @@ const SHOWS = {
   screenShare: (v) => CAN_SHARE_SCREEN && JOINED.includes(v.state),
   speaker: (v) => v.mode === 'text' && JOINED.includes(v.state),
   timer: (v) => IN_CALL.includes(v.state),
-  chat: (v) => IN_CALL.includes(v.state),
+  chat: (v) => IN_CALL.includes(v.state) && v.canChat,
   devices: (v) => v.hasDevices && !['requesting-mic', 'connecting'].includes(v.state),
   consent: (v) => v.consentText !== null && AT_REST.includes(v.state),
   copy: (v) => v.hasTranscript && ['ended', 'failed'].includes(v.state),
@@ -50,6 +50,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     micGranted: false,
     hasDevices: false,
     hasTranscript: false,
+    canChat: true, // false when the agent's protocol reads no typed messages
     consentText,
     consented: true,
   };
@@ -91,7 +92,10 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
       Object.assign(view, extra, { state });
       render();
     },
-    /** Any of: mode, talking, agentState, muted, micGranted, hasDevices, hasTranscript, consented. */
+    /**
+     * Any of: mode, talking, agentState, muted, micGranted, hasDevices, hasTranscript, canChat,
+     * consented.
+     */
     set(changes) {
       Object.assign(view, changes);
       if ('muted' in changes) el.mute.setAttribute('aria-pressed', String(view.muted));

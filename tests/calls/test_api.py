@@ -7,8 +7,10 @@ that follows the provider's documentation and rejects what the real API would.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -41,6 +43,18 @@ agent_id = "webcall-demo"
 greeting = "Hello {{{{name}}}}"
 allowed_variables = ["name"]
 max_call_s = 120
+
+[agents.retell]
+provider = "retell"
+agent_id = "{retell}"
+allowed_variables = ["name"]
+
+[agents.elevenlabs]
+provider = "elevenlabs"
+agent_id = "{elevenlabs}"
+variables = {{ plan = "pro" }}
+allowed_variables = ["name"]
+region = "eu"
 
 [agents.seeing]
 provider = "livekit"
@@ -175,6 +189,61 @@ def test_livekit_token_is_minted_with_server_chosen_room_and_dispatch(make_app: 
     assert other["room"] != answer["room"] and other["identity"] != answer["identity"]
 
 
+def test_retell_sends_dynamic_variables_and_joins_its_livekit_host(make_app: MakeApp, retell: Any) -> None:
+    _, state = retell
+    before = datetime.now(UTC)
+    response = post(make_app(), {"agent": "retell", "variables": {"name": "Ann", "plan": "x"}})
+    answer = assert_call_answer(response, "retell", "retell")
+    sent = state.requests[-1]
+    assert sent.path == "/v2/create-web-call"
+    assert sent.headers["Authorization"] == f"Bearer {FAKE_KEYS['retell']}"
+    assert sent.json == {
+        "agent_id": FAKE_AGENT_IDS["retell"],
+        "metadata": {"webcall_agent": "retell"},
+        "retell_llm_dynamic_variables": {"name": "Ann"},
+    }
+    assert answer["livekit"]["url"] == OfflineLiveKit.url  # RETELL_LIVEKIT_URL: Retell's v2 names none
+    assert answer["call_id"] in state.calls
+    expires = datetime.fromisoformat(answer["expires_at"])
+    assert before < expires <= datetime.now(UTC) + timedelta(seconds=30)  # join within Retell's 30 s
+    assert "protocol" not in answer and answer["ignored_variables"] == ["plan"]
+
+
+def test_retell_on_a_transport_the_page_cannot_join(
+    make_app: MakeApp, retell: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    retell[1].response_shape = "v3"
+    assert_call_answer(post(make_app(), {"agent": "retell"}), "retell", "retell")
+    retell[1].response_shape = "gateway"
+    with caplog.at_level(logging.ERROR):
+        response = post(make_app(), {"agent": "retell"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (502, "provider_bad_response")
+    assert any("'gateway', not LiveKit" in record.getMessage() for record in caplog.records)
+
+
+def test_elevenlabs_gets_a_token_and_hands_the_page_its_first_message(
+    make_app: MakeApp, elevenlabs: Any
+) -> None:
+    _, state = elevenlabs
+    response = post(make_app(), {"agent": "elevenlabs", "participant_name": "Ann",
+                                 "variables": {"name": "Ann", "plan": "free"}})  # fmt: skip
+    answer = assert_call_answer(response, "elevenlabs", "elevenlabs")
+    sent = state.requests[-1]
+    assert (sent.method, sent.path) == ("GET", "/v1/convai/conversation/token")
+    assert sent.headers["xi-api-key"] == FAKE_KEYS["elevenlabs"]
+    assert sent.query == {"agent_id": FAKE_AGENT_IDS["elevenlabs"], "participant_name": "Ann"}
+    assert answer["call_id"].startswith("conv_") and answer["room"].endswith(answer["call_id"])
+    # The page sends this first; only the agent's defaults and allowed variables are in it.
+    assert answer["protocol"] == {
+        "initiation": {
+            "type": "conversation_initiation_client_data",
+            "dynamic_variables": {"plan": "pro", "name": "Ann"},
+        }
+    }
+    assert answer["livekit"]["url"] == OfflineLiveKit.url
+
+
+@pytest.mark.parametrize("provider", ["zudu", "convoi", "retell", "elevenlabs"])
 def grants_and_dispatch(answer: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The token's video grants and the agent's dispatch metadata, from a call answer."""
     token = jwt.decode(answer["livekit"]["token"], OfflineLiveKit.api_secret, algorithms=["HS256"])

@@ -11,11 +11,19 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.fakes import FakeServer, create_convoi_app, create_ravan_app, create_zudu_app
+from tests.fakes import (
+    FakeServer,
+    create_convoi_app,
+    create_elevenlabs_app,
+    create_ravan_app,
+    create_retell_app,
+    create_zudu_app,
+)
 from tests.support.apps import DEMO_AGENT_NAME, FAKE_AGENT_IDS, FAKE_KEYS, fake_state, provider_env
 from tests.support.browser import CHROMIUM_ARGS
 from tests.support.livekit_server import LiveKitServer, start_livekit_server
 from tests.support.processes import ROOT, Process, python_argv, start, wait_until
+from tests.support.protocol_agents import ProtocolAgents
 from tests.support.stack import AGENTS_TOML, AppServer, start_app_server
 
 
@@ -79,8 +87,20 @@ def embed_hosts() -> Iterator[dict[str, EmbedHost]]:
 
 
 @pytest.fixture(scope="session")
+def protocol_agents(livekit_server: LiveKitServer, artifacts: Path) -> Iterator[ProtocolAgents]:
+    """Retell's and ElevenLabs' own agents (faked), joining the rooms their fakes create."""
+    agents = ProtocolAgents(livekit_server, artifacts / "logs")
+    yield agents
+    agents.stop()
+
+
+@pytest.fixture(scope="session")
 def stack(
-    livekit_server: LiveKitServer, demo_agent: Process, artifacts: Path, embed_hosts: dict[str, EmbedHost]
+    livekit_server: LiveKitServer,
+    demo_agent: Process,
+    protocol_agents: ProtocolAgents,
+    artifacts: Path,
+    embed_hosts: dict[str, EmbedHost],
 ) -> Iterator[dict[str, Any]]:
     """Everything for a real call: LiveKit, the demo agent, provider fakes and gunicorn."""
     fakes = {}
@@ -89,20 +109,36 @@ def stack(
         ("ravan", create_ravan_app, {"api_key": FAKE_KEYS["ravan"]}),
         ("zudu", create_zudu_app, {"api_key": FAKE_KEYS["zudu"], "api_secret": FAKE_KEYS["zudu_secret"]}),
         ("convoi", create_convoi_app, {"api_key": FAKE_KEYS["convoi"]}),
-    ]:
-        state = fake_state(livekit_server, agents={FAKE_AGENT_IDS[kind]: {}}, **fields)
+        ("retell", create_retell_app, {"api_key": FAKE_KEYS["retell"], "on_web_call": protocol_agents.join}),
+        ("elevenlabs", create_elevenlabs_app,
+         {"api_key": FAKE_KEYS["elevenlabs"], "on_web_call": protocol_agents.join}),
+    ]:  # fmt: skip
+        agents: dict[Any, dict[str, Any]] = {FAKE_AGENT_IDS[kind]: {}}
+        if kind == "elevenlabs":
+            agents[FAKE_AGENT_IDS["elevenlabs_late"]] = {"join_delay_s": 3.0}
+        state = fake_state(livekit_server, agents=agents, **fields)
         server = FakeServer(create(state))
         server.start()
         servers.append(server)
         fakes[kind] = (server, state)
+    urls = {"retell_url": fakes["retell"][0].url, "elevenlabs_url": fakes["elevenlabs"][0].url}
     env = {
         **livekit_server.env(),
-        **provider_env(fakes["ravan"][0].url, fakes["zudu"][0].url, fakes["convoi"][0].url),
+        **provider_env(
+            fakes["ravan"][0].url,
+            fakes["zudu"][0].url,
+            fakes["convoi"][0].url,
+            **urls,
+            livekit_url=livekit_server.url,
+        ),  # fmt: skip
     }
     toml = AGENTS_TOML.format(
         ravan_agent=FAKE_AGENT_IDS["ravan"],
         convoi_agent=FAKE_AGENT_IDS["convoi"],
         zudu_agent=FAKE_AGENT_IDS["zudu"],
+        retell_agent=FAKE_AGENT_IDS["retell"],
+        elevenlabs_agent=FAKE_AGENT_IDS["elevenlabs"],
+        elevenlabs_late_agent=FAKE_AGENT_IDS["elevenlabs_late"],
         embed_origin=embed_hosts["allowed"].origin,
     )
     app = start_app_server(env, artifacts / "logs", agents_toml=toml)
@@ -114,6 +150,7 @@ def stack(
         "agent": demo_agent,
         "fakes": fakes,
         "embed_hosts": embed_hosts,
+        "protocol_agents": protocol_agents,
     }
     app.process.stop()
     for server in servers:

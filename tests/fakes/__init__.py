@@ -13,10 +13,12 @@ the real API would reject, and mints real LiveKit tokens that dispatch our demo 
 from __future__ import annotations
 
 from .convoi import create_convoi_app
+from .elevenlabs import create_elevenlabs_app
 from .hooks import FakeError
 from .ravan import create_ravan_app
+from .retell import create_retell_app
 from .server import FakeServer
-from .state import FakeState, Fault, FaultKind, HeaderDict, RecordedRequest
+from .state import FakeState, Fault, FaultKind, HeaderDict, RecordedRequest, WebCallRoom
 from .tokens import dispatch_metadata, mint_participant_token, render_greeting
 from .turnstile import FakeTurnstile
 from .unleashx import create_unleashx_app
@@ -27,6 +29,8 @@ APP_FACTORIES = {
     "zudu": create_zudu_app,
     "convoi": create_convoi_app,
     "unleashx": create_unleashx_app,
+    "retell": create_retell_app,
+    "elevenlabs": create_elevenlabs_app,
 }
 
 __all__ = [
@@ -39,8 +43,11 @@ __all__ = [
     "FaultKind",
     "HeaderDict",
     "RecordedRequest",
+    "WebCallRoom",
     "create_convoi_app",
+    "create_elevenlabs_app",
     "create_ravan_app",
+    "create_retell_app",
     "create_unleashx_app",
     "create_zudu_app",
     "dispatch_metadata",

@@ -19,12 +19,16 @@ _DEFAULT_KEYS = {
     "zudu": "sk_test_zudu",
     "convoi": "sk_live_test",
     "unleashx": "unleashx-test-token",
+    "retell": "key_retell_test",
+    "elevenlabs": "sk_elevenlabs_test",
 }
 _DEFAULT_AGENTS: dict[str, Any] = {
     "ravan": "agent-demo",
     "zudu": "agent-demo",
     "convoi": "agt_demo",
     "unleashx": 1,
+    "retell": "agent_demo",
+    "elevenlabs": "agent_demo",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -75,6 +75,19 @@ class RecordedRequest:
     query: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WebCallRoom:
+    """A web call's room, as a provider's own agent needs it to join and to behave."""
+
+    provider: str
+    call_id: str
+    room: str
+    caller_identity: str
+    agent_id: str
+    agent: dict[str, Any]  # the agent's record in FakeState.agents
+    variables: dict[str, Any]  # what the create request carried (Retell: its dynamic variables)
+
+
 @dataclass
 class FakeState:
     """Configuration and memory of one fake provider server."""
@@ -105,6 +118,9 @@ class FakeState:
     enforce_rate_limits: bool = False
     # Calls created so far, by the provider's id (session_id, call_id, execution_id).
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Retell, ElevenLabs: called with each web call's `WebCallRoom` once its token is minted,
+    # so a test can put the provider's own agent in the room (the real platform would).
+    on_web_call: Callable[[WebCallRoom], None] | None = field(default=None, repr=False)
     # Convoi: (api key, Idempotency-Key) → (body fingerprint, status, body, time created).
     idempotency: dict[tuple[str, str], tuple[str, int, dict[str, Any], float]] = field(
         default_factory=dict, repr=False

@@ -18,8 +18,11 @@ from . import (
     FakeServer,
     FakeState,
     Fault,
+    WebCallRoom,
     create_convoi_app,
+    create_elevenlabs_app,
     create_ravan_app,
+    create_retell_app,
     create_unleashx_app,
     create_zudu_app,
 )
@@ -542,6 +545,129 @@ def test_unleashx_rejects(
     response = http.post(server.url + UNLEASHX_CALL, json=body, headers=headers)
     assert response.status_code == status
     assert response.json()["error"] is True and response.json()["message"]
+
+
+# --- Retell ------------------------------------------------------------------------------
+
+RETELL_AGENT = "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD"
+RETELL_CREATE = "/v2/create-web-call"
+RETELL_AUTH = {"Authorization": "Bearer key_retell"}
+
+
+@pytest.fixture
+def retell(serve: Serve) -> tuple[FakeServer, FakeState, list[WebCallRoom]]:
+    """A Retell fake with one agent; the rooms it tells the test about, for Retell's agent to join."""
+    state = make_state("key_retell", {RETELL_AGENT: {}})
+    rooms: list[WebCallRoom] = []
+    state.on_web_call = rooms.append
+    return serve(create_retell_app, state), state, rooms
+
+
+def test_retell_web_call_token_joins_an_agentless_room_for_30_s(retell: Any, http: httpx.Client) -> None:
+    server, _, rooms = retell
+    body = {"agent_id": RETELL_AGENT, "metadata": {"a": 1}, "retell_llm_dynamic_variables": {"name": "Ann"}}
+    response = http.post(server.url + RETELL_CREATE, json=body, headers=RETELL_AUTH)
+
+    assert response.status_code == 201
+    call = response.json()
+    assert call["call_type"] == "web_call" and call["call_status"] == "registered"
+    assert "url" not in call and "transport" not in call  # v2: Retell's SDK knows its own host
+    claims = decode(call["access_token"])
+    assert claims["exp"] - claims["nbf"] == 30
+    assert "roomConfig" not in claims  # Retell's own agent joins, not a dispatched worker
+    (room,) = rooms
+    assert (room.provider, room.call_id, room.caller_identity) == ("retell", call["call_id"], claims["sub"])
+    assert room.room == claims["video"]["room"] and room.variables == {"name": "Ann"}
+
+    found = http.get(f"{server.url}/v2/get-call/{call['call_id']}", headers=RETELL_AUTH).json()
+    assert found["call_id"] == call["call_id"] and "access_token" not in found
+    listed = http.post(server.url + "/v2/list-calls", json={"limit": 5}, headers=RETELL_AUTH).json()
+    assert [c["call_id"] for c in listed] == [call["call_id"]]
+
+
+@pytest.mark.parametrize("shape", ["v3", "gateway"])
+def test_retell_newer_answers_name_their_transport(retell: Any, http: httpx.Client, shape: str) -> None:
+    server, state, _ = retell
+    state.response_shape = shape
+    call = http.post(server.url + RETELL_CREATE, json={"agent_id": RETELL_AGENT}, headers=RETELL_AUTH).json()
+    assert call["transport"] == ("livekit" if shape == "v3" else "gateway")
+    assert call["url"] == (LIVEKIT_URL if shape == "v3" else "https://gateway.retellai.example")
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({}, {"agent_id": RETELL_AGENT}, 401),
+        ({"Authorization": "Bearer nope"}, {"agent_id": RETELL_AGENT}, 401),
+        (RETELL_AUTH, {}, 400),
+        (RETELL_AUTH, {"agent_id": RETELL_AGENT, "room": "mine"}, 400),
+        (RETELL_AUTH, {"agent_id": RETELL_AGENT, "retell_llm_dynamic_variables": {"n": 1}}, 400),
+        (RETELL_AUTH, {"agent_id": RETELL_AGENT, "agent_version": -1}, 400),
+        (RETELL_AUTH, {"agent_id": "someone-else"}, 404),
+    ],
+)
+def test_retell_rejects(
+    retell: Any, http: httpx.Client, headers: dict[str, str], body: dict[str, Any], status: int
+) -> None:
+    server, _, _ = retell
+    response = http.post(server.url + RETELL_CREATE, json=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["status"] == "error" and response.json()["error_message"]
+
+
+# --- ElevenLabs --------------------------------------------------------------------------
+
+ELEVENLABS_AGENT = "agent_01jzexample0000000000000000"
+ELEVENLABS_TOKEN = "/v1/convai/conversation/token"
+ELEVENLABS_AUTH = {"xi-api-key": "sk_eleven"}
+
+
+@pytest.fixture
+def elevenlabs(serve: Serve) -> tuple[FakeServer, FakeState, list[WebCallRoom]]:
+    """An ElevenLabs fake with one agent; the rooms it tells the test about."""
+    state = make_state("sk_eleven", {ELEVENLABS_AGENT: {}})
+    rooms: list[WebCallRoom] = []
+    state.on_web_call = rooms.append
+    return serve(create_elevenlabs_app, state), state, rooms
+
+
+def test_elevenlabs_token_joins_a_conversation_room(elevenlabs: Any, http: httpx.Client) -> None:
+    server, _, rooms = elevenlabs
+    query = {"agent_id": ELEVENLABS_AGENT, "participant_name": "Ann"}
+    response = http.get(server.url + ELEVENLABS_TOKEN, params=query, headers=ELEVENLABS_AUTH)
+
+    assert response.status_code == 200 and set(response.json()) == {"token"}
+    claims = decode(response.json()["token"])
+    assert "roomConfig" not in claims and claims["name"] == "Ann"
+    (room,) = rooms
+    assert room.room == claims["video"]["room"] and room.room.endswith(room.call_id)
+    assert room.call_id.startswith("conv_") and room.caller_identity == claims["sub"]
+
+    listed = http.get(server.url + "/v1/convai/conversations", params={"agent_id": ELEVENLABS_AGENT},
+                      headers=ELEVENLABS_AUTH).json()  # fmt: skip
+    assert [c["conversation_id"] for c in listed["conversations"]] == [room.call_id]
+    assert listed["has_more"] is False
+    one = http.get(f"{server.url}/v1/convai/conversations/{room.call_id}", headers=ELEVENLABS_AUTH).json()
+    assert one["agent_id"] == ELEVENLABS_AGENT and one["transcript"] == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "status"),
+    [
+        ({}, {"agent_id": ELEVENLABS_AGENT}, 401),
+        ({"xi-api-key": "nope"}, {"agent_id": ELEVENLABS_AGENT}, 401),
+        (ELEVENLABS_AUTH, {}, 422),
+        (ELEVENLABS_AUTH, {"agent_id": ELEVENLABS_AGENT, "dynamic_variables": "x"}, 422),
+        (ELEVENLABS_AUTH, {"agent_id": "agent_someone_else"}, 404),
+    ],
+)
+def test_elevenlabs_rejects(
+    elevenlabs: Any, http: httpx.Client, headers: dict[str, str], query: dict[str, str], status: int
+) -> None:
+    server, _, _ = elevenlabs
+    response = http.get(server.url + ELEVENLABS_TOKEN, params=query, headers=headers)
+    assert response.status_code == status
+    assert response.json()["detail"]
 
 
 # --- Faults and load ---------------------------------------------------------------------

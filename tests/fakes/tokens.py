@@ -6,6 +6,7 @@ variables as agent metadata, so a browser holding it can really talk to the agen
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Mapping
@@ -43,16 +44,18 @@ def mint_participant_token(
     greeting: str | None,
     variables: Mapping[str, Any],
     name: str | None = None,
+    dispatch: bool = True,
+    ttl: datetime.timedelta | None = None,
 ) -> str:
-    """A LiveKit JWT for `identity` in `room` that dispatches `state.dispatch_agent_name`."""
-    dispatch = RoomAgentDispatch(
-        agent_name=state.dispatch_agent_name,
-        metadata=dispatch_metadata(greeting, variables),
-    )
+    """A LiveKit JWT for `identity` in `room`, valid for `ttl` (default `state.token_ttl`).
+
+    With `dispatch`, the room dispatches `state.dispatch_agent_name` (our demo agent, a
+    livekit-agents worker); without, the test puts its own agent in the room.
+    """
     token = (
         AccessToken(state.livekit_api_key, state.livekit_api_secret)
         .with_identity(identity)
-        .with_ttl(state.token_ttl)
+        .with_ttl(ttl or state.token_ttl)
         .with_grants(
             VideoGrants(
                 room_join=True,
@@ -62,8 +65,12 @@ def mint_participant_token(
                 can_publish_data=True,
             )
         )
-        .with_room_config(RoomConfiguration(agents=[dispatch]))
     )
+    if dispatch:
+        agent = RoomAgentDispatch(
+            agent_name=state.dispatch_agent_name, metadata=dispatch_metadata(greeting, variables)
+        )
+        token = token.with_room_config(RoomConfiguration(agents=[agent]))
     if name:
         token = token.with_name(name)
     return token.to_jwt()

@@ -12,7 +12,10 @@ import pytest
 from flask import Flask
 
 from tests.fakes import Fault
+from tests.fakes import elevenlabs as elevenlabs_fake
+from tests.fakes import retell as retell_fake
 from tests.fakes.convoi import add_call, complete_call
+from tests.fakes.fields import now_ms
 from tests.fakes.ravan import add_session, complete_session
 from tests.fakes.zudu import end_call
 from tests.support.apps import FAKE_AGENT_IDS, app_state_of, post
@@ -31,8 +34,18 @@ agent_id = "{convoi}"
 [agents.orders]
 provider = "zudu"
 agent_id = "{zudu}"
+
+[agents.frontdesk]
+provider = "retell"
+agent_id = "{retell}"
+
+[agents.concierge]
+provider = "elevenlabs"
+agent_id = "{elevenlabs}"
+region = "eu"
 """
 RAVAN, CONVOI, ZUDU = FAKE_AGENT_IDS["ravan"], FAKE_AGENT_IDS["convoi"], FAKE_AGENT_IDS["zudu"]
+RETELL, ELEVENLABS = FAKE_AGENT_IDS["retell"], FAKE_AGENT_IDS["elevenlabs"]
 MakeApp = Callable[..., Flask]
 
 
@@ -205,6 +218,61 @@ def test_zudu_calls_we_placed_are_looked_up(make_app: MakeApp, zudu: Any) -> Non
     assert sync(app)["zudu"].detailed == 0  # read in full once is enough for a finished call
 
 
+def test_retell_calls_are_listed_then_read_in_full(make_app: MakeApp, retell: Any) -> None:
+    app = make_app()
+    state = retell[1]
+    placed = post(app, {"agent": "frontdesk"}).get_json()["call_id"]  # through webcall
+    retell_fake.end_call(state, placed, transcript=[("agent", "Hello!"), ("user", "Price, please.")])
+    phone = retell_fake.add_call(state, RETELL, call_type="phone_call", call_status="ongoing",
+                                 start_timestamp=now_ms())  # only Retell knows it  # fmt: skip
+    retell_fake.add_call(state, "someone-elses-agent", call_status="ended", start_timestamp=now_ms())
+
+    report = sync(app, "retell")["retell"]
+    assert (report.listed, report.new, report.detailed, report.errors) == (2, 1, 2, [])
+    listed = state.requests[-3].json  # the list, then each call read in full
+    assert listed["filter_criteria"] == {"agent_id": [RETELL]} and listed["sort_order"] == "descending"
+    assert {r.provider_call_id for r in log_of(app, provider="retell")} == {placed, phone["call_id"]}
+    ours = find(app, placed)
+    assert (ours.agent, ours.outcome, ours.status, ours.provider_status, ours.duration_s) == (
+        "frontdesk", "created", "completed", "ended", 42.0,
+    )  # fmt: skip
+    assert ours.summary == "The caller asked a question." and ours.recording_url
+    assert [(line.role, line.text) for line in ours.transcript or ()] == [
+        ("agent", "Hello!"), ("user", "Price, please."),
+    ]  # fmt: skip
+    assert find(app, phone["call_id"]).channel == "phone"
+
+
+def test_elevenlabs_conversations_are_listed_then_read_in_full(make_app: MakeApp, elevenlabs: Any) -> None:
+    app = make_app()
+    state = elevenlabs[1]
+    placed = post(app, {"agent": "concierge"}).get_json()["call_id"]  # a conv_… id, through webcall
+    elevenlabs_fake.end_conversation(state, placed, transcript=[("agent", "Bonjour!"), ("user", "Hello.")])
+    live = elevenlabs_fake.add_conversation(state, ELEVENLABS, status="in-progress")
+    elevenlabs_fake.add_conversation(state, "agent_someone_else", status="done")
+
+    report = sync(app, "elevenlabs")["elevenlabs"]
+    assert (report.listed, report.new, report.detailed, report.errors) == (2, 1, 2, [])
+    assert {r.provider_call_id for r in log_of(app, provider="elevenlabs")} == {
+        placed,
+        live["conversation_id"],
+    }
+    ours = find(app, placed)
+    assert (ours.agent, ours.status, ours.provider_status, ours.duration_s) == (
+        "concierge",
+        "completed",
+        "done",
+        42,
+    )
+    assert ours.summary == "The caller needed help."
+    assert [(line.role, line.text) for line in ours.transcript or ()] == [
+        ("agent", "Bonjour!"),
+        ("user", "Hello."),
+    ]
+    assert ours.transcript and ours.transcript[1].at == ours.started_at + timedelta(seconds=2)  # type: ignore[operator]
+    assert find(app, live["conversation_id"]).status == "in_progress"
+
+
 def test_the_cli_prints_one_line_per_provider_and_fails_when_one_stopped(
     make_app: MakeApp, ravan: Any, convoi: Any
 ) -> None:
@@ -221,7 +289,8 @@ def test_the_cli_prints_one_line_per_provider_and_fails_when_one_stopped(
     convoi[1].api_key = "rotated"
     everything = runner.invoke(args=["history", "sync"])
     assert everything.exit_code == 1
-    assert [line.split(":")[0] for line in everything.output.splitlines()] == ["convoi", "ravan", "zudu"]
+    names = [line.split(":")[0] for line in everything.output.splitlines()]
+    assert names == ["convoi", "elevenlabs", "ravan", "retell", "zudu"]
     assert "stopped: provider_auth_failed" in everything.output
     assert runner.invoke(args=["history", "sync", "--since", "last tuesday"]).exit_code == 2
     assert runner.invoke(args=["history", "sync", "--provider", "livekit"]).exit_code == 2

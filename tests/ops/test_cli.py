@@ -23,6 +23,14 @@ agent_id = "{zudu}"
 provider = "convoi"
 agent_id = "{convoi}"
 title = "Sales"
+
+[agents.retell]
+provider = "retell"
+agent_id = "{retell}"
+
+[agents.elevenlabs]
+provider = "elevenlabs"
+agent_id = "{elevenlabs}"
 """
 LIVEKIT_AGENT = """
 [agents.ravan]
@@ -37,12 +45,17 @@ max_call_s = 120
 
 
 def test_check_reaches_every_provider_with_our_keys(
-    make_app: Any, ravan: Any, zudu: Any, convoi: Any
+    make_app: Any, ravan: Any, zudu: Any, convoi: Any, retell: Any, elevenlabs: Any
 ) -> None:
     result = make_app().test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
-    assert set(rows) == {"ravan", "zudu", "convoi"} and all(" ok " in row for row in rows.values())
+    assert set(rows) == {"ravan", "zudu", "convoi", "retell", "elevenlabs"}
+    assert all(" ok " in row for row in rows.values())
+    # Retell's harmless read is its call list (a POST that creates nothing); ElevenLabs' a GET.
+    assert [(r.method, r.path) for r in retell[1].requests] == [("POST", "/v2/list-calls")]
+    assert [(r.method, r.path) for r in elevenlabs[1].requests] == [("GET", "/v1/convai/conversations")]
+    assert retell[1].calls == {} and elevenlabs[1].calls == {}
     # Each one was a harmless read that carried our credentials: no call was placed.
     assert [r.method for r in ravan[1].requests] == ["GET"] and [r.method for r in convoi[1].requests] == [
         "GET"
@@ -64,7 +77,7 @@ def test_agents_lists_the_catalogue(make_app: Any) -> None:
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].split()[:2] == ["slug", "provider"]
-    assert {line.split()[0] for line in lines[1:]} == {"ravan", "zudu", "convoi"}
+    assert {line.split()[0] for line in lines[1:]} == {"ravan", "zudu", "convoi", "retell", "elevenlabs"}
     assert any("Sales" in line for line in lines)
 
 

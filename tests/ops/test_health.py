@@ -13,6 +13,15 @@ agent_id = "{ravan}"
 provider = "convoi"
 agent_id = "{convoi}"
 
+[agents.retell]
+provider = "retell"
+agent_id = "{retell}"
+
+[agents.elevenlabs]
+provider = "elevenlabs"
+agent_id = "{elevenlabs}"
+region = "in"
+
 [agents.local]
 provider = "livekit"
 agent_id = "webcall-demo"
@@ -25,5 +34,13 @@ def test_readyz_probes_providers(make_app: Any) -> None:
     checks = ready.get_json()["checks"]
     # The fakes answer; LiveKit (offline here) does not.
     assert checks["provider:ravan"] == "ok" and checks["provider:convoi"] == "ok"
+    assert checks["provider:retell"] == "ok" and checks["provider:elevenlabs"] == "ok"
     assert checks["provider:livekit"] == "unreachable" and ready.status_code == 503
     assert make_app().test_client().get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_names_a_provider_that_does_not_answer(make_app: Any) -> None:
+    app = make_app(RETELL_BASE_URL="http://127.0.0.1:9", ELEVENLABS_BASE_URL="http://127.0.0.1:9")
+    checks = app.test_client().get("/readyz").get_json()["checks"]
+    assert checks["provider:retell"] == "unreachable" and checks["provider:elevenlabs"] == "unreachable"
+    assert checks["provider:ravan"] == "ok"

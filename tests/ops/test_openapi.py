@@ -26,6 +26,8 @@ from webapp.admin.api import DETAIL_RAISES, LIST_RAISES
 from webapp.admin.models import CallFilter
 from webapp.calls.api import RAISES
 from webapp.calls.models import CallBody
+from webapp.calls.token_endpoint import RAISES as TOKEN_RAISES
+from webapp.calls.token_endpoint import TokenRequest
 from webapp.ops.openapi import document
 from webapp.providers import provider_names
 from webapp.settings import Settings
@@ -95,9 +97,21 @@ def test_document_is_generated_from_the_models_and_the_error_list() -> None:
     variables = body["properties"]["variables"]["anyOf"][0]
     assert "patternProperties" not in variables and variables["propertyNames"]["pattern"]
     assert set(schemas["Call"]["properties"]["provider"]["enum"]) == set(provider_names("web_call"))
-    responses = document()["paths"]["/api/calls"]["post"]["responses"]
-    for error in RAISES:
-        assert f"`{error.code}`" in responses[str(error.status_code)]["description"], error.code
+    assert {"retell", "elevenlabs"} <= set(schemas["Call"]["properties"]["provider"]["enum"])
+    # Per-provider protocol data: an object when present, absent when the provider needs none.
+    assert "protocol" not in schemas["Call"]["required"]
+    assert schemas["Call"]["properties"]["protocol"]["anyOf"][0]["type"] == "object"
+    for path, raises in (("/api/calls", RAISES), ("/api/token", TOKEN_RAISES)):
+        responses = document()["paths"][path]["post"]["responses"]
+        for error in raises:
+            assert f"`{error.code}`" in responses[str(error.status_code)]["description"], (path, error.code)
+    # LiveKit's token request: every field of its format, the server's own allowed only empty.
+    token = schemas["TokenRequest"]
+    assert set(token["properties"]) == set(TokenRequest.model_fields)
+    assert token["additionalProperties"] is False
+    assert token["properties"]["room_name"]["anyOf"][0] == {"maxLength": 0, "type": "string"}
+    assert schemas["RoomConfig"]["properties"]["agents"]["anyOf"][0]["maxItems"] == 1
+    assert set(schemas["TokenAnswer"]["required"]) == {"server_url", "participant_token"}
 
 
 def test_the_admin_api_is_documented_with_its_bearer_token() -> None:

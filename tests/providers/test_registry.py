@@ -13,25 +13,30 @@ from webapp.providers import discover, provider_names, registry
 
 def test_every_provider_declares_its_variables_and_capabilities() -> None:
     specs = registry()
-    assert set(specs) == {"convoi", "livekit", "ravan", "unleashx", "zudu"}
+    assert set(specs) == {"convoi", "elevenlabs", "livekit", "ravan", "retell", "unleashx", "zudu"}
     credentials = {name: sorted(spec.settings().credential_vars().values()) for name, spec in specs.items()}
     assert credentials == {
         "convoi": ["CONVOI_API_KEY"],
+        "elevenlabs": ["ELEVENLABS_API_KEY"],
         "livekit": ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_URL"],
         "ravan": ["RAVAN_API_KEY"],
+        "retell": ["RETELL_API_KEY"],
         "unleashx": ["UNLEASHX_API_TOKEN"],
         "zudu": ["ZUDU_API_KEY", "ZUDU_API_SECRET"],
     }
-    assert provider_names("web_call") == ["convoi", "livekit", "ravan", "zudu"]
+    assert provider_names("web_call") == ["convoi", "elevenlabs", "livekit", "ravan", "retell", "zudu"]
+    assert specs["elevenlabs"].regions == ("eu", "in") and specs["retell"].regions == ()
     assert "web_call" not in specs["unleashx"].capabilities  # phone calls only
-    # Call history: Ravan and Convoi list their calls; Zudu only looks one up. Phone callbacks:
-    # Ravan, Convoi and UnleashX (its only kind of call).
+    # Call history: Ravan, Convoi, Retell and ElevenLabs list their calls; Zudu only looks one up.
+    # Phone callbacks: Ravan, Convoi and UnleashX (its only kind of call).
     full = {"web_call", "phone_call", "list_calls", "get_call"}
+    history = {"web_call", "list_calls", "get_call"}
     assert specs["ravan"].capabilities == specs["convoi"].capabilities == full
     assert specs["unleashx"].capabilities == {"phone_call"}
     assert provider_names("phone_call") == ["convoi", "ravan", "unleashx"]
     assert specs["zudu"].capabilities == {"web_call", "get_call"}
-    assert provider_names("get_call") == ["convoi", "ravan", "zudu"]
+    assert specs["retell"].capabilities == specs["elevenlabs"].capabilities == history
+    assert provider_names("get_call") == ["convoi", "elevenlabs", "ravan", "retell", "zudu"]
     defaults = {name: spec.settings.model_fields["base_url"].default for name, spec in specs.items()}
     assert (
         defaults["ravan"] == "https://api.ravan.ai" and defaults["convoi"] == "https://go.convoi.ai/backend"

@@ -19,11 +19,16 @@ FAKE_KEYS = {
     "zudu_secret": "s3cr3t_zudu_test_1e2f3a",
     "convoi": "sk_live_convoi_test_4d5e6f",
     "unleashx": "unleashx_test_token_7a8b9c",
+    "retell": "key_retell_test_2b3c4d",
+    "elevenlabs": "sk_elevenlabs_test_5e6f7a",
 }
 FAKE_AGENT_IDS = {
     "ravan": "3b1f6a2e-7c1d-4e5f-9a0b-1c2d3e4f5a6b",
     "convoi": "agt_b88d642dd68747f28305c428b209abcd",
     "zudu": "agent-123",
+    "retell": "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD",
+    "elevenlabs": "agent_01jzexample0000000000000000",
+    "elevenlabs_late": "agent_01jzlatejoiner00000000000000",  # its agent joins after the caller
 }
 
 
@@ -59,14 +64,30 @@ def build_app(directory: Path, catalogue: str, **env: str) -> Flask:
     return create_app(settings)
 
 
-def provider_env(ravan_url: str, zudu_url: str, convoi_url: str) -> dict[str, str]:
-    """Credentials and base URLs for the hosted providers' fakes."""
-    return {
+def provider_env(
+    ravan_url: str,
+    zudu_url: str,
+    convoi_url: str,
+    *,
+    retell_url: str | None = None,
+    elevenlabs_url: str | None = None,
+    livekit_url: str = OfflineLiveKit.url,
+) -> dict[str, str]:
+    """Credentials and base URLs for the hosted providers' fakes (Retell's and ElevenLabs' when
+    given, with ``livekit_url`` as the LiveKit host their tokens are for)."""
+    env = {
         "RAVAN_API_KEY": FAKE_KEYS["ravan"], "RAVAN_BASE_URL": ravan_url,
         "ZUDU_API_KEY": FAKE_KEYS["zudu"], "ZUDU_API_SECRET": FAKE_KEYS["zudu_secret"],
         "ZUDU_BASE_URL": zudu_url,
         "CONVOI_API_KEY": FAKE_KEYS["convoi"], "CONVOI_BASE_URL": convoi_url,
     }  # fmt: skip
+    if retell_url:
+        env.update(RETELL_API_KEY=FAKE_KEYS["retell"], RETELL_BASE_URL=retell_url,
+                   RETELL_LIVEKIT_URL=livekit_url)  # fmt: skip
+    if elevenlabs_url:
+        env.update(ELEVENLABS_API_KEY=FAKE_KEYS["elevenlabs"], ELEVENLABS_BASE_URL=elevenlabs_url,
+                   ELEVENLABS_LIVEKIT_URL=livekit_url)  # fmt: skip
+    return env
 
 
 def post(app: Flask, body: Any, **headers: str) -> Any:

@@ -30,7 +30,8 @@ OBSERVE_EVENTS = """
 window.__events = [];
 window.__states = [];
 for (const type of ["webcall:start", "webcall:connected", "webcall:agent-joined", "webcall:transcript",
-                    "webcall:end", "webcall:error", "webcall:state", "webcall:agent-state"]) {
+                    "webcall:end", "webcall:error", "webcall:state", "webcall:agent-state",
+                    "webcall:tool-call"]) {
   document.addEventListener(type, (e) => {
     window.__events.push({ type, detail: e.detail });
     if (type === "webcall:state") window.__states.push(e.detail.state);

@@ -42,6 +42,25 @@ provider = "zudu"
 agent_id = "{zudu_agent}"
 title = "Zudu agent"
 
+# Their agents speak their own protocols (tests/support/protocol_agents.py):
+[agents.retell-demo]
+provider = "retell"
+agent_id = "{retell_agent}"
+title = "Retell agent"
+allowed_variables = ["name"]
+
+[agents.elevenlabs-demo]
+provider = "elevenlabs"
+agent_id = "{elevenlabs_agent}"
+title = "ElevenLabs agent"
+allowed_variables = ["name"]
+allowed_origins = ["{embed_origin}"]
+
+[agents.elevenlabs-late]
+provider = "elevenlabs"
+agent_id = "{elevenlabs_late_agent}"  # its agent joins a few seconds after the caller
+title = "Late ElevenLabs agent"
+
 # For the call page's tests (tests/e2e/test_call_page.py):
 [agents.branded]
 provider = "livekit"

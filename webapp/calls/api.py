@@ -39,12 +39,7 @@ from ..errors import (
     WebCallsDisabled,
 )
 from ..guards.idempotency import check_key
-from ..guards.limits import (
-    client_ip,
-    global_limit,
-    limiter,
-    per_client_limits,
-)
+from ..guards.limits import client_ip, limit_calls
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .models import BodyT, CallBody, parse_body
@@ -64,8 +59,7 @@ RAISES: tuple[type[AppError], ...] = (
 
 
 @bp.post("/calls")
-@limiter.limit(per_client_limits, key_func=client_ip, methods=["POST"])
-@limiter.shared_limit(global_limit, scope="all-clients", key_func=lambda: "all", methods=["POST"])
+@limit_calls
 def create_call() -> tuple[Response, int]:
     """Create a web call with the named agent and hand the browser what it needs to join."""
     state = app_state()
@@ -95,7 +89,12 @@ def cors(response: Response) -> Response:
 
 
 def read_body(limit: int, model: type[BodyT]) -> BodyT:
-    """Check type and size before reading, then validate as ``model``."""
+    """The request's JSON body, validated as ``model``."""
+    return parse_body(read_json_bytes(limit), model)
+
+
+def read_json_bytes(limit: int) -> bytes:
+    """The body's bytes, after checking its type and its size (before reading all of it)."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType()
     if request.content_length is not None and request.content_length > limit:
@@ -103,7 +102,7 @@ def read_body(limit: int, model: type[BodyT]) -> BodyT:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise PayloadTooLarge()
-    return parse_body(raw, model)
+    return raw
 
 
 def call_mode(agent: Agent, asked: CallMode | None) -> CallMode:

@@ -113,6 +113,12 @@ class Call(BaseModel):
         None,
         description="Variables the page sent that this agent does not take (absent when none).",
     )
+    protocol: Annotated[dict[str, JsonValue], Field(min_length=1)] | None = Field(
+        None,
+        description="What the page's adapter for `provider`'s protocol needs besides the room "
+        "(absent when nothing). `elevenlabs`: `initiation`, the message to send right after "
+        "joining (`conversation_initiation_client_data`, with the call's `dynamic_variables`).",
+    )
 
 
 def parse_call_body(raw: bytes) -> CallBody:
@@ -123,15 +129,20 @@ def parse_call_body(raw: bytes) -> CallBody:
 def parse_body(raw: bytes, model: type[BodyT]) -> BodyT:
     """Decode and validate a JSON body as ``model``, or raise a ``BadRequest`` with a stable code."""
     try:
+        return model.model_validate(json_object(raw))
+    except PydanticValidationError as error:
+        raise body_error(error) from None
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A body's JSON object, or ``InvalidJson``/``InvalidBody``."""
+    try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidJson() from exc
     if not isinstance(data, dict):
         raise InvalidBody()
-    try:
-        return model.model_validate(data)
-    except PydanticValidationError as error:
-        raise body_error(error) from None
+    return data
 
 
 def body_error(error: PydanticValidationError) -> UnknownField | InvalidField:

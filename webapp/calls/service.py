@@ -151,5 +151,7 @@ def call_answer(agent: Agent, call: WebCall, ignored: list[str]) -> dict[str, An
         max_call_s=agent.max_call_s,
         livekit=LiveKitAccess(url=call.livekit_url, token=call.token),
         ignored_variables=ignored or None,
+        protocol=dict(call.protocol) or None,
     )
-    return answer.model_dump(exclude_none=False, exclude={"ignored_variables"} if not ignored else set())
+    absent = {name for name in ("ignored_variables", "protocol") if getattr(answer, name) is None}
+    return answer.model_dump(exclude_none=False, exclude=absent)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import request
 from flask_limiter import Limiter
@@ -36,6 +38,22 @@ def client_ip() -> str:
 # The moving window is exact: no burst at a window's edge, and Retry-After says precisely when
 # the oldest counted call leaves the window (the sliding-window counter only estimates it).
 limiter = Limiter(key_func=client_ip, strategy="moving-window")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def limit_calls(view: F) -> F:
+    """The per-client and all-clients limits of an endpoint that starts calls.
+
+    Shared limits: every such endpoint (``/api/calls``, ``/api/token``) counts against the same
+    allowance, so a second way in is not a second allowance.
+    """
+    everyone = limiter.shared_limit(
+        global_limit, scope="all-clients", key_func=lambda: "all", methods=["POST"]
+    )
+    per_client = limiter.shared_limit(
+        per_client_limits, scope="per-client", key_func=client_ip, methods=["POST"]
+    )
+    return cast(F, per_client(everyone(view)))
 
 
 def per_client_limits() -> str:

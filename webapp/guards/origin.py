@@ -72,6 +72,6 @@ def cors_headers(response: Response) -> Response:
     response.headers["Access-Control-Expose-Headers"] = "Retry-After"
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key, X-Bot-Token"
         response.headers["Access-Control-Max-Age"] = "600"
     return response

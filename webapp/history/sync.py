@@ -96,14 +96,17 @@ def sync_provider(
     """List, then read in full, one provider's calls; never raises for the provider's or the log's faults."""
     report = SyncReport(name)
     slugs: dict[str, str] = {}
+    regions: dict[str, str | None] = {}
     for agent in sorted(agents, key=lambda a: a.slug):
         slugs.setdefault(agent.agent_id, agent.slug)  # two slugs on one agent: the first names new calls
+        regions.setdefault(agent.agent_id, agent.region)
     try:
         list_calls = getattr(adapter, "list_calls", None)
         if callable(list_calls):
             report.since = since if since is not None else _resume_from(store, name)
             for agent_id in sorted(slugs):
-                if not _list_agent(list_calls, agent_id, slugs, store, report):
+                query = HistoryQuery(agent_id=agent_id, since=report.since, region=regions[agent_id])
+                if not _list_agent(list_calls, query, slugs, store, report):
                     break
         get_call = getattr(adapter, "get_call", None)
         if callable(get_call):
@@ -125,14 +128,14 @@ ListCalls = Callable[[HistoryQuery, str | None], CallPage]
 
 
 def _list_agent(
-    list_calls: ListCalls, agent_id: str, slugs: dict[str, str], store: CallStore, report: SyncReport
+    list_calls: ListCalls, query: HistoryQuery, slugs: dict[str, str], store: CallStore, report: SyncReport
 ) -> bool:
     """Every page of one agent's calls; False when the provider refused us (stop this provider).
 
     A broken page is stepped over where the paging allows (numbered pages) until
     ``MAX_BROKEN_PAGES`` in a row; the calls of every page read are kept either way.
     """
-    query = HistoryQuery(agent_id=agent_id, since=report.since)
+    agent_id = query.agent_id
     cursor: str | None = None
     broken = 0
     for _ in range(MAX_PAGES):

@@ -22,7 +22,9 @@ from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
 from ..admin.models import AdminCallDetail, CallFilter, CallList
 from ..calls.api import RAISES as CALL_ERRORS
-from ..calls.models import Call, CallBody
+from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody
+from ..calls.token_endpoint import BOT_TOKEN_HEADER, TokenAnswer, TokenRequest
+from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
 from ..phone.api import RAISES as PHONE_ERRORS
@@ -95,6 +97,7 @@ IDEMPOTENCY_KEY = {
     "description": "Retries with the same key answer with the same call.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": KEY_PATTERN},
 }
+NO_STORE = {"Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}}}
 
 
 def _create_call() -> dict[str, Any]:
@@ -105,12 +108,30 @@ def _create_call() -> dict[str, Any]:
         "parameters": [IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(CallBody)}}},
         "responses": {
-            "201": _json(
-                _ref(Call),
-                "The call: join `livekit.url` with `livekit.token`.",
-                {"Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}}},
-            ),
+            "201": _json(_ref(Call), "The call: join `livekit.url` with `livekit.token`.", NO_STORE),
             **error_responses(CALL_ERRORS),
+        },
+    }
+
+
+def _create_token() -> dict[str, Any]:
+    """``POST /api/token``: LiveKit's standard token endpoint."""
+    bot_token = {
+        "name": BOT_TOKEN_HEADER,
+        "in": "header",
+        "required": False,
+        "description": "The bot-check (Turnstile) token, when the deployment asks for one.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_CHARS, "pattern": SINGLE_LINE},
+    }
+    return {
+        "operationId": "createToken",
+        "summary": "LiveKit's token endpoint (`TokenSource.endpoint`): a web call with the agent named in "
+        "`room_config.agents[0].agent_name`, answered as `server_url` and `participant_token`.",
+        "parameters": [IDEMPOTENCY_KEY, bot_token],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(TokenRequest)}}},
+        "responses": {
+            "201": _json(_ref(TokenAnswer), "Connect to `server_url` with `participant_token`.", NO_STORE),
+            **error_responses(TOKEN_ERRORS),
         },
     }
 
@@ -120,7 +141,6 @@ def _get(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str
     return {"get": {"operationId": operation_id, "summary": summary, "responses": responses}}
 
 
-NO_STORE = {"Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}}}
 ADMIN_AUTH: list[dict[str, list[str]]] = [{"adminToken": []}]
 
 
@@ -225,15 +245,12 @@ def _phone_call() -> dict[str, Any]:
 @cache
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
-    models: list[type[BaseModel]] = [
-        CallBody, Call, Error, Readiness, Alive, CallList, AdminCallDetail, PhoneCallBody, PhoneCallAnswer,
-        PhoneCallState,
-    ]  # fmt: skip
+    requests: list[type[BaseModel]] = [CallBody, TokenRequest, PhoneCallBody]
+    answers: list[type[BaseModel]] = [Call, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
+    responses: list[type[BaseModel]] = [*answers, Readiness, Alive, CallList, AdminCallDetail]
+    models: list[type[BaseModel]] = [*requests, *responses]
     _, definitions = models_json_schema(
-        [
-            (model, "validation" if model in (CallBody, PhoneCallBody) else "serialization")
-            for model in models
-        ],
+        [(model, "validation" if model in requests else "serialization") for model in models],
         ref_template=REF,
         schema_generator=OpenApiSchema,
     )
@@ -247,6 +264,7 @@ def document() -> dict[str, Any]:
         },
         "paths": {
             "/api/calls": {"post": _create_call()},
+            "/api/token": {"post": _create_token()},
             "/api/phone-calls": {"post": _create_phone_call()},
             "/api/phone-calls/{call_id}": {"get": _phone_call()},
             "/healthz": _get("healthz", "The process is alive.", {"200": _json(_ref(Alive), "Alive.")}),

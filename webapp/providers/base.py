@@ -10,6 +10,7 @@ and answer parsing are pure functions in the module; :mod:`.transport` does the 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,16 @@ def _http_url(value: str) -> str:
 
 
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+
+
+def _livekit_url(value: str) -> str:
+    """A LiveKit server's client URL (the SDK reads http(s):// the same as ws(s)://)."""
+    if not value.startswith(("ws://", "wss://", "http://", "https://")):
+        raise ValueError("must be a ws(s):// or http(s):// URL")
+    return value
+
+
+LiveKitUrlText = Annotated[str, AfterValidator(_livekit_url)]
 
 
 def credential(env_var: str) -> Any:
@@ -136,6 +147,9 @@ class WebCall:
     room: str | None = None
     identity: str | None = None
     expires_at: datetime | None = None
+    # What the page's protocol adapter for this provider needs besides the room (JSON values;
+    # ElevenLabs: the message to send first). Empty for providers whose agents need nothing.
+    protocol: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -220,6 +234,7 @@ class HistoryQuery:
     since: datetime | None = None
     until: datetime | None = None
     filters: Mapping[str, str] = field(default_factory=dict)
+    region: str | None = None  # the agent's region, where its provider keeps data per region
 
 
 @dataclass(frozen=True)
@@ -262,6 +277,11 @@ class ProviderSpec:
     adapter: Any  # a class: adapter(settings, context) -> Provider
     agent_id_pattern: str  # what the provider's agent ids look like
     agent_id_hint: str  # said to the operator when an id does not match
+    # Where the provider keeps data, for agents that choose (an agent's ``region``); empty when
+    # the provider offers no choice.
+    regions: tuple[str, ...] = ()
+    # False when the provider's agents read nothing the page types (no chat box, no text-only calls).
+    reads_typed_messages: bool = True
     # Stricter for browser calls, where a provider needs it (Convoi: a workforce calls phones only).
     web_agent_id_pattern: str | None = None
     web_agent_id_hint: str | None = None
@@ -289,6 +309,14 @@ class ProviderSpec:
             return self.web_agent_id_hint or self.agent_id_hint
         return None
 
+    def check_region(self, region: str) -> str | None:
+        """None when agents of this provider may choose ``region``, else what is wrong."""
+        if region in self.regions:
+            return None
+        if not self.regions:
+            return f"provider {self.name!r} offers no choice of region"
+        return f"provider {self.name!r} has the regions {', '.join(self.regions)}"
+
 
 def complete_from_token(call: WebCall) -> WebCall:
     """Fill room, identity and expiry from the LiveKit token's claims where the provider gave none.
@@ -305,10 +333,8 @@ def complete_from_token(call: WebCall) -> WebCall:
     expires_at = call.expires_at
     if expires_at is None and isinstance(exp, int | float):
         expires_at = datetime.fromtimestamp(exp, tz=UTC)
-    return WebCall(
-        call_id=call.call_id,
-        livekit_url=call.livekit_url,
-        token=call.token,
+    return dataclasses.replace(
+        call,
         room=call.room or optional_str(video.get("room")),
         identity=call.identity or optional_str(claims.get("sub")),
         expires_at=expires_at,

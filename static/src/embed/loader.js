@@ -115,6 +115,10 @@ function createWidget(options) {
     end() {
       call?.hangUp();
     },
+    /** Tells the agent `text` in the background (ElevenLabs agents); resolves whether it was sent. */
+    sendContext: (text) => (call ? call.sendContext(text) : Promise.resolve(false)),
+    /** Answers a webcall:tool-call event; false when that call is not waiting. */
+    answerToolCall: (id, result, isError) => Boolean(call?.answerToolCall(id, result, isError)),
     /** Ends any call and removes the widget from the page. */
     destroy() {
       call?.destroy();

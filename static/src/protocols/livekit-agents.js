@@ -4,16 +4,9 @@
  * text streams on `lk.transcription` (older agents: transcription packets), typed messages go
  * both ways on `lk.chat`. Only this module knows those names.
  *
- * A protocol is a function `(room, hooks) → { isAgent(participant), follow(agent), sendChat(text) }`
- * that room.js calls before it connects and before it adds listeners of its own. It reports:
- *   hooks.agentState(state)  the agent is `listening`, `thinking`, `speaking` (or undefined)
- *   hooks.line({id, speaker, text, final, chat?, interrupted?})  a transcript line appeared or changed;
- *     `speaker` is 'agent' or 'user', and the same id again replaces that line's text
- *   hooks.drop(id)  a line is superseded: take it away
- * Another kind of agent (say one speaking over data messages) gets a module of its own.
+ * The shape every protocol adapter shares is in protocols/index.js; agents that speak another
+ * protocol (Retell's, ElevenLabs') have modules of their own.
  */
-import { RoomEvent } from 'livekit-client';
-
 const AGENT_STATE = 'lk.agent.state';
 const ON_BEHALF = 'lk.publish_on_behalf';
 const TRANSCRIPTION = 'lk.transcription';
@@ -24,7 +17,7 @@ const TRANSCRIBED_TRACK = 'lk.transcribed_track_id';
 const CHAT = 'lk.chat';
 
 /** Listens on `room` for a livekit-agents worker; see the module's comment for the shape. */
-export function livekitAgents(room, hooks) {
+export function livekitAgents(room, hooks, _call, { RoomEvent }) {
   let agent = null;
   let streamed = false; // the agent sends text streams: its legacy packets are duplicates
   const legacyIds = new Set();

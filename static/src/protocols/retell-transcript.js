@@ -1,0 +1,47 @@
+/**
+ * Retell's `update` events carry only the last few utterances ({role, content}), the newest
+ * still growing. This merges each such window into the whole conversation. No imports: the
+ * tests load it as is.
+ */
+
+/**
+ * Merges `window` into `lines` (both [{role, content}], oldest first); returns
+ * `{lines, from}`: the whole conversation, and the index of its first line that may have
+ * changed. The window is laid over the longest tail of `lines` it continues: the same roles
+ * in order, each utterance the same or grown (or cut back) from the one before, except that
+ * the newest line, once an older one anchors the window, may have been rewritten altogether
+ * (speech recognition revises what it heard); what matches nothing is new.
+ */
+export function mergeTranscript(lines, window) {
+  const utterances = window.filter(isUtterance);
+  const earliest = Math.max(0, lines.length - utterances.length);
+  for (let start = earliest; start < lines.length; start += 1) {
+    if (continues(lines.slice(start), utterances)) {
+      return { lines: [...lines.slice(0, start), ...utterances], from: start };
+    }
+  }
+  return { lines: [...lines, ...utterances], from: lines.length };
+}
+
+/** Whether `window` picks up where `tail` is: role by role, each text the same utterance. */
+function continues(tail, window) {
+  if (tail.length > window.length) return false;
+  const anchored = tail.length > 1;
+  return tail.every((line, i) => {
+    if (line.role !== window[i].role) return false;
+    const newest = i === tail.length - 1;
+    return (newest && anchored) || sameUtterance(line.content, window[i].content);
+  });
+}
+
+/** The same utterance: equal, or one the beginning of the other (it grew, or was revised). */
+function sameUtterance(before, after) {
+  const a = before.trim();
+  const b = after.trim();
+  return a === b || b.startsWith(a) || a.startsWith(b);
+}
+
+/** A line of the conversation (Retell also lists tool calls and such, which we don't show). */
+function isUtterance(item) {
+  return (item?.role === 'agent' || item?.role === 'user') && typeof item.content === 'string';
+}

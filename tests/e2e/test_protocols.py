@@ -1,0 +1,204 @@
+"""Whole calls with agents that speak Retell's and ElevenLabs' own protocols, in Chromium.
+
+The Retell and ElevenLabs fakes create each call's room on the local LiveKit server, and the
+platform's agent (tests/support/protocol_agents.py, a `livekit` rtc participant) joins it,
+speaks (espeak-ng) and talks the platform's protocol. The page is checked from outside (DOM,
+events, ``getStats()``), and the agent checks what the page sent it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_call import INBOUND_AUDIO, poll
+from tests.e2e.test_embed import PEER_CONNECTIONS, host_url, received
+from tests.support.browser import (
+    OBSERVE_EVENTS,
+    assert_accessible,
+    events,
+    screenshots,
+    serve_axe,
+    wait_for_state,
+)
+from tests.support.protocol_agents import ElevenLabsAgent, RetellAgent
+
+pytestmark = pytest.mark.e2e
+
+
+def agent_audio_plays(page: Page) -> dict[str, Any]:
+    """The agent's voice reaches the page and is played: inbound bytes grow, with a real level."""
+    first = page.evaluate(INBOUND_AUDIO)
+
+    def playing() -> Any:
+        stats = page.evaluate(INBOUND_AUDIO)
+        return stats if stats["level"] > 0.01 and stats["bytes"] > first["bytes"] + 1000 else None
+
+    best = poll(playing, timeout_s=20)
+    assert best, f"no agent audio playing in the page: {first} then {page.evaluate(INBOUND_AUDIO)}"
+    return dict(best)
+
+
+def start_call(page: Page, talk: Any) -> dict[str, Any]:
+    """Press Talk; our API's answer."""
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:
+        talk.click()
+    assert created.value.status == 201, created.value.text()
+    return dict(created.value.json())
+
+
+def test_a_retell_call(page: Page, console_log: list[str], stack: dict[str, Any], artifacts: Path) -> None:
+    app = stack["app"]
+    page.add_init_script(PEER_CONNECTIONS)
+    page.add_init_script(OBSERVE_EVENTS)
+    serve_axe(page, app.url)
+    page.goto(f"{app.url}/talk/retell-demo")
+    answer = start_call(page, page.locator("#talk"))
+    assert answer["provider"] == "retell" and "protocol" not in answer
+    agent = stack["protocol_agents"].agent(answer["room"])
+    assert isinstance(agent, RetellAgent)
+    wait_for_state(page, "in-call")
+    expect(page.locator("#chat")).to_be_hidden()  # Retell's agent reads nothing from the page
+
+    agent_audio_plays(page)
+    # The whole conversation, though each update carried only its last two utterances.
+    lines = page.locator("#transcript li")
+    said = [agent.GREETING, agent.CALLER[0], agent.REPLY, agent.CALLER[1], agent.FAREWELL]
+    expect(lines).to_have_text(said, timeout=45_000)
+    speakers = lines.evaluate_all("(items) => items.map((item) => item.dataset.speaker)")
+    assert speakers == ["agent", "user", "agent", "user", "agent"]
+    states = {e["detail"]["state"] for e in events(page, "agent-state")}
+    assert {"speaking", "thinking", "listening"} <= states, states
+    assert poll(lambda: agent.heard_speech_s > 0.5, timeout_s=10), "the agent did not hear the caller"
+    assert_accessible(page, app.url, "a Retell call")
+    screenshots(page, artifacts / "screenshots", "retell-in-call")  # no text box: Retell reads none
+
+    # Retell's agent hangs up by leaving: the call is over for the page too.
+    agent.leave()
+    wait_for_state(page, "ended", 15_000)
+    expect(page.locator("#status")).to_contain_text("The agent ended the call")
+    assert events(page, "end")[-1]["detail"]["reason"] == "agent-left"
+    assert agent.received == [] and agent.problems == []
+
+
+def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:
+    page.add_init_script(PEER_CONNECTIONS)
+    page.goto(host_url(stack, "allowed", "tools.html"))
+    widget = page.locator("webcall-widget")
+    call, transcript = widget.locator("#call"), widget.locator("#transcript")
+    expect(widget.locator("#talk")).to_be_enabled(timeout=20_000)
+    answer = start_call(page, widget.locator("#talk"))
+    initiation = answer["protocol"]["initiation"]
+    assert initiation == {"type": "conversation_initiation_client_data", "dynamic_variables": {"name": "Ada"}}
+    agent = stack["protocol_agents"].agent(answer["room"])
+    assert isinstance(agent, ElevenLabsAgent)
+    expect(call).to_have_attribute("data-state", "in-call", timeout=25_000)
+
+    # The initiation went first, and the agent used its variable.
+    greeting = transcript.locator('[data-speaker="agent"]').first
+    expect(greeting).to_have_text("Hello Ada, this is the ElevenLabs agent.", timeout=15_000)
+    assert agent.received[0] == initiation
+    agent_audio_plays(page)
+    assert poll(lambda: agent.heard_speech_s > 0.5, timeout_s=15), "the agent did not hear the caller"
+    heard = transcript.locator('[data-speaker="user"]', has_text="Hello agent, can you hear me?")
+    expect(heard).to_be_visible(timeout=20_000)
+    expect(transcript.locator('[data-speaker="agent"]', has_text="Yes, I can hear you.")).to_be_visible()
+    states = [e["detail"]["state"] for e in received(page, "agent-state")]
+    assert "speaking" in states and "listening" in states, states  # from the room's active speakers
+
+    # Typed chat: the answer streams into one line that grows in place.
+    chat = widget.locator("#chat-input")
+    chat.fill("Hi there")
+    chat.press("Enter")
+    reply = transcript.locator('[data-speaker="agent"]', has_text="You wrote: Hi there")
+    expect(reply).to_have_attribute("data-final", "true", timeout=15_000)
+    expect(reply).to_have_count(1)
+    segment = reply.get_attribute("data-segment-id")
+    lines = [e["detail"] for e in received(page, "transcript")]
+    growth = [line["text"] for line in lines if line["segmentId"] == segment]
+    assert growth[0] == "You" and growth[-1] == "You wrote: Hi there", growth
+    assert {"type": "user_message", "text": "Hi there"} in agent.received
+
+    # A client tool: the host page answers the webcall:tool-call event through the JS API.
+    chat.fill("use the tool")
+    chat.press("Enter")
+    told = transcript.locator('[data-speaker="agent"]', has_text="The tool answered: Order 42 has shipped.")
+    expect(told).to_be_visible(timeout=15_000)
+    (asked,) = [e["detail"] for e in received(page, "tool-call")]
+    assert asked["tool_name"] == "lookup_order" and asked["parameters"] == {"order": "42"}
+    assert page.evaluate("window.answered") == [True]
+    (result,) = agent.tool_results
+    assert (result["tool_call_id"], result["is_error"]) == (asked["tool_call_id"], False)
+
+    # Context from the host page, through the JS API.
+    sent = page.evaluate("() => window.webcall.get('elevenlabs-demo').sendContext('On the orders page.')")
+    assert sent is True
+    assert poll(lambda: agent.contexts == ["On the orders page."], timeout_s=5), agent.contexts
+
+    # An interruption cuts the agent's line (marked as such); what it streams after that is dropped.
+    chat.fill("interrupt yourself")
+    chat.press("Enter")
+    cut = transcript.locator('[data-speaker="agent"]', has_text="This is a long answer that will be")
+    expect(cut).to_have_count(1, timeout=15_000)
+    expect(cut).to_have_text("This is a long answer that will be")
+    expect(cut).to_have_attribute("data-interrupted", "")
+    page.wait_for_timeout(1_000)
+    expect(transcript).not_to_contain_text("cut off here")
+
+    # Every ping got its pong; hanging up ends the call for the agent too.
+    assert agent.pings_sent >= 5 and agent.unanswered_pings() == [], agent.received
+    widget.locator("#hangup").click()
+    expect(call).to_have_attribute("data-state", "ended", timeout=10_000)
+    assert poll(agent.done.is_set, timeout_s=10), "the agent is still in the call"
+    assert agent.problems == []
+    assert received(page, "end")[-1]["detail"]["reason"] == "hangup"
+
+
+def test_an_elevenlabs_tool_nobody_answers(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    page.add_init_script(OBSERVE_EVENTS)
+    serve_axe(page, app.url)
+    page.goto(f"{app.url}/talk/elevenlabs-demo")
+    answer = start_call(page, page.locator("#talk"))
+    agent = stack["protocol_agents"].agent(answer["room"])
+    wait_for_state(page, "in-call")
+    expect(page.locator("#chat")).to_be_visible()
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_have_text(
+        re.compile("this is the ElevenLabs agent"), timeout=15_000
+    )
+    assert_accessible(page, app.url, "an ElevenLabs call")
+
+    page.fill("#chat-input", "use the tool")
+    page.locator("#chat-input").press("Enter")
+    failed = page.locator('#transcript [data-speaker="agent"]', has_text="The tool failed:")
+    expect(failed).to_have_text("The tool failed: The page did not answer in 10 s.", timeout=20_000)
+    assert [e["detail"]["tool_name"] for e in events(page, "tool-call")] == ["lookup_order"]
+    (result,) = agent.tool_results
+    assert result["is_error"] is True
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    assert agent.problems == []
+
+
+def test_an_elevenlabs_agent_that_joins_after_the_caller(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """What the page sends first reaches an agent that was not in the room yet when it connected."""
+    app = stack["app"]
+    page.add_init_script(OBSERVE_EVENTS)
+    page.goto(f"{app.url}/talk/elevenlabs-late")
+    answer = start_call(page, page.locator("#talk"))
+    agent = stack["protocol_agents"].agent(answer["room"])
+    wait_for_state(page, "waiting-agent")
+    wait_for_state(page, "in-call")
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_have_text(
+        "Hello there, this is the ElevenLabs agent.", timeout=15_000
+    )
+    assert agent.received[0] == answer["protocol"]["initiation"]
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    assert agent.problems == []

@@ -1,0 +1,196 @@
+"""ElevenLabs' pure token query, initiation message and answer parser; its regions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from livekit import api
+from pydantic import ValidationError
+
+from tests.providers.conftest import make_agent, make_request
+from webapp.errors import ProviderBadResponse
+from webapp.providers import elevenlabs
+from webapp.providers.base import HistoryQuery, ProviderContext, TranscriptLine
+from webapp.providers.elevenlabs import ElevenLabsSettings
+
+AGENT = make_agent("elevenlabs", "agent_01jzexample0000000000000000")
+HOST = "wss://livekit.rtc.elevenlabs.io"
+
+
+def token(room: str | None = "room_agent_01jz_conv_01k0abc123XYZ") -> str:
+    """A conversation token as ElevenLabs mints it."""
+    grants = api.VideoGrants(room_join=True, room=room) if room else api.VideoGrants(can_subscribe=True)
+    return (
+        api.AccessToken("key", "secret-" + "x" * 32)
+        .with_identity("user_1")
+        .with_ttl(timedelta(minutes=15))
+        .with_grants(grants)
+        .to_jwt()
+    )
+
+
+def test_token_query_names_the_agent_and_the_caller() -> None:
+    assert elevenlabs.token_query(make_request(AGENT)) == {"agent_id": AGENT.agent_id}
+    named = make_request(AGENT, participant_name="Ann")
+    assert elevenlabs.token_query(named) == {"agent_id": AGENT.agent_id, "participant_name": "Ann"}
+
+
+def test_the_answer_carries_the_message_to_send_first() -> None:
+    request = make_request(AGENT, variables={"name": "Ann"}, metadata={"webcall_agent": "a"})
+    call = elevenlabs.parse_token({"token": token()}, request, HOST)
+    assert (call.call_id, call.livekit_url, call.identity) == ("conv_01k0abc123XYZ", HOST, "user_1")
+    assert call.room == "room_agent_01jz_conv_01k0abc123XYZ" and call.expires_at is not None
+    assert call.protocol == {
+        "initiation": {"type": "conversation_initiation_client_data", "dynamic_variables": {"name": "Ann"}}
+    }
+    # Without variables the message is still sent: ElevenLabs waits for it.
+    plain = elevenlabs.parse_token({"token": token()}, make_request(AGENT), HOST)
+    assert plain.protocol == {"initiation": {"type": "conversation_initiation_client_data"}}
+
+
+def test_a_room_without_a_conversation_id_is_the_calls_id() -> None:
+    call = elevenlabs.parse_token({"token": token("room_42")}, make_request(AGENT), HOST)
+    assert call.call_id == "room_42"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{}, {"token": None}, {"token": ""}, {"token": "not-a-jwt"}, {"token": token(None)}, [], "token"],
+    ids=["empty", "null", "blank", "not-a-jwt", "no-room", "a-list", "text"],
+)
+def test_unusable_answers_are_bad_responses(answer: Any) -> None:
+    with pytest.raises(ProviderBadResponse):
+        elevenlabs.parse_token(answer, make_request(AGENT), HOST)
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        (None, ("https://api.elevenlabs.io", "wss://livekit.rtc.elevenlabs.io")),
+        ("eu", ("https://api.eu.residency.elevenlabs.io", "wss://livekit.rtc.eu.residency.elevenlabs.io")),
+        ("in", ("https://api.in.residency.elevenlabs.io", "wss://livekit.rtc.in.residency.elevenlabs.io")),
+    ],
+)
+def test_each_region_has_its_hosts(region: str | None, expected: tuple[str, str]) -> None:
+    assert elevenlabs.hosts(region, ElevenLabsSettings.model_validate({})) == expected
+
+
+def test_overrides_replace_every_regions_hosts() -> None:
+    settings = ElevenLabsSettings.model_validate(
+        {"ELEVENLABS_BASE_URL": "http://127.0.0.1:9000/", "ELEVENLABS_LIVEKIT_URL": "ws://127.0.0.1:7880"}
+    )
+    for region in (None, "eu", "in"):
+        assert elevenlabs.hosts(region, settings) == ("http://127.0.0.1:9000", "ws://127.0.0.1:7880")
+    with pytest.raises(ValidationError):
+        ElevenLabsSettings.model_validate({"ELEVENLABS_LIVEKIT_URL": "livekit.rtc.elevenlabs.io"})
+
+
+def test_agents_choose_a_region_the_provider_offers() -> None:
+    assert make_agent("elevenlabs", "agent_1", region="eu").region == "eu"
+    with pytest.raises(ValidationError, match="has the regions eu, in"):
+        make_agent("elevenlabs", "agent_1", region="us")
+    with pytest.raises(ValidationError, match="'retell' offers no choice of region"):
+        make_agent("retell", "agent_1", region="eu")
+
+
+# --- history: the conversation list and one conversation --------------------------------
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+T0_S = int(T0.timestamp())
+
+
+def test_the_list_query_names_the_agent_and_the_cursor() -> None:
+    assert elevenlabs.list_params(HistoryQuery(agent_id="agent_1"), "c-2") == {
+        "page_size": "100",
+        "agent_id": "agent_1",
+        "cursor": "c-2",
+    }
+    with pytest.raises(ValueError, match="no filter status"):
+        elevenlabs.list_params(HistoryQuery(filters={"status": "done"}), None)
+
+
+def listed(conversation_id: str, started: int, status: str = "done") -> dict[str, Any]:
+    """A conversation as the list shows it."""
+    return {"agent_id": "agent_1", "conversation_id": conversation_id, "start_time_unix_secs": started,
+            "call_duration_secs": 42, "message_count": 4, "status": status}  # fmt: skip
+
+
+def test_a_listed_conversation_in_our_words() -> None:
+    call = elevenlabs.parse_conversation(listed("conv_1", T0_S))
+    assert (call.call_id, call.agent_id, call.status, call.provider_status) == (
+        "conv_1", "agent_1", "completed", "done",
+    )  # fmt: skip
+    assert (call.started_at, call.ended_at, call.duration_s, call.transcript) == (
+        T0, T0 + timedelta(seconds=42), 42, None,
+    )  # fmt: skip
+    live = elevenlabs.parse_conversation(listed("conv_2", T0_S, status="in-progress"))
+    assert (live.status, live.ended_at) == ("in_progress", None)
+
+
+def test_a_conversation_in_full_has_its_transcript_with_times() -> None:
+    full = {
+        "agent_id": "agent_1", "conversation_id": "conv_1", "status": "done",
+        "metadata": {"start_time_unix_secs": T0_S, "call_duration_secs": 30},
+        "analysis": {"transcript_summary": "Asked for help."},
+        "transcript": [{"role": "agent", "message": "Hello", "time_in_call_secs": 0},
+                       {"role": "user", "message": " Help ", "time_in_call_secs": 3},
+                       {"role": "agent", "message": None, "tool_calls": [{}]}],
+    }  # fmt: skip
+    call = elevenlabs.parse_conversation(full)
+    assert (call.started_at, call.duration_s, call.summary) == (T0, 30, "Asked for help.")
+    assert call.transcript == (
+        TranscriptLine("agent", "Hello", T0),
+        TranscriptLine("user", "Help", T0 + timedelta(seconds=3)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [("initiated", "created"), ("in-progress", "in_progress"), ("processing", "completed"),
+     ("done", "completed"), ("failed", "failed"), ("paused", "unknown")],
+)  # fmt: skip
+def test_statuses_in_our_words(raw: str, status: str) -> None:
+    assert elevenlabs.elevenlabs_status(raw) == status
+
+
+def test_the_list_is_cut_to_the_time_asked_for_and_stops_there() -> None:
+    answer = {
+        "conversations": [listed("conv_new", T0_S + 7200), listed("conv_in", T0_S + 60), {"status": "done"},
+                          listed("conv_old", T0_S - 60)],
+        "has_more": True, "next_cursor": "c-2",
+    }  # fmt: skip
+    page = elevenlabs.parse_conversation_list(answer, HistoryQuery(since=T0, until=T0 + timedelta(hours=1)))
+    assert [c.call_id for c in page.calls] == ["conv_in"] and page.skipped == 1
+    assert page.next_cursor is None  # it reached back before `since`: older pages hold nothing for us
+    going_on = elevenlabs.parse_conversation_list({**answer, "conversations": answer["conversations"][:2]},
+                                                  HistoryQuery())  # fmt: skip
+    assert going_on.next_cursor == "c-2"
+    with pytest.raises(ProviderBadResponse):
+        elevenlabs.parse_conversation_list({"items": []}, HistoryQuery())
+
+
+def test_history_is_read_from_the_agents_region() -> None:
+    """The list goes to the region's host; one conversation is looked for in each region in turn."""
+    asked: list[str] = []
+
+    def elevenlabs_api(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url.host}{request.url.path}")
+        if request.url.path.endswith("/conversations"):
+            return httpx.Response(200, json={"conversations": [], "has_more": False})
+        if request.url.host == "api.eu.residency.elevenlabs.io":
+            return httpx.Response(200, json={**listed("conv_9", T0_S), "transcript": []})
+        return httpx.Response(404, json={"detail": {"status": "conversation_not_found", "message": "no"}})
+
+    settings = ElevenLabsSettings.model_validate({"ELEVENLABS_API_KEY": "k"})
+    context = ProviderContext(http=httpx.Client(transport=httpx.MockTransport(elevenlabs_api)))
+    adapter = elevenlabs.ElevenLabsProvider(settings, context)
+    assert adapter.list_calls(HistoryQuery(agent_id="agent_1", region="in")).calls == ()
+    assert adapter.get_call("conv_9").call_id == "conv_9"
+    assert asked == [
+        "api.in.residency.elevenlabs.io/v1/convai/conversations",
+        "api.elevenlabs.io/v1/convai/conversations/conv_9",
+        "api.eu.residency.elevenlabs.io/v1/convai/conversations/conv_9",
+    ]
