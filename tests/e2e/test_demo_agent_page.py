@@ -165,7 +165,13 @@ def test_caller_words_show_up_the_agent_answers_them_and_ends_the_call_on_goodby
         # The words said before the agent joined: recognised in the pre-connect buffer.
         caller_lines = page.locator('#transcript [data-speaker="user"][data-final="true"]')
         expect(caller_lines.first).to_contain_text("hello", timeout=20_000)
-        attributes = agent_attributes(livekit, room)
+        # (the count reaches the attributes a moment after the line reaches the page)
+        deadline, attributes = time.monotonic() + 10, {}
+        while time.monotonic() < deadline:
+            attributes = agent_attributes(livekit, room)
+            if int(attributes.get("webcall.demo.preconnect_words", "0")) >= 1:
+                break
+            time.sleep(0.2)
         assert int(attributes.get("webcall.demo.preconnect_words", "0")) >= 1, attributes
 
         # The sentence: its line grows through interim versions, then turns final in place.

@@ -48,6 +48,7 @@ class CallStatus:
         self._attributes: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self._queued = False  # a background publish waits for the lock and will send the latest set
         self.heard_speech_s = 0.0
         self.peak_dbfs: float | None = None
         self.released_turns = 0
@@ -115,7 +116,14 @@ class CallStatus:
         await asyncio.gather(*self._background, return_exceptions=True)
 
     def _publish_soon(self) -> None:
-        """Publish without making the caller wait (used from the audio loop)."""
+        """Publish without making the caller wait (used from the audio loop, every frame).
+
+        Changes coalesce: while one publish waits its turn, later changes ride on it, so a
+        burst of updates never queues a backlog of round trips in front of the newest one.
+        """
+        if self._queued:
+            return
+        self._queued = True
         task = asyncio.create_task(self._publish())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -123,6 +131,7 @@ class CallStatus:
     async def _publish(self) -> None:
         """Send the current attribute set; failures are logged, never raised."""
         async with self._lock:
+            self._queued = False
             try:
                 await self._participant.set_attributes(dict(self._attributes))
             except Exception as exc:  # a dropped room must not crash the call logic
