@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from ..errors import (
     AppError,
@@ -145,14 +146,7 @@ class Transport:
             remaining_s = self.deadline_s - (time.monotonic() - started)
             idempotent = request.idempotent
             try:
-                response = self.client.request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    json=request.body,
-                    params=request.params,
-                    timeout=self._timeout(remaining_s),
-                )
+                response = self._exchange(request, remaining_s)
             except httpx.TimeoutException as exc:
                 error: AppError = ProviderTimeout()
                 retry = idempotent or isinstance(exc, httpx.ConnectTimeout)
@@ -178,6 +172,30 @@ class Transport:
             time.sleep(backoff_s)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _exchange(self, request: _Request, remaining_s: float) -> httpx.Response:
+        """One attempt: the request out and the whole answer read, on a pooled connection.
+
+        Straight to the client's transport (the pool it keeps for this URL, proxies included):
+        ``Client.send``'s own layers are cookies (which would carry one provider answer's
+        Set-Cookie into every caller's next call), auth and redirects, none of which a provider
+        call wants, and they cost about 0.2 ms of CPU per call. The JSON is encoded by orjson.
+        """
+        headers = dict(request.headers)
+        content = None
+        if request.body is not None:
+            content = orjson.dumps(request.body)
+            headers["Content-Type"] = "application/json"
+        outgoing = self.client.build_request(
+            request.method, request.url, headers=headers, content=content, params=request.params,
+            timeout=self._timeout(remaining_s),
+        )  # fmt: skip
+        response = self.client._transport_for_url(outgoing.url).handle_request(outgoing)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
+
     def _timeout(self, remaining_s: float) -> httpx.Timeout:
         """The client's timeouts, cut down so that no attempt outlives the total deadline."""
         base = self.client.timeout
@@ -192,7 +210,7 @@ class Transport:
     def _decode(self, response: httpx.Response, private: tuple[str, ...] = ()) -> Any:
         """Decode a 2xx JSON body; HTML or malformed JSON means the provider is misbehaving."""
         try:
-            return response.json()
+            return orjson.loads(response.content)
         except ValueError as exc:
             log.error(
                 "%s answered %s with a body that is not JSON: %s",
