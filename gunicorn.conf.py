@@ -7,6 +7,12 @@ import tempfile
 
 bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Provider calls wait on the network: threads keep a slow provider from starving the server.
+# 64 threads, measured against 256 threads and gevent in a burst of 200 calls to a 300 ms
+# provider (bench/README.md): 64 threads finished every run's burst in 1.3-1.5 s (four
+# waves); 256 threads took anywhere from 0.64 to 2.6 s, as all of them fought over the one
+# GIL for 2.9-11.8 ms of CPU per call; gevent 0.7-1.5 s, and it monkey-patches everything
+# the app runs (psycopg, SQLAlchemy, redis, httpx, prometheus_client) and is not yet proven
+# by the test suite under it. Predictable beats sometimes faster until one of them is both.
 worker_class = "gthread"
 # Rate limits, budgets and idempotent replays are counted in one place: in memory that is one
 # process, so several workers need WEBCALL_RATELIMIT_STORAGE_URI=redis://… (see README).

@@ -24,11 +24,12 @@ from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
 from .history import sync, webhooks
 from .history.store import CallStore
-from .ops import cli, error_handlers, health, metrics, openapi
+from .ops import cli, error_handlers, health, json_provider, metrics, openapi
 from .ops.logging import configure_logging
 from .pages import assets, embed, views
 from .phone import api as phone_api
 from .providers import ProviderContext, build_providers
+from .providers.transport import ThreadPools
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +49,12 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    json_provider.init_app(app)
     client = http or httpx.Client(
         timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
-        # Keep a connection alive per gunicorn thread, so busy threads don't reconnect.
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        # A pool per gunicorn thread: a few connections (one per provider host it calls),
+        # kept alive, so a busy thread neither reconnects nor waits for another's connection.
+        transport=ThreadPools(httpx.Limits(max_connections=8, max_keepalive_connections=4)),
         headers={"User-Agent": f"webcall/{openapi.VERSION}"},
     )
     history = open_call_log(settings, app.instance_path)

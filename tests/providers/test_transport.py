@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
+import httpx
+
 from tests.fakes import Fault
 from tests.support.apps import codes, post
+from webapp.providers.transport import ThreadPools
 
 CATALOGUE = """
 [agents.ravan]
@@ -46,3 +50,25 @@ def test_retries_stay_within_the_total_deadline(make_app: Any, convoi: Any) -> N
     response = post(app, {"agent": "convoi"})
     assert (response.status_code, response.get_json()["error"]["code"]) == (504, "provider_timeout")
     assert time.monotonic() - started < 1.8  # one 1 s attempt; another would end past 1.5 s
+
+
+def test_each_thread_sends_through_a_pool_of_its_own(convoi: Any) -> None:
+    pools = ThreadPools(httpx.Limits(max_connections=8, max_keepalive_connections=4))
+    client = httpx.Client(transport=pools)
+    used: dict[str, list[httpx.HTTPTransport]] = {"a": [], "b": []}
+
+    def call_twice(name: str) -> None:
+        for _ in range(2):
+            assert client.get(convoi[0].url + "/").status_code == 401  # the fake answered (no key sent)
+            used[name].append(pools.local.pool)
+
+    workers = [threading.Thread(target=call_twice, args=(name,)) for name in used]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert used["a"][0] is used["a"][1] and used["b"][0] is used["b"][1]  # kept between calls
+    assert used["a"][0] is not used["b"][0]  # never shared by two threads
+    assert len(pools.pools) == 2
+    client.close()
+    assert pools.pools == []

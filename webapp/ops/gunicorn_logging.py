@@ -8,11 +8,11 @@ their query (demo-link tokens live there) and secret path segments (webhook toke
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import os
 from typing import Any
 
+import orjson
 from gunicorn.glogging import Logger
 
 from .logging import RequestIdFilter, json_formatter, mask_in, mask_secret_paths
@@ -56,4 +56,4 @@ class JsonLogger(Logger):
             "request_id": headers.get("x-request-id"),
             "user_agent": environ.get("HTTP_USER_AGENT"),
         }
-        self.access_log.info(json.dumps(line, separators=(",", ":")))
+        self.access_log.info(orjson.dumps(line).decode())

@@ -10,6 +10,8 @@ and answer parsing are pure functions in the module; :mod:`.transport` does the 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import re
 from collections.abc import Mapping
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, get_args
 
 import httpx
-import jwt
+import orjson
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -324,10 +326,7 @@ def complete_from_token(call: WebCall) -> WebCall:
     Providers don't document their tokens' lifetime, so the token itself is the
     source of truth. It is decoded, not verified: we don't hold the provider's key.
     """
-    try:
-        claims = jwt.decode(call.token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise ProviderBadResponse() from exc
+    claims = unverified_claims(call.token)
     video = first_dict(claims.get("video"))
     exp = claims.get("exp")
     expires_at = call.expires_at
@@ -339,6 +338,19 @@ def complete_from_token(call: WebCall) -> WebCall:
         identity=call.identity or optional_str(claims.get("sub")),
         expires_at=expires_at,
     )
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """A JWT's claims, read without checking its signature (PyJWT's unverified decode took 30 us
+    a call for the same answer); anything that is not a JWT with a JSON object inside is a bad answer."""
+    try:
+        _header, payload, _signature = token.split(".")
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise ProviderBadResponse() from exc
+    if not isinstance(claims, dict):
+        raise ProviderBadResponse()
+    return claims
 
 
 def optional_str(value: object) -> str | None:

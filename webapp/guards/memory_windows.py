@@ -1,0 +1,107 @@
+"""In-process moving windows for the limits: what ``memory://`` means to webcall.
+
+limits' own ``MemoryStorage`` keeps each window as a list of objects, newest first, inserted
+at the front (a copy of the list per call) and trimmed by a timer thread it starts again
+every 10 ms while calls come in: a thread start and a copy of every window, per call, on the
+request path. Here a window is a deque of timestamps, oldest first: a call appends one,
+expired ones leave from the front when the window is next read, and windows nobody reads
+any more are dropped by an occasional sweep on the calling thread. Same answers (the
+moving window is exact), no thread, O(1) per call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from limits.storage import MovingWindowSupport, Storage
+
+SCHEME = "webcall-memory"
+SWEEP_EVERY_S = 60.0  # windows idle for longer than their length are dropped this often
+
+
+class MemoryWindows(Storage, MovingWindowSupport):
+    """Moving-window counts in this process (the only strategy webcall's limiter uses)."""
+
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: float | str | bool):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.windows: dict[str, tuple[float, deque[float]]] = {}  # key -> (length in s, call times)
+        self.lock = threading.Lock()  # a check and its count are one step
+        self.next_sweep = time.time() + SWEEP_EVERY_S
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        """Nothing here fails the way a remote storage does."""
+        return ValueError
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        """Count ``amount`` calls now unless that would take the window over ``limit``."""
+        if amount > limit:
+            return False
+        now = time.time()
+        with self.lock:
+            if now >= self.next_sweep:
+                self._sweep(now)
+            window = self._current(key, expiry, now)
+            if len(window) + amount > limit:
+                return False
+            window.extend([now] * amount)
+            return True
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        """When the oldest call still in the window was counted, and how many are in it."""
+        now = time.time()
+        with self.lock:
+            window = self._current(key, expiry, now)
+            return (window[0], len(window)) if window else (now, 0)
+
+    def _current(self, key: str, expiry: float, now: float) -> deque[float]:
+        """``key``'s window with the calls older than ``expiry`` seconds gone."""
+        entry = self.windows.get(key)
+        if entry is None:
+            entry = self.windows[key] = (expiry, deque())
+        window, cutoff = entry[1], now - expiry
+        while window and window[0] < cutoff:
+            window.popleft()
+        return window
+
+    def _sweep(self, now: float) -> None:
+        """Drop every window whose newest call has left it (a client that never came back)."""
+        idle = [k for k, (expiry, window) in self.windows.items() if not window or window[-1] < now - expiry]
+        for key in idle:
+            del self.windows[key]
+        self.next_sweep = now + SWEEP_EVERY_S
+
+    # The rest of limits' storage interface: the fixed-window counters webcall does not use.
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Not used by the moving window."""
+        raise NotImplementedError("webcall's limits use the moving window only")
+
+    def get(self, key: str) -> int:
+        """Calls in ``key``'s window as last read (the moving window reads it with its length)."""
+        entry = self.windows.get(key)
+        return len(entry[1]) if entry else 0
+
+    def get_expiry(self, key: str) -> float:
+        """When ``key``'s newest call leaves its window."""
+        entry = self.windows.get(key)
+        return entry[1][-1] + entry[0] if entry and entry[1] else time.time()
+
+    def check(self) -> bool:
+        """Always reachable: it is this process."""
+        return True
+
+    def reset(self) -> int | None:
+        """Forget every window; how many there were."""
+        with self.lock:
+            count = len(self.windows)
+            self.windows.clear()
+        return count
+
+    def clear(self, key: str) -> None:
+        """Forget ``key``'s window."""
+        with self.lock:
+            self.windows.pop(key, None)
