@@ -24,6 +24,8 @@ export class CallSession {
     this.panel = panel;
     this.mode = mode;
     this.abort = new AbortController();
+    // The call's request goes out first: everything below happens while it is on the network.
+    const session = requestSession(panel.config, mode, panel.botCheck, this.abort.signal);
     this.meters = new LevelMeters();
     this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
     this.voice.setMuted(mode === 'text');
@@ -36,14 +38,13 @@ export class CallSession {
     panel.element.addEventListener('pointerdown', this.wake);
     panel.element.addEventListener('keydown', this.wake);
     this.room = new CallRoom(this.roomHooks(), { mic: micMode(mode, panel.config) });
-    this.begin();
+    this.begin(session);
     panel.extras.begin(this); // media/extras.js: camera, screen share, push-to-talk, chat
   }
 
-  /** Requests the call and joins its room; the microphone opens meanwhile. */
-  begin() {
-    const { config, botCheck, devices, emit } = this.panel;
-    const session = requestSession(config, this.mode, botCheck, this.abort.signal);
+  /** Joins the room of the call `session` (a Promise of our API's answer); the microphone opens meanwhile. */
+  begin(session) {
+    const { config, devices, emit } = this.panel;
     session.then(
       (info) => {
         this.info = info;
