@@ -18,7 +18,8 @@ async function credentials() {
 
 talk.addEventListener('click', async () => {
   const { url, token } = await credentials();
-  const room = new Room();
+  // v0=1: the SDK's older signalling (two peer connections, the offer after the join).
+  const room = new Room(params.get('v0') ? { singlePeerConnection: false } : {});
   window.room = room;
   await room.connect(url, token);
   document.dispatchEvent(new CustomEvent('webcall:connected'));

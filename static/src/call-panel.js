@@ -13,6 +13,7 @@ import { DevicePickers } from './devices.js';
 import { emitter } from './events.js';
 import { MediaExtras } from './media/extras.js';
 import { watchMicPermission } from './mic-permission.js';
+import { loadProtocol } from './protocols/index.js';
 import { Transcript } from './transcript.js';
 import { copyText, downloadText, transcriptFileName, transcriptText } from './transcript-file.js';
 import { applyAccent, createUi } from './ui.js';
@@ -116,6 +117,8 @@ class CallPanel {
       : null;
     // Camera, screen share, push-to-talk, chat, the agent's video: loaded as the agent needs them.
     this.extras = new MediaExtras(this);
+    // The code that reads the agent in the room: fetched now, not after the click's API answer.
+    loadProtocol(config.provider).catch(() => {});
     this.cleanups = [() => this.devices.destroy(), () => this.extras.destroy()];
     this.current = null; // the CallSession in progress, if any
     this.last = null; // the latest CallSession, for the transcript file

@@ -24,11 +24,15 @@ export class CallSession {
     this.panel = panel;
     this.mode = mode;
     this.abort = new AbortController();
+    // The call's request goes out first: everything below happens while it is on the network.
+    const session = requestSession(panel.config, mode, panel.botCheck, this.abort.signal);
     this.meters = new LevelMeters();
     this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
     this.voice.setMuted(mode === 'text');
     this.timer = new CallTimer(panel.ui, panel.config.max_call_s, () => this.hangUp('time-limit'));
     this.info = {}; // the API's answer: call_id, room, identity, …
+    this.connected = false; // in the room (the microphone's meter runs from then on)
+    this.micTrack = null; // the microphone's LocalAudioTrack, once it is open
     this.startedAt = null; // when the agent answered (a Date), for the transcript file
     this.durationS = 0;
     // Started without a gesture (a host calling start()), the meters wait for the first one.
@@ -36,14 +40,13 @@ export class CallSession {
     panel.element.addEventListener('pointerdown', this.wake);
     panel.element.addEventListener('keydown', this.wake);
     this.room = new CallRoom(this.roomHooks(), { mic: micMode(mode, panel.config) });
-    this.begin();
+    this.begin(session);
     panel.extras.begin(this); // media/extras.js: camera, screen share, push-to-talk, chat
   }
 
-  /** Requests the call and joins its room; the microphone opens meanwhile. */
-  begin() {
-    const { config, botCheck, devices, emit } = this.panel;
-    const session = requestSession(config, this.mode, botCheck, this.abort.signal);
+  /** Joins the room of the call `session` (a Promise of our API's answer); the microphone opens meanwhile. */
+  begin(session) {
+    const { config, devices, emit } = this.panel;
     session.then(
       (info) => {
         this.info = info;
@@ -101,6 +104,8 @@ export class CallSession {
       phase: (state) => this.onPhase(state),
       connected: () => {
         const { call_id, room, identity } = this.info;
+        this.connected = true;
+        if (this.micTrack) this.meters.watch(levels.mic, this.micTrack.mediaStreamTrack);
         emit('connected', { call_id, room, identity });
       },
       agent: (participant) => emit('agent-joined', { identity: participant.identity }),
@@ -110,7 +115,13 @@ export class CallSession {
       },
       audio: (track, subscribed) => (subscribed ? this.voice.add(track) : this.voice.remove(track)),
       video: (track, subscribed) => this.panel.extras.video(track, subscribed),
-      mic: (track) => this.meters.watch(levels.mic, track.mediaStreamTrack),
+      mic: (track) => {
+        // Metered from the moment the page is in the room, where its meter (in the mute button)
+        // shows: painted every frame while the peer connections were still connecting, it
+        // slowed them by about 40 ms on loopback (bench/README.md, "floor").
+        this.micTrack = track;
+        if (this.connected) this.meters.watch(levels.mic, track.mediaStreamTrack);
+      },
       muted: (muted) => ui.set({ muted }),
       playback: (canPlay) => this.onPlayback(canPlay),
       line: (line) => transcript.show(line),

@@ -18,6 +18,10 @@ const ROOM_OPTIONS = {
   // reads the flag from here when setMicrophoneEnabled creates the track (not from the publish
   // options passed there, which we still pass as LiveKit's examples do).
   publishDefaults: { preConnectBuffer: true },
+  // Two peer connections, the offer after the join (the SDK's v0 signalling): measured faster to
+  // connected than the single connection with the offer in the join request, on loopback and at a
+  // 50 ms round trip alike (bench/README.md, "floor").
+  singlePeerConnection: false,
   audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
   // LiveKit's default policy keeps trying for ~45 s. A conversation that has been silent for
   // 20 s is over for the caller (and the agent has likely left): say so and offer Try again.

@@ -127,7 +127,12 @@ def test_a_call_from_start_to_transcript(
     wait_for_state(page, "in-call")
     expect(page.locator("#hangup")).to_be_focused()  # the keyboard follows the action
     states = page.evaluate("window.__states")
-    assert states[:4] == ["requesting-mic", "connecting", "waiting-agent", "in-call"], states
+    # "waiting-agent" shows only while the agent is not yet in the room when the page connects
+    # (the demo agent is often there first): never anything else on the way.
+    assert states[: states.index("in-call") + 1] in (
+        ["requesting-mic", "connecting", "waiting-agent", "in-call"],
+        ["requesting-mic", "connecting", "in-call"],
+    ), states
 
     # Agent presence: its state drives the status line, its real audio drives the orb.
     expect(page.locator("#status")).to_have_text(re.compile("Agent is (speaking|listening|thinking)"))

@@ -45,6 +45,8 @@ def page_config(
         "media": agent.media(),
         "web": agent.takes_web_calls,  # false: a phone-only agent (the page offers just the phone form)
         "phone": phone_config(agent, phone_api_url),
+        # Which protocol the agent speaks in the room: the page loads its adapter before the click.
+        "provider": agent.provider,
         # Known before the call for some providers (our own server), so the page can warm it up.
         "livekit_url": state.provider_for(agent).livekit_url_before_call(),
         "turnstile_site_key": settings.turnstile_site_key,

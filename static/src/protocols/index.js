@@ -36,8 +36,18 @@ const ADAPTERS = {
 // Our own agents and the LiveKit-based providers whose agents are LiveKit Agents workers.
 const LIVEKIT_AGENTS = () => import('./livekit-agents.js').then((module) => module.livekitAgents);
 
-/** Resolves with the adapter for `provider`'s agents, as `(room, hooks, call) → protocol`. */
-export async function loadProtocol(provider) {
-  const adapter = await (ADAPTERS[provider] || LIVEKIT_AGENTS)();
-  return (room, hooks, call) => adapter(room, hooks, call, LIVEKIT);
+const loading = new Map(); // provider → Promise of its adapter, fetched once per page
+
+/**
+ * Resolves with the adapter for `provider`'s agents, as `(room, hooks, call) → protocol`. The call
+ * panel asks at once for its agent's provider, so a click does not wait for the chunk to download.
+ */
+export function loadProtocol(provider) {
+  const load = ADAPTERS[provider] || LIVEKIT_AGENTS;
+  if (!loading.has(load)) {
+    const adapter = load().then((speak) => (room, hooks, call) => speak(room, hooks, call, LIVEKIT));
+    adapter.catch(() => loading.delete(load)); // offline for a moment: the next call tries again
+    loading.set(load, adapter);
+  }
+  return loading.get(load);
 }
