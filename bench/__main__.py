@@ -44,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Result] = []
     crashed = False
     for name in names:
-        module = importlib.import_module(f"bench.{name}")
-        print(f"{name}: {(module.__doc__ or '').strip().splitlines()[0]}", flush=True)
         started = time.monotonic()
         try:
+            module = importlib.import_module(f"bench.{name}")
+            print(f"{name}: {(module.__doc__ or '').strip().splitlines()[0]}", flush=True)
             rows += module.run(LOG_DIR / name)
         except Exception as exc:  # one broken benchmark must not hide the others
             crashed = True

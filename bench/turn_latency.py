@@ -21,7 +21,7 @@ from typing import Any
 
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM_ARGS
 
 from .machine import CHROMIUM
 from .results import Result, median_ms
