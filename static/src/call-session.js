@@ -31,7 +31,6 @@ export class CallSession {
     this.voice.setMuted(mode === 'text');
     this.timer = new CallTimer(panel.ui, panel.config.max_call_s, () => this.hangUp('time-limit'));
     this.info = {}; // the API's answer: call_id, room, identity, …
-    this.connected = false; // in the room (the microphone's meter runs from then on)
     this.micTrack = null; // the microphone's LocalAudioTrack, once it is open
     this.startedAt = null; // when the agent answered (a Date), for the transcript file
     this.durationS = 0;
@@ -104,7 +103,6 @@ export class CallSession {
       phase: (state) => this.onPhase(state),
       connected: () => {
         const { call_id, room, identity } = this.info;
-        this.connected = true;
         if (this.micTrack) this.meters.watch(levels.mic, this.micTrack.mediaStreamTrack);
         emit('connected', { call_id, room, identity });
       },
@@ -120,7 +118,7 @@ export class CallSession {
         // shows: painted every frame while the peer connections were still connecting, it
         // slowed them by about 40 ms on loopback (bench/README.md, "floor").
         this.micTrack = track;
-        if (this.connected) this.meters.watch(levels.mic, track.mediaStreamTrack);
+        if (this.room.connected) this.meters.watch(levels.mic, track.mediaStreamTrack);
       },
       muted: (muted) => ui.set({ muted }),
       playback: (canPlay) => this.onPlayback(canPlay),

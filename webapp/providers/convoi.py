@@ -225,35 +225,29 @@ class ConvoiProvider(HostedProvider):
 
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Create the call, retrying transient failures under the same idempotency key."""
-        headers = {
-            "Authorization": self.authorization,
-            "Idempotency-Key": idempotency_key(request.idempotency_key),
-        }
-        answer = self.transport.post_json(
-            self.base_url + CALLS_PATH,
-            headers=headers,
-            body=build_web_call(request),
-            idempotent=True,
-            status_errors=STATUS_ERRORS,
-        )
-        return parse_web_call(answer)
+        return parse_web_call(self._create(build_web_call(request), request.idempotency_key))
 
     def create_phone_call(self, request: PhoneCallRequest) -> PhoneCall:
         """Place the call, retrying transient failures under the same idempotency key."""
-        headers = {
-            "Authorization": self.authorization,
-            "Idempotency-Key": idempotency_key(request.idempotency_key),
-        }
-        answer = self.transport.post_json(
-            self.base_url + CALLS_PATH,
-            headers=headers,
-            body=build_phone_call(request),
-            idempotent=True,
-            status_errors=STATUS_ERRORS,
+        answer = self._create(
+            build_phone_call(request),
+            request.idempotency_key,
             operation="create_phone_call",
             redact=(request.to_number,),
         )
         return parse_phone_call(answer)
+
+    def _create(self, body: dict[str, Any], scoped_key: str | None, **options: Any) -> Any:
+        """POST a call to create (web or phone): safe to repeat under Convoi's Idempotency-Key."""
+        headers = {"Authorization": self.authorization, "Idempotency-Key": idempotency_key(scoped_key)}
+        return self.transport.post_json(
+            self.base_url + CALLS_PATH,
+            headers=headers,
+            body=body,
+            idempotent=True,
+            status_errors=STATUS_ERRORS,
+            **options,
+        )
 
     def check_access(self) -> None:
         """A harmless read with our key: the newest call (raises when the key or the API fails)."""
