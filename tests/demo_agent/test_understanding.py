@@ -68,6 +68,8 @@ def test_intents_are_found_in_what_was_said() -> None:
     assert classify("thank you very much") == "thanks"
     assert classify("okay bye bye") == "goodbye" and classify("thanks goodbye") == "goodbye"
     assert reply_to("bye").text == GOODBYE_REPLY and reply_to("bye").ends_call
+    unsure = reply_to("bye later", sure=False)  # heard at a noisy seam: read back, not hung up
+    assert not unsure.ends_call and unsure.text == f"{HEARD_PREFIX} bye later"
     assert reply_to("the weather is nice").text == f"{HEARD_PREFIX} the weather is nice"
     assert reply_to("hello from my keyboard", typed=True).text == "You wrote: hello from my keyboard"
     assert reply_to("").intent == "unclear" and not reply_to("").ends_call

@@ -121,11 +121,19 @@ def say_time(now: time.struct_time) -> str:
     )
 
 
-def reply_to(text: str, now: time.struct_time | None = None, *, typed: bool = False) -> Reply:
-    """The agent's answer to the caller's words, spoken or (`typed`) sent as a chat message."""
+def reply_to(
+    text: str, now: time.struct_time | None = None, *, typed: bool = False, sure: bool = True
+) -> Reply:
+    """The agent's answer to the caller's words, spoken or (`typed`) sent as a chat message.
+
+    Words the recogniser was not `sure` of never end the call: a misheard goodbye (noise, or
+    audio garbled where the pre-connect buffer meets the live track) is read back instead.
+    """
     intent = classify(text)
-    if intent == "goodbye":
+    if intent == "goodbye" and sure:
         return Reply(intent, GOODBYE_REPLY, ends_call=True)
+    if intent == "goodbye":
+        intent = "other"
     if intent == "time":
         return Reply(intent, say_time(now or time.localtime()))
     if intent == "capabilities":

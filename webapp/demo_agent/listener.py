@@ -240,9 +240,10 @@ class CallerListener:
         self._words["live"] += len(recognition.words) - early
         self._status.record_words(self._words["preconnect"], self._words["live"])
         logger.info(
-            "caller said %r (%s search, %.2f s, from %s)",
+            "caller said %r (%s search, confidence %.2f, %.2f s, from %s)",
             recognition.text,
             recognition.search,
+            recognition.confidence,
             event.speech_s,
             source,
         )

@@ -61,6 +61,11 @@ class Recognition:
     search: str = ""  # "domain" or "general"
     confidence: float = 0.0  # mean word posterior of the domain search
 
+    @property
+    def sure(self) -> bool:
+        """Whether the domain search heard these words with confidence."""
+        return self.search == "domain" and self.confidence >= DOMAIN_CONFIDENCE
+
 
 def build_domain_dictionary(vocabulary: set[str], directory: Path) -> Path:
     """Write the pronunciations of `vocabulary` (all of them, from the model's dictionary).
