@@ -92,6 +92,12 @@ def axe_problems(page: Page, app_url: str) -> list[str]:
     """Run axe-core on the page as it is now; return its serious and critical violations."""
     if not page.evaluate("typeof window.axe === 'object'"):
         page.add_script_tag(url=f"{app_url}{AXE_URL_PATH}")
+    # Colours mid-transition (a theme switch fades backgrounds, not text) are no state a
+    # visitor reads in: let running transitions finish first.
+    page.evaluate(
+        """() => Promise.all(document.getAnimations()
+                 .filter((a) => a instanceof CSSTransition).map((a) => a.finished.catch(() => {})))"""
+    )
     result = page.evaluate(
         """async () => {
           const r = await axe.run(document, { resultTypes: ["violations"] });
