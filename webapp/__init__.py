@@ -22,6 +22,7 @@ from .calls import token_endpoint
 from .errors import ConfigError
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
+from .guards.limits import Limits
 from .history import sync, webhooks
 from .history.store import CallStore
 from .ops import cli, error_handlers, health, json_provider, metrics, openapi
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         settings=settings,
         providers=build_providers(settings.providers, context),
         replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
+        limits=Limits(settings.ratelimit_storage_uri),
         bot_verifier=TurnstileVerifier(turnstile.get_secret_value(), settings.turnstile_verify_url, client)
         if turnstile
         else None,

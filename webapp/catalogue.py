@@ -37,7 +37,7 @@ COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
 
 
 def valid_rate_limit(value: str) -> bool:
-    """True when ``value`` is a rate limit string Flask-Limiter understands."""
+    """True when ``value`` is a rate limit string the ``limits`` library understands."""
     try:
         return bool(parse_many(value))
     except ValueError:

@@ -40,7 +40,7 @@ MIN_INTERVAL_S = 60  # the periodic history sync: providers limit how often we m
 
 
 def _rate_limits(value: str) -> str:
-    """A Flask-Limiter limit string."""
+    """A rate limit string (``limits``' notation)."""
     if not valid_rate_limit(value):
         raise ValueError(f"must look like '10/minute;60/hour', got {value!r}")
     return value

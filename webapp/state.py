@@ -17,6 +17,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .guards.botcheck import BotVerifier
     from .guards.idempotency import Replay
+    from .guards.limits import Limits
     from .history.store import CallStore
     from .pages.assets import Assets
 
@@ -30,6 +31,7 @@ class AppState:
     settings: Settings
     providers: Mapping[str, Provider]  # adapters of the configured providers, by name
     replay: Replay
+    limits: Limits  # the counts behind rate limits and budgets
     bot_verifier: BotVerifier | None
     http: httpx.Client
     embed_origins: frozenset[str]  # every origin some agent allows: the only ones CORS answers

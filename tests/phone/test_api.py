@@ -195,6 +195,46 @@ def test_a_number_is_called_again_only_after_its_cooldown_and_within_its_daily_c
     assert int(answers[2].headers["Retry-After"]) > 600
 
 
+def test_phone_calls_have_their_own_per_client_allowance_under_the_shared_ceiling(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, turnstile: FakeTurnstile
+) -> None:
+    """Web calls do not use up a visitor's phone calls (nor the reverse); both count toward
+    the deployment's all-clients ceiling."""
+    env = {
+        **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
+        "WEBCALL_TURNSTILE_SITE_KEY": "ts-site",
+        "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret",
+        "WEBCALL_TURNSTILE_VERIFY_URL": f"{turnstile.server.url}/siteverify",
+        "WEBCALL_RATE_LIMITS": "2/minute",
+        "WEBCALL_GLOBAL_RATE_LIMIT": "5/minute",
+        "WEBCALL_SECRET_KEY": "k" * 40,
+    }
+    catalogue = CATALOGUE.format(**FAKE_AGENT_IDS).split("[agents.convoi-team]")[0]
+    app = build_app(tmp_path, catalogue.replace("cooldown_s = 600", "cooldown_s = 0"), **env)
+    client = app.test_client()
+
+    def web() -> Any:
+        return client.post("/api/calls", json={"agent": "ravan-phone", "bot_token": HUMAN})
+
+    def phone(number: str) -> Any:
+        body = {"agent": "ravan-phone", "phone_number": number, "consent": True, "bot_token": HUMAN}
+        return client.post("/api/phone-calls", json=body)
+
+    assert [web().status_code for _ in range(3)] == [201, 201, 429]  # this visitor's 2 a minute
+    numbers = ["+14155552671", "+14155552672", "+14155552673"]
+    answers = [phone(number) for number in numbers]
+    assert [a.status_code for a in answers] == [202, 202, 429]  # their own 2, not used up above
+    assert answers[2].get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(answers[2].headers["Retry-After"]) <= 60
+    # 4 calls so far under a ceiling of 5: one more from anyone, then no one.
+    other = app.test_client()
+    first = other.post("/api/calls", json={"agent": "ravan-phone", "bot_token": HUMAN},
+                       environ_base={"REMOTE_ADDR": "198.51.100.7"})  # fmt: skip
+    second = other.post("/api/calls", json={"agent": "ravan-phone", "bot_token": HUMAN},
+                        environ_base={"REMOTE_ADDR": "198.51.100.8"})  # fmt: skip
+    assert (first.status_code, second.status_code) == (201, 429)
+
+
 def test_the_number_is_masked_in_the_call_log_and_every_log_line(
     app: Flask, ravan: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -25,12 +25,11 @@ from flask import (
     request,
     stream_with_context,
 )
-from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..errors import InvalidQuery
+from ..errors import InvalidQuery, RateLimited
 from ..guards.headers import page_headers
-from ..guards.limits import client_ip, limiter, rate_limited_error
+from ..guards.limits import limited
 from ..history.store import CallLogError, CallRecord
 from ..pages.render import render_error_page
 from ..providers import CALL_STATUSES, CHANNELS, provider_names
@@ -72,10 +71,10 @@ def gate() -> BaseResponse | None:
     return redirect(f"/admin/login?{urlencode({'next': wanted})}", code=303)
 
 
-@bp.errorhandler(TooManyRequests)
-def too_many_attempts(_error: TooManyRequests) -> Response:
+@bp.errorhandler(RateLimited)
+def too_many_attempts(error: RateLimited) -> Response:
     """Sign-in attempts past the limit: the page again, saying when to try."""
-    wait_s = rate_limited_error().retry_after_s or 60
+    wait_s = error.retry_after_s or 60
     minutes = max(1, round(wait_s / 60))
     message = f"Too many attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
     response = page("admin/login.html", status=429, error=message, next=safe_next(request.form.get("next")))
@@ -92,7 +91,7 @@ def login() -> BaseResponse:
 
 
 @bp.post("/login")
-@limiter.limit(LOGIN_LIMIT, key_func=client_ip, scope="admin-login")
+@limited(LOGIN_LIMIT, scope="admin-login")
 def submit_login() -> BaseResponse:
     """Check the password (and the form's token); open a session."""
     target = safe_next(request.form.get("next"))

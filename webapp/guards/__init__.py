@@ -10,8 +10,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..settings import Settings
 from . import headers
-from .limits import limiter
-from .memory_windows import SCHEME as MEMORY_WINDOWS
 
 
 class PublicUrl:
@@ -35,7 +33,7 @@ class PublicUrl:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Trust proxies as configured, attach the limiter and the always-on headers."""
+    """Trust proxies as configured and add the always-on headers."""
     if settings.public_url:
         # Innermost, so it has the last word over forwarded headers: the operator said where
         # the app lives.
@@ -45,9 +43,4 @@ def init_app(app: Flask, settings: Settings) -> None:
     if settings.trusted_proxies:
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-    storage_uri = settings.ratelimit_storage_uri
-    if storage_uri.startswith("memory://"):
-        storage_uri = f"{MEMORY_WINDOWS}://"  # limits' MemoryStorage, without its timer thread
-    app.config["RATELIMIT_STORAGE_URI"] = storage_uri
-    limiter.init_app(app)
     headers.init_app(app)

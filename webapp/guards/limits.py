@@ -1,9 +1,14 @@
 """How often: per client, for everyone together, and what one agent may spend.
 
-Counted with Flask-Limiter's storage (memory by default; Redis through
-``WEBCALL_RATELIMIT_STORAGE_URI`` so that every worker and host shares one count).
-``X-Forwarded-For`` is believed only behind ``WEBCALL_TRUSTED_PROXIES`` proxies
-(ProxyFix corrects ``remote_addr`` before we read it).
+Counted with the ``limits`` library's moving window on the configured storage: memory by
+default (:mod:`.memory_windows`), Redis through ``WEBCALL_RATELIMIT_STORAGE_URI`` so that
+every worker and host shares one count. ``X-Forwarded-For`` is believed only behind
+``WEBCALL_TRUSTED_PROXIES`` proxies (ProxyFix corrects ``remote_addr`` before we read it).
+
+Each endpoint names its limits with :func:`limited`, which counts one call and refuses it
+with a 429 carrying the exact ``Retry-After``. It is the whole mechanism: no hook runs on
+requests that have no limit (Flask-Limiter's resolved every request's limits before and
+after the view, a sixth of the CPU of a call).
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache, wraps
 from typing import Any, TypeVar, cast
 
 from flask import request
-from flask_limiter import Limiter
 from limits import (
     RateLimitItem,
     RateLimitItemPerDay,
@@ -23,11 +28,51 @@ from limits import (
     RateLimitItemPerSecond,
     parse_many,
 )
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from ..catalogue import Agent
 from ..errors import AgentBusy, DailyBudgetExhausted, NumberCooldown, NumberDailyCap, RateLimited
 from ..settings import Settings
 from ..state import app_state
+from .memory_windows import SCHEME as MEMORY_WINDOWS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Limits:
+    """The counts behind every limit of one app: a moving window on one storage.
+
+    The moving window is exact: no burst at a window's edge, and Retry-After says precisely
+    when the oldest counted call leaves the window (the sliding-window counter only estimates it).
+    """
+
+    def __init__(self, storage_uri: str) -> None:
+        if storage_uri.startswith("memory://"):
+            storage_uri = f"{MEMORY_WINDOWS}://"  # limits' MemoryStorage, without its timer thread
+        self.strategy = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def hit(self, item: RateLimitItem, *identifiers: str) -> int | None:
+        """Count one call; the seconds to wait when the limit is already reached, else None."""
+        if self.strategy.hit(item, *identifiers):
+            return None
+        reset_at = self.strategy.get_window_stats(item, *identifiers).reset_time
+        return max(1, min(item.get_expiry(), round(reset_at - time.time())))
+
+    def spend(self, limits: str, *identifiers: str) -> int | None:
+        """Count one call against each of ``limits`` (``5/minute;30/hour``) in turn; the wait
+        of the first that is already reached, else None."""
+        for item in parsed(limits):
+            wait_s = self.hit(item, *identifiers)
+            if wait_s is not None:
+                return wait_s
+        return None
+
+
+@lru_cache(maxsize=256)
+def parsed(limits: str) -> Sequence[RateLimitItem]:
+    """A limit string's items (settings and the catalogue have checked it already)."""
+    return tuple(parse_many(limits))
 
 
 def client_ip() -> str:
@@ -35,25 +80,43 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-# The moving window is exact: no burst at a window's edge, and Retry-After says precisely when
-# the oldest counted call leaves the window (the sliding-window counter only estimates it).
-limiter = Limiter(key_func=client_ip, strategy="moving-window")
-F = TypeVar("F", bound=Callable[..., Any])
+def everyone() -> str:
+    """The one key all clients share."""
+    return "all"
+
+
+def limited(
+    limits: str | Callable[[], str], *, scope: str, key: Callable[[], str] = client_ip
+) -> Callable[[F], F]:
+    """A view that counts each request against ``limits`` under ``scope`` and ``key()``.
+
+    ``limits`` is a string or a function read per request (so each app can set its own). Views
+    that give the same scope share one allowance. Past it: 429 ``rate_limited`` with the exact
+    ``Retry-After``.
+    """
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            wait_s = app_state().limits.spend(limits() if callable(limits) else limits, scope, key())
+            if wait_s is not None:
+                raise RateLimited(retry_after_s=wait_s)
+            return view(*args, **kwargs)
+
+        return cast(F, counted)
+
+    return decorate
 
 
 def limit_calls(view: F) -> F:
-    """The per-client and all-clients limits of an endpoint that starts calls.
+    """The per-client and all-clients limits of an endpoint that starts web calls.
 
     Shared limits: every such endpoint (``/api/calls``, ``/api/token``) counts against the same
-    allowance, so a second way in is not a second allowance.
+    allowance, so a second way in is not a second allowance. The all-clients ceiling is shared
+    with phone calls too.
     """
-    everyone = limiter.shared_limit(
-        global_limit, scope="all-clients", key_func=lambda: "all", methods=["POST"]
-    )
-    per_client = limiter.shared_limit(
-        per_client_limits, scope="per-client", key_func=client_ip, methods=["POST"]
-    )
-    return cast(F, per_client(everyone(view)))
+    for_everyone = limited(global_limit, scope="all-clients", key=everyone)
+    return limited(per_client_limits, scope="per-client")(for_everyone(view))
 
 
 def per_client_limits() -> str:
@@ -66,32 +129,18 @@ def global_limit() -> str:
     return app_state().settings.global_rate_limit
 
 
-def rate_limited_error() -> RateLimited:
-    """The 429 for the Flask-Limiter limit just hit, with the seconds until it resets."""
-    current = limiter.current_limit
-    if current is None:
-        return RateLimited(retry_after_s=60)
-    window_s = current.limit.get_expiry()
-    return RateLimited(retry_after_s=max(1, min(window_s, round(current.reset_at - time.time()))))
-
-
 def _hit(item: RateLimitItem, *identifiers: str) -> int | None:
-    """Count one call; return the seconds to wait when the limit is already reached."""
-    strategy = limiter.limiter
-    if strategy.hit(item, *identifiers):
-        return None
-    reset_at = strategy.get_window_stats(item, *identifiers).reset_time
-    return max(1, min(item.get_expiry(), round(reset_at - time.time())))
+    """Count one call on the current app's limits; the seconds to wait when already at the limit."""
+    return app_state().limits.hit(item, *identifiers)
 
 
 def check_client_limit(agent: Agent, client: str) -> None:
     """An agent's own per-client limit (``ip_rate_limit``), on top of the deployment's."""
     if not agent.ip_rate_limit:
         return
-    for item in parse_many(agent.ip_rate_limit):
-        wait_s = _hit(item, "agent-ip", agent.slug, client)
-        if wait_s is not None:
-            raise RateLimited(retry_after_s=wait_s)
+    wait_s = app_state().limits.spend(agent.ip_rate_limit, "agent-ip", agent.slug, client)
+    if wait_s is not None:
+        raise RateLimited(retry_after_s=wait_s)
 
 
 def agent_calls_per_minute(agent: Agent, settings: Settings, provider_limit: int | None) -> int:

@@ -10,7 +10,6 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ..errors import BadRequest as BadRequestError
-from ..guards.limits import rate_limited_error
 from ..metrics import LIMIT_REFUSALS
 from ..pages.render import render_error_page
 from ..tracing import current_request_id
@@ -67,9 +66,6 @@ def _wants_json() -> bool:
 def _render_http_error(error: HTTPException) -> Response:
     """Our own body for an HTTP error raised by Flask or Werkzeug."""
     status = error.code or 500
-    if status == 429:  # a Flask-Limiter decorator's limit (per client, or for everyone)
-        LIMIT_REFUSALS.labels("rate_limited").inc()
-        return error_response(rate_limited_error())
     if not _wants_json():
         return render_error_page(status)
     mapped = _HTTP_ERRORS.get(status)

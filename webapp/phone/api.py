@@ -42,7 +42,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..guards.idempotency import check_key
-from ..guards.limits import client_ip, global_limit, limiter, per_client_limits
+from ..guards.limits import client_ip, everyone, global_limit, limited, per_client_limits
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .models import PhoneCallBody
@@ -63,8 +63,8 @@ STATUS_RAISES: tuple[type[AppError], ...] = (UnknownCall, RateLimited)
 
 
 @bp.post("/phone-calls")
-@limiter.limit(per_client_limits, key_func=client_ip, methods=["POST"])
-@limiter.shared_limit(global_limit, scope="all-clients", key_func=lambda: "all", methods=["POST"])
+@limited(per_client_limits, scope="phone-calls")  # a phone call is not a second web call's allowance
+@limited(global_limit, scope="all-clients", key=everyone)  # but the ceiling is the same
 def create_phone_call() -> tuple[Response, int]:
     """Ask the named agent to call the visitor's phone; 202 with the call's id and the number masked."""
     state = app_state()
@@ -88,7 +88,7 @@ def create_phone_call() -> tuple[Response, int]:
 
 
 @bp.get("/phone-calls/<call_id>")
-@limiter.limit(STATUS_POLLS, key_func=client_ip)
+@limited(STATUS_POLLS, scope="phone-call-status")
 def phone_call(call_id: str) -> Response:
     """Where the call is: ringing (initiated), in progress, or how it ended."""
     response = jsonify(phone_call_state(app_state(), call_id))
