@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from .providers.transport import ThreadPools
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 WORKER_BOOT_ERROR = 3  # gunicorn's exit status for "this worker can never boot"
 
 
@@ -48,6 +50,8 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         print(error, file=sys.stderr, flush=True)
         raise SystemExit(WORKER_BOOT_ERROR) from None
     configure_logging(settings.log_level, settings.log_format)
+    for warning in settings.warnings():
+        log.warning("configuration: %s", warning)
     app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     json_provider.init_app(app)

@@ -18,6 +18,7 @@ from limits import parse_many
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -59,6 +60,14 @@ def _site_url(value: str) -> str:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _number_as_text(value: object) -> object:
+    """A whole number written without quotes (UnleashX's agent ids are integers) read as its digits."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+AgentId = Annotated[Text, BeforeValidator(_number_as_text)]  # the provider's id: text, or a whole number
 VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_PATTERN)]
 Origin = Annotated[
     str, StringConstraints(pattern=ORIGIN_PATTERN), AfterValidator(lambda o: o.rstrip("/").lower())
@@ -104,7 +113,7 @@ class PhoneSettings(BaseModel):
     bot_check: StrictBool = True  # calls cost money per minute: the bot check must pass first
     from_number: E164 | None = None  # Ravan: the caller id (a number bought or connected in Ravan)
     phone_number_id: Annotated[str, StringConstraints(pattern=r"^phn_[A-Za-z0-9]+$")] | None = None  # Convoi
-    agent_id: Text | None = None  # the provider's agent for phone calls, when not the web one
+    agent_id: AgentId | None = None  # the provider's agent for phone calls, when not the web one
 
     @model_validator(mode="after")
     def _countries_when_enabled(self) -> PhoneSettings:
@@ -121,7 +130,7 @@ class Agent(BaseModel):
 
     slug: Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
     provider: str
-    agent_id: Text  # the provider's agent id; for livekit, the agent name to dispatch
+    agent_id: AgentId  # the provider's agent id; for livekit, the agent name to dispatch
     title: Text
     description: str = ""
     greeting: Text | None = None  # first message the agent says, where the provider takes one
@@ -187,8 +196,14 @@ class Agent(BaseModel):
 
     @property
     def takes_web_calls(self) -> bool:
-        """True when browsers may call this agent (by default, where the provider has web calls)."""
-        return self.web if self.web is not None else registry()[self.provider].supports("web_call")
+        """True when browsers may call this agent: by default where the provider has web calls,
+        except for a phone agent whose id takes none (a Convoi workforce, ``sqd_…``)."""
+        if self.web is not None:
+            return self.web
+        spec = registry()[self.provider]
+        if self.takes_phone_calls:
+            return spec.web_call_fits(self.agent_id)
+        return spec.supports("web_call")
 
     @property
     def takes_phone_calls(self) -> bool:

@@ -81,16 +81,15 @@ def _database_url(value: SecretStr | None) -> SecretStr | None:
     return SecretStr(url)
 
 
-def _secret(min_chars: int, *, url_safe: bool = False) -> AfterValidator:
-    """An optional secret: empty means unset; otherwise long enough to resist guessing."""
+def _secret(*, url_safe: bool = False) -> AfterValidator:
+    """An optional secret: empty means unset. A short one is allowed (tests, a first try) and
+    warned about at start-up (:meth:`Settings.warnings`)."""
 
     def check(value: SecretStr | None) -> SecretStr | None:
-        """Unset, or a secret of at least ``min_chars`` characters (URL-safe where asked)."""
+        """Unset, or a secret without surrounding spaces (URL-safe where asked)."""
         if value is None or not value.get_secret_value():
             return None
         text = value.get_secret_value()
-        if len(text) < min_chars:
-            raise ValueError(f"must be at least {min_chars} characters")
         if url_safe and not URL_SAFE.fullmatch(text):
             raise ValueError("may hold only letters, digits, '-' and '_'")
         if text != text.strip():
@@ -102,8 +101,12 @@ def _secret(min_chars: int, *, url_safe: bool = False) -> AfterValidator:
 
 OptionalSecret = SecretStr | None
 DatabaseUrl = Annotated[OptionalSecret, AfterValidator(_database_url)]
-Password = Annotated[OptionalSecret, _secret(12)]
-UrlSafeToken = Annotated[OptionalSecret, _secret(32, url_safe=True)]
+Password = Annotated[OptionalSecret, _secret()]
+Token = Annotated[OptionalSecret, _secret()]
+UrlSafeToken = Annotated[OptionalSecret, _secret(url_safe=True)]
+# What resists guessing: below these lengths a secret is used, and warned about at start-up.
+STRONG_CHARS = {"WEBCALL_ADMIN_PASSWORD": 12, "WEBCALL_ADMIN_TOKEN": 32, "WEBCALL_WEBHOOK_TOKEN": 32,
+                "WEBCALL_METRICS_TOKEN": 16}  # fmt: skip
 
 
 def _var(name: str, default: Any = None, **constraints: Any) -> Any:
@@ -158,7 +161,7 @@ class Settings(CatalogueSource):
     log_level: Annotated[str, AfterValidator(_log_level)] = _var("WEBCALL_LOG_LEVEL", "INFO")
     log_format: Literal["json", "text"] = _var("WEBCALL_LOG_FORMAT", "json")  # text: for a terminal
     # /metrics (Prometheus) answers only with "Authorization: Bearer <this>"; unset: no /metrics.
-    metrics_token: SecretStr | None = _var("WEBCALL_METRICS_TOKEN", None, min_length=16)
+    metrics_token: Token = _var("WEBCALL_METRICS_TOKEN")
     # The call log. Unset: an SQLite file in the instance folder (one host); PostgreSQL for more.
     database_url: DatabaseUrl = _var("WEBCALL_DATABASE_URL")
     # Pull the providers' call history this often, inside the app (0: only `flask history sync`).
@@ -167,7 +170,7 @@ class Settings(CatalogueSource):
     webhook_token: UrlSafeToken = _var("WEBCALL_WEBHOOK_TOKEN")
     # /admin's password (unset: the admin view is off) and the admin API's bearer token (unset: off).
     admin_password: Password = _var("WEBCALL_ADMIN_PASSWORD")
-    admin_token: UrlSafeToken = _var("WEBCALL_ADMIN_TOKEN")
+    admin_token: Token = _var("WEBCALL_ADMIN_TOKEN")
 
     @field_validator("secret_key_value")
     @classmethod
@@ -220,6 +223,33 @@ class Settings(CatalogueSource):
             return self.database_url.get_secret_value()
         return f"sqlite:///{Path(instance_path).resolve() / 'webcall.db'}"
 
+    def warnings(self) -> list[str]:
+        """What starts but should not go to production as it is: logged once at start-up."""
+        found = []
+        secrets_ = {
+            "WEBCALL_ADMIN_PASSWORD": self.admin_password,
+            "WEBCALL_ADMIN_TOKEN": self.admin_token,
+            "WEBCALL_WEBHOOK_TOKEN": self.webhook_token,
+            "WEBCALL_METRICS_TOKEN": self.metrics_token,
+        }
+        for name, value in secrets_.items():
+            if value is not None and len(value.get_secret_value()) < STRONG_CHARS[name]:
+                found.append(f"{name} is shorter than {STRONG_CHARS[name]} characters: easy to guess")
+        ravan = self.providers.get("ravan")
+        if self.webhook_token is not None and ravan is not None and not getattr(ravan, "org_id", None):
+            found.append("WEBCALL_WEBHOOK_TOKEN is set without RAVAN_ORG_ID: every Ravan webhook is refused "
+                         "(wrong_org) until it is set")  # fmt: skip
+        if not self.turnstile_secret_key:
+            found.extend(
+                f"[agents.{a.slug}.phone]: phone calls need the bot check, and no Turnstile is configured: "
+                "every phone call is refused (bot_check_required) until WEBCALL_TURNSTILE_SITE_KEY and "
+                "WEBCALL_TURNSTILE_SECRET_KEY are set, or bot_check = false in this table (calls then cost "
+                "money whenever a script asks)"
+                for a in self.agents.values()
+                if a.takes_phone_calls and a.phone is not None and a.phone.bot_check
+            )
+        return found
+
     @property
     def secret_key_configured(self) -> bool:
         """False when the key is random per process (demo links then won't verify elsewhere)."""
@@ -264,17 +294,6 @@ class Settings(CatalogueSource):
                 problems.append(f"{', '.join(missing)} must be set: an agent uses provider {name!r}")
             elif not missing:
                 configured[name] = values
-        webhooks_on = settings is not None and settings.webhook_token is not None
-        if webhooks_on and "ravan" in configured and not getattr(configured["ravan"], "org_id", None):
-            problems.append("RAVAN_ORG_ID must be set with WEBCALL_WEBHOOK_TOKEN (Ravan's webhooks carry it)")
-        if settings is not None and not settings.turnstile_secret_key:
-            problems.extend(
-                f"[agents.{a.slug}.phone]: phone calls need the bot check: set WEBCALL_TURNSTILE_SITE_KEY "
-                "and WEBCALL_TURNSTILE_SECRET_KEY, or bot_check = false in this table (calls then cost "
-                "money whenever a script asks)"
-                for a in agents.values()
-                if a.takes_phone_calls and a.phone is not None and a.phone.bot_check
-            )
         if problems or settings is None:
             raise ConfigError(problems)
         settings._agents = agents

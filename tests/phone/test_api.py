@@ -300,3 +300,64 @@ def test_each_providers_phone_errors_map_to_ours(
     refused = ask(app, agent, NUMBER)
     assert (refused.status_code, refused.get_json()["error"]["code"]) == (status, code)
     assert "4155552671" not in refused.get_data(as_text=True)
+
+
+def test_consent_and_the_number_are_judged_by_their_own_codes(app: Flask) -> None:
+    """Anything but ``consent: true`` is consent_required; anything that is no number, whatever
+    its type or length, is invalid_phone_number (not a generic invalid_field)."""
+    client = app.test_client()
+    body = {"agent": "ravan-phone", "phone_number": NUMBER, "bot_token": HUMAN}
+    for consent in ({}, {"consent": False}, {"consent": "true"}, {"consent": None}):
+        answer = client.post("/api/phone-calls", json={**body, **consent})
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (400, "consent_required"), consent
+    for number in ({}, {"phone_number": ""}, {"phone_number": "  "}, {"phone_number": 14155552671},
+                   {"phone_number": "+1" + "4" * 40}):  # fmt: skip
+        fields = {k: v for k, v in body.items() if k != "phone_number"}
+        answer = client.post("/api/phone-calls", json={**fields, "consent": True, **number})
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (400, "invalid_phone_number"), (
+            number
+        )
+
+
+def test_a_national_number_takes_the_agents_only_country(app: Flask, convoi: Any) -> None:
+    convoi[1].agents["sqd_3fa85f6457174562b3fc2c963f66afa6"] = {}
+    answer = ask(app, "convoi-team", "(415) 555-2671")  # no country: the agent calls the US only
+    assert answer.status_code == 202, answer.get_json()
+    assert answer.get_json()["phone_number"] == MASKED
+    refused = ask(app, "ravan-phone", "(415) 555-2671")  # two countries: which one is not ours to guess
+    assert refused.get_json()["error"]["code"] == "invalid_phone_number"
+
+
+def test_a_web_call_and_a_phone_call_with_the_same_key_are_two_requests(app: Flask) -> None:
+    client, headers = app.test_client(), {"Idempotency-Key": "same-key-for-both"}
+    web = client.post("/api/calls", json={"agent": "ravan-phone", "bot_token": HUMAN}, headers=headers)
+    body = {"agent": "ravan-phone", "phone_number": NUMBER, "consent": True, "bot_token": HUMAN}
+    phone = client.post("/api/phone-calls", json=body, headers=headers)
+    assert (web.status_code, phone.status_code) == (201, 202)
+    assert "livekit" not in phone.get_json() and phone.get_json()["status"] == "initiated"
+    replay = client.post("/api/phone-calls", json=body, headers=headers)
+    assert replay.get_json() == phone.get_json()
+
+
+def test_a_call_the_provider_refused_leaves_the_number_its_turn(app: Flask, ravan: Any) -> None:
+    """Nothing was dialled, so no cooldown: the caller may try again at once."""
+    ravan[1].faults.append(Fault("status", status=400, body={"success": False, "message": "no credit"}))
+    assert ask(app, "ravan-phone").get_json()["error"]["code"] == "provider_error"
+    assert ask(app, "ravan-phone").status_code == 202
+    again = ask(app, "ravan-phone")  # this one was placed: now the cooldown holds
+    assert again.get_json()["error"]["code"] == "number_cooldown"
+
+
+def test_without_turnstile_phone_calls_are_refused_and_web_calls_still_work(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any
+) -> None:
+    env = {**provider_env(ravan[0].url, zudu[0].url, convoi[0].url), "WEBCALL_SECRET_KEY": "k" * 40}
+    catalogue = CATALOGUE.format(**FAKE_AGENT_IDS).split("[agents.convoi-team]")[0]
+    app = build_app(tmp_path, catalogue, **env)
+    client = app.test_client()
+    body = {"agent": "ravan-phone", "phone_number": NUMBER, "consent": True}
+    refused = client.post("/api/phone-calls", json=body)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "bot_check_required")
+    assert client.post("/api/calls", json={"agent": "ravan-phone"}).status_code == 201
+    sent = [r.json.get("type") for r in ravan[1].requests if isinstance(r.json, dict)]
+    assert sent == ["web_call"]  # nothing was dialled

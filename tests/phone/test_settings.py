@@ -86,11 +86,14 @@ def test_phone_settings_that_cannot_work_are_refused(tmp_path: Path, table: str,
 
 
 def test_phone_calls_need_the_bot_check_unless_the_operator_says_otherwise(tmp_path: Path) -> None:
+    """Without Turnstile the app starts (its web calls are fine) and says at once that every
+    phone call will be refused; ``bot_check = false`` is the operator's explicit choice."""
     table = ('[agents.a]\nprovider = "ravan"\nagent_id = "r"\n[agents.a.phone]\nenabled = true\n'
              'allowed_countries = ["US"]\nfrom_number = "+14157774444"\n')  # fmt: skip
     without_check = {"WEBCALL_TURNSTILE_SITE_KEY": "", "WEBCALL_TURNSTILE_SECRET_KEY": ""}
-    with pytest.raises(ConfigError, match="phone calls need the bot check"):
-        load(tmp_path, table, **without_check)
+    warnings = load(tmp_path, table, **without_check).warnings()
+    assert any("[agents.a.phone]: phone calls need the bot check" in w for w in warnings), warnings
+    assert not load(tmp_path, table + "bot_check = false\n", **without_check).warnings()
     agent = load(tmp_path, table + "bot_check = false\n", **without_check).agents["a"]
     assert agent.takes_phone_calls and agent.takes_web_calls and agent.phone is not None
     assert (agent.phone.cooldown_s, agent.phone.daily_cap_per_number) == (600, 3)  # the defaults
@@ -102,3 +105,20 @@ def test_phone_only_agents_and_defaults(tmp_path: Path) -> None:
     assert not unleashx.takes_web_calls and unleashx.phone.allowed_countries == ("US", "GB")  # type: ignore[union-attr]
     plain = load(tmp_path, '[agents.a]\nprovider = "ravan"\nagent_id = "r"\n').agents["a"]
     assert plain.takes_web_calls and not plain.takes_phone_calls
+
+
+def test_an_unleashx_agent_id_may_be_written_as_the_integer_it_is(tmp_path: Path) -> None:
+    table = ('[agents.a]\nprovider = "unleashx"\nagent_id = 101\n[agents.a.phone]\nenabled = true\n'
+             'allowed_countries = ["US"]\n')  # fmt: skip
+    agent = load(tmp_path, table).agents["a"]
+    assert agent.agent_id == "101" and agent.takes_phone_calls and not agent.takes_web_calls
+
+
+def test_a_convoi_workforce_agent_with_phone_calls_is_phone_only_by_default(tmp_path: Path) -> None:
+    table = ('[agents.a]\nprovider = "convoi"\nagent_id = "sqd_3fa85f6457174562b3fc2c963f66afa6"\n'
+             '[agents.a.phone]\nenabled = true\nallowed_countries = ["US"]\n'
+             'phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"\n')  # fmt: skip
+    agent = load(tmp_path, table).agents["a"]
+    assert agent.takes_phone_calls and not agent.takes_web_calls
+    with pytest.raises(ConfigError, match="Convoi web calls need an agent id starting with 'agt_'"):
+        load(tmp_path, table.replace("[agents.a.phone]", "web = true\n[agents.a.phone]"))

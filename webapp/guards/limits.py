@@ -186,3 +186,11 @@ def spend_destination(agent: Agent, number_ref: str) -> None:
     wait_s = _hit(RateLimitItemPerDay(phone.daily_cap_per_number), "number-day", agent.slug, number_ref)
     if wait_s is not None:
         raise NumberDailyCap(retry_after_s=wait_s)
+
+
+def refund_cooldown(agent: Agent, number_ref: str) -> None:
+    """Give a number its turn back: the call just counted against its cooldown was never placed."""
+    phone = agent.phone
+    if phone is not None and phone.cooldown_s:
+        cooldown = RateLimitItemPerSecond(1, phone.cooldown_s)
+        app_state().limits.strategy.clear(cooldown, "number-cooldown", agent.slug, number_ref)

@@ -56,7 +56,8 @@ def ravan_event(token: str) -> Response:
     if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
         raise InvalidWebhookToken()
     event, org_id, data = read_event()
-    if not hmac.compare_digest(org_id.encode(), str(getattr(ravan, "org_id", "")).encode()):
+    ours = getattr(ravan, "org_id", None) or ""  # unset (start-up warned): no event is ours
+    if not ours or not hmac.compare_digest(org_id.encode(), str(ours).encode()):
         log.warning("webhook ravan: refused an event for another org")
         raise WrongWebhookOrg()
     if event != CALL_COMPLETED:

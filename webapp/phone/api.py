@@ -73,7 +73,7 @@ def create_phone_call() -> tuple[Response, int]:
         agent=find_agent(body.agent, state.settings.agents),
         client=client_ip(),
         phone_number=body.phone_number,
-        consent=body.consent,
+        consent=body.consent is True,
         country=body.country,
         origin=request_origin(),
         name=body.name,

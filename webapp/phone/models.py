@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from ..calls.models import MAX_ITEMS, NameText, SlugText, TokenText, Value
 from ..calls.models import Key as VariableKey
 
-PhoneText = Annotated[str, StringConstraints(min_length=1, max_length=32), AfterValidator(str.strip)]
+# Whatever the page sent: a missing, empty, overlong or non-text number is refused by
+# ``numbers.parse_number`` as ``invalid_phone_number``, and anything but ``true`` for consent as
+# ``consent_required``, each with its own words, not as a generic ``invalid_field``.
+PhoneText = Annotated[Any, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 32})]
+Consent = Annotated[Any, WithJsonSchema({"type": "boolean"})]
+
+
+def _required_in_the_document(schema: dict[str, Any]) -> None:
+    """The document says what a call needs: a number and consent (the model judges them itself)."""
+    schema["required"] = ["phone_number", "consent"]
+    for name in schema["required"]:
+        schema["properties"][name].pop("default", None)
+
+
 CountryHint = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$"), AfterValidator(str.upper)]
 
 
@@ -21,20 +34,20 @@ PhoneStatus = Literal[
 class PhoneCallBody(BaseModel):
     """``POST /api/phone-calls``: which agent should call which number, with the caller's consent."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_required_in_the_document)
 
     agent: SlugText | None = Field(
         None, description="The agent's slug; may be left out when there is exactly one."
     )
-    phone_number: PhoneText = Field(description="E.164 (`+14155550123`), or national with `country`.")
+    phone_number: PhoneText = Field(None, description="E.164 (`+14155550123`), or national with `country`.")
     country: CountryHint | None = Field(None, description="ISO 3166 country of a national number (`US`).")
     name: NameText | None = Field(None, description="The person to ask for; the agent may greet them by it.")
     variables: Annotated[dict[VariableKey, Value], Field(max_length=MAX_ITEMS)] | None = Field(
         None,
         description="Prompt variables; only those the agent's `allowed_variables` names reach the provider.",
     )
-    consent: StrictBool = Field(
-        description="The caller agrees to be called on this number now: must be true."
+    consent: Consent = Field(
+        None, description="The caller agrees to be called on this number now: must be true."
     )
     bot_token: TokenText | None = Field(None, description="The bot-check (Turnstile) token.")
     demo_token: TokenText | None = Field(None, description="The token of a signed demo link.")

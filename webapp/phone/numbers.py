@@ -42,13 +42,14 @@ class Destination:
         return f"Destination({self.masked!r}, {self.country})"
 
 
-def parse_number(text: str, default_country: str | None = None) -> tuple[Destination, int]:
+def parse_number(text: object, default_country: str | None = None) -> tuple[Destination, int]:
     """Parse ``text`` (E.164, or national with ``default_country``): the number and its line type.
 
-    Raises ``InvalidPhoneNumber`` (400) when it is not a complete, valid number.
+    Raises ``InvalidPhoneNumber`` (400) when it is not a complete, valid number (or not text).
     """
-    if not text or len(text) > MAX_INPUT_CHARS:
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_INPUT_CHARS:
         raise InvalidPhoneNumber()
+    text = text.strip()
     try:
         number = phonenumbers.parse(text, default_country)
     except NumberParseException as exc:

@@ -19,6 +19,7 @@ from ..calls.service import call_variables
 from ..catalogue import Agent
 from ..errors import (
     AppError,
+    BotCheckRequired,
     BotCheckUnavailable,
     ConsentRequired,
     PhoneCallsDisabled,
@@ -26,7 +27,13 @@ from ..errors import (
     UnknownCall,
 )
 from ..guards.idempotency import scoped_key
-from ..guards.limits import check_client_limit, destination_ref, spend_call, spend_destination
+from ..guards.limits import (
+    check_client_limit,
+    destination_ref,
+    refund_cooldown,
+    spend_call,
+    spend_destination,
+)
 from ..guards.origin import check_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
@@ -45,7 +52,7 @@ class PhoneOrder:
 
     agent: Agent
     client: str
-    phone_number: str = field(repr=False)
+    phone_number: object = field(repr=False)  # as the page sent it: parse_number judges it
     consent: bool
     country: str | None = None
     origin: str | None = None
@@ -85,24 +92,38 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
     agent = order.agent
     phone = agent.phone
     assert phone is not None
-    if not order.consent:
+    if order.consent is not True:
         raise ConsentRequired()
-    destination, kind = parse_number(order.phone_number, order.country)
+    # A national number needs its country: the page's, or the agent's only one.
+    only_country = phone.allowed_countries[0] if len(phone.allowed_countries) == 1 else None
+    destination, kind = parse_number(order.phone_number, order.country or only_country)
     attempt = dataclasses.replace(attempts[-1], phone_number=destination.masked)
     attempts.append(attempt)  # from here on a refusal is recorded with the number, masked
     check_destination(destination, kind, frozenset(phone.allowed_countries))
     check_client_limit(agent, order.client)
     if phone.bot_check:
-        if state.bot_verifier is None:  # settings refuse this at start-up; never dial unchecked
-            raise BotCheckUnavailable(retry_after_s=60)
+        if state.bot_verifier is None:  # no Turnstile (start-up warned): never dial unchecked
+            raise BotCheckUnavailable(retry_after_s=60) if order.bot_token else BotCheckRequired()
         state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
-    key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
+    # A key of its own: the same Idempotency-Key on a web call is another request, not this one.
+    key = None
+    if order.idempotency_key:
+        key = scoped_key(f"{agent.slug}|phone", order.client, order.idempotency_key)
     variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
+    number_ref = destination_ref(state.settings.secret_key, destination.e164)
 
     def create() -> dict[str, Any]:
-        spend_destination(agent, destination_ref(state.settings.secret_key, destination.e164))
+        # The agent's limits first: a call refused by them never dials, so the number keeps its turn.
         spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
-        return _call(state, order, destination, variables, key, attempt)
+        spend_destination(agent, number_ref)
+        try:
+            return _call(state, order, destination, variables, key, attempt)
+        except ProviderError as error:
+            if error.upstream_status is not None and error.upstream_status < 500:
+                # The provider refused the call in so many words: nothing was dialled, so the
+                # caller may try again now (the daily cap still counts the attempt).
+                refund_cooldown(agent, number_ref)
+            raise
 
     return state.replay.run(key, create) if key else create()
 

@@ -311,6 +311,12 @@ class ProviderSpec:
             return self.web_agent_id_hint or self.agent_id_hint
         return None
 
+    def web_call_fits(self, agent_id: str) -> bool:
+        """True when this provider has web calls and ``agent_id`` may take one (a workforce may not)."""
+        if not self.supports("web_call"):
+            return False
+        return not self.web_agent_id_pattern or re.fullmatch(self.web_agent_id_pattern, agent_id) is not None
+
     def check_region(self, region: str) -> str | None:
         """None when agents of this provider may choose ``region``, else what is wrong."""
         if region in self.regions:
