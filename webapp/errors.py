@@ -279,6 +279,7 @@ class MetricsTokenRequired(AppError):
 
     status_code = 401
     code = "metrics_token_required"
+    www_authenticate = 'Bearer realm="webcall metrics"'
     message = "Send the metrics token as Authorization: Bearer <token>."
 
 

@@ -9,7 +9,11 @@ error tree, providers from the registry.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# No ``*_created`` timestamp series beside each counter: in one process they read like counts
+# ("webcall_calls_created") and under gunicorn's multiprocess mode they do not exist at all.
+disable_created_metrics()
 
 CALLS = Counter(
     "webcall_calls",

@@ -14,7 +14,7 @@ import uuid
 from flask import Flask, Response, g, has_request_context, request
 
 HEADER = "X-Request-ID"
-_SAFE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")  # what a proxy's id may look like (nginx: 32 hex)
+_SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # what a proxy's id may look like (nginx: 32 hex)
 
 
 def current_request_id() -> str | None:

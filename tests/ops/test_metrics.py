@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes import Fault
+from tests.fakes.ravan import call_completed_event, complete_session
 from tests.support.apps import post
 
 CATALOGUE = """
@@ -46,6 +47,7 @@ def test_off_unless_a_token_is_set_and_refused_without_it(make_app: Any, tmp_pat
         refused = app.test_client().get("/metrics", headers=headers)
         assert refused.status_code == 401
         assert refused.get_json()["error"]["code"] == "metrics_token_required"
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="webcall metrics"'
 
 
 def test_counters_and_the_provider_histogram_move(make_app: Any, ravan: Any) -> None:
@@ -70,3 +72,35 @@ def test_counters_and_the_provider_histogram_move(make_app: Any, ravan: Any) -> 
     assert moved(histogram, provider="ravan", operation="create_call", outcome="ok") == 2
     assert moved(histogram, provider="ravan", operation="create_call", outcome="provider_auth_failed") == 1
     assert value(after, "webcall_call_creates_in_progress", channel="web") == 0
+
+
+def test_webhook_and_history_sync_outcomes_are_counted(make_app: Any, ravan: Any) -> None:
+    hook_token = "hook-" + "k" * 40
+    app = make_app(WEBCALL_METRICS_TOKEN=TOKEN, WEBCALL_WEBHOOK_TOKEN=hook_token, RAVAN_ORG_ID="org_fake")
+    before = scrape(app)
+    session = post(app, {"agent": "ravan"}).get_json()["call_id"]
+    complete_session(ravan[1], session)
+    event, client, hook = (
+        call_completed_event(ravan[1], session),
+        app.test_client(),
+        f"/webhooks/ravan/{hook_token}",
+    )
+    answers = [
+        client.post(hook, json=event),  # applied
+        client.post(hook, json=event),  # a repeat
+        client.post(hook, json={**event, "event": "call.started"}),  # not ours to apply
+        client.post(hook, json={**event, "org_id": "org_someone_else"}),
+        client.post("/webhooks/ravan/not-the-token", json=event),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 403, 403]
+    assert app.test_cli_runner().invoke(args=["history", "sync", "--provider", "ravan"]).exit_code == 0
+    after = scrape(app)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    for outcome in ("applied", "duplicate", "ignored", "wrong_org", "invalid_webhook_token"):
+        assert moved("webcall_webhooks_total", provider="ravan", outcome=outcome) == 1, outcome
+    assert moved("webcall_history_sync_calls_total", provider="ravan", outcome="listed") >= 1
+    assert moved("webcall_history_sync_calls_total", provider="ravan", outcome="stopped") == 0
+    assert not any(name.endswith("_created") for name, _ in after)  # no timestamp series beside counts

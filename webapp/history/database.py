@@ -13,6 +13,8 @@ PostgreSQL's advisory lock), so workers starting together upgrade the database o
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,7 +74,7 @@ def _sqlite_engine(url: str) -> Engine:
     def configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # no implicit BEGIN: see begin() below
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _into_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
         # SQLite's lower() (behind ILIKE) folds ASCII only: a search for "CAFÉ" must find "café".
@@ -88,6 +90,21 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
     return engine
+
+
+def _into_wal(cursor: Any) -> None:
+    """WAL mode, once per database file. Switching needs the file to itself, and SQLite answers
+    "database is locked" at once (its busy timeout does not apply) when workers starting
+    together all try: so each tries again for a while, until one of them has switched it."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _lower(value: Any) -> Any:

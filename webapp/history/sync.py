@@ -26,6 +26,7 @@ from flask import Flask
 
 from ..catalogue import Agent
 from ..errors import ProviderBadResponse, ProviderError
+from ..metrics import HISTORY_SYNC
 from ..providers import CallPage, HistoryQuery, Provider, ProviderCall
 from ..providers.transport import is_outage
 from .store import CallLogError, CallStore, now
@@ -115,6 +116,16 @@ def sync_provider(
         report.errors.append(f"the call log failed ({error})")
         log.error("history sync %s: the call log failed: %s", name, error)
     log.info("history sync %s", report.summary())
+    counts = {
+        "listed": report.listed,
+        "new": report.new,
+        "detailed": report.detailed,
+        "skipped": report.skipped,
+        "broken_page": report.broken_pages,
+        "stopped": len(report.errors),
+    }
+    for outcome, count in counts.items():
+        HISTORY_SYNC.labels(name, outcome).inc(count)
     return report
 
 

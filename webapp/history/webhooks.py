@@ -17,6 +17,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import (
+    AppError,
     CallLogUnavailable,
     InvalidWebhook,
     InvalidWebhookToken,
@@ -25,6 +26,7 @@ from ..errors import (
     UnknownCallSession,
     WrongWebhookOrg,
 )
+from ..metrics import WEBHOOKS
 from ..providers import ProviderCall
 from ..providers.ravan import parse_session
 from ..state import app_state
@@ -47,7 +49,24 @@ RAISES = (
 
 @bp.post("/ravan/<token>")
 def ravan_event(token: str) -> Response:
-    """Apply Ravan's ``call.completed`` to the call it names; other events are acknowledged and ignored."""
+    """Apply Ravan's ``call.completed`` to the call it names; other events are acknowledged and ignored.
+
+    Every delivery is counted by outcome (``applied``, ``duplicate``, ``ignored`` or the refusal's
+    code) for ``/metrics``; with webhooks off there is nothing to count.
+    """
+    try:
+        outcome = _apply_ravan_event(token)
+    except NotFound:
+        raise
+    except AppError as error:
+        WEBHOOKS.labels("ravan", error.code).inc()
+        raise
+    WEBHOOKS.labels("ravan", outcome).inc()
+    return jsonify(status=outcome)
+
+
+def _apply_ravan_event(token: str) -> str:
+    """Check and apply one delivery: its outcome, or the refusal raised."""
     state = app_state()
     expected = state.settings.webhook_token
     ravan = state.settings.providers.get("ravan")
@@ -62,7 +81,7 @@ def ravan_event(token: str) -> Response:
         raise WrongWebhookOrg()
     if event != CALL_COMPLETED:
         log.info("webhook ravan: ignored event %.64s", event)
-        return jsonify(status="ignored")
+        return "ignored"
     call = read_call(data)
     try:
         outcome = state.history.apply_webhook("ravan", CALL_COMPLETED, call.call_id, call)
@@ -72,7 +91,7 @@ def ravan_event(token: str) -> Response:
     log.info("webhook ravan %s session=%s: %s", CALL_COMPLETED, call.call_id, outcome)
     if outcome == "unknown":
         raise UnknownCallSession()
-    return jsonify(status=outcome)
+    return outcome
 
 
 def read_event() -> tuple[str, str, dict[str, object]]:
