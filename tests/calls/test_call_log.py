@@ -90,11 +90,28 @@ def test_a_replayed_answer_is_one_call(app: Flask, convoi: Any) -> None:
     assert len(records(app)) == 1 and len(convoi[1].calls) == 1
 
 
-def test_requests_that_name_no_agent_are_not_calls(app: Flask) -> None:
-    post(app, {"agent": "nobody"})
-    post(app, {"agent": "local", "room": "mine"})
-    post(app, {"agent": "local"}, Origin="https://evil.example")
-    assert records(app) == []
+def test_every_request_is_on_record_even_one_refused_before_it_could_be_a_call(make_app: MakeApp) -> None:
+    """"Every POST /api/calls is recorded": an unknown agent, a bad body, another site, a
+    limit reached before the body was read, each with its code (and the agent when known)."""
+    app = make_app(WEBCALL_RATE_LIMITS="4/minute")
+    answers = [
+        post(app, {"agent": "nobody"}),
+        post(app, {"agent": "local", "room": "mine"}),
+        post(app, {"agent": "local"}, Origin="https://evil.example"),
+        post(app, {"agent": "local"}),
+        post(app, {"agent": "local"}),  # the fifth from this client this minute
+    ]
+    assert [a.status_code for a in answers] == [404, 400, 403, 201, 429]
+    seen = [(r.outcome, r.agent, r.status, r.channel) for r in reversed(records(app))]
+    assert seen == [
+        ("unknown_agent", "", "failed", "web"),
+        ("unknown_field", "", "failed", "web"),
+        ("origin_not_allowed", "local", "failed", "web"),
+        ("created", "local", "created", "web"),
+        ("rate_limited", "", "failed", "web"),
+    ]
+    refused = [r for r in records(app) if r.outcome == "origin_not_allowed"]
+    assert refused[0].origin == "https://evil.example" and refused[0].request_id
 
 
 def test_a_call_log_outage_never_costs_the_caller_the_call(

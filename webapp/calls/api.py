@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from ..catalogue import Agent, CallMode
 from ..errors import (
@@ -43,7 +43,7 @@ from ..guards.limits import client_ip, limit_calls
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .models import BodyT, CallBody, parse_body
-from .service import CallOrder, place_web_call
+from .service import AGENT, CallOrder, place_web_call, record_unrecorded
 
 bp = Blueprint("calls", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def create_call() -> tuple[Response, int]:
     state = app_state()
     body = read_body(state.settings.max_body_bytes, CallBody)
     agent = find_agent(body.agent, state.settings.agents)
+    setattr(g, AGENT, agent)  # for the record of a refusal
     order = CallOrder(
         agent=agent,
         mode=call_mode(agent, body.mode),
@@ -84,7 +85,9 @@ def create_call() -> tuple[Response, int]:
 
 @bp.after_request
 def cors(response: Response) -> Response:
-    """CORS for embeds on allowed origins."""
+    """CORS for embeds on allowed origins; every refused call on record."""
+    if request.method == "POST":
+        record_unrecorded(app_state(), response, "web", client_ip(), request_origin())
     return cors_headers(response)
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Response, g
+
 from ..catalogue import Agent, CallMode
 from ..errors import AppError, InvalidDemoLink, WebCallsDisabled
 from ..guards.idempotency import scoped_key
@@ -20,12 +22,14 @@ from ..guards.origin import check_origin
 from ..history.store import CallAttempt, CallLogError, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
 from ..pages.demo_links import read_demo_link
-from ..providers import WebCall, WebCallRequest
+from ..providers import Channel, WebCall, WebCallRequest
 from ..state import AppState
 from ..tracing import current_request_id
 from .models import Call, LiveKitAccess
 
 log = logging.getLogger(__name__)
+RECORDED = "webcall_recorded"  # on flask.g: this request's outcome is in the call log already
+AGENT = "webcall_agent"  # on flask.g: the agent the request named, once it was found
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     when a retry replays its answer) or the error code that refused it.
     """
     agent = order.agent
-    check_origin(agent)  # another site's request is not a call: it is refused, not recorded
+    check_origin(agent)  # refused before it is a call: recorded by record_unrecorded
     if not agent.takes_web_calls:
         raise WebCallsDisabled()
     attempt = CallAttempt(
@@ -73,6 +77,7 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
                 state.history.record_failed(attempt, error.code)
             except CallLogError as problem:
                 log.error("call log: could not record a refusal", extra={**fields, "problem": str(problem)})
+            g.setdefault(RECORDED, True)
             raise
 
 
@@ -123,6 +128,7 @@ def start_web_call(
     call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
     elapsed_ms = round((time.monotonic() - started) * 1000)
     CALLS.labels(agent.slug, agent.provider, "web", "created", "").inc()
+    g.setdefault(RECORDED, True)
     try:
         record = state.history.record_created(attempt, call.call_id, call.room)
     except CallLogError as problem:
@@ -155,3 +161,38 @@ def call_answer(agent: Agent, call: WebCall, ignored: list[str]) -> dict[str, An
     )
     absent = {name for name in ("ignored_variables", "protocol") if getattr(answer, name) is None}
     return answer.model_dump(exclude_none=False, exclude=absent)
+
+
+def record_unrecorded(
+    state: AppState, response: Response, channel: Channel, client: str, origin: str | None
+) -> None:
+    """Every request for a call is on record: one refused before it could be placed too (its
+    origin, a rate limit, its body, an unknown agent), with the agent when it named a known one.
+
+    Called for every answer of an endpoint that places calls; those the service recorded itself
+    are marked on ``flask.g``.
+    """
+    if response.status_code < 400 or g.get(RECORDED):
+        return
+    body = response.get_json(silent=True)
+    code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+    if not isinstance(code, str):
+        code = f"http_{response.status_code}"
+    agent: Agent | None = g.get(AGENT)
+    if agent is None and len(state.settings.agents) == 1:
+        agent = next(iter(state.settings.agents.values()))  # the only one: the call was for it
+    slug, provider = (agent.slug, agent.provider) if agent else ("", "")
+    CALLS.labels(slug, provider, channel, "failed", code).inc()
+    attempt = CallAttempt(
+        agent=slug,
+        provider=provider,
+        provider_agent_id=agent.agent_id if agent else None,
+        origin=origin,
+        client_ref=client_reference(state.settings.secret_key, client),
+        request_id=current_request_id(),
+        channel=channel,
+    )
+    try:
+        state.history.record_failed(attempt, code)
+    except CallLogError as problem:
+        log.error("call log: could not record a refusal", extra={"code": code, "problem": str(problem)})

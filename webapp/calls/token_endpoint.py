@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
@@ -56,7 +56,7 @@ from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .api import call_mode, read_json_bytes
 from .models import NameText, SlugText, TokenText, json_object
-from .service import CallOrder, place_web_call
+from .service import AGENT, CallOrder, place_web_call, record_unrecorded
 
 bp = Blueprint("token", __name__, url_prefix="/api")
 BOT_TOKEN_HEADER = "X-Bot-Token"
@@ -135,6 +135,7 @@ def create_token() -> tuple[Response, int]:
     state = app_state()
     body = parse_token_request(read_json_bytes(state.settings.max_body_bytes))
     agent = chosen_agent(body, state.settings.agents)
+    setattr(g, AGENT, agent)  # for the record of a refusal
     order = CallOrder(
         agent=agent,
         mode=call_mode(agent, None),  # LiveKit's request has no say: the agent's own kind of call
@@ -153,7 +154,9 @@ def create_token() -> tuple[Response, int]:
 
 @bp.after_request
 def cors(response: Response) -> Response:
-    """CORS for frontends on allowed origins."""
+    """CORS for frontends on allowed origins; every refused call on record."""
+    if request.method == "POST":
+        record_unrecorded(app_state(), response, "web", client_ip(), request_origin())
     return cors_headers(response)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from ..calls.api import find_agent, read_body
+from ..calls.service import AGENT, record_unrecorded
 from ..errors import (
     AgentBusy,
     AgentRequired,
@@ -69,8 +70,10 @@ def create_phone_call() -> tuple[Response, int]:
     """Ask the named agent to call the visitor's phone; 202 with the call's id and the number masked."""
     state = app_state()
     body = read_body(state.settings.max_body_bytes, PhoneCallBody)
+    agent = find_agent(body.agent, state.settings.agents)
+    setattr(g, AGENT, agent)  # for the record of a refusal
     order = PhoneOrder(
-        agent=find_agent(body.agent, state.settings.agents),
+        agent=agent,
         client=client_ip(),
         phone_number=body.phone_number,
         consent=body.consent is True,
@@ -98,5 +101,7 @@ def phone_call(call_id: str) -> Response:
 
 @bp.after_request
 def cors(response: Response) -> Response:
-    """CORS for embeds on allowed origins."""
+    """CORS for embeds on allowed origins; every refused callback on record."""
+    if request.method == "POST":
+        record_unrecorded(app_state(), response, "phone", client_ip(), request_origin())
     return cors_headers(response)

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..calls.service import call_variables
+from flask import g
+
+from ..calls.service import RECORDED, call_variables
 from ..catalogue import Agent
 from ..errors import (
     AppError,
@@ -149,6 +151,7 @@ def _call(
     )
     call = state.provider_for(agent).create_phone_call(request)  # type: ignore[attr-defined]
     CALLS.labels(agent.slug, agent.provider, "phone", "created", "").inc()
+    g.setdefault(RECORDED, True)
     try:
         call_id = state.history.record_created(attempt, call.call_id, None)
     except CallLogError as problem:
@@ -177,6 +180,7 @@ def _call(
 
 def _record_refusal(state: AppState, error: AppError, attempt: CallAttempt) -> None:
     """Count and record a refused or failed callback (the number masked, when it was one)."""
+    g.setdefault(RECORDED, True)
     CALLS.labels(attempt.agent, attempt.provider, "phone", "failed", error.code).inc()
     fields = {"agent": attempt.agent, "provider": attempt.provider, "code": error.code}
     log.warning("phone call refused", extra={**fields, "number": attempt.phone_number})
