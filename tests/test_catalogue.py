@@ -87,3 +87,10 @@ def test_hosted_agents_may_offer_every_page_side_mode() -> None:
          "screen_share": True, "text_only": "allowed", "push_to_talk": True}
     )  # fmt: skip
     assert hosted.media()["camera"] == "on" and hosted.modes == ("voice", "text")
+
+
+def test_media_switches_are_true_or_false_not_words() -> None:
+    """``screen_share = "yes"`` is a mistake to point at, not a switch turned on."""
+    for name in ("agent_video", "avatar", "screen_share", "push_to_talk"):
+        with pytest.raises(ValidationError, match=name):
+            Agent.model_validate({"slug": "a", "provider": "livekit", "agent_id": "x", "title": "A", name: 1})

@@ -149,12 +149,12 @@ class Agent(BaseModel):
     web: StrictBool | None = None  # browser calls; by default on where the provider has them
     phone: PhoneSettings | None = None  # phone callbacks ("Call my phone"), off by default
     # Media beyond the voice (see "Video, camera, screen share, chat and push-to-talk" in the README).
-    agent_video: bool = True  # show the agent's video (an avatar) instead of the visualizer when it sends one
-    avatar: bool = False  # livekit: ask the agent worker for an avatar video (in its dispatch metadata)
+    agent_video: StrictBool = True  # the agent's video (an avatar) in place of the visualizer
+    avatar: StrictBool = False  # livekit: ask the agent worker for an avatar video (in its dispatch metadata)
     camera: Literal["off", "optional", "on"] = "off"  # the caller's camera: offered, or on from the start
-    screen_share: bool = False  # the caller may share a screen or a window
+    screen_share: StrictBool = False  # the caller may share a screen or a window
     text_only: Literal["off", "allowed", "only"] = "off"  # "Chat instead": a call without the microphone
-    push_to_talk: bool = False  # the microphone is open only while the caller holds the button or Space
+    push_to_talk: StrictBool = False  # the microphone is open only while the caller holds the button or Space
     # Where the provider keeps the call's data, for providers that offer a choice (their
     # ``regions``); None: the provider's default.
     region: Text | None = None

@@ -83,6 +83,9 @@ def test_the_list_is_newest_first_with_every_documented_field(app: tuple[Flask, 
         ("channel=phone", ["phone"]),
         ("since=2026-03-01T10:00:00Z&until=2026-03-01T12:00:00Z", ["support", "refused"]),
         ("since=2026-03-01T12:00:00%2B01:00", ["phone", "formula", "support"]),  # another zone than UTC
+        ("since=2026-03-01T12:00:00+01:00", ["phone", "formula", "support"]),  # the same, "+" unencoded
+        ("agent=&provider=&status=failed&channel=&since=&until=&q=&page=&page_size=", ["refused"]),  # blanks
+        ("status=failed&_=1732970000", ["refused"]),  # a cache-buster
         ("until=2026-03-01", ["phone", "formula", "support", "refused", "pricing"]),  # the whole day
         ("until=2026-02-28", []),
         ("q=PRO+PLAN", ["pricing"]),  # summary and transcript, whatever the case
@@ -104,7 +107,7 @@ def test_filters(app: tuple[Flask, dict[str, str]], query: str, expected: list[s
     "query",
     [
         "status=done", "channel=fax", "provider=acme", "agent=Not+A+Slug", "since=yesterday",
-        "until=2026-13-01", "since=", "page=0", "page=x", "page_size=201", "page_size=1.5", "q=" + "x" * 201,
+        "until=2026-13-01", "page=0", "page=x", "page_size=201", "page_size=1.5", "q=" + "x" * 201,
         "q=%00", "colour=red",
     ],
 )  # fmt: skip

@@ -91,7 +91,7 @@ def test_a_replayed_answer_is_one_call(app: Flask, convoi: Any) -> None:
 
 
 def test_every_request_is_on_record_even_one_refused_before_it_could_be_a_call(make_app: MakeApp) -> None:
-    """"Every POST /api/calls is recorded": an unknown agent, a bad body, another site, a
+    """ "Every POST /api/calls is recorded": an unknown agent, a bad body, another site, a
     limit reached before the body was read, each with its code (and the agent when known)."""
     app = make_app(WEBCALL_RATE_LIMITS="4/minute")
     answers = [

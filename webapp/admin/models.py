@@ -48,6 +48,8 @@ def _moment(value: str) -> str:
 def moment_of(value: str, *, end_of_day: bool = False) -> datetime:
     """A date (its start, or its end for ``until``) or a date-time, as aware UTC; no zone means UTC."""
     text = value.strip().upper()
+    # An unencoded "+01:00" in a query string arrives as " 01:00": put its sign back.
+    text = re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$", r"\1+\2", text)
     if _DATE.match(text):
         day = date.fromisoformat(text)
         if end_of_day:
@@ -110,14 +112,14 @@ class CallFilter(BaseModel):
 def parse_filter(args: Any, *, form: bool = False) -> CallFilter:
     """Validate query parameters (a ``MultiDict``: the first value of each), or ``InvalidQuery``.
 
-    A ``form`` leaves the fields people did not fill in empty (those mean "any") and may carry
-    more; the API takes exactly what it documents.
+    A parameter left empty (``?agent=&status=``, a form's blank field) means "any". The API
+    refuses names it does not document (a typo would otherwise list every call), except a
+    ``_`` cache-buster; a form may carry more.
     """
-    values = {name: args.get(name) for name in CallFilter.model_fields if args.get(name) is not None}
-    if form:
-        values = {name: value for name, value in values.items() if value != ""}
-    else:
-        unknown = sorted(set(args) - set(CallFilter.model_fields))
+    values = {name: args.get(name) for name in CallFilter.model_fields if args.get(name) not in (None, "")}
+    if not form:
+        extra = set(args) - set(CallFilter.model_fields)
+        unknown = sorted(name for name in extra if not name.startswith("_"))
         if unknown:
             raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
     if values.get("provider") is not None and values["provider"] not in provider_names():
