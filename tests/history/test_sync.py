@@ -99,7 +99,8 @@ def test_ravan_calls_are_listed_then_read_in_full(make_app: MakeApp, ravan: Any,
         None,
     )
     sent = [r for r in state.requests if r.path.endswith("/call-sessions")]
-    assert {r.query["agent_id"] for r in sent} == {RAVAN} and "started_after" not in sent[0].query
+    assert {r.query["agent_id"] for r in sent} == {RAVAN}
+    assert sent[0].query["started_after"] == "1970-01-01T00:00:00Z"  # the first run: from the beginning
 
     # Again: one row per call still, live calls read again, finished ones not.
     complete_session(state, "phone-1")
@@ -339,3 +340,18 @@ def test_since_in_the_future_lists_nothing(make_app: MakeApp, ravan: Any) -> Non
     add_session(ravan[1], RAVAN, id="s-1", status="completed")
     report = sync(make_app(), "ravan", since=datetime.now(UTC) + timedelta(days=1))["ravan"]
     assert report.listed == 0 and report.errors == []
+
+
+def test_calls_from_long_ago_are_read_in_full_the_first_time_they_are_listed(
+    make_app: MakeApp, ravan: Any
+) -> None:
+    """Weeks of history behind the first sync: every session listed gets its transcript."""
+    app, state = make_app(), ravan[1]
+    for index in range(3):
+        add_session(state, RAVAN, id=f"old-{index}", started_at=f"2025-06-0{index + 1}T10:00:00+00:00",
+                    created_at=f"2025-06-0{index + 1}T10:00:00+00:00")  # fmt: skip
+        complete_session(state, f"old-{index}", transcript=[("assistant", f"Hello {index}!")])
+    report = sync(app)["ravan"]
+    assert (report.listed, report.new, report.detailed, report.errors) == (3, 3, 3, [])
+    for index in range(3):
+        assert [line.text for line in find(app, f"old-{index}").transcript or ()] == [f"Hello {index}!"]

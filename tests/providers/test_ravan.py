@@ -117,7 +117,8 @@ def test_list_params_carry_every_documented_filter() -> None:
         "page": "3", "page_size": "20", "agent_id": "a-1", "started_after": "2026-02-01T10:00:00Z",
         "started_before": "2026-02-02T10:00:00Z", **filters,
     }  # fmt: skip
-    assert ravan.build_list_params(HistoryQuery(), page=1) == {"page": "1", "page_size": "20"}
+    first = ravan.build_list_params(HistoryQuery(), page=1)  # the first sync: from the beginning
+    assert first == {"page": "1", "page_size": "20", "started_after": "1970-01-01T00:00:00Z"}
 
 
 @pytest.mark.parametrize(

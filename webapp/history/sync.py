@@ -54,6 +54,7 @@ class SyncReport:
     skipped: int = 0  # entries or calls that could not be read
     broken_pages: int = 0
     errors: list[str] = field(default_factory=list)  # why the run stopped early
+    earliest: datetime | None = None  # the oldest call this run listed: all it listed is read in full
 
     def summary(self) -> str:
         """One line for the operator."""
@@ -183,9 +184,12 @@ def _read_in_full(
     report: SyncReport,
     since: datetime | None,
 ) -> None:
-    """Read each call still live, or never read in full, from the provider's own record."""
+    """Read each call still live, or never read in full, from the provider's own record: those
+    of the last week (or since ``since``), and every one this run listed, however old."""
     moment = now()
     window = since if since is not None else moment - DETAIL_WINDOW
+    if report.earliest is not None:
+        window = min(window, report.earliest)
     live_since = since if since is not None else moment - OVERLAP
     for call_id in store.calls_needing_detail(report.provider, window, live_since=live_since):
         try:
@@ -217,6 +221,9 @@ def _store(
     agent = slugs.get(call.agent_id or "")
     if store.upsert_provider_call(report.provider, call, agent=agent, detailed=detailed) == "new":
         report.new += 1
+    moment = call.created_at or call.started_at
+    if moment is not None and (report.earliest is None or moment < report.earliest):
+        report.earliest = moment
     return True
 
 

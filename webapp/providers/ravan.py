@@ -43,6 +43,7 @@ from .base import (
 )
 from .hosted import HostedProvider, broken_page
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "since the beginning", said as a moment
 CREATE_PATH = "/api/v1/calling/create-call"
 SESSIONS_PATH = "/api/v1/calling/call-sessions"
 DETAIL_PATH = "/api/v1/calling/call-sessions-detail/{session_id}"
@@ -145,8 +146,8 @@ def build_list_params(query: HistoryQuery, page: int, page_size: int = PAGE_SIZE
     params = {"page": str(page), "page_size": str(page_size), **query.filters}
     if query.agent_id:
         params["agent_id"] = query.agent_id
-    if query.since:
-        params["started_after"] = iso_z(query.since)
+    # Always bounded below (the first run: since the epoch), as the list is documented to be read.
+    params["started_after"] = iso_z(query.since or EPOCH)
     if query.until:
         params["started_before"] = iso_z(query.until)
     return params
