@@ -107,3 +107,15 @@ def test_behind_a_tls_proxy_the_public_url_is_our_origin(
     evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
     assert fixed.post("/api/calls", json={"agent": "private"}, headers=evil, **behind).status_code == 403
     assert "WEBCALL_PUBLIC_URL" not in caplog.text
+
+
+@pytest.mark.parametrize("origin", ["https://localhost", "http://localhost:8443"])
+def test_our_own_page_refused_behind_a_proxy_says_which_setting_fixes_it(
+    app: Flask, origin: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The test client is http://localhost: a page of ours seen with another scheme or port."""
+    assert call(app, "private", origin).status_code == 403
+    assert any("WEBCALL_PUBLIC_URL" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    assert call(app, "private", "https://evil.example").status_code == 403
+    assert not any("WEBCALL_PUBLIC_URL" in r.getMessage() for r in caplog.records)  # another site: no hint

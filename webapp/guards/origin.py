@@ -50,13 +50,14 @@ def check_origin(agent: Agent) -> None:
 
 
 def _explain_scheme_mismatch(origin: str, own: str) -> None:
-    """Log the likely fix when a page of ours was refused only for its scheme (a TLS proxy)."""
+    """Log the likely fix when a page of ours was refused only for its scheme or port (a proxy)."""
     seen, ours = urlsplit(origin), urlsplit(own)
-    if seen.netloc == ours.netloc and seen.scheme != ours.scheme:
+    if seen.hostname == ours.hostname and (seen.scheme, seen.port) != (ours.scheme, ours.port):
         log.warning(
             "refused a call from %s: this app sees itself as %s. Behind a TLS proxy, set "
             "WEBCALL_PUBLIC_URL to the public address (or WEBCALL_TRUSTED_PROXIES to the "
-            "number of proxies that set X-Forwarded-Proto)",
+            "number of proxies that set X-Forwarded-Proto, with the proxy passing the Host "
+            "header with its port)",
             origin,
             own,
         )
