@@ -365,3 +365,12 @@ def test_origin_must_be_ours_or_allowed(make_app: MakeApp) -> None:
     for site in ("cross-site", "same-origin", "none"):
         assert post(app, {"agent": "local"}, Origin="null", **{"Sec-Fetch-Site": site}).status_code == 403
     assert post(app, {"agent": "local"}, Origin="null").status_code == 403
+
+
+def test_metadata_numbers_beyond_64_bits_are_no_crash(make_app: Any, convoi: Any) -> None:
+    """orjson (the provider's request body) carries 64-bit integers: a larger one is a number still."""
+    body = b'{"agent": "convoi", "metadata": {"n": 1000000000000000000000000000000}}'
+    answer = make_app().test_client().post("/api/calls", data=body, content_type="application/json")
+    assert answer.status_code == 201, answer.get_json()
+    (sent,) = [r.json for r in convoi[1].requests if r.method == "POST"]
+    assert sent["metadata"]["n"] == 1e30

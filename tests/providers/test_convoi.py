@@ -9,12 +9,20 @@ from typing import Any
 import pytest
 
 from tests.providers.conftest import make_agent, make_request
+from tests.support.apps import app_state_of, post
 from webapp.errors import ProviderBadResponse
-from webapp.providers import HistoryQuery, ProviderCall, convoi
+from webapp.providers import HistoryQuery, ProviderCall, convoi, registry
 
 AGENT = make_agent(
     "convoi", "agt_b88d642dd68747f28305c428b209abcd", greeting="Hi!", system_prompt="Be brief."
 )
+
+
+CATALOGUE = """
+[agents.support]
+provider = "convoi"
+agent_id = "{convoi}"
+"""
 
 
 def test_web_call_body_with_overrides_from_the_catalogue_only() -> None:
@@ -148,3 +156,16 @@ def test_paging_stops_once_the_list_reaches_back_past_since() -> None:
 def test_an_unusable_list_is_a_bad_response(answer: Any) -> None:
     with pytest.raises(ProviderBadResponse):
         convoi.parse_call_list(answer, HistoryQuery())
+
+
+def test_a_live_call_is_ended_with_the_documented_delete(make_app: Any, convoi: Any) -> None:
+    """``DELETE /api/v1/public/calls/{id}`` ends a live call: it is then ``rejected``."""
+    assert registry()["convoi"].supports("end_call")
+    app = make_app()
+    call_id = post(app, {"agent": "support"}).get_json()["call_id"]
+    ended = app_state_of(app).providers["convoi"].end_call(call_id)  # type: ignore[attr-defined]
+    assert ended is not None and (ended.call_id, ended.status) == (call_id, "completed")  # in our words
+    assert convoi[1].calls[call_id]["status"] == "rejected"  # an API hang-up, in Convoi's
+    (request,) = [r for r in convoi[1].requests if r.method == "DELETE"]
+    assert request.path.endswith(f"/calls/{call_id}")
+    assert request.headers["authorization"].startswith("Bearer ")

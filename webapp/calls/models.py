@@ -55,7 +55,9 @@ NameText = Annotated[str, _single_line(MAX_NAME_CHARS), AfterValidator(str.strip
 TokenText = Annotated[str, _single_line(MAX_TOKEN_CHARS), AfterValidator(str.strip)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_CHARS, pattern=NO_CONTROL)]
 Value = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
-Scalar = Value | StrictBool | StrictInt | StrictFloat | None
+# JSON numbers that every provider's JSON (and ours, orjson) can carry: 64-bit integers.
+Integer = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+Scalar = Value | StrictBool | Integer | StrictFloat | None
 
 
 class CallBody(BaseModel):

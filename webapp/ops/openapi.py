@@ -161,8 +161,11 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
             prop["anyOf"] = branches
         description = prop.pop("description", None)
         prop.pop("title", None)
-        if prop.get("default") is None:
-            prop.pop("default", None)
+        default = prop.pop("default", None)
+        # A blank value (``?agent=&status=failed``) means "any": the form's empty fields send them.
+        prop = {"anyOf": [prop, {"type": "string", "maxLength": 0}]}
+        if default is not None:
+            prop["default"] = default
         parameter = {"name": name, "in": "query", "required": False, "schema": prop}
         if description:
             parameter["description"] = description

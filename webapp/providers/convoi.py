@@ -276,6 +276,12 @@ class ConvoiProvider(HostedProvider):
         url = f"{self.base_url}{CALLS_PATH}/{quote(call_id, safe='')}"
         return parse_call(self.history.get_json(url, headers={"Authorization": self.authorization}))
 
+    def end_call(self, call_id: str) -> ProviderCall | None:
+        """Hang up a live call (``DELETE``; it becomes ``rejected``); the call as it is now, if told."""
+        url = f"{self.base_url}{CALLS_PATH}/{quote(call_id, safe='')}"
+        answer = self.transport.delete(url, headers={"Authorization": self.authorization})
+        return parse_call(answer) if answer else None
+
 
 PROVIDER = ProviderSpec(
     name="convoi",

@@ -123,7 +123,8 @@ def build_phone_call(request: PhoneCallRequest) -> dict[str, Any]:
 def parse_phone_call(answer: Any) -> PhoneCall:
     """The session id of an accepted outbound call (flat, or under ``data``)."""
     outer = first_dict(answer)
-    fields = first_dict(outer.get("data")) if "session_id" not in outer else outer
+    flat = "session_id" in outer or "room_id" in outer
+    fields = outer if flat else first_dict(outer.get("data"))
     if outer.get("success") is False or fields.get("success") is False:
         raise ProviderBadResponse()
     return PhoneCall(call_id=require_str(fields.get("session_id") or fields.get("room_id")), status="created")

@@ -80,8 +80,12 @@ def build_web_call(request: WebCallRequest) -> dict[str, Any]:
     return body
 
 
-def parse_web_call(answer: Any, livekit_url: str, *, now: datetime | None = None) -> WebCall:
+def parse_web_call(
+    answer: Any, livekit_url: str, *, now: datetime | None = None, configured: bool = False
+) -> WebCall:
     """The call from a v2 answer (no URL: Retell's host) or a newer one naming its transport.
+
+    A ``configured`` URL (``RETELL_LIVEKIT_URL`` set) overrides the answer's own.
 
     Any transport but LiveKit (``gateway``) is a room our page cannot join: a bad response,
     logged with the reason. The call expires when its token does, or 30 s after it was
@@ -95,7 +99,8 @@ def parse_web_call(answer: Any, livekit_url: str, *, now: datetime | None = None
             str(transport)[:40],
         )
         raise ProviderBadResponse()
-    url = call.get("url") if transport == LIVEKIT_TRANSPORT and call.get("url") is not None else livekit_url
+    named = transport == LIVEKIT_TRANSPORT and call.get("url") is not None and not configured
+    url = call.get("url") if named else livekit_url
     if not isinstance(url, str) or not url.startswith(("wss://", "ws://", "https://", "http://")):
         log.error("retell answered a LiveKit web call without a usable url")
         raise ProviderBadResponse()
@@ -199,6 +204,7 @@ class RetellProvider(HostedProvider):
     def __init__(self, settings: RetellSettings, context: ProviderContext) -> None:
         super().__init__(settings, context)
         self.livekit_url = settings.livekit_url
+        self.livekit_url_configured = "livekit_url" in settings.model_fields_set  # RETELL_LIVEKIT_URL
         self.headers = {"Authorization": f"Bearer {secret(settings.api_key)}"}
 
     def livekit_url_before_call(self) -> str:
@@ -210,7 +216,7 @@ class RetellProvider(HostedProvider):
         answer = self.transport.post_json(
             self.base_url + CREATE_PATH, headers=self.headers, body=build_web_call(request)
         )
-        return parse_web_call(answer, self.livekit_url)
+        return parse_web_call(answer, self.livekit_url, configured=self.livekit_url_configured)
 
     def check_access(self) -> None:
         """A harmless read with our key: the newest call (raises when the key or the API fails)."""
