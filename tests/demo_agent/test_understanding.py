@@ -6,15 +6,18 @@ the agent runs (pocketsphinx and Silero from their packages), in process.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import time
 import wave
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+from livekit import rtc
 
-from tests.demo_agent.caller import word_error_rate
+from tests.demo_agent.caller import espeak_samples, webm_opus, word_error_rate
 from webapp.demo_agent.conversation import schedule_for
 from webapp.demo_agent.intents import (
     GOODBYE_REPLY,
@@ -23,6 +26,7 @@ from webapp.demo_agent.intents import (
     domain_corpus,
     reply_to,
     say_time,
+    understand,
 )
 from webapp.demo_agent.recognizer import SpeechRecognizer
 from webapp.demo_agent.transcripts import word_times
@@ -126,3 +130,65 @@ def test_agent_words_are_paced_over_the_audio() -> None:
     """Each word is sent when the voice reaches it, in proportion to its length."""
     times = word_times("one three", 1.0)
     assert times == [(0.0, "one"), (0.4, "three")]
+
+
+def through_opus_16k(text: str, directory: Path, speed: int) -> np.ndarray:
+    """espeak-ng's `text` as the agent hears it from a caller: Opus-coded at 48 kHz, decoded and
+    brought to 16 kHz by livekit's resampler, with the turn's 0.3 s pre-roll and 0.5 s of
+    silence after it (the silence that ends a turn)."""
+    resampler = rtc.AudioResampler(48000, SAMPLE_RATE, num_channels=1)
+    chunks = [np.zeros(SAMPLE_RATE * 3 // 10, dtype=np.int16)]
+    with av.open(io.BytesIO(webm_opus(espeak_samples(text, directory, speed=speed)))) as container:
+        for frame in container.decode(audio=0):
+            pcm = (np.clip(frame.to_ndarray().reshape(-1), -1, 1) * 32767).astype(np.int16)
+            chunks += [
+                np.frombuffer(out.data, dtype=np.int16)
+                for out in resampler.push(rtc.AudioFrame(pcm.tobytes(), 48000, 1, pcm.size))
+            ]
+    chunks += [np.frombuffer(out.data, dtype=np.int16) for out in resampler.flush()]
+    chunks.append(np.zeros(SAMPLE_RATE // 2, dtype=np.int16))
+    return np.concatenate(chunks)
+
+
+def hear(recognizer: SpeechRecognizer, audio: np.ndarray, audio_source: str) -> tuple[str, bool]:
+    """What the agent answers of `audio`, and whether it may end the call on it."""
+    recognizer.start()
+    for start in range(0, audio.size, 320):
+        recognizer.feed(audio[start : start + 320].tobytes())
+    return understand(recognizer.finish(), audio_source)
+
+
+@pytest.mark.parametrize("speed", [150, 175])
+@pytest.mark.parametrize("said", ["Goodbye.", "Bye.", "Bye bye.", "Goodbye!", "Okay, goodbye."])
+def test_a_spoken_goodbye_ends_the_call(
+    recognizer: SpeechRecognizer, tmp_path: Path, said: str, speed: int
+) -> None:
+    """A short goodbye scores low with the domain search (the general model hears "got ya
+    you"), yet its words are trusted; not across the pre-connect seam, unless confident."""
+    audio = through_opus_16k(said, tmp_path, speed)
+    text, sure = hear(recognizer, audio, "live")
+    reply = reply_to(text, sure=sure)
+    assert reply.ends_call and reply.text == GOODBYE_REPLY, text
+    if "good" in said.lower():
+        seam_text, seam_sure = hear(recognizer, audio, "preconnect+live")
+        assert not reply_to(seam_text, sure=seam_sure).ends_call, seam_text
+
+
+@pytest.mark.parametrize("speed", [150, 175])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "My name is Alice and I live in Paris.",
+        "I would like to hear about your product.",
+        "Testing one two three.",
+        "Good morning.",
+        "Good.",
+        "Hi.",
+    ],
+)
+def test_other_sentences_never_end_the_call(
+    recognizer: SpeechRecognizer, tmp_path: Path, said: str, speed: int
+) -> None:
+    """Sentences that are no goodbye are answered, never hung up on."""
+    text, sure = hear(recognizer, through_opus_16k(said, tmp_path, speed), "live")
+    assert not reply_to(text, sure=sure).ends_call, text

@@ -89,7 +89,7 @@ class Conversation:
 
     async def answer_turn(self, turn: CallerTurn) -> None:
         """Answer one spoken turn."""
-        reply = reply_to(turn.text, sure=turn.recognition.sure)
+        reply = reply_to(turn.text, sure=turn.sure)
         logger.info("turn %r → %s", turn.text, reply.intent)
         await self._answer(reply, heard_at=turn.ended_at)
 

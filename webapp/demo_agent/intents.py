@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from .recognizer import Recognition
+
 Intent = Literal["greeting", "capabilities", "time", "thanks", "goodbye", "unclear", "other"]
 
 GREETING_REPLY = "Hello! Nice to hear you. Ask me what I can do, or what time it is."
@@ -25,6 +27,15 @@ UNCLEAR_REPLY = "Sorry, I didn't catch that. Could you say it again?"
 HEARD_PREFIX = "I heard:"
 TYPED_PREFIX = "You wrote:"
 MAX_HEARD_WORDS = 40  # read back out loud: keep a reply to a long turn short
+# A short goodbye scores low with the domain search even when its words are right (measured
+# on espeak-ng speech through Opus: "goodbye" 0.52-0.56, "okay goodbye" 0.42-0.53, where the
+# general model hears "got ya you", "don't buy it"). Above this, such words are trusted.
+GOODBYE_CONFIDENCE = 0.3
+# The words a short goodbye is made of. "goodbye" must be one of them: a lone "bye" is what
+# the domain search makes of "hi", "why" or "I'll buy it", so it keeps the strict gate.
+_GOODBYE_WORDS = {"goodbye", "bye", "okay", "thanks", "thank", "you"}
+MAX_GOODBYE_WORDS = 3
+SEAM = "preconnect+live"  # turns heard across the pre-connect buffer and the live track
 
 # The order matters: "thanks, goodbye" is a goodbye, "hi, what can you do" a question.
 _RULES: list[tuple[Intent, re.Pattern[str]]] = [
@@ -147,6 +158,30 @@ def reply_to(
     words = " ".join(text.split()).split(" ")
     heard = " ".join(words[:MAX_HEARD_WORDS]) + (" …" if len(words) > MAX_HEARD_WORDS else "")
     return Reply(intent, f"{TYPED_PREFIX if typed else HEARD_PREFIX} {heard}")
+
+
+def is_short_goodbye(text: str) -> bool:
+    """Whether `text` is a goodbye and little else ("goodbye", "okay good bye", "thanks goodbye")."""
+    words = normalise(text).replace("good bye", "goodbye").split()
+    return "goodbye" in words and len(words) <= MAX_GOODBYE_WORDS and set(words) <= _GOODBYE_WORDS
+
+
+def understand(recognition: Recognition, audio_source: str) -> tuple[str, bool]:
+    """The caller's words to answer, and whether they are sure enough to end the call.
+
+    The domain search's words are trusted when it is confident; below that, they are
+    trusted when they are a short goodbye, except in a turn across the pre-connect seam,
+    where garbled audio once made a "bye later" out of other words.
+    """
+    if recognition.sure:
+        return recognition.text, True
+    if (
+        audio_source != SEAM
+        and recognition.confidence >= GOODBYE_CONFIDENCE
+        and is_short_goodbye(recognition.domain_text)
+    ):
+        return recognition.domain_text, True
+    return recognition.text, False
 
 
 def domain_corpus() -> str:

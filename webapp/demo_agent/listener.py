@@ -24,6 +24,7 @@ import numpy as np
 from livekit import rtc
 
 from .hearing import Hearing, RecognizerError
+from .intents import understand
 from .preconnect import PreconnectAudio
 from .recognizer import Recognition
 from .status import CallStatus
@@ -50,6 +51,7 @@ class CallerTurn:
     audio_source: str  # "preconnect", "live" or "preconnect+live"
     speech_s: float
     ended_at: float  # monotonic time the caller's speech ended (for turn latency)
+    sure: bool = False  # whether the words are sure enough to end the call (see intents.understand)
 
 
 @dataclass
@@ -251,18 +253,18 @@ class CallerListener:
             if turn.shown:  # close the line its interim results opened
                 self._outbox.put_nowait((turn.segment_id, UNCLEAR_TEXT, True, {ATTR_AUDIO_SOURCE: source}))
             return
-        self._outbox.put_nowait(
-            (turn.segment_id, recognition.text or UNCLEAR_TEXT, True, {ATTR_AUDIO_SOURCE: source})
-        )
+        text, sure = understand(recognition, source)
+        self._outbox.put_nowait((turn.segment_id, text or UNCLEAR_TEXT, True, {ATTR_AUDIO_SOURCE: source}))
         self.turns.put_nowait(
             CallerTurn(
-                recognition.text,
+                text,
                 recognition,
                 self._track_sid,
                 turn.segment_id,
                 source,
                 event.speech_s,
                 ended_at,
+                sure,
             )
         )
 

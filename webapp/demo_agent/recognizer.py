@@ -60,6 +60,7 @@ class Recognition:
     words: list[Word] = field(default_factory=list)
     search: str = ""  # "domain" or "general"
     confidence: float = 0.0  # mean word posterior of the domain search
+    domain_text: str = ""  # the domain search's words, also when the general model's are used
 
     @property
     def sure(self) -> bool:
@@ -166,14 +167,15 @@ class SpeechRecognizer:
         self._domain.process_raw(bytes(self._audio), full_utt=True)
         self._domain.end_utt()
         domain_words, confidence = self._words(self._domain)
-        if domain_words and confidence >= DOMAIN_CONFIDENCE:
-            self._general.end_utt()
-            return Recognition(join(domain_words), domain_words, "domain", round(confidence, 3))
+        text = join(domain_words)
+        domain = Recognition(text, domain_words, "domain", round(confidence, 3), domain_text=text)
         self._general.end_utt()
+        if domain_words and confidence >= DOMAIN_CONFIDENCE:
+            return domain
         general_words, _ = self._words(self._general)
         if not general_words:  # the general model heard nothing either: keep what we have
-            return Recognition(join(domain_words), domain_words, "domain", round(confidence, 3))
-        return Recognition(join(general_words), general_words, "general", round(confidence, 3))
+            return domain
+        return Recognition(join(general_words), general_words, "general", domain.confidence, domain.text)
 
     def cancel(self) -> None:
         """Abandon the utterance in progress."""
