@@ -76,7 +76,10 @@ def test_a_newer_answer_names_its_livekit_url() -> None:
     assert retell.parse_web_call(answer, HOST).livekit_url == HOST
     # RETELL_LIVEKIT_URL set (a test's local LiveKit) wins over the answer's own.
     answer = v2_answer(token(timedelta(minutes=1)), transport="livekit", url="wss://lk.retell.example")
-    assert retell.parse_web_call(answer, "ws://127.0.0.1:7880", configured=True).livekit_url == "ws://127.0.0.1:7880"
+    assert (
+        retell.parse_web_call(answer, "ws://127.0.0.1:7880", configured=True).livekit_url
+        == "ws://127.0.0.1:7880"
+    )
 
 
 def test_a_gateway_call_is_a_bad_response_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
