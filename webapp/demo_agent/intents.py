@@ -51,6 +51,9 @@ _RULES: list[tuple[Intent, re.Pattern[str]]] = [
 PHRASES = """
 hello
 hello there
+hi
+hey
+hi how are you
 hi there
 hey there
 hello agent
