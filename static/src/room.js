@@ -167,8 +167,7 @@ export class CallRoom {
   /** Tells the agent `text` in the background; resolves whether it was sent. */
   async sendContext(text) {
     if (!this.connected || this.over || !this.protocol?.sendContext) return false;
-    await this.protocol.sendContext(text);
-    return true;
+    return (await this.protocol.sendContext(text)) !== false;
   }
 
   /** Answers the agent's tool call `id`; false when no such call is waiting. */
@@ -246,13 +245,17 @@ export class CallRoom {
     });
   }
 
-  /** Takes the first participant the protocol calls the agent. */
+  /**
+   * Takes the first participant the protocol calls the agent. The protocol follows it before the
+   * page hears of it, so what a host page sends on webcall:agent-joined goes after what the
+   * protocol must send first.
+   */
   considerAgent(p) {
     if (this.over || this.agent || !this.protocol?.isAgent(p)) return;
     this.agent = p;
     clearTimeout(this.agentTimer);
-    this.report('agent', p);
     this.protocol.follow(p);
+    this.report('agent', p);
     this.update();
   }
 

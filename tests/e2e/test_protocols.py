@@ -98,10 +98,12 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert isinstance(agent, ElevenLabsAgent)
     expect(call).to_have_attribute("data-state", "in-call", timeout=25_000)
 
-    # The initiation went first, and the agent used its variable.
+    # The initiation went first, though the host page sent context on webcall:agent-joined; the
+    # agent used its variable.
     greeting = transcript.locator('[data-speaker="agent"]').first
     expect(greeting).to_have_text("Hello Ada, this is the ElevenLabs agent.", timeout=15_000)
     assert agent.received[0] == initiation
+    assert page.evaluate("window.toldOnJoin") == [True]
     agent_audio_plays(page)
     assert poll(lambda: agent.heard_speech_s > 0.5, timeout_s=15), "the agent did not hear the caller"
     heard = transcript.locator('[data-speaker="user"]', has_text="Hello agent, can you hear me?")
@@ -137,7 +139,8 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     # Context from the host page, through the JS API.
     sent = page.evaluate("() => window.webcall.get('elevenlabs-demo').sendContext('On the orders page.')")
     assert sent is True
-    assert poll(lambda: agent.contexts == ["On the orders page."], timeout_s=5), agent.contexts
+    told = ["The caller is on the orders page.", "On the orders page."]
+    assert poll(lambda: agent.contexts == told, timeout_s=5), agent.contexts
 
     # An interruption cuts the agent's line (marked as such); what it streams after that is dropped.
     chat.fill("interrupt yourself")

@@ -12,7 +12,8 @@
  *   follow(agent)          the room found its agent (right after connecting, if it is there):
  *                          report its state from now on, send what must go first
  *   sendChat(text)         optional: send a typed message (a Promise); without it, no chat box
- *   sendContext(text)      optional: tell the agent something in the background (a Promise)
+ *   sendContext(text)      optional: tell the agent something in the background (a Promise;
+ *                          resolving false: not sent)
  *   answerToolCall(id, result, isError)  optional: answer a tool call; false if none is waiting
  *   stop()                 optional: the call is over; drop timers
  * It reports through hooks:
