@@ -65,6 +65,7 @@ export class CallRoom {
     this.agent = null;
     this.agentState = undefined;
     this.over = false;
+    this.ending = false; // finish() has begun: the protocol's last words are on their way
     this.agentTimer = 0;
     this.protocol = null; // the call's protocol adapter, once the call (and its provider) is known
     this.listen();
@@ -272,10 +273,12 @@ export class CallRoom {
 
   /** Ends the call once: frees the microphone, leaves the room, reports `outcome`. */
   finish(outcome) {
-    if (this.over) return;
+    if (this.over || this.ending) return;
+    // The protocol's last lines (all final now) still reach the page, before the end.
+    this.ending = true;
+    this.protocol?.stop?.();
     this.over = true;
     clearTimeout(this.agentTimer);
-    this.protocol?.stop?.();
     releaseMicrophone(this.room);
     this.room.disconnect().catch(() => {});
     this.hooks.end(outcome);

@@ -71,6 +71,13 @@ def test_a_retell_call(page: Page, console_log: list[str], stack: dict[str, Any]
     expect(lines).to_have_text(said, timeout=45_000)
     speakers = lines.evaluate_all("(items) => items.map((item) => item.dataset.speaker)")
     assert speakers == ["agent", "user", "agent", "user", "agent"]
+    # The newest line is final once its turn is over: the greeting when the agent stopped
+    # talking (before the caller said a word), the farewell while the call goes on.
+    expect(lines.last).to_have_attribute("data-final", "true", timeout=15_000)
+    said_lines = [e["detail"] for e in events(page, "transcript")]
+    first_heard = next(i for i, line in enumerate(said_lines) if line["speaker"] == "user")
+    greeted = [line for line in said_lines[:first_heard] if line["text"] == agent.GREETING and line["final"]]
+    assert greeted, said_lines
     states = {e["detail"]["state"] for e in events(page, "agent-state")}
     assert {"speaking", "thinking", "listening"} <= states, states
     assert poll(lambda: agent.heard_speech_s > 0.5, timeout_s=10), "the agent did not hear the caller"
