@@ -132,6 +132,13 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert growth[0] == "You" and growth[-1] == "You wrote: Hi there", growth
     assert {"type": "user_message", "text": "Hi there"} in agent.received
 
+    # That answer was text only: the agent is not left thinking once it is given.
+    def listening() -> bool:
+        """Whether the newest agent state the host page heard is `listening`."""
+        return bool(received(page, "agent-state")[-1]["detail"]["state"] == "listening")
+
+    assert poll(listening, timeout_s=10), received(page, "agent-state")
+
     # A client tool: the host page answers the webcall:tool-call event through the JS API.
     chat.fill("use the tool")
     chat.press("Enter")

@@ -173,7 +173,10 @@ const HANDLERS = {
     const { reply } = agent;
     if (reply && text) agent.line('agent', text, true, reply.id, reply.cut);
   },
-  client_tool_call: (agent, { client_tool_call: call }) => askHostPage(agent, call),
+  client_tool_call: (agent, { client_tool_call: call }) => {
+    stopThinking(agent);
+    askHostPage(agent, call);
+  },
   error: (_agent, message) => console.warn('webcall: the agent reported an error', message),
 };
 
@@ -186,6 +189,7 @@ function newReply(agent, streaming) {
 
 /** A whole response: it completes the line streamed for it, if any, or is a line of its own. */
 function respond(agent, response) {
+  stopThinking(agent);
   const text = response?.trim();
   if (!text) return;
   const open = agent.reply && !agent.reply.confirmed && !agent.reply.cut;
@@ -207,8 +211,21 @@ function streamPart(agent, part) {
     reply = newReply(agent, true); // a delta without its start
   }
   if (part.type === 'delta' || (part.type === 'start' && part.text)) reply.text += part.text || '';
-  if (part.type === 'stop') reply.streaming = false;
+  if (part.type === 'stop') {
+    reply.streaming = false;
+    stopThinking(agent);
+  }
   if (reply.text.trim()) agent.line('agent', reply.text, !reply.streaming, reply.id);
+}
+
+/**
+ * The agent has answered: it no longer thinks, even if it does not say the answer aloud (a text
+ * reply); its voice, if any, shows as speaking through the active speakers.
+ */
+function stopThinking(agent) {
+  if (!agent.thinking) return;
+  agent.thinking = false;
+  agent.reportState();
 }
 
 /** The caller cut the agent off: its line stops where it was, marked; nothing is added to it. */
