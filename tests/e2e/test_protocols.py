@@ -161,8 +161,12 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     chat.press("Enter")
     cut = transcript.locator('[data-speaker="agent"]', has_text="This is a long answer that will be")
     expect(cut).to_have_count(1, timeout=15_000)
-    expect(cut).to_have_text("This is a long answer that will be")
+    expect(cut).to_have_text("This is a long answer that will be — interrupted")
     expect(cut).to_have_attribute("data-interrupted", "")
+    expect(cut.locator(".transcript__mark")).to_have_text("— interrupted")
+    cut_id = cut.get_attribute("data-segment-id")
+    marked = [e["detail"] for e in received(page, "transcript") if e["detail"]["segmentId"] == cut_id]
+    assert marked[-1]["interrupted"] is True and marked[-1]["text"] == "This is a long answer that will be"
     page.wait_for_timeout(1_000)
     expect(transcript).not_to_contain_text("cut off here")
 
@@ -173,6 +177,14 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert poll(agent.done.is_set, timeout_s=10), "the agent is still in the call"
     assert agent.problems == []
     assert received(page, "end")[-1]["detail"]["reason"] == "hangup"
+
+    # The transcript the caller keeps says which line was cut off.
+    with page.expect_download() as download_info:
+        widget.locator("#transcript-download").click()
+    kept = Path(download_info.value.path()).read_text()
+    assert re.search(
+        r"^\[\d\d:\d\d:\d\d\] Agent: This is a long answer that will be \(interrupted\)$", kept, re.M
+    ), kept
 
 
 def test_an_elevenlabs_tool_nobody_answers(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:
