@@ -153,8 +153,8 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     # Context from the host page, through the JS API.
     sent = page.evaluate("() => window.webcall.get('elevenlabs-demo').sendContext('On the orders page.')")
     assert sent is True
-    told = ["The caller is on the orders page.", "On the orders page."]
-    assert poll(lambda: agent.contexts == told, timeout_s=5), agent.contexts
+    contexts = ["The caller is on the orders page.", "On the orders page."]
+    assert poll(lambda: agent.contexts == contexts, timeout_s=5), agent.contexts
 
     # An interruption cuts the agent's line (marked as such); what it streams after that is dropped.
     chat.fill("interrupt yourself")
