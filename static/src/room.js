@@ -65,6 +65,7 @@ export class CallRoom {
     this.agent = null;
     this.agentState = undefined;
     this.over = false;
+    this.ending = false; // finish() has begun: the protocol's last words are on their way
     this.agentTimer = 0;
     this.protocol = null; // the call's protocol adapter, once the call (and its provider) is known
     this.listen();
@@ -167,8 +168,7 @@ export class CallRoom {
   /** Tells the agent `text` in the background; resolves whether it was sent. */
   async sendContext(text) {
     if (!this.connected || this.over || !this.protocol?.sendContext) return false;
-    await this.protocol.sendContext(text);
-    return true;
+    return (await this.protocol.sendContext(text)) !== false;
   }
 
   /** Answers the agent's tool call `id`; false when no such call is waiting. */
@@ -246,13 +246,17 @@ export class CallRoom {
     });
   }
 
-  /** Takes the first participant the protocol calls the agent. */
+  /**
+   * Takes the first participant the protocol calls the agent. The protocol follows it before the
+   * page hears of it, so what a host page sends on webcall:agent-joined goes after what the
+   * protocol must send first.
+   */
   considerAgent(p) {
     if (this.over || this.agent || !this.protocol?.isAgent(p)) return;
     this.agent = p;
     clearTimeout(this.agentTimer);
-    this.report('agent', p);
     this.protocol.follow(p);
+    this.report('agent', p);
     this.update();
   }
 
@@ -269,10 +273,12 @@ export class CallRoom {
 
   /** Ends the call once: frees the microphone, leaves the room, reports `outcome`. */
   finish(outcome) {
-    if (this.over) return;
+    if (this.over || this.ending) return;
+    // The protocol's last lines (all final now) still reach the page, before the end.
+    this.ending = true;
+    this.protocol?.stop?.();
     this.over = true;
     clearTimeout(this.agentTimer);
-    this.protocol?.stop?.();
     releaseMicrophone(this.room);
     this.room.disconnect().catch(() => {});
     this.hooks.end(outcome);

@@ -1,6 +1,7 @@
 /**
  * The transcript as plain text, for the caller to keep: copied to the clipboard or saved as
- * a .txt file, one "[hh:mm:ss] Speaker: words" line each.
+ * a .txt file, one "[hh:mm:ss] Speaker: words" line each ("(interrupted)" after an agent's
+ * line the caller talked over).
  */
 import { clock } from './messages.js';
 
@@ -13,9 +14,9 @@ export function transcriptText(entries, { title, startedAt, durationS }) {
     const length = durationS ? ` · ${clock(durationS)}` : '';
     head.push(`${dateWords(startedAt)} ${timeWords(startedAt)}${length}`);
   }
-  const lines = entries.map(({ speaker, text, at }) => {
+  const lines = entries.map(({ speaker, text, at, interrupted }) => {
     const who = SPEAKERS[speaker] || speaker;
-    return `${at ? `[${timeWords(at)}] ` : ''}${who}: ${text}`;
+    return `${at ? `[${timeWords(at)}] ` : ''}${who}: ${text}${interrupted ? ' (interrupted)' : ''}`;
   });
   return `${[...head, '', ...lines].join('\n')}\n`;
 }

@@ -1,7 +1,8 @@
 /**
  * The live transcript: one <li data-speaker data-segment-id data-final> per line (the lines come
  * from the agent's protocol adapter, or the caller's typing), its text replaced in place as
- * interim results turn final. Follows the newest line unless the reader has scrolled up; then
+ * interim results turn final. An agent's line the caller talked over gets `data-interrupted` and
+ * a visible mark after its words (read out by screen readers too). Follows the newest line unless the reader has scrolled up; then
  * `onBehind(true)` lets the page offer a way back down.
  */
 
@@ -9,7 +10,7 @@ const STICK_PX = 48;
 
 export class Transcript {
   /**
-   * `onLine({speaker, text, final, segmentId, chat?})` runs whenever a line changes;
+   * `onLine({speaker, text, final, segmentId, chat?, interrupted?})` runs whenever a line changes;
    * `onBehind(behind)` when lines arrive out of view, and when the reader catches up.
    */
   constructor(list, onLine, onBehind = () => {}) {
@@ -18,6 +19,7 @@ export class Transcript {
     this.onBehind = onBehind;
     this.lines = new Map();
     this.times = new WeakMap(); // line → when it first appeared
+    this.words = new WeakMap(); // line → its text, without the interrupted mark
     this.behind = false;
     list.addEventListener('scroll', () => {
       if (this.behind && this.following()) this.setBehind(false);
@@ -58,18 +60,21 @@ export class Transcript {
       this.times.set(line, new Date());
       this.list.append(line);
     } else if (
-      line.textContent === text &&
+      this.words.get(line) === text &&
       line.dataset.final === String(final) &&
       line.hasAttribute('data-interrupted') === interrupted
     ) {
       return;
     }
-    line.textContent = text;
+    this.words.set(line, text);
+    line.replaceChildren(text);
+    if (interrupted) line.append(' ', interruptedMark());
     line.dataset.final = String(final);
     line.toggleAttribute('data-interrupted', interrupted);
     if (following) this.list.scrollTop = this.list.scrollHeight;
     else this.setBehind(true);
-    this.onLine({ speaker: line.dataset.speaker, text, final, segmentId, ...(chat && { chat }) });
+    const marks = { ...(chat && { chat }), ...(interrupted && { interrupted }) };
+    this.onLine({ speaker: line.dataset.speaker, text, final, segmentId, ...marks });
   }
 
   /** Scrolls to the newest line. */
@@ -78,13 +83,14 @@ export class Transcript {
     this.setBehind(false);
   }
 
-  /** Every line in order: {speaker, text, at (Date), final}. */
+  /** Every line in order: {speaker, text, at (Date), final, interrupted}. */
   entries() {
     return Array.from(this.list.children, (line) => ({
       speaker: line.dataset.speaker,
-      text: line.textContent,
+      text: this.words.get(line) ?? line.textContent,
       at: this.times.get(line),
       final: line.dataset.final === 'true',
+      interrupted: line.hasAttribute('data-interrupted'),
     }));
   }
 
@@ -106,4 +112,12 @@ export class Transcript {
     this.lines.get(segmentId)?.remove();
     this.lines.delete(segmentId);
   }
+}
+
+/** The mark after an agent's line the caller talked over. */
+function interruptedMark() {
+  const mark = document.createElement('span');
+  mark.className = 'transcript__mark';
+  mark.textContent = '— interrupted';
+  return mark;
 }

@@ -71,6 +71,13 @@ def test_a_retell_call(page: Page, console_log: list[str], stack: dict[str, Any]
     expect(lines).to_have_text(said, timeout=45_000)
     speakers = lines.evaluate_all("(items) => items.map((item) => item.dataset.speaker)")
     assert speakers == ["agent", "user", "agent", "user", "agent"]
+    # The newest line is final once its turn is over: the greeting when the agent stopped
+    # talking (before the caller said a word), the farewell while the call goes on.
+    expect(lines.last).to_have_attribute("data-final", "true", timeout=15_000)
+    said_lines = [e["detail"] for e in events(page, "transcript")]
+    first_heard = next(i for i, line in enumerate(said_lines) if line["speaker"] == "user")
+    greeted = [line for line in said_lines[:first_heard] if line["text"] == agent.GREETING and line["final"]]
+    assert greeted, said_lines
     states = {e["detail"]["state"] for e in events(page, "agent-state")}
     assert {"speaking", "thinking", "listening"} <= states, states
     assert poll(lambda: agent.heard_speech_s > 0.5, timeout_s=10), "the agent did not hear the caller"
@@ -98,10 +105,12 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert isinstance(agent, ElevenLabsAgent)
     expect(call).to_have_attribute("data-state", "in-call", timeout=25_000)
 
-    # The initiation went first, and the agent used its variable.
+    # The initiation went first, though the host page sent context on webcall:agent-joined; the
+    # agent used its variable.
     greeting = transcript.locator('[data-speaker="agent"]').first
     expect(greeting).to_have_text("Hello Ada, this is the ElevenLabs agent.", timeout=15_000)
     assert agent.received[0] == initiation
+    assert page.evaluate("window.toldOnJoin") == [True]
     agent_audio_plays(page)
     assert poll(lambda: agent.heard_speech_s > 0.5, timeout_s=15), "the agent did not hear the caller"
     heard = transcript.locator('[data-speaker="user"]', has_text="Hello agent, can you hear me?")
@@ -123,6 +132,13 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert growth[0] == "You" and growth[-1] == "You wrote: Hi there", growth
     assert {"type": "user_message", "text": "Hi there"} in agent.received
 
+    # That answer was text only: the agent is not left thinking once it is given.
+    def listening() -> bool:
+        """Whether the newest agent state the host page heard is `listening`."""
+        return bool(received(page, "agent-state")[-1]["detail"]["state"] == "listening")
+
+    assert poll(listening, timeout_s=10), received(page, "agent-state")
+
     # A client tool: the host page answers the webcall:tool-call event through the JS API.
     chat.fill("use the tool")
     chat.press("Enter")
@@ -137,15 +153,20 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     # Context from the host page, through the JS API.
     sent = page.evaluate("() => window.webcall.get('elevenlabs-demo').sendContext('On the orders page.')")
     assert sent is True
-    assert poll(lambda: agent.contexts == ["On the orders page."], timeout_s=5), agent.contexts
+    contexts = ["The caller is on the orders page.", "On the orders page."]
+    assert poll(lambda: agent.contexts == contexts, timeout_s=5), agent.contexts
 
     # An interruption cuts the agent's line (marked as such); what it streams after that is dropped.
     chat.fill("interrupt yourself")
     chat.press("Enter")
     cut = transcript.locator('[data-speaker="agent"]', has_text="This is a long answer that will be")
     expect(cut).to_have_count(1, timeout=15_000)
-    expect(cut).to_have_text("This is a long answer that will be")
+    expect(cut).to_have_text("This is a long answer that will be — interrupted")
     expect(cut).to_have_attribute("data-interrupted", "")
+    expect(cut.locator(".transcript__mark")).to_have_text("— interrupted")
+    cut_id = cut.get_attribute("data-segment-id")
+    marked = [e["detail"] for e in received(page, "transcript") if e["detail"]["segmentId"] == cut_id]
+    assert marked[-1]["interrupted"] is True and marked[-1]["text"] == "This is a long answer that will be"
     page.wait_for_timeout(1_000)
     expect(transcript).not_to_contain_text("cut off here")
 
@@ -156,6 +177,14 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert poll(agent.done.is_set, timeout_s=10), "the agent is still in the call"
     assert agent.problems == []
     assert received(page, "end")[-1]["detail"]["reason"] == "hangup"
+
+    # The transcript the caller keeps says which line was cut off.
+    with page.expect_download() as download_info:
+        widget.locator("#transcript-download").click()
+    kept = Path(download_info.value.path()).read_text()
+    assert re.search(
+        r"^\[\d\d:\d\d:\d\d\] Agent: This is a long answer that will be \(interrupted\)$", kept, re.M
+    ), kept
 
 
 def test_an_elevenlabs_tool_nobody_answers(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:

@@ -37,6 +37,9 @@ class ElevenLabsAgent {
     this.toolTimers = new Map(); // tool_call_id → the timer that answers for an absent host page
     this.heardFromAgent = false;
     this.initiationTimer = 0;
+    // Settles once the first initiation is on its way: chat and context wait for it, as the
+    // agent must read the conversation's settings before anything else.
+    this.initiated = null;
     room
       .on(RoomEvent.DataReceived, (payload, participant) => {
         if (!participant || this.isAgent(participant)) this.receive(payload);
@@ -68,20 +71,34 @@ class ElevenLabsAgent {
   initiate(tries) {
     if (this.heardFromAgent || tries === 0) return;
     const unsent = (err) => console.warn('webcall: the initiation was not sent', err);
-    this.send(this.initiation).catch(unsent);
+    const sent = this.send(this.initiation).catch(unsent);
+    this.initiated ??= sent;
     this.initiationTimer = setTimeout(() => this.initiate(tries - 1), INITIATION_RETRY_MS);
+  }
+
+  /**
+   * Sends `message` once the initiation has gone (messages asked for meanwhile go in the order
+   * asked); resolves false, sending nothing, while there is no agent to read it.
+   */
+  async sendAfterInitiation(message) {
+    if (!this.initiated) return false;
+    await this.initiated;
+    await this.send(message);
+    return true;
   }
 
   /** A typed message; the agent will answer it. */
   async sendChat(text) {
-    await this.send({ type: 'user_message', text });
+    if (!(await this.sendAfterInitiation({ type: 'user_message', text }))) {
+      throw new Error('The agent has not joined yet.');
+    }
     this.thinking = true;
     this.reportState();
   }
 
-  /** Something the agent should know, without a reply. */
+  /** Something the agent should know, without a reply; resolves whether it was sent. */
   sendContext(text) {
-    return this.send({ type: 'contextual_update', text });
+    return this.sendAfterInitiation({ type: 'contextual_update', text });
   }
 
   /** Answers tool call `id` once (results are text: anything else is sent as JSON). */
@@ -156,7 +173,10 @@ const HANDLERS = {
     const { reply } = agent;
     if (reply && text) agent.line('agent', text, true, reply.id, reply.cut);
   },
-  client_tool_call: (agent, { client_tool_call: call }) => askHostPage(agent, call),
+  client_tool_call: (agent, { client_tool_call: call }) => {
+    stopThinking(agent);
+    askHostPage(agent, call);
+  },
   error: (_agent, message) => console.warn('webcall: the agent reported an error', message),
 };
 
@@ -169,6 +189,7 @@ function newReply(agent, streaming) {
 
 /** A whole response: it completes the line streamed for it, if any, or is a line of its own. */
 function respond(agent, response) {
+  stopThinking(agent);
   const text = response?.trim();
   if (!text) return;
   const open = agent.reply && !agent.reply.confirmed && !agent.reply.cut;
@@ -190,8 +211,21 @@ function streamPart(agent, part) {
     reply = newReply(agent, true); // a delta without its start
   }
   if (part.type === 'delta' || (part.type === 'start' && part.text)) reply.text += part.text || '';
-  if (part.type === 'stop') reply.streaming = false;
+  if (part.type === 'stop') {
+    reply.streaming = false;
+    stopThinking(agent);
+  }
   if (reply.text.trim()) agent.line('agent', reply.text, !reply.streaming, reply.id);
+}
+
+/**
+ * The agent has answered: it no longer thinks, even if it does not say the answer aloud (a text
+ * reply); its voice, if any, shows as speaking through the active speakers.
+ */
+function stopThinking(agent) {
+  if (!agent.thinking) return;
+  agent.thinking = false;
+  agent.reportState();
 }
 
 /** The caller cut the agent off: its line stops where it was, marked; nothing is added to it. */

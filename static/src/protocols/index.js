@@ -12,9 +12,10 @@
  *   follow(agent)          the room found its agent (right after connecting, if it is there):
  *                          report its state from now on, send what must go first
  *   sendChat(text)         optional: send a typed message (a Promise); without it, no chat box
- *   sendContext(text)      optional: tell the agent something in the background (a Promise)
+ *   sendContext(text)      optional: tell the agent something in the background (a Promise;
+ *                          resolving false: not sent)
  *   answerToolCall(id, result, isError)  optional: answer a tool call; false if none is waiting
- *   stop()                 optional: the call is over; drop timers
+ *   stop()                 optional: the call is over; drop timers, report what is final now
  * It reports through hooks:
  *   hooks.agentState(state)  the agent is `listening`, `thinking` or `speaking` (or undefined)
  *   hooks.line({id, speaker, text, final, chat?, interrupted?})  a transcript line appeared or

@@ -21,6 +21,7 @@ class RetellAgent {
   constructor(room, hooks, RoomEvent) {
     this.hooks = hooks;
     this.lines = []; // the whole conversation so far: [{role, content}]
+    this.finalCount = 0; // lines before this index are final, the newest too once it is
     this.talking = false;
     this.following = false;
     room.on(RoomEvent.DataReceived, (payload, participant) => {
@@ -49,7 +50,23 @@ class RetellAgent {
     }
     if (event?.event_type === 'update') this.update(event);
     else if (event?.event_type === 'agent_start_talking') this.setTalking(true);
-    else if (event?.event_type === 'agent_stop_talking') this.setTalking(false);
+    else if (event?.event_type === 'agent_stop_talking') {
+      this.setTalking(false);
+      this.finalize('agent');
+    }
+  }
+
+  /** The call is over: whatever was said last is all there is. */
+  stop() {
+    this.finalize();
+  }
+
+  /** The newest line is complete (if it is `role`'s, when given): shows it final. */
+  finalize(role) {
+    const newest = this.lines.length - 1;
+    if (newest < this.finalCount || (role && this.lines[newest].role !== role)) return;
+    this.finalCount = this.lines.length;
+    this.showLine(newest);
   }
 
   /** The agent's voice started or stopped. */
@@ -58,9 +75,14 @@ class RetellAgent {
     if (this.following) this.hooks.agentState(talking ? 'speaking' : 'listening');
   }
 
-  /** New words, and whose turn it is: the agent thinks between the caller's turn and its voice. */
+  /**
+   * New words, and whose turn it is: the agent thinks between the caller's turn and its voice.
+   * A turn that passes completes the other side's newest line.
+   */
   update({ transcript, turntaking }) {
     if (Array.isArray(transcript)) this.show(mergeTranscript(this.lines, transcript));
+    if (turntaking === 'agent_turn') this.finalize('user');
+    else if (turntaking === 'user_turn') this.finalize('agent');
     if (!this.following || this.talking) return;
     if (turntaking === 'agent_turn') this.hooks.agentState('thinking');
     else if (turntaking === 'user_turn') this.hooks.agentState('listening');
@@ -68,16 +90,20 @@ class RetellAgent {
 
   /**
    * Shows the lines from `from` on, and the one that was newest before; all but the newest
-   * are final (the newest may still grow).
+   * are final (the newest may still grow, until finalize() says it is complete).
    */
   show({ lines, from }) {
     for (let i = lines.length; i < this.lines.length; i += 1) this.hooks.drop(`retell-${i}`);
     const start = Math.min(from, Math.max(0, this.lines.length - 1));
     this.lines = lines;
-    for (let i = start; i < lines.length; i += 1) {
-      const { role, content } = lines[i];
-      const final = i < lines.length - 1;
-      this.hooks.line({ id: `retell-${i}`, speaker: SPEAKERS[role], text: content, final });
-    }
+    this.finalCount = Math.min(this.finalCount, lines.length);
+    for (let i = start; i < lines.length; i += 1) this.showLine(i);
+  }
+
+  /** Shows line `i` (its id is its place in the conversation, so it stays the same). */
+  showLine(i) {
+    const { role, content } = this.lines[i];
+    const final = i < Math.max(this.lines.length - 1, this.finalCount);
+    this.hooks.line({ id: `retell-${i}`, speaker: SPEAKERS[role], text: content, final });
   }
 }
