@@ -26,8 +26,8 @@ DEMO_AGENTS = """\
 provider = "livekit"
 agent_id = "webcall-demo"
 title = "Demo agent"
-description = "A local agent that greets you and repeats back what you say."
-greeting = "Hi {{name}}! I'm the webcall demo agent. Say something and I'll repeat it back to you."
+description = "A local agent that listens: ask what it can do or the time, and say goodbye to end."
+greeting = "Hi {{name}}! I'm the webcall demo agent. Ask me what I can do, or say goodbye when you're done."
 variables = { name = "there" }
 allowed_variables = ["name"]
 max_call_s = 600

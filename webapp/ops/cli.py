@@ -57,20 +57,23 @@ def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_
 @click.command("check")
 @with_appcontext
 def check_command() -> None:
-    """Check the configuration (already valid if this runs) and reach each provider an agent uses."""
+    """Check the configuration (already valid if this runs) and reach each configured provider
+    (its credentials set), whether or not an agent uses it yet; exit 1 when one an agent uses fails."""
     state = app_state()
-    used = sorted({agent.provider for agent in state.settings.agents.values()})
+    configured = sorted(state.providers)
     rows, failed = [], False
-    for name in used:
+    for name in configured:
         adapter = state.providers[name]
         started = time.perf_counter()
         try:
             adapter.check_access()  # type: ignore[attr-defined]
             outcome, detail = "ok", "reached with our credentials"
         except AppError as error:
-            outcome, detail, failed = "FAILED", f"{error.code}: {error.message}", True
+            outcome, detail = "FAILED", f"{error.code}: {error.message}"
         agents = ", ".join(a.slug for a in state.settings.agents.values() if a.provider == name)
-        rows.append((name, outcome, f"{(time.perf_counter() - started) * 1000:.0f} ms", agents, detail))
+        failed = failed or (outcome == "FAILED" and bool(agents))
+        took = f"{(time.perf_counter() - started) * 1000:.0f} ms"
+        rows.append((name, outcome, took, agents or "(no agent)", detail))
     _table(("provider", "check", "took", "agents", "detail"), rows)
     if failed:
         raise SystemExit(1)
