@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_AGENTS = """\
@@ -98,12 +99,22 @@ def main() -> None:
          "--workers", "1", "webapp:create_app()"],
     ]  # fmt: skip
     procs: list[subprocess.Popen[bytes]] = []
+
+    # Each child in a session of its own: Ctrl-C reaches only us, and we stop each one once
+    # (SIGTERM, below). A gunicorn worker that got the terminal's SIGINT and its master's
+    # SIGQUIT together could deadlock in its own signal handler and outlive us on the port.
+    def start(command: list[str], output: IO[bytes] | None = None) -> None:
+        """Start `command` in a session of its own; it is stopped in `finally`."""
+        procs.append(
+            subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=output, start_new_session=True)
+        )
+
     try:
         with open(livekit_log, "wb") as log:  # its debug output would drown the others'
-            procs.append(subprocess.Popen(commands[0], env=env, cwd=ROOT, stdout=log, stderr=log))
+            start(commands[0], log)
         wait_http(f"http://127.0.0.1:{args.livekit_port}/", 20, procs)
-        procs.append(subprocess.Popen(commands[1], env=env, cwd=ROOT))
-        procs.append(subprocess.Popen(commands[2], env=env, cwd=ROOT))
+        start(commands[1])
+        start(commands[2])
         wait_http(f"http://127.0.0.1:{args.port}/healthz", 20, procs)
         print(
             f"\n  webcall is ready: open http://127.0.0.1:{args.port}/ and click Talk."
