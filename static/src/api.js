@@ -8,12 +8,13 @@ const REQUEST_TIMEOUT_MS = 20_000;
 
 /** A failed call request; `code` is the API's error.code, or `network`/`timeout`/`http_<status>`. */
 export class ApiError extends Error {
-  constructor(code, message, status = 0, retryAfterS = null) {
+  constructor(code, message, status = 0, retryAfterS = null, requestId = null) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     this.status = status;
     this.retryAfterS = retryAfterS;
+    this.requestId = requestId; // the server's X-Request-ID: it leads to the logs and the call log
   }
 }
 
@@ -95,7 +96,8 @@ function errorFrom(response, data) {
   if (retryAfterS !== null) {
     message = `${firstSentence(message)} You can try again in ${waitWords(retryAfterS)}.`;
   }
-  return new ApiError(code, message, status, retryAfterS);
+  const requestId = data?.error?.request_id || response.headers.get('X-Request-ID');
+  return new ApiError(code, message, status, retryAfterS, requestId);
 }
 
 /** Words for a response without a JSON error body (a proxy's HTML page, say). */

@@ -173,8 +173,10 @@ export class CallSession {
     panel.ended(this);
     this.durationS = durationS ?? 0;
     if (outcome.code) {
-      const detail = { code: outcome.code, message: ui.showError(outcome.code, outcome.message) };
+      const { code, message, requestId } = outcome;
+      const detail = { code, message: ui.showError(code, message, requestId) };
       if (outcome.retryAfterS) detail.retry_after_s = outcome.retryAfterS;
+      if (requestId) detail.request_id = requestId;
       emit('error', detail);
       panel.show('failed', { muted: false });
     } else {

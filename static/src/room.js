@@ -309,7 +309,7 @@ function micFailure(err) {
 /** A failed call request keeps the API's code and words; a failed room.connect is ours. */
 function joinFailure(err) {
   if (err instanceof ApiError) {
-    return { code: err.code, message: err.message, retryAfterS: err.retryAfterS };
+    return { code: err.code, message: err.message, retryAfterS: err.retryAfterS, requestId: err.requestId };
   }
   return { code: 'connection-failed' };
 }

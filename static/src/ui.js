@@ -117,8 +117,9 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
         el.announce.textContent = words;
       }, 50);
     },
-    /** Shows a problem in #error and returns its words, for webcall:error. */
-    showError: (code, apiMessage) => showError(el, code, apiMessage, view.textOnly === 'allowed'),
+    /** Shows a problem in #error (and the server's reference for it) and returns its words, for webcall:error. */
+    showError: (code, apiMessage, requestId) =>
+      showError(el, code, apiMessage, view.textOnly === 'allowed', requestId),
     /** Hides the problem shown (only if it is `code`, when given). */
     clearError: (code) => clearError(el, code),
   };
@@ -131,6 +132,7 @@ function findElements(find) {
     timer: find('timer'),
     timeLeft: find('time-left'),
     error: find('error'),
+    errorRef: find('error-ref'),
     talk: find('talk'),
     talkLabel: find('talk-label'),
     chatStart: find('chat-start'),
@@ -153,14 +155,21 @@ function findElements(find) {
   };
 }
 
-/** See createUi's showError; with `canChat`, a microphone problem offers the chat instead. */
-function showError(el, code, apiMessage, canChat) {
+/**
+ * See createUi's showError; with `canChat`, a microphone problem offers the chat instead. A
+ * `requestId` shows below, so a screenshot of the problem leads to its log lines and record.
+ */
+function showError(el, code, apiMessage, canChat, requestId = null) {
   const [what, fix] = problemWords(code, apiMessage, canChat);
   const strong = document.createElement('strong');
   strong.textContent = what;
   el.error.replaceChildren(...(fix ? [strong, ' ', fix] : [strong]));
   el.error.dataset.code = code;
   el.error.hidden = false;
+  if (el.errorRef) {
+    el.errorRef.textContent = requestId ? `Reference: ${requestId}` : '';
+    el.errorRef.hidden = !requestId;
+  }
   el.resume.hidden = code !== 'playback-blocked';
   return fix ? `${what} ${fix}` : what;
 }
@@ -171,6 +180,7 @@ function clearError(el, code) {
   el.error.hidden = true;
   el.error.replaceChildren();
   delete el.error.dataset.code;
+  if (el.errorRef) el.errorRef.hidden = true;
   el.resume.hidden = true;
 }
 

@@ -398,12 +398,17 @@ def test_failures_from_the_service(page: Page, context: BrowserContext, stack: d
     ravan = stack["fakes"]["ravan"][1]
     open_page(page, f"{app.url}/talk/ravan-demo", app.url)
     ravan.faults.append(Fault("status", status=400, body={"success": False, "message": "agent disabled"}))
-    page.click("#talk")
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as refused:
+        page.click("#talk")
     fail_with(page, "provider_error")
     expect(page.locator("#error strong")).to_have_text("The voice service could not start the call.")
     expect(page.locator("#error")).to_have_text(
         "The voice service could not start the call. Please try again shortly."
     )
+    # The server's reference for it (its X-Request-ID, also in the call log), so a screenshot
+    # of the problem leads to its log lines and record.
+    request_id = refused.value.headers["x-request-id"]
+    expect(page.locator("#error-ref")).to_have_text(f"Reference: {request_id}")
     ravan.faults.append(Fault("status", status=429, body={}, headers={"Retry-After": "7"}))
     page.click("#talk")
     fail_with(page, "provider_busy")
