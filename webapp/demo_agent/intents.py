@@ -35,6 +35,10 @@ GOODBYE_CONFIDENCE = 0.3
 # the domain search makes of "hi", "why" or "I'll buy it", so it keeps the strict gate.
 _GOODBYE_WORDS = {"goodbye", "bye", "okay", "thanks", "thank", "you"}
 MAX_GOODBYE_WORDS = 3
+# A lone "bye" is also what a sentence chopped up by a busy machine can leave of a word
+# ("browser", in CI: "bye" at 0.76, and the call ended mid-sentence). Alone, it must be clear:
+# espeak-ng's "Bye." scores 0.98 at 150 words a minute ("goodbye" and "bye bye" are not alone).
+LONE_BYE_CONFIDENCE = 0.9
 SEAM = "preconnect+live"  # turns heard across the pre-connect buffer and the live track
 
 # The order matters: "thanks, goodbye" is a goodbye, "hi, what can you do" a question.
@@ -177,7 +181,8 @@ def understand(recognition: Recognition, audio_source: str) -> tuple[str, bool]:
     where garbled audio once made a "bye later" out of other words.
     """
     if recognition.sure:
-        return recognition.text, True
+        lone_bye = normalise(recognition.text).split() == ["bye"]
+        return recognition.text, not lone_bye or recognition.confidence >= LONE_BYE_CONFIDENCE
     if (
         audio_source != SEAM
         and recognition.confidence >= GOODBYE_CONFIDENCE
