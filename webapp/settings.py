@@ -101,8 +101,7 @@ def _secret(*, url_safe: bool = False) -> AfterValidator:
 
 OptionalSecret = SecretStr | None
 DatabaseUrl = Annotated[OptionalSecret, AfterValidator(_database_url)]
-Password = Annotated[OptionalSecret, _secret()]
-Token = Annotated[OptionalSecret, _secret()]
+Secret = Annotated[OptionalSecret, _secret()]
 UrlSafeToken = Annotated[OptionalSecret, _secret(url_safe=True)]
 # What resists guessing: below these lengths a secret is used, and warned about at start-up.
 STRONG_CHARS = {"WEBCALL_ADMIN_PASSWORD": 12, "WEBCALL_ADMIN_TOKEN": 32, "WEBCALL_WEBHOOK_TOKEN": 32,
@@ -161,7 +160,7 @@ class Settings(CatalogueSource):
     log_level: Annotated[str, AfterValidator(_log_level)] = _var("WEBCALL_LOG_LEVEL", "INFO")
     log_format: Literal["json", "text"] = _var("WEBCALL_LOG_FORMAT", "json")  # text: for a terminal
     # /metrics (Prometheus) answers only with "Authorization: Bearer <this>"; unset: no /metrics.
-    metrics_token: Token = _var("WEBCALL_METRICS_TOKEN")
+    metrics_token: Secret = _var("WEBCALL_METRICS_TOKEN")
     # The call log. Unset: an SQLite file in the instance folder (one host); PostgreSQL for more.
     database_url: DatabaseUrl = _var("WEBCALL_DATABASE_URL")
     # Pull the providers' call history this often, inside the app (0: only `flask history sync`).
@@ -169,8 +168,8 @@ class Settings(CatalogueSource):
     # The secret path segment of POST /webhooks/<provider>/<token> (unset: webhooks are off).
     webhook_token: UrlSafeToken = _var("WEBCALL_WEBHOOK_TOKEN")
     # /admin's password (unset: the admin view is off) and the admin API's bearer token (unset: off).
-    admin_password: Password = _var("WEBCALL_ADMIN_PASSWORD")
-    admin_token: Token = _var("WEBCALL_ADMIN_TOKEN")
+    admin_password: Secret = _var("WEBCALL_ADMIN_PASSWORD")
+    admin_token: Secret = _var("WEBCALL_ADMIN_TOKEN")
 
     @field_validator("secret_key_value")
     @classmethod

@@ -43,9 +43,10 @@ from ..guards.limits import client_ip, limit_calls
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .models import BodyT, CallBody, parse_body
-from .service import AGENT, CallOrder, place_web_call, record_unrecorded
+from .service import AGENT, CallOrder, place_web_call, record_refusals
 
 bp = Blueprint("calls", __name__, url_prefix="/api")
+record_refusals(bp, "web")  # every refused POST on record
 log = logging.getLogger(__name__)
 # Every error POST /api/calls answers with (the OpenAPI document lists them from here).
 RAISES: tuple[type[AppError], ...] = (
@@ -85,9 +86,7 @@ def create_call() -> tuple[Response, int]:
 
 @bp.after_request
 def cors(response: Response) -> Response:
-    """CORS for embeds on allowed origins; every refused call on record."""
-    if request.method == "POST":
-        record_unrecorded(app_state(), response, "web", client_ip(), request_origin())
+    """CORS for embeds on allowed origins."""
     return cors_headers(response)
 
 

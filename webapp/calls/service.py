@@ -12,18 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, g
+from flask import Blueprint, Response, g, request
 
 from ..catalogue import Agent, CallMode
 from ..errors import AppError, InvalidDemoLink, WebCallsDisabled
 from ..guards.idempotency import scoped_key
-from ..guards.limits import check_client_limit, spend_call
-from ..guards.origin import check_origin
+from ..guards.limits import check_client_limit, client_ip, spend_call
+from ..guards.origin import check_origin, request_origin
 from ..history.store import CallAttempt, CallLogError, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
 from ..pages.demo_links import read_demo_link
 from ..providers import Channel, WebCall, WebCallRequest
-from ..state import AppState
+from ..state import AppState, app_state
 from ..tracing import current_request_id
 from .models import Call, LiveKitAccess
 
@@ -70,14 +70,7 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
         try:
             return _guard_and_create(state, order, attempt)
         except AppError as error:
-            CALLS.labels(agent.slug, agent.provider, "web", "failed", error.code).inc()
-            fields = {"agent": agent.slug, "provider": agent.provider, "code": error.code}
-            log.warning("call refused", extra=fields)
-            try:
-                state.history.record_failed(attempt, error.code)
-            except CallLogError as problem:
-                log.error("call log: could not record a refusal", extra={**fields, "problem": str(problem)})
-            g.setdefault(RECORDED, True)
+            record_refusal(state, attempt, error.code)
             raise
 
 
@@ -163,17 +156,34 @@ def call_answer(agent: Agent, call: WebCall, ignored: list[str]) -> dict[str, An
     return answer.model_dump(exclude_none=False, exclude=absent)
 
 
-def record_unrecorded(
-    state: AppState, response: Response, channel: Channel, client: str, origin: str | None
-) -> None:
-    """Every request for a call is on record: one refused before it could be placed too (its
-    origin, a rate limit, its body, an unknown agent), with the agent when it named a known one.
+def record_refusal(state: AppState, attempt: CallAttempt, code: str) -> None:
+    """Count, log and record a request for a call that ended in error ``code`` (a phone
+    number only ever masked); the request is then on record, see :func:`record_refusals`."""
+    g.setdefault(RECORDED, True)
+    CALLS.labels(attempt.agent, attempt.provider, attempt.channel, "failed", code).inc()
+    fields = {"agent": attempt.agent, "provider": attempt.provider, "channel": attempt.channel, "code": code}
+    number = {"number": attempt.phone_number} if attempt.phone_number else {}  # masked
+    log.warning("call refused", extra={**fields, **number})
+    try:
+        state.history.record_failed(attempt, code)
+    except CallLogError as problem:
+        log.error("call log: could not record a refusal", extra={**fields, "problem": str(problem)})
 
-    Called for every answer of an endpoint that places calls; those the service recorded itself
-    are marked on ``flask.g``.
-    """
-    if response.status_code < 400 or g.get(RECORDED):
-        return
+
+def record_refusals(bp: Blueprint, channel: Channel) -> None:
+    """Every POST to ``bp`` (an endpoint that places calls) is on record: one refused before
+    the service could record it too (its origin, a rate limit, its body, an unknown agent),
+    with the agent when it named a known one."""
+
+    @bp.after_request
+    def record(response: Response) -> Response:
+        if request.method == "POST" and response.status_code >= 400 and not g.get(RECORDED):
+            _record_unrecorded(app_state(), response, channel)
+        return response
+
+
+def _record_unrecorded(state: AppState, response: Response, channel: Channel) -> None:
+    """Record a refusal from the answer alone: its error code, and the agent if one was found."""
     body = response.get_json(silent=True)
     code = body.get("error", {}).get("code") if isinstance(body, dict) else None
     if not isinstance(code, str):
@@ -181,18 +191,13 @@ def record_unrecorded(
     agent: Agent | None = g.get(AGENT)
     if agent is None and len(state.settings.agents) == 1:
         agent = next(iter(state.settings.agents.values()))  # the only one: the call was for it
-    slug, provider = (agent.slug, agent.provider) if agent else ("", "")
-    CALLS.labels(slug, provider, channel, "failed", code).inc()
     attempt = CallAttempt(
-        agent=slug,
-        provider=provider,
+        agent=agent.slug if agent else "",
+        provider=agent.provider if agent else "",
         provider_agent_id=agent.agent_id if agent else None,
-        origin=origin,
-        client_ref=client_reference(state.settings.secret_key, client),
+        origin=request_origin(),
+        client_ref=client_reference(state.settings.secret_key, client_ip()),
         request_id=current_request_id(),
         channel=channel,
     )
-    try:
-        state.history.record_failed(attempt, code)
-    except CallLogError as problem:
-        log.error("call log: could not record a refusal", extra={"code": code, "problem": str(problem)})
+    record_refusal(state, attempt, code)

@@ -56,9 +56,10 @@ from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .api import call_mode, read_json_bytes
 from .models import NameText, SlugText, TokenText, json_object
-from .service import AGENT, CallOrder, place_web_call, record_unrecorded
+from .service import AGENT, CallOrder, place_web_call, record_refusals
 
 bp = Blueprint("token", __name__, url_prefix="/api")
+record_refusals(bp, "web")  # every refused POST on record
 BOT_TOKEN_HEADER = "X-Bot-Token"
 # Every error POST /api/token answers with (the OpenAPI document lists them from here).
 RAISES: tuple[type[AppError], ...] = (
@@ -154,9 +155,7 @@ def create_token() -> tuple[Response, int]:
 
 @bp.after_request
 def cors(response: Response) -> Response:
-    """CORS for frontends on allowed origins; every refused call on record."""
-    if request.method == "POST":
-        record_unrecorded(app_state(), response, "web", client_ip(), request_origin())
+    """CORS for frontends on allowed origins."""
     return cors_headers(response)
 
 

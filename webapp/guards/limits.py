@@ -59,6 +59,10 @@ class Limits:
         reset_at = self.strategy.get_window_stats(item, *identifiers).reset_time
         return max(1, min(item.get_expiry(), round(reset_at - time.time())))
 
+    def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        """Forget what was counted against ``item`` for ``identifiers``."""
+        self.strategy.clear(item, *identifiers)
+
     def spend(self, limits: str, *identifiers: str) -> int | None:
         """Count one call against each of ``limits`` (``5/minute;30/hour``) in turn; the wait
         of the first that is already reached, else None."""
@@ -180,7 +184,7 @@ def spend_destination(agent: Agent, number_ref: str) -> None:
     if phone is None:
         return
     if phone.cooldown_s:
-        wait_s = _hit(RateLimitItemPerSecond(1, phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
+        wait_s = _hit(_cooldown(phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
         if wait_s is not None:
             raise NumberCooldown(retry_after_s=wait_s)
     wait_s = _hit(RateLimitItemPerDay(phone.daily_cap_per_number), "number-day", agent.slug, number_ref)
@@ -192,5 +196,9 @@ def refund_cooldown(agent: Agent, number_ref: str) -> None:
     """Give a number its turn back: the call just counted against its cooldown was never placed."""
     phone = agent.phone
     if phone is not None and phone.cooldown_s:
-        cooldown = RateLimitItemPerSecond(1, phone.cooldown_s)
-        app_state().limits.strategy.clear(cooldown, "number-cooldown", agent.slug, number_ref)
+        app_state().limits.clear(_cooldown(phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
+
+
+def _cooldown(seconds: int) -> RateLimitItem:
+    """One call per number per ``seconds``."""
+    return RateLimitItemPerSecond(1, seconds)

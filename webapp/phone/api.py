@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 
 from ..calls.api import find_agent, read_body
-from ..calls.service import AGENT, record_unrecorded
+from ..calls.service import AGENT, record_refusals
 from ..errors import (
     AgentBusy,
     AgentRequired,
@@ -50,6 +50,7 @@ from .models import PhoneCallBody
 from .service import PhoneOrder, phone_call_state, place_phone_call
 
 bp = Blueprint("phone", __name__, url_prefix="/api")
+record_refusals(bp, "phone")  # every refused POST on record
 STATUS_POLLS = "120/minute"  # a page polls a call's status every few seconds while it rings
 # Every error each endpoint answers with (the OpenAPI document lists them from here).
 RAISES: tuple[type[AppError], ...] = (
@@ -101,7 +102,5 @@ def phone_call(call_id: str) -> Response:
 
 @bp.after_request
 def cors(response: Response) -> Response:
-    """CORS for embeds on allowed origins; every refused callback on record."""
-    if request.method == "POST":
-        record_unrecorded(app_state(), response, "phone", client_ip(), request_origin())
+    """CORS for embeds on allowed origins."""
     return cors_headers(response)

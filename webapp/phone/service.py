@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import g
 
-from ..calls.service import RECORDED, call_variables
+from ..calls.service import RECORDED, call_variables, record_refusal
 from ..catalogue import Agent
 from ..errors import (
     AppError,
@@ -85,7 +85,7 @@ def place_phone_call(state: AppState, order: PhoneOrder) -> dict[str, Any]:
         try:
             return _guard_and_call(state, order, attempts)
         except AppError as error:
-            _record_refusal(state, error, attempts[-1])
+            record_refusal(state, attempts[-1], error.code)
             raise
 
 
@@ -94,7 +94,7 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
     agent = order.agent
     phone = agent.phone
     assert phone is not None
-    if order.consent is not True:
+    if not order.consent:
         raise ConsentRequired()
     # A national number needs its country: the page's, or the agent's only one.
     only_country = phone.allowed_countries[0] if len(phone.allowed_countries) == 1 else None
@@ -176,18 +176,6 @@ def _call(
         phone_number=destination.masked,
     )
     return answer.model_dump()
-
-
-def _record_refusal(state: AppState, error: AppError, attempt: CallAttempt) -> None:
-    """Count and record a refused or failed callback (the number masked, when it was one)."""
-    g.setdefault(RECORDED, True)
-    CALLS.labels(attempt.agent, attempt.provider, "phone", "failed", error.code).inc()
-    fields = {"agent": attempt.agent, "provider": attempt.provider, "code": error.code}
-    log.warning("phone call refused", extra={**fields, "number": attempt.phone_number})
-    try:
-        state.history.record_failed(attempt, error.code)
-    except CallLogError as problem:
-        log.error("call log: could not record a refusal", extra={**fields, "problem": str(problem)})
 
 
 def phone_call_state(state: AppState, call_id: str) -> dict[str, Any]:
