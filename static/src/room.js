@@ -273,7 +273,7 @@ export class CallRoom {
 
   /** Ends the call once: frees the microphone, leaves the room, reports `outcome`. */
   finish(outcome) {
-    if (this.over || this.ending) return;
+    if (this.ending) return; // (over is set only below)
     // The protocol's last lines (all final now) still reach the page, before the end.
     this.ending = true;
     this.protocol?.stop?.();

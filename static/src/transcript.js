@@ -2,8 +2,8 @@
  * The live transcript: one <li data-speaker data-segment-id data-final> per line (the lines come
  * from the agent's protocol adapter, or the caller's typing), its text replaced in place as
  * interim results turn final. An agent's line the caller talked over gets `data-interrupted` and
- * a visible mark after its words (read out by screen readers too). Follows the newest line unless the reader has scrolled up; then
- * `onBehind(true)` lets the page offer a way back down.
+ * a visible mark after its words (read out by screen readers too). Follows the newest line
+ * unless the reader has scrolled up; then `onBehind(true)` lets the page offer a way back down.
  */
 
 const STICK_PX = 48;
