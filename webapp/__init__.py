@@ -1,134 +1,24 @@
 """webcall: talk to a voice AI agent from a web page.
 
-``create_app()`` builds the Flask app from the environment (gunicorn runs
-``webapp:create_app()``); tests pass their own :class:`Settings`.
+Importing the package loads nothing else: gunicorn's master imports the JSON log format from
+``webapp.ops`` before it forks, and the app's modules (with the SSL, HTTP and database
+libraries under them) must first be imported in the worker, after gevent has patched the
+standard library, and anew on each reload. The demo agent, a program of its own, stays small.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
+if TYPE_CHECKING:
+    import httpx
+    from flask import Flask
 
-from . import guards, state, tracing
-from .admin import api as admin_api
-from .admin import auth as admin_auth
-from .admin import views as admin_views
-from .calls import api as calls_api
-from .calls import token_endpoint
-from .errors import ConfigError
-from .guards.botcheck import TurnstileVerifier
-from .guards.idempotency import create_replay
-from .guards.limits import Limits
-from .history import sync, webhooks
-from .history.store import CallStore
-from .ops import cli, error_handlers, health, json_provider, metrics, openapi
-from .ops.logging import configure_logging
-from .pages import assets, embed, views
-from .phone import api as phone_api
-from .providers import ProviderContext, build_providers
-from .providers.transport import ThreadPools
-from .settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
-log = logging.getLogger(__name__)
-WORKER_BOOT_ERROR = 3  # gunicorn's exit status for "this worker can never boot"
+    from .settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, http: httpx.Client | None = None) -> Flask:
-    """Build the app: settings, providers, guards, blueprints and error handling."""
-    try:
-        settings = settings or Settings.from_env()
-        browser_code = assets.Assets(ROOT / "static" / "dist")
-    except ConfigError as error:
-        # One clear message, no traceback; exit status 3 tells gunicorn's master to stop
-        # instead of restarting workers that can never boot.
-        print(error, file=sys.stderr, flush=True)
-        raise SystemExit(WORKER_BOOT_ERROR) from None
-    configure_logging(settings.log_level, settings.log_format)
-    for warning in settings.warnings():
-        log.warning("configuration: %s", warning)
-    app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
-    json_provider.init_app(app)
-    client = http or httpx.Client(
-        timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
-        # A pool per gunicorn thread: a few connections (one per provider host it calls),
-        # kept alive, so a busy thread neither reconnects nor waits for another's connection.
-        transport=ThreadPools(httpx.Limits(max_connections=8, max_keepalive_connections=4)),
-        headers={"User-Agent": f"webcall/{openapi.VERSION}"},
-    )
-    history = open_call_log(settings, app.instance_path)
-    turnstile = settings.turnstile_secret_key
-    context = ProviderContext(
-        http=client,
-        deadline_s=settings.connect_timeout_s + settings.read_timeout_s,
-        token_ttl_s=settings.token_ttl_s,
-    )
-    shared = state.AppState(
-        settings=settings,
-        providers=build_providers(settings.providers, context),
-        replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
-        limits=Limits(settings.ratelimit_storage_uri),
-        bot_verifier=TurnstileVerifier(turnstile.get_secret_value(), settings.turnstile_verify_url, client)
-        if turnstile
-        else None,
-        http=client,
-        embed_origins=frozenset(o for a in settings.agents.values() for o in a.allowed_origins),
-        assets=browser_code,
-        history=history,
-    )
-    state.init_app(app, shared)
-    tracing.init_app(app, trust_header=settings.trusted_proxies > 0)
-    guards.init_app(app, settings)
-    assets.init_app(app, browser_code)  # outermost: static files skip everything else
-    admin_auth.init_app(app)
-    sync.init_app(app, periodic_sync(shared))
-    error_handlers.init_app(app)
-    cli.init_app(app)
-    metrics.init_app(app, settings)
-    blueprints = (
-        calls_api.bp,
-        token_endpoint.bp,
-        phone_api.bp,
-        views.bp,
-        embed.bp,
-        health.bp,
-        openapi.bp,
-        webhooks.bp,
-        admin_api.bp,
-        admin_views.bp,
-    )
-    for blueprint in blueprints:
-        app.register_blueprint(blueprint)
-    return app
+    """Build the app (:func:`webapp.app.create_app`): settings, providers, guards, blueprints."""
+    from .app import create_app as build
 
-
-def periodic_sync(shared: state.AppState) -> sync.PeriodicSync | None:
-    """The background history sync, when ``WEBCALL_HISTORY_SYNC_INTERVAL_S`` asks for one."""
-    interval_s = shared.settings.history_sync_interval_s
-    if not interval_s:
-        return None
-
-    def run() -> None:
-        sync.sync_all(shared.providers, shared.settings.agents.values(), shared.history)
-
-    return sync.PeriodicSync(run, shared.history, interval_s)
-
-
-def open_call_log(settings: Settings, instance_path: str) -> CallStore:
-    """The call log, created or upgraded on the spot; a database we cannot use stops the start."""
-    try:
-        store = CallStore(settings.database_url_in(instance_path))
-        store.migrate()
-    except (SQLAlchemyError, OSError) as error:
-        # The driver's first line names the problem (a URL's password never appears in it).
-        cause = getattr(error, "orig", None) or error
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
-        print(f"webcall cannot open its call log (WEBCALL_DATABASE_URL): {reason}", file=sys.stderr)
-        raise SystemExit(WORKER_BOOT_ERROR) from None
-    return store
+    return build(settings, http=http)

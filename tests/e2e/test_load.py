@@ -1,6 +1,6 @@
 """A public endpoint that spends money: 200 callers at once against a slow provider.
 
-gunicorn with the production settings (``gunicorn.conf.py``, gthread) serves the app;
+gunicorn with the production settings (``gunicorn.conf.py``, its gevent worker) serves the app;
 its only agent is on Ravan, whose fake answers after 300 ms. Two hundred
 ``POST /api/calls`` start together, each with its own ``Idempotency-Key``; every one
 must come back ``201`` with its own call. Loopback only, bounded in count and time.

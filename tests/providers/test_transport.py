@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -10,7 +9,7 @@ import httpx
 
 from tests.fakes import Fault
 from tests.support.apps import codes, post
-from webapp.providers.transport import ThreadPools
+from webapp.providers.transport import PoolStack
 
 CATALOGUE = """
 [agents.ravan]
@@ -52,23 +51,38 @@ def test_retries_stay_within_the_total_deadline(make_app: Any, convoi: Any) -> N
     assert time.monotonic() - started < 1.8  # one 1 s attempt; another would end past 1.5 s
 
 
-def test_each_thread_sends_through_a_pool_of_its_own(convoi: Any) -> None:
-    pools = ThreadPools(httpx.Limits(max_connections=8, max_keepalive_connections=4))
+def test_a_pool_serves_one_request_at_a_time_and_is_kept_warm(convoi: Any) -> None:
+    """Two requests in flight never share a pool; a returned pool (and its connection) is lent
+    again; no more than ``idle`` pools are kept after a burst."""
+    pools = PoolStack(httpx.Limits(max_connections=8, max_keepalive_connections=4), idle=1)
     client = httpx.Client(transport=pools)
-    used: dict[str, list[httpx.HTTPTransport]] = {"a": [], "b": []}
-
-    def call_twice(name: str) -> None:
-        for _ in range(2):
-            assert client.get(convoi[0].url + "/").status_code == 401  # the fake answered (no key sent)
-            used[name].append(pools.local.pool)
-
-    workers = [threading.Thread(target=call_twice, args=(name,)) for name in used]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert used["a"][0] is used["a"][1] and used["b"][0] is used["b"][1]  # kept between calls
-    assert used["a"][0] is not used["b"][0]  # never shared by two threads
-    assert len(pools.pools) == 2
+    url = convoi[0].url + "/"
+    with client.stream("GET", url) as first, client.stream("GET", url) as second:
+        assert first.status_code == second.status_code == 401  # the fake answered (no key sent)
+        assert pools.free == []  # both pools are out
+        first.read()  # an unread body would close its connection
+        second.read()
+    assert len(pools.free) == 1  # the second one back was closed: one idle is the limit
+    kept = pools.free[0]
+    assert client.get(url).status_code == 401
+    assert pools.free == [kept]  # lent again (with its kept-alive connections, where the host keeps them)
+    with client.stream("GET", convoi[0].url + "/nowhere") as failed:
+        assert failed.status_code in (401, 404)
+        assert pools.free == []
+        failed.read()
+    assert pools.free == [kept]
     client.close()
-    assert pools.pools == []
+    assert pools.free == [] and pools.closed
+
+
+def test_a_pool_comes_back_when_the_request_fails(convoi: Any) -> None:
+    pools = PoolStack(httpx.Limits(max_connections=8, max_keepalive_connections=4))
+    client = httpx.Client(transport=pools)
+    try:
+        client.get("http://127.0.0.1:9/", timeout=1)  # the discard port: nothing listens
+    except httpx.TransportError:
+        pass
+    else:  # pragma: no cover - something answered on port 9
+        raise AssertionError("port 9 answered")
+    assert len(pools.free) == 1
+    client.close()

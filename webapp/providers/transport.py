@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,39 +37,78 @@ MIN_ATTEMPT_S = 0.5  # no retry starts with less time than this left before the 
 PHONE_LIKE = re.compile(r"\+\d[\d\s().-]{6,}\d|(?<![\w.-])\d(?:[\s().-]?\d){8,}(?![\w.-])")
 
 
-class ThreadPools(httpx.BaseTransport):
-    """httpx's connection pool, one per thread: the app's ``httpx.Client`` sends through this.
+class PoolStack(httpx.BaseTransport):
+    """httpx's connection pools, each lent to one request at a time: the app's ``httpx.Client``
+    sends through this.
 
     httpcore's pool matches waiting requests to connections by scanning every connection for
-    every request, so with one pool shared by a burst of 200 threads, finding a connection
+    every request, so with one pool shared by a burst of 200 calls, finding a connection
     cost more CPU than the rest of the call (py-spy: 32% of the worker's GIL time in
-    ``_assign_requests_to_connections``). A gunicorn thread serves one call at a time, so a
-    pool of its own never waits and stays a few connections long, kept alive between calls.
-    The pools share one TLS context: each of httpx's own loads the CA bundle, about 0.9 MiB.
+    ``_assign_requests_to_connections``). Here a request borrows a pool of its own from a
+    stack and gives it back once its answer is read: the pool never waits and stays a few
+    connections long (one per provider host), kept alive between calls. The most recently
+    returned pool is lent first, so its connections are the warm ones; at most ``idle`` pools
+    are kept between bursts. Lending per request rather than per thread serves gthread's
+    threads and gevent's greenlets alike (a greenlet per client connection would leave a pool
+    behind for each). The pools share one TLS context: each of httpx's own loads the CA
+    bundle, about 0.9 MiB.
     """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, *, idle: int = 64) -> None:
         self.limits = limits
+        self.idle = idle
         self.tls = httpx.create_ssl_context()  # httpx's default: certifi's CAs, verified
-        self.local = threading.local()
-        self.pools: list[httpx.HTTPTransport] = []
-        self.lock = threading.Lock()  # guards the list, for close()
+        self.free: list[httpx.HTTPTransport] = []
+        self.lock = threading.Lock()
+        self.closed = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` on this thread's pool (made on its first call)."""
-        pool: httpx.HTTPTransport | None = getattr(self.local, "pool", None)
+        """Send ``request`` on a borrowed pool, returned when the response is closed."""
+        with self.lock:
+            pool = self.free.pop() if self.free else None
         if pool is None:
-            pool = self.local.pool = httpx.HTTPTransport(verify=self.tls, limits=self.limits)
-            with self.lock:
-                self.pools.append(pool)
-        return pool.handle_request(request)
+            pool = httpx.HTTPTransport(verify=self.tls, limits=self.limits)
+        try:
+            response = pool.handle_request(request)
+        except BaseException:
+            self._give_back(pool)
+            raise
+        response.stream = _GiveBack(response.stream, lambda: self._give_back(pool))
+        return response
+
+    def _give_back(self, pool: httpx.HTTPTransport) -> None:
+        """Keep ``pool`` for the next request, or close it when enough are idle already."""
+        with self.lock:
+            if not self.closed and len(self.free) < self.idle:
+                self.free.append(pool)
+                return
+        pool.close()
 
     def close(self) -> None:
-        """Close every thread's pool."""
+        """Close every idle pool (one still lent out closes when it comes back)."""
         with self.lock:
-            pools, self.pools = self.pools, []
+            pools, self.free, self.closed = self.free, [], True
         for pool in pools:
             pool.close()
+
+
+class _GiveBack(httpx.SyncByteStream):
+    """A response body that returns its pool to the stack once it is closed."""
+
+    def __init__(self, stream: Any, give_back: Callable[[], None]) -> None:
+        self.stream = stream
+        self.give_back: Callable[[], None] | None = give_back
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.stream
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        finally:
+            give_back, self.give_back = self.give_back, None
+            if give_back is not None:
+                give_back()
 
 
 class Transport:
