@@ -14,7 +14,7 @@ import secrets
 from datetime import timedelta
 
 from flask import Flask, Request, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from ..errors import AdminTokenRequired
 from ..state import app_state
@@ -22,6 +22,7 @@ from ..state import app_state
 SIGNED_IN = "admin"  # session key: the password's fingerprint
 CSRF = "csrf"  # session key: this session's form token
 SESSION_LIFETIME = timedelta(hours=8)
+ADMIN_PATH = "/admin"  # the session cookie's path: the only place a session exists
 LOGIN_LIMIT = "5/minute;30/hour"  # password guesses per client
 
 
@@ -96,7 +97,15 @@ def csrf_ok(form_token: str | None) -> bool:
 
 
 class AdminSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, marked ``Secure`` whenever the request came over HTTPS."""
+    """Flask's signed-cookie session under ``/admin``, marked ``Secure`` whenever the request came
+    over HTTPS. Nothing else has a session (the cookie's path keeps it there): other requests,
+    the calls API's hot path among them, skip reading the cookie and building its signer."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """The signed session under ``/admin``; Flask's null session (it refuses writes) elsewhere."""
+        if request.path != ADMIN_PATH and not request.path.startswith(ADMIN_PATH + "/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """HTTPS as the request arrived (``X-Forwarded-Proto`` only behind trusted proxies)."""
@@ -108,7 +117,7 @@ def init_app(app: Flask) -> None:
     """The session cookie's name, scope and flags."""
     app.config.update(
         SESSION_COOKIE_NAME="webcall_admin",
-        SESSION_COOKIE_PATH="/admin",
+        SESSION_COOKIE_PATH=ADMIN_PATH,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,

@@ -7,6 +7,7 @@ JSON. Upstream bodies are logged (shortened, secrets removed), never returned.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -253,18 +254,24 @@ class Transport:
         Straight to the client's transport (the pool it keeps for this URL, proxies included):
         ``Client.send``'s own layers are cookies (which would carry one provider answer's
         Set-Cookie into every caller's next call), auth and redirects, none of which a provider
-        call wants, and they cost about 0.2 ms of CPU per call. The JSON is encoded by orjson.
+        call wants; and the request is built here from the client's default headers and a URL
+        parsed once (``Client.build_request`` merges and parses again on every call): together
+        about a tenth of the worker's CPU per call. The JSON is encoded by orjson.
         """
-        headers = dict(request.headers)
+        headers = self.client.headers.copy()
+        headers.update(request.headers)
         content = None
         if request.body is not None:
             content = orjson.dumps(request.body)
             headers["Content-Type"] = "application/json"
-        outgoing = self.client.build_request(
-            request.method, request.url, headers=headers, content=content, params=request.params,
-            timeout=self._timeout(remaining_s),
-        )  # fmt: skip
-        response = self.client._transport_for_url(outgoing.url).handle_request(outgoing)
+        url = _parsed(request.url)
+        if request.params:
+            url = url.copy_merge_params(request.params)
+        timeout = self._timeout(remaining_s).as_dict()
+        outgoing = httpx.Request(
+            request.method, url, headers=headers, content=content, extensions={"timeout": timeout}
+        )
+        response = self.client._transport_for_url(url).handle_request(outgoing)
         try:
             response.read()
         finally:
@@ -349,6 +356,12 @@ class _Request:
     status_errors: Mapping[int, type[AppError]]
     empty_ok: bool
     redact: tuple[str, ...] = ()  # this request's private values (a phone number), kept out of logs
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(url: str) -> httpx.URL:
+    """``url`` parsed, once per address (a provider's create endpoint is the same every call)."""
+    return httpx.URL(url)
 
 
 def is_outage(error: ProviderError) -> bool:
