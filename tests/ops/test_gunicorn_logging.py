@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from gunicorn.config import Config
 
 from webapp.ops.gunicorn_logging import JsonLogger, public_path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -48,3 +53,16 @@ def test_an_access_line_is_one_json_object(caplog: pytest.LogCaptureFixture) -> 
         57,
     )
     assert line["duration_ms"] == 12.5 and line["logger"] == "gunicorn.access"
+
+
+def test_the_master_imports_no_part_of_the_app() -> None:
+    """gunicorn's master imports the log format before it forks: the app's modules (and the
+    SSL, HTTP and database libraries under them) must first be imported in the worker, after
+    gevent has patched the standard library, and anew on each reload."""
+    probe = "import sys, gunicorn.config, webapp.ops.gunicorn_logging; print(' '.join(sorted(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = set(run.stdout.split())
+    ours = {name for name in loaded if name.startswith("webapp")}
+    assert ours == {"webapp", "webapp.ops", "webapp.ops.gunicorn_logging", "webapp.ops.logging",
+                    "webapp.tracing"}  # fmt: skip
+    assert not loaded & {"httpx", "sqlalchemy", "psycopg", "redis", "livekit", "aiohttp", "webapp.app"}
