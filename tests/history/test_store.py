@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
+from webapp.history.schema import calls
 from webapp.history.store import CallAttempt, CallQuery, CallStore, client_reference
 from webapp.providers import ProviderCall, TranscriptLine
 
@@ -273,3 +276,29 @@ def test_many_threads_record_at_once_and_nothing_is_lost(store: CallStore) -> No
         thread.join()
     assert not errors
     assert len(set(ids)) == 160 and store.search(CallQuery())[1] == 160
+
+
+def test_the_hot_path_insert_writes_what_sqlalchemy_writes(store: CallStore) -> None:
+    """RowInserter goes around SQLAlchemy's execute path: the same row must come out of it (an
+    exact second and a non-UTC offset included), a duplicate must still be SQLAlchemy's
+    IntegrityError, and the pooled connection must go back as it came (PostgreSQL: not left in
+    autocommit)."""
+    at = datetime(2026, 3, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))  # 12:00 UTC, 0 µs
+    ours = store.find(store.record_created(attempt(at=at), "p-1", "room-1"))
+    with store.engine.begin() as connection:
+        connection.execute(insert(calls).values(call_id="wc_reference", provider="ravan", agent="sales",
+                                                channel="web", status="created", provider_call_id="p-2",
+                                                created_at=at, updated_at=at))  # fmt: skip
+    reference = store.find("wc_reference")
+    assert ours is not None and reference is not None
+    assert ours.created_at == reference.created_at == T0 and ours.created_at.tzinfo == UTC
+    with store.engine.connect() as connection:
+        raw = connection.exec_driver_sql("SELECT created_at FROM calls ORDER BY id").scalars().all()
+    assert raw[0] == raw[1]  # the same stored form, to the byte (SQLite keeps text)
+    with pytest.raises(IntegrityError):
+        duplicate = {"call_id": ours.call_id, "provider": "ravan", "channel": "web", "status": "created"}
+        store.insert_call({**duplicate, "created_at": at, "updated_at": at})
+    with store.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            assert connection.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+        assert connection.execute(select(func.count()).select_from(calls)).scalar() == 2

@@ -33,14 +33,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..providers import FINAL_STATUSES, Channel, ProviderCall, TranscriptLine
-from .database import execute_alone, open_engine, upgrade, writing
+from .database import RowInserter, open_engine, upgrade, writing
 from .schema import calls, leases, webhook_deliveries
 
 LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
 LIVE_STATUSES = ("created", "in_progress")
 # Columns of a call in lists (the transcript stays behind until one call is opened).
 _LIST_COLUMNS = [c for c in calls.c if c.name not in ("transcript", "transcript_text", "detail_at")]
-INSERT_CALL = insert(calls)  # built once: the hot path only binds its values
 Upserted = Literal["new", "updated"]
 Applied = Literal["applied", "duplicate", "unknown"]
 
@@ -142,6 +141,7 @@ class CallStore:
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = open_engine(url)
+        self.insert_call = RowInserter(self.engine, calls)  # the hot path's one INSERT
 
     def migrate(self) -> None:
         """Create or upgrade the tables (safe to run from every worker at once)."""
@@ -160,7 +160,7 @@ class CallStore:
         values.update(provider_call_id=provider_call_id, room=room)
         with _recording():
             try:
-                execute_alone(self.engine, INSERT_CALL, values)
+                self.insert_call(values)
                 return str(values["call_id"])
             except IntegrityError:
                 # The provider's history reached us first (or it replayed a call): one call, one row.
@@ -170,7 +170,7 @@ class CallStore:
         """Record a request that ended in error ``code``; our id for it. Raises :class:`CallLogError`."""
         values = self._attempt_values(attempt, outcome=code, status="failed")
         with _recording():
-            execute_alone(self.engine, INSERT_CALL, values)
+            self.insert_call(values)
         return str(values["call_id"])
 
     def _attempt_values(self, attempt: CallAttempt, *, outcome: str, status: str) -> dict[str, Any]:
