@@ -255,8 +255,8 @@ class Transport:
         ``Client.send``'s own layers are cookies (which would carry one provider answer's
         Set-Cookie into every caller's next call), auth and redirects, none of which a provider
         call wants; and the request is built here from the client's default headers and a URL
-        parsed once (``Client.build_request`` merges and parses again on every call): together
-        about a tenth of the worker's CPU per call. The JSON is encoded by orjson.
+        parsed once (``Client.build_request`` merges and parses again on every call). The JSON
+        is encoded by orjson.
         """
         headers = self.client.headers.copy()
         headers.update(request.headers)
