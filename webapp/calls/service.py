@@ -55,7 +55,7 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     when a retry replays its answer) or the error code that refused it.
     """
     agent = order.agent
-    check_origin(agent)  # refused before it is a call: recorded by record_unrecorded
+    check_origin(agent)  # refused before it is a call: recorded by record_refusals' hook
     if not agent.takes_web_calls:
         raise WebCallsDisabled()
     attempt = CallAttempt(

@@ -273,14 +273,17 @@ class ConvoiProvider(HostedProvider):
 
     def get_call(self, call_id: str) -> ProviderCall:
         """One call, as it is now."""
-        url = f"{self.base_url}{CALLS_PATH}/{quote(call_id, safe='')}"
-        return parse_call(self.history.get_json(url, headers={"Authorization": self.authorization}))
+        answer = self.history.get_json(self._call_url(call_id), headers={"Authorization": self.authorization})
+        return parse_call(answer)
 
     def end_call(self, call_id: str) -> ProviderCall | None:
         """Hang up a live call (``DELETE``; it becomes ``rejected``); the call as it is now, if told."""
-        url = f"{self.base_url}{CALLS_PATH}/{quote(call_id, safe='')}"
-        answer = self.transport.delete(url, headers={"Authorization": self.authorization})
+        answer = self.transport.delete(self._call_url(call_id), headers={"Authorization": self.authorization})
         return parse_call(answer) if answer else None
+
+    def _call_url(self, call_id: str) -> str:
+        """The address of one call (``/api/v1/public/calls/{id}``)."""
+        return f"{self.base_url}{CALLS_PATH}/{quote(call_id, safe='')}"
 
 
 PROVIDER = ProviderSpec(
