@@ -5,11 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
-
 from tests.fakes import Fault
 from tests.support.apps import codes, post
-from webapp.providers.transport import PoolStack
 
 CATALOGUE = """
 [agents.ravan]
@@ -49,40 +46,3 @@ def test_retries_stay_within_the_total_deadline(make_app: Any, convoi: Any) -> N
     response = post(app, {"agent": "convoi"})
     assert (response.status_code, response.get_json()["error"]["code"]) == (504, "provider_timeout")
     assert time.monotonic() - started < 1.8  # one 1 s attempt; another would end past 1.5 s
-
-
-def test_a_pool_serves_one_request_at_a_time_and_is_kept_warm(convoi: Any) -> None:
-    """Two requests in flight never share a pool; a returned pool (and its connection) is lent
-    again; no more than ``idle`` pools are kept after a burst."""
-    pools = PoolStack(httpx.Limits(max_connections=8, max_keepalive_connections=4), idle=1)
-    client = httpx.Client(transport=pools)
-    url = convoi[0].url + "/"
-    with client.stream("GET", url) as first, client.stream("GET", url) as second:
-        assert first.status_code == second.status_code == 401  # the fake answered (no key sent)
-        assert pools.free == []  # both pools are out
-        first.read()  # an unread body would close its connection
-        second.read()
-    assert len(pools.free) == 1  # the second one back was closed: one idle is the limit
-    kept = pools.free[0]
-    assert client.get(url).status_code == 401
-    assert pools.free == [kept]  # lent again (with its kept-alive connections, where the host keeps them)
-    with client.stream("GET", convoi[0].url + "/nowhere") as failed:
-        assert failed.status_code in (401, 404)
-        assert pools.free == []
-        failed.read()
-    assert pools.free == [kept]
-    client.close()
-    assert pools.free == [] and pools.closed
-
-
-def test_a_pool_comes_back_when_the_request_fails(convoi: Any) -> None:
-    pools = PoolStack(httpx.Limits(max_connections=8, max_keepalive_connections=4))
-    client = httpx.Client(transport=pools)
-    try:
-        client.get("http://127.0.0.1:9/", timeout=1)  # the discard port: nothing listens
-    except httpx.TransportError:
-        pass
-    else:  # pragma: no cover - something answered on port 9
-        raise AssertionError("port 9 answered")
-    assert len(pools.free) == 1
-    client.close()

@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,86 +29,13 @@ from ..errors import (
 )
 from ..metrics import PROVIDER_SECONDS
 from .breaker import CircuitBreaker
+from .http11 import Answer, HTTP11Transport
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({502, 503, 504})
 MIN_ATTEMPT_S = 0.5  # no retry starts with less time than this left before the deadline
 # An E.164 number, or 9+ digits however they are grouped: never written to a log line.
 PHONE_LIKE = re.compile(r"\+\d[\d\s().-]{6,}\d|(?<![\w.-])\d(?:[\s().-]?\d){8,}(?![\w.-])")
-
-
-class PoolStack(httpx.BaseTransport):
-    """httpx's connection pools, each lent to one request at a time: the app's ``httpx.Client``
-    sends through this.
-
-    httpcore's pool matches waiting requests to connections by scanning every connection for
-    every request, so with one pool shared by a burst of 200 calls, finding a connection
-    cost more CPU than the rest of the call (py-spy: 32% of the worker's GIL time in
-    ``_assign_requests_to_connections``). Here a request borrows a pool of its own from a
-    stack and gives it back once its answer is read: the pool never waits and stays a few
-    connections long (one per provider host), kept alive between calls. The most recently
-    returned pool is lent first, so its connections are the warm ones; at most ``idle`` pools
-    are kept between bursts. Lending per request rather than per thread serves gthread's
-    threads and gevent's greenlets alike (a greenlet per client connection would leave a pool
-    behind for each). The pools share one TLS context: each of httpx's own loads the CA
-    bundle, about 0.9 MiB.
-    """
-
-    def __init__(self, limits: httpx.Limits, *, idle: int = 64) -> None:
-        self.limits = limits
-        self.idle = idle
-        self.tls = httpx.create_ssl_context()  # httpx's default: certifi's CAs, verified
-        self.free: list[httpx.HTTPTransport] = []
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` on a borrowed pool, returned when the response is closed."""
-        with self.lock:
-            pool = self.free.pop() if self.free else None
-        if pool is None:
-            pool = httpx.HTTPTransport(verify=self.tls, limits=self.limits)
-        try:
-            response = pool.handle_request(request)
-        except BaseException:
-            self._give_back(pool)
-            raise
-        response.stream = _GiveBack(response.stream, lambda: self._give_back(pool))
-        return response
-
-    def _give_back(self, pool: httpx.HTTPTransport) -> None:
-        """Keep ``pool`` for the next request, or close it when enough are idle already."""
-        with self.lock:
-            if not self.closed and len(self.free) < self.idle:
-                self.free.append(pool)
-                return
-        pool.close()
-
-    def close(self) -> None:
-        """Close every idle pool (one still lent out closes when it comes back)."""
-        with self.lock:
-            pools, self.free, self.closed = self.free, [], True
-        for pool in pools:
-            pool.close()
-
-
-class _GiveBack(httpx.SyncByteStream):
-    """A response body that returns its pool to the stack once it is closed."""
-
-    def __init__(self, stream: Any, give_back: Callable[[], None]) -> None:
-        self.stream = stream
-        self.give_back: Callable[[], None] | None = give_back
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.stream
-
-    def close(self) -> None:
-        try:
-            self.stream.close()
-        finally:
-            give_back, self.give_back = self.give_back, None
-            if give_back is not None:
-                give_back()
 
 
 class Transport:
@@ -222,7 +148,7 @@ class Transport:
             remaining_s = self.deadline_s - (time.monotonic() - started)
             idempotent = request.idempotent
             try:
-                response = self._exchange(request, remaining_s)
+                answer = self._exchange(request, remaining_s)
             except httpx.TimeoutException as exc:
                 error: AppError = ProviderTimeout()
                 retry = idempotent or isinstance(exc, httpx.ConnectTimeout)
@@ -232,12 +158,12 @@ class Transport:
                 retry = idempotent or isinstance(exc, httpx.ConnectError)
                 self._log_failure("unreachable", exc)
             else:
-                if response.status_code < 300:
-                    if request.empty_ok and not response.content:
+                if answer.status_code < 300:
+                    if request.empty_ok and not answer.content:
                         return None
-                    return self._decode(response, request.redact)
-                error = self._status_error(response, request.status_errors, request.redact)
-                retry = idempotent and response.status_code in RETRY_STATUSES
+                    return self._decode(answer, request.redact)
+                error = self._status_error(answer, request.status_errors, request.redact)
+                retry = idempotent and answer.status_code in RETRY_STATUSES
             backoff_s = 0.2 * 2 ** (attempt - 1)
             if (
                 not retry
@@ -248,35 +174,46 @@ class Transport:
             time.sleep(backoff_s)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _exchange(self, request: _Request, remaining_s: float) -> httpx.Response:
-        """One attempt: the request out and the whole answer read, on a pooled connection.
+    def _exchange(self, request: _Request, remaining_s: float) -> Answer:
+        """One attempt: the request out and the whole answer read, on a kept-alive connection.
 
-        Straight to the client's transport (the pool it keeps for this URL, proxies included):
-        ``Client.send``'s own layers are cookies (which would carry one provider answer's
-        Set-Cookie into every caller's next call), auth and redirects, none of which a provider
-        call wants; and the request is built here from the client's default headers and a URL
-        parsed once (``Client.build_request`` merges and parses again on every call). The JSON
-        is encoded by orjson.
+        Straight to the client's transport for this URL (proxies included), skipping
+        ``Client.send``'s cookies (one provider answer's Set-Cookie would ride along on every
+        caller's next call), auth and redirects, none of which a provider call wants. On the
+        app's own transport (``HTTP11Transport``) not even httpx's request and response objects
+        are built; any other (a proxy's, a test's ``MockTransport``) gets an ``httpx.Request``.
+        The JSON is encoded by orjson; the URL is parsed once per address.
         """
-        headers = self.client.headers.copy()
-        headers.update(request.headers)
-        content = None
-        if request.body is not None:
-            content = orjson.dumps(request.body)
-            headers["Content-Type"] = "application/json"
         url = _parsed(request.url)
         if request.params:
             url = url.copy_merge_params(request.params)
-        timeout = self._timeout(remaining_s).as_dict()
+        headers = self.client.headers.copy()
+        headers.update(request.headers)
+        content = b""
+        if request.body is not None:
+            content = orjson.dumps(request.body)
+            headers["Content-Type"] = "application/json"
+        timeout = self._timeout(remaining_s)
+        backend = self.client._transport_for_url(url)
+        if isinstance(backend, HTTP11Transport):
+            if request.body is not None:
+                headers["Content-Length"] = str(len(content))
+            return backend.exchange(
+                request.method, url, [(b"Host", url.netloc), *headers.raw], content, timeout
+            )
         outgoing = httpx.Request(
-            request.method, url, headers=headers, content=content, extensions={"timeout": timeout}
+            request.method,
+            url,
+            headers=headers,
+            content=content or None,
+            extensions={"timeout": timeout.as_dict()},
         )
-        response = self.client._transport_for_url(url).handle_request(outgoing)
+        response = backend.handle_request(outgoing)
         try:
             response.read()
         finally:
             response.close()
-        return response
+        return Answer(response.status_code, response.headers.raw, response.content)
 
     def _timeout(self, remaining_s: float) -> httpx.Timeout:
         """The client's timeouts, cut down so that no attempt outlives the total deadline."""
@@ -289,27 +226,27 @@ class Transport:
             connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool)
         )
 
-    def _decode(self, response: httpx.Response, private: tuple[str, ...] = ()) -> Any:
+    def _decode(self, answer: Answer, private: tuple[str, ...] = ()) -> Any:
         """Decode a 2xx JSON body; HTML or malformed JSON means the provider is misbehaving."""
         try:
-            return orjson.loads(response.content)
+            return orjson.loads(answer.content)
         except ValueError as exc:
             log.error(
                 "%s answered %s with a body that is not JSON: %s",
-                self.provider, response.status_code, self._redact(response.text, private),
+                self.provider, answer.status_code, self._redact(answer.text, private),
             )  # fmt: skip
             raise ProviderBadResponse() from exc
 
     def _status_error(
         self,
-        response: httpx.Response,
+        answer: Answer,
         status_errors: Mapping[int, type[AppError]],
         private: tuple[str, ...] = (),
     ) -> AppError:
         """Map an error status to the error the browser sees, logging the provider's words."""
-        status = response.status_code
+        status = answer.status_code
         log.error(
-            "%s refused the request with %s: %s", self.provider, status, self._redact(response.text, private)
+            "%s refused the request with %s: %s", self.provider, status, self._redact(answer.text, private)
         )
         if status in status_errors:
             return status_errors[status]()
@@ -317,7 +254,7 @@ class Transport:
         if status in (401, 403):
             error = ProviderAuthError()
         elif status == 429:
-            error = ProviderBusy(retry_after_s=_retry_after(response.headers.get("Retry-After")))
+            error = ProviderBusy(retry_after_s=_retry_after(answer.header("Retry-After")))
         elif status in (408, 504):
             error = ProviderTimeout()
         elif status in (502, 503):

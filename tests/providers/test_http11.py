@@ -1,0 +1,255 @@
+"""The HTTP/1.1 transport, against a loopback server that answers with scripted bytes."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.services import self_signed_certificate
+from webapp.providers import http11
+from webapp.providers.http11 import HTTP11Transport
+
+TIMEOUT = httpx.Timeout(5.0)
+JSON = b'{"call_id":"c-1"}'
+
+
+def ok(body: bytes = JSON, *extra: str) -> bytes:
+    """A kept-alive 200 with ``body`` and a Content-Length."""
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}", *extra]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class Reply:
+    """What the server writes for one request, and whether it then closes the connection."""
+
+    data: bytes
+    close: bool = False
+    delay_s: float = 0.0
+
+
+class ScriptedServer:
+    """A loopback server: each request gets the next reply, written as is (or the connection is
+    closed when none is left). It counts connections and keeps every request it read."""
+
+    def __init__(self, replies: list[Reply], tls: ssl.SSLContext | None = None) -> None:
+        self.replies = replies
+        self.tls = tls
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = httpx.URL(f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/v1/calls?x=1")
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            if self.tls:
+                sock = self.tls.wrap_socket(sock, server_side=True)
+            buffer = b""
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                lines = head.lower().split(b"\r\n")
+                lengths = [line[15:] for line in lines if line.startswith(b"content-length:")]
+                length = int(lengths[0]) if lengths else 0
+                while len(buffer) < length:
+                    buffer += sock.recv(65536)
+                body, buffer = buffer[:length], buffer[length:]
+                with self.lock:
+                    self.requests.append(head + b"\r\n\r\n" + body)
+                    reply = self.replies.pop(0) if self.replies else None
+                if reply is None:
+                    return
+                time.sleep(reply.delay_s)
+                sock.sendall(reply.data)
+                if reply.close:
+                    return
+        except OSError:
+            return
+        finally:
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[type[ScriptedServer]]:
+    """Start scripted servers; all are closed after the test."""
+    started: list[ScriptedServer] = []
+
+    class Started(ScriptedServer):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    yield Started
+    for server in started:
+        server.close()
+
+
+def post(transport: HTTP11Transport, url: httpx.URL, headers: dict[str, str] | None = None) -> http11.Answer:
+    """A POST as ``Transport`` sends it: every header given, Host and Content-Length included."""
+    raw = [(b"Host", url.netloc), (b"Content-Length", b"2")]
+    raw += [(name.encode(), value.encode()) for name, value in (headers or {}).items()]
+    return transport.exchange("POST", url, raw, b"{}", TIMEOUT)
+
+
+def test_a_connection_is_kept_alive_and_used_again(serve: type[ScriptedServer]) -> None:
+    server = serve([Reply(ok()), Reply(ok(b'{"call_id":"c-2"}')), Reply(ok())])
+    transport = HTTP11Transport()
+    answers = [post(transport, server.url, {"Authorization": "Bearer k"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[1].content == b'{"call_id":"c-2"}'
+    assert answers[0].header("content-type") == "application/json"
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first.startswith(b"POST /v1/calls?x=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % server.port)
+    assert b"\r\nAuthorization: Bearer k\r\n" in first and first.endswith(b"\r\n\r\n{}")
+
+
+def test_requests_in_flight_each_have_a_connection_and_idle_ones_are_bounded(
+    serve: type[ScriptedServer],
+) -> None:
+    server = serve([Reply(ok(), delay_s=0.3), Reply(ok(), delay_s=0.3), Reply(ok())])
+    transport = HTTP11Transport(idle=1)
+    threads = [threading.Thread(target=post, args=(transport, server.url)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert server.connections == 2  # the second request did not wait for the first's connection
+    assert len(transport.free[("http", "127.0.0.1", server.port)]) == 1  # one idle kept, one closed
+    assert post(transport, server.url).status_code == 200
+    assert server.connections == 2  # the kept one served it
+    transport.close()
+    assert transport.free == {} and transport.closed
+
+
+def test_a_connection_the_server_closed_is_not_written_to(serve: type[ScriptedServer]) -> None:
+    """The server closes after answering without saying so: the next request opens a new one."""
+    server = serve([Reply(ok(), close=True), Reply(ok())])
+    transport = HTTP11Transport()
+    assert post(transport, server.url).status_code == 200
+    time.sleep(0.2)  # the server's FIN arrives
+    assert post(transport, server.url).status_code == 200
+    assert server.connections == 2 and len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        ok(JSON, "Connection: close"),
+        b"HTTP/1.0 200 OK\r\nContent-Length: 17\r\n\r\n" + JSON,  # HTTP/1.0 closes unless asked not to
+    ],
+)
+def test_an_answer_that_closes_its_connection_is_not_kept(serve: type[ScriptedServer], reply: bytes) -> None:
+    server = serve([Reply(reply, close=True)])
+    transport = HTTP11Transport()
+    assert post(transport, server.url).content == JSON
+    assert transport.free.get(("http", "127.0.0.1", server.port), []) == []
+
+
+def test_chunked_compressed_and_interim_answers_are_read_whole(serve: type[ScriptedServer]) -> None:
+    packed = gzip.compress(JSON)
+    chunked = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (5, packed[:5], len(packed) - 5, packed[5:])
+    reply = (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        b"HTTP/1.1 201 Created\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+    )
+    server = serve([Reply(reply), Reply(reply)])
+    transport = HTTP11Transport()
+    answer = post(transport, server.url)
+    assert (answer.status_code, answer.content) == (201, JSON)
+    assert answer.header("Link") is None  # the interim answer's headers are not the answer's
+    with httpx.Client(transport=transport) as client:  # httpx's interface, decoded by httpx
+        response = client.post(server.url, json={"a": 1})
+    assert (response.status_code, response.json()) == (201, {"call_id": "c-1"})
+    assert server.connections == 1
+
+
+def test_a_body_that_runs_until_the_server_closes_is_read(serve: type[ScriptedServer]) -> None:
+    server = serve([Reply(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + JSON, close=True)])
+    assert post(HTTP11Transport(), server.url).content == JSON
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (Reply(b"", close=True), "Server disconnected without sending a response."),
+        (Reply(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{", close=True), "The answer was cut short."),
+        (Reply(b"HELLO THERE\r\n\r\n", close=True), "The answer is not valid HTTP/1.1"),
+        (Reply(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"), "headers are too large"),
+    ],
+)
+def test_broken_answers_are_protocol_errors(serve: type[ScriptedServer], reply: Reply, error: str) -> None:
+    server = serve([reply])
+    transport = HTTP11Transport()
+    with pytest.raises(httpx.RemoteProtocolError, match=error):
+        post(transport, server.url)
+    assert transport.free.get(("http", "127.0.0.1", server.port), []) == []
+
+
+def test_a_body_too_large_is_refused(serve: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http11, "MAX_BODY_BYTES", 1000)
+    server = serve([Reply(ok(b"x" * 5000))])
+    with pytest.raises(httpx.RemoteProtocolError, match="The answer's body is too large."):
+        post(HTTP11Transport(), server.url)
+
+
+def test_timeouts_and_refusals_are_httpx_errors(serve: type[ScriptedServer]) -> None:
+    server = serve([Reply(ok(), delay_s=1.0)])
+    transport = HTTP11Transport()
+    raw = [(b"Host", server.url.netloc), (b"Content-Length", b"0")]
+    with pytest.raises(httpx.ReadTimeout):
+        transport.exchange("POST", server.url, raw, b"", httpx.Timeout(0.2))
+    with pytest.raises(httpx.ConnectError):
+        post(transport, httpx.URL("http://127.0.0.1:9/"))  # the discard port: nothing listens
+    with pytest.raises(httpx.UnsupportedProtocol):
+        post(transport, httpx.URL("ftp://127.0.0.1/"))
+
+
+def test_a_header_that_would_break_the_framing_is_never_sent(serve: type[ScriptedServer]) -> None:
+    server = serve([Reply(ok())])
+    with pytest.raises(httpx.LocalProtocolError):
+        post(HTTP11Transport(), server.url, {"X-Key": "k\r\nX-Injected: 1"})
+    with pytest.raises(httpx.LocalProtocolError):
+        post(HTTP11Transport(), server.url, {"X Key": "k"})
+    assert server.requests == [] and server.connections == 0
+
+
+def test_tls_is_verified_and_kept_alive(serve: type[ScriptedServer], tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server = serve([Reply(ok()), Reply(ok()), Reply(ok())], tls=tls)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        post(HTTP11Transport(), server.url)  # httpx's default trust: the test's certificate is not in it
+    trusting = HTTP11Transport(tls=ssl.create_default_context(cafile=str(cert)))
+    assert [post(trusting, server.url).content for _ in range(2)] == [JSON, JSON]
+    assert server.connections == 2  # the refused handshake, then one kept-alive connection

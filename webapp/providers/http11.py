@@ -1,0 +1,291 @@
+"""An httpx transport for HTTP/1.1 on kept-alive sockets, with llhttp (``httptools``) reading answers.
+
+httpx's default transport (httpcore's pool, with h11 parsing in Python) cost more of a call's
+CPU in the worker than anything else: 0.36 ms a request in a loop here, against 0.16 ms for
+the standard library's ``http.client`` (whose headers go through the ``email`` parser) and
+0.06 ms for a socket with Node's C parser, llhttp, through ``httptools`` (bench/README.md).
+:meth:`HTTP11Transport.exchange` is that last one. ``handle_request`` wraps it in httpx's
+interface for everything else on the shared client (the readiness probe, the bot check);
+``Transport`` calls ``exchange`` directly, without building httpx's request and response
+objects. Failures are httpx's exception tree either way, so callers map one set of errors.
+Under gevent the sockets are gevent's, like everything else in the worker.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httptools
+import httpx
+
+Origin = tuple[str, str, int]  # scheme, host, port
+Headers = Sequence[tuple[bytes, bytes]]
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_HEAD_BYTES = 64 * 1024  # status line and headers of one answer
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a provider's JSON is a few kB: anything near this is broken
+TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110, 5.6.2)
+LINE_BREAK = re.compile(rb"[\r\n\x00]")  # never in a header value: it would start a new header
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer, read whole: the status, the headers as sent and the decoded body."""
+
+    status_code: int
+    headers: Headers
+    content: bytes  # with any content coding (gzip, …) removed
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or None."""
+        wanted = name.lower().encode("ascii")
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
+    @property
+    def text(self) -> str:
+        """The body as text (UTF-8, undecodable bytes replaced): for log lines."""
+        return self.content.decode("utf-8", "replace")
+
+
+class _Reader:
+    """llhttp's callbacks for one answer: they collect the headers and the body."""
+
+    __slots__ = (
+        "body", "body_bytes", "complete", "head_bytes", "headers",
+        "keep_alive", "parser", "started", "trailing",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_bytes = 0
+        self.body: list[bytes] = []
+        self.body_bytes = 0
+        self.started = False  # the headers are all in
+        self.complete = False
+        self.keep_alive = False  # read as the answer completes: llhttp resets it for the next one
+        self.trailing = False  # bytes after the answer: the connection is out of step
+
+    def on_message_begin(self) -> None:
+        self.trailing = self.complete
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:
+            return
+        self.head_bytes += len(name) + len(value)
+        if self.head_bytes > MAX_HEAD_BYTES:
+            raise httpx.RemoteProtocolError("The answer's headers are too large.")
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.started = True
+
+    def on_body(self, body: bytes) -> None:
+        if self.complete:
+            return
+        self.body_bytes += len(body)
+        if self.body_bytes > MAX_BODY_BYTES:
+            raise httpx.RemoteProtocolError("The answer's body is too large.")
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.complete:
+            return
+        if self.parser.get_status_code() < 200:  # an interim answer (103 Early Hints): the real one follows
+            self.headers, self.body, self.started = [], [], False
+            return
+        self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()
+
+    def close_delimited(self) -> bool:
+        """True when the body runs until the server closes (no length, not chunked)."""
+        names = {name.lower() for name, _ in self.headers}
+        return b"content-length" not in names and b"transfer-encoding" not in names
+
+
+class HTTP11Transport(httpx.BaseTransport):
+    """Sends each request on a connection of its own, kept alive for the next one.
+
+    A request borrows an idle connection to its origin (the most recently used: the warmest)
+    or opens one, and gives it back once the answer is read, unless either side said it would
+    close. So a burst of callers never waits for another call's connection and no request
+    scans a pool to find one. At most ``idle`` connections per origin are kept, none longer
+    than ``keepalive_s`` unused, and one the server has closed meanwhile (it reads as ready)
+    is dropped before a request is written to it.
+    """
+
+    def __init__(
+        self, *, tls: ssl.SSLContext | None = None, idle: int = 64, keepalive_s: float = 5.0
+    ) -> None:
+        self.tls = tls or httpx.create_ssl_context()  # httpx's default: certifi's CAs, verified
+        self.idle = idle
+        self.keepalive_s = keepalive_s
+        self.free: dict[Origin, list[tuple[socket.socket, float]]] = {}
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """httpx's interface: the whole answer is read before it is returned."""
+        timeout = httpx.Timeout(**request.extensions.get("timeout", {}))
+        status, headers, body = self._send(
+            request.method, request.url, request.headers.raw, request.read(), timeout
+        )
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=httpx.ByteStream(body),  # decoded by httpx as its Content-Encoding says
+            extensions={"http_version": b"HTTP/1.1"},
+            request=request,
+        )
+
+    def exchange(
+        self, method: str, url: httpx.URL, headers: Headers, body: bytes, timeout: httpx.Timeout
+    ) -> Answer:
+        """Send ``method url`` with ``headers`` (all of them: Host and Content-Length included)
+        and ``body``; return the whole answer, decoded."""
+        status, received, content = self._send(method, url, headers, body, timeout)
+        answer = Answer(status, received, content)
+        coding = answer.header("Content-Encoding")
+        if coding is not None and coding.strip().lower() != "identity":  # httpx's decoders
+            content = httpx.Response(status, headers=received, content=content).content
+            answer = Answer(status, received, content)
+        return answer
+
+    def _send(
+        self, method: str, url: httpx.URL, headers: Headers, body: bytes, timeout: httpx.Timeout
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One exchange on a borrowed or new connection: the status, headers and raw body."""
+        head = _head(method, url, headers)
+        origin = (url.scheme, url.host, url.port or DEFAULT_PORTS.get(url.scheme, 80))
+        sock = self._borrow(origin) or self._connect(origin, timeout.connect)
+        reader = _Reader()
+        writing = True
+        try:
+            sock.settimeout(timeout.write)
+            sock.sendall(head + body if body else head)
+            writing = False
+            sock.settimeout(timeout.read)
+            received = 0
+            while not reader.complete:
+                data = sock.recv(65536)
+                if not data:
+                    if reader.started and reader.close_delimited():
+                        break
+                    message = "Server disconnected without sending a response."
+                    raise httpx.RemoteProtocolError(message if not received else "The answer was cut short.")
+                received += len(data)
+                reader.parser.feed_data(data)
+                if not reader.started and received > MAX_HEAD_BYTES:
+                    raise httpx.RemoteProtocolError("The answer's headers are too large.")
+        except BaseException as exc:
+            sock.close()
+            raise _translated(exc, writing) from exc
+        if reader.complete and reader.keep_alive and not reader.trailing and method != "HEAD":
+            self._give_back(origin, sock)
+        else:
+            sock.close()
+        return reader.parser.get_status_code(), reader.headers, b"".join(reader.body)
+
+    def _borrow(self, origin: Origin) -> socket.socket | None:
+        """The warmest idle connection to ``origin`` that is still open, if any."""
+        while True:
+            with self.lock:
+                idle = self.free.get(origin)
+                if not idle:
+                    return None
+                sock, since = idle.pop()
+            if time.monotonic() - since < self.keepalive_s and not _closed_by_peer(sock):
+                return sock
+            sock.close()
+
+    def _give_back(self, origin: Origin, sock: socket.socket) -> None:
+        """Keep ``sock`` for the next request to ``origin``, or close it."""
+        with self.lock:
+            idle = self.free.setdefault(origin, [])
+            if not self.closed and len(idle) < self.idle:
+                idle.append((sock, time.monotonic()))
+                return
+        sock.close()
+
+    def _connect(self, origin: Origin, timeout_s: float | None) -> socket.socket:
+        """A new connection to ``origin`` (TCP, and TLS for https) within the connect timeout."""
+        scheme, host, port = origin
+        if scheme not in DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.")
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout_s)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:  # refused, unreachable, a name that does not resolve
+            raise httpx.ConnectError(_describe(exc)) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if scheme == "http":
+            return sock
+        try:
+            return self.tls.wrap_socket(sock, server_hostname=host)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise httpx.ConnectTimeout(str(exc) or "timed out") from exc
+            if isinstance(exc, OSError):  # ssl.SSLError among them: a bad certificate, a failed handshake
+                raise httpx.ConnectError(_describe(exc)) from exc
+            raise
+
+    def close(self) -> None:
+        """Close every idle connection (one still lent out is closed when it comes back)."""
+        with self.lock:
+            idle, self.free, self.closed = self.free, {}, True
+        for connections in idle.values():
+            for sock, _ in connections:
+                sock.close()
+
+
+def _head(method: str, url: httpx.URL, headers: Headers) -> bytes:
+    """The request line and headers, refusing a header that would break the framing."""
+    lines = [b"%s %s HTTP/1.1\r\n" % (method.encode("ascii"), url.raw_path)]
+    for name, value in headers:
+        if not TOKEN.fullmatch(name) or LINE_BREAK.search(value):
+            raise httpx.LocalProtocolError(f"Refusing to send an invalid header: {name[:40]!r}")
+        lines.append(b"%s: %s\r\n" % (name, value))
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """True when an idle connection reads as ready: the server closed it (or broke the protocol)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _translated(exc: BaseException, writing: bool) -> BaseException:
+    """An exchange's failure as httpx's exception tree (those already in it pass through)."""
+    if isinstance(exc, httpx.TransportError) or not isinstance(exc, Exception):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return (httpx.WriteTimeout if writing else httpx.ReadTimeout)(str(exc) or "timed out")
+    if isinstance(exc, OSError):  # reset, broken pipe, a TLS error mid-stream
+        return (httpx.WriteError if writing else httpx.ReadError)(_describe(exc))
+    if isinstance(exc, httptools.HttpParserCallbackError) and isinstance(
+        exc.__context__, httpx.TransportError
+    ):
+        return exc.__context__  # raised by a callback (a body too large)
+    if isinstance(exc, httptools.HttpParserError | httptools.HttpParserUpgrade):
+        return httpx.RemoteProtocolError(f"The answer is not valid HTTP/1.1: {_describe(exc)}")
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    """A short description of a low-level failure (it never holds the request)."""
+    return f"{type(exc).__name__}: {exc}"[:200]
