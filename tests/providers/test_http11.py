@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -243,13 +245,55 @@ def test_a_header_that_would_break_the_framing_is_never_sent(serve: type[Scripte
     assert server.requests == [] and server.connections == 0
 
 
-def test_tls_is_verified_and_kept_alive(serve: type[ScriptedServer], tmp_path: Path) -> None:
-    cert, key = self_signed_certificate(tmp_path)
+def server_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server's TLS context with a throwaway certificate, and the certificate to trust."""
+    cert, key = self_signed_certificate(folder)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
-    server = serve([Reply(ok()), Reply(ok()), Reply(ok())], tls=tls)
+    return tls, cert
+
+
+def test_tls_is_verified_kept_alive_and_dropped_once_closed(
+    serve: type[ScriptedServer], tmp_path: Path
+) -> None:
+    tls, cert = server_tls(tmp_path)
+    server = serve([Reply(ok()), Reply(ok(), close=True), Reply(ok())], tls=tls)
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         post(HTTP11Transport(), server.url)  # httpx's default trust: the test's certificate is not in it
     trusting = HTTP11Transport(tls=ssl.create_default_context(cafile=str(cert)))
     assert [post(trusting, server.url).content for _ in range(2)] == [JSON, JSON]
     assert server.connections == 2  # the refused handshake, then one kept-alive connection
+    time.sleep(0.2)  # the server has closed it (TLS close_notify and FIN)
+    assert post(trusting, server.url).content == JSON
+    assert server.connections == 3
+
+
+UNDER_GEVENT = """
+from gevent import monkey; monkey.patch_all()
+import ssl, sys, time, httpx
+from webapp.providers.http11 import HTTP11Transport
+url, cafile = httpx.URL(sys.argv[1]), sys.argv[2]
+transport = HTTP11Transport(tls=ssl.create_default_context(cafile=cafile))
+headers = [(b"Host", url.netloc), (b"Content-Length", b"0")]
+for pause in (0, 0, 0.3, 0):
+    time.sleep(pause)
+    print(transport.exchange("POST", url, headers, b"", httpx.Timeout(5)).status_code)
+"""
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_under_gevent_connections_are_kept_and_dropped_once_closed(
+    serve: type[ScriptedServer], tmp_path: Path, tls: bool
+) -> None:
+    """gunicorn's worker runs on gevent's sockets: kept alive, peeked at without waiting, dropped
+    once the server closed them, over TLS too."""
+    context, cert = server_tls(tmp_path)
+    server = serve(
+        [Reply(ok()), Reply(ok(), close=True), Reply(ok()), Reply(ok())], tls=context if tls else None
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", UNDER_GEVENT, str(server.url), str(cert)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert (run.returncode, run.stdout.split()) == (0, ["200"] * 4), run.stderr
+    assert server.connections == 2  # the first two on one connection, the last two on the next
