@@ -153,6 +153,27 @@ def test_requests_in_flight_each_have_a_connection_and_idle_ones_are_bounded(
     assert transport.free == {} and transport.closed
 
 
+def test_connections_unused_for_longer_than_the_keepalive_are_closed(serve: type[ScriptedServer]) -> None:
+    """The warmest is lent; the oldest, left at the bottom, is closed once it has expired."""
+    server = serve([Reply(ok(), delay_s=0.2), Reply(ok(), delay_s=0.2), *[Reply(ok()) for _ in range(3)]])
+    transport = HTTP11Transport(keepalive_s=1.0)
+    threads = [threading.Thread(target=post, args=(transport, server.url)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    idle = transport.free[("http", "127.0.0.1", server.port)]
+    oldest = idle[0][0]
+    for _ in range(2):
+        time.sleep(0.6)
+        assert post(transport, server.url).status_code == 200  # on the warmest, not expired
+    assert server.connections == 2
+    assert len(idle) == 1 and oldest.fileno() == -1  # unused for 1.2 s: closed as the other came back
+    time.sleep(1.1)
+    assert post(transport, server.url).status_code == 200
+    assert server.connections == 3  # the last one had expired too: a new connection
+
+
 def test_a_connection_the_server_closed_is_not_written_to(serve: type[ScriptedServer]) -> None:
     """The server closes after answering without saying so: the next request opens a new one."""
     server = serve([Reply(ok(), close=True), Reply(ok())])
@@ -174,7 +195,7 @@ def test_an_answer_that_closes_its_connection_is_not_kept(serve: type[ScriptedSe
     server = serve([Reply(reply, close=True)])
     transport = HTTP11Transport()
     assert post(transport, server.url).content == JSON
-    assert transport.free.get(("http", "127.0.0.1", server.port), []) == []
+    assert not transport.free.get(("http", "127.0.0.1", server.port))
 
 
 def test_chunked_compressed_and_interim_answers_are_read_whole(serve: type[ScriptedServer]) -> None:
@@ -214,7 +235,7 @@ def test_broken_answers_are_protocol_errors(serve: type[ScriptedServer], reply: 
     transport = HTTP11Transport()
     with pytest.raises(httpx.RemoteProtocolError, match=error):
         post(transport, server.url)
-    assert transport.free.get(("http", "127.0.0.1", server.port), []) == []
+    assert not transport.free.get(("http", "127.0.0.1", server.port))
 
 
 def test_a_body_too_large_is_refused(serve: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch) -> None:
