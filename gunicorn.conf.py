@@ -40,6 +40,19 @@ if not os.environ.get("WEBCALL_METRICS_DIR_READY"):
     os.environ["WEBCALL_METRICS_DIR_READY"] = "1"
 
 
+def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """The app is loaded: what it holds now lives as long as the worker, so the garbage collector
+    stops walking it (gc.freeze). A full collection walked all of it (about 155,000 objects,
+    25,000 once frozen) and held the worker for 75-90 ms, calls in flight included. In bursts
+    of 200 calls (bench/README.md; 5 runs frozen, 11 not, interleaved): 1.25 against 1.40 ms
+    of worker CPU per call and a p99 of 589 against 614 ms, medians. New objects are
+    collected as before."""
+    import gc
+
+    gc.collect()  # start-up's own garbage is not kept forever
+    gc.freeze()
+
+
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     """A worker is gone: its live gauges stop counting."""
     from prometheus_client import multiprocess

@@ -1,18 +1,21 @@
-"""gunicorn's access lines: JSON, with no query string and no secret path segment."""
+"""gunicorn under gunicorn.conf.py: JSON access lines without secrets, a light master, a frozen worker."""
 
 from __future__ import annotations
 
 import datetime
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from gunicorn.config import Config
 
+from tests.support.processes import free_port, wait_until
 from webapp.ops.gunicorn_logging import JsonLogger, public_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +69,23 @@ def test_the_master_imports_no_part_of_the_app() -> None:
     assert ours == {"webapp", "webapp.ops", "webapp.ops.gunicorn_logging", "webapp.ops.logging",
                     "webapp.tracing"}  # fmt: skip
     assert not loaded & {"httpx", "sqlalchemy", "psycopg", "redis", "livekit", "aiohttp", "webapp.app"}
+
+
+def test_the_worker_freezes_what_it_holds_once_the_app_is_loaded(tmp_path: Path) -> None:
+    """gunicorn.conf.py's ``post_worker_init``: start-up's objects leave the collector's walks."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+         "tests.support.gc_probe:app"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(tmp_path / "gunicorn.log").open("w"),
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+    )  # fmt: skip
+    try:
+        answers: list[str] = []
+        wait_until(lambda: bool(answers.append(httpx.get(f"http://127.0.0.1:{port}/").text) or answers),
+                   timeout_s=20, what="gunicorn to answer")  # fmt: skip
+        frozen, tracked = map(int, answers[-1].split())
+        assert frozen > 10_000 and frozen > 2 * tracked  # gevent, gunicorn and the app's modules
+    finally:
+        server.terminate()
+        server.wait(10)
