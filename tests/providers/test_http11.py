@@ -318,3 +318,12 @@ def test_under_gevent_connections_are_kept_and_dropped_once_closed(
     )  # fmt: skip
     assert (run.returncode, run.stdout.split()) == (0, ["200"] * 4), run.stderr
     assert server.connections == 2  # the first two on one connection, the last two on the next
+
+
+def test_a_request_built_by_hand_gets_httpx_default_timeout(serve: type[ScriptedServer]) -> None:
+    """httpx's client always sets the timeout extension; a request made without it still works."""
+    server = serve([Reply(ok())])
+    response = HTTP11Transport().handle_request(httpx.Request("GET", server.url))
+    response.read()  # a transport's answer is a stream until read, as with httpx's own
+    assert (response.status_code, response.json()) == (200, {"call_id": "c-1"})
+    assert server.requests[0].startswith(b"GET /v1/calls?x=1 HTTP/1.1\r\nHost: 127.0.0.1:")

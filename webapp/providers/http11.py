@@ -138,7 +138,8 @@ class HTTP11Transport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """httpx's interface: the whole answer is read before it is returned."""
-        timeout = httpx.Timeout(**request.extensions.get("timeout", {}))
+        timeouts = request.extensions.get("timeout")
+        timeout = httpx.Timeout(**timeouts) if timeouts else httpx.Timeout(5.0)  # httpx's own default
         status, headers, body = self._send(
             request.method, request.url, request.headers.raw, request.read(), timeout
         )
