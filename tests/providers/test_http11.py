@@ -122,6 +122,15 @@ def post(transport: HTTP11Transport, url: httpx.URL, headers: dict[str, str] | N
     return transport.exchange("POST", url, raw, b"{}", TIMEOUT)
 
 
+def post_together(transport: HTTP11Transport, url: httpx.URL, count: int) -> None:
+    """``count`` POSTs at once, each from a thread of its own; returns when all are answered."""
+    threads = [threading.Thread(target=post, args=(transport, url)) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_a_connection_is_kept_alive_and_used_again(serve: type[ScriptedServer]) -> None:
     server = serve([Reply(ok()), Reply(ok(b'{"call_id":"c-2"}')), Reply(ok())])
     transport = HTTP11Transport()
@@ -140,11 +149,7 @@ def test_requests_in_flight_each_have_a_connection_and_idle_ones_are_bounded(
 ) -> None:
     server = serve([Reply(ok(), delay_s=0.3), Reply(ok(), delay_s=0.3), Reply(ok())])
     transport = HTTP11Transport(idle=1)
-    threads = [threading.Thread(target=post, args=(transport, server.url)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    post_together(transport, server.url, 2)
     assert server.connections == 2  # the second request did not wait for the first's connection
     assert len(transport.free[("http", "127.0.0.1", server.port)]) == 1  # one idle kept, one closed
     assert post(transport, server.url).status_code == 200
@@ -157,11 +162,7 @@ def test_connections_unused_for_longer_than_the_keepalive_are_closed(serve: type
     """The warmest is lent; the oldest, left at the bottom, is closed once it has expired."""
     server = serve([Reply(ok(), delay_s=0.2), Reply(ok(), delay_s=0.2), *[Reply(ok()) for _ in range(3)]])
     transport = HTTP11Transport(keepalive_s=1.0)
-    threads = [threading.Thread(target=post, args=(transport, server.url)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    post_together(transport, server.url, 2)
     idle = transport.free[("http", "127.0.0.1", server.port)]
     oldest = idle[0][0]
     for _ in range(2):
