@@ -328,3 +328,14 @@ def test_a_request_built_by_hand_gets_httpx_default_timeout(serve: type[Scripted
     response.read()  # a transport's answer is a stream until read, as with httpx's own
     assert (response.status_code, response.json()) == (200, {"call_id": "c-1"})
     assert server.requests[0].startswith(b"GET /v1/calls?x=1 HTTP/1.1\r\nHost: 127.0.0.1:")
+
+
+def test_the_answer_to_a_head_request_ends_with_its_headers(serve: type[ScriptedServer]) -> None:
+    """A HEAD answer announces a body it does not send: read it without waiting for one."""
+    server = serve([Reply(b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n"), Reply(ok())])
+    transport = HTTP11Transport()
+    raw = [(b"Host", server.url.netloc)]
+    answer = transport.exchange("HEAD", server.url, raw, b"", httpx.Timeout(2.0))
+    assert (answer.status_code, answer.content, answer.header("Content-Length")) == (200, b"", "17")
+    assert post(transport, server.url).content == JSON
+    assert server.connections == 2  # not kept: llhttp would read the next answer as a body

@@ -179,7 +179,8 @@ class HTTP11Transport(httpx.BaseTransport):
             writing = False
             sock.settimeout(timeout.read)
             received = 0
-            while not reader.complete:
+            head_only = method == "HEAD"  # its answer has headers only, whatever they announce
+            while not (reader.complete or (head_only and reader.started)):
                 data = sock.recv(65536)
                 if not data:
                     if reader.started and reader.close_delimited():
@@ -192,8 +193,11 @@ class HTTP11Transport(httpx.BaseTransport):
                     raise httpx.RemoteProtocolError("The answer's headers are too large.")
         except BaseException as exc:
             sock.close()
-            raise _translated(exc, writing) from exc
-        if reader.complete and reader.keep_alive and not reader.trailing and method != "HEAD":
+            translated = _translated(exc, writing)
+            if translated is exc:
+                raise
+            raise translated from exc
+        if reader.complete and reader.keep_alive and not reader.trailing:
             self._give_back(origin, sock)
         else:
             sock.close()
