@@ -8,10 +8,10 @@ import tempfile
 bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # A call mostly waits on its provider: gevent's worker waits on any number of them in one
 # thread (it patches the standard library as the worker starts, before the app is imported).
-# Measured in a burst of 200 calls to a 300 ms provider (bench/README.md): gevent spent the
-# least CPU per call (2.1-2.5 ms against 3.2-3.5 ms for threads) and finished in 2.5-2.6x the
-# provider's latency; 64 threads need four waves (4.3x); 256 threads were as fast in some
-# runs and swung to 8.7x in others as they contended for the GIL.
+# Measured in a burst of 200 calls to a 300 ms provider (bench/README.md, latest run): gevent
+# spent the least CPU per call (1.30 ms against 1.98-2.03 ms for threads) and finished in
+# 1.83x the provider's latency; 64 threads need four waves (4.2x); 256 threads were as fast
+# in some runs and swung to 8.7x in others as they contended for the GIL.
 # WEBCALL_WORKER_CLASS=gthread (with WEBCALL_THREADS threads) is the thread-per-call model.
 worker_class = os.environ.get("WEBCALL_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("WEBCALL_WORKER_CONNECTIONS", "1000"))

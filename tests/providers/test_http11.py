@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,17 +100,19 @@ class ScriptedServer:
         self.listener.close()
 
 
+Serve = Callable[..., ScriptedServer]  # the fixture: replies (and TLS) in, a started server out
+
+
 @pytest.fixture
-def serve() -> Iterator[type[ScriptedServer]]:
+def serve() -> Iterator[Serve]:
     """Start scripted servers; all are closed after the test."""
     started: list[ScriptedServer] = []
 
-    class Started(ScriptedServer):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-            started.append(self)
+    def start(replies: list[Reply], tls: ssl.SSLContext | None = None) -> ScriptedServer:
+        started.append(ScriptedServer(replies, tls))
+        return started[-1]
 
-    yield Started
+    yield start
     for server in started:
         server.close()
 
@@ -131,7 +133,7 @@ def post_together(transport: HTTP11Transport, url: httpx.URL, count: int) -> Non
         thread.join()
 
 
-def test_a_connection_is_kept_alive_and_used_again(serve: type[ScriptedServer]) -> None:
+def test_a_connection_is_kept_alive_and_used_again(serve: Serve) -> None:
     server = serve([Reply(ok()), Reply(ok(b'{"call_id":"c-2"}')), Reply(ok())])
     transport = HTTP11Transport()
     answers = [post(transport, server.url, {"Authorization": "Bearer k"}) for _ in range(3)]
@@ -145,7 +147,7 @@ def test_a_connection_is_kept_alive_and_used_again(serve: type[ScriptedServer]) 
 
 
 def test_requests_in_flight_each_have_a_connection_and_idle_ones_are_bounded(
-    serve: type[ScriptedServer],
+    serve: Serve,
 ) -> None:
     server = serve([Reply(ok(), delay_s=0.3), Reply(ok(), delay_s=0.3), Reply(ok())])
     transport = HTTP11Transport(idle=1)
@@ -158,7 +160,7 @@ def test_requests_in_flight_each_have_a_connection_and_idle_ones_are_bounded(
     assert transport.free == {} and transport.closed
 
 
-def test_connections_unused_for_longer_than_the_keepalive_are_closed(serve: type[ScriptedServer]) -> None:
+def test_connections_unused_for_longer_than_the_keepalive_are_closed(serve: Serve) -> None:
     """The warmest is lent; the oldest, left at the bottom, is closed once it has expired."""
     server = serve([Reply(ok(), delay_s=0.2), Reply(ok(), delay_s=0.2), *[Reply(ok()) for _ in range(3)]])
     transport = HTTP11Transport(keepalive_s=1.0)
@@ -175,7 +177,7 @@ def test_connections_unused_for_longer_than_the_keepalive_are_closed(serve: type
     assert server.connections == 3  # the last one had expired too: a new connection
 
 
-def test_a_connection_the_server_closed_is_not_written_to(serve: type[ScriptedServer]) -> None:
+def test_a_connection_the_server_closed_is_not_written_to(serve: Serve) -> None:
     """The server closes after answering without saying so: the next request opens a new one."""
     server = serve([Reply(ok(), close=True), Reply(ok())])
     transport = HTTP11Transport()
@@ -192,14 +194,14 @@ def test_a_connection_the_server_closed_is_not_written_to(serve: type[ScriptedSe
         b"HTTP/1.0 200 OK\r\nContent-Length: 17\r\n\r\n" + JSON,  # HTTP/1.0 closes unless asked not to
     ],
 )
-def test_an_answer_that_closes_its_connection_is_not_kept(serve: type[ScriptedServer], reply: bytes) -> None:
+def test_an_answer_that_closes_its_connection_is_not_kept(serve: Serve, reply: bytes) -> None:
     server = serve([Reply(reply, close=True)])
     transport = HTTP11Transport()
     assert post(transport, server.url).content == JSON
     assert not transport.free.get(("http", "127.0.0.1", server.port))
 
 
-def test_chunked_compressed_and_interim_answers_are_read_whole(serve: type[ScriptedServer]) -> None:
+def test_chunked_compressed_and_interim_answers_are_read_whole(serve: Serve) -> None:
     packed = gzip.compress(JSON)
     chunked = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (5, packed[:5], len(packed) - 5, packed[5:])
     reply = (
@@ -217,7 +219,7 @@ def test_chunked_compressed_and_interim_answers_are_read_whole(serve: type[Scrip
     assert server.connections == 1
 
 
-def test_a_body_that_runs_until_the_server_closes_is_read(serve: type[ScriptedServer]) -> None:
+def test_a_body_that_runs_until_the_server_closes_is_read(serve: Serve) -> None:
     server = serve([Reply(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + JSON, close=True)])
     assert post(HTTP11Transport(), server.url).content == JSON
 
@@ -231,7 +233,7 @@ def test_a_body_that_runs_until_the_server_closes_is_read(serve: type[ScriptedSe
         (Reply(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"), "headers are too large"),
     ],
 )
-def test_broken_answers_are_protocol_errors(serve: type[ScriptedServer], reply: Reply, error: str) -> None:
+def test_broken_answers_are_protocol_errors(serve: Serve, reply: Reply, error: str) -> None:
     server = serve([reply])
     transport = HTTP11Transport()
     with pytest.raises(httpx.RemoteProtocolError, match=error):
@@ -239,14 +241,14 @@ def test_broken_answers_are_protocol_errors(serve: type[ScriptedServer], reply: 
     assert not transport.free.get(("http", "127.0.0.1", server.port))
 
 
-def test_a_body_too_large_is_refused(serve: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_body_too_large_is_refused(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http11, "MAX_BODY_BYTES", 1000)
     server = serve([Reply(ok(b"x" * 5000))])
     with pytest.raises(httpx.RemoteProtocolError, match="The answer's body is too large."):
         post(HTTP11Transport(), server.url)
 
 
-def test_timeouts_and_refusals_are_httpx_errors(serve: type[ScriptedServer]) -> None:
+def test_timeouts_and_refusals_are_httpx_errors(serve: Serve) -> None:
     server = serve([Reply(ok(), delay_s=1.0)])
     transport = HTTP11Transport()
     raw = [(b"Host", server.url.netloc), (b"Content-Length", b"0")]
@@ -258,7 +260,7 @@ def test_timeouts_and_refusals_are_httpx_errors(serve: type[ScriptedServer]) -> 
         post(transport, httpx.URL("ftp://127.0.0.1/"))
 
 
-def test_a_header_that_would_break_the_framing_is_never_sent(serve: type[ScriptedServer]) -> None:
+def test_a_header_that_would_break_the_framing_is_never_sent(serve: Serve) -> None:
     server = serve([Reply(ok())])
     with pytest.raises(httpx.LocalProtocolError):
         post(HTTP11Transport(), server.url, {"X-Key": "k\r\nX-Injected: 1"})
@@ -275,9 +277,7 @@ def server_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
     return tls, cert
 
 
-def test_tls_is_verified_kept_alive_and_dropped_once_closed(
-    serve: type[ScriptedServer], tmp_path: Path
-) -> None:
+def test_tls_is_verified_kept_alive_and_dropped_once_closed(serve: Serve, tmp_path: Path) -> None:
     tls, cert = server_tls(tmp_path)
     server = serve([Reply(ok()), Reply(ok(), close=True), Reply(ok())], tls=tls)
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
@@ -305,7 +305,7 @@ for pause in (0, 0, 0.3, 0):
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_under_gevent_connections_are_kept_and_dropped_once_closed(
-    serve: type[ScriptedServer], tmp_path: Path, tls: bool
+    serve: Serve, tmp_path: Path, tls: bool
 ) -> None:
     """gunicorn's worker runs on gevent's sockets: kept alive, peeked at without waiting, dropped
     once the server closed them, over TLS too."""
@@ -321,7 +321,7 @@ def test_under_gevent_connections_are_kept_and_dropped_once_closed(
     assert server.connections == 2  # the first two on one connection, the last two on the next
 
 
-def test_a_request_built_by_hand_gets_httpx_default_timeout(serve: type[ScriptedServer]) -> None:
+def test_a_request_built_by_hand_gets_httpx_default_timeout(serve: Serve) -> None:
     """httpx's client always sets the timeout extension; a request made without it still works."""
     server = serve([Reply(ok())])
     response = HTTP11Transport().handle_request(httpx.Request("GET", server.url))
@@ -330,7 +330,7 @@ def test_a_request_built_by_hand_gets_httpx_default_timeout(serve: type[Scripted
     assert server.requests[0].startswith(b"GET /v1/calls?x=1 HTTP/1.1\r\nHost: 127.0.0.1:")
 
 
-def test_the_answer_to_a_head_request_ends_with_its_headers(serve: type[ScriptedServer]) -> None:
+def test_the_answer_to_a_head_request_ends_with_its_headers(serve: Serve) -> None:
     """A HEAD answer announces a body it does not send: read it without waiting for one."""
     server = serve([Reply(b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n"), Reply(ok())])
     transport = HTTP11Transport()

@@ -138,6 +138,7 @@ class RowInserter:
         self.dbapi_error: Any = dialect.loaded_dbapi.Error  # the driver's own exception tree
         self.named = dialect.paramstyle in ("named", "pyformat")
         self.processors = {c.key: c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.c}
+        self.autocommit = dialect.name == "postgresql"  # pysqlite's is on already (see above)
         self.statements: dict[tuple[str, ...], str] = {}
 
     def __call__(self, values: Mapping[str, Any]) -> None:
@@ -149,7 +150,7 @@ class RowInserter:
         dialect = self.engine.dialect
         connection = self.engine.raw_connection()
         driver: Any = connection.driver_connection
-        autocommit = dialect.name == "postgresql"  # pysqlite's is on already (see above)
+        autocommit = self.autocommit
         cursor = None
         try:
             if autocommit:
