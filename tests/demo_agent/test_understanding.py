@@ -6,6 +6,7 @@ the agent runs (pocketsphinx and Silero from their packages), in process.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import subprocess
 import time
@@ -18,7 +19,7 @@ import pytest
 from livekit import rtc
 
 from tests.demo_agent.caller import espeak_samples, webm_opus, word_error_rate
-from webapp.demo_agent.conversation import schedule_for
+from webapp.demo_agent.conversation import newest_turn, schedule_for
 from webapp.demo_agent.intents import (
     GOODBYE_REPLY,
     HEARD_PREFIX,
@@ -30,6 +31,7 @@ from webapp.demo_agent.intents import (
     say_time,
     understand,
 )
+from webapp.demo_agent.listener import CallerTurn
 from webapp.demo_agent.recognizer import Recognition, SpeechRecognizer
 from webapp.demo_agent.transcripts import word_times
 from webapp.demo_agent.turns import SAMPLE_RATE, Ended, Started, TurnTaker
@@ -126,6 +128,20 @@ def test_time_limit_schedule_warns_only_when_there_is_room() -> None:
     assert long.warn_at == 580 and long.goodbye_at == 596 and long.leave_at > 600
     assert "20 seconds" in long.warning
     assert short.warn_at is None and short.goodbye_at == 6 and short.leave_at > 10
+
+
+def test_turns_that_piled_up_get_one_answer_to_the_newest() -> None:
+    """Said while the agent was busy, three turns get one answer: to the last of them."""
+
+    def turn(text: str) -> CallerTurn:
+        return CallerTurn(text, Recognition(text), "TR_x", f"seg-{text}", "live", 1.0, time.monotonic())
+
+    waiting: asyncio.Queue[CallerTurn] = asyncio.Queue()
+    assert newest_turn(turn("hello"), waiting).text == "hello"  # nothing waiting: the turn itself
+    for text in ("price", "goodbye"):
+        waiting.put_nowait(turn(text))
+    assert newest_turn(turn("hello"), waiting).text == "goodbye"
+    assert waiting.empty()
 
 
 def test_agent_words_are_paced_over_the_audio() -> None:

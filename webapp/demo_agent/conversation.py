@@ -55,6 +55,22 @@ def schedule_for(max_call_s: float) -> Schedule:
     return Schedule(warn_at, goodbye_at, max_call_s + LEAVE_GRACE_S)
 
 
+def newest_turn(turn: CallerTurn, waiting: asyncio.Queue[CallerTurn]) -> CallerTurn:
+    """The newest of `turn` and the turns `waiting` after it, which are dropped.
+
+    Turns pile up while the agent is busy with something that cannot be cut (the greeting,
+    an answer to a typed message) or when recognition runs behind: a caller who said two
+    things meanwhile expects an answer to the last, not to each in a row, minutes late.
+    """
+    skipped = 0
+    while not waiting.empty():
+        turn = waiting.get_nowait()
+        skipped += 1
+    if skipped:
+        logger.info("answering the newest turn; %d older left unanswered", skipped)
+    return turn
+
+
 class Conversation:
     """Runs the agent's side of the call until cancelled or until it ends the call."""
 
@@ -84,7 +100,7 @@ class Conversation:
         """
         await self.say(greeting, interruptible=False)
         while not self._ending:
-            turn = await self._turns.get()
+            turn = newest_turn(await self._turns.get(), self._turns)
             await self.answer_turn(turn)
 
     async def answer_turn(self, turn: CallerTurn) -> None:
