@@ -321,6 +321,35 @@ def test_under_gevent_connections_are_kept_and_dropped_once_closed(
     assert server.connections == 2  # the first two on one connection, the last two on the next
 
 
+IDLE_CHECK_UNDER_GEVENT = """
+from gevent import monkey; monkey.patch_all()
+import gevent, os, resource, socket
+from webapp.providers.http11 import _closed_by_peer
+ours, theirs = socket.socketpair()
+others = []
+gevent.spawn(others.append, "ran")  # ready: it runs as soon as anything yields to the loop
+print(_closed_by_peer(ours), others)
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+high = socket.socket(fileno=os.dup2(ours.fileno(), 1500))  # beyond select's 1023
+print(_closed_by_peer(high))
+theirs.close()
+print(_closed_by_peer(ours), _closed_by_peer(high))
+"""
+
+
+def test_under_gevent_the_idle_check_does_not_yield_to_other_calls() -> None:
+    """gevent's own ``select`` yields to its loop even with a zero timeout: in a burst, every
+    call then waited for all the others to reach the same point before sending anything to
+    its provider (bench/README.md). The check must answer at once, on any descriptor (a
+    worker with a thousand callers goes past ``select``'s 1023), and still see a close."""
+    run = subprocess.run(
+        [sys.executable, "-c", IDLE_CHECK_UNDER_GEVENT],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert (run.returncode, run.stdout.splitlines()) == (0, ["False []", "False", "True True"]), run.stderr
+
+
 def test_a_request_built_by_hand_gets_httpx_default_timeout(serve: Serve) -> None:
     """httpx's client always sets the timeout extension; a request made without it still works."""
     server = serve([Reply(ok())])
