@@ -10,11 +10,15 @@ test-artifacts/screenshots/ (375×740 and 1280×800, light and dark).
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,8 @@ from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, offline_livekit_env
 from tests.support.browser import assert_accessible, screenshots, serve_axe
 from tests.support.processes import ROOT
 from tests.support.stack import AppServer, start_app_server
+from webapp.history.schema import calls
+from webapp.history.store import CallStore, new_call_id
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long admin password"
@@ -169,3 +175,61 @@ def test_sign_in_filter_open_a_transcript_and_download_the_csv(
     expect(page).to_have_url(f"{app.url}/admin/login")
     page.goto(f"{app.url}/admin")
     expect(page).to_have_url(f"{app.url}/admin/login?next=%2Fadmin")
+
+
+def sign_in_over_http(client: httpx.Client) -> None:
+    """The sign-in form, as a browser posts it (its CSRF token included)."""
+    page = client.get("/admin/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, "no CSRF token in the sign-in page"
+    signed_in = client.post("/admin/login", data={"password": PASSWORD, "csrf_token": token.group(1)})
+    assert signed_in.status_code == 303, signed_in.text
+
+
+def test_a_long_export_does_not_hold_up_calls_in_its_worker(ravan: Any, tmp_path: Path) -> None:
+    """One gevent worker streams a CSV of 20,000 calls (about a second of its CPU) while a call
+    comes in: the call is answered while most of the file is still to come."""
+    server_fake, _ = ravan
+    env = {
+        **offline_livekit_env(),
+        "RAVAN_API_KEY": FAKE_KEYS["ravan"],
+        "RAVAN_BASE_URL": server_fake.url,
+        "WEBCALL_ADMIN_PASSWORD": PASSWORD,
+        "WEBCALL_SECRET_KEY": "e2e-admin-secret-key-0123456789abcdef",
+        "WEBCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
+    }
+    app = start_app_server(env, tmp_path / "logs", agents_toml=AGENTS, workers=1)
+    try:
+        store = CallStore(env["WEBCALL_DATABASE_URL"])  # the schema is there: the worker made it
+        start = datetime(2026, 3, 1, tzinfo=UTC)
+        with store.engine.begin() as connection:
+            connection.execute(calls.insert(), [
+                {"call_id": new_call_id(), "provider": "ravan", "agent": "sales", "channel": "web",
+                 "outcome": "created", "status": "created", "provider_call_id": f"sess-{n}",
+                 "created_at": start + timedelta(seconds=n), "updated_at": start + timedelta(seconds=n)}
+                for n in range(20_000)
+            ])  # fmt: skip
+        store.close()
+        finished: dict[str, float] = {}
+        with httpx.Client(base_url=app.url, timeout=60) as admin:
+            sign_in_over_http(admin)
+            with admin.stream("GET", "/admin/calls.csv") as export:
+                pieces = export.iter_bytes()
+                body = [next(pieces)]  # the export is under way
+
+                def read_the_rest() -> None:
+                    body.extend(pieces)
+                    finished["export"] = time.monotonic()
+
+                reader = threading.Thread(target=read_the_rest)
+                reader.start()
+                call = httpx.post(f"{app.url}/api/calls", json={"agent": "sales"}, timeout=60)
+                finished["call"] = time.monotonic()
+                reader.join(60)
+        assert call.status_code == 201, call.text
+        rows = list(csv.DictReader(io.StringIO(b"".join(body).decode())))
+        assert len(rows) == 20_000 and rows[0]["provider_call_id"] == "sess-19999"
+        # Without its pauses the export ran to its end first: the call came after it.
+        assert finished["export"] - finished["call"] > 0.2, finished
+    finally:
+        app.process.stop()

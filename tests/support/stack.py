@@ -169,7 +169,7 @@ class AppServer:
     process: Process
 
 
-def start_app_server(env: dict[str, str], log_dir: Path, *, agents_toml: str) -> AppServer:
+def start_app_server(env: dict[str, str], log_dir: Path, *, agents_toml: str, workers: int = 2) -> AppServer:
     """Run the production entry point (gunicorn, gunicorn.conf.py) on a free loopback port."""
     port = free_port()
     # Each run gets its own catalogue: runs side by side must not overwrite each other's.
@@ -179,7 +179,7 @@ def start_app_server(env: dict[str, str], log_dir: Path, *, agents_toml: str) ->
     agents_file.write_text(agents_toml)
     argv = [
         sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-        "--bind", f"127.0.0.1:{port}", "--workers", "2", "webapp:create_app()",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "webapp:create_app()",
     ]  # fmt: skip
     full_env = {
         "WEBCALL_AGENTS_FILE": str(agents_file),
