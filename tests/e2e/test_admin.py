@@ -55,20 +55,23 @@ TRANSCRIPT = [
 ]
 
 
-@pytest.fixture
-def admin_server(ravan: Any, tmp_path: Path) -> Iterator[tuple[AppServer, dict[str, str]]]:
-    """gunicorn with the admin view on, its own call log, the Ravan fake behind it; and its settings."""
-    server_fake, state = ravan
-    state.agents["support-agent"] = {}
-    env = {
+def admin_env(ravan: Any, tmp_path: Path) -> dict[str, str]:
+    """Settings for gunicorn with the admin view on, its own call log and the Ravan fake behind it."""
+    return {
         **offline_livekit_env(),
         "RAVAN_API_KEY": FAKE_KEYS["ravan"],
-        "RAVAN_BASE_URL": server_fake.url,
+        "RAVAN_BASE_URL": ravan[0].url,
         "WEBCALL_ADMIN_PASSWORD": PASSWORD,
         "WEBCALL_SECRET_KEY": "e2e-admin-secret-key-0123456789abcdef",
         "WEBCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
-        "WEBCALL_AGENTS_FILE": str(tmp_path / "agents.toml"),
     }
+
+
+@pytest.fixture
+def admin_server(ravan: Any, tmp_path: Path) -> Iterator[tuple[AppServer, dict[str, str]]]:
+    """gunicorn with the admin view on, its own call log, the Ravan fake behind it; and its settings."""
+    ravan[1].agents["support-agent"] = {}
+    env = {**admin_env(ravan, tmp_path), "WEBCALL_AGENTS_FILE": str(tmp_path / "agents.toml")}
     (tmp_path / "agents.toml").write_text(AGENTS)
     app = start_app_server(env, tmp_path / "logs", agents_toml=AGENTS)
     yield app, env
@@ -189,15 +192,7 @@ def sign_in_over_http(client: httpx.Client) -> None:
 def test_a_long_export_does_not_hold_up_calls_in_its_worker(ravan: Any, tmp_path: Path) -> None:
     """One gevent worker streams a CSV of 20,000 calls (about a second of its CPU) while a call
     comes in: the call is answered while most of the file is still to come."""
-    server_fake, _ = ravan
-    env = {
-        **offline_livekit_env(),
-        "RAVAN_API_KEY": FAKE_KEYS["ravan"],
-        "RAVAN_BASE_URL": server_fake.url,
-        "WEBCALL_ADMIN_PASSWORD": PASSWORD,
-        "WEBCALL_SECRET_KEY": "e2e-admin-secret-key-0123456789abcdef",
-        "WEBCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
-    }
+    env = admin_env(ravan, tmp_path)
     app = start_app_server(env, tmp_path / "logs", agents_toml=AGENTS, workers=1)
     try:
         store = CallStore(env["WEBCALL_DATABASE_URL"])  # the schema is there: the worker made it
