@@ -1,4 +1,6 @@
-"""What the agent says: a greeting, an answer to every turn and chat message, and goodbye.
+"""What the agent says: a greeting, an answer to each turn and chat message, and goodbye.
+
+Turns that piled up while the agent was busy get one answer, to the newest (`newest_turn`).
 
 Answers come from `intents.reply_to`. The caller can talk over the agent (barge-in): the
 voice is cut at once and the cut line is marked as interrupted. Goodbye, from the caller
