@@ -131,7 +131,7 @@ def test_time_limit_schedule_warns_only_when_there_is_room() -> None:
 
 
 def test_turns_that_piled_up_get_one_answer_to_the_newest() -> None:
-    """Said while the agent was busy, three turns get one answer: to the last of them."""
+    """Said while the agent was busy, three turns get one answer: to the last with words."""
 
     def turn(text: str) -> CallerTurn:
         return CallerTurn(text, Recognition(text), "TR_x", f"seg-{text}", "live", 1.0, time.monotonic())
@@ -142,6 +142,10 @@ def test_turns_that_piled_up_get_one_answer_to_the_newest() -> None:
         waiting.put_nowait(turn(text))
     assert newest_turn(turn("hello"), waiting).text == "goodbye"
     assert waiting.empty()
+    waiting.put_nowait(turn(""))  # heard, but no words: the last turn with words is answered
+    assert newest_turn(turn("price"), waiting).text == "price"
+    waiting.put_nowait(turn(""))
+    assert newest_turn(turn(""), waiting).text == ""
 
 
 def test_agent_words_are_paced_over_the_audio() -> None:

@@ -58,19 +58,19 @@ def schedule_for(max_call_s: float) -> Schedule:
 
 
 def newest_turn(turn: CallerTurn, waiting: asyncio.Queue[CallerTurn]) -> CallerTurn:
-    """The newest of `turn` and the turns `waiting` after it, which are dropped.
+    """The newest of `turn` and the turns `waiting` after it that has words (the newest of all
+    if none has); the others are dropped.
 
     Turns pile up while the agent is busy with something that cannot be cut (the greeting,
     an answer to a typed message) or when recognition runs behind: a caller who said two
     things meanwhile expects an answer to the last, not to each in a row, minutes late.
     """
-    skipped = 0
+    turns = [turn]
     while not waiting.empty():
-        turn = waiting.get_nowait()
-        skipped += 1
-    if skipped:
-        logger.info("answering the newest turn; %d older left unanswered", skipped)
-    return turn
+        turns.append(waiting.get_nowait())
+    if len(turns) > 1:
+        logger.info("answering the newest turn; %d older left unanswered", len(turns) - 1)
+    return next((t for t in reversed(turns) if t.text), turns[-1])
 
 
 class Conversation:
