@@ -58,6 +58,26 @@ def test_an_access_line_is_one_json_object(caplog: pytest.LogCaptureFixture) -> 
     assert line["duration_ms"] == 12.5 and line["logger"] == "gunicorn.access"
 
 
+def test_for_a_terminal_an_access_line_is_text(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``WEBCALL_LOG_FORMAT=text`` (scripts/demo) makes gunicorn's lines plain, like the app's."""
+    monkeypatch.setenv("WEBCALL_LOG_FORMAT", "text")
+    config = Config()
+    config.set("accesslog", "-")
+    logger = JsonLogger(config)
+    logger.access_log.propagate = True
+    response = SimpleNamespace(status="201 CREATED", sent=512, headers=[("X-Request-ID", "abc12345")])
+    environ = {"REQUEST_METHOD": "POST", "RAW_URI": "/webhooks/ravan/wh-secret", "REMOTE_ADDR": "10.0.0.9"}
+    with caplog.at_level(logging.INFO, logger="gunicorn.access"):
+        logger.access(response, None, environ, datetime.timedelta(milliseconds=3.25))
+    assert caplog.records[-1].getMessage() == "POST /webhooks/ravan/*** 201 512 B 3.2 ms (request abc12345)"
+    assert "wh-secret" not in caplog.text
+    handlers = logger.error_log.handlers + logger.access_log.handlers
+    formats = {getattr(handler.formatter, "_fmt", None) for handler in handlers}
+    assert formats == {"%(asctime)s %(levelname)s %(name)s: %(message)s"}
+
+
 def test_the_master_imports_no_part_of_the_app() -> None:
     """gunicorn's master imports the log format before it forks: the app's modules (and the
     SSL, HTTP and database libraries under them) must first be imported in the worker, after

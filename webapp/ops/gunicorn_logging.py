@@ -3,6 +3,7 @@
 ``gunicorn.conf.py`` names :class:`JsonLogger` as gunicorn's ``logger_class``. Access lines
 carry the worker's pid and the request id the app answered with; paths are logged without
 their query (demo-link tokens live there) and secret path segments (webhook tokens) are masked.
+With ``WEBCALL_LOG_FORMAT=text`` (``scripts/demo``'s terminal) they are plain lines like the app's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import orjson
 from gunicorn.glogging import Logger
 
-from .logging import RequestIdFilter, json_formatter, mask_in, mask_secret_paths
+from .logging import TEXT_LINE, RequestIdFilter, json_formatter, mask_in, mask_secret_paths
 
 
 def public_path(path: str) -> str:
@@ -24,20 +25,21 @@ def public_path(path: str) -> str:
 
 
 class JsonLogger(Logger):
-    """gunicorn's logger, writing one JSON object per line."""
+    """gunicorn's logger, writing one JSON object per line (or, for a terminal, a text line)."""
 
     def setup(self, cfg: Any) -> None:
-        """gunicorn's handlers, with our JSON formatter on the error log."""
+        """gunicorn's handlers, with our formatter (JSON, or text) on the error log."""
         super().setup(cfg)
+        self.text = os.environ.get("WEBCALL_LOG_FORMAT") == "text"
         for handler in self.error_log.handlers:
-            handler.setFormatter(json_formatter())
+            handler.setFormatter(logging.Formatter(TEXT_LINE) if self.text else json_formatter())
             handler.addFilter(RequestIdFilter())
         for handler in self.access_log.handlers:
-            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setFormatter(logging.Formatter(TEXT_LINE if self.text else "%(message)s"))
         mask_in(self.error_log, self.access_log)  # gunicorn's own messages can quote a path
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> None:
-        """One JSON line per request."""
+        """One line per request."""
         if not self.access_log_enabled:
             return
         headers = {name.lower(): value for name, value in getattr(resp, "headers", [])}
@@ -56,4 +58,9 @@ class JsonLogger(Logger):
             "request_id": headers.get("x-request-id"),
             "user_agent": environ.get("HTTP_USER_AGENT"),
         }
-        self.access_log.info(orjson.dumps(line).decode())
+        if self.text:
+            self.access_log.info(
+                "%(method)s %(path)s %(status)s %(bytes)s B %(duration_ms)s ms (request %(request_id)s)", line
+            )
+        else:
+            self.access_log.info(orjson.dumps(line).decode())

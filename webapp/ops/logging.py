@@ -18,6 +18,7 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 from ..tracing import current_request_id
 
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
+TEXT_LINE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 RENAMED = {"levelname": "level", "name": "logger"}
 SECRET_PATH = re.compile(r"(/webhooks/[^/\s?#\"']+/)[^/\s?#\"']+")
 
@@ -72,7 +73,7 @@ def configure_logging(level: str, log_format: str = "json") -> None:
         if log_format == "json":
             handler.setFormatter(json_formatter())
         else:
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            handler.setFormatter(logging.Formatter(TEXT_LINE))
         root.addHandler(handler)
         root.setLevel(level)
     for existing in root.handlers:
