@@ -60,7 +60,8 @@ class JsonLogger(Logger):
         }
         if self.text:
             self.access_log.info(
-                "%(method)s %(path)s %(status)s %(bytes)s B %(duration_ms)s ms (request %(request_id)s)", line
+                "%(method)s %(path)s %(status)s %(bytes)s B %(duration_ms)s ms (request %(request)s)",
+                {**line, "request": line["request_id"] or "-"},
             )
         else:
             self.access_log.info(orjson.dumps(line).decode())
