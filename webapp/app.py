@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     client = http or httpx.Client(
         timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
         # A connection per request in flight, kept alive: a busy worker neither reconnects
-        # nor waits for another call's connection (http.client: a third of httpcore's CPU).
+        # nor waits for another call's connection; llhttp reads the answers (http11.py).
         transport=HTTP11Transport(),
         headers={"User-Agent": f"webcall/{openapi.VERSION}"},
     )

@@ -189,23 +189,27 @@ def csv_lines(records: Iterator[CallRecord]) -> Iterator[str]:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+
+    def taken() -> str:
+        """What the buffer holds, emptying it."""
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
     writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
+    yield taken()
     try:
         for record in records:
             values = admin_call(record).model_dump()
             writer.writerow([safe_cell(values[column]) for column in CSV_COLUMNS])
             if buffer.tell() >= CSV_CHUNK_CHARS:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+                yield taken()
                 time.sleep(CSV_PAUSE_S)
     except CallLogError as error:  # the 200 has gone: end the file early and say so in the log
         log.error("admin: the CSV export stopped, the call log failed: %s", error)
     if buffer.tell():
-        yield buffer.getvalue()
+        yield taken()
 
 
 def safe_cell(value: Any) -> Any:
