@@ -19,6 +19,7 @@ import pytest
 from tests.support.services import self_signed_certificate
 from webapp.providers import http11
 from webapp.providers.http11 import HTTP11Transport
+from webapp.providers.transport import Transport
 
 TIMEOUT = httpx.Timeout(5.0)
 JSON = b'{"call_id":"c-1"}'
@@ -260,12 +261,21 @@ def test_timeouts_and_refusals_are_httpx_errors(serve: Serve) -> None:
         post(transport, httpx.URL("ftp://127.0.0.1/"))
 
 
-def test_a_header_that_would_break_the_framing_is_never_sent(serve: Serve) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Key": "k\r\nX-Injected: 1"},
+        {"X Key": "k"},
+        {"X-Key": "k\x00"},
+        {"": "k"},
+        {"X-Key\nX-Injected": "1"},  # names are checked together, a line each: never one as two
+        {"X-Key": "k", "X-Injected\n": "1"},
+    ],
+)
+def test_a_header_that_would_break_the_framing_is_never_sent(serve: Serve, headers: dict[str, str]) -> None:
     server = serve([Reply(ok())])
-    with pytest.raises(httpx.LocalProtocolError):
-        post(HTTP11Transport(), server.url, {"X-Key": "k\r\nX-Injected: 1"})
-    with pytest.raises(httpx.LocalProtocolError):
-        post(HTTP11Transport(), server.url, {"X Key": "k"})
+    with pytest.raises(httpx.LocalProtocolError, match="invalid header"):
+        post(HTTP11Transport(), server.url, headers)
     assert server.requests == [] and server.connections == 0
 
 
@@ -294,6 +304,7 @@ UNDER_GEVENT = """
 from gevent import monkey; monkey.patch_all()
 import ssl, sys, time, httpx
 from webapp.providers.http11 import HTTP11Transport
+from webapp.providers.transport import Transport
 url, cafile = httpx.URL(sys.argv[1]), sys.argv[2]
 transport = HTTP11Transport(tls=ssl.create_default_context(cafile=cafile))
 headers = [(b"Host", url.netloc), (b"Content-Length", b"0")]
@@ -368,3 +379,21 @@ def test_the_answer_to_a_head_request_ends_with_its_headers(serve: Serve) -> Non
     assert (answer.status_code, answer.content, answer.header("Content-Length")) == (200, b"", "17")
     assert post(transport, server.url).content == JSON
     assert server.connections == 2  # not kept: llhttp would read the next answer as a body
+
+
+def test_a_provider_request_has_the_clients_headers_with_its_own_in_their_place(serve: Serve) -> None:
+    """``Transport`` writes the head itself: the client's defaults, each replaced (any case) by
+    the request's own header of that name, and one Content-Type and Content-Length for the JSON."""
+    server = serve([Reply(ok())])
+    defaults = {"User-Agent": "webcall/test", "X-Default": "d"}
+    transport = Transport(httpx.Client(transport=HTTP11Transport(), headers=defaults), provider="test")
+    headers = {"user-agent": "mine", "Authorization": "Bearer k", "X-Name": "café"}
+    assert transport.post_json(str(server.url), headers=headers, body={"a": 1}) == {"call_id": "c-1"}
+    head, body = server.requests[0].split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")[1:]
+    sent = sorted((name.lower(), value) for name, value in (line.split(b": ", 1) for line in lines))
+    assert [name for name, _ in sent if name == b"user-agent"] == [b"user-agent"]  # one, ours
+    assert (b"user-agent", b"mine") in sent and (b"x-default", b"d") in sent
+    assert (b"authorization", b"Bearer k") in sent and (b"x-name", "café".encode()) in sent
+    assert (b"content-type", b"application/json") in sent and (b"content-length", b"7") in sent
+    assert body == b'{"a":1}'

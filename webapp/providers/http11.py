@@ -33,6 +33,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers of one answer
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a provider's JSON is a few kB: anything near this is broken
 TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110, 5.6.2)
+NAMES = re.compile(rb"%s(?:\n%s)*" % (TOKEN.pattern, TOKEN.pattern))  # header names, one a line
 LINE_BREAK = re.compile(rb"[\r\n\x00]")  # never in a header value: it would start a new header
 POLL = get_original("select", "poll")  # never gevent's: see _closed_by_peer
 
@@ -267,14 +268,17 @@ class HTTP11Transport(httpx.BaseTransport):
 
 
 def _head(method: str, url: httpx.URL, headers: Headers) -> bytes:
-    """The request line and headers, refusing a header that would break the framing."""
-    lines = [b"%s %s HTTP/1.1\r\n" % (method.encode("ascii"), url.raw_path)]
-    for name, value in headers:
-        if not TOKEN.fullmatch(name) or LINE_BREAK.search(value):
-            raise httpx.LocalProtocolError(f"Refusing to send an invalid header: {name[:40]!r}")
-        lines.append(b"%s: %s\r\n" % (name, value))
-    lines.append(b"\r\n")
-    return b"".join(lines)
+    """The request line and headers, refusing a header that would break the framing.
+
+    The names are checked together (one match over them all, a line each) and so are the
+    values: two regular expressions a request instead of two a header."""
+    names = b"\n".join(name for name, _ in headers)  # a name with a line break of its own: one line too many
+    names_ok = not headers or (NAMES.fullmatch(names) and names.count(b"\n") == len(headers) - 1)
+    if not names_ok or LINE_BREAK.search(b"".join(value for _, value in headers)):
+        bad = next(name for name, value in headers if not TOKEN.fullmatch(name) or LINE_BREAK.search(value))
+        raise httpx.LocalProtocolError(f"Refusing to send an invalid header: {bad[:40]!r}")
+    lines = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+    return b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode("ascii"), url.raw_path, lines)
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:

@@ -34,6 +34,7 @@ from .http11 import Answer, HTTP11Transport
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({502, 503, 504})
 MIN_ATTEMPT_S = 0.5  # no retry starts with less time than this left before the deadline
+INF = float("inf")  # a timeout of None: no limit of its own
 # An E.164 number, or 9+ digits however they are grouped: never written to a log line.
 PHONE_LIKE = re.compile(r"\+\d[\d\s().-]{6,}\d|(?<![\w.-])\d(?:[\s().-]?\d){8,}(?![\w.-])")
 
@@ -187,20 +188,20 @@ class Transport:
         url = _parsed(request.url)
         if request.params:
             url = url.copy_merge_params(request.params)
-        headers = self.client.headers.copy()
-        headers.update(request.headers)
+        own = dict(request.headers)
         content = b""
         if request.body is not None:
             content = orjson.dumps(request.body)
-            headers["Content-Type"] = "application/json"
+            own["Content-Type"] = "application/json"
         timeout = self._timeout(remaining_s)
         backend = self.client._transport_for_url(url)
         if isinstance(backend, HTTP11Transport):
             if request.body is not None:
-                headers["Content-Length"] = str(len(content))
-            return backend.exchange(
-                request.method, url, [(b"Host", url.netloc), *headers.raw], content, timeout
-            )
+                own["Content-Length"] = str(len(content))
+            raw = merged_headers(self.client.headers.raw, own)
+            return backend.exchange(request.method, url, [(b"Host", url.netloc), *raw], content, timeout)
+        headers = self.client.headers.copy()
+        headers.update(own)
         outgoing = httpx.Request(
             request.method,
             url,
@@ -218,6 +219,8 @@ class Transport:
     def _timeout(self, remaining_s: float) -> httpx.Timeout:
         """The client's timeouts, cut down so that no attempt outlives the total deadline."""
         base = self.client.timeout
+        if max(base.connect or INF, base.read or INF, base.write or INF, base.pool or INF) <= remaining_s:
+            return base  # the first attempt, as a rule: the deadline is the timeouts' sum
 
         def cap(value: float | None) -> float:
             return min(value, remaining_s) if value is not None else remaining_s
@@ -293,6 +296,15 @@ class _Request:
     status_errors: Mapping[int, type[AppError]]
     empty_ok: bool
     redact: tuple[str, ...] = ()  # this request's private values (a phone number), kept out of logs
+
+
+def merged_headers(defaults: list[tuple[bytes, bytes]], own: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """The client's default headers with the request's ``own`` in place of those of the same name
+    (any case), as bytes: what ``httpx.Headers.update`` gives, without building two ``Headers``
+    a request (a sixth of the provider exchange's CPU in cProfile). Encoded as httpx does (UTF-8)."""
+    given = [(name.encode(), value.encode()) for name, value in own.items()]
+    replaced = {name.lower() for name, _ in given}
+    return [(name, value) for name, value in defaults if name.lower() not in replaced] + given
 
 
 @functools.lru_cache(maxsize=256)
