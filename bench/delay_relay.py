@@ -19,6 +19,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable
+from typing import cast
 
 
 def split(addr: str) -> tuple[str, int]:
@@ -32,17 +33,23 @@ class Delayed:
 
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
-        self.queue: asyncio.Queue[tuple[float, Callable[[], object]]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[float, Callable[[], object] | None]] = asyncio.Queue()
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def put(self, action: Callable[[], object]) -> None:
         """Schedule ``action`` for now + delay."""
         self.queue.put_nowait((time.monotonic() + self.delay_s, action))
 
+    def close(self) -> None:
+        """End once everything put so far has run: a closed connection leaves no task behind."""
+        self.queue.put_nowait((0.0, None))
+
     async def _run(self) -> None:
-        """Wait for each item's time, then run it."""
+        """Wait for each item's time, then run it; stop at ``close()``'s mark."""
         while True:
             due, action = await self.queue.get()
+            if action is None:
+                return
             wait_s = due - time.monotonic()
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
@@ -60,6 +67,7 @@ async def serve_tcp(listen: str, target: str, delay_s: float) -> asyncio.Server:
         except (ConnectionError, OSError):
             pass
         later.put(writer.close)
+        later.close()
 
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(2 * delay_s)  # the TCP handshake's round trip, before any byte moves
@@ -81,41 +89,51 @@ class UdpRelay(asyncio.DatagramProtocol):
 
     def __init__(self, target: tuple[str, int], delay_s: float) -> None:
         self.target = target
-        self.delay_s = delay_s
-        self.upstreams: dict[tuple[str, int], asyncio.DatagramTransport] = {}
+        self.later = Delayed(delay_s)  # both directions, each datagram in the order it arrived
+        self.upstreams: dict[tuple[str, int], socket.socket] = {}
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Remember the front socket."""
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
-        self.later = Delayed(self.delay_s)
+        """Remember the front socket (asyncio's datagram transports do not all subclass
+        ``DatagramTransport``: the selector loop's does not)."""
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         """From a client: forward it upstream, later."""
-        upstream = self.upstreams.get(addr)
-        if upstream is None:
-            asyncio.get_running_loop().create_task(self._open(addr, data))
-            return
-        self.later.put(lambda: upstream.sendto(data))
+        upstream = self.upstreams.get(addr) or self._open(addr)
+        self.later.put(lambda: _send(upstream, data))
 
-    async def _open(self, client: tuple[str, int], first: bytes) -> None:
-        """A new client: its own upstream socket, so replies can be told apart."""
-        front = self
+    def _open(self, client: tuple[str, int]) -> socket.socket:
+        """A new client's own upstream socket (so replies can be told apart), opened at once:
+        its next datagrams, however soon they come, leave from the same one."""
+        upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        upstream.setblocking(False)
+        upstream.bind(("127.0.0.1", 0))
+        upstream.connect(self.target)
 
-        def reply(data: bytes) -> None:
-            if front.transport is not None:
-                front.transport.sendto(data, client)
+        def readable() -> None:
+            try:
+                data = upstream.recv(65536)
+            except OSError:  # nothing after all, or the target refused (ICMP)
+                return
+            self.later.put(lambda: self._reply(data, client))
 
-        class Back(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, _addr: tuple[str, int]) -> None:
-                front.later.put(lambda: reply(data))
+        asyncio.get_running_loop().add_reader(upstream.fileno(), readable)
+        self.upstreams[client] = upstream
+        return upstream
 
-        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            Back, local_addr=("127.0.0.1", 0), remote_addr=self.target
-        )
-        self.upstreams[client] = transport
-        self.later.put(lambda: transport.sendto(first))
+    def _reply(self, data: bytes, client: tuple[str, int]) -> None:
+        """To a client, from the front socket it wrote to."""
+        if self.transport is not None:
+            self.transport.sendto(data, client)
+
+
+def _send(upstream: socket.socket, data: bytes) -> None:
+    """Send a datagram; one that cannot leave now is lost, as on any network."""
+    try:
+        upstream.send(data)
+    except OSError:
+        pass
 
 
 async def main(args: argparse.Namespace) -> None:

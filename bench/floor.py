@@ -86,12 +86,22 @@ def build_bare_page(out: Path) -> Path:
 
 
 def livekit_config(folder: Path, port: int, udp_port: int, node_ip: str) -> Path:
-    """A dev server config; media is advertised at ``node_ip`` (the relay's address when delayed)."""
+    """A dev server config; media is advertised at ``node_ip`` (the relay's address when delayed).
+
+    Behind the relay, media has one way in: UDP through it, as across a NAT. Two other ways
+    would skip the delay (both were taken before this was written; LiveKit's log names the
+    selected pairs): its ICE over TCP listens on every address, so a browser reaches it at
+    ``node_ip`` past the relay (no TCP port here), and as a full ICE agent it sends its own
+    checks to the browser's host candidates, all local on this machine (ICE lite here: it
+    only answers the browser's checks, which go to ``node_ip``)."""
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / f"livekit-{node_ip}.yaml"
+    relayed = node_ip == RELAY_IP
+    tcp_port = 0 if relayed else free_port()  # 0: no ICE over TCP
     config.write_text(
-        f"port: {port}\nrtc:\n  tcp_port: {free_port()}\n  udp_port: {udp_port}\n  use_external_ip: false\n"
+        f"port: {port}\nrtc:\n  tcp_port: {tcp_port}\n  udp_port: {udp_port}\n  use_external_ip: false\n"
         f"  node_ip: {node_ip}\n  enable_loopback_candidate: true\n  ips:\n    includes: [127.0.0.1/32]\n"
+        f"  use_ice_lite: {str(relayed).lower()}\n"
     )
     return config
 
