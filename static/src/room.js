@@ -18,9 +18,11 @@ const ROOM_OPTIONS = {
   // reads the flag from here when setMicrophoneEnabled creates the track (not from the publish
   // options passed there, which we still pass as LiveKit's examples do).
   publishDefaults: { preConnectBuffer: true },
-  // Two peer connections, the offer after the join (the SDK's v0 signalling): measured faster to
-  // connected than the single connection with the offer in the join request, on loopback and at a
-  // 50 ms round trip alike (bench/README.md, "floor").
+  // Two peer connections, the offer after the join (the SDK's v0 signalling). Measured on this
+  // page (bench/README.md, "floor"): at a 50 ms round trip, media included, it reaches connected
+  // as soon as the single connection with the offer in the join request (450 against 467 ms, and
+  // 454 against 437 in another run) and sends the microphone 7-10% later, which the pre-connect
+  // buffer above covers; on loopback it connects in three quarters of the time (151 against 200 ms).
   singlePeerConnection: false,
   audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
   // LiveKit's default policy keeps trying for ~45 s. A conversation that has been silent for
