@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import cast
 
+IDLE_S = 60.0  # a UDP client silent this long is gone (ICE keeps a live one talking every few s)
+
 
 def split(addr: str) -> tuple[str, int]:
     """``host:port`` → (host, port)."""
@@ -87,10 +89,12 @@ async def serve_tcp(listen: str, target: str, delay_s: float) -> asyncio.Server:
 class UdpRelay(asyncio.DatagramProtocol):
     """The front socket: one upstream socket per client address, replies sent back from here."""
 
-    def __init__(self, target: tuple[str, int], delay_s: float) -> None:
+    def __init__(self, target: tuple[str, int], delay_s: float, idle_s: float = IDLE_S) -> None:
         self.target = target
         self.later = Delayed(delay_s)  # both directions, each datagram in the order it arrived
+        self.idle_s = idle_s
         self.upstreams: dict[tuple[str, int], socket.socket] = {}
+        self.last_heard: dict[tuple[str, int], float] = {}  # each client's latest datagram
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -100,12 +104,15 @@ class UdpRelay(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         """From a client: forward it upstream, later."""
+        self.last_heard[addr] = time.monotonic()
         upstream = self.upstreams.get(addr) or self._open(addr)
         self.later.put(lambda: _send(upstream, data))
 
     def _open(self, client: tuple[str, int]) -> socket.socket:
         """A new client's own upstream socket (so replies can be told apart), opened at once:
-        its next datagrams, however soon they come, leave from the same one."""
+        its next datagrams, however soon they come, leave from the same one. Clients gone quiet
+        for ``idle_s`` lose theirs now, so a long run holds a socket per live client only."""
+        self._forget_idle(time.monotonic() - self.idle_s)
         upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         upstream.setblocking(False)
         upstream.bind(("127.0.0.1", 0))
@@ -121,6 +128,15 @@ class UdpRelay(asyncio.DatagramProtocol):
         asyncio.get_running_loop().add_reader(upstream.fileno(), readable)
         self.upstreams[client] = upstream
         return upstream
+
+    def _forget_idle(self, before: float) -> None:
+        """Close the upstream sockets of clients last heard from before ``before``."""
+        for client in [c for c, heard in self.last_heard.items() if heard < before]:
+            del self.last_heard[client]
+            upstream = self.upstreams.pop(client, None)
+            if upstream is not None:
+                asyncio.get_running_loop().remove_reader(upstream.fileno())
+                upstream.close()
 
     def _reply(self, data: bytes, client: tuple[str, int]) -> None:
         """To a client, from the front socket it wrote to."""

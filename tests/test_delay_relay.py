@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.delay_relay import serve_tcp
+from bench.delay_relay import UdpRelay, serve_tcp
 from tests.support.processes import ROOT, Process, free_port, free_udp_port, python_argv, start, wait_until
 
 DELAY_MS = 25  # each way, as the floor's 50 ms round trip
@@ -134,3 +134,24 @@ def test_a_closed_connection_leaves_nothing_running_in_the_relay() -> None:
     before, during, after = asyncio.run(scenario())
     assert during > before  # the connection had tasks of its own (its handler, its two queues)
     assert after == before
+
+
+def test_udp_clients_gone_quiet_lose_their_upstream_socket() -> None:
+    async def scenario() -> tuple[list[tuple[str, int]], tuple[str, int]]:
+        loop = asyncio.get_running_loop()
+        relay = UdpRelay(("127.0.0.1", udp_echo()), delay_s=0.001, idle_s=0.1)
+        front, _ = await loop.create_datagram_endpoint(lambda: relay, local_addr=("127.0.0.1", 0))
+        address = front.get_extra_info("sockname")
+        clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        clients[0].sendto(b"one", address)
+        await asyncio.sleep(0.3)  # the first client goes quiet for longer than idle_s
+        clients[1].sendto(b"two", address)
+        await asyncio.sleep(0.05)
+        front.close()
+        open_for, second = list(relay.upstreams), ("127.0.0.1", clients[1].getsockname()[1])
+        for client in clients:
+            client.close()
+        return open_for, second
+
+    open_for, second = asyncio.run(scenario())
+    assert open_for == [second]  # the first client's socket was closed when the second came
