@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.delay_relay import UdpRelay, serve_tcp
+from tests.support.aio import run_async
 from tests.support.processes import ROOT, Process, free_port, free_udp_port, python_argv, start, wait_until
 
 DELAY_MS = 25  # each way, as the floor's 50 ms round trip
@@ -131,7 +132,7 @@ def test_a_closed_connection_leaves_nothing_running_in_the_relay() -> None:
         server.close()
         return before, during, after
 
-    before, during, after = asyncio.run(scenario())
+    before, during, after = run_async(scenario())
     assert during > before  # the connection had tasks of its own (its handler, its two queues)
     assert after == before
 
@@ -153,5 +154,5 @@ def test_udp_clients_gone_quiet_lose_their_upstream_socket() -> None:
             client.close()
         return open_for, second
 
-    open_for, second = asyncio.run(scenario())
+    open_for, second = run_async(scenario())
     assert open_for == [second]  # the first client's socket was closed when the second came

@@ -9,7 +9,6 @@ the level of every frame of its voice, with arrival times.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import io
 import json
 import re
@@ -18,10 +17,10 @@ import subprocess
 import time
 import uuid
 import wave
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import av
 import numpy as np
@@ -33,7 +32,6 @@ from webapp.demo_agent.turns import level_dbfs
 AGENT_NAME = "webcall-demo"
 SAMPLE_RATE = 48000
 FRAME = SAMPLE_RATE // 50  # 20 ms
-T = TypeVar("T")
 
 
 def espeak_samples(text: str, directory: Path, *, voice: str = "en-us", speed: int = 150) -> np.ndarray:
@@ -296,13 +294,3 @@ async def participants(server: Any, room: str) -> list[str]:
                 return []
             raise
     return [p.identity for p in listing.participants]
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` on a fresh event loop in its own thread.
-
-    Browser tests in the same session leave Playwright's loop running on the main
-    thread, where ``asyncio.run`` refuses to start another.
-    """
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()

@@ -12,7 +12,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.demo_agent.caller import run_async, webm_opus
+from tests.demo_agent.caller import webm_opus
+from tests.support.aio import run_async
 from webapp.demo_agent.greeting import DEFAULT_GREETING, greeting_from_metadata, max_call_s_from_metadata
 from webapp.demo_agent.preconnect import decode_audio
 from webapp.demo_agent.settings import AgentSettings, SettingsError

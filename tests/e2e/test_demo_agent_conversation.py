@@ -18,11 +18,11 @@ from tests.demo_agent.caller import (
     Caller,
     espeak_samples,
     participants,
-    run_async,
     webm_opus,
     word_error_rate,
     words_of,
 )
+from tests.support.aio import run_async
 
 pytestmark = pytest.mark.e2e
 
