@@ -54,6 +54,22 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook signatur
     gc.freeze()
 
 
+def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """The worker is about to exit: logging gets the standard library's own lock back.
+
+    gevent's patching swapped logging's module lock for one that asks gevent which greenlet is
+    running. After the interpreter has torn gevent's modules down, logging's last clean-up (a
+    weak-reference callback per handler) still takes that lock, found None where gevent's
+    function was and printed a traceback, not a JSON line, on every worker's exit: Ctrl-C in
+    scripts/demo, every deploy (gevent issue #2148, open)."""
+    import logging
+
+    from gevent.monkey import get_original, is_module_patched
+
+    if is_module_patched("threading"):
+        logging._lock = get_original("_thread", "RLock")()  # type: ignore[attr-defined]
+
+
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     """A worker is gone: its live gauges stop counting."""
     from prometheus_client import multiprocess

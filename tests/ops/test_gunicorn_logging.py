@@ -109,3 +109,25 @@ def test_the_worker_freezes_what_it_holds_once_the_app_is_loaded(tmp_path: Path)
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_worker_stops_with_json_lines_only(tmp_path: Path) -> None:
+    """Stopping gunicorn (Ctrl-C in ``scripts/demo``, a deploy in production) writes JSON lines
+    only: no traceback from logging's last clean-up in a gevent worker (gevent issue #2148)."""
+    port, log_file = free_port(), tmp_path / "gunicorn.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+         "tests.support.gc_probe:app"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file.open("w"),
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+    )  # fmt: skip
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/").status_code == 200,
+                   timeout_s=20, what="gunicorn to answer")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(20)
+    lines = [line for line in log_file.read_text().splitlines() if line.strip()]
+    messages = [json.loads(line)["message"] for line in lines]  # each line one JSON object
+    assert any(message.startswith("Worker exiting") for message in messages)
+    assert messages[-1] == "Shutting down: Master"
