@@ -6,6 +6,7 @@ Calls through a real LiveKit server (turns, barge-in, goodbye) are in
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 
@@ -18,6 +19,7 @@ from webapp.demo_agent.greeting import DEFAULT_GREETING, greeting_from_metadata,
 from webapp.demo_agent.preconnect import decode_audio
 from webapp.demo_agent.settings import AgentSettings, SettingsError
 from webapp.demo_agent.speech import chime, parse_wav, resample
+from webapp.demo_agent.transcripts import AgentLine
 from webapp.demo_agent.turns import level_dbfs
 
 AGENT_NAME = "webcall-demo"
@@ -72,3 +74,39 @@ def test_settings_name_every_problem_and_hide_the_secret() -> None:
     env = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "hush-hush"}
     settings = AgentSettings.from_env(env)
     assert settings.agent_name == AGENT_NAME and "hush-hush" not in repr(settings)
+
+
+class BrokenStream:
+    """A transcript stream whose writes fail after the first, as at shutdown (the FFI is gone)."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    async def write(self, text: str) -> None:
+        if self.written:
+            raise AssertionError  # what livekit.rtc raises once its handle is invalid
+        self.written.append(text)
+
+    async def aclose(self, attributes: dict[str, str] | None = None) -> None:
+        return None
+
+
+def test_a_transcript_line_whose_stream_breaks_stops_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A line still being paced when the room or the process goes away ends with one warning,
+    not an exception nobody retrieves (asyncio printed its traceback at every Ctrl-C)."""
+    stream = BrokenStream()
+
+    class Participant:
+        async def stream_text(self, **_: object) -> BrokenStream:
+            return stream
+
+    async def speak() -> asyncio.Task[None] | None:
+        line = AgentLine(Participant(), "TR_agent", "one two three four five")  # type: ignore[arg-type]
+        await line.start(0.1)
+        await asyncio.sleep(0.3)  # past every word's time: the pacer has tried them all
+        return line._pacer
+
+    pacer = run_async(speak())
+    assert pacer is not None and pacer.done() and pacer.exception() is None
+    assert stream.written == ["one"]
+    assert "could not write a transcript line" in caplog.text

@@ -138,7 +138,11 @@ class AgentLine:
                 await asyncio.wait_for(self._stop.wait(), max(0.0, started + at - loop.time()))
                 return
             except TimeoutError:
-                await self._write_until(index + 1)
+                try:
+                    await self._write_until(index + 1)
+                except Exception as exc:  # the room (or the whole process) went away mid-line
+                    logger.warning("could not write a transcript line: %r", exc)
+                    return
 
     async def _write_until(self, count: int) -> None:
         """Write the words not yet sent, up to `count` of them."""
