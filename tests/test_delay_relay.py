@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -39,44 +40,53 @@ def tcp_echo() -> int:
     return int(listener.getsockname()[1])
 
 
-SENDERS: list[tuple[str, int]] = []  # every address the UDP echo heard from
-
-
-def udp_echo() -> int:
-    """A UDP socket on loopback that sends each datagram back to its sender; its port."""
+def udp_echo() -> tuple[int, list[tuple[str, int]]]:
+    """A UDP socket on loopback that sends each datagram back to its sender; its port, and the
+    address of every datagram's sender as they come."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
+    senders: list[tuple[str, int]] = []
 
     def serve() -> None:
         while True:
             data, sender = sock.recvfrom(65536)
-            SENDERS.append(sender)
+            senders.append(sender)
             sock.sendto(data, sender)
 
     threading.Thread(target=serve, daemon=True).start()
-    return int(sock.getsockname()[1])
+    return int(sock.getsockname()[1]), senders
+
+
+@dataclass(frozen=True)
+class Relay:
+    """The relay under test: where to reach it, and who its UDP echo heard from."""
+
+    tcp_port: int
+    udp_port: int
+    udp_senders: list[tuple[str, int]]
 
 
 @pytest.fixture()
-def relay() -> Iterator[tuple[int, int]]:
-    """``python -m bench.delay_relay`` in front of a TCP and a UDP echo: its TCP and UDP ports."""
+def relay() -> Iterator[Relay]:
+    """``python -m bench.delay_relay`` in front of a TCP and a UDP echo."""
     tcp_port, udp_port = free_port(), free_udp_port()
+    echo_port, senders = udp_echo()
     process: Process = start("delay-relay", python_argv(
         "-m", "bench.delay_relay", "--delay-ms", str(DELAY_MS),
         "--tcp", f"127.0.0.1:{tcp_port}=127.0.0.1:{tcp_echo()}",
-        "--udp", f"127.0.0.1:{udp_port}=127.0.0.1:{udp_echo()}",
+        "--udp", f"127.0.0.1:{udp_port}=127.0.0.1:{echo_port}",
     ), env={}, log_dir=ROOT / "test-artifacts" / "delay-relay")  # fmt: skip
     try:
         # Ready once it says so: it prints after the last of its sockets is bound (UDP's too).
         wait_until(lambda: "relaying with" in process.log(), timeout_s=10, what="the relay", process=process)
-        yield tcp_port, udp_port
+        yield Relay(tcp_port, udp_port, senders)
     finally:
         process.stop()
     assert process.popen.returncode is not None  # stopped with the run
 
 
-def test_tcp_is_delayed_each_way_and_arrives_whole_and_in_order(relay: tuple[int, int]) -> None:
-    with socket.create_connection(("127.0.0.1", relay[0])) as sock:
+def test_tcp_is_delayed_each_way_and_arrives_whole_and_in_order(relay: Relay) -> None:
+    with socket.create_connection(("127.0.0.1", relay.tcp_port)) as sock:
         sock.settimeout(5)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         trips = []
@@ -95,11 +105,10 @@ def test_tcp_is_delayed_each_way_and_arrives_whole_and_in_order(relay: tuple[int
     assert all(2 * DELAY_MS <= trip < 2 * DELAY_MS + 250 for trip in trips), trips
 
 
-def test_udp_is_delayed_each_way_and_keeps_its_order(relay: tuple[int, int]) -> None:
-    SENDERS.clear()
+def test_udp_is_delayed_each_way_and_keeps_its_order(relay: Relay) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)
-        sock.connect(("127.0.0.1", relay[1]))  # so only the relay's own address is heard
+        sock.connect(("127.0.0.1", relay.udp_port))  # so only the relay's own address is heard
         for index in range(20):  # a new client's first datagrams, back to back
             sock.send(b"datagram %d" % index)
         echoed = [sock.recv(100) for _ in range(20)]
@@ -108,7 +117,7 @@ def test_udp_is_delayed_each_way_and_keeps_its_order(relay: tuple[int, int]) -> 
         assert sock.recv(100) == b"ping"
         trip_ms = (time.monotonic() - started) * 1000
     assert echoed == [b"datagram %d" % index for index in range(20)]
-    assert len(set(SENDERS)) == 1  # one client, one upstream socket: the target sees one peer
+    assert len(set(relay.udp_senders)) == 1  # one client, one upstream socket: the target sees one peer
     assert 2 * DELAY_MS <= trip_ms < 2 * DELAY_MS + 250, trip_ms
 
 
@@ -140,7 +149,7 @@ def test_a_closed_connection_leaves_nothing_running_in_the_relay() -> None:
 def test_udp_clients_gone_quiet_lose_their_upstream_socket() -> None:
     async def scenario() -> tuple[list[tuple[str, int]], tuple[str, int]]:
         loop = asyncio.get_running_loop()
-        relay = UdpRelay(("127.0.0.1", udp_echo()), delay_s=0.001, idle_s=0.1)
+        relay = UdpRelay(("127.0.0.1", udp_echo()[0]), delay_s=0.001, idle_s=0.1)
         front, _ = await loop.create_datagram_endpoint(lambda: relay, local_addr=("127.0.0.1", 0))
         address = front.get_extra_info("sockname")
         clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]

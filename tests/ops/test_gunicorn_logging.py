@@ -8,6 +8,8 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -91,8 +93,10 @@ def test_the_master_imports_no_part_of_the_app() -> None:
     assert not loaded & {"httpx", "sqlalchemy", "psycopg", "redis", "livekit", "aiohttp", "webapp.app"}
 
 
-def test_the_worker_freezes_what_it_holds_once_the_app_is_loaded(tmp_path: Path) -> None:
-    """gunicorn.conf.py's ``post_worker_init``: start-up's objects leave the collector's walks."""
+@contextmanager
+def probe_server(tmp_path: Path) -> Iterator[int]:
+    """gunicorn under gunicorn.conf.py serving ``gc_probe``, its stderr in ``tmp_path/gunicorn.log``;
+    yields its port once it answers, and stops it (SIGTERM, as a deploy or Ctrl-C does) after."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
@@ -101,33 +105,27 @@ def test_the_worker_freezes_what_it_holds_once_the_app_is_loaded(tmp_path: Path)
         env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
     )  # fmt: skip
     try:
-        answers: list[str] = []
-        wait_until(lambda: bool(answers.append(httpx.get(f"http://127.0.0.1:{port}/").text) or answers),
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/").status_code == 200,
                    timeout_s=20, what="gunicorn to answer")  # fmt: skip
-        frozen, tracked = map(int, answers[-1].split())
-        assert frozen > 10_000 and frozen > 2 * tracked  # gevent, gunicorn and the app's modules
+        yield port
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(20)
+
+
+def test_the_worker_freezes_what_it_holds_once_the_app_is_loaded(tmp_path: Path) -> None:
+    """gunicorn.conf.py's ``post_worker_init``: start-up's objects leave the collector's walks."""
+    with probe_server(tmp_path) as port:
+        frozen, tracked = map(int, httpx.get(f"http://127.0.0.1:{port}/").text.split())
+    assert frozen > 10_000 and frozen > 2 * tracked  # gevent, gunicorn and the app's modules
 
 
 def test_a_worker_stops_with_json_lines_only(tmp_path: Path) -> None:
     """Stopping gunicorn (Ctrl-C in ``scripts/demo``, a deploy in production) writes JSON lines
     only: no traceback from logging's last clean-up in a gevent worker (gevent issue #2148)."""
-    port, log_file = free_port(), tmp_path / "gunicorn.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "tests.support.gc_probe:app"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file.open("w"),
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
-    )  # fmt: skip
-    try:
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/").status_code == 200,
-                   timeout_s=20, what="gunicorn to answer")  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(20)
-    lines = [line for line in log_file.read_text().splitlines() if line.strip()]
+    with probe_server(tmp_path):
+        pass
+    lines = [line for line in (tmp_path / "gunicorn.log").read_text().splitlines() if line.strip()]
     messages = [json.loads(line)["message"] for line in lines]  # each line one JSON object
     assert any(message.startswith("Worker exiting") for message in messages)
     assert messages[-1] == "Shutting down: Master"

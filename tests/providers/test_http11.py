@@ -304,7 +304,6 @@ UNDER_GEVENT = """
 from gevent import monkey; monkey.patch_all()
 import ssl, sys, time, httpx
 from webapp.providers.http11 import HTTP11Transport
-from webapp.providers.transport import Transport
 url, cafile = httpx.URL(sys.argv[1]), sys.argv[2]
 transport = HTTP11Transport(tls=ssl.create_default_context(cafile=cafile))
 headers = [(b"Host", url.netloc), (b"Content-Length", b"0")]
