@@ -25,6 +25,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY", _default_workers))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+# gunicorn's control socket (gunicornc: worker status, scaling, reloads) is off unless given a
+# path of its own: its default, $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl, is one
+# path for every gunicorn of the user, so a second server took the first's socket and the first
+# to stop deleted the other's.
+if os.environ.get("WEBCALL_CONTROL_SOCKET"):
+    control_socket = os.environ["WEBCALL_CONTROL_SOCKET"]  # mode 0600: its owner only
+else:
+    control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 # One JSON object per line, the access log included (with the worker's pid and the request id).

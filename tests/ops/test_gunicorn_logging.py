@@ -1,4 +1,5 @@
-"""gunicorn under gunicorn.conf.py: JSON access lines without secrets, a light master, a frozen worker."""
+"""gunicorn under gunicorn.conf.py: JSON access lines without secrets, a light master, a frozen worker,
+no shared control socket."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from gunicorn.config import Config
+from gunicorn.ctl.client import ControlClient
 
 from tests.support.processes import free_port, wait_until
 from webapp.ops.gunicorn_logging import JsonLogger, public_path
@@ -94,15 +97,16 @@ def test_the_master_imports_no_part_of_the_app() -> None:
 
 
 @contextmanager
-def probe_server(tmp_path: Path) -> Iterator[int]:
-    """gunicorn under gunicorn.conf.py serving ``gc_probe``, its stderr in ``tmp_path/gunicorn.log``;
-    yields its port once it answers, and stops it (SIGTERM, as a deploy or Ctrl-C does) after."""
+def probe_server(tmp_path: Path, **env: str) -> Iterator[int]:
+    """gunicorn under gunicorn.conf.py serving ``gc_probe`` (with ``env`` on top of ours), its
+    stderr in ``tmp_path/gunicorn.log``; yields its port once it answers, and stops it (SIGTERM,
+    as a deploy or Ctrl-C does) after."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
          "tests.support.gc_probe:app"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(tmp_path / "gunicorn.log").open("w"),
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), **env},
     )  # fmt: skip
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/").status_code == 200,
@@ -129,3 +133,25 @@ def test_a_worker_stops_with_json_lines_only(tmp_path: Path) -> None:
     messages = [json.loads(line)["message"] for line in lines]  # each line one JSON object
     assert any(message.startswith("Worker exiting") for message in messages)
     assert messages[-1] == "Shutting down: Master"
+
+
+def test_no_control_socket_opens_unless_given_a_path(tmp_path: Path) -> None:
+    """gunicorn's default control socket is one path for every gunicorn of the user: a second
+    server took it from the first, and the first to stop deleted the other's."""
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir(), runtime.mkdir()
+    with probe_server(tmp_path, HOME=str(home), XDG_RUNTIME_DIR=str(runtime)):
+        opened = [*home.rglob("*"), *runtime.rglob("*")]
+    assert opened == []
+    assert "Control socket" not in (tmp_path / "gunicorn.log").read_text()
+
+
+def test_a_control_socket_opens_at_the_path_given(tmp_path: Path) -> None:
+    """``WEBCALL_CONTROL_SOCKET`` turns gunicornc on, for this server alone, its owner only."""
+    path = tmp_path / "webcall.ctl"
+    with probe_server(tmp_path, WEBCALL_CONTROL_SOCKET=str(path)):
+        with ControlClient(str(path), timeout=10) as client:
+            workers = client.send_command("show workers")
+        mode = stat.S_IMODE(path.stat().st_mode)
+    assert len(workers["workers"]) == 1 and mode == 0o600
+    assert not path.exists()  # removed as the server stopped
