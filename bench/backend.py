@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.services import postgres_binaries, start_postgres
+from tests.support.services import PostgresServer, postgres_binaries, start_postgres
 from webapp.catalogue import Agent
 from webapp.history.store import CallAttempt, CallStore, client_reference
 from webapp.providers import WebCallRequest, convoi
@@ -272,11 +272,13 @@ def call_log_rows(log_dir: Path) -> list[Result]:
     log_dir.mkdir(parents=True, exist_ok=True)
     for stale in log_dir.glob("call-log.db*"):
         stale.unlink()
-    databases = [("SQLite file (WAL)", f"sqlite:///{log_dir / 'call-log.db'}", None)]
+    databases: list[tuple[str, str, PostgresServer | None]] = [
+        ("SQLite file (WAL)", f"sqlite:///{log_dir / 'call-log.db'}", None)
+    ]
     try:
         postgres_binaries()
-        server = start_postgres(durable=True)  # each commit waits for the disk, as in production
-        databases.append(("PostgreSQL on loopback", server.create_database(), server))
+        postgres = start_postgres(durable=True)  # each commit waits for the disk, as in production
+        databases.append(("PostgreSQL on loopback", postgres.create_database(), postgres))
     except RuntimeError as exc:
         rows.append(Result(NAME, "call log: one record, PostgreSQL", f"not measured: {exc}"))
     for label, url, server in databases:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import socket
 import time
 from collections.abc import Callable
@@ -65,7 +66,7 @@ async def serve_tcp(listen: str, target: str, delay_s: float) -> asyncio.Server:
         later = Delayed(delay_s)
         try:
             while chunk := await reader.read(65536):
-                later.put(lambda data=chunk: writer.write(data))
+                later.put(functools.partial(writer.write, chunk))
         except (ConnectionError, OSError):
             pass
         later.put(writer.close)
@@ -160,10 +161,8 @@ async def main(args: argparse.Namespace) -> None:
         await serve_tcp(listen, target, delay_s)
     for pair in args.udp:
         listen, target = pair.split("=")
-        relay = UdpRelay(split(target), delay_s)
-        await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda relay=relay: relay, local_addr=split(listen)
-        )
+        relay = functools.partial(UdpRelay, split(target), delay_s)
+        await asyncio.get_running_loop().create_datagram_endpoint(relay, local_addr=split(listen))
     print(f"relaying with {args.delay_ms:g} ms each way", flush=True)
     await asyncio.Event().wait()
 
