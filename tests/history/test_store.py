@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -125,6 +126,31 @@ def test_our_record_joins_a_row_the_history_made_first(store: CallStore) -> None
         "created",
         "in_progress",
         "room-2",
+    )
+
+
+def test_every_database_keeps_a_nul_in_a_providers_texts_as_a_replacement_character(store: CallStore) -> None:
+    """What the history sync stores: PostgreSQL's text refuses NUL, and the whole record failed."""
+    reported = ProviderCall(
+        call_id="sess\x00nul", status="completed", provider_status="ok\x00", summary="Sum\x00mary",
+        recording_url="https://rec.example/a\x00.mp3", transcript=(TranscriptLine("user\x00", "Hel\x00lo"),),
+    )  # fmt: skip
+    assert store.upsert_provider_call("ravan", reported) == "new"
+    record = store.find("sess\x00nul")
+    assert record is not None and record.provider_call_id == "sess\ufffdnul"
+    assert (record.provider_status, record.summary, record.recording_url) == (
+        "ok\ufffd",
+        "Sum\ufffdmary",
+        "https://rec.example/a\ufffd.mp3",
+    )
+    assert [(line.role, line.text) for line in record.transcript or ()] == [("user\ufffd", "Hel\ufffdlo")]
+    assert store.upsert_provider_call("ravan", reported) == "updated"  # the same row, found again
+    ours = store.record_created(replace(attempt(), origin="https://a\x00.example"), "sess-2\x00", "room\x00")
+    mine = store.find(ours)
+    assert mine is not None and (mine.origin, mine.provider_call_id, mine.room) == (
+        "https://a\ufffd.example",
+        "sess-2\ufffd",
+        "room\ufffd",
     )
 
 

@@ -132,6 +132,21 @@ def test_other_events_are_acknowledged_and_ignored(served: Served) -> None:
     assert served.record().status == "created"
 
 
+def test_a_nul_in_the_providers_texts_is_kept_as_a_replacement_character(served: Served) -> None:
+    """PostgreSQL's text refuses NUL (SQLite keeps it): the delivery was a 503 on every retry."""
+    complete_session(served.ravan, served.session, transcript=[("assistant", "Hi\x00!"), ("user", "Bye.")])
+    event = call_completed_event(served.ravan, served.session)
+    event["data"]["summary"] = "Asked about\x00 pricing."
+    answer = served.send(event)
+    assert (answer.status_code, answer.json()) == (200, {"status": "applied"})
+    record = served.record()
+    assert record.summary == "Asked about\ufffd pricing."
+    assert [line.text for line in record.transcript or ()] == ["Hi\ufffd!", "Bye."]
+    nul_session = {"event": "call.completed", "org_id": ORG, "data": {"call_session_id": "sess\x00x"}}
+    unknown = served.send(nul_session)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "unknown_call_session")
+
+
 def test_long_transcripts_fit_but_not_without_limit(served: Served) -> None:
     lines = [("user", "word " * 200)] * 40  # about 40 kB: more than a call request may be
     complete_session(served.ravan, served.session, transcript=lines)
