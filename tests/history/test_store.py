@@ -152,6 +152,11 @@ def test_every_database_keeps_a_nul_in_a_providers_texts_as_a_replacement_charac
         "sess-2\ufffd",
         "room\ufffd",
     )
+    theirs = replace(attempt(), origin="https://b\x00.example")
+    claimed = store.record_created(theirs, "sess\x00nul", "room-3\x00")
+    assert claimed == record.call_id  # the sync's row, claimed by its id with a NUL
+    again = store.find(claimed)
+    assert again is not None and (again.origin, again.room) == ("https://b\ufffd.example", "room-3\ufffd")
 
 
 def test_a_final_status_never_goes_back_to_live(store: CallStore) -> None:

@@ -1,7 +1,8 @@
 """The call log's tables: one row per call, the webhook deliveries applied, and named leases.
 
 Plain SQLAlchemy Core tables on one ``MetaData``; Alembic's migrations in ``migrations/``
-create the same shape (a test compares the two).
+create the same shape (a test compares the two). Every text column is one of the types below,
+so both databases keep the same row and every write and lookup goes through them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,48 @@ metadata = MetaData(
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def _without_nul(text: str) -> str:
+    """``text`` as every database here keeps it: PostgreSQL's text refuses NUL, which SQLite
+    keeps, so a NUL becomes U+FFFD (a provider's stray NUL must not fail a record on one
+    database, on every retry of its webhook, that the other keeps, nor an id's lookup)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+class NulFreeString(TypeDecorator[str]):
+    """``String`` whose values, written or compared, hold no NUL (see :func:`_without_nul`)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """The value with each NUL as U+FFFD."""
+        return value if value is None else _without_nul(value)
+
+
+class NulFreeText(NulFreeString):
+    """``Text`` whose values, written or compared, hold no NUL."""
+
+    impl = Text
+    cache_ok = True
+
+
+class NulFreeJSON(TypeDecorator[Any]):
+    """``JSON`` whose strings hold no NUL, so a transcript reads back the same on both databases."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """The value with each NUL in each of its strings as U+FFFD."""
+        if isinstance(value, str):
+            return _without_nul(value)
+        if isinstance(value, list):
+            return [self.process_bind_param(item, dialect) for item in value]
+        if isinstance(value, dict):
+            return {key: self.process_bind_param(item, dialect) for key, item in value.items()}
+        return value
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out on every database (SQLite keeps no time zone)."""
 
@@ -63,29 +106,29 @@ calls = Table(
     "calls",
     metadata,
     Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("call_id", String(40), nullable=False, unique=True),  # ours: wc_…
-    Column("provider", String(32), nullable=False),
-    Column("provider_call_id", String(255)),  # the provider's (None when the call was never created)
-    Column("agent", String(64)),  # our slug
-    Column("provider_agent_id", String(255)),
-    Column("channel", String(8), nullable=False),  # web | phone
-    Column("room", String(255)),
-    Column("origin", String(255)),  # the page that asked for the call
-    Column("client_ref", String(32)),  # keyed hash of the caller's address, never the address
-    Column("request_id", String(128)),  # the request that asked for it (X-Request-ID): log lines ↔ record
-    Column("phone_number", String(40)),  # a phone call's destination, masked (+1 415 ***-**71)
-    Column("outcome", String(64)),  # created, or our error code; None for calls seen only at the provider
-    Column("status", String(16), nullable=False),  # providers.CALL_STATUSES
-    Column("provider_status", String(64)),
+    Column("call_id", NulFreeString(40), nullable=False, unique=True),  # ours: wc_…
+    Column("provider", NulFreeString(32), nullable=False),
+    Column("provider_call_id", NulFreeString(255)),  # the provider's (None when the call was never created)
+    Column("agent", NulFreeString(64)),  # our slug
+    Column("provider_agent_id", NulFreeString(255)),
+    Column("channel", NulFreeString(8), nullable=False),  # web | phone
+    Column("room", NulFreeString(255)),
+    Column("origin", NulFreeString(255)),  # the page that asked for the call
+    Column("client_ref", NulFreeString(32)),  # keyed hash of the caller's address, never the address
+    Column("request_id", NulFreeString(128)),  # the asking request's X-Request-ID: log lines ↔ record
+    Column("phone_number", NulFreeString(40)),  # a phone call's destination, masked (+1 415 ***-**71)
+    Column("outcome", NulFreeString(64)),  # created, or our error code; None if seen only at the provider
+    Column("status", NulFreeString(16), nullable=False),  # providers.CALL_STATUSES
+    Column("provider_status", NulFreeString(64)),
     Column("started_at", UtcDateTime()),
     Column("ended_at", UtcDateTime()),
     Column("duration_s", Float()),
     Column("cost", Float()),
-    Column("cost_currency", String(8)),
-    Column("summary", Text()),
-    Column("recording_url", Text()),
-    Column("transcript", JSON()),  # [{role, text, at}]
-    Column("transcript_text", Text()),  # the same as plain text, for search
+    Column("cost_currency", NulFreeString(8)),
+    Column("summary", NulFreeText()),
+    Column("recording_url", NulFreeText()),
+    Column("transcript", NulFreeJSON()),  # [{role, text, at}]
+    Column("transcript_text", NulFreeText()),  # the same as plain text, for search
     Column("detail_at", UtcDateTime()),  # when the provider's full record was last read
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
@@ -99,10 +142,10 @@ webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
     Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("provider", String(32), nullable=False),
-    Column("event", String(64), nullable=False),
-    Column("delivery_key", String(255), nullable=False),  # what makes a repeat a repeat (session id)
-    Column("call_id", String(40), nullable=False),
+    Column("provider", NulFreeString(32), nullable=False),
+    Column("event", NulFreeString(64), nullable=False),
+    Column("delivery_key", NulFreeString(255), nullable=False),  # what makes a repeat a repeat (session id)
+    Column("call_id", NulFreeString(40), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     UniqueConstraint("provider", "event", "delivery_key"),
 )
@@ -110,7 +153,7 @@ webhook_deliveries = Table(
 leases = Table(
     "leases",
     metadata,
-    Column("name", String(64), primary_key=True),
-    Column("holder", String(64), nullable=False),
+    Column("name", NulFreeString(64), primary_key=True),
+    Column("holder", NulFreeString(64), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
 )

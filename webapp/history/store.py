@@ -15,7 +15,7 @@ import hmac
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from sqlalchemy import (
     and_,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -42,27 +43,6 @@ LIVE_STATUSES = ("created", "in_progress")
 _LIST_COLUMNS = [c for c in calls.c if c.name not in ("transcript", "transcript_text", "detail_at")]
 Upserted = Literal["new", "updated"]
 Applied = Literal["applied", "duplicate", "unknown"]
-
-
-def storable(text: str) -> str:
-    """``text`` as every database here keeps it: PostgreSQL's text refuses NUL, which SQLite
-    keeps, so a NUL becomes U+FFFD. A provider's stray NUL must not fail a record on one database
-    (on every retry of its webhook) that the other keeps, nor an id's lookup."""
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
-
-
-def storable_call(call: ProviderCall) -> ProviderCall:
-    """``call`` with each of its texts :func:`storable` (the same object when none holds a NUL)."""
-    changed: dict[str, Any] = {
-        f.name: storable(value)
-        for f in fields(call)
-        if isinstance(value := getattr(call, f.name), str) and "\x00" in value
-    }
-    if call.transcript is not None and any("\x00" in line.role + line.text for line in call.transcript):
-        changed["transcript"] = tuple(
-            replace(line, role=storable(line.role), text=storable(line.text)) for line in call.transcript
-        )
-    return replace(call, **changed) if changed else call
 
 
 def now() -> datetime:
@@ -176,7 +156,7 @@ class CallStore:
 
     def record_created(self, attempt: CallAttempt, provider_call_id: str, room: str | None) -> str:
         """Record a call the provider created; our id for it. Raises :class:`CallLogError`."""
-        provider_call_id, room = storable(provider_call_id[:255]), storable(room[:255]) if room else None
+        provider_call_id, room = provider_call_id[:255], room[:255] if room else None
         values = self._attempt_values(attempt, outcome="created", status="created")
         values.update(provider_call_id=provider_call_id, room=room)
         with _recording():
@@ -202,7 +182,7 @@ class CallStore:
             "agent": attempt.agent,
             "provider_agent_id": attempt.provider_agent_id,
             "channel": attempt.channel,
-            "origin": storable(attempt.origin[:255]) if attempt.origin else None,
+            "origin": attempt.origin[:255] if attempt.origin else None,
             "client_ref": attempt.client_ref,
             "request_id": attempt.request_id,
             "phone_number": attempt.phone_number,
@@ -222,10 +202,10 @@ class CallStore:
                 .where(key)
                 .values(
                     agent=attempt.agent,
-                    origin=storable(attempt.origin[:255]) if attempt.origin else None,
+                    origin=attempt.origin[:255] if attempt.origin else None,
                     client_ref=attempt.client_ref,
                     outcome="created",
-                    room=func.coalesce(calls.c.room, room),
+                    room=func.coalesce(calls.c.room, literal(room, calls.c.room.type)),
                     updated_at=now(),
                 )
             )
@@ -243,7 +223,6 @@ class CallStore:
         ``detailed`` says this was the provider's full record of the call. Raises
         :class:`CallLogError`.
         """
-        call = storable_call(call)
         with _recording():
             try:
                 with writing(self.engine) as connection:
@@ -292,7 +271,7 @@ class CallStore:
 
         Raises :class:`CallLogError`.
         """
-        call, delivery_key = storable_call(call), storable(delivery_key[:255])
+        delivery_key = delivery_key[:255]
         key = and_(calls.c.provider == provider, calls.c.provider_call_id == call.call_id)
         delivery = and_(
             webhook_deliveries.c.provider == provider,
@@ -358,7 +337,6 @@ class CallStore:
 
     def find(self, call_id: str) -> CallRecord | None:
         """One call with its transcript, by our id or the provider's."""
-        call_id = storable(call_id)
         with _recording(), self.engine.connect() as connection:
             for column in (calls.c.call_id, calls.c.provider_call_id):
                 row = connection.execute(
