@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
+from werkzeug.test import TestResponse
 
 from tests.admin.conftest import PASSWORD, SECRET_KEY, TOKEN, seed, sign_in
 from tests.support.apps import app_state_of
@@ -112,12 +112,12 @@ def test_the_admin_answers_odd_filters_and_ids_without_a_server_error(app: Flask
     assert problems == []
 
 
-def _problems(what: str, answer: Any) -> list[str]:
+def _problems(what: str, answer: TestResponse) -> list[str]:
     """What is wrong with ``answer``: a server error, or an API error that is not our JSON."""
     problems = []
     if answer.status_code >= 500:
         problems.append(f"{what}: {answer.status_code}")
-    if what.split(" ")[-1].startswith("/api") and answer.status_code >= 400 and answer.data:
+    if answer.request.path.startswith("/api") and answer.status_code >= 400 and answer.data:
         error = answer.get_json(silent=True)
         if not (isinstance(error, dict) and isinstance(error.get("error", {}).get("code"), str)):
             problems.append(f"{what}: {answer.status_code} without a JSON error")
