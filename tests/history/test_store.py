@@ -159,6 +159,37 @@ def test_every_database_keeps_a_nul_in_a_providers_texts_as_a_replacement_charac
     assert again is not None and (again.origin, again.room) == ("https://b\ufffd.example", "room-3\ufffd")
 
 
+def test_every_database_keeps_an_overlong_text_as_its_columns_first_characters(store: CallStore) -> None:
+    """PostgreSQL refuses a string longer than its column (SQLite keeps it): the record failed."""
+    long_id = "s" * 300
+    reported = ProviderCall(
+        call_id=long_id, agent_id="a" * 300, status="completed", provider_status="p" * 100, room="r" * 300,
+        cost=0.2, cost_currency="EURO-CENTS",
+    )  # fmt: skip
+    assert store.upsert_provider_call("ravan", reported) == "new"
+    assert store.upsert_provider_call("ravan", replace(reported, summary="Later.")) == "updated"
+    record = store.find(long_id)  # found again by the id the provider gave, not only by its clipped form
+    assert record is not None and record.summary == "Later."
+    assert (record.provider_call_id, record.provider_agent_id, record.provider_status, record.room) == (
+        "s" * 255,
+        "a" * 255,
+        "p" * 64,
+        "r" * 255,
+    )
+    assert record.cost_currency == "EURO-CEN"
+    ended = replace(reported, status="failed", summary="From the webhook.")
+    assert store.apply_webhook("ravan", "call.completed", long_id, ended) == "applied"
+    assert store.apply_webhook("ravan", "call.completed", long_id, ended) == "duplicate"
+    ours = store.record_created(replace(attempt(), origin="https://" + "o" * 300), "t" * 300, "q" * 300)
+    mine = store.find("t" * 300)
+    assert mine is not None and mine.call_id == ours
+    origin = ("https://" + "o" * 300)[:255]
+    assert (mine.origin, mine.provider_call_id, mine.room) == (origin, "t" * 255, "q" * 255)
+    # A search's pattern is not clipped to a column: 254 s and an X is in no id.
+    assert store.search(CallQuery(text="s" * 254 + "X"))[1] == 0
+    assert store.search(CallQuery(text="s" * 254))[1] == 1
+
+
 def test_a_final_status_never_goes_back_to_live(store: CallStore) -> None:
     store.upsert_provider_call("ravan", ProviderCall(call_id="s", status="completed", duration_s=30))
     store.upsert_provider_call("ravan", ProviderCall(call_id="s", status="in_progress", summary="late list"))

@@ -1,8 +1,8 @@
 """The call log's tables: one row per call, the webhook deliveries applied, and named leases.
 
 Plain SQLAlchemy Core tables on one ``MetaData``; Alembic's migrations in ``migrations/``
-create the same shape (a test compares the two). Every text column is one of the types below,
-so both databases keep the same row and every write and lookup goes through them.
+create the same shape (a test compares the two). Every text column is one of the ``Stored``
+types below, so both databases keep the same row, and every write and lookup goes through them.
 """
 
 from __future__ import annotations
@@ -38,32 +38,46 @@ metadata = MetaData(
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _without_nul(text: str) -> str:
-    """``text`` as every database here keeps it: PostgreSQL's text refuses NUL, which SQLite
-    keeps, so a NUL becomes U+FFFD (a provider's stray NUL must not fail a record on one
-    database, on every retry of its webhook, that the other keeps, nor an id's lookup)."""
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+def storable(text: str, length: int | None = None) -> str:
+    """``text`` as every database here keeps it, its first ``length`` characters without NUL.
+
+    PostgreSQL refuses both a NUL in text and a string longer than its column, where SQLite
+    keeps either: so a NUL becomes U+FFFD and a long text is clipped. A provider's stray NUL
+    or overlong id must not fail a record on one database (on every retry of its webhook) that
+    the other keeps, nor a lookup; and a clipped id is found again by its full length.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    return text[:length] if length is not None and len(text) > length else text
 
 
-class NulFreeString(TypeDecorator[str]):
-    """``String`` whose values, written or compared, hold no NUL (see :func:`_without_nul`)."""
+class StoredString(TypeDecorator[str]):
+    """``String(length)`` whose values, written or compared, are :func:`storable`."""
 
     impl = String
     cache_ok = True
 
+    def __init__(self, length: int | None = None) -> None:
+        super().__init__(length)
+        self.length = length
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        """The value with each NUL as U+FFFD."""
-        return value if value is None else _without_nul(value)
+        """The value as the column keeps it."""
+        return value if value is None else storable(value, self.length)
 
 
-class NulFreeText(NulFreeString):
+class StoredText(TypeDecorator[str]):
     """``Text`` whose values, written or compared, hold no NUL."""
 
     impl = Text
     cache_ok = True
 
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """The value with each NUL as U+FFFD."""
+        return value if value is None else storable(value)
 
-class NulFreeJSON(TypeDecorator[Any]):
+
+class StoredJSON(TypeDecorator[Any]):
     """``JSON`` whose strings hold no NUL, so a transcript reads back the same on both databases."""
 
     impl = JSON
@@ -72,7 +86,7 @@ class NulFreeJSON(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         """The value with each NUL in each of its strings as U+FFFD."""
         if isinstance(value, str):
-            return _without_nul(value)
+            return storable(value)
         if isinstance(value, list):
             return [self.process_bind_param(item, dialect) for item in value]
         if isinstance(value, dict):
@@ -106,29 +120,29 @@ calls = Table(
     "calls",
     metadata,
     Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("call_id", NulFreeString(40), nullable=False, unique=True),  # ours: wc_…
-    Column("provider", NulFreeString(32), nullable=False),
-    Column("provider_call_id", NulFreeString(255)),  # the provider's (None when the call was never created)
-    Column("agent", NulFreeString(64)),  # our slug
-    Column("provider_agent_id", NulFreeString(255)),
-    Column("channel", NulFreeString(8), nullable=False),  # web | phone
-    Column("room", NulFreeString(255)),
-    Column("origin", NulFreeString(255)),  # the page that asked for the call
-    Column("client_ref", NulFreeString(32)),  # keyed hash of the caller's address, never the address
-    Column("request_id", NulFreeString(128)),  # the asking request's X-Request-ID: log lines ↔ record
-    Column("phone_number", NulFreeString(40)),  # a phone call's destination, masked (+1 415 ***-**71)
-    Column("outcome", NulFreeString(64)),  # created, or our error code; None if seen only at the provider
-    Column("status", NulFreeString(16), nullable=False),  # providers.CALL_STATUSES
-    Column("provider_status", NulFreeString(64)),
+    Column("call_id", StoredString(40), nullable=False, unique=True),  # ours: wc_…
+    Column("provider", StoredString(32), nullable=False),
+    Column("provider_call_id", StoredString(255)),  # the provider's (None when the call was never created)
+    Column("agent", StoredString(64)),  # our slug
+    Column("provider_agent_id", StoredString(255)),
+    Column("channel", StoredString(8), nullable=False),  # web | phone
+    Column("room", StoredString(255)),
+    Column("origin", StoredString(255)),  # the page that asked for the call
+    Column("client_ref", StoredString(32)),  # keyed hash of the caller's address, never the address
+    Column("request_id", StoredString(128)),  # the asking request's X-Request-ID: log lines ↔ record
+    Column("phone_number", StoredString(40)),  # a phone call's destination, masked (+1 415 ***-**71)
+    Column("outcome", StoredString(64)),  # created, or our error code; None if seen only at the provider
+    Column("status", StoredString(16), nullable=False),  # providers.CALL_STATUSES
+    Column("provider_status", StoredString(64)),
     Column("started_at", UtcDateTime()),
     Column("ended_at", UtcDateTime()),
     Column("duration_s", Float()),
     Column("cost", Float()),
-    Column("cost_currency", NulFreeString(8)),
-    Column("summary", NulFreeText()),
-    Column("recording_url", NulFreeText()),
-    Column("transcript", NulFreeJSON()),  # [{role, text, at}]
-    Column("transcript_text", NulFreeText()),  # the same as plain text, for search
+    Column("cost_currency", StoredString(8)),
+    Column("summary", StoredText()),
+    Column("recording_url", StoredText()),
+    Column("transcript", StoredJSON()),  # [{role, text, at}]
+    Column("transcript_text", StoredText()),  # the same as plain text, for search
     Column("detail_at", UtcDateTime()),  # when the provider's full record was last read
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
@@ -142,10 +156,10 @@ webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
     Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("provider", NulFreeString(32), nullable=False),
-    Column("event", NulFreeString(64), nullable=False),
-    Column("delivery_key", NulFreeString(255), nullable=False),  # what makes a repeat a repeat (session id)
-    Column("call_id", NulFreeString(40), nullable=False),
+    Column("provider", StoredString(32), nullable=False),
+    Column("event", StoredString(64), nullable=False),
+    Column("delivery_key", StoredString(255), nullable=False),  # what makes a repeat a repeat (session id)
+    Column("call_id", StoredString(40), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     UniqueConstraint("provider", "event", "delivery_key"),
 )
@@ -153,7 +167,7 @@ webhook_deliveries = Table(
 leases = Table(
     "leases",
     metadata,
-    Column("name", NulFreeString(64), primary_key=True),
-    Column("holder", NulFreeString(64), nullable=False),
+    Column("name", StoredString(64), primary_key=True),
+    Column("holder", StoredString(64), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
 )

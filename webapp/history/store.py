@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..providers import FINAL_STATUSES, Channel, ProviderCall, TranscriptLine
 from .database import RowInserter, open_engine, upgrade, writing
-from .schema import calls, leases, webhook_deliveries
+from .schema import StoredText, calls, leases, webhook_deliveries
 
 LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
 LIVE_STATUSES = ("created", "in_progress")
@@ -156,7 +156,7 @@ class CallStore:
 
     def record_created(self, attempt: CallAttempt, provider_call_id: str, room: str | None) -> str:
         """Record a call the provider created; our id for it. Raises :class:`CallLogError`."""
-        provider_call_id, room = provider_call_id[:255], room[:255] if room else None
+        room = room or None
         values = self._attempt_values(attempt, outcome="created", status="created")
         values.update(provider_call_id=provider_call_id, room=room)
         with _recording():
@@ -182,7 +182,7 @@ class CallStore:
             "agent": attempt.agent,
             "provider_agent_id": attempt.provider_agent_id,
             "channel": attempt.channel,
-            "origin": attempt.origin[:255] if attempt.origin else None,
+            "origin": attempt.origin or None,
             "client_ref": attempt.client_ref,
             "request_id": attempt.request_id,
             "phone_number": attempt.phone_number,
@@ -202,7 +202,7 @@ class CallStore:
                 .where(key)
                 .values(
                     agent=attempt.agent,
-                    origin=attempt.origin[:255] if attempt.origin else None,
+                    origin=attempt.origin or None,
                     client_ref=attempt.client_ref,
                     outcome="created",
                     room=func.coalesce(calls.c.room, literal(room, calls.c.room.type)),
@@ -271,7 +271,6 @@ class CallStore:
 
         Raises :class:`CallLogError`.
         """
-        delivery_key = delivery_key[:255]
         key = and_(calls.c.provider == provider, calls.c.provider_call_id == call.call_id)
         delivery = and_(
             webhook_deliveries.c.provider == provider,
@@ -424,15 +423,15 @@ class CallStore:
 def reported_values(call: ProviderCall) -> dict[str, Any]:
     """The columns a provider's report sets: only what it reported."""
     values: dict[str, Any] = {
-        "provider_agent_id": call.agent_id[:255] if call.agent_id else None,
+        "provider_agent_id": call.agent_id or None,
         "status": call.status,
-        "provider_status": call.provider_status[:64] if call.provider_status else None,
-        "room": call.room[:255] if call.room else None,
+        "provider_status": call.provider_status or None,
+        "room": call.room or None,
         "started_at": call.started_at,
         "ended_at": call.ended_at,
         "duration_s": call.duration_s,
         "cost": call.cost,
-        "cost_currency": call.cost_currency[:8] if call.cost_currency else None,
+        "cost_currency": call.cost_currency or None,
         "summary": call.summary,
         "recording_url": call.recording_url,
     }
@@ -467,7 +466,8 @@ def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:
             calls.c.call_id, calls.c.provider_call_id, calls.c.agent, calls.c.room, calls.c.origin,
             calls.c.outcome, calls.c.summary, calls.c.transcript_text, calls.c.request_id,
         )  # fmt: skip
-        where.append(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
+        search = literal(pattern, StoredText())  # a pattern is not a value of the column: never clipped
+        where.append(or_(*(column.ilike(search, escape="\\") for column in columns)))
     return where
 
 
