@@ -118,6 +118,19 @@ def test_ravan_calls_are_listed_then_read_in_full(make_app: MakeApp, ravan: Any,
     assert datetime.fromisoformat(started_after) == newest - timedelta(days=1)
 
 
+def test_a_text_cut_inside_an_emoji_keeps_its_call(make_app: MakeApp, ravan: Any) -> None:
+    """Half a surrogate pair in a summary: orjson refused the whole answer, page and detail."""
+    app = make_app()
+    state = ravan[1]
+    placed = post(app, {"agent": "sales"}).get_json()["call_id"]
+    complete_session(state, placed, summary="Pricing \ud83d", transcript=[("user", "\ude00 Bye.")])
+    report = sync(app)["ravan"]
+    assert (report.listed, report.detailed, report.errors) == (1, 1, [])
+    ours = find(app, placed)
+    assert ours.summary == "Pricing \ufffd"
+    assert [line.text for line in ours.transcript or ()] == ["\ufffd Bye."]
+
+
 def test_ravan_is_paged_until_a_short_page(make_app: MakeApp, ravan: Any) -> None:
     for n in range(45):
         add_session(ravan[1], RAVAN, id=f"s-{n:02d}", status="completed")

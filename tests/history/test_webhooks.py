@@ -94,6 +94,8 @@ def test_a_completed_call_is_applied_once(served: Served) -> None:
         ({"event": "call.completed", "org_id": ORG, "data": {"call_session_id": 7}}, 400, "invalid_webhook"),
         ({"event": "call.completed", "org_id": "org_other", "data": {"call_session_id": "x"}}, 403,
          "wrong_org"),
+        ({"event": "call.completed", "org_id": ORG + "\ud800", "data": {"call_session_id": "x"}}, 403,
+         "wrong_org"),  # a lone surrogate: its comparison failed, an unhandled error
         ({"event": "call.completed", "org_id": ORG, "data": {"call_session_id": "sess-404"}}, 404,
          "unknown_call_session"),
     ],
@@ -145,6 +147,18 @@ def test_a_nul_in_the_providers_texts_is_kept_as_a_replacement_character(served:
     nul_session = {"event": "call.completed", "org_id": ORG, "data": {"call_session_id": "sess\x00x"}}
     unknown = served.send(nul_session)
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "unknown_call_session")
+
+
+def test_a_text_cut_inside_an_emoji_is_kept_with_a_replacement_character(served: Served) -> None:
+    """Half a surrogate pair: orjson refused it, and UTF-8 could not encode it (an unhandled error)."""
+    complete_session(served.ravan, served.session, transcript=[("assistant", "Hi \ud83d"), ("user", "Bye.")])
+    event = call_completed_event(served.ravan, served.session)
+    event["data"]["summary"] = "Asked about pricing \ud83d"
+    answer = served.send(event)
+    assert (answer.status_code, answer.json()) == (200, {"status": "applied"})
+    record = served.record()
+    assert record.summary == "Asked about pricing \ufffd"
+    assert [line.text for line in record.transcript or ()] == ["Hi \ufffd", "Bye."]
 
 
 def test_long_transcripts_fit_but_not_without_limit(served: Served) -> None:

@@ -11,7 +11,6 @@ clear 4xx that changes nothing; a call log outage is a 503, which Ravan will ret
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from flask import Blueprint, Response, jsonify, request
@@ -26,6 +25,7 @@ from ..errors import (
     UnknownCallSession,
     WrongWebhookOrg,
 )
+from ..json_input import parse_json
 from ..metrics import WEBHOOKS
 from ..providers import ProviderCall
 from ..providers.ravan import parse_session
@@ -98,7 +98,7 @@ def read_event() -> tuple[str, str, dict[str, object]]:
     """``{event, org_id, data: {...}}`` from the body, or ``InvalidWebhook``."""
     request.max_content_length = MAX_BODY_BYTES
     try:
-        body = json.loads(request.get_data())
+        body = parse_json(request.get_data())
     except (ValueError, RecursionError):
         raise InvalidWebhook("The body is not JSON.") from None
     if not isinstance(body, dict):

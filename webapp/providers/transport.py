@@ -27,6 +27,7 @@ from ..errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from ..json_input import parse_json
 from ..metrics import PROVIDER_SECONDS
 from .breaker import CircuitBreaker
 from .http11 import Answer, HTTP11Transport
@@ -232,7 +233,7 @@ class Transport:
     def _decode(self, answer: Answer, private: tuple[str, ...] = ()) -> Any:
         """Decode a 2xx JSON body; HTML or malformed JSON means the provider is misbehaving."""
         try:
-            return orjson.loads(answer.content)
+            return parse_json(answer.content)
         except ValueError as exc:
             log.error(
                 "%s answered %s with a body that is not JSON: %s",
