@@ -309,6 +309,10 @@ def test_latest_report_is_the_newest_start_the_provider_told_us(store: CallStore
             "ravan", ProviderCall(call_id=f"s{hours}", started_at=T0 + timedelta(hours=hours))
         )
     assert store.latest_report("ravan") == T0 + timedelta(hours=3)
+    # A start in the future is a bad record: resuming after it would list nothing new until then.
+    future = ProviderCall(call_id="s-future", started_at=datetime(2999, 1, 1, tzinfo=UTC))
+    store.upsert_provider_call("ravan", future)
+    assert store.latest_report("ravan") == T0 + timedelta(hours=3)
 
 
 def test_a_lease_has_one_holder_until_it_expires(store: CallStore) -> None:

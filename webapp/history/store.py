@@ -390,10 +390,15 @@ class CallStore:
         return [str(row.provider_call_id) for row in rows]
 
     def latest_report(self, provider: str) -> datetime | None:
-        """When the newest call the provider reported to us started (None: it never reported one)."""
+        """When the newest call the provider reported to us started (None: it never reported one).
+
+        A start after now does not count: it is a bad record or a wrong clock, and the sync,
+        which resumes from here, would list nothing new until that moment came.
+        """
+        started = calls.c.started_at
         with self.engine.connect() as connection:
             value = connection.execute(
-                select(func.max(calls.c.started_at)).where(calls.c.provider == provider)
+                select(func.max(started)).where(calls.c.provider == provider, started <= now())
             ).scalar()
         if value is None:
             return None
