@@ -113,11 +113,11 @@ def test_the_admin_answers_odd_filters_and_ids_without_a_server_error(app: Flask
 
 
 def _problems(what: str, answer: TestResponse) -> list[str]:
-    """What is wrong with ``answer``: a server error, or an API error that is not our JSON."""
+    """What is wrong with ``answer``: a server error, or an API or webhook error that is not our JSON."""
     problems = []
     if answer.status_code >= 500:
         problems.append(f"{what}: {answer.status_code}")
-    if answer.request.path.startswith("/api") and answer.status_code >= 400 and answer.data:
+    if answer.request.path.startswith(("/api/", "/webhooks/")) and answer.status_code >= 400 and answer.data:
         error = answer.get_json(silent=True)
         if not (isinstance(error, dict) and isinstance(error.get("error", {}).get("code"), str)):
             problems.append(f"{what}: {answer.status_code} without a JSON error")

@@ -59,8 +59,9 @@ def error_response(error: AppError) -> Response:
 
 
 def _wants_json() -> bool:
-    """Tell whether the failing request is an API request (JSON) or a page."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    """Tell whether the failing request is a program's (the API, a provider's webhook: JSON) or a page."""
+    machine = request.path.startswith(("/api/", "/webhooks/"))
+    return machine or request.accept_mimetypes.best == "application/json"
 
 
 def _render_http_error(error: HTTPException) -> Response:
