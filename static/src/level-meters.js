@@ -7,11 +7,16 @@ const ACTIVE_LEVEL = 0.12;
 const reducedMotion = matchMedia('(prefers-reduced-motion: reduce)');
 
 export class LevelMeters {
-  /** Create inside the click handler, so the AudioContext is allowed to run. */
+  /**
+   * Create inside the click handler, so the AudioContext is allowed to run. It waits suspended
+   * until a meter needs it: running, its audio thread competed with the connection being made
+   * (bench/README.md, "floor").
+   */
   constructor() {
     const AudioContextClass = window.AudioContext || window.webkitAudioContext;
     this.context = AudioContextClass ? new AudioContextClass() : null;
-    this.context?.resume().catch(() => {});
+    this.context?.resume().catch(() => {}); // within the gesture: Safari lets it run from now on
+    this.context?.suspend().catch(() => {});
     this.meters = new Map();
     this.frame = 0;
     this.lastPaint = 0;
@@ -19,9 +24,9 @@ export class LevelMeters {
     this.tick = this.tick.bind(this);
   }
 
-  /** Retries a context the browser kept suspended (started without a gesture); call on a gesture. */
+  /** Runs the context once a meter needs it; call on a gesture too (a start without one left it suspended). */
   resume() {
-    if (this.context?.state === 'suspended') this.context.resume().catch(() => {});
+    if (this.meters.size && this.context?.state === 'suspended') this.context.resume().catch(() => {});
   }
 
   /** Starts metering `mediaStreamTrack` into `element`, replacing what it showed before. */
@@ -38,6 +43,7 @@ export class LevelMeters {
       samples: new Float32Array(analyser.fftSize),
       level: 0,
     });
+    this.resume();
     if (!this.frame) this.frame = requestAnimationFrame(this.tick);
   }
 
