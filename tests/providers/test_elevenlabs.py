@@ -147,6 +147,19 @@ def test_a_conversation_in_full_has_its_transcript_with_times() -> None:
     )
 
 
+def test_an_absurd_duration_or_offset_leaves_its_moment_unknown_and_keeps_the_call() -> None:
+    """A time past the calendar's end raised OverflowError out of the parser (a history sync's page)."""
+    full = {
+        "conversation_id": "conv_1", "status": "done",
+        "metadata": {"start_time_unix_secs": T0_S, "call_duration_secs": 1e300},
+        "transcript": [{"role": "agent", "message": "Hello", "time_in_call_secs": 1e300},
+                       {"role": "user", "message": "Hi", "time_in_call_secs": -1e300}],
+    }  # fmt: skip
+    call = elevenlabs.parse_conversation(full)
+    assert (call.call_id, call.started_at, call.ended_at, call.duration_s) == ("conv_1", T0, None, 1e300)
+    assert call.transcript == (TranscriptLine("agent", "Hello", None), TranscriptLine("user", "Hi", None))
+
+
 @pytest.mark.parametrize(
     ("raw", "status"),
     [("initiated", "created"), ("in-progress", "in_progress"), ("processing", "completed"),

@@ -16,7 +16,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, get_args
 
 import httpx
@@ -336,8 +336,8 @@ def complete_from_token(call: WebCall) -> WebCall:
     video = first_dict(claims.get("video"))
     exp = claims.get("exp")
     expires_at = call.expires_at
-    if expires_at is None and isinstance(exp, int | float):
-        expires_at = datetime.fromtimestamp(exp, tz=UTC)
+    if expires_at is None and not isinstance(exp, bool) and isinstance(exp, int | float):
+        expires_at = from_unix(exp)
     return dataclasses.replace(
         call,
         room=call.room or optional_str(video.get("room")),
@@ -376,16 +376,32 @@ def parse_time(value: object) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(value / 1000, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
+        return from_unix(value / 1000)
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved past the calendar's end
+        return None
+
+
+def from_unix(seconds: float) -> datetime | None:
+    """The aware UTC moment ``seconds`` after the Unix epoch; None when it is off the calendar."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def shifted(moment: datetime | None, seconds: float | None) -> datetime | None:
+    """``moment`` plus ``seconds`` (a duration, an offset into a call); None when either is
+    missing or the sum is off the calendar (a provider's absurd duration must not fail its call)."""
+    if moment is None or seconds is None:
+        return None
+    try:
+        return moment + timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
         return None
 
 

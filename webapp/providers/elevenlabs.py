@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -39,10 +39,12 @@ from .base import (
     complete_from_token,
     credential,
     first_dict,
+    from_unix,
     optional_number,
     optional_str,
     require_str,
     secret,
+    shifted,
 )
 from .hosted import HostedProvider, broken_page
 
@@ -129,9 +131,7 @@ def parse_conversation(answer: Any) -> ProviderCall:
     status = elevenlabs_status(raw_status)
     transcript = conversation.get("transcript")
     summary = first_dict(conversation.get("analysis")).get("transcript_summary")
-    ended_at = None
-    if started_at is not None and duration_s is not None and status == "completed":
-        ended_at = started_at + timedelta(seconds=duration_s)
+    ended_at = shifted(started_at, duration_s) if status == "completed" else None
     return ProviderCall(
         call_id=require_str(conversation.get("conversation_id")),
         agent_id=optional_str(conversation.get("agent_id")),
@@ -148,12 +148,7 @@ def parse_conversation(answer: Any) -> ProviderCall:
 def _unix_time(value: object) -> datetime | None:
     """A moment from Unix seconds."""
     seconds = optional_number(value)
-    if seconds is None:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return None if seconds is None else from_unix(seconds)
 
 
 def elevenlabs_status(value: str | None) -> CallStatus | None:
@@ -172,8 +167,7 @@ def parse_transcript(items: list[Any], started_at: datetime | None) -> tuple[Tra
         if role not in ("agent", "user") or not isinstance(text, str) or not text.strip():
             continue  # tool calls and the like carry no words
         offset = optional_number(entry.get("time_in_call_secs"))
-        at = started_at + timedelta(seconds=offset) if started_at and offset is not None else None
-        lines.append(TranscriptLine(role=role, text=text.strip(), at=at))
+        lines.append(TranscriptLine(role=role, text=text.strip(), at=shifted(started_at, offset)))
     return tuple(lines)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -40,6 +40,7 @@ from .base import (
     parse_time,
     require_str,
     secret,
+    shifted,
 )
 from .hosted import HostedProvider, broken_page
 
@@ -266,7 +267,7 @@ def _utterance_time(value: object, started_at: datetime | None) -> datetime | No
         return None
     if value >= _EPOCH_MS_FROM:
         return parse_time(value)
-    return started_at + timedelta(milliseconds=value) if started_at and value >= 0 else None
+    return shifted(started_at, value / 1000) if value >= 0 else None
 
 
 def _snake(name: str) -> str:
