@@ -322,6 +322,17 @@ def test_ravan_is_not_retried_after_the_request_was_sent(make_app: MakeApp, rava
     assert len(ravan[1].requests) == 1
 
 
+@pytest.mark.parametrize("field", ["participant_name", "variables", "metadata"])
+def test_half_an_emoji_is_named_for_what_it_is(make_app: MakeApp, ravan: Any, field: str) -> None:
+    """A lone surrogate (a text cut inside an emoji) was "values must be strings" in a variable."""
+    value = '"Ann \\ud83d"' if field == "participant_name" else '{"name": "Ann \\ud83d"}'
+    body = f'{{"agent": "ravan", "{field}": {value}}}'.encode()
+    response = make_app().test_client().post("/api/calls", data=body, content_type="application/json")
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (400, "invalid_field")
+    assert error["message"] == f"{field} must be valid Unicode text."
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "code"),
     [

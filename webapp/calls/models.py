@@ -167,6 +167,8 @@ def _explain(problem: Any) -> str:
         return f"{field} is required."
     if kind == "bool_type":
         return f"{field} must be true or false."
+    if kind == "string_unicode":  # a lone surrogate: a text cut inside an emoji, say
+        return f"{field} must be valid Unicode text."
     if field in ("variables", "metadata"):
         if kind in ("dict_type", "model_type"):
             return f"{field} must be a JSON object."
