@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -32,17 +33,17 @@ def parse_json(content: bytes | str) -> Any:
             value = json.loads(content, parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
         except (ValueError, RecursionError):
             raise refused from None
-        return _mended(value)
+        return each_string(value, lambda text: _SURROGATE.sub("\ufffd", text))
 
 
-def _mended(value: Any) -> Any:
-    """``value`` with each lone surrogate in its strings (keys too) as U+FFFD."""
+def each_string(value: Any, change: Callable[[str], str]) -> Any:
+    """A JSON value (lists, objects, scalars) with ``change`` applied to each string in it, keys too."""
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        return change(value)
     if isinstance(value, list):
-        return [_mended(item) for item in value]
+        return [each_string(item, change) for item in value]
     if isinstance(value, dict):
-        return {_mended(key): _mended(item) for key, item in value.items()}
+        return {each_string(key, change): each_string(item, change) for key, item in value.items()}
     return value
 
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from ..json_input import each_string
+
 # Constraint names Alembic can find again on every database.
 metadata = MetaData(
     naming_convention={
@@ -66,15 +68,11 @@ class StoredString(TypeDecorator[str]):
         return value if value is None else storable(value, self.length)
 
 
-class StoredText(TypeDecorator[str]):
-    """``Text`` whose values, written or compared, hold no NUL."""
+class StoredText(StoredString):
+    """``Text`` whose values, written or compared, hold no NUL (no length: never clipped)."""
 
     impl = Text
     cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        """The value with each NUL as U+FFFD."""
-        return value if value is None else storable(value)
 
 
 class StoredJSON(TypeDecorator[Any]):
@@ -84,14 +82,8 @@ class StoredJSON(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        """The value with each NUL in each of its strings as U+FFFD."""
-        if isinstance(value, str):
-            return storable(value)
-        if isinstance(value, list):
-            return [self.process_bind_param(item, dialect) for item in value]
-        if isinstance(value, dict):
-            return {key: self.process_bind_param(item, dialect) for key, item in value.items()}
-        return value
+        """The value with each NUL in each of its strings (keys too) as U+FFFD."""
+        return each_string(value, storable)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -99,7 +99,7 @@ def read_event() -> tuple[str, str, dict[str, object]]:
     request.max_content_length = MAX_BODY_BYTES
     try:
         body = parse_json(request.get_data())
-    except (ValueError, RecursionError):
+    except ValueError:
         raise InvalidWebhook("The body is not JSON.") from None
     if not isinstance(body, dict):
         raise InvalidWebhook("The body must be a JSON object.")
