@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pocketsphinx
 import pytest
 from livekit import rtc
 
@@ -32,7 +33,7 @@ from webapp.demo_agent.intents import (
     understand,
 )
 from webapp.demo_agent.listener import CallerTurn
-from webapp.demo_agent.recognizer import Recognition, SpeechRecognizer
+from webapp.demo_agent.recognizer import Recognition, SpeechRecognizer, is_filler
 from webapp.demo_agent.transcripts import word_times
 from webapp.demo_agent.turns import SAMPLE_RATE, Ended, Started, TurnTaker
 
@@ -104,6 +105,17 @@ def test_free_speech_still_comes_back_as_words(recognizer: SpeechRecognizer, tmp
     )
     assert len(text.split()) >= 3, text
     assert reply_to(text).text.startswith(HEARD_PREFIX)
+
+
+def test_noise_is_not_read_back_as_words(recognizer: SpeechRecognizer, tmp_path: Path) -> None:
+    """A quiet "uh huh" is what the general model calls [SPEECH], a mark from its noise
+    dictionary: it was read back to the caller as "I heard: [SPEECH]". No mark is a word."""
+    text, interims = recognise(recognizer, (speech_16k("Uh huh.", tmp_path) * 0.3).astype(np.int16))
+    assert not any(mark in line for line in [text, *interims] for mark in "[]<>+"), (text, interims)
+    noise_dictionary = Path(pocketsphinx.get_model_path()) / "en-us" / "en-us" / "noisedict"
+    marks = [line.split()[0] for line in noise_dictionary.read_text().splitlines() if line.strip()]
+    assert "[SPEECH]" in marks and all(is_filler(mark) for mark in marks)
+    assert not any(is_filler(word) for line in domain_corpus().splitlines() for word in line.split())
 
 
 def test_turn_taker_starts_fast_and_ends_after_half_a_second_of_silence(tmp_path: Path) -> None:

@@ -37,7 +37,9 @@ DOMAIN_LANGUAGE_WEIGHT = 10.0
 # end of an utterance (a flat-lexicon search, then a lattice): those cost up to a second
 # on a busy machine, right when the caller waits for an answer
 FIRST_PASS_ONLY = {"fwdflat": False, "bestpath": False}
-FILLERS = ("<s>", "</s>", "<sil>", "[NOISE]", "++")
+# What the decoder marks that is not a word: silence (<s>, </s>, <sil>) and the noise
+# dictionary's entries ([NOISE], [SPEECH] in the en-us model; ++BREATH++ and the like in others).
+FILLER_MARKS = ("<", "[", "+")
 
 # protocol: 1 byte kind, 4 bytes big-endian length, payload
 START, AUDIO, END, CANCEL = b"S", b"A", b"E", b"X"
@@ -190,13 +192,18 @@ class SpeechRecognizer:
         words: list[Word] = []
         posteriors: list[float] = []
         for segment in decoder.seg():  # type: ignore[attr-defined]
-            if segment.word.startswith(FILLERS):
+            if is_filler(segment.word):
                 continue
             text = segment.word.split("(")[0]  # "what(2)" is the second way to say "what"
             start = segment.start_frame / FRAMES_PER_S
             words.append(Word(text, round(start, 2), round((segment.end_frame + 1) / FRAMES_PER_S, 2)))
             posteriors.append(float(segment.prob))
         return words, (sum(posteriors) / len(posteriors) if posteriors else 0.0)
+
+
+def is_filler(word: str) -> bool:
+    """Whether the decoder's ``word`` is silence or noise rather than something said."""
+    return word.startswith(FILLER_MARKS)
 
 
 def join(words: list[Word]) -> str:
