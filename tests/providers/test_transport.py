@@ -31,6 +31,17 @@ def test_circuit_breaker_fails_fast_and_readyz_reports_it(make_app: Any, ravan: 
     assert ready.status_code == 503 and ready.get_json()["checks"]["provider:ravan"] == "circuit_open"
 
 
+def test_readyz_reports_a_circuit_that_opened_since_its_last_probe(make_app: Any, ravan: Any) -> None:
+    """The network probe is cached for a few seconds; the circuit's state is not: a load
+    balancer stops sending calls as soon as this process would refuse them."""
+    app = make_app()
+    assert app.test_client().get("/readyz").get_json()["checks"]["provider:ravan"] == "ok"
+    ravan[1].faults.extend(Fault("status", status=500, body={}) for _ in range(5))
+    assert codes([post(app, {"agent": "ravan"}) for _ in range(5)]) == ["provider_error"] * 5
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["checks"]["provider:ravan"] == "circuit_open"
+
+
 def test_refusals_do_not_trip_the_breaker(make_app: Any, ravan: Any) -> None:
     app = make_app()
     ravan[1].faults.extend(Fault("status", status=400, body={}) for _ in range(6))

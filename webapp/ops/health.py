@@ -36,12 +36,12 @@ class Readiness(BaseModel):
 
 
 class _Cache:
-    """The last probe's result, per app (a lock, so concurrent probes don't pile up)."""
+    """The last probe's reachability, per app (a lock, so concurrent probes don't pile up)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.at = 0.0
-        self.result: dict[str, Check] = {}
+        self.reachable: dict[str, bool] = {}
 
 
 @bp.get("/healthz")
@@ -60,33 +60,46 @@ def readyz() -> tuple[Response, int]:
 
 
 def provider_checks(state: AppState) -> dict[str, Check]:
-    """``provider:<name>`` → ``ok``, ``unreachable``, ``circuit_open`` or ``not_configured`` (cached)."""
+    """``provider:<name>`` → ``ok``, ``unreachable``, ``circuit_open`` or ``not_configured``.
+
+    Only the network probe is cached: a circuit that opened since is reported at once (it is
+    what tells a load balancer to stop sending calls this process would refuse anyway).
+    """
+    used = sorted({agent.provider for agent in state.settings.agents.values()})
+    reachable = _reachability(state, [name for name in used if name in state.providers])
+    checks: dict[str, Check] = {}
+    for name in used:
+        adapter = state.providers.get(name)
+        breaker = getattr(getattr(adapter, "transport", None), "breaker", None)
+        if adapter is None:
+            checks[name] = "not_configured"
+        elif breaker is not None and breaker.state == "open":
+            checks[name] = "circuit_open"
+        else:
+            checks[name] = "ok" if reachable.get(name) else "unreachable"
+    return {f"provider:{name}": value for name, value in checks.items()}
+
+
+def _reachability(state: AppState, names: list[str]) -> dict[str, bool]:
+    """Whether each provider answered its probe (cached for ``CACHE_S``)."""
     cache = current_app.extensions.setdefault("webcall.readyz", _Cache())
     with cache.lock:
-        if time.monotonic() - cache.at < CACHE_S:
-            return dict(cache.result)
-        cache.result = _probe(state)
-        cache.at = time.monotonic()
-        return dict(cache.result)
+        if time.monotonic() - cache.at >= CACHE_S or set(names) - set(cache.reachable):
+            cache.reachable = _probe(state, names)
+            cache.at = time.monotonic()
+        return dict(cache.reachable)
 
 
-def _probe(state: AppState) -> dict[str, Check]:
-    """Probe every provider an agent uses, in parallel, within the deadline."""
-    used = sorted({agent.provider for agent in state.settings.agents.values()})
-    checks: dict[str, Check] = {name: "not_configured" for name in used if name not in state.providers}
-    adapters = {name: state.providers[name] for name in used if name in state.providers}
+def _probe(state: AppState, names: list[str]) -> dict[str, bool]:
+    """Probe each named provider, in parallel, within the deadline."""
+    adapters = {name: state.providers[name] for name in names}
     pool = ThreadPoolExecutor(max_workers=max(1, len(adapters)))
     futures = {
         name: pool.submit(adapter.is_reachable, PROBE_DEADLINE_S) for name, adapter in adapters.items()
     }
     wait(futures.values(), timeout=PROBE_DEADLINE_S)
     pool.shutdown(wait=False, cancel_futures=True)
-    for name, future in futures.items():
-        breaker = getattr(getattr(adapters[name], "transport", None), "breaker", None)
-        if breaker is not None and breaker.state == "open":
-            checks[name] = "circuit_open"
-        elif future.done() and future.result():
-            checks[name] = "ok"
-        else:
-            checks[name] = "unreachable"
-    return {f"provider:{name}": value for name, value in sorted(checks.items())}
+    return {
+        name: bool(future.done() and not future.exception() and future.result())
+        for name, future in futures.items()
+    }
