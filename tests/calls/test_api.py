@@ -353,6 +353,10 @@ def test_half_an_emoji_is_named_for_what_it_is(make_app: MakeApp, ravan: Any, fi
             "payload_too_large",
         ),
         (b"[" * 5000 + b"]" * 5000, "application/json", 400, "invalid_json"),
+        # Python's JSON reads these; JSON has no such numbers (and a provider's parser refuses them)
+        (b'{"agent": "ravan", "metadata": {"a": NaN}}', "application/json", 400, "invalid_json"),
+        (b'{"agent": "ravan", "metadata": {"a": -Infinity}}', "application/json", 400, "invalid_json"),
+        (b'{"agent": "ravan", "metadata": {"a": 1e400}}', "application/json", 400, "invalid_json"),
     ],
 )
 def test_bad_requests_get_stable_codes(

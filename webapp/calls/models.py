@@ -7,6 +7,7 @@ generated from them (``webapp.ops.openapi``), so the two cannot drift.
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -136,10 +137,23 @@ def parse_body(raw: bytes, model: type[BodyT]) -> BodyT:
         raise body_error(error) from None
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a float; one too large for a float (``1e400``) is not a number we take."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return number
+
+
+def _not_json(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``: Python's JSON reads them, JSON has no such thing."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """A body's JSON object, or ``InvalidJson``/``InvalidBody``."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_float=_finite, parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidJson() from exc
     if not isinstance(data, dict):
