@@ -23,7 +23,8 @@ CALLS = Counter(
 )
 PROVIDER_SECONDS = Histogram(
     "webcall_provider_request_seconds",
-    "How long each request to a provider took (all attempts), by operation and outcome.",
+    "How long each provider took, by operation and outcome: a request with all its attempts "
+    "(self-hosted LiveKit: the token minted in process).",
     ["provider", "operation", "outcome"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0),
 )

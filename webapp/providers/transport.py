@@ -125,14 +125,15 @@ class Transport:
             # Only a provider that is down or broken trips the breaker; one that refused
             # this call (bad request, our key, its rate limit) is up and answering.
             self.breaker.record(ok=not (isinstance(error, ProviderError) and is_outage(error)))
-            self._observe(operation, error.code, started)
+            self.observe(operation, error.code, started)
             raise
         self.breaker.record(ok=True)
-        self._observe(operation, "ok", started)
+        self.observe(operation, "ok", started)
         return answer
 
-    def _observe(self, operation: str, outcome: str, started: float) -> None:
-        """Record the request's duration (all attempts) for /metrics."""
+    def observe(self, operation: str, outcome: str, started: float) -> None:
+        """Record an operation's duration since ``started`` (``perf_counter``) for /metrics: a
+        request's, all attempts included, or work an adapter does in process (LiveKit's token)."""
         PROVIDER_SECONDS.labels(self.provider, operation, outcome).observe(time.perf_counter() - started)
 
     def is_reachable(self, url: str, *, timeout_s: float, need_ok: bool = False) -> bool:
