@@ -150,6 +150,24 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     (result,) = agent.tool_results
     assert (result["tool_call_id"], result["is_error"]) == (asked["tool_call_id"], False)
 
+    # The same, with the call's fields in the message itself (as shared/providers/README.md lists them).
+    chat.fill("use the tool, flat")
+    chat.press("Enter")
+    told = transcript.locator('[data-speaker="agent"]', has_text="The tool answered: Order 7 has shipped.")
+    expect(told).to_be_visible(timeout=15_000)
+    asked_flat = received(page, "tool-call")[-1]["detail"]
+    assert asked_flat["tool_name"] == "lookup_order" and asked_flat["parameters"] == {"order": "7"}
+    assert page.evaluate("window.answered") == [True, True]
+    _, result = agent.tool_results
+    assert (result["tool_call_id"], result["is_error"]) == (asked_flat["tool_call_id"], False)
+
+    # A correction, its fields in the message itself too, rewrites the agent's line in place.
+    chat.fill("correct yourself")
+    chat.press("Enter")
+    corrected = transcript.locator('[data-speaker="agent"]', has_text="I said it right.")
+    expect(corrected).to_have_attribute("data-final", "true", timeout=15_000)
+    expect(transcript).not_to_contain_text("I said this wrong.")
+
     # Context from the host page, through the JS API.
     sent = page.evaluate("() => window.webcall.get('elevenlabs-demo').sendContext('On the orders page.')")
     assert sent is True

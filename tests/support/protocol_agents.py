@@ -257,7 +257,11 @@ class RetellAgent(ProtocolAgent):
 
 class ElevenLabsAgent(ProtocolAgent):
     """ElevenLabs' agent: waits for the initiation message, pings, answers typed messages in
-    streamed parts, asks the page to run a client tool, and can be interrupted."""
+    streamed parts, asks the page to run a client tool, and can be interrupted.
+
+    Where ElevenLabs' SDK and shared/providers/README.md give a message different shapes (the
+    SDK nests a `client_tool_call`'s fields, the README lists them as the message's own), it
+    sends the SDK's unless asked for the other (`use the tool, flat`, `correct yourself`)."""
 
     track_name = "agent_voice"
     PING_EVERY_S = 0.5
@@ -306,9 +310,16 @@ class ElevenLabsAgent(ProtocolAgent):
             self.problems.append(f"an unexpected message: {message}")
 
     async def answer_typed(self, text: str) -> None:
-        """A typed message: use the tool, be interrupted, or answer in streamed parts."""
-        if text == "use the tool":
-            await self.use_tool()
+        """A typed message: use the tool, correct itself, be interrupted, or answer in streamed parts."""
+        if text in ("use the tool", "use the tool, flat"):
+            await self.use_tool(flat=text.endswith("flat"))
+        elif text == "correct yourself":
+            await self.stream(["I said this wrong."])
+            fix = {
+                "original_agent_response": "I said this wrong.",
+                "corrected_agent_response": "I said it right.",
+            }
+            await self.send({"type": "agent_response_correction", **fix})  # the fields as its own
         elif text == "interrupt yourself":
             await self.stream(["This is a long answer ", "that will be "], stop=False)
             await self.send({"type": "interruption", "interruption_event": {"event_id": 99}})
@@ -318,11 +329,14 @@ class ElevenLabsAgent(ProtocolAgent):
             await self.stream(["You ", "wrote: ", text])
             await self.send({"type": "agent_response", "agent_response_event": {"agent_response": reply}})
 
-    async def use_tool(self) -> None:
-        """Ask the page to run a client tool, and say what it answered."""
+    async def use_tool(self, *, flat: bool = False) -> None:
+        """Ask the page to run a client tool (its fields nested, or ``flat`` in the message), and
+        say what it answered."""
         call_id = f"tool_{secrets.token_hex(4)}"
-        call = {"tool_name": self.TOOL, "tool_call_id": call_id, "parameters": {"order": "42"}}
-        await self.send({"type": "client_tool_call", "client_tool_call": call})
+        order = "7" if flat else "42"
+        call = {"tool_name": self.TOOL, "tool_call_id": call_id, "parameters": {"order": order}}
+        fields = call if flat else {"client_tool_call": call}  # ElevenLabs' SDK nests them
+        await self.send({"type": "client_tool_call", **fields})
         message = await self.next_message()
         while message.get("type") != "client_tool_result":
             await self.handle(message)

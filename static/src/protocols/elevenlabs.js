@@ -152,6 +152,16 @@ class ElevenLabsAgent {
   }
 }
 
+/**
+ * A message's fields: ElevenLabs' SDK nests them under `key`, our providers' notes list
+ * `client_tool_call`'s (and leave `agent_response_correction`'s open) as the message's own.
+ * Both are read; the nested ones win.
+ */
+function body(message, key) {
+  const nested = message[key];
+  return nested && typeof nested === 'object' ? nested : message;
+}
+
 // What to do with each message type from the agent (the others are ignored).
 const HANDLERS = {
   ping: (agent, { ping_event: ping }) => {
@@ -168,14 +178,15 @@ const HANDLERS = {
   agent_response: (agent, { agent_response_event: said }) => respond(agent, said?.agent_response),
   agent_chat_response_part: (agent, { text_response_part: part }) => streamPart(agent, part),
   interruption: (agent) => cutReply(agent),
-  agent_response_correction: (agent, { agent_response_correction_event: fix }) => {
+  agent_response_correction: (agent, message) => {
+    const fix = body(message, 'agent_response_correction_event');
     const text = fix?.corrected_agent_response?.trim();
     const { reply } = agent;
     if (reply && text) agent.line('agent', text, true, reply.id, reply.cut);
   },
-  client_tool_call: (agent, { client_tool_call: call }) => {
+  client_tool_call: (agent, message) => {
     stopThinking(agent);
-    askHostPage(agent, call);
+    askHostPage(agent, body(message, 'client_tool_call'));
   },
   error: (_agent, message) => console.warn('webcall: the agent reported an error', message),
 };
