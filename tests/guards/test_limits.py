@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
+from limits import RateLimitItemPerMinute
+
 from tests.support.apps import FAKE_AGENT_IDS, build_app, codes, post, provider_env
-from webapp.guards.limits import agent_calls_per_minute
+from webapp.guards.limits import Limits, agent_calls_per_minute
 from webapp.state import app_state
 
 CATALOGUE = """
@@ -94,3 +98,47 @@ agent_id = "{convoi}"
     assert codes(answers) == [201] * 20 + ["agent_busy"]
     assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
     assert len(convoi[1].requests) == 20  # the 21st never reached Convoi
+
+
+def test_a_call_the_daily_budget_refuses_takes_nothing_of_the_provider_keys_minute(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any
+) -> None:
+    """An agent past its budget used to spend the per-minute allowance every agent on its key shares."""
+    catalogue = """
+[agents.spent]
+provider = "convoi"
+agent_id = "{convoi}"
+daily_budget = 1
+
+[agents.support]
+provider = "convoi"
+agent_id = "{convoi}"
+""".format(**FAKE_AGENT_IDS)
+    env = {**provider_env(ravan[0].url, zudu[0].url, convoi[0].url), "WEBCALL_RATE_LIMITS": "1000/minute"}
+    app = build_app(tmp_path, catalogue, **env)
+    spent = [post(app, {"agent": "spent"}) for _ in range(20)]
+    assert codes(spent) == [201] + ["daily_budget_exhausted"] * 19
+    # The key's 20 creates a minute: one used, 19 left for the other agent.
+    assert codes([post(app, {"agent": "support"}) for _ in range(20)]) == [201] * 19 + ["agent_busy"]
+    assert len(convoi[1].requests) == 20
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limits(request: pytest.FixtureRequest) -> Limits:
+    """The counts on the in-process windows, or on a real (emptied) Redis."""
+    if request.param == "memory":
+        return Limits("memory://")
+    url: str = request.getfixturevalue("redis_url")
+    redis.Redis.from_url(url).flushdb()
+    return Limits(url)
+
+
+def test_giving_back_uncounts_one_call(limits: Limits) -> None:
+    three = RateLimitItemPerMinute(3)
+    assert [limits.hit(three, "agent") for _ in range(3)] == [None, None, None]
+    assert limits.hit(three, "agent") is not None  # full
+    limits.give_back(three, "agent")
+    assert limits.hit(three, "agent") is None  # one place came free, and only one
+    assert limits.hit(three, "agent") is not None
+    limits.give_back(three, "someone-else")  # nothing counted there: nothing to give, nothing breaks
+    assert limits.strategy.get_window_stats(three, "someone-else").remaining == 3

@@ -9,6 +9,10 @@ Each endpoint names its limits with :func:`limited`, which counts one call and r
 with a 429 carrying the exact ``Retry-After``. It is the whole mechanism: no hook runs on
 requests that have no limit (Flask-Limiter's resolved every request's limits before and
 after the view, a sixth of the CPU of a call).
+
+What a call costs (the agent's caps, a phone number's cooldown and daily cap) is counted
+all or nothing (:func:`counted_together`): each limit is taken in one atomic step where it
+is stored, and a request one of them refuses gives back what the others had counted.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache, wraps
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import request
 from limits import (
@@ -28,14 +33,18 @@ from limits import (
     RateLimitItemPerSecond,
     parse_many,
 )
-from limits.storage import storage_from_string
+from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from ..catalogue import Agent
-from ..errors import AgentBusy, DailyBudgetExhausted, NumberCooldown, NumberDailyCap, RateLimited
+from ..errors import AgentBusy, AppError, DailyBudgetExhausted, NumberCooldown, NumberDailyCap, RateLimited
 from ..settings import Settings
 from ..state import app_state
 from .memory_windows import SCHEME as MEMORY_WINDOWS
+from .memory_windows import MemoryWindows
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,9 +68,24 @@ class Limits:
         reset_at = self.strategy.get_window_stats(item, *identifiers).reset_time
         return max(1, min(item.get_expiry(), round(reset_at - time.time())))
 
-    def clear(self, item: RateLimitItem, *identifiers: str) -> None:
-        """Forget what was counted against ``item`` for ``identifiers``."""
-        self.strategy.clear(item, *identifiers)
+    def give_back(self, item: RateLimitItem, *identifiers: str) -> None:
+        """Uncount the newest call counted against ``item`` for ``identifiers``: the request it
+        was counted for was refused, or never reached the provider.
+
+        The newest call, which may be another request's a moment later than ours: calls in a
+        window are alike, so the count is right either way.
+        """
+        key = item.key_for(*identifiers)
+        storage = self.strategy.storage
+        if isinstance(storage, MemoryWindows):
+            storage.give_back(key)
+        elif isinstance(storage, RedisStorage):
+            # limits keeps a moving window in Redis as a list of call times, newest first
+            # (LPUSH); one LPOP is atomic, as its own acquire script is. (Its type for the
+            # connection is a protocol that lists only the commands limits itself sends.)
+            cast("Redis", storage.get_connection()).lpop(storage.prefixed_key(key))
+        else:  # settings accept memory:// and redis URLs only
+            raise TypeError(f"cannot give a call back to {type(storage).__name__}")
 
     def spend(self, limits: str, *identifiers: str) -> int | None:
         """Count one call against each of ``limits`` (``5/minute;30/hour``) in turn; the wait
@@ -133,9 +157,42 @@ def global_limit() -> str:
     return app_state().settings.global_rate_limit
 
 
-def _hit(item: RateLimitItem, *identifiers: str) -> int | None:
-    """Count one call on the current app's limits; the seconds to wait when already at the limit."""
-    return app_state().limits.hit(item, *identifiers)
+class Tally:
+    """What one request has counted so far, against several limits, to give back if refused."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.counted: list[tuple[RateLimitItem, tuple[str, ...]]] = []
+
+    def hit(self, item: RateLimitItem, *identifiers: str) -> int | None:
+        """Count one call; the seconds to wait when ``item`` is already at its limit, else None."""
+        wait_s = self.limits.hit(item, *identifiers)
+        if wait_s is None:
+            self.counted.append((item, identifiers))
+        return wait_s
+
+    def give_back(self) -> None:
+        """Uncount everything counted so far, newest first."""
+        while self.counted:
+            item, identifiers = self.counted.pop()
+            self.limits.give_back(item, *identifiers)
+
+
+@contextmanager
+def counted_together() -> Iterator[Tally]:
+    """Count one call against several limits as one step: refused by any, it counts against none.
+
+    Each limit is taken atomically where it is stored (two workers never both get a last
+    place), so no limit is ever passed. Giving back comes after: for that moment, another
+    request may be refused a place that is about to come free. Counting first and giving back
+    is what keeps that safe; testing every limit first and then counting would not be atomic.
+    """
+    tally = Tally(app_state().limits)
+    try:
+        yield tally
+    except AppError:
+        tally.give_back()
+        raise
 
 
 def check_client_limit(agent: Agent, client: str) -> None:
@@ -155,20 +212,38 @@ def agent_calls_per_minute(agent: Agent, settings: Settings, provider_limit: int
 
 
 def spend_call(agent: Agent, settings: Settings, provider_limit: int | None = None) -> None:
-    """Count a call against the agent's per-minute cap, its provider key's and its daily budget.
+    """Count a call against the agent's per-minute cap, its provider key's and its daily budget:
+    against all three, or (refused by one) none.
 
     ``provider_limit`` is the provider's documented creates per minute per key: every agent on
     that provider shares it, so we refuse (429 with an exact Retry-After) before the provider
     would (502 provider_busy).
     """
+    with counted_together() as tally:
+        _spend_agent(tally, agent, settings, provider_limit)
+
+
+def spend_phone_call(agent: Agent, settings: Settings, provider_limit: int | None, number_ref: str) -> None:
+    """Count a phone call against the agent's limits (:func:`spend_call`), then the number's
+    cooldown and daily cap: against all of them, or (refused by one) none.
+
+    The agent's first, so a call they refuse never holds the number's turn, not even for a moment.
+    """
+    with counted_together() as tally:
+        _spend_agent(tally, agent, settings, provider_limit)
+        _spend_destination(tally, agent, number_ref)
+
+
+def _spend_agent(tally: Tally, agent: Agent, settings: Settings, provider_limit: int | None) -> None:
+    """The agent's per-minute cap, its provider key's, then its daily budget."""
     per_minute = agent_calls_per_minute(agent, settings, provider_limit)
-    wait_s = _hit(RateLimitItemPerMinute(per_minute), "agent-minute", agent.slug)
+    wait_s = tally.hit(RateLimitItemPerMinute(per_minute), "agent-minute", agent.slug)
     if wait_s is None and provider_limit:
-        wait_s = _hit(RateLimitItemPerMinute(provider_limit), "provider-minute", agent.provider)
+        wait_s = tally.hit(RateLimitItemPerMinute(provider_limit), "provider-minute", agent.provider)
     if wait_s is not None:
         raise AgentBusy(retry_after_s=wait_s)
     budget = agent.daily_budget or settings.agent_daily_budget
-    wait_s = _hit(RateLimitItemPerDay(budget), "agent-day", agent.slug)
+    wait_s = tally.hit(RateLimitItemPerDay(budget), "agent-day", agent.slug)
     if wait_s is not None:
         raise DailyBudgetExhausted(retry_after_s=wait_s)
 
@@ -178,16 +253,16 @@ def destination_ref(secret_key: str, e164: str) -> str:
     return hmac.new(secret_key.encode(), e164.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def spend_destination(agent: Agent, number_ref: str) -> None:
+def _spend_destination(tally: Tally, agent: Agent, number_ref: str) -> None:
     """Count a phone call to one number: refuse it within the agent's cooldown or past its daily cap."""
     phone = agent.phone
     if phone is None:
         return
     if phone.cooldown_s:
-        wait_s = _hit(_cooldown(phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
+        wait_s = tally.hit(_cooldown(phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
         if wait_s is not None:
             raise NumberCooldown(retry_after_s=wait_s)
-    wait_s = _hit(RateLimitItemPerDay(phone.daily_cap_per_number), "number-day", agent.slug, number_ref)
+    wait_s = tally.hit(RateLimitItemPerDay(phone.daily_cap_per_number), "number-day", agent.slug, number_ref)
     if wait_s is not None:
         raise NumberDailyCap(retry_after_s=wait_s)
 
@@ -196,7 +271,7 @@ def refund_cooldown(agent: Agent, number_ref: str) -> None:
     """Give a number its turn back: the call just counted against its cooldown was never placed."""
     phone = agent.phone
     if phone is not None and phone.cooldown_s:
-        app_state().limits.clear(_cooldown(phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
+        app_state().limits.give_back(_cooldown(phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
 
 
 def _cooldown(seconds: int) -> RateLimitItem:

@@ -51,6 +51,13 @@ class MemoryWindows(Storage, MovingWindowSupport):
             window.extend([now] * amount)
             return True
 
+    def give_back(self, key: str) -> None:
+        """Uncount the newest call in ``key``'s window (the request it was counted for was refused)."""
+        with self.lock:
+            entry = self.windows.get(key)
+            if entry is not None and entry[1]:
+                entry[1].pop()
+
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         """When the oldest call still in the window was counted, and how many are in it."""
         now = time.time()

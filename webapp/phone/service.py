@@ -2,9 +2,10 @@
 
 Every such call costs money per minute and could be aimed at a premium number, so the
 order is: the agent calls phones at all, the caller consented, the number is a line we may
-dial in a country we may dial, the bot check, the limits (per client, per number, per
-agent), and only then the provider. Every outcome is in the call log, with the number
-masked; the whole number goes to the provider and nowhere else.
+dial in a country we may dial, the bot check, the limits (per client, then the agent's and
+the number's, counted together or not at all), and only then the provider. Every outcome
+is in the call log, with the number masked; the whole number goes to the provider and
+nowhere else.
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ from ..guards.limits import (
     check_client_limit,
     destination_ref,
     refund_cooldown,
-    spend_call,
-    spend_destination,
+    spend_phone_call,
 )
 from ..guards.origin import check_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
@@ -115,9 +115,10 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
     number_ref = destination_ref(state.settings.secret_key, destination.e164)
 
     def create() -> dict[str, Any]:
-        # The agent's limits first: a call refused by them never dials, so the number keeps its turn.
-        spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
-        spend_destination(agent, number_ref)
+        # The agent's limits and the number's, all or nothing: a call one of them refuses takes
+        # nothing of the others (hammering a number in its cooldown leaves the agent's budget).
+        provider_limit = state.settings.providers[agent.provider].creates_per_minute()
+        spend_phone_call(agent, state.settings, provider_limit, number_ref)
         try:
             return _call(state, order, destination, variables, key, attempt)
         except ProviderError as error:
