@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.history.schema import calls
-from webapp.history.store import CallAttempt, CallQuery, CallStore, client_reference
+from webapp.history.store import CallAttempt, CallQuery, CallStore, UnfinishedListing, client_reference
 from webapp.providers import ProviderCall, TranscriptLine
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -313,6 +313,26 @@ def test_latest_report_is_the_newest_start_the_provider_told_us(store: CallStore
     future = ProviderCall(call_id="s-future", started_at=datetime(2999, 1, 1, tzinfo=UTC))
     store.upsert_provider_call("ravan", future)
     assert store.latest_report("ravan") == T0 + timedelta(hours=3)
+
+
+def test_an_unfinished_listing_keeps_its_earliest_start_until_a_listing_covers_it(store: CallStore) -> None:
+    assert store.unfinished_listing("ravan") is None
+    store.begin_listing("ravan", T0)
+    store.begin_listing("ravan", T0 + timedelta(hours=1))  # a later start does not hide the earlier one
+    assert store.unfinished_listing("ravan") == UnfinishedListing(T0)
+    store.finish_listing("ravan", T0 + timedelta(hours=1))  # read in full from later: T0 still missed
+    assert store.unfinished_listing("ravan") == UnfinishedListing(T0)
+    store.begin_listing("ravan", None)  # from the beginning
+    store.begin_listing("ravan", T0)
+    assert store.unfinished_listing("ravan") == UnfinishedListing(None)
+    store.finish_listing("ravan", T0)
+    assert store.unfinished_listing("ravan") == UnfinishedListing(None)
+    assert store.unfinished_listing("convoi") is None
+    store.finish_listing("ravan", None)
+    assert store.unfinished_listing("ravan") is None
+    store.begin_listing("ravan", T0)
+    store.finish_listing("ravan", T0)
+    assert store.unfinished_listing("ravan") is None
 
 
 def test_a_lease_has_one_holder_until_it_expires(store: CallStore) -> None:

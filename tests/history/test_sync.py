@@ -17,10 +17,19 @@ from tests.fakes import retell as retell_fake
 from tests.fakes.convoi import add_call, complete_call
 from tests.fakes.fields import now_ms
 from tests.fakes.ravan import add_session, complete_session
+from tests.fakes.state import FakeState, RecordedRequest
 from tests.fakes.zudu import end_call
 from tests.support.apps import FAKE_AGENT_IDS, app_state_of, post
+from webapp.errors import (
+    ProviderAuthError,
+    ProviderBadResponse,
+    ProviderBusy,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 from webapp.history.store import CallQuery, CallRecord, CallStore
-from webapp.history.sync import PeriodicSync, SyncReport, sync_all
+from webapp.history.sync import PAGE_ATTEMPTS, PeriodicSync, SyncReport, page_retry_wait_s, sync_all
 
 CATALOGUE = """
 [agents.sales]
@@ -61,6 +70,17 @@ def sync(app: Flask, provider: str | None = None, since: datetime | None = None)
 def log_of(app: Flask, **query: Any) -> list[CallRecord]:
     """The app's call log, newest first."""
     return app_state_of(app).history.search(CallQuery(page_size=200, **query))[0]
+
+
+def list_requests(state: FakeState) -> list[RecordedRequest]:
+    """The call-list requests a fake received, faulted ones included."""
+    return [r for r in state.requests if r.method == "GET" and r.path.endswith(("/call-sessions", "/calls"))]
+
+
+def days_ago(days: float) -> str:
+    """A moment as the fakes write it (ISO 8601, milliseconds, ``Z``)."""
+    moment = datetime.now(UTC) - timedelta(days=days)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def find(app: Flask, call_id: str) -> CallRecord:
@@ -144,12 +164,34 @@ def test_a_broken_page_never_loses_the_others(make_app: MakeApp, ravan: Any) -> 
     for n in range(45):
         add_session(state, RAVAN, id=f"s-{n:02d}", status="completed",
                     created_at=f"2026-02-01T10:{n:02d}:00.000Z")  # fmt: skip
-    # The second page answers with a body cut in half.
-    state.faults = [Fault("delay", delay_s=0), Fault("malformed_json")]
+    # The second page answers with a body cut in half, every time it is asked for.
+    state.faults = [Fault("delay", delay_s=0), *(Fault("malformed_json") for _ in range(PAGE_ATTEMPTS))]
     report = sync(app)["ravan"]
-    assert (report.listed, report.broken_pages, report.errors) == (25, 1, [])
-    assert state.list_pages_served == 3
+    assert (report.listed, report.broken_pages, report.errors, report.complete) == (25, 1, [], False)
+    assert [r.query["page"] for r in list_requests(state)] == ["1", *["2"] * PAGE_ATTEMPTS, "3"]
+    assert "1 broken pages; not every page was read" in report.summary()
     assert sync(app)["ravan"].listed == 45 and len(log_of(app)) == 45  # the next run picks it up
+
+
+def test_a_ravan_page_missed_in_one_run_is_listed_by_the_next(make_app: MakeApp, ravan: Any) -> None:
+    """50 sessions a day apart, page 2 broken through one run: the next run started after the
+    newest session it had kept, and the 20 on the lost page stayed missing for good."""
+    app, state = make_app(), ravan[1]
+    for n in range(50):
+        add_session(state, RAVAN, id=f"s-{n:02d}", status="completed", started_at=days_ago(50 - n),
+                    created_at=days_ago(50 - n))  # fmt: skip
+    state.faults = [Fault("delay", delay_s=0), *(Fault("status", status=500) for _ in range(PAGE_ATTEMPTS))]
+    first = sync(app, "ravan")["ravan"]
+    assert (first.listed, first.broken_pages, first.errors) == (30, 1, [])
+
+    second = sync(app, "ravan")["ravan"]
+    assert second.since is None  # where the first run started: the beginning
+    assert (second.listed, second.new, second.broken_pages, second.complete) == (50, 20, 0, True)
+    assert {r.provider_call_id for r in log_of(app)} == {f"s-{n:02d}" for n in range(50)}
+
+    # A run that read every page lets the next one start late again.
+    newest = max(r.started_at for r in log_of(app) if r.started_at)
+    assert sync(app, "ravan")["ravan"].since == newest - timedelta(days=1)
 
 
 def test_unreadable_entries_are_skipped_and_the_rest_kept(make_app: MakeApp, ravan: Any) -> None:
@@ -195,11 +237,87 @@ def test_convoi_stops_at_a_broken_page_and_keeps_the_ones_before(make_app: MakeA
     state = convoi[1]
     for _ in range(150):
         add_call(state, CONVOI)
-    state.faults = [Fault("delay", delay_s=0), Fault("status", status=500, body={"status": 500})]
+    broken = [Fault("status", status=500, body={"status": 500}) for _ in range(PAGE_ATTEMPTS)]
+    state.faults = [Fault("delay", delay_s=0), *broken]
     app = make_app()
     report = sync(app, "convoi")["convoi"]
     assert report.listed == 100 and report.broken_pages == 1
+    assert len(list_requests(state)) == 1 + PAGE_ATTEMPTS  # page 2 asked for again, then given up
     assert report.errors == [f"provider_error while listing agent {CONVOI}"]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", status=500, body={"status": 500}),
+        Fault("malformed_json"),
+        Fault("status", status=429, body={"status": 429}, headers={"Retry-After": "1"}),
+    ],
+    ids=["500", "malformed_json", "429"],
+)
+def test_convoi_asks_again_for_a_page_that_failed_once(make_app: MakeApp, convoi: Any, fault: Fault) -> None:
+    """One blip on the second list request lost every later page, and the command failed."""
+    state = convoi[1]
+    for _ in range(250):
+        add_call(state, CONVOI)
+    state.faults = [Fault("delay", delay_s=0), fault]
+    result = make_app().test_cli_runner().invoke(args=["history", "sync", "--provider", "convoi"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("convoi: 250 calls listed since the beginning (250 new)")
+    assert "0 broken pages" in result.output
+    cursors = [r.query.get("starting_after") for r in list_requests(state)]
+    assert len(cursors) == 4 and cursors[0] is None and cursors[1] == cursors[2]  # page 2 twice, then 3
+
+
+def answered(error: ProviderError, status: int) -> ProviderError:
+    """``error`` as the transport raises it for an HTTP ``status``."""
+    error.upstream_status = status
+    return error
+
+
+def test_only_a_page_failure_that_may_pass_is_asked_again() -> None:
+    assert page_retry_wait_s(answered(ProviderError(), 500), 1) == 0.25
+    assert page_retry_wait_s(ProviderBadResponse(), 2) == 0.5  # unreadable: doubled the second time
+    assert page_retry_wait_s(ProviderTimeout(), 1) == 0.25
+    assert page_retry_wait_s(answered(ProviderBusy(retry_after_s=2), 429), 1) == 2  # its Retry-After
+    assert page_retry_wait_s(answered(ProviderBusy(retry_after_s=60), 429), 1) is None  # not a blip
+    assert page_retry_wait_s(ProviderUnavailable(retry_after_s=30), 1) is None  # our open breaker
+    for status in (400, 404, 422):
+        assert page_retry_wait_s(answered(ProviderError(), status), 1) is None
+    assert page_retry_wait_s(answered(ProviderAuthError(), 401), 1) is None
+
+
+def test_convoi_does_not_ask_again_for_a_page_it_refused(make_app: MakeApp, convoi: Any) -> None:
+    state = convoi[1]
+    for _ in range(150):
+        add_call(state, CONVOI)
+    state.faults = [Fault("delay", delay_s=0), Fault("status", status=400, body={"status": 400})]
+    report = sync(make_app(), "convoi")["convoi"]
+    assert report.listed == 100 and len(list_requests(state)) == 2
+    assert report.errors == [f"provider_error while listing agent {CONVOI}"]
+
+
+def test_convoi_calls_behind_a_lost_cursor_are_listed_by_the_next_run(make_app: MakeApp, convoi: Any) -> None:
+    """Page 2 broken through one run: the listing stops there (its cursor is lost), and the next
+    run, started a day before the newest call kept, never reached the older 150."""
+    state = convoi[1]
+    for n in range(250):  # oldest first: Convoi lists newest first
+        add_call(state, CONVOI, created_at=days_ago(250 - n), started_at=days_ago(250 - n))
+    state.faults = [
+        Fault("delay", delay_s=0),
+        *(Fault("status", status=500, body={"status": 500}) for _ in range(PAGE_ATTEMPTS)),
+    ]
+    app = make_app()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["history", "sync", "--provider", "convoi"])
+    assert first.exit_code == 1, first.output  # stopped early, as documented
+    assert first.output.startswith("convoi: 100 calls listed since the beginning (100 new)")
+    assert "stopped: provider_error" in first.output and "not every page was read" in first.output
+
+    second = runner.invoke(args=["history", "sync", "--provider", "convoi"])
+    assert second.exit_code == 0, second.output
+    assert second.output.startswith("convoi: 250 calls listed since the beginning (150 new)")
+    assert app_state_of(app).history.search(CallQuery(provider="convoi"))[1] == 250  # the total
 
 
 def test_convoi_history_honours_its_rate_limit(make_app: MakeApp, convoi: Any) -> None:

@@ -1,4 +1,5 @@
-"""The call log's tables: one row per call, the webhook deliveries applied, and named leases.
+"""The call log's tables: one row per call, the webhook deliveries applied, named leases, and
+where the history sync must list again from.
 
 Plain SQLAlchemy Core tables on one ``MetaData``; Alembic's migrations in ``migrations/``
 create the same shape (a test compares the two). Every text column is one of the ``Stored``
@@ -162,4 +163,14 @@ leases = Table(
     Column("name", StoredString(64), primary_key=True),
     Column("holder", StoredString(64), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+# One row per provider whose call list has not been read in full since ``since``: written before
+# a sync run lists, removed by a run that read every page from there. The next run starts here.
+unfinished_listings = Table(
+    "unfinished_listings",
+    metadata,
+    Column("provider", StoredString(32), primary_key=True),
+    Column("since", UtcDateTime()),  # where that listing started (NULL: from the beginning)
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )

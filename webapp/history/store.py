@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    delete,
     func,
     insert,
     literal,
@@ -35,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..providers import FINAL_STATUSES, Channel, ProviderCall, TranscriptLine
 from .database import RowInserter, open_engine, upgrade, writing
-from .schema import StoredText, calls, leases, webhook_deliveries
+from .schema import StoredText, calls, leases, unfinished_listings, webhook_deliveries
 
 LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
 LIVE_STATUSES = ("created", "in_progress")
@@ -122,6 +123,13 @@ class CallQuery:
     text: str | None = None  # in ids, agent, room, origin, outcome, summary or transcript
     page: int = 1
     page_size: int = 50
+
+
+@dataclass(frozen=True)
+class UnfinishedListing:
+    """A provider's call list not read in full since ``since`` (None: since the beginning)."""
+
+    since: datetime | None
 
 
 class CallLogError(Exception):
@@ -403,6 +411,38 @@ class CallStore:
         if value is None:
             return None
         return value if isinstance(value, datetime) else None
+
+    # --- where the history sync lists from ---------------------------------------------------
+
+    def unfinished_listing(self, provider: str) -> UnfinishedListing | None:
+        """Where a listing of the provider's calls started that has not read every page since."""
+        where = unfinished_listings.c.provider == provider
+        with _recording(), self.engine.connect() as connection:
+            row = connection.execute(select(unfinished_listings.c.since).where(where)).first()
+        return None if row is None else UnfinishedListing(row.since)
+
+    def begin_listing(self, provider: str, since: datetime | None) -> None:
+        """Note, before it lists, a run's start (None: the beginning); an earlier unfinished one stays.
+
+        Written first, so a run that dies half-way is listed again as surely as one that
+        counted a broken page. Raises :class:`CallLogError`.
+        """
+        where = unfinished_listings.c.provider == provider
+        with _recording(), writing(self.engine) as connection:
+            row = connection.execute(select(unfinished_listings.c.since).where(where)).first()
+            values = {"since": since, "recorded_at": now()}
+            if row is None:
+                connection.execute(insert(unfinished_listings).values(provider=provider, **values))
+            elif row.since is not None and (since is None or since < row.since):
+                connection.execute(update(unfinished_listings).where(where).values(values))
+
+    def finish_listing(self, provider: str, since: datetime | None) -> None:
+        """Every page since ``since`` was read: forget an unfinished listing that started there or later."""
+        statement = delete(unfinished_listings).where(unfinished_listings.c.provider == provider)
+        if since is not None:  # a listing from the beginning covers any start; a later one does not
+            statement = statement.where(unfinished_listings.c.since >= since)
+        with _recording(), writing(self.engine) as connection:
+            connection.execute(statement)
 
     # --- leases: one worker of many does a periodic job --------------------------------------
 

@@ -3,8 +3,11 @@
 For each provider an agent uses: list each agent's calls since a moment (providers with
 ``list_calls``) and store every call, keyed by the provider's id; then read in full the calls
 that are still live or were never read in full (providers with ``get_call``: Ravan's
-transcript is only in its detail, and Zudu has no list at all). A page or a call the
-provider breaks is logged and skipped; the rest of the run goes on.
+transcript is only in its detail, and Zudu has no list at all). A list page that fails in a
+way that may pass is asked for again (a few times, after a short wait); a page or a call the
+provider still breaks is logged and skipped, and the rest of the run goes on. Each run lists
+from where the last run that read every page left off, so calls on a page one run could not
+read are listed by the next (the start is kept in the call log until a run reads it all).
 
 ``flask --app webapp history sync`` runs it once; with ``WEBCALL_HISTORY_SYNC_INTERVAL_S``
 each process runs it in the background, and a lease in the database lets one of them at a
@@ -18,6 +21,7 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +29,7 @@ from datetime import datetime, timedelta
 from flask import Flask
 
 from ..catalogue import Agent
-from ..errors import ProviderBadResponse, ProviderError
+from ..errors import ProviderBadResponse, ProviderBusy, ProviderError
 from ..metrics import HISTORY_SYNC
 from ..providers import CallPage, HistoryQuery, Provider, ProviderCall
 from ..providers.transport import is_outage
@@ -34,6 +38,9 @@ from .store import CallLogError, CallStore, now
 log = logging.getLogger(__name__)
 MAX_PAGES = 500  # per agent and run: a runaway cursor must end somewhere
 MAX_BROKEN_PAGES = 3  # in a row: then the provider is down, not one page broken
+PAGE_ATTEMPTS = 3  # a list page that fails in a way that may pass is asked for this often in all
+PAGE_BACKOFF_S = 0.25  # before asking again; doubled each time
+MAX_PAGE_WAIT_S = 10.0  # a provider (or our circuit breaker) asking for a longer wait: not a blip
 # A call still running at the last sync ends within a day (max_call_s is at most 86400 s), so
 # each run lists again from a day before the newest call the provider reported.
 OVERLAP = timedelta(days=1)
@@ -54,6 +61,7 @@ class SyncReport:
     skipped: int = 0  # entries or calls that could not be read
     broken_pages: int = 0
     errors: list[str] = field(default_factory=list)  # why the run stopped early
+    complete: bool = True  # every page listed; if not, the next run lists from ``since`` again
     earliest: datetime | None = None  # the oldest call this run listed: all it listed is read in full
 
     def summary(self) -> str:
@@ -63,7 +71,8 @@ class SyncReport:
             f"{self.provider}: {self.listed} calls listed since {since} ({self.new} new), "
             f"{self.detailed} read in full, {self.skipped} skipped, {self.broken_pages} broken pages"
         )
-        return text + "".join(f"; stopped: {error}" for error in self.errors)
+        text += "".join(f"; stopped: {error}" for error in self.errors)
+        return text if self.complete else text + "; not every page was read: the next run lists them again"
 
 
 def sync_all(
@@ -105,11 +114,7 @@ def sync_provider(
     try:
         list_calls = getattr(adapter, "list_calls", None)
         if callable(list_calls):
-            report.since = since if since is not None else _resume_from(store, name)
-            for agent_id in sorted(slugs):
-                query = HistoryQuery(agent_id=agent_id, since=report.since, region=regions[agent_id])
-                if not _list_agent(list_calls, query, slugs, store, report):
-                    break
+            _list_all(list_calls, slugs, regions, store, report, since)
         get_call = getattr(adapter, "get_call", None)
         if callable(get_call):
             _read_in_full(get_call, slugs, store, report, since)
@@ -131,7 +136,11 @@ def sync_provider(
 
 
 def _resume_from(store: CallStore, provider: str) -> datetime | None:
-    """A day before the newest call the provider reported; None (everything) the first time."""
+    """Where the last run that did not read every page started, else a day before the newest call
+    the provider reported; None (everything) the first time."""
+    unfinished = store.unfinished_listing(provider)
+    if unfinished is not None:
+        return unfinished.since
     latest = store.latest_report(provider)
     return latest - OVERLAP if latest is not None else None
 
@@ -139,19 +148,48 @@ def _resume_from(store: CallStore, provider: str) -> datetime | None:
 ListCalls = Callable[[HistoryQuery, str | None], CallPage]
 
 
+def _list_all(
+    list_calls: ListCalls,
+    slugs: dict[str, str],
+    regions: dict[str, str | None],
+    store: CallStore,
+    report: SyncReport,
+    since: datetime | None,
+) -> None:
+    """Every agent's calls since ``since`` or where the last complete listing left off.
+
+    The newest call stored is no sign that the older ones were: a page lost on the way would
+    be skipped past for good. So the start is noted before listing and forgotten only once
+    every page was read; until then each run lists from there again.
+    """
+    report.since = since if since is not None else _resume_from(store, report.provider)
+    store.begin_listing(report.provider, report.since)
+    report.complete = False  # until the last page (the call log may fail half-way)
+    for agent_id in sorted(slugs):
+        query = HistoryQuery(agent_id=agent_id, since=report.since, region=regions[agent_id])
+        if not _list_agent(list_calls, query, slugs, store, report):
+            break
+    if report.broken_pages or report.errors:
+        store.begin_listing(report.provider, report.since)  # again: a run beside this one may have ended it
+        return
+    report.complete = True
+    store.finish_listing(report.provider, report.since)
+
+
 def _list_agent(
     list_calls: ListCalls, query: HistoryQuery, slugs: dict[str, str], store: CallStore, report: SyncReport
 ) -> bool:
     """Every page of one agent's calls; False when the provider refused us (stop this provider).
 
-    A broken page is stepped over where the paging allows (numbered pages) until
-    ``MAX_BROKEN_PAGES`` in a row; the calls of every page read are kept either way.
+    A page still broken after :func:`_read_page` is stepped over where the paging allows
+    (numbered pages) until ``MAX_BROKEN_PAGES`` in a row; the calls of every page read are
+    kept either way.
     """
     agent_id = query.agent_id
     cursor: str | None = None
     broken = 0
     for _ in range(MAX_PAGES):
-        page = list_calls(query, cursor)
+        page = _read_page(list_calls, query, cursor, report.provider)
         report.skipped += page.skipped
         if page.error is not None:
             report.broken_pages += 1
@@ -175,6 +213,37 @@ def _list_agent(
         "history sync %s: stopped listing agent %s after %d pages", report.provider, agent_id, MAX_PAGES
     )
     return True
+
+
+def _read_page(list_calls: ListCalls, query: HistoryQuery, cursor: str | None, provider: str) -> CallPage:
+    """One page, asked for again while it fails in a way that may pass (``PAGE_ATTEMPTS`` in all).
+
+    Listing only reads, so asking again is safe (each list is a GET, or Retell's POST that
+    only reads); each attempt keeps the transport's timeouts and its own retries.
+    """
+    page = list_calls(query, cursor)
+    for attempt in range(1, PAGE_ATTEMPTS):
+        if page.error is None or (wait_s := page_retry_wait_s(page.error, attempt)) is None:
+            break
+        log.warning(
+            "history sync %s: a page of agent %s's calls failed (%s); asking again in %.2f s",
+            provider, query.agent_id, page.error.code, wait_s,
+        )  # fmt: skip
+        time.sleep(wait_s)
+        page = list_calls(query, cursor)
+    return page
+
+
+def page_retry_wait_s(error: ProviderError, attempt: int) -> float | None:
+    """Seconds to wait before asking for a failed page again; None when not to ask again.
+
+    Only a provider down or broken (5xx, timeouts, an unreadable answer) or its rate limit
+    (429, after its ``Retry-After``) may answer differently next time; another refusal will not.
+    """
+    if not (is_outage(error) or isinstance(error, ProviderBusy)):
+        return None
+    wait_s = max(PAGE_BACKOFF_S * 2 ** (attempt - 1), float(error.retry_after_s or 0))
+    return wait_s if wait_s <= MAX_PAGE_WAIT_S else None
 
 
 def _read_in_full(

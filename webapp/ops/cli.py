@@ -152,8 +152,8 @@ def parse_since(value: str | None) -> datetime | None:
 @click.option(
     "--since",
     metavar="ISO-8601",
-    help="Calls started at or after this (default: a day before the newest call already synced; "
-    "everything the first time).",
+    help="Calls started at or after this (default: where the last run that missed a page started, "
+    "else a day before the newest call already synced; everything the first time).",
 )
 def sync_command(provider: str | None, since: str | None) -> None:
     """Pull each configured agent's calls from its provider into the call log.
