@@ -108,6 +108,7 @@ ROOM_SETTINGS = {"room_config": {"agents": [{"agent_name": "local"}], "egress": 
         ({"room_config": "local"}, "invalid_field", "room_config"),
         (token_request(None), "agent_name_required", "agent_name"),
         ({"room_config": {"agents": [{}]}}, "agent_name_required", "agent_name"),
+        ({"room_config": {"agents": [{"agent_name": ""}]}}, "agent_name_required", "agent_name"),
         (token_request("nobody"), "unknown_agent", ""),
     ],
 )

@@ -79,8 +79,10 @@ class AgentDispatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    agent_name: SlugText | None = Field(
-        None, description="The agent's slug in webcall's catalogue; may be left out when there is one agent."
+    agent_name: SlugText | ServerChosen | None = Field(
+        None,
+        description="The agent's slug in webcall's catalogue; may be left out (or empty) when there is "
+        "one agent.",
     )
     metadata: ServerChosen | None = Field(
         None, description="Must be empty: the agent's settings come from the catalogue."
@@ -171,7 +173,7 @@ def chosen_agent(body: TokenRequest, agents: Mapping[str, Agent]) -> Agent:
     """The agent ``room_config.agents[0].agent_name`` names; the only one when it names none."""
     dispatches = body.room_config.agents if body.room_config and body.room_config.agents else []
     name = dispatches[0].agent_name if dispatches else None
-    if name is None:
+    if not name:  # absent, or empty as clients send an unset field
         if len(agents) == 1:
             return next(iter(agents.values()))
         raise AgentNameRequired()
