@@ -81,6 +81,18 @@ def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
     assert len(caught.value.problems) >= 6
 
 
+@pytest.mark.parametrize("agent_id", ["agt_b88d642dd68747f28305c428b2090001", "agt_my_agent", "agt_sales-1"])
+def test_a_convoi_agent_id_is_its_prefix_and_one_word(tmp_path: Path, agent_id: str) -> None:
+    """An id like agt_my_agent stopped the start with "starts with 'agt_'", which it does."""
+    path = write(tmp_path, f'[agents.a]\nprovider = "convoi"\nagent_id = "{agent_id}"\n')
+    settings = Settings.from_mapping({"WEBCALL_AGENTS_FILE": path, "CONVOI_API_KEY": "sk_live_x"})
+    assert settings.agents["a"].agent_id == agent_id
+    with pytest.raises(ConfigError, match="'agt_'"):
+        Settings.from_mapping({"WEBCALL_AGENTS_FILE": write(tmp_path, '[agents.a]\nprovider = "convoi"\n'
+                                                        'agent_id = "agt_two words"\n'),
+                               "CONVOI_API_KEY": "sk_live_x"})  # fmt: skip
+
+
 def test_unleashx_is_refused_for_web_calls(tmp_path: Path) -> None:
     path = write(tmp_path, '[agents.phone]\nprovider = "unleashx"\nagent_id = "42"\n')
     with pytest.raises(ConfigError, match="phone calls only and has no web call"):

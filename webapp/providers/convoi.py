@@ -292,9 +292,11 @@ PROVIDER = ProviderSpec(
     settings=ConvoiSettings,
     adapter=ConvoiProvider,
     # An agent (agt_…) or, for phone calls only, a workforce (sqd_…): a web call with one is a 422.
-    agent_id_pattern=r"(agt|sqd)_[A-Za-z0-9]+",
-    agent_id_hint="a Convoi agent id starts with 'agt_' (or 'sqd_' for a workforce, phone calls only)",
-    web_agent_id_pattern=r"agt_[A-Za-z0-9]+",
+    # Convoi's own ids are hex after the prefix; letters, digits, '_' and '-' are taken (one word).
+    agent_id_pattern=r"(agt|sqd)_[A-Za-z0-9_-]{1,128}",
+    agent_id_hint="a Convoi agent id is 'agt_' (or 'sqd_' for a workforce, phone calls only) followed by "
+    "letters, digits, '_' or '-'",
+    web_agent_id_pattern=r"agt_[A-Za-z0-9_-]{1,128}",
     web_agent_id_hint="Convoi web calls need an agent id starting with 'agt_'",
     check_phone=check_phone,
 )
