@@ -22,11 +22,12 @@ bp = Blueprint("embed", __name__)
 
 @bp.get("/embed/<slug>")
 def iframe(slug: str) -> Response:
-    """The call page for an iframe: only the agent's allowed origins may frame it."""
+    """The call page for an iframe: exactly the agent's allowed origins may frame it (none listed:
+    nobody; the page calls the API from our own origin, so framing is its only guard)."""
     agent = app_state().settings.agents.get(slug)
     if agent is None:
         return render_error_page(404)
-    return call_page(agent, mode="embed", frame_ancestors=("'self'", *agent.allowed_origins))
+    return call_page(agent, mode="embed", frame_ancestors=tuple(agent.allowed_origins) or ("'none'",))
 
 
 @bp.get("/embed/<slug>/panel")
