@@ -79,6 +79,23 @@ def test_cross_site_request_without_origin_is_refused(app: Flask) -> None:
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("referer", "status"),
+    [
+        ("https://evil.example/landing", 403),  # a cross-site page, seen by its address alone
+        ("https://shop.example.com/pricing?x=1", 201),  # an allowed site's page
+        ("http://localhost/talk/sales", 201),  # our own page
+        (None, 201),  # neither header: curl or a server, not a page
+    ],
+)
+def test_without_origin_the_referer_names_the_page(app: Flask, referer: str | None, status: int) -> None:
+    """A request without Origin or Sec-Fetch-Site (an older browser, a proxy that strips them)
+    was let through even when its Referer was another site's page."""
+    headers = {"Referer": referer} if referer else {}
+    response = app.test_client().post("/api/calls", json={"agent": "sales"}, headers=headers)
+    assert response.status_code == status, response.get_json()
+
+
 def test_an_origin_allowed_for_one_agent_is_not_allowed_for_another(app: Flask) -> None:
     assert call(app, "private", "https://shop.example.com").status_code == 403
 

@@ -25,6 +25,14 @@ def request_origin() -> str | None:
     return origin or None
 
 
+def referer_origin() -> str | None:
+    """The origin of the ``Referer`` (a page's address), or None when there is none to read."""
+    parts = urlsplit((request.headers.get("Referer") or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}".lower()
+
+
 def own_origin() -> str:
     """Our own origin as this request reached us (scheme corrected by trusted proxies)."""
     return request.host_url.rstrip("/").lower()
@@ -34,14 +42,17 @@ def check_origin(agent: Agent) -> None:
     """Refuse calls started from a site that is neither ours nor on the agent's list.
 
     Matching is exact on scheme, host and port. A browser always sends ``Origin`` on a
-    cross-site POST, so a cross-site request without one is refused; an explicit
-    ``Origin: null`` is always refused, since no page of ours sends it.
+    cross-site POST, so a cross-site request without one is refused (by ``Sec-Fetch-Site``,
+    else by the ``Referer``'s origin); an explicit ``Origin: null`` is always refused, since
+    no page of ours sends it. A request with neither (curl, a server) is not a page's.
     """
     origin = request_origin()
     if origin is None:
-        if request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none"):
+        if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            raise OriginNotAllowed()
+        origin = referer_origin()
+        if origin is None:
             return
-        raise OriginNotAllowed()
     own = own_origin()
     if origin != NULL_ORIGIN and (origin == own or origin in agent.allowed_origins):
         return
