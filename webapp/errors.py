@@ -5,7 +5,7 @@ machine-readable ``code``; each code is its own class, so an endpoint can list w
 raises and the OpenAPI document is built from that list. Messages are written for people
 and never contain a provider's body, a stack trace or a secret. This module is a leaf: it
 imports nothing of ours, and the handlers that render it live with the app's wiring
-(:mod:`webapp.http_errors`).
+(:mod:`webapp.ops.error_handlers`).
 """
 
 from __future__ import annotations
