@@ -72,6 +72,9 @@ def recognise(recognizer: SpeechRecognizer, audio: np.ndarray) -> tuple[str, lis
 def test_intents_are_found_in_what_was_said() -> None:
     """Each intent by its words; the rest is read back; nothing heard asks again."""
     assert classify("hello there") == "greeting"
+    for greeting in ("hi how are you", "hello there how are you doing", "hello agent good morning"):
+        assert classify(greeting) == "greeting", greeting  # were read back as "I heard: …"
+    assert classify("how can you help") == "capabilities"
     assert classify("what can you do") == "capabilities"
     assert classify("what time is it") == "time"
     assert classify("thank you very much") == "thanks"

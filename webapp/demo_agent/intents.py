@@ -45,9 +45,21 @@ SEAM = "preconnect+live"  # turns heard across the pre-connect buffer and the li
 _RULES: list[tuple[Intent, re.Pattern[str]]] = [
     ("goodbye", re.compile(r"\b(good ?bye|bye|see you|that's all|hang up)\b")),
     ("time", re.compile(r"\bwhat('s| is)? (the )?time\b|\btime is it\b|\bthe time\b")),
-    ("capabilities", re.compile(r"\bwhat (can|do) you do\b|\bhelp me\b|\bwho are you\b|\bwhat are you\b")),
+    (
+        "capabilities",
+        re.compile(
+            r"\bwhat (can|do) you do\b|\bhelp me\b|\bhow can you help\b|\bwho are you\b|\bwhat are you\b"
+        ),
+    ),
     ("thanks", re.compile(r"\bthanks?\b|\bthank you\b")),
-    ("greeting", re.compile(r"^(hello|hi|hey|good (morning|afternoon|evening))\b( (there|agent))?$")),
+    # A greeting and nothing else ("hello there", "hi, how are you"): "hello from my keyboard" is read back.
+    (
+        "greeting",
+        re.compile(
+            r"^(hello|hi|hey|good (morning|afternoon|evening))( (there|agent))?"
+            r"( (how are you( doing)?( today)?|how's it going|good (morning|afternoon|evening)))?$"
+        ),
+    ),
 ]
 
 # Sentences the recogniser should expect: each intent's phrasings, the demo's small talk
