@@ -96,6 +96,19 @@ def test_without_origin_the_referer_names_the_page(app: Flask, referer: str | No
     assert response.status_code == status, response.get_json()
 
 
+@pytest.mark.parametrize(
+    "value", ["http://[", "http://localhost:99999", "http://localhost:-1", "http://localhost:80x"]
+)
+def test_an_origin_or_referer_that_is_no_url_is_answered_not_crashed_on(app: Flask, value: str) -> None:
+    """Found by fuzzing: a value ``urlsplit`` refuses (or whose port is not a port) was a 500
+    with a traceback. An Origin is then refused like any other site's; a Referer that cannot
+    be read is none (browsers send well-formed ones), and one that names another port is refused."""
+    refused = call(app, "sales", value)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "origin_not_allowed")
+    response = app.test_client().post("/api/calls", json={"agent": "sales"}, headers={"Referer": value})
+    assert response.status_code == (201 if value == "http://[" else 403), response.get_json()
+
+
 def test_an_origin_allowed_for_one_agent_is_not_allowed_for_another(app: Flask) -> None:
     assert call(app, "private", "https://shop.example.com").status_code == 403
 

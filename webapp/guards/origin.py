@@ -26,8 +26,14 @@ def request_origin() -> str | None:
 
 
 def referer_origin() -> str | None:
-    """The origin of the ``Referer`` (a page's address), or None when there is none to read."""
-    parts = urlsplit((request.headers.get("Referer") or "").strip())
+    """The origin of the ``Referer`` (a page's address), or None when there is none to read.
+
+    A Referer that is not a URL at all (``http://[``) has none: browsers send well-formed ones.
+    """
+    try:
+        parts = urlsplit((request.headers.get("Referer") or "").strip())
+    except ValueError:
+        return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}".lower()
@@ -62,8 +68,12 @@ def check_origin(agent: Agent) -> None:
 
 def _explain_scheme_mismatch(origin: str, own: str) -> None:
     """Log the likely fix when a page of ours was refused only for its scheme or port (a proxy)."""
-    seen, ours = urlsplit(origin), urlsplit(own)
-    if seen.hostname == ours.hostname and (seen.scheme, seen.port) != (ours.scheme, ours.port):
+    try:
+        seen, ours = urlsplit(origin), urlsplit(own)
+        mismatch = seen.hostname == ours.hostname and (seen.scheme, seen.port) != (ours.scheme, ours.port)
+    except ValueError:  # not a URL (``http://[``, a port out of range): refused, nothing to explain
+        return
+    if mismatch:
         log.warning(
             "refused a call from %s: this app sees itself as %s. Behind a TLS proxy, set "
             "WEBCALL_PUBLIC_URL to the public address (or WEBCALL_TRUSTED_PROXIES to the "
