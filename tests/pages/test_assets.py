@@ -112,3 +112,12 @@ def test_media_code_is_in_chunks_of_its_own_that_the_page_does_not_load(app: Fla
     urls = page_assets(app.test_client())
     assert not [u for u in urls if any(f"/{name}-" in u for name in MEDIA_MODULES)], urls
     assert len([u for u in urls if "/chunks/" in u]) == 1, urls  # our code and livekit-client, together
+
+
+@pytest.mark.parametrize("host", ["a..b", "..", "x" * 64 + ".example"])
+def test_a_host_werkzeug_refuses_gets_the_400_page_with_its_stylesheet(app: Flask, host: str) -> None:
+    """Found by fuzzing: with such a Host the request has no URL adapter, so the 400 page's
+    stylesheet URL (``url_for``) failed inside the error page and gunicorn answered a bare 500."""
+    response = app.test_client().get("/talk/local", headers={"Host": host})
+    assert response.status_code == 400
+    assert re.search(r'href="/static/dist/call-style-[A-Z0-9]{8}\.css"', response.get_data(as_text=True))

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
+from flask.globals import request_ctx
 from whitenoise import WhiteNoise
 
 from ..errors import ConfigError
@@ -51,11 +52,22 @@ class Assets:
 
     def url(self, name: str, *, external: bool = False) -> str:
         """The URL of an entry's current file."""
-        return url_for("static", filename=f"dist/{self.entries[name].file}", _external=external)
+        return static_url(f"dist/{self.entries[name].file}", external=external)
 
     def preload_urls(self, name: str) -> list[str]:
         """The chunks an entry imports at once: the page preloads them beside it."""
-        return [url_for("static", filename=f"dist/{chunk}") for chunk in self.entries[name].preload]
+        return [static_url(f"dist/{chunk}") for chunk in self.entries[name].preload]
+
+
+def static_url(filename: str, *, external: bool = False) -> str:
+    """The URL of a static file; a path of our own when the request's host was refused.
+
+    A ``Host`` Werkzeug refuses (``a..b``) leaves the request without a URL adapter, and
+    ``url_for`` then fails inside the 400 page itself, turning it into a bare 500.
+    """
+    if has_request_context() and request_ctx.url_adapter is None:
+        return f"{request.script_root}{current_app.static_url_path}/{filename}"
+    return url_for("static", filename=filename, _external=external)
 
 
 def _is_immutable(path: str, url: str) -> bool:
