@@ -45,3 +45,11 @@ def test_a_lone_surrogate_becomes_a_replacement_character_and_the_rest_is_kept()
 def test_what_orjson_refuses_for_any_other_reason_is_still_refused(document: bytes) -> None:
     with pytest.raises(ValueError):
         parse_json(document)
+
+
+def test_a_deeply_nested_document_with_a_lone_surrogate_is_refused_not_overflowed() -> None:
+    """Found by fuzzing a webhook: the standard library read it, then replacing its surrogate
+    recursed past Python's limit (a 500 with a RecursionError)."""
+    document = '{"org_id": "\\ud800", "data": {"a": ' + "[" * 700 + "]" * 700 + "}}"
+    with pytest.raises(ValueError):
+        parse_json(document)

@@ -31,9 +31,11 @@ def parse_json(content: bytes | str) -> Any:
     except orjson.JSONDecodeError as refused:
         try:
             value = json.loads(content, parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
+            # each_string recurses deeper per level than the decoder: a document nested some
+            # hundreds deep that json.loads reads can still overflow it (refused, like orjson did)
+            return each_string(value, lambda text: _SURROGATE.sub("\ufffd", text))
         except (ValueError, RecursionError):
             raise refused from None
-        return each_string(value, lambda text: _SURROGATE.sub("\ufffd", text))
 
 
 def each_string(value: Any, change: Callable[[str], str]) -> Any:
