@@ -23,7 +23,7 @@ from .guards.idempotency import create_replay
 from .guards.limits import Limits
 from .history import sync, webhooks
 from .history.store import CallStore
-from .ops import cli, error_handlers, health, json_provider, metrics, openapi
+from .ops import cli, error_handlers, health, json_provider, metrics, openapi, request_bodies
 from .ops.logging import configure_logging
 from .pages import assets, embed, views
 from .phone import api as phone_api
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     admin_auth.init_app(app)
     sync.init_app(app, periodic_sync(shared))
     error_handlers.init_app(app)
+    request_bodies.init_app(app, settings.client_timeout_s)
     cli.init_app(app)
     metrics.init_app(app, settings)
     blueprints = (

@@ -331,6 +331,14 @@ class ExpiredDemoLink(AppError):
     message = "This demo link has expired. Ask for a new one."
 
 
+class RequestTimeout(AppError):
+    """The client stopped sending its request's body."""
+
+    status_code = 408
+    code = "request_timeout"
+    message = "The request body did not arrive in time. Please try again."
+
+
 class PayloadTooLarge(AppError):
     """The body is larger than the configured limit."""
 

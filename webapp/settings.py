@@ -136,6 +136,8 @@ class Settings(CatalogueSource):
     max_body_bytes: PositiveInt = _var("WEBCALL_MAX_BODY_BYTES", 16 * 1024)
     connect_timeout_s: PositiveFloat = _var("WEBCALL_CONNECT_TIMEOUT_S", 3.0)
     read_timeout_s: PositiveFloat = _var("WEBCALL_READ_TIMEOUT_S", 10.0)
+    # The longest a client may pause while sending a request's body or taking its answer.
+    client_timeout_s: PositiveFloat = _var("WEBCALL_CLIENT_TIMEOUT_S", 15.0)
     token_ttl_s: PositiveInt = _var("WEBCALL_TOKEN_TTL_S", 600)  # livekit: participant token lifetime
     rate_limits: RateLimits = _var("WEBCALL_RATE_LIMITS", "10/minute;60/hour")  # per client IP
     global_rate_limit: RateLimits = _var("WEBCALL_GLOBAL_RATE_LIMIT", "600/minute")  # all clients

@@ -33,6 +33,7 @@ from ..errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    RequestTimeout,
     UnknownAgent,
     UnknownField,
     UnsupportedMediaType,
@@ -53,7 +54,8 @@ RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, AgentRequired, InvalidIdempotencyKey,
     OriginNotAllowed, ModeNotAllowed, BotCheckRequired, BotCheckFailed, InvalidDemoLink, UnknownAgent,
     CallInProgress,
-    ExpiredDemoLink, PayloadTooLarge, UnsupportedMediaType, RateLimited, AgentBusy, DailyBudgetExhausted,
+    ExpiredDemoLink, PayloadTooLarge, RequestTimeout,
+    UnsupportedMediaType, RateLimited, AgentBusy, DailyBudgetExhausted,
     ProviderError, ProviderAuthError, ProviderBadResponse, ProviderUnavailable, ProviderBusy,
     BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
 )  # fmt: skip
@@ -101,10 +103,14 @@ def read_json_bytes(limit: int) -> bytes:
         raise UnsupportedMediaType()
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge()
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge()
-    return raw
+    # A chunked body has no length to check first, and one read may return less than asked:
+    # read to its end, refusing it once past the limit (no body was cut short and accepted).
+    raw = bytearray()
+    while chunk := request.stream.read(limit + 1 - len(raw)):
+        raw += chunk
+        if len(raw) > limit:
+            raise PayloadTooLarge()
+    return bytes(raw)
 
 
 def call_mode(agent: Agent, asked: CallMode | None) -> CallMode:

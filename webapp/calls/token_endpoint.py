@@ -44,6 +44,7 @@ from ..errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    RequestTimeout,
     RoomNameNotAllowed,
     UnknownAgent,
     UnknownField,
@@ -65,7 +66,8 @@ BOT_TOKEN_HEADER = "X-Bot-Token"
 RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, RoomNameNotAllowed, IdentityNotAllowed,
     FieldNotAllowed, OneAgentOnly, AgentNameRequired, InvalidIdempotencyKey, OriginNotAllowed,
-    BotCheckRequired, BotCheckFailed, UnknownAgent, CallInProgress, PayloadTooLarge, UnsupportedMediaType,
+    BotCheckRequired, BotCheckFailed, UnknownAgent, CallInProgress, PayloadTooLarge, RequestTimeout,
+    UnsupportedMediaType,
     RateLimited, AgentBusy, DailyBudgetExhausted, ProviderError, ProviderAuthError, ProviderBadResponse,
     ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
 )  # fmt: skip

@@ -37,6 +37,7 @@ from ..errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    RequestTimeout,
     UnknownAgent,
     UnknownCall,
     UnknownField,
@@ -57,7 +58,8 @@ RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, AgentRequired, InvalidIdempotencyKey,
     InvalidPhoneNumber, ConsentRequired, OriginNotAllowed, BotCheckRequired, BotCheckFailed,
     InvalidDemoLink, NumberTypeNotAllowed, CountryNotAllowed, PhoneCallsDisabled, UnknownAgent,
-    CallInProgress, ExpiredDemoLink, PayloadTooLarge, UnsupportedMediaType, RateLimited, AgentBusy,
+    CallInProgress, ExpiredDemoLink, PayloadTooLarge, RequestTimeout,
+    UnsupportedMediaType, RateLimited, AgentBusy,
     DailyBudgetExhausted, NumberCooldown, NumberDailyCap, ProviderError, ProviderAuthError,
     ProviderBadResponse, ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout,
 )  # fmt: skip

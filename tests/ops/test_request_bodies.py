@@ -1,0 +1,109 @@
+"""Request bodies through gunicorn (the production entry point): a body that is cut, badly
+framed, too large or stalled is answered in JSON and the connection closed; never a 500."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.apps import offline_livekit_env
+from tests.support.stack import AppServer, start_app_server
+
+CATALOGUE = '[agents.local]\nprovider = "livekit"\nagent_id = "webcall-demo"\n'
+CLIENT_TIMEOUT_S = 1.5
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """One gunicorn worker with a short client timeout and a 1 kB body limit."""
+    env = {**offline_livekit_env(), "WEBCALL_CLIENT_TIMEOUT_S": str(CLIENT_TIMEOUT_S),
+           "WEBCALL_MAX_BODY_BYTES": "1024"}  # fmt: skip
+    app = start_app_server(env, tmp_path_factory.mktemp("bodies"), agents_toml=CATALOGUE, workers=1)
+    yield app
+    app.process.stop()
+
+
+def exchange(server: AppServer, head: str, body: bytes = b"") -> tuple[int, dict, bytes]:
+    """Send a raw request (``head`` without its blank line), then read until the server closes.
+
+    Returns the first answer's status and JSON body, and whatever came after that answer.
+    """
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n\r\n" + body)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    status_line, _, rest = received.partition(b"\r\n")
+    headers, _, payload = rest.partition(b"\r\n\r\n")
+    lines = headers.lower().split(b"\r\n")
+    length = next(int(line.split(b":")[1]) for line in lines if line.startswith(b"content-length"))
+    return int(status_line.split()[1]), json.loads(payload[:length]), payload[length:]
+
+
+def post(chunked: bool = False, length: int | None = None) -> str:
+    """The head of ``POST /api/calls`` with a JSON body framed as asked."""
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {length}"
+    head = "POST /api/calls HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nConnection: close"
+    return f"{head}\n{framing}"
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one chunk."""
+    return b"%X\r\n%s\r\n" % (len(data), data)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"zz\r\nabc\r\n0\r\n\r\n", b"5\r\nabcdefgh\r\n0\r\n\r\n"],  # not a size; a chunk longer than its size
+    ids=["chunk-size", "chunk-terminator"],
+)
+def test_a_badly_chunked_body_is_a_400_and_the_connection_closes(server: AppServer, body: bytes) -> None:
+    """Found by fuzzing: gunicorn's parse error reached the app as a 500 with a traceback."""
+    status, answer, after = exchange(server, post(chunked=True), body)
+    assert (status, answer["error"]["code"]) == (400, "bad_request")
+    assert after == b""  # one answer: gunicorn did not add its own for the rest of the body
+    assert "Traceback" not in server.process.log()
+
+
+def test_a_chunked_body_over_the_limit_is_refused_not_cut(server: AppServer) -> None:
+    """Found by fuzzing: the first read returned the limit's worth, the JSON in it parsed, and
+    the call was placed with the rest of the body never read. With a Content-Length: 413 too."""
+    body = b'{"agent": "local"}' + b" " * 2000
+    chunked = exchange(server, post(chunked=True), chunk(body[:700]) + chunk(body[700:]) + b"0\r\n\r\n")
+    sized = exchange(server, post(length=len(body)), body)
+    assert [(s, a["error"]["code"]) for s, a, _ in (chunked, sized)] == [(413, "payload_too_large")] * 2
+
+
+def test_an_idle_keep_alive_connection_is_closed_quietly(server: AppServer) -> None:
+    """The client timeout bounds a request's reads and writes only: between requests gunicorn's
+    keep-alive timeout ends an idle connection without a socket error in the log."""
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(CLIENT_TIMEOUT_S + 0.5)  # idle past the client timeout, within keep-alive's
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    assert "Socket error" not in server.process.log()
+
+
+def test_a_chunked_body_within_the_limit_places_the_call(server: AppServer) -> None:
+    body = b'{"agent": "local"}'
+    status, answer, _ = exchange(server, post(chunked=True), chunk(body[:5]) + chunk(body[5:]) + b"0\r\n\r\n")
+    assert status == 201 and answer["livekit"]["token"]
+
+
+def test_a_stalled_body_is_a_408_after_the_client_timeout(server: AppServer) -> None:
+    """Found by fuzzing: a client that announced 100 bytes and sent one held its connection for
+    as long as it liked (gevent's worker waits on a body without end)."""
+    started = time.monotonic()
+    status, answer, after = exchange(server, post(length=100), b"{")
+    waited_s = time.monotonic() - started
+    assert (status, answer["error"]["code"], after) == (408, "request_timeout", b"")
+    assert CLIENT_TIMEOUT_S <= waited_s < CLIENT_TIMEOUT_S + 5
+    assert "Traceback" not in server.process.log()
