@@ -175,6 +175,14 @@ class AdminTokenRequired(AppError):
     www_authenticate = 'Bearer realm="webcall admin"'
 
 
+class InvalidWebhookSignature(AppError):
+    """A LiveKit webhook without our key pair's signature of its body (missing, wrong or stale)."""
+
+    status_code = 401
+    code = "invalid_webhook_signature"
+    message = "The webhook's Authorization is not a valid signature of its body."
+
+
 # --- 403 / 404 / 409 / 410: refused ------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +38,23 @@ class LiveKitServer:
         }
 
 
-def start_livekit_server(log_dir: Path) -> LiveKitServer:
-    """Start ``livekit-server --dev`` bound to 127.0.0.1, media on loopback only."""
-    port, tcp_port, udp_port = free_port(), free_port(), free_udp_port()
-    api_key, api_secret = "devkey", secrets.token_urlsafe(32)  # PyJWT wants 32+ bytes
+def start_livekit_server(
+    log_dir: Path,
+    *,
+    port: int | None = None,
+    api_secret: str | None = None,
+    webhook_urls: Sequence[str] = (),
+) -> LiveKitServer:
+    """Start ``livekit-server --dev`` bound to 127.0.0.1, media on loopback only.
+
+    ``port`` and ``api_secret`` (default: fresh ones) let a test configure the app before the
+    server starts; ``webhook_urls`` get the server's webhooks, signed with the ``devkey`` pair.
+    """
+    port, tcp_port, udp_port = port or free_port(), free_port(), free_udp_port()
+    api_key, api_secret = "devkey", api_secret or secrets.token_urlsafe(32)  # PyJWT wants 32+ bytes
     config = log_dir / "livekit.yaml"
     log_dir.mkdir(parents=True, exist_ok=True)
+    webhook = "".join(f"    - {url}\n" for url in webhook_urls)
     config.write_text(
         f"port: {port}\n"
         "rtc:\n"
@@ -51,6 +63,7 @@ def start_livekit_server(log_dir: Path) -> LiveKitServer:
         "  use_external_ip: false\n"
         "  node_ip: 127.0.0.1\n"
         "  enable_loopback_candidate: true\n"
+        + (f"webhook:\n  api_key: {api_key}\n  urls:\n{webhook}" if webhook else "")
     )
     argv = [find_livekit_server(), "--dev", "--bind", "127.0.0.1", "--config", str(config)]
     # The key pair goes by environment, not argv (visible to every user) or the config file.

@@ -1,4 +1,4 @@
-"""Calls the providers report to us: Ravan's ``call.completed`` webhook.
+"""Calls the providers report to us: Ravan's ``call.completed`` and LiveKit's room events.
 
 ``POST /webhooks/ravan/<token>``: the token (``WEBCALL_WEBHOOK_TOKEN``) is the only secret
 Ravan's webhooks can carry (they document no signature), so it is compared in constant time
@@ -6,19 +6,31 @@ and never logged (``webapp.ops.logging`` masks it in every log line, gunicorn's 
 included). The body's ``org_id`` must be ours (``RAVAN_ORG_ID``). A delivery is applied once:
 Ravan retries on any non-2xx, so a repeat answers 200 and changes nothing. Each refusal is a
 clear 4xx that changes nothing; a call log outage is a 503, which Ravan will retry.
+
+``POST /webhooks/livekit``: what a self-hosted (or Cloud) LiveKit server reports of the livekit
+provider's rooms, signed with our LiveKit key pair (a JWT in ``Authorization`` whose ``sha256``
+claim is the body's hash; neither is ever logged). The caller joining starts the call, the
+caller leaving ends it, and ``room_finished`` marks it completed. Rooms not in the log and
+other events answer 200 ``ignored``: LiveKit retries any other answer.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request
+from google.protobuf import json_format
+from livekit import api
+from livekit.protocol.models import ParticipantInfo
+from livekit.protocol.webhook import WebhookEvent
 
 from ..errors import (
     AppError,
     CallLogUnavailable,
     InvalidWebhook,
+    InvalidWebhookSignature,
     InvalidWebhookToken,
     NotFound,
     ProviderBadResponse,
@@ -27,10 +39,10 @@ from ..errors import (
 )
 from ..json_input import parse_json
 from ..metrics import WEBHOOKS
-from ..providers import ProviderCall
+from ..providers import CallStatus, ProviderCall
 from ..providers.ravan import parse_session
 from ..state import app_state
-from .store import CallLogError
+from .store import CallLogError, CallRecord
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
@@ -45,6 +57,10 @@ RAISES = (
     UnknownCallSession,
     CallLogUnavailable,
 )
+ROOM_FINISHED = "room_finished"
+CALLER_JOINED = "participant_joined"
+CALLER_LEFT = "participant_left"
+LIVEKIT_RAISES = (InvalidWebhook, InvalidWebhookSignature, NotFound, CallLogUnavailable)
 
 
 @bp.post("/ravan/<token>")
@@ -121,3 +137,107 @@ def read_call(data: dict[str, object]) -> ProviderCall:
     if len(call.call_id) > 255:
         raise InvalidWebhook("data.call_session_id is too long.")
     return call
+
+
+@bp.post("/livekit")
+def livekit_event() -> Response:
+    """Apply a LiveKit room event to the livekit call of that room; others are acknowledged and ignored.
+
+    Counted by outcome for ``/metrics`` like Ravan's; without the livekit provider there is
+    no key pair to check a signature with, and no endpoint.
+    """
+    try:
+        outcome = _apply_livekit_event()
+    except NotFound:
+        raise
+    except AppError as error:
+        WEBHOOKS.labels("livekit", error.code).inc()
+        raise
+    WEBHOOKS.labels("livekit", outcome).inc()
+    return jsonify(status=outcome)
+
+
+def _apply_livekit_event() -> str:
+    """Check and apply one delivery: its outcome, or the refusal raised."""
+    state = app_state()
+    livekit = state.settings.providers.get("livekit")
+    api_key, api_secret = getattr(livekit, "api_key", None), getattr(livekit, "api_secret", None)
+    if not api_key or not api_secret:
+        raise NotFound()
+    event = read_livekit_event(api_key.get_secret_value(), api_secret.get_secret_value())
+    room = event.room.name
+    if event.event not in (CALLER_JOINED, CALLER_LEFT, ROOM_FINISHED) or not room:
+        return "ignored"
+    try:
+        record = state.history.find(room)
+        change = livekit_change(event, record) if record and record.provider == "livekit" else None
+        if change is None:
+            log.info("webhook livekit %s room=%.128s: ignored", event.event, room)
+            return "ignored"
+        delivery_key, call = change
+        outcome = state.history.apply_webhook("livekit", event.event, delivery_key, call)
+    except CallLogError as error:
+        log.error("webhook livekit: the call log failed for room %.128s: %s", room, error)
+        raise CallLogUnavailable(retry_after_s=30) from None
+    log.info("webhook livekit %s room=%.128s: %s", event.event, room, outcome)
+    return "ignored" if outcome == "unknown" else outcome
+
+
+def read_livekit_event(api_key: str, api_secret: str) -> WebhookEvent:
+    """The event in the body, once ``Authorization`` proves our server signed this very body."""
+    request.max_content_length = MAX_BODY_BYTES
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not token:
+        raise InvalidWebhookSignature()
+    try:
+        body = request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidWebhook("The body is not JSON.") from None
+    receiver = api.WebhookReceiver(api.TokenVerifier(api_key, api_secret))
+    try:
+        return receiver.receive(body, token)
+    except json_format.ParseError:  # signed by our server, yet not an event (checked after the signature)
+        raise InvalidWebhook("The body is not a LiveKit webhook event.") from None
+    except Exception:  # noqa: BLE001 - the SDK raises a bare Exception for a hash mismatch
+        log.warning("webhook livekit: refused a delivery without a valid signature")
+        raise InvalidWebhookSignature() from None
+
+
+def livekit_change(event: WebhookEvent, record: CallRecord) -> tuple[str, ProviderCall] | None:
+    """What ``event`` changes of the livekit call ``record`` (its room's), keyed by what makes a repeat.
+
+    Only the caller (a standard participant, not the agent) starts and ends the call: from
+    its first join to its leaving, which is the length the page showed. ``room_finished`` then
+    marks it completed (a room closes ``departure_timeout`` after the last one leaves).
+    """
+    room = event.room
+    at = _moment(event.created_at * 1000) or datetime.now(UTC)
+    started = record.started_at or _moment(room.creation_time_ms or room.creation_time * 1000)
+    caller = event.participant.identity and event.participant.kind == ParticipantInfo.Kind.STANDARD
+    if event.event == CALLER_JOINED and caller:
+        if record.started_at is not None:
+            return None  # joined again after a drop: the call started at the first join
+        joined = _moment(event.participant.joined_at_ms or event.participant.joined_at * 1000) or at
+        return event.participant.sid or event.id, ProviderCall(
+            room.name, status="in_progress", started_at=joined
+        )
+    if event.event == CALLER_LEFT and caller:
+        return event.participant.sid or event.id, ended_call(room.name, started, at, status=None)
+    if event.event == ROOM_FINISHED:
+        return room.sid or room.name, ended_call(
+            room.name, started, record.ended_at or at, status="completed"
+        )
+    return None
+
+
+def ended_call(
+    room: str, started: datetime | None, ended: datetime, *, status: CallStatus | None
+) -> ProviderCall:
+    """The call of ``room`` ending at ``ended``, with its duration when its start is known."""
+    duration_s = max(0.0, (ended - started).total_seconds()) if started else None
+    return ProviderCall(room, status=status, started_at=started, ended_at=ended, duration_s=duration_s)
+
+
+def _moment(epoch_ms: int) -> datetime | None:
+    """A LiveKit timestamp (milliseconds since the epoch; 0 when absent) as a UTC time."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC) if epoch_ms > 0 else None

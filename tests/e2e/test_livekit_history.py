@@ -1,0 +1,98 @@
+"""A self-hosted LiveKit call ends in the call log: a real livekit-server sends its webhooks to gunicorn.
+
+The caller joins the call's room with ``livekit.rtc`` (no agent serves the dispatch name: nobody
+else joins), stays a few seconds and leaves; the room closes ``departure_timeout`` later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from livekit import rtc
+
+from tests.support.aio import run_async
+from tests.support.livekit_server import LiveKitServer, start_livekit_server
+from tests.support.processes import free_port
+from tests.support.stack import AppServer, start_app_server
+from webapp.history.store import CallRecord, CallStore
+
+AGENTS = """\
+[agents.talk]
+provider = "livekit"
+agent_id = "webcall-nobody"
+title = "Nobody answers"
+"""
+STAY_S = 3.0
+
+
+@pytest.fixture
+def webhooked(artifacts: Path, tmp_path: Path) -> Iterator[tuple[AppServer, LiveKitServer, CallStore]]:
+    """gunicorn on the livekit provider, and a LiveKit server of its own whose webhooks go to it."""
+    log_dir = artifacts / "logs" / "livekit-history"
+    port, secret = free_port(), secrets.token_urlsafe(32)
+    database = f"sqlite:///{tmp_path / 'calls.db'}"
+    env = {
+        "LIVEKIT_URL": f"ws://127.0.0.1:{port}", "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": secret,
+        "WEBCALL_DATABASE_URL": database,
+    }  # fmt: skip
+    app = start_app_server(env, log_dir, agents_toml=AGENTS, workers=1)
+    livekit = None
+    store = CallStore(database)
+    try:
+        livekit = start_livekit_server(
+            log_dir, port=port, api_secret=secret, webhook_urls=[f"{app.url}/webhooks/livekit"]
+        )
+        yield app, livekit, store
+    finally:
+        store.close()
+        if livekit is not None:
+            livekit.process.stop()
+        app.process.stop()
+
+
+async def visit(url: str, token: str, stay_s: float) -> None:
+    """Join the room as the caller, stay ``stay_s``, and leave."""
+    room = rtc.Room()
+    await room.connect(url, token)
+    await asyncio.sleep(stay_s)
+    await room.disconnect()
+
+
+def wait_for_end(store: CallStore, room: str, timeout_s: float) -> CallRecord:
+    """The call once its status is final, or the last record seen."""
+    deadline = time.monotonic() + timeout_s
+    record = store.find(room)
+    while time.monotonic() < deadline and (record is None or record.status != "completed"):
+        time.sleep(0.5)
+        record = store.find(room)
+    assert record is not None
+    return record
+
+
+def test_a_livekit_call_ends_with_its_duration_once_the_room_closes(
+    webhooked: tuple[AppServer, LiveKitServer, CallStore],
+) -> None:
+    app, livekit, store = webhooked
+    answer: dict[str, Any] = httpx.post(f"{app.url}/api/calls", json={"agent": "talk"}, timeout=10).json()
+    room = answer["room"]
+    assert answer["provider"] == "livekit" and store.count_live() == 1
+    before = store.find(room)
+    assert before is not None and (before.status, before.duration_s) == ("created", None)
+
+    run_async(visit(answer["livekit"]["url"], answer["livekit"]["token"], STAY_S))
+    # The room closes departure_timeout (10 s, the provider's room setting) after the caller left.
+    record = wait_for_end(store, room, timeout_s=45)
+    assert record.status == "completed", (record, livekit.process.log()[-3000:], app.process.log()[-3000:])
+    assert record.started_at is not None and record.ended_at is not None
+    assert record.duration_s is not None and STAY_S - 1.5 <= record.duration_s <= STAY_S + 2.5
+    assert (record.agent, record.outcome) == ("talk", "created")
+    assert store.count_live() == 0
+    log = app.process.log()
+    assert "webhooks/livekit" in log and livekit.api_secret not in log
