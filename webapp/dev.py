@@ -2,7 +2,8 @@
 
 No account anywhere: a local ``livekit-server --dev`` on 127.0.0.1, our demo agent
 dispatched by name, and the app (under gunicorn, as in production) with one agent,
-``demo``, on the livekit provider. Ctrl-C stops all three.
+``demo``, on the livekit provider. LiveKit sends its room webhooks to the app, so the call
+log sees each call end. Ctrl-C stops all three, and the temporary folder goes with them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -33,11 +35,39 @@ variables = { name = "there" }
 allowed_variables = ["name"]
 max_call_s = 600
 """
+TCP_OFFSET, UDP_OFFSET = 1, 2  # LiveKit's media ports beside its HTTP port (7881 and 7882 by default)
+LOG_TAIL_LINES = 20
+
+
+@dataclass
+class Child:
+    """A process we started; ``log_path`` is where its output goes (None: our terminal)."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    def exit_report(self) -> str:
+        """That it exited, and how its log ends (the reason, usually)."""
+        report = f"{self.name} exited with status {self.popen.poll()}"
+        if self.log_path is None:
+            return report + "; see its output above"
+        return f"{report}; the end of its log ({self.log_path}):\n{log_tail(self.log_path)}"
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a log file (empty when there is none)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def find_livekit_server() -> str:
-    """The livekit-server binary that scripts/bootstrap installed (or one on PATH)."""
-    for candidate in (ROOT / ".venv/bin/livekit-server", shutil.which("livekit-server")):
+    """The livekit-server binary: $LIVEKIT_SERVER_BIN, scripts/bootstrap's, or one on PATH."""
+    explicit = os.environ.get("LIVEKIT_SERVER_BIN")
+    for candidate in (explicit, ROOT / ".venv/bin/livekit-server", shutil.which("livekit-server")):
         if candidate and Path(candidate).is_file():
             return str(candidate)
     sys.exit("livekit-server is not installed: run scripts/demo (it installs it)")
@@ -49,12 +79,39 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def wait_http(url: str, timeout_s: float, procs: list[subprocess.Popen[bytes]]) -> None:
-    """Wait until ``url`` answers, failing early when a child has died."""
+def udp_port_is_free(port: int) -> bool:
+    """True when no socket holds UDP ``port`` on any address (LiveKit binds each interface's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def livekit_command(binary: str, livekit_port: int, app_port: int, api_key: str) -> list[str]:
+    """``livekit-server --dev`` on 127.0.0.1 with media ports of its own, sending webhooks to the app.
+
+    ``--dev`` alone takes TCP 7881 and UDP 7882 whatever ``--port`` says, so a second demo on
+    another port failed; these come from the LiveKit port instead. The webhooks are signed
+    with ``api_key``'s secret, which reaches the server only through ``LIVEKIT_KEYS``.
+    """
+    config = (
+        f"port: {livekit_port}\n"
+        f"rtc:\n  tcp_port: {livekit_port + TCP_OFFSET}\n"
+        f"webhook:\n  api_key: {api_key}\n  urls:\n    - http://127.0.0.1:{app_port}/webhooks/livekit\n"
+    )
+    return [binary, "--dev", "--bind", "127.0.0.1", "--node-ip", "127.0.0.1",
+            "--udp-port", str(livekit_port + UDP_OFFSET), "--config-body", config]  # fmt: skip
+
+
+def wait_http(url: str, timeout_s: float, children: list[Child]) -> None:
+    """Wait until ``url`` answers, failing early (with its log's end) when a child has died."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in procs):
-            raise SystemExit("a process exited during start-up; see its output above")
+        for child in children:
+            if child.popen.poll() is not None:
+                raise SystemExit(f"{child.exit_report()}\nStopped during start-up.")
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
@@ -63,15 +120,24 @@ def wait_http(url: str, timeout_s: float, procs: list[subprocess.Popen[bytes]]) 
     raise SystemExit(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-def main() -> None:
-    """Start the three processes, print the URL, and supervise until Ctrl-C."""
+def main(argv: list[str] | None = None) -> None:
+    """Start the three processes, print the URL, and supervise until Ctrl-C (or SIGTERM)."""
+    # A shell that starts us in the background leaves SIGINT ignored: Ctrl-C and kill -INT
+    # would do nothing at all.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the same clean stop, folder removed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--livekit-port", type=int, default=7880)
-    args = parser.parse_args()
-    for port in (args.port, args.livekit_port, args.livekit_port + 1):
+    parser.add_argument("--livekit-port", type=int, default=7880, help="and the next two (ICE/TCP, ICE/UDP)")
+    args = parser.parse_args(argv)
+    for port in (args.port, args.livekit_port, args.livekit_port + TCP_OFFSET):
         if not port_is_free(port):
             sys.exit(f"port {port} is in use; stop what uses it or pass --port/--livekit-port")
+    if not udp_port_is_free(args.livekit_port + UDP_OFFSET):
+        sys.exit(
+            f"UDP port {args.livekit_port + UDP_OFFSET} is in use; stop what uses it or pass --livekit-port"
+        )
+    livekit_server = find_livekit_server()
     api_key, api_secret = "devkey", secrets.token_urlsafe(32)  # a fresh strong secret per run
     livekit_url = f"ws://127.0.0.1:{args.livekit_port}"
     workdir = Path(tempfile.mkdtemp(prefix="webcall-"))
@@ -92,49 +158,49 @@ def main() -> None:
     env.pop("WEBCALL_AGENT_ID", None)
     bin_dir = Path(sys.executable).parent
     commands = [
-        [find_livekit_server(), "--dev", "--bind", "127.0.0.1", "--port", str(args.livekit_port),
-         "--node-ip", "127.0.0.1"],
+        livekit_command(livekit_server, args.livekit_port, args.port, api_key),
         [sys.executable, "-m", "webapp.demo_agent"],
         [str(bin_dir / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{args.port}",
          "--workers", "1", "webapp:create_app()"],
     ]  # fmt: skip
-    procs: list[subprocess.Popen[bytes]] = []
+    children: list[Child] = []
 
     # Each child in a session of its own: Ctrl-C reaches only us, and we stop each one once
     # (SIGTERM, below). A gunicorn worker that got the terminal's SIGINT and its master's
     # SIGQUIT together could deadlock in its own signal handler and outlive us on the port.
-    def start(command: list[str], output: IO[bytes] | None = None) -> None:
+    def start(name: str, command: list[str], output: IO[bytes] | None = None) -> None:
         """Start `command` in a session of its own; it is stopped in `finally`."""
-        procs.append(
-            subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=output, start_new_session=True)
+        popen = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=output, stderr=output, start_new_session=True
         )
+        children.append(Child(name, popen, Path(output.name) if output else None))
 
     try:
         with open(livekit_log, "wb") as log:  # its debug output would drown the others'
-            start(commands[0], log)
-        wait_http(f"http://127.0.0.1:{args.livekit_port}/", 20, procs)
-        start(commands[1])
-        start(commands[2])
-        wait_http(f"http://127.0.0.1:{args.port}/healthz", 20, procs)
+            start("livekit-server", commands[0], log)
+        wait_http(f"http://127.0.0.1:{args.livekit_port}/", 20, children)
+        start("the demo agent", commands[1])
+        start("gunicorn", commands[2])
+        wait_http(f"http://127.0.0.1:{args.port}/healthz", 20, children)
         print(
             f"\n  webcall is ready: open http://127.0.0.1:{args.port}/ and click Talk."
-            f"\n  LiveKit's log: {livekit_log}. Ctrl-C stops everything.\n",
+            f"\n  LiveKit's log: {livekit_log} (removed on exit). Ctrl-C stops everything.\n",
             flush=True,
         )
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        while all(p.poll() is None for p in procs):
+        while not (gone := [c for c in children if c.popen.poll() is not None]):
             time.sleep(0.5)
-        sys.exit("a process exited; stopping the others")
+        sys.exit(f"{gone[0].exit_report()}\nStopping the others.")
     except KeyboardInterrupt:
         pass
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
+        for child in reversed(children):
+            child.popen.terminate()
+        for child in children:
             try:
-                proc.wait(10)
+                child.popen.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                child.popen.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,112 @@
+"""``scripts/demo`` (``webapp.dev``): LiveKit's argv, and start-up failures, Ctrl-C and clean-up.
+
+The supervision tests run ``python -m webapp.dev`` with a stand-in for livekit-server (a small
+script, through ``LIVEKIT_SERVER_BIN``), so neither LiveKit nor the app nor the agent starts.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.support.processes import ROOT, find_livekit_server, free_port
+from webapp.dev import livekit_command, port_is_free, udp_port_is_free
+
+SECRET_MARK = "not-in-argv"
+
+
+def test_livekit_gets_media_ports_of_its_own_and_sends_webhooks_to_the_app() -> None:
+    argv = livekit_command("livekit-server", 7890, 8100, "devkey")
+    assert argv[argv.index("--udp-port") + 1] == "7892"  # not --dev's fixed 7882
+    assert yaml.safe_load(argv[argv.index("--config-body") + 1]) == {
+        "port": 7890,
+        "rtc": {"tcp_port": 7891},  # not --dev's fixed 7881
+        "webhook": {"api_key": "devkey", "urls": ["http://127.0.0.1:8100/webhooks/livekit"]},
+    }
+    assert ("--bind", "127.0.0.1") == tuple(argv[argv.index("--bind") : argv.index("--bind") + 2])
+    # The default ports are LiveKit's own defaults.
+    default = livekit_command("livekit-server", 7880, 8000, "devkey")
+    assert default[default.index("--udp-port") + 1] == "7882"
+
+
+def test_the_real_livekit_server_reads_those_ports() -> None:
+    argv = livekit_command(find_livekit_server(), 17890, 18100, "devkey")
+    shown = subprocess.run(
+        [*argv, "ports"], capture_output=True, text=True, timeout=30, check=True,
+        env={**os.environ, "LIVEKIT_KEYS": "devkey: secret-of-at-least-32-characters-xx"},
+    ).stdout  # fmt: skip
+    assert "17891 - ICE/TCP" in shown and "17892" in shown.split("UDP Ports")[1]
+
+
+def free_livekit_ports() -> int:
+    """A LiveKit port whose next TCP port and the UDP one after are free too."""
+    for _ in range(200):
+        port = random.randrange(20000, 60000)
+        if port_is_free(port) and port_is_free(port + 1) and udp_port_is_free(port + 2):
+            return port
+    raise RuntimeError("no free LiveKit ports")
+
+
+def run_demo(tmp_path: Path, fake_livekit: str, *, ignore_sigint: bool = False) -> subprocess.Popen[str]:
+    """``python -m webapp.dev`` with ``fake_livekit`` (Python source) as its livekit-server."""
+    binary = tmp_path / "livekit-server"
+    binary.write_text(f"#!{sys.executable}\n{fake_livekit}")
+    binary.chmod(0o755)
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "LIVEKIT_SERVER_BIN": str(binary), "TMPDIR": str(tmp_path / "tmp")}
+
+    def ignore() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell's `cmd &` does
+
+    argv = [sys.executable, "-m", "webapp.dev", "--port", str(free_port()), "--livekit-port",
+            str(free_livekit_ports())]  # fmt: skip
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=ignore if ignore_sigint else None,
+    )  # fmt: skip
+
+
+def leftovers(tmp_path: Path) -> list[str]:
+    """The demo's temporary folders still there."""
+    return [p.name for p in (tmp_path / "tmp").glob("webcall-*")]
+
+
+def test_a_process_that_exits_during_start_up_shows_the_end_of_its_log(tmp_path: Path) -> None:
+    fake = (
+        "import sys\n"
+        "print('starting LiveKit server')\n"
+        "print('could not listen on udp 127.0.0.1:7892: bind: address already in use', flush=True)\n"
+        "sys.exit(1)\n"
+    )
+    demo = run_demo(tmp_path, fake)
+    output, _ = demo.communicate(timeout=30)
+    assert demo.returncode != 0
+    assert "livekit-server exited with status 1" in output
+    assert "bind: address already in use" in output  # its log's end, not only "a process exited"
+    assert leftovers(tmp_path) == []
+
+
+def test_sigint_stops_it_even_when_started_with_sigint_ignored(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    fake = f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('yes')\ntime.sleep(60)\n"
+    demo = run_demo(tmp_path, fake, ignore_sigint=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert started.exists(), "the demo never started its livekit-server"
+        assert leftovers(tmp_path)  # while it runs, its folder is there
+        demo.send_signal(signal.SIGINT)
+        demo.communicate(timeout=8)  # before the 20 s start-up wait would have ended it
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert leftovers(tmp_path) == []
