@@ -41,7 +41,10 @@ logger_class = "webapp.ops.gunicorn_logging.JsonLogger"
 # Prometheus metrics from every worker: each writes its values here, /metrics adds them up.
 # Emptied once per server start (a reload keeps counting): stale files would count forever.
 if not os.environ.get("WEBCALL_METRICS_DIR_READY"):
-    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="webcall-metrics-")
+    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not _metrics_dir:
+        _metrics_dir = tempfile.mkdtemp(prefix="webcall-metrics-")
+        os.environ["WEBCALL_METRICS_DIR_MADE"] = "1"  # ours to remove when the server stops
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
     os.makedirs(_metrics_dir, exist_ok=True)
     for _stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
@@ -76,6 +79,14 @@ def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signa
 
     if is_module_patched("threading"):
         logging._lock = get_original("_thread", "RLock")()  # type: ignore[attr-defined]
+
+
+def on_exit(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """The server stops: a metrics folder it made for itself goes with it (one per start, in /tmp)."""
+    if os.environ.get("WEBCALL_METRICS_DIR_MADE"):
+        import shutil
+
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature

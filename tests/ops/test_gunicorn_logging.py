@@ -135,6 +135,21 @@ def test_a_worker_stops_with_json_lines_only(tmp_path: Path) -> None:
     assert messages[-1] == "Shutting down: Master"
 
 
+def test_a_metrics_folder_it_made_goes_when_it_stops(tmp_path: Path) -> None:
+    """Without PROMETHEUS_MULTIPROC_DIR, gunicorn.conf.py makes a folder per start: each run of
+    scripts/demo left one behind in /tmp. One it was given is the operator's, and stays."""
+    made = tmp_path / "tmp"
+    made.mkdir()
+    with probe_server(tmp_path, PROMETHEUS_MULTIPROC_DIR="", TMPDIR=str(made)):
+        assert [path.name[:16] for path in made.iterdir()] == ["webcall-metrics-"]
+    assert list(made.iterdir()) == []
+    given = tmp_path / "given"
+    given.mkdir()
+    with probe_server(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(given)):
+        pass
+    assert given.is_dir()
+
+
 def test_no_control_socket_opens_unless_given_a_path(tmp_path: Path) -> None:
     """gunicorn's default control socket is one path for every gunicorn of the user: a second
     server took it from the first, and the first to stop deleted the other's."""
