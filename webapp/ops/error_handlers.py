@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,10 @@ from ..tracing import current_request_id
 from .logging import mask_secret_paths
 
 log = logging.getLogger(__name__)
+# The addresses that answer programs, so fail in JSON whatever the request accepts: the API,
+# providers' webhooks, the embed widget's panel, the JSON documents (``/openapi.json``,
+# ``/admin/live.json``) and the health probes. Told by the path, as a 404 or 405 has no route.
+MACHINE_PATHS = re.compile(r"/(api|webhooks)/.*|/embed/[^/]+/panel|.*\.json|/healthz|/readyz")
 
 
 class ErrorDetail(BaseModel):
@@ -59,9 +64,11 @@ def error_response(error: AppError) -> Response:
 
 
 def _wants_json() -> bool:
-    """Tell whether the failing request is a program's (the API, a provider's webhook: JSON) or a page."""
-    machine = request.path.startswith(("/api/", "/webhooks/"))
-    return machine or request.accept_mimetypes.best == "application/json"
+    """Tell whether the failing request is a program's (an address that answers JSON, or a client
+    that prefers JSON to a page) or a browser's, which gets a page."""
+    if MACHINE_PATHS.fullmatch(request.path):
+        return True
+    return request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json"
 
 
 def _render_http_error(error: HTTPException) -> Response:

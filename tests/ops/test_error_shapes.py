@@ -1,0 +1,79 @@
+"""Which failures are JSON and which a page: a program's address fails in JSON, a browser's page as a page.
+
+The embed widget's panel (``/embed/<slug>/panel``) is a program's address outside ``/api/``:
+its 405 and 500 were HTML pages, which its script cannot read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from tests.support.apps import app_state_of, build_app
+
+CATALOGUE = """
+[agents.local]
+provider = "livekit"
+agent_id = "webcall-demo"
+allowed_origins = ["https://shop.example.com"]
+"""
+HOST_PAGE = {"Origin": "https://shop.example.com"}
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    """The app with one agent that shop.example.com may embed."""
+    return build_app(tmp_path, CATALOGUE)
+
+
+def json_error(answer: TestResponse) -> str:
+    """The code of an error answer in the API's shape (failing the test if it is not one)."""
+    assert answer.mimetype == "application/json", answer.get_data(as_text=True)[:200]
+    error = answer.get_json()["error"]
+    assert set(error) == {"code", "message", "request_id"}
+    assert error["request_id"] == answer.headers["X-Request-ID"]
+    return str(error["code"])
+
+
+@pytest.mark.parametrize("headers", [{}, BROWSER], ids=["no Accept", "a browser's Accept"])
+def test_the_panels_errors_are_json_whatever_the_request_accepts(app: Flask, headers: dict[str, str]) -> None:
+    client = app.test_client()
+    assert (
+        json_error(client.post("/embed/local/panel", headers={**HOST_PAGE, **headers}))
+        == "method_not_allowed"
+    )
+    assert json_error(client.get("/embed/nobody/panel", headers={**HOST_PAGE, **headers})) == "unknown_agent"
+    del app_state_of(app).assets.entries["widget.js"]  # a deploy that lost the widget's script
+    broken = client.get("/embed/local/panel", headers={**HOST_PAGE, **headers})
+    assert (broken.status_code, json_error(broken)) == (500, "internal_error")
+
+
+def test_json_documents_and_probes_fail_in_json(app: Flask) -> None:
+    client = app.test_client()
+    for path in ("/openapi.json", "/healthz", "/readyz"):
+        refused = client.post(path, headers=BROWSER)
+        assert (refused.status_code, json_error(refused)) == (405, "method_not_allowed"), path
+
+
+def test_pages_still_fail_as_pages(app: Flask) -> None:
+    client = app.test_client()
+    for path in ("/talk/local", "/embed/local"):
+        refused = client.post(path, headers=BROWSER)
+        assert (refused.status_code, refused.mimetype) == (405, "text/html"), path
+    assert client.get("/nowhere", headers=BROWSER).mimetype == "text/html"
+    del app_state_of(app).assets.entries["call.js"]  # a deploy that lost the call page's script
+    broken = client.get("/talk/local", headers=BROWSER)
+    assert (broken.status_code, broken.mimetype) == (500, "text/html")
+    assert "Traceback" not in broken.get_data(as_text=True)
+
+
+def test_a_client_that_prefers_json_gets_json_anywhere(app: Flask) -> None:
+    """What ``fetch`` sends with ``Accept: application/json`` (or a JSON-first list, as axios does)."""
+    client = app.test_client()
+    for accept in ("application/json", "application/json, text/plain, */*"):
+        assert json_error(client.get("/nowhere", headers={"Accept": accept})) == "not_found"
+    assert client.get("/nowhere", headers={"Accept": "*/*"}).mimetype == "text/html"
