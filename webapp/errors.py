@@ -175,6 +175,14 @@ class AdminTokenRequired(AppError):
     www_authenticate = 'Bearer realm="webcall admin"'
 
 
+class AdminSignInRequired(AppError):
+    """The admin page's live count was asked for without a signed-in session (it expired, say)."""
+
+    status_code = 401
+    code = "signed_out"
+    message = "Sign in again to see the calls in progress."
+
+
 class InvalidWebhookSignature(AppError):
     """A LiveKit webhook without our key pair's signature of its body (missing, wrong or stale)."""
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from tests.admin.conftest import CATALOGUE, PASSWORD, csrf_of, seed, sign_in  # noqa: F401  (make_app reads CATALOGUE)
@@ -68,6 +69,17 @@ def test_no_sign_in_sends_you_to_another_site(flask_app: Flask, target: str) -> 
     assert answer.headers["Location"] == "/admin"
 
 
+@pytest.mark.parametrize(
+    "target", ["/admin\r\nX-Injected: 1", "/admin\nX: y", "/admin\x00", "/admin?q=\tx", "/admin\x7f"]
+)
+def test_a_control_character_in_next_sends_you_to_the_list(flask_app: Flask, target: str) -> None:
+    """A CR or LF in ``next`` reached the Location header, which Werkzeug refuses: a 500."""
+    client = flask_app.test_client()
+    assert sign_in(client, next=target).headers["Location"] == "/admin"
+    signed_in = client.get("/admin/login", query_string={"next": target})
+    assert (signed_in.status_code, signed_in.headers["Location"]) == (303, "/admin")
+
+
 def test_the_cookie_is_secure_over_https(flask_app: Flask) -> None:
     client = flask_app.test_client()
     token = csrf_of(client.get("/admin/login", base_url="https://calls.example").get_data(as_text=True))
@@ -104,6 +116,20 @@ def test_sign_in_is_rate_limited(flask_app: Flask) -> None:
     elsewhere = other.post("/admin/login", data={"password": PASSWORD, "csrf_token": token},
                            environ_base={"REMOTE_ADDR": "198.51.100.7"})  # fmt: skip
     assert elsewhere.status_code == 303
+
+
+def test_a_refused_sign_in_is_the_page_whatever_its_body(flask_app: Flask) -> None:
+    """The 429's page read the form: a body past the size limit raised a 413 inside it, a 500."""
+    client = flask_app.test_client()
+    for _ in range(6):
+        client.post("/admin/login", data={"password": "x"})
+    padded = {"password": "x", "next": "/admin/calls.csv", "padding": "a" * 20_000}
+    for body in (padded, {"password": "x", "next": "/admin/calls.csv"}):
+        refused = client.post("/admin/login", data=body)
+        assert refused.status_code == 429 and "Too many attempts" in refused.get_data(as_text=True)
+        assert int(refused.headers["Retry-After"]) > 0
+    # A body that can be read still takes you where you were going, once signed in.
+    assert 'name="next" value="/admin/calls.csv"' in refused.get_data(as_text=True)
 
 
 def test_signing_out_needs_the_forms_token(flask_app: Flask) -> None:
@@ -191,6 +217,32 @@ def test_the_live_count(flask_app: Flask) -> None:
     answer = client.get("/admin/live.json")
     assert answer.get_json() == {"in_progress": 2} and answer.headers["Cache-Control"] == "no-store"
     assert "2 calls in progress" in client.get("/admin").get_data(as_text=True)
+
+
+def test_the_live_count_fails_in_the_apis_error_shape(flask_app: Flask) -> None:
+    """It answered ``{"error": "signed_out"}``: the shape of no other error of the app."""
+    client = flask_app.test_client()
+    signed_out = client.get("/admin/live.json")
+    assert signed_out.status_code == 401 and signed_out.headers["Cache-Control"] == "no-store"
+    assert signed_out.get_json()["error"] == {
+        "code": "signed_out",
+        "message": "Sign in again to see the calls in progress.",
+        "request_id": signed_out.headers["X-Request-ID"],
+    }
+    sign_in(client)
+    with app_state_of(flask_app).history.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE calls"))
+    outage = client.get("/admin/live.json")
+    assert (outage.status_code, outage.get_json()["error"]["code"]) == (503, "call_log_unavailable")
+    assert set(outage.get_json()["error"]) == {"code", "message", "request_id"}
+    assert outage.headers["Retry-After"] == "5" and outage.headers["Cache-Control"] == "no-store"
+
+
+def test_without_a_password_the_live_count_is_the_apis_404(admin_app: Callable[..., Flask]) -> None:
+    client = admin_app(WEBCALL_ADMIN_PASSWORD=None).test_client()
+    missing = client.get("/admin/live.json")
+    assert (missing.status_code, missing.get_json()["error"]["code"]) == (404, "not_found")
+    assert "text/html" in client.get("/admin").content_type  # the pages' 404 is still a page
 
 
 def _everything() -> CallQuery:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 from flask import (
     Blueprint,
     Response,
+    abort,
     jsonify,
     make_response,
     redirect,
@@ -26,9 +28,10 @@ from flask import (
     request,
     stream_with_context,
 )
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..errors import InvalidQuery, RateLimited
+from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, RateLimited
 from ..guards.headers import page_headers
 from ..guards.limits import limited
 from ..history.store import CallLogError, CallRecord
@@ -59,17 +62,22 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a ce
 EXPIRED_FORM = "This form has expired. Reload the page and try again."
 CSV_CHUNK_CHARS = 64 * 1024  # the export is written in pieces of about this size
 CSV_PAUSE_S = 0.0002  # and pauses this long after each: see csv_lines
+CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f]")  # never in a redirect: a CR or LF would end the header
 
 
 @bp.before_request
 def gate() -> BaseResponse | None:
-    """404 when the view is off; the sign-in page for anyone not signed in."""
+    """404 when the view is off; the sign-in page for anyone not signed in.
+
+    The 404 is the one any unknown address gets (a page, or JSON for ``live.json``), and the live
+    count's 401 is the API's error shape: the page's script reads only the status.
+    """
     if not view_enabled():
-        return render_error_page(404)
+        abort(404)
     if request.endpoint in ("admin.login", "admin.submit_login") or signed_in():
         return None
     if request.endpoint == "admin.live":
-        return no_store(make_response(jsonify(error="signed_out"), 401))
+        raise AdminSignInRequired()
     wanted = request.full_path.rstrip("?") if request.method == "GET" else "/admin"
     return redirect(f"/admin/login?{urlencode({'next': wanted})}", code=303)
 
@@ -80,7 +88,7 @@ def too_many_attempts(error: RateLimited) -> Response:
     wait_s = error.retry_after_s or 60
     minutes = max(1, round(wait_s / 60))
     message = f"Too many attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
-    response = page("admin/login.html", status=429, error=message, next=safe_next(request.form.get("next")))
+    response = page("admin/login.html", status=429, error=message, next=safe_next(_form_next()))
     response.headers["Retry-After"] = str(wait_s)
     return response
 
@@ -172,8 +180,8 @@ def live() -> Response:
     """How many calls are in progress now (the page polls this)."""
     try:
         count = app_state().history.count_live()
-    except CallLogError:
-        return no_store(make_response(jsonify(error="call_log_unavailable"), 503))
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
     return no_store(jsonify(in_progress=count))
 
 
@@ -220,10 +228,25 @@ def safe_cell(value: Any) -> Any:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path of this view only (never another site)."""
-    if target and target.startswith("/admin") and not target.startswith("/admin//") and "\\" not in target:
+    """Where to go after signing in: a path of this view only (never another site), on one line
+    (Werkzeug refuses a Location with a line break in it: that was a 500)."""
+    if not target or CONTROL_CHAR.search(target):
+        return "/admin"
+    if target.startswith("/admin") and not target.startswith("/admin//") and "\\" not in target:
         return target
     return "/admin"
+
+
+def _form_next() -> str | None:
+    """The sign-in form's ``next``, or None when its body cannot be read.
+
+    A refused sign-in may carry any body: one past the size limit raises a 413 when read, one
+    cut short (the client went away) a 400, and raised inside the 429's handler either was a 500.
+    """
+    try:
+        return request.form.get("next")
+    except HTTPException:
+        return None
 
 
 def page(template: str, *, status: int = 200, **context: Any) -> Response:
