@@ -16,9 +16,12 @@ from typing import Any
 import jwt
 import pytest
 from flask import Flask
+from pydantic import BaseModel, ValidationError
 
 from tests.fakes import FakeState, Fault
 from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, post
+from webapp.calls.models import CallBody, field_loc
+from webapp.calls.token_endpoint import TokenRequest
 
 CATALOGUE = """
 [agents.ravan]
@@ -331,6 +334,28 @@ def test_half_an_emoji_is_named_for_what_it_is(make_app: MakeApp, ravan: Any, fi
     error = response.get_json()["error"]
     assert (response.status_code, error["code"]) == (400, "invalid_field")
     assert error["message"] == f"{field} must be valid Unicode text."
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "where"),
+    [
+        (
+            TokenRequest,
+            {"room_config": {"agents": [{"agent_name": 5}]}},
+            ("room_config", "agents", 0, "agent_name"),
+        ),
+        (TokenRequest, {"participant_name": "a" * 65}, ("participant_name",)),
+        (CallBody, {"metadata": {"plan": [1]}}, ("metadata", "plan")),
+    ],
+)
+def test_a_problems_place_leaves_out_the_union_members_pydantic_tried(
+    model: type[BaseModel], body: dict[str, Any], where: tuple[Any, ...]
+) -> None:
+    """Pydantic's location names the member of a union it tried (``agent_name.function-after[strip(),
+    constrained-str]``): that leaked into messages and hid the field's name from ``_explain``."""
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(body)
+    assert {field_loc(problem["loc"]) for problem in caught.value.errors()} == {where}
 
 
 @pytest.mark.parametrize(

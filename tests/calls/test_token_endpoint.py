@@ -189,3 +189,16 @@ def test_bot_check_token_in_a_header(make_app: Any) -> None:
         ]
     assert codes(answers) == ["bot_check_required", "bot_check_failed", 201, "invalid_field"]
     assert turnstile.verified[-1]["response"] == "good-token"
+
+
+@pytest.mark.parametrize("agent_name", [5, "a" * 65], ids=["a number", "65 characters"])
+def test_a_bad_agent_name_is_named_as_the_client_wrote_it(make_app: Any, agent_name: Any) -> None:
+    """Found by fuzzing: pydantic's union members (``function-after[strip(), constrained-str]``)
+    were in the field's name, so the message did not recognise agent_name."""
+    body = {"room_config": {"agents": [{"agent_name": agent_name}]}}
+    answer = make_app().test_client().post("/api/token", json=body)
+    error = answer.get_json()["error"]
+    assert (answer.status_code, error["code"]) == (400, "invalid_field")
+    assert error["message"] == (
+        "room_config.agents[0].agent_name must be an agent's slug (one line, 1 to 64 characters)."
+    )

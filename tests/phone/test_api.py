@@ -319,6 +319,29 @@ def test_consent_and_the_number_are_judged_by_their_own_codes(app: Flask) -> Non
         )
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"country": "USA"}, "country must be a two-letter country code, like US."),
+        ({"country": ""}, "country must be a two-letter country code, like US."),
+        ({"country": 1}, "country must be a two-letter country code, like US."),
+        ({"name": ""}, "name must be a single-line string of 1 to 64 characters."),
+        ({"name": "a" * 65}, "name must be a single-line string of 1 to 64 characters."),
+        ({"name": ["Ann"]}, "name must be a single-line string of 1 to 64 characters."),
+        ({"bot_token": ""}, "bot_token must be a single-line string of 1 to 4096 characters."),
+    ],
+)
+def test_a_broken_field_is_told_its_own_limits(
+    app: Flask, ravan: Any, fields: dict[str, Any], message: str
+) -> None:
+    """Text rules fell back to the longest limit of any field: a country of "USA" and an empty name
+    were told "1 to 4096 characters"."""
+    refused = ask(app, "ravan-phone", **fields)
+    error = refused.get_json()["error"]
+    assert (refused.status_code, error["code"], error["message"]) == (400, "invalid_field", message)
+    assert ravan[1].requests == []
+
+
 def test_a_national_number_takes_the_agents_only_country(app: Flask, convoi: Any) -> None:
     convoi[1].agents["sqd_3fa85f6457174562b3fc2c963f66afa6"] = {}
     answer = ask(app, "convoi-team", "(415) 555-2671")  # no country: the agent calls the US only

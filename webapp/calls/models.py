@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -44,6 +46,15 @@ MAX_TOKEN_CHARS = 4096
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 _SPACE = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 SINGLE_LINE = rf"^[^\x00-\x1f\x7f]*[^{_SPACE}][^\x00-\x1f\x7f]*$"
+# What pydantic adds to an error's location, after a field whose type is a union, to say which
+# member failed: a validator's kind, perhaps with its arguments, or a model's class name. Our
+# fields are snake_case, so none of them looks like one.
+_UNION_MEMBER = re.compile(
+    r"[a-z]+(-[a-z]+)+(\[.*\])?"  # constrained-str, function-after[strip(), constrained-str]
+    r"|[a-z]+\[.*\]"  # nullable[str], list[int]
+    r"|str|int|float|bool|bytes|none"  # a plain type
+    r"|[A-Z][A-Za-z0-9]*"  # a model
+)
 
 
 def _single_line(limit: int) -> StringConstraints:
@@ -134,7 +145,7 @@ def parse_body(raw: bytes, model: type[BodyT]) -> BodyT:
     try:
         return model.model_validate(json_object(raw))
     except PydanticValidationError as error:
-        raise body_error(error) from None
+        raise body_error(error, model) from None
 
 
 def _finite(text: str) -> float:
@@ -161,21 +172,30 @@ def json_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def body_error(error: PydanticValidationError) -> UnknownField | InvalidField:
-    """The first problem of a body as our error: an unknown field first, then a broken rule."""
+def body_error(error: PydanticValidationError, model: type[BaseModel]) -> UnknownField | InvalidField:
+    """The first problem of a ``model`` body as our error: an unknown field first, then a broken rule."""
     problems = error.errors(include_url=False, include_input=False)
     for problem in problems:
         if problem["type"] == "extra_forbidden":
             name = str(problem["loc"][0])[:MAX_KEY_CHARS]
             return UnknownField(f"Unknown field {name!r}.")
-    return InvalidField(_explain(problems[0]))
+    return InvalidField(_explain(problems[0], model))
 
 
-def _explain(problem: Any) -> str:
+def field_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Where in the body a problem is, as a person writes it: pydantic's ``loc`` without the names
+    of the union members it tried (``("agent_name", "constrained-str")`` is ``("agent_name",)``).
+
+    A key of the caller's own that looks like one (``my-key``) is dropped too: messages name our
+    fields, never the caller's keys.
+    """
+    return tuple(part for part in loc if not (isinstance(part, str) and _UNION_MEMBER.fullmatch(part)))
+
+
+def _explain(problem: Any, model: type[BaseModel]) -> str:
     """A sentence for one broken rule, naming the field and never echoing its value."""
-    loc = [str(part) for part in problem["loc"]]
+    loc = [str(part) for part in field_loc(problem["loc"])]
     field = loc[0] if loc else "body"
-    ctx = problem.get("ctx", {})
     kind = problem["type"]
     if kind == "missing":
         return f"{field} is required."
@@ -194,9 +214,25 @@ def _explain(problem: Any) -> str:
             return f"{field} values may be at most {MAX_VALUE_CHARS} characters."
         kinds = "strings, numbers, booleans or null" if field == "metadata" else "strings"
         return f"{field} values must be {kinds}."
-    limit = ctx.get("max_length") or {"participant_name": MAX_NAME_CHARS, "agent": MAX_KEY_CHARS}.get(
-        field, MAX_TOKEN_CHARS
-    )
     if field == "mode":
         return "mode must be 'voice' or 'text'."
-    return f"{field} must be a single-line string of 1 to {limit} characters."
+    if field == "country":  # a phone call's: a code, where every other text is free text
+        return "country must be a two-letter country code, like US."
+    limits = _text_limits(model).get(field)
+    if limits is None:
+        return f"{field} is not valid."
+    shortest, longest = limits
+    return f"{field} must be a single-line string of {shortest} to {longest} characters."
+
+
+@cache
+def _text_limits(model: type[BaseModel]) -> dict[str, tuple[int, int]]:
+    """Each text field's shortest and longest length, as the API document (built from the same
+    model) states them: a message names the field's own limits, not another field's."""
+    limits = {}
+    for name, schema in model.model_json_schema()["properties"].items():
+        for branch in schema.get("anyOf", [schema]):  # ``X | None`` is a choice of two
+            if branch.get("type") == "string" and "maxLength" in branch:
+                limits[name] = (branch.get("minLength", 0), branch["maxLength"])
+                break
+    return limits

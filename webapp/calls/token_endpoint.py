@@ -56,7 +56,7 @@ from ..guards.limits import client_ip, limit_calls
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .api import call_mode, read_json_bytes
-from .models import NameText, SlugText, TokenText, json_object
+from .models import NameText, SlugText, TokenText, field_loc, json_object
 from .service import AGENT, CallOrder, place_web_call, record_refusals
 
 bp = Blueprint("token", __name__, url_prefix="/api")
@@ -205,7 +205,7 @@ def token_error(error: PydanticValidationError) -> AppError:
     for problem in problems:
         if problem["type"] == "extra_forbidden" and len(problem["loc"]) == 1:
             return UnknownField(f"Unknown field {str(problem['loc'][0])[:64]!r}.")
-    return InvalidField(_explain(tuple(problems[0]["loc"])))
+    return InvalidField(_explain(field_loc(tuple(problems[0]["loc"]))))
 
 
 def _refusal(loc: tuple[Any, ...], kind: str) -> AppError | None:
