@@ -2,7 +2,7 @@
  * Asks our backend for a web call: one POST, every failure turned into an ApiError.
  */
 
-import { firstSentence } from './messages.js';
+import { firstSentence, tryAgainWords } from './messages.js';
 
 const REQUEST_TIMEOUT_MS = 20_000;
 
@@ -94,7 +94,7 @@ function errorFrom(response, data) {
   const retryAfterS = retryAfterSeconds(response.headers.get('Retry-After'));
   // "Please wait a moment" would contradict a known wait: say how long instead.
   if (retryAfterS !== null) {
-    message = `${firstSentence(message)} You can try again in ${waitWords(retryAfterS)}.`;
+    message = `${firstSentence(message)} ${tryAgainWords(retryAfterS)}`;
   }
   const requestId = data?.error?.request_id || response.headers.get('X-Request-ID');
   return new ApiError(code, message, status, retryAfterS, requestId);
@@ -115,14 +115,6 @@ function retryAfterSeconds(header) {
   if (Number.isFinite(seconds)) return Math.max(1, Math.ceil(seconds));
   const at = Date.parse(header);
   return Number.isNaN(at) ? null : Math.max(1, Math.ceil((at - Date.now()) / 1000));
-}
-
-/** "1 second", "40 seconds", "3 minutes", "1 hour", "2 hours". */
-function waitWords(seconds) {
-  const count = (n, unit) => (n === 1 ? `1 ${unit}` : `${n} ${unit}s`);
-  if (seconds < 60) return count(seconds, 'second');
-  if (seconds < 55 * 60) return count(Math.ceil(seconds / 60), 'minute');
-  return count(Math.round(seconds / 3600), 'hour');
 }
 
 /** A v4 UUID; crypto.randomUUID exists only in secure contexts. */

@@ -14,6 +14,7 @@ import { emitter } from './events.js';
 import { MediaExtras } from './media/extras.js';
 import { watchMicPermission } from './mic-permission.js';
 import { loadProtocol } from './protocols/index.js';
+import { waitToRetry } from './retry-wait.js';
 import { Transcript } from './transcript.js';
 import { copyText, downloadText, transcriptFileName, transcriptText } from './transcript-file.js';
 import { applyAccent, createUi } from './ui.js';
@@ -21,6 +22,9 @@ import { applyAccent, createUi } from './ui.js';
 const THEMES = ['system', 'light', 'dark'];
 const phoneApi = { requestPhoneCall, getStatus }; // handed to the phone form's chunk
 const MAX_CHAT_CHARS = 1000;
+// Hang up takes Talk's place (and the keyboard's focus): an activation this soon after Talk's is
+// the second half of a double click or a double Enter, not a hang-up.
+const DOUBLE_ACTIVATION_MS = 600;
 
 /**
  * Mounts the call UI found in `root` and returns its controller:
@@ -123,6 +127,9 @@ class CallPanel {
     this.current = null; // the CallSession in progress, if any
     this.last = null; // the latest CallSession, for the transcript file
     this.typedCount = 0; // ids for the caller's typed lines
+    this.micPermission = null; // 'granted', 'denied' or 'prompt', once the browser says
+    this.talkAt = -Infinity; // when Talk was last pressed (performance.now())
+    this.stopWaiting = null; // set while Try again waits out a Retry-After
   }
 
   /** Shows `state`, and tells the page (webcall:state) when it changed. */
@@ -148,7 +155,10 @@ class CallPanel {
     const { el } = this.ui;
     this.on(el.talk, 'click', () => this.start());
     if (el.chatStart) this.on(el.chatStart, 'click', () => this.start('text'));
-    this.on(el.hangup, 'click', () => this.hangUp());
+    this.on(el.hangup, 'click', (event) => {
+      if (event.detail > 1 || performance.now() - this.talkAt < DOUBLE_ACTIVATION_MS) return;
+      this.hangUp();
+    });
     this.on(el.resume, 'click', () => this.resumeAudio());
     this.on(el.mute, 'click', () => this.toggleMute());
     this.on(el.chat, 'submit', (event) => this.sendChat(event));
@@ -188,8 +198,9 @@ class CallPanel {
     applyAccent(element, this.config.accent_color);
     // Says "Starting your microphone…" instead of asking, when access was granted before.
     const unwatch = watchMicPermission(
-      (micGranted) => {
-        ui.set({ micGranted });
+      (state) => {
+        this.micPermission = state;
+        ui.set({ micGranted: state === 'granted' });
         this.devices.refresh();
       },
       () => this.devices.refresh(),
@@ -203,7 +214,8 @@ class CallPanel {
    * (if any) is accepted. A text-only agent's calls are all chats.
    */
   start(mode = 'voice') {
-    if (this.current) return;
+    if (this.current || this.stopWaiting) return;
+    this.talkAt = performance.now();
     const callMode = this.media.text_only === 'only' ? 'text' : mode;
     const { ui } = this;
     if (!hasConsent(this.config.agent, this.consentText)) {
@@ -211,11 +223,28 @@ class CallPanel {
       ui.announce('Please accept the notice first.');
       return;
     }
+    // Blocked for this site: asking would fail, so no call is requested (and paid for).
+    if (callMode === 'voice' && this.micPermission === 'denied') return this.refuse('mic-denied');
     this.transcript.clear();
     ui.clearError();
     const fresh = { agentState: undefined, hasTranscript: false, canChat: true };
     ui.set({ mode: callMode, talking: false, muted: false, ...fresh });
     this.current = this.last = new CallSession(this, callMode);
+  }
+
+  /** Says why a call can't start (`code`) without requesting one. */
+  refuse(code) {
+    this.ui.clearError();
+    const message = this.ui.showError(code);
+    this.emit('error', { code, message });
+    this.show('failed', { muted: false });
+  }
+
+  /** Keeps Talk disabled while the error of a failed call (`outcome`) counts its Retry-After down. */
+  waitToRetry(outcome) {
+    this.stopWaiting = waitToRetry(this.ui, outcome, () => {
+      this.stopWaiting = null;
+    });
   }
 
   /** "Call my phone instead": the form's code loads with the page, out of the first bundle. */
@@ -288,6 +317,7 @@ class CallPanel {
   /** Ends any call and detaches every listener. */
   destroy() {
     this.current?.hangUp('cancelled');
+    this.stopWaiting?.();
     this.cleanups.forEach((cleanup) => cleanup());
     this.cleanups.length = 0;
     this.ui.el.talk.disabled = true;

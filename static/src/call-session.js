@@ -162,8 +162,9 @@ export class CallSession {
   /** The end, once: releases everything, then shows how the call ended (or why it failed). */
   onEnd(outcome) {
     const { panel } = this;
-    const { ui, emit, devices, element } = panel;
+    const { ui, emit, devices, element, transcript } = panel;
     const durationS = this.timer.stop();
+    transcript.finishLines(); // what was still being said is all there is
     this.abort.abort();
     element.removeEventListener('pointerdown', this.wake);
     element.removeEventListener('keydown', this.wake);
@@ -179,6 +180,7 @@ export class CallSession {
       if (requestId) detail.request_id = requestId;
       emit('error', detail);
       panel.show('failed', { muted: false });
+      if (outcome.retryAfterS) panel.waitToRetry(outcome);
     } else {
       ui.clearError();
       panel.show('ended', { endReason: outcome.reason, duration: durationS, muted: false });

@@ -96,6 +96,19 @@ function unblockWords(device = 'Microphone', again = 'then press Try again.') {
   return `Click the site settings icon left of the address bar, turn ${device} on, ${again} If it is already on, allow this browser to use the ${lower} in your system’s privacy settings.`;
 }
 
+/** "1 second", "40 seconds", "3 minutes", "1 hour", "2 hours". */
+function waitWords(seconds) {
+  const count = (n, unit) => (n === 1 ? `1 ${unit}` : `${n} ${unit}s`);
+  if (seconds < 60) return count(seconds, 'second');
+  if (seconds < 55 * 60) return count(Math.ceil(seconds / 60), 'minute');
+  return count(Math.round(seconds / 3600), 'hour');
+}
+
+/** "You can try again in 14 seconds." (after a Retry-After), or "You can try again now." at 0. */
+export function tryAgainWords(seconds) {
+  return seconds > 0 ? `You can try again in ${waitWords(seconds)}.` : 'You can try again now.';
+}
+
 /** "1:23" for the status line; `pad` gives "01:23" for the timer. */
 export function clock(seconds, pad = false) {
   const m = String(Math.floor(seconds / 60));

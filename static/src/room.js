@@ -4,11 +4,25 @@
  * ends exactly once. What the agent says besides its voice is read by the protocol adapter of
  * the call's provider (protocols/). Reports through plain hook functions; knows nothing of the DOM.
  */
-import { DisconnectReason, ParticipantEvent, Room, RoomEvent, Track } from 'livekit-client';
+import {
+  ConnectionState,
+  DisconnectReason,
+  LogLevel,
+  ParticipantEvent,
+  Room,
+  RoomEvent,
+  Track,
+  setLogLevel,
+} from 'livekit-client';
 import { ApiError } from './api.js';
 import { loadProtocol } from './protocols/index.js';
 
+// livekit-client tells the console every step of every call (about ten lines); its warnings and
+// errors are what a host page's developer needs.
+setLogLevel(LogLevel.warn);
+
 const RECONNECT_GIVE_UP_MS = 20_000;
+const ONLINE_SETTLE_MS = 2_000; // back online: how long LiveKit gets to start reconnecting
 
 const ROOM_OPTIONS = {
   adaptiveStream: true,
@@ -71,6 +85,7 @@ export class CallRoom {
     this.agentTimer = 0;
     this.protocol = null; // the call's protocol adapter, once the call (and its provider) is known
     this.listen();
+    this.unwatchNetwork = this.watchNetwork();
   }
 
   /** The call state as the page shows it (before it is over). */
@@ -262,6 +277,33 @@ export class CallRoom {
     this.update();
   }
 
+  /**
+   * The browser knows at once when it goes offline, LiveKit only once its pings go unanswered
+   * (about 15 s): say "reconnecting" straight away. LiveKit's own reconnection goes on; back
+   * online, it usually reconnects (its events end the state); if a moment later it is still
+   * connected without, the connection held. Returns a function that stops watching.
+   */
+  watchNetwork() {
+    let settle = 0;
+    const offline = () => {
+      clearTimeout(settle);
+      if (this.connected) this.setReconnecting(true);
+    };
+    const online = () => {
+      clearTimeout(settle);
+      settle = setTimeout(() => {
+        if (this.reconnecting && this.room.state === ConnectionState.Connected) this.setReconnecting(false);
+      }, ONLINE_SETTLE_MS);
+    };
+    window.addEventListener('offline', offline);
+    window.addEventListener('online', online);
+    return () => {
+      clearTimeout(settle);
+      window.removeEventListener('offline', offline);
+      window.removeEventListener('online', online);
+    };
+  }
+
   /** LiveKit lost the connection (`on`) or got it back. */
   setReconnecting(on) {
     this.reconnecting = on;
@@ -281,6 +323,7 @@ export class CallRoom {
     this.protocol?.stop?.();
     this.over = true;
     clearTimeout(this.agentTimer);
+    this.unwatchNetwork();
     releaseMicrophone(this.room);
     this.room.disconnect().catch(() => {});
     this.hooks.end(outcome);

@@ -77,6 +77,20 @@ export class Transcript {
     this.onLine({ speaker: line.dataset.speaker, text, final, segmentId, ...marks });
   }
 
+  /**
+   * The call is over: lines still open (an interim caller's line, the agent's line as it spoke)
+   * become final, the agent's marked interrupted, since it was cut off.
+   */
+  finishLines() {
+    for (const [id, line] of this.lines) {
+      if (line.dataset.final === 'true') continue;
+      const speaker = line.dataset.speaker;
+      const chat = line.hasAttribute('data-chat');
+      const text = this.words.get(line) ?? line.textContent;
+      this.show({ id, speaker, text, final: true, chat, interrupted: speaker === 'agent' });
+    }
+  }
+
   /** Scrolls to the newest line. */
   catchUp() {
     this.list.scrollTop = this.list.scrollHeight;

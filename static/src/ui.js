@@ -53,6 +53,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     canChat: true, // false when the agent's protocol reads no typed messages
     consentText,
     consented: true,
+    retryWait: false, // a Retry-After is being waited out: Try again is disabled
   };
 
   function render() {
@@ -68,8 +69,9 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     if (el.status.textContent !== words) el.status.textContent = words;
     const label = talkWords(view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
-    el.talk.disabled = !view.consented;
-    if (el.chatStart) el.chatStart.disabled = !view.consented;
+    const canStart = view.consented && !view.retryWait;
+    el.talk.disabled = !canStart;
+    if (el.chatStart) el.chatStart.disabled = !canStart;
     // Keep the keyboard where the action is when the focused control disappears.
     if (hadFocus && !root.contains(focused(root))) {
       const next = [el.talk, el.ptt, el.chatInput, el.hangup].find((e) => e && isShown(e) && !e.disabled);
@@ -94,7 +96,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     },
     /**
      * Any of: mode, talking, agentState, muted, micGranted, hasDevices, hasTranscript, canChat,
-     * consented.
+     * consented, retryWait.
      */
     set(changes) {
       Object.assign(view, changes);
@@ -117,9 +119,15 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
         el.announce.textContent = words;
       }, 50);
     },
-    /** Shows a problem in #error (and the server's reference for it) and returns its words, for webcall:error. */
-    showError: (code, apiMessage, requestId) =>
-      showError(el, code, apiMessage, view.textOnly === 'allowed', requestId),
+    /**
+     * Shows a problem in #error (and the server's reference for it) and returns its words, for
+     * webcall:error. `quiet`: new words for the problem shown, not read out again.
+     */
+    showError: (code, apiMessage, requestId, { quiet = false } = {}) => {
+      if (quiet) el.error.setAttribute('aria-live', 'off');
+      else el.error.removeAttribute('aria-live');
+      return showError(el, code, apiMessage, view.textOnly === 'allowed', requestId);
+    },
     /** Hides the problem shown (only if it is `code`, when given). */
     clearError: (code) => clearError(el, code),
   };
@@ -179,6 +187,7 @@ function clearError(el, code) {
   if (code && el.error.dataset.code !== code) return;
   el.error.hidden = true;
   el.error.replaceChildren();
+  el.error.removeAttribute('aria-live');
   delete el.error.dataset.code;
   if (el.errorRef) el.errorRef.hidden = true;
   el.resume.hidden = true;

@@ -61,8 +61,10 @@ def shots(artifacts: Path) -> Path:
 
 @pytest.fixture
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    """Clipboard access, for the transcript's Copy button."""
-    return {**browser_context_args, "permissions": ["clipboard-read", "clipboard-write"]}
+    """Clipboard access, for the transcript's Copy button; the microphone granted, as the fake
+    media UI grants it (a context granted some permissions reports the others denied, and the
+    page places no call while the microphone is denied)."""
+    return {**browser_context_args, "permissions": ["microphone", "clipboard-read", "clipboard-write"]}
 
 
 def open_page(page: Page, url: str, app_url: str) -> Page:

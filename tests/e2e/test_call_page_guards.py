@@ -1,0 +1,239 @@
+"""The call page's guards against what callers do by accident, in headless Chromium.
+
+A double click on Talk, a blocked microphone, a hang-up mid-sentence, the network going away,
+a Retry-After, and the console kept quiet. Real pieces, as in test_call_page.py: livekit-server,
+the demo agent, gunicorn, provider fakes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Playwright, Request, expect
+
+from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page
+from tests.fakes import Fault
+from tests.support.browser import events, launch_chromium, wait_for_js, wait_for_state
+
+pytestmark = pytest.mark.e2e
+
+# What a deliberate press needs past Talk's: Hang up ignores presses sooner (a double click).
+DELIBERATE_S = 0.7
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """The microphone granted (as the fake media UI does), and the clipboard, for Copy."""
+    return {**browser_context_args, "permissions": ["microphone", "clipboard-read", "clipboard-write"]}
+
+
+def call_requests(page: Page) -> list[Request]:
+    """Every POST /api/calls the page sends from now on."""
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r) if r.url.endswith("/api/calls") else None)
+    return sent
+
+
+def hang_up(page: Page) -> None:
+    """Hang up and wait for the end."""
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+
+
+# ---------- 1. a double click (or double Enter) on Talk ----------
+
+
+def test_a_double_click_on_talk_never_cancels(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    sent = call_requests(page)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.dblclick("#talk")  # Hang up appears where Talk was: the second click lands on it
+    wait_for_state(page, "in-call")
+    assert not events(page, "end"), events(page, "end")
+    assert len(sent) == 1
+    hang_up(page)
+
+
+def test_a_double_enter_on_talk_never_cancels(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    sent = call_requests(page)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.focus("#talk")
+    page.keyboard.press("Enter")
+    expect(page.locator("#hangup")).to_be_focused()  # the keyboard follows the action…
+    page.keyboard.press("Enter")  # …so a second Enter lands on Hang up
+    wait_for_state(page, "in-call")
+    assert not events(page, "end"), events(page, "end")
+    assert len(sent) == 1
+    hang_up(page)
+
+
+def test_a_deliberate_hang_up_while_joining_still_cancels(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/nobody", app.url)  # its agent never joins
+    pressed = time.monotonic()
+    page.click("#talk")
+    wait_for_state(page, "waiting-agent")
+    page.wait_for_timeout(max(0.0, DELIBERATE_S - (time.monotonic() - pressed)) * 1000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+    expect(page.locator("#status")).to_have_text(re.compile("^Call cancelled"))
+    assert events(page, "end")[-1]["detail"]["reason"] == "cancelled"
+
+
+# ---------- 2. a blocked microphone ----------
+
+MIC_PERMISSION = "navigator.permissions.query({ name: 'microphone' }).then((s) => s.state)"
+
+
+def test_a_blocked_microphone_requests_no_call(playwright: Playwright, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    # A real prompt-less browser with the microphone blocked for the site: Chromium reports
+    # every permission a context was not granted as denied.
+    with launch_chromium(playwright, NO_FAKE_UI) as browser:
+        page = browser.new_context(permissions=["clipboard-read"]).new_page()
+        sent = call_requests(page)
+        open_page(page, f"{app.url}/talk/demo", app.url)
+        assert page.evaluate(MIC_PERMISSION) == "denied"
+        page.click("#talk")
+        fail_with(page, "mic-denied")
+        expect(page.locator("#error")).to_contain_text("Microphone access is blocked.")
+        page.click("#talk")  # Try again: still blocked
+        wait_for_js(page, "() => window.__events.filter((e) => e.type === 'webcall:error').length === 2")
+        fail_with(page, "mic-denied")
+        assert not sent, [r.url for r in sent]
+        assert not events(page, "start") and not events(page, "connected")
+
+
+# ---------- 3. what was still being said when the call ended ----------
+
+# Presses Hang up the moment a line of `speaker` is on screen but not final; resolves with its id
+# (null if none came within 30 s).
+HANG_UP_MID_LINE = """(speaker) => new Promise((resolve) => {
+  const list = document.getElementById('transcript');
+  const check = () => {
+    const open = list.querySelector(`li[data-speaker="${speaker}"][data-final="false"]`);
+    if (!open) return false;
+    document.getElementById('hangup').click();
+    resolve(open.dataset.segmentId);
+    return true;
+  };
+  if (check()) return;
+  const watch = new MutationObserver(() => check() && watch.disconnect());
+  watch.observe(list, { subtree: true, childList: true, characterData: true, attributes: true });
+  setTimeout(() => { watch.disconnect(); resolve(null); }, 30_000);
+})"""
+
+
+def test_lines_open_at_hang_up_are_final_and_the_agent_s_interrupted(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    for speaker in ("agent", "user"):
+        page.click("#talk")
+        wait_for_state(page, "in-call")
+        segment = page.evaluate(HANG_UP_MID_LINE, speaker)
+        assert segment, f"no {speaker} line was open during the call"
+        wait_for_state(page, "ended", 10_000)
+        line = page.locator(f'#transcript li[data-segment-id="{segment}"]')
+        expect(line).to_have_attribute("data-final", "true")
+        expect(page.locator('#transcript li[data-final="false"]')).to_have_count(0)
+        if speaker == "agent":
+            expect(line).to_have_attribute("data-interrupted", "")
+            expect(line).to_contain_text("— interrupted")
+        else:
+            expect(line).not_to_have_attribute("data-interrupted", "")
+        page.click("#transcript-copy")
+        expect(page.locator("#announce")).to_have_text("Transcript copied.")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        words = page.evaluate("(id) => window.__events.filter((e) => e.type === 'webcall:transcript'"
+                              " && e.detail.segmentId === id).at(-1).detail", segment)  # fmt: skip
+        assert words["final"] is True, words
+        who = "Agent" if speaker == "agent" else "You"
+        mark = " (interrupted)" if speaker == "agent" else ""
+        assert f"] {who}: {words['text']}{mark}\n" in copied, copied
+
+
+# ---------- 4. the network goes away mid-call ----------
+
+
+def test_going_offline_shows_reconnecting_at_once(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_be_visible(timeout=15_000)
+    page.context.set_offline(True)
+    wait_for_state(page, "reconnecting", 2_000)  # LiveKit alone takes about 15 s to notice
+    expect(page.locator("#status")).to_have_text("Connection lost · reconnecting…")
+    page.context.set_offline(False)
+    wait_for_state(page, "in-call", 20_000)  # the call goes on
+    states = page.evaluate("window.__states")
+    assert states[states.index("reconnecting") :] == ["reconnecting", "in-call"], states
+    assert not events(page, "end")
+    hang_up(page)
+
+
+# ---------- 5. a Retry-After ----------
+
+
+def test_try_again_waits_out_the_retry_after(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    ravan = stack["fakes"]["ravan"][1]
+    open_page(page, f"{app.url}/talk/ravan-demo", app.url)
+    ravan.faults.append(Fault("status", status=429, body={}, headers={"Retry-After": "3"}))
+    page.click("#talk")
+    fail_with(page, "provider_busy")
+    talk, error = page.locator("#talk"), page.locator("#error")
+    expect(talk).to_be_disabled()
+    expect(error).to_contain_text(re.compile(r"You can try again in [23] seconds\."))
+    expect(error).to_contain_text("You can try again in 1 second.", timeout=4_000)
+    expect(talk).to_be_disabled()
+    expect(talk).to_be_enabled(timeout=3_000)
+    expect(error).to_contain_text("You can try again now.")
+    expect(page.locator("#announce")).to_have_text("You can try again now.")
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    hang_up(page)
+
+
+# ---------- 6. the console ----------
+
+
+def test_livekit_logs_only_warnings_and_errors(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_be_visible(timeout=15_000)
+    hang_up(page)
+    chatter = [line for line in console_log if line.split(":")[0] in ("info", "debug", "log", "trace")]
+    assert not chatter, chatter
+
+
+def test_a_microphone_refused_at_the_prompt_ends_the_call_at_once(
+    playwright: Playwright, stack: dict[str, Any]
+) -> None:
+    app = stack["app"]
+    # The permission is still to be asked ('prompt'), so the call is requested with the click;
+    # the caller then refuses: the call ends there, without joining its room.
+    with launch_chromium(playwright, [*NO_FAKE_UI, "--deny-permission-prompts"]) as browser:
+        page = browser.new_page()
+        sent = call_requests(page)
+        open_page(page, f"{app.url}/talk/demo", app.url)
+        assert page.evaluate(MIC_PERMISSION) == "prompt"
+        pressed = time.monotonic()
+        page.click("#talk")
+        fail_with(page, "mic-denied", timeout_ms=5_000)
+        assert time.monotonic() - pressed < 5
+        assert len(sent) == 1  # sent first in the click, for speed
+        page.wait_for_timeout(1_500)  # whatever was on its way has arrived by now
+        assert page.locator("#call").get_attribute("data-state") == "failed"
+        assert not events(page, "connected")
+        assert [e["detail"]["reason"] for e in events(page, "end")] == ["mic-denied"]
