@@ -9,6 +9,7 @@ log sees each call end. Ctrl-C stops all three, and the temporary folder goes wi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -53,6 +54,13 @@ class Child:
         if self.log_path is None:
             return report + "; see its output above"
         return f"{report}; the end of its log ({self.log_path}):\n{log_tail(self.log_path)}"
+
+
+def demo_agents(allowed_origins: list[str]) -> str:
+    """The demo's catalogue: its one agent, embeddable on ``allowed_origins`` (the app checks them)."""
+    if not allowed_origins:
+        return DEMO_AGENTS
+    return DEMO_AGENTS + f"allowed_origins = {json.dumps(allowed_origins)}\n"  # a JSON list is TOML
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -129,6 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--livekit-port", type=int, default=7880, help="and the next two (ICE/TCP, ICE/UDP)")
+    parser.add_argument(
+        "--allow-origin", action="append", default=[], metavar="ORIGIN",
+        help="a site that may embed the demo agent, e.g. http://localhost:3000 (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     for port in (args.port, args.livekit_port, args.livekit_port + TCP_OFFSET):
         if not port_is_free(port):
@@ -143,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="webcall-"))
     agents_file = workdir / "agents.toml"
     livekit_log = workdir / "livekit-server.log"
-    agents_file.write_text(DEMO_AGENTS)
+    agents_file.write_text(demo_agents(args.allow_origin))
     env = {
         **os.environ,
         "LIVEKIT_KEYS": f"{api_key}: {api_secret}",

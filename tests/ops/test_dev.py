@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 
 from tests.support.processes import ROOT, find_livekit_server, free_port
-from webapp.dev import livekit_command, port_is_free, udp_port_is_free
+from webapp.catalogue import load_catalogue
+from webapp.dev import demo_agents, livekit_command, port_is_free, udp_port_is_free
 
 SECRET_MARK = "not-in-argv"
 
@@ -34,6 +35,18 @@ def test_livekit_gets_media_ports_of_its_own_and_sends_webhooks_to_the_app() -> 
     # The default ports are LiveKit's own defaults.
     default = livekit_command("livekit-server", 7880, 8000, "devkey")
     assert default[default.index("--udp-port") + 1] == "7882"
+
+
+def test_the_demo_agent_can_be_embedded_on_the_origins_given(tmp_path: Path) -> None:
+    """``scripts/demo --allow-origin http://localhost:3000``: a page there may embed the demo
+    agent (without it every embed of the demo was refused, the iframe framed by no one)."""
+    path, problems = tmp_path / "agents.toml", []
+    path.write_text(demo_agents(["http://localhost:3000", "https://shop.example.com"]))
+    agents = load_catalogue(path, problems, set())
+    assert agents["demo"].allowed_origins == ("http://localhost:3000", "https://shop.example.com")
+    path.write_text(demo_agents([]))
+    assert load_catalogue(path, problems, set())["demo"].allowed_origins == ()
+    assert problems == []
 
 
 def test_the_real_livekit_server_reads_those_ports() -> None:
