@@ -34,7 +34,11 @@ from .voice import AgentVoice
 
 logger = logging.getLogger(__name__)
 
-PRECONNECT_WAIT_S = 3.0  # livekit-agents waits as long for a buffer the track announces
+# How long to wait for a buffer the caller's track announces (live audio queues meanwhile).
+# livekit-agents waits 3 s; the page closes its buffer only once it hears the track is
+# subscribed, then sends it, and on a busy machine (a loaded CI run) that took longer: the
+# buffer came too late and what the caller said before the agent joined was lost.
+PRECONNECT_WAIT_S = 5.0
 MIN_UNCLEAR_S = 0.5  # a shorter turn with no words was a noise: ignore it
 UNCLEAR_TEXT = "(unclear)"
 CANCELLED_TEXT = "(cancelled)"
