@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request
@@ -70,15 +71,7 @@ def ravan_event(token: str) -> Response:
     Every delivery is counted by outcome (``applied``, ``duplicate``, ``ignored`` or the refusal's
     code) for ``/metrics``; with webhooks off there is nothing to count.
     """
-    try:
-        outcome = _apply_ravan_event(token)
-    except NotFound:
-        raise
-    except AppError as error:
-        WEBHOOKS.labels("ravan", error.code).inc()
-        raise
-    WEBHOOKS.labels("ravan", outcome).inc()
-    return jsonify(status=outcome)
+    return _counted("ravan", lambda: _apply_ravan_event(token))
 
 
 def _apply_ravan_event(token: str) -> str:
@@ -146,14 +139,20 @@ def livekit_event() -> Response:
     Counted by outcome for ``/metrics`` like Ravan's; without the livekit provider there is
     no key pair to check a signature with, and no endpoint.
     """
+    return _counted("livekit", _apply_livekit_event)
+
+
+def _counted(provider: str, apply: Callable[[], str]) -> Response:
+    """Apply one delivery and answer its outcome, counting it (or the refusal's code) for
+    ``/metrics``; a 404 (the endpoint is off) is not a delivery."""
     try:
-        outcome = _apply_livekit_event()
+        outcome = apply()
     except NotFound:
         raise
     except AppError as error:
-        WEBHOOKS.labels("livekit", error.code).inc()
+        WEBHOOKS.labels(provider, error.code).inc()
         raise
-    WEBHOOKS.labels("livekit", outcome).inc()
+    WEBHOOKS.labels(provider, outcome).inc()
     return jsonify(status=outcome)
 
 
