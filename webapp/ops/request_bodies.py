@@ -2,10 +2,10 @@
 
 gunicorn's gevent worker gives up on a request's headers after ``keepalive`` seconds but waits
 for its body, and for a client to take its answer, as long as the client likes: one that sent
-its headers and then stalled held a connection (of ``worker_connections``) until it left. Each
-read and write on a request's socket now waits at most ``WEBCALL_CLIENT_TIMEOUT_S``. A body that stalls,
-or whose chunked framing is broken, is answered 408 or 400 in JSON, never a 500 with a
-traceback, and the rest of it is not read: the connection closes after the answer.
+its headers and then stalled held a connection (of ``worker_connections``) until it left.
+Each read and write on a request's socket now waits at most ``WEBCALL_CLIENT_TIMEOUT_S``. A
+body that stalls, or whose chunked framing is broken, is answered 408 or 400 in JSON, never a
+500 with a traceback, and the rest of it is not read: the connection closes after the answer.
 """
 
 from __future__ import annotations
