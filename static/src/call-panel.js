@@ -22,8 +22,9 @@ import { applyAccent, createUi } from './ui.js';
 const THEMES = ['system', 'light', 'dark'];
 const phoneApi = { requestPhoneCall, getStatus }; // handed to the phone form's chunk
 const MAX_CHAT_CHARS = 1000;
-// Hang up takes Talk's place (and the keyboard's focus): an activation this soon after Talk's is
-// the second half of a double click or a double Enter, not a hang-up.
+// Hang up takes Talk's place (and the keyboard's focus): while the call is still joining, an
+// activation this soon after Talk's is the second half of a double click or a double Enter, not
+// a hang-up. Once the agent is there (which can take less), Hang up always hangs up.
 const DOUBLE_ACTIVATION_MS = 600;
 
 /**
@@ -156,7 +157,8 @@ class CallPanel {
     this.on(el.talk, 'click', () => this.start());
     if (el.chatStart) this.on(el.chatStart, 'click', () => this.start('text'));
     this.on(el.hangup, 'click', (event) => {
-      if (event.detail > 1 || performance.now() - this.talkAt < DOUBLE_ACTIVATION_MS) return;
+      const joining = this.ui.state !== 'in-call';
+      if (event.detail > 1 || (joining && performance.now() - this.talkAt < DOUBLE_ACTIVATION_MS)) return;
       this.hangUp();
     });
     this.on(el.resume, 'click', () => this.resumeAudio());
