@@ -69,9 +69,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     if (el.status.textContent !== words) el.status.textContent = words;
     const label = talkWords(view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
-    const canStart = view.consented && !view.retryWait;
-    el.talk.disabled = !canStart;
-    if (el.chatStart) el.chatStart.disabled = !canStart;
+    for (const button of [el.talk, el.chatStart]) if (button) enableStart(button, view);
     // Keep the keyboard where the action is when the focused control disappears.
     if (hadFocus && !root.contains(focused(root))) {
       const next = [el.talk, el.ptt, el.chatInput, el.hangup].find((e) => e && isShown(e) && !e.disabled);
@@ -191,6 +189,17 @@ function clearError(el, code) {
   delete el.error.dataset.code;
   if (el.errorRef) el.errorRef.hidden = true;
   el.resume.hidden = true;
+}
+
+/**
+ * Talk and Chat instead wait for the consent notice (disabled). A Retry-After being waited out
+ * leaves them focusable (aria-disabled; a click does nothing then), so the keyboard stays on
+ * Try again instead of falling to the page.
+ */
+function enableStart(button, { consented, retryWait }) {
+  button.disabled = !consented;
+  if (retryWait) button.setAttribute('aria-disabled', 'true');
+  else button.removeAttribute('aria-disabled');
 }
 
 /** The focused element as seen from `element`'s root (a shadow root has its own). */

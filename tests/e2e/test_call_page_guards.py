@@ -187,14 +187,19 @@ def test_try_again_waits_out_the_retry_after(page: Page, stack: dict[str, Any]) 
     ravan = stack["fakes"]["ravan"][1]
     open_page(page, f"{app.url}/talk/ravan-demo", app.url)
     ravan.faults.append(Fault("status", status=429, body={}, headers={"Retry-After": "3"}))
+    requested = len(ravan.requests)
     page.click("#talk")
     fail_with(page, "provider_busy")
     talk, error = page.locator("#talk"), page.locator("#error")
     expect(talk).to_be_disabled()
+    expect(talk).to_be_focused()  # the keyboard stays on Try again while it waits
+    page.keyboard.press("Enter")  # and pressing it then requests nothing
     expect(error).to_contain_text(re.compile(r"You can try again in [23] seconds\."))
     expect(error).to_contain_text("You can try again in 1 second.", timeout=4_000)
     expect(talk).to_be_disabled()
     expect(talk).to_be_enabled(timeout=3_000)
+    expect(talk).to_be_focused()
+    assert len(ravan.requests) == requested + 1, "a call was requested while waiting"
     expect(error).to_contain_text("You can try again now.")
     expect(page.locator("#announce")).to_have_text("You can try again now.")
     page.click("#talk")
