@@ -172,10 +172,11 @@ class AppServer:
 def start_app_server(env: dict[str, str], log_dir: Path, *, agents_toml: str, workers: int = 2) -> AppServer:
     """Run the production entry point (gunicorn, gunicorn.conf.py) on a free loopback port."""
     port = free_port()
-    # Each run gets its own catalogue: runs side by side must not overwrite each other's.
-    folder = Path(tempfile.mkdtemp(prefix="webcall-agents-"))
-    agents_file = folder / "agents.toml"
+    # Each run gets its own catalogue and call log, beside its logs (kept with them, not in
+    # /tmp): runs side by side must not overwrite each other's.
     log_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="app-", dir=log_dir))
+    agents_file = folder / "agents.toml"
     agents_file.write_text(agents_toml)
     argv = [
         sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
