@@ -25,7 +25,9 @@ from .tokens import mint_participant_token
 bp = Blueprint("elevenlabs", __name__, url_prefix="/v1/convai")
 
 TOKEN_PARAMS = frozenset({"agent_id", "participant_name", "branch_id", "environment", "source", "version"})
-LIST_PARAMS = frozenset({"agent_id", "cursor", "page_size"})
+LIST_PARAMS = frozenset(
+    {"agent_id", "cursor", "page_size", "call_start_after_unix", "call_start_before_unix"}
+)
 MAX_PAGE_SIZE = 100
 
 
@@ -63,8 +65,15 @@ def list_conversations() -> Response:
     if not cursor.isdigit():
         raise _ValidationError("cursor", "Invalid cursor")
     size, start = int(size_text), int(cursor)
+    after, before = _unix_param("call_start_after_unix"), _unix_param("call_start_before_unix")
     with state.lock:
-        found = [c for c in reversed(state.calls.values()) if agent_id in (None, c["agent_id"])]
+        found = [
+            c
+            for c in reversed(state.calls.values())
+            if agent_id in (None, c["agent_id"])
+            and (after is None or c["start_time_unix_secs"] > after)
+            and (before is None or c["start_time_unix_secs"] < before)
+        ]
     page = found[start : start + size]
     more = start + size < len(found)
     listed = [_list_item(c) for c in page]
@@ -145,7 +154,8 @@ def _list_item(conversation: dict[str, Any]) -> dict[str, Any]:
         "message_count",
         "status",
     )
-    return {key: conversation[key] for key in keys}
+    summary = (conversation["analysis"] or {}).get("transcript_summary")
+    return {key: conversation[key] for key in keys} | {"transcript_summary": summary}
 
 
 def _detail(conversation: dict[str, Any]) -> dict[str, Any]:
@@ -166,6 +176,17 @@ def create_elevenlabs_app(state: FakeState) -> Flask:
     app = Flask(__name__)
     app.register_blueprint(bp)
     return attach_fake(app, state, STYLE)
+
+
+def _unix_param(name: str) -> int | None:
+    """An integer query parameter (Unix seconds), or a 422 like FastAPI's."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _ValidationError(name, "Input should be a valid integer") from None
 
 
 def _query(allowed: frozenset[str], required: str | None = None) -> str:

@@ -651,6 +651,29 @@ def test_elevenlabs_token_joins_a_conversation_room(elevenlabs: Any, http: httpx
     assert one["agent_id"] == ELEVENLABS_AGENT and one["transcript"] == []
 
 
+def test_elevenlabs_lists_conversations_by_start_time(elevenlabs: Any, http: httpx.Client) -> None:
+    server, state, _ = elevenlabs
+    for number, started in enumerate((1_800_000_000, 1_800_000_060, 1_800_000_120)):
+        state.calls[f"conv_{number}"] = {
+            "conversation_id": f"conv_{number}", "agent_id": ELEVENLABS_AGENT, "status": "done",
+            "start_time_unix_secs": started, "call_duration_secs": 5, "message_count": 2,
+            "transcript": [], "analysis": {"transcript_summary": f"Call {number}."},
+        }  # fmt: skip
+
+    def listed(**query: str) -> httpx.Response:
+        return http.get(server.url + "/v1/convai/conversations", params=query, headers=ELEVENLABS_AUTH)
+
+    window = listed(call_start_after_unix="1800000000", call_start_before_unix="1800000120").json()
+    assert [(c["conversation_id"], c["transcript_summary"]) for c in window["conversations"]] == [
+        ("conv_1", "Call 1.")
+    ]
+    refused = listed(call_start_after_unix="yesterday")
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == [
+        "query",
+        "call_start_after_unix",
+    ]
+
+
 @pytest.mark.parametrize(
     ("headers", "query", "status"),
     [

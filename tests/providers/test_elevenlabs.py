@@ -112,6 +112,20 @@ def test_the_list_query_names_the_agent_and_the_cursor() -> None:
         elevenlabs.list_params(HistoryQuery(filters={"status": "done"}), None)
 
 
+def test_the_list_query_asks_for_the_time_range_in_whole_seconds_a_little_wide() -> None:
+    since, until = (
+        datetime(2026, 5, 1, 12, 0, 0, 500_000, tzinfo=UTC),
+        datetime(2026, 5, 1, 13, 0, tzinfo=UTC),
+    )
+    params = elevenlabs.list_params(HistoryQuery(agent_id="agent_1", since=since, until=until), None)
+    assert params == {
+        "page_size": "100",
+        "agent_id": "agent_1",
+        "call_start_after_unix": str(int(since.timestamp()) - 1),
+        "call_start_before_unix": str(int(until.timestamp()) + 1),
+    }
+
+
 def listed(conversation_id: str, started: int, status: str = "done") -> dict[str, Any]:
     """A conversation as the list shows it."""
     return {"agent_id": "agent_1", "conversation_id": conversation_id, "start_time_unix_secs": started,
@@ -128,6 +142,8 @@ def test_a_listed_conversation_in_our_words() -> None:
     )  # fmt: skip
     live = elevenlabs.parse_conversation(listed("conv_2", T0_S, status="in-progress"))
     assert (live.status, live.ended_at) == ("in_progress", None)
+    summarised = elevenlabs.parse_conversation({**listed("conv_3", T0_S), "transcript_summary": "Asked."})
+    assert summarised.summary == "Asked."  # the list's own summary field
 
 
 def test_a_conversation_in_full_has_its_transcript_with_times() -> None:

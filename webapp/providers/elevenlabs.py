@@ -5,15 +5,17 @@ agent's data-residency ``region``). ElevenLabs takes no prompt variables with th
 the page sends them itself, in the ``conversation_initiation_client_data`` message it must
 send first, so the answer carries that message as ``protocol.initiation``.
 
-History: ``GET /v1/convai/conversations?agent_id=&cursor=`` (newest first, no time filter: the
-time range is applied to what it returns) and ``GET /v1/convai/conversations/{id}`` (the
-transcript), both on the host of the agent's region; times are in Unix seconds.
+History: ``GET /v1/convai/conversations?agent_id=&call_start_after_unix=&cursor=`` (newest
+first; the time range is asked for in whole seconds and cut exactly from what it returns) and
+``GET /v1/convai/conversations/{id}`` (the transcript), both on the host of the agent's
+region; times are in Unix seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -110,12 +112,18 @@ def parse_token(answer: Any, request: WebCallRequest, livekit_url: str) -> WebCa
 
 
 def list_params(query: HistoryQuery, cursor: str | None) -> dict[str, str]:
-    """The list's query: the agent (its only filter) and the cursor."""
+    """The list's query: the agent, the time range (Unix seconds, a little wide) and the cursor."""
     if query.filters:
         raise ValueError(f"ElevenLabs' conversation list has no filter {', '.join(sorted(query.filters))}")
     params = {"page_size": str(LIST_LIMIT)}
     if query.agent_id:
         params["agent_id"] = query.agent_id
+    # Whole seconds, widened by one each way (whether "after" and "before" include the second
+    # itself is not documented): parse_conversation_list cuts the range exactly.
+    if query.since:
+        params["call_start_after_unix"] = str(math.floor(query.since.timestamp()) - 1)
+    if query.until:
+        params["call_start_before_unix"] = str(math.ceil(query.until.timestamp()) + 1)
     if cursor:
         params["cursor"] = cursor
     return params
@@ -130,7 +138,10 @@ def parse_conversation(answer: Any) -> ProviderCall:
     raw_status = optional_str(conversation.get("status"))
     status = elevenlabs_status(raw_status)
     transcript = conversation.get("transcript")
-    summary = first_dict(conversation.get("analysis")).get("transcript_summary")
+    # The list's own field, or the analysis of a conversation read in full.
+    summary = conversation.get("transcript_summary") or first_dict(conversation.get("analysis")).get(
+        "transcript_summary"
+    )
     ended_at = shifted(started_at, duration_s) if status == "completed" else None
     return ProviderCall(
         call_id=require_str(conversation.get("conversation_id")),
