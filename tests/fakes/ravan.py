@@ -112,9 +112,9 @@ def list_call_sessions() -> Response:
     if search := args.get("search"):
         sessions = [s for s in sessions if _matches(s, search)]
     if after is not None:
-        sessions = [s for s in sessions if _started(s) > after]
+        sessions = [s for s in sessions if (start := _started(s)) is not None and start > after]
     if before is not None:
-        sessions = [s for s in sessions if _started(s) < before]
+        sessions = [s for s in sessions if (start := _started(s)) is not None and start < before]
     sessions.sort(key=lambda s: (s.get(sort_by) is None, s.get(sort_by) or 0))
     if sort_order == "desc":
         sessions.reverse()
@@ -320,9 +320,10 @@ def _time_param(name: str) -> datetime.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
 
 
-def _started(session: dict[str, Any]) -> datetime.datetime:
-    """When a stored session started."""
-    return datetime.datetime.fromisoformat(session["started_at"])
+def _started(session: dict[str, Any]) -> datetime.datetime | None:
+    """When a stored session started; None for one that never did (no answer, busy)."""
+    started = session.get("started_at")
+    return datetime.datetime.fromisoformat(started) if started else None
 
 
 def _matches(session: dict[str, Any], search: str) -> bool:

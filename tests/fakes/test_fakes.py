@@ -242,6 +242,22 @@ def test_ravan_list_honours_every_documented_filter(
         assert [s["id"] for s in sessions] == expected, shape
 
 
+def test_ravan_time_filters_pass_over_a_session_that_never_started(ravan: Any, http: httpx.Client) -> None:
+    """A no-answer session has no start: a time filter left it out by raising a 500."""
+    server, state = ravan
+    seed_ravan(state)
+    add_session(state, RAVAN_AGENT, id="s-unanswered", channel="voice", status="no_answer", started_at=None)
+
+    def listed(**params: str) -> list[str]:
+        answer = http.get(server.url + RAVAN_SESSIONS, params=params, headers={"X-Api-Key": "rv-key"})
+        assert answer.status_code == 200, answer.text
+        return sorted(s["id"] for s in answer.json()["data"]["callSessions"])
+
+    assert "s-unanswered" in listed()
+    assert listed(started_after="2026-02-01T12:00:00Z") == ["s-sip-3", "s-voice-2"]
+    assert listed(started_before="2026-02-02T12:00:00Z") == ["s-voice-2", "s-web-1"]
+
+
 def test_ravan_list_pages_through_many_sessions(ravan: Any, http: httpx.Client) -> None:
     server, state = ravan
     for n in range(45):
