@@ -26,8 +26,11 @@ from .tokens import mint_participant_token
 bp = Blueprint("retell", __name__, url_prefix="/v2")
 
 CREATE_FIELDS = frozenset(
-    {"agent_id", "agent_version", "metadata", "retell_llm_dynamic_variables", "agent_override"}
-)
+    {
+        "agent_id", "agent_version", "agent_override", "current_node_id", "current_state", "metadata",
+        "retell_llm_dynamic_variables",
+    }
+)  # fmt: skip
 JOIN_WITHIN = datetime.timedelta(seconds=30)
 GATEWAY_URL = "https://gateway.retellai.example"
 SORT_ORDERS = ("ascending", "descending")
@@ -44,8 +47,13 @@ def create_web_call() -> Response:
         raise FakeError(400, f"Unknown field(s): {', '.join(unknown)}", "invalid_request")
     agent_id = required_string(body, "agent_id")
     version = body.get("agent_version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
-        raise FakeError(400, "agent_version must be a non-negative integer")
+    if version is not None and not (
+        isinstance(version, str)
+        or (isinstance(version, int) and not isinstance(version, bool) and version >= 0)
+    ):
+        raise FakeError(400, "agent_version must be a string or a non-negative integer")
+    for stage in ("current_node_id", "current_state"):
+        optional_string(body, stage)
     metadata = object_field(body, "metadata") or {}
     variables = object_field(body, "retell_llm_dynamic_variables") or {}
     if not all(isinstance(v, str) for v in variables.values()):
@@ -61,7 +69,7 @@ def create_web_call() -> Response:
         state, room=room, identity=identity, greeting=None, variables=variables, dispatch=False,
         ttl=JOIN_WITHIN,
     )  # fmt: skip
-    call = {
+    call: dict[str, Any] = {
         "call_type": "web_call",
         "access_token": token,
         "call_id": call_id,

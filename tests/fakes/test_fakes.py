@@ -601,6 +601,18 @@ def test_retell_web_call_token_joins_an_agentless_room_for_30_s(retell: Any, htt
     assert [c["call_id"] for c in listed] == [call["call_id"]]
 
 
+def test_retell_takes_every_documented_create_field(retell: Any, http: httpx.Client) -> None:
+    """retell-python-sdk's CallCreateWebCallParams: a version as a string or an integer, a stage."""
+    server, _, _ = retell
+    for extra in (
+        {"agent_version": "v2"},
+        {"agent_version": 3},
+        {"current_node_id": "n1", "current_state": "s"},
+    ):
+        body = {"agent_id": RETELL_AGENT, **extra}
+        assert http.post(server.url + RETELL_CREATE, json=body, headers=RETELL_AUTH).status_code == 201, extra
+
+
 @pytest.mark.parametrize("shape", ["v3", "gateway"])
 def test_retell_newer_answers_name_their_transport(retell: Any, http: httpx.Client, shape: str) -> None:
     server, state, _ = retell
@@ -619,6 +631,7 @@ def test_retell_newer_answers_name_their_transport(retell: Any, http: httpx.Clie
         (RETELL_AUTH, {"agent_id": RETELL_AGENT, "room": "mine"}, 400),
         (RETELL_AUTH, {"agent_id": RETELL_AGENT, "retell_llm_dynamic_variables": {"n": 1}}, 400),
         (RETELL_AUTH, {"agent_id": RETELL_AGENT, "agent_version": -1}, 400),
+        (RETELL_AUTH, {"agent_id": RETELL_AGENT, "current_state": 3}, 400),
         (RETELL_AUTH, {"agent_id": "someone-else"}, 404),
     ],
 )
