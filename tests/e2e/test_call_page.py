@@ -264,6 +264,8 @@ def test_consent_is_asked_once_and_remembered(page: Page, stack: dict[str, Any],
     talk, consent = page.locator("#talk"), page.locator("#consent-accept")
     expect(page.locator("#consent-text")).to_contain_text("This call is recorded and transcribed")
     expect(consent).not_to_be_checked()
+    # The checkbox is named "I agree" and described by the notice it agrees to.
+    expect(consent).to_have_accessible_description(re.compile("This call is recorded and transcribed"))
     expect(talk).to_be_disabled()
     talk.click(force=True)  # a disabled button does nothing
     assert page.locator("#call").get_attribute("data-state") == "idle"
@@ -287,6 +289,14 @@ def test_consent_is_asked_once_and_remembered(page: Page, stack: dict[str, Any],
     expect(talk).to_be_disabled()
     page.reload()
     expect(page.locator("#consent-accept")).not_to_be_checked()
+
+
+def test_in_a_short_window_talk_is_in_sight(page: Page, stack: dict[str, Any]) -> None:
+    """A phone held sideways, or a laptop zoomed to 200%: 360 px of height."""
+    app = stack["app"]
+    page.set_viewport_size({"width": 740, "height": 360})
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    expect(page.locator("#talk")).to_be_in_viewport(ratio=1)
 
 
 def test_system_theme_follows_the_browser(page: Page, stack: dict[str, Any], shots: Path) -> None:

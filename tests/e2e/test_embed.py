@@ -139,9 +139,17 @@ def test_widget_call_on_an_allowed_site(page: Page, console_log: list[str], stac
     greeting = widget.locator('#transcript [data-speaker="agent"]').first
     expect(greeting).to_contain_text(GREETING, timeout=15_000)
 
+    # During a call a stray Escape ends nothing; ✕ says that it ends the call.
+    close = widget.locator(".close")
+    expect(close).to_have_attribute("aria-label", "End call and close")
+    widget.locator("#hangup").focus()
+    page.keyboard.press("Escape")
     page.wait_for_timeout(1_500)  # a call of a measurable length: webcall:end says at least 1 s
+    expect(call).to_have_attribute("data-state", "in-call")
+    expect(widget.locator(".frame")).to_be_visible()
     widget.locator("#hangup").click()
     expect(call).to_have_attribute("data-state", "ended", timeout=10_000)
+    expect(close).to_have_attribute("aria-label", "Close")
 
     # The host page heard the whole call, each event from the widget's element.
     kinds = [e["type"] for e in received(page)]
@@ -278,6 +286,27 @@ def test_two_widgets_on_one_page_are_independent(
     expect(support.locator(".frame")).to_be_hidden()
     # Each panel is its own: the same ids live in two shadow roots.
     expect(page.locator("webcall-widget #call")).to_have_count(2)
+
+
+@pytest.mark.parametrize("viewport", [(360, 640), (740, 360)], ids=["phone", "sideways"])
+def test_on_a_small_screen_the_panel_takes_the_whole_viewport(
+    page: Page, console_log: list[str], stack: dict[str, Any], viewport: tuple[int, int]
+) -> None:
+    width, height = viewport
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(host_url(stack, "allowed", "widget.html"))
+    widget = page.locator("webcall-widget")
+    launcher = widget.locator(".launcher")
+    open_panel(widget)
+    box = widget.locator(".frame").bounding_box()
+    assert box == {"x": 0, "y": 0, "width": width, "height": height}, box
+    expect(launcher).to_be_hidden()  # it would cover the panel
+    close = widget.locator(".close").bounding_box()
+    assert close and close["width"] >= 44 and close["height"] >= 44 and close["y"] >= 0, close
+    expect(widget.locator("#talk")).to_be_in_viewport()
+    page.keyboard.press("Escape")
+    expect(widget.locator(".frame")).to_be_hidden()
+    expect(launcher).to_be_focused()
 
 
 def test_inline_widget_renders_in_place(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:

@@ -141,12 +141,22 @@ function createWidget(options) {
   if (options.inline) handle.open();
 }
 
-/** The shell's own controls: the launcher opens and closes the panel; ✕ and Escape close it. */
+/**
+ * The shell's own controls: the launcher opens and closes the panel; ✕ closes it (and, named
+ * so, ends a call), Escape too when no call is joining or in progress and no text field has it.
+ */
 function bindShell(shell, handle, options) {
+  let inCall = false;
   shell.launcher?.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
   shell.close?.addEventListener('click', () => handle.close());
+  shell.frame.addEventListener('webcall:state', (event) => {
+    inCall = !['idle', 'ended', 'failed'].includes(event.detail.state);
+    shell.close?.setAttribute('aria-label', inCall ? 'End call and close' : 'Close');
+  });
   shell.frame.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && !options.inline) handle.close();
+    if (event.key !== 'Escape' || options.inline || inCall) return;
+    if (event.composedPath()[0].closest?.('input, textarea, select')) return;
+    handle.close();
   });
 }
 
