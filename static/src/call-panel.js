@@ -100,6 +100,8 @@ class CallPanel {
       (line) => {
         this.ui.set({ hasTranscript: true });
         this.emit('transcript', line);
+        // In a chat the reply is only text: read it out (in a voice call the agent says it).
+        if (this.current?.mode === 'text' && line.speaker === 'agent' && line.final) this.ui.announce(line.text);
       },
       (behind) => {
         this.ui.el.latest.hidden = !behind;

@@ -65,8 +65,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     for (const [name, shows] of Object.entries(SHOWS)) {
       if (el[name]) el[name].hidden = !shows(view);
     }
-    const words = statusWords(view);
-    if (el.status.textContent !== words) el.status.textContent = words;
+    showStatus(el.status, view);
     const label = talkWords(view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
     for (const button of [el.talk, el.chatStart]) if (button) enableStart(button, view);
@@ -189,6 +188,19 @@ function clearError(el, code) {
   delete el.error.dataset.code;
   if (el.errorRef) el.errorRef.hidden = true;
   el.resume.hidden = true;
+}
+
+/**
+ * #status's words. In a voice call the agent's turns (listening, thinking, speaking: several
+ * a turn) are shown but not read out, or a screen reader would talk over the agent: only the
+ * call's phases are (connecting, the words on entering the call, reconnecting, the end).
+ */
+function showStatus(status, view) {
+  const turns = view.state === 'in-call' && view.mode === 'voice' && status.dataset.shown === 'in-call';
+  status.setAttribute('aria-live', turns ? 'off' : 'polite');
+  status.dataset.shown = view.state;
+  const words = statusWords(view);
+  if (status.textContent !== words) status.textContent = words;
 }
 
 /**

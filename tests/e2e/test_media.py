@@ -337,6 +337,8 @@ def test_chat_instead_never_asks_for_the_microphone_and_gets_the_agents_text(
     page.fill("#chat-input", "What can you do?")
     page.press("#chat-input", "Enter")
     expect(agent_lines.nth(1)).to_be_visible(timeout=15_000)
+    # Only text: a screen reader reads the reply out (the status says no more than "replying").
+    expect(page.locator("#announce")).to_have_text(agent_lines.last.inner_text(), timeout=5_000)
     expect(page.locator("#status")).to_have_text(
         re.compile("Agent is (replying|thinking…|waiting for your message)")
     )
