@@ -304,6 +304,13 @@ def test_on_a_small_screen_the_panel_takes_the_whole_viewport(
     close = widget.locator(".close").bounding_box()
     assert close and close["width"] >= 44 and close["height"] >= 44 and close["y"] >= 0, close
     expect(widget.locator("#talk")).to_be_in_viewport()
+    # The page behind is out of sight: Tab goes round inside the panel, both ways.
+    widget.locator(".close").focus()
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.localName") == "webcall-widget"
+    expect(widget.locator(".close")).not_to_be_focused()
+    page.keyboard.press("Tab")
+    expect(widget.locator(".close")).to_be_focused()
     page.keyboard.press("Escape")
     expect(widget.locator(".frame")).to_be_hidden()
     expect(launcher).to_be_focused()

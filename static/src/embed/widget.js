@@ -34,11 +34,28 @@ export async function mountWidget(body, panel, options) {
     // No stylesheet (blocked, say) or not a CORS-clean one: the panel still works, unstyled.
   }
   body.innerHTML = panel.html;
+  if (!options.inline) keepTabInside(body.closest('.frame'), shadow);
   return mountCall(body, {
     ...panel.config,
     theme: options.theme || panel.config.theme,
     accent_color: options.accent || panel.config.accent_color,
     variables: options.variables,
+  });
+}
+
+// shell.css's full-screen panel (a phone, a short window): then it is all there is.
+const FULL_SCREEN = matchMedia('(max-width: 480px), (max-height: 520px)');
+const FOCUSABLE = 'button, input, select, textarea, summary, a[href], [tabindex]:not([tabindex="-1"])';
+
+/** Full screen, Tab from the panel's last control goes to its first (Shift+Tab the other way). */
+function keepTabInside(frame, shadow) {
+  frame.addEventListener('keydown', (event) => {
+    if (event.key !== 'Tab' || !FULL_SCREEN.matches) return;
+    const inside = [...frame.querySelectorAll(FOCUSABLE)].filter((e) => !e.disabled && e.getClientRects().length);
+    const [first, last] = [inside[0], inside.at(-1)];
+    if (shadow.activeElement !== (event.shiftKey ? first : last)) return;
+    event.preventDefault();
+    (event.shiftKey ? last : first).focus();
   });
 }
 
