@@ -83,7 +83,7 @@ def test_intents_are_found_in_what_was_said() -> None:
     unsure = reply_to("bye later", sure=False)  # heard at a noisy seam: read back, not hung up
     assert not unsure.ends_call and unsure.text == f"{HEARD_PREFIX} bye later"
     assert reply_to("the weather is nice").text == f"{HEARD_PREFIX} the weather is nice"
-    assert reply_to("hello from my keyboard", typed=True).text == "You wrote: hello from my keyboard"
+    assert reply_to("hello from my keyboard").text == f"{HEARD_PREFIX} hello from my keyboard"
     assert reply_to("").intent == "unclear" and not reply_to("").ends_call
     assert say_time(time.strptime("2026-01-01 17:07 UTC", "%Y-%m-%d %H:%M %Z")).startswith("It's 5:07 PM")
 

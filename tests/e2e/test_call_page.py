@@ -187,7 +187,7 @@ def test_a_call_from_start_to_transcript(
     typed = page.locator('#transcript [data-speaker="user"][data-chat]')
     expect(typed).to_have_text("Hello from my keyboard")
     expect(
-        page.locator('#transcript [data-speaker="agent"]', has_text="You wrote: Hello from my keyboard")
+        page.locator('#transcript [data-speaker="agent"]', has_text="I heard: Hello from my keyboard")
     ).to_be_visible(timeout=30_000)  # after any spoken answers still queued
 
     # Auto-scroll stops when the reader scrolls up, and "Latest" takes them back down.
@@ -197,7 +197,7 @@ def test_a_call_from_start_to_transcript(
     page.locator("#chat-input").press("Enter")  # the caller's own line always scrolls into view
     assert page.evaluate(FROM_BOTTOM_PX) < 48
     page.evaluate("document.getElementById('transcript').scrollTop = 0")  # the reader scrolls up
-    expect(page.locator("#transcript li", has_text="You wrote: Second message")).to_be_attached(
+    expect(page.locator("#transcript li", has_text="I heard: Second message")).to_be_attached(
         timeout=30_000
     )
     assert page.evaluate(FROM_BOTTOM_PX) > 100  # the reader stays where they were

@@ -119,7 +119,7 @@ class Conversation:
         """
         text = " ".join(text.split())[:MAX_CHAT_CHARS]
         if text:
-            await self._answer(reply_to(text, typed=True), interruptible=False)
+            await self._answer(reply_to(text), interruptible=False)
 
     def interrupt(self, onset_at: float) -> None:
         """The caller started talking at `onset_at` (monotonic): stop talking now."""

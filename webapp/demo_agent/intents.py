@@ -24,8 +24,7 @@ CAPABILITIES_REPLY = (
 THANKS_REPLY = "You're welcome!"
 GOODBYE_REPLY = "Goodbye! Thanks for calling."
 UNCLEAR_REPLY = "Sorry, I didn't catch that. Could you say it again?"
-HEARD_PREFIX = "I heard:"
-TYPED_PREFIX = "You wrote:"
+HEARD_PREFIX = "I heard:"  # what the agent could not place, spoken or typed
 MAX_HEARD_WORDS = 40  # read back out loud: keep a reply to a long turn short
 # A short goodbye scores low with the domain search even when its words are right (measured
 # on espeak-ng speech through Opus: "goodbye" 0.52-0.56, "okay goodbye" 0.42-0.53, where the
@@ -151,10 +150,8 @@ def say_time(now: time.struct_time) -> str:
     )
 
 
-def reply_to(
-    text: str, now: time.struct_time | None = None, *, typed: bool = False, sure: bool = True
-) -> Reply:
-    """The agent's answer to the caller's words, spoken or (`typed`) sent as a chat message.
+def reply_to(text: str, now: time.struct_time | None = None, *, sure: bool = True) -> Reply:
+    """The agent's answer to the caller's words, spoken or sent as a chat message alike.
 
     Words the recogniser was not `sure` of never end the call: a misheard goodbye (noise, or
     audio garbled where the pre-connect buffer meets the live track) is read back instead.
@@ -176,7 +173,7 @@ def reply_to(
         return Reply(intent, UNCLEAR_REPLY)
     words = " ".join(text.split()).split(" ")
     heard = " ".join(words[:MAX_HEARD_WORDS]) + (" …" if len(words) > MAX_HEARD_WORDS else "")
-    return Reply(intent, f"{TYPED_PREFIX if typed else HEARD_PREFIX} {heard}")
+    return Reply(intent, f"{HEARD_PREFIX} {heard}")
 
 
 def is_short_goodbye(text: str) -> bool:
