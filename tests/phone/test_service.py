@@ -132,7 +132,15 @@ def cooldown_turns_left(app: Flask, agent: str, number: str) -> int:
     state = app_state_of(app)
     cooldown = RateLimitItemPerSecond(1, state.settings.agents[agent].phone.cooldown_s)  # type: ignore[union-attr]
     ref = destination_ref(SECRET_KEY, number)
-    return state.limits.strategy.get_window_stats(cooldown, "number-cooldown", agent, ref).remaining
+    return state.limits.strategy.get_window_stats(cooldown, "number-cooldown", ref).remaining
+
+
+def test_a_numbers_cooldown_holds_whichever_agent_calls_it(app: Flask, ravan: Any) -> None:
+    """Issue 12: cooldown_s is per destination; a second agent does not start a second one."""
+    assert ask(app, "tiny", NUMBER) == (202, None)
+    assert ask(app, "single", NUMBER) == (429, "number_cooldown")
+    assert ask(app, "single", OTHER) == (202, None)
+    assert dialled(ravan) == [NUMBER, OTHER]
 
 
 def test_concurrent_requests_from_several_workers_place_one_call_within_a_limit_of_one(

@@ -254,15 +254,19 @@ def destination_ref(secret_key: str, e164: str) -> str:
 
 
 def _spend_destination(tally: Tally, agent: Agent, number_ref: str) -> None:
-    """Count a phone call to one number: refuse it within the agent's cooldown or past its daily cap."""
+    """Count a phone call to one number: refuse it within the agent's cooldown or past its daily cap.
+
+    Counted per number, whichever agent calls it: two agents do not make two cooldowns for the
+    person called (agents with different settings count their calls apart).
+    """
     phone = agent.phone
     if phone is None:
         return
     if phone.cooldown_s:
-        wait_s = tally.hit(_cooldown(phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
+        wait_s = tally.hit(_cooldown(phone.cooldown_s), "number-cooldown", number_ref)
         if wait_s is not None:
             raise NumberCooldown(retry_after_s=wait_s)
-    wait_s = tally.hit(RateLimitItemPerDay(phone.daily_cap_per_number), "number-day", agent.slug, number_ref)
+    wait_s = tally.hit(RateLimitItemPerDay(phone.daily_cap_per_number), "number-day", number_ref)
     if wait_s is not None:
         raise NumberDailyCap(retry_after_s=wait_s)
 
@@ -271,7 +275,7 @@ def refund_cooldown(agent: Agent, number_ref: str) -> None:
     """Give a number its turn back: the call just counted against its cooldown was never placed."""
     phone = agent.phone
     if phone is not None and phone.cooldown_s:
-        app_state().limits.give_back(_cooldown(phone.cooldown_s), "number-cooldown", agent.slug, number_ref)
+        app_state().limits.give_back(_cooldown(phone.cooldown_s), "number-cooldown", number_ref)
 
 
 def _cooldown(seconds: int) -> RateLimitItem:
