@@ -197,9 +197,7 @@ def test_a_call_from_start_to_transcript(
     page.locator("#chat-input").press("Enter")  # the caller's own line always scrolls into view
     assert page.evaluate(FROM_BOTTOM_PX) < 48
     page.evaluate("document.getElementById('transcript').scrollTop = 0")  # the reader scrolls up
-    expect(page.locator("#transcript li", has_text="I heard: Second message")).to_be_attached(
-        timeout=30_000
-    )
+    expect(page.locator("#transcript li", has_text="I heard: Second message")).to_be_attached(timeout=30_000)
     assert page.evaluate(FROM_BOTTOM_PX) > 100  # the reader stays where they were
     expect(page.locator("#transcript-latest")).to_be_visible()
     page.click("#transcript-latest")
