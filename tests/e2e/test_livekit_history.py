@@ -7,12 +7,14 @@ else joins), stays a few seconds and leaves; the room closes ``departure_timeout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from livekit import rtc
@@ -96,3 +98,39 @@ def test_a_livekit_call_ends_with_its_duration_once_the_room_closes(
     assert store.count_live() == 0
     log = app.process.log()
     assert "webhooks/livekit" in log and livekit.api_secret not in log
+
+
+async def rejoin(url: str, token: str, timeout_s: float) -> float:
+    """Join with ``token`` again (the signalling socket is what makes LiveKit create the room):
+    how long the socket stayed open (``timeout_s`` if it still was)."""
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(
+            f"{url}/rtc", params={"access_token": token, "protocol": "15"}
+        ) as socket:
+            opened = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    async for _ in socket:  # the join response, then LiveKit's leave
+                        pass
+            return time.monotonic() - opened
+
+
+def test_a_room_started_again_after_its_call_ended_is_closed_at_once(
+    webhooked: tuple[AppServer, LiveKitServer, CallStore],
+) -> None:
+    """A caller still holding a valid token (LiveKit refreshes a connected caller's for minutes,
+    the agent's dispatch in it) rejoins once the call has ended: past its time limit, nothing
+    counted. LiveKit creates the room again; its room_started closes it."""
+    app, livekit, store = webhooked
+    answer: dict[str, Any] = httpx.post(f"{app.url}/api/calls", json={"agent": "talk"}, timeout=10).json()
+    url, token, room = answer["livekit"]["url"], answer["livekit"]["token"], answer["room"]
+    run_async(visit(url, token, 1.0))
+    ended = wait_for_end(store, room, timeout_s=45)
+    assert ended.status == "completed", livekit.process.log()[-3000:]
+
+    assert run_async(rejoin(url, token, timeout_s=10)) < 5, app.process.log()[-3000:]
+    assert f"room_started room={room}: its call has ended" in app.process.log()
+    after = store.find(room)
+    assert after is not None and (after.status, after.ended_at, after.duration_s) == (
+        "completed", ended.ended_at, ended.duration_s,
+    )  # fmt: skip

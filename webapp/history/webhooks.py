@@ -10,8 +10,11 @@ clear 4xx that changes nothing; a call log outage is a 503, which Ravan will ret
 ``POST /webhooks/livekit``: what a self-hosted (or Cloud) LiveKit server reports of the livekit
 provider's rooms, signed with our LiveKit key pair (a JWT in ``Authorization`` whose ``sha256``
 claim is the body's hash; neither is ever logged). The caller joining starts the call, the
-caller leaving ends it, and ``room_finished`` marks it completed. Rooms not in the log and
-other events answer 200 ``ignored``: LiveKit retries any other answer.
+caller leaving ends it, and ``room_finished`` marks it completed. A call's room lives once:
+``room_started`` for a room whose call has ended is a caller rejoining with the token LiveKit
+refreshed (valid for minutes, the agent's dispatch in it: past the call's time limit and with
+nothing counted), and the room is closed at once. Rooms not in the log and other events
+answer 200 ``ignored``: LiveKit retries any other answer.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ..errors import (
 from ..json_input import parse_json
 from ..metrics import WEBHOOKS
 from ..providers import CallStatus, ProviderCall
+from ..providers.livekit import LiveKitProvider
 from ..providers.ravan import parse_session
 from ..state import app_state
 from .store import CallLogError, CallRecord
@@ -58,6 +62,7 @@ RAISES = (
     UnknownCallSession,
     CallLogUnavailable,
 )
+ROOM_STARTED = "room_started"
 ROOM_FINISHED = "room_finished"
 CALLER_JOINED = "participant_joined"
 CALLER_LEFT = "participant_left"
@@ -165,10 +170,12 @@ def _apply_livekit_event() -> str:
         raise NotFound()
     event = read_livekit_event(api_key.get_secret_value(), api_secret.get_secret_value())
     room = event.room.name
-    if event.event not in (CALLER_JOINED, CALLER_LEFT, ROOM_FINISHED) or not room:
+    if event.event not in (ROOM_STARTED, CALLER_JOINED, CALLER_LEFT, ROOM_FINISHED) or not room:
         return "ignored"
     try:
         record = state.history.find(room)
+        if event.event == ROOM_STARTED:
+            return close_if_started_again(event, record)
         change = livekit_change(event, record) if record and record.provider == "livekit" else None
         if change is None:
             log.info("webhook livekit %s room=%.128s: ignored", event.event, room)
@@ -200,6 +207,19 @@ def read_livekit_event(api_key: str, api_secret: str) -> WebhookEvent:
     except Exception:  # noqa: BLE001 - the SDK raises a bare Exception for a hash mismatch
         log.warning("webhook livekit: refused a delivery without a valid signature")
         raise InvalidWebhookSignature() from None
+
+
+def close_if_started_again(event: WebhookEvent, record: CallRecord | None) -> str:
+    """Close a livekit call's room created after the call ended (see the module's docstring)."""
+    room = event.room
+    created = _moment(room.creation_time_ms or room.creation_time * 1000)
+    ended = record.ended_at if record and record.provider == "livekit" else None
+    livekit = app_state().providers.get("livekit")
+    if ended is None or created is None or created <= ended or not isinstance(livekit, LiveKitProvider):
+        return "ignored"
+    log.warning("webhook livekit room_started room=%.128s: its call has ended", room.name)
+    livekit.close_room(room.name, "its call had ended (a rejoin with a refreshed token)")
+    return "closed"
 
 
 def livekit_change(event: WebhookEvent, record: CallRecord) -> tuple[str, ProviderCall] | None:

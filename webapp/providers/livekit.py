@@ -153,6 +153,10 @@ class LiveKitProvider:
             operation="check",
         )
 
+    def close_room(self, room: str, why: str) -> None:
+        """End a call now: its room is deleted, everyone in it disconnected."""
+        self.reaper.delete_room(room, why)
+
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Mint a token locally (no network); schedule the room's end when the agent has a limit."""
         started = time.perf_counter()

@@ -51,7 +51,7 @@ class RoomReaper:
                 _, room = heapq.heappop(self.deadlines)
             self.delete_room(room)
 
-    def delete_room(self, room: str) -> None:
+    def delete_room(self, room: str, why: str = "it reached its maximum call length") -> None:
         """End the call: every participant is disconnected. A room that is gone already is fine."""
         token = (
             api.AccessToken(self.api_key, self.api_secret)
@@ -64,9 +64,9 @@ class RoomReaper:
                 self.url, json={"room": room}, headers={"Authorization": f"Bearer {token}"}, timeout=5.0
             )
         except httpx.HTTPError as exc:
-            log.error("could not end room %s at its time limit: %s", room, type(exc).__name__)
+            log.error("could not close room %s (%s): %s", room, why, type(exc).__name__)
             return
         if response.status_code in (200, 404):
-            log.info("room %s reached its maximum call length and was closed", room)
+            log.info("room %s was closed: %s", room, why)
         else:
-            log.error("could not end room %s at its time limit: HTTP %s", room, response.status_code)
+            log.error("could not close room %s (%s): HTTP %s", room, why, response.status_code)
