@@ -1,12 +1,15 @@
 """A local stand-in for Cloudflare Turnstile: the widget script a page loads, and siteverify.
 
 The script hands the page ``token``; siteverify passes only ``good_token`` sent with
-``secret``. ``down`` makes siteverify answer like a broken proxy.
+``secret``. ``down`` makes siteverify answer like a broken proxy. With ``single_use`` a token
+passes once, as Cloudflare's do, and again only with the ``idempotency_key`` (a UUID) of its
+first validation; otherwise ``timeout-or-duplicate``.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -28,10 +31,18 @@ window.turnstile = {
 class FakeTurnstile:
     """Serves ``/api.js`` and ``/siteverify``; ``verified`` records every form siteverify got."""
 
-    def __init__(self, *, secret: str, good_token: str = "good-token", token: str = "good-token") -> None:
+    def __init__(
+        self,
+        *,
+        secret: str,
+        good_token: str = "good-token",
+        token: str = "good-token",
+        single_use: bool = False,
+    ) -> None:
         """Build the app (not started: use ``server`` as a context manager or ``server.start()``)."""
         self.down = False
         self.verified: list[dict[str, str]] = []
+        first_keys: dict[str, str | None] = {}  # a validated token: the idempotency_key it came with
         app = Flask("fake_turnstile")
 
         @app.get("/api.js")
@@ -44,10 +55,27 @@ class FakeTurnstile:
                 return "<html><body>502 Bad Gateway</body></html>", 502
             form = request.form.to_dict()
             self.verified.append(form)
+            key = form.get("idempotency_key")
+            if key is not None and not _is_uuid(key):
+                return jsonify({"success": False, "error-codes": ["bad-request"]})
             ok = form.get("secret") == secret and form.get("response") == good_token
+            if ok and single_use:
+                token_seen = good_token in first_keys
+                if token_seen and (key is None or first_keys[good_token] != key):
+                    return jsonify({"success": False, "error-codes": ["timeout-or-duplicate"]})
+                first_keys.setdefault(good_token, key)
             return jsonify({"success": ok, "error-codes": [] if ok else ["invalid-input-response"]})
 
         self.server = FakeServer(app)
+
+
+def _is_uuid(text: str) -> bool:
+    """Whether ``text`` is a UUID, as siteverify wants an idempotency_key."""
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _js_string(text: str) -> str:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from tests.fakes import FakeTurnstile
 from tests.support.apps import codes, post
 
+PAGE_KEY = "0b7a4c2e-9d3f-4e1a-8c5b-6f2d1e0a9b8c"  # a page sends a UUID
 CATALOGUE = """
 [agents.local]
 provider = "livekit"
 agent_id = "webcall-demo"
 calls_per_minute = 3
+
+[agents.other]
+provider = "livekit"
+agent_id = "webcall-demo"
 """
 
 
@@ -33,3 +39,29 @@ def test_bot_check_with_turnstile(make_app: Any) -> None:
         WEBCALL_TURNSTILE_VERIFY_URL="http://127.0.0.1:9/siteverify",
     )
     assert codes([post(down, {"agent": "local", "bot_token": "good-token"})]) == ["bot_check_unavailable"]
+
+
+def test_one_solved_token_is_good_for_one_agent_and_visitor(make_app: Any) -> None:
+    """Turnstile validates a token again only with the idempotency_key of its first validation:
+    that key is ours (agent, visitor, the page's key), never the page's own, which let one
+    solved token through for every agent and visitor sending the same Idempotency-Key."""
+    turnstile = FakeTurnstile(secret="ts-secret", single_use=True)
+    with turnstile.server as server:
+        app = make_app(
+            WEBCALL_TURNSTILE_SITE_KEY="ts-site",
+            WEBCALL_TURNSTILE_SECRET_KEY="ts-secret",
+            WEBCALL_TURNSTILE_VERIFY_URL=f"{server.url}/siteverify",
+        )
+        solved = {"agent": "local", "bot_token": "good-token"}
+        first = post(app, solved, **{"Idempotency-Key": PAGE_KEY})
+        assert first.status_code == 201, first.get_json()
+        retried = post(app, solved, **{"Idempotency-Key": PAGE_KEY})  # the page's retry: replayed
+        assert retried.get_json()["call_id"] == first.get_json()["call_id"]
+        other_agent = post(app, {**solved, "agent": "other"}, **{"Idempotency-Key": PAGE_KEY})
+        other_visitor = app.test_client().post(
+            "/api/calls", json=solved, headers={"Idempotency-Key": PAGE_KEY},
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        )  # fmt: skip
+        assert codes([other_agent, other_visitor, post(app, solved)]) == ["bot_check_failed"] * 3
+    keys = [form.get("idempotency_key") for form in turnstile.verified]
+    assert PAGE_KEY not in keys and len({uuid.UUID(k) for k in keys if k}) == 3, keys

@@ -8,6 +8,7 @@ as E.164 and only ever shown, logged and recorded masked.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from webapp.history.store import CallQuery
 
 HUMAN = "turnstile-pass-token"
 NUMBER = "+14155552671"
+PAGE_KEY = "0b7a4c2e-9d3f-4e1a-8c5b-6f2d1e0a9b8c"  # a page sends a UUID
 MASKED = "+1 415 ***-**71"
 CATALOGUE = """
 [agents.ravan-phone]
@@ -384,3 +386,33 @@ def test_without_turnstile_phone_calls_are_refused_and_web_calls_still_work(
     assert client.post("/api/calls", json={"agent": "ravan-phone"}).status_code == 201
     sent = [r.json.get("type") for r in ravan[1].requests if isinstance(r.json, dict)]
     assert sent == ["web_call"]  # nothing was dialled
+
+
+def test_one_solved_bot_check_dials_one_number(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, unleashx: Any
+) -> None:
+    """Turnstile validates a token again only with the idempotency_key of its first validation;
+    for a phone call that key covers the number too, so the same token and Idempotency-Key
+    cannot dial another number (once webcall's own replay window has passed)."""
+    single = FakeTurnstile(secret="ts-secret", good_token=HUMAN, single_use=True)
+    with single.server:
+        env = {
+            **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
+            "UNLEASHX_API_TOKEN": FAKE_KEYS["unleashx"], "UNLEASHX_BASE_URL": unleashx[0].url,
+            "WEBCALL_TURNSTILE_SITE_KEY": "ts-site", "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret",
+            "WEBCALL_TURNSTILE_VERIFY_URL": f"{single.server.url}/siteverify",
+            "WEBCALL_IDEMPOTENCY_WINDOW_S": "1", "WEBCALL_SECRET_KEY": "k" * 40,
+        }  # fmt: skip
+        app = build_app(tmp_path, CATALOGUE.format(**FAKE_AGENT_IDS), **env)
+
+        def dial(number: str) -> Any:
+            body = {"agent": "unleashx", "phone_number": number, "consent": True, "bot_token": HUMAN}
+            return app.test_client().post(
+                "/api/phone-calls", json=body, headers={"Idempotency-Key": PAGE_KEY}
+            )
+
+        assert dial(NUMBER).status_code == 202
+        time.sleep(1.2)  # past webcall's replay of the first answer
+        refused = dial("+14155552672")
+        assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "bot_check_failed")
+    assert [r.json["phone_number"] for r in unleashx[1].requests if isinstance(r.json, dict)] == [NUMBER]

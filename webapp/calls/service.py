@@ -78,9 +78,9 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     """Every guard in order, then the provider, once per idempotency key."""
     agent = order.agent
     check_client_limit(agent, order.client)
-    if state.bot_verifier is not None:
-        state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
     key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
+    if state.bot_verifier is not None:
+        state.bot_verifier.verify(order.bot_token, order.client, key)
     variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
 
     def create() -> dict[str, Any]:

@@ -3,11 +3,18 @@
 A verifier is anything with ``verify(token, remote_ip, idempotency_key) -> None``
 that raises a ``BotCheckFailed`` when the visitor did not pass. Turnstile is the
 first; its verify URL is configurable so tests and staging can point elsewhere.
+
+A Turnstile token is good once; siteverify validates it again only with the
+``idempotency_key`` of its first validation (so a request can be retried). That key is
+ours, never the page's own: a UUID derived from the request's scoped idempotency key
+(agent, client, the page's key, and for a phone call the number), so one solved token
+is not good for another agent, visitor or number.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Protocol
 
 import httpx
@@ -15,6 +22,7 @@ import httpx
 from ..errors import BotCheckFailed, BotCheckRequired, BotCheckUnavailable
 
 log = logging.getLogger(__name__)
+_KEY_NAMESPACE = uuid.UUID("5f0e7c2a-3b1d-4e6f-9a8b-7c6d5e4f3a2b")
 
 
 class BotVerifier(Protocol):
@@ -39,7 +47,7 @@ class TurnstileVerifier:
             raise BotCheckRequired()
         form = {"secret": self.secret_key, "response": token, "remoteip": remote_ip}
         if idempotency_key:
-            form["idempotency_key"] = idempotency_key
+            form["idempotency_key"] = str(uuid.uuid5(_KEY_NAMESPACE, idempotency_key))
         try:
             response = self.client.post(self.verify_url, data=form, timeout=5.0)
             outcome = response.json()

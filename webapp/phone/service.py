@@ -103,16 +103,16 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
     attempts.append(attempt)  # from here on a refusal is recorded with the number, masked
     check_destination(destination, kind, frozenset(phone.allowed_countries))
     check_client_limit(agent, order.client)
-    if phone.bot_check:
-        if state.bot_verifier is None:  # no Turnstile (start-up warned): never dial unchecked
-            raise BotCheckUnavailable(retry_after_s=60) if order.bot_token else BotCheckRequired()
-        state.bot_verifier.verify(order.bot_token, order.client, order.idempotency_key)
     # A key of its own: the same Idempotency-Key on a web call is another request, not this one.
     key = None
     if order.idempotency_key:
         key = scoped_key(f"{agent.slug}|phone", order.client, order.idempotency_key)
-    variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
     number_ref = destination_ref(state.settings.secret_key, destination.e164)
+    if phone.bot_check:
+        if state.bot_verifier is None:  # no Turnstile (start-up warned): never dial unchecked
+            raise BotCheckUnavailable(retry_after_s=60) if order.bot_token else BotCheckRequired()
+        state.bot_verifier.verify(order.bot_token, order.client, key and f"{key}|{number_ref}")
+    variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
 
     def create() -> dict[str, Any]:
         # The agent's limits and the number's, all or nothing: a call one of them refuses takes
