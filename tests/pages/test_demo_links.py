@@ -126,5 +126,16 @@ def test_cli_prints_a_working_link(app: Flask) -> None:
     bad = app.test_cli_runner().invoke(args=["demo-link", "sales", "--expires", "soon"])
     assert bad.exit_code != 0
     dated = app.test_cli_runner().invoke(args=["demo-link", "sales", "--expires", "2001-01-01"])
+    assert dated.output.startswith("http://127.0.0.1:8000/demo/sales?t=")  # no WEBCALL_PUBLIC_URL here
     expired = dated.output.strip().split("?t=", 1)[1]
     assert app.test_client().get(f"/demo/sales?t={expired}").status_code == 410
+
+
+def test_cli_links_point_at_the_public_url(tmp_path: Path) -> None:
+    """README: with WEBCALL_PUBLIC_URL set, every link the app builds points there."""
+    app = build_app(
+        tmp_path, CATALOGUE, WEBCALL_SECRET_KEY=SECRET, WEBCALL_PUBLIC_URL="https://calls.example.com"
+    )
+    result = app.test_cli_runner().invoke(args=["demo-link", "sales", "--var", "company=Acme"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("https://calls.example.com/demo/sales?t=")

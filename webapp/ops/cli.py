@@ -31,11 +31,14 @@ history = AppGroup("history", help="The call log: pull the providers' own call h
     help="How long the link works (30m, 12h, 7d, 2w) or until when (2026-12-31).",
 )
 @click.option(
-    "--base-url", default="http://127.0.0.1:8000", show_default=True, help="Where webcall is served."
+    "--base-url",
+    default=None,
+    help="Where webcall is served  [default: WEBCALL_PUBLIC_URL, else http://127.0.0.1:8000]",
 )
-def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_url: str) -> None:
+def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_url: str | None) -> None:
     """Print a signed, expiring sales-demo link for the agent SLUG."""
     settings = app_state().settings
+    base_url = base_url or settings.public_url or "http://127.0.0.1:8000"
     if slug not in settings.agents:
         raise click.BadParameter(f"no agent {slug!r}; known: {', '.join(sorted(settings.agents))}")
     if not settings.secret_key_configured:
