@@ -75,6 +75,7 @@ def test_counters_and_the_provider_histogram_move(make_app: Any, ravan: Any) -> 
     # self-hosted LiveKit asks no one (the token is minted here), and its calls are timed too
     assert moved(histogram, provider="livekit", operation="create_call", outcome="ok") == 1
     assert value(after, "webcall_call_creates_in_progress", channel="web") == 0
+    assert moved("webcall_calls_in_progress") == 3  # the call log's live calls: the three created
 
 
 def test_webhook_and_history_sync_outcomes_are_counted(make_app: Any, ravan: Any) -> None:

@@ -2,18 +2,23 @@
 
 Off unless the token is set (the numbers name agents and say how busy the service is).
 Under gunicorn with several workers each one writes its values to ``PROMETHEUS_MULTIPROC_DIR``
-and any worker answers for all of them.
+and any worker answers for all of them. ``webcall_calls_in_progress`` is read from the call
+log at each scrape, so it counts every worker's and every host's calls.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Iterator
 
 from flask import Blueprint, Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ..errors import MetricsTokenRequired
+from ..history.store import CallLogError
 from ..settings import Settings
 from ..state import app_state
 
@@ -33,9 +38,27 @@ def metrics() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    live = CollectorRegistry(auto_describe=False)
+    live.register(LiveCalls())
+    response = Response(generate_latest(registry) + generate_latest(live), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class LiveCalls(Collector):
+    """Calls under way (created or started, not ended), as the admin view counts them."""
+
+    def collect(self) -> Iterator[Metric]:
+        """The count, or no sample while the call log cannot say (rather than a wrong 0)."""
+        try:
+            count = app_state().history.count_live()
+        except CallLogError:
+            return
+        yield GaugeMetricFamily(
+            "webcall_calls_in_progress",
+            "Calls under way: created or started, not ended (the call log).",
+            count,
+        )
 
 
 def init_app(app: Flask, settings: Settings) -> None:
