@@ -81,6 +81,27 @@ def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
     assert len(caught.value.problems) >= 6
 
 
+def test_checks_that_wait_for_valid_fields_are_named_with_them(tmp_path: Path) -> None:
+    """A model's own checks wait for its fields: the agent id's rule and the Turnstile pair were
+    only told on the next start, once the other problems were fixed."""
+    path = write(tmp_path, '[agents.a]\nprovider = "convoi"\nagent_id = "not-an-agt-id"\nmax_call_s = 5\n')
+    env = {"WEBCALL_AGENTS_FILE": path, "CONVOI_API_KEY": "sk_live_x", "WEBCALL_MAX_BODY_BYTES": "-1",
+           "WEBCALL_TURNSTILE_SITE_KEY": "site-key"}  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping(env)
+    text = str(caught.value)
+    for expected in ("max_call_s", "agent_id: a Convoi agent id is 'agt_'", "WEBCALL_MAX_BODY_BYTES",
+                     "set both WEBCALL_TURNSTILE_SITE_KEY and WEBCALL_TURNSTILE_SECRET_KEY"):  # fmt: skip
+        assert expected in text, text
+    # Alone, each is still refused once.
+    with pytest.raises(ConfigError) as alone:
+        Settings.from_mapping({**LIVEKIT, "WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "demo",
+                               "WEBCALL_TURNSTILE_SECRET_KEY": "secret"})  # fmt: skip
+    assert alone.value.problems == [
+        "set both WEBCALL_TURNSTILE_SITE_KEY and WEBCALL_TURNSTILE_SECRET_KEY, or neither"
+    ]
+
+
 @pytest.mark.parametrize("agent_id", ["agt_b88d642dd68747f28305c428b2090001", "agt_my_agent", "agt_sales-1"])
 def test_a_convoi_agent_id_is_its_prefix_and_one_word(tmp_path: Path, agent_id: str) -> None:
     """An id like agt_my_agent stopped the start with "starts with 'agt_'", which it does."""

@@ -279,7 +279,21 @@ def parse_agent(slug: str, table: Any, problems: list[str], *, where: str) -> Ag
         return Agent.model_validate(data)
     except ValidationError as error:
         problems.extend(f"{where}: {line}" for line in describe(error))
+        # The model's own checks wait for valid fields: the agent id's rule is told now anyway
+        # (as it fits any kind of call), so that one start-up lists every problem.
+        if all(problem["loc"] for problem in error.errors()):
+            problem = _agent_id_problem(table.get("provider"), table.get("agent_id"))
+            if problem:
+                problems.append(f"{where}: agent_id: {problem}")
         return None
+
+
+def _agent_id_problem(provider: object, agent_id: object) -> str | None:
+    """What is wrong with ``agent_id`` for any call of ``provider``, when both are readable."""
+    spec = registry().get(provider) if isinstance(provider, str) else None
+    if spec is None or not isinstance(agent_id, str):
+        return None
+    return spec.check_agent_id(agent_id, web=False)
 
 
 def load_catalogue(path: Path, problems: list[str], providers_named: set[str]) -> dict[str, Agent]:

@@ -128,6 +128,25 @@ class CatalogueSource(BaseSettings):
     quick_agent_title: str | None = _var("WEBCALL_AGENT_TITLE")
 
 
+class TurnstileKeys(BaseSettings):
+    """The bot check's two keys, which only make sense together. Checked apart from Settings:
+    a model's own checks wait for its fields, and one start-up must list every problem."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    site_key: str | None = _var("WEBCALL_TURNSTILE_SITE_KEY")
+    secret_key: SecretStr | None = _var("WEBCALL_TURNSTILE_SECRET_KEY")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> TurnstileKeys:
+        """Both set, or neither."""
+        if bool(self.site_key) != bool(self.secret_key):
+            raise ValueError(
+                "set both WEBCALL_TURNSTILE_SITE_KEY and WEBCALL_TURNSTILE_SECRET_KEY, or neither"
+            )
+        return self
+
+
 class Settings(CatalogueSource):
     """Everything the app needs, validated; ``agents`` and ``providers`` come with it."""
 
@@ -188,15 +207,6 @@ class Settings(CatalogueSource):
         if 0 < interval_s < MIN_INTERVAL_S:
             raise ValueError(f"must be 0 (off) or at least {MIN_INTERVAL_S} seconds")
         return interval_s
-
-    @model_validator(mode="after")
-    def _pairs(self) -> Settings:
-        """Settings that only make sense together."""
-        if bool(self.turnstile_site_key) != bool(self.turnstile_secret_key):
-            raise ValueError(
-                "set both WEBCALL_TURNSTILE_SITE_KEY and WEBCALL_TURNSTILE_SECRET_KEY, or neither"
-            )
-        return self
 
     # Filled in by load(): the catalogue, and the settings of every configured provider.
     _agents: dict[str, Agent] = {}
@@ -282,6 +292,10 @@ class Settings(CatalogueSource):
         except ValidationError as error:
             problems.extend(p for p in _name_variables(error, cls) if p not in problems)
             settings = None
+        try:
+            read(TurnstileKeys)
+        except ValidationError as error:
+            problems.extend(p for p in _name_variables(error, TurnstileKeys) if p not in problems)
         provider_settings = {}
         for name, spec in registry().items():
             try:
