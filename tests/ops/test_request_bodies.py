@@ -9,8 +9,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from livekit import api
 
-from tests.support.apps import offline_livekit_env
+from tests.support.apps import OfflineLiveKit, offline_livekit_env
 from tests.support.stack import AppServer, start_app_server
 
 CATALOGUE = '[agents.local]\nprovider = "livekit"\nagent_id = "webcall-demo"\n'
@@ -112,3 +113,20 @@ def test_a_stalled_body_is_a_408_after_the_client_timeout(server: AppServer) -> 
     assert (status, answer["error"]["code"], after) == (408, "request_timeout", b"")
     assert CLIENT_TIMEOUT_S <= waited_s < CLIENT_TIMEOUT_S + 5
     assert "Traceback" not in server.process.log()
+
+
+def test_a_livekit_webhook_without_our_body_signature_is_refused_before_its_body(server: AppServer) -> None:
+    """A caller's own token is signed with our key pair but carries no body hash: refused at once,
+    not after the body it announces (a megabyte, sent slowly) has held the connection."""
+    caller = (
+        api.AccessToken(OfflineLiveKit.api_key, OfflineLiveKit.api_secret)
+        .with_identity("caller-1")
+        .with_grants(api.VideoGrants(room_join=True, room="webcall-local-1"))
+        .to_jwt()
+    )
+    head = ("POST /webhooks/livekit HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/webhook+json\n"
+            f"Authorization: Bearer {caller}\nConnection: close\nContent-Length: 1000")  # fmt: skip
+    started = time.monotonic()
+    status, body, _ = exchange(server, head)  # the body never comes
+    assert (status, body["error"]["code"]) == (401, "invalid_webhook_signature")
+    assert time.monotonic() - started < CLIENT_TIMEOUT_S / 2
