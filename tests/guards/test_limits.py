@@ -61,6 +61,30 @@ def test_rate_limit_answers_429_with_retry_after(make_app: Any) -> None:
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
 
 
+def test_an_ipv6_client_is_counted_by_its_64(make_app: Any) -> None:
+    """Each host has a whole /64: stepping through its addresses must not start a new allowance;
+    IPv4 addresses (plain or mapped into IPv6) count one by one."""
+    app = make_app(WEBCALL_RATE_LIMITS="2/minute")
+    client = app.test_client()
+
+    def call_from(address: str, agent: str = "plain") -> Any:
+        return client.post("/api/calls", json={"agent": agent}, environ_base={"REMOTE_ADDR": address})
+
+    same_64 = [call_from(f"2001:db8:1:2::{n:x}") for n in range(1, 4)]
+    assert codes(same_64) == [201, 201, "rate_limited"]
+    assert codes([call_from("2001:db8:1:3::1")]) == [201]  # the next /64 is someone else
+    mapped_and_plain = [
+        call_from("::ffff:198.51.100.7"),
+        call_from("198.51.100.7"),
+        call_from("198.51.100.7"),
+    ]
+    assert codes(mapped_and_plain) == [201, 201, "rate_limited"]
+    # An agent's own per-client limit counts the same way.
+    assert codes([call_from("2001:db8:9::1", "strict"), call_from("2001:db8:9::2", "strict")]) == [
+        201, "rate_limited",
+    ]  # fmt: skip
+
+
 def test_global_ceiling_counts_every_client_together(make_app: Any) -> None:
     """WEBCALL_GLOBAL_RATE_LIMIT: the most calls this deployment pays for, whoever asks."""
     app = make_app(WEBCALL_GLOBAL_RATE_LIMIT="3/minute", WEBCALL_RATE_LIMITS="100/minute")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -108,13 +109,30 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def client_key(address: str) -> str:
+    """Whom a per-client limit counts: an IPv4 address, or an IPv6 address's /64 (a host is
+    given a whole /64, and stepping through it must not start a fresh allowance each time)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(getattr(ip, "ipv4_mapped", None) or ip)
+
+
+def per_client() -> str:
+    """This request's per-client key (see :func:`client_key`)."""
+    return client_key(client_ip())
+
+
 def everyone() -> str:
     """The one key all clients share."""
     return "all"
 
 
 def limited(
-    limits: str | Callable[[], str], *, scope: str, key: Callable[[], str] = client_ip
+    limits: str | Callable[[], str], *, scope: str, key: Callable[[], str] = per_client
 ) -> Callable[[F], F]:
     """A view that counts each request against ``limits`` under ``scope`` and ``key()``.
 
@@ -199,7 +217,7 @@ def check_client_limit(agent: Agent, client: str) -> None:
     """An agent's own per-client limit (``ip_rate_limit``), on top of the deployment's."""
     if not agent.ip_rate_limit:
         return
-    wait_s = app_state().limits.spend(agent.ip_rate_limit, "agent-ip", agent.slug, client)
+    wait_s = app_state().limits.spend(agent.ip_rate_limit, "agent-ip", agent.slug, client_key(client))
     if wait_s is not None:
         raise RateLimited(retry_after_s=wait_s)
 
