@@ -5,6 +5,12 @@ import multiprocessing
 import os
 import tempfile
 
+from dotenv import load_dotenv
+
+# .env as the app reads it (webapp/settings.py): the real environment wins over it. Read here
+# too, so that what it says of gunicorn (workers, worker class, the log format) applies.
+load_dotenv(".env", override=False)
+
 bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # A call mostly waits on its provider: gevent's worker waits on any number of them in one
 # thread (it patches the standard library as the worker starts, before the app is imported).

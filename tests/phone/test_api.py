@@ -381,8 +381,9 @@ def test_without_turnstile_phone_calls_are_refused_and_web_calls_still_work(
     app = build_app(tmp_path, catalogue, **env)
     client = app.test_client()
     body = {"agent": "ravan-phone", "phone_number": NUMBER, "consent": True}
-    refused = client.post("/api/phone-calls", json=body)
-    assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "bot_check_required")
+    for sent_body in (body, {**body, "bot_token": "from-some-other-page"}):
+        refused = client.post("/api/phone-calls", json=sent_body)
+        assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "bot_check_required")
     assert client.post("/api/calls", json={"agent": "ravan-phone"}).status_code == 201
     sent = [r.json.get("type") for r in ravan[1].requests if isinstance(r.json, dict)]
     assert sent == ["web_call"]  # nothing was dialled

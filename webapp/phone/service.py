@@ -23,7 +23,6 @@ from ..catalogue import Agent
 from ..errors import (
     AppError,
     BotCheckRequired,
-    BotCheckUnavailable,
     ConsentRequired,
     PhoneCallsDisabled,
     ProviderError,
@@ -110,7 +109,7 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
     number_ref = destination_ref(state.settings.secret_key, destination.e164)
     if phone.bot_check:
         if state.bot_verifier is None:  # no Turnstile (start-up warned): never dial unchecked
-            raise BotCheckUnavailable(retry_after_s=60) if order.bot_token else BotCheckRequired()
+            raise BotCheckRequired()  # a token from elsewhere is none we can check
         state.bot_verifier.verify(order.bot_token, order.client, key and f"{key}|{number_ref}")
     variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
 
