@@ -43,7 +43,7 @@ def page_headers(
     call runs that uses it.
 
     ``frame_ancestors`` lists exactly who may frame the page (the iframe embed
-    passes ``'self'`` and the agent's allowed origins). Turnstile's script and
+    passes the agent's allowed origins, or ``'none'``). Turnstile's script and
     frame are allowed only when a bot check is configured. Our pages run no inline
     script (the page config is a JSON data block), so ``script-src`` needs no nonce and
     a page's bytes are the same each time: browsers revalidate it by ``ETag`` and a
