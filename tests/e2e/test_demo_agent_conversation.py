@@ -31,6 +31,8 @@ EARLY_WORDS = "Hello there."
 PHRASE = "I would like to hear about your product."
 # what pocketsphinx gets right on espeak-ng's en-us voice, every time we tried
 RELIABLE = ["would", "like", "about", "your", "product"]
+# what the demo agent logs when it stops waiting for a pre-connect buffer
+NO_BUFFER = "the caller's track announced a pre-connect buffer, but none came"
 
 
 async def converse(server: Any, directory: Path) -> None:
@@ -156,3 +158,38 @@ def test_agent_warns_then_says_goodbye_at_the_time_limit(livekit_server: Any, de
     lines = run_async(asyncio.wait_for(time_limit(livekit_server), 60))
     assert any("seconds are left" in line for line in lines), lines
     assert any(line.startswith("We are out of time") for line in lines), lines
+
+
+async def late_preconnect(server: Any, agent: Any, directory: Path) -> tuple[str, str]:
+    """A pre-connect buffer sent after the agent stopped waiting for it."""
+    caller, room = Caller(), f"demo-test-{uuid.uuid4().hex[:8]}"
+    buffer = webm_opus(espeak_samples(EARLY_WORDS, directory))
+    gave_up_before = agent.log().count(NO_BUFFER)
+    await caller.join(server, room, "caller-late", {}, preconnect=True)
+    try:
+        await caller.until(lambda: caller.agent is not None, 15, "the agent to join")
+        await caller.until(
+            lambda: agent.log().count(NO_BUFFER) > gave_up_before, 15, "the agent to stop waiting"
+        )
+        await caller.send_preconnect(buffer)
+        await caller.until(
+            lambda: caller.attribute("webcall.demo.preconnect_bytes") == str(len(buffer)), 10, "the buffer"
+        )
+        await asyncio.sleep(2)  # time to hear its words, were they heard
+        return caller.attribute("webcall.demo.preconnect_words") or "0", agent.log()
+    finally:
+        await caller.leave()
+
+
+def test_a_pre_connect_buffer_after_the_wait_is_recorded_but_not_heard(
+    livekit_server: Any, demo_agent: Any, tmp_path: Path
+) -> None:
+    """The agent waits 5 s for the buffer a track announces, then hears the live track.
+
+    A buffer that still comes (the page sends it once it sees the agent subscribe, which a busy
+    machine can delay) reached the agent: it is recorded as such, and its words, older than
+    the live audio already heard, are not taken as a turn.
+    """
+    words, log = run_async(asyncio.wait_for(late_preconnect(livekit_server, demo_agent, tmp_path), 60))
+    assert words == "0"
+    assert "after the track: not heard" in log.split(NO_BUFFER)[-1]

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 # How long to wait for a buffer the caller's track announces (live audio queues meanwhile).
 # livekit-agents waits 3 s; the page closes its buffer only once it hears the track is
-# subscribed, then sends it, and on a busy machine (a loaded CI run) that took longer: the
-# buffer came too late and what the caller said before the agent joined was lost.
+# subscribed, then sends it, and on a busy machine (a loaded CI run) that can take longer.
+# One that comes later still is logged and recorded, but not heard: the live audio has moved on.
 PRECONNECT_WAIT_S = 5.0
 MIN_UNCLEAR_S = 0.5  # a shorter turn with no words was a noise: ignore it
 UNCLEAR_TEXT = "(unclear)"
@@ -119,7 +119,7 @@ class CallerListener:
         track: rtc.Track,
         track_sid: str,
         caller_identity: str,
-        preconnect: Awaitable[PreconnectAudio] | None = None,
+        preconnect: asyncio.Future[PreconnectAudio] | None = None,
     ) -> None:
         """Hear `preconnect` (if the track announced one), then `track`, until it ends."""
         self._caller_identity, self._track_sid = caller_identity, track_sid
@@ -138,13 +138,22 @@ class CallerListener:
             await asyncio.gather(sender, *self._tasks, return_exceptions=True)
             await stream.aclose()
 
-    async def _hear_preconnect(self, preconnect: Awaitable[PreconnectAudio]) -> None:
-        """Take the pre-connect buffer as the start of the caller's audio."""
-        try:
-            audio = await asyncio.wait_for(preconnect, PRECONNECT_WAIT_S)
-        except TimeoutError:
-            logger.warning("the caller's track announced a pre-connect buffer, but none came")
+    async def _hear_preconnect(self, preconnect: asyncio.Future[PreconnectAudio]) -> None:
+        """Take the pre-connect buffer as the start of the caller's audio.
+
+        One that comes after the wait is too old to hear (the live audio has moved on): it is
+        only recorded, as having arrived.
+        """
+        waited_from = time.monotonic()
+        done, _ = await asyncio.wait({preconnect}, timeout=PRECONNECT_WAIT_S)
+        if not done:
+            logger.warning(
+                "the caller's track announced a pre-connect buffer, but none came in %.0f s",
+                PRECONNECT_WAIT_S,
+            )
+            preconnect.add_done_callback(lambda late: self._record_late_preconnect(late, waited_from))
             return
+        audio = preconnect.result()
         duration_s = audio.samples.size / SAMPLE_RATE if audio.samples is not None else None
         peak = None
         if audio.samples is not None:
@@ -153,6 +162,20 @@ class CallerListener:
             peak = self._taker.peak_dbfs
         self._status.record_preconnect(audio.byte_count, duration_s, peak)
         logger.info("pre-connect buffer: %d bytes, %s s", audio.byte_count, duration_s)
+
+    def _record_late_preconnect(self, buffer: asyncio.Future[PreconnectAudio], waited_from: float) -> None:
+        """A buffer that came after the wait: it reached the agent, unheard."""
+        if buffer.cancelled():
+            return
+        audio = buffer.result()
+        duration_s = audio.samples.size / SAMPLE_RATE if audio.samples is not None else None
+        self._status.record_preconnect(audio.byte_count, duration_s, None)
+        logger.warning(
+            "pre-connect buffer: %d bytes, %s s, came %.1f s after the track: not heard",
+            audio.byte_count,
+            duration_s,
+            time.monotonic() - waited_from,
+        )
 
     def hear(self, samples: np.ndarray, arrived_at: float, *, preconnect: bool = False) -> None:
         """Take in caller samples (16 kHz mono int16) that reached us at `arrived_at`."""

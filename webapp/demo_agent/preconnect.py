@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 PRECONNECT_TOPIC = "lk.agent.pre-connect-audio-buffer"
 # livekit-client stops recording by itself after 10 s; leave room for the upload
 READ_TIMEOUT_S = 20.0
+DECODE_TIMEOUT_S = 10.0  # a few seconds of Opus decode in milliseconds; a stuck decoder gives up
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,12 @@ async def decode_audio(data: bytes, mime_type: str, sample_rate: int, channels: 
     decoder = AudioStreamDecoder(
         sample_rate=SAMPLE_RATE, num_channels=1, format=mime_type.split(";")[0].strip()
     )
-    decoder.push(data)
-    decoder.end_input()
-    chunks = [np.frombuffer(frame.data, dtype=np.int16) async for frame in decoder]
-    await decoder.aclose()
+    try:
+        decoder.push(data)
+        decoder.end_input()
+        chunks = [np.frombuffer(frame.data, dtype=np.int16) async for frame in decoder]
+    finally:
+        await decoder.aclose()
     if not chunks:
         raise ValueError(f"no audio could be decoded from {len(data)} bytes of {mime_type!r}")
     return np.concatenate(chunks)
@@ -92,6 +95,9 @@ class PreconnectReceiver:
     async def _receive(self, reader: rtc.ByteStreamReader, sender_identity: str) -> None:
         """Read all bytes, decode them if possible, and queue the result."""
         info = reader.info
+        attributes = info.attributes or {}
+        track_id = attributes.get("trackId", "")
+        logger.info("pre-connect buffer for track %r from %s: receiving", track_id, sender_identity)
         chunks: list[bytes] = []
         try:
             async with asyncio.timeout(READ_TIMEOUT_S):
@@ -102,19 +108,19 @@ class PreconnectReceiver:
         finally:
             reader.close()  # a no-op after a complete read; frees an abandoned one
         data = b"".join(chunks)
-        attributes = info.attributes or {}
         samples: np.ndarray | None = None
         try:
-            samples = await decode_audio(
-                data,
-                info.mime_type or "",
-                int(attributes.get("sampleRate") or 48000),  # what browsers record at
-                int(attributes.get("channels") or 1),
-            )
-        except (ValueError, OSError) as exc:
-            logger.warning("could not decode the pre-connect buffer (%d bytes): %s", len(data), exc)
-        buffer = self.buffer_for(attributes.get("trackId", ""))
-        if not buffer.done():
-            buffer.set_result(
-                PreconnectAudio(sender_identity, attributes.get("trackId", ""), len(data), samples)
-            )
+            async with asyncio.timeout(DECODE_TIMEOUT_S):
+                samples = await decode_audio(
+                    data,
+                    info.mime_type or "",
+                    int(attributes.get("sampleRate") or 48000),  # what browsers record at
+                    int(attributes.get("channels") or 1),
+                )
+        except (TimeoutError, ValueError, OSError) as exc:
+            logger.warning("could not decode the pre-connect buffer (%d bytes): %r", len(data), exc)
+        buffer = self.buffer_for(track_id)
+        if buffer.done():
+            logger.warning("a second pre-connect buffer for track %r: ignored", track_id)
+        else:
+            buffer.set_result(PreconnectAudio(sender_identity, track_id, len(data), samples))
