@@ -224,7 +224,7 @@ export class CallRoom {
     room
       .on(RoomEvent.ParticipantConnected, (p) => this.considerAgent(p))
       .on(RoomEvent.ParticipantDisconnected, (p) => {
-        if (p === this.agent) this.finish({ reason: 'agent-left' });
+        if (p === this.agent) queueMicrotask(() => this.agentGone());
       })
       .on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => {
         if (p !== this.agent) this.considerAgent(p); // the agent's own changes: the protocol's
@@ -275,6 +275,19 @@ export class CallRoom {
     this.protocol.follow(p);
     this.report('agent', p);
     this.update();
+  }
+
+  /**
+   * The agent left the room, or seemed to: when LiveKit cannot resume a connection (or the
+   * server asks for it), livekit-client leaves and joins again, and first drops every
+   * participant, then says it is reconnecting (hence the microtask before this runs). Leaving
+   * ends the agent's side (LiveKit's agents and ours close their session when the caller
+   * leaves), so the conversation cannot go on: the connection was lost, and Try again is the
+   * way back. The agent did not end the call.
+   */
+  agentGone() {
+    if (this.room.state === ConnectionState.Reconnecting) this.finish({ code: 'connection-lost' });
+    else this.finish({ reason: 'agent-left' });
   }
 
   /**

@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Playwright, Request, expect
+from livekit.protocol.rtc import LeaveRequest, SignalResponse
+from playwright.sync_api import Page, Playwright, Request, WebSocketRoute, expect
 
 from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page
 from tests.fakes import Fault
@@ -182,6 +183,33 @@ def test_going_offline_shows_reconnecting_at_once(page: Page, stack: dict[str, A
     assert states[states.index("reconnecting") :] == ["reconnecting", "in-call"], states
     assert not events(page, "end")
     hang_up(page)
+
+
+def test_a_full_reconnect_is_a_lost_connection_not_the_agent_hanging_up(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """LiveKit may ask the page to leave and join again (a leave with action RECONNECT, as when a
+    connection cannot be resumed). livekit-client then drops every participant, the agent
+    included, before it says it is reconnecting: the call is lost (Try again), and the agent
+    did not end it.
+    """
+    app = stack["app"]
+    signalling: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()  # LiveKit's own socket, passed through both ways
+        signalling.append(ws)
+
+    page.route_web_socket(re.compile(r"/rtc"), through)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_be_visible(timeout=15_000)
+    leave = SignalResponse(leave=LeaveRequest(action=LeaveRequest.RECONNECT, can_reconnect=True))
+    signalling[-1].send(leave.SerializeToString())  # as the server would say it
+    fail_with(page, "connection-lost")
+    expect(page.locator("#error")).to_contain_text("The connection was lost.")
+    assert [e["detail"]["reason"] for e in events(page, "end")] == ["connection-lost"]
 
 
 # ---------- 5. a Retry-After ----------
