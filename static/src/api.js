@@ -62,6 +62,7 @@ function postJson(body) {
 
 /** One request with a timeout; network failures become ApiErrors, a caller's abort passes through. */
 async function send(url, init, signal) {
+  signal?.throwIfAborted(); // cancelled while it waited (for a bot-check token, say): never sent
   const controller = new AbortController();
   const cancel = () => controller.abort();
   signal?.addEventListener('abort', cancel, { once: true });

@@ -207,6 +207,8 @@ function requestSession(config, mode, botCheck, signal) {
   if (config.demo?.token) body.demo_token = config.demo.token;
   if (!botCheck) return requestCall(config.api_url, body, signal);
   return botCheck.token().then((token) => {
+    // Hung up while the check was pending: the token stays unspent, for the next call.
+    signal.throwIfAborted();
     botCheck.reset();
     return requestCall(config.api_url, { ...body, bot_token: token }, signal);
   });

@@ -6,6 +6,7 @@ the page loads (it hands the page a token) and the siteverify endpoint the serve
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,3 +56,44 @@ def test_page_passes_the_bot_check_before_the_call(page: Page, guarded_app: Any)
         expect(call).to_have_attribute("data-state", "failed", timeout=10_000)
         expect(page.locator("#error")).to_have_attribute("data-code", "bot_check_failed")
     assert turnstile.verified and turnstile.verified[0]["response"] == token
+
+
+@pytest.fixture
+def slow_check_app(
+    livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
+) -> Iterator[tuple[AppServer, FakeTurnstile]]:
+    """The app with a bot check that takes 3 s to hand the page its token."""
+    turnstile = FakeTurnstile(secret="ts-secret", token_after_ms=3000)
+    turnstile.server.start()
+    env = {
+        **livekit_server.env(),
+        "WEBCALL_TURNSTILE_SITE_KEY": "ts-site",
+        "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret",
+        "WEBCALL_TURNSTILE_VERIFY_URL": f"{turnstile.server.url}/siteverify",
+        "WEBCALL_TURNSTILE_SCRIPT_URL": f"{turnstile.server.url}/api.js",
+    }
+    app = start_app_server(env, tmp_path, agents_toml=AGENTS)
+    yield app, turnstile
+    app.process.stop()
+    turnstile.server.stop()
+
+
+def test_hanging_up_while_the_check_runs_places_no_call(page: Page, slow_check_app: Any) -> None:
+    """Talk, then Hang up before the check is passed: no call is requested when it passes (a
+    hosted provider would bill one nobody joins), and the unspent token starts the next call."""
+    app, turnstile = slow_check_app
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url) if r.url.endswith("/api/calls") else None)
+    page.goto(f"{app.url}/talk/demo")
+    call = page.locator("#call")
+    page.click("#talk")
+    time.sleep(0.8)  # Hang up ignores a press right after Talk's (a double click)
+    page.click("#hangup")
+    expect(call).to_have_attribute("data-state", "ended")
+    expect(page.locator("#botcheck")).to_contain_text("Verified")
+    time.sleep(3.5)  # the token has come
+    assert requested == [] and turnstile.verified == []
+    page.click("#talk")
+    expect(call).to_have_attribute("data-state", "in-call", timeout=20_000)
+    assert len(requested) == 1 and [form["response"] for form in turnstile.verified] == ["good-token"]
+    page.click("#hangup")

@@ -1,9 +1,9 @@
 """A local stand-in for Cloudflare Turnstile: the widget script a page loads, and siteverify.
 
-The script hands the page ``token``; siteverify passes only ``good_token`` sent with
-``secret``. ``down`` makes siteverify answer like a broken proxy. With ``single_use`` a token
-passes once, as Cloudflare's do, and again only with the ``idempotency_key`` (a UUID) of its
-first validation; otherwise ``timeout-or-duplicate``.
+The script hands the page ``token``, ``token_after_ms`` after rendering; siteverify passes
+only ``good_token`` sent with ``secret``. ``down`` makes siteverify answer like a broken proxy.
+With ``single_use`` a token passes once, as Cloudflare's do, and again only with the
+``idempotency_key`` (a UUID) of its first validation; otherwise ``timeout-or-duplicate``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _WIDGET = """
 window.turnstile = {
   render(el, options) {
     el.textContent = "Verified (test stand-in)";
-    setTimeout(() => options.callback(%s), 50);
+    setTimeout(() => options.callback(%s), %d);
     return "widget-1";
   },
   reset() {},
@@ -38,6 +38,7 @@ class FakeTurnstile:
         good_token: str = "good-token",
         token: str = "good-token",
         single_use: bool = False,
+        token_after_ms: int = 50,
     ) -> None:
         """Build the app (not started: use ``server`` as a context manager or ``server.start()``)."""
         self.down = False
@@ -47,7 +48,7 @@ class FakeTurnstile:
 
         @app.get("/api.js")
         def script() -> Response:
-            return Response(_WIDGET % _js_string(token), mimetype="text/javascript")
+            return Response(_WIDGET % (_js_string(token), token_after_ms), mimetype="text/javascript")
 
         @app.post("/siteverify")
         def siteverify() -> Any:
