@@ -73,7 +73,7 @@ function mountPhoneOnly(root, config) {
   });
   return {
     element,
-    start: () => mounted.then(() => phone.open()),
+    start: () => mounted.then(() => (phone.open(), true)),
     hangUp: () => {},
     destroy: () => phone?.destroy(),
   };
@@ -215,25 +215,29 @@ class CallPanel {
 
   /**
    * Talk (a `voice` call) or "Chat instead" (`text`: no microphone), once the consent notice
-   * (if any) is accepted. A text-only agent's calls are all chats.
+   * (if any) is accepted. A text-only agent's calls are all chats. Returns whether one started.
    */
   start(mode = 'voice') {
-    if (this.current || this.stopWaiting) return;
+    if (this.current || this.stopWaiting) return false;
     this.talkAt = performance.now();
     const callMode = this.media.text_only === 'only' ? 'text' : mode;
     const { ui } = this;
     if (!hasConsent(this.config.agent, this.consentText)) {
       ui.el.consentAccept?.focus();
       ui.announce('Please accept the notice first.');
-      return;
+      return false;
     }
     // Blocked for this site: asking would fail, so no call is requested (and paid for).
-    if (callMode === 'voice' && this.micPermission === 'denied') return this.refuse('mic-denied');
+    if (callMode === 'voice' && this.micPermission === 'denied') {
+      this.refuse('mic-denied');
+      return false;
+    }
     this.transcript.clear();
     ui.clearError();
     const fresh = { agentState: undefined, hasTranscript: false, canChat: true };
     ui.set({ mode: callMode, talking: false, muted: false, ...fresh });
     this.current = this.last = new CallSession(this, callMode);
+    return true;
   }
 
   /** Says why a call can't start (`code`) without requesting one. */

@@ -39,6 +39,9 @@ const ROOM_OPTIONS = {
   // buffer above covers; on loopback it connects in three quarters of the time (151 against 200 ms).
   singlePeerConnection: false,
   audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+  // livekit-client would leave on 'beforeunload' too, which fires also when the visitor then
+  // chooses to stay on a page that asks first ("Leave site?"): we leave on 'pagehide' only.
+  disconnectOnPageLeave: false,
   // LiveKit's default policy keeps trying for ~45 s. A conversation that has been silent for
   // 20 s is over for the caller (and the agent has likely left): say so and offer Try again.
   reconnectPolicy: {
@@ -86,6 +89,8 @@ export class CallRoom {
     this.protocol = null; // the call's protocol adapter, once the call (and its provider) is known
     this.listen();
     this.unwatchNetwork = this.watchNetwork();
+    this.leaveWithPage = () => this.hangUp();
+    window.addEventListener('pagehide', this.leaveWithPage);
   }
 
   /** The call state as the page shows it (before it is over). */
@@ -337,6 +342,7 @@ export class CallRoom {
     this.over = true;
     clearTimeout(this.agentTimer);
     this.unwatchNetwork();
+    window.removeEventListener('pagehide', this.leaveWithPage);
     releaseMicrophone(this.room);
     this.room.disconnect().catch(() => {});
     this.hooks.end(outcome);

@@ -212,6 +212,28 @@ def test_a_full_reconnect_is_a_lost_connection_not_the_agent_hanging_up(
     assert [e["detail"]["reason"] for e in events(page, "end")] == ["connection-lost"]
 
 
+def test_staying_on_a_page_that_asks_before_leaving_keeps_the_call(page: Page, stack: dict[str, Any]) -> None:
+    """A host page may ask "Leave site?" before it unloads; a visitor who stays keeps talking."""
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    page.evaluate("addEventListener('beforeunload', (e) => { e.preventDefault(); e.returnValue = ''; })")
+    asked: list[str] = []
+
+    def stay(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", stay)
+    page.close(run_before_unload=True)  # the visitor tries to leave, is asked, and stays
+    page.wait_for_timeout(2_000)  # (dialogs are handled while Playwright waits)
+    assert asked == ["beforeunload"]
+    wait_for_state(page, "in-call", 1_000)
+    assert not events(page, "end"), events(page, "end")
+    hang_up(page)
+
+
 # ---------- 5. a Retry-After ----------
 
 

@@ -288,6 +288,37 @@ def test_two_widgets_on_one_page_are_independent(
     expect(page.locator("webcall-widget #call")).to_have_count(2)
 
 
+def test_the_js_api_says_whether_a_call_started(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """`start()` resolves true only for a call it started; a panel closed while it loaded starts
+    none; a second `destroy()` takes no other widget with it."""
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url) if r.url.endswith("/api/calls") else None)
+    page.goto(host_url(stack, "allowed", "two.html"))
+    expect(page.locator("webcall-widget")).to_have_count(2)
+    sales = "webcall.widgets.find(w => w.label === 'Sales')"
+    # Closed before the panel and its call code have loaded: no call, and start() says so.
+    assert page.evaluate(f"(() => {{ const p = {sales}.start(); {sales}.close(); return p; }})()") is False
+    widget = page.locator("webcall-widget").filter(has=page.locator(".launcher", has_text="Sales"))
+    expect(widget.locator("#talk")).to_be_enabled()
+    expect(widget.locator(".frame")).to_be_hidden()
+    assert requested == []
+
+    assert page.evaluate(f"{sales}.start()") is True
+    expect(widget.locator("#call")).to_have_attribute("data-state", "in-call", timeout=20_000)
+    assert page.evaluate(f"{sales}.start()") is False  # one call at a time
+    assert len(requested) == 1
+    page.evaluate(f"{sales}.end()")
+    expect(widget.locator("#call")).to_have_attribute("data-state", "ended")
+
+    page.evaluate(
+        "(() => { const w = webcall.widgets.find(w => w.label === 'Support'); w.destroy(); w.destroy(); })()"
+    )
+    assert page.evaluate("webcall.widgets.map(w => w.label)") == ["Sales"]
+    expect(page.locator("webcall-widget")).to_have_count(1)
+
+
 @pytest.mark.parametrize("viewport", [(360, 640), (740, 360)], ids=["phone", "sideways"])
 def test_on_a_small_screen_the_panel_takes_the_whole_viewport(
     page: Page, console_log: list[str], stack: dict[str, Any], viewport: tuple[int, int]

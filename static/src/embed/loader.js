@@ -58,6 +58,7 @@ function createWidget(options) {
     return fetchPanel(options.base, options.agent)
       .then(async (panel) => {
         call = await mountPanel(shell, panel, options);
+        if (!host.isConnected) call.destroy(); // removed while it loaded
         emit('ready', { agent: options.agent });
         return call;
       })
@@ -104,12 +105,12 @@ function createWidget(options) {
     },
     /**
      * Opens the panel and starts a call ({mode: 'text'}: a chat, where the agent takes one);
-     * call it from a click (the browser wants a gesture).
+     * call it from a click (the browser wants a gesture); resolves whether a call started.
      */
     async start(startOptions) {
       if (!(await handle.open())) return false;
-      call.start(startOptions?.mode);
-      return true;
+      if (!host.isConnected || (!options.inline && !shell.isOpen)) return false; // closed meanwhile
+      return Boolean(await call.start(startOptions?.mode));
     },
     /** Hangs up the call in progress, if any. */
     end() {
@@ -123,7 +124,8 @@ function createWidget(options) {
     destroy() {
       call?.destroy();
       host.remove();
-      api.widgets.splice(api.widgets.indexOf(handle), 1);
+      const index = api.widgets.indexOf(handle); // -1 after a first destroy()
+      if (index >= 0) api.widgets.splice(index, 1);
     },
   };
 
