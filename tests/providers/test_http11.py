@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support.services import self_signed_certificate
+from webapp.errors import ProviderTimeout
 from webapp.providers import http11
 from webapp.providers.http11 import HTTP11Transport
 from webapp.providers.transport import Transport
@@ -38,6 +40,7 @@ class Reply:
     data: bytes
     close: bool = False
     delay_s: float = 0.0
+    trickle_s: float = 0.0  # a pause after each byte: the answer dribbles in
 
 
 class ScriptedServer:
@@ -89,7 +92,12 @@ class ScriptedServer:
                 if reply is None:
                     return
                 time.sleep(reply.delay_s)
-                sock.sendall(reply.data)
+                if reply.trickle_s:
+                    for byte in reply.data:
+                        sock.sendall(bytes([byte]))
+                        time.sleep(reply.trickle_s)
+                else:
+                    sock.sendall(reply.data)
                 if reply.close:
                     return
         except OSError:
@@ -247,6 +255,45 @@ def test_a_body_too_large_is_refused(serve: Serve, monkeypatch: pytest.MonkeyPat
     server = serve([Reply(ok(b"x" * 5000))])
     with pytest.raises(httpx.RemoteProtocolError, match="The answer's body is too large."):
         post(HTTP11Transport(), server.url)
+
+
+def deflate(data: bytes) -> bytes:
+    """``data`` as raw deflate, without zlib's wrapper: what some servers send as ``deflate``."""
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("coding", "pack"), [("gzip", gzip.compress), ("deflate", zlib.compress), ("deflate", deflate)]
+)
+def test_a_body_that_decompresses_past_the_limit_is_refused(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch, coding: str, pack: Callable[[bytes], bytes]
+) -> None:
+    """The limit holds for the body decoded, not only as sent: a megabyte of gzip can hold gigabytes."""
+    monkeypatch.setattr(http11, "MAX_BODY_BYTES", 4096)
+    at_limit, past_it = pack(b"x" * 4096), pack(b"x" * 4097)
+    assert len(past_it) < 100  # on the wire, far below the limit
+    encoded = f"Content-Encoding: {coding}"
+    server = serve([Reply(ok(at_limit, encoded)), Reply(ok(past_it, encoded))])
+    transport = HTTP11Transport()
+    assert post(transport, server.url).content == b"x" * 4096
+    with pytest.raises(httpx.RemoteProtocolError, match="The answer's body is too large."):
+        post(transport, server.url)
+
+
+def test_an_answer_that_trickles_in_is_cut_at_the_deadline(serve: Serve) -> None:
+    """A byte every 50 ms never trips a 0.5 s read timeout, but the whole answer must be in
+    within the deadline (gunicorn's graceful shutdown waits for no longer than that)."""
+    server = serve([Reply(ok(), trickle_s=0.05)])  # about 5 s for the whole answer
+    backend = HTTP11Transport()
+    client = httpx.Client(transport=backend, timeout=httpx.Timeout(0.5, connect=0.5))
+    transport = Transport(client, provider="test", deadline_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout):
+        transport.post_json(str(server.url), headers={}, body={})
+    assert time.monotonic() - started < 3.0
+    assert server.connections == 1  # not retried: the deadline is spent
+    assert not backend.free.get(("http", "127.0.0.1", server.port))  # nor kept: it is out of step
 
 
 def test_timeouts_and_refusals_are_httpx_errors(serve: Serve) -> None:

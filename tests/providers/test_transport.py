@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
+
+import httpx
+import pytest
 
 from tests.fakes import Fault
 from tests.support.apps import codes, post
+from webapp.errors import ProviderError
+from webapp.providers.breaker import CircuitBreaker
+from webapp.providers.transport import Transport
 
 CATALOGUE = """
 [agents.ravan]
@@ -57,3 +65,67 @@ def test_retries_stay_within_the_total_deadline(make_app: Any, convoi: Any) -> N
     response = post(app, {"agent": "convoi"})
     assert (response.status_code, response.get_json()["error"]["code"]) == (504, "provider_timeout")
     assert time.monotonic() - started < 1.8  # one 1 s attempt; another would end past 1.5 s
+
+
+def test_a_body_that_does_not_decode_is_a_bad_response(make_app: Any, ravan: Any) -> None:
+    """An answer whose Content-Encoding lies is the provider's fault, answered as such, not ours."""
+    app = make_app()
+    ravan[1].faults.append(Fault("status", status=200, body="not gzip", headers={"Content-Encoding": "gzip"}))
+    broken = post(app, {"agent": "ravan"})
+    assert (broken.status_code, broken.get_json()["error"]["code"]) == (502, "provider_bad_response")
+    assert post(app, {"agent": "ravan"}).status_code == 201
+
+
+def test_a_trial_call_that_fails_in_any_way_lets_the_breaker_close_later() -> None:
+    """A half-open breaker lets one trial call through. Whatever ends it, an exception that is no
+    AppError included (here a bug), the breaker hears of it: else it would refuse every call until
+    the process restarts."""
+    outcomes: list[httpx.Response | Exception] = [
+        httpx.Response(500, json={}), RuntimeError("a bug"), httpx.Response(200, json={"ok": True}),
+    ]  # fmt: skip
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    breaker = CircuitBreaker(threshold=1, cooldown_s=0.1)
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    transport = Transport(client, provider="test", attempts=1, breaker=breaker)
+    with pytest.raises(ProviderError):
+        transport.get_json("http://provider.test/v1", headers={})
+    time.sleep(0.2)
+    with pytest.raises(RuntimeError):
+        transport.get_json("http://provider.test/v1", headers={})  # the trial
+    assert breaker.state == "open"  # a failure: another cool-down, then another trial
+    time.sleep(0.2)
+    assert transport.get_json("http://provider.test/v1", headers={}) == {"ok": True}
+    assert breaker.state == "closed"
+
+
+def test_a_key_the_provider_echoes_is_masked_whole_in_the_log(
+    make_app: Any, ravan: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Secrets go first: the phone-number pattern would otherwise cut a key's digits out and leave
+    the rest of it, no longer matching, in the log."""
+    key = "zK9+12345678Qw/Tr0pXyZ=="
+    app = make_app(RAVAN_API_KEY=key)
+    ravan[1].faults.append(Fault("status", status=401, body=f"invalid API secret {key}"))
+    assert codes([post(app, {"agent": "ravan"})]) == ["provider_auth_failed"]
+    assert "invalid API secret ***" in caplog.text
+    assert "Tr0pXyZ" not in caplog.text
+
+
+def test_retry_after_is_read_in_both_of_its_forms(make_app: Any, ravan: Any) -> None:
+    """A provider's Retry-After is seconds (a fraction too) or an HTTP date (RFC 9110, 10.2.3):
+    rounded up, at least 1 s, at most an hour."""
+    app = make_app()
+    in_two_minutes = format_datetime(datetime.now(UTC) + timedelta(minutes=2), usegmt=True)
+    values = ["2.5", in_two_minutes, "Wed, 21 Oct 2015 07:28:00 GMT", "Sun, 21 Oct 2035 07:28:00 GMT"]
+    for value in values:
+        ravan[1].faults.append(Fault("status", status=429, body={}, headers={"Retry-After": value}))
+    answers = [post(app, {"agent": "ravan"}) for _ in values]
+    assert codes(answers) == ["provider_busy"] * 4
+    waits = [int(answer.headers["Retry-After"]) for answer in answers]
+    assert waits[0] == 3 and 100 <= waits[1] <= 120 and waits[2:] == [1, 3600]

@@ -19,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ Headers = Sequence[tuple[bytes, bytes]]
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers of one answer
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a provider's JSON is a few kB: anything near this is broken
+WBITS = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}  # the codings httpx asks for
 TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110, 5.6.2)
 NAMES = re.compile(rb"%s(?:\n%s)*" % (TOKEN.pattern, TOKEN.pattern))  # header names, one a line
 LINE_BREAK = re.compile(rb"[\r\n\x00]")  # never in a header value: it would start a new header
@@ -155,20 +157,29 @@ class HTTP11Transport(httpx.BaseTransport):
         )
 
     def exchange(
-        self, method: str, url: httpx.URL, headers: Headers, body: bytes, timeout: httpx.Timeout
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Headers,
+        body: bytes,
+        timeout: httpx.Timeout,
+        deadline: float | None = None,
     ) -> Answer:
         """Send ``method url`` with ``headers`` (all of them: Host and Content-Length included)
-        and ``body``; return the whole answer, decoded."""
-        status, received, content = self._send(method, url, headers, body, timeout)
-        answer = Answer(status, received, content)
-        coding = answer.header("Content-Encoding")
-        if coding is not None and coding.strip().lower() != "identity":  # httpx's decoders
-            content = httpx.Response(status, headers=received, content=content).content
-            answer = Answer(status, received, content)
-        return answer
+        and ``body``; return the whole answer, decoded. With a ``deadline`` (``time.monotonic()``)
+        the answer must be in by then, however steadily its bytes arrive (ReadTimeout)."""
+        status, received, content = self._send(method, url, headers, body, timeout, deadline)
+        codings = b",".join(value for name, value in received if name.lower() == b"content-encoding")
+        return Answer(status, received, _decoded(content, codings.decode("latin-1")) if codings else content)
 
     def _send(
-        self, method: str, url: httpx.URL, headers: Headers, body: bytes, timeout: httpx.Timeout
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Headers,
+        body: bytes,
+        timeout: httpx.Timeout,
+        deadline: float | None = None,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """One exchange on a borrowed or new connection: the status, headers and raw body."""
         head = _head(method, url, headers)
@@ -180,10 +191,10 @@ class HTTP11Transport(httpx.BaseTransport):
             sock.settimeout(timeout.write)
             sock.sendall(head + body if body else head)
             writing = False
-            sock.settimeout(timeout.read)
             received = 0
             head_only = method == "HEAD"  # its answer has headers only, whatever they announce
             while not (reader.complete or (head_only and reader.started)):
+                sock.settimeout(_read_timeout(timeout.read, deadline))
                 data = sock.recv(65536)
                 if not data:
                     if reader.started and reader.close_delimited():
@@ -279,6 +290,47 @@ def _head(method: str, url: httpx.URL, headers: Headers) -> bytes:
         raise httpx.LocalProtocolError(f"Refusing to send an invalid header: {bad[:40]!r}")
     lines = b"".join(b"%s: %s\r\n" % pair for pair in headers)
     return b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode("ascii"), url.raw_path, lines)
+
+
+def _read_timeout(read_s: float | None, deadline: float | None) -> float | None:
+    """The timeout of the next read: the read timeout, cut to what is left before ``deadline``.
+
+    The read timeout alone bounds each wait, not the answer: a server sending a byte every
+    half second would hold the request for as long as it liked."""
+    if deadline is None:
+        return read_s
+    left_s = deadline - time.monotonic()
+    if left_s <= 0:
+        raise httpx.ReadTimeout("The answer did not arrive within the deadline.")
+    return left_s if read_s is None else min(read_s, left_s)
+
+
+def _decoded(content: bytes, codings: str) -> bytes:
+    """``content`` with its content codings removed, the last applied first, as httpx would (one
+    it does not know stays as it is), but never to more than ``MAX_BODY_BYTES``: a megabyte of
+    gzip can hold gigabytes."""
+    for coding in reversed(codings.lower().split(",")):
+        coding = coding.strip()
+        if coding in WBITS:
+            try:
+                content = _inflated(content, coding)
+            except zlib.error as exc:
+                raise httpx.DecodingError(_describe(exc)) from exc
+    return content
+
+
+def _inflated(data: bytes, coding: str) -> bytes:
+    """``data`` decompressed, up to one byte past ``MAX_BODY_BYTES`` (then refused). ``deflate``
+    comes in zlib's wrapper or raw, whatever the RFC says: httpx tries both, and so do we."""
+    try:
+        content = zlib.decompressobj(WBITS[coding]).decompress(data, MAX_BODY_BYTES + 1)
+    except zlib.error:
+        if coding != "deflate":
+            raise
+        content = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, MAX_BODY_BYTES + 1)
+    if len(content) > MAX_BODY_BYTES:
+        raise httpx.RemoteProtocolError("The answer's body is too large.")
+    return content
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -113,22 +116,26 @@ class Transport:
         redact: Iterable[str] = (),
     ) -> Any:
         """One request through the circuit breaker, with retries where they are safe."""
-        self.breaker.before_call()
         request = _Request(
             method, url, dict(headers), body, params, idempotent, status_errors or {}, empty_ok,
             tuple(value for value in redact if value),
         )  # fmt: skip
+        self.breaker.before_call()
         started = time.perf_counter()
+        # Any other exception (a bug, a greenlet killed) is a failure too: the breaker hears of
+        # every call it let through, or a half-open trial would keep it open until a restart.
+        ok, outcome = False, "internal_error"
         try:
             answer = self._send_with_retries(request)
+            ok, outcome = True, "ok"
         except AppError as error:
             # Only a provider that is down or broken trips the breaker; one that refused
             # this call (bad request, our key, its rate limit) is up and answering.
-            self.breaker.record(ok=not (isinstance(error, ProviderError) and is_outage(error)))
-            self.observe(operation, error.code, started)
+            ok, outcome = not (isinstance(error, ProviderError) and is_outage(error)), error.code
             raise
-        self.breaker.record(ok=True)
-        self.observe(operation, "ok", started)
+        finally:
+            self.breaker.record(ok=ok)
+            self.observe(operation, outcome, started)
         return answer
 
     def observe(self, operation: str, outcome: str, started: float) -> None:
@@ -160,6 +167,10 @@ class Transport:
                 error = ProviderUnavailable()
                 retry = idempotent or isinstance(exc, httpx.ConnectError)
                 self._log_failure("unreachable", exc)
+            except httpx.DecodingError as exc:  # an answer, but its Content-Encoding lied: never JSON
+                error = ProviderBadResponse()
+                retry = False
+                self._log_failure("answered a body that does not decode", exc)
             else:
                 if answer.status_code < 300:
                     if request.empty_ok and not answer.content:
@@ -178,7 +189,8 @@ class Transport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _exchange(self, request: _Request, remaining_s: float) -> Answer:
-        """One attempt: the request out and the whole answer read, on a kept-alive connection.
+        """One attempt: the request out and the whole answer read, on a kept-alive connection,
+        within ``remaining_s`` in all (however slowly the provider trickles its answer).
 
         Straight to the client's transport for this URL (proxies included), skipping
         ``Client.send``'s cookies (one provider answer's Set-Cookie would ride along on every
@@ -195,13 +207,14 @@ class Transport:
         if request.body is not None:
             content = orjson.dumps(request.body)
             own["Content-Type"] = "application/json"
+        deadline = time.monotonic() + remaining_s
         timeout = self._timeout(remaining_s)
         backend = self.client._transport_for_url(url)
         if isinstance(backend, HTTP11Transport):
             if request.body is not None:
                 own["Content-Length"] = str(len(content))
-            raw = merged_headers(self.client.headers.raw, own)
-            return backend.exchange(request.method, url, [(b"Host", url.netloc), *raw], content, timeout)
+            raw = [(b"Host", url.netloc), *merged_headers(self.client.headers.raw, own)]
+            return backend.exchange(request.method, url, raw, content, timeout, deadline)
         headers = self.client.headers.copy()
         headers.update(own)
         outgoing = httpx.Request(
@@ -276,11 +289,11 @@ class Transport:
     def _redact(self, text: str, private: tuple[str, ...] = (), limit: int = 500) -> str:
         """Shorten an upstream body for the log; remove our secrets, the request's private values and
         anything that looks like a phone number (a provider may echo one in any answer)."""
+        for secret in self.secrets:  # first: the patterns below would leave pieces of a key
+            text = text.replace(secret, "***")
         for value in private:
             text = text.replace(value, "[private]").replace(value.lstrip("+"), "[private]")
         text = PHONE_LIKE.sub("[number]", text)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
         text = " ".join(text.split())
         return text if len(text) <= limit else text[:limit] + "…"
 
@@ -323,8 +336,16 @@ def is_outage(error: ProviderError) -> bool:
 
 
 def _retry_after(value: str | None) -> int:
-    """Seconds from a ``Retry-After`` header (seconds form), defaulting to a short wait."""
+    """Seconds from a ``Retry-After`` header (seconds, maybe with a fraction, or an HTTP date),
+    rounded up and kept within an hour; a short wait when there is none or it makes no sense."""
     try:
-        return max(1, min(3600, int(value or "")))
+        seconds = float(value or "")
     except ValueError:
-        return 5
+        try:
+            when = parsedate_to_datetime(value or "")
+        except ValueError:
+            return 5
+        if when.tzinfo is None:  # "-0000": UTC, said without committing (RFC 5322)
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(1, min(3600, math.ceil(seconds))) if math.isfinite(seconds) else 5
