@@ -152,7 +152,7 @@ export class CallRoom {
       agentState: (state) => {
         if (state === this.agentState) return;
         this.agentState = state;
-        this.report('agentState', state);
+        if (this.agent) this.report('agentState', state); // else told once the agent is (below)
       },
       line: (line) => this.report('line', line),
       drop: (id) => this.report('drop', id),
@@ -275,10 +275,12 @@ export class CallRoom {
    */
   considerAgent(p) {
     if (this.over || this.agent || !this.protocol?.isAgent(p)) return;
-    this.agent = p;
     clearTimeout(this.agentTimer);
     this.protocol.follow(p);
+    this.agent = p;
     this.report('agent', p);
+    // The state the protocol found while following comes after the agent itself.
+    if (this.agentState !== undefined) this.report('agentState', this.agentState);
     this.update();
   }
 

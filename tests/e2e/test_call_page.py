@@ -160,6 +160,8 @@ def test_a_call_from_start_to_transcript(
     expect(page.locator("#status")).to_have_text(re.compile("^Agent is (speaking|listening|thinking)…?$"))
     agent_states = {e["detail"]["state"] for e in events(page, "agent-state")}
     assert {"thinking", "speaking", "listening"} <= agent_states, agent_states
+    kinds = [e["type"] for e in events(page)]  # the agent, then what it is doing
+    assert kinds.index("webcall:agent-joined") < kinds.index("webcall:agent-state"), kinds
     # The caller's own level while the fake microphone speaks.
     expect(page.locator("#mic-level[data-active]")).to_be_attached(timeout=15_000)
     expect(page.locator("#timer")).to_be_visible()

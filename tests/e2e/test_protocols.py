@@ -118,6 +118,8 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     expect(transcript.locator('[data-speaker="agent"]', has_text="Yes, I can hear you.")).to_be_visible()
     states = [e["detail"]["state"] for e in received(page, "agent-state")]
     assert "speaking" in states and "listening" in states, states  # from the room's active speakers
+    kinds = [e["type"] for e in received(page)]
+    assert kinds.index("agent-joined") < kinds.index("agent-state"), kinds
 
     # Typed chat: the answer streams into one line that grows in place.
     chat = widget.locator("#chat-input")
