@@ -127,8 +127,9 @@ class RowInserter:
     against 0.08 ms here, on SQLite (×0.94 of the worker's CPU per call, bench/README.md).
     The SQL is written once per set of columns in the driver's own parameter style, each
     value goes through its column type's bind processor for this database (``UtcDateTime``
-    included, so the row is the one SQLAlchemy would write), and a driver error comes back as
-    SQLAlchemy's own (``IntegrityError`` for a duplicate), so callers handle it as before.
+    included, so the row is the one SQLAlchemy would write), and a driver error (connecting
+    included) comes back as SQLAlchemy's own (``IntegrityError`` for a duplicate), so callers
+    handle it as before.
     """
 
     def __init__(self, engine: Engine, table: Table) -> None:
@@ -148,7 +149,12 @@ class RowInserter:
         converted = {key: self._bind(key, value) for key, value in values.items()}
         params: Any = converted if self.named else [converted[key] for key in keys]
         dialect = self.engine.dialect
-        connection = self.engine.raw_connection()
+        try:
+            connection = self.engine.raw_connection()
+        except self.dbapi_error as exc:
+            # The pool passes on the driver's own error when it cannot connect (the database is
+            # down): it must reach callers as SQLAlchemy's, like every other failure here.
+            raise DBAPIError.instance(None, None, exc, self.dbapi_error, dialect=dialect) from exc
         driver: Any = connection.driver_connection
         autocommit = self.autocommit
         cursor = None

@@ -379,11 +379,12 @@ class CallStore:
 
         A call is read in full once; one still live is read again while it is younger than
         ``live_since`` (default ``since``), not forever: some calls never report an end.
+        Raises :class:`CallLogError`.
         """
         live = and_(
             calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.created_at >= (live_since or since)
         )
-        with self.engine.connect() as connection:
+        with _recording(), self.engine.connect() as connection:
             rows = connection.execute(
                 select(calls.c.provider_call_id)
                 .where(
@@ -401,10 +402,11 @@ class CallStore:
         """When the newest call the provider reported to us started (None: it never reported one).
 
         A start after now does not count: it is a bad record or a wrong clock, and the sync,
-        which resumes from here, would list nothing new until that moment came.
+        which resumes from here, would list nothing new until that moment came. Raises
+        :class:`CallLogError`.
         """
         started = calls.c.started_at
-        with self.engine.connect() as connection:
+        with _recording(), self.engine.connect() as connection:
             value = connection.execute(
                 select(func.max(started)).where(calls.c.provider == provider, started <= now())
             ).scalar()
@@ -447,22 +449,26 @@ class CallStore:
     # --- leases: one worker of many does a periodic job --------------------------------------
 
     def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
-        """Take (or renew) the lease ``name`` for ``ttl`` unless someone else holds it."""
+        """Take (or renew) the lease ``name`` for ``ttl`` unless someone else holds it.
+
+        Raises :class:`CallLogError`.
+        """
         moment = now()
-        try:
-            with writing(self.engine) as connection:
-                free = or_(leases.c.expires_at < moment, leases.c.holder == holder)
-                lease = {"holder": holder, "expires_at": moment + ttl}
-                claim = update(leases).where(leases.c.name == name, free).values(lease)
-                taken = connection.execute(claim).rowcount
-                if taken:
+        with _recording():
+            try:
+                with writing(self.engine) as connection:
+                    free = or_(leases.c.expires_at < moment, leases.c.holder == holder)
+                    lease = {"holder": holder, "expires_at": moment + ttl}
+                    claim = update(leases).where(leases.c.name == name, free).values(lease)
+                    taken = connection.execute(claim).rowcount
+                    if taken:
+                        return True
+                    if connection.execute(select(leases.c.name).where(leases.c.name == name)).first():
+                        return False
+                    connection.execute(insert(leases).values(name=name, **lease))
                     return True
-                if connection.execute(select(leases.c.name).where(leases.c.name == name)).first():
-                    return False
-                connection.execute(insert(leases).values(name=name, **lease))
-                return True
-        except IntegrityError:
-            return False  # another worker created it at the same moment
+            except IntegrityError:
+                return False  # another worker created it at the same moment
 
 
 def reported_values(call: ProviderCall) -> dict[str, Any]:

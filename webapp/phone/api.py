@@ -14,6 +14,7 @@ from ..errors import (
     BotCheckRequired,
     BotCheckUnavailable,
     CallInProgress,
+    CallLogUnavailable,
     ConsentRequired,
     CountryNotAllowed,
     DailyBudgetExhausted,
@@ -63,7 +64,7 @@ RAISES: tuple[type[AppError], ...] = (
     DailyBudgetExhausted, NumberCooldown, NumberDailyCap, ProviderError, ProviderAuthError,
     ProviderBadResponse, ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout,
 )  # fmt: skip
-STATUS_RAISES: tuple[type[AppError], ...] = (UnknownCall, RateLimited)
+STATUS_RAISES: tuple[type[AppError], ...] = (UnknownCall, RateLimited, CallLogUnavailable)
 
 
 @bp.post("/phone-calls")

@@ -23,6 +23,7 @@ from ..catalogue import Agent
 from ..errors import (
     AppError,
     BotCheckRequired,
+    CallLogUnavailable,
     ConsentRequired,
     PhoneCallsDisabled,
     ProviderError,
@@ -179,8 +180,15 @@ def _call(
 
 
 def phone_call_state(state: AppState, call_id: str) -> dict[str, Any]:
-    """Where a callback is: the provider's word where it reports one, else what the log knows."""
-    record = state.history.find(call_id)
+    """Where a callback is: the provider's word where it reports one, else what the log knows.
+
+    Only the log can say a call is ours (and so whose number it dialled): while it cannot be
+    read, a 503 with ``Retry-After``, as the admin API answers.
+    """
+    try:
+        record = state.history.find(call_id)
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
     if record is None or record.channel != "phone" or record.outcome != "created":
         raise UnknownCall()
     record = _refreshed(state, record)
@@ -206,12 +214,12 @@ def _refreshed(state: AppState, record: CallRecord) -> CallRecord:
     try:
         call = get_call(record.provider_call_id)
         state.history.upsert_provider_call(record.provider, call, detailed=True)
+        return state.history.find(record.call_id) or record
     except (ProviderError, CallLogError) as problem:
         log.warning(
             "phone call status: kept what we know", extra={"call_id": record.call_id, "problem": str(problem)}
         )
         return record
-    return state.history.find(record.call_id) or record
 
 
 def _public_status(status: str) -> PhoneStatus:

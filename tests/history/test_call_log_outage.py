@@ -1,0 +1,172 @@
+"""The call log's PostgreSQL goes away while the app runs: calls still succeed and the failure is logged.
+
+Each test starts on a real PostgreSQL that works (so the pool already holds a connection),
+then takes the database away as a stopped server does: the server cuts every open
+connection and refuses each new one at connect. The app runs in process against the
+provider fakes, over its real HTTP routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+
+from tests.fakes import Fault
+from tests.support.apps import codes, post
+from tests.support.services import PostgresServer
+from webapp.history.store import CallAttempt, CallLogError, CallQuery, CallStore
+from webapp.providers import ProviderCall
+
+NUMBER, OTHER = "+14155552671", "+14155552672"
+CATALOGUE = """
+[agents.ravan]
+provider = "ravan"
+agent_id = "{ravan}"
+[agents.ravan.phone]
+enabled = true
+allowed_countries = ["US"]
+from_number = "+14157774444"
+bot_check = false
+cooldown_s = 0
+"""
+
+MakeApp = Callable[..., Flask]
+
+
+def set_reachable(postgres: PostgresServer, url: str, reachable: bool) -> None:
+    """Let ``url``'s database be reached, or take it away: its open connections cut and every
+    new one refused by the server itself (psycopg's ``OperationalError`` at connect)."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(reachable).lower()}')
+        if not reachable:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+
+
+@pytest.fixture
+def call_log(postgres: PostgresServer) -> str:
+    """A fresh database on the real PostgreSQL; its URL."""
+    return postgres.create_database()
+
+
+@pytest.fixture
+def app(make_app: MakeApp, call_log: str) -> Flask:
+    """The app with its call log on ``call_log``."""
+    return make_app(WEBCALL_DATABASE_URL=call_log)
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Every message logged at ERROR or above."""
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is_back(
+    postgres: PostgresServer, call_log: str
+) -> None:
+    """Callers catch :class:`CallLogError` only: a driver's or SQLAlchemy's error is a 500 (or a
+    history sync that stops with a traceback)."""
+    store = CallStore(call_log)
+    store.migrate()
+    attempt = CallAttempt(agent="ravan", provider="ravan")
+    store.record_created(attempt, "sess-1", "room-1")
+    set_reachable(postgres, call_log, False)
+    call = ProviderCall(call_id="sess-1", status="completed")
+    operations: dict[str, Callable[[], Any]] = {
+        "record_created": lambda: store.record_created(attempt, "sess-2", None),
+        "record_failed": lambda: store.record_failed(attempt, "rate_limited"),
+        "upsert_provider_call": lambda: store.upsert_provider_call("ravan", call),
+        "apply_webhook": lambda: store.apply_webhook("ravan", "call.completed", "d-1", call),
+        "search": lambda: store.search(CallQuery()),
+        "iter_search": lambda: list(store.iter_search(CallQuery())),
+        "find": lambda: store.find("sess-1"),
+        "count_live": store.count_live,
+        "calls_needing_detail": lambda: store.calls_needing_detail("ravan", attempt.received_at),
+        "latest_report": lambda: store.latest_report("ravan"),
+        "unfinished_listing": lambda: store.unfinished_listing("ravan"),
+        "begin_listing": lambda: store.begin_listing("ravan", None),
+        "finish_listing": lambda: store.finish_listing("ravan", None),
+        "acquire_lease": lambda: store.acquire_lease("sync", "me", timedelta(minutes=1)),
+    }
+    escaped = {}
+    for name, operation in operations.items():
+        try:
+            operation()
+            escaped[name] = "nothing"
+        except CallLogError:
+            pass
+        except Exception as error:
+            escaped[name] = f"{type(error).__module__}.{type(error).__qualname__}"
+    assert escaped == {}
+    set_reachable(postgres, call_log, True)
+    record = store.find(store.record_created(attempt, "sess-3", None))  # the pool connects again
+    assert record is not None and record.provider_call_id == "sess-3"
+    store.close()
+
+
+def test_a_call_the_provider_created_reaches_the_caller_while_the_log_is_down(
+    app: Flask, postgres: PostgresServer, call_log: str, ravan: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The audit's case: one call recorded, the database gone, then the next call was a 500
+    although the provider had created it."""
+    assert post(app, {"agent": "ravan"}).status_code == 201
+    set_reachable(postgres, call_log, False)
+    caplog.set_level(logging.ERROR, logger="webapp")
+    answer = post(app, {"agent": "ravan"})
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["call_id"] in ravan[1].calls and len(ravan[1].calls) == 2
+    assert messages(caplog) == ["call log: could not record a call"]
+
+
+def test_every_refusal_keeps_its_own_answer_while_the_log_is_down(
+    make_app: MakeApp, postgres: PostgresServer, call_log: str, ravan: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refused before the service (recorded by the blueprint's hook) or by it: never a 500."""
+    app = make_app(WEBCALL_DATABASE_URL=call_log, WEBCALL_RATE_LIMITS="5/minute")
+    assert post(app, {"agent": "ravan"}).status_code == 201
+    set_reachable(postgres, call_log, False)
+    caplog.set_level(logging.ERROR, logger="webapp")
+    ravan[1].faults.append(Fault("status", status=500, body={"success": False}))
+    answers = [
+        post(app, {"agent": "nobody"}),
+        app.test_client().post("/api/calls", data="{not json", content_type="application/json"),
+        post(app, {"agent": "ravan"}, Origin="https://evil.example"),
+        post(app, {"agent": "ravan"}),  # the provider fails
+        post(app, {"agent": "ravan"}),  # the sixth from this client this minute
+    ]
+    assert codes(answers) == ["unknown_agent", "invalid_json", "origin_not_allowed", "provider_error",
+                              "rate_limited"]  # fmt: skip
+    assert messages(caplog).count("call log: could not record a refusal") == 5
+
+
+def test_a_phone_call_is_placed_while_the_log_is_down(
+    app: Flask, postgres: PostgresServer, call_log: str, ravan: Any
+) -> None:
+    """The caller hears back by the provider's id, as the log has no id of ours to give."""
+    client = app.test_client()
+    body = {"agent": "ravan", "phone_number": NUMBER, "consent": True}
+    assert client.post("/api/phone-calls", json=body).status_code == 202
+    set_reachable(postgres, call_log, False)
+    answer = client.post("/api/phone-calls", json={**body, "phone_number": OTHER})
+    assert answer.status_code == 202, answer.get_json()
+    assert answer.get_json()["call_id"] in ravan[1].calls
+
+
+def test_a_phone_calls_state_is_a_503_to_retry_while_the_log_is_down(
+    app: Flask, postgres: PostgresServer, call_log: str
+) -> None:
+    """As ``/api/admin/calls`` answers: the log alone says whose call it is, so no guess."""
+    client = app.test_client()
+    placed = client.post("/api/phone-calls", json={"agent": "ravan", "phone_number": NUMBER, "consent": True})
+    call_id = placed.get_json()["call_id"]
+    assert placed.status_code == 202 and call_id.startswith("wc_")
+    assert client.get(f"/api/phone-calls/{call_id}").status_code == 200
+    set_reachable(postgres, call_log, False)
+    state = client.get(f"/api/phone-calls/{call_id}")
+    assert (state.status_code, state.get_json()["error"]["code"]) == (503, "call_log_unavailable")
+    assert state.headers["Retry-After"] == "5"
