@@ -456,6 +456,14 @@ class BotCheckUnavailable(AppError):
     message = "We could not check the request right now. Please try again in a moment."
 
 
+class LimitsUnavailable(AppError):
+    """The limits' storage (Redis) could not be reached: nothing was counted, so nothing is started."""
+
+    status_code = 503
+    code = "limits_unavailable"
+    message = "We could not check the call limits right now. Please try again in a moment."
+
+
 class CallLogUnavailable(AppError):
     """The call log's database could not be used; try again shortly."""
 

@@ -33,7 +33,8 @@ from .catalogue import Agent, load_catalogue, parse_agent, valid_rate_limit
 from .errors import ConfigError
 from .providers import ProviderSettings, registry
 
-STORAGE_SCHEMES = ("memory://", "redis://", "rediss://", "redis+sentinel://")
+# Not redis+sentinel://: limits could count there, but the replays' client (redis.Redis.from_url) cannot.
+STORAGE_SCHEMES = ("memory://", "redis://", "rediss://")
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")  # one URL path segment, nothing to escape
 MIN_INTERVAL_S = 60  # the periodic history sync: providers limit how often we may read
@@ -49,7 +50,7 @@ def _rate_limits(value: str) -> str:
 def _storage(value: str) -> str:
     """Where limits, budgets and replays are counted."""
     if not value.startswith(STORAGE_SCHEMES):
-        raise ValueError("must be memory:// or a redis:// URL")
+        raise ValueError("must be memory:// or a redis:// or rediss:// URL (Redis Sentinel is not supported)")
     return value
 
 

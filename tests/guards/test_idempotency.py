@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
+
 from tests.fakes import Fault
-from tests.support.apps import app_state_of, codes, post
+from tests.guards.conftest import DoomedRedis
+from tests.support.apps import app_state_of, build_app, codes, post
+from tests.support.processes import wait_until
+from webapp.errors import AppError, ConfigError
+from webapp.guards.idempotency import RedisReplay
 
 CATALOGUE = """
 [agents.ravan]
@@ -64,3 +73,55 @@ def test_replays_end_with_their_window(make_app: Any, ravan: Any) -> None:
     assert later["call_id"] != first["call_id"]
     replay = app_state_of(app).replay
     assert len(replay.entries) == 1  # type: ignore[attr-defined]  # the expired answer is gone
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_a_request_waiting_on_a_failed_first_attempt_tries_again(
+    make_app: Any, ravan: Any, storage: str, request: pytest.FixtureRequest
+) -> None:
+    """Both backends alike: the waiter becomes the owner (memory answered 409 call_in_progress)."""
+    uri = "memory://"
+    if storage == "redis":
+        uri = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(uri).flushdb()
+    app = make_app(WEBCALL_RATELIMIT_STORAGE_URI=uri, WEBCALL_READ_TIMEOUT_S="5")
+    ravan[1].latency_s = 1.0  # the first attempt fails after a second: time for the second to arrive
+    ravan[1].faults.append(Fault("status", status=500, body={}))
+    answers: list[Any] = []
+    first = threading.Thread(
+        target=lambda: answers.append(post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"}))
+    )
+    first.start()
+    wait_until(lambda: bool(ravan[1].requests), timeout_s=10, what="the first attempt to reach the provider")
+    second = post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"})  # while the first is still running
+    first.join()
+    assert codes([*answers, second]) == ["provider_error", 201]
+    assert len(ravan[1].requests) == 2
+
+
+def test_redis_down_before_the_work_refuses_without_doing_it(doomed_redis: DoomedRedis) -> None:
+    replay = RedisReplay(doomed_redis.url, window_s=60)
+    doomed_redis.kill()
+    asked: list[str] = []
+
+    def work() -> dict[str, Any]:
+        asked.append("the provider")
+        return {}
+
+    with pytest.raises(AppError) as refused:
+        replay.run("k", work)
+    error = refused.value
+    assert (error.status_code, error.code, error.retry_after_s) == (503, "limits_unavailable", 5)
+    assert asked == []
+
+
+def test_a_sentinel_url_is_named_with_the_other_problems_at_start_up(tmp_path: Path) -> None:
+    """redis+sentinel:// passed the settings, then stopped the start with a traceback (the replays'
+    client cannot use it): now it is one of the problems listed at once."""
+    local = '[agents.local]\nprovider = "livekit"\nagent_id = "webcall-demo"\n'
+    with pytest.raises(ConfigError) as caught:
+        build_app(tmp_path, local, WEBCALL_RATELIMIT_STORAGE_URI="redis+sentinel://127.0.0.1:26379/main",
+                  WEBCALL_READ_TIMEOUT_S="soon")  # fmt: skip
+    text = str(caught.value)
+    assert "WEBCALL_RATELIMIT_STORAGE_URI" in text and "Redis Sentinel is not supported" in text, text
+    assert "WEBCALL_READ_TIMEOUT_S" in text

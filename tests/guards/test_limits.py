@@ -9,7 +9,9 @@ import pytest
 import redis
 from limits import RateLimitItemPerMinute
 
+from tests.guards.conftest import DoomedRedis
 from tests.support.apps import FAKE_AGENT_IDS, build_app, codes, post, provider_env
+from webapp.errors import AppError
 from webapp.guards.limits import Limits, agent_calls_per_minute
 from webapp.state import app_state
 
@@ -166,3 +168,21 @@ def test_giving_back_uncounts_one_call(limits: Limits) -> None:
     assert limits.hit(three, "agent") is not None
     limits.give_back(three, "someone-else")  # nothing counted there: nothing to give, nothing breaks
     assert limits.strategy.get_window_stats(three, "someone-else").remaining == 3
+
+
+def test_redis_down_counts_nothing_and_giving_back_is_only_logged(
+    doomed_redis: DoomedRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Counting refuses (503, so nothing is started); giving back is clean-up after a request's
+    own answer, which it must not replace."""
+    limits, three = Limits(doomed_redis.url), RateLimitItemPerMinute(3)
+    assert limits.hit(three, "agent") is None
+    doomed_redis.kill()
+    with pytest.raises(AppError) as refused:
+        limits.hit(three, "agent")
+    error = refused.value
+    assert (error.status_code, error.code, error.retry_after_s) == (503, "limits_unavailable", 5)
+    caplog.clear()
+    limits.give_back(three, "agent")
+    assert [r.getMessage() for r in caplog.records] == ["limits: could not give a call back"]
+    assert not limits.is_reachable()

@@ -23,6 +23,7 @@ from ..errors import (
     InvalidField,
     InvalidIdempotencyKey,
     InvalidJson,
+    LimitsUnavailable,
     ModeNotAllowed,
     OriginNotAllowed,
     PayloadTooLarge,
@@ -58,6 +59,7 @@ RAISES: tuple[type[AppError], ...] = (
     UnsupportedMediaType, RateLimited, AgentBusy, DailyBudgetExhausted,
     ProviderError, ProviderAuthError, ProviderBadResponse, ProviderUnavailable, ProviderBusy,
     BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
+    LimitsUnavailable,
 )  # fmt: skip
 
 

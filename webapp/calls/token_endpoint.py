@@ -34,6 +34,7 @@ from ..errors import (
     InvalidField,
     InvalidIdempotencyKey,
     InvalidJson,
+    LimitsUnavailable,
     OneAgentOnly,
     OriginNotAllowed,
     PayloadTooLarge,
@@ -70,6 +71,7 @@ RAISES: tuple[type[AppError], ...] = (
     UnsupportedMediaType,
     RateLimited, AgentBusy, DailyBudgetExhausted, ProviderError, ProviderAuthError, ProviderBadResponse,
     ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
+    LimitsUnavailable,
 )  # fmt: skip
 
 # A field the server chooses: only absent or empty is accepted (clients send "" for unset).

@@ -3,13 +3,17 @@
 The page sends an ``Idempotency-Key``; the first request with a key does the work,
 and any other with the same key (for the same agent and client) within the window
 gets the same answer. A request that arrives while the first is still running
-waits for it. Failed attempts are forgotten, so a retry after an error tries again.
-Memory by default; Redis (the rate limits' storage) when several processes serve.
+waits for it. Failed attempts are forgotten, so a retry after an error tries again, and
+so does a request that was waiting for it. Memory by default; Redis (the rate limits'
+storage) when several processes serve: if Redis cannot be reached before the work, the
+request is refused (503 ``limits_unavailable``); once the work is done, its answer is
+returned even if Redis can no longer keep it (that is logged).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -19,11 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import CallInProgress, InvalidIdempotencyKey
+from .limits import REDIS_TIMEOUTS, storage_unavailable
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 KEY_RE = re.compile(KEY_PATTERN)
 WAIT_FOR_FIRST_S = 20.0
 Answer = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 class Replay(Protocol):
@@ -84,8 +90,10 @@ class MemoryReplay:
                 entry = self.entries[key] = _Entry()
         assert entry is not None
         if not owner:
-            if not entry.done.wait(WAIT_FOR_FIRST_S) or entry.answer is None:
+            if not entry.done.wait(WAIT_FOR_FIRST_S):
                 raise CallInProgress()
+            if entry.answer is None:
+                return self.run(key, work)  # the first attempt failed: try again as the owner
             return entry.answer
         try:
             entry.answer = work()
@@ -107,25 +115,28 @@ class RedisReplay:
     PENDING = "pending"
 
     def __init__(self, url: str, window_s: int) -> None:
-        import redis
+        import redis  # here, so that a deployment without Redis never loads it
 
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
+        self.redis_errors = redis.RedisError
         self.window_s = window_s
 
     def run(self, key: str, work: Callable[[], Answer]) -> Answer:
         """Like :meth:`MemoryReplay.run`, with the claim and the answer kept in Redis."""
         name = f"webcall:idem:{key}"
-        if self.redis.set(name, self.PENDING, nx=True, ex=int(WAIT_FOR_FIRST_S) + 5):
+        if self._required(self.redis.set, name, self.PENDING, nx=True, ex=int(WAIT_FOR_FIRST_S) + 5):
             try:
                 answer = work()
             except BaseException:
-                self.redis.delete(name)
+                self._best_effort("release a failed attempt's key", self.redis.delete, name)
                 raise
-            self.redis.set(name, json.dumps(answer), ex=self.window_s)
+            self._best_effort(
+                "keep an answer to replay", self.redis.set, name, json.dumps(answer), ex=self.window_s
+            )
             return answer
         deadline = time.monotonic() + WAIT_FOR_FIRST_S
         while time.monotonic() < deadline:
-            stored = self.redis.get(name)
+            stored = self._required(self.redis.get, name)
             if stored is None:
                 return self.run(key, work)  # the first attempt failed: try again as the owner
             text = stored.decode() if isinstance(stored, bytes) else str(stored)
@@ -133,6 +144,21 @@ class RedisReplay:
                 return dict(json.loads(text))
             time.sleep(0.05)
         raise CallInProgress()
+
+    def _required(self, command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A Redis command this request cannot go on without: an outage refuses it (503)."""
+        try:
+            return command(*args, **kwargs)
+        except self.redis_errors as problem:
+            raise storage_unavailable(problem) from problem
+
+    def _best_effort(self, what: str, command: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """A Redis command after the work: an outage is logged (never the answer, which holds a
+        token), and the request's own outcome stands."""
+        try:
+            command(*args, **kwargs)
+        except self.redis_errors as problem:
+            log.error("idempotency: could not %s", what, extra={"problem": str(problem)})
 
 
 def create_replay(storage_uri: str, window_s: int) -> Replay:

@@ -13,6 +13,10 @@ after the view, a sixth of the CPU of a call).
 What a call costs (the agent's caps, a phone number's cooldown and daily cap) is counted
 all or nothing (:func:`counted_together`): each limit is taken in one atomic step where it
 is stored, and a request one of them refuses gives back what the others had counted.
+
+A Redis that cannot be reached counts nothing, so nothing is started: 503 ``limits_unavailable``
+with ``Retry-After`` (the limits are the deployment's promise of what it pays for). Giving back
+is clean-up: when it fails, that is logged and the request's own answer stands.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,11 +39,20 @@ from limits import (
     RateLimitItemPerSecond,
     parse_many,
 )
+from limits.errors import StorageError
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from ..catalogue import Agent
-from ..errors import AgentBusy, AppError, DailyBudgetExhausted, NumberCooldown, NumberDailyCap, RateLimited
+from ..errors import (
+    AgentBusy,
+    AppError,
+    DailyBudgetExhausted,
+    LimitsUnavailable,
+    NumberCooldown,
+    NumberDailyCap,
+    RateLimited,
+)
 from ..settings import Settings
 from ..state import app_state
 from .memory_windows import SCHEME as MEMORY_WINDOWS
@@ -48,6 +62,18 @@ if TYPE_CHECKING:
     from redis import Redis
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 5  # a Redis restart or failover takes seconds
+# A Redis that stops answering (rather than refusing) is down too, not a wait until the OS
+# gives up: every command, connecting included, has this long (a healthy one takes < 1 ms).
+REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+
+
+def storage_unavailable(problem: Exception) -> LimitsUnavailable:
+    """Log a failure of the limits' storage (its words name the host, never a password) and
+    the 503 to answer with."""
+    log.error("limits: the storage could not be reached", extra={"problem": str(problem)})
+    return LimitsUnavailable(retry_after_s=RETRY_AFTER_S)
 
 
 class Limits:
@@ -58,23 +84,39 @@ class Limits:
     """
 
     def __init__(self, storage_uri: str) -> None:
-        if storage_uri.startswith("memory://"):
+        self.shared = not storage_uri.startswith("memory://")  # Redis: other processes count here too
+        if not self.shared:
             storage_uri = f"{MEMORY_WINDOWS}://"  # limits' MemoryStorage, without its timer thread
-        self.strategy = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        # Redis' errors come out of limits as its StorageError (see hit).
+        options = REDIS_TIMEOUTS if self.shared else {}
+        storage = storage_from_string(storage_uri, wrap_exceptions=self.shared, **options)
+        self.strategy = MovingWindowRateLimiter(storage)
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> int | None:
-        """Count one call; the seconds to wait when the limit is already reached, else None."""
-        if self.strategy.hit(item, *identifiers):
-            return None
-        reset_at = self.strategy.get_window_stats(item, *identifiers).reset_time
+        """Count one call; the seconds to wait when the limit is already reached, else None.
+
+        ``LimitsUnavailable`` (503) when the storage cannot be reached: nothing was counted.
+        """
+        try:
+            if self.strategy.hit(item, *identifiers):
+                return None
+            reset_at = self.strategy.get_window_stats(item, *identifiers).reset_time
+        except StorageError as problem:
+            raise storage_unavailable(problem.storage_error) from problem
         return max(1, min(item.get_expiry(), round(reset_at - time.time())))
+
+    def is_reachable(self) -> bool:
+        """Whether the storage answers (Redis' PING; memory always does)."""
+        return self.strategy.storage.check()
 
     def give_back(self, item: RateLimitItem, *identifiers: str) -> None:
         """Uncount the newest call counted against ``item`` for ``identifiers``: the request it
         was counted for was refused, or never reached the provider.
 
         The newest call, which may be another request's a moment later than ours: calls in a
-        window are alike, so the count is right either way.
+        window are alike, so the count is right either way. A storage that fails is logged, not
+        raised: the call then counts until it leaves its window (the safe side), and the request's
+        own answer (a refusal, the provider's error) is the one the caller gets.
         """
         key = item.key_for(*identifiers)
         storage = self.strategy.storage
@@ -84,7 +126,10 @@ class Limits:
             # limits keeps a moving window in Redis as a list of call times, newest first
             # (LPUSH); one LPOP is atomic, as its own acquire script is. (Its type for the
             # connection is a protocol that lists only the commands limits itself sends.)
-            cast("Redis", storage.get_connection()).lpop(storage.prefixed_key(key))
+            try:
+                cast("Redis", storage.get_connection()).lpop(storage.prefixed_key(key))
+            except storage.base_exceptions as problem:  # our own command: limits does not wrap its errors
+                log.error("limits: could not give a call back", extra={"problem": str(problem)})
         else:  # settings accept memory:// and redis URLs only
             raise TypeError(f"cannot give a call back to {type(storage).__name__}")
 

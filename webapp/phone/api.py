@@ -25,6 +25,7 @@ from ..errors import (
     InvalidIdempotencyKey,
     InvalidJson,
     InvalidPhoneNumber,
+    LimitsUnavailable,
     NumberCooldown,
     NumberDailyCap,
     NumberTypeNotAllowed,
@@ -63,6 +64,7 @@ RAISES: tuple[type[AppError], ...] = (
     UnsupportedMediaType, RateLimited, AgentBusy,
     DailyBudgetExhausted, NumberCooldown, NumberDailyCap, ProviderError, ProviderAuthError,
     ProviderBadResponse, ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout,
+    LimitsUnavailable,
 )  # fmt: skip
 STATUS_RAISES: tuple[type[AppError], ...] = (UnknownCall, RateLimited, CallLogUnavailable)
 
