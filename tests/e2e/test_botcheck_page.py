@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +29,27 @@ def guarded_app(
 ) -> Iterator[tuple[AppServer, FakeTurnstile, str]]:
     """The app with a bot check whose widget hands the page a good or a forged token."""
     turnstile = FakeTurnstile(secret="ts-secret", token=request.param)
+    with checked_app(livekit_server, turnstile, tmp_path) as app:
+        yield app, turnstile, request.param
+
+
+@contextmanager
+def checked_app(livekit: LiveKitServer, turnstile: FakeTurnstile, tmp_path: Path) -> Iterator[AppServer]:
+    """The app, its bot check done by ``turnstile`` (both stopped afterwards)."""
     turnstile.server.start()
     env = {
-        **livekit_server.env(),
+        **livekit.env(),
         "WEBCALL_TURNSTILE_SITE_KEY": "ts-site",
         "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret",
         "WEBCALL_TURNSTILE_VERIFY_URL": f"{turnstile.server.url}/siteverify",
         "WEBCALL_TURNSTILE_SCRIPT_URL": f"{turnstile.server.url}/api.js",
     }
     app = start_app_server(env, tmp_path, agents_toml=AGENTS)
-    yield app, turnstile, request.param
-    app.process.stop()
-    turnstile.server.stop()
+    try:
+        yield app
+    finally:
+        app.process.stop()
+        turnstile.server.stop()
 
 
 def test_page_passes_the_bot_check_before_the_call(page: Page, guarded_app: Any) -> None:
@@ -64,18 +74,8 @@ def slow_check_app(
 ) -> Iterator[tuple[AppServer, FakeTurnstile]]:
     """The app with a bot check that takes 3 s to hand the page its token."""
     turnstile = FakeTurnstile(secret="ts-secret", token_after_ms=3000)
-    turnstile.server.start()
-    env = {
-        **livekit_server.env(),
-        "WEBCALL_TURNSTILE_SITE_KEY": "ts-site",
-        "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret",
-        "WEBCALL_TURNSTILE_VERIFY_URL": f"{turnstile.server.url}/siteverify",
-        "WEBCALL_TURNSTILE_SCRIPT_URL": f"{turnstile.server.url}/api.js",
-    }
-    app = start_app_server(env, tmp_path, agents_toml=AGENTS)
-    yield app, turnstile
-    app.process.stop()
-    turnstile.server.stop()
+    with checked_app(livekit_server, turnstile, tmp_path) as app:
+        yield app, turnstile
 
 
 def test_hanging_up_while_the_check_runs_places_no_call(page: Page, slow_check_app: Any) -> None:
