@@ -109,7 +109,7 @@ export class CallSession {
       agent: (participant) => emit('agent-joined', { identity: participant.identity }),
       agentState: (state) => {
         ui.set({ agentState: state });
-        emit('agent-state', { state });
+        if (state) emit('agent-state', { state }); // (none: neither listening, thinking nor speaking)
       },
       audio: (track, subscribed) => (subscribed ? this.voice.add(track) : this.voice.remove(track)),
       video: (track, subscribed) => this.panel.extras.video(track, subscribed),

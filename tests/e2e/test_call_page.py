@@ -159,7 +159,7 @@ def test_a_call_from_start_to_transcript(
     page.click("#mute")
     expect(page.locator("#status")).to_have_text(re.compile("^Agent is (speaking|listening|thinking)…?$"))
     agent_states = {e["detail"]["state"] for e in events(page, "agent-state")}
-    assert {"thinking", "speaking", "listening"} <= agent_states, agent_states
+    assert agent_states == {"thinking", "speaking", "listening"}, agent_states  # as documented
     kinds = [e["type"] for e in events(page)]  # the agent, then what it is doing
     assert kinds.index("webcall:agent-joined") < kinds.index("webcall:agent-state"), kinds
     # The caller's own level while the fake microphone speaks.

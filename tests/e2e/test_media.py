@@ -263,6 +263,9 @@ def test_a_camera_on_from_the_start_is_asked_for_with_the_call(
     page.click("#hangup")
     wait_for_state(page, "ended")
     expect(page.locator("#self-view")).to_be_hidden()
+    # The camera's stop is told before the end, which is the call's last word.
+    kinds = [e["type"] for e in page.evaluate("window.__events")]
+    assert "video-stopped" in kinds and kinds[-1] == "end", kinds
 
 
 def test_screen_share_starts_and_ends_cleanly_with_the_browsers_stop_sharing(

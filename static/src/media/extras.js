@@ -42,8 +42,10 @@ export class MediaExtras {
         .then((module) => module.create(panel, LIVEKIT))
         .catch((error) => console.error('webcall: a media control failed to load', error)),
     );
-    this.controls = Promise.all(loading).then((controls) => controls.filter(Boolean));
+    this.controls = Promise.all(loading).then((controls) => (this.loaded = controls.filter(Boolean)));
+    this.loaded = null; // the controls, once loaded
     this.tile = null; // Promise of the agent's video tile, once a video track came
+    this.shownTile = null; // the tile, once loaded
   }
 
   /** A call started: each control takes its room (once loaded, if the call still runs). */
@@ -54,12 +56,18 @@ export class MediaExtras {
     });
   }
 
-  /** The call ended: controls let go of its room; the agent's video goes. */
+  /**
+   * The call ended: controls let go of its room; the agent's video goes. At once when loaded,
+   * so that what they say on the way (webcall:video-stopped, push-to-talk) comes before the end.
+   */
   end(session) {
     if (this.session !== session) return;
     this.session = null;
-    this.controls.then((controls) => controls.forEach((control) => control.end(session)));
-    this.tile?.then((tile) => tile?.clear());
+    const release = (controls) => controls.forEach((control) => control.end(session));
+    if (this.loaded) release(this.loaded);
+    else this.controls.then(release);
+    if (this.shownTile) this.shownTile.clear();
+    else this.tile?.then((tile) => tile?.clear());
   }
 
   /** The room subscribed to a video track (the agent's avatar), or dropped one. */
@@ -67,7 +75,7 @@ export class MediaExtras {
     const { panel } = this;
     if (!panel.config.media?.agent_video) return;
     this.tile ||= import('./agent-video.js')
-      .then((module) => module.create(panel, LIVEKIT))
+      .then((module) => (this.shownTile = module.create(panel, LIVEKIT)))
       .catch((error) => {
         console.error("webcall: the agent's video failed to load", error);
         return null;

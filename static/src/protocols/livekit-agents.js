@@ -8,6 +8,13 @@
  * protocol (Retell's, ElevenLabs') have modules of their own.
  */
 const AGENT_STATE = 'lk.agent.state';
+// What the page shows and tells of it; LiveKit's agents also say `initializing` and `idle`, which
+// are none of these (no state, then).
+const STATES = ['listening', 'thinking', 'speaking'];
+const stateOf = (participant) => {
+  const state = participant.attributes[AGENT_STATE];
+  return STATES.includes(state) ? state : undefined;
+};
 const ON_BEHALF = 'lk.publish_on_behalf';
 const TRANSCRIPTION = 'lk.transcription';
 const SEGMENT_ID = 'lk.segment_id';
@@ -84,7 +91,7 @@ export function livekitAgents(room, hooks, _call, { RoomEvent }) {
 
   room
     .on(RoomEvent.ParticipantAttributesChanged, (_changed, participant) => {
-      if (participant === agent) hooks.agentState(participant.attributes[AGENT_STATE]);
+      if (participant === agent) hooks.agentState(stateOf(participant));
     })
     .on(RoomEvent.TranscriptionReceived, readLegacy);
   room.registerTextStreamHandler(TRANSCRIPTION, readTranscription);
@@ -96,7 +103,7 @@ export function livekitAgents(room, hooks, _call, { RoomEvent }) {
     /** The room has found its agent: report its state from now on, starting with the current one. */
     follow(participant) {
       agent = participant;
-      hooks.agentState(participant.attributes[AGENT_STATE]);
+      hooks.agentState(stateOf(participant));
     },
     /** Sends a typed message to the agent; resolves once it is sent. */
     sendChat: (text) => room.localParticipant.sendText(text, { topic: CHAT }),
