@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from livekit import api
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.support.livekit_server import LiveKitServer
 
@@ -99,6 +99,16 @@ def test_talk_to_the_agent(
 ) -> None:
     app, livekit = stack["app"], stack["livekit"]
     page.add_init_script(OBSERVE)
+
+    def hold_back(route: Route) -> None:
+        """Answer the call request a second late: the microphone records (for the pre-connect
+        buffer) before the agent can be in the room. Were the agent to subscribe within the
+        page's busy first half second, livekit-client's recorder could close its stream before
+        reading a single chunk (it drops those whose bytes come after its stop) and send none."""
+        time.sleep(1.0)
+        route.continue_()
+
+    page.route("**/api/calls", hold_back)
     page.goto(f"{app.url}/talk/{slug}")
     call = page.locator("#call")
     expect(call).to_have_attribute("data-state", "idle")
