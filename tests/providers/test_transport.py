@@ -117,6 +117,19 @@ def test_a_key_the_provider_echoes_is_masked_whole_in_the_log(
     assert "Tr0pXyZ" not in caplog.text
 
 
+def test_a_key_the_provider_echoes_escaped_is_masked_too(
+    make_app: Any, ravan: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider may echo the key inside JSON (a slash written \\/ by some encoders) or a URL."""
+    key = "sk/Tr0pXyZ+wq=="
+    app = make_app(RAVAN_API_KEY=key)
+    echoes = ['{"error": "bad key sk\\/Tr0pXyZ+wq=="}', "see https://x.example/?key=sk%2FTr0pXyZ%2Bwq%3D%3D"]
+    for body in echoes:
+        ravan[1].faults.append(Fault("status", status=401, body=body))
+    assert codes([post(app, {"agent": "ravan"}) for _ in echoes]) == ["provider_auth_failed"] * 2
+    assert caplog.text.count("***") >= 2 and "Tr0pXyZ" not in caplog.text
+
+
 def test_retry_after_is_read_in_both_of_its_forms(make_app: Any, ravan: Any) -> None:
     """A provider's Retry-After is seconds (a fraction too) or an HTTP date (RFC 9110, 10.2.3):
     rounded up, at least 1 s, at most an hour."""

@@ -8,6 +8,7 @@ JSON. Upstream bodies are logged (shortened, secrets removed), never returned.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import re
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import orjson
@@ -58,7 +60,7 @@ class Transport:
     ) -> None:
         self.client = client
         self.provider = provider
-        self.secrets = tuple(s for s in secrets if s)
+        self.secrets = _spellings(secrets)
         self.deadline_s = deadline_s
         self.attempts = attempts
         self.breaker = breaker or CircuitBreaker()
@@ -333,6 +335,16 @@ def is_outage(error: ProviderError) -> bool:
     if isinstance(error, ProviderTimeout | ProviderUnavailable | ProviderBadResponse):
         return True
     return error.upstream_status is not None and error.upstream_status >= 500
+
+
+def _spellings(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret as a provider may echo it: as is, JSON-escaped (``\\/`` too, as some encoders
+    write a slash) and URL-encoded; the longest first, so that no form leaves part of another."""
+    forms: set[str] = set()
+    for secret in filter(None, secrets):
+        escaped = json.dumps(secret)[1:-1]
+        forms |= {secret, escaped, escaped.replace("/", "\\/"), quote(secret, safe=""), quote_plus(secret)}
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _retry_after(value: str | None) -> int:
