@@ -12,6 +12,7 @@ import {
   Room,
   RoomEvent,
   Track,
+  TrackEvent,
   setLogLevel,
 } from 'livekit-client';
 import { ApiError } from './api.js';
@@ -207,9 +208,6 @@ export class CallRoom {
   /** Moves the microphone or the agent's voice to another device, mid-call. */
   async switchDevice(kind, deviceId) {
     await this.room.switchActiveDevice(kind, deviceId);
-    // The microphone restarts with a new MediaStreamTrack: meter that one.
-    const mic = this.room.localParticipant.getTrackPublication(MIC)?.track;
-    if (kind === 'audioinput' && mic) this.report('mic', mic);
   }
 
   /** Retries audio playback after the browser blocked it; needs a click. */
@@ -244,7 +242,11 @@ export class CallRoom {
         if (track.kind === Track.Kind.Video) this.hooks.video(track, false);
       })
       .on(RoomEvent.LocalTrackPublished, (pub) => {
-        if (pub.source === MIC && pub.track) this.report('mic', pub.track);
+        if (pub.source !== MIC || !pub.track) return;
+        this.report('mic', pub.track);
+        // A new MediaStreamTrack to meter whenever livekit-client restarts the microphone: another
+        // one picked (at once, or at unmute when picked while muted), or the device unplugged.
+        pub.track.on(TrackEvent.Restarted, (track) => this.report('mic', track));
       })
       .on(RoomEvent.TrackMuted, (pub, p) => {
         if (p === local && pub.source === MIC) this.report('muted', true);

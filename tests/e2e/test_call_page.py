@@ -211,6 +211,13 @@ def test_a_call_from_start_to_transcript(
     page.click("#devices summary")
     mic_options = page.locator("#mic-select option")
     expect(mic_options).to_have_count(3)  # Chromium's fake default, 1 and 2
+    # One picked while muted opens at unmute (livekit-client restarts the track): that one is metered.
+    page.click("#mute")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    page.select_option("#mic-select", label="Fake Audio Input 2")
+    page.click("#mute")
+    wait_for_js(page, "() => window.__microphones.at(-1) === 'Fake Audio Input 2'")
+    expect(page.locator("#mic-level[data-active]")).to_be_attached(timeout=15_000)
     page.select_option("#mic-select", label="Fake Audio Input 1")
     wait_for_js(page, "() => window.__microphones.at(-1) === 'Fake Audio Input 1'")
     expect(page.locator("#speaker-field")).to_be_visible()
