@@ -308,6 +308,51 @@ def test_screen_share_starts_and_ends_cleanly_with_the_browsers_stop_sharing(
     wait_for_state(page, "ended")
 
 
+# The browser's answer to a camera or screen request, held until the test grants it: a caller
+# still deciding on the permission prompt or the screen picker. What it then captured is kept.
+HOLD_CAPTURE = """
+window.__held = [];
+window.__grant = () => window.__held.splice(0).forEach((release) => release());
+window.__captured = [];
+const mediaDevices = navigator.mediaDevices;
+for (const name of ["getUserMedia", "getDisplayMedia"]) {
+  const ask = mediaDevices[name].bind(mediaDevices);
+  mediaDevices[name] = async (constraints) => {
+    if (name === "getUserMedia" && !constraints?.video) return ask(constraints);
+    await new Promise((release) => window.__held.push(release));
+    const stream = await ask(constraints);
+    window.__captured.push(...stream.getTracks());
+    return stream;
+  };
+}
+"""
+
+
+@pytest.mark.parametrize("control", ["camera", "screen-share"])
+def test_a_camera_or_screen_granted_after_the_call_ended_stops_at_once(
+    page: Page, console_log: list[str], stack: dict[str, Any], control: str
+) -> None:
+    # livekit-client's own set…Enabled() kept such a track capturing until its publication timed
+    # out, 15 s later: the camera's light on (or the screen shared) after the caller hung up.
+    page.add_init_script(HOLD_CAPTURE)
+    start_call(page, stack["app"].url, "vision")
+    button = page.locator(f"#{control}")
+    button.click()
+    assert poll(lambda: page.evaluate("window.__held.length === 1"), timeout_s=5)
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+    page.evaluate("window.__grant()")
+    assert poll(lambda: page.evaluate("window.__captured.length > 0"), timeout_s=5)
+    states = "window.__captured.map((track) => track.readyState)"
+    stopped = poll(lambda: "live" not in (seen := page.evaluate(states)) and seen, timeout_s=3, interval_s=0.1)
+    assert stopped, f"still capturing after the call ended: {page.evaluate(states)}"
+    expect(button).to_have_attribute("aria-pressed", "false")
+    assert not events(page, "video-started"), page.evaluate("window.__events")
+    after_end = page.evaluate("window.__events.map((e) => e.type)")
+    assert after_end[-1] == "end" and "error" not in after_end, after_end
+
+
 # ---------- a chat without the microphone ----------
 
 

@@ -5,7 +5,6 @@
  * at most 960×540, and a camera that can't start says why in the words the microphone uses.
  * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
  */
-
 const CAMERA_PROBLEMS = ['camera-denied', 'camera-missing', 'camera-busy', 'camera-failed'];
 
 /** getUserMedia's error names → our error codes (messages.js has their words). */
@@ -18,10 +17,12 @@ function cameraProblem(error) {
 }
 
 /** The Camera control of `panel` (call-panel.js); see media/extras.js for the shape. */
-export function create(panel, { RoomEvent, Track, VideoPresets }) {
+export function create(panel, { RoomEvent, Track, VideoPresets, publishCaptured, stopCapturing }) {
   const capture = VideoPresets.h540; // 960×540, 25 fps, 800 kbit/s: plenty for a vision model
   return new CameraControl(panel, {
     RoomEvent,
+    publishCaptured,
+    stopCapturing,
     source: Track.Source.Camera,
     resolution: capture.resolution,
     // One viewer (the agent): simulcast's smaller copies would cost upload for nobody.
@@ -37,6 +38,7 @@ class CameraControl {
     this.preview = panel.find('self-view');
     this.room = null; // the LiveKit Room of the call in progress
     this.shown = null; // the local camera track in the preview
+    this.capturing = null; // stops the camera while it is being published (capture.js)
     this.onClick = () => this.toggle();
     this.sync = () => this.showState();
     this.button.addEventListener('click', this.onClick);
@@ -49,8 +51,9 @@ class CameraControl {
     if (this.panel.config.media.camera === 'on') this.set(true);
   }
 
-  /** The call ended: the room stopped the camera; the preview goes. */
+  /** The call ended: the room stopped the camera (this, one still publishing); the preview goes. */
   end() {
+    this.sdk.stopCapturing(this);
     this.events.forEach((event) => this.room?.off(event, this.sync));
     this.room = null;
     this.showState();
@@ -83,7 +86,14 @@ class CameraControl {
     this.button.toggleAttribute('data-busy', true); // until the browser answers
     try {
       const capture = { resolution: this.sdk.resolution, deviceId: panel.devices.preferred('videoinput') };
-      await room.localParticipant.setCameraEnabled(on, capture, this.sdk.publish);
+      const { localParticipant } = room;
+      if (on && !localParticipant.getTrackPublication(this.sdk.source)) {
+        // The first time: captured here, so that a call ending meanwhile stops it (capture.js).
+        const tracks = await localParticipant.createTracks({ video: capture });
+        await this.sdk.publishCaptured(this, room, tracks, { ...this.sdk.publish, source: this.sdk.source });
+      } else {
+        await localParticipant.setCameraEnabled(on, capture, this.sdk.publish); // mutes, unmutes
+      }
       if (on && this.room === room) {
         CAMERA_PROBLEMS.forEach((code) => panel.ui.clearError(code)); // an earlier attempt's
         const active = (kind) => room.getActiveDevice(kind);

@@ -6,10 +6,12 @@
  * webcall:video-started and webcall:video-stopped ({source: "screen"}) tell the host page.
  */
 /** The screen-share control of `panel` (call-panel.js); see media/extras.js for the shape. */
-export function create(panel, { RoomEvent, ScreenSharePresets, Track }) {
+export function create(panel, { RoomEvent, ScreenSharePresets, Track, publishCaptured, stopCapturing }) {
   const preset = ScreenSharePresets.h1080fps15;
   return new ScreenShareControl(panel, {
     RoomEvent,
+    publishCaptured,
+    stopCapturing,
     source: Track.Source.ScreenShare,
     capture: { audio: false, resolution: preset.resolution, contentHint: 'detail', selfBrowserSurface: 'exclude' },
     publish: { simulcast: false, screenShareEncoding: preset.encoding },
@@ -23,6 +25,7 @@ class ScreenShareControl {
     this.button = panel.find('screen-share');
     this.room = null;
     this.sharing = false;
+    this.capturing = null; // stops the screen while it is being published (capture.js)
     this.onClick = () => this.toggle();
     this.onPublished = (pub) => pub.source === sdk.source && this.showState();
     this.button.addEventListener('click', this.onClick);
@@ -35,6 +38,7 @@ class ScreenShareControl {
   }
 
   end() {
+    this.sdk.stopCapturing(this);
     const { LocalTrackPublished, LocalTrackUnpublished } = this.sdk.RoomEvent;
     this.room?.off(LocalTrackPublished, this.onPublished).off(LocalTrackUnpublished, this.onPublished);
     this.room = null;
@@ -51,8 +55,16 @@ class ScreenShareControl {
     if (!room || this.button.hasAttribute('data-busy')) return;
     this.button.toggleAttribute('data-busy', true); // until the browser answers
     try {
-      await room.localParticipant.setScreenShareEnabled(!this.sharing, this.sdk.capture, this.sdk.publish);
+      const { localParticipant } = room;
+      if (this.sharing) {
+        await localParticipant.setScreenShareEnabled(false);
+      } else {
+        // Captured here, so that a call ending while the browser's picker is open stops it.
+        const tracks = await localParticipant.createScreenTracks(this.sdk.capture);
+        await this.sdk.publishCaptured(this, room, tracks, this.sdk.publish);
+      }
     } catch (error) {
+      if (this.room !== room) return; // the call ended meanwhile: nothing to say
       // Cancelling the browser's picker is a choice, not a failure.
       const cancelled = error?.name === 'NotAllowedError' || error?.name === 'AbortError';
       panel.ui.announce(cancelled ? 'Screen sharing was cancelled.' : 'Your screen could not be shared.');
