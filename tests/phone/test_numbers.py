@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from webapp.errors import AppError
 from webapp.phone.numbers import mask_e164, parse_destination
@@ -24,6 +26,34 @@ def test_numbers_are_normalised_and_masked(text: str, default: str | None, e164:
     assert (destination.e164, destination.masked) == (e164, masked)
     assert e164 not in repr(destination)  # not even a traceback shows the full number
     assert mask_e164(e164) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("+59171234567", "+591 71****67"),  # Bolivian mobile: formatted as one group
+        ("+35057123456", "+350 57****56"),  # Gibraltar mobile: the same
+        ("+1 415 555 2671 ext 99", "+1 415 ***-**71"),  # the extension is not the number's end
+    ],
+)
+def test_a_number_formatted_as_one_group_or_with_an_extension_is_masked_too(text: str, masked: str) -> None:
+    destination = parse_destination(text, frozenset({"BO", "GI", "US"}))
+    assert destination.masked == masked
+    assert mask_e164(destination.e164) == masked
+
+
+def test_no_countrys_numbers_show_through_the_mask() -> None:
+    # Every region's example mobile and landline: at least four digits hidden (all but the last
+    # two of the shortest numbers), whatever the country's format groups.
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+            digits = len(str(example.national_number))
+            masked = mask_e164(e164)
+            assert masked.count("*") >= min(4, digits - 2), (region, kind, masked)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ logged or shown masked; the full E.164 form goes to the provider and nowhere els
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ REFUSED_TYPES = {
     PhoneNumberType.UNKNOWN: "unknown",
 }
 MAX_INPUT_CHARS = 32
+HIDDEN_DIGITS = 4  # a masked number hides at least this many of its digits
 
 
 @dataclass(frozen=True)
@@ -83,19 +85,31 @@ def parse_destination(
 
 
 def mask(number: phonenumbers.PhoneNumber) -> str:
-    """``+1 415 ***-**71``: the country code, the first group and the last two digits."""
+    """``+1 415 ***-**71``: the country code, the first group and the last two digits.
+
+    At least ``HIDDEN_DIGITS`` stay hidden: where the first group is most of the number (a
+    Bolivian mobile formats as ``+591 71234567``, one group) only its first digits show. An
+    extension is left out: it is not dialled, and its digits are not the number's last two.
+    """
+    number = copy.copy(number)
+    number.extension = None
     international = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
     code, _, national = international.partition(" ")
     first, rest = _split_first_group(national)
+    digits = sum(c.isdigit() for c in national)
+    lead = 0  # digits shown at the start of ``rest``
+    if sum(c.isdigit() for c in first) > digits - HIDDEN_DIGITS - 2:
+        first, rest = "", national
+        lead = max(0, min(3, digits - HIDDEN_DIGITS - 2))
     digits_left = sum(c.isdigit() for c in rest)
-    shown, masked = 0, []
+    seen, masked = 0, []
     for char in rest:
         if char.isdigit():
-            shown += 1
-            masked.append(char if shown > digits_left - 2 else "*")
+            seen += 1
+            masked.append(char if seen <= lead or seen > digits_left - 2 else "*")
         else:
             masked.append(char)
-    return f"{code} {first} {''.join(masked)}".strip()
+    return " ".join(part for part in (code, first, "".join(masked)) if part)
 
 
 def mask_e164(e164: str) -> str:
