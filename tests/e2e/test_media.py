@@ -345,7 +345,9 @@ def test_a_camera_or_screen_granted_after_the_call_ended_stops_at_once(
     page.evaluate("window.__grant()")
     assert poll(lambda: page.evaluate("window.__captured.length > 0"), timeout_s=5)
     states = "window.__captured.map((track) => track.readyState)"
-    stopped = poll(lambda: "live" not in (seen := page.evaluate(states)) and seen, timeout_s=3, interval_s=0.1)
+    stopped = poll(
+        lambda: "live" not in (seen := page.evaluate(states)) and seen, timeout_s=3, interval_s=0.1
+    )
     assert stopped, f"still capturing after the call ended: {page.evaluate(states)}"
     expect(button).to_have_attribute("aria-pressed", "false")
     assert not events(page, "video-started"), page.evaluate("window.__events")
