@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from flask import Flask
 
 from tests.admin.conftest import CATALOGUE, TOKEN  # noqa: F401  (CATALOGUE: make_app reads it here)
 from tests.support.apps import app_state_of
+from webapp.history.store import CallAttempt
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LISTED = {
@@ -108,12 +110,30 @@ def test_filters(app: tuple[Flask, dict[str, str]], query: str, expected: list[s
     [
         "status=done", "channel=fax", "provider=acme", "agent=Not+A+Slug", "since=yesterday",
         "until=2026-13-01", "page=0", "page=x", "page_size=201", "page_size=1.5", "q=" + "x" * 201,
-        "q=%00", "colour=red",
+        "q=%00", "colour=red", "since=2026-03-01T12:60:00",  # minute 60 is no leap second
     ],
 )  # fmt: skip
 def test_bad_filters_are_400_with_a_stable_code(app: tuple[Flask, dict[str, str]], query: str) -> None:
     answer = get(app[0], f"/api/admin/calls?{query}")
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (400, "invalid_query")
+
+
+def test_every_form_of_an_until_date_includes_that_whole_day(app: tuple[Flask, dict[str, str]]) -> None:
+    """A date as ISO 8601 writes it, in any form: 20260301 and 2026-W09-7 were taken as midnight."""
+    flask_app, ids = app
+    last_moment = datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)  # left out by "until 23:59:59.999999"
+    late = app_state_of(flask_app).history.record_failed(
+        CallAttempt("sales", "ravan", received_at=last_moment), "provider_timeout"
+    )
+    that_day = [late] + [ids[k] for k in ("phone", "formula", "support", "refused", "pricing")]
+    for until in ("2026-03-01", "20260301", "2026-W09-7", "2026W097"):
+        body = get(flask_app, f"/api/admin/calls?until={until}").get_json()
+        assert [c["call_id"] for c in body["calls"]] == that_day, until
+    for since in ("2026-03-02", "20260302", "2026-W10-1"):
+        assert get(flask_app, f"/api/admin/calls?since={since}").get_json()["total"] == 0, since
+    # A leap second is the second before it, so nothing is lost.
+    leap = get(flask_app, "/api/admin/calls?since=2026-03-01T23:59:60Z").get_json()
+    assert [c["call_id"] for c in leap["calls"]] == [late]
 
 
 def test_one_call_has_its_transcript_and_recording(app: tuple[Flask, dict[str, str]]) -> None:

@@ -175,6 +175,31 @@ def test_the_list_filters_and_pages(flask_app: Flask) -> None:
     assert bad.status_code == 400 and "status is not valid" in bad.get_data(as_text=True)
 
 
+def test_a_page_past_the_end_says_so_and_leads_to_the_last(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    sign_in(client)
+    answer = client.get("/admin?page_size=2&page=999")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "Calls 0–0" not in page
+    assert "Page 999 is past the end of the 5 matching calls" in page
+    assert 'href="/admin?page_size=2&amp;page=3">page 3</a>' in page
+    assert 'href="/admin?page_size=2&amp;page=3" rel="prev"' in page and "page=998" not in page
+    assert 'rel="next"' not in page
+
+
+def test_a_date_time_from_a_link_stays_in_the_filter_form(flask_app: Flask) -> None:
+    """A date box cannot hold a date-time: shown there, it came back empty and the filter was gone."""
+    client = flask_app.test_client()
+    sign_in(client)
+    page = client.get("/admin?since=2026-03-01T10:00:00Z&until=2026-03-01").get_data(as_text=True)
+    assert "Calls 1–4 of 4" in page
+    assert 'name="since" type="text" value="2026-03-01T10:00:00Z"' in page
+    assert 'name="until" type="date" value="2026-03-01"' in page
+    # The HTML view reads dates as the API does: every form, and an until date is its whole day.
+    week_day = client.get("/admin?until=2026-W09-7").get_data(as_text=True)
+    assert "Calls 1–5 of 5" in week_day and 'name="until" type="text" value="2026-W09-7"' in week_day
+
+
 def test_one_call_shows_its_summary_recording_and_transcript(flask_app: Flask) -> None:
     client = flask_app.test_client()
     sign_in(client)

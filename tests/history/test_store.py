@@ -129,6 +129,41 @@ def test_our_record_joins_a_row_the_history_made_first(store: CallStore) -> None
     )
 
 
+def test_a_phone_call_keeps_everything_we_know_when_the_providers_row_came_first(store: CallStore) -> None:
+    """The audit's case: the row stayed a web call with no number or request id (a 404 when polled)."""
+    store.upsert_provider_call("ravan", ProviderCall(call_id="sess-1", status="created"))
+    phone = attempt(channel="phone", phone_number="+1 415 ***-**71", request_id="req-123")
+    ours = store.record_created(phone, "sess-1", None)
+    record = store.find(ours)
+    assert record is not None and store.search(CallQuery())[1] == 1
+    assert (record.channel, record.phone_number, record.request_id, record.provider_agent_id) == (
+        "phone",
+        "+1 415 ***-**71",
+        "req-123",
+        "agent-1",
+    )
+    assert [r.call_id for r in store.search(CallQuery(channel="phone"))[0]] == [ours]
+    assert store.search(CallQuery(text="req-123"))[1] == 1
+    # The provider's word on its own agent stays; a replay of the call to a second request
+    # keeps the first request's id and number.
+    store.upsert_provider_call(
+        "ravan", ProviderCall(call_id="sess-2", agent_id="ravan-agent-9", status="created")
+    )
+    first = store.record_created(
+        attempt(channel="phone", phone_number="+1 415 ***-**71", request_id="req-1"), "sess-2", None
+    )
+    again = store.record_created(
+        attempt(channel="phone", phone_number="+1 212 ***-**00", request_id="req-2"), "sess-2", None
+    )
+    record = store.find(first)
+    assert record is not None and again == first
+    assert (record.provider_agent_id, record.request_id, record.phone_number) == (
+        "ravan-agent-9",
+        "req-1",
+        "+1 415 ***-**71",
+    )
+
+
 def test_every_database_keeps_a_nul_in_a_providers_texts_as_a_replacement_character(store: CallStore) -> None:
     """What the history sync stores: PostgreSQL's text refuses NUL, and the whole record failed."""
     reported = ProviderCall(
@@ -196,6 +231,38 @@ def test_a_final_status_never_goes_back_to_live(store: CallStore) -> None:
     record = store.find("s")
     assert record is not None
     assert (record.status, record.summary, record.duration_s) == ("completed", "late list", 30)
+
+
+def test_a_live_report_after_a_final_one_only_fills_what_is_empty(store: CallStore) -> None:
+    """A list older than the webhook: its zero duration and cost are older news, not corrections."""
+    done = ProviderCall(call_id="s", status="completed", started_at=T0, duration_s=95, cost=0.35)
+    store.upsert_provider_call("ravan", done)
+    stale = ProviderCall(
+        call_id="s", status="in_progress", provider_status="ongoing", started_at=T0 + timedelta(minutes=5),
+        duration_s=0.0, cost=0.0, cost_currency="USD", summary="late list",
+    )  # fmt: skip
+    store.upsert_provider_call("ravan", stale, detailed=True)
+    record = store.find("s")
+    assert record is not None
+    assert (record.status, record.provider_status, record.started_at) == ("completed", None, T0)
+    assert (record.duration_s, record.cost) == (95, 0.35)
+    assert (record.cost_currency, record.summary) == ("USD", "late list")  # empty until now: filled
+    # A live read is no full read of an ended call: it is read again.
+    assert store.calls_needing_detail("ravan", T0 - timedelta(days=1)) == ["s"]
+
+
+def test_a_live_status_never_goes_back_either(store: CallStore) -> None:
+    store.upsert_provider_call("ravan", ProviderCall(call_id="l", status="in_progress", started_at=T0))
+    store.upsert_provider_call("ravan", ProviderCall(call_id="l", status="created", room="room-l"))
+    record = store.find("l")
+    assert record is not None and (record.status, record.room, record.started_at) == (
+        "in_progress",
+        "room-l",
+        T0,
+    )
+    store.upsert_provider_call("ravan", ProviderCall(call_id="l", status="completed", duration_s=42))
+    record = store.find("l")
+    assert record is not None and (record.status, record.duration_s) == ("completed", 42)
 
 
 def test_a_webhook_delivery_applies_once_and_only_to_known_calls(store: CallStore) -> None:

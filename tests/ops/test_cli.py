@@ -1,4 +1,5 @@
-"""The operator's commands: ``check``, ``agents``, ``token`` (``demo-link`` is in tests/pages)."""
+"""The operator's commands: ``check``, ``agents``, ``token``, ``history sync``'s arguments (``demo-link``
+is in tests/pages; the sync itself in tests/history)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,17 @@ def test_agents_lists_the_catalogue(make_app: Any) -> None:
     assert lines[0].split()[:2] == ["slug", "provider"]
     assert {line.split()[0] for line in lines[1:]} == {"ravan", "zudu", "convoi", "retell", "elevenlabs"}
     assert any("Sales" in line for line in lines)
+
+
+def test_a_since_outside_the_years_utc_can_hold_is_a_bad_parameter(make_app: Any, ravan: Any) -> None:
+    """Year 1 at +05:00 is 5 hours before year 1 in UTC: that was an OverflowError's traceback."""
+    runner = make_app().test_cli_runner()
+    for since in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        result = runner.invoke(args=["history", "sync", "--provider", "ravan", "--since", since])
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for --since" in result.output and since in result.output
+        assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert ravan[1].requests == []  # refused before anything was asked of the provider
 
 
 def test_token_mints_a_test_token_for_a_livekit_agent(tmp_path: Path) -> None:

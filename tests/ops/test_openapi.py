@@ -128,6 +128,13 @@ def test_the_admin_api_is_documented_with_its_bearer_token() -> None:
     for operation, errors in ((listing, LIST_RAISES), (detail, DETAIL_RAISES)):
         for error in errors:
             assert f"`{error.code}`" in operation["responses"][str(error.status_code)]["description"]
+    # The 401 says how to authenticate, as the app does (RFC 6750).
+    for operation in (listing, detail):
+        challenge = operation["responses"]["401"]["headers"]["WWW-Authenticate"]
+        assert challenge["required"] is True
+        assert challenge["schema"] == {"type": "string", "enum": ['Bearer realm="webcall admin"']}
+    refused = build_app().test_client().get("/api/admin/calls")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] in challenge["schema"]["enum"]
     schemas = document()["components"]["schemas"]
     assert {"transcript", "recording_url"} <= set(schemas["AdminCallDetail"]["properties"])
     assert set(schemas["CallList"]["properties"]) == {"calls", "page", "page_size", "total"}

@@ -17,8 +17,10 @@ import pytest
 from flask import Flask
 
 from tests.fakes import FakeTurnstile, Fault
+from tests.fakes.ravan import add_session
 from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, app_state_of, build_app, provider_env
-from webapp.history.store import CallQuery
+from webapp.history.store import CallAttempt, CallQuery
+from webapp.providers import ProviderCall
 
 HUMAN = "turnstile-pass-token"
 NUMBER = "+14155552671"
@@ -137,6 +139,32 @@ def test_convoi_dials_a_workforce_from_its_number(app: Flask, convoi: Any) -> No
     assert status["status"] == "in_progress"
     convoi[1].calls[provider_id]["status"] = "completed"
     assert app.test_client().get(f"/api/phone-calls/{call_id}").get_json()["status"] == "completed"
+
+
+def test_a_status_answer_about_another_call_changes_nothing(app: Flask, ravan: Any) -> None:
+    """As the history sync holds: an answer about another call is no answer about this one."""
+    call_id = ask(app, "ravan-phone").get_json()["call_id"]
+    history = app_state_of(app).history
+    session = history.find(call_id).provider_call_id  # type: ignore[union-attr]
+    ravan[1].calls[session].update(id="sess-someone-else", status="completed", duration_sec=61)
+    status = app.test_client().get(f"/api/phone-calls/{call_id}").get_json()
+    assert (status["status"], status["duration_s"]) == ("initiated", None)
+    assert history.find("sess-someone-else") is None and history.search(CallQuery())[1] == 1
+
+
+def test_a_callback_whose_providers_row_came_first_is_still_found(app: Flask, ravan: Any) -> None:
+    """The history sync (or a provider's replay) stored the call between the provider's create and
+    our record of it: the record stayed a web call with no number, and its poll was a 404."""
+    history = app_state_of(app).history
+    history.upsert_provider_call("ravan", ProviderCall(call_id="sess-early", status="created"))
+    placed = CallAttempt(agent="ravan-phone", provider="ravan", channel="phone", phone_number=MASKED,
+                         request_id="req-123")  # fmt: skip
+    call_id = history.record_created(placed, "sess-early", None)
+    add_session(ravan[1], FAKE_AGENT_IDS["ravan"], id="sess-early", channel="voice", status="no_answer")
+    answer = app.test_client().get(f"/api/phone-calls/{call_id}")
+    assert answer.status_code == 200, answer.get_json()
+    state = answer.get_json()
+    assert (state["call_id"], state["status"], state["phone_number"]) == (call_id, "no_answer", MASKED)
 
 
 @pytest.mark.parametrize("shape", ["documented", "flat"])

@@ -7,7 +7,7 @@ document is generated from these models (``webapp.ops.openapi``).
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -29,7 +29,8 @@ MAX_PAGE = 10_000
 MAX_PAGE_SIZE = 200
 MAX_SEARCH_CHARS = 200
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The seconds of a time (hh:mm:ss or hhmmss) when they are 60, before any fraction and zone.
+_LEAP_SECOND = re.compile(r"(T\d{2}:?\d{2}:?)60(?=(?:[.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$)")
 Status = Literal["created", "in_progress", "completed", "failed", "no_answer", "busy", "voicemail", "unknown"]
 assert set(Status.__args__) == set(CALL_STATUSES)  # type: ignore[attr-defined]  # one vocabulary
 
@@ -45,17 +46,26 @@ def _moment(value: str) -> str:
     return value
 
 
-def moment_of(value: str, *, end_of_day: bool = False) -> datetime:
-    """A date (its start, or its end for ``until``) or a date-time, as aware UTC; no zone means UTC."""
+def moment_of(value: str, *, until: bool = False) -> datetime:
+    """An ISO 8601 date or date-time as aware UTC; no zone means UTC.
+
+    A date is its day's first moment, or as ``until`` (created before) the next day's, so an
+    ``until`` date includes that whole day. Every form of date counts (``2026-03-01``,
+    ``20260301``, ``2026-W09-7``); a leap second (``23:59:60``, which RFC 3339 allows) is read
+    as the second before it, and ``:60`` anywhere else is refused.
+    """
     text = value.strip().upper()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        if until and day == date.max:
+            return datetime.max.replace(tzinfo=UTC)
+        return datetime.combine(day + timedelta(days=1) if until else day, time.min, tzinfo=UTC)
     # An unencoded "+01:00" in a query string arrives as " 01:00": put its sign back.
     text = re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$", r"\1+\2", text)
-    if _DATE.match(text):
-        day = date.fromisoformat(text)
-        if end_of_day:
-            return datetime.combine(day, time.max, tzinfo=UTC)
-        return datetime.combine(day, time.min, tzinfo=UTC)
-    parsed = datetime.fromisoformat(text.replace(":60", ":59"))  # RFC 3339 allows a leap second
+    parsed = datetime.fromisoformat(_LEAP_SECOND.sub(r"\g<1>59", text))
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     try:
@@ -102,7 +112,7 @@ class CallFilter(BaseModel):
             status=self.status,
             channel=self.channel,
             since=moment_of(self.since) if self.since else None,
-            until=moment_of(self.until, end_of_day=True) if self.until else None,
+            until=moment_of(self.until, until=True) if self.until else None,
             text=self.q.strip() or None if self.q else None,
             page=self.page,
             page_size=self.page_size,

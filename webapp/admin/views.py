@@ -63,6 +63,7 @@ EXPIRED_FORM = "This form has expired. Reload the page and try again."
 CSV_CHUNK_CHARS = 64 * 1024  # the export is written in pieces of about this size
 CSV_PAUSE_S = 0.0002  # and pauses this long after each: see csv_lines
 CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f]")  # never in a redirect: a CR or LF would end the header
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # what a date box (<input type="date">) can show
 
 
 @bp.before_request
@@ -279,8 +280,16 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
         "total": total,
         "first": first,
         "last": first + len(records) - 1 if records else 0,
-        "previous": page_link(filters.page - 1) if filters.page > 1 else None,
+        "pages": pages,
+        # Past the end (an old link, narrower filters): the way back is the last page with calls.
+        "last_page": page_link(pages) if filters.page > pages else None,
+        "previous": page_link(min(filters.page - 1, pages)) if filters.page > 1 else None,
         "next": page_link(filters.page + 1) if filters.page < pages else None,
+        # A date-time from a link cannot show in a date box (re-sent, it would be lost): a text box.
+        "moment_inputs": {
+            name: "date" if value is None or DAY.fullmatch(value) else "text"
+            for name, value in (("since", filters.since), ("until", filters.until))
+        },
         "csv": "/admin/calls.csv?" + urlencode({k: v for k, v in chosen.items() if k != "page_size"}),
         "here": "/admin?" + urlencode({**chosen, "page": filters.page}),
         "agents": sorted(app_state().settings.agents),

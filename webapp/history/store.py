@@ -201,7 +201,13 @@ class CallStore:
         }
 
     def _claim(self, attempt: CallAttempt, provider_call_id: str, room: str | None) -> str:
-        """Add what we know of our own call to the row the provider's history made."""
+        """Add what we know of our own call to the row the provider's history (or a replay) made.
+
+        The channel is ours to say (a provider's list may not, and the row then said web); the
+        request id and the number are only ever ours, kept from a first request when a provider
+        replays its call to a second; the room and the provider's agent id are the provider's
+        when it reported them.
+        """
         key = and_(calls.c.provider == attempt.provider, calls.c.provider_call_id == provider_call_id)
         with writing(self.engine) as connection:
             call_id = connection.execute(select(calls.c.call_id).where(key)).scalar_one()
@@ -210,10 +216,14 @@ class CallStore:
                 .where(key)
                 .values(
                     agent=attempt.agent,
+                    channel=attempt.channel,
                     origin=attempt.origin or None,
                     client_ref=attempt.client_ref,
                     outcome="created",
-                    room=func.coalesce(calls.c.room, literal(room, calls.c.room.type)),
+                    request_id=_kept_or("request_id", attempt.request_id),
+                    phone_number=_kept_or("phone_number", attempt.phone_number),
+                    provider_agent_id=_kept_or("provider_agent_id", attempt.provider_agent_id),
+                    room=_kept_or("room", room),
                     updated_at=now(),
                 )
             )
@@ -227,9 +237,10 @@ class CallStore:
         """Store what the provider reports about ``call``: a new row, or the existing one updated.
 
         Only what the provider reported overwrites (our own fields stay), and a final
-        status never goes back to a live one (a list can be older than a webhook).
-        ``detailed`` says this was the provider's full record of the call. Raises
-        :class:`CallLogError`.
+        status never goes back to a live one (a list can be older than a webhook), nor
+        ``in_progress`` back to ``created``: a report behind the stored status only fills
+        what is still empty. ``detailed`` says this was the provider's full record of the
+        call. Raises :class:`CallLogError`.
         """
         with _recording():
             try:
@@ -264,9 +275,12 @@ class CallStore:
             }
             connection.execute(insert(calls).values(row))
             return "new"
-        if existing.status in FINAL_STATUSES and call.status not in FINAL_STATUSES:
-            values.pop("status", None)
-            values.pop("provider_status", None)
+        if status_behind(existing.status, call.status):
+            # Older news than the row has (duration 0 after 95, say): it fills gaps, nothing more.
+            # Not a full read of the call as it is now either, so detail_at stays as it was.
+            for name in ("status", "provider_status", "detail_at"):
+                values.pop(name, None)
+            values = {name: _kept_or(name, value) for name, value in values.items()}
         elif call.status in FINAL_STATUSES and existing.status not in FINAL_STATUSES and not detailed:
             values["detail_at"] = None  # read in full while live: read it again now that it ended
         if existing.agent is None and agent is not None:
@@ -471,6 +485,14 @@ class CallStore:
                 return False  # another worker created it at the same moment
 
 
+def status_behind(stored: str, reported: str | None) -> bool:
+    """Whether a reported status is older news than the stored one: a live status (or one we
+    do not know) after a final one, or ``created`` after ``in_progress``. No status is no news."""
+    if reported is None or reported in FINAL_STATUSES:
+        return False
+    return stored in FINAL_STATUSES or (stored, reported) == ("in_progress", "created")
+
+
 def reported_values(call: ProviderCall) -> dict[str, Any]:
     """The columns a provider's report sets: only what it reported."""
     values: dict[str, Any] = {
@@ -494,6 +516,13 @@ def reported_values(call: ProviderCall) -> dict[str, Any]:
         ]
         values["transcript_text"] = "\n".join(f"{line.role}: {line.text}" for line in call.transcript)
     return values
+
+
+def _kept_or(name: str, value: Any) -> ColumnElement[Any]:
+    """The stored value of column ``name``, or ``value`` where it is still empty (SQL, so no
+    other writer's value is lost between a read and this write)."""
+    column = calls.c[name]
+    return func.coalesce(column, literal(value, column.type))
 
 
 def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:

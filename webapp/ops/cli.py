@@ -143,7 +143,13 @@ def parse_since(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time", param_hint="--since") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # within hours of year 1 or 9999: in UTC it falls outside them
+        problem = f"{value!r} is before year 1 or after year 9999 in UTC"
+        raise click.BadParameter(problem, param_hint="--since") from None
 
 
 @history.command("sync")

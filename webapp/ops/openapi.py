@@ -68,18 +68,26 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def error_responses(errors: tuple[type[AppError], ...]) -> dict[str, Any]:
-    """One response per status, listing each code with its meaning, and ``Retry-After`` where sent."""
+    """One response per status, listing each code with its meaning, and ``Retry-After`` and
+    ``WWW-Authenticate`` where sent."""
     by_status: dict[int, list[type[AppError]]] = defaultdict(list)
     for error in errors:
         by_status[error.status_code].append(error)
     responses = {}
     for status, classes in sorted(by_status.items()):
         codes = "; ".join(f"`{c.code}`: {(c.__doc__ or '').strip().splitlines()[0]}" for c in classes)
-        headers = None
+        headers: dict[str, Any] = {}
         if any(issubclass(c, RateLimited) for c in classes) or status == 503:
-            headers = {"Retry-After": {**_RETRY_AFTER, "required": True}}
+            headers["Retry-After"] = {**_RETRY_AFTER, "required": True}
         elif any(issubclass(c, ProviderError) for c in classes):
-            headers = {"Retry-After": {**_RETRY_AFTER, "required": False}}
+            headers["Retry-After"] = {**_RETRY_AFTER, "required": False}
+        challenges = sorted({c.www_authenticate for c in classes if c.www_authenticate})
+        if challenges:
+            headers["WWW-Authenticate"] = {
+                "description": "How to authenticate: the scheme and its realm.",
+                "required": all(c.www_authenticate for c in classes),
+                "schema": {"type": "string", "enum": challenges},
+            }
         responses[str(status)] = _json(_ref(Error), f"Codes: {codes}", headers)
     return responses
 

@@ -213,6 +213,12 @@ def _refreshed(state: AppState, record: CallRecord) -> CallRecord:
         return record
     try:
         call = get_call(record.provider_call_id)
+        if call.call_id != record.provider_call_id:  # an answer about another call is none about this one
+            log.warning(
+                "phone call status: the provider answered about another call; kept what we know",
+                extra={"call_id": record.call_id, "provider": record.provider},
+            )
+            return record
         state.history.upsert_provider_call(record.provider, call, detailed=True)
         return state.history.find(record.call_id) or record
     except (ProviderError, CallLogError) as problem:
