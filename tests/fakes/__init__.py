@@ -18,7 +18,7 @@ from .hooks import FakeError
 from .ravan import create_ravan_app
 from .retell import create_retell_app
 from .server import FakeServer
-from .state import FakeState, Fault, FaultKind, HeaderDict, RecordedRequest, WebCallRoom
+from .state import REMOVE, FakeState, Fault, FaultKind, HeaderDict, RecordedRequest, WebCallRoom
 from .tokens import dispatch_metadata, mint_participant_token, render_greeting
 from .turnstile import FakeTurnstile
 from .unleashx import create_unleashx_app
@@ -35,6 +35,7 @@ APP_FACTORIES = {
 
 __all__ = [
     "APP_FACTORIES",
+    "REMOVE",
     "FakeError",
     "FakeServer",
     "FakeState",

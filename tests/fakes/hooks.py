@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from .state import FakeState, HeaderDict, RecordedRequest, current_state
+from .state import REMOVE, FakeState, HeaderDict, RecordedRequest, current_state
 
 _HTML_ERROR_PAGE = (
     "<!DOCTYPE html><html><head><title>{status} Error</title></head>"
@@ -84,6 +84,20 @@ def drop_keys(body: Any, keys: frozenset[str]) -> Any:
     return body
 
 
+def patched(body: Any, changes: dict[str, Any]) -> Any:
+    """`body` with each dotted path in `changes` set to its value (taken out for `REMOVE`)."""
+    for path, value in changes.items():
+        *parents, name = path.split(".")
+        target = body
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        if value is REMOVE:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    return body
+
+
 def attach_fake(app: Flask, state: FakeState, style: ProviderStyle) -> Flask:
     """Give `app` its state, the shared hooks and error handlers in `style`'s shape."""
     app.extensions["fake_state"] = state
@@ -122,6 +136,8 @@ def attach_fake(app: Flask, state: FakeState, style: ProviderStyle) -> Flask:
             return response
         if fault.kind == "missing_credentials" and response.is_json and response.status_code < 300:
             response.set_data(json.dumps(style.strip_credentials(response.get_json())))
+        elif fault.kind == "patch" and response.is_json and response.status_code < 300:
+            response.set_data(json.dumps(patched(response.get_json(), fault.body or {})))
         elif fault.kind == "malformed_json":
             data = response.get_data()
             response.set_data(data[: max(1, len(data) // 2)])

@@ -24,7 +24,19 @@ FaultKind = Literal[
     "success_false",  # answer 200 with the provider's own failure body
     "missing_credentials",  # handle normally, then strip the LiveKit url/token (or id)
     "drop",  # close the connection without sending a response
+    "patch",  # handle normally, then set fields of the JSON answer: `body` maps dotted paths to values
 ]
+
+
+class _Remove:
+    """A "patch" value that takes the field out of the answer instead of setting it."""
+
+    def __repr__(self) -> str:
+        """Named, for test ids."""
+        return "REMOVE"
+
+
+REMOVE = _Remove()
 
 
 @dataclass
@@ -34,7 +46,8 @@ class Fault:
     kind: FaultKind
     # None means the kind's default: 500 for "status", 502 for "html".
     status: int | None = None
-    # Body for "status"/"html"/"success_false"; None means a sensible default.
+    # Body for "status"/"html"/"success_false"; None means a sensible default. For "patch":
+    # {"data.call.call_id": 12345, "url": REMOVE}, applied to a successful JSON answer.
     body: dict[str, Any] | str | None = None
     # Extra response headers, e.g. {"Retry-After": "2"}.
     headers: dict[str, str] = field(default_factory=dict)

@@ -7,8 +7,21 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
-from webapp.providers.base import WebCall, complete_from_token, optional_number, parse_time, shifted
+from webapp.errors import ProviderBadResponse
+from webapp.providers.base import (
+    WebCall,
+    complete_from_token,
+    livekit_url_problem,
+    optional_number,
+    parse_time,
+    require_livekit_url,
+    require_str,
+    require_token,
+    shifted,
+)
+from webapp.providers.retell import RetellSettings
 
 
 @pytest.mark.parametrize(
@@ -67,5 +80,50 @@ def test_a_token_whose_expiry_is_off_the_calendar_leaves_the_expiry_unknown() ->
 
     absurd = complete_from_token(WebCall("c1", "wss://lk.example", token({"exp": 1e20, "sub": "user_1"})))
     assert (absurd.identity, absurd.expires_at) == ("user_1", None)
-    fine = complete_from_token(WebCall("c1", "wss://lk.example", token({"exp": 1772366400})))
+    before = datetime(2026, 3, 1, 11, tzinfo=UTC)
+    fine = complete_from_token(WebCall("c1", "wss://lk.example", token({"exp": 1772366400})), now=before)
     assert fine.expires_at == datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def test_a_token_expired_beyond_the_clock_skew_is_a_bad_response() -> None:
+    def token(exp: int) -> str:
+        payload = base64.urlsafe_b64encode(json.dumps({"exp": exp}).encode()).decode().rstrip("=")
+        return f"e30.{payload}.sig"
+
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    late = complete_from_token(WebCall("c1", "wss://lk.example", token(1772366400 - 29)), now=now)
+    assert late.expires_at is not None  # 29 s: our clock may be behind the provider's
+    with pytest.raises(ProviderBadResponse):
+        complete_from_token(WebCall("c1", "wss://lk.example", token(1772366400 - 31)), now=now)
+
+
+@pytest.mark.parametrize(
+    "url", ["wss://lk.example", "ws://127.0.0.1:7880", "https://lk.example/rtc", "http://[::1]:7880"]
+)
+def test_a_livekit_url_with_a_host_passes(url: str) -> None:
+    assert livekit_url_problem(url) is None and require_livekit_url(f" {url} ") == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", "ftp://x", "notaurl", "wss://", "wss:lk.example", "WSS://lk.example",
+     "wss://lk.example:99999", "wss://lk\texample", "wss://lk.example/" + "a" * 2048, 7, None],
+)  # fmt: skip
+def test_a_livekit_url_the_browser_must_not_get_is_a_bad_response(url: object) -> None:
+    with pytest.raises(ProviderBadResponse):
+        require_livekit_url(url)
+
+
+def test_our_settings_follow_the_same_livekit_url_rule() -> None:
+    with pytest.raises(ValidationError, match="with a host"):
+        RetellSettings.model_validate({"RETELL_LIVEKIT_URL": "wss://"})
+
+
+def test_ids_and_tokens_are_bounded_text() -> None:
+    assert require_str(" " + "i" * 255 + " ") == "i" * 255
+    assert require_token("t" * 16 * 1024) == "t" * 16 * 1024
+    for bad in ("i" * 256, 12345, {"a": 1}, "  "):
+        with pytest.raises(ProviderBadResponse):
+            require_str(bad)
+    with pytest.raises(ProviderBadResponse):
+        require_token("t" * (16 * 1024 + 1))

@@ -46,8 +46,9 @@ def test_answer_is_read_flat_or_under_data(livekit_token: str, nested: bool) -> 
 
 
 def test_room_comes_from_the_token_when_the_answer_has_none(livekit_token: str) -> None:
-    call = ravan.parse_web_call({"success": True, "url": "wss://x", "access_token": livekit_token})
-    assert call.room == "r-1" and call.call_id.startswith("ravan-")
+    answer = {"success": True, "url": "wss://x", "access_token": livekit_token, "session_id": "s-1"}
+    call = ravan.parse_web_call(answer)
+    assert (call.room, call.call_id) == ("r-1", "s-1")
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, get_args
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -28,6 +30,8 @@ from ..errors import ProviderBadResponse, ProviderError
 
 if TYPE_CHECKING:
     from ..catalogue import Agent
+
+log = logging.getLogger(__name__)
 
 # The capabilities a provider may have, and the adapter method that provides each.
 CAPABILITIES = {
@@ -49,10 +53,41 @@ def _http_url(value: str) -> str:
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 
 
+# What a provider's answer may hand the browser (and the call log keeps): longer is no answer.
+MAX_ID_CHARS = 255  # a call's id: the call log's column, and what Ravan's webhook takes
+MAX_TOKEN_CHARS = 16 * 1024  # a LiveKit participant token (a few hundred bytes to a few kB)
+MAX_URL_CHARS = 2 * 1024
+LIVEKIT_URL_SCHEMES = ("ws", "wss", "http", "https")  # the SDK reads http(s):// the same as ws(s)://
+CLOCK_SKEW_S = 30  # a token that expired longer ago than this is not a clock running ahead of ours
+
+
+def livekit_url_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a LiveKit server's client URL, or None.
+
+    The one rule for every URL a browser is sent to a room with: our settings' and the
+    providers' answers'.
+    """
+    if len(value) > MAX_URL_CHARS:
+        return f"must be at most {MAX_URL_CHARS} characters"
+    if not value.isprintable() or any(char.isspace() for char in value):
+        return "must be a URL without spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (reading it checks the port: a number in range)
+    except ValueError:
+        return "must be a ws(s):// or http(s):// URL with a host"
+    if parts.scheme not in LIVEKIT_URL_SCHEMES or not value.startswith(f"{parts.scheme}://"):
+        return "must be a ws(s):// or http(s):// URL"
+    if not parts.hostname:
+        return "must be a ws(s):// or http(s):// URL with a host"
+    return None
+
+
 def _livekit_url(value: str) -> str:
-    """A LiveKit server's client URL (the SDK reads http(s):// the same as ws(s)://)."""
-    if not value.startswith(("ws://", "wss://", "http://", "https://")):
-        raise ValueError("must be a ws(s):// or http(s):// URL")
+    """A LiveKit server's client URL, for a setting."""
+    problem = livekit_url_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -326,18 +361,23 @@ class ProviderSpec:
         return f"provider {self.name!r} has the regions {', '.join(self.regions)}"
 
 
-def complete_from_token(call: WebCall) -> WebCall:
+def complete_from_token(call: WebCall, *, now: datetime | None = None) -> WebCall:
     """Fill room, identity and expiry from the LiveKit token's claims where the provider gave none.
 
     Providers don't document their tokens' lifetime, so the token itself is the
     source of truth. It is decoded, not verified: we don't hold the provider's key.
+    A token that has already expired (beyond ``CLOCK_SKEW_S``) cannot join: a bad response.
     """
     claims = unverified_claims(call.token)
     video = first_dict(claims.get("video"))
     exp = claims.get("exp")
-    expires_at = call.expires_at
-    if expires_at is None and not isinstance(exp, bool) and isinstance(exp, int | float):
-        expires_at = from_unix(exp)
+    token_expires_at = from_unix(exp) if not isinstance(exp, bool) and isinstance(exp, int | float) else None
+    if token_expires_at is not None:
+        late_s = ((now or datetime.now(UTC)) - token_expires_at).total_seconds()
+        if late_s > CLOCK_SKEW_S:
+            log.error("provider answered a token that expired %d s ago: the page could not join", late_s)
+            raise ProviderBadResponse()
+    expires_at = call.expires_at or token_expires_at
     return dataclasses.replace(
         call,
         room=call.room or optional_str(video.get("room")),
@@ -364,11 +404,31 @@ def optional_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def require_str(value: object) -> str:
-    """Return ``value`` if it is a non-empty string; a provider answer without it is unusable."""
+def require_str(value: object, max_chars: int = MAX_ID_CHARS) -> str:
+    """``value`` stripped, if it is a non-empty string of at most ``max_chars`` (an id's, by
+    default); a provider answer without it is unusable."""
     if not isinstance(value, str) or not value.strip():
         raise ProviderBadResponse()
-    return value.strip()
+    text = value.strip()
+    if len(text) > max_chars:
+        log.error("provider answered a text of %d characters where at most %d fit", len(text), max_chars)
+        raise ProviderBadResponse()
+    return text
+
+
+def require_token(value: object) -> str:
+    """A participant token from a provider's answer: text of at most ``MAX_TOKEN_CHARS``."""
+    return require_str(value, MAX_TOKEN_CHARS)
+
+
+def require_livekit_url(value: object) -> str:
+    """The LiveKit URL in a provider's answer, by the rule our settings follow (``livekit_url_problem``)."""
+    url = require_str(value, MAX_URL_CHARS)
+    problem = livekit_url_problem(url)
+    if problem:
+        log.error("provider answered a LiveKit url that %s: the page could not join", problem)
+        raise ProviderBadResponse()
+    return url
 
 
 def parse_time(value: object) -> datetime | None:

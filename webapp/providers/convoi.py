@@ -35,7 +35,9 @@ from .base import (
     optional_number,
     optional_str,
     parse_time,
+    require_livekit_url,
     require_str,
+    require_token,
     secret,
 )
 from .hosted import HostedProvider, broken_page
@@ -116,7 +118,7 @@ def build_phone_call(request: PhoneCallRequest) -> dict[str, Any]:
 
 def parse_phone_call(answer: Any) -> PhoneCall:
     """The call's id and status (``initiated`` at first)."""
-    call = first_dict(answer)
+    call = created_call(answer, "outbound_phone")
     provider_status = optional_str(call.get("status"))
     return PhoneCall(
         call_id=require_str(call.get("id")),
@@ -138,17 +140,26 @@ def check_phone(agent_id: str, phone: Any) -> list[str]:
 
 def parse_web_call(answer: Any) -> WebCall:
     """Read ``livekit.url``, ``livekit.token`` and ``livekit.participant_identity``."""
-    call = first_dict(answer)
+    call = created_call(answer, "web")
     livekit = first_dict(call.get("livekit"))
     return complete_from_token(
         WebCall(
             call_id=require_str(call.get("id")),
-            livekit_url=require_str(livekit.get("url")),
-            token=require_str(livekit.get("token")),
+            livekit_url=require_livekit_url(livekit.get("url")),
+            token=require_token(livekit.get("token")),
             room=optional_str(call.get("room_id")),
             identity=optional_str(livekit.get("participant_identity")),
         )
     )
+
+
+def created_call(answer: Any, call_type: str) -> dict[str, Any]:
+    """The call object a create answered with, if it is one (``object: "call"``) of the type
+    asked for; as ``parse_call``, an answer that leaves either out is read as documented."""
+    call = first_dict(answer)
+    if call.get("object", "call") != "call" or call.get("type", call_type) != call_type:
+        raise ProviderBadResponse()
+    return call
 
 
 def parse_call(answer: Any) -> ProviderCall:

@@ -45,6 +45,7 @@ from .base import (
     optional_number,
     optional_str,
     require_str,
+    require_token,
     secret,
     shifted,
 )
@@ -101,14 +102,15 @@ def initiation(request: WebCallRequest) -> dict[str, Any]:
 
 def parse_token(answer: Any, request: WebCallRequest, livekit_url: str) -> WebCall:
     """The call from ``{"token"}``: room, identity and expiry from the token; the id from the room."""
-    token = require_str(first_dict(answer).get("token"))
+    token = require_token(first_dict(answer).get("token"))
     protocol = {"initiation": initiation(request)}
     call = complete_from_token(WebCall(call_id="", livekit_url=livekit_url, token=token, protocol=protocol))
-    if not call.room:
-        log.error("elevenlabs answered a token without a room")
+    found = CONVERSATION_ID.search(call.room or "")
+    if not found:
+        # The room's name is not the conversation's id: neither its history nor we could find the call.
+        log.error("elevenlabs answered a token whose room names no conversation (conv_…)")
         raise ProviderBadResponse()
-    found = CONVERSATION_ID.search(call.room)
-    return dataclasses.replace(call, call_id=found.group(0) if found else call.room)
+    return dataclasses.replace(call, call_id=require_str(found.group(0)))
 
 
 def list_params(query: HistoryQuery, cursor: str | None) -> dict[str, str]:

@@ -21,6 +21,7 @@ from .base import (
     base_url,
     complete_from_token,
     credential,
+    livekit_url_problem,
     secret,
 )
 from .room_reaper import RoomReaper
@@ -108,8 +109,9 @@ class LiveKitSettings(ProviderSettings):
     @classmethod
     def _client_url(cls, value: str | None) -> str | None:
         """Browsers connect to a ws(s):// URL (an http(s):// one is read the same way by the SDK)."""
-        if value and not value.startswith(("ws://", "wss://", "http://", "https://")):
-            raise ValueError("must be a ws(s):// or http(s):// URL")
+        problem = livekit_url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     @property

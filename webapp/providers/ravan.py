@@ -38,7 +38,9 @@ from .base import (
     optional_number,
     optional_str,
     parse_time,
+    require_livekit_url,
     require_str,
+    require_token,
     secret,
     shifted,
 )
@@ -88,20 +90,38 @@ def build_web_call(request: WebCallRequest) -> dict[str, Any]:
 
 
 def parse_web_call(answer: Any) -> WebCall:
-    """Read the call from the documented flat shape, or the same fields nested under ``data``."""
+    """Read the call from the documented flat shape, or the same fields nested under ``data``.
+
+    ``session_id`` is the call's id: the one its history and webhooks name. Without one (the
+    page lists only ``success``, ``url`` and ``access_token`` as what a call needs) the room's
+    id stands in, or one of ours, so the call still goes ahead.
+    """
     outer = first_dict(answer)
     fields = first_dict(outer.get("data")) if "url" not in outer and "access_token" not in outer else outer
-    if outer.get("success") is False or fields.get("success") is False:
-        raise ProviderBadResponse()
-    call_id = fields.get("session_id") or fields.get("room_id") or f"ravan-{uuid.uuid4()}"
+    check_success(outer, fields)
     return complete_from_token(
         WebCall(
-            call_id=str(call_id),
-            livekit_url=require_str(fields.get("url")),
-            token=require_str(fields.get("access_token")),
-            room=fields.get("room_id") if isinstance(fields.get("room_id"), str) else None,
+            call_id=call_id_of(fields) or f"ravan-{uuid.uuid4()}",
+            livekit_url=require_livekit_url(fields.get("url")),
+            token=require_token(fields.get("access_token")),
+            room=optional_str(fields.get("room_id")),
         )
     )
+
+
+def call_id_of(fields: dict[str, Any]) -> str | None:
+    """The call's id: ``session_id``, or else ``room_id``; either, when given, short text."""
+    for name in ("session_id", "room_id"):
+        if fields.get(name) is not None:
+            return require_str(fields[name])
+    return None
+
+
+def check_success(*parts: dict[str, Any]) -> None:
+    """Raise unless every ``success`` flag present is ``true``: the page types it boolean, so
+    ``"false"``, ``0`` or ``null`` say nothing good."""
+    if any("success" in part and part["success"] is not True for part in parts):
+        raise ProviderBadResponse()
 
 
 def build_phone_call(request: PhoneCallRequest) -> dict[str, Any]:
@@ -126,9 +146,8 @@ def parse_phone_call(answer: Any) -> PhoneCall:
     outer = first_dict(answer)
     flat = "session_id" in outer or "room_id" in outer
     fields = outer if flat else first_dict(outer.get("data"))
-    if outer.get("success") is False or fields.get("success") is False:
-        raise ProviderBadResponse()
-    return PhoneCall(call_id=require_str(fields.get("session_id") or fields.get("room_id")), status="created")
+    check_success(outer, fields)
+    return PhoneCall(call_id=require_str(call_id_of(fields)), status="created")
 
 
 def check_phone(agent_id: str, phone: Any) -> list[str]:
@@ -168,8 +187,9 @@ def parse_call_sessions(answer: Any, *, page: int, page_size: int = PAGE_SIZE) -
     where the list ends.
     """
     outer = first_dict(answer)
-    if not outer or outer.get("success") is False:
+    if not outer:
         raise ProviderBadResponse()
+    check_success(outer)
     data = outer.get("data")
     sessions = data.get("callSessions", data.get("call_sessions")) if isinstance(data, dict) else data
     if not isinstance(sessions, list):
@@ -193,8 +213,7 @@ def parse_call_sessions(answer: Any, *, page: int, page_size: int = PAGE_SIZE) -
 def parse_session_detail(answer: Any) -> ProviderCall:
     """``call-sessions-detail``: ``{success, message, data: {...session, transcripts}}``."""
     outer = first_dict(answer)
-    if outer.get("success") is False:
-        raise ProviderBadResponse()
+    check_success(outer)
     return parse_session(outer.get("data"))
 
 

@@ -41,7 +41,9 @@ from .base import (
     optional_number,
     optional_str,
     parse_time,
+    require_livekit_url,
     require_str,
+    require_token,
     secret,
 )
 from .hosted import HostedProvider, broken_page
@@ -100,12 +102,9 @@ def parse_web_call(
         )
         raise ProviderBadResponse()
     named = transport == LIVEKIT_TRANSPORT and call.get("url") is not None and not configured
-    url = call.get("url") if named else livekit_url
-    if not isinstance(url, str) or not url.startswith(("wss://", "ws://", "https://", "http://")):
-        log.error("retell answered a LiveKit web call without a usable url")
-        raise ProviderBadResponse()
-    call_id, token = require_str(call.get("call_id")), require_str(call.get("access_token"))
-    completed = complete_from_token(WebCall(call_id=call_id, livekit_url=url, token=token))
+    url = require_livekit_url(call.get("url") if named else livekit_url)
+    call_id, token = require_str(call.get("call_id")), require_token(call.get("access_token"))
+    completed = complete_from_token(WebCall(call_id=call_id, livekit_url=url, token=token), now=now)
     deadline = (now or datetime.now(UTC)) + timedelta(seconds=JOIN_WITHIN_S)
     if completed.expires_at is None or completed.expires_at > deadline:
         completed = dataclasses.replace(completed, expires_at=deadline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import SecretStr
@@ -23,6 +24,9 @@ from .base import (
 from .hosted import HostedProvider
 
 CALL_PATH = "/api/v1/global/agents/call"
+# Its agents' numbers: sent as a JSON integer, so at most 18 digits (a signed 64-bit one surely).
+AGENT_ID_PATTERN = r"[1-9][0-9]{0,17}"
+AGENT_ID_HINT = "an UnleashX agent id is a whole number (1 to 18 digits, no leading zero)"
 
 
 class UnleashXSettings(ProviderSettings):
@@ -58,9 +62,9 @@ def parse_phone_call(answer: Any) -> PhoneCall:
 
 
 def check_phone(agent_id: str, phone: Any) -> list[str]:
-    """UnleashX names its agents by number."""
+    """UnleashX names its agents by number (the same rule as the agent's own ``agent_id``)."""
     runner = phone.agent_id or agent_id
-    return [] if runner.isdigit() else ["agent_id must be the UnleashX agent's number (a whole number)"]
+    return [] if re.fullmatch(AGENT_ID_PATTERN, runner) else [f"agent_id: {AGENT_ID_HINT}"]
 
 
 class UnleashXProvider(HostedProvider):
@@ -102,7 +106,7 @@ PROVIDER = ProviderSpec(
     title="UnleashX",
     settings=UnleashXSettings,
     adapter=UnleashXProvider,
-    agent_id_pattern=r"[1-9][0-9]{0,17}",
-    agent_id_hint="an UnleashX agent id is a whole number",
+    agent_id_pattern=AGENT_ID_PATTERN,
+    agent_id_hint=AGENT_ID_HINT,
     check_phone=check_phone,
 )

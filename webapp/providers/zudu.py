@@ -29,7 +29,9 @@ from .base import (
     optional_number,
     optional_str,
     parse_time,
+    require_livekit_url,
     require_str,
+    require_token,
     secret,
 )
 from .hosted import HostedProvider
@@ -73,8 +75,8 @@ def parse_web_call(answer: Any) -> WebCall:
     return complete_from_token(
         WebCall(
             call_id=require_str(first_dict(data.get("call")).get("call_id")),
-            livekit_url=require_str(connection.get("server_url")),
-            token=require_str(connection.get("token") or info.get("access_token")),
+            livekit_url=require_livekit_url(connection.get("server_url")),
+            token=require_token(connection.get("token") or info.get("access_token")),
             room=room if isinstance(room, str) else None,
         )
     )
