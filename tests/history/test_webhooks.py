@@ -108,6 +108,12 @@ def test_refusals_are_clear_and_change_nothing(served: Served, body: Any, status
     assert app_state_of(served.app).history.find("sess-404") is None
 
 
+def test_a_session_id_too_long_is_said_so(served: Served) -> None:
+    answer = served.send({"event": "call.completed", "org_id": ORG, "data": {"call_session_id": "s" * 256}})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_webhook")
+    assert answer.json()["error"]["message"] == "data.call_session_id is too long."
+
+
 def test_another_orgs_event_is_refused_on_every_retry(served: Served) -> None:
     complete_session(served.ravan, served.session)
     answers = send_call_completed(served.ravan, served.session, served.hook, org_id="org_someone_else")

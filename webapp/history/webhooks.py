@@ -44,6 +44,7 @@ from ..errors import (
 from ..json_input import parse_json
 from ..metrics import WEBHOOKS
 from ..providers import CallStatus, ProviderCall
+from ..providers.base import MAX_ID_CHARS
 from ..providers.livekit import LiveKitProvider
 from ..providers.ravan import parse_session
 from ..state import app_state
@@ -128,13 +129,12 @@ def read_call(data: dict[str, object]) -> ProviderCall:
     session_id = data.get("call_session_id")
     if not isinstance(session_id, str):
         raise InvalidWebhook("data.call_session_id is required.")
+    if len(session_id.strip()) > MAX_ID_CHARS:
+        raise InvalidWebhook("data.call_session_id is too long.")
     try:
-        call = parse_session({**data, "id": session_id})
+        return parse_session({**data, "id": session_id})
     except ProviderBadResponse:
         raise InvalidWebhook("data.call_session_id is required.") from None
-    if len(call.call_id) > 255:
-        raise InvalidWebhook("data.call_session_id is too long.")
-    return call
 
 
 @bp.post("/livekit")
