@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.guards.conftest import doomed_redis  # noqa: F401  (a Redis to kill, for the session tests)
 from tests.support.apps import app_state_of
 from webapp.history.store import CallAttempt, CallStore
 from webapp.providers import ProviderCall, TranscriptLine

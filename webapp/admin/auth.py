@@ -1,29 +1,46 @@
 """Who may read the call log: a bearer token for the API; a password, a session and CSRF for the view.
 
 Secrets are compared in constant time (as digests, so not even their length shows). The
-session cookie holds a keyed fingerprint of the password it was opened with: changing
-``WEBCALL_ADMIN_PASSWORD`` signs every session out. The cookie is scoped to ``/admin``,
-``HttpOnly``, ``SameSite=Lax`` and ``Secure`` whenever the request came over HTTPS.
+session cookie holds a keyed fingerprint of the password it was opened with (changing
+``WEBCALL_ADMIN_PASSWORD`` signs every session out), a random id of its own and the time of
+sign-in. A session lasts ``SESSION_LIFETIME`` from sign-in, however often its cookie is sent
+again (Flask re-issues a permanent session's cookie on every request, and the page polls every
+5 s). Signing out refuses the session's id where the limits are kept (memory, or the Redis every
+worker and host shares), so a copy of the cookie is signed out too; while that storage cannot
+be read, no session is signed in. The cookie is scoped to ``/admin``, ``HttpOnly``,
+``SameSite=Lax`` and ``Secure`` whenever the request came over HTTPS.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import time
 from datetime import timedelta
 
-from flask import Flask, Request, request, session
+from flask import Flask, Request, g, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from limits import RateLimitItemPerSecond
+from limits.errors import StorageError
 
 from ..errors import AdminTokenRequired
 from ..state import app_state
 
 SIGNED_IN = "admin"  # session key: the password's fingerprint
+SESSION_ID = "sid"  # session key: this session's random id (what signing out refuses)
+SIGNED_IN_AT = "since"  # session key: when the password was given (Unix time, whole seconds)
 CSRF = "csrf"  # session key: this session's form token
-SESSION_LIFETIME = timedelta(hours=8)
+SESSION_LIFETIME = timedelta(hours=8)  # from sign-in, whatever the cookie's refreshes say
+# A signed-out session's id is a full window of one in the limits' storage, for as long as a
+# session can live: the sign-in limit's storage, so every worker and host sees it.
+SIGNED_OUT = RateLimitItemPerSecond(1, int(SESSION_LIFETIME.total_seconds()))
+SIGNED_OUT_SCOPE = "admin-signed-out"
+CHECKED = "webcall_admin_signed_in"  # on flask.g: this request's answer of signed_in()
 ADMIN_PATH = "/admin"  # the session cookie's path: the only place a session exists
 LOGIN_LIMIT = "5/minute;30/hour"  # password guesses per client
+log = logging.getLogger(__name__)
 
 
 def same_secret(given: str, expected: str) -> bool:
@@ -64,22 +81,60 @@ def password_matches(given: str) -> bool:
 
 
 def sign_in() -> None:
-    """Open a fresh session (a new CSRF token too: nothing from before sign-in carries over)."""
+    """Open a fresh session: a new id, its start, and a new CSRF token (nothing from before
+    sign-in carries over)."""
     session.clear()
     session.permanent = True
     session[SIGNED_IN] = _fingerprint()
+    session[SESSION_ID] = secrets.token_urlsafe(32)
+    session[SIGNED_IN_AT] = int(time.time())
     session[CSRF] = secrets.token_urlsafe(32)
+    g.pop(CHECKED, None)
 
 
 def signed_in() -> bool:
-    """True when this session was opened with the current password."""
-    fingerprint = session.get(SIGNED_IN)
-    return isinstance(fingerprint, str) and hmac.compare_digest(fingerprint, _fingerprint())
+    """True when this session was opened with the current password less than ``SESSION_LIFETIME``
+    ago and was not signed out since, in this browser or another (asked once per request)."""
+    if CHECKED not in g:
+        setattr(g, CHECKED, _session_valid())
+    return bool(g.get(CHECKED))
+
+
+def _session_valid() -> bool:
+    """The checks behind :func:`signed_in`, the storage last (a round trip to Redis)."""
+    fingerprint, session_id, since = (session.get(k) for k in (SIGNED_IN, SESSION_ID, SIGNED_IN_AT))
+    if not isinstance(fingerprint, str) or not hmac.compare_digest(fingerprint, _fingerprint()):
+        return False
+    if not isinstance(session_id, str) or not isinstance(since, int):
+        return False  # a session from before sessions had an id and a start
+    if time.time() - since >= SESSION_LIFETIME.total_seconds():
+        return False
+    return not _signed_out(session_id)
+
+
+def _signed_out(session_id: str) -> bool:
+    """Whether ``session_id`` was signed out (its window is full); when the storage cannot say,
+    it was (fail closed). ``Limits`` only counts, so its strategy's ``test`` reads the window."""
+    try:
+        return not app_state().limits.strategy.test(SIGNED_OUT, SIGNED_OUT_SCOPE, session_id)
+    except StorageError as problem:
+        log.error("admin: the session could not be checked, so it is refused",
+                  extra={"problem": str(problem.storage_error)})  # fmt: skip
+        return True
 
 
 def sign_out() -> None:
-    """Forget the session."""
+    """End the session everywhere: its id is refused from now on (any copy of the cookie too),
+    then this browser's cookie is cleared.
+
+    ``LimitsUnavailable`` (503) when the storage cannot be reached: the session is left as it
+    was, to sign out again.
+    """
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        app_state().limits.hit(SIGNED_OUT, SIGNED_OUT_SCOPE, session_id)
     session.clear()
+    g.pop(CHECKED, None)
 
 
 def csrf_token() -> str:
