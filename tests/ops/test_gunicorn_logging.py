@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import stat
 import subprocess
 import sys
@@ -21,7 +22,10 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.ctl.client import ControlClient
 
+from tests.support.apps import offline_livekit_env
+from tests.support.logs import access_lines
 from tests.support.processes import free_port, wait_until
+from tests.support.stack import start_app_server
 from webapp.ops.gunicorn_logging import JsonLogger, public_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         ("/webhooks/ravan/wh-LEAKCHECK-secret-token", "/webhooks/ravan/***"),
         ("/webhooks/ravan/wh-secret?x=1", "/webhooks/ravan/***"),
+        ("/webhooks//ravan/wh-secret", "/webhooks//ravan/***"),
+        ("/webhooks/ravan//wh-secret?x=1", "/webhooks/ravan//***"),
         ("/demo/sales?t=eyJzaWduZWQiOiJsaW5rIn0.sig", "/demo/sales"),
         ("/api/calls", "/api/calls"),
     ],
@@ -82,6 +88,35 @@ def test_for_a_terminal_an_access_line_is_text(
     handlers = logger.error_log.handlers + logger.access_log.handlers
     formats = {getattr(handler.formatter, "_fmt", None) for handler in handlers}
     assert formats == {"%(asctime)s %(levelname)s %(name)s: %(message)s"}
+
+
+def test_the_webhook_token_never_reaches_the_access_log(tmp_path: Path) -> None:
+    """The app under gunicorn: werkzeug answers /webhooks//ravan/<token> and /webhooks/ravan//<token>
+    with a 308 to the merged path, and the access line of that request printed the token. The
+    configured token is masked in any other path too."""
+    token = f"whk_{secrets.token_urlsafe(32)}"
+    env = {
+        **offline_livekit_env(),
+        "WEBCALL_WEBHOOK_TOKEN": token,
+        "WEBCALL_SECRET_KEY": secrets.token_hex(32),
+    }
+    local = '[agents.local]\nprovider = "livekit"\nagent_id = "webcall-demo"\n'
+    server = start_app_server(env, tmp_path / "logs", agents_toml=local, workers=1)
+    paths = [
+        f"/webhooks//ravan/{token}", f"/webhooks/ravan//{token}", f"/webhooks///ravan///{token}?retry=1",
+        f"/api/calls/{token}", f"/%77ebhooks/ravan/{token}",
+    ]  # fmt: skip
+    try:
+        answers = [httpx.post(server.url + path, json={}, timeout=10) for path in paths]
+    finally:
+        server.process.stop()
+    assert [answer.status_code for answer in answers] == [308, 308, 308, 404, 404]
+    log = server.process.log()
+    assert [line["path"] for line in access_lines(log) if line["method"] == "POST"] == [
+        "/webhooks//ravan/***", "/webhooks/ravan//***", "/webhooks///ravan///***", "/api/calls/***",
+        "/%77ebhooks/ravan/***",
+    ]  # fmt: skip
+    assert token not in log
 
 
 def test_the_master_imports_no_part_of_the_app() -> None:

@@ -2,7 +2,9 @@
 
 ``gunicorn.conf.py`` names :class:`JsonLogger` as gunicorn's ``logger_class``. Access lines
 carry the worker's pid and the request id the app answered with; paths are logged without
-their query (demo-link tokens live there) and secret path segments (webhook tokens) are masked.
+their query (demo-link tokens live there) and secret path segments (webhook tokens) are masked,
+as is ``WEBCALL_WEBHOOK_TOKEN`` itself wherever a path carries it (gunicorn runs before the app's
+settings exist, so it reads the variable as ``gunicorn.conf.py`` left it, ``.env`` included).
 With ``WEBCALL_LOG_FORMAT=text`` (``scripts/demo``'s terminal) they are plain lines like the app's.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -19,9 +22,9 @@ from gunicorn.glogging import Logger
 from .logging import TEXT_LINE, RequestIdFilter, json_formatter, mask_in, mask_secret_paths
 
 
-def public_path(path: str) -> str:
-    """A request path fit for a log line: no query, no secret segment."""
-    return mask_secret_paths(path.split("?", 1)[0])
+def public_path(path: str, secrets: Sequence[str] = ()) -> str:
+    """A request path fit for a log line: no query, no secret segment, none of ``secrets``."""
+    return mask_secret_paths(path.split("?", 1)[0], secrets)
 
 
 class JsonLogger(Logger):
@@ -31,12 +34,13 @@ class JsonLogger(Logger):
         """gunicorn's handlers, with our formatter (JSON, or text) on the error log."""
         super().setup(cfg)
         self.text = os.environ.get("WEBCALL_LOG_FORMAT") == "text"
+        self.secrets = tuple(filter(None, [os.environ.get("WEBCALL_WEBHOOK_TOKEN", "").strip()]))
         for handler in self.error_log.handlers:
             handler.setFormatter(logging.Formatter(TEXT_LINE) if self.text else json_formatter())
             handler.addFilter(RequestIdFilter())
         for handler in self.access_log.handlers:
             handler.setFormatter(logging.Formatter(TEXT_LINE if self.text else "%(message)s"))
-        mask_in(self.error_log, self.access_log)  # gunicorn's own messages can quote a path
+        mask_in(self.error_log, self.access_log, secrets=self.secrets)  # its messages can quote a path
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> None:
         """One line per request."""
@@ -51,7 +55,7 @@ class JsonLogger(Logger):
             "remote": environ.get("REMOTE_ADDR", "-"),
             "pid": os.getpid(),
             "method": environ.get("REQUEST_METHOD"),
-            "path": public_path(environ.get("RAW_URI") or environ.get("PATH_INFO") or ""),
+            "path": public_path(environ.get("RAW_URI") or environ.get("PATH_INFO") or "", self.secrets),
             "status": int(status) if str(status).isdigit() else status,
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 1),

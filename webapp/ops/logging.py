@@ -4,7 +4,9 @@ Every line written while serving a request carries its ``request_id``. ``WEBCALL
 gives plain lines for a terminal (``scripts/demo`` uses it). Webhook URLs carry a secret in
 their path (``/webhooks/<provider>/<token>``), and request paths reach logs from several
 places (gunicorn's access and error logs, werkzeug's development server, our own error
-handler): :class:`MaskSecretPaths` masks them in every line.
+handler): :class:`MaskSecretPaths` masks them in every line, however many slashes surround the
+provider's name (werkzeug answers ``/webhooks//ravan/<token>`` with a redirect, and that request
+is logged too), and the token itself wherever it shows when the logger is given it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterable
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
@@ -20,32 +23,45 @@ from ..tracing import current_request_id
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
 TEXT_LINE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 RENAMED = {"levelname": "level", "name": "logger"}
-SECRET_PATH = re.compile(r"(/webhooks/[^/\s?#\"']+/)[^/\s?#\"']+")
+SECRET_PATH = re.compile(r"(/webhooks/+[^/\s?#\"']+/+)[^/\s?#\"']+")  # any run of slashes
 
 
-def mask_secret_paths(text: str) -> str:
-    """``text`` with the secret segment of every webhook path replaced by ``***``."""
-    return SECRET_PATH.sub(r"\1***", text) if "/webhooks/" in text else text
+def mask_secret_paths(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with the secret segment of every webhook path, and each of ``secrets`` wherever it
+    appears, replaced by ``***``."""
+    if "/webhooks/" in text:
+        text = SECRET_PATH.sub(r"\1***", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 class MaskSecretPaths(logging.Filter):
-    """Rewrites a record whose message holds a webhook path, so no handler prints the secret."""
+    """Rewrites a record whose message holds a webhook path (or one of ``secrets``), so no handler
+    prints the secret."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(secret for secret in secrets if secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask the formatted message (and drop the arguments that held the path)."""
         message = record.getMessage()
-        masked = mask_secret_paths(message)
+        masked = mask_secret_paths(message, self.secrets)
         if masked != message:
             record.msg, record.args = masked, None
         return True
 
 
-def mask_in(*loggers: logging.Logger) -> None:
-    """Mask webhook secrets in everything ``loggers`` and their handlers emit (once each)."""
+def mask_in(*loggers: logging.Logger, secrets: Iterable[str] = ()) -> None:
+    """Mask webhook secrets (and ``secrets``) in everything ``loggers`` and their handlers emit
+    (once each)."""
+    secrets = tuple(secrets)
     for logger in loggers:
         for target in (logger, *logger.handlers):
             if not any(isinstance(f, MaskSecretPaths) for f in target.filters):
-                target.addFilter(MaskSecretPaths())
+                target.addFilter(MaskSecretPaths(secrets))
 
 
 class RequestIdFilter(logging.Filter):
