@@ -1,13 +1,15 @@
 """A local stand-in for Cloudflare Turnstile: the widget script a page loads, and siteverify.
 
 The script hands the page ``token``, ``token_after_ms`` after rendering; siteverify passes
-only ``good_token`` sent with ``secret``. ``down`` makes siteverify answer like a broken proxy.
+only ``good_token`` (or a token :meth:`FakeTurnstile.solve` handed out) sent with ``secret``.
+``down`` makes siteverify answer like a broken proxy.
 With ``single_use`` a token passes once, as Cloudflare's do, and again only with the
 ``idempotency_key`` (a UUID) of its first validation; otherwise ``timeout-or-duplicate``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from typing import Any
@@ -43,6 +45,8 @@ class FakeTurnstile:
         """Build the app (not started: use ``server`` as a context manager or ``server.start()``)."""
         self.down = False
         self.verified: list[dict[str, str]] = []
+        self.good_tokens = {good_token}
+        self.solved = itertools.count(1)
         first_keys: dict[str, str | None] = {}  # a validated token: the idempotency_key it came with
         app = Flask("fake_turnstile")
 
@@ -59,15 +63,22 @@ class FakeTurnstile:
             key = form.get("idempotency_key")
             if key is not None and not _is_uuid(key):
                 return jsonify({"success": False, "error-codes": ["bad-request"]})
-            ok = form.get("secret") == secret and form.get("response") == good_token
+            response = form.get("response", "")
+            ok = form.get("secret") == secret and response in self.good_tokens
             if ok and single_use:
-                token_seen = good_token in first_keys
-                if token_seen and (key is None or first_keys[good_token] != key):
+                token_seen = response in first_keys
+                if token_seen and (key is None or first_keys[response] != key):
                     return jsonify({"success": False, "error-codes": ["timeout-or-duplicate"]})
-                first_keys.setdefault(good_token, key)
+                first_keys.setdefault(response, key)
             return jsonify({"success": ok, "error-codes": [] if ok else ["invalid-input-response"]})
 
         self.server = FakeServer(app)
+
+    def solve(self) -> str:
+        """A new token siteverify passes, as each check a visitor solves gives one."""
+        token = f"solved-{next(self.solved)}-{uuid.uuid4().hex}"
+        self.good_tokens.add(token)
+        return token
 
 
 def _is_uuid(text: str) -> bool:

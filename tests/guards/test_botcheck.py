@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
-from tests.fakes import FakeTurnstile
+import pytest
+import redis
+
+from tests.fakes import FakeTurnstile, Fault
 from tests.support.apps import codes, post
 
 PAGE_KEY = "0b7a4c2e-9d3f-4e1a-8c5b-6f2d1e0a9b8c"  # a page sends a UUID
@@ -18,6 +22,10 @@ calls_per_minute = 3
 [agents.other]
 provider = "livekit"
 agent_id = "webcall-demo"
+
+[agents.ravan]
+provider = "ravan"
+agent_id = "{ravan}"
 """
 
 
@@ -65,3 +73,36 @@ def test_one_solved_token_is_good_for_one_agent_and_visitor(make_app: Any) -> No
         assert codes([other_agent, other_visitor, post(app, solved)]) == ["bot_check_failed"] * 3
     keys = [form.get("idempotency_key") for form in turnstile.verified]
     assert PAGE_KEY not in keys and len({uuid.UUID(k) for k in keys if k}) == 3, keys
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_a_solved_token_creates_one_call_after_its_replay_ends(
+    make_app: Any, ravan: Any, storage: str, request: pytest.FixtureRequest
+) -> None:
+    """Turnstile validates a token again with its first idempotency_key for 300 s, our replay
+    lasts WEBCALL_IDEMPOTENCY_WINDOW_S (120 s): the same token and Idempotency-Key sent after the
+    replay had ended made a new call each time. A failed attempt does not use the token up."""
+    uri = "memory://"
+    if storage == "redis":
+        uri = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(uri).flushdb()
+    turnstile = FakeTurnstile(secret="ts-secret", single_use=True)
+    with turnstile.server as server:
+        app = make_app(
+            WEBCALL_TURNSTILE_SITE_KEY="ts-site",
+            WEBCALL_TURNSTILE_SECRET_KEY="ts-secret",
+            WEBCALL_TURNSTILE_VERIFY_URL=f"{server.url}/siteverify",
+            WEBCALL_RATELIMIT_STORAGE_URI=uri,
+            WEBCALL_IDEMPOTENCY_WINDOW_S="1",
+        )
+        solved, key = {"agent": "ravan", "bot_token": "good-token"}, {"Idempotency-Key": PAGE_KEY}
+        ravan[1].faults.append(Fault("status", status=500, body={}))
+        assert codes([post(app, solved, **key)]) == ["provider_error"]
+        first = post(app, solved, **key)  # the page's retry after the error
+        assert first.status_code == 201, first.get_json()
+        replayed = post(app, solved, **key)
+        assert replayed.get_json()["call_id"] == first.get_json()["call_id"]
+        time.sleep(1.1)  # the replay has ended; Turnstile still takes the token with this key
+        assert codes([post(app, solved, **key), post(app, solved, **key)]) == ["bot_check_failed"] * 2
+    assert [form.get("response") for form in turnstile.verified] == ["good-token"] * 5  # every one checked
+    assert list(ravan[1].calls) == [first.get_json()["call_id"]]

@@ -417,7 +417,7 @@ def test_without_turnstile_phone_calls_are_refused_and_web_calls_still_work(
     assert sent == ["web_call"]  # nothing was dialled
 
 
-def test_one_solved_bot_check_dials_one_number(
+def test_one_solved_bot_check_dials_one_number_once(
     tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, unleashx: Any
 ) -> None:
     """Turnstile validates a token again only with the idempotency_key of its first validation;
@@ -444,4 +444,7 @@ def test_one_solved_bot_check_dials_one_number(
         time.sleep(1.2)  # past webcall's replay of the first answer
         refused = dial("+14155552672")
         assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "bot_check_failed")
+        # Nor the same number again: Turnstile still takes the token with this key, we don't.
+        again = dial(NUMBER)
+        assert (again.status_code, again.get_json()["error"]["code"]) == (403, "bot_check_failed")
     assert [r.json["phone_number"] for r in unleashx[1].requests if isinstance(r.json, dict)] == [NUMBER]

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, g, request
 
 from ..catalogue import Agent, CallMode
 from ..errors import AppError, InvalidDemoLink, WebCallsDisabled
+from ..guards.botcheck import one_call_per_token
 from ..guards.idempotency import scoped_key
 from ..guards.limits import check_client_limit, client_ip, spend_call
 from ..guards.origin import check_origin, request_origin
@@ -84,8 +85,10 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
 
     def create() -> dict[str, Any]:
-        spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
-        return start_web_call(state, order, variables, key, attempt)
+        # Not on a replay: a checked token creates one call, however long Turnstile accepts it.
+        with one_call_per_token(state.limits, order.bot_token if state.bot_verifier else None, key):
+            spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
+            return start_web_call(state, order, variables, key, attempt)
 
     return state.replay.run(key, create) if key else create()
 

@@ -29,6 +29,7 @@ from ..errors import (
     ProviderError,
     UnknownCall,
 )
+from ..guards.botcheck import one_call_per_token
 from ..guards.idempotency import scoped_key
 from ..guards.limits import (
     check_client_limit,
@@ -118,15 +119,18 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
         # The agent's limits and the number's, all or nothing: a call one of them refuses takes
         # nothing of the others (hammering a number in its cooldown leaves the agent's budget).
         provider_limit = state.settings.providers[agent.provider].creates_per_minute()
-        spend_phone_call(agent, state.settings, provider_limit, number_ref)
-        try:
-            return _call(state, order, destination, variables, key, attempt)
-        except ProviderError as error:
-            if error.upstream_status is not None and error.upstream_status < 500:
-                # The provider refused the call in so many words: nothing was dialled, so the
-                # caller may try again now (the daily cap still counts the attempt).
-                refund_cooldown(agent, number_ref)
-            raise
+        # Not on a replay: a checked token dials once with its key, however long Turnstile takes it.
+        checked_token = order.bot_token if phone.bot_check else None
+        with one_call_per_token(state.limits, checked_token, key and f"{key}|{number_ref}"):
+            spend_phone_call(agent, state.settings, provider_limit, number_ref)
+            try:
+                return _call(state, order, destination, variables, key, attempt)
+            except ProviderError as error:
+                if error.upstream_status is not None and error.upstream_status < 500:
+                    # The provider refused the call in so many words: nothing was dialled, so the
+                    # caller may try again now (the daily cap still counts the attempt).
+                    refund_cooldown(agent, number_ref)
+                raise
 
     return state.replay.run(key, create) if key else create()
 
