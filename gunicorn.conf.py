@@ -3,6 +3,7 @@
 import glob
 import multiprocessing
 import os
+import sys
 import tempfile
 
 from dotenv import load_dotenv
@@ -12,6 +13,8 @@ from dotenv import load_dotenv
 load_dotenv(".env", override=False)
 
 bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+
+
 # A call mostly waits on its provider: gevent's worker waits on any number of them in one
 # thread (it patches the standard library as the worker starts, before the app is imported).
 # Measured in a burst of 200 calls to a 300 ms provider (bench/README.md, latest run): gevent
@@ -20,14 +23,25 @@ bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}
 # (4.3x); 256 threads took 1.80x there and swung to 8.7x in other runs as they contended for
 # the GIL.
 # WEBCALL_WORKER_CLASS=gthread (with WEBCALL_THREADS threads) is the thread-per-call model.
+def _count(name: str, default: int) -> int:
+    """A positive whole number from the variable ``name`` (unset or empty: ``default``); anything
+    else stops gunicorn with one line, as the app's own settings do."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        sys.exit(f"webcall: {name} must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 worker_class = os.environ.get("WEBCALL_WORKER_CLASS", "gevent")
-worker_connections = int(os.environ.get("WEBCALL_WORKER_CONNECTIONS", "1000"))
-threads = int(os.environ.get("WEBCALL_THREADS", "64"))
+worker_connections = _count("WEBCALL_WORKER_CONNECTIONS", 1000)
+threads = _count("WEBCALL_THREADS", 64)
 # Rate limits, budgets and idempotent replays are counted in one place: in memory that is one
 # process, so several workers need WEBCALL_RATELIMIT_STORAGE_URI=redis://… (see README).
 _shared_storage = os.environ.get("WEBCALL_RATELIMIT_STORAGE_URI", "memory://").startswith("redis")
 _default_workers = min(4, multiprocessing.cpu_count()) if _shared_storage else 1
-workers = int(os.environ.get("WEB_CONCURRENCY", _default_workers))
+workers = _count("WEB_CONCURRENCY", _default_workers)
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

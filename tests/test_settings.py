@@ -216,6 +216,51 @@ def test_call_log_and_admin_settings_are_checked(env: dict[str, str], problem: s
             assert secret not in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEBCALL_CLIENT_TIMEOUT_S", "1e10"),  # a socket timeout past time_t: every request a 500
+        ("WEBCALL_CLIENT_TIMEOUT_S", "inf"),
+        ("WEBCALL_READ_TIMEOUT_S", "inf"),
+        ("WEBCALL_CONNECT_TIMEOUT_S", "1e300"),
+        ("WEBCALL_TOKEN_TTL_S", "99999999999999"),  # a token expiry past year 9999: every call a 500
+        ("WEBCALL_HISTORY_SYNC_INTERVAL_S", "99999999999999"),  # the sync thread died on its sleep
+        ("WEBCALL_IDEMPOTENCY_WINDOW_S", "99999999999999"),
+        ("WEBCALL_RATELIMIT_STORAGE_URI", "redis://:abc"),  # a traceback at start-up
+        ("WEBCALL_RATELIMIT_STORAGE_URI", "redis://localhost:99999"),
+    ],
+)
+def test_a_value_no_clock_or_socket_can_hold_is_refused_at_start_up(name: str, value: str) -> None:
+    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_mapping({**quick, name: value})
+
+
+@pytest.mark.parametrize(("name", "value"), [("WEBCALL_THREADS", "abc"), ("WEBCALL_WORKER_CONNECTIONS", "0")])
+def test_gunicorn_names_a_bad_size_in_one_line(name: str, value: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCALL_", "LIVEKIT_"))}
+    env.update({name: value, "WEBCALL_BIND": "127.0.0.1:0"})
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--check-config",
+         "webapp:create_app()"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"{name} must be a whole number of at least 1, got {value!r}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_gunicorn_takes_an_empty_size_as_its_default() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCALL_", "LIVEKIT_"))}
+    env.update({"WEBCALL_THREADS": "", "WEBCALL_WORKER_CONNECTIONS": " "})
+    done = subprocess.run(
+        [sys.executable, "-c", "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
+         "print(c['threads'], c['worker_connections'])"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout.split() == ["64", "1000"], done.stderr
+
+
 def test_short_secrets_start_with_a_warning_naming_them() -> None:
     """A short password or token works (a test, a first try) and is named at start-up."""
     kinds = ("ADMIN_PASSWORD", "ADMIN_TOKEN", "WEBHOOK_TOKEN", "METRICS_TOKEN")

@@ -35,6 +35,8 @@ from .providers import ProviderSettings, registry
 
 # Not redis+sentinel://: limits could count there, but the replays' client (redis.Redis.from_url) cannot.
 STORAGE_SCHEMES = ("memory://", "redis://", "rediss://")
+HOUR_S = 3600
+DAY_S = 24 * HOUR_S
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")  # one URL path segment, nothing to escape
 MIN_INTERVAL_S = 60  # the periodic history sync: providers limit how often we may read
@@ -51,6 +53,10 @@ def _storage(value: str) -> str:
     """Where limits, budgets and replays are counted."""
     if not value.startswith(STORAGE_SCHEMES):
         raise ValueError("must be memory:// or a redis:// or rediss:// URL (Redis Sentinel is not supported)")
+    try:
+        urlsplit(value).port  # noqa: B018  (reading it checks it: a number from 0 to 65535)
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
     return value
 
 
@@ -154,11 +160,15 @@ class Settings(CatalogueSource):
     # Signs demo links: keep it stable across workers and restarts. Unset: a random per-process key.
     secret_key_value: SecretStr | None = _var("WEBCALL_SECRET_KEY")
     max_body_bytes: PositiveInt = _var("WEBCALL_MAX_BODY_BYTES", 16 * 1024)
-    connect_timeout_s: PositiveFloat = _var("WEBCALL_CONNECT_TIMEOUT_S", 3.0)
-    read_timeout_s: PositiveFloat = _var("WEBCALL_READ_TIMEOUT_S", 10.0)
+    # Upper bounds: past them a value is a mistake, and a huge one (1e10, inf) would fail every
+    # request or call when a socket timeout, a date or a sleep cannot hold it.
+    connect_timeout_s: PositiveFloat = _var("WEBCALL_CONNECT_TIMEOUT_S", 3.0, le=300)
+    read_timeout_s: PositiveFloat = _var("WEBCALL_READ_TIMEOUT_S", 10.0, le=HOUR_S)
     # The longest a client may pause while sending a request's body or taking its answer.
-    client_timeout_s: PositiveFloat = _var("WEBCALL_CLIENT_TIMEOUT_S", 15.0)
-    token_ttl_s: PositiveInt = _var("WEBCALL_TOKEN_TTL_S", 600)  # livekit: participant token lifetime
+    client_timeout_s: PositiveFloat = _var("WEBCALL_CLIENT_TIMEOUT_S", 15.0, le=HOUR_S)
+    token_ttl_s: PositiveInt = _var(
+        "WEBCALL_TOKEN_TTL_S", 600, le=DAY_S
+    )  # livekit: participant token lifetime
     rate_limits: RateLimits = _var("WEBCALL_RATE_LIMITS", "10/minute;60/hour")  # per client IP
     global_rate_limit: RateLimits = _var("WEBCALL_GLOBAL_RATE_LIMIT", "600/minute")  # all clients
     agent_calls_per_minute: PositiveInt = _var("WEBCALL_AGENT_CALLS_PER_MINUTE", 30)
@@ -169,7 +179,7 @@ class Settings(CatalogueSource):
     trusted_proxies: int = _var("WEBCALL_TRUSTED_PROXIES", 0, ge=0)
     # Where visitors reach the app (behind a TLS proxy: https://calls.example.com); unset: as requested.
     public_url: Annotated[str, AfterValidator(_origin_url)] | None = _var("WEBCALL_PUBLIC_URL")
-    idempotency_window_s: PositiveInt = _var("WEBCALL_IDEMPOTENCY_WINDOW_S", 120)
+    idempotency_window_s: PositiveInt = _var("WEBCALL_IDEMPOTENCY_WINDOW_S", 120, le=DAY_S)
     turnstile_site_key: str | None = _var("WEBCALL_TURNSTILE_SITE_KEY")
     turnstile_secret_key: SecretStr | None = _var("WEBCALL_TURNSTILE_SECRET_KEY")
     turnstile_verify_url: str = _var(
@@ -186,7 +196,7 @@ class Settings(CatalogueSource):
     # The call log. Unset: an SQLite file in the instance folder (one host); PostgreSQL for more.
     database_url: DatabaseUrl = _var("WEBCALL_DATABASE_URL")
     # Pull the providers' call history this often, inside the app (0: only `flask history sync`).
-    history_sync_interval_s: int = _var("WEBCALL_HISTORY_SYNC_INTERVAL_S", 0, ge=0)
+    history_sync_interval_s: int = _var("WEBCALL_HISTORY_SYNC_INTERVAL_S", 0, ge=0, le=7 * DAY_S)
     # The secret path segment of POST /webhooks/<provider>/<token> (unset: webhooks are off).
     webhook_token: UrlSafeToken = _var("WEBCALL_WEBHOOK_TOKEN")
     # /admin's password (unset: the admin view is off) and the admin API's bearer token (unset: off).

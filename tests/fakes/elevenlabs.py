@@ -6,7 +6,11 @@ token for a room named after the conversation (`…conv_<id>`), where ElevenLabs
 joins (no worker is dispatched: the test puts its own agent there). Errors are FastAPI's:
 `{"detail": {"status", "message"}}`, and 422 with a list of problems for a bad query. One
 way stricter than the API: unknown query parameters are refused, so that our adapter is
-caught sending anything undocumented.
+caught sending anything it should not. Known means the README's (`agent_id`, `cursor`,
+`participant_name`, `branch_id`, `environment`) and a few more of ElevenLabs' own API the
+README does not list: the list's `page_size`, `call_start_after_unix` and
+`call_start_before_unix` (the adapter's history sync pages by time with them), and the
+token's `source` and `version` (ElevenLabs' JS SDK sends them; the adapter does not).
 """
 
 from __future__ import annotations

@@ -59,6 +59,15 @@ def test_json_documents_and_probes_fail_in_json(app: Flask) -> None:
         assert (refused.status_code, json_error(refused)) == (405, "method_not_allowed"), path
 
 
+def test_metrics_and_the_api_and_probes_without_their_exact_path_fail_in_json(tmp_path: Path) -> None:
+    client = build_app(tmp_path, CATALOGUE, WEBCALL_METRICS_TOKEN="m" * 40).test_client()
+    refused = client.post("/metrics", headers=BROWSER)
+    assert (refused.status_code, json_error(refused)) == (405, "method_not_allowed")
+    for path in ("/api", "/healthz/", "/readyz/"):
+        missing = client.get(path, headers=BROWSER)
+        assert (missing.status_code, json_error(missing)) == (404, "not_found"), path
+
+
 def test_pages_still_fail_as_pages(app: Flask) -> None:
     client = app.test_client()
     for path in ("/talk/local", "/embed/local"):

@@ -19,8 +19,9 @@ from .logging import mask_secret_paths
 log = logging.getLogger(__name__)
 # The addresses that answer programs, so fail in JSON whatever the request accepts: the API,
 # providers' webhooks, the embed widget's panel, the JSON documents (``/openapi.json``,
-# ``/admin/live.json``) and the health probes. Told by the path, as a 404 or 405 has no route.
-MACHINE_PATHS = re.compile(r"/(api|webhooks)/.*|/embed/[^/]+/panel|.*\.json|/healthz|/readyz")
+# ``/admin/live.json``), the health probes and ``/metrics``. Told by the path, as a 404 or 405
+# has no route.
+MACHINE_PATHS = re.compile(r"/(api|webhooks)(/.*)?|/embed/[^/]+/panel|.*\.json|/(healthz|readyz|metrics)/?")
 
 
 class ErrorDetail(BaseModel):
