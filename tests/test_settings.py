@@ -204,6 +204,9 @@ def test_public_url_is_an_origin(value: str) -> None:
         ),
         ({"WEBCALL_HISTORY_SYNC_INTERVAL_S": "-1"}, "WEBCALL_HISTORY_SYNC_INTERVAL_S"),
         ({"WEBCALL_WEBHOOK_TOKEN": "a/b" + "c" * 40}, "WEBCALL_WEBHOOK_TOKEN: may hold only letters"),
+        # Sent as UTF-8 in a header, read back as Latin-1: such a token never matched.
+        ({"WEBCALL_METRICS_TOKEN": "tokén-long-enough-xx"}, "WEBCALL_METRICS_TOKEN: may hold only ASCII"),
+        ({"WEBCALL_ADMIN_TOKEN": "ü" * 40}, "WEBCALL_ADMIN_TOKEN: may hold only ASCII"),
     ],
 )
 def test_call_log_and_admin_settings_are_checked(env: dict[str, str], problem: str) -> None:

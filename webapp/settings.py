@@ -39,6 +39,7 @@ HOUR_S = 3600
 DAY_S = 24 * HOUR_S
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")  # one URL path segment, nothing to escape
+HEADER_SAFE = re.compile(r"[!-~]+")  # printable ASCII, no spaces: what an HTTP header carries as it is
 MIN_INTERVAL_S = 60  # the periodic history sync: providers limit how often we may read
 
 
@@ -88,17 +89,21 @@ def _database_url(value: SecretStr | None) -> SecretStr | None:
     return SecretStr(url)
 
 
-def _secret(*, url_safe: bool = False) -> AfterValidator:
+def _secret(*, url_safe: bool = False, header_safe: bool = False) -> AfterValidator:
     """An optional secret: empty means unset. A short one is allowed (tests, a first try) and
     warned about at start-up (:meth:`Settings.warnings`)."""
 
     def check(value: SecretStr | None) -> SecretStr | None:
-        """Unset, or a secret without surrounding spaces (URL-safe where asked)."""
+        """Unset, or a secret without surrounding spaces (URL-safe, or fit for a header, where asked)."""
         if value is None or not value.get_secret_value():
             return None
         text = value.get_secret_value()
         if url_safe and not URL_SAFE.fullmatch(text):
             raise ValueError("may hold only letters, digits, '-' and '_'")
+        if header_safe and not HEADER_SAFE.fullmatch(text):
+            # Sent in an Authorization header: a client sends other characters as UTF-8 bytes,
+            # which no server reads back as the same text, so such a token could never match.
+            raise ValueError("may hold only ASCII letters, digits and punctuation (no spaces)")
         if text != text.strip():
             raise ValueError("must not start or end with spaces")
         return value
@@ -109,6 +114,7 @@ def _secret(*, url_safe: bool = False) -> AfterValidator:
 OptionalSecret = SecretStr | None
 DatabaseUrl = Annotated[OptionalSecret, AfterValidator(_database_url)]
 Secret = Annotated[OptionalSecret, _secret()]
+BearerToken = Annotated[OptionalSecret, _secret(header_safe=True)]
 UrlSafeToken = Annotated[OptionalSecret, _secret(url_safe=True)]
 # What resists guessing: below these lengths a secret is used, and warned about at start-up.
 STRONG_CHARS = {"WEBCALL_ADMIN_PASSWORD": 12, "WEBCALL_ADMIN_TOKEN": 32, "WEBCALL_WEBHOOK_TOKEN": 32,
@@ -192,7 +198,7 @@ class Settings(CatalogueSource):
     log_level: Annotated[str, AfterValidator(_log_level)] = _var("WEBCALL_LOG_LEVEL", "INFO")
     log_format: Literal["json", "text"] = _var("WEBCALL_LOG_FORMAT", "json")  # text: for a terminal
     # /metrics (Prometheus) answers only with "Authorization: Bearer <this>"; unset: no /metrics.
-    metrics_token: Secret = _var("WEBCALL_METRICS_TOKEN")
+    metrics_token: BearerToken = _var("WEBCALL_METRICS_TOKEN")
     # The call log. Unset: an SQLite file in the instance folder (one host); PostgreSQL for more.
     database_url: DatabaseUrl = _var("WEBCALL_DATABASE_URL")
     # Pull the providers' call history this often, inside the app (0: only `flask history sync`).
@@ -201,7 +207,7 @@ class Settings(CatalogueSource):
     webhook_token: UrlSafeToken = _var("WEBCALL_WEBHOOK_TOKEN")
     # /admin's password (unset: the admin view is off) and the admin API's bearer token (unset: off).
     admin_password: Secret = _var("WEBCALL_ADMIN_PASSWORD")
-    admin_token: Secret = _var("WEBCALL_ADMIN_TOKEN")
+    admin_token: BearerToken = _var("WEBCALL_ADMIN_TOKEN")
 
     @field_validator("secret_key_value")
     @classmethod
