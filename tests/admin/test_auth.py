@@ -102,7 +102,7 @@ def test_while_the_storage_is_down_nobody_is_signed_in_and_nothing_fails(
     admin_app: Callable[..., Flask], doomed_redis: DoomedRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Whether a session was signed out cannot be read: it is refused (not a 500), and signing in
-    answers as it always has without its limit's storage."""
+    says it cannot be done now, on its page."""
     client = admin_app(WEBCALL_RATELIMIT_STORAGE_URI=doomed_redis.url).test_client()
     sign_in(client)
     assert client.get("/admin").status_code == 200
@@ -112,8 +112,10 @@ def test_while_the_storage_is_down_nobody_is_signed_in_and_nothing_fails(
     assert listing.status_code == 303 and listing.headers["Location"] == "/admin/login?next=%2Fadmin"
     assert (live.status_code, live.get_json()["error"]["code"]) == (401, "signed_out")
     assert login.status_code == 200 and 'type="password"' in login.get_data(as_text=True)
-    refused = sign_in(client)
-    assert (refused.status_code, refused.get_json()["error"]["code"]) == (503, "limits_unavailable")
+    refused = sign_in(client)  # the sign-in page again, saying so (it was the API's JSON)
+    assert (refused.status_code, refused.mimetype) == (503, "text/html")
+    assert "Signing in is not possible right now" in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) >= 1
     logged = [record for record in caplog.records if record.name == "webapp.admin.auth"]
     assert logged and {record.getMessage() for record in logged} == {
         "admin: the session could not be checked, so it is refused"

@@ -31,7 +31,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, RateLimited
+from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, LimitsUnavailable, RateLimited
 from ..guards.headers import page_headers
 from ..guards.limits import limited
 from ..history.store import CallLogError, CallRecord
@@ -91,6 +91,19 @@ def too_many_attempts(error: RateLimited) -> Response:
     message = f"Too many attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
     response = page("admin/login.html", status=429, error=message, next=safe_next(_form_next()))
     response.headers["Retry-After"] = str(wait_s)
+    return response
+
+
+@bp.errorhandler(LimitsUnavailable)
+def storage_unreachable(error: LimitsUnavailable) -> Response:
+    """Sign-in and sign-out are counted where the limits are (Redis): while it cannot be reached
+    a page says so (the other views never ask it: a session that cannot be checked is none)."""
+    if request.endpoint == "admin.submit_login":
+        message = "Signing in is not possible right now. Please try again in a moment."
+        response = page("admin/login.html", status=503, error=message, next=safe_next(_form_next()))
+    else:
+        response = render_error_page(503, message="Please try again in a moment.")
+    response.headers["Retry-After"] = str(max(1, int(error.retry_after_s or 5)))
     return response
 
 
