@@ -2,7 +2,7 @@
 
 The fakes answer over real HTTP as documented, then a ``patch`` fault changes one field of
 the answer: a LiveKit URL the browser must not be sent to, an id that is not short text, a
-token too big or already expired, a ``success`` that is not ``true``, a call of the wrong
+token too big, a ``success`` that is not ``true``, a call of the wrong
 kind. Each is a 502 ``provider_bad_response``, for web calls and phone callbacks alike.
 """
 
@@ -269,23 +269,29 @@ def test_a_phone_call_id_that_fits_is_taken(app: Flask, request: pytest.FixtureR
 
 
 @pytest.mark.parametrize("provider", sorted(TOKEN_FIELDS))
-def test_an_expired_token_is_a_bad_response_and_logged(
+def test_an_expired_token_is_handed_on_and_logged(
     app: Flask, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture, provider: str
 ) -> None:
+    """LiveKit judges its own tokens (a provider's clock, or a test double's fixed token, may be
+    off): the call goes ahead, and the log says why the page may not join."""
     expired = token(ttl=timedelta(minutes=-5))
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.WARNING):
         response = web_call(app, request, provider, {TOKEN_FIELDS[provider]: expired})
-    assert error_code(response) == BAD_RESPONSE
+    assert response.status_code == 201, response.get_json()
     assert any("expired" in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.parametrize("provider", sorted(TOKEN_FIELDS))
 def test_a_token_just_expired_is_within_the_clock_skew(
-    app: Flask, request: pytest.FixtureRequest, provider: str
+    app: Flask, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture, provider: str
 ) -> None:
-    """A provider's clock a few seconds ahead of ours is no reason to refuse the call."""
-    response = web_call(app, request, provider, {TOKEN_FIELDS[provider]: token(ttl=timedelta(seconds=-10))})
+    """A provider's clock a few seconds ahead of ours is nothing to log."""
+    with caplog.at_level(logging.WARNING):
+        response = web_call(
+            app, request, provider, {TOKEN_FIELDS[provider]: token(ttl=timedelta(seconds=-10))}
+        )
     assert response.status_code == 201, response.get_json()
+    assert not any("expired" in record.getMessage() for record in caplog.records)
 
 
 # --- F6: a success that is not true, a call of another kind ---------------------------------
