@@ -51,10 +51,9 @@ def test_the_answer_carries_the_message_to_send_first() -> None:
     assert plain.protocol == {"initiation": {"type": "conversation_initiation_client_data"}}
 
 
-def test_a_room_without_a_conversation_id_is_a_bad_response() -> None:
-    """The call's id is its conversation's: a room name in its place names nothing ElevenLabs keeps."""
-    with pytest.raises(ProviderBadResponse):
-        elevenlabs.parse_token({"token": token("room_42")}, make_request(AGENT), HOST)
+def test_a_room_without_a_conversation_id_is_the_calls_id() -> None:
+    call = elevenlabs.parse_token({"token": token("room_42")}, make_request(AGENT), HOST)
+    assert call.call_id == "room_42"
 
 
 @pytest.mark.parametrize(

@@ -223,16 +223,20 @@ def test_a_ravan_room_id_standing_in_must_be_text_too(app: Flask, request: pytes
     )
 
 
-def test_an_elevenlabs_room_without_a_conversation_id_is_a_bad_response(
-    app: Flask, request: pytest.FixtureRequest
+@pytest.mark.parametrize(("room", "status"), [("room_agent_01jzexample", 201), ("r" * 256, 502)])
+def test_an_elevenlabs_room_without_a_conversation_id_is_the_id_when_it_fits(
+    app: Flask, request: pytest.FixtureRequest, room: str, status: int
 ) -> None:
     no_conversation = (
         api.AccessToken("key", "secret-" + "x" * 32)
         .with_identity("user-1")
-        .with_grants(api.VideoGrants(room_join=True, room="room_agent_01jzexample"))
+        .with_grants(api.VideoGrants(room_join=True, room=room))
         .to_jwt()
     )
-    assert error_code(web_call(app, request, "elevenlabs", {"token": no_conversation})) == BAD_RESPONSE
+    response = web_call(app, request, "elevenlabs", {"token": no_conversation})
+    assert response.status_code == status, response.get_json()
+    if status == 201:
+        assert response.get_json()["call_id"] == room
 
 
 @pytest.mark.parametrize("provider", sorted(TOKEN_FIELDS))

@@ -105,12 +105,13 @@ def parse_token(answer: Any, request: WebCallRequest, livekit_url: str) -> WebCa
     token = require_token(first_dict(answer).get("token"))
     protocol = {"initiation": initiation(request)}
     call = complete_from_token(WebCall(call_id="", livekit_url=livekit_url, token=token, protocol=protocol))
-    found = CONVERSATION_ID.search(call.room or "")
-    if not found:
-        # The room's name is not the conversation's id: neither its history nor we could find the call.
-        log.error("elevenlabs answered a token whose room names no conversation (conv_…)")
+    if not call.room:
+        log.error("elevenlabs answered a token without a room")
         raise ProviderBadResponse()
-    return dataclasses.replace(call, call_id=require_str(found.group(0)))
+    found = CONVERSATION_ID.search(call.room)
+    if not found:  # the call still goes ahead; its history will not find it by this id
+        log.warning("elevenlabs answered a room that names no conversation (conv_…): its name is the id")
+    return dataclasses.replace(call, call_id=require_str(found.group(0) if found else call.room))
 
 
 def list_params(query: HistoryQuery, cursor: str | None) -> dict[str, str]:
