@@ -172,9 +172,8 @@ class Settings(CatalogueSource):
     read_timeout_s: PositiveFloat = _var("WEBCALL_READ_TIMEOUT_S", 10.0, le=HOUR_S)
     # The longest a client may pause while sending a request's body or taking its answer.
     client_timeout_s: PositiveFloat = _var("WEBCALL_CLIENT_TIMEOUT_S", 15.0, le=HOUR_S)
-    token_ttl_s: PositiveInt = _var(
-        "WEBCALL_TOKEN_TTL_S", 600, le=DAY_S
-    )  # livekit: participant token lifetime
+    # livekit: participant token lifetime
+    token_ttl_s: PositiveInt = _var("WEBCALL_TOKEN_TTL_S", 600, le=DAY_S)
     rate_limits: RateLimits = _var("WEBCALL_RATE_LIMITS", "10/minute;60/hour")  # per client IP
     global_rate_limit: RateLimits = _var("WEBCALL_GLOBAL_RATE_LIMIT", "600/minute")  # all clients
     agent_calls_per_minute: PositiveInt = _var("WEBCALL_AGENT_CALLS_PER_MINUTE", 30)

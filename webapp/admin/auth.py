@@ -114,9 +114,9 @@ def _session_valid() -> bool:
 
 def _signed_out(session_id: str) -> bool:
     """Whether ``session_id`` was signed out (its window is full); when the storage cannot say,
-    it was (fail closed). ``Limits`` only counts, so its strategy's ``test`` reads the window."""
+    it was (fail closed)."""
     try:
-        return not app_state().limits.strategy.test(SIGNED_OUT, SIGNED_OUT_SCOPE, session_id)
+        return app_state().limits.is_full(SIGNED_OUT, SIGNED_OUT_SCOPE, session_id)
     except StorageError as problem:
         log.error("admin: the session could not be checked, so it is refused",
                   extra={"problem": str(problem.storage_error)})  # fmt: skip

@@ -105,6 +105,13 @@ class Limits:
             raise storage_unavailable(problem.storage_error) from problem
         return max(1, min(item.get_expiry(), round(reset_at - time.time())))
 
+    def is_full(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Whether ``item``'s window for ``identifiers`` is full, counting nothing.
+
+        ``StorageError`` when the storage cannot be reached: the caller decides which side is safe.
+        """
+        return not self.strategy.test(item, *identifiers)
+
     def is_reachable(self) -> bool:
         """Whether the storage answers (Redis' PING; memory always does)."""
         return self.strategy.storage.check()
