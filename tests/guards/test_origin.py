@@ -149,3 +149,20 @@ def test_our_own_page_refused_behind_a_proxy_says_which_setting_fixes_it(
     caplog.clear()
     assert call(app, "private", "https://evil.example").status_code == 403
     assert not any("WEBCALL_PUBLIC_URL" in r.getMessage() for r in caplog.records)  # another site: no hint
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [("GET", "/api/call", 404, "not_found"), ("GET", "/api/calls", 405, "method_not_allowed")],
+)
+def test_an_unrouted_api_error_answers_cors_to_allowed_origins(
+    app: Flask, method: str, path: str, status: int, code: str
+) -> None:
+    """An embed's mistake (a mistyped path, a wrong method) reaches its page as a readable error."""
+    client = app.test_client()
+    allowed = client.open(path, method=method, headers={"Origin": "https://shop.example.com"})
+    assert (allowed.status_code, allowed.get_json()["error"]["code"]) == (status, code)
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+    assert allowed.headers.getlist("Vary") == ["Origin"]
+    evil = client.open(path, method=method, headers={"Origin": "https://evil.example"})
+    assert evil.status_code == status and "Access-Control-Allow-Origin" not in evil.headers

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ..errors import BadRequest as BadRequestError
+from ..guards.origin import cors_headers
 from ..metrics import LIMIT_REFUSALS
 from ..pages.render import render_error_page
 from ..tracing import current_request_id
@@ -96,6 +97,10 @@ def init_app(app: Flask) -> None:
         allowed = getattr(error, "valid_methods", None)
         if response.status_code == 405 and allowed:
             response.headers["Allow"] = ", ".join(allowed)
+        if request.url_rule is None and request.path.startswith("/api/"):
+            # No route, so no blueprint answered CORS: an embed on an allowed origin still
+            # reads why (a mistyped path, a wrong method).
+            cors_headers(response)
         return response
 
     @app.errorhandler(Exception)
