@@ -7,7 +7,7 @@ import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from webapp.errors import AppError
-from webapp.phone.numbers import mask_e164, parse_destination
+from webapp.phone.numbers import mask, mask_e164, parse_destination
 
 ALLOWED = frozenset({"US", "GB", "DE"})
 
@@ -33,13 +33,25 @@ def test_numbers_are_normalised_and_masked(text: str, default: str | None, e164:
     [
         ("+59171234567", "+591 71****67"),  # Bolivian mobile: formatted as one group
         ("+35057123456", "+350 57****56"),  # Gibraltar mobile: the same
-        ("+1 415 555 2671 ext 99", "+1 415 ***-**71"),  # the extension is not the number's end
     ],
 )
-def test_a_number_formatted_as_one_group_or_with_an_extension_is_masked_too(text: str, masked: str) -> None:
-    destination = parse_destination(text, frozenset({"BO", "GI", "US"}))
+def test_a_number_formatted_as_one_group_is_masked_too(text: str, masked: str) -> None:
+    destination = parse_destination(text, frozenset({"BO", "GI"}))
     assert destination.masked == masked
     assert mask_e164(destination.e164) == masked
+
+
+def test_an_extension_is_not_the_masked_numbers_end() -> None:
+    assert mask(phonenumbers.parse("+1 415 555 2671 ext 99")) == "+1 415 ***-**71"
+
+
+@pytest.mark.parametrize("text", ["+1 415 555 2671 ext 99", "+1 415 555 2671 x9", "+44 20 7183 8750;ext=12"])
+def test_a_number_with_an_extension_is_refused_as_never_dialled(text: str) -> None:
+    # The providers dial E.164, which has no extension: the call would ring someone else.
+    with pytest.raises(AppError) as refused:
+        parse_destination(text, ALLOWED)
+    assert refused.value.code == "invalid_phone_number"
+    assert "extension" in refused.value.message
 
 
 def test_no_countrys_numbers_show_through_the_mask() -> None:

@@ -47,7 +47,8 @@ class Destination:
 def parse_number(text: object, default_country: str | None = None) -> tuple[Destination, int]:
     """Parse ``text`` (E.164, or national with ``default_country``): the number and its line type.
 
-    Raises ``InvalidPhoneNumber`` (400) when it is not a complete, valid number (or not text).
+    Raises ``InvalidPhoneNumber`` (400) when it is not a complete, valid number (or not text),
+    or has an extension.
     """
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_INPUT_CHARS:
         raise InvalidPhoneNumber()
@@ -58,6 +59,10 @@ def parse_number(text: object, default_country: str | None = None) -> tuple[Dest
         raise InvalidPhoneNumber() from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber()
+    if number.extension:  # the providers dial E.164, which has no extension: the call would miss
+        raise InvalidPhoneNumber(
+            "We can't dial an extension. Please give a number that rings you directly, such as a mobile."
+        )
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     destination = Destination(
         e164=e164, country=phonenumbers.region_code_for_number(number) or "", masked=mask(number)
@@ -89,7 +94,8 @@ def mask(number: phonenumbers.PhoneNumber) -> str:
 
     At least ``HIDDEN_DIGITS`` stay hidden: where the first group is most of the number (a
     Bolivian mobile formats as ``+591 71234567``, one group) only its first digits show. An
-    extension is left out: it is not dialled, and its digits are not the number's last two.
+    extension (never dialled: ``parse_number`` refuses one) is left out: its digits are not
+    the number's last two.
     """
     number = copy.copy(number)
     number.extension = None
