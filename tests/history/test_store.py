@@ -152,9 +152,9 @@ def test_a_phone_call_keeps_everything_we_know_when_the_providers_row_came_first
     first = store.record_created(
         attempt(channel="phone", phone_number="+1 415 ***-**71", request_id="req-1"), "sess-2", None
     )
-    again = store.record_created(
-        attempt(channel="phone", phone_number="+1 212 ***-**00", request_id="req-2"), "sess-2", None
-    )
+    second = attempt(channel="phone", phone_number="+1 212 ***-**00", request_id="req-2")
+    second = replace(second, origin="https://other.example", client_ref=client_reference("k", "198.51.100.7"))
+    again = store.record_created(second, "sess-2", None)
     record = store.find(first)
     assert record is not None and again == first
     assert (record.provider_agent_id, record.request_id, record.phone_number) == (
@@ -162,6 +162,7 @@ def test_a_phone_call_keeps_everything_we_know_when_the_providers_row_came_first
         "req-1",
         "+1 415 ***-**71",
     )
+    assert (record.origin, record.client_ref) == ("https://shop.example", attempt().client_ref)
 
 
 def test_every_database_keeps_a_nul_in_a_providers_texts_as_a_replacement_character(store: CallStore) -> None:

@@ -204,9 +204,9 @@ class CallStore:
         """Add what we know of our own call to the row the provider's history (or a replay) made.
 
         The channel is ours to say (a provider's list may not, and the row then said web); the
-        request id and the number are only ever ours, kept from a first request when a provider
-        replays its call to a second; the room and the provider's agent id are the provider's
-        when it reported them.
+        request id, the number, the origin and the client are only ever ours, kept from a first
+        request when a provider replays its call to a second; the room and the provider's agent
+        id are the provider's when it reported them.
         """
         key = and_(calls.c.provider == attempt.provider, calls.c.provider_call_id == provider_call_id)
         with writing(self.engine) as connection:
@@ -217,8 +217,8 @@ class CallStore:
                 .values(
                     agent=attempt.agent,
                     channel=attempt.channel,
-                    origin=attempt.origin or None,
-                    client_ref=attempt.client_ref,
+                    origin=_kept_or("origin", attempt.origin or None),
+                    client_ref=_kept_or("client_ref", attempt.client_ref),
                     outcome="created",
                     request_id=_kept_or("request_id", attempt.request_id),
                     phone_number=_kept_or("phone_number", attempt.phone_number),
