@@ -159,6 +159,17 @@ class Agent(BaseModel):
     # ``regions``); None: the provider's default.
     region: Text | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _agent_id_from_phone(cls, data: Any) -> Any:
+        """An agent that names its provider's agent only in its phone table (UnleashX's integer
+        id, a Convoi workforce) uses that one for everything."""
+        if isinstance(data, dict) and data.get("agent_id") is None:
+            phone = data.get("phone")
+            if isinstance(phone, dict) and phone.get("agent_id") is not None:
+                return {**data, "agent_id": phone["agent_id"]}
+        return data
+
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, provider: str) -> str:
@@ -174,7 +185,12 @@ class Agent(BaseModel):
     def _fits_the_provider(self) -> Agent:
         """What the provider can do (web, phone) and its own rules for ids and phone settings."""
         spec = registry()[self.provider]
-        if not spec.supports("web_call") and (self.web or not self.takes_phone_calls):
+        if not spec.supports("web_call") and self.web:
+            raise ValueError(
+                f"provider {self.provider!r} places phone calls only and has no web call: remove "
+                f"web = true (its page and widget offer the phone form)"
+            )
+        if not spec.supports("web_call") and not self.takes_phone_calls:
             web = [name for name, s in registry().items() if s.supports("web_call")]
             raise ValueError(
                 f"provider {self.provider!r} places phone calls only and has no web call: enable "

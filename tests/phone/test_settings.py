@@ -70,7 +70,7 @@ def load(tmp_path: Path, table: str, **env: str) -> Settings:
         (
             '[agents.a]\nprovider = "unleashx"\nagent_id = "101"\nweb = true\n[agents.a.phone]\n'
             'enabled = true\nallowed_countries = ["US"]\n',
-            "places phone calls only",
+            "places phone calls only and has no web call: remove web = true",
         ),
         (
             '[agents.a]\nprovider = "ravan"\nagent_id = "r"\n[agents.a.phone]\nenabled = true\n'
@@ -122,3 +122,38 @@ def test_a_convoi_workforce_agent_with_phone_calls_is_phone_only_by_default(tmp_
     assert agent.takes_phone_calls and not agent.takes_web_calls
     with pytest.raises(ConfigError, match="Convoi web calls need an agent id starting with 'agt_'"):
         load(tmp_path, table.replace("[agents.a.phone]", "web = true\n[agents.a.phone]"))
+
+
+@pytest.mark.parametrize(
+    ("table", "agent_id", "web"),
+    [
+        (
+            '[agents.a]\nprovider = "unleashx"\n[agents.a.phone]\nenabled = true\n'
+            'allowed_countries = ["US"]\nagent_id = 101\n',
+            "101",
+            False,
+        ),
+        (
+            '[agents.a]\nprovider = "convoi"\n[agents.a.phone]\nenabled = true\nallowed_countries = ["US"]\n'
+            'phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"\n'
+            'agent_id = "sqd_3fa85f6457174562b3fc2c963f66afa6"\n',
+            "sqd_3fa85f6457174562b3fc2c963f66afa6",
+            False,
+        ),
+    ],
+)
+def test_a_phone_agent_may_name_its_providers_agent_in_the_phone_table_alone(
+    tmp_path: Path, table: str, agent_id: str, web: bool
+) -> None:
+    """The issue lists the provider's agent id among what the phone table holds."""
+    agent = load(tmp_path, table).agents["a"]
+    assert (agent.agent_id, agent.takes_phone_calls, agent.takes_web_calls) == (agent_id, True, web)
+
+
+def test_a_convoi_agent_id_valid_for_web_calls_is_valid_for_phone_calls(tmp_path: Path) -> None:
+    """One rule for Convoi's ids: a '-' was a web agent's and refused once phone calls were on."""
+    table = ('[agents.a]\nprovider = "convoi"\nagent_id = "agt_abc-def"\n[agents.a.phone]\n'
+             'enabled = true\nallowed_countries = ["US"]\n'
+             'phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"\n')  # fmt: skip
+    agent = load(tmp_path, table).agents["a"]
+    assert agent.takes_phone_calls and agent.takes_web_calls

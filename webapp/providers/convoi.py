@@ -127,13 +127,18 @@ def parse_phone_call(answer: Any) -> PhoneCall:
     )
 
 
+# An agent (agt_…) or, for phone calls only, a workforce (sqd_…): a web call with one is a 422.
+# Convoi's own ids are hex after the prefix; letters, digits, '_' and '-' are taken (one word).
+AGENT_ID_PATTERN = r"(agt|sqd)_[A-Za-z0-9_-]{1,128}"
+
+
 def check_phone(agent_id: str, phone: Any) -> list[str]:
     """Convoi dials from one of our numbers (phn_…), with an agent (agt_…) or a workforce (sqd_…)."""
     problems = []
     if not phone.phone_number_id:
         problems.append("phone_number_id (a Convoi number, phn_…) is required for Convoi")
     runner = phone.agent_id or agent_id
-    if not re.fullmatch(r"(agt|sqd)_[A-Za-z0-9]+", runner):
+    if not re.fullmatch(AGENT_ID_PATTERN, runner):
         problems.append("agent_id must be a Convoi agent (agt_…) or workforce (sqd_…) id")
     return problems
 
@@ -302,9 +307,7 @@ PROVIDER = ProviderSpec(
     title="Convoi AI",
     settings=ConvoiSettings,
     adapter=ConvoiProvider,
-    # An agent (agt_…) or, for phone calls only, a workforce (sqd_…): a web call with one is a 422.
-    # Convoi's own ids are hex after the prefix; letters, digits, '_' and '-' are taken (one word).
-    agent_id_pattern=r"(agt|sqd)_[A-Za-z0-9_-]{1,128}",
+    agent_id_pattern=AGENT_ID_PATTERN,
     agent_id_hint="a Convoi agent id is 'agt_' (or 'sqd_' for a workforce, phone calls only) followed by "
     "letters, digits, '_' or '-'",
     web_agent_id_pattern=r"agt_[A-Za-z0-9_-]{1,128}",
