@@ -169,6 +169,13 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     corrected = transcript.locator('[data-speaker="agent"]', has_text="I said it right.")
     expect(corrected).to_have_attribute("data-final", "true", timeout=15_000)
     expect(transcript).not_to_contain_text("I said this wrong.")
+    # No agent_response confirmed that streamed line: the next turn's answer is a line of its own.
+    chat.fill("answer at once")
+    chat.press("Enter")
+    whole = transcript.locator('[data-speaker="agent"]', has_text="A whole answer, not streamed.")
+    expect(whole).to_have_attribute("data-final", "true", timeout=15_000)
+    expect(corrected).to_have_count(1)
+    assert whole.get_attribute("data-segment-id") != corrected.get_attribute("data-segment-id")
 
     # Context from the host page, through the JS API.
     sent = page.evaluate("() => window.webcall.get('elevenlabs-demo').sendContext('On the orders page.')")

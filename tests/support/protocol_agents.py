@@ -320,6 +320,8 @@ class ElevenLabsAgent(ProtocolAgent):
                 "corrected_agent_response": "I said it right.",
             }
             await self.send({"type": "agent_response_correction", **fix})  # the fields as its own
+        elif text == "answer at once":
+            await self.respond("A whole answer, not streamed.")
         elif text == "interrupt yourself":
             await self.stream(["This is a long answer ", "that will be "], stop=False)
             await self.send({"type": "interruption", "interruption_event": {"event_id": 99}})

@@ -92,6 +92,7 @@ class ElevenLabsAgent {
     if (!(await this.sendAfterInitiation({ type: 'user_message', text }))) {
       throw new Error('The agent has not joined yet.');
     }
+    closeReply(this);
     this.thinking = true;
     this.reportState();
   }
@@ -171,6 +172,7 @@ const HANDLERS = {
   user_transcript: (agent, { user_transcription_event: heard }) => {
     const text = heard?.user_transcript?.trim();
     if (!text) return;
+    closeReply(agent);
     agent.line('user', text, true);
     agent.thinking = true;
     agent.reportState();
@@ -182,7 +184,9 @@ const HANDLERS = {
     const fix = body(message, 'agent_response_correction_event');
     const text = fix?.corrected_agent_response?.trim();
     const { reply } = agent;
-    if (reply && text) agent.line('agent', text, true, reply.id, reply.cut);
+    if (!reply || !text) return;
+    Object.assign(reply, { text, streaming: false, confirmed: true }); // its last word
+    agent.line('agent', text, true, reply.id, reply.cut);
   },
   client_tool_call: (agent, message) => {
     stopThinking(agent);
@@ -196,6 +200,14 @@ function newReply(agent, streaming) {
   agent.lineCount += 1;
   agent.reply = { id: `el-${agent.lineCount}`, text: '', streaming, confirmed: false, cut: false };
   return agent.reply;
+}
+
+/**
+ * The caller's turn: the agent's line so far is done, so the next response is a line of its own
+ * even when no `agent_response` confirmed the one streamed before.
+ */
+function closeReply(agent) {
+  if (agent.reply) agent.reply.confirmed = true;
 }
 
 /** A whole response: it completes the line streamed for it, if any, or is a line of its own. */
