@@ -161,8 +161,9 @@ def parse_since(value: str | None) -> datetime | None:
 @click.option(
     "--since",
     metavar="ISO-8601",
-    help="Calls started at or after this (default: where the last run that missed a page started, "
-    "else a day before the newest call already synced; everything the first time).",
+    help="Calls started after this (Ravan's started_after leaves out one that started at this very "
+    "instant; default: where the last run that missed a page started, else a day before the newest "
+    "call already synced; everything the first time).",
 )
 def sync_command(provider: str | None, since: str | None) -> None:
     """Pull each configured agent's calls from its provider into the call log.
