@@ -12,7 +12,7 @@ from limits import RateLimitItemPerMinute
 from tests.guards.conftest import DoomedRedis
 from tests.support.apps import FAKE_AGENT_IDS, build_app, codes, post, provider_env
 from webapp.errors import AppError
-from webapp.guards.limits import Limits, agent_calls_per_minute
+from webapp.guards.limits import Limits, NumberDay, NumberTurn, agent_calls_per_minute
 from webapp.state import app_state
 
 CATALOGUE = """
@@ -170,6 +170,25 @@ def test_giving_back_uncounts_one_call(limits: Limits) -> None:
     assert limits.strategy.get_window_stats(three, "someone-else").remaining == 3
 
 
+def test_a_numbers_turn_and_day_are_one_count_for_every_cooldown_and_cap(limits: Limits) -> None:
+    """Every agent's cooldown and cap for a number read the same calls, each against its own size."""
+
+    def turn(cooldown_s: int) -> int:
+        """Take the number's turn with this cooldown: the wait, 0 when it was free."""
+        return limits.take_turn(NumberTurn(cooldown_s), "number") or 0
+
+    assert turn(0) == 0  # no wait, but the number's last call all the same
+    assert 599 <= turn(600) <= 600 and 299 <= turn(300) <= 300
+    limits.give_back(NumberTurn(0), "number")  # that call was never placed
+    assert [turn(600), turn(0)] == [0, 0]
+    limits.give_back(NumberTurn(0), "number")  # nor was this one: the call before is the last again
+    assert 299 <= turn(300) <= 300
+    assert [limits.hit(NumberDay(3), "number") for _ in range(2)] == [None, None]
+    assert 86399 <= (limits.hit(NumberDay(1), "number") or 0) <= 86400  # one a day: two today already
+    assert limits.hit(NumberDay(3), "number") is None
+    assert limits.hit(NumberDay(3), "number") is not None
+
+
 def test_redis_down_counts_nothing_and_giving_back_is_only_logged(
     doomed_redis: DoomedRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -182,6 +201,9 @@ def test_redis_down_counts_nothing_and_giving_back_is_only_logged(
         limits.hit(three, "agent")
     error = refused.value
     assert (error.status_code, error.code, error.retry_after_s) == (503, "limits_unavailable", 5)
+    with pytest.raises(AppError) as refused:
+        limits.take_turn(NumberTurn(600), "number")  # our own script, mapped the same way
+    assert (refused.value.status_code, refused.value.code) == (503, "limits_unavailable")
     caplog.clear()
     limits.give_back(three, "agent")
     assert [r.getMessage() for r in caplog.records] == ["limits: could not give a call back"]

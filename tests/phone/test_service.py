@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
-from limits import RateLimitItemPerSecond
 
-from tests.support.apps import FAKE_AGENT_IDS, app_state_of, build_app, provider_env
-from webapp.guards.limits import destination_ref
+from tests.fakes import Fault
+from tests.support.apps import FAKE_AGENT_IDS, build_app, provider_env
 
 NUMBER, OTHER, THIRD = "+14155552671", "+14155552672", "+14155552673"
 SECRET_KEY = "k" * 40
@@ -55,6 +54,27 @@ allowed_countries = ["US"]
 from_number = "+14157774444"
 bot_check = false
 cooldown_s = 600
+
+[agents.hasty]
+provider = "ravan"
+agent_id = "{ravan}"
+[agents.hasty.phone]
+enabled = true
+allowed_countries = ["US"]
+from_number = "+14157774444"
+bot_check = false
+cooldown_s = 300
+daily_cap_per_number = 2
+
+[agents.roomy]
+provider = "ravan"
+agent_id = "{ravan}"
+[agents.roomy.phone]
+enabled = true
+allowed_countries = ["US"]
+from_number = "+14157774444"
+bot_check = false
+cooldown_s = 0
 """
 
 
@@ -122,17 +142,10 @@ def test_a_number_past_its_daily_cap_takes_nothing_of_the_agents_per_minute_cap(
 def test_a_call_the_agents_limits_refuse_leaves_the_number_its_turn(app: Flask, ravan: Any) -> None:
     """The agent's limits are counted first, so a refusal by them never touches the number's cooldown."""
     assert [ask(app, "single", NUMBER), ask(app, "single", OTHER)] == [(202, None), (429, "agent_busy")]
-    assert dialled(ravan) == [NUMBER]
-    assert cooldown_turns_left(app, "single", OTHER) == 1
-    assert cooldown_turns_left(app, "single", NUMBER) == 0
-
-
-def cooldown_turns_left(app: Flask, agent: str, number: str) -> int:
-    """How many calls the number's cooldown window still allows (a minute is too long to wait for)."""
-    state = app_state_of(app)
-    cooldown = RateLimitItemPerSecond(1, state.settings.agents[agent].phone.cooldown_s)  # type: ignore[union-attr]
-    ref = destination_ref(SECRET_KEY, number)
-    return state.limits.strategy.get_window_stats(cooldown, "number-cooldown", ref).remaining
+    # Another agent with the same cooldown finds the second number free (a minute is too long
+    # to wait for this agent's cap), the first one not.
+    assert [ask(app, "tiny", OTHER), ask(app, "tiny", NUMBER)] == [(202, None), (429, "number_cooldown")]
+    assert dialled(ravan) == [NUMBER, OTHER]
 
 
 def test_a_numbers_cooldown_holds_whichever_agent_calls_it(app: Flask, ravan: Any) -> None:
@@ -141,6 +154,36 @@ def test_a_numbers_cooldown_holds_whichever_agent_calls_it(app: Flask, ravan: An
     assert ask(app, "single", NUMBER) == (429, "number_cooldown")
     assert ask(app, "single", OTHER) == (202, None)
     assert dialled(ravan) == [NUMBER, OTHER]
+
+
+def test_agents_with_other_cooldowns_and_caps_count_a_number_together(app: Flask, ravan: Any) -> None:
+    """Each agent checks every call to the number against its own cooldown and daily cap."""
+    assert ask(app, "tiny", NUMBER) == (202, None)  # a cooldown of 600 s
+    assert ask(app, "hasty", NUMBER) == (429, "number_cooldown")  # one of 300 s: a call 300 s ago at most
+    assert ask(app, "brisk", NUMBER) == (429, "number_daily_cap")  # no cooldown, one call a day
+    assert ask(app, "hasty", OTHER) == (202, None)
+    assert ask(app, "tiny", OTHER) == (429, "number_cooldown")  # the shorter cooldown's call holds the longer
+    assert dialled(ravan) == [NUMBER, OTHER]
+
+
+def test_a_numbers_calls_today_count_against_every_agents_cap(app: Flask, ravan: Any) -> None:
+    assert [ask(app, "roomy", NUMBER), ask(app, "roomy", NUMBER)] == [(202, None)] * 2  # no cooldown, 3 a day
+    assert ask(app, "brisk", NUMBER) == (429, "number_daily_cap")  # one a day: the number had two
+    assert [ask(app, "roomy", NUMBER), ask(app, "roomy", NUMBER)] == [(202, None), (429, "number_daily_cap")]
+    # An agent without a cooldown still makes the number's last call: the others wait for it.
+    assert [ask(app, "brisk", OTHER), ask(app, "hasty", OTHER)] == [(202, None), (429, "number_cooldown")]
+    assert dialled(ravan) == [NUMBER] * 3 + [OTHER]
+
+
+def test_a_call_the_provider_refused_gives_the_number_its_turn_back_for_every_agent(
+    app: Flask, ravan: Any
+) -> None:
+    """Nothing was dialled, so no cooldown for anyone; the daily cap still counts the attempt."""
+    ravan[1].faults.append(Fault("status", status=400, body={"success": False, "message": "no credit"}))
+    assert ask(app, "tiny", NUMBER) == (502, "provider_error")
+    assert ask(app, "hasty", NUMBER) == (202, None)
+    assert ask(app, "tiny", NUMBER) == (429, "number_cooldown")
+    assert ask(app, "brisk", NUMBER) == (429, "number_daily_cap")
 
 
 def test_concurrent_requests_from_several_workers_place_one_call_within_a_limit_of_one(

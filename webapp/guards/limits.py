@@ -12,7 +12,9 @@ after the view, a sixth of the CPU of a call).
 
 What a call costs (the agent's caps, a phone number's cooldown and daily cap) is counted
 all or nothing (:func:`counted_together`): each limit is taken in one atomic step where it
-is stored, and a request one of them refuses gives back what the others had counted.
+is stored, and a request one of them refuses gives back what the others had counted. A
+number's limits are one count whichever agent calls it, each agent checking it against its
+own cooldown and cap.
 
 A Redis that cannot be reached counts nothing, so nothing is started: 503 ``limits_unavailable``
 with ``Retry-After`` (the limits are the deployment's promise of what it pays for). Giving back
@@ -40,6 +42,7 @@ from limits import (
     parse_many,
 )
 from limits.errors import StorageError
+from limits.limits import safe_string
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -60,6 +63,7 @@ from .memory_windows import MemoryWindows
 
 if TYPE_CHECKING:
     from redis import Redis
+    from redis.commands.core import Script
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -67,6 +71,20 @@ RETRY_AFTER_S = 5  # a Redis restart or failover takes seconds
 # A Redis that stops answering (rather than refusing) is down too, not a wait until the OS
 # gives up: every command, connecting included, has this long (a healthy one takes < 1 ms).
 REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+TURN_KEPT_S = 7 * 86400  # a number's newest call outlives the longest cooldown the catalogue allows
+# Limits.take_turn in Redis, as MemoryWindows.take_turn does it: the list holds a key's newest
+# two calls, newest first as in limits' own windows, so give_back's LPOP leaves the one before.
+TAKE_TURN = """
+local newest = tonumber(redis.call('lindex', KEYS[1], 0))
+local now, cooldown = tonumber(ARGV[1]), tonumber(ARGV[2])
+if newest and newest + cooldown > now then
+    return tostring(newest + cooldown - now)
+end
+redis.call('lpush', KEYS[1], ARGV[1])
+redis.call('ltrim', KEYS[1], 0, 1)
+redis.call('expire', KEYS[1], ARGV[3])
+return false
+"""
 
 
 def storage_unavailable(problem: Exception) -> LimitsUnavailable:
@@ -91,6 +109,9 @@ class Limits:
         options = REDIS_TIMEOUTS if self.shared else {}
         storage = storage_from_string(storage_uri, wrap_exceptions=self.shared, **options)
         self.strategy = MovingWindowRateLimiter(storage)
+        self.take_turn_script: Script | None = None  # sent by its hash, loaded once per server
+        if isinstance(storage, RedisStorage):
+            self.take_turn_script = cast("Redis", storage.get_connection()).register_script(TAKE_TURN)
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> int | None:
         """Count one call; the seconds to wait when the limit is already reached, else None.
@@ -104,6 +125,26 @@ class Limits:
         except StorageError as problem:
             raise storage_unavailable(problem.storage_error) from problem
         return max(1, min(item.get_expiry(), round(reset_at - time.time())))
+
+    def take_turn(self, item: NumberTurn, *identifiers: str) -> int | None:
+        """Count one call unless the newest call counted for ``identifiers`` (by any caller, with
+        any cooldown) is within ``item``'s cooldown; else the seconds to wait.
+
+        ``LimitsUnavailable`` (503) when the storage cannot be reached: nothing was counted.
+        """
+        key, storage = item.key_for(*identifiers), self.strategy.storage
+        if isinstance(storage, MemoryWindows):
+            wait_s = storage.take_turn(key, item.cooldown_s, TURN_KEPT_S)
+        elif isinstance(storage, RedisStorage) and self.take_turn_script is not None:
+            args = [time.time(), item.cooldown_s, TURN_KEPT_S]
+            try:
+                wait = self.take_turn_script([storage.prefixed_key(key)], args)
+            except storage.base_exceptions as problem:  # our own script: limits does not wrap its errors
+                raise storage_unavailable(problem) from problem
+            wait_s = None if wait is None else float(wait)
+        else:  # settings accept memory:// and redis URLs only
+            raise TypeError(f"cannot take a turn in {type(storage).__name__}")
+        return None if wait_s is None else max(1, round(wait_s))
 
     def is_full(self, item: RateLimitItem, *identifiers: str) -> bool:
         """Whether ``item``'s window for ``identifiers`` is full, counting nothing.
@@ -148,6 +189,35 @@ class Limits:
             if wait_s is not None:
                 return wait_s
         return None
+
+
+class SharedWindow(RateLimitItem):
+    """A limit whose key leaves out its size: limits of one kind but different sizes (each
+    agent's cooldown or cap for a number) share one count, each checked against its own size."""
+
+    def key_for(self, *identifiers: bytes | str | int | float) -> str:
+        """``LIMITER/<identifiers>/<granularity>``: limits' key without the amount and multiples."""
+        return "/".join([self.namespace, *map(safe_string, identifiers), self.GRANULARITY.name])
+
+
+class NumberDay(SharedWindow, RateLimitItemPerDay):
+    """A number's calls in the last day, whichever agent made them.
+
+    Every call in the window expires after the same day, so the window stays exact in Redis
+    too: a smaller cap's LTRIM drops only calls already out of it (a call is counted only
+    when the one at index cap-1 has left).
+    """
+
+
+class NumberTurn(SharedWindow, RateLimitItemPerSecond):
+    """One call to a number per ``cooldown_s`` seconds, whichever agent made the last one
+    (counted by :meth:`Limits.take_turn`, not as a moving window)."""
+
+    __slots__ = ["cooldown_s"]
+
+    def __init__(self, cooldown_s: int) -> None:
+        super().__init__(1, cooldown_s)  # limits reads a length of 0 as 1: the cooldown is kept apart
+        self.cooldown_s = cooldown_s
 
 
 @lru_cache(maxsize=256)
@@ -243,6 +313,13 @@ class Tally:
             self.counted.append((item, identifiers))
         return wait_s
 
+    def take_turn(self, item: NumberTurn, *identifiers: str) -> int | None:
+        """Count one call; the seconds to wait when the last one is within ``item``'s cooldown, else None."""
+        wait_s = self.limits.take_turn(item, *identifiers)
+        if wait_s is None:
+            self.counted.append((item, identifiers))
+        return wait_s
+
     def give_back(self) -> None:
         """Uncount everything counted so far, newest first."""
         while self.counted:
@@ -328,17 +405,18 @@ def destination_ref(secret_key: str, e164: str) -> str:
 def _spend_destination(tally: Tally, agent: Agent, number_ref: str) -> None:
     """Count a phone call to one number: refuse it within the agent's cooldown or past its daily cap.
 
-    Counted per number, whichever agent calls it: two agents do not make two cooldowns for the
-    person called (agents with different settings count their calls apart).
+    Counted per number, whichever agent calls it: two agents do not make two cooldowns or two
+    daily caps for the person called. Each checks the number's last call against its own
+    cooldown and its calls today against its own cap. An agent without a cooldown counts its
+    call too, for the others'.
     """
     phone = agent.phone
     if phone is None:
         return
-    if phone.cooldown_s:
-        wait_s = tally.hit(_cooldown(phone.cooldown_s), "number-cooldown", number_ref)
-        if wait_s is not None:
-            raise NumberCooldown(retry_after_s=wait_s)
-    wait_s = tally.hit(RateLimitItemPerDay(phone.daily_cap_per_number), "number-day", number_ref)
+    wait_s = tally.take_turn(NumberTurn(phone.cooldown_s), "number-cooldown", number_ref)
+    if wait_s is not None:
+        raise NumberCooldown(retry_after_s=wait_s)
+    wait_s = tally.hit(NumberDay(phone.daily_cap_per_number), "number-day", number_ref)
     if wait_s is not None:
         raise NumberDailyCap(retry_after_s=wait_s)
 
@@ -346,10 +424,5 @@ def _spend_destination(tally: Tally, agent: Agent, number_ref: str) -> None:
 def refund_cooldown(agent: Agent, number_ref: str) -> None:
     """Give a number its turn back: the call just counted against its cooldown was never placed."""
     phone = agent.phone
-    if phone is not None and phone.cooldown_s:
-        app_state().limits.give_back(_cooldown(phone.cooldown_s), "number-cooldown", number_ref)
-
-
-def _cooldown(seconds: int) -> RateLimitItem:
-    """One call per number per ``seconds``."""
-    return RateLimitItemPerSecond(1, seconds)
+    if phone is not None:
+        app_state().limits.give_back(NumberTurn(phone.cooldown_s), "number-cooldown", number_ref)

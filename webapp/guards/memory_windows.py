@@ -7,6 +7,9 @@ request path. Here a window is a deque of timestamps, oldest first: a call appen
 expired ones leave from the front when the window is next read, and windows nobody reads
 any more are dropped by an occasional sweep on the calling thread. Same answers (the
 moving window is exact), no thread, O(1) per call.
+
+A phone number's cooldown is a record of its newest calls instead (:meth:`MemoryWindows.take_turn`),
+one for every agent's cooldown, as the Redis script in :mod:`.limits` keeps it.
 """
 
 from __future__ import annotations
@@ -51,6 +54,26 @@ class MemoryWindows(Storage, MovingWindowSupport):
             window.extend([now] * amount)
             return True
 
+    def take_turn(self, key: str, cooldown_s: float, keep_s: float) -> float | None:
+        """Count a call now unless ``key``'s newest call is within ``cooldown_s``; else the
+        seconds to wait.
+
+        One record whatever the caller's cooldown, kept ``keep_s`` (the longest any caller has),
+        so a caller with a long cooldown sees the calls of one with a short one. Its newest two
+        are kept: giving one back leaves the call before it in force.
+        """
+        now = time.time()
+        with self.lock:
+            if now >= self.next_sweep:
+                self._sweep(now)
+            calls = self._current(key, keep_s, now)
+            if calls and calls[-1] + cooldown_s > now:
+                return calls[-1] + cooldown_s - now
+            calls.append(now)
+            if len(calls) > 2:
+                calls.popleft()
+            return None
+
     def give_back(self, key: str) -> None:
         """Uncount the newest call in ``key``'s window (the request it was counted for was refused)."""
         with self.lock:
@@ -59,11 +82,13 @@ class MemoryWindows(Storage, MovingWindowSupport):
                 entry[1].pop()
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
-        """When the oldest call still in the window was counted, and how many are in it."""
+        """When the oldest of the newest ``limit`` calls in the window was counted, and how many
+        those are (as Redis answers: a window that larger limits share may hold more)."""
         now = time.time()
         with self.lock:
             window = self._current(key, expiry, now)
-            return (window[0], len(window)) if window else (now, 0)
+            count = min(len(window), limit)
+            return (window[-count], count) if count else (now, 0)
 
     def _current(self, key: str, expiry: float, now: float) -> deque[float]:
         """``key``'s window with the calls older than ``expiry`` seconds gone."""
