@@ -29,6 +29,7 @@ from webapp.calls.models import CallBody
 from webapp.calls.token_endpoint import RAISES as TOKEN_RAISES
 from webapp.calls.token_endpoint import TokenRequest
 from webapp.ops.openapi import document
+from webapp.phone.api import RAISES as PHONE_RAISES
 from webapp.providers import provider_names
 from webapp.settings import Settings
 
@@ -101,10 +102,14 @@ def test_document_is_generated_from_the_models_and_the_error_list() -> None:
     # Per-provider protocol data: an object when present, absent when the provider needs none.
     assert "protocol" not in schemas["Call"]["required"]
     assert schemas["Call"]["properties"]["protocol"]["anyOf"][0]["type"] == "object"
-    for path, raises in (("/api/calls", RAISES), ("/api/token", TOKEN_RAISES)):
+    posts = (("/api/calls", RAISES), ("/api/token", TOKEN_RAISES), ("/api/phone-calls", PHONE_RAISES))
+    for path, raises in posts:
         responses = document()["paths"][path]["post"]["responses"]
         for error in raises:
             assert f"`{error.code}`" in responses[str(error.status_code)]["description"], (path, error.code)
+        # What reading any body can answer (tests/ops/test_request_bodies.py), listed too.
+        assert "`bad_request`" in responses["400"]["description"], path
+        assert "`request_timeout`" in responses["408"]["description"], path
     # LiveKit's token request: every field of its format, the server's own allowed only empty.
     token = schemas["TokenRequest"]
     assert set(token["properties"]) == set(TokenRequest.model_fields)
