@@ -8,6 +8,7 @@ kind. Each is a 502 ``provider_bad_response``, for web calls and phone callbacks
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ CATALOGUE = """
 [agents.ravan]
 provider = "ravan"
 agent_id = "{ravan}"
+allowed_variables = ["name", "plan"]
 
 [agents.zudu]
 provider = "zudu"
@@ -240,11 +242,25 @@ def test_an_elevenlabs_room_without_a_conversation_id_is_the_id_when_it_fits(
 
 
 @pytest.mark.parametrize("provider", sorted(TOKEN_FIELDS))
-def test_a_token_of_200_kb_is_a_bad_response(
-    app: Flask, request: pytest.FixtureRequest, provider: str
-) -> None:
-    huge = token(metadata="m" * 200_000)
+def test_a_token_of_2_mb_is_a_bad_response(app: Flask, request: pytest.FixtureRequest, provider: str) -> None:
+    huge = token(metadata="m" * 1_600_000)
     assert error_code(web_call(app, request, provider, {TOKEN_FIELDS[provider]: huge})) == BAD_RESPONSE
+
+
+@pytest.mark.parametrize("provider", ["convoi", "ravan", "zudu"])
+def test_a_token_the_pages_own_variables_make_large_is_handed_on(
+    app: Flask, provider: str, request: pytest.FixtureRequest
+) -> None:
+    """A valid body of under 16 KiB whose emoji grow in the provider's token (JSON in JSON in
+    base64) past 16 kB: the call was made, so it is the caller's (it was a 502, the call orphaned)."""
+    values = {"name": "\N{GRINNING FACE}" * 1000, "plan": "\N{GRINNING FACE}" * 1000}
+    fields = {"variables": values} if provider == "ravan" else {"metadata": values}
+    body = json.dumps({"agent": provider, **fields}, ensure_ascii=False).encode()
+    assert len(body) < 16 * 1024
+    response = app.test_client().post("/api/calls", data=body, content_type="application/json")
+    assert response.status_code == 201, response.get_json()
+    assert len(response.get_json()["livekit"]["token"]) > 16 * 1024
+    assert len(request.getfixturevalue(provider)[1].calls) == 1
 
 
 @pytest.mark.parametrize(

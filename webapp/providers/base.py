@@ -55,7 +55,11 @@ HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 
 # What a provider's answer may hand the browser (and the call log keeps): longer is no answer.
 MAX_ID_CHARS = 255  # a call's id: the call log's column, and what Ravan's webhook takes
-MAX_TOKEN_CHARS = 16 * 1024  # a LiveKit participant token (a few hundred bytes to a few kB)
+# A LiveKit participant token: a few kB, but the providers put the page's variables and
+# metadata in its dispatch (JSON in JSON in base64: an emoji's 4 bytes grow to about 19), so a
+# 16 KiB request can make one of 80 kB. The call exists by then: refusing it would leave it
+# running at the provider, so only a broken answer is longer than this.
+MAX_TOKEN_CHARS = 1024 * 1024
 MAX_URL_CHARS = 2 * 1024
 LIVEKIT_URL_SCHEMES = ("ws", "wss", "http", "https")  # the SDK reads http(s):// the same as ws(s)://
 CLOCK_SKEW_S = 30  # a token that expired longer ago than this is not a clock running ahead of ours
