@@ -195,6 +195,25 @@ def test_a_delivery_without_our_signature_of_its_body_is_refused_and_changes_not
     assert SECRET not in logged and (not header or header.removeprefix("Bearer ") not in logged)
 
 
+def test_timestamps_off_the_calendar_are_read_as_absent(make_app: MakeApp) -> None:
+    """int64's largest milliseconds (year 292 million) were a 500 with a traceback, and LiveKit
+    retried the delivery for ever."""
+    app = make_app()
+    room = placed(app)
+    int64_max = str(2**63 - 1)
+    joined = event("participant_joined", room, T0 + 1, {**caller(T0 + 1), "joinedAtMs": int64_max})
+    assert send(app, joined).get_json() == {"status": "applied"}
+    assert record_of(app, room).started_at == at(T0 + 1)  # the event's own time, then
+    left = json.loads(event("participant_left", room, T0 + 43, caller(T0 + 1)))
+    left["createdAt"] = "99999999999999"
+    answer = send(app, json.dumps(left).encode())
+    assert (answer.status_code, answer.get_json()) == (200, {"status": "applied"})
+    finished = json.loads(event("room_finished", room, T0 + 53))
+    finished["room"]["creationTimeMs"] = int64_max
+    assert send(app, json.dumps(finished).encode()).status_code == 200
+    assert record_of(app, room).status == "completed"
+
+
 def test_a_signed_body_that_is_not_an_event_is_a_400(make_app: MakeApp) -> None:
     app = make_app()
     for body in (b"{not json", b'{"event": 7}', b"\xff\xfe"):

@@ -44,7 +44,7 @@ from ..errors import (
 from ..json_input import parse_json
 from ..metrics import WEBHOOKS
 from ..providers import CallStatus, ProviderCall
-from ..providers.base import MAX_ID_CHARS
+from ..providers.base import MAX_ID_CHARS, from_unix
 from ..providers.livekit import LiveKitProvider
 from ..providers.ravan import parse_session
 from ..state import app_state
@@ -266,5 +266,6 @@ def ended_call(
 
 
 def _moment(epoch_ms: int) -> datetime | None:
-    """A LiveKit timestamp (milliseconds since the epoch; 0 when absent) as a UTC time."""
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC) if epoch_ms > 0 else None
+    """A LiveKit timestamp (milliseconds since the epoch; 0 when absent) as a UTC time; None
+    when it is absent or off the calendar."""
+    return from_unix(epoch_ms / 1000) if epoch_ms > 0 else None
