@@ -166,7 +166,10 @@ class CallPanel {
     this.on(el.resume, 'click', () => this.resumeAudio());
     this.on(el.mute, 'click', () => this.toggleMute());
     this.on(el.chat, 'submit', (event) => this.sendChat(event));
-    this.on(el.latest, 'click', () => this.transcript.catchUp());
+    this.on(el.latest, 'click', () => {
+      this.transcript.catchUp();
+      this.find('transcript').focus(); // the button has hidden itself: read on from the newest
+    });
     this.on(el.copy, 'click', () => this.copyTranscript());
     this.on(el.download, 'click', () => this.downloadTranscript());
     const consent = el.consentAccept;
@@ -271,8 +274,14 @@ class CallPanel {
 
   /** Mute or unmute (the button, the M key), while the mute button shows. */
   toggleMute() {
-    if (!this.current || this.ui.el.mute.hidden) return;
-    this.current.setMuted(this.ui.el.mute.getAttribute('aria-pressed') !== 'true').catch(() => {});
+    const { mute } = this.ui.el;
+    if (!this.current || mute.hidden) return;
+    const muted = mute.getAttribute('aria-pressed') !== 'true';
+    this.current.setMuted(muted).then(
+      // The button says so when it has focus; from the M key anywhere else, the page does.
+      () => mute.getRootNode().activeElement !== mute && this.ui.announce(muted ? 'Microphone muted' : 'Microphone on'),
+      () => {},
+    );
   }
 
   /** "Turn on sound": unlocks audio with the caller's click, then the warning goes. */

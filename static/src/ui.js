@@ -3,8 +3,10 @@
  * Talk button's words, the timer, the accent colour. Holds no call logic; the words come from
  * messages.js.
  */
+import { readableAccent } from './accent.js';
 import { clock, problemWords, statusWords, talkWords, timeLeftWords } from './messages.js';
 
+const HEX_COLOR = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i; // the catalogue's accent_color
 const IN_CALL = ['in-call', 'reconnecting'];
 const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
 const AT_REST = ['idle', 'ended', 'failed'];
@@ -69,17 +71,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     const label = talkWords(view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
     for (const button of [el.talk, el.chatStart]) if (button) enableStart(button, view);
-    // Keep the keyboard where the action is when the focused control disappears.
-    if (hadFocus && !root.contains(focused(root))) {
-      const next = [el.talk, el.ptt, el.chatInput, el.hangup].find((e) => e && isShown(e) && !e.disabled);
-      next?.focus();
-    }
-  }
-
-  /** Visible, all the way up to the root. */
-  function isShown(element) {
-    for (let e = element; e && e !== root; e = e.parentElement) if (e.hidden) return false;
-    return true;
+    keepFocus(root, el, hadFocus);
   }
 
   return {
@@ -126,7 +118,11 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
       return showError(el, code, apiMessage, view.textOnly === 'allowed', requestId);
     },
     /** Hides the problem shown (only if it is `code`, when given). */
-    clearError: (code) => clearError(el, code),
+    clearError(code) {
+      const hadFocus = root.contains(focused(root));
+      clearError(el, code);
+      keepFocus(root, el, hadFocus); // "Turn on sound" was pressed, and hid itself
+    },
   };
 }
 
@@ -191,12 +187,13 @@ function clearError(el, code) {
 }
 
 /**
- * #status's words. In a voice call the agent's turns (listening, thinking, speaking: several
- * a turn) are shown but not read out, or a screen reader would talk over the agent: only the
- * call's phases are (connecting, the words on entering the call, reconnecting, the end).
+ * #status's words. In a call the agent's turns (listening, thinking, speaking: several a turn)
+ * are shown but not read out, or a screen reader would talk over the agent (in a chat, its
+ * reply is read out instead): only the call's phases are (connecting, the words on entering
+ * the call, reconnecting, the end).
  */
 function showStatus(status, view) {
-  const turns = view.state === 'in-call' && view.mode === 'voice' && status.dataset.shown === 'in-call';
+  const turns = view.state === 'in-call' && status.dataset.shown === 'in-call';
   status.setAttribute('aria-live', turns ? 'off' : 'polite');
   status.dataset.shown = view.state;
   const words = statusWords(view);
@@ -214,28 +211,28 @@ function enableStart(button, { consented, retryWait }) {
   else button.removeAttribute('aria-disabled');
 }
 
+/** Keeps the keyboard where the action is when the focused control has disappeared. */
+function keepFocus(root, el, hadFocus) {
+  if (!hadFocus || root.contains(focused(root))) return;
+  const next = [el.talk, el.ptt, el.chatInput, el.hangup].find((e) => e && isShown(root, e) && !e.disabled);
+  next?.focus();
+}
+
+/** Visible, all the way up to `root`. */
+function isShown(root, element) {
+  for (let e = element; e && e !== root; e = e.parentElement) if (e.hidden) return false;
+  return true;
+}
+
 /** The focused element as seen from `element`'s root (a shadow root has its own). */
 function focused(element) {
   return element.getRootNode().activeElement;
 }
 
-/** Sets the accent from config on `element`, with a readable text colour on top of it. */
+/** Sets the accent from config (a hex colour) on `element`, with text on it that reads. */
 export function applyAccent(element, color) {
-  if (!color || !CSS.supports('color', color)) return;
-  const style = element.style;
-  style.setProperty('--accent', color);
-  style.setProperty('--on-accent', luminance(color) > 0.19 ? '#111318' : '#ffffff');
-}
-
-/** Relative luminance of any CSS colour, read back through a 1×1 canvas. */
-function luminance(color) {
-  const ctx = document.createElement('canvas').getContext('2d');
-  if (!ctx) return 0;
-  ctx.fillStyle = color;
-  ctx.fillRect(0, 0, 1, 1);
-  const [r, g, b] = Array.from(ctx.getImageData(0, 0, 1, 1).data.slice(0, 3), (v) => {
-    const c = v / 255;
-    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  });
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  if (!HEX_COLOR.test(color || '')) return;
+  const { accent, onAccent } = readableAccent(color);
+  element.style.setProperty('--accent', accent);
+  element.style.setProperty('--on-accent', onAccent);
 }

@@ -174,9 +174,11 @@ def test_a_call_from_start_to_transcript(
     page.set_viewport_size({"width": 1280, "height": 800})
 
     # Mute with the keyboard shortcut (anywhere in the page but a text field) and the button.
-    page.locator("body").press("m")
+    page.locator("#transcript").press("m")
     expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#status")).to_contain_text("you are muted")
+    # The status is not read out in a call: a screen reader hears the shortcut's effect here.
+    expect(page.locator("#announce")).to_have_text("Microphone muted")
     page.click("#mute")
     expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
     expect(page.locator("#status")).not_to_contain_text("muted")
@@ -204,6 +206,7 @@ def test_a_call_from_start_to_transcript(
     expect(page.locator("#transcript-latest")).to_be_visible()
     page.click("#transcript-latest")
     expect(page.locator("#transcript-latest")).to_be_hidden()
+    expect(page.locator("#transcript")).to_be_focused()  # not the page: the button has gone
     assert page.evaluate(FROM_BOTTOM_PX) < 48
     page.evaluate("document.getElementById('transcript').style.flex = ''")
 
@@ -519,6 +522,7 @@ def test_playback_blocked_until_the_caller_turns_sound_on(page: Page, stack: dic
     page.click("#resume-audio")
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#resume-audio")).to_be_hidden()
+    expect(page.locator("#call :focus")).to_have_count(1)  # the keyboard stays in the call
     # The agent's voice plays, and the meters (whose AudioContext waited for a gesture) run.
     assert page.evaluate("[...document.querySelectorAll('#call audio')].some((a) => !a.paused)")
     expect(page.locator("#agent-level[data-active]")).to_be_attached(timeout=15_000)

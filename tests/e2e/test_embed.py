@@ -263,6 +263,12 @@ def test_two_widgets_on_one_page_are_independent(
     sales_box, support_box = sales.bounding_box(), support.bounding_box()
     assert sales_box and support_box and support_box["x"] + support_box["width"] < sales_box["x"]
     assert support.get_attribute("data-theme") == "dark"
+    # Its accent is a mid tone that neither dark nor white text reads on at 4.5:1 (white has
+    # 4.3): darkened until white text does. And the widget speaks English on any host page.
+    launcher = support.locator(".launcher")
+    expect(launcher).to_have_css("background-color", "rgb(156, 93, 93)")
+    expect(launcher).to_have_css("color", "rgb(255, 255, 255)")
+    assert support.locator(".wc").get_attribute("lang") == "en"
 
     # Escape closes a panel and gives the focus back to its launcher.
     open_panel(sales)

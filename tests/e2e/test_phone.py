@@ -54,10 +54,15 @@ def test_a_callback_from_the_call_page(page: Page, stack: dict[str, Any], artifa
     page.click("#phone-submit")  # no consent yet
     expect(page.locator("#phone-problem")).to_have_text("Please confirm that we may call this number.")
     assert page.evaluate("document.activeElement.id") == "phone-consent"
+    consent_box = page.locator("#phone-consent")
+    expect(consent_box).to_have_attribute("aria-invalid", "")
+    expect(consent_box).to_have_accessible_description("Please confirm that we may call this number.")
+    expect(page.locator("#phone-number")).not_to_have_attribute("aria-invalid", "")
     page.check("#phone-consent")
     before = set(sessions(stack, "ravan"))
     page.click("#phone-submit")
     expect(page.locator("#phone-status-text")).to_have_text("Calling you now…")
+    expect(page.locator("#phone-status-text")).to_be_focused()  # the form that had it is gone
     expect(page.locator("#phone-status-number")).to_have_text(MASKED)
     expect(form).to_be_hidden()
     placed = [sessions(stack, "ravan")[s] for s in set(sessions(stack, "ravan")) - before]
@@ -73,6 +78,8 @@ def test_a_callback_from_the_call_page(page: Page, stack: dict[str, Any], artifa
         "The call has ended. Thanks for talking with us!", timeout=10_000
     )
     expect(page.locator("#phone-again")).to_be_visible()
+    page.click("#phone-again")
+    expect(page.locator("#phone-number")).to_be_focused()
 
 
 def test_refusals_are_plain_sentences_beside_the_field(page: Page, stack: dict[str, Any]) -> None:

@@ -88,9 +88,7 @@ function createWidget(options) {
       return loading.then((mounted) => {
         // A floating panel takes the focus, like a dialog; an inline one never steals it.
         const focusInside = shell.frame.contains(host.shadowRoot.activeElement);
-        if (mounted && !options.inline && shell.isOpen && !focusInside) {
-          mounted.element.querySelector('#talk')?.focus();
-        }
+        if (mounted && !options.inline && shell.isOpen && !focusInside) firstControl(mounted.element, shell).focus();
         return Boolean(mounted);
       });
     },
@@ -144,6 +142,15 @@ function createWidget(options) {
 }
 
 /**
+ * Where an opened panel puts the keyboard: Talk, or what comes before it (the consent notice
+ * not yet accepted, a phone-only agent's number), or else ✕.
+ */
+function firstControl(element, shell) {
+  const usable = (e) => e && !e.disabled && !e.closest('[hidden]');
+  return ['#talk', '#consent-accept', '#phone-number'].map((id) => element.querySelector(id)).find(usable) || shell.close;
+}
+
+/**
  * The shell's own controls: the launcher opens and closes the panel; ✕ closes it (and, named
  * so, ends a call), Escape too when no call is joining or in progress and no text field has it.
  */
@@ -154,6 +161,9 @@ function bindShell(shell, handle, options) {
   shell.frame.addEventListener('webcall:state', (event) => {
     inCall = !['idle', 'ended', 'failed'].includes(event.detail.state);
     shell.close?.setAttribute('aria-label', inCall ? 'End call and close' : 'Close');
+    // The launcher closes the panel too, and with it the call: its name says so meanwhile.
+    if (inCall) shell.launcher?.setAttribute('aria-label', `${options.label} (ends the call)`);
+    else shell.launcher?.removeAttribute('aria-label');
   });
   shell.frame.addEventListener('keydown', (event) => {
     if (event.key !== 'Escape' || options.inline || inCall) return;

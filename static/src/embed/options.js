@@ -27,13 +27,3 @@ export function readOptions(script) {
     variables,
   };
 }
-
-/** A readable text colour on a hex accent (the same rule as the call page's ui.js). */
-export function textOn(hex) {
-  const full = hex.length === 4 ? hex.replace(/[0-9a-f]/gi, '$&$&') : hex;
-  const [r, g, b] = [1, 3, 5].map((i) => {
-    const c = parseInt(full.slice(i, i + 2), 16) / 255;
-    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  });
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.18 ? '#111318' : '#ffffff';
-}

@@ -4,7 +4,7 @@
  * `body` later, by widget.js.
  */
 import css from './shell.css';
-import { textOn } from './options.js';
+import { readableAccent } from '../accent.js';
 import { addStyles } from './styles.js';
 
 const ICON = 'viewBox="0 0 24 24" aria-hidden="true" focusable="false"';
@@ -21,7 +21,7 @@ export function createShell(options) {
   const shadow = host.attachShadow({ mode: 'open' });
   const floating = !options.inline;
   shadow.innerHTML =
-    '<div class="wc">' +
+    '<div class="wc" lang="en">' + // the host page's language is not the widget's
     (floating ? `<button class="launcher" type="button" aria-expanded="false">${MIC}<span></span></button>` : '') +
     `<div class="frame" role="${floating ? 'dialog' : 'region'}"${floating ? ' hidden' : ''}>` +
     (floating ? `<button class="close" type="button" aria-label="Close">${CROSS}</button>` : '') +
@@ -56,8 +56,9 @@ export function createShell(options) {
     setLook(theme, accent) {
       host.dataset.theme = theme || 'system';
       if (!accent) return;
-      wc.style.setProperty('--accent', accent);
-      wc.style.setProperty('--on-accent', textOn(accent));
+      const { accent: background, onAccent } = readableAccent(accent);
+      wc.style.setProperty('--accent', background);
+      wc.style.setProperty('--on-accent', onAccent);
     },
     /** A line in the panel while it loads, or why it can't (a refusal, a network failure). */
     showNote(text, problem) {

@@ -12,7 +12,7 @@ const MIN_TURN_MS = 250; // a shorter press is a slip: the turn is cancelled
 // agent's jitter buffer): end_turn waits for them, or the turn's last syllable is lost.
 const TAIL_MS = 200;
 const RPC_TIMEOUT_MS = 5000;
-const NATIVE_SPACE = 'input, textarea, select, button, a[href], summary, [role="button"], [contenteditable]';
+const NATIVE_SPACE = 'input, textarea, select, button, a[href], summary, [role="button"], [contenteditable], [tabindex="0"]';
 
 /** The push-to-talk control of `panel` (call-panel.js); see media/extras.js for the shape. */
 export function create(panel, { RpcError }) {

@@ -70,7 +70,10 @@ class PhonePanel {
     const { el } = this;
     this.on(el.open, 'click', () => this.open());
     this.on(el.back, 'click', () => this.close());
-    this.on(el.again, 'click', () => this.showForm());
+    this.on(el.again, 'click', () => {
+      this.showForm();
+      el.number.focus(); // the button has hidden itself
+    });
     this.on(el.form, 'submit', (event) => this.submit(event));
     this.on(el.number, 'input', () => this.formatNumber());
     this.on(el.country, 'change', () => this.formatNumber());
@@ -171,8 +174,9 @@ class PhonePanel {
     const { el } = this;
     el.problem.textContent = message || '';
     el.problem.hidden = !message;
-    el.number.toggleAttribute('aria-invalid', field === 'number');
-    const target = { number: el.number, country: el.country, consent: el.consent }[field];
+    const fields = { number: el.number, country: el.country, consent: el.consent };
+    for (const [name, input] of Object.entries(fields)) input.toggleAttribute('aria-invalid', name === field);
+    const target = fields[field];
     if (message && target) target.focus();
   }
 
@@ -184,6 +188,7 @@ class PhonePanel {
     el.again.hidden = true;
     el.statusNumber.textContent = call.phone_number;
     this.showStatus(call.status, call.call_id);
+    el.statusText.focus(); // the form that had the keyboard is gone: the news has it now
     this.poll(`${this.config.phone.api_url}/${encodeURIComponent(call.call_id)}`, call.call_id);
   }
 
