@@ -12,17 +12,7 @@ from dotenv import load_dotenv
 # too, so that what it says of gunicorn (workers, worker class, the log format) applies.
 load_dotenv(".env", override=False)
 
-bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 
-
-# A call mostly waits on its provider: gevent's worker waits on any number of them in one
-# thread (it patches the standard library as the worker starts, before the app is imported).
-# Measured in a burst of 200 calls to a 300 ms provider (bench/README.md, latest run): gevent
-# spent the least CPU per call (1.07 ms against 1.68-2.05 ms for threads) and finished in
-# 1.53x the provider's latency (the provider fake alone: 1.43x); 64 threads need four waves
-# (4.3x); 256 threads took 1.80x there and swung to 8.7x in other runs as they contended for
-# the GIL.
-# WEBCALL_WORKER_CLASS=gthread (with WEBCALL_THREADS threads) is the thread-per-call model.
 def _count(name: str, default: int) -> int:
     """A positive whole number from the variable ``name`` (unset or empty: ``default``); anything
     else stops gunicorn with one line, as the app's own settings do."""
@@ -34,6 +24,15 @@ def _count(name: str, default: int) -> int:
     return int(text)
 
 
+bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+# A call mostly waits on its provider: gevent's worker waits on any number of them in one
+# thread (it patches the standard library as the worker starts, before the app is imported).
+# Measured in a burst of 200 calls to a 300 ms provider (bench/README.md, latest run): gevent
+# spent the least CPU per call (1.07 ms against 1.68-2.05 ms for threads) and finished in
+# 1.53x the provider's latency (the provider fake alone: 1.43x); 64 threads need four waves
+# (4.3x); 256 threads took 1.80x there and swung to 8.7x in other runs as they contended for
+# the GIL.
+# WEBCALL_WORKER_CLASS=gthread (with WEBCALL_THREADS threads) is the thread-per-call model.
 worker_class = os.environ.get("WEBCALL_WORKER_CLASS", "gevent")
 worker_connections = _count("WEBCALL_WORKER_CONNECTIONS", 1000)
 threads = _count("WEBCALL_THREADS", 64)
