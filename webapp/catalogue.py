@@ -185,17 +185,14 @@ class Agent(BaseModel):
     def _fits_the_provider(self) -> Agent:
         """What the provider can do (web, phone) and its own rules for ids and phone settings."""
         spec = registry()[self.provider]
-        if not spec.supports("web_call") and self.web:
-            raise ValueError(
-                f"provider {self.provider!r} places phone calls only and has no web call: remove "
-                f"web = true (its page and widget offer the phone form)"
-            )
-        if not spec.supports("web_call") and not self.takes_phone_calls:
+        if not spec.supports("web_call") and (self.web or not self.takes_phone_calls):
             web = [name for name, s in registry().items() if s.supports("web_call")]
-            raise ValueError(
-                f"provider {self.provider!r} places phone calls only and has no web call: enable "
-                f"[agents.{self.slug}.phone], or use one of {', '.join(web)} for a web agent"
+            fix = (
+                "remove web = true (its page and widget offer the phone form)"
+                if self.web
+                else f"enable [agents.{self.slug}.phone], or use one of {', '.join(web)} for a web agent"
             )
+            raise ValueError(f"provider {self.provider!r} places phone calls only and has no web call: {fix}")
         problems = []
         if not self.takes_web_calls and not self.takes_phone_calls:
             problems.append("neither web calls nor phone calls are on: turn one of them on")
