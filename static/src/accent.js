@@ -4,6 +4,7 @@
  * one rule for the call page and the embed loader, which is why it has no DOM in it.
  */
 
+export const HEX_COLOR = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i; // an accent as the catalogue and data-accent give it
 const DARK_TEXT = '#111318';
 const LIGHT_TEXT = '#ffffff';
 const AA = 4.5;

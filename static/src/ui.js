@@ -3,10 +3,9 @@
  * Talk button's words, the timer, the accent colour. Holds no call logic; the words come from
  * messages.js.
  */
-import { readableAccent } from './accent.js';
+import { HEX_COLOR, readableAccent } from './accent.js';
 import { clock, problemWords, statusWords, talkWords, timeLeftWords } from './messages.js';
 
-const HEX_COLOR = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i; // the catalogue's accent_color
 const IN_CALL = ['in-call', 'reconnecting'];
 const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
 const AT_REST = ['idle', 'ended', 'failed'];

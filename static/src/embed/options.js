@@ -2,10 +2,10 @@
  * A widget's options, read from its <script> tag's data attributes (docs/embedding.md lists
  * them). Unknown values fall back to the defaults instead of breaking the host page.
  */
+import { HEX_COLOR } from '../accent.js';
 
 const POSITIONS = ['bottom-right', 'bottom-left'];
 const THEMES = ['light', 'dark', 'system'];
-const HEX_COLOR = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i;
 const VAR_PREFIX = 'data-var-';
 
 /** {agent, base, position, label, theme, accent, inline, variables} for one script tag. */
