@@ -22,15 +22,45 @@ function loadScript(url) {
 const unavailable = () =>
   new ApiError('bot_check_unavailable', "We couldn't check your browser. Reload the page and try again.");
 
-/** Renders the check into `container`; `token()` resolves with a fresh token for one call. */
+/**
+ * Renders the check into `container`; `token()` resolves with a fresh token for one call. The
+ * wait for a token gives up after 15 s, not counting the time the visitor is shown a challenge
+ * (Turnstile's interactive mode: a checkbox to tick, as long as it takes).
+ */
 export function createBotCheck(container, siteKey, scriptUrl) {
   let current = null;
-  let waiting = [];
+  let waiting = []; // one {resolve, reject, leftMs, since, timer} per pending token()
+  let challenged = false;
   let widgetId = null;
   const settle = (token) => {
     current = token;
-    for (const resolve of waiting) resolve(token);
+    for (const wait of waiting) {
+      clearTimeout(wait.timer);
+      wait.resolve(token);
+    }
     waiting = [];
+  };
+  const giveUp = (wait) => {
+    waiting = waiting.filter((other) => other !== wait);
+    wait.reject(unavailable());
+  };
+  const count = (wait) => {
+    wait.since = Date.now();
+    wait.timer = setTimeout(() => giveUp(wait), wait.leftMs);
+  };
+  // A challenge on show stops the clocks; they go on from where they were once it is solved.
+  const pause = () => {
+    if (challenged) return;
+    challenged = true;
+    for (const wait of waiting) {
+      clearTimeout(wait.timer);
+      wait.leftMs -= Date.now() - wait.since;
+    }
+  };
+  const resume = () => {
+    if (!challenged) return;
+    challenged = false;
+    waiting.forEach(count);
   };
   container.hidden = false;
   const ready = loadScript(scriptUrl).then((turnstile) => {
@@ -38,6 +68,8 @@ export function createBotCheck(container, siteKey, scriptUrl) {
       sitekey: siteKey,
       callback: settle,
       'expired-callback': () => (current = null),
+      'before-interactive-callback': pause,
+      'after-interactive-callback': resume,
       'refresh-expired': 'auto',
     });
     return turnstile;
@@ -45,14 +77,19 @@ export function createBotCheck(container, siteKey, scriptUrl) {
   ready.catch(() => {});
 
   return {
+    /** Whether a token is in hand now (the visitor has passed the check). */
+    get passed() {
+      return Boolean(current);
+    },
     /** A token for the next call (waits for the visitor to pass the check). */
     token() {
       return ready.then(
         () =>
           new Promise((resolve, reject) => {
             if (current) return resolve(current);
-            waiting.push(resolve);
-            setTimeout(() => reject(unavailable()), TOKEN_WAIT_MS);
+            const wait = { resolve, reject, leftMs: TOKEN_WAIT_MS, since: 0, timer: 0 };
+            waiting.push(wait);
+            if (!challenged) count(wait);
           }),
         () => Promise.reject(unavailable()),
       );

@@ -25,7 +25,11 @@ export class CallSession {
     this.mode = mode;
     this.abort = new AbortController();
     // The call's request goes out first: everything below happens while it is on the network.
-    const session = requestSession(panel.config, mode, panel.botCheck, this.abort.signal);
+    const { botCheck } = panel;
+    // Not passed yet (a challenge may show for as long as the visitor takes): the microphone
+    // waits for the check, as livekit-client drops a microphone that waits 15 s for its room.
+    this.checked = botCheck && !botCheck.passed ? botCheck.token() : null;
+    const session = requestSession(panel.config, mode, botCheck, this.abort.signal);
     this.meters = new LevelMeters();
     this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
     this.voice.setMuted(mode === 'text');
@@ -55,7 +59,7 @@ export class CallSession {
     );
     emit('start', { agent: config.agent, mode: this.mode });
     const joinTimeoutS = config.agent_join_timeout_s ?? AGENT_JOIN_TIMEOUT_S;
-    this.room.join(session, joinTimeoutS, devices.preferred('audioinput'), config.livekit_url);
+    this.room.join(session, joinTimeoutS, devices.preferred('audioinput'), config.livekit_url, this.checked);
     const speaker = devices.preferred('audiooutput');
     if (speaker) this.room.switchDevice('audiooutput', speaker).catch(() => {});
   }

@@ -80,6 +80,7 @@ export class CallRoom {
     this.room.startAudio().catch(() => {});
     this.mic = mic;
     this.micReady = mic === 'none';
+    this.micWaits = false; // for the bot check (join)
     this.connected = false;
     this.reconnecting = false;
     this.agent = null;
@@ -97,7 +98,7 @@ export class CallRoom {
   /** The call state as the page shows it (before it is over). */
   get phase() {
     if (this.reconnecting) return 'reconnecting';
-    if (!this.micReady) return 'requesting-mic';
+    if (!this.micReady) return this.micWaits ? 'connecting' : 'requesting-mic';
     if (!this.connected) return 'connecting';
     return this.agent ? 'in-call' : 'waiting-agent';
   }
@@ -105,15 +106,23 @@ export class CallRoom {
   /**
    * Opens the microphone (`micDeviceId`, if the caller picked one) while the call is requested,
    * then joins the room it names. With `serverUrl` known up front (self-hosted LiveKit), the
-   * connection to the server is warmed up while the token is on its way.
+   * connection to the server is warmed up while the token is on its way. Given `micAfter` (a
+   * Promise: the bot check still to pass), the microphone opens once it has resolved.
    */
-  join(session, agentJoinTimeoutS, micDeviceId, serverUrl) {
+  join(session, agentJoinTimeoutS, micDeviceId, serverUrl, micAfter = null) {
     const { room } = this;
     if (serverUrl) room.prepareConnection(serverUrl).catch(() => {});
     const capture = micDeviceId ? { deviceId: micDeviceId } : undefined;
-    this.openMicrophone(capture)
-      .then((pub) => pub?.track && this.report('mic', pub.track))
-      .catch((err) => this.finish(micFailure(err)));
+    this.micWaits = Boolean(micAfter);
+    const afterCheck = () => {
+      this.micWaits = false;
+      if (this.over) return null;
+      this.update();
+      return this.openMicrophone(capture);
+    };
+    // A failed check fails the call's request, which says why.
+    const opened = micAfter ? micAfter.then(afterCheck, () => null) : this.openMicrophone(capture);
+    opened.then((pub) => pub?.track && this.report('mic', pub.track)).catch((err) => this.finish(micFailure(err)));
     session
       .then((call) => this.enter(call))
       .then((entered) => entered && this.joined(agentJoinTimeoutS))

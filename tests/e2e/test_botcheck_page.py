@@ -97,3 +97,55 @@ def test_hanging_up_while_the_check_runs_places_no_call(page: Page, slow_check_a
     expect(call).to_have_attribute("data-state", "in-call", timeout=20_000)
     assert len(requested) == 1 and [form["response"] for form in turnstile.verified] == ["good-token"]
     page.click("#hangup")
+
+
+@pytest.fixture
+def challenge_app(
+    livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
+) -> Iterator[tuple[AppServer, FakeTurnstile]]:
+    """The app with a bot check that shows the visitor a challenge they take 17 s to solve."""
+    turnstile = FakeTurnstile(secret="ts-secret", challenge_ms=17_000)
+    with checked_app(livekit_server, turnstile, tmp_path) as app:
+        yield app, turnstile
+
+
+def test_a_challenge_takes_as_long_as_the_visitor_needs(page: Page, challenge_app: Any) -> None:
+    """Talk pressed while Turnstile shows a challenge: the call waits past the 15 s the page
+    gives a check that runs on its own (and the microphone waits with it: livekit-client drops
+    a microphone published 15 s before its room is joined), then starts once it is solved."""
+    app, turnstile = challenge_app
+    page.goto(f"{app.url}/talk/demo")
+    expect(page.locator("#botcheck")).to_contain_text("Verify you are human")
+    page.click("#talk")
+    call = page.locator("#call")
+    time.sleep(16)
+    expect(call).to_have_attribute("data-state", "connecting")
+    expect(page.locator("#botcheck")).to_contain_text("Verified", timeout=5_000)
+    expect(call).to_have_attribute("data-state", "in-call", timeout=20_000)
+    assert [form["response"] for form in turnstile.verified] == ["good-token"]
+    page.click("#hangup")
+    expect(call).to_have_attribute("data-state", "ended")
+
+
+@pytest.fixture
+def stuck_check_app(
+    livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
+) -> Iterator[tuple[AppServer, FakeTurnstile]]:
+    """The app with a bot check that runs on its own and never hands the page a token."""
+    turnstile = FakeTurnstile(secret="ts-secret", token_after_ms=600_000)
+    with checked_app(livekit_server, turnstile, tmp_path) as app:
+        yield app, turnstile
+
+
+def test_a_check_that_never_ends_fails_the_call_after_15_s(page: Page, stuck_check_app: Any) -> None:
+    app, turnstile = stuck_check_app
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url) if r.url.endswith("/api/calls") else None)
+    page.goto(f"{app.url}/talk/demo")
+    page.click("#talk")
+    call = page.locator("#call")
+    time.sleep(13)
+    expect(call).to_have_attribute("data-state", "connecting")
+    expect(call).to_have_attribute("data-state", "failed", timeout=5_000)
+    expect(page.locator("#error")).to_have_attribute("data-code", "bot_check_unavailable")
+    assert requested == [] and turnstile.verified == []

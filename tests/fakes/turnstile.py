@@ -1,6 +1,7 @@
 """A local stand-in for Cloudflare Turnstile: the widget script a page loads, and siteverify.
 
-The script hands the page ``token``, ``token_after_ms`` after rendering; siteverify passes
+The script hands the page ``token``, ``token_after_ms`` after rendering (after an interactive
+challenge of ``challenge_ms`` first, when given: the visitor ticking a box); siteverify passes
 only ``good_token`` (or a token :meth:`FakeTurnstile.solve` handed out) sent with ``secret``.
 ``down`` makes siteverify answer like a broken proxy.
 With ``single_use`` a token passes once, as Cloudflare's do, and again only with the
@@ -21,8 +22,15 @@ from .server import FakeServer
 _WIDGET = """
 window.turnstile = {
   render(el, options) {
-    el.textContent = "Verified (test stand-in)";
-    setTimeout(() => options.callback(%s), %d);
+    const [token, afterMs, challengeMs] = [%s, %d, %d];
+    const pass = () => {
+      el.textContent = "Verified (test stand-in)";
+      setTimeout(() => options.callback(token), afterMs);
+    };
+    if (!challengeMs) return pass(), "widget-1";
+    el.textContent = "Verify you are human (test stand-in)";
+    options["before-interactive-callback"]?.();
+    setTimeout(() => (options["after-interactive-callback"]?.(), pass()), challengeMs);
     return "widget-1";
   },
   reset() {},
@@ -41,6 +49,7 @@ class FakeTurnstile:
         token: str = "good-token",
         single_use: bool = False,
         token_after_ms: int = 50,
+        challenge_ms: int = 0,
     ) -> None:
         """Build the app (not started: use ``server`` as a context manager or ``server.start()``)."""
         self.down = False
@@ -52,7 +61,8 @@ class FakeTurnstile:
 
         @app.get("/api.js")
         def script() -> Response:
-            return Response(_WIDGET % (_js_string(token), token_after_ms), mimetype="text/javascript")
+            widget = _WIDGET % (_js_string(token), token_after_ms, challenge_ms)
+            return Response(widget, mimetype="text/javascript")
 
         @app.post("/siteverify")
         def siteverify() -> Any:
