@@ -24,7 +24,9 @@ const phoneApi = { requestPhoneCall, getStatus }; // handed to the phone form's 
 const MAX_CHAT_CHARS = 1000;
 // Hang up takes Talk's place (and the keyboard's focus): while the call is still joining, an
 // activation this soon after Talk's is the second half of a double click or a double Enter, not
-// a hang-up. Once the agent is there (which can take less), Hang up always hangs up.
+// a hang-up. Once the agent is there (which can take less), Hang up always hangs up. The other
+// way round, Talk (Start over) comes back where Hang up was: the second click of a double click
+// there, or an Enter this soon after Hang up's, is not a new (paid) call.
 const DOUBLE_ACTIVATION_MS = 600;
 
 /**
@@ -132,6 +134,7 @@ class CallPanel {
     this.typedCount = 0; // ids for the caller's typed lines
     this.micPermission = null; // 'granted', 'denied' or 'prompt', once the browser says
     this.talkAt = -Infinity; // when Talk was last pressed (performance.now())
+    this.hungUpAt = -Infinity; // and Hang up
     this.stopWaiting = null; // set while Try again waits out a Retry-After
   }
 
@@ -156,11 +159,15 @@ class CallPanel {
   /** Every button and form of the panel. */
   bindControls() {
     const { el } = this.ui;
-    this.on(el.talk, 'click', () => this.start());
-    if (el.chatStart) this.on(el.chatStart, 'click', () => this.start('text'));
+    // (A click's detail counts the clicks of a double click; a key's click has none.)
+    const afterHangUp = (event) =>
+      event.detail > 1 || (event.detail === 0 && performance.now() - this.hungUpAt < DOUBLE_ACTIVATION_MS);
+    this.on(el.talk, 'click', (event) => afterHangUp(event) || this.start());
+    if (el.chatStart) this.on(el.chatStart, 'click', (event) => afterHangUp(event) || this.start('text'));
     this.on(el.hangup, 'click', (event) => {
       const joining = this.ui.state !== 'in-call';
       if (event.detail > 1 || (joining && performance.now() - this.talkAt < DOUBLE_ACTIVATION_MS)) return;
+      this.hungUpAt = performance.now();
       this.hangUp();
     });
     this.on(el.resume, 'click', () => this.resumeAudio());
