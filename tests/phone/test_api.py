@@ -111,6 +111,9 @@ def test_ravan_calls_the_number_from_the_agents_caller_id(app: Flask, ravan: Any
     ravan[1].calls[session]["status"] = "no_answer"
     status = app.test_client().get(f"/api/phone-calls/{body['call_id']}").get_json()
     assert (status["status"], status["phone_number"], status["agent"]) == ("no_answer", MASKED, "ravan-phone")
+    # Only by our id: Ravan's session id is on its dashboard and in its webhooks, not for callers.
+    by_session = app.test_client().get(f"/api/phone-calls/{session}")
+    assert by_session.status_code == 404 and by_session.get_json()["error"]["code"] == "unknown_call"
 
 
 def test_convoi_dials_a_workforce_from_its_number(app: Flask, convoi: Any) -> None:

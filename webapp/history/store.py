@@ -356,10 +356,11 @@ class CallStore:
                 return
             last = (rows[-1].created_at, rows[-1].id)
 
-    def find(self, call_id: str) -> CallRecord | None:
-        """One call with its transcript, by our id or the provider's."""
+    def find(self, call_id: str, *, ours_only: bool = False) -> CallRecord | None:
+        """One call with its transcript, by our id or (unless ``ours_only``) the provider's."""
+        columns = (calls.c.call_id,) if ours_only else (calls.c.call_id, calls.c.provider_call_id)
         with _recording(), self.engine.connect() as connection:
-            for column in (calls.c.call_id, calls.c.provider_call_id):
+            for column in columns:
                 row = connection.execute(
                     select(*_LIST_COLUMNS, calls.c.transcript)
                     .where(column == call_id)

@@ -187,10 +187,11 @@ def phone_call_state(state: AppState, call_id: str) -> dict[str, Any]:
     """Where a callback is: the provider's word where it reports one, else what the log knows.
 
     Only the log can say a call is ours (and so whose number it dialled): while it cannot be
-    read, a 503 with ``Retry-After``, as the admin API answers.
+    read, a 503 with ``Retry-After``, as the admin API answers. Only our id (the 202's) finds
+    it: the provider's is on its dashboard and in its webhooks, not a caller's to ask with.
     """
     try:
-        record = state.history.find(call_id)
+        record = state.history.find(call_id, ours_only=True)
     except CallLogError as error:
         raise CallLogUnavailable(retry_after_s=5) from error
     if record is None or record.channel != "phone" or record.outcome != "created":
