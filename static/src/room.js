@@ -77,7 +77,7 @@ export class CallRoom {
   constructor(hooks, { mic = 'open' } = {}) {
     this.hooks = hooks;
     this.room = new Room(ROOM_OPTIONS);
-    this.room.startAudio().catch(() => {});
+    this.audioUnlocked = this.room.startAudio().catch(() => {});
     this.mic = mic;
     this.micReady = mic === 'none';
     this.micWaits = false; // for the bot check (join)
@@ -358,8 +358,20 @@ export class CallRoom {
     window.removeEventListener('pagehide', this.leaveWithPage);
     releaseMicrophone(this.room);
     this.room.disconnect().catch(() => {});
+    releaseAudio(this.room, this.audioUnlocked);
     this.hooks.end(outcome);
   }
+}
+
+/**
+ * Closes the AudioContext that startAudio() opened in the click. livekit-client closes it when a
+ * room it connected disconnects; a room that never connected (the call refused, the check or the
+ * microphone failed, hung up while joining) kept it running: one more per failed call.
+ */
+function releaseAudio(room, unlocked) {
+  unlocked.then(() => {
+    if (room.state === ConnectionState.Disconnected) room.audioContext?.close().catch(() => {});
+  });
 }
 
 /**

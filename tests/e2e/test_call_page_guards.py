@@ -325,3 +325,49 @@ def test_a_microphone_refused_at_the_prompt_ends_the_call_at_once(
         assert page.locator("#call").get_attribute("data-state") == "failed"
         assert not events(page, "connected")
         assert [e["detail"]["reason"] for e in events(page, "end")] == ["mic-denied"]
+
+
+# ---------- 7. what a failed call leaves running ----------
+
+# Every AudioContext the page makes (livekit-client's, the level meters'), kept for counting.
+COUNT_AUDIO_CONTEXTS = """
+(() => {
+  const Native = window.AudioContext;
+  window.__audioContexts = [];
+  window.AudioContext = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__audioContexts.push(this);
+    }
+  };
+})();
+"""
+RUNNING_AUDIO = "() => window.__audioContexts.filter((c) => c.state !== 'closed').length"
+AUDIO_STATES = "() => window.__audioContexts.map((c) => c.state)"
+
+
+def test_calls_refused_before_joining_leave_no_audio_running(page: Page, stack: dict[str, Any]) -> None:
+    """Each press unlocks audio in the click (an AudioContext); a call refused before its room
+    was joined must close it, as a call that ended in its room does."""
+    app = stack["app"]
+    ravan = stack["fakes"]["ravan"][1]
+    page.add_init_script(COUNT_AUDIO_CONTEXTS)
+    open_page(page, f"{app.url}/talk/ravan-demo", app.url)
+    for attempt in range(3):
+        ravan.faults.append(Fault("status", status=400, body={"success": False, "message": "agent disabled"}))
+        page.click("#talk")
+        wait_for_js(
+            page, f"() => window.__events.filter((e) => e.type === 'webcall:error').length === {attempt + 1}"
+        )
+        fail_with(page, "provider_error")
+    made = page.evaluate("() => window.__audioContexts.length")
+    assert made >= 3, made
+    page.wait_for_timeout(1_000)
+    assert page.evaluate(RUNNING_AUDIO) == 0, page.evaluate(
+        "() => window.__audioContexts.map((c) => c.state)"
+    )
+    page.click("#talk")  # and a call that joins has its audio
+    wait_for_state(page, "in-call")
+    assert page.evaluate(RUNNING_AUDIO) >= 1
+    hang_up(page)
+    wait_for_js(page, f"() => ({RUNNING_AUDIO})() === 0")
