@@ -339,6 +339,15 @@ class CallInProgress(AppError):
     message = "This call is already being started. Please wait a moment."
 
 
+class IdempotencyKeyReused(AppError):
+    """An Idempotency-Key already used (within the window) for a request that asked for something
+    else: a conflict with that request, as a key still being served is (Stripe answers both so)."""
+
+    status_code = 409
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different request. Send a new key for a new call."
+
+
 class ExpiredDemoLink(AppError):
     """A demo link's expiry has passed."""
 

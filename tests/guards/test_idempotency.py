@@ -52,6 +52,42 @@ def test_concurrent_double_click_creates_one_call(make_app: Any, ravan: Any) -> 
     assert len(ravan[1].requests) == 1
 
 
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_a_key_used_again_for_another_request_is_refused(
+    make_app: Any, ravan: Any, storage: str, request: pytest.FixtureRequest
+) -> None:
+    """The same key asking for something else (other variables, metadata, mode) is not a retry: a
+    409 that says so, not the first call's answer; while the first is still running too."""
+    uri = "memory://"
+    if storage == "redis":
+        uri = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(uri).flushdb()
+    app = make_app(WEBCALL_RATELIMIT_STORAGE_URI=uri)
+    key = {"Idempotency-Key": "k-1"}
+    first = post(app, {"agent": "ravan", "variables": {"plan": "pro"}}, **key)
+    assert first.status_code == 201, first.get_json()
+    # The same request again, its fields in another order: a retry, replayed.
+    again = post(app, {"variables": {"plan": "pro"}, "agent": "ravan"}, **key)
+    assert again.get_json() == first.get_json()
+    others = [{"variables": {"plan": "basic"}}, {"variables": {"plan": "pro"}, "metadata": {"a": 1}}, {}]
+    answers = [post(app, {"agent": "ravan", **other}, **key) for other in others]
+    assert codes(answers) == ["idempotency_key_reused"] * 3
+    assert {a.status_code for a in answers} == {409}
+    assert len(ravan[1].requests) == 1
+    # While the first is still being served.
+    ravan[1].latency_s = 1.0
+    running = threading.Thread(target=lambda: post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k-2"}))
+    running.start()
+    wait_until(
+        lambda: len(ravan[1].requests) == 2, timeout_s=10, what="the first attempt to reach the provider"
+    )
+    meanwhile = post(
+        app, {"agent": "ravan", "participant_name": "Someone else"}, **{"Idempotency-Key": "k-2"}
+    )
+    running.join()
+    assert codes([meanwhile]) == ["idempotency_key_reused"] and len(ravan[1].requests) == 2
+
+
 def test_a_failed_attempt_is_not_replayed(make_app: Any, ravan: Any) -> None:
     ravan[1].faults.append(Fault("status", status=500, body={}))
     app = make_app()

@@ -116,6 +116,20 @@ def test_ravan_calls_the_number_from_the_agents_caller_id(app: Flask, ravan: Any
     assert by_session.status_code == 404 and by_session.get_json()["error"]["code"] == "unknown_call"
 
 
+def test_a_key_used_again_for_another_number_is_refused(app: Flask, ravan: Any) -> None:
+    """A retry gets the first callback's answer; the same key with another number is not a retry."""
+    body = {"agent": "ravan-phone", "phone_number": NUMBER, "consent": True, "bot_token": HUMAN}
+    key = {"Idempotency-Key": "cb-1"}
+    first = app.test_client().post("/api/phone-calls", json=body, headers=key)
+    assert first.status_code == 202, first.get_json()
+    again = app.test_client().post("/api/phone-calls", json=body, headers=key)
+    assert again.get_json() == first.get_json()
+    another = {**body, "phone_number": "+14155552672"}
+    other = app.test_client().post("/api/phone-calls", json=another, headers=key)
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert len(ravan[1].requests) == 1
+
+
 def test_convoi_dials_a_workforce_from_its_number(app: Flask, convoi: Any) -> None:
     answer = app.test_client().post(
         "/api/phone-calls",

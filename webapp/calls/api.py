@@ -19,6 +19,7 @@ from ..errors import (
     CallInProgress,
     DailyBudgetExhausted,
     ExpiredDemoLink,
+    IdempotencyKeyReused,
     InvalidBody,
     InvalidDemoLink,
     InvalidField,
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, AgentRequired, InvalidIdempotencyKey,
     OriginNotAllowed, ModeNotAllowed, BotCheckRequired, BotCheckFailed, InvalidDemoLink, UnknownAgent,
-    CallInProgress,
+    CallInProgress, IdempotencyKeyReused,
     ExpiredDemoLink, PayloadTooLarge, RequestTimeout, BadRequest,
     UnsupportedMediaType, RateLimited, AgentBusy, DailyBudgetExhausted,
     ProviderError, ProviderAuthError, ProviderBadResponse, ProviderUnavailable, ProviderBusy,

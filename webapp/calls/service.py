@@ -17,7 +17,7 @@ from flask import Blueprint, Response, g, request
 from ..catalogue import Agent, CallMode
 from ..errors import AppError, InvalidDemoLink, WebCallsDisabled
 from ..guards.botcheck import one_call_per_token
-from ..guards.idempotency import scoped_key
+from ..guards.idempotency import fingerprint, scoped_key
 from ..guards.limits import check_client_limit, client_ip, spend_call
 from ..guards.origin import check_origin, request_origin
 from ..history.store import CallAttempt, CallLogError, client_reference
@@ -90,7 +90,10 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
             spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
             return start_web_call(state, order, variables, key, attempt)
 
-    return state.replay.run(key, create) if key else create()
+    if not key:
+        return create()
+    asked = fingerprint(order.mode, order.variables, order.metadata, order.participant_name, order.demo_token)
+    return state.replay.run(key, create, asked)
 
 
 def call_variables(

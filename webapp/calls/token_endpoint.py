@@ -30,6 +30,7 @@ from ..errors import (
     CallInProgress,
     DailyBudgetExhausted,
     FieldNotAllowed,
+    IdempotencyKeyReused,
     IdentityNotAllowed,
     InvalidBody,
     InvalidField,
@@ -68,8 +69,8 @@ BOT_TOKEN_HEADER = "X-Bot-Token"
 RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, RoomNameNotAllowed, IdentityNotAllowed,
     FieldNotAllowed, OneAgentOnly, AgentNameRequired, InvalidIdempotencyKey, OriginNotAllowed,
-    BotCheckRequired, BotCheckFailed, UnknownAgent, CallInProgress, PayloadTooLarge, RequestTimeout,
-    BadRequest, UnsupportedMediaType,
+    BotCheckRequired, BotCheckFailed, UnknownAgent, CallInProgress, IdempotencyKeyReused, PayloadTooLarge,
+    RequestTimeout, BadRequest, UnsupportedMediaType,
     RateLimited, AgentBusy, DailyBudgetExhausted, ProviderError, ProviderAuthError, ProviderBadResponse,
     ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout, WebCallsDisabled,
     LimitsUnavailable,

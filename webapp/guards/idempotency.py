@@ -3,7 +3,9 @@
 The page sends an ``Idempotency-Key``; the first request with a key does the work,
 and any other with the same key (for the same agent and client) within the window
 gets the same answer. A request that arrives while the first is still running
-waits for it. Failed attempts are forgotten, so a retry after an error tries again, and
+waits for it. The same key on a request that asks for something else (another number,
+other variables: its fingerprint differs) is refused (409), never answered with the
+first one's call. Failed attempts are forgotten, so a retry after an error tries again, and
 so does a request that was waiting for it. Memory by default; Redis (the rate limits'
 storage) when several processes serve: if Redis cannot be reached before the work, the
 request is refused (503 ``limits_unavailable``); once the work is done, its answer is
@@ -12,6 +14,7 @@ returned even if Redis can no longer keep it (that is logged).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import CallInProgress, InvalidIdempotencyKey
+from ..errors import CallInProgress, IdempotencyKeyReused, InvalidIdempotencyKey
 from .limits import REDIS_TIMEOUTS, storage_unavailable
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -35,8 +38,9 @@ log = logging.getLogger(__name__)
 class Replay(Protocol):
     """Runs the work for a key once and replays its answer within the window."""
 
-    def run(self, key: str, work: Callable[[], Answer]) -> Answer:
-        """The first answer for ``key``, computing it with ``work`` only once."""
+    def run(self, key: str, work: Callable[[], Answer], fingerprint: str = "") -> Answer:
+        """The first answer for ``key``, computing it with ``work`` only once; a request whose
+        ``fingerprint`` differs from the first's is refused."""
         ...
 
 
@@ -54,8 +58,15 @@ def scoped_key(agent: str, client: str, key: str) -> str:
     return f"{agent}|{client}|{key}"
 
 
+def fingerprint(*what: Any) -> str:
+    """What a request asks for, in 32 hex digits: equal for a retry, different for another call."""
+    text = json.dumps(what, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 @dataclass
 class _Entry:
+    fingerprint: str
     done: threading.Event = field(default_factory=threading.Event)
     answer: Answer | None = None
     expires_at: float = 0.0
@@ -80,20 +91,22 @@ class MemoryReplay:
             if entry is not None and entry.done.is_set() and entry.expires_at == expires_at:
                 del self.entries[key]
 
-    def run(self, key: str, work: Callable[[], Answer]) -> Answer:
+    def run(self, key: str, work: Callable[[], Answer], fingerprint: str = "") -> Answer:
         """Return the first answer for ``key``, computing it with ``work`` only once."""
         with self.lock:
             self._forget_expired(time.monotonic())
             entry = self.entries.get(key)
             owner = entry is None
             if owner:
-                entry = self.entries[key] = _Entry()
+                entry = self.entries[key] = _Entry(fingerprint)
         assert entry is not None
         if not owner:
+            if entry.fingerprint != fingerprint:
+                raise IdempotencyKeyReused()
             if not entry.done.wait(WAIT_FOR_FIRST_S):
                 raise CallInProgress()
             if entry.answer is None:
-                return self.run(key, work)  # the first attempt failed: try again as the owner
+                return self.run(key, work, fingerprint)  # the first attempt failed: try again as the owner
             return entry.answer
         try:
             entry.answer = work()
@@ -121,28 +134,37 @@ class RedisReplay:
         self.redis_errors = redis.RedisError
         self.window_s = window_s
 
-    def run(self, key: str, work: Callable[[], Answer]) -> Answer:
-        """Like :meth:`MemoryReplay.run`, with the claim and the answer kept in Redis."""
-        name = f"webcall:idem:{key}"
-        if self._required(self.redis.set, name, self.PENDING, nx=True, ex=int(WAIT_FOR_FIRST_S) + 5):
+    def run(self, key: str, work: Callable[[], Answer], fingerprint: str = "") -> Answer:
+        """Like :meth:`MemoryReplay.run`, with the claim and the answer kept in Redis: the claim is
+        ``pending <fingerprint>``, the answer ``{"fingerprint", "answer"}`` in JSON. (Keys of their
+        own since fingerprints: a process of the version before, still serving during a rolling
+        deploy, reads neither.)"""
+        name = f"webcall:idem2:{key}"
+        claim = f"{self.PENDING} {fingerprint}"
+        if self._required(self.redis.set, name, claim, nx=True, ex=int(WAIT_FOR_FIRST_S) + 5):
             try:
                 answer = work()
             except BaseException:
                 self._best_effort("release a failed attempt's key", self.redis.delete, name)
                 raise
-            self._best_effort(
-                "keep an answer to replay", self.redis.set, name, json.dumps(answer), ex=self.window_s
-            )
+            kept = json.dumps({"fingerprint": fingerprint, "answer": answer})
+            self._best_effort("keep an answer to replay", self.redis.set, name, kept, ex=self.window_s)
             return answer
         deadline = time.monotonic() + WAIT_FOR_FIRST_S
         while time.monotonic() < deadline:
             stored = self._required(self.redis.get, name)
             if stored is None:
-                return self.run(key, work)  # the first attempt failed: try again as the owner
+                return self.run(key, work, fingerprint)  # the first attempt failed: try again as the owner
             text = stored.decode() if isinstance(stored, bytes) else str(stored)
-            if text != self.PENDING:
-                return dict(json.loads(text))
-            time.sleep(0.05)
+            if text.startswith(self.PENDING):
+                if text != claim:
+                    raise IdempotencyKeyReused()
+                time.sleep(0.05)
+                continue
+            kept = json.loads(text)
+            if kept["fingerprint"] != fingerprint:
+                raise IdempotencyKeyReused()
+            return dict(kept["answer"])
         raise CallInProgress()
 
     def _required(self, command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -30,7 +30,7 @@ from ..errors import (
     UnknownCall,
 )
 from ..guards.botcheck import one_call_per_token
-from ..guards.idempotency import scoped_key
+from ..guards.idempotency import fingerprint, scoped_key
 from ..guards.limits import (
     check_client_limit,
     destination_ref,
@@ -132,7 +132,10 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
                     refund_cooldown(agent, number_ref)
                 raise
 
-    return state.replay.run(key, create) if key else create()
+    if not key:
+        return create()
+    asked = fingerprint(number_ref, order.name, order.variables, order.demo_token)
+    return state.replay.run(key, create, asked)
 
 
 def _call(
