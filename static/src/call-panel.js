@@ -338,9 +338,9 @@ class CallPanel {
     this.ui.announce('Transcript downloaded.');
   }
 
-  /** Ends any call and detaches every listener. */
+  /** Ends any call (hung up, or cancelled while it joins) and detaches every listener. */
   destroy() {
-    this.current?.hangUp('cancelled');
+    this.hangUp();
     this.stopWaiting?.();
     this.cleanups.forEach((cleanup) => cleanup());
     this.cleanups.length = 0;

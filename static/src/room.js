@@ -91,7 +91,7 @@ export class CallRoom {
     this.protocol = null; // the call's protocol adapter, once the call (and its provider) is known
     this.listen();
     this.unwatchNetwork = this.watchNetwork();
-    this.leaveWithPage = () => this.hangUp();
+    this.leaveWithPage = () => this.hangUp(this.agent ? 'hangup' : 'cancelled');
     window.addEventListener('pagehide', this.leaveWithPage);
   }
 

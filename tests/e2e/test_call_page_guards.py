@@ -113,6 +113,24 @@ def test_a_deliberate_hang_up_while_joining_still_cancels(page: Page, stack: dic
     assert events(page, "end")[-1]["detail"]["reason"] == "cancelled"
 
 
+def test_leaving_the_page_cancels_a_call_still_joining(page: Page, stack: dict[str, Any]) -> None:
+    """The page hidden for good (pagehide) while the agent is awaited: cancelled, as Hang up
+    would say then; during a conversation it is hung up."""
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/nobody", app.url)  # its agent never joins
+    page.click("#talk")
+    wait_for_state(page, "waiting-agent")
+    page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide'))")
+    wait_for_state(page, "ended", 10_000)
+    assert events(page, "end")[-1]["detail"]["reason"] == "cancelled"
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide'))")
+    wait_for_state(page, "ended", 10_000)
+    assert events(page, "end")[-1]["detail"]["reason"] == "hangup"
+
+
 # ---------- 2. a blocked microphone ----------
 
 MIC_PERMISSION = "navigator.permissions.query({ name: 'microphone' }).then((s) => s.state)"

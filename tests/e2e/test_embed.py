@@ -311,6 +311,7 @@ def test_the_js_api_says_whether_a_call_started(
     expect(widget.locator(".frame")).to_be_hidden()
     assert requested == []
 
+    page.evaluate("window.__ends = []; addEventListener('webcall:end', (e) => __ends.push(e.detail.reason))")
     assert page.evaluate(f"{sales}.start()") is True
     expect(widget.locator("#call")).to_have_attribute("data-state", "in-call", timeout=20_000)
     assert page.evaluate(f"{sales}.start()") is False  # one call at a time
@@ -323,6 +324,12 @@ def test_the_js_api_says_whether_a_call_started(
     )
     assert page.evaluate("webcall.widgets.map(w => w.label)") == ["Sales"]
     expect(page.locator("webcall-widget")).to_have_count(1)
+
+    # Removed by its host during a conversation, the widget hangs it up (not "cancelled").
+    assert page.evaluate(f"{sales}.start()") is True
+    expect(widget.locator("#call")).to_have_attribute("data-state", "in-call", timeout=20_000)
+    page.evaluate(f"{sales}.destroy()")
+    assert page.evaluate("__ends") == ["hangup", "hangup"]
 
 
 @pytest.mark.parametrize("viewport", [(360, 640), (740, 360)], ids=["phone", "sideways"])
