@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.history.schema import calls
+from webapp.history.schema import calls, webhook_deliveries
 from webapp.history.store import CallAttempt, CallQuery, CallStore, UnfinishedListing, client_reference
 from webapp.providers import ProviderCall, TranscriptLine
 
@@ -456,3 +456,27 @@ def test_the_hot_path_insert_writes_what_sqlalchemy_writes(store: CallStore) -> 
         if connection.dialect.name == "postgresql":
             assert connection.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
         assert connection.execute(select(func.count()).select_from(calls)).scalar() == 2
+
+
+def test_prune_deletes_old_records_in_batches_refusals_alone_when_asked(store: CallStore) -> None:
+    cutoff = T0 + timedelta(days=1)
+    kept = [store.record_created(attempt(at=T0 + timedelta(days=2)), "sess-new", None)]
+    kept.append(store.record_failed(attempt(at=T0 + timedelta(days=2)), "rate_limited"))
+    placed = store.record_created(attempt(at=T0), "sess-old", None)
+    store.upsert_provider_call("ravan", ProviderCall(call_id="r-old", status="completed", created_at=T0))
+    refused = [store.record_failed(attempt(at=T0 + timedelta(minutes=i)), "rate_limited") for i in range(5)]
+
+    assert store.prune(cutoff, refusals_only=True, batch=2) == 5  # three batches: 2, 2 and 1
+    assert all(store.find(call_id) is None for call_id in refused)
+    assert store.find(placed) is not None and store.find("r-old") is not None  # placed calls stay
+    assert store.prune(cutoff, batch=2) == 2
+    assert store.find(placed) is None and store.find("r-old") is None
+    assert [r.call_id for r in store.search(CallQuery())[0]] == kept[::-1]
+
+    # Everything before now, webhook deliveries included (received now, in the clock's time).
+    store.apply_webhook(
+        "ravan", "call.completed", "sess-new", ProviderCall(call_id="sess-new", status="completed")
+    )
+    assert store.prune(datetime.now(UTC) + timedelta(minutes=1)) == 2
+    with store.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(webhook_deliveries)).scalar() == 0

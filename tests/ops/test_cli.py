@@ -1,15 +1,18 @@
-"""The operator's commands: ``check``, ``agents``, ``token``, ``history sync``'s arguments (``demo-link``
-is in tests/pages; the sync itself in tests/history)."""
+"""The operator's commands: ``check``, ``agents``, ``token``, ``history sync``'s arguments, ``history
+prune`` (``demo-link`` is in tests/pages; the sync itself in tests/history)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-from tests.support.apps import OfflineLiveKit, build_app
+from tests.support.apps import OfflineLiveKit, app_state_of, build_app
+from webapp.history.store import CallAttempt
 
 CATALOGUE = """
 [agents.ravan]
@@ -109,3 +112,24 @@ def test_token_mints_a_test_token_for_a_livekit_agent(tmp_path: Path) -> None:
     assert answer["url"] == OfflineLiveKit.url
     refused = app.test_cli_runner().invoke(args=["token", "ravan"])
     assert refused.exit_code != 0 and "livekit" in refused.output
+
+
+def test_history_prune_deletes_what_is_older_than_asked(tmp_path: Path) -> None:
+    app = build_app(tmp_path, LIVEKIT_AGENT, RAVAN_API_KEY="rvn-test-key")
+    history = app_state_of(app).history
+    old = CallAttempt(agent="local", provider="livekit", received_at=datetime.now(UTC) - timedelta(days=40))
+    placed = history.record_created(old, "r", None)
+    history.record_failed(old, "rate_limited")
+    recent = history.record_failed(replace(old, received_at=datetime.now(UTC)), "rate_limited")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["history", "prune", "--older-than", "30", "--refusals-only"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 refused requests created before ")
+    assert history.find(placed) is not None and history.find(recent) is not None
+    result = runner.invoke(args=["history", "prune", "--older-than", "30"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 records created before ")
+    assert history.find(placed) is None and history.find(recent) is not None
+    refused = runner.invoke(args=["history", "prune", "--older-than", "0"])
+    assert refused.exit_code == 2 and "--older-than" in refused.output
+    assert runner.invoke(args=["history", "prune"]).exit_code == 2  # how old is for the operator to say

@@ -40,6 +40,7 @@ from .schema import StoredText, calls, leases, unfinished_listings, webhook_deli
 
 LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
 LIVE_STATUSES = ("created", "in_progress")
+PRUNE_BATCH = 1000  # records a pruning transaction deletes
 # Columns of a call in lists (the transcript stays behind until one call is opened).
 _LIST_COLUMNS = [c for c in calls.c if c.name not in ("transcript", "transcript_text", "detail_at")]
 Upserted = Literal["new", "updated"]
@@ -370,6 +371,32 @@ class CallStore:
                 if row is not None:
                     return _record(row, transcript=True)
         return None
+
+    def prune(self, before: datetime, *, refusals_only: bool = False, batch: int = PRUNE_BATCH) -> int:
+        """Delete the records created before ``before`` (with ``refusals_only``, only those of
+        requests we refused), and the webhook deliveries received before it; how many records.
+
+        In batches, each its own transaction: the calls recorded meanwhile wait for one batch at
+        most, never for the whole. A provider's call deleted here comes back only if its history
+        is listed again from before ``before`` (``history sync --since``)."""
+        where = [calls.c.created_at < before]
+        if refusals_only:
+            where += [calls.c.outcome.is_not(None), calls.c.outcome != "created"]
+        oldest = select(calls.c.id).where(*where).order_by(calls.c.id).limit(batch)
+        deleted = 0
+        while True:
+            with _recording(), writing(self.engine) as connection:
+                ids = connection.execute(oldest).scalars().all()
+                if ids:
+                    connection.execute(delete(calls).where(calls.c.id.in_(ids)))
+            deleted += len(ids)
+            if len(ids) < batch:
+                break
+        if not refusals_only:
+            received_before = webhook_deliveries.c.received_at < before
+            with _recording(), writing(self.engine) as connection:
+                connection.execute(delete(webhook_deliveries).where(received_before))
+        return deleted
 
     def count_live(self, at: datetime | None = None) -> int:
         """Calls in progress: created or started, not ended, and not older than ``LIVE_WINDOW``."""

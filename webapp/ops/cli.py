@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from ..errors import AppError
+from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
 from ..pages.demo_links import parse_expiry, sign_demo_link
 from ..providers import WebCallRequest, registry
 from ..state import app_state
 
-history = AppGroup("history", help="The call log: pull the providers' own call history into it.")
+history = AppGroup(
+    "history", help="The call log: pull the providers' own call history into it, or delete old records."
+)
 
 
 @click.command("demo-link")
@@ -184,6 +187,33 @@ def sync_command(provider: str | None, since: str | None) -> None:
         click.echo(report.summary())
     if any(report.errors for report in reports):
         raise SystemExit(1)
+
+
+@history.command("prune")
+@click.option(
+    "--older-than",
+    "days",
+    metavar="DAYS",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Delete the records created more than DAYS days ago.",
+)
+@click.option(
+    "--refusals-only",
+    is_flag=True,
+    help="Only the requests webcall refused (limits, bad input, a provider's refusal); placed calls stay.",
+)
+def prune_command(days: int, refusals_only: bool) -> None:
+    """Delete old records from the call log, transcripts included: to keep what callers said no
+    longer than your policy allows, or to clear the refusals a flood of requests left. Run it
+    from cron; it deletes in batches, so calls are recorded meanwhile."""
+    before = datetime.now(UTC) - timedelta(days=days)
+    try:
+        deleted = app_state().history.prune(before, refusals_only=refusals_only)
+    except CallLogError as error:
+        raise click.ClickException(f"the call log could not be pruned: {error}") from None
+    what = "refused requests" if refusals_only else "records"
+    click.echo(f"{deleted} {what} created before {before:%Y-%m-%d %H:%M} UTC deleted")
 
 
 def init_app(app: Flask) -> None:
