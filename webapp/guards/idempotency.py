@@ -60,7 +60,7 @@ def scoped_key(agent: str, client: str, key: str) -> str:
 
 def fingerprint(*what: Any) -> str:
     """What a request asks for, in 32 hex digits: equal for a retry, different for another call."""
-    text = json.dumps(what, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = json.dumps(what, sort_keys=True, separators=(",", ":"), default=str)  # ASCII: any str encodes
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
