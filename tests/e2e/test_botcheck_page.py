@@ -69,19 +69,21 @@ def test_page_passes_the_bot_check_before_the_call(page: Page, guarded_app: Any)
 
 
 @pytest.fixture
-def slow_check_app(
-    livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
+def timed_check_app(
+    request: pytest.FixtureRequest, livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
 ) -> Iterator[tuple[AppServer, FakeTurnstile]]:
-    """The app with a bot check that takes 3 s to hand the page its token."""
-    turnstile = FakeTurnstile(secret="ts-secret", token_after_ms=3000)
+    """The app with a bot check whose stand-in's timing (FakeTurnstile's ``token_after_ms``,
+    ``challenge_ms``) is the test's parameter."""
+    turnstile = FakeTurnstile(secret="ts-secret", **request.param)
     with checked_app(livekit_server, turnstile, tmp_path) as app:
         yield app, turnstile
 
 
-def test_hanging_up_while_the_check_runs_places_no_call(page: Page, slow_check_app: Any) -> None:
+@pytest.mark.parametrize("timed_check_app", [{"token_after_ms": 3000}], indirect=True)  # 3 s to pass
+def test_hanging_up_while_the_check_runs_places_no_call(page: Page, timed_check_app: Any) -> None:
     """Talk, then Hang up before the check is passed: no call is requested when it passes (a
     hosted provider would bill one nobody joins), and the unspent token starts the next call."""
-    app, turnstile = slow_check_app
+    app, turnstile = timed_check_app
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url) if r.url.endswith("/api/calls") else None)
     page.goto(f"{app.url}/talk/demo")
@@ -99,21 +101,12 @@ def test_hanging_up_while_the_check_runs_places_no_call(page: Page, slow_check_a
     page.click("#hangup")
 
 
-@pytest.fixture
-def challenge_app(
-    livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
-) -> Iterator[tuple[AppServer, FakeTurnstile]]:
-    """The app with a bot check that shows the visitor a challenge they take 17 s to solve."""
-    turnstile = FakeTurnstile(secret="ts-secret", challenge_ms=17_000)
-    with checked_app(livekit_server, turnstile, tmp_path) as app:
-        yield app, turnstile
-
-
-def test_a_challenge_takes_as_long_as_the_visitor_needs(page: Page, challenge_app: Any) -> None:
+@pytest.mark.parametrize("timed_check_app", [{"challenge_ms": 17_000}], indirect=True)  # solved in 17 s
+def test_a_challenge_takes_as_long_as_the_visitor_needs(page: Page, timed_check_app: Any) -> None:
     """Talk pressed while Turnstile shows a challenge: the call waits past the 15 s the page
     gives a check that runs on its own (and the microphone waits with it: livekit-client drops
     a microphone published 15 s before its room is joined), then starts once it is solved."""
-    app, turnstile = challenge_app
+    app, turnstile = timed_check_app
     page.goto(f"{app.url}/talk/demo")
     expect(page.locator("#botcheck")).to_contain_text("Verify you are human")
     page.click("#talk")
@@ -127,18 +120,9 @@ def test_a_challenge_takes_as_long_as_the_visitor_needs(page: Page, challenge_ap
     expect(call).to_have_attribute("data-state", "ended")
 
 
-@pytest.fixture
-def stuck_check_app(
-    livekit_server: LiveKitServer, demo_agent: Any, tmp_path: Path
-) -> Iterator[tuple[AppServer, FakeTurnstile]]:
-    """The app with a bot check that runs on its own and never hands the page a token."""
-    turnstile = FakeTurnstile(secret="ts-secret", token_after_ms=600_000)
-    with checked_app(livekit_server, turnstile, tmp_path) as app:
-        yield app, turnstile
-
-
-def test_a_check_that_never_ends_fails_the_call_after_15_s(page: Page, stuck_check_app: Any) -> None:
-    app, turnstile = stuck_check_app
+@pytest.mark.parametrize("timed_check_app", [{"token_after_ms": 600_000}], indirect=True)  # never passes
+def test_a_check_that_never_ends_fails_the_call_after_15_s(page: Page, timed_check_app: Any) -> None:
+    app, turnstile = timed_check_app
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url) if r.url.endswith("/api/calls") else None)
     page.goto(f"{app.url}/talk/demo")
