@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -128,6 +129,20 @@ def test_zudu_uses_create_web_call_with_both_keys(make_app: MakeApp, zudu: Any) 
     assert sent.headers["X-API-SECRET"] == FAKE_KEYS["zudu_secret"]
     assert sent.json["agent_id"] == FAKE_AGENT_IDS["zudu"]
     assert answer["call_id"].startswith("call_")
+
+
+def test_convoi_replays_past_our_window_only_the_same_request(make_app: MakeApp, convoi: Any) -> None:
+    """Convoi keeps an Idempotency-Key for a day, our replay window is shorter: past it, the page's
+    key asking for another call is another key at Convoi, which would otherwise answer with the
+    first call; the same request keeps its key (Convoi's replay then stands in for ours)."""
+    state = convoi[1]
+    app = make_app(WEBCALL_IDEMPOTENCY_WINDOW_S="1")
+    for name in ("Ann", "Ann", "Bob"):
+        time.sleep(1.1)  # past our window
+        response = post(app, {"agent": "convoi", "participant_name": name}, **{"Idempotency-Key": "k-1"})
+        assert response.status_code == 201, response.get_json()
+    ann, again, bob = (request.headers["Idempotency-Key"] for request in state.requests[-3:])
+    assert ann == again != bob
 
 
 def test_convoi_sends_overrides_from_configuration_and_an_idempotency_key(

@@ -83,17 +83,17 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     if state.bot_verifier is not None:
         state.bot_verifier.verify(order.bot_token, order.client, key)
     variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
+    what = (order.mode, order.variables, order.metadata, order.participant_name, order.demo_token)
+    asked = fingerprint(*what) if key else ""
 
     def create() -> dict[str, Any]:
         # Not on a replay: a checked token creates one call, however long Turnstile accepts it.
         with one_call_per_token(state.limits, order.bot_token if state.bot_verifier else None, key):
             spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
-            return start_web_call(state, order, variables, key, attempt)
+            # The provider's key is this request's (Convoi replays one for a day, past our window).
+            return start_web_call(state, order, variables, key and f"{key}|{asked}", attempt)
 
-    if not key:
-        return create()
-    asked = fingerprint(order.mode, order.variables, order.metadata, order.participant_name, order.demo_token)
-    return state.replay.run(key, create, asked)
+    return state.replay.run(key, create, asked) if key else create()
 
 
 def call_variables(

@@ -114,6 +114,7 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
             raise BotCheckRequired()  # a token from elsewhere is none we can check
         state.bot_verifier.verify(order.bot_token, order.client, key and f"{key}|{number_ref}")
     variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
+    asked = fingerprint(number_ref, order.name, order.variables, order.demo_token) if key else ""
 
     def create() -> dict[str, Any]:
         # The agent's limits and the number's, all or nothing: a call one of them refuses takes
@@ -124,7 +125,8 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
         with one_call_per_token(state.limits, checked_token, key and f"{key}|{number_ref}"):
             spend_phone_call(agent, state.settings, provider_limit, number_ref)
             try:
-                return _call(state, order, destination, variables, key, attempt)
+                # The provider's key is this request's (Convoi replays one for a day, past our window).
+                return _call(state, order, destination, variables, key and f"{key}|{asked}", attempt)
             except ProviderError as error:
                 if error.upstream_status is not None and error.upstream_status < 500:
                     # The provider refused the call in so many words: nothing was dialled, so the
@@ -132,10 +134,7 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
                     refund_cooldown(agent, number_ref)
                 raise
 
-    if not key:
-        return create()
-    asked = fingerprint(number_ref, order.name, order.variables, order.demo_token)
-    return state.replay.run(key, create, asked)
+    return state.replay.run(key, create, asked) if key else create()
 
 
 def _call(
