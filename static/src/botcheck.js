@@ -25,9 +25,10 @@ const unavailable = () =>
 /**
  * Renders the check into `container`; `token()` resolves with a fresh token for one call. The
  * wait for a token gives up after 15 s, not counting the time the visitor is shown a challenge
- * (Turnstile's interactive mode: a checkbox to tick, as long as it takes).
+ * (Turnstile's interactive mode: a checkbox to tick, as long as it takes), which
+ * `onChallenge(shown)` hears of.
  */
-export function createBotCheck(container, siteKey, scriptUrl) {
+export function createBotCheck(container, siteKey, scriptUrl, onChallenge = () => {}) {
   let current = null;
   let waiting = []; // one {resolve, reject, leftMs, since, timer} per pending token()
   let challenged = false;
@@ -56,11 +57,13 @@ export function createBotCheck(container, siteKey, scriptUrl) {
       clearTimeout(wait.timer);
       wait.leftMs -= Date.now() - wait.since;
     }
+    onChallenge(true);
   };
   const resume = () => {
     if (!challenged) return;
     challenged = false;
     waiting.forEach(count);
+    onChallenge(false);
   };
   container.hidden = false;
   const ready = loadScript(scriptUrl).then((turnstile) => {

@@ -121,8 +121,9 @@ class CallPanel {
       },
       onAvailable: (hasDevices) => this.ui.set({ hasDevices }),
     });
+    const onChallenge = (shown) => this.ui.set({ challenged: shown }); // "Confirm you are human…"
     this.botCheck = config.turnstile_site_key
-      ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url)
+      ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url, onChallenge)
       : null;
     // Camera, screen share, push-to-talk, chat, the agent's video: loaded as the agent needs them.
     this.extras = new MediaExtras(this);

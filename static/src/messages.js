@@ -122,7 +122,7 @@ export function statusWords(view) {
     case 'requesting-mic':
       return view.micGranted ? 'Starting your microphone…' : 'Allow microphone access to start';
     case 'connecting':
-      return 'Connecting…';
+      return view.challenged ? 'Confirm you are human to start the call' : 'Connecting…';
     case 'waiting-agent':
       return 'Waiting for the agent…';
     case 'in-call': {

@@ -55,6 +55,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     consentText,
     consented: true,
     retryWait: false, // a Retry-After is being waited out: Try again is disabled
+    challenged: false, // the bot check shows the visitor a challenge to solve
   };
 
   function render() {
@@ -84,7 +85,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     },
     /**
      * Any of: mode, talking, agentState, muted, micGranted, hasDevices, hasTranscript, canChat,
-     * consented, retryWait.
+     * consented, retryWait, challenged.
      */
     set(changes) {
       Object.assign(view, changes);

@@ -111,6 +111,7 @@ def test_a_challenge_takes_as_long_as_the_visitor_needs(page: Page, timed_check_
     expect(page.locator("#botcheck")).to_contain_text("Verify you are human")
     page.click("#talk")
     call = page.locator("#call")
+    expect(page.locator("#status")).to_have_text("Confirm you are human to start the call")
     time.sleep(16)
     expect(call).to_have_attribute("data-state", "connecting")
     expect(page.locator("#botcheck")).to_contain_text("Verified", timeout=5_000)
