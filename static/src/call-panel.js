@@ -26,7 +26,7 @@ const MAX_CHAT_CHARS = 1000;
 // activation this soon after Talk's is the second half of a double click or a double Enter, not
 // a hang-up. Once the agent is there (which can take less), Hang up always hangs up. The other
 // way round, Talk (Start over) comes back where Hang up was: the second click of a double click
-// there, or an Enter this soon after Hang up's, is not a new (paid) call.
+// there, or a held Enter's repeats, are not a new (paid) call.
 const DOUBLE_ACTIVATION_MS = 600;
 
 /**
@@ -135,7 +135,6 @@ class CallPanel {
     this.typedCount = 0; // ids for the caller's typed lines
     this.micPermission = null; // 'granted', 'denied' or 'prompt', once the browser says
     this.talkAt = -Infinity; // when Talk was last pressed (performance.now())
-    this.hungUpAt = -Infinity; // and Hang up
     this.stopWaiting = null; // set while Try again waits out a Retry-After
   }
 
@@ -160,15 +159,15 @@ class CallPanel {
   /** Every button and form of the panel. */
   bindControls() {
     const { el } = this.ui;
-    // (A click's detail counts the clicks of a double click; a key's click has none.)
-    const afterHangUp = (event) =>
-      event.detail > 1 || (event.detail === 0 && performance.now() - this.hungUpAt < DOUBLE_ACTIVATION_MS);
-    this.on(el.talk, 'click', (event) => afterHangUp(event) || this.start());
-    if (el.chatStart) this.on(el.chatStart, 'click', (event) => afterHangUp(event) || this.start('text'));
+    // (A click's detail counts the clicks of a double click.)
+    this.on(el.talk, 'click', (event) => event.detail > 1 || this.start());
+    if (el.chatStart) this.on(el.chatStart, 'click', (event) => event.detail > 1 || this.start('text'));
+    for (const button of [el.talk, el.chatStart].filter(Boolean)) {
+      this.on(button, 'keydown', (event) => event.repeat && event.preventDefault()); // a held key
+    }
     this.on(el.hangup, 'click', (event) => {
       const joining = this.ui.state !== 'in-call';
       if (event.detail > 1 || (joining && performance.now() - this.talkAt < DOUBLE_ACTIVATION_MS)) return;
-      this.hungUpAt = performance.now();
       this.hangUp();
     });
     this.on(el.resume, 'click', () => this.resumeAudio());
