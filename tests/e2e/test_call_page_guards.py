@@ -18,6 +18,7 @@ from playwright.sync_api import Page, Playwright, Request, WebSocketRoute, expec
 from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page
 from tests.fakes import Fault
 from tests.support.browser import events, launch_chromium, wait_for_js, wait_for_state
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -98,7 +99,26 @@ def test_a_double_press_on_hang_up_places_no_new_call(page: Page, stack: dict[st
     assert len(sent) == 2
     page.keyboard.press("Enter")  # a press on Start over starts over
     wait_for_state(page, "in-call")
+    page.focus("#hangup")
+    page.keyboard.press("Enter")  # two deliberate presses in a row: hang up, then start over
+    page.keyboard.press("Enter")
+    wait_until(lambda: len(sent) == 4, timeout_s=5, what="the second press to start over")
+    wait_for_state(page, "in-call")
     hang_up(page)
+
+
+def test_a_deliberate_hang_up_while_joining_still_cancels(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/nobody", app.url)  # its agent never joins
+    page.click("#talk")
+    wait_for_state(page, "waiting-agent")
+    # Counted from a moment after Talk's press on the page's own clock (a busy machine can take
+    # long between this process's click and the page's handler).
+    page.wait_for_timeout(DELIBERATE_S * 1000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+    expect(page.locator("#status")).to_have_text(re.compile("^Call cancelled"))
+    assert events(page, "end")[-1]["detail"]["reason"] == "cancelled"
 
 
 def test_leaving_the_page_cancels_a_call_still_joining(page: Page, stack: dict[str, Any]) -> None:
