@@ -26,10 +26,9 @@ export class CallSession {
     this.abort = new AbortController();
     // The call's request goes out first: everything below happens while it is on the network.
     const { botCheck } = panel;
-    // Not passed yet (a challenge may show for as long as the visitor takes): the microphone
-    // waits for the check, as livekit-client drops a microphone that waits 15 s for its room.
-    this.checked = botCheck && !botCheck.passed ? botCheck.token() : null;
-    const session = requestSession(panel.config, mode, botCheck, this.abort.signal);
+    const passed = !botCheck || botCheck.passed;
+    const token = botCheck ? botCheck.token() : null;
+    const session = requestSession(panel.config, mode, botCheck, token, this.abort.signal);
     this.meters = new LevelMeters();
     this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
     this.voice.setMuted(mode === 'text');
@@ -43,12 +42,17 @@ export class CallSession {
     panel.element.addEventListener('pointerdown', this.wake);
     panel.element.addEventListener('keydown', this.wake);
     this.room = new CallRoom(this.roomHooks(), { mic: micMode(mode, panel.config) });
-    this.begin(session);
+    // Not passed yet (a challenge may show for as long as the visitor takes): the microphone
+    // waits for the check, as livekit-client drops a microphone that waits 15 s for its room.
+    this.begin(session, passed ? null : token);
     panel.extras.begin(this); // media/extras.js: camera, screen share, push-to-talk, chat
   }
 
-  /** Joins the room of the call `session` (a Promise of our API's answer); the microphone opens meanwhile. */
-  begin(session) {
+  /**
+   * Joins the room of the call `session` (a Promise of our API's answer); the microphone opens
+   * meanwhile, or once `micAfter` (the bot check's token, when not in hand yet) has come.
+   */
+  begin(session, micAfter) {
     const { config, devices, emit } = this.panel;
     session.then(
       (info) => {
@@ -59,7 +63,7 @@ export class CallSession {
     );
     emit('start', { agent: config.agent, mode: this.mode });
     const joinTimeoutS = config.agent_join_timeout_s ?? AGENT_JOIN_TIMEOUT_S;
-    this.room.join(session, joinTimeoutS, devices.preferred('audioinput'), config.livekit_url, this.checked);
+    this.room.join(session, joinTimeoutS, devices.preferred('audioinput'), config.livekit_url, micAfter);
     const speaker = devices.preferred('audiooutput');
     if (speaker) this.room.switchDevice('audiooutput', speaker).catch(() => {});
   }
@@ -202,18 +206,18 @@ function micMode(mode, config) {
 
 /**
  * Asks our API for the call: the agent, the mode (voice, text), the host's variables (a widget's
- * script tag) and a sales-demo link's token when the page has them, and a bot-check token when
- * the check is on.
+ * script tag) and a sales-demo link's token when the page has them, and the bot check's `token`
+ * (a Promise) when the check is on.
  */
-function requestSession(config, mode, botCheck, signal) {
+function requestSession(config, mode, botCheck, token, signal) {
   const body = { agent: config.agent, mode };
   if (config.variables && Object.keys(config.variables).length) body.variables = config.variables;
   if (config.demo?.token) body.demo_token = config.demo.token;
-  if (!botCheck) return requestCall(config.api_url, body, signal);
-  return botCheck.token().then((token) => {
+  if (!token) return requestCall(config.api_url, body, signal);
+  return token.then((botToken) => {
     // Hung up while the check was pending: the token stays unspent, for the next call.
     signal.throwIfAborted();
     botCheck.reset();
-    return requestCall(config.api_url, { ...body, bot_token: token }, signal);
+    return requestCall(config.api_url, { ...body, bot_token: botToken }, signal);
   });
 }
