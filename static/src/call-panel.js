@@ -8,7 +8,7 @@
 import { getStatus, requestPhoneCall } from './api.js';
 import { createBotCheck } from './botcheck.js';
 import { CallSession } from './call-session.js';
-import { hasConsent, setConsent } from './consent.js';
+import { hasConsent, setConsent, watchConsent } from './consent.js';
 import { DevicePickers } from './devices.js';
 import { emitter } from './events.js';
 import { MediaExtras } from './media/extras.js';
@@ -69,15 +69,27 @@ function mountPhoneOnly(root, config) {
     ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url)
     : null;
   let phone = null;
+  let destroyed = false;
   const mounted = import('./phone/phone-panel.js').then(({ mountPhone }) => {
+    if (destroyed) return;
     phone = mountPhone(find, config, { api: phoneApi, botCheck, emit: emitter(element), web: false });
     element.toggleAttribute('data-ready', true);
   });
   return {
     element,
-    start: () => mounted.then(() => (phone.open(), true)),
+    start: () =>
+      mounted.then(() => {
+        if (!phone) return false; // destroyed first
+        phone.open();
+        return true;
+      }),
     hangUp: () => {},
-    destroy: () => phone?.destroy(),
+    destroy: () => {
+      destroyed = true;
+      phone?.destroy();
+      phone = null;
+      element.removeAttribute('data-ready');
+    },
   };
 }
 
@@ -129,13 +141,14 @@ class CallPanel {
     this.extras = new MediaExtras(this);
     // The code that reads the agent in the room: fetched now, not after the click's API answer.
     loadProtocol(config.provider).catch(() => {});
-    this.cleanups = [() => this.devices.destroy(), () => this.extras.destroy()];
+    this.cleanups = [() => this.devices.destroy(), () => this.extras.destroy(), () => this.transcript.destroy()];
     this.current = null; // the CallSession in progress, if any
     this.last = null; // the latest CallSession, for the transcript file
     this.typedCount = 0; // ids for the caller's typed lines
     this.micPermission = null; // 'granted', 'denied' or 'prompt', once the browser says
     this.talkAt = -Infinity; // when Talk was last pressed (performance.now())
     this.stopWaiting = null; // set while Try again waits out a Retry-After
+    this.destroyed = false;
   }
 
   /** Shows `state`, and tells the page (webcall:state) when it changed. */
@@ -180,14 +193,20 @@ class CallPanel {
     this.on(el.copy, 'click', () => this.copyTranscript());
     this.on(el.download, 'click', () => this.downloadTranscript());
     const consent = el.consentAccept;
+    const showConsent = () => {
+      const given = hasConsent(this.config.agent, this.consentText);
+      if (consent) consent.checked = given;
+      this.ui.set({ consented: given });
+    };
     if (consent) {
-      consent.checked = hasConsent(this.config.agent, this.consentText);
       this.on(consent, 'change', () => {
         setConsent(this.config.agent, this.consentText, consent.checked);
-        this.ui.set({ consented: consent.checked });
+        showConsent();
       });
+      // Given or taken back in another widget, tab or frame of the same agent.
+      this.cleanups.push(watchConsent(this.config.agent, showConsent));
     }
-    this.ui.set({ consented: hasConsent(this.config.agent, this.consentText) });
+    showConsent();
   }
 
   /**
@@ -268,6 +287,7 @@ class CallPanel {
   /** "Call my phone instead": the form's code loads with the page, out of the first bundle. */
   offerPhone() {
     import('./phone/phone-panel.js').then(({ mountPhone }) => {
+      if (this.destroyed) return;
       const { botCheck, emit } = this;
       const phone = mountPhone(this.find, this.config, { api: phoneApi, botCheck, emit, web: true });
       this.cleanups.push(() => phone.destroy());
@@ -340,6 +360,7 @@ class CallPanel {
 
   /** Ends any call (hung up, or cancelled while it joins) and detaches every listener. */
   destroy() {
+    this.destroyed = true;
     this.hangUp();
     this.stopWaiting?.();
     this.cleanups.forEach((cleanup) => cleanup());

@@ -22,13 +22,12 @@ export class DevicePickers {
     this.onAvailable = onAvailable;
     this.known = { audioinput: [], audiooutput: [], videoinput: [] };
     this.refresh = this.refresh.bind(this);
-    for (const kind of this.kinds) {
-      selects[kind].addEventListener('change', () => {
-        const id = selects[kind].value;
-        remember(kind, id);
-        onPick(kind, id);
-      });
-    }
+    this.picked = (event) => {
+      const kind = this.kinds.find((k) => selects[k] === event.currentTarget);
+      remember(kind, event.currentTarget.value);
+      onPick(kind, event.currentTarget.value);
+    };
+    for (const kind of this.kinds) selects[kind].addEventListener('change', this.picked);
     navigator.mediaDevices?.addEventListener('devicechange', this.refresh);
   }
 
@@ -60,6 +59,7 @@ export class DevicePickers {
   }
 
   destroy() {
+    for (const kind of this.kinds) this.selects[kind].removeEventListener('change', this.picked);
     navigator.mediaDevices?.removeEventListener('devicechange', this.refresh);
   }
 }

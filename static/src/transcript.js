@@ -21,9 +21,15 @@ export class Transcript {
     this.times = new WeakMap(); // line → when it first appeared
     this.words = new WeakMap(); // line → its text, without the interrupted mark
     this.behind = false;
-    list.addEventListener('scroll', () => {
+    this.scrolled = () => {
       if (this.behind && this.following()) this.setBehind(false);
-    });
+    };
+    list.addEventListener('scroll', this.scrolled);
+  }
+
+  /** Stops following the list's scrolling; its lines stay. */
+  destroy() {
+    this.list.removeEventListener('scroll', this.scrolled);
   }
 
   /** Empties the list for a new call. */

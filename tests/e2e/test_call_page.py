@@ -301,6 +301,21 @@ def test_consent_is_asked_once_and_remembered(page: Page, stack: dict[str, Any],
     expect(page.locator("#consent-accept")).not_to_be_checked()
 
 
+def test_consent_given_in_one_tab_holds_in_the_others(page: Page, stack: dict[str, Any]) -> None:
+    """Two call pages of the same agent: accepting (or taking back) the notice in one changes the
+    other at once, not at its next reload."""
+    app = stack["app"]
+    first = open_page(page, f"{app.url}/talk/branded", app.url)
+    second = open_page(page.context.new_page(), f"{app.url}/talk/branded", app.url)
+    expect(second.locator("#talk")).to_be_disabled()
+    first.locator("#consent-accept").check()
+    expect(second.locator("#consent-accept")).to_be_checked()
+    expect(second.locator("#talk")).to_be_enabled()
+    second.locator("#consent-accept").uncheck()
+    expect(first.locator("#consent-accept")).not_to_be_checked()
+    expect(first.locator("#talk")).to_be_disabled()
+
+
 def test_in_a_short_window_talk_is_in_sight(page: Page, stack: dict[str, Any]) -> None:
     """A phone held sideways, or a laptop zoomed to 200%: 360 px of height."""
     app = stack["app"]

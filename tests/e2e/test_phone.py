@@ -6,6 +6,8 @@ side by moving the fake call's status, and watches the page follow it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,14 @@ def fill_number(page: Page, root: Any, digits: str) -> None:
     field = root.locator("#phone-number")
     field.click()
     field.press_sequentially(digits, delay=20)
+
+
+def wait_until(page: Page, predicate: Callable[[], Any], what: str, timeout_s: float = 10.0) -> None:
+    """Let the page run until ``predicate()`` holds (Playwright's handlers run meanwhile)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(50)
 
 
 def test_a_callback_from_the_call_page(page: Page, stack: dict[str, Any], artifacts: Path) -> None:
@@ -143,3 +153,29 @@ def test_the_script_embed_offers_the_phone(page: Page, stack: dict[str, Any]) ->
     expect(widget.locator("#phone-status-text")).to_have_text("Calling you now…")
     events = wait_for_js(page, RECEIVED)
     assert events[0]["type"] == "phone-call" and events[0]["detail"]["status"] == "initiated"
+
+
+def test_a_widget_removed_while_its_callback_is_asked_for_stops_there(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """The host page removes the widget while the request is on its way: the call is placed (the
+    phone rings), but the gone widget does not poll its status for the next 15 minutes."""
+    held: list[Any] = []
+    polls: list[str] = []
+    before = len(sessions(stack, "ravan"))
+    page.route("**/api/phone-calls", lambda route: held.append(route))
+    page.on("request", lambda r: polls.append(r.url) if "/api/phone-calls/" in r.url else None)
+    page.goto(f"{stack['embed_hosts']['allowed'].origin}/phone.html")
+    widget = page.locator("webcall-widget")
+    widget.locator(".launcher").click()
+    widget.locator("#phone-open").click()
+    fill_number(page, widget, "4155557671")
+    widget.locator("#phone-consent").check()
+    widget.locator("#phone-submit").click()
+    wait_until(page, lambda: held, "the request to leave")
+    page.evaluate("webcall.widgets[0].destroy()")
+    expect(widget).to_have_count(0)
+    held[0].continue_()
+    wait_until(page, lambda: len(sessions(stack, "ravan")) > before, "the call to be placed")  # it rings
+    page.wait_for_timeout(4_000)  # past the first status poll's 3 s
+    assert polls == []

@@ -63,6 +63,7 @@ class PhonePanel {
     this.cleanups = [];
     this.formatter = null; // libphonenumber's AsYouType, once loaded
     this.polling = null;
+    this.destroyed = false;
   }
 
   /** Every listener of the form. */
@@ -146,8 +147,9 @@ class PhonePanel {
     el.submit.disabled = true;
     try {
       const call = await this.api.requestPhoneCall(this.config.phone.api_url, await this.body());
-      this.showCalling(call);
+      if (!this.destroyed) this.showCalling(call); // (the phone rings all the same)
     } catch (error) {
+      if (this.destroyed) return;
       const code = error.code || 'network';
       this.showProblem(error.message || 'The call could not be requested. Please try again.', FIELD_FOR[code]);
       this.emit('error', { code, message: error.message, channel: 'phone' });
@@ -180,9 +182,11 @@ class PhonePanel {
     if (message && target) target.focus();
   }
 
-  /** "Calling you now…", then the call's status until it ends. */
+  /** "Calling you now…", then the call's status until it ends (even after Back: it was asked for). */
   showCalling(call) {
     const { el } = this;
+    el.open?.setAttribute('aria-expanded', 'true');
+    this.onToggle(true);
     el.form.hidden = true;
     el.status.hidden = false;
     el.again.hidden = true;
@@ -224,6 +228,7 @@ class PhonePanel {
   }
 
   destroy() {
+    this.destroyed = true;
     this.stopPolling();
     this.cleanups.forEach((cleanup) => cleanup());
     this.cleanups.length = 0;
