@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.test_call import INBOUND_AUDIO, poll
+from tests.support.browser import wait_for_js
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -216,6 +217,27 @@ def test_iframe_embed_follows_frame_ancestors(
     assert poll(lambda: any("frame-ancestors" in line for line in console_log), timeout_s=5), console_log
     assert frame.url != ours, frame.url
     assert frame.evaluate("document.querySelector('#call')") is None
+
+
+def test_the_iframe_tells_its_host_page_the_call_s_events(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """Around the frame, on an allowed origin, the page hears webcall:* events as messages from
+    our origin: the same call, start to end, that the frame's own DOM sees."""
+    page.goto(host_url(stack, "allowed", "iframe.html"), wait_until="load")
+    frame = page.frame_locator("iframe")
+    frame.locator("#talk").click()
+    expect(frame.locator("#call")).to_have_attribute("data-state", "in-call", timeout=20_000)
+    frame.locator("#hangup").click()
+    expect(frame.locator("#call")).to_have_attribute("data-state", "ended")
+    ended = "() => window.received.some((m) => m.data.type === 'webcall:end') && window.received"
+    messages = wait_for_js(page, ended)
+    assert {m["origin"] for m in messages} == {stack["app"].url}
+    assert {m["data"]["source"] for m in messages} == {"webcall"}
+    types = [m["data"]["type"] for m in messages]
+    assert types.index("webcall:start") < types.index("webcall:connected") < types.index("webcall:end"), types
+    end = next(m["data"]["detail"] for m in messages if m["data"]["type"] == "webcall:end")
+    assert end["reason"] == "hangup" and end["duration_s"] >= 0
 
 
 def widget_screenshots(page: Page, url: str) -> tuple[bytes, bytes]:

@@ -49,6 +49,8 @@ def page_config(
         "provider": agent.provider,
         # Known before the call for some providers (our own server), so the page can warm it up.
         "livekit_url": state.provider_for(agent).livekit_url_before_call(),
+        # The iframe embed posts its events to the page around it, if on one of these origins.
+        "host_origins": list(agent.allowed_origins) if mode == "embed" else [],
         "turnstile_site_key": settings.turnstile_site_key,
         "turnstile_script_url": settings.turnstile_script_url if settings.turnstile_site_key else None,
     }
