@@ -93,13 +93,13 @@ def test_a_replayed_answer_is_one_call(app: Flask, convoi: Any) -> None:
 def test_every_request_is_on_record_even_one_refused_before_it_could_be_a_call(make_app: MakeApp) -> None:
     """ "Every POST /api/calls is recorded": an unknown agent, a bad body, another site, a
     limit reached before the body was read, each with its code (and the agent when known)."""
-    app = make_app(WEBCALL_RATE_LIMITS="4/minute")
+    app = make_app(WEBCALL_RATE_LIMITS="2/minute")
     answers = [
         post(app, {"agent": "nobody"}),
         post(app, {"agent": "local", "room": "mine"}),
         post(app, {"agent": "local"}, Origin="https://evil.example"),
         post(app, {"agent": "local"}),
-        post(app, {"agent": "local"}),  # the fifth from this client this minute
+        post(app, {"agent": "local"}),  # the third counted this minute (bad bodies count none)
     ]
     assert [a.status_code for a in answers] == [404, 400, 403, 201, 429]
     seen = [(r.outcome, r.agent, r.status, r.channel) for r in reversed(records(app))]
@@ -112,6 +112,15 @@ def test_every_request_is_on_record_even_one_refused_before_it_could_be_a_call(m
     ]
     refused = [r for r in records(app) if r.outcome == "origin_not_allowed"]
     assert refused[0].origin == "https://evil.example" and refused[0].request_id
+
+
+def test_with_one_agent_a_refusal_is_its_unless_it_named_another(tmp_path: Path) -> None:
+    """A body that names no agent is for the only one; a body naming an unknown one is not."""
+    app = build_app(tmp_path, '[agents.solo]\nprovider = "livekit"\nagent_id = "webcall-demo"\n')
+    answers = [post(app, {"agent": "nobody"}), post(app, {"room": "mine"})]
+    assert [a.status_code for a in answers] == [404, 400]
+    seen = [(r.outcome, r.agent) for r in reversed(records(app))]
+    assert seen == [("unknown_agent", ""), ("unknown_field", "solo")]
 
 
 def test_a_call_log_outage_never_costs_the_caller_the_call(

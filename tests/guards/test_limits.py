@@ -63,6 +63,34 @@ def test_rate_limit_answers_429_with_retry_after(make_app: Any) -> None:
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
 
 
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_a_malformed_request_spends_no_allowance(
+    make_app: Any, storage: str, request: pytest.FixtureRequest
+) -> None:
+    """Requests that could never start a call (not JSON, not the API's body, an unknown agent,
+    too big) are refused as such, and the client's calls are still all there after them; past
+    the limit, every request is refused with 429 alike."""
+    uri = request.getfixturevalue("redis_url") if storage == "redis" else "memory://"
+    app = make_app(WEBCALL_RATE_LIMITS="2/minute", WEBCALL_RATELIMIT_STORAGE_URI=uri)
+    client = app.test_client()
+
+    def send(**request: Any) -> Any:  # from an address of this test's own (the Redis is shared)
+        return client.post("/api/calls", environ_base={"REMOTE_ADDR": "203.0.113.9"}, **request)
+
+    malformed = [
+        send(data="agent=plain", content_type="text/plain"),
+        send(data="{", content_type="application/json"),
+        send(json={"agent": "plain", "colour": "red"}),
+        send(json={"agent": "nobody"}),
+        send(data=b"x" * 100_000, content_type="application/json"),
+    ]
+    assert codes(malformed) == [
+        "unsupported_media_type", "invalid_json", "unknown_field", "unknown_agent", "payload_too_large",
+    ]  # fmt: skip
+    assert codes([send(json={"agent": "plain"}) for _ in range(3)]) == [201, 201, "rate_limited"]
+    assert codes([send(json={"agent": "nobody"})]) == ["rate_limited"]
+
+
 def test_an_ipv6_client_is_counted_by_its_64(make_app: Any) -> None:
     """Each host has a whole /64: stepping through its addresses must not start a new allowance;
     IPv4 addresses (plain or mapped into IPv6) count one by one."""

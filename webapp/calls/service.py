@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from ..catalogue import Agent, CallMode
-from ..errors import AppError, InvalidDemoLink, WebCallsDisabled
+from ..errors import AppError, InvalidDemoLink, UnknownAgent, WebCallsDisabled
 from ..guards.botcheck import one_call_per_token
 from ..guards.idempotency import fingerprint, scoped_key
 from ..guards.limits import check_client_limit, client_ip, spend_call
@@ -195,7 +195,7 @@ def _record_unrecorded(state: AppState, response: Response, channel: Channel) ->
     if not isinstance(code, str):
         code = f"http_{response.status_code}"
     agent: Agent | None = g.get(AGENT)
-    if agent is None and len(state.settings.agents) == 1:
+    if agent is None and code != UnknownAgent.code and len(state.settings.agents) == 1:
         agent = next(iter(state.settings.agents.values()))  # the only one: the call was for it
     attempt = CallAttempt(
         agent=agent.slug if agent else "",

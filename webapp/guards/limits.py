@@ -50,11 +50,15 @@ from ..catalogue import Agent
 from ..errors import (
     AgentBusy,
     AppError,
+    BadRequest,
     DailyBudgetExhausted,
     LimitsUnavailable,
     NumberCooldown,
     NumberDailyCap,
+    PayloadTooLarge,
     RateLimited,
+    UnknownAgent,
+    UnsupportedMediaType,
 )
 from ..settings import Settings
 from ..state import app_state
@@ -255,6 +259,13 @@ def everyone() -> str:
     return "all"
 
 
+# Refusals of a request that could never have started a call (a body that is not JSON, or not
+# what the endpoint takes; an unknown agent): counted first, as every request is (one step, and a
+# client past its limit is told so before its body is read), then given back. A page's own bug
+# does not spend its visitors' allowance; a client past its limit still gets 429 for anything.
+MALFORMED = (BadRequest, PayloadTooLarge, UnsupportedMediaType, UnknownAgent)
+
+
 def limited(
     limits: str | Callable[[], str], *, scope: str, key: Callable[[], str] = per_client
 ) -> Callable[[F], F]:
@@ -268,10 +279,16 @@ def limited(
     def decorate(view: F) -> F:
         @wraps(view)
         def counted(*args: Any, **kwargs: Any) -> Any:
-            wait_s = app_state().limits.spend(limits() if callable(limits) else limits, scope, key())
-            if wait_s is not None:
-                raise RateLimited(retry_after_s=wait_s)
-            return view(*args, **kwargs)
+            tally, who = Tally(app_state().limits), key()
+            for item in parsed(limits() if callable(limits) else limits):
+                wait_s = tally.hit(item, scope, who)
+                if wait_s is not None:
+                    raise RateLimited(retry_after_s=wait_s)
+            try:
+                return view(*args, **kwargs)
+            except MALFORMED:
+                tally.give_back()  # the request's own mistake: it asked for nothing
+                raise
 
         return cast(F, counted)
 
