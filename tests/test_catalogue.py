@@ -94,3 +94,16 @@ def test_media_switches_are_true_or_false_not_words() -> None:
     for name in ("agent_video", "avatar", "screen_share", "push_to_talk"):
         with pytest.raises(ValidationError, match=name):
             Agent.model_validate({"slug": "a", "provider": "livekit", "agent_id": "x", "title": "A", name: 1})
+
+
+def test_every_problem_of_one_agent_is_named_at_once() -> None:
+    """The provider's rules, the media settings and the region are checked together: fixing one
+    mistake must not reveal the next only at the following start."""
+    with pytest.raises(ValidationError) as caught:
+        Agent.model_validate(
+            {"slug": "a", "title": "A", "provider": "convoi", "agent_id": "bad", "avatar": True,
+             "push_to_talk": True, "text_only": "only", "region": "mars"}
+        )  # fmt: skip
+    (described,) = describe(caught.value)
+    for words in ("agent_id: a Convoi agent id", "avatar is sent in", "push_to_talk needs", "region:"):
+        assert words in described, described

@@ -182,7 +182,17 @@ class Agent(BaseModel):
         return provider
 
     @model_validator(mode="after")
-    def _fits_the_provider(self) -> Agent:
+    def _consistent(self) -> Agent:
+        """The settings against the provider and each other: every problem at once."""
+        problems = [*self._provider_problems(), *self._media_problems()]
+        region = registry()[self.provider].check_region(self.region) if self.region is not None else None
+        if region:
+            problems.append(f"region: {region}")  # one the provider offers (where it keeps the data)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _provider_problems(self) -> list[str]:
         """What the provider can do (web, phone) and its own rules for ids and phone settings."""
         spec = registry()[self.provider]
         if not spec.supports("web_call") and (self.web or not self.takes_phone_calls):
@@ -192,7 +202,7 @@ class Agent(BaseModel):
                 if self.web
                 else f"enable [agents.{self.slug}.phone], or use one of {', '.join(web)} for a web agent"
             )
-            raise ValueError(f"provider {self.provider!r} places phone calls only and has no web call: {fix}")
+            return [f"provider {self.provider!r} places phone calls only and has no web call: {fix}"]
         problems = []
         if not self.takes_web_calls and not self.takes_phone_calls:
             problems.append("neither web calls nor phone calls are on: turn one of them on")
@@ -203,9 +213,7 @@ class Agent(BaseModel):
         problem = spec.check_agent_id(self.agent_id, web=self.takes_web_calls)
         if problem:
             problems.append(f"agent_id: {problem}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return problems
 
     @property
     def takes_web_calls(self) -> bool:
@@ -223,19 +231,19 @@ class Agent(BaseModel):
         """True when this agent calls visitors back on their phone."""
         return self.phone is not None and self.phone.enabled
 
-    @model_validator(mode="after")
-    def _media_fits(self) -> Agent:
+    def _media_problems(self) -> list[str]:
         """Media settings that contradict each other or the provider."""
+        problems = []
         if self.push_to_talk and self.text_only == "only":
-            raise ValueError("push_to_talk needs the microphone, which text_only = 'only' never opens")
+            problems.append("push_to_talk needs the microphone, which text_only = 'only' never opens")
         if self.avatar and self.provider != "livekit":
-            raise ValueError("avatar is sent in LiveKit's agent dispatch: only the livekit provider has one")
+            problems.append("avatar is sent in LiveKit's agent dispatch: only the livekit provider has one")
         if self.avatar and not self.agent_video:
-            raise ValueError("avatar = true asks for a video that agent_video = false would not show")
+            problems.append("avatar = true asks for a video that agent_video = false would not show")
         spec = registry()[self.provider]
         if self.text_only != "off" and not spec.reads_typed_messages:
-            raise ValueError(f"text_only: {spec.title}'s agents read nothing the page types, so no chat")
-        return self
+            problems.append(f"text_only: {spec.title}'s agents read nothing the page types, so no chat")
+        return problems
 
     @property
     def modes(self) -> tuple[CallMode, ...]:
@@ -254,14 +262,6 @@ class Agent(BaseModel):
     def media(self) -> dict[str, Any]:
         """What the call page needs to know to offer each kind of media."""
         return self.model_dump(include={"agent_video", "camera", "screen_share", "text_only", "push_to_talk"})
-
-    @model_validator(mode="after")
-    def _region_offered(self) -> Agent:
-        """A region the provider offers (where it keeps the call's data), if the agent names one."""
-        problem = registry()[self.provider].check_region(self.region) if self.region is not None else None
-        if problem:
-            raise ValueError(f"region: {problem}")
-        return self
 
     def public(self) -> dict[str, Any]:
         """The fields a page may show: nothing about the provider's ids or prompts."""
