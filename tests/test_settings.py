@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import ROOT
+from webapp import create_app
 from webapp.errors import ConfigError
 from webapp.providers import registry
 from webapp.settings import Settings
@@ -168,6 +169,25 @@ def test_gunicorn_stops_with_one_message_on_bad_configuration(tmp_path: Path) ->
     assert "places phone calls only and has no web call" in done.stderr
     assert "UNLEASHX_API_TOKEN must be set" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_create_app_refuses_bad_configuration_as_a_config_error_and_an_exit(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Built in process, ``create_app()`` raises the ConfigError with every problem (catchable as
+    any Exception); uncaught, it is the exit status 3 that stops gunicorn, its words on stderr."""
+    for name in [k for k in os.environ if k.startswith(("WEBCALL_", "LIVEKIT_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WEBCALL_PROVIDER", "unleashx")
+    monkeypatch.setenv("WEBCALL_AGENT_ID", "42")
+    monkeypatch.setenv("WEBCALL_AGENTS_FILE", "/nonexistent/agents.toml")
+    with pytest.raises(ConfigError) as caught:
+        create_app()
+    assert isinstance(caught.value, Exception) and isinstance(caught.value, SystemExit)
+    assert caught.value.code == 3
+    assert any("UNLEASHX_API_TOKEN must be set" in p for p in caught.value.problems)
+    assert "places phone calls only" in str(caught.value)
+    assert "UNLEASHX_API_TOKEN must be set" in capsys.readouterr().err
 
 
 def test_the_example_catalogue_is_valid() -> None:

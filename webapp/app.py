@@ -17,7 +17,7 @@ from .admin import auth as admin_auth
 from .admin import views as admin_views
 from .calls import api as calls_api
 from .calls import token_endpoint
-from .errors import ConfigError
+from .errors import ConfigError, StartupRefused
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
 from .guards.limits import Limits
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         # One clear message, no traceback; exit status 3 tells gunicorn's master to stop
         # instead of restarting workers that can never boot.
         print(error, file=sys.stderr, flush=True)
-        raise SystemExit(WORKER_BOOT_ERROR) from None
+        raise StartupRefused(error, WORKER_BOOT_ERROR) from None
     configure_logging(settings.log_level, settings.log_format)
     for warning in settings.warnings():
         log.warning("configuration: %s", warning)

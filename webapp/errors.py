@@ -19,6 +19,17 @@ class ConfigError(Exception):
         super().__init__("webcall is not configured correctly:\n  - " + "\n  - ".join(problems))
 
 
+class StartupRefused(SystemExit, ConfigError):
+    """A :class:`ConfigError` as ``create_app()`` raises it: its problems are printed already, and
+    as a ``SystemExit`` with ``status`` (gunicorn's 3: "this worker can never boot") it stops
+    gunicorn's master and the ``flask`` command without a traceback. Code that builds the app
+    itself can catch it as the ``ConfigError`` it is."""
+
+    def __init__(self, error: ConfigError, status: int) -> None:
+        ConfigError.__init__(self, error.problems)
+        self.code = status
+
+
 class AppError(Exception):
     """Base of every error rendered to clients as ``{"error": {"code", "message"}}``."""
 
