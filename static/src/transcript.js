@@ -21,15 +21,24 @@ export class Transcript {
     this.times = new WeakMap(); // line → when it first appeared
     this.words = new WeakMap(); // line → its text, without the interrupted mark
     this.behind = false;
+    this.atNewest = true; // where the reader was at the list's last scroll
     this.scrolled = () => {
-      if (this.behind && this.following()) this.setBehind(false);
+      this.atNewest = this.following();
+      if (this.behind && this.atNewest) this.setBehind(false);
     };
     list.addEventListener('scroll', this.scrolled);
+    // A list cut shorter (a smaller window, a phone's keyboard opening for the chat) keeps its
+    // scrollTop, which leaves the newest lines below: a reader who was there stays there.
+    this.resized = new ResizeObserver(() => {
+      if (this.atNewest) list.scrollTop = list.scrollHeight;
+    });
+    this.resized.observe(list);
   }
 
-  /** Stops following the list's scrolling; its lines stay. */
+  /** Stops following the list's scrolling and size; its lines stay. */
   destroy() {
     this.list.removeEventListener('scroll', this.scrolled);
+    this.resized.disconnect();
   }
 
   /** Empties the list for a new call. */
