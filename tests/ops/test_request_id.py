@@ -28,6 +28,16 @@ def test_a_fresh_id_in_every_answer_and_error_body(tmp_path: Path) -> None:
     assert chosen.headers["X-Request-ID"] != PROXY_ID
 
 
+def test_an_error_page_shows_its_reference(tmp_path: Path) -> None:
+    """The HTML pages' refusals (an unknown agent, a tampered demo link) show the id as the call
+    page does a refused call's: a screenshot leads to the log lines."""
+    client = build_app(tmp_path, CATALOGUE, WEBCALL_SECRET_KEY="k" * 40).test_client()
+    for path in ("/talk/nobody", "/demo/local?t=tampered"):
+        page = client.get(path)
+        assert page.status_code >= 400 and page.mimetype == "text/html", path
+        assert f"Reference: {page.headers['X-Request-ID']}" in page.get_data(as_text=True), path
+
+
 def test_a_trusted_proxys_id_is_kept_when_well_formed(tmp_path: Path) -> None:
     client = build_app(tmp_path, CATALOGUE, WEBCALL_TRUSTED_PROXIES="1").test_client()
     assert client.get("/healthz", headers={"X-Request-ID": PROXY_ID}).headers["X-Request-ID"] == PROXY_ID

@@ -10,6 +10,7 @@ from flask import Response, make_response, render_template
 from ..catalogue import Agent
 from ..guards.headers import page_headers
 from ..state import app_state
+from ..tracing import current_request_id
 
 AGENT_JOIN_TIMEOUT_S = 20
 _ERROR_TEXT = {
@@ -97,5 +98,6 @@ def render_error_page(status: int, *, title: str | None = None, message: str | N
         title=title or default_title,
         message=message or default_message,
         status=status,
+        request_id=current_request_id(),  # a screenshot of the page leads to its log lines
     )
     return page_headers(make_response(html, status), microphone=False, cacheable=False)
