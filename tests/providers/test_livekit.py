@@ -26,7 +26,7 @@ max_call_s = 60
 
 
 def test_max_call_length_closes_the_room_on_the_server(make_app: Any) -> None:
-    """The reaper asks LiveKit's RoomService to delete the room at the deadline."""
+    """The reaper asks LiveKit's RoomService to delete the room at the deadline; ``end_call``, at once."""
     deleted: list[tuple[str, str]] = []
     done = threading.Event()
     livekit = Flask("fake_room_service")
@@ -42,11 +42,12 @@ def test_max_call_length_closes_the_room_on_the_server(make_app: Any) -> None:
         reaper = app_state_of(app).providers["livekit"].reaper  # type: ignore[attr-defined]
         reaper.schedule("room-a", 0.2)
         assert done.wait(5)
+        app_state_of(app).providers["livekit"].end_call("room-b")  # type: ignore[attr-defined]  # now
         answer = post(app, {"agent": "short"}).get_json()
         deadline, room = max(reaper.deadlines)
         assert room == answer["room"]
         assert 60 < deadline - time.monotonic() <= 60 + 15  # max_call_s plus the join grace
-    assert deleted[0][0] == "room-a" and deleted[0][1].startswith("Bearer ")
+    assert [room for room, _ in deleted] == ["room-a", "room-b"] and deleted[0][1].startswith("Bearer ")
 
 
 def test_mint_token_chooses_room_and_identity_and_dispatches_the_agent() -> None:

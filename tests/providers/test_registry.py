@@ -36,6 +36,7 @@ def test_every_provider_declares_its_variables_and_capabilities() -> None:
     assert specs["unleashx"].capabilities == {"phone_call"}
     assert provider_names("phone_call") == ["convoi", "ravan", "unleashx"]
     assert specs["zudu"].capabilities == {"web_call", "get_call"}
+    assert specs["livekit"].capabilities == {"web_call", "end_call"}  # RoomService's DeleteRoom
     assert specs["retell"].capabilities == specs["elevenlabs"].capabilities == history
     assert provider_names("get_call") == ["convoi", "elevenlabs", "ravan", "retell", "zudu"]
     defaults = {name: spec.settings.model_fields["base_url"].default for name, spec in specs.items()}

@@ -159,6 +159,10 @@ class LiveKitProvider:
         """End a call now: its room is deleted, everyone in it disconnected."""
         self.reaper.delete_room(room, why)
 
+    def end_call(self, call_id: str) -> None:
+        """Hang up a call (the ``end_call`` capability): a call's id is its room's name."""
+        self.close_room(call_id, "its call was ended")
+
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Mint a token locally (no network); schedule the room's end when the agent has a limit."""
         started = time.perf_counter()
