@@ -109,7 +109,9 @@ def make_app(
         urls = {"retell_url": retell[0].url, "elevenlabs_url": elevenlabs[0].url}
         defaults = {
             **provider_env(ravan[0].url, zudu[0].url, convoi[0].url, **urls),
-            "WEBCALL_READ_TIMEOUT_S": "1",
+            # Long enough for a fake on a busy 2-core CI machine (a 1 s read once timed out
+            # there); the tests of timeouts set their own.
+            "WEBCALL_READ_TIMEOUT_S": "5",
             "WEBCALL_CONNECT_TIMEOUT_S": "1",
             "WEBCALL_RATE_LIMITS": "1000/minute",
         }

@@ -185,15 +185,6 @@ class Limits:
         else:  # settings accept memory:// and redis URLs only
             raise TypeError(f"cannot give a call back to {type(storage).__name__}")
 
-    def spend(self, limits: str, *identifiers: str) -> int | None:
-        """Count one call against each of ``limits`` (``5/minute;30/hour``) in turn; the wait
-        of the first that is already reached, else None."""
-        for item in parsed(limits):
-            wait_s = self.hit(item, *identifiers)
-            if wait_s is not None:
-                return wait_s
-        return None
-
 
 class SharedWindow(RateLimitItem):
     """A limit whose key leaves out its size: limits of one kind but different sizes (each
@@ -279,11 +270,10 @@ def limited(
     def decorate(view: F) -> F:
         @wraps(view)
         def counted(*args: Any, **kwargs: Any) -> Any:
-            tally, who = Tally(app_state().limits), key()
-            for item in parsed(limits() if callable(limits) else limits):
-                wait_s = tally.hit(item, scope, who)
-                if wait_s is not None:
-                    raise RateLimited(retry_after_s=wait_s)
+            tally = Tally(app_state().limits)
+            wait_s = tally.spend(limits() if callable(limits) else limits, scope, key())
+            if wait_s is not None:
+                raise RateLimited(retry_after_s=wait_s)
             try:
                 return view(*args, **kwargs)
             except MALFORMED:
@@ -330,6 +320,15 @@ class Tally:
             self.counted.append((item, identifiers))
         return wait_s
 
+    def spend(self, limits: str, *identifiers: str) -> int | None:
+        """Count one call against each of ``limits`` (``5/minute;30/hour``) in turn; the wait
+        of the first that is already reached, else None."""
+        for item in parsed(limits):
+            wait_s = self.hit(item, *identifiers)
+            if wait_s is not None:
+                return wait_s
+        return None
+
     def take_turn(self, item: NumberTurn, *identifiers: str) -> int | None:
         """Count one call; the seconds to wait when the last one is within ``item``'s cooldown, else None."""
         wait_s = self.limits.take_turn(item, *identifiers)
@@ -365,7 +364,7 @@ def check_client_limit(agent: Agent, client: str) -> None:
     """An agent's own per-client limit (``ip_rate_limit``), on top of the deployment's."""
     if not agent.ip_rate_limit:
         return
-    wait_s = app_state().limits.spend(agent.ip_rate_limit, "agent-ip", agent.slug, client_key(client))
+    wait_s = Tally(app_state().limits).spend(agent.ip_rate_limit, "agent-ip", agent.slug, client_key(client))
     if wait_s is not None:
         raise RateLimited(retry_after_s=wait_s)
 
