@@ -15,7 +15,8 @@ load_dotenv(".env", override=False)
 
 def _count(name: str, default: int) -> int:
     """A positive whole number from the variable ``name`` (unset or empty: ``default``); anything
-    else stops gunicorn with one line, as the app's own settings do."""
+    else stops gunicorn with one line, as the app's own settings do. (A ``WEB_CONCURRENCY`` that
+    is not a number at all stops gunicorn before this file is read: its own default reads it.)"""
     text = os.environ.get(name, "").strip()
     if not text:
         return default

@@ -206,6 +206,25 @@ def test_every_variable_is_in_the_example_env_file() -> None:
     assert not missing, f".env.example does not mention {missing}"
 
 
+def test_an_empty_variable_is_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``NAME=`` as .env.example writes it: every variable of the file left empty, in .env or in
+    the real environment, starts with the defaults (as unset ones do), nothing refused."""
+    names = [line.split("=", 1)[0].lstrip("# ") for line in (ROOT / ".env.example").read_text().splitlines()]
+    empty = {name: "" for name in names if name.isupper() and name.replace("_", "").isalnum()}
+    assert {"WEBCALL_PUBLIC_URL", "RAVAN_ORG_ID", "LIVEKIT_BASE_URL", "ELEVENLABS_BASE_URL"} <= empty.keys()
+    quick = {**empty, "WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
+    unset = Settings.from_mapping({name: value for name, value in quick.items() if value})
+    assert Settings.from_mapping(quick).model_dump() == unset.model_dump()
+    for name in list(os.environ):
+        if name in empty or name.startswith(("WEBCALL_", "LIVEKIT_")):
+            monkeypatch.delenv(name)
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("".join(f"{name}={value}\n" for name, value in quick.items()))
+    monkeypatch.setenv("WEBCALL_PUBLIC_URL", "")
+    from_env = Settings.from_env(dotenv_path=dotenv)
+    assert from_env.public_url is None and list(from_env.agents) == ["default"]
+
+
 @pytest.mark.parametrize("value", ["calls.example.com", "https://calls.example.com/app", "ftp://x"])
 def test_public_url_is_an_origin(value: str) -> None:
     with pytest.raises(ConfigError, match="WEBCALL_PUBLIC_URL"):

@@ -132,7 +132,10 @@ RateLimits = Annotated[str, AfterValidator(_rate_limits)]
 class CatalogueSource(BaseSettings):
     """Where the agents come from: a catalogue file, or the one-agent quick start."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+    # ``NAME=`` (as .env.example writes them) is unset: the default, not a value to refuse.
+    model_config = SettingsConfigDict(
+        extra="ignore", frozen=True, hide_input_in_errors=True, env_ignore_empty=True
+    )
 
     agents_file: Path = _var("WEBCALL_AGENTS_FILE", Path("agents.toml"))
     # The one-agent quick start (slug "default") instead of a catalogue file.
@@ -145,7 +148,9 @@ class TurnstileKeys(BaseSettings):
     """The bot check's two keys, which only make sense together. Checked apart from Settings:
     a model's own checks wait for its fields, and one start-up must list every problem."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", frozen=True, hide_input_in_errors=True, env_ignore_empty=True
+    )
 
     site_key: str | None = _var("WEBCALL_TURNSTILE_SITE_KEY")
     secret_key: SecretStr | None = _var("WEBCALL_TURNSTILE_SECRET_KEY")
@@ -291,7 +296,8 @@ class Settings(CatalogueSource):
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
         """Validate ``env`` (variable name → value) as if it were the whole environment."""
-        return cls._load(lambda model: model.model_validate(dict(env)))
+        given = {name: value for name, value in env.items() if value != ""}  # ``NAME=`` is unset, as in .env
+        return cls._load(lambda model: model.model_validate(given))
 
     @classmethod
     def _load(cls, read: Any) -> Settings:

@@ -115,7 +115,10 @@ class ProviderSettings(BaseSettings):
     environment and ``.env`` (pydantic-settings) or a plain mapping (``model_validate``).
     """
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+    # ``NAME=`` (as .env.example writes them) is unset: the default, not a value to refuse.
+    model_config = SettingsConfigDict(
+        extra="ignore", frozen=True, hide_input_in_errors=True, env_ignore_empty=True
+    )
 
     def credential_vars(self) -> dict[str, str]:
         """Field name → environment variable, for every credential this provider needs."""
