@@ -31,6 +31,14 @@ const END_WORDS = {
 
 // What went wrong, and what to do about it. API errors bring their own message.
 const PROBLEMS = {
+  'mic-dismissed': [
+    'The microphone prompt was closed.',
+    'Press Try again and choose Allow when the browser asks for your microphone.',
+  ],
+  'camera-dismissed': [
+    'The camera prompt was closed.',
+    'Press Camera again and choose Allow when the browser asks for your camera.',
+  ],
   'mic-missing': [
     'No microphone was found.',
     'Plug in a microphone or headset (or turn one on in your system settings), then press Try again.',

@@ -22,3 +22,12 @@ export function watchMicPermission(onChange, onUnknown) {
     if (permission) permission.onchange = null;
   };
 }
+
+/**
+ * Whether getUserMedia failed because the visitor closed the browser's prompt without choosing
+ * (Chromium's words; its block says "Permission denied"): asking again will prompt again, so
+ * this is not the blocked case, whose fix is in the site settings. Other browsers do not tell.
+ */
+export function dismissed(error) {
+  return error?.name === 'NotAllowedError' && error.message === 'Permission dismissed';
+}

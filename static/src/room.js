@@ -16,6 +16,7 @@ import {
   setLogLevel,
 } from 'livekit-client';
 import { ApiError } from './api.js';
+import { dismissed } from './mic-permission.js';
 import { loadProtocol } from './protocols/index.js';
 
 // livekit-client tells the console every step of every call (about ten lines); its warnings and
@@ -388,6 +389,7 @@ function releaseMicrophone(room) {
 /** getUserMedia's error names → our error codes; anything else failed while publishing. */
 function micFailure(err) {
   const name = err?.name;
+  if (dismissed(err)) return { code: 'mic-dismissed' };
   if (name === 'NotAllowedError' || name === 'SecurityError') return { code: 'mic-denied' };
   if (name === 'NotFoundError' || name === 'OverconstrainedError') return { code: 'mic-missing' };
   if (name === 'NotReadableError' || name === 'AbortError') return { code: 'mic-busy' };

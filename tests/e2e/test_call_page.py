@@ -392,6 +392,23 @@ def test_microphone_in_use(page: Page, stack: dict[str, Any]) -> None:
     expect(page.locator("#error")).to_contain_text("Another app or browser tab may be using it.")
 
 
+def test_microphone_prompt_closed(page: Page, stack: dict[str, Any]) -> None:
+    """Closing Chromium's prompt without choosing is not a block: asking again prompts again, so
+    the page says to try again rather than to change the site settings."""
+    app = stack["app"]
+    # What Chromium reports when the visitor closes its prompt (a block says "Permission denied").
+    page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () =>"
+        " Promise.reject(new DOMException('Permission dismissed', 'NotAllowedError'));"
+    )
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    fail_with(page, "mic-dismissed")
+    expect(page.locator("#error")).to_contain_text("The microphone prompt was closed.")
+    expect(page.locator("#error")).to_contain_text("Press Try again and choose Allow")
+    expect(page.locator("#error")).not_to_contain_text("site settings")
+
+
 # ---------- a sales demo link ----------
 
 PRIVATE_AGENTS_TOML = """\

@@ -108,6 +108,21 @@ def start_call(page: Page, app_url: str, slug: str, *, muted: bool = True) -> st
     return str(created.value.json()["room"])
 
 
+# What Chromium answers when the visitor closes its prompt without choosing, for the next
+# request of a camera only.
+DISMISS_THE_NEXT_CAMERA_PROMPT = """() => {
+  const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  let once = true;
+  navigator.mediaDevices.getUserMedia = (constraints) => {
+    if (once && constraints?.video) {
+      once = false;
+      return Promise.reject(new DOMException('Permission dismissed', 'NotAllowedError'));
+    }
+    return ask(constraints);
+  };
+}"""
+
+
 def agent_attributes(server: LiveKitServer, room: str) -> dict[str, str]:
     """The demo agent's participant attributes, from the server."""
     for participant in participants(server, room):
@@ -214,8 +229,17 @@ def test_the_camera_is_asked_for_only_when_turned_on_and_reaches_the_agent(
     assert not [a for a in page.evaluate("window.__asked") if a["video"]], "the camera was asked for too soon"
     assert_accessible(page, app.url, "camera offered")
 
+    # The visitor closes the browser's camera prompt: said so (not "blocked"), the call goes on,
+    # and Camera asks again.
+    page.evaluate(DISMISS_THE_NEXT_CAMERA_PROMPT)
+    camera.click()
+    expect(page.locator("#error")).to_have_attribute("data-code", "camera-dismissed", timeout=10_000)
+    expect(page.locator("#error")).to_contain_text("The camera prompt was closed.")
+    expect(camera).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
     camera.click()
     expect(camera).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(page.locator("#error")).to_be_hidden()
     preview = page.locator("#self-view video")
     expect(preview).to_be_visible()
     assert page.evaluate("getComputedStyle(document.querySelector('#self-view video')).transform").startswith(

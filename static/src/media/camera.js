@@ -5,11 +5,12 @@
  * at most 960×540, and a camera that can't start says why in the words the microphone uses.
  * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
  */
-const CAMERA_PROBLEMS = ['camera-denied', 'camera-missing', 'camera-busy', 'camera-failed'];
+const CAMERA_PROBLEMS = ['camera-denied', 'camera-dismissed', 'camera-missing', 'camera-busy', 'camera-failed'];
 
 /** getUserMedia's error names → our error codes (messages.js has their words). */
-function cameraProblem(error) {
+function cameraProblem(error, dismissed) {
   const name = error?.name;
+  if (dismissed(error)) return 'camera-dismissed';
   if (name === 'NotAllowedError' || name === 'SecurityError') return 'camera-denied';
   if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'camera-missing';
   if (name === 'NotReadableError' || name === 'AbortError') return 'camera-busy';
@@ -17,12 +18,13 @@ function cameraProblem(error) {
 }
 
 /** The Camera control of `panel` (call-panel.js); see media/extras.js for the shape. */
-export function create(panel, { RoomEvent, Track, VideoPresets, publishCaptured, stopCapturing }) {
+export function create(panel, { RoomEvent, Track, VideoPresets, publishCaptured, stopCapturing, dismissed }) {
   const capture = VideoPresets.h540; // 960×540, 25 fps, 800 kbit/s: plenty for a vision model
   return new CameraControl(panel, {
     RoomEvent,
     publishCaptured,
     stopCapturing,
+    dismissed,
     source: Track.Source.Camera,
     resolution: capture.resolution,
     // One viewer (the agent): simulcast's smaller copies would cost upload for nobody.
@@ -109,7 +111,7 @@ class CameraControl {
 
   /** Says why the camera didn't start (webcall:error too); the call is not affected. */
   fail(error) {
-    const code = cameraProblem(error);
+    const code = cameraProblem(error, this.sdk.dismissed);
     this.panel.emit('error', { code, message: this.panel.ui.showError(code) });
   }
 

@@ -8,9 +8,10 @@
  * destroy()}: it binds its buttons once, and works on each call's room between begin and end.
  */
 import { RoomEvent, RpcError, ScreenSharePresets, Track, TrackEvent, VideoPresets } from 'livekit-client';
+import { dismissed } from '../mic-permission.js';
 import { publishCaptured, stopCapturing } from './capture.js';
 
-// The names of livekit-client (and capture.js) the modules use, handed to them instead of
+// The names of livekit-client (and capture.js, mic-permission.js) the modules use, handed to them instead of
 // imported: a module importing livekit-client would make esbuild split it out of the page's one
 // chunk (shared with the lazy ones), and the first load would pay a request and some compression
 // for it; capture.js, imported by two lazy modules, would be a chunk of its own, one more fetch
@@ -24,6 +25,7 @@ const LIVEKIT = {
   VideoPresets,
   publishCaptured,
   stopCapturing,
+  dismissed,
 };
 
 const LOADERS = {
