@@ -9,10 +9,12 @@ validates a plain mapping the same way (tests, tools).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -233,6 +235,7 @@ class Settings(CatalogueSource):
     _agents: dict[str, Agent] = {}
     _providers: dict[str, ProviderSettings] = {}
     _secret_key: str = ""
+    _storage_key: str = ""
 
     @property
     def agents(self) -> Mapping[str, Agent]:
@@ -248,6 +251,15 @@ class Settings(CatalogueSource):
     def secret_key(self) -> str:
         """The key that signs demo links (and Flask's session)."""
         return self._secret_key
+
+    @property
+    def storage_key(self) -> str:
+        """The key that hides phone numbers and callers' addresses in what is stored (a number's
+        cooldown and daily cap in the limits' storage, a call's client_ref in the call log):
+        ``WEBCALL_SECRET_KEY``, or when that is unset one derived from the configured providers'
+        credentials. Not the random per-process key: every worker and host sharing a Redis or a
+        call log must hash alike, or each would start a number's cooldown and cap afresh."""
+        return self._storage_key
 
     def database_url_in(self, instance_path: str | Path) -> str:
         """The call log's URL: the configured one, or an SQLite file in ``instance_path``."""
@@ -337,7 +349,15 @@ class Settings(CatalogueSource):
         settings._providers = configured
         secret = settings.secret_key_value.get_secret_value() if settings.secret_key_value else ""
         settings._secret_key = secret or secrets.token_urlsafe(32)
+        settings._storage_key = secret or _derived_key(configured.values())
         return settings
+
+
+def _derived_key(providers: Iterable[ProviderSettings]) -> str:
+    """A key every process of one deployment derives alike, and nobody without its secrets can:
+    from the providers' credentials (a phone call always has some: its provider's)."""
+    material = "\0".join(sorted(value for p in providers for value in p.secret_values()))
+    return hmac.new(b"webcall storage key", material.encode(), hashlib.sha256).hexdigest()
 
 
 def _load_agents(settings: CatalogueSource, problems: list[str], used: set[str]) -> dict[str, Agent]:

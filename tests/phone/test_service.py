@@ -88,12 +88,14 @@ def storage_uri(request: pytest.FixtureRequest) -> str:
     return url
 
 
-def make_app(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, storage_uri: str) -> Flask:
+def make_app(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, storage_uri: str, secret_key: str = SECRET_KEY
+) -> Flask:
     """An app instance (a worker) on the Ravan fake, counting its limits in ``storage_uri``."""
     env = {
         **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
         "WEBCALL_RATE_LIMITS": "1000/minute",
-        "WEBCALL_SECRET_KEY": SECRET_KEY,
+        "WEBCALL_SECRET_KEY": secret_key,
         "WEBCALL_RATELIMIT_STORAGE_URI": storage_uri,
     }
     return build_app(tmp_path, CATALOGUE.format(**FAKE_AGENT_IDS), **env)
@@ -206,3 +208,25 @@ def test_concurrent_requests_from_several_workers_place_one_call_within_a_limit_
     # The refused requests gave back what they had counted: the agent has one call of its 2 left.
     assert ask(workers[0], "tiny", OTHER) == (202, None)
     assert ask(workers[-1], "tiny", THIRD) == (429, "daily_budget_exhausted")
+
+
+def test_workers_without_a_secret_key_count_a_number_together(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, redis_url: str
+) -> None:
+    """WEBCALL_SECRET_KEY unset: each process signs with a random key of its own, but a number is
+    keyed alike in every one (from the providers' credentials, which they share), so a second
+    worker or host does not start the number's cooldown and daily cap afresh."""
+    redis.Redis.from_url(redis_url).flushdb()
+    workers = []
+    for n in range(2):
+        (tmp_path / f"worker{n}").mkdir()
+        workers.append(make_app(tmp_path / f"worker{n}", ravan, zudu, convoi, redis_url, secret_key=""))
+    assert workers[0].config["SECRET_KEY"] != workers[1].config["SECRET_KEY"]
+    assert ask(workers[0], "hasty", NUMBER) == (202, None)
+    assert ask(workers[1], "hasty", NUMBER) == (429, "number_cooldown")
+    assert ask(workers[1], "brisk", OTHER) == (202, None)
+    assert ask(workers[0], "brisk", OTHER) == (429, "number_daily_cap")
+    assert dialled(ravan) == [NUMBER, OTHER]
+    # Nothing in Redis names a number.
+    keys = b" ".join(redis.Redis.from_url(redis_url).keys("*"))
+    assert NUMBER[1:].encode() not in keys and OTHER[1:].encode() not in keys

@@ -64,7 +64,7 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
         provider=agent.provider,
         provider_agent_id=agent.agent_id,
         origin=order.origin,
-        client_ref=client_reference(state.settings.secret_key, order.client),
+        client_ref=client_reference(state.settings.storage_key, order.client),
         request_id=current_request_id(),
     )
     with CREATES_IN_PROGRESS.labels("web").track_inprogress():
@@ -202,7 +202,7 @@ def _record_unrecorded(state: AppState, response: Response, channel: Channel) ->
         provider=agent.provider if agent else "",
         provider_agent_id=agent.agent_id if agent else None,
         origin=request_origin(),
-        client_ref=client_reference(state.settings.secret_key, client_ip()),
+        client_ref=client_reference(state.settings.storage_key, client_ip()),
         request_id=current_request_id(),
         channel=channel,
     )

@@ -77,7 +77,7 @@ def place_phone_call(state: AppState, order: PhoneOrder) -> dict[str, Any]:
         provider=agent.provider,
         provider_agent_id=agent.phone.agent_id or agent.agent_id,
         origin=order.origin,
-        client_ref=client_reference(state.settings.secret_key, order.client),
+        client_ref=client_reference(state.settings.storage_key, order.client),
         request_id=current_request_id(),
         channel="phone",
     )
@@ -108,7 +108,7 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
     key = None
     if order.idempotency_key:
         key = scoped_key(f"{agent.slug}|phone", order.client, order.idempotency_key)
-    number_ref = destination_ref(state.settings.secret_key, destination.e164)
+    number_ref = destination_ref(state.settings.storage_key, destination.e164)
     if phone.bot_check:
         if state.bot_verifier is None:  # no Turnstile (start-up warned): never dial unchecked
             raise BotCheckRequired()  # a token from elsewhere is none we can check
