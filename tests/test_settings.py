@@ -233,6 +233,31 @@ def test_public_url_is_an_origin(value: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://webcall:Xy7@SecretPW1@db.internal/webcall",  # host 'SecretPW1@db.internal' was printed
+        "postgresql://webcall:Xy7@Secret:PW1@127.0.0.1/webcall",  # port 'PW1@127.0.0.1': a traceback
+        "postgresql://webcall:pw@db:port/webcall",
+    ],
+)
+def test_a_database_url_that_cannot_be_read_is_refused_without_its_password(url: str) -> None:
+    """A password's unencoded @ made the rest of it the host, which the driver's error printed at
+    start-up (or a port, and a traceback); now a ConfigError that shows no part of the URL."""
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_mapping({"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT,
+                               "WEBCALL_DATABASE_URL": url})  # fmt: skip
+    words = str(refused.value)
+    assert "WEBCALL_DATABASE_URL: cannot be read: write an @" in words
+    assert not any(part in words for part in ("Xy7", "Secret", "PW1", "pw@", "port/"))
+    for good in (
+        "postgresql://webcall:Xy7%40SecretPW1@db.internal:5432/webcall",
+        "postgresql://u:p/w@[::1]/db",
+    ):
+        assert Settings.from_mapping({"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT,
+                                      "WEBCALL_DATABASE_URL": good}).database_url is not None  # fmt: skip
+
+
+@pytest.mark.parametrize(
     ("env", "problem"),
     [
         ({"WEBCALL_DATABASE_URL": "mysql://db/calls"}, "WEBCALL_DATABASE_URL: must be sqlite:///<file>"),

@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .catalogue import Agent, load_catalogue, parse_agent, valid_rate_limit
 from .errors import ConfigError
@@ -88,6 +90,14 @@ def _database_url(value: SecretStr | None) -> SecretStr | None:
         raise ValueError("must be sqlite:///<file> or a postgresql:// URL")
     if url.startswith("sqlite:///") and url.removeprefix("sqlite:///") in ("", ":memory:"):
         raise ValueError("an SQLite call log needs a file: sqlite:///<path> (each worker shares it)")
+    # A password's own @ ends it early and the rest reads as the host (which the driver's error
+    # would then print), or as a port that is not a number: refused here, in words without the URL.
+    try:
+        host = make_url(url).host or ""
+    except (ArgumentError, ValueError):
+        host = "@"
+    if "@" in host:
+        raise ValueError("cannot be read: write an @, : or / in the user name or password as %40, %3A, %2F")
     return SecretStr(url)
 
 

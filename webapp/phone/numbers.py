@@ -93,9 +93,10 @@ def mask(number: phonenumbers.PhoneNumber) -> str:
     """``+1 415 ***-**71``: the country code, the first group and the last two digits.
 
     At least ``HIDDEN_DIGITS`` stay hidden: where the first group is most of the number (a
-    Bolivian mobile formats as ``+591 71234567``, one group) only its first digits show. An
-    extension (never dialled: ``parse_number`` refuses one) is left out: its digits are not
-    the number's last two.
+    Bolivian mobile formats as ``+591 71234567``, one group) only its first digits show, and the
+    shortest numbers show fewer of their last ones (the Falklands' five digits ``+500 ****4``,
+    Niue's four ``+683 ****``). An extension (never dialled: ``parse_number`` refuses one) is
+    left out: its digits are not the number's last two.
     """
     number = copy.copy(number)
     number.extension = None
@@ -108,11 +109,12 @@ def mask(number: phonenumbers.PhoneNumber) -> str:
         first, rest = "", national
         lead = max(0, min(3, digits - HIDDEN_DIGITS - 2))
     digits_left = sum(c.isdigit() for c in rest)
+    tail = max(0, min(2, digits - HIDDEN_DIGITS))  # digits shown at the end: none of a 4-digit number's
     seen, masked = 0, []
     for char in rest:
         if char.isdigit():
             seen += 1
-            masked.append(char if seen <= lead or seen > digits_left - 2 else "*")
+            masked.append(char if seen <= lead or seen > digits_left - tail else "*")
         else:
             masked.append(char)
     return " ".join(part for part in (code, first, "".join(masked)) if part)
