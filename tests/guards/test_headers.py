@@ -31,6 +31,21 @@ def test_pages_send_strict_headers(tmp_path: Path) -> None:
     assert missing.headers["Cache-Control"] == "no-store"
 
 
+def test_answers_over_https_ask_browsers_to_stay_on_https(tmp_path: Path) -> None:
+    """HSTS on every answer served over https (directly, or behind a trusted TLS proxy): the admin
+    session's cookie and the microphone page are never offered over plain http again. Over http
+    browsers ignore it, and a local http server must not send it."""
+    app = build_app(tmp_path, CATALOGUE, WEBCALL_TRUSTED_PROXIES="1")
+    client = app.test_client()
+    for path in ("/talk/local", "/api/calls", "/healthz"):
+        secure = client.get(path, base_url="https://calls.example.com")
+        assert secure.headers["Strict-Transport-Security"] == "max-age=31536000", path
+        assert "Strict-Transport-Security" not in client.get(path).headers, path
+    behind_tls = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+    proxied = client.get("/talk/local", headers=behind_tls)
+    assert proxied.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
 def test_the_sdk_may_reach_exactly_our_plain_http_livekit_server(tmp_path: Path) -> None:
     """ws:// in development: the SDK's validate and warm-up fetches go to its http:// origin."""
     csp = build_app(tmp_path, CATALOGUE).test_client().get("/talk/local").headers["Content-Security-Policy"]

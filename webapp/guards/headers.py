@@ -9,6 +9,9 @@ from flask import Flask, Response, request
 
 from ..state import AppState, app_state
 
+# A year, this host only: its parent domain's other hosts are not ours to move to https.
+HSTS = "max-age=31536000"
+
 
 def _origin_of(url: str) -> str:
     """``scheme://host[:port]`` of ``url``, for a CSP source."""
@@ -119,4 +122,6 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.is_secure:  # over https (a trusted proxy's X-Forwarded-Proto included): stay there
+            response.headers["Strict-Transport-Security"] = HSTS
         return response
