@@ -11,11 +11,11 @@ import { RoomEvent, RpcError, ScreenSharePresets, Track, TrackEvent, VideoPreset
 import { dismissed } from '../mic-permission.js';
 import { publishCaptured, stopCapturing } from './capture.js';
 
-// The names of livekit-client (and capture.js, mic-permission.js) the modules use, handed to them instead of
-// imported: a module importing livekit-client would make esbuild split it out of the page's one
-// chunk (shared with the lazy ones), and the first load would pay a request and some compression
-// for it; capture.js, imported by two lazy modules, would be a chunk of its own, one more fetch
-// after theirs.
+// The names of livekit-client (and of capture.js and mic-permission.js) the modules use, handed
+// to them instead of imported: a module importing livekit-client would make esbuild split it out
+// of the page's one chunk (shared with the lazy ones), and the first load would pay a request and
+// some compression for it; capture.js, imported by two lazy modules, would be a chunk of its own,
+// one more fetch after theirs (and mic-permission.js, imported by the page too, likewise).
 const LIVEKIT = {
   RoomEvent,
   RpcError,
