@@ -7,30 +7,32 @@
 
 const STORE_PREFIX = 'webcall.consent.';
 const CHANNEL = 'webcall.consent';
-const accepted = new Map(); // for browsers without storage: remembered while the page lives
-let sender = null; // this document's end of the channel, opened on the first change
+// agent → {text, given}: the latest change made in this document or heard of from another. It
+// wins over the storage, which another tab's change may reach later than its message does.
+const heard = new Map();
+const watchers = new Set(); // {agent, onChange}
+let channel = null; // this document's one end of the channel: its own messages don't come back
 
 export function hasConsent(agent, text) {
   if (!text) return true;
+  const latest = heard.get(agent);
+  if (latest) return latest.given && latest.text === text;
   try {
-    if (localStorage.getItem(STORE_PREFIX + agent) === text) return true;
+    return localStorage.getItem(STORE_PREFIX + agent) === text;
   } catch {
-    // No storage (private mode, sandboxed frames): fall back to this page's memory.
+    return false; // no storage (private mode, sandboxed frames): asked again on each page
   }
-  return accepted.get(agent) === text;
 }
 
 export function setConsent(agent, text, given) {
-  remember(agent, text, given);
   try {
     if (given) localStorage.setItem(STORE_PREFIX + agent, text);
     else localStorage.removeItem(STORE_PREFIX + agent);
   } catch {
-    // See hasConsent.
+    // See hasConsent: this document remembers it (below) while it lives.
   }
-  if (typeof BroadcastChannel !== 'function') return;
-  sender ??= new BroadcastChannel(CHANNEL);
-  sender.postMessage({ agent, text, given });
+  learn(agent, text, given);
+  openChannel()?.postMessage({ agent, text, given });
 }
 
 /**
@@ -38,17 +40,30 @@ export function setConsent(agent, text, given) {
  * document's own changes included). Returns a function that stops listening.
  */
 export function watchConsent(agent, onChange) {
-  if (typeof BroadcastChannel !== 'function') return () => {};
-  const channel = new BroadcastChannel(CHANNEL);
-  channel.onmessage = ({ data }) => {
-    if (data?.agent !== agent || typeof data.text !== 'string') return;
-    remember(agent, data.text, data.given === true); // for a page without storage
-    onChange();
+  openChannel();
+  const watcher = { agent, onChange };
+  watchers.add(watcher);
+  return () => {
+    watchers.delete(watcher);
+    if (watchers.size === 0 && channel) {
+      channel.close();
+      channel = null;
+    }
   };
-  return () => channel.close();
 }
 
-function remember(agent, text, given) {
-  if (given) accepted.set(agent, text);
-  else accepted.delete(agent);
+function learn(agent, text, given) {
+  heard.set(agent, { text, given });
+  watchers.forEach((watcher) => watcher.agent === agent && watcher.onChange());
+}
+
+function openChannel() {
+  if (channel || typeof BroadcastChannel !== 'function') return channel;
+  channel = new BroadcastChannel(CHANNEL);
+  channel.onmessage = ({ data }) => {
+    if (typeof data?.agent === 'string' && typeof data.text === 'string') {
+      learn(data.agent, data.text, data.given === true);
+    }
+  };
+  return channel;
 }
