@@ -178,9 +178,12 @@ def test_a_call_from_start_to_transcript(
     page.set_viewport_size({"width": 1280, "height": 800})
 
     # Mute with the keyboard shortcut (anywhere in the page but a text field) and the button.
+    hang_up_at = page.locator("#hangup").bounding_box()
     page.locator("#transcript").press("m")
     expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#status")).to_contain_text("you are muted")
+    # The longer status (two lines here) moves no button from under the pointer.
+    assert page.locator("#hangup").bounding_box() == hang_up_at
     # The status is not read out in a call: a screen reader hears the shortcut's effect here.
     expect(page.locator("#announce")).to_have_text("Microphone muted")
     page.click("#mute")
