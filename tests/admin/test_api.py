@@ -118,6 +118,16 @@ def test_bad_filters_are_400_with_a_stable_code(app: tuple[Flask, dict[str, str]
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (400, "invalid_query")
 
 
+def test_a_date_that_is_none_is_told_how_to_write_one(app: tuple[Flask, dict[str, str]]) -> None:
+    """Not Python's "Invalid isoformat string: 'GARBAGE'" (the value echoed, upper-cased)."""
+    answer = get(app[0], "/api/admin/calls?since=garbage")
+    message = answer.get_json()["error"]["message"]
+    assert (
+        message == "since is not valid: must be a date or a date and time, like 2026-03-01 or "
+        "2026-03-01T12:00:00Z."
+    )
+
+
 def test_every_form_of_an_until_date_includes_that_whole_day(app: tuple[Flask, dict[str, str]]) -> None:
     """A date as ISO 8601 writes it, in any form: 20260301 and 2026-W09-7 were taken as midnight."""
     flask_app, ids = app

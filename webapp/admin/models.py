@@ -40,9 +40,15 @@ def _providers() -> list[JsonValue]:
     return list(provider_names())
 
 
+DATE_WORDS = "must be a date or a date and time, like 2026-03-01 or 2026-03-01T12:00:00Z"
+
+
 def _moment(value: str) -> str:
     """An ISO 8601 date or date-time (checked here, converted by :func:`moment_of`)."""
-    moment_of(value)
+    try:
+        moment_of(value)
+    except ValueError:  # Python's words would echo the value, upper-cased
+        raise ValueError(DATE_WORDS) from None
     return value
 
 
