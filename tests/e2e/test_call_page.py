@@ -382,33 +382,26 @@ def test_no_microphone(playwright: Playwright, stack: dict[str, Any]) -> None:
         expect(page.locator("#error")).to_contain_text("No microphone was found.")
 
 
-def test_microphone_in_use(page: Page, stack: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("error", "code", "words"),
+    [
+        # Another program holds the device.
+        ("'Could not start audio source', 'NotReadableError'", "mic-busy", "Another app or browser tab"),
+        # The visitor closed the prompt without choosing (a block says "Permission denied"):
+        # asking again prompts again, so no steps through the site settings.
+        ("'Permission dismissed', 'NotAllowedError'", "mic-dismissed", "The microphone prompt was closed."),
+    ],
+)
+def test_microphone_in_use_or_its_prompt_closed(page: Page, stack: dict[str, Any], error: str, code: str,
+                                                words: str) -> None:  # fmt: skip
+    """What Chromium's getUserMedia answers in each case, and what the page says."""
     app = stack["app"]
-    # What Chromium reports when another program holds the device.
-    page.add_init_script(
-        "navigator.mediaDevices.getUserMedia = () =>"
-        " Promise.reject(new DOMException('Could not start audio source', 'NotReadableError'));"
-    )
+    reject = f"Promise.reject(new DOMException({error}))"
+    page.add_init_script(f"navigator.mediaDevices.getUserMedia = () => {reject};")
     open_page(page, f"{app.url}/talk/demo", app.url)
     page.click("#talk")
-    fail_with(page, "mic-busy")
-    expect(page.locator("#error")).to_contain_text("Another app or browser tab may be using it.")
-
-
-def test_microphone_prompt_closed(page: Page, stack: dict[str, Any]) -> None:
-    """Closing Chromium's prompt without choosing is not a block: asking again prompts again, so
-    the page says to try again rather than to change the site settings."""
-    app = stack["app"]
-    # What Chromium reports when the visitor closes its prompt (a block says "Permission denied").
-    page.add_init_script(
-        "navigator.mediaDevices.getUserMedia = () =>"
-        " Promise.reject(new DOMException('Permission dismissed', 'NotAllowedError'));"
-    )
-    open_page(page, f"{app.url}/talk/demo", app.url)
-    page.click("#talk")
-    fail_with(page, "mic-dismissed")
-    expect(page.locator("#error")).to_contain_text("The microphone prompt was closed.")
-    expect(page.locator("#error")).to_contain_text("Press Try again and choose Allow")
+    fail_with(page, code)
+    expect(page.locator("#error")).to_contain_text(words)
     expect(page.locator("#error")).not_to_contain_text("site settings")
 
 
