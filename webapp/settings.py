@@ -29,13 +29,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from .catalogue import Agent, load_catalogue, parse_agent, valid_rate_limit
 from .errors import ConfigError
 from .providers import ProviderSettings, registry
+from .providers.base import ENV_SETTINGS
 
 # Not redis+sentinel://: limits could count there, but the replays' client (redis.Redis.from_url) cannot.
 STORAGE_SCHEMES = ("memory://", "redis://", "rediss://")
@@ -93,10 +94,10 @@ def _database_url(value: SecretStr | None) -> SecretStr | None:
     # A password's own @ ends it early and the rest reads as the host (which the driver's error
     # would then print), or as a port that is not a number: refused here, in words without the URL.
     try:
-        host = make_url(url).host or ""
+        readable = "@" not in (make_url(url).host or "")
     except (ArgumentError, ValueError):
-        host = "@"
-    if "@" in host:
+        readable = False
+    if not readable:
         raise ValueError("cannot be read: write an @, : or / in the user name or password as %40, %3A, %2F")
     return SecretStr(url)
 
@@ -144,10 +145,7 @@ RateLimits = Annotated[str, AfterValidator(_rate_limits)]
 class CatalogueSource(BaseSettings):
     """Where the agents come from: a catalogue file, or the one-agent quick start."""
 
-    # ``NAME=`` (as .env.example writes them) is unset: the default, not a value to refuse.
-    model_config = SettingsConfigDict(
-        extra="ignore", frozen=True, hide_input_in_errors=True, env_ignore_empty=True
-    )
+    model_config = ENV_SETTINGS
 
     agents_file: Path = _var("WEBCALL_AGENTS_FILE", Path("agents.toml"))
     # The one-agent quick start (slug "default") instead of a catalogue file.
@@ -160,9 +158,7 @@ class TurnstileKeys(BaseSettings):
     """The bot check's two keys, which only make sense together. Checked apart from Settings:
     a model's own checks wait for its fields, and one start-up must list every problem."""
 
-    model_config = SettingsConfigDict(
-        extra="ignore", frozen=True, hide_input_in_errors=True, env_ignore_empty=True
-    )
+    model_config = ENV_SETTINGS
 
     site_key: str | None = _var("WEBCALL_TURNSTILE_SITE_KEY")
     secret_key: SecretStr | None = _var("WEBCALL_TURNSTILE_SECRET_KEY")

@@ -199,11 +199,9 @@ class CallPanel {
       this.ui.set({ consented: given });
     };
     if (consent) {
-      this.on(consent, 'change', () => {
-        setConsent(this.config.agent, this.consentText, consent.checked);
-        showConsent();
-      });
-      // Given or taken back in another widget, tab or frame of the same agent.
+      this.on(consent, 'change', () => setConsent(this.config.agent, this.consentText, consent.checked));
+      // Given or taken back here (setConsent tells every watcher of this document) or in another
+      // widget, tab or frame of the same agent.
       this.cleanups.push(watchConsent(this.config.agent, showConsent));
     }
     showConsent();

@@ -108,6 +108,14 @@ def base_url(env_var: str, default: str | None) -> Any:
     return Field(default, validation_alias=env_var)
 
 
+# How every settings model reads the environment (and .env): other variables ignored, values
+# kept out of error messages, and ``NAME=`` (as .env.example writes them) read as unset: the
+# default, not a value to refuse.
+ENV_SETTINGS = SettingsConfigDict(
+    extra="ignore", frozen=True, hide_input_in_errors=True, env_ignore_empty=True
+)
+
+
 class ProviderSettings(BaseSettings):
     """A provider's environment variables; each provider module declares its own subclass.
 
@@ -115,10 +123,7 @@ class ProviderSettings(BaseSettings):
     environment and ``.env`` (pydantic-settings) or a plain mapping (``model_validate``).
     """
 
-    # ``NAME=`` (as .env.example writes them) is unset: the default, not a value to refuse.
-    model_config = SettingsConfigDict(
-        extra="ignore", frozen=True, hide_input_in_errors=True, env_ignore_empty=True
-    )
+    model_config = ENV_SETTINGS
 
     def credential_vars(self) -> dict[str, str]:
         """Field name → environment variable, for every credential this provider needs."""
