@@ -24,7 +24,7 @@ const loader = {
   outdir: `${DIST}/loader`,
   format: 'iife',
   target: 'es2018',
-  loader: { '.css': 'text' },
+  plugins: [cssAsText(['static/src/embed/'])],
 };
 
 const app = {
@@ -49,15 +49,16 @@ const app = {
   metafile: true,
 };
 
-/** Imports of .css files under `folders` become strings (a shadow root adopts them). */
+/** Imports of .css files under `folders` become strings, minified (a shadow root adopts them). */
 function cssAsText(folders) {
   return {
     name: 'css-as-text',
     setup(build) {
-      build.onLoad({ filter: /\.css$/ }, (args) => {
+      build.onLoad({ filter: /\.css$/ }, async (args) => {
         const path = relative(process.cwd(), args.path);
         if (!folders.some((folder) => path.startsWith(folder))) return undefined;
-        return { contents: readFileSync(args.path, 'utf8'), loader: 'text' };
+        const { code } = await esbuild.transform(readFileSync(args.path, 'utf8'), { loader: 'css', minify: true });
+        return { contents: code, loader: 'text' };
       });
     },
   };

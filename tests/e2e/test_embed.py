@@ -382,6 +382,45 @@ def test_on_a_small_screen_the_panel_takes_the_whole_viewport(
     expect(launcher).to_be_focused()
 
 
+@pytest.mark.parametrize(
+    ("embed", "viewport"),
+    [("widget", (1280, 800)), ("widget", (375, 667)), ("iframe", (375, 800))],
+    ids=["widget-desktop", "widget-phone", "iframe-narrow"],
+)
+def test_during_a_call_the_controls_and_the_chat_box_stay_in_sight(
+    page: Page, console_log: list[str], stack: dict[str, Any], embed: str, viewport: tuple[int, int]
+) -> None:
+    """The transcript gives up height for the rest: the panel's header, ✕, Hang up and chat box
+    stay in the frame (the widget's, or the iframe at the README's 640 px) as the lines come."""
+    width, height = viewport
+    page.set_viewport_size({"width": width, "height": height})
+    if embed == "widget":
+        page.goto(host_url(stack, "allowed", "widget.html"))
+        ui: Any = page.locator("webcall-widget")
+        open_panel(ui).click()
+        room, in_sight = ui.locator(".frame"), ["#agent-title", ".close", "#hangup", "#chat-input"]
+    else:
+        page.goto(host_url(stack, "allowed", "iframe.html"), wait_until="load")
+        ui = page.frame_locator("iframe")
+        ui.locator("#talk").click()
+        room, in_sight = page.locator("iframe"), ["#agent-title", "#hangup", "#chat-input"]
+    expect(ui.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+    lines = ui.locator("#transcript > li")
+    for n in range(1, 7):
+        ui.locator("#chat-input").fill(f"Question {n}: what does the product cost for a team of ten people?")
+        ui.locator("#chat-input").press("Enter")
+        expect(ui.locator('#transcript > li[data-chat][data-speaker="user"]')).to_have_count(n)
+
+    bounds = room.bounding_box()
+    assert bounds
+    top, bottom = bounds["y"] - 1, bounds["y"] + bounds["height"] + 1
+    for what, element in [*((s, ui.locator(s)) for s in in_sight), ("the newest line", lines.last)]:
+        box = element.bounding_box()
+        assert box and top <= box["y"] and box["y"] + box["height"] <= bottom, f"{what}: {box} in {bounds}"
+    transcript = ui.locator("#transcript").bounding_box()
+    assert transcript and transcript["height"] >= 100, transcript  # a few lines, not a slit
+
+
 def test_inline_widget_renders_in_place(page: Page, console_log: list[str], stack: dict[str, Any]) -> None:
     page.goto(host_url(stack, "allowed", "inline.html"))
     widget = page.locator("#call-slot > webcall-widget")
