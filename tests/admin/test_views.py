@@ -12,7 +12,7 @@ from flask import Flask
 
 from tests.admin.conftest import CATALOGUE, PASSWORD, csrf_of, seed, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of, post
-from webapp.history.store import CallQuery
+from webapp.history.store import CallAttempt, CallQuery
 
 
 @pytest.fixture
@@ -198,6 +198,29 @@ def test_a_date_time_from_a_link_stays_in_the_filter_form(flask_app: Flask) -> N
     # The HTML view reads dates as the API does: every form, and an until date is its whole day.
     week_day = client.get("/admin?until=2026-W09-7").get_data(as_text=True)
     assert "Calls 1–5 of 5" in week_day and 'name="until" type="text" value="2026-W09-7"' in week_day
+
+
+def test_a_missing_summary_says_whether_one_may_come(flask_app: Flask) -> None:
+    """Ravan writes summaries (one may come later); self-hosted LiveKit never does."""
+    client = flask_app.test_client()
+    sign_in(client)
+    history = app_state_of(flask_app).history
+    livekit = history.record_created(CallAttempt("sales", "livekit"), "room-lk", "room-lk")
+    ravan = {r.provider_call_id: r.call_id for r in history.search(_everything())[0]}["sess-support"]
+    page = client.get(f"/admin/calls/{livekit}").get_data(as_text=True)
+    assert "Self-hosted LiveKit writes no summary." in page and "No summary yet." not in page
+    assert "No summary yet." in client.get(f"/admin/calls/{ravan}").get_data(as_text=True)
+
+
+def test_a_backwards_date_range_says_so(flask_app: Flask) -> None:
+    client = flask_app.test_client()
+    sign_in(client)
+    backwards = client.get("/admin?since=2026-03-02&until=2026-03-01").get_data(as_text=True)
+    assert "No calls match: From is later than To." in backwards
+    one_day = client.get("/admin?since=2026-03-01&until=2026-03-01").get_data(as_text=True)
+    assert "Calls 1–" in one_day and "later than To" not in one_day  # To includes its whole day
+    nothing = client.get("/admin?since=2030-01-01").get_data(as_text=True)
+    assert "No calls match these filters." in nothing
 
 
 def test_one_call_shows_its_summary_recording_and_transcript(flask_app: Flask) -> None:

@@ -36,7 +36,7 @@ from ..guards.headers import page_headers
 from ..guards.limits import limited
 from ..history.store import CallLogError, CallRecord
 from ..pages.render import render_error_page
-from ..providers import CALL_STATUSES, CHANNELS, provider_names
+from ..providers import CALL_STATUSES, CHANNELS, provider_names, registry
 from ..state import app_state
 from . import display
 from .auth import (
@@ -172,7 +172,11 @@ def call(call_id: str) -> Response:
     if record is None:
         return render_error_page(404, title="No such call", message="There is no call with that id.")
     back = safe_next(request.args.get("back"))
-    return page("admin/call.html", call=admin_call_detail(record), back=back)
+    spec = registry().get(record.provider)
+    no_summary = "No summary yet."
+    if spec is not None and not spec.writes_summaries:
+        no_summary = f"{spec.title} writes no summary."
+    return page("admin/call.html", call=admin_call_detail(record), back=back, no_summary=no_summary)
 
 
 @bp.get("/calls.csv")
@@ -287,6 +291,7 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
         return "/admin?" + urlencode({**chosen, "page": number})
 
     first = (filters.page - 1) * filters.page_size + 1 if records else 0
+    query = filters.query()
     return {
         "calls": [admin_call(r) for r in records],
         "filters": filters,
@@ -296,6 +301,7 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
         "pages": pages,
         # Past the end (an old link, narrower filters): the way back is the last page with calls.
         "last_page": page_link(pages) if filters.page > pages else None,
+        "backwards": bool(query.since and query.until and query.since >= query.until),
         "previous": page_link(min(filters.page - 1, pages)) if filters.page > 1 else None,
         "next": page_link(filters.page + 1) if filters.page < pages else None,
         # A date-time from a link cannot show in a date box (re-sent, it would be lost): a text box.

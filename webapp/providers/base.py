@@ -331,6 +331,8 @@ class ProviderSpec:
     regions: tuple[str, ...] = ()
     # False when the provider's agents read nothing the page types (no chat box, no text-only calls).
     reads_typed_messages: bool = True
+    # False when the provider reports no call summary (the admin view says so, not "not yet").
+    writes_summaries: bool = True
     # Stricter for browser calls, where a provider needs it (Convoi: a workforce calls phones only).
     web_agent_id_pattern: str | None = None
     web_agent_id_hint: str | None = None

@@ -185,6 +185,7 @@ PROVIDER = ProviderSpec(
     agent_id_pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}",
     agent_id_hint="a LiveKit agent id is the agent name your worker registers with "
     "(letters, digits, '-', '_' or '.')",
+    writes_summaries=False,
     no_phone_reason="the livekit provider has no telephony (SIP trunk) configured here, so it cannot "
     "call a phone",
 )

@@ -108,5 +108,6 @@ PROVIDER = ProviderSpec(
     adapter=UnleashXProvider,
     agent_id_pattern=AGENT_ID_PATTERN,
     agent_id_hint=AGENT_ID_HINT,
+    writes_summaries=False,
     check_phone=check_phone,
 )
