@@ -39,6 +39,9 @@ def test_allowed_origin_gets_a_call_and_cors(app: Flask) -> None:
     assert response.status_code == 201
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
     assert "Origin" in response.headers["Vary"]
+    # The embedding page's script may read when to try again and the reference to quote.
+    assert response.headers["Access-Control-Expose-Headers"] == "Retry-After, X-Request-ID"
+    assert response.headers["X-Request-ID"]
 
 
 def test_preflight_answers_only_allowed_origins(app: Flask) -> None:

@@ -40,6 +40,10 @@ agent_id = "{ravan}"
 provider = "convoi"
 agent_id = "{convoi}"
 
+[agents.billing]
+provider = "convoi"
+agent_id = "agt_billing_desk"
+
 [agents.orders]
 provider = "zudu"
 agent_id = "{zudu}"
@@ -55,6 +59,7 @@ region = "eu"
 """
 RAVAN, CONVOI, ZUDU = FAKE_AGENT_IDS["ravan"], FAKE_AGENT_IDS["convoi"], FAKE_AGENT_IDS["zudu"]
 RETELL, ELEVENLABS = FAKE_AGENT_IDS["retell"], FAKE_AGENT_IDS["elevenlabs"]
+BILLING = "agt_billing_desk"  # a second Convoi agent
 MakeApp = Callable[..., Flask]
 
 
@@ -243,7 +248,7 @@ def test_convoi_stops_at_a_broken_page_and_keeps_the_ones_before(make_app: MakeA
     report = sync(app, "convoi")["convoi"]
     assert report.listed == 100 and report.broken_pages == 1
     assert len(list_requests(state)) == 1 + PAGE_ATTEMPTS  # page 2 asked for again, then given up
-    assert report.errors == [f"provider_error while listing agent {CONVOI}"]
+    assert report.errors == ["provider_error while listing the account's calls"]
 
 
 @pytest.mark.parametrize(
@@ -294,7 +299,7 @@ def test_convoi_does_not_ask_again_for_a_page_it_refused(make_app: MakeApp, conv
     state.faults = [Fault("delay", delay_s=0), Fault("status", status=400, body={"status": 400})]
     report = sync(make_app(), "convoi")["convoi"]
     assert report.listed == 100 and len(list_requests(state)) == 2
-    assert report.errors == [f"provider_error while listing agent {CONVOI}"]
+    assert report.errors == ["provider_error while listing the account's calls"]
 
 
 def test_convoi_calls_behind_a_lost_cursor_are_listed_by_the_next_run(make_app: MakeApp, convoi: Any) -> None:
@@ -320,16 +325,22 @@ def test_convoi_calls_behind_a_lost_cursor_are_listed_by_the_next_run(make_app: 
     assert app_state_of(app).history.search(CallQuery(provider="convoi"))[1] == 250  # the total
 
 
-def test_convoi_history_honours_its_rate_limit(make_app: MakeApp, convoi: Any) -> None:
+def test_convoi_is_listed_once_for_its_agents_within_its_read_limit(make_app: MakeApp, convoi: Any) -> None:
+    """Convoi's list is the whole account's, of whole calls: one listing serves both agents, and
+    no call is read again (reading each ran out of its 60 reads a minute after 59 calls)."""
     state = convoi[1]
     state.enforce_rate_limits = True
     app = make_app()
-    for _ in range(70):
-        add_call(state, CONVOI, status="completed")
+    for n in range(140):
+        add_call(state, CONVOI if n % 2 else BILLING, status="completed")
+    add_call(state, "agt_someone_else", status="completed")
     report = sync(app, "convoi")["convoi"]
-    # One list page, then reads until Convoi's 60 reads a minute run out: the rest wait for the next run.
-    assert report.listed == 70 and report.detailed == 59
-    assert report.errors == ["provider_busy while reading calls"]
+    assert (report.listed, report.detailed, report.errors) == (140, 0, [])
+    reads = [r for r in state.requests if r.method == "GET"]
+    assert len(reads) == len(list_requests(state)) == 2  # two pages of 100, nothing else
+    assert len(log_of(app, agent="support")) == len(log_of(app, agent="billing")) == 70
+    assert {r.status for r in log_of(app, provider="convoi")} == {"completed"}
+    assert report.complete and sync(app, "convoi")["convoi"].errors == []  # and again, within the limit
 
 
 def test_zudu_calls_we_placed_are_looked_up(make_app: MakeApp, zudu: Any) -> None:

@@ -91,7 +91,8 @@ def cors_headers(response: Response) -> Response:
         return response
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers.add("Vary", "Origin")
-    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    # Readable by the embedding page's script too: when to try again, and the reference to quote.
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Request-ID"
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key, X-Bot-Token"

@@ -62,6 +62,7 @@ class SyncReport:
     broken_pages: int = 0
     errors: list[str] = field(default_factory=list)  # why the run stopped early
     complete: bool = True  # every page listed; if not, the next run lists from ``since`` again
+    whole: bool | None = None  # every page listed held whole calls (Convoi's): none to read in full
     earliest: datetime | None = None  # the oldest call this run listed: all it listed is read in full
 
     def summary(self) -> str:
@@ -114,9 +115,10 @@ def sync_provider(
     try:
         list_calls = getattr(adapter, "list_calls", None)
         if callable(list_calls):
-            _list_all(list_calls, slugs, regions, store, report, since)
+            by_agent = getattr(adapter, "filters_by_agent", True)
+            _list_all(list_calls, slugs, regions, store, report, since, by_agent=by_agent)
         get_call = getattr(adapter, "get_call", None)
-        if callable(get_call):
+        if callable(get_call) and report.whole is not True:
             _read_in_full(get_call, slugs, store, report, since)
     except CallLogError as error:
         report.errors.append(f"the call log failed ({error})")
@@ -155,8 +157,11 @@ def _list_all(
     store: CallStore,
     report: SyncReport,
     since: datetime | None,
+    *,
+    by_agent: bool = True,
 ) -> None:
-    """Every agent's calls since ``since`` or where the last complete listing left off.
+    """Every agent's calls since ``since`` or where the last complete listing left off: one
+    listing per agent, or (``by_agent`` false: a list the provider cannot filter) one in all.
 
     The newest call stored is no sign that the older ones were: a page lost on the way would
     be skipped past for good. So the start is noted before listing and forgotten only once
@@ -165,8 +170,8 @@ def _list_all(
     report.since = since if since is not None else _resume_from(store, report.provider)
     store.begin_listing(report.provider, report.since)
     report.complete = False  # until the last page (the call log may fail half-way)
-    for agent_id in sorted(slugs):
-        query = HistoryQuery(agent_id=agent_id, since=report.since, region=regions[agent_id])
+    queries = [HistoryQuery(agent_id=a, since=report.since, region=regions[a]) for a in sorted(slugs)]
+    for query in queries if by_agent else [HistoryQuery(since=report.since)]:
         if not _list_agent(list_calls, query, slugs, store, report):
             break
     if report.broken_pages or report.errors:
@@ -185,7 +190,7 @@ def _list_agent(
     (numbered pages) until ``MAX_BROKEN_PAGES`` in a row; the calls of every page read are
     kept either way.
     """
-    agent_id = query.agent_id
+    listing = listing_of(query)
     cursor: str | None = None
     broken = 0
     for _ in range(MAX_PAGES):
@@ -196,23 +201,29 @@ def _list_agent(
             broken += 1
             going_on = page.next_cursor is not None and broken < MAX_BROKEN_PAGES
             log.warning(
-                "history sync %s: a page of agent %s's calls could not be read (%s); %s",
-                report.provider, agent_id, page.error.code, "going on" if going_on else "stopping",
+                "history sync %s: a page of %s could not be read (%s); %s",
+                report.provider, listing, page.error.code, "going on" if going_on else "stopping",
             )  # fmt: skip
             if not going_on:
-                report.errors.append(f"{page.error.code} while listing agent {agent_id}")
+                report.errors.append(f"{page.error.code} while listing {listing}")
                 return is_outage(page.error)  # a refusal (our key, its rate limit) stops this provider
         else:
             broken = 0
+            report.whole = page.whole and report.whole is not False
             for call in page.calls:
-                report.listed += _store(store, report, call, slugs)
+                if query.agent_id is None and call.agent_id not in slugs:
+                    continue  # another agent's, in a list that cannot be cut to ours
+                report.listed += _store(store, report, call, slugs, detailed=page.whole)
         cursor = page.next_cursor
         if cursor is None:
             return True
-    log.warning(
-        "history sync %s: stopped listing agent %s after %d pages", report.provider, agent_id, MAX_PAGES
-    )
+    log.warning("history sync %s: stopped listing %s after %d pages", report.provider, listing, MAX_PAGES)
     return True
+
+
+def listing_of(query: HistoryQuery) -> str:
+    """What a listing is of, in the operator's words."""
+    return f"agent {query.agent_id}" if query.agent_id else "the account's calls"
 
 
 def _read_page(list_calls: ListCalls, query: HistoryQuery, cursor: str | None, provider: str) -> CallPage:
@@ -226,8 +237,8 @@ def _read_page(list_calls: ListCalls, query: HistoryQuery, cursor: str | None, p
         if page.error is None or (wait_s := page_retry_wait_s(page.error, attempt)) is None:
             break
         log.warning(
-            "history sync %s: a page of agent %s's calls failed (%s); asking again in %.2f s",
-            provider, query.agent_id, page.error.code, wait_s,
+            "history sync %s: a page of %s failed (%s); asking again in %.2f s",
+            provider, listing_of(query), page.error.code, wait_s,
         )  # fmt: skip
         time.sleep(wait_s)
         page = list_calls(query, cursor)

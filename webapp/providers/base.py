@@ -300,6 +300,8 @@ class CallPage:
     next_cursor: str | None = None
     skipped: int = 0  # entries that were not calls we could read
     error: ProviderError | None = None
+    # Each entry is the whole call, as ``get_call`` answers it: nothing is left to read in full.
+    whole: bool = False
 
 
 class Provider(Protocol):

@@ -227,13 +227,16 @@ def parse_call_list(answer: Any, query: HistoryQuery) -> CallPage:
             calls.append(call)
     last_id = first_dict(entries[-1]).get("id") if entries else None
     more = outer.get("has_more") is True and isinstance(last_id, str) and not reached_since
-    return CallPage(calls=tuple(calls), next_cursor=last_id if more else None, skipped=skipped)
+    # The list's entries are the call objects GET /calls/{id} answers: reading each one again
+    # would only spend the key's 60 reads a minute.
+    return CallPage(calls=tuple(calls), next_cursor=last_id if more else None, skipped=skipped, whole=True)
 
 
 class ConvoiProvider(HostedProvider):
     """Creates Convoi web calls (the idempotency key makes retries safe) and reads its calls."""
 
     name = "convoi"
+    filters_by_agent = False  # its list is every call of the account: listed once, not per agent
 
     def __init__(self, settings: ConvoiSettings, context: Any) -> None:
         super().__init__(settings, context)
