@@ -158,6 +158,19 @@ def test_convoi_dials_a_workforce_from_its_number(app: Flask, convoi: Any) -> No
     assert app.test_client().get(f"/api/phone-calls/{call_id}").get_json()["status"] == "completed"
 
 
+def test_status_polls_spend_half_of_convois_reads_at_most(app: Flask, convoi: Any) -> None:
+    """Convoi allows a key 60 reads a minute; each waiting visitor's page polls every 3 s. Past
+    30 reads in a minute the call log answers, and the key keeps the rest for the history sync."""
+    answer = ask(app, "convoi-team", name="Ahmed")
+    assert answer.status_code == 202, answer.get_json()
+    call_id = answer.get_json()["call_id"]
+    provider_id = app_state_of(app).history.find(call_id).provider_call_id  # type: ignore[union-attr]
+    polls = [app.test_client().get(f"/api/phone-calls/{call_id}") for _ in range(36)]
+    assert {(p.status_code, p.get_json()["status"]) for p in polls} == {(200, "initiated")}
+    reads = [r for r in convoi[1].requests if r.method == "GET" and r.path.endswith(provider_id)]
+    assert len(reads) == 30
+
+
 def test_a_status_answer_about_another_call_changes_nothing(app: Flask, ravan: Any) -> None:
     """As the history sync holds: an answer about another call is no answer about this one."""
     call_id = ask(app, "ravan-phone").get_json()["call_id"]

@@ -413,6 +413,16 @@ def _spend_agent(tally: Tally, agent: Agent, settings: Settings, provider_limit:
         raise DailyBudgetExhausted(retry_after_s=wait_s)
 
 
+def may_read(provider: str, per_minute: int) -> bool:
+    """Count one read of ``provider``'s API against ``per_minute`` (its key's reads for visitors,
+    shared by every process); False when that budget is spent. True when the limits' storage is
+    down: a read over the provider's own limit only gets its 429, which the caller survives."""
+    try:
+        return app_state().limits.hit(RateLimitItemPerMinute(per_minute), "provider-reads", provider) is None
+    except LimitsUnavailable:
+        return True
+
+
 def destination_ref(secret_key: str, e164: str) -> str:
     """A number's key in the limits' storage: keyed hash, so Redis never holds a phone number."""
     return hmac.new(secret_key.encode(), e164.encode(), hashlib.sha256).hexdigest()[:32]

@@ -34,6 +34,7 @@ from ..guards.idempotency import fingerprint, scoped_key
 from ..guards.limits import (
     check_client_limit,
     destination_ref,
+    may_read,
     refund_cooldown,
     spend_phone_call,
 )
@@ -47,6 +48,7 @@ from .models import PhoneCallAnswer, PhoneCallState, PhoneStatus
 from .numbers import Destination, check_destination, parse_number
 
 log = logging.getLogger(__name__)
+STATUS_READ_SHARE = 2  # a provider key's documented reads a minute over this: its callbacks' status polls
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,11 @@ def _refreshed(state: AppState, record: CallRecord) -> CallRecord:
     adapter = state.providers.get(record.provider)
     get_call = getattr(adapter, "get_call", None)
     if get_call is None or record.provider_call_id is None or record.status in FINAL_STATUSES:
+        return record
+    # Every waiting visitor polls (static/src/phone/): where the key's reads are limited, these
+    # spend half of them at most (the rest are the history sync's), and past that the log answers.
+    per_minute = state.settings.providers[record.provider].reads_per_minute()
+    if per_minute and not may_read(record.provider, per_minute // STATUS_READ_SHARE):
         return record
     try:
         call = get_call(record.provider_call_id)

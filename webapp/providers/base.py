@@ -151,6 +151,11 @@ class ProviderSettings(BaseSettings):
         value = getattr(self, "create_limit_per_minute", None)
         return value if isinstance(value, int) else None
 
+    def reads_per_minute(self) -> int | None:
+        """Reads one key may make a minute (a field of providers that document a limit), else None."""
+        value = getattr(self, "read_limit_per_minute", None)
+        return value if isinstance(value, int) else None
+
 
 def _text(value: object) -> str:
     """A setting's text (a secret's value), stripped."""

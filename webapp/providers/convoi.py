@@ -65,6 +65,8 @@ class ConvoiSettings(ProviderSettings):
     # "Default limits: 20 writes/min ... per key", shared by every agent on the key; raise it
     # when Convoi raises yours. Our own limits stay under it, so we refuse before Convoi does.
     create_limit_per_minute: int = Field(20, validation_alias="CONVOI_CREATES_PER_MINUTE", ge=1)
+    # "... and 60 reads/min per key": a waiting callback's status polls spend at most half of it.
+    read_limit_per_minute: int = Field(60, validation_alias="CONVOI_READS_PER_MINUTE", ge=2)
 
 
 def idempotency_key(scoped_key: str | None) -> str:
