@@ -384,8 +384,8 @@ def test_on_a_small_screen_the_panel_takes_the_whole_viewport(
 
 @pytest.mark.parametrize(
     ("embed", "viewport"),
-    [("widget", (1280, 800)), ("widget", (375, 667)), ("iframe", (375, 800))],
-    ids=["widget-desktop", "widget-phone", "iframe-narrow"],
+    [("widget", (1280, 800)), ("widget", (375, 667)), ("widget", (740, 360)), ("iframe", (375, 800))],
+    ids=["widget-desktop", "widget-phone", "widget-sideways", "iframe-narrow"],
 )
 def test_during_a_call_the_controls_and_the_chat_box_stay_in_sight(
     page: Page, console_log: list[str], stack: dict[str, Any], embed: str, viewport: tuple[int, int]
