@@ -208,7 +208,7 @@ def test_a_missing_summary_says_whether_one_may_come(flask_app: Flask) -> None:
     livekit = history.record_created(CallAttempt("sales", "livekit"), "room-lk", "room-lk")
     ravan = {r.provider_call_id: r.call_id for r in history.search(_everything())[0]}["sess-support"]
     page = client.get(f"/admin/calls/{livekit}").get_data(as_text=True)
-    assert "Self-hosted LiveKit writes no summary." in page and "No summary yet." not in page
+    assert "No summary: Self-hosted LiveKit calls have none here." in page and "No summary yet." not in page
     assert "No summary yet." in client.get(f"/admin/calls/{ravan}").get_data(as_text=True)
 
 
@@ -216,9 +216,9 @@ def test_a_backwards_date_range_says_so(flask_app: Flask) -> None:
     client = flask_app.test_client()
     sign_in(client)
     backwards = client.get("/admin?since=2026-03-02&until=2026-03-01").get_data(as_text=True)
-    assert "No calls match: From is later than To." in backwards
+    assert "No calls match: From must come before To." in backwards
     one_day = client.get("/admin?since=2026-03-01&until=2026-03-01").get_data(as_text=True)
-    assert "Calls 1–" in one_day and "later than To" not in one_day  # To includes its whole day
+    assert "Calls 1–" in one_day and "must come before" not in one_day  # To includes its whole day
     nothing = client.get("/admin?since=2030-01-01").get_data(as_text=True)
     assert "No calls match these filters." in nothing
 

@@ -384,8 +384,14 @@ def test_on_a_small_screen_the_panel_takes_the_whole_viewport(
 
 @pytest.mark.parametrize(
     ("embed", "viewport"),
-    [("widget", (1280, 800)), ("widget", (375, 667)), ("widget", (740, 360)), ("iframe", (375, 800))],
-    ids=["widget-desktop", "widget-phone", "widget-sideways", "iframe-narrow"],
+    [
+        ("widget", (1280, 800)),
+        ("widget", (375, 667)),
+        ("widget", (740, 360)),
+        ("iframe", (375, 800)),
+        ("iframe", (1100, 520)),
+    ],
+    ids=["widget-desktop", "widget-phone", "widget-sideways", "iframe-narrow", "iframe-short-wide"],
 )
 def test_during_a_call_the_controls_and_the_chat_box_stay_in_sight(
     page: Page, console_log: list[str], stack: dict[str, Any], embed: str, viewport: tuple[int, int]
@@ -401,6 +407,8 @@ def test_during_a_call_the_controls_and_the_chat_box_stay_in_sight(
         room, in_sight = ui.locator(".frame"), ["#agent-title", ".close", "#hangup", "#chat-input"]
     else:
         page.goto(host_url(stack, "allowed", "iframe.html"), wait_until="load")
+        if height < 640:  # a frame as short as a phone held sideways: panel and transcript side by side
+            page.locator("iframe").evaluate("frame => { frame.style.height = '400px'; }")
         ui = page.frame_locator("iframe")
         ui.locator("#talk").click()
         room, in_sight = page.locator("iframe"), ["#agent-title", "#hangup", "#chat-input"]

@@ -28,7 +28,7 @@ from webapp.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from webapp.history.store import CallQuery, CallRecord, CallStore
+from webapp.history.store import CallAttempt, CallQuery, CallRecord, CallStore
 from webapp.history.sync import PAGE_ATTEMPTS, PeriodicSync, SyncReport, page_retry_wait_s, sync_all
 
 CATALOGUE = """
@@ -341,6 +341,25 @@ def test_convoi_is_listed_once_for_its_agents_within_its_read_limit(make_app: Ma
     assert len(log_of(app, agent="support")) == len(log_of(app, agent="billing")) == 70
     assert {r.status for r in log_of(app, provider="convoi")} == {"completed"}
     assert report.complete and sync(app, "convoi")["convoi"].errors == []  # and again, within the limit
+
+
+def test_a_convoi_call_placed_here_that_the_list_does_not_match_is_looked_up(
+    make_app: MakeApp, convoi: Any
+) -> None:
+    """A workforce's call comes back under its member's agent id, which no agent here has: the
+    listing passes it over, so it is read by its id; the calls the list gave whole are not."""
+    state = convoi[1]
+    app = make_app()
+    placed = add_call(state, "agt_a_workforce_member", status="completed", duration_seconds=30)
+    history = app_state_of(app).history
+    ours = history.record_created(CallAttempt("support", "convoi", channel="phone"), placed["id"], None)
+    for _ in range(3):
+        add_call(state, CONVOI, status="completed")
+    report = sync(app, "convoi")["convoi"]
+    assert (report.listed, report.detailed, report.errors) == (3, 1, [])
+    gets = [r.path for r in state.requests if r.method == "GET" and not r.path.endswith("/calls")]
+    assert gets == [f"/api/v1/public/calls/{placed['id']}"]
+    assert (find(app, ours).status, find(app, ours).duration_s) == ("completed", 30)
 
 
 def test_zudu_calls_we_placed_are_looked_up(make_app: MakeApp, zudu: Any) -> None:

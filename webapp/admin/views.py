@@ -175,7 +175,7 @@ def call(call_id: str) -> Response:
     spec = registry().get(record.provider)
     no_summary = "No summary yet."
     if spec is not None and not spec.writes_summaries:
-        no_summary = f"{spec.title} writes no summary."
+        no_summary = f"No summary: {spec.title} calls have none here."
     return page("admin/call.html", call=admin_call_detail(record), back=back, no_summary=no_summary)
 
 

@@ -413,12 +413,12 @@ def _spend_agent(tally: Tally, agent: Agent, settings: Settings, provider_limit:
         raise DailyBudgetExhausted(retry_after_s=wait_s)
 
 
-def may_read(provider: str, per_minute: int) -> bool:
+def may_read(limits: Limits, provider: str, per_minute: int) -> bool:
     """Count one read of ``provider``'s API against ``per_minute`` (its key's reads for visitors,
     shared by every process); False when that budget is spent. True when the limits' storage is
     down: a read over the provider's own limit only gets its 429, which the caller survives."""
     try:
-        return app_state().limits.hit(RateLimitItemPerMinute(per_minute), "provider-reads", provider) is None
+        return limits.hit(RateLimitItemPerMinute(per_minute), "provider-reads", provider) is None
     except LimitsUnavailable:
         return True
 

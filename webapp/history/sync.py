@@ -1,13 +1,15 @@
 """Pulling the providers' own call history into the call log.
 
 For each provider an agent uses: list each agent's calls since a moment (providers with
-``list_calls``) and store every call, keyed by the provider's id; then read in full the calls
-that are still live or were never read in full (providers with ``get_call``: Ravan's
-transcript is only in its detail, and Zudu has no list at all). A list page that fails in a
-way that may pass is asked for again (a few times, after a short wait); a page or a call the
-provider still breaks is logged and skipped, and the rest of the run goes on. Each run lists
-from where the last run that read every page left off, so calls on a page one run could not
-read are listed by the next (the start is kept in the call log until a run reads it all).
+``list_calls``; once for all its agents where the list cannot be cut to one, Convoi's) and
+store every call, keyed by the provider's id; then read in full the calls that are still live
+or were never read in full (providers with ``get_call``: Ravan's transcript is only in its
+detail, and Zudu has no list at all), except those a list just gave whole (Convoi's). A list
+page that fails in a way that may pass is asked for again (a few times, after a short wait); a
+page or a call the provider still breaks is logged and skipped, and the rest of the run goes
+on. Each run lists from where the last run that read every page left off, so calls on a page
+one run could not read are listed by the next (the start is kept in the call log until a run
+reads it all).
 
 ``flask --app webapp history sync`` runs it once; with ``WEBCALL_HISTORY_SYNC_INTERVAL_S``
 each process runs it in the background, and a lease in the database lets one of them at a
@@ -36,7 +38,7 @@ from ..providers.transport import is_outage
 from .store import CallLogError, CallStore, now
 
 log = logging.getLogger(__name__)
-MAX_PAGES = 500  # per agent and run: a runaway cursor must end somewhere
+MAX_PAGES = 500  # per listing (an agent's, or a provider's) and run: a runaway cursor must end somewhere
 MAX_BROKEN_PAGES = 3  # in a row: then the provider is down, not one page broken
 PAGE_ATTEMPTS = 3  # a list page that fails in a way that may pass is asked for this often in all
 PAGE_BACKOFF_S = 0.25  # before asking again; doubled each time
@@ -62,7 +64,7 @@ class SyncReport:
     broken_pages: int = 0
     errors: list[str] = field(default_factory=list)  # why the run stopped early
     complete: bool = True  # every page listed; if not, the next run lists from ``since`` again
-    whole: bool | None = None  # every page listed held whole calls (Convoi's): none to read in full
+    whole: set[str] = field(default_factory=set)  # the calls a list gave whole (Convoi's): read already
     earliest: datetime | None = None  # the oldest call this run listed: all it listed is read in full
 
     def summary(self) -> str:
@@ -118,7 +120,7 @@ def sync_provider(
             by_agent = getattr(adapter, "filters_by_agent", True)
             _list_all(list_calls, slugs, regions, store, report, since, by_agent=by_agent)
         get_call = getattr(adapter, "get_call", None)
-        if callable(get_call) and report.whole is not True:
+        if callable(get_call):
             _read_in_full(get_call, slugs, store, report, since)
     except CallLogError as error:
         report.errors.append(f"the call log failed ({error})")
@@ -184,7 +186,8 @@ def _list_all(
 def _list_agent(
     list_calls: ListCalls, query: HistoryQuery, slugs: dict[str, str], store: CallStore, report: SyncReport
 ) -> bool:
-    """Every page of one agent's calls; False when the provider refused us (stop this provider).
+    """Every page of one listing (an agent's calls, or the account's); False when the provider
+    refused us (stop this provider).
 
     A page still broken after :func:`_read_page` is stepped over where the paging allows
     (numbered pages) until ``MAX_BROKEN_PAGES`` in a row; the calls of every page read are
@@ -209,11 +212,12 @@ def _list_agent(
                 return is_outage(page.error)  # a refusal (our key, its rate limit) stops this provider
         else:
             broken = 0
-            report.whole = page.whole and report.whole is not False
             for call in page.calls:
                 if query.agent_id is None and call.agent_id not in slugs:
                     continue  # another agent's, in a list that cannot be cut to ours
                 report.listed += _store(store, report, call, slugs, detailed=page.whole)
+                if page.whole:
+                    report.whole.add(call.call_id)
         cursor = page.next_cursor
         if cursor is None:
             return True
@@ -265,13 +269,16 @@ def _read_in_full(
     since: datetime | None,
 ) -> None:
     """Read each call still live, or never read in full, from the provider's own record: those
-    of the last week (or since ``since``), and every one this run listed, however old."""
+    of the last week (or since ``since``), and every one this run listed, however old; not
+    those this run's list gave whole (Convoi's: its key's reads are few)."""
     moment = now()
     window = since if since is not None else moment - DETAIL_WINDOW
     if report.earliest is not None:
         window = min(window, report.earliest)
     live_since = since if since is not None else moment - OVERLAP
     for call_id in store.calls_needing_detail(report.provider, window, live_since=live_since):
+        if call_id in report.whole:
+            continue
         try:
             call = get_call(call_id)
         except ProviderBadResponse:

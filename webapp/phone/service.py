@@ -223,7 +223,7 @@ def _refreshed(state: AppState, record: CallRecord) -> CallRecord:
     # Every waiting visitor polls (static/src/phone/): where the key's reads are limited, these
     # spend half of them at most (the rest are the history sync's), and past that the log answers.
     per_minute = state.settings.providers[record.provider].reads_per_minute()
-    if per_minute and not may_read(record.provider, per_minute // STATUS_READ_SHARE):
+    if per_minute and not may_read(state.limits, record.provider, per_minute // STATUS_READ_SHARE):
         return record
     try:
         call = get_call(record.provider_call_id)

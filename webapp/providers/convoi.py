@@ -238,7 +238,7 @@ class ConvoiProvider(HostedProvider):
     """Creates Convoi web calls (the idempotency key makes retries safe) and reads its calls."""
 
     name = "convoi"
-    filters_by_agent = False  # its list is every call of the account: listed once, not per agent
+    filters_by_agent = False  # its list is the account's
 
     def __init__(self, settings: ConvoiSettings, context: Any) -> None:
         super().__init__(settings, context)

@@ -20,6 +20,9 @@ class HostedProvider:
     """
 
     name: ClassVar[str]
+    # False where the provider's call list cannot be cut to one agent (Convoi's is the account's):
+    # the history sync then lists it once for all the provider's agents.
+    filters_by_agent: ClassVar[bool] = True
 
     def __init__(self, settings: Any, context: ProviderContext) -> None:
         self.settings: ProviderSettings = settings
