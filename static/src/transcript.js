@@ -44,6 +44,7 @@ export class Transcript {
   /** Empties the list for a new call. */
   clear() {
     this.list.replaceChildren();
+    this.list.removeAttribute('tabindex');
     this.lines.clear();
     this.setBehind(false);
   }
@@ -74,6 +75,7 @@ export class Transcript {
       this.lines.set(segmentId, line);
       this.times.set(line, new Date());
       this.list.append(line);
+      this.list.tabIndex = 0; // a list that may scroll is reached by the keyboard; an empty one is no stop
     } else if (
       this.words.get(line) === text &&
       line.dataset.final === String(final) &&

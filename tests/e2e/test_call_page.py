@@ -127,6 +127,7 @@ def test_a_call_from_start_to_transcript(
     expect(page.locator("#talk")).to_be_enabled()
     assert_accessible(page, app.url, "idle")
     screenshots(page, shots, "idle")
+    expect(page.locator("#transcript")).not_to_have_attribute("tabindex", "0")  # empty: no Tab stop
 
     # Keyboard only: Tab reaches Talk, with a visible focus ring, and Enter starts the call.
     for _ in range(5):
@@ -153,6 +154,7 @@ def test_a_call_from_start_to_transcript(
     expect(page.locator('#transcript [data-speaker="agent"]').first).to_contain_text(
         "Hello there! I am the webcall demo agent.", timeout=15_000
     )
+    expect(page.locator("#transcript")).to_have_attribute("tabindex", "0")  # lines: it may scroll
     # The fake microphone repeats its three sentences every few seconds and the agent answers
     # each: on a loaded machine its answers can run back to back for longer than a wait. Muted,
     # the caller says nothing more, so the agent ends up listening (the status says both). Speech
