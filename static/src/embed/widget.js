@@ -46,17 +46,23 @@ export async function mountWidget(body, panel, options) {
 // shell.css's full-screen panel (a phone, a short window): then it is all there is.
 const FULL_SCREEN = matchMedia('(max-width: 480px), (max-height: 520px)');
 const FOCUSABLE = 'button, input, select, textarea, summary, a[href], [tabindex]:not([tabindex="-1"])';
+const CLOSED_DETAILS = 'details:not([open]) > :not(summary)';
 
 /** Full screen, Tab from the panel's last control goes to its first (Shift+Tab the other way). */
 function keepTabInside(frame, shadow) {
   frame.addEventListener('keydown', (event) => {
     if (event.key !== 'Tab' || !FULL_SCREEN.matches) return;
-    const inside = [...frame.querySelectorAll(FOCUSABLE)].filter((e) => !e.disabled && e.getClientRects().length);
+    const inside = [...frame.querySelectorAll(FOCUSABLE)].filter(canFocus);
     const [first, last] = [inside[0], inside.at(-1)];
     if (shadow.activeElement !== (event.shiftKey ? first : last)) return;
     event.preventDefault();
     (event.shiftKey ? last : first).focus();
   });
+}
+
+/** Shown and enabled: not hidden, and not inside a closed <details> (only its summary shows). */
+function canFocus(element) {
+  return !element.disabled && element.getClientRects().length && !element.closest(CLOSED_DETAILS);
 }
 
 /**
