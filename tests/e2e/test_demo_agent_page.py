@@ -28,14 +28,15 @@ pytestmark = pytest.mark.e2e
 EARLY_WORDS = "Hello there."
 PHRASE = "I would like to hear about your product."
 RELIABLE = ["would", "like", "about", "your", "product"]
-BARGE_IN = (
-    "Testing one two three."  # said over the agent's answer (it runs from about 1 s to 4 s after the phrase)
-)
+# Said over the agent's answer, which starts 0.7-1.5 s after the phrase and runs 3.2 s, or
+# about 2 s when words were lost ("I heard: you about your product" once ended before a
+# barge-in 2.6 s after the phrase): 1.6 s after it falls inside both.
+BARGE_IN = "Testing one two three."
 # (seconds of silence before, words) on the fake microphone
 # Goodbye twice, as a caller whose first one was misheard would (on a loaded machine "Bye bye."
 # once came out as "ru body"); the call ends at the first the agent understands.
 SCRIPT = [
-    (0.3, EARLY_WORDS), (14.0, PHRASE), (2.6, BARGE_IN), (9.0, "Bye bye."), (6.0, "Goodbye."), (30.0, ""),
+    (0.3, EARLY_WORDS), (14.0, PHRASE), (1.6, BARGE_IN), (9.0, "Bye bye."), (6.0, "Goodbye."), (30.0, ""),
 ]  # fmt: skip
 API_DELAY_S = 2.5
 
