@@ -172,8 +172,11 @@ def _list_all(
     report.since = since if since is not None else _resume_from(store, report.provider)
     store.begin_listing(report.provider, report.since)
     report.complete = False  # until the last page (the call log may fail half-way)
-    queries = [HistoryQuery(agent_id=a, since=report.since, region=regions[a]) for a in sorted(slugs)]
-    for query in queries if by_agent else [HistoryQuery(since=report.since)]:
+    if by_agent:
+        queries = [HistoryQuery(agent_id=a, since=report.since, region=regions[a]) for a in sorted(slugs)]
+    else:
+        queries = [HistoryQuery(since=report.since)]
+    for query in queries:
         if not _list_agent(list_calls, query, slugs, store, report):
             break
     if report.broken_pages or report.errors:

@@ -48,7 +48,7 @@ from .models import PhoneCallAnswer, PhoneCallState, PhoneStatus
 from .numbers import Destination, check_destination, parse_number
 
 log = logging.getLogger(__name__)
-STATUS_READ_SHARE = 2  # a provider key's documented reads a minute over this: its callbacks' status polls
+STATUS_READ_SHARE = 2  # callbacks' status polls may spend 1/2 of a provider key's documented reads
 
 
 @dataclass(frozen=True)

@@ -148,12 +148,14 @@ class ProviderSettings(BaseSettings):
 
     def creates_per_minute(self) -> int | None:
         """Calls one key may create a minute (a field of providers that document a limit), else None."""
-        value = getattr(self, "create_limit_per_minute", None)
-        return value if isinstance(value, int) else None
+        return self._per_minute("create_limit_per_minute")
 
     def reads_per_minute(self) -> int | None:
         """Reads one key may make a minute (a field of providers that document a limit), else None."""
-        value = getattr(self, "read_limit_per_minute", None)
+        return self._per_minute("read_limit_per_minute")
+
+    def _per_minute(self, name: str) -> int | None:
+        value = getattr(self, name, None)
         return value if isinstance(value, int) else None
 
 
