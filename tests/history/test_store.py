@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.history.schema import calls, webhook_deliveries
-from webapp.history.store import CallAttempt, CallQuery, CallStore, UnfinishedListing, client_reference
+from webapp.history.store import CallAttempt, CallQuery, CallStore, client_reference
 from webapp.providers import ProviderCall, TranscriptLine
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -387,20 +387,51 @@ def test_an_unfinished_listing_keeps_its_earliest_start_until_a_listing_covers_i
     assert store.unfinished_listing("ravan") is None
     store.begin_listing("ravan", T0)
     store.begin_listing("ravan", T0 + timedelta(hours=1))  # a later start does not hide the earlier one
-    assert store.unfinished_listing("ravan") == UnfinishedListing(T0)
+    assert since_and_cursor(store, "ravan")[0] == T0
     store.finish_listing("ravan", T0 + timedelta(hours=1))  # read in full from later: T0 still missed
-    assert store.unfinished_listing("ravan") == UnfinishedListing(T0)
+    assert since_and_cursor(store, "ravan")[0] == T0
     store.begin_listing("ravan", None)  # from the beginning
     store.begin_listing("ravan", T0)
-    assert store.unfinished_listing("ravan") == UnfinishedListing(None)
+    assert since_and_cursor(store, "ravan")[0] is None
     store.finish_listing("ravan", T0)
-    assert store.unfinished_listing("ravan") == UnfinishedListing(None)
+    assert since_and_cursor(store, "ravan")[0] is None
     assert store.unfinished_listing("convoi") is None
     store.finish_listing("ravan", None)
     assert store.unfinished_listing("ravan") is None
     store.begin_listing("ravan", T0)
     store.finish_listing("ravan", T0)
     assert store.unfinished_listing("ravan") is None
+
+
+def test_an_unfinished_listing_keeps_its_cursor_until_a_start_further_back(store: CallStore) -> None:
+    before = datetime.now(UTC)
+    store.keep_listing_cursor("convoi", "call_100")  # no listing: nothing to keep it for
+    assert store.unfinished_listing("convoi") is None
+    store.begin_listing("convoi", T0)
+    store.keep_listing_cursor("convoi", "call_100")
+    kept = store.unfinished_listing("convoi")
+    assert kept is not None and (kept.since, kept.cursor) == (T0, "call_100")
+    assert kept.began_at is not None and before <= kept.began_at <= datetime.now(UTC)
+    store.begin_listing("convoi", T0)  # the next runs, from there or later, go on from the cursor
+    store.begin_listing("convoi", T0 + timedelta(hours=1))
+    assert store.unfinished_listing("convoi") == kept
+    # From further back: the calls made since the first run are above its cursor: from the top.
+    store.begin_listing("convoi", T0 - timedelta(hours=1))
+    again = store.unfinished_listing("convoi")
+    assert again is not None and (again.since, again.cursor) == (T0 - timedelta(hours=1), None)
+    assert again.began_at is not None and again.began_at >= kept.began_at
+    store.keep_listing_cursor("convoi", "call_200")
+    store.keep_listing_cursor("convoi", None)  # the provider refused it: from the top
+    assert since_and_cursor(store, "convoi") == (T0 - timedelta(hours=1), None)
+    store.finish_listing("convoi", T0 - timedelta(hours=1))
+    assert store.unfinished_listing("convoi") is None
+
+
+def since_and_cursor(store: CallStore, provider: str) -> tuple[datetime | None, str | None]:
+    """Where the provider's unfinished listing started and where it goes on (it must have one)."""
+    unfinished = store.unfinished_listing(provider)
+    assert unfinished is not None
+    return unfinished.since, unfinished.cursor
 
 
 def test_a_lease_has_one_holder_until_it_expires(store: CallStore) -> None:

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from tests.fakes import Fault
+from tests.fakes import convoi as convoi_fake
 from tests.fakes import elevenlabs as elevenlabs_fake
 from tests.fakes import retell as retell_fake
 from tests.fakes.convoi import add_call, complete_call
@@ -319,10 +320,81 @@ def test_convoi_calls_behind_a_lost_cursor_are_listed_by_the_next_run(make_app: 
     assert first.output.startswith("convoi: 100 calls listed since the beginning (100 new)")
     assert "stopped: provider_error" in first.output and "not every page was read" in first.output
 
+    listed_before = len(list_requests(state))
     second = runner.invoke(args=["history", "sync", "--provider", "convoi"])
     assert second.exit_code == 0, second.output
-    assert second.output.startswith("convoi: 250 calls listed since the beginning (150 new)")
+    # The calls made since the first run (none: one page), then on from the page it stopped at.
+    assert second.output.startswith("convoi: 150 calls listed since the beginning (150 new)")
+    assert "went on from where the last run stopped listing" in second.output
+    cursors = [r.query.get("starting_after") for r in list_requests(state)[listed_before:]]
+    assert cursors == [None, state_ids(state)[-100], state_ids(state)[-200]]  # the last of pages 1 and 2
     assert app_state_of(app).history.search(CallQuery(provider="convoi"))[1] == 250  # the total
+
+
+def state_ids(state: FakeState) -> list[str]:
+    """The fake's call ids, oldest first."""
+    with state.lock:
+        return list(state.calls)
+
+
+def test_a_convoi_account_too_big_for_one_minute_of_reads_is_listed_over_runs(
+    make_app: MakeApp, convoi: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Convoi's key reads 60 pages a minute (3 here); a run that reaches the limit stops (its
+    Retry-After is no blip). The next run lists the calls made since, then goes on where the first
+    stopped: before, it listed the same first pages again and stopped at the same place, for ever."""
+    state = convoi[1]
+    state.enforce_rate_limits = True
+    monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 3)
+    for n in range(450):  # five pages, oldest first
+        add_call(state, CONVOI, created_at=days_ago(450 - n), started_at=days_ago(450 - n))
+    app = make_app()
+    first = sync(app, "convoi")["convoi"]
+    assert (first.listed, first.errors, first.complete) == (
+        300,
+        ["provider_busy while listing the account's calls"],
+        False,
+    )
+
+    state.rate_windows.clear()  # a minute later
+    newer = [add_call(state, CONVOI)["id"] for _ in range(2)]
+    second = sync(app, "convoi")["convoi"]
+    assert (second.listed, second.new, second.errors, second.complete) == (152, 152, [], True)
+    assert second.resumed and len(list_requests(state)) == 4 + 3  # 3 pages, 1 refused; then 3
+    assert app_state_of(app).history.search(CallQuery(provider="convoi"))[1] == 452
+    assert {c.provider_call_id for c in log_of(app, provider="convoi")[:2]} == set(newer)
+
+    state.rate_windows.clear()
+    third = sync(app, "convoi")["convoi"]  # as usual again: from a day before the newest call
+    assert (third.new, third.errors, third.resumed, third.complete) == (0, [], False, True)
+
+
+def test_a_convoi_cursor_kept_that_is_refused_is_dropped(
+    make_app: MakeApp, convoi: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call the kept cursor names was deleted: Convoi refuses it (400), and the next run
+    lists from the top again."""
+    state = convoi[1]
+    state.enforce_rate_limits = True
+    monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 2)
+    for n in range(250):
+        add_call(state, CONVOI, created_at=days_ago(250 - n), started_at=days_ago(250 - n))
+    app = make_app()
+    assert sync(app, "convoi")["convoi"].listed == 200
+    with state.lock:
+        del state.calls[state_ids(state)[-200]]  # the last call of page 2: the cursor
+    state.rate_windows.clear()
+    second = sync(app, "convoi")["convoi"]
+    assert second.errors == ["provider_error while listing the account's calls"]
+    monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 60)
+    third = sync(app, "convoi")["convoi"]
+    assert (third.listed, third.new, third.errors, third.resumed, third.complete) == (
+        249,
+        50,
+        [],
+        False,
+        True,
+    )
 
 
 def test_convoi_is_listed_once_for_its_agents_within_its_read_limit(make_app: MakeApp, convoi: Any) -> None:

@@ -173,4 +173,6 @@ unfinished_listings = Table(
     Column("provider", StoredString(32), primary_key=True),
     Column("since", UtcDateTime()),  # where that listing started (NULL: from the beginning)
     Column("recorded_at", UtcDateTime(), nullable=False),
+    # The next page of that listing, for providers whose cursors last (a call id: Convoi's)
+    Column("resume_cursor", StoredString(255)),
 )

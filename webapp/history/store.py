@@ -128,9 +128,15 @@ class CallQuery:
 
 @dataclass(frozen=True)
 class UnfinishedListing:
-    """A provider's call list not read in full since ``since`` (None: since the beginning)."""
+    """A provider's call list not read in full since ``since`` (None: since the beginning).
+
+    ``cursor``, when kept: every call above it in the list (newest first) was read by a run that
+    began at or after ``began_at``, so listing on from it, and the calls made since then, is enough.
+    """
 
     since: datetime | None
+    began_at: datetime | None = None
+    cursor: str | None = None
 
 
 class CallLogError(Exception):
@@ -461,24 +467,41 @@ class CallStore:
     def unfinished_listing(self, provider: str) -> UnfinishedListing | None:
         """Where a listing of the provider's calls started that has not read every page since."""
         where = unfinished_listings.c.provider == provider
+        columns = (
+            unfinished_listings.c.since,
+            unfinished_listings.c.recorded_at,
+            unfinished_listings.c.resume_cursor,
+        )
         with _recording(), self.engine.connect() as connection:
-            row = connection.execute(select(unfinished_listings.c.since).where(where)).first()
-        return None if row is None else UnfinishedListing(row.since)
+            row = connection.execute(select(*columns).where(where)).first()
+        return None if row is None else UnfinishedListing(row.since, row.recorded_at, row.resume_cursor)
 
     def begin_listing(self, provider: str, since: datetime | None) -> None:
         """Note, before it lists, a run's start (None: the beginning); an earlier unfinished one stays.
 
         Written first, so a run that dies half-way is listed again as surely as one that
-        counted a broken page. Raises :class:`CallLogError`.
+        counted a broken page. A start further back forgets where the listing stopped: the
+        calls made between that listing and this one are above its cursor. Raises
+        :class:`CallLogError`.
         """
         where = unfinished_listings.c.provider == provider
         with _recording(), writing(self.engine) as connection:
             row = connection.execute(select(unfinished_listings.c.since).where(where)).first()
-            values = {"since": since, "recorded_at": now()}
+            values = {"since": since, "recorded_at": now(), "resume_cursor": None}
             if row is None:
                 connection.execute(insert(unfinished_listings).values(provider=provider, **values))
             elif row.since is not None and (since is None or since < row.since):
                 connection.execute(update(unfinished_listings).where(where).values(values))
+
+    def keep_listing_cursor(self, provider: str, cursor: str | None) -> None:
+        """Note where the provider's unfinished listing goes on (None: from the top again).
+
+        Only for cursors that last (a call id) and only once every call above it is stored.
+        Raises :class:`CallLogError`.
+        """
+        where = unfinished_listings.c.provider == provider
+        with _recording(), writing(self.engine) as connection:
+            connection.execute(update(unfinished_listings).where(where).values(resume_cursor=cursor))
 
     def finish_listing(self, provider: str, since: datetime | None) -> None:
         """Every page since ``since`` was read: forget an unfinished listing that started there or later."""

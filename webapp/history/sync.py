@@ -9,7 +9,9 @@ page that fails in a way that may pass is asked for again (a few times, after a 
 page or a call the provider still breaks is logged and skipped, and the rest of the run goes
 on. Each run lists from where the last run that read every page left off, so calls on a page
 one run could not read are listed by the next (the start is kept in the call log until a run
-reads it all).
+reads it all). Where the provider's cursor lasts (a call id: Convoi's), the call log also keeps
+the next page, and a run after one that stopped (at the key's read limit, say) lists the calls
+made since and then goes on from there: an account too big for one run is listed in a few.
 
 ``flask --app webapp history sync`` runs it once; with ``WEBCALL_HISTORY_SYNC_INTERVAL_S``
 each process runs it in the background, and a lease in the database lets one of them at a
@@ -35,7 +37,7 @@ from ..errors import ProviderBadResponse, ProviderBusy, ProviderError
 from ..metrics import HISTORY_SYNC
 from ..providers import CallPage, HistoryQuery, Provider, ProviderCall
 from ..providers.transport import is_outage
-from .store import CallLogError, CallStore, now
+from .store import CallLogError, CallStore, UnfinishedListing, now
 
 log = logging.getLogger(__name__)
 MAX_PAGES = 500  # per listing (an agent's, or a provider's) and run: a runaway cursor must end somewhere
@@ -46,6 +48,9 @@ MAX_PAGE_WAIT_S = 10.0  # a provider (or our circuit breaker) asking for a longe
 # A call still running at the last sync ends within a day (max_call_s is at most 86400 s), so
 # each run lists again from a day before the newest call the provider reported.
 OVERLAP = timedelta(days=1)
+# A listing that goes on where an earlier run stopped also lists the calls made since that run
+# began, and this long before (its clock and the provider's may differ).
+RESUME_MARGIN = timedelta(minutes=10)
 DETAIL_WINDOW = timedelta(days=7)  # calls this recent are read in full at least once
 LEASE = "history-sync"
 MAX_ID_CHARS = 255
@@ -66,6 +71,8 @@ class SyncReport:
     complete: bool = True  # every page listed; if not, the next run lists from ``since`` again
     whole: set[str] = field(default_factory=set)  # the calls a list gave whole (Convoi's): read already
     earliest: datetime | None = None  # the oldest call this run listed: all it listed is read in full
+    resumed: bool = False  # went on where an earlier run stopped listing
+    cut_short: bool = False  # a listing kept in the call log reached MAX_PAGES: the next run goes on
 
     def summary(self) -> str:
         """One line for the operator."""
@@ -74,6 +81,8 @@ class SyncReport:
             f"{self.provider}: {self.listed} calls listed since {since} ({self.new} new), "
             f"{self.detailed} read in full, {self.skipped} skipped, {self.broken_pages} broken pages"
         )
+        if self.resumed:
+            text += "; went on from where the last run stopped listing"
         text += "".join(f"; stopped: {error}" for error in self.errors)
         return text if self.complete else text + "; not every page was read: the next run lists them again"
 
@@ -118,7 +127,10 @@ def sync_provider(
         list_calls = getattr(adapter, "list_calls", None)
         if callable(list_calls):
             by_agent = getattr(adapter, "filters_by_agent", True)
-            _list_all(list_calls, slugs, regions, store, report, since, by_agent=by_agent)
+            resumable = not by_agent and getattr(adapter, "lasting_cursors", False)
+            _list_all(
+                list_calls, slugs, regions, store, report, since, by_agent=by_agent, resumable=resumable
+            )
         get_call = getattr(adapter, "get_call", None)
         if callable(get_call):
             _read_in_full(get_call, slugs, store, report, since)
@@ -139,10 +151,9 @@ def sync_provider(
     return report
 
 
-def _resume_from(store: CallStore, provider: str) -> datetime | None:
+def _resume_from(store: CallStore, provider: str, unfinished: UnfinishedListing | None) -> datetime | None:
     """Where the last run that did not read every page started, else a day before the newest call
     the provider reported; None (everything) the first time."""
-    unfinished = store.unfinished_listing(provider)
     if unfinished is not None:
         return unfinished.since
     latest = store.latest_report(provider)
@@ -161,33 +172,59 @@ def _list_all(
     since: datetime | None,
     *,
     by_agent: bool = True,
+    resumable: bool = False,
 ) -> None:
     """Every agent's calls since ``since`` or where the last complete listing left off: one
     listing per agent, or (``by_agent`` false: a list the provider cannot filter) one in all.
 
     The newest call stored is no sign that the older ones were: a page lost on the way would
     be skipped past for good. So the start is noted before listing and forgotten only once
-    every page was read; until then each run lists from there again.
+    every page was read; until then each run lists from there again, or (``resumable``: one
+    listing, by a cursor that lasts) lists the calls made since the last run began and then
+    goes on from the page where it stopped.
     """
-    report.since = since if since is not None else _resume_from(store, report.provider)
+    unfinished = store.unfinished_listing(report.provider) if since is None else None
+    report.since = since if since is not None else _resume_from(store, report.provider, unfinished)
     store.begin_listing(report.provider, report.since)
     report.complete = False  # until the last page (the call log may fail half-way)
+    listings: list[Listing]
     if by_agent:
-        queries = [HistoryQuery(agent_id=a, since=report.since, region=regions[a]) for a in sorted(slugs)]
+        listings = [
+            Listing(HistoryQuery(agent_id=a, since=report.since, region=regions[a])) for a in sorted(slugs)
+        ]
+    elif resumable and unfinished is not None and unfinished.cursor and unfinished.began_at:
+        report.resumed = True
+        made_since = unfinished.began_at - RESUME_MARGIN
+        if report.since is not None:
+            made_since = max(made_since, report.since)
+        listings = [
+            Listing(HistoryQuery(since=made_since)),  # the calls made since the stopped run began
+            Listing(HistoryQuery(since=report.since), start=unfinished.cursor, kept=True),  # and on
+        ]
     else:
-        queries = [HistoryQuery(since=report.since)]
-    for query in queries:
-        if not _list_agent(list_calls, query, slugs, store, report):
+        listings = [Listing(HistoryQuery(since=report.since), kept=resumable)]
+    for listing in listings:
+        if not _list_agent(list_calls, listing, slugs, store, report):
             break
-    if report.broken_pages or report.errors:
+    if report.broken_pages or report.errors or report.cut_short:
         store.begin_listing(report.provider, report.since)  # again: a run beside this one may have ended it
         return
     report.complete = True
     store.finish_listing(report.provider, report.since)
 
 
+@dataclass(frozen=True)
+class Listing:
+    """One listing a run reads: from ``start`` (a cursor) or the top; ``kept``: the call log
+    keeps its next page once a page is stored."""
+
+    query: HistoryQuery
+    start: str | None = None
+    kept: bool = False
+
+
 def _list_agent(
-    list_calls: ListCalls, query: HistoryQuery, slugs: dict[str, str], store: CallStore, report: SyncReport
+    list_calls: ListCalls, listing: Listing, slugs: dict[str, str], store: CallStore, report: SyncReport
 ) -> bool:
     """Every page of one listing (an agent's calls, or the account's); False when the provider
     refused us (stop this provider).
@@ -196,8 +233,8 @@ def _list_agent(
     (numbered pages) until ``MAX_BROKEN_PAGES`` in a row; the calls of every page read are
     kept either way.
     """
-    listing = listing_of(query)
-    cursor: str | None = None
+    query, what = listing.query, listing_of(listing.query)
+    cursor = listing.start
     broken = 0
     for _ in range(MAX_PAGES):
         page = _read_page(list_calls, query, cursor, report.provider)
@@ -208,10 +245,15 @@ def _list_agent(
             going_on = page.next_cursor is not None and broken < MAX_BROKEN_PAGES
             log.warning(
                 "history sync %s: a page of %s could not be read (%s); %s",
-                report.provider, listing, page.error.code, "going on" if going_on else "stopping",
+                report.provider, what, page.error.code, "going on" if going_on else "stopping",
             )  # fmt: skip
             if not going_on:
-                report.errors.append(f"{page.error.code} while listing {listing}")
+                report.errors.append(f"{page.error.code} while listing {what}")
+                refused = not (is_outage(page.error) or isinstance(page.error, ProviderBusy))
+                if refused and listing.start is not None and cursor == listing.start:
+                    # the cursor kept is refused (its call deleted?): the next run lists from the top
+                    log.warning("history sync %s: the page kept was refused", report.provider)
+                    store.keep_listing_cursor(report.provider, None)
                 return is_outage(page.error)  # a refusal (our key, its rate limit) stops this provider
         else:
             broken = 0
@@ -221,10 +263,13 @@ def _list_agent(
                 report.listed += _store(store, report, call, slugs, detailed=page.whole)
                 if page.whole:
                     report.whole.add(call.call_id)
+            if listing.kept and page.next_cursor is not None and len(page.next_cursor) <= MAX_ID_CHARS:
+                store.keep_listing_cursor(report.provider, page.next_cursor)
         cursor = page.next_cursor
         if cursor is None:
             return True
-    log.warning("history sync %s: stopped listing %s after %d pages", report.provider, listing, MAX_PAGES)
+    log.warning("history sync %s: stopped listing %s after %d pages", report.provider, what, MAX_PAGES)
+    report.cut_short = listing.kept  # the next run goes on from the page kept
     return True
 
 

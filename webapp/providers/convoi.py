@@ -239,6 +239,7 @@ class ConvoiProvider(HostedProvider):
 
     name = "convoi"
     filters_by_agent = False  # its list is the account's
+    lasting_cursors = True  # starting_after is a call id
 
     def __init__(self, settings: ConvoiSettings, context: Any) -> None:
         super().__init__(settings, context)

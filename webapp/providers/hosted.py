@@ -23,6 +23,9 @@ class HostedProvider:
     # False where the provider's call list cannot be cut to one agent (Convoi's is the account's):
     # the history sync then lists it once for all the provider's agents.
     filters_by_agent: ClassVar[bool] = True
+    # True where a list cursor stays good between runs (a call id: Convoi's ``starting_after``):
+    # a sync that stopped half-way keeps it, and the next run goes on from there.
+    lasting_cursors: ClassVar[bool] = False
 
     def __init__(self, settings: Any, context: ProviderContext) -> None:
         self.settings: ProviderSettings = settings
