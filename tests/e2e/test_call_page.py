@@ -141,12 +141,13 @@ def test_a_call_from_start_to_transcript(
     wait_for_state(page, "in-call")
     expect(page.locator("#hangup")).to_be_focused()  # the keyboard follows the action
     states = page.evaluate("window.__states")
-    # "waiting-agent" shows only while the agent is not yet in the room when the page connects
-    # (the demo agent is often there first): never anything else on the way.
-    assert states[: states.index("in-call") + 1] in (
-        ["requesting-mic", "connecting", "waiting-agent", "in-call"],
-        ["requesting-mic", "connecting", "in-call"],
-    ), states
+    # Forward only, never anything else on the way: "waiting-agent" shows only while the agent is
+    # not yet in the room when the page connects (the demo agent is often there first), and a
+    # microphone slower than the room's connection goes from "requesting-mic" past "connecting".
+    order = ["requesting-mic", "connecting", "waiting-agent", "in-call"]
+    seen = states[: states.index("in-call") + 1]
+    assert set(seen) <= set(order) and seen == sorted(set(seen), key=order.index), states
+    assert seen[0] == "requesting-mic", states
 
     # Agent presence: its state drives the status line, its real audio drives the orb.
     expect(page.locator("#status")).to_have_text(re.compile("Agent is (speaking|listening|thinking)"))
@@ -503,6 +504,7 @@ def test_failures_from_the_service(page: Page, context: BrowserContext, stack: d
             page.click("#talk")
         if answer.value.status == 429:
             break
+        wait_for_state(page, "in-call")  # (a press while it joins, so soon after Talk's, is ignored)
         page.click("#hangup")
         wait_for_state(page, "ended")
     fail_with(page, "rate_limited")

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.test_call import INBOUND_AUDIO, poll
-from tests.support.browser import wait_for_js
+from tests.support.browser import wait_for_js, wait_on_page
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -214,7 +214,7 @@ def test_iframe_embed_follows_frame_ancestors(
         expect(frame.locator("#talk")).to_be_enabled()
         return
     # Chromium refuses to render our page in the frame: it says why, and shows none of our markup.
-    assert poll(lambda: any("frame-ancestors" in line for line in console_log), timeout_s=5), console_log
+    wait_on_page(page, lambda: any("frame-ancestors" in line for line in console_log), "the CSP's message", 5)
     assert frame.url != ours, frame.url
     assert frame.evaluate("document.querySelector('#call')") is None
 

@@ -6,15 +6,13 @@ side by moving the fake call's status, and watches the page follow it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import assert_accessible, screenshots, serve_axe, wait_for_js
+from tests.support.browser import assert_accessible, screenshots, serve_axe, wait_for_js, wait_on_page
 
 pytestmark = pytest.mark.e2e
 MASKED = "+1 415 ***-**71"
@@ -33,14 +31,6 @@ def fill_number(page: Page, root: Any, digits: str) -> None:
     field = root.locator("#phone-number")
     field.click()
     field.press_sequentially(digits, delay=20)
-
-
-def wait_until(page: Page, predicate: Callable[[], Any], what: str, timeout_s: float = 10.0) -> None:
-    """Let the page run until ``predicate()`` holds (Playwright's handlers run meanwhile)."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        page.wait_for_timeout(50)
 
 
 def test_a_callback_from_the_call_page(page: Page, stack: dict[str, Any], artifacts: Path) -> None:
@@ -172,10 +162,10 @@ def test_a_widget_removed_while_its_callback_is_asked_for_stops_there(
     fill_number(page, widget, "4155557671")
     widget.locator("#phone-consent").check()
     widget.locator("#phone-submit").click()
-    wait_until(page, lambda: held, "the request to leave")
+    wait_on_page(page, lambda: held, "the request to leave")
     page.evaluate("webcall.widgets[0].destroy()")
     expect(widget).to_have_count(0)
     held[0].continue_()
-    wait_until(page, lambda: len(sessions(stack, "ravan")) > before, "the call to be placed")  # it rings
+    wait_on_page(page, lambda: len(sessions(stack, "ravan")) > before, "the call to be placed")  # it rings
     page.wait_for_timeout(4_000)  # past the first status poll's 3 s
     assert polls == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,16 @@ def events(page: Page, kind: str | None = None) -> list[dict[str, Any]]:
     """The webcall:* events seen so far (only ``webcall:<kind>`` when given)."""
     seen: list[dict[str, Any]] = page.evaluate("window.__events")
     return [e for e in seen if kind is None or e["type"] == f"webcall:{kind}"]
+
+
+def wait_on_page(page: Page, predicate: Callable[[], Any], what: str, timeout_s: float = 10.0) -> None:
+    """Let the page run until ``predicate()`` holds. Playwright's sync API runs the listeners a
+    test adds (page.on("request"), "console") only while this thread waits in one of its calls:
+    a loop around time.sleep would never see them change."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(50)
 
 
 def wait_for_state(page: Page, state: str, timeout_ms: float = 25_000) -> None:
