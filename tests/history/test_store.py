@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.history.schema import calls, webhook_deliveries
-from webapp.history.store import CallAttempt, CallQuery, CallStore, client_reference
+from webapp.history.store import CallAttempt, CallQuery, CallStore, UnfinishedListing, client_reference
 from webapp.providers import ProviderCall, TranscriptLine
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -405,25 +405,32 @@ def test_an_unfinished_listing_keeps_its_earliest_start_until_a_listing_covers_i
 
 def test_an_unfinished_listing_keeps_its_cursor_until_a_start_further_back(store: CallStore) -> None:
     before = datetime.now(UTC)
-    store.keep_listing_cursor("convoi", "call_100")  # no listing: nothing to keep it for
-    assert store.unfinished_listing("convoi") is None
-    store.begin_listing("convoi", T0)
-    store.keep_listing_cursor("convoi", "call_100")
+    began = store.begin_listing("convoi", T0)
+    assert before <= began <= datetime.now(UTC)
+    assert store.keep_listing_cursor("convoi", "call_100", began_at=began)
     kept = store.unfinished_listing("convoi")
-    assert kept is not None and (kept.since, kept.cursor) == (T0, "call_100")
-    assert kept.began_at is not None and before <= kept.began_at <= datetime.now(UTC)
-    store.begin_listing("convoi", T0)  # the next runs, from there or later, go on from the cursor
-    store.begin_listing("convoi", T0 + timedelta(hours=1))
+    assert kept == UnfinishedListing(T0, began_at=began, cursor="call_100")
+    # The next runs, from there or later, hold the same listing and go on from its cursor.
+    assert store.begin_listing("convoi", T0) == began
+    assert store.begin_listing("convoi", T0 + timedelta(hours=1)) == began
     assert store.unfinished_listing("convoi") == kept
+    # A run that listed the calls made since then counts as its beginning; a run beside it that
+    # still holds the old one writes nothing.
+    caught_up = datetime.now(UTC)
+    assert store.keep_listing_cursor("convoi", "call_100", began_at=began, caught_up_at=caught_up)
+    assert not store.keep_listing_cursor("convoi", "call_300", began_at=began)
+    assert since_and_cursor(store, "convoi") == (T0, "call_100")
+    assert store.keep_listing_cursor("convoi", "call_200", began_at=caught_up)
     # From further back: the calls made since the first run are above its cursor: from the top.
-    store.begin_listing("convoi", T0 - timedelta(hours=1))
-    again = store.unfinished_listing("convoi")
-    assert again is not None and (again.since, again.cursor) == (T0 - timedelta(hours=1), None)
-    assert again.began_at is not None and again.began_at >= kept.began_at
-    store.keep_listing_cursor("convoi", "call_200")
-    store.keep_listing_cursor("convoi", None)  # the provider refused it: from the top
+    again = store.begin_listing("convoi", T0 - timedelta(hours=1))
+    assert again >= caught_up and since_and_cursor(store, "convoi") == (T0 - timedelta(hours=1), None)
+    assert not store.keep_listing_cursor("convoi", "call_400", began_at=caught_up)
+    assert store.keep_listing_cursor("convoi", "call_500", began_at=again)
+    assert store.keep_listing_cursor("convoi", None, began_at=again)  # the provider refused it: from the top
     assert since_and_cursor(store, "convoi") == (T0 - timedelta(hours=1), None)
     store.finish_listing("convoi", T0 - timedelta(hours=1))
+    assert store.unfinished_listing("convoi") is None
+    assert not store.keep_listing_cursor("convoi", "call_600", began_at=again)  # no listing: nothing kept
     assert store.unfinished_listing("convoi") is None
 
 

@@ -29,6 +29,7 @@ from webapp.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from webapp.history import sync as sync_module
 from webapp.history.store import CallAttempt, CallQuery, CallRecord, CallStore
 from webapp.history.sync import PAGE_ATTEMPTS, PeriodicSync, SyncReport, page_retry_wait_s, sync_all
 
@@ -331,6 +332,17 @@ def test_convoi_calls_behind_a_lost_cursor_are_listed_by_the_next_run(make_app: 
     assert app_state_of(app).history.search(CallQuery(provider="convoi"))[1] == 250  # the total
 
 
+def add_old_calls(state: FakeState, count: int) -> None:
+    """``count`` Convoi calls, one a day back from yesterday, oldest first (Convoi lists newest first)."""
+    for n in range(count):
+        add_call(state, CONVOI, created_at=days_ago(count - n), started_at=days_ago(count - n))
+
+
+def outcome(report: SyncReport) -> tuple[int, int, list[str], bool, bool]:
+    """Listed, new, errors, complete, resumed."""
+    return report.listed, report.new, report.errors, report.complete, report.resumed
+
+
 def state_ids(state: FakeState) -> list[str]:
     """The fake's call ids, oldest first."""
     with state.lock:
@@ -342,31 +354,81 @@ def test_a_convoi_account_too_big_for_one_minute_of_reads_is_listed_over_runs(
 ) -> None:
     """Convoi's key reads 60 pages a minute (3 here); a run that reaches the limit stops (its
     Retry-After is no blip). The next run lists the calls made since, then goes on where the first
-    stopped: before, it listed the same first pages again and stopped at the same place, for ever."""
+    stopped: before, it listed the same first pages again and stopped at the same place, for ever.
+    A run that listed the calls made since counts as the listing's beginning for the next one."""
     state = convoi[1]
     state.enforce_rate_limits = True
     monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 3)
-    for n in range(450):  # five pages, oldest first
-        add_call(state, CONVOI, created_at=days_ago(450 - n), started_at=days_ago(450 - n))
+    add_old_calls(state, 650)
     app = make_app()
+    history = app_state_of(app).history
     first = sync(app, "convoi")["convoi"]
-    assert (first.listed, first.errors, first.complete) == (
-        300,
-        ["provider_busy while listing the account's calls"],
-        False,
-    )
+    busy = ["provider_busy while listing the account's calls"]
+    assert (first.listed, first.errors, first.complete) == (300, busy, False)
 
     state.rate_windows.clear()  # a minute later
     newer = [add_call(state, CONVOI)["id"] for _ in range(2)]
+    second_began = datetime.now(UTC)
     second = sync(app, "convoi")["convoi"]
-    assert (second.listed, second.new, second.errors, second.complete) == (152, 152, [], True)
-    assert second.resumed and len(list_requests(state)) == 4 + 3  # 3 pages, 1 refused; then 3
-    assert app_state_of(app).history.search(CallQuery(provider="convoi"))[1] == 452
+    # The calls made since (one page), then pages 4 and 5; page 6 is refused.
+    assert (second.listed, second.new, second.errors, second.complete) == (202, 202, busy, False)
+    assert second.resumed and len(list_requests(state)) == 4 + 4
     assert {c.provider_call_id for c in log_of(app, provider="convoi")[:2]} == set(newer)
+    unfinished = history.unfinished_listing("convoi")
+    assert unfinished is not None and unfinished.began_at is not None and unfinished.began_at >= second_began
 
     state.rate_windows.clear()
-    third = sync(app, "convoi")["convoi"]  # as usual again: from a day before the newest call
-    assert (third.new, third.errors, third.resumed, third.complete) == (0, [], False, True)
+    third = sync(app, "convoi")["convoi"]
+    assert (third.listed, third.new, third.errors, third.complete) == (
+        152,
+        150,
+        [],
+        True,
+    )  # (2 made since, again)
+    assert (
+        history.search(CallQuery(provider="convoi"))[1] == 652
+        and history.unfinished_listing("convoi") is None
+    )
+
+    state.rate_windows.clear()
+    fourth = sync(app, "convoi")["convoi"]  # as usual again: from a day before the newest call
+    assert (fourth.new, fourth.errors, fourth.resumed, fourth.complete) == (0, [], False, True)
+
+
+def test_a_convoi_listing_cut_at_max_pages_goes_on_next_run(
+    make_app: MakeApp, convoi: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = convoi[1]
+    monkeypatch.setattr(sync_module, "MAX_PAGES", 2)
+    add_old_calls(state, 250)
+    app = make_app()
+    first = sync(app, "convoi")["convoi"]
+    assert (first.listed, first.errors, first.complete) == (200, [], False)
+    second = sync(app, "convoi")["convoi"]
+    assert outcome(second) == (50, 50, [], True, True)
+
+
+def test_a_convoi_run_from_a_given_moment_leaves_the_kept_cursor_alone(
+    make_app: MakeApp, convoi: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`history sync --since` lists from the top down to that moment: where an unfinished
+    listing from further back goes on does not change."""
+    state = convoi[1]
+    state.enforce_rate_limits = True
+    monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 2)
+    add_old_calls(state, 250)
+    app = make_app()
+    history = app_state_of(app).history
+    assert sync(app, "convoi")["convoi"].listed == 200
+    kept = history.unfinished_listing("convoi")
+    assert kept is not None and kept.cursor == state_ids(state)[-200]
+    state.rate_windows.clear()
+    recent = sync(app, "convoi", since=datetime.now(UTC) - timedelta(days=150.5))["convoi"]  # 2 pages
+    assert (recent.listed, recent.errors, recent.complete) == (150, [], True)
+    assert history.unfinished_listing("convoi") == kept
+    state.rate_windows.clear()
+    rest = sync(app, "convoi")["convoi"]
+    assert outcome(rest) == (50, 50, [], True, True)
 
 
 def test_a_convoi_cursor_kept_that_is_refused_is_dropped(
@@ -377,8 +439,7 @@ def test_a_convoi_cursor_kept_that_is_refused_is_dropped(
     state = convoi[1]
     state.enforce_rate_limits = True
     monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 2)
-    for n in range(250):
-        add_call(state, CONVOI, created_at=days_ago(250 - n), started_at=days_ago(250 - n))
+    add_old_calls(state, 250)
     app = make_app()
     assert sync(app, "convoi")["convoi"].listed == 200
     with state.lock:
@@ -388,13 +449,7 @@ def test_a_convoi_cursor_kept_that_is_refused_is_dropped(
     assert second.errors == ["provider_error while listing the account's calls"]
     monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 60)
     third = sync(app, "convoi")["convoi"]
-    assert (third.listed, third.new, third.errors, third.resumed, third.complete) == (
-        249,
-        50,
-        [],
-        False,
-        True,
-    )
+    assert outcome(third) == (249, 50, [], True, False)
 
 
 def test_convoi_is_listed_once_for_its_agents_within_its_read_limit(make_app: MakeApp, convoi: Any) -> None:

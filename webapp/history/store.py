@@ -476,32 +476,47 @@ class CallStore:
             row = connection.execute(select(*columns).where(where)).first()
         return None if row is None else UnfinishedListing(row.since, row.recorded_at, row.resume_cursor)
 
-    def begin_listing(self, provider: str, since: datetime | None) -> None:
+    def begin_listing(self, provider: str, since: datetime | None) -> datetime:
         """Note, before it lists, a run's start (None: the beginning); an earlier unfinished one stays.
 
         Written first, so a run that dies half-way is listed again as surely as one that
         counted a broken page. A start further back forgets where the listing stopped: the
-        calls made between that listing and this one are above its cursor. Raises
+        calls made between that listing and this one are above its cursor. Returns when the
+        unfinished listing began (``began_at``): the run's hold on its cursor. Raises
         :class:`CallLogError`.
         """
         where = unfinished_listings.c.provider == provider
+        columns = (unfinished_listings.c.since, unfinished_listings.c.recorded_at)
+        moment = now()
+        values = {"since": since, "recorded_at": moment, "resume_cursor": None}
         with _recording(), writing(self.engine) as connection:
-            row = connection.execute(select(unfinished_listings.c.since).where(where)).first()
-            values = {"since": since, "recorded_at": now(), "resume_cursor": None}
+            row = connection.execute(select(*columns).where(where)).first()
             if row is None:
                 connection.execute(insert(unfinished_listings).values(provider=provider, **values))
             elif row.since is not None and (since is None or since < row.since):
                 connection.execute(update(unfinished_listings).where(where).values(values))
+            else:
+                began: datetime = row.recorded_at
+                return began
+        return moment
 
-    def keep_listing_cursor(self, provider: str, cursor: str | None) -> None:
-        """Note where the provider's unfinished listing goes on (None: from the top again).
+    def keep_listing_cursor(
+        self, provider: str, cursor: str | None, *, began_at: datetime, caught_up_at: datetime | None = None
+    ) -> bool:
+        """Note where the listing that began at ``began_at`` goes on (None: from the top again),
+        once every call above the cursor is stored; ``caught_up_at``: so is every call made
+        before then, and the listing counts as begun then.
 
-        Only for cursors that last (a call id) and only once every call above it is stored.
-        Raises :class:`CallLogError`.
+        Only for cursors that last (a call id). False, and nothing written, when the call log no
+        longer keeps that listing (a run beside this one ended or restarted it). Raises
+        :class:`CallLogError`.
         """
-        where = unfinished_listings.c.provider == provider
+        where = (unfinished_listings.c.provider == provider) & (unfinished_listings.c.recorded_at == began_at)
+        values: dict[str, Any] = {"resume_cursor": cursor}
+        if caught_up_at is not None:
+            values["recorded_at"] = caught_up_at
         with _recording(), writing(self.engine) as connection:
-            connection.execute(update(unfinished_listings).where(where).values(resume_cursor=cursor))
+            return bool(connection.execute(update(unfinished_listings).where(where).values(values)).rowcount)
 
     def finish_listing(self, provider: str, since: datetime | None) -> None:
         """Every page since ``since`` was read: forget an unfinished listing that started there or later."""

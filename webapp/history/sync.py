@@ -68,7 +68,7 @@ class SyncReport:
     skipped: int = 0  # entries or calls that could not be read
     broken_pages: int = 0
     errors: list[str] = field(default_factory=list)  # why the run stopped early
-    complete: bool = True  # every page listed; if not, the next run lists from ``since`` again
+    complete: bool = True  # every page listed; if not, the next run lists from ``since`` again (or goes on)
     whole: set[str] = field(default_factory=set)  # the calls a list gave whole (Convoi's): read already
     earliest: datetime | None = None  # the oldest call this run listed: all it listed is read in full
     resumed: bool = False  # went on where an earlier run stopped listing
@@ -183,34 +183,65 @@ def _list_all(
     listing, by a cursor that lasts) lists the calls made since the last run began and then
     goes on from the page where it stopped.
     """
+    started = now()
     unfinished = store.unfinished_listing(report.provider) if since is None else None
     report.since = since if since is not None else _resume_from(store, report.provider, unfinished)
-    store.begin_listing(report.provider, report.since)
+    hold = Hold(store, report.provider, store.begin_listing(report.provider, report.since))
     report.complete = False  # until the last page (the call log may fail half-way)
+    resumable = resumable and since is None  # (a run from a given moment keeps no cursor of its own)
     listings: list[Listing]
     if by_agent:
         listings = [
             Listing(HistoryQuery(agent_id=a, since=report.since, region=regions[a])) for a in sorted(slugs)
         ]
-    elif resumable and unfinished is not None and unfinished.cursor and unfinished.began_at:
+    elif resumable and unfinished is not None and unfinished.cursor and unfinished.began_at == hold.began_at:
         report.resumed = True
-        made_since = unfinished.began_at - RESUME_MARGIN
+        made_since = hold.began_at - RESUME_MARGIN
         if report.since is not None:
             made_since = max(made_since, report.since)
-        listings = [
-            Listing(HistoryQuery(since=made_since)),  # the calls made since the stopped run began
-            Listing(HistoryQuery(since=report.since), start=unfinished.cursor, kept=True),  # and on
-        ]
+        # The calls made since the stopped run began; then, those listed too, the listing counts
+        # as begun with this run (the next goes on from here), and goes on from its cursor.
+        if not _list_agent(list_calls, Listing(HistoryQuery(since=made_since)), slugs, store, report, hold):
+            _left_unfinished(store, report)
+            return
+        if not (report.broken_pages or report.errors or report.cut_short):
+            hold.keep(unfinished.cursor, caught_up_at=started)
+        listings = [Listing(HistoryQuery(since=report.since), start=unfinished.cursor, kept=True)]
     else:
         listings = [Listing(HistoryQuery(since=report.since), kept=resumable)]
     for listing in listings:
-        if not _list_agent(list_calls, listing, slugs, store, report):
+        if not _list_agent(list_calls, listing, slugs, store, report, hold):
             break
     if report.broken_pages or report.errors or report.cut_short:
-        store.begin_listing(report.provider, report.since)  # again: a run beside this one may have ended it
+        _left_unfinished(store, report)
         return
     report.complete = True
     store.finish_listing(report.provider, report.since)
+
+
+def _left_unfinished(store: CallStore, report: SyncReport) -> None:
+    """Not every page was read: the call log keeps the start (a run beside this one may have ended it)."""
+    store.begin_listing(report.provider, report.since)
+
+
+@dataclass
+class Hold:
+    """A run's hold on the provider's unfinished listing, the one that began at ``began_at``: where
+    it goes on is written only while the call log still keeps that one (a run beside this one may
+    have ended or restarted it meanwhile)."""
+
+    store: CallStore
+    provider: str
+    began_at: datetime
+
+    def keep(self, cursor: str | None, *, caught_up_at: datetime | None = None) -> None:
+        """Note the next page (None: list from the top again); ``caught_up_at``: see
+        :meth:`CallStore.keep_listing_cursor`."""
+        kept = self.store.keep_listing_cursor(
+            self.provider, cursor, began_at=self.began_at, caught_up_at=caught_up_at
+        )
+        if kept and caught_up_at is not None:
+            self.began_at = caught_up_at
 
 
 @dataclass(frozen=True)
@@ -224,7 +255,12 @@ class Listing:
 
 
 def _list_agent(
-    list_calls: ListCalls, listing: Listing, slugs: dict[str, str], store: CallStore, report: SyncReport
+    list_calls: ListCalls,
+    listing: Listing,
+    slugs: dict[str, str],
+    store: CallStore,
+    report: SyncReport,
+    hold: Hold,
 ) -> bool:
     """Every page of one listing (an agent's calls, or the account's); False when the provider
     refused us (stop this provider).
@@ -249,11 +285,11 @@ def _list_agent(
             )  # fmt: skip
             if not going_on:
                 report.errors.append(f"{page.error.code} while listing {what}")
-                refused = not (is_outage(page.error) or isinstance(page.error, ProviderBusy))
+                refused = page.error.upstream_status in (400, 404)  # not our key, not a rate limit
                 if refused and listing.start is not None and cursor == listing.start:
                     # the cursor kept is refused (its call deleted?): the next run lists from the top
                     log.warning("history sync %s: the page kept was refused", report.provider)
-                    store.keep_listing_cursor(report.provider, None)
+                    hold.keep(None)
                 return is_outage(page.error)  # a refusal (our key, its rate limit) stops this provider
         else:
             broken = 0
@@ -264,12 +300,12 @@ def _list_agent(
                 if page.whole:
                     report.whole.add(call.call_id)
             if listing.kept and page.next_cursor is not None and len(page.next_cursor) <= MAX_ID_CHARS:
-                store.keep_listing_cursor(report.provider, page.next_cursor)
+                hold.keep(page.next_cursor)
         cursor = page.next_cursor
         if cursor is None:
             return True
     log.warning("history sync %s: stopped listing %s after %d pages", report.provider, what, MAX_PAGES)
-    report.cut_short = listing.kept  # the next run goes on from the page kept
+    report.cut_short = report.cut_short or listing.kept or report.resumed  # the next run goes on
     return True
 
 
