@@ -338,6 +338,16 @@ def add_old_calls(state: FakeState, count: int) -> None:
         add_call(state, CONVOI, created_at=days_ago(count - n), started_at=days_ago(count - n))
 
 
+def reading_slowly(
+    state: FakeState, monkeypatch: pytest.MonkeyPatch, *, reads_per_minute: int, calls: int
+) -> FakeState:
+    """The Convoi fake holding ``calls`` old calls, its key limited to ``reads_per_minute``."""
+    state.enforce_rate_limits = True
+    monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", reads_per_minute)
+    add_old_calls(state, calls)
+    return state
+
+
 def outcome(report: SyncReport) -> tuple[int, int, list[str], bool, bool]:
     """Listed, new, errors, complete, resumed."""
     return report.listed, report.new, report.errors, report.complete, report.resumed
@@ -356,10 +366,7 @@ def test_a_convoi_account_too_big_for_one_minute_of_reads_is_listed_over_runs(
     Retry-After is no blip). The next run lists the calls made since, then goes on where the first
     stopped: before, it listed the same first pages again and stopped at the same place, for ever.
     A run that listed the calls made since counts as the listing's beginning for the next one."""
-    state = convoi[1]
-    state.enforce_rate_limits = True
-    monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 3)
-    add_old_calls(state, 650)
+    state = reading_slowly(convoi[1], monkeypatch, reads_per_minute=3, calls=650)
     app = make_app()
     history = app_state_of(app).history
     first = sync(app, "convoi")["convoi"]
@@ -413,10 +420,7 @@ def test_a_convoi_run_from_a_given_moment_leaves_the_kept_cursor_alone(
 ) -> None:
     """`history sync --since` lists from the top down to that moment: where an unfinished
     listing from further back goes on does not change."""
-    state = convoi[1]
-    state.enforce_rate_limits = True
-    monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 2)
-    add_old_calls(state, 250)
+    state = reading_slowly(convoi[1], monkeypatch, reads_per_minute=2, calls=250)
     app = make_app()
     history = app_state_of(app).history
     assert sync(app, "convoi")["convoi"].listed == 200
@@ -436,10 +440,7 @@ def test_a_convoi_cursor_kept_that_is_refused_is_dropped(
 ) -> None:
     """The call the kept cursor names was deleted: Convoi refuses it (400), and the next run
     lists from the top again."""
-    state = convoi[1]
-    state.enforce_rate_limits = True
-    monkeypatch.setitem(convoi_fake.RATE_LIMITS_PER_MIN, "read", 2)
-    add_old_calls(state, 250)
+    state = reading_slowly(convoi[1], monkeypatch, reads_per_minute=2, calls=250)
     app = make_app()
     assert sync(app, "convoi")["convoi"].listed == 200
     with state.lock:

@@ -74,6 +74,11 @@ class SyncReport:
     resumed: bool = False  # went on where an earlier run stopped listing
     cut_short: bool = False  # a listing kept in the call log reached MAX_PAGES: the next run goes on
 
+    @property
+    def missed_pages(self) -> bool:
+        """Not every page was read: a page broken, a listing stopped or cut at ``MAX_PAGES``."""
+        return bool(self.broken_pages or self.errors or self.cut_short)
+
     def summary(self) -> str:
         """One line for the operator."""
         since = self.since.isoformat() if self.since else "the beginning"
@@ -201,27 +206,23 @@ def _list_all(
             made_since = max(made_since, report.since)
         # The calls made since the stopped run began; then, those listed too, the listing counts
         # as begun with this run (the next goes on from here), and goes on from its cursor.
-        if not _list_agent(list_calls, Listing(HistoryQuery(since=made_since)), slugs, store, report, hold):
-            _left_unfinished(store, report)
-            return
-        if not (report.broken_pages or report.errors or report.cut_short):
+        going_on = _list_agent(
+            list_calls, Listing(HistoryQuery(since=made_since)), slugs, store, report, hold
+        )
+        if going_on and not report.missed_pages:
             hold.keep(unfinished.cursor, caught_up_at=started)
-        listings = [Listing(HistoryQuery(since=report.since), start=unfinished.cursor, kept=True)]
+        rest = Listing(HistoryQuery(since=report.since), start=unfinished.cursor, kept=True)
+        listings = [rest] if going_on else []  # (a refusal stops this provider)
     else:
         listings = [Listing(HistoryQuery(since=report.since), kept=resumable)]
     for listing in listings:
         if not _list_agent(list_calls, listing, slugs, store, report, hold):
             break
-    if report.broken_pages or report.errors or report.cut_short:
-        _left_unfinished(store, report)
+    if report.missed_pages:
+        store.begin_listing(report.provider, report.since)  # again: a run beside this one may have ended it
         return
     report.complete = True
     store.finish_listing(report.provider, report.since)
-
-
-def _left_unfinished(store: CallStore, report: SyncReport) -> None:
-    """Not every page was read: the call log keeps the start (a run beside this one may have ended it)."""
-    store.begin_listing(report.provider, report.since)
 
 
 @dataclass
