@@ -26,7 +26,8 @@ const MAX_CHAT_CHARS = 1000;
 // activation this soon after Talk's is the second half of a double click or a double Enter, not
 // a hang-up. Once the agent is there (which can take less), Hang up always hangs up. The other
 // way round, Talk (Start over) comes back where Hang up was: the second click of a double click
-// there, or a held Enter's repeats, are not a new (paid) call.
+// there, or a held Enter's repeats, are not a new (paid) call. Measured between the presses' own
+// times (`event.timeStamp`: when the key or button went down, however late a busy page got to it).
 const DOUBLE_ACTIVATION_MS = 600;
 
 /**
@@ -146,7 +147,7 @@ class CallPanel {
     this.last = null; // the latest CallSession, for the transcript file
     this.typedCount = 0; // ids for the caller's typed lines
     this.micPermission = null; // 'granted', 'denied' or 'prompt', once the browser says
-    this.talkAt = -Infinity; // when Talk was last pressed (performance.now())
+    this.talkAt = -Infinity; // when Talk was last pressed (on performance.now()'s clock)
     this.stopWaiting = null; // set while Try again waits out a Retry-After
     this.destroyed = false;
   }
@@ -173,14 +174,16 @@ class CallPanel {
   bindControls() {
     const { el } = this.ui;
     // (A click's detail counts the clicks of a double click.)
-    this.on(el.talk, 'click', (event) => event.detail > 1 || this.start());
-    if (el.chatStart) this.on(el.chatStart, 'click', (event) => event.detail > 1 || this.start('text'));
+    this.on(el.talk, 'click', (event) => event.detail > 1 || this.start('voice', event.timeStamp));
+    if (el.chatStart) {
+      this.on(el.chatStart, 'click', (event) => event.detail > 1 || this.start('text', event.timeStamp));
+    }
     for (const button of [el.talk, el.chatStart].filter(Boolean)) {
       this.on(button, 'keydown', (event) => event.repeat && event.preventDefault()); // a held key
     }
     this.on(el.hangup, 'click', (event) => {
       const joining = this.ui.state !== 'in-call';
-      if (event.detail > 1 || (joining && performance.now() - this.talkAt < DOUBLE_ACTIVATION_MS)) return;
+      if (event.detail > 1 || (joining && event.timeStamp - this.talkAt < DOUBLE_ACTIVATION_MS)) return;
       this.hangUp();
     });
     this.on(el.resume, 'click', () => this.resumeAudio());
@@ -242,11 +245,12 @@ class CallPanel {
 
   /**
    * Talk (a `voice` call) or "Chat instead" (`text`: no microphone), once the consent notice
-   * (if any) is accepted. A text-only agent's calls are all chats. Returns whether one started.
+   * (if any) is accepted. A text-only agent's calls are all chats. `pressedAt` is the press's
+   * own time (its event's timeStamp) for the double-activation guard. Returns whether one started.
    */
-  start(mode = 'voice') {
+  start(mode = 'voice', pressedAt = performance.now()) {
     if (this.current || this.stopWaiting) return false;
-    this.talkAt = performance.now();
+    this.talkAt = pressedAt;
     const callMode = this.media.text_only === 'only' ? 'text' : mode;
     const { ui } = this;
     if (!hasConsent(this.config.agent, this.consentText)) {

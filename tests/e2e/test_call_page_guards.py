@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from livekit.protocol.rtc import LeaveRequest, SignalResponse
-from playwright.sync_api import Page, Playwright, Request, WebSocketRoute, expect
+from playwright.sync_api import CDPSession, Page, Playwright, Request, WebSocketRoute, expect
 
 from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page
 from tests.fakes import Fault
@@ -71,6 +71,35 @@ def test_a_double_enter_on_talk_never_cancels(page: Page, stack: dict[str, Any])
     assert not events(page, "end"), events(page, "end")
     assert len(sent) == 1
     hang_up(page)
+
+
+def test_a_double_enter_handled_late_by_a_busy_page_never_cancels(page: Page, stack: dict[str, Any]) -> None:
+    """The two presses are told apart by when they happened, not by when the page got to them:
+    Enter pressed twice 100 ms apart (the keys' own timestamps, as the browser's input gives
+    them) and handled a second apart, as a page busy joining the room might, is still a double
+    Enter. Its agent never joins, so the call is still joining when the second press lands."""
+    app = stack["app"]
+    sent = call_requests(page)
+    open_page(page, f"{app.url}/talk/nobody", app.url)
+    page.focus("#talk")
+    cdp = page.context.new_cdp_session(page)
+    pressed = time.time()
+    press_enter(cdp, pressed)
+    expect(page.locator("#hangup")).to_be_focused()
+    page.wait_for_timeout(1000)
+    press_enter(cdp, pressed + 0.1)
+    page.wait_for_timeout(1000)
+    assert not events(page, "end"), events(page, "end")
+    expect(page.locator("#call")).not_to_have_attribute("data-state", "ended")
+    assert len(sent) == 1
+
+
+def press_enter(cdp: CDPSession, at: float) -> None:
+    """Enter down and up through Chrome's input (as Playwright's keyboard does), said to have
+    happened at ``at`` (seconds since the epoch): the key events' and their click's timeStamp."""
+    key = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "timestamp": at}
+    cdp.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": "\r", "unmodifiedText": "\r", **key})
+    cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", **key})
 
 
 def test_a_double_press_on_hang_up_places_no_new_call(page: Page, stack: dict[str, Any]) -> None:
