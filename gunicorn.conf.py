@@ -78,9 +78,15 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook signatur
     25,000 once frozen) and held the worker for 75-90 ms, calls in flight included. In bursts
     of 200 calls (bench/README.md; 5 runs frozen, 11 not, interleaved): 1.25 against 1.40 ms
     of worker CPU per call and a p99 of 589 against 614 ms, medians. New objects are
-    collected as before."""
+    collected as before.
+
+    Requests gunicorn itself refuses (not HTTP, over its limits) are answered in the API's JSON
+    from now on, not as its HTML page (webapp.ops.gunicorn_errors)."""
     import gc
 
+    from webapp.ops import gunicorn_errors
+
+    gunicorn_errors.install()
     gc.collect()  # start-up's own garbage is not kept forever
     gc.freeze()
 

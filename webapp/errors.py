@@ -375,6 +375,38 @@ class RequestTimeout(AppError):
     message = "The request body did not arrive in time. Please try again."
 
 
+class UriTooLong(AppError):
+    """The request line (the path and its query) is longer than the server reads."""
+
+    status_code = 414
+    code = "uri_too_long"
+    message = "The request's address is too long."
+
+
+class RequestHeadersTooLarge(AppError):
+    """The request has more headers, or a longer one, than the server reads."""
+
+    status_code = 431
+    code = "request_headers_too_large"
+    message = "The request's headers are too large."
+
+
+class ExpectationFailed(AppError):
+    """The request's ``Expect`` header asks for something the server does not do."""
+
+    status_code = 417
+    code = "expectation_failed"
+    message = "The request's Expect header is not supported."
+
+
+class TransferCodingNotSupported(AppError):
+    """The body is sent in a transfer coding the server does not read (only chunked is)."""
+
+    status_code = 501
+    code = "transfer_coding_not_supported"
+    message = "The request body's Transfer-Encoding is not supported."
+
+
 class PayloadTooLarge(AppError):
     """The body is larger than the configured limit."""
 

@@ -130,3 +130,46 @@ def test_a_livekit_webhook_without_our_body_signature_is_refused_before_its_body
     status, body, _ = exchange(server, head)  # the body never comes
     assert (status, body["error"]["code"]) == (401, "invalid_webhook_signature")
     assert time.monotonic() - started < CLIENT_TIMEOUT_S / 2
+
+
+GET = "GET /api/agents/local HTTP/1.1\nHost: 127.0.0.1"
+POST = "POST /api/calls HTTP/1.1\nHost: 127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "code"),
+    [
+        ("GET /api/agents/local HTTP/9.9\nHost: 127.0.0.1", 400, "bad_request"),
+        (f"{GET}\nX Bad<script>: 1", 400, "bad_request"),
+        (f"{POST}\nContent-Length: 1<script>", 400, "bad_request"),
+        (f"{POST}\nContent-Length: 2\nContent-Length: 3", 400, "bad_request"),
+        (f"GET /api/agents/{'a' * 9000} HTTP/1.1\nHost: 127.0.0.1", 414, "uri_too_long"),
+        (f"{GET}\nX-Long: {'a' * 9000}", 431, "request_headers_too_large"),
+        (GET + "".join(f"\nX-{n}: 1" for n in range(120)), 431, "request_headers_too_large"),
+        (f"{POST}\nTransfer-Encoding: br", 400, "bad_request"),
+        (f"{POST}\nTransfer-Encoding: chunked\nContent-Length: 2", 400, "bad_request"),
+        (f"{POST}\nContent-Length: 2\nExpect: a-pony", 417, "expectation_failed"),
+    ],
+    ids=["version", "header-name", "content-length", "two-lengths", "long-line", "long-header",
+         "many-headers", "transfer-coding", "chunked-and-length", "expect"],
+)  # fmt: skip
+def test_what_gunicorn_refuses_is_answered_in_json(
+    server: AppServer, head: str, status: int, code: str
+) -> None:
+    """A request gunicorn cannot read as HTTP never reaches the app: gunicorn answers it, in the
+    API's error body now (it was an HTML page quoting the bad input), and closes the connection."""
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # until gunicorn closes
+            received += chunk
+    head_bytes, _, payload = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in header_lines)}
+    assert int(status_line.split()[1]) == status
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert int(headers["content-length"]) == len(payload)
+    assert json.loads(payload)["error"]["code"] == code
+    assert b"<" not in payload and b"aaaa" not in payload  # nothing of the request quoted back
