@@ -380,7 +380,7 @@ class UriTooLong(AppError):
 
     status_code = 414
     code = "uri_too_long"
-    message = "The request's address is too long."
+    message = "The address requested is too long."
 
 
 class RequestHeadersTooLarge(AppError):
@@ -388,7 +388,7 @@ class RequestHeadersTooLarge(AppError):
 
     status_code = 431
     code = "request_headers_too_large"
-    message = "The request's headers are too large."
+    message = "The request headers are too large."
 
 
 class ExpectationFailed(AppError):

@@ -9,6 +9,9 @@ embed loader works on a second https origin.
 
 from __future__ import annotations
 
+import json
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,3 +153,73 @@ def test_the_embed_works_from_another_https_site(deployment: dict[str, Any], tls
     )
     widget.locator("#hangup").click()
     expect(widget.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
+
+
+def test_what_nginx_refuses_is_answered_in_json(deployment: dict[str, Any]) -> None:
+    """A head or a body over nginx's own limits is refused by nginx, before the app: in the
+    app's JSON error body (docs/nginx.conf's error pages), with nginx's request id."""
+    with httpx.Client(base_url=deployment["app_url"], verify=False) as client:
+        answers = {
+            "headers": client.get("/api/agents/demo", headers={"X-Long": "a" * 9000}),
+            "address": client.get("/api/agents/" + "a" * 9000),
+            "body": client.post(
+                "/api/calls", content=b" " * (1024 * 1024 + 1), headers={"Content-Type": "application/json"}
+            ),
+        }
+    codes = {name: (a.status_code, a.json()["error"]["code"]) for name, a in answers.items()}
+    assert codes == {
+        "headers": (431, "request_headers_too_large"),
+        "address": (414, "uri_too_long"),
+        "body": (413, "payload_too_large"),
+    }
+    for answer in answers.values():
+        assert answer.headers["content-type"] == "application/json"
+        assert len(answer.json()["error"]["request_id"]) == 32
+    not_http = {
+        "request line": b"GET /api/agents/demo HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+        "chunked body": b"POST /api/calls HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    }
+    for name, request in not_http.items():
+        status, content_type, body = exchange_tls(deployment["app_url"], request)
+        answer = (status, content_type, json.loads(body)["error"]["code"])
+        assert answer == (400, "application/json", "bad_request"), name
+    access = (Path(deployment["nginx"].log_path).parent / "nginx-access.log").read_text()
+    assert '"POST /api/calls HTTP/1.1" 413' in access  # nginx answered, not the app
+
+
+def exchange_tls(url: str, request: bytes) -> tuple[int, str, bytes]:
+    """Send raw bytes over TLS to ``url``'s host and port (any certificate): the answer's status,
+    Content-Type and body."""
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection((host, int(port)), timeout=10) as raw, context.wrap_socket(raw) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers.get("content-type", ""), body
+
+
+def test_the_app_not_answering_is_a_json_503_behind_nginx(artifacts: Path, tmp_path: Path) -> None:
+    """gunicorn restarting or down: nginx answers the API and the webhooks with a JSON 503 and
+    a Retry-After (a provider retries its webhook), and pages with its own 502 page."""
+    cert, key = self_signed_certificate(tmp_path)
+    ports = {"app": free_port(), "livekit": free_port()}
+    servers = render_nginx_conf(free_port(), free_port(), ports, cert, key)  # nothing listens there
+    nginx = start_nginx(tmp_path / "nginx", servers, artifacts / "logs" / "deploy-app-down")
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{ports['app']}", verify=False) as client:
+            machine = [client.post("/api/calls", json={"agent": "demo"}), client.post("/webhooks/livekit")]
+            page = client.get("/talk/demo")
+    finally:
+        nginx.stop()
+    for answer in machine:
+        assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["error"]["code"] == "app_unavailable"
+    assert page.status_code == 502 and page.headers["content-type"].startswith("text/html")
