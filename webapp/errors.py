@@ -375,6 +375,14 @@ class RequestTimeout(AppError):
     message = "The request body did not arrive in time. Please try again."
 
 
+class PayloadTooLarge(AppError):
+    """The body is larger than the configured limit."""
+
+    status_code = 413
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
 class UriTooLong(AppError):
     """The request line (the path and its query) is longer than the server reads."""
 
@@ -383,12 +391,12 @@ class UriTooLong(AppError):
     message = "The address requested is too long."
 
 
-class RequestHeadersTooLarge(AppError):
-    """The request has more headers, or a longer one, than the server reads."""
+class UnsupportedMediaType(AppError):
+    """The body is not ``application/json``."""
 
-    status_code = 431
-    code = "request_headers_too_large"
-    message = "The request headers are too large."
+    status_code = 415
+    code = "unsupported_media_type"
+    message = "Send the request body as JSON (Content-Type: application/json)."
 
 
 class ExpectationFailed(AppError):
@@ -399,28 +407,12 @@ class ExpectationFailed(AppError):
     message = "The request's Expect header is not supported."
 
 
-class TransferCodingNotSupported(AppError):
-    """The body is sent in a transfer coding the server does not read (only chunked is)."""
+class RequestHeadersTooLarge(AppError):
+    """The request has more headers, or a longer one, than the server reads."""
 
-    status_code = 501
-    code = "transfer_coding_not_supported"
-    message = "The request body's Transfer-Encoding is not supported."
-
-
-class PayloadTooLarge(AppError):
-    """The body is larger than the configured limit."""
-
-    status_code = 413
-    code = "payload_too_large"
-    message = "The request body is too large."
-
-
-class UnsupportedMediaType(AppError):
-    """The body is not ``application/json``."""
-
-    status_code = 415
-    code = "unsupported_media_type"
-    message = "Send the request body as JSON (Content-Type: application/json)."
+    status_code = 431
+    code = "request_headers_too_large"
+    message = "The request headers are too large."
 
 
 # --- 429: too many -------------------------------------------------------------------------
@@ -530,3 +522,14 @@ class ProviderTimeout(ProviderError):
     status_code = 504
     code = "provider_timeout"
     message = "The voice service took too long to answer. Please try again."
+
+
+# --- 501: what the server does not do ---------------------------------------------------
+
+
+class TransferCodingNotSupported(AppError):
+    """The body is sent in a transfer coding the server does not read (only chunked is)."""
+
+    status_code = 501
+    code = "transfer_coding_not_supported"
+    message = "The request body's Transfer-Encoding is not supported."

@@ -26,8 +26,9 @@ const MAX_CHAT_CHARS = 1000;
 // activation this soon after Talk's is the second half of a double click or a double Enter, not
 // a hang-up. Once the agent is there (which can take less), Hang up always hangs up. The other
 // way round, Talk (Start over) comes back where Hang up was: the second click of a double click
-// there, or a held Enter's repeats, are not a new (paid) call. Measured between the presses' own
-// times (`event.timeStamp`: when the key or button went down, however late a busy page got to it).
+// there, or a held Enter's repeats, are not a new (paid) call. Measured between the clicks' own
+// times (`event.timeStamp`: in Chrome and Safari, the key or mouse input's that made the click,
+// however late a busy page got to it; Firefox stamps a key's click when it handles it).
 const DOUBLE_ACTIVATION_MS = 600;
 
 /**

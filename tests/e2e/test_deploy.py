@@ -22,7 +22,7 @@ from playwright.sync_api import Page, Playwright, expect
 
 from tests.support.browser import CHROMIUM_ARGS, launch_chromium, wait_for_state
 from tests.support.livekit_server import LiveKitServer
-from tests.support.processes import ROOT, Process, free_port
+from tests.support.processes import ROOT, Process, free_port, wait_until
 from tests.support.services import self_signed_certificate, start_nginx
 from tests.support.stack import AppServer, start_app_server
 
@@ -43,8 +43,10 @@ allowed_origins = ["{site}"]
 """
 
 
-def render_nginx_conf(app_port: int, livekit_port: int, ports: dict[str, int], cert: Path, key: Path) -> str:
-    """docs/nginx.conf with this test's addresses, names and certificate; the rest verbatim."""
+def render_nginx_conf(
+    app_port: int, livekit_port: int, ports: dict[str, int], cert: Path, key: Path, logs: Path
+) -> str:
+    """docs/nginx.conf with this test's addresses, names, certificate and log folder; the rest verbatim."""
     text = (ROOT / "docs" / "nginx.conf").read_text()
     replacements = {
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
@@ -54,6 +56,7 @@ def render_nginx_conf(app_port: int, livekit_port: int, ports: dict[str, int], c
         # Another host, as far as gunicorn can tell: it trusts forwarded headers from 127.0.0.1 only.
         "proxy_pass http://webcall;": "proxy_bind 127.0.0.2;\n        proxy_pass http://webcall;",
         "listen 443 ssl;\n": "",
+        "/var/log/nginx/webcall.access.log": str(logs / "nginx-access.log"),
     }
     for old, new in replacements.items():
         assert old in text, f"docs/nginx.conf no longer has {old!r}"
@@ -97,7 +100,7 @@ def deployment(
     }
     logs = artifacts / "logs" / "deploy"
     app: AppServer = start_app_server(env, logs, agents_toml=AGENTS.format(site=site))
-    servers = render_nginx_conf(int(app.url.rsplit(":", 1)[1]), livekit_server.port, ports, cert, key)
+    servers = render_nginx_conf(int(app.url.rsplit(":", 1)[1]), livekit_server.port, ports, cert, key, logs)
     site_server = customer_site(folder / "site", ports["site"], cert, key, app_url)
     nginx = start_nginx(folder / "nginx", servers + site_server, logs)
     yield {"app_url": app_url, "site": site, "gunicorn": app, "nginx": nginx}
@@ -172,9 +175,14 @@ def test_what_nginx_refuses_is_answered_in_json(deployment: dict[str, Any]) -> N
         "address": (414, "uri_too_long"),
         "body": (413, "payload_too_large"),
     }
+    access = Path(deployment["nginx"].log_path).parent / "nginx-access.log"
     for answer in answers.values():
         assert answer.headers["content-type"] == "application/json"
-        assert len(answer.json()["error"]["request_id"]) == 32
+        assert answer.headers["cache-control"] == "no-store"
+        assert "x-request-id" not in answer.headers  # the app sends one with each of its answers
+    # Each answer's request id leads to nginx's line (written as the request ends).
+    ids = [f" {answer.json()['error']['request_id']}\n" for answer in answers.values()]
+    wait_until(lambda: all(i in access.read_text() for i in ids), timeout_s=5, what="nginx's access lines")
     not_http = {
         "request line": b"GET /api/agents/demo HTTP/1.1 extra\r\nHost: x\r\n\r\n",
         "chunked body": b"POST /api/calls HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -184,8 +192,8 @@ def test_what_nginx_refuses_is_answered_in_json(deployment: dict[str, Any]) -> N
         status, content_type, body = exchange_tls(deployment["app_url"], request)
         answer = (status, content_type, json.loads(body)["error"]["code"])
         assert answer == (400, "application/json", "bad_request"), name
-    access = (Path(deployment["nginx"].log_path).parent / "nginx-access.log").read_text()
-    assert '"POST /api/calls HTTP/1.1" 413' in access  # nginx answered, not the app
+    with httpx.Client(base_url=deployment["app_url"], verify=False) as client:
+        assert client.get("/.errors/bad_request").status_code == 404  # error pages only
 
 
 def exchange_tls(url: str, request: bytes) -> tuple[int, str, bytes]:
@@ -210,8 +218,9 @@ def test_the_app_not_answering_is_a_json_503_behind_nginx(artifacts: Path, tmp_p
     a Retry-After (a provider retries its webhook), and pages with its own 502 page."""
     cert, key = self_signed_certificate(tmp_path)
     ports = {"app": free_port(), "livekit": free_port()}
-    servers = render_nginx_conf(free_port(), free_port(), ports, cert, key)  # nothing listens there
-    nginx = start_nginx(tmp_path / "nginx", servers, artifacts / "logs" / "deploy-app-down")
+    logs = artifacts / "logs" / "deploy-app-down"
+    servers = render_nginx_conf(free_port(), free_port(), ports, cert, key, logs)  # nothing listens there
+    nginx = start_nginx(tmp_path / "nginx", servers, logs)
     try:
         with httpx.Client(base_url=f"https://127.0.0.1:{ports['app']}", verify=False) as client:
             machine = [client.post("/api/calls", json={"agent": "demo"}), client.post("/webhooks/livekit")]
@@ -220,6 +229,9 @@ def test_the_app_not_answering_is_a_json_503_behind_nginx(artifacts: Path, tmp_p
         nginx.stop()
     for answer in machine:
         assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
-        assert answer.headers["content-type"] == "application/json"
+        assert (answer.headers["content-type"], answer.headers["cache-control"]) == (
+            "application/json",
+            "no-store",
+        )
         assert answer.json()["error"]["code"] == "app_unavailable"
     assert page.status_code == 502 and page.headers["content-type"].startswith("text/html")
