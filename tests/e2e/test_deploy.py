@@ -56,7 +56,8 @@ def render_nginx_conf(
         # Another host, as far as gunicorn can tell: it trusts forwarded headers from 127.0.0.1 only.
         "proxy_pass http://webcall;": "proxy_bind 127.0.0.2;\n        proxy_pass http://webcall;",
         "listen 443 ssl;\n": "",
-        "/var/log/nginx/webcall.access.log": str(logs / "nginx-access.log"),
+        # The request ids in the access log, as the file suggests.
+        "# access_log /var/log/nginx/webcall.access.log": f"access_log {logs / 'nginx-access.log'}",
     }
     for old, new in replacements.items():
         assert old in text, f"docs/nginx.conf no longer has {old!r}"
