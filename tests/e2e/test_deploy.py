@@ -10,8 +10,6 @@ embed loader works on a second https origin.
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from playwright.sync_api import Page, Playwright, expect
 from tests.support.browser import CHROMIUM_ARGS, launch_chromium, wait_for_state
 from tests.support.livekit_server import LiveKitServer
 from tests.support.processes import ROOT, Process, free_port, wait_until
+from tests.support.raw_http import send_raw, split_answer
 from tests.support.services import self_signed_certificate, start_nginx
 from tests.support.stack import AppServer, start_app_server
 
@@ -190,28 +189,11 @@ def test_what_nginx_refuses_is_answered_in_json(deployment: dict[str, Any]) -> N
         b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     }
     for name, request in not_http.items():
-        status, content_type, body = exchange_tls(deployment["app_url"], request)
-        answer = (status, content_type, json.loads(body)["error"]["code"])
+        status, headers, body = split_answer(send_raw(deployment["app_url"], request))
+        answer = (status, headers.get("content-type"), json.loads(body)["error"]["code"])
         assert answer == (400, "application/json", "bad_request"), name
     with httpx.Client(base_url=deployment["app_url"], verify=False) as client:
         assert client.get("/.errors/bad_request").status_code == 404  # error pages only
-
-
-def exchange_tls(url: str, request: bytes) -> tuple[int, str, bytes]:
-    """Send raw bytes over TLS to ``url``'s host and port (any certificate): the answer's status,
-    Content-Type and body."""
-    host, port = url.removeprefix("https://").rsplit(":", 1)
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection((host, int(port)), timeout=10) as raw, context.wrap_socket(raw) as sock:
-        sock.sendall(request)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines[1:])}
-    return int(lines[0].split()[1]), headers.get("content-type", ""), body
 
 
 def test_the_app_not_answering_is_a_json_503_behind_nginx(artifacts: Path, tmp_path: Path) -> None:

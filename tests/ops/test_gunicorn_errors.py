@@ -6,14 +6,13 @@ import json
 
 import pytest
 
+from tests.support.raw_http import split_answer
 from webapp.ops.gunicorn_errors import json_error
 
 
-def parse(answer: bytes) -> tuple[str, dict[str, str], dict]:
-    """The status line, the headers (lower-cased names) and the JSON body of ``answer``."""
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status, *lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines)}
+def parse(answer: bytes) -> tuple[int, dict[str, str], dict]:
+    """The status, the headers (lower-cased names) and the JSON body of ``answer``."""
+    status, headers, body = split_answer(answer)
     assert int(headers["content-length"]) == len(body)
     return status, headers, json.loads(body)
 
@@ -31,8 +30,10 @@ def parse(answer: bytes) -> tuple[str, dict[str, str], dict]:
     ],
 )
 def test_each_refusal_has_its_code(status: int, reason: str, code: str) -> None:
-    status_line, headers, body = parse(json_error(status, reason))
-    assert status_line == f"HTTP/1.1 {status} {reason}"
+    answer = json_error(status, reason)
+    assert answer.startswith(f"HTTP/1.1 {status} {reason}\r\n".encode())
+    answered, headers, body = parse(answer)
+    assert answered == status
     assert headers["content-type"] == "application/json"
     assert headers["connection"] == "close"
     assert headers["cache-control"] == "no-store"

@@ -12,6 +12,7 @@ import pytest
 from livekit import api
 
 from tests.support.apps import OfflineLiveKit, offline_livekit_env
+from tests.support.raw_http import send_raw, split_answer
 from tests.support.stack import AppServer, start_app_server
 
 CATALOGUE = '[agents.local]\nprovider = "livekit"\nagent_id = "webcall-demo"\n'
@@ -33,17 +34,10 @@ def exchange(server: AppServer, head: str, body: bytes = b"") -> tuple[int, dict
 
     Returns the first answer's status and JSON body, and whatever came after that answer.
     """
-    port = int(server.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n\r\n" + body)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    status_line, _, rest = received.partition(b"\r\n")
-    headers, _, payload = rest.partition(b"\r\n\r\n")
-    lines = headers.lower().split(b"\r\n")
-    length = next(int(line.split(b":")[1]) for line in lines if line.startswith(b"content-length"))
-    return int(status_line.split()[1]), json.loads(payload[:length]), payload[length:]
+    request = head.replace("\n", "\r\n").encode() + b"\r\n\r\n" + body
+    status, headers, payload = split_answer(send_raw(server.url, request))
+    length = int(headers["content-length"])
+    return status, json.loads(payload[:length]), payload[length:]
 
 
 def post(chunked: bool = False, length: int | None = None) -> str:
@@ -157,16 +151,9 @@ def test_what_gunicorn_refuses_is_answered_in_json(
 ) -> None:
     """A request gunicorn cannot read as HTTP never reaches the app: gunicorn answers it, in the
     API's error body now (it was an HTML page quoting the bad input), and closes the connection."""
-    port = int(server.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n\r\n")
-        received = b""
-        while chunk := sock.recv(65536):  # until gunicorn closes
-            received += chunk
-    head_bytes, _, payload = received.partition(b"\r\n\r\n")
-    status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in header_lines)}
-    assert int(status_line.split()[1]) == status
+    answer = send_raw(server.url, head.replace("\n", "\r\n").encode() + b"\r\n\r\n")  # until it closes
+    answered, headers, payload = split_answer(answer)
+    assert answered == status
     assert headers["content-type"] == "application/json"
     assert headers["connection"] == "close"
     assert int(headers["content-length"]) == len(payload)
