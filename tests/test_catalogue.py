@@ -107,3 +107,15 @@ def test_every_problem_of_one_agent_is_named_at_once() -> None:
     (described,) = describe(caught.value)
     for words in ("agent_id: a Convoi agent id", "avatar is sent in", "push_to_talk needs", "region:"):
         assert words in described, described
+
+
+def test_an_origin_is_kept_as_browsers_send_it() -> None:
+    """A default port listed would never match: no browser sends it in Origin."""
+    listed = ["https://Shop.example.com:443/", "http://shop.example.com:80", "https://shop.example.com:4430",
+              "http://127.0.0.1:8080"]  # fmt: skip
+    assert agent(allowed_origins=listed).allowed_origins == (
+        "https://shop.example.com",
+        "http://shop.example.com",
+        "https://shop.example.com:4430",
+        "http://127.0.0.1:8080",
+    )

@@ -69,9 +69,16 @@ def _number_as_text(value: object) -> object:
 
 AgentId = Annotated[Text, BeforeValidator(_number_as_text)]  # the provider's id: text, or a whole number
 VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_PATTERN)]
-Origin = Annotated[
-    str, StringConstraints(pattern=ORIGIN_PATTERN), AfterValidator(lambda o: o.rstrip("/").lower())
-]
+
+
+def _origin(value: str) -> str:
+    """An origin as browsers send it: lower case, no trailing slash, no default port (a browser
+    on https://shop.example.com never sends ``:443``, so a listed one would never match)."""
+    origin = value.rstrip("/").lower()
+    return origin.removesuffix(":443" if origin.startswith("https:") else ":80")
+
+
+Origin = Annotated[str, StringConstraints(pattern=ORIGIN_PATTERN), AfterValidator(_origin)]
 RateLimit = Annotated[Text, AfterValidator(_rate_limit)]
 CallMode = Literal["voice", "text"]  # a call with the microphone, or a chat without it
 MODES: dict[str, tuple[CallMode, ...]] = {"off": ("voice",), "allowed": ("voice", "text"), "only": ("text",)}

@@ -113,7 +113,10 @@ def test_an_origin_or_referer_that_is_no_url_is_answered_not_crashed_on(app: Fla
 
 
 def test_an_origin_allowed_for_one_agent_is_not_allowed_for_another(app: Flask) -> None:
-    assert call(app, "private", "https://shop.example.com").status_code == 403
+    response = call(app, "private", "https://shop.example.com")
+    assert (response.status_code, response.get_json()["error"]["code"]) == (403, "origin_not_allowed")
+    # Nor does it read the refusal: CORS answers the named agent's origins only.
+    assert "Access-Control-Allow-Origin" not in response.headers
 
 
 def test_own_origin_is_always_allowed(app: Flask) -> None:

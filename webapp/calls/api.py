@@ -93,7 +93,7 @@ def create_call() -> tuple[Response, int]:
 @bp.after_request
 def cors(response: Response) -> Response:
     """CORS for embeds on allowed origins."""
-    return cors_headers(response)
+    return cors_headers(response, g.get(AGENT))
 
 
 def read_body(limit: int, model: type[BodyT]) -> BodyT:

@@ -164,7 +164,7 @@ def create_token() -> tuple[Response, int]:
 @bp.after_request
 def cors(response: Response) -> Response:
     """CORS for frontends on allowed origins."""
-    return cors_headers(response)
+    return cors_headers(response, g.get(AGENT))
 
 
 def parse_token_request(raw: bytes) -> TokenRequest:

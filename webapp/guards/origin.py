@@ -1,7 +1,8 @@
 """Who may start a call: our own pages, and the sites an agent lists in ``allowed_origins``.
 
-CORS is answered only for origins some agent allows; each request still checks its own
-agent, so a site allowed for one agent gets nothing from another.
+CORS is answered only for allowed origins: once a request has named its agent, only for that
+agent's; before (a preflight, a path that names none), for any agent's. A site allowed for one
+agent gets nothing from another, not even a readable refusal.
 """
 
 from __future__ import annotations
@@ -84,10 +85,11 @@ def _explain_scheme_mismatch(origin: str, own: str) -> None:
         )
 
 
-def cors_headers(response: Response) -> Response:
-    """Answer CORS for origins some agent allows, and only those; each call still checks its agent."""
+def cors_headers(response: Response, agent: Agent | None = None) -> Response:
+    """Answer CORS for the origins ``agent`` allows, or any agent's before the request named one."""
     origin = request_origin()
-    if origin is None or origin not in app_state().embed_origins:
+    allowed = app_state().embed_origins if agent is None else agent.allowed_origins
+    if origin is None or origin not in allowed:
         return response
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers.add("Vary", "Origin")

@@ -53,7 +53,7 @@ def panel(slug: str) -> Response:
         script_url=assets.url("widget.js", external=True),
     )
     response.headers["Cache-Control"] = "no-store"
-    return cors_headers(response)
+    return cors_headers(response, agent)
 
 
 @bp.after_request

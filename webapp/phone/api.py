@@ -110,4 +110,4 @@ def phone_call(call_id: str) -> Response:
 @bp.after_request
 def cors(response: Response) -> Response:
     """CORS for embeds on allowed origins."""
-    return cors_headers(response)
+    return cors_headers(response, g.get(AGENT))
