@@ -644,3 +644,62 @@ def test_calls_from_long_ago_are_read_in_full_the_first_time_they_are_listed(
     assert (report.listed, report.new, report.detailed, report.errors) == (3, 3, 3, [])
     for index in range(3):
         assert [line.text for line in find(app, f"old-{index}").transcript or ()] == [f"Hello {index}!"]
+
+
+def test_calls_not_reached_by_one_run_are_read_in_full_by_the_next_however_old(
+    make_app: MakeApp, ravan: Any
+) -> None:
+    """A first sync stopped half-way through the reading (our key refused), then the next run:
+    it lists only from a day before the newest call, yet reads every call not read yet."""
+    app, state = make_app(), ravan[1]
+    for index in range(5):
+        add_session(state, RAVAN, id=f"old-{index}", started_at=f"2025-06-0{index + 1}T10:00:00+00:00",
+                    created_at=f"2025-06-0{index + 1}T10:00:00+00:00")  # fmt: skip
+        complete_session(state, f"old-{index}", transcript=[("assistant", f"Hello {index}!")])
+    state.faults = [Fault("delay", delay_s=0), Fault("delay", delay_s=0), Fault("status", status=401)]
+    first = sync(app, "ravan")["ravan"]
+    stopped = ["provider_auth_failed while reading calls"]
+    assert (first.listed, first.detailed, first.errors) == (5, 1, stopped)
+    second = sync(app, "ravan")["ravan"]
+    assert (second.listed, second.detailed, second.errors) == (1, 4, [])
+    for index in range(5):
+        assert [line.text for line in find(app, f"old-{index}").transcript or ()] == [f"Hello {index}!"]
+    state.requests.clear()
+    assert sync(app, "ravan")["ravan"].detailed == 0  # each read once
+    assert not [r for r in state.requests if "detail" in r.path]
+
+
+def test_a_long_history_is_read_in_full_over_runs(
+    make_app: MakeApp, ravan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_module, "MAX_DETAIL_READS", 3)
+    app, state = make_app(), ravan[1]
+    for index in range(5):
+        add_session(state, RAVAN, id=f"s-{index}", status="completed", created_at=days_ago(30 + index))
+    first = sync(app, "ravan")["ravan"]
+    assert (first.detailed, first.unread, first.errors) == (3, True, [])
+    assert "the next run goes on" in first.summary()
+    second = sync(app, "ravan")["ravan"]
+    assert (second.detailed, second.unread) == (2, False)
+
+
+def test_a_call_the_provider_does_not_know_is_asked_for_once(make_app: MakeApp, ravan: Any) -> None:
+    app, state = make_app(), ravan[1]
+    add_session(state, RAVAN, id="gone", status="completed", created_at=days_ago(30))
+    state.faults = [Fault("delay", delay_s=0), Fault("status", status=404)]  # listed, then not found
+    assert sync(app, "ravan")["ravan"].skipped == 1
+    state.requests.clear()
+    assert sync(app, "ravan")["ravan"].skipped == 0
+    assert not [r for r in state.requests if "detail" in r.path]
+
+
+def test_a_ravan_listing_cut_at_max_pages_says_so(
+    make_app: MakeApp, ravan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Numbered pages cannot be gone on from: the run that stopped says it, and fails."""
+    monkeypatch.setattr(sync_module, "MAX_PAGES", 2)
+    for n in range(45):
+        add_session(ravan[1], RAVAN, id=f"s-{n:02d}", status="completed")
+    report = sync(make_app(), "ravan")["ravan"]
+    assert (report.listed, report.complete) == (40, False)
+    assert report.errors == [f"stopped listing agent {RAVAN} after 2 pages"]

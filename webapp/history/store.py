@@ -421,30 +421,43 @@ class CallStore:
             )
 
     def calls_needing_detail(
-        self, provider: str, since: datetime, *, live_since: datetime | None = None, limit: int = 500
+        self,
+        provider: str,
+        since: datetime | None,
+        *,
+        live_since: datetime | None = None,
+        limit: int = 500,
     ) -> list[str]:
-        """The provider's ids of calls since ``since`` never read in full, or live since ``live_since``.
+        """The provider's ids of calls never read in full since ``since`` (None: however old),
+        then those still live since ``live_since`` (default ``since``); newest first in each.
 
         A call is read in full once; one still live is read again while it is younger than
-        ``live_since`` (default ``since``), not forever: some calls never report an end.
-        Raises :class:`CallLogError`.
+        ``live_since``, not forever: some calls never report an end. Raises :class:`CallLogError`.
         """
-        live = and_(
-            calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.created_at >= (live_since or since)
-        )
+        live_from = live_since or since
+        never_read: ColumnElement[bool] = calls.c.detail_at.is_(None)
+        if since is not None:
+            never_read = and_(never_read, calls.c.created_at >= since)
+        wanted = never_read
+        if live_from is not None:
+            live = and_(calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.created_at >= live_from)
+            wanted = or_(never_read, live)
         with _recording(), self.engine.connect() as connection:
             rows = connection.execute(
                 select(calls.c.provider_call_id)
-                .where(
-                    calls.c.provider == provider,
-                    calls.c.provider_call_id.is_not(None),
-                    calls.c.created_at >= since,
-                    or_(live, calls.c.detail_at.is_(None)),
-                )
-                .order_by(calls.c.created_at.desc())
+                .where(calls.c.provider == provider, calls.c.provider_call_id.is_not(None), wanted)
+                .order_by(calls.c.detail_at.is_not(None), calls.c.created_at.desc())
                 .limit(limit)
             ).all()
         return [str(row.provider_call_id) for row in rows]
+
+    def mark_detail_asked(self, provider: str, provider_call_id: str) -> None:
+        """Note that the provider was asked for the call's full record, whatever it answered (it
+        did not know the call, or its answer could not be read), so a sync asks only once.
+        Raises :class:`CallLogError`."""
+        key = and_(calls.c.provider == provider, calls.c.provider_call_id == provider_call_id)
+        with _recording(), writing(self.engine) as connection:
+            connection.execute(update(calls).where(key, calls.c.detail_at.is_(None)).values(detail_at=now()))
 
     def latest_report(self, provider: str) -> datetime | None:
         """When the newest call the provider reported to us started (None: it never reported one).

@@ -51,7 +51,8 @@ OVERLAP = timedelta(days=1)
 # A listing that goes on where an earlier run stopped also lists the calls made since that run
 # began, and this long before (its clock and the provider's may differ).
 RESUME_MARGIN = timedelta(minutes=10)
-DETAIL_WINDOW = timedelta(days=7)  # calls this recent are read in full at least once
+MAX_DETAIL_READS = 2000  # calls read in full per provider and run: a first sync of a long history
+# is read over several runs, each one bounded
 LEASE = "history-sync"
 MAX_ID_CHARS = 255
 
@@ -70,9 +71,9 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)  # why the run stopped early
     complete: bool = True  # every page listed; if not, the next run lists from ``since`` again (or goes on)
     whole: set[str] = field(default_factory=set)  # the calls a list gave whole (Convoi's): read already
-    earliest: datetime | None = None  # the oldest call this run listed: all it listed is read in full
     resumed: bool = False  # went on where an earlier run stopped listing
-    cut_short: bool = False  # a listing kept in the call log reached MAX_PAGES: the next run goes on
+    cut_short: bool = False  # a listing reached MAX_PAGES: the next run lists again, or goes on
+    unread: bool = False  # calls left to read in full past MAX_DETAIL_READS: the next run goes on
 
     @property
     def missed_pages(self) -> bool:
@@ -88,6 +89,8 @@ class SyncReport:
         )
         if self.resumed:
             text += "; went on from where the last run stopped listing"
+        if self.unread:
+            text += f"; more calls to read in full than one run reads ({MAX_DETAIL_READS}): the next goes on"
         text += "".join(f"; stopped: {error}" for error in self.errors)
         return text if self.complete else text + "; not every page was read: the next run lists them again"
 
@@ -306,7 +309,9 @@ def _list_agent(
         if cursor is None:
             return True
     log.warning("history sync %s: stopped listing %s after %d pages", report.provider, what, MAX_PAGES)
-    report.cut_short = report.cut_short or listing.kept or report.resumed  # the next run goes on
+    report.cut_short = True  # the listing is not finished: the next run lists from its start again
+    if not (listing.kept or report.resumed):  # (a cursor kept goes on; numbered pages start over)
+        report.errors.append(f"stopped listing {what} after {MAX_PAGES} pages")
     return True
 
 
@@ -353,34 +358,58 @@ def _read_in_full(
     report: SyncReport,
     since: datetime | None,
 ) -> None:
-    """Read each call still live, or never read in full, from the provider's own record: those
-    of the last week (or since ``since``), and every one this run listed, however old; not
-    those this run's list gave whole (Convoi's: its key's reads are few)."""
-    moment = now()
-    window = since if since is not None else moment - DETAIL_WINDOW
-    if report.earliest is not None:
-        window = min(window, report.earliest)
-    live_since = since if since is not None else moment - OVERLAP
-    for call_id in store.calls_needing_detail(report.provider, window, live_since=live_since):
-        if call_id in report.whole:
-            continue
-        try:
-            call = get_call(call_id)
-        except ProviderBadResponse:
-            report.skipped += 1
-            log.warning("history sync %s: call %s could not be read; skipped", report.provider, call_id)
-            continue
-        except ProviderError as error:
-            if error.upstream_status == 404:  # the provider does not know it (any more)
-                report.skipped += 1
-                continue
+    """Read each call never read in full (since ``since``; else however old), newest first, then
+    each still live since a day before: up to ``MAX_DETAIL_READS``, the rest by the next run.
+
+    A call the provider answers for is read; one it does not know, or whose answer cannot be
+    read, is noted as asked and not asked again; an error that may pass (the provider down, its
+    rate limit, our key) stops the reading, and the next run asks for the calls not reached.
+    Not those this run's list gave whole (Convoi's: its key's reads are few).
+    """
+    live_since = since if since is not None else now() - OVERLAP
+    asked: set[str] = set()
+    while True:
+        batch = [
+            call_id
+            for call_id in store.calls_needing_detail(report.provider, since, live_since=live_since)
+            if call_id not in asked and call_id not in report.whole
+        ]
+        if not batch:
+            return
+        for call_id in batch:
+            if len(asked) == MAX_DETAIL_READS:
+                report.unread = True
+                log.info("history sync %s: read %d calls in full; the next run goes on",
+                         report.provider, MAX_DETAIL_READS)  # fmt: skip
+                return
+            asked.add(call_id)
+            if not _read_one(get_call, call_id, slugs, store, report):
+                return
+
+
+def _read_one(
+    get_call: Callable[[str], ProviderCall], call_id: str, slugs: dict[str, str], store: CallStore,
+    report: SyncReport,
+) -> bool:  # fmt: skip
+    """Read one call in full; False when the provider's error stops the reading."""
+    try:
+        call = get_call(call_id)
+    except ProviderBadResponse:
+        report.skipped += 1
+        log.warning("history sync %s: call %s could not be read; skipped", report.provider, call_id)
+    except ProviderError as error:
+        if error.upstream_status != 404:  # 404: the provider does not know it (any more)
             report.errors.append(f"{error.code} while reading calls")
             log.warning("history sync %s: stopped reading calls: %s", report.provider, error.code)
-            return
+            return False
+        report.skipped += 1
+    else:
         if call.call_id != call_id:
             report.skipped += 1  # an answer about another call is no answer about this one
-            continue
-        report.detailed += _store(store, report, call, slugs, detailed=True)
+        else:
+            report.detailed += _store(store, report, call, slugs, detailed=True)
+    store.mark_detail_asked(report.provider, call_id)  # (a read older than the row's news sets none)
+    return True
 
 
 def _store(
@@ -393,9 +422,6 @@ def _store(
     agent = slugs.get(call.agent_id or "")
     if store.upsert_provider_call(report.provider, call, agent=agent, detailed=detailed) == "new":
         report.new += 1
-    moment = call.created_at or call.started_at
-    if moment is not None and (report.earliest is None or moment < report.earliest):
-        report.earliest = moment
     return True
 
 
