@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from flask import Flask
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from tests.support.apps import build_app
-from webapp.pages.demo_links import sign_demo_link
+from webapp.pages.demo_links import parse_expiry, sign_demo_link
 
 SECRET = "demo-link-secret-0123456789abcdefghij"
 CATALOGUE = """
@@ -129,6 +130,16 @@ def test_cli_prints_a_working_link(app: Flask) -> None:
     assert dated.output.startswith("http://127.0.0.1:8000/demo/sales?t=")  # no WEBCALL_PUBLIC_URL here
     expired = dated.output.strip().split("?t=", 1)[1]
     assert app.test_client().get(f"/demo/sales?t={expired}").status_code == 410
+    for item in ("bad name=x", "=x", "company"):
+        refused = app.test_cli_runner().invoke(args=["demo-link", "sales", "--var", item])
+        assert refused.exit_code == 2 and "--var" in refused.output, item
+
+
+def test_a_date_means_through_that_day() -> None:
+    day = datetime(2026, 12, 31, tzinfo=UTC)
+    assert parse_expiry("2026-12-31", now=0) == int((day + timedelta(days=1)).timestamp())
+    assert parse_expiry("2026-12-31T18:00:00Z", now=0) == int((day + timedelta(hours=18)).timestamp())
+    assert parse_expiry("7d", now=100) == 100 + 7 * 86400
 
 
 def test_cli_links_point_at_the_public_url(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from ..catalogue import VARIABLE_PATTERN
 from ..errors import AppError
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
@@ -31,7 +33,7 @@ history = AppGroup(
     "--expires",
     default="7d",
     show_default=True,
-    help="How long the link works (30m, 12h, 7d, 2w) or until when (2026-12-31).",
+    help="How long the link works (30m, 12h, 7d, 2w) or until when (2026-12-31: through that day, UTC).",
 )
 @click.option(
     "--base-url",
@@ -49,8 +51,8 @@ def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_
     preset: dict[str, str] = {}
     for item in variables:
         name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--var")
+        if not sep or not re.fullmatch(VARIABLE_PATTERN, name):
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE with a variable's name", param_hint="--var")
         preset[name] = value
     try:
         expires_at = parse_expiry(expires, now=time.time())

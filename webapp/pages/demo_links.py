@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -20,6 +20,7 @@ from ..errors import ExpiredDemoLink, InvalidDemoLink
 
 SALT = "webcall.demo-link.v1"
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_DATE_RE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")  # a day without a time (2026-12-31, 20261231)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -63,7 +64,8 @@ def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> 
 
 def parse_expiry(text: str, *, now: float) -> int:
     """When a link expires (epoch s): a duration (``90s``, ``30m``, ``12h``, ``7d``, ``2w``) or an
-    ISO 8601 date or time (``2026-12-31``, ``2026-12-31T18:00:00+01:00``; UTC when no zone)."""
+    ISO 8601 date or time (``2026-12-31``: through that day; ``2026-12-31T18:00:00+01:00``; UTC
+    when no zone)."""
     match = _DURATION_RE.match(text.strip())
     if match and int(match.group(1)) > 0:
         return int(now) + int(match.group(1)) * _UNIT_S[match.group(2)]
@@ -71,6 +73,8 @@ def parse_expiry(text: str, *, now: float) -> int:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError("use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)") from None
+    if _DATE_RE.match(text.strip()):  # a day: the link works through it
+        moment += timedelta(days=1)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
