@@ -55,8 +55,7 @@ def render_nginx_conf(
         # Another host, as far as gunicorn can tell: it trusts forwarded headers from 127.0.0.1 only.
         "proxy_pass http://webcall;": "proxy_bind 127.0.0.2;\n        proxy_pass http://webcall;",
         "listen 443 ssl;\n": "",
-        # The request ids in the access log, as the file suggests.
-        "# access_log /var/log/nginx/webcall.access.log": f"access_log {logs / 'nginx-access.log'}",
+        "access_log /var/log/nginx/access.log webcall;": f"access_log {logs / 'nginx-access.log'} webcall;",
     }
     for old, new in replacements.items():
         assert old in text, f"docs/nginx.conf no longer has {old!r}"
@@ -194,6 +193,21 @@ def test_what_nginx_refuses_is_answered_in_json(deployment: dict[str, Any]) -> N
         assert answer == (400, "application/json", "bad_request"), name
     with httpx.Client(base_url=deployment["app_url"], verify=False) as client:
         assert client.get("/.errors/bad_request").status_code == 404  # error pages only
+
+
+def test_nginx_logs_a_webhook_without_its_token(deployment: dict[str, Any]) -> None:
+    """The token in a webhook's address is a secret: nginx's access log masks it, as the app's do."""
+    token = "whk-" + "5ecret" * 6
+    with httpx.Client(base_url=deployment["app_url"], verify=False) as client:
+        client.post(f"/webhooks/ravan/{token}", json={})
+    send_raw(deployment["app_url"], f"POST //webhooks//ravan/{token}?x=1 HTTP/1.1\r\nHost: x\r\n"
+             "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
+    access = Path(deployment["nginx"].log_path).parent / "nginx-access.log"
+    wait_until(lambda: access.read_text().count("/webhooks") >= 2, timeout_s=5, what="nginx's access lines")
+    text = access.read_text()
+    assert token not in text
+    assert '"POST /webhooks/ravan/*** HTTP/1.1"' in text
+    assert '"POST //webhooks//ravan/***?x=1 HTTP/1.1"' in text
 
 
 def test_the_app_not_answering_is_a_json_503_behind_nginx(artifacts: Path, tmp_path: Path) -> None:
