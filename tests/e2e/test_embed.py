@@ -436,3 +436,27 @@ def test_inline_widget_renders_in_place(page: Page, console_log: list[str], stac
     expect(widget.locator(".launcher")).to_have_count(0)
     box = widget.bounding_box()
     assert box and box["width"] <= 420 and box["y"] > 0  # in the page's flow, not floating
+
+
+@pytest.mark.parametrize("inline", ["#nowhere", "#", "div["])
+def test_a_data_inline_that_finds_nothing_is_said_not_thrown(
+    page: Page, console_log: list[str], stack: dict[str, Any], inline: str
+) -> None:
+    """A host page's typo in data-inline (no such element, or no selector at all) is a console
+    error naming it: nothing thrown into the host page."""
+    page.goto(host_url(stack, "allowed", "inline.html"))
+    expect(page.locator("#call-slot > webcall-widget #talk")).to_be_enabled(timeout=15_000)
+    with page.expect_console_message(lambda m: m.type == "error" and "data-inline" in m.text) as said:
+        page.evaluate(
+            """(inline) => {
+                const script = document.createElement('script');
+                script.src = document.querySelector('script[data-agent]').src;
+                script.dataset.agent = 'widget';
+                script.dataset.inline = inline;
+                document.body.append(script);
+            }""",
+            inline,
+        )
+    assert inline in said.value.text
+    assert not [line for line in console_log if line.startswith("pageerror")], console_log
+    assert page.locator("webcall-widget").count() == 1

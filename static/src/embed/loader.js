@@ -130,7 +130,7 @@ function createWidget(options) {
   shell.setLook(options.theme, options.accent);
   bindShell(shell, handle, options);
 
-  const slot = options.inline ? document.querySelector(options.inline) : document.body;
+  const slot = options.inline ? findSlot(options.inline) : document.body;
   if (!slot) {
     console.error(`webcall: no element matches data-inline="${options.inline}".`);
     return;
@@ -139,6 +139,15 @@ function createWidget(options) {
   slot.append(host);
   emit('loaded', { agent: options.agent });
   if (options.inline) handle.open();
+}
+
+/** The element data-inline names, or null (none, or no selector at all: the host page's typo). */
+function findSlot(selector) {
+  try {
+    return document.querySelector(selector);
+  } catch {
+    return null;
+  }
 }
 
 /**
