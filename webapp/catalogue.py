@@ -145,7 +145,8 @@ class Agent(BaseModel):
     variables: dict[VariableName, str] = Field(default_factory=dict)  # default prompt variables
     allowed_variables: frozenset[VariableName] = frozenset()  # names a page may set
     allowed_origins: tuple[Origin, ...] = ()  # other sites that may start calls
-    max_call_s: Annotated[StrictInt, Field(ge=10, le=86400)] | None = None
+    max_call_s: Annotated[StrictInt, Field(ge=10, le=86400)] | None = None  # None: WEBCALL_MAX_CALL_S
+    bot_check: StrictBool | None = None  # web calls; None: on where Turnstile is configured
     calls_per_minute: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None  # None: deployment default
     daily_budget: Annotated[StrictInt, Field(ge=1, le=10_000_000)] | None = None  # None: deployment default
     ip_rate_limit: RateLimit | None = None  # per-client limit for this agent, e.g. "5/minute"
@@ -265,6 +266,16 @@ class Agent(BaseModel):
         if self.screen_share:
             sources.append("screen_share")
         return sources
+
+    def checks_bots(self, configured: bool) -> bool:
+        """Whether a web call must pass the bot check: the agent's ``bot_check``, else whether
+        the deployment has one (``configured``)."""
+        return configured if self.bot_check is None else self.bot_check
+
+    def needs_bot_check(self, configured: bool) -> bool:
+        """Whether a page of this agent runs the bot check: for its web calls or its phone form."""
+        phone = self.takes_phone_calls and self.phone is not None and self.phone.bot_check
+        return (self.takes_web_calls and self.checks_bots(configured)) or phone
 
     def media(self) -> dict[str, Any]:
         """What the call page needs to know to offer each kind of media."""

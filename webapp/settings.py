@@ -191,6 +191,9 @@ class Settings(CatalogueSource):
     global_rate_limit: RateLimits = _var("WEBCALL_GLOBAL_RATE_LIMIT", "600/minute")  # all clients
     agent_calls_per_minute: PositiveInt = _var("WEBCALL_AGENT_CALLS_PER_MINUTE", 30)
     agent_daily_budget: PositiveInt = _var("WEBCALL_AGENT_DAILY_BUDGET", 1000)
+    # The longest call of an agent without its own max_call_s: a tab left open, or a bot, is not
+    # a call that runs (and costs) for hours.
+    max_call_s: int = _var("WEBCALL_MAX_CALL_S", 1800, ge=10, le=DAY_S)
     ratelimit_storage_uri: Annotated[str, AfterValidator(_storage)] = _var(
         "WEBCALL_RATELIMIT_STORAGE_URI", "memory://"
     )
@@ -291,6 +294,13 @@ class Settings(CatalogueSource):
                          "(wrong_org) until it is set")  # fmt: skip
         if not self.turnstile_secret_key:
             found.extend(
+                f"[agents.{a.slug}]: bot_check = true, and no Turnstile is configured: every web call "
+                "is refused (bot_check_required) until WEBCALL_TURNSTILE_SITE_KEY and "
+                "WEBCALL_TURNSTILE_SECRET_KEY are set"
+                for a in self.agents.values()
+                if a.bot_check and a.takes_web_calls
+            )
+            found.extend(
                 f"[agents.{a.slug}.phone]: phone calls need the bot check, and no Turnstile is configured: "
                 "every phone call is refused (bot_check_required) until WEBCALL_TURNSTILE_SITE_KEY and "
                 "WEBCALL_TURNSTILE_SECRET_KEY are set, or bot_check = false in this table (calls then cost "
@@ -351,7 +361,12 @@ class Settings(CatalogueSource):
                 configured[name] = values
         if problems or settings is None:
             raise ConfigError(problems)
-        settings._agents = agents
+        settings._agents = {
+            slug: agent.model_copy(update={"max_call_s": settings.max_call_s})
+            if agent.max_call_s is None
+            else agent
+            for slug, agent in agents.items()
+        }
         settings._providers = configured
         secret = settings.secret_key_value.get_secret_value() if settings.secret_key_value else ""
         settings._secret_key = secret or secrets.token_urlsafe(32)

@@ -25,7 +25,7 @@ export class CallSession {
     this.mode = mode;
     this.abort = new AbortController();
     // The call's request goes out first: everything below happens while it is on the network.
-    const { botCheck } = panel;
+    const botCheck = panel.config.web_bot_check ? panel.botCheck : null; // (else for the phone form only)
     const passed = !botCheck || botCheck.passed;
     const token = botCheck ? botCheck.token() : null;
     const session = requestSession(panel.config, mode, botCheck, token, this.abort.signal);

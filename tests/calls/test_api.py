@@ -20,7 +20,7 @@ from flask import Flask
 from pydantic import BaseModel, ValidationError
 
 from tests.fakes import FakeState, Fault
-from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, post
+from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, app_state_of, post
 from webapp.calls.models import CallBody, field_loc
 from webapp.calls.token_endpoint import TokenRequest
 
@@ -205,6 +205,21 @@ def test_livekit_token_is_minted_with_server_chosen_room_and_dispatch(make_app: 
     assert answer["max_call_s"] == 120
     other = post(make_app(), {"agent": "local"}).get_json()
     assert other["room"] != answer["room"] and other["identity"] != answer["identity"]
+
+
+def test_an_agent_without_max_call_s_has_the_deployments(make_app: MakeApp) -> None:
+    """WEBCALL_MAX_CALL_S (1800 s unless set): the answer, the token and the dispatch carry it,
+    and the room is closed at it; an agent's own max_call_s wins."""
+    answer = post(make_app(), {"agent": "chat", "mode": "text"}).get_json()
+    assert answer["max_call_s"] == 1800
+    app = make_app(WEBCALL_MAX_CALL_S="300")
+    answer = post(app, {"agent": "chat", "mode": "text"}).get_json()
+    token = jwt.decode(answer["livekit"]["token"], OfflineLiveKit.api_secret, algorithms=["HS256"])
+    assert answer["max_call_s"] == 300 and token["exp"] - token["nbf"] <= 300
+    assert '"max_call_s": 300' in token["roomConfig"]["agents"][0]["metadata"]
+    reaper = app_state_of(app).providers["livekit"].reaper
+    assert [room for _, room in reaper.deadlines] == [answer["room"]]
+    assert post(app, {"agent": "local"}).get_json()["max_call_s"] == 120
 
 
 def test_retell_sends_dynamic_variables_and_joins_its_livekit_host(make_app: MakeApp, retell: Any) -> None:

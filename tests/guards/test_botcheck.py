@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from tests.fakes import FakeTurnstile, Fault
-from tests.support.apps import codes, post
+from tests.support.apps import app_state_of, codes, page_config_of, post
 
 PAGE_KEY = "0b7a4c2e-9d3f-4e1a-8c5b-6f2d1e0a9b8c"  # a page sends a UUID
 CATALOGUE = """
@@ -26,6 +26,16 @@ agent_id = "webcall-demo"
 [agents.ravan]
 provider = "ravan"
 agent_id = "{ravan}"
+
+[agents.open]
+provider = "livekit"
+agent_id = "webcall-demo"
+bot_check = false
+
+[agents.guarded]
+provider = "livekit"
+agent_id = "webcall-demo"
+bot_check = true
 """
 
 
@@ -47,6 +57,28 @@ def test_bot_check_with_turnstile(make_app: Any) -> None:
         WEBCALL_TURNSTILE_VERIFY_URL="http://127.0.0.1:9/siteverify",
     )
     assert codes([post(down, {"agent": "local", "bot_token": "good-token"})]) == ["bot_check_unavailable"]
+
+
+def test_each_agent_may_skip_or_require_the_check(make_app: Any, tmp_path: Any) -> None:
+    """bot_check = false: its web calls skip Turnstile; true without Turnstile: refused, never
+    unchecked (and start-up says so); unset: the deployment's."""
+    turnstile = FakeTurnstile(secret="ts-secret")
+    keys = {"WEBCALL_TURNSTILE_SITE_KEY": "ts-site", "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret"}
+    with turnstile.server as server:
+        app = make_app(**keys, WEBCALL_TURNSTILE_VERIFY_URL=f"{server.url}/siteverify")
+        assert post(app, {"agent": "open"}).status_code == 201
+        assert (
+            codes([post(app, {"agent": "guarded"}), post(app, {"agent": "local"})])
+            == ["bot_check_required"] * 2
+        )
+        pages = {slug: page_config_of(app, slug) for slug in ("open", "local")}
+    assert not turnstile.verified  # the open agent's call asked nobody
+    assert (pages["open"]["turnstile_site_key"], pages["open"]["web_bot_check"]) == (None, False)
+    assert (pages["local"]["turnstile_site_key"], pages["local"]["web_bot_check"]) == ("ts-site", True)
+    unchecked = make_app()
+    assert post(unchecked, {"agent": "local"}).status_code == 201  # no Turnstile: no check by default
+    assert codes([post(unchecked, {"agent": "guarded"})]) == ["bot_check_required"]
+    assert any("[agents.guarded]: bot_check = true" in w for w in app_state_of(unchecked).settings.warnings())
 
 
 def test_one_solved_token_is_good_for_one_agent_and_visitor(make_app: Any) -> None:

@@ -3,15 +3,14 @@ config the script reads, and in the script embed's panel alike."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from tests.support.apps import build_app
+from tests.support.apps import page_config as config
 
 CATALOGUE = """
 [agents.voice]
@@ -49,13 +48,6 @@ def client(tmp_path: Path) -> FlaskClient:
 def ids(html: str) -> set[str]:
     """Every element id in ``html``."""
     return set(re.findall(r'\bid="([^"]+)"', html))
-
-
-def config(html: str) -> dict[str, Any]:
-    """The page config the script reads."""
-    found = re.search(r'<script type="application/json" id="webcall-config">(.*?)</script>', html, re.S)
-    assert found
-    return dict(json.loads(found.group(1)))
 
 
 def test_a_voice_agent_has_no_media_controls_but_room_for_its_video(client: FlaskClient) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +117,15 @@ def app_state_of(app: Flask) -> AppState:
     """The app's state, outside a request."""
     with app.app_context():
         return app_state()
+
+
+def page_config(html: str) -> dict[str, Any]:
+    """The config a call page's script reads (its JSON script element)."""
+    found = re.search(r'<script type="application/json" id="webcall-config">(.*?)</script>', html, re.S)
+    assert found, "no page config"
+    return dict(json.loads(found.group(1)))
+
+
+def page_config_of(app: Flask, slug: str) -> dict[str, Any]:
+    """The config of the agent's call page, ``/talk/<slug>``."""
+    return page_config(app.test_client().get(f"/talk/{slug}").get_data(as_text=True))

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from ..catalogue import Agent, CallMode
-from ..errors import AppError, InvalidDemoLink, UnknownAgent, WebCallsDisabled
+from ..errors import AppError, BotCheckRequired, InvalidDemoLink, UnknownAgent, WebCallsDisabled
 from ..guards.botcheck import one_call_per_token
 from ..guards.idempotency import fingerprint, scoped_key
 from ..guards.limits import check_client_limit, client_ip, spend_call
@@ -80,7 +80,10 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     agent = order.agent
     check_client_limit(agent, order.client)
     key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
-    if state.bot_verifier is not None:
+    checked = agent.checks_bots(state.bot_verifier is not None)
+    if checked:
+        if state.bot_verifier is None:  # required, and no Turnstile (start-up warned): never unchecked
+            raise BotCheckRequired()
         state.bot_verifier.verify(order.bot_token, order.client, key)
     variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
     what = (order.mode, order.variables, order.metadata, order.participant_name, order.demo_token)
@@ -88,7 +91,7 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
 
     def create() -> dict[str, Any]:
         # Not on a replay: a checked token creates one call, however long Turnstile accepts it.
-        with one_call_per_token(state.limits, order.bot_token if state.bot_verifier else None, key):
+        with one_call_per_token(state.limits, order.bot_token if checked else None, key):
             spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
             # The provider's key is this request's (Convoi replays one for a day, past our window).
             return start_web_call(state, order, variables, key and f"{key}|{asked}", attempt)

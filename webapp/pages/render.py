@@ -9,6 +9,7 @@ from flask import Response, make_response, render_template
 
 from ..catalogue import Agent
 from ..guards.headers import page_headers
+from ..settings import Settings
 from ..state import app_state
 from ..tracing import current_request_id
 
@@ -52,8 +53,21 @@ def page_config(
         "livekit_url": state.provider_for(agent).livekit_url_before_call(),
         # The iframe embed posts its events to the page around it, if on one of these origins.
         "host_origins": list(agent.allowed_origins) if mode == "embed" else [],
-        "turnstile_site_key": settings.turnstile_site_key,
-        "turnstile_script_url": settings.turnstile_script_url if settings.turnstile_site_key else None,
+        **bot_check_config(agent, settings),
+    }
+
+
+def bot_check_config(agent: Agent, settings: Settings) -> dict[str, Any]:
+    """What the page needs to run the bot check, when the agent's calls need it and Turnstile is
+    configured: the site key and script, and whether its web calls send a token (``web_bot_check``;
+    its phone form always does)."""
+    site_key = settings.turnstile_site_key
+    if not (site_key and agent.needs_bot_check(settings.turnstile_secret_key is not None)):
+        return {"turnstile_site_key": None, "turnstile_script_url": None, "web_bot_check": False}
+    return {
+        "turnstile_site_key": site_key,
+        "turnstile_script_url": settings.turnstile_script_url,
+        "web_bot_check": agent.checks_bots(True),
     }
 
 
