@@ -105,7 +105,7 @@ def parse_web_call(
     url = require_livekit_url(call.get("url") if named else livekit_url)
     call_id, token = require_str(call.get("call_id")), require_token(call.get("access_token"))
     completed = complete_from_token(WebCall(call_id=call_id, livekit_url=url, token=token), now=now)
-    deadline = (now or datetime.now(UTC)) + timedelta(seconds=JOIN_WITHIN_S)
+    deadline = (now or datetime.now(UTC)).replace(microsecond=0) + timedelta(seconds=JOIN_WITHIN_S)  # whole s
     if completed.expires_at is None or completed.expires_at > deadline:
         completed = dataclasses.replace(completed, expires_at=deadline)
     return completed
