@@ -367,10 +367,15 @@ def test_calls_needing_detail_are_live_or_never_read_in_full(store: CallStore) -
     assert set(store.calls_needing_detail("ravan", week)) == {"fresh", "listed", "stuck"}
     assert store.calls_needing_detail("zudu", week) == ["z"]
     # However old when no start is given: never-read first, newest first, then the live ones.
-    needing = store.calls_needing_detail("ravan", None, live_since=week)
-    assert (set(needing[:2]), needing[2:]) == ({"fresh", "listed"}, ["old", "stuck"])
-    store.mark_detail_asked("ravan", "old")  # asked, whatever the provider answered
-    assert set(store.calls_needing_detail("ravan", None, live_since=day)) == {"fresh", "listed"}
+
+    # However old, those never asked about: newest first; once asked, only a recent one again.
+    assert set(store.calls_never_asked("ravan", None)) == {"fresh", "listed", "old"}
+    assert store.calls_never_asked("ravan", None)[-1] == "old"
+    assert set(store.calls_never_asked("ravan", week)) == {"fresh", "listed"}
+    for call_id in ("old", "fresh"):
+        store.mark_detail_asked("ravan", call_id)  # whatever the provider answered
+    assert store.calls_never_asked("ravan", None) == ["listed"]
+    assert set(store.calls_needing_detail("ravan", week, live_since=day)) == {"fresh", "listed"}
 
 
 def test_latest_report_is_the_newest_start_the_provider_told_us(store: CallStore) -> None:

@@ -678,7 +678,7 @@ def test_a_long_history_is_read_in_full_over_runs(
         add_session(state, RAVAN, id=f"s-{index}", status="completed", created_at=days_ago(30 + index))
     first = sync(app, "ravan")["ravan"]
     assert (first.detailed, first.unread, first.errors) == (3, True, [])
-    assert "more calls to read in full than one run reads (3)" in first.summary()
+    assert "more calls to read in full than a run asks for (3)" in first.summary()
     second = sync(app, "ravan")["ravan"]
     assert (second.detailed, second.unread) == (2, False)
 
@@ -693,13 +693,25 @@ def test_a_call_the_provider_does_not_know_is_asked_for_once(make_app: MakeApp, 
     assert not [r for r in state.requests if "detail" in r.path]
 
 
-def test_a_ravan_listing_cut_at_max_pages_says_so(
-    make_app: MakeApp, ravan: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Numbered pages cannot be gone on from: the run that stopped says it, and fails."""
-    monkeypatch.setattr(sync_module, "MAX_PAGES", 2)
-    for n in range(45):
-        add_session(ravan[1], RAVAN, id=f"s-{n:02d}", status="completed")
-    report = sync(make_app(), "ravan")["ravan"]
-    assert (report.listed, report.complete) == (40, False)
-    assert report.errors == [f"stopped listing agent {RAVAN} after 2 pages"]
+def test_a_call_that_cannot_be_read_does_not_hold_up_the_others(make_app: MakeApp, ravan: Any) -> None:
+    """Refused (a 400 about that call) or the provider failing on it: the next calls are read,
+    and the same call is not asked for again once it is old; three failures in a row stop."""
+    app, state = make_app(), ravan[1]
+    for index in range(5):
+        add_session(state, RAVAN, id=f"s-{index}", status="completed", created_at=days_ago(30 + index))
+    state.faults = [Fault("delay", delay_s=0), Fault("status", status=400)]  # the newest, s-0, refused
+    first = sync(app, "ravan")["ravan"]
+    assert (first.detailed, first.skipped, first.errors) == (4, 1, [])
+    state.requests.clear()
+    assert sync(app, "ravan")["ravan"].detailed == 0
+    assert not [r for r in state.requests if "detail" in r.path]
+
+
+def test_a_provider_failing_call_after_call_stops_the_reading(make_app: MakeApp, ravan: Any) -> None:
+    app, state = make_app(), ravan[1]
+    for index in range(5):
+        add_session(state, RAVAN, id=f"s-{index}", status="completed", created_at=days_ago(30 + index))
+    state.faults = [Fault("delay", delay_s=0), *(Fault("status", status=500) for _ in range(40))]
+    down = sync(app, "ravan")["ravan"]
+    assert (down.detailed, down.skipped, len(down.errors)) == (0, 3, 1), down
+    assert "while reading calls" in down.errors[0]

@@ -137,12 +137,14 @@ calls = Table(
     Column("transcript", StoredJSON()),  # [{role, text, at}]
     Column("transcript_text", StoredText()),  # the same as plain text, for search
     Column("detail_at", UtcDateTime()),  # when the provider's full record was last read
+    Column("detail_asked_at", UtcDateTime()),  # when the sync last asked for it, whatever the answer
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("provider", "provider_call_id"),
     Index(None, "created_at"),
     Index(None, "agent", "created_at"),
     Index(None, "status", "created_at"),
+    Index(None, "provider", "detail_asked_at", "detail_at"),  # the calls the sync never asked about
 )
 
 webhook_deliveries = Table(

@@ -42,7 +42,8 @@ LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as l
 LIVE_STATUSES = ("created", "in_progress")
 PRUNE_BATCH = 1000  # records a pruning transaction deletes
 # Columns of a call in lists (the transcript stays behind until one call is opened).
-_LIST_COLUMNS = [c for c in calls.c if c.name not in ("transcript", "transcript_text", "detail_at")]
+_UNLISTED = ("transcript", "transcript_text", "detail_at", "detail_asked_at")
+_LIST_COLUMNS = [c for c in calls.c if c.name not in _UNLISTED]
 Upserted = Literal["new", "updated"]
 Applied = Literal["applied", "duplicate", "unknown"]
 
@@ -421,43 +422,58 @@ class CallStore:
             )
 
     def calls_needing_detail(
-        self,
-        provider: str,
-        since: datetime | None,
-        *,
-        live_since: datetime | None = None,
-        limit: int = 500,
+        self, provider: str, since: datetime, *, live_since: datetime | None = None, limit: int = 500
     ) -> list[str]:
-        """The provider's ids of calls never read in full since ``since`` (None: however old),
-        then those still live since ``live_since`` (default ``since``); newest first in each.
+        """The provider's ids of calls since ``since`` never read in full, or live since ``live_since``.
 
         A call is read in full once; one still live is read again while it is younger than
-        ``live_since``, not forever: some calls never report an end. Raises :class:`CallLogError`.
+        ``live_since`` (default ``since``), not forever: some calls never report an end.
+        Raises :class:`CallLogError`.
         """
-        live_from = live_since or since
-        never_read: ColumnElement[bool] = calls.c.detail_at.is_(None)
-        if since is not None:
-            never_read = and_(never_read, calls.c.created_at >= since)
-        wanted = never_read
-        if live_from is not None:
-            live = and_(calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.created_at >= live_from)
-            wanted = or_(never_read, live)
+        live = and_(
+            calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.created_at >= (live_since or since)
+        )
         with _recording(), self.engine.connect() as connection:
             rows = connection.execute(
                 select(calls.c.provider_call_id)
-                .where(calls.c.provider == provider, calls.c.provider_call_id.is_not(None), wanted)
-                .order_by(calls.c.detail_at.is_not(None), calls.c.created_at.desc())
+                .where(
+                    calls.c.provider == provider,
+                    calls.c.provider_call_id.is_not(None),
+                    calls.c.created_at >= since,
+                    or_(live, calls.c.detail_at.is_(None)),
+                )
+                .order_by(calls.c.created_at.desc())
+                .limit(limit)
+            ).all()
+        return [str(row.provider_call_id) for row in rows]
+
+    def calls_never_asked(self, provider: str, since: datetime | None, *, limit: int = 500) -> list[str]:
+        """The provider's ids of calls since ``since`` (None: however old) that the sync never
+        asked the provider about and that were never read in full, newest first.
+        Raises :class:`CallLogError`."""
+        wanted = and_(
+            calls.c.provider == provider,
+            calls.c.detail_asked_at.is_(None),
+            calls.c.detail_at.is_(None),
+            calls.c.provider_call_id.is_not(None),
+        )
+        if since is not None:
+            wanted = and_(wanted, calls.c.created_at >= since)
+        with _recording(), self.engine.connect() as connection:
+            rows = connection.execute(
+                select(calls.c.provider_call_id)
+                .where(wanted)
+                .order_by(calls.c.created_at.desc())
                 .limit(limit)
             ).all()
         return [str(row.provider_call_id) for row in rows]
 
     def mark_detail_asked(self, provider: str, provider_call_id: str) -> None:
-        """Note that the provider was asked for the call's full record, whatever it answered (it
-        did not know the call, or its answer could not be read), so a sync asks only once.
+        """Note that the sync asked the provider for the call's full record, whatever it answered.
         Raises :class:`CallLogError`."""
         key = and_(calls.c.provider == provider, calls.c.provider_call_id == provider_call_id)
         with _recording(), writing(self.engine) as connection:
-            connection.execute(update(calls).where(key, calls.c.detail_at.is_(None)).values(detail_at=now()))
+            connection.execute(update(calls).where(key).values(detail_asked_at=now()))
 
     def latest_report(self, provider: str) -> datetime | None:
         """When the newest call the provider reported to us started (None: it never reported one).

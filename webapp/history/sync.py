@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from flask import Flask
 
 from ..catalogue import Agent
-from ..errors import ProviderBadResponse, ProviderBusy, ProviderError
+from ..errors import ProviderAuthError, ProviderBusy, ProviderError
 from ..metrics import HISTORY_SYNC
 from ..providers import CallPage, HistoryQuery, Provider, ProviderCall
 from ..providers.transport import is_outage
@@ -51,8 +51,9 @@ OVERLAP = timedelta(days=1)
 # A listing that goes on where an earlier run stopped also lists the calls made since that run
 # began, and this long before (its clock and the provider's may differ).
 RESUME_MARGIN = timedelta(minutes=10)
-MAX_DETAIL_READS = 2000  # calls read in full per provider and run: a first sync of a long history
-# is read over several runs, each one bounded
+DETAIL_WINDOW = timedelta(days=7)  # a call asked about and not read in full is asked again this long
+MAX_DETAIL_READS = 2000  # calls asked for per provider and run: a long history is read over runs
+MAX_FAILED_READS = 3  # in a row (the provider down or broken, not one call): the reading stops
 LEASE = "history-sync"
 MAX_ID_CHARS = 255
 
@@ -72,7 +73,7 @@ class SyncReport:
     complete: bool = True  # every page listed; if not, the next run lists from ``since`` again (or goes on)
     whole: set[str] = field(default_factory=set)  # the calls a list gave whole (Convoi's): read already
     resumed: bool = False  # went on where an earlier run stopped listing
-    cut_short: bool = False  # a listing reached MAX_PAGES: the next run lists again, or goes on
+    cut_short: bool = False  # a listing kept in the call log reached MAX_PAGES: the next run goes on
     unread: bool = False  # calls left to read in full past MAX_DETAIL_READS: the next run goes on
 
     @property
@@ -90,7 +91,7 @@ class SyncReport:
         if self.resumed:
             text += "; went on from where the last run stopped listing"
         if self.unread:
-            text += f"; more calls to read in full than one run reads ({MAX_DETAIL_READS}): the next goes on"
+            text += f"; more calls to read in full than a run asks for ({MAX_DETAIL_READS}): the next goes on"
         text += "".join(f"; stopped: {error}" for error in self.errors)
         return text if self.complete else text + "; not every page was read: the next run lists them again"
 
@@ -309,9 +310,7 @@ def _list_agent(
         if cursor is None:
             return True
     log.warning("history sync %s: stopped listing %s after %d pages", report.provider, what, MAX_PAGES)
-    report.cut_short = True  # the listing is not finished: the next run lists from its start again
-    if not (listing.kept or report.resumed):  # (a cursor kept goes on; numbered pages start over)
-        report.errors.append(f"stopped listing {what} after {MAX_PAGES} pages")
+    report.cut_short = report.cut_short or listing.kept or report.resumed  # the next run goes on
     return True
 
 
@@ -358,58 +357,85 @@ def _read_in_full(
     report: SyncReport,
     since: datetime | None,
 ) -> None:
-    """Read each call never read in full (since ``since``; else however old), newest first, then
-    each still live since a day before: up to ``MAX_DETAIL_READS``, the rest by the next run.
+    """Read calls in full from the provider's own record, up to ``MAX_DETAIL_READS`` a run: first
+    those of the last week (or since ``since``) not read in full yet, and those still live from
+    the last day; then every call never asked about, however old (newest first; the rest the
+    next run). Not those this run's list gave whole (Convoi's: its key's reads are few).
 
-    A call the provider answers for is read; one it does not know, or whose answer cannot be
-    read, is noted as asked and not asked again; an error that may pass (the provider down, its
-    rate limit, our key) stops the reading, and the next run asks for the calls not reached.
-    Not those this run's list gave whole (Convoi's: its key's reads are few).
+    Each call asked about is noted (``detail_asked_at``), whatever the answer: a call the
+    provider does not know, cannot answer for or answers for unreadably is asked again only
+    while it is recent, so no call holds up the others. A refusal of our key or a rate limit
+    stops the reading, and so do ``MAX_FAILED_READS`` failures in a row (the provider is down).
     """
-    live_since = since if since is not None else now() - OVERLAP
-    asked: set[str] = set()
-    while True:
-        batch = [
-            call_id
-            for call_id in store.calls_needing_detail(report.provider, since, live_since=live_since)
-            if call_id not in asked and call_id not in report.whole
-        ]
-        if not batch:
+    moment = now()
+    window = since if since is not None else moment - DETAIL_WINDOW
+    live_since = since if since is not None else moment - OVERLAP
+    reading = _Reading(get_call, slugs, store, report)
+    if not reading.each(store.calls_needing_detail(report.provider, window, live_since=live_since)):
+        return
+    while batch := reading.fresh(store.calls_never_asked(report.provider, since)):
+        if not reading.each(batch):
             return
-        for call_id in batch:
-            if len(asked) == MAX_DETAIL_READS:
-                report.unread = True
-                log.info("history sync %s: read %d calls in full; the next run goes on",
-                         report.provider, MAX_DETAIL_READS)  # fmt: skip
-                return
-            asked.add(call_id)
-            if not _read_one(get_call, call_id, slugs, store, report):
-                return
 
 
-def _read_one(
-    get_call: Callable[[str], ProviderCall], call_id: str, slugs: dict[str, str], store: CallStore,
-    report: SyncReport,
-) -> bool:  # fmt: skip
-    """Read one call in full; False when the provider's error stops the reading."""
-    try:
-        call = get_call(call_id)
-    except ProviderBadResponse:
-        report.skipped += 1
-        log.warning("history sync %s: call %s could not be read; skipped", report.provider, call_id)
-    except ProviderError as error:
-        if error.upstream_status != 404:  # 404: the provider does not know it (any more)
+@dataclass
+class _Reading:
+    """One run's reading of calls in full: what it asked about, and its failures in a row."""
+
+    get_call: Callable[[str], ProviderCall]
+    slugs: dict[str, str]
+    store: CallStore
+    report: SyncReport
+    asked: set[str] = field(default_factory=set)
+    failed: int = 0
+
+    def fresh(self, call_ids: list[str]) -> list[str]:
+        """Those not asked about yet this run, nor given whole by its list."""
+        return [c for c in call_ids if c not in self.asked and c not in self.report.whole]
+
+    def each(self, call_ids: list[str]) -> bool:
+        """Read each call not asked about yet this run; False when the reading stops."""
+        for call_id in self.fresh(call_ids):
+            if len(self.asked) >= MAX_DETAIL_READS:
+                self.report.unread = True
+                log.info("history sync %s: asked for %d calls in full; the next run goes on",
+                         self.report.provider, MAX_DETAIL_READS)  # fmt: skip
+                return False
+            self.asked.add(call_id)
+            if not self.read(call_id):
+                return False
+        return True
+
+    def read(self, call_id: str) -> bool:
+        """Ask for one call; False when the reading must stop."""
+        report = self.report
+        try:
+            call = self.get_call(call_id)
+        except (ProviderAuthError, ProviderBusy) as error:  # our key, or its rate limit: not this call
             report.errors.append(f"{error.code} while reading calls")
             log.warning("history sync %s: stopped reading calls: %s", report.provider, error.code)
             return False
-        report.skipped += 1
-    else:
+        except ProviderError as error:
+            report.skipped += 1
+            self.store.mark_detail_asked(report.provider, call_id)
+            if error.upstream_status in (400, 404, 409, 410, 422):
+                return True  # about this call (not found, gone, refused): the next ones are read
+            self.failed += 1  # the provider down, slow or broken
+            log.warning("history sync %s: call %s could not be read (%s)",
+                        report.provider, call_id, error.code)  # fmt: skip
+            if self.failed >= MAX_FAILED_READS:
+                report.errors.append(f"{error.code} while reading calls")
+                log.warning("history sync %s: stopped reading calls after %d failures in a row",
+                            report.provider, self.failed)  # fmt: skip
+                return False
+            return True
+        self.failed = 0
         if call.call_id != call_id:
             report.skipped += 1  # an answer about another call is no answer about this one
         else:
-            report.detailed += _store(store, report, call, slugs, detailed=True)
-    store.mark_detail_asked(report.provider, call_id)  # (a read older than the row's news sets none)
-    return True
+            report.detailed += _store(self.store, report, call, self.slugs, detailed=True)
+        self.store.mark_detail_asked(report.provider, call_id)
+        return True
 
 
 def _store(
