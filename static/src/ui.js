@@ -8,7 +8,7 @@ import { clock, problemWords, statusWords, talkWords, timeLeftWords } from './me
 
 const IN_CALL = ['in-call', 'reconnecting'];
 const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
-const AT_REST = ['idle', 'ended', 'failed'];
+const AT_REST = ['ready', 'ended', 'failed'];
 const JOINED = ['waiting-agent', ...IN_CALL];
 // A browser that can share a screen, in a page (or frame) whose Permissions-Policy lets it.
 const POLICY = document.permissionsPolicy || document.featurePolicy;
@@ -41,7 +41,7 @@ const SHOWS = {
 export function createUi(root, find, { title, consentText = null, media = {} }) {
   const el = findElements(find);
   const view = {
-    state: 'idle',
+    state: 'ready',
     mode: 'voice', // this call's: voice, or text (a chat without the microphone)
     textOnly: media.text_only || 'off',
     pushToTalk: Boolean(media.push_to_talk),

@@ -111,7 +111,7 @@ def test_talk_to_the_agent(
     page.route("**/api/calls", hold_back)
     page.goto(f"{app.url}/talk/{slug}")
     call = page.locator("#call")
-    expect(call).to_have_attribute("data-state", "idle")
+    expect(call).to_have_attribute("data-state", "ready")
     expect(page.locator("#talk")).to_be_enabled()
 
     with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:

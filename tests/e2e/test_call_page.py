@@ -121,12 +121,12 @@ def test_a_call_from_start_to_transcript(
     page.add_init_script(RECORD_MICROPHONES)
     open_page(page, f"{app.url}/talk/demo", app.url)
     call = page.locator("#call")
-    expect(call).to_have_attribute("data-state", "idle")
+    expect(call).to_have_attribute("data-state", "ready")
     expect(page.locator("#status")).to_have_text("Ready when you are")
     expect(page.locator("#talk")).to_have_text(re.compile("Talk to Demo agent"))
     expect(page.locator("#talk")).to_be_enabled()
-    assert_accessible(page, app.url, "idle")
-    screenshots(page, shots, "idle")
+    assert_accessible(page, app.url, "ready")
+    screenshots(page, shots, "ready")
     expect(page.locator("#transcript")).not_to_have_attribute("tabindex", "0")  # empty: no Tab stop
 
     # Keyboard only: Tab reaches Talk, with a visible focus ring, and Enter starts the call.
@@ -291,7 +291,7 @@ def test_consent_is_asked_once_and_remembered(page: Page, stack: dict[str, Any],
     expect(consent).to_have_accessible_description(re.compile("This call is recorded and transcribed"))
     expect(talk).to_be_disabled()
     talk.click(force=True)  # a disabled button does nothing
-    assert page.locator("#call").get_attribute("data-state") == "idle"
+    assert page.locator("#call").get_attribute("data-state") == "ready"
 
     # The agent's look: dark theme even though the system prefers light, its accent and logo.
     assert computed(page, "body", "background-color") == DARK_BG

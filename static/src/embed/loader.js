@@ -168,7 +168,7 @@ function bindShell(shell, handle, options) {
   shell.launcher?.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
   shell.close?.addEventListener('click', () => handle.close());
   shell.frame.addEventListener('webcall:state', (event) => {
-    inCall = !['idle', 'ended', 'failed'].includes(event.detail.state);
+    inCall = !['ready', 'ended', 'failed'].includes(event.detail.state);
     shell.close?.setAttribute('aria-label', inCall ? 'End call and close' : 'Close');
     // The launcher closes the panel too, and with it the call: its name says so meanwhile.
     if (inCall) shell.launcher?.setAttribute('aria-label', `${options.label} (ends the call)`);
