@@ -191,8 +191,8 @@ class Settings(CatalogueSource):
     global_rate_limit: RateLimits = _var("WEBCALL_GLOBAL_RATE_LIMIT", "600/minute")  # all clients
     agent_calls_per_minute: PositiveInt = _var("WEBCALL_AGENT_CALLS_PER_MINUTE", 30)
     agent_daily_budget: PositiveInt = _var("WEBCALL_AGENT_DAILY_BUDGET", 1000)
-    # The longest call of an agent without its own max_call_s: a tab left open, or a bot, is not
-    # a call that runs (and costs) for hours.
+    # The longest call of an agent without its own max_call_s (ended by the server on self-hosted
+    # LiveKit, by the page for hosted providers, which document no such setting).
     max_call_s: int = _var("WEBCALL_MAX_CALL_S", 1800, ge=10, le=DAY_S)
     ratelimit_storage_uri: Annotated[str, AfterValidator(_storage)] = _var(
         "WEBCALL_RATELIMIT_STORAGE_URI", "memory://"

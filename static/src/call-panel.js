@@ -135,7 +135,8 @@ class CallPanel {
       },
       onAvailable: (hasDevices) => this.ui.set({ hasDevices }),
     });
-    const onChallenge = (shown) => this.ui.set({ challenged: shown }); // "Confirm you are human…"
+    // "Confirm you are human…" where a call waits on it (else only the phone form's check shows).
+    const onChallenge = config.web_bot_check ? (shown) => this.ui.set({ challenged: shown }) : undefined;
     this.botCheck = config.turnstile_site_key
       ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url, onChallenge)
       : null;
