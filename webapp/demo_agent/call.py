@@ -109,6 +109,8 @@ class Call:
             self._spawn(conversation.keep_time(max_call_s))
         for participant in self._room.remote_participants.values():
             self._on_participant_connected(participant)
+        if self.caller is not None:  # found while the agent was setting up: its tracks came unheard
+            self._take_tracks(self.caller)
         try:
             await self._ended.wait()
         finally:
@@ -214,9 +216,13 @@ class Call:
         if is_caller(participant) and not self._caller_found.done():
             logger.info("caller %s joined", participant.identity)
             self._caller_found.set_result(participant)
-            for publication in participant.track_publications.values():
-                if publication.track is not None:
-                    self._on_track_subscribed(publication.track, publication, participant)
+            self._take_tracks(participant)
+
+    def _take_tracks(self, participant: rtc.RemoteParticipant) -> None:
+        """The participant's tracks already subscribed, as if each had just been."""
+        for publication in participant.track_publications.values():
+            if publication.track is not None:
+                self._on_track_subscribed(publication.track, publication, participant)
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         """End the call when the caller leaves."""
@@ -235,6 +241,8 @@ class Call:
         """
         source = video_source_name(publication)
         if source and self._status and self.caller and participant.identity == self.caller.identity:
+            if publication.sid in self._watching:
+                return
             task = asyncio.create_task(watch_video(track, source, self._status))
             self._watching[publication.sid] = task
             task.add_done_callback(lambda _: self._watching.pop(publication.sid, None))

@@ -75,17 +75,33 @@ class Hearing:
         """Abandon the utterance in progress."""
         self._send(recognizer.CANCEL)
 
-    async def finish(self, utterance: int) -> Recognition:
-        """End the utterance in progress (number `utterance`) and wait for its words."""
+    def end(self, utterance: int) -> asyncio.Future[Recognition]:
+        """End the utterance in progress (number `utterance`) now; its words come in the future.
+
+        At once, not in a task: the next utterance may begin right after (two turns in one
+        chunk of audio), and its START must follow this END.
+        """
         final = self._finals[utterance] = asyncio.get_running_loop().create_future()
-        self._send(recognizer.END)
-        await self.wait_ready()  # a turn can end before the models are loaded (pre-connect audio)
         try:
+            self._send(recognizer.END)
+        except RecognizerError:
+            self._finals.pop(utterance, None)
+            raise
+        return final
+
+    async def words(self, utterance: int, final: asyncio.Future[Recognition]) -> Recognition:
+        """Wait for the words of an utterance `end` ended."""
+        try:
+            await self.wait_ready()  # a turn can end before the models are loaded (pre-connect audio)
             return await asyncio.wait_for(final, FINAL_TIMEOUT_S)
         except TimeoutError as exc:
             raise RecognizerError("the recogniser did not answer in time") from exc
         finally:
             self._finals.pop(utterance, None)
+
+    async def finish(self, utterance: int) -> Recognition:
+        """End the utterance in progress and wait for its words."""
+        return await self.words(utterance, self.end(utterance))
 
     async def aclose(self) -> None:
         """Stop the process."""

@@ -248,14 +248,22 @@ class CallerListener:
         self._heard_s += event.speech_s
         self._status.record_caller_audio(self._heard_s, self._taker.peak_dbfs)
         ended_at = time.monotonic() - (self._received - event.end) / SAMPLE_RATE
-        task = asyncio.create_task(self._finish_turn(turn, event, ended_at))
+        try:
+            final: asyncio.Future[Recognition] | None = self._hearing.end(turn.utterance)
+        except RecognizerError:
+            final = None
+        task = asyncio.create_task(self._finish_turn(turn, event, ended_at, final))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _finish_turn(self, turn: _Turn, event: Ended, ended_at: float) -> None:
+    async def _finish_turn(
+        self, turn: _Turn, event: Ended, ended_at: float, final: asyncio.Future[Recognition] | None
+    ) -> None:
         """Get the turn's words, show them as final and hand the turn to the conversation."""
         try:
-            recognition = await self._hearing.finish(turn.utterance)
+            if final is None:
+                raise RecognizerError("the recogniser is not running")
+            recognition = await self._hearing.words(turn.utterance, final)
         except RecognizerError as exc:
             logger.warning("no words for this turn: %s", exc)
             recognition = Recognition("")

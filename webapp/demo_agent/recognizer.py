@@ -20,6 +20,7 @@ import json
 import struct
 import sys
 import tempfile
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -108,6 +109,7 @@ class SpeechRecognizer:
         """Load the acoustic model twice (once per search) and build the domain model."""
         from pocketsphinx import Decoder
 
+        self.corpus = corpus
         vocabulary = {word for line in corpus.lower().splitlines() for word in line.split()}
         with tempfile.TemporaryDirectory(prefix="webcall-asr-") as directory:
             lm_path = build_domain_lm(corpus, Path(directory))
@@ -191,7 +193,7 @@ class SpeechRecognizer:
         """The decoder's words (alternate pronunciations folded) and their mean posterior."""
         words: list[Word] = []
         posteriors: list[float] = []
-        for segment in decoder.seg():  # type: ignore[attr-defined]
+        for segment in decoder.seg() or ():  # type: ignore[attr-defined]  # (None for a blip of audio)
             if is_filler(segment.word):
                 continue
             text = segment.word.split("(")[0]  # "what(2)" is the second way to say "what"
@@ -249,16 +251,22 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     send({"ready": True, "unknown_words": recognizer.unknown_words})
     utterance = 0
     for kind, payload in messages:
-        if kind == START:
-            utterance = int(json.loads(payload)["id"])
-            recognizer.start()
-        elif kind == AUDIO:
-            if (partial := recognizer.feed(payload)) is not None:
-                send({"partial": partial, "id": utterance})
-        elif kind == END:
-            send({"final": asdict(recognizer.finish()), "id": utterance})
-        elif kind == CANCEL:
-            recognizer.cancel()
+        try:
+            if kind == START:
+                utterance = int(json.loads(payload)["id"])
+                recognizer.start()
+            elif kind == AUDIO:
+                if (partial := recognizer.feed(payload)) is not None:
+                    send({"partial": partial, "id": utterance})
+            elif kind == END:
+                send({"final": asdict(recognizer.finish()), "id": utterance})
+            elif kind == CANCEL:
+                recognizer.cancel()
+        except Exception:  # one utterance the decoders choked on: no words for it, the call goes on
+            traceback.print_exc()
+            recognizer = SpeechRecognizer(recognizer.corpus)
+            if kind == END:
+                send({"final": asdict(Recognition("")), "id": utterance})
 
 
 if __name__ == "__main__":
