@@ -2,7 +2,9 @@
 
 nginx runs ``docs/nginx.conf`` (only addresses, names and certificates changed), with a
 certificate this test makes. It reaches gunicorn from 127.0.0.2, an address gunicorn does
-not trust, so nothing but ``WEBCALL_PUBLIC_URL`` tells the app it is served over https.
+not trust, so only the app's own settings, as the file's header gives them
+(``WEBCALL_PUBLIC_URL``, ``WEBCALL_TRUSTED_PROXIES=1``), tell it it is served over https
+(``tests/guards/test_origin.py`` shows ``WEBCALL_PUBLIC_URL`` alone is enough).
 Chromium opens ``https://…/talk/demo`` and talks to the demo agent through ``wss://``; the
 embed loader works on a second https origin.
 """

@@ -2,8 +2,9 @@
 
 Adding a provider is one module in this package (its settings model, its pure request
 builders and answer parsers, its adapter class and its ``PROVIDER``), a fake in
-``tests/fakes/`` and its tests. Settings, the catalogue, the pages, ``/readyz`` and the
-OpenAPI document all read this registry, so nothing else changes.
+``tests/fakes/`` and its tests, and its variables documented in ``.env.example``. Settings,
+the catalogue, the pages, ``/readyz`` and the OpenAPI document all read this registry, so
+nothing else changes.
 """
 
 from __future__ import annotations
