@@ -31,6 +31,7 @@ CATALOGUE = """
 provider = "ravan"
 agent_id = "{ravan}"
 allowed_variables = ["plan"]
+allowed_origins = ["https://shop.example.com"]
 [agents.ravan-phone.phone]
 enabled = true
 allowed_countries = ["US", "GB"]
@@ -62,6 +63,7 @@ cooldown_s = 0
 [agents.web-only]
 provider = "ravan"
 agent_id = "{ravan}"
+allowed_origins = ["https://other.example.com"]
 """
 
 
@@ -479,3 +481,15 @@ def test_one_solved_bot_check_dials_one_number_once(
         again = dial(NUMBER)
         assert (again.status_code, again.get_json()["error"]["code"]) == (403, "bot_check_failed")
     assert [r.json["phone_number"] for r in unleashx[1].requests if isinstance(r.json, dict)] == [NUMBER]
+
+
+def test_a_calls_status_answers_cors_for_its_own_agents_origins_only(app: Flask) -> None:
+    """A site allowed for another agent cannot read where this agent's callback is."""
+    call_id = ask(app, "ravan-phone").get_json()["call_id"]
+    allowed = {"Origin": "https://shop.example.com"}
+    status = app.test_client().get(f"/api/phone-calls/{call_id}", headers=allowed)
+    assert status.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+    other = app.test_client().get(
+        f"/api/phone-calls/{call_id}", headers={"Origin": "https://other.example.com"}
+    )
+    assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers

@@ -102,7 +102,10 @@ def create_phone_call() -> tuple[Response, int]:
 @limited(STATUS_POLLS, scope="phone-call-status")
 def phone_call(call_id: str) -> Response:
     """Where the call is: ringing (initiated), in progress, or how it ended."""
-    response = jsonify(phone_call_state(app_state(), call_id))
+    state = app_state()
+    answer = phone_call_state(state, call_id)
+    setattr(g, AGENT, state.settings.agents.get(answer["agent"] or ""))  # CORS for its agent's origins
+    response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     return response
 
