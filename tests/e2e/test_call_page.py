@@ -174,6 +174,9 @@ def test_a_call_from_start_to_transcript(
     expect(page.locator("#timer")).to_be_visible()
     expect(page.locator("#timer")).to_have_text(re.compile(r"^00:\d\d$"))
     assert_accessible(page, app.url, "in call")
+    page.emulate_media(color_scheme="dark")
+    assert_accessible(page, app.url, "in call, dark")
+    page.emulate_media(color_scheme="light")
     screenshots(page, shots, "in-call")
     # Down to a 320 px phone without sideways scrolling.
     page.set_viewport_size({"width": 320, "height": 640})
@@ -467,6 +470,7 @@ def test_failures_from_the_service(page: Page, context: BrowserContext, stack: d
     wait_for_state(waiting, "waiting-agent")
     expect(waiting.locator("#status")).to_have_text("Waiting for the agent…")
     expect(waiting.locator("#hangup")).to_be_visible()
+    assert_accessible(waiting, app.url, "waiting for the agent")
 
     # The provider refuses, then says it is busy: its words never reach the page, ours do.
     ravan = stack["fakes"]["ravan"][1]
@@ -548,6 +552,7 @@ addEventListener("DOMContentLoaded", function go() {
 
 def test_playback_blocked_until_the_caller_turns_sound_on(page: Page, stack: dict[str, Any]) -> None:
     app = stack["app"]
+    serve_axe(page, app.url)
     page.add_init_script(SAFARI_AUTOPLAY_AND_AUTOSTART)
     blocked = "webcall:error playback-blocked"
     with page.expect_console_message(lambda m: m.text == blocked, timeout=25_000):
@@ -557,6 +562,7 @@ def test_playback_blocked_until_the_caller_turns_sound_on(page: Page, stack: dic
     expect(page.locator("#resume-audio")).to_be_visible()
     expect(page.locator("#resume-audio")).to_be_focused()
     expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
+    assert_accessible(page, app.url, "playback blocked")
     assert page.evaluate("[...document.querySelectorAll('#call audio')].every((a) => a.paused)")
     page.click("#resume-audio")
     expect(page.locator("#error")).to_be_hidden()
