@@ -87,6 +87,8 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "find": lambda: store.find("sess-1"),
         "count_live": store.count_live,
         "calls_needing_detail": lambda: store.calls_needing_detail("ravan", attempt.received_at),
+        "calls_never_asked": lambda: store.calls_never_asked("ravan", None),
+        "mark_detail_asked": lambda: store.mark_detail_asked("ravan", "sess-1"),
         "latest_report": lambda: store.latest_report("ravan"),
         "unfinished_listing": lambda: store.unfinished_listing("ravan"),
         "begin_listing": lambda: store.begin_listing("ravan", None),

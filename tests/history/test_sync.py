@@ -715,3 +715,22 @@ def test_a_provider_failing_call_after_call_stops_the_reading(make_app: MakeApp,
     down = sync(app, "ravan")["ravan"]
     assert (down.detailed, down.skipped, len(down.errors)) == (0, 3, 1), down
     assert "while reading calls" in down.errors[0]
+    state.faults.clear()  # back up: the calls the outage met are read too
+    assert sync(app, "ravan")["ravan"].detailed == 5
+
+
+def test_recent_calls_the_provider_does_not_answer_for_are_not_asked_again_each_run(
+    make_app: MakeApp, ravan: Any
+) -> None:
+    """Within the week a call not read in full is asked again only on news of it: three that
+    failed must not stand before the older calls every run."""
+    app, state = make_app(), ravan[1]
+    for index, age in enumerate((1, 3, 3.1, 3.2)):  # the next run lists from a day before the first
+        add_session(state, RAVAN, id=f"s-{index}", status="completed", created_at=days_ago(age),
+                    started_at=days_ago(age))  # fmt: skip
+    state.faults = [Fault("delay", delay_s=0), Fault("delay", delay_s=0)]  # the list, s-0's record
+    state.faults += [Fault("status", status=404) for _ in range(3)]  # then the others are not found
+    assert sync(app, "ravan")["ravan"].skipped == 3
+    state.requests.clear()
+    assert sync(app, "ravan")["ravan"].skipped == 0
+    assert not [r for r in state.requests if "detail" in r.path]

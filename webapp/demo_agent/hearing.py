@@ -82,6 +82,8 @@ class Hearing:
         chunk of audio), and its START must follow this END.
         """
         final = self._finals[utterance] = asyncio.get_running_loop().create_future()
+        # Read even when nobody awaits it (a call ending first): no "exception never retrieved".
+        final.add_done_callback(lambda done: done.cancelled() or done.exception())
         try:
             self._send(recognizer.END)
         except RecognizerError:
@@ -98,6 +100,7 @@ class Hearing:
             raise RecognizerError("the recogniser did not answer in time") from exc
         finally:
             self._finals.pop(utterance, None)
+            final.cancel()  # (a no-op once it has its words)
 
     async def finish(self, utterance: int) -> Recognition:
         """End the utterance in progress and wait for its words."""

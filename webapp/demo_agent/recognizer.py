@@ -264,7 +264,10 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
                 recognizer.cancel()
         except Exception:  # one utterance the decoders choked on: no words for it, the call goes on
             traceback.print_exc()
-            recognizer = SpeechRecognizer(recognizer.corpus)
+            try:
+                recognizer = SpeechRecognizer(recognizer.corpus)  # fresh decoders
+            except Exception:
+                traceback.print_exc()  # keep the old ones: the next utterance starts them again
             if kind == END:
                 send({"final": asdict(Recognition("")), "id": utterance})
 

@@ -424,14 +424,20 @@ class CallStore:
     def calls_needing_detail(
         self, provider: str, since: datetime, *, live_since: datetime | None = None, limit: int = 500
     ) -> list[str]:
-        """The provider's ids of calls since ``since`` never read in full, or live since ``live_since``.
+        """The provider's ids of calls since ``since`` never read in full (and not asked about
+        since their last news), or live since ``live_since``.
 
         A call is read in full once; one still live is read again while it is younger than
-        ``live_since`` (default ``since``), not forever: some calls never report an end.
-        Raises :class:`CallLogError`.
+        ``live_since`` (default ``since``), not forever: some calls never report an end. One
+        the provider did not answer for is asked again only once something new was heard of
+        it (a list, a webhook). Raises :class:`CallLogError`.
         """
         live = and_(
             calls.c.status.not_in(sorted(FINAL_STATUSES)), calls.c.created_at >= (live_since or since)
+        )
+        unread = and_(
+            calls.c.detail_at.is_(None),
+            or_(calls.c.detail_asked_at.is_(None), calls.c.detail_asked_at < calls.c.updated_at),
         )
         with _recording(), self.engine.connect() as connection:
             rows = connection.execute(
@@ -440,7 +446,7 @@ class CallStore:
                     calls.c.provider == provider,
                     calls.c.provider_call_id.is_not(None),
                     calls.c.created_at >= since,
-                    or_(live, calls.c.detail_at.is_(None)),
+                    or_(live, unread),
                 )
                 .order_by(calls.c.created_at.desc())
                 .limit(limit)

@@ -362,10 +362,11 @@ def _read_in_full(
     the last day; then every call never asked about, however old (newest first; the rest the
     next run). Not those this run's list gave whole (Convoi's: its key's reads are few).
 
-    Each call asked about is noted (``detail_asked_at``), whatever the answer: a call the
-    provider does not know, cannot answer for or answers for unreadably is asked again only
-    while it is recent, so no call holds up the others. A refusal of our key or a rate limit
-    stops the reading, and so do ``MAX_FAILED_READS`` failures in a row (the provider is down).
+    Each call asked about is noted (``detail_asked_at``) once the provider answered, for it or
+    for a call after it: a call it does not know, refuses or fails on alone is asked again only
+    when something new is heard of it, so none holds up the others, and an outage costs no call
+    its record. Our key refused, a rate limit, or ``MAX_FAILED_READS`` failures in a row (the
+    provider down) stop the reading.
     """
     moment = now()
     window = since if since is not None else moment - DETAIL_WINDOW
@@ -387,7 +388,7 @@ class _Reading:
     store: CallStore
     report: SyncReport
     asked: set[str] = field(default_factory=set)
-    failed: int = 0
+    failing: list[str] = field(default_factory=list)  # unanswered, in a row: theirs, or the provider's
 
     def fresh(self, call_ids: list[str]) -> list[str]:
         """Those not asked about yet this run, nor given whole by its list."""
@@ -417,25 +418,32 @@ class _Reading:
             return False
         except ProviderError as error:
             report.skipped += 1
-            self.store.mark_detail_asked(report.provider, call_id)
-            if error.upstream_status in (400, 404, 409, 410, 422):
-                return True  # about this call (not found, gone, refused): the next ones are read
-            self.failed += 1  # the provider down, slow or broken
+            if error.upstream_status in (400, 404, 409, 410, 422):  # about this call: not found, gone
+                self.answered(call_id)
+                return True
+            # Down, slow or broken: noted as asked only once the provider answers for a later
+            # call (then it was this call's fault), so an outage costs no call its record.
+            self.failing.append(call_id)
             log.warning("history sync %s: call %s could not be read (%s)",
                         report.provider, call_id, error.code)  # fmt: skip
-            if self.failed >= MAX_FAILED_READS:
+            if len(self.failing) >= MAX_FAILED_READS:
                 report.errors.append(f"{error.code} while reading calls")
                 log.warning("history sync %s: stopped reading calls after %d failures in a row",
-                            report.provider, self.failed)  # fmt: skip
+                            report.provider, len(self.failing))  # fmt: skip
                 return False
             return True
-        self.failed = 0
         if call.call_id != call_id:
             report.skipped += 1  # an answer about another call is no answer about this one
         else:
             report.detailed += _store(self.store, report, call, self.slugs, detailed=True)
-        self.store.mark_detail_asked(report.provider, call_id)
+        self.answered(call_id)
         return True
+
+    def answered(self, call_id: str) -> None:
+        """Note the call as asked about, and those that failed just before it (the provider works)."""
+        for failed in (*self.failing, call_id):
+            self.store.mark_detail_asked(self.report.provider, failed)
+        self.failing.clear()
 
 
 def _store(

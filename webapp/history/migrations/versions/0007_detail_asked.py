@@ -22,6 +22,8 @@ INDEX = "ix_calls_provider_detail_asked_at_detail_at"
 
 def upgrade() -> None:
     """A nullable column (no call asked about yet) and the index that finds those never asked."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("SET LOCAL statement_timeout = 0")  # indexing a long call log takes its time
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("detail_asked_at", WHEN))
         batch.create_index(INDEX, ["provider", "detail_asked_at", "detail_at"])
