@@ -278,9 +278,9 @@ def test_call_log_and_admin_settings_are_checked(env: dict[str, str], problem: s
     with pytest.raises(ConfigError) as refused:
         Settings.from_mapping({**quick, **env})
     assert problem in str(refused.value)
-    for secret in ("short", "t" * 31, "w" * 40, "mysql://db/calls"):
-        if secret in env.values() and len(secret) > 8:
-            assert secret not in str(refused.value)
+    for value in env.values():  # a token or a database URL may hold a secret: never echoed
+        if len(value) > 8:
+            assert value not in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -276,7 +276,6 @@ def test_elevenlabs_gets_a_token_and_hands_the_page_its_first_message(
     assert answer["livekit"]["url"] == OfflineLiveKit.url
 
 
-@pytest.mark.parametrize("provider", ["zudu", "convoi", "retell", "elevenlabs"])
 def grants_and_dispatch(answer: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The token's video grants and the agent's dispatch metadata, from a call answer."""
     token = jwt.decode(answer["livekit"]["token"], OfflineLiveKit.api_secret, algorithms=["HS256"])
@@ -328,7 +327,7 @@ def test_a_mode_must_be_voice_or_text(make_app: MakeApp) -> None:
     assert error["message"] == "mode must be 'voice' or 'text'."
 
 
-@pytest.mark.parametrize("provider", ["zudu", "convoi"])
+@pytest.mark.parametrize("provider", ["zudu", "convoi", "retell", "elevenlabs"])
 def test_wrong_keys_are_our_problem_not_the_callers(make_app: MakeApp, provider: str, request: Any) -> None:
     request.getfixturevalue(provider)[1].api_key = "someone-elses-key"
     response = post(make_app(), {"agent": provider})

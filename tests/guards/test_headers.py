@@ -20,7 +20,9 @@ def test_pages_send_strict_headers(tmp_path: Path) -> None:
     assert "script-src 'self';" in csp and "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
     html = page.get_data(as_text=True)
     # No inline script runs: every <script> is a file of ours or a JSON data block.
-    for tag in html.split("<script")[1:]:
+    tags = html.split("<script")[1:]
+    assert tags
+    for tag in tags:
         opening = tag.split(">", 1)[0]
         assert 'src="/static/dist/' in opening or 'type="application/json"' in opening, opening
     assert page.headers["X-Content-Type-Options"] == "nosniff"
