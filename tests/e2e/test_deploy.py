@@ -197,19 +197,27 @@ def test_what_nginx_refuses_is_answered_in_json(deployment: dict[str, Any]) -> N
         assert client.get("/.errors/bad_request").status_code == 404  # error pages only
 
 
-def test_nginx_logs_a_webhook_without_its_token(deployment: dict[str, Any]) -> None:
-    """The token in a webhook's address is a secret: nginx's access log masks it, as the app's do."""
-    token = "whk-" + "5ecret" * 6
+def test_nginx_logs_no_webhook_or_demo_link_token(deployment: dict[str, Any]) -> None:
+    """The token in a webhook's address and a demo link's are secrets: nginx's access log masks
+    them, in the request line and in the referer a demo page's own requests send, as the app's
+    logs leave them out."""
+    token, demo_token = "whk-" + "5ecret" * 6, "demo." + "d3mo5ecret" * 4
+    demo_page = f"{deployment['app_url']}/demo/demo?t={demo_token}"
     with httpx.Client(base_url=deployment["app_url"], verify=False) as client:
         client.post(f"/webhooks/ravan/{token}", json={})
+        client.get(f"/demo/demo?t={demo_token}")
+        client.get("/healthz", headers={"Referer": demo_page})
     send_raw(deployment["app_url"], f"POST //webhooks//ravan/{token}?x=1 HTTP/1.1\r\nHost: x\r\n"
              "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
     access = Path(deployment["nginx"].log_path).parent / "nginx-access.log"
     wait_until(lambda: access.read_text().count("/webhooks") >= 2, timeout_s=5, what="nginx's access lines")
+    wait_until(lambda: "/healthz" in access.read_text(), timeout_s=5, what="nginx's access line for /healthz")
     text = access.read_text()
-    assert token not in text
+    assert token not in text and demo_token not in text
     assert '"POST /webhooks/ravan/*** HTTP/1.1"' in text
-    assert '"POST //webhooks//ravan/***?x=1 HTTP/1.1"' in text
+    assert '"POST //webhooks//ravan/***?*** HTTP/1.1"' in text
+    assert '"GET /demo/demo?*** HTTP/1.1"' in text
+    assert f'"{deployment["app_url"]}/demo/demo?***"' in text
 
 
 def test_the_app_not_answering_is_a_json_503_behind_nginx(artifacts: Path, tmp_path: Path) -> None:
