@@ -23,6 +23,8 @@ from tests.demo_agent.caller import (
     words_of,
 )
 from tests.support.aio import run_async
+from webapp.demo_agent.call import MAX_CHAT_READ
+from webapp.demo_agent.conversation import MAX_CHAT_CHARS
 
 pytestmark = pytest.mark.e2e
 
@@ -193,3 +195,28 @@ def test_a_pre_connect_buffer_after_the_wait_is_recorded_but_not_heard(
     words, log = run_async(asyncio.wait_for(late_preconnect(livekit_server, demo_agent, tmp_path), 60))
     assert words == "0"
     assert "after the track: not heard" in log.split(NO_BUFFER)[-1]
+
+
+async def endless_chat(server: Any, agent: Any) -> tuple[str, str]:
+    """A chat message that goes on and on (its stream kept open); return the answer and the log."""
+    caller, room = Caller(), f"demo-test-{uuid.uuid4().hex[:8]}"
+    await caller.join(server, room, "caller-dee", {"greeting": "Hi."})
+    try:
+        await caller.until(lambda: caller.agent_said("Hi."), 25, "the greeting")
+        writer = await caller.room.local_participant.stream_text(topic="lk.chat")
+        for _ in range(40):  # 40 kB: more than the agent reads of a message
+            await writer.write("pineapple " * 100)
+        await caller.until(lambda: caller.agent_said("I heard: pineapple"), 40, "the answer, said to its end")
+        await writer.aclose()
+        return caller.agent_said("I heard: pineapple")[0].text, agent.log()
+    finally:
+        await caller.leave()
+
+
+def test_a_chat_message_that_goes_on_is_answered_from_its_start(livekit_server: Any, demo_agent: Any) -> None:
+    """The agent reads the start of a chat message (what it answers from) and leaves the rest:
+    a message that never ends (or a pasted book) is answered without waiting for its end, and
+    never held whole in the agent's memory."""
+    answer, log = run_async(asyncio.wait_for(endless_chat(livekit_server, demo_agent), 80))
+    assert answer.split() == ["I", "heard:"] + ["pineapple"] * (MAX_CHAT_CHARS // len("pineapple ")), answer
+    assert f"{MAX_CHAT_READ} characters read" in log, log[-2000:]

@@ -17,7 +17,7 @@ from livekit import agents, rtc
 from livekit.rtc._proto.track_pb2 import AudioTrackFeature
 
 from .avatar import AgentAvatar
-from .conversation import Conversation
+from .conversation import MAX_CHAT_CHARS, Conversation
 from .greeting import greeting_from_metadata, max_call_s_from_metadata
 from .hearing import Hearing
 from .listener import CallerListener
@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 CALLER_WAIT_S = 30.0  # leave a room nobody joins, rather than greet it forever
 CALLER_READY_WAIT_S = 5.0  # then greet anyway: the caller may have no microphone
 TOPIC_CHAT = "lk.chat"  # text the caller types (livekit-client's sendText topic for chat)
+# What of a chat message is read: the answer uses its first MAX_CHAT_CHARS characters once its
+# runs of spaces are one, so a longer message (a pasted page, or a stream that never ends) is
+# not held in memory whole.
+MAX_CHAT_READ = 16 * MAX_CHAT_CHARS
 PRECONNECT_FEATURE = AudioTrackFeature.TF_PRECONNECT_BUFFER
 
 
@@ -186,16 +190,28 @@ class Call:
     async def _answer_chat(
         self, conversation: Conversation, reader: rtc.TextStreamReader, sender: str
     ) -> None:
-        """Read one chat message to the end and answer it, if it came from the caller."""
+        """Read the start of one chat message (up to MAX_CHAT_READ characters) and answer it, if it
+        came from the caller; the rest is left unread."""
+        if self.caller is None or sender != self.caller.identity:
+            reader.close()
+            logger.info("ignoring a chat message from %s, who is not the caller", sender)
+            return
+        parts: list[str] = []
+        read = 0
         try:
-            text = await reader.read_all()
+            async for chunk in reader:
+                parts.append(chunk)
+                read += len(chunk)
+                if read >= MAX_CHAT_READ:
+                    break
         except Exception as exc:  # a cut-off message is dropped; it must not end the call
             logger.warning("could not read a chat message from %s: %s", sender, exc)
             return
-        if self.caller is None or sender != self.caller.identity:
-            logger.info("ignoring a chat message from %s, who is not the caller", sender)
-            return
-        logger.info("chat from %s: %d characters", sender, len(text))
+        finally:
+            reader.close()  # one left before its end would stay subscribed for the process's life
+        text = "".join(parts)[:MAX_CHAT_READ]
+        cut = " read" if read >= MAX_CHAT_READ else ""
+        logger.info("chat from %s: %d characters%s", sender, len(text), cut)
         await conversation.answer_chat(text)
 
     def _spawn(self, coro: Any) -> None:
