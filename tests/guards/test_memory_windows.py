@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from limits import RateLimitItemPerSecond
+import pytest
+from limits import RateLimitItemPerDay, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.strategies import MovingWindowRateLimiter
 
+from webapp.guards.limits import Limits, parsed
 from webapp.guards.memory_windows import MemoryWindows
 
 
@@ -69,3 +71,41 @@ def test_a_turn_is_kept_for_the_longest_cooldown_past_the_sweep() -> None:
     storage.next_sweep = 0.0  # the sweep is due
     assert storage.take_turn("other", 0.05, 60) is None
     assert 59 < (storage.take_turn("number", 60, 60) or 0) < 60
+
+
+def test_a_full_table_drops_the_oldest_per_client_windows_and_never_a_budget(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A flood of clients (a /64 each) cannot grow the table past its size: the idle windows go
+    first, then the oldest counted per client; the all-clients ceiling and a budget stay."""
+    import webapp.calls.api  # noqa: F401  (its views declare the per-client scope)
+
+    limits = Limits("memory://")
+    storage = limits.strategy.storage
+    assert isinstance(storage, MemoryWindows)
+    storage.max_windows = 100
+    budget, ceiling, per_client = RateLimitItemPerDay(5), RateLimitItemPerMinute(1000), parsed("3/minute")[0]
+    assert limits.hit(budget, "agent-day", "demo") is None
+    for n in range(250):
+        assert limits.hit(ceiling, "all-clients", "all") is None
+        assert limits.hit(per_client, "per-client", f"2001:db8:0:{n:x}::/64") is None
+    assert len(storage.windows) <= 100
+    clients = [key.split("/")[2] for key in storage.windows if "/per-client/" in key]
+    kept = sorted(int(client.split(":")[3], 16) for client in clients)
+    assert len(kept) >= 50 and kept == list(range(250 - len(kept), 250))  # the newest clients
+    assert budget.key_for("agent-day", "demo") in storage.windows
+    assert limits.hit(ceiling, "all-clients", "all") is None  # the ceiling counted all 251
+    assert storage.get_moving_window(ceiling.key_for("all-clients", "all"), 1000, 60)[1] == 251
+    assert limits.hit(budget, "agent-day", "demo") is None  # the budget kept its first call
+    assert storage.get_moving_window(budget.key_for("agent-day", "demo"), 5, 86400)[1] == 2
+    newest = "2001:db8:0:f9::/64"  # the last client still has its count
+    assert [limits.hit(per_client, "per-client", newest) for _ in range(3)][-1] is not None
+    assert "dropped the" in caplog.text and "per-client windows" in caplog.text
+
+
+def test_a_full_table_of_windows_no_client_owns_is_never_cut() -> None:
+    storage = MemoryWindows()
+    storage.max_windows = 10
+    for n in range(20):
+        assert storage.acquire_entry(f"LIMITER/agent-day/agent-{n}/5/1/day", 5, 86400)
+    assert len(storage.windows) == 20

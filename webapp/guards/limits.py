@@ -75,6 +75,9 @@ RETRY_AFTER_S = 5  # a Redis restart or failover takes seconds
 # A Redis that stops answering (rather than refusing) is down too, not a wait until the OS
 # gives up: every command, connecting included, has this long (a healthy one takes < 1 ms).
 REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+# The scopes counted per client (each view's limits add theirs as they are declared): the windows
+# an in-memory table that is full may drop (see memory_windows), never a budget or a ceiling.
+PER_CLIENT_SCOPES: set[str] = {"agent-ip"}
 TURN_KEPT_S = 7 * 86400  # a number's newest call outlives the longest cooldown the catalogue allows
 # Limits.take_turn in Redis, as MemoryWindows.take_turn does it: the list holds a key's newest
 # two calls, newest first as in limits' own windows, so give_back's LPOP leaves the one before.
@@ -114,6 +117,8 @@ class Limits:
         storage = storage_from_string(storage_uri, wrap_exceptions=self.shared, **options)
         self.strategy = MovingWindowRateLimiter(storage)
         self.take_turn_script: Script | None = None  # sent by its hash, loaded once per server
+        if isinstance(storage, MemoryWindows):
+            storage.per_client_scopes = PER_CLIENT_SCOPES
         if isinstance(storage, RedisStorage):
             self.take_turn_script = cast("Redis", storage.get_connection()).register_script(TAKE_TURN)
 
@@ -266,6 +271,9 @@ def limited(
     that give the same scope share one allowance. Past it: 429 ``rate_limited`` with the exact
     ``Retry-After``.
     """
+
+    if key is per_client:
+        PER_CLIENT_SCOPES.add(scope)
 
     def decorate(view: F) -> F:
         @wraps(view)

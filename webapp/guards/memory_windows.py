@@ -8,20 +8,34 @@ expired ones leave from the front when the window is next read, and windows nobo
 any more are dropped by an occasional sweep on the calling thread. Same answers (the
 moving window is exact), no thread, O(1) per call.
 
+The table is bounded: a flood of clients (an IPv6 /48 holds 65,536 /64s, each counted on its own)
+would otherwise grow it by about 1 kB a window until the windows aged out, an hour for the
+hourly limits. Past ``MAX_WINDOWS`` the idle windows are swept at once and, if that is not
+enough, the oldest of the windows counted per client are dropped (such a client starts afresh;
+the all-clients ceiling, the agents' budgets and the numbers' cooldowns are never dropped).
+
 A phone number's cooldown is a record of its newest calls instead (:meth:`MemoryWindows.take_turn`),
 one for every agent's cooldown, as the Redis script in :mod:`.limits` keeps it.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 
 from limits.storage import MovingWindowSupport, Storage
 
 SCHEME = "webcall-memory"
 SWEEP_EVERY_S = 60.0  # windows idle for longer than their length are dropped this often
+MAX_WINDOWS = 100_000  # about 100 MB: a window is about 1 kB
+KEY_NAMESPACE = "LIMITER"  # the start of every key limits makes for an item (its default namespace)
+KEEP_WHEN_FULL = 0.9  # dropping per-client windows makes room for a tenth of the table at once
+
+log = logging.getLogger(__name__)
 
 
 class MemoryWindows(Storage, MovingWindowSupport):
@@ -34,6 +48,10 @@ class MemoryWindows(Storage, MovingWindowSupport):
         self.windows: dict[str, tuple[float, deque[float]]] = {}  # key -> (length in s, call times)
         self.lock = threading.Lock()  # a check and its count are one step
         self.next_sweep = time.time() + SWEEP_EVERY_S
+        self.max_windows = MAX_WINDOWS
+        # The scopes counted per client, whose windows may be dropped when the table is full (set
+        # by the limits that use this storage; none: no window is ever dropped).
+        self.per_client_scopes: Collection[str] = ()
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -94,6 +112,8 @@ class MemoryWindows(Storage, MovingWindowSupport):
         """``key``'s window with the calls older than ``expiry`` seconds gone."""
         entry = self.windows.get(key)
         if entry is None:
+            if len(self.windows) >= self.max_windows:
+                self._make_room(now)
             entry = self.windows[key] = (expiry, deque())
         window, cutoff = entry[1], now - expiry
         while window and window[0] < cutoff:
@@ -106,6 +126,25 @@ class MemoryWindows(Storage, MovingWindowSupport):
         for key in idle:
             del self.windows[key]
         self.next_sweep = now + SWEEP_EVERY_S
+
+    def _make_room(self, now: float) -> None:
+        """The table is full: sweep it now and, if every window is still in use, drop the oldest
+        per-client windows (the first in the table) down to ``KEEP_WHEN_FULL`` of it."""
+        self._sweep(now)
+        excess = len(self.windows) - int(self.max_windows * KEEP_WHEN_FULL)
+        prefixes = tuple(f"{KEY_NAMESPACE}/{scope}/" for scope in self.per_client_scopes)
+        if excess <= 0 or not prefixes:
+            return
+        per_client = (key for key in self.windows if key.startswith(prefixes))
+        oldest = list(itertools.islice(per_client, excess))
+        for key in oldest:
+            del self.windows[key]
+        log.warning(
+            "limits: %d windows in memory, the most kept: dropped the %d oldest per-client windows "
+            "(those clients' counts start again)",
+            self.max_windows,
+            len(oldest),
+        )
 
     # The rest of limits' storage interface: the fixed-window counters webcall does not use.
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
