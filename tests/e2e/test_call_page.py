@@ -437,6 +437,8 @@ def test_sales_demo_link(page: Page, stack: dict[str, Any], artifacts: Path, sho
     app = start_private_app(stack["livekit"], artifacts / "logs" / "call-page-demo-link")
     try:
         token = sign_demo_link(SECRET_KEY, "demo", {"company": "Acme", "name": "Jo"}, int(time.time()) + 600)
+        referers: list[str] = []  # what the page's own requests send: its origin, not the token
+        page.on("request", lambda r: referers.append(r.all_headers().get("referer", "")))
         open_page(page, f"{app.url}/demo/demo?t={token}", app.url)
         expect(page.locator("#call")).to_have_attribute("data-mode", "demo")
         expect(page.locator(".agent--hero")).to_be_visible()
@@ -447,6 +449,7 @@ def test_sales_demo_link(page: Page, stack: dict[str, Any], artifacts: Path, sho
         with page.expect_request(lambda r: r.url.endswith("/api/calls")) as sent:
             page.click("#talk")
         assert sent.value.post_data_json == {"agent": "demo", "demo_token": token, "mode": "voice"}
+        assert f"{app.url}/" in referers and not any(token in referer for referer in referers), referers
         wait_for_state(page, "in-call")
         # The link's variables reached the agent.
         expect(page.locator('#transcript [data-speaker="agent"]').first).to_contain_text(

@@ -55,6 +55,15 @@ def test_valid_demo_link_presets_the_variables(app: Flask) -> None:
     assert '"company": "Acme"' in claims["roomConfig"]["agents"][0]["metadata"]
 
 
+def test_the_demo_page_sends_no_token_in_its_referers(app: Flask) -> None:
+    """The page's own requests (assets, the API) send its origin as their referer, not its
+    address with the link's token, whether the link is good or refused."""
+    client = app.test_client()
+    for token in (link_token(company="Acme"), link_token(company="Acme") + "x"):
+        assert client.get(f"/demo/sales?t={token}").headers["Referrer-Policy"] == "strict-origin"
+    assert client.get("/talk/sales").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
 @pytest.mark.parametrize(
     ("mutate", "status"),
     [

@@ -38,7 +38,18 @@ def talk(slug: str) -> Response:
 
 @bp.get("/demo/<slug>")
 def demo(slug: str) -> Response:
-    """A branded full-page call; ``?t=`` carries a signed link's preset variables and expiry."""
+    """A branded full-page call; ``?t=`` carries a signed link's preset variables and expiry.
+
+    The page's own requests (its assets, the API) send its origin as their referer, not its
+    address: the link's token would otherwise be in every proxy's and CDN's referer log.
+    """
+    response = demo_page(slug)
+    response.headers["Referrer-Policy"] = "strict-origin"
+    return response
+
+
+def demo_page(slug: str) -> Response:
+    """The demo page for ``slug`` and the link's ``?t=``, or the error page saying why not."""
     settings = app_state().settings
     agent = settings.agents.get(slug)
     if agent is None:
