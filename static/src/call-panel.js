@@ -310,8 +310,15 @@ class CallPanel {
     const muted = mute.getAttribute('aria-pressed') !== 'true';
     this.current.setMuted(muted).then(
       // The button says so when it has focus; from the M key anywhere else, the page does.
-      () => mute.getRootNode().activeElement !== mute && this.ui.announce(muted ? 'Microphone muted' : 'Microphone on'),
-      () => {},
+      () => {
+        if (!muted) this.ui.clearError('unmute-failed');
+        if (mute.getRootNode().activeElement !== mute) this.ui.announce(muted ? 'Microphone muted' : 'Microphone on');
+      },
+      // The microphone could not be started again (unplugged, or the site's permission taken
+      // back): the call goes on, muted, and the caller is told why the agent can't hear them.
+      () => {
+        if (!muted) this.emit('error', { code: 'unmute-failed', message: this.ui.showError('unmute-failed') });
+      },
     );
   }
 

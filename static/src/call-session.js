@@ -33,6 +33,7 @@ export class CallSession {
     this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
     this.voice.setMuted(mode === 'text');
     this.timer = new CallTimer(panel.ui, panel.config.max_call_s, () => this.hangUp('time-limit'));
+    panel.ui.setTimer(0, this.timer.limitS); // not the last call's time, should #timer show early
     this.info = {}; // the API's answer: call_id, room, identity, …
     this.micTrack = null; // the microphone's LocalAudioTrack, once it is open
     this.startedAt = null; // when the agent answered (a Date), for the transcript file

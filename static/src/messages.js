@@ -63,6 +63,10 @@ const PROBLEMS = {
     'The connection was lost.',
     'Check your internet connection, then press Try again to call again.',
   ],
+  'unmute-failed': [
+    "Your microphone couldn't be turned back on, so the agent can't hear you.",
+    'Check that it is plugged in and that this site may use it, then press Mute (or M) to turn it on.',
+  ],
   'playback-blocked': [
     "Your browser paused the agent's voice.",
     'Press “Turn on sound” to hear the agent.',

@@ -411,6 +411,47 @@ def test_microphone_in_use_or_its_prompt_closed(page: Page, stack: dict[str, Any
     expect(page.locator("#error")).not_to_contain_text("site settings")
 
 
+def test_a_microphone_that_cannot_come_back_at_unmute_says_so_and_the_call_goes_on(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """Unmuting reopens the microphone when another one was picked while muted (or the device
+    went away): a getUserMedia that fails there left the caller muted with no word of why.
+    The page says so, the call goes on, and the next unmute that works clears it. The next
+    call's clock then starts at 00:00, not at this one's time."""
+    app = stack["app"]
+    page.add_init_script(
+        "const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);"
+        "navigator.mediaDevices.getUserMedia = (c) => window.__failMic"
+        " ? Promise.reject(new DOMException('Could not start audio source', 'NotReadableError')) : open(c);"
+    )
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call", 20_000)
+    page.click("#mute")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    page.click("#devices summary")
+    page.select_option("#mic-select", label="Fake Audio Input 2")  # opened at unmute
+    page.evaluate("window.__failMic = true")
+    page.click("#mute")
+    expect(page.locator("#error")).to_contain_text("couldn't be turned back on", timeout=10_000)
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")  # still muted, as it is
+    assert events(page, "error")[-1]["detail"]["code"] == "unmute-failed"
+    expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
+    page.evaluate("window.__failMic = false")
+    page.click("#mute")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#timer")).not_to_have_text("00:00", timeout=5_000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+    # The next call's clock starts from nothing (it shows while reconnecting, even before the agent).
+    page.click("#talk")
+    assert page.locator("#timer").text_content() == "00:00"
+    wait_for_state(page, "in-call", 20_000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+
+
 # ---------- a sales demo link ----------
 
 PRIVATE_AGENTS_TOML = """\

@@ -24,7 +24,7 @@ from livekit import api
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_call import participants, poll
-from tests.support.browser import assert_accessible, screenshots, serve_axe, wait_for_state
+from tests.support.browser import assert_accessible, screenshots, serve_axe, wait_for_js, wait_for_state
 from tests.support.livekit_server import LiveKitServer
 
 pytestmark = pytest.mark.e2e
@@ -426,6 +426,10 @@ def test_chat_instead_never_asks_for_the_microphone_and_gets_the_agents_text(
     speaker = page.locator("#speaker")
     expect(speaker).to_have_attribute("aria-pressed", "false")
     assert page.evaluate("[...document.querySelectorAll('#call audio')].every((a) => a.muted)")
+    # What livekit-client's startAudio() does ("Turn on sound", iOS coming back to the page):
+    # every element it attached unmuted. The voice stays off until the caller turns it on.
+    page.evaluate("document.querySelectorAll('#call audio').forEach((a) => { a.muted = false; })")
+    wait_for_js(page, "() => [...document.querySelectorAll('#call audio')].every((a) => a.muted)")
     assert_accessible(page, app.url, "chat")
     screenshots(page, shots, "chat")
     speaker.click()

@@ -110,10 +110,10 @@ class PushToTalk {
 
   /** The caller starts talking: the microphone opens and the agent's turn-taking is told. */
   press(how) {
-    if (!this.session || this.heldBy || this.button.hidden) return;
+    if (!this.session || this.heldBy || this.button.hidden || !this.micTrack) return;
     this.pressedAt = performance.now();
     this.show(how);
-    this.enqueue('mic', () => this.local?.setMicrophoneEnabled(true));
+    this.enqueue('mic', () => this.micTrack?.unmute());
     this.tell('start_turn');
   }
 
@@ -122,13 +122,18 @@ class PushToTalk {
     if (!this.heldBy) return;
     const heldMs = performance.now() - this.pressedAt;
     this.show(null);
-    this.enqueue('mic', () => this.local?.setMicrophoneEnabled(false));
+    this.enqueue('mic', () => this.micTrack?.mute());
     this.enqueue('agent', () => new Promise((resolve) => setTimeout(resolve, TAIL_MS)));
     this.tell(heldMs < MIN_TURN_MS ? 'cancel_turn' : 'end_turn');
   }
 
-  get local() {
-    return this.session?.room.room.localParticipant;
+  /**
+   * The published microphone (room.js publishes it muted), or null until it is: switched on and
+   * off itself, since setMicrophoneEnabled(true) before the publication exists would publish a
+   * second, open microphone that a release never closes.
+   */
+  get micTrack() {
+    return this.session?.room.room.localParticipant.getTrackPublication('microphone')?.track ?? null;
   }
 
   /** Runs `step` after every earlier one in `queue`; a failure does not stop the next. */
