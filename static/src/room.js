@@ -123,11 +123,17 @@ export class CallRoom {
     };
     // A failed check fails the call's request, which says why.
     const opened = micAfter ? micAfter.then(afterCheck, () => null) : this.openMicrophone(capture);
-    opened.then((pub) => pub?.track && this.report('mic', pub.track)).catch((err) => this.finish(micFailure(err)));
-    session
-      .then((call) => this.enter(call))
-      .then((entered) => entered && this.joined(agentJoinTimeoutS))
-      .catch((err) => this.finish(joinFailure(err)));
+    const entered = session.then((call) => this.enter(call));
+    entered.then((inRoom) => inRoom && this.joined(agentJoinTimeoutS)).catch((err) => this.finish(joinFailure(err)));
+    opened
+      .catch((err) => {
+        // livekit-client drops a microphone that waited 15 s for the room (PublishTrackError,
+        // 408): after a slow answer, it opens again once the room is entered.
+        if (err?.status !== 408 || this.over) throw err;
+        return entered.then((inRoom) => (inRoom && !this.over ? this.openMicrophone(capture) : null), () => null);
+      })
+      .then((pub) => pub?.track && this.report('mic', pub.track))
+      .catch((err) => this.finish(micFailure(err)));
     this.update();
   }
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
+from tests.e2e.test_media import caller
 from tests.fakes import Fault
 from tests.support.apps import DEMO_AGENT_NAME
 from tests.support.browser import (
@@ -448,6 +449,37 @@ def test_a_microphone_that_cannot_come_back_at_unmute_says_so_and_the_call_goes_
     page.click("#talk")
     assert page.locator("#timer").text_content() == "00:00"
     wait_for_state(page, "in-call", 20_000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+
+
+def test_an_answer_slower_than_the_sdks_15_s_wait_still_sends_the_microphone(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """The microphone opens in the click, and livekit-client drops one that waits 15 s for its
+    room (a PublishTrackError, 408): after an answer that slow (the page waits 20 s) the call
+    failed, though it had been created. It opens again once the room is entered."""
+    app = stack["app"]
+
+    def slow(route: Any) -> None:
+        time.sleep(16)  # the browser goes on meanwhile: the SDK's 15 s run out
+        route.continue_()
+
+    page.route("**/api/calls", slow)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    with page.expect_response(lambda r: r.url.endswith("/api/calls"), timeout=30_000) as created:
+        page.click("#talk")
+    room = created.value.json()["room"]
+    wait_for_state(page, "in-call", 20_000)
+    expect(page.locator("#error")).to_be_hidden()
+
+    # The server sees the caller's microphone published, and the page meters it.
+    def microphone_published() -> bool:
+        tracks = caller(stack["livekit"], room).get("tracks", [])
+        return any(track.get("source") == "MICROPHONE" for track in tracks)
+
+    wait_until(microphone_published, timeout_s=10, what="the caller's microphone in the room")
+    expect(page.locator("#mic-level[data-active]")).to_be_attached(timeout=10_000)
     page.click("#hangup")
     wait_for_state(page, "ended", 10_000)
 
