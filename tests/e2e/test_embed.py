@@ -319,8 +319,9 @@ def test_two_widgets_on_one_page_are_independent(
 def test_the_js_api_says_whether_a_call_started(
     page: Page, console_log: list[str], stack: dict[str, Any]
 ) -> None:
-    """`start()` resolves true only for a call it started; a panel closed while it loaded starts
-    none; a second `destroy()` takes no other widget with it."""
+    """`start()` resolves true only for a call it started (false for no such widget); a panel
+    closed while it loaded starts none; a second `destroy()` takes no other widget with it; a
+    widget its host takes out of the page ends its call."""
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url) if r.url.endswith("/api/calls") else None)
     page.goto(host_url(stack, "allowed", "two.html"))
@@ -346,6 +347,21 @@ def test_the_js_api_says_whether_a_call_started(
     )
     assert page.evaluate("webcall.widgets.map(w => w.label)") == ["Sales"]
     expect(page.locator("webcall-widget")).to_have_count(1)
+
+    # No widget for that agent (a typo, or asked before the page was parsed): a Promise of false.
+    assert page.evaluate("webcall.start('nobody')") is False
+    assert page.evaluate("webcall.open('nobody')") is False
+
+    # Taken out of the page by its host (a single-page app's next view) during a conversation:
+    # the call ends, and the API forgets the widget until it is put back.
+    assert page.evaluate(f"{sales}.start()") is True
+    expect(widget.locator("#call")).to_have_attribute("data-state", "in-call", timeout=20_000)
+    page.evaluate(f"window.__sales = {sales}; __sales.element.remove()")
+    # (its events no longer reach the page: it is out of the document)
+    wait_for_js(page, "() => __sales.element.shadowRoot.querySelector('#call').dataset.state === 'ended'")
+    assert page.evaluate("webcall.widgets.length") == 0
+    page.evaluate("document.body.append(__sales.element)")
+    assert page.evaluate("webcall.widgets.map(w => w.label)") == ["Sales"]
 
     # Removed by its host during a conversation, the widget hangs it up (not "cancelled").
     assert page.evaluate(f"{sales}.start()") is True

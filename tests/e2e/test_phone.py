@@ -70,6 +70,11 @@ def test_a_callback_from_the_call_page(page: Page, stack: dict[str, Any], artifa
     assert_accessible(page, app, "phone status")
     screenshots(page, artifacts / "screenshots", "phone-calling")
 
+    # "Call my phone instead" pressed again meanwhile: the call asked for is still followed.
+    opener.click()
+    expect(page.locator("#phone-status-text")).to_have_text("Calling you now…")
+    expect(form).to_be_hidden()
+
     # The provider reports the call answered, then over: the page follows within a poll or two.
     placed[0]["status"] = "in_progress"
     expect(page.locator("#phone-status-text")).to_have_text("You're on the call.", timeout=10_000)
@@ -80,6 +85,45 @@ def test_a_callback_from_the_call_page(page: Page, stack: dict[str, Any], artifa
     expect(page.locator("#phone-again")).to_be_visible()
     page.click("#phone-again")
     expect(page.locator("#phone-number")).to_be_focused()
+    expect(page.locator("#phone-consent")).not_to_be_checked()  # it was for the number called
+
+
+def refusal(code: str, status: int, retry_after_s: int | None = None) -> dict[str, Any]:
+    """What page.route fulfils a request with: the API's JSON error, and its Retry-After."""
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s else {}
+    body = {"error": {"code": code, "message": f"Refused: {code}.", "request_id": "r-1"}}
+    return {"status": status, "json": body, "headers": headers}
+
+
+def test_call_me_waits_as_long_as_a_refusal_says_and_a_lost_call_is_said(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """A 429 with Retry-After keeps Call me off until then (a number's own cooldown does not:
+    another number may be asked for); a status poll told the call is unknown stops and says so."""
+    answers = [refusal("rate_limited", 429, 2), refusal("number_cooldown", 429, 600)]
+    page.route(
+        "**/api/phone-calls", lambda route: route.fulfill(**answers.pop(0)) if answers else route.continue_()
+    )
+    page.route("**/api/phone-calls/*", lambda route: route.fulfill(**refusal("unknown_call", 404)))
+    page.goto(f"{stack['app'].url}/talk/callback")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    page.click("#phone-open")
+    page.check("#phone-consent")
+    fill_number(page, page, "4155552671")
+    submit = page.locator("#phone-submit")
+    submit.click()
+    expect(page.locator("#phone-problem")).to_contain_text("Refused: rate_limited.")
+    expect(submit).to_be_disabled()
+    expect(submit).to_be_enabled(timeout=4_000)
+    submit.click()
+    expect(page.locator("#phone-problem")).to_contain_text("Refused: number_cooldown.")
+    expect(submit).to_be_enabled()
+    submit.click()  # placed for real; its status is then refused as unknown
+    expect(page.locator("#phone-status-text")).to_have_text("Calling you now…")
+    expect(page.locator("#phone-status-text")).to_have_text(
+        "We can't follow this call here any more. You can ask for another call.", timeout=10_000
+    )
+    expect(page.locator("#phone-again")).to_be_visible()
 
 
 def test_refusals_are_plain_sentences_beside_the_field(page: Page, stack: dict[str, Any]) -> None:

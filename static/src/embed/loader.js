@@ -13,6 +13,8 @@ const LOAD_FAILED = {
   code: 'load_failed',
   message: 'The call panel could not be loaded. Please try again later.',
 };
+// Where Escape belongs to what has the focus (a checkbox's does not: it closes the panel).
+const TYPED_IN = 'input:not([type="checkbox"], [type="radio"]), textarea, select';
 const script = document.currentScript;
 const api = window.webcall?.widgets ? window.webcall : (window.webcall = createApi());
 
@@ -31,11 +33,32 @@ function createApi() {
     widgets,
     /** The first widget for `agent` (or the first of all). */
     get: (agent) => matching(agent)[0],
-    open: (agent) => matching(agent)[0]?.open(),
-    start: (agent, options) => matching(agent)[0]?.start(options),
+    // No such widget (yet: widgets mount once the page is parsed): false, as documented.
+    open: (agent) => matching(agent)[0]?.open() ?? Promise.resolve(false),
+    start: (agent, options) => matching(agent)[0]?.start(options) ?? Promise.resolve(false),
     close: (agent) => matching(agent).forEach((w) => w.close()),
     end: (agent) => matching(agent).forEach((w) => w.end()),
   };
+}
+
+/**
+ * <webcall-widget> tells its widget when the host page takes it out of the document (a single
+ * page app changing views): a call in it would go on unseen, the microphone open.
+ */
+function defineElement() {
+  if (customElements.get('webcall-widget')) return; // a second loader on the page
+  customElements.define(
+    'webcall-widget',
+    class extends HTMLElement {
+      connectedCallback() {
+        this.dispatchEvent(new Event('webcall-attached'));
+      }
+
+      disconnectedCallback() {
+        this.dispatchEvent(new Event('webcall-detached'));
+      }
+    },
+  );
 }
 
 /** Runs `fn` once the document is parsed: an async script may run before its body or slot. */
@@ -46,6 +69,7 @@ function whenParsed(fn) {
 
 /** One widget: its shell now, its panel and call code on first open; adds its handle to the API. */
 function createWidget(options) {
+  defineElement();
   const shell = createShell(options);
   const { host } = shell;
   let loading = null; // Promise of the mounted call UI (or null), while loading or loaded
@@ -121,6 +145,7 @@ function createWidget(options) {
     /** Ends any call and removes the widget from the page. */
     destroy() {
       call?.destroy();
+      call = null;
       host.remove();
       const index = api.widgets.indexOf(handle); // -1 after a first destroy()
       if (index >= 0) api.widgets.splice(index, 1);
@@ -135,10 +160,29 @@ function createWidget(options) {
     console.error(`webcall: no element matches data-inline="${options.inline}".`);
     return;
   }
-  api.widgets.push(handle);
+  followPlacement(handle);
   slot.append(host);
   emit('loaded', { agent: options.agent });
   if (options.inline) handle.open();
+}
+
+/**
+ * Out of the document (not just moved): the call ends and the page's API forgets the widget
+ * until it is put back; handle.destroy() is the way to remove it for good.
+ */
+function followPlacement(handle) {
+  const host = handle.element;
+  host.addEventListener('webcall-detached', () =>
+    queueMicrotask(() => {
+      if (host.isConnected) return;
+      handle.end();
+      const index = api.widgets.indexOf(handle);
+      if (index >= 0) api.widgets.splice(index, 1);
+    }),
+  );
+  host.addEventListener('webcall-attached', () => {
+    if (!api.widgets.includes(handle)) api.widgets.push(handle);
+  });
 }
 
 /** The element data-inline names, or null (none, or no selector at all: the host page's typo). */
@@ -176,7 +220,7 @@ function bindShell(shell, handle, options) {
   });
   shell.frame.addEventListener('keydown', (event) => {
     if (event.key !== 'Escape' || options.inline || inCall) return;
-    if (event.composedPath()[0].closest?.('input, textarea, select')) return;
+    if (event.composedPath()[0].closest?.(TYPED_IN)) return;
     handle.close();
   });
 }

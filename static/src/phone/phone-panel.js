@@ -18,6 +18,11 @@ const STATUS_WORDS = {
   unknown: 'Calling you now…',
 };
 const FINAL = new Set(['completed', 'no_answer', 'busy', 'voicemail', 'failed']);
+// Said when the page stops following a call it was told of (no status after POLL_FOR_MS, or a
+// call the server no longer knows): the phone itself has the rest.
+const NOT_FOLLOWED = "We can't follow this call here any more. You can ask for another call.";
+// Refusals about the number only: another number may be asked for at once.
+const PER_NUMBER = new Set(['number_cooldown', 'number_daily_cap']);
 // Where to send the caller's eyes (and focus) for each refusal.
 const FIELD_FOR = {
   invalid_phone_number: 'number',
@@ -62,7 +67,9 @@ class PhonePanel {
     };
     this.cleanups = [];
     this.formatter = null; // libphonenumber's AsYouType, once loaded
-    this.polling = null;
+    this.polling = null; // the call being followed: {timer}
+    this.lastStatus = null;
+    this.submitTimer = 0;
     this.destroyed = false;
   }
 
@@ -73,6 +80,7 @@ class PhonePanel {
     this.on(el.back, 'click', () => this.close());
     this.on(el.again, 'click', () => {
       this.showForm();
+      el.consent.checked = false; // the consent was for the number called: a new one asks again
       el.number.focus(); // the button has hidden itself
     });
     this.on(el.form, 'submit', (event) => this.submit(event));
@@ -90,8 +98,15 @@ class PhonePanel {
     this.cleanups.push(() => target.removeEventListener(type, listener));
   }
 
-  /** Shows the form (from "Call my phone instead"). */
+  /** Shows the form (from "Call my phone instead"), or the call still being followed. */
   open() {
+    if (this.polling) {
+      this.el.status.hidden = false;
+      this.el.open?.setAttribute('aria-expanded', 'true');
+      this.onToggle(true);
+      this.el.statusText.focus();
+      return;
+    }
     this.showForm();
     this.el.open?.setAttribute('aria-expanded', 'true');
     this.onToggle(true);
@@ -145,6 +160,7 @@ class PhonePanel {
     if (!el.consent.checked) return this.showProblem('Please confirm that we may call this number.', 'consent');
     this.showProblem(null);
     el.submit.disabled = true;
+    let waitS = 0;
     try {
       const call = await this.api.requestPhoneCall(this.config.phone.api_url, await this.body());
       if (!this.destroyed) this.showCalling(call); // (the phone rings all the same)
@@ -153,8 +169,11 @@ class PhonePanel {
       const code = error.code || 'network';
       this.showProblem(error.message || 'The call could not be requested. Please try again.', FIELD_FOR[code]);
       this.emit('error', { code, message: error.message, channel: 'phone' });
+      if (!PER_NUMBER.has(code)) waitS = error.retryAfterS || 0; // "try again in N seconds": not sooner
     } finally {
-      el.submit.disabled = false;
+      clearTimeout(this.submitTimer);
+      if (waitS) this.submitTimer = setTimeout(() => (el.submit.disabled = false), waitS * 1000);
+      else el.submit.disabled = false;
     }
   }
 
@@ -191,6 +210,7 @@ class PhonePanel {
     el.status.hidden = false;
     el.again.hidden = true;
     el.statusNumber.textContent = call.phone_number;
+    this.lastStatus = null; // a new call: its first status is news
     this.showStatus(call.status, call.call_id);
     el.statusText.focus(); // the form that had the keyboard is gone: the news has it now
     this.poll(`${this.config.phone.api_url}/${encodeURIComponent(call.call_id)}`, call.call_id);
@@ -208,28 +228,47 @@ class PhonePanel {
     }
   }
 
-  /** Asks for the status every few seconds while the call is live. */
+  /**
+   * Asks for the status a few seconds after each answer while the call is live (one request at
+   * a time, so a late answer never undoes a newer one), longer when the server says to wait.
+   */
   poll(url, callId) {
     this.stopPolling();
     const until = Date.now() + POLL_FOR_MS;
-    this.polling = setInterval(async () => {
-      if (Date.now() > until) return this.stopPolling();
+    const following = { timer: 0 };
+    this.polling = following;
+    const ask = async () => {
+      if (Date.now() > until) return this.notFollowed();
+      let waitMs = POLL_MS;
       try {
-        this.showStatus((await this.api.getStatus(url)).status, callId);
-      } catch {
-        // A missed poll is not a failed call: the next one asks again.
+        const { status } = await this.api.getStatus(url);
+        if (this.polling === following) this.showStatus(status, callId);
+      } catch (error) {
+        // A missed poll is not a failed call: the next one asks again, unless the call is gone.
+        if (this.polling === following && error.code === 'unknown_call') return this.notFollowed();
+        waitMs = Math.max(waitMs, (error.retryAfterS || 0) * 1000);
       }
-    }, POLL_MS);
+      if (this.polling === following) following.timer = setTimeout(ask, waitMs);
+    };
+    following.timer = setTimeout(ask, POLL_MS);
+  }
+
+  /** The page stops following the call, says so, and offers another. */
+  notFollowed() {
+    this.stopPolling();
+    this.el.statusText.textContent = NOT_FOLLOWED;
+    this.el.again.hidden = false;
   }
 
   stopPolling() {
-    clearInterval(this.polling);
+    clearTimeout(this.polling?.timer);
     this.polling = null;
   }
 
   destroy() {
     this.destroyed = true;
     this.stopPolling();
+    clearTimeout(this.submitTimer);
     this.cleanups.forEach((cleanup) => cleanup());
     this.cleanups.length = 0;
   }
