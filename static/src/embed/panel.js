@@ -3,6 +3,7 @@
  * its stylesheet and call code. Every failure becomes a {code, message} the panel can show.
  */
 
+const TIMEOUT_MS = 20_000; // as the call's own requests (api.js): a stalled fetch must not load for ever
 const NETWORK = {
   code: 'network',
   message: "We couldn't reach the call service. Check your connection, then open this panel again.",
@@ -16,6 +17,7 @@ export async function fetchPanel(base, agent) {
     response = await fetch(new URL(`embed/${encodeURIComponent(agent)}/panel`, base), {
       headers: { Accept: 'application/json' },
       credentials: 'omit',
+      signal: AbortSignal.timeout?.(TIMEOUT_MS),
     });
     data = await response.json().catch(() => null);
   } catch {
