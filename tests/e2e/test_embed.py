@@ -370,6 +370,26 @@ def test_the_js_api_says_whether_a_call_started(
     assert page.evaluate("__ends") == ["hangup", "hangup"]
 
 
+def test_a_widget_taken_out_while_its_panel_loads_works_when_put_back(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """A single-page app moves the widget out and back (a view rendered twice) while its panel
+    loads: the panel is kept, not destroyed (only destroy() does that), so Talk works when it
+    is back."""
+    page.goto(host_url(stack, "allowed", "two.html"))
+    expect(page.locator("webcall-widget")).to_have_count(2)
+    support = "webcall.widgets.find(w => w.label === 'Support')"
+    page.evaluate(f"window.__s = {support}; window.__opened = __s.open(); __s.element.remove()")
+    page.wait_for_timeout(500)  # the panel's fetch and code meanwhile (its styles wait for the page)
+    page.evaluate("document.body.append(__s.element)")
+    assert page.evaluate("__opened") is True
+    assert page.evaluate("__s.start()") is True
+    widget = page.locator("webcall-widget").filter(has=page.locator(".launcher", has_text="Support"))
+    expect(widget.locator("#call")).to_have_attribute("data-state", "in-call", timeout=20_000)
+    page.evaluate("__s.end()")
+    expect(widget.locator("#call")).to_have_attribute("data-state", "ended")
+
+
 @pytest.mark.parametrize("viewport", [(360, 640), (740, 360)], ids=["phone", "sideways"])
 def test_on_a_small_screen_the_panel_takes_the_whole_viewport(
     page: Page, console_log: list[str], stack: dict[str, Any], viewport: tuple[int, int]

@@ -20,6 +20,7 @@ const api = window.webcall?.widgets ? window.webcall : (window.webcall = createA
 
 if (script?.dataset.agent) {
   const options = readOptions(script);
+  defineElement();
   whenParsed(() => createWidget(options));
 } else {
   console.error('webcall: add data-agent="<agent slug>" to the embed.js <script> tag.');
@@ -69,11 +70,11 @@ function whenParsed(fn) {
 
 /** One widget: its shell now, its panel and call code on first open; adds its handle to the API. */
 function createWidget(options) {
-  defineElement();
   const shell = createShell(options);
   const { host } = shell;
   let loading = null; // Promise of the mounted call UI (or null), while loading or loaded
   let call = null; // mountCall's controller, once mounted
+  let destroyed = false; // by destroy(): taken out of the page but kept, a widget may come back
 
   const emit = emitter(host);
 
@@ -82,7 +83,7 @@ function createWidget(options) {
     return fetchPanel(options.base, options.agent)
       .then(async (panel) => {
         call = await mountPanel(shell, panel, options);
-        if (!host.isConnected) call.destroy(); // removed while it loaded
+        if (destroyed) call.destroy(); // while it loaded
         emit('ready', { agent: options.agent });
         return call;
       })
@@ -145,7 +146,7 @@ function createWidget(options) {
     /** Ends any call and removes the widget from the page. */
     destroy() {
       call?.destroy();
-      call = null;
+      destroyed = true;
       host.remove();
       const index = api.widgets.indexOf(handle); // -1 after a first destroy()
       if (index >= 0) api.widgets.splice(index, 1);
