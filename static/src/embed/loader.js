@@ -148,8 +148,7 @@ function createWidget(options) {
       call?.destroy();
       destroyed = true;
       host.remove();
-      const index = api.widgets.indexOf(handle); // -1 after a first destroy()
-      if (index >= 0) api.widgets.splice(index, 1);
+      forget(handle);
     },
   };
 
@@ -177,13 +176,18 @@ function followPlacement(handle) {
     queueMicrotask(() => {
       if (host.isConnected) return;
       handle.end();
-      const index = api.widgets.indexOf(handle);
-      if (index >= 0) api.widgets.splice(index, 1);
+      forget(handle);
     }),
   );
   host.addEventListener('webcall-attached', () => {
     if (!api.widgets.includes(handle)) api.widgets.push(handle);
   });
+}
+
+/** Takes `handle` out of window.webcall.widgets (if it is there: destroy() may come twice). */
+function forget(handle) {
+  const index = api.widgets.indexOf(handle);
+  if (index >= 0) api.widgets.splice(index, 1);
 }
 
 /** The element data-inline names, or null (none, or no selector at all: the host page's typo). */

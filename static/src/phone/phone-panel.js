@@ -100,16 +100,12 @@ class PhonePanel {
 
   /** Shows the form (from "Call my phone instead"), or the call still being followed. */
   open() {
-    if (this.polling) {
-      this.el.status.hidden = false;
-      this.el.open?.setAttribute('aria-expanded', 'true');
-      this.onToggle(true);
-      this.el.statusText.focus();
-      return;
-    }
-    this.showForm();
+    const following = Boolean(this.polling);
+    if (following) this.el.status.hidden = false;
+    else this.showForm();
     this.el.open?.setAttribute('aria-expanded', 'true');
     this.onToggle(true);
+    if (following) return this.el.statusText.focus();
     this.loadFormatter();
     this.el.number.focus();
   }
