@@ -310,16 +310,18 @@ class CallPanel {
     const muted = mute.getAttribute('aria-pressed') !== 'true';
     this.current.setMuted(muted).then(
       // The button says so when it has focus; from the M key anywhere else, the page does.
-      () => {
-        if (!muted) this.ui.clearError('unmute-failed');
-        if (mute.getRootNode().activeElement !== mute) this.ui.announce(muted ? 'Microphone muted' : 'Microphone on');
-      },
-      // The microphone could not be started again (unplugged, or the site's permission taken
-      // back): the call goes on, muted, and the caller is told why the agent can't hear them.
-      () => {
-        if (!muted) this.emit('error', { code: 'unmute-failed', message: this.ui.showError('unmute-failed') });
-      },
+      () => mute.getRootNode().activeElement !== mute && this.ui.announce(muted ? 'Microphone muted' : 'Microphone on'),
+      () => !muted && this.unmuteFailed(),
     );
+  }
+
+  /**
+   * The microphone could not be started again (unplugged, or the site's permission taken back)
+   * at unmute or a push-to-talk press: the call goes on, muted, and the caller is told why the
+   * agent can't hear them (until an unmute works: the session's muted hook).
+   */
+  unmuteFailed() {
+    this.emit('error', { code: 'unmute-failed', message: this.ui.showError('unmute-failed') });
   }
 
   /** "Turn on sound": unlocks audio with the caller's click, then the warning goes. */

@@ -129,7 +129,11 @@ export class CallSession {
         this.micTrack = track;
         if (this.room.connected) this.meters.watch(levels.mic, track.mediaStreamTrack);
       },
-      muted: (muted) => ui.set({ muted }),
+      muted: (muted, lost) => {
+        ui.set({ muted });
+        if (lost) emit('error', { code: 'mic-lost', message: ui.showError('mic-lost') });
+        else if (!muted) ['mic-lost', 'unmute-failed'].forEach((code) => ui.clearError(code));
+      },
       playback: (canPlay) => this.onPlayback(canPlay),
       line: (line) => transcript.show(line),
       drop: (id) => transcript.remove(id),

@@ -67,6 +67,11 @@ const PROBLEMS = {
     "Your microphone couldn't be turned back on, so the agent can't hear you.",
     'Check that it is plugged in and that this site may use it, then press Mute (or M) to turn it on.',
   ],
+  // Its device went away mid-call and the browser had no other to fall back on: muted.
+  'mic-lost': [
+    "Your microphone stopped, so the agent can't hear you.",
+    'Check that it is plugged in and that this site may use it, then press Mute (or M) to turn it on.',
+  ],
   'playback-blocked': [
     "Your browser paused the agent's voice.",
     'Press “Turn on sound” to hear the agent.',
@@ -172,7 +177,7 @@ export function timeLeftWords(leftS) {
  * [what went wrong, what to do] for an error code; API errors bring their own words. With
  * `canChat` (the agent takes chats), a microphone problem also offers the chat.
  */
-export function problemWords(code, apiMessage, canChat = false) {
+export function problemWords(code, apiMessage, canChat = false, pushToTalk = false) {
   if (apiMessage) {
     const what = firstSentence(apiMessage);
     return [what, apiMessage.slice(what.length).trim()];
@@ -183,6 +188,12 @@ export function problemWords(code, apiMessage, canChat = false) {
       : code === 'camera-denied'
         ? ['Camera access is blocked.', unblockWords('Camera', 'then press Camera again.')]
         : PROBLEMS[code] || ['Something went wrong.', 'Please try again.'];
-  const chat = canChat && code.startsWith('mic-') ? ' Or press “Chat instead” to type to the agent.' : '';
-  return [what, fix + chat];
+  if (pushToTalk && MID_CALL_MIC.includes(code)) return [what, fix.replace(MUTE_STEP, 'hold to talk again.')];
+  // Before a call: a microphone problem need not stop a chat. In one, the call goes on.
+  const chat = canChat && code.startsWith('mic-') && !MID_CALL_MIC.includes(code);
+  return [what, fix + (chat ? ' Or press “Chat instead” to type to the agent.' : '')];
 }
+
+// The microphone's problems in a call, and their last step (push-to-talk has no Mute button).
+const MID_CALL_MIC = ['unmute-failed', 'mic-lost'];
+const MUTE_STEP = 'press Mute (or M) to turn it on.';

@@ -64,7 +64,8 @@ const NORMAL_ENDS = new Map([
 
 /**
  * hooks: phase(state), connected(), agent(participant), audio(track, subscribed),
- * video(track, subscribed), mic(track), muted(bool), playback(canPlay), abilities({chat}),
+ * video(track, subscribed), mic(track), muted(muted, lost) (`lost`: livekit-client muted a
+ * microphone whose device went away), playback(canPlay), abilities({chat}),
  * end(outcome) where outcome is {reason} for a normal end or {code, message?, retryAfterS?} for a
  * failure; and the protocol's agentState(state), line(line), drop(id), toolCall(call) (see
  * protocols/index.js).
@@ -82,6 +83,7 @@ export class CallRoom {
     this.mic = mic;
     this.micReady = mic === 'none';
     this.micWaits = false; // for the bot check (join)
+    this.micEnded = false; // its device went away, and livekit-client has not restarted it yet
     this.connected = false;
     this.reconnecting = false;
     this.agent = null;
@@ -195,6 +197,7 @@ export class CallRoom {
 
   /** Mutes or unmutes the published microphone; the muted hook confirms. */
   setMuted(muted) {
+    if (muted) this.micEnded = false; // the caller's own mute, even of a microphone that just ended
     return this.room.localParticipant.setMicrophoneEnabled(!muted);
   }
 
@@ -262,10 +265,17 @@ export class CallRoom {
         this.report('mic', pub.track);
         // A new MediaStreamTrack to meter whenever livekit-client restarts the microphone: another
         // one picked (at once, or at unmute when picked while muted), or the device unplugged.
-        pub.track.on(TrackEvent.Restarted, (track) => this.report('mic', track));
+        pub.track
+          .on(TrackEvent.Restarted, (track) => {
+            this.micEnded = false;
+            this.report('mic', track);
+          })
+          // The device went away (unplugged, or taken by the system): livekit-client tries the
+          // default one, and mutes the microphone when it can't (the muted hook's `lost`).
+          .on(TrackEvent.Ended, () => (this.micEnded = true));
       })
       .on(RoomEvent.TrackMuted, (pub, p) => {
-        if (p === local && pub.source === MIC) this.report('muted', true);
+        if (p === local && pub.source === MIC) this.report('muted', true, this.micEnded);
       })
       .on(RoomEvent.TrackUnmuted, (pub, p) => {
         if (p === local && pub.source === MIC) this.report('muted', false);

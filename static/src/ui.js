@@ -115,7 +115,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     showError: (code, apiMessage, requestId, { quiet = false } = {}) => {
       if (quiet) el.error.setAttribute('aria-live', 'off');
       else el.error.removeAttribute('aria-live');
-      return showError(el, code, apiMessage, view.textOnly === 'allowed', requestId);
+      return showError(el, code, apiMessage, view, requestId);
     },
     /** Hides the problem shown (only if it is `code`, when given). */
     clearError(code) {
@@ -157,11 +157,12 @@ function findElements(find) {
 }
 
 /**
- * See createUi's showError; with `canChat`, a microphone problem offers the chat instead. A
- * `requestId` shows below, so a screenshot of the problem leads to its log lines and record.
+ * See createUi's showError; where the agent also chats, a microphone problem before a call
+ * offers the chat instead. A `requestId` shows below, so a screenshot of the problem leads to its
+ * log lines and record.
  */
-function showError(el, code, apiMessage, canChat, requestId = null) {
-  const [what, fix] = problemWords(code, apiMessage, canChat);
+function showError(el, code, apiMessage, view, requestId = null) {
+  const [what, fix] = problemWords(code, apiMessage, view.textOnly === 'allowed', view.pushToTalk);
   const strong = document.createElement('strong');
   strong.textContent = what;
   el.error.replaceChildren(...(fix ? [strong, ' ', fix] : [strong]));

@@ -551,6 +551,98 @@ def test_push_to_talk_sends_audio_only_while_held_and_the_turn_ends_on_release(
         context.close()
 
 
+# ---------- a microphone lost mid-call ----------
+
+# Every microphone track the page is given; `window.__failMic` makes the next ones fail to open.
+LOSABLE_MIC = """
+const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+window.__mics = [];
+navigator.mediaDevices.getUserMedia = (constraints) => window.__failMic
+  ? Promise.reject(new DOMException("Could not start audio source", "NotReadableError"))
+  : open(constraints).then((stream) => { window.__mics.push(...stream.getAudioTracks()); return stream; });
+"""
+# The device goes away, with no other to fall back on: the browser ends the live track.
+UNPLUG = """() => {
+  window.__failMic = true;
+  for (const track of window.__mics.filter((t) => t.readyState === "live")) {
+    track.stop();
+    track.dispatchEvent(new Event("ended"));
+  }
+}"""
+
+
+def mic_muted(server: LiveKitServer, room: str) -> bool | None:
+    """Whether the server sees the caller's microphone muted (None: not published)."""
+    tracks = [t for t in caller(server, room).get("tracks", []) if t.get("source") == "MICROPHONE"]
+    return bool(tracks[0].get("muted")) if tracks else None
+
+
+def test_a_microphone_lost_mid_call_is_said_and_comes_back_at_unmute(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """An unplugged microphone with nothing to fall back on: livekit-client mutes it, and the
+    page said only "muted", as if the caller had pressed Mute. It says the microphone stopped
+    (webcall:error mic-lost), the call goes on, and an unmute that finds a device clears it."""
+    app, livekit = stack["app"], stack["livekit"]
+    page.add_init_script(LOSABLE_MIC)
+    room = start_call(page, app.url, "demo", muted=False)
+    assert poll(lambda: mic_muted(livekit, room) is False, timeout_s=10)
+    page.evaluate(UNPLUG)
+    error = page.locator("#error")
+    expect(error).to_contain_text("Your microphone stopped", timeout=10_000)
+    expect(error).to_contain_text("press Mute (or M)")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    assert events(page, "error")[-1]["code"] == "mic-lost"
+    assert poll(lambda: mic_muted(livekit, room) is True, timeout_s=10)
+    expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
+
+    page.evaluate("window.__failMic = false")  # plugged back in
+    page.click("#mute")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false", timeout=10_000)
+    expect(error).to_be_hidden()
+    assert poll(lambda: mic_muted(livekit, room) is False, timeout_s=10)
+    assert page.evaluate(MIC_ENABLED) == [True]
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
+def test_push_to_talk_says_when_the_microphone_is_lost_or_cannot_open(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """Push-to-talk has no Mute button: a microphone lost while held, and a press that cannot
+    open it again (a failure the page swallowed, so the caller talked to no one), are said with
+    what to do there; a press that works clears it."""
+    app = stack["app"]
+    page.add_init_script(LOSABLE_MIC)
+    start_call(page, app.url, "walkie", muted=False)
+    ptt, error = page.locator("#ptt"), page.locator("#error")
+    ptt.focus()
+    page.keyboard.down(" ")
+    expect(ptt).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function("window.__pcs.some((pc) => pc.getSenders().some((s) => s.track?.enabled))")
+    page.evaluate(UNPLUG)  # while held
+    expect(error).to_contain_text("Your microphone stopped", timeout=10_000)
+    expect(error).to_contain_text("hold to talk again")
+    expect(error).not_to_contain_text("Mute")
+    page.keyboard.up(" ")
+    assert [e["code"] for e in events(page, "error")] == ["mic-lost"]
+
+    page.keyboard.down(" ")  # the device is still gone
+    expect(error).to_contain_text("couldn't be turned back on", timeout=10_000)
+    expect(error).to_contain_text("hold to talk again")
+    page.keyboard.up(" ")
+    assert [e["code"] for e in events(page, "error")] == ["mic-lost", "unmute-failed"]
+
+    page.evaluate("window.__failMic = false")
+    page.keyboard.down(" ")
+    expect(error).to_be_hidden(timeout=10_000)
+    page.wait_for_function(f"({MIC_ENABLED})().includes(true)")
+    page.keyboard.up(" ")
+    expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
 # ---------- inside the embeds ----------
 
 

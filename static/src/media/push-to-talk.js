@@ -113,7 +113,7 @@ class PushToTalk {
     if (!this.session || this.heldBy || this.button.hidden || !this.micTrack) return;
     this.pressedAt = performance.now();
     this.show(how);
-    this.enqueue('mic', () => this.micTrack?.unmute());
+    this.enqueue('mic', () => this.micTrack?.unmute().catch(() => this.session && this.panel.unmuteFailed()));
     this.tell('start_turn');
   }
 
