@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.e2e.test_call import INBOUND_AUDIO, poll
 from tests.support.browser import wait_for_js, wait_on_page
@@ -176,6 +176,7 @@ def test_widget_on_a_denied_site_is_refused(
     expect(problem).to_contain_text("Calls aren't available on this site.")
     expect(problem).to_contain_text("This site is not allowed to start calls with this agent.")
     expect(widget.locator("#talk")).to_have_count(0)
+    expect(widget.get_by_role("button", name="Try again")).to_have_count(0)  # it would be refused again
     assert received(page, "error")[0]["detail"]["code"] == "origin_not_allowed"
     # No call code was loaded and no call was asked for.
     assert not [r for r in requests if "/api/calls" in r or "widget.js" in r], requests
@@ -472,6 +473,37 @@ def test_inline_widget_renders_in_place(page: Page, console_log: list[str], stac
     expect(widget.locator(".launcher")).to_have_count(0)
     box = widget.bounding_box()
     assert box and box["width"] <= 420 and box["y"] > 0  # in the page's flow, not floating
+
+
+def test_an_inline_panel_that_failed_to_load_offers_try_again(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """An inline panel has no launcher to open it again: after a failed load it said "open this
+    panel again" with no way to, short of reloading the host page. Try again loads it, and the
+    keyboard that pressed it lands on Talk. A refused site gets no Try again (above)."""
+    failures = [1]
+
+    def fail_once(route: Route) -> None:
+        if failures:
+            failures.pop()
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+
+    page.route("**/embed/*/panel", fail_once)
+    page.goto(host_url(stack, "allowed", "inline.html"))
+    widget = page.locator("#call-slot > webcall-widget")
+    problem = widget.locator(".note--problem")
+    expect(problem).to_contain_text("We couldn't reach the call service.", timeout=15_000)
+    expect(problem).to_contain_text("press Try again")
+    assert [e["detail"]["code"] for e in received(page, "error")] == ["network"]
+    again = widget.get_by_role("button", name="Try again")
+    again.focus()
+    page.keyboard.press("Enter")
+    expect(widget.locator("#talk")).to_be_enabled(timeout=15_000)
+    expect(widget.locator("#talk")).to_be_focused()
+    expect(again).to_have_count(0)
+    assert [e["type"] for e in received(page) if e["type"] in ("error", "ready")] == ["error", "ready"]
 
 
 @pytest.mark.parametrize("inline", ["#nowhere", "#", "div["])

@@ -88,9 +88,11 @@ function createWidget(options) {
         return call;
       })
       .catch((problem) => {
-        // A refused or failed panel starts no call; opening the panel again retries.
+        // A refused or failed panel starts no call; Try again (or opening the panel again) retries.
         loading = null;
-        showProblem(shell, problem);
+        // Try again had the keyboard: it goes to the panel once loaded (an inline one too).
+        const focusLoaded = (ok) => ok && options.inline && firstControl(call.element, shell).focus();
+        showProblem(shell, problem, () => handle.open().then(focusLoaded));
         emit('error', { code: problem.code, message: problem.message });
         return null;
       });
@@ -242,9 +244,12 @@ async function mountPanel(shell, panel, options) {
   }
 }
 
-/** Says in the panel why no call can start: a refused site, or a panel that failed to load. */
-function showProblem(shell, problem) {
+/**
+ * Says in the panel why no call can start: a refused site, or a panel that failed to load (with
+ * Try again: an inline panel has no other way back short of reloading the page).
+ */
+function showProblem(shell, problem, retry) {
   const refused = problem.code === 'origin_not_allowed';
   const what = refused ? "Calls aren't available on this site." : "This call can't start right now.";
-  shell.showNote(what, problem.message);
+  shell.showNote(what, problem.message, refused ? null : retry);
 }

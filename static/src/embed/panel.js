@@ -6,7 +6,7 @@
 const TIMEOUT_MS = 20_000; // as the call's own requests (api.js): a stalled fetch must not load for ever
 const NETWORK = {
   code: 'network',
-  message: "We couldn't reach the call service. Check your connection, then open this panel again.",
+  message: "We couldn't reach the call service. Check your connection, then press Try again.",
 };
 
 /** Resolves with {html, config, css_url, script_url}; rejects with {code, message}. */

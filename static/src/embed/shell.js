@@ -60,8 +60,11 @@ export function createShell(options) {
       wc.style.setProperty('--accent', background);
       wc.style.setProperty('--on-accent', onAccent);
     },
-    /** A line in the panel while it loads, or why it can't (a refusal, a network failure). */
-    showNote(text, problem) {
+    /**
+     * A line in the panel while it loads, or why it can't (a refusal, a network failure), with
+     * a Try again button that calls `retry` when one is given.
+     */
+    showNote(text, problem, retry) {
       const note = document.createElement('p');
       note.className = problem ? 'note note--problem' : 'note';
       note.setAttribute('role', problem ? 'alert' : 'status');
@@ -73,6 +76,9 @@ export function createShell(options) {
         note.textContent = text;
       }
       body.replaceChildren(note);
+      if (!retry) return;
+      body.insertAdjacentHTML('beforeend', '<button class="retry" type="button">Try again</button>');
+      body.lastChild.addEventListener('click', retry, { once: true });
     },
   };
 }
