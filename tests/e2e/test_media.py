@@ -619,7 +619,7 @@ def test_push_to_talk_says_when_the_microphone_is_lost_or_cannot_open(
     ptt.focus()
     page.keyboard.down(" ")
     expect(ptt).to_have_attribute("aria-pressed", "true")
-    page.wait_for_function("window.__pcs.some((pc) => pc.getSenders().some((s) => s.track?.enabled))")
+    wait_for_js(page, "() => window.__pcs.some((pc) => pc.getSenders().some((s) => s.track?.enabled))")
     page.evaluate(UNPLUG)  # while held
     expect(error).to_contain_text("Your microphone stopped", timeout=10_000)
     expect(error).to_contain_text("hold to talk again")
@@ -636,7 +636,7 @@ def test_push_to_talk_says_when_the_microphone_is_lost_or_cannot_open(
     page.evaluate("window.__failMic = false")
     page.keyboard.down(" ")
     expect(error).to_be_hidden(timeout=10_000)
-    page.wait_for_function(f"({MIC_ENABLED})().includes(true)")
+    wait_for_js(page, f"() => ({MIC_ENABLED})().includes(true)")
     page.keyboard.up(" ")
     expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
     page.click("#hangup")

@@ -88,6 +88,53 @@ def test_a_callback_from_the_call_page(page: Page, stack: dict[str, Any], artifa
     expect(page.locator("#phone-consent")).not_to_be_checked()  # it was for the number called
 
 
+# The page's first status poll is answered 4.5 s late (after the next one would have gone out);
+# the statuses the page tells its host.
+SLOW_FIRST_POLL = """
+const realFetch = window.fetch.bind(window);
+window.__polls = [];
+window.__statuses = [];
+document.addEventListener("webcall:phone-call", (event) => window.__statuses.push(event.detail.status), true);
+window.fetch = async (input, init) => {
+  const url = new URL(typeof input === "string" ? input : input.url, location.href);
+  const response = await realFetch(input, init);
+  if (/^\\/api\\/phone-calls\\/[^/]+$/.test(url.pathname)) {
+    const n = window.__polls.push("asked");
+    if (n === 1) await new Promise((resolve) => setTimeout(resolve, 4500));
+    window.__polls[n - 1] = "answered";
+  }
+  return response;
+};
+"""
+
+
+def test_a_late_status_never_undoes_a_newer_one(page: Page, stack: dict[str, Any]) -> None:
+    """Status polls went out every 3 s whatever the last one was doing: a slow answer saying
+    the call was in progress landed after a newer one saying it had ended, and the page showed
+    the call going on again. One poll at a time, so the end stays."""
+    page.add_init_script(SLOW_FIRST_POLL)
+    page.goto(f"{stack['app'].url}/talk/callback")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    page.click("#phone-open")
+    fill_number(page, page, "4155558671")
+    page.check("#phone-consent")
+    before = set(sessions(stack, "ravan"))
+    page.click("#phone-submit")
+    status = page.locator("#phone-status-text")
+    expect(status).to_have_text("Calling you now…")
+    placed = [sessions(stack, "ravan")[s] for s in set(sessions(stack, "ravan")) - before]
+    assert len(placed) == 1
+    placed[0]["status"] = "in_progress"
+    wait_for_js(page, "() => window.__polls.length >= 1")  # asked: the server answered in_progress
+    placed[0]["status"] = "completed"
+    wait_for_js(page, "() => window.__polls[0] === 'answered'")
+    ended = "The call has ended. Thanks for talking with us!"
+    expect(status).to_have_text(ended, timeout=10_000)
+    page.wait_for_timeout(500)  # the late answer, had it come after the end
+    expect(status).to_have_text(ended)
+    assert page.evaluate("window.__statuses") == ["initiated", "in_progress", "completed"]
+
+
 def refusal(code: str, status: int, retry_after_s: int | None = None) -> dict[str, Any]:
     """What page.route fulfils a request with: the API's JSON error, and its Retry-After."""
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s else {}
@@ -187,6 +234,28 @@ def test_the_script_embed_offers_the_phone(page: Page, stack: dict[str, Any]) ->
     expect(widget.locator("#phone-status-text")).to_have_text("Calling you now…")
     events = wait_for_js(page, RECEIVED)
     assert events[0]["type"] == "phone-call" and events[0]["detail"]["status"] == "initiated"
+
+
+def test_escape_closes_the_widget_from_the_consent_box_but_not_from_the_number(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """Escape closes a floating panel unless a field where it means something has the focus:
+    the number's field keeps it, but the consent checkbox (focused right after an opening that
+    lands on it) did too, and Escape did nothing there."""
+    page.goto(f"{stack['embed_hosts']['allowed'].origin}/phone.html")
+    widget = page.locator("webcall-widget")
+    frame, launcher = widget.locator(".frame"), widget.locator(".launcher")
+    launcher.click()
+    opener = widget.locator("#phone-open")
+    expect(opener).to_be_visible(timeout=15_000)
+    opener.click()
+    widget.locator("#phone-number").focus()
+    page.keyboard.press("Escape")
+    expect(frame).to_be_visible()
+    widget.locator("#phone-consent").focus()
+    page.keyboard.press("Escape")
+    expect(frame).to_be_hidden()
+    expect(launcher).to_be_focused()
 
 
 def test_a_widget_removed_while_its_callback_is_asked_for_stops_there(
