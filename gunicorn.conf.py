@@ -42,6 +42,16 @@ threads = _count("WEBCALL_THREADS", 64)
 _shared_storage = os.environ.get("WEBCALL_RATELIMIT_STORAGE_URI", "memory://").startswith("redis")
 _default_workers = min(4, multiprocessing.cpu_count()) if _shared_storage else 1
 workers = _count("WEB_CONCURRENCY", _default_workers)
+if workers > 1 and not _shared_storage:
+    # Counted per process, every limit would be multiplied, a retry's Idempotency-Key could create
+    # a second (billed) call in another process, and admin sign-ins would hold in one. A PaaS may
+    # set WEB_CONCURRENCY itself (Heroku's Python buildpack does): one worker, and say so.
+    print(
+        f"webcall: WEB_CONCURRENCY={workers} ignored, 1 worker runs: limits, budgets and replays are "
+        "counted in memory, per process; set WEBCALL_RATELIMIT_STORAGE_URI=redis://… for more",
+        file=sys.stderr,
+    )
+    workers = 1
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

@@ -211,8 +211,12 @@ def test_a_control_socket_opens_at_the_path_given(tmp_path: Path) -> None:
 def test_gunicorn_reads_dotenv_as_the_app_does(tmp_path: Path) -> None:
     """.env.example lists gunicorn's variables (workers, worker class) for .env; gunicorn.conf.py
     read only the real environment, which still wins."""
-    (tmp_path / ".env").write_text("WEB_CONCURRENCY=3\nWEBCALL_WORKER_CLASS=gthread\nWEBCALL_THREADS=8\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("WEB_CONCURRENCY", "WEBCALL_WORKER_CLASS")}
+    (tmp_path / ".env").write_text(
+        "WEB_CONCURRENCY=3\nWEBCALL_WORKER_CLASS=gthread\nWEBCALL_THREADS=8\n"
+        "WEBCALL_RATELIMIT_STORAGE_URI=redis://127.0.0.1:1/0\n"  # more than one worker needs shared limits
+    )
+    names = ("WEB_CONCURRENCY", "WEBCALL_WORKER_CLASS", "WEBCALL_RATELIMIT_STORAGE_URI")
+    env = {k: v for k, v in os.environ.items() if k not in names}
     env |= {
         "WEBCALL_THREADS": "16",
         "WEBCALL_METRICS_DIR_READY": "1",
@@ -236,3 +240,20 @@ def test_gunicorn_reads_dotenv_as_the_app_does(tmp_path: Path) -> None:
     ).stdout  # fmt: skip  (then the app fails to load here, with no catalogue: printed first)
     config = {name: value for name, value in re.findall(r"^(\w+)\s+= (.*)$", printed, re.MULTILINE)}
     assert (config["workers"], config["worker_class"], config["threads"]) == ("3", "gthread", "16")
+
+
+def test_more_than_one_worker_needs_shared_limits(tmp_path: Path) -> None:
+    """In-memory limits, budgets and replays are one process's: WEB_CONCURRENCY=3 (which a PaaS
+    may set by itself) ran three workers, each counting alone (a retry's Idempotency-Key could
+    reach another and create a second call). One worker runs, and gunicorn says why."""
+    env = {k: v for k, v in os.environ.items() if k != "WEBCALL_RATELIMIT_STORAGE_URI"}
+    env |= {"WEB_CONCURRENCY": "3", "WEBCALL_METRICS_DIR_READY": "1"}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
+    config = str(ROOT / "gunicorn.conf.py")
+    printed = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", config, "--print-config", "x:y"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert re.search(r"^workers\s+= 1$", printed.stdout, re.MULTILINE), printed.stdout
+    assert "WEB_CONCURRENCY=3 ignored, 1 worker runs" in printed.stderr
+    assert "WEBCALL_RATELIMIT_STORAGE_URI=redis://" in printed.stderr
