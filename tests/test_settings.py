@@ -225,7 +225,17 @@ def test_an_empty_variable_is_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert from_env.public_url is None and list(from_env.agents) == ["default"]
 
 
-@pytest.mark.parametrize("value", ["calls.example.com", "https://calls.example.com/app", "ftp://x"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "calls.example.com",
+        "https://calls.example.com/app",
+        "ftp://x",
+        "https://user:pw@calls.example.com",  # no browser sends such an Origin: every call refused
+        "https://calls.example.com:99999",
+        "https://:443",
+    ],
+)
 def test_public_url_is_an_origin(value: str) -> None:
     with pytest.raises(ConfigError, match="WEBCALL_PUBLIC_URL"):
         Settings.from_mapping({"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT,
@@ -295,11 +305,18 @@ def test_call_log_and_admin_settings_are_checked(env: dict[str, str], problem: s
         ("WEBCALL_IDEMPOTENCY_WINDOW_S", "99999999999999"),
         ("WEBCALL_RATELIMIT_STORAGE_URI", "redis://:abc"),  # a traceback at start-up
         ("WEBCALL_RATELIMIT_STORAGE_URI", "redis://localhost:99999"),
+        ("WEBCALL_CONNECT_TIMEOUT_S", "nan"),  # refused as "a finite number" (it said "<= 300")
+        # A page's script and a server-side request: without a scheme, every call was refused
+        # (bot_check_unavailable) and the CSP read "script-src 'self' ://".
+        ("WEBCALL_TURNSTILE_SCRIPT_URL", "challenges.cloudflare.com/turnstile/v0/api.js"),
+        ("WEBCALL_TURNSTILE_VERIFY_URL", "ftp://challenges.cloudflare.com/siteverify"),
     ],
 )
 def test_a_value_no_clock_or_socket_can_hold_is_refused_at_start_up(name: str, value: str) -> None:
     quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
-    with pytest.raises(ConfigError, match=name):
+    with pytest.raises(
+        ConfigError, match=name if value != "nan" else f"{name}: Input should be a finite number"
+    ):
         Settings.from_mapping({**quick, name: value})
 
 
@@ -341,7 +358,9 @@ def test_short_secrets_start_with_a_warning_naming_them() -> None:
         assert f"{name} is shorter than" in warnings
     assert "without RAVAN_ORG_ID" in warnings  # its webhooks are refused (wrong_org) until it is set
     assert "admin-token" not in warnings and "hook-token" not in warnings  # never the secret itself
+    assert "WEBCALL_ADMIN_PASSWORD is set without WEBCALL_SECRET_KEY" in warnings  # sign-ins per process
     strong = dict(zip(names, ("p" * 12, "t" * 32, "w" * 32, "m" * 16), strict=True))
+    strong["WEBCALL_SECRET_KEY"] = "k" * 32
     assert Settings.from_mapping({**env, **strong, "RAVAN_ORG_ID": "org"}).warnings() == []
 
 

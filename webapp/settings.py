@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -59,19 +59,42 @@ def _storage(value: str) -> str:
     """Where limits, budgets and replays are counted."""
     if not value.startswith(STORAGE_SCHEMES):
         raise ValueError("must be memory:// or a redis:// or rediss:// URL (Redis Sentinel is not supported)")
-    try:
-        urlsplit(value).port  # noqa: B018  (reading it checks it: a number from 0 to 65535)
-    except ValueError:
-        raise ValueError("has a port that is not a number from 0 to 65535") from None
+    if not _port_ok(urlsplit(value)):
+        raise ValueError("has a port that is not a number from 0 to 65535")
     return value
 
 
 def _origin_url(value: str) -> str:
-    """``scheme://host[:port]``, nothing after it."""
+    """``scheme://host[:port]``, nothing after it (no user, a port that is a port): browsers
+    send no such Origin, so every call from the app's own pages would be refused."""
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
-        raise ValueError("must be the public origin, like https://calls.example.com (no path)")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.path.strip("/")
+        or parts.query
+        or not _port_ok(parts)
+    ):
+        raise ValueError("must be the public origin, like https://calls.example.com (no user, no path)")
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _web_url(value: str) -> str:
+    """An http(s) URL with a host: a page's script and a server-side request go there."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _port_ok(parts):
+        raise ValueError("must be an https:// URL")
+    return value.strip()
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    """Whether the URL's port, if any, is a number from 0 to 65535."""
+    try:
+        parts.port  # noqa: B018  (reading it checks it)
+    except ValueError:
+        return False
+    return True
 
 
 def _log_level(value: str) -> str:
@@ -140,6 +163,7 @@ def _var(name: str, default: Any = None, **constraints: Any) -> Any:
 
 
 RateLimits = Annotated[str, AfterValidator(_rate_limits)]
+WebUrl = Annotated[str, AfterValidator(_web_url)]
 
 
 class CatalogueSource(BaseSettings):
@@ -181,10 +205,10 @@ class Settings(CatalogueSource):
     max_body_bytes: PositiveInt = _var("WEBCALL_MAX_BODY_BYTES", 16 * 1024)
     # Upper bounds: past them a value is a mistake, and a huge one (1e10, inf) would fail every
     # request or call when a socket timeout, a date or a sleep cannot hold it.
-    connect_timeout_s: PositiveFloat = _var("WEBCALL_CONNECT_TIMEOUT_S", 3.0, le=300)
-    read_timeout_s: PositiveFloat = _var("WEBCALL_READ_TIMEOUT_S", 10.0, le=HOUR_S)
+    connect_timeout_s: PositiveFloat = _var("WEBCALL_CONNECT_TIMEOUT_S", 3.0, le=300, allow_inf_nan=False)
+    read_timeout_s: PositiveFloat = _var("WEBCALL_READ_TIMEOUT_S", 10.0, le=HOUR_S, allow_inf_nan=False)
     # The longest a client may pause while sending a request's body or taking its answer.
-    client_timeout_s: PositiveFloat = _var("WEBCALL_CLIENT_TIMEOUT_S", 15.0, le=HOUR_S)
+    client_timeout_s: PositiveFloat = _var("WEBCALL_CLIENT_TIMEOUT_S", 15.0, le=HOUR_S, allow_inf_nan=False)
     # livekit: participant token lifetime
     token_ttl_s: PositiveInt = _var("WEBCALL_TOKEN_TTL_S", 600, le=DAY_S)
     rate_limits: RateLimits = _var("WEBCALL_RATE_LIMITS", "10/minute;60/hour")  # per client IP
@@ -203,10 +227,10 @@ class Settings(CatalogueSource):
     idempotency_window_s: PositiveInt = _var("WEBCALL_IDEMPOTENCY_WINDOW_S", 120, le=DAY_S)
     turnstile_site_key: str | None = _var("WEBCALL_TURNSTILE_SITE_KEY")
     turnstile_secret_key: SecretStr | None = _var("WEBCALL_TURNSTILE_SECRET_KEY")
-    turnstile_verify_url: str = _var(
+    turnstile_verify_url: WebUrl = _var(
         "WEBCALL_TURNSTILE_VERIFY_URL", "https://challenges.cloudflare.com/turnstile/v0/siteverify"
     )
-    turnstile_script_url: str = _var(
+    turnstile_script_url: WebUrl = _var(
         "WEBCALL_TURNSTILE_SCRIPT_URL",
         "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
     )
@@ -288,6 +312,10 @@ class Settings(CatalogueSource):
         for name, value in secrets_.items():
             if value is not None and len(value.get_secret_value()) < STRONG_CHARS[name]:
                 found.append(f"{name} is shorter than {STRONG_CHARS[name]} characters: easy to guess")
+        if self.admin_password is not None and not self.secret_key_configured:
+            found.append("WEBCALL_ADMIN_PASSWORD is set without WEBCALL_SECRET_KEY: admin sign-ins are "
+                         "signed with a key of each process's own, so they end at every restart and hold "
+                         "in one worker only")  # fmt: skip
         ravan = self.providers.get("ravan")
         if self.webhook_token is not None and ravan is not None and not getattr(ravan, "org_id", None):
             found.append("WEBCALL_WEBHOOK_TOKEN is set without RAVAN_ORG_ID: every Ravan webhook is refused "

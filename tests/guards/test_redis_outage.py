@@ -16,6 +16,7 @@ import pytest
 from tests.fakes import Fault
 from tests.guards.conftest import DoomedRedis
 from tests.support.apps import codes, post
+from webapp.ops.openapi import document
 
 CATALOGUE = """
 [agents.ravan]
@@ -54,10 +55,19 @@ def test_with_redis_down_calls_are_refused_with_503_before_the_provider(
         client.post(
             "/api/phone-calls", json={"agent": "caller", "phone_number": "+14155552671", "consent": True}
         ),
+        client.get("/api/phone-calls/wc_00000000000000000000"),  # its status polls are counted too
     ]
-    assert codes(refused) == ["limits_unavailable"] * 4
+    assert codes(refused) == ["limits_unavailable"] * 5
     assert {(r.status_code, r.headers.get("Retry-After")) for r in refused} == {(503, "5")}
     assert len(ravan[1].requests) == 1  # only the call placed before Redis went
+    # Each answer is in the OpenAPI document, the status poll's included (it was left out).
+    paths = document()["paths"]
+    for path, method in [
+        ("/api/calls", "post"),
+        ("/api/phone-calls", "post"),
+        ("/api/phone-calls/{call_id}", "get"),
+    ]:
+        assert "`limits_unavailable`" in paths[path][method]["responses"]["503"]["description"], path
 
 
 def test_a_redis_that_stops_answering_is_down_within_seconds(

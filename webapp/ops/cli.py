@@ -197,7 +197,7 @@ def sync_command(provider: str | None, since: str | None) -> None:
     "--older-than",
     "days",
     metavar="DAYS",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=36_500),  # a century: a larger one is a typo (and past datetime's range)
     required=True,
     help="Delete the records created more than DAYS days ago.",
 )

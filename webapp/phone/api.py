@@ -68,7 +68,7 @@ RAISES: tuple[type[AppError], ...] = (
     ProviderBadResponse, ProviderUnavailable, ProviderBusy, BotCheckUnavailable, ProviderTimeout,
     LimitsUnavailable,
 )  # fmt: skip
-STATUS_RAISES: tuple[type[AppError], ...] = (UnknownCall, RateLimited, CallLogUnavailable)
+STATUS_RAISES: tuple[type[AppError], ...] = (UnknownCall, RateLimited, LimitsUnavailable, CallLogUnavailable)
 
 
 @bp.post("/phone-calls")
