@@ -69,7 +69,9 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     shared = state.AppState(
         settings=settings,
         providers=build_providers(settings.providers, context),
-        replay=create_replay(settings.ratelimit_storage_uri, settings.idempotency_window_s),
+        replay=create_replay(
+            settings.ratelimit_storage_uri, settings.idempotency_window_s, work_s=context.deadline_s
+        ),
         limits=Limits(settings.ratelimit_storage_uri),
         bot_verifier=TurnstileVerifier(turnstile.get_secret_value(), settings.turnstile_verify_url, client)
         if turnstile

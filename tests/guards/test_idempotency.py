@@ -151,6 +151,24 @@ def test_redis_down_before_the_work_refuses_without_doing_it(doomed_redis: Doome
     assert asked == []
 
 
+def test_a_claim_in_redis_outlives_the_slowest_create(tmp_path: Path, redis_url: str) -> None:
+    """The first request's claim on a key expired after 25 s whatever the timeouts: with a
+    provider given 60 s to answer, a retry after 27 s claimed the key again and created a
+    second call. The claim now lasts the provider's deadline and the call log's time."""
+    local = '[agents.local]\nprovider = "livekit"\nagent_id = "webcall-demo"\n'
+    app = build_app(tmp_path, local, WEBCALL_RATELIMIT_STORAGE_URI=redis_url, WEBCALL_READ_TIMEOUT_S="60")
+    replay = app_state_of(app).replay
+    assert isinstance(replay, RedisReplay)
+    claimed: list[int] = []
+
+    def work() -> dict[str, Any]:
+        claimed.append(replay.redis.ttl("webcall:idem2:slow-create"))
+        return {}
+
+    replay.run("slow-create", work)
+    assert claimed and claimed[0] > 3 + 60 + 10, claimed  # connect, read, and the INSERT's 10 s
+
+
 def test_a_sentinel_url_is_named_with_the_other_problems_at_start_up(tmp_path: Path) -> None:
     """redis+sentinel:// passed the settings, then stopped the start with a traceback (the replays'
     client cannot use it): now it is one of the problems listed at once."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -31,6 +32,10 @@ from .limits import REDIS_TIMEOUTS, storage_unavailable
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 KEY_RE = re.compile(KEY_PATTERN)
 WAIT_FOR_FIRST_S = 20.0
+# What a create may take beyond the provider's deadline (the call log's INSERT, whose statement
+# timeout is 10 s on PostgreSQL, and slack): a claim that expired sooner would let a retry
+# with the same key create a second call while the first is still being made.
+CLAIM_MARGIN_S = 20
 Answer = dict[str, Any]
 log = logging.getLogger(__name__)
 
@@ -127,12 +132,14 @@ class RedisReplay:
 
     PENDING = "pending"
 
-    def __init__(self, url: str, window_s: int) -> None:
+    def __init__(self, url: str, window_s: int, work_s: float = 13.0) -> None:
+        """``work_s``: the longest the provider's part of a create may take (its deadline)."""
         import redis  # here, so that a deployment without Redis never loads it
 
         self.redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
         self.redis_errors = redis.RedisError
         self.window_s = window_s
+        self.claim_s = max(int(WAIT_FOR_FIRST_S) + 5, math.ceil(work_s) + CLAIM_MARGIN_S)
 
     def run(self, key: str, work: Callable[[], Answer], fingerprint: str = "") -> Answer:
         """Like :meth:`MemoryReplay.run`, with the claim and the answer kept in Redis: the claim is
@@ -141,7 +148,7 @@ class RedisReplay:
         deploy, reads neither.)"""
         name = f"webcall:idem2:{key}"
         claim = f"{self.PENDING} {fingerprint}"
-        if self._required(self.redis.set, name, claim, nx=True, ex=int(WAIT_FOR_FIRST_S) + 5):
+        if self._required(self.redis.set, name, claim, nx=True, ex=self.claim_s):
             try:
                 answer = work()
             except BaseException:
@@ -183,8 +190,9 @@ class RedisReplay:
             log.error("idempotency: could not %s", what, extra={"problem": str(problem)})
 
 
-def create_replay(storage_uri: str, window_s: int) -> Replay:
-    """Use the same backend as the rate limits."""
+def create_replay(storage_uri: str, window_s: int, work_s: float) -> Replay:
+    """Use the same backend as the rate limits (``work_s``: see :class:`RedisReplay`; in memory a
+    claim lasts as long as its work)."""
     if storage_uri.startswith("redis"):
-        return RedisReplay(storage_uri, window_s)
+        return RedisReplay(storage_uri, window_s, work_s)
     return MemoryReplay(window_s)
