@@ -11,7 +11,7 @@ from livekit import api
 from pydantic import ValidationError
 
 from tests.providers.conftest import make_agent, make_request
-from webapp.errors import ProviderBadResponse
+from webapp.errors import ProviderBadResponse, ProviderUnavailable
 from webapp.providers import elevenlabs
 from webapp.providers.base import HistoryQuery, ProviderContext, TranscriptLine
 from webapp.providers.elevenlabs import ElevenLabsSettings
@@ -223,3 +223,69 @@ def test_history_is_read_from_the_agents_region() -> None:
         "api.elevenlabs.io/v1/convai/conversations/conv_9",
         "api.eu.residency.elevenlabs.io/v1/convai/conversations/conv_9",
     ]
+
+
+def adapter_on(elevenlabs_api: Any) -> elevenlabs.ElevenLabsProvider:
+    """An adapter whose every region is served by ``elevenlabs_api`` (a function of the request).
+
+    A short deadline leaves no time for a retry: one call, one request.
+    """
+    settings = ElevenLabsSettings.model_validate({"ELEVENLABS_API_KEY": "k"})
+    client = httpx.Client(transport=httpx.MockTransport(elevenlabs_api))
+    return elevenlabs.ElevenLabsProvider(settings, ProviderContext(http=client, deadline_s=0.5))
+
+
+def test_an_outage_in_one_region_opens_only_that_regions_circuit() -> None:
+    """Each region is its own API host: five failures of the EU host make EU calls fail fast without
+    asking it, and an agent on the global host still gets its call."""
+    asked: list[str] = []
+
+    def elevenlabs_api(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        if request.url.host == "api.eu.residency.elevenlabs.io":
+            return httpx.Response(503, text="upstream down")
+        return httpx.Response(200, json={"token": token()})
+
+    adapter = adapter_on(elevenlabs_api)
+    in_eu = make_request(make_agent("elevenlabs", "agent_eu", region="eu"))
+    for _ in range(5):
+        with pytest.raises(ProviderUnavailable):
+            adapter.create_web_call(in_eu)
+    with pytest.raises(ProviderUnavailable):
+        adapter.create_web_call(in_eu)
+    assert asked == ["api.eu.residency.elevenlabs.io"] * 5  # the sixth failed fast
+
+    call = adapter.create_web_call(make_request(AGENT))
+    assert (call.call_id, call.livekit_url) == ("conv_01k0abc123XYZ", HOST)
+    assert asked[-1] == "api.elevenlabs.io"
+
+
+def test_a_conversation_is_read_while_another_regions_host_is_down() -> None:
+    """A host that is down is stepped over, and once its circuit opens it is not even asked."""
+    asked: list[str] = []
+
+    def elevenlabs_api(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        if request.url.host == "api.elevenlabs.io":
+            return httpx.Response(503, text="upstream down")
+        if request.url.host == "api.eu.residency.elevenlabs.io" and request.url.path.endswith("/conv_9"):
+            return httpx.Response(200, json={**listed("conv_9", T0_S), "transcript": []})
+        return httpx.Response(404, json={"detail": {"status": "conversation_not_found", "message": "no"}})
+
+    adapter = adapter_on(elevenlabs_api)
+    for _ in range(6):
+        assert adapter.get_call("conv_9").call_id == "conv_9"
+    assert asked.count("api.elevenlabs.io") == 5
+
+
+def test_a_conversation_no_host_has_is_an_outage_while_one_host_is_down() -> None:
+    """Not found in the regions that answered says nothing of the one that did not: the outage is
+    what the history sync hears, so it asks again later instead of giving the call up."""
+
+    def elevenlabs_api(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "api.eu.residency.elevenlabs.io":
+            return httpx.Response(503, text="upstream down")
+        return httpx.Response(404, json={"detail": {"status": "conversation_not_found", "message": "no"}})
+
+    with pytest.raises(ProviderUnavailable):
+        adapter_on(elevenlabs_api).get_call("conv_9")

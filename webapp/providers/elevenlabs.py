@@ -50,6 +50,7 @@ from .base import (
     shifted,
 )
 from .hosted import HostedProvider, broken_page
+from .transport import is_outage
 
 log = logging.getLogger(__name__)
 TOKEN_PATH = "/v1/convai/conversation/token"
@@ -221,12 +222,23 @@ class ElevenLabsProvider(HostedProvider):
         self.region_settings = settings
         self.base_url = hosts(None, settings)[0]
         self.headers = {"xi-api-key": secret(settings.api_key)}
+        # A circuit per API host: each region is served apart, and one region's outage must not make
+        # the others' calls fail fast. ``transport`` stays the global host's (/readyz reports it,
+        # as ``is_reachable`` probes that host); overridden hosts (tests) are one host, one circuit.
+        self.transports = {self.base_url: self.transport}
+        self.histories = {self.base_url: self.history}
+        for region in HOSTS:
+            api_host = hosts(region, settings)[0]
+            if api_host not in self.transports:
+                self.transports[api_host] = self.new_transport(context)
+                self.histories[api_host] = self.new_transport(context)
 
     def create_web_call(self, request: WebCallRequest) -> WebCall:
         """Ask for a token (a GET: repeating it is safe, and nothing exists until the page joins)."""
         api_host, livekit_host = hosts(request.agent.region, self.region_settings)
         url = api_host + TOKEN_PATH
-        answer = self.transport.get_json(url, headers=self.headers, params=token_query(request))
+        transport = self.transports[api_host]
+        answer = transport.get_json(url, headers=self.headers, params=token_query(request))
         return parse_token(answer, request, livekit_host)
 
     def check_access(self) -> None:
@@ -239,23 +251,29 @@ class ElevenLabsProvider(HostedProvider):
         api_host = hosts(query.region, self.region_settings)[0]
         params = list_params(query, cursor)
         try:
-            answer = self.history.get_json(api_host + LIST_PATH, headers=self.headers, params=params)
+            history = self.histories[api_host]
+            answer = history.get_json(api_host + LIST_PATH, headers=self.headers, params=params)
             return parse_conversation_list(answer, query)
         except ProviderError as error:
             return broken_page(error, next_cursor=None)  # the next cursor was in the page we lost
 
     def get_call(self, call_id: str) -> ProviderCall:
-        """One conversation in full; a conversation id names no region, so each region is asked in turn."""
+        """One conversation in full. Its id names no region, so each region's host is asked in turn
+        (``get_call`` is given the id alone, not the agent); a host that is down is stepped over."""
         path = CONVERSATION_PATH.format(conversation_id=quote(call_id, safe=""))
-        api_hosts = dict.fromkeys(hosts(region, self.region_settings)[0] for region in HOSTS)
-        *elsewhere, last = list(api_hosts)
-        for api_host in elsewhere:
+        failures: list[ProviderError] = []
+        for api_host, history in self.histories.items():
             try:
-                return parse_conversation(self.history.get_json(api_host + path, headers=self.headers))
+                answer = history.get_json(api_host + path, headers=self.headers)
             except ProviderError as error:
-                if error.upstream_status != 404:
-                    raise
-        return parse_conversation(self.history.get_json(last + path, headers=self.headers))
+                if not (error.upstream_status == 404 or is_outage(error)):
+                    raise  # our key or a rate limit: every host would say the same
+                failures.append(error)
+                continue
+            return parse_conversation(answer)
+        # Not found where hosts answered says nothing of one that did not: the outage is raised,
+        # so the history sync asks again later instead of giving the call up.
+        raise next((error for error in failures if is_outage(error)), failures[-1])
 
 
 PROVIDER = ProviderSpec(

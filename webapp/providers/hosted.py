@@ -30,14 +30,15 @@ class HostedProvider:
     def __init__(self, settings: Any, context: ProviderContext) -> None:
         self.settings: ProviderSettings = settings
         self.base_url: str = settings.base_url
-        secrets = settings.secret_values()
-        self.transport = Transport(
-            context.http, provider=self.name, secrets=secrets, deadline_s=context.deadline_s
-        )
-        self.history = Transport(
+        self.transport = self.new_transport(context)
+        self.history = self.new_transport(context)
+
+    def new_transport(self, context: ProviderContext) -> Transport:
+        """A :class:`Transport` to this provider with a circuit breaker of its own."""
+        return Transport(
             context.http,
             provider=self.name,
-            secrets=secrets,
+            secrets=self.settings.secret_values(),
             deadline_s=context.deadline_s,
             breaker=CircuitBreaker(),
         )
