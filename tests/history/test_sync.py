@@ -45,6 +45,12 @@ agent_id = "{convoi}"
 [agents.billing]
 provider = "convoi"
 agent_id = "agt_billing_desk"
+[agents.billing.phone]  # its phone calls run on a workforce
+enabled = true
+agent_id = "sqd_billing_team"
+phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"
+allowed_countries = ["US"]
+bot_check = false
 
 [agents.orders]
 provider = "zudu"
@@ -238,6 +244,23 @@ def test_convoi_is_paged_by_cursor_and_cut_to_our_agent(make_app: MakeApp, convo
         "support", "completed", 12.5, 0.07, "USD",
     )  # fmt: skip
     assert len(log_of(app, agent="support")) == 101
+
+
+def test_phone_calls_run_by_another_agent_are_listed_for_theirs(make_app: MakeApp, convoi: Any) -> None:
+    """An agent whose phone calls run on another provider agent (here a Convoi workforce, whose
+    calls carry no agent_id) had them skipped by the list as "another agent's": each was then
+    read again one by one, or never found. They are listed, whole, for the agent."""
+    app = make_app()
+    state = convoi[1]
+    call = add_call(state, None, type="outbound_phone", squad_id="sqd_billing_team")
+    complete_call(state, call["id"], duration_seconds=30.0, cost=0.2)
+    stranger = add_call(state, None, type="outbound_phone", squad_id="sqd_someone_else")
+    report = sync(app)["convoi"]
+    assert report.errors == []
+    billed = {r.provider_call_id: r for r in log_of(app, agent="billing")}
+    assert call["id"] in billed and stranger["id"] not in billed
+    assert (billed[call["id"]].status, billed[call["id"]].duration_s) == ("completed", 30.0)
+    assert not [r for r in state.requests if r.method == "GET" and r.path.endswith(call["id"])]
 
 
 def test_convoi_stops_at_a_broken_page_and_keeps_the_ones_before(make_app: MakeApp, convoi: Any) -> None:

@@ -130,8 +130,12 @@ def sync_provider(
     slugs: dict[str, str] = {}
     regions: dict[str, str | None] = {}
     for agent in sorted(agents, key=lambda a: a.slug):
-        slugs.setdefault(agent.agent_id, agent.slug)  # two slugs on one agent: the first names new calls
-        regions.setdefault(agent.agent_id, agent.region)
+        # Its own id, and the one its phone calls run on when that is another (a phone agent, a
+        # Convoi workforce): the provider lists each call under the one that ran it.
+        phone_runner = agent.phone.agent_id if agent.phone is not None else None
+        for agent_id in (agent.agent_id, *([phone_runner] if phone_runner else [])):
+            slugs.setdefault(agent_id, agent.slug)  # two slugs on one agent: the first names new calls
+            regions.setdefault(agent_id, agent.region)
     try:
         list_calls = getattr(adapter, "list_calls", None)
         if callable(list_calls):
