@@ -136,10 +136,11 @@ def test_every_form_of_an_until_date_includes_that_whole_day(app: tuple[Flask, d
         CallAttempt("sales", "ravan", received_at=last_moment), "provider_timeout"
     )
     that_day = [late] + [ids[k] for k in ("phone", "formula", "support", "refused", "pricing")]
-    for until in ("2026-03-01", "20260301", "2026-W09-7", "2026W097"):
+    # A week without its day (Monday 2026-02-23 to Sunday 2026-03-01) covered its Monday only.
+    for until in ("2026-03-01", "20260301", "2026-W09-7", "2026W097", "2026-W09", "2026W09"):
         body = get(flask_app, f"/api/admin/calls?until={until}").get_json()
         assert [c["call_id"] for c in body["calls"]] == that_day, until
-    for since in ("2026-03-02", "20260302", "2026-W10-1"):
+    for since in ("2026-03-02", "20260302", "2026-W10-1", "2026-W10"):
         assert get(flask_app, f"/api/admin/calls?since={since}").get_json()["total"] == 0, since
     # A leap second is the second before it, so nothing is lost.
     leap = get(flask_app, "/api/admin/calls?since=2026-03-01T23:59:60Z").get_json()

@@ -52,13 +52,17 @@ def _moment(value: str) -> str:
     return value
 
 
+_WEEK = re.compile(r"\d{4}-?W\d{2}")  # an ISO week date without its day
+
+
 def moment_of(value: str, *, until: bool = False) -> datetime:
     """An ISO 8601 date or date-time as aware UTC; no zone means UTC.
 
     A date is its day's first moment, or as ``until`` (created before) the next day's, so an
     ``until`` date includes that whole day. Every form of date counts (``2026-03-01``,
-    ``20260301``, ``2026-W09-7``); a leap second (``23:59:60``, which RFC 3339 allows) is read
-    as the second before it, and ``:60`` anywhere else is refused.
+    ``20260301``, ``2026-W09-7``; ``2026-W09`` is its Monday, or as ``until`` the whole week); a
+    leap second (``23:59:60``, which RFC 3339 allows) is read as the second before it, and
+    ``:60`` anywhere else is refused.
     """
     text = value.strip().upper()
     try:
@@ -68,7 +72,8 @@ def moment_of(value: str, *, until: bool = False) -> datetime:
     else:
         if until and day == date.max:
             return datetime.max.replace(tzinfo=UTC)
-        return datetime.combine(day + timedelta(days=1) if until else day, time.min, tzinfo=UTC)
+        span = timedelta(days=7 if _WEEK.fullmatch(text) else 1)  # a week without its day: all of it
+        return datetime.combine(day + span if until else day, time.min, tzinfo=UTC)
     # An unencoded "+01:00" in a query string arrives as " 01:00": put its sign back.
     text = re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$", r"\1+\2", text)
     parsed = datetime.fromisoformat(_LEAP_SECOND.sub(r"\g<1>59", text))
