@@ -648,6 +648,38 @@ def test_the_periodic_sync_survives_a_bad_run_and_one_holder_runs_at_a_time(tmp_
     store.close()
 
 
+def test_a_run_longer_than_its_lease_keeps_it(tmp_path: Any) -> None:
+    """The lease lasted 0.8 of the interval and a long run (thousands of calls read in full) did
+    not renew it: another process then started the same run beside it."""
+    store = CallStore(f"sqlite:///{tmp_path / 'calls.db'}")
+    store.migrate()
+    lock = threading.Lock()
+    running: list[int] = [0]
+    most: list[int] = [0]
+    runs: list[float] = []
+
+    def run() -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            runs.append(time.monotonic())
+        time.sleep(0.6)  # three intervals: the lease (0.16 s) is long gone
+        with lock:
+            running[0] -= 1
+
+    syncs = [PeriodicSync(run, store, interval_s=1) for _ in range(2)]
+    syncs[1].holder = "other-host:1"
+    for periodic in syncs:
+        periodic.interval_s = 0.2  # type: ignore[assignment]  # seconds, far below what settings allow
+        periodic.start()
+    time.sleep(2.0)
+    for periodic in syncs:
+        periodic.stop()
+    time.sleep(0.8)  # the last run ends
+    assert len(runs) >= 2 and most[0] == 1, (len(runs), most[0])
+    store.close()
+
+
 def test_since_in_the_future_lists_nothing(make_app: MakeApp, ravan: Any) -> None:
     add_session(ravan[1], RAVAN, id="s-1", status="completed")
     report = sync(make_app(), "ravan", since=datetime.now(UTC) + timedelta(days=1))["ravan"]

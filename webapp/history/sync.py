@@ -489,12 +489,32 @@ class PeriodicSync:
 
     def _loop(self) -> None:
         """Sleep a little less or more than the interval (so processes don't wake together), then sync."""
+        lease = timedelta(seconds=self.interval_s * 0.8)
         while not self.stopping.wait(self.interval_s * random.uniform(0.9, 1.1)):
             try:
-                if self.store.acquire_lease(LEASE, self.holder, timedelta(seconds=self.interval_s * 0.8)):
-                    self.run()
+                if self.store.acquire_lease(LEASE, self.holder, lease):
+                    self._run_holding(lease)
             except Exception:  # a bad run must not end the thread: the next one may well work
                 log.exception("history sync: the periodic run failed")
+
+    def _run_holding(self, lease: timedelta) -> None:
+        """One run, the lease renewed as it goes: a run that outlasts it (thousands of calls read
+        in full, a slow provider) let another process start the same run beside it, asking for
+        the same calls again against the provider's rate limits."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(lease.total_seconds() / 3):
+                try:
+                    self.store.acquire_lease(LEASE, self.holder, lease)
+                except CallLogError as error:  # the run goes on; another may start beside it
+                    log.warning("history sync: the lease could not be renewed: %s", error)
+
+        threading.Thread(target=renew, name="webcall-history-sync-lease", daemon=True).start()
+        try:
+            self.run()
+        finally:
+            done.set()
 
 
 def init_app(app: Flask, sync: PeriodicSync | None) -> None:
