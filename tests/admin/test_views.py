@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.test import TestResponse
 
 from tests.admin.conftest import CATALOGUE, PASSWORD, csrf_of, seed, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of, post
-from webapp.history.store import CallAttempt, CallQuery
+from webapp.history.schema import calls
+from webapp.history.store import CallAttempt, CallLogError, CallQuery
 
 
 @pytest.fixture
@@ -254,6 +257,45 @@ def test_csv_has_every_matching_call_and_no_formulas(flask_app: Flask) -> None:
     assert formula["summary"] == '\'=HYPERLINK("https://evil.example")'
     pricing = next(r for r in everything if r["provider_call_id"] == "sess-pricing")
     assert (pricing["duration_s"], pricing["cost"], pricing["status"]) == ("95.0", "0.35", "completed")
+
+
+def test_csv_of_a_call_log_that_fails_is_the_lists_503_not_a_file_without_calls(flask_app: Flask) -> None:
+    """It answered 200 with the header alone: "no call matches", to whoever opened it."""
+    client = flask_app.test_client()
+    sign_in(client)
+    with app_state_of(flask_app).history.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE calls"))
+    listing, export = client.get("/admin"), client.get("/admin/calls.csv")
+    assert [(answer.status_code, answer.mimetype) for answer in (listing, export)] == [(503, "text/html")] * 2
+    assert "Content-Disposition" not in export.headers and export.headers["Cache-Control"] == "no-store"
+
+    def page(answer: TestResponse) -> str:
+        """The page, without the request id it quotes."""
+        return answer.get_data(as_text=True).replace(answer.headers["X-Request-ID"], "")
+
+    assert page(export) == page(listing) and "Call log unavailable" in page(export)
+
+
+def test_csv_cut_short_by_the_call_log_fails_the_download_instead_of_ending_it(flask_app: Flask) -> None:
+    """A failure after the 200 ended the chunked body cleanly: the browser said the download was
+    whole. Raised out of the body, it makes the server close the connection mid-body instead."""
+    store = app_state_of(flask_app).history
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    more = [
+        {"call_id": f"wc_{n:020x}", "provider": "ravan", "channel": "web", "status": "completed",
+         "created_at": at, "updated_at": at}
+        for n in range(600)
+    ]  # fmt: skip
+    with store.engine.begin() as connection:  # more than one batch of the export's reads
+        connection.execute(sa.insert(calls), more)
+    client = flask_app.test_client()
+    sign_in(client)
+    answer = client.get("/admin/calls.csv")  # the first batch is read: the 200 is on its way
+    assert answer.status_code == 200
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE calls"))
+    with pytest.raises(CallLogError):
+        answer.get_data()
 
 
 def test_the_live_count(flask_app: Flask) -> None:

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from webapp.history.database import alembic_config, current_revision, open_engine, upgrade, writing
 from webapp.history.schema import metadata
-from webapp.history.store import CallQuery, CallStore
+from webapp.history.store import CallAttempt, CallQuery, CallStore
 from webapp.providers import ProviderCall
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -77,6 +77,26 @@ def test_an_older_database_keeps_its_calls(database_url: str) -> None:
     assert store.find("sess-old").duration_s == 42  # type: ignore[union-attr]
     assert store.search(CallQuery(status="completed"))[1] == 1
     store.close()
+
+
+def test_the_providers_id_is_indexed_in_a_log_with_calls_and_unindexed_going_down(database_url: str) -> None:
+    engine = open_engine(database_url)
+    upgrade(engine, "0007")
+    store = CallStore(database_url)
+    store.record_created(CallAttempt("sales", "ravan"), "sess-1", None)
+    store.close()
+
+    def indexes() -> set[str]:
+        return {str(index["name"]) for index in sa.inspect(engine).get_indexes("calls")}
+
+    upgrade(engine, "0008")
+    assert "ix_calls_provider_call_id_created_at" in indexes()
+    with writing(engine) as connection:
+        command.downgrade(alembic_config(connection), "0007")
+    assert "ix_calls_provider_call_id_created_at" not in indexes()
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT provider_call_id FROM calls")).scalars().all() == ["sess-1"]
+    engine.dispose()
 
 
 def test_workers_starting_together_migrate_once(database_url: str) -> None:

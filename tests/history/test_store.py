@@ -6,9 +6,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.history.schema import calls, webhook_deliveries
@@ -55,6 +57,39 @@ def test_a_created_call_is_found_by_our_id_and_the_providers(store: CallStore) -
     assert record.origin == "https://shop.example" and record.created_at == T0
     assert record.created_at.tzinfo is not None and record.transcript == ()
     assert store.find("nope") is None
+
+
+def test_a_providers_call_is_found_by_its_id_there_and_only_there(store: CallStore) -> None:
+    hosted = store.record_created(attempt(), "room-1", None)
+    ours = store.record_created(attempt(provider="livekit", at=T0 + timedelta(hours=1)), "room-1", "room-1")
+    found = [store.find_provider_call(provider, "room-1") for provider in ("ravan", "livekit", "retell")]
+    assert [record and record.call_id for record in found] == [hosted, ours, None]
+    assert found[1] is not None and found[1].transcript == ()  # the whole record, as find() reads it
+    newest = store.find("room-1")  # by the id alone: the newest call with it
+    assert newest is not None and newest.call_id == ours
+
+
+def test_a_call_is_looked_up_by_the_providers_id_through_an_index(tmp_path: Path) -> None:
+    """Webhooks, the admin view and the API find calls by the provider's id: each read the whole
+    log (0.55 s at 500,000 calls on SQLite), and every call in flight in the worker waited."""
+    store = CallStore(f"sqlite:///{tmp_path / 'calls.db'}")
+    store.migrate()
+    store.record_created(attempt(), "sess-1", None)
+    lookups: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            lookups.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", keep)
+    assert store.find("sess-1") is not None  # our id first (no such call), then the provider's
+    assert store.find_provider_call("ravan", "sess-1") is not None
+    event.remove(store.engine, "before_cursor_execute", keep)
+    with store.engine.connect() as connection:
+        plans = [connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args).all() for sql, args in lookups]
+    store.close()
+    steps = [step.detail for plan in plans for step in plan]
+    assert len(plans) == 3 and all(step.startswith("SEARCH calls USING ") for step in steps), steps
 
 
 def test_a_refused_call_keeps_its_error_code_and_no_provider_id(store: CallStore) -> None:

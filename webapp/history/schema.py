@@ -141,6 +141,9 @@ calls = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("provider", "provider_call_id"),
+    # find() by the provider's id alone (the admin view, the API), the newest first: the unique
+    # key above, led by the provider, cannot serve it, and a scan of a long log blocks the worker.
+    Index(None, "provider_call_id", "created_at"),
     Index(None, "created_at"),
     Index(None, "agent", "created_at"),
     Index(None, "status", "created_at"),

@@ -365,19 +365,24 @@ class CallStore:
             last = (rows[-1].created_at, rows[-1].id)
 
     def find(self, call_id: str, *, ours_only: bool = False) -> CallRecord | None:
-        """One call with its transcript, by our id or (unless ``ours_only``) the provider's."""
+        """One call with its transcript, by our id or (unless ``ours_only``) the provider's.
+
+        By the provider's id alone two providers' calls may match: the newest is the one.
+        """
         columns = (calls.c.call_id,) if ours_only else (calls.c.call_id, calls.c.provider_call_id)
         with _recording(), self.engine.connect() as connection:
             for column in columns:
-                row = connection.execute(
-                    select(*_LIST_COLUMNS, calls.c.transcript)
-                    .where(column == call_id)
-                    .order_by(calls.c.created_at.desc())
-                    .limit(1)
-                ).first()
-                if row is not None:
-                    return _record(row, transcript=True)
+                record = _first(connection, column == call_id)
+                if record is not None:
+                    return record
         return None
+
+    def find_provider_call(self, provider: str, provider_call_id: str) -> CallRecord | None:
+        """One of ``provider``'s calls with its transcript, by its id there (one lookup by the
+        unique key, for webhooks: the provider is known). Raises :class:`CallLogError`."""
+        key = and_(calls.c.provider == provider, calls.c.provider_call_id == provider_call_id)
+        with _recording(), self.engine.connect() as connection:
+            return _first(connection, key)
 
     def prune(self, before: datetime, *, refusals_only: bool = False, batch: int = PRUNE_BATCH) -> int:
         """Delete the records created before ``before`` (with ``refusals_only``, only those of
@@ -650,6 +655,14 @@ def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:
         search = literal(pattern, StoredText())  # a pattern is not a value of the column: never clipped
         where.append(or_(*(column.ilike(search, escape="\\") for column in columns)))
     return where
+
+
+def _first(connection: Connection, where: ColumnElement[bool]) -> CallRecord | None:
+    """The newest call ``where`` matches, with its transcript."""
+    row = connection.execute(
+        select(*_LIST_COLUMNS, calls.c.transcript).where(where).order_by(calls.c.created_at.desc()).limit(1)
+    ).first()
+    return None if row is None else _record(row, transcript=True)
 
 
 def _record(row: Any, *, transcript: bool = False) -> CallRecord:

@@ -173,10 +173,12 @@ def _apply_livekit_event() -> str:
     if event.event not in (ROOM_STARTED, CALLER_JOINED, CALLER_LEFT, ROOM_FINISHED) or not room:
         return "ignored"
     try:
-        record = state.history.find(room)
+        # A livekit call's id is its room's name: one lookup by the unique key, where find(room)
+        # tried our ids first, then any provider's id (and could answer another provider's call).
+        record = state.history.find_provider_call("livekit", room)
         if event.event == ROOM_STARTED:
             return close_if_started_again(event, record)
-        change = livekit_change(event, record) if record and record.provider == "livekit" else None
+        change = livekit_change(event, record) if record is not None else None
         if change is None:
             log.info("webhook livekit %s room=%.128s: ignored", event.event, room)
             return "ignored"
@@ -221,7 +223,7 @@ def close_if_started_again(event: WebhookEvent, record: CallRecord | None) -> st
     """Close a livekit call's room created after the call ended (see the module's docstring)."""
     room = event.room
     created = _moment(room.creation_time_ms or room.creation_time * 1000)
-    ended = record.ended_at if record and record.provider == "livekit" else None
+    ended = record.ended_at if record is not None else None
     livekit = app_state().providers.get("livekit")
     if ended is None or created is None or created <= ended or not isinstance(livekit, LiveKitProvider):
         return "ignored"
