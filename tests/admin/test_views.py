@@ -204,14 +204,19 @@ def test_a_date_time_from_a_link_stays_in_the_filter_form(flask_app: Flask) -> N
 
 
 def test_a_missing_summary_says_whether_one_may_come(flask_app: Flask) -> None:
-    """Ravan writes summaries (one may come later); self-hosted LiveKit never does."""
+    """Ravan writes summaries (one may come later); self-hosted LiveKit never does, nor does
+    Convoi, whose call object has no summary ("No summary yet." for ever)."""
     client = flask_app.test_client()
     sign_in(client)
     history = app_state_of(flask_app).history
     livekit = history.record_created(CallAttempt("sales", "livekit"), "room-lk", "room-lk")
+    convoi = history.record_created(CallAttempt("sales", "convoi"), "call_1", "room-1")
     ravan = {r.provider_call_id: r.call_id for r in history.search(_everything())[0]}["sess-support"]
     page = client.get(f"/admin/calls/{livekit}").get_data(as_text=True)
     assert "No summary: Self-hosted LiveKit calls have none here." in page and "No summary yet." not in page
+    assert "No summary: Convoi AI calls have none here." in client.get(f"/admin/calls/{convoi}").get_data(
+        as_text=True
+    )
     assert "No summary yet." in client.get(f"/admin/calls/{ravan}").get_data(as_text=True)
 
 

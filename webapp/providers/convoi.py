@@ -319,4 +319,5 @@ PROVIDER = ProviderSpec(
     web_agent_id_pattern=r"agt_[A-Za-z0-9_-]{1,128}",
     web_agent_id_hint="Convoi web calls need an agent id starting with 'agt_'",
     check_phone=check_phone,
+    writes_summaries=False,  # its call object has none (a summary sent anyway is still kept)
 )
