@@ -55,6 +55,13 @@ def _rate_limits(value: str) -> str:
     return value
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time equality of a secret that does not even leak its length (both are hashed)."""
+    return hmac.compare_digest(
+        hashlib.sha256(given.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+    )
+
+
 def _storage(value: str) -> str:
     """Where limits, budgets and replays are counted."""
     if not value.startswith(STORAGE_SCHEMES):

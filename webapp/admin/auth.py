@@ -26,6 +26,7 @@ from limits import RateLimitItemPerSecond
 from limits.errors import StorageError
 
 from ..errors import AdminTokenRequired
+from ..settings import same_secret
 from ..state import app_state
 
 SIGNED_IN = "admin"  # session key: the password's fingerprint
@@ -41,13 +42,6 @@ CHECKED = "webcall_admin_signed_in"  # on flask.g: this request's answer of sign
 ADMIN_PATH = "/admin"  # the session cookie's path: the only place a session exists
 LOGIN_LIMIT = "5/minute;30/hour"  # password guesses per client
 log = logging.getLogger(__name__)
-
-
-def same_secret(given: str, expected: str) -> bool:
-    """Constant-time equality that does not even leak the length."""
-    return hmac.compare_digest(
-        hashlib.sha256(given.encode()).digest(), hashlib.sha256(expected.encode()).digest()
-    )
 
 
 def require_token() -> None:

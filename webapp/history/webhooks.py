@@ -47,6 +47,7 @@ from ..providers import CallStatus, ProviderCall
 from ..providers.base import MAX_ID_CHARS, from_unix
 from ..providers.livekit import LiveKitProvider
 from ..providers.ravan import parse_session
+from ..settings import same_secret
 from ..state import app_state
 from .store import CallLogError, CallRecord
 
@@ -87,7 +88,7 @@ def _apply_ravan_event(token: str) -> str:
     ravan = state.settings.providers.get("ravan")
     if expected is None or ravan is None:
         raise NotFound()  # webhooks are off
-    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+    if not same_secret(token, expected.get_secret_value()):
         raise InvalidWebhookToken()
     event, org_id, data = read_event()
     ours = getattr(ravan, "org_id", None) or ""  # unset (start-up warned): no event is ours

@@ -8,7 +8,6 @@ log at each scrape, so it counts every worker's and every host's calls.
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Iterator
 
@@ -19,7 +18,7 @@ from prometheus_client.registry import Collector
 
 from ..errors import MetricsTokenRequired
 from ..history.store import CallLogError
-from ..settings import Settings
+from ..settings import Settings, same_secret
 from ..state import app_state
 
 bp = Blueprint("metrics", __name__)
@@ -30,8 +29,8 @@ def metrics() -> Response:
     """Every metric of every worker."""
     token = app_state().settings.metrics_token
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    expected = token.get_secret_value().encode() if token else b""
-    matches = hmac.compare_digest(given.strip().encode(), expected)
+    expected = token.get_secret_value() if token else ""
+    matches = same_secret(given.strip(), expected)
     if not expected or scheme.lower() != "bearer" or not matches:
         raise MetricsTokenRequired()
     registry = REGISTRY
