@@ -364,6 +364,16 @@ def test_short_secrets_start_with_a_warning_naming_them() -> None:
     assert Settings.from_mapping({**env, **strong, "RAVAN_ORG_ID": "org"}).warnings() == []
 
 
+def test_a_catalogue_file_the_quick_start_hides_is_named_at_start_up(tmp_path: Path) -> None:
+    """WEBCALL_PROVIDER's one agent wins over WEBCALL_AGENTS_FILE: an operator who set both saw
+    their catalogue's agents missing without a word."""
+    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
+    hidden = Settings.from_mapping({**quick, "WEBCALL_AGENTS_FILE": str(tmp_path / "agents.toml")})
+    assert list(hidden.agents) == ["default"]
+    assert any("WEBCALL_AGENTS_FILE is set" in warning for warning in hidden.warnings())
+    assert not any("WEBCALL_AGENTS_FILE" in warning for warning in Settings.from_mapping(quick).warnings())
+
+
 def test_call_log_defaults_to_sqlite_in_the_instance_folder(tmp_path: Path) -> None:
     quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
     settings = Settings.from_mapping(quick)

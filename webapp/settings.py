@@ -319,6 +319,9 @@ class Settings(CatalogueSource):
         for name, value in secrets_.items():
             if value is not None and len(value.get_secret_value()) < STRONG_CHARS[name]:
                 found.append(f"{name} is shorter than {STRONG_CHARS[name]} characters: easy to guess")
+        if (self.quick_provider or self.quick_agent_id) and "agents_file" in self.model_fields_set:
+            found.append("WEBCALL_AGENTS_FILE is set, and WEBCALL_PROVIDER's one agent is used instead: "
+                         "the catalogue file is not read")  # fmt: skip
         if self.admin_password is not None and not self.secret_key_configured:
             found.append("WEBCALL_ADMIN_PASSWORD is set without WEBCALL_SECRET_KEY: admin sign-ins are "
                          "signed with a key of each process's own, so they end at every restart and hold "
