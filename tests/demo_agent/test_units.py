@@ -65,6 +65,17 @@ def test_preconnect_buffer_decodes_webm_opus_and_rejects_garbage() -> None:
         run_async(decode_audio(b"\x1aE\xdf\xa3 not really webm" * 20, "audio/webm;codecs=opus", 48000, 1))
 
 
+@pytest.mark.parametrize(("rate", "channels"), [(1, 1), (20, 1), (1_000_000, 1), (48000, 0), (48000, 64)])
+def test_a_pre_connect_buffer_the_page_describes_oddly_is_refused_not_resampled(
+    rate: int, channels: int
+) -> None:
+    """The page names the raw buffer's rate and channels: 100 kB at sampleRate 1 asked for 6 GiB
+    (in the loop every call of the worker shares) and ended in MemoryError, which nobody caught."""
+    with pytest.raises(ValueError, match="bad stream attributes"):
+        run_async(decode_audio(b"\x00\x01" * 50_000, "audio/pcm", rate, channels))
+    assert run_async(decode_audio(b"\x00\x01" * 48_000, "audio/pcm", 48000, 1)).size == 16000
+
+
 def test_settings_name_every_problem_and_hide_the_secret() -> None:
     """Missing settings are reported together; the secret never shows in a repr."""
     with pytest.raises(SettingsError) as error:

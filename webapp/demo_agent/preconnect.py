@@ -26,6 +26,10 @@ READ_TIMEOUT_S = 20.0
 DECODE_TIMEOUT_S = 10.0  # a few seconds of Opus decode in milliseconds; a stuck decoder gives up
 
 
+MIN_RATE, MAX_RATE, MAX_CHANNELS = 8_000, 96_000, 2
+MAX_BYTES = 4 * 1024 * 1024  # 20 s of 48 kHz stereo PCM; an Opus buffer of that is ~100 kB
+
+
 @dataclass(frozen=True)
 class PreconnectAudio:
     """One pre-connect buffer: its size, and its audio if it could be decoded."""
@@ -38,7 +42,9 @@ class PreconnectAudio:
 
 async def decode_audio(data: bytes, mime_type: str, sample_rate: int, channels: int) -> np.ndarray:
     """Decode a pre-connect buffer to 16 kHz mono int16; raise ValueError if nothing decodes."""
-    if sample_rate <= 0 or channels <= 0:
+    # The caller's page names them: a sampleRate of 1 made 100 kB of PCM resample to 6 GiB, in
+    # the loop every call of the worker shares. Browsers record at 8 to 96 kHz.
+    if not (MIN_RATE <= sample_rate <= MAX_RATE and 1 <= channels <= MAX_CHANNELS):
         raise ValueError(f"bad stream attributes: sampleRate={sample_rate}, channels={channels}")
     if not any(kind in mime_type for kind in ("opus", "webm", "ogg", "mp4")):
         # older clients send raw 16-bit PCM described by the stream attributes
@@ -99,10 +105,17 @@ class PreconnectReceiver:
         track_id = attributes.get("trackId", "")
         logger.info("pre-connect buffer for track %r from %s: receiving", track_id, sender_identity)
         chunks: list[bytes] = []
+        size = 0
         try:
             async with asyncio.timeout(READ_TIMEOUT_S):
                 async for chunk in reader:
                     chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BYTES:  # seconds of speech are far less; the rest is not kept
+                        logger.warning(
+                            "pre-connect buffer from %s over %d bytes: cut", sender_identity, MAX_BYTES
+                        )
+                        break
         except (TimeoutError, rtc.StreamError) as exc:
             logger.warning("pre-connect buffer from %s cut short: %s", sender_identity, exc)
         finally:
