@@ -620,6 +620,18 @@ def test_the_periodic_sync_starts_with_the_first_request_only(make_app: MakeApp)
     assert "webcall.history_sync" not in make_app().extensions  # off by default
 
 
+def two_holders(store: CallStore, runs: list[Callable[[], None]], *, for_s: float) -> None:
+    """Two processes' periodic syncs (one run each of ``runs``) every 0.2 s for ``for_s``, then stopped."""
+    syncs = [PeriodicSync(run, store, interval_s=1) for run in runs]
+    syncs[1].holder = "other-host:1"
+    for periodic in syncs:
+        periodic.interval_s = 0.2  # type: ignore[assignment]  # seconds, far below what settings allow
+        periodic.start()
+    time.sleep(for_s)
+    for periodic in syncs:
+        periodic.stop()
+
+
 def test_the_periodic_sync_survives_a_bad_run_and_one_holder_runs_at_a_time(tmp_path: Any) -> None:
     store = CallStore(f"sqlite:///{tmp_path / 'calls.db'}")
     store.migrate()
@@ -635,14 +647,7 @@ def test_the_periodic_sync_survives_a_bad_run_and_one_holder_runs_at_a_time(tmp_
 
         return run
 
-    syncs = [PeriodicSync(run_as(name), store, interval_s=1) for name in ("a", "b")]
-    syncs[1].holder = "other-host:1"
-    for periodic in syncs:
-        periodic.interval_s = 0.2  # type: ignore[assignment]  # seconds, far below what settings allow
-        periodic.start()
-    time.sleep(1.5)
-    for periodic in syncs:
-        periodic.stop()
+    two_holders(store, [run_as("a"), run_as("b")], for_s=1.5)
     # About one run per interval in all (the lease), not one per process; the failure did not end it.
     assert 3 <= len(runs) <= 8, runs
     store.close()
@@ -667,14 +672,7 @@ def test_a_run_longer_than_its_lease_keeps_it(tmp_path: Any) -> None:
         with lock:
             running[0] -= 1
 
-    syncs = [PeriodicSync(run, store, interval_s=1) for _ in range(2)]
-    syncs[1].holder = "other-host:1"
-    for periodic in syncs:
-        periodic.interval_s = 0.2  # type: ignore[assignment]  # seconds, far below what settings allow
-        periodic.start()
-    time.sleep(2.0)
-    for periodic in syncs:
-        periodic.stop()
+    two_holders(store, [run, run], for_s=2.0)
     time.sleep(0.8)  # the last run ends
     assert len(runs) >= 2 and most[0] == 1, (len(runs), most[0])
     store.close()
