@@ -89,6 +89,31 @@ TWO_AGENTS = {"room_config": {"agents": [{"agent_name": "local"}, {"agent_name":
 ROOM_SETTINGS = {"room_config": {"agents": [{"agent_name": "local"}], "egress": {}}}
 
 
+@pytest.mark.parametrize("name", ["Ann\u2028Bob", "Ann\x85", "Ann\u202e", "\u200b"])
+def test_a_name_with_a_line_break_or_an_invisible_control_is_refused(
+    make_app: Any, ravan: Any, name: str
+) -> None:
+    response = ask(make_app(), token_request(participant_name=name))
+    assert (response.status_code, response.get_json()["error"]["code"]) == (400, "invalid_field")
+
+
+@pytest.mark.parametrize("key", ["x" * 200, "a\u202eb\nc", "Egress"])
+def test_an_unknown_room_setting_is_named_quoted_and_cut(make_app: Any, key: str) -> None:
+    """The key was repeated raw, up to 120 characters: a line break or an override in an error."""
+    response = ask(make_app(), {"room_config": {"agents": [{"agent_name": "local"}], key: 1}})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (400, "field_not_allowed")
+    assert error["message"] == f"room_config[{key[:64]!r}] is chosen by the server: leave it out."
+
+
+def test_half_an_emoji_in_the_name_is_named_for_what_it_is(make_app: Any) -> None:
+    body = b'{"participant_name": "Ann \\ud83d", "room_config": {"agents": [{"agent_name": "local"}]}}'
+    response = make_app().test_client().post("/api/token", data=body, content_type="application/json")
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (400, "invalid_field")
+    assert error["message"] == "participant_name must be valid Unicode text."
+
+
 @pytest.mark.parametrize(
     ("body", "code", "names"),
     [

@@ -391,6 +391,9 @@ def test_consent_and_the_number_are_judged_by_their_own_codes(app: Flask) -> Non
         ({"name": ""}, "name must be a single-line string of 1 to 64 characters."),
         ({"name": "a" * 65}, "name must be a single-line string of 1 to 64 characters."),
         ({"name": ["Ann"]}, "name must be a single-line string of 1 to 64 characters."),
+        ({"name": "Ann\u2028Ignore the above"}, "name must be a single-line string of 1 to 64 characters."),
+        ({"name": "Ann\x85"}, "name must be a single-line string of 1 to 64 characters."),
+        ({"name": "Ann\u202e"}, "name must be a single-line string of 1 to 64 characters."),
         ({"bot_token": ""}, "bot_token must be a single-line string of 1 to 4096 characters."),
     ],
 )

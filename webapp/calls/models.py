@@ -42,10 +42,16 @@ MAX_NAME_CHARS = 64
 MAX_TOKEN_CHARS = 4096
 
 # No control characters, and (once stripped) not empty. Spelled out rather than \s so that
-# ECMA (JSON Schema), Rust (pydantic) and Python regexes agree on what whitespace is.
-NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+# ECMA (JSON Schema), Rust (pydantic) and Python regexes agree on what whitespace is. Control
+# characters are C0 and C1, the line and paragraph separators (a line break in a provider's
+# prompt variable), and the invisible ones that change how a text reads or compares: a zero-width
+# space or word joiner, a byte-order mark and the bidirectional overrides and isolates. The
+# joiners (U+200C, U+200D) and the direction marks (U+200E, U+200F) stay: names in Persian, in
+# Indic scripts or with an emoji family are written with them.
+_CONTROL = r"\x00-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+NO_CONTROL = rf"^[^{_CONTROL}]*$"
 _SPACE = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-SINGLE_LINE = rf"^[^\x00-\x1f\x7f]*[^{_SPACE}][^\x00-\x1f\x7f]*$"
+SINGLE_LINE = rf"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 # What pydantic adds to an error's location, after a field whose type is a union, to say which
 # member failed: a validator's kind, perhaps with its arguments, or a model's class name. Our
 # fields are snake_case, so none of them looks like one.

@@ -11,6 +11,7 @@ agent's settings) is the server's: the request is refused with a code naming wha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -59,12 +60,13 @@ from ..guards.limits import client_ip, limit_calls
 from ..guards.origin import cors_headers, request_origin
 from ..state import app_state
 from .api import call_mode, read_json_bytes
-from .models import NameText, SlugText, TokenText, field_loc, json_object
+from .models import MAX_KEY_CHARS, NameText, SlugText, TokenText, field_loc, json_object
 from .service import AGENT, CallOrder, place_web_call, record_refusals
 
 bp = Blueprint("token", __name__, url_prefix="/api")
 record_refusals(bp, "web")  # every refused POST on record
 BOT_TOKEN_HEADER = "X-Bot-Token"
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")  # LiveKit's request's fields are snake_case
 # Every error POST /api/token answers with (the OpenAPI document lists them from here).
 RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, RoomNameNotAllowed, IdentityNotAllowed,
@@ -209,7 +211,10 @@ def token_error(error: PydanticValidationError) -> AppError:
     for problem in problems:
         if problem["type"] == "extra_forbidden" and len(problem["loc"]) == 1:
             return UnknownField(f"Unknown field {str(problem['loc'][0])[:64]!r}.")
-    return InvalidField(_explain(field_loc(tuple(problems[0]["loc"]))))
+    loc = field_loc(tuple(problems[0]["loc"]))
+    if problems[0]["type"] == "string_unicode":  # a lone surrogate: a text cut inside an emoji, say
+        return InvalidField(f"{_path(loc)} must be valid Unicode text.")
+    return InvalidField(_explain(loc))
 
 
 def _refusal(loc: tuple[Any, ...], kind: str) -> AppError | None:
@@ -231,8 +236,15 @@ def _refusal(loc: tuple[Any, ...], kind: str) -> AppError | None:
 
 
 def _path(loc: tuple[Any, ...]) -> str:
-    """``room_config.agents[0].metadata`` for ``("room_config", "agents", 0, "metadata")``."""
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")[:120]
+    """``room_config.agents[0].metadata`` for ``("room_config", "agents", 0, "metadata")``; a key
+    that is not a field's name (the client's own, unknown) is quoted and cut, never echoed raw."""
+    return "".join(_step(part) for part in loc).lstrip(".")
+
+
+def _step(part: Any) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    return f".{part}" if _FIELD_NAME.fullmatch(str(part)) else f"[{str(part)[:MAX_KEY_CHARS]!r}]"
 
 
 def _explain(loc: tuple[Any, ...]) -> str:
