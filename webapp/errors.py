@@ -464,6 +464,7 @@ class ProviderError(AppError):
     code = "provider_error"
     message = "The voice service could not start the call. Please try again shortly."
     upstream_status: int | None = None  # the provider's HTTP status, when it answered one
+    never_sent: bool = False  # the request never reached the provider: its circuit open, no connection
 
 
 class ProviderAuthError(ProviderError):

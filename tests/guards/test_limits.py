@@ -9,10 +9,11 @@ import pytest
 import redis
 from limits import RateLimitItemPerMinute
 
+from tests.fakes import FakeTurnstile, Fault
 from tests.guards.conftest import DoomedRedis
 from tests.support.apps import FAKE_AGENT_IDS, build_app, codes, post, provider_env
 from webapp.errors import AppError
-from webapp.guards.limits import Limits, NumberDay, NumberTurn, agent_calls_per_minute
+from webapp.guards.limits import Limits, NumberDay, NumberTurn, agent_calls_per_minute, client_key, host_of
 from webapp.state import app_state
 
 CATALOGUE = """
@@ -128,6 +129,93 @@ def test_global_ceiling_counts_every_client_together(make_app: Any) -> None:
     assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
     # The ceiling is for everyone: a fifth visitor, never seen before, is refused too.
     assert codes([call_from("203.0.113.9")]) == ["rate_limited"]
+
+
+def test_refusals_before_the_provider_leave_the_ceiling_to_real_callers(make_app: Any) -> None:
+    """A forged bot token or a foreign origin costs the deployment nothing, yet each filled the
+    all-clients ceiling: a few dozen clients refused the bot check emptied it for every caller."""
+    turnstile = FakeTurnstile(secret="ts-secret")
+    with turnstile.server as server:
+        app = make_app(
+            WEBCALL_GLOBAL_RATE_LIMIT="3/minute",
+            WEBCALL_TURNSTILE_SITE_KEY="ts-site",
+            WEBCALL_TURNSTILE_SECRET_KEY="ts-secret",
+            WEBCALL_TURNSTILE_VERIFY_URL=f"{server.url}/siteverify",
+        )
+        client = app.test_client()
+
+        def call_from(address: str, token: str, **headers: str) -> Any:
+            body = {"agent": "plain", "bot_token": token}
+            return client.post(
+                "/api/calls", json=body, headers=headers, environ_base={"REMOTE_ADDR": address}
+            )
+
+        junk = [call_from(f"2001:db8:0:{n}::1", "forged") for n in range(4)]
+        junk += [
+            call_from(f"2001:db8:1:{n}::1", "good-token", Origin="https://evil.example") for n in range(4)
+        ]
+        assert codes(junk) == ["bot_check_failed"] * 4 + ["origin_not_allowed"] * 4
+        callers = [call_from(f"198.51.100.{n}", "good-token") for n in range(1, 5)]
+        assert codes(callers) == [201, 201, 201, "rate_limited"]  # the ceiling counts calls placed
+
+
+def test_a_call_the_provider_was_asked_for_stays_counted_though_it_failed(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any
+) -> None:
+    """The provider may have started it (a timeout, a 5xx after the work): the ceiling keeps it."""
+    catalogue = '[agents.sales]\nprovider = "ravan"\nagent_id = "{ravan}"\n'.format(**FAKE_AGENT_IDS)
+    env = {**provider_env(ravan[0].url, zudu[0].url, convoi[0].url), "WEBCALL_GLOBAL_RATE_LIMIT": "2/minute"}
+    app = build_app(tmp_path, catalogue, **env)
+    ravan[1].faults.append(Fault("status", status=500, body={}))
+    answers = [post(app, {"agent": "sales"}) for _ in range(3)]
+    assert codes(answers) == ["provider_error", 201, "rate_limited"]
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_a_retry_with_its_idempotency_key_is_replayed_not_counted(
+    make_app: Any, storage: str, request: pytest.FixtureRequest
+) -> None:
+    """README: the key "makes double clicks and retries safe". Each retry was counted as a call,
+    so the page's own retry was refused 429 (at once with the agent's ``ip_rate_limit`` of
+    1/minute) instead of getting back the call it had already paid for."""
+    uri = request.getfixturevalue("redis_url") if storage == "redis" else "memory://"
+    app = make_app(WEBCALL_RATE_LIMITS="3/minute", WEBCALL_RATELIMIT_STORAGE_URI=uri)
+    client = app.test_client()
+    address = {"REMOTE_ADDR": f"203.0.113.{20 if storage == 'redis' else 21}"}  # the Redis is shared
+
+    def send(agent: str, key: str) -> Any:
+        headers = {"Idempotency-Key": key}
+        return client.post("/api/calls", json={"agent": agent}, headers=headers, environ_base=address)
+
+    strict = [send("strict", "click-1") for _ in range(3)]
+    assert codes(strict) == [201, 201, 201]
+    assert len({answer.get_json()["call_id"] for answer in strict}) == 1
+    assert codes([send("plain", "click-2") for _ in range(3)]) == [201, 201, 201]
+    # Two calls counted of the client's three: one more, then the limits refuse new calls.
+    assert codes([send("plain", "click-3")]) == [201]
+    assert codes([send("strict", "click-4"), send("plain", "click-5")]) == ["rate_limited", "rate_limited"]
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "same_client"),
+    [
+        (["198.51.100.7:40001", "198.51.100.7:40002", "198.51.100.7:40003"], "198.51.100.7"),
+        (["[2001:db8:1:2::1]:443", "[2001:db8:1:2::2]:1025", "[2001:db8:1:2::3]"], "2001:db8:1:2::/64"),
+    ],
+)
+def test_a_port_a_proxy_writes_after_the_address_is_not_a_new_client(
+    tmp_path: Path, forwarded: list[str], same_client: str
+) -> None:
+    """Some proxies write ``address:port`` into X-Forwarded-For: each connection was counted (and
+    its retries scoped) as a new client."""
+    app = build_app(tmp_path, CATALOGUE, WEBCALL_TRUSTED_PROXIES="1", WEBCALL_RATE_LIMITS="2/minute")
+    client = app.test_client()
+    answers = [
+        client.post("/api/calls", json={"agent": "plain"}, headers={"X-Forwarded-For": address})
+        for address in forwarded
+    ]
+    assert codes(answers) == [201, 201, "rate_limited"]
+    assert client_key(host_of(forwarded[0])) == same_client
 
 
 def test_convoi_agents_share_the_keys_documented_20_creates_a_minute(

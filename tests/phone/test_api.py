@@ -437,6 +437,35 @@ def test_a_call_the_provider_refused_leaves_the_number_its_turn(app: Flask, rava
     assert again.get_json()["error"]["code"] == "number_cooldown"
 
 
+def test_a_callback_that_never_reached_the_provider_leaves_the_number_its_turn(
+    app: Flask, ravan: Any
+) -> None:
+    """Our own circuit open (five failures) or no connection: nothing was sent, nothing dialled,
+    yet the number's ten-minute cooldown was spent, and the retry Retry-After asked for got 429."""
+    ravan[1].faults.extend([Fault("status", status=500, body={})] * 5)
+    client = app.test_client()
+    failures = [
+        client.post("/api/calls", json={"agent": "ravan-phone", "bot_token": HUMAN}) for _ in range(5)
+    ]
+    assert {answer.status_code for answer in failures} == {502}  # the circuit is open now
+    sent = len(ravan[1].requests)
+    answers = [ask(app, "ravan-phone") for _ in range(2)]
+    assert [answer.get_json()["error"]["code"] for answer in answers] == ["provider_unavailable"] * 2
+    assert len(ravan[1].requests) == sent
+
+
+def test_a_callback_to_a_provider_that_cannot_be_reached_leaves_the_number_its_turn(
+    tmp_path: Path, zudu: Any, convoi: Any
+) -> None:
+    env = {**provider_env("http://127.0.0.1:9", zudu[0].url, convoi[0].url), "WEBCALL_SECRET_KEY": "k" * 40}
+    catalogue = CATALOGUE.format(**FAKE_AGENT_IDS).split("[agents.convoi-team]")[0]
+    app = build_app(
+        tmp_path, catalogue.replace("cooldown_s = 600", "cooldown_s = 600\nbot_check = false"), **env
+    )
+    answers = [ask(app, "ravan-phone") for _ in range(2)]
+    assert [answer.get_json()["error"]["code"] for answer in answers] == ["provider_unavailable"] * 2
+
+
 def test_without_turnstile_phone_calls_are_refused_and_web_calls_still_work(
     tmp_path: Path, ravan: Any, zudu: Any, convoi: Any
 ) -> None:

@@ -17,8 +17,8 @@ from flask import Blueprint, Response, g, request
 from ..catalogue import Agent, CallMode
 from ..errors import AppError, BotCheckRequired, InvalidDemoLink, UnknownAgent, WebCallsDisabled
 from ..guards.botcheck import one_call_per_token
-from ..guards.idempotency import fingerprint, scoped_key
-from ..guards.limits import check_client_limit, client_ip, spend_call
+from ..guards.idempotency import fingerprint, once_per_key, scoped_key
+from ..guards.limits import PROVIDER_ASKED, check_client_limit, client_ip, spend_call
 from ..guards.origin import check_origin, request_origin
 from ..history.store import CallAttempt, CallLogError, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
@@ -78,7 +78,6 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
 def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -> dict[str, Any]:
     """Every guard in order, then the provider, once per idempotency key."""
     agent = order.agent
-    check_client_limit(agent, order.client)
     key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
     checked = agent.checks_bots(state.bot_verifier is not None)
     if checked:
@@ -91,12 +90,13 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
 
     def create() -> dict[str, Any]:
         # Not on a replay: a checked token creates one call, however long Turnstile accepts it.
+        check_client_limit(agent, order.client)  # here: a retry replayed is not counted again
         with one_call_per_token(state.limits, order.bot_token if checked else None, key):
             spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
             # The provider's key is this request's (Convoi replays one for a day, past our window).
             return start_web_call(state, order, variables, key and f"{key}|{asked}", attempt)
 
-    return state.replay.run(key, create, asked) if key else create()
+    return once_per_key(state.replay, key, create, asked)
 
 
 def call_variables(
@@ -127,6 +127,7 @@ def start_web_call(
         mode=order.mode,
     )
     started = time.monotonic()
+    setattr(g, PROVIDER_ASKED, True)  # from here the all-clients ceiling keeps its count
     call = state.provider_for(agent).create_web_call(call_request)  # type: ignore[attr-defined]
     elapsed_ms = round((time.monotonic() - started) * 1000)
     CALLS.labels(agent.slug, agent.provider, "web", "created", "").inc()

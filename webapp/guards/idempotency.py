@@ -26,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from flask import g
+
 from ..errors import CallInProgress, IdempotencyKeyReused, InvalidIdempotencyKey
-from .limits import REDIS_TIMEOUTS, storage_unavailable
+from .limits import REDIS_TIMEOUTS, REPLAYED, storage_unavailable
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 KEY_RE = re.compile(KEY_PATTERN)
@@ -47,6 +49,25 @@ class Replay(Protocol):
         """The first answer for ``key``, computing it with ``work`` only once; a request whose
         ``fingerprint`` differs from the first's is refused."""
         ...
+
+
+def once_per_key(replay: Replay, key: str | None, work: Callable[[], Answer], fingerprint: str) -> Answer:
+    """``work``'s answer, computed once per ``key`` (every time without one). An answer replayed
+    from an earlier request is marked on ``g``, so the limits this one was counted against give
+    it back (:func:`.limits.limited`): a retry is not a second call."""
+    if key is None:
+        return work()
+    ran = False
+
+    def run() -> Answer:
+        nonlocal ran
+        ran = True
+        return work()
+
+    answer = replay.run(key, run, fingerprint)
+    if not ran:
+        setattr(g, REPLAYED, True)
+    return answer
 
 
 def check_key(key: str | None) -> str | None:

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from functools import lru_cache, wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import request
+from flask import g, request
 from limits import (
     RateLimitItem,
     RateLimitItemPerDay,
@@ -228,7 +228,18 @@ def parsed(limits: str) -> Sequence[RateLimitItem]:
 
 def client_ip() -> str:
     """The caller's address (already corrected by ProxyFix when proxies are trusted)."""
-    return request.remote_addr or "unknown"
+    return host_of(request.remote_addr or "unknown")
+
+
+def host_of(address: str) -> str:
+    """``address`` without the port or brackets some proxies write into ``X-Forwarded-For``
+    (``198.51.100.7:40000``, ``[2001:db8::1]:443``): a port is a connection's, and counting it
+    would make each connection a new client (a new allowance, a new idempotency scope)."""
+    if address.startswith("["):
+        return address[1:].partition("]")[0]
+    if address.count(":") == 1:  # an IPv6 address has at least two
+        return address.partition(":")[0]
+    return address
 
 
 def client_key(address: str) -> str:
@@ -255,6 +266,11 @@ def everyone() -> str:
     return "all"
 
 
+# What a call's endpoint tells its limits on ``g`` (see :func:`limited`): the provider was asked
+# for the call, or the answer is an earlier request's, replayed for its Idempotency-Key.
+PROVIDER_ASKED = "webcall_provider_asked"
+REPLAYED = "webcall_replayed"
+
 # Refusals of a request that could never have started a call (a body that is not JSON, or not
 # what the endpoint takes; an unknown agent): counted first, as every request is (one step, and a
 # client past its limit is told so before its body is read), then given back. A page's own bug
@@ -263,13 +279,20 @@ MALFORMED = (BadRequest, PayloadTooLarge, UnsupportedMediaType, UnknownAgent)
 
 
 def limited(
-    limits: str | Callable[[], str], *, scope: str, key: Callable[[], str] = per_client
+    limits: str | Callable[[], str],
+    *,
+    scope: str,
+    key: Callable[[], str] = per_client,
+    calls_placed: bool = False,
 ) -> Callable[[F], F]:
     """A view that counts each request against ``limits`` under ``scope`` and ``key()``.
 
     ``limits`` is a string or a function read per request (so each app can set its own). Views
     that give the same scope share one allowance. Past it: 429 ``rate_limited`` with the exact
-    ``Retry-After``.
+    ``Retry-After``. A retry answered with the first request's call is given back (it asked for
+    nothing new), and with ``calls_placed`` so is every refusal before the provider was asked:
+    a forged bot token or a foreign origin costs the deployment nothing, so it must not fill a
+    ceiling of what it pays for.
     """
 
     if key is per_client:
@@ -283,10 +306,17 @@ def limited(
             if wait_s is not None:
                 raise RateLimited(retry_after_s=wait_s)
             try:
-                return view(*args, **kwargs)
+                answer = view(*args, **kwargs)
             except MALFORMED:
                 tally.give_back()  # the request's own mistake: it asked for nothing
                 raise
+            except AppError:
+                if calls_placed and not g.get(PROVIDER_ASKED):
+                    tally.give_back()
+                raise
+            if g.get(REPLAYED):
+                tally.give_back()
+            return answer
 
         return cast(F, counted)
 
@@ -300,7 +330,7 @@ def limit_calls(view: F) -> F:
     allowance, so a second way in is not a second allowance. The all-clients ceiling is shared
     with phone calls too.
     """
-    for_everyone = limited(global_limit, scope="all-clients", key=everyone)
+    for_everyone = limited(global_limit, scope="all-clients", key=everyone, calls_placed=True)
     return limited(per_client_limits, scope="per-client")(for_everyone(view))
 
 

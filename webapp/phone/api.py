@@ -73,7 +73,7 @@ STATUS_RAISES: tuple[type[AppError], ...] = (UnknownCall, RateLimited, LimitsUna
 
 @bp.post("/phone-calls")
 @limited(per_client_limits, scope="phone-calls")  # a phone call is not a second web call's allowance
-@limited(global_limit, scope="all-clients", key=everyone)  # but the ceiling is the same
+@limited(global_limit, scope="all-clients", key=everyone, calls_placed=True)  # the same ceiling
 def create_phone_call() -> tuple[Response, int]:
     """Ask the named agent to call the visitor's phone; 202 with the call's id and the number masked."""
     state = app_state()

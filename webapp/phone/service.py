@@ -30,8 +30,9 @@ from ..errors import (
     UnknownCall,
 )
 from ..guards.botcheck import one_call_per_token
-from ..guards.idempotency import fingerprint, scoped_key
+from ..guards.idempotency import fingerprint, once_per_key, scoped_key
 from ..guards.limits import (
+    PROVIDER_ASKED,
     check_client_limit,
     destination_ref,
     may_read,
@@ -105,7 +106,6 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
     attempt = dataclasses.replace(attempts[-1], phone_number=destination.masked)
     attempts.append(attempt)  # from here on a refusal is recorded with the number, masked
     check_destination(destination, kind, frozenset(phone.allowed_countries))
-    check_client_limit(agent, order.client)
     # A key of its own: the same Idempotency-Key on a web call is another request, not this one.
     key = None
     if order.idempotency_key:
@@ -124,19 +124,22 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
         provider_limit = state.settings.providers[agent.provider].creates_per_minute()
         # Not on a replay: a checked token dials once with its key, however long Turnstile takes it.
         checked_token = order.bot_token if phone.bot_check else None
+        check_client_limit(agent, order.client)  # here: a retry replayed is not counted again
         with one_call_per_token(state.limits, checked_token, key and f"{key}|{number_ref}"):
             spend_phone_call(agent, state.settings, provider_limit, number_ref)
             try:
                 # The provider's key is this request's (Convoi replays one for a day, past our window).
                 return _call(state, order, destination, variables, key and f"{key}|{asked}", attempt)
             except ProviderError as error:
-                if error.upstream_status is not None and error.upstream_status < 500:
-                    # The provider refused the call in so many words: nothing was dialled, so the
-                    # caller may try again now (the daily cap still counts the attempt).
+                refused = error.upstream_status is not None and error.upstream_status < 500
+                if refused or error.never_sent:
+                    # The provider refused the call in so many words, or never had the request (our
+                    # circuit open, no connection): nothing was dialled, so the caller may try again
+                    # now (the daily cap still counts the attempt).
                     refund_cooldown(agent, number_ref)
                 raise
 
-    return state.replay.run(key, create, asked) if key else create()
+    return once_per_key(state.replay, key, create, asked)
 
 
 def _call(
@@ -158,6 +161,7 @@ def _call(
         metadata={"webcall_agent": agent.slug},
         idempotency_key=key,
     )
+    setattr(g, PROVIDER_ASKED, True)  # from here the all-clients ceiling keeps its count
     call = state.provider_for(agent).create_phone_call(request)  # type: ignore[attr-defined]
     CALLS.labels(agent.slug, agent.provider, "phone", "created", "").inc()
     g.setdefault(RECORDED, True)

@@ -38,7 +38,9 @@ class CircuitBreaker:
                 return
             wait_s = self.open_until - time.monotonic()
             if wait_s > 0 or self.trial_running:
-                raise ProviderUnavailable(retry_after_s=max(1, round(wait_s)))
+                error = ProviderUnavailable(retry_after_s=max(1, round(wait_s)))
+                error.never_sent = True
+                raise error
             self.trial_running = True
 
     def record(self, *, ok: bool) -> None:

@@ -156,6 +156,7 @@ class Transport:
     def _send_with_retries(self, request: _Request) -> Any:
         """One request, repeated on transient failures while that is safe and within the deadline."""
         started = time.monotonic()
+        sent = False  # an attempt may have reached the provider (any failure but a connection's)
         for attempt in range(1, self.attempts + 1):
             remaining_s = self.deadline_s - (time.monotonic() - started)
             idempotent = request.idempotent
@@ -164,14 +165,16 @@ class Transport:
             except httpx.TimeoutException as exc:
                 error: AppError = ProviderTimeout()
                 retry = idempotent or isinstance(exc, httpx.ConnectTimeout)
+                sent = sent or not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
                 self._log_failure("timed out", exc)
             except httpx.TransportError as exc:
                 error = ProviderUnavailable()
                 retry = idempotent or isinstance(exc, httpx.ConnectError)
+                sent = sent or not isinstance(exc, httpx.ConnectError)
                 self._log_failure("unreachable", exc)
             except httpx.DecodingError as exc:  # an answer, but its Content-Encoding lied: never JSON
                 error = ProviderBadResponse()
-                retry = False
+                retry, sent = False, True
                 self._log_failure("answered a body that does not decode", exc)
             else:
                 if answer.status_code < 300:
@@ -179,13 +182,15 @@ class Transport:
                         return None
                     return self._decode(answer, request.redact)
                 error = self._status_error(answer, request.status_errors, request.redact)
-                retry = idempotent and answer.status_code in RETRY_STATUSES
+                retry, sent = idempotent and answer.status_code in RETRY_STATUSES, True
             backoff_s = 0.2 * 2 ** (attempt - 1)
             if (
                 not retry
                 or attempt == self.attempts
                 or time.monotonic() - started + backoff_s + MIN_ATTEMPT_S > self.deadline_s
             ):
+                if isinstance(error, ProviderError):
+                    error.never_sent = not sent
                 raise error
             time.sleep(backoff_s)
         raise AssertionError("unreachable")  # pragma: no cover
