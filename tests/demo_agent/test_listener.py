@@ -1,16 +1,24 @@
-"""The listener with the real recogniser process: turns cut from one chunk of audio."""
+"""The listener with the real recogniser process: turns cut from one chunk of audio, and a
+recogniser that dies mid-call."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tests.demo_agent.test_understanding import through_opus_16k
-from webapp.demo_agent.hearing import Hearing
+from webapp.demo_agent import hearing as hearing_module
+from webapp.demo_agent.hearing import RECOGNIZER_SCRIPT, Hearing
 from webapp.demo_agent.intents import domain_corpus
 from webapp.demo_agent.listener import CallerListener, CallerTurn
 from webapp.demo_agent.recognizer import SpeechRecognizer
@@ -30,6 +38,55 @@ class Tally:
         return lambda *args, **kwargs: None
 
 
+@contextlib.asynccontextmanager
+async def listening() -> AsyncIterator[tuple[CallerListener, Hearing]]:
+    """A listener on a running recogniser process, stopped at the end."""
+    listener: CallerListener | None = None
+    hearing = Hearing(lambda utterance, text: listener and listener.on_partial(utterance, text))
+    await hearing.start()
+    try:
+        listener = CallerListener(None, Tally(), QuietVoice(), hearing, lambda onset: None)  # type: ignore[arg-type]
+        yield listener, hearing
+    finally:
+        await hearing.aclose()
+
+
+def recogniser_pids() -> set[int]:
+    """The recogniser processes this test process started that are still running (from /proc)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat, cmdline = (entry / "stat").read_text(), (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        state, parent = stat.rsplit(")", 1)[1].split()[:2]  # (the name before it may hold spaces)
+        if int(parent) == os.getpid() and state != "Z" and str(RECOGNIZER_SCRIPT).encode() in cmdline:
+            pids.add(int(entry.name))
+    return pids
+
+
+async def recogniser_gone(pid: int, timeout_s: float = 10.0) -> None:
+    """Wait until `pid` has exited and been reaped, so the agent has seen it go."""
+    deadline = time.monotonic() + timeout_s
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"recogniser {pid} still there {timeout_s} s after it was killed")
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)  # the exit reaches the event loop from the child watcher's thread
+
+
+async def fresh_recogniser(old: set[int], timeout_s: float = 20.0) -> int:
+    """Wait for a recogniser process other than `old` to start; return its pid."""
+    deadline = time.monotonic() + timeout_s
+    while not (new := recogniser_pids() - old):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no new recogniser started within {timeout_s} s of the old one dying")
+        await asyncio.sleep(0.05)
+    return new.pop()
+
+
 def test_two_turns_in_one_preconnect_buffer_both_get_their_words(tmp_path: Path) -> None:
     """A caller who says two things before the agent joins: the buffer arrives in one piece, so
     the first turn ends and the second begins in one pass, and both are recognised (the first
@@ -39,15 +96,9 @@ def test_two_turns_in_one_preconnect_buffer_both_get_their_words(tmp_path: Path)
     audio = np.concatenate([hello, gap, ask])
 
     async def hear_all() -> list[CallerTurn]:
-        listener: CallerListener | None = None
-        hearing = Hearing(lambda utterance, text: listener and listener.on_partial(utterance, text))
-        await hearing.start()
-        try:
-            listener = CallerListener(None, Tally(), QuietVoice(), hearing, lambda onset: None)  # type: ignore[arg-type]
+        async with listening() as (listener, hearing):
             listener.hear(audio, time.monotonic(), preconnect=True)
             return [await asyncio.wait_for(listener.turns.get(), 60) for _ in range(2)]
-        finally:
-            await hearing.aclose()
 
     first, second = asyncio.run(hear_all())
     assert "hello" in first.recognition.text, first
@@ -62,3 +113,62 @@ def test_a_blip_of_audio_is_no_words_not_a_crash() -> None:
         recognizer.start()
         recognizer.feed(np.full(samples, 2000, dtype=np.int16).tobytes())
         assert recognizer.finish().words == []
+
+
+def test_speech_after_the_recogniser_is_killed_is_still_heard(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A recogniser that dies mid-call (a crash, the OOM killer) is replaced: a turn while it is
+    down ends with no words (the agent asks to hear it again) and the next one is recognised; the
+    agent used to stay deaf for the rest of the call."""
+    hello, ask = (through_opus_16k(text, tmp_path, 150) for text in ("Hello there.", "What time is it?"))
+
+    async def hear_all() -> list[CallerTurn]:
+        async with listening() as (listener, hearing):
+            listener.hear(hello, time.monotonic())
+            turns = [await asyncio.wait_for(listener.turns.get(), 60)]
+            (killed,) = recogniser_pids()
+            os.kill(killed, signal.SIGKILL)
+            await recogniser_gone(killed)
+            listener.hear(ask, time.monotonic())  # while no recogniser runs
+            turns.append(await asyncio.wait_for(listener.turns.get(), 10))
+            await fresh_recogniser({killed})
+            await hearing.wait_ready()
+            listener.hear(ask, time.monotonic())
+            turns.append(await asyncio.wait_for(listener.turns.get(), 60))
+            return turns
+
+    with caplog.at_level(logging.INFO, logger=hearing_module.__name__):
+        before, during, after = asyncio.run(hear_all())
+    assert "hello" in before.recognition.text, before
+    assert during.text == "" and during.speech_s > 1, during
+    assert "time" in after.recognition.text, after
+    deaths = [r for r in caplog.records if r.levelno == logging.WARNING and "died" in r.getMessage()]
+    assert len(deaths) == 1, caplog.text
+
+
+def test_a_recogniser_that_keeps_dying_is_given_up_and_the_call_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Restarts are bounded: once they are used up the error is logged, no other process starts,
+    and the caller's turns still end (with no words, which the agent answers by asking again)."""
+    monkeypatch.setattr(hearing_module, "MAX_RESTARTS", 1)
+    ask = through_opus_16k("What time is it?", tmp_path, 150)
+
+    async def kill_twice_then_talk() -> tuple[CallerTurn, set[int]]:
+        async with listening() as (listener, hearing):
+            (first,) = recogniser_pids()
+            os.kill(first, signal.SIGKILL)
+            second = await fresh_recogniser({first})
+            await hearing.wait_ready()
+            os.kill(second, signal.SIGKILL)
+            await recogniser_gone(second)
+            await asyncio.sleep(3 * hearing_module.RESTART_BACKOFF_S)  # time for a restart, were there one
+            listener.hear(ask, time.monotonic())
+            return await asyncio.wait_for(listener.turns.get(), 10), recogniser_pids()
+
+    with caplog.at_level(logging.INFO, logger=hearing_module.__name__):
+        turn, running = asyncio.run(kill_twice_then_talk())
+    assert running == set()
+    assert turn.text == "" and turn.speech_s > 1, turn
+    assert [r.levelno for r in caplog.records if "died" in r.getMessage()] == [logging.WARNING, logging.ERROR]

@@ -78,7 +78,7 @@ class Call:
             self._ended.set()
 
     async def run(self) -> None:
-        """Connect, converse until the call ends, then tidy up."""
+        """Connect, converse until the call ends, then tidy up (also when setting up fails)."""
         self._preconnect.register()  # before connecting, so an early buffer isn't missed
         media = self.media
         subscribe = agents.AutoSubscribe.SUBSCRIBE_ALL if media.sees else agents.AutoSubscribe.AUDIO_ONLY
@@ -94,8 +94,30 @@ class Call:
         voice = AgentVoice(self._room)
         avatar = AgentAvatar(self._room, voice, status) if media.avatar else None
         hearing = Hearing(on_partial=lambda utterance, text: self._on_partial(utterance, text))
+        try:
+            await self._set_up(status, voice, hearing, avatar)
+            await self._ended.wait()
+        finally:
+            await self._cancel_tasks()
+            await hearing.aclose()  # first: a failure below must not leave the process running
+            await self._preconnect.aclose()
+            await status.aclose()
+            await voice.aclose()
+            if avatar is not None:
+                await avatar.aclose()
+
+    async def _set_up(
+        self, status: CallStatus, voice: AgentVoice, hearing: Hearing, avatar: AgentAvatar | None
+    ) -> None:
+        """Publish the voice (and avatar) and start the recogniser, then converse and listen."""
+        local, media = self._room.local_participant, self.media
         await status.set_state("initializing")
-        await asyncio.gather(voice.publish(), hearing.start(), *([avatar.publish()] if avatar else []))
+        # each runs to its end before a failure is raised, so `run` stops a recogniser that started
+        started = await asyncio.gather(
+            voice.publish(), hearing.start(), *([avatar.publish()] if avatar else []), return_exceptions=True
+        )
+        if failed := [result for result in started if isinstance(result, BaseException)]:
+            raise failed[0]
         if avatar is not None:
             self._spawn(avatar.run())
         self._listener = CallerListener(
@@ -115,19 +137,13 @@ class Call:
             self._on_participant_connected(participant)
         if self.caller is not None:  # found while the agent was setting up: its tracks came unheard
             self._take_tracks(self.caller)
-        try:
-            await self._ended.wait()
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            await asyncio.gather(*self._watching.values(), return_exceptions=True)
-            await self._preconnect.aclose()
-            await status.aclose()
-            await voice.aclose()
-            await hearing.aclose()
-            if avatar is not None:
-                await avatar.aclose()
+
+    async def _cancel_tasks(self) -> None:
+        """Stop what the call runs in the background: its conversation, listening and watching."""
+        running = [*self._tasks, *self._watching.values()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     def _register_turn_methods(self, listener: CallerListener) -> None:
         """Push-to-talk: the caller's page starts, ends or cancels each turn by RPC."""
@@ -220,7 +236,8 @@ class Call:
         self._tasks.add(task)
 
         def done(finished: asyncio.Task[Any]) -> None:
-            """Log a crash and end the call, so a bug never leaves a silent agent behind."""
+            """Let the task go; log a crash and end the call, so a bug never leaves a silent agent."""
+            self._tasks.discard(finished)
             if not finished.cancelled() and (exc := finished.exception()) is not None:
                 logger.error("call task failed", exc_info=exc)
                 self.stop(f"internal error: {exc}")

@@ -3,6 +3,9 @@
 `recognizer.py` runs as `python recognizer.py` (see its docstring for why a process);
 this class starts it, streams an utterance's audio to it, and hands back interim texts
 as they come and the final words at the end. Nothing here blocks the event loop.
+
+A process that dies mid-call (a crash, the OOM killer) is replaced by a fresh one, a few
+times a call at most: the utterances it was hearing get no words, later ones are heard.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import recognizer
 from .intents import domain_corpus
@@ -24,6 +28,8 @@ logger = logging.getLogger(__name__)
 RECOGNIZER_SCRIPT = Path(recognizer.__file__)
 START_TIMEOUT_S = 30.0  # loading two acoustic models on a busy 2-core machine
 FINAL_TIMEOUT_S = 10.0
+MAX_RESTARTS = 3  # a recogniser that dies more often in one call is given up on
+RESTART_BACKOFF_S = 0.5  # the wait before the first restart; doubled before each next one
 
 
 class RecognizerError(RuntimeError):
@@ -31,27 +37,34 @@ class RecognizerError(RuntimeError):
 
 
 class Hearing:
-    """One recogniser process: `start()`, then per utterance `begin`, `feed`…, `finish`."""
+    """A recogniser process for a call: `start()`, then per utterance `begin`, `feed`…, `finish`."""
 
     def __init__(self, on_partial: Callable[[int, str], None]) -> None:
         """`on_partial(utterance, text)` runs for every interim result."""
         self._on_partial = on_partial
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ready = self._new_ready()
         self._finals: dict[int, asyncio.Future[Recognition]] = {}
         self._next_id = 0
+        self._first_id = 1  # the first utterance the running process heard begin
+        self._closing = False
         self.unknown_words: list[str] = []
 
     async def start(self) -> None:
-        """Start the process and send it the domain sentences (it answers when loaded)."""
+        """Start the process; until `aclose`, one that dies is replaced (see `_keep_running`)."""
+        await self._spawn()
+        self._reader = asyncio.create_task(self._keep_running())
+
+    async def _spawn(self) -> None:
+        """Start a process and send it the domain sentences (it answers when loaded)."""
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(RECOGNIZER_SCRIPT),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
-        self._reader = asyncio.create_task(self._read())
+        self._first_id = self._next_id + 1
         self._send(recognizer.START, json.dumps({"corpus": domain_corpus()}).encode())
 
     async def wait_ready(self) -> None:
@@ -81,6 +94,8 @@ class Hearing:
         At once, not in a task: the next utterance may begin right after (two turns in one
         chunk of audio), and its START must follow this END.
         """
+        if utterance < self._first_id:  # its START went to a process that died since
+            raise RecognizerError("the recogniser was restarted during this utterance")
         final = self._finals[utterance] = asyncio.get_running_loop().create_future()
         # Read even when nobody awaits it (a call ending first): no "exception never retrieved".
         final.add_done_callback(lambda done: done.cancelled() or done.exception())
@@ -94,7 +109,8 @@ class Hearing:
     async def words(self, utterance: int, final: asyncio.Future[Recognition]) -> Recognition:
         """Wait for the words of an utterance `end` ended."""
         try:
-            await self.wait_ready()  # a turn can end before the models are loaded (pre-connect audio)
+            if not final.done():  # (one whose process died has failed: no wait for the next)
+                await self.wait_ready()  # a turn can end before the models are loaded (pre-connect audio)
             return await asyncio.wait_for(final, FINAL_TIMEOUT_S)
         except TimeoutError as exc:
             raise RecognizerError("the recogniser did not answer in time") from exc
@@ -107,7 +123,8 @@ class Hearing:
         return await self.words(utterance, self.end(utterance))
 
     async def aclose(self) -> None:
-        """Stop the process."""
+        """Stop the process, and start no other."""
+        self._closing = True
         process = self._process
         if process is not None and process.returncode is None:
             if process.stdin is not None:
@@ -121,17 +138,69 @@ class Hearing:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        self._fail_waiting(RecognizerError("the recogniser was stopped"))
 
     def _send(self, kind: bytes, payload: bytes = b"") -> None:
         """Write one message; the pipe buffers it, so this never waits."""
-        if self._process is None or self._process.stdin is None or self._process.returncode is not None:
+        process = self._process
+        if process is None or process.stdin is None or process.returncode is not None:
             raise RecognizerError("the recogniser is not running")
-        self._process.stdin.write(recognizer.encode_message(kind, payload))
+        if process.stdin.is_closing():  # it died, and a write found out before its exit did
+            raise RecognizerError("the recogniser is not running")
+        process.stdin.write(recognizer.encode_message(kind, payload))
 
-    async def _read(self) -> None:
-        """Dispatch the process's answers until it exits."""
-        assert self._process is not None and self._process.stdout is not None
-        while line := await self._process.stdout.readline():
+    def _new_ready(self) -> asyncio.Future[None]:
+        """A future for the next process's models being loaded."""
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Read even when nobody waits on it (a call ending first): no "exception never retrieved".
+        ready.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return ready
+
+    def _fail_waiting(self, error: RecognizerError) -> None:
+        """Wake whoever waits for the models or for words with `error`."""
+        waiting_ones: list[asyncio.Future[Any]] = [self._ready, *self._finals.values()]
+        for waiting in waiting_ones:
+            if not waiting.done():
+                waiting.set_exception(error)
+
+    async def _keep_running(self) -> None:
+        """Read the process's answers; when it dies, start a fresh one (MAX_RESTARTS at most).
+
+        Until the fresh one runs, `begin` and `feed` raise RecognizerError; once they are used
+        up the call goes on unheard (its turns get no words), rather than ending.
+        """
+        restarts = 0
+        while True:
+            status = await self._read()
+            if self._closing:
+                logger.info("recogniser exited with status %s", status)
+                return
+            if restarts == MAX_RESTARTS:
+                logger.error("the recogniser died (exit status %s), after %d restarts", status, restarts)
+                break
+            restarts += 1
+            logger.warning(
+                "the recogniser died (exit status %s); starting a fresh one (%d of %d)",
+                status,
+                restarts,
+                MAX_RESTARTS,
+            )
+            await asyncio.sleep(RESTART_BACKOFF_S * 2 ** (restarts - 1))
+            if self._ready.done():
+                self._ready = self._new_ready()
+            try:
+                await self._spawn()
+            except (OSError, RecognizerError) as exc:
+                logger.error("could not start a fresh recogniser: %s", exc)
+                break
+        logger.error("the rest of this call goes unheard: its turns get no words")
+        self._fail_waiting(RecognizerError("the recogniser died"))
+
+    async def _read(self) -> int:
+        """Dispatch the process's answers until it exits; return its exit status."""
+        process = self._process
+        assert process is not None and process.stdout is not None
+        while (line := await process.stdout.readline()).endswith(b"\n"):  # (not a line cut by its death)
             message = json.loads(line)
             if "ready" in message:
                 self.unknown_words = list(message.get("unknown_words", []))
@@ -145,9 +214,7 @@ class Hearing:
                 if not waiting.done():
                     waiting.set_result(Recognition(words=words, **final))
         gone = RecognizerError("the recogniser exited")
-        if not self._ready.done():
-            self._ready.set_exception(gone)
-        for final in self._finals.values():
+        for final in self._finals.values():  # (the models' readiness waits for a fresh process)
             if not final.done():
                 final.set_exception(gone)
-        logger.info("recogniser exited with status %s", await self._process.wait())
+        return await process.wait()

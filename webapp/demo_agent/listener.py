@@ -4,6 +4,8 @@ Audio (16 kHz mono) goes through the turn-taker; each turn is streamed to the
 recogniser while the caller talks, its interim words go to the page as they come, and
 its final words become a `CallerTurn` for the conversation. Speech that starts while the
 agent talks is a barge-in: `on_barge_in` runs at once, with when the speech began.
+A turn the recogniser cannot hear (it died, and a fresh one is not running yet) still
+ends, with no words: the conversation asks the caller to say it again.
 
 Barge-in timing is measured on the agent, from audio timestamps: the caller's audio
 arrives in real time, so the speech onset (a sample index found by the VAD) reached the
@@ -68,6 +70,7 @@ class _Turn:
     start: int  # first sample sent to the recogniser
     shown: bool = False  # an interim version is on the page
     final: bool = False
+    lost: bool = False  # the recogniser is not hearing it (not running): it ends with no words
 
 
 class CallerListener:
@@ -223,22 +226,23 @@ class CallerListener:
             onset_at = arrived_at - (self._received - event.onset) / SAMPLE_RATE
             self._on_barge_in(onset_at)
         try:
-            utterance = self._hearing.begin()
+            utterance, lost = self._hearing.begin(), False
         except RecognizerError as exc:
             logger.warning("cannot recognise this turn: %s", exc)
-            return
-        self._turn = _Turn(utterance, new_segment_id(), event.onset, event.start)
-        self._turns_by_utterance[utterance] = self._turn
+            utterance, lost = 0, True
+        self._turn = _Turn(utterance, new_segment_id(), event.onset, event.start, lost=lost)
+        if not lost:
+            self._turns_by_utterance[utterance] = self._turn
         if event.audio.size:
             self._feed(event.audio)
 
     def _feed(self, audio: np.ndarray) -> None:
         """Send the turn's audio on to the recogniser."""
-        if self._turn is not None:
+        if self._turn is not None and not self._turn.lost:
             try:
                 self._hearing.feed(audio.tobytes())
-            except RecognizerError:
-                self._turn = None
+            except RecognizerError:  # it died mid-turn
+                self._turn.lost = True
 
     def _end_turn(self, event: Ended) -> None:
         """Close the turn; its words come back in the background."""
@@ -248,10 +252,10 @@ class CallerListener:
         self._heard_s += event.speech_s
         self._status.record_caller_audio(self._heard_s, self._taker.peak_dbfs)
         ended_at = time.monotonic() - (self._received - event.end) / SAMPLE_RATE
-        try:
-            final: asyncio.Future[Recognition] | None = self._hearing.end(turn.utterance)
-        except RecognizerError:
-            final = None
+        final: asyncio.Future[Recognition] | None = None
+        if not turn.lost:
+            with contextlib.suppress(RecognizerError):
+                final = self._hearing.end(turn.utterance)
         task = asyncio.create_task(self._finish_turn(turn, event, ended_at, final))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
