@@ -89,9 +89,13 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "calls_needing_detail": lambda: store.calls_needing_detail("ravan", attempt.received_at),
         "calls_never_asked": lambda: store.calls_never_asked("ravan", None),
         "mark_detail_asked": lambda: store.mark_detail_asked("ravan", "sess-1"),
-        "latest_report": lambda: store.latest_report("ravan"),
+        "listed_through": lambda: store.listed_through("ravan", ["agent-1"]),
+        "note_listed": lambda: store.note_listed("ravan", {"agent-1": None}, attempt.received_at),
         "unfinished_listing": lambda: store.unfinished_listing("ravan"),
-        "begin_listing": lambda: store.begin_listing("ravan", None),
+        "begin_listing": lambda: store.begin_listing("ravan", None, ["agent-1"]),
+        "keep_listing_before": lambda: store.keep_listing_before(
+            "ravan", attempt.received_at, began_at=attempt.received_at, caught_up_at=attempt.received_at
+        ),
         "finish_listing": lambda: store.finish_listing("ravan", None),
         "acquire_lease": lambda: store.acquire_lease("sync", "me", timedelta(minutes=1)),
     }

@@ -42,12 +42,15 @@ def signature(
     return api.AccessToken(key, secret).with_ttl(ttl).with_sha256(digest).to_jwt()
 
 
-def event(kind: str, room: str, at: int, participant: dict[str, Any] | None = None) -> bytes:
-    """A webhook body in livekit-server's protojson (camelCase, 64-bit integers as strings)."""
+def event(
+    kind: str, room: str, at: int, participant: dict[str, Any] | None = None, *, created: int = T0
+) -> bytes:
+    """A webhook body in livekit-server's protojson (camelCase, 64-bit integers as strings), of the
+    room of that name created at ``created`` (another time: the room made again, another sid)."""
     body: dict[str, Any] = {
         "event": kind,
-        "room": {"sid": f"RM_{room[-6:]}", "name": room, "emptyTimeout": 60, "departureTimeout": 10,
-                 "creationTime": str(T0), "creationTimeMs": str(T0 * 1000)},
+        "room": {"sid": f"RM_{room[-6:]}_{created}", "name": room, "emptyTimeout": 60, "departureTimeout": 10,
+                 "creationTime": str(created), "creationTimeMs": str(created * 1000)},
         "id": f"EV_{kind}_{at}",
         "createdAt": str(at),
     }  # fmt: skip
@@ -153,6 +156,45 @@ def test_unknown_rooms_other_providers_calls_and_other_events_are_acknowledged_a
         assert (answer.status_code, answer.get_json()) == (200, {"status": "ignored"})
     assert record_of(app, room) == before
     assert record_of(app, hosted).status == "created"
+
+
+def test_a_room_made_again_after_its_call_ended_changes_nothing_of_the_call(make_app: MakeApp) -> None:
+    """A caller rejoining with the token LiveKit refreshed makes the room again (another sid):
+    it is closed at once, yet its caller leaving and its closing rewrote the ended call's end
+    and length (here from 42 s to over a minute), though a rejoin is counted nowhere."""
+    app = make_app()
+    room = placed(app)
+    send(app, event("participant_joined", room, T0 + 1, caller(T0 + 1)))
+    send(app, event("participant_left", room, T0 + 43, caller(T0 + 1)))
+    assert send(app, event("room_finished", room, T0 + 53)).get_json() == {"status": "applied"}
+    ended = record_of(app, room)
+    again = T0 + 70  # the room made again, after the call's ended
+    rejoined = {**caller(again + 1), "sid": "PA_rejoined"}
+    for kind, moment, participant, outcome in (
+        ("room_started", again, None, "closed"),
+        ("participant_joined", again + 1, rejoined, "ignored"),
+        ("participant_left", again + 20, rejoined, "ignored"),
+        ("room_finished", again + 30, None, "ignored"),
+    ):
+        answer = send(app, event(kind, room, moment, participant, created=again))
+        assert (answer.status_code, answer.get_json()) == (200, {"status": outcome}), kind
+    assert record_of(app, room) == ended
+    assert (ended.status, ended.ended_at, ended.duration_s) == ("completed", at(T0 + 43), 41.75)
+
+
+def test_a_call_that_ended_within_the_second_its_room_was_made_is_its_rooms(make_app: MakeApp) -> None:
+    """An event's time is in whole seconds: a caller leaving within a second of the room's making
+    ends the call "before" the room was made, and the room's own closing still completes it."""
+    app = make_app()
+    room = placed(app)
+    made_ms = T0 * 1000 + 600
+    left = json.loads(event("participant_left", room, T0, caller(T0)))
+    left["room"]["creationTimeMs"] = str(made_ms)
+    finished = json.loads(event("room_finished", room, T0 + 10))
+    finished["room"]["creationTimeMs"] = str(made_ms)
+    for body in (left, finished):
+        assert send(app, json.dumps(body).encode()).get_json() == {"status": "applied"}
+    assert (record_of(app, room).status, record_of(app, room).ended_at) == ("completed", at(T0))
 
 
 def _expired(body: bytes) -> str:

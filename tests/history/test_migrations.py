@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from webapp.history.database import alembic_config, current_revision, open_engine, upgrade, writing
 from webapp.history.schema import metadata
-from webapp.history.store import CallAttempt, CallQuery, CallStore
+from webapp.history.store import CallAttempt, CallQuery, CallStore, UnfinishedListing
 from webapp.providers import ProviderCall
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -96,6 +96,42 @@ def test_the_providers_id_is_indexed_in_a_log_with_calls_and_unindexed_going_dow
     assert "ix_calls_provider_call_id_created_at" not in indexes()
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT provider_call_id FROM calls")).scalars().all() == ["sess-1"]
+    engine.dispose()
+
+
+def test_where_listings_reached_is_kept_from_0009_and_dropped_going_down(database_url: str) -> None:
+    engine = open_engine(database_url)
+    upgrade(engine, "0008")
+    store = CallStore(database_url)
+    with writing(engine) as connection:  # a run of the sync before 0009 left a listing unfinished
+        began = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+        stored = began if engine.dialect.name == "postgresql" else began.replace(tzinfo=None)
+        connection.execute(
+            sa.text("INSERT INTO unfinished_listings (provider, since, recorded_at, resume_cursor) "
+                    "VALUES ('convoi', NULL, :began, 'call_100')"),
+            {"began": stored},
+        )  # fmt: skip
+
+    def columns() -> set[str]:
+        return {str(column["name"]) for column in sa.inspect(engine).get_columns("unfinished_listings")}
+
+    upgrade(engine, "0009")
+    assert {"resume_before", "agent_ids"} <= columns()
+    assert store.unfinished_listing("convoi") == UnfinishedListing(None, began_at=began, cursor="call_100")
+    assert store.listed_through("convoi", ["agt_1"]) == {}
+    store.note_listed("convoi", {"agt_1": None}, began)
+    assert store.listed_through("convoi", ["agt_1"]) == {"agt_1": began}
+    # Its agents are not known: where it stopped may not hold for them, so it goes on from the top.
+    again = store.begin_listing("convoi", None, ["agt_1"])
+    assert again > began and store.unfinished_listing("convoi") == UnfinishedListing(None, began_at=again)
+    store.close()
+    with writing(engine) as connection:
+        command.downgrade(alembic_config(connection), "0008")
+    assert "complete_listings" not in sa.inspect(engine).get_table_names()
+    assert not {"resume_before", "agent_ids"} & columns()
+    with engine.connect() as connection:
+        kept = connection.execute(sa.text("SELECT provider FROM unfinished_listings")).scalars().all()
+    assert kept == ["convoi"]
     engine.dispose()
 
 

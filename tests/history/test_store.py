@@ -413,19 +413,33 @@ def test_calls_needing_detail_are_live_or_never_read_in_full(store: CallStore) -
     assert set(store.calls_needing_detail("ravan", week, live_since=day)) == {"fresh", "listed"}
 
 
-def test_latest_report_is_the_newest_start_the_provider_told_us(store: CallStore) -> None:
-    assert store.latest_report("ravan") is None
-    store.record_created(attempt(), "no-start-yet", None)
-    assert store.latest_report("ravan") is None
-    for hours in (1, 3, 2):
-        store.upsert_provider_call(
-            "ravan", ProviderCall(call_id=f"s{hours}", started_at=T0 + timedelta(hours=hours))
-        )
-    assert store.latest_report("ravan") == T0 + timedelta(hours=3)
-    # A start in the future is a bad record: resuming after it would list nothing new until then.
-    future = ProviderCall(call_id="s-future", started_at=datetime(2999, 1, 1, tzinfo=UTC))
-    store.upsert_provider_call("ravan", future)
-    assert store.latest_report("ravan") == T0 + timedelta(hours=3)
+def test_where_a_complete_listing_reached_is_per_agent_and_never_skips_a_gap(store: CallStore) -> None:
+    """Not the newest call stored (a webhook, a status poll store calls no list gave): where
+    the last listing that read every page of an agent's calls reached."""
+    store.upsert_provider_call("ravan", ProviderCall(call_id="hooked", started_at=T0 + timedelta(days=9)))
+    assert store.listed_through("ravan", ["a", "b"]) == {}
+    store.note_listed("ravan", {"a": None, "b": T0}, T0 + timedelta(days=1))  # b: from T0, nothing before
+    assert store.listed_through("ravan", ["a", "b"]) == {"a": T0 + timedelta(days=1)}
+    store.note_listed("ravan", {"a": T0 + timedelta(hours=12)}, T0 + timedelta(days=2))  # joins on
+    store.note_listed("ravan", {"a": T0 + timedelta(days=5)}, T0 + timedelta(days=6))  # a gap before it
+    store.note_listed("ravan", {"a": None}, T0 + timedelta(hours=1))  # never back
+    assert store.listed_through("ravan", ["a"]) == {"a": T0 + timedelta(days=2)}
+    assert store.listed_through("convoi", ["a"]) == {}
+
+
+def test_an_agent_an_unfinished_listing_was_not_of_lists_it_from_the_top(store: CallStore) -> None:
+    """Where a listing goes on was kept for its agents: an agent joining has calls above it."""
+    began = store.begin_listing("ravan", None, ["a", "b"])
+    assert store.keep_listing_before("ravan", T0, began_at=began, caught_up_at=began)
+    assert store.unfinished_listing("ravan") == UnfinishedListing(None, began_at=began, before=T0)
+    assert store.begin_listing("ravan", None, ["b"]) == began  # an agent left: the rest go on
+    assert store.unfinished_listing("ravan") == UnfinishedListing(None, began_at=began, before=T0)
+    again = store.begin_listing("ravan", None, ["a", "b"])  # a is back: its calls since are not listed
+    assert again > began and store.unfinished_listing("ravan") == UnfinishedListing(None, began_at=again)
+    assert not store.keep_listing_before("ravan", T0, began_at=began, caught_up_at=again)
+    store.begin_listing("convoi", T0, ["c"])
+    store.begin_listing("convoi", T0 + timedelta(hours=1), ["c", "d"])  # a later start, a new agent
+    assert since_and_cursor(store, "convoi") == (T0, None)  # the earlier start stays
 
 
 def test_an_unfinished_listing_keeps_its_earliest_start_until_a_listing_covers_it(store: CallStore) -> None:

@@ -17,10 +17,10 @@ from tests.fakes import elevenlabs as elevenlabs_fake
 from tests.fakes import retell as retell_fake
 from tests.fakes.convoi import add_call, complete_call
 from tests.fakes.fields import now_ms
-from tests.fakes.ravan import add_session, complete_session
+from tests.fakes.ravan import add_session, call_completed_event, complete_session
 from tests.fakes.state import FakeState, RecordedRequest
 from tests.fakes.zudu import end_call
-from tests.support.apps import FAKE_AGENT_IDS, app_state_of, post
+from tests.support.apps import FAKE_AGENT_IDS, app_state_of, build_app, post, provider_env
 from webapp.errors import (
     ProviderAuthError,
     ProviderBadResponse,
@@ -103,6 +103,11 @@ def find(app: Flask, call_id: str) -> CallRecord:
     return record
 
 
+def reached(app: Flask, provider: str, agent_id: str) -> datetime:
+    """Where the last complete listing of the agent's calls reached (it must have one)."""
+    return app_state_of(app).history.listed_through(provider, [agent_id])[agent_id]
+
+
 @pytest.mark.parametrize("shape", ["documented", "meta"])
 def test_ravan_calls_are_listed_then_read_in_full(make_app: MakeApp, ravan: Any, shape: str) -> None:
     app = make_app()
@@ -134,6 +139,7 @@ def test_ravan_calls_are_listed_then_read_in_full(make_app: MakeApp, ravan: Any,
     sent = [r for r in state.requests if r.path.endswith("/call-sessions")]
     assert {r.query["agent_id"] for r in sent} == {RAVAN}
     assert sent[0].query["started_after"] == "1970-01-01T00:00:00Z"  # the first run: from the beginning
+    first_reached = reached(app, "ravan", RAVAN)
 
     # Again: one row per call still, live calls read again, finished ones not.
     complete_session(state, "phone-1")
@@ -143,12 +149,11 @@ def test_ravan_calls_are_listed_then_read_in_full(make_app: MakeApp, ravan: Any,
     assert find(app, "phone-1").status == "completed"
     details = [r.path.rsplit("/", 1)[1] for r in state.requests if "detail" in r.path]
     assert details == ["phone-1"]
-    # From a day before the newest call Ravan reported.
-    newest = max(r.started_at for r in log_of(app, provider="ravan") if r.started_at)
+    # From a day before where the first run's complete listing reached (the moment it began).
     started_after = next(
         r.query["started_after"] for r in state.requests if r.path.endswith("/call-sessions")
     )
-    assert datetime.fromisoformat(started_after) == newest - timedelta(days=1)
+    assert datetime.fromisoformat(started_after) == first_reached - timedelta(days=1)
 
 
 def test_a_text_cut_inside_an_emoji_keeps_its_call(make_app: MakeApp, ravan: Any) -> None:
@@ -203,8 +208,117 @@ def test_a_ravan_page_missed_in_one_run_is_listed_by_the_next(make_app: MakeApp,
     assert {r.provider_call_id for r in log_of(app)} == {f"s-{n:02d}" for n in range(50)}
 
     # A run that read every page lets the next one start late again.
-    newest = max(r.started_at for r in log_of(app) if r.started_at)
-    assert sync(app, "ravan")["ravan"].since == newest - timedelta(days=1)
+    second_reached = reached(app, "ravan", RAVAN)
+    assert sync(app, "ravan")["ravan"].since == second_reached - timedelta(days=1)
+
+
+def test_a_call_only_the_provider_knows_is_listed_though_a_webhook_stored_a_newer_one(
+    make_app: MakeApp, ravan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run listed from a day before the newest call stored, which Ravan's webhook (and a
+    phone call's status poll) moves too: an inbound call made since the last run, older than
+    that, was never listed. A run lists from where the last complete listing reached."""
+    hook_token = "hook-" + "k" * 40
+    app, state = make_app(WEBCALL_WEBHOOK_TOKEN=hook_token, RAVAN_ORG_ID="org_fake"), ravan[1]
+    add_session(state, RAVAN, id="inbound-1", channel="voice", status="completed",
+                started_at=days_ago(10), created_at=days_ago(10))  # fmt: skip
+    last_week = datetime.now(UTC) - timedelta(days=7)
+    monkeypatch.setattr(sync_module, "now", lambda: last_week)
+    assert sync(app, "ravan")["ravan"].listed == 1  # last week's run
+    monkeypatch.undo()
+    # Since then: an inbound call only Ravan knows, then today a web call, completed by webhook.
+    add_session(state, RAVAN, id="inbound-2", channel="voice", status="completed",
+                started_at=days_ago(3), created_at=days_ago(3))  # fmt: skip
+    placed = post(app, {"agent": "sales"}).get_json()["call_id"]
+    complete_session(state, placed)
+    answer = app.test_client().post(f"/webhooks/ravan/{hook_token}", json=call_completed_event(state, placed))
+    assert answer.get_json() == {"status": "applied"}
+
+    report = sync(app, "ravan")["ravan"]
+    assert report.since == last_week - timedelta(days=1)
+    assert (report.new, find(app, "inbound-2").channel) == (1, "phone")
+
+
+def test_an_agent_new_to_the_catalogue_is_listed_from_the_beginning(
+    make_app: MakeApp, ravan: Any, tmp_path: Any
+) -> None:
+    """Listings are per agent: one listed before says nothing of another's calls."""
+    database = {"WEBCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}"}
+    state, desk = ravan[1], "5c2e7b3f-8d2e-4f6a-8b1c-2d3e4f5a6b7c"
+    for agent_id, call_id, days in ((RAVAN, "sales-1", 30), (desk, "desk-1", 60)):
+        moment = days_ago(days)
+        add_session(state, agent_id, id=call_id, status="completed", started_at=moment, created_at=moment)
+    first_began = datetime.now(UTC)
+    assert sync(make_app(**database), "ravan")["ravan"].listed == 1
+    first_ended = datetime.now(UTC)
+    # The same call log, and a catalogue that has grown an agent at the same provider.
+    catalogue = "".join(
+        f'[agents.{slug}]\nprovider = "ravan"\nagent_id = "{agent_id}"\n'
+        for slug, agent_id in (("sales", RAVAN), ("desk", desk))
+    )
+    offline, grown = "http://127.0.0.1:9", tmp_path / "grown"
+    grown.mkdir()
+    app = build_app(grown, catalogue, **provider_env(ravan[0].url, offline, offline), **database)
+    state.requests.clear()
+    report = sync(app, "ravan")["ravan"]
+    starts = {r.query["agent_id"]: r.query["started_after"] for r in list_requests(state)}
+    assert starts[desk] == "1970-01-01T00:00:00Z"
+    assert (report.since, report.new, find(app, "desk-1").agent) == (None, 1, "desk")
+    sales_start = datetime.fromisoformat(starts[RAVAN]) + timedelta(days=1)  # where its listing reached
+    assert first_began <= sales_start <= first_ended
+
+
+def hours_ago(hours: int) -> datetime:
+    """A moment ``hours`` before now, in whole seconds (as every fake can write it)."""
+    return (datetime.now(UTC) - timedelta(hours=hours)).replace(microsecond=0)
+
+
+def add_hourly_calls(provider: str, state: FakeState, count: int) -> None:
+    """``count`` ended calls of our agent at ``provider``, an hour apart back from now, oldest first."""
+    for n in reversed(range(count)):
+        moment = hours_ago(n)
+        if provider == "ravan":
+            iso = moment.isoformat().replace("+00:00", "Z")
+            add_session(state, RAVAN, id=f"s-{n:03d}", status="completed", started_at=iso, created_at=iso)
+        elif provider == "retell":
+            retell_fake.add_call(
+                state, RETELL, call_status="ended", start_timestamp=int(moment.timestamp() * 1000)
+            )
+        else:
+            elevenlabs_fake.add_conversation(
+                state, ELEVENLABS, status="done", start_time_unix_secs=int(moment.timestamp())
+            )
+
+
+@pytest.mark.parametrize(("provider", "page_size"), [("ravan", 20), ("retell", 100), ("elevenlabs", 100)])
+def test_a_list_by_start_time_cut_at_max_pages_goes_on_next_run(
+    make_app: MakeApp, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, provider: str,
+    page_size: int,
+) -> None:  # fmt: skip
+    """Newest first, stopped at MAX_PAGES: the run counted as complete, and the calls below the
+    cut were never listed. The next run lists the calls made since, then goes on below the cut."""
+    monkeypatch.setattr(sync_module, "MAX_PAGES", 2)
+    state = request.getfixturevalue(provider)[1]
+    calls = page_size * 5 // 2
+    add_hourly_calls(provider, state, calls)
+    app = make_app()
+    first = sync(app, provider)[provider]
+    assert (first.listed, first.errors, first.complete) == (2 * page_size, [], False)
+    assert "not every page was read" in first.summary()
+    oldest_listed = min(r.started_at for r in log_of(app, provider=provider) if r.started_at)
+    unfinished = app_state_of(app).history.unfinished_listing(provider)
+    assert unfinished is not None and unfinished.before == oldest_listed + timedelta(seconds=1)
+
+    second = sync(app, provider)[provider]
+    assert (second.new, second.errors, second.complete, second.resumed) == (
+        calls - 2 * page_size,
+        [],
+        True,
+        True,
+    )
+    assert app_state_of(app).history.search(CallQuery(provider=provider))[1] == calls
+    third = sync(app, provider)[provider]
+    assert (third.new, third.complete, third.resumed) == (0, True, False)
 
 
 def test_unreadable_entries_are_skipped_and_the_rest_kept(make_app: MakeApp, ravan: Any) -> None:
@@ -332,7 +446,7 @@ def test_convoi_calls_behind_a_lost_cursor_are_listed_by_the_next_run(make_app: 
     run, started a day before the newest call kept, never reached the older 150."""
     state = convoi[1]
     for n in range(250):  # oldest first: Convoi lists newest first
-        add_call(state, CONVOI, created_at=days_ago(250 - n), started_at=days_ago(250 - n))
+        add_call(state, CONVOI, created_at=days_ago(250 - n))  # (its call object has no started_at)
     state.faults = [
         Fault("delay", delay_s=0),
         *(Fault("status", status=500, body={"status": 500}) for _ in range(PAGE_ATTEMPTS)),
@@ -356,9 +470,10 @@ def test_convoi_calls_behind_a_lost_cursor_are_listed_by_the_next_run(make_app: 
 
 
 def add_old_calls(state: FakeState, count: int) -> None:
-    """``count`` Convoi calls, one a day back from yesterday, oldest first (Convoi lists newest first)."""
+    """``count`` Convoi calls, one a day back from yesterday, oldest first (Convoi lists newest first),
+    as documented: made at a time, with no time they started."""
     for n in range(count):
-        add_call(state, CONVOI, created_at=days_ago(count - n), started_at=days_ago(count - n))
+        add_call(state, CONVOI, created_at=days_ago(count - n))
 
 
 def reading_slowly(
@@ -421,7 +536,7 @@ def test_a_convoi_account_too_big_for_one_minute_of_reads_is_listed_over_runs(
     )
 
     state.rate_windows.clear()
-    fourth = sync(app, "convoi")["convoi"]  # as usual again: from a day before the newest call
+    fourth = sync(app, "convoi")["convoi"]  # as usual again: from a day before the third began
     assert (fourth.new, fourth.errors, fourth.resumed, fourth.complete) == (0, [], False, True)
 
 
@@ -436,6 +551,23 @@ def test_a_convoi_listing_cut_at_max_pages_goes_on_next_run(
     assert (first.listed, first.errors, first.complete) == (200, [], False)
     second = sync(app, "convoi")["convoi"]
     assert outcome(second) == (50, 50, [], True, True)
+
+
+def test_convoi_goes_on_from_where_its_last_complete_listing_reached(make_app: MakeApp, convoi: Any) -> None:
+    """Convoi's calls say when they were made, not when they started: the newest start stored was
+    always none, and each run read the whole account again (at 60 reads a minute)."""
+    state = convoi[1]
+    add_old_calls(state, 250)
+    app = make_app()
+    first_began = datetime.now(UTC)
+    first = sync(app, "convoi")["convoi"]
+    first_ended = datetime.now(UTC)
+    assert (first.listed, first.complete, len(list_requests(state))) == (250, True, 3)
+    newer = add_call(state, CONVOI)["id"]
+    second = sync(app, "convoi")["convoi"]
+    assert (second.listed, second.new, len(list_requests(state))) == (1, 1, 4)  # one page
+    assert second.since is not None and first_began <= second.since + timedelta(days=1) <= first_ended
+    assert find(app, newer).agent == "support"
 
 
 def test_a_convoi_run_from_a_given_moment_leaves_the_kept_cursor_alone(
@@ -703,7 +835,7 @@ def test_calls_not_reached_by_one_run_are_read_in_full_by_the_next_however_old(
     make_app: MakeApp, ravan: Any
 ) -> None:
     """A first sync stopped half-way through the reading (our key refused), then the next run:
-    it lists only from a day before the newest call, yet reads every call not read yet."""
+    it lists only from a day before the first began, yet reads every call not read yet."""
     app, state = make_app(), ravan[1]
     for index in range(5):
         add_session(state, RAVAN, id=f"old-{index}", started_at=f"2025-06-0{index + 1}T10:00:00+00:00",
@@ -714,7 +846,7 @@ def test_calls_not_reached_by_one_run_are_read_in_full_by_the_next_however_old(
     stopped = ["provider_auth_failed while reading calls"]
     assert (first.listed, first.detailed, first.errors) == (5, 1, stopped)
     second = sync(app, "ravan")["ravan"]
-    assert (second.listed, second.detailed, second.errors) == (1, 4, [])
+    assert (second.listed, second.detailed, second.errors) == (0, 4, [])
     for index in range(5):
         assert [line.text for line in find(app, f"old-{index}").transcript or ()] == [f"Hello {index}!"]
     state.requests.clear()

@@ -1,5 +1,5 @@
-"""The call log's tables: one row per call, the webhook deliveries applied, named leases, and
-where the history sync must list again from.
+"""The call log's tables: one row per call, the webhook deliveries applied, named leases, where
+the history sync must list again from, and where each agent's last complete listing reached.
 
 Plain SQLAlchemy Core tables on one ``MetaData``; Alembic's migrations in ``migrations/``
 create the same shape (a test compares the two). Every text column is one of the ``Stored``
@@ -180,4 +180,19 @@ unfinished_listings = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
     # The next page of that listing, for providers whose cursors last (a call id: Convoi's)
     Column("resume_cursor", StoredString(255)),
+    # For lists by start time cut at a run's last page: every call started from here up to
+    # recorded_at is listed, those before it (since ``since``) are not yet.
+    Column("resume_before", UtcDateTime()),
+    Column("agent_ids", StoredText()),  # the provider's agent ids that listing is of, one a line
+)
+
+# One row per provider agent whose calls a run listed, every page, from the beginning or from
+# within what was listed before: the next run lists that agent from a little before ``through``.
+# (Not the newest call stored: a webhook or a status poll stores calls no list gave.)
+complete_listings = Table(
+    "complete_listings",
+    metadata,
+    Column("provider", StoredString(32), primary_key=True),
+    Column("agent_id", StoredString(255), primary_key=True),  # the provider's
+    Column("through", UtcDateTime(), nullable=False),  # every call started (Convoi: made) before it is listed
 )

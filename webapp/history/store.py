@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..providers import FINAL_STATUSES, Channel, ProviderCall, TranscriptLine
 from .database import RowInserter, open_engine, upgrade, writing
-from .schema import StoredText, calls, leases, unfinished_listings, webhook_deliveries
+from .schema import StoredText, calls, complete_listings, leases, unfinished_listings, webhook_deliveries
 
 LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
 LIVE_STATUSES = ("created", "in_progress")
@@ -133,11 +133,13 @@ class UnfinishedListing:
 
     ``cursor``, when kept: every call above it in the list (newest first) was read by a run that
     began at or after ``began_at``, so listing on from it, and the calls made since then, is enough.
+    ``before``, likewise for lists by start time: every call started from then to ``began_at``.
     """
 
     since: datetime | None
     began_at: datetime | None = None
     cursor: str | None = None
+    before: datetime | None = None
 
 
 class CallLogError(Exception):
@@ -486,23 +488,28 @@ class CallStore:
         with _recording(), writing(self.engine) as connection:
             connection.execute(update(calls).where(key).values(detail_asked_at=now()))
 
-    def latest_report(self, provider: str) -> datetime | None:
-        """When the newest call the provider reported to us started (None: it never reported one).
-
-        A start after now does not count: it is a bad record or a wrong clock, and the sync,
-        which resumes from here, would list nothing new until that moment came. Raises
-        :class:`CallLogError`.
-        """
-        started = calls.c.started_at
-        with _recording(), self.engine.connect() as connection:
-            value = connection.execute(
-                select(func.max(started)).where(calls.c.provider == provider, started <= now())
-            ).scalar()
-        if value is None:
-            return None
-        return value if isinstance(value, datetime) else None
-
     # --- where the history sync lists from ---------------------------------------------------
+
+    def listed_through(self, provider: str, agent_ids: Collection[str]) -> dict[str, datetime]:
+        """Where the last complete listing of each of these provider agents reached (an agent
+        never listed in full is left out). Raises :class:`CallLogError`."""
+        where = and_(complete_listings.c.provider == provider, complete_listings.c.agent_id.in_(agent_ids))
+        columns = (complete_listings.c.agent_id, complete_listings.c.through)
+        with _recording(), self.engine.connect() as connection:
+            rows = connection.execute(select(*columns).where(where)).all()
+        return {str(row.agent_id): row.through for row in rows}
+
+    def note_listed(self, provider: str, starts: Mapping[str, datetime | None], through: datetime) -> None:
+        """Each agent's calls from its start (None: the beginning) to ``through`` were listed, every
+        page: its complete listing reaches ``through`` when that start is within what it reached
+        before (else a gap may lie between the two), and never goes back. Raises :class:`CallLogError`."""
+        with _recording():
+            try:
+                with writing(self.engine) as connection:
+                    for agent_id, start in sorted(starts.items()):
+                        _note_reach(connection, provider, agent_id, start, through)
+            except IntegrityError:
+                pass  # a run beside this one noted an agent first: the next run lists a little more
 
     def unfinished_listing(self, provider: str) -> UnfinishedListing | None:
         """Where a listing of the provider's calls started that has not read every page since."""
@@ -511,34 +518,51 @@ class CallStore:
             unfinished_listings.c.since,
             unfinished_listings.c.recorded_at,
             unfinished_listings.c.resume_cursor,
+            unfinished_listings.c.resume_before,
         )
         with _recording(), self.engine.connect() as connection:
             row = connection.execute(select(*columns).where(where)).first()
-        return None if row is None else UnfinishedListing(row.since, row.recorded_at, row.resume_cursor)
+        if row is None:
+            return None
+        return UnfinishedListing(row.since, row.recorded_at, row.resume_cursor, row.resume_before)
 
-    def begin_listing(self, provider: str, since: datetime | None) -> datetime:
-        """Note, before it lists, a run's start (None: the beginning); an earlier unfinished one stays.
+    def begin_listing(
+        self, provider: str, since: datetime | None, agent_ids: Collection[str] = ()
+    ) -> datetime:
+        """Note, before it lists, a run's start (None: the beginning) and the provider agents it
+        lists; an earlier unfinished one stays.
 
         Written first, so a run that dies half-way is listed again as surely as one that
-        counted a broken page. A start further back forgets where the listing stopped: the
-        calls made between that listing and this one are above its cursor. Returns when the
-        unfinished listing began (``began_at``): the run's hold on its cursor. Raises
-        :class:`CallLogError`.
+        counted a broken page. A start further back, or an agent that listing was not of, forgets
+        where the listing stopped: the calls made between that listing and this one are above its
+        cursor, and an agent's calls it did not list are above it too. Returns when the unfinished
+        listing began (``began_at``): the run's hold on its cursor. Raises :class:`CallLogError`.
         """
         where = unfinished_listings.c.provider == provider
-        columns = (unfinished_listings.c.since, unfinished_listings.c.recorded_at)
+        columns = (
+            unfinished_listings.c.since,
+            unfinished_listings.c.recorded_at,
+            unfinished_listings.c.agent_ids,
+        )
         moment = now()
-        values = {"since": since, "recorded_at": moment, "resume_cursor": None}
+        agents = "\n".join(sorted(set(agent_ids)))
+        values: dict[str, Any] = {"since": since, "recorded_at": moment, "resume_cursor": None}
+        values.update(resume_before=None, agent_ids=agents)
         with _recording(), writing(self.engine) as connection:
             row = connection.execute(select(*columns).where(where)).first()
             if row is None:
                 connection.execute(insert(unfinished_listings).values(provider=provider, **values))
-            elif row.since is not None and (since is None or since < row.since):
+                return moment
+            further_back = row.since is not None and (since is None or since < row.since)
+            joined = not set(agent_ids) <= set((row.agent_ids or "").split("\n"))
+            if further_back or joined:
+                values["since"] = since if further_back else row.since
                 connection.execute(update(unfinished_listings).where(where).values(values))
-            else:
-                began: datetime = row.recorded_at
-                return began
-        return moment
+                return moment
+            # (an agent left: the next run must not count on this listing for its calls)
+            connection.execute(update(unfinished_listings).where(where).values(agent_ids=agents))
+            began: datetime = row.recorded_at
+            return began
 
     def keep_listing_cursor(
         self, provider: str, cursor: str | None, *, began_at: datetime, caught_up_at: datetime | None = None
@@ -551,10 +575,23 @@ class CallStore:
         longer keeps that listing (a run beside this one ended or restarted it). Raises
         :class:`CallLogError`.
         """
-        where = (unfinished_listings.c.provider == provider) & (unfinished_listings.c.recorded_at == began_at)
         values: dict[str, Any] = {"resume_cursor": cursor}
         if caught_up_at is not None:
             values["recorded_at"] = caught_up_at
+        return self._keep_place(provider, began_at, values)
+
+    def keep_listing_before(
+        self, provider: str, before: datetime, *, began_at: datetime, caught_up_at: datetime
+    ) -> bool:
+        """Note that the listing that began at ``began_at``, a list by start time, goes on below
+        ``before``: every call started from then to ``caught_up_at`` is stored, and the listing
+        counts as begun then. False, and nothing written, as for :meth:`keep_listing_cursor`.
+        Raises :class:`CallLogError`."""
+        return self._keep_place(provider, began_at, {"resume_before": before, "recorded_at": caught_up_at})
+
+    def _keep_place(self, provider: str, began_at: datetime, values: dict[str, Any]) -> bool:
+        """Write ``values`` to the provider's unfinished listing while it is the one begun at ``began_at``."""
+        where = (unfinished_listings.c.provider == provider) & (unfinished_listings.c.recorded_at == began_at)
         with _recording(), writing(self.engine) as connection:
             return bool(connection.execute(update(unfinished_listings).where(where).values(values)).rowcount)
 
@@ -622,6 +659,20 @@ def reported_values(call: ProviderCall) -> dict[str, Any]:
         ]
         values["transcript_text"] = "\n".join(f"{line.role}: {line.text}" for line in call.transcript)
     return values
+
+
+def _note_reach(
+    connection: Connection, provider: str, agent_id: str, start: datetime | None, through: datetime
+) -> None:
+    """One agent's part of :meth:`CallStore.note_listed`."""
+    key = and_(complete_listings.c.provider == provider, complete_listings.c.agent_id == agent_id)
+    reached = connection.execute(select(complete_listings.c.through).where(key)).scalar()
+    if reached is None and start is None:
+        connection.execute(
+            insert(complete_listings).values(provider=provider, agent_id=agent_id, through=through)
+        )
+    elif reached is not None and (start is None or start <= reached) and reached < through:
+        connection.execute(update(complete_listings).where(key).values(through=through))
 
 
 def _kept_or(name: str, value: Any) -> ColumnElement[Any]:

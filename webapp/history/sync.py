@@ -7,10 +7,12 @@ or were never read in full (providers with ``get_call``: Ravan's transcript is o
 detail, and Zudu has no list at all), except those a list just gave whole (Convoi's). A list
 page that fails in a way that may pass is asked for again (a few times, after a short wait); a
 page or a call the provider still breaks is logged and skipped, and the rest of the run goes
-on. Each run lists from where the last run that read every page left off, so calls on a page
-one run could not read are listed by the next (the start is kept in the call log until a run
-reads it all). Where the provider's cursor lasts (a call id: Convoi's), the call log also keeps
-the next page, and a run after one that stopped (at the key's read limit, say) lists the calls
+on. Each agent's calls are listed from a day before where the last run that read every page of
+them began (not from the newest call stored: webhooks and status polls store calls no list
+gave), so calls on a page one run could not read are listed by the next (the start is kept in
+the call log until a run reads it all). Where the list can be gone on with (a cursor that lasts,
+a call id: Convoi's; or a time range, for lists by start time cut at ``MAX_PAGES``), the call log
+also keeps where, and a run after one that stopped (at the key's read limit, say) lists the calls
 made since and then goes on from there: an account too big for one run is listed in a few.
 
 ``flask --app webapp history sync`` runs it once; with ``WEBCALL_HISTORY_SYNC_INTERVAL_S``
@@ -27,7 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import Flask
@@ -46,7 +48,8 @@ PAGE_ATTEMPTS = 3  # a list page that fails in a way that may pass is asked for 
 PAGE_BACKOFF_S = 0.25  # before asking again; doubled each time
 MAX_PAGE_WAIT_S = 10.0  # a provider (or our circuit breaker) asking for a longer wait: not a blip
 # A call still running at the last sync ends within a day (max_call_s is at most 86400 s), so
-# each run lists again from a day before the newest call the provider reported.
+# each run lists again from a day before the last complete listing began (the provider's clock
+# may differ from ours too).
 OVERLAP = timedelta(days=1)
 # A listing that goes on where an earlier run stopped also lists the calls made since that run
 # began, and this long before (its clock and the provider's may differ).
@@ -73,7 +76,10 @@ class SyncReport:
     complete: bool = True  # every page listed; if not, the next run lists from ``since`` again (or goes on)
     whole: set[str] = field(default_factory=set)  # the calls a list gave whole (Convoi's): read already
     resumed: bool = False  # went on where an earlier run stopped listing
-    cut_short: bool = False  # a listing kept in the call log reached MAX_PAGES: the next run goes on
+    cut_short: bool = False  # a listing reached MAX_PAGES: not every page was read
+    # Each listing cut at MAX_PAGES: the oldest start it reached, where the next run goes on below
+    # (None: not known, or not a list to go on below; a kept cursor goes on by itself)
+    cut_at: list[datetime | None] = field(default_factory=list)
     unread: bool = False  # calls left to read in full past MAX_DETAIL_READS: the next run goes on
 
     @property
@@ -164,13 +170,32 @@ def sync_provider(
     return report
 
 
-def _resume_from(store: CallStore, provider: str, unfinished: UnfinishedListing | None) -> datetime | None:
-    """Where the last run that did not read every page started, else a day before the newest call
-    the provider reported; None (everything) the first time."""
-    if unfinished is not None:
-        return unfinished.since
-    latest = store.latest_report(provider)
-    return latest - OVERLAP if latest is not None else None
+def _starts(
+    store: CallStore,
+    provider: str,
+    agent_ids: list[str],
+    since: datetime | None,
+    unfinished: UnfinishedListing | None,
+) -> dict[str, datetime | None]:
+    """Where each agent's listing starts: ``since`` when given; else a day before where the last
+    complete listing of its calls reached, and no later than where an unfinished listing started;
+    None (everything) for an agent never listed in full."""
+    if since is not None:
+        return dict.fromkeys(agent_ids, since)
+    reached = store.listed_through(provider, agent_ids)
+    starts: dict[str, datetime | None] = {}
+    for agent_id in agent_ids:
+        start = reached[agent_id] - OVERLAP if agent_id in reached else None
+        if unfinished is not None and start is not None:
+            start = None if unfinished.since is None else min(start, unfinished.since)
+        starts[agent_id] = start
+    return starts
+
+
+def _earliest(starts: Iterable[datetime | None]) -> datetime | None:
+    """The earliest start (None, the beginning, if any is)."""
+    values = list(starts)
+    return None if not values or None in values else min(v for v in values if v is not None)
 
 
 ListCalls = Callable[[HistoryQuery, str | None], CallPage]
@@ -187,50 +212,85 @@ def _list_all(
     by_agent: bool = True,
     resumable: bool = False,
 ) -> None:
-    """Every agent's calls since ``since`` or where the last complete listing left off: one
-    listing per agent, or (``by_agent`` false: a list the provider cannot filter) one in all.
+    """Every agent's calls since ``since`` or where the last complete listing of them left off:
+    one listing per agent, or (``by_agent`` false: a list the provider cannot filter) one in all.
 
     The newest call stored is no sign that the older ones were: a page lost on the way would
     be skipped past for good. So the start is noted before listing and forgotten only once
-    every page was read; until then each run lists from there again, or (``resumable``: one
-    listing, by a cursor that lasts) lists the calls made since the last run began and then
-    goes on from the page where it stopped.
+    every page was read; until then each run lists from there again, or, where the listing can
+    be gone on with (``resumable``: one listing, by a cursor that lasts; or lists by start time
+    cut at ``MAX_PAGES``), lists the calls made since the last run began and then goes on from
+    where it stopped.
     """
     started = now()
     unfinished = store.unfinished_listing(report.provider) if since is None else None
-    report.since = since if since is not None else _resume_from(store, report.provider, unfinished)
-    hold = Hold(store, report.provider, store.begin_listing(report.provider, report.since))
+    starts = _starts(store, report.provider, sorted(slugs), since, unfinished)
+    report.since = _earliest(starts.values())
+    hold = Hold(store, report.provider, store.begin_listing(report.provider, report.since, list(starts)))
     report.complete = False  # until the last page (the call log may fail half-way)
-    resumable = resumable and since is None  # (a run from a given moment keeps no cursor of its own)
-    listings: list[Listing]
-    if by_agent:
-        listings = [
-            Listing(HistoryQuery(agent_id=a, since=report.since, region=regions[a])) for a in sorted(slugs)
-        ]
-    elif resumable and unfinished is not None and unfinished.cursor and unfinished.began_at == hold.began_at:
+    kept = resumable and since is None  # (a run from a given moment keeps no cursor of its own)
+    queries = _queries(starts, regions, by_agent=by_agent)
+    listings = [Listing(query, kept=kept) for query in queries]
+    held = unfinished if unfinished is not None and unfinished.began_at == hold.began_at else None
+    # Where the held listing stopped: a kept cursor (Convoi's), or a start lists by agent go on below.
+    if held is not None and held.began_at is not None and (held.cursor if kept else by_agent and held.before):
         report.resumed = True
-        made_since = hold.began_at - RESUME_MARGIN
-        if report.since is not None:
-            made_since = max(made_since, report.since)
         # The calls made since the stopped run began; then, those listed too, the listing counts
-        # as begun with this run (the next goes on from here), and goes on from its cursor.
-        going_on = _list_agent(
-            list_calls, Listing(HistoryQuery(since=made_since)), slugs, store, report, hold
-        )
+        # as begun with this run (the next goes on from here), and goes on from where it stopped.
+        made_since = [Listing(_made_since(query, held.began_at), catching_up=True) for query in queries]
+        going_on = _list_each(list_calls, made_since, slugs, store, report, hold)
         if going_on and not report.missed_pages:
-            hold.keep(unfinished.cursor, caught_up_at=started)
-        rest = Listing(HistoryQuery(since=report.since), start=unfinished.cursor, kept=True)
-        listings = [rest] if going_on else []  # (a refusal stops this provider)
-    else:
-        listings = [Listing(HistoryQuery(since=report.since), kept=resumable)]
-    for listing in listings:
-        if not _list_agent(list_calls, listing, slugs, store, report, hold):
-            break
+            hold.keep(held.cursor, caught_up_at=started)
+        rest = [replace(query, until=held.before if by_agent else None) for query in queries]
+        listings = [Listing(query, start=held.cursor, kept=kept) for query in rest] if going_on else []
+    _list_each(list_calls, listings, slugs, store, report, hold)
     if report.missed_pages:
-        store.begin_listing(report.provider, report.since)  # again: a run beside this one may have ended it
+        # Again: a run beside this one may have ended it.
+        store.begin_listing(report.provider, report.since, list(starts))
+        if since is None and (before := going_on_before(report)) is not None:
+            hold.keep_before(before, caught_up_at=started)
         return
     report.complete = True
     store.finish_listing(report.provider, report.since)
+    store.note_listed(report.provider, starts, through=started)
+
+
+def _queries(
+    starts: dict[str, datetime | None], regions: dict[str, str | None], *, by_agent: bool
+) -> list[HistoryQuery]:
+    """One query per agent from its start, or (``by_agent`` false) one of the account's calls
+    from the earliest."""
+    if not by_agent:
+        return [HistoryQuery(since=_earliest(starts.values()))]
+    return [HistoryQuery(agent_id=a, since=start, region=regions[a]) for a, start in starts.items()]
+
+
+def _made_since(query: HistoryQuery, began_at: datetime) -> HistoryQuery:
+    """``query`` cut to the calls made since a stopped run began (and this long before it)."""
+    made_since = began_at - RESUME_MARGIN
+    return replace(query, since=made_since if query.since is None else max(made_since, query.since))
+
+
+def _list_each(
+    list_calls: ListCalls,
+    listings: list[Listing],
+    slugs: dict[str, str],
+    store: CallStore,
+    report: SyncReport,
+    hold: Hold,
+) -> bool:
+    """Each listing in turn; False when the provider refused us (the rest are not listed)."""
+    return all(_list_agent(list_calls, listing, slugs, store, report, hold) for listing in listings)
+
+
+def going_on_before(report: SyncReport) -> datetime | None:
+    """Where the next run goes on below, when this run read every page above each cut it made
+    (no page broken, none of the cuts in a list that cannot be gone on with by start time): a
+    second after the latest start a cut reached (more calls of that second may be on the pages
+    not read). None otherwise: the next run lists from the top again."""
+    if report.broken_pages or report.errors or not report.cut_at or None in report.cut_at:
+        return None
+    return max(at for at in report.cut_at if at is not None) + timedelta(seconds=1)
 
 
 @dataclass
@@ -252,15 +312,25 @@ class Hold:
         if kept and caught_up_at is not None:
             self.began_at = caught_up_at
 
+    def keep_before(self, before: datetime, *, caught_up_at: datetime) -> None:
+        """Note, for a list by start time, that it goes on below ``before``; see
+        :meth:`CallStore.keep_listing_before`."""
+        if self.store.keep_listing_before(
+            self.provider, before, began_at=self.began_at, caught_up_at=caught_up_at
+        ):
+            self.began_at = caught_up_at
+
 
 @dataclass(frozen=True)
 class Listing:
     """One listing a run reads: from ``start`` (a cursor) or the top; ``kept``: the call log
-    keeps its next page once a page is stored."""
+    keeps its next page once a page is stored; ``catching_up``: the calls made since a stopped run
+    began (where it goes on is not below these)."""
 
     query: HistoryQuery
     start: str | None = None
     kept: bool = False
+    catching_up: bool = False
 
 
 def _list_agent(
@@ -281,6 +351,7 @@ def _list_agent(
     query, what = listing.query, listing_of(listing.query)
     cursor = listing.start
     broken = 0
+    oldest: datetime | None = None  # the oldest start listed
     for _ in range(MAX_PAGES):
         page = _read_page(list_calls, query, cursor, report.provider)
         report.skipped += page.skipped
@@ -302,6 +373,7 @@ def _list_agent(
                 return is_outage(page.error)  # a refusal (our key, its rate limit) stops this provider
         else:
             broken = 0
+            oldest = min(filter(None, (oldest, *(call.started_at for call in page.calls))), default=None)
             for call in page.calls:
                 if query.agent_id is None and call.agent_id not in slugs:
                     continue  # another agent's, in a list that cannot be cut to ours
@@ -314,7 +386,9 @@ def _list_agent(
         if cursor is None:
             return True
     log.warning("history sync %s: stopped listing %s after %d pages", report.provider, what, MAX_PAGES)
-    report.cut_short = report.cut_short or listing.kept or report.resumed  # the next run goes on
+    report.cut_short = True  # not every page was read: the next run goes on (or lists them again)
+    if not listing.kept:  # (a kept cursor goes on by itself)
+        report.cut_at.append(None if listing.catching_up else oldest)
     return True
 
 

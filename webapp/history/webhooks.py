@@ -13,8 +13,9 @@ claim is the body's hash; neither is ever logged). The caller joining starts the
 caller leaving ends it, and ``room_finished`` marks it completed. A call's room lives once:
 ``room_started`` for a room whose call has ended is a caller rejoining with the token LiveKit
 refreshed (valid for minutes, the agent's dispatch in it: past the call's time limit and with
-nothing counted), and the room is closed at once. Rooms not in the log and other events
-answer 200 ``ignored``: LiveKit retries any other answer.
+nothing counted), and the room is closed at once; that room's other events change nothing of the
+ended call. Rooms not in the log and other events answer 200 ``ignored``: LiveKit retries any
+other answer.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, jsonify, request
 from google.protobuf import json_format
 from livekit import api
-from livekit.protocol.models import ParticipantInfo
+from livekit.protocol.models import ParticipantInfo, Room
 from livekit.protocol.webhook import WebhookEvent
 
 from ..errors import (
@@ -223,14 +224,22 @@ def read_livekit_event(api_key: str, api_secret: str) -> WebhookEvent:
 def close_if_started_again(event: WebhookEvent, record: CallRecord | None) -> str:
     """Close a livekit call's room created after the call ended (see the module's docstring)."""
     room = event.room
-    created = _moment(room.creation_time_ms or room.creation_time * 1000)
-    ended = record.ended_at if record is not None else None
     livekit = app_state().providers.get("livekit")
-    if ended is None or created is None or created <= ended or not isinstance(livekit, LiveKitProvider):
+    if record is None or not started_after_end(room, record) or not isinstance(livekit, LiveKitProvider):
         return "ignored"
     log.warning("webhook livekit room_started room=%.128s: its call has ended", room.name)
     livekit.close_room(room.name, "its call had ended (a rejoin with a refreshed token)")
     return "closed"
+
+
+def started_after_end(room: Room, record: CallRecord) -> bool:
+    """Whether ``room`` was created after ``record``'s call ended: a rejoin (see the module's
+    docstring). In whole seconds: an end is known to the second (an event's time), and a call's
+    own room may be created within the second its caller left."""
+    created = _moment(room.creation_time_ms or room.creation_time * 1000)
+    if record.ended_at is None or created is None:
+        return False
+    return created.replace(microsecond=0) > record.ended_at
 
 
 def livekit_change(event: WebhookEvent, record: CallRecord) -> tuple[str, ProviderCall] | None:
@@ -238,9 +247,12 @@ def livekit_change(event: WebhookEvent, record: CallRecord) -> tuple[str, Provid
 
     Only the caller (a standard participant, not the agent) starts and ends the call: from
     its first join to its leaving, which is the length the page showed. ``room_finished`` then
-    marks it completed (a room closes ``departure_timeout`` after the last one leaves).
+    marks it completed (a room closes ``departure_timeout`` after the last one leaves). A room
+    created after the call ended changes nothing: its rejoin is closed, and counted nowhere.
     """
     room = event.room
+    if started_after_end(room, record):
+        return None
     at = _moment(event.created_at * 1000) or datetime.now(UTC)
     started = record.started_at or _moment(room.creation_time_ms or room.creation_time * 1000)
     caller = event.participant.identity and event.participant.kind == ParticipantInfo.Kind.STANDARD

@@ -167,9 +167,10 @@ def parse_since(value: str | None) -> datetime | None:
     "--since",
     metavar="ISO-8601",
     help="Calls started after this (Ravan's started_after leaves out one that started at this very "
-    "instant; default: where the last run that missed a page started, else a day before the newest "
-    "call already synced; everything the first time; for Convoi, a run that stopped is gone on from "
-    "the page where it stopped, which a run with --since leaves as it is).",
+    "instant; default: where the last run that missed a page started, else a day before the last "
+    "run that read every page of an agent's calls began; everything the first time and for a new "
+    "agent; a run that stopped is gone on from where it stopped, which a run with --since leaves "
+    "as it is).",
 )
 def sync_command(provider: str | None, since: str | None) -> None:
     """Pull each configured agent's calls from its provider into the call log.
