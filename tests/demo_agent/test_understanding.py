@@ -20,7 +20,7 @@ import pytest
 from livekit import rtc
 
 from tests.demo_agent.caller import espeak_samples, webm_opus, word_error_rate
-from webapp.demo_agent.conversation import newest_turn, schedule_for
+from webapp.demo_agent.conversation import LEAVE_GRACE_S, OUT_OF_TIME, Conversation, newest_turn, schedule_for
 from webapp.demo_agent.intents import (
     GOODBYE_REPLY,
     HEARD_PREFIX,
@@ -34,8 +34,10 @@ from webapp.demo_agent.intents import (
 )
 from webapp.demo_agent.listener import CallerTurn
 from webapp.demo_agent.recognizer import Recognition, SpeechRecognizer, is_filler
-from webapp.demo_agent.transcripts import word_times
+from webapp.demo_agent.status import CallStatus
+from webapp.demo_agent.transcripts import ATTR_FINAL, ATTR_INTERRUPTED, word_times
 from webapp.demo_agent.turns import SAMPLE_RATE, Ended, Started, TurnTaker
+from webapp.demo_agent.voice import AgentVoice
 
 
 def speech_16k(text: str, directory: Path) -> np.ndarray:
@@ -86,6 +88,32 @@ def test_intents_are_found_in_what_was_said() -> None:
     assert reply_to("hello from my keyboard").text == f"{HEARD_PREFIX} hello from my keyboard"
     assert reply_to("").intent == "unclear" and not reply_to("").ends_call
     assert say_time(time.strptime("2026-01-01 17:07 UTC", "%Y-%m-%d %H:%M %Z")).startswith("It's 5:07 PM")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "How do I say goodbye in French?",
+        "Can you see you tomorrow?",
+        "Is that's all you can do?",
+        "bye-bye bird",
+    ],
+)
+def test_a_message_that_mentions_goodbye_is_answered_not_hung_up_on(typed: str) -> None:
+    """A typed message is sure of its words, yet one that only mentions a goodbye used to end
+    the call: it is read back like any other."""
+    reply = reply_to(typed)
+    assert not reply.ends_call and reply.text == f"{HEARD_PREFIX} {typed}", reply
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["bye", "Bye bye!", "Goodbye.", "ok, see you later", "Thanks, that's all.", "thank you, good bye"],
+)
+def test_a_message_that_says_goodbye_ends_the_call(typed: str) -> None:
+    """A goodbye and nothing more, typed or said, ends the call."""
+    reply = reply_to(typed)
+    assert reply.ends_call and reply.text == GOODBYE_REPLY, reply
 
 
 def test_a_known_sentence_is_recognised_with_interim_results(
@@ -143,6 +171,97 @@ def test_time_limit_schedule_warns_only_when_there_is_room() -> None:
     assert long.warn_at == 580 and long.goodbye_at == 596 and long.leave_at > 600
     assert "20 seconds" in long.warning
     assert short.warn_at is None and short.goodbye_at == 6 and short.leave_at > 10
+
+
+class SentLine:
+    """One transcript stream the agent opened: when, its words, and its closing attributes."""
+
+    def __init__(self) -> None:
+        self.opened_at = time.monotonic()
+        self.text = ""
+        self.attributes: dict[str, str] = {}
+
+    async def write(self, text: str) -> None:
+        self.text += text
+
+    async def aclose(self, attributes: dict[str, str] | None = None) -> None:
+        self.attributes = attributes or {}
+
+
+class AgentSide:
+    """The agent's own participant, in no room: it keeps the transcript lines it is given."""
+
+    def __init__(self) -> None:
+        self.lines: list[SentLine] = []
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None:
+        return None
+
+    async def stream_text(self, **_: object) -> SentLine:
+        self.lines.append(SentLine())
+        return self.lines[-1]
+
+
+def test_the_time_limit_ends_the_call_on_time_however_many_answers_wait() -> None:
+    """Eight typed messages at once: their answers, one after the other, take over 20 s. With a
+    5 s limit the agent still says goodbye at the goodbye time, cutting the answer it is
+    saying and leaving the rest unsaid, and ends the call at the limit (a 10 s call with eight
+    messages once lasted 27 s)."""
+    limit_s = 5.0
+    plan = schedule_for(limit_s)
+
+    async def call() -> tuple[float, float, str, list[SentLine]]:
+        agent = AgentSide()
+        voice = AgentVoice(None)  # type: ignore[arg-type]  # it plays in real time, to no room
+        ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        status = CallStatus(agent)  # type: ignore[arg-type]
+        turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
+        conversation = Conversation(agent, status, voice, turns, ended.set_result)  # type: ignore[arg-type]
+        started = time.monotonic()
+        tasks = [asyncio.create_task(conversation.keep_time(limit_s))]
+        tasks += [
+            asyncio.create_task(conversation.answer_chat(f"Tell me about product {n}.")) for n in range(8)
+        ]
+        try:
+            reason = await asyncio.wait_for(ended, 40)
+            return started, time.monotonic(), reason, agent.lines
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await voice.aclose()
+
+    started, ended_at, reason, lines = asyncio.run(call())
+    assert "time limit" in reason
+    assert ended_at - started <= limit_s + LEAVE_GRACE_S + 0.5, [line.text for line in lines]
+    goodbye = lines[-1]
+    assert goodbye.text == OUT_OF_TIME and ATTR_INTERRUPTED not in goodbye.attributes
+    assert goodbye.opened_at - started <= plan.goodbye_at + 0.5, goodbye.opened_at - started
+    answers = lines[:-1]
+    assert len(answers) == 1 and answers[-1].attributes.get(ATTR_INTERRUPTED) == "true"
+
+
+def test_a_line_cut_by_the_call_ending_is_closed_as_interrupted() -> None:
+    """A call that ends mid-sentence (the caller leaves) cancels the line: its transcript stream
+    was left open, its pacing task running, and the page's caption never ended."""
+
+    async def call() -> list[SentLine]:
+        agent = AgentSide()
+        voice = AgentVoice(None)  # type: ignore[arg-type]  # it plays in real time, to no room
+        status = CallStatus(agent)  # type: ignore[arg-type]
+        turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
+        conversation = Conversation(agent, status, voice, turns, lambda reason: None)  # type: ignore[arg-type]
+        saying = asyncio.create_task(conversation.say("Let me tell you all about our products and prices."))
+        while not (agent.lines and agent.lines[0].text):  # the line is open and its words are going out
+            await asyncio.sleep(0.02)
+        saying.cancel()
+        await asyncio.gather(saying, return_exceptions=True)
+        await voice.aclose()
+        return agent.lines
+
+    (line,) = asyncio.run(asyncio.wait_for(call(), 30))
+    assert line.attributes == {ATTR_FINAL: "true", ATTR_INTERRUPTED: "true"}, line.attributes
+    assert 0 < len(line.text) < len("Let me tell you all about our products and prices."), line.text
 
 
 def test_turns_that_piled_up_get_one_answer_to_the_newest() -> None:
@@ -252,6 +371,10 @@ def test_a_lone_bye_ends_the_call_only_when_heard_clearly(
         "Good morning.",
         "Good.",
         "Hi.",
+        # heard as "tell me how do you bye bye you clearly", "is that's all you can do": sure of
+        # their words, the recogniser once ended the call on each
+        "Tell me how to say bye bye in Spanish.",
+        "Is that's all you can do?",
     ],
 )
 def test_other_sentences_never_end_the_call(

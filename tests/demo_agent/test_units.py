@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from tests.demo_agent.caller import webm_opus
 from tests.support.aio import run_async
+from tests.support.processes import ROOT
 from webapp.demo_agent.greeting import DEFAULT_GREETING, greeting_from_metadata, max_call_s_from_metadata
 from webapp.demo_agent.preconnect import decode_audio
 from webapp.demo_agent.settings import AgentSettings, SettingsError
@@ -23,6 +26,7 @@ from webapp.demo_agent.transcripts import AgentLine
 from webapp.demo_agent.turns import level_dbfs
 
 AGENT_NAME = "webcall-demo"
+SETTINGS_ENV = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "shh-shh"}
 SAMPLE_RATE = 48000
 
 
@@ -39,6 +43,9 @@ def test_max_call_s_comes_from_metadata_when_it_is_a_positive_number() -> None:
     """The time limit the app put in the dispatch; anything else means no limit."""
     assert max_call_s_from_metadata(json.dumps({"max_call_s": 600})) == 600.0
     for bad in ("", "not json", "[]", json.dumps({"max_call_s": "600"}), json.dumps({"max_call_s": 0})):
+        assert max_call_s_from_metadata(bad) is None
+    # Python's JSON reads NaN and Infinity: NaN said "We are out of time" right after the greeting.
+    for bad in ('{"max_call_s": NaN}', '{"max_call_s": Infinity}', '{"max_call_s": -Infinity}'):
         assert max_call_s_from_metadata(bad) is None
 
 
@@ -79,12 +86,42 @@ def test_a_pre_connect_buffer_the_page_describes_oddly_is_refused_not_resampled(
 def test_settings_name_every_problem_and_hide_the_secret() -> None:
     """Missing settings are reported together; the secret never shows in a repr."""
     with pytest.raises(SettingsError) as error:
-        AgentSettings.from_env({"LIVEKIT_URL": "http://x", "WEBCALL_DEMO_AGENT_MAX_CALLS": "0"})
+        AgentSettings.from_env({"LIVEKIT_URL": "localhost:7880", "WEBCALL_DEMO_AGENT_MAX_CALLS": "0"})
     for problem in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "MAX_CALLS"):
         assert problem in str(error.value)
     env = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "hush-hush"}
     settings = AgentSettings.from_env(env)
     assert settings.agent_name == AGENT_NAME and "hush-hush" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEBCALL_DEMO_AGENT_HEALTH_PORT", "70000"),
+        ("WEBCALL_DEMO_AGENT_HEALTH_PORT", "-1"),
+        ("LIVEKIT_URL", "ftp://127.0.0.1:7880"),
+        ("LIVEKIT_URL", "127.0.0.1:7880"),
+        ("LIVEKIT_URL", "ws://"),
+        ("LIVEKIT_URL", "ws://127.0.0.1:78800"),
+        ("LIVEKIT_URL", "ws://127.0.0.1:7880\nINFO all is well"),
+    ],
+)
+def test_a_setting_out_of_range_stops_the_agent_at_start_up_with_one_line(name: str, value: str) -> None:
+    """The worker refuses at once, in one line naming the variable; a health port of 70000 or a
+    URL without a host used to pass here and fail later, inside livekit-agents."""
+    env = {**os.environ, **SETTINGS_ENV, name: value}
+    argv = [sys.executable, "-m", "webapp.demo_agent"]
+    started = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert started.returncode == 2, started.stderr[-2000:]
+    assert len(started.stderr.splitlines()) == 1 and name in started.stderr, started.stderr
+
+
+def test_a_livekit_url_as_the_app_takes_it_is_taken() -> None:
+    """http(s):// as well as ws(s)://, as the app's LIVEKIT_URL (livekit-agents connects to either)."""
+    for url in ("ws://127.0.0.1:7880", "wss://example.livekit.cloud", "https://example.livekit.cloud/"):
+        assert AgentSettings.from_env({**SETTINGS_ENV, "LIVEKIT_URL": url}).url == url
+    highest = AgentSettings.from_env({**SETTINGS_ENV, "WEBCALL_DEMO_AGENT_HEALTH_PORT": "65535"})
+    assert highest.health_port == 65535
 
 
 class BrokenStream:

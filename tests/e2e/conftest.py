@@ -21,8 +21,8 @@ from tests.fakes import (
 )
 from tests.support.apps import DEMO_AGENT_NAME, FAKE_AGENT_IDS, FAKE_KEYS, fake_state, provider_env
 from tests.support.browser import CHROMIUM_ARGS
-from tests.support.livekit_server import LiveKitServer, start_livekit_server
-from tests.support.processes import ROOT, Process, python_argv, start, wait_until
+from tests.support.livekit_server import LiveKitServer, start_demo_agent, start_livekit_server
+from tests.support.processes import ROOT, Process
 from tests.support.protocol_agents import ProtocolAgents
 from tests.support.stack import AGENTS_TOML, AppServer, start_app_server
 
@@ -38,14 +38,7 @@ def livekit_server(artifacts: Path) -> Iterator[LiveKitServer]:
 @pytest.fixture(scope="session")
 def demo_agent(livekit_server: LiveKitServer, artifacts: Path) -> Iterator[Process]:
     """Our demo agent worker, registered with the server under ``webcall-demo``."""
-    env = {**livekit_server.env(), "WEBCALL_DEMO_AGENT_NAME": DEMO_AGENT_NAME}
-    process = start("demo-agent", python_argv("-m", "webapp.demo_agent"), env=env, log_dir=artifacts / "logs")
-    wait_until(
-        lambda: "registered" in process.log().lower(),
-        timeout_s=60,
-        what="the demo agent to register",
-        process=process,
-    )
+    process = start_demo_agent(livekit_server, artifacts / "logs", WEBCALL_DEMO_AGENT_NAME=DEMO_AGENT_NAME)
     yield process
     process.stop()
 

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .processes import Process, find_livekit_server, free_port, free_udp_port, http_ok, start, wait_until
+from .processes import (
+    Process,
+    find_livekit_server,
+    free_port,
+    free_udp_port,
+    http_ok,
+    python_argv,
+    start,
+    wait_until,
+)
 
 
 @dataclass
@@ -71,3 +80,17 @@ def start_livekit_server(
     server = LiveKitServer(port, api_key, api_secret, process)
     wait_until(http_ok(server.http_url), timeout_s=20, what="livekit-server to listen", process=process)
     return server
+
+
+def start_demo_agent(server: LiveKitServer, log_dir: Path, **env: str) -> Process:
+    """Our demo agent worker on ``server`` (with ``env`` on top), once it has registered."""
+    process = start(
+        "demo-agent", python_argv("-m", "webapp.demo_agent"), env={**server.env(), **env}, log_dir=log_dir
+    )
+    wait_until(
+        lambda: "registered" in process.log().lower(),
+        timeout_s=60,
+        what="the demo agent to register",
+        process=process,
+    )
+    return process

@@ -4,7 +4,8 @@ Turns that piled up while the agent was busy get one answer, to the newest (`new
 
 Answers come from `intents.reply_to`. The caller can talk over the agent (barge-in): the
 voice is cut at once and the cut line is marked as interrupted. Goodbye, from the caller
-or from the call's time limit (`max_call_s`), ends the call from the agent's side.
+or from the call's time limit (`max_call_s`), ends the call from the agent's side; at the
+limit the line being said is cut and the answers still waiting their turn go unsaid.
 """
 
 from __future__ import annotations
@@ -143,22 +144,33 @@ class Conversation:
             await at(plan.warn_at)
             await self.say(plan.warning)
         await at(plan.goodbye_at)
-        self._ending = True
-        await self.say(OUT_OF_TIME)  # not interruptible: `interrupt` ignores an ending call
+        if not self._ending:  # else the caller's goodbye is being said
+            # Answers queued behind the goodbye (typed messages: eight of them made a 10 s call
+            # last 27 s) go unsaid, and the line being said is cut: the limit is the limit.
+            self._ending = True
+            self._voice.stop()
+            await self.say(OUT_OF_TIME, closing=True)  # not interruptible: `interrupt` ignores an ending call
         await at(plan.leave_at)
         self._end_call(f"time limit of {max_call_s:.0f} s reached")
 
-    async def say(self, text: str, *, interruptible: bool = True, heard_at: float | None = None) -> Playback:
+    async def say(
+        self, text: str, *, interruptible: bool = True, heard_at: float | None = None, closing: bool = False
+    ) -> Playback | None:
         """Speak `text`, showing thinking → speaking → listening; wait for any reply in progress.
 
         The transcript line is streamed word by word as the audio plays, so captions and
-        voice line up; a line cut by the caller ends where the voice stopped.
+        voice line up; a line cut by the caller ends where the voice stopped. Once the call
+        is ending only its `closing` line is said: None for any other.
         """
         async with self._speaking:
+            if self._ending and not closing:
+                return None
             # the state goes out while espeak-ng works: neither waits for the other
             thinking = asyncio.create_task(self._status.set_state("thinking"))
             audio = await synthesize(text)
             await thinking
+            if self._ending and not closing:  # the time ran out while this line was being made
+                return None
             await self._status.set_state("speaking")
             line = AgentLine(self._participant, self._voice.track_sid, text)
             await line.start(audio.size / SAMPLE_RATE)
@@ -168,7 +180,11 @@ class Conversation:
                 )
             logger.info("saying %r (%.1f s of audio)", text, audio.size / SAMPLE_RATE)
             self._interruptible = interruptible
-            playback = await self._voice.play(audio)
+            try:
+                playback = await self._voice.play(audio)
+            except asyncio.CancelledError:  # the call ended mid-line: its transcript line ends here too
+                await line.finish(interrupted=True)
+                raise
             self._interruptible = True
             await line.finish(interrupted=playback.interrupted)
             if playback.interrupted:
@@ -184,7 +200,7 @@ class Conversation:
             return
         if reply.ends_call:
             self._ending = True
-            await self.say(reply.text, heard_at=heard_at, interruptible=interruptible)
+            await self.say(reply.text, heard_at=heard_at, interruptible=interruptible, closing=True)
             await asyncio.sleep(AFTER_GOODBYE_S)
             self._end_call("the caller said goodbye")
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,6 @@ def max_call_s_from_metadata(metadata: str) -> float | None:
         value = json.loads(metadata).get("max_call_s") if metadata.strip() else None
     except (json.JSONDecodeError, AttributeError):
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        return None  # (NaN and Infinity, which Python's JSON reads: no limit, not "out of time" at once)
     return float(value)

@@ -38,11 +38,18 @@ MAX_GOODBYE_WORDS = 3
 # ("browser", in CI: "bye" at 0.76, and the call ended mid-sentence). Alone, it must be clear:
 # espeak-ng's "Bye." scores 0.98 at 150 words a minute ("goodbye" and "bye bye" are not alone).
 LONE_BYE_CONFIDENCE = 0.9
+# The words of a goodbye and nothing more ("bye", "okay, see you later", "thanks, that's all"):
+# a turn or a typed message with any other word only mentions one ("how do I say goodbye in
+# French?", "is that's all you can do?"), and is answered, not hung up on.
+_FAREWELL_WORDS = _GOODBYE_WORDS | set(
+    "ok see later soon that's all hang up very much so then for now and please".split()
+)
 SEAM = "preconnect+live"  # turns heard across the pre-connect buffer and the live track
 
+_GOODBYE = re.compile(r"\b(good ?bye|bye|see you|that's all|hang up)\b")
 # The order matters: "thanks, goodbye" is a goodbye, "hi, what can you do" a question.
 _RULES: list[tuple[Intent, re.Pattern[str]]] = [
-    ("goodbye", re.compile(r"\b(good ?bye|bye|see you|that's all|hang up)\b")),
+    ("goodbye", _GOODBYE),
     ("time", re.compile(r"\bwhat('s| is)? (the )?time\b|\btime is it\b|\bthe time\b")),
     (
         "capabilities",
@@ -153,11 +160,12 @@ def say_time(now: time.struct_time) -> str:
 def reply_to(text: str, now: time.struct_time | None = None, *, sure: bool = True) -> Reply:
     """The agent's answer to the caller's words, spoken or sent as a chat message alike.
 
-    Words the recogniser was not `sure` of never end the call: a misheard goodbye (noise, or
-    audio garbled where the pre-connect buffer meets the live track) is read back instead.
+    A goodbye ends the call when it is all the caller said (`is_farewell`), and words the
+    recogniser was not `sure` of never do: a misheard goodbye (noise, or audio garbled where
+    the pre-connect buffer meets the live track) is read back instead.
     """
     intent = classify(text)
-    if intent == "goodbye" and sure:
+    if intent == "goodbye" and sure and is_farewell(text):
         return Reply(intent, GOODBYE_REPLY, ends_call=True)
     if intent == "goodbye":
         intent = "other"
@@ -174,6 +182,12 @@ def reply_to(text: str, now: time.struct_time | None = None, *, sure: bool = Tru
     words = " ".join(text.split()).split(" ")
     heard = " ".join(words[:MAX_HEARD_WORDS]) + (" …" if len(words) > MAX_HEARD_WORDS else "")
     return Reply(intent, f"{HEARD_PREFIX} {heard}")
+
+
+def is_farewell(text: str) -> bool:
+    """Whether `text` says goodbye and nothing else ("bye", "okay, see you later", "that's all")."""
+    words = normalise(text).replace("good bye", "goodbye")
+    return bool(_GOODBYE.search(words)) and set(words.split()) <= _FAREWELL_WORDS
 
 
 def is_short_goodbye(text: str) -> bool:

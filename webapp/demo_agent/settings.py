@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 DEFAULT_AGENT_NAME = "webcall-demo"
+URL_SCHEMES = ("ws", "wss", "http", "https")  # livekit-agents reads http(s):// as ws(s)://, as the app does
+MAX_PORT = 65535
 
 
 class SettingsError(ValueError):
@@ -17,7 +20,7 @@ class SettingsError(ValueError):
 class AgentSettings:
     """Everything the worker needs to register with LiveKit and take calls."""
 
-    # ws:// or wss:// address of the LiveKit server
+    # ws(s):// (or http(s)://) address of the LiveKit server
     url: str
     api_key: str
     # kept out of repr so a logged settings object never leaks it
@@ -43,8 +46,8 @@ class AgentSettings:
                 problems.append(f"{name} is not set")
             return value
 
-        def integer(name: str, default: int, minimum: int) -> int:
-            """Return an integer variable of at least `minimum`, or record why not."""
+        def integer(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+            """Return an integer variable from `minimum` to `maximum` (if any), or record why not."""
             raw = env.get(name, "").strip()
             if not raw:
                 return default
@@ -53,19 +56,22 @@ class AgentSettings:
             except ValueError:
                 problems.append(f"{name} must be an integer, got {raw!r}")
                 return default
-            if value < minimum:
-                problems.append(f"{name} must be at least {minimum}, got {value}")
+            if value < minimum or (maximum is not None and value > maximum):
+                limits = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+                problems.append(f"{name} must be {limits}, got {value}")
             return value
 
         url = required("LIVEKIT_URL")
-        if url and not url.startswith(("ws://", "wss://")):
-            problems.append(f"LIVEKIT_URL must start with ws:// or wss://, got {url!r}")
+        if url and not is_livekit_url(url):
+            problems.append(
+                f"LIVEKIT_URL must be a ws://, wss://, http:// or https:// URL with a host, got {url!r}"
+            )
         settings = cls(
             url=url,
             api_key=required("LIVEKIT_API_KEY"),
             api_secret=required("LIVEKIT_API_SECRET"),
             agent_name=env.get("WEBCALL_DEMO_AGENT_NAME", "").strip() or DEFAULT_AGENT_NAME,
-            health_port=integer("WEBCALL_DEMO_AGENT_HEALTH_PORT", 0, 0),
+            health_port=integer("WEBCALL_DEMO_AGENT_HEALTH_PORT", 0, 0, MAX_PORT),
             max_calls=integer("WEBCALL_DEMO_AGENT_MAX_CALLS", 8, 1),
             log_level=env.get("WEBCALL_DEMO_AGENT_LOG_LEVEL", "").strip().upper() or "INFO",
         )
@@ -74,3 +80,16 @@ class AgentSettings:
         if problems:
             raise SettingsError("bad demo agent settings: " + "; ".join(problems))
         return settings
+
+
+def is_livekit_url(url: str) -> bool:
+    """Whether `url` can be a LiveKit server's address: a known scheme, a host, a port (if any) in
+    range, and no spaces or control characters (which would also break the one-line log)."""
+    if not url.isprintable() or any(char.isspace() for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (reading it checks it: a number from 0 to 65535)
+    except ValueError:
+        return False
+    return parts.scheme in URL_SCHEMES and url.startswith(f"{parts.scheme}://") and bool(parts.hostname)

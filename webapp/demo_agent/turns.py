@@ -6,11 +6,12 @@ livekit-agents, model included, no download): one speech probability per 32 ms w
 (quickly: that is also what interrupts the agent) and "the caller's turn is over".
 
 With push-to-talk the caller says when a turn starts and ends (`begin` and `end`, called
-for the page's `start_turn` and `end_turn`): no detector runs and silence ends nothing. The
-page opens its microphone as it calls `start_turn`, and the call can arrive after the
-first audio, so a turn starts with the pre-roll (the last 0.3 s). Audio older than that,
-between turns, is only measured: it should be silence, since the page mutes it (except
-for the packets still in flight when a turn ends, which are not counted).
+for the page's `start_turn` and `end_turn`): no detector runs and silence ends nothing, but
+`max_turn_s` still does, as if `end_turn` had come (a page that never sends it must not hold
+the turn for ever). The page opens its microphone as it calls `start_turn`, and the call can
+arrive after the first audio, so a turn starts with the pre-roll (the last 0.3 s). Audio
+older than that, between turns, is only measured: it should be silence, since the page mutes
+it (except for the packets still in flight when a turn ends, which are not counted).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class TurnConfig:
     start_s: float = 0.096  # this much speech starts a turn (and barges in on the agent)
     end_s: float = 0.5  # this much silence ends one
     preroll_s: float = 0.3  # audio kept from before the start, so onsets aren't clipped
-    max_turn_s: float = 20.0  # a caller who never pauses is cut here
+    max_turn_s: float = 20.0  # a caller who never pauses (or never lets go of push-to-talk) is cut here
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class TurnTaker:
             if self._in_turn:
                 self.turn_peak_dbfs = max(self.turn_peak_dbfs, level)
             if self.manual and self._in_turn:
-                events.append(Speech(window))
+                events += self._hold(window)
             elif self.manual:
                 self._measure_idle()
                 self._preroll.append(window)
@@ -173,6 +174,15 @@ class TurnTaker:
         self._speech_end = self._position
         self._idle_windows = 0
         return self._end()
+
+    def _hold(self, window: np.ndarray) -> list[Event]:
+        """Manual turns: one more window of the turn, which `max_turn_s` ends as `end` would."""
+        events: list[Event] = [Speech(window)]
+        if (self._position + WINDOW - self._turn_start) / SAMPLE_RATE >= self.config.max_turn_s:
+            self._speech_end = self._position + WINDOW
+            self._idle_windows = 0
+            events.append(self._end())
+        return events
 
     def flush(self) -> list[Event]:
         """The audio ran out: end the turn in progress, if any."""

@@ -75,17 +75,26 @@ def build_server(settings: AgentSettings) -> agents.AgentServer:
         drain_timeout=DRAIN_TIMEOUT_S,
     )
 
+    # Calls accepted and not started yet: `accept` waits for LiveKit's assignment and the job's
+    # launch, and a job is among `active_jobs` only once launched, so requests that come
+    # together would otherwise all see room for themselves.
+    starting: set[str] = set()
+
     def load() -> float:
         """Report busyness to LiveKit as the share of `max_calls` in use."""
-        return len(server.active_jobs) / settings.max_calls
+        return (len(server.active_jobs) + len(starting)) / settings.max_calls
 
     async def accept_if_room(request: agents.JobRequest) -> None:
-        """Accept a call unless this worker already has `max_calls`."""
-        if len(server.active_jobs) >= settings.max_calls:
+        """Accept a call unless this worker already has `max_calls`, started or starting."""
+        if len(server.active_jobs) + len(starting) >= settings.max_calls:
             logger.warning("at capacity (%d calls); declining room %s", settings.max_calls, request.room.name)
             await request.reject(terminate=False)
             return
-        await request.accept(name="Webcall demo agent")
+        starting.add(request.id)
+        try:
+            await request.accept(name="Webcall demo agent")
+        finally:  # started (now an active job) or failed to start
+            starting.discard(request.id)
 
     def registered(worker_id: str, server_info: Any) -> None:
         """Say that calls can reach us now (again, after a reconnect)."""
