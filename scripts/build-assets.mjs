@@ -9,11 +9,13 @@
 // Usage: node scripts/build-assets.mjs [--watch]
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { gzipAsync } from '@gfx/zopfli';
-import { mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { basename, dirname, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 
 const DIST = 'static/dist';
+// Built beside it, then swapped in: a server running meanwhile never finds the folder half-built.
+const STAGE = `${DIST}.next`;
 const COMPRESSIBLE = /\.(js|css|svg|json)$/;
 const WATCH = process.argv.includes('--watch');
 const shared = { bundle: true, minify: true, legalComments: 'none', logLevel: 'warning' };
@@ -21,7 +23,7 @@ const shared = { bundle: true, minify: true, legalComments: 'none', logLevel: 'w
 const loader = {
   ...shared,
   entryPoints: { embed: 'static/src/embed/loader.js' },
-  outdir: `${DIST}/loader`,
+  outdir: `${STAGE}/loader`,
   format: 'iife',
   target: 'es2018',
   plugins: [cssAsText(['static/src/embed/'])],
@@ -34,7 +36,7 @@ const app = {
     widget: 'static/src/embed/widget.js',
     'call-style': 'static/css/call.css',
   },
-  outdir: DIST,
+  outdir: STAGE,
   format: 'esm',
   splitting: true,
   target: 'es2020',
@@ -74,8 +76,8 @@ function manifest(metafile) {
   const entries = {};
   for (const [file, output] of Object.entries(metafile.outputs)) {
     if (output.entryPoint && names[output.entryPoint]) {
-      const preload = output.imports.filter((i) => i.kind === 'import-statement').map((i) => relative(DIST, i.path));
-      entries[names[output.entryPoint]] = { file: relative(DIST, file), preload };
+      const preload = output.imports.filter((i) => i.kind === 'import-statement').map((i) => relative(STAGE, i.path));
+      entries[names[output.entryPoint]] = { file: relative(STAGE, file), preload };
     }
   }
   return entries;
@@ -101,16 +103,21 @@ async function compress(files) {
 }
 
 async function build() {
-  rmSync(DIST, { recursive: true, force: true });
+  rmSync(STAGE, { recursive: true, force: true });
   const [loaded, built] = await Promise.all([
     esbuild.build({ ...loader, metafile: true }),
     esbuild.build(app),
   ]);
   const outputs = [...Object.keys(loaded.metafile.outputs), ...Object.keys(built.metafile.outputs)];
   const entries = manifest(built.metafile);
-  mkdirSync(dirname(`${DIST}/manifest.json`), { recursive: true });
-  writeFileSync(`${DIST}/manifest.json`, `${JSON.stringify(entries, null, 2)}\n`);
+  mkdirSync(dirname(`${STAGE}/manifest.json`), { recursive: true });
+  writeFileSync(`${STAGE}/manifest.json`, `${JSON.stringify(entries, null, 2)}\n`);
   await compress(outputs.filter((file) => !file.endsWith('.map')));
+  const old = `${DIST}.old`;
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(DIST)) renameSync(DIST, old);
+  renameSync(STAGE, DIST);
+  rmSync(old, { recursive: true, force: true });
   const sizes = Object.values(entries).map((entry) => basename(entry.file)).join(', ');
   console.log(`built ${outputs.length} files into ${DIST}/ (${sizes})`);
 }

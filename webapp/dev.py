@@ -4,6 +4,8 @@ No account anywhere: a local ``livekit-server --dev`` on 127.0.0.1, our demo age
 dispatched by name, and the app (under gunicorn, as in production) with one agent,
 ``demo``, on the livekit provider. LiveKit sends its room webhooks to the app, so the call
 log sees each call end. Ctrl-C stops all three, and the temporary folder goes with them.
+They run in that folder, so a ``.env`` in the checkout (a one-agent quick start's provider, a
+public URL, a database) does not reach the demo; the real environment still does.
 """
 
 from __future__ import annotations
@@ -172,8 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     commands = [
         livekit_command(livekit_server, args.livekit_port, args.port, api_key),
         [sys.executable, "-m", "webapp.demo_agent"],
-        [str(bin_dir / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{args.port}",
-         "--workers", "1", "webapp:create_app()"],
+        [str(bin_dir / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{args.port}", "--workers", "1", "webapp:create_app()"],
     ]  # fmt: skip
     children: list[Child] = []
 
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     def start(name: str, command: list[str], output: IO[bytes] | None = None) -> None:
         """Start `command` in a session of its own; it is stopped in `finally`."""
         popen = subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=output, stderr=output, start_new_session=True
+            command, env=env, cwd=workdir, stdout=output, stderr=output, start_new_session=True
         )
         children.append(Child(name, popen, Path(output.name) if output else None))
 
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the clean-up
         for child in reversed(children):
             child.popen.terminate()
         for child in children:
@@ -212,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                 child.popen.wait(10)
             except subprocess.TimeoutExpired:
                 child.popen.kill()
+                child.popen.wait()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

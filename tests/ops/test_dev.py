@@ -123,3 +123,47 @@ def test_sigint_stops_it_even_when_started_with_sigint_ignored(tmp_path: Path) -
             demo.kill()
             demo.communicate()
     assert leftovers(tmp_path) == []
+
+
+def test_its_processes_run_in_its_own_folder_not_the_checkout(tmp_path: Path) -> None:
+    """They ran in the checkout, where the app and gunicorn read ``.env``: a one-agent quick
+    start's provider (or a public URL, a database) took the demo's place."""
+    where = tmp_path / "where"
+    fake = f"import os, pathlib, time\npathlib.Path({str(where)!r}).write_text(os.getcwd())\ntime.sleep(60)\n"
+    demo = run_demo(tmp_path, fake)
+    try:
+        deadline = time.monotonic() + 20
+        while not where.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert Path(where.read_text()).name in leftovers(tmp_path)  # the demo's temporary folder
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.communicate(timeout=15)
+
+
+def test_a_second_ctrl_c_does_not_cut_the_clean_up_short(tmp_path: Path) -> None:
+    """Ctrl-C twice: the second interrupted the wait for the children, so a child that had not
+    stopped yet was never killed and the temporary folder stayed."""
+    started = tmp_path / "started"
+    fake = (
+        "import pathlib, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stops only when killed\n"
+        f"pathlib.Path({str(started)!r}).write_text(str(__import__('os').getpid()))\n"
+        "time.sleep(60)\n"
+    )
+    demo = run_demo(tmp_path, fake)
+    try:
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        demo.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        demo.send_signal(signal.SIGINT)
+        output, _ = demo.communicate(timeout=20)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert "Traceback" not in output, output
+    assert not Path(f"/proc/{started.read_text()}").exists()  # killed once its 10 s were up
+    assert leftovers(tmp_path) == []
