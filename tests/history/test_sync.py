@@ -279,7 +279,9 @@ def add_hourly_calls(provider: str, state: FakeState, count: int) -> None:
         moment = hours_ago(n)
         if provider == "ravan":
             iso = moment.isoformat().replace("+00:00", "Z")
-            add_session(state, RAVAN, id=f"s-{n:03d}", status="completed", started_at=iso, created_at=iso)
+            # Made (scheduled) in the other order from their starts: the list must be by start time.
+            made = hours_ago(1000 - n).isoformat().replace("+00:00", "Z")
+            add_session(state, RAVAN, id=f"s-{n:03d}", status="completed", started_at=iso, created_at=made)
         elif provider == "retell":
             retell_fake.add_call(
                 state, RETELL, call_status="ended", start_timestamp=int(moment.timestamp() * 1000)

@@ -119,7 +119,10 @@ def test_list_params_carry_every_documented_filter() -> None:
         "started_before": "2026-02-02T10:00:00Z", **filters,
     }  # fmt: skip
     first = ravan.build_list_params(HistoryQuery(), page=1)  # the first sync: from the beginning
-    assert first == {"page": "1", "page_size": "20", "started_after": "1970-01-01T00:00:00Z"}
+    assert first == {
+        "page": "1", "page_size": "20", "started_after": "1970-01-01T00:00:00Z",
+        "sort_by": "started_at", "sort_order": "desc",  # newest start first: where a cut listing goes on
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

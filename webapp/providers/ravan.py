@@ -54,6 +54,7 @@ DETAIL_PATH = "/api/v1/calling/call-sessions-detail/{session_id}"
 # surely serves whole: a server that capped a bigger request would look like the last page.
 PAGE_SIZE = 20
 # The list filters the page documents besides paging, agent and time (passed on as given).
+SORT = {"sort_by": "started_at", "sort_order": "desc"}
 LIST_FILTERS = ("status", "channel", "caller_number", "search", "sort_by", "sort_order")
 CHANNEL_FILTER = ("voice", "web", "sip")
 SORT_ORDERS = ("asc", "desc")
@@ -164,7 +165,9 @@ def build_list_params(query: HistoryQuery, page: int, page_size: int = PAGE_SIZE
         raise ValueError(f"Ravan's channel filter is one of {', '.join(CHANNEL_FILTER)}")
     if query.filters.get("sort_order", "asc") not in SORT_ORDERS:
         raise ValueError("Ravan's sort_order is asc or desc")
-    params = {"page": str(page), "page_size": str(page_size), **query.filters}
+    # Newest start first, asked for by name (the page documents no default order): the history
+    # sync goes on below the oldest start a listing cut at its last page reached.
+    params = {"page": str(page), "page_size": str(page_size), **SORT, **query.filters}
     if query.agent_id:
         params["agent_id"] = query.agent_id
     # Always bounded below (the first run: since the epoch), as the list is documented to be read.
