@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from livekit import agents
+from livekit.rtc._ffi_client import FfiClient
 
 from .job import run_call, stop_all_calls
 from .settings import AgentSettings, SettingsError
@@ -56,6 +57,19 @@ def configure_logging(settings: AgentSettings) -> None:
     # livekit's Rust core is chatty at INFO; keep the agents framework's own lines
     logging.getLogger("livekit").setLevel(logging.WARNING)
     logging.getLogger("livekit.agents").setLevel(settings.log_level)
+
+
+def start_rtc_runtime() -> None:
+    """Create livekit.rtc's FFI client now, on the main thread, before any job's thread can.
+
+    The SDK creates its one client on first use, without a lock, and our jobs run on threads:
+    calls that connected at the same instant each created one, and the FFI's callback hands
+    events only to the last one made. A room that subscribed to another heard nothing: either
+    its connect never returned, so it never told the FFI it was ready for room events and 15 s
+    later the FFI panicked (the SDK answers a panic by SIGTERMing its own process, ending every
+    call in the worker), or it connected and never heard from its room again.
+    """
+    FfiClient.instance  # noqa: B018 - reading the property creates the client
 
 
 def build_server(settings: AgentSettings) -> agents.AgentServer:
@@ -113,6 +127,7 @@ def build_server(settings: AgentSettings) -> agents.AgentServer:
 
 async def serve(settings: AgentSettings) -> int:
     """Run the worker until SIGTERM/SIGINT (exit 0) or a fatal error (exit 1)."""
+    start_rtc_runtime()  # before the server starts any job's thread
     server = build_server(settings)
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
