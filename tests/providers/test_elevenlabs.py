@@ -51,6 +51,20 @@ def test_the_answer_carries_the_message_to_send_first() -> None:
     assert plain.protocol == {"initiation": {"type": "conversation_initiation_client_data"}}
 
 
+def test_a_chat_asks_elevenlabs_for_a_text_only_conversation() -> None:
+    """As @elevenlabs/client's constructOverrides sends `textOnly`: a chat was a voice conversation
+    the page played muted, billed and timed as one."""
+    chat = elevenlabs.parse_token({"token": token()}, make_request(AGENT, mode="text"), HOST)
+    assert chat.protocol == {
+        "initiation": {
+            "type": "conversation_initiation_client_data",
+            "conversation_config_override": {"conversation": {"text_only": True}},
+        }
+    }
+    voice = elevenlabs.parse_token({"token": token()}, make_request(AGENT, mode="voice"), HOST)
+    assert "conversation_config_override" not in voice.protocol["initiation"]
+
+
 def test_a_room_without_a_conversation_id_is_the_calls_id() -> None:
     call = elevenlabs.parse_token({"token": token("room_42")}, make_request(AGENT), HOST)
     assert call.call_id == "room_42"

@@ -94,10 +94,14 @@ def token_query(request: WebCallRequest) -> dict[str, str]:
 
 
 def initiation(request: WebCallRequest) -> dict[str, Any]:
-    """The first message the page sends: the call's variables as ``dynamic_variables``."""
+    """The first message the page sends: the call's variables as ``dynamic_variables``, and for a
+    chat (``mode`` text) the override that makes the conversation text only, as ElevenLabs' own
+    client sends it for ``textOnly`` (without it the agent talks, unheard, at voice rates)."""
     message: dict[str, Any] = {"type": INITIATION}
     if request.variables:
         message["dynamic_variables"] = dict(request.variables)
+    if request.mode == "text":
+        message["conversation_config_override"] = {"conversation": {"text_only": True}}
     return message
 
 
