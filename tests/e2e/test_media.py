@@ -292,6 +292,32 @@ def test_a_camera_on_from_the_start_is_asked_for_with_the_call(
     assert "video-stopped" in kinds and kinds[-1] == "end", kinds
 
 
+def test_a_camera_on_from_the_start_survives_an_answer_slower_than_the_sdks_15_s_wait(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """The camera was captured and published at the click: livekit-client drops a track that
+    waits 15 s for its room (408), so after a slow answer the call went on without it
+    ("Your camera couldn't be shared"). It starts once the room is entered."""
+    app = stack["app"]
+
+    def slow(route: Any) -> None:
+        time.sleep(16)  # the browser goes on meanwhile: the SDK's 15 s run out
+        route.continue_()
+
+    page.route("**/api/calls", slow)
+    page.add_init_script(OBSERVE)
+    page.goto(f"{app.url}/talk/watcher")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    page.click("#talk")
+    wait_for_state(page, "in-call", 40_000)
+    page.click("#mute")
+    expect(page.locator("#camera")).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(page.locator("#error")).to_be_hidden()
+    assert events(page, "video-started") == [{"source": "camera"}]
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
 def test_screen_share_starts_and_ends_cleanly_with_the_browsers_stop_sharing(
     page: Page, console_log: list[str], stack: dict[str, Any], shots: Path
 ) -> None:

@@ -46,11 +46,17 @@ class CameraControl {
     this.button.addEventListener('click', this.onClick);
   }
 
-  /** A call started: follow its camera, and turn it on at once for `camera = "on"`. */
+  /**
+   * A call started: follow its camera, and turn it on for `camera = "on"` once the room is
+   * entered: livekit-client drops a track that waits 15 s for its room (a slow answer), and the
+   * camera is not asked for before a bot check the microphone waits for.
+   */
   begin(session) {
-    this.room = session.room.room;
-    this.events.forEach((event) => this.room.on(event, this.sync));
-    if (this.panel.config.media.camera === 'on') this.set(true);
+    const room = (this.room = session.room.room);
+    this.events.forEach((event) => room.on(event, this.sync));
+    if (this.panel.config.media.camera !== 'on') return;
+    if (room.state === 'connected') this.set(true);
+    else room.once(this.sdk.RoomEvent.Connected, () => this.room === room && this.set(true));
   }
 
   /** The call ended: the room stopped the camera (this, one still publishing); the preview goes. */
