@@ -16,17 +16,21 @@ export function mergeTranscript(lines, window) {
   const utterances = window.filter(isUtterance);
   const earliest = Math.max(0, lines.length - utterances.length);
   for (let start = earliest; start < lines.length; start += 1) {
-    if (continues(lines.slice(start), utterances)) {
+    if (continues(lines.slice(start), utterances, start === 0)) {
       return { lines: [...lines.slice(0, start), ...utterances], from: start };
     }
   }
   return { lines: [...lines, ...utterances], from: lines.length };
 }
 
-/** Whether `window` picks up where `tail` is: role by role, each text the same utterance. */
-function continues(tail, window) {
+/**
+ * Whether `window` picks up where `tail` is: role by role, each text the same utterance. A tail
+ * is anchored by an older line it holds, or by being the whole conversation (`fromStart`: the
+ * window reaches back to its first line, so even a first line rewritten is that line).
+ */
+function continues(tail, window, fromStart) {
   if (tail.length > window.length) return false;
-  const anchored = tail.length > 1;
+  const anchored = tail.length > 1 || fromStart;
   return tail.every((line, i) => {
     if (line.role !== window[i].role) return false;
     const newest = i === tail.length - 1;

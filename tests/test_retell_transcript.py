@@ -1,0 +1,64 @@
+"""Retell's transcript windows merged into the whole conversation (static/src/protocols/
+retell-transcript.js, which imports nothing), run by Node as the page runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.support.processes import ROOT
+
+MODULE = ROOT / "static/src/protocols/retell-transcript.js"
+
+
+def merged(*windows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The conversation after each of `windows` in turn, as the page keeps it."""
+    script = (
+        f"import {{ mergeTranscript }} from {json.dumps(MODULE.as_uri())};\n"
+        f"let lines = [];\n"
+        f"for (const window of {json.dumps(windows)}) lines = mergeTranscript(lines, window).lines;\n"
+        "console.log(JSON.stringify(lines));\n"
+    )
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH (scripts/bootstrap needs it)")
+    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result: Any = json.loads(done.stdout)
+    return list(result)
+
+
+def user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
+
+
+def agent(text: str) -> dict[str, str]:
+    return {"role": "agent", "content": text}
+
+
+def test_a_first_line_the_recogniser_rewrites_is_one_line() -> None:
+    """The caller speaks first and Retell revises what it heard: the first line was kept beside
+    its revision (and went, as a final line, into the copied transcript)."""
+    assert merged([user("I need tree")], [user("I need three tickets")]) == [user("I need three tickets")]
+    assert merged([user("I need tree")], [user("I need three tickets"), agent("Sure")]) == [
+        user("I need three tickets"), agent("Sure"),
+    ]  # fmt: skip
+
+
+def test_lines_grow_and_new_ones_follow() -> None:
+    windows = [
+        [agent("Hi")],
+        [agent("Hi, how can I help?")],
+        [agent("Hi, how can I help?"), user("book for tree")],
+        [agent("Hi, how can I help?"), user("book for three"), agent("Sure")],
+    ]
+    assert merged(*windows) == [agent("Hi, how can I help?"), user("book for three"), agent("Sure")]
+
+
+def test_a_window_past_the_start_of_a_long_conversation_keeps_the_older_lines() -> None:
+    said = [agent("one"), user("two"), agent("three"), user("four"), agent("five"), user("six")]
+    assert merged(said[:5], said[1:6]) == said
