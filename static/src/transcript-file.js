@@ -1,7 +1,7 @@
 /**
  * The transcript as plain text, for the caller to keep: copied to the clipboard or saved as
  * a .txt file, one "[hh:mm:ss] Speaker: words" line each ("(interrupted)" after an agent's
- * line the caller talked over).
+ * line the caller talked over, "(not sent)" after a typed message that never left).
  */
 import { clock } from './messages.js';
 
@@ -14,9 +14,10 @@ export function transcriptText(entries, { title, startedAt, durationS }) {
     const length = durationS ? ` · ${clock(durationS)}` : '';
     head.push(`${dateWords(startedAt)} ${timeWords(startedAt)}${length}`);
   }
-  const lines = entries.map(({ speaker, text, at, interrupted }) => {
+  const lines = entries.map(({ speaker, text, at, interrupted, failed }) => {
     const who = SPEAKERS[speaker] || speaker;
-    return `${at ? `[${timeWords(at)}] ` : ''}${who}: ${text}${interrupted ? ' (interrupted)' : ''}`;
+    const mark = (interrupted ? ' (interrupted)' : '') + (failed ? ' (not sent)' : '');
+    return `${at ? `[${timeWords(at)}] ` : ''}${who}: ${text}${mark}`;
   });
   return `${[...head, '', ...lines].join('\n')}\n`;
 }

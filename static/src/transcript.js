@@ -114,7 +114,7 @@ export class Transcript {
     this.setBehind(false);
   }
 
-  /** Every line in order: {speaker, text, at (Date), final, interrupted}. */
+  /** Every line in order: {speaker, text, at (Date), final, interrupted, failed (a typed line not sent)}. */
   entries() {
     return Array.from(this.list.children, (line) => ({
       speaker: line.dataset.speaker,
@@ -122,6 +122,7 @@ export class Transcript {
       at: this.times.get(line),
       final: line.dataset.final === 'true',
       interrupted: line.hasAttribute('data-interrupted'),
+      failed: line.hasAttribute('data-failed'),
     }));
   }
 

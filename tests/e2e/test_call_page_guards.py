@@ -245,6 +245,28 @@ def test_lines_open_at_hang_up_are_final_and_the_agent_s_interrupted(
         assert f"] {who}: {words['text']}{mark}\n" in copied, copied
 
 
+def test_a_typed_message_that_was_not_sent_is_not_copied_as_sent(page: Page, stack: dict[str, Any]) -> None:
+    """The line was marked "Not sent" on the page, but the copied transcript said "You: ..." as if
+    the agent had it."""
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    page.click("#mute")
+    # The data channel refuses to send from here on: the message cannot leave.
+    page.evaluate("() => { RTCDataChannel.prototype.send = () => { throw new DOMException('gone'); }; }")
+    page.fill("#chat-input", "Are you there?")
+    page.locator("#chat-input").press("Enter")
+    typed = page.locator('#transcript [data-speaker="user"][data-chat]', has_text="Are you there?")
+    expect(typed).to_have_attribute("data-failed", "", timeout=10_000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+    page.click("#transcript-copy")
+    expect(page.locator("#announce")).to_have_text("Transcript copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "] You: Are you there? (not sent)\n" in copied, copied
+
+
 # ---------- 4. the network goes away mid-call ----------
 
 
