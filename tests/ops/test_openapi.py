@@ -47,9 +47,14 @@ def livekit_answering(status: int) -> httpx.Client:
     return httpx.Client(transport=httpx.MockTransport(handle))
 
 
+# The call logs of this module's apps: one folder, removed when the tests end (each app's own
+# folder in it; one left in /tmp per app before).
+CALL_LOGS = tempfile.TemporaryDirectory(prefix="webcall-openapi-")
+
+
 def build_app(livekit_status: int = 200) -> Flask:
     """The app with one LiveKit agent (slug ``default``) and limits no fuzz run reaches."""
-    database = Path(tempfile.mkdtemp(prefix="webcall-openapi-")) / "calls.db"
+    database = Path(tempfile.mkdtemp(dir=CALL_LOGS.name)) / "calls.db"
     settings = Settings.from_mapping(
         {
             "WEBCALL_DATABASE_URL": f"sqlite:///{database}",
