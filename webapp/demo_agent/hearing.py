@@ -143,11 +143,10 @@ class Hearing:
     def _send(self, kind: bytes, payload: bytes = b"") -> None:
         """Write one message; the pipe buffers it, so this never waits."""
         process = self._process
-        if process is None or process.stdin is None or process.returncode is not None:
+        stdin = process.stdin if process is not None and process.returncode is None else None
+        if stdin is None or stdin.is_closing():  # (closing: it died, and a write found out first)
             raise RecognizerError("the recogniser is not running")
-        if process.stdin.is_closing():  # it died, and a write found out before its exit did
-            raise RecognizerError("the recogniser is not running")
-        process.stdin.write(recognizer.encode_message(kind, payload))
+        stdin.write(recognizer.encode_message(kind, payload))
 
     def _new_ready(self) -> asyncio.Future[None]:
         """A future for the next process's models being loaded."""

@@ -53,8 +53,9 @@ DETAIL_PATH = "/api/v1/calling/call-sessions-detail/{session_id}"
 # The documented default. Pages are read until a short one, so we ask for a size the API
 # surely serves whole: a server that capped a bigger request would look like the last page.
 PAGE_SIZE = 20
-# The list filters the page documents besides paging, agent and time (passed on as given).
+# The list's order unless a filter says otherwise: newest start first (see build_list_params).
 SORT = {"sort_by": "started_at", "sort_order": "desc"}
+# The list filters the page documents besides paging, agent and time (passed on as given).
 LIST_FILTERS = ("status", "channel", "caller_number", "search", "sort_by", "sort_order")
 CHANNEL_FILTER = ("voice", "web", "sip")
 SORT_ORDERS = ("asc", "desc")
