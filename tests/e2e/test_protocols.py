@@ -43,6 +43,11 @@ def agent_audio_plays(page: Page) -> dict[str, Any]:
     return dict(best)
 
 
+def received_lines(page: Page) -> list[dict[str, Any]]:
+    """Every transcript line (or change to one) the host page heard of, in order."""
+    return [e["detail"] for e in received(page, "transcript")]
+
+
 def start_call(page: Page, talk: Any) -> dict[str, Any]:
     """Press Talk; our API's answer."""
     with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:
@@ -114,7 +119,13 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     agent_audio_plays(page)
     assert poll(lambda: agent.heard_speech_s > 0.5, timeout_s=15), "the agent did not hear the caller"
     heard = transcript.locator('[data-speaker="user"]', has_text="Hello agent, can you hear me?")
-    expect(heard).to_be_visible(timeout=20_000)
+    expect(heard).to_have_attribute("data-final", "true", timeout=20_000)
+    # ElevenLabs' guesses grew the caller's line in place before its final words replaced them.
+    expect(transcript.locator('[data-speaker="user"]')).to_have_count(1)
+    segment = heard.get_attribute("data-segment-id")
+    growth = [(line["text"], line["final"]) for line in received_lines(page) if line["segmentId"] == segment]
+    guesses = [(guess, False) for guess in ElevenLabsAgent.GUESSES]
+    assert growth == [*guesses, ("Hello agent, can you hear me?", True)], growth
     expect(transcript.locator('[data-speaker="agent"]', has_text="Yes, I can hear you.")).to_be_visible()
     states = [e["detail"]["state"] for e in received(page, "agent-state")]
     assert "speaking" in states and "listening" in states, states  # from the room's active speakers
@@ -129,8 +140,7 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     expect(reply).to_have_attribute("data-final", "true", timeout=15_000)
     expect(reply).to_have_count(1)
     segment = reply.get_attribute("data-segment-id")
-    lines = [e["detail"] for e in received(page, "transcript")]
-    growth = [line["text"] for line in lines if line["segmentId"] == segment]
+    growth = [line["text"] for line in received_lines(page) if line["segmentId"] == segment]
     assert growth[0] == "You" and growth[-1] == "You wrote: Hi there", growth
     assert {"type": "user_message", "text": "Hi there"} in agent.received
 
@@ -176,6 +186,14 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     expect(whole).to_have_attribute("data-final", "true", timeout=15_000)
     expect(corrected).to_have_count(1)
     assert whole.get_attribute("data-segment-id") != corrected.get_attribute("data-segment-id")
+    # A guess at the caller's words that ends with none is taken away.
+    chat.fill("mishear")
+    chat.press("Enter")
+    expect(transcript.locator('[data-speaker="agent"]', has_text="I heard nothing there.")).to_be_visible(
+        timeout=15_000
+    )
+    assert any(line["text"] == "Um maybe" for line in received_lines(page)), "the guess was not shown"
+    expect(transcript).not_to_contain_text("Um maybe")
 
     # Context from the host page, through the JS API.
     sent = page.evaluate("() => window.webcall.get('elevenlabs-demo').sendContext('On the orders page.')")
@@ -192,7 +210,7 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     expect(cut).to_have_attribute("data-interrupted", "")
     expect(cut.locator(".transcript__mark")).to_have_text("— interrupted")
     cut_id = cut.get_attribute("data-segment-id")
-    marked = [e["detail"] for e in received(page, "transcript") if e["detail"]["segmentId"] == cut_id]
+    marked = [line for line in received_lines(page) if line["segmentId"] == cut_id]
     assert marked[-1]["interrupted"] is True and marked[-1]["text"] == "This is a long answer that will be"
     page.wait_for_timeout(1_000)
     expect(transcript).not_to_contain_text("cut off here")

@@ -266,6 +266,7 @@ class ElevenLabsAgent(ProtocolAgent):
     track_name = "agent_voice"
     PING_EVERY_S = 0.5
     TOOL = "lookup_order"
+    GUESSES = ("Hello a", "Hello agent, can you")  # tentative_user_transcript, before the final words
 
     def __init__(self, livekit: LiveKitServer, call: WebCallRoom, log_dir: Path | None = None) -> None:
         super().__init__(livekit, call, log_dir)
@@ -322,6 +323,14 @@ class ElevenLabsAgent(ProtocolAgent):
             await self.send({"type": "agent_response_correction", **fix})  # the fields as its own
         elif text == "answer at once":
             await self.respond("A whole answer, not streamed.")
+        elif text == "mishear":  # a guess at words that turn out not to be speech
+            guess = {"user_transcript": "Um maybe", "event_id": 2}
+            await self.send(
+                {"type": "tentative_user_transcript", "tentative_user_transcription_event": guess}
+            )
+            await asyncio.sleep(0.3)
+            await self.send({"type": "user_transcript", "user_transcription_event": {"user_transcript": ""}})
+            await self.respond("I heard nothing there.")
         elif text == "interrupt yourself":
             await self.stream(["This is a long answer ", "that will be "], stop=False)
             await self.send({"type": "interruption", "interruption_event": {"event_id": 99}})
@@ -371,9 +380,16 @@ class ElevenLabsAgent(ProtocolAgent):
         )
 
     async def _answer_speech(self) -> None:
-        """When the caller has spoken: what ElevenLabs heard, and an answer."""
+        """When the caller has spoken: ElevenLabs' guesses as the words come, what it heard, and
+        an answer."""
         await asyncio.wait_for(self.heard.wait(), REPLY_WAIT_S)
-        heard = {"user_transcript": "Hello agent, can you hear me?"}
+        for guess in self.GUESSES:
+            event = {"user_transcript": guess, "event_id": 1}
+            await self.send(
+                {"type": "tentative_user_transcript", "tentative_user_transcription_event": event}
+            )
+            await asyncio.sleep(0.3)
+        heard = {"user_transcript": "Hello agent, can you hear me?", "event_id": 1}
         await self.send({"type": "user_transcript", "user_transcription_event": heard})
         await self.respond("Yes, I can hear you.")
 

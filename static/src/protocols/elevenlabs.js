@@ -4,8 +4,8 @@
  * with the call's variables) as soon as it is in the room with the agent, and a `pong` for
  * every `ping`; typed
  * messages go out as `user_message`, the host page's context as `contextual_update`. The agent
- * (a participant whose identity contains `agent`) sends what was heard (`user_transcript`),
- * what it says (`agent_response`, or streamed as `agent_chat_response_part`), `interruption`
+ * (a participant whose identity contains `agent`) sends what was heard (`user_transcript`, after
+ * interim guesses in `tentative_user_transcript`, shown as the line growing), what it says (`agent_response`, or streamed as `agent_chat_response_part`), `interruption`
  * (the caller cut it off) and `client_tool_call`, which the host page answers through the JS
  * API; unanswered, it gets an error after a while. Whether the agent is speaking is read from
  * the room's active speakers. The shape every adapter shares is in protocols/index.js.
@@ -32,6 +32,7 @@ class ElevenLabsAgent {
     this.agent = null;
     this.lineCount = 0;
     this.reply = null; // the agent's newest line: {id, text, streaming, confirmed, cut}
+    this.hearing = undefined; // the id of the caller's line ElevenLabs is still guessing at
     this.speaking = false;
     this.thinking = false;
     this.toolTimers = new Map(); // tool_call_id → the timer that answers for an absent host page
@@ -169,11 +170,21 @@ const HANDLERS = {
     if (ping?.event_id === undefined) return;
     agent.send({ type: 'pong', event_id: ping.event_id }).catch(() => {});
   },
+  tentative_user_transcript: (agent, { tentative_user_transcription_event: guess }) => {
+    const text = guess?.user_transcript?.trim();
+    if (!text) return;
+    agent.hearing = agent.line('user', text, false, agent.hearing);
+  },
   user_transcript: (agent, { user_transcription_event: heard }) => {
     const text = heard?.user_transcript?.trim();
-    if (!text) return;
+    const guessed = agent.hearing;
+    agent.hearing = undefined;
+    if (!text) {
+      if (guessed) agent.hooks.drop(guessed); // it was not speech after all
+      return;
+    }
     closeReply(agent);
-    agent.line('user', text, true);
+    agent.line('user', text, true, guessed);
     agent.thinking = true;
     agent.reportState();
   },
