@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.providers.conftest import make_agent, make_request
-from tests.support.apps import app_state_of, post
+from tests.support.apps import FAKE_AGENT_IDS, app_state_of, post
 from webapp.errors import ProviderBadResponse
 from webapp.providers import HistoryQuery, ProviderCall, convoi, registry
 
@@ -38,12 +38,28 @@ def test_web_call_body_with_overrides_from_the_catalogue_only() -> None:
     assert convoi.build_web_call(make_request(plain)) == {"type": "web", "agent_id": "agt_1"}
 
 
-def test_idempotency_key_is_a_uuid_derived_from_our_scoped_key() -> None:
-    first = convoi.idempotency_key("demo|198.51.100.1|5d0c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e")
-    assert first == convoi.idempotency_key("demo|198.51.100.1|5d0c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e")
-    assert first != convoi.idempotency_key("demo|198.51.100.2|5d0c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e")
+def test_idempotency_key_is_a_uuid_derived_from_our_scoped_key_and_the_body() -> None:
+    key, body = "demo|198.51.100.1|5d0c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e", {"type": "web", "agent_id": "agt_1"}
+    first = convoi.idempotency_key(key, body)
+    assert first == convoi.idempotency_key(key, {"agent_id": "agt_1", "type": "web"})  # keys in any order
+    assert first != convoi.idempotency_key(key.replace(".1|", ".2|"), body)
+    assert first != convoi.idempotency_key(key, {**body, "agent_overrides": {"first_message": "Hi!"}})
     assert uuid.UUID(first).version == 5
-    assert uuid.UUID(convoi.idempotency_key(None)).version == 4
+    assert uuid.UUID(convoi.idempotency_key(None, body)).version == 4
+
+
+def test_a_key_sent_again_with_an_edited_agent_is_a_new_call(make_app: Any, convoi: Any) -> None:
+    """Convoi answers 409 to a key it has seen with another body, for a day: a retry after our
+    own replay window, once the agent's greeting was edited, must not fail for good."""
+    provider = app_state_of(make_app()).providers["convoi"]
+    agent = make_agent("convoi", FAKE_AGENT_IDS["convoi"], greeting="Hi!")
+    first = provider.create_web_call(make_request(agent, idempotency_key="support|198.51.100.1|k"))
+    again = provider.create_web_call(make_request(agent, idempotency_key="support|198.51.100.1|k"))
+    assert again.call_id == first.call_id  # the same body: Convoi replays its call
+    edited = agent.model_copy(update={"greeting": "Hello!"})
+    later = provider.create_web_call(make_request(edited, idempotency_key="support|198.51.100.1|k"))
+    assert later.call_id != first.call_id
+    assert len([r for r in convoi[1].requests if r.method == "POST"]) == 3
 
 
 def test_documented_answer(livekit_token: str) -> None:

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from pydantic import Field, SecretStr
 
 from ..errors import CallInProgress, ProviderBadResponse, ProviderError
@@ -44,7 +45,8 @@ from .hosted import HostedProvider, broken_page
 
 CALLS_PATH = "/api/v1/public/calls"
 _KEY_NAMESPACE = uuid.UUID("0b5f0c55-7a4e-4d0c-9a51-3c6f1d0e9c11")
-# Convoi answers 409 while a request with the same Idempotency-Key is still being served.
+# Convoi answers 409 to a duplicate Idempotency-Key: ours differ for each body, so one still
+# being served.
 STATUS_ERRORS = {409: CallInProgress}
 LIST_LIMIT = 100  # per page; has_more (not the page's length) says whether more follow
 # "initiated → active → completed, or a terminal failure state; rejected after an API hang-up".
@@ -69,14 +71,19 @@ class ConvoiSettings(ProviderSettings):
     read_limit_per_minute: int = Field(60, validation_alias="CONVOI_READS_PER_MINUTE", ge=2)
 
 
-def idempotency_key(scoped_key: str | None) -> str:
-    """The UUID Convoi wants, derived from our key (already scoped by agent and client), or new.
+def idempotency_key(scoped_key: str | None, body: dict[str, Any]) -> str:
+    """The UUID Convoi wants, derived from our key (already scoped by agent and client) and the
+    body it goes with, or new.
 
     Never the page's own value: two visitors sending the same key must not receive one call.
+    The body is part of it because Convoi answers 409 to a key it has seen (for a day) with
+    another body: an agent's greeting or prompt edited since would otherwise make a retry after
+    our own replay window fail for good.
     """
     if scoped_key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_KEY_NAMESPACE, scoped_key))
+    sent = orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{scoped_key}\n{sent}"))
 
 
 def build_web_call(request: WebCallRequest) -> dict[str, Any]:
@@ -261,7 +268,7 @@ class ConvoiProvider(HostedProvider):
 
     def _create(self, body: dict[str, Any], scoped_key: str | None, **options: Any) -> Any:
         """POST a call to create (web or phone): safe to repeat under Convoi's Idempotency-Key."""
-        headers = {"Authorization": self.authorization, "Idempotency-Key": idempotency_key(scoped_key)}
+        headers = {"Authorization": self.authorization, "Idempotency-Key": idempotency_key(scoped_key, body)}
         return self.transport.post_json(
             self.base_url + CALLS_PATH,
             headers=headers,
