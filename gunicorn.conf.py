@@ -1,16 +1,42 @@
 """Production gunicorn settings (read by the Procfile). Every value can be overridden by env."""
 
 import glob
+import math
 import multiprocessing
 import os
 import sys
 import tempfile
 
-from dotenv import load_dotenv
+from dotenv import dotenv_values
 
-# .env as the app reads it (webapp/settings.py): the real environment wins over it. Read here
-# too, so that what it says of gunicorn (workers, worker class, the log format) applies.
-load_dotenv(".env", override=False)
+DOTENV_KEYS = "WEBCALL_DOTENV_KEYS"  # what this file exported from .env, for the next reload
+
+
+def _export_dotenv(path: str = ".env") -> None:
+    """.env as the app reads it (webapp/settings.py): the real environment wins over it. Exported
+    here too, so that what it says of gunicorn (workers, worker class, the log format) applies,
+    and the workers inherit it.
+
+    A reload (SIGHUP) reads this file again in the same process: what .env now says replaces what
+    it said (a rotated token, a password removed to turn /admin off), which a plain export would
+    have kept, as the environment it had exported would then have won over the file.
+    """
+    exported = set(filter(None, os.environ.get(DOTENV_KEYS, "").split(",")))
+    try:
+        values = dotenv_values(path, encoding="utf-8") if os.path.isfile(path) else {}
+    except UnicodeDecodeError as error:
+        sys.exit(f"webcall: {path} is not UTF-8 text (byte {error.start}): save it as UTF-8")
+    for name in exported - values.keys():
+        os.environ.pop(name, None)
+    ours = set()
+    for name, value in values.items():
+        if value is not None and (name in exported or name not in os.environ):
+            os.environ[name] = value
+            ours.add(name)
+    os.environ[DOTENV_KEYS] = ",".join(sorted(ours))
+
+
+_export_dotenv()
 
 
 def _count(name: str, default: int) -> int:
@@ -52,8 +78,23 @@ if workers > 1 and not _shared_storage:
         file=sys.stderr,
     )
     workers = 1
+
+
+def _seconds(name: str, default: float) -> float:
+    """Seconds from the variable ``name``; unset or unusable: ``default`` (the app refuses what is
+    unusable with its own message)."""
+    try:
+        value = float(os.environ.get(name, "").strip() or default)
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value > 0 else default
+
+
 timeout = 30
-graceful_timeout = 20
+# A stop or a deploy waits for the calls in flight: at least as long as a provider may take
+# (the app's deadline: connect + read timeouts, 3 + 10 s by default), with a margin.
+_provider_deadline_s = _seconds("WEBCALL_CONNECT_TIMEOUT_S", 3.0) + _seconds("WEBCALL_READ_TIMEOUT_S", 10.0)
+graceful_timeout = max(20, math.ceil(_provider_deadline_s) + 5)
 keepalive = 5
 # gunicorn's control socket (gunicornc: worker status, scaling, reloads) is off unless given a
 # path of its own: its default, $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl, is one
@@ -68,17 +109,24 @@ errorlog = "-"
 # One JSON object per line, the access log included (with the worker's pid and the request id).
 logger_class = "webapp.ops.gunicorn_logging.JsonLogger"
 
-# Prometheus metrics from every worker: each writes its values here, /metrics adds them up.
-# Emptied once per server start (a reload keeps counting): stale files would count forever.
-if not os.environ.get("WEBCALL_METRICS_DIR_READY"):
-    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not _metrics_dir:
-        _metrics_dir = tempfile.mkdtemp(prefix="webcall-metrics-")
+
+def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """The server has its port and forks its workers next: their Prometheus metrics go to one
+    folder (each writes its values there, /metrics adds them up), emptied once per server start
+    (a reload keeps counting): stale files would count forever.
+
+    Here, not as this file is read: `gunicorn --check-config` (or a second start that cannot
+    bind) read it too, and emptied the running server's folder under its workers."""
+    if os.environ.get("WEBCALL_METRICS_DIR_READY"):
+        return  # a new master after USR2: the old one's workers still write there
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not metrics_dir:
+        metrics_dir = tempfile.mkdtemp(prefix="webcall-metrics-")
         os.environ["WEBCALL_METRICS_DIR_MADE"] = "1"  # ours to remove when the server stops
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
-    os.makedirs(_metrics_dir, exist_ok=True)
-    for _stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
-        os.remove(_stale)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.makedirs(metrics_dir, exist_ok=True)
+    for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
+        os.remove(stale)
     os.environ["WEBCALL_METRICS_DIR_READY"] = "1"
 
 

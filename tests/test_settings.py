@@ -143,6 +143,15 @@ def test_dotenv_is_read_and_the_real_environment_wins(
     assert livekit.api_secret.get_secret_value() == "from-dotenv-secret"  # type: ignore[attr-defined]
 
 
+def test_a_dotenv_that_is_not_utf8_is_one_clear_problem(tmp_path: Path) -> None:
+    """A .env saved in Latin-1 raised UnicodeDecodeError with a traceback (`flask agents` too)."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes("WEBCALL_AGENT_TITLE=Caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(dotenv_path=dotenv)
+    assert refused.value.problems == [f"{dotenv} is not UTF-8 text (byte 23): save it as UTF-8"]
+
+
 def test_secrets_never_show_in_repr() -> None:
     flask_secret = "flask-secret-value-0123456789abcdef0123"
     settings = Settings.from_mapping(

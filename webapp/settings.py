@@ -357,6 +357,13 @@ class Settings(CatalogueSource):
     def from_env(cls, *, dotenv_path: str | Path | None = ".env") -> Settings:
         """Read the real environment and ``.env`` (the environment wins), then validate it all."""
         env_file = dotenv_path if dotenv_path is not None and Path(dotenv_path).is_file() else None
+        if env_file is not None:
+            try:
+                Path(env_file).read_text(encoding="utf-8")
+            except UnicodeDecodeError as error:
+                raise ConfigError(
+                    [f"{env_file} is not UTF-8 text (byte {error.start}): save it as UTF-8"]
+                ) from None
         return cls._load(lambda model: model(_env_file=env_file))
 
     @classmethod

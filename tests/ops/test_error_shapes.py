@@ -66,6 +66,12 @@ def test_metrics_and_the_api_and_probes_without_their_exact_path_fail_in_json(tm
     for path in ("/api", "/healthz/", "/readyz/"):
         missing = client.get(path, headers=BROWSER)
         assert (missing.status_code, json_error(missing)) == (404, "not_found"), path
+    # A line break in the path (%0A) is part of it: these were HTML pages.
+    for path in ("/api/%0a", "/api/calls%0A", "/api/x%0Ay.json"):
+        missing = client.get(path, headers=BROWSER)
+        assert (missing.status_code, json_error(missing)) == (404, "not_found"), path
+    refused = client.get("/webhooks/ravan/%0atoken", headers=BROWSER)
+    assert refused.status_code in (404, 405) and json_error(refused), refused.status_code
 
 
 def test_pages_still_fail_as_pages(app: Flask) -> None:

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import secrets
+import signal
 import stat
 import subprocess
 import sys
@@ -153,6 +154,15 @@ def probe_server(tmp_path: Path, **env: str) -> Iterator[int]:
         server.wait(20)
 
 
+def print_config(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``gunicorn --print-config`` under gunicorn.conf.py, run in ``cwd`` (where .env is read)."""
+    config = str(ROOT / "gunicorn.conf.py")
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", config, "--print-config", "x:y"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
 def test_the_worker_freezes_what_it_holds_once_the_app_is_loaded(tmp_path: Path) -> None:
     """gunicorn.conf.py's ``post_worker_init``: start-up's objects leave the collector's walks."""
     with probe_server(tmp_path) as port:
@@ -249,11 +259,86 @@ def test_more_than_one_worker_needs_shared_limits(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "WEBCALL_RATELIMIT_STORAGE_URI"}
     env |= {"WEB_CONCURRENCY": "3", "WEBCALL_METRICS_DIR_READY": "1"}
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
-    config = str(ROOT / "gunicorn.conf.py")
-    printed = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--config", config, "--print-config", "x:y"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    printed = print_config(tmp_path, env)
     assert re.search(r"^workers\s+= 1$", printed.stdout, re.MULTILINE), printed.stdout
     assert "WEB_CONCURRENCY=3 ignored, 1 worker runs" in printed.stderr
     assert "WEBCALL_RATELIMIT_STORAGE_URI=redis://" in printed.stderr
+
+
+def test_check_config_leaves_a_running_servers_metrics_alone(tmp_path: Path) -> None:
+    """`gunicorn --check-config` reads gunicorn.conf.py too: it emptied the metrics folder of the
+    server running with the same environment (every counter gone from /metrics until its workers
+    restarted), and made a folder of its own it never removed."""
+    given, made = tmp_path / "given", tmp_path / "tmp"
+    given.mkdir(), made.mkdir()
+    with probe_server(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(given)):
+        counted = given / "counter_4242.db"  # as a worker's values are kept
+        counted.write_bytes(b"values")
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(given), "WEBCALL_METRICS_DIR_READY": ""}
+        argv = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--check-config",
+                "tests.support.gc_probe:app"]  # fmt: skip
+        subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=60, check=True)
+        assert counted.read_bytes() == b"values"
+        env |= {"PROMETHEUS_MULTIPROC_DIR": "", "TMPDIR": str(made)}
+        subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=60, check=True)
+        assert list(made.iterdir()) == []
+
+
+def test_a_reload_reads_dotenv_again(tmp_path: Path) -> None:
+    """A token rotated in .env is the only one taken once gunicorn is reloaded (SIGHUP): the
+    old value, which gunicorn.conf.py had exported on start, kept working, as the environment
+    wins over .env."""
+    agents = tmp_path / "agents.toml"
+    agents.write_text('[agents.local]\nprovider = "livekit"\nagent_id = "webcall-demo"\n')
+    old, new = "old-token-" + secrets.token_hex(12), "new-token-" + secrets.token_hex(12)
+    settings = {
+        "WEBCALL_AGENTS_FILE": str(agents),
+        "WEBCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
+        **offline_livekit_env(),
+    }
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+    with dotenv.open("a") as file:
+        file.write(f"WEBCALL_METRICS_TOKEN={old}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCALL_", "LIVEKIT_"))}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), "--pythonpath",
+         str(ROOT), "--bind", f"127.0.0.1:{port}", "webapp:create_app()"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "gunicorn.log").open("w"),
+    )  # fmt: skip
+
+    def scraped_with(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", headers=headers).status_code
+
+    try:
+        wait_until(lambda: scraped_with(old) == 200, timeout_s=30, what="gunicorn to serve")
+        dotenv.write_text(dotenv.read_text().replace(old, new))
+        server.send_signal(signal.SIGHUP)
+        wait_until(lambda: scraped_with(new) == 200, timeout_s=30, what="the reloaded workers")
+        assert scraped_with(old) == 401
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def test_a_dotenv_that_is_not_utf8_is_named_in_one_line(tmp_path: Path) -> None:
+    """A .env saved in Latin-1 stopped gunicorn with a traceback."""
+    (tmp_path / ".env").write_bytes("WEBCALL_AGENT_TITLE=Caf\xe9\n".encode("latin-1"))
+    printed = print_config(tmp_path, dict(os.environ))
+    assert printed.returncode != 0
+    assert printed.stderr.strip() == "webcall: .env is not UTF-8 text (byte 23): save it as UTF-8"
+
+
+GRACE = [("", "", "20"), ("10", "60", "75"), ("2.5", "0.5", "20"), ("x", "inf", "20")]
+
+
+@pytest.mark.parametrize(("connect", "read", "grace"), GRACE)
+def test_a_stop_waits_as_long_as_a_provider_may(tmp_path: Path, connect: str, read: str, grace: str) -> None:
+    """graceful_timeout was 20 s whatever WEBCALL_READ_TIMEOUT_S allowed a provider (up to an hour):
+    a deploy cut off calls still waiting on a slower one."""
+    env = {**os.environ, "WEBCALL_CONNECT_TIMEOUT_S": connect, "WEBCALL_READ_TIMEOUT_S": read}
+    printed = print_config(tmp_path, env)
+    assert re.search(rf"^graceful_timeout\s+= {grace}$", printed.stdout, re.MULTILINE), printed.stdout

@@ -69,6 +69,8 @@ def start_nginx(folder: Path, servers: str, log_dir: Path) -> Process:
     temp = {kind: folder / kind for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
+    for log in log_dir.glob("nginx-*.log"):  # nginx appends: a run's tests read its own lines only
+        log.unlink()
     config = folder / "nginx.conf"
     config.write_text(
         ("user root;\n" if os.geteuid() == 0 else "")  # workers must read the test's private files

@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 # The addresses that answer programs, so fail in JSON whatever the request accepts: the API,
 # providers' webhooks, the embed widget's panel, the JSON documents (``/openapi.json``,
 # ``/admin/live.json``), the health probes and ``/metrics``. Told by the path, as a 404 or 405
-# has no route.
-MACHINE_PATHS = re.compile(r"/(api|webhooks)(/.*)?|/embed/[^/]+/panel|.*\.json|/(healthz|readyz|metrics)/?")
+# has no route. Any character counts, a line break (``%0A``) too.
+MACHINE_PATHS = re.compile(
+    r"/(api|webhooks)(/.*)?|/embed/[^/]+/panel|.*\.json|/(healthz|readyz|metrics)/?", re.DOTALL
+)
 
 
 class ErrorDetail(BaseModel):
