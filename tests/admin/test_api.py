@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests.admin.conftest import CATALOGUE, TOKEN  # noqa: F401  (CATALOGUE: make_app reads it here)
-from tests.support.apps import app_state_of
+from tests.guards.conftest import DoomedRedis
+from tests.support.apps import app_state_of, codes
 from webapp.history.store import CallAttempt
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -44,6 +46,47 @@ def test_every_request_needs_the_token(app: tuple[Flask, dict[str, str]], header
         assert (answer.status_code, answer.get_json()["error"]["code"]) == (401, "admin_token_required")
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
         assert "calls" not in answer.get_json()
+
+
+def test_wrong_tokens_are_limited_per_client_and_logged_as_passwords_are(
+    admin_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Guesses at the token were unlimited and left no trace (sign-in takes 5 a minute, and logs
+    each wrong password)."""
+    flask_app = admin_app()
+    near_misses = [f"Bearer {TOKEN[:-1]}{n}" for n in range(5)]
+    with caplog.at_level(logging.WARNING, logger="webapp.admin.auth"):
+        refused = [get(flask_app, "/api/admin/calls", Authorization=guess) for guess in near_misses]
+    assert codes(refused) == ["admin_token_required"] * 5
+    logged = [record for record in caplog.records if record.name == "webapp.admin.auth"]
+    assert [record.getMessage() for record in logged] == ["admin: an API request with a wrong token"] * 5
+    assert all(record.levelno == logging.WARNING for record in logged)
+    assert not any(TOKEN[:-1] in str(vars(record)) for record in logged)  # no guess, nor the token
+    # Past the limit this client waits, with the right token too (as with the right password).
+    for path in ("/api/admin/calls", "/api/admin/calls/wc_nope"):
+        for headers in ({"Authorization": "Bearer one-more-guess"}, AUTH):
+            limited = get(flask_app, path, **headers)
+            assert (limited.status_code, limited.get_json()["error"]["code"]) == (429, "rate_limited")
+            assert 0 < int(limited.headers["Retry-After"]) <= 60
+    # A request without a token guesses nothing: refused as ever. Another client is not held back.
+    assert get(flask_app, "/api/admin/calls", Accept="application/json").status_code == 401
+    elsewhere = flask_app.test_client().get("/api/admin/calls", headers=AUTH,
+                                            environ_base={"REMOTE_ADDR": "198.51.100.7"})  # fmt: skip
+    assert elsewhere.status_code == 200
+
+
+def test_while_the_limits_storage_is_down_the_token_is_a_503(
+    admin_app: Callable[..., Flask], doomed_redis: DoomedRedis
+) -> None:
+    """Wrong tokens are counted where the limits are (Redis): while it cannot be reached nobody
+    is let in, as nobody signs in (not a 500)."""
+    flask_app = admin_app(WEBCALL_RATELIMIT_STORAGE_URI=doomed_redis.url)
+    assert get(flask_app, "/api/admin/calls").status_code == 200
+    doomed_redis.kill()
+    for headers in (AUTH, {"Authorization": "Bearer a-guess"}):
+        answer = get(flask_app, "/api/admin/calls", **headers)
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (503, "limits_unavailable")
+        assert int(answer.headers["Retry-After"]) >= 1
 
 
 def test_without_a_configured_token_nobody_gets_in(admin_app: Callable[..., Flask]) -> None:
@@ -142,9 +185,21 @@ def test_every_form_of_an_until_date_includes_that_whole_day(app: tuple[Flask, d
         assert [c["call_id"] for c in body["calls"]] == that_day, until
     for since in ("2026-03-02", "20260302", "2026-W10-1", "2026-W10"):
         assert get(flask_app, f"/api/admin/calls?since={since}").get_json()["total"] == 0, since
-    # A leap second is the second before it, so nothing is lost.
-    leap = get(flask_app, "/api/admin/calls?since=2026-03-01T23:59:60Z").get_json()
-    assert [c["call_id"] for c in leap["calls"]] == [late]
+    # A leap second is the second before it, so nothing is lost; after a space as after a "T"
+    # (refused there, while 23:59:59 was taken).
+    for leap_second in ("2026-03-01T23:59:60Z", "2026-03-01%2023:59:60Z", "20260301T235960Z"):
+        leap = get(flask_app, f"/api/admin/calls?since={leap_second}").get_json()
+        assert [c["call_id"] for c in leap["calls"]] == [late], leap_second
+
+
+@pytest.mark.parametrize("until", ["9999-W52", "9999W52", "9999-W52-5", "9999-12-31"])
+def test_an_until_in_the_last_week_there_is_lists_every_call(
+    app: tuple[Flask, dict[str, str]], until: str
+) -> None:
+    """The end of a week's last day ran past the last date there is: a 500 (``9999-12-31`` was
+    read as the end of time)."""
+    answer = get(app[0], f"/api/admin/calls?until={until}")
+    assert answer.status_code == 200 and answer.get_json()["total"] == 5
 
 
 def test_one_call_has_its_transcript_and_recording(app: tuple[Flask, dict[str, str]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -175,7 +176,75 @@ def test_the_list_filters_and_pages(flask_app: Flask) -> None:
     searched = client.get("/admin?q=pro+plan").get_data(as_text=True)
     assert "Calls 1–1 of 1" in searched
     bad = client.get("/admin?status=done")
-    assert bad.status_code == 400 and "status is not valid" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and '"#f-status">Status</a> is not valid' in bad.get_data(as_text=True)
+
+
+def test_a_filter_that_is_not_valid_stays_in_the_form_marked_and_lists_nothing(flask_app: Flask) -> None:
+    """One filter that was not valid emptied the form (every filter chosen was lost), said "No calls
+    match these filters." and offered the CSV of the whole log."""
+    client = flask_app.test_client()
+    sign_in(client)
+    answer = client.get("/admin?agent=sales&status=failed&since=2026-03-01T25:00&until=2026-03-02&q=pro+plan")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert '<option value="sales" selected>' in page and '<option value="failed" selected>' in page
+    assert 'name="until" type="date" value="2026-03-02"' in page and 'value="pro plan"' in page
+    # The field at fault keeps what was typed, marked, with the reason beside it.
+    assert (
+        'name="since" type="text" value="2026-03-01T25:00" spellcheck="false" aria-invalid="true" '
+        'aria-describedby="f-since-error">' in page
+    )
+    assert (
+        '<p class="field__error" id="f-since-error">Must be a date or a date and time, like 2026-03-01 '
+        "or 2026-03-01T12:00:00Z.</p>" in page
+    )
+    assert page.count("aria-invalid") == 1
+    assert 'role="alert">No calls listed: <a href="#f-since">From</a> is not valid.' in page
+    # No count and no CSV of another filter than the one asked for (none at all: every call).
+    assert "No calls listed until the filters are valid." in page
+    assert "calls.csv" not in page and "No calls match" not in page and "<table" not in page
+    # A list's value that is none of its choices stays chosen (sent again, it is refused again).
+    status = client.get("/admin?status=done&agent=sales").get_data(as_text=True)
+    assert '<select class="field__select" id="f-status" name="status" aria-invalid="true"' in status
+    assert '<option value="done" selected>done</option>' in status
+    assert '<option value="sales" selected>' in status
+    # A date box cannot show a day there is not: a text box, to correct it in.
+    day = client.get("/admin?until=2026-02-30").get_data(as_text=True)
+    assert 'name="until" type="text" value="2026-02-30" spellcheck="false" aria-invalid="true"' in day
+    # A parameter the form has no field for is said in the alert.
+    paged = client.get("/admin?agent=sales&page=0").get_data(as_text=True)
+    assert 'role="alert">page is not valid: Input should be greater than or equal to 1.</p>' in paged
+    assert "aria-invalid" not in paged and '<option value="sales" selected>' in paged
+
+
+@pytest.mark.parametrize("until", ["9999-W52", "9999W52", "9999-12-31"])
+def test_an_until_in_the_last_week_there_is_lists_and_exports_all(flask_app: Flask, until: str) -> None:
+    """The end of a week's last day ran past the last date there is: a 500 on the list and the CSV."""
+    client = flask_app.test_client()
+    sign_in(client)
+    listing = client.get(f"/admin?until={until}")
+    assert listing.status_code == 200 and "Calls 1–5 of 5" in listing.get_data(as_text=True)
+    export = client.get(f"/admin/calls.csv?until={until}")
+    assert export.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))) == 5
+
+
+def test_the_csv_link_is_a_plain_link_to_a_file_that_says_it_is_one(flask_app: Flask) -> None:
+    """The link had ``download``: with the session expired, the browser saved the redirect's sign-in
+    page as a file. The CSV's own header makes it a download, and a sign-in page stays a page."""
+    client = flask_app.test_client()
+    sign_in(client)
+    page = client.get("/admin?agent=sales").get_data(as_text=True)
+    link = re.search(r"<a [^>]*>Download CSV</a>", page)
+    assert link is not None
+    assert link.group(0) == (
+        '<a class="button button--quiet button--small" href="/admin/calls.csv?agent=sales">Download CSV</a>'
+    )
+    export = client.get("/admin/calls.csv?agent=sales")
+    assert export.headers["Content-Disposition"].startswith('attachment; filename="webcall-calls-')
+    export.close()  # the streamed body holds its request's context until then
+    signed_out = flask_app.test_client().get("/admin/calls.csv?agent=sales")
+    assert signed_out.status_code == 303 and "Content-Disposition" not in signed_out.headers
 
 
 def test_a_page_past_the_end_says_so_and_leads_to_the_last(flask_app: Flask) -> None:
@@ -245,6 +314,24 @@ def test_one_call_shows_its_summary_recording_and_transcript(flask_app: Flask) -
     assert "javascript:" not in formula  # a provider's odd recording URL is not a link
     assert client.get("/admin/calls/wc_nope").status_code == 404
     assert client.get("/admin/calls/sess-pricing").status_code == 200  # the provider's id works too
+
+
+def test_a_cost_is_shown_as_stored_with_its_currency(flask_app: Flask) -> None:
+    """``%.4g`` wrote 12345.0 as 1.234e+04 and 1234.56 as 1235."""
+    client = flask_app.test_client()
+    sign_in(client)
+    history = app_state_of(flask_app).history
+    call_id = history.find("sess-pricing").call_id  # type: ignore[union-attr]
+    for cost, currency, shown in (
+        (12345.0, "USD", "12345 USD"), (1234.56, "EUR", "1234.56 EUR"), (0.00001234, "USD", "0.00001234 USD"),
+        (2.5, None, "2.5"),
+    ):  # fmt: skip
+        with history.engine.begin() as connection:
+            connection.execute(
+                sa.update(calls).where(calls.c.call_id == call_id).values(cost=cost, cost_currency=currency)
+            )
+        page = client.get(f"/admin/calls/{call_id}").get_data(as_text=True)
+        assert re.findall(r"<dt>Cost</dt><dd>([^<]*)</dd>", page) == [shown], cost
 
 
 def test_csv_has_every_matching_call_and_no_formulas(flask_app: Flask) -> None:

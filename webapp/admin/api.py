@@ -1,23 +1,34 @@
 """The admin JSON API for people's own tools: ``GET /api/admin/calls`` and ``/api/admin/calls/<call_id>``.
 
 ``Authorization: Bearer <WEBCALL_ADMIN_TOKEN>`` on every request (without the variable, every
-request is refused). Answers are never cached.
+request is refused); wrong tokens are limited per client, as sign-in passwords are. Answers are
+never cached.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..errors import AdminTokenRequired, AppError, CallLogUnavailable, InvalidQuery, UnknownCall
+from ..errors import (
+    AdminTokenRequired,
+    AppError,
+    CallLogUnavailable,
+    InvalidQuery,
+    LimitsUnavailable,
+    RateLimited,
+    UnknownCall,
+)
 from ..history.store import CallLogError
 from ..state import app_state
 from .auth import require_token
 from .models import CallList, admin_call, admin_call_detail, parse_filter
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
-# The errors each endpoint answers with (the OpenAPI document lists them from here).
-LIST_RAISES: tuple[type[AppError], ...] = (InvalidQuery, AdminTokenRequired, CallLogUnavailable)
-DETAIL_RAISES: tuple[type[AppError], ...] = (AdminTokenRequired, UnknownCall, CallLogUnavailable)
+# The errors each endpoint answers with (the OpenAPI document lists them from here); the token's
+# (too many wrong ones, their count's storage down) are every endpoint's.
+TOKEN_RAISES: tuple[type[AppError], ...] = (AdminTokenRequired, RateLimited, LimitsUnavailable)
+LIST_RAISES: tuple[type[AppError], ...] = (InvalidQuery, *TOKEN_RAISES, CallLogUnavailable)
+DETAIL_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, UnknownCall, CallLogUnavailable)
 
 
 @bp.before_request

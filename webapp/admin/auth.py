@@ -25,7 +25,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from limits import RateLimitItemPerSecond
 from limits.errors import StorageError
 
-from ..errors import AdminTokenRequired
+from ..errors import AdminTokenRequired, RateLimited
+from ..guards.limits import PER_CLIENT_SCOPES, Tally, parsed, per_client
 from ..settings import same_secret
 from ..state import app_state
 
@@ -41,19 +42,46 @@ SIGNED_OUT_SCOPE = "admin-signed-out"
 CHECKED = "webcall_admin_signed_in"  # on flask.g: this request's answer of signed_in()
 ADMIN_PATH = "/admin"  # the session cookie's path: the only place a session exists
 LOGIN_LIMIT = "5/minute;30/hour"  # password guesses per client
+TOKEN_LIMIT = LOGIN_LIMIT  # wrong API tokens per client
+TOKEN_SCOPE = "admin-token"
+PER_CLIENT_SCOPES.add(TOKEN_SCOPE)  # counted per client: a full in-memory table may drop its windows
 log = logging.getLogger(__name__)
 
 
 def require_token() -> None:
-    """The request carries ``Authorization: Bearer <WEBCALL_ADMIN_TOKEN>``, or ``AdminTokenRequired``."""
-    expected = app_state().settings.admin_token
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if (
-        expected is None
-        or scheme.lower() != "bearer"
-        or not same_secret(given.strip(), expected.get_secret_value())
-    ):
+    """The request carries ``Authorization: Bearer <WEBCALL_ADMIN_TOKEN>``, or ``AdminTokenRequired``.
+
+    Wrong tokens are guesses, limited as passwords are (``TOKEN_LIMIT`` per client, each one
+    logged): past the limit the client waits (``RateLimited``), with the right token too. A request
+    without ``Authorization`` guesses nothing: it is refused, and not counted.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header:
         raise AdminTokenRequired()
+    expected = app_state().settings.admin_token
+    scheme, _, given = header.partition(" ")
+    client = per_client()
+    if (
+        expected is not None
+        and scheme.lower() == "bearer"
+        and same_secret(given.strip(), expected.get_secret_value())
+    ):
+        wait_s = _token_wait_s(client)
+    else:
+        log.warning("admin: an API request with a wrong token")  # never the token: a near miss is a leak
+        wait_s = Tally(app_state().limits).spend(TOKEN_LIMIT, TOKEN_SCOPE, client)
+        if wait_s is None:
+            raise AdminTokenRequired()
+    if wait_s is not None:
+        raise RateLimited(f"Too many wrong tokens. Try again in {wait_s} s.", retry_after_s=wait_s)
+
+
+def _token_wait_s(client: str) -> int | None:
+    """Seconds until ``client``'s wrong tokens leave a full window of ``TOKEN_LIMIT``, or None
+    when none is full (nothing is counted)."""
+    limits = app_state().limits
+    waits = (limits.wait_s(item, TOKEN_SCOPE, client) for item in parsed(TOKEN_LIMIT))
+    return next((wait_s for wait_s in waits if wait_s is not None), None)
 
 
 def view_enabled() -> bool:

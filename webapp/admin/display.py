@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint
 
 _STATUS_LABELS = {
@@ -30,6 +32,13 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
+def amount(value: float) -> str:
+    """A cost as it is stored, in plain digits, never rounded: ``12345.0`` → ``12345``,
+    ``0.00001234`` → ``0.00001234`` (not ``1.234e-05``)."""
+    digits = format(Decimal(str(value)), "f")  # str(): the float's shortest form, not its binary noise
+    return digits.rstrip("0").rstrip(".") if "." in digits else digits
+
+
 def status_label(status: str) -> str:
     """A status in words."""
     return _STATUS_LABELS.get(status, status)
@@ -56,5 +65,5 @@ def web_url(value: str | None) -> bool:
 
 def init_blueprint(bp: Blueprint) -> None:
     """Make the filters available to the admin templates."""
-    for function in (when, clock, duration, status_label, speaker, live_text, web_url):
+    for function in (when, clock, duration, amount, status_label, speaker, live_text, web_url):
         bp.add_app_template_filter(function)

@@ -7,6 +7,7 @@ document is generated from these models (``webapp.ops.openapi``).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -29,8 +30,11 @@ MAX_PAGE = 10_000
 MAX_PAGE_SIZE = 200
 MAX_SEARCH_CHARS = 200
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
-# The seconds of a time (hh:mm:ss or hhmmss) when they are 60, before any fraction and zone.
-_LEAP_SECOND = re.compile(r"(T\d{2}:?\d{2}:?)60(?=(?:[.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$)")
+# The seconds of a time (hh:mm:ss or hhmmss) when they are 60, before any fraction and zone. Python
+# takes any one character between the date and the time ("T", a space, ...): the hours follow a non-digit.
+_LEAP_SECOND = re.compile(r"(?<!\d)(\d{2}:?\d{2}:?)60(?=(?:[.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$)")
+# An unencoded "+01:00" after a time in a query string arrives as " 01:00".
+_LOST_PLUS = re.compile(r"(?<!\d)(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 Status = Literal["created", "in_progress", "completed", "failed", "no_answer", "busy", "voicemail", "unknown"]
 assert set(Status.__args__) == set(CALL_STATUSES)  # type: ignore[attr-defined]  # one vocabulary
 
@@ -60,9 +64,10 @@ def moment_of(value: str, *, until: bool = False) -> datetime:
 
     A date is its day's first moment, or as ``until`` (created before) the next day's, so an
     ``until`` date includes that whole day. Every form of date counts (``2026-03-01``,
-    ``20260301``, ``2026-W09-7``; ``2026-W09`` is its Monday, or as ``until`` the whole week); a
-    leap second (``23:59:60``, which RFC 3339 allows) is read as the second before it, and
-    ``:60`` anywhere else is refused.
+    ``20260301``, ``2026-W09-7``; ``2026-W09`` is its Monday, or as ``until`` the whole week), and
+    an ``until`` that ends past the last day there is (``9999-W52``) is the end of time; a leap
+    second (``23:59:60``, which RFC 3339 allows) is read as the second before it, and ``:60``
+    anywhere else is refused.
     """
     text = value.strip().upper()
     try:
@@ -70,12 +75,13 @@ def moment_of(value: str, *, until: bool = False) -> datetime:
     except ValueError:
         pass
     else:
-        if until and day == date.max:
-            return datetime.max.replace(tzinfo=UTC)
+        if not until:
+            return datetime.combine(day, time.min, tzinfo=UTC)
         span = timedelta(days=7 if _WEEK.fullmatch(text) else 1)  # a week without its day: all of it
-        return datetime.combine(day + span if until else day, time.min, tzinfo=UTC)
-    # An unencoded "+01:00" in a query string arrives as " 01:00": put its sign back.
-    text = re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$", r"\1+\2", text)
+        if day > date.max - span:  # the last day or week there is: until the end of time
+            return datetime.max.replace(tzinfo=UTC)
+        return datetime.combine(day + span, time.min, tzinfo=UTC)
+    text = _LOST_PLUS.sub(r"\1+\2", text)  # put the sign back
     parsed = datetime.fromisoformat(_LEAP_SECOND.sub(r"\g<1>59", text))
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
@@ -137,20 +143,46 @@ def parse_filter(args: Any, *, form: bool = False) -> CallFilter:
     refuses names it does not document (a typo would otherwise list every call), except a
     ``_`` cache-buster; a form may carry more.
     """
+    filters = read_filter(args, form=form)
+    if isinstance(filters, FilterProblem):
+        raise InvalidQuery(filters.message)
+    return filters
+
+
+@dataclass(frozen=True)
+class FilterProblem:
+    """Why query parameters are no filter: the one at fault (a field of :class:`CallFilter`, or
+    ``query`` for a name it does not have) and what it must be."""
+
+    field: str
+    message: str  # the API's words: "since is not valid: must be a date ..."
+    reason: str  # the words for the form, beside the field: "Must be a date ..."
+
+
+def read_filter(args: Any, *, form: bool = False) -> CallFilter | FilterProblem:
+    """The filters in query parameters (as :func:`parse_filter` reads them), or what is wrong with them."""
     values = {name: args.get(name) for name in CallFilter.model_fields if args.get(name) not in (None, "")}
     if not form:
         extra = set(args) - set(CallFilter.model_fields)
         unknown = sorted(name for name in extra if not name.startswith("_"))
         if unknown:
-            raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
+            message = f"Unknown query parameter {unknown[0][:64]!r}."
+            return FilterProblem("query", message, message)
     if values.get("provider") is not None and values["provider"] not in provider_names():
-        raise InvalidQuery("provider must be one of " + ", ".join(provider_names()) + ".")
+        reason = "must be one of " + ", ".join(provider_names())
+        return FilterProblem("provider", f"provider {reason}.", _sentence(reason))
     try:
         return CallFilter.model_validate(values)
     except ValidationError as error:
         problem = error.errors(include_url=False, include_input=False)[0]
         name = str(problem["loc"][0]) if problem["loc"] else "query"
-        raise InvalidQuery(f"{name} is not valid: {problem['msg'].removeprefix('Value error, ')}.") from None
+        reason = problem["msg"].removeprefix("Value error, ")
+        return FilterProblem(name, f"{name} is not valid: {reason}.", _sentence(reason))
+
+
+def _sentence(words: str) -> str:
+    """``must be ...`` → ``Must be ....``"""
+    return words[:1].upper() + words[1:] + ("" if words.endswith(".") else ".")
 
 
 class TranscriptEntry(BaseModel):

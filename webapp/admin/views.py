@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import chain, islice
 from typing import Any
 from urllib.parse import urlencode
@@ -50,7 +50,7 @@ from .auth import (
     signed_in,
     view_enabled,
 )
-from .models import CallFilter, admin_call, admin_call_detail, parse_filter
+from .models import CallFilter, FilterProblem, admin_call, admin_call_detail, parse_filter, read_filter
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 display.init_blueprint(bp)
@@ -65,6 +65,11 @@ CSV_CHUNK_CHARS = 64 * 1024  # the export is written in pieces of about this siz
 CSV_PAUSE_S = 0.0002  # and pauses this long after each: see csv_lines
 CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f]")  # never in a redirect: a CR or LF would end the header
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # what a date box (<input type="date">) can show
+# The filter form's fields (the filters' names) and their labels.
+FORM_FIELDS = {
+    "agent": "Agent", "provider": "Provider", "status": "Status", "channel": "Channel", "since": "From",
+    "until": "To", "q": "Search",
+}  # fmt: skip
 
 
 @bp.before_request
@@ -144,18 +149,11 @@ def logout() -> BaseResponse:
 @bp.get("/")
 def calls() -> Response:
     """Recent calls, filtered and paged, newest first."""
-    state = app_state()
+    filters = read_filter(request.args, form=True)
+    if isinstance(filters, FilterProblem):
+        return page("admin/calls.html", status=400, **_refused_listing(filters))
     try:
-        filters = parse_filter(request.args, form=True)
-    except InvalidQuery as error:
-        return page(
-            "admin/calls.html",
-            status=400,
-            error=error.message,
-            **_listing(CallFilter.model_validate({}), [], 0),
-        )
-    try:
-        records, total = state.history.search(filters.query())
+        records, total = app_state().history.search(filters.query())
     except CallLogError as error:
         return call_log_unavailable(error)
     return page("admin/calls.html", **_listing(filters, records, total))
@@ -310,6 +308,7 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
     first = (filters.page - 1) * filters.page_size + 1 if records else 0
     query = filters.query()
     return {
+        **_form(filters.model_dump(include=set(FORM_FIELDS))),
         "calls": [admin_call(r) for r in records],
         "filters": filters,
         "total": total,
@@ -321,18 +320,40 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
         "backwards": bool(query.since and query.until and query.since >= query.until),
         "previous": page_link(min(filters.page - 1, pages)) if filters.page > 1 else None,
         "next": page_link(filters.page + 1) if filters.page < pages else None,
-        # A date-time from a link cannot show in a date box (re-sent, it would be lost): a text box.
-        "moment_inputs": {
-            name: "date" if value is None or DAY.fullmatch(value) else "text"
-            for name, value in (("since", filters.since), ("until", filters.until))
-        },
         "csv": "/admin/calls.csv?" + urlencode({k: v for k, v in chosen.items() if k != "page_size"}),
         "here": "/admin?" + urlencode({**chosen, "page": filters.page}),
+    }
+
+
+def _refused_listing(problem: FilterProblem) -> dict[str, Any]:
+    """The list page for filters that are not valid: the form as it was sent, the field at fault
+    marked, and no calls (nor a CSV link or a count that would be those of no filter at all)."""
+    return {**_form(request.args), "problem": problem, "labels": FORM_FIELDS}
+
+
+def _form(values: Any) -> dict[str, Any]:
+    """The filter form's values (as sent: a wrong one stays, to be corrected) and its choices."""
+    typed = {name: str(values.get(name) or "") for name in FORM_FIELDS}
+    return {
+        "form": typed,
+        # A date-time from a link cannot show in a date box (re-sent, it would be lost), nor can
+        # a day there is not: a text box.
+        "moment_inputs": {
+            name: "date" if not typed[name] or _day(typed[name]) else "text" for name in ("since", "until")
+        },
         "agents": sorted(app_state().settings.agents),
         "providers": provider_names(),
         "statuses": CALL_STATUSES,
         "channels": CHANNELS,
     }
+
+
+def _day(value: str) -> bool:
+    """True for a day a date box can show (``2026-03-01``; not ``2026-02-30``)."""
+    try:
+        return bool(DAY.fullmatch(value)) and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
 
 
 def _live_count() -> int | None:

@@ -127,8 +127,18 @@ class Limits:
 
         ``LimitsUnavailable`` (503) when the storage cannot be reached: nothing was counted.
         """
+        return self._wait_s(self.strategy.hit, item, identifiers)
+
+    def wait_s(self, item: RateLimitItem, *identifiers: str) -> int | None:
+        """The seconds until ``item``'s window for ``identifiers`` has room, counting nothing; None
+        when it has room now. ``LimitsUnavailable`` (503) when the storage cannot be reached."""
+        return self._wait_s(self.strategy.test, item, identifiers)
+
+    def _wait_s(self, room: Any, item: RateLimitItem, identifiers: tuple[str, ...]) -> int | None:
+        """None when ``room(item, *identifiers)`` finds room (``hit`` counting one), else the seconds
+        until the window has some."""
         try:
-            if self.strategy.hit(item, *identifiers):
+            if room(item, *identifiers):
                 return None
             reset_at = self.strategy.get_window_stats(item, *identifiers).reset_time
         except StorageError as problem:

@@ -1,0 +1,179 @@
+"""The admin pages in headless Chromium, served in process: what only a browser shows.
+
+The count of calls in progress (``static/src/admin/live.js``) when the session ends, when polls
+fail and when the server is slow; the CSV link once signed out; a filter that is not valid, for
+assistive technology; a summary's lines as they were written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from playwright.sync_api import Browser, Page, Playwright, Route, expect
+
+from tests.admin.conftest import CATALOGUE, PASSWORD, csrf_of, seed  # noqa: F401  (make_app reads CATALOGUE)
+from tests.fakes import FakeServer
+from tests.support.apps import app_state_of, post
+from tests.support.browser import CHROMIUM_ARGS, assert_accessible, launch_chromium, serve_axe, wait_on_page
+from webapp.history.schema import calls
+
+pytestmark = pytest.mark.e2e
+LIVE = "**/admin/live.json"
+UNKNOWN = "Calls in progress: unknown"  # what the page says when it cannot count (display.live_text)
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's Chromium for this module (pytest-playwright's own is set up for the e2e tests)."""
+    with launch_chromium(playwright, CHROMIUM_ARGS) as browser:
+        yield browser
+
+
+@pytest.fixture
+def served(admin_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
+    """The admin app with the seeded calls, served over HTTP; and its address."""
+    app = admin_app()
+    seed(app_state_of(app).history)
+    server = FakeServer(app).start()
+    yield app, server.url
+    server.stop()
+
+
+@pytest.fixture
+def tab(chromium: Browser, served: tuple[Flask, str]) -> Iterator[Page]:
+    """A tab signed in to the admin view, on the list of calls."""
+    context = chromium.new_context(base_url=served[1])
+    tab = context.new_page()
+    tab.goto("/admin/login")
+    tab.locator("#password").fill(PASSWORD)
+    tab.keyboard.press("Enter")
+    expect(tab.locator(".admin-live")).to_have_text("No calls in progress")
+    yield tab
+    context.close()
+
+
+def poll_now(tab: Page) -> None:
+    """Make the page poll now (as it does when its tab is shown again), not in up to 5 s."""
+    tab.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+
+
+def sign_out_elsewhere(tab: Page, app: Flask) -> None:
+    """Sign the page's session out from another browser holding a copy of its cookie."""
+    cookie = next(c for c in tab.context.cookies() if c["name"] == "webcall_admin")
+    other = app.test_client()
+    other.set_cookie("webcall_admin", cookie["value"], path="/admin")
+    token = csrf_of(other.get("/admin").get_data(as_text=True))
+    assert other.post("/admin/logout", data={"csrf_token": token}).status_code == 303
+
+
+def test_signed_out_the_count_leads_to_sign_in_and_back_to_the_same_list(
+    tab: Page, served: tuple[Flask, str]
+) -> None:
+    """A 401 sent the page to /admin/login without ``next``: signed in again, the operator was on
+    the whole list, the filters gone. It goes where the server's own redirect goes."""
+    app, url = served
+    here = "/admin?status=completed&q=pro+plan"
+    tab.goto(here)
+    expect(tab.locator("#results-count")).to_have_text("Calls 1–1 of 1, newest first")
+    server_sends = app.test_client().get(here).headers["Location"]
+    assert server_sends == "/admin/login?next=%2Fadmin%3Fstatus%3Dcompleted%26q%3Dpro%2Bplan"
+    sign_out_elsewhere(tab, app)
+    poll_now(tab)
+    expect(tab).to_have_url(url + server_sends)
+    tab.locator("#password").fill(PASSWORD)
+    tab.keyboard.press("Enter")
+    expect(tab).to_have_url(url + here)
+    expect(tab.locator("#results-count")).to_have_text("Calls 1–1 of 1, newest first")
+
+
+def test_a_failed_poll_makes_the_count_unknown_until_one_succeeds(
+    tab: Page, served: tuple[Flask, str]
+) -> None:
+    """A 503 or a network error left the last count on screen for ever, however wrong it became."""
+    live = tab.locator(".admin-live")
+    tab.route(LIVE, lambda route: route.fulfill(status=503, json={"error": {"code": "call_log_unavailable"}}))
+    poll_now(tab)
+    expect(live).to_have_text(UNKNOWN)
+    assert live.get_attribute("data-live-count") == ""  # as the server renders an unknown count
+    tab.unroute(LIVE)
+    tab.route(LIVE, lambda route: route.abort("internetdisconnected"))
+    post(served[0], {"agent": "support"})
+    poll_now(tab)
+    tab.wait_for_timeout(500)
+    expect(live).to_have_text(UNKNOWN)
+    tab.unroute(LIVE)
+    poll_now(tab)
+    expect(live).to_have_text("1 call in progress")
+
+
+def test_one_poll_at_a_time_and_none_for_ever(tab: Page) -> None:
+    """On a slow server polls piled up, each one answering whenever it came (out of order), and one
+    that never came back held the last count on screen."""
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)  # never answered
+
+    tab.route(LIVE, hold)
+    for _ in range(3):
+        poll_now(tab)
+    wait_on_page(tab, lambda: held, "the first poll")
+    tab.wait_for_timeout(1000)
+    assert len(held) == 1, "a poll started while another was under way"
+    expect(tab.locator(".admin-live")).to_have_text(UNKNOWN, timeout=6000)  # given up after 4 s
+    tab.unroute(LIVE)
+    poll_now(tab)
+    expect(tab.locator(".admin-live")).to_have_text("No calls in progress")
+
+
+def test_the_csv_link_signed_out_shows_the_sign_in_page_then_downloads(
+    tab: Page, served: tuple[Flask, str]
+) -> None:
+    """The link had ``download``: with the session gone, the sign-in page it was sent to was saved as
+    a file (login.html) and the page stayed as it was."""
+    app, url = served
+    tab.goto("/admin?agent=sales")
+    sign_out_elsewhere(tab, app)
+    tab.get_by_role("link", name="Download CSV").click()
+    expect(tab).to_have_url(url + "/admin/login?next=%2Fadmin%2Fcalls.csv%3Fagent%3Dsales")
+    tab.locator("#password").fill(PASSWORD)
+    with tab.expect_download() as download:
+        tab.keyboard.press("Enter")
+    assert download.value.suggested_filename.startswith("webcall-calls-")
+    assert "sales" in Path(download.value.path()).read_text()
+
+
+def test_a_filter_that_is_not_valid_is_marked_for_assistive_technology(
+    tab: Page, served: tuple[Flask, str]
+) -> None:
+    """The field at fault is invalid and described by its reason; the page passes axe-core."""
+    serve_axe(tab, served[1])
+    tab.goto("/admin?agent=sales&since=yesterday")
+    since = tab.get_by_label("From")
+    expect(since).to_have_value("yesterday")
+    expect(since).to_have_attribute("aria-invalid", "true")
+    expect(since).to_have_accessible_description(
+        "Must be a date or a date and time, like 2026-03-01 or 2026-03-01T12:00:00Z."
+    )
+    expect(tab.get_by_label("Agent")).to_have_value("sales")
+    tab.get_by_role("alert").get_by_role("link", name="From").click()
+    expect(since).to_be_focused()
+    assert_accessible(tab, served[1], "a filter that is not valid")
+
+
+def test_a_summary_keeps_its_lines(tab: Page, served: tuple[Flask, str]) -> None:
+    """The summary was one paragraph of flowing text: its line breaks were lost (the transcript's
+    lines keep theirs)."""
+    app, _ = served
+    history = app_state_of(app).history
+    record = history.find("sess-pricing")
+    assert record is not None
+    summary = "The caller asked:\n- the pro plan's price\n- a discount for ten seats"
+    with history.engine.begin() as connection:
+        connection.execute(sa.update(calls).where(calls.c.call_id == record.call_id).values(summary=summary))
+    tab.goto(f"/admin/calls/{record.call_id}")
+    assert tab.get_by_role("region", name="Summary").locator("p").first.inner_text() == summary
