@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from tests.fakes import FakeTurnstile
-from tests.support.apps import OfflineLiveKit, build_app, codes
+from tests.support.apps import OfflineLiveKit, build_app, codes, post
 
 CATALOGUE = """
 [agents.local]
@@ -60,6 +60,12 @@ def test_answers_livekits_format_with_a_server_chosen_room_and_identity(make_app
     # The agent dispatched is the catalogue's (its worker's name and greeting), not the request's slug.
     (dispatch,) = claims["roomConfig"]["agents"]
     assert dispatch["agentName"] == "webcall-demo" and "Hello from the token endpoint" in dispatch["metadata"]
+    # livekit-client's token sources keep a token until a minute before it expires and use it for
+    # the next call too (into a room whose call has ended): this one is never kept.
+    assert claims["exp"] - claims["nbf"] <= 60
+    page_token = post(make_app(), {"agent": "local"}).get_json()["livekit"]["token"]
+    page_claims = jwt.decode(page_token, OfflineLiveKit.api_secret, algorithms=["HS256"])
+    assert page_claims["exp"] - page_claims["nbf"] > 60  # our page's own calls keep the usual life
 
 
 def test_any_provider_behind_it(make_app: Any, ravan: Any) -> None:

@@ -237,6 +237,15 @@ def test_a_delivery_without_our_signature_of_its_body_is_refused_and_changes_not
     assert SECRET not in logged and (not header or header.removeprefix("Bearer ") not in logged)
 
 
+def test_credentials_with_a_line_break_sign_webhooks_as_they_sign_tokens(make_app: MakeApp) -> None:
+    """A secret read from a file often ends with a line break: tokens are signed with it stripped,
+    and every webhook (signed by LiveKit with the same secret) was refused."""
+    app = make_app(LIVEKIT_API_KEY=f"{KEY}\n", LIVEKIT_API_SECRET=f" {SECRET}\n")
+    room = placed(app)
+    answer = send(app, event("participant_joined", room, T0 + 3, caller(T0 + 3)))
+    assert (answer.status_code, answer.get_json()) == (200, {"status": "applied"})
+
+
 def test_timestamps_off_the_calendar_are_read_as_absent(make_app: MakeApp) -> None:
     """int64's largest milliseconds (year 292 million) were a 500 with a traceback, and LiveKit
     retried the delivery for ever."""

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
-import threading
+import logging
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import jwt
+import pytest
 from flask import Flask, jsonify, request
 
 from tests.fakes import FakeServer
 from tests.providers.conftest import make_agent
 from tests.support.apps import app_state_of, post
+from tests.support.processes import wait_until
 from webapp.providers import WebCallRequest
 from webapp.providers.livekit import mint_token
+from webapp.providers.room_reaper import ROOM_SLACK_S, RoomReaper
 
 CATALOGUE = """
 [agents.short]
@@ -25,29 +30,141 @@ max_call_s = 60
 """
 
 
-def test_max_call_length_closes_the_room_on_the_server(make_app: Any) -> None:
-    """The reaper asks LiveKit's RoomService to delete the room at the deadline; ``end_call``, at once."""
-    deleted: list[tuple[str, str]] = []
-    done = threading.Event()
-    livekit = Flask("fake_room_service")
+class RoomService:
+    """LiveKit's RoomService (ListRooms, DeleteRoom) over rooms a test creates, as a caller's
+    join does; ``failures`` DeleteRoom answers fail with a 503 first."""
 
-    @livekit.post("/twirp/livekit.RoomService/DeleteRoom")
-    def delete_room() -> Any:
-        deleted.append((request.get_json()["room"], request.headers["Authorization"]))
-        done.set()
+    def __init__(self) -> None:
+        self.rooms: dict[str, float] = {}  # name → creation (Unix time)
+        self.deleted: list[tuple[str, float]] = []  # (room, when)
+        self.authorizations: list[str] = []
+        self.failures = 0
+        self.app = Flask("fake_room_service")
+        self.app.post("/twirp/livekit.RoomService/ListRooms")(self.list_rooms)
+        self.app.post("/twirp/livekit.RoomService/DeleteRoom")(self.delete_room)
+
+    def join(self, room: str) -> None:
+        """A caller joins: LiveKit creates the room."""
+        self.rooms.setdefault(room, time.time())
+
+    def list_rooms(self) -> Any:
+        names = request.get_json()["names"]
+        # As livekit-server writes them: the fields' own names, int64 as strings
+        rooms = [
+            {"name": name, "creation_time": str(int(at)), "creation_time_ms": str(int(at * 1000))}
+            for name, at in self.rooms.items()
+            if name in names
+        ]
+        return jsonify({"rooms": rooms})
+
+    def delete_room(self) -> Any:
+        self.authorizations.append(request.headers["Authorization"])
+        if self.failures:
+            self.failures -= 1
+            return jsonify({"code": "unavailable"}), 503
+        room = request.get_json()["room"]
+        if self.rooms.pop(room, None) is None:
+            return jsonify({"code": "not_found", "msg": "room not found"}), 404
+        self.deleted.append((room, time.time()))
         return jsonify({})
 
-    with FakeServer(livekit) as server:
-        app = make_app(LIVEKIT_BASE_URL=server.url)
-        reaper = app_state_of(app).providers["livekit"].reaper  # type: ignore[attr-defined]
-        reaper.schedule("room-a", 0.2)
-        assert done.wait(5)
-        app_state_of(app).providers["livekit"].end_call("room-b")  # type: ignore[attr-defined]  # now
-        answer = post(app, {"agent": "short"}).get_json()
-        deadline, room = max(reaper.deadlines)
-        assert room == answer["room"]
-        assert 60 < deadline - time.monotonic() <= 60 + 15  # max_call_s plus the join grace
-    assert [room for room, _ in deleted] == ["room-a", "room-b"] and deleted[0][1].startswith("Bearer ")
+
+@pytest.fixture
+def room_service() -> Iterator[tuple[RoomService, str]]:
+    """The fake RoomService and its URL."""
+    service = RoomService()
+    with FakeServer(service.app) as server:
+        yield service, server.url
+
+
+def fast_reaper(url: str) -> RoomReaper:
+    """A reaper that looks again after a tenth of a second (15 s in the app)."""
+    intervals = {"check_every_s": 0.1, "retry_s": 0.1, "refreshed_token_s": 1.0}
+    return RoomReaper(url, "devkey", "s" * 40, httpx.Client(), **intervals)
+
+
+def test_the_call_lasts_max_call_s_from_when_the_caller_joins(room_service: tuple[RoomService, str]) -> None:
+    """The room's time starts when it is created (the caller's join), not when its token was
+    minted: LiveKit's frontends fetch the token as their page opens, and a late join lost the
+    difference."""
+    service, url = room_service
+    reaper = fast_reaper(url)
+    reaper.schedule("late", max_call_s=1.0, token_ttl_s=30)
+    time.sleep(2.0)  # past max_call_s from the token: nobody there, nothing deleted
+    assert service.deleted == []
+    service.join("late")
+    joined = time.time()
+    wait_until(lambda: service.deleted, timeout_s=10, what="the reaper")
+    ((room, when),) = service.deleted
+    assert room == "late" and 1.0 <= when - joined <= 1.0 + ROOM_SLACK_S + 1.0
+    assert service.authorizations[0].startswith("Bearer ")
+
+
+def test_a_rejoin_with_a_refreshed_token_is_closed_again(room_service: tuple[RoomService, str]) -> None:
+    """LiveKit gives a caller in the room a refreshed token that joins it again, and dispatches
+    the agent again: a room back under the name of a call that is over is deleted again, as long
+    as such a token may be valid (then the name is forgotten)."""
+    service, url = room_service
+    reaper = fast_reaper(url)
+    service.join("again")
+    reaper.schedule("again", max_call_s=0.5, token_ttl_s=0.5)
+    wait_until(lambda: len(service.deleted) == 1, timeout_s=10, what="the reaper")
+    service.join("again")  # the refreshed token
+    wait_until(lambda: len(service.deleted) == 2, timeout_s=5, what="the reaper")
+    wait_until(
+        lambda: reaper.deadlines == [], timeout_s=5, what="the reaper"
+    )  # a refreshed token's life later
+
+
+def test_a_call_shorter_than_its_limit_keeps_its_first_start(room_service: tuple[RoomService, str]) -> None:
+    """A caller who leaves and comes back (a refreshed token) has what is left of the call, not
+    a new one."""
+    service, url = room_service
+    reaper = fast_reaper(url)
+    service.join("short")
+    started = time.time()
+    reaper.schedule("short", max_call_s=1.5, token_ttl_s=1.5)
+    time.sleep(0.3)
+    reaper.tick(["short"])  # seen while the caller is there
+    service.rooms.pop("short")  # left
+    time.sleep(0.5)
+    service.join("short")  # back, with the refreshed token
+    wait_until(lambda: service.deleted, timeout_s=10, what="the reaper")
+    assert service.deleted[0][1] - started <= 1.5 + ROOM_SLACK_S + 1.0
+
+
+def test_a_failed_deletion_is_tried_again(room_service: tuple[RoomService, str]) -> None:
+    service, url = room_service
+    reaper = fast_reaper(url)
+    service.join("stuck")
+    service.failures = 2
+    reaper.schedule("stuck", max_call_s=0.2, token_ttl_s=0.2)
+    wait_until(lambda: service.deleted, timeout_s=10, what="the reaper")
+    assert len(service.authorizations) == 3  # two 503s, then deleted
+
+
+def test_a_room_nobody_joined_is_never_closed(room_service: tuple[RoomService, str], caplog: Any) -> None:
+    """A token nobody used (a page that fetched one and closed) deletes nothing and says nothing."""
+    service, url = room_service
+    reaper = fast_reaper(url)
+    with caplog.at_level(logging.INFO, logger="webapp.providers.room_reaper"):
+        reaper.schedule("unused", max_call_s=0.2, token_ttl_s=0.2)
+        wait_until(lambda: reaper.deadlines == [], timeout_s=10, what="the reaper")
+    assert service.authorizations == [] and "closed" not in caplog.text
+
+
+def test_end_call_closes_the_room_at_once_and_the_answer_schedules_its_end(
+    make_app: Any, room_service: tuple[RoomService, str]
+) -> None:
+    service, url = room_service
+    app = make_app(LIVEKIT_BASE_URL=url)
+    service.join("room-b")
+    app_state_of(app).providers["livekit"].end_call("room-b")  # type: ignore[attr-defined]
+    assert [room for room, _ in service.deleted] == ["room-b"]
+    answer = post(app, {"agent": "short"}).get_json()
+    reaper = app_state_of(app).providers["livekit"].reaper  # type: ignore[attr-defined]
+    ((first_look, room),) = [(at, name) for at, name in reaper.deadlines if name == answer["room"]]
+    assert 60 <= first_look - time.time() <= 60 + ROOM_SLACK_S  # a caller joining at once is due then
 
 
 def test_mint_token_chooses_room_and_identity_and_dispatches_the_agent() -> None:

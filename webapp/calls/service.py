@@ -47,6 +47,7 @@ class CallOrder:
     variables: Mapping[str, str] = field(default_factory=dict)  # as the page sent them
     metadata: Mapping[str, Any] = field(default_factory=dict)
     participant_name: str | None = None
+    token_ttl_s: int | None = None  # a shorter life for a token we mint (see WebCallRequest)
 
 
 def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
@@ -125,6 +126,7 @@ def start_web_call(
         participant_name=order.participant_name,
         idempotency_key=key,
         mode=order.mode,
+        token_ttl_s=order.token_ttl_s,
     )
     started = time.monotonic()
     setattr(g, PROVIDER_ASKED, True)  # from here the all-clients ceiling keeps its count

@@ -66,6 +66,10 @@ from .service import AGENT, CallOrder, place_web_call, record_refusals
 bp = Blueprint("token", __name__, url_prefix="/api")
 record_refusals(bp, "web")  # every refused POST on record
 BOT_TOKEN_HEADER = "X-Bot-Token"
+# livekit-client's token sources keep a token until a minute before it expires and hand it out
+# again: a second call from the same page joined the first one's room, which is closed once its
+# call has ended. A token we mint for them expires within that minute, so each call fetches its own.
+TOKEN_TTL_S = 60
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")  # LiveKit's request's fields are snake_case
 # Every error POST /api/token answers with (the OpenAPI document lists them from here).
 RAISES: tuple[type[AppError], ...] = (
@@ -155,6 +159,7 @@ def create_token() -> tuple[Response, int]:
         idempotency_key=check_key(request.headers.get("Idempotency-Key")),
         bot_token=bot_token(request.headers.get(BOT_TOKEN_HEADER)),
         participant_name=body.participant_name or None,
+        token_ttl_s=TOKEN_TTL_S,
     )
     livekit = place_web_call(state, order)["livekit"]
     answer = TokenAnswer(server_url=livekit["url"], participant_token=livekit["token"])

@@ -45,7 +45,7 @@ from ..errors import (
 from ..json_input import parse_json
 from ..metrics import WEBHOOKS
 from ..providers import CallStatus, ProviderCall
-from ..providers.base import MAX_ID_CHARS, from_unix
+from ..providers.base import MAX_ID_CHARS, from_unix, secret
 from ..providers.livekit import LiveKitProvider
 from ..providers.ravan import parse_session
 from ..settings import same_secret
@@ -170,7 +170,7 @@ def _apply_livekit_event() -> str:
     api_key, api_secret = getattr(livekit, "api_key", None), getattr(livekit, "api_secret", None)
     if not api_key or not api_secret:
         raise NotFound()
-    event = read_livekit_event(api_key.get_secret_value(), api_secret.get_secret_value())
+    event = read_livekit_event(secret(api_key), secret(api_secret))  # stripped, as tokens are signed
     room = event.room.name
     if event.event not in (ROOM_STARTED, CALLER_JOINED, CALLER_LEFT, ROOM_FINISHED) or not room:
         return "ignored"

@@ -191,6 +191,8 @@ class WebCallRequest:
     # Ours, scoped by agent and client: two visitors never share one (None: no key was sent).
     idempotency_key: str | None = None
     mode: Literal["voice", "text"] = "voice"  # text: a chat, the caller publishes no audio
+    # A shorter life for a token we mint (livekit): for clients that keep tokens (see /api/token).
+    token_ttl_s: int | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from .transport import Transport
 
 EMPTY_ROOM_TIMEOUT_S = 60  # a room nobody joined closes after this
 DEPARTURE_TIMEOUT_S = 10  # a room closes this long after the last person leaves
-JOIN_GRACE_S = 15  # time from the token to the caller being in the room, added to max_call_s
 
 
 def dispatch_metadata(request: WebCallRequest) -> str:
@@ -156,8 +155,9 @@ class LiveKitProvider:
         )
 
     def close_room(self, room: str, why: str) -> None:
-        """End a call now: its room is deleted, everyone in it disconnected."""
-        self.reaper.delete_room(room, why)
+        """End a call now: its room is deleted, everyone in it disconnected (and again if it
+        comes back, as long as a token for it may be valid)."""
+        self.reaper.close_room(room, why)
 
     def end_call(self, call_id: str) -> None:
         """Hang up a call (the ``end_call`` capability): a call's id is its room's name."""
@@ -167,10 +167,11 @@ class LiveKitProvider:
         """Mint a token locally (no network); schedule the room's end when the agent has a limit."""
         started = time.perf_counter()
         max_call_s = request.agent.max_call_s
-        ttl = timedelta(seconds=min(self.token_ttl_s, max_call_s or self.token_ttl_s))
+        ttl_s = min(self.token_ttl_s, max_call_s or self.token_ttl_s, request.token_ttl_s or self.token_ttl_s)
+        ttl = timedelta(seconds=ttl_s)
         call = mint_token(request, api_key=self.api_key, api_secret=self.api_secret, ttl=ttl)
         if max_call_s and call.room:
-            self.reaper.schedule(call.room, max_call_s + JOIN_GRACE_S)
+            self.reaper.schedule(call.room, max_call_s, ttl.total_seconds())
         # The provider step of every call is in the latency histogram, this one's included.
         self.transport.observe("create_call", "ok", started)
         return dataclasses.replace(call, livekit_url=self.url)
