@@ -20,21 +20,24 @@ export class ApiError extends Error {
 
 /**
  * POSTs `body` ({agent, participant_name?, variables?}) to `apiUrl` and resolves with the
- * call: {call_id, room, identity, livekit: {url, token}, max_call_s, ...}.
+ * call: {call_id, room, identity, livekit: {url, token}, max_call_s, ...}. `key` is its
+ * Idempotency-Key (newIdempotencyKey()): sent again with a retry, it gets the call the server
+ * made the first time, if it made one, not a second.
  * A caller's abort rejects with the AbortError untouched, so a cancel is not reported as a failure.
  */
-export async function requestCall(apiUrl, body, signal) {
-  const { response, data } = await send(apiUrl, postJson(body), signal);
+export async function requestCall(apiUrl, body, signal, key) {
+  const { response, data } = await send(apiUrl, postJson(body, key), signal);
   if (response.ok && data?.livekit?.url && data.livekit.token) return data;
   throw errorFrom(response, data);
 }
 
 /**
- * POSTs a phone callback ({agent, phone_number, consent, ...}); resolves with
- * {call_id, status, phone_number (masked)} once the provider is calling.
+ * POSTs a phone callback ({agent, phone_number, consent, ...}) with the Idempotency-Key `key`
+ * (as requestCall's); resolves with {call_id, status, phone_number (masked)} once the provider
+ * is calling.
  */
-export async function requestPhoneCall(apiUrl, body, signal) {
-  const { response, data } = await send(apiUrl, postJson(body), signal);
+export async function requestPhoneCall(apiUrl, body, signal, key) {
+  const { response, data } = await send(apiUrl, postJson(body, key), signal);
   if (response.ok && data?.call_id) return data;
   throw errorFrom(response, data);
 }
@@ -46,15 +49,16 @@ export async function getStatus(url, signal) {
   throw errorFrom(response, data);
 }
 
-/** The request init of a JSON POST, with a new idempotency key. */
-function postJson(body) {
+/** The request init of a JSON POST with the idempotency key `key` (a new one without). */
+function postJson(body, key = newIdempotencyKey()) {
   return {
     method: 'POST',
     headers: {
       'Content-Type': 'application/json',
       Accept: 'application/json',
-      // A new key per click: a retried request (by a proxy, say) never starts a second call.
-      'Idempotency-Key': newIdempotencyKey(),
+      // One key per attempt at a call, kept by its retries until an answer reaches the page: a
+      // request repeated (by a proxy, or by Try again after a timeout) never starts a second call.
+      'Idempotency-Key': key,
     },
     body: JSON.stringify(body),
   };
@@ -118,8 +122,8 @@ function retryAfterSeconds(header) {
   return Number.isNaN(at) ? null : Math.max(1, Math.ceil((at - Date.now()) / 1000));
 }
 
-/** A v4 UUID; crypto.randomUUID exists only in secure contexts. */
-function newIdempotencyKey() {
+/** A key for a new attempt at a call: a v4 UUID (crypto.randomUUID exists only in secure contexts). */
+export function newIdempotencyKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;

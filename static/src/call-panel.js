@@ -5,7 +5,7 @@
  * the device pickers) and starts one CallSession (call-session.js) per press on Talk. The
  * webcall:* DOM events go out on #call; they bubble and cross a shadow boundary.
  */
-import { getStatus, requestPhoneCall } from './api.js';
+import { getStatus, newIdempotencyKey, requestPhoneCall } from './api.js';
 import { createBotCheck } from './botcheck.js';
 import { CallSession } from './call-session.js';
 import { hasConsent, setConsent, watchConsent } from './consent.js';
@@ -20,7 +20,7 @@ import { copyText, downloadText, transcriptFileName, transcriptText } from './tr
 import { applyAccent, createUi } from './ui.js';
 
 const THEMES = ['system', 'light', 'dark'];
-const phoneApi = { requestPhoneCall, getStatus }; // handed to the phone form's chunk
+const phoneApi = { requestPhoneCall, getStatus, newIdempotencyKey }; // handed to the phone form's chunk
 const MAX_CHAT_CHARS = 1000;
 // Hang up takes Talk's place (and the keyboard's focus): while the call is still joining, an
 // activation this soon after Talk's is the second half of a double click or a double Enter, not

@@ -5,12 +5,17 @@
  * transcript, the webcall:* events.
  */
 import { AgentAudio } from './agent-audio.js';
-import { requestCall } from './api.js';
+import { ApiError, newIdempotencyKey, requestCall } from './api.js';
 import { CallTimer } from './call-timer.js';
 import { LevelMeters } from './level-meters.js';
 import { CallRoom } from './room.js';
 
 const AGENT_JOIN_TIMEOUT_S = 20;
+// Each panel's last call request that got no answer ({key, asked}): it timed out, the connection
+// dropped, or it never went out. The server may have made that call all the same, so the panel's
+// next request for it sends the same Idempotency-Key and gets that call, not a second (billed) one.
+// An answer of any kind, or the caller's cancel, lets the key go: the next Talk is a new call.
+const unanswered = new WeakMap();
 
 export class CallSession {
   /**
@@ -28,7 +33,7 @@ export class CallSession {
     const botCheck = panel.config.web_bot_check ? panel.botCheck : null; // (else for the phone form only)
     const passed = !botCheck || botCheck.passed;
     const token = botCheck ? botCheck.token() : null;
-    const session = requestSession(panel.config, mode, botCheck, token, this.abort.signal);
+    const session = requestSession(panel, mode, botCheck, token, this.abort.signal);
     this.meters = new LevelMeters();
     this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
     this.voice.setMuted(mode === 'text');
@@ -210,19 +215,39 @@ function micMode(mode, config) {
 }
 
 /**
- * Asks our API for the call: the agent, the mode (voice, text), the host's variables (a widget's
- * script tag) and a sales-demo link's token when the page has them, and the bot check's `token`
- * (a Promise) when the check is on.
+ * Asks our API for `panel`'s call: the agent, the mode (voice, text), the host's variables (a
+ * widget's script tag) and a sales-demo link's token when the page has them, and the bot check's
+ * `token` (a Promise) when the check is on. Sent with the key of the last request if that got no
+ * answer (see `unanswered`).
  */
-function requestSession(config, mode, botCheck, token, signal) {
+function requestSession(panel, mode, botCheck, token, signal) {
+  const { config } = panel;
   const body = { agent: config.agent, mode };
   if (config.variables && Object.keys(config.variables).length) body.variables = config.variables;
   if (config.demo?.token) body.demo_token = config.demo.token;
-  if (!token) return requestCall(config.api_url, body, signal);
-  return token.then((botToken) => {
-    // Hung up while the check was pending: the token stays unspent, for the next call.
-    signal.throwIfAborted();
-    botCheck.reset();
-    return requestCall(config.api_url, { ...body, bot_token: botToken }, signal);
+  const attempt = attemptFor(panel, body);
+  const asking = token
+    ? token.then((botToken) => {
+        // Hung up while the check was pending: the token stays unspent, for the next call.
+        signal.throwIfAborted();
+        botCheck.reset();
+        return requestCall(config.api_url, { ...body, bot_token: botToken }, signal, attempt.key);
+      })
+    : requestCall(config.api_url, body, signal, attempt.key);
+  asking.catch((err) => {
+    // An ApiError without a status never had an answer; an abort is the caller's cancel.
+    if (err instanceof ApiError && err.status === 0) unanswered.set(panel, attempt);
   });
+  return asking;
+}
+
+/**
+ * The attempt {key, asked} that asks for `body`: the unanswered one again if it asked for the
+ * same (another mode is another call: the server refuses its key for it), else a new one.
+ */
+function attemptFor(panel, body) {
+  const asked = JSON.stringify(body); // (the bot token, new each time, is not part of it)
+  const last = unanswered.get(panel);
+  unanswered.delete(panel);
+  return last?.asked === asked ? last : { key: newIdempotencyKey(), asked };
 }

@@ -33,8 +33,8 @@ const FIELD_FOR = {
 
 /**
  * Mounts the phone form found in `find` (an id lookup in the panel's root). `options`:
- * {api: {requestPhoneCall, getStatus} (api.js), botCheck, emit(name, detail), web (the panel
- * also offers a web call), onToggle(open)}. Returns {open(), destroy()}.
+ * {api: {requestPhoneCall, getStatus, newIdempotencyKey} (api.js), botCheck, emit(name, detail),
+ * web (the panel also offers a web call), onToggle(open)}. Returns {open(), destroy()}.
  */
 export function mountPhone(find, config, options) {
   const phone = new PhonePanel(find, config, options);
@@ -69,6 +69,8 @@ class PhonePanel {
     this.formatter = null; // libphonenumber's AsYouType, once loaded
     this.polling = null; // the call being followed: {timer}
     this.lastStatus = null;
+    // The last request that got no answer ({key, asked}; see attemptFor).
+    this.unanswered = null;
     this.submitTimer = 0;
     this.destroyed = false;
   }
@@ -157,10 +159,15 @@ class PhonePanel {
     this.showProblem(null);
     el.submit.disabled = true;
     let waitS = 0;
+    const body = this.body();
+    const attempt = this.attemptFor(body);
     try {
-      const call = await this.api.requestPhoneCall(this.config.phone.api_url, await this.body());
+      if (this.botCheck) body.bot_token = await this.botToken();
+      const call = await this.api.requestPhoneCall(this.config.phone.api_url, body, undefined, attempt.key);
       if (!this.destroyed) this.showCalling(call); // (the phone rings all the same)
     } catch (error) {
+      // An ApiError without a status never had an answer: the call may be ringing all the same.
+      if (error.status === 0) this.unanswered = attempt;
       if (this.destroyed) return;
       const code = error.code || 'network';
       this.showProblem(error.message || 'The call could not be requested. Please try again.', FIELD_FOR[code]);
@@ -173,17 +180,34 @@ class PhonePanel {
     }
   }
 
-  /** What the API is sent: the agent, the number as typed with its country, the consent. */
-  async body() {
+  /** What the API is asked for: the agent, the number as typed with its country, the consent. */
+  body() {
     const { config, el } = this;
     const body = { agent: config.agent, phone_number: el.number.value.trim(), country: el.country.value, consent: true };
     if (config.variables && Object.keys(config.variables).length) body.variables = config.variables;
     if (config.demo?.token) body.demo_token = config.demo.token;
-    if (this.botCheck) {
-      body.bot_token = await this.botCheck.token();
-      this.botCheck.reset();
-    }
     return body;
+  }
+
+  /**
+   * The Idempotency-Key of a request for `body`, as {key, asked}. A request that got no answer
+   * (it timed out, the connection dropped, or it never went out) may have made the call all
+   * the same: a retry for the same number sends its key again, and the server answers with that
+   * call instead of ringing the phone twice. Any answer lets the key go: the next is a new call,
+   * as is a request for another number (the server refuses a key sent for something else).
+   */
+  attemptFor(body) {
+    const asked = JSON.stringify(body); // (without the bot token: a retry has a new one)
+    const last = this.unanswered;
+    this.unanswered = null;
+    return last?.asked === asked ? last : { key: this.api.newIdempotencyKey(), asked };
+  }
+
+  /** A bot check token for one request; the check starts over for the next. */
+  async botToken() {
+    const token = await this.botCheck.token();
+    this.botCheck.reset();
+    return token;
   }
 
   /** The refusal in plain words beside the field it is about (null clears it). */
