@@ -2,8 +2,10 @@
 
 ``/embed.js`` is the tiny loader a host page includes (served by WhiteNoise, see
 ``assets.py``); when a visitor opens the widget it fetches ``/embed/<slug>/panel``
-(HTML and config for the shadow root) and the call code. Both answer only the agent's
-allowed origins, so a site that is not allowed gets a refusal and no call.
+(HTML and config for the shadow root) and the call code. The panel answers only the agent's
+allowed origins, and ``POST /api/calls`` refuses the others, so a site that is not allowed
+gets a refusal and no call. The loader and the call code are public files (any site may load
+them: they hold no agent's settings and grant nothing).
 ``/embed/<slug>`` is the iframe page.
 """
 

@@ -6,24 +6,27 @@
  */
 import { emitter } from '../events.js';
 import { readOptions } from './options.js';
-import { fetchPanel } from './panel.js';
+import { LOAD_FAILED, fetchPanel, withDeadline } from './panel.js';
 import { createShell } from './shell.js';
 
-const LOAD_FAILED = {
-  code: 'load_failed',
-  message: 'The call panel could not be loaded. Please try again later.',
-};
 // Where Escape belongs to what has the focus (a checkbox's does not: it closes the panel).
 const TYPED_IN = 'input:not([type="checkbox"], [type="radio"]), textarea, select';
-const script = document.currentScript;
-const api = window.webcall?.widgets ? window.webcall : (window.webcall = createApi());
+// Document.prototype's own getter, not document.currentScript: an <img name="currentScript"> in
+// the page (a forum post, say) would stand in for our tag, and its data-* for our options.
+const script = Reflect.get(Document.prototype, 'currentScript', document);
+// Ours, or another loader's on this page; not a <form id="webcall"> that the page happens to have.
+const api = Array.isArray(window.webcall?.widgets) ? window.webcall : (window.webcall = createApi());
 
 if (script?.dataset.agent) {
   const options = readOptions(script);
+  const key = JSON.stringify(options); // which tag a widget is for
   defineElement();
-  whenParsed(() => createWidget(options));
+  // A tag like one whose widget is on the page already (a single-page app rendering its
+  // snippet again) adds none.
+  whenParsed(() => api.widgets.some((w) => w.key === key) || createWidget(options, key));
 } else {
-  console.error('webcall: add data-agent="<agent slug>" to the embed.js <script> tag.');
+  // A module (type="module") has no current script: no options to read.
+  console.error('webcall: embed.js needs a classic <script> tag with data-agent="<agent slug>".');
 }
 
 /** window.webcall: the widgets, and shortcuts that act on them by agent slug. */
@@ -35,8 +38,8 @@ function createApi() {
     /** The first widget for `agent` (or the first of all). */
     get: (agent) => matching(agent)[0],
     // No such widget (yet: widgets mount once the page is parsed): false, as documented.
-    open: (agent) => matching(agent)[0]?.open() ?? Promise.resolve(false),
-    start: (agent, options) => matching(agent)[0]?.start(options) ?? Promise.resolve(false),
+    open: async (agent) => matching(agent)[0]?.open() || false,
+    start: async (agent, options) => matching(agent)[0]?.start(options) || false,
     close: (agent) => matching(agent).forEach((w) => w.close()),
     end: (agent) => matching(agent).forEach((w) => w.end()),
   };
@@ -69,7 +72,7 @@ function whenParsed(fn) {
 }
 
 /** One widget: its shell now, its panel and call code on first open; adds its handle to the API. */
-function createWidget(options) {
+function createWidget(options, key) {
   const shell = createShell(options);
   const { host } = shell;
   let loading = null; // Promise of the mounted call UI (or null), while loading or loaded
@@ -80,25 +83,25 @@ function createWidget(options) {
 
   function load() {
     shell.showNote('Loading…');
-    return fetchPanel(options.base, options.agent)
-      .then(async (panel) => {
-        call = await mountPanel(shell, panel, options);
+    return loadPanel(shell, options)
+      .then((mounted) => {
+        call = mounted;
         if (destroyed) call.destroy(); // while it loaded
         emit('ready', { agent: options.agent });
         return call;
       })
       .catch((problem) => {
-        // A refused or failed panel starts no call; Try again (or opening the panel again) retries.
+        // A refused, failed or stalled panel starts no call; Try again (or opening it again) loads anew.
         loading = null;
         // Try again had the keyboard: it goes to the panel once loaded (an inline one too).
-        const focusLoaded = (ok) => ok && options.inline && firstControl(call.element, shell).focus();
-        showProblem(shell, problem, () => handle.open().then(focusLoaded));
+        showProblem(shell, problem, () => handle.open().then((ok) => ok && options.inline && call.focus()));
         emit('error', { code: problem.code, message: problem.message });
         return null;
       });
   }
 
   const handle = {
+    key, // not for the page: other loaders on it find the widget by it
     agent: options.agent,
     label: options.label,
     element: host,
@@ -112,16 +115,16 @@ function createWidget(options) {
         emit('open', { agent: options.agent });
       }
       loading ||= load();
+      // Opened by the visitor, the panel takes the keyboard: ✕ while it loads, then Talk.
+      if (!call && keyboardFree(shell, options)) shell.close.focus();
       return loading.then((mounted) => {
-        // A floating panel takes the focus, like a dialog; an inline one never steals it.
-        const focusInside = shell.frame.contains(host.shadowRoot.activeElement);
-        if (mounted && !options.inline && shell.isOpen && !focusInside) firstControl(mounted.element, shell).focus();
+        if (mounted && keyboardFree(shell, options)) mounted.focus();
         return Boolean(mounted);
       });
     },
     /** Hides the panel, hanging up a call in progress. Inline widgets stay visible. */
     close() {
-      call?.hangUp();
+      handle.end();
       if (options.inline || !shell.isOpen) return;
       const hadFocus = host.shadowRoot.activeElement;
       shell.setOpen(false);
@@ -142,7 +145,7 @@ function createWidget(options) {
       call?.hangUp();
     },
     /** Tells the agent `text` in the background (ElevenLabs agents); resolves whether it was sent. */
-    sendContext: (text) => (call ? call.sendContext(text) : Promise.resolve(false)),
+    sendContext: async (text) => (call ? call.sendContext(text) : false),
     /** Answers a webcall:tool-call event; false when that call is not waiting. */
     answerToolCall: (id, result, isError) => Boolean(call?.answerToolCall(id, result, isError)),
     /** Ends any call and removes the widget from the page. */
@@ -166,6 +169,16 @@ function createWidget(options) {
   slot.append(host);
   emit('loaded', { agent: options.agent });
   if (options.inline) handle.open();
+}
+
+/**
+ * Whether the keyboard is the visitor's to give to a floating panel, like a dialog's: it is on
+ * the launcher or ✕, or nowhere; not in a field of the page (webcall.open() from page script).
+ * (A panel closed meanwhile takes nothing: what is hidden can't have the focus.)
+ */
+function keyboardFree(shell, options) {
+  const focused = shell.host.shadowRoot.activeElement || document.activeElement;
+  return !options.inline && [document.body, shell.launcher, shell.close].includes(focused);
 }
 
 /**
@@ -202,46 +215,38 @@ function findSlot(selector) {
 }
 
 /**
- * Where an opened panel puts the keyboard: Talk, or what comes before it (the consent notice
- * not yet accepted, a phone-only agent's number), or else ✕.
- */
-function firstControl(element, shell) {
-  const usable = (e) => e && !e.disabled && !e.closest('[hidden]');
-  return ['#talk', '#consent-accept', '#phone-number'].map((id) => element.querySelector(id)).find(usable) || shell.close;
-}
-
-/**
- * The shell's own controls: the launcher opens and closes the panel; ✕ closes it (and, named
- * so, ends a call), Escape too when no call is joining or in progress and no text field has it.
+ * The shell's own controls: the launcher opens and closes the panel; ✕ closes it (and ends a
+ * call: widget.js names them so meanwhile), Escape too when no call is joining or in progress
+ * (the frame's data-in-call, from widget.js) and no text field has it.
  */
 function bindShell(shell, handle, options) {
-  let inCall = false;
-  shell.launcher?.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
-  shell.close?.addEventListener('click', () => handle.close());
-  shell.frame.addEventListener('webcall:state', (event) => {
-    inCall = !['ready', 'ended', 'failed'].includes(event.detail.state);
-    shell.close?.setAttribute('aria-label', inCall ? 'End call and close' : 'Close');
-    // The launcher closes the panel too, and with it the call: its name says so meanwhile.
-    if (inCall) shell.launcher?.setAttribute('aria-label', `${options.label} (ends the call)`);
-    else shell.launcher?.removeAttribute('aria-label');
-  });
+  if (options.inline) return; // none of them: an inline panel is always open
+  shell.launcher.addEventListener('click', () => (shell.isOpen ? handle.close() : handle.open()));
+  shell.close.addEventListener('click', () => handle.close());
   shell.frame.addEventListener('keydown', (event) => {
-    if (event.key !== 'Escape' || options.inline || inCall) return;
+    if (event.key !== 'Escape' || shell.frame.hasAttribute('data-in-call')) return;
     if (event.composedPath()[0].closest?.(TYPED_IN)) return;
     handle.close();
   });
 }
 
-/** Loads the call code and mounts the panel's call UI in the shell; resolves with its controller. */
-async function mountPanel(shell, panel, options) {
-  shell.setLook(options.theme || panel.config.theme, options.accent || panel.config.accent_color);
-  try {
-    const { mountWidget } = await import(panel.script_url);
-    return await mountWidget(shell.body, panel, options);
-  } catch (error) {
-    console.error('webcall: the call code failed to load', error);
-    throw LOAD_FAILED;
-  }
+/**
+ * Fetches the panel, loads the call code and mounts the call UI in the shell, within one
+ * deadline (a stalled load then rejects, and one that comes later mounts nothing); resolves
+ * with the call UI's controller.
+ */
+function loadPanel(shell, options) {
+  return withDeadline(async (signal) => {
+    const panel = await fetchPanel(options.base, options.agent, signal);
+    shell.setLook(options.theme || panel.config.theme, options.accent || panel.config.accent_color);
+    try {
+      const { mountWidget } = await import(panel.script_url);
+      return await mountWidget(shell.body, panel, options, signal);
+    } catch (error) {
+      console.error('webcall: the call code failed to load', error);
+      throw LOAD_FAILED;
+    }
+  });
 }
 
 /**

@@ -3,29 +3,47 @@
  * its stylesheet and call code. Every failure becomes a {code, message} the panel can show.
  */
 
-const TIMEOUT_MS = 20_000; // as the call's own requests (api.js): a stalled fetch must not load for ever
+const TIMEOUT_MS = 20_000; // as the call's own requests (api.js): no "Loading…" for ever
+export const LOAD_FAILED = {
+  code: 'load_failed',
+  message: 'The call panel could not be loaded. Please try again later.',
+};
 const NETWORK = {
   code: 'network',
   message: "We couldn't reach the call service. Check your connection, then press Try again.",
 };
 
+/**
+ * Runs `load(signal)` (the panel's fetch, then its call code and stylesheet) against one
+ * deadline: past it, `signal` aborts and the Promise rejects with NETWORK, whatever stalled.
+ */
+export function withDeadline(load) {
+  const deadline = new AbortController();
+  setTimeout(() => deadline.abort(), TIMEOUT_MS);
+  return new Promise((resolve, reject) => {
+    deadline.signal.onabort = () => reject(NETWORK);
+    load(deadline.signal).then(resolve, reject);
+  });
+}
+
 /** Resolves with {html, config, css_url, script_url}; rejects with {code, message}. */
-export async function fetchPanel(base, agent) {
+export async function fetchPanel(base, agent, signal) {
   let response;
   let data = null;
   try {
     response = await fetch(new URL(`embed/${encodeURIComponent(agent)}/panel`, base), {
       headers: { Accept: 'application/json' },
       credentials: 'omit',
-      signal: AbortSignal.timeout?.(TIMEOUT_MS),
+      signal,
     });
     data = await response.json().catch(() => null);
   } catch {
     throw NETWORK;
   }
   if (response.ok && data?.html && data.config) return data;
+  const error = data?.error || {};
   throw {
-    code: data?.error?.code || `http_${response.status}`,
-    message: data?.error?.message || 'The call panel could not be loaded. Please try again later.',
+    code: error.code || `http_${response.status}`,
+    message: error.message || LOAD_FAILED.message,
   };
 }

@@ -7,9 +7,11 @@ import css from './shell.css';
 import { readableAccent } from '../accent.js';
 import { addStyles } from './styles.js';
 
-const ICON = 'viewBox="0 0 24 24" aria-hidden="true" focusable="false"';
+const ICON = 'viewBox="0 0 24 24" aria-hidden="true"'; // (no focusable="false": IE can't run us)
 const MIC = `<svg ${ICON}><path d="M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3z"/><path d="M19 11a7 7 0 0 1-14 0M12 18v3"/></svg>`;
 const CROSS = `<svg ${ICON}><path d="M6 6l12 12M18 6L6 18"/></svg>`;
+const FOCUSABLE = 'button, summary, a[href], [tabindex]:not([tabindex="-1"]), input, textarea, select';
+const CLOSED_DETAILS = 'details:not([open]) > :not(summary)';
 
 /** Builds the <webcall-widget> element; nothing is fetched until the panel opens. */
 export function createShell(options) {
@@ -22,8 +24,8 @@ export function createShell(options) {
   const floating = !options.inline;
   shadow.innerHTML =
     '<div class="wc" lang="en">' + // the host page's language is not the widget's
-    (floating ? `<button class="launcher" type="button" aria-expanded="false">${MIC}<span></span></button>` : '') +
-    `<div class="frame" role="${floating ? 'dialog' : 'region'}"${floating ? ' hidden' : ''}>` +
+    (floating ? `<button class="launcher" type="button" aria-expanded="false" aria-controls="panel">${MIC}<span></span></button>` : '') +
+    `<div class="frame" role="${floating ? 'dialog' : 'region'}"${floating ? ' id="panel" hidden' : ''}>` +
     (floating ? `<button class="close" type="button" aria-label="Close">${CROSS}</button>` : '') +
     '<div class="body"></div></div></div>';
   addStyles(shadow, css);
@@ -35,8 +37,7 @@ export function createShell(options) {
   frame.setAttribute('aria-label', options.label);
   if (launcher) {
     launcher.lastChild.textContent = options.label;
-    launcher.setAttribute('aria-controls', 'panel');
-    frame.id = 'panel';
+    keepTabInside(frame, launcher, shadow); // from the moment it opens: Loading…, then the call UI
   }
 
   return {
@@ -68,17 +69,33 @@ export function createShell(options) {
       const note = document.createElement('p');
       note.className = problem ? 'note note--problem' : 'note';
       note.setAttribute('role', problem ? 'alert' : 'status');
-      if (problem) {
-        const what = document.createElement('strong');
-        what.textContent = text;
-        note.append(what, problem);
-      } else {
-        note.textContent = text;
-      }
+      const what = problem ? document.createElement('strong') : note;
+      what.textContent = text;
+      if (problem) note.append(what, problem);
       body.replaceChildren(note);
       if (!retry) return;
       body.insertAdjacentHTML('beforeend', '<button class="retry" type="button">Try again</button>');
       body.lastChild.addEventListener('click', retry, { once: true });
     },
   };
+}
+
+/**
+ * Full screen (a phone, a short window: shell.css then hides the launcher), the panel is all
+ * there is: Tab from its last control goes to its first (Shift+Tab the other way).
+ */
+function keepTabInside(frame, launcher, shadow) {
+  frame.addEventListener('keydown', (event) => {
+    if (event.key !== 'Tab' || launcher.offsetWidth) return;
+    const inside = [...frame.querySelectorAll(FOCUSABLE)].filter(canFocus);
+    if (event.shiftKey) inside.reverse(); // backwards, the first control is the last
+    if (shadow.activeElement !== inside[inside.length - 1]) return;
+    event.preventDefault();
+    inside[0].focus();
+  });
+}
+
+/** Shown and enabled: not hidden, and not inside a closed <details> (only its summary shows). */
+function canFocus(element) {
+  return !element.disabled && element.getClientRects().length && !element.closest(CLOSED_DETAILS);
 }

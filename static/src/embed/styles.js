@@ -4,7 +4,8 @@
  * Either way it comes after the root's <link> stylesheets in the cascade.
  */
 export function addStyles(shadow, css) {
-  if ('adoptedStyleSheets' in Document.prototype && 'replaceSync' in CSSStyleSheet.prototype) {
+  // replaceSync and adoptedStyleSheets came together (Chrome 73, Firefox 101, Safari 16.4).
+  if ('replaceSync' in CSSStyleSheet.prototype) {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
     shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet];

@@ -8,13 +8,17 @@ import { addStyles } from './styles.js';
 import css from './widget.css';
 
 const ROOT_FONT_PX = 16; // the call page's root font size, which rem means there
+const IDLE = ['ready', 'ended', 'failed']; // the call UI's states with no call joining or in progress
 
 /**
  * Mounts the call UI into `body` (an element in the widget's shadow root) from `panel`
- * ({html, config, css_url}, from /embed/<slug>/panel); resolves with mountCall's controller.
+ * ({html, config, css_url}, from /embed/<slug>/panel); resolves with mountCall's controller,
+ * or with null once `signal` says the loader gave up waiting (Try again mounts it then).
  * The script tag's theme and accent win over the agent's; its variables go out with the call.
  */
-export async function mountWidget(body, panel, options) {
+export async function mountWidget(body, panel, options, signal) {
+  // After the deadline (none from a loader older than this code: embed.js is cached 5 minutes).
+  if (signal?.aborted) return null;
   const shadow = body.getRootNode();
   // crossorigin: a CORS-clean sheet (/static answers CORS) is one whose rules we may rewrite.
   const link = Object.assign(document.createElement('link'), {
@@ -26,43 +30,53 @@ export async function mountWidget(body, panel, options) {
     link.onload = link.onerror = resolve;
   });
   shadow.prepend(link);
-  addStyles(shadow, css); // after call.css in the cascade
   await loaded; // the markup goes in styled, not as a flash of bare HTML
+  if (signal?.aborted) {
+    link.remove(); // a later load brings its own
+    return null;
+  }
+  addStyles(shadow, css); // after call.css in the cascade (as adopted sheets are)
   try {
     remToPx(link.sheet.cssRules);
   } catch {
     // No stylesheet (blocked, say) or not a CORS-clean one: the panel still works, unstyled.
   }
   body.innerHTML = panel.html;
-  if (!options.inline) keepTabInside(body.closest('.frame'), shadow);
-  return mountCall(body, {
+  if (!options.inline) markCalls(body.closest('.frame'), options.label);
+  const call = mountCall(body, {
     ...panel.config,
     theme: options.theme || panel.config.theme,
     accent_color: options.accent || panel.config.accent_color,
     variables: options.variables,
   });
+  call.focus = () => firstControl(body)?.focus();
+  return call;
 }
 
-// shell.css's full-screen panel (a phone, a short window): then it is all there is.
-const FULL_SCREEN = matchMedia('(max-width: 480px), (max-height: 520px)');
-const FOCUSABLE = 'button, input, select, textarea, summary, a[href], [tabindex]:not([tabindex="-1"])';
-const CLOSED_DETAILS = 'details:not([open]) > :not(summary)';
+/**
+ * Where an opened panel puts the keyboard: Talk, or what comes before it (the consent notice
+ * not yet accepted, a phone-only agent's number), or else ✕ (none, inline).
+ */
+function firstControl(body) {
+  const usable = (e) => e && !e.disabled && !e.closest('[hidden]');
+  const controls = ['#talk', '#consent-accept', '#phone-number'].map((id) => body.querySelector(id));
+  return controls.find(usable) || body.closest('.frame').querySelector('.close');
+}
 
-/** Full screen, Tab from the panel's last control goes to its first (Shift+Tab the other way). */
-function keepTabInside(frame, shadow) {
-  frame.addEventListener('keydown', (event) => {
-    if (event.key !== 'Tab' || !FULL_SCREEN.matches) return;
-    const inside = [...frame.querySelectorAll(FOCUSABLE)].filter(canFocus);
-    const [first, last] = [inside[0], inside.at(-1)];
-    if (shadow.activeElement !== (event.shiftKey ? first : last)) return;
-    event.preventDefault();
-    (event.shiftKey ? last : first).focus();
+/**
+ * While a call is joining or in progress, the frame has data-in-call (Escape closes nothing
+ * then: loader.js), and ✕ and the launcher, which close the panel, say that they end the call.
+ */
+function markCalls(frame, label) {
+  const close = frame.querySelector('.close');
+  const launcher = frame.parentNode.querySelector('.launcher');
+  frame.addEventListener('webcall:state', (event) => {
+    const inCall = !IDLE.includes(event.detail.state);
+    frame.toggleAttribute('data-in-call', inCall);
+    close.setAttribute('aria-label', inCall ? 'End call and close' : 'Close');
+    if (inCall) launcher.setAttribute('aria-label', `${label} (ends the call)`);
+    else launcher.removeAttribute('aria-label');
   });
-}
-
-/** Shown and enabled: not hidden, and not inside a closed <details> (only its summary shows). */
-function canFocus(element) {
-  return !element.disabled && element.getClientRects().length && !element.closest(CLOSED_DETAILS);
 }
 
 /**
