@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.apps import OfflineLiveKit, build_app
+from tests.support.apps import FAKE_KEYS, OfflineLiveKit, build_app
 
 CATALOGUE = """
 [agents.local]
@@ -90,3 +90,26 @@ def test_pages_allow_exactly_the_devices_their_agent_uses(tmp_path: Path) -> Non
     chat = policy(client.get("/talk/chat"))
     # A chat never opens the microphone, but the agent's voice may still play.
     assert chat == {"microphone": "()", "autoplay": "(self)", "camera": "()", "display-capture": "()"}
+
+
+PHONE_ONLY = """
+[agents.callback]
+provider = "convoi"
+agent_id = "agt_b88d642dd68747f28305c428b209abcd"
+web = false
+camera = "optional"
+[agents.callback.phone]
+enabled = true
+allowed_countries = ["US"]
+phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"
+"""
+
+
+def test_a_phone_only_agents_pages_allow_no_device(tmp_path: Path) -> None:
+    """Its page and frame only ask for a number: the microphone was granted there all the same."""
+    env = {"CONVOI_API_KEY": FAKE_KEYS["convoi"], "CONVOI_BASE_URL": "http://127.0.0.1:9"}
+    client = build_app(tmp_path, PHONE_ONLY, **env).test_client()
+    for path in ("/talk/callback", "/embed/callback"):
+        assert policy(client.get(path)) == {
+            "microphone": "()", "autoplay": "(self)", "camera": "()", "display-capture": "()"
+        }, path  # fmt: skip

@@ -95,9 +95,10 @@ def call_page(
     html = render_template("call.html", agent=agent.public(), page_config=config)
     return page_headers(
         make_response(html),
-        microphone=agent.text_only != "only",
-        camera=agent.camera != "off",
-        display_capture=agent.screen_share,
+        # A phone-only agent's page runs no call in the browser: it gets no device at all.
+        microphone=agent.takes_web_calls and agent.text_only != "only",
+        camera=agent.takes_web_calls and agent.camera != "off",
+        display_capture=agent.takes_web_calls and agent.screen_share,
         autoplay=True,
         frame_ancestors=frame_ancestors,
     )
