@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request
 
+from ..catalogue import Agent
 from ..errors import AppError, InvalidDemoLink
 from ..guards.headers import page_headers
 from ..state import app_state
@@ -22,9 +23,16 @@ def index() -> Response:
     agents = app_state().settings.agents
     if len(agents) == 1:
         return call_page(next(iter(agents.values())))
-    listing = [a.public() for a in agents.values()]
+    listing = [{**a.public(), "action": _action(a)} for a in agents.values()]
     html = render_template("index.html", agents=listing)
     return page_headers(make_response(html), microphone=False)
+
+
+def _action(agent: Agent) -> str:
+    """What an agent's card offers: a voice call, a chat, or (phone only) a call to one's phone."""
+    if not agent.takes_web_calls:
+        return "Call my phone"
+    return "Chat" if agent.text_only == "only" else "Talk"
 
 
 @bp.get("/talk/<slug>")
