@@ -58,7 +58,8 @@ def test_hashed_files_arrive_compressed_and_immutable(app: Flask, encoding: str)
             continue  # a tiny entry file: compressing it would save nothing worth a Vary
         assert response.headers["Content-Encoding"] == encoding, url
         assert "Accept-Encoding" in response.headers["Vary"]
-        assert len(response.data) < len(raw) / 2, url  # really compressed
+        # Really compressed: by half, or for a small file (its coding's own overhead) by a fifth.
+        assert len(response.data) < len(raw) * (0.5 if len(raw) > 4096 else 0.8), url
         compressed += 1
     assert compressed  # livekit-client's chunk at least
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 from playwright.sync_api import Browser, Page, Playwright, Route, expect
 
+from tests.admin import conftest as admin_tests
 from tests.admin.conftest import CATALOGUE, PASSWORD, csrf_of, seed  # noqa: F401  (make_app reads CATALOGUE)
 from tests.fakes import FakeServer
 from tests.support.apps import app_state_of, post
@@ -22,6 +23,7 @@ from tests.support.browser import CHROMIUM_ARGS, assert_accessible, launch_chrom
 from webapp.history.schema import calls
 
 pytestmark = pytest.mark.e2e
+admin_app = admin_tests.admin_app  # the admin tests' fixture (their conftest is theirs alone)
 LIVE = "**/admin/live.json"
 UNKNOWN = "Calls in progress: unknown"  # what the page says when it cannot count (display.live_text)
 
