@@ -77,18 +77,24 @@ def room_service() -> Iterator[tuple[RoomService, str]]:
         yield service, server.url
 
 
-def fast_reaper(url: str) -> RoomReaper:
-    """A reaper that looks again after a tenth of a second (15 s in the app)."""
+@pytest.fixture
+def reaper(room_service: tuple[RoomService, str]) -> Iterator[RoomReaper]:
+    """A reaper of the fake's rooms that looks again after a tenth of a second (15 s in the app);
+    it forgets its rooms as the test ends (its thread would go on asking a server that is gone)."""
     intervals = {"check_every_s": 0.1, "retry_s": 0.1, "refreshed_token_s": 1.0}
-    return RoomReaper(url, "devkey", "s" * 40, httpx.Client(), **intervals)
+    reaper = RoomReaper(room_service[1], "devkey", "s" * 40, httpx.Client(), **intervals)
+    yield reaper
+    with reaper.wake:
+        reaper.watches.clear()
 
 
-def test_the_call_lasts_max_call_s_from_when_the_caller_joins(room_service: tuple[RoomService, str]) -> None:
+def test_the_call_lasts_max_call_s_from_when_the_caller_joins(
+    room_service: tuple[RoomService, str], reaper: RoomReaper
+) -> None:
     """The room's time starts when it is created (the caller's join), not when its token was
     minted: LiveKit's frontends fetch the token as their page opens, and a late join lost the
     difference."""
-    service, url = room_service
-    reaper = fast_reaper(url)
+    service, _ = room_service
     reaper.schedule("late", max_call_s=1.0, token_ttl_s=30)
     time.sleep(2.0)  # past max_call_s from the token: nobody there, nothing deleted
     assert service.deleted == []
@@ -100,12 +106,13 @@ def test_the_call_lasts_max_call_s_from_when_the_caller_joins(room_service: tupl
     assert service.authorizations[0].startswith("Bearer ")
 
 
-def test_a_rejoin_with_a_refreshed_token_is_closed_again(room_service: tuple[RoomService, str]) -> None:
+def test_a_rejoin_with_a_refreshed_token_is_closed_again(
+    room_service: tuple[RoomService, str], reaper: RoomReaper
+) -> None:
     """LiveKit gives a caller in the room a refreshed token that joins it again, and dispatches
     the agent again: a room back under the name of a call that is over is deleted again, as long
     as such a token may be valid (then the name is forgotten)."""
-    service, url = room_service
-    reaper = fast_reaper(url)
+    service, _ = room_service
     service.join("again")
     reaper.schedule("again", max_call_s=0.5, token_ttl_s=0.5)
     wait_until(lambda: len(service.deleted) == 1, timeout_s=10, what="the reaper")
@@ -116,11 +123,12 @@ def test_a_rejoin_with_a_refreshed_token_is_closed_again(room_service: tuple[Roo
     )  # a refreshed token's life later
 
 
-def test_a_call_shorter_than_its_limit_keeps_its_first_start(room_service: tuple[RoomService, str]) -> None:
+def test_a_call_shorter_than_its_limit_keeps_its_first_start(
+    room_service: tuple[RoomService, str], reaper: RoomReaper
+) -> None:
     """A caller who leaves and comes back (a refreshed token) has what is left of the call, not
     a new one."""
-    service, url = room_service
-    reaper = fast_reaper(url)
+    service, _ = room_service
     service.join("short")
     started = time.time()
     reaper.schedule("short", max_call_s=1.5, token_ttl_s=1.5)
@@ -133,9 +141,8 @@ def test_a_call_shorter_than_its_limit_keeps_its_first_start(room_service: tuple
     assert service.deleted[0][1] - started <= 1.5 + ROOM_SLACK_S + 1.0
 
 
-def test_a_failed_deletion_is_tried_again(room_service: tuple[RoomService, str]) -> None:
-    service, url = room_service
-    reaper = fast_reaper(url)
+def test_a_failed_deletion_is_tried_again(room_service: tuple[RoomService, str], reaper: RoomReaper) -> None:
+    service, _ = room_service
     service.join("stuck")
     service.failures = 2
     reaper.schedule("stuck", max_call_s=0.2, token_ttl_s=0.2)
@@ -143,14 +150,34 @@ def test_a_failed_deletion_is_tried_again(room_service: tuple[RoomService, str])
     assert len(service.authorizations) == 3  # two 503s, then deleted
 
 
-def test_a_room_nobody_joined_is_never_closed(room_service: tuple[RoomService, str], caplog: Any) -> None:
+def test_a_room_nobody_joined_is_never_closed(
+    room_service: tuple[RoomService, str], reaper: RoomReaper, caplog: Any
+) -> None:
     """A token nobody used (a page that fetched one and closed) deletes nothing and says nothing."""
-    service, url = room_service
-    reaper = fast_reaper(url)
+    service, _ = room_service
     with caplog.at_level(logging.INFO, logger="webapp.providers.room_reaper"):
         reaper.schedule("unused", max_call_s=0.2, token_ttl_s=0.2)
         wait_until(lambda: reaper.deadlines == [], timeout_s=10, what="the reaper")
     assert service.authorizations == [] and "closed" not in caplog.text
+
+
+def test_livekit_down_is_said_once_and_its_return_too(
+    room_service: tuple[RoomService, str], reaper: RoomReaper, caplog: Any
+) -> None:
+    """Rooms are looked at again every few seconds while LiveKit cannot be asked: one error for
+    the outage, not one per look."""
+    service, _ = room_service
+    service.join("waiting")
+    url = reaper.url
+    reaper.url = "http://127.0.0.1:9/twirp/livekit.RoomService/"  # nothing listens there
+    with caplog.at_level(logging.INFO, logger="webapp.providers.room_reaper"):
+        reaper.schedule("waiting", max_call_s=0.1, token_ttl_s=5)
+        time.sleep(ROOM_SLACK_S + 1.0)  # the first look, and about ten again
+        reaper.url = url
+        wait_until(lambda: service.deleted, timeout_s=5, what="the reaper")
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("could not look" in m for m in messages) == 1, messages
+    assert sum("answers again" in m for m in messages) == 1, messages
 
 
 def test_end_call_closes_the_room_at_once_and_the_answer_schedules_its_end(

@@ -91,6 +91,7 @@ class RoomReaper:
         self.due: list[tuple[float, str]] = []
         self.wake = threading.Condition()
         self.thread: threading.Thread | None = None
+        self.unreachable = False  # the last look failed: LiveKit could not be asked
 
     @property
     def deadlines(self) -> list[tuple[float, str]]:
@@ -213,8 +214,13 @@ class RoomReaper:
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
-            log.error("could not look at %d room(s) to end their calls", len(rooms))
+            if not self.unreachable:  # once per outage: it is asked again every few seconds
+                log.error("could not look at %d room(s) to end their calls: trying again", len(rooms))
+            self.unreachable = True
             return None
+        if self.unreachable:
+            log.info("LiveKit answers again: looking at the rooms to end their calls")
+        self.unreachable = False
         listed: dict[str, float] = {}
         for found in answer.get("rooms") or []:
             # int64 written as a string; creation_time_ms is newer than creation_time
@@ -229,9 +235,14 @@ class RoomReaper:
         try:
             response = self.client.post(self.url + method, json=body, headers=headers, timeout=5.0)
         except httpx.HTTPError as exc:
-            log.warning("LiveKit's %s failed: %s", method, type(exc).__name__)
+            self._failed(method, type(exc).__name__)
             return None
         if response.status_code not in (200, 404):
-            log.warning("LiveKit's %s failed: HTTP %s", method, response.status_code)
+            self._failed(method, f"HTTP {response.status_code}")
             return None
         return response
+
+    def _failed(self, method: str, why: str) -> None:
+        """A request LiveKit failed: said for each deletion, and once per outage for the looks."""
+        if method != "ListRooms" or not self.unreachable:
+            log.warning("LiveKit's %s failed: %s", method, why)
