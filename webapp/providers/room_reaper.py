@@ -173,33 +173,44 @@ class RoomReaper:
                         self._look_at(room, now + self.retry_s)
             return
         for room in rooms:
-            with self.wake:
+            created = existing.get(room)
+            with self.wake:  # close_room changes a watch from other threads
                 watch = self.watches.get(room)
-            if watch is None:
-                continue
-            when = self._next_look(room, watch, existing.get(room), now)
+                if watch is None:
+                    continue
+                why = self._reason_to_delete(watch, created, now)
+                when = None if why else self._next_look(watch, created, now)
+            if why:
+                deleted = self.delete_room(room, why)
+                with self.wake:
+                    watch.ended = (watch.ended or now) if deleted else watch.ended
+                    when = now + (self.check_every_s if deleted else self.retry_s)
             with self.wake:
+                if self.watches.get(room) is not watch:
+                    continue
                 if when is None:
-                    self.watches.pop(room, None)
-                elif self.watches.get(room) is watch:
+                    del self.watches[room]
+                else:
                     self._look_at(room, when)
 
-    def _next_look(self, room: str, watch: Watch, created: float | None, now: float) -> float | None:
-        """Act on what LiveKit says of ``room`` (``created``: its creation, or None when there is
-        no such room); when to look again, or None when nothing can bring it back."""
+    @staticmethod
+    def _reason_to_delete(watch: Watch, created: float | None, now: float) -> str | None:
+        """Note what LiveKit says of the room (``created``: its creation, or None when there is no
+        such room); why it must be deleted now, or None (the lock held)."""
+        if created is None:
+            return None
+        watch.seen = now
+        if watch.created is None and watch.ended is None:
+            watch.created = created
+        if watch.ended is not None:
+            return "its call had ended (a rejoin with a refreshed token)"
+        return "it reached its maximum call length" if now >= watch.end_s() else None
+
+    def _next_look(self, watch: Watch, created: float | None, now: float) -> float | None:
+        """When to look at a room that need not be deleted now, or None when nothing can bring it
+        back (the lock held)."""
         if created is not None:
-            watch.seen = now
-            if watch.created is None and watch.ended is None:
-                watch.created = created
-            if watch.ended is None and now < watch.end_s():
-                return watch.end_s()
-            why = "it reached its maximum call length"
-            if watch.ended is not None:
-                why = "its call had ended (a rejoin with a refreshed token)"
-            if not self.delete_room(room, why):
-                return now + self.retry_s
-            watch.ended = watch.ended or now
-            return now + self.check_every_s
+            return watch.end_s()  # there, and its call goes on
         if watch.ended is None and now < watch.end_s():
             # Not there (yet): a caller joining from now on is due max_call_s from now at the earliest.
             return min(watch.end_s(), now + watch.max_call_s + ROOM_SLACK_S)
