@@ -96,6 +96,10 @@ timeout = 30
 _provider_deadline_s = _seconds("WEBCALL_CONNECT_TIMEOUT_S", 3.0) + _seconds("WEBCALL_READ_TIMEOUT_S", 10.0)
 graceful_timeout = max(20, math.ceil(_provider_deadline_s) + 5)
 keepalive = 5
+# Forwarded headers are the app's to believe (WEBCALL_TRUSTED_PROXIES): gunicorn's own default
+# took X-Forwarded-Proto from 127.0.0.1, so a local proxy with none of webcall's settings made
+# calls work while every visitor counted as the proxy's address (one allowance for all).
+forwarded_allow_ips = ""
 # gunicorn's control socket (gunicornc: worker status, scaling, reloads) is off unless given a
 # path of its own: its default, $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl, is one
 # path for every gunicorn of the user, so a second server took the first's socket and the first

@@ -103,6 +103,20 @@ def test_checks_that_wait_for_valid_fields_are_named_with_them(tmp_path: Path) -
     ]
 
 
+def test_a_provider_with_a_refused_variable_still_names_its_unset_key() -> None:
+    """RAVAN_BASE_URL refused hid RAVAN_API_KEY's absence until the next start."""
+    quick = {"WEBCALL_PROVIDER": "ravan", "WEBCALL_AGENT_ID": "a", "RAVAN_BASE_URL": "ftp://x"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping(quick)
+    assert caught.value.problems == [
+        "RAVAN_BASE_URL: must be an http(s) URL",
+        "RAVAN_API_KEY must be set: an agent uses provider 'ravan'",
+    ]
+    with pytest.raises(ConfigError) as keyed:
+        Settings.from_mapping({**quick, "RAVAN_API_KEY": "k"})
+    assert keyed.value.problems == ["RAVAN_BASE_URL: must be an http(s) URL"]
+
+
 @pytest.mark.parametrize("agent_id", ["agt_b88d642dd68747f28305c428b2090001", "agt_my_agent", "agt_sales-1"])
 def test_a_convoi_agent_id_is_its_prefix_and_one_word(tmp_path: Path, agent_id: str) -> None:
     """An id like agt_my_agent stopped the start with "starts with 'agt_'", which it does."""
@@ -381,6 +395,17 @@ def test_a_catalogue_file_the_quick_start_hides_is_named_at_start_up(tmp_path: P
     assert list(hidden.agents) == ["default"]
     assert any("WEBCALL_AGENTS_FILE is set" in warning for warning in hidden.warnings())
     assert not any("WEBCALL_AGENTS_FILE" in warning for warning in Settings.from_mapping(quick).warnings())
+
+
+def test_an_https_public_url_without_trusted_proxies_is_named_at_start_up() -> None:
+    """Behind a TLS proxy with only WEBCALL_PUBLIC_URL set, calls work and every visitor shares the
+    proxy's allowance: said at start-up, not found at the first busy hour's 429s."""
+    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
+    public = {**quick, "WEBCALL_PUBLIC_URL": "https://calls.example.com"}
+    assert any("WEBCALL_TRUSTED_PROXIES is 0" in w for w in Settings.from_mapping(public).warnings())
+    trusted = Settings.from_mapping({**public, "WEBCALL_TRUSTED_PROXIES": "1"})
+    plain = Settings.from_mapping({**quick, "WEBCALL_PUBLIC_URL": "http://127.0.0.1:8000"})
+    assert not any("TRUSTED_PROXIES" in w for w in trusted.warnings() + plain.warnings())
 
 
 def test_call_log_defaults_to_sqlite_in_the_instance_folder(tmp_path: Path) -> None:

@@ -326,6 +326,10 @@ class Settings(CatalogueSource):
             found.append("WEBCALL_ADMIN_PASSWORD is set without WEBCALL_SECRET_KEY: admin sign-ins are "
                          "signed with a key of each process's own, so they end at every restart and hold "
                          "in one worker only")  # fmt: skip
+        if self.public_url and self.public_url.startswith("https://") and not self.trusted_proxies:
+            found.append("WEBCALL_PUBLIC_URL is https and WEBCALL_TRUSTED_PROXIES is 0: behind a TLS proxy "
+                         "every visitor is counted as the proxy's address, one allowance for all of them; "
+                         "set WEBCALL_TRUSTED_PROXIES to the number of proxies in front")  # fmt: skip
         ravan = self.providers.get("ravan")
         if self.webhook_token is not None and ravan is not None and not getattr(ravan, "org_id", None):
             found.append("WEBCALL_WEBHOOK_TOKEN is set without RAVAN_ORG_ID: every Ravan webhook is refused "
@@ -397,11 +401,13 @@ class Settings(CatalogueSource):
                 provider_settings[name] = read(spec.settings)
             except ValidationError as error:
                 problems.extend(_name_variables(error, spec.settings))
+                if name in used:  # its unset keys too: every problem at once, not one per start
+                    problems.extend(_unset_credentials(read, spec.settings, name))
         configured = {}
         for name, values in provider_settings.items():
             missing = values.missing()
             if missing and name in used:
-                problems.append(f"{', '.join(missing)} must be set: an agent uses provider {name!r}")
+                problems.append(_unset_problem(missing, name))
             elif not missing:
                 configured[name] = values
         if problems or settings is None:
@@ -417,6 +423,20 @@ class Settings(CatalogueSource):
         settings._secret_key = secret or secrets.token_urlsafe(32)
         settings._storage_key = secret or _derived_key(configured.values())
         return settings
+
+
+def _unset_problem(missing: list[str], provider: str) -> str:
+    """The start-up problem of an agent's provider without its keys."""
+    return f"{', '.join(missing)} must be set: an agent uses provider {provider!r}"
+
+
+def _unset_credentials(read: Any, model: type[ProviderSettings], provider: str) -> list[str]:
+    """The unset keys of a provider whose other variables were refused."""
+    try:
+        missing = read(model.credentials_model()).missing()
+    except ValidationError:  # a key itself refused: said already
+        return []
+    return [_unset_problem(missing, provider)] if missing else []
 
 
 def _derived_key(providers: Iterable[ProviderSettings]) -> str:

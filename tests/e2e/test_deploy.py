@@ -52,10 +52,14 @@ def render_nginx_conf(
     replacements = {
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
         "server 127.0.0.1:7880;": f"server 127.0.0.1:{livekit_port};",
-        "server_name calls.example.com;": f"listen 127.0.0.1:{ports['app']} ssl;",
+        # The plain-http server that sends visitors to https: an address of its own (first, since
+        # the next line is about the https server's name).
+        "    listen 80;\n    server_name calls.example.com;\n": f"    listen 127.0.0.1:{ports['http']};\n",
+        "server_name calls.example.com;": f"listen 127.0.0.1:{ports['app']} ssl http2;",
         "server_name livekit.example.com;": f"listen 127.0.0.1:{ports['livekit']} ssl;",
-        # Another host, as far as gunicorn can tell: it trusts forwarded headers from 127.0.0.1 only.
+        # Another host, as far as the app can tell: the proxy need not be on the app's host.
         "proxy_pass http://webcall;": "proxy_bind 127.0.0.2;\n        proxy_pass http://webcall;",
+        "listen 443 ssl http2;\n": "",
         "listen 443 ssl;\n": "",
         "access_log /var/log/nginx/access.log webcall;": f"access_log {logs / 'nginx-access.log'} webcall;",
     }
@@ -89,7 +93,7 @@ def deployment(
     """gunicorn and LiveKit behind nginx with TLS, as docs/nginx.conf describes."""
     folder = tmp_path_factory.mktemp("deploy")
     cert, key = self_signed_certificate(folder)
-    ports = {"app": free_port(), "livekit": free_port(), "site": free_port()}
+    ports = {"app": free_port(), "livekit": free_port(), "site": free_port(), "http": free_port()}
     app_url, site = f"https://127.0.0.1:{ports['app']}", f"https://localhost:{ports['site']}"
     env = {
         "LIVEKIT_URL": f"wss://127.0.0.1:{ports['livekit']}",  # what browsers are told: the proxy
@@ -104,7 +108,7 @@ def deployment(
     servers = render_nginx_conf(int(app.url.rsplit(":", 1)[1]), livekit_server.port, ports, cert, key, logs)
     site_server = customer_site(folder / "site", ports["site"], cert, key, app_url)
     nginx = start_nginx(folder / "nginx", servers + site_server, logs)
-    yield {"app_url": app_url, "site": site, "gunicorn": app, "nginx": nginx}
+    yield {"app_url": app_url, "site": site, "gunicorn": app, "nginx": nginx, "http_port": ports["http"]}
     nginx.stop()
     app.process.stop()
 
@@ -123,6 +127,8 @@ def test_a_call_through_the_tls_proxy(deployment: dict[str, Any], tls_page: Page
     page, app_url = tls_page, deployment["app_url"]
     page.goto(f"{app_url}/talk/demo")
     expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    protocols = page.evaluate("performance.getEntries().map((e) => e.nextHopProtocol).filter(Boolean)")
+    assert protocols and set(protocols) == {"h2"}, protocols  # the page and its files, over HTTP/2
     with page.expect_response(lambda r: r.url.endswith("/api/calls")) as made:
         page.click("#talk")
     assert made.value.status == 201, made.value.text()  # the https Origin is our own
@@ -139,6 +145,11 @@ def test_a_call_through_the_tls_proxy(deployment: dict[str, Any], tls_page: Page
     assert panel.json()["script_url"].startswith(f"{app_url}/static/")
     access = (Path(deployment["nginx"].log_path).parent / "nginx-access.log").read_text()
     assert "POST /api/calls" in access  # the call really went through nginx
+
+
+def test_plain_http_is_sent_to_https(deployment: dict[str, Any]) -> None:
+    answer = httpx.get(f"http://127.0.0.1:{deployment['http_port']}/talk/demo?x=1")
+    assert answer.status_code == 301 and answer.headers["location"] == "https://127.0.0.1/talk/demo?x=1"
 
 
 def test_the_embed_works_from_another_https_site(deployment: dict[str, Any], tls_page: Page) -> None:
@@ -224,7 +235,7 @@ def test_the_app_not_answering_is_a_json_503_behind_nginx(artifacts: Path, tmp_p
     """gunicorn restarting or down: nginx answers the API and the webhooks with a JSON 503 and
     a Retry-After (a provider retries its webhook), and pages with its own 502 page."""
     cert, key = self_signed_certificate(tmp_path)
-    ports = {"app": free_port(), "livekit": free_port()}
+    ports = {"app": free_port(), "livekit": free_port(), "http": free_port()}
     logs = artifacts / "logs" / "deploy-app-down"
     servers = render_nginx_conf(free_port(), free_port(), ports, cert, key, logs)  # nothing listens there
     nginx = start_nginx(tmp_path / "nginx", servers, logs)

@@ -36,7 +36,10 @@ def test_readyz_probes_providers(make_app: Any) -> None:
     assert checks["provider:ravan"] == "ok" and checks["provider:convoi"] == "ok"
     assert checks["provider:retell"] == "ok" and checks["provider:elevenlabs"] == "ok"
     assert checks["provider:livekit"] == "unreachable" and ready.status_code == 503
-    assert make_app().test_client().get("/healthz").get_json() == {"status": "ok"}
+    alive = make_app().test_client().get("/healthz")
+    assert alive.get_json() == {"status": "ok"}
+    # Of their moment: a CDN with a default lifetime for 200s (or 503s) must not keep them.
+    assert ready.headers["Cache-Control"] == alive.headers["Cache-Control"] == "no-store"
 
 
 def test_readyz_names_a_provider_that_does_not_answer(make_app: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,6 +11,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..settings import Settings
 from . import headers
+
+log = logging.getLogger(__name__)
 
 
 class PublicUrl:
@@ -32,6 +35,29 @@ class PublicUrl:
         return self.wsgi_app(environ, start_response)
 
 
+class UntrustedForwarding:
+    """WSGI middleware with no proxy trusted: says once when a request names a forwarded client.
+
+    Behind a proxy left out of ``WEBCALL_TRUSTED_PROXIES`` every visitor is the proxy's address,
+    so they all share one allowance of the limits: a silent 429 for everyone at the busy hour.
+    """
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+        self.warned = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Warn at the first ``X-Forwarded-For``, then hand on."""
+        if not self.warned and "HTTP_X_FORWARDED_FOR" in environ:
+            self.warned = True
+            log.warning(
+                "a request came with X-Forwarded-For and WEBCALL_TRUSTED_PROXIES is 0: limits count "
+                "the address that connects. Behind a proxy that is the proxy's, for every visitor alike: "
+                "set WEBCALL_TRUSTED_PROXIES to the number of proxies in front (said once per process)"
+            )
+        return self.wsgi_app(environ, start_response)
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Trust proxies as configured and add the always-on headers."""
     if settings.public_url:
@@ -41,6 +67,10 @@ def init_app(app: Flask, settings: Settings) -> None:
         app.config["PREFERRED_URL_SCHEME"] = urlsplit(settings.public_url).scheme
         app.config["SESSION_COOKIE_SECURE"] = settings.public_url.startswith("https://")
     if settings.trusted_proxies:
+        # Each proxy adds itself to X-Forwarded-For, but X-Forwarded-Proto and -Host are set, not
+        # added to, by nginx (docs/nginx.conf) and most proxies: the nearest one's values count.
         hops = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    else:
+        app.wsgi_app = UntrustedForwarding(app.wsgi_app)  # type: ignore[method-assign]
     headers.init_app(app)

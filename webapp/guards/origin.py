@@ -77,9 +77,9 @@ def _explain_scheme_mismatch(origin: str, own: str) -> None:
     if mismatch:
         log.warning(
             "refused a call from %s: this app sees itself as %s. Behind a TLS proxy, set "
-            "WEBCALL_PUBLIC_URL to the public address (or WEBCALL_TRUSTED_PROXIES to the "
-            "number of proxies that set X-Forwarded-Proto, with the proxy passing the Host "
-            "header with its port)",
+            "WEBCALL_PUBLIC_URL to the public address, and WEBCALL_TRUSTED_PROXIES to the "
+            "number of proxies in front (for the visitors' own addresses; without the first, "
+            "the nearest proxy must pass X-Forwarded-Proto and the Host header with its port)",
             origin,
             own,
         )

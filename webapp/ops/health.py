@@ -51,7 +51,7 @@ class _Cache:
 @bp.get("/healthz")
 def healthz() -> Response:
     """The process is up and serving requests."""
-    return jsonify(Alive(status="ok").model_dump())
+    return _no_store(jsonify(Alive(status="ok").model_dump()))
 
 
 @bp.get("/readyz")
@@ -62,7 +62,13 @@ def readyz() -> tuple[Response, int]:
     checks: dict[str, Check] = {"config": "ok", **storage_checks(state), **provider_checks(state)}
     ready = all(value == "ok" for value in checks.values())
     answer = Readiness(status="ready" if ready else "not_ready", checks=checks)
-    return jsonify(answer.model_dump()), 200 if ready else 503
+    return _no_store(jsonify(answer.model_dump())), 200 if ready else 503
+
+
+def _no_store(response: Response) -> Response:
+    """A probe's answer is of its moment: no cache or CDN between it and the prober may keep it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def storage_checks(state: AppState) -> dict[str, Check]:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..errors import ProviderBadResponse, ProviderError
@@ -132,6 +132,17 @@ class ProviderSettings(BaseSettings):
             for name, info in type(self).model_fields.items()
             if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("credential")
         }
+
+    @classmethod
+    def credentials_model(cls) -> type[ProviderSettings]:
+        """A model of this provider's credentials alone: which are unset can be said even when
+        another of its variables is refused."""
+        fields: dict[str, Any] = {
+            name: (info.annotation, info)
+            for name, info in cls.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("credential")
+        }
+        return create_model(f"{cls.__name__}Credentials", __base__=ProviderSettings, **fields)
 
     def missing(self) -> list[str]:
         """The credential variables that are unset or empty."""
