@@ -39,13 +39,15 @@ class Tally:
 
 
 @contextlib.asynccontextmanager
-async def listening() -> AsyncIterator[tuple[CallerListener, Hearing]]:
+async def listening(
+    voice: Any = None, on_barge_in: Any = lambda onset: None
+) -> AsyncIterator[tuple[CallerListener, Hearing]]:
     """A listener on a running recogniser process, stopped at the end."""
     listener: CallerListener | None = None
     hearing = Hearing(lambda utterance, text: listener and listener.on_partial(utterance, text))
     await hearing.start()
     try:
-        listener = CallerListener(None, Tally(), QuietVoice(), hearing, lambda onset: None)  # type: ignore[arg-type]
+        listener = CallerListener(None, Tally(), voice or QuietVoice(), hearing, on_barge_in)  # type: ignore[arg-type]
         yield listener, hearing
     finally:
         await hearing.aclose()
@@ -103,6 +105,27 @@ def test_two_turns_in_one_preconnect_buffer_both_get_their_words(tmp_path: Path)
     first, second = asyncio.run(hear_all())
     assert "hello" in first.recognition.text, first
     assert "time" in second.recognition.text, second
+
+
+def test_the_agent_starting_to_talk_while_the_caller_is_mid_turn_is_cut(tmp_path: Path) -> None:
+    """A caller who paused (their turn ended) and went on is mid-turn when the reply to their first
+    words starts: the agent talked over them to its line's end, since only a turn's start cut it."""
+    speech = through_opus_16k("I would like to hear about your product. Tell me more.", tmp_path, 150)
+    voice, cuts = QuietVoice(), []
+    chunk = SAMPLE_RATE // 50  # 20 ms, as frames arrive
+
+    async def hear_all() -> None:
+        async with listening(voice, cuts.append) as (listener, _):
+            half = speech.size // 2
+            for start in range(0, half, chunk):
+                listener.hear(speech[start : start + chunk], time.monotonic())
+            assert listener._taker.in_turn and not cuts
+            voice.speaking = True  # the reply to an earlier turn starts now
+            for start in range(half, speech.size, chunk):
+                listener.hear(speech[start : start + chunk], time.monotonic())
+
+    asyncio.run(hear_all())
+    assert cuts  # (the real voice stops at the first; this one goes on being "speaking")
 
 
 def test_a_blip_of_audio_is_no_words_not_a_crash() -> None:

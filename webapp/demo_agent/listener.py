@@ -187,6 +187,10 @@ class CallerListener:
             if isinstance(event, Started):
                 self._start_turn(event, arrived_at, preconnect)
             elif isinstance(event, Speech):
+                if event.voiced and not preconnect and self._voice.speaking:
+                    # The agent began a line while the caller was mid-turn (a pause, then more
+                    # words): as a barge-in, it stops, or it would talk over them to its end.
+                    self._on_barge_in(arrived_at)
                 self._feed(event.audio)
             elif isinstance(event, Ended):
                 self._end_turn(event)

@@ -53,9 +53,10 @@ class Started:
 
 @dataclass(frozen=True)
 class Speech:
-    """More audio of the turn in progress."""
+    """More audio of the turn in progress; `voiced` when the caller is heard in it (not a pause)."""
 
     audio: np.ndarray
+    voiced: bool = True
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ class TurnTaker:
             self._silent_windows, self._run = 0, []
             self._preroll.clear()
             return [Started(onset, self._position + WINDOW - audio.size, audio)]
-        events: list[Event] = [Speech(window)]
+        events: list[Event] = [Speech(window, voiced=probability >= config.deactivation)]
         if probability >= config.deactivation:
             self._silent_windows = 0
             self._speech_end = self._position + WINDOW
