@@ -3,7 +3,7 @@
 import globals from 'globals';
 
 export default [
-  { ignores: ['static/dist/', 'static/dist.next/', 'static/dist.old/', 'test-artifacts/', '.venv/'] },
+  { ignores: ['static/builds/', 'static/dist*', 'test-artifacts/', '.venv/'] },
   {
     files: ['static/src/**/*.js'],
     languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: globals.browser },

@@ -1,4 +1,5 @@
-// Builds what browsers download into static/dist/, ready to be served as it is:
+// Builds what browsers download into a folder of its own, static/builds/<id>/, then points the
+// link static/dist at it, ready to be served as it is:
 //   - the embed loader at a fixed name (dist/loader/embed.js: its URL sits in customers' pages),
 //   - the call page and the widget as ES modules with code splitting, the stylesheet, every file
 //     named by its content hash (cached for a year, immutable), listed in dist/manifest.json,
@@ -6,16 +7,23 @@
 //     gzip one by zopfli: 3% smaller than zlib's best for clients without brotli, for a few
 //     seconds of build; --watch keeps zlib's),
 //   - source maps beside them, unreferenced: visitors never download them.
+// A build never changes once the link names it, and the link is switched in one step (a new link
+// renamed over the old), so a server running meanwhile keeps serving the build it started with
+// until it is reloaded (webapp/pages/assets.py). The last KEEP builds stay: a reloaded server still
+// serves their hashed files, so a page opened before the deploy still loads its lazy chunks.
 // Usage: node scripts/build-assets.mjs [--watch]
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { gzipAsync } from '@gfx/zopfli';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { basename, dirname, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch, writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 
-const DIST = 'static/dist';
-// Built beside it, then swapped in: a server running meanwhile never finds the folder half-built.
-const STAGE = `${DIST}.next`;
+const DIST = 'static/dist'; // a link to the current build, the one a starting server serves
+const BUILDS = 'static/builds';
+const KEEP = 3; // a server not reloaded keeps its files through KEEP - 1 more builds
 const COMPRESSIBLE = /\.(js|css|svg|json)$/;
 const WATCH = process.argv.includes('--watch');
 const shared = { bundle: true, minify: true, legalComments: 'none', logLevel: 'warning' };
@@ -23,7 +31,6 @@ const shared = { bundle: true, minify: true, legalComments: 'none', logLevel: 'w
 const loader = {
   ...shared,
   entryPoints: { embed: 'static/src/embed/loader.js' },
-  outdir: `${STAGE}/loader`,
   format: 'iife',
   target: 'es2018',
   plugins: [cssAsText(['static/src/embed/'])],
@@ -36,7 +43,6 @@ const app = {
     widget: 'static/src/embed/widget.js',
     'call-style': 'static/css/call.css',
   },
-  outdir: STAGE,
   format: 'esm',
   splitting: true,
   target: 'es2020',
@@ -70,14 +76,15 @@ function cssAsText(folders) {
  * The manifest templates read: for each entry point (by the name templates ask for) its file
  * under dist/ and the chunks it imports at once, which the page preloads (no waterfall).
  */
-function manifest(metafile) {
+function manifest(metafile, outdir) {
   const names = { 'static/src/page.js': 'call.js', 'static/src/embed/widget.js': 'widget.js',
     'static/css/call.css': 'call.css' };
   const entries = {};
   for (const [file, output] of Object.entries(metafile.outputs)) {
     if (output.entryPoint && names[output.entryPoint]) {
-      const preload = output.imports.filter((i) => i.kind === 'import-statement').map((i) => relative(STAGE, i.path));
-      entries[names[output.entryPoint]] = { file: relative(STAGE, file), preload };
+      const preload = output.imports.filter((i) => i.kind === 'import-statement')
+        .map((i) => relative(outdir, i.path));
+      entries[names[output.entryPoint]] = { file: relative(outdir, file), preload };
     }
   }
   return entries;
@@ -102,33 +109,69 @@ async function compress(files) {
   }
 }
 
-async function build() {
-  rmSync(STAGE, { recursive: true, force: true });
+/** A build's folder name: when it was made, then random bytes; names sort by age. */
+function buildId(made = new Date()) {
+  return `${made.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Points DIST at `outdir` in one step: a new link, renamed over the old one. */
+function switchTo(outdir) {
+  const found = lstatSync(DIST, { throwIfNoEntry: false });
+  if (found?.isDirectory()) {
+    // The layout before builds had folders of their own: that folder becomes a kept build.
+    renameSync(DIST, join(BUILDS, buildId(found.mtime)));
+  }
+  const link = `${DIST}.${basename(outdir)}`;
+  symlinkSync(relative(dirname(DIST), outdir), link);
+  renameSync(link, DIST);
+}
+
+/** Removes all but the KEEP newest builds; the current one always stays. */
+function prune(current) {
+  for (const name of readdirSync(BUILDS).sort().slice(0, -KEEP)) {
+    if (join(BUILDS, name) !== current) rmSync(join(BUILDS, name), { recursive: true, force: true });
+  }
+}
+
+/** Builds into `outdir`: the bundles, their compressed copies, then the manifest. */
+async function buildInto(outdir) {
   const [loaded, built] = await Promise.all([
-    esbuild.build({ ...loader, metafile: true }),
-    esbuild.build(app),
+    esbuild.build({ ...loader, outdir: `${outdir}/loader`, metafile: true }),
+    esbuild.build({ ...app, outdir }),
   ]);
   const outputs = [...Object.keys(loaded.metafile.outputs), ...Object.keys(built.metafile.outputs)];
-  const entries = manifest(built.metafile);
-  mkdirSync(dirname(`${STAGE}/manifest.json`), { recursive: true });
-  writeFileSync(`${STAGE}/manifest.json`, `${JSON.stringify(entries, null, 2)}\n`);
   await compress(outputs.filter((file) => !file.endsWith('.map')));
-  const old = `${DIST}.old`;
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(DIST)) renameSync(DIST, old);
-  renameSync(STAGE, DIST);
-  rmSync(old, { recursive: true, force: true });
+  // Last: a build with a manifest is whole (a server serves the kept builds only then).
+  const entries = manifest(built.metafile, outdir);
+  writeFileSync(`${outdir}/manifest.json`, `${JSON.stringify(entries, null, 2)}\n`);
+  return { outputs, entries };
+}
+
+/** A new build in a folder of its own, made the current one once it is whole. */
+async function build() {
+  const outdir = join(BUILDS, buildId());
+  mkdirSync(outdir, { recursive: true });
+  const { outputs, entries } = await buildInto(outdir).catch((error) => {
+    rmSync(outdir, { recursive: true, force: true });
+    throw error;
+  });
+  switchTo(outdir);
+  prune(outdir);
   const sizes = Object.values(entries).map((entry) => basename(entry.file)).join(', ');
-  console.log(`built ${outputs.length} files into ${DIST}/ (${sizes})`);
+  console.log(`built ${outputs.length} files into ${outdir}/, now ${DIST} (${sizes})`);
 }
 
 await build();
 if (WATCH) {
-  // Rebuild everything on any change: the hashes and the manifest move together.
+  // Rebuild everything on any change: the hashes and the manifest move together. One build at a
+  // time: the last change's build is the one left current.
   let pending;
+  let building = Promise.resolve();
   const rebuild = () => {
     clearTimeout(pending);
-    pending = setTimeout(() => build().catch((error) => console.error(error.message)), 100);
+    pending = setTimeout(() => {
+      building = building.then(build).catch((error) => console.error(error.message));
+    }, 100);
   };
   for (const folder of ['static/src', 'static/css']) watch(folder, { recursive: true }, rebuild);
   console.log('watching static/src and static/css');

@@ -5,12 +5,19 @@ writes ``dist/manifest.json``; templates ask :class:`Assets` for the current nam
 files never change, so they are cached for a year as immutable; WhiteNoise picks the brotli
 or gzip copy the build made for each. The embed loader keeps a fixed URL (``/embed.js``, in
 customers' pages) and is revalidated after a few minutes instead.
+
+Each build is a folder of its own under ``static/builds/`` and ``static/dist`` a link to the
+current one. The link is followed once, at start: a build made meanwhile changes nothing this
+process serves (its manifest, files, sizes and ETags stay one build's) until it is reloaded.
+The other builds kept there still serve their hashed files, so a page opened before a deploy
+can load its lazy chunks after it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,7 @@ HASHED = re.compile(r"-[A-Z0-9]{8}\.(js|css|map|svg|woff2)$")  # esbuild's [name
 LOADER_MAX_AGE_S = 300  # customers' pages always get a recent loader
 OTHER_MAX_AGE_S = 60  # any static file not named by its hash
 IMMUTABLE = "public, max-age=31536000, immutable"
+PREFIX = "static/dist/"
 
 
 @dataclass(frozen=True)
@@ -39,8 +47,9 @@ class Assets:
     """The build's manifest: entry names (``call.js``, ``widget.js``, ``call.css``) → files."""
 
     def __init__(self, dist: Path) -> None:
-        self.dist = dist
-        path = dist / "manifest.json"
+        self.dist = dist.resolve()  # this build, whatever the link names later
+        self.kept = kept_builds(dist, self.dist)  # their hashed files are served too
+        path = self.dist / "manifest.json"
         try:
             raw: dict[str, Any] = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -57,6 +66,14 @@ class Assets:
     def preload_urls(self, name: str) -> list[str]:
         """The chunks an entry imports at once: the page preloads them beside it."""
         return [static_url(f"dist/{chunk}") for chunk in self.entries[name].preload]
+
+
+def kept_builds(dist: Path, current: Path) -> tuple[Path, ...]:
+    """The other whole builds (with a manifest) beside the one ``dist`` links to; none for a folder."""
+    if not dist.is_symlink():
+        return ()
+    others = (path for path in current.parent.iterdir() if path != current)
+    return tuple(sorted(path for path in others if (path / "manifest.json").is_file()))
 
 
 def static_url(filename: str, *, external: bool = False) -> str:
@@ -89,13 +106,18 @@ def init_app(app: Flask, assets: Assets) -> None:
     dist = assets.dist
     static = WhiteNoise(
         app.wsgi_app,
-        root=str(dist),
-        prefix="static/dist/",
         autorefresh=app.debug,
         max_age=OTHER_MAX_AGE_S,
         immutable_file_test=_is_immutable,
         add_headers_function=_public_headers,
     )
+    if not app.debug:  # (autorefresh looks files up per request, in the current build only)
+        for build in assets.kept:
+            with suppress(FileNotFoundError):  # removed by a build meanwhile (it keeps the last few)
+                static.add_files(str(build), prefix=PREFIX)
+        # Only their hashed files: any other name (manifest.json, maps) is the current build's.
+        static.files = {url: file for url, file in static.files.items() if HASHED.search(url)}
+    static.add_files(str(dist), prefix=PREFIX)  # last: its files win
     # The loader alone at the site root; a separate instance for its own short lifetime.
     app.wsgi_app = WhiteNoise(  # type: ignore[method-assign]
         static, root=str(dist / "loader"), prefix="/", max_age=LOADER_MAX_AGE_S, autorefresh=app.debug,
