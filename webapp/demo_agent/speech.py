@@ -109,4 +109,6 @@ async def synthesize(text: str) -> np.ndarray:
     except (TimeoutError, OSError, SpeechError) as exc:
         logger.warning("speech synthesis failed (%s); playing a chime instead", exc)
         return chime()
-    return resample(samples, rate)
+    # Off the event loop, which every call of this process shares: a long line's resampling
+    # took up to a third of a second on a busy machine, and held up every call's audio.
+    return await asyncio.to_thread(resample, samples, rate)
