@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 from pydantic import AfterValidator, Field, SecretStr, create_model
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..errors import ProviderBadResponse, ProviderError
@@ -103,6 +104,11 @@ def credential(env_var: str) -> Any:
     return Field(None, validation_alias=env_var, json_schema_extra={"credential": True})
 
 
+def _is_credential(field: FieldInfo) -> bool:
+    """Whether a settings field was declared with `credential`."""
+    return isinstance(field.json_schema_extra, dict) and bool(field.json_schema_extra.get("credential"))
+
+
 def base_url(env_var: str, default: str | None) -> Any:
     """Where the provider's API lives; ``env_var`` overrides it (staging, tests)."""
     return Field(default, validation_alias=env_var)
@@ -127,20 +133,15 @@ class ProviderSettings(BaseSettings):
 
     def credential_vars(self) -> dict[str, str]:
         """Field name → environment variable, for every credential this provider needs."""
-        return {
-            name: str(info.validation_alias)
-            for name, info in type(self).model_fields.items()
-            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("credential")
-        }
+        fields = type(self).model_fields.items()
+        return {name: str(info.validation_alias) for name, info in fields if _is_credential(info)}
 
     @classmethod
     def credentials_model(cls) -> type[ProviderSettings]:
         """A model of this provider's credentials alone: which are unset can be said even when
         another of its variables is refused."""
         fields: dict[str, Any] = {
-            name: (info.annotation, info)
-            for name, info in cls.model_fields.items()
-            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("credential")
+            name: (info.annotation, info) for name, info in cls.model_fields.items() if _is_credential(info)
         }
         return create_model(f"{cls.__name__}Credentials", __base__=ProviderSettings, **fields)
 
