@@ -220,3 +220,32 @@ def test_a_chat_message_that_goes_on_is_answered_from_its_start(livekit_server: 
     answer, log = run_async(asyncio.wait_for(endless_chat(livekit_server, demo_agent), 80))
     assert answer.split() == ["I", "heard:"] + ["pineapple"] * (MAX_CHAT_CHARS // len("pineapple ")), answer
     assert f"{MAX_CHAT_READ} characters read" in log, log[-2000:]
+
+
+async def rejoin(server: Any, directory: Path) -> tuple[list[str], str]:
+    """The caller's connection taken over by a new one under the same identity, as a browser's
+    full reconnect does after a lost network: the new one asks the time."""
+    room, first, second = f"demo-test-{uuid.uuid4().hex[:8]}", Caller(), Caller()
+    try:
+        await first.join(server, room, "caller-rey", {"greeting": "Hi."})
+        await first.until(lambda: first.agent_said("Hi."), 25, "the greeting")
+        await first.until(first.done_talking, 20, "the greeting's end")
+        assert first.agent is not None
+        agent = first.agent.identity
+        await second.join(server, room, "caller-rey", {"greeting": "Hi."})
+        second.agent = second.room.remote_participants.get(agent)  # there before this connection
+        second.speech.append(espeak_samples("What time is it?", directory))
+        await second.until(lambda: second.agent_said("It's"), 40, "the time, told to the new connection")
+        return list(await participants(server, room)), agent
+    finally:
+        await second.leave()
+        await first.leave()
+
+
+def test_a_caller_who_reconnects_under_the_same_identity_keeps_the_agent(
+    livekit_server: Any, demo_agent: Any, tmp_path: Path
+) -> None:
+    """A lost connection is not a hang-up: the agent ended the call as the old connection went,
+    so a page's full reconnect found no agent. It waits for the caller (hung up: it leaves)."""
+    present, agent = run_async(asyncio.wait_for(rejoin(livekit_server, tmp_path), 90))
+    assert agent in present and "caller-rey" in present, present

@@ -37,6 +37,15 @@ TOPIC_CHAT = "lk.chat"  # text the caller types (livekit-client's sendText topic
 # not held in memory whole.
 MAX_CHAT_READ = 16 * MAX_CHAT_CHARS
 PRECONNECT_FEATURE = AudioTrackFeature.TF_PRECONNECT_BUFFER
+# How a caller who hung up leaves (livekit-agents' own list): any other way (a lost connection, a
+# newer connection of theirs taking over) the caller's client may join again, as a full reconnect
+# does, and is waited for this long.
+HUNG_UP = (
+    rtc.DisconnectReason.CLIENT_INITIATED,
+    rtc.DisconnectReason.ROOM_DELETED,
+    rtc.DisconnectReason.USER_REJECTED,
+)
+REJOIN_WAIT_S = 15.0
 
 
 def is_caller(participant: rtc.RemoteParticipant) -> bool:
@@ -60,8 +69,10 @@ class Call:
         self._listener: CallerListener | None = None
         self._conversation: Conversation | None = None
         self._listening_to: str | None = None  # sid of the caller track being heard
+        self._listening: asyncio.Task[None] | None = None  # hearing it
         self._watching: dict[str, asyncio.Task[None]] = {}  # caller video tracks, by sid
         self._status: CallStatus | None = None
+        self._away: asyncio.TimerHandle | None = None  # the caller's connection was lost
         self.media = media_from_metadata(ctx.job.metadata)
         self.end_reason = "call ended"
 
@@ -98,6 +109,8 @@ class Call:
             await self._set_up(status, voice, hearing, avatar)
             await self._ended.wait()
         finally:
+            if self._away is not None:
+                self._away.cancel()
             await self._cancel_tasks()
             await hearing.aclose()  # first: a failure below must not leave the process running
             await self._preconnect.aclose()
@@ -127,9 +140,7 @@ class Call:
             self._register_turn_methods(self._listener)
         conversation = Conversation(local, status, voice, self._listener.turns, self.stop)
         self._conversation = conversation
-        self._room.register_text_stream_handler(
-            TOPIC_CHAT, lambda reader, sender: self._spawn(self._answer_chat(conversation, reader, sender))
-        )
+        self._room.register_text_stream_handler(TOPIC_CHAT, self._on_chat)
         self._spawn(self._talk(conversation))
         if (max_call_s := max_call_s_from_metadata(self._ctx.job.metadata)) is not None:
             self._spawn(conversation.keep_time(max_call_s))
@@ -203,6 +214,11 @@ class Call:
             logger.info("audio with caller %s is not flowing both ways yet; greeting anyway", caller.identity)
         await conversation.run(greeting_from_metadata(self._ctx.job.metadata))
 
+    def _on_chat(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        """A message typed in the chat: answered in a task of its own."""
+        if self._conversation is not None:
+            self._spawn(self._answer_chat(self._conversation, reader, sender))
+
     async def _answer_chat(
         self, conversation: Conversation, reader: rtc.TextStreamReader, sender: str
     ) -> None:
@@ -230,7 +246,7 @@ class Call:
         logger.info("chat from %s: %d characters%s", sender, len(text), cut)
         await conversation.answer_chat(text)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run `coro` for the life of the call; a crash in it ends the call."""
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -243,12 +259,20 @@ class Call:
                 self.stop(f"internal error: {exc}")
 
         task.add_done_callback(done)
+        return task
 
     def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
-        """Take the first non-agent participant as the caller."""
+        """Take the first non-agent participant as the caller; the caller again, back after a
+        lost connection."""
         if is_caller(participant) and not self._caller_found.done():
             logger.info("caller %s joined", participant.identity)
             self._caller_found.set_result(participant)
+            self._take_tracks(participant)
+        elif self.caller is not None and participant.identity == self.caller.identity:
+            logger.info("caller %s joined again", participant.identity)
+            if self._away is not None:
+                self._away.cancel()
+                self._away = None
             self._take_tracks(participant)
 
     def _take_tracks(self, participant: rtc.RemoteParticipant) -> None:
@@ -258,9 +282,25 @@ class Call:
                 self._on_track_subscribed(publication.track, publication, participant)
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
-        """End the call when the caller leaves."""
-        if self.caller is not None and participant.identity == self.caller.identity:
+        """End the call when the caller hangs up, or is not back `REJOIN_WAIT_S` after a lost
+        connection (a browser's full reconnect joins again under the same identity)."""
+        if self.caller is None or participant.identity != self.caller.identity:
+            return
+        now = self._room.remote_participants.get(participant.identity)
+        if now is not None and now.sid != participant.sid:  # a newer connection of theirs took over
+            return
+        reason = participant.disconnect_reason
+        if reason in HUNG_UP:
             self.stop(f"caller {participant.identity} left")
+            return
+        if self._listening is not None:  # its track is gone: the next connection's is heard
+            self._listening.cancel()
+            self._listening_to = None
+        why = rtc.DisconnectReason.Name(reason or rtc.DisconnectReason.UNKNOWN_REASON)
+        logger.info("caller %s lost (%s): waiting %.0f s for them", participant.identity, why, REJOIN_WAIT_S)
+        if self._away is None:
+            gone = f"caller {participant.identity} left (lost, not back in {REJOIN_WAIT_S:.0f} s)"
+            self._away = asyncio.get_running_loop().call_later(REJOIN_WAIT_S, self.stop, gone)
 
     def _on_track_subscribed(
         self,
@@ -294,7 +334,9 @@ class Call:
         # livekit-client marks a track whose first audio was recorded before we joined
         announced = PRECONNECT_FEATURE in publication.audio_features
         preconnect = self._preconnect.buffer_for(publication.sid) if announced else None
-        self._spawn(self._listen(self._listener, track, publication.sid, participant.identity, preconnect))
+        self._listening = self._spawn(
+            self._listen(self._listener, track, publication.sid, participant, preconnect)
+        )
 
     def _on_track_unsubscribed(
         self,
@@ -312,11 +354,16 @@ class Call:
         listener: CallerListener,
         track: rtc.Track,
         track_sid: str,
-        identity: str,
+        participant: rtc.RemoteParticipant,
         preconnect: asyncio.Future[PreconnectAudio] | None,
     ) -> None:
-        """Hear `track` until it ends, then let another caller track take its place."""
+        """Hear `track` until it ends, then let another caller track take its place: one of a
+        connection of the caller's that joined again meanwhile, if one is there already."""
         try:
-            await listener.listen(track, track_sid, identity, preconnect)
+            await listener.listen(track, track_sid, participant.identity, preconnect)
         finally:
-            self._listening_to = None
+            if self._listening_to == track_sid:
+                self._listening_to = None
+            again = self._room.remote_participants.get(participant.identity)
+            if again is not None and again.sid != participant.sid and not self._ended.is_set():
+                self._take_tracks(again)
