@@ -59,8 +59,16 @@ def tab(chromium: Browser, served: tuple[Flask, str]) -> Iterator[Page]:
 
 
 def poll_now(tab: Page) -> None:
-    """Make the page poll now (as it does when its tab is shown again), not in up to 5 s."""
+    """Make the page poll now (as it does when its tab is shown again), not in up to 5 s; a no-op
+    while one of its own polls is under way."""
     tab.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+
+
+def next_poll(tab: Page) -> None:
+    """A poll sent from now on: at once, or (one of the page's own under way, sent before the
+    test's route) the next one due, within 5 s."""
+    with tab.expect_request(lambda request: request.url.endswith("/admin/live.json"), timeout=12_000):
+        poll_now(tab)
 
 
 def sign_out_elsewhere(tab: Page, app: Flask) -> None:
@@ -84,7 +92,7 @@ def test_signed_out_the_count_leads_to_sign_in_and_back_to_the_same_list(
     server_sends = app.test_client().get(here).headers["Location"]
     assert server_sends == "/admin/login?next=%2Fadmin%3Fstatus%3Dcompleted%26q%3Dpro%2Bplan"
     sign_out_elsewhere(tab, app)
-    poll_now(tab)
+    next_poll(tab)
     expect(tab).to_have_url(url + server_sends)
     tab.locator("#password").fill(PASSWORD)
     tab.keyboard.press("Enter")
@@ -98,17 +106,17 @@ def test_a_failed_poll_makes_the_count_unknown_until_one_succeeds(
     """A 503 or a network error left the last count on screen for ever, however wrong it became."""
     live = tab.locator(".admin-live")
     tab.route(LIVE, lambda route: route.fulfill(status=503, json={"error": {"code": "call_log_unavailable"}}))
-    poll_now(tab)
+    next_poll(tab)
     expect(live).to_have_text(UNKNOWN)
     assert live.get_attribute("data-live-count") == ""  # as the server renders an unknown count
     tab.unroute(LIVE)
     tab.route(LIVE, lambda route: route.abort("internetdisconnected"))
     post(served[0], {"agent": "support"})
-    poll_now(tab)
+    next_poll(tab)
     tab.wait_for_timeout(500)
     expect(live).to_have_text(UNKNOWN)
     tab.unroute(LIVE)
-    poll_now(tab)
+    next_poll(tab)
     expect(live).to_have_text("1 call in progress")
 
 
@@ -128,7 +136,7 @@ def test_one_poll_at_a_time_and_none_for_ever(tab: Page) -> None:
     assert len(held) == 1, "a poll started while another was under way"
     expect(tab.locator(".admin-live")).to_have_text(UNKNOWN, timeout=6000)  # given up after 4 s
     tab.unroute(LIVE)
-    poll_now(tab)
+    next_poll(tab)
     expect(tab.locator(".admin-live")).to_have_text("No calls in progress")
 
 
