@@ -18,7 +18,7 @@ import pytest
 
 from tests.demo_agent.test_understanding import through_opus_16k
 from webapp.demo_agent import hearing as hearing_module
-from webapp.demo_agent.hearing import RECOGNIZER_SCRIPT, Hearing
+from webapp.demo_agent.hearing import RECOGNIZER_SCRIPT, Hearing, RecognizerError
 from webapp.demo_agent.intents import domain_corpus
 from webapp.demo_agent.listener import CallerListener, CallerTurn
 from webapp.demo_agent.recognizer import SpeechRecognizer
@@ -195,3 +195,63 @@ def test_a_recogniser_that_keeps_dying_is_given_up_and_the_call_goes_on(
     assert running == set()
     assert turn.text == "" and turn.speech_s > 1, turn
     assert [r.levelno for r in caplog.records if "died" in r.getMessage()] == [logging.WARNING, logging.ERROR]
+
+
+def test_a_recogniser_behind_the_audio_is_waited_for_while_it_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audio sent faster than the recogniser hears it (a loaded machine; 20 s of a held push-to-talk
+    at once): its words were given up FINAL_TIMEOUT_S after the utterance's end while the process
+    was still at work on it (a clean CI run lost a 20 s turn so). The wait counts from its last
+    answer: here about 4 s of work, interim results all along, against a 2.5 s wait."""
+    monkeypatch.setattr(hearing_module, "FINAL_TIMEOUT_S", 2.5)
+    phrase = through_opus_16k("I would like to hear about your product.", tmp_path, 150)
+    audio = np.tile(phrase, int(20 * SAMPLE_RATE / phrase.size) + 1)[: 20 * SAMPLE_RATE]
+    partials: list[str] = []
+
+    async def send_at_once() -> tuple[str, float]:
+        hearing = Hearing(lambda utterance, text: partials.append(text))
+        await hearing.start()
+        try:
+            await hearing.wait_ready()
+            utterance = hearing.begin()
+            for start in range(0, audio.size, SAMPLE_RATE // 10):
+                hearing.feed(audio[start : start + SAMPLE_RATE // 10].tobytes())
+            ended = time.monotonic()
+            recognition = await hearing.finish(utterance)
+            return recognition.text, time.monotonic() - ended
+        finally:
+            await hearing.aclose()
+
+    text, waited_s = asyncio.run(send_at_once())
+    assert waited_s > hearing_module.FINAL_TIMEOUT_S, f"done in {waited_s:.1f} s: this proves nothing here"
+    assert text.count("product") >= 5 and len(partials) > 10, (text, partials)
+
+
+def test_a_recogniser_that_stops_answering_is_given_up_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that hangs (stopped here) still ends the wait FINAL_TIMEOUT_S after its last answer."""
+    monkeypatch.setattr(hearing_module, "FINAL_TIMEOUT_S", 1.0)
+    ask = through_opus_16k("What time is it?", tmp_path, 150)
+
+    async def hang_then_wait() -> float:
+        hearing = Hearing(lambda utterance, text: None)
+        await hearing.start()
+        try:
+            await hearing.wait_ready()
+            (pid,) = recogniser_pids()
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                utterance = hearing.begin()
+                hearing.feed(ask.tobytes())
+                started = time.monotonic()
+                with pytest.raises(RecognizerError, match="did not answer in time"):
+                    await hearing.finish(utterance)
+                return time.monotonic() - started
+            finally:
+                os.kill(pid, signal.SIGCONT)
+        finally:
+            await hearing.aclose()
+
+    assert 0.9 < asyncio.run(hang_then_wait()) < 3.0

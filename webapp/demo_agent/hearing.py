@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 RECOGNIZER_SCRIPT = Path(recognizer.__file__)
 START_TIMEOUT_S = 30.0  # loading two acoustic models on a busy 2-core machine
-FINAL_TIMEOUT_S = 10.0
+FINAL_TIMEOUT_S = 10.0  # of silence from the recogniser: one still at work on a backlog is waited for
 MAX_RESTARTS = 3  # a recogniser that dies more often in one call is given up on
 RESTART_BACKOFF_S = 0.5  # the wait before the first restart; doubled before each next one
 
@@ -49,6 +49,7 @@ class Hearing:
         self._next_id = 0
         self._first_id = 1  # the first utterance the running process heard begin
         self._closing = False
+        self._answered_at = 0.0  # the event loop's time of the process's last answer of any kind
         self.unknown_words: list[str] = []
 
     async def start(self) -> None:
@@ -107,13 +108,23 @@ class Hearing:
         return final
 
     async def words(self, utterance: int, final: asyncio.Future[Recognition]) -> Recognition:
-        """Wait for the words of an utterance `end` ended."""
+        """Wait for the words of an utterance `end` ended.
+
+        As long as the process keeps answering (interim results as it works through audio sent
+        faster than it hears it: a loaded machine, a long turn sent at once); it is given up on
+        after FINAL_TIMEOUT_S without a word from it.
+        """
+        loop = asyncio.get_running_loop()
         try:
             if not final.done():  # (one whose process died has failed: no wait for the next)
                 await self.wait_ready()  # a turn can end before the models are loaded (pre-connect audio)
-            return await asyncio.wait_for(final, FINAL_TIMEOUT_S)
-        except TimeoutError as exc:
-            raise RecognizerError("the recogniser did not answer in time") from exc
+            waiting_since = loop.time()
+            while True:
+                deadline = max(waiting_since, self._answered_at) + FINAL_TIMEOUT_S
+                if (left_s := deadline - loop.time()) <= 0:
+                    raise RecognizerError("the recogniser did not answer in time")
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(asyncio.shield(final), left_s)
         finally:
             self._finals.pop(utterance, None)
             final.cancel()  # (a no-op once it has its words)
@@ -200,6 +211,7 @@ class Hearing:
         process = self._process
         assert process is not None and process.stdout is not None
         while (line := await process.stdout.readline()).endswith(b"\n"):  # (not a line cut by its death)
+            self._answered_at = asyncio.get_running_loop().time()
             message = json.loads(line)
             if "ready" in message:
                 self.unknown_words = list(message.get("unknown_words", []))
