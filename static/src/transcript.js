@@ -22,7 +22,11 @@ export class Transcript {
     this.words = new WeakMap(); // line → its text, without the interrupted mark
     this.behind = false;
     this.atNewest = true; // where the reader was at the list's last scroll
+    this.size = ''; // the list's size the last time the resize observer saw it
     this.scrolled = () => {
+      // A scroll from before a resize the observer has not seen yet (a line's own scroll as the
+      // list shrank) was measured at the new size: the observer decides with the old answer.
+      if (sizeOf(list) !== this.size) return;
       this.atNewest = this.following();
       if (this.behind && this.atNewest) this.setBehind(false);
     };
@@ -30,6 +34,7 @@ export class Transcript {
     // A list cut shorter (a smaller window, a phone's keyboard opening for the chat) keeps its
     // scrollTop, which leaves the newest lines below: a reader who was there stays there.
     this.resized = new ResizeObserver(() => {
+      this.size = sizeOf(list);
       if (this.atNewest) list.scrollTop = list.scrollHeight;
     });
     this.resized.observe(list);
@@ -144,6 +149,11 @@ export class Transcript {
     this.lines.get(segmentId)?.remove();
     this.lines.delete(segmentId);
   }
+}
+
+/** A list's visible size, to compare. */
+function sizeOf(list) {
+  return `${list.clientWidth}x${list.clientHeight}`;
 }
 
 /** The mark after an agent's line the caller talked over. */

@@ -210,15 +210,19 @@ def test_a_call_from_start_to_transcript(
 
     # Auto-scroll stops when the reader scrolls up, and "Latest" takes them back down.
     # Room for 2 lines: a reader at the newest line stays there (the list keeps its scrollTop when
-    # it shrinks, and a line arriving then found the reader "scrolled up").
-    page.evaluate(SHRINK_TRANSCRIPT)
+    # it shrinks, and a line arriving then found the reader "scrolled up"). The caller's own line
+    # always scrolls into view, and one sent as the list shrinks (in one task: its scroll event
+    # came after the shrink and before the list's resize was seen, and read as the reader's) too.
+    page.fill("#chat-input", "Second message")
+    page.evaluate(f"document.getElementById('chat').requestSubmit(); {SHRINK_TRANSCRIPT}")
     wait_for_js(page, f"() => {FROM_BOTTOM_PX} < 48")
     expect(page.locator("#transcript-latest")).to_be_hidden()
-    page.fill("#chat-input", "Second message")
-    page.locator("#chat-input").press("Enter")  # the caller's own line always scrolls into view
+    expect(page.locator("#transcript li", has_text="I heard: Second message")).to_be_attached(timeout=30_000)
+    page.fill("#chat-input", "Third message")
+    page.locator("#chat-input").press("Enter")
     assert page.evaluate(FROM_BOTTOM_PX) < 48
     page.evaluate("document.getElementById('transcript').scrollTop = 0")  # the reader scrolls up
-    expect(page.locator("#transcript li", has_text="I heard: Second message")).to_be_attached(timeout=30_000)
+    expect(page.locator("#transcript li", has_text="I heard: Third message")).to_be_attached(timeout=30_000)
     assert page.evaluate(FROM_BOTTOM_PX) > 100  # the reader stays where they were
     expect(page.locator("#transcript-latest")).to_be_visible()
     page.click("#transcript-latest")
