@@ -183,7 +183,8 @@ class RoomReaper:
             if why:
                 deleted = self.delete_room(room, why)
                 with self.wake:
-                    watch.ended = (watch.ended or now) if deleted else watch.ended
+                    if deleted:
+                        watch.ended = watch.ended or now
                     when = now + (self.check_every_s if deleted else self.retry_s)
             with self.wake:
                 if self.watches.get(room) is not watch:
