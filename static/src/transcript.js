@@ -22,11 +22,15 @@ export class Transcript {
     this.words = new WeakMap(); // line → its text, without the interrupted mark
     this.behind = false;
     this.atNewest = true; // where the reader was at the list's last scroll
-    this.size = ''; // the list's size the last time the resize observer saw it
+    this.size = ''; // the list's size at the last scroll or resize seen
     this.scrolled = () => {
-      // A scroll from before a resize the observer has not seen yet (a line's own scroll as the
-      // list shrank) was measured at the new size: the observer decides with the old answer.
-      if (sizeOf(list) !== this.size) return;
+      // A scroll measured at a size not seen before (a line's own scroll as the list shrank,
+      // before the resize observer ran) is no sign of the reader: the observer decides.
+      const size = sizeOf(list);
+      if (size !== this.size) {
+        this.size = size;
+        return;
+      }
       this.atNewest = this.following();
       if (this.behind && this.atNewest) this.setBehind(false);
     };
