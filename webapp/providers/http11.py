@@ -13,6 +13,7 @@ Under gevent the sockets are gevent's, like everything else in the worker.
 
 from __future__ import annotations
 
+import functools
 import re
 import select
 import socket
@@ -118,6 +119,13 @@ class _Reader:
         return b"content-length" not in names and b"transfer-encoding" not in names
 
 
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CAs, verified), made once a process: reading the
+    CAs takes 50 ms, and a context serves any number of connections from any thread."""
+    return httpx.create_ssl_context()
+
+
 class HTTP11Transport(httpx.BaseTransport):
     """Sends each request on a connection of its own, kept alive for the next one.
 
@@ -134,7 +142,7 @@ class HTTP11Transport(httpx.BaseTransport):
     def __init__(
         self, *, tls: ssl.SSLContext | None = None, idle: int = 256, keepalive_s: float = 5.0
     ) -> None:
-        self.tls = tls or httpx.create_ssl_context()  # httpx's default: certifi's CAs, verified
+        self.tls = tls or default_tls()
         self.idle = idle
         self.keepalive_s = keepalive_s
         self.free: dict[Origin, deque[tuple[socket.socket, float]]] = {}
