@@ -22,7 +22,15 @@ from tests.fakes import (
     create_unleashx_app,
     create_zudu_app,
 )
-from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, OfflineLiveKit, build_app, fake_state, provider_env
+from tests.support.apps import (
+    FAKE_AGENT_IDS,
+    FAKE_KEYS,
+    OfflineLiveKit,
+    build_app,
+    fake_state,
+    migrated_sqlite_call_log,
+    provider_env,
+)
 from tests.support.processes import ROOT
 from tests.support.services import postgres, redis_url  # noqa: F401  (fixtures for every test)
 
@@ -42,6 +50,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'calls.db'}"
     return str(request.getfixturevalue("postgres").create_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def call_log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A call log at the latest revision with no calls in it: SQLite, then PostgreSQL (copies
+    of one migrated once a run; tests/history/test_migrations.py migrates ``database_url``)."""
+    if request.param == "sqlite":
+        (tmp_path / "calls.db").write_bytes(migrated_sqlite_call_log())
+        return f"sqlite:///{tmp_path / 'calls.db'}"
+    return str(request.getfixturevalue("postgres").create_database(migrated=True))
 
 
 def _provider_fixture(kind: str, create: Any, **state_fields: Any) -> Any:

@@ -91,9 +91,9 @@ def admin_app(make_app: Callable[..., Flask]) -> Callable[..., Flask]:
 
 
 @pytest.fixture
-def app(admin_app: Callable[..., Flask], database_url: str) -> tuple[Flask, dict[str, str]]:
+def app(admin_app: Callable[..., Flask], call_log_url: str) -> tuple[Flask, dict[str, str]]:
     """The admin app on SQLite, then PostgreSQL, with the seeded calls."""
-    app = admin_app(WEBCALL_DATABASE_URL=database_url)
+    app = admin_app(WEBCALL_DATABASE_URL=call_log_url)
     return app, seed(app_state_of(app).history)
 
 

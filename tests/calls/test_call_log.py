@@ -51,9 +51,9 @@ def records(app: Flask) -> list[CallRecord]:
 
 
 @pytest.fixture
-def app(make_app: MakeApp, database_url: str) -> Flask:
+def app(make_app: MakeApp, call_log_url: str) -> Flask:
     """The app with its call log on SQLite, then on PostgreSQL."""
-    return make_app(WEBCALL_DATABASE_URL=database_url)
+    return make_app(WEBCALL_DATABASE_URL=call_log_url)
 
 
 def test_a_created_call_is_recorded_with_the_providers_id(app: Flask) -> None:

@@ -75,7 +75,7 @@ def admin_server(ravan: Any, tmp_path: Path) -> Iterator[tuple[AppServer, dict[s
     (tmp_path / "agents.toml").write_text(AGENTS)
     app = start_app_server(env, tmp_path / "logs", agents_toml=AGENTS)
     yield app, env
-    app.process.stop()
+    app.stop_now()  # the page may still hold connections
 
 
 def place_calls(app: AppServer, ravan: Any) -> str:

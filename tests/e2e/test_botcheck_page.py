@@ -48,7 +48,7 @@ def checked_app(livekit: LiveKitServer, turnstile: FakeTurnstile, tmp_path: Path
     try:
         yield app
     finally:
-        app.process.stop()
+        app.stop_now()  # the page may still hold connections
         turnstile.server.stop()
 
 

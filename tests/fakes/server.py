@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import selectors
+import socket
 import threading
 from types import TracebackType
 
@@ -29,6 +31,7 @@ class FakeServer:
         self.port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._waker: socket.socket | None = None
 
     @property
     def url(self) -> str:
@@ -44,22 +47,19 @@ class FakeServer:
         server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler)
         server.socket.listen(_LISTEN_BACKLOG)  # re-listen to raise the accept backlog
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._waker, woken = socket.socketpair()
+        self._thread = threading.Thread(target=_serve, args=(server, woken), daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port."""
-        if self._server is None:
+        if self._server is None or self._waker is None or self._thread is None:
             return
-        self._server.shutdown()
+        self._waker.close()  # the serving thread wakes at once (no poll interval to wait out)
+        self._thread.join(timeout=5)
         self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+        self._server = self._thread = self._waker = None
 
     def __enter__(self) -> FakeServer:
         """Start serving."""
@@ -73,3 +73,16 @@ class FakeServer:
     ) -> None:
         """Stop serving."""
         self.stop()
+
+
+def _serve(server: BaseWSGIServer, woken: socket.socket) -> None:
+    """Answer ``server``'s connections until ``woken``'s other end is closed.
+
+    socketserver's ``serve_forever`` looks for a stop request between polls, so every stop
+    waited up to a poll interval; a test suite stops thousands of fakes.
+    """
+    with woken, selectors.DefaultSelector() as selector:
+        selector.register(server.socket, selectors.EVENT_READ)
+        selector.register(woken, selectors.EVENT_READ)
+        while all(key.fileobj is not woken for key, _ in selector.select()):
+            server.handle_request()

@@ -51,8 +51,8 @@ def set_reachable(postgres: PostgresServer, url: str, reachable: bool) -> None:
 
 @pytest.fixture
 def call_log(postgres: PostgresServer) -> str:
-    """A fresh database on the real PostgreSQL; its URL."""
-    return postgres.create_database()
+    """A call log on the real PostgreSQL, at the latest revision; its URL."""
+    return postgres.create_database(migrated=True)
 
 
 @pytest.fixture

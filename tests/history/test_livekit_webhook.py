@@ -97,9 +97,9 @@ def at(seconds: float) -> datetime:
 
 
 def test_the_caller_joining_and_leaving_and_the_room_closing_end_the_call_once(
-    make_app: MakeApp, database_url: str
+    make_app: MakeApp, call_log_url: str
 ) -> None:
-    app = make_app(WEBCALL_DATABASE_URL=database_url)
+    app = make_app(WEBCALL_DATABASE_URL=call_log_url)
     room = placed(app)
     live = app_state_of(app).history.count_live
 

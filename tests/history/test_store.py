@@ -21,10 +21,9 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[CallStore]:
+def store(call_log_url: str) -> Iterator[CallStore]:
     """A migrated, empty call log."""
-    store = CallStore(database_url)
-    store.migrate()
+    store = CallStore(call_log_url)
     yield store
     store.close()
 

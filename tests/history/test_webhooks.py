@@ -50,9 +50,9 @@ class Served:
 
 
 @pytest.fixture
-def served(make_app: MakeApp, ravan: Any, database_url: str) -> Iterator[Served]:
+def served(make_app: MakeApp, ravan: Any, call_log_url: str) -> Iterator[Served]:
     """The app with webhooks on, on SQLite and on PostgreSQL."""
-    app = make_app(WEBCALL_WEBHOOK_TOKEN=TOKEN, RAVAN_ORG_ID=ORG, WEBCALL_DATABASE_URL=database_url)
+    app = make_app(WEBCALL_WEBHOOK_TOKEN=TOKEN, RAVAN_ORG_ID=ORG, WEBCALL_DATABASE_URL=call_log_url)
     served = Served(app, ravan[1])
     yield served
     served.server.stop()

@@ -66,10 +66,10 @@ ODD_IDS = ["%00", "wc_%00", "wc_" + "x" * 5000, "%ED%A0%80", "%FF"]
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], database_url: str) -> Flask:
+def app(make_app: Callable[..., Flask], call_log_url: str) -> Flask:
     """Every part on: web and phone agents, the admin view and API, a call log with calls."""
     app = make_app(WEBCALL_ADMIN_PASSWORD=PASSWORD, WEBCALL_ADMIN_TOKEN=TOKEN, WEBCALL_SECRET_KEY=SECRET_KEY,
-                   WEBCALL_DATABASE_URL=database_url)  # fmt: skip
+                   WEBCALL_DATABASE_URL=call_log_url)  # fmt: skip
     seed(app_state_of(app).history)
     return app
 

@@ -10,12 +10,14 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+
+from webapp.history.store import CallStore
 
 from .processes import Process, free_port, start, wait_until
 
@@ -101,12 +103,27 @@ class PostgresServer:
         """A ``postgresql://`` URL for ``database`` (trust authentication on loopback)."""
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new, empty database; its URL."""
+    migrated_template: str | None = field(default=None, init=False)
+
+    def create_database(self, *, migrated: bool = False) -> str:
+        """A new database, its URL: empty, or with the call log's tables at the latest revision
+        (copied from a database migrated once a run: migrating takes 170 ms, copying no longer
+        than creating)."""
         name = f"t_{uuid.uuid4().hex[:12]}"
+        template = f' TEMPLATE "{self._migrated_template()}"' if migrated else ""
         with psycopg.connect(self.url(), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"{template}')
         return self.url(name)
+
+    def _migrated_template(self) -> str:
+        """The database ``create_database(migrated=True)`` copies (nobody connects to it after)."""
+        if self.migrated_template is None:
+            url = self.create_database()
+            store = CallStore(url)
+            store.migrate()
+            store.close()
+            self.migrated_template = url.rsplit("/", 1)[1]
+        return self.migrated_template
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then remove the cluster."""
