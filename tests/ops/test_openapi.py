@@ -94,6 +94,16 @@ def test_document_is_valid_openapi_3_1_served_as_json() -> None:
     validate(document)
 
 
+def test_document_is_revalidated_by_its_etag() -> None:
+    client = build_app().test_client()
+    first = client.get("/openapi.json")
+    assert first.headers["Cache-Control"] == "no-cache" and first.headers["ETag"]
+    again = client.get("/openapi.json", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    changed = client.get("/openapi.json", headers={"If-None-Match": '"an-older-document"'})
+    assert changed.status_code == 200 and changed.get_json() == first.get_json()
+
+
 def test_document_is_generated_from_the_models_and_the_error_list() -> None:
     schemas = document()["components"]["schemas"]
     body = schemas["CallBody"]

@@ -13,7 +13,7 @@ from functools import cache
 from importlib.metadata import version
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
@@ -305,5 +305,9 @@ def document() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
-    """The API description, for client generators and the contract tests."""
-    return jsonify(document())
+    """The API description, for client generators and the contract tests: a client keeps it and
+    asks each time whether it changed (a deploy may change it), answered 304 when it has not."""
+    response = jsonify(document())
+    response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    return response.make_conditional(request)
