@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from livekit import api
 
 from tests.demo_agent.caller import (
     Caller,
@@ -23,7 +24,7 @@ from tests.demo_agent.caller import (
     words_of,
 )
 from tests.support.aio import run_async
-from webapp.demo_agent.call import MAX_CHAT_READ
+from webapp.demo_agent.call import MAX_CHAT_READ, REJOIN_WAIT_S
 from webapp.demo_agent.conversation import MAX_CHAT_CHARS
 
 pytestmark = pytest.mark.e2e
@@ -249,3 +250,36 @@ def test_a_caller_who_reconnects_under_the_same_identity_keeps_the_agent(
     so a page's full reconnect found no agent. It waits for the caller (hung up: it leaves)."""
     present, agent = run_async(asyncio.wait_for(rejoin(livekit_server, tmp_path), 90))
     assert agent in present and "caller-rey" in present, present
+
+
+async def lost(server: Any) -> tuple[list[str], list[str], float, str]:
+    """The caller's connection ended by the server (not a hang-up) and never back: who is in the
+    room 3 s before the agent's wait ends, who is left after it, and when the agent went."""
+    caller, room = Caller(), f"demo-test-{uuid.uuid4().hex[:8]}"
+    await caller.join(server, room, "caller-lou", {"greeting": "Hi."})
+    try:
+        await caller.until(lambda: caller.agent_said("Hi."), 25, "the greeting")
+        assert caller.agent is not None
+        agent = caller.agent.identity
+        async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lkapi:
+            await lkapi.room.remove_participant(api.RoomParticipantIdentity(room=room, identity="caller-lou"))
+        removed = time.monotonic()
+        await asyncio.sleep(REJOIN_WAIT_S - 3)
+        waiting = await participants(server, room)
+        while agent in (left := await participants(server, room)) and time.monotonic() < removed + 40:
+            await asyncio.sleep(0.2)
+        return waiting, left, time.monotonic() - removed, agent
+    finally:
+        await caller.leave()
+
+
+def test_a_caller_lost_and_never_back_is_waited_for_then_left(livekit_server: Any, demo_agent: Any) -> None:
+    """A connection that ends without a hang-up (here the server removes the caller) keeps the
+    agent for `REJOIN_WAIT_S`, in case the browser joins again; nobody comes, so it leaves. The
+    server would close the room anyway some seconds later (its departure timeout): the agent's
+    log says which ended the call."""
+    waiting, left, gone_after_s, agent = run_async(asyncio.wait_for(lost(livekit_server), 90))
+    assert agent in waiting, waiting
+    assert agent not in left, left
+    assert REJOIN_WAIT_S - 3 < gone_after_s < REJOIN_WAIT_S + 10, gone_after_s
+    assert f"caller caller-lou left (lost, not back in {REJOIN_WAIT_S:.0f} s)" in demo_agent.log()
