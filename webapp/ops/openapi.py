@@ -310,4 +310,5 @@ def openapi_document() -> Response:
     response = jsonify(document())
     response.headers["Cache-Control"] = "no-cache"
     response.add_etag()
-    return response.make_conditional(request)
+    response.make_conditional(request)  # 304, no body, when If-None-Match has its ETag
+    return response
