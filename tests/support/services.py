@@ -98,12 +98,11 @@ class PostgresServer:
     folder: Path
     port: int
     user: str = "webcall"
+    migrated_template: str | None = field(default=None, init=False)  # see create_database
 
     def url(self, database: str = "postgres") -> str:
         """A ``postgresql://`` URL for ``database`` (trust authentication on loopback)."""
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
-
-    migrated_template: str | None = field(default=None, init=False)
 
     def create_database(self, *, migrated: bool = False) -> str:
         """A new database, its URL: empty, or with the call log's tables at the latest revision
