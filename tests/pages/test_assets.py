@@ -43,6 +43,16 @@ def test_the_page_names_hashed_files_and_preloads_their_chunks(app: Flask) -> No
     assert "sourceMappingURL" not in html
 
 
+def test_the_page_s_scripts_are_compiled_as_they_load(app: Flask) -> None:
+    """Chrome's explicit compile hint opens each script, so the click does not compile the SDK
+    (bench/README.md, "The floor"); a comment anywhere else is ignored."""
+    scripts = [u for u in page_assets(app.test_client()) if u.endswith(".js")]
+    assert len(scripts) >= 2, scripts  # the entry and livekit-client's chunk
+    for url in scripts:
+        first_line = (ROOT / "static" / url.removeprefix("/static/")).read_text().split("\n", 1)[0]
+        assert first_line == "//# allFunctionsCalledOnLoad", url
+
+
 @pytest.mark.parametrize("encoding", ["br", "gzip"])
 def test_hashed_files_arrive_compressed_and_immutable(app: Flask, encoding: str) -> None:
     client = app.test_client()
