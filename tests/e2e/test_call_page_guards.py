@@ -412,21 +412,27 @@ def test_a_microphone_refused_at_the_prompt_ends_the_call_at_once(
         assert [e["detail"]["reason"] for e in events(page, "end")] == ["mic-denied"]
 
 
-# ---------- 7. what a failed call leaves running ----------
+# ---------- 7. what a call leaves running, and what it starts ----------
+
+
+def keep_instances(cls: str, into: str) -> str:
+    """An init script keeping every instance of the page's `cls` in `window[into]`."""
+    return f"""
+(() => {{
+  const Native = window.{cls};
+  window.{into} = [];
+  window.{cls} = class extends Native {{
+    constructor(...args) {{
+      super(...args);
+      window.{into}.push(this);
+    }}
+  }};
+}})();
+"""
+
 
 # Every AudioContext the page makes (livekit-client's, the level meters'), kept for counting.
-COUNT_AUDIO_CONTEXTS = """
-(() => {
-  const Native = window.AudioContext;
-  window.__audioContexts = [];
-  window.AudioContext = class extends Native {
-    constructor(...args) {
-      super(...args);
-      window.__audioContexts.push(this);
-    }
-  };
-})();
-"""
+COUNT_AUDIO_CONTEXTS = keep_instances("AudioContext", "__audioContexts")
 RUNNING_AUDIO = "() => window.__audioContexts.filter((c) => c.state !== 'closed').length"
 AUDIO_STATES = "() => window.__audioContexts.map((c) => c.state)"
 
@@ -453,3 +459,33 @@ def test_calls_refused_before_joining_leave_no_audio_running(page: Page, stack: 
     assert page.evaluate(RUNNING_AUDIO) >= 1
     hang_up(page)
     wait_for_js(page, f"() => ({RUNNING_AUDIO})() === 0")
+
+
+KEEP_PEER_CONNECTIONS = keep_instances("RTCPeerConnection", "__pcs")
+# True once one of the page's peer connections has sent a microphone packet.
+MIC_SENT = """async () => {
+  for (const pc of window.__pcs) {
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === 'outbound-rtp' && s.kind === 'audio' && s.packetsSent > 0) return true;
+    }
+  }
+  return false;
+}"""
+
+
+def test_the_microphone_is_published_without_an_audio_context_of_its_own(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """livekit-client listened to each new microphone track, and again at its publication, in
+    AudioContexts of their own while the connection was being made, for an event the page does
+    not use: a call makes only the meters' AudioContext and livekit-client's for playback."""
+    app = stack["app"]
+    page.add_init_script(COUNT_AUDIO_CONTEXTS)
+    page.add_init_script(KEEP_PEER_CONNECTIONS)
+    open_page(page, f"{app.url}/talk/ravan-demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    wait_for_js(page, MIC_SENT)
+    page.wait_for_timeout(1_000)  # livekit-client checked 200 ms after the track and its publication
+    assert page.evaluate("() => window.__audioContexts.length") == 2
+    hang_up(page)
