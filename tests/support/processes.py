@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -19,16 +20,50 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return _unused_port(socket.SOCK_STREAM)
 
 
 def free_udp_port() -> int:
     """A UDP port on 127.0.0.1 that nothing uses right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return _unused_port(socket.SOCK_DGRAM)
+
+
+def _unused_port(kind: socket.SocketKind) -> int:
+    """A port below the kernel's ephemeral range, free now and not handed out before.
+
+    A port the kernel picks (bind to 0) comes from the range every outgoing connection and
+    every browser's ICE socket draws from, so one may take it before the server it was for
+    binds it ("address already in use", seen once in a benchmark's LiveKit). Below the range,
+    only another explicit bind can.
+    """
+    below = _ephemeral_start()
+    for _ in range(100):
+        # (a kernel whose range starts low leaves no room: then it picks, as before)
+        port = _random.randrange(_PORTS_FROM, below) if below > _PORTS_FROM + 1_000 else 0
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = int(sock.getsockname()[1])
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range after 100 tries")
+
+
+def _ephemeral_start() -> int:
+    """The first port of the kernel's ephemeral range (Linux's default when it cannot say)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORTS_FROM = 10_000
+_random = random.Random()  # seeded from the OS: separate processes pick apart
+_handed_out: set[int] = set()
 
 
 def find_livekit_server() -> str:
