@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from tests.support.processes import ROOT
 from webapp import create_app
@@ -257,6 +258,7 @@ def test_an_empty_variable_is_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "https://user:pw@calls.example.com",  # no browser sends such an Origin: every call refused
         "https://calls.example.com:99999",
         "https://:443",
+        "https://calls.example.com  WEBCALL_TRUSTED_PROXIES=1",  # two settings on one line of .env
     ],
 )
 def test_public_url_is_an_origin(value: str) -> None:
@@ -424,3 +426,20 @@ def test_call_log_defaults_to_sqlite_in_the_instance_folder(tmp_path: Path) -> N
     )
     assert configured.database_url_in(tmp_path) == postgres and configured.admin_token is None
     assert "pw-1234" not in repr(configured)  # the URL may carry a password
+
+
+def test_a_url_setting_with_a_space_inside_names_the_line_it_came_from(tmp_path: Path) -> None:
+    """Two settings on one line of .env make one value of the rest of the line: the app took
+    'https://calls.example.com  webcall_trusted_proxies=1' as its public URL and refused every
+    call from that origin, without a word."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "WEBCALL_PROVIDER=ravan\nWEBCALL_AGENT_ID=a\nRAVAN_API_KEY=k-123\n"
+        "RAVAN_BASE_URL=https://api.example.com  RAVAN_ORG_ID=org\n"
+        "WEBCALL_PUBLIC_URL=https://calls.example.com  WEBCALL_TRUSTED_PROXIES=1\n"
+    )
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_mapping(dotenv_values(dotenv))
+    space = "has a space inside it: no URL has one (one setting a line in .env)"
+    assert f"RAVAN_BASE_URL: {space}" in refused.value.problems
+    assert f"WEBCALL_PUBLIC_URL: {space}" in refused.value.problems

@@ -419,7 +419,7 @@ class RequestHeadersTooLarge(AppError):
 
 
 class RateLimited(AppError):
-    """Too many calls from this client or for everyone; ``retry_after_s`` says when to try again."""
+    """Too many calls from this client or for everyone; the ``Retry-After`` header says when to retry."""
 
     status_code = 429
     code = "rate_limited"
@@ -487,7 +487,7 @@ class ProviderUnavailable(ProviderError):
 
 
 class ProviderBusy(ProviderError):
-    """The provider rate-limited us (a refusal: 502); the caller may retry after ``retry_after_s``."""
+    """The provider rate-limited us (a refusal: 502); retry after the ``Retry-After`` header's seconds."""
 
     code = "provider_busy"
     message = "The voice service is busy right now. Please try again in a moment."

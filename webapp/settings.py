@@ -36,7 +36,7 @@ from sqlalchemy.exc import ArgumentError
 from .catalogue import Agent, load_catalogue, parse_agent, valid_rate_limit
 from .errors import ConfigError
 from .providers import ProviderSettings, registry
-from .providers.base import ENV_SETTINGS
+from .providers.base import ENV_SETTINGS, no_space
 
 # Not redis+sentinel://: limits could count there, but the replays' client (redis.Redis.from_url) cannot.
 STORAGE_SCHEMES = ("memory://", "redis://", "rediss://")
@@ -74,6 +74,7 @@ def _storage(value: str) -> str:
 def _origin_url(value: str) -> str:
     """``scheme://host[:port]``, nothing after it (no user, a port that is a port): browsers
     send no such Origin, so every call from the app's own pages would be refused."""
+    no_space(value)
     parts = urlsplit(value.strip())
     if (
         parts.scheme not in ("http", "https")
@@ -89,6 +90,7 @@ def _origin_url(value: str) -> str:
 
 def _web_url(value: str) -> str:
     """An http(s) URL with a host: a page's script and a server-side request go there."""
+    no_space(value)
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or not _port_ok(parts):
         raise ValueError("must be an https:// URL")

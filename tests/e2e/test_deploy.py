@@ -12,6 +12,7 @@ embed loader works on a second https origin.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,13 +144,24 @@ def test_a_call_through_the_tls_proxy(deployment: dict[str, Any], tls_page: Page
     panel = httpx.get(f"{app_url}/embed/widget/panel", headers={"Origin": deployment["site"]}, verify=False)
     assert panel.json()["config"]["api_url"] == f"{app_url}/api/calls"
     assert panel.json()["script_url"].startswith(f"{app_url}/static/")
-    access = (Path(deployment["nginx"].log_path).parent / "nginx-access.log").read_text()
-    assert "POST /api/calls" in access  # the call really went through nginx
+    access = Path(deployment["nginx"].log_path).parent / "nginx-access.log"
+    assert "POST /api/calls" in access.read_text()  # the call really went through nginx
+    # LiveKit's block logs the signalling socket (once it has closed) without the caller's token,
+    # which livekit-client sends in the query.
+    wait_until(lambda: "GET /rtc" in access.read_text(), timeout_s=10, what="the line for LiveKit's socket")
+    assert "access_token" not in access.read_text()
+    assert re.search(r'"GET /rtc[^ ?]*\?\*\*\* HTTP/1\.1" 101 ', access.read_text())
 
 
 def test_plain_http_is_sent_to_https(deployment: dict[str, Any]) -> None:
     answer = httpx.get(f"http://127.0.0.1:{deployment['http_port']}/talk/demo?x=1")
     assert answer.status_code == 301 and answer.headers["location"] == "https://127.0.0.1/talk/demo?x=1"
+    # A demo link opened over http:// carries its token there too: logged without its query.
+    httpx.get(f"http://127.0.0.1:{deployment['http_port']}/demo/demo?t=demo.d3mo5ecret")
+    access = Path(deployment["nginx"].log_path).parent / "nginx-access.log"
+    wait_until(lambda: "/demo/demo" in access.read_text(), timeout_s=5, what="nginx's line for the redirect")
+    assert "d3mo5ecret" not in access.read_text()
+    assert '"GET /demo/demo?*** HTTP/1.1" 301 ' in access.read_text()
 
 
 def test_the_embed_works_from_another_https_site(deployment: dict[str, Any], tls_page: Page) -> None:
@@ -206,6 +218,24 @@ def test_what_nginx_refuses_is_answered_in_json(deployment: dict[str, Any]) -> N
         assert answer == (400, "application/json", "bad_request"), name
     with httpx.Client(base_url=deployment["app_url"], verify=False) as client:
         assert client.get("/.errors/bad_request").status_code == 404  # error pages only
+
+
+def test_a_body_refused_over_http2_is_answered_in_json(deployment: dict[str, Any], tls_page: Page) -> None:
+    """Browsers speak HTTP/2 to this server, where nginx checked the body's size again on its way
+    to the error page and answered with its own HTML 413."""
+    page = tls_page
+    page.goto(f"{deployment['app_url']}/talk/demo")
+    answer = page.evaluate("""async () => {
+      const r = await fetch('/api/calls', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                           body: ' '.repeat(1024 * 1024 + 1)});
+      const body = await r.text();
+      await new Promise((done) => setTimeout(done, 100));  // the entry is queued once the body is read
+      const entry = performance.getEntriesByType('resource').findLast((e) => e.name.endsWith('/api/calls'));
+      return {status: r.status, type: r.headers.get('content-type'), body, protocol: entry?.nextHopProtocol};
+    }""")
+    assert answer["protocol"] == "h2"
+    assert (answer["status"], answer["type"]) == (413, "application/json"), answer["body"][:200]
+    assert json.loads(answer["body"])["error"]["code"] == "payload_too_large"
 
 
 def test_nginx_logs_no_webhook_or_demo_link_token(deployment: dict[str, Any]) -> None:

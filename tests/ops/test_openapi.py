@@ -8,6 +8,7 @@ and invalid ones refused. The one agent is a ``livekit`` agent, so no call leave
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from webapp.calls.api import RAISES
 from webapp.calls.models import CallBody
 from webapp.calls.token_endpoint import RAISES as TOKEN_RAISES
 from webapp.calls.token_endpoint import TokenRequest
+from webapp.errors import AppError
 from webapp.ops.openapi import document
 from webapp.phone.api import RAISES as PHONE_RAISES
 from webapp.providers import provider_names
@@ -132,6 +134,24 @@ def test_document_is_generated_from_the_models_and_the_error_list() -> None:
     assert token["properties"]["room_name"]["anyOf"][0] == {"maxLength": 0, "type": "string"}
     assert schemas["RoomConfig"]["properties"]["agents"]["anyOf"][0]["maxItems"] == 1
     assert set(schemas["TokenAnswer"]["required"]) == {"server_url", "participant_token"}
+
+
+def test_error_descriptions_name_only_codes_and_fields_the_answers_have() -> None:
+    """Two descriptions told clients to read ``retry_after_s``, which no error body has (the
+    wait is in the Retry-After header): a generated client would wait for a field never sent."""
+    doc = document()
+    schemas = doc["components"]["schemas"].values()
+    fields = {name for schema in schemas for name in schema.get("properties", {})}
+    codes, kinds = set(), [AppError]
+    while kinds:
+        kind = kinds.pop()
+        codes.add(kind.code)
+        kinds += kind.__subclasses__()
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation.get("responses", {}).items():
+                named = set(re.findall(r"`+([a-z][a-z0-9]*(?:_[a-z0-9]+)+)`+", answer["description"]))
+                assert named <= codes | fields, (path, method, status, named - codes - fields)
 
 
 def test_the_admin_api_is_documented_with_its_bearer_token() -> None:

@@ -46,9 +46,17 @@ CAPABILITIES = {
 
 def _http_url(value: str) -> str:
     """An http(s) base URL without its trailing slash."""
+    no_space(value)
     if not value.startswith(("http://", "https://")):
         raise ValueError("must be an http(s) URL")
     return value.rstrip("/")
+
+
+def no_space(value: str) -> None:
+    """Refuses a URL setting with a space inside it, which no URL has: two settings written on
+    one line of .env (``A=https://x  B=1``) make one value of the rest of the line."""
+    if any(char.isspace() for char in value.strip()):
+        raise ValueError("has a space inside it: no URL has one (one setting a line in .env)")
 
 
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
