@@ -4,6 +4,7 @@ prune`` (``demo-link`` is in tests/pages; the sync itself in tests/history)."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,10 +50,14 @@ max_call_s = 120
 
 
 def test_check_reaches_every_provider_with_our_keys(
-    make_app: Any, ravan: Any, zudu: Any, convoi: Any, retell: Any, elevenlabs: Any
+    make_app: Any, ravan: Any, zudu: Any, convoi: Any, retell: Any, elevenlabs: Any, caplog: Any
 ) -> None:
     result = make_app().test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 0, result.output
+    # Zudu's probe asks for a call that does not exist: its 404 is the answer, not an error.
+    assert "zudu refused the request with 404" in caplog.text
+    refusals = [r for r in caplog.records if "refused the request" in r.getMessage()]
+    assert refusals and all(r.levelno == logging.INFO for r in refusals)
     rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
     assert set(rows) == {"ravan", "zudu", "convoi", "retell", "elevenlabs", "livekit"}  # every one configured
     assert all(" ok " in row for name, row in rows.items() if name != "livekit")

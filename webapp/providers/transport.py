@@ -75,6 +75,7 @@ class Transport:
         status_errors: Mapping[int, type[AppError]] | None = None,
         operation: str = "create_call",
         redact: Iterable[str] = (),
+        expected: int | None = None,
     ) -> Any:
         """POST ``body`` and return the decoded JSON answer of a 2xx response.
 
@@ -84,9 +85,12 @@ class Transport:
         ``status_errors`` maps a provider's own statuses to ours where they mean
         more than a refusal (Convoi's 409: the same key is still being served). ``redact``
         names this request's own private values (a phone number) to keep out of log lines.
+        ``expected`` is a refusal the caller asked for (a check's probe): raised as any other,
+        logged as information, not as an error.
         """
         return self.send("POST", url, headers=headers, body=body, idempotent=idempotent,
-                         status_errors=status_errors, operation=operation, redact=redact)  # fmt: skip
+                         status_errors=status_errors, operation=operation, redact=redact,
+                         expected=expected)  # fmt: skip
 
     def get_json(
         self,
@@ -95,9 +99,12 @@ class Transport:
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None = None,
         operation: str = "get",
+        expected: int | None = None,
     ) -> Any:
-        """GET ``url`` (safe to repeat) and return the decoded JSON answer of a 2xx response."""
-        return self.send("GET", url, headers=headers, params=params, idempotent=True, operation=operation)
+        """GET ``url`` (safe to repeat) and return the decoded JSON answer of a 2xx response
+        (``expected``: as for :meth:`post_json`)."""
+        return self.send("GET", url, headers=headers, params=params, idempotent=True, operation=operation,
+                         expected=expected)  # fmt: skip
 
     def delete(self, url: str, *, headers: Mapping[str, str], operation: str = "end_call") -> Any:
         """DELETE ``url`` (repeating it changes nothing) and return the decoded answer, if any."""
@@ -116,11 +123,12 @@ class Transport:
         empty_ok: bool = False,
         operation: str = "request",
         redact: Iterable[str] = (),
+        expected: int | None = None,
     ) -> Any:
         """One request through the circuit breaker, with retries where they are safe."""
         request = _Request(
             method, url, dict(headers), body, params, idempotent, status_errors or {}, empty_ok,
-            tuple(value for value in redact if value),
+            tuple(value for value in redact if value), expected,
         )  # fmt: skip
         self.breaker.before_call()
         started = time.perf_counter()
@@ -181,7 +189,7 @@ class Transport:
                     if request.empty_ok and not answer.content:
                         return None
                     return self._decode(answer, request.redact)
-                error = self._status_error(answer, request.status_errors, request.redact)
+                error = self._status_error(answer, request)
                 retry, sent = idempotent and answer.status_code in RETRY_STATUSES, True
             backoff_s = 0.2 * 2 ** (attempt - 1)
             if (
@@ -262,19 +270,14 @@ class Transport:
             )  # fmt: skip
             raise ProviderBadResponse() from exc
 
-    def _status_error(
-        self,
-        answer: Answer,
-        status_errors: Mapping[int, type[AppError]],
-        private: tuple[str, ...] = (),
-    ) -> AppError:
+    def _status_error(self, answer: Answer, request: _Request) -> AppError:
         """Map an error status to the error the browser sees, logging the provider's words."""
         status = answer.status_code
-        log.error(
-            "%s refused the request with %s: %s", self.provider, status, self._redact(answer.text, private)
-        )
-        if status in status_errors:
-            return status_errors[status]()
+        level = logging.INFO if status == request.expected else logging.ERROR
+        words = self._redact(answer.text, request.redact)
+        log.log(level, "%s refused the request with %s: %s", self.provider, status, words)
+        if status in request.status_errors:
+            return request.status_errors[status]()
         error: ProviderError
         if status in (401, 403):
             error = ProviderAuthError()
@@ -318,6 +321,7 @@ class _Request:
     status_errors: Mapping[int, type[AppError]]
     empty_ok: bool
     redact: tuple[str, ...] = ()  # this request's private values (a phone number), kept out of logs
+    expected: int | None = None  # a refusal asked for (a check's probe): logged as information
 
 
 def merged_headers(defaults: list[tuple[bytes, bytes]], own: Mapping[str, str]) -> list[tuple[bytes, bytes]]:

@@ -94,7 +94,7 @@ class UnleashXProvider(HostedProvider):
         """
         try:
             self.transport.post_json(
-                self.base_url + CALL_PATH, headers=self.headers, body={}, operation="check"
+                self.base_url + CALL_PATH, headers=self.headers, body={}, operation="check", expected=400
             )
         except ProviderError as error:
             if error.upstream_status != 400:

@@ -150,7 +150,10 @@ class ZuduProvider(HostedProvider):
         """A harmless read with our key pair: a call that does not exist (404 means the keys work)."""
         try:
             self.transport.get_json(
-                f"{self.base_url}/api/calls/webcall-access-check", headers=self.headers, operation="check"
+                f"{self.base_url}/api/calls/webcall-access-check",
+                headers=self.headers,
+                operation="check",
+                expected=404,
             )
         except ProviderError as error:
             if error.upstream_status != 404:
