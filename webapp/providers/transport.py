@@ -85,8 +85,8 @@ class Transport:
         ``status_errors`` maps a provider's own statuses to ours where they mean
         more than a refusal (Convoi's 409: the same key is still being served). ``redact``
         names this request's own private values (a phone number) to keep out of log lines.
-        ``expected`` is a refusal the caller asked for (a check's probe): raised as any other,
-        logged as information, not as an error.
+        ``expected`` is a refusal the caller asked for (a check's probe: that status means our
+        key works): it answers ``None``, logged as information, not as an error.
         """
         return self.send("POST", url, headers=headers, body=body, idempotent=idempotent,
                          status_errors=status_errors, operation=operation, redact=redact,
@@ -189,7 +189,11 @@ class Transport:
                     if request.empty_ok and not answer.content:
                         return None
                     return self._decode(answer, request.redact)
-                error = self._status_error(answer, request)
+                if answer.status_code == request.expected:
+                    words, status = self._redact(answer.text, request.redact), answer.status_code
+                    log.info("%s refused the request with %s, as asked: %s", self.provider, status, words)
+                    return None
+                error = self._status_error(answer, request.status_errors, request.redact)
                 retry, sent = idempotent and answer.status_code in RETRY_STATUSES, True
             backoff_s = 0.2 * 2 ** (attempt - 1)
             if (
@@ -270,14 +274,19 @@ class Transport:
             )  # fmt: skip
             raise ProviderBadResponse() from exc
 
-    def _status_error(self, answer: Answer, request: _Request) -> AppError:
+    def _status_error(
+        self,
+        answer: Answer,
+        status_errors: Mapping[int, type[AppError]],
+        private: tuple[str, ...] = (),
+    ) -> AppError:
         """Map an error status to the error the browser sees, logging the provider's words."""
         status = answer.status_code
-        level = logging.INFO if status == request.expected else logging.ERROR
-        words = self._redact(answer.text, request.redact)
-        log.log(level, "%s refused the request with %s: %s", self.provider, status, words)
-        if status in request.status_errors:
-            return request.status_errors[status]()
+        log.error(
+            "%s refused the request with %s: %s", self.provider, status, self._redact(answer.text, private)
+        )
+        if status in status_errors:
+            return status_errors[status]()
         error: ProviderError
         if status in (401, 403):
             error = ProviderAuthError()
@@ -321,7 +330,7 @@ class _Request:
     status_errors: Mapping[int, type[AppError]]
     empty_ok: bool
     redact: tuple[str, ...] = ()  # this request's private values (a phone number), kept out of logs
-    expected: int | None = None  # a refusal asked for (a check's probe): logged as information
+    expected: int | None = None  # a refusal asked for (a check's probe): answers None
 
 
 def merged_headers(defaults: list[tuple[bytes, bytes]], own: Mapping[str, str]) -> list[tuple[bytes, bytes]]:

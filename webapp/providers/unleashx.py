@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ..errors import ProviderBadResponse, ProviderError
+from ..errors import ProviderBadResponse
 from .base import (
     HttpUrlText,
     PhoneCall,
@@ -92,13 +92,9 @@ class UnleashXProvider(HostedProvider):
 
         It documents no read endpoint; a body without ``agent_id`` can never place a call.
         """
-        try:
-            self.transport.post_json(
-                self.base_url + CALL_PATH, headers=self.headers, body={}, operation="check", expected=400
-            )
-        except ProviderError as error:
-            if error.upstream_status != 400:
-                raise
+        self.transport.post_json(
+            self.base_url + CALL_PATH, headers=self.headers, body={}, operation="check", expected=400
+        )
 
 
 PROVIDER = ProviderSpec(
