@@ -171,6 +171,8 @@ def test_calls_dispatched_together_to_a_fresh_worker_all_connect(
     livekit.rtc makes its FFI client on first use, without a lock, and jobs run on threads: first
     calls that connected together each made one, and a call on the one that lost hung in its
     connect (the FFI's panic took the worker down 15 s later) or never heard its room again.
+    And livekit-agents' pool once gave a job runner made for one call to another, and the call left
+    without one gave up at once ("failed to acquire process"): its room never got the agent.
     """
     worker, agent_name = fresh_worker
     rooms = [f"together-{uuid.uuid4().hex[:8]}" for _ in range(TOGETHER)]

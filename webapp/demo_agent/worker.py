@@ -93,6 +93,14 @@ def build_server(settings: AgentSettings) -> agents.AgentServer:
     # launch, and a job is among `active_jobs` only once launched, so requests that come
     # together would otherwise all see room for themselves.
     starting: set[str] = set()
+    # Accepted calls are launched one at a time. livekit-agents' pool makes a job runner for
+    # each call that finds none warm, but hands each runner to whichever call asks first, and a
+    # call that lost every runner in flight retries without waiting and gives up ("failed to
+    # acquire process"): its room never got an agent (four calls dispatched together to a fresh
+    # worker, once in a full test run). One at a time, the runner made for a call is its own;
+    # the wait is the server's assignment round trip, a few milliseconds beside the worker's
+    # own LiveKit.
+    launching = asyncio.Lock()
 
     def load() -> float:
         """Report busyness to LiveKit as the share of `max_calls` in use."""
@@ -106,7 +114,8 @@ def build_server(settings: AgentSettings) -> agents.AgentServer:
             return
         starting.add(request.id)
         try:
-            await request.accept(name="Webcall demo agent")
+            async with launching:
+                await request.accept(name="Webcall demo agent")
         finally:  # started (now an active job) or failed to start
             starting.discard(request.id)
 
