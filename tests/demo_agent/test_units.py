@@ -24,6 +24,7 @@ from webapp.demo_agent.settings import AgentSettings, SettingsError
 from webapp.demo_agent.speech import chime, parse_wav, resample
 from webapp.demo_agent.transcripts import AgentLine
 from webapp.demo_agent.turns import level_dbfs
+from webapp.demo_agent.worker import in_turn
 
 AGENT_NAME = "webcall-demo"
 SETTINGS_ENV = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "shh-shh"}
@@ -158,3 +159,38 @@ def test_a_transcript_line_whose_stream_breaks_stops_with_a_warning(caplog: pyte
     assert pacer is not None and pacer.done() and pacer.exception() is None
     assert stream.written == ["one"]
     assert "could not write a transcript line" in caplog.text
+
+
+def test_launches_take_turns_but_none_waits_past_its_limit(caplog: pytest.LogCaptureFixture) -> None:
+    """Calls are launched one at a time (livekit-agents' pool gave one call's job runner to
+    another, which left a room without the agent), yet a launch stuck waiting for an assignment
+    that never comes holds the next call for `wait_s` only (LiveKit gives up on a call whose
+    answer takes about 3 s; each queued call would have been lost)."""
+
+    async def launches() -> tuple[list[str], list[bool], float]:
+        lock, events, held = asyncio.Lock(), [], []
+
+        async def launch(name: str, takes_s: float, wait_s: float) -> None:
+            async with in_turn(lock, wait_s, name) as turn:
+                held.append(turn)
+                events.append(f"{name} starts")
+                await asyncio.sleep(takes_s)
+                events.append(f"{name} done")
+
+        await asyncio.gather(launch("a", 0.05, 1.0), launch("b", 0.05, 1.0))
+        stuck = asyncio.create_task(launch("stuck", 5.0, 1.0))
+        await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        await launch("next", 0.0, 0.2)
+        waited = asyncio.get_running_loop().time() - started
+        stuck.cancel()
+        await asyncio.gather(stuck, return_exceptions=True)
+        await launch("after", 0.0, 0.2)  # the stuck one's turn was given back
+        return events, held, waited
+
+    events, held, waited = run_async(launches())
+    assert events[:4] == ["a starts", "a done", "b starts", "b done"]
+    assert events[4:] == ["stuck starts", "next starts", "next done", "after starts", "after done"]
+    assert held == [True, True, True, False, True]
+    assert 0.2 <= waited < 1.0
+    assert "launching room next alongside it" in caplog.text

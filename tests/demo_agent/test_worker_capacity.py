@@ -7,6 +7,7 @@ A real livekit-server and the real worker process; the calls are dispatched by t
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from livekit.agents.worker import UPDATE_STATUS_INTERVAL
 from tests.support.aio import run_async
 from tests.support.livekit_server import LiveKitServer, start_demo_agent, start_livekit_server
 from tests.support.processes import Process, wait_until
+from webapp.demo_agent.worker import DRAIN_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -198,3 +200,37 @@ def test_calls_dispatched_together_to_a_fresh_worker_all_connect(
     log = worker.log()
     assert worker.popen.poll() is None, log[-4000:]
     assert "ReadyForRoomEventRequest" not in log and "FFI Panic" not in log, log[-4000:]
+
+
+def test_sigterm_as_a_call_is_accepted_ends_it_before_it_connects(
+    livekit: LiveKitServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """SIGTERM the moment calls are offered: those that start after it end at once, with the
+    shutdown as their reason, and the worker exits in seconds.
+
+    `stop_all_calls` asked only the calls running at that moment; one still being accepted or
+    launched started afterwards, greeted a caller, held the drain for its 10 s and the SDK's
+    shutdown for 15 s more, and ended as "call ended" (26 s in 4 of 5 tries).
+    """
+    agent_name = f"sigterm-{uuid.uuid4().hex[:6]}"
+    worker = start_demo_agent(
+        livekit, tmp_path_factory.mktemp("logs"), WEBCALL_DEMO_AGENT_NAME=agent_name
+    )  # fmt: skip
+    rooms = [f"sigterm-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    try:
+        run_async(dispatch_together(livekit, rooms, agent_name))
+        offered_by = time.monotonic() + 10
+        while "received job request" not in worker.log() and time.monotonic() < offered_by:
+            time.sleep(0.002)  # at once: a call already running was always asked to end
+        worker.popen.send_signal(signal.SIGTERM)
+        signalled_at = time.monotonic()
+        worker.popen.wait(40)
+        took = time.monotonic() - signalled_at
+        log = worker.log()
+        assert worker.popen.returncode == 0, log[-4000:]
+        assert took < DRAIN_TIMEOUT_S, f"exited after {took:.1f} s\n{log[-4000:]}"
+        ended = [line for line in log.splitlines() if ENDED in line]
+        assert all("agent shutting down (SIGTERM)" in line for line in ended), log[-4000:]
+    finally:
+        worker.stop()
+        run_async(close_rooms(livekit, rooms))

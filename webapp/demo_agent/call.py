@@ -90,6 +90,8 @@ class Call:
 
     async def run(self) -> None:
         """Connect, converse until the call ends, then tidy up (also when setting up fails)."""
+        if self._ended.is_set():
+            return  # ended before it began: the worker is shutting down
         self._preconnect.register()  # before connecting, so an early buffer isn't missed
         media = self.media
         subscribe = agents.AutoSubscribe.SUBSCRIBE_ALL if media.sees else agents.AutoSubscribe.AUDIO_ONLY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 
@@ -15,14 +16,21 @@ logger = logging.getLogger(__name__)
 # jobs run on worker threads, each with its own event loop; this lets SIGTERM reach them
 _active_calls: dict[Call, asyncio.AbstractEventLoop] = {}
 _active_calls_lock = threading.Lock()
+# Set by stop_all_calls: a call whose job starts afterwards (accepted, or being launched, as
+# SIGTERM came) ends before it connects, instead of greeting a caller while the worker drains.
+_stopping: str | None = None
 
 
 def stop_all_calls(reason: str) -> int:
-    """Ask every call in this process to end now; return how many were asked."""
+    """Ask every call in this process to end now, and any that starts later; return how many
+    were asked now."""
+    global _stopping
     with _active_calls_lock:
+        _stopping = reason
         calls = list(_active_calls.items())
     for call, loop in calls:
-        loop.call_soon_threadsafe(call.stop, reason)
+        with contextlib.suppress(RuntimeError):  # that call's loop closed as it ended: nothing to stop
+            loop.call_soon_threadsafe(call.stop, reason)
     return len(calls)
 
 
@@ -32,6 +40,8 @@ async def run_call(ctx: agents.JobContext) -> None:
     call = Call(ctx)
     with _active_calls_lock:
         _active_calls[call] = asyncio.get_running_loop()
+        if _stopping is not None:
+            call.stop(_stopping)
     try:
         await call.run()
     finally:

@@ -7,11 +7,13 @@ parsing, no dev-mode reloader, and our own logging and signal handling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 from livekit import agents
@@ -23,6 +25,7 @@ from .settings import AgentSettings, SettingsError
 logger = logging.getLogger("webapp.demo_agent")
 
 DRAIN_TIMEOUT_S = 10  # calls get this long to say goodbye on SIGTERM
+LAUNCH_TURN_WAIT_S = 1.0  # at most this long a call waits for its turn to be launched (`in_turn`)
 # livekit-agents' job runner otherwise loads its local VAD and end-of-turn model (~250 MB)
 # on start-up; this agent creates the small VAD itself (turns.py) and needs no end-of-turn model
 SKIP_LOCAL_MODELS = {"LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE": "0"}
@@ -72,6 +75,35 @@ def start_rtc_runtime() -> None:
     FfiClient.instance  # noqa: B018 - reading the property creates the client
 
 
+@contextlib.asynccontextmanager
+async def in_turn(lock: asyncio.Lock, wait_s: float, room: str) -> AsyncIterator[bool]:
+    """Run the body holding `lock`, or without it if the lock has not come within `wait_s`
+    (yields whether it is held).
+
+    Accepted calls are launched in turn: livekit-agents' pool makes a job runner for each call
+    that finds none warm, but hands each runner to whichever call asks first, and a call that
+    lost every runner in flight retries without waiting and gives up ("failed to acquire
+    process"), leaving its room without the agent (four calls dispatched together to a fresh
+    worker, once in a full test run). In turn, the runner made for a call is its own; a turn
+    lasts the server's assignment round trip and the launch, milliseconds beside the worker's
+    own LiveKit. But an assignment that never comes (lost with a dropped connection) holds a
+    turn for the SDK's 7.5 s, while LiveKit gives up on a call not answered in about 3 s (its job
+    request's RPC timeout), so every call queued behind it would be lost: a call waits `wait_s`
+    at most, then goes ahead out of turn.
+    """
+    held: bool = False
+    try:
+        async with asyncio.timeout(wait_s):
+            held = await lock.acquire()
+    except TimeoutError:
+        logger.warning("the call before is still being launched; launching room %s alongside it", room)
+    try:
+        yield held
+    finally:
+        if held:
+            lock.release()
+
+
 def build_server(settings: AgentSettings) -> agents.AgentServer:
     """Create the agent server: explicit dispatch by name, jobs on threads."""
     server = agents.AgentServer(
@@ -93,13 +125,7 @@ def build_server(settings: AgentSettings) -> agents.AgentServer:
     # launch, and a job is among `active_jobs` only once launched, so requests that come
     # together would otherwise all see room for themselves.
     starting: set[str] = set()
-    # Accepted calls are launched one at a time. livekit-agents' pool makes a job runner for
-    # each call that finds none warm, but hands each runner to whichever call asks first, and a
-    # call that lost every runner in flight retries without waiting and gives up ("failed to
-    # acquire process"): its room never got an agent (four calls dispatched together to a fresh
-    # worker, once in a full test run). One at a time, the runner made for a call is its own;
-    # the wait is the server's assignment round trip, a few milliseconds beside the worker's
-    # own LiveKit.
+    # Accepted calls are launched one at a time (see `in_turn`).
     launching = asyncio.Lock()
 
     def load() -> float:
@@ -114,7 +140,7 @@ def build_server(settings: AgentSettings) -> agents.AgentServer:
             return
         starting.add(request.id)
         try:
-            async with launching:
+            async with in_turn(launching, LAUNCH_TURN_WAIT_S, request.room.name):
                 await request.accept(name="Webcall demo agent")
         finally:  # started (now an active job) or failed to start
             starting.discard(request.id)
