@@ -44,10 +44,20 @@ async def published() -> None:
 class FakeRoom:
     """What a call uses of `rtc.Room`, with the real one's refusal of a second stream handler."""
 
-    def __init__(self, publish: Callable[[], Awaitable[None]] = published) -> None:
+    def __init__(
+        self, publish: Callable[[], Awaitable[None]] = published, sid: str = "RM_dispatched"
+    ) -> None:
         self.local_participant = FakeAgent(publish)
         self.remote_participants: dict[str, Any] = {}
         self.text_handlers: dict[str, Callable[..., Any]] = {}
+        self.joined_sid = sid
+
+    @property
+    async def sid(self) -> str:
+        return self.joined_sid
+
+    def isconnected(self) -> bool:
+        return True
 
     def on(self, event: str, callback: Callable[..., Any]) -> None:
         pass
@@ -69,7 +79,8 @@ class FakeJob:
 
     def __init__(self, room: FakeRoom, metadata: dict[str, Any] | None = None) -> None:
         self.room = room
-        self.job = SimpleNamespace(metadata=json.dumps(metadata or {}))
+        room_info = SimpleNamespace(sid="RM_dispatched", name="a-room")  # the room the call was dispatched to
+        self.job = SimpleNamespace(metadata=json.dumps(metadata or {}), room=room_info)
 
     async def connect(self, *, auto_subscribe: Any) -> None:
         pass
@@ -105,6 +116,48 @@ def test_a_call_whose_setup_fails_stops_its_recogniser(failing: str) -> None:
         return recogniser_pids()
 
     assert asyncio.run(run_call()) == set()
+
+
+async def never_published() -> None:
+    """Publishing that never ends (the room went while the voice was being published)."""
+    await asyncio.Event().wait()
+
+
+def test_a_call_ended_while_its_voice_is_published_ends_at_once() -> None:
+    """The room goes while the agent publishes its voice: the call ends at once, its recogniser
+    stopped. It used to wait for the publishing, which only the framework's shutdown timeout
+    (15 s after the room closed, if ever) cut short, holding the call's place in the worker."""
+    room = FakeRoom(never_published)
+
+    async def end_while_publishing() -> tuple[str, set[int]]:
+        call = Call(FakeJob(room))  # type: ignore[arg-type]
+        running = asyncio.create_task(call.run())
+        try:
+            await until(recogniser_pids, 30, "the recogniser to start")  # it starts beside the voice
+            call.stop("disconnected from the room")
+            await asyncio.wait_for(asyncio.shield(running), 5)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        return call.end_reason, recogniser_pids()
+
+    assert asyncio.run(end_while_publishing()) == ("disconnected from the room", set())
+
+
+def test_a_call_that_joins_a_room_made_anew_ends_before_setting_up() -> None:
+    """The dispatched room was closed just before the agent joined, and joining made an empty one
+    of the same name (another sid): the call ends before it sets up, rather than waiting there 30 s
+    for a caller."""
+    room = FakeRoom(sid="RM_madeanew")
+
+    async def join() -> tuple[str, dict[str, str]]:
+        call = Call(FakeJob(room))  # type: ignore[arg-type]
+        await asyncio.wait_for(call.run(), 5)
+        return call.end_reason, room.local_participant.attributes
+
+    reason, attributes = asyncio.run(join())
+    assert reason == "the room was closed before the agent joined (RM_dispatched, joined RM_madeanew)"
+    assert attributes == {}  # never set up: no state shown
 
 
 def test_a_calls_finished_tasks_are_let_go() -> None:

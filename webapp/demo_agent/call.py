@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from livekit import agents, rtc
@@ -46,6 +47,7 @@ HUNG_UP = (
     rtc.DisconnectReason.USER_REJECTED,
 )
 REJOIN_WAIT_S = 15.0
+ROOM_SID_WAIT_S = 2.0  # for the joined room's sid, which normally comes with the connection
 
 
 def is_caller(participant: rtc.RemoteParticipant) -> bool:
@@ -102,13 +104,16 @@ class Call:
         self._room.on("track_unsubscribed", self._on_track_unsubscribed)
         self._room.on("local_track_subscribed", lambda *_: self._voice_heard.set())
         self._room.on("disconnected", lambda *_: self.stop("disconnected from the room"))
+        if not self._room.isconnected():  # gone before the handler above was there to hear it
+            self.stop("disconnected from the room")
+        await self._check_room()
         local = self._room.local_participant
         status = self._status = CallStatus(local)
         voice = AgentVoice(self._room)
         avatar = AgentAvatar(self._room, voice, status) if media.avatar else None
         hearing = Hearing(on_partial=lambda utterance, text: self._on_partial(utterance, text))
         try:
-            await self._set_up(status, voice, hearing, avatar)
+            await self._unless_ended(self._set_up(status, voice, hearing, avatar), "setting up")
             await self._ended.wait()
         finally:
             if self._away is not None:
@@ -120,6 +125,42 @@ class Call:
             await voice.aclose()
             if avatar is not None:
                 await avatar.aclose()
+
+    async def _check_room(self) -> None:
+        """End the call if the room joined is not the one the call was dispatched to: that one
+        was closed before the agent joined, and joining made a new, empty room of the same name
+        (it would wait CALLER_WAIT_S there for a caller who is not coming)."""
+        dispatched = self._ctx.job.room.sid
+        if not dispatched:
+            return
+        try:
+            joined = await asyncio.wait_for(self._room.sid, ROOM_SID_WAIT_S)
+        except TimeoutError:
+            logger.warning("the room's sid did not come within %.0f s; not checked", ROOM_SID_WAIT_S)
+            return
+        if joined != dispatched:
+            self.stop(f"the room was closed before the agent joined ({dispatched}, joined {joined})")
+
+    async def _unless_ended(self, work: Coroutine[Any, Any, None], doing: str) -> None:
+        """Run `work` to its end, or until the call ends, whichever comes first: a room that goes
+        while the voice is being published must not hold the call (and its place in the worker)
+        until the publishing gives up. `work`'s failure is raised; if it is cut short it is not."""
+        if self._ended.is_set():  # before it began (the room was not the one dispatched)
+            work.close()
+            return
+        running = asyncio.ensure_future(work)
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait({running, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cut = not running.done()
+            for task in (running, ended):
+                task.cancel()
+            await asyncio.gather(running, ended, return_exceptions=True)
+        if cut:
+            logger.info("call ended while %s: %s", doing, self.end_reason)
+        else:
+            running.result()
 
     async def _set_up(
         self, status: CallStatus, voice: AgentVoice, hearing: Hearing, avatar: AgentAvatar | None
