@@ -6,6 +6,10 @@ dispatched by name, and the app (under gunicorn, as in production) with one agen
 log sees each call end. Ctrl-C stops all three, and the temporary folder goes with them.
 They run in that folder, so a ``.env`` in the checkout (a one-agent quick start's provider, a
 public URL, a database) does not reach the demo; the real environment still does.
+
+A demo agent that dies after it has run a while (livekit's native library can take its process
+down) is started again, so the demo keeps answering; one that dies at start-up (a bad setting)
+stops the demo, as LiveKit or the app dying does.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -40,6 +44,7 @@ max_call_s = 600
 """
 TCP_OFFSET, UDP_OFFSET = 1, 2  # LiveKit's media ports beside its HTTP port (7881 and 7882 by default)
 LOG_TAIL_LINES = 20
+RESTART_AFTER_S = 10.0  # a demo agent that ran this long before it died is started again
 
 
 @dataclass
@@ -47,8 +52,11 @@ class Child:
     """A process we started; ``log_path`` is where its output goes (None: our terminal)."""
 
     name: str
+    command: list[str]
     popen: subprocess.Popen[bytes]
     log_path: Path | None = None
+    restartable: bool = False  # started again when it dies after RESTART_AFTER_S
+    started_at: float = field(default_factory=time.monotonic)
 
     def exit_report(self) -> str:
         """That it exited, and how its log ends (the reason, usually)."""
@@ -182,18 +190,25 @@ def main(argv: list[str] | None = None) -> None:
     # Each child in a session of its own: Ctrl-C reaches only us, and we stop each one once
     # (SIGTERM, below). A gunicorn worker that got the terminal's SIGINT and its master's
     # SIGQUIT together could deadlock in its own signal handler and outlive us on the port.
-    def start(name: str, command: list[str], output: IO[bytes] | None = None) -> None:
-        """Start `command` in a session of its own; it is stopped in `finally`."""
-        popen = subprocess.Popen(
+    def launch(command: list[str], output: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+        """Start `command` in a session of its own."""
+        return subprocess.Popen(
             command, env=env, cwd=workdir, stdout=output, stderr=output, start_new_session=True
         )
-        children.append(Child(name, popen, Path(output.name) if output else None))
+
+    def start(
+        name: str, command: list[str], output: IO[bytes] | None = None, restartable: bool = False
+    ) -> None:
+        """Start `command`; it is stopped in `finally`."""
+        children.append(
+            Child(name, command, launch(command, output), Path(output.name) if output else None, restartable)
+        )
 
     try:
         with open(livekit_log, "wb") as log:  # its debug output would drown the others'
             start("livekit-server", commands[0], log)
         wait_http(f"http://127.0.0.1:{args.livekit_port}/", 20, children)
-        start("the demo agent", commands[1])
+        start("the demo agent", commands[1], restartable=True)
         start("gunicorn", commands[2])
         wait_http(f"http://127.0.0.1:{args.port}/healthz", 20, children)
         print(
@@ -201,9 +216,15 @@ def main(argv: list[str] | None = None) -> None:
             f"\n  LiveKit's log: {livekit_log} (removed on exit). Ctrl-C stops everything.\n",
             flush=True,
         )
-        while not (gone := [c for c in children if c.popen.poll() is not None]):
+        while True:
             time.sleep(0.5)
-        sys.exit(f"{gone[0].exit_report()}\nStopping the others.")
+            if not (gone := [c for c in children if c.popen.poll() is not None]):
+                continue
+            child, ran_s = gone[0], time.monotonic() - gone[0].started_at
+            if not (child.restartable and ran_s >= RESTART_AFTER_S):
+                sys.exit(f"{child.exit_report()}\nStopping the others.")
+            print(f"{child.exit_report()}\nIt had run {ran_s:.0f} s: starting it again.", flush=True)
+            child.popen, child.started_at = launch(child.command), time.monotonic()
     except KeyboardInterrupt:
         pass
     finally:

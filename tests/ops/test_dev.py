@@ -14,11 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
-from tests.support.processes import ROOT, find_livekit_server, free_port
+from tests.support.processes import ROOT, find_livekit_server, free_port, wait_until
 from webapp.catalogue import load_catalogue
-from webapp.dev import demo_agents, livekit_command, port_is_free, udp_port_is_free
+from webapp.dev import RESTART_AFTER_S, demo_agents, livekit_command, port_is_free, udp_port_is_free
 
 SECRET_MARK = "not-in-argv"
 
@@ -167,3 +168,64 @@ def test_a_second_ctrl_c_does_not_cut_the_clean_up_short(tmp_path: Path) -> None
     assert "Traceback" not in output, output
     assert not Path(f"/proc/{started.read_text()}").exists()  # killed once its 10 s were up
     assert leftovers(tmp_path) == []
+
+
+def agent_pid(demo: subprocess.Popen[str]) -> int | None:
+    """The pid of the demo's agent (a child of ``webapp.dev`` running ``webapp.demo_agent``)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == demo.pid and b"webapp.demo_agent" in cmdline:
+            return int(proc.name)
+    return None
+
+
+@pytest.mark.e2e
+def test_a_demo_agent_that_dies_is_started_again_unless_it_dies_at_start_up(tmp_path: Path) -> None:
+    """The real demo (livekit-server, the demo agent, gunicorn): the agent killed after it had run
+    a while is started again and registers with LiveKit again, the rest running on; killed again
+    at once (as one that cannot start dies), the demo stops, saying so, and leaves nothing behind.
+
+    Every process stopped the demo: livekit's native library panicking in the agent (a room
+    deleted as the agent joined it) left a newcomer with nothing to talk to.
+    """
+    output_path = tmp_path / "output"
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "LIVEKIT_SERVER_BIN": find_livekit_server(), "TMPDIR": str(tmp_path / "tmp")}
+    argv = [sys.executable, "-m", "webapp.dev", "--port", str(free_port()), "--livekit-port",
+            str(free_livekit_ports())]  # fmt: skip
+    with open(output_path, "w") as output:
+        demo = subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdout=output, stderr=subprocess.STDOUT)
+
+    def registered() -> int:
+        return output_path.read_text().count("registered worker")
+
+    try:
+        started_at = time.monotonic()
+        wait_until(lambda: registered() == 1, timeout_s=60, what="the demo agent to register")
+        time.sleep(max(0.0, started_at + RESTART_AFTER_S + 1 - time.monotonic()))
+        first = agent_pid(demo)
+        assert first is not None, output_path.read_text()
+        os.kill(first, signal.SIGKILL)
+        wait_until(
+            lambda: registered() == 2 or demo.poll() is not None,
+            timeout_s=60,
+            what="the agent to register again",
+        )
+        text = output_path.read_text()
+        assert demo.poll() is None, text  # LiveKit and the app ran on
+        assert "the demo agent exited with status -9" in text and "starting it again" in text, text
+        second = agent_pid(demo)
+        assert second not in (None, first), text
+        os.kill(second, signal.SIGKILL)  # well within RESTART_AFTER_S of its start
+        demo.wait(30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    text = output_path.read_text()
+    assert demo.returncode != 0 and text.rstrip().endswith("Stopping the others."), text[-2000:]
+    assert text.count("starting it again") == 1 and leftovers(tmp_path) == [], text[-2000:]
