@@ -51,6 +51,7 @@ class FakeRoom:
         self.remote_participants: dict[str, Any] = {}
         self.text_handlers: dict[str, Callable[..., Any]] = {}
         self.joined_sid = sid
+        self.left = False
 
     @property
     async def sid(self) -> str:
@@ -58,6 +59,9 @@ class FakeRoom:
 
     def isconnected(self) -> bool:
         return True
+
+    async def disconnect(self) -> None:
+        self.left = True
 
     def on(self, event: str, callback: Callable[..., Any]) -> None:
         pass
@@ -81,9 +85,13 @@ class FakeJob:
         self.room = room
         room_info = SimpleNamespace(sid="RM_dispatched", name="a-room")  # the room the call was dispatched to
         self.job = SimpleNamespace(metadata=json.dumps(metadata or {}), room=room_info)
+        self.shutdown_callbacks: list[Callable[[], Awaitable[None]]] = []
 
     async def connect(self, *, auto_subscribe: Any) -> None:
         pass
+
+    def add_shutdown_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self.shutdown_callbacks.append(callback)
 
 
 async def until(check: Callable[[], object], timeout_s: float, what: str) -> None:
@@ -158,6 +166,46 @@ def test_a_call_that_joins_a_room_made_anew_ends_before_setting_up() -> None:
     reason, attributes = asyncio.run(join())
     assert reason == "the room was closed before the agent joined (RM_dispatched, joined RM_madeanew)"
     assert attributes == {}  # never set up: no state shown
+
+
+class StuckConnect(FakeJob):
+    """A connect that hangs until `answer` is set, as livekit's does in a room closed as it joins."""
+
+    def __init__(self, room: FakeRoom) -> None:
+        super().__init__(room)
+        self.answer = asyncio.Event()
+        self.connect_cancelled = False
+
+    async def connect(self, *, auto_subscribe: Any) -> None:
+        try:
+            await self.answer.wait()
+        except asyncio.CancelledError:
+            self.connect_cancelled = True
+            raise
+
+
+def test_a_call_cancelled_while_connecting_lets_the_connect_finish_then_leaves() -> None:
+    """The framework cancels a call stuck connecting (15 s after its room was closed): the call
+    ends, but the connect is not cancelled (livekit's library, its answer untaken, panicked 15 s
+    later and the SDK took the whole worker down); the job's shutdown waits for it and leaves."""
+    room = FakeRoom()
+    job = StuckConnect(room)
+
+    async def cancel_while_connecting() -> None:
+        running = asyncio.create_task(Call(job).run())  # type: ignore[arg-type]
+        await asyncio.sleep(0.1)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert not job.connect_cancelled and len(job.shutdown_callbacks) == 1
+        finishing = asyncio.create_task(job.shutdown_callbacks[0]())
+        await asyncio.sleep(0.1)
+        assert not finishing.done() and not room.left  # waits for the connect's answer
+        job.answer.set()
+        await asyncio.wait_for(finishing, 5)
+
+    asyncio.run(cancel_while_connecting())
+    assert room.left and not job.connect_cancelled
 
 
 def test_a_calls_finished_tasks_are_let_go() -> None:

@@ -47,6 +47,7 @@ HUNG_UP = (
     rtc.DisconnectReason.USER_REJECTED,
 )
 REJOIN_WAIT_S = 15.0
+CONNECT_FINISH_WAIT_S = 45.0  # see Call._connect
 ROOM_SID_WAIT_S = 2.0  # for the joined room's sid, which normally comes with the connection
 
 
@@ -97,7 +98,7 @@ class Call:
         self._preconnect.register()  # before connecting, so an early buffer isn't missed
         media = self.media
         subscribe = agents.AutoSubscribe.SUBSCRIBE_ALL if media.sees else agents.AutoSubscribe.AUDIO_ONLY
-        await self._ctx.connect(auto_subscribe=subscribe)
+        await self._connect(subscribe)
         self._room.on("participant_connected", self._on_participant_connected)
         self._room.on("participant_disconnected", self._on_participant_disconnected)
         self._room.on("track_subscribed", self._on_track_subscribed)
@@ -125,6 +126,39 @@ class Call:
             await voice.aclose()
             if avatar is not None:
                 await avatar.aclose()
+
+    async def _connect(self, subscribe: agents.AutoSubscribe) -> None:
+        """Connect to the room, unless the call is cancelled first; the connect itself is not.
+
+        The framework cancels a call 15 s after the server ended its job (its room was closed).
+        A connect stuck meanwhile (a room closed as the agent joined it can hold livekit's
+        native library up to its 15 s ICE timeout) must not be cancelled: the library completes
+        it later with nobody left to answer, waits 15 s for that answer, then panics, and the
+        SDK takes the whole worker down with every call in it. It is let finish in the job's
+        shutdown instead (for CONNECT_FINISH_WAIT_S at most), and the room it joined is left.
+        """
+        connecting = asyncio.ensure_future(self._ctx.connect(auto_subscribe=subscribe))
+        try:
+            await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            if not connecting.done():
+                logger.warning("call cancelled while connecting; the connect is left to finish")
+                self._ctx.add_shutdown_callback(lambda: self._finish_connecting(connecting))
+            raise
+
+    async def _finish_connecting(self, connecting: asyncio.Future[None]) -> None:
+        """The job's last step after a call cancelled while connecting: wait for the connect,
+        then leave the room it joined."""
+        try:
+            await asyncio.wait_for(asyncio.shield(connecting), CONNECT_FINISH_WAIT_S)
+        except TimeoutError:
+            logger.error("the cancelled call's connect did not finish in %.0f s", CONNECT_FINISH_WAIT_S)
+            return
+        except Exception as exc:  # it failed: nothing joined, nothing to leave
+            logger.info("the cancelled call's connect failed: %s", exc)
+            return
+        await self._room.disconnect()
+        logger.info("the cancelled call's connect finished; left the room")
 
     async def _check_room(self) -> None:
         """End the call if the room joined is not the one the call was dispatched to: that one
