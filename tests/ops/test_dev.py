@@ -7,7 +7,6 @@ script, through ``LIVEKIT_SERVER_BIN``), so neither LiveKit nor the app nor the 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -17,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.processes import ROOT, find_livekit_server, free_port, wait_until
+from tests.support.processes import ROOT, find_livekit_server, free_port, free_port_run, wait_until
 from webapp.catalogue import load_catalogue
-from webapp.dev import RESTART_AFTER_S, demo_agents, livekit_command, port_is_free, udp_port_is_free
+from webapp.dev import RESTART_AFTER_S, demo_agents, livekit_command
 
 SECRET_MARK = "not-in-argv"
 
@@ -60,12 +59,11 @@ def test_the_real_livekit_server_reads_those_ports() -> None:
 
 
 def free_livekit_ports() -> int:
-    """A LiveKit port whose next TCP port and the UDP one after are free too."""
-    for _ in range(200):
-        port = random.randrange(20000, 60000)
-        if port_is_free(port) and port_is_free(port + 1) and udp_port_is_free(port + 2):
-            return port
-    raise RuntimeError("no free LiveKit ports")
+    """A LiveKit port whose next two (its ICE/TCP and ICE/UDP ports) are free too, below the
+    kernel's ephemeral range: LiveKit binds its ICE/TCP port on every address, and a port taken at
+    random from the whole range was once held by some outgoing connection ("address already in
+    use")."""
+    return free_port_run(3)
 
 
 def run_demo(tmp_path: Path, fake_livekit: str, *, ignore_sigint: bool = False) -> subprocess.Popen[str]:
@@ -204,7 +202,12 @@ def test_a_demo_agent_that_dies_is_started_again_unless_it_dies_at_start_up(tmp_
         return output_path.read_text().count("registered worker")
 
     try:
-        wait_until(lambda: registered() == 1, timeout_s=60, what="the demo agent to register")
+        wait_until(
+            lambda: registered() == 1 or demo.poll() is not None,
+            timeout_s=60,
+            what="the demo agent to register",
+        )
+        assert demo.poll() is None, output_path.read_text()
         time.sleep(RESTART_AFTER_S + 0.5)  # from its registration, which comes after its start
         first = agent_pid(demo)
         assert first is not None, output_path.read_text()

@@ -53,6 +53,30 @@ def _unused_port(kind: socket.SocketKind) -> int:
     raise RuntimeError("no free port below the ephemeral range after 100 tries")
 
 
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive ports below the kernel's ephemeral range, each free for
+    TCP and UDP on every address (a server such as LiveKit binds its ICE ports on all of them)."""
+    below = _ephemeral_start()
+    for _ in range(200):
+        first = _random.randrange(_PORTS_FROM, below - count)
+        ports = range(first, first + count)
+        if _handed_out.isdisjoint(ports) and all(_bindable(port) for port in ports):
+            _handed_out.update(ports)
+            return first
+    raise RuntimeError(f"no {count} free ports in a row below the ephemeral range after 200 tries")
+
+
+def _bindable(port: int) -> bool:
+    """True when both a TCP and a UDP socket can bind `port` on every address right now."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                return False
+    return True
+
+
 def _ephemeral_start() -> int:
     """The first port of the kernel's ephemeral range (Linux's default when it cannot say)."""
     try:
