@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 import yaml
@@ -66,13 +67,23 @@ def free_livekit_ports() -> int:
     return free_port_run(3)
 
 
-def run_demo(tmp_path: Path, fake_livekit: str, *, ignore_sigint: bool = False) -> subprocess.Popen[str]:
-    """``python -m webapp.dev`` with ``fake_livekit`` (Python source) as its livekit-server."""
-    binary = tmp_path / "livekit-server"
-    binary.write_text(f"#!{sys.executable}\n{fake_livekit}")
-    binary.chmod(0o755)
+def run_demo(
+    tmp_path: Path,
+    fake_livekit: str | None = None,
+    *,
+    ignore_sigint: bool = False,
+    output: IO[str] | int = subprocess.PIPE,
+) -> subprocess.Popen[str]:
+    """``python -m webapp.dev`` with ``fake_livekit`` (Python source) as its livekit-server, or
+    the real one when None; its output goes to ``output``."""
+    livekit_server = find_livekit_server()
+    if fake_livekit is not None:
+        binary = tmp_path / "livekit-server"
+        binary.write_text(f"#!{sys.executable}\n{fake_livekit}")
+        binary.chmod(0o755)
+        livekit_server = str(binary)
     (tmp_path / "tmp").mkdir()
-    env = {**os.environ, "LIVEKIT_SERVER_BIN": str(binary), "TMPDIR": str(tmp_path / "tmp")}
+    env = {**os.environ, "LIVEKIT_SERVER_BIN": livekit_server, "TMPDIR": str(tmp_path / "tmp")}
 
     def ignore() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell's `cmd &` does
@@ -80,7 +91,7 @@ def run_demo(tmp_path: Path, fake_livekit: str, *, ignore_sigint: bool = False) 
     argv = [sys.executable, "-m", "webapp.dev", "--port", str(free_port()), "--livekit-port",
             str(free_livekit_ports())]  # fmt: skip
     return subprocess.Popen(
-        argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        argv, cwd=ROOT, env=env, text=True, stdout=output, stderr=subprocess.STDOUT,
         preexec_fn=ignore if ignore_sigint else None,
     )  # fmt: skip
 
@@ -191,12 +202,8 @@ def test_a_demo_agent_that_dies_is_started_again_unless_it_dies_at_start_up(tmp_
     deleted as the agent joined it) left a newcomer with nothing to talk to.
     """
     output_path = tmp_path / "output"
-    (tmp_path / "tmp").mkdir()
-    env = {**os.environ, "LIVEKIT_SERVER_BIN": find_livekit_server(), "TMPDIR": str(tmp_path / "tmp")}
-    argv = [sys.executable, "-m", "webapp.dev", "--port", str(free_port()), "--livekit-port",
-            str(free_livekit_ports())]  # fmt: skip
     with open(output_path, "w") as output:
-        demo = subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdout=output, stderr=subprocess.STDOUT)
+        demo = run_demo(tmp_path, output=output)
 
     def registered() -> int:
         return output_path.read_text().count("registered worker")

@@ -114,7 +114,7 @@ class Call:
         avatar = AgentAvatar(self._room, voice, status) if media.avatar else None
         hearing = Hearing(on_partial=lambda utterance, text: self._on_partial(utterance, text))
         try:
-            await self._unless_ended(self._set_up(status, voice, hearing, avatar), "setting up")
+            await self._unless_ended(self._set_up(status, voice, hearing, avatar))
             await self._ended.wait()
         finally:
             if self._away is not None:
@@ -175,7 +175,7 @@ class Call:
         if joined != dispatched:
             self.stop(f"the room was closed before the agent joined ({dispatched}, joined {joined})")
 
-    async def _unless_ended(self, work: Coroutine[Any, Any, None], doing: str) -> None:
+    async def _unless_ended(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` to its end, or until the call ends, whichever comes first: a room that goes
         while the voice is being published must not hold the call (and its place in the worker)
         until the publishing gives up. `work`'s failure is raised; if it is cut short it is not."""
@@ -192,7 +192,7 @@ class Call:
                 task.cancel()
             await asyncio.gather(running, ended, return_exceptions=True)
         if cut:
-            logger.info("call ended while %s: %s", doing, self.end_reason)
+            logger.info("call ended while setting up: %s", self.end_reason)
         else:
             running.result()
 
