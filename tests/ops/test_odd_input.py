@@ -112,6 +112,24 @@ def test_the_admin_answers_odd_filters_and_ids_without_a_server_error(app: Flask
     assert problems == []
 
 
+def test_doubled_slashes_are_a_json_404_for_programs_and_mended_for_pages(app: Flask) -> None:
+    client = app.test_client()
+    for method, path in (
+        ("POST", "/api//calls"),
+        ("GET", "/api/admin//calls"),
+        ("POST", "/webhooks//livekit"),
+        ("POST", "/webhooks/ravan//a-secret"),
+    ):
+        answer = client.open(path, method=method, json={}, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 404, path
+        assert answer.get_json()["error"]["code"] == "not_found", path
+        assert "Location" not in answer.headers, path
+        assert b"a-secret" not in answer.data
+    page = client.get("/talk//demo")
+    assert page.status_code == 308
+    assert page.headers["Location"].endswith("/talk/demo")
+
+
 def _problems(what: str, answer: TestResponse) -> list[str]:
     """What is wrong with ``answer``: a server error, or an API or webhook error that is not our JSON."""
     problems = []

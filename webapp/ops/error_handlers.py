@@ -8,6 +8,8 @@ import re
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as NoRoute
+from werkzeug.routing import RequestRedirect
 
 from ..errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ..errors import BadRequest as BadRequestError
@@ -86,6 +88,15 @@ def _render_http_error(error: HTTPException) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the handlers that turn every failure into a stable answer."""
+
+    @app.before_request
+    def no_redirect_for_programs() -> None:
+        # Werkzeug answers a path it can mend (``/api//calls``: slashes merged) with an HTML 308
+        # that Flask sends as it is, past the handlers below, quoting the path back (a webhook's
+        # token too). A program gets the 404 it would get for any other wrong path; a browser
+        # still follows the redirect to the page.
+        if isinstance(request.routing_exception, RequestRedirect) and MACHINE_PATHS.fullmatch(request.path):
+            raise NoRoute()
 
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError) -> Response:
