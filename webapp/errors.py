@@ -426,6 +426,12 @@ class RateLimited(AppError):
     message = "Too many calls right now. Please wait a moment and try again."
 
 
+class TooManyWrongTokens(RateLimited):
+    """Too many wrong admin tokens from this client; the ``Retry-After`` header says when to retry."""
+
+    message = "Too many wrong tokens. Please wait before trying again."
+
+
 class AgentBusy(RateLimited):
     """The agent's per-minute cap is reached."""
 

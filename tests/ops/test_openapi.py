@@ -168,6 +168,9 @@ def test_the_admin_api_is_documented_with_its_bearer_token() -> None:
     for operation, errors in ((listing, LIST_RAISES), (detail, DETAIL_RAISES)):
         for error in errors:
             assert f"`{error.code}`" in operation["responses"][str(error.status_code)]["description"]
+        # Its 429 is for wrong tokens, not the calls the public API limits.
+        assert "wrong admin tokens" in operation["responses"]["429"]["description"]
+        assert "calls" not in operation["responses"]["429"]["description"]
     # The 401 says how to authenticate, as the app does (RFC 6750).
     for operation in (listing, detail):
         challenge = operation["responses"]["401"]["headers"]["WWW-Authenticate"]

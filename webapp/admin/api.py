@@ -15,7 +15,7 @@ from ..errors import (
     CallLogUnavailable,
     InvalidQuery,
     LimitsUnavailable,
-    RateLimited,
+    TooManyWrongTokens,
     UnknownCall,
 )
 from ..history.store import CallLogError
@@ -26,7 +26,7 @@ from .models import CallList, admin_call, admin_call_detail, parse_filter
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 # The errors each endpoint answers with (the OpenAPI document lists them from here); the token's
 # (too many wrong ones, their count's storage down) are every endpoint's.
-TOKEN_RAISES: tuple[type[AppError], ...] = (AdminTokenRequired, RateLimited, LimitsUnavailable)
+TOKEN_RAISES: tuple[type[AppError], ...] = (AdminTokenRequired, TooManyWrongTokens, LimitsUnavailable)
 LIST_RAISES: tuple[type[AppError], ...] = (InvalidQuery, *TOKEN_RAISES, CallLogUnavailable)
 DETAIL_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, UnknownCall, CallLogUnavailable)
 

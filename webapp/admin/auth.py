@@ -25,7 +25,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from limits import RateLimitItemPerSecond
 from limits.errors import StorageError
 
-from ..errors import AdminTokenRequired, RateLimited
+from ..errors import AdminTokenRequired, TooManyWrongTokens
 from ..guards.limits import PER_CLIENT_SCOPES, Tally, parsed, per_client
 from ..settings import same_secret
 from ..state import app_state
@@ -52,7 +52,7 @@ def require_token() -> None:
     """The request carries ``Authorization: Bearer <WEBCALL_ADMIN_TOKEN>``, or ``AdminTokenRequired``.
 
     Wrong tokens are guesses, limited as passwords are (``TOKEN_LIMIT`` per client, each one
-    logged): past the limit the client waits (``RateLimited``), with the right token too. A request
+    logged): past the limit the client waits (``TooManyWrongTokens``), with the right token too. A request
     without ``Authorization`` guesses nothing: it is refused, and not counted.
     """
     header = request.headers.get("Authorization", "")
@@ -73,7 +73,7 @@ def require_token() -> None:
         if wait_s is None:
             raise AdminTokenRequired()
     if wait_s is not None:
-        raise RateLimited(f"Too many wrong tokens. Try again in {wait_s} s.", retry_after_s=wait_s)
+        raise TooManyWrongTokens(f"Too many wrong tokens. Try again in {wait_s} s.", retry_after_s=wait_s)
 
 
 def _token_wait_s(client: str) -> int | None:
