@@ -1,5 +1,5 @@
-"""The operator's commands: ``check``, ``agents``, ``token``, ``history sync``'s arguments, ``history
-prune`` (``demo-link`` is in tests/pages; the sync itself in tests/history)."""
+"""The operator's commands: ``check``, ``agents``, ``token``, ``embed-snippet``, ``history sync``'s
+arguments, ``history prune`` (``demo-link`` is in tests/pages; the sync itself in tests/history)."""
 
 from __future__ import annotations
 
@@ -117,6 +117,44 @@ def test_token_mints_a_test_token_for_a_livekit_agent(tmp_path: Path) -> None:
     assert answer["url"] == OfflineLiveKit.url
     refused = app.test_cli_runner().invoke(args=["token", "ravan"])
     assert refused.exit_code != 0 and "livekit" in refused.output
+
+
+EMBEDDED = """
+[agents.sales]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = 'Sales "East"'
+allowed_origins = ["https://www.example.com"]
+
+[agents.vision]
+provider = "livekit"
+agent_id = "webcall-demo"
+camera = "optional"
+screen_share = true
+
+[agents.chat]
+provider = "livekit"
+agent_id = "webcall-demo"
+text_only = "only"
+"""
+
+
+def test_embed_snippet_allows_the_camera_and_screen_only_to_agents_that_use_them(tmp_path: Path) -> None:
+    runner = build_app(tmp_path, EMBEDDED).test_cli_runner()
+    sales = runner.invoke(args=["embed-snippet", "sales", "--base-url", "https://calls.example.com/"])
+    assert sales.exit_code == 0, sales.output
+    assert sales.stdout.splitlines() == [
+        '<script src="https://calls.example.com/embed.js" data-agent="sales" async></script>',
+        '<iframe src="https://calls.example.com/embed/sales" allow="microphone; autoplay" '
+        'title="Sales &#34;East&#34;" style="width:100%;height:640px;border:0"></iframe>',
+    ]
+    vision = runner.invoke(args=["embed-snippet", "vision"])
+    assert 'src="http://127.0.0.1:8000/embed/vision"' in vision.stdout
+    assert 'allow="microphone; camera; display-capture; autoplay"' in vision.stdout
+    assert "no allowed_origins" in vision.stderr  # no other site may embed it yet
+    assert 'allow="autoplay"' in runner.invoke(args=["embed-snippet", "chat"]).stdout  # no microphone
+    unknown = runner.invoke(args=["embed-snippet", "nobody"])
+    assert unknown.exit_code == 2 and "known: chat, sales, vision" in unknown.output
 
 
 def test_history_prune_deletes_what_is_older_than_asked(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from markupsafe import escape
 
-from ..catalogue import VARIABLE_PATTERN
+from ..catalogue import VARIABLE_PATTERN, Agent
 from ..errors import AppError
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
@@ -60,6 +61,42 @@ def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_
         raise click.BadParameter(str(exc), param_hint="--expires") from None
     token = sign_demo_link(settings.secret_key, slug, preset, expires_at)
     click.echo(f"{base_url.rstrip('/')}/demo/{slug}?t={token}")
+
+
+@click.command("embed-snippet")
+@with_appcontext
+@click.argument("slug")
+@click.option(
+    "--base-url",
+    default=None,
+    help="Where webcall is served  [default: WEBCALL_PUBLIC_URL, else http://127.0.0.1:8000]",
+)
+def embed_snippet_command(slug: str, base_url: str | None) -> None:
+    """Print the script and iframe embeds of the agent SLUG, to paste into a site's HTML."""
+    settings = app_state().settings
+    agent = settings.agents.get(slug)
+    if agent is None:
+        raise click.BadParameter(f"no agent {slug!r}; known: {', '.join(sorted(settings.agents))}")
+    base = escape((base_url or settings.public_url or "http://127.0.0.1:8000").rstrip("/"))
+    click.echo(f"""<script src="{base}/embed.js" data-agent="{slug}" async></script>""")
+    click.echo(
+        f"""<iframe src="{base}/embed/{slug}" allow="{"; ".join(frame_permissions(agent))}" """
+        f"""title="{escape(agent.title)}" style="width:100%;height:640px;border:0"></iframe>"""
+    )
+    if not agent.allowed_origins:
+        click.echo(f"note: {slug} lists no allowed_origins, so no other site may embed it", err=True)
+
+
+def frame_permissions(agent: Agent) -> list[str]:
+    """What an iframe of ``agent``'s embed must allow: the microphone for a voice call, the camera
+    and screen capture only for an agent that uses them, and autoplay for the agent's voice."""
+    web = agent.takes_web_calls
+    return [
+        *(["microphone"] if web and "voice" in agent.modes else []),
+        *(["camera"] if web and agent.camera != "off" else []),
+        *(["display-capture"] if web and agent.screen_share else []),
+        "autoplay",
+    ]
 
 
 @click.command("check")
@@ -222,5 +259,6 @@ def prune_command(days: int, refusals_only: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (demo_link_command, check_command, agents_command, token_command, history):
+    commands = (demo_link_command, embed_snippet_command, check_command, agents_command, token_command)
+    for command in (*commands, history):
         app.cli.add_command(command)
