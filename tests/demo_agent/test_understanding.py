@@ -11,6 +11,7 @@ import io
 import subprocess
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -202,6 +203,18 @@ class AgentSide:
         return self.lines[-1]
 
 
+def conversation_alone(
+    end_call: Callable[[str], None] = lambda reason: None,
+) -> tuple[AgentSide, AgentVoice, Conversation]:
+    """A conversation in no room: its agent side (keeping its lines), its voice (playing in real
+    time, to nobody) and the conversation itself, with no caller turns."""
+    agent = AgentSide()
+    voice = AgentVoice(None)  # type: ignore[arg-type]
+    status = CallStatus(agent)  # type: ignore[arg-type]
+    turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
+    return agent, voice, Conversation(agent, status, voice, turns, end_call)  # type: ignore[arg-type]
+
+
 def test_the_time_limit_ends_the_call_on_time_however_many_answers_wait() -> None:
     """Eight typed messages at once: their answers, one after the other, take over 20 s. With a
     5 s limit the agent still says goodbye at the goodbye time, cutting the answer it is
@@ -211,12 +224,8 @@ def test_the_time_limit_ends_the_call_on_time_however_many_answers_wait() -> Non
     plan = schedule_for(limit_s)
 
     async def call() -> tuple[float, float, str, list[SentLine]]:
-        agent = AgentSide()
-        voice = AgentVoice(None)  # type: ignore[arg-type]  # it plays in real time, to no room
         ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        status = CallStatus(agent)  # type: ignore[arg-type]
-        turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
-        conversation = Conversation(agent, status, voice, turns, ended.set_result)  # type: ignore[arg-type]
+        agent, voice, conversation = conversation_alone(ended.set_result)
         started = time.monotonic()
         tasks = [asyncio.create_task(conversation.keep_time(limit_s))]
         tasks += [
@@ -246,11 +255,7 @@ def test_a_line_cut_by_the_call_ending_is_closed_as_interrupted() -> None:
     was left open, its pacing task running, and the page's caption never ended."""
 
     async def call() -> list[SentLine]:
-        agent = AgentSide()
-        voice = AgentVoice(None)  # type: ignore[arg-type]  # it plays in real time, to no room
-        status = CallStatus(agent)  # type: ignore[arg-type]
-        turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
-        conversation = Conversation(agent, status, voice, turns, lambda reason: None)  # type: ignore[arg-type]
+        agent, voice, conversation = conversation_alone()
         saying = asyncio.create_task(conversation.say("Let me tell you all about our products and prices."))
         while not (agent.lines and agent.lines[0].text):  # the line is open and its words are going out
             await asyncio.sleep(0.02)
@@ -270,11 +275,7 @@ def test_the_caller_can_talk_over_the_greeting() -> None:
     greeting = "Hello! I am the demo agent, and I can tell you all about our products and prices."
 
     async def call() -> list[SentLine]:
-        agent = AgentSide()
-        voice = AgentVoice(None)  # type: ignore[arg-type]  # it plays in real time, to no room
-        status = CallStatus(agent)  # type: ignore[arg-type]
-        turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
-        conversation = Conversation(agent, status, voice, turns, lambda reason: None)  # type: ignore[arg-type]
+        agent, voice, conversation = conversation_alone()
         running = asyncio.create_task(conversation.run(greeting))
         while not (agent.lines and agent.lines[0].text):  # the greeting's words are going out
             await asyncio.sleep(0.02)
