@@ -3,7 +3,7 @@
 The provider is the Convoi fake in a process of its own, answering after 0 ms or 300 ms.
 "webcall" is gunicorn with the production settings (gunicorn.conf.py) in front of that
 fake; "direct" posts the body webcall's Convoi adapter would send (built by the adapter's
-own ``build_request``) straight to the fake. Both sides use keep-alive httpx clients, one
+own ``build_web_call``) straight to the fake. Both sides use keep-alive httpx clients, one
 per load thread, warmed up before the clock starts, and take turns (a few rounds each) so
 a noisy moment on the machine hits both alike. Each scenario gets a fresh gunicorn (and a
 fresh call log: an SQLite file, the default).

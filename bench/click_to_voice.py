@@ -95,7 +95,7 @@ PHASES = [  # (label, mark, from mark)
     ("signal WebSocket open", "ws-open", "click"),
     ("first peer connection connected", "pc-connected", "click"),
     ("connected (webcall:connected)", "connected", "click"),
-    ("microphone sending (first RTP packet)", "mic-sending", "click"),
+    ("microphone published and sending (first RTP packet)", "mic-sending", "click"),
     ("agent joined (webcall:agent-joined)", "agent-joined", "click"),
     ("agent speaking (lk.agent.state seen)", "agent-speaking", "click"),
     ("first agent audio (level > 0.01)", "agent-audio", "click"),
