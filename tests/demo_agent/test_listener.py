@@ -128,34 +128,6 @@ def test_the_agent_starting_to_talk_while_the_caller_is_mid_turn_is_cut(tmp_path
     assert cuts  # (the real voice stops at the first; this one goes on being "speaking")
 
 
-def test_words_begun_before_the_agent_joined_never_cut_its_greeting_but_new_ones_do(tmp_path: Path) -> None:
-    """The pre-connect buffer ends mid-turn and the turn goes on live while the agent greets: the
-    greeting plays on (the caller said those words to nobody yet). A turn begun over the
-    greeting cuts it, as it cuts any line."""
-    speech = through_opus_16k("I would like to hear about your product. Tell me more.", tmp_path, 150)
-    silence = np.zeros(SAMPLE_RATE, dtype=np.int16)  # 1 s: the turn ends
-    voice, cuts = QuietVoice(), []
-    chunk = SAMPLE_RATE // 50  # 20 ms, as frames arrive
-
-    def live(audio: np.ndarray, listener: CallerListener) -> None:
-        for start in range(0, audio.size, chunk):
-            listener.hear(audio[start : start + chunk], time.monotonic())
-
-    async def hear_all() -> None:
-        async with listening(voice, cuts.append) as (listener, _):
-            half = speech.size // 2
-            listener.hear(speech[:half], time.monotonic(), preconnect=True)
-            assert listener._taker.in_turn
-            voice.speaking = True  # the greeting starts as the buffer is heard
-            live(speech[half:], listener)
-            live(silence, listener)
-            assert not listener._taker.in_turn and not cuts
-            live(speech[: speech.size // 4], listener)
-
-    asyncio.run(hear_all())
-    assert cuts
-
-
 def test_a_blip_of_audio_is_no_words_not_a_crash() -> None:
     """A turn of a few milliseconds: pocketsphinx has no segments for it (None), which killed the
     recogniser process, and with it every later turn of the call."""

@@ -269,29 +269,6 @@ def test_a_line_cut_by_the_call_ending_is_closed_as_interrupted() -> None:
     assert 0 < len(line.text) < len("Let me tell you all about our products and prices."), line.text
 
 
-def test_the_caller_can_talk_over_the_greeting() -> None:
-    """The greeting is cut as any line is (it played to its end whatever the caller said). What
-    they said before the agent joined never calls `interrupt`: see tests/demo_agent/test_listener.py."""
-    greeting = "Hello! I am the demo agent, and I can tell you all about our products and prices."
-
-    async def call() -> list[SentLine]:
-        agent, voice, conversation = conversation_alone()
-        running = asyncio.create_task(conversation.run(greeting))
-        while not (agent.lines and agent.lines[0].text):  # the greeting's words are going out
-            await asyncio.sleep(0.02)
-        conversation.interrupt(time.monotonic())
-        while ATTR_FINAL not in agent.lines[0].attributes:
-            await asyncio.sleep(0.02)
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await voice.aclose()
-        return agent.lines
-
-    line = asyncio.run(asyncio.wait_for(call(), 30))[0]
-    assert line.attributes.get(ATTR_INTERRUPTED) == "true", line.attributes
-    assert 0 < len(line.text) < len(greeting), line.text
-
-
 def test_turns_that_piled_up_get_one_answer_to_the_newest() -> None:
     """Said while the agent was busy, three turns get one answer: to the last with words."""
 

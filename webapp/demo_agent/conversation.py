@@ -98,11 +98,10 @@ class Conversation:
     async def run(self, greeting: str) -> None:
         """Greet the caller, then answer each of their turns until the call ends.
 
-        The caller may cut the greeting by talking over it, as any line; what they said before
-        the agent joined (the pre-connect buffer, heard as the greeting starts) does not cut it
-        (the listener's ``early`` turns).
+        The greeting is not interruptible: a caller often talks while the agent joins (the
+        pre-connect buffer), and cutting the introduction would leave them without one.
         """
-        await self.say(greeting)
+        await self.say(greeting, interruptible=False)
         while not self._ending:
             turn = newest_turn(await self._turns.get(), self._turns)
             await self.answer_turn(turn)

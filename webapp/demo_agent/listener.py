@@ -71,7 +71,6 @@ class _Turn:
     shown: bool = False  # an interim version is on the page
     final: bool = False
     lost: bool = False  # the recogniser is not hearing it (not running): it ends with no words
-    early: bool = False  # it began in the pre-connect buffer: said before the agent could talk
 
 
 class CallerListener:
@@ -188,12 +187,9 @@ class CallerListener:
             if isinstance(event, Started):
                 self._start_turn(event, arrived_at, preconnect)
             elif isinstance(event, Speech):
-                early = self._turn is not None and self._turn.early
-                if event.voiced and not preconnect and not early and self._voice.speaking:
+                if event.voiced and not preconnect and self._voice.speaking:
                     # The agent began a line while the caller was mid-turn (a pause, then more
                     # words): as a barge-in, it stops, or it would talk over them to its end.
-                    # Not for a turn begun before the agent joined: the greeting starts as the
-                    # buffer is heard, and words the caller said to nobody yet would cut it.
                     self._on_barge_in(arrived_at)
                 self._feed(event.audio)
             elif isinstance(event, Ended):
@@ -238,7 +234,7 @@ class CallerListener:
         except RecognizerError as exc:
             logger.warning("cannot recognise this turn: %s", exc)
             utterance, lost = 0, True
-        self._turn = _Turn(utterance, new_segment_id(), event.onset, event.start, lost=lost, early=preconnect)
+        self._turn = _Turn(utterance, new_segment_id(), event.onset, event.start, lost=lost)
         if not lost:
             self._turns_by_utterance[utterance] = self._turn
         if event.audio.size:
