@@ -258,6 +258,17 @@ class Agent(BaseModel):
         """The kinds of call this agent takes, the default first."""
         return MODES[self.text_only]
 
+    def browser_devices(self) -> dict[str, bool]:
+        """The devices this agent's calls use in a browser (its page's Permissions-Policy, and
+        what an iframe of it must allow): the microphone unless it only chats, the camera and
+        screen capture where enabled; none for a phone-only agent, whose page runs no call."""
+        web = self.takes_web_calls
+        return {
+            "microphone": web and self.text_only != "only",
+            "camera": web and self.camera != "off",
+            "display_capture": web and self.screen_share,
+        }
+
     def publish_sources(self, mode: CallMode) -> list[str]:
         """What a caller in a ``mode`` call may publish (LiveKit's track sources)."""
         sources = ["microphone"] if mode == "voice" else []

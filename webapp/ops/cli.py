@@ -88,15 +88,10 @@ def embed_snippet_command(slug: str, base_url: str | None) -> None:
 
 
 def frame_permissions(agent: Agent) -> list[str]:
-    """What an iframe of ``agent``'s embed must allow: the microphone for a voice call, the camera
-    and screen capture only for an agent that uses them, and autoplay for the agent's voice."""
-    web = agent.takes_web_calls
-    return [
-        *(["microphone"] if web and "voice" in agent.modes else []),
-        *(["camera"] if web and agent.camera != "off" else []),
-        *(["display-capture"] if web and agent.screen_share else []),
-        "autoplay",
-    ]
+    """What an iframe of ``agent``'s embed must allow: the devices its page may use (the same the
+    page's own Permissions-Policy grants) and autoplay for the agent's voice."""
+    used = [name.replace("_", "-") for name, on in agent.browser_devices().items() if on]
+    return [*used, "autoplay"]
 
 
 @click.command("check")

@@ -95,10 +95,7 @@ def call_page(
     html = render_template("call.html", agent=agent.public(), page_config=config)
     return page_headers(
         make_response(html),
-        # A phone-only agent's page runs no call in the browser: it gets no device at all.
-        microphone=agent.takes_web_calls and agent.text_only != "only",
-        camera=agent.takes_web_calls and agent.camera != "off",
-        display_capture=agent.takes_web_calls and agent.screen_share,
+        **agent.browser_devices(),
         autoplay=True,
         frame_ancestors=frame_ancestors,
     )
