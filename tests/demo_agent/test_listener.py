@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import time
@@ -40,7 +41,7 @@ class Tally:
 
 @contextlib.asynccontextmanager
 async def listening(
-    voice: Any = None, on_barge_in: Any = lambda onset: None
+    voice: Any = None, on_barge_in: Any = lambda onset, pause_s: None
 ) -> AsyncIterator[tuple[CallerListener, Hearing]]:
     """A listener on a running recogniser process, stopped at the end."""
     listener: CallerListener | None = None
@@ -115,7 +116,7 @@ def test_the_agent_starting_to_talk_while_the_caller_is_mid_turn_is_cut(tmp_path
     chunk = SAMPLE_RATE // 50  # 20 ms, as frames arrive
 
     async def hear_all() -> None:
-        async with listening(voice, cuts.append) as (listener, _):
+        async with listening(voice, lambda onset, pause_s: cuts.append(pause_s)) as (listener, _):
             half = speech.size // 2
             for start in range(0, half, chunk):
                 listener.hear(speech[start : start + chunk], time.monotonic())
@@ -126,6 +127,47 @@ def test_the_agent_starting_to_talk_while_the_caller_is_mid_turn_is_cut(tmp_path
 
     asyncio.run(hear_all())
     assert cuts  # (the real voice stops at the first; this one goes on being "speaking")
+    assert set(cuts) == {0.0}, cuts  # more of a turn in progress: no pause before it
+
+
+def test_a_barge_in_says_how_long_the_caller_was_quiet_before_it(tmp_path: Path) -> None:
+    """What the greeting's rule reads (`GREETING_PAUSE_S`): the caller's quiet before the turn that
+    cuts in, counted in the audio heard, the pre-connect buffer's included: from the end of a
+    turn said into the buffer to one begun live over the agent, and then after a longer pause.
+    More of a turn in progress comes with 0; a first turn ever, with no pause to count, `inf`."""
+    hello, ask = (through_opus_16k(text, tmp_path, 150) for text in ("Hello there.", "What time is it?"))
+    voice, barge_ins = QuietVoice(), []
+    chunk = SAMPLE_RATE // 50
+
+    def silence(seconds: float) -> np.ndarray:
+        return np.zeros(round(SAMPLE_RATE * seconds), dtype=np.int16)
+
+    def live(audio: np.ndarray, listener: CallerListener) -> None:
+        for start in range(0, audio.size, chunk):
+            listener.hear(audio[start : start + chunk], time.monotonic())
+
+    async def hear_all() -> None:
+        async with listening(voice, lambda onset, pause_s: barge_ins.append(pause_s)) as (listener, _):
+            listener.hear(hello, time.monotonic(), preconnect=True)  # its turn ends in the buffer
+            voice.speaking = True  # the greeting starts
+            live(np.concatenate([silence(0.2), ask]), listener)
+            live(np.concatenate([silence(4.0), hello]), listener)
+
+    async def first_ever() -> None:
+        voice.speaking = True
+        async with listening(voice, lambda onset, pause_s: barge_ins.append(pause_s)) as (listener, _):
+            live(ask, listener)
+
+    asyncio.run(hear_all())
+    pauses = [pause for pause in barge_ins if pause]
+    assert 0.0 in barge_ins  # each voiced chunk of a turn begun over the agent
+    # each clip ends in 0.5 s of silence and starts with 0.3 s of it: the pauses are at least
+    # what was put between them, and at most a word's start or end the detector left out more
+    assert len(pauses) == 2, barge_ins
+    assert 1.0 <= pauses[0] < 1.6 and 4.8 <= pauses[1] < 5.5, pauses
+    barge_ins.clear()
+    asyncio.run(first_ever())
+    assert barge_ins[0] == math.inf, barge_ins
 
 
 def test_a_blip_of_audio_is_no_words_not_a_crash() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import subprocess
 import time
 import wave
@@ -21,7 +22,15 @@ import pytest
 from livekit import rtc
 
 from tests.demo_agent.caller import espeak_samples, webm_opus, word_error_rate
-from webapp.demo_agent.conversation import LEAVE_GRACE_S, OUT_OF_TIME, Conversation, newest_turn, schedule_for
+from webapp.demo_agent.conversation import (
+    GREETING_HEARD_S,
+    GREETING_PAUSE_S,
+    LEAVE_GRACE_S,
+    OUT_OF_TIME,
+    Conversation,
+    newest_turn,
+    schedule_for,
+)
 from webapp.demo_agent.intents import (
     GOODBYE_REPLY,
     HEARD_PREFIX,
@@ -267,6 +276,67 @@ def test_a_line_cut_by_the_call_ending_is_closed_as_interrupted() -> None:
     (line,) = asyncio.run(asyncio.wait_for(call(), 30))
     assert line.attributes == {ATTR_FINAL: "true", ATTR_INTERRUPTED: "true"}, line.attributes
     assert 0 < len(line.text) < len("Let me tell you all about our products and prices."), line.text
+
+
+@pytest.mark.parametrize(
+    ("pause_s", "after_s", "cut"),
+    [
+        (math.inf, 1.0, True),  # a caller quiet so far
+        (GREETING_PAUSE_S, 1.0, True),  # a caller who had paused long enough
+        (math.inf, GREETING_HEARD_S, True),
+        (GREETING_PAUSE_S - 0.5, 1.0, False),  # talking on, after a short pause
+        (0.0, 1.0, False),  # mid-turn
+        (math.inf, GREETING_HEARD_S - 0.2, False),  # speech begun before they could hear it
+    ],
+)
+def test_the_greeting_gives_way_to_a_caller_who_was_not_already_talking(
+    pause_s: float, after_s: float, cut: bool
+) -> None:
+    """Issue 14: a caller who talks over the agent stops it, the greeting included (it used to
+    play to its end whatever the caller did). Not a caller already talking as it began: one who
+    goes on after a short pause, mid-turn (`pause_s` 0), or whose speech (begun `after_s` into
+    the greeting) reached the agent sooner than the greeting could have reached them. Any other
+    line stops for them all: see `test_a_line_stops_for_more_of_a_turn_in_progress`."""
+    greeting = "Hello! I am the demo agent, and I can tell you all about our products and prices."
+
+    async def call() -> list[SentLine]:
+        agent, voice, conversation = conversation_alone()
+        running = asyncio.create_task(conversation.run(greeting))
+        while voice.position_s < 1.2:  # the greeting is being heard
+            await asyncio.sleep(0.02)
+        began_at = time.monotonic() - voice.position_s
+        conversation.interrupt(began_at + after_s, pause_s)
+        while not (agent.lines and ATTR_FINAL in agent.lines[0].attributes):
+            await asyncio.sleep(0.02)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await voice.aclose()
+        return agent.lines
+
+    line = asyncio.run(asyncio.wait_for(call(), 30))[0]
+    if cut:
+        assert line.attributes.get(ATTR_INTERRUPTED) == "true", line.attributes
+        assert 0 < len(line.text) < len(greeting), line.text
+    else:
+        assert ATTR_INTERRUPTED not in line.attributes and line.text == greeting, line
+
+
+def test_a_line_stops_for_more_of_a_turn_in_progress() -> None:
+    """Past the greeting, any of the caller's speech over the agent cuts its line, with or without
+    a pause before it (the 300 ms barge-in)."""
+
+    async def call() -> list[SentLine]:
+        agent, voice, conversation = conversation_alone()
+        saying = asyncio.create_task(conversation.say("Let me tell you all about our products and prices."))
+        while not (agent.lines and agent.lines[0].text):
+            await asyncio.sleep(0.02)
+        conversation.interrupt(time.monotonic(), 0.0)
+        await asyncio.wait_for(saying, 10)
+        await voice.aclose()
+        return agent.lines
+
+    line = asyncio.run(call())[0]
+    assert line.attributes.get(ATTR_INTERRUPTED) == "true", line.attributes
 
 
 def test_turns_that_piled_up_get_one_answer_to_the_newest() -> None:

@@ -265,10 +265,10 @@ class Call:
         local.register_rpc_method("end_turn", end_turn)
         local.register_rpc_method("cancel_turn", cancel_turn)
 
-    def _on_barge_in(self, onset_at: float) -> None:
+    def _on_barge_in(self, onset_at: float, pause_s: float) -> None:
         """The caller talks over the agent: let the conversation cut the voice."""
         if self._conversation is not None:
-            self._conversation.interrupt(onset_at)
+            self._conversation.interrupt(onset_at, pause_s)
 
     def _on_partial(self, utterance: int, text: str) -> None:
         """Pass an interim result to the listener (which exists before any audio is sent)."""

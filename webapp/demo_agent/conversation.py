@@ -3,7 +3,8 @@
 Turns that piled up while the agent was busy get one answer, to the newest (`newest_turn`).
 
 Answers come from `intents.reply_to`. The caller can talk over the agent (barge-in): the
-voice is cut at once and the cut line is marked as interrupted. Goodbye, from the caller
+voice is cut at once and the cut line is marked as interrupted; the greeting gives way only to
+a caller who was not already talking when it began. Goodbye, from the caller
 or from the call's time limit (`max_call_s`), ends the call from the agent's side; at the
 limit the line being said is cut and the answers still waiting their turn go unsaid.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +35,12 @@ WARNING_LEAD_S = 20.0  # and a warning this long before (less on short calls)
 LEAVE_GRACE_S = 3.0  # the page ends the call at the limit itself; leave if it didn't
 OUT_OF_TIME = "We are out of time for this call. Goodbye!"
 AFTER_GOODBYE_S = 0.4  # let the last syllable reach the caller before leaving
+# The greeting is not cut by a caller who was already talking when it began (often into the
+# pre-connect buffer, to nobody yet): who goes on with pauses shorter than GREETING_PAUSE_S, or
+# whose speech reached the agent within GREETING_HEARD_S of its start, sooner than the greeting
+# could have reached them and their answer come back (two network legs and a reaction).
+GREETING_PAUSE_S = 3.0
+GREETING_HEARD_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,9 +70,10 @@ def newest_turn(turn: CallerTurn, waiting: asyncio.Queue[CallerTurn]) -> CallerT
     """The newest of `turn` and the turns `waiting` after it that has words (the newest of all
     if none has); the others are dropped.
 
-    Turns pile up while the agent is busy with something that cannot be cut (the greeting,
-    an answer to a typed message) or when recognition runs behind: a caller who said two
-    things meanwhile expects an answer to the last, not to each in a row, minutes late.
+    Turns pile up while the agent is busy with something that cannot be cut (the greeting
+    while the caller talks on, an answer to a typed message) or when recognition runs behind:
+    a caller who said two things meanwhile expects an answer to the last, not to each in a
+    row, minutes late.
     """
     turns = [turn]
     while not waiting.empty():
@@ -94,14 +103,18 @@ class Conversation:
         self._speaking = asyncio.Lock()  # one reply at a time, whether to speech or to chat
         self._ending = False
         self._interruptible = True
+        self._greeting = False  # the line being said is the greeting
+        self._greeting_talked_over = False
 
     async def run(self, greeting: str) -> None:
         """Greet the caller, then answer each of their turns until the call ends.
 
-        The greeting is not interruptible: a caller often talks while the agent joins (the
-        pre-connect buffer), and cutting the introduction would leave them without one.
+        A caller who talks over the greeting cuts it, as any line, unless they were already
+        talking when it began: the words a caller says as the agent joins (the pre-connect
+        buffer), what they go on to say without a real pause, and speech that reached the agent
+        before the greeting could have reached them, were not said over it.
         """
-        await self.say(greeting, interruptible=False)
+        await self.say(greeting, greeting=True)
         while not self._ending:
             turn = newest_turn(await self._turns.get(), self._turns)
             await self.answer_turn(turn)
@@ -122,10 +135,23 @@ class Conversation:
         if text:
             await self._answer(reply_to(text), interruptible=False)
 
-    def interrupt(self, onset_at: float) -> None:
-        """The caller started talking at `onset_at` (monotonic): stop talking now."""
+    def interrupt(self, onset_at: float, pause_s: float = math.inf) -> None:
+        """The caller started talking at `onset_at` (monotonic), after `pause_s` of quiet (0:
+        more of a turn in progress): stop talking now."""
         if not self._voice.speaking or not self._interruptible or self._ending:
             return
+        if self._greeting:
+            after_s = onset_at - (time.monotonic() - self._voice.position_s)
+            if pause_s < GREETING_PAUSE_S or after_s < GREETING_HEARD_S:
+                if not self._greeting_talked_over:  # once: this comes with every voiced chunk
+                    self._greeting_talked_over = True
+                    logger.info(
+                        "the caller was talking as the greeting began (%.2f s into it, %.1f s after"
+                        " a turn): it plays on",
+                        after_s,
+                        pause_s,
+                    )
+                return
         cut_at = self._voice.stop()
         cut_after_ms = (cut_at - onset_at) * 1000
         self._status.record_barge_in(cut_after_ms)
@@ -154,9 +180,17 @@ class Conversation:
         self._end_call(f"time limit of {max_call_s:.0f} s reached")
 
     async def say(
-        self, text: str, *, interruptible: bool = True, heard_at: float | None = None, closing: bool = False
+        self,
+        text: str,
+        *,
+        interruptible: bool = True,
+        heard_at: float | None = None,
+        closing: bool = False,
+        greeting: bool = False,
     ) -> Playback | None:
         """Speak `text`, showing thinking → speaking → listening; wait for any reply in progress.
+
+        The `greeting` is not cut by a caller who was talking as it began (see `interrupt`).
 
         The transcript line is streamed word by word as the audio plays, so captions and
         voice line up; a line cut by the caller ends where the voice stopped. Once the call
@@ -179,13 +213,14 @@ class Conversation:
                     "reply starts %.0f ms after the caller stopped", (time.monotonic() - heard_at) * 1000
                 )
             logger.info("saying %r (%.1f s of audio)", text, audio.size / SAMPLE_RATE)
-            self._interruptible = interruptible
+            self._interruptible, self._greeting = interruptible, greeting
             try:
                 playback = await self._voice.play(audio)
             except asyncio.CancelledError:  # the call ended mid-line: its transcript line ends here too
                 await line.finish(interrupted=True)
                 raise
-            self._interruptible = True
+            finally:
+                self._interruptible, self._greeting = True, False
             await line.finish(interrupted=playback.interrupted)
             if playback.interrupted:
                 logger.info("interrupted after %.1f of %.1f s", playback.played_s, playback.duration_s)

@@ -3,7 +3,8 @@
 Audio (16 kHz mono) goes through the turn-taker; each turn is streamed to the
 recogniser while the caller talks, its interim words go to the page as they come, and
 its final words become a `CallerTurn` for the conversation. Speech that starts while the
-agent talks is a barge-in: `on_barge_in` runs at once, with when the speech began.
+agent talks is a barge-in: `on_barge_in` runs at once, with when the speech began and how
+long the caller had been quiet before it (the conversation decides whether to stop).
 A turn the recogniser cannot hear (it died, and a fresh one is not running yet) still
 ends, with no words: the conversation asks the caller to say it again.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,11 +84,15 @@ class CallerListener:
         status: CallStatus,
         voice: AgentVoice,
         hearing: Hearing,
-        on_barge_in: Callable[[float], None],
+        on_barge_in: Callable[[float, float], None],
         *,
         manual_turns: bool = False,
     ) -> None:
-        """Send transcripts as `participant`; interrupt `voice` via `on_barge_in(onset_time)`.
+        """Send transcripts as `participant`; interrupt `voice` via `on_barge_in(onset_time, pause_s)`.
+
+        `pause_s` is how long the caller was quiet before the speech that barges in: 0 for more
+        of a turn in progress, `math.inf` for their first turn or one they began on purpose
+        (push-to-talk).
 
         With `manual_turns` (push-to-talk), turns start and end only by `start_manual_turn`
         and `end_manual_turn`, never by the voice-activity detector.
@@ -100,6 +106,7 @@ class CallerListener:
         self._manual_started_at = 0.0
         self._received = 0  # samples pushed so far, pre-connect first
         self._preconnect_samples = 0
+        self._speech_end: int | None = None  # the sample past the caller's last finished turn
         self._turn: _Turn | None = None
         self._turns_by_utterance: dict[int, _Turn] = {}
         self._heard_s = 0.0
@@ -190,7 +197,7 @@ class CallerListener:
                 if event.voiced and not preconnect and self._voice.speaking:
                     # The agent began a line while the caller was mid-turn (a pause, then more
                     # words): as a barge-in, it stops, or it would talk over them to its end.
-                    self._on_barge_in(arrived_at)
+                    self._on_barge_in(arrived_at, 0.0)
                 self._feed(event.audio)
             elif isinstance(event, Ended):
                 self._end_turn(event)
@@ -228,7 +235,7 @@ class CallerListener:
         """Open a turn with the recogniser; barge in on the agent if it is talking."""
         if not preconnect and self._voice.speaking:
             onset_at = arrived_at - (self._received - event.onset) / SAMPLE_RATE
-            self._on_barge_in(onset_at)
+            self._on_barge_in(onset_at, self._pause_before(event.onset))
         try:
             utterance, lost = self._hearing.begin(), False
         except RecognizerError as exc:
@@ -239,6 +246,14 @@ class CallerListener:
             self._turns_by_utterance[utterance] = self._turn
         if event.audio.size:
             self._feed(event.audio)
+
+    def _pause_before(self, onset: int) -> float:
+        """Seconds the caller was quiet before speech from sample `onset`, in the audio heard
+        (the pre-connect buffer's included); `math.inf` before their first turn, and for a
+        push-to-talk turn, which is begun on purpose."""
+        if self._speech_end is None or self._taker.manual:
+            return math.inf
+        return max(0.0, (onset - self._speech_end) / SAMPLE_RATE)
 
     def _feed(self, audio: np.ndarray) -> None:
         """Send the turn's audio on to the recogniser."""
@@ -253,6 +268,7 @@ class CallerListener:
         turn, self._turn = self._turn, None
         if turn is None:
             return
+        self._speech_end = event.end
         self._heard_s += event.speech_s
         self._status.record_caller_audio(self._heard_s, self._taker.peak_dbfs)
         ended_at = time.monotonic() - (self._received - event.end) / SAMPLE_RATE

@@ -63,6 +63,7 @@ class AgentVoice:
 
     async def play(self, samples: np.ndarray) -> Playback:
         """Play int16 `samples` until heard, or until `stop()` cuts them short."""
+        self._started_at, self._stopped_at = time.monotonic(), 0.0  # `speaking` from now on
         self._playing = asyncio.create_task(self._play(samples))
         try:
             return await asyncio.shield(self._playing)
@@ -81,8 +82,6 @@ class AgentVoice:
     async def _play(self, samples: np.ndarray) -> Playback:
         """Send the frames in real time (the source's queue paces us)."""
         duration_s = samples.size / SAMPLE_RATE
-        self._started_at = time.monotonic()
-        self._stopped_at = 0.0
         try:
             for start in range(0, samples.size, FRAME_SAMPLES):
                 chunk = samples[start : start + FRAME_SAMPLES]
