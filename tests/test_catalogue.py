@@ -119,3 +119,67 @@ def test_an_origin_is_kept_as_browsers_send_it() -> None:
         "https://shop.example.com:4430",
         "http://127.0.0.1:8080",
     )
+
+
+def test_a_caller_id_needs_e164_form_not_a_number_libphonenumber_calls_valid() -> None:
+    """Ravan's ``from_number`` is our own number: a provider's test number (+1 555 …, which
+    libphonenumber does not count as valid) is taken, spaces dropped; a number without its +
+    or too long is not. Destinations are still judged by libphonenumber (tests/phone)."""
+
+    def phone(**fields: Any) -> dict[str, Any]:
+        return {"enabled": True, "allowed_countries": ["US"], **fields}
+
+    ravan = {"provider": "ravan", "agent_id": "ag_1"}
+    taken = Agent.model_validate(
+        {"slug": "a", "title": "A", **ravan, "phone": phone(from_number="+1 555 123 4567")}
+    )
+    assert taken.phone is not None and taken.phone.from_number == "+15551234567"
+    for number in ("15551234567", "+1555123456789012", "+0123456789", "call me"):
+        with pytest.raises(ValidationError, match="E.164"):
+            Agent.model_validate({"slug": "a", "title": "A", **ravan, "phone": phone(from_number=number)})
+
+
+def test_convoi_phone_number_ids_and_slugs_may_hold_underscores() -> None:
+    convoi = {"provider": "convoi", "agent_id": "agt_1", "web": False}
+    numbered = Agent.model_validate(
+        {"slug": "sales_bot", "title": "A", **convoi, "phone": {"enabled": True, "allowed_countries": ["US"],
+                                                               "phone_number_id": "phn_test_number-1"}}
+    )  # fmt: skip
+    assert numbered.slug == "sales_bot" and numbered.phone is not None
+    assert numbered.phone.phone_number_id == "phn_test_number-1"
+    for slug in ("_a", "a_", "Sales", "a b"):
+        with pytest.raises(ValidationError, match="slug"):
+            agent(slug=slug)
+
+
+def test_first_message_is_the_greeting_by_another_name() -> None:
+    assert agent(first_message="Hi there!").greeting == "Hi there!"
+    assert agent(greeting="Hello!").greeting == "Hello!"
+    assert any("first_message" in problem for problem in problems(greeting="Hello!", first_message="Hi!"))
+
+
+@pytest.mark.parametrize(
+    ("table", "told"),
+    [
+        (
+            {"provider": "convoi", "agent_id": "sqd_1"},
+            "Convoi web calls need an agent id starting with 'agt_'",
+        ),
+        ({"push_to_talk": True, "text_only": "only"}, "push_to_talk needs the microphone"),
+        ({"provider": "elevenlabs", "agent_id": "agent_1", "region": "us"}, "region: provider 'elevenlabs'"),
+    ],
+)
+def test_a_broken_setting_does_not_hide_what_the_table_contradicts(table: dict[str, Any], told: str) -> None:
+    """Issue 9: every problem at once. The checks of settings against the provider and each other
+    ran only once every field was valid, so a table with a bad ``theme`` as well was told only
+    that, and the operator met the rest on the next start."""
+    found = problems(**table, theme="x", max_call_s=-5)
+    assert any("theme:" in problem for problem in found) and any(
+        "max_call_s:" in problem for problem in found
+    )
+    assert any(told in problem for problem in found), found
+
+
+def test_no_table_checks_when_the_provider_or_its_agent_id_is_what_is_broken() -> None:
+    found = problems(provider="nope", theme="x", push_to_talk=True, text_only="only")
+    assert [problem.split(":")[1].strip() for problem in found] == ["provider", "theme"], found

@@ -9,6 +9,7 @@ what each can do and its agent-id rule.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ import phonenumbers
 from limits import parse_many
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,7 +33,8 @@ from pydantic import (
 
 from .providers import registry
 
-SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
+PHONE_NUMBER_ID_PATTERN = r"^phn_[A-Za-z0-9_-]{1,128}$"  # Convoi's phone number ids
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"  # exact origins: no wildcards
 COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
@@ -93,14 +96,15 @@ def _country(value: str) -> str:
 
 
 def _e164(value: str) -> str:
-    """A valid number in E.164 form (+ and digits)."""
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number) or not value.startswith("+"):
-        raise ValueError("must be a valid phone number in E.164 form, like +14155550123")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """A number in E.164 form (+ and 7 to 15 digits, spaces allowed), as digits.
+
+    Our own caller id, not a number a visitor gives: its form is checked, not whether
+    libphonenumber knows it as valid (a provider's test number, +1 555 …, is not).
+    """
+    digits = "".join(value.split())
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", digits):
+        raise ValueError("must be a phone number in E.164 form, like +14155550123")
+    return digits
 
 
 CountryCode = Annotated[str, AfterValidator(_country)]
@@ -117,9 +121,11 @@ class PhoneSettings(BaseModel):
     consent_text: Text | None = None  # what the caller accepts before we dial
     cooldown_s: Annotated[StrictInt, Field(ge=0, le=7 * 86400)] = 600  # per destination number
     daily_cap_per_number: Annotated[StrictInt, Field(ge=1, le=100)] = 3
-    bot_check: StrictBool = True  # calls cost money per minute: the bot check must pass first
+    # Calls cost money per minute: the bot check must pass first unless this, or else the agent's
+    # own ``bot_check``, says false (see Agent.phone_checks_bots).
+    bot_check: StrictBool | None = None
     from_number: E164 | None = None  # Ravan: the caller id (a number bought or connected in Ravan)
-    phone_number_id: Annotated[str, StringConstraints(pattern=r"^phn_[A-Za-z0-9]+$")] | None = None  # Convoi
+    phone_number_id: Annotated[str, StringConstraints(pattern=PHONE_NUMBER_ID_PATTERN)] | None = None
     agent_id: AgentId | None = None  # the provider's agent for phone calls, when not the web one
 
     @model_validator(mode="after")
@@ -140,7 +146,9 @@ class Agent(BaseModel):
     agent_id: AgentId  # the provider's agent id; for livekit, the agent name to dispatch
     title: Text
     description: str = ""
-    greeting: Text | None = None  # first message the agent says, where the provider takes one
+    # the first message the agent says, where the provider takes one (``first_message`` is the
+    # same setting, by the name Retell's and ElevenLabs' dashboards give it)
+    greeting: Text | None = Field(default=None, validation_alias=AliasChoices("greeting", "first_message"))
     system_prompt: Text | None = None  # Convoi only: per-call system prompt override
     variables: dict[VariableName, str] = Field(default_factory=dict)  # default prompt variables
     allowed_variables: frozenset[VariableName] = frozenset()  # names a page may set
@@ -283,9 +291,16 @@ class Agent(BaseModel):
         the deployment has one (``configured``)."""
         return configured if self.bot_check is None else self.bot_check
 
+    @property
+    def phone_checks_bots(self) -> bool:
+        """Whether a phone call must pass the bot check: the phone table's ``bot_check``, else
+        the agent's own, else yes (required by default: each call costs money per minute)."""
+        phone = self.phone.bot_check if self.phone is not None else None
+        return next((choice for choice in (phone, self.bot_check) if choice is not None), True)
+
     def needs_bot_check(self, configured: bool) -> bool:
         """Whether a page of this agent runs the bot check: for its web calls or its phone form."""
-        phone = self.takes_phone_calls and self.phone is not None and self.phone.bot_check
+        phone = self.takes_phone_calls and self.phone_checks_bots
         return (self.takes_web_calls and self.checks_bots(configured)) or phone
 
     def media(self) -> dict[str, Any]:
@@ -321,21 +336,29 @@ def parse_agent(slug: str, table: Any, problems: list[str], *, where: str) -> Ag
         return Agent.model_validate(data)
     except ValidationError as error:
         problems.extend(f"{where}: {line}" for line in describe(error))
-        # The model's own checks wait for valid fields: the agent id's rule is told now anyway
-        # (as it fits any kind of call), so that one start-up lists every problem.
-        if all(problem["loc"] for problem in error.errors()):
-            problem = _agent_id_problem(table.get("provider"), table.get("agent_id"))
-            if problem:
-                problems.append(f"{where}: agent_id: {problem}")
+        problems.extend(f"{where}: {line}" for line in _table_problems(data, error))
         return None
 
 
-def _agent_id_problem(provider: object, agent_id: object) -> str | None:
-    """What is wrong with ``agent_id`` for any call of ``provider``, when both are readable."""
-    spec = registry().get(provider) if isinstance(provider, str) else None
-    if spec is None or not isinstance(agent_id, str):
-        return None
-    return spec.check_agent_id(agent_id, web=False)
+def _table_problems(data: dict[str, Any], error: ValidationError) -> list[str]:
+    """The table's own checks (the settings against the provider and each other), which pydantic
+    runs only once every field is valid: run on the table without its broken fields, so that one
+    start-up lists every problem. None when the provider or the agent id is what is broken."""
+    errors = error.errors()
+    if any(not problem["loc"] for problem in errors):  # they ran: what they found is told already
+        return []
+    broken = {problem["loc"][0] for problem in errors}
+    if broken & {"provider", "agent_id"}:
+        return []
+    rest = {name: value for name, value in data.items() if name not in broken}
+    if "slug" in broken:
+        rest["slug"] = "agent"  # any valid one: the checks do not read it
+    try:
+        Agent.model_validate(rest)
+    except ValidationError as more:
+        found = zip(more.errors(), describe(more), strict=True)
+        return [line for problem, line in found if not problem["loc"]]
+    return []
 
 
 def load_catalogue(path: Path, problems: list[str], providers_named: set[str]) -> dict[str, Agent]:

@@ -347,10 +347,10 @@ class Settings(CatalogueSource):
             found.extend(
                 f"[agents.{a.slug}.phone]: phone calls need the bot check, and no Turnstile is configured: "
                 "every phone call is refused (bot_check_required) until WEBCALL_TURNSTILE_SITE_KEY and "
-                "WEBCALL_TURNSTILE_SECRET_KEY are set, or bot_check = false in this table (calls then cost "
-                "money whenever a script asks)"
+                "WEBCALL_TURNSTILE_SECRET_KEY are set, or bot_check = false in this table or the agent's "
+                "(calls then cost money whenever a script asks)"
                 for a in self.agents.values()
-                if a.takes_phone_calls and a.phone is not None and a.phone.bot_check
+                if a.takes_phone_calls and a.phone_checks_bots
             )
         return found
 

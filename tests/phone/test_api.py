@@ -482,6 +482,45 @@ def test_without_turnstile_phone_calls_are_refused_and_web_calls_still_work(
     assert sent == ["web_call"]  # nothing was dialled
 
 
+@pytest.mark.parametrize(
+    ("agent_says", "phone_says", "dialled"),
+    [
+        ("bot_check = false", "", True),  # the agent's own setting, as for its web calls
+        ("bot_check = false", "bot_check = true", False),  # the phone table's wins
+        ("", "bot_check = false", True),
+        ("bot_check = true", "", False),
+    ],
+)
+def test_the_phone_bot_check_follows_the_agents_own_unless_the_phone_table_says(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, agent_says: str, phone_says: str, dialled: bool
+) -> None:
+    """Issue 12: "the same … bot-check … rules as web calls, and the bot check is required by
+    default": an agent whose ``bot_check = false`` (no Turnstile here) takes phone calls unchecked
+    too; a phone table that says otherwise decides for its calls (before, only the phone table's
+    setting counted: such an agent's every callback was refused)."""
+    env = {**provider_env(ravan[0].url, zudu[0].url, convoi[0].url), "WEBCALL_SECRET_KEY": "k" * 40}
+    catalogue = CATALOGUE.format(**FAKE_AGENT_IDS).split("[agents.convoi-team]")[0]
+    catalogue = catalogue.replace(
+        'agent_id = "{}"\n'.format(FAKE_AGENT_IDS["ravan"]),
+        f'agent_id = "{FAKE_AGENT_IDS["ravan"]}"\n{agent_says}\n',
+        1,
+    )
+    catalogue = catalogue.replace("cooldown_s = 600", f"cooldown_s = 600\n{phone_says}")
+    answer = (
+        build_app(tmp_path, catalogue, **env)
+        .test_client()
+        .post("/api/phone-calls", json={"agent": "ravan-phone", "phone_number": NUMBER, "consent": True})
+    )
+    if dialled:
+        assert answer.status_code == 202, answer.get_json()
+    else:
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (403, "bot_check_required")
+    assert (
+        any(isinstance(r.json, dict) and r.json.get("type") == "outbound_call" for r in ravan[1].requests)
+        == dialled
+    )
+
+
 def test_one_solved_bot_check_dials_one_number_once(
     tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, unleashx: Any
 ) -> None:

@@ -111,7 +111,7 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
     if order.idempotency_key:
         key = scoped_key(f"{agent.slug}|phone", order.client, order.idempotency_key)
     number_ref = destination_ref(state.settings.storage_key, destination.e164)
-    if phone.bot_check:
+    if agent.phone_checks_bots:
         if state.bot_verifier is None:  # no Turnstile (start-up warned): never dial unchecked
             raise BotCheckRequired()  # a token from elsewhere is none we can check
         state.bot_verifier.verify(order.bot_token, order.client, key and f"{key}|{number_ref}")
@@ -123,7 +123,7 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
         # nothing of the others (hammering a number in its cooldown leaves the agent's budget).
         provider_limit = state.settings.providers[agent.provider].creates_per_minute()
         # Not on a replay: a checked token dials once with its key, however long Turnstile takes it.
-        checked_token = order.bot_token if phone.bot_check else None
+        checked_token = order.bot_token if agent.phone_checks_bots else None
         check_client_limit(agent, order.client)  # here: a retry replayed is not counted again
         with one_call_per_token(state.limits, checked_token, key and f"{key}|{number_ref}"):
             spend_phone_call(agent, state.settings, provider_limit, number_ref)
