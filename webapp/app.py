@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         history=history,
     )
     state.init_app(app, shared)
-    tracing.init_app(app, trust_header=settings.trusted_proxies > 0)
+    tracing.init_app(app, trust_header=bool(settings.trusted_proxies))  # (ProxiesAt drops others')
     guards.init_app(app, settings)
     assets.init_app(app, browser_code)  # outermost: static files skip everything else
     admin_auth.init_app(app)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -21,6 +22,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     PositiveFloat,
     PositiveInt,
@@ -29,7 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, NoDecode
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -86,6 +88,30 @@ def _origin_url(value: str) -> str:
     ):
         raise ValueError("must be the public origin, like https://calls.example.com (no user, no path)")
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _trusted_proxies(value: object) -> int | tuple[ProxyNetwork, ...]:
+    """How many proxies are in front (``1``), or the addresses they connect from (``10.0.0.2,
+    10.1.0.0/16``): forwarded headers are then believed from those addresses only."""
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError("must be a number of proxies or a list of their addresses")
+    try:
+        parts = (part.strip() for part in value.split(","))
+        networks = tuple(ipaddress.ip_network(part, strict=False) for part in parts if part)
+    except ValueError:
+        raise ValueError(
+            "must be the number of proxies in front (1) or their addresses, comma-separated "
+            "(10.0.0.2, 10.1.0.0/16)"
+        ) from None
+    return networks
+
+
+TrustedProxies = Annotated[int | tuple[ProxyNetwork, ...], NoDecode, BeforeValidator(_trusted_proxies)]
 
 
 def _web_url(value: str) -> str:
@@ -230,7 +256,9 @@ class Settings(CatalogueSource):
     ratelimit_storage_uri: Annotated[str, AfterValidator(_storage)] = _var(
         "WEBCALL_RATELIMIT_STORAGE_URI", "memory://"
     )
-    trusted_proxies: int = _var("WEBCALL_TRUSTED_PROXIES", 0, ge=0)
+    # How many proxies set X-Forwarded-For in front of the app, or their addresses (then believed
+    # from those alone); 0: none, the address that connects is the visitor's.
+    trusted_proxies: TrustedProxies = _var("WEBCALL_TRUSTED_PROXIES", 0)
     # Where visitors reach the app (behind a TLS proxy: https://calls.example.com); unset: as requested.
     public_url: Annotated[str, AfterValidator(_origin_url)] | None = _var("WEBCALL_PUBLIC_URL")
     idempotency_window_s: PositiveInt = _var("WEBCALL_IDEMPOTENCY_WINDOW_S", 120, le=DAY_S)
@@ -331,7 +359,8 @@ class Settings(CatalogueSource):
         if self.public_url and self.public_url.startswith("https://") and not self.trusted_proxies:
             found.append("WEBCALL_PUBLIC_URL is https and WEBCALL_TRUSTED_PROXIES is 0: behind a TLS proxy "
                          "every visitor is counted as the proxy's address, one allowance for all of them; "
-                         "set WEBCALL_TRUSTED_PROXIES to the number of proxies in front")  # fmt: skip
+                         "set WEBCALL_TRUSTED_PROXIES to the number of proxies in front, "
+                         "or their addresses")  # fmt: skip
         ravan = self.providers.get("ravan")
         if self.webhook_token is not None and ravan is not None and not getattr(ravan, "org_id", None):
             found.append("WEBCALL_WEBHOOK_TOKEN is set without RAVAN_ORG_ID: every Ravan webhook is refused "
