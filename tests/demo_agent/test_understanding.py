@@ -175,12 +175,21 @@ def test_turn_taker_starts_fast_and_ends_after_half_a_second_of_silence(tmp_path
     assert not taker.in_turn
 
 
-def test_time_limit_schedule_warns_only_when_there_is_room() -> None:
-    """A 10-minute call warns 20 s before; a 10 s call just says goodbye; both leave after the limit."""
-    long, short = schedule_for(600), schedule_for(10)
+def test_time_limit_schedule_warns_where_there_is_room() -> None:
+    """A 10-minute call warns 20 s before; a 16 s call half-way; shorter ones down to 10 s (the
+    shortest an agent may set) in few words, in the 2.5 s before the goodbye (under 14 s they
+    had no warning, where issue 14 says "a spoken warning shortly before, then goodbye", and at
+    14 s the goodbye cut the long one); a shorter one just says goodbye. All leave after the
+    limit."""
+    long, sixteen, ten, five = schedule_for(600), schedule_for(16), schedule_for(10), schedule_for(5)
     assert long.warn_at == 580 and long.goodbye_at == 596 and long.leave_at > 600
-    assert "20 seconds" in long.warning
-    assert short.warn_at is None and short.goodbye_at == 6 and short.leave_at > 10
+    assert long.warning == "Just so you know, about 20 seconds are left in this call."
+    assert sixteen.warn_at == 8 and sixteen.warning.startswith("Just so you know, about 8 seconds")
+    assert schedule_for(14).warn_at == 7.5 and schedule_for(14).warning == "About 6 seconds are left."
+    assert ten.warn_at == 3.5 and ten.goodbye_at == 6 and ten.leave_at > 10
+    assert ten.warning == "About 6 seconds are left."
+    assert five.warn_at is None and five.goodbye_at == 1 and five.leave_at > 5
+    assert all(schedule_for(limit_s).warn_at is not None for limit_s in range(10, 15))
 
 
 class SentLine:

@@ -43,6 +43,11 @@ GREETING_PAUSE_S = 3.0
 GREETING_HEARD_S = 0.5
 
 
+WARNING_ROOM_S = 4.0  # the warning's time before the goodbye (it takes 3.9 s)
+SHORT_WARNING_ROOM_S = 2.5  # the short one's, on calls too short for that (it takes 2.1 s)
+FIRST_WARNING_AT_S = 3.0  # no warning sooner into a call: the greeting is being said
+
+
 @dataclass(frozen=True)
 class Schedule:
     """When, in seconds from the start of a call, the agent warns, says goodbye and leaves."""
@@ -50,20 +55,30 @@ class Schedule:
     warn_at: float | None
     goodbye_at: float
     leave_at: float
+    short: bool = False  # the warning in few words: the call leaves no room for more
 
     @property
     def warning(self) -> str:
         """What the agent says at `warn_at`."""
         left = round(self.goodbye_at + GOODBYE_LEAD_S - (self.warn_at or 0))
+        if self.short:
+            return f"About {left} seconds are left."
         return f"Just so you know, about {left} seconds are left in this call."
 
 
 def schedule_for(max_call_s: float) -> Schedule:
-    """The time-limit schedule: a warning only if it fits well before the goodbye."""
+    """The time-limit schedule: a warning where it fits before the goodbye (never cut by it), in
+    few words on a short call (10 s, the shortest an agent may set, has room for those), none on
+    a shorter one."""
     goodbye_at = max(max_call_s - GOODBYE_LEAD_S, 0.0)
+    leave_at = max_call_s + LEAVE_GRACE_S
     lead = min(WARNING_LEAD_S, max_call_s / 2)
-    warn_at = max_call_s - lead if lead - GOODBYE_LEAD_S >= 3.0 else None
-    return Schedule(warn_at, goodbye_at, max_call_s + LEAVE_GRACE_S)
+    if lead - GOODBYE_LEAD_S >= WARNING_ROOM_S:
+        return Schedule(max_call_s - lead, goodbye_at, leave_at)
+    warn_at = goodbye_at - SHORT_WARNING_ROOM_S
+    if warn_at >= FIRST_WARNING_AT_S:
+        return Schedule(warn_at, goodbye_at, leave_at, short=True)
+    return Schedule(None, goodbye_at, leave_at)
 
 
 def newest_turn(turn: CallerTurn, waiting: asyncio.Queue[CallerTurn]) -> CallerTurn:
