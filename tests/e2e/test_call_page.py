@@ -542,6 +542,38 @@ def test_sales_demo_link(page: Page, stack: dict[str, Any], artifacts: Path, sho
 # ---------- what the service can refuse: the agent, the provider, the rate limit, the clock ----------
 
 
+# The microphone's prompt left open: getUserMedia answers when the test says.
+HOLD_MICROPHONE = """
+const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (constraints) => new Promise((resolve, reject) => {
+  window.__answerPrompt = () => getUserMedia(constraints).then(resolve, reject);
+});
+"""
+
+
+def test_the_joining_states_pass_axe(page: Page, stack: dict[str, Any]) -> None:
+    """Issue 3: axe finds nothing serious "in any state": held in each state a call goes through
+    before it is in the room (the microphone's prompt open, then the token on its way)."""
+    app = stack["app"]
+    page.add_init_script(HOLD_MICROPHONE)
+    held: list[Any] = []
+    page.route("**/api/calls", lambda route: held.append(route))
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "requesting-mic")
+    assert_accessible(page, app.url, "requesting the microphone")
+    page.evaluate("window.__answerPrompt()")
+    wait_for_state(page, "connecting")
+    for _ in range(200):  # (Playwright hands the request over while the page is being waited on)
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the call's request never came"
+    assert_accessible(page, app.url, "connecting")
+    held[0].continue_()
+    wait_for_state(page, "in-call")
+
+
 def test_failures_from_the_service(page: Page, context: BrowserContext, stack: dict[str, Any]) -> None:
     app = stack["app"]
     # An agent nobody serves: the page gives up after 20 s. Meanwhile the other failures run.
@@ -567,6 +599,7 @@ def test_failures_from_the_service(page: Page, context: BrowserContext, stack: d
     # of the problem leads to its log lines and record.
     request_id = refused.value.headers["x-request-id"]
     expect(page.locator("#error-ref")).to_have_text(f"Reference: {request_id}")
+    assert_accessible(page, app.url, "failed: provider error")
     ravan.faults.append(Fault("status", status=429, body={}, headers={"Retry-After": "7"}))
     page.click("#talk")
     fail_with(page, "provider_busy")
@@ -593,6 +626,7 @@ def test_failures_from_the_service(page: Page, context: BrowserContext, stack: d
         wait_for_state(page, "ended")
     fail_with(page, "rate_limited")
     expect(page.locator("#error")).to_contain_text("You can try again in 1 hour.")
+    assert_accessible(page, app.url, "failed: rate limited")
     assert events(page, "error")[-1]["detail"]["retry_after_s"] > 3000
 
     fail_with(waiting, "agent-timeout", timeout_ms=25_000)
@@ -691,4 +725,5 @@ def test_connection_lost_when_the_server_stops(page: Page, own_stack: dict[str, 
     fail_with(page, "connection-lost", timeout_ms=40_000)
     assert time.monotonic() - started < 35  # the page gives up after about 20 s, not LiveKit's 45
     expect(page.locator("#error")).to_contain_text("The connection was lost.")
+    assert_accessible(page, app.url, "failed: connection lost")
     assert page.evaluate("window.__states")[-3:] == ["in-call", "reconnecting", "failed"]
