@@ -3,6 +3,8 @@ script embed's panel; the loader and the call code are public files that grant n
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -49,3 +51,18 @@ def test_a_site_not_allowed_gets_no_panel_and_no_call_though_the_call_code_is_pu
     for path in ("/embed.js", urlsplit(allowed["script_url"]).path):
         public = client.get(path, headers=elsewhere)
         assert public.status_code == 200 and public.headers["Access-Control-Allow-Origin"] == "*", path
+
+
+def test_the_panel_comes_gzipped_to_a_client_that_takes_it(tmp_path: Path) -> None:
+    """The widget's panel (its HTML and config, 6.3 kB of JSON) came uncompressed, the one
+    text answer of the widget's opening that did."""
+    client = build_app(tmp_path, CATALOGUE).test_client()
+    origin = {"Origin": "https://shop.example.com"}
+    plain = client.get("/embed/sales/panel", headers=origin)
+    packed = client.get("/embed/sales/panel", headers={**origin, "Accept-Encoding": "gzip, deflate, br"})
+    assert "Content-Encoding" not in plain.headers and "Accept-Encoding" in plain.headers["Vary"]
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert len(packed.data) < len(plain.data) / 2
+    assert json.loads(gzip.decompress(packed.data)) == plain.get_json()
+    assert packed.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+    assert packed.headers["Cache-Control"] == "no-store" and "ETag" not in packed.headers

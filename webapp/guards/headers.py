@@ -79,11 +79,11 @@ def page_headers(
 
 
 def compress(response: Response) -> None:
-    """The page gzipped for a browser that takes it (a third of its bytes), with a tag of its own.
+    """The body gzipped for a client that takes it (a third of its bytes), with a tag of its own.
 
-    Only pages whose bytes are the same for everyone come here (no per-visitor secret in them
-    for a compression side channel, BREACH, to guess at); brotli is for the static files, made
-    at build time.
+    Only answers whose bytes carry no per-visitor secret come here (nothing for a compression
+    side channel, BREACH, to guess at): pages, and the widget's panel. Brotli is for the static
+    files, made at build time.
     """
     response.vary.add("Accept-Encoding")
     if not request.accept_encodings["gzip"] or response.status_code != 200:
@@ -91,7 +91,8 @@ def compress(response: Response) -> None:
     response.set_data(gzip.compress(response.get_data(), compresslevel=6, mtime=0))
     response.headers["Content-Encoding"] = "gzip"
     tag, weak = response.get_etag()
-    response.set_etag(f"{tag}-gzip", weak=bool(weak))
+    if tag:
+        response.set_etag(f"{tag}-gzip", weak=bool(weak))
 
 
 def permissions_policy(*, microphone: bool, camera: bool, display_capture: bool, autoplay: bool) -> str:
