@@ -313,7 +313,7 @@ def test_the_greeting_gives_way_to_a_caller_who_was_not_already_talking(
         running = asyncio.create_task(conversation.run(greeting))
         while voice.position_s < 1.2:  # the greeting is being heard
             await asyncio.sleep(0.02)
-        began_at = time.monotonic() - voice.position_s
+        began_at = voice.started_at
         conversation.interrupt(began_at + after_s, pause_s)
         while not (agent.lines and ATTR_FINAL in agent.lines[0].attributes):
             await asyncio.sleep(0.02)

@@ -156,7 +156,7 @@ class Conversation:
         if not self._voice.speaking or not self._interruptible or self._ending:
             return
         if self._greeting:
-            after_s = onset_at - (time.monotonic() - self._voice.position_s)
+            after_s = onset_at - self._voice.started_at
             if pause_s < GREETING_PAUSE_S or after_s < GREETING_HEARD_S:
                 if not self._greeting_talked_over:  # once: this comes with every voiced chunk
                     self._greeting_talked_over = True

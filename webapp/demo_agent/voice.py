@@ -49,6 +49,11 @@ class AgentVoice:
         return self._playing is not None and not self._playing.done()
 
     @property
+    def started_at(self) -> float:
+        """When the current (or last) clip started playing (monotonic)."""
+        return self._started_at
+
+    @property
     def position_s(self) -> float:
         """Seconds of the current clip heard so far (0 when silent)."""
         return time.monotonic() - self._started_at if self.speaking else 0.0

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..settings import ProxyNetwork, Settings
 from . import headers
+from .limits import host_of
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +83,8 @@ class ProxiesAt:
 
     def trusted(self, address: str) -> bool:
         """Whether ``address`` (a port a proxy wrote after it aside) is one of the proxies'."""
-        address = address.strip()
-        if address.startswith("["):  # [2001:db8::1]:443
-            address = address[1:].partition("]")[0]
-        elif address.count(":") == 1:  # 10.0.0.2:443
-            address = address.partition(":")[0]
         try:
-            ip = ipaddress.ip_address(address)
+            ip = ipaddress.ip_address(host_of(address.strip()))
         except ValueError:
             return False
         return any(ip in network for network in self.networks)
