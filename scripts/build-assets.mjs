@@ -18,7 +18,8 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { gzipAsync } from '@gfx/zopfli';
 import { randomBytes } from 'node:crypto';
 import {
-  lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch, writeFileSync,
+  existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch,
+  writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -104,12 +105,12 @@ function manifest(metafile, outdir) {
  * Minifies each script of a build again with terser, in place, its source map carried through.
  * esbuild bundles and shakes the tree; terser's compressor, given two passes, then inlines and
  * drops what esbuild's single pass keeps: livekit-client's chunk is 155 kB under gzip -9 instead of
- * 165 kB, for about 8 s of build (bench/README.md, "Page weight").
+ * 165 kB, for about 8 s of build (bench/README.md, "Page weight for clients without brotli").
  */
 async function compact(files, { module, preamble }) {
   for (const file of files.filter((name) => name.endsWith('.js'))) {
     const mapFile = `${file}.map`;
-    const map = lstatSync(mapFile, { throwIfNoEntry: false }) ? readFileSync(mapFile, 'utf8') : undefined;
+    const map = existsSync(mapFile) ? readFileSync(mapFile, 'utf8') : undefined; // the loader has none
     const { code, map: newMap } = await minify(readFileSync(file, 'utf8'), {
       module,
       compress: { passes: 2 },

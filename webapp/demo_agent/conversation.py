@@ -41,8 +41,6 @@ AFTER_GOODBYE_S = 0.4  # let the last syllable reach the caller before leaving
 # could have reached them and their answer come back (two network legs and a reaction).
 GREETING_PAUSE_S = 3.0
 GREETING_HEARD_S = 0.5
-
-
 WARNING_ROOM_S = 4.0  # the warning's time before the goodbye (it takes 3.9 s)
 SHORT_WARNING_ROOM_S = 2.5  # the short one's, on calls too short for that (it takes 2.1 s)
 FIRST_WARNING_AT_S = 3.0  # no warning sooner into a call: the greeting is being said
