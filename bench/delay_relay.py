@@ -9,7 +9,8 @@ carries the media, with LiveKit's ``node_ip`` pointing at the relay's own addres
         --tcp 127.0.0.1:9001=127.0.0.1:8000 --udp 127.0.0.3:7882=127.0.0.1:7882
 
 Runs until terminated; bounded: it only relays what it is given, and holds nothing longer
-than the delay.
+than the delay. ``--loss-percent`` drops that share of the datagrams, at random, each way (the
+end-to-end tests make a caller's connection weak with it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -90,10 +92,13 @@ async def serve_tcp(listen: str, target: str, delay_s: float) -> asyncio.Server:
 class UdpRelay(asyncio.DatagramProtocol):
     """The front socket: one upstream socket per client address, replies sent back from here."""
 
-    def __init__(self, target: tuple[str, int], delay_s: float, idle_s: float = IDLE_S) -> None:
+    def __init__(
+        self, target: tuple[str, int], delay_s: float, idle_s: float = IDLE_S, loss: float = 0.0
+    ) -> None:
         self.target = target
         self.later = Delayed(delay_s)  # both directions, each datagram in the order it arrived
         self.idle_s = idle_s
+        self.loss = loss  # the share of datagrams dropped each way (may change while it runs)
         self.upstreams: dict[tuple[str, int], socket.socket] = {}
         self.last_heard: dict[tuple[str, int], float] = {}  # each client's latest datagram
         self.transport: asyncio.DatagramTransport | None = None
@@ -107,7 +112,12 @@ class UdpRelay(asyncio.DatagramProtocol):
         """From a client: forward it upstream, later."""
         self.last_heard[addr] = time.monotonic()
         upstream = self.upstreams.get(addr) or self._open(addr)
-        self.later.put(lambda: _send(upstream, data))
+        if not self.lost():
+            self.later.put(lambda: _send(upstream, data))
+
+    def lost(self) -> bool:
+        """Whether to drop the datagram in hand (``loss`` of them, at random)."""
+        return self.loss > 0 and random.random() < self.loss
 
     def _open(self, client: tuple[str, int]) -> socket.socket:
         """A new client's own upstream socket (so replies can be told apart), opened at once:
@@ -124,7 +134,8 @@ class UdpRelay(asyncio.DatagramProtocol):
                 data = upstream.recv(65536)
             except OSError:  # nothing after all, or the target refused (ICMP)
                 return
-            self.later.put(lambda: self._reply(data, client))
+            if not self.lost():
+                self.later.put(lambda: self._reply(data, client))
 
         asyncio.get_running_loop().add_reader(upstream.fileno(), readable)
         self.upstreams[client] = upstream
@@ -138,6 +149,13 @@ class UdpRelay(asyncio.DatagramProtocol):
             if upstream is not None:
                 asyncio.get_running_loop().remove_reader(upstream.fileno())
                 upstream.close()
+
+    def close(self) -> None:
+        """Stop relaying: the front socket, every upstream one, and what is still held."""
+        self._forget_idle(float("inf"))
+        self.later.task.cancel()
+        if self.transport is not None:
+            self.transport.close()
 
     def _reply(self, data: bytes, client: tuple[str, int]) -> None:
         """To a client, from the front socket it wrote to."""
@@ -161,9 +179,9 @@ async def main(args: argparse.Namespace) -> None:
         await serve_tcp(listen, target, delay_s)
     for pair in args.udp:
         listen, target = pair.split("=")
-        relay = functools.partial(UdpRelay, split(target), delay_s)
+        relay = functools.partial(UdpRelay, split(target), delay_s, loss=args.loss_percent / 100)
         await asyncio.get_running_loop().create_datagram_endpoint(relay, local_addr=split(listen))
-    print(f"relaying with {args.delay_ms:g} ms each way", flush=True)
+    print(f"relaying with {args.delay_ms:g} ms each way, {args.loss_percent:g}% lost", flush=True)
     await asyncio.Event().wait()
 
 
@@ -172,4 +190,5 @@ if __name__ == "__main__":
     parser.add_argument("--delay-ms", type=float, required=True, help="added in each direction")
     parser.add_argument("--tcp", action="append", default=[], metavar="LISTEN=TARGET")
     parser.add_argument("--udp", action="append", default=[], metavar="LISTEN=TARGET")
+    parser.add_argument("--loss-percent", type=float, default=0.0, help="UDP datagrams dropped each way")
     asyncio.run(main(parser.parse_args()))

@@ -7,6 +7,7 @@ floor's "50 ms RTT" rows mean nothing, so the relay is run here as the floor run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -165,3 +166,43 @@ def test_udp_clients_gone_quiet_lose_their_upstream_socket() -> None:
 
     open_for, second = run_async(scenario())
     assert open_for == [second]  # the first client's socket was closed when the second came
+
+
+def test_udp_loses_the_share_it_is_told_each_way_and_closes_whole() -> None:
+    """``--loss-percent`` (``UdpRelay.loss``): half lost each way leaves a quarter of round trips."""
+    sent = 2000
+
+    async def scenario() -> tuple[int, int, int, bool]:
+        loop = asyncio.get_running_loop()
+        echo_port, heard = udp_echo()
+        relay = UdpRelay(("127.0.0.1", echo_port), delay_s=0.0, loss=0.5)
+        front, _ = await loop.create_datagram_endpoint(lambda: relay, local_addr=("127.0.0.1", 0))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.setblocking(False)
+            client.connect(front.get_extra_info("sockname"))
+            back = 0
+
+            def drain() -> int:
+                """What came back since the last time (a socket's buffer holds a few hundred)."""
+                count = 0
+                with contextlib.suppress(BlockingIOError):
+                    while client.recv(100):
+                        count += 1
+                return count
+
+            for index in range(sent):
+                client.send(b"%d" % index)
+                if index % 100 == 99:
+                    await asyncio.sleep(0.01)  # paced, so no socket buffer overflows
+                    back += drain()
+            await asyncio.sleep(0.3)
+            back += drain()
+        upstreams = len(relay.upstreams)
+        relay.close()
+        await asyncio.sleep(0)
+        return len(heard), back, upstreams, not relay.upstreams and relay.later.task.cancelled()
+
+    heard, back, upstreams, closed = run_async(scenario())
+    assert 0.4 * sent < heard < 0.6 * sent, heard  # on the way to the target
+    assert 0.15 * sent < back < 0.35 * sent, back  # and back
+    assert upstreams == 1 and closed
