@@ -267,7 +267,7 @@ class CallPanel {
     }
     this.transcript.clear();
     ui.clearError();
-    const fresh = { agentState: undefined, hasTranscript: false, canChat: true };
+    const fresh = { agentState: undefined, hasTranscript: false, canChat: true, weakNetwork: false };
     ui.set({ mode: callMode, talking: false, muted: false, ...fresh });
     this.current = this.last = new CallSession(this, callMode);
     return true;

@@ -140,6 +140,10 @@ export class CallSession {
         else if (!muted) ['mic-lost', 'unmute-failed'].forEach((code) => ui.clearError(code));
       },
       playback: (canPlay) => this.onPlayback(canPlay),
+      quality: (quality) => {
+        ui.setNetwork(quality === 'poor' || quality === 'lost');
+        emit('connection-quality', { quality });
+      },
       line: (line) => transcript.show(line),
       drop: (id) => transcript.remove(id),
       abilities: ({ chat }) => ui.set({ canChat: chat }),

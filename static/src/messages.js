@@ -161,6 +161,11 @@ export function statusWords(view) {
   }
 }
 
+/** Read out when LiveKit scores the caller's connection poor (or lost); the panel shows its first words. */
+export function networkWords(mode) {
+  return `Weak connection: ${mode === 'text' ? 'replies may be slow.' : 'the agent may not hear you clearly.'}`;
+}
+
 /** The Talk button's words: a first call (a chat, for a text-only agent), a new one, another try. */
 export function talkWords(state, title, chat = false) {
   if (state === 'ended') return 'Start over';

@@ -72,7 +72,8 @@ const NORMAL_ENDS = new Map([
 /**
  * hooks: phase(state), connected(), agent(participant), audio(track, subscribed),
  * video(track, subscribed), mic(track), muted(muted, lost) (`lost`: livekit-client muted a
- * microphone whose device went away), playback(canPlay), abilities({chat}),
+ * microphone whose device went away), playback(canPlay), quality(quality) (the caller's
+ * connection as LiveKit scores it: excellent, good, poor, lost), abilities({chat}),
  * end(outcome) where outcome is {reason} for a normal end or {code, message?, retryAfterS?} for a
  * failure; and the protocol's agentState(state), line(line), drop(id), toolCall(call) (see
  * protocols/index.js).
@@ -288,6 +289,9 @@ export class CallRoom {
         if (p === local && pub.source === MIC) this.report('muted', false);
       })
       .on(RoomEvent.AudioPlaybackStatusChanged, () => this.report('playback', room.canPlaybackAudio))
+      // LiveKit scores each participant's connection from the loss and jitter it measures on the
+      // media (a new score at most every 5 s): the caller's own, for the panel's warning.
+      .on(RoomEvent.ConnectionQualityChanged, (quality, p) => p === local && this.report('quality', quality))
       .on(RoomEvent.SignalReconnecting, () => this.setReconnecting(true))
       .on(RoomEvent.Reconnecting, () => this.setReconnecting(true))
       .on(RoomEvent.Reconnected, () => this.setReconnecting(false))

@@ -4,7 +4,7 @@
  * messages.js.
  */
 import { HEX_COLOR, readableAccent } from './accent.js';
-import { clock, problemWords, statusWords, talkWords, timeLeftWords } from './messages.js';
+import { clock, networkWords, problemWords, statusWords, talkWords, timeLeftWords } from './messages.js';
 
 const IN_CALL = ['in-call', 'reconnecting'];
 const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
@@ -27,6 +27,7 @@ const SHOWS = {
   screenShare: (v) => CAN_SHARE_SCREEN && JOINED.includes(v.state),
   speaker: (v) => v.mode === 'text' && JOINED.includes(v.state),
   timer: (v) => IN_CALL.includes(v.state),
+  network: (v) => v.weakNetwork && ['waiting-agent', 'in-call'].includes(v.state), // reconnecting says more
   chat: (v) => IN_CALL.includes(v.state) && v.canChat,
   devices: (v) => v.hasDevices && !['requesting-mic', 'connecting'].includes(v.state),
   consent: (v) => v.consentText !== null && AT_REST.includes(v.state),
@@ -56,6 +57,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     consented: true,
     retryWait: false, // a Retry-After is being waited out: Try again is disabled
     challenged: false, // the bot check shows the visitor a challenge to solve
+    weakNetwork: false, // LiveKit scores the caller's connection poor (or lost)
   };
 
   function render() {
@@ -85,12 +87,18 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     },
     /**
      * Any of: mode, talking, agentState, muted, micGranted, hasDevices, hasTranscript, canChat,
-     * consented, retryWait, challenged.
+     * consented, retryWait, challenged, weakNetwork.
      */
     set(changes) {
       Object.assign(view, changes);
       if ('muted' in changes) el.mute.setAttribute('aria-pressed', String(view.muted));
       render();
+    },
+    /** The caller's connection turned weak, or well again: shown beside the timer, read out once. */
+    setNetwork(weak) {
+      if (weak === view.weakNetwork) return;
+      this.set({ weakNetwork: weak });
+      if (weak && el.network && !el.network.hidden) this.announce(networkWords(view.mode));
     },
     setTimer(elapsedS, limitS) {
       el.timer.textContent = clock(elapsedS, true);
@@ -132,6 +140,7 @@ function findElements(find) {
     status: find('status'),
     timer: find('timer'),
     timeLeft: find('time-left'),
+    network: find('network'),
     error: find('error'),
     errorRef: find('error-ref'),
     talk: find('talk'),
