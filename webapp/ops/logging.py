@@ -22,6 +22,8 @@ from ..tracing import current_request_id
 
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
 TEXT_LINE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# What every record has (and what formatting adds): anything else came as a line's `extra` fields.
+RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 RENAMED = {"levelname": "level", "name": "logger"}
 SECRET_PATH = re.compile(r"(/webhooks/+[^/\s?#\"']+/+)[^/\s?#\"']+")  # any run of slashes
 
@@ -74,6 +76,29 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """A plain line for a terminal, then the fields the line was given as ``key=value``: what a
+    JSON line carries (the code a call was refused with, its request id), where a reader looks."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_LINE)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """TEXT_LINE, then the record's own fields (a traceback, if any, comes after them)."""
+        fields = [
+            f"{name}={text_value(value)}"
+            for name, value in record.__dict__.items()
+            if name not in RECORD_ATTRIBUTES and value is not None
+        ]
+        return " ".join([super().formatMessage(record), *fields])
+
+
+def text_value(value: object) -> str:
+    """A field's value as a text line shows it: quoted when empty or holding a space."""
+    text = str(value)
+    return repr(text) if not text or " " in text else text
+
+
 def json_formatter() -> logging.Formatter:
     """The JSON formatter every line goes through (the access log too, see gunicorn_logging).
 
@@ -89,7 +114,7 @@ def configure_logging(level: str, log_format: str = "json") -> None:
         if log_format == "json":
             handler.setFormatter(json_formatter())
         else:
-            handler.setFormatter(logging.Formatter(TEXT_LINE))
+            handler.setFormatter(TextFormatter())
         root.addHandler(handler)
         root.setLevel(level)
     for existing in root.handlers:
