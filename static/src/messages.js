@@ -161,9 +161,12 @@ export function statusWords(view) {
   }
 }
 
-/** Read out when LiveKit scores the caller's connection poor (or lost); the panel shows its first words. */
+/** Beside the timer while LiveKit scores the caller's connection poor (or lost). */
+export const WEAK_CONNECTION = 'Weak connection';
+
+/** The same, read out once. */
 export function networkWords(mode) {
-  return `Weak connection: ${mode === 'text' ? 'replies may be slow.' : 'the agent may not hear you clearly.'}`;
+  return `${WEAK_CONNECTION}: ${mode === 'text' ? 'replies may be slow.' : 'the agent may not hear you clearly.'}`;
 }
 
 /** The Talk button's words: a first call (a chat, for a text-only agent), a new one, another try. */

@@ -4,7 +4,15 @@
  * messages.js.
  */
 import { HEX_COLOR, readableAccent } from './accent.js';
-import { clock, networkWords, problemWords, statusWords, talkWords, timeLeftWords } from './messages.js';
+import {
+  WEAK_CONNECTION,
+  clock,
+  networkWords,
+  problemWords,
+  statusWords,
+  talkWords,
+  timeLeftWords,
+} from './messages.js';
 
 const IN_CALL = ['in-call', 'reconnecting'];
 const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
@@ -94,19 +102,21 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
       if ('muted' in changes) el.mute.setAttribute('aria-pressed', String(view.muted));
       render();
     },
-    /** The caller's connection turned weak, or well again: shown beside the timer, read out once. */
+    /**
+     * The caller's connection turned weak, or well again: shown beside the timer (its words in the
+     * page only while they show), read out once.
+     */
     setNetwork(weak) {
-      if (weak === view.weakNetwork) return;
+      if (weak === view.weakNetwork || !el.network) return;
+      el.network.textContent = weak ? WEAK_CONNECTION : '';
       this.set({ weakNetwork: weak });
-      if (weak && el.network && !el.network.hidden) this.announce(networkWords(view.mode));
+      if (weak && !el.network.hidden) this.announce(networkWords(view.mode));
     },
     setTimer(elapsedS, limitS) {
       el.timer.textContent = clock(elapsedS, true);
       const left = limitS ? limitS - elapsedS : Infinity;
-      const warning = left <= 30;
-      el.timer.toggleAttribute('data-warning', warning);
       el.timeLeft.textContent = timeLeftWords(left);
-      el.timeLeft.toggleAttribute('data-warning', warning);
+      for (const part of [el.timer, el.timeLeft]) part.toggleAttribute('data-warning', left <= 30);
     },
     /** Says `words` to screen readers once (copied, time running out, a message not sent). */
     announce(words) {
