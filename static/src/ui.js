@@ -78,6 +78,8 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
       if (el[name]) el[name].hidden = !shows(view);
     }
     showStatus(el.status, view);
+    // The line's words are in the page only while it shows: hidden (another state, the next call), empty.
+    if (el.network) el.network.textContent = el.network.hidden ? '' : WEAK_CONNECTION;
     const label = talkWords(view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
     for (const button of [el.talk, el.chatStart]) if (button) enableStart(button, view);
@@ -102,15 +104,11 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
       if ('muted' in changes) el.mute.setAttribute('aria-pressed', String(view.muted));
       render();
     },
-    /**
-     * The caller's connection turned weak, or well again: shown beside the timer (its words in the
-     * page only while they show), read out once.
-     */
+    /** The caller's connection turned weak, or well again: shown beside the timer, read out once. */
     setNetwork(weak) {
-      if (weak === view.weakNetwork || !el.network) return;
-      el.network.textContent = weak ? WEAK_CONNECTION : '';
+      if (weak === view.weakNetwork) return;
       this.set({ weakNetwork: weak });
-      if (weak && !el.network.hidden) this.announce(networkWords(view.mode));
+      if (weak && el.network && !el.network.hidden) this.announce(networkWords(view.mode));
     },
     setTimer(elapsedS, limitS) {
       el.timer.textContent = clock(elapsedS, true);
