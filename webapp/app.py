@@ -25,7 +25,7 @@ from .history import sync, webhooks
 from .history.store import CallStore
 from .ops import cli, error_handlers, health, json_provider, metrics, openapi, request_bodies
 from .ops.logging import configure_logging
-from .pages import assets, embed, views
+from .pages import assets, embed, views, words
 from .phone import api as phone_api
 from .providers import ProviderContext, build_providers
 from .providers.http11 import HTTP11Transport
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     tracing.init_app(app, trust_header=bool(settings.trusted_proxies))  # (ProxiesAt drops others')
     guards.init_app(app, settings)
     assets.init_app(app, browser_code)  # outermost: static files skip everything else
+    words.init_app(app)
     admin_auth.init_app(app)
     sync.init_app(app, periodic_sync(shared))
     error_handlers.init_app(app)

@@ -38,6 +38,8 @@ PHONE_NUMBER_ID_PATTERN = r"^phn_[A-Za-z0-9_-]{1,128}$"  # Convoi's phone number
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"  # exact origins: no wildcards
 COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
+# The languages the call page speaks (webapp/pages/words.py), by their BCP 47 codes.
+PageLanguage = Literal["en", "es", "fr", "de", "pt", "hi"]
 
 
 def valid_rate_limit(value: str) -> bool:
@@ -162,6 +164,8 @@ class Agent(BaseModel):
     logo_url: Annotated[Text, AfterValidator(_site_url)] | None = None
     consent_text: Text | None = None  # shown once before the first call; the caller must accept it
     theme: Literal["system", "light", "dark"] = "system"
+    # The call page's words (and its lang); "auto": the caller's browser language, if the page has it.
+    page_language: Literal["auto", PageLanguage] = "en"
     web: StrictBool | None = None  # browser calls; by default on where the provider has them
     phone: PhoneSettings | None = None  # phone callbacks ("Call my phone"), off by default
     # Media beyond the voice (see "Video, camera, screen share, chat and push-to-talk" in the README).

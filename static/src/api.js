@@ -3,6 +3,7 @@
  */
 
 import { firstSentence, tryAgainWords } from './messages.js';
+import { t } from './words.js';
 
 const REQUEST_TIMEOUT_MS = 20_000;
 
@@ -78,11 +79,11 @@ async function send(url, init, signal) {
   } catch (err) {
     if (signal?.aborted) throw err;
     if (controller.signal.aborted) {
-      throw new ApiError('timeout', 'The server took too long to answer. Please try again.');
+      throw new ApiError('timeout', t('The server took too long to answer. Please try again.'));
     }
     throw new ApiError(
       'network',
-      "We couldn't reach the server. Check your internet connection and try again.",
+      t("We couldn't reach the server. Check your internet connection and try again."),
     );
   } finally {
     clearTimeout(timer);
@@ -94,7 +95,8 @@ async function send(url, init, signal) {
 function errorFrom(response, data) {
   const { status } = response;
   const code = data?.error?.code || `http_${status}`;
-  let message = data?.error?.message || fallbackMessage(status);
+  // The API speaks English: the page's language has words for each message a caller can get.
+  let message = data?.error?.message ? t(data.error.message) : fallbackMessage(status);
   // A Retry-After (rate limits, a busy provider, an open circuit) says how long to wait.
   const retryAfterS = retryAfterSeconds(response.headers.get('Retry-After'));
   // "Please wait a moment" would contradict a known wait: say how long instead.
@@ -107,10 +109,10 @@ function errorFrom(response, data) {
 
 /** Words for a response without a JSON error body (a proxy's HTML page, say). */
 function fallbackMessage(status) {
-  if (status === 429) return 'Too many calls are being started right now.';
-  if (status >= 500) return 'The call service is having trouble. Please try again in a moment.';
-  if (status >= 200 && status < 300) return 'The server sent an unexpected answer. Please try again.';
-  return 'The call could not be started. Please reload the page and try again.';
+  if (status === 429) return t('Too many calls are being started right now.');
+  if (status >= 500) return t('The call service is having trouble. Please try again in a moment.');
+  if (status >= 200 && status < 300) return t('The server sent an unexpected answer. Please try again.');
+  return t('The call could not be started. Please reload the page and try again.');
 }
 
 /** Retry-After is either delay-seconds or an HTTP date; null when absent or unreadable. */

@@ -3,6 +3,7 @@
  * Loaded only when the agent's page config names a site key; each call spends one token.
  */
 import { ApiError } from './api.js';
+import { t } from './words.js';
 
 const TOKEN_WAIT_MS = 15_000;
 let scriptLoad = null; // one <script> per page, shared by every widget
@@ -20,7 +21,7 @@ function loadScript(url) {
 }
 
 const unavailable = () =>
-  new ApiError('bot_check_unavailable', "We couldn't check your browser. Reload the page and try again.");
+  new ApiError('bot_check_unavailable', t("We couldn't check your browser. Reload the page and try again."));
 
 /**
  * Renders the check into `container`; `token()` resolves with a fresh token for one call. The

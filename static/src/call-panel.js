@@ -18,6 +18,7 @@ import { waitToRetry } from './retry-wait.js';
 import { Transcript } from './transcript.js';
 import { copyText, downloadText, transcriptFileName, transcriptText } from './transcript-file.js';
 import { applyAccent, createUi } from './ui.js';
+import { t, useWords } from './words.js';
 
 const THEMES = ['system', 'light', 'dark'];
 const phoneApi = { requestPhoneCall, getStatus, newIdempotencyKey }; // handed to the phone form's chunk
@@ -38,6 +39,7 @@ const DOUBLE_ACTIVATION_MS = 600;
  * like a press on Talk; start('text') is "Chat instead", for agents that take chats.
  */
 export function mountCall(root, config) {
+  useWords(config.lang, config.words);
   if (config.web === false) return mountPhoneOnly(root, config);
   const panel = new CallPanel(root, config);
   panel.bindControls();
@@ -74,7 +76,7 @@ function mountPhoneOnly(root, config) {
   let destroyed = false;
   const mounted = import('./phone/phone-panel.js').then(({ mountPhone }) => {
     if (destroyed) return;
-    phone = mountPhone(find, config, { api: phoneApi, botCheck, emit: emitter(element), web: false });
+    phone = mountPhone(find, config, { api: phoneApi, t, botCheck, emit: emitter(element), web: false });
     element.toggleAttribute('data-ready', true);
   });
   return {
@@ -105,7 +107,9 @@ class CallPanel {
     this.element = find('call');
     // On a page of its own the whole document's keys count; in someone else's page, only the UI's.
     this.keyTarget = root.nodeType === Node.DOCUMENT_NODE ? root : this.element;
-    this.title = config.title || 'the agent';
+    // The page's words, for the modules loaded later (they import nothing of the page).
+    this.t = t;
+    this.title = config.title || t('the agent');
     this.consentText = config.consent_text || null;
     const { title, consentText, media } = this;
     this.ui = createUi(this.element, find, { title, consentText, media });
@@ -131,7 +135,7 @@ class CallPanel {
       },
       fields: { audiooutput: find('speaker-field'), videoinput: find('camera-field') },
       onPick: (kind, id) => {
-        this.current?.switchDevice(kind, id).catch(() => this.ui.announce('That device could not be used.'));
+        this.current?.switchDevice(kind, id).catch(() => this.ui.announce(t('That device could not be used.')));
       },
       onAvailable: (hasDevices) => this.ui.set({ hasDevices }),
     });
@@ -257,7 +261,7 @@ class CallPanel {
     const { ui } = this;
     if (!hasConsent(this.config.agent, this.consentText)) {
       ui.el.consentAccept?.focus();
-      ui.announce('Please accept the notice first.');
+      ui.announce(t('Please accept the notice first.'));
       return false;
     }
     // Blocked for this site: asking would fail, so no call is requested (and paid for).
@@ -293,7 +297,7 @@ class CallPanel {
     import('./phone/phone-panel.js').then(({ mountPhone }) => {
       if (this.destroyed) return;
       const { botCheck, emit } = this;
-      const phone = mountPhone(this.find, this.config, { api: phoneApi, botCheck, emit, web: true });
+      const phone = mountPhone(this.find, this.config, { api: phoneApi, t, botCheck, emit, web: true });
       this.cleanups.push(() => phone.destroy());
     });
   }
@@ -310,7 +314,8 @@ class CallPanel {
     const muted = mute.getAttribute('aria-pressed') !== 'true';
     this.current.setMuted(muted).then(
       // The button says so when it has focus; from the M key anywhere else, the page does.
-      () => mute.getRootNode().activeElement !== mute && this.ui.announce(muted ? 'Microphone muted' : 'Microphone on'),
+      () =>
+        mute.getRootNode().activeElement !== mute && this.ui.announce(muted ? t('Microphone muted') : t('Microphone on')),
       () => !muted && this.unmuteFailed(),
     );
   }
@@ -345,8 +350,8 @@ class CallPanel {
       await call.sendChat(text);
     } catch {
       line.dataset.failed = '';
-      line.title = 'Not sent';
-      ui.announce('Your message could not be sent.');
+      line.title = t('Not sent');
+      ui.announce(t('Your message could not be sent.'));
     }
   }
 
@@ -360,7 +365,7 @@ class CallPanel {
   /** "Copy": the transcript to the clipboard. */
   async copyTranscript() {
     const copied = await copyText(this.transcriptText(), this.element);
-    this.ui.announce(copied ? 'Transcript copied.' : 'The transcript could not be copied.');
+    this.ui.announce(copied ? t('Transcript copied.') : t('The transcript could not be copied.'));
     this.emit('transcript-copied', { ok: copied });
   }
 
@@ -368,7 +373,7 @@ class CallPanel {
   downloadTranscript() {
     const name = transcriptFileName(this.config.agent, this.last?.startedAt || new Date());
     downloadText(this.transcriptText(), name, this.element);
-    this.ui.announce('Transcript downloaded.');
+    this.ui.announce(t('Transcript downloaded.'));
   }
 
   /** Ends any call (hung up, or cancelled while it joins) and detaches every listener. */

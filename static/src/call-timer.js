@@ -2,6 +2,7 @@
  * The call's clock: counts from when the agent answers, shows the time (and, near the agent's
  * limit, the time left), warns screen readers 30 s before the limit and ends the call at it.
  */
+import { t } from './words.js';
 
 const WARN_S = 30;
 
@@ -34,7 +35,7 @@ export class CallTimer {
     this.ui.setTimer(elapsedS, limitS);
     if (limitS && !this.warned && limitS - elapsedS <= WARN_S && limitS > WARN_S) {
       this.warned = true;
-      this.ui.announce(`${limitS - elapsedS} seconds left in this call.`);
+      this.ui.announce(t('{seconds} seconds left in this call.', { seconds: limitS - elapsedS }));
     }
     if (limitS && elapsedS >= limitS) this.onLimit();
   }

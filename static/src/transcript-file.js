@@ -4,20 +4,21 @@
  * line the caller talked over, "(not sent)" after a typed message that never left).
  */
 import { clock } from './messages.js';
+import { t } from './words.js';
 
-const SPEAKERS = { agent: 'Agent', user: 'You' };
+const speakers = () => ({ agent: t('Agent'), user: t('You') });
 
 /** The whole transcript: a heading (who, when, how long), then one line per entry. */
 export function transcriptText(entries, { title, startedAt, durationS }) {
-  const head = [`Call with ${title}`];
+  const head = [t('Call with {title}', { title })];
   if (startedAt) {
     const length = durationS ? ` · ${clock(durationS)}` : '';
     head.push(`${dateWords(startedAt)} ${timeWords(startedAt)}${length}`);
   }
+  const who = speakers();
   const lines = entries.map(({ speaker, text, at, interrupted, failed }) => {
-    const who = SPEAKERS[speaker] || speaker;
-    const mark = (interrupted ? ' (interrupted)' : '') + (failed ? ' (not sent)' : '');
-    return `${at ? `[${timeWords(at)}] ` : ''}${who}: ${text}${mark}`;
+    const mark = (interrupted ? ` ${t('(interrupted)')}` : '') + (failed ? ` ${t('(not sent)')}` : '');
+    return `${at ? `[${timeWords(at)}] ` : ''}${who[speaker] || speaker}: ${text}${mark}`;
   });
   return `${[...head, '', ...lines].join('\n')}\n`;
 }

@@ -5,6 +5,8 @@
  * a visible mark after its words (read out by screen readers too). Follows the newest line
  * unless the reader has scrolled up; then `onBehind(true)` lets the page offer a way back down.
  */
+import { t } from './words.js';
+
 
 const STICK_PX = 48;
 
@@ -81,6 +83,8 @@ export class Transcript {
       line.dataset.speaker = speaker;
       line.dataset.segmentId = segmentId;
       if (chat) line.dataset.chat = '';
+      // Who speaks, shown where the turn changes (call.css), in the page's language.
+      line.dataset.who = speaker === 'agent' ? t('Agent') : chat ? t('You wrote') : t('You');
       this.lines.set(segmentId, line);
       this.times.set(line, new Date());
       this.list.append(line);
@@ -164,6 +168,6 @@ function sizeOf(list) {
 function interruptedMark() {
   const mark = document.createElement('span');
   mark.className = 'transcript__mark';
-  mark.textContent = '— interrupted';
+  mark.textContent = t('— interrupted');
   return mark;
 }

@@ -5,14 +5,15 @@
  */
 import { HEX_COLOR, readableAccent } from './accent.js';
 import {
-  WEAK_CONNECTION,
   clock,
   networkWords,
   problemWords,
   statusWords,
   talkWords,
   timeLeftWords,
+  weakConnectionWords,
 } from './messages.js';
+import { t } from './words.js';
 
 const IN_CALL = ['in-call', 'reconnecting'];
 const JOINING = ['requesting-mic', 'connecting', 'waiting-agent'];
@@ -79,7 +80,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     }
     showStatus(el.status, view);
     // The line's words are in the page only while it shows: hidden (another state, the next call), empty.
-    if (el.network) el.network.textContent = el.network.hidden ? '' : WEAK_CONNECTION;
+    if (el.network) el.network.textContent = el.network.hidden ? '' : weakConnectionWords();
     const label = talkWords(view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
     for (const button of [el.talk, el.chatStart]) if (button) enableStart(button, view);
@@ -186,7 +187,7 @@ function showError(el, code, apiMessage, view, requestId = null) {
   el.error.dataset.code = code;
   el.error.hidden = false;
   if (el.errorRef) {
-    el.errorRef.textContent = requestId ? `Reference: ${requestId}` : '';
+    el.errorRef.textContent = requestId ? t('Reference: {id}', { id: requestId }) : '';
     el.errorRef.hidden = !requestId;
   }
   el.resume.hidden = code !== 'playback-blocked';

@@ -19,6 +19,7 @@ from ..guards.headers import compress
 from ..guards.origin import check_origin, cors_headers
 from ..state import app_state
 from .render import call_page, page_config, render_error_page
+from .words import words_for
 
 bp = Blueprint("embed", __name__)
 
@@ -50,7 +51,9 @@ def panel(slug: str) -> Response:
     if agent.logo_url:  # a path on our site must not resolve against the host page
         public["logo_url"] = config["logo_url"] = urljoin(request.host_url, agent.logo_url)
     response = jsonify(
-        html=render_template("_call_panel.html", agent=public, page_config=config),
+        html=render_template(
+            "_call_panel.html", agent=public, page_config=config, _=words_for(config["lang"])
+        ),
         config=config,
         css_url=assets.url("call.css", external=True),
         script_url=assets.url("widget.js", external=True),

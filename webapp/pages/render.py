@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import phonenumbers
-from flask import Response, make_response, render_template
+from flask import Response, make_response, render_template, request
 
 from ..catalogue import Agent
 from ..guards.headers import page_headers
 from ..settings import Settings
 from ..state import app_state
 from ..tracing import current_request_id
+from .words import AUTO, DEFAULT_LANGUAGE, Words, choose_language, words_for
 
 AGENT_JOIN_TIMEOUT_S = 20
 _ERROR_TEXT = {
@@ -31,6 +32,7 @@ def page_config(
     """What the call UI's script needs, as JSON in the page (or the widget's panel)."""
     state = app_state()
     settings = state.settings
+    words = page_words(agent)
     return {
         "mode": mode,  # page, embed (iframe), widget (script embed) or demo (branded sales demo)
         "demo": demo or None,  # a signed link: token (sent back with the call), variables, expires_at
@@ -46,7 +48,7 @@ def page_config(
         # agent_video, camera, screen_share, text_only, push_to_talk: which controls the page offers.
         "media": agent.media(),
         "web": agent.takes_web_calls,  # false: a phone-only agent (the page offers just the phone form)
-        "phone": phone_config(agent, phone_api_url),
+        "phone": phone_config(agent, phone_api_url, words),
         # Which protocol the agent speaks in the room: the page loads its adapter before the click.
         "provider": agent.provider,
         # Known before the call for some providers (our own server), so the page can warm it up.
@@ -54,7 +56,16 @@ def page_config(
         # The iframe embed posts its events to the page around it, if on one of these origins.
         "host_origins": list(agent.allowed_origins) if mode == "embed" else [],
         **bot_check_config(agent, settings),
+        "lang": words.language,
+        "words": words.script,  # the script's words in that language ({} in English: its own)
     }
+
+
+def page_words(agent: Agent) -> Words:
+    """The words of ``agent``'s page for this request: ``?lang=``, else the agent's ``page_language``
+    (``auto``: the browser's)."""
+    language = choose_language(agent.page_language, request.args.get("lang"), request.accept_languages)
+    return words_for(language)
 
 
 def bot_check_config(agent: Agent, settings: Settings) -> dict[str, Any]:
@@ -71,7 +82,7 @@ def bot_check_config(agent: Agent, settings: Settings) -> dict[str, Any]:
     }
 
 
-def phone_config(agent: Agent, api_url: str) -> dict[str, Any] | None:
+def phone_config(agent: Agent, api_url: str, words: Words) -> dict[str, Any] | None:
     """What the phone form needs: the countries it may call (with their calling codes) and the consent."""
     if not agent.takes_phone_calls or agent.phone is None:
         return None
@@ -79,7 +90,8 @@ def phone_config(agent: Agent, api_url: str) -> dict[str, Any] | None:
         {"code": code, "dial": phonenumbers.country_code_for_region(code)}
         for code in agent.phone.allowed_countries
     ]
-    consent = agent.phone.consent_text or f"I agree that {agent.title} may call this number now."
+    default = words("I agree that {title} may call this number now.", title=agent.title)
+    consent = agent.phone.consent_text or default
     return {"api_url": api_url, "countries": countries, "consent_text": consent}
 
 
@@ -92,24 +104,34 @@ def call_page(
 ) -> Response:
     """Render the call page with its strict headers, allowing the devices the agent's calls use."""
     config = page_config(agent, mode=mode, demo=demo)
-    html = render_template("call.html", agent=agent.public(), page_config=config)
-    return page_headers(
+    html = render_template("call.html", agent=agent.public(), page_config=config, _=words_for(config["lang"]))
+    response = page_headers(
         make_response(html),
         **agent.browser_devices(),
         autoplay=True,
         frame_ancestors=frame_ancestors,
     )
+    if agent.page_language == AUTO:  # a shared cache must not hand one caller's language to another
+        response.vary.add("Accept-Language")
+    return response
 
 
-def render_error_page(status: int, *, title: str | None = None, message: str | None = None) -> Response:
-    """A plain page for a failed page request; never a stack trace."""
+def render_error_page(
+    status: int, *, title: str | None = None, message: str | None = None, words: Words | None = None
+) -> Response:
+    """A plain page for a failed page request; never a stack trace. With an agent's ``words``
+    (a demo link it refused), its frame is in that language; ``title`` and ``message`` come
+    translated."""
     default = _ERROR_TEXT[500] if status >= 500 else ("Request refused", "This request could not be handled.")
     default_title, default_message = _ERROR_TEXT.get(status, default)
+    words = words or words_for(DEFAULT_LANGUAGE)
     html = render_template(
         "error.html",
         title=title or default_title,
         message=message or default_message,
         status=status,
         request_id=current_request_id(),  # a screenshot of the page leads to its log lines
+        lang=words.language,
+        _=words,
     )
     return page_headers(make_response(html, status), microphone=False, cacheable=False)

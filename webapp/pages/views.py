@@ -11,7 +11,7 @@ from ..errors import AppError, InvalidDemoLink
 from ..guards.headers import page_headers
 from ..state import app_state
 from .demo_links import read_demo_link
-from .render import call_page, render_error_page
+from .render import call_page, page_words, render_error_page
 
 bp = Blueprint("pages", __name__)
 LINK_REFUSED = "This demo link can't be used"
@@ -65,11 +65,15 @@ def demo_page(slug: str) -> Response:
     token = request.args.get("t")
     demo_link: dict[str, Any] = {}
     if token is not None:
+        words = page_words(agent)  # the prospect reads why in the demo's language
         try:
             link = read_demo_link(settings.secret_key, token)
         except AppError as error:
-            return render_error_page(error.status_code, title=LINK_REFUSED, message=error.message)
+            return render_error_page(
+                error.status_code, title=words(LINK_REFUSED), message=words(error.message), words=words
+            )
         if link.agent != agent.slug:
-            return render_error_page(403, title=LINK_REFUSED, message=InvalidDemoLink.message)
+            refused = words(InvalidDemoLink.message)
+            return render_error_page(403, title=words(LINK_REFUSED), message=refused, words=words)
         demo_link = {"token": token, "variables": link.variables, "expires_at": link.expires_at}
     return call_page(agent, mode="demo", demo=demo_link)

@@ -237,7 +237,7 @@ function bindShell(shell, handle, options) {
  */
 function loadPanel(shell, options) {
   return withDeadline(async (signal) => {
-    const panel = await fetchPanel(options.base, options.agent, signal);
+    const panel = await fetchPanel(options.base, options.agent, signal, options.lang);
     shell.setLook(options.theme || panel.config.theme, options.accent || panel.config.accent_color);
     try {
       const { mountWidget } = await import(panel.script_url);

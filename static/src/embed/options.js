@@ -8,7 +8,7 @@ const POSITIONS = ['bottom-right', 'bottom-left'];
 const THEMES = ['light', 'dark', 'system'];
 const VAR_PREFIX = 'data-var-';
 
-/** {agent, base, position, label, theme, accent, inline, variables} for one script tag. */
+/** {agent, base, position, label, theme, accent, inline, lang, variables} for one script tag. */
 export function readOptions(script) {
   const data = script.dataset;
   const variables = {};
@@ -24,6 +24,7 @@ export function readOptions(script) {
     theme: THEMES.includes(data.theme) ? data.theme : null, // null: the agent's theme
     accent: HEX_COLOR.test(data.accent || '') ? data.accent : null, // null: the agent's accent
     inline: data.inline || null, // a CSS selector: render there instead of floating
+    lang: data.lang || null, // the panel's language (the server knows which it has); null: the agent's
     variables,
   };
 }

@@ -26,12 +26,17 @@ export function withDeadline(load) {
   });
 }
 
-/** Resolves with {html, config, css_url, script_url}; rejects with {code, message}. */
-export async function fetchPanel(base, agent, signal) {
+/**
+ * Resolves with {html, config, css_url, script_url}; rejects with {code, message}. `lang` asks for
+ * the panel in that language (null: the agent's page_language).
+ */
+export async function fetchPanel(base, agent, signal, lang = null) {
   let response;
   let data = null;
+  const url = new URL(`embed/${encodeURIComponent(agent)}/panel`, base);
+  if (lang) url.searchParams.set('lang', lang);
   try {
-    response = await fetch(new URL(`embed/${encodeURIComponent(agent)}/panel`, base), {
+    response = await fetch(url, {
       headers: { Accept: 'application/json' },
       credentials: 'omit',
       signal,

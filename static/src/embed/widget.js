@@ -6,6 +6,7 @@
 import { mountCall } from '../call-panel.js';
 import { addStyles } from './styles.js';
 import css from './widget.css';
+import { t } from '../words.js';
 
 const ROOT_FONT_PX = 16; // the call page's root font size, which rem means there
 const IDLE = ['ready', 'ended', 'failed']; // the call UI's states with no call joining or in progress
@@ -73,8 +74,8 @@ function markCalls(frame, label) {
   frame.addEventListener('webcall:state', (event) => {
     const inCall = !IDLE.includes(event.detail.state);
     frame.toggleAttribute('data-in-call', inCall);
-    close.setAttribute('aria-label', inCall ? 'End call and close' : 'Close');
-    if (inCall) launcher.setAttribute('aria-label', `${label} (ends the call)`);
+    close.setAttribute('aria-label', inCall ? t('End call and close') : t('Close'));
+    if (inCall) launcher.setAttribute('aria-label', t('{label} (ends the call)', { label }));
     else launcher.removeAttribute('aria-label');
   });
 }

@@ -11,12 +11,13 @@ export function create(panel, { TrackEvent }) {
 }
 
 class AgentVideo {
-  constructor({ element, find, emit, title }, TrackEvent) {
+  constructor({ element, find, emit, title, t }, TrackEvent) {
     this.TrackEvent = TrackEvent;
     this.call = element;
     this.box = find('agent-video');
     this.emit = emit;
     this.title = title;
+    this.t = t;
     this.track = null; // the track shown, or waiting for its first frame
     this.player = null;
     this.showing = false;
@@ -31,7 +32,7 @@ class AgentVideo {
     this.track = track;
     const player = track.attach();
     player.className = 'agent-video__frame';
-    player.setAttribute('aria-label', `${this.title}: video`);
+    player.setAttribute('aria-label', this.t('{title}: video', { title: this.title }));
     player.disablePictureInPicture = true;
     this.player = player;
     this.box.replaceChildren(player);

@@ -135,7 +135,7 @@ class CameraControl {
     if (pub) {
       this.shown = pub.track;
       const player = pub.track.attach();
-      player.setAttribute('aria-label', 'Your camera');
+      player.setAttribute('aria-label', this.panel.t('Your camera'));
       this.preview.replaceChildren(player);
       this.preview.hidden = false;
       this.panel.emit('video-started', { source: 'camera' });

@@ -159,7 +159,7 @@ class PushToTalk {
         const unsupported = error instanceof RpcError && error.code === RpcError.ErrorCode.UNSUPPORTED_METHOD;
         if (unsupported && !this.warned) {
           this.warned = true;
-          this.panel.ui.announce('This agent decides by itself when you have finished talking.');
+          this.panel.ui.announce(this.panel.t('This agent decides by itself when you have finished talking.'));
         }
       }
     });
@@ -170,7 +170,7 @@ class PushToTalk {
     this.heldBy = how;
     const talking = Boolean(how);
     this.button.setAttribute('aria-pressed', String(talking));
-    this.label.textContent = talking ? (how === 'click' ? 'Press to send' : 'Release to send') : 'Hold to talk';
+    this.label.textContent = talking ? (how === 'click' ? this.panel.t('Press to send') : this.panel.t('Release to send')) : this.panel.t('Hold to talk');
     this.panel.ui.set({ talking });
     this.panel.emit('push-to-talk', { talking });
   }

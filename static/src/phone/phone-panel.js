@@ -2,25 +2,26 @@
  * "Call my phone": the form (country, number formatted as typed, consent) and the status of
  * one callback, polled from the API until it ends. Loaded only for agents that call phones;
  * the number formatter (libphonenumber) only once the form is in use. It imports nothing of
- * the page (the API calls are handed in), so the page's own code stays one chunk.
+ * the page (the API calls and the words are handed in), so the page's own code stays one chunk.
  */
 
 const POLL_MS = 3_000;
 const POLL_FOR_MS = 15 * 60_000; // a call still ringing after this is left to the phone itself
-const STATUS_WORDS = {
-  initiated: 'Calling you now…',
-  in_progress: "You're on the call.",
-  completed: 'The call has ended. Thanks for talking with us!',
-  no_answer: 'No one answered. You can ask for another call later.',
-  busy: 'The line was busy. You can ask for another call later.',
-  voicemail: 'We reached voicemail.',
-  failed: "The call couldn't be completed. Please try again later.",
-  unknown: 'Calling you now…',
-};
+// Each in the page's language: `t` is words.js's, handed in.
+const statusWords = (t) => ({
+  initiated: t('Calling you now…'),
+  in_progress: t("You're on the call."),
+  completed: t('The call has ended. Thanks for talking with us!'),
+  no_answer: t('No one answered. You can ask for another call later.'),
+  busy: t('The line was busy. You can ask for another call later.'),
+  voicemail: t('We reached voicemail.'),
+  failed: t("The call couldn't be completed. Please try again later."),
+  unknown: t('Calling you now…'),
+});
 const FINAL = new Set(['completed', 'no_answer', 'busy', 'voicemail', 'failed']);
 // Said when the page stops following a call it was told of (no status after POLL_FOR_MS, or a
 // call the server no longer knows): the phone itself has the rest.
-const NOT_FOLLOWED = "We can't follow this call here any more. You can ask for another call.";
+const notFollowed = (t) => t("We can't follow this call here any more. You can ask for another call.");
 // Refusals about the number only: another number may be asked for at once.
 const PER_NUMBER = new Set(['number_cooldown', 'number_daily_cap']);
 // Where to send the caller's eyes (and focus) for each refusal.
@@ -33,8 +34,9 @@ const FIELD_FOR = {
 
 /**
  * Mounts the phone form found in `find` (an id lookup in the panel's root). `options`:
- * {api: {requestPhoneCall, getStatus, newIdempotencyKey} (api.js), botCheck, emit(name, detail),
- * web (the panel also offers a web call), onToggle(open)}. Returns {open(), destroy()}.
+ * {api: {requestPhoneCall, getStatus, newIdempotencyKey} (api.js), t (words.js's), botCheck,
+ * emit(name, detail), web (the panel also offers a web call), onToggle(open)}. Returns
+ * {open(), destroy()}.
  */
 export function mountPhone(find, config, options) {
   const phone = new PhonePanel(find, config, options);
@@ -44,8 +46,9 @@ export function mountPhone(find, config, options) {
 
 class PhonePanel {
   /** Finds the form's parts; nothing listens yet. */
-  constructor(find, config, { api, botCheck = null, emit = () => {}, web = true, onToggle = () => {} }) {
+  constructor(find, config, { api, t, botCheck = null, emit = () => {}, web = true, onToggle = () => {} }) {
     this.api = api;
+    this.t = t;
     this.config = config;
     this.botCheck = botCheck;
     this.emit = emit;
@@ -89,7 +92,7 @@ class PhonePanel {
     this.on(el.number, 'input', () => this.formatNumber());
     this.on(el.country, 'change', () => this.formatNumber());
     this.on(el.number, 'focus', () => this.loadFormatter());
-    nameCountries(el.country);
+    nameCountries(el.country, this.config.lang || 'en');
     if (!this.web) this.loadFormatter();
   }
 
@@ -154,8 +157,8 @@ class PhonePanel {
   async submit(event) {
     event.preventDefault();
     const { el } = this;
-    if (!el.number.value.trim()) return this.showProblem('Please enter your phone number.', 'number');
-    if (!el.consent.checked) return this.showProblem('Please confirm that we may call this number.', 'consent');
+    if (!el.number.value.trim()) return this.showProblem(this.t('Please enter your phone number.'), 'number');
+    if (!el.consent.checked) return this.showProblem(this.t('Please confirm that we may call this number.'), 'consent');
     this.showProblem(null);
     el.submit.disabled = true;
     let waitS = 0;
@@ -170,7 +173,7 @@ class PhonePanel {
       if (error.status === 0) this.unanswered = attempt;
       if (this.destroyed) return;
       const code = error.code || 'network';
-      this.showProblem(error.message || 'The call could not be requested. Please try again.', FIELD_FOR[code]);
+      this.showProblem(error.message || this.t('The call could not be requested. Please try again.'), FIELD_FOR[code]);
       this.emit('error', { code, message: error.message, channel: 'phone' });
       if (!PER_NUMBER.has(code)) waitS = error.retryAfterS || 0; // "try again in N seconds": not sooner
     } finally {
@@ -240,7 +243,8 @@ class PhonePanel {
   showStatus(status, callId) {
     if (status === this.lastStatus) return;
     this.lastStatus = status;
-    this.el.statusText.textContent = STATUS_WORDS[status] || STATUS_WORDS.unknown;
+    const words = statusWords(this.t);
+    this.el.statusText.textContent = words[status] || words.unknown;
     this.emit('phone-call', { status, call_id: callId });
     if (FINAL.has(status)) {
       this.stopPolling();
@@ -276,7 +280,7 @@ class PhonePanel {
   /** The page stops following the call, says so, and offers another. */
   notFollowed() {
     this.stopPolling();
-    this.el.statusText.textContent = NOT_FOLLOWED;
+    this.el.statusText.textContent = notFollowed(this.t);
     this.el.again.hidden = false;
   }
 
@@ -294,10 +298,10 @@ class PhonePanel {
   }
 }
 
-/** "United States (+1)" for each option, in the browser's language, where it can name countries. */
-function nameCountries(select) {
+/** "United States (+1)" for each option, in the page's language, where the browser can name countries. */
+function nameCountries(select, language) {
   if (!select || typeof Intl.DisplayNames !== 'function') return;
-  const names = new Intl.DisplayNames([navigator.language || 'en'], { type: 'region' });
+  const names = new Intl.DisplayNames([language], { type: 'region' });
   for (const option of select.options) {
     const name = names.of(option.value);
     if (name) option.textContent = `${name} (+${option.dataset.dial})`;

@@ -1,0 +1,25 @@
+/**
+ * The page's words in its language (webapp/pages/words.py): the English text is the key, as in
+ * gettext, and the page's config brings the translations (none for English: the texts are).
+ * Write `t('Hang up')`, with `{name}` for what is filled in: `t('Talk to {title}', { title })`;
+ * tests/pages/test_words.py finds every text given to `t` and checks each language has it.
+ */
+let words = {};
+let language = 'en';
+
+/** Takes the page's language and its words (config.lang and config.words). */
+export function useWords(lang, catalogue) {
+  language = lang || 'en';
+  words = catalogue || {};
+}
+
+/** `text` in the page's language, each `{name}` filled from `values`. */
+export function t(text, values) {
+  const said = words[text] ?? text;
+  return values ? said.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m)) : said;
+}
+
+/** The page's language (a BCP 47 code), for the browser's own formats (Intl). */
+export function pageLanguage() {
+  return language;
+}

@@ -1,0 +1,124 @@
+"""The call page in the caller's language, in headless Chromium through real parts (livekit-server,
+the demo agent, gunicorn, the provider fakes): the words the server renders, the ones the script
+writes as the call goes (its states, an announcement, the end), an API refusal with its wait in
+the browser's own words for time, and the phone form. The catalogues' completeness is
+tests/pages/test_words.py's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_call_page import open_page
+from tests.e2e.test_embed import host_url
+from tests.fakes import Fault
+from tests.support.browser import assert_accessible, events, screenshots, serve_axe, wait_for_state
+from webapp.errors import ProviderBusy
+from webapp.pages.words import words_for
+
+pytestmark = pytest.mark.e2e
+
+
+def said(language: str, text: str, **values: Any) -> str:
+    """What the script shows for ``text`` in ``language`` (its words, as the page's config has them)."""
+    english = words_for(language).script.get(text, text)
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m[1], m[0])), english)
+
+
+def test_a_call_in_spanish(page: Page, stack: dict[str, Any], artifacts: Path) -> None:
+    app = stack["app"]
+    spanish = words_for("es")
+    open_page(page, f"{app.url}/talk/demo?lang=es", app.url)
+    assert page.evaluate("document.documentElement.lang") == "es"
+    expect(page.locator("#talk")).to_have_text(
+        re.compile(re.escape(spanish("Talk to {title}", title="Demo agent")))
+    )
+    expect(page.locator("#status")).to_have_text(spanish("Ready when you are"))
+    expect(page.locator("#hangup")).to_have_text(spanish("Hang up"))
+    assert page.title() == spanish("Talk to {title}", title="Demo agent")
+    assert_accessible(page, app.url, "ready, in Spanish")
+
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    states = "|".join(re.escape(said("es", f"Agent is {s}")) for s in ("speaking", "listening", "thinking…"))
+    expect(page.locator("#status")).to_have_text(re.compile(f"^({states})$"))
+    # Who speaks, named where the turn changes (generated content, from the line's data-who).
+    agent_line = page.locator('#transcript [data-speaker="agent"]').first
+    expect(agent_line).to_have_attribute("data-who", said("es", "Agent"), timeout=15_000)
+    named = agent_line.evaluate("(line) => getComputedStyle(line, '::before').content")
+    assert named == f'"{said("es", "Agent")}"', named
+    page.locator("#transcript").press("m")  # the shortcut: its effect is read out
+    expect(page.locator("#announce")).to_have_text(said("es", "Microphone muted"))
+    muted = said("es", "{state} · you are muted", state="")
+    expect(page.locator("#status")).to_contain_text(muted.strip(" ·"))
+    assert_accessible(page, app.url, "in call, in Spanish")
+    screenshots(page, artifacts / "screenshots", "in-call-es", themes=("light",))
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    expect(page.locator("#status")).to_have_text(
+        re.compile(f"^{re.escape(said('es', 'Call ended'))} · \\d:\\d\\d$")
+    )
+    expect(page.locator("#talk")).to_have_text(re.compile(re.escape(said("es", "Start over"))))
+    # The events keep their stable codes for the host page's analytics, whatever the language.
+    assert events(page, "end")[-1]["detail"]["reason"] == "hangup"
+
+
+def test_a_refusal_and_its_wait_in_german(page: Page, stack: dict[str, Any]) -> None:
+    """The API speaks English: the page shows its message in the page's language, and the wait
+    from Retry-After in the browser's words for time in that language."""
+    app = stack["app"]
+    ravan = stack["fakes"]["ravan"][1]
+    open_page(page, f"{app.url}/talk/ravan-demo?lang=de", app.url)
+    ravan.faults.append(Fault("status", status=429, body={}, headers={"Retry-After": "7"}))
+    page.click("#talk")
+    wait_for_state(page, "failed")
+    expect(page.locator("#error")).to_have_attribute("data-code", "provider_busy")
+    busy = said("de", ProviderBusy.message)
+    first = re.split(r"(?<=[.!?])\s+", busy)[0]
+    wait = said("de", "You can try again {when}.", when="in 7 Sekunden")  # Intl.RelativeTimeFormat's
+    expect(page.locator("#error")).to_have_text(f"{first} {wait}")
+    expect(page.locator("#status")).to_have_text(said("de", "Call failed"))
+    expect(page.locator("#error-ref")).to_have_text(
+        re.compile(f"^{re.escape(said('de', 'Reference: {id}', id=''))}")
+    )
+    assert_accessible(page, app.url, "failed, in German")
+
+
+def test_the_phone_form_in_portuguese(page: Page, stack: dict[str, Any]) -> None:
+    """The form's labels from the server, its checks from the script, and the countries named by
+    the browser in the page's language (not the browser's: this one is in English)."""
+    app = stack["app"]
+    portuguese = words_for("pt")
+    open_page(page, f"{app.url}/talk/phone-only?lang=pt", app.url)
+    assert page.evaluate("navigator.language").startswith("en")
+    expect(page.locator("#phone-title")).to_have_text(portuguese("Get a call on your phone"))
+    expect(page.locator("#phone-country option").first).to_have_text("Estados Unidos (+1)")
+    page.click("#phone-submit")
+    expect(page.locator("#phone-problem")).to_have_text(said("pt", "Please enter your phone number."))
+    page.fill("#phone-number", "4155550123")
+    page.click("#phone-submit")
+    expect(page.locator("#phone-problem")).to_have_text(
+        said("pt", "Please confirm that we may call this number.")
+    )
+    assert_accessible(page, app.url, "phone form, in Portuguese")
+
+
+def test_the_script_embed_in_french_on_an_english_page(page: Page, stack: dict[str, Any]) -> None:
+    """``data-lang`` asks for the panel in French; the host page around it keeps its own."""
+    app = stack["app"]
+    french = words_for("fr")
+    serve_axe(page, app.url)
+    page.goto(host_url(stack, "allowed", "french.html"))
+    widget = page.locator("#call-slot > webcall-widget")
+    expect(widget.locator("#talk")).to_be_enabled(timeout=15_000)
+    expect(widget.locator("#call")).to_have_attribute("lang", "fr")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    talk = french("Talk to {title}", title="Widget agent")
+    expect(widget.locator("#talk")).to_have_text(re.compile(re.escape(talk)))
+    expect(widget.locator("#status")).to_have_text(said("fr", "Ready when you are"))
+    expect(widget.locator("#transcript-title")).to_have_text(french("Transcript"))
+    assert_accessible(page, app.url, "script embed, in French")

@@ -1,0 +1,218 @@
+"""The call page in the caller's language: every catalogue complete, the language chosen as
+documented (``?lang=``, the agent's ``page_language``, the browser's for ``auto``), the
+templates' words translated and the script's words in the page's config."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.support.apps import FAKE_KEYS, build_app
+from tests.support.apps import page_config as config
+from webapp.errors import ConfigError, ExpiredDemoLink, InvalidDemoLink
+from webapp.pages.views import LINK_REFUSED
+from webapp.pages.words import CALLER_ERRORS, LANGUAGES, LOCALES, choose_language, fill, words_for
+
+ROOT = Path(__file__).resolve().parents[2]
+# The call UI's templates (the admin view is for the operator, in English).
+PAGES = ("call.html", "_call_panel.html", "_phone_form.html", "error.html")
+TEMPLATES = [ROOT / "templates" / name for name in PAGES]
+TEMPLATE_TEXT = re.compile(r'\b_\(\s*"((?:[^"\\]|\\.)*)"')
+PYTHON_TEXT = re.compile(r'\bwords\(\s*"((?:[^"\\]|\\.)*)"')
+SCRIPT_TEXT = re.compile(r"""\bt\(\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")""")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+OTHERS = [language for language in LANGUAGES if language != "en"]
+
+
+def page_texts() -> set[str]:
+    """Every English text the templates (and the page's Python) give ``_`` or ``words``."""
+    found = {m for path in TEMPLATES for m in TEMPLATE_TEXT.findall(path.read_text())}
+    for path in (ROOT / "webapp" / "pages").glob("*.py"):
+        found.update(PYTHON_TEXT.findall(path.read_text()))
+    # A refused demo link's page says why in the demo's language (webapp/pages/views.py).
+    return found | {LINK_REFUSED, InvalidDemoLink.message, ExpiredDemoLink.message}
+
+
+def script_texts() -> set[str]:
+    """Every English text the page's script gives ``t``, and the API's messages to callers."""
+    found = set()
+    for path in (ROOT / "static" / "src").rglob("*.js"):
+        for single, double in SCRIPT_TEXT.findall(path.read_text()):
+            found.add((single or double).replace("\\'", "'"))
+    return found | {error.message for error in CALLER_ERRORS}
+
+
+def test_the_texts_are_found() -> None:
+    """The extraction itself: a sample of each kind, and nothing half-read."""
+    page, script = page_texts(), script_texts()
+    assert {"Hang up", "Talk to {title}", "I agree that {title} may call this number now."} <= page
+    assert {"Agent is speaking", "Talk to {title}", "You can try again {when}.", "Your camera"} <= script
+    assert "Too many calls right now. Please wait a moment and try again." in script
+    assert len(page) > 35 and len(script) > 120
+    assert not [text for text in page | script if not text.strip() or "\\" in text]
+
+
+@pytest.mark.parametrize("language", OTHERS)
+def test_every_catalogue_translates_every_text_and_nothing_else(language: str) -> None:
+    catalogue = json.loads((LOCALES / f"{language}.json").read_text(encoding="utf-8"))
+    assert set(catalogue) == {"page", "script"}
+    for part, texts in (("page", page_texts()), ("script", script_texts())):
+        words = catalogue[part]
+        assert sorted(texts - set(words)) == [], f"{language}.json {part}: not translated"
+        assert sorted(set(words) - texts) == [], f"{language}.json {part}: no longer used"
+        for english, said in words.items():
+            assert said.strip(), (language, english)
+            # The same blanks to fill: a translation that dropped or renamed one would show "{title}".
+            blanks = sorted(PLACEHOLDER.findall(english))
+            assert sorted(PLACEHOLDER.findall(said)) == blanks, (language, english)
+        # A word may be the same in both languages ("Agent" in German), a sentence is not.
+        same = [english for english, said in words.items() if said == english]
+        sentences = [english for english in same if " " in PLACEHOLDER.sub("", english).strip()]
+        assert not sentences, f"{language}.json {part}: left in English"
+
+
+def test_english_is_the_texts_themselves() -> None:
+    english = words_for("en")
+    assert english("Talk to {title}", title="Ava") == "Talk to Ava"
+    assert english.script == {} and english.page == {}
+    assert not (LOCALES / "en.json").exists()
+
+
+def test_fill_leaves_unknown_blanks_and_takes_any_value() -> None:
+    assert fill("{a} and {b}", {"a": 1}) == "1 and {b}"
+    assert fill("{a}", {}) == "{a}"
+
+
+@pytest.mark.parametrize(
+    ("setting", "asked", "accepted", "chosen"),
+    [
+        ("en", None, [("es", 1.0)], "en"),  # a set language is the page's, whatever the browser
+        ("de", None, [], "de"),
+        ("en", "fr", [], "fr"),  # ?lang= wins
+        ("en", " FR ", [], "fr"),
+        ("de", "xx", [("es", 1.0)], "de"),  # one the page doesn't have counts for nothing
+        ("auto", None, [("es-MX", 1.0), ("en", 0.8)], "es"),
+        ("auto", None, [("ja", 1.0), ("pt-BR", 0.9), ("en", 0.8)], "pt"),
+        ("auto", None, [("en", 0.5), ("hi-IN", 0.9)], "hi"),  # by weight, not by order
+        ("auto", None, [("de", 0.0), ("fr", 0.2)], "fr"),  # q=0: not acceptable
+        ("auto", None, [("ja", 1.0)], "en"),
+        ("auto", None, [], "en"),
+    ],
+)
+def test_the_language_is_chosen(
+    setting: str, asked: str | None, accepted: list[tuple[str, float]], chosen: str
+) -> None:
+    assert choose_language(setting, asked, accepted) == chosen
+
+
+CATALOGUE = """
+[agents.ava]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Ava"
+page_language = "es"
+allowed_origins = ["https://shop.example.com"]
+
+[agents.auto]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Auto"
+page_language = "auto"
+
+[agents.plain]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Plain"
+
+[agents.callback]
+provider = "convoi"
+agent_id = "agt_b88d642dd68747f28305c428b209abcd"
+title = "Callback"
+web = false
+page_language = "pt"
+[agents.callback.phone]
+enabled = true
+allowed_countries = ["US", "BR"]
+phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"
+"""
+ENV = {"CONVOI_API_KEY": FAKE_KEYS["convoi"], "CONVOI_BASE_URL": "http://127.0.0.1:9"}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> FlaskClient:
+    return build_app(tmp_path, CATALOGUE, **ENV).test_client()
+
+
+def test_a_spanish_agents_page_is_in_spanish(client: FlaskClient) -> None:
+    response = client.get("/talk/ava")
+    html = response.get_data(as_text=True)
+    spanish = words_for("es")
+    assert '<html lang="es"' in html and 'id="call" lang="es"' in html
+    assert spanish("Talk to {title}", title="Ava") in html and "Talk to Ava" not in html
+    assert f">{spanish('Hang up')}</span>" in html
+    page = config(html)
+    assert page["lang"] == "es"
+    assert page["words"] == spanish.script  # the script's words come with the page: no request
+    assert "Accept-Language" not in response.headers.get("Vary", "")  # the same page for everyone
+
+
+def test_lang_in_the_address_chooses_another(client: FlaskClient) -> None:
+    html = client.get("/talk/ava?lang=fr").get_data(as_text=True)
+    assert '<html lang="fr"' in html and config(html)["words"] == words_for("fr").script
+    assert config(client.get("/talk/ava?lang=xx").get_data(as_text=True))["lang"] == "es"
+
+
+def test_an_english_page_carries_no_words(client: FlaskClient) -> None:
+    html = client.get("/talk/plain", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert '<html lang="en"' in html and "Talk to Plain" in html
+    assert config(html)["lang"] == "en" and config(html)["words"] == {}
+
+
+def test_auto_follows_the_browser_and_says_it_varies(client: FlaskClient) -> None:
+    response = client.get("/talk/auto", headers={"Accept-Language": "de-CH, de;q=0.9, en;q=0.5"})
+    html = response.get_data(as_text=True)
+    assert config(html)["lang"] == "de" and words_for("de")("Hang up") in html
+    assert "Accept-Language" in response.headers["Vary"]
+    assert config(client.get("/talk/auto").get_data(as_text=True))["lang"] == "en"
+
+
+def test_the_widgets_panel_and_the_iframe_speak_the_agents_language(client: FlaskClient) -> None:
+    panel = client.get("/embed/ava/panel", headers={"Origin": "https://shop.example.com"}).get_json()
+    assert panel["config"]["lang"] == "es" and panel["config"]["words"] == words_for("es").script
+    assert 'id="call" lang="es"' in panel["html"]
+    assert words_for("es")("Hang up") in panel["html"]
+    panel = client.get("/embed/ava/panel?lang=pt", headers={"Origin": "https://shop.example.com"}).get_json()
+    assert panel["config"]["lang"] == "pt"
+    html = client.get("/embed/ava?lang=hi").get_data(as_text=True)
+    assert '<html lang="hi"' in html and words_for("hi")("Hang up") in html
+
+
+def test_a_phone_only_agents_form_and_its_default_consent_in_its_language(client: FlaskClient) -> None:
+    html = client.get("/talk/callback").get_data(as_text=True)
+    portuguese = words_for("pt")
+    consent = portuguese("I agree that {title} may call this number now.", title="Callback")
+    assert config(html)["phone"]["consent_text"] == consent
+    assert consent in html and portuguese("Get a call on your phone") in html
+    assert f">{portuguese('Phone number')}</span>" in html
+
+
+def test_an_unknown_page_language_stops_the_app_with_the_reason(tmp_path: Path) -> None:
+    expected = r"\[agents.ava\]: page_language: Input should be 'auto', 'en', 'es'"
+    with pytest.raises(ConfigError, match=expected):
+        build_app(tmp_path, CATALOGUE.replace('page_language = "es"', 'page_language = "xx"'), **ENV)
+
+
+def test_a_refused_demo_link_says_why_in_the_demos_language(client: FlaskClient) -> None:
+    response = client.get("/demo/ava?t=not-a-link")
+    html = response.get_data(as_text=True)
+    spanish = words_for("es")
+    assert response.status_code == 403
+    assert '<html lang="es"' in html
+    assert spanish(LINK_REFUSED) in html and spanish(InvalidDemoLink.message) in html
+    assert spanish("Error {status}", status=403) in html and spanish("Back to the start page") in html
+    assert InvalidDemoLink.message not in html
+    assert '<html lang="en"' in client.get("/demo/plain?t=not-a-link").get_data(as_text=True)

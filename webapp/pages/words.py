@@ -1,0 +1,110 @@
+"""The call page's words in the caller's language.
+
+The English text is the key (as in gettext): templates write ``{{ _("Hang up") }}`` and the
+page's script ``t('Hang up')``, with ``{name}`` for what is filled in. Each other language has
+a catalogue, ``locales/<code>.json``: ``page`` holds the templates' words, ``script`` the
+script's (sent in the page's config, so the page makes no request for them), each English text
+to its translation. tests/pages/test_words.py checks that every catalogue translates every text
+the templates and the script use, with the same ``{name}``s, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, get_args
+
+from flask import Flask
+
+from .. import errors
+from ..catalogue import PageLanguage
+
+LOCALES = Path(__file__).parent / "locales"
+LANGUAGES: tuple[str, ...] = get_args(PageLanguage)  # BCP 47 codes; English is the texts themselves
+DEFAULT_LANGUAGE = "en"
+AUTO = "auto"  # an agent's page_language: the caller's browser language, where the page has it
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# The API's refusals a caller can meet on the page (its call, its phone callback, the widget's
+# panel): the page shows their message in its language (the API itself speaks English).
+CALLER_ERRORS: tuple[type[errors.AppError], ...] = (
+    errors.AppError,
+    errors.BotCheckFailed,
+    errors.BotCheckUnavailable,
+    errors.CallInProgress,
+    errors.CallLogUnavailable,
+    errors.ConsentRequired,
+    errors.CountryNotAllowed,
+    errors.DailyBudgetExhausted,
+    errors.ExpiredDemoLink,
+    errors.InvalidDemoLink,
+    errors.InvalidPhoneNumber,
+    errors.LimitsUnavailable,
+    errors.ModeNotAllowed,
+    errors.NumberCooldown,
+    errors.NumberDailyCap,
+    errors.NumberTypeNotAllowed,
+    errors.OriginNotAllowed,
+    errors.PhoneCallsDisabled,
+    errors.ProviderBusy,
+    errors.ProviderError,
+    errors.ProviderTimeout,
+    errors.ProviderUnavailable,
+    errors.AgentBusy,
+    errors.RateLimited,
+    errors.UnknownAgent,
+    errors.WebCallsDisabled,
+)
+
+
+def fill(text: str, values: dict[str, Any]) -> str:
+    """``text`` with each ``{name}`` replaced by ``values[name]`` (left as it is if not given)."""
+    if not values:
+        return text
+    return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], text)
+
+
+@dataclass(frozen=True)
+class Words:
+    """One language's words: call it with an English text (and its values) for the translation."""
+
+    language: str
+    page: dict[str, str] = field(default_factory=dict)
+    script: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, text: str, **values: Any) -> str:
+        return fill(self.page.get(text, text), values)
+
+
+@cache
+def words_for(language: str) -> Words:
+    """The catalogue of one of LANGUAGES (read once)."""
+    if language == DEFAULT_LANGUAGE:
+        return Words(language)
+    catalogue = json.loads((LOCALES / f"{language}.json").read_text(encoding="utf-8"))
+    return Words(language, page=catalogue["page"], script=catalogue["script"])
+
+
+def choose_language(setting: str, asked: str | None, accepted: Iterable[tuple[str, float]]) -> str:
+    """The page's language: ``?lang=`` when it names one of LANGUAGES, else the agent's
+    ``page_language``; for ``auto``, the first of the browser's ``Accept-Language`` (by its
+    weights, a region's tag counting for its language: ``es-MX`` is Spanish) that the page has,
+    and English when none."""
+    if asked is not None and (asked := asked.strip().lower()) in LANGUAGES:
+        return asked
+    if setting != AUTO:
+        return setting
+    ranked = sorted(accepted, key=lambda pair: -pair[1])  # stable: equal weights keep their order
+    for tag, quality in ranked:
+        language = tag.split("-")[0].strip().lower()
+        if quality > 0 and language in LANGUAGES:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def init_app(app: Flask) -> None:
+    """Templates say ``_("…")``: English, unless a call page renders with its own ``_``."""
+    app.jinja_env.globals["_"] = words_for(DEFAULT_LANGUAGE)
