@@ -157,6 +157,20 @@ def test_embed_snippet_allows_the_camera_and_screen_only_to_agents_that_use_them
     assert unknown.exit_code == 2 and "known: chat, sales, vision" in unknown.output
 
 
+def test_embed_snippet_in_another_language(tmp_path: Path) -> None:
+    runner = build_app(tmp_path, EMBEDDED).test_cli_runner()
+    french = runner.invoke(
+        args=["embed-snippet", "sales", "--base-url", "https://calls.example.com", "--lang", "fr"]
+    )
+    assert french.exit_code == 0, french.output
+    script, iframe = french.stdout.splitlines()
+    base = "https://calls.example.com"
+    assert script == f'<script src="{base}/embed.js" data-agent="sales" data-lang="fr" async></script>'
+    assert iframe.startswith('<iframe src="https://calls.example.com/embed/sales?lang=fr" ')
+    unknown = runner.invoke(args=["embed-snippet", "sales", "--lang", "xx"])
+    assert unknown.exit_code == 2 and "'xx' is not one of" in unknown.output
+
+
 def test_history_prune_deletes_what_is_older_than_asked(tmp_path: Path) -> None:
     app = build_app(tmp_path, LIVEKIT_AGENT, RAVAN_API_KEY="rvn-test-key")
     history = app_state_of(app).history

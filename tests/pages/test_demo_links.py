@@ -151,6 +151,19 @@ def test_a_date_means_through_that_day() -> None:
     assert parse_expiry("7d", now=100) == 100 + 7 * 86400
 
 
+def test_cli_links_in_another_language(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["demo-link", "sales", "--lang", "de", "--base-url", "https://x.test"]
+    )
+    assert result.exit_code == 0, result.output
+    link = result.output.strip()
+    assert link.startswith("https://x.test/demo/sales?t=") and link.endswith("&lang=de")
+    page = app.test_client().get(link.removeprefix("https://x.test")).get_data(as_text=True)
+    assert '<html lang="de"' in page
+    refused = app.test_cli_runner().invoke(args=["demo-link", "sales", "--lang", "klingon"])
+    assert refused.exit_code == 2 and "--lang" in refused.output
+
+
 def test_cli_links_point_at_the_public_url(tmp_path: Path) -> None:
     """README: with WEBCALL_PUBLIC_URL set, every link the app builds points there."""
     app = build_app(

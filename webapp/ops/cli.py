@@ -18,11 +18,18 @@ from ..errors import AppError
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
 from ..pages.demo_links import parse_expiry, sign_demo_link
+from ..pages.words import LANGUAGES
 from ..providers import WebCallRequest, registry
 from ..state import app_state
 
 history = AppGroup(
     "history", help="The call log: pull the providers' own call history into it, or delete old records."
+)
+
+
+# The page's language for a link or an embed (the agent's page_language when left out).
+LANG_OPTION = click.option(
+    "--lang", type=click.Choice(LANGUAGES), default=None, help="The page's language  [default: the agent's]"
 )
 
 
@@ -41,7 +48,10 @@ history = AppGroup(
     default=None,
     help="Where webcall is served  [default: WEBCALL_PUBLIC_URL, else http://127.0.0.1:8000]",
 )
-def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_url: str | None) -> None:
+@LANG_OPTION
+def demo_link_command(
+    slug: str, variables: tuple[str, ...], expires: str, base_url: str | None, lang: str | None
+) -> None:
     """Print a signed, expiring sales-demo link for the agent SLUG."""
     settings = app_state().settings
     base_url = base_url or settings.public_url or "http://127.0.0.1:8000"
@@ -60,7 +70,7 @@ def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from None
     token = sign_demo_link(settings.secret_key, slug, preset, expires_at)
-    click.echo(f"{base_url.rstrip('/')}/demo/{slug}?t={token}")
+    click.echo(f"{base_url.rstrip('/')}/demo/{slug}?t={token}" + (f"&lang={lang}" if lang else ""))
 
 
 @click.command("embed-snippet")
@@ -71,16 +81,18 @@ def demo_link_command(slug: str, variables: tuple[str, ...], expires: str, base_
     default=None,
     help="Where webcall is served  [default: WEBCALL_PUBLIC_URL, else http://127.0.0.1:8000]",
 )
-def embed_snippet_command(slug: str, base_url: str | None) -> None:
+@LANG_OPTION
+def embed_snippet_command(slug: str, base_url: str | None, lang: str | None) -> None:
     """Print the script and iframe embeds of the agent SLUG, to paste into a site's HTML."""
     settings = app_state().settings
     agent = settings.agents.get(slug)
     if agent is None:
         raise click.BadParameter(f"no agent {slug!r}; known: {', '.join(sorted(settings.agents))}")
     base = escape((base_url or settings.public_url or "http://127.0.0.1:8000").rstrip("/"))
-    click.echo(f"""<script src="{base}/embed.js" data-agent="{slug}" async></script>""")
+    data_lang, query = (f' data-lang="{lang}"', f"?lang={lang}") if lang else ("", "")
+    click.echo(f"""<script src="{base}/embed.js" data-agent="{slug}"{data_lang} async></script>""")
     click.echo(
-        f"""<iframe src="{base}/embed/{slug}" allow="{"; ".join(frame_permissions(agent))}" """
+        f"""<iframe src="{base}/embed/{slug}{query}" allow="{"; ".join(frame_permissions(agent))}" """
         f"""title="{escape(agent.title)}" style="width:100%;height:640px;border:0"></iframe>"""
     )
     if not agent.allowed_origins:
