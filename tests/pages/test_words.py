@@ -19,7 +19,7 @@ from webapp.pages.words import CALLER_ERRORS, LANGUAGES, LOCALES, choose_languag
 
 ROOT = Path(__file__).resolve().parents[2]
 # The call UI's templates (the admin view is for the operator, in English).
-PAGES = ("call.html", "_call_panel.html", "_phone_form.html", "error.html")
+PAGES = ("call.html", "_call_panel.html", "_phone_form.html", "error.html", "index.html")
 TEMPLATES = [ROOT / "templates" / name for name in PAGES]
 TEMPLATE_TEXT = re.compile(r'\b_\(\s*"((?:[^"\\]|\\.)*)"')
 PYTHON_TEXT = re.compile(r'\bwords\(\s*"((?:[^"\\]|\\.)*)"')
@@ -216,3 +216,34 @@ def test_a_refused_demo_link_says_why_in_the_demos_language(client: FlaskClient)
     assert spanish("Error {status}", status=403) in html and spanish("Back to the start page") in html
     assert InvalidDemoLink.message not in html
     assert '<html lang="en"' in client.get("/demo/plain?t=not-a-link").get_data(as_text=True)
+
+
+def test_the_agent_list_speaks_the_agents_language_or_the_browsers(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+    # Agents of several languages: the browser's, and ?lang= goes on to the agents' pages.
+    mixed = client.get("/", headers={"Accept-Language": "fr-FR, fr;q=0.9"})
+    html = mixed.get_data(as_text=True)
+    french = words_for("fr")
+    assert '<html lang="fr"' in html and french("Pick an agent to start a call.") in html
+    assert f"{french('Call my phone')} →" in html and 'href="/talk/ava"' in html
+    assert "Accept-Language" in mixed.headers["Vary"]
+    asked = client.get("/?lang=hi", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="hi"' in asked and 'href="/talk/ava?lang=hi"' in asked
+    # Agents of one language: theirs, whatever the browser's.
+    spanish = """
+[agents.uno]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Uno"
+page_language = "es"
+
+[agents.dos]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Dos"
+page_language = "es"
+"""
+    page = build_app(tmp_path, spanish).test_client().get("/", headers={"Accept-Language": "de"})
+    assert '<html lang="es"' in page.get_data(as_text=True)
+    assert "Accept-Language" not in page.headers.get("Vary", "")

@@ -12,6 +12,7 @@ from ..guards.headers import page_headers
 from ..state import app_state
 from .demo_links import read_demo_link
 from .render import call_page, page_words, render_error_page
+from .words import AUTO, choose_language, words_for
 
 bp = Blueprint("pages", __name__)
 LINK_REFUSED = "This demo link can't be used"
@@ -23,16 +24,25 @@ def index() -> Response:
     agents = app_state().settings.agents
     if len(agents) == 1:
         return call_page(next(iter(agents.values())))
+    # The agents' language when they share one, else the browser's; ?lang= goes on to their pages.
+    settings = {a.page_language for a in agents.values()}
+    setting = settings.pop() if len(settings) == 1 else AUTO
+    asked = request.args.get("lang")
+    words = words_for(choose_language(setting, asked, request.accept_languages))
     listing = [{**a.public(), "action": _action(a)} for a in agents.values()]
-    html = render_template("index.html", agents=listing)
-    return page_headers(make_response(html), microphone=False)
+    query = f"?lang={words.language}" if asked and asked.strip().lower() == words.language else ""
+    html = render_template("index.html", agents=listing, lang=words.language, query=query, _=words)
+    response = page_headers(make_response(html), microphone=False)
+    if setting == AUTO:
+        response.vary.add("Accept-Language")
+    return response
 
 
 def _action(agent: Agent) -> str:
     """What an agent's card offers: a voice call, a chat, or (phone only) a call to one's phone."""
     if not agent.takes_web_calls:
-        return "Call my phone"
-    return "Chat" if agent.text_only == "only" else "Talk"
+        return "phone"
+    return "chat" if agent.text_only == "only" else "talk"
 
 
 @bp.get("/talk/<slug>")
