@@ -3,7 +3,7 @@
  * Loaded only when the agent's page config names a site key; each call spends one token.
  */
 import { ApiError } from './api.js';
-import { t } from './words.js';
+import { pageLanguage, t } from './words.js';
 
 const TOKEN_WAIT_MS = 15_000;
 let scriptLoad = null; // one <script> per page, shared by every widget
@@ -75,6 +75,7 @@ export function createBotCheck(container, siteKey, scriptUrl, onChallenge = () =
       'before-interactive-callback': pause,
       'after-interactive-callback': resume,
       'refresh-expired': 'auto',
+      language: pageLanguage(), // the page's, not the browser's (Turnstile has all of the page's)
     });
     return turnstile;
   });

@@ -66,6 +66,10 @@ def test_page_passes_the_bot_check_before_the_call(page: Page, guarded_app: Any)
         expect(call).to_have_attribute("data-state", "failed", timeout=10_000)
         expect(page.locator("#error")).to_have_attribute("data-code", "bot_check_failed")
     assert turnstile.verified and turnstile.verified[0]["response"] == token
+    # The widget speaks the page's language.
+    expect(page.locator("#botcheck")).to_have_attribute("data-language", "en")
+    page.goto(f"{app.url}/talk/demo?lang=hi")
+    expect(page.locator("#botcheck")).to_have_attribute("data-language", "hi")
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ _WIDGET = """
 window.turnstile = {
   render(el, options) {
     const [token, afterMs, challengeMs] = [%s, %d, %d];
+    el.dataset.language = options.language ?? "auto";  // the language the real widget would speak
     const pass = () => {
       el.textContent = "Verified (test stand-in)";
       setTimeout(() => options.callback(token), afterMs);
