@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -72,17 +73,16 @@ class LossyRelay:
 def weak_network(artifacts: Path) -> Iterator[tuple[AppServer, LossyRelay]]:
     """The app and the demo agent on a LiveKit server reached through a relay that can lose."""
     log_dir = artifacts / "logs" / "network-quality"
-    livekit = start_livekit_server(log_dir, media_via=RELAY_IP)
-    relay = LossyRelay((RELAY_IP, livekit.udp_port), ("127.0.0.1", livekit.udp_port))
-    agent = start_demo_agent(livekit, log_dir, WEBCALL_DEMO_AGENT_NAME=DEMO_AGENT_NAME)
-    app = start_app_server(livekit.env(), log_dir, agents_toml=CATALOGUE)
-    try:
+    with ExitStack() as started:  # each part stops, in reverse, even if a later one fails to start
+        livekit = start_livekit_server(log_dir, media_via=RELAY_IP)
+        started.callback(livekit.process.stop)
+        relay = LossyRelay((RELAY_IP, livekit.udp_port), ("127.0.0.1", livekit.udp_port))
+        started.callback(relay.close)
+        agent = start_demo_agent(livekit, log_dir, WEBCALL_DEMO_AGENT_NAME=DEMO_AGENT_NAME)
+        started.callback(agent.stop)
+        app = start_app_server(livekit.env(), log_dir, agents_toml=CATALOGUE)
+        started.callback(app.process.stop)
         yield app, relay
-    finally:
-        app.process.stop()
-        agent.stop()
-        relay.close()
-        livekit.process.stop()
 
 
 def qualities(page: Page) -> list[str]:
