@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,64 @@ page_language = "es"
     page = build_app(tmp_path, spanish).test_client().get("/", headers={"Accept-Language": "de"})
     assert '<html lang="es"' in page.get_data(as_text=True)
     assert "Accept-Language" not in page.headers.get("Vary", "")
+
+
+class _Words(HTMLParser):
+    """The words a page shows or reads out: its text, and the attributes that carry words."""
+
+    SAID = ("aria-label", "title", "placeholder", "alt", "data-empty")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[str] = set()
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.skipping += tag in ("script", "style")
+        self.found.update(value.strip() for name, value in attrs if name in self.SAID and value)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.skipping -= tag in ("script", "style")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping and data.strip():
+            self.found.add(" ".join(data.split()))
+
+
+def said_on(html: str) -> set[str]:
+    parser = _Words()
+    parser.feed(html)
+    return parser.found
+
+
+EVERYTHING = """
+[agents.everything]
+provider = "convoi"
+agent_id = "agt_b88d642dd68747f28305c428b209abcd"
+title = "Everything"
+description = "Ask me anything."
+consent_text = "Calls are recorded."
+camera = "optional"
+screen_share = true
+text_only = "allowed"
+push_to_talk = true
+[agents.everything.phone]
+enabled = true
+allowed_countries = ["US"]
+phone_number_id = "phn_c38155f043624745a66d2e28c185abcd"
+"""
+
+
+@pytest.mark.parametrize("language", OTHERS)
+def test_no_word_of_the_page_is_left_in_english(language: str, tmp_path: Path) -> None:
+    """Whatever a translated page shows that its English page shows too is the agent's own text
+    (or no word at all): a text the templates forgot to give ``_`` would show up here."""
+    client = build_app(tmp_path, EVERYTHING, **ENV).test_client()
+    own = {"Everything", "Ask me anything.", "Calls are recorded.", "E"}  # the agent's, and its initial
+    for path in ("/talk/everything", "/demo/everything"):
+        english = said_on(client.get(path).get_data(as_text=True))
+        translated = said_on(client.get(f"{path}?lang={language}").get_data(as_text=True))
+        # Words, not the timer; a country's option says its code until the script names it.
+        worded = {text for text in english & translated - own if re.search(r"[A-Za-z]{2}", text)}
+        same = {text for text in worded if not re.fullmatch(r"[A-Z]{2} \(\+\d+\)", text)}
+        assert not same, (path, sorted(same))
