@@ -22,8 +22,12 @@ class OrjsonProvider(DefaultJSONProvider):
     """The default provider's behaviour, orjson's speed."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        """``obj`` as a JSON string; a caller asking for indent or the like gets the standard encoder."""
-        if kwargs:
+        """``obj`` as a JSON string; a caller asking for indent or the like gets the standard encoder.
+
+        Templates' ``tojson`` asks for sorted keys only, which orjson gives: the page's config then
+        keeps its words as UTF-8 (a Hindi page's words as ``\\u0915…`` weighed twice as much);
+        Jinja still escapes ``<``, ``>``, ``&`` and ``'`` for the HTML around it."""
+        if kwargs and kwargs != {"sort_keys": True}:
             return super().dumps(obj, **kwargs)
         return encode(obj).decode()
 
