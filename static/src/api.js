@@ -2,7 +2,7 @@
  * Asks our backend for a web call: one POST, every failure turned into an ApiError.
  */
 
-import { firstSentence, tryAgainWords } from './messages.js';
+import { firstSentence, joined, tryAgainWords } from './messages.js';
 import { t } from './words.js';
 
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -101,7 +101,7 @@ function errorFrom(response, data) {
   const retryAfterS = retryAfterSeconds(response.headers.get('Retry-After'));
   // "Please wait a moment" would contradict a known wait: say how long instead.
   if (retryAfterS !== null) {
-    message = `${firstSentence(message)} ${tryAgainWords(retryAfterS)}`;
+    message = joined(firstSentence(message), tryAgainWords(retryAfterS));
   }
   const requestId = data?.error?.request_id || response.headers.get('X-Request-ID');
   return new ApiError(code, message, status, retryAfterS, requestId);

@@ -6,6 +6,8 @@ import { ApiError } from './api.js';
 import { pageLanguage, t } from './words.js';
 
 const TOKEN_WAIT_MS = 15_000;
+// The page's languages that Turnstile speaks (developers.cloudflare.com/turnstile/reference/supported-languages).
+const TURNSTILE_LANGUAGES = ['en', 'es', 'fr', 'de', 'it', 'nl', 'pt', 'ja', 'hi'];
 let scriptLoad = null; // one <script> per page, shared by every widget
 
 function loadScript(url) {
@@ -75,7 +77,8 @@ export function createBotCheck(container, siteKey, scriptUrl, onChallenge = () =
       'before-interactive-callback': pause,
       'after-interactive-callback': resume,
       'refresh-expired': 'auto',
-      language: pageLanguage(), // the page's, not the browser's (Turnstile has all of the page's)
+      // The page's language where Turnstile has it; else the browser's.
+      language: TURNSTILE_LANGUAGES.includes(pageLanguage()) ? pageLanguage() : 'auto',
     });
     return turnstile;
   });

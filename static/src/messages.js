@@ -4,9 +4,17 @@
  */
 import { pageLanguage, t } from './words.js';
 
-/** "Too many calls right now." of "Too many calls right now. Please wait a moment…". */
+/**
+ * "Too many calls right now." of "Too many calls right now. Please wait a moment…" (a sentence
+ * ends at . ! ? or the danda । before a space, or at a Japanese 。！？ with none).
+ */
 export function firstSentence(text) {
-  return text.split(/(?<=[.!?।])\s+/)[0];
+  return text.split(/(?<=[.!?।])\s+|(?<=[。！？])/)[0];
+}
+
+/** Two sentences as one text: a space between them, but none after a Japanese 。！？. */
+export function joined(first, second) {
+  return /[。！？]$/.test(first) ? first + second : `${first} ${second}`;
 }
 
 // The agent's states in a call, and (in a chat, without the microphone) in a chat's words.
@@ -214,7 +222,7 @@ export function problemWords(code, apiMessage, canChat = false, pushToTalk = fal
   if (pushToTalk && MID_CALL_MIC.includes(code)) return [what, fix.replace(muteStep(), t('hold to talk again.'))];
   // Before a call: a microphone problem need not stop a chat. In one, the call goes on.
   const chat = canChat && code.startsWith('mic-') && !MID_CALL_MIC.includes(code);
-  return [what, chat ? `${fix} ${t('Or press “Chat instead” to type to the agent.')}` : fix];
+  return [what, chat ? joined(fix, t('Or press “Chat instead” to type to the agent.')) : fix];
 }
 
 // The microphone's problems in a call, and their last step (push-to-talk has no Mute button).

@@ -2,7 +2,7 @@
  * Waiting out a Retry-After (a rate limit, a busy provider): the error's "You can try again in …"
  * counts down, and Talk ("Try again") and "Chat instead" stay disabled until the wait is over.
  */
-import { firstSentence, tryAgainWords } from './messages.js';
+import { firstSentence, joined, tryAgainWords } from './messages.js';
 
 /**
  * Counts down the failure `outcome` ({code, message, retryAfterS, requestId}) that `ui` shows;
@@ -21,12 +21,12 @@ export function waitToRetry(ui, { code, message, retryAfterS, requestId }, onDon
     const leftMs = until - Date.now();
     if (leftMs <= 0) {
       stop();
-      ui.showError(code, `${what} ${tryAgainWords(0)}`, requestId, { quiet: true });
+      ui.showError(code, joined(what, tryAgainWords(0)), requestId, { quiet: true });
       ui.announce(tryAgainWords(0));
       return;
     }
     // Read out once when shown; each second's new words after that would interrupt the reader.
-    ui.showError(code, `${what} ${tryAgainWords(Math.ceil(leftMs / 1000))}`, requestId, { quiet: true });
+    ui.showError(code, joined(what, tryAgainWords(Math.ceil(leftMs / 1000))), requestId, { quiet: true });
     timer = setTimeout(tick, leftMs % 1000 || 1000);
   };
   ui.set({ retryWait: true });

@@ -6,6 +6,7 @@
 import { HEX_COLOR, readableAccent } from './accent.js';
 import {
   clock,
+  joined,
   networkWords,
   problemWords,
   statusWords,
@@ -183,7 +184,10 @@ function showError(el, code, apiMessage, view, requestId = null) {
   const [what, fix] = problemWords(code, apiMessage, view.textOnly === 'allowed', view.pushToTalk);
   const strong = document.createElement('strong');
   strong.textContent = what;
-  el.error.replaceChildren(...(fix ? [strong, ' ', fix] : [strong]));
+  const text = fix ? joined(what, fix) : what;
+  // What went wrong in bold, the gap `joined` leaves (none after a Japanese 。), then the fix.
+  const gap = text.slice(what.length, text.length - fix.length);
+  el.error.replaceChildren(...(fix ? [strong, gap, fix] : [strong]));
   el.error.dataset.code = code;
   el.error.hidden = false;
   if (el.errorRef) {
@@ -191,7 +195,7 @@ function showError(el, code, apiMessage, view, requestId = null) {
     el.errorRef.hidden = !requestId;
   }
   el.resume.hidden = code !== 'playback-blocked';
-  return fix ? `${what} ${fix}` : what;
+  return text;
 }
 
 /** See createUi's clearError. */

@@ -67,25 +67,34 @@ def test_a_call_in_spanish(page: Page, stack: dict[str, Any], artifacts: Path) -
     assert events(page, "end")[-1]["detail"]["reason"] == "hangup"
 
 
-def test_a_refusal_and_its_wait_in_german(page: Page, stack: dict[str, Any]) -> None:
-    """The API speaks English: the page shows its message in the page's language, and the wait
-    from Retry-After in the browser's words for time in that language."""
+# A sentence ends as the page's firstSentence says (messages.js): Japanese needs no space after it.
+SENTENCE_END = r"(?<=[.!?।])\s+|(?<=[。！？])"
+
+
+@pytest.mark.parametrize(("language", "in_7_s"), [("de", "in 7 Sekunden"), ("ja", "7 秒後")])
+def test_a_refusal_and_its_wait_in_the_pages_language(
+    page: Page, stack: dict[str, Any], language: str, in_7_s: str
+) -> None:
+    """The API speaks English: the page shows its message in the page's language (what went
+    wrong, its first sentence, in bold), and the wait from Retry-After in the browser's words for
+    time in that language (``in_7_s``: Intl.RelativeTimeFormat's)."""
     app = stack["app"]
     ravan = stack["fakes"]["ravan"][1]
-    open_page(page, f"{app.url}/talk/ravan-demo?lang=de", app.url)
+    open_page(page, f"{app.url}/talk/ravan-demo?lang={language}", app.url)
     ravan.faults.append(Fault("status", status=429, body={}, headers={"Retry-After": "7"}))
     page.click("#talk")
     wait_for_state(page, "failed")
     expect(page.locator("#error")).to_have_attribute("data-code", "provider_busy")
-    busy = said("de", ProviderBusy.message)
-    first = re.split(r"(?<=[.!?])\s+", busy)[0]
-    wait = said("de", "You can try again {when}.", when="in 7 Sekunden")  # Intl.RelativeTimeFormat's
-    expect(page.locator("#error")).to_have_text(f"{first} {wait}")
-    expect(page.locator("#status")).to_have_text(said("de", "Call failed"))
+    first = re.split(SENTENCE_END, said(language, ProviderBusy.message))[0]
+    wait = said(language, "You can try again {when}.", when=in_7_s)
+    expect(page.locator("#error strong")).to_have_text(first)
+    gap = "" if language == "ja" else " "  # no space after a Japanese full stop
+    expect(page.locator("#error")).to_have_text(f"{first}{gap}{wait}")
+    expect(page.locator("#status")).to_have_text(said(language, "Call failed"))
     expect(page.locator("#error-ref")).to_have_text(
-        re.compile(f"^{re.escape(said('de', 'Reference: {id}', id=''))}")
+        re.compile(f"^{re.escape(said(language, 'Reference: {id}', id=''))}")
     )
-    assert_accessible(page, app.url, "failed, in German")
+    assert_accessible(page, app.url, f"failed, in {language}")
 
 
 def test_the_phone_form_in_portuguese(page: Page, stack: dict[str, Any]) -> None:
