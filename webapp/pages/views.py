@@ -25,8 +25,8 @@ def index() -> Response:
     if len(agents) == 1:
         return call_page(next(iter(agents.values())))
     # The agents' language when they share one, else the browser's; ?lang= goes on to their pages.
-    settings = {a.page_language for a in agents.values()}
-    setting = settings.pop() if len(settings) == 1 else AUTO
+    languages = {a.page_language for a in agents.values()}
+    setting = languages.pop() if len(languages) == 1 else AUTO
     asked = request.args.get("lang")
     words = words_for(choose_language(setting, asked, request.accept_languages))
     listing = [{**a.public(), "action": _action(a)} for a in agents.values()]

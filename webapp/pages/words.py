@@ -32,6 +32,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # panel): the page shows their message in its language (the API itself speaks English).
 CALLER_ERRORS: tuple[type[errors.AppError], ...] = (
     errors.AppError,
+    errors.AgentBusy,
     errors.BotCheckFailed,
     errors.BotCheckUnavailable,
     errors.CallInProgress,
@@ -53,7 +54,6 @@ CALLER_ERRORS: tuple[type[errors.AppError], ...] = (
     errors.ProviderError,
     errors.ProviderTimeout,
     errors.ProviderUnavailable,
-    errors.AgentBusy,
     errors.RateLimited,
     errors.UnknownAgent,
     errors.WebCallsDisabled,
@@ -106,5 +106,8 @@ def choose_language(setting: str, asked: str | None, accepted: Iterable[tuple[st
 
 
 def init_app(app: Flask) -> None:
-    """Templates say ``_("…")``: English, unless a call page renders with its own ``_``."""
+    """Templates say ``_("…")``: English, unless a call page renders with its own ``_``. Every
+    catalogue is read now: a broken one stops the start, not a caller's page."""
+    for language in LANGUAGES:
+        words_for(language)
     app.jinja_env.globals["_"] = words_for(DEFAULT_LANGUAGE)

@@ -170,7 +170,8 @@ class PushToTalk {
     this.heldBy = how;
     const talking = Boolean(how);
     this.button.setAttribute('aria-pressed', String(talking));
-    this.label.textContent = talking ? (how === 'click' ? this.panel.t('Press to send') : this.panel.t('Release to send')) : this.panel.t('Hold to talk');
+    const { t } = this.panel;
+    this.label.textContent = talking ? (how === 'click' ? t('Press to send') : t('Release to send')) : t('Hold to talk');
     this.panel.ui.set({ talking });
     this.panel.emit('push-to-talk', { talking });
   }

@@ -67,8 +67,9 @@ class ScreenShareControl {
       if (this.room !== room) return; // the call ended meanwhile: nothing to say
       // Cancelling the browser's picker is a choice, not a failure.
       const cancelled = error?.name === 'NotAllowedError' || error?.name === 'AbortError';
-      panel.ui.announce(cancelled ? panel.t('Screen sharing was cancelled.') : panel.t('Your screen could not be shared.'));
-      if (!cancelled) panel.emit('error', { code: 'screen-share-failed', message: panel.t('Your screen could not be shared.') });
+      const { t } = panel;
+      panel.ui.announce(cancelled ? t('Screen sharing was cancelled.') : t('Your screen could not be shared.'));
+      if (!cancelled) panel.emit('error', { code: 'screen-share-failed', message: t('Your screen could not be shared.') });
     } finally {
       this.button.removeAttribute('data-busy');
       this.showState();
@@ -81,7 +82,8 @@ class ScreenShareControl {
     this.button.setAttribute('aria-pressed', String(sharing));
     if (sharing === this.sharing) return;
     this.sharing = sharing;
-    this.panel.ui.announce(sharing ? this.panel.t('You are sharing your screen.') : this.panel.t('You stopped sharing your screen.'));
+    const { t } = this.panel;
+    this.panel.ui.announce(sharing ? t('You are sharing your screen.') : t('You stopped sharing your screen.'));
     this.panel.emit(sharing ? 'video-started' : 'video-stopped', { source: 'screen' });
   }
 }
