@@ -15,8 +15,9 @@ from flask.testing import FlaskClient
 from tests.support.apps import FAKE_KEYS, build_app
 from tests.support.apps import page_config as config
 from webapp.errors import ConfigError, ExpiredDemoLink, InvalidDemoLink
+from webapp.pages.render import ERROR_TEXT
 from webapp.pages.views import LINK_REFUSED
-from webapp.pages.words import CALLER_ERRORS, LANGUAGES, LOCALES, choose_language, fill, words_for
+from webapp.pages.words import CALLER_ERRORS, LANGUAGES, LOCALES, choose_language, fill, joined, words_for
 
 ROOT = Path(__file__).resolve().parents[2]
 # The call UI's templates (the admin view is for the operator, in English).
@@ -34,8 +35,9 @@ def page_texts() -> set[str]:
     found = {m for path in TEMPLATES for m in TEMPLATE_TEXT.findall(path.read_text())}
     for path in (ROOT / "webapp" / "pages").glob("*.py"):
         found.update(PYTHON_TEXT.findall(path.read_text()))
-    # A refused demo link's page says why in the demo's language (webapp/pages/views.py).
-    return found | {LINK_REFUSED, InvalidDemoLink.message, ExpiredDemoLink.message}
+    # A refused demo link's page says why in the demo's language (webapp/pages/views.py), and a
+    # page for an agent that isn't there in the visitor's (webapp/pages/render.py).
+    return found | {LINK_REFUSED, InvalidDemoLink.message, ExpiredDemoLink.message, *ERROR_TEXT[404]}
 
 
 def script_texts() -> set[str]:
@@ -59,8 +61,12 @@ def test_the_texts_are_found() -> None:
 
 @pytest.mark.parametrize("language", OTHERS)
 def test_every_catalogue_translates_every_text_and_nothing_else(language: str) -> None:
-    catalogue = json.loads((LOCALES / f"{language}.json").read_text(encoding="utf-8"))
+    raw = (LOCALES / f"{language}.json").read_text(encoding="utf-8")
+    catalogue = json.loads(raw)
     assert set(catalogue) == {"page", "script"}
+    # One layout for every file (keys sorted, written as UTF-8), so a change reads as its lines.
+    assert all(list(part) == sorted(part) for part in catalogue.values())
+    assert raw == json.dumps(catalogue, ensure_ascii=False, indent=2) + "\n"
     for part, texts in (("page", page_texts()), ("script", script_texts())):
         words = catalogue[part]
         assert sorted(texts - set(words)) == [], f"{language}.json {part}: not translated"
@@ -81,6 +87,11 @@ def test_english_is_the_texts_themselves() -> None:
     assert english("Talk to {title}", title="Ava") == "Talk to Ava"
     assert english.script == {} and english.page == {}
     assert not (LOCALES / "en.json").exists()
+
+
+def test_two_sentences_join_as_the_script_joins_them() -> None:
+    assert joined("Pick one.", "Then talk.") == "Pick one. Then talk."
+    assert joined("選んでください。", "話してください。") == "選んでください。話してください。"
 
 
 def test_fill_leaves_unknown_blanks_and_takes_any_value() -> None:
@@ -228,6 +239,7 @@ def test_the_agent_list_speaks_the_agents_language_or_the_browsers(
     french = words_for("fr")
     assert '<html lang="fr"' in html and french("Pick an agent to start a call.") in html
     assert f"{french('Call my phone')} →" in html and 'href="/talk/ava"' in html
+    assert french("A voice call runs in your browser: you will be asked to allow your microphone.") in html
     assert "Accept-Language" in mixed.headers["Vary"]
     asked = client.get("/?lang=hi", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert '<html lang="hi"' in asked and 'href="/talk/ava?lang=hi"' in asked
@@ -325,3 +337,14 @@ def test_the_config_carries_its_words_as_utf8_and_stays_html_safe(tmp_path: Path
     assert words_for("hi").script["Hang up"] in script and "\\u0915" not in script
     assert "<" not in script and ">" not in script and "&" not in script and "'" not in script
     assert config(html)["title"] == "Plain </script><img src=x onerror=alert(1)> & 'q'"
+
+
+def test_a_page_for_an_agent_that_is_not_there_speaks_the_visitors_language(client: FlaskClient) -> None:
+    french, german = words_for("fr"), words_for("de")
+    page = client.get("/talk/nobody", headers={"Accept-Language": "fr-CA, en;q=0.5"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 404 and '<html lang="fr"' in html
+    assert french("Not found") in html and french("Error {status}", status=404) in html
+    framed = client.get("/embed/nobody?lang=de").get_data(as_text=True)
+    assert german("There is nothing at this address. Check the link you were given.") in framed
+    assert "Not found" in client.get("/demo/nobody").get_data(as_text=True)  # no language asked: English

@@ -15,7 +15,7 @@ from ..tracing import current_request_id
 from .words import AUTO, DEFAULT_LANGUAGE, Words, choose_language, words_for
 
 AGENT_JOIN_TIMEOUT_S = 20
-_ERROR_TEXT = {
+ERROR_TEXT = {
     404: ("Not found", "There is nothing at this address. Check the link you were given."),
     500: ("Something went wrong", "We could not show this page. Please try again in a moment."),
 }
@@ -59,6 +59,12 @@ def page_config(
         "lang": words.language,
         "words": words.script,  # the script's words in that language ({} in English: its own)
     }
+
+
+def visitor_words() -> Words:
+    """Words for a page no agent chose a language for (an agent that isn't there): ``?lang=``,
+    else the browser's."""
+    return words_for(choose_language(AUTO, request.args.get("lang"), request.accept_languages))
 
 
 def page_words(agent: Agent) -> Words:
@@ -122,13 +128,13 @@ def render_error_page(
     """A plain page for a failed page request; never a stack trace. With an agent's ``words``
     (a demo link it refused), its frame is in that language; ``title`` and ``message`` come
     translated."""
-    default = _ERROR_TEXT[500] if status >= 500 else ("Request refused", "This request could not be handled.")
-    default_title, default_message = _ERROR_TEXT.get(status, default)
+    default = ERROR_TEXT[500] if status >= 500 else ("Request refused", "This request could not be handled.")
+    default_title, default_message = ERROR_TEXT.get(status, default)
     words = words or words_for(DEFAULT_LANGUAGE)
     html = render_template(
         "error.html",
-        title=title or default_title,
-        message=message or default_message,
+        title=title or words(default_title),
+        message=message or words(default_message),
         status=status,
         request_id=current_request_id(),  # a screenshot of the page leads to its log lines
         lang=words.language,

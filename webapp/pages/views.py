@@ -11,8 +11,8 @@ from ..errors import AppError, InvalidDemoLink
 from ..guards.headers import page_headers
 from ..state import app_state
 from .demo_links import read_demo_link
-from .render import call_page, page_words, render_error_page
-from .words import AUTO, choose_language, words_for
+from .render import call_page, page_words, render_error_page, visitor_words
+from .words import AUTO, choose_language, joined, words_for
 
 bp = Blueprint("pages", __name__)
 LINK_REFUSED = "This demo link can't be used"
@@ -30,8 +30,15 @@ def index() -> Response:
     asked = request.args.get("lang")
     words = words_for(choose_language(setting, asked, request.accept_languages))
     listing = [{**a.public(), "action": _action(a)} for a in agents.values()]
+    intro = words("Pick an agent to start a call.")
+    if any(agent["action"] == "talk" for agent in listing):
+        intro = joined(
+            intro, words("A voice call runs in your browser: you will be asked to allow your microphone.")
+        )
     query = f"?lang={words.language}" if asked and asked.strip().lower() == words.language else ""
-    html = render_template("index.html", agents=listing, lang=words.language, query=query, _=words)
+    html = render_template(
+        "index.html", agents=listing, intro=intro, lang=words.language, query=query, _=words
+    )
     response = page_headers(make_response(html), microphone=False)
     if setting == AUTO:
         response.vary.add("Accept-Language")
@@ -50,7 +57,7 @@ def talk(slug: str) -> Response:
     """The call page for one agent."""
     agent = app_state().settings.agents.get(slug)
     if agent is None:
-        return render_error_page(404)
+        return render_error_page(404, words=visitor_words())
     return call_page(agent)
 
 
@@ -71,7 +78,7 @@ def demo_page(slug: str) -> Response:
     settings = app_state().settings
     agent = settings.agents.get(slug)
     if agent is None:
-        return render_error_page(404)
+        return render_error_page(404, words=visitor_words())
     token = request.args.get("t")
     demo_link: dict[str, Any] = {}
     if token is not None:

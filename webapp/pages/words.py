@@ -67,6 +67,12 @@ def fill(text: str, values: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], text)
 
 
+def joined(first: str, second: str) -> str:
+    """Two sentences as one text: a space between them, but none after a Japanese 。！？ (as the
+    page's script joins them: messages.js)."""
+    return first + second if first.endswith(("。", "！", "？")) else f"{first} {second}"
+
+
 @dataclass(frozen=True)
 class Words:
     """One language's words: call it with an English text (and its values) for the translation."""
