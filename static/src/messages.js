@@ -134,9 +134,13 @@ function unblockWords(camera = false) {
   );
 }
 
-/** "in 1 second", "in 40 seconds", "in 3 minutes", "in 2 hours", in the page's language. */
+/**
+ * "in 1 second", "in 40 seconds", "in 3 minutes", "in 2 hours", in the page's language, with the
+ * digits the rest of the page uses (Bengali and Marathi would otherwise write ১৪ and १४ here
+ * beside a timer's 00:14).
+ */
 function inWords(seconds) {
-  const format = new Intl.RelativeTimeFormat(pageLanguage(), { numeric: 'always' });
+  const format = new Intl.RelativeTimeFormat(`${pageLanguage()}-u-nu-latn`, { numeric: 'always' });
   if (seconds < 60) return format.format(seconds, 'second');
   if (seconds < 55 * 60) return format.format(Math.ceil(seconds / 60), 'minute');
   return format.format(Math.round(seconds / 3600), 'hour');
