@@ -134,3 +134,34 @@ def test_the_script_embed_in_french_on_an_english_page(page: Page, stack: dict[s
     expect(widget.locator("#status")).to_have_text(said("fr", "Ready when you are"))
     expect(widget.locator("#transcript-title")).to_have_text(french("Transcript"))
     assert_accessible(page, app.url, "script embed, in French")
+
+
+# Each visible control of the call: any whose words spill out of it, or out of the panel.
+SPILLING = """() => {
+  const panel = document.querySelector('.call__panel').getBoundingClientRect();
+  return [...document.querySelectorAll('.controls button')].filter((b) => b.offsetParent)
+    .filter((b) => {
+      const r = b.getBoundingClientRect();
+      return b.scrollWidth > b.clientWidth + 1 || r.left < panel.left || r.right > panel.right;
+    })
+    .map((b) => `${b.id}: ${b.textContent.trim()}`);
+}"""
+
+
+@pytest.mark.parametrize("language", ["ta", "de", "en"])
+def test_a_calls_controls_keep_their_words_on_a_small_phone(
+    page: Page, stack: dict[str, Any], language: str
+) -> None:
+    """Tamil's and German's labels are the longest: on a 320 px phone in a call with the camera
+    and the screen offered, each control shows all its words inside it and the page does not
+    scroll sideways (the controls take a line each where two don't fit)."""
+    app = stack["app"]
+    page.set_viewport_size({"width": 320, "height": 640})
+    open_page(page, f"{app.url}/talk/vision?lang={language}", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    expect(page.locator("#screen-share")).to_be_visible()
+    assert page.evaluate(SPILLING) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    page.click("#hangup")
+    wait_for_state(page, "ended")
