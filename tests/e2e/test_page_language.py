@@ -18,15 +18,14 @@ from tests.e2e.test_embed import host_url
 from tests.fakes import Fault
 from tests.support.browser import assert_accessible, events, screenshots, serve_axe, wait_for_state
 from webapp.errors import ProviderBusy
-from webapp.pages.words import words_for
+from webapp.pages.words import fill, words_for
 
 pytestmark = pytest.mark.e2e
 
 
 def said(language: str, text: str, **values: Any) -> str:
     """What the script shows for ``text`` in ``language`` (its words, as the page's config has them)."""
-    english = words_for(language).script.get(text, text)
-    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m[1], m[0])), english)
+    return fill(words_for(language).script.get(text, text), values)
 
 
 def test_a_call_in_spanish(page: Page, stack: dict[str, Any], artifacts: Path) -> None:

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from ..guards.headers import compress
 from ..guards.origin import check_origin, cors_headers
 from ..state import app_state
-from .render import call_page, page_config, render_error_page, visitor_words
+from .render import call_page, page_config, render_error_page, request_words
 from .words import words_for
 
 bp = Blueprint("embed", __name__)
@@ -30,7 +30,7 @@ def iframe(slug: str) -> Response:
     nobody; the page calls the API from our own origin, so framing is its only guard)."""
     agent = app_state().settings.agents.get(slug)
     if agent is None:
-        return render_error_page(404, words=visitor_words())
+        return render_error_page(404, words=request_words())
     return call_page(agent, mode="embed", frame_ancestors=tuple(agent.allowed_origins) or ("'none'",))
 
 

@@ -32,7 +32,7 @@ def page_config(
     """What the call UI's script needs, as JSON in the page (or the widget's panel)."""
     state = app_state()
     settings = state.settings
-    words = page_words(agent)
+    words = request_words(agent.page_language)
     return {
         "mode": mode,  # page, embed (iframe), widget (script embed) or demo (branded sales demo)
         "demo": demo or None,  # a signed link: token (sent back with the call), variables, expires_at
@@ -61,17 +61,10 @@ def page_config(
     }
 
 
-def visitor_words() -> Words:
-    """Words for a page no agent chose a language for (an agent that isn't there): ``?lang=``,
-    else the browser's."""
-    return words_for(choose_language(AUTO, request.args.get("lang"), request.accept_languages))
-
-
-def page_words(agent: Agent) -> Words:
-    """The words of ``agent``'s page for this request: ``?lang=``, else the agent's ``page_language``
-    (``auto``: the browser's)."""
-    language = choose_language(agent.page_language, request.args.get("lang"), request.accept_languages)
-    return words_for(language)
+def request_words(setting: str = AUTO) -> Words:
+    """This request's words: ``?lang=``, else ``setting`` (an agent's ``page_language``; ``auto``,
+    as for a page no agent chose for: the browser's)."""
+    return words_for(choose_language(setting, request.args.get("lang"), request.accept_languages))
 
 
 def bot_check_config(agent: Agent, settings: Settings) -> dict[str, Any]:

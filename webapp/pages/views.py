@@ -11,8 +11,8 @@ from ..errors import AppError, InvalidDemoLink
 from ..guards.headers import page_headers
 from ..state import app_state
 from .demo_links import read_demo_link
-from .render import call_page, page_words, render_error_page, visitor_words
-from .words import AUTO, choose_language, joined, words_for
+from .render import call_page, render_error_page, request_words
+from .words import AUTO, joined
 
 bp = Blueprint("pages", __name__)
 LINK_REFUSED = "This demo link can't be used"
@@ -28,7 +28,7 @@ def index() -> Response:
     languages = {a.page_language for a in agents.values()}
     setting = languages.pop() if len(languages) == 1 else AUTO
     asked = request.args.get("lang")
-    words = words_for(choose_language(setting, asked, request.accept_languages))
+    words = request_words(setting)
     listing = [{**a.public(), "action": _action(a)} for a in agents.values()]
     intro = words("Pick an agent to start a call.")
     if any(agent["action"] == "talk" for agent in listing):
@@ -57,7 +57,7 @@ def talk(slug: str) -> Response:
     """The call page for one agent."""
     agent = app_state().settings.agents.get(slug)
     if agent is None:
-        return render_error_page(404, words=visitor_words())
+        return render_error_page(404, words=request_words())
     return call_page(agent)
 
 
@@ -78,11 +78,11 @@ def demo_page(slug: str) -> Response:
     settings = app_state().settings
     agent = settings.agents.get(slug)
     if agent is None:
-        return render_error_page(404, words=visitor_words())
+        return render_error_page(404, words=request_words())
     token = request.args.get("t")
     demo_link: dict[str, Any] = {}
     if token is not None:
-        words = page_words(agent)  # the prospect reads why in the demo's language
+        words = request_words(agent.page_language)  # the prospect reads why in the demo's language
         try:
             link = read_demo_link(settings.secret_key, token)
         except AppError as error:
