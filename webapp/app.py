@@ -16,7 +16,7 @@ from .admin import api as admin_api
 from .admin import auth as admin_auth
 from .admin import views as admin_views
 from .calls import api as calls_api
-from .calls import token_endpoint
+from .calls import feedback, token_endpoint
 from .errors import ConfigError, StartupRefused
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     metrics.init_app(app, settings)
     blueprints = (
         calls_api.bp,
+        feedback.bp,
         token_endpoint.bp,
         phone_api.bp,
         views.bp,

@@ -175,6 +175,7 @@ class Agent(BaseModel):
     screen_share: StrictBool = False  # the caller may share a screen or a window
     text_only: Literal["off", "allowed", "only"] = "off"  # "Chat instead": a call without the microphone
     push_to_talk: StrictBool = False  # the microphone is open only while the caller holds the button or Space
+    feedback: StrictBool = False  # after a web call, ask the caller how it went (kept in the call log)
     # Where the provider keeps the call's data, for providers that offer a choice (their
     # ``regions``); None: the provider's default.
     region: Text | None = None

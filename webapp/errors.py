@@ -359,6 +359,22 @@ class IdempotencyKeyReused(AppError):
     message = "This Idempotency-Key was used for a different request. Send a new key for a new call."
 
 
+class FeedbackNotAsked(AppError):
+    """The call's agent does not ask its callers for feedback (its ``feedback`` setting is off)."""
+
+    status_code = 403
+    code = "feedback_not_asked"
+    message = "This agent does not take feedback."
+
+
+class FeedbackClosed(AppError):
+    """Feedback on a call is taken for a day after it started; this one is older."""
+
+    status_code = 410
+    code = "feedback_closed"
+    message = "Feedback on this call is closed."
+
+
 class ExpiredDemoLink(AppError):
     """A demo link's expiry has passed."""
 

@@ -21,6 +21,11 @@ CALLS = Counter(
     "(created, or failed with the error code).",
     ["agent", "provider", "channel", "outcome", "code"],
 )
+FEEDBACK = Counter(
+    "webcall_call_feedback",
+    "Callers' ratings of their web calls (on agents that ask), by agent and rating (good, bad).",
+    ["agent", "rating"],
+)
 PROVIDER_SECONDS = Histogram(
     "webcall_provider_request_seconds",
     "How long each provider took, by operation and outcome: a request with all its attempts "

@@ -43,6 +43,15 @@ export async function requestPhoneCall(apiUrl, body, signal, key) {
   throw errorFrom(response, data);
 }
 
+/** POSTs the caller's `feedback` ({rating, comment?}) to a call's `url`; resolves with what was kept. */
+export async function sendFeedback(url, feedback, signal) {
+  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  const init = { method: 'POST', headers, body: JSON.stringify(feedback) };
+  const { response, data } = await send(url, init, signal);
+  if (response.ok && data?.rating) return data;
+  throw errorFrom(response, data);
+}
+
 /** GETs `url` (a phone call's status); resolves with its JSON. */
 export async function getStatus(url, signal) {
   const { response, data } = await send(url, { method: 'GET', headers: { Accept: 'application/json' } }, signal);

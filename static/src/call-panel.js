@@ -11,6 +11,7 @@ import { CallSession } from './call-session.js';
 import { hasConsent, setConsent, watchConsent } from './consent.js';
 import { DevicePickers } from './devices.js';
 import { emitter } from './events.js';
+import { FeedbackForm } from './feedback.js';
 import { MediaExtras } from './media/extras.js';
 import { watchMicPermission } from './mic-permission.js';
 import { loadProtocol } from './protocols/index.js';
@@ -144,11 +145,13 @@ class CallPanel {
     this.botCheck = config.turnstile_site_key
       ? createBotCheck(find('botcheck'), config.turnstile_site_key, config.turnstile_script_url, onChallenge)
       : null;
+    this.feedback = config.feedback ? new FeedbackForm(find, this.emit) : null; // "How was your call?"
     // Camera, screen share, push-to-talk, chat, the agent's video: loaded as the agent needs them.
     this.extras = new MediaExtras(this);
     // The code that reads the agent in the room: fetched now, not after the click's API answer.
     loadProtocol(config.provider).catch(() => {});
     this.cleanups = [() => this.devices.destroy(), () => this.extras.destroy(), () => this.transcript.destroy()];
+    if (this.feedback) this.cleanups.push(() => this.feedback.destroy());
     this.current = null; // the CallSession in progress, if any
     this.last = null; // the latest CallSession, for the transcript file
     this.typedCount = 0; // ids for the caller's typed lines
@@ -165,9 +168,11 @@ class CallPanel {
     if (changed) this.emit('state', { state });
   }
 
-  /** The session says it is over. */
-  ended(session) {
+  /** The session says it is over; one that connected may ask how it went (`info`: the API's answer). */
+  ended(session, connected) {
     if (this.current === session) this.current = null;
+    const url = session.info.feedback_url;
+    if (connected && url) this.feedback?.ask(url, this.config.api_url, session.info.call_id);
   }
 
   /** Listens on `target` until destroy(). */
@@ -270,6 +275,7 @@ class CallPanel {
       return false;
     }
     this.transcript.clear();
+    this.feedback?.hide();
     ui.clearError();
     const fresh = { agentState: undefined, hasTranscript: false, canChat: true, weakNetwork: false };
     ui.set({ mode: callMode, talking: false, muted: false, ...fresh });

@@ -193,7 +193,7 @@ export class CallSession {
     this.meters.stop();
     this.voice.stop();
     panel.extras.end(this);
-    panel.ended(this);
+    panel.ended(this, !outcome.code && durationS != null);
     this.durationS = durationS ?? 0;
     if (outcome.code) {
       const { code, message, requestId } = outcome;

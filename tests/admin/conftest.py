@@ -32,7 +32,8 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def seed(store: CallStore) -> dict[str, str]:
-    """Five calls: web and phone, every outcome, one with a transcript; our ids by name."""
+    """Five calls: web and phone, every outcome, one with a transcript, one rated by its caller;
+    our ids by name."""
 
     def attempt(agent: str, hours: int) -> CallAttempt:
         at = T0 + timedelta(hours=hours)
@@ -71,6 +72,9 @@ def seed(store: CallStore) -> dict[str, str]:
         agent="sales",
     )  # fmt: skip
     ids["phone"] = store.find("phone-1").call_id  # type: ignore[union-attr]
+    store.record_feedback(
+        ids["support"], "good", "It knew the <i>return</i> policy.", T0 + timedelta(hours=2, minutes=5)
+    )
     return ids
 
 

@@ -20,7 +20,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LISTED = {
     "call_id", "provider_call_id", "agent", "provider", "channel", "status", "outcome", "started_at",
     "ended_at", "duration_s", "cost", "currency", "summary", "origin", "room", "created_at", "request_id",
-    "phone_number",
+    "phone_number", "feedback_rating", "feedback_comment", "feedback_at",
 }  # fmt: skip
 
 
@@ -112,7 +112,12 @@ def test_the_list_is_newest_first_with_every_documented_field(app: tuple[Flask, 
         "ended_at": "2026-03-01T09:01:38Z", "duration_s": 95.0, "cost": 0.35, "currency": "USD",
         "summary": "Asked about the <b>pro</b> plan's price.", "origin": "https://shop.example",
         "room": "room-1", "created_at": "2026-03-01T09:00:00Z", "request_id": None, "phone_number": None,
+        "feedback_rating": None, "feedback_comment": None, "feedback_at": None,
     }  # fmt: skip
+    support = body["calls"][2]
+    assert (support["feedback_rating"], support["feedback_comment"], support["feedback_at"]) == (
+        "good", "It knew the <i>return</i> policy.", "2026-03-01T11:05:00Z",
+    )  # fmt: skip
     refused = body["calls"][-2]
     assert (refused["status"], refused["outcome"], refused["provider_call_id"]) == (
         "failed", "provider_timeout", None,
@@ -136,6 +141,9 @@ def test_the_list_is_newest_first_with_every_documented_field(app: tuple[Flask, 
         ("q=PRO+PLAN", ["pricing"]),  # summary and transcript, whatever the case
         ("q=provider_timeout", ["refused"]),
         ("q=sess-support", ["support"]),
+        ("feedback=good", ["support"]),
+        ("feedback=bad", []),
+        ("q=RETURN", ["support"]),  # the caller's comment
         ("page=2&page_size=2", ["support", "refused"]),
         ("page=4&page_size=2", []),
     ],
@@ -153,7 +161,7 @@ def test_filters(app: tuple[Flask, dict[str, str]], query: str, expected: list[s
     [
         "status=done", "channel=fax", "provider=acme", "agent=Not+A+Slug", "since=yesterday",
         "until=2026-13-01", "page=0", "page=x", "page_size=201", "page_size=1.5", "q=" + "x" * 201,
-        "q=%00", "colour=red", "since=2026-03-01T12:60:00",  # minute 60 is no leap second
+        "q=%00", "colour=red", "feedback=meh", "since=2026-03-01T12:60:00",  # minute 60 is no leap second
     ],
 )  # fmt: skip
 def test_bad_filters_are_400_with_a_stable_code(app: tuple[Flask, dict[str, str]], query: str) -> None:

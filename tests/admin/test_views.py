@@ -175,6 +175,11 @@ def test_the_list_filters_and_pages(flask_app: Flask) -> None:
     assert "Calls 3–4 of 5" in paged and 'rel="prev"' in paged and 'rel="next"' in paged
     searched = client.get("/admin?q=pro+plan").get_data(as_text=True)
     assert "Calls 1–1 of 1" in searched
+    # The caller's rating, and their comment as text.
+    rated = client.get("/admin?feedback=good").get_data(as_text=True)
+    assert "Calls 1–1 of 1" in rated and '<option value="good" selected>Good</option>' in rated
+    assert '<span class="badge badge--good">Good</span>' in rated
+    assert '<span class="calls__comment">It knew the &lt;i&gt;return&lt;/i&gt; policy.</span>' in rated
     bad = client.get("/admin?status=done")
     assert bad.status_code == 400 and '"#f-status">Status</a> is not valid' in bad.get_data(as_text=True)
 
@@ -313,6 +318,12 @@ def test_one_call_shows_its_summary_recording_and_transcript(flask_app: Flask) -
     formula = client.get(f"/admin/calls/{ids['sess-formula']}").get_data(as_text=True)
     assert "javascript:" not in formula  # a provider's odd recording URL is not a link
     assert client.get("/admin/calls/wc_nope").status_code == 404
+    assert "<dt>Feedback</dt><dd>—</dd>" in page  # none given
+    rated = client.get(f"/admin/calls/{ids['sess-support']}").get_data(as_text=True)
+    assert '<dt>Feedback</dt><dd><span class="badge badge--good">Good</span>' in rated
+    assert '<span class="facts__note">2026-03-01 11:05:00 UTC</span>' in rated
+    assert '<p class="panel__text">It knew the &lt;i&gt;return&lt;/i&gt; policy.</p>' in rated
+    assert "The caller's comment" not in page
     assert client.get("/admin/calls/sess-pricing").status_code == 200  # the provider's id works too
 
 
@@ -349,6 +360,12 @@ def test_csv_has_every_matching_call_and_no_formulas(flask_app: Flask) -> None:
     assert formula["summary"] == '\'=HYPERLINK("https://evil.example")'
     pricing = next(r for r in everything if r["provider_call_id"] == "sess-pricing")
     assert (pricing["duration_s"], pricing["cost"], pricing["status"]) == ("95.0", "0.35", "completed")
+    support = next(r for r in everything if r["provider_call_id"] == "sess-support")
+    assert (support["feedback_rating"], support["feedback_comment"]) == (
+        "good",
+        "It knew the <i>return</i> policy.",
+    )
+    assert (pricing["feedback_rating"], pricing["feedback_comment"]) == ("", "")
 
 
 def test_csv_of_a_call_log_that_fails_is_the_lists_503_not_a_file_without_calls(flask_app: Flask) -> None:

@@ -19,7 +19,14 @@ from tests.admin import conftest as admin_tests
 from tests.admin.conftest import CATALOGUE, PASSWORD, csrf_of, seed  # noqa: F401  (make_app reads CATALOGUE)
 from tests.fakes import FakeServer
 from tests.support.apps import app_state_of, post
-from tests.support.browser import CHROMIUM_ARGS, assert_accessible, launch_chromium, serve_axe, wait_on_page
+from tests.support.browser import (
+    CHROMIUM_ARGS,
+    assert_accessible,
+    launch_chromium,
+    screenshots,
+    serve_axe,
+    wait_on_page,
+)
 from webapp.history.schema import calls
 
 pytestmark = pytest.mark.e2e
@@ -187,3 +194,32 @@ def test_a_summary_keeps_its_lines(tab: Page, served: tuple[Flask, str]) -> None
         connection.execute(sa.update(calls).where(calls.c.call_id == record.call_id).values(summary=summary))
     tab.goto(f"/admin/calls/{record.call_id}")
     assert tab.get_by_role("region", name="Summary").locator("p").first.inner_text() == summary
+
+
+def test_a_callers_feedback_in_the_list_and_on_the_call(
+    tab: Page, served: tuple[Flask, str], artifacts: Path
+) -> None:
+    """The list shows the rating and the start of the comment (two lines at most, the row stays
+    a row); the call's page all of it, with its lines."""
+    app, url = served
+    history = app_state_of(app).history
+    record = history.find("sess-support")
+    assert record is not None and record.feedback_rating == "good"  # seeded
+    comment = ("It knew the return policy.\nBut it spoke fast, and it " + "repeated itself " * 20).strip()
+    history.record_feedback(record.call_id, "bad", comment, record.created_at)
+    serve_axe(tab, url)
+    tab.goto("/admin?feedback=bad")
+    cell = tab.locator(".calls__feedback")
+    expect(cell).to_have_count(1)
+    expect(cell.locator(".badge--bad")).to_have_text("Not good")
+    shown = cell.locator(".calls__comment")
+    line = float(shown.evaluate("(c) => parseFloat(getComputedStyle(c).lineHeight)"))
+    box = shown.bounding_box()
+    assert box and box["height"] <= 2 * line + 1, (box, line)  # cut to two lines
+    assert_accessible(tab, url, "admin list with feedback")
+    screenshots(tab, artifacts / "screenshots", "admin-calls-feedback", themes=("light",))
+    tab.goto(f"/admin/calls/{record.call_id}")
+    shown_whole = tab.get_by_role("region", name="The caller's comment").locator("p")
+    assert shown_whole.inner_text() == comment
+    assert_accessible(tab, url, "admin call with feedback")
+    screenshots(tab, artifacts / "screenshots", "admin-call-feedback", themes=("light",))

@@ -301,6 +301,7 @@ camera = "optional"
 screen_share = true
 text_only = "allowed"
 push_to_talk = true
+feedback = true
 [agents.everything.phone]
 enabled = true
 allowed_countries = ["US"]

@@ -31,7 +31,7 @@ window.__events = [];
 window.__states = [];
 for (const type of ["webcall:start", "webcall:connected", "webcall:agent-joined", "webcall:transcript",
                     "webcall:end", "webcall:error", "webcall:state", "webcall:agent-state",
-                    "webcall:tool-call", "webcall:connection-quality"]) {
+                    "webcall:tool-call", "webcall:connection-quality", "webcall:feedback"]) {
   document.addEventListener(type, (e) => {
     window.__events.push({ type, detail: e.detail });
     if (type === "webcall:state") window.__states.push(e.detail.state);

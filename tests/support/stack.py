@@ -135,6 +135,22 @@ title = "Walkie-talkie agent"
 greeting = "Hold the button to talk."
 push_to_talk = true
 
+# After the call, "How was your call?" (tests/e2e/test_feedback.py): on its own page, on a customer's
+# site, and with nobody to answer (a call that never connected asks nothing).
+[agents.rated]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Rated agent"
+greeting = "Hi."
+feedback = true
+allowed_origins = ["{embed_origin}"]
+
+[agents.rated-nobody]
+provider = "livekit"
+agent_id = "webcall-nobody"
+title = "Unanswered agent"
+feedback = true
+
 # For the phone callbacks (tests/e2e/test_phone.py): a web agent that also calls phones, and a
 # phone-only one. No Turnstile in this stack, so the bot check is turned off on purpose.
 [agents.callback]
@@ -170,6 +186,7 @@ class AppServer:
 
     url: str
     process: Process
+    database_url: str = ""  # its call log
 
     def stop_now(self) -> None:
         """Stop gunicorn at once (SIGQUIT, its quick shutdown), for a test that is done with it: a
@@ -203,4 +220,4 @@ def start_app_server(env: dict[str, str], log_dir: Path, *, agents_toml: str, wo
     process = start("gunicorn", argv, env=full_env, log_dir=log_dir)
     url = f"http://127.0.0.1:{port}"
     wait_until(http_ok(url + "/healthz"), timeout_s=20, what="gunicorn to serve", process=process)
-    return AppServer(url, process)
+    return AppServer(url, process, full_env["WEBCALL_DATABASE_URL"])

@@ -11,6 +11,7 @@ _STATUS_LABELS = {
     "no_answer": "No answer", "busy": "Busy", "voicemail": "Voicemail", "unknown": "Unknown",
 }  # fmt: skip
 _SPEAKERS = {"agent": "Agent", "user": "Caller"}
+_RATINGS = {"good": "Good", "bad": "Not good"}
 
 
 def when(value: str | None) -> str:
@@ -49,6 +50,11 @@ def speaker(role: str) -> str:
     return _SPEAKERS.get(role, role.capitalize())
 
 
+def rating_label(rating: str | None) -> str:
+    """The caller's rating in words (``—`` when they gave none)."""
+    return _RATINGS.get(rating, rating) if rating else "—"
+
+
 def live_text(count: int | None) -> str:
     """The live counter's sentence (``static/src/admin/live.js`` writes the same)."""
     if count is None:
@@ -65,5 +71,5 @@ def web_url(value: str | None) -> bool:
 
 def init_blueprint(bp: Blueprint) -> None:
     """Make the filters available to the admin templates."""
-    for function in (when, clock, duration, amount, status_label, speaker, live_text, web_url):
+    for function in (when, clock, duration, amount, status_label, speaker, rating_label, live_text, web_url):
         bp.add_app_template_filter(function)

@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
+from ..calls.models import Rating
 from ..catalogue import SLUG_PATTERN
 from ..errors import InvalidQuery
 from ..history.store import CallQuery, CallRecord
@@ -111,12 +112,15 @@ class CallFilter(BaseModel):
     )
     status: Status | None = None
     channel: Literal["web", "phone"] | None = None
+    feedback: Rating | None = Field(
+        None, description="The caller's rating (of agents that ask for feedback)."
+    )
     since: Moment | None = Field(
         None, description="Created at or after (ISO 8601 date or date-time; UTC if no zone)."
     )
     until: Moment | None = Field(None, description="Created before (a date includes that whole day).")
     q: Search | None = Field(
-        None, description="Text in the ids, agent, room, origin, outcome, summary or transcript."
+        None, description="Text in the ids, agent, room, origin, outcome, summary, transcript or feedback."
     )
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
@@ -128,6 +132,7 @@ class CallFilter(BaseModel):
             provider=self.provider,
             status=self.status,
             channel=self.channel,
+            feedback=self.feedback,
             since=moment_of(self.since) if self.since else None,
             until=moment_of(self.until, until=True) if self.until else None,
             text=self.q.strip() or None if self.q else None,
@@ -219,6 +224,9 @@ class AdminCall(BaseModel):
     room: str | None
     request_id: str | None = Field(description="The `X-Request-ID` of the request that asked for the call.")
     phone_number: str | None = Field(description="A phone call's destination, masked (`+1 415 ***-**71`).")
+    feedback_rating: Rating | None = Field(description="The caller's rating after the call (`good`, `bad`).")
+    feedback_comment: str | None = Field(description="What the caller added to their rating.")
+    feedback_at: str | None = Field(json_schema_extra={"format": "date-time"})
     created_at: str = Field(json_schema_extra={"format": "date-time"})
 
 
@@ -284,5 +292,8 @@ def _fields(record: CallRecord) -> dict[str, Any]:
         "summary": record.summary,
         "origin": record.origin,
         "room": record.room,
+        "feedback_rating": record.feedback_rating,
+        "feedback_comment": record.feedback_comment,
+        "feedback_at": iso(record.feedback_at),
         "created_at": iso(record.created_at),
     }

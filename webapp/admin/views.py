@@ -32,6 +32,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..calls.models import RATINGS
 from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, LimitsUnavailable, RateLimited
 from ..guards.headers import page_headers
 from ..guards.limits import limited
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 CSV_COLUMNS = (
     "call_id", "provider_call_id", "created_at", "agent", "provider", "channel", "status", "outcome",
     "started_at", "ended_at", "duration_s", "cost", "currency", "origin", "room", "summary",
+    "feedback_rating", "feedback_comment", "feedback_at",
 )  # fmt: skip
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting with these
 EXPIRED_FORM = "This form has expired. Reload the page and try again."
@@ -67,8 +69,8 @@ CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f]")  # never in a redirect: a CR or LF
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # what a date box (<input type="date">) can show
 # The filter form's fields (the filters' names) and their labels.
 FORM_FIELDS = {
-    "agent": "Agent", "provider": "Provider", "status": "Status", "channel": "Channel", "since": "From",
-    "until": "To", "q": "Search",
+    "agent": "Agent", "provider": "Provider", "status": "Status", "channel": "Channel",
+    "feedback": "Feedback", "since": "From", "until": "To", "q": "Search",
 }  # fmt: skip
 
 
@@ -345,6 +347,7 @@ def _form(values: Any) -> dict[str, Any]:
         "providers": provider_names(),
         "statuses": CALL_STATUSES,
         "channels": CHANNELS,
+        "ratings": RATINGS,
     }
 
 

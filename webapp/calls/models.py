@@ -52,6 +52,12 @@ _CONTROL = r"\x00-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufe
 NO_CONTROL = rf"^[^{_CONTROL}]*$"
 _SPACE = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 SINGLE_LINE = rf"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
+# A caller's comment may break lines (\n, \r) and hold tabs; no other control character.
+_CONTROL_BUT_BREAKS = (
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+)
+LINES = rf"^[^{_CONTROL_BUT_BREAKS}]*$"
+MAX_COMMENT_CHARS = 1000
 # What pydantic adds to an error's location, after a field whose type is a union, to say which
 # member failed: a validator's kind, perhaps with its arguments, or a model's class name. Our
 # fields are snake_case, so none of them looks like one.
@@ -76,6 +82,11 @@ Value = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
 # JSON numbers that every provider's JSON (and ours, orjson) can carry: 64-bit integers.
 Integer = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
 Scalar = Value | StrictBool | Integer | StrictFloat | None
+Rating = Literal["good", "bad"]  # a caller's thumb up or down, after the call
+RATINGS: tuple[Rating, ...] = ("good", "bad")
+CommentText = Annotated[
+    str, StringConstraints(max_length=MAX_COMMENT_CHARS, pattern=LINES), AfterValidator(str.strip)
+]
 
 
 class CallBody(BaseModel):
@@ -139,6 +150,36 @@ class Call(BaseModel):
         "(absent when nothing). `elevenlabs`: `initiation`, the message to send right after "
         "joining (`conversation_initiation_client_data`, with the call's `dynamic_variables`).",
     )
+    feedback_url: str | None = Field(
+        None,
+        description="Where the caller's rating of the call goes afterwards (`POST`, "
+        "`/api/calls/{call_id}/feedback` with our id for the call); absent unless the agent asks "
+        "for feedback and the call is on record.",
+    )
+
+
+class FeedbackBody(BaseModel):
+    """``POST /api/calls/{call_id}/feedback``: how the call went, in the caller's words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rating: Rating = Field(description="`good` (thumbs up) or `bad` (thumbs down); a later one replaces it.")
+    comment: CommentText | None = Field(
+        None,
+        description="What the caller adds (line breaks allowed). Left out, an earlier comment stays; "
+        "empty, it is removed.",
+    )
+
+
+class Feedback(BaseModel):
+    """The answer to ``POST /api/calls/{call_id}/feedback``: what the call log now keeps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(description="Our id for the call (`wc_…`).")
+    rating: Rating
+    comment: str | None
+    at: str = Field(json_schema_extra={"format": "date-time"}, description="When it was given.")
 
 
 def parse_call_body(raw: bytes) -> CallBody:

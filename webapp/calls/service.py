@@ -12,15 +12,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, g, request, url_for
 
 from ..catalogue import Agent, CallMode
-from ..errors import AppError, BotCheckRequired, InvalidDemoLink, UnknownAgent, WebCallsDisabled
+from ..errors import (
+    AppError,
+    BotCheckRequired,
+    CallLogUnavailable,
+    InvalidDemoLink,
+    UnknownAgent,
+    UnknownCall,
+    WebCallsDisabled,
+)
 from ..guards.botcheck import one_call_per_token
 from ..guards.idempotency import fingerprint, once_per_key, scoped_key
 from ..guards.limits import PROVIDER_ASKED, check_client_limit, client_ip, spend_call
 from ..guards.origin import check_origin, request_origin
-from ..history.store import CallAttempt, CallLogError, client_reference
+from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
 from ..pages.demo_links import read_demo_link
 from ..providers import Channel, WebCall, WebCallRequest
@@ -147,10 +155,29 @@ def start_web_call(
                "record": record, "mode": order.mode, "provider_ms": elapsed_ms},
     )  # fmt: skip
     ignored = sorted(set(order.variables) - agent.allowed_variables)
-    return call_answer(agent, call, ignored)
+    # Our id for the call is the caller's key to rate it: only they have it (the provider's
+    # id is on its dashboard and in its webhooks).
+    asks = agent.feedback and record != "-"
+    feedback_url = url_for("feedback.give_feedback", call_id=record) if asks else None
+    return call_answer(agent, call, ignored, feedback_url)
 
 
-def call_answer(agent: Agent, call: WebCall, ignored: list[str]) -> dict[str, Any]:
+def our_call(state: AppState, call_id: str, channel: Channel) -> CallRecord:
+    """A call made here on ``channel``, by our id only (the caller's key to it: the provider's
+    id is on its dashboard and in its webhooks): ``UnknownCall`` for any other, and while the log
+    cannot be read (only it can say a call is ours), ``CallLogUnavailable`` with ``Retry-After``."""
+    try:
+        record = state.history.find(call_id, ours_only=True)
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+    if record is None or record.channel != channel or record.outcome != "created":
+        raise UnknownCall()
+    return record
+
+
+def call_answer(
+    agent: Agent, call: WebCall, ignored: list[str], feedback_url: str | None = None
+) -> dict[str, Any]:
     """The public answer: never the provider's body, only what the browser needs."""
     answer = Call(
         call_id=call.call_id,
@@ -163,8 +190,11 @@ def call_answer(agent: Agent, call: WebCall, ignored: list[str]) -> dict[str, An
         livekit=LiveKitAccess(url=call.livekit_url, token=call.token),
         ignored_variables=ignored or None,
         protocol=dict(call.protocol) or None,
+        feedback_url=feedback_url,
     )
-    absent = {name for name in ("ignored_variables", "protocol") if getattr(answer, name) is None}
+    absent = {
+        name for name in ("ignored_variables", "protocol", "feedback_url") if getattr(answer, name) is None
+    }
     return answer.model_dump(exclude_none=False, exclude=absent)
 
 

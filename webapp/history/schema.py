@@ -136,6 +136,9 @@ calls = Table(
     Column("recording_url", StoredText()),
     Column("transcript", StoredJSON()),  # [{role, text, at}]
     Column("transcript_text", StoredText()),  # the same as plain text, for search
+    Column("feedback_rating", StoredString(8)),  # the caller's: good | bad (see calls.feedback)
+    Column("feedback_comment", StoredText()),  # what the caller added, if anything
+    Column("feedback_at", UtcDateTime()),  # when the caller last gave it
     Column("detail_at", UtcDateTime()),  # when the provider's full record was last read
     Column("detail_asked_at", UtcDateTime()),  # when the sync last asked for it, whatever the answer
     Column("created_at", UtcDateTime(), nullable=False),

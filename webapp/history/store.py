@@ -109,6 +109,9 @@ class CallRecord:
     recording_url: str | None
     created_at: datetime
     updated_at: datetime
+    feedback_rating: str | None = None  # the caller's, after the call: good | bad
+    feedback_comment: str | None = None
+    feedback_at: datetime | None = None
     transcript: tuple[TranscriptLine, ...] | None = None
 
 
@@ -120,9 +123,10 @@ class CallQuery:
     provider: str | None = None
     status: str | None = None
     channel: str | None = None
+    feedback: str | None = None  # the caller's rating: good | bad
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
-    text: str | None = None  # in ids, agent, room, origin, outcome, summary or transcript
+    text: str | None = None  # in ids, agent, room, origin, outcome, summary, transcript or feedback
     page: int = 1
     page_size: int = 50
 
@@ -184,6 +188,17 @@ class CallStore:
             except IntegrityError:
                 # The provider's history reached us first (or it replayed a call): one call, one row.
                 return self._claim(attempt, provider_call_id, room)
+
+    def record_feedback(self, call_id: str, rating: str, comment: str | None, at: datetime) -> bool:
+        """Keep the caller's rating of our call ``call_id`` and, when given, their comment (a
+        later rating keeps an earlier comment); whether the call was there. Raises
+        :class:`CallLogError`."""
+        values: dict[str, Any] = {"feedback_rating": rating, "feedback_at": at, "updated_at": at}
+        if comment is not None:
+            values["feedback_comment"] = comment or None
+        with _recording(), writing(self.engine) as connection:
+            result = connection.execute(update(calls).where(calls.c.call_id == call_id).values(**values))
+        return bool(result.rowcount)
 
     def record_failed(self, attempt: CallAttempt, code: str) -> str:
         """Record a request that ended in error ``code``; our id for it. Raises :class:`CallLogError`."""
@@ -690,6 +705,7 @@ def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:
         (calls.c.provider, query.provider),
         (calls.c.status, query.status),
         (calls.c.channel, query.channel),
+        (calls.c.feedback_rating, query.feedback),
     ):
         if value is not None:
             where.append(column == value)
@@ -702,6 +718,7 @@ def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:
         columns = (
             calls.c.call_id, calls.c.provider_call_id, calls.c.agent, calls.c.room, calls.c.origin,
             calls.c.outcome, calls.c.summary, calls.c.transcript_text, calls.c.request_id,
+            calls.c.feedback_comment,
         )  # fmt: skip
         search = literal(pattern, StoredText())  # a pattern is not a value of the column: never clipped
         where.append(or_(*(column.ilike(search, escape="\\") for column in columns)))

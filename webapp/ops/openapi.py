@@ -22,7 +22,8 @@ from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
 from ..admin.models import AdminCallDetail, CallFilter, CallList
 from ..calls.api import RAISES as CALL_ERRORS
-from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody
+from ..calls.feedback import RAISES as FEEDBACK_ERRORS
+from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody, Feedback, FeedbackBody
 from ..calls.token_endpoint import BOT_TOKEN_HEADER, TokenAnswer, TokenRequest
 from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
@@ -118,6 +119,29 @@ def _create_call() -> dict[str, Any]:
         "responses": {
             "201": _json(_ref(Call), "The call: join `livekit.url` with `livekit.token`.", NO_STORE),
             **error_responses(CALL_ERRORS),
+        },
+    }
+
+
+def _give_feedback() -> dict[str, Any]:
+    """``POST /api/calls/{call_id}/feedback``."""
+    return {
+        "operationId": "giveFeedback",
+        "summary": "After a web call, the caller rates it (and may comment): the address is the call's "
+        "`feedback_url`, present when the agent asks for feedback.",
+        "parameters": [
+            {
+                "name": "call_id",
+                "in": "path",
+                "required": True,
+                "description": "Our id for the call (`wc_…`), as in the call's `feedback_url`.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^/]+$"},
+            }
+        ],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(FeedbackBody)}}},
+        "responses": {
+            "200": _json(_ref(Feedback), "Kept.", NO_STORE),
+            **error_responses(FEEDBACK_ERRORS),
         },
     }
 
@@ -256,8 +280,8 @@ def _phone_call() -> dict[str, Any]:
 @cache
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
-    requests: list[type[BaseModel]] = [CallBody, TokenRequest, PhoneCallBody]
-    answers: list[type[BaseModel]] = [Call, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
+    requests: list[type[BaseModel]] = [CallBody, FeedbackBody, TokenRequest, PhoneCallBody]
+    answers: list[type[BaseModel]] = [Call, Feedback, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
     responses: list[type[BaseModel]] = [*answers, Readiness, Alive, CallList, AdminCallDetail]
     models: list[type[BaseModel]] = [*requests, *responses]
     _, definitions = models_json_schema(
@@ -275,6 +299,7 @@ def document() -> dict[str, Any]:
         },
         "paths": {
             "/api/calls": {"post": _create_call()},
+            "/api/calls/{call_id}/feedback": {"post": _give_feedback()},
             "/api/token": {"post": _create_token()},
             "/api/phone-calls": {"post": _create_phone_call()},
             "/api/phone-calls/{call_id}": {"get": _phone_call()},

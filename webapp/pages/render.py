@@ -49,6 +49,7 @@ def page_config(
         "media": agent.media(),
         "web": agent.takes_web_calls,  # false: a phone-only agent (the page offers just the phone form)
         "phone": phone_config(agent, phone_api_url, words),
+        "feedback": agent.feedback and agent.takes_web_calls,  # ask how a call went, once it has ended
         # Which protocol the agent speaks in the room: the page loads its adapter before the click.
         "provider": agent.provider,
         # Known before the call for some providers (our own server), so the page can warm it up.

@@ -18,16 +18,14 @@ from typing import Any
 
 from flask import g
 
-from ..calls.service import RECORDED, call_variables, record_refusal
+from ..calls.service import RECORDED, call_variables, our_call, record_refusal
 from ..catalogue import Agent
 from ..errors import (
     AppError,
     BotCheckRequired,
-    CallLogUnavailable,
     ConsentRequired,
     PhoneCallsDisabled,
     ProviderError,
-    UnknownCall,
 )
 from ..guards.botcheck import one_call_per_token
 from ..guards.idempotency import fingerprint, once_per_key, scoped_key
@@ -198,13 +196,7 @@ def phone_call_state(state: AppState, call_id: str) -> dict[str, Any]:
     read, a 503 with ``Retry-After``, as the admin API answers. Only our id (the 202's) finds
     it: the provider's is on its dashboard and in its webhooks, not a caller's to ask with.
     """
-    try:
-        record = state.history.find(call_id, ours_only=True)
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
-    if record is None or record.channel != "phone" or record.outcome != "created":
-        raise UnknownCall()
-    record = _refreshed(state, record)
+    record = _refreshed(state, our_call(state, call_id, "phone"))
     answer = PhoneCallState(
         call_id=record.call_id,
         agent=record.agent,
