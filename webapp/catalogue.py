@@ -39,7 +39,9 @@ VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"  # exact origins: no wildcards
 COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
 # The languages the call page speaks (webapp/pages/words.py), by their BCP 47 codes.
-PageLanguage = Literal["en", "es", "fr", "de", "it", "nl", "pt", "ja", "hi", "bn", "mr", "ta", "te"]
+PageLanguage = Literal[
+    "en", "es", "fr", "de", "it", "nl", "pt", "ja", "hi", "bn", "mr", "ta", "te", "ar", "ur"
+]  # fmt: skip
 
 
 def valid_rate_limit(value: str) -> bool:

@@ -7,7 +7,7 @@ import { pageLanguage, t } from './words.js';
 
 const TOKEN_WAIT_MS = 15_000;
 // The page's languages that Turnstile speaks (developers.cloudflare.com/turnstile/reference/supported-languages).
-const TURNSTILE_LANGUAGES = ['en', 'es', 'fr', 'de', 'it', 'nl', 'pt', 'ja', 'hi'];
+const TURNSTILE_LANGUAGES = ['en', 'es', 'fr', 'de', 'it', 'nl', 'pt', 'ja', 'hi', 'ar'];
 let scriptLoad = null; // one <script> per page, shared by every widget
 
 function loadScript(url) {

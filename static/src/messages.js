@@ -6,10 +6,10 @@ import { pageLanguage, t } from './words.js';
 
 /**
  * "Too many calls right now." of "Too many calls right now. Please wait a moment…" (a sentence
- * ends at . ! ? or the danda । before a space, or at a Japanese 。！？ with none).
+ * ends at . ! ? ؟, the danda । or Urdu's ۔ before a space, or at a Japanese 。！？ with none).
  */
 export function firstSentence(text) {
-  return text.split(/(?<=[.!?।])\s+|(?<=[。！？])/)[0];
+  return text.split(/(?<=[.!?।؟۔])\s+|(?<=[。！？])/)[0];
 }
 
 /** Two sentences as one text: a space between them, but none after a Japanese 。！？. */

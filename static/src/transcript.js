@@ -82,6 +82,7 @@ export class Transcript {
       line = document.createElement('li');
       line.dataset.speaker = speaker;
       line.dataset.segmentId = segmentId;
+      line.dir = 'auto'; // an agent may speak another language than the page's: English on an Arabic page
       if (chat) line.dataset.chat = '';
       // Who speaks, shown where the turn changes (call.css), in the page's language.
       line.dataset.who = speaker === 'agent' ? t('Agent') : chat ? t('You wrote') : t('You');

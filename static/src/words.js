@@ -6,6 +6,7 @@
  */
 let words = {};
 let language = 'en';
+const RIGHT_TO_LEFT = ['ar', 'ur']; // as words.py's
 
 /** Takes the page's language and its words (config.lang and config.words). */
 export function useWords(lang, catalogue) {
@@ -13,10 +14,15 @@ export function useWords(lang, catalogue) {
   words = catalogue || {};
 }
 
-/** `text` in the page's language, each `{name}` filled from `values`. */
+/**
+ * `text` in the page's language, each `{name}` filled from `values`. On a right-to-left page each
+ * value is isolated (FSI … PDI), so an agent named "Acme Support!" keeps its "!" at its end.
+ */
 export function t(text, values) {
   const said = words[text] ?? text;
-  return values ? said.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m)) : said;
+  if (!values) return said;
+  const [open, close] = RIGHT_TO_LEFT.includes(language) ? ['\u2068', '\u2069'] : ['', ''];
+  return said.replace(/\{(\w+)\}/g, (m, name) => (name in values ? `${open}${values[name]}${close}` : m));
 }
 
 /** The page's language (a BCP 47 code), for the browser's own formats (Intl). */

@@ -67,7 +67,7 @@ def test_a_call_in_spanish(page: Page, stack: dict[str, Any], artifacts: Path) -
 
 
 # A sentence ends as the page's firstSentence says (messages.js): Japanese needs no space after it.
-SENTENCE_END = r"(?<=[.!?।])\s+|(?<=[。！？])"
+SENTENCE_END = r"(?<=[.!?।؟۔])\s+|(?<=[。！？])"
 
 
 # Bengali: Latin digits, as the page's timer writes them (not ৭).
@@ -147,13 +147,13 @@ SPILLING = """() => {
 }"""
 
 
-@pytest.mark.parametrize("language", ["ta", "de", "en"])
+@pytest.mark.parametrize("language", ["ta", "de", "en", "ur"])
 def test_a_calls_controls_keep_their_words_on_a_small_phone(
     page: Page, stack: dict[str, Any], language: str
 ) -> None:
-    """Tamil's and German's labels are the longest: on a 320 px phone in a call with the camera
-    and the screen offered, each control shows all its words inside it and the page does not
-    scroll sideways (the controls take a line each where two don't fit)."""
+    """Tamil's and German's labels are the longest (Urdu's run right to left): on a 320 px phone
+    in a call with the camera and the screen offered, each control shows all its words inside it
+    and the page does not scroll sideways (the controls take a line each where two don't fit)."""
     app = stack["app"]
     page.set_viewport_size({"width": 320, "height": 640})
     open_page(page, f"{app.url}/talk/vision?lang={language}", app.url)
@@ -164,3 +164,65 @@ def test_a_calls_controls_keep_their_words_on_a_small_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     page.click("#hangup")
     wait_for_state(page, "ended")
+
+
+# Where each part of the page is, left to right: the header's logo and title, the call panel and
+# the transcript beside it, the agent's lines, Hang up's icon and its word.
+PLACES = """() => {
+  const box = (el) => el.getBoundingClientRect();
+  const one = (selector) => box(document.querySelector(selector));
+  return {
+    logo: one('.agent__logo'), title: one('#agent-title'),
+    panel: one('.call__panel'), transcript: one('.transcript'),
+    agent: [...document.querySelectorAll('#transcript [data-speaker="agent"]')].map(box),
+    icon: one('#hangup .icon'), label: one('#hangup span'),
+    scroll: document.documentElement.scrollWidth,
+  };
+}"""
+
+
+@pytest.mark.parametrize("language", ["ar", "ur"])
+def test_arabic_and_urdu_pages_run_right_to_left(
+    page: Page, stack: dict[str, Any], artifacts: Path, language: str
+) -> None:
+    """``dir="rtl"``: the layout mirrors (the logo right of the title, the transcript left of the
+    call, the agent's lines from the right, a button's icon right of its word), while the timer's digits
+    still read left to right."""
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo?lang={language}", app.url)
+    assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [language, "rtl"]
+    expect(page.locator("#status")).to_have_text(words_for(language)("Ready when you are"))
+    assert_accessible(page, app.url, f"ready, in {language}")
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    agent_line = page.locator('#transcript [data-speaker="agent"]').first
+    expect(agent_line).to_be_visible(timeout=15_000)
+    # The demo agent speaks English: its line reads left to right inside the mirrored page.
+    assert agent_line.evaluate("(li) => getComputedStyle(li).direction") == "ltr"
+    places = page.evaluate(PLACES)
+    assert places["logo"]["left"] >= places["title"]["right"], places
+    assert places["transcript"]["right"] <= places["panel"]["left"], places  # side by side at 1280 px
+    transcript = places["transcript"]
+    for line in places["agent"]:  # from the right edge (the text's start)
+        assert transcript["right"] - line["right"] < line["left"] - transcript["left"], places
+    assert places["icon"]["left"] >= places["label"]["right"], places  # a button's icon comes first
+    assert places["scroll"] <= page.viewport_size["width"]  # type: ignore[index]
+    expect(page.locator("#timer")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    # The script isolates what it fills in too: "{state} · you are muted", the state isolated.
+    page.locator("#transcript").press("m")
+    expect(page.locator("#status")).to_contain_text("\u2069 · ")
+    assert_accessible(page, app.url, f"in call, in {language}")
+    screenshots(page, artifacts / "screenshots", f"in-call-{language}", themes=("light",))
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
+def test_a_phone_number_reads_left_to_right_on_an_arabic_page(page: Page, stack: dict[str, Any]) -> None:
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/phone-only?lang=ar", app.url)
+    number = page.locator("#phone-number")
+    assert number.evaluate("(el) => [getComputedStyle(el).direction, getComputedStyle(el).textAlign]") == [
+        "ltr", "right",
+    ]  # fmt: skip
+    assert page.locator(".phone").evaluate("(el) => getComputedStyle(el).direction") == "rtl"
+    assert_accessible(page, app.url, "phone form, in Arabic")

@@ -178,6 +178,22 @@ def test_lang_in_the_address_chooses_another(client: FlaskClient) -> None:
     assert config(client.get("/talk/ava?lang=xx").get_data(as_text=True))["lang"] == "es"
 
 
+def test_arabic_and_urdu_pages_run_right_to_left(client: FlaskClient) -> None:
+    """``dir`` on the page and on the panel (a widget's sits in a host page of its own direction);
+    the other languages say ``ltr``."""
+    for language in ("ar", "ur"):
+        html = client.get(f"/talk/ava?lang={language}").get_data(as_text=True)
+        assert f'<html lang="{language}" dir="rtl"' in html and f'lang="{language}" dir="rtl"' in html
+        # The agent's name inside a sentence is isolated: its own direction, its "!" at its end.
+        assert words_for(language)("Talk to {title}", title="Ava") in html and "\u2068Ava\u2069" in html
+        headers = {"Origin": "https://shop.example.com"}
+        panel = client.get(f"/embed/ava/panel?lang={language}", headers=headers).get_json()
+        assert f'id="call" lang="{language}" dir="rtl"' in panel["html"]
+    assert '<html lang="es" dir="ltr"' in client.get("/talk/ava").get_data(as_text=True)
+    assert '<html lang="en" dir="ltr"' in client.get("/").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl"' in client.get("/talk/nobody?lang=ar").get_data(as_text=True)  # a 404
+
+
 def test_an_english_page_carries_no_words(client: FlaskClient) -> None:
     html = client.get("/talk/plain", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert '<html lang="en"' in html and "Talk to Plain" in html

@@ -27,6 +27,7 @@ LOCALES = Path(__file__).parent / "locales"
 LANGUAGES: tuple[str, ...] = get_args(PageLanguage)  # BCP 47 codes; English is the texts themselves
 DEFAULT_LANGUAGE = "en"
 AUTO = "auto"  # an agent's page_language: the caller's browser language, where the page has it
+RIGHT_TO_LEFT = frozenset({"ar", "ur"})  # written from right to left: the page's layout mirrors
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # The API's refusals a caller can meet on the page (its call, its phone callback, the widget's
 # panel): the page shows their message in its language (the API itself speaks English).
@@ -82,6 +83,8 @@ class Words:
     script: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, text: str, **values: Any) -> str:
+        if self.language in RIGHT_TO_LEFT:  # each value isolated: "Acme Support!" keeps its "!" at its end
+            values = {name: f"\u2068{value}\u2069" for name, value in values.items()}
         return fill(self.page.get(text, text), values)
 
 
@@ -92,6 +95,11 @@ def words_for(language: str) -> Words:
         return Words(language)
     catalogue = json.loads((LOCALES / f"{language}.json").read_text(encoding="utf-8"))
     return Words(language, page=catalogue["page"], script=catalogue["script"])
+
+
+def direction(language: str) -> str:
+    """A page's ``dir`` in ``language``: ``rtl`` for Arabic and Urdu, else ``ltr``."""
+    return "rtl" if language in RIGHT_TO_LEFT else "ltr"
 
 
 def choose_language(setting: str, asked: str | None, accepted: Iterable[tuple[str, float]]) -> str:
@@ -117,3 +125,4 @@ def init_app(app: Flask) -> None:
     for language in LANGUAGES:
         words_for(language)
     app.jinja_env.globals["_"] = words_for(DEFAULT_LANGUAGE)
+    app.jinja_env.filters["direction"] = direction
