@@ -2,8 +2,9 @@
  * The call panel: the call UI mounted into any root (the page's Document, a widget's ShadowRoot,
  * an Element) that holds the markup of templates/_call_panel.html. Wires its controls (Talk,
  * hang up, mute and the M key, the text box, transcript copy and download, the consent notice,
- * the device pickers) and starts one CallSession (call-session.js) per press on Talk. The
- * webcall:* DOM events go out on #call; they bubble and cross a shadow boundary.
+ * the device pickers, the question after a call: feedback.js) and starts one CallSession
+ * (call-session.js) per press on Talk. The webcall:* DOM events go out on #call; they bubble and
+ * cross a shadow boundary.
  */
 import { getStatus, newIdempotencyKey, requestPhoneCall } from './api.js';
 import { createBotCheck } from './botcheck.js';

@@ -20,7 +20,8 @@ const unanswered = new WeakMap();
 export class CallSession {
   /**
    * Starts a call for `panel` (call-panel.js): {config, element, ui, transcript, devices,
-   * botCheck, extras, levels: {agent, mic}, emit(name, detail), show(state, extra), ended(session)}.
+   * botCheck, extras, levels: {agent, mic}, emit(name, detail), show(state, extra),
+   * ended(session, connected)}.
    * `mode` is `voice`, or `text` for a chat that never asks for the microphone (the agent's
    * voice then starts muted). Construct inside the click handler: the Room, startAudio and the
    * AudioContext need the gesture.
