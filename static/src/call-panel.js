@@ -41,7 +41,7 @@ const DOUBLE_ACTIVATION_MS = 600;
  * like a press on Talk; start('text') is "Chat instead", for agents that take chats.
  */
 export function mountCall(root, config) {
-  useWords(config.lang, config.words);
+  useWords(config.lang, config.words, root.querySelector('#call')?.dir); // its dir: words.py's rule
   if (config.web === false) return mountPhoneOnly(root, config);
   const panel = new CallPanel(root, config);
   panel.bindControls();

@@ -6,12 +6,13 @@
  */
 let words = {};
 let language = 'en';
-const RIGHT_TO_LEFT = ['ar', 'ur']; // as words.py's
+let rightToLeft = false;
 
-/** Takes the page's language and its words (config.lang and config.words). */
-export function useWords(lang, catalogue) {
+/** Takes the page's language, its words (config.lang and config.words) and its direction (the panel's `dir`). */
+export function useWords(lang, catalogue, dir) {
   language = lang || 'en';
   words = catalogue || {};
+  rightToLeft = dir === 'rtl';
 }
 
 /**
@@ -21,7 +22,7 @@ export function useWords(lang, catalogue) {
 export function t(text, values) {
   const said = words[text] ?? text;
   if (!values) return said;
-  const [open, close] = RIGHT_TO_LEFT.includes(language) ? ['\u2068', '\u2069'] : ['', ''];
+  const [open, close] = rightToLeft ? ['\u2068', '\u2069'] : ['', ''];
   return said.replace(/\{(\w+)\}/g, (m, name) => (name in values ? `${open}${values[name]}${close}` : m));
 }
 

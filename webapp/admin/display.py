@@ -50,9 +50,9 @@ def speaker(role: str) -> str:
     return _SPEAKERS.get(role, role.capitalize())
 
 
-def rating_label(rating: str | None) -> str:
-    """The caller's rating in words (``—`` when they gave none)."""
-    return _RATINGS.get(rating, rating) if rating else "—"
+def rating_label(rating: str) -> str:
+    """The caller's rating in words."""
+    return _RATINGS.get(rating, rating)
 
 
 def live_text(count: int | None) -> str:
