@@ -63,6 +63,8 @@ async def converse(server: Any, directory: Path) -> None:
         assert early.attributes.get("webcall.audio_source") == "preconnect", early
         assert "hello" in words_of(early.text), early
         assert early.sender == "caller-ada"  # sent on the caller's behalf: the page shows it as theirs
+        # The counts are published beside the line, not before it: wait for them to arrive.
+        await caller.until(lambda: caller.attribute("webcall.demo.preconnect_words"), 10, "the word counts")
         assert int(caller.attribute("webcall.demo.preconnect_words")) >= 1
         assert caller.attribute("webcall.demo.live_words") == "0"
         await caller.until(caller.done_talking, 20, "the answers to the greeting to end")
@@ -79,7 +81,9 @@ async def converse(server: Any, directory: Path) -> None:
         assert not missing, f"{missing} not in {final.text!r}"
         await caller.until(lambda: caller.agent_said("I heard:"), 15, "the reply")
         assert "product" in words_of(caller.agent_said("I heard:")[0].text)
-        assert int(caller.attribute("webcall.demo.live_words")) >= len(RELIABLE)
+        await caller.until(
+            lambda: int(caller.attribute("webcall.demo.live_words") or 0) >= len(RELIABLE), 10, "live words"
+        )
         await caller.until(caller.done_talking, 20, "the reply to end")
 
         # Goodbye: the agent says it and leaves the room.
