@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.admin.display import amount
+from webapp.admin.display import amount, number, talk_time
 
 
 @pytest.mark.parametrize(
@@ -17,3 +17,18 @@ from webapp.admin.display import amount
 def test_a_cost_is_written_as_stored_in_plain_digits(stored: float, shown: str) -> None:
     """Never rounded and never in scientific notation (``%.4g`` did both); no ``.0`` on whole amounts."""
     assert amount(stored) == shown
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0.0, "0 s"), (95.4, "1 min 35 s"), (3599.4, "59 min 59 s"), (3599.6, "1 h"), (7530, "2 h 6 min"),
+        (7500, "2 h 5 min"), (36_000, "10 h"), (4_000_000, "1,111 h 7 min"),
+    ],
+)  # fmt: skip
+def test_talk_time_is_in_hours_and_minutes_once_it_is_an_hour(seconds: float, shown: str) -> None:
+    assert talk_time(seconds) == shown
+
+
+def test_a_count_has_its_thousands_apart() -> None:
+    assert [number(n) for n in (0, 999, 1000, 1234567)] == ["0", "999", "1,000", "1,234,567"]

@@ -2,7 +2,7 @@
 
 The count of calls in progress (``static/src/admin/live.js``) when the session ends, when polls
 fail and when the server is slow; the CSV link once signed out; a filter that is not valid, for
-assistive technology; a summary's lines as they were written.
+assistive technology; a summary's lines as they were written; the totals above the list.
 """
 
 from __future__ import annotations
@@ -223,3 +223,29 @@ def test_a_callers_feedback_in_the_list_and_on_the_call(
     assert shown_whole.inner_text() == comment
     assert_accessible(tab, url, "admin call with feedback")
     screenshots(tab, artifacts / "screenshots", "admin-call-feedback", themes=("light",))
+
+
+def test_the_totals_of_the_matching_calls_fit_a_wide_screen_and_a_phone(
+    tab: Page, served: tuple[Flask, str], artifacts: Path
+) -> None:
+    """Above the list, one box per total: in a row on a wide screen, two abreast on a phone, never
+    wider than the page; a region of named terms for assistive technology."""
+    url = served[1]
+    serve_axe(tab, url)
+    tab.goto("/admin")
+    totals = tab.get_by_role("region", name="The matching calls in all")
+    expect(totals.locator("dt")).to_have_text(["Calls", "Completed", "Talk time", "Cost", "Feedback"])
+    items = totals.locator(".totals__item")
+
+    def boxes() -> list[dict[str, float]]:
+        return [box for i in range(items.count()) if (box := items.nth(i).bounding_box())]
+
+    assert len({round(box["y"]) for box in boxes()}) == 1, boxes()  # one row at 1280 px
+    assert_accessible(tab, url, "admin list with totals")
+    screenshots(tab, artifacts / "screenshots", "admin-calls-totals", themes=("light", "dark"))  # to look at
+    tab.set_viewport_size({"width": 375, "height": 800})
+    narrow = boxes()
+    assert len({round(box["x"]) for box in narrow}) == 2, narrow
+    assert len({round(box["y"]) for box in narrow}) == 3, narrow
+    assert all(box["x"] + box["width"] <= 375 for box in narrow), narrow
+    assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -98,6 +98,7 @@ def test_the_admin_answers_odd_filters_and_ids_without_a_server_error(app: Flask
         for value in values:
             for path in (
                 "/api/admin/calls",
+                "/api/admin/summary",
                 "/admin/",
                 "/admin/calls.csv",
                 "/admin/live.json",

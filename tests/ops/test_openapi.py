@@ -183,6 +183,17 @@ def test_the_admin_api_is_documented_with_its_bearer_token() -> None:
     assert set(schemas["CallList"]["properties"]) == {"calls", "page", "page_size", "total"}
 
 
+def test_the_summary_takes_the_lists_filters_without_its_paging() -> None:
+    summary = document()["paths"]["/api/admin/summary"]["get"]
+    assert summary["security"] == [{"adminToken": []}]
+    names = [p["name"] for p in summary["parameters"]]
+    assert names == [name for name in CallFilter.model_fields if name not in ("page", "page_size")]
+    for error in LIST_RAISES:
+        assert f"`{error.code}`" in summary["responses"][str(error.status_code)]["description"]
+    answer = document()["components"]["schemas"]["CallsSummary"]
+    assert set(answer["properties"]) == {"calls", "refused", "statuses", "durations", "costs", "feedback"}
+
+
 def test_a_body_is_required() -> None:
     # The document says so (an empty body cannot also be application/json), and the page always
     # sends one. The fuzzer finds this only now and then, through its random-bytes bodies.

@@ -1,4 +1,5 @@
-"""The admin JSON API for people's own tools: ``GET /api/admin/calls`` and ``/api/admin/calls/<call_id>``.
+"""The admin JSON API for people's own tools: ``GET /api/admin/calls``, ``/api/admin/calls/<call_id>``
+and ``/api/admin/summary``.
 
 ``Authorization: Bearer <WEBCALL_ADMIN_TOKEN>`` on every request (without the variable, every
 request is refused); wrong tokens are limited per client, as sign-in passwords are. Answers are
@@ -21,7 +22,15 @@ from ..errors import (
 from ..history.store import CallLogError
 from ..state import app_state
 from .auth import require_token
-from .models import CallList, admin_call, admin_call_detail, parse_filter
+from .models import (
+    CallFilter,
+    CallList,
+    CallSelection,
+    admin_call,
+    admin_call_detail,
+    calls_summary,
+    parse_filter,
+)
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 # The errors each endpoint answers with (the OpenAPI document lists them from here); the token's
@@ -40,7 +49,7 @@ def authenticate() -> None:
 @bp.get("/calls")
 def list_calls() -> Response:
     """One page of the calls the filters match, newest first, with the total."""
-    filters = parse_filter(request.args)
+    filters = parse_filter(CallFilter, request.args)
     try:
         records, total = app_state().history.search(filters.query())
     except CallLogError as error:
@@ -49,6 +58,17 @@ def list_calls() -> Response:
         calls=[admin_call(r) for r in records], page=filters.page, page_size=filters.page_size, total=total
     )
     return no_store(jsonify(answer.model_dump()))
+
+
+@bp.get("/summary")
+def summarize_calls() -> Response:
+    """What the calls the filters match add up to: counts by status, time, cost and ratings."""
+    selection = parse_filter(CallSelection, request.args)
+    try:
+        summary = app_state().history.summarize(selection.query())
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+    return no_store(jsonify(calls_summary(summary).model_dump()))
 
 
 @bp.get("/calls/<call_id>")

@@ -33,6 +33,20 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
+def number(count: int) -> str:
+    """A count with its thousands apart: ``12345`` → ``12,345``."""
+    return f"{count:,}"
+
+
+def talk_time(seconds: float) -> str:
+    """A sum of durations, to the minute once it is an hour: ``95`` → ``1 min 35 s``,
+    ``7500`` → ``2 h 5 min``."""
+    if round(seconds) < 3600:
+        return duration(seconds)
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours:,} h {minutes} min" if minutes else f"{hours:,} h"
+
+
 def amount(value: float) -> str:
     """A cost as it is stored, in plain digits, never rounded: ``12345.0`` → ``12345``,
     ``0.00001234`` → ``0.00001234`` (not ``1.234e-05``)."""
@@ -71,5 +85,6 @@ def web_url(value: str | None) -> bool:
 
 def init_blueprint(bp: Blueprint) -> None:
     """Make the filters available to the admin templates."""
-    for function in (when, clock, duration, amount, status_label, speaker, rating_label, live_text, web_url):
+    filters = (when, clock, duration, number, talk_time, amount)
+    for function in (*filters, status_label, speaker, rating_label, live_text, web_url):
         bp.add_app_template_filter(function)

@@ -7,9 +7,9 @@ document is generated from these models (``webapp.ops.openapi``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -21,10 +21,10 @@ from pydantic import (
     ValidationError,
 )
 
-from ..calls.models import Rating
+from ..calls.models import RATINGS, Rating
 from ..catalogue import SLUG_PATTERN
 from ..errors import InvalidQuery
-from ..history.store import CallQuery, CallRecord
+from ..history.store import CallQuery, CallRecord, CallSummary
 from ..providers import CALL_STATUSES, TranscriptLine, provider_names
 
 MAX_PAGE = 10_000
@@ -101,8 +101,8 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
 Search = Annotated[str, StringConstraints(max_length=MAX_SEARCH_CHARS, pattern=NO_CONTROL)]
 
 
-class CallFilter(BaseModel):
-    """Which calls to list (query parameters; each one optional), newest first."""
+class CallSelection(BaseModel):
+    """Which calls (query parameters; each one optional): the summary's, and the list's before paging."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -122,8 +122,6 @@ class CallFilter(BaseModel):
     q: Search | None = Field(
         None, description="Text in the ids, agent, room, origin, outcome, summary, transcript or feedback."
     )
-    page: int = Field(1, ge=1, le=MAX_PAGE)
-    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
     def query(self) -> CallQuery:
         """The store's query for these filters (an empty text box is no filter)."""
@@ -136,19 +134,31 @@ class CallFilter(BaseModel):
             since=moment_of(self.since) if self.since else None,
             until=moment_of(self.until, until=True) if self.until else None,
             text=self.q.strip() or None if self.q else None,
-            page=self.page,
-            page_size=self.page_size,
         )
 
 
-def parse_filter(args: Any, *, form: bool = False) -> CallFilter:
+class CallFilter(CallSelection):
+    """Which calls to list, newest first, and which page of them."""
+
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+
+    def query(self) -> CallQuery:
+        """The store's query for these filters and this page."""
+        return replace(super().query(), page=self.page, page_size=self.page_size)
+
+
+Selection = TypeVar("Selection", bound=CallSelection)
+
+
+def parse_filter(model: type[Selection], args: Any, *, form: bool = False) -> Selection:
     """Validate query parameters (a ``MultiDict``: the first value of each), or ``InvalidQuery``.
 
     A parameter left empty (``?agent=&status=``, a form's blank field) means "any". The API
     refuses names it does not document (a typo would otherwise list every call), except a
     ``_`` cache-buster; a form may carry more.
     """
-    filters = read_filter(args, form=form)
+    filters = read_filter(model, args, form=form)
     if isinstance(filters, FilterProblem):
         raise InvalidQuery(filters.message)
     return filters
@@ -156,7 +166,7 @@ def parse_filter(args: Any, *, form: bool = False) -> CallFilter:
 
 @dataclass(frozen=True)
 class FilterProblem:
-    """Why query parameters are no filter: the one at fault (a field of :class:`CallFilter`, or
+    """Why query parameters are no filter: the one at fault (a field of the filter's model, or
     ``query`` for a name it does not have) and what it must be."""
 
     field: str
@@ -164,11 +174,11 @@ class FilterProblem:
     reason: str  # the words for the form, beside the field: "Must be a date ..."
 
 
-def read_filter(args: Any, *, form: bool = False) -> CallFilter | FilterProblem:
+def read_filter(model: type[Selection], args: Any, *, form: bool = False) -> Selection | FilterProblem:
     """The filters in query parameters (as :func:`parse_filter` reads them), or what is wrong with them."""
-    values = {name: args.get(name) for name in CallFilter.model_fields if args.get(name) not in (None, "")}
+    values = {name: args.get(name) for name in model.model_fields if args.get(name) not in (None, "")}
     if not form:
-        extra = set(args) - set(CallFilter.model_fields)
+        extra = set(args) - set(model.model_fields)
         unknown = sorted(name for name in extra if not name.startswith("_"))
         if unknown:
             message = f"Unknown query parameter {unknown[0][:64]!r}."
@@ -177,7 +187,7 @@ def read_filter(args: Any, *, form: bool = False) -> CallFilter | FilterProblem:
         reason = "must be one of " + ", ".join(provider_names())
         return FilterProblem("provider", f"provider {reason}.", _sentence(reason))
     try:
-        return CallFilter.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as error:
         problem = error.errors(include_url=False, include_input=False)[0]
         name = str(problem["loc"][0]) if problem["loc"] else "query"
@@ -246,6 +256,57 @@ class CallList(BaseModel):
     page: int
     page_size: int
     total: int = Field(description="Calls matching the filters, on every page.")
+
+
+class Durations(BaseModel):
+    """How long the calls lasted, of those whose duration is known."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: int = Field(description="Calls with a duration.")
+    total_s: float
+    average_s: float | None = Field(description="None when no call has a duration.")
+
+
+class CostTotal(BaseModel):
+    """What the calls in one currency cost, as their providers reported it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str | None = Field(description="As the provider wrote it; none when it named none.")
+    total: float
+    calls: int = Field(description="Calls with a cost in this currency.")
+
+
+class CallsSummary(BaseModel):
+    """``GET /api/admin/summary``: what the calls the filters match add up to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: int = Field(description="Calls matching the filters (the requests refused apart).")
+    refused: int = Field(description="Requests the API refused (their `outcome` an error code).")
+    statuses: dict[Status, int] = Field(description="The calls by status (every status, 0 included).")
+    durations: Durations
+    costs: list[CostTotal] = Field(description="One total per currency, the largest number of calls first.")
+    feedback: dict[Rating, int] = Field(description="The callers' ratings (of agents that ask for feedback).")
+
+
+def calls_summary(summary: CallSummary) -> CallsSummary:
+    """The store's sums as the API shows them."""
+    # The currency with the most calls first; none named last.
+    costs = sorted(summary.costs.items(), key=lambda item: (-item[1][1], item[0] is None, item[0] or ""))
+    return CallsSummary(
+        calls=summary.calls,
+        refused=summary.refused,
+        statuses={status: summary.statuses.get(status, 0) for status in get_args(Status)},
+        durations=Durations(
+            calls=summary.timed,
+            total_s=summary.duration_s,
+            average_s=summary.duration_s / summary.timed if summary.timed else None,
+        ),
+        costs=[CostTotal(currency=currency, total=total, calls=n) for currency, (total, n) in costs],
+        feedback={rating: summary.ratings.get(rating, 0) for rating in RATINGS},
+    )
 
 
 def iso(moment: datetime | None) -> str | None:

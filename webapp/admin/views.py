@@ -51,7 +51,15 @@ from .auth import (
     signed_in,
     view_enabled,
 )
-from .models import CallFilter, FilterProblem, admin_call, admin_call_detail, parse_filter, read_filter
+from .models import (
+    CallFilter,
+    FilterProblem,
+    admin_call,
+    admin_call_detail,
+    calls_summary,
+    parse_filter,
+    read_filter,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 display.init_blueprint(bp)
@@ -151,14 +159,16 @@ def logout() -> BaseResponse:
 @bp.get("/")
 def calls() -> Response:
     """Recent calls, filtered and paged, newest first."""
-    filters = read_filter(request.args, form=True)
+    filters = read_filter(CallFilter, request.args, form=True)
     if isinstance(filters, FilterProblem):
         return page("admin/calls.html", status=400, **_refused_listing(filters))
     try:
         records, total = app_state().history.search(filters.query())
+        summary = app_state().history.summarize(filters.query()) if total else None
     except CallLogError as error:
         return call_log_unavailable(error)
-    return page("admin/calls.html", **_listing(filters, records, total))
+    listing = _listing(filters, records, total)
+    return page("admin/calls.html", **listing, summary=calls_summary(summary) if summary else None)
 
 
 @bp.get("/calls/<call_id>")
@@ -186,7 +196,7 @@ def export() -> Response:
     503, where a 200 with the header alone said "no call matches" (see csv_lines for a later failure).
     """
     try:
-        filters = parse_filter(request.args, form=True)
+        filters = parse_filter(CallFilter, request.args, form=True)
     except InvalidQuery as error:
         return render_error_page(400, title="Filters not valid", message=error.message)
     rows = app_state().history.iter_search(filters.query())

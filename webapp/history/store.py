@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection, Iterator, Mapping
+from collections import Counter
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    case,
     delete,
     func,
     insert,
@@ -129,6 +131,23 @@ class CallQuery:
     text: str | None = None  # in ids, agent, room, origin, outcome, summary, transcript or feedback
     page: int = 1
     page_size: int = 50
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """What the calls a query matches add up to (its paging aside).
+
+    A request we refused (its outcome an error code) is no call: it is counted apart, and the
+    statuses, durations and costs are the calls'.
+    """
+
+    calls: int = 0
+    refused: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)  # the calls by status
+    timed: int = 0  # calls with a duration
+    duration_s: float = 0.0  # all of them together
+    costs: dict[str | None, tuple[float, int]] = field(default_factory=dict)  # currency: (sum, calls)
+    ratings: dict[str, int] = field(default_factory=dict)  # the callers' ratings
 
 
 @dataclass(frozen=True)
@@ -359,6 +378,22 @@ class CallStore:
                 .offset(offset)
             ).all()
         return [_record(row) for row in rows], int(total)
+
+    def summarize(self, query: CallQuery) -> CallSummary:
+        """What the calls ``query`` matches add up to: one pass over them, grouped by the few values
+        that split the sums (status, refused or not, currency, rating), added up here."""
+        refused = case((and_(calls.c.outcome.is_not(None), calls.c.outcome != "created"), 1), else_=0)
+        groups = (calls.c.status, refused.label("refused"), calls.c.cost_currency, calls.c.feedback_rating)
+        totals = (
+            func.count().label("rows"),
+            func.count(calls.c.duration_s).label("timed"),
+            func.sum(calls.c.duration_s).label("duration_s"),
+            func.count(calls.c.cost).label("costed"),
+            func.sum(calls.c.cost).label("cost"),
+        )
+        with _recording(), self.engine.connect() as connection:
+            rows = connection.execute(select(*groups, *totals).where(*_conditions(query)).group_by(*groups))
+            return _summary(rows.all())
 
     def iter_search(self, query: CallQuery, *, batch: int = 500) -> Iterator[CallRecord]:
         """Every call ``query`` matches (ignoring its paging), newest first, read in batches."""
@@ -723,6 +758,37 @@ def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:
         search = literal(pattern, StoredText())  # a pattern is not a value of the column: never clipped
         where.append(or_(*(column.ilike(search, escape="\\") for column in columns)))
     return where
+
+
+def _summary(rows: Sequence[Any]) -> CallSummary:
+    """The summary from its groups' rows (see :meth:`CallStore.summarize`)."""
+    statuses: Counter[str] = Counter()
+    ratings: Counter[str] = Counter()
+    costs: dict[str | None, tuple[float, int]] = {}
+    refused = timed = 0
+    duration_s = 0.0
+    for row in rows:
+        if row.feedback_rating:
+            ratings[row.feedback_rating] += row.rows
+        if row.refused:
+            refused += row.rows
+            continue
+        statuses[row.status] += row.rows
+        timed += row.timed
+        duration_s += row.duration_s or 0.0
+        if row.costed:
+            total, counted = costs.get(row.cost_currency, (0.0, 0))
+            costs[row.cost_currency] = (total + row.cost, counted + row.costed)
+    return CallSummary(
+        calls=sum(statuses.values()),
+        refused=refused,
+        statuses=dict(statuses),
+        timed=timed,
+        duration_s=duration_s,
+        # Sums of binary fractions carry noise (0.1 + 0.2): a cost is kept to a millionth of a cent.
+        costs={currency: (round(total, 8), counted) for currency, (total, counted) in costs.items()},
+        ratings=dict(ratings),
+    )
 
 
 def _first(connection: Connection, where: ColumnElement[bool]) -> CallRecord | None:

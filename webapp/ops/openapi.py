@@ -20,7 +20,7 @@ from pydantic_core import core_schema
 
 from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
-from ..admin.models import AdminCallDetail, CallFilter, CallList
+from ..admin.models import AdminCallDetail, CallFilter, CallList, CallSelection, CallsSummary
 from ..calls.api import RAISES as CALL_ERRORS
 from ..calls.feedback import RAISES as FEEDBACK_ERRORS
 from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody, Feedback, FeedbackBody
@@ -219,6 +219,20 @@ def _admin_calls() -> dict[str, Any]:
     }
 
 
+def _admin_summary() -> dict[str, Any]:
+    """``GET /api/admin/summary``."""
+    return {
+        "operationId": "summarizeCalls",
+        "summary": "What the calls the filters match add up to: statuses, talk time, cost, ratings.",
+        "security": ADMIN_AUTH,
+        "parameters": query_parameters(CallSelection),
+        "responses": {
+            "200": _json(_ref(CallsSummary), "The sums.", NO_STORE),
+            **error_responses(ADMIN_LIST_ERRORS),
+        },
+    }
+
+
 def _admin_call() -> dict[str, Any]:
     """``GET /api/admin/calls/{call_id}``."""
     return {
@@ -282,7 +296,7 @@ def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
     requests: list[type[BaseModel]] = [CallBody, FeedbackBody, TokenRequest, PhoneCallBody]
     answers: list[type[BaseModel]] = [Call, Feedback, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
-    responses: list[type[BaseModel]] = [*answers, Readiness, Alive, CallList, AdminCallDetail]
+    responses: list[type[BaseModel]] = [*answers, Readiness, Alive, CallList, AdminCallDetail, CallsSummary]
     models: list[type[BaseModel]] = [*requests, *responses]
     _, definitions = models_json_schema(
         [(model, "validation" if model in requests else "serialization") for model in models],
@@ -314,6 +328,7 @@ def document() -> dict[str, Any]:
             ),
             "/api/admin/calls": {"get": _admin_calls()},
             "/api/admin/calls/{call_id}": {"get": _admin_call()},
+            "/api/admin/summary": {"get": _admin_summary()},
         },
         "components": {
             "schemas": definitions["$defs"],
