@@ -21,7 +21,8 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.fakes import FakeState, FakeTurnstile, Fault
+from tests.fakes import FakeServer, FakeState, FakeTurnstile, Fault
+from tests.fakes.receiver import Receiver
 from tests.support.apps import FAKE_AGENT_IDS, OfflineLiveKit
 from tests.support.logs import access_lines
 from tests.support.stack import start_app_server
@@ -47,7 +48,9 @@ SECRETS = {
     "WEBCALL_WEBHOOK_TOKEN": "whk_LEAKCHECK_7d8e9f0a1b2c3d4e5f6a7b8c9d",
     "WEBCALL_ADMIN_PASSWORD": "admin password LEAKCHECK 3e4f",
     "WEBCALL_ADMIN_TOKEN": "adm_LEAKCHECK_5a6b7c8d9e0f1a2b3c4d5e6f7a",
+    "WEBCALL_EVENTS_SECRET": "whsec_LEAKCHECKeventsSecretOf33BytesInBase64abcdef",  # 33 bytes
 }
+EVENTS_URL = "http://127.0.0.1:9/hooks"  # where nothing listens (the drive has a receiver)
 WEBHOOK = f"/webhooks/ravan/{SECRETS['WEBCALL_WEBHOOK_TOKEN']}"
 ORG = "org_fake"
 HUMAN = "turnstile-pass-token"
@@ -103,6 +106,7 @@ class Drive:
     app: Flask
     fakes: dict[str, FakeState]
     turnstile: FakeTurnstile
+    receiver: Receiver
     answers: list[tuple[str, TestResponse]] = field(default_factory=list)
 
     def get(self, path: str) -> TestResponse:
@@ -151,10 +155,12 @@ def drive(
     path = tmp_path / "agents.toml"
     path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS))
     turnstile = FakeTurnstile(secret=SECRETS["WEBCALL_TURNSTILE_SECRET_KEY"], good_token=HUMAN)
-    with turnstile.server as server:
+    receiver = Receiver()
+    with turnstile.server as server, FakeServer(receiver.app()) as events:
         settings = Settings.from_mapping(
             {
                 **SECRETS,
+                "WEBCALL_EVENTS_URL": f"{events.url}/hooks/webcall",
                 "WEBCALL_AGENTS_FILE": str(path),
                 "WEBCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
                 "RAVAN_BASE_URL": ravan[0].url,
@@ -176,7 +182,8 @@ def drive(
             }
         )
         app = create_app(settings)
-        yield Drive(app, fakes, turnstile)
+        yield Drive(app, fakes, turnstile, receiver)
+        app.extensions["webcall.events"].close()  # its thread, started by the first request
 
 
 def drive_pages_and_probes(d: Drive) -> None:
@@ -338,7 +345,13 @@ def test_no_secret_in_any_answer_header_or_log(
     drive_admin(drive)
     drive_provider_failures(drive)
     drive_phone_calls(drive)
+    while drive.app.extensions["webcall.events"].send_due():
+        pass  # what the site's URL was told of these calls
 
+    assert len(drive.receiver.received) >= 10
+    for headers, body, _ in drive.receiver.received:
+        assert_clean("an event's headers", "\n".join(f"{name}: {value}" for name, value in headers.items()))
+        assert_clean("an event", body.decode())
     for label, response in drive.answers:
         text = response.get_data(as_text=True)
         headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
@@ -403,6 +416,7 @@ def test_settings_and_config_errors_hide_secrets(tmp_path: Path) -> None:
     path.write_text(CATALOGUE.format(**FAKE_AGENT_IDS))
     env = {
         **SECRETS,
+        "WEBCALL_EVENTS_URL": EVENTS_URL,
         "WEBCALL_AGENTS_FILE": str(path),
         "LIVEKIT_URL": OfflineLiveKit.url,
         "LIVEKIT_API_KEY": OfflineLiveKit.api_key,

@@ -21,7 +21,7 @@ from .errors import ConfigError, StartupRefused
 from .guards.botcheck import TurnstileVerifier
 from .guards.idempotency import create_replay
 from .guards.limits import Limits
-from .history import sync, webhooks
+from .history import events, sync, webhooks
 from .history.store import CallStore
 from .ops import cli, error_handlers, health, json_provider, metrics, openapi, request_bodies
 from .ops.logging import configure_logging
@@ -29,7 +29,7 @@ from .pages import assets, embed, views, words
 from .phone import api as phone_api
 from .providers import ProviderContext, build_providers
 from .providers.http11 import HTTP11Transport
-from .settings import Settings
+from .settings import Settings, events_key
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         headers={"User-Agent": f"webcall/{openapi.VERSION}"},
     )
     history = open_call_log(settings, app.instance_path)
+    sender = event_sender(settings, history)
     turnstile = settings.turnstile_secret_key
     context = ProviderContext(
         http=client,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     words.init_app(app)
     admin_auth.init_app(app)
     sync.init_app(app, periodic_sync(shared))
+    events.init_app(app, sender)
     error_handlers.init_app(app)
     request_bodies.init_app(app, settings.client_timeout_s)
     cli.init_app(app)
@@ -122,10 +124,19 @@ def periodic_sync(shared: state.AppState) -> sync.PeriodicSync | None:
     return sync.PeriodicSync(run, shared.history, interval_s)
 
 
+def event_sender(settings: Settings, history: CallStore) -> events.EventSender | None:
+    """What sends events to ``WEBCALL_EVENTS_URL``, when it is set."""
+    if not settings.events_url or settings.events_secret is None:
+        return None
+    key = events_key(settings.events_secret.get_secret_value())
+    return events.EventSender(history, settings.events_url, key, user_agent=f"webcall/{openapi.VERSION}")
+
+
 def open_call_log(settings: Settings, instance_path: str) -> CallStore:
-    """The call log, created or upgraded on the spot; a database we cannot use stops the start."""
+    """The call log, created or upgraded on the spot; a database we cannot use stops the start.
+    With ``WEBCALL_EVENTS_URL`` set, it keeps an event with each change to a call."""
     try:
-        store = CallStore(settings.database_url_in(instance_path))
+        store = CallStore(settings.database_url_in(instance_path), events=bool(settings.events_url))
         store.migrate()
     except (SQLAlchemyError, OSError) as error:
         # The driver's first line names the problem (a URL's password never appears in it).

@@ -47,6 +47,12 @@ CREATES_IN_PROGRESS = Gauge(
 WEBHOOKS = Counter(
     "webcall_webhooks", "Provider webhooks received, by provider and outcome.", ["provider", "outcome"]
 )
+EVENTS = Counter(
+    "webcall_events",
+    "Attempts to send events to WEBCALL_EVENTS_URL, by type (call.created, call.ended, call.rated) "
+    "and outcome (sent; failed, to be tried again; given_up, after the last attempt).",
+    ["type", "outcome"],
+)
 HISTORY_SYNC = Counter(
     "webcall_history_sync_calls",
     "Calls read from providers' history by the sync, by provider and outcome.",

@@ -9,6 +9,8 @@ validates a plain mapping the same way (tests, tools).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -46,6 +48,7 @@ HOUR_S = 3600
 DAY_S = 24 * HOUR_S
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")  # one URL path segment, nothing to escape
+EVENTS_SECRET_PREFIX = "whsec_"
 HEADER_SAFE = re.compile(r"[!-~]+")  # printable ASCII, no spaces: what an HTTP header carries as it is
 MIN_INTERVAL_S = 60  # the periodic history sync: providers limit how often we may read
 
@@ -182,7 +185,29 @@ def _secret(*, url_safe: bool = False, header_safe: bool = False) -> AfterValida
     return AfterValidator(check)
 
 
+def events_key(secret: str) -> bytes:
+    """The key of a ``whsec_<base64>`` secret (Standard Webhooks' form); ValueError if it is none."""
+    if not secret.startswith(EVENTS_SECRET_PREFIX):
+        raise ValueError(f"must be {EVENTS_SECRET_PREFIX} and base64 (a Standard Webhooks secret)")
+    try:
+        key = base64.b64decode(secret.removeprefix(EVENTS_SECRET_PREFIX), validate=True)
+    except binascii.Error:
+        raise ValueError(f"must be {EVENTS_SECRET_PREFIX} and base64 (a Standard Webhooks secret)") from None
+    if not 24 <= len(key) <= 64:
+        raise ValueError(f"must hold 24 to 64 bytes in base64 after {EVENTS_SECRET_PREFIX} (32 are usual)")
+    return key
+
+
+def _events_secret(value: SecretStr | None) -> SecretStr | None:
+    """Unset, or a Standard Webhooks secret."""
+    if value is not None and value.get_secret_value():
+        events_key(value.get_secret_value())
+        return value
+    return None
+
+
 OptionalSecret = SecretStr | None
+EventsSecret = Annotated[OptionalSecret, AfterValidator(_events_secret)]
 DatabaseUrl = Annotated[OptionalSecret, AfterValidator(_database_url)]
 Secret = Annotated[OptionalSecret, _secret()]
 BearerToken = Annotated[OptionalSecret, _secret(header_safe=True)]
@@ -229,6 +254,23 @@ class TurnstileKeys(BaseSettings):
             raise ValueError(
                 "set both WEBCALL_TURNSTILE_SITE_KEY and WEBCALL_TURNSTILE_SECRET_KEY, or neither"
             )
+        return self
+
+
+class EventsTarget(BaseSettings):
+    """Where events go and the secret that signs them, which only make sense together (checked
+    apart from Settings, as the Turnstile keys are)."""
+
+    model_config = ENV_SETTINGS
+
+    url: str | None = _var("WEBCALL_EVENTS_URL")
+    secret: SecretStr | None = _var("WEBCALL_EVENTS_SECRET")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> EventsTarget:
+        """Both set, or neither."""
+        if bool(self.url) != bool(self.secret and self.secret.get_secret_value()):
+            raise ValueError("set both WEBCALL_EVENTS_URL and WEBCALL_EVENTS_SECRET, or neither")
         return self
 
 
@@ -284,6 +326,10 @@ class Settings(CatalogueSource):
     # /admin's password (unset: the admin view is off) and the admin API's bearer token (unset: off).
     admin_password: Secret = _var("WEBCALL_ADMIN_PASSWORD")
     admin_token: BearerToken = _var("WEBCALL_ADMIN_TOKEN")
+    # POST call.created, call.ended and call.rated here (unset: no events), signed with the secret
+    # (Standard Webhooks: whsec_ and base64; see history.events).
+    events_url: WebUrl | None = _var("WEBCALL_EVENTS_URL")
+    events_secret: EventsSecret = _var("WEBCALL_EVENTS_SECRET")
 
     @field_validator("secret_key_value")
     @classmethod
@@ -422,10 +468,11 @@ class Settings(CatalogueSource):
         except ValidationError as error:
             problems.extend(p for p in _name_variables(error, cls) if p not in problems)
             settings = None
-        try:
-            read(TurnstileKeys)
-        except ValidationError as error:
-            problems.extend(p for p in _name_variables(error, TurnstileKeys) if p not in problems)
+        for pair in (TurnstileKeys, EventsTarget):
+            try:
+                read(pair)
+            except ValidationError as error:
+                problems.extend(p for p in _name_variables(error, pair) if p not in problems)
         provider_settings = {}
         for name, spec in registry().items():
             try:

@@ -1,4 +1,5 @@
-"""A self-hosted LiveKit call ends in the call log: a real livekit-server sends its webhooks to gunicorn.
+"""A self-hosted LiveKit call ends in the call log: a real livekit-server sends its webhooks to gunicorn
+(and gunicorn, with events on, tells the site's own URL).
 
 The caller joins the call's room with ``livekit.rtc`` (no agent serves the dispatch name: nobody
 else joins), stays a few seconds and leaves; the room closes ``departure_timeout`` later.
@@ -19,6 +20,8 @@ import httpx
 import pytest
 from livekit import rtc
 
+from tests.fakes import FakeServer
+from tests.fakes.receiver import SECRET, Receiver
 from tests.support.aio import run_async
 from tests.support.livekit_server import LiveKitServer, start_livekit_server
 from tests.support.processes import free_port
@@ -37,12 +40,34 @@ STAY_S = 3.0
 @pytest.fixture
 def webhooked(artifacts: Path, tmp_path: Path) -> Iterator[tuple[AppServer, LiveKitServer, CallStore]]:
     """gunicorn on the livekit provider, and a LiveKit server of its own whose webhooks go to it."""
+    with serve(artifacts, tmp_path) as served:
+        yield served
+
+
+@pytest.fixture
+def evented(artifacts: Path, tmp_path: Path) -> Iterator[tuple[AppServer, Receiver]]:
+    """The same, with events on, sent to a receiver of the site's."""
+    receiver = Receiver()
+    server = FakeServer(receiver.app()).start()
+    events = {"WEBCALL_EVENTS_URL": f"{server.url}/hooks/webcall", "WEBCALL_EVENTS_SECRET": SECRET}
+    try:
+        with serve(artifacts, tmp_path, **events) as (app, _, _):
+            yield app, receiver
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def serve(
+    artifacts: Path, tmp_path: Path, **extra: str
+) -> Iterator[tuple[AppServer, LiveKitServer, CallStore]]:
+    """gunicorn (its environment with ``extra``) and a LiveKit server sending it webhooks."""
     log_dir = artifacts / "logs" / "livekit-history"
     port, secret = free_port(), secrets.token_urlsafe(32)
     database = f"sqlite:///{tmp_path / 'calls.db'}"
     env = {
         "LIVEKIT_URL": f"ws://127.0.0.1:{port}", "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": secret,
-        "WEBCALL_DATABASE_URL": database,
+        "WEBCALL_DATABASE_URL": database, **extra,
     }  # fmt: skip
     app = start_app_server(env, log_dir, agents_toml=AGENTS, workers=1)
     livekit = None
@@ -134,3 +159,27 @@ def test_a_room_started_again_after_its_call_ended_is_closed_at_once(
     assert after is not None and (after.status, after.ended_at, after.duration_s) == (
         "completed", ended.ended_at, ended.duration_s,
     )  # fmt: skip
+
+
+def test_the_site_hears_of_the_call_from_gunicorn(evented: tuple[AppServer, Receiver]) -> None:
+    """Events from gunicorn's worker (its sending thread under gevent): call.created at once,
+    call.ended when LiveKit's webhooks end the call, each signed."""
+    app, receiver = evented
+    answer: dict[str, Any] = httpx.post(f"{app.url}/api/calls", json={"agent": "talk"}, timeout=10).json()
+    deadline = time.monotonic() + 10
+    while not receiver.received and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (created,) = receiver.events()
+    assert (created["type"], created["data"]["room"], created["data"]["status"]) == (
+        "call.created", answer["room"], "created",
+    )  # fmt: skip
+    run_async(visit(answer["livekit"]["url"], answer["livekit"]["token"], 1.0))
+    deadline = time.monotonic() + 45
+    while len(receiver.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert [e["type"] for e in receiver.events()] == ["call.created", "call.ended"], app.process.log()[-3000:]
+    ended = receiver.events()[1]["data"]
+    assert (ended["call_id"], ended["status"]) == (created["data"]["call_id"], "completed")
+    assert ended["duration_s"] is not None
+    log = app.process.log()
+    assert "call.ended (call " in log and SECRET not in log

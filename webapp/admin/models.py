@@ -24,6 +24,7 @@ from pydantic import (
 from ..calls.models import RATINGS, Rating
 from ..catalogue import SLUG_PATTERN
 from ..errors import InvalidQuery
+from ..history.payloads import call_fields, iso
 from ..history.store import CallQuery, CallRecord, CallSummary
 from ..providers import CALL_STATUSES, TranscriptLine, provider_names
 
@@ -240,6 +241,16 @@ class AdminCall(BaseModel):
     created_at: str = Field(json_schema_extra={"format": "date-time"})
 
 
+class CallEvent(BaseModel):
+    """What ``WEBCALL_EVENTS_URL`` is sent (``history.events``): one event of one call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["call.created", "call.ended", "call.rated"]
+    timestamp: str = Field(json_schema_extra={"format": "date-time"}, description="When it happened.")
+    data: AdminCall = Field(description="The call as it was then.")
+
+
 class AdminCallDetail(AdminCall):
     """One call with its transcript and recording."""
 
@@ -309,20 +320,15 @@ def calls_summary(summary: CallSummary) -> CallsSummary:
     )
 
 
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z``."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
-
-
 def admin_call(record: CallRecord) -> AdminCall:
     """A stored call as the API shows it."""
-    return AdminCall(**_fields(record))
+    return AdminCall(**call_fields(record))
 
 
 def admin_call_detail(record: CallRecord) -> AdminCallDetail:
     """A stored call with its transcript."""
     return AdminCallDetail(
-        **_fields(record),
+        **call_fields(record),
         transcript=[transcript_entry(line) for line in record.transcript or ()],
         recording_url=record.recording_url,
     )
@@ -331,30 +337,3 @@ def admin_call_detail(record: CallRecord) -> AdminCallDetail:
 def transcript_entry(line: TranscriptLine) -> TranscriptEntry:
     """One stored utterance."""
     return TranscriptEntry(role=line.role, text=line.text, at=iso(line.at))
-
-
-def _fields(record: CallRecord) -> dict[str, Any]:
-    """The fields every view of a call shares."""
-    return {
-        "call_id": record.call_id,
-        "provider_call_id": record.provider_call_id,
-        "request_id": record.request_id,
-        "phone_number": record.phone_number,
-        "agent": record.agent,
-        "provider": record.provider,
-        "channel": record.channel,
-        "status": record.status,
-        "outcome": record.outcome,
-        "started_at": iso(record.started_at),
-        "ended_at": iso(record.ended_at),
-        "duration_s": record.duration_s,
-        "cost": record.cost,
-        "currency": record.cost_currency,
-        "summary": record.summary,
-        "origin": record.origin,
-        "room": record.room,
-        "feedback_rating": record.feedback_rating,
-        "feedback_comment": record.feedback_comment,
-        "feedback_at": iso(record.feedback_at),
-        "created_at": iso(record.created_at),
-    }

@@ -1,5 +1,6 @@
 """The call log's tables: one row per call, the webhook deliveries applied, named leases, where
-the history sync must list again from, and where each agent's last complete listing reached.
+the history sync must list again from, where each agent's last complete listing reached, and
+the events waiting to be sent to the site's own URL.
 
 Plain SQLAlchemy Core tables on one ``MetaData``; Alembic's migrations in ``migrations/``
 create the same shape (a test compares the two). Every text column is one of the ``Stored``
@@ -198,4 +199,23 @@ complete_listings = Table(
     Column("provider", StoredString(32), primary_key=True),
     Column("agent_id", StoredString(255), primary_key=True),  # the provider's
     Column("through", UtcDateTime(), nullable=False),  # every call started (Convoi: made) before it is listed
+)
+
+# The events for the site's own URL (``WEBCALL_EVENTS_URL``, see ``history.events``): written in
+# the transaction that changed the call, so none is lost, and sent from here, retried until done.
+call_events = Table(
+    "call_events",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("event_id", StoredString(40), nullable=False, unique=True),  # evt_…: the webhook-id
+    Column("type", StoredString(32), nullable=False),  # call.created | call.ended | call.rated
+    Column("call_id", StoredString(40), nullable=False),  # ours: wc_…
+    Column("body", StoredText(), nullable=False),  # the JSON sent, the same bytes on every attempt
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UtcDateTime()),  # NULL once sent, or given up
+    Column("sent_at", UtcDateTime()),
+    Column("last_error", StoredString(200)),  # why the last attempt failed ("HTTP 503", "timed out")
+    Index(None, "next_attempt_at"),
+    Index(None, "occurred_at"),
 )

@@ -6,6 +6,8 @@ leaves), and
 later completed by what its provider reports (:meth:`CallStore.upsert_provider_call`
 from the history sync, :meth:`CallStore.apply_webhook` from a webhook), keyed by the
 provider's call id: a call placed here and seen again in the provider's list is one row.
+With events on (``WEBCALL_EVENTS_URL``), a call created, ended or rated also keeps its event,
+in the same transaction; ``history.events`` sends them.
 """
 
 from __future__ import annotations
@@ -38,7 +40,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..providers import FINAL_STATUSES, Channel, ProviderCall, TranscriptLine
 from .database import RowInserter, open_engine, upgrade, writing
-from .schema import StoredText, calls, complete_listings, leases, unfinished_listings, webhook_deliveries
+from .payloads import event_body
+from .schema import (
+    StoredText,
+    call_events,
+    calls,
+    complete_listings,
+    leases,
+    unfinished_listings,
+    webhook_deliveries,
+)
 
 LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
 LIVE_STATUSES = ("created", "in_progress")
@@ -47,12 +58,18 @@ PRUNE_BATCH = 1000  # records a pruning transaction deletes
 _UNLISTED = ("transcript", "transcript_text", "detail_at", "detail_asked_at")
 _LIST_COLUMNS = [c for c in calls.c if c.name not in _UNLISTED]
 Upserted = Literal["new", "updated"]
+EventType = Literal["call.created", "call.ended", "call.rated"]
 Applied = Literal["applied", "duplicate", "unknown"]
 
 
 def now() -> datetime:
     """The current time, in UTC."""
     return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    """An event's id (its ``webhook-id``): ``evt_`` and 24 hex digits."""
+    return "evt_" + secrets.token_hex(12)
 
 
 def new_call_id() -> str:
@@ -165,6 +182,19 @@ class UnfinishedListing:
     before: datetime | None = None
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event waiting to be sent to the site's own URL (``history.events``)."""
+
+    id: int
+    event_id: str  # evt_…
+    type: str
+    call_id: str
+    body: str
+    occurred_at: datetime
+    attempts: int  # made before now
+
+
 class CallLogError(Exception):
     """The call log could not be used (its database is down, full or locked too long)."""
 
@@ -181,9 +211,11 @@ def _recording() -> Iterator[None]:
 class CallStore:
     """The call log on one database (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, events: bool = False) -> None:
         self.engine: Engine = open_engine(url)
         self.insert_call = RowInserter(self.engine, calls)  # the hot path's one INSERT
+        # Keep an event for the site's own URL with each change it hears of (history.events).
+        self.events = events
 
     def migrate(self) -> None:
         """Create or upgrade the tables (safe to run from every worker at once)."""
@@ -202,7 +234,12 @@ class CallStore:
         values.update(provider_call_id=provider_call_id, room=room)
         with _recording():
             try:
-                self.insert_call(values)
+                if self.events:  # the call and its event in one transaction: both or neither
+                    with writing(self.engine) as connection:
+                        connection.execute(insert(calls).values(values))
+                        _emit(connection, "call.created", values["call_id"], attempt.received_at)
+                else:
+                    self.insert_call(values)
                 return str(values["call_id"])
             except IntegrityError:
                 # The provider's history reached us first (or it replayed a call): one call, one row.
@@ -217,6 +254,8 @@ class CallStore:
             values["feedback_comment"] = comment or None
         with _recording(), writing(self.engine) as connection:
             result = connection.execute(update(calls).where(calls.c.call_id == call_id).values(**values))
+            if result.rowcount and self.events:
+                _emit(connection, "call.rated", call_id, at)
         return bool(result.rowcount)
 
     def record_failed(self, attempt: CallAttempt, code: str) -> str:
@@ -254,7 +293,7 @@ class CallStore:
         """
         key = and_(calls.c.provider == attempt.provider, calls.c.provider_call_id == provider_call_id)
         with writing(self.engine) as connection:
-            call_id = connection.execute(select(calls.c.call_id).where(key)).scalar_one()
+            call_id, outcome = connection.execute(select(calls.c.call_id, calls.c.outcome).where(key)).one()
             connection.execute(
                 update(calls)
                 .where(key)
@@ -271,6 +310,8 @@ class CallStore:
                     updated_at=now(),
                 )
             )
+            if self.events and outcome != "created":  # not a call a first request placed already
+                _emit(connection, "call.created", call_id, attempt.received_at)
         return str(call_id)
 
     # --- what providers report -------------------------------------------------------------
@@ -300,7 +341,8 @@ class CallStore:
     ) -> Upserted:
         """One upsert inside a write transaction."""
         key = and_(calls.c.provider == provider, calls.c.provider_call_id == call.call_id)
-        existing = connection.execute(select(calls.c.status, calls.c.agent).where(key)).first()
+        looked_up = select(calls.c.status, calls.c.agent, calls.c.call_id).where(key)
+        existing = connection.execute(looked_up).first()
         values = reported_values(call)
         if detailed:
             values["detail_at"] = now()
@@ -330,6 +372,9 @@ class CallStore:
         if existing.agent is None and agent is not None:
             values["agent"] = agent
         connection.execute(update(calls).where(key).values(**values, updated_at=now()))
+        if self.events and call.status in FINAL_STATUSES and existing.status not in FINAL_STATUSES:
+            # The call ended, as far as the log knew: once (a later final report changes no status).
+            _emit(connection, "call.ended", existing.call_id, call.ended_at or now())
         return "updated"
 
     def apply_webhook(self, provider: str, event: str, delivery_key: str, call: ProviderCall) -> Applied:
@@ -438,7 +483,8 @@ class CallStore:
 
     def prune(self, before: datetime, *, refusals_only: bool = False, batch: int = PRUNE_BATCH) -> int:
         """Delete the records created before ``before`` (with ``refusals_only``, only those of
-        requests we refused), and the webhook deliveries received before it; how many records.
+        requests we refused), and the webhook deliveries received and the events that happened
+        before it (sent or not); how many records.
 
         In batches, each its own transaction: the calls recorded meanwhile wait for one batch at
         most, never for the whole. A provider's call deleted here comes back only if its history
@@ -460,6 +506,7 @@ class CallStore:
             received_before = webhook_deliveries.c.received_at < before
             with _recording(), writing(self.engine) as connection:
                 connection.execute(delete(webhook_deliveries).where(received_before))
+                connection.execute(delete(call_events).where(call_events.c.occurred_at < before))
         return deleted
 
     def count_live(self, at: datetime | None = None) -> int:
@@ -653,6 +700,46 @@ class CallStore:
         with _recording(), writing(self.engine) as connection:
             connection.execute(statement)
 
+    # --- the events for the site's own URL (history.events sends them) ----------------------
+
+    def due_events(self, at: datetime, *, limit: int = 20) -> list[PendingEvent]:
+        """Events due to be sent at ``at``, the oldest first."""
+        due = call_events.c.next_attempt_at <= at
+        columns = [call_events.c[name] for name in PendingEvent.__dataclass_fields__]
+        with _recording(), self.engine.connect() as connection:
+            rows = connection.execute(select(*columns).where(due).order_by(call_events.c.id).limit(limit))
+            return [PendingEvent(**row._mapping) for row in rows]
+
+    def claim_event(self, event: PendingEvent, until: datetime) -> bool:
+        """Take ``event`` for one attempt, counted, unless another process took it first; not
+        due again before ``until`` (for the case that this process dies during the attempt)."""
+        mine = and_(
+            call_events.c.id == event.id,
+            call_events.c.attempts == event.attempts,
+            call_events.c.next_attempt_at.is_not(None),
+        )
+        claimed = update(call_events).where(mine).values(attempts=event.attempts + 1, next_attempt_at=until)
+        with _recording(), writing(self.engine) as connection:
+            return bool(connection.execute(claimed).rowcount)
+
+    def event_sent(self, event: PendingEvent, at: datetime) -> None:
+        """``event`` reached the URL: never sent again."""
+        with _recording(), writing(self.engine) as connection:
+            connection.execute(
+                update(call_events)
+                .where(call_events.c.id == event.id)
+                .values(sent_at=at, next_attempt_at=None, last_error=None)
+            )
+
+    def event_failed(self, event: PendingEvent, error: str, retry_at: datetime | None) -> None:
+        """An attempt at ``event`` failed with ``error``: try again at ``retry_at``, or (None) never."""
+        with _recording(), writing(self.engine) as connection:
+            connection.execute(
+                update(call_events)
+                .where(call_events.c.id == event.id)
+                .values(last_error=error, next_attempt_at=retry_at)
+            )
+
     # --- leases: one worker of many does a periodic job --------------------------------------
 
     def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
@@ -789,6 +876,20 @@ def _summary(rows: Sequence[Any]) -> CallSummary:
         costs={currency: (round(total, 8), counted) for currency, (total, counted) in costs.items()},
         ratings=dict(ratings),
     )
+
+
+def _emit(connection: Connection, kind: EventType, call_id: str, at: datetime) -> None:
+    """Keep the event ``kind`` of call ``call_id``, with the call as it is now, in the caller's
+    transaction; ``history.events`` sends it."""
+    row = connection.execute(select(*_LIST_COLUMNS).where(calls.c.call_id == call_id)).first()
+    if row is None:
+        return
+    connection.execute(
+        insert(call_events).values(
+            event_id=new_event_id(), type=kind, call_id=call_id, body=event_body(kind, _record(row), at),
+            occurred_at=at, attempts=0, next_attempt_at=now(),
+        )
+    )  # fmt: skip
 
 
 def _first(connection: Connection, where: ColumnElement[bool]) -> CallRecord | None:

@@ -39,6 +39,7 @@ from ..errors import ProviderAuthError, ProviderBusy, ProviderError
 from ..metrics import HISTORY_SYNC
 from ..providers import CallPage, HistoryQuery, Provider, ProviderCall
 from ..providers.transport import is_outage
+from .background import Background, start_with_first_request
 from .store import CallLogError, CallStore, UnfinishedListing, now
 
 log = logging.getLogger(__name__)
@@ -537,29 +538,17 @@ def _store(
     return True
 
 
-class PeriodicSync:
+class PeriodicSync(Background):
     """Runs the sync every ``interval_s`` in a daemon thread; one process of many holds the lease."""
 
+    thread_name = "webcall-history-sync"
+
     def __init__(self, run: Callable[[], object], store: CallStore, interval_s: int) -> None:
+        super().__init__()
         self.run = run
         self.store = store
         self.interval_s = interval_s
         self.holder = f"{socket.gethostname()[:40]}:{os.getpid()}"
-        self.started = False
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-
-    def start(self) -> None:
-        """Start the thread once (each process runs its own, the lease picks one)."""
-        with self.lock:
-            if self.started:
-                return
-            self.started = True
-        threading.Thread(target=self._loop, name="webcall-history-sync", daemon=True).start()
-
-    def stop(self) -> None:
-        """Ask the thread to end after the current run."""
-        self.stopping.set()
 
     def _loop(self) -> None:
         """Sleep a little less or more than the interval (so processes don't wake together), then sync."""
@@ -593,11 +582,4 @@ class PeriodicSync:
 
 def init_app(app: Flask, sync: PeriodicSync | None) -> None:
     """Start the periodic sync with the first request a process serves (never in a CLI command)."""
-    if sync is None:
-        return
-    app.extensions["webcall.history_sync"] = sync
-
-    @app.before_request
-    def start_history_sync() -> None:
-        if not sync.started:
-            sync.start()
+    start_with_first_request(app, "webcall.history_sync", sync)

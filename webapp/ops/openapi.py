@@ -20,7 +20,7 @@ from pydantic_core import core_schema
 
 from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
-from ..admin.models import AdminCallDetail, CallFilter, CallList, CallSelection, CallsSummary
+from ..admin.models import AdminCallDetail, CallEvent, CallFilter, CallList, CallSelection, CallsSummary
 from ..calls.api import RAISES as CALL_ERRORS
 from ..calls.feedback import RAISES as FEEDBACK_ERRORS
 from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody, Feedback, FeedbackBody
@@ -255,6 +255,32 @@ def _admin_call() -> dict[str, Any]:
     }
 
 
+EVENT_WORDS = {
+    "call.created": "A web or phone call was placed here.",
+    "call.ended": "A call the log knew live reported a final status (once a call).",
+    "call.rated": "A caller rated their call or commented on it.",
+}
+SIGNED = "Standard Webhooks: the event's id (`evt_…`, the same on every attempt), seconds, `v1,<HMAC>`."
+
+
+def _event(kind: str) -> dict[str, Any]:
+    """What the app POSTs to ``WEBCALL_EVENTS_URL`` for the event ``kind``."""
+    header = {"required": True, "schema": {"type": "string"}, "description": SIGNED}
+    return {
+        "operationId": "event" + "".join(part.capitalize() for part in kind.split(".")),
+        "summary": EVENT_WORDS[kind] + " Sent to `WEBCALL_EVENTS_URL`, signed with `WEBCALL_EVENTS_SECRET`.",
+        "parameters": [
+            {"name": name, "in": "header", **header}
+            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        ],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(CallEvent)}}},
+        "responses": {
+            "2XX": {"description": "Delivered."},
+            "default": {"description": "Tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h."},
+        },
+    }
+
+
 def _create_phone_call() -> dict[str, Any]:
     """``POST /api/phone-calls``."""
     return {
@@ -297,7 +323,8 @@ def document() -> dict[str, Any]:
     requests: list[type[BaseModel]] = [CallBody, FeedbackBody, TokenRequest, PhoneCallBody]
     answers: list[type[BaseModel]] = [Call, Feedback, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
     responses: list[type[BaseModel]] = [*answers, Readiness, Alive, CallList, AdminCallDetail, CallsSummary]
-    models: list[type[BaseModel]] = [*requests, *responses]
+    sent: list[type[BaseModel]] = [CallEvent]  # to WEBCALL_EVENTS_URL
+    models: list[type[BaseModel]] = [*requests, *responses, *sent]
     _, definitions = models_json_schema(
         [(model, "validation" if model in requests else "serialization") for model in models],
         ref_template=REF,
@@ -330,6 +357,7 @@ def document() -> dict[str, Any]:
             "/api/admin/calls/{call_id}": {"get": _admin_call()},
             "/api/admin/summary": {"get": _admin_summary()},
         },
+        "webhooks": {kind: {"post": _event(kind)} for kind in ("call.created", "call.ended", "call.rated")},
         "components": {
             "schemas": definitions["$defs"],
             "securitySchemes": {

@@ -1,0 +1,370 @@
+"""Events to the site's own URL (``WEBCALL_EVENTS_URL``): kept with the call, sent signed, retried.
+
+A receiver served over real HTTP records what reaches it; each event is checked with the
+Standard Webhooks reference library (``standardwebhooks``), as a receiver would check it. The
+app's sending thread is held back in most tests, which send a pass at a time (and move the
+clock for the retries); one test lets the thread run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import jsonschema
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from prometheus_client import REGISTRY
+from standardwebhooks import Webhook
+
+from tests.fakes import FakeServer
+from tests.fakes.ravan import call_completed_event, complete_session
+from tests.fakes.receiver import SECRET, Receiver
+from tests.support.apps import app_state_of, post
+from tests.support.processes import free_port
+from webapp.admin.models import AdminCall
+from webapp.errors import ConfigError
+from webapp.history.events import CLAIM_S, RETRY_DELAYS_S, EventSender
+from webapp.history.schema import call_events
+from webapp.history.store import CallAttempt, CallStore, now
+from webapp.ops.openapi import document
+from webapp.providers import ProviderCall
+from webapp.settings import Settings
+
+CATALOGUE = """
+[agents.sales]
+provider = "ravan"
+agent_id = "{ravan}"
+feedback = true
+"""
+KEY = Webhook(SECRET)._whsecret  # noqa: SLF001  (the bytes it signs with)
+HOOK_TOKEN = "hook-" + "k" * 40
+RECEIVER_TOKEN = "receiver-secret-token"  # in the URL's query: never in a log line
+MakeApp = Callable[..., Flask]
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    """The receiver and the URL to give the app (with a token of the receiver's in its query)."""
+    target = Receiver()
+    server = FakeServer(target.app()).start()
+    yield target, f"{server.url}/hooks/webcall?token={RECEIVER_TOKEN}"
+    server.stop()
+
+
+@pytest.fixture
+def events_app(make_app: MakeApp, receiver: tuple[Receiver, str], call_log_url: str) -> Callable[..., Flask]:
+    """Build the app with events on (SQLite, then PostgreSQL), its thread held back."""
+
+    def build(*, thread: bool = False, **env: str) -> Flask:
+        app = make_app(
+            WEBCALL_DATABASE_URL=call_log_url, WEBCALL_EVENTS_URL=receiver[1], WEBCALL_EVENTS_SECRET=SECRET,
+            WEBCALL_WEBHOOK_TOKEN=HOOK_TOKEN, RAVAN_ORG_ID="org_fake", **env,
+        )  # fmt: skip
+        if not thread:
+            sender_of(app).started = True  # the test sends, a pass at a time
+        return app
+
+    return build
+
+
+def sender_of(app: Flask) -> EventSender:
+    sender = app.extensions["webcall.events"]
+    assert isinstance(sender, EventSender)
+    return sender
+
+
+def rows(store: CallStore) -> list[Any]:
+    """The kept events, oldest first."""
+    with store.engine.connect() as connection:
+        return list(connection.execute(sa.select(call_events).order_by(call_events.c.id)))
+
+
+def sent_count(kind: str, outcome: str) -> float:
+    return REGISTRY.get_sample_value("webcall_events_total", {"type": kind, "outcome": outcome}) or 0.0
+
+
+def new_call(app: Flask) -> tuple[str, str]:
+    """A Ravan web call: the provider's session id and our id."""
+    answer = post(app, {"agent": "sales"})
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    ours = re.search(r"wc_[0-9a-f]{20}", body["feedback_url"])
+    assert ours
+    return body["call_id"], ours.group(0)
+
+
+def test_a_call_created_ended_and_rated_reaches_the_url_signed(
+    events_app: Callable[..., Flask],
+    receiver: tuple[Receiver, str],
+    ravan: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, (target, url) = events_app(), receiver
+    before = {kind: sent_count(kind, "sent") for kind in ("call.created", "call.ended", "call.rated")}
+    caplog.set_level(logging.INFO)
+    session, ours = new_call(app)
+    complete_session(ravan[1], session, transcript=[("assistant", "Hi!"), ("user", "Bye.")])
+    ended = app.test_client().post(
+        f"/webhooks/ravan/{HOOK_TOKEN}", json=call_completed_event(ravan[1], session)
+    )
+    assert ended.get_json() == {"status": "applied"}
+    rated = app.test_client().post(f"/api/calls/{ours}/feedback", json={"rating": "good", "comment": "Fast."})
+    assert rated.status_code == 200
+    assert sender_of(app).send_due() == 3
+
+    created, finished, feedback = target.events()  # each signature checked
+    assert [e["type"] for e in (created, finished, feedback)] == ["call.created", "call.ended", "call.rated"]
+    assert {e["data"]["call_id"] for e in (created, finished, feedback)} == {ours}
+    assert (created["data"]["status"], created["data"]["provider_call_id"], created["data"]["agent"]) == (
+        "created", session, "sales",
+    )  # fmt: skip
+    assert (finished["data"]["status"], finished["data"]["duration_s"]) == ("completed", 42)
+    assert finished["data"]["summary"] == "The caller asked about pricing."
+    assert (feedback["data"]["feedback_rating"], feedback["data"]["feedback_comment"]) == ("good", "Fast.")
+    # data is the admin API's call, field for field (the transcript stays there), as /openapi.json
+    # describes the events (OpenAPI's webhooks).
+    assert set(created["data"]) == set(AdminCall.model_fields)
+    described = document()
+    assert set(described["webhooks"]) == {"call.created", "call.ended", "call.rated"}
+    schema = {**described["components"]["schemas"]["CallEvent"], "components": described["components"]}
+    for event in (created, finished, feedback):
+        jsonschema.validate(event, schema)
+    for event in (created, finished, feedback):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", event["timestamp"])
+
+    ids = [headers["Webhook-Id"] for headers, _, _ in target.received]
+    assert len(set(ids)) == 3 and all(re.fullmatch(r"evt_[0-9a-f]{24}", i) for i in ids)
+    for headers, _, where in target.received:
+        assert headers["Content-Type"] == "application/json"
+        assert headers["User-Agent"].startswith("webcall/")
+        assert abs(int(headers["Webhook-Timestamp"]) - time.time()) < 60
+        assert where == url  # its path and query as given
+    for kind in before:
+        assert sent_count(kind, "sent") == before[kind] + 1
+    assert all(
+        row.sent_at is not None and row.next_attempt_at is None for row in rows(app_state_of(app).history)
+    )
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"call.ended (call {ours}) sent to 127.0.0.1:" in logged
+    assert RECEIVER_TOKEN not in logged and SECRET not in logged and SECRET[6:] not in logged
+
+
+def test_a_failed_attempt_is_tried_again_later_with_the_same_id_and_body(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, (target, _) = events_app(), receiver
+    target.statuses = [503]
+    new_call(app)
+    sender, store, start = sender_of(app), app_state_of(app).history, now()
+    assert sender.send_due(start) == 1
+    (row,) = rows(store)
+    assert (row.attempts, row.last_error, row.sent_at) == (1, "HTTP 503", None)
+    assert row.next_attempt_at == start + timedelta(seconds=RETRY_DELAYS_S[0])
+    assert "not sent to 127.0.0.1:" in caplog.text and "HTTP 503 (attempt 1; again in 5 s)" in caplog.text
+    assert sender.send_due(start + timedelta(seconds=4)) == 0  # not yet
+    assert sender.send_due(start + timedelta(seconds=5)) == 1
+    (first, first_body, _), (second, second_body, _) = target.received
+    assert first["Webhook-Id"] == second["Webhook-Id"] and first_body == second_body
+    assert len(target.events()) == 2  # both signed (each with its own timestamp)
+    (row,) = rows(store)
+    assert (row.attempts, row.last_error, row.next_attempt_at) == (2, None, None) and row.sent_at
+
+
+@pytest.mark.parametrize("status", [500, 302, 404])
+def test_after_eight_failed_attempts_an_event_is_given_up(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], status: int
+) -> None:
+    """Standard Webhooks' schedule: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; a
+    redirect is not followed (the URL is the one configured)."""
+    app, (target, _) = events_app(), receiver
+    target.statuses = [status] * 20
+    new_call(app)
+    sender, store, at = sender_of(app), app_state_of(app).history, now()
+    given_up = sent_count("call.created", "given_up")
+    for delay in RETRY_DELAYS_S:
+        assert sender.send_due(at) == 1
+        assert sender.send_due(at + timedelta(seconds=delay - 1)) == 0
+        at += timedelta(seconds=delay)
+    assert sender.send_due(at) == 1  # the eighth
+    assert sender.send_due(at + timedelta(days=365)) == 0
+    (row,) = rows(store)
+    assert (row.attempts, row.next_attempt_at, row.sent_at, row.last_error) == (
+        8,
+        None,
+        None,
+        f"HTTP {status}",
+    )
+    assert len(target.received) == 8 and {h["Webhook-Id"] for h, _, _ in target.received} == {row.event_id}
+    assert sent_count("call.created", "given_up") == given_up + 1
+
+
+def test_a_receiver_that_is_down_or_too_slow_is_tried_again(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    app, (target, url) = events_app(), receiver
+    new_call(app)
+    store, at = app_state_of(app).history, now()
+    closed = EventSender(store, f"http://127.0.0.1:{free_port()}/hooks?token=x", KEY)  # nobody listens
+    assert closed.send_due(at) == 1
+    assert rows(store)[0].last_error == "could not connect"
+    target.delay_s = 1.0
+    impatient = EventSender(store, url, KEY, timeout_s=0.3)
+    assert impatient.send_due(at + timedelta(seconds=5)) == 1
+    assert rows(store)[0].last_error == "timed out"
+    target.delay_s = 0.0
+    assert EventSender(store, url, KEY).send_due(at + timedelta(seconds=305)) == 1
+    row = rows(store)[0]
+    assert (row.attempts, row.last_error) == (3, None) and row.sent_at is not None
+
+
+def test_two_processes_never_send_one_event_twice(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    app, (target, url) = events_app(), receiver
+    for _ in range(25):
+        new_call(app)
+    target.delay_s = 0.01
+    store = app_state_of(app).history
+    senders = [EventSender(store, url, KEY), EventSender(store, url, KEY)]
+    threads = [threading.Thread(target=lambda s=s: [s.send_due() for _ in range(3)]) for s in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    ids = [headers["Webhook-Id"] for headers, _, _ in target.received]
+    assert len(ids) == 25 and len(set(ids)) == 25
+    assert all(row.sent_at is not None and row.attempts == 1 for row in rows(store))
+
+
+def test_an_event_outlives_the_process_that_kept_it(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    """Kept with the call, an event waits for any process to send it: one that never ran, or one
+    that took it and died before it was done (taken up again a minute later)."""
+    first, (target, _) = events_app(), receiver
+    new_call(first)
+    new_call(first)
+    store = app_state_of(first).history
+    dying = store.due_events(now())[1]
+    assert store.claim_event(dying, now() + timedelta(seconds=CLAIM_S))  # ... and never sent
+    app_state_of(first).history.close()
+    later = events_app()  # another process on the same log
+    sender = sender_of(later)
+    assert sender.send_due() == 1
+    assert sender.send_due(now() + timedelta(seconds=CLAIM_S + 1)) == 1
+    assert [e["data"]["call_id"] for e in target.events()] == [r.call_id for r in rows(store)]
+
+
+def test_the_thread_sends_within_seconds(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    app, (target, _) = events_app(thread=True), receiver
+    _, ours = new_call(app)  # the first request starts it
+    deadline = time.monotonic() + 10
+    while not target.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert [(e["type"], e["data"]["call_id"]) for e in target.events()] == [("call.created", ours)]
+    finally:
+        sender_of(app).close()
+
+
+def test_an_ended_call_is_one_event_however_often_it_is_reported(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    app = events_app()
+    session, ours = new_call(app)
+    store = app_state_of(app).history
+    for status in ("in_progress", "completed", "completed", "failed", "in_progress"):
+        store.upsert_provider_call("ravan", ProviderCall(call_id=session, status=status))  # type: ignore[arg-type]
+    # A call first seen ended (the provider's history, never placed here) is no news to send.
+    store.upsert_provider_call("ravan", ProviderCall(call_id="sess-old", status="completed"))
+    # A call the history reached first, then placed here: created once.
+    store.upsert_provider_call("ravan", ProviderCall(call_id="sess-race", status="in_progress"))
+    raced = store.record_created(CallAttempt("sales", "ravan", received_at=now()), "sess-race", None)
+    # A provider that answers a second request with the call it made for a first: still one call.
+    assert store.record_created(CallAttempt("sales", "ravan", received_at=now()), "sess-race", None) == raced
+    assert [(row.type, row.call_id) for row in rows(store)] == [
+        ("call.created", ours), ("call.ended", ours), ("call.created", raced),
+    ]  # fmt: skip
+    ended = json.loads(rows(store)[1].body)
+    assert ended["data"]["status"] == "completed"
+
+
+def test_refused_requests_and_apps_without_a_url_keep_no_events(
+    make_app: MakeApp, events_app: Callable[..., Flask], call_log_url: str
+) -> None:
+    app = events_app()
+    assert post(app, {"agent": "nobody"}).status_code == 404
+    assert rows(app_state_of(app).history) == []
+    plain = make_app(WEBCALL_DATABASE_URL=call_log_url)
+    assert "webcall.events" not in plain.extensions
+    new_call(plain)
+    assert rows(app_state_of(plain).history) == []
+
+
+def test_pruning_the_log_drops_its_events(events_app: Callable[..., Flask]) -> None:
+    app = events_app()
+    new_call(app)
+    store = app_state_of(app).history
+    store.prune(now() + timedelta(seconds=1))
+    assert rows(store) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"WEBCALL_EVENTS_URL": "https://hooks.example/webcall"}, "set both WEBCALL_EVENTS_URL and"),
+        ({"WEBCALL_EVENTS_SECRET": SECRET}, "set both WEBCALL_EVENTS_URL and"),
+        ({"WEBCALL_EVENTS_URL": "hooks.example/hook", "WEBCALL_EVENTS_SECRET": SECRET}, "WEBCALL_EVENTS_URL"),
+        ({"WEBCALL_EVENTS_URL": "https://h.example/", "WEBCALL_EVENTS_SECRET": "hunter2-" * 5},
+         "WEBCALL_EVENTS_SECRET: must be whsec_ and base64"),
+        ({"WEBCALL_EVENTS_URL": "https://h.example/", "WEBCALL_EVENTS_SECRET": "whsec_%%%not-base64%%%"},
+         "WEBCALL_EVENTS_SECRET: must be whsec_ and base64"),
+        ({"WEBCALL_EVENTS_URL": "https://h.example/", "WEBCALL_EVENTS_SECRET": "whsec_c2hvcnQ="},
+         "must hold 24 to 64 bytes"),
+    ],
+)  # fmt: skip
+def test_the_url_and_its_secret_are_checked_at_start_up(env: dict[str, str], problem: str) -> None:
+    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", "LIVEKIT_URL": "ws://127.0.0.1:7880",
+             "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "s" * 32}  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({**quick, **env})
+    assert problem in str(caught.value)
+    secret = env.get("WEBCALL_EVENTS_SECRET")
+    assert secret is None or secret not in str(caught.value)
+
+
+def test_a_call_log_that_cannot_be_read_is_logged_once_until_it_can(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, (target, _) = events_app(thread=True), receiver
+    store = app_state_of(app).history
+    caplog.set_level(logging.INFO, logger="webapp.history.events")
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("ALTER TABLE call_events RENAME TO call_events_away"))
+        app.test_client().get("/healthz")  # the first request starts the thread
+        time.sleep(3.5)  # three passes or so
+        cannot = [r for r in caplog.records if "cannot be read" in r.getMessage()]
+        assert len(cannot) == 1 and cannot[0].levelno == logging.WARNING
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("ALTER TABLE call_events_away RENAME TO call_events"))
+        _, ours = new_call(app)
+        deadline = time.monotonic() + 10
+        while not target.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [e["data"]["call_id"] for e in target.events()] == [ours]
+        while time.monotonic() < deadline and "can be read again" not in caplog.text:
+            time.sleep(0.05)  # logged once the pass that sent it ends
+        assert "can be read again" in caplog.text
+    finally:
+        sender_of(app).close()
