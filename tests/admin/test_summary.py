@@ -13,6 +13,7 @@ from flask import Flask
 
 from tests.admin.conftest import CATALOGUE, T0, TOKEN, seed, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of
+from webapp.admin import views
 from webapp.history.store import CallAttempt, CallStore
 from webapp.providers import ProviderCall
 
@@ -191,3 +192,21 @@ def test_a_currency_a_provider_wrote_is_shown_as_text(admin_app: Callable[..., F
     sign_in(client)
     page = client.get("/admin").get_data(as_text=True)
     assert "2 &lt;b&gt;X&lt;/b&gt;" in page and "<b>X</b>" not in page
+
+
+def test_a_long_log_lists_without_adding_up(
+    admin_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_SUMMED_CALLS matching calls the page skips the totals (each view would read them
+    all) and says how to get them; the API adds up any number."""
+    monkeypatch.setattr(views, "MAX_SUMMED_CALLS", 3)
+    flask_app = admin_app()
+    seed(app_state_of(flask_app).history)
+    client = flask_app.test_client()
+    sign_in(client)
+    page = client.get("/admin").get_data(as_text=True)  # 5 calls
+    assert totals_of(page) == {}
+    assert "Totals are shown for 3 matching calls at most: narrow the dates" in page
+    narrow = client.get("/admin?agent=sales").get_data(as_text=True)  # 3 calls
+    assert totals_of(narrow)["Calls"] == "2 | and 1 request refused"
+    assert "Totals are shown for" not in narrow

@@ -2,7 +2,8 @@
 
 The count of calls in progress (``static/src/admin/live.js``) when the session ends, when polls
 fail and when the server is slow; the CSV link once signed out; a filter that is not valid, for
-assistive technology; a summary's lines as they were written; the totals above the list.
+assistive technology; a summary's lines as they were written; the totals above the list; a
+call's events.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from playwright.sync_api import Browser, Page, Playwright, Route, expect
 from tests.admin import conftest as admin_tests
 from tests.admin.conftest import CATALOGUE, PASSWORD, csrf_of, seed  # noqa: F401  (make_app reads CATALOGUE)
 from tests.fakes import FakeServer
+from tests.fakes.receiver import SECRET, Receiver
 from tests.support.apps import app_state_of, post
 from tests.support.browser import (
     CHROMIUM_ARGS,
@@ -249,3 +251,37 @@ def test_the_totals_of_the_matching_calls_fit_a_wide_screen_and_a_phone(
     assert len({round(box["y"]) for box in narrow}) == 3, narrow
     assert all(box["x"] + box["width"] <= 375 for box in narrow), narrow
     assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_calls_events_on_its_page(
+    chromium: Browser, admin_app: Callable[..., Flask], artifacts: Path
+) -> None:
+    """What the site's URL was told of a call: each event's state in words and a badge, axe clean."""
+    receiver = Receiver(statuses=[204, 503])
+    with FakeServer(receiver.app()) as hooks:
+        app = admin_app(WEBCALL_EVENTS_URL=f"{hooks.url}/hooks/webcall", WEBCALL_EVENTS_SECRET=SECRET)
+        sender = app.extensions["webcall.events"]
+        sender.started = True  # sent a pass at a time, here
+        created = post(app, {"agent": "support"}).get_json()
+        record = app_state_of(app).history.find(created["call_id"])
+        assert record is not None
+        app_state_of(app).history.record_feedback(
+            record.call_id, "good", "Quick and clear.", record.created_at
+        )
+        assert sender.send_due() == 2  # created: sent; rated: refused, waiting
+        with FakeServer(app) as server:
+            context = chromium.new_context(base_url=server.url)
+            tab = context.new_page()
+            serve_axe(tab, server.url)
+            tab.goto(f"/admin/login?next=/admin/calls/{record.call_id}")
+            tab.locator("#password").fill(PASSWORD)
+            tab.keyboard.press("Enter")
+            events = tab.get_by_role("region", name="Events sent to your URL").get_by_role("listitem")
+            expect(events).to_have_count(2)
+            expect(events.nth(0)).to_contain_text("call.created")
+            expect(events.nth(0).locator(".badge")).to_have_text("Sent")
+            expect(events.nth(1).locator(".badge")).to_have_text("Waiting")
+            expect(events.nth(1)).to_contain_text("HTTP 503 at attempt 1; next at")
+            assert_accessible(tab, server.url, "admin call with events")
+            screenshots(tab, artifacts / "screenshots", "admin-call-events", themes=("light", "dark"))
+            context.close()

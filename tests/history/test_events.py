@@ -368,3 +368,69 @@ def test_a_call_log_that_cannot_be_read_is_logged_once_until_it_can(
         assert "can be read again" in caplog.text
     finally:
         sender_of(app).close()
+
+
+def give_up(app: Flask, target: Receiver) -> str:
+    """A call whose call.created the receiver refused eight times; our id for the call."""
+    target.statuses = [503] * 8
+    _, ours = new_call(app)
+    sender, at = sender_of(app), now()
+    for delay in (*RETRY_DELAYS_S, 0):
+        assert sender.send_due(at) == 1
+        at += timedelta(seconds=delay)
+    return ours
+
+
+def test_events_given_up_are_sent_again_on_the_operators_word(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], make_app: MakeApp
+) -> None:
+    app, (target, _) = events_app(), receiver
+    ours = give_up(app, target)
+    runner = app.test_cli_runner()
+    later = runner.invoke(args=["history", "resend-events", "--since", "2999-01-01"])
+    assert (later.exit_code, later.output) == (0, "0 events given up queued to be sent again\n")
+    again = runner.invoke(args=["history", "resend-events"])
+    assert (again.exit_code, again.output) == (0, "1 event given up queued to be sent again\n")
+    assert sender_of(app).send_due() == 1
+    ids = {headers["Webhook-Id"] for headers, _, _ in target.received}
+    assert len(target.received) == 9 and len(ids) == 1  # the same event, its ninth attempt delivered
+    assert target.events()[-1]["data"]["call_id"] == ours
+    (row,) = rows(app_state_of(app).history)
+    assert (row.attempts, row.next_attempt_at) == (1, None) and row.sent_at is not None
+    assert runner.invoke(args=["history", "resend-events"]).output.startswith("0 events")
+    bad = runner.invoke(args=["history", "resend-events", "--since", "soon"])
+    assert bad.exit_code == 2 and "--since" in bad.output
+    plain = make_app().test_cli_runner().invoke(args=["history", "resend-events"])
+    assert plain.exit_code == 2 and "WEBCALL_EVENTS_URL is not set" in plain.output
+
+
+def test_a_calls_page_shows_its_events(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    """Sent, waiting for another attempt, or given up: on the call's page in the admin view."""
+    password = "correct horse battery staple"
+    app, (target, _) = events_app(WEBCALL_ADMIN_PASSWORD=password, WEBCALL_SECRET_KEY="s" * 40), receiver
+    ours = give_up(app, target)
+    store = app_state_of(app).history
+    store.record_feedback(ours, "good", None, now())  # sent at its first attempt
+    store.record_feedback(ours, "bad", None, now())  # refused once, waiting
+    target.statuses = [204, 500]
+    sender_of(app).send_due()
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").get_data(as_text=True))
+    assert token is not None
+    client.post("/admin/login", data={"password": password, "csrf_token": token.group(1)})
+    page = client.get(f"/admin/calls/{ours}").get_data(as_text=True)
+    section = re.search(r'<section class="panel" aria-labelledby="events-title">.*?</section>', page, re.S)
+    assert section is not None, page
+    lines = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", item)).strip()
+             for item in re.findall(r"<li.*?</li>", section.group(0), re.S)]  # fmt: skip
+    assert lines[0] == (
+        "call.created Given up HTTP 503 at each of 8 attempts; history resend-events sends it again"
+    )
+    assert re.fullmatch(r"call\.rated Sent \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[1]), lines
+    assert re.fullmatch(
+        r"call\.rated Waiting HTTP 500 at attempt 1; next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[2]
+    ), lines
+    quiet = client.get(f"/admin/calls/{new_call(app)[1]}").get_data(as_text=True)
+    assert "Waiting" in quiet and "to be sent" in quiet  # no attempt yet

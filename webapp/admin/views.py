@@ -36,7 +36,8 @@ from ..calls.models import RATINGS
 from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, LimitsUnavailable, RateLimited
 from ..guards.headers import page_headers
 from ..guards.limits import limited
-from ..history.store import CallLogError, CallRecord
+from ..history.payloads import iso
+from ..history.store import CallLogError, CallRecord, EventState
 from ..pages.render import render_error_page
 from ..providers import CALL_STATUSES, CHANNELS, provider_names, registry
 from ..state import app_state
@@ -62,6 +63,7 @@ from .models import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+MAX_SUMMED_CALLS = 100_000  # the list's totals are added up for at most this many matching calls
 display.init_blueprint(bp)
 log = logging.getLogger(__name__)
 CSV_COLUMNS = (
@@ -164,11 +166,15 @@ def calls() -> Response:
         return page("admin/calls.html", status=400, **_refused_listing(filters))
     try:
         records, total = app_state().history.search(filters.query())
-        summary = app_state().history.summarize(filters.query()) if total else None
+        # Adding up reads every matching call (about 1 ms a thousand here): not on every view of
+        # a long log, whose totals a narrower filter (or the API, asked on purpose) gives.
+        summed = 0 < total <= MAX_SUMMED_CALLS
+        summary = app_state().history.summarize(filters.query()) if summed else None
     except CallLogError as error:
         return call_log_unavailable(error)
     listing = _listing(filters, records, total)
-    return page("admin/calls.html", **listing, summary=calls_summary(summary) if summary else None)
+    totals = calls_summary(summary) if summary else None
+    return page("admin/calls.html", **listing, summary=totals, max_summed=MAX_SUMMED_CALLS)
 
 
 @bp.get("/calls/<call_id>")
@@ -176,6 +182,7 @@ def call(call_id: str) -> Response:
     """One call: its fields, summary, recording and transcript."""
     try:
         record = app_state().history.find(call_id)
+        events = app_state().history.events_of(record.call_id) if record is not None else []
     except CallLogError as error:
         return call_log_unavailable(error)
     if record is None:
@@ -185,7 +192,13 @@ def call(call_id: str) -> Response:
     no_summary = "No summary yet."
     if spec is not None and not spec.writes_summaries:
         no_summary = f"No summary: {spec.title} calls have none here."
-    return page("admin/call.html", call=admin_call_detail(record), back=back, no_summary=no_summary)
+    return page(
+        "admin/call.html",
+        call=admin_call_detail(record),
+        back=back,
+        no_summary=no_summary,
+        events=[event_line(event) for event in events],
+    )
 
 
 @bp.get("/calls.csv")
@@ -218,6 +231,20 @@ def live() -> Response:
     except CallLogError as error:
         raise CallLogUnavailable(retry_after_s=5) from error
     return no_store(jsonify(in_progress=count))
+
+
+def event_line(event: EventState) -> dict[str, Any]:
+    """One of a call's events as its page shows it: what it is, and whether it reached the URL."""
+    state = "sent" if event.sent_at else "waiting" if event.next_attempt_at else "given_up"
+    return {
+        "type": event.type,
+        "event_id": event.event_id,
+        "state": state,
+        "attempts": event.attempts,
+        "last_error": event.last_error,
+        "sent_at": iso(event.sent_at),
+        "next_attempt_at": iso(event.next_attempt_at),
+    }
 
 
 def csv_lines(records: Iterator[CallRecord]) -> Iterator[str]:

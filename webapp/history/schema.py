@@ -218,4 +218,5 @@ call_events = Table(
     Column("last_error", StoredString(200)),  # why the last attempt failed ("HTTP 503", "timed out")
     Index(None, "next_attempt_at"),
     Index(None, "occurred_at"),
+    Index(None, "call_id"),  # a call's events, on its admin page
 )

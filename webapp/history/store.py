@@ -195,6 +195,19 @@ class PendingEvent:
     attempts: int  # made before now
 
 
+@dataclass(frozen=True)
+class EventState:
+    """Where one of a call's events is (the admin view shows them)."""
+
+    event_id: str
+    type: str
+    occurred_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None  # None: sent, or given up
+    sent_at: datetime | None
+    last_error: str | None
+
+
 class CallLogError(Exception):
     """The call log could not be used (its database is down, full or locked too long)."""
 
@@ -739,6 +752,27 @@ class CallStore:
                 .where(call_events.c.id == event.id)
                 .values(last_error=error, next_attempt_at=retry_at)
             )
+
+    def events_of(self, call_id: str) -> list[EventState]:
+        """The events of our call ``call_id``, in the order they happened."""
+        columns = [call_events.c[name] for name in EventState.__dataclass_fields__]
+        of_call = call_events.c.call_id == call_id
+        with _recording(), self.engine.connect() as connection:
+            rows = connection.execute(select(*columns).where(of_call).order_by(call_events.c.id))
+            return [EventState(**row._mapping) for row in rows]
+
+    def resend_given_up(self, since: datetime | None, at: datetime) -> int:
+        """Put the events given up (since ``since``) back in line, with eight attempts again from
+        ``at``; how many."""
+        given_up: list[ColumnElement[bool]] = [
+            call_events.c.next_attempt_at.is_(None),
+            call_events.c.sent_at.is_(None),
+        ]
+        if since is not None:
+            given_up.append(call_events.c.occurred_at >= since)
+        again = update(call_events).where(*given_up).values(attempts=0, next_attempt_at=at)
+        with _recording(), writing(self.engine) as connection:
+            return int(connection.execute(again).rowcount)
 
     # --- leases: one worker of many does a periodic job --------------------------------------
 

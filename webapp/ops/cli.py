@@ -264,6 +264,24 @@ def prune_command(days: int, refusals_only: bool) -> None:
     click.echo(f"{deleted} {what} created before {before:%Y-%m-%d %H:%M} UTC deleted")
 
 
+@history.command("resend-events")
+@click.option(
+    "--since", metavar="ISO-8601", help="Only events that happened at or after this (UTC without a zone)."
+)
+def resend_events_command(since: str | None) -> None:
+    """Send again the events given up (WEBCALL_EVENTS_URL refused them, or did not answer, eight
+    times): after a long outage of your receiver, say. The app's processes send them within
+    seconds, each with its own id as before, so a receiver that got one drops it."""
+    state = app_state()
+    if not state.settings.events_url:
+        raise click.UsageError("WEBCALL_EVENTS_URL is not set: there are no events to send")
+    try:
+        queued = state.history.resend_given_up(parse_since(since), datetime.now(UTC))
+    except CallLogError as error:
+        raise click.ClickException(f"the call log could not be read: {error}") from None
+    click.echo(f"{queued} event{'' if queued == 1 else 's'} given up queued to be sent again")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     commands = (demo_link_command, embed_snippet_command, check_command, agents_command, token_command)

@@ -38,6 +38,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_call_events_next_attempt_at", "call_events", ["next_attempt_at"])
     op.create_index("ix_call_events_occurred_at", "call_events", ["occurred_at"])
+    op.create_index("ix_call_events_call_id", "call_events", ["call_id"])
 
 
 def downgrade() -> None:
