@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks import Webhook
 
 from tests.fakes import FakeServer
@@ -47,6 +48,7 @@ feedback = true
 KEY = Webhook(SECRET)._whsecret  # noqa: SLF001  (the bytes it signs with)
 HOOK_TOKEN = "hook-" + "k" * 40
 RECEIVER_TOKEN = "receiver-secret-token"  # in the URL's query: never in a log line
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
 MakeApp = Callable[..., Flask]
 
 
@@ -426,7 +428,7 @@ def test_a_calls_page_shows_its_events(
     lines = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", item)).strip()
              for item in re.findall(r"<li.*?</li>", section.group(0), re.S)]  # fmt: skip
     assert lines[0] == (
-        "call.created Given up HTTP 503 at each of 8 attempts; history resend-events sends it again"
+        "call.created Given up HTTP 503 at the last of 8 attempts; history resend-events sends it again"
     )
     assert re.fullmatch(r"call\.rated Sent \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[1]), lines
     assert re.fullmatch(
@@ -434,3 +436,36 @@ def test_a_calls_page_shows_its_events(
     ), lines
     quiet = client.get(f"/admin/calls/{new_call(app)[1]}").get_data(as_text=True)
     assert "Waiting" in quiet and "to be sent" in quiet  # no attempt yet
+
+
+def test_metrics_say_how_many_events_wait_and_since_when(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], make_app: MakeApp
+) -> None:
+    """For an alert on a receiver that stopped taking them: counted from the call log at each
+    scrape (every worker's and host's events), like the calls in progress."""
+    app, (target, _) = events_app(WEBCALL_METRICS_TOKEN=METRICS_TOKEN), receiver
+    assert waiting(app) == {"webcall_events_pending": 0.0, "webcall_events_oldest_pending_seconds": 0.0}
+    target.statuses = [503]
+    new_call(app)
+    time.sleep(1.1)
+    assert sender_of(app).send_due() == 1  # refused: to be tried again
+    new_call(app)
+    shown = waiting(app)
+    assert shown["webcall_events_pending"] == 2.0
+    assert 1.0 <= shown["webcall_events_oldest_pending_seconds"] < 30, shown
+    assert sender_of(app).send_due(now() + timedelta(seconds=6)) == 2
+    assert waiting(app)["webcall_events_pending"] == 0.0
+    plain = make_app(WEBCALL_METRICS_TOKEN=METRICS_TOKEN)
+    assert waiting(plain) == {}  # no events: no such gauges
+
+
+def waiting(app: Flask) -> dict[str, float]:
+    """The events' gauges in a scrape of /metrics."""
+    answer = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert answer.status_code == 200
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(answer.get_data(as_text=True))
+        for sample in family.samples
+        if sample.name.startswith("webcall_events_") and not sample.name.startswith("webcall_events_total")
+    }

@@ -753,6 +753,16 @@ class CallStore:
                 .values(last_error=error, next_attempt_at=retry_at)
             )
 
+    def pending_events(self) -> tuple[int, datetime | None]:
+        """How many events wait to be sent (due or retrying), and when the oldest happened."""
+        pending = call_events.c.next_attempt_at.is_not(None)
+        counted = select(func.count(), func.min(call_events.c.occurred_at)).where(pending)
+        with _recording(), self.engine.connect() as connection:
+            count, oldest = connection.execute(counted).one()
+        if oldest is not None and oldest.tzinfo is None:  # an aggregate comes back as stored
+            oldest = oldest.replace(tzinfo=UTC)
+        return int(count), oldest
+
     def events_of(self, call_id: str) -> list[EventState]:
         """The events of our call ``call_id``, in the order they happened."""
         columns = [call_events.c[name] for name in EventState.__dataclass_fields__]

@@ -2,8 +2,9 @@
 
 Off unless the token is set (the numbers name agents and say how busy the service is).
 Under gunicorn with several workers each one writes its values to ``PROMETHEUS_MULTIPROC_DIR``
-and any worker answers for all of them. ``webcall_calls_in_progress`` is read from the call
-log at each scrape, so it counts every worker's and every host's calls.
+and any worker answers for all of them. ``webcall_calls_in_progress`` (and, with events on,
+``webcall_events_pending``) is read from the call log at each scrape, so it counts every
+worker's and every host's calls.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..errors import MetricsTokenRequired
-from ..history.store import CallLogError
+from ..history.store import CallLogError, now
 from ..settings import Settings, same_secret
 from ..state import app_state
 
@@ -43,18 +44,34 @@ def metrics() -> Response:
 
 
 class LiveCalls(Collector):
-    """Calls under way (created or started, not ended), as the admin view counts them."""
+    """Calls under way (created or started, not ended), as the admin view counts them; with
+    events on, those waiting to be sent."""
 
     def collect(self) -> Iterator[Metric]:
-        """The count, or no sample while the call log cannot say (rather than a wrong 0)."""
+        """The counts, or no sample while the call log cannot say (rather than a wrong 0)."""
+        state = app_state()
         try:
-            count = app_state().history.count_live()
+            count = state.history.count_live()
+            pending, oldest = state.history.pending_events() if state.settings.events_url else (None, None)
         except CallLogError:
             return
         yield GaugeMetricFamily(
             "webcall_calls_in_progress",
             "Calls under way: created or started, not ended (the call log).",
             count,
+        )
+        if pending is None:
+            return
+        yield GaugeMetricFamily(
+            "webcall_events_pending",
+            "Events waiting to be sent to WEBCALL_EVENTS_URL: due, or failed and to be tried again.",
+            pending,
+        )
+        age_s = (now() - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily(
+            "webcall_events_oldest_pending_seconds",
+            "How long ago the oldest event still waiting happened (0: none waits).",
+            max(0.0, age_s),
         )
 
 
