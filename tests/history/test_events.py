@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from flask import Flask
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
-from standardwebhooks import Webhook
 
 from tests.fakes import FakeServer
 from tests.fakes.ravan import call_completed_event, complete_session
@@ -37,7 +36,7 @@ from webapp.history.schema import call_events
 from webapp.history.store import CallAttempt, CallStore, now
 from webapp.ops.openapi import document
 from webapp.providers import ProviderCall
-from webapp.settings import Settings
+from webapp.settings import Settings, events_key
 
 CATALOGUE = """
 [agents.sales]
@@ -45,7 +44,7 @@ provider = "ravan"
 agent_id = "{ravan}"
 feedback = true
 """
-KEY = Webhook(SECRET)._whsecret  # noqa: SLF001  (the bytes it signs with)
+KEY = events_key(SECRET)  # the bytes it signs with
 HOOK_TOKEN = "hook-" + "k" * 40
 RECEIVER_TOKEN = "receiver-secret-token"  # in the URL's query: never in a log line
 METRICS_TOKEN = "metrics-token-0123456789abcdef"

@@ -25,7 +25,7 @@ from ..calls.models import RATINGS, Rating
 from ..catalogue import SLUG_PATTERN
 from ..errors import InvalidQuery
 from ..history.payloads import call_fields, iso
-from ..history.store import CallQuery, CallRecord, CallSummary
+from ..history.store import CallQuery, CallRecord, CallSummary, EventType
 from ..providers import CALL_STATUSES, TranscriptLine, provider_names
 
 MAX_PAGE = 10_000
@@ -246,7 +246,7 @@ class CallEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["call.created", "call.ended", "call.rated"]
+    type: EventType
     timestamp: str = Field(json_schema_extra={"format": "date-time"}, description="When it happened.")
     data: AdminCall = Field(description="The call as it was then.")
 

@@ -165,11 +165,12 @@ def calls() -> Response:
     if isinstance(filters, FilterProblem):
         return page("admin/calls.html", status=400, **_refused_listing(filters))
     try:
-        records, total = app_state().history.search(filters.query())
+        query = filters.query()
+        records, total = app_state().history.search(query)
         # Adding up reads every matching call (about 1 ms a thousand here): not on every view of
         # a long log, whose totals a narrower filter (or the API, asked on purpose) gives.
         summed = 0 < total <= MAX_SUMMED_CALLS
-        summary = app_state().history.summarize(filters.query()) if summed else None
+        summary = app_state().history.summarize(query) if summed else None
     except CallLogError as error:
         return call_log_unavailable(error)
     listing = _listing(filters, records, total)

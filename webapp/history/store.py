@@ -158,13 +158,17 @@ class CallSummary:
     statuses, durations and costs are the calls'.
     """
 
-    calls: int = 0
-    refused: int = 0
-    statuses: dict[str, int] = field(default_factory=dict)  # the calls by status
-    timed: int = 0  # calls with a duration
-    duration_s: float = 0.0  # all of them together
-    costs: dict[str | None, tuple[float, int]] = field(default_factory=dict)  # currency: (sum, calls)
-    ratings: dict[str, int] = field(default_factory=dict)  # the callers' ratings
+    refused: int
+    statuses: dict[str, int]  # the calls by status
+    timed: int  # calls with a duration
+    duration_s: float  # all of them together
+    costs: dict[str | None, tuple[float, int]]  # currency: (sum, calls)
+    ratings: dict[str, int]  # the callers' ratings
+
+    @property
+    def calls(self) -> int:
+        """The calls matched, refused requests aside."""
+        return sum(self.statuses.values())
 
 
 @dataclass(frozen=True)
@@ -758,9 +762,7 @@ class CallStore:
         pending = call_events.c.next_attempt_at.is_not(None)
         counted = select(func.count(), func.min(call_events.c.occurred_at)).where(pending)
         with _recording(), self.engine.connect() as connection:
-            count, oldest = connection.execute(counted).one()
-        if oldest is not None and oldest.tzinfo is None:  # an aggregate comes back as stored
-            oldest = oldest.replace(tzinfo=UTC)
+            count, oldest = connection.execute(counted).one()  # min() reads back as its column: aware UTC
         return int(count), oldest
 
     def events_of(self, call_id: str) -> list[EventState]:
@@ -911,7 +913,6 @@ def _summary(rows: Sequence[Any]) -> CallSummary:
             total, counted = costs.get(row.cost_currency, (0.0, 0))
             costs[row.cost_currency] = (total + row.cost, counted + row.costed)
     return CallSummary(
-        calls=sum(statuses.values()),
         refused=refused,
         statuses=dict(statuses),
         timed=timed,

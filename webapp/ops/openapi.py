@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import cache
 from importlib.metadata import version
-from typing import Any
+from typing import Any, get_args
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel
@@ -28,6 +28,7 @@ from ..calls.token_endpoint import BOT_TOKEN_HEADER, TokenAnswer, TokenRequest
 from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
+from ..history.store import EventType
 from ..phone.api import RAISES as PHONE_ERRORS
 from ..phone.api import STATUS_RAISES as PHONE_STATUS_ERRORS
 from ..phone.models import PhoneCallAnswer, PhoneCallBody, PhoneCallState
@@ -357,7 +358,7 @@ def document() -> dict[str, Any]:
             "/api/admin/calls/{call_id}": {"get": _admin_call()},
             "/api/admin/summary": {"get": _admin_summary()},
         },
-        "webhooks": {kind: {"post": _event(kind)} for kind in ("call.created", "call.ended", "call.rated")},
+        "webhooks": {kind: {"post": _event(kind)} for kind in get_args(EventType)},
         "components": {
             "schemas": definitions["$defs"],
             "securitySchemes": {
