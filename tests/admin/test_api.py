@@ -20,7 +20,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LISTED = {
     "call_id", "provider_call_id", "agent", "provider", "channel", "status", "outcome", "started_at",
     "ended_at", "duration_s", "cost", "currency", "summary", "origin", "room", "created_at", "request_id",
-    "phone_number", "feedback_rating", "feedback_comment", "feedback_at",
+    "phone_number", "feedback_rating", "feedback_comment", "feedback_at", "demo_link_id", "demo_link_label",
 }  # fmt: skip
 
 
@@ -112,7 +112,8 @@ def test_the_list_is_newest_first_with_every_documented_field(app: tuple[Flask, 
         "ended_at": "2026-03-01T09:01:38Z", "duration_s": 95.0, "cost": 0.35, "currency": "USD",
         "summary": "Asked about the <b>pro</b> plan's price.", "origin": "https://shop.example",
         "room": "room-1", "created_at": "2026-03-01T09:00:00Z", "request_id": None, "phone_number": None,
-        "feedback_rating": None, "feedback_comment": None, "feedback_at": None,
+        "feedback_rating": None, "feedback_comment": None, "feedback_at": None, "demo_link_id": None,
+        "demo_link_label": None,
     }  # fmt: skip
     support = body["calls"][2]
     assert (support["feedback_rating"], support["feedback_comment"], support["feedback_at"]) == (

@@ -8,6 +8,7 @@ call's events.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from tests.support.browser import (
     wait_on_page,
 )
 from webapp.history.schema import calls
+from webapp.pages.demo_links import sign_demo_link
 
 pytestmark = pytest.mark.e2e
 admin_app = admin_tests.admin_app  # the admin tests' fixture (their conftest is theirs alone)
@@ -225,6 +227,32 @@ def test_a_callers_feedback_in_the_list_and_on_the_call(
     assert shown_whole.inner_text() == comment
     assert_accessible(tab, url, "admin call with feedback")
     screenshots(tab, artifacts / "screenshots", "admin-call-feedback", themes=("light",))
+
+
+def test_a_demo_links_calls_are_one_click_away(tab: Page, served: tuple[Flask, str], artifacts: Path) -> None:
+    """A call through a demo link shows the link under its agent, on one line however long its
+    label; a click lists that link's calls, the filter naming the link."""
+    app, url = served
+    label = "Acme Corporation, the pilot for the northern region's sales team"
+    token = sign_demo_link(admin_tests.SECRET_KEY, "sales", {}, int(time.time()) + 600, label=label)
+    answer = post(app, {"agent": "sales", "demo_token": token})
+    assert answer.status_code == 201, answer.get_json()
+    serve_axe(tab, url)
+    tab.goto("/admin")
+    shown = tab.locator(".calls__demo")
+    expect(shown).to_have_count(1)
+    expect(shown).to_have_text(f"Demo: {label}")
+    line = float(shown.evaluate("(a) => parseFloat(getComputedStyle(a).lineHeight)"))
+    box = shown.bounding_box()
+    assert box and box["height"] <= line + 1, (box, line)  # one line, cut with an ellipsis
+    assert_accessible(tab, url, "admin list with a demo link")
+    screenshots(tab, artifacts / "screenshots", "admin-calls-demo-link", themes=("light", "dark"))
+    shown.click()
+    expect(tab.locator(".results__count")).to_have_text("Calls 1–1 of 1, newest first")
+    expect(tab.locator("#f-demo_link option:checked")).to_have_text(label)
+    tab.locator(".calls__id").click()
+    expect(tab.locator(".facts")).to_contain_text(label)
+    assert_accessible(tab, url, "admin call through a demo link")
 
 
 def test_the_totals_of_the_matching_calls_fit_a_wide_screen_and_a_phone(

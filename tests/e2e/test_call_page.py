@@ -35,7 +35,8 @@ from tests.support.browser import (
 from tests.support.livekit_server import start_livekit_server
 from tests.support.processes import python_argv, start, wait_until
 from tests.support.stack import start_app_server
-from webapp.pages.demo_links import sign_demo_link
+from webapp.history.store import CallQuery, CallStore
+from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 
 pytestmark = pytest.mark.e2e
 
@@ -513,7 +514,8 @@ def start_private_app(livekit: Any, log_dir: Path) -> Any:
 def test_sales_demo_link(page: Page, stack: dict[str, Any], artifacts: Path, shots: Path) -> None:
     app = start_private_app(stack["livekit"], artifacts / "logs" / "call-page-demo-link")
     try:
-        token = sign_demo_link(SECRET_KEY, "demo", {"company": "Acme", "name": "Jo"}, int(time.time()) + 600)
+        variables = {"company": "Acme", "name": "Jo"}
+        token = sign_demo_link(SECRET_KEY, "demo", variables, int(time.time()) + 600, label="Acme pilot")
         referers: list[str] = []  # what the page's own requests send: its origin, not the token
         page.on("request", lambda r: referers.append(r.all_headers().get("referer", "")))
         open_page(page, f"{app.url}/demo/demo?t={token}", app.url)
@@ -533,8 +535,17 @@ def test_sales_demo_link(page: Page, stack: dict[str, Any], artifacts: Path, sho
             "Hello Jo!", timeout=15_000
         )
         screenshots(page, shots, "demo-in-call", themes=("light",))
+        assert "Acme pilot" not in page.content()  # the operator's label is for the call log alone
         page.click("#hangup")
         wait_for_state(page, "ended", 10_000)
+        # The call log says which link the call came through.
+        store = CallStore(app.database_url)
+        try:
+            (record,), total = store.search(CallQuery(demo_link=verify_demo_link(SECRET_KEY, token).link_id))
+        finally:
+            store.close()
+        assert (total, record.agent, record.outcome) == (1, "demo", "created")
+        assert record.demo_link_label == "Acme pilot"
     finally:
         app.process.stop()
 

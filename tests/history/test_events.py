@@ -35,6 +35,7 @@ from webapp.history.events import CLAIM_S, RETRY_DELAYS_S, EventSender
 from webapp.history.schema import call_events
 from webapp.history.store import CallAttempt, CallStore, now
 from webapp.ops.openapi import document
+from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.providers import ProviderCall
 from webapp.settings import Settings, events_key
 
@@ -156,6 +157,21 @@ def test_a_call_created_ended_and_rated_reaches_the_url_signed(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert f"call.ended (call {ours}) sent to 127.0.0.1:" in logged
     assert RECEIVER_TOKEN not in logged and SECRET not in logged and SECRET[6:] not in logged
+
+
+def test_a_call_through_a_demo_link_says_which_link(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], ravan: Any
+) -> None:
+    """The sales person's CRM hears that Acme called, from the link made for Acme."""
+    key = "events-secret-key-0123456789abcdef"
+    app, (target, _) = events_app(WEBCALL_SECRET_KEY=key), receiver
+    token = sign_demo_link(key, "sales", {}, int(time.time()) + 60, label="Acme")
+    answer = post(app, {"agent": "sales", "demo_token": token})
+    assert answer.status_code == 201, answer.get_json()
+    assert sender_of(app).send_due() == 1
+    (created,) = target.events()
+    assert (created["type"], created["data"]["demo_link_label"]) == ("call.created", "Acme")
+    assert created["data"]["demo_link_id"] == verify_demo_link(key, token).link_id
 
 
 def test_a_failed_attempt_is_tried_again_later_with_the_same_id_and_body(

@@ -20,6 +20,7 @@ from tests.fakes import FakeTurnstile, Fault
 from tests.fakes.ravan import add_session
 from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, app_state_of, build_app, provider_env
 from webapp.history.store import CallAttempt, CallQuery
+from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.providers import ProviderCall
 
 HUMAN = "turnstile-pass-token"
@@ -116,6 +117,19 @@ def test_ravan_calls_the_number_from_the_agents_caller_id(app: Flask, ravan: Any
     # Only by our id: Ravan's session id is on its dashboard and in its webhooks, not for callers.
     by_session = app.test_client().get(f"/api/phone-calls/{session}")
     assert by_session.status_code == 404 and by_session.get_json()["error"]["code"] == "unknown_call"
+
+
+def test_a_callback_through_a_demo_link_is_recorded_as_the_links(app: Flask, ravan: Any) -> None:
+    expires_at = int(time.time()) + 600
+    token = sign_demo_link("k" * 40, "ravan-phone", {"plan": "enterprise"}, expires_at, label="Acme")
+    answer = ask(app, "ravan-phone", demo_token=token)
+    assert answer.status_code == 202, answer.get_json()
+    assert ravan[1].requests[-1].json["prompt_dynamic_variables"] == {"plan": "enterprise"}
+    record = app_state_of(app).history.find(answer.get_json()["call_id"])
+    assert record is not None and record.channel == "phone"
+    assert (
+        record.demo_link_id == verify_demo_link("k" * 40, token).link_id and record.demo_link_label == "Acme"
+    )
 
 
 def test_a_key_used_again_for_another_number_is_refused(app: Flask, ravan: Any) -> None:

@@ -25,7 +25,8 @@ from ..calls.models import RATINGS, Rating
 from ..catalogue import SLUG_PATTERN
 from ..errors import InvalidQuery
 from ..history.payloads import call_fields, iso
-from ..history.store import CallQuery, CallRecord, CallSummary, EventType
+from ..history.store import ANY_DEMO_LINK, CallQuery, CallRecord, CallSummary, EventType
+from ..pages.demo_links import LINK_ID_PATTERN
 from ..providers import CALL_STATUSES, TranscriptLine, provider_names
 
 MAX_PAGE = 10_000
@@ -100,6 +101,9 @@ Moment = Annotated[
 ]
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
 Search = Annotated[str, StringConstraints(max_length=MAX_SEARCH_CHARS, pattern=NO_CONTROL)]
+DemoLinkFilter = Annotated[
+    str, StringConstraints(pattern=f"^(?:{LINK_ID_PATTERN.strip('^$')}|{ANY_DEMO_LINK})$")
+]
 
 
 class CallSelection(BaseModel):
@@ -116,12 +120,17 @@ class CallSelection(BaseModel):
     feedback: Rating | None = Field(
         None, description="The caller's rating (of agents that ask for feedback)."
     )
+    demo_link: DemoLinkFilter | None = Field(
+        None, description="A demo link's id (`dl_…`): its calls; `any`: every call made through a demo link."
+    )
     since: Moment | None = Field(
         None, description="Created at or after (ISO 8601 date or date-time; UTC if no zone)."
     )
     until: Moment | None = Field(None, description="Created before (a date includes that whole day).")
     q: Search | None = Field(
-        None, description="Text in the ids, agent, room, origin, outcome, summary, transcript or feedback."
+        None,
+        description="Text in the ids, agent, room, origin, outcome, summary, transcript, feedback or demo "
+        "link.",
     )
 
     def query(self) -> CallQuery:
@@ -132,6 +141,7 @@ class CallSelection(BaseModel):
             status=self.status,
             channel=self.channel,
             feedback=self.feedback,
+            demo_link=self.demo_link,
             since=moment_of(self.since) if self.since else None,
             until=moment_of(self.until, until=True) if self.until else None,
             text=self.q.strip() or None if self.q else None,
@@ -238,6 +248,12 @@ class AdminCall(BaseModel):
     feedback_rating: Rating | None = Field(description="The caller's rating after the call (`good`, `bad`).")
     feedback_comment: str | None = Field(description="What the caller added to their rating.")
     feedback_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    demo_link_id: str | None = Field(
+        description="The signed sales-demo link the call came through (`dl_…`; `flask demo-link` makes them)."
+    )
+    demo_link_label: str | None = Field(
+        description="That link's label (`--label`), or else its preset variables (`company=Acme, name=Jo`)."
+    )
     created_at: str = Field(json_schema_extra={"format": "date-time"})
 
 

@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 CSV_COLUMNS = (
     "call_id", "provider_call_id", "created_at", "agent", "provider", "channel", "status", "outcome",
     "started_at", "ended_at", "duration_s", "cost", "currency", "origin", "room", "summary",
-    "feedback_rating", "feedback_comment", "feedback_at",
+    "feedback_rating", "feedback_comment", "feedback_at", "demo_link_id", "demo_link_label",
 )  # fmt: skip
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting with these
 EXPIRED_FORM = "This form has expired. Reload the page and try again."
@@ -80,7 +80,7 @@ DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # what a date box (<input type="date">) 
 # The filter form's fields (the filters' names) and their labels.
 FORM_FIELDS = {
     "agent": "Agent", "provider": "Provider", "status": "Status", "channel": "Channel",
-    "feedback": "Feedback", "since": "From", "until": "To", "q": "Search",
+    "feedback": "Feedback", "demo_link": "Demo link", "since": "From", "until": "To", "q": "Search",
 }  # fmt: skip
 
 
@@ -350,6 +350,8 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
     return {
         **_form(filters.model_dump(include=set(FORM_FIELDS))),
         "calls": [admin_call(r) for r in records],
+        # One link's calls: the filter says its label (its calls carry it).
+        "demo_link_name": next((r.demo_link_label for r in records if r.demo_link_label), None),
         "filters": filters,
         "total": total,
         "first": first,

@@ -30,7 +30,7 @@ from ..guards.limits import PROVIDER_ASKED, check_client_limit, client_ip, spend
 from ..guards.origin import check_origin, request_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
-from ..pages.demo_links import read_demo_link
+from ..pages.demo_links import DemoLink, read_demo_link, verify_demo_link
 from ..providers import Channel, WebCall, WebCallRequest
 from ..state import AppState, app_state
 from ..tracing import current_request_id
@@ -68,6 +68,7 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     check_origin(agent)  # refused before it is a call: recorded by record_refusals' hook
     if not agent.takes_web_calls:
         raise WebCallsDisabled()
+    link = demo_link_of(agent, order.demo_token, state.settings.secret_key)
     attempt = CallAttempt(
         agent=agent.slug,
         provider=agent.provider,
@@ -75,6 +76,8 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
         origin=order.origin,
         client_ref=client_reference(state.settings.storage_key, order.client),
         request_id=current_request_id(),
+        demo_link_id=link.link_id if link else None,
+        demo_link_label=link.name if link else None,
     )
     with CREATES_IN_PROGRESS.labels("web").track_inprogress():
         try:
@@ -106,6 +109,19 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
             return start_web_call(state, order, variables, key and f"{key}|{asked}", attempt)
 
     return once_per_key(state.replay, key, create, asked)
+
+
+def demo_link_of(agent: Agent, demo_token: str | None, secret_key: str) -> DemoLink | None:
+    """The signed demo link a request came through, for the call log: expired too (a prospect
+    trying a link too late is worth knowing), but none that is not ours or not this agent's (the
+    guards refuse those, and a forged label must not name a call)."""
+    if not demo_token:
+        return None
+    try:
+        link = verify_demo_link(secret_key, demo_token)
+    except InvalidDemoLink:
+        return None
+    return link if link.agent == agent.slug else None
 
 
 def call_variables(

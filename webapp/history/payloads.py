@@ -41,6 +41,8 @@ def call_fields(record: CallRecord) -> dict[str, Any]:
         "feedback_rating": record.feedback_rating,
         "feedback_comment": record.feedback_comment,
         "feedback_at": iso(record.feedback_at),
+        "demo_link_id": record.demo_link_id,
+        "demo_link_label": record.demo_link_label,
         "created_at": iso(record.created_at),
     }
 

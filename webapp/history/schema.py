@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -125,6 +126,8 @@ calls = Table(
     Column("client_ref", StoredString(32)),  # keyed hash of the caller's address, never the address
     Column("request_id", StoredString(128)),  # the asking request's X-Request-ID: log lines ↔ record
     Column("phone_number", StoredString(40)),  # a phone call's destination, masked (+1 415 ***-**71)
+    Column("demo_link_id", StoredString(40)),  # the signed demo link it came through: dl_…
+    Column("demo_link_label", StoredString(200)),  # that link's label, or its variables written out
     Column("outcome", StoredString(64)),  # created, or our error code; None if seen only at the provider
     Column("status", StoredString(16), nullable=False),  # providers.CALL_STATUSES
     Column("provider_status", StoredString(64)),
@@ -152,6 +155,14 @@ calls = Table(
     Index(None, "agent", "created_at"),
     Index(None, "status", "created_at"),
     Index(None, "provider", "detail_asked_at", "detail_at"),  # the calls the sync never asked about
+    # The calls of one demo link (or of any): few of many, so only theirs are indexed.
+    Index(
+        None,
+        "demo_link_id",
+        "created_at",
+        sqlite_where=text("demo_link_id IS NOT NULL"),
+        postgresql_where=text("demo_link_id IS NOT NULL"),
+    ),
 )
 
 webhook_deliveries = Table(

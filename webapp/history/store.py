@@ -59,6 +59,7 @@ _UNLISTED = ("transcript", "transcript_text", "detail_at", "detail_asked_at")
 _LIST_COLUMNS = [c for c in calls.c if c.name not in _UNLISTED]
 Upserted = Literal["new", "updated"]
 EventType = Literal["call.created", "call.ended", "call.rated"]
+ANY_DEMO_LINK = "any"  # CallQuery.demo_link: every call that came through a demo link
 Applied = Literal["applied", "duplicate", "unknown"]
 
 
@@ -97,6 +98,8 @@ class CallAttempt:
     client_ref: str | None = None
     request_id: str | None = None  # the X-Request-ID answered: a screenshot of an error leads here
     phone_number: str | None = None  # a phone call's destination, masked
+    demo_link_id: str | None = None  # the signed demo link the call came through (dl_…)
+    demo_link_label: str | None = None  # its label, or its variables written out
     channel: Channel = "web"
     received_at: datetime = field(default_factory=now)
 
@@ -131,6 +134,8 @@ class CallRecord:
     feedback_rating: str | None = None  # the caller's, after the call: good | bad
     feedback_comment: str | None = None
     feedback_at: datetime | None = None
+    demo_link_id: str | None = None  # the signed demo link it came through (dl_…)
+    demo_link_label: str | None = None
     transcript: tuple[TranscriptLine, ...] | None = None
 
 
@@ -143,9 +148,10 @@ class CallQuery:
     status: str | None = None
     channel: str | None = None
     feedback: str | None = None  # the caller's rating: good | bad
+    demo_link: str | None = None  # a demo link's id, or ANY_DEMO_LINK
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
-    text: str | None = None  # in ids, agent, room, origin, outcome, summary, transcript or feedback
+    text: str | None = None  # in ids, agent, room, origin, outcome, summary, transcript, feedback, demo link
     page: int = 1
     page_size: int = 50
 
@@ -283,8 +289,8 @@ class CallStore:
         return str(values["call_id"])
 
     def _attempt_values(self, attempt: CallAttempt, *, outcome: str, status: str) -> dict[str, Any]:
-        """The row for an attempt."""
-        return {
+        """The row for an attempt (a demo link's columns only when it came through one)."""
+        values = {
             "call_id": new_call_id(),
             "provider": attempt.provider,
             "agent": attempt.agent,
@@ -299,14 +305,17 @@ class CallStore:
             "created_at": attempt.received_at,
             "updated_at": attempt.received_at,
         }
+        if attempt.demo_link_id:
+            values.update(demo_link_id=attempt.demo_link_id, demo_link_label=attempt.demo_link_label)
+        return values
 
     def _claim(self, attempt: CallAttempt, provider_call_id: str, room: str | None) -> str:
         """Add what we know of our own call to the row the provider's history (or a replay) made.
 
         The channel is ours to say (a provider's list may not, and the row then said web); the
-        request id, the number, the origin and the client are only ever ours, kept from a first
-        request when a provider replays its call to a second; the room and the provider's agent
-        id are the provider's when it reported them.
+        request id, the number, the origin, the client and the demo link are only ever ours, kept
+        from a first request when a provider replays its call to a second; the room and the
+        provider's agent id are the provider's when it reported them.
         """
         key = and_(calls.c.provider == attempt.provider, calls.c.provider_call_id == provider_call_id)
         with writing(self.engine) as connection:
@@ -322,6 +331,8 @@ class CallStore:
                     outcome="created",
                     request_id=_kept_or("request_id", attempt.request_id),
                     phone_number=_kept_or("phone_number", attempt.phone_number),
+                    demo_link_id=_kept_or("demo_link_id", attempt.demo_link_id),
+                    demo_link_label=_kept_or("demo_link_label", attempt.demo_link_label),
                     provider_agent_id=_kept_or("provider_agent_id", attempt.provider_agent_id),
                     room=_kept_or("room", room),
                     updated_at=now(),
@@ -877,6 +888,10 @@ def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:
     ):
         if value is not None:
             where.append(column == value)
+    if query.demo_link == ANY_DEMO_LINK:
+        where.append(calls.c.demo_link_id.is_not(None))
+    elif query.demo_link is not None:
+        where.append(calls.c.demo_link_id == query.demo_link)
     if query.since is not None:
         where.append(calls.c.created_at >= query.since)
     if query.until is not None:
@@ -886,7 +901,7 @@ def _conditions(query: CallQuery) -> list[ColumnElement[bool]]:
         columns = (
             calls.c.call_id, calls.c.provider_call_id, calls.c.agent, calls.c.room, calls.c.origin,
             calls.c.outcome, calls.c.summary, calls.c.transcript_text, calls.c.request_id,
-            calls.c.feedback_comment,
+            calls.c.feedback_comment, calls.c.demo_link_id, calls.c.demo_link_label,
         )  # fmt: skip
         search = literal(pattern, StoredText())  # a pattern is not a value of the column: never clipped
         where.append(or_(*(column.ilike(search, escape="\\") for column in columns)))

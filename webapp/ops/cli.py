@@ -17,7 +17,7 @@ from ..catalogue import VARIABLE_PATTERN, Agent
 from ..errors import AppError
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
-from ..pages.demo_links import parse_expiry, sign_demo_link
+from ..pages.demo_links import MAX_LABEL_CHARS, parse_expiry, sign_demo_link
 from ..pages.words import LANGUAGES
 from ..providers import WebCallRequest, registry
 from ..state import app_state
@@ -48,9 +48,20 @@ LANG_OPTION = click.option(
     default=None,
     help="Where webcall is served  [default: WEBCALL_PUBLIC_URL, else http://127.0.0.1:8000]",
 )
+@click.option(
+    "--label",
+    default=None,
+    help=f'Who the link is for ("Acme pilot"; at most {MAX_LABEL_CHARS} characters), for the call log '
+    "and the admin view; readable by whoever has the link  [default: its variables]",
+)
 @LANG_OPTION
 def demo_link_command(
-    slug: str, variables: tuple[str, ...], expires: str, base_url: str | None, lang: str | None
+    slug: str,
+    variables: tuple[str, ...],
+    expires: str,
+    base_url: str | None,
+    label: str | None,
+    lang: str | None,
 ) -> None:
     """Print a signed, expiring sales-demo link for the agent SLUG."""
     settings = app_state().settings
@@ -69,7 +80,11 @@ def demo_link_command(
         expires_at = parse_expiry(expires, now=time.time())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from None
-    token = sign_demo_link(settings.secret_key, slug, preset, expires_at)
+    label = label.strip() if label else None
+    if label and (len(label) > MAX_LABEL_CHARS or re.search(r"[\x00-\x1f\x7f]", label)):
+        words = f"at most {MAX_LABEL_CHARS} characters on one line, without control characters"
+        raise click.BadParameter(words, param_hint="--label")
+    token = sign_demo_link(settings.secret_key, slug, preset, expires_at, label=label)
     click.echo(f"{base_url.rstrip('/')}/demo/{slug}?t={token}" + (f"&lang={lang}" if lang else ""))
 
 

@@ -4,11 +4,17 @@ The token carries the agent slug, preset prompt variables and an expiry, signed
 with the app's secret key (itsdangerous, which Flask already depends on), so a
 sales person personalises a demo without a code change and the link stops
 working when it expires. ``flask --app webapp demo-link`` prints one.
+
+Each link also carries an id of its own (``dl_…``) and, optionally, a label ("Acme pilot"),
+which the call log keeps with every call made through it: the admin view says who called.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +28,9 @@ SALT = "webcall.demo-link.v1"
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
 _DATE_RE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")  # a day without a time (2026-12-31, 20261231)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+LINK_ID_PATTERN = r"^dl_[A-Za-z0-9_-]{16}$"
+MAX_LABEL_CHARS = 100
+MAX_NAME_CHARS = 200  # the call log's column: a label, or the variables written out
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,26 @@ class DemoLink:
     agent: str
     variables: dict[str, str]
     expires_at: int
+    link_id: str  # dl_…: the same for every call made through this link
+    label: str | None = None  # the operator's name for it ("Acme pilot")
+
+    @property
+    def name(self) -> str | None:
+        """What the call log calls the link: its label, or else its variables written out
+        (``company=Acme, name=Jo``); none for a link with neither."""
+        name = self.label or ", ".join(f"{key}={value}" for key, value in self.variables.items())
+        return name[:MAX_NAME_CHARS] or None
+
+
+def new_link_id() -> str:
+    """A fresh link id: ``dl_`` and 16 random URL-safe characters."""
+    return "dl_" + secrets.token_urlsafe(12)
+
+
+def _derived_link_id(token: str) -> str:
+    """The id of a link signed before links had one: from its token, so its calls share one."""
+    digest = hashlib.sha256(token.encode()).digest()[:12]
+    return "dl_" + base64.urlsafe_b64encode(digest).decode()
 
 
 def _serializer(secret_key: str) -> URLSafeSerializer:
@@ -38,13 +67,25 @@ def _serializer(secret_key: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=SALT)
 
 
-def sign_demo_link(secret_key: str, agent: str, variables: dict[str, str], expires_at: int) -> str:
-    """The token for a link to ``agent`` with ``variables``, valid until ``expires_at`` (epoch s)."""
-    return str(_serializer(secret_key).dumps({"a": agent, "v": variables, "e": expires_at}))
+def sign_demo_link(
+    secret_key: str,
+    agent: str,
+    variables: dict[str, str],
+    expires_at: int,
+    *,
+    label: str | None = None,
+    link_id: str | None = None,
+) -> str:
+    """The token for a link to ``agent`` with ``variables``, valid until ``expires_at`` (epoch s),
+    under a new id unless ``link_id`` names one, and ``label`` when given."""
+    data: dict[str, Any] = {"a": agent, "v": variables, "e": expires_at, "i": link_id or new_link_id()}
+    if label:
+        data["l"] = label
+    return str(_serializer(secret_key).dumps(data))
 
 
-def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> DemoLink:
-    """Verify the signature, then the expiry; raise ``InvalidDemoLink`` or ``ExpiredDemoLink``."""
+def verify_demo_link(secret_key: str, token: str) -> DemoLink:
+    """The link a token grants, expired or not; ``InvalidDemoLink`` unless we signed it."""
     try:
         data: Any = _serializer(secret_key).loads(token)
     except BadSignature as exc:
@@ -55,11 +96,25 @@ def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> 
         and isinstance(data.get("e"), int)
         and isinstance(data.get("v"), dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in data["v"].items())
+        and ("i" not in data or isinstance(data["i"], str) and bool(re.fullmatch(LINK_ID_PATTERN, data["i"])))
+        and isinstance(data.get("l", ""), str)
     ):
         raise InvalidDemoLink()
-    if data["e"] <= (time.time() if now is None else now):
+    return DemoLink(
+        agent=data["a"],
+        variables=dict(data["v"]),
+        expires_at=data["e"],
+        link_id=data.get("i") or _derived_link_id(token),
+        label=data.get("l") or None,
+    )
+
+
+def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> DemoLink:
+    """Verify the signature, then the expiry; raise ``InvalidDemoLink`` or ``ExpiredDemoLink``."""
+    link = verify_demo_link(secret_key, token)
+    if link.expires_at <= (time.time() if now is None else now):
         raise ExpiredDemoLink()
-    return DemoLink(agent=data["a"], variables=dict(data["v"]), expires_at=data["e"])
+    return link
 
 
 def parse_expiry(text: str, *, now: float) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import g
 
-from ..calls.service import RECORDED, call_variables, our_call, record_refusal
+from ..calls.service import RECORDED, call_variables, demo_link_of, our_call, record_refusal
 from ..catalogue import Agent
 from ..errors import (
     AppError,
@@ -73,6 +73,7 @@ def place_phone_call(state: AppState, order: PhoneOrder) -> dict[str, Any]:
     check_origin(agent)
     if not agent.takes_phone_calls or agent.phone is None:
         raise PhoneCallsDisabled()
+    link = demo_link_of(agent, order.demo_token, state.settings.secret_key)
     attempt = CallAttempt(
         agent=agent.slug,
         provider=agent.provider,
@@ -80,6 +81,8 @@ def place_phone_call(state: AppState, order: PhoneOrder) -> dict[str, Any]:
         origin=order.origin,
         client_ref=client_reference(state.settings.storage_key, order.client),
         request_id=current_request_id(),
+        demo_link_id=link.link_id if link else None,
+        demo_link_label=link.name if link else None,
         channel="phone",
     )
     attempts = [attempt]  # the last one is recorded: with the masked number once it parsed

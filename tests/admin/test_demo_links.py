@@ -1,0 +1,196 @@
+"""Which sales-demo link a call came through: the call log keeps the link's id and label, the
+admin API and view show them and filter by them, and the CSV carries them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from itsdangerous import URLSafeSerializer
+
+from tests.admin.conftest import CATALOGUE, SECRET_KEY, TOKEN, sign_in  # noqa: F401  (make_app reads CATALOGUE)
+from tests.support.apps import app_state_of
+from webapp.history.store import CallRecord
+from webapp.pages.demo_links import SALT, sign_demo_link, verify_demo_link
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def app(admin_app: Callable[..., Flask], call_log_url: str) -> Flask:
+    """The admin app on SQLite, then PostgreSQL, with an empty call log."""
+    return admin_app(WEBCALL_DATABASE_URL=call_log_url)
+
+
+def link(
+    agent: str = "sales", *, expires_in_s: int = 3600, label: str | None = None, **variables: str
+) -> str:
+    """A demo link's token, signed as the CLI signs it."""
+    return sign_demo_link(SECRET_KEY, agent, variables, int(time.time()) + expires_in_s, label=label)
+
+
+def place(app: Flask, agent: str = "sales", **fields: Any) -> Any:
+    """A web call from the app's own page; its answer."""
+    return app.test_client().post("/api/calls", json={"agent": agent, **fields})
+
+
+def recorded(app: Flask, answer: Any) -> CallRecord:
+    """The call log's record of a call the API placed."""
+    assert answer.status_code == 201, answer.get_json()
+    record = app_state_of(app).history.find(answer.get_json()["call_id"])
+    assert record is not None
+    return record
+
+
+def last_refusal(app: Flask) -> dict[str, Any]:
+    """The newest record, as the admin API lists it."""
+    return dict(api(app, "/api/admin/calls?page_size=1").get_json()["calls"][0])
+
+
+def api(app: Flask, path: str) -> Any:
+    """GET an admin API path with the token."""
+    return app.test_client().get(path, headers=AUTH)
+
+
+def test_a_call_through_a_link_keeps_its_id_and_label(app: Flask) -> None:
+    token = link(label="Acme pilot", company="Acme")
+    first = recorded(app, place(app, demo_token=token))
+    assert first.demo_link_id == verify_demo_link(SECRET_KEY, token).link_id
+    assert first.demo_link_id.startswith("dl_") and first.demo_link_label == "Acme pilot"
+    again = recorded(app, place(app, demo_token=token))  # the prospect calls again: the same link
+    assert (again.demo_link_id, again.demo_link_label) == (first.demo_link_id, "Acme pilot")
+    other = recorded(app, place(app, demo_token=link(label="Acme pilot", company="Acme")))
+    assert other.demo_link_id != first.demo_link_id  # every link is its own, however alike
+    plain = recorded(app, place(app))
+    assert (plain.demo_link_id, plain.demo_link_label) == (None, None)
+    detail = api(app, f"/api/admin/calls/{first.call_id}").get_json()
+    assert (detail["demo_link_id"], detail["demo_link_label"]) == (first.demo_link_id, "Acme pilot")
+
+
+def test_without_a_label_a_link_is_named_by_its_variables(app: Flask) -> None:
+    named = recorded(app, place(app, demo_token=link(company="Acme", name="Jo")))
+    assert named.demo_link_label == "company=Acme, name=Jo"
+    bare = recorded(app, place(app, demo_token=link()))
+    assert bare.demo_link_id is not None and bare.demo_link_label is None
+    long = recorded(app, place(app, demo_token=link(note="x" * 500)))
+    assert long.demo_link_label == ("note=" + "x" * 500)[:200]  # the column's length
+
+
+def test_a_link_signed_before_links_had_ids_gets_one_from_its_token(app: Flask) -> None:
+    old = URLSafeSerializer(SECRET_KEY, salt=SALT).dumps(
+        {"a": "sales", "v": {"company": "Acme"}, "e": int(time.time()) + 3600}
+    )
+    first, second = (recorded(app, place(app, demo_token=old)) for _ in range(2))
+    assert first.demo_link_id is not None and first.demo_link_id.startswith("dl_")
+    assert (second.demo_link_id, second.demo_link_label) == (first.demo_link_id, "company=Acme")
+
+
+def test_an_expired_link_is_refused_and_recorded_as_its_own(app: Flask) -> None:
+    """A prospect who tried the link too late: the refusal names the link (send them a new one)."""
+    token = link(expires_in_s=-60, label="Acme pilot")
+    answer = place(app, demo_token=token)
+    assert answer.status_code == 410 and answer.get_json()["error"]["code"] == "demo_link_expired"
+    refused = last_refusal(app)
+    assert (refused["outcome"], refused["demo_link_id"], refused["demo_link_label"]) == (
+        "demo_link_expired",
+        verify_demo_link(SECRET_KEY, token).link_id,
+        "Acme pilot",
+    )
+
+
+@pytest.mark.parametrize("token", ["forged", "another agent's"])
+def test_a_link_that_is_not_valid_names_no_call(app: Flask, token: str) -> None:
+    """A forged token's label is nobody's word, and a link to another agent is no link to this one."""
+    if token == "forged":
+        good = link(label="Acme pilot")
+        token = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    else:
+        token = link("support", label="Acme pilot")
+    answer = place(app, demo_token=token)
+    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "invalid_demo_link"
+    refused = last_refusal(app)
+    assert (refused["outcome"], refused["demo_link_id"], refused["demo_link_label"]) == (
+        "invalid_demo_link",
+        None,
+        None,
+    )
+
+
+def test_the_api_lists_and_adds_up_one_links_calls_or_every_links(app: Flask) -> None:
+    acme, globex = link(label="Acme pilot"), link(label="Globex")
+    acme_id = verify_demo_link(SECRET_KEY, acme).link_id
+    ids = [recorded(app, place(app, demo_token=acme)).call_id for _ in range(2)]
+    recorded(app, place(app, demo_token=globex))
+    recorded(app, place(app))
+    place(app, demo_token=link(expires_in_s=-1, label="Acme late"))  # refused, but through a link
+
+    listed = api(app, f"/api/admin/calls?demo_link={acme_id}").get_json()
+    assert [call["call_id"] for call in listed["calls"]] == ids[::-1] and listed["total"] == 2
+    assert api(app, "/api/admin/calls?demo_link=any").get_json()["total"] == 4
+    assert api(app, "/api/admin/calls").get_json()["total"] == 5
+    summary = api(app, "/api/admin/summary?demo_link=any").get_json()
+    assert (summary["calls"], summary["refused"]) == (3, 1)
+    assert api(app, f"/api/admin/summary?demo_link={acme_id}").get_json()["calls"] == 2
+    searched = api(app, "/api/admin/calls?q=globex").get_json()
+    assert [call["demo_link_label"] for call in searched["calls"]] == ["Globex"]
+    assert api(app, f"/api/admin/calls?q={acme_id}").get_json()["total"] == 2
+    for bad in ("dl_short", "all", "dl_" + "a" * 17, "wc_0123456789abcdef"):
+        refused = api(app, f"/api/admin/calls?demo_link={bad}")
+        assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "invalid_query", bad
+        assert "demo_link" in refused.get_json()["error"]["message"]
+
+
+def test_the_view_shows_the_link_and_filters_by_it(app: Flask) -> None:
+    acme = link(label="Acme <pilot>")
+    acme_id = verify_demo_link(SECRET_KEY, acme).link_id
+    call_id = recorded(app, place(app, demo_token=acme)).call_id
+    recorded(app, place(app))
+    client = app.test_client()
+    sign_in(client)
+
+    listing = client.get("/admin").get_data(as_text=True)
+    assert f'<a class="calls__demo" href="/admin?demo_link={acme_id}"' in listing
+    assert "Demo: Acme &lt;pilot&gt;</a>" in listing and "Acme <pilot>" not in listing
+    assert '<option value="any">Through any demo link</option>' in listing
+
+    one = client.get(f"/admin?demo_link={acme_id}").get_data(as_text=True)
+    assert "Calls 1–1 of 1" in one and call_id in one
+    assert f'<option value="{acme_id}" selected>Acme &lt;pilot&gt;</option>' in one
+    every = client.get("/admin?demo_link=any").get_data(as_text=True)
+    assert "Calls 1–1 of 1" in every and '<option value="any" selected>' in every
+
+    bad = client.get("/admin?demo_link=nope")
+    assert bad.status_code == 400
+    assert '<a href="#f-demo_link">Demo link</a> is not valid' in bad.get_data(as_text=True)
+
+    page = client.get(f"/admin/calls/{call_id}").get_data(as_text=True)
+    assert "<dt>Demo link</dt>" in page and f"<code>{acme_id}</code>" in page
+    assert f'<a href="/admin?demo_link={acme_id}">Acme &lt;pilot&gt;</a>' in page
+
+    exported = client.get(f"/admin/calls.csv?demo_link={acme_id}").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [(r["call_id"], r["demo_link_id"], r["demo_link_label"]) for r in rows] == [
+        (call_id, acme_id, "Acme <pilot>")
+    ]
+
+
+def test_the_cli_signs_a_label_into_each_new_link(app: Flask) -> None:
+    def made(*args: str) -> str:
+        result = app.test_cli_runner().invoke(args=["demo-link", "sales", *args])
+        assert result.exit_code == 0, result.output
+        return str(result.output.strip().split("?t=", 1)[1])
+
+    first, second = made("--label", "  Acme pilot  "), made("--label", "Acme pilot")
+    links = [verify_demo_link(SECRET_KEY, token) for token in (first, second)]
+    assert [one.label for one in links] == ["Acme pilot", "Acme pilot"]
+    assert links[0].link_id != links[1].link_id
+    assert recorded(app, place(app, demo_token=first)).demo_link_label == "Acme pilot"
+    assert verify_demo_link(SECRET_KEY, made("--var", "company=Acme")).label is None
+    for bad in ("x" * 101, "two\nlines", "tab\there"):
+        refused = app.test_cli_runner().invoke(args=["demo-link", "sales", "--label", bad])
+        assert refused.exit_code == 2 and "--label" in refused.output, bad
