@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from itsdangerous import URLSafeSerializer
 
-from tests.admin.conftest import CATALOGUE, SECRET_KEY, TOKEN, sign_in  # noqa: F401  (make_app reads CATALOGUE)
+from tests.admin.conftest import CATALOGUE, SECRET_KEY, TOKEN, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of
 from webapp.history.store import CallRecord
 from webapp.pages.demo_links import SALT, sign_demo_link, verify_demo_link
@@ -194,3 +194,79 @@ def test_the_cli_signs_a_label_into_each_new_link(app: Flask) -> None:
     for bad in ("x" * 101, "two\nlines", "tab\there"):
         refused = app.test_cli_runner().invoke(args=["demo-link", "sales", "--label", bad])
         assert refused.exit_code == 2 and "--label" in refused.output, bad
+
+
+def test_a_revoked_link_refuses_its_page_and_its_calls_until_restored(app: Flask) -> None:
+    token, other = link(label="Acme pilot", company="Acme"), link(label="Globex")
+    link_id = verify_demo_link(SECRET_KEY, token).link_id
+    client, cli = app.test_client(), app.test_cli_runner()
+    assert client.get(f"/demo/sales?t={token}").status_code == 200
+    recorded(app, place(app, demo_token=token))
+
+    revoked = cli.invoke(args=["revoke-demo-link", f"https://calls.example.com/demo/sales?t={token}&lang=de"])
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.output.startswith(f"{link_id} (Acme pilot) revoked at ")
+    page = client.get(f"/demo/sales?t={token}")
+    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+    assert 'id="talk"' not in page.get_data(as_text=True)
+    refused = place(app, demo_token=token)
+    assert refused.status_code == 410 and refused.get_json()["error"]["code"] == "demo_link_expired"
+    logged = last_refusal(app)
+    assert (logged["outcome"], logged["demo_link_id"]) == ("demo_link_expired", link_id)
+    recorded(app, place(app, demo_token=other))  # other links work on
+    again = cli.invoke(args=["revoke-demo-link", link_id])  # by its id: revoked already, since then
+    assert again.exit_code == 0 and again.output.split(" revoked at ")[1] == revoked.output.split(" at ")[1]
+
+    restored = cli.invoke(args=["revoke-demo-link", "--restore", token])
+    assert (
+        restored.exit_code == 0
+        and restored.output == f"{link_id} (Acme pilot) works again, until it expires\n"
+    )
+    assert client.get(f"/demo/sales?t={token}").status_code == 200
+    recorded(app, place(app, demo_token=token))
+    twice = cli.invoke(args=["revoke-demo-link", "--restore", link_id])
+    assert twice.exit_code == 0 and twice.output == f"{link_id} was not revoked\n"
+    for bad in (
+        "dl_short",
+        "https://calls.example.com/demo/sales?t=forged",
+        sign_demo_link("x" * 40, "sales", {}, 0),
+    ):
+        refused_cli = cli.invoke(args=["revoke-demo-link", bad])
+        assert refused_cli.exit_code == 2 and "LINK" in refused_cli.output, bad
+
+
+def test_the_view_revokes_and_restores_a_link(app: Flask) -> None:
+    token = link(label="Acme pilot")
+    link_id = verify_demo_link(SECRET_KEY, token).link_id
+    call_id = recorded(app, place(app, demo_token=token)).call_id
+    client = app.test_client()
+    assert client.post(f"/demo-links/{link_id}/revoke").status_code == 404  # under /admin only
+    signed_out = client.post(f"/admin/demo-links/{link_id}/revoke")
+    assert signed_out.status_code == 303 and signed_out.headers["Location"].startswith("/admin/login")
+    sign_in(client)
+
+    listing = client.get(f"/admin?demo_link={link_id}").get_data(as_text=True)
+    assert (
+        f"Demo link “Acme pilot” <code>{link_id}</code>" in listing and "Works until it expires." in listing
+    )
+    assert f'action="/admin/demo-links/{link_id}/revoke"' in listing
+    assert "link-bar" not in client.get("/admin").get_data(as_text=True)  # only for one link's calls
+    assert "link-bar" not in client.get("/admin?demo_link=any").get_data(as_text=True)
+
+    forged = client.post(f"/admin/demo-links/{link_id}/revoke", data={"csrf_token": "forged"})
+    assert forged.status_code == 400 and app_state_of(app).history.demo_link_revoked_at(link_id) is None
+    form = {"csrf_token": csrf_of(listing)}
+    done = client.post(f"/admin/demo-links/{link_id}/revoke", data=form)
+    assert done.status_code == 303 and done.headers["Location"] == f"/admin?demo_link={link_id}"
+    assert app_state_of(app).history.demo_link_revoked_at(link_id) is not None
+    assert place(app, demo_token=token).status_code == 410
+    listing = client.get(f"/admin?demo_link={link_id}").get_data(as_text=True)
+    assert "Revoked 20" in listing and "its page and its calls are refused" in listing
+    assert f'action="/admin/demo-links/{link_id}/restore"' in listing
+    assert ", revoked 20" in client.get(f"/admin/calls/{call_id}").get_data(as_text=True)
+
+    assert client.post(f"/admin/demo-links/{link_id}/restore", data=form).status_code == 303
+    assert app_state_of(app).history.demo_link_revoked_at(link_id) is None
+    assert place(app, demo_token=token).status_code == 201
+    assert ", revoked" not in client.get(f"/admin/calls/{call_id}").get_data(as_text=True)
+    assert client.post("/admin/demo-links/wc_0123/revoke", data=form).status_code == 404

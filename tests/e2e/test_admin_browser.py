@@ -250,9 +250,21 @@ def test_a_demo_links_calls_are_one_click_away(tab: Page, served: tuple[Flask, s
     shown.click()
     expect(tab.locator(".results__count")).to_have_text("Calls 1–1 of 1, newest first")
     expect(tab.locator("#f-demo_link option:checked")).to_have_text(label)
-    tab.locator(".calls__id").click()
+    bar = tab.get_by_role("region", name=f"Demo link “{label}”", exact=False)
+    expect(bar).to_contain_text("Works until it expires.")
+    bar.get_by_role("button", name="Revoke the link").click()  # a sales person takes it back
+    expect(bar).to_contain_text("its page and its calls are refused")
+    assert post(app, {"agent": "sales", "demo_token": token}).status_code == 410
+    assert_accessible(tab, url, "admin list of a revoked demo link's calls")
+    screenshots(tab, artifacts / "screenshots", "admin-calls-demo-link-revoked", themes=("light", "dark"))
+    tab.locator(".calls__id").first.click()
     expect(tab.locator(".facts")).to_contain_text(label)
+    expect(tab.locator(".facts")).to_contain_text(", revoked 20")
     assert_accessible(tab, url, "admin call through a demo link")
+    tab.go_back()
+    tab.get_by_role("button", name="Let it work again").click()
+    expect(bar).to_contain_text("Works until it expires.")
+    assert post(app, {"agent": "sales", "demo_token": token}).status_code == 201
 
 
 def test_the_totals_of_the_matching_calls_fit_a_wide_screen_and_a_phone(

@@ -9,6 +9,7 @@ provider fakes, over its real HTTP routes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from tests.fakes import Fault
 from tests.support.apps import codes, post
 from tests.support.services import PostgresServer
 from webapp.history.store import CallAttempt, CallLogError, CallQuery, CallStore
+from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.providers import ProviderCall
 
 NUMBER, OTHER = "+14155552671", "+14155552672"
@@ -98,6 +100,9 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         ),
         "finish_listing": lambda: store.finish_listing("ravan", None),
         "acquire_lease": lambda: store.acquire_lease("sync", "me", timedelta(minutes=1)),
+        "revoke_demo_link": lambda: store.revoke_demo_link("dl_abcdefghijklmnop", attempt.received_at),
+        "restore_demo_link": lambda: store.restore_demo_link("dl_abcdefghijklmnop"),
+        "demo_link_revoked_at": lambda: store.demo_link_revoked_at("dl_abcdefghijklmnop"),
     }
     escaped = {}
     for name, operation in operations.items():
@@ -127,6 +132,22 @@ def test_a_call_the_provider_created_reaches_the_caller_while_the_log_is_down(
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json()["call_id"] in ravan[1].calls and len(ravan[1].calls) == 2
     assert messages(caplog) == ["call log: could not record a call"]
+
+
+def test_a_demo_link_works_while_the_log_cannot_say_whether_it_was_revoked(
+    make_app: MakeApp, postgres: PostgresServer, call_log: str, ravan: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Calls go on without the call log, and demo links with them (a revocation waits for it)."""
+    key = "outage-secret-key-0123456789abcdef"
+    app = make_app(WEBCALL_DATABASE_URL=call_log, WEBCALL_SECRET_KEY=key)
+    token = sign_demo_link(key, "ravan", {"company": "Acme"}, int(time.time()) + 600)
+    link_id = verify_demo_link(key, token).link_id
+    set_reachable(postgres, call_log, False)
+    caplog.set_level(logging.ERROR, logger="webapp")
+    assert app.test_client().get(f"/demo/ravan?t={token}").status_code == 200
+    answer = post(app, {"agent": "ravan", "demo_token": token})
+    assert answer.status_code == 201, answer.get_json()
+    assert f"demo link {link_id}: whether it is revoked could not be read: " in "\n".join(messages(caplog))
 
 
 def test_every_refusal_keeps_its_own_answer_while_the_log_is_down(

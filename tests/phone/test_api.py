@@ -130,6 +130,9 @@ def test_a_callback_through_a_demo_link_is_recorded_as_the_links(app: Flask, rav
     assert (
         record.demo_link_id == verify_demo_link("k" * 40, token).link_id and record.demo_link_label == "Acme"
     )
+    app_state_of(app).history.revoke_demo_link(verify_demo_link("k" * 40, token).link_id, record.created_at)
+    revoked = ask(app, "ravan-phone", "+14155552672", demo_token=token)  # taken back: refused
+    assert revoked.status_code == 410 and revoked.get_json()["error"]["code"] == "demo_link_expired"
 
 
 def test_a_key_used_again_for_another_number_is_refused(app: Flask, ravan: Any) -> None:

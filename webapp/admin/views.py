@@ -37,7 +37,8 @@ from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, Limi
 from ..guards.headers import page_headers
 from ..guards.limits import limited
 from ..history.payloads import iso
-from ..history.store import CallLogError, CallRecord, EventState
+from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState
+from ..pages.demo_links import LINK_ID_PATTERN
 from ..pages.render import render_error_page
 from ..providers import CALL_STATUSES, CHANNELS, provider_names, registry
 from ..state import app_state
@@ -171,11 +172,14 @@ def calls() -> Response:
         # a long log, whose totals a narrower filter (or the API, asked on purpose) gives.
         summed = 0 < total <= MAX_SUMMED_CALLS
         summary = app_state().history.summarize(query) if summed else None
+        one_link = filters.demo_link if filters.demo_link not in (None, ANY_DEMO_LINK) else None
+        revoked_at = app_state().history.demo_link_revoked_at(one_link) if one_link else None
     except CallLogError as error:
         return call_log_unavailable(error)
     listing = _listing(filters, records, total)
     totals = calls_summary(summary) if summary else None
-    return page("admin/calls.html", **listing, summary=totals, max_summed=MAX_SUMMED_CALLS)
+    link = {"id": one_link, "revoked_at": iso(revoked_at)} if one_link else None
+    return page("admin/calls.html", **listing, summary=totals, max_summed=MAX_SUMMED_CALLS, link=link)
 
 
 @bp.get("/calls/<call_id>")
@@ -184,6 +188,8 @@ def call(call_id: str) -> Response:
     try:
         record = app_state().history.find(call_id)
         events = app_state().history.events_of(record.call_id) if record is not None else []
+        link_id = record.demo_link_id if record is not None else None
+        link_revoked_at = app_state().history.demo_link_revoked_at(link_id) if link_id else None
     except CallLogError as error:
         return call_log_unavailable(error)
     if record is None:
@@ -199,7 +205,38 @@ def call(call_id: str) -> Response:
         back=back,
         no_summary=no_summary,
         events=[event_line(event) for event in events],
+        link_revoked_at=iso(link_revoked_at),
     )
+
+
+@bp.post("/demo-links/<link_id>/revoke")
+def revoke_link(link_id: str) -> BaseResponse:
+    """Take a demo link back: its page and its calls are refused from now on."""
+    return _change_link(link_id, revoke=True)
+
+
+@bp.post("/demo-links/<link_id>/restore")
+def restore_link(link_id: str) -> BaseResponse:
+    """Let a revoked demo link work again, until it expires."""
+    return _change_link(link_id, revoke=False)
+
+
+def _change_link(link_id: str, *, revoke: bool) -> BaseResponse:
+    """Revoke or restore the link ``link_id`` (a form with the session's token), then show its calls."""
+    if not re.fullmatch(LINK_ID_PATTERN, link_id):
+        return render_error_page(404, title="No such link", message="That is not a demo link's id.")
+    if not csrf_ok(request.form.get("csrf_token")):
+        return render_error_page(400, title="Form expired", message=EXPIRED_FORM)
+    history = app_state().history
+    try:
+        if revoke:
+            history.revoke_demo_link(link_id, datetime.now(UTC))
+        else:
+            history.restore_demo_link(link_id)
+    except CallLogError as error:
+        return call_log_unavailable(error)
+    log.info("admin: demo link %s %s", link_id, "revoked" if revoke else "restored")
+    return redirect("/admin?" + urlencode({"demo_link": link_id}), code=303)
 
 
 @bp.get("/calls.csv")

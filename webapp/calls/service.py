@@ -30,7 +30,7 @@ from ..guards.limits import PROVIDER_ASKED, check_client_limit, client_ip, spend
 from ..guards.origin import check_origin, request_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
-from ..pages.demo_links import DemoLink, read_demo_link, verify_demo_link
+from ..pages.demo_links import DemoLink, usable_demo_link, verify_demo_link
 from ..providers import Channel, WebCall, WebCallRequest
 from ..state import AppState, app_state
 from ..tracing import current_request_id
@@ -96,7 +96,8 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
         if state.bot_verifier is None:  # required, and no Turnstile (start-up warned): never unchecked
             raise BotCheckRequired()
         state.bot_verifier.verify(order.bot_token, order.client, key)
-    variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
+    link = usable_demo_link(state, agent.slug, order.demo_token) if order.demo_token else None
+    variables = call_variables(agent, order.variables, link)
     what = (order.mode, order.variables, order.metadata, order.participant_name, order.demo_token)
     asked = fingerprint(*what) if key else ""
 
@@ -124,16 +125,11 @@ def demo_link_of(agent: Agent, demo_token: str | None, secret_key: str) -> DemoL
     return link if link.agent == agent.slug else None
 
 
-def call_variables(
-    agent: Agent, page_variables: Mapping[str, str], demo_token: str | None, secret_key: str
-) -> dict[str, str]:
+def call_variables(agent: Agent, page_variables: Mapping[str, str], link: DemoLink | None) -> dict[str, str]:
     """The agent's defaults, then the page's allowed variables, then a signed demo link's."""
     variables = {**agent.variables}
     variables.update({k: v for k, v in page_variables.items() if k in agent.allowed_variables})
-    if demo_token:
-        link = read_demo_link(secret_key, demo_token)
-        if link.agent != agent.slug:
-            raise InvalidDemoLink()
+    if link is not None:
         variables.update(link.variables)  # the operator signed them, so all are allowed
     return variables
 

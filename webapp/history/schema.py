@@ -1,6 +1,6 @@
 """The call log's tables: one row per call, the webhook deliveries applied, named leases, where
-the history sync must list again from, where each agent's last complete listing reached, and
-the events waiting to be sent to the site's own URL.
+the history sync must list again from, where each agent's last complete listing reached, the
+events waiting to be sent to the site's own URL, and the demo links taken back.
 
 Plain SQLAlchemy Core tables on one ``MetaData``; Alembic's migrations in ``migrations/``
 create the same shape (a test compares the two). Every text column is one of the ``Stored``
@@ -230,4 +230,12 @@ call_events = Table(
     Index(None, "next_attempt_at"),
     Index(None, "occurred_at"),
     Index(None, "call_id"),  # a call's events, on its admin page
+)
+
+# Sales-demo links taken back before they expire: their page and their calls are refused.
+revoked_demo_links = Table(
+    "revoked_demo_links",
+    metadata,
+    Column("link_id", StoredString(40), primary_key=True),  # dl_…
+    Column("revoked_at", UtcDateTime(), nullable=False),
 )

@@ -47,6 +47,7 @@ from .schema import (
     calls,
     complete_listings,
     leases,
+    revoked_demo_links,
     unfinished_listings,
     webhook_deliveries,
 )
@@ -796,6 +797,39 @@ class CallStore:
         again = update(call_events).where(*given_up).values(attempts=0, next_attempt_at=at)
         with _recording(), writing(self.engine) as connection:
             return int(connection.execute(again).rowcount)
+
+    # --- demo links taken back before they expire ---------------------------------------------
+
+    def revoke_demo_link(self, link_id: str, at: datetime) -> datetime:
+        """Take the demo link ``link_id`` back from ``at``; when it was (a link revoked already
+        keeps its first moment). Raises :class:`CallLogError`."""
+        with _recording():
+            try:
+                with writing(self.engine) as connection:
+                    connection.execute(insert(revoked_demo_links).values(link_id=link_id, revoked_at=at))
+                return at
+            except IntegrityError:
+                pass  # revoked already (or by another process at the same moment)
+        revoked = self.demo_link_revoked_at(link_id)
+        return revoked or at
+
+    def restore_demo_link(self, link_id: str) -> bool:
+        """Let the link ``link_id`` work again (until it expires); whether it was revoked.
+        Raises :class:`CallLogError`."""
+        with _recording(), writing(self.engine) as connection:
+            result = connection.execute(
+                delete(revoked_demo_links).where(revoked_demo_links.c.link_id == link_id)
+            )
+        return bool(result.rowcount)
+
+    def demo_link_revoked_at(self, link_id: str) -> datetime | None:
+        """When the link ``link_id`` was revoked; None while it is not. Raises :class:`CallLogError`."""
+        with _recording(), self.engine.connect() as connection:
+            where = revoked_demo_links.c.link_id == link_id
+            revoked: datetime | None = connection.execute(
+                select(revoked_demo_links.c.revoked_at).where(where)
+            ).scalar()
+        return revoked
 
     # --- leases: one worker of many does a periodic job --------------------------------------
 

@@ -17,7 +17,7 @@ from ..catalogue import VARIABLE_PATTERN, Agent
 from ..errors import AppError
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
-from ..pages.demo_links import MAX_LABEL_CHARS, parse_expiry, sign_demo_link
+from ..pages.demo_links import MAX_LABEL_CHARS, named_link, parse_expiry, sign_demo_link
 from ..pages.words import LANGUAGES
 from ..providers import WebCallRequest, registry
 from ..state import app_state
@@ -297,8 +297,39 @@ def resend_events_command(since: str | None) -> None:
     click.echo(f"{queued} event{'' if queued == 1 else 's'} given up queued to be sent again")
 
 
+@click.command("revoke-demo-link")
+@with_appcontext
+@click.argument("link")
+@click.option("--restore", is_flag=True, help="Let the link work again, until it expires.")
+def revoke_demo_link_command(link: str, restore: bool) -> None:
+    """Take back a sales-demo link before it expires: from now on its page and its calls are
+    refused, as an expired link's are. LINK is the link, its token, or its id (dl_…, shown in the
+    admin view beside its calls)."""
+    state = app_state()
+    try:
+        link_id, named = named_link(state.settings.secret_key, link)
+    except AppError:
+        raise click.BadParameter(
+            "not a demo link this app signed (is WEBCALL_SECRET_KEY the server's?), nor a link's id (dl_…)",
+            param_hint="LINK",
+        ) from None
+    which = f"{link_id} ({named.name})" if named and named.name else link_id
+    try:
+        if restore:
+            restored = state.history.restore_demo_link(link_id)
+            click.echo(f"{which} works again, until it expires" if restored else f"{which} was not revoked")
+            return
+        at = state.history.revoke_demo_link(link_id, datetime.now(UTC))
+    except CallLogError as error:
+        raise click.ClickException(f"the call log could not be changed: {error}") from None
+    click.echo(f"{which} revoked at {at:%Y-%m-%d %H:%M:%S} UTC: its page and its calls are refused")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    commands = (demo_link_command, embed_snippet_command, check_command, agents_command, token_command)
+    commands = (
+        demo_link_command, revoke_demo_link_command, embed_snippet_command, check_command, agents_command,
+        token_command,
+    )  # fmt: skip
     for command in (*commands, history):
         app.cli.add_command(command)

@@ -6,23 +6,29 @@ sales person personalises a demo without a code change and the link stops
 working when it expires. ``flask --app webapp demo-link`` prints one.
 
 Each link also carries an id of its own (``dl_…``) and, optionally, a label ("Acme pilot"),
-which the call log keeps with every call made through it: the admin view says who called.
+which the call log keeps with every call made through it: the admin view says who called. A
+link can be revoked before it expires (``flask --app webapp revoke-demo-link``, or the admin
+view): the call log keeps which.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..errors import ExpiredDemoLink, InvalidDemoLink
+from ..history.store import CallLogError
+from ..state import AppState
 
 SALT = "webcall.demo-link.v1"
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
@@ -31,6 +37,7 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 LINK_ID_PATTERN = r"^dl_[A-Za-z0-9_-]{16}$"
 MAX_LABEL_CHARS = 100
 MAX_NAME_CHARS = 200  # the call log's column: a label, or the variables written out
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,35 @@ def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> 
     """Verify the signature, then the expiry; raise ``InvalidDemoLink`` or ``ExpiredDemoLink``."""
     link = verify_demo_link(secret_key, token)
     if link.expires_at <= (time.time() if now is None else now):
+        raise ExpiredDemoLink()
+    return link
+
+
+def named_link(secret_key: str, text: str) -> tuple[str, DemoLink | None]:
+    """The id of the link ``text`` names: the link itself (``…/demo/sales?t=…``), its token, or its
+    id (``dl_…``); and the link, when it was given. Raises ``InvalidDemoLink``."""
+    text = text.strip()
+    if re.fullmatch(LINK_ID_PATTERN, text):
+        return text, None
+    token = parse_qs(urlsplit(text).query).get("t", [""])[0] if "?" in text else text
+    link = verify_demo_link(secret_key, token)
+    return link.link_id, link
+
+
+def usable_demo_link(state: AppState, agent: str, token: str) -> DemoLink:
+    """The link a prospect may use now: signed by us for ``agent``, not expired and not revoked
+    (``flask revoke-demo-link``, or the admin view). Raises ``InvalidDemoLink``, or
+    ``ExpiredDemoLink`` for a link revoked as for one expired: either way it has ended."""
+    link = read_demo_link(state.settings.secret_key, token)
+    if link.agent != agent:
+        raise InvalidDemoLink()
+    try:
+        revoked = state.history.demo_link_revoked_at(link.link_id)
+    except CallLogError as error:
+        # Calls go on while the call log is down (README), and the links with them.
+        log.error("demo link %s: whether it is revoked could not be read: %s", link.link_id, error)
+        return link
+    if revoked is not None:
         raise ExpiredDemoLink()
     return link
 

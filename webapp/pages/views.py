@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, make_response, render_template, request
 
 from ..catalogue import Agent
-from ..errors import AppError, InvalidDemoLink
+from ..errors import AppError
 from ..guards.headers import page_headers
 from ..state import app_state
-from .demo_links import read_demo_link
+from .demo_links import usable_demo_link
 from .render import call_page, render_error_page, request_words
 from .words import AUTO, joined
 
@@ -84,13 +84,10 @@ def demo_page(slug: str) -> Response:
     if token is not None:
         words = request_words(agent.page_language)  # the prospect reads why in the demo's language
         try:
-            link = read_demo_link(settings.secret_key, token)
+            link = usable_demo_link(app_state(), agent.slug, token)
         except AppError as error:
             return render_error_page(
                 error.status_code, title=words(LINK_REFUSED), message=words(error.message), words=words
             )
-        if link.agent != agent.slug:
-            refused = words(InvalidDemoLink.message)
-            return render_error_page(403, title=words(LINK_REFUSED), message=refused, words=words)
         demo_link = {"token": token, "variables": link.variables, "expires_at": link.expires_at}
     return call_page(agent, mode="demo", demo=demo_link)

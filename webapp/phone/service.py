@@ -40,6 +40,7 @@ from ..guards.limits import (
 from ..guards.origin import check_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
+from ..pages.demo_links import usable_demo_link
 from ..providers import FINAL_STATUSES, PhoneCallRequest
 from ..state import AppState
 from ..tracing import current_request_id
@@ -116,7 +117,8 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
         if state.bot_verifier is None:  # no Turnstile (start-up warned): never dial unchecked
             raise BotCheckRequired()  # a token from elsewhere is none we can check
         state.bot_verifier.verify(order.bot_token, order.client, key and f"{key}|{number_ref}")
-    variables = call_variables(agent, order.variables, order.demo_token, state.settings.secret_key)
+    link = usable_demo_link(state, agent.slug, order.demo_token) if order.demo_token else None
+    variables = call_variables(agent, order.variables, link)
     asked = fingerprint(number_ref, order.name, order.variables, order.demo_token) if key else ""
 
     def create() -> dict[str, Any]:
