@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -194,6 +195,10 @@ def test_the_cli_signs_a_label_into_each_new_link(app: Flask) -> None:
     for bad in ("x" * 101, "two\nlines", "tab\there"):
         refused = app.test_cli_runner().invoke(args=["demo-link", "sales", "--label", bad])
         assert refused.exit_code == 2 and "--label" in refused.output, bad
+    long = app.test_cli_runner().invoke(
+        args=["demo-link", "sales", "--var", "notes=" + secrets.token_urlsafe(2000)]
+    )
+    assert long.exit_code == 2 and "--var" in long.output and "past 2,000" in long.output
 
 
 def test_a_revoked_link_refuses_its_page_and_its_calls_until_restored(app: Flask) -> None:

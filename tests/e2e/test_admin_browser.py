@@ -267,6 +267,38 @@ def test_a_demo_links_calls_are_one_click_away(tab: Page, served: tuple[Flask, s
     assert post(app, {"agent": "sales", "demo_token": token}).status_code == 201
 
 
+def test_a_demo_link_made_in_the_view_is_copied_and_works(
+    tab: Page, served: tuple[Flask, str], artifacts: Path
+) -> None:
+    """The sales person's way: the form, the link copied with one click, the prospect's page."""
+    app, url = served
+    serve_axe(tab, url)
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    tab.get_by_role("navigation", name="Admin").get_by_role("link", name="Demo links").click()
+    expect(tab.get_by_role("heading", name="Demo links", level=1)).to_be_visible()
+    tab.get_by_label("Label").fill("Acme pilot")
+    tab.get_by_label("Variables").fill("company=Acme\nname=Jo")
+    tab.get_by_label("Works for").fill("3d")
+    assert_accessible(tab, url, "admin demo links form")
+    tab.get_by_role("button", name="Make the link").click()
+    made = tab.get_by_role("region", name="A link for Acme pilot")
+    expect(made).to_be_visible()
+    made.get_by_role("button", name="Copy").click()
+    expect(made.get_by_role("status")).to_have_text("Copied.")
+    copied = tab.evaluate("navigator.clipboard.readText()")
+    assert copied == made.get_by_label("The link").input_value() and f"{url}/demo/sales?t=" in copied
+    assert_accessible(tab, url, "admin demo link made")
+    screenshots(tab, artifacts / "screenshots", "admin-demo-link-made", themes=("light", "dark"))
+    prospect = tab.context.new_page()
+    prospect.goto(copied)
+    expect(prospect.locator(".agent__prepared")).to_have_text("Prepared for Acme")
+    prospect.close()
+    tab.get_by_label("Label").fill("Acme\u0007pilot")  # a control character: refused, marked
+    tab.get_by_role("button", name="Make the link").click()
+    expect(tab.get_by_label("Label")).to_have_attribute("aria-invalid", "true")
+    expect(tab.get_by_role("alert")).to_contain_text("No link made: Label is not valid.")
+
+
 def test_the_totals_of_the_matching_calls_fit_a_wide_screen_and_a_phone(
     tab: Page, served: tuple[Flask, str], artifacts: Path
 ) -> None:

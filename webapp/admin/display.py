@@ -12,6 +12,11 @@ _STATUS_LABELS = {
 }  # fmt: skip
 _SPEAKERS = {"agent": "Agent", "user": "Caller"}
 _RATINGS = {"good": "Good", "bad": "Not good"}
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "nl": "Dutch",
+    "pt": "Portuguese (Brazil)", "ja": "Japanese", "hi": "Hindi", "bn": "Bengali", "mr": "Marathi",
+    "ta": "Tamil", "te": "Telugu", "ar": "Arabic", "ur": "Urdu",
+}  # fmt: skip  # the call page's languages (catalogue.PageLanguage), named for the admin's forms
 
 
 def when(value: str | None) -> str:

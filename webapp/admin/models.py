@@ -196,17 +196,17 @@ def read_filter(model: type[Selection], args: Any, *, form: bool = False) -> Sel
             return FilterProblem("query", message, message)
     if values.get("provider") is not None and values["provider"] not in provider_names():
         reason = "must be one of " + ", ".join(provider_names())
-        return FilterProblem("provider", f"provider {reason}.", _sentence(reason))
+        return FilterProblem("provider", f"provider {reason}.", as_sentence(reason))
     try:
         return model.model_validate(values)
     except ValidationError as error:
         problem = error.errors(include_url=False, include_input=False)[0]
         name = str(problem["loc"][0]) if problem["loc"] else "query"
         reason = problem["msg"].removeprefix("Value error, ")
-        return FilterProblem(name, f"{name} is not valid: {reason}.", _sentence(reason))
+        return FilterProblem(name, f"{name} is not valid: {reason}.", as_sentence(reason))
 
 
-def _sentence(words: str) -> str:
+def as_sentence(words: str) -> str:
     """``must be ...`` → ``Must be ....``"""
     return words[:1].upper() + words[1:] + ("" if words.endswith(".") else ".")
 

@@ -1,8 +1,9 @@
-"""The admin view: ``/admin`` lists recent calls with filters, opens one call, exports CSV.
+"""The admin view: ``/admin`` lists recent calls with filters, opens one call, exports CSV;
+``/admin/demo-links`` makes sales-demo links, lists those used, and takes one back.
 
-Server-rendered pages under the site's strict CSP; the only script keeps the count of calls in
-progress current (``static/src/admin/live.js``). Without ``WEBCALL_ADMIN_PASSWORD`` every
-address here is a 404.
+Server-rendered pages under the site's strict CSP; two small scripts keep the count of calls in
+progress current (``static/src/admin/live.js``) and copy a link made (``copy.js``). Without
+``WEBCALL_ADMIN_PASSWORD`` every address here is a 404.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import io
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from itertools import chain, islice
 from typing import Any
@@ -37,8 +38,16 @@ from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, Limi
 from ..guards.headers import page_headers
 from ..guards.limits import limited
 from ..history.payloads import iso
-from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState
-from ..pages.demo_links import LINK_ID_PATTERN
+from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState, LinkUse
+from ..pages.demo_links import (
+    LINK_ID_PATTERN,
+    link_url,
+    parse_expiry,
+    parse_label,
+    parse_variables,
+    sign_demo_link,
+    verify_demo_link,
+)
 from ..pages.render import render_error_page
 from ..providers import CALL_STATUSES, CHANNELS, provider_names, registry
 from ..state import app_state
@@ -53,11 +62,13 @@ from .auth import (
     signed_in,
     view_enabled,
 )
+from .display import LANGUAGE_NAMES
 from .models import (
     CallFilter,
     FilterProblem,
     admin_call,
     admin_call_detail,
+    as_sentence,
     calls_summary,
     parse_filter,
     read_filter,
@@ -207,6 +218,107 @@ def call(call_id: str) -> Response:
         events=[event_line(event) for event in events],
         link_revoked_at=iso(link_revoked_at),
     )
+
+
+@bp.get("/demo-links")
+def demo_links() -> Response:
+    """The form that makes a demo link, and the links calls came through."""
+    return _demo_links_page()
+
+
+@bp.post("/demo-links")
+def make_demo_link() -> Response:
+    """Make a signed demo link from the form (the CLI's ``demo-link``, for people without a shell)."""
+    if not csrf_ok(request.form.get("csrf_token")):
+        return _demo_links_page(status=400, error=EXPIRED_FORM, form=request.form)
+    settings = app_state().settings
+    if not settings.secret_key_configured:
+        return _demo_links_page(status=400, form=request.form)  # the page says why
+    form = request.form
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    readers: dict[str, Callable[[], Any]] = {
+        "agent": lambda: _known_agent(form.get("agent", "")),
+        "label": lambda: parse_label(form.get("label")),
+        "variables": lambda: parse_variables(
+            line.strip() for line in form.get("variables", "").splitlines() if line.strip()
+        ),
+        "expires": lambda: parse_expiry(form.get("expires") or "7d", now=time.time()),
+        "lang": lambda: _page_language(form.get("lang", "")),
+    }
+    for name, read in readers.items():
+        try:
+            values[name] = read()
+        except ValueError as exc:
+            problems[name] = as_sentence(str(exc))
+    if problems:
+        return _demo_links_page(status=400, form=form, problems=problems)
+    token = sign_demo_link(
+        settings.secret_key, values["agent"], values["variables"], values["expires"], label=values["label"]
+    )
+    link = verify_demo_link(settings.secret_key, token)
+    try:
+        url = link_url(settings.public_url or request.host_url, token, link.agent, values["lang"])
+    except ValueError as exc:
+        return _demo_links_page(status=400, form=form, problems={"variables": as_sentence(str(exc))})
+    log.info("admin: demo link %s made for agent %s", link.link_id, link.agent)
+    made = {
+        "url": url,
+        "link_id": link.link_id,
+        "name": link.name,
+        "agent": link.agent,
+        "expires_at": iso(datetime.fromtimestamp(link.expires_at, UTC)),
+    }
+    return _demo_links_page(made=made)
+
+
+def _known_agent(slug: str) -> str:
+    """An agent of the catalogue, or ``ValueError``."""
+    if slug not in app_state().settings.agents:
+        raise ValueError("choose one of the agents")
+    return slug
+
+
+def _page_language(code: str) -> str | None:
+    """A language the page speaks, or None for the agent's own; ``ValueError`` otherwise."""
+    if code and code not in LANGUAGE_NAMES:
+        raise ValueError("choose one of the languages")
+    return code or None
+
+
+def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> Response:
+    """The demo links' page: the form (as sent, when it was refused) and the links used."""
+    try:
+        used = app_state().history.demo_links_used()
+    except CallLogError as error:
+        log.error("admin: the call log failed: %s", error)
+        used = None
+    fields = ("agent", "label", "variables", "expires", "lang")
+    sent = {name: str((form or {}).get(name) or "") for name in fields}
+    sent["expires"] = sent["expires"] or "7d"
+    return page(
+        "admin/demo_links.html",
+        status=status,
+        form=sent,
+        agents=sorted(app_state().settings.agents),
+        languages=LANGUAGE_NAMES,
+        signing=app_state().settings.secret_key_configured,
+        used=None if used is None else [_link_use(use) for use in used],
+        **context,
+    )
+
+
+def _link_use(use: LinkUse) -> dict[str, Any]:
+    """One link's line in the table of links used."""
+    return {
+        "link_id": use.link_id,
+        "name": use.label or use.link_id,
+        "agent": use.agent,
+        "calls": use.calls,
+        "refused": use.refused,
+        "last_at": iso(use.last_at),
+        "revoked_at": iso(use.revoked_at),
+    }
 
 
 @bp.post("/demo-links/<link_id>/revoke")

@@ -179,6 +179,19 @@ class CallSummary:
 
 
 @dataclass(frozen=True)
+class LinkUse:
+    """One demo link as its calls tell of it."""
+
+    link_id: str
+    label: str | None
+    agent: str | None
+    calls: int  # placed through it
+    refused: int  # requests refused (an expired or revoked link, a limit, ...)
+    last_at: datetime  # the last request through it
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
 class UnfinishedListing:
     """A provider's call list not read in full since ``since`` (None: since the beginning).
 
@@ -821,6 +834,38 @@ class CallStore:
                 delete(revoked_demo_links).where(revoked_demo_links.c.link_id == link_id)
             )
         return bool(result.rowcount)
+
+    def demo_links_used(self, *, limit: int = 100) -> list[LinkUse]:
+        """The demo links calls came through, the last used first, at most ``limit``; with their
+        calls, refusals and revocation. Raises :class:`CallLogError`."""
+        last_at = func.max(calls.c.created_at)
+        used = (
+            select(
+                calls.c.demo_link_id,
+                func.max(calls.c.demo_link_label).label("label"),
+                func.max(calls.c.agent).label("agent"),
+                func.count().label("rows"),
+                func.sum(case((calls.c.outcome == "created", 1), else_=0)).label("placed"),
+                last_at.label("last_at"),
+            )
+            .where(calls.c.demo_link_id.is_not(None))
+            .group_by(calls.c.demo_link_id)
+            .order_by(last_at.desc(), calls.c.demo_link_id)
+            .limit(limit)
+        )
+        with _recording(), self.engine.connect() as connection:
+            rows = connection.execute(used).all()
+            ids = [row.demo_link_id for row in rows]
+            taken = select(revoked_demo_links).where(revoked_demo_links.c.link_id.in_(ids))
+            revoked = {row.link_id: row.revoked_at for row in connection.execute(taken)} if ids else {}
+        return [
+            LinkUse(
+                link_id=row.demo_link_id, label=row.label, agent=row.agent, calls=int(row.placed or 0),
+                refused=row.rows - int(row.placed or 0), last_at=row.last_at,
+                revoked_at=revoked.get(row.demo_link_id),
+            )
+            for row in rows
+        ]  # fmt: skip
 
     def demo_link_revoked_at(self, link_id: str) -> datetime | None:
         """When the link ``link_id`` was revoked; None while it is not. Raises :class:`CallLogError`."""

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from markupsafe import escape
 
-from ..catalogue import VARIABLE_PATTERN, Agent
+from ..catalogue import Agent
 from ..errors import AppError
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
-from ..pages.demo_links import MAX_LABEL_CHARS, named_link, parse_expiry, sign_demo_link
+from ..pages.demo_links import (
+    MAX_LABEL_CHARS,
+    link_url,
+    named_link,
+    parse_expiry,
+    parse_label,
+    parse_variables,
+    sign_demo_link,
+)
 from ..pages.words import LANGUAGES
 from ..providers import WebCallRequest, registry
 from ..state import app_state
@@ -27,6 +35,7 @@ history = AppGroup(
 )
 
 
+Value = TypeVar("Value")
 # The page's language for a link or an embed (the agent's page_language when left out).
 LANG_OPTION = click.option(
     "--lang", type=click.Choice(LANGUAGES), default=None, help="The page's language  [default: the agent's]"
@@ -70,22 +79,24 @@ def demo_link_command(
         raise click.BadParameter(f"no agent {slug!r}; known: {', '.join(sorted(settings.agents))}")
     if not settings.secret_key_configured:
         raise click.UsageError("set WEBCALL_SECRET_KEY (the same value the server uses) to sign links")
-    preset: dict[str, str] = {}
-    for item in variables:
-        name, sep, value = item.partition("=")
-        if not sep or not re.fullmatch(VARIABLE_PATTERN, name):
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE with a variable's name", param_hint="--var")
-        preset[name] = value
+    preset = option_value("--var", lambda: parse_variables(variables))
+    expires_at = option_value("--expires", lambda: parse_expiry(expires, now=time.time()))
+    token = sign_demo_link(
+        settings.secret_key,
+        slug,
+        preset,
+        expires_at,
+        label=option_value("--label", lambda: parse_label(label)),
+    )
+    click.echo(option_value("--var", lambda: link_url(base_url, token, slug, lang)))
+
+
+def option_value(hint: str, read: Callable[[], Value]) -> Value:
+    """What ``read`` makes of an option, its ``ValueError`` the usage error of the option ``hint``."""
     try:
-        expires_at = parse_expiry(expires, now=time.time())
+        return read()
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--expires") from None
-    label = label.strip() if label else None
-    if label and (len(label) > MAX_LABEL_CHARS or re.search(r"[\x00-\x1f\x7f]", label)):
-        words = f"at most {MAX_LABEL_CHARS} characters on one line, without control characters"
-        raise click.BadParameter(words, param_hint="--label")
-    token = sign_demo_link(settings.secret_key, slug, preset, expires_at, label=label)
-    click.echo(f"{base_url.rstrip('/')}/demo/{slug}?t={token}" + (f"&lang={lang}" if lang else ""))
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 @click.command("embed-snippet")

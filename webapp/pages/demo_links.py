@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..catalogue import VARIABLE_PATTERN
 from ..errors import ExpiredDemoLink, InvalidDemoLink
 from ..history.store import CallLogError
 from ..state import AppState
@@ -37,6 +39,7 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 LINK_ID_PATTERN = r"^dl_[A-Za-z0-9_-]{16}$"
 MAX_LABEL_CHARS = 100
 MAX_NAME_CHARS = 200  # the call log's column: a label, or the variables written out
+MAX_LINK_CHARS = 2000  # a whole link; gunicorn refuses a request line past 4,094
 log = logging.getLogger(__name__)
 
 
@@ -151,6 +154,38 @@ def usable_demo_link(state: AppState, agent: str, token: str) -> DemoLink:
     if revoked is not None:
         raise ExpiredDemoLink()
     return link
+
+
+def parse_variables(items: Iterable[str]) -> dict[str, str]:
+    """``NAME=VALUE`` items as a link's preset variables (a later name wins); ``ValueError``
+    quoting the first item that is not one."""
+    variables: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(VARIABLE_PATTERN, name):
+            raise ValueError(f"{item[:80]!r} is not NAME=VALUE with a variable's name")
+        variables[name] = value
+    return variables
+
+
+def parse_label(text: str | None) -> str | None:
+    """A link's label, trimmed (None when empty); ``ValueError`` when it is too long or not one line."""
+    label = text.strip() if text else None
+    if label and (len(label) > MAX_LABEL_CHARS or re.search(r"[\x00-\x1f\x7f]", label)):
+        raise ValueError(f"at most {MAX_LABEL_CHARS} characters on one line, without control characters")
+    return label or None
+
+
+def link_url(base_url: str, token: str, agent: str, lang: str | None = None) -> str:
+    """The address of the link: the demo page of ``agent`` with its token (and a language);
+    ``ValueError`` past ``MAX_LINK_CHARS``."""
+    url = f"{base_url.rstrip('/')}/demo/{agent}?t={token}" + (f"&lang={lang}" if lang else "")
+    if len(url) > MAX_LINK_CHARS:
+        raise ValueError(
+            f"the link would be {len(url):,} characters long, past {MAX_LINK_CHARS:,} (chat apps, mail and "
+            "servers cut longer ones): shorten the variables or the label"
+        )
+    return url
 
 
 def parse_expiry(text: str, *, now: float) -> int:

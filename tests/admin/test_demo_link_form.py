@@ -1,0 +1,164 @@
+"""Making demo links in the admin view (``/admin/demo-links``), and the table of links used."""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.admin.conftest import CATALOGUE, SECRET_KEY, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
+from tests.support.apps import app_state_of
+from webapp.admin.display import LANGUAGE_NAMES
+from webapp.pages.demo_links import sign_demo_link, verify_demo_link
+from webapp.pages.words import LANGUAGES
+
+
+@pytest.fixture
+def app(admin_app: Callable[..., Flask], call_log_url: str) -> Flask:
+    """The admin app on SQLite, then PostgreSQL, with an empty call log."""
+    return admin_app(WEBCALL_DATABASE_URL=call_log_url)
+
+
+@pytest.fixture
+def admin(app: Flask) -> FlaskClient:
+    """A signed-in client."""
+    client = app.test_client()
+    sign_in(client)
+    return client
+
+
+def make(client: FlaskClient, **fields: str) -> Any:
+    """Post the form as the page does (with its token), the given fields over the defaults."""
+    token = csrf_of(client.get("/admin/demo-links").get_data(as_text=True))
+    form = {"agent": "sales", "label": "", "variables": "", "expires": "7d", "lang": "", **fields}
+    return client.post("/admin/demo-links", data={"csrf_token": token, **form})
+
+
+def made_link(page: str) -> str:
+    """The link a page shows as made."""
+    match = re.search(r'id="made-link" type="text" value="([^"]+)"', page)
+    assert match, "no link made"
+    return html.unescape(match.group(1))
+
+
+def test_the_form_makes_a_link_that_works(app: Flask, admin: FlaskClient) -> None:
+    page = admin.get("/admin/demo-links")
+    assert page.status_code == 200 and page.headers["Cache-Control"].startswith("no-store")
+    text = page.get_data(as_text=True)
+    assert '<a href="/admin/demo-links" aria-current="page">Demo links</a>' in text
+    assert 'value="7d"' in text and "No call has come through a demo link yet." in text
+
+    answer = make(
+        admin, label="Acme pilot", variables="company=Acme\r\nname=Jo\r\n\r\n", expires="2d", lang="de"
+    )
+    assert answer.status_code == 200
+    shown = answer.get_data(as_text=True)
+    url = made_link(shown)
+    assert url.startswith("http://localhost/demo/sales?t=") and url.endswith("&lang=de")
+    token = parse_qs(urlsplit(url).query)["t"][0]
+    link = verify_demo_link(SECRET_KEY, token)
+    assert (link.agent, link.variables, link.label) == (
+        "sales",
+        {"company": "Acme", "name": "Jo"},
+        "Acme pilot",
+    )
+    assert abs(link.expires_at - (time.time() + 2 * 86400)) < 60
+    assert "A link for Acme pilot" in shown and f"<code>{link.link_id}</code>" in shown
+    assert 'data-copy="made-link" hidden>Copy</button>' in shown  # the script shows it
+    prospect = app.test_client().get(url.removeprefix("http://localhost"))
+    assert prospect.status_code == 200 and '<html lang="de"' in prospect.get_data(as_text=True)
+
+
+def test_links_point_at_the_public_url_when_there_is_one(admin_app: Callable[..., Flask]) -> None:
+    client = admin_app(WEBCALL_PUBLIC_URL="https://calls.example.com").test_client()
+    sign_in(client)
+    assert made_link(make(client).get_data(as_text=True)).startswith(
+        "https://calls.example.com/demo/sales?t="
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
+        ({"agent": "nobody"}, "agent", "Choose one of the agents."),
+        ({"label": "x" * 101}, "label", "At most 100 characters on one line, without control characters."),
+        ({"variables": "company=Acme\nnot a variable"}, "variables", "'not a variable' is not NAME=VALUE"),
+        ({"variables": "1st=x"}, "variables", "is not NAME=VALUE with a variable's name."),
+        ({"expires": "soon"}, "expires", "Use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)."),
+        ({"lang": "tlh"}, "lang", "Choose one of the languages."),
+        ({"variables": "notes=" + secrets.token_urlsafe(2000)}, "variables", "characters long, past 2,000"),
+    ],
+)
+def test_a_field_that_is_not_valid_is_marked_and_makes_no_link(
+    admin: FlaskClient, fields: dict[str, str], field: str, reason: str
+) -> None:
+    answer = make(admin, **{"label": "Kept", **fields})
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert 'id="made-link"' not in page and "No link made:" in page
+    assert f'aria-invalid="true" aria-describedby="d-{field}-error"' in page
+    assert reason in html.unescape(page)
+    assert 'value="Kept"' in page or field == "label"  # what was typed stays, to be corrected
+
+
+def test_a_form_without_its_token_or_a_key_makes_no_link(
+    app: Flask, admin: FlaskClient, admin_app: Callable[..., Flask]
+) -> None:
+    forged = admin.post("/admin/demo-links", data={"csrf_token": "forged", "agent": "sales", "expires": "7d"})
+    assert forged.status_code == 400 and "This form has expired." in forged.get_data(as_text=True)
+    assert 'id="made-link"' not in forged.get_data(as_text=True)
+    signed_out = app.test_client().post("/admin/demo-links", data={"agent": "sales"})
+    assert signed_out.status_code == 303 and signed_out.headers["Location"].startswith("/admin/login")
+
+    keyless = admin_app(WEBCALL_SECRET_KEY=None).test_client()  # sign-ins signed per process: one app
+    sign_in(keyless)
+    page = keyless.get("/admin/demo-links").get_data(as_text=True)
+    assert "Set <code>WEBCALL_SECRET_KEY</code>" in page and 'action="/admin/demo-links"' not in page
+    token = csrf_of(page)
+    refused = keyless.post("/admin/demo-links", data={"csrf_token": token, "agent": "sales", "expires": "7d"})
+    assert refused.status_code == 400 and 'id="made-link"' not in refused.get_data(as_text=True)
+
+
+def test_the_links_used_last_first_with_their_calls_and_state(app: Flask, admin: FlaskClient) -> None:
+    history = app_state_of(app).history
+    acme = sign_demo_link(
+        SECRET_KEY, "sales", {"company": "Acme"}, int(time.time()) + 600, label="Acme <pilot>"
+    )
+    globex = sign_demo_link(SECRET_KEY, "support", {"company": "Globex"}, int(time.time()) + 600)
+    client = app.test_client()
+    for token, agent in ((acme, "sales"), (acme, "sales"), (globex, "support")):
+        assert client.post("/api/calls", json={"agent": agent, "demo_token": token}).status_code == 201
+    acme_id, globex_id = (verify_demo_link(SECRET_KEY, t).link_id for t in (acme, globex))
+    history.revoke_demo_link(acme_id, datetime.now(UTC))
+    assert client.post("/api/calls", json={"agent": "sales", "demo_token": acme}).status_code == 410
+
+    page = admin.get("/admin/demo-links").get_data(as_text=True)
+    rows = re.findall(
+        r"<tr>\s*<td><a href=\"/admin\?demo_link=([^\"]+)\">(.*?)</a></td>(.*?)</tr>", page, re.S
+    )
+    assert [(link_id, name) for link_id, name, _ in rows] == [
+        (acme_id, "Acme &lt;pilot&gt;"),  # its refused try is the last
+        (globex_id, "company=Globex"),
+    ]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", rest, re.S) for _, _, rest in rows]
+    assert [c[0] for c in cells] == ["sales", "support"]
+    assert [(c[1], c[2]) for c in cells] == [("2", "1"), ("1", "0")]
+    assert "Revoked" in cells[0][4] and "Works" in cells[1][4]
+
+
+def test_every_language_of_the_page_is_offered_by_name(admin: FlaskClient) -> None:
+    assert set(LANGUAGE_NAMES) == set(LANGUAGES)
+    page = admin.get("/admin/demo-links").get_data(as_text=True)
+    assert (
+        '<option value="pt">Portuguese (Brazil)</option>' in page
+        and '<option value="">The agent\'s</option>' in page
+    )
