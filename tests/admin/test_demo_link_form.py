@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -39,7 +40,15 @@ def admin(app: Flask) -> FlaskClient:
 def make(client: FlaskClient, **fields: str) -> Any:
     """Post the form as the page does (with its token), the given fields over the defaults."""
     token = csrf_of(client.get("/admin/demo-links").get_data(as_text=True))
-    form = {"agent": "sales", "label": "", "variables": "", "expires": "7d", "lang": "", **fields}
+    form = {
+        "agent": "sales",
+        "label": "",
+        "variables": "",
+        "expires": "7d",
+        "max_calls": "",
+        "lang": "",
+        **fields,
+    }
     return client.post("/admin/demo-links", data={"csrf_token": token, **form})
 
 
@@ -57,9 +66,8 @@ def test_the_form_makes_a_link_that_works(app: Flask, admin: FlaskClient) -> Non
     assert '<a href="/admin/demo-links" aria-current="page">Demo links</a>' in text
     assert 'value="7d"' in text and "No call has come through a demo link yet." in text
 
-    answer = make(
-        admin, label="Acme pilot", variables="company=Acme\r\nname=Jo\r\n\r\n", expires="2d", lang="de"
-    )
+    variables = "company=Acme\r\nname=Jo\r\n\r\n"
+    answer = make(admin, label="Acme pilot", variables=variables, expires="2d", max_calls=" 3 ", lang="de")
     assert answer.status_code == 200
     shown = answer.get_data(as_text=True)
     url = made_link(shown)
@@ -71,7 +79,8 @@ def test_the_form_makes_a_link_that_works(app: Flask, admin: FlaskClient) -> Non
         {"company": "Acme", "name": "Jo"},
         "Acme pilot",
     )
-    assert abs(link.expires_at - (time.time() + 2 * 86400)) < 60
+    assert abs(link.expires_at - (time.time() + 2 * 86400)) < 60 and link.max_calls == 3
+    assert "for 3 calls at most." in shown
     assert "A link for Acme pilot" in shown and f"<code>{link.link_id}</code>" in shown
     assert 'data-copy="made-link" hidden>Copy</button>' in shown  # the script shows it
     prospect = app.test_client().get(url.removeprefix("http://localhost"))
@@ -95,6 +104,9 @@ def test_links_point_at_the_public_url_when_there_is_one(admin_app: Callable[...
         ({"variables": "1st=x"}, "variables", "is not NAME=VALUE with a variable's name."),
         ({"expires": "soon"}, "expires", "Use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)."),
         ({"lang": "tlh"}, "lang", "Choose one of the languages."),
+        ({"max_calls": "0"}, "max_calls", "A whole number from 1 to 10,000, or empty for any number."),
+        ({"max_calls": "²"}, "max_calls", "A whole number from 1 to 10,000"),
+        ({"max_calls": "2.5"}, "max_calls", "A whole number from 1 to 10,000"),
         ({"variables": "notes=" + secrets.token_urlsafe(2000)}, "variables", "characters long, past 2,000"),
     ],
 )
@@ -162,3 +174,16 @@ def test_every_language_of_the_page_is_offered_by_name(admin: FlaskClient) -> No
         '<option value="pt">Portuguese (Brazil)</option>' in page
         and '<option value="">The agent\'s</option>' in page
     )
+
+
+def test_a_call_log_that_cannot_be_read_still_makes_links(app: Flask, admin: FlaskClient) -> None:
+    """Making a link needs no call log; the table of links used says it cannot be listed."""
+    token = sign_demo_link(SECRET_KEY, "sales", {}, int(time.time()) + 600)
+    placed = app.test_client().post("/api/calls", json={"agent": "sales", "demo_token": token})
+    assert placed.status_code == 201
+    with app_state_of(app).history.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE revoked_demo_links"))
+    answer = make(admin, label="Acme")
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert made_link(page) and "The call log cannot be read right now" in page

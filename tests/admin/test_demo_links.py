@@ -275,3 +275,32 @@ def test_the_view_revokes_and_restores_a_link(app: Flask) -> None:
     assert place(app, demo_token=token).status_code == 201
     assert ", revoked" not in client.get(f"/admin/calls/{call_id}").get_data(as_text=True)
     assert client.post("/admin/demo-links/wc_0123/revoke", data=form).status_code == 404
+
+
+def test_a_link_limited_to_its_calls_ends_after_them(app: Flask) -> None:
+    expires_at = int(time.time()) + 3600
+    token = sign_demo_link(SECRET_KEY, "sales", {}, expires_at, label="Acme", max_calls=2)
+    assert verify_demo_link(SECRET_KEY, token).max_calls == 2
+    client = app.test_client()
+    key = {"Idempotency-Key": "0b7a4c2e-9d3f-4e1a-8c5b-6f2d1e0a9b8c"}
+    first = client.post("/api/calls", json={"agent": "sales", "demo_token": token}, headers=key)
+    assert first.status_code == 201
+    recorded(app, place(app, demo_token=token))
+    # The page's retry of the first call (its answer lost) is the same call, not a third.
+    replayed = client.post("/api/calls", json={"agent": "sales", "demo_token": token}, headers=key)
+    assert replayed.status_code == 201 and replayed.get_json()["call_id"] == first.get_json()["call_id"]
+    third = place(app, demo_token=token)
+    assert third.status_code == 410 and third.get_json()["error"]["code"] == "demo_link_expired"
+    page = client.get(f"/demo/sales?t={token}")
+    assert page.status_code == 410 and 'id="talk"' not in page.get_data(as_text=True)
+    assert last_refusal(app)["demo_link_label"] == "Acme"  # the refused try is the link's, and counts not
+    assert app_state_of(app).history.demo_link_calls(verify_demo_link(SECRET_KEY, token).link_id) == 2
+
+    made = app.test_cli_runner().invoke(args=["demo-link", "sales", "--max-calls", "1"])
+    assert made.exit_code == 0, made.output
+    assert verify_demo_link(SECRET_KEY, made.output.strip().split("?t=")[1]).max_calls == 1
+    for bad in ("0", "10001", "many"):
+        refused = app.test_cli_runner().invoke(args=["demo-link", "sales", "--max-calls", bad])
+        assert refused.exit_code == 2 and "--max-calls" in refused.output, bad
+    unlimited = verify_demo_link(SECRET_KEY, link())
+    assert unlimited.max_calls is None

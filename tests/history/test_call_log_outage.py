@@ -103,6 +103,8 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "revoke_demo_link": lambda: store.revoke_demo_link("dl_abcdefghijklmnop", attempt.received_at),
         "restore_demo_link": lambda: store.restore_demo_link("dl_abcdefghijklmnop"),
         "demo_link_revoked_at": lambda: store.demo_link_revoked_at("dl_abcdefghijklmnop"),
+        "demo_link_calls": lambda: store.demo_link_calls("dl_abcdefghijklmnop"),
+        "demo_links_used": store.demo_links_used,
     }
     escaped = {}
     for name, operation in operations.items():
@@ -140,14 +142,16 @@ def test_a_demo_link_works_while_the_log_cannot_say_whether_it_was_revoked(
     """Calls go on without the call log, and demo links with them (a revocation waits for it)."""
     key = "outage-secret-key-0123456789abcdef"
     app = make_app(WEBCALL_DATABASE_URL=call_log, WEBCALL_SECRET_KEY=key)
-    token = sign_demo_link(key, "ravan", {"company": "Acme"}, int(time.time()) + 600)
+    token = sign_demo_link(key, "ravan", {"company": "Acme"}, int(time.time()) + 600, max_calls=1)
     link_id = verify_demo_link(key, token).link_id
     set_reachable(postgres, call_log, False)
     caplog.set_level(logging.ERROR, logger="webapp")
     assert app.test_client().get(f"/demo/ravan?t={token}").status_code == 200
     answer = post(app, {"agent": "ravan", "demo_token": token})
     assert answer.status_code == 201, answer.get_json()
-    assert f"demo link {link_id}: whether it is revoked could not be read: " in "\n".join(messages(caplog))
+    logged = "\n".join(messages(caplog))
+    assert f"demo link {link_id}: whether it is revoked could not be read: " in logged
+    assert f"demo link {link_id}: its calls could not be counted: " in logged
 
 
 def test_every_refusal_keeps_its_own_answer_while_the_log_is_down(

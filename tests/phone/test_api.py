@@ -133,6 +133,10 @@ def test_a_callback_through_a_demo_link_is_recorded_as_the_links(app: Flask, rav
     app_state_of(app).history.revoke_demo_link(verify_demo_link("k" * 40, token).link_id, record.created_at)
     revoked = ask(app, "ravan-phone", "+14155552672", demo_token=token)  # taken back: refused
     assert revoked.status_code == 410 and revoked.get_json()["error"]["code"] == "demo_link_expired"
+    once = sign_demo_link("k" * 40, "ravan-phone", {}, expires_at, max_calls=1)  # one call, web or phone
+    assert ask(app, "ravan-phone", "+14155552672", demo_token=once).status_code == 202
+    used_up = ask(app, "ravan-phone", "+14155552673", demo_token=once)
+    assert used_up.status_code == 410 and used_up.get_json()["error"]["code"] == "demo_link_expired"
 
 
 def test_a_key_used_again_for_another_number_is_refused(app: Flask, ravan: Any) -> None:

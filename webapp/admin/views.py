@@ -41,6 +41,7 @@ from ..history.payloads import iso
 from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState, LinkUse
 from ..pages.demo_links import (
     LINK_ID_PATTERN,
+    MAX_CALLS,
     link_url,
     parse_expiry,
     parse_label,
@@ -244,6 +245,7 @@ def make_demo_link() -> Response:
             line.strip() for line in form.get("variables", "").splitlines() if line.strip()
         ),
         "expires": lambda: parse_expiry(form.get("expires") or "7d", now=time.time()),
+        "max_calls": lambda: _calls_allowed(form.get("max_calls", "")),
         "lang": lambda: _page_language(form.get("lang", "")),
     }
     for name, read in readers.items():
@@ -254,7 +256,12 @@ def make_demo_link() -> Response:
     if problems:
         return _demo_links_page(status=400, form=form, problems=problems)
     token = sign_demo_link(
-        settings.secret_key, values["agent"], values["variables"], values["expires"], label=values["label"]
+        settings.secret_key,
+        values["agent"],
+        values["variables"],
+        values["expires"],
+        label=values["label"],
+        max_calls=values["max_calls"],
     )
     link = verify_demo_link(settings.secret_key, token)
     try:
@@ -268,6 +275,7 @@ def make_demo_link() -> Response:
         "name": link.name,
         "agent": link.agent,
         "expires_at": iso(datetime.fromtimestamp(link.expires_at, UTC)),
+        "max_calls": link.max_calls,
     }
     return _demo_links_page(made=made)
 
@@ -277,6 +285,16 @@ def _known_agent(slug: str) -> str:
     if slug not in app_state().settings.agents:
         raise ValueError("choose one of the agents")
     return slug
+
+
+def _calls_allowed(text: str) -> int | None:
+    """The calls a link may place (empty: any number), or ``ValueError``."""
+    text = text.strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[0-9]{1,5}", text) or not 1 <= int(text) <= MAX_CALLS:
+        raise ValueError(f"a whole number from 1 to {MAX_CALLS:,}, or empty for any number")
+    return int(text)
 
 
 def _page_language(code: str) -> str | None:
@@ -293,7 +311,7 @@ def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> 
     except CallLogError as error:
         log.error("admin: the call log failed: %s", error)
         used = None
-    fields = ("agent", "label", "variables", "expires", "lang")
+    fields = ("agent", "label", "variables", "expires", "max_calls", "lang")
     sent = {name: str((form or {}).get(name) or "") for name in fields}
     sent["expires"] = sent["expires"] or "7d"
     return page(

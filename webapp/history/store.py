@@ -867,6 +867,13 @@ class CallStore:
             for row in rows
         ]  # fmt: skip
 
+    def demo_link_calls(self, link_id: str) -> int:
+        """The calls placed through the demo link ``link_id`` (its refused tries aside). Raises
+        :class:`CallLogError`."""
+        placed = and_(calls.c.demo_link_id == link_id, calls.c.outcome == "created")
+        with _recording(), self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).where(placed)).scalar_one())
+
     def demo_link_revoked_at(self, link_id: str) -> datetime | None:
         """When the link ``link_id`` was revoked; None while it is not. Raises :class:`CallLogError`."""
         with _recording(), self.engine.connect() as connection:

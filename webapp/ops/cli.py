@@ -18,6 +18,7 @@ from ..errors import AppError
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
 from ..pages.demo_links import (
+    MAX_CALLS,
     MAX_LABEL_CHARS,
     link_url,
     named_link,
@@ -63,6 +64,13 @@ LANG_OPTION = click.option(
     help=f'Who the link is for ("Acme pilot"; at most {MAX_LABEL_CHARS} characters), for the call log '
     "and the admin view; readable by whoever has the link  [default: its variables]",
 )
+@click.option(
+    "--max-calls",
+    type=click.IntRange(1, MAX_CALLS),
+    default=None,
+    help="The calls the link may place, then it has ended (phone callbacks from its page count too)  "
+    "[default: any number until it expires]",
+)
 @LANG_OPTION
 def demo_link_command(
     slug: str,
@@ -70,6 +78,7 @@ def demo_link_command(
     expires: str,
     base_url: str | None,
     label: str | None,
+    max_calls: int | None,
     lang: str | None,
 ) -> None:
     """Print a signed, expiring sales-demo link for the agent SLUG."""
@@ -87,6 +96,7 @@ def demo_link_command(
         preset,
         expires_at,
         label=option_value("--label", lambda: parse_label(label)),
+        max_calls=max_calls,
     )
     click.echo(option_value("--var", lambda: link_url(base_url, token, slug, lang)))
 

@@ -40,6 +40,7 @@ LINK_ID_PATTERN = r"^dl_[A-Za-z0-9_-]{16}$"
 MAX_LABEL_CHARS = 100
 MAX_NAME_CHARS = 200  # the call log's column: a label, or the variables written out
 MAX_LINK_CHARS = 2000  # a whole link; gunicorn refuses a request line past 4,094
+MAX_CALLS = 10_000  # the most calls a link may be limited to (more is no limit worth signing)
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +53,7 @@ class DemoLink:
     expires_at: int
     link_id: str  # dl_…: the same for every call made through this link
     label: str | None = None  # the operator's name for it ("Acme pilot")
+    max_calls: int | None = None  # the calls it may place, phone callbacks included (None: any number)
 
     @property
     def name(self) -> str | None:
@@ -85,12 +87,15 @@ def sign_demo_link(
     *,
     label: str | None = None,
     link_id: str | None = None,
+    max_calls: int | None = None,
 ) -> str:
     """The token for a link to ``agent`` with ``variables``, valid until ``expires_at`` (epoch s),
-    under a new id unless ``link_id`` names one, and ``label`` when given."""
+    under a new id unless ``link_id`` names one, with ``label`` and ``max_calls`` when given."""
     data: dict[str, Any] = {"a": agent, "v": variables, "e": expires_at, "i": link_id or new_link_id()}
     if label:
         data["l"] = label
+    if max_calls is not None:
+        data["m"] = max_calls
     return str(_serializer(secret_key).dumps(data))
 
 
@@ -108,6 +113,7 @@ def verify_demo_link(secret_key: str, token: str) -> DemoLink:
         and all(isinstance(k, str) and isinstance(v, str) for k, v in data["v"].items())
         and ("i" not in data or isinstance(data["i"], str) and bool(re.fullmatch(LINK_ID_PATTERN, data["i"])))
         and isinstance(data.get("l", ""), str)
+        and ("m" not in data or type(data["m"]) is int and 1 <= data["m"] <= MAX_CALLS)
     ):
         raise InvalidDemoLink()
     return DemoLink(
@@ -116,6 +122,7 @@ def verify_demo_link(secret_key: str, token: str) -> DemoLink:
         expires_at=data["e"],
         link_id=data.get("i") or _derived_link_id(token),
         label=data.get("l") or None,
+        max_calls=data.get("m"),
     )
 
 
@@ -125,6 +132,21 @@ def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> 
     if link.expires_at <= (time.time() if now is None else now):
         raise ExpiredDemoLink()
     return link
+
+
+def check_calls_left(state: AppState, link: DemoLink) -> None:
+    """``ExpiredDemoLink`` once a link limited to ``max_calls`` has placed them (its refused tries
+    count not). Checked as a call is created, so a retry replayed is not refused; two callers at
+    the very same moment can both take the last call."""
+    if link.max_calls is None:
+        return
+    try:
+        placed = state.history.demo_link_calls(link.link_id)
+    except CallLogError as error:
+        log.error("demo link %s: its calls could not be counted: %s", link.link_id, error)
+        return  # calls go on while the call log is down (README), and the links with them
+    if placed >= link.max_calls:
+        raise ExpiredDemoLink()
 
 
 def named_link(secret_key: str, text: str) -> tuple[str, DemoLink | None]:

@@ -40,7 +40,7 @@ from ..guards.limits import (
 from ..guards.origin import check_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
-from ..pages.demo_links import usable_demo_link
+from ..pages.demo_links import check_calls_left, usable_demo_link
 from ..providers import FINAL_STATUSES, PhoneCallRequest
 from ..state import AppState
 from ..tracing import current_request_id
@@ -127,6 +127,8 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
         provider_limit = state.settings.providers[agent.provider].creates_per_minute()
         # Not on a replay: a checked token dials once with its key, however long Turnstile takes it.
         checked_token = order.bot_token if agent.phone_checks_bots else None
+        if link is not None:
+            check_calls_left(state, link)  # a link's calls, like the limits below, are not a replay's
         check_client_limit(agent, order.client)  # here: a retry replayed is not counted again
         with one_call_per_token(state.limits, checked_token, key and f"{key}|{number_ref}"):
             spend_phone_call(agent, state.settings, provider_limit, number_ref)
