@@ -7,7 +7,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -64,7 +64,7 @@ def test_the_form_makes_a_link_that_works(app: Flask, admin: FlaskClient) -> Non
     assert page.status_code == 200 and page.headers["Cache-Control"].startswith("no-store")
     text = page.get_data(as_text=True)
     assert '<a href="/admin/demo-links" aria-current="page">Demo links</a>' in text
-    assert 'value="7d"' in text and "No call has come through a demo link yet." in text
+    assert 'value="7d"' in text and "No demo link has been made here or used yet." in text
 
     variables = "company=Acme\r\nname=Jo\r\n\r\n"
     answer = make(admin, label="Acme pilot", variables=variables, expires="2d", max_calls=" 3 ", lang="de")
@@ -103,6 +103,7 @@ def test_links_point_at_the_public_url_when_there_is_one(admin_app: Callable[...
         ({"variables": "company=Acme\nnot a variable"}, "variables", "'not a variable' is not NAME=VALUE"),
         ({"variables": "1st=x"}, "variables", "is not NAME=VALUE with a variable's name."),
         ({"expires": "soon"}, "expires", "Use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)."),
+        ({"expires": "9999-12-31"}, "expires", "A link works ten years at most."),
         ({"lang": "tlh"}, "lang", "Choose one of the languages."),
         ({"max_calls": "0"}, "max_calls", "A whole number from 1 to 10,000, or empty for any number."),
         ({"max_calls": "²"}, "max_calls", "A whole number from 1 to 10,000"),
@@ -140,12 +141,23 @@ def test_a_form_without_its_token_or_a_key_makes_no_link(
     assert refused.status_code == 400 and 'id="made-link"' not in refused.get_data(as_text=True)
 
 
-def test_the_links_used_last_first_with_their_calls_and_state(app: Flask, admin: FlaskClient) -> None:
-    history = app_state_of(app).history
-    acme = sign_demo_link(
-        SECRET_KEY, "sales", {"company": "Acme"}, int(time.time()) + 600, label="Acme <pilot>"
+def rows_of(page: str) -> list[tuple[str, str, list[str]]]:
+    """The table of links: each row's link id, name and other cells."""
+    found = re.findall(
+        r"<tr>\s*<td><a href=\"/admin\?demo_link=([^\"]+)\">(.*?)</a></td>(.*?)</tr>", page, re.S
     )
-    globex = sign_demo_link(SECRET_KEY, "support", {"company": "Globex"}, int(time.time()) + 600)
+    return [(link_id, name, re.findall(r"<td[^>]*>(.*?)</td>", rest, re.S)) for link_id, name, rest in found]
+
+
+def test_the_links_made_and_used_latest_first_with_their_calls_and_state(
+    app: Flask, admin: FlaskClient
+) -> None:
+    """Links made elsewhere show once used; links made here show at once, and say why one no
+    longer works: revoked, expired, used up."""
+    history = app_state_of(app).history
+    soon = int(time.time()) + 600
+    acme = sign_demo_link(SECRET_KEY, "sales", {"company": "Acme"}, soon, label="Acme <pilot>")
+    globex = sign_demo_link(SECRET_KEY, "support", {"company": "Globex"}, soon)
     client = app.test_client()
     for token, agent in ((acme, "sales"), (acme, "sales"), (globex, "support")):
         assert client.post("/api/calls", json={"agent": agent, "demo_token": token}).status_code == 201
@@ -153,18 +165,46 @@ def test_the_links_used_last_first_with_their_calls_and_state(app: Flask, admin:
     history.revoke_demo_link(acme_id, datetime.now(UTC))
     assert client.post("/api/calls", json={"agent": "sales", "demo_token": acme}).status_code == 410
 
-    page = admin.get("/admin/demo-links").get_data(as_text=True)
-    rows = re.findall(
-        r"<tr>\s*<td><a href=\"/admin\?demo_link=([^\"]+)\">(.*?)</a></td>(.*?)</tr>", page, re.S
-    )
+    rows = rows_of(admin.get("/admin/demo-links").get_data(as_text=True))
     assert [(link_id, name) for link_id, name, _ in rows] == [
         (acme_id, "Acme &lt;pilot&gt;"),  # its refused try is the last
         (globex_id, "company=Globex"),
     ]
-    cells = [re.findall(r"<td[^>]*>(.*?)</td>", rest, re.S) for _, _, rest in rows]
-    assert [c[0] for c in cells] == ["sales", "support"]
-    assert [(c[1], c[2]) for c in cells] == [("2", "1"), ("1", "0")]
-    assert "Revoked" in cells[0][4] and "Works" in cells[1][4]
+    assert [cells[0] for _, _, cells in rows] == ["sales", "support"]
+    assert [cells[1] for _, _, cells in rows] == ["—", "—"]  # made elsewhere: not when
+    assert [(cells[3], cells[4]) for _, _, cells in rows] == [("2", "1"), ("1", "0")]
+    assert "Revoked" in rows[0][2][2] and "Works" in rows[1][2][2] and "until" not in rows[1][2][2]
+
+    # Made here: listed before anyone uses it, with its expiry and its calls allowed.
+    fresh = made_link(make(admin, label="Initech", max_calls="1").get_data(as_text=True))
+    cli = app.test_cli_runner().invoke(args=["demo-link", "support", "--label", "Hooli", "--expires", "90s"])
+    assert cli.exit_code == 0 and cli.output.startswith("http://127.0.0.1:8000/demo/support?t="), cli.output
+    rows = rows_of(admin.get("/admin/demo-links").get_data(as_text=True))
+    assert [name for _, name, _ in rows[:2]] == ["Hooli", "Initech"]
+    hooli, initech = rows[0][2], rows[1][2]
+    assert "Works" in hooli[2] and "until 20" in hooli[2] and "UTC" in hooli[1]
+    assert (initech[3], initech[5]) == ("0 of 1", "Not yet")
+    token = parse_qs(urlsplit(fresh).query)["t"][0]
+    assert client.post("/api/calls", json={"agent": "sales", "demo_token": token}).status_code == 201
+    initech = next(cells for _, name, cells in rows_of(admin.get("/admin/demo-links").get_data(as_text=True))
+                   if name == "Initech")  # fmt: skip
+    assert "Used up" in initech[2] and initech[3] == "1 of 1" and "<form" not in initech[6]
+    (latest,) = history.demo_links(limit=1)  # made before Hooli, used since: known as made here
+    assert latest.label == "Initech" and latest.made is not None and latest.made.max_calls == 1
+
+    # Revoked from the table, back to it; expired ones are kept until a prune past their expiry.
+    initech_id = verify_demo_link(SECRET_KEY, token).link_id
+    hooli_id = rows[0][0]
+    form = {
+        "csrf_token": csrf_of(admin.get("/admin/demo-links").get_data(as_text=True)),
+        "back": "/admin/demo-links",
+    }
+    back = admin.post(f"/admin/demo-links/{hooli_id}/revoke", data=form)
+    assert back.status_code == 303 and back.headers["Location"] == "/admin/demo-links"
+    assert history.demo_link_revoked_at(hooli_id) is not None
+    history.prune(datetime.now(UTC) + timedelta(days=1))
+    listed = [link.link_id for link in history.demo_links()]
+    assert initech_id in listed and hooli_id not in listed  # Hooli expired in 90 s; Initech in 7 days
 
 
 def test_every_language_of_the_page_is_offered_by_name(admin: FlaskClient) -> None:

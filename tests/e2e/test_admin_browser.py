@@ -292,6 +292,13 @@ def test_a_demo_link_made_in_the_view_is_copied_and_works(
     prospect = tab.context.new_page()
     prospect.goto(copied)
     expect(prospect.locator(".agent__prepared")).to_have_text("Prepared for Acme")
+    # Listed at once, before anyone calls; revoked from the table, the prospect's page has ended.
+    row = tab.get_by_role("row").filter(has=tab.get_by_role("link", name="Acme pilot"))
+    expect(row).to_contain_text("Not yet")
+    row.get_by_role("button", name="Revoke: Acme pilot").click()
+    expect(row.locator(".badge")).to_have_text("Revoked")
+    prospect.reload()
+    expect(prospect.locator("body")).to_contain_text("expired")
     prospect.close()
     tab.get_by_label("Label").fill("Acme\u0007pilot")  # a control character: refused, marked
     tab.get_by_role("button", name="Make the link").click()

@@ -21,7 +21,7 @@ from flask import Flask
 from tests.fakes import Fault
 from tests.support.apps import codes, post
 from tests.support.services import PostgresServer
-from webapp.history.store import CallAttempt, CallLogError, CallQuery, CallStore
+from webapp.history.store import CallAttempt, CallLogError, CallQuery, CallStore, LinkMade
 from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.providers import ProviderCall
 
@@ -79,6 +79,8 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
     store.record_created(attempt, "sess-1", "room-1")
     set_reachable(postgres, call_log, False)
     call = ProviderCall(call_id="sess-1", status="completed")
+    at = attempt.received_at
+    made = LinkMade("dl_abcdefghijklmnop", "ravan", None, at, None, at, "cli")
     operations: dict[str, Callable[[], Any]] = {
         "record_created": lambda: store.record_created(attempt, "sess-2", None),
         "record_failed": lambda: store.record_failed(attempt, "rate_limited"),
@@ -104,7 +106,8 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "restore_demo_link": lambda: store.restore_demo_link("dl_abcdefghijklmnop"),
         "demo_link_revoked_at": lambda: store.demo_link_revoked_at("dl_abcdefghijklmnop"),
         "demo_link_calls": lambda: store.demo_link_calls("dl_abcdefghijklmnop"),
-        "demo_links_used": store.demo_links_used,
+        "demo_links": store.demo_links,
+        "record_demo_link": lambda: store.record_demo_link(made),
     }
     escaped = {}
     for name, operation in operations.items():
@@ -152,6 +155,9 @@ def test_a_demo_link_works_while_the_log_cannot_say_whether_it_was_revoked(
     logged = "\n".join(messages(caplog))
     assert f"demo link {link_id}: whether it is revoked could not be read: " in logged
     assert f"demo link {link_id}: its calls could not be counted: " in logged
+    made = app.test_cli_runner().invoke(args=["demo-link", "ravan"])  # a link made: it works, unkept
+    assert made.exit_code == 0 and made.stdout.startswith("http://127.0.0.1:8000/demo/ravan?t=")
+    assert "note: the link works, but the admin view will not list it before its first call" in made.stderr
 
 
 def test_every_refusal_keeps_its_own_answer_while_the_log_is_down(

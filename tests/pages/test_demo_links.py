@@ -146,9 +146,13 @@ def test_cli_prints_a_working_link(app: Flask) -> None:
 
 def test_a_date_means_through_that_day() -> None:
     day = datetime(2026, 12, 31, tzinfo=UTC)
-    assert parse_expiry("2026-12-31", now=0) == int((day + timedelta(days=1)).timestamp())
-    assert parse_expiry("2026-12-31T18:00:00Z", now=0) == int((day + timedelta(hours=18)).timestamp())
+    earlier = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+    assert parse_expiry("2026-12-31", now=earlier) == int((day + timedelta(days=1)).timestamp())
+    assert parse_expiry("2026-12-31T18:00:00Z", now=earlier) == int((day + timedelta(hours=18)).timestamp())
     assert parse_expiry("7d", now=100) == 100 + 7 * 86400
+    for too_far in ("530w", "9999-12-31", "9999-12-31T23:59:59Z", "99999999999d"):
+        with pytest.raises(ValueError, match="ten years at most"):  # not an OverflowError's traceback
+            parse_expiry(too_far, now=time.time())
 
 
 def test_cli_links_in_another_language(app: Flask) -> None:

@@ -38,11 +38,12 @@ from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, Limi
 from ..guards.headers import page_headers
 from ..guards.limits import limited
 from ..history.payloads import iso
-from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState, LinkUse
+from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState, LinkState
 from ..pages.demo_links import (
     LINK_ID_PATTERN,
     MAX_CALLS,
     link_url,
+    made_here,
     parse_expiry,
     parse_label,
     parse_variables,
@@ -268,6 +269,12 @@ def make_demo_link() -> Response:
         url = link_url(settings.public_url or request.host_url, token, link.agent, values["lang"])
     except ValueError as exc:
         return _demo_links_page(status=400, form=form, problems={"variables": as_sentence(str(exc))})
+    kept = True
+    try:
+        app_state().history.record_demo_link(made_here(link, "admin"))
+    except CallLogError as error:  # the link works all the same: it is signed, not stored
+        log.error("admin: demo link %s could not be kept in the call log: %s", link.link_id, error)
+        kept = False
     log.info("admin: demo link %s made for agent %s", link.link_id, link.agent)
     made = {
         "url": url,
@@ -276,6 +283,7 @@ def make_demo_link() -> Response:
         "agent": link.agent,
         "expires_at": iso(datetime.fromtimestamp(link.expires_at, UTC)),
         "max_calls": link.max_calls,
+        "kept": kept,
     }
     return _demo_links_page(made=made)
 
@@ -307,10 +315,10 @@ def _page_language(code: str) -> str | None:
 def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> Response:
     """The demo links' page: the form (as sent, when it was refused) and the links used."""
     try:
-        used = app_state().history.demo_links_used()
+        links = app_state().history.demo_links()
     except CallLogError as error:
         log.error("admin: the call log failed: %s", error)
-        used = None
+        links = None
     fields = ("agent", "label", "variables", "expires", "max_calls", "lang")
     sent = {name: str((form or {}).get(name) or "") for name in fields}
     sent["expires"] = sent["expires"] or "7d"
@@ -321,21 +329,34 @@ def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> 
         agents=sorted(app_state().settings.agents),
         languages=LANGUAGE_NAMES,
         signing=app_state().settings.secret_key_configured,
-        used=None if used is None else [_link_use(use) for use in used],
+        links=None if links is None else [_link_line(link, datetime.now(UTC)) for link in links],
         **context,
     )
 
 
-def _link_use(use: LinkUse) -> dict[str, Any]:
-    """One link's line in the table of links used."""
+def _link_line(link: LinkState, now: datetime) -> dict[str, Any]:
+    """One link's line in the table: what it is, and whether it still works and why not."""
+    made = link.made
+    if link.revoked_at is not None:
+        state = "revoked"
+    elif made is not None and made.expires_at <= now:
+        state = "expired"
+    elif made is not None and made.max_calls is not None and link.calls >= made.max_calls:
+        state = "used_up"
+    else:
+        state = "works"
     return {
-        "link_id": use.link_id,
-        "name": use.label or use.link_id,
-        "agent": use.agent,
-        "calls": use.calls,
-        "refused": use.refused,
-        "last_at": iso(use.last_at),
-        "revoked_at": iso(use.revoked_at),
+        "link_id": link.link_id,
+        "name": link.label or link.link_id,
+        "agent": link.agent,
+        "calls": link.calls,
+        "max_calls": made.max_calls if made else None,
+        "refused": link.refused,
+        "last_at": iso(link.last_at),
+        "made_at": iso(made.made_at) if made else None,
+        "expires_at": iso(made.expires_at) if made else None,
+        "revoked_at": iso(link.revoked_at),
+        "state": state,
     }
 
 
@@ -366,6 +387,8 @@ def _change_link(link_id: str, *, revoke: bool) -> BaseResponse:
     except CallLogError as error:
         return call_log_unavailable(error)
     log.info("admin: demo link %s %s", link_id, "revoked" if revoke else "restored")
+    if request.form.get("back") == "/admin/demo-links":  # from the table of links: back to it
+        return redirect("/admin/demo-links", code=303)
     return redirect("/admin?" + urlencode({"demo_link": link_id}), code=303)
 
 

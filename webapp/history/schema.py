@@ -1,6 +1,6 @@
 """The call log's tables: one row per call, the webhook deliveries applied, named leases, where
 the history sync must list again from, where each agent's last complete listing reached, the
-events waiting to be sent to the site's own URL, and the demo links taken back.
+events waiting to be sent to the site's own URL, and the demo links made and taken back.
 
 Plain SQLAlchemy Core tables on one ``MetaData``; Alembic's migrations in ``migrations/``
 create the same shape (a test compares the two). Every text column is one of the ``Stored``
@@ -230,6 +230,20 @@ call_events = Table(
     Index(None, "next_attempt_at"),
     Index(None, "occurred_at"),
     Index(None, "call_id"),  # a call's events, on its admin page
+)
+
+# The sales-demo links made here (the admin view, the CLI), so those nobody has used yet are listed.
+demo_links = Table(
+    "demo_links",
+    metadata,
+    Column("link_id", StoredString(40), primary_key=True),  # dl_…
+    Column("agent", StoredString(64), nullable=False),
+    Column("label", StoredString(200)),  # its label, or its variables written out
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("max_calls", Integer()),  # None: any number
+    Column("made_at", UtcDateTime(), nullable=False),
+    Column("made_by", StoredString(16), nullable=False),  # admin | cli
+    Index(None, "made_at"),
 )
 
 # Sales-demo links taken back before they expire: their page and their calls are refused.

@@ -18,7 +18,7 @@ import secrets
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -46,6 +46,7 @@ from .schema import (
     call_events,
     calls,
     complete_listings,
+    demo_links,
     leases,
     revoked_demo_links,
     unfinished_listings,
@@ -179,16 +180,37 @@ class CallSummary:
 
 
 @dataclass(frozen=True)
-class LinkUse:
-    """One demo link as its calls tell of it."""
+class LinkMade:
+    """A demo link as it was made here (the admin view, the CLI)."""
+
+    link_id: str
+    agent: str
+    label: str | None  # its label, or its variables written out
+    expires_at: datetime
+    max_calls: int | None
+    made_at: datetime
+    made_by: str  # admin | cli
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """One demo link as the call log knows it: how it was made (when it was made here), its calls,
+    and whether it was revoked."""
 
     link_id: str
     label: str | None
     agent: str | None
     calls: int  # placed through it
     refused: int  # requests refused (an expired or revoked link, a limit, ...)
-    last_at: datetime  # the last request through it
+    last_at: datetime | None  # the last request through it
     revoked_at: datetime | None
+    made: LinkMade | None  # None for a link made elsewhere (before links were kept, or signed by hand)
+
+    @property
+    def latest_at(self) -> datetime:
+        """When it was last made or tried."""
+        moments = [m for m in (self.last_at, self.made.made_at if self.made else None) if m is not None]
+        return max(moments)
 
 
 @dataclass(frozen=True)
@@ -525,8 +547,8 @@ class CallStore:
 
     def prune(self, before: datetime, *, refusals_only: bool = False, batch: int = PRUNE_BATCH) -> int:
         """Delete the records created before ``before`` (with ``refusals_only``, only those of
-        requests we refused), and the webhook deliveries received and the events that happened
-        before it (sent or not); how many records.
+        requests we refused), and the webhook deliveries received, the events that happened
+        (sent or not) and the demo links made that expired before it; how many records.
 
         In batches, each its own transaction: the calls recorded meanwhile wait for one batch at
         most, never for the whole. A provider's call deleted here comes back only if its history
@@ -549,6 +571,7 @@ class CallStore:
             with _recording(), writing(self.engine) as connection:
                 connection.execute(delete(webhook_deliveries).where(received_before))
                 connection.execute(delete(call_events).where(call_events.c.occurred_at < before))
+                connection.execute(delete(demo_links).where(demo_links.c.expires_at < before))
         return deleted
 
     def count_live(self, at: datetime | None = None) -> int:
@@ -835,37 +858,56 @@ class CallStore:
             )
         return bool(result.rowcount)
 
-    def demo_links_used(self, *, limit: int = 100) -> list[LinkUse]:
-        """The demo links calls came through, the last used first, at most ``limit``; with their
-        calls, refusals and revocation. Raises :class:`CallLogError`."""
+    def record_demo_link(self, made: LinkMade) -> None:
+        """Keep a link made here, so it is listed before anyone uses it. Raises :class:`CallLogError`."""
+        with _recording(), writing(self.engine) as connection:
+            connection.execute(insert(demo_links).values(**asdict(made)))
+
+    def demo_links(self, *, limit: int = 100) -> list[LinkState]:
+        """The demo links made here or used, the latest first (made, or tried), at most ``limit``:
+        with what is known of each (how it was made, when it was revoked) and its calls. Raises
+        :class:`CallLogError`."""
         last_at = func.max(calls.c.created_at)
-        used = (
-            select(
-                calls.c.demo_link_id,
-                func.max(calls.c.demo_link_label).label("label"),
-                func.max(calls.c.agent).label("agent"),
-                func.count().label("rows"),
-                func.sum(case((calls.c.outcome == "created", 1), else_=0)).label("placed"),
-                last_at.label("last_at"),
-            )
-            .where(calls.c.demo_link_id.is_not(None))
-            .group_by(calls.c.demo_link_id)
-            .order_by(last_at.desc(), calls.c.demo_link_id)
-            .limit(limit)
-        )
+        usage = select(
+            calls.c.demo_link_id,
+            func.max(calls.c.demo_link_label).label("label"),
+            func.max(calls.c.agent).label("agent"),
+            func.count().label("rows"),
+            func.sum(case((calls.c.outcome == "created", 1), else_=0)).label("placed"),
+            last_at.label("last_at"),
+        ).group_by(calls.c.demo_link_id)
         with _recording(), self.engine.connect() as connection:
-            rows = connection.execute(used).all()
-            ids = [row.demo_link_id for row in rows]
+            used = {
+                row.demo_link_id: row
+                for row in connection.execute(
+                    usage.where(calls.c.demo_link_id.is_not(None))
+                    .order_by(last_at.desc(), calls.c.demo_link_id)
+                    .limit(limit)
+                )
+            }
+            made = {
+                row.link_id: LinkMade(**row._asdict())
+                for row in connection.execute(
+                    select(demo_links).order_by(demo_links.c.made_at.desc()).limit(limit)
+                )
+            }
+            unseen = [link_id for link_id in made if link_id not in used]
+            if unseen:  # made links that may have calls older than the latest ones
+                more = usage.where(calls.c.demo_link_id.in_(unseen))
+                used.update((row.demo_link_id, row) for row in connection.execute(more))
+            unmade = [link_id for link_id in used if link_id not in made]
+            if unmade:  # links used lately that were made here before the latest ones
+                older = select(demo_links).where(demo_links.c.link_id.in_(unmade))
+                made.update((row.link_id, LinkMade(**row._asdict())) for row in connection.execute(older))
+            ids = [*used, *(link_id for link_id in made if link_id not in used)]
             taken = select(revoked_demo_links).where(revoked_demo_links.c.link_id.in_(ids))
             revoked = {row.link_id: row.revoked_at for row in connection.execute(taken)} if ids else {}
-        return [
-            LinkUse(
-                link_id=row.demo_link_id, label=row.label, agent=row.agent, calls=int(row.placed or 0),
-                refused=row.rows - int(row.placed or 0), last_at=row.last_at,
-                revoked_at=revoked.get(row.demo_link_id),
-            )
-            for row in rows
-        ]  # fmt: skip
+        links = [
+            _link_state(link_id, used.get(link_id), made.get(link_id), revoked.get(link_id))
+            for link_id in ids
+        ]
+        links.sort(key=lambda link: (link.latest_at, link.link_id), reverse=True)
+        return links[:limit]
 
     def demo_link_calls(self, link_id: str) -> int:
         """The calls placed through the demo link ``link_id`` (its refused tries aside). Raises
@@ -1021,6 +1063,21 @@ def _summary(rows: Sequence[Any]) -> CallSummary:
         # Sums of binary fractions carry noise (0.1 + 0.2): a cost is kept to a millionth of a cent.
         costs={currency: (round(total, 8), counted) for currency, (total, counted) in costs.items()},
         ratings=dict(ratings),
+    )
+
+
+def _link_state(link_id: str, used: Any, made: LinkMade | None, revoked_at: datetime | None) -> LinkState:
+    """A link from its calls' group (None: no calls yet) and its making (None: made elsewhere)."""
+    placed = int(used.placed or 0) if used is not None else 0
+    return LinkState(
+        link_id=link_id,
+        label=made.label if made is not None else used.label,
+        agent=made.agent if made is not None else used.agent,
+        calls=placed,
+        refused=used.rows - placed if used is not None else 0,
+        last_at=used.last_at if used is not None else None,
+        revoked_at=revoked_at,
+        made=made,
     )
 
 

@@ -21,11 +21,13 @@ from ..pages.demo_links import (
     MAX_CALLS,
     MAX_LABEL_CHARS,
     link_url,
+    made_here,
     named_link,
     parse_expiry,
     parse_label,
     parse_variables,
     sign_demo_link,
+    verify_demo_link,
 )
 from ..pages.words import LANGUAGES
 from ..providers import WebCallRequest, registry
@@ -98,7 +100,15 @@ def demo_link_command(
         label=option_value("--label", lambda: parse_label(label)),
         max_calls=max_calls,
     )
-    click.echo(option_value("--var", lambda: link_url(base_url, token, slug, lang)))
+    url = option_value("--var", lambda: link_url(base_url, token, slug, lang))
+    try:
+        app_state().history.record_demo_link(made_here(verify_demo_link(settings.secret_key, token), "cli"))
+    except CallLogError as error:  # the link works all the same: it is signed, not stored
+        click.echo(
+            f"note: the link works, but the admin view will not list it before its first call: {error}",
+            err=True,
+        )
+    click.echo(url)
 
 
 def option_value(hint: str, read: Callable[[], Value]) -> Value:

@@ -5,10 +5,10 @@ with the app's secret key (itsdangerous, which Flask already depends on), so a
 sales person personalises a demo without a code change and the link stops
 working when it expires. ``flask --app webapp demo-link`` prints one.
 
-Each link also carries an id of its own (``dl_…``) and, optionally, a label ("Acme pilot"),
-which the call log keeps with every call made through it: the admin view says who called. A
-link can be revoked before it expires (``flask --app webapp revoke-demo-link``, or the admin
-view): the call log keeps which.
+Each link also carries an id of its own (``dl_…``) and, optionally, a label ("Acme pilot") and
+the number of calls it may place, which the call log counts: it keeps the link with every call
+made through it, so the admin view says who called. A link can be revoked before it expires
+(``flask --app webapp revoke-demo-link``, or the admin view): the call log keeps which.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..catalogue import VARIABLE_PATTERN
 from ..errors import ExpiredDemoLink, InvalidDemoLink
-from ..history.store import CallLogError
+from ..history.store import CallLogError, LinkMade
 from ..state import AppState
 
 SALT = "webcall.demo-link.v1"
@@ -41,12 +41,14 @@ MAX_LABEL_CHARS = 100
 MAX_NAME_CHARS = 200  # the call log's column: a label, or the variables written out
 MAX_LINK_CHARS = 2000  # a whole link; gunicorn refuses a request line past 4,094
 MAX_CALLS = 10_000  # the most calls a link may be limited to (more is no limit worth signing)
+MAX_LIFE_S = 10 * 366 * 86400  # the longest a link may work: ten years
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DemoLink:
-    """What a valid link grants: one agent, preset variables, until an expiry."""
+    """What a valid link grants: one agent, preset variables, until an expiry (and a number of
+    calls, when it says)."""
 
     agent: str
     variables: dict[str, str]
@@ -134,6 +136,19 @@ def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> 
     return link
 
 
+def made_here(link: DemoLink, by: str) -> LinkMade:
+    """What the call log keeps of a link made here (``by``: ``admin`` or ``cli``), to list it."""
+    return LinkMade(
+        link_id=link.link_id,
+        agent=link.agent,
+        label=link.name,
+        expires_at=datetime.fromtimestamp(link.expires_at, UTC),
+        max_calls=link.max_calls,
+        made_at=datetime.now(UTC),
+        made_by=by,
+    )
+
+
 def check_calls_left(state: AppState, link: DemoLink) -> None:
     """``ExpiredDemoLink`` once a link limited to ``max_calls`` has placed them (its refused tries
     count not). Checked as a call is created, so a retry replayed is not refused; two callers at
@@ -213,7 +228,18 @@ def link_url(base_url: str, token: str, agent: str, lang: str | None = None) -> 
 def parse_expiry(text: str, *, now: float) -> int:
     """When a link expires (epoch s): a duration (``90s``, ``30m``, ``12h``, ``7d``, ``2w``) or an
     ISO 8601 date or time (``2026-12-31``: through that day; ``2026-12-31T18:00:00+01:00``; UTC
-    when no zone)."""
+    when no zone); ten years ahead at most."""
+    try:
+        expires_at = _expiry(text, now=now)
+    except OverflowError:  # the last day there is, and the day after it
+        expires_at = None
+    if expires_at is None or expires_at > now + MAX_LIFE_S:
+        raise ValueError("a link works ten years at most")
+    return expires_at
+
+
+def _expiry(text: str, *, now: float) -> int:
+    """:func:`parse_expiry` before its bound."""
     match = _DURATION_RE.match(text.strip())
     if match and int(match.group(1)) > 0:
         return int(now) + int(match.group(1)) * _UNIT_S[match.group(2)]
