@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import guards, state, tracing
 from .admin import api as admin_api
 from .admin import auth as admin_auth
+from .admin import links as admin_links
 from .admin import views as admin_views
 from .calls import api as calls_api
 from .calls import feedback, token_endpoint
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         webhooks.bp,
         admin_api.bp,
         admin_views.bp,
+        admin_links.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

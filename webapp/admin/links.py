@@ -1,0 +1,214 @@
+"""Sales-demo links in the admin view (``/admin/demo-links``): a form that makes one, the links
+made or used with their calls, and revoking or restoring one.
+
+The CLI's ``demo-link`` and ``revoke-demo-link`` for people without a shell; the links
+themselves are ``pages.demo_links``. Signed in as the rest of the view (``views.gate``); a
+script copies a link made (``static/src/admin/copy.js``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..history.payloads import iso
+from ..history.store import CallLogError, LinkState
+from ..pages.demo_links import (
+    LINK_ID_PATTERN,
+    MAX_CALLS,
+    link_url,
+    made_here,
+    parse_expiry,
+    parse_label,
+    parse_variables,
+    sign_demo_link,
+    verify_demo_link,
+)
+from ..pages.render import render_error_page
+from ..state import app_state
+from .auth import csrf_ok
+from .display import LANGUAGE_NAMES
+from .models import as_sentence
+from .views import EXPIRED_FORM, call_log_unavailable, gate, page
+
+bp = Blueprint("admin_links", __name__, url_prefix="/admin/demo-links")
+bp.before_request(gate)  # the view's own: a 404 when it is off, the sign-in page for strangers
+log = logging.getLogger(__name__)
+
+
+@bp.get("")
+def demo_links() -> Response:
+    """The form that makes a demo link, and the links made or used."""
+    return _demo_links_page()
+
+
+@bp.post("")
+def make_demo_link() -> Response:
+    """Make a signed demo link from the form (the CLI's ``demo-link``, for people without a shell)."""
+    if not csrf_ok(request.form.get("csrf_token")):
+        return _demo_links_page(status=400, error=EXPIRED_FORM, form=request.form)
+    settings = app_state().settings
+    if not settings.secret_key_configured:
+        return _demo_links_page(status=400, form=request.form)  # the page says why
+    form = request.form
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    readers: dict[str, Callable[[], Any]] = {
+        "agent": lambda: _known_agent(form.get("agent", "")),
+        "label": lambda: parse_label(form.get("label")),
+        "variables": lambda: parse_variables(
+            line.strip() for line in form.get("variables", "").splitlines() if line.strip()
+        ),
+        "expires": lambda: parse_expiry(form.get("expires") or "7d", now=time.time()),
+        "max_calls": lambda: _calls_allowed(form.get("max_calls", "")),
+        "lang": lambda: _page_language(form.get("lang", "")),
+    }
+    for name, read in readers.items():
+        try:
+            values[name] = read()
+        except ValueError as exc:
+            problems[name] = as_sentence(str(exc))
+    if problems:
+        return _demo_links_page(status=400, form=form, problems=problems)
+    token = sign_demo_link(
+        settings.secret_key,
+        values["agent"],
+        values["variables"],
+        values["expires"],
+        label=values["label"],
+        max_calls=values["max_calls"],
+    )
+    link = verify_demo_link(settings.secret_key, token)
+    try:
+        url = link_url(settings.public_url or request.host_url, token, link.agent, values["lang"])
+    except ValueError as exc:
+        return _demo_links_page(status=400, form=form, problems={"variables": as_sentence(str(exc))})
+    kept = True
+    try:
+        app_state().history.record_demo_link(made_here(link, "admin"))
+    except CallLogError as error:  # the link works all the same: it is signed, not stored
+        log.error("admin: demo link %s could not be kept in the call log: %s", link.link_id, error)
+        kept = False
+    log.info("admin: demo link %s made for agent %s", link.link_id, link.agent)
+    made = {
+        "url": url,
+        "link_id": link.link_id,
+        "name": link.name,
+        "agent": link.agent,
+        "expires_at": iso(datetime.fromtimestamp(link.expires_at, UTC)),
+        "max_calls": link.max_calls,
+        "kept": kept,
+    }
+    return _demo_links_page(made=made)
+
+
+def _known_agent(slug: str) -> str:
+    """An agent of the catalogue, or ``ValueError``."""
+    if slug not in app_state().settings.agents:
+        raise ValueError("choose one of the agents")
+    return slug
+
+
+def _calls_allowed(text: str) -> int | None:
+    """The calls a link may place (empty: any number), or ``ValueError``."""
+    text = text.strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[0-9]{1,5}", text) or not 1 <= int(text) <= MAX_CALLS:
+        raise ValueError(f"a whole number from 1 to {MAX_CALLS:,}, or empty for any number")
+    return int(text)
+
+
+def _page_language(code: str) -> str | None:
+    """A language the page speaks, or None for the agent's own; ``ValueError`` otherwise."""
+    if code and code not in LANGUAGE_NAMES:
+        raise ValueError("choose one of the languages")
+    return code or None
+
+
+def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> Response:
+    """The demo links' page: the form (as sent, when it was refused) and the links used."""
+    try:
+        links = app_state().history.demo_links()
+    except CallLogError as error:
+        log.error("admin: the call log failed: %s", error)
+        links = None
+    fields = ("agent", "label", "variables", "expires", "max_calls", "lang")
+    sent = {name: str((form or {}).get(name) or "") for name in fields}
+    sent["expires"] = sent["expires"] or "7d"
+    return page(
+        "admin/demo_links.html",
+        status=status,
+        form=sent,
+        agents=sorted(app_state().settings.agents),
+        languages=LANGUAGE_NAMES,
+        signing=app_state().settings.secret_key_configured,
+        links=None if links is None else [_link_line(link, datetime.now(UTC)) for link in links],
+        **context,
+    )
+
+
+def _link_line(link: LinkState, now: datetime) -> dict[str, Any]:
+    """One link's line in the table: what it is, and whether it still works and why not."""
+    made = link.made
+    if link.revoked_at is not None:
+        state = "revoked"
+    elif made is not None and made.expires_at <= now:
+        state = "expired"
+    elif made is not None and made.max_calls is not None and link.calls >= made.max_calls:
+        state = "used_up"
+    else:
+        state = "works"
+    return {
+        "link_id": link.link_id,
+        "name": link.label or link.link_id,
+        "agent": link.agent,
+        "calls": link.calls,
+        "max_calls": made.max_calls if made else None,
+        "refused": link.refused,
+        "last_at": iso(link.last_at),
+        "made_at": iso(made.made_at) if made else None,
+        "expires_at": iso(made.expires_at) if made else None,
+        "revoked_at": iso(link.revoked_at),
+        "state": state,
+    }
+
+
+@bp.post("/<link_id>/revoke")
+def revoke_link(link_id: str) -> BaseResponse:
+    """Take a demo link back: its page and its calls are refused from now on."""
+    return _change_link(link_id, revoke=True)
+
+
+@bp.post("/<link_id>/restore")
+def restore_link(link_id: str) -> BaseResponse:
+    """Let a revoked demo link work again, until it expires."""
+    return _change_link(link_id, revoke=False)
+
+
+def _change_link(link_id: str, *, revoke: bool) -> BaseResponse:
+    """Revoke or restore the link ``link_id`` (a form with the session's token), then show its calls."""
+    if not re.fullmatch(LINK_ID_PATTERN, link_id):
+        return render_error_page(404, title="No such link", message="That is not a demo link's id.")
+    if not csrf_ok(request.form.get("csrf_token")):
+        return render_error_page(400, title="Form expired", message=EXPIRED_FORM)
+    history = app_state().history
+    try:
+        if revoke:
+            history.revoke_demo_link(link_id, datetime.now(UTC))
+        else:
+            history.restore_demo_link(link_id)
+    except CallLogError as error:
+        return call_log_unavailable(error)
+    log.info("admin: demo link %s %s", link_id, "revoked" if revoke else "restored")
+    if request.form.get("back") == "/admin/demo-links":  # from the table of links: back to it
+        return redirect("/admin/demo-links", code=303)
+    return redirect("/admin?" + urlencode({"demo_link": link_id}), code=303)
