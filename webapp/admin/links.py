@@ -24,13 +24,14 @@ from ..history.store import CallLogError, LinkState
 from ..pages.demo_links import (
     LINK_ID_PATTERN,
     MAX_CALLS,
+    DemoLink,
+    link_token,
     link_url,
     made_here,
+    new_link_id,
     parse_expiry,
     parse_label,
     parse_variables,
-    sign_demo_link,
-    verify_demo_link,
 )
 from ..pages.render import render_error_page
 from ..state import app_state
@@ -78,15 +79,15 @@ def make_demo_link() -> Response:
             problems[name] = as_sentence(str(exc))
     if problems:
         return _demo_links_page(status=400, form=form, problems=problems)
-    token = sign_demo_link(
-        settings.secret_key,
-        values["agent"],
-        values["variables"],
-        values["expires"],
+    link = DemoLink(
+        agent=values["agent"],
+        variables=values["variables"],
+        expires_at=values["expires"],
+        link_id=new_link_id(),
         label=values["label"],
         max_calls=values["max_calls"],
     )
-    link = verify_demo_link(settings.secret_key, token)
+    token = link_token(settings.secret_key, link)
     try:
         url = link_url(settings.public_url or request.host_url, token, link.agent, values["lang"])
     except ValueError as exc:

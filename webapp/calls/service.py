@@ -19,7 +19,6 @@ from ..errors import (
     AppError,
     BotCheckRequired,
     CallLogUnavailable,
-    InvalidDemoLink,
     UnknownAgent,
     UnknownCall,
     WebCallsDisabled,
@@ -30,7 +29,7 @@ from ..guards.limits import PROVIDER_ASKED, check_client_limit, client_ip, spend
 from ..guards.origin import check_origin, request_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
-from ..pages.demo_links import DemoLink, check_calls_left, usable_demo_link, verify_demo_link
+from ..pages.demo_links import DemoLink, check_calls_left, signed_link, usable_demo_link
 from ..providers import Channel, WebCall, WebCallRequest
 from ..state import AppState, app_state
 from ..tracing import current_request_id
@@ -68,7 +67,8 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
     check_origin(agent)  # refused before it is a call: recorded by record_refusals' hook
     if not agent.takes_web_calls:
         raise WebCallsDisabled()
-    link = demo_link_of(agent, order.demo_token, state.settings.secret_key)
+    link = signed_link(state.settings.secret_key, order.demo_token)
+    named = demo_link_of(agent, link)
     attempt = CallAttempt(
         agent=agent.slug,
         provider=agent.provider,
@@ -76,19 +76,22 @@ def place_web_call(state: AppState, order: CallOrder) -> dict[str, Any]:
         origin=order.origin,
         client_ref=client_reference(state.settings.storage_key, order.client),
         request_id=current_request_id(),
-        demo_link_id=link.link_id if link else None,
-        demo_link_label=link.name if link else None,
+        demo_link_id=named.link_id if named else None,
+        demo_link_label=named.name if named else None,
     )
     with CREATES_IN_PROGRESS.labels("web").track_inprogress():
         try:
-            return _guard_and_create(state, order, attempt)
+            return _guard_and_create(state, order, attempt, link)
         except AppError as error:
             record_refusal(state, attempt, error.code)
             raise
 
 
-def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -> dict[str, Any]:
-    """Every guard in order, then the provider, once per idempotency key."""
+def _guard_and_create(
+    state: AppState, order: CallOrder, attempt: CallAttempt, signed: DemoLink | None
+) -> dict[str, Any]:
+    """Every guard in order, then the provider, once per idempotency key (``signed``: the demo
+    link the request's token names, if we signed it)."""
     agent = order.agent
     key = scoped_key(agent.slug, order.client, order.idempotency_key) if order.idempotency_key else None
     checked = agent.checks_bots(state.bot_verifier is not None)
@@ -96,7 +99,7 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
         if state.bot_verifier is None:  # required, and no Turnstile (start-up warned): never unchecked
             raise BotCheckRequired()
         state.bot_verifier.verify(order.bot_token, order.client, key)
-    link = usable_demo_link(state, agent.slug, order.demo_token) if order.demo_token else None
+    link = usable_demo_link(state, agent.slug, signed) if order.demo_token else None
     variables = call_variables(agent, order.variables, link)
     what = (order.mode, order.variables, order.metadata, order.participant_name, order.demo_token)
     asked = fingerprint(*what) if key else ""
@@ -114,17 +117,11 @@ def _guard_and_create(state: AppState, order: CallOrder, attempt: CallAttempt) -
     return once_per_key(state.replay, key, create, asked)
 
 
-def demo_link_of(agent: Agent, demo_token: str | None, secret_key: str) -> DemoLink | None:
-    """The signed demo link a request came through, for the call log: expired too (a prospect
-    trying a link too late is worth knowing), but none that is not ours or not this agent's (the
-    guards refuse those, and a forged label must not name a call)."""
-    if not demo_token:
-        return None
-    try:
-        link = verify_demo_link(secret_key, demo_token)
-    except InvalidDemoLink:
-        return None
-    return link if link.agent == agent.slug else None
+def demo_link_of(agent: Agent, link: DemoLink | None) -> DemoLink | None:
+    """The demo link a request came through, for the call log: expired too (a prospect trying a
+    link too late is worth knowing), but none that is not ours (``signed_link`` gives None) or
+    not this agent's (the guards refuse those, and a forged label must not name a call)."""
+    return link if link is not None and link.agent == agent.slug else None
 
 
 def call_variables(agent: Agent, page_variables: Mapping[str, str], link: DemoLink | None) -> dict[str, str]:

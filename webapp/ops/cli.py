@@ -20,14 +20,15 @@ from ..history.sync import has_history, sync_all
 from ..pages.demo_links import (
     MAX_CALLS,
     MAX_LABEL_CHARS,
+    DemoLink,
+    link_token,
     link_url,
     made_here,
     named_link,
+    new_link_id,
     parse_expiry,
     parse_label,
     parse_variables,
-    sign_demo_link,
-    verify_demo_link,
 )
 from ..pages.words import LANGUAGES
 from ..providers import WebCallRequest, registry
@@ -92,17 +93,18 @@ def demo_link_command(
         raise click.UsageError("set WEBCALL_SECRET_KEY (the same value the server uses) to sign links")
     preset = option_value("--var", lambda: parse_variables(variables))
     expires_at = option_value("--expires", lambda: parse_expiry(expires, now=time.time()))
-    token = sign_demo_link(
-        settings.secret_key,
-        slug,
-        preset,
-        expires_at,
+    link = DemoLink(
+        agent=slug,
+        variables=preset,
+        expires_at=expires_at,
+        link_id=new_link_id(),
         label=option_value("--label", lambda: parse_label(label)),
         max_calls=max_calls,
     )
+    token = link_token(settings.secret_key, link)
     url = option_value("--var", lambda: link_url(base_url, token, slug, lang))
     try:
-        app_state().history.record_demo_link(made_here(verify_demo_link(settings.secret_key, token), "cli"))
+        app_state().history.record_demo_link(made_here(link, "cli"))
     except CallLogError as error:  # the link works all the same: it is signed, not stored
         click.echo(
             f"note: the link works, but the admin view will not list it before its first call: {error}",

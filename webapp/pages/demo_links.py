@@ -93,11 +93,17 @@ def sign_demo_link(
 ) -> str:
     """The token for a link to ``agent`` with ``variables``, valid until ``expires_at`` (epoch s),
     under a new id unless ``link_id`` names one, with ``label`` and ``max_calls`` when given."""
-    data: dict[str, Any] = {"a": agent, "v": variables, "e": expires_at, "i": link_id or new_link_id()}
-    if label:
-        data["l"] = label
-    if max_calls is not None:
-        data["m"] = max_calls
+    link = DemoLink(agent, variables, expires_at, link_id or new_link_id(), label or None, max_calls)
+    return link_token(secret_key, link)
+
+
+def link_token(secret_key: str, link: DemoLink) -> str:
+    """The signed token of ``link`` (what its address carries)."""
+    data: dict[str, Any] = {"a": link.agent, "v": link.variables, "e": link.expires_at, "i": link.link_id}
+    if link.label:
+        data["l"] = link.label
+    if link.max_calls is not None:
+        data["m"] = link.max_calls
     return str(_serializer(secret_key).dumps(data))
 
 
@@ -128,12 +134,15 @@ def verify_demo_link(secret_key: str, token: str) -> DemoLink:
     )
 
 
-def read_demo_link(secret_key: str, token: str, *, now: float | None = None) -> DemoLink:
-    """Verify the signature, then the expiry; raise ``InvalidDemoLink`` or ``ExpiredDemoLink``."""
-    link = verify_demo_link(secret_key, token)
-    if link.expires_at <= (time.time() if now is None else now):
-        raise ExpiredDemoLink()
-    return link
+def signed_link(secret_key: str, token: str | None) -> DemoLink | None:
+    """The link a request's token names, expired or not; None without a token or for one we did
+    not sign. Read once per request: the call log's record and the guards share it."""
+    if not token:
+        return None
+    try:
+        return verify_demo_link(secret_key, token)
+    except InvalidDemoLink:
+        return None
 
 
 def made_here(link: DemoLink, by: str) -> LinkMade:
@@ -175,11 +184,15 @@ def named_link(secret_key: str, text: str) -> tuple[str, DemoLink | None]:
     return link.link_id, link
 
 
-def usable_demo_link(state: AppState, agent: str, token: str) -> DemoLink:
-    """The link a prospect may use now: signed by us for ``agent``, not expired and not revoked
-    (``flask revoke-demo-link``, or the admin view). Raises ``InvalidDemoLink``, or
-    ``ExpiredDemoLink`` for a link revoked as for one expired: either way it has ended."""
-    link = read_demo_link(state.settings.secret_key, token)
+def usable_demo_link(state: AppState, agent: str, link: DemoLink | None) -> DemoLink:
+    """The link (:func:`signed_link`'s) a prospect may use now: signed by us for ``agent``, not
+    expired and not revoked (``flask revoke-demo-link``, or the admin view). Raises
+    ``InvalidDemoLink``, or ``ExpiredDemoLink`` for a link revoked as for one expired: either way
+    it has ended."""
+    if link is None:
+        raise InvalidDemoLink()
+    if link.expires_at <= time.time():
+        raise ExpiredDemoLink()
     if link.agent != agent:
         raise InvalidDemoLink()
     try:

@@ -10,7 +10,7 @@ from ..catalogue import Agent
 from ..errors import AppError
 from ..guards.headers import page_headers
 from ..state import app_state
-from .demo_links import check_calls_left, usable_demo_link
+from .demo_links import check_calls_left, signed_link, usable_demo_link
 from .render import call_page, render_error_page, request_words
 from .words import AUTO, joined
 
@@ -84,7 +84,7 @@ def demo_page(slug: str) -> Response:
     if token is not None:
         words = request_words(agent.page_language)  # the prospect reads why in the demo's language
         try:
-            link = usable_demo_link(app_state(), agent.slug, token)
+            link = usable_demo_link(app_state(), agent.slug, signed_link(settings.secret_key, token))
             check_calls_left(app_state(), link)  # one used up has ended, as an expired one has
         except AppError as error:
             return render_error_page(

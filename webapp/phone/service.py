@@ -40,7 +40,7 @@ from ..guards.limits import (
 from ..guards.origin import check_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
-from ..pages.demo_links import check_calls_left, usable_demo_link
+from ..pages.demo_links import DemoLink, check_calls_left, signed_link, usable_demo_link
 from ..providers import FINAL_STATUSES, PhoneCallRequest
 from ..state import AppState
 from ..tracing import current_request_id
@@ -74,7 +74,8 @@ def place_phone_call(state: AppState, order: PhoneOrder) -> dict[str, Any]:
     check_origin(agent)
     if not agent.takes_phone_calls or agent.phone is None:
         raise PhoneCallsDisabled()
-    link = demo_link_of(agent, order.demo_token, state.settings.secret_key)
+    link = signed_link(state.settings.secret_key, order.demo_token)
+    named = demo_link_of(agent, link)
     attempt = CallAttempt(
         agent=agent.slug,
         provider=agent.provider,
@@ -82,21 +83,24 @@ def place_phone_call(state: AppState, order: PhoneOrder) -> dict[str, Any]:
         origin=order.origin,
         client_ref=client_reference(state.settings.storage_key, order.client),
         request_id=current_request_id(),
-        demo_link_id=link.link_id if link else None,
-        demo_link_label=link.name if link else None,
+        demo_link_id=named.link_id if named else None,
+        demo_link_label=named.name if named else None,
         channel="phone",
     )
     attempts = [attempt]  # the last one is recorded: with the masked number once it parsed
     with CREATES_IN_PROGRESS.labels("phone").track_inprogress():
         try:
-            return _guard_and_call(state, order, attempts)
+            return _guard_and_call(state, order, attempts, link)
         except AppError as error:
             record_refusal(state, attempts[-1], error.code)
             raise
 
 
-def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttempt]) -> dict[str, Any]:
-    """The guards in order, then the provider once per idempotency key."""
+def _guard_and_call(
+    state: AppState, order: PhoneOrder, attempts: list[CallAttempt], signed: DemoLink | None
+) -> dict[str, Any]:
+    """The guards in order, then the provider once per idempotency key (``signed``: the demo link
+    the request's token names, if we signed it)."""
     agent = order.agent
     phone = agent.phone
     assert phone is not None
@@ -117,7 +121,7 @@ def _guard_and_call(state: AppState, order: PhoneOrder, attempts: list[CallAttem
         if state.bot_verifier is None:  # no Turnstile (start-up warned): never dial unchecked
             raise BotCheckRequired()  # a token from elsewhere is none we can check
         state.bot_verifier.verify(order.bot_token, order.client, key and f"{key}|{number_ref}")
-    link = usable_demo_link(state, agent.slug, order.demo_token) if order.demo_token else None
+    link = usable_demo_link(state, agent.slug, signed) if order.demo_token else None
     variables = call_variables(agent, order.variables, link)
     asked = fingerprint(number_ref, order.name, order.variables, order.demo_token) if key else ""
 
