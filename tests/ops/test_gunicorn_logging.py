@@ -212,6 +212,11 @@ def test_a_control_socket_opens_at_the_path_given(tmp_path: Path) -> None:
     """``WEBCALL_CONTROL_SOCKET`` turns gunicornc on, for this server alone, its owner only."""
     path = tmp_path / "webcall.ctl"
     with probe_server(tmp_path, WEBCALL_CONTROL_SOCKET=str(path)):
+        # The arbiter opens it in a thread of its own once the workers are forked, so a worker
+        # may answer first: it is there once gunicorn says so (bound, then given its mode).
+        log = tmp_path / "gunicorn.log"
+        wait_until(lambda: "Control socket listening at" in log.read_text(), timeout_s=20,
+                   what="the control socket to listen")  # fmt: skip
         with ControlClient(str(path), timeout=10) as client:
             workers = client.send_command("show workers")
         mode = stat.S_IMODE(path.stat().st_mode)
