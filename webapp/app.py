@@ -15,6 +15,7 @@ from . import guards, state, tracing
 from .admin import api as admin_api
 from .admin import auth as admin_auth
 from .admin import links as admin_links
+from .admin import links_api as admin_links_api
 from .admin import views as admin_views
 from .calls import api as calls_api
 from .calls import feedback, token_endpoint
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         admin_api.bp,
         admin_views.bp,
         admin_links.bp,
+        admin_links_api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -293,6 +293,14 @@ class InvalidDemoLink(AppError):
     message = "This demo link is not valid. Ask for a new one."
 
 
+class DemoLinksDisabled(AppError):
+    """Demo links are signed with ``WEBCALL_SECRET_KEY``, which is not set."""
+
+    status_code = 403
+    code = "demo_links_disabled"
+    message = "Set WEBCALL_SECRET_KEY on the server to sign demo links."
+
+
 class UnknownAgent(AppError):
     """The requested agent slug is not in the catalogue."""
 
@@ -316,6 +324,14 @@ class UnknownCall(AppError):
     status_code = 404
     code = "unknown_call"
     message = "There is no call with that id."
+
+
+class UnknownDemoLink(AppError):
+    """The call log knows no demo link with this id: not made here, never used, never revoked."""
+
+    status_code = 404
+    code = "unknown_demo_link"
+    message = "There is no demo link with that id."
 
 
 class UnknownCallSession(AppError):

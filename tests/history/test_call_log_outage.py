@@ -107,6 +107,7 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "demo_link_revoked_at": lambda: store.demo_link_revoked_at("dl_abcdefghijklmnop"),
         "demo_link_calls": lambda: store.demo_link_calls("dl_abcdefghijklmnop"),
         "demo_links": store.demo_links,
+        "demo_link": lambda: store.demo_link("dl_abcdefghijklmnop"),
         "record_demo_link": lambda: store.record_demo_link(made),
     }
     escaped = {}
@@ -158,6 +159,37 @@ def test_a_demo_link_works_while_the_log_cannot_say_whether_it_was_revoked(
     made = app.test_cli_runner().invoke(args=["demo-link", "ravan"])  # a link made: it works, unkept
     assert made.exit_code == 0 and made.stdout.startswith("http://127.0.0.1:8000/demo/ravan?t=")
     assert "note: the link works, but the admin view will not list it before its first call" in made.stderr
+
+
+def test_the_admin_api_makes_demo_links_while_the_log_is_down(
+    make_app: MakeApp, postgres: PostgresServer, call_log: str, ravan: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A link is signed, not stored: it is made (``kept`` false, and logged) and works; what the
+    log alone knows (the list, one link, revoking) is a 503 to retry."""
+    key, admin = "outage-secret-key-0123456789abcdef", "admin-" + "t" * 40
+    app = make_app(WEBCALL_DATABASE_URL=call_log, WEBCALL_SECRET_KEY=key, WEBCALL_ADMIN_TOKEN=admin)
+    auth = {"Authorization": f"Bearer {admin}"}
+    client = app.test_client()
+    set_reachable(postgres, call_log, False)
+    caplog.set_level(logging.ERROR, logger="webapp")
+    made = client.post("/api/admin/demo-links", json={"agent": "ravan", "label": "Acme"}, headers=auth)
+    assert made.status_code == 201 and made.get_json()["kept"] is False
+    link_id = made.get_json()["link_id"]
+    assert f"admin: demo link {link_id} could not be kept in the call log: " in "\n".join(messages(caplog))
+    token = made.get_json()["url"].split("?t=", 1)[1]
+    assert post(app, {"agent": "ravan", "demo_token": token}).status_code == 201
+    base = "/api/admin/demo-links"
+    answers = [
+        client.get(base, headers=auth),
+        client.get(f"{base}/{link_id}", headers=auth),
+        client.post(f"{base}/{link_id}/revoke", headers=auth),
+        client.post(f"{base}/{link_id}/restore", headers=auth),
+    ]
+    assert codes(answers) == ["call_log_unavailable"] * 4
+    assert all(answer.status_code == 503 and answer.headers["Retry-After"] == "5" for answer in answers)
+    set_reachable(postgres, call_log, True)
+    back = client.get(f"{base}/{link_id}", headers=auth)  # not kept: listed from its first call logged
+    assert (back.status_code, back.get_json()["error"]["code"]) == (404, "unknown_demo_link")
 
 
 def test_every_refusal_keeps_its_own_answer_while_the_log_is_down(

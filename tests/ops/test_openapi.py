@@ -24,11 +24,16 @@ from schemathesis.core.parameters import ParameterLocation
 from tests.support.apps import OfflineLiveKit
 from webapp import create_app
 from webapp.admin.api import DETAIL_RAISES, LIST_RAISES
+from webapp.admin.link_models import DemoLinkBody, DemoLinkMade
+from webapp.admin.links_api import LIST_RAISES as LIST_LINKS_RAISES
+from webapp.admin.links_api import MAKE_RAISES as MAKE_LINK_RAISES
+from webapp.admin.links_api import ONE_RAISES as LINK_RAISES
 from webapp.admin.models import CallFilter
 from webapp.calls.api import RAISES
 from webapp.calls.models import CallBody
 from webapp.calls.token_endpoint import RAISES as TOKEN_RAISES
 from webapp.calls.token_endpoint import TokenRequest
+from webapp.catalogue import VARIABLE_PATTERN
 from webapp.errors import AppError
 from webapp.ops.openapi import document
 from webapp.phone.api import RAISES as PHONE_RAISES
@@ -74,6 +79,7 @@ def build_app(livekit_status: int = 200) -> Flask:
             # is covered in tests/calls/test_api.py.
             "WEBCALL_MAX_BODY_BYTES": str(1024 * 1024),
             "WEBCALL_ADMIN_TOKEN": ADMIN_TOKEN,
+            "WEBCALL_SECRET_KEY": "openapi-tests-secret-key-0123456789abcdef",  # demo links are made
         }
     )
     app = create_app(settings, http=livekit_answering(livekit_status))
@@ -181,6 +187,33 @@ def test_the_admin_api_is_documented_with_its_bearer_token() -> None:
     schemas = document()["components"]["schemas"]
     assert {"transcript", "recording_url"} <= set(schemas["AdminCallDetail"]["properties"])
     assert set(schemas["CallList"]["properties"]) == {"calls", "page", "page_size", "total"}
+
+
+def test_the_demo_links_are_documented_with_the_admin_token_and_their_errors() -> None:
+    paths = document()["paths"]
+    operations = {
+        (path, method): operation
+        for path, methods in paths.items()
+        if path.startswith("/api/admin/demo-links")
+        for method, operation in methods.items()
+    }
+    assert sorted(op["operationId"] for op in operations.values()) == [
+        "createDemoLink", "getDemoLink", "listDemoLinks", "restoreDemoLink", "revokeDemoLink",
+    ]  # fmt: skip
+    raised = {"post": MAKE_LINK_RAISES, "get": LIST_LINKS_RAISES}
+    for (path, method), operation in operations.items():
+        assert operation["security"] == [{"adminToken": []}], path
+        errors = raised[method] if path == "/api/admin/demo-links" else LINK_RAISES
+        for error in errors:
+            assert f"`{error.code}`" in operation["responses"][str(error.status_code)]["description"], path
+    made = paths["/api/admin/demo-links"]["post"]
+    assert made["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/DemoLinkMade")
+    schemas = document()["components"]["schemas"]
+    assert set(schemas["DemoLinkBody"]["properties"]) == set(DemoLinkBody.model_fields)
+    assert schemas["DemoLinkBody"]["required"] == ["agent"]
+    variables = schemas["DemoLinkBody"]["properties"]["variables"]["anyOf"][0]
+    assert variables["propertyNames"]["pattern"] == VARIABLE_PATTERN
+    assert set(schemas["DemoLinkMade"]["properties"]) == set(DemoLinkMade.model_fields)
 
 
 def test_the_summary_takes_the_lists_filters_without_its_paging() -> None:

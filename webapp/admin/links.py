@@ -13,30 +13,28 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..history.payloads import iso
-from ..history.store import CallLogError, LinkState
+from ..history.store import CallLogError
 from ..pages.demo_links import (
     LINK_ID_PATTERN,
     MAX_CALLS,
     DemoLink,
-    link_token,
-    link_url,
-    made_here,
     new_link_id,
     parse_expiry,
     parse_label,
     parse_variables,
 )
 from ..pages.render import render_error_page
+from ..pages.words import PageLanguage
 from ..state import app_state
 from .auth import csrf_ok
 from .display import LANGUAGE_NAMES
+from .link_models import Making, admin_demo_link, make_link, set_revoked
 from .models import as_sentence
 from .views import EXPIRED_FORM, call_log_unavailable, gate, page
 
@@ -87,27 +85,11 @@ def make_demo_link() -> Response:
         label=values["label"],
         max_calls=values["max_calls"],
     )
-    token = link_token(settings.secret_key, link)
+    base_url = settings.public_url or request.host_url
     try:
-        url = link_url(settings.public_url or request.host_url, token, link.agent, values["lang"])
+        made = make_link(app_state(), Making(link, base_url, values["lang"], "admin"))
     except ValueError as exc:
         return _demo_links_page(status=400, form=form, problems={"variables": as_sentence(str(exc))})
-    kept = True
-    try:
-        app_state().history.record_demo_link(made_here(link, "admin"))
-    except CallLogError as error:  # the link works all the same: it is signed, not stored
-        log.error("admin: demo link %s could not be kept in the call log: %s", link.link_id, error)
-        kept = False
-    log.info("admin: demo link %s made for agent %s", link.link_id, link.agent)
-    made = {
-        "url": url,
-        "link_id": link.link_id,
-        "name": link.name,
-        "agent": link.agent,
-        "expires_at": iso(datetime.fromtimestamp(link.expires_at, UTC)),
-        "max_calls": link.max_calls,
-        "kept": kept,
-    }
     return _demo_links_page(made=made)
 
 
@@ -128,11 +110,11 @@ def _calls_allowed(text: str) -> int | None:
     return int(text)
 
 
-def _page_language(code: str) -> str | None:
+def _page_language(code: str) -> PageLanguage | None:
     """A language the page speaks, or None for the agent's own; ``ValueError`` otherwise."""
     if code and code not in LANGUAGE_NAMES:
         raise ValueError("choose one of the languages")
-    return code or None
+    return cast(PageLanguage, code) if code else None
 
 
 def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> Response:
@@ -152,35 +134,9 @@ def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> 
         agents=sorted(app_state().settings.agents),
         languages=LANGUAGE_NAMES,
         signing=app_state().settings.secret_key_configured,
-        links=None if links is None else [_link_line(link, datetime.now(UTC)) for link in links],
+        links=None if links is None else [admin_demo_link(link, datetime.now(UTC)) for link in links],
         **context,
     )
-
-
-def _link_line(link: LinkState, now: datetime) -> dict[str, Any]:
-    """One link's line in the table: what it is, and whether it still works and why not."""
-    made = link.made
-    if link.revoked_at is not None:
-        state = "revoked"
-    elif made is not None and made.expires_at <= now:
-        state = "expired"
-    elif made is not None and made.max_calls is not None and link.calls >= made.max_calls:
-        state = "used_up"
-    else:
-        state = "works"
-    return {
-        "link_id": link.link_id,
-        "name": link.label or link.link_id,
-        "agent": link.agent,
-        "calls": link.calls,
-        "max_calls": made.max_calls if made else None,
-        "refused": link.refused,
-        "last_at": iso(link.last_at),
-        "made_at": iso(made.made_at) if made else None,
-        "expires_at": iso(made.expires_at) if made else None,
-        "revoked_at": iso(link.revoked_at),
-        "state": state,
-    }
 
 
 @bp.post("/<link_id>/revoke")
@@ -201,15 +157,10 @@ def _change_link(link_id: str, *, revoke: bool) -> BaseResponse:
         return render_error_page(404, title="No such link", message="That is not a demo link's id.")
     if not csrf_ok(request.form.get("csrf_token")):
         return render_error_page(400, title="Form expired", message=EXPIRED_FORM)
-    history = app_state().history
     try:
-        if revoke:
-            history.revoke_demo_link(link_id, datetime.now(UTC))
-        else:
-            history.restore_demo_link(link_id)
+        set_revoked(app_state(), link_id, revoked=revoke, by="admin")
     except CallLogError as error:
         return call_log_unavailable(error)
-    log.info("admin: demo link %s %s", link_id, "revoked" if revoke else "restored")
     if request.form.get("back") == "/admin/demo-links":  # from the table of links: back to it
         return redirect("/admin/demo-links", code=303)
     return redirect("/admin?" + urlencode({"demo_link": link_id}), code=303)

@@ -909,6 +909,27 @@ class CallStore:
         links.sort(key=lambda link: (link.latest_at, link.link_id), reverse=True)
         return links[:limit]
 
+    def demo_link(self, link_id: str) -> LinkState | None:
+        """The demo link ``link_id`` as :meth:`demo_links` lists it; None when the call log knows
+        nothing of it (not made here, never used, not revoked). Raises :class:`CallLogError`."""
+        usage = select(
+            func.max(calls.c.demo_link_label).label("label"),
+            func.max(calls.c.agent).label("agent"),
+            func.count().label("rows"),
+            func.sum(case((calls.c.outcome == "created", 1), else_=0)).label("placed"),
+            func.max(calls.c.created_at).label("last_at"),
+        ).where(calls.c.demo_link_id == link_id)
+        with _recording(), self.engine.connect() as connection:
+            used = connection.execute(usage).one()
+            row = connection.execute(select(demo_links).where(demo_links.c.link_id == link_id)).first()
+            revoked_at = connection.execute(
+                select(revoked_demo_links.c.revoked_at).where(revoked_demo_links.c.link_id == link_id)
+            ).scalar()
+        made = LinkMade(**row._asdict()) if row is not None else None
+        if not used.rows and made is None and revoked_at is None:
+            return None
+        return _link_state(link_id, used if used.rows else None, made, revoked_at)
+
     def demo_link_calls(self, link_id: str) -> int:
         """The calls placed through the demo link ``link_id`` (its refused tries aside). Raises
         :class:`CallLogError`."""
@@ -1071,8 +1092,8 @@ def _link_state(link_id: str, used: Any, made: LinkMade | None, revoked_at: date
     placed = int(used.placed or 0) if used is not None else 0
     return LinkState(
         link_id=link_id,
-        label=made.label if made is not None else used.label,
-        agent=made.agent if made is not None else used.agent,
+        label=made.label if made is not None else used.label if used is not None else None,
+        agent=made.agent if made is not None else used.agent if used is not None else None,
         calls=placed,
         refused=used.rows - placed if used is not None else 0,
         last_at=used.last_at if used is not None else None,

@@ -20,6 +20,11 @@ from pydantic_core import core_schema
 
 from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
+from ..admin.link_models import AdminDemoLink, DemoLinkBody, DemoLinkList, DemoLinkMade
+from ..admin.links_api import LIST_RAISES as LINK_LIST_ERRORS
+from ..admin.links_api import MAKE_RAISES as LINK_MAKE_ERRORS
+from ..admin.links_api import MAX_LIST_LIMIT
+from ..admin.links_api import ONE_RAISES as LINK_ERRORS
 from ..admin.models import AdminCallDetail, CallEvent, CallFilter, CallList, CallSelection, CallsSummary
 from ..calls.api import RAISES as CALL_ERRORS
 from ..calls.feedback import RAISES as FEEDBACK_ERRORS
@@ -29,6 +34,7 @@ from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
 from ..history.store import EventType
+from ..pages.demo_links import LINK_ID_PATTERN
 from ..phone.api import RAISES as PHONE_ERRORS
 from ..phone.api import STATUS_RAISES as PHONE_STATUS_ERRORS
 from ..phone.models import PhoneCallAnswer, PhoneCallBody, PhoneCallState
@@ -256,6 +262,65 @@ def _admin_call() -> dict[str, Any]:
     }
 
 
+def _make_demo_link() -> dict[str, Any]:
+    """``POST /api/admin/demo-links``."""
+    return {
+        "operationId": "createDemoLink",
+        "summary": "Make a signed sales-demo link (as `flask demo-link` does): the agent's page for one "
+        "prospect, with preset variables, until an expiry, for a number of calls.",
+        "security": ADMIN_AUTH,
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(DemoLinkBody)}}},
+        "responses": {
+            "201": _json(_ref(DemoLinkMade), "The link: send `url` to the prospect.", NO_STORE),
+            **error_responses(LINK_MAKE_ERRORS),
+        },
+    }
+
+
+def _demo_links() -> dict[str, Any]:
+    """``GET /api/admin/demo-links``."""
+    limit = {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "How many links, at most.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": 100},
+    }
+    return {
+        "operationId": "listDemoLinks",
+        "summary": "The demo links made here or used, the latest first (made, or tried), with their calls.",
+        "security": ADMIN_AUTH,
+        "parameters": [limit],
+        "responses": {
+            "200": _json(_ref(DemoLinkList), "The links.", NO_STORE),
+            **error_responses(LINK_LIST_ERRORS),
+        },
+    }
+
+
+LINK_ID = {
+    "name": "link_id",
+    "in": "path",
+    "required": True,
+    "description": "The link's id (`dl_…`), as on its calls' `demo_link_id`.",
+    "schema": {"type": "string", "pattern": LINK_ID_PATTERN},
+}
+
+
+def _demo_link(operation_id: str, summary: str) -> dict[str, Any]:
+    """``GET /api/admin/demo-links/{link_id}``, and revoking or restoring it."""
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": ADMIN_AUTH,
+        "parameters": [LINK_ID],
+        "responses": {
+            "200": _json(_ref(AdminDemoLink), "The link as it is now.", NO_STORE),
+            **error_responses(LINK_ERRORS),
+        },
+    }
+
+
 EVENT_WORDS = {
     "call.created": "A web or phone call was placed here.",
     "call.ended": "A call the log knew live reported a final status (once a call).",
@@ -321,9 +386,11 @@ def _phone_call() -> dict[str, Any]:
 @cache
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
-    requests: list[type[BaseModel]] = [CallBody, FeedbackBody, TokenRequest, PhoneCallBody]
+    requests: list[type[BaseModel]] = [CallBody, FeedbackBody, TokenRequest, PhoneCallBody, DemoLinkBody]
     answers: list[type[BaseModel]] = [Call, Feedback, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
-    responses: list[type[BaseModel]] = [*answers, Readiness, Alive, CallList, AdminCallDetail, CallsSummary]
+    responses: list[type[BaseModel]] = [
+        *answers, Readiness, Alive, CallList, AdminCallDetail, CallsSummary, DemoLinkList, DemoLinkMade,
+    ]  # fmt: skip
     sent: list[type[BaseModel]] = [CallEvent]  # to WEBCALL_EVENTS_URL
     models: list[type[BaseModel]] = [*requests, *responses, *sent]
     _, definitions = models_json_schema(
@@ -357,6 +424,20 @@ def document() -> dict[str, Any]:
             "/api/admin/calls": {"get": _admin_calls()},
             "/api/admin/calls/{call_id}": {"get": _admin_call()},
             "/api/admin/summary": {"get": _admin_summary()},
+            "/api/admin/demo-links": {"get": _demo_links(), "post": _make_demo_link()},
+            "/api/admin/demo-links/{link_id}": {
+                "get": _demo_link("getDemoLink", "One demo link: how it was made, its state and its calls.")
+            },
+            "/api/admin/demo-links/{link_id}/revoke": {
+                "post": _demo_link(
+                    "revokeDemoLink",
+                    "Take a demo link back: from now on its page and its calls are refused, as an expired "
+                    "link's are (a link the call log does not know yet can be revoked by its id too).",
+                )
+            },
+            "/api/admin/demo-links/{link_id}/restore": {
+                "post": _demo_link("restoreDemoLink", "Let a revoked demo link work again, until it expires.")
+            },
         },
         "webhooks": {kind: {"post": _event(kind)} for kind in get_args(EventType)},
         "components": {

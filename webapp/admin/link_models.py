@@ -1,0 +1,203 @@
+"""Sales-demo links as the admin view and the admin API show them: a link's state, the body that
+makes one, and making it.
+
+The links themselves (signing, checking, the call log's record of a call) are
+``pages.demo_links``; the view's pages are ``admin.links`` and the API's ``admin.links_api``.
+One pydantic model per shape, as the OpenAPI document is generated from them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import ValidationError as PydanticValidationError
+
+from ..calls.models import MAX_ITEMS, SINGLE_LINE, SlugText, Value, body_error, field_loc, json_object
+from ..catalogue import VARIABLE_PATTERN
+from ..errors import InvalidField
+from ..history.payloads import iso
+from ..history.store import CallLogError, LinkState
+from ..pages.demo_links import MAX_CALLS, MAX_LABEL_CHARS, DemoLink, link_token, link_url, made_here
+from ..pages.words import LANGUAGES, PageLanguage
+from ..state import AppState
+
+LinkStatus = Literal["works", "revoked", "expired", "used_up"]
+MadeBy = Literal["admin", "api", "cli"]
+log = logging.getLogger(__name__)
+
+
+class AdminDemoLink(BaseModel):
+    """One demo link as the call log knows it: how it was made (when it was made here), whether it
+    still works, and the calls that came through it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    link_id: str = Field(description="Its id (`dl_…`), as on its calls' `demo_link_id`.")
+    label: str | None = Field(
+        description="Its label, or else its preset variables (`company=Acme, name=Jo`)."
+    )
+    agent: str | None = Field(description="The agent it calls.")
+    state: LinkStatus = Field(
+        description="`works`, `revoked`, `expired` (past `expires_at`) or `used_up` (`max_calls` placed). "
+        "A link made elsewhere (`made_at` null) is known by its calls alone: `works` unless revoked."
+    )
+    made_at: str | None = Field(
+        json_schema_extra={"format": "date-time"},
+        description="When it was made here; null for a link made before links were kept.",
+    )
+    made_by: MadeBy | None = Field(description="Where: the admin view, this API or the CLI.")
+    expires_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    max_calls: int | None = Field(description="The calls it may place; null for any number.")
+    calls: int = Field(description="The calls placed through it (web and phone).")
+    refused: int = Field(description="Its requests refused (expired or revoked, a limit, ...).")
+    last_at: str | None = Field(
+        json_schema_extra={"format": "date-time"}, description="Its last request, placed or refused."
+    )
+    revoked_at: str | None = Field(json_schema_extra={"format": "date-time"})
+
+
+class DemoLinkList(BaseModel):
+    """The demo links made here or used, the latest first (made, or tried)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    links: list[AdminDemoLink]
+
+
+class DemoLinkMade(AdminDemoLink):
+    """A link just made: its address, to send to the prospect."""
+
+    url: str = Field(description="The link: the agent's demo page with its signed token.")
+    lang: PageLanguage | None = Field(description="The page's language; null for the agent's own.")
+    kept: bool = Field(
+        description="Whether the call log keeps it: when false (the log could not be written) the link "
+        "works all the same, and is listed from its first call."
+    )
+
+
+VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_PATTERN)]
+LabelText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_CHARS, pattern=SINGLE_LINE)]
+ExpiryText = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SINGLE_LINE)]
+
+
+class DemoLinkBody(BaseModel):
+    """``POST /api/admin/demo-links``: the link to make, as ``flask demo-link`` takes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent: SlugText = Field(description="The agent's slug.")
+    label: LabelText | None = Field(
+        None, description="Who the link is for (`Acme pilot`): readable by whoever has the link."
+    )
+    variables: Annotated[dict[VariableName, Value], Field(max_length=MAX_ITEMS)] | None = Field(
+        None, description="Preset prompt variables, signed into the link: readable by whoever has it."
+    )
+    expires: ExpiryText = Field(
+        "7d",
+        description="How long it works (`30m`, `12h`, `7d`, `2w`) or until when (`2026-12-31`: through that "
+        "day, UTC; `2026-12-31T18:00:00+01:00`); ten years at most.",
+    )
+    max_calls: Annotated[StrictInt, Field(ge=1, le=MAX_CALLS)] | None = Field(
+        None, description="The calls it may place (phone callbacks from its page too); null for any number."
+    )
+    lang: PageLanguage | None = Field(None, description="The page's language; null for the agent's own.")
+
+
+# Words for the fields whose rules the generic ones (calls.models) do not say well.
+_WORDS = {
+    "variables[key]": "variables keys must be variable names: a letter or _, then letters, digits or _ "
+    "(64 at most).",
+    "label": f"label must be a single-line string of 1 to {MAX_LABEL_CHARS} characters.",
+    "expires": "expires must be a duration (30m, 12h, 7d, 2w) or a date (2026-12-31).",
+    "max_calls": f"max_calls must be a whole number from 1 to {MAX_CALLS:,}, or null for any number.",
+    "lang": "lang must be one of the page's languages: " + ", ".join(LANGUAGES) + ".",
+}
+
+
+def parse_link_body(raw: bytes) -> DemoLinkBody:
+    """A demo link's JSON body, or a ``BadRequest`` with a stable code (never echoing a value)."""
+    try:
+        return DemoLinkBody.model_validate(json_object(raw))
+    except PydanticValidationError as error:
+        refused = body_error(error, DemoLinkBody)
+        if isinstance(refused, InvalidField):
+            problem = error.errors(include_url=False, include_input=False)[0]
+            loc = [str(part) for part in field_loc(problem["loc"])]
+            where = f"{loc[0]}[key]" if "[key]" in loc else loc[0] if loc else ""
+            if where in _WORDS and problem["type"] != "missing":
+                raise InvalidField(_WORDS[where]) from None
+        raise refused from None
+
+
+def link_status(link: LinkState, now: datetime) -> LinkStatus:
+    """Whether ``link`` still works, and why not."""
+    made = link.made
+    if link.revoked_at is not None:
+        return "revoked"
+    if made is not None and made.expires_at <= now:
+        return "expired"
+    if made is not None and made.max_calls is not None and link.calls >= made.max_calls:
+        return "used_up"
+    return "works"
+
+
+def admin_demo_link(link: LinkState, now: datetime) -> AdminDemoLink:
+    """What the admin view and API show of ``link``."""
+    made = link.made
+    return AdminDemoLink(
+        link_id=link.link_id,
+        label=link.label,
+        agent=link.agent,
+        state=link_status(link, now),
+        made_at=iso(made.made_at) if made else None,
+        made_by=cast(MadeBy, made.made_by) if made else None,
+        expires_at=iso(made.expires_at) if made else None,
+        max_calls=made.max_calls if made else None,
+        calls=link.calls,
+        refused=link.refused,
+        last_at=iso(link.last_at),
+        revoked_at=iso(link.revoked_at),
+    )
+
+
+@dataclass(frozen=True)
+class Making:
+    """A link to make: what it grants, where it is served, in which language, and who asks."""
+
+    link: DemoLink
+    base_url: str
+    lang: PageLanguage | None
+    by: MadeBy
+
+
+def make_link(state: AppState, making: Making) -> DemoLinkMade:
+    """Sign the link, write its address (``ValueError`` past ``MAX_LINK_CHARS``) and keep it in the
+    call log, so it is listed before anyone uses it. It works even when that write fails (it is
+    signed, not stored): ``kept`` says so, and the failure is logged."""
+    link = making.link
+    url = link_url(making.base_url, link_token(state.settings.secret_key, link), link.agent, making.lang)
+    made = made_here(link, making.by)
+    kept = True
+    try:
+        state.history.record_demo_link(made)
+    except CallLogError as error:
+        log.error("admin: demo link %s could not be kept in the call log: %s", link.link_id, error)
+        kept = False
+    log.info("admin: demo link %s made for agent %s (%s)", link.link_id, link.agent, making.by)
+    fresh = LinkState(link.link_id, made.label, link.agent, 0, 0, None, None, made)
+    shown = admin_demo_link(fresh, datetime.now(UTC))
+    return DemoLinkMade(**shown.model_dump(), url=url, lang=making.lang, kept=kept)
+
+
+def set_revoked(state: AppState, link_id: str, *, revoked: bool, by: MadeBy) -> None:
+    """Revoke the link ``link_id`` from now, or let it work again (``by`` whom, for the log).
+    Raises :class:`CallLogError`."""
+    if revoked:
+        state.history.revoke_demo_link(link_id, datetime.now(UTC))
+    else:
+        state.history.restore_demo_link(link_id)
+    log.info("admin: demo link %s %s (%s)", link_id, "revoked" if revoked else "restored", by)

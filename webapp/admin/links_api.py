@@ -1,0 +1,149 @@
+"""Sales-demo links in the admin JSON API, for a CRM or a script that sends one link per prospect:
+``POST /api/admin/demo-links`` makes one, ``GET`` lists them or shows one, and
+``POST /api/admin/demo-links/<link_id>/revoke`` (or ``/restore``) takes one back or lets it work
+again.
+
+The admin view's ``/admin/demo-links`` and the CLI's ``demo-link`` and ``revoke-demo-link`` for
+scripts; the same token as the rest of the admin API (``admin.api``), and never cached.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..calls.api import read_json_bytes
+from ..errors import (
+    AppError,
+    BadRequest,
+    CallLogUnavailable,
+    DemoLinksDisabled,
+    InvalidBody,
+    InvalidField,
+    InvalidJson,
+    InvalidQuery,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnknownAgent,
+    UnknownDemoLink,
+    UnknownField,
+    UnsupportedMediaType,
+)
+from ..history.store import CallLogError
+from ..pages.demo_links import LINK_ID_PATTERN, DemoLink, new_link_id, parse_expiry, parse_label
+from ..state import app_state
+from .api import TOKEN_RAISES, authenticate, no_store
+from .link_models import DemoLinkList, Making, admin_demo_link, make_link, parse_link_body, set_revoked
+
+bp = Blueprint("admin_links_api", __name__, url_prefix="/api/admin/demo-links")
+bp.before_request(authenticate)
+MAX_BODY_BYTES = 64 * 1024  # 32 variables of 1,000 characters, escaped, fit; a link holds 2,000
+LIST_LIMIT = 100  # links listed when ``limit`` is not given
+MAX_LIST_LIMIT = 1000
+# The errors each endpoint answers with (the OpenAPI document lists them from here).
+MAKE_RAISES: tuple[type[AppError], ...] = (
+    InvalidJson, InvalidBody, UnknownField, InvalidField, *TOKEN_RAISES, DemoLinksDisabled, UnknownAgent,
+    PayloadTooLarge, RequestTimeout, BadRequest, UnsupportedMediaType,
+)  # fmt: skip
+LIST_RAISES: tuple[type[AppError], ...] = (InvalidQuery, *TOKEN_RAISES, CallLogUnavailable)
+ONE_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, UnknownDemoLink, CallLogUnavailable)
+
+
+@bp.post("")
+def make_demo_link() -> tuple[Response, int]:
+    """Make a signed demo link (as ``flask demo-link`` does) and keep it in the call log."""
+    state = app_state()
+    body = parse_link_body(read_json_bytes(MAX_BODY_BYTES))
+    if not state.settings.secret_key_configured:
+        raise DemoLinksDisabled()
+    if body.agent not in state.settings.agents:
+        raise UnknownAgent()
+    try:
+        expires_at = parse_expiry(body.expires, now=time.time())
+    except ValueError as exc:
+        raise InvalidField(f"expires: {exc}.") from None
+    link = DemoLink(
+        agent=body.agent,
+        variables=dict(body.variables or {}),
+        expires_at=expires_at,
+        link_id=new_link_id(),
+        label=parse_label(body.label),  # trimmed by the model: within the CLI's rules already
+        max_calls=body.max_calls,
+    )
+    base_url = state.settings.public_url or request.host_url
+    try:
+        made = make_link(state, Making(link, base_url, body.lang, "api"))
+    except ValueError as exc:  # past MAX_LINK_CHARS
+        raise InvalidField(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+    return no_store(jsonify(made.model_dump())), 201
+
+
+@bp.get("")
+def list_demo_links() -> Response:
+    """The links made here or used, the latest first (made, or tried): ``limit`` of them (100)."""
+    limit = _limit(request.args)
+    try:
+        links = app_state().history.demo_links(limit=limit)
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+    now = datetime.now(UTC)
+    answer = DemoLinkList(links=[admin_demo_link(link, now) for link in links])
+    return no_store(jsonify(answer.model_dump()))
+
+
+def _limit(args: Mapping[str, str]) -> int:
+    """The ``limit`` query parameter (the only one), or ``InvalidQuery``."""
+    unknown = sorted(name for name in args if name != "limit" and not name.startswith("_"))
+    if unknown:
+        raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
+    text = args.get("limit") or str(LIST_LIMIT)
+    if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_LIST_LIMIT:
+        raise InvalidQuery(f"limit is not valid: must be a whole number from 1 to {MAX_LIST_LIMIT:,}.")
+    return int(text)
+
+
+@bp.get("/<link_id>")
+def get_demo_link(link_id: str) -> Response:
+    """One link, by its id (``dl_…``)."""
+    return _link_answer(link_id)
+
+
+@bp.post("/<link_id>/revoke")
+def revoke_demo_link(link_id: str) -> Response:
+    """Take the link back: from now on its page and its calls are refused, as an expired link's are.
+    A link made elsewhere (the call log does not know it yet) can be revoked by its id too."""
+    return _change_link(link_id, revoke=True)
+
+
+@bp.post("/<link_id>/restore")
+def restore_demo_link(link_id: str) -> Response:
+    """Let a revoked link work again, until it expires."""
+    return _change_link(link_id, revoke=False)
+
+
+def _change_link(link_id: str, *, revoke: bool) -> Response:
+    """Revoke or restore ``link_id``, then answer with the link as it is now."""
+    if not re.fullmatch(LINK_ID_PATTERN, link_id):
+        raise UnknownDemoLink()
+    try:
+        set_revoked(app_state(), link_id, revoked=revoke, by="api")
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+    return _link_answer(link_id)
+
+
+def _link_answer(link_id: str) -> Response:
+    """The link ``link_id`` as the call log knows it, or ``UnknownDemoLink``."""
+    if not re.fullmatch(LINK_ID_PATTERN, link_id):
+        raise UnknownDemoLink()
+    try:
+        link = app_state().history.demo_link(link_id)
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+    if link is None:
+        raise UnknownDemoLink()
+    return no_store(jsonify(admin_demo_link(link, datetime.now(UTC)).model_dump()))
