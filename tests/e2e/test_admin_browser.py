@@ -3,13 +3,14 @@
 The count of calls in progress (``static/src/admin/live.js``) when the session ends, when polls
 fail and when the server is slow; the CSV link once signed out; a filter that is not valid, for
 assistive technology; a summary's lines as they were written; the totals above the list; a
-call's events.
+call's events; the Events page.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ from tests.support.browser import (
     serve_axe,
     wait_on_page,
 )
+from webapp.history.events import RETRY_DELAYS_S
 from webapp.history.schema import calls
+from webapp.history.store import now
 from webapp.pages.demo_links import sign_demo_link
 
 pytestmark = pytest.mark.e2e
@@ -364,3 +367,58 @@ def test_a_calls_events_on_its_page(
             assert_accessible(tab, server.url, "admin call with events")
             screenshots(tab, artifacts / "screenshots", "admin-call-events", themes=("light", "dark"))
             context.close()
+
+
+def test_the_events_page_sends_a_given_up_event_again(
+    chromium: Browser, admin_app: Callable[..., Flask], artifacts: Path
+) -> None:
+    """Every call's events in one table: given up after eight refusals, sent again by a click,
+    then delivered; axe clean, and laid out on a phone."""
+    receiver = Receiver(statuses=[503] * 8)
+    with FakeServer(receiver.app()) as hooks:
+        app = admin_app(
+            WEBCALL_EVENTS_URL=f"{hooks.url}/hooks/webcall?token=t0ken", WEBCALL_EVENTS_SECRET=SECRET
+        )
+        sender = app.extensions["webcall.events"]
+        sender.started = True  # sent a pass at a time, here
+        record = app_state_of(app).history.find(post(app, {"agent": "support"}).get_json()["call_id"])
+        assert record is not None
+        call_id, at = record.call_id, now()
+        for delay in (*RETRY_DELAYS_S, 0):  # refused eight times: given up
+            assert sender.send_due(at) == 1
+            at += timedelta(seconds=delay)
+        with FakeServer(app) as server:
+            context = chromium.new_context(base_url=server.url)
+            tab = context.new_page()
+            serve_axe(tab, server.url)
+            tab.goto("/admin/login")
+            tab.locator("#password").fill(PASSWORD)
+            tab.keyboard.press("Enter")
+            tab.get_by_role("navigation", name="Admin").get_by_role("link", name="Events").click()
+            expect(tab.get_by_role("heading", level=1)).to_have_text("Events")
+            expect(tab.locator(".panel__text").first).to_contain_text(hooks.url)
+            expect(tab.locator("body")).not_to_contain_text("t0ken")
+            table = tab.get_by_role("table")
+            expect(table.get_by_role("row")).to_have_count(2)
+            expect(table.locator(".badge")).to_have_text("Given up")
+            expect(table).to_contain_text("HTTP 503")
+            expect(table.get_by_role("link", name="support")).to_have_attribute(
+                "href", f"/admin/calls/{call_id}"
+            )
+            assert_accessible(tab, server.url, "admin events, one given up")
+            screenshots(tab, artifacts / "screenshots", "admin-events", themes=("light", "dark"))
+            tab.get_by_role("button", name="Send a test event").click()  # the receiver takes it (204)
+            expect(tab.get_by_role("status").filter(has_text="Your URL took the test event")).to_be_visible()
+            assert_accessible(tab, server.url, "admin events, a test event taken")
+            table.get_by_role("button", name="Send again").click()
+            expect(tab.get_by_role("status").filter(has_text="in line again")).to_be_visible()
+            expect(table.locator(".badge")).to_have_text("Waiting")
+            assert sender.send_due() == 1  # the receiver takes it now
+            tab.get_by_label("State").select_option("sent")
+            tab.get_by_role("button", name="Show").click()
+            expect(tab).to_have_url(f"{server.url}/admin/events?state=sent")
+            expect(table.locator(".badge")).to_have_text("Sent")
+            assert_accessible(tab, server.url, "admin events, sent")
+            context.close()
+    assert len(receiver.received) == 10 and receiver.events()[-1]["data"]["call_id"] == call_id
+    assert receiver.events()[-2]["type"] == "webhook.test"

@@ -108,6 +108,9 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "demo_link_calls": lambda: store.demo_link_calls("dl_abcdefghijklmnop"),
         "demo_links": store.demo_links,
         "demo_link": lambda: store.demo_link("dl_abcdefghijklmnop"),
+        "recent_events": store.recent_events,
+        "event_counts": lambda: store.event_counts(at),
+        "resend_event": lambda: store.resend_event("evt_" + "0" * 24, at),
         "record_demo_link": lambda: store.record_demo_link(made),
     }
     escaped = {}

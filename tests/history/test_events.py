@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,9 +24,9 @@ from flask import Flask
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fakes import FakeServer
 from tests.fakes.ravan import call_completed_event, complete_session
 from tests.fakes.receiver import SECRET, Receiver
+from tests.history.conftest import HOOK_TOKEN, RECEIVER_TOKEN, sender_of
 from tests.support.apps import app_state_of, post
 from tests.support.processes import free_port
 from webapp.admin.models import AdminCall
@@ -46,41 +46,8 @@ agent_id = "{ravan}"
 feedback = true
 """
 KEY = events_key(SECRET)  # the bytes it signs with
-HOOK_TOKEN = "hook-" + "k" * 40
-RECEIVER_TOKEN = "receiver-secret-token"  # in the URL's query: never in a log line
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
 MakeApp = Callable[..., Flask]
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    """The receiver and the URL to give the app (with a token of the receiver's in its query)."""
-    target = Receiver()
-    server = FakeServer(target.app()).start()
-    yield target, f"{server.url}/hooks/webcall?token={RECEIVER_TOKEN}"
-    server.stop()
-
-
-@pytest.fixture
-def events_app(make_app: MakeApp, receiver: tuple[Receiver, str], call_log_url: str) -> Callable[..., Flask]:
-    """Build the app with events on (SQLite, then PostgreSQL), its thread held back."""
-
-    def build(*, thread: bool = False, **env: str) -> Flask:
-        app = make_app(
-            WEBCALL_DATABASE_URL=call_log_url, WEBCALL_EVENTS_URL=receiver[1], WEBCALL_EVENTS_SECRET=SECRET,
-            WEBCALL_WEBHOOK_TOKEN=HOOK_TOKEN, RAVAN_ORG_ID="org_fake", **env,
-        )  # fmt: skip
-        if not thread:
-            sender_of(app).started = True  # the test sends, a pass at a time
-        return app
-
-    return build
-
-
-def sender_of(app: Flask) -> EventSender:
-    sender = app.extensions["webcall.events"]
-    assert isinstance(sender, EventSender)
-    return sender
 
 
 def rows(store: CallStore) -> list[Any]:
@@ -135,7 +102,7 @@ def test_a_call_created_ended_and_rated_reaches_the_url_signed(
     # describes the events (OpenAPI's webhooks).
     assert set(created["data"]) == set(AdminCall.model_fields)
     described = document()
-    assert set(described["webhooks"]) == {"call.created", "call.ended", "call.rated"}
+    assert set(described["webhooks"]) == {"call.created", "call.ended", "call.rated", "webhook.test"}
     schema = {**described["components"]["schemas"]["CallEvent"], "components": described["components"]}
     for event in (created, finished, feedback):
         jsonschema.validate(event, schema)
@@ -442,9 +409,7 @@ def test_a_calls_page_shows_its_events(
     assert section is not None, page
     lines = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", item)).strip()
              for item in re.findall(r"<li.*?</li>", section.group(0), re.S)]  # fmt: skip
-    assert lines[0] == (
-        "call.created Given up HTTP 503 at the last of 8 attempts; history resend-events sends it again"
-    )
+    assert lines[0] == "call.created Given up HTTP 503 at the last of 8 attempts; send it again from Events"
     assert re.fullmatch(r"call\.rated Sent \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[1]), lines
     assert re.fullmatch(
         r"call\.rated Waiting HTTP 500 at attempt 1; next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[2]

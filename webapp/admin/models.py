@@ -267,6 +267,24 @@ class CallEvent(BaseModel):
     data: AdminCall = Field(description="The call as it was then.")
 
 
+class WebhookTestData(BaseModel):
+    """A test event's data: words, no call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str
+
+
+class WebhookTest(BaseModel):
+    """What ``WEBCALL_EVENTS_URL`` is sent when an operator tries it (the admin view's Events page)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["webhook.test"]
+    timestamp: str = Field(json_schema_extra={"format": "date-time"}, description="When it was sent.")
+    data: WebhookTestData
+
+
 class AdminCallDetail(AdminCall):
     """One call with its transcript and recording."""
 

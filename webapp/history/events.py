@@ -24,8 +24,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -34,7 +36,8 @@ from flask import Flask
 
 from ..metrics import EVENTS
 from .background import Background, start_with_first_request
-from .store import CallLogError, CallStore, PendingEvent, now
+from .payloads import iso
+from .store import CallLogError, CallStore, PendingEvent, new_event_id, now
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,19 @@ ATTEMPT_TIMEOUT_S = 10.0
 CLAIM_S = 60  # an attempt's hold on its event, should its process die during it
 POLL_S = 1.0
 BATCH = 20
+EXTENSION = "webcall.events"  # app.extensions' key for the sender
+TEST_EVENT = "webhook.test"  # sent from the admin view's Events page, to try a receiver
+TEST_MESSAGE = "A test event from webcall's admin view: your URL takes events."
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What came of one attempt at posting an event."""
+
+    event_id: str
+    status: int | None  # the URL's HTTP status; None when it did not answer
+    problem: str | None  # why it is no delivery ("HTTP 401", "timed out"); None for a 2xx
+    elapsed_ms: int
 
 
 def signature(key: bytes, event_id: str, timestamp: int, body: str) -> str:
@@ -104,24 +120,13 @@ class EventSender(Background):
 
     def _attempt(self, event: PendingEvent, at: datetime) -> None:
         """Post ``event`` once and record what came of it."""
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": event.event_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(self.key, event.event_id, timestamp, event.body),
-        }
-        try:
-            answer = self.http.post(self.url, content=event.body.encode(), headers=headers)
-        except httpx.HTTPError as error:
-            problem = _described(error)
-        else:
-            if answer.is_success:
-                self.store.event_sent(event, now())
-                EVENTS.labels(event.type, "sent").inc()
-                log.info("event %s %s (call %s) sent to %s", *_named(event), self.host)
-                return
-            problem = f"HTTP {answer.status_code}"
+        answered = self._post(event.event_id, event.body)
+        if answered.problem is None:
+            self.store.event_sent(event, now())
+            EVENTS.labels(event.type, "sent").inc()
+            log.info("event %s %s (call %s) sent to %s", *_named(event), self.host)
+            return
+        problem = answered.problem
         attempt = event.attempts + 1
         delay = RETRY_DELAYS_S[attempt - 1] if attempt <= len(RETRY_DELAYS_S) else None
         retry_at = at + timedelta(seconds=delay) if delay is not None else None
@@ -133,10 +138,41 @@ class EventSender(Background):
             attempt, then,
         )  # fmt: skip
 
+    def send_test_event(self) -> Delivery:
+        """Post a test event (``webhook.test``) now, signed as every event is, and say what came of
+        it: for an operator setting up a receiver. Not kept, not tried again."""
+        event_id = new_event_id()
+        body = {"type": TEST_EVENT, "timestamp": iso(now()), "data": {"message": TEST_MESSAGE}}
+        answered = self._post(event_id, json.dumps(body, separators=(",", ":")))
+        outcome = answered.problem or "delivered"
+        log.info("event %s %s sent to %s: %s", event_id, TEST_EVENT, self.host, outcome)
+        return answered
+
+    def _post(self, event_id: str, body: str) -> Delivery:
+        """One attempt at posting ``body`` as the event ``event_id``, signed."""
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature(self.key, event_id, timestamp, body),
+        }
+        started = time.perf_counter()
+        try:
+            answer = self.http.post(self.url, content=body.encode(), headers=headers)
+        except httpx.HTTPError as error:
+            return Delivery(event_id, None, _described(error), _ms_since(started))
+        problem = None if answer.is_success else f"HTTP {answer.status_code}"
+        return Delivery(event_id, answer.status_code, problem, _ms_since(started))
+
     def close(self) -> None:
         """Stop the thread and close the HTTP client."""
         self.stop()
         self.http.close()
+
+
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
 
 
 def _named(event: PendingEvent) -> tuple[str, str, str]:
@@ -156,4 +192,10 @@ def _described(error: httpx.HTTPError) -> str:
 def init_app(app: Flask, sender: EventSender | None) -> None:
     """Start sending with the first request a process serves (never in a CLI command: the events
     a ``history sync`` keeps are sent by the app's processes)."""
-    start_with_first_request(app, "webcall.events", sender)
+    start_with_first_request(app, EXTENSION, sender)
+
+
+def app_sender(app: Flask) -> EventSender | None:
+    """The app's sender (:func:`init_app`'s), or None while events are off."""
+    sender = app.extensions.get(EXTENSION)
+    return sender if isinstance(sender, EventSender) else None

@@ -254,6 +254,27 @@ class EventState:
     last_error: str | None
 
 
+@dataclass(frozen=True)
+class LoggedEvent(EventState):
+    """An event of any call (the admin view's Events page): which call, of which agent."""
+
+    call_id: str
+    agent: str | None
+
+
+EventFilter = Literal["waiting", "given_up", "sent"]
+
+
+@dataclass(frozen=True)
+class EventCounts:
+    """Where the events are: waiting to be sent (and since when), given up, sent lately."""
+
+    waiting: int
+    oldest_waiting_at: datetime | None  # when the oldest waiting one happened
+    given_up: int
+    sent: int  # since the moment asked about
+
+
 class CallLogError(Exception):
     """The call log could not be used (its database is down, full or locked too long)."""
 
@@ -821,13 +842,47 @@ class CallStore:
             rows = connection.execute(select(*columns).where(of_call).order_by(call_events.c.id))
             return [EventState(**row._mapping) for row in rows]
 
+    def recent_events(self, state: EventFilter | None = None, *, limit: int = 100) -> list[LoggedEvent]:
+        """The latest events (of every call, or those ``waiting``, ``given_up`` or ``sent``), the
+        newest first, at most ``limit``. Raises :class:`CallLogError`."""
+        columns = [call_events.c[name] for name in EventState.__dataclass_fields__]
+        query = (
+            select(*columns, call_events.c.call_id, calls.c.agent)
+            .select_from(call_events.outerjoin(calls, calls.c.call_id == call_events.c.call_id))
+            .order_by(call_events.c.id.desc())
+            .limit(limit)
+        )
+        if state is not None:
+            query = query.where(_EVENT_STATES[state])
+        with _recording(), self.engine.connect() as connection:
+            return [LoggedEvent(**row._mapping) for row in connection.execute(query)]
+
+    def event_counts(self, sent_since: datetime) -> EventCounts:
+        """How many events wait, were given up, and were sent since ``sent_since``. Raises
+        :class:`CallLogError`."""
+        waiting, given_up, sent = (_EVENT_STATES[name] for name in ("waiting", "given_up", "sent"))
+        counted = select(
+            func.count().filter(waiting),
+            func.min(call_events.c.occurred_at).filter(waiting),  # reads back as its column: aware UTC
+            func.count().filter(given_up),
+            func.count().filter(and_(sent, call_events.c.sent_at >= sent_since)),
+        )
+        with _recording(), self.engine.connect() as connection:
+            row = connection.execute(counted).one()
+        return EventCounts(int(row[0]), row[1], int(row[2]), int(row[3]))
+
+    def resend_event(self, event_id: str, at: datetime) -> bool:
+        """Put the event ``event_id``, given up, back in line with eight attempts again from
+        ``at``; whether it was given up. Raises :class:`CallLogError`."""
+        mine = and_(call_events.c.event_id == event_id, _EVENT_STATES["given_up"])
+        again = update(call_events).where(mine).values(attempts=0, next_attempt_at=at)
+        with _recording(), writing(self.engine) as connection:
+            return bool(connection.execute(again).rowcount)
+
     def resend_given_up(self, since: datetime | None, at: datetime) -> int:
         """Put the events given up (since ``since``) back in line, with eight attempts again from
         ``at``; how many."""
-        given_up: list[ColumnElement[bool]] = [
-            call_events.c.next_attempt_at.is_(None),
-            call_events.c.sent_at.is_(None),
-        ]
+        given_up: list[ColumnElement[bool]] = [_EVENT_STATES["given_up"]]
         if since is not None:
             given_up.append(call_events.c.occurred_at >= since)
         again = update(call_events).where(*given_up).values(attempts=0, next_attempt_at=at)
@@ -1085,6 +1140,13 @@ def _summary(rows: Sequence[Any]) -> CallSummary:
         costs={currency: (round(total, 8), counted) for currency, (total, counted) in costs.items()},
         ratings=dict(ratings),
     )
+
+
+_EVENT_STATES: dict[str, ColumnElement[bool]] = {
+    "waiting": call_events.c.next_attempt_at.is_not(None),
+    "given_up": and_(call_events.c.next_attempt_at.is_(None), call_events.c.sent_at.is_(None)),
+    "sent": call_events.c.sent_at.is_not(None),
+}
 
 
 def _link_state(link_id: str, used: Any, made: LinkMade | None, revoked_at: datetime | None) -> LinkState:

@@ -25,7 +25,15 @@ from ..admin.links_api import LIST_RAISES as LINK_LIST_ERRORS
 from ..admin.links_api import MAKE_RAISES as LINK_MAKE_ERRORS
 from ..admin.links_api import MAX_LIST_LIMIT
 from ..admin.links_api import ONE_RAISES as LINK_ERRORS
-from ..admin.models import AdminCallDetail, CallEvent, CallFilter, CallList, CallSelection, CallsSummary
+from ..admin.models import (
+    AdminCallDetail,
+    CallEvent,
+    CallFilter,
+    CallList,
+    CallSelection,
+    CallsSummary,
+    WebhookTest,
+)
 from ..calls.api import RAISES as CALL_ERRORS
 from ..calls.feedback import RAISES as FEEDBACK_ERRORS
 from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody, Feedback, FeedbackBody
@@ -33,6 +41,7 @@ from ..calls.token_endpoint import BOT_TOKEN_HEADER, TokenAnswer, TokenRequest
 from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
+from ..history.events import TEST_EVENT
 from ..history.store import EventType
 from ..pages.demo_links import LINK_ID_PATTERN
 from ..phone.api import RAISES as PHONE_ERRORS
@@ -325,11 +334,12 @@ EVENT_WORDS = {
     "call.created": "A web or phone call was placed here.",
     "call.ended": "A call the log knew live reported a final status (once a call).",
     "call.rated": "A caller rated their call or commented on it.",
+    "webhook.test": "An operator tried the URL from the admin view's Events page (not kept, not retried).",
 }
 SIGNED = "Standard Webhooks: the event's id (`evt_…`, the same on every attempt), seconds, `v1,<HMAC>`."
 
 
-def _event(kind: str) -> dict[str, Any]:
+def _event(kind: str, model: type[BaseModel] = CallEvent) -> dict[str, Any]:
     """What the app POSTs to ``WEBCALL_EVENTS_URL`` for the event ``kind``."""
     header = {"required": True, "schema": {"type": "string"}, "description": SIGNED}
     return {
@@ -339,10 +349,14 @@ def _event(kind: str) -> dict[str, Any]:
             {"name": name, "in": "header", **header}
             for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
         ],
-        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(CallEvent)}}},
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(model)}}},
         "responses": {
             "2XX": {"description": "Delivered."},
-            "default": {"description": "Tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h."},
+            "default": {
+                "description": "Tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h."
+                if model is CallEvent
+                else "Shown to the operator on the Events page; not tried again."
+            },
         },
     }
 
@@ -391,7 +405,7 @@ def document() -> dict[str, Any]:
     responses: list[type[BaseModel]] = [
         *answers, Readiness, Alive, CallList, AdminCallDetail, CallsSummary, DemoLinkList, DemoLinkMade,
     ]  # fmt: skip
-    sent: list[type[BaseModel]] = [CallEvent]  # to WEBCALL_EVENTS_URL
+    sent: list[type[BaseModel]] = [CallEvent, WebhookTest]  # to WEBCALL_EVENTS_URL
     models: list[type[BaseModel]] = [*requests, *responses, *sent]
     _, definitions = models_json_schema(
         [(model, "validation" if model in requests else "serialization") for model in models],
@@ -439,7 +453,10 @@ def document() -> dict[str, Any]:
                 "post": _demo_link("restoreDemoLink", "Let a revoked demo link work again, until it expires.")
             },
         },
-        "webhooks": {kind: {"post": _event(kind)} for kind in get_args(EventType)},
+        "webhooks": {
+            **{kind: {"post": _event(kind)} for kind in get_args(EventType)},
+            TEST_EVENT: {"post": _event(TEST_EVENT, WebhookTest)},
+        },
         "components": {
             "schemas": definitions["$defs"],
             "securitySchemes": {
