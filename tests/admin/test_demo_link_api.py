@@ -254,10 +254,16 @@ def test_the_list_takes_a_limit_and_nothing_else(app: Flask) -> None:
     listed = get(app, "/api/admin/demo-links?limit=2").get_json()["links"]
     assert [link["link_id"] for link in listed] == ids[:0:-1]  # the latest first
     assert len(get(app, "/api/admin/demo-links?limit=&_=123").get_json()["links"]) == 3
-    queries = ("limit=0", "limit=1001", "limit=x", "limit=-1", "agent=sales")
+    assert [
+        link["label"] for link in get(app, "/api/admin/demo-links?q=prospect%201").get_json()["links"]
+    ] == ["Prospect 1"]
+    assert get(app, f"/api/admin/demo-links?q={ids[0]}").get_json()["links"][0]["link_id"] == ids[0]
+    assert get(app, "/api/admin/demo-links?q=nobody").get_json()["links"] == []
+    queries = ("limit=0", "limit=1001", "limit=x", "limit=-1", "agent=sales", "q=" + "x" * 101, "q=a%0Ab")
     refused = [get(app, f"/api/admin/demo-links?{query}") for query in queries]
-    assert codes(refused) == ["invalid_query"] * 5
-    assert refused[-1].get_json()["error"]["message"] == "Unknown query parameter 'agent'."
+    assert codes(refused) == ["invalid_query"] * 7
+    assert refused[4].get_json()["error"]["message"] == "Unknown query parameter 'agent'."
+    assert refused[-1].get_json()["error"]["message"].startswith("q is not valid: at most 100 characters")
 
 
 def test_no_link_reaches_the_log(app: Flask, caplog: pytest.LogCaptureFixture) -> None:

@@ -207,6 +207,32 @@ def test_the_links_made_and_used_latest_first_with_their_calls_and_state(
     assert initech_id in listed and hooli_id not in listed  # Hooli expired in 90 s; Initech in 7 days
 
 
+def test_a_link_is_found_by_its_label_or_its_id(app: Flask, admin: FlaskClient) -> None:
+    """Past a few dozen links, the one for Acme is found by typing Acme: in any case, made here or
+    only used, a % or _ in the search meaning themselves."""
+    for label in ("Acme pilot", "ACME renewal", "Globex", "100% Initech", "Hooli_2"):
+        make(admin, label=label)
+    used = sign_demo_link(SECRET_KEY, "sales", {}, int(time.time()) + 600, label="Acme (used only)")
+    assert (
+        app.test_client().post("/api/calls", json={"agent": "sales", "demo_token": used}).status_code == 201
+    )
+
+    def found(q: str) -> list[str]:
+        page = admin.get("/admin/demo-links", query_string={"q": q}).get_data(as_text=True)
+        return [html.unescape(name) for _, name, _ in rows_of(page)]
+
+    assert found("acme") == ["Acme (used only)", "ACME renewal", "Acme pilot"]
+    assert found("  Globex ") == ["Globex"]
+    assert found("%") == ["100% Initech"] and found("_") == ["Hooli_2"]
+    link_id = verify_demo_link(SECRET_KEY, used).link_id
+    assert found(link_id) == ["Acme (used only)"] and found(link_id[:-1]) == []
+    assert len(found("")) == 6
+    page = admin.get("/admin/demo-links?q=Umbrella").get_data(as_text=True)
+    assert "No link's label holds “Umbrella”" in page and 'value="Umbrella"' in page
+    assert 'href="/admin/demo-links">Show every link</a>' in page
+    assert 'aria-label="Find a link"' in admin.get("/admin/demo-links").get_data(as_text=True)
+
+
 def test_every_language_of_the_page_is_offered_by_name(admin: FlaskClient) -> None:
     assert set(LANGUAGE_NAMES) == set(LANGUAGES)
     page = admin.get("/admin/demo-links").get_data(as_text=True)

@@ -26,6 +26,7 @@ from ..pages.words import LANGUAGES, PageLanguage
 from ..state import AppState
 
 LinkStatus = Literal["works", "revoked", "expired", "used_up"]
+MAX_QUERY_CHARS = 100  # a search of the links: a label's length
 MadeBy = Literal["admin", "api", "cli"]
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from ..pages.words import PageLanguage
 from ..state import app_state
 from .auth import csrf_ok
 from .display import LANGUAGE_NAMES
-from .link_models import Making, admin_demo_link, make_link, set_revoked
+from .link_models import MAX_QUERY_CHARS, Making, admin_demo_link, make_link, set_revoked
 from .models import as_sentence
 from .views import EXPIRED_FORM, call_log_unavailable, gate, page
 
@@ -119,8 +119,9 @@ def _page_language(code: str) -> PageLanguage | None:
 
 def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> Response:
     """The demo links' page: the form (as sent, when it was refused) and the links used."""
+    q = request.args.get("q", "").strip()[:MAX_QUERY_CHARS] or None
     try:
-        links = app_state().history.demo_links()
+        links = app_state().history.demo_links(q=q)
     except CallLogError as error:
         log.error("admin: the call log failed: %s", error)
         links = None
@@ -135,6 +136,7 @@ def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> 
         languages=LANGUAGE_NAMES,
         signing=app_state().settings.secret_key_configured,
         links=None if links is None else [admin_demo_link(link, datetime.now(UTC)) for link in links],
+        q=q or "",
         **context,
     )
 

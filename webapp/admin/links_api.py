@@ -37,13 +37,22 @@ from ..history.store import CallLogError
 from ..pages.demo_links import LINK_ID_PATTERN, DemoLink, new_link_id, parse_expiry, parse_label
 from ..state import app_state
 from .api import TOKEN_RAISES, authenticate, no_store
-from .link_models import DemoLinkList, Making, admin_demo_link, make_link, parse_link_body, set_revoked
+from .link_models import (
+    MAX_QUERY_CHARS,
+    DemoLinkList,
+    Making,
+    admin_demo_link,
+    make_link,
+    parse_link_body,
+    set_revoked,
+)
 
 bp = Blueprint("admin_links_api", __name__, url_prefix="/api/admin/demo-links")
 bp.before_request(authenticate)
 MAX_BODY_BYTES = 64 * 1024  # 32 variables of 1,000 characters, escaped, fit; a link holds 2,000
 LIST_LIMIT = 100  # links listed when ``limit`` is not given
 MAX_LIST_LIMIT = 1000
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The errors each endpoint answers with (the OpenAPI document lists them from here).
 MAKE_RAISES: tuple[type[AppError], ...] = (
     InvalidJson, InvalidBody, UnknownField, InvalidField, *TOKEN_RAISES, DemoLinksDisabled, UnknownAgent,
@@ -84,10 +93,11 @@ def make_demo_link() -> tuple[Response, int]:
 
 @bp.get("")
 def list_demo_links() -> Response:
-    """The links made here or used, the latest first (made, or tried): ``limit`` of them (100)."""
-    limit = _limit(request.args)
+    """The links made here or used, the latest first (made, or tried): ``limit`` of them (100),
+    those whose label holds ``q`` or whose id it is when given."""
+    limit, q = _list_args(request.args)
     try:
-        links = app_state().history.demo_links(limit=limit)
+        links = app_state().history.demo_links(limit=limit, q=q)
     except CallLogError as error:
         raise CallLogUnavailable(retry_after_s=5) from error
     now = datetime.now(UTC)
@@ -95,15 +105,18 @@ def list_demo_links() -> Response:
     return no_store(jsonify(answer.model_dump()))
 
 
-def _limit(args: Mapping[str, str]) -> int:
-    """The ``limit`` query parameter (the only one), or ``InvalidQuery``."""
-    unknown = sorted(name for name in args if name != "limit" and not name.startswith("_"))
+def _list_args(args: Mapping[str, str]) -> tuple[int, str | None]:
+    """The ``limit`` and ``q`` query parameters (the only ones), or ``InvalidQuery``."""
+    unknown = sorted(name for name in args if name not in ("limit", "q") and not name.startswith("_"))
     if unknown:
         raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
     text = args.get("limit") or str(LIST_LIMIT)
     if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_LIST_LIMIT:
         raise InvalidQuery(f"limit is not valid: must be a whole number from 1 to {MAX_LIST_LIMIT:,}.")
-    return int(text)
+    q = args.get("q", "")
+    if len(q) > MAX_QUERY_CHARS or CONTROL.search(q):
+        raise InvalidQuery(f"q is not valid: at most {MAX_QUERY_CHARS} characters, on one line.")
+    return int(text), q.strip() or None
 
 
 @bp.get("/<link_id>")

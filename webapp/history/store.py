@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -918,10 +919,10 @@ class CallStore:
         with _recording(), writing(self.engine) as connection:
             connection.execute(insert(demo_links).values(**asdict(made)))
 
-    def demo_links(self, *, limit: int = 100) -> list[LinkState]:
+    def demo_links(self, *, limit: int = 100, q: str | None = None) -> list[LinkState]:
         """The demo links made here or used, the latest first (made, or tried), at most ``limit``:
-        with what is known of each (how it was made, when it was revoked) and its calls. Raises
-        :class:`CallLogError`."""
+        with what is known of each (how it was made, when it was revoked) and its calls; those whose
+        label holds ``q`` (in any case) or whose id it is, when given. Raises :class:`CallLogError`."""
         last_at = func.max(calls.c.created_at)
         usage = select(
             calls.c.demo_link_id,
@@ -931,19 +932,22 @@ class CallStore:
             func.sum(case((calls.c.outcome == "created", 1), else_=0)).label("placed"),
             last_at.label("last_at"),
         ).group_by(calls.c.demo_link_id)
+        used_where: ColumnElement[bool] = calls.c.demo_link_id.is_not(None)
+        made_where: ColumnElement[bool] = true()
+        if q:
+            used_where = and_(used_where, _named_by(calls.c.demo_link_label, calls.c.demo_link_id, q))
+            made_where = _named_by(demo_links.c.label, demo_links.c.link_id, q)
         with _recording(), self.engine.connect() as connection:
             used = {
                 row.demo_link_id: row
                 for row in connection.execute(
-                    usage.where(calls.c.demo_link_id.is_not(None))
-                    .order_by(last_at.desc(), calls.c.demo_link_id)
-                    .limit(limit)
+                    usage.where(used_where).order_by(last_at.desc(), calls.c.demo_link_id).limit(limit)
                 )
             }
             made = {
                 row.link_id: LinkMade(**row._asdict())
                 for row in connection.execute(
-                    select(demo_links).order_by(demo_links.c.made_at.desc()).limit(limit)
+                    select(demo_links).where(made_where).order_by(demo_links.c.made_at.desc()).limit(limit)
                 )
             }
             unseen = [link_id for link_id in made if link_id not in used]
@@ -1140,6 +1144,11 @@ def _summary(rows: Sequence[Any]) -> CallSummary:
         costs={currency: (round(total, 8), counted) for currency, (total, counted) in costs.items()},
         ratings=dict(ratings),
     )
+
+
+def _named_by(label: ColumnElement[Any], link_id: ColumnElement[Any], q: str) -> ColumnElement[bool]:
+    """A link whose label holds ``q`` (in any case; ``%`` and ``_`` as themselves), or whose id it is."""
+    return or_(label.icontains(q, autoescape=True), link_id == q)
 
 
 _EVENT_STATES: dict[str, ColumnElement[bool]] = {

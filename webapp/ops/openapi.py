@@ -20,7 +20,7 @@ from pydantic_core import core_schema
 
 from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
-from ..admin.link_models import AdminDemoLink, DemoLinkBody, DemoLinkList, DemoLinkMade
+from ..admin.link_models import MAX_QUERY_CHARS, AdminDemoLink, DemoLinkBody, DemoLinkList, DemoLinkMade
 from ..admin.links_api import LIST_RAISES as LINK_LIST_ERRORS
 from ..admin.links_api import MAKE_RAISES as LINK_MAKE_ERRORS
 from ..admin.links_api import MAX_LIST_LIMIT
@@ -295,11 +295,18 @@ def _demo_links() -> dict[str, Any]:
         "description": "How many links, at most.",
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": 100},
     }
+    q = {
+        "name": "q",
+        "in": "query",
+        "required": False,
+        "description": "Only the links whose label holds this text (in any case), or whose id it is.",
+        "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS, "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+    }
     return {
         "operationId": "listDemoLinks",
         "summary": "The demo links made here or used, the latest first (made, or tried), with their calls.",
         "security": ADMIN_AUTH,
-        "parameters": [limit],
+        "parameters": [limit, q],
         "responses": {
             "200": _json(_ref(DemoLinkList), "The links.", NO_STORE),
             **error_responses(LINK_LIST_ERRORS),
