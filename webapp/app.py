@@ -15,6 +15,7 @@ from . import guards, state, tracing
 from .admin import api as admin_api
 from .admin import auth as admin_auth
 from .admin import events as admin_events
+from .admin import events_api as admin_events_api
 from .admin import links as admin_links
 from .admin import links_api as admin_links_api
 from .admin import views as admin_views
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         admin_links.bp,
         admin_links_api.bp,
         admin_events.bp,
+        admin_events_api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

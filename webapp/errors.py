@@ -301,6 +301,14 @@ class DemoLinksDisabled(AppError):
     message = "Set WEBCALL_SECRET_KEY on the server to sign demo links."
 
 
+class EventsDisabled(AppError):
+    """Events are off: ``WEBCALL_EVENTS_URL`` is not set."""
+
+    status_code = 403
+    code = "events_disabled"
+    message = "Events are off: set WEBCALL_EVENTS_URL and WEBCALL_EVENTS_SECRET on the server."
+
+
 class UnknownAgent(AppError):
     """The requested agent slug is not in the catalogue."""
 
@@ -332,6 +340,14 @@ class UnknownDemoLink(AppError):
     status_code = 404
     code = "unknown_demo_link"
     message = "There is no demo link with that id."
+
+
+class UnknownEvent(AppError):
+    """The call log keeps no event with this id (pruned, or never one)."""
+
+    status_code = 404
+    code = "unknown_event"
+    message = "There is no event with that id."
 
 
 class UnknownCallSession(AppError):

@@ -202,9 +202,12 @@ def test_the_links_made_and_used_latest_first_with_their_calls_and_state(
     back = admin.post(f"/admin/demo-links/{hooli_id}/revoke", data=form)
     assert back.status_code == 303 and back.headers["Location"] == "/admin/demo-links"
     assert history.demo_link_revoked_at(hooli_id) is not None
+    history.revoke_demo_link("dl_madeElsewhere0001", datetime.now(UTC))  # its expiry unknown: kept
     history.prune(datetime.now(UTC) + timedelta(days=1))
     listed = [link.link_id for link in history.demo_links()]
     assert initech_id in listed and hooli_id not in listed  # Hooli expired in 90 s; Initech in 7 days
+    assert history.demo_link_revoked_at(hooli_id) is None  # its revocation went with it
+    assert history.demo_link_revoked_at("dl_madeElsewhere0001") is not None
 
 
 def test_a_link_is_found_by_its_label_or_its_id(app: Flask, admin: FlaskClient) -> None:

@@ -216,6 +216,28 @@ def test_the_demo_links_are_documented_with_the_admin_token_and_their_errors() -
     assert set(schemas["DemoLinkMade"]["properties"]) == set(DemoLinkMade.model_fields)
 
 
+def test_every_admin_operation_needs_the_token_and_says_so() -> None:
+    """Each operation under /api/admin is documented with the bearer token, its 401 and its 429,
+    and refuses a request without the token (the events' and the demo links' ones included)."""
+    client = build_app().test_client()
+    operations = [
+        (path, method, operation)
+        for path, methods in document()["paths"].items()
+        if path.startswith("/api/admin/")
+        for method, operation in methods.items()
+    ]
+    assert {op["operationId"] for _, _, op in operations} >= {
+        "listEvents", "resendGivenUpEvents", "resendEvent", "sendTestEvent", "createDemoLink",
+    }  # fmt: skip
+    for path, method, operation in operations:
+        assert operation["security"] == [{"adminToken": []}], path
+        assert "`admin_token_required`" in operation["responses"]["401"]["description"], path
+        assert "429" in operation["responses"], path
+        concrete = path.replace("{event_id}", "evt_" + "0" * 24).replace("{link_id}", "dl_" + "A" * 16)
+        refused = client.open(concrete.replace("{call_id}", "wc_1"), method=method.upper())
+        assert refused.status_code == 401, (path, method)
+
+
 def test_the_summary_takes_the_lists_filters_without_its_paging() -> None:
     summary = document()["paths"]["/api/admin/summary"]["get"]
     assert summary["security"] == [{"adminToken": []}]

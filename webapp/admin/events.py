@@ -65,7 +65,7 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
     return page(
         "admin/events.html",
         status=400 if refused else status,
-        destination=_destination(app_state().settings.events_url),
+        destination=destination(app_state().settings.events_url),
         counts=counts,
         oldest=iso(counts.oldest_waiting_at),
         events=[_event_row(event) for event in latest],
@@ -101,12 +101,16 @@ def resend_event(event_id: str) -> BaseResponse:
         queued = app_state().history.resend_event(event_id, datetime.now(UTC))
     except CallLogError as error:
         return call_log_unavailable(error)
+    if queued is None:
+        return render_error_page(
+            404, title="No such event", message="The call log keeps no event with that id."
+        )
     if queued:
         log.info("admin: event %s queued to be sent again", event_id)
     return redirect(f"/admin/events?resent={int(queued)}", code=303)
 
 
-def _destination(url: str | None) -> str | None:
+def destination(url: str | None) -> str | None:
     """The events' URL as the page names it: its scheme and host alone (its path or query may
     hold the receiver's token, and its user part a password)."""
     if url is None:

@@ -243,11 +243,10 @@ def live() -> Response:
 
 def event_line(event: EventState) -> dict[str, Any]:
     """One of a call's events as its page shows it: what it is, and whether it reached the URL."""
-    state = "sent" if event.sent_at else "waiting" if event.next_attempt_at else "given_up"
     return {
         "type": event.type,
         "event_id": event.event_id,
-        "state": state,
+        "state": event.state,
         "attempts": event.attempts,
         "last_error": event.last_error,
         "sent_at": iso(event.sent_at),

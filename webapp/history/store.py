@@ -242,6 +242,9 @@ class PendingEvent:
     attempts: int  # made before now
 
 
+EventFilter = Literal["waiting", "given_up", "sent"]
+
+
 @dataclass(frozen=True)
 class EventState:
     """Where one of a call's events is (the admin view shows them)."""
@@ -254,6 +257,11 @@ class EventState:
     sent_at: datetime | None
     last_error: str | None
 
+    @property
+    def state(self) -> EventFilter:
+        """Sent, waiting to be (tried again), or given up."""
+        return "sent" if self.sent_at else "waiting" if self.next_attempt_at else "given_up"
+
 
 @dataclass(frozen=True)
 class LoggedEvent(EventState):
@@ -261,9 +269,6 @@ class LoggedEvent(EventState):
 
     call_id: str
     agent: str | None
-
-
-EventFilter = Literal["waiting", "given_up", "sent"]
 
 
 @dataclass(frozen=True)
@@ -570,7 +575,8 @@ class CallStore:
     def prune(self, before: datetime, *, refusals_only: bool = False, batch: int = PRUNE_BATCH) -> int:
         """Delete the records created before ``before`` (with ``refusals_only``, only those of
         requests we refused), and the webhook deliveries received, the events that happened
-        (sent or not) and the demo links made that expired before it; how many records.
+        (sent or not) and the demo links made that expired before it (their revocations too: an
+        expired link is refused anyway); how many records.
 
         In batches, each its own transaction: the calls recorded meanwhile wait for one batch at
         most, never for the whole. A provider's call deleted here comes back only if its history
@@ -593,6 +599,10 @@ class CallStore:
             with _recording(), writing(self.engine) as connection:
                 connection.execute(delete(webhook_deliveries).where(received_before))
                 connection.execute(delete(call_events).where(call_events.c.occurred_at < before))
+                expired = select(demo_links.c.link_id).where(demo_links.c.expires_at < before)
+                connection.execute(
+                    delete(revoked_demo_links).where(revoked_demo_links.c.link_id.in_(expired))
+                )
                 connection.execute(delete(demo_links).where(demo_links.c.expires_at < before))
         return deleted
 
@@ -872,13 +882,16 @@ class CallStore:
             row = connection.execute(counted).one()
         return EventCounts(int(row[0]), row[1], int(row[2]), int(row[3]))
 
-    def resend_event(self, event_id: str, at: datetime) -> bool:
+    def resend_event(self, event_id: str, at: datetime) -> bool | None:
         """Put the event ``event_id``, given up, back in line with eight attempts again from
-        ``at``; whether it was given up. Raises :class:`CallLogError`."""
-        mine = and_(call_events.c.event_id == event_id, _EVENT_STATES["given_up"])
-        again = update(call_events).where(mine).values(attempts=0, next_attempt_at=at)
+        ``at``; whether it was given up (None: there is no such event). Raises :class:`CallLogError`."""
+        this = call_events.c.event_id == event_id
+        given_up = and_(this, _EVENT_STATES["given_up"])
+        again = update(call_events).where(given_up).values(attempts=0, next_attempt_at=at)
         with _recording(), writing(self.engine) as connection:
-            return bool(connection.execute(again).rowcount)
+            if connection.execute(again).rowcount:
+                return True
+            return False if connection.execute(select(call_events.c.id).where(this)).first() else None
 
     def resend_given_up(self, since: datetime | None, at: datetime) -> int:
         """Put the events given up (since ``since``) back in line, with eight attempts again from

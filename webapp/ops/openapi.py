@@ -20,6 +20,11 @@ from pydantic_core import core_schema
 
 from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
+from ..admin.events_api import LIST_RAISES as EVENT_LIST_ERRORS
+from ..admin.events_api import MAX_LIST_LIMIT as MAX_EVENTS
+from ..admin.events_api import RESEND_RAISES as EVENT_RESEND_ERRORS
+from ..admin.events_api import TEST_RAISES as EVENT_TEST_ERRORS
+from ..admin.events_api import EventList, EventTrial, Resent
 from ..admin.link_models import MAX_QUERY_CHARS, AdminDemoLink, DemoLinkBody, DemoLinkList, DemoLinkMade
 from ..admin.links_api import LIST_RAISES as LINK_LIST_ERRORS
 from ..admin.links_api import MAKE_RAISES as LINK_MAKE_ERRORS
@@ -337,6 +342,60 @@ def _demo_link(operation_id: str, summary: str) -> dict[str, Any]:
     }
 
 
+def _admin_events() -> dict[str, Any]:
+    """``GET /api/admin/events``."""
+    parameters = [
+        {
+            "name": "state",
+            "in": "query",
+            "required": False,
+            "description": "Only the events in this state.",
+            "schema": {"type": "string", "enum": ["waiting", "given_up", "sent"]},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "How many events, at most.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS, "default": 100},
+        },
+    ]
+    return {
+        "operationId": "listEvents",
+        "summary": "The events for `WEBCALL_EVENTS_URL`: how many wait, were given up or were sent lately, "
+        "and the latest of them, newest first.",
+        "security": ADMIN_AUTH,
+        "parameters": parameters,
+        "responses": {
+            "200": _json(_ref(EventList), "The counts and the events.", NO_STORE),
+            **error_responses(EVENT_LIST_ERRORS),
+        },
+    }
+
+
+def _admin_event_post(
+    operation_id: str, summary: str, answer: type[BaseModel], errors: Any
+) -> dict[str, Any]:
+    """A POST of the admin API's events (no body)."""
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": ADMIN_AUTH,
+        "responses": {"200": _json(_ref(answer), "Done.", NO_STORE), **error_responses(errors)},
+    }
+    if operation_id == "resendEvent":
+        operation["parameters"] = [
+            {
+                "name": "event_id",
+                "in": "path",
+                "required": True,
+                "description": "The event's `webhook-id` (`evt_…`).",
+                "schema": {"type": "string", "pattern": "^evt_[0-9a-f]{24}$"},
+            }
+        ]
+    return operation
+
+
 EVENT_WORDS = {
     "call.created": "A web or phone call was placed here.",
     "call.ended": "A call the log knew live reported a final status (once a call).",
@@ -411,6 +470,7 @@ def document() -> dict[str, Any]:
     answers: list[type[BaseModel]] = [Call, Feedback, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
     responses: list[type[BaseModel]] = [
         *answers, Readiness, Alive, CallList, AdminCallDetail, CallsSummary, DemoLinkList, DemoLinkMade,
+        EventList, Resent, EventTrial,
     ]  # fmt: skip
     sent: list[type[BaseModel]] = [CallEvent, WebhookTest]  # to WEBCALL_EVENTS_URL
     models: list[type[BaseModel]] = [*requests, *responses, *sent]
@@ -445,6 +505,32 @@ def document() -> dict[str, Any]:
             "/api/admin/calls": {"get": _admin_calls()},
             "/api/admin/calls/{call_id}": {"get": _admin_call()},
             "/api/admin/summary": {"get": _admin_summary()},
+            "/api/admin/events": {"get": _admin_events()},
+            "/api/admin/events/resend": {
+                "post": _admin_event_post(
+                    "resendGivenUpEvents",
+                    "Put every event given up back in line.",
+                    Resent,
+                    EVENT_LIST_ERRORS[1:],
+                )
+            },
+            "/api/admin/events/{event_id}/resend": {
+                "post": _admin_event_post(
+                    "resendEvent",
+                    "Put one event given up back in line (`queued` 0: it was not given up).",
+                    Resent,
+                    EVENT_RESEND_ERRORS,
+                )
+            },
+            "/api/admin/events/test": {
+                "post": _admin_event_post(
+                    "sendTestEvent",
+                    "Post a `webhook.test` to `WEBCALL_EVENTS_URL` now (signed, not kept, not retried): what "
+                    "it answered.",
+                    EventTrial,
+                    EVENT_TEST_ERRORS,
+                )
+            },
             "/api/admin/demo-links": {"get": _demo_links(), "post": _make_demo_link()},
             "/api/admin/demo-links/{link_id}": {
                 "get": _demo_link("getDemoLink", "One demo link: how it was made, its state and its calls.")

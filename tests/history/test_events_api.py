@@ -1,0 +1,133 @@
+"""The events in the admin JSON API (``/api/admin/events``): counts and the latest events, sending
+those given up again and a test event, against a receiver over real HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+from flask import Flask
+
+from tests.fakes.receiver import Receiver
+from tests.history.conftest import RECEIVER_TOKEN, sender_of
+from tests.history.test_events import CATALOGUE, give_up, new_call  # noqa: F401  (make_app reads CATALOGUE)
+from tests.support.apps import codes
+from webapp.ops.openapi import document
+
+TOKEN = "admin-" + "t" * 40
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SHOWN = {
+    "event_id", "type", "call_id", "agent", "state", "occurred_at", "attempts", "last_error",
+    "next_attempt_at", "sent_at",
+}  # fmt: skip
+
+
+def get(app: Flask, path: str) -> Any:
+    return app.test_client().get(path, headers=AUTH)
+
+
+def post(app: Flask, path: str) -> Any:
+    return app.test_client().post(path, headers=AUTH)
+
+
+def matches(answer: Any, model: str) -> None:
+    """The answer is what /openapi.json says of ``model``."""
+    components = document()["components"]
+    jsonschema.validate(answer.get_json(), {**components["schemas"][model], "components": components})
+
+
+def test_the_counts_and_the_latest_events_by_state(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    app, (target, url) = events_app(WEBCALL_ADMIN_TOKEN=TOKEN), receiver
+    given_up = give_up(app, target)
+    target.statuses = [204, 500]
+    sent, waiting = new_call(app)[1], new_call(app)[1]
+    assert sender_of(app).send_due() == 2
+    answer = get(app, "/api/admin/events")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    matches(answer, "EventList")
+    body = answer.get_json()
+    host = re.match(r"(http://[^/]+)/", url)
+    assert (
+        host is not None
+        and body["url"] == host.group(1)
+        and RECEIVER_TOKEN not in answer.get_data(as_text=True)
+    )
+    assert {k: v for k, v in body["counts"].items() if k != "oldest_waiting_at"} == {
+        "waiting": 1, "given_up": 1, "sent_last_24h": 1,
+    }  # fmt: skip
+    assert body["counts"]["oldest_waiting_at"].endswith("Z")
+    events = body["events"]
+    assert all(set(event) == SHOWN for event in events)
+    assert [(e["call_id"], e["state"], e["attempts"], e["last_error"]) for e in events] == [
+        (waiting, "waiting", 1, "HTTP 500"), (sent, "sent", 1, None), (given_up, "given_up", 8, "HTTP 503"),
+    ]  # fmt: skip
+    assert {e["type"] for e in events} == {"call.created"} and {e["agent"] for e in events} == {"sales"}
+    only = get(app, "/api/admin/events?state=given_up&limit=5").get_json()["events"]
+    assert [e["call_id"] for e in only] == [given_up]
+    assert len(get(app, "/api/admin/events?limit=1").get_json()["events"]) == 1
+    refused = [
+        get(app, f"/api/admin/events?{query}")
+        for query in ("state=lost", "limit=0", "limit=1001", "agent=sales")
+    ]
+    assert codes(refused) == ["invalid_query"] * 4
+
+
+def test_events_given_up_are_sent_again(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    app, (target, _) = events_app(WEBCALL_ADMIN_TOKEN=TOKEN), receiver
+    first, second = give_up(app, target), give_up(app, target)
+    events = get(app, "/api/admin/events").get_json()["events"]
+    one = next(e["event_id"] for e in events if e["call_id"] == first)
+    answer = post(app, f"/api/admin/events/{one}/resend")
+    assert (answer.status_code, answer.get_json()) == (200, {"queued": 1})
+    matches(answer, "Resent")
+    assert post(app, f"/api/admin/events/{one}/resend").get_json() == {"queued": 0}  # in line already
+    assert sender_of(app).send_due() == 1
+    assert target.events()[-1]["data"]["call_id"] == first
+    assert post(app, "/api/admin/events/resend").get_json() == {"queued": 1}  # the second
+    assert sender_of(app).send_due() == 1 and target.events()[-1]["data"]["call_id"] == second
+    for event_id in ("evt_" + "0" * 24, "evt_nope", "wc_123"):
+        refused = post(app, f"/api/admin/events/{event_id}/resend")
+        assert (refused.status_code, refused.get_json()["error"]["code"]) == (404, "unknown_event")
+
+
+def test_a_test_event_says_what_the_url_answered(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    app, (target, _) = events_app(WEBCALL_ADMIN_TOKEN=TOKEN), receiver
+    took = post(app, "/api/admin/events/test")
+    assert took.status_code == 200
+    matches(took, "EventTrial")
+    body = took.get_json()
+    assert (body["delivered"], body["status"], body["problem"]) == (True, 204, None)
+    assert re.fullmatch(r"evt_[0-9a-f]{24}", body["event_id"]) and body["elapsed_ms"] >= 0
+    assert target.events()[0]["type"] == "webhook.test"
+    target.statuses = [401]
+    refused = post(app, "/api/admin/events/test").get_json()
+    assert (refused["delivered"], refused["status"], refused["problem"]) == (False, 401, "HTTP 401")
+    assert get(app, "/api/admin/events").get_json()["events"] == []  # neither kept
+
+
+def test_the_token_is_needed_and_events_may_be_off(
+    make_app: Callable[..., Flask], events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+) -> None:
+    app, (target, _) = events_app(WEBCALL_ADMIN_TOKEN=TOKEN), receiver
+    give_up(app, target)
+    client = app.test_client()
+    answers = [
+        client.get("/api/admin/events"),
+        client.post("/api/admin/events/resend"),
+        client.post("/api/admin/events/test"),
+    ]
+    assert codes(answers) == ["admin_token_required"] * 3
+    assert target.received and len(target.received) == 8  # no test event went out
+    assert get(app, "/api/admin/events").get_json()["counts"]["given_up"] == 1  # nothing resent
+    off = make_app(WEBCALL_ADMIN_TOKEN=TOKEN)
+    tried = post(off, "/api/admin/events/test")
+    assert (tried.status_code, tried.get_json()["error"]["code"]) == (403, "events_disabled")
+    assert get(off, "/api/admin/events").get_json()["url"] is None

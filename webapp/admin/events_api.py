@@ -1,0 +1,184 @@
+"""The events sent to the site's own URL, in the admin JSON API, for a monitoring script or a
+runbook: ``GET /api/admin/events`` (the counts and the latest events), ``POST
+/api/admin/events/resend`` (every event given up, back in line), ``POST
+/api/admin/events/<event_id>/resend`` (one) and ``POST /api/admin/events/test`` (a
+``webhook.test`` posted now, and what the URL answered).
+
+The admin view's Events page (``admin.events``) for people; the same token as the rest of the
+admin API (``admin.api``), never cached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Literal, cast
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import AppError, CallLogUnavailable, EventsDisabled, InvalidQuery, UnknownEvent
+from ..history.events import app_sender
+from ..history.payloads import iso
+from ..history.store import CallLogError, EventCounts, EventFilter, LoggedEvent
+from ..state import app_state
+from .api import TOKEN_RAISES, authenticate, no_store
+from .events import EVENT_ID, SENT_WITHIN, STATES, destination
+
+bp = Blueprint("admin_events_api", __name__, url_prefix="/api/admin/events")
+bp.before_request(authenticate)
+LIST_LIMIT = 100
+MAX_LIST_LIMIT = 1000
+LIST_RAISES: tuple[type[AppError], ...] = (InvalidQuery, *TOKEN_RAISES, CallLogUnavailable)
+RESEND_ALL_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, CallLogUnavailable)
+RESEND_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, UnknownEvent, CallLogUnavailable)
+TEST_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, EventsDisabled)
+
+
+class AdminEvent(BaseModel):
+    """One event kept for the URL, and where it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(description="Its `webhook-id` (`evt_…`), the same on every attempt.")
+    type: str = Field(description="`call.created`, `call.ended` or `call.rated`.")
+    call_id: str = Field(description="Our id for its call (`wc_…`).")
+    agent: str | None
+    state: Literal["waiting", "given_up", "sent"]
+    occurred_at: str = Field(json_schema_extra={"format": "date-time"})
+    attempts: int = Field(description="The attempts made at posting it.")
+    last_error: str | None = Field(description="Why the last attempt failed (`HTTP 503`, `timed out`).")
+    next_attempt_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    sent_at: str | None = Field(json_schema_extra={"format": "date-time"})
+
+
+class EventTotals(BaseModel):
+    """Where the events are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    waiting: int = Field(description="Waiting to be sent: due, or waiting for a retry.")
+    oldest_waiting_at: str | None = Field(
+        json_schema_extra={"format": "date-time"}, description="When the oldest of those happened."
+    )
+    given_up: int = Field(description="Given up after eight attempts (`resend` puts them back in line).")
+    sent_last_24h: int = Field(description="Delivered in the last 24 hours.")
+
+
+class EventList(BaseModel):
+    """The counts, and the latest events, newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(description="Where they go: the URL's scheme and host alone; null while off.")
+    counts: EventTotals
+    events: list[AdminEvent]
+
+
+class Resent(BaseModel):
+    """Events put back in line: sent within seconds, eight attempts again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queued: int
+
+
+class EventTrial(BaseModel):
+    """What the URL answered a test event (``webhook.test``), posted once, not kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    delivered: bool = Field(description="Whether the URL answered 2xx.")
+    status: int | None = Field(description="Its HTTP status; null when it did not answer.")
+    problem: str | None = Field(
+        description="Why it is no delivery (`HTTP 401`, `timed out`, `could not connect`)."
+    )
+    elapsed_ms: int
+
+
+@bp.get("")
+def list_events() -> Response:
+    """The counts, and the latest ``limit`` events (100), of one ``state`` when given."""
+    state, limit = _list_args(request.args)
+    history = app_state().history
+    try:
+        counts = history.event_counts(datetime.now(UTC) - SENT_WITHIN)
+        latest = history.recent_events(state, limit=limit)
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+    answer = EventList(
+        url=destination(app_state().settings.events_url),
+        counts=_totals(counts),
+        events=[admin_event(event) for event in latest],
+    )
+    return no_store(jsonify(answer.model_dump()))
+
+
+@bp.post("/resend")
+def resend_given_up() -> Response:
+    """Every event given up, back in line."""
+    try:
+        queued = app_state().history.resend_given_up(None, datetime.now(UTC))
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+    return no_store(jsonify(Resent(queued=queued).model_dump()))
+
+
+@bp.post("/<event_id>/resend")
+def resend_event(event_id: str) -> Response:
+    """One event given up, back in line (``queued`` 0: it was not given up)."""
+    if not EVENT_ID.fullmatch(event_id):
+        raise UnknownEvent()
+    try:
+        queued = app_state().history.resend_event(event_id, datetime.now(UTC))
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+    if queued is None:
+        raise UnknownEvent()
+    return no_store(jsonify(Resent(queued=int(queued)).model_dump()))
+
+
+@bp.post("/test")
+def send_test_event() -> Response:
+    """Post a ``webhook.test`` to the URL now; what it answered."""
+    sender = app_sender(current_app)
+    if sender is None:
+        raise EventsDisabled()
+    tried = sender.send_test_event()
+    answer = EventTrial(
+        event_id=tried.event_id, delivered=tried.problem is None, status=tried.status, problem=tried.problem,
+        elapsed_ms=tried.elapsed_ms,
+    )  # fmt: skip
+    return no_store(jsonify(answer.model_dump()))
+
+
+def _list_args(args: Mapping[str, str]) -> tuple[EventFilter | None, int]:
+    """``state`` and ``limit`` (the only query parameters), or ``InvalidQuery``."""
+    unknown = sorted(name for name in args if name not in ("state", "limit") and not name.startswith("_"))
+    if unknown:
+        raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
+    state = args.get("state") or None
+    if state is not None and state not in STATES:
+        raise InvalidQuery("state is not valid: must be waiting, given_up or sent.")
+    text = args.get("limit") or str(LIST_LIMIT)
+    if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_LIST_LIMIT:
+        raise InvalidQuery(f"limit is not valid: must be a whole number from 1 to {MAX_LIST_LIMIT:,}.")
+    return cast(EventFilter | None, state), int(text)
+
+
+def _totals(counts: EventCounts) -> EventTotals:
+    return EventTotals(
+        waiting=counts.waiting, oldest_waiting_at=iso(counts.oldest_waiting_at), given_up=counts.given_up,
+        sent_last_24h=counts.sent,
+    )  # fmt: skip
+
+
+def admin_event(event: LoggedEvent) -> AdminEvent:
+    """What the API shows of ``event``."""
+    return AdminEvent(
+        event_id=event.event_id, type=event.type, call_id=event.call_id, agent=event.agent,
+        state=event.state, occurred_at=iso(event.occurred_at) or "", attempts=event.attempts,
+        last_error=event.last_error, next_attempt_at=iso(event.next_attempt_at), sent_at=iso(event.sent_at),
+    )  # fmt: skip
