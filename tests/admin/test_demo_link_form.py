@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.admin.conftest import CATALOGUE, SECRET_KEY, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
+from tests.admin.conftest import CATALOGUE, SECRET_KEY, TOKEN, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of
 from webapp.admin.display import LANGUAGE_NAMES
 from webapp.pages.demo_links import sign_demo_link, verify_demo_link
@@ -183,6 +183,12 @@ def test_the_links_made_and_used_latest_first_with_their_calls_and_state(
     assert [name for _, name, _ in rows[:2]] == ["Hooli", "Initech"]
     hooli, initech = rows[0][2], rows[1][2]
     assert "Works" in hooli[2] and "until 20" in hooli[2] and "UTC" in hooli[1]
+    assert hooli[1].endswith(">with the CLI</span>") and initech[1].endswith(">here</span>")  # where made
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    made_by_api = {"agent": "sales", "label": "Umbrella"}
+    assert client.post("/api/admin/demo-links", json=made_by_api, headers=auth).status_code == 201
+    umbrella = rows_of(admin.get("/admin/demo-links").get_data(as_text=True))[0]
+    assert umbrella[1] == "Umbrella" and umbrella[2][1].endswith(">by the API</span>")
     assert (initech[3], initech[5]) == ("0 of 1", "Not yet")
     token = parse_qs(urlsplit(fresh).query)["t"][0]
     assert client.post("/api/calls", json={"agent": "sales", "demo_token": token}).status_code == 201
