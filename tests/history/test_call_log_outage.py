@@ -9,6 +9,7 @@ provider fakes, over its real HTTP routes.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,6 +20,7 @@ import pytest
 from flask import Flask
 
 from tests.fakes import Fault
+from tests.fakes.receiver import SECRET, Receiver
 from tests.support.apps import codes, post
 from tests.support.services import PostgresServer
 from webapp.history.store import CallAttempt, CallLogError, CallQuery, CallStore, LinkMade
@@ -242,3 +244,32 @@ def test_a_phone_calls_state_is_a_503_to_retry_while_the_log_is_down(
     state = client.get(f"/api/phone-calls/{call_id}")
     assert (state.status_code, state.get_json()["error"]["code"]) == (503, "call_log_unavailable")
     assert state.headers["Retry-After"] == "5"
+
+
+def test_the_events_page_tries_the_url_while_the_log_is_down(
+    make_app: MakeApp, postgres: PostgresServer, call_log: str, receiver: tuple[Receiver, str]
+) -> None:
+    """What only the log knows (the counts, the events) is said to be unreadable; where events go
+    and a test event still work: a receiver can be checked during the outage."""
+    target, url = receiver
+    password = "correct horse battery staple"
+    app = make_app(
+        WEBCALL_DATABASE_URL=call_log, WEBCALL_EVENTS_URL=url, WEBCALL_EVENTS_SECRET=SECRET,
+        WEBCALL_ADMIN_PASSWORD=password, WEBCALL_SECRET_KEY="s" * 40,
+    )  # fmt: skip
+    client = app.test_client()
+    login = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login)
+    assert token is not None
+    client.post("/admin/login", data={"password": password, "csrf_token": token.group(1)})
+    set_reachable(postgres, call_log, False)
+    page = client.get("/admin/events")
+    assert page.status_code == 200
+    assert "The call log cannot be read right now: the events cannot be counted" in page.get_data(
+        as_text=True
+    )
+    form = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert form is not None
+    tried = client.post("/admin/events/test", data={"csrf_token": form.group(1)})
+    assert tried.status_code == 200 and "Your URL took the test event" in tried.get_data(as_text=True)
+    assert [event["type"] for event in target.events()] == ["webhook.test"]

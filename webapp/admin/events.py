@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..history.events import app_sender
 from ..history.payloads import iso
-from ..history.store import CallLogError, EventFilter, LoggedEvent
+from ..history.store import CallLogError, EventCounts, EventFilter, LoggedEvent
 from ..pages.render import render_error_page
 from ..state import app_state
 from .auth import csrf_ok
@@ -56,19 +56,21 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
     state = request.args.get("state") or None
     refused = state is not None and state not in STATES
     history = app_state().history
+    counts: EventCounts | None = None
+    latest: list[LoggedEvent] | None = None
     try:
         counts = history.event_counts(datetime.now(UTC) - SENT_WITHIN)
         latest = history.recent_events(None if refused else cast(EventFilter, state), limit=SHOWN)
-    except CallLogError as error:
-        return call_log_unavailable(error)
+    except CallLogError as error:  # the page still says where events go, and tries the URL
+        log.error("admin: the call log failed: %s", error)
     resent = request.args.get("resent", "")
     return page(
         "admin/events.html",
         status=400 if refused else status,
         destination=destination(app_state().settings.events_url),
         counts=counts,
-        oldest=iso(counts.oldest_waiting_at),
-        events=[_event_row(event) for event in latest],
+        oldest=iso(counts.oldest_waiting_at) if counts else None,
+        events=None if latest is None else [_event_row(event) for event in latest],
         state="" if refused else state or "",
         refused=refused,
         resent=int(resent) if re.fullmatch(r"[0-9]{1,9}", resent) else None,
