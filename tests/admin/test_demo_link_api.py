@@ -272,3 +272,30 @@ def test_no_link_reaches_the_log(app: Flask, caplog: pytest.LogCaptureFixture) -
         made = make(app, label="Acme").get_json()
     assert f"admin: demo link {made['link_id']} made for agent sales (api)" in caplog.text
     assert token_of(made["url"]) not in caplog.text and SECRET_KEY not in caplog.text
+
+
+def test_a_retry_with_the_same_key_gets_the_same_link(app: Flask) -> None:
+    """A CRM whose answer was lost sends again: one link, not two (the call API's guard)."""
+    client = app.test_client()
+    body = {"agent": "sales", "label": "Acme pilot", "variables": {"company": "Acme"}}
+    keyed = {**AUTH, "Idempotency-Key": "crm-lead-4711"}
+    first = client.post("/api/admin/demo-links", json=body, headers=keyed)
+    again = client.post("/api/admin/demo-links", json=body, headers=keyed)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.get_json() == first.get_json()
+    assert len(get(app, "/api/admin/demo-links").get_json()["links"]) == 1
+    other = client.post("/api/admin/demo-links", json={**body, "label": "Globex"}, headers=keyed)
+    assert (other.status_code, other.get_json()["error"]["code"]) == (409, "idempotency_key_reused")
+    bad = client.post("/api/admin/demo-links", json=body, headers={**AUTH, "Idempotency-Key": "no spaces"})
+    assert (bad.status_code, bad.get_json()["error"]["code"]) == (400, "invalid_idempotency_key")
+    unkeyed = [client.post("/api/admin/demo-links", json=body, headers=AUTH) for _ in range(2)]
+    assert len({answer.get_json()["link_id"] for answer in unkeyed}) == 2  # without a key, two links
+    # A refused make is forgotten: the same key, mended, makes the link.
+    refused = client.post(
+        "/api/admin/demo-links", json={"agent": "nobody"}, headers={**AUTH, "Idempotency-Key": "k2"}
+    )
+    assert refused.status_code == 404
+    mended = client.post(
+        "/api/admin/demo-links", json={"agent": "sales"}, headers={**AUTH, "Idempotency-Key": "k2"}
+    )
+    assert mended.status_code == 201, mended.get_json()

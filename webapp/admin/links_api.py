@@ -4,7 +4,8 @@
 again.
 
 The admin view's ``/admin/demo-links`` and the CLI's ``demo-link`` and ``revoke-demo-link`` for
-scripts; the same token as the rest of the admin API (``admin.api``), and never cached.
+scripts; the same token as the rest of the admin API (``admin.api``), and never cached. A make
+carrying an ``Idempotency-Key`` is made once: a retry with the key gets the same link.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -20,10 +22,13 @@ from ..calls.api import read_json_bytes
 from ..errors import (
     AppError,
     BadRequest,
+    CallInProgress,
     CallLogUnavailable,
     DemoLinksDisabled,
+    IdempotencyKeyReused,
     InvalidBody,
     InvalidField,
+    InvalidIdempotencyKey,
     InvalidJson,
     InvalidQuery,
     PayloadTooLarge,
@@ -33,12 +38,14 @@ from ..errors import (
     UnknownField,
     UnsupportedMediaType,
 )
+from ..guards.idempotency import check_key, fingerprint, once_per_key, scoped_key
 from ..history.store import CallLogError
 from ..pages.demo_links import LINK_ID_PATTERN, DemoLink, new_link_id, parse_expiry, parse_label
-from ..state import app_state
+from ..state import AppState, app_state
 from .api import TOKEN_RAISES, authenticate, no_store
 from .link_models import (
     MAX_QUERY_CHARS,
+    DemoLinkBody,
     DemoLinkList,
     Making,
     admin_demo_link,
@@ -55,8 +62,9 @@ MAX_LIST_LIMIT = 1000
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The errors each endpoint answers with (the OpenAPI document lists them from here).
 MAKE_RAISES: tuple[type[AppError], ...] = (
-    InvalidJson, InvalidBody, UnknownField, InvalidField, *TOKEN_RAISES, DemoLinksDisabled, UnknownAgent,
-    PayloadTooLarge, RequestTimeout, BadRequest, UnsupportedMediaType,
+    InvalidJson, InvalidBody, UnknownField, InvalidField, InvalidIdempotencyKey, *TOKEN_RAISES,
+    DemoLinksDisabled, UnknownAgent, IdempotencyKeyReused, CallInProgress, PayloadTooLarge, RequestTimeout,
+    BadRequest, UnsupportedMediaType,
 )  # fmt: skip
 LIST_RAISES: tuple[type[AppError], ...] = (InvalidQuery, *TOKEN_RAISES, CallLogUnavailable)
 ONE_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, UnknownDemoLink, CallLogUnavailable)
@@ -66,7 +74,16 @@ ONE_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, UnknownDemoLink, CallLo
 def make_demo_link() -> tuple[Response, int]:
     """Make a signed demo link (as ``flask demo-link`` does) and keep it in the call log."""
     state = app_state()
+    key = check_key(request.headers.get("Idempotency-Key"))
     body = parse_link_body(read_json_bytes(MAX_BODY_BYTES))
+    # A script's retry (its answer lost) with the same key gets the same link, not a second one.
+    scoped = scoped_key("demo-links", "admin-api", key) if key else None
+    made = once_per_key(state.replay, scoped, lambda: _make(state, body), fingerprint(body.model_dump()))
+    return no_store(jsonify(made)), 201
+
+
+def _make(state: AppState, body: DemoLinkBody) -> dict[str, Any]:
+    """The link ``body`` asks for, made and kept; its answer."""
     if not state.settings.secret_key_configured:
         raise DemoLinksDisabled()
     if body.agent not in state.settings.agents:
@@ -88,7 +105,7 @@ def make_demo_link() -> tuple[Response, int]:
         made = make_link(state, Making(link, base_url, body.lang, "api"))
     except ValueError as exc:  # past MAX_LINK_CHARS
         raise InvalidField(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
-    return no_store(jsonify(made.model_dump())), 201
+    return made.model_dump()
 
 
 @bp.get("")

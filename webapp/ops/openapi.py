@@ -283,6 +283,9 @@ def _make_demo_link() -> dict[str, Any]:
         "summary": "Make a signed sales-demo link (as `flask demo-link` does): the agent's page for one "
         "prospect, with preset variables, until an expiry, for a number of calls.",
         "security": ADMIN_AUTH,
+        "parameters": [
+            {**IDEMPOTENCY_KEY, "description": "Retries with the same key answer with the same link."}
+        ],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(DemoLinkBody)}}},
         "responses": {
             "201": _json(_ref(DemoLinkMade), "The link: send `url` to the prospect.", NO_STORE),
