@@ -8,6 +8,10 @@ never cached.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import (
@@ -50,10 +54,8 @@ def authenticate() -> None:
 def list_calls() -> Response:
     """One page of the calls the filters match, newest first, with the total."""
     filters = parse_filter(CallFilter, request.args)
-    try:
+    with call_log_or_503():
         records, total = app_state().history.search(filters.query())
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     answer = CallList(
         calls=[admin_call(r) for r in records], page=filters.page, page_size=filters.page_size, total=total
     )
@@ -64,23 +66,41 @@ def list_calls() -> Response:
 def summarize_calls() -> Response:
     """What the calls the filters match add up to: counts by status, time, cost and ratings."""
     selection = parse_filter(CallSelection, request.args)
-    try:
+    with call_log_or_503():
         summary = app_state().history.summarize(selection.query())
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     return no_store(jsonify(calls_summary(summary).model_dump()))
 
 
 @bp.get("/calls/<call_id>")
 def get_call(call_id: str) -> Response:
     """One call (by our id or the provider's) with its transcript and recording."""
-    try:
+    with call_log_or_503():
         record = app_state().history.find(call_id)
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     if record is None:
         raise UnknownCall()
     return no_store(jsonify(admin_call_detail(record).model_dump()))
+
+
+@contextmanager
+def call_log_or_503() -> Iterator[None]:
+    """A read or write of the call log, whose failure the API answers as 503
+    ``call_log_unavailable`` (to retry in 5 s)."""
+    try:
+        yield
+    except CallLogError as error:
+        raise CallLogUnavailable(retry_after_s=5) from error
+
+
+def list_limit(args: Mapping[str, str], *, takes: tuple[str, ...], maximum: int, default: int = 100) -> int:
+    """A list's ``limit`` query parameter (``default`` when left out), an endpoint taking the
+    parameters ``takes`` and no other (but a ``_`` cache-buster); ``InvalidQuery`` otherwise."""
+    unknown = sorted(name for name in args if name not in takes and not name.startswith("_"))
+    if unknown:
+        raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
+    text = args.get("limit") or str(default)
+    if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= maximum:
+        raise InvalidQuery(f"limit is not valid: must be a whole number from 1 to {maximum:,}.")
+    return int(text)
 
 
 def no_store(response: Response) -> Response:

@@ -23,7 +23,8 @@ from ..history.store import CallLogError, EventCounts, EventFilter, LoggedEvent
 from ..pages.render import render_error_page
 from ..state import app_state
 from .auth import csrf_ok
-from .views import EXPIRED_FORM, call_log_unavailable, event_line, gate, page
+from .models import admin_event
+from .views import EXPIRED_FORM, call_log_unavailable, gate, page
 
 bp = Blueprint("admin_events", __name__, url_prefix="/admin/events")
 bp.before_request(gate)  # the view's own: a 404 when it is off, the sign-in page for strangers
@@ -70,7 +71,7 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
         destination=destination(app_state().settings.events_url),
         counts=counts,
         oldest=iso(counts.oldest_waiting_at) if counts else None,
-        events=None if latest is None else [_event_row(event) for event in latest],
+        events=None if latest is None else [admin_event(event) for event in latest],
         state="" if refused else state or "",
         refused=refused,
         resent=int(resent) if re.fullmatch(r"[0-9]{1,9}", resent) else None,
@@ -121,13 +122,3 @@ def destination(url: str | None) -> str | None:
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}"
-
-
-def _event_row(event: LoggedEvent) -> dict[str, Any]:
-    """One event in the table: what it is, of which call, and where it is."""
-    return {
-        **event_line(event),
-        "call_id": event.call_id,
-        "agent": event.agent,
-        "occurred_at": iso(event.occurred_at),
-    }

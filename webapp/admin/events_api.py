@@ -10,10 +10,9 @@ admin API (``admin.api``), never cached.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import cast
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,36 +20,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import AppError, CallLogUnavailable, EventsDisabled, InvalidQuery, UnknownEvent
 from ..history.events import app_sender
 from ..history.payloads import iso
-from ..history.store import CallLogError, EventCounts, EventFilter, LoggedEvent
+from ..history.store import EventCounts, EventFilter
 from ..state import app_state
-from .api import TOKEN_RAISES, authenticate, no_store
+from .api import TOKEN_RAISES, authenticate, call_log_or_503, list_limit, no_store
 from .events import EVENT_ID, SENT_WITHIN, STATES, destination
+from .models import AdminEvent, admin_event
 
 bp = Blueprint("admin_events_api", __name__, url_prefix="/api/admin/events")
 bp.before_request(authenticate)
-LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
 LIST_RAISES: tuple[type[AppError], ...] = (InvalidQuery, *TOKEN_RAISES, CallLogUnavailable)
 RESEND_ALL_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, CallLogUnavailable)
 RESEND_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, UnknownEvent, CallLogUnavailable)
 TEST_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, EventsDisabled)
-
-
-class AdminEvent(BaseModel):
-    """One event kept for the URL, and where it is."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    event_id: str = Field(description="Its `webhook-id` (`evt_…`), the same on every attempt.")
-    type: str = Field(description="`call.created`, `call.ended` or `call.rated`.")
-    call_id: str = Field(description="Our id for its call (`wc_…`).")
-    agent: str | None
-    state: Literal["waiting", "given_up", "sent"]
-    occurred_at: str = Field(json_schema_extra={"format": "date-time"})
-    attempts: int = Field(description="The attempts made at posting it.")
-    last_error: str | None = Field(description="Why the last attempt failed (`HTTP 503`, `timed out`).")
-    next_attempt_at: str | None = Field(json_schema_extra={"format": "date-time"})
-    sent_at: str | None = Field(json_schema_extra={"format": "date-time"})
 
 
 class EventTotals(BaseModel):
@@ -103,11 +85,9 @@ def list_events() -> Response:
     """The counts, and the latest ``limit`` events (100), of one ``state`` when given."""
     state, limit = _list_args(request.args)
     history = app_state().history
-    try:
+    with call_log_or_503():
         counts = history.event_counts(datetime.now(UTC) - SENT_WITHIN)
         latest = history.recent_events(state, limit=limit)
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     answer = EventList(
         url=destination(app_state().settings.events_url),
         counts=_totals(counts),
@@ -119,10 +99,8 @@ def list_events() -> Response:
 @bp.post("/resend")
 def resend_given_up() -> Response:
     """Every event given up, back in line."""
-    try:
+    with call_log_or_503():
         queued = app_state().history.resend_given_up(None, datetime.now(UTC))
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     return no_store(jsonify(Resent(queued=queued).model_dump()))
 
 
@@ -131,10 +109,8 @@ def resend_event(event_id: str) -> Response:
     """One event given up, back in line (``queued`` 0: it was not given up)."""
     if not EVENT_ID.fullmatch(event_id):
         raise UnknownEvent()
-    try:
+    with call_log_or_503():
         queued = app_state().history.resend_event(event_id, datetime.now(UTC))
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     if queued is None:
         raise UnknownEvent()
     return no_store(jsonify(Resent(queued=int(queued)).model_dump()))
@@ -156,29 +132,15 @@ def send_test_event() -> Response:
 
 def _list_args(args: Mapping[str, str]) -> tuple[EventFilter | None, int]:
     """``state`` and ``limit`` (the only query parameters), or ``InvalidQuery``."""
-    unknown = sorted(name for name in args if name not in ("state", "limit") and not name.startswith("_"))
-    if unknown:
-        raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
+    limit = list_limit(args, takes=("state", "limit"), maximum=MAX_LIST_LIMIT)
     state = args.get("state") or None
     if state is not None and state not in STATES:
         raise InvalidQuery("state is not valid: must be waiting, given_up or sent.")
-    text = args.get("limit") or str(LIST_LIMIT)
-    if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_LIST_LIMIT:
-        raise InvalidQuery(f"limit is not valid: must be a whole number from 1 to {MAX_LIST_LIMIT:,}.")
-    return cast(EventFilter | None, state), int(text)
+    return cast(EventFilter | None, state), limit
 
 
 def _totals(counts: EventCounts) -> EventTotals:
     return EventTotals(
         waiting=counts.waiting, oldest_waiting_at=iso(counts.oldest_waiting_at), given_up=counts.given_up,
         sent_last_24h=counts.sent,
-    )  # fmt: skip
-
-
-def admin_event(event: LoggedEvent) -> AdminEvent:
-    """What the API shows of ``event``."""
-    return AdminEvent(
-        event_id=event.event_id, type=event.type, call_id=event.call_id, agent=event.agent,
-        state=event.state, occurred_at=iso(event.occurred_at) or "", attempts=event.attempts,
-        last_error=event.last_error, next_attempt_at=iso(event.next_attempt_at), sent_at=iso(event.sent_at),
     )  # fmt: skip

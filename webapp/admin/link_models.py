@@ -20,8 +20,8 @@ from ..calls.models import MAX_ITEMS, SINGLE_LINE, SlugText, Value, body_error, 
 from ..catalogue import VARIABLE_PATTERN
 from ..errors import InvalidField
 from ..history.payloads import iso
-from ..history.store import CallLogError, LinkState
-from ..pages.demo_links import MAX_CALLS, MAX_LABEL_CHARS, DemoLink, link_token, link_url, made_here
+from ..history.store import LinkState
+from ..pages.demo_links import MAX_CALLS, MAX_LABEL_CHARS, DemoLink, issue_link
 from ..pages.words import LANGUAGES, PageLanguage
 from ..state import AppState
 
@@ -176,22 +176,16 @@ class Making:
 
 
 def make_link(state: AppState, making: Making) -> DemoLinkMade:
-    """Sign the link, write its address (``ValueError`` past ``MAX_LINK_CHARS``) and keep it in the
-    call log, so it is listed before anyone uses it. It works even when that write fails (it is
-    signed, not stored): ``kept`` says so, and the failure is logged."""
+    """The link made (``pages.demo_links.issue_link``: ``ValueError`` past ``MAX_LINK_CHARS``), as
+    the view and the API show it; ``kept`` false (and logged) when the call log could not keep it."""
     link = making.link
-    url = link_url(making.base_url, link_token(state.settings.secret_key, link), link.agent, making.lang)
-    made = made_here(link, making.by)
-    kept = True
-    try:
-        state.history.record_demo_link(made)
-    except CallLogError as error:
-        log.error("admin: demo link %s could not be kept in the call log: %s", link.link_id, error)
-        kept = False
+    issued = issue_link(state, link, base_url=making.base_url, lang=making.lang, by=making.by)
+    if issued.unkept is not None:
+        log.error("admin: demo link %s could not be kept in the call log: %s", link.link_id, issued.unkept)
     log.info("admin: demo link %s made for agent %s (%s)", link.link_id, link.agent, making.by)
-    fresh = LinkState(link.link_id, made.label, link.agent, 0, 0, None, None, made)
+    fresh = LinkState(link.link_id, link.name, link.agent, 0, 0, None, None, issued.made)
     shown = admin_demo_link(fresh, datetime.now(UTC))
-    return DemoLinkMade(**shown.model_dump(), url=url, lang=making.lang, kept=kept)
+    return DemoLinkMade(**shown.model_dump(), url=issued.url, lang=making.lang, kept=issued.unkept is None)
 
 
 def set_revoked(state: AppState, link_id: str, *, revoked: bool, by: MadeBy) -> None:

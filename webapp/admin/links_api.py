@@ -39,10 +39,9 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..guards.idempotency import check_key, fingerprint, once_per_key, scoped_key
-from ..history.store import CallLogError
-from ..pages.demo_links import LINK_ID_PATTERN, DemoLink, new_link_id, parse_expiry, parse_label
+from ..pages.demo_links import LINK_ID_PATTERN, DemoLink, new_link_id, parse_expiry
 from ..state import AppState, app_state
-from .api import TOKEN_RAISES, authenticate, no_store
+from .api import TOKEN_RAISES, authenticate, call_log_or_503, list_limit, no_store
 from .link_models import (
     MAX_QUERY_CHARS,
     DemoLinkBody,
@@ -57,7 +56,6 @@ from .link_models import (
 bp = Blueprint("admin_links_api", __name__, url_prefix="/api/admin/demo-links")
 bp.before_request(authenticate)
 MAX_BODY_BYTES = 64 * 1024  # 32 variables of 1,000 characters, escaped, fit; a link holds 2,000
-LIST_LIMIT = 100  # links listed when ``limit`` is not given
 MAX_LIST_LIMIT = 1000
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The errors each endpoint answers with (the OpenAPI document lists them from here).
@@ -97,7 +95,7 @@ def _make(state: AppState, body: DemoLinkBody) -> dict[str, Any]:
         variables=dict(body.variables or {}),
         expires_at=expires_at,
         link_id=new_link_id(),
-        label=parse_label(body.label),  # trimmed by the model: within the CLI's rules already
+        label=body.label,  # one line, trimmed, 100 characters at most: the CLI's rules
         max_calls=body.max_calls,
     )
     base_url = state.settings.public_url or request.host_url
@@ -113,10 +111,8 @@ def list_demo_links() -> Response:
     """The links made here or used, the latest first (made, or tried): ``limit`` of them (100),
     those whose label holds ``q`` or whose id it is when given."""
     limit, q = _list_args(request.args)
-    try:
+    with call_log_or_503():
         links = app_state().history.demo_links(limit=limit, q=q)
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     now = datetime.now(UTC)
     answer = DemoLinkList(links=[admin_demo_link(link, now) for link in links])
     return no_store(jsonify(answer.model_dump()))
@@ -124,16 +120,11 @@ def list_demo_links() -> Response:
 
 def _list_args(args: Mapping[str, str]) -> tuple[int, str | None]:
     """The ``limit`` and ``q`` query parameters (the only ones), or ``InvalidQuery``."""
-    unknown = sorted(name for name in args if name not in ("limit", "q") and not name.startswith("_"))
-    if unknown:
-        raise InvalidQuery(f"Unknown query parameter {unknown[0][:64]!r}.")
-    text = args.get("limit") or str(LIST_LIMIT)
-    if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_LIST_LIMIT:
-        raise InvalidQuery(f"limit is not valid: must be a whole number from 1 to {MAX_LIST_LIMIT:,}.")
+    limit = list_limit(args, takes=("limit", "q"), maximum=MAX_LIST_LIMIT)
     q = args.get("q", "")
     if len(q) > MAX_QUERY_CHARS or CONTROL.search(q):
         raise InvalidQuery(f"q is not valid: at most {MAX_QUERY_CHARS} characters, on one line.")
-    return int(text), q.strip() or None
+    return limit, q.strip() or None
 
 
 @bp.get("/<link_id>")
@@ -159,10 +150,8 @@ def _change_link(link_id: str, *, revoke: bool) -> Response:
     """Revoke or restore ``link_id``, then answer with the link as it is now."""
     if not re.fullmatch(LINK_ID_PATTERN, link_id):
         raise UnknownDemoLink()
-    try:
+    with call_log_or_503():
         set_revoked(app_state(), link_id, revoked=revoke, by="api")
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     return _link_answer(link_id)
 
 
@@ -170,10 +159,8 @@ def _link_answer(link_id: str) -> Response:
     """The link ``link_id`` as the call log knows it, or ``UnknownDemoLink``."""
     if not re.fullmatch(LINK_ID_PATTERN, link_id):
         raise UnknownDemoLink()
-    try:
+    with call_log_or_503():
         link = app_state().history.demo_link(link_id)
-    except CallLogError as error:
-        raise CallLogUnavailable(retry_after_s=5) from error
     if link is None:
         raise UnknownDemoLink()
     return no_store(jsonify(admin_demo_link(link, datetime.now(UTC)).model_dump()))

@@ -25,7 +25,15 @@ from ..calls.models import RATINGS, Rating
 from ..catalogue import SLUG_PATTERN
 from ..errors import InvalidQuery
 from ..history.payloads import call_fields, iso
-from ..history.store import ANY_DEMO_LINK, CallQuery, CallRecord, CallSummary, EventType
+from ..history.store import (
+    ANY_DEMO_LINK,
+    CallQuery,
+    CallRecord,
+    CallSummary,
+    EventFilter,
+    EventType,
+    LoggedEvent,
+)
 from ..pages.demo_links import LINK_ID_PATTERN
 from ..providers import CALL_STATUSES, TranscriptLine, provider_names
 
@@ -267,6 +275,23 @@ class CallEvent(BaseModel):
     data: AdminCall = Field(description="The call as it was then.")
 
 
+class AdminEvent(BaseModel):
+    """One event kept for the URL, and where it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(description="Its `webhook-id` (`evt_…`), the same on every attempt.")
+    type: str = Field(description="`call.created`, `call.ended` or `call.rated`.")
+    call_id: str = Field(description="Our id for its call (`wc_…`).")
+    agent: str | None
+    state: EventFilter
+    occurred_at: str = Field(json_schema_extra={"format": "date-time"})
+    attempts: int = Field(description="The attempts made at posting it.")
+    last_error: str | None = Field(description="Why the last attempt failed (`HTTP 503`, `timed out`).")
+    next_attempt_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    sent_at: str | None = Field(json_schema_extra={"format": "date-time"})
+
+
 class WebhookTestData(BaseModel):
     """A test event's data: words, no call."""
 
@@ -371,3 +396,12 @@ def admin_call_detail(record: CallRecord) -> AdminCallDetail:
 def transcript_entry(line: TranscriptLine) -> TranscriptEntry:
     """One stored utterance."""
     return TranscriptEntry(role=line.role, text=line.text, at=iso(line.at))
+
+
+def admin_event(event: LoggedEvent) -> AdminEvent:
+    """What the Events page and the admin API show of ``event``."""
+    return AdminEvent(
+        event_id=event.event_id, type=event.type, call_id=event.call_id, agent=event.agent,
+        state=event.state, occurred_at=iso(event.occurred_at) or "", attempts=event.attempts,
+        last_error=event.last_error, next_attempt_at=iso(event.next_attempt_at), sent_at=iso(event.sent_at),
+    )  # fmt: skip

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     and_,
     case,
     delete,
@@ -936,15 +937,7 @@ class CallStore:
         """The demo links made here or used, the latest first (made, or tried), at most ``limit``:
         with what is known of each (how it was made, when it was revoked) and its calls; those whose
         label holds ``q`` (in any case) or whose id it is, when given. Raises :class:`CallLogError`."""
-        last_at = func.max(calls.c.created_at)
-        usage = select(
-            calls.c.demo_link_id,
-            func.max(calls.c.demo_link_label).label("label"),
-            func.max(calls.c.agent).label("agent"),
-            func.count().label("rows"),
-            func.sum(case((calls.c.outcome == "created", 1), else_=0)).label("placed"),
-            last_at.label("last_at"),
-        ).group_by(calls.c.demo_link_id)
+        usage = _link_usage()
         used_where: ColumnElement[bool] = calls.c.demo_link_id.is_not(None)
         made_where: ColumnElement[bool] = true()
         if q:
@@ -954,7 +947,9 @@ class CallStore:
             used = {
                 row.demo_link_id: row
                 for row in connection.execute(
-                    usage.where(used_where).order_by(last_at.desc(), calls.c.demo_link_id).limit(limit)
+                    usage.where(used_where)
+                    .order_by(func.max(calls.c.created_at).desc(), calls.c.demo_link_id)
+                    .limit(limit)
                 )
             }
             made = {
@@ -984,23 +979,16 @@ class CallStore:
     def demo_link(self, link_id: str) -> LinkState | None:
         """The demo link ``link_id`` as :meth:`demo_links` lists it; None when the call log knows
         nothing of it (not made here, never used, not revoked). Raises :class:`CallLogError`."""
-        usage = select(
-            func.max(calls.c.demo_link_label).label("label"),
-            func.max(calls.c.agent).label("agent"),
-            func.count().label("rows"),
-            func.sum(case((calls.c.outcome == "created", 1), else_=0)).label("placed"),
-            func.max(calls.c.created_at).label("last_at"),
-        ).where(calls.c.demo_link_id == link_id)
         with _recording(), self.engine.connect() as connection:
-            used = connection.execute(usage).one()
+            used = connection.execute(_link_usage().where(calls.c.demo_link_id == link_id)).first()
             row = connection.execute(select(demo_links).where(demo_links.c.link_id == link_id)).first()
             revoked_at = connection.execute(
                 select(revoked_demo_links.c.revoked_at).where(revoked_demo_links.c.link_id == link_id)
             ).scalar()
         made = LinkMade(**row._asdict()) if row is not None else None
-        if not used.rows and made is None and revoked_at is None:
+        if used is None and made is None and revoked_at is None:
             return None
-        return _link_state(link_id, used if used.rows else None, made, revoked_at)
+        return _link_state(link_id, used, made, revoked_at)
 
     def demo_link_calls(self, link_id: str) -> int:
         """The calls placed through the demo link ``link_id`` (its refused tries aside). Raises
@@ -1157,6 +1145,19 @@ def _summary(rows: Sequence[Any]) -> CallSummary:
         costs={currency: (round(total, 8), counted) for currency, (total, counted) in costs.items()},
         ratings=dict(ratings),
     )
+
+
+def _link_usage() -> Select[Any]:
+    """Each demo link's calls, grouped: its label and agent, its rows, the calls placed and the
+    last request (what :func:`_link_state` reads)."""
+    return select(
+        calls.c.demo_link_id,
+        func.max(calls.c.demo_link_label).label("label"),
+        func.max(calls.c.agent).label("agent"),
+        func.count().label("rows"),
+        func.sum(case((calls.c.outcome == "created", 1), else_=0)).label("placed"),
+        func.max(calls.c.created_at).label("last_at"),
+    ).group_by(calls.c.demo_link_id)
 
 
 def _named_by(label: ColumnElement[Any], link_id: ColumnElement[Any], q: str) -> ColumnElement[bool]:

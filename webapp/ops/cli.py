@@ -21,9 +21,7 @@ from ..pages.demo_links import (
     MAX_CALLS,
     MAX_LABEL_CHARS,
     DemoLink,
-    link_token,
-    link_url,
-    made_here,
+    issue_link,
     named_link,
     new_link_id,
     parse_expiry,
@@ -101,16 +99,13 @@ def demo_link_command(
         label=option_value("--label", lambda: parse_label(label)),
         max_calls=max_calls,
     )
-    token = link_token(settings.secret_key, link)
-    url = option_value("--var", lambda: link_url(base_url, token, slug, lang))
-    try:
-        app_state().history.record_demo_link(made_here(link, "cli"))
-    except CallLogError as error:  # the link works all the same: it is signed, not stored
-        click.echo(
-            f"note: the link works, but the admin view will not list it before its first call: {error}",
-            err=True,
-        )
-    click.echo(url)
+    issued = option_value(
+        "--var", lambda: issue_link(app_state(), link, base_url=base_url, lang=lang, by="cli")
+    )
+    if issued.unkept is not None:  # the link works all the same: it is signed, not stored
+        note = "note: the link works, but the admin view will not list it before its first call"
+        click.echo(f"{note}: {issued.unkept}", err=True)
+    click.echo(issued.url)
 
 
 def option_value(hint: str, read: Callable[[], Value]) -> Value:

@@ -22,6 +22,7 @@ from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
 from ..admin.events_api import LIST_RAISES as EVENT_LIST_ERRORS
 from ..admin.events_api import MAX_LIST_LIMIT as MAX_EVENTS
+from ..admin.events_api import RESEND_ALL_RAISES as EVENT_RESEND_ALL_ERRORS
 from ..admin.events_api import RESEND_RAISES as EVENT_RESEND_ERRORS
 from ..admin.events_api import TEST_RAISES as EVENT_TEST_ERRORS
 from ..admin.events_api import EventList, EventTrial, Resent
@@ -296,13 +297,6 @@ def _make_demo_link() -> dict[str, Any]:
 
 def _demo_links() -> dict[str, Any]:
     """``GET /api/admin/demo-links``."""
-    limit = {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "description": "How many links, at most.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": 100},
-    }
     q = {
         "name": "q",
         "in": "query",
@@ -314,7 +308,7 @@ def _demo_links() -> dict[str, Any]:
         "operationId": "listDemoLinks",
         "summary": "The demo links made here or used, the latest first (made, or tried), with their calls.",
         "security": ADMIN_AUTH,
-        "parameters": [limit, q],
+        "parameters": [_limit("links", MAX_LIST_LIMIT), q],
         "responses": {
             "200": _json(_ref(DemoLinkList), "The links.", NO_STORE),
             **error_responses(LINK_LIST_ERRORS),
@@ -355,13 +349,7 @@ def _admin_events() -> dict[str, Any]:
             "description": "Only the events in this state.",
             "schema": {"type": "string", "enum": ["waiting", "given_up", "sent"]},
         },
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "description": "How many events, at most.",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS, "default": 100},
-        },
+        _limit("events", MAX_EVENTS),
     ]
     return {
         "operationId": "listEvents",
@@ -377,26 +365,40 @@ def _admin_events() -> dict[str, Any]:
 
 
 def _admin_event_post(
-    operation_id: str, summary: str, answer: type[BaseModel], errors: Any
+    operation_id: str,
+    summary: str,
+    answer: type[BaseModel],
+    errors: tuple[type[AppError], ...],
+    parameters: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A POST of the admin API's events (no body)."""
-    operation: dict[str, Any] = {
+    return {
         "operationId": operation_id,
         "summary": summary,
         "security": ADMIN_AUTH,
+        **({"parameters": parameters} if parameters else {}),
         "responses": {"200": _json(_ref(answer), "Done.", NO_STORE), **error_responses(errors)},
     }
-    if operation_id == "resendEvent":
-        operation["parameters"] = [
-            {
-                "name": "event_id",
-                "in": "path",
-                "required": True,
-                "description": "The event's `webhook-id` (`evt_…`).",
-                "schema": {"type": "string", "pattern": "^evt_[0-9a-f]{24}$"},
-            }
-        ]
-    return operation
+
+
+EVENT_ID = {
+    "name": "event_id",
+    "in": "path",
+    "required": True,
+    "description": "The event's `webhook-id` (`evt_…`).",
+    "schema": {"type": "string", "pattern": "^evt_[0-9a-f]{24}$"},
+}
+
+
+def _limit(what: str, maximum: int) -> dict[str, Any]:
+    """A list's ``limit`` query parameter (``admin.api.list_limit``)."""
+    return {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": f"How many {what}, at most.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": 100},
+    }
 
 
 EVENT_WORDS = {
@@ -514,7 +516,7 @@ def document() -> dict[str, Any]:
                     "resendGivenUpEvents",
                     "Put every event given up back in line.",
                     Resent,
-                    EVENT_LIST_ERRORS[1:],
+                    EVENT_RESEND_ALL_ERRORS,
                 )
             },
             "/api/admin/events/{event_id}/resend": {
@@ -523,6 +525,7 @@ def document() -> dict[str, Any]:
                     "Put one event given up back in line (`queued` 0: it was not given up).",
                     Resent,
                     EVENT_RESEND_ERRORS,
+                    [EVENT_ID],
                 )
             },
             "/api/admin/events/test": {

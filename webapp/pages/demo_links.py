@@ -158,6 +158,29 @@ def made_here(link: DemoLink, by: str) -> LinkMade:
     )
 
 
+@dataclass(frozen=True)
+class Issued:
+    """A link made: its address, what the call log keeps of it, and why the log could not keep
+    it (None when it did; the link works either way: it is signed, not stored)."""
+
+    url: str
+    made: LinkMade
+    unkept: CallLogError | None
+
+
+def issue_link(state: AppState, link: DemoLink, *, base_url: str, lang: str | None, by: str) -> Issued:
+    """Sign ``link`` and write its address (``ValueError`` past ``MAX_LINK_CHARS``), then keep it in
+    the call log (made ``by`` the admin view, its API or the CLI), so it is listed before anyone
+    uses it."""
+    url = link_url(base_url, link_token(state.settings.secret_key, link), link.agent, lang)
+    made = made_here(link, by)
+    try:
+        state.history.record_demo_link(made)
+    except CallLogError as error:
+        return Issued(url, made, error)
+    return Issued(url, made, None)
+
+
 def check_calls_left(state: AppState, link: DemoLink) -> None:
     """``ExpiredDemoLink`` once a link limited to ``max_calls`` has placed them (its refused tries
     count not). Checked as a call is created, so a retry replayed is not refused; two callers at
