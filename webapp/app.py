@@ -142,9 +142,11 @@ def event_sender(settings: Settings, history: CallStore) -> events.EventSender |
 
 def open_call_log(settings: Settings, instance_path: str) -> CallStore:
     """The call log, created or upgraded on the spot; a database we cannot use stops the start.
-    With ``WEBCALL_EVENTS_URL`` set, it keeps an event with each change to a call."""
+    With ``WEBCALL_EVENTS_URL`` set, it keeps an event with each change to a call (of the
+    types ``WEBCALL_EVENTS_TYPES`` names)."""
+    events = settings.events_types if settings.events_url else ()
     try:
-        store = CallStore(settings.database_url_in(instance_path), events=bool(settings.events_url))
+        store = CallStore(settings.database_url_in(instance_path), events=events)
         store.migrate()
     except (SQLAlchemyError, OSError) as error:
         # The driver's first line names the problem (a URL's password never appears in it).

@@ -49,7 +49,8 @@ WEBHOOKS = Counter(
 )
 EVENTS = Counter(
     "webcall_events",
-    "Attempts to send events to WEBCALL_EVENTS_URL, by type (call.created, call.ended, call.rated) "
+    "Attempts to send events to WEBCALL_EVENTS_URL, by type (call.created, call.started, call.ended, "
+    "call.rated) "
     "and outcome (sent; failed, to be tried again; given_up, after the last attempt).",
     ["type", "outcome"],
 )

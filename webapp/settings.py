@@ -206,6 +206,27 @@ def _events_secret(value: SecretStr | None) -> SecretStr | None:
     return None
 
 
+# What ``WEBCALL_EVENTS_URL`` may be sent: ``history.store.EventType``'s (a test keeps them alike).
+EVENT_TYPES = ("call.created", "call.started", "call.ended", "call.rated")
+
+
+def _event_types(value: object) -> tuple[str, ...]:
+    """The events to send, named comma-separated (``call.ended, call.rated``), in their own order;
+    every one when none is named."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        raise ValueError("must name events, comma-separated")
+    named = [str(part).strip() for part in value if str(part).strip()]
+    unknown = [name for name in named if name not in EVENT_TYPES]
+    if unknown:
+        raise ValueError(
+            f"{unknown[0][:40]!r} is no event: name some of {', '.join(EVENT_TYPES)}, comma-separated"
+        )
+    return tuple(kind for kind in EVENT_TYPES if kind in named) or EVENT_TYPES
+
+
+EventTypes = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_event_types)]
 OptionalSecret = SecretStr | None
 EventsSecret = Annotated[OptionalSecret, AfterValidator(_events_secret)]
 DatabaseUrl = Annotated[OptionalSecret, AfterValidator(_database_url)]
@@ -326,10 +347,11 @@ class Settings(CatalogueSource):
     # /admin's password (unset: the admin view is off) and the admin API's bearer token (unset: off).
     admin_password: Secret = _var("WEBCALL_ADMIN_PASSWORD")
     admin_token: BearerToken = _var("WEBCALL_ADMIN_TOKEN")
-    # POST call.created, call.ended and call.rated here (unset: no events), signed with the secret
-    # (Standard Webhooks: whsec_ and base64; see history.events).
+    # POST call.created, call.started, call.ended and call.rated here (unset: no events; only those
+    # named, when named), signed with the secret (Standard Webhooks: whsec_ and base64; see history.events).
     events_url: WebUrl | None = _var("WEBCALL_EVENTS_URL")
     events_secret: EventsSecret = _var("WEBCALL_EVENTS_SECRET")
+    events_types: EventTypes = _var("WEBCALL_EVENTS_TYPES", EVENT_TYPES)
 
     @field_validator("secret_key_value")
     @classmethod

@@ -163,7 +163,8 @@ def test_a_room_started_again_after_its_call_ended_is_closed_at_once(
 
 def test_the_site_hears_of_the_call_from_gunicorn(evented: tuple[AppServer, Receiver]) -> None:
     """Events from gunicorn's worker (its sending thread under gevent): call.created at once,
-    call.ended when LiveKit's webhooks end the call, each signed."""
+    call.started when LiveKit's webhook says the caller joined, call.ended when its webhooks end
+    the call, each signed."""
     app, receiver = evented
     answer: dict[str, Any] = httpx.post(f"{app.url}/api/calls", json={"agent": "talk"}, timeout=10).json()
     deadline = time.monotonic() + 10
@@ -175,11 +176,14 @@ def test_the_site_hears_of_the_call_from_gunicorn(evented: tuple[AppServer, Rece
     )  # fmt: skip
     run_async(visit(answer["livekit"]["url"], answer["livekit"]["token"], 1.0))
     deadline = time.monotonic() + 45
-    while len(receiver.received) < 2 and time.monotonic() < deadline:
+    while len(receiver.received) < 3 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert [e["type"] for e in receiver.events()] == ["call.created", "call.ended"], app.process.log()[-3000:]
-    ended = receiver.events()[1]["data"]
+    kinds = ["call.created", "call.started", "call.ended"]
+    assert [e["type"] for e in receiver.events()] == kinds, app.process.log()[-3000:]
+    started, ended = (e["data"] for e in receiver.events()[1:])
+    assert (started["call_id"], started["status"]) == (created["data"]["call_id"], "in_progress")
+    assert started["started_at"] is not None and started["ended_at"] is None
     assert (ended["call_id"], ended["status"]) == (created["data"]["call_id"], "completed")
-    assert ended["duration_s"] is not None
+    assert ended["duration_s"] is not None and ended["started_at"] == started["started_at"]
     log = app.process.log()
     assert "call.ended (call " in log and SECRET not in log

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema
 import pytest
@@ -31,13 +31,13 @@ from tests.support.apps import app_state_of, post
 from tests.support.processes import free_port
 from webapp.admin.models import AdminCall
 from webapp.errors import ConfigError
-from webapp.history.events import CLAIM_S, RETRY_DELAYS_S, EventSender
+from webapp.history.events import CLAIM_S, RETRY_DELAYS_S, TEST_EVENT, EventSender
 from webapp.history.schema import call_events
-from webapp.history.store import CallAttempt, CallStore, now
+from webapp.history.store import CallAttempt, CallStore, EventType, now
 from webapp.ops.openapi import document
 from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.providers import ProviderCall
-from webapp.settings import Settings, events_key
+from webapp.settings import EVENT_TYPES, Settings, events_key
 
 CATALOGUE = """
 [agents.sales]
@@ -48,6 +48,8 @@ feedback = true
 KEY = events_key(SECRET)  # the bytes it signs with
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
 MakeApp = Callable[..., Flask]
+QUICK = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", "LIVEKIT_URL": "ws://127.0.0.1:7880",
+         "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "s" * 32}  # fmt: skip
 
 
 def rows(store: CallStore) -> list[Any]:
@@ -102,7 +104,6 @@ def test_a_call_created_ended_and_rated_reaches_the_url_signed(
     # describes the events (OpenAPI's webhooks).
     assert set(created["data"]) == set(AdminCall.model_fields)
     described = document()
-    assert set(described["webhooks"]) == {"call.created", "call.ended", "call.rated", "webhook.test"}
     schema = {**described["components"]["schemas"]["CallEvent"], "components": described["components"]}
     for event in (created, finished, feedback):
         jsonschema.validate(event, schema)
@@ -261,7 +262,7 @@ def test_the_thread_sends_within_seconds(
         sender_of(app).close()
 
 
-def test_an_ended_call_is_one_event_however_often_it_is_reported(
+def test_a_started_and_an_ended_call_are_one_event_each_however_often_reported(
     events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
 ) -> None:
     app = events_app()
@@ -277,10 +278,40 @@ def test_an_ended_call_is_one_event_however_often_it_is_reported(
     # A provider that answers a second request with the call it made for a first: still one call.
     assert store.record_created(CallAttempt("sales", "ravan", received_at=now()), "sess-race", None) == raced
     assert [(row.type, row.call_id) for row in rows(store)] == [
-        ("call.created", ours), ("call.ended", ours), ("call.created", raced),
+        ("call.created", ours), ("call.started", ours), ("call.ended", ours), ("call.created", raced),
     ]  # fmt: skip
-    ended = json.loads(rows(store)[1].body)
-    assert ended["data"]["status"] == "completed"
+    started, ended = (json.loads(row.body) for row in rows(store)[1:3])
+    assert (started["data"]["status"], ended["data"]["status"]) == ("in_progress", "completed")
+
+
+def test_only_the_types_named_are_kept_and_sent(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], ravan: Any
+) -> None:
+    """``WEBCALL_EVENTS_TYPES=call.ended``: a call created, started, ended and rated is one event."""
+    app, (target, _) = events_app(WEBCALL_EVENTS_TYPES=" call.ended ,"), receiver
+    session, ours = new_call(app)
+    store = app_state_of(app).history
+    store.upsert_provider_call("ravan", ProviderCall(call_id=session, status="in_progress"))
+    complete_session(ravan[1], session)
+    ended = app.test_client().post(
+        f"/webhooks/ravan/{HOOK_TOKEN}", json=call_completed_event(ravan[1], session)
+    )
+    assert ended.get_json() == {"status": "applied"}
+    assert app.test_client().post(f"/api/calls/{ours}/feedback", json={"rating": "bad"}).status_code == 200
+    assert [row.type for row in rows(store)] == ["call.ended"]  # the others are not even kept
+    assert sender_of(app).send_due() == 1
+    assert [(e["type"], e["data"]["call_id"], e["data"]["feedback_rating"]) for e in target.events()] == [
+        ("call.ended", ours, None),
+    ]  # fmt: skip
+
+
+def test_the_event_types_are_one_list() -> None:
+    """The types settings accept are those the call log keeps and /openapi.json describes."""
+    assert EVENT_TYPES == get_args(EventType)
+    assert set(document()["webhooks"]) == {*EVENT_TYPES, TEST_EVENT}
+    assert Settings.from_mapping({**QUICK, "WEBCALL_EVENTS_TYPES": ""}).events_types == EVENT_TYPES
+    named = Settings.from_mapping({**QUICK, "WEBCALL_EVENTS_TYPES": "call.rated, call.started"})
+    assert named.events_types == ("call.started", "call.rated")  # in their own order
 
 
 def test_refused_requests_and_apps_without_a_url_keep_no_events(
@@ -315,13 +346,13 @@ def test_pruning_the_log_drops_its_events(events_app: Callable[..., Flask]) -> N
          "WEBCALL_EVENTS_SECRET: must be whsec_ and base64"),
         ({"WEBCALL_EVENTS_URL": "https://h.example/", "WEBCALL_EVENTS_SECRET": "whsec_c2hvcnQ="},
          "must hold 24 to 64 bytes"),
+        ({"WEBCALL_EVENTS_TYPES": "call.ended,call.answered"},
+         "WEBCALL_EVENTS_TYPES: 'call.answered' is no event: name some of call.created, "),
     ],
 )  # fmt: skip
-def test_the_url_and_its_secret_are_checked_at_start_up(env: dict[str, str], problem: str) -> None:
-    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", "LIVEKIT_URL": "ws://127.0.0.1:7880",
-             "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "s" * 32}  # fmt: skip
+def test_the_url_its_secret_and_the_types_are_checked_at_start_up(env: dict[str, str], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        Settings.from_mapping({**quick, **env})
+        Settings.from_mapping({**QUICK, **env})
     assert problem in str(caught.value)
     secret = env.get("WEBCALL_EVENTS_SECRET")
     assert secret is None or secret not in str(caught.value)

@@ -54,6 +54,7 @@ def test_the_counts_and_the_latest_events_by_state(
     assert (
         host is not None
         and body["url"] == host.group(1)
+        and body["types"] == ["call.created", "call.started", "call.ended", "call.rated"]
         and RECEIVER_TOKEN not in answer.get_data(as_text=True)
     )
     assert {k: v for k, v in body["counts"].items() if k != "oldest_waiting_at"} == {
@@ -130,4 +131,5 @@ def test_the_token_is_needed_and_events_may_be_off(
     off = make_app(WEBCALL_ADMIN_TOKEN=TOKEN)
     tried = post(off, "/api/admin/events/test")
     assert (tried.status_code, tried.get_json()["error"]["code"]) == (403, "events_disabled")
-    assert get(off, "/api/admin/events").get_json()["url"] is None
+    listed = get(off, "/api/admin/events").get_json()
+    assert (listed["url"], listed["types"]) == (None, [])

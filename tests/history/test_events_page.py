@@ -42,6 +42,11 @@ def text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
 
 
+def said(html: str) -> str:
+    """A page's words as read: no space before a comma or a full stop."""
+    return re.sub(r" ([,.;])", r"\1", text(html))
+
+
 def counts(page: str) -> dict[str, str]:
     """The page's totals: name → value."""
     return dict(re.findall(r"<dt>([^<]+)</dt>\s*<dd class=\"totals__value\">([^<]+)</dd>", page))
@@ -64,6 +69,11 @@ def test_the_page_says_where_events_go_and_where_each_is(
     page = client.get("/admin/events").get_data(as_text=True)
     host = re.match(r"(http://[^/]+)/", url)
     assert host is not None and f"<strong>{host.group(1)}</strong>" in page
+    assert (
+        f"Each call.created, call.started, call.ended and call.rated event is POSTed to {host.group(1)} "
+        in said(page)
+    )
+    assert "WEBCALL_EVENTS_TYPES" not in page
     assert RECEIVER_TOKEN not in page and "/hooks/webcall" not in page  # the URL's path and query stay secret
     assert counts(page) == {"Waiting": "1", "Given up": "1", "Sent in the last 24 hours": "1"}
     assert re.search(r"the oldest from <time datetime=\"\d{4}-\d\d-\d\dT[^\"]+Z\">", page)
@@ -83,6 +93,17 @@ def test_the_page_says_where_events_go_and_where_each_is(
     odd = client.get("/admin/events?state=lost")
     assert odd.status_code == 400 and "That state is not one of the list" in odd.get_data(as_text=True)
     assert len(rows(odd.get_data(as_text=True))) == 3
+
+
+def test_the_page_says_which_types_are_sent(events_app: Callable[..., Flask]) -> None:
+    app = events_app(WEBCALL_EVENTS_TYPES="call.rated,call.ended", **ADMIN)
+    page = said(signed_in(app).get("/admin/events").get_data(as_text=True))
+    assert "Each call.ended and call.rated event is POSTed to " in page
+    assert "; WEBCALL_EVENTS_TYPES leaves the others out." in page
+    alone = events_app(WEBCALL_EVENTS_TYPES="call.ended", **ADMIN)
+    assert "Each call.ended event is POSTed to " in text(
+        signed_in(alone).get("/admin/events").get_data(as_text=True)
+    )
 
 
 def test_an_event_given_up_is_sent_again_from_its_row(

@@ -11,14 +11,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jsonschema
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from livekit import api
 
+from tests.fakes.receiver import SECRET as RECEIVER_SECRET
+from tests.fakes.receiver import Receiver
+from tests.history.conftest import sender_of
 from tests.support.apps import OfflineLiveKit, app_state_of, post
 from webapp.history.store import CallRecord
 from webapp.metrics import WEBHOOKS
+from webapp.ops.openapi import document
 
 CATALOGUE = """
 [agents.talk]
@@ -126,6 +131,45 @@ def test_the_caller_joining_and_leaving_and_the_room_closing_end_the_call_once(
     again = send(app, finished)
     assert (again.status_code, again.get_json()) == (200, {"status": "duplicate"})
     assert record_of(app, room) == record
+
+
+def test_the_caller_joining_sends_call_started_once_and_the_room_closing_call_ended(
+    make_app: MakeApp, call_log_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    """``call.started`` is when the caller joined (their first join), with the call in progress;
+    the agent joining, the caller's second join after a drop and their leaving add none."""
+    target, url = receiver
+    app = make_app(
+        WEBCALL_DATABASE_URL=call_log_url, WEBCALL_EVENTS_URL=url, WEBCALL_EVENTS_SECRET=RECEIVER_SECRET
+    )
+    sender_of(app).started = True  # the test sends
+    room = placed(app)
+    ours = record_of(app, room).call_id
+    for kind, moment, participant in (
+        ("participant_joined", T0 + 1, caller(T0 + 1)),
+        ("participant_joined", T0 + 2, AGENT),
+        ("participant_left", T0 + 20, caller(T0 + 1)),
+        ("participant_joined", T0 + 25, {**caller(T0 + 25), "sid": "PA_again"}),
+        ("participant_left", T0 + 43, {**caller(T0 + 25), "sid": "PA_again"}),
+        ("room_finished", T0 + 53, None),
+    ):
+        assert send(app, event(kind, room, moment, participant)).status_code == 200
+    assert sender_of(app).send_due() == 3
+
+    created, started, ended = target.events()  # each signature checked
+    assert [e["type"] for e in (created, started, ended)] == ["call.created", "call.started", "call.ended"]
+    assert {e["data"]["call_id"] for e in (created, started, ended)} == {ours}
+    assert (started["data"]["status"], started["data"]["ended_at"]) == ("in_progress", None)
+    assert (
+        started["data"]["started_at"]
+        == started["timestamp"]
+        == at(T0 + 1.25).isoformat().replace("+00:00", "Z")
+    )
+    assert (ended["data"]["status"], ended["data"]["duration_s"]) == ("completed", 41.75)
+    described = document()
+    schema = {**described["components"]["schemas"]["CallEvent"], "components": described["components"]}
+    jsonschema.validate(started, schema)
+    assert "call.started" in described["webhooks"]
 
 
 def test_room_finished_alone_ends_the_call_from_the_rooms_creation(make_app: MakeApp) -> None:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import AppError, CallLogUnavailable, EventsDisabled, InvalidQuery, UnknownEvent
 from ..history.events import app_sender
 from ..history.payloads import iso
-from ..history.store import EventCounts, EventFilter
+from ..history.store import EventCounts, EventFilter, EventType
 from ..state import app_state
 from .api import TOKEN_RAISES, authenticate, call_log_or_503, list_limit, no_store
 from .events import EVENT_ID, SENT_WITHIN, STATES, destination
@@ -54,6 +54,7 @@ class EventList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(description="Where they go: the URL's scheme and host alone; null while off.")
+    types: list[EventType] = Field(description="The types sent (`WEBCALL_EVENTS_TYPES`); none while off.")
     counts: EventTotals
     events: list[AdminEvent]
 
@@ -84,12 +85,13 @@ class EventTrial(BaseModel):
 def list_events() -> Response:
     """The counts, and the latest ``limit`` events (100), of one ``state`` when given."""
     state, limit = _list_args(request.args)
-    history = app_state().history
+    history, settings = app_state().history, app_state().settings
     with call_log_or_503():
         counts = history.event_counts(datetime.now(UTC) - SENT_WITHIN)
         latest = history.recent_events(state, limit=limit)
     answer = EventList(
-        url=destination(app_state().settings.events_url),
+        url=destination(settings.events_url),
+        types=[cast(EventType, kind) for kind in settings.events_types] if settings.events_url else [],
         counts=_totals(counts),
         events=[admin_event(event) for event in latest],
     )

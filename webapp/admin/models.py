@@ -281,7 +281,7 @@ class AdminEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(description="Its `webhook-id` (`evt_…`), the same on every attempt.")
-    type: str = Field(description="`call.created`, `call.ended` or `call.rated`.")
+    type: str = Field(description="`call.created`, `call.started`, `call.ended` or `call.rated`.")
     call_id: str = Field(description="Our id for its call (`wc_…`).")
     agent: str | None
     state: EventFilter

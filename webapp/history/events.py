@@ -1,4 +1,4 @@
-"""Events to the site's own URL (``WEBCALL_EVENTS_URL``): a call created, ended, rated.
+"""Events to the site's own URL (``WEBCALL_EVENTS_URL``): a call created, started, ended, rated.
 
 The call log keeps each event in the transaction that changed the call (``CallStore``, with
 ``events=True``), so an event is never lost to a crash between the two; here a daemon thread in

@@ -219,7 +219,7 @@ call_events = Table(
     metadata,
     Column("id", RowId, primary_key=True, autoincrement=True),
     Column("event_id", StoredString(40), nullable=False, unique=True),  # evt_…: the webhook-id
-    Column("type", StoredString(32), nullable=False),  # call.created | call.ended | call.rated
+    Column("type", StoredString(32), nullable=False),  # call.created | call.started | call.ended | call.rated
     Column("call_id", StoredString(40), nullable=False),  # ours: wc_…
     Column("body", StoredText(), nullable=False),  # the JSON sent, the same bytes on every attempt
     Column("occurred_at", UtcDateTime(), nullable=False),

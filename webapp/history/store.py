@@ -6,8 +6,8 @@ leaves), and
 later completed by what its provider reports (:meth:`CallStore.upsert_provider_call`
 from the history sync, :meth:`CallStore.apply_webhook` from a webhook), keyed by the
 provider's call id: a call placed here and seen again in the provider's list is one row.
-With events on (``WEBCALL_EVENTS_URL``), a call created, ended or rated also keeps its event,
-in the same transaction; ``history.events`` sends them.
+With events on (``WEBCALL_EVENTS_URL``), a call created, started, ended or rated also keeps its event
+(of the types asked for), in the same transaction; ``history.events`` sends them.
 """
 
 from __future__ import annotations
@@ -57,12 +57,13 @@ from .schema import (
 
 LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as live this long
 LIVE_STATUSES = ("created", "in_progress")
+LIVE_OR_FINAL = ("in_progress", *FINAL_STATUSES)  # a call in one has had its call.started, or never will
 PRUNE_BATCH = 1000  # records a pruning transaction deletes
 # Columns of a call in lists (the transcript stays behind until one call is opened).
 _UNLISTED = ("transcript", "transcript_text", "detail_at", "detail_asked_at")
 _LIST_COLUMNS = [c for c in calls.c if c.name not in _UNLISTED]
 Upserted = Literal["new", "updated"]
-EventType = Literal["call.created", "call.ended", "call.rated"]
+EventType = Literal["call.created", "call.started", "call.ended", "call.rated"]
 ANY_DEMO_LINK = "any"  # CallQuery.demo_link: every call that came through a demo link
 Applied = Literal["applied", "duplicate", "unknown"]
 
@@ -298,11 +299,12 @@ def _recording() -> Iterator[None]:
 class CallStore:
     """The call log on one database (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: str, *, events: bool = False) -> None:
+    def __init__(self, url: str, *, events: Collection[str] = ()) -> None:
         self.engine: Engine = open_engine(url)
         self.insert_call = RowInserter(self.engine, calls)  # the hot path's one INSERT
-        # Keep an event for the site's own URL with each change it hears of (history.events).
-        self.events = events
+        # The events (EventType) to keep for the site's own URL, with each change it hears of
+        # (history.events); none when events are off.
+        self.events = frozenset(events)
 
     def migrate(self) -> None:
         """Create or upgrade the tables (safe to run from every worker at once)."""
@@ -321,7 +323,7 @@ class CallStore:
         values.update(provider_call_id=provider_call_id, room=room)
         with _recording():
             try:
-                if self.events:  # the call and its event in one transaction: both or neither
+                if "call.created" in self.events:  # the call and its event in one transaction
                     with writing(self.engine) as connection:
                         connection.execute(insert(calls).values(values))
                         _emit(connection, "call.created", values["call_id"], attempt.received_at)
@@ -341,7 +343,7 @@ class CallStore:
             values["feedback_comment"] = comment or None
         with _recording(), writing(self.engine) as connection:
             result = connection.execute(update(calls).where(calls.c.call_id == call_id).values(**values))
-            if result.rowcount and self.events:
+            if result.rowcount and "call.rated" in self.events:
                 _emit(connection, "call.rated", call_id, at)
         return bool(result.rowcount)
 
@@ -402,7 +404,9 @@ class CallStore:
                     updated_at=now(),
                 )
             )
-            if self.events and outcome != "created":  # not a call a first request placed already
+            if (
+                "call.created" in self.events and outcome != "created"
+            ):  # not a call a first request placed already
                 _emit(connection, "call.created", call_id, attempt.received_at)
         return str(call_id)
 
@@ -464,9 +468,10 @@ class CallStore:
         if existing.agent is None and agent is not None:
             values["agent"] = agent
         connection.execute(update(calls).where(key).values(**values, updated_at=now()))
-        if self.events and call.status in FINAL_STATUSES and existing.status not in FINAL_STATUSES:
-            # The call ended, as far as the log knew: once (a later final report changes no status).
-            _emit(connection, "call.ended", existing.call_id, call.ended_at or now())
+        news = _status_news(existing.status, call.status)
+        if news in self.events:
+            at = call.started_at if news == "call.started" else call.ended_at
+            _emit(connection, news, existing.call_id, at or now())
         return "updated"
 
     def apply_webhook(self, provider: str, event: str, delivery_key: str, call: ProviderCall) -> Applied:
@@ -1037,6 +1042,17 @@ def status_behind(stored: str, reported: str | None) -> bool:
     if reported is None or reported in FINAL_STATUSES:
         return False
     return stored in FINAL_STATUSES or (stored, reported) == ("in_progress", "created")
+
+
+def _status_news(stored: str, reported: str | None) -> EventType | None:
+    """The event a reported status makes of the stored one: ``call.started`` the first time the
+    call is live (never after an end), ``call.ended`` the first time it ended (a later final
+    report changes no status); None when it is no news."""
+    if reported == "in_progress" and stored not in LIVE_OR_FINAL:
+        return "call.started"
+    if reported in FINAL_STATUSES and stored not in FINAL_STATUSES:
+        return "call.ended"
+    return None
 
 
 def reported_values(call: ProviderCall) -> dict[str, Any]:

@@ -403,6 +403,8 @@ def _limit(what: str, maximum: int) -> dict[str, Any]:
 
 EVENT_WORDS = {
     "call.created": "A web or phone call was placed here.",
+    "call.started": "A call placed here was reported in progress: its caller joined, or its phone "
+    "answered (once a call; not for a call first heard of ended).",
     "call.ended": "A call the log knew live reported a final status (once a call).",
     "call.rated": "A caller rated their call or commented on it.",
     "webhook.test": "An operator tried the URL from the admin view's Events page (not kept, not retried).",
