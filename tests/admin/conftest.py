@@ -19,6 +19,13 @@ from webapp.providers import ProviderCall, TranscriptLine
 PASSWORD = "correct horse battery staple"
 TOKEN = "admin-" + "t" * 40
 SECRET_KEY = "admin-tests-secret-key-0123456789abcdef"
+# What a browser sends when a person opens a link (typed, clicked in a mail or a chat).
+BROWSER = {
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+    "Sec-Fetch-Site": "none",
+    "Sec-Fetch-User": "?1",
+}
 CATALOGUE = """
 [agents.sales]
 provider = "livekit"

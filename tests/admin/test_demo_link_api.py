@@ -14,15 +14,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from tests.admin.conftest import CATALOGUE, SECRET_KEY, TOKEN  # noqa: F401  (make_app reads CATALOGUE)
+from tests.admin.conftest import BROWSER, CATALOGUE, SECRET_KEY, TOKEN  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import codes
 from webapp.pages.demo_links import verify_demo_link
 from webapp.pages.words import LANGUAGES
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SHOWN = {
-    "link_id", "label", "agent", "state", "made_at", "made_by", "expires_at", "max_calls", "calls", "refused",
-    "last_at", "revoked_at",
+    "link_id", "label", "agent", "state", "made_at", "made_by", "expires_at", "max_calls", "opens",
+    "first_opened_at", "last_opened_at", "calls", "refused", "last_at", "revoked_at",
 }  # fmt: skip
 LISTED = ", ".join(LANGUAGES)
 RANDOM = secrets.token_urlsafe(750)  # 1,000 characters no token compresses: two make a link too long
@@ -77,18 +77,21 @@ def test_a_link_made_works_and_says_what_it_is(app: Flask) -> None:
         "calls": 0, "refused": 0,
     }  # fmt: skip
     assert (made["lang"], made["kept"], made["last_at"], made["revoked_at"]) == ("de", True, None, None)
+    assert (made["opens"], made["first_opened_at"], made["last_opened_at"]) == (0, None, None)
     # The prospect's page opens, in its language, and calls.
-    page = app.test_client().get(urlsplit(made["url"]).path + "?" + urlsplit(made["url"]).query)
+    page = app.test_client().get(
+        urlsplit(made["url"]).path + "?" + urlsplit(made["url"]).query, headers=BROWSER
+    )
     assert page.status_code == 200 and 'lang="de"' in page.get_data(as_text=True)
     assert call(app, token_of(made["url"])).status_code == 201
     # Listed, and shown alone, with its call; the view lists it made here too.
     shown = get(app, f"/api/admin/demo-links/{made['link_id']}")
     assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
-    last_at = shown.get_json()["last_at"]
-    assert last_at is not None and shown.get_json() == {k: made[k] for k in SHOWN} | {
-        "calls": 1,
-        "last_at": last_at,
-    }
+    last_at, opened_at = shown.get_json()["last_at"], shown.get_json()["last_opened_at"]
+    assert last_at is not None and opened_at is not None
+    assert shown.get_json() == {k: made[k] for k in SHOWN} | {
+        "calls": 1, "last_at": last_at, "opens": 1, "first_opened_at": opened_at, "last_opened_at": opened_at,
+    }  # fmt: skip
     listed = get(app, "/api/admin/demo-links").get_json()["links"]
     assert listed == [shown.get_json()]
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.admin.conftest import CATALOGUE, SECRET_KEY, TOKEN, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
+from tests.admin.conftest import BROWSER, CATALOGUE, SECRET_KEY, TOKEN, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of
 from webapp.admin.display import LANGUAGE_NAMES
 from webapp.pages.demo_links import sign_demo_link, verify_demo_link
@@ -172,7 +172,7 @@ def test_the_links_made_and_used_latest_first_with_their_calls_and_state(
     ]
     assert [cells[0] for _, _, cells in rows] == ["sales", "support"]
     assert [cells[1] for _, _, cells in rows] == ["—", "—"]  # made elsewhere: not when
-    assert [(cells[3], cells[4]) for _, _, cells in rows] == [("2", "1"), ("1", "0")]
+    assert [(cells[4], cells[5]) for _, _, cells in rows] == [("2", "1"), ("1", "0")]
     assert "Revoked" in rows[0][2][2] and "Works" in rows[1][2][2] and "until" not in rows[1][2][2]
 
     # Made here: listed before anyone uses it, with its expiry and its calls allowed.
@@ -189,12 +189,12 @@ def test_the_links_made_and_used_latest_first_with_their_calls_and_state(
     assert client.post("/api/admin/demo-links", json=made_by_api, headers=auth).status_code == 201
     umbrella = rows_of(admin.get("/admin/demo-links").get_data(as_text=True))[0]
     assert umbrella[1] == "Umbrella" and umbrella[2][1].endswith(">by the API</span>")
-    assert (initech[3], initech[5]) == ("0 of 1", "Not yet")
+    assert (initech[3], initech[4], initech[6]) == ("Not yet", "0 of 1", "Not yet")
     token = parse_qs(urlsplit(fresh).query)["t"][0]
     assert client.post("/api/calls", json={"agent": "sales", "demo_token": token}).status_code == 201
     initech = next(cells for _, name, cells in rows_of(admin.get("/admin/demo-links").get_data(as_text=True))
                    if name == "Initech")  # fmt: skip
-    assert "Used up" in initech[2] and initech[3] == "1 of 1" and "<form" not in initech[6]
+    assert "Used up" in initech[2] and initech[4] == "1 of 1" and "<form" not in initech[7]
     (latest,) = history.demo_links(limit=1)  # made before Hooli, used since: known as made here
     assert latest.label == "Initech" and latest.made is not None and latest.made.max_calls == 1
 
@@ -214,6 +214,48 @@ def test_the_links_made_and_used_latest_first_with_their_calls_and_state(
     assert initech_id in listed and hooli_id not in listed  # Hooli expired in 90 s; Initech in 7 days
     assert history.demo_link_revoked_at(hooli_id) is None  # its revocation went with it
     assert history.demo_link_revoked_at("dl_madeElsewhere0001") is not None
+
+
+def test_a_links_page_opened_in_a_browser_is_counted(app: Flask, admin: FlaskClient) -> None:
+    """Did the prospect look? Each page a browser opens (a reload too) counts; a chat app's link
+    preview, a mail scanner, a prefetch, a fetch of another kind and a refused link's page do not."""
+    url = made_link(make(admin, label="Acme").get_data(as_text=True))
+    page = urlsplit(url).path + "?" + urlsplit(url).query
+    link_id = verify_demo_link(SECRET_KEY, parse_qs(urlsplit(url).query)["t"][0]).link_id
+    prospect, history = app.test_client(), app_state_of(app).history
+    for headers in (
+        {"User-Agent": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"},  # no Sec-Fetch
+        {**BROWSER, "Sec-Purpose": "prefetch"},
+        {**BROWSER, "Sec-Purpose": "prefetch;prerender"},
+        {**BROWSER, "Purpose": "prefetch"},
+        {**BROWSER, "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"},
+        {**BROWSER, "Sec-Fetch-Dest": "image"},
+    ):
+        assert prospect.get(page, headers=headers).status_code == 200
+    assert history.demo_link(link_id).opened is None  # type: ignore[union-attr]
+    first = datetime.now(UTC)
+    assert prospect.get(page, headers=BROWSER).status_code == 200
+    assert prospect.get(page, headers={**BROWSER, "Sec-Fetch-Dest": "iframe"}).status_code == 200
+    opened = history.demo_link(link_id).opened  # type: ignore[union-attr]
+    assert opened is not None and opened.opens == 2
+    assert first <= opened.first_opened_at <= opened.last_opened_at <= datetime.now(UTC)
+    (row,) = [cells for found, _, cells in rows_of(admin.get("/admin/demo-links").get_data(as_text=True))
+              if found == link_id]  # fmt: skip
+    assert re.fullmatch(
+        r'2 times <span class="facts__note">last <time datetime="[^"]+Z">.+</time></span>', row[3]
+    )
+    # Revoked: its page is refused, and counts no open.
+    history.revoke_demo_link(link_id, datetime.now(UTC))
+    assert prospect.get(page, headers=BROWSER).status_code == 410
+    assert history.demo_link(link_id).opened.opens == 2  # type: ignore[union-attr]
+    # A link made elsewhere and only opened is known by its opens; pruning past it forgets them.
+    elsewhere = sign_demo_link(SECRET_KEY, "sales", {}, int(time.time()) + 600)
+    assert prospect.get(f"/demo/sales?t={elsewhere}", headers=BROWSER).status_code == 200
+    state = history.demo_link(verify_demo_link(SECRET_KEY, elsewhere).link_id)
+    assert state is not None and state.opened is not None and (state.opened.opens, state.made) == (1, None)
+    history.prune(datetime.now(UTC) + timedelta(seconds=1))
+    assert history.demo_link(verify_demo_link(SECRET_KEY, elsewhere).link_id) is None
+    assert history.demo_link(link_id).opened is None  # type: ignore[union-attr]
 
 
 def test_a_link_is_found_by_its_label_or_its_id(app: Flask, admin: FlaskClient) -> None:

@@ -300,9 +300,13 @@ def test_a_demo_link_made_in_the_view_is_copied_and_works(
     expect(row).to_contain_text("Not yet")
     row.get_by_role("button", name="Revoke: Acme pilot").click()
     expect(row.locator(".badge")).to_have_text("Revoked")
+    expect(row).to_contain_text("1 time last")  # Chromium's own navigation, as a prospect's
     prospect.reload()
     expect(prospect.locator("body")).to_contain_text("expired")
     prospect.close()
+    tab.reload()
+    expect(row).to_contain_text("1 time last")  # a refused link's page is no open
+    screenshots(tab, artifacts / "screenshots", "admin-demo-link-opened", themes=("light",))  # to look at
     tab.get_by_label("Label").fill("Acme\u0007pilot")  # a control character: refused, marked
     tab.get_by_role("button", name="Make the link").click()
     expect(tab.get_by_label("Label")).to_have_attribute("aria-invalid", "true")

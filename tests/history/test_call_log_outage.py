@@ -114,6 +114,7 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "event_counts": lambda: store.event_counts(at),
         "resend_event": lambda: store.resend_event("evt_" + "0" * 24, at),
         "record_demo_link": lambda: store.record_demo_link(made),
+        "record_demo_link_open": lambda: store.record_demo_link_open("dl_abcdefghijklmnop", at),
     }
     escaped = {}
     for name, operation in operations.items():
@@ -155,12 +156,14 @@ def test_a_demo_link_works_while_the_log_cannot_say_whether_it_was_revoked(
     link_id = verify_demo_link(key, token).link_id
     set_reachable(postgres, call_log, False)
     caplog.set_level(logging.ERROR, logger="webapp")
-    assert app.test_client().get(f"/demo/ravan?t={token}").status_code == 200
+    browser = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    assert app.test_client().get(f"/demo/ravan?t={token}", headers=browser).status_code == 200
     answer = post(app, {"agent": "ravan", "demo_token": token})
     assert answer.status_code == 201, answer.get_json()
     logged = "\n".join(messages(caplog))
     assert f"demo link {link_id}: whether it is revoked could not be read: " in logged
     assert f"demo link {link_id}: its calls could not be counted: " in logged
+    assert f"demo link {link_id}: its opening could not be counted: " in logged
     made = app.test_cli_runner().invoke(args=["demo-link", "ravan"])  # a link made: it works, unkept
     assert made.exit_code == 0 and made.stdout.startswith("http://127.0.0.1:8000/demo/ravan?t=")
     assert "note: the link works, but the admin view will not list it before its first call" in made.stderr

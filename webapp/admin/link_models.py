@@ -53,6 +53,12 @@ class AdminDemoLink(BaseModel):
     made_by: MadeBy | None = Field(description="Where: the admin view, this API or the CLI.")
     expires_at: str | None = Field(json_schema_extra={"format": "date-time"})
     max_calls: int | None = Field(description="The calls it may place; null for any number.")
+    opens: int = Field(
+        description="How often its page was opened in a browser, reloads included (a link preview's or "
+        "a mail scanner's fetch without a browser's `Sec-Fetch` headers is not counted)."
+    )
+    first_opened_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    last_opened_at: str | None = Field(json_schema_extra={"format": "date-time"})
     calls: int = Field(description="The calls placed through it (web and phone).")
     refused: int = Field(description="Its requests refused (expired or revoked, a limit, ...).")
     last_at: str | None = Field(
@@ -62,7 +68,7 @@ class AdminDemoLink(BaseModel):
 
 
 class DemoLinkList(BaseModel):
-    """The demo links made here or used, the latest first (made, or tried)."""
+    """The demo links made here or used, the latest first (made, opened or tried)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -148,7 +154,7 @@ def link_status(link: LinkState, now: datetime) -> LinkStatus:
 
 def admin_demo_link(link: LinkState, now: datetime) -> AdminDemoLink:
     """What the admin view and API show of ``link``."""
-    made = link.made
+    made, opened = link.made, link.opened
     return AdminDemoLink(
         link_id=link.link_id,
         label=link.label,
@@ -158,6 +164,9 @@ def admin_demo_link(link: LinkState, now: datetime) -> AdminDemoLink:
         made_by=cast(MadeBy, made.made_by) if made else None,
         expires_at=iso(made.expires_at) if made else None,
         max_calls=made.max_calls if made else None,
+        opens=opened.opens if opened else 0,
+        first_opened_at=iso(opened.first_opened_at) if opened else None,
+        last_opened_at=iso(opened.last_opened_at) if opened else None,
         calls=link.calls,
         refused=link.refused,
         last_at=iso(link.last_at),
@@ -183,7 +192,7 @@ def make_link(state: AppState, making: Making) -> DemoLinkMade:
     if issued.unkept is not None:
         log.error("admin: demo link %s could not be kept in the call log: %s", link.link_id, issued.unkept)
     log.info("admin: demo link %s made for agent %s (%s)", link.link_id, link.agent, making.by)
-    fresh = LinkState(link.link_id, link.name, link.agent, 0, 0, None, None, issued.made)
+    fresh = LinkState(link.link_id, link.name, link.agent, 0, 0, None, None, issued.made, None)
     shown = admin_demo_link(fresh, datetime.now(UTC))
     return DemoLinkMade(**shown.model_dump(), url=issued.url, lang=making.lang, kept=issued.unkept is None)
 

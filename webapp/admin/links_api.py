@@ -108,7 +108,7 @@ def _make(state: AppState, body: DemoLinkBody) -> dict[str, Any]:
 
 @bp.get("")
 def list_demo_links() -> Response:
-    """The links made here or used, the latest first (made, or tried): ``limit`` of them (100),
+    """The links made here or used, the latest first (made, opened or tried): ``limit`` of them (100),
     those whose label holds ``q`` or whose id it is when given."""
     limit, q = _list_args(request.args)
     with call_log_or_503():

@@ -253,3 +253,13 @@ revoked_demo_links = Table(
     Column("link_id", StoredString(40), primary_key=True),  # dl_…
     Column("revoked_at", UtcDateTime(), nullable=False),
 )
+
+# How often each demo link's page was opened in a browser (a link preview's fetch is not counted).
+demo_link_opens = Table(
+    "demo_link_opens",
+    metadata,
+    Column("link_id", StoredString(40), primary_key=True),  # dl_…
+    Column("opens", Integer(), nullable=False),
+    Column("first_opened_at", UtcDateTime(), nullable=False),
+    Column("last_opened_at", UtcDateTime(), nullable=False),
+)

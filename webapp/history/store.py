@@ -48,6 +48,7 @@ from .schema import (
     call_events,
     calls,
     complete_listings,
+    demo_link_opens,
     demo_links,
     leases,
     revoked_demo_links,
@@ -198,7 +199,7 @@ class LinkMade:
 @dataclass(frozen=True)
 class LinkState:
     """One demo link as the call log knows it: how it was made (when it was made here), its calls,
-    and whether it was revoked."""
+    whether it was revoked, and how often its page was opened."""
 
     link_id: str
     label: str | None
@@ -208,12 +209,24 @@ class LinkState:
     last_at: datetime | None  # the last request through it
     revoked_at: datetime | None
     made: LinkMade | None  # None for a link made elsewhere (before links were kept, or signed by hand)
+    opened: LinkOpens | None  # None until its page is opened in a browser
 
     @property
     def latest_at(self) -> datetime:
-        """When it was last made or tried."""
-        moments = [m for m in (self.last_at, self.made.made_at if self.made else None) if m is not None]
+        """When it was last made, opened or tried."""
+        made_at = self.made.made_at if self.made else None
+        opened_at = self.opened.last_opened_at if self.opened else None
+        moments = [m for m in (self.last_at, made_at, opened_at) if m is not None]
         return max(moments)
+
+
+@dataclass(frozen=True)
+class LinkOpens:
+    """How often a demo link's page was opened in a browser (reloads count), first and last."""
+
+    opens: int
+    first_opened_at: datetime
+    last_opened_at: datetime
 
 
 @dataclass(frozen=True)
@@ -581,8 +594,9 @@ class CallStore:
     def prune(self, before: datetime, *, refusals_only: bool = False, batch: int = PRUNE_BATCH) -> int:
         """Delete the records created before ``before`` (with ``refusals_only``, only those of
         requests we refused), and the webhook deliveries received, the events that happened
-        (sent or not) and the demo links made that expired before it (their revocations too: an
-        expired link is refused anyway); how many records.
+        (sent or not), the demo links made that expired before it (their revocations too: an
+        expired link is refused anyway) and the counts of links last opened before it; how many
+        records.
 
         In batches, each its own transaction: the calls recorded meanwhile wait for one batch at
         most, never for the whole. A provider's call deleted here comes back only if its history
@@ -610,6 +624,7 @@ class CallStore:
                     delete(revoked_demo_links).where(revoked_demo_links.c.link_id.in_(expired))
                 )
                 connection.execute(delete(demo_links).where(demo_links.c.expires_at < before))
+                connection.execute(delete(demo_link_opens).where(demo_link_opens.c.last_opened_at < before))
         return deleted
 
     def count_live(self, at: datetime | None = None) -> int:
@@ -933,13 +948,33 @@ class CallStore:
             )
         return bool(result.rowcount)
 
+    def record_demo_link_open(self, link_id: str, at: datetime) -> None:
+        """Count the page of the demo link ``link_id`` opened at ``at``. Raises :class:`CallLogError`."""
+        this = demo_link_opens.c.link_id == link_id
+        again = (
+            update(demo_link_opens).where(this).values(opens=demo_link_opens.c.opens + 1, last_opened_at=at)
+        )
+        first = insert(demo_link_opens).values(
+            link_id=link_id, opens=1, first_opened_at=at, last_opened_at=at
+        )
+        with _recording():
+            try:
+                with writing(self.engine) as connection:
+                    if not connection.execute(again).rowcount:
+                        connection.execute(first)
+                return
+            except IntegrityError:
+                pass  # its first open, counted by another process at the same moment
+            with writing(self.engine) as connection:
+                connection.execute(again)
+
     def record_demo_link(self, made: LinkMade) -> None:
         """Keep a link made here, so it is listed before anyone uses it. Raises :class:`CallLogError`."""
         with _recording(), writing(self.engine) as connection:
             connection.execute(insert(demo_links).values(**asdict(made)))
 
     def demo_links(self, *, limit: int = 100, q: str | None = None) -> list[LinkState]:
-        """The demo links made here or used, the latest first (made, or tried), at most ``limit``:
+        """The demo links made here or used, the latest first (made, opened or tried), at most ``limit``:
         with what is known of each (how it was made, when it was revoked) and its calls; those whose
         label holds ``q`` (in any case) or whose id it is, when given. Raises :class:`CallLogError`."""
         usage = _link_usage()
@@ -974,8 +1009,11 @@ class CallStore:
             ids = [*used, *(link_id for link_id in made if link_id not in used)]
             taken = select(revoked_demo_links).where(revoked_demo_links.c.link_id.in_(ids))
             revoked = {row.link_id: row.revoked_at for row in connection.execute(taken)} if ids else {}
+            opened = _opens(connection, demo_link_opens.c.link_id.in_(ids)) if ids else {}
         links = [
-            _link_state(link_id, used.get(link_id), made.get(link_id), revoked.get(link_id))
+            _link_state(
+                link_id, used.get(link_id), made.get(link_id), revoked.get(link_id), opened.get(link_id)
+            )
             for link_id in ids
         ]
         links.sort(key=lambda link: (link.latest_at, link.link_id), reverse=True)
@@ -990,10 +1028,11 @@ class CallStore:
             revoked_at = connection.execute(
                 select(revoked_demo_links.c.revoked_at).where(revoked_demo_links.c.link_id == link_id)
             ).scalar()
+            opened = _opens(connection, demo_link_opens.c.link_id == link_id).get(link_id)
         made = LinkMade(**row._asdict()) if row is not None else None
-        if used is None and made is None and revoked_at is None:
+        if used is None and made is None and revoked_at is None and opened is None:
             return None
-        return _link_state(link_id, used, made, revoked_at)
+        return _link_state(link_id, used, made, revoked_at, opened)
 
     def demo_link_calls(self, link_id: str) -> int:
         """The calls placed through the demo link ``link_id`` (its refused tries aside). Raises
@@ -1188,8 +1227,17 @@ _EVENT_STATES: dict[str, ColumnElement[bool]] = {
 }
 
 
-def _link_state(link_id: str, used: Any, made: LinkMade | None, revoked_at: datetime | None) -> LinkState:
-    """A link from its calls' group (None: no calls yet) and its making (None: made elsewhere)."""
+def _opens(connection: Connection, where: ColumnElement[bool]) -> dict[str, LinkOpens]:
+    """The opens of the links ``where`` matches, by link."""
+    rows = connection.execute(select(demo_link_opens).where(where))
+    return {row.link_id: LinkOpens(row.opens, row.first_opened_at, row.last_opened_at) for row in rows}
+
+
+def _link_state(
+    link_id: str, used: Any, made: LinkMade | None, revoked_at: datetime | None, opened: LinkOpens | None
+) -> LinkState:
+    """A link from its calls' group (None: no calls yet), its making (None: made elsewhere) and
+    its opens (None: never opened)."""
     placed = int(used.placed or 0) if used is not None else 0
     return LinkState(
         link_id=link_id,
@@ -1200,6 +1248,7 @@ def _link_state(link_id: str, used: Any, made: LinkMade | None, revoked_at: date
         last_at=used.last_at if used is not None else None,
         revoked_at=revoked_at,
         made=made,
+        opened=opened,
     )
 
 

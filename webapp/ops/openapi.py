@@ -306,7 +306,8 @@ def _demo_links() -> dict[str, Any]:
     }
     return {
         "operationId": "listDemoLinks",
-        "summary": "The demo links made here or used, the latest first (made, or tried), with their calls.",
+        "summary": "The demo links made here or used, the latest first (made, opened or tried), with "
+        "their opens and calls.",
         "security": ADMIN_AUTH,
         "parameters": [_limit("links", MAX_LIST_LIMIT), q],
         "responses": {

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.datastructures import Headers
 
 from ..catalogue import VARIABLE_PATTERN
 from ..errors import ExpiredDemoLink, InvalidDemoLink
@@ -227,6 +228,28 @@ def usable_demo_link(state: AppState, agent: str, link: DemoLink | None) -> Demo
     if revoked is not None:
         raise ExpiredDemoLink()
     return link
+
+
+def opened_in_a_browser(headers: Headers) -> bool:
+    """Whether a request for a link's page is a browser opening it for a person: its own navigation
+    to a page or a frame (``Sec-Fetch-Mode: navigate``, which every current browser sends), not a
+    prefetch or a prerender (``Sec-Purpose``, or the older ``Purpose``). Chat apps' link previews
+    and mail scanners fetch a link without these headers."""
+    return (
+        headers.get("Sec-Fetch-Mode") == "navigate"
+        and headers.get("Sec-Fetch-Dest") in ("document", "iframe")
+        and not headers.get("Sec-Purpose")
+        and not headers.get("Purpose")
+    )
+
+
+def note_opened(state: AppState, link: DemoLink) -> None:
+    """Count ``link``'s page opened now; a call log that cannot be written loses the count, not
+    the page."""
+    try:
+        state.history.record_demo_link_open(link.link_id, datetime.now(UTC))
+    except CallLogError as error:
+        log.error("demo link %s: its opening could not be counted: %s", link.link_id, error)
 
 
 def parse_variables(items: Iterable[str]) -> dict[str, str]:

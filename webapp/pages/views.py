@@ -10,7 +10,7 @@ from ..catalogue import Agent
 from ..errors import AppError
 from ..guards.headers import page_headers
 from ..state import app_state
-from .demo_links import check_calls_left, signed_link, usable_demo_link
+from .demo_links import check_calls_left, note_opened, opened_in_a_browser, signed_link, usable_demo_link
 from .render import call_page, render_error_page, request_words
 from .words import AUTO, joined
 
@@ -90,5 +90,7 @@ def demo_page(slug: str) -> Response:
             return render_error_page(
                 error.status_code, title=words(LINK_REFUSED), message=words(error.message), words=words
             )
+        if opened_in_a_browser(request.headers):
+            note_opened(app_state(), link)
         demo_link = {"token": token, "variables": link.variables, "expires_at": link.expires_at}
     return call_page(agent, mode="demo", demo=demo_link)
