@@ -50,7 +50,7 @@ WEBHOOKS = Counter(
 EVENTS = Counter(
     "webcall_events",
     "Attempts to send events to WEBCALL_EVENTS_URL, by type (call.created, call.started, call.ended, "
-    "call.rated) "
+    "call.rated, demo_link.opened) "
     "and outcome (sent; failed, to be tried again; given_up, after the last attempt).",
     ["type", "outcome"],
 )

@@ -207,7 +207,7 @@ def _events_secret(value: SecretStr | None) -> SecretStr | None:
 
 
 # What ``WEBCALL_EVENTS_URL`` may be sent: ``history.store.EventType``'s (a test keeps them alike).
-EVENT_TYPES = ("call.created", "call.started", "call.ended", "call.rated")
+EVENT_TYPES = ("call.created", "call.started", "call.ended", "call.rated", "demo_link.opened")
 
 
 def _event_types(value: object) -> tuple[str, ...]:
@@ -347,8 +347,9 @@ class Settings(CatalogueSource):
     # /admin's password (unset: the admin view is off) and the admin API's bearer token (unset: off).
     admin_password: Secret = _var("WEBCALL_ADMIN_PASSWORD")
     admin_token: BearerToken = _var("WEBCALL_ADMIN_TOKEN")
-    # POST call.created, call.started, call.ended and call.rated here (unset: no events; only those
-    # named, when named), signed with the secret (Standard Webhooks: whsec_ and base64; see history.events).
+    # POST call.created, call.started, call.ended, call.rated and demo_link.opened here (unset: no
+    # events; only those named, when named), signed with the secret (Standard Webhooks: whsec_ and
+    # base64; see history.events).
     events_url: WebUrl | None = _var("WEBCALL_EVENTS_URL")
     events_secret: EventsSecret = _var("WEBCALL_EVENTS_SECRET")
     events_types: EventTypes = _var("WEBCALL_EVENTS_TYPES", EVENT_TYPES)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, get_args
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
@@ -29,6 +30,7 @@ from tests.fakes.receiver import SECRET, Receiver
 from tests.history.conftest import HOOK_TOKEN, RECEIVER_TOKEN, sender_of
 from tests.support.apps import app_state_of, post
 from tests.support.processes import free_port
+from webapp.admin.link_models import AdminDemoLink
 from webapp.admin.models import AdminCall
 from webapp.errors import ConfigError
 from webapp.history.events import CLAIM_S, RETRY_DELAYS_S, TEST_EVENT, EventSender
@@ -48,6 +50,8 @@ feedback = true
 KEY = events_key(SECRET)  # the bytes it signs with
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
 MakeApp = Callable[..., Flask]
+LINK_KEY = "events-tests-secret-key-0123456789abcdef"  # WEBCALL_SECRET_KEY: it signs demo links
+BROWSER = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}  # a person's browser opening a page
 QUICK = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", "LIVEKIT_URL": "ws://127.0.0.1:7880",
          "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "s" * 32}  # fmt: skip
 
@@ -282,6 +286,62 @@ def test_a_started_and_an_ended_call_are_one_event_each_however_often_reported(
     ]  # fmt: skip
     started, ended = (json.loads(row.body) for row in rows(store)[1:3])
     assert (started["data"]["status"], ended["data"]["status"]) == ("in_progress", "completed")
+
+
+def open_link(app: Flask, label: str) -> tuple[str, str]:
+    """A demo link made with the CLI, its page opened in a browser (twice) and fetched by a chat
+    app's link preview: the page's path and the link's id."""
+    made = app.test_cli_runner().invoke(
+        args=["demo-link", "sales", "--label", label, "--var", "company=Acme"]
+    )
+    assert made.exit_code == 0, made.output
+    url = made.stdout.strip()
+    page = url.removeprefix("http://127.0.0.1:8000")
+    prospect = app.test_client()
+    assert prospect.get(page, headers={"User-Agent": "Slackbot-LinkExpanding 1.0"}).status_code == 200
+    for _ in range(2):
+        assert prospect.get(page, headers=BROWSER).status_code == 200
+    return page, verify_demo_link(LINK_KEY, parse_qs(urlsplit(url).query)["t"][0]).link_id
+
+
+def test_a_demo_link_opened_tells_the_url_once(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sales person hears when the prospect first looks: once a link, the link as it was."""
+    app, (target, _) = events_app(WEBCALL_SECRET_KEY=LINK_KEY), receiver
+    caplog.set_level(logging.INFO)
+    page, link_id = open_link(app, "Acme pilot")
+    store = app_state_of(app).history
+    assert [(row.type, row.call_id) for row in rows(store)] == [("demo_link.opened", link_id)]
+    assert sender_of(app).send_due() == 1
+    (opened,) = target.events()  # its signature checked
+    assert opened["type"] == "demo_link.opened"
+    assert opened["data"]["opens"] == 1 and opened["timestamp"] == opened["data"]["first_opened_at"]
+    assert {k: opened["data"][k] for k in ("link_id", "label", "agent", "state", "made_by", "calls")} == {
+        "link_id": link_id, "label": "Acme pilot", "agent": "sales", "state": "works", "made_by": "cli",
+        "calls": 0,
+    }  # fmt: skip
+    assert set(opened["data"]) == set(AdminDemoLink.model_fields)
+    described = document()
+    schema = {**described["components"]["schemas"]["DemoLinkEvent"], "components": described["components"]}
+    jsonschema.validate(opened, schema)
+    assert described["webhooks"]["demo_link.opened"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ] == {"$ref": "#/components/schemas/DemoLinkEvent"}
+    assert f"demo_link.opened (link {link_id}) sent to 127.0.0.1:" in caplog.text
+    # Opened again, and called: no second opening; the call's own events as ever.
+    assert app.test_client().get(page, headers=BROWSER).status_code == 200
+    token = parse_qs(urlsplit(page).query)["t"][0]
+    placed = post(app, {"agent": "sales", "demo_token": token})
+    assert placed.status_code == 201
+    ours = store.find(placed.get_json()["call_id"]).call_id  # type: ignore[union-attr]
+    assert [row.type for row in rows(store)] == ["demo_link.opened", "call.created"]
+    # Left out by WEBCALL_EVENTS_TYPES: the opens are counted all the same, no event kept.
+    quiet = events_app(WEBCALL_SECRET_KEY=LINK_KEY, WEBCALL_EVENTS_TYPES="call.created")
+    _, other = open_link(quiet, "Globex")
+    quiet_store = app_state_of(quiet).history  # the same call log
+    assert [row.call_id for row in rows(quiet_store)] == [link_id, ours]
+    assert quiet_store.demo_link(other).opened.opens == 2  # type: ignore[union-attr]
 
 
 def test_only_the_types_named_are_kept_and_sent(

@@ -12,15 +12,21 @@ from flask import Flask
 
 from tests.fakes.receiver import Receiver
 from tests.history.conftest import RECEIVER_TOKEN, sender_of
-from tests.history.test_events import CATALOGUE, give_up, new_call  # noqa: F401  (make_app reads CATALOGUE)
+from tests.history.test_events import (  # noqa: F401  (make_app reads CATALOGUE)
+    CATALOGUE,
+    LINK_KEY,
+    give_up,
+    new_call,
+    open_link,
+)
 from tests.support.apps import codes
 from webapp.ops.openapi import document
 
 TOKEN = "admin-" + "t" * 40
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SHOWN = {
-    "event_id", "type", "call_id", "agent", "state", "occurred_at", "attempts", "last_error",
-    "next_attempt_at", "sent_at",
+    "event_id", "type", "call_id", "link_id", "label", "agent", "state", "occurred_at", "attempts",
+    "last_error", "next_attempt_at", "sent_at",
 }  # fmt: skip
 
 
@@ -54,7 +60,7 @@ def test_the_counts_and_the_latest_events_by_state(
     assert (
         host is not None
         and body["url"] == host.group(1)
-        and body["types"] == ["call.created", "call.started", "call.ended", "call.rated"]
+        and body["types"] == ["call.created", "call.started", "call.ended", "call.rated", "demo_link.opened"]
         and RECEIVER_TOKEN not in answer.get_data(as_text=True)
     )
     assert {k: v for k, v in body["counts"].items() if k != "oldest_waiting_at"} == {
@@ -67,6 +73,7 @@ def test_the_counts_and_the_latest_events_by_state(
         (waiting, "waiting", 1, "HTTP 500"), (sent, "sent", 1, None), (given_up, "given_up", 8, "HTTP 503"),
     ]  # fmt: skip
     assert {e["type"] for e in events} == {"call.created"} and {e["agent"] for e in events} == {"sales"}
+    assert {(e["link_id"], e["label"]) for e in events} == {(None, None)}
     only = get(app, "/api/admin/events?state=given_up&limit=5").get_json()["events"]
     assert [e["call_id"] for e in only] == [given_up]
     assert len(get(app, "/api/admin/events?limit=1").get_json()["events"]) == 1
@@ -75,6 +82,18 @@ def test_the_counts_and_the_latest_events_by_state(
         for query in ("state=lost", "limit=0", "limit=1001", "agent=sales")
     ]
     assert codes(refused) == ["invalid_query"] * 4
+
+
+def test_a_demo_links_event_names_its_link(events_app: Callable[..., Flask]) -> None:
+    app = events_app(WEBCALL_ADMIN_TOKEN=TOKEN, WEBCALL_SECRET_KEY=LINK_KEY)
+    _, link_id = open_link(app, "Acme pilot")
+    answer = get(app, "/api/admin/events")
+    matches(answer, "EventList")
+    (event,) = answer.get_json()["events"]
+    assert (event["type"], event["call_id"], event["link_id"], event["label"], event["agent"]) == (
+        "demo_link.opened", None, link_id, "Acme pilot", "sales",
+    )  # fmt: skip
+    assert answer.get_json()["types"][-1] == "demo_link.opened"
 
 
 def test_events_given_up_are_sent_again(

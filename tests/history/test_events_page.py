@@ -15,7 +15,13 @@ from flask.testing import FlaskClient
 
 from tests.fakes.receiver import SECRET, Receiver
 from tests.history.conftest import RECEIVER_TOKEN, sender_of
-from tests.history.test_events import CATALOGUE, give_up, new_call  # noqa: F401  (make_app reads CATALOGUE)
+from tests.history.test_events import (  # noqa: F401  (make_app reads CATALOGUE)
+    CATALOGUE,
+    LINK_KEY,
+    give_up,
+    new_call,
+    open_link,
+)
 from tests.support.apps import app_state_of
 from tests.support.processes import free_port
 from webapp.history.events import TEST_MESSAGE
@@ -70,8 +76,8 @@ def test_the_page_says_where_events_go_and_where_each_is(
     host = re.match(r"(http://[^/]+)/", url)
     assert host is not None and f"<strong>{host.group(1)}</strong>" in page
     assert (
-        f"Each call.created, call.started, call.ended and call.rated event is POSTed to {host.group(1)} "
-        in said(page)
+        f"Each call.created, call.started, call.ended, call.rated and demo_link.opened event is POSTed to "
+        f"{host.group(1)} " in said(page)
     )
     assert "WEBCALL_EVENTS_TYPES" not in page
     assert RECEIVER_TOKEN not in page and "/hooks/webcall" not in page  # the URL's path and query stay secret
@@ -93,6 +99,15 @@ def test_the_page_says_where_events_go_and_where_each_is(
     odd = client.get("/admin/events?state=lost")
     assert odd.status_code == 400 and "That state is not one of the list" in odd.get_data(as_text=True)
     assert len(rows(odd.get_data(as_text=True))) == 3
+
+
+def test_a_demo_links_event_names_its_link(events_app: Callable[..., Flask]) -> None:
+    app = events_app(**{**ADMIN, "WEBCALL_SECRET_KEY": LINK_KEY})
+    _, link_id = open_link(app, "Acme <pilot>")
+    page = signed_in(app).get("/admin/events").get_data(as_text=True)
+    assert f'<a href="/admin?demo_link={link_id}">Acme &lt;pilot&gt;</a>' in page
+    (line,) = rows(page)
+    assert re.fullmatch(r".* demo_link\.opened Acme &lt;pilot&gt; Waiting to be sent 0", line), line
 
 
 def test_the_page_says_which_types_are_sent(events_app: Callable[..., Flask]) -> None:

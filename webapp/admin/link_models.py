@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
@@ -19,13 +19,12 @@ from pydantic import ValidationError as PydanticValidationError
 from ..calls.models import MAX_ITEMS, SINGLE_LINE, SlugText, Value, body_error, field_loc, json_object
 from ..catalogue import VARIABLE_PATTERN
 from ..errors import InvalidField
-from ..history.payloads import iso
+from ..history.payloads import LinkStatus, link_fields
 from ..history.store import LinkState
 from ..pages.demo_links import MAX_CALLS, MAX_LABEL_CHARS, DemoLink, issue_link
 from ..pages.words import LANGUAGES, PageLanguage
 from ..state import AppState
 
-LinkStatus = Literal["works", "revoked", "expired", "used_up"]
 MAX_QUERY_CHARS = 100  # a search of the links: a label's length
 MadeBy = Literal["admin", "api", "cli"]
 log = logging.getLogger(__name__)
@@ -65,6 +64,16 @@ class AdminDemoLink(BaseModel):
         json_schema_extra={"format": "date-time"}, description="Its last request, placed or refused."
     )
     revoked_at: str | None = Field(json_schema_extra={"format": "date-time"})
+
+
+class DemoLinkEvent(BaseModel):
+    """What ``WEBCALL_EVENTS_URL`` is sent the first time a demo link's page is opened in a browser."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["demo_link.opened"]
+    timestamp: str = Field(json_schema_extra={"format": "date-time"}, description="When it was opened.")
+    data: AdminDemoLink = Field(description="The link as it was then.")
 
 
 class DemoLinkList(BaseModel):
@@ -140,38 +149,9 @@ def parse_link_body(raw: bytes) -> DemoLinkBody:
         raise refused from None
 
 
-def link_status(link: LinkState, now: datetime) -> LinkStatus:
-    """Whether ``link`` still works, and why not."""
-    made = link.made
-    if link.revoked_at is not None:
-        return "revoked"
-    if made is not None and made.expires_at <= now:
-        return "expired"
-    if made is not None and made.max_calls is not None and link.calls >= made.max_calls:
-        return "used_up"
-    return "works"
-
-
 def admin_demo_link(link: LinkState, now: datetime) -> AdminDemoLink:
     """What the admin view and API show of ``link``."""
-    made, opened = link.made, link.opened
-    return AdminDemoLink(
-        link_id=link.link_id,
-        label=link.label,
-        agent=link.agent,
-        state=link_status(link, now),
-        made_at=iso(made.made_at) if made else None,
-        made_by=cast(MadeBy, made.made_by) if made else None,
-        expires_at=iso(made.expires_at) if made else None,
-        max_calls=made.max_calls if made else None,
-        opens=opened.opens if opened else 0,
-        first_opened_at=iso(opened.first_opened_at) if opened else None,
-        last_opened_at=iso(opened.last_opened_at) if opened else None,
-        calls=link.calls,
-        refused=link.refused,
-        last_at=iso(link.last_at),
-        revoked_at=iso(link.revoked_at),
-    )
+    return AdminDemoLink(**link_fields(link, now))
 
 
 @dataclass(frozen=True)

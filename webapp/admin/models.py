@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, cast, get_args
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +27,7 @@ from ..errors import InvalidQuery
 from ..history.payloads import call_fields, iso
 from ..history.store import (
     ANY_DEMO_LINK,
+    CallEventType,
     CallQuery,
     CallRecord,
     CallSummary,
@@ -270,7 +271,7 @@ class CallEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: EventType
+    type: CallEventType
     timestamp: str = Field(json_schema_extra={"format": "date-time"}, description="When it happened.")
     data: AdminCall = Field(description="The call as it was then.")
 
@@ -281,8 +282,10 @@ class AdminEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(description="Its `webhook-id` (`evt_…`), the same on every attempt.")
-    type: str = Field(description="`call.created`, `call.started`, `call.ended` or `call.rated`.")
-    call_id: str = Field(description="Our id for its call (`wc_…`).")
+    type: EventType
+    call_id: str | None = Field(description="Our id for its call (`wc_…`); null for a demo link's event.")
+    link_id: str | None = Field(description="Its demo link's id (`dl_…`) for `demo_link.opened`; else null.")
+    label: str | None = Field(description="That demo link's label, when it was made here.")
     agent: str | None
     state: EventFilter
     occurred_at: str = Field(json_schema_extra={"format": "date-time"})
@@ -400,8 +403,10 @@ def transcript_entry(line: TranscriptLine) -> TranscriptEntry:
 
 def admin_event(event: LoggedEvent) -> AdminEvent:
     """What the Events page and the admin API show of ``event``."""
+    of_link = event.type.startswith("demo_link.")
     return AdminEvent(
-        event_id=event.event_id, type=event.type, call_id=event.call_id, agent=event.agent,
+        event_id=event.event_id, type=cast(EventType, event.type), call_id=None if of_link else event.call_id,
+        link_id=event.call_id if of_link else None, label=event.label, agent=event.agent,
         state=event.state, occurred_at=iso(event.occurred_at) or "", attempts=event.attempts,
         last_error=event.last_error, next_attempt_at=iso(event.next_attempt_at), sent_at=iso(event.sent_at),
     )  # fmt: skip

@@ -1,10 +1,11 @@
-"""Events to the site's own URL (``WEBCALL_EVENTS_URL``): a call created, started, ended, rated.
+"""Events to the site's own URL (``WEBCALL_EVENTS_URL``): a call created, started, ended, rated; a
+demo link opened.
 
-The call log keeps each event in the transaction that changed the call (``CallStore``, with
-``events=True``), so an event is never lost to a crash between the two; here a daemon thread in
-each process sends what is due, about once a second, and retries what failed. Each event is
-``POST``ed as JSON, ``{"type", "timestamp", "data"}`` (``data``: the call as the admin API shows
-it), signed as Standard Webhooks sign (https://www.standardwebhooks.com): ``webhook-id`` (the
+The call log keeps each event in the transaction that changed the call or the link (``CallStore``,
+given the types to keep), so an event is never lost to a crash between the two; here a daemon
+thread in each process sends what is due, about once a second, and retries what failed. Each event
+is ``POST``ed as JSON, ``{"type", "timestamp", "data"}`` (``data``: the call, or the link, as the
+admin API shows it), signed as Standard Webhooks sign (https://www.standardwebhooks.com): ``webhook-id`` (the
 event's id, the same on every attempt: the receiver's key to drop repeats), ``webhook-timestamp``
 (Unix seconds of this attempt) and ``webhook-signature`` (``v1,`` and the base64 HMAC-SHA256 of
 ``id.timestamp.body`` under the secret's bytes), so any Standard Webhooks library checks it.
@@ -124,7 +125,7 @@ class EventSender(Background):
         if answered.problem is None:
             self.store.event_sent(event, now())
             EVENTS.labels(event.type, "sent").inc()
-            log.info("event %s %s (call %s) sent to %s", *_named(event), self.host)
+            log.info("event %s %s (%s) sent to %s", *_named(event), self.host)
             return
         problem = answered.problem
         attempt = event.attempts + 1
@@ -134,7 +135,7 @@ class EventSender(Background):
         EVENTS.labels(event.type, "failed" if retry_at else "given_up").inc()
         then = f"again in {delay} s" if delay is not None else "given up"
         log.warning(
-            "event %s %s (call %s) not sent to %s: %s (attempt %d; %s)", *_named(event), self.host, problem,
+            "event %s %s (%s) not sent to %s: %s (attempt %d; %s)", *_named(event), self.host, problem,
             attempt, then,
         )  # fmt: skip
 
@@ -176,8 +177,9 @@ def _ms_since(started: float) -> int:
 
 
 def _named(event: PendingEvent) -> tuple[str, str, str]:
-    """What a log line says of an event: its id, type and call."""
-    return event.event_id, event.type, event.call_id
+    """What a log line says of an event: its id, its type and what it is of (``call wc_…``, ``link dl_…``)."""
+    of = "link" if event.type.startswith("demo_link.") else "call"
+    return event.event_id, event.type, f"{of} {event.call_id}"
 
 
 def _described(error: httpx.HTTPError) -> str:

@@ -219,8 +219,10 @@ call_events = Table(
     metadata,
     Column("id", RowId, primary_key=True, autoincrement=True),
     Column("event_id", StoredString(40), nullable=False, unique=True),  # evt_…: the webhook-id
-    Column("type", StoredString(32), nullable=False),  # call.created | call.started | call.ended | call.rated
-    Column("call_id", StoredString(40), nullable=False),  # ours: wc_…
+    Column(
+        "type", StoredString(32), nullable=False
+    ),  # call.created | call.started | call.ended | call.rated | demo_link.opened
+    Column("call_id", StoredString(40), nullable=False),  # ours: wc_…; a demo link's dl_… (demo_link.*)
     Column("body", StoredText(), nullable=False),  # the JSON sent, the same bytes on every attempt
     Column("occurred_at", UtcDateTime(), nullable=False),
     Column("attempts", Integer(), nullable=False),

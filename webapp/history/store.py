@@ -6,8 +6,9 @@ leaves), and
 later completed by what its provider reports (:meth:`CallStore.upsert_provider_call`
 from the history sync, :meth:`CallStore.apply_webhook` from a webhook), keyed by the
 provider's call id: a call placed here and seen again in the provider's list is one row.
-With events on (``WEBCALL_EVENTS_URL``), a call created, started, ended or rated also keeps its event
-(of the types asked for), in the same transaction; ``history.events`` sends them.
+With events on (``WEBCALL_EVENTS_URL``), a call created, started, ended or rated, and a demo link
+opened the first time, also keeps its event (of the types asked for), in the same transaction;
+``history.events`` sends them.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..providers import FINAL_STATUSES, Channel, ProviderCall, TranscriptLine
 from .database import RowInserter, open_engine, upgrade, writing
-from .payloads import event_body
+from .payloads import call_fields, event_body, link_fields
 from .schema import (
     StoredText,
     call_events,
@@ -64,7 +65,8 @@ PRUNE_BATCH = 1000  # records a pruning transaction deletes
 _UNLISTED = ("transcript", "transcript_text", "detail_at", "detail_asked_at")
 _LIST_COLUMNS = [c for c in calls.c if c.name not in _UNLISTED]
 Upserted = Literal["new", "updated"]
-EventType = Literal["call.created", "call.started", "call.ended", "call.rated"]
+CallEventType = Literal["call.created", "call.started", "call.ended", "call.rated"]
+EventType = Literal["call.created", "call.started", "call.ended", "call.rated", "demo_link.opened"]
 ANY_DEMO_LINK = "any"  # CallQuery.demo_link: every call that came through a demo link
 Applied = Literal["applied", "duplicate", "unknown"]
 
@@ -280,10 +282,11 @@ class EventState:
 
 @dataclass(frozen=True)
 class LoggedEvent(EventState):
-    """An event of any call (the admin view's Events page): which call, of which agent."""
+    """An event of any call or demo link (the admin view's Events page): which, of which agent."""
 
-    call_id: str
+    call_id: str  # the call's id, or the demo link's for a demo_link event
     agent: str | None
+    label: str | None  # a demo link's (made here)
 
 
 @dataclass(frozen=True)
@@ -875,12 +878,22 @@ class CallStore:
             return [EventState(**row._mapping) for row in rows]
 
     def recent_events(self, state: EventFilter | None = None, *, limit: int = 100) -> list[LoggedEvent]:
-        """The latest events (of every call, or those ``waiting``, ``given_up`` or ``sent``), the
-        newest first, at most ``limit``. Raises :class:`CallLogError`."""
+        """The latest events (of every call and link, or those ``waiting``, ``given_up`` or
+        ``sent``), the newest first, at most ``limit``. Raises :class:`CallLogError`."""
         columns = [call_events.c[name] for name in EventState.__dataclass_fields__]
+        of = call_events.c.call_id
         query = (
-            select(*columns, call_events.c.call_id, calls.c.agent)
-            .select_from(call_events.outerjoin(calls, calls.c.call_id == call_events.c.call_id))
+            select(
+                *columns,
+                of,
+                func.coalesce(calls.c.agent, demo_links.c.agent).label("agent"),
+                demo_links.c.label,
+            )
+            .select_from(
+                call_events.outerjoin(calls, calls.c.call_id == of).outerjoin(
+                    demo_links, demo_links.c.link_id == of
+                )
+            )
             .order_by(call_events.c.id.desc())
             .limit(limit)
         )
@@ -949,7 +962,8 @@ class CallStore:
         return bool(result.rowcount)
 
     def record_demo_link_open(self, link_id: str, at: datetime) -> None:
-        """Count the page of the demo link ``link_id`` opened at ``at``. Raises :class:`CallLogError`."""
+        """Count the page of the demo link ``link_id`` opened at ``at`` (its first open an event).
+        Raises :class:`CallLogError`."""
         this = demo_link_opens.c.link_id == link_id
         again = (
             update(demo_link_opens).where(this).values(opens=demo_link_opens.c.opens + 1, last_opened_at=at)
@@ -962,9 +976,11 @@ class CallStore:
                 with writing(self.engine) as connection:
                     if not connection.execute(again).rowcount:
                         connection.execute(first)
+                        if "demo_link.opened" in self.events:
+                            _emit_link(connection, link_id, at)
                 return
             except IntegrityError:
-                pass  # its first open, counted by another process at the same moment
+                pass  # its first open, counted (and told) by another process at the same moment
             with writing(self.engine) as connection:
                 connection.execute(again)
 
@@ -1023,16 +1039,7 @@ class CallStore:
         """The demo link ``link_id`` as :meth:`demo_links` lists it; None when the call log knows
         nothing of it (not made here, never used, not revoked). Raises :class:`CallLogError`."""
         with _recording(), self.engine.connect() as connection:
-            used = connection.execute(_link_usage().where(calls.c.demo_link_id == link_id)).first()
-            row = connection.execute(select(demo_links).where(demo_links.c.link_id == link_id)).first()
-            revoked_at = connection.execute(
-                select(revoked_demo_links.c.revoked_at).where(revoked_demo_links.c.link_id == link_id)
-            ).scalar()
-            opened = _opens(connection, demo_link_opens.c.link_id == link_id).get(link_id)
-        made = LinkMade(**row._asdict()) if row is not None else None
-        if used is None and made is None and revoked_at is None and opened is None:
-            return None
-        return _link_state(link_id, used, made, revoked_at, opened)
+            return _demo_link(connection, link_id)
 
     def demo_link_calls(self, link_id: str) -> int:
         """The calls placed through the demo link ``link_id`` (its refused tries aside). Raises
@@ -1083,7 +1090,7 @@ def status_behind(stored: str, reported: str | None) -> bool:
     return stored in FINAL_STATUSES or (stored, reported) == ("in_progress", "created")
 
 
-def _status_news(stored: str, reported: str | None) -> EventType | None:
+def _status_news(stored: str, reported: str | None) -> CallEventType | None:
     """The event a reported status makes of the stored one: ``call.started`` the first time the
     call is live (never after an end), ``call.ended`` the first time it ended (a later final
     report changes no status); None when it is no news."""
@@ -1227,6 +1234,20 @@ _EVENT_STATES: dict[str, ColumnElement[bool]] = {
 }
 
 
+def _demo_link(connection: Connection, link_id: str) -> LinkState | None:
+    """The demo link ``link_id`` as :meth:`CallStore.demo_link` reads it."""
+    used = connection.execute(_link_usage().where(calls.c.demo_link_id == link_id)).first()
+    row = connection.execute(select(demo_links).where(demo_links.c.link_id == link_id)).first()
+    revoked_at = connection.execute(
+        select(revoked_demo_links.c.revoked_at).where(revoked_demo_links.c.link_id == link_id)
+    ).scalar()
+    opened = _opens(connection, demo_link_opens.c.link_id == link_id).get(link_id)
+    made = LinkMade(**row._asdict()) if row is not None else None
+    if used is None and made is None and revoked_at is None and opened is None:
+        return None
+    return _link_state(link_id, used, made, revoked_at, opened)
+
+
 def _opens(connection: Connection, where: ColumnElement[bool]) -> dict[str, LinkOpens]:
     """The opens of the links ``where`` matches, by link."""
     rows = connection.execute(select(demo_link_opens).where(where))
@@ -1252,15 +1273,29 @@ def _link_state(
     )
 
 
-def _emit(connection: Connection, kind: EventType, call_id: str, at: datetime) -> None:
+def _emit(connection: Connection, kind: CallEventType, call_id: str, at: datetime) -> None:
     """Keep the event ``kind`` of call ``call_id``, with the call as it is now, in the caller's
     transaction; ``history.events`` sends it."""
     row = connection.execute(select(*_LIST_COLUMNS).where(calls.c.call_id == call_id)).first()
-    if row is None:
-        return
+    if row is not None:
+        _keep_event(connection, kind, call_id, call_fields(_record(row)), at)
+
+
+def _emit_link(connection: Connection, link_id: str, at: datetime) -> None:
+    """Keep ``demo_link.opened`` for the link ``link_id``, with the link as it is at ``at``, in the
+    caller's transaction."""
+    link = _demo_link(connection, link_id)
+    if link is not None:
+        _keep_event(connection, "demo_link.opened", link_id, link_fields(link, at), at)
+
+
+def _keep_event(
+    connection: Connection, kind: EventType, subject: str, data: dict[str, Any], at: datetime
+) -> None:
+    """Keep the event ``kind`` of ``subject`` (a call's id, or a demo link's) to send."""
     connection.execute(
         insert(call_events).values(
-            event_id=new_event_id(), type=kind, call_id=call_id, body=event_body(kind, _record(row), at),
+            event_id=new_event_id(), type=kind, call_id=subject, body=event_body(kind, data, at),
             occurred_at=at, attempts=0, next_attempt_at=now(),
         )
     )  # fmt: skip

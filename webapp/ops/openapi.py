@@ -26,7 +26,14 @@ from ..admin.events_api import RESEND_ALL_RAISES as EVENT_RESEND_ALL_ERRORS
 from ..admin.events_api import RESEND_RAISES as EVENT_RESEND_ERRORS
 from ..admin.events_api import TEST_RAISES as EVENT_TEST_ERRORS
 from ..admin.events_api import EventList, EventTrial, Resent
-from ..admin.link_models import MAX_QUERY_CHARS, AdminDemoLink, DemoLinkBody, DemoLinkList, DemoLinkMade
+from ..admin.link_models import (
+    MAX_QUERY_CHARS,
+    AdminDemoLink,
+    DemoLinkBody,
+    DemoLinkEvent,
+    DemoLinkList,
+    DemoLinkMade,
+)
 from ..admin.links_api import LIST_RAISES as LINK_LIST_ERRORS
 from ..admin.links_api import MAKE_RAISES as LINK_MAKE_ERRORS
 from ..admin.links_api import MAX_LIST_LIMIT
@@ -48,7 +55,7 @@ from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
 from ..history.events import TEST_EVENT
-from ..history.store import EventType
+from ..history.store import CallEventType
 from ..pages.demo_links import LINK_ID_PATTERN
 from ..phone.api import RAISES as PHONE_ERRORS
 from ..phone.api import STATUS_RAISES as PHONE_STATUS_ERRORS
@@ -408,6 +415,8 @@ EVENT_WORDS = {
     "answered (once a call; not for a call first heard of ended).",
     "call.ended": "A call the log knew live reported a final status (once a call).",
     "call.rated": "A caller rated their call or commented on it.",
+    "demo_link.opened": "A demo link's page was opened in a browser for the first time (once a link; a "
+    "link preview's fetch is no open).",
     "webhook.test": "An operator tried the URL from the admin view's Events page (not kept, not retried).",
 }
 SIGNED = "Standard Webhooks: the event's id (`evt_…`, the same on every attempt), seconds, `v1,<HMAC>`."
@@ -428,7 +437,7 @@ def _event(kind: str, model: type[BaseModel] = CallEvent) -> dict[str, Any]:
             "2XX": {"description": "Delivered."},
             "default": {
                 "description": "Tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h."
-                if model is CallEvent
+                if model is not WebhookTest
                 else "Shown to the operator on the Events page; not tried again."
             },
         },
@@ -480,7 +489,7 @@ def document() -> dict[str, Any]:
         *answers, Readiness, Alive, CallList, AdminCallDetail, CallsSummary, DemoLinkList, DemoLinkMade,
         EventList, Resent, EventTrial,
     ]  # fmt: skip
-    sent: list[type[BaseModel]] = [CallEvent, WebhookTest]  # to WEBCALL_EVENTS_URL
+    sent: list[type[BaseModel]] = [CallEvent, DemoLinkEvent, WebhookTest]  # to WEBCALL_EVENTS_URL
     models: list[type[BaseModel]] = [*requests, *responses, *sent]
     _, definitions = models_json_schema(
         [(model, "validation" if model in requests else "serialization") for model in models],
@@ -556,7 +565,8 @@ def document() -> dict[str, Any]:
             },
         },
         "webhooks": {
-            **{kind: {"post": _event(kind)} for kind in get_args(EventType)},
+            **{kind: {"post": _event(kind)} for kind in get_args(CallEventType)},
+            "demo_link.opened": {"post": _event("demo_link.opened", DemoLinkEvent)},
             TEST_EVENT: {"post": _event(TEST_EVENT, WebhookTest)},
         },
         "components": {
