@@ -195,11 +195,12 @@ class AdminSignInRequired(AppError):
 
 
 class InvalidWebhookSignature(AppError):
-    """A LiveKit webhook without our key pair's signature of its body (missing, wrong or stale)."""
+    """A webhook without its sender's signature of its body (missing, wrong or stale): LiveKit's by our
+    key pair, Retell's by its API key."""
 
     status_code = 401
     code = "invalid_webhook_signature"
-    message = "The webhook's Authorization is not a valid signature of its body."
+    message = "The webhook's signature is not a valid signature of its body."
 
 
 # --- 403 / 404 / 409 / 410: refused ------------------------------------------------------

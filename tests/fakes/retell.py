@@ -1,4 +1,4 @@
-"""Fake Retell AI: create a web call, get one call, list calls.
+"""Fake Retell AI: create a web call, get one call, list calls, and its webhooks' requests.
 
 Follows shared/providers/README.md (Retell's SDK sources): Bearer auth, `POST
 /v2/create-web-call` answering 201 with a LiveKit participant token and no URL (Retell's
@@ -12,7 +12,9 @@ may; `"gateway"` answers a call on Retell's non-LiveKit transport. Errors are
 from __future__ import annotations
 
 import datetime
+import hashlib
 import hmac
+import json
 import uuid
 from typing import Any
 
@@ -165,6 +167,39 @@ def end_call(
             call_analysis={"call_summary": "The caller asked a question.", "call_successful": True},
         )
         return call
+
+
+def start_call(state: FakeState, call_id: str, *, started_ms: int | None = None) -> dict[str, Any]:
+    """The caller joined: the call is ``ongoing`` from ``started_ms``."""
+    with state.lock:
+        call = state.calls[call_id]
+        call.update(call_status="ongoing", start_timestamp=started_ms or call["_created_ms"] + 1000)
+        return call
+
+
+def webhook(
+    state: FakeState, event: str, call_id: str, *, key: str | None = None, at_ms: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """What Retell POSTs to a webhook URL for ``event`` of the call, and its headers: ``{event,
+    call}`` signed as its docs say (X-Retell-Signature ``v=<ms>,d=<hex>``: the HMAC-SHA256 of the
+    raw body followed by those milliseconds, under the API key). ``call_started`` carries the
+    call's basics, ``call_ended`` all of it but ``call_analysis``, ``call_analyzed`` all of it."""
+    with state.lock:
+        call = _shown(state.calls[call_id])
+    if event == "call_started":
+        basics = ("call_type", "call_id", "agent_id", "call_status", "start_timestamp", "metadata")
+        call = {name: call[name] for name in basics if name in call}
+    elif event == "call_ended":
+        call.pop("call_analysis", None)
+    body = json.dumps({"event": event, "call": call}, ensure_ascii=False).encode()
+    signed = signature(key or state.api_key, body, at_ms if at_ms is not None else now_ms())
+    return body, {"Content-Type": "application/json", "X-Retell-Signature": signed}
+
+
+def signature(key: str, body: bytes, at_ms: int) -> str:
+    """``X-Retell-Signature`` for ``body`` sent at ``at_ms`` (epoch milliseconds) under ``key``."""
+    digest = hmac.new(key.encode(), body + str(at_ms).encode(), hashlib.sha256).hexdigest()
+    return f"v={at_ms},d={digest}"
 
 
 def _criteria(criteria: dict[str, Any]) -> Any:

@@ -20,7 +20,9 @@ import pytest
 from flask import Flask
 
 from tests.fakes import Fault
+from tests.fakes.fields import now_ms
 from tests.fakes.receiver import SECRET, Receiver
+from tests.fakes.retell import add_call, webhook
 from tests.support.apps import codes, post
 from tests.support.services import PostgresServer
 from webapp.history.store import CallAttempt, CallLogError, CallQuery, CallStore, LinkMade
@@ -198,6 +200,24 @@ def test_the_admin_api_makes_demo_links_while_the_log_is_down(
     set_reachable(postgres, call_log, True)
     back = client.get(f"{base}/{link_id}", headers=auth)  # not kept: listed from its first call logged
     assert (back.status_code, back.get_json()["error"]["code"]) == (404, "unknown_demo_link")
+
+
+def test_a_retell_webhook_is_a_503_that_retell_retries_while_the_log_is_down(
+    app: Flask, postgres: PostgresServer, call_log: str, retell: Any
+) -> None:
+    """Retell retries what is not a 2xx: its retry, once the log is back, is answered (here
+    ``ignored``: the log has no such call)."""
+    call = add_call(retell[1], "agent_x", call_status="ongoing", start_timestamp=now_ms())
+    set_reachable(postgres, call_log, False)
+    body, headers = webhook(retell[1], "call_started", call["call_id"])
+    answer = app.test_client().post("/webhooks/retell", data=body, headers=headers)
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (503, "call_log_unavailable")
+    assert answer.headers["Retry-After"] == "30"
+    set_reachable(postgres, call_log, True)
+    body, headers = webhook(retell[1], "call_started", call["call_id"])
+    assert app.test_client().post("/webhooks/retell", data=body, headers=headers).get_json() == {
+        "status": "ignored"
+    }
 
 
 def test_every_refusal_keeps_its_own_answer_while_the_log_is_down(

@@ -176,6 +176,16 @@ def test_webhooks_are_off_without_a_token(make_app: MakeApp, ravan: Any) -> None
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (404, "not_found")
 
 
+def test_retells_endpoint_is_off_without_retell(make_app: MakeApp) -> None:
+    """No Retell key: nothing checks a signature, and there is no endpoint."""
+    app = make_app(RETELL_API_KEY="")
+    assert "retell" not in app_state_of(app).settings.providers
+    answer = app.test_client().post(
+        "/webhooks/retell", json={"event": "call_ended", "call": {"call_id": "c"}}
+    )
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (404, "not_found")
+
+
 def test_a_call_log_outage_is_a_503_that_ravan_retries(make_app: MakeApp, ravan: Any) -> None:
     app = make_app(WEBCALL_WEBHOOK_TOKEN=TOKEN, RAVAN_ORG_ID=ORG)
     session = post(app, {"agent": "sales"}).get_json()["call_id"]

@@ -1,4 +1,5 @@
-"""Calls the providers report to us: Ravan's ``call.completed`` and LiveKit's room events.
+"""Calls the providers report to us: Ravan's ``call.completed``, Retell's call events and LiveKit's
+room events.
 
 ``POST /webhooks/ravan/<token>``: the token (``WEBCALL_WEBHOOK_TOKEN``) is the only secret
 Ravan's webhooks can carry (they document no signature), so it is compared in constant time
@@ -6,6 +7,13 @@ and never logged (``webapp.ops.logging`` masks it in every log line, gunicorn's 
 included). The body's ``org_id`` must be ours (``RAVAN_ORG_ID``). A delivery is applied once:
 Ravan retries on any non-2xx, so a repeat answers 200 and changes nothing. Each refusal is a
 clear 4xx that changes nothing; a call log outage is a 503, which Ravan will retry.
+
+``POST /webhooks/retell``: Retell's ``call_started``, ``call_ended`` and ``call_analyzed``, each
+``{event, call}``, signed as Retell signs (``X-Retell-Signature: v=<ms>,d=<hex>``, the HMAC-SHA256
+of the raw body followed by those milliseconds, under the API key with Retell's webhook badge:
+``RETELL_WEBHOOK_KEY``, else ``RETELL_API_KEY``), within 5 minutes of now. Each event is applied
+once per call (Retell retries what is not answered 2xx within 10 s); other events, and calls the
+log does not have (a Retell account's phone calls, say), answer 200 ``ignored``.
 
 ``POST /webhooks/livekit``: what a self-hosted (or Cloud) LiveKit server reports of the livekit
 provider's rooms, signed with our LiveKit key pair (a JWT in ``Authorization`` whose ``sha256``
@@ -20,8 +28,11 @@ other answer.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
+import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -48,9 +59,10 @@ from ..providers import CallStatus, ProviderCall
 from ..providers.base import MAX_ID_CHARS, from_unix, secret
 from ..providers.livekit import LiveKitProvider
 from ..providers.ravan import parse_session
+from ..providers.retell import parse_call as parse_retell_call
 from ..settings import same_secret
 from ..state import app_state
-from .store import CallLogError, CallRecord
+from .store import Applied, CallLogError, CallRecord
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
@@ -70,6 +82,10 @@ ROOM_FINISHED = "room_finished"
 CALLER_JOINED = "participant_joined"
 CALLER_LEFT = "participant_left"
 LIVEKIT_RAISES = (InvalidWebhook, InvalidWebhookSignature, NotFound, CallLogUnavailable)
+RETELL_EVENTS = frozenset({"call_started", "call_ended", "call_analyzed"})
+RETELL_SIGNATURE = re.compile(r"v=(\d{1,15}),d=([0-9a-fA-F]{64})")
+RETELL_SIGNED_WITHIN_MS = 5 * 60 * 1000  # what Retell's own SDK accepts
+RETELL_MAX_BODY_BYTES = 4 * 1024 * 1024  # a call's events carry the whole call, each word's timing too
 
 
 @bp.post("/ravan/<token>")
@@ -100,12 +116,7 @@ def _apply_ravan_event(token: str) -> str:
         log.info("webhook ravan: ignored event %.64s", event)
         return "ignored"
     call = read_call(data)
-    try:
-        outcome = state.history.apply_webhook("ravan", CALL_COMPLETED, call.call_id, call)
-    except CallLogError as error:
-        log.error("webhook ravan: the call log failed for session %s: %s", call.call_id, error)
-        raise CallLogUnavailable(retry_after_s=30) from None
-    log.info("webhook ravan %s session=%s: %s", CALL_COMPLETED, call.call_id, outcome)
+    outcome = _applied("ravan", CALL_COMPLETED, call)
     if outcome == "unknown":
         raise UnknownCallSession()
     return outcome
@@ -147,6 +158,81 @@ def livekit_event() -> Response:
     no key pair to check a signature with, and no endpoint.
     """
     return _counted("livekit", _apply_livekit_event)
+
+
+@bp.post("/retell")
+def retell_event() -> Response:
+    """Apply Retell's call events to the call they carry; others are acknowledged and ignored.
+
+    Counted by outcome for ``/metrics`` like Ravan's; without the retell provider there is no
+    key to check a signature with, and no endpoint.
+    """
+    return _counted("retell", _apply_retell_event)
+
+
+def _apply_retell_event() -> str:
+    """Check and apply one delivery: its outcome, or the refusal raised."""
+    state = app_state()
+    retell = state.settings.providers.get("retell")
+    key = getattr(retell, "webhook_key", None) or getattr(retell, "api_key", None)
+    if key is None or not secret(key):
+        raise NotFound()
+    event, data = read_retell_event(secret(key))
+    if event not in RETELL_EVENTS:
+        log.info("webhook retell: ignored event %.64s", event)
+        return "ignored"
+    outcome = _applied("retell", event, read_retell_call(data))
+    return "ignored" if outcome == "unknown" else outcome
+
+
+def _applied(provider: str, event: str, call: ProviderCall) -> Applied:
+    """Apply ``provider``'s ``event`` of ``call`` once (a repeat of the same event of the same call
+    is a duplicate); a call log outage is a 503, which providers retry."""
+    try:
+        outcome = app_state().history.apply_webhook(provider, event, call.call_id, call)
+    except CallLogError as error:
+        log.error("webhook %s: the call log failed for call %s: %s", provider, call.call_id, error)
+        raise CallLogUnavailable(retry_after_s=30) from None
+    log.info("webhook %s %s call=%s: %s", provider, event, call.call_id, outcome)
+    return outcome
+
+
+def read_retell_event(key: str) -> tuple[str, object]:
+    """The event and what it carries as its call, once ``X-Retell-Signature`` proves Retell signed
+    this very body lately."""
+    request.max_content_length = RETELL_MAX_BODY_BYTES
+    signed = RETELL_SIGNATURE.fullmatch(request.headers.get("X-Retell-Signature", "").strip())
+    # A missing or stale signature is refused before a byte of the body is read.
+    if signed is None or abs(time.time() * 1000 - int(signed.group(1))) > RETELL_SIGNED_WITHIN_MS:
+        log.warning("webhook retell: refused a delivery without a valid signature")
+        raise InvalidWebhookSignature()
+    raw = request.get_data()
+    expected = hmac.new(key.encode(), raw + signed.group(1).encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signed.group(2).lower()):
+        log.warning("webhook retell: refused a delivery without a valid signature")
+        raise InvalidWebhookSignature()
+    try:
+        body = parse_json(raw)
+    except ValueError:
+        raise InvalidWebhook("The body is not JSON.") from None
+    event = body.get("event") if isinstance(body, dict) else None
+    if not isinstance(event, str) or not event:
+        raise InvalidWebhook("The body needs event and call.")
+    return event, body.get("call")
+
+
+def read_retell_call(data: object) -> ProviderCall:
+    """The call of a Retell event (``call_id`` and what Retell reports of it)."""
+    problem = f"call.call_id is required (at most {MAX_ID_CHARS} characters)."
+    if not isinstance(data, dict):
+        raise InvalidWebhook("The body needs event and call.")
+    call_id = data.get("call_id")
+    if not isinstance(call_id, str) or len(call_id.strip()) > MAX_ID_CHARS:
+        raise InvalidWebhook(problem)
+    try:
+        return parse_retell_call(data)
+    except ProviderBadResponse:
+        raise InvalidWebhook(problem) from None
 
 
 def _counted(provider: str, apply: Callable[[], str]) -> Response:

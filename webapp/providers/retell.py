@@ -7,7 +7,9 @@ by our page. The token must be used within 30 s of its creation.
 
 History: ``POST /v2/list-calls`` (filtered by agent and start time on Retell's side, newest
 first, paged by the last call's id) and ``GET /v2/get-call/{call_id}``, with epoch-millisecond
-timestamps and ``transcript_object``.
+timestamps and ``transcript_object``. Its webhooks (``call_started``, ``call_ended``,
+``call_analyzed``: ``{event, call}``, the call as ``get-call`` answers it) are
+``history.webhooks``'.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class RetellSettings(ProviderSettings):
     """``RETELL_API_KEY`` (a Bearer token), where the API lives and where its calls' rooms are."""
 
     api_key: SecretStr | None = credential("RETELL_API_KEY")
+    # What checks Retell's webhooks (X-Retell-Signature): the API key with Retell's webhook badge,
+    # when that is not RETELL_API_KEY itself.
+    webhook_key: SecretStr | None = Field(None, validation_alias="RETELL_WEBHOOK_KEY")
     base_url: HttpUrlText = base_url("RETELL_BASE_URL", "https://api.retellai.com")
     livekit_url: LiveKitUrlText = Field(LIVEKIT_URL, validation_alias="RETELL_LIVEKIT_URL")
 
