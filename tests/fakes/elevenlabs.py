@@ -1,4 +1,5 @@
-"""Fake ElevenLabs Agents: a conversation token, list conversations, one conversation.
+"""Fake ElevenLabs Agents: a conversation token, list conversations, one conversation, and its
+post-call webhook's requests.
 
 Follows shared/providers/README.md (ElevenLabs' SDK sources): `xi-api-key` auth and
 `GET /v1/convai/conversation/token?agent_id=…` answering `{"token"}`, a LiveKit participant
@@ -15,7 +16,9 @@ token's `source` and `version` (ElevenLabs' JS SDK sends them; the adapter does 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 import time
 import uuid
 from typing import Any
@@ -126,6 +129,34 @@ def end_conversation(
             analysis={"transcript_summary": "The caller needed help.", "call_successful": "success"},
         )
         return conversation
+
+
+def post_call_webhook(
+    state: FakeState,
+    conversation_id: str,
+    *,
+    secret: str,
+    kind: str = "post_call_transcription",
+    at_s: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """What ElevenLabs POSTs to the workspace's post-call webhook, and its headers: ``{type,
+    event_timestamp, data}`` (``data``: the conversation in full, as GET reads it), signed as its
+    docs and its SDK say (``ElevenLabs-Signature: t=<s>,v0=<hex>``, the HMAC-SHA256 of
+    ``<t>.<body>`` under the webhook's secret)."""
+    with state.lock:
+        conversation = _detail(state.calls[conversation_id])
+    stamp = at_s if at_s is not None else int(time.time())
+    data = conversation if kind == "post_call_transcription" else {
+        "agent_id": conversation["agent_id"], "conversation_id": conversation_id, "full_audio": "SUQz",
+    }  # fmt: skip
+    body = json.dumps({"type": kind, "event_timestamp": stamp, "data": data}).encode()
+    return body, {"Content-Type": "application/json", "ElevenLabs-Signature": signature(secret, body, stamp)}
+
+
+def signature(secret: str, body: bytes, at_s: int) -> str:
+    """``ElevenLabs-Signature`` for ``body`` sent at ``at_s`` (Unix seconds) under ``secret``."""
+    digest = hmac.new(secret.encode(), f"{at_s}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at_s},v0={digest}"
 
 
 def _conversation(conversation_id: str, agent_id: str) -> dict[str, Any]:

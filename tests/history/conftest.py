@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from flask import Flask
 
-from tests.fakes import FakeServer
+from tests.fakes import FakeServer, FakeState
 from tests.fakes.receiver import SECRET, Receiver
+from tests.support.apps import app_state_of, post
 from webapp.history.events import EventSender
+from webapp.history.store import CallRecord
 
 HOOK_TOKEN = "hook-" + "k" * 40
 RECEIVER_TOKEN = "receiver-secret-token"  # in the URL's query: never in a log line
@@ -39,6 +42,30 @@ def events_app(make_app: MakeApp, receiver: tuple[Receiver, str], call_log_url: 
         return app
 
     return build
+
+
+class PlacedCall:
+    """The app served over HTTP, a web call placed through it with ``agent``, and the address of
+    the provider's webhook there (``/webhooks/<provider>``)."""
+
+    def __init__(self, app: Flask, fake: FakeState, provider: str, agent: str) -> None:
+        self.app = app
+        self.fake = fake
+        self.server = FakeServer(app).start()
+        self.hook = f"{self.server.url}/webhooks/{provider}"
+        answer = post(app, {"agent": agent})
+        assert answer.status_code == 201, answer.get_json()
+        self.call_id: str = answer.get_json()["call_id"]
+
+    def record(self) -> CallRecord:
+        """The placed call as the log has it now."""
+        record = app_state_of(self.app).history.find(self.call_id)
+        assert record is not None
+        return record
+
+    def send(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST ``body`` to the webhook once."""
+        return httpx.post(self.hook, content=body, headers=headers, timeout=5)
 
 
 def sender_of(app: Flask) -> EventSender:

@@ -12,14 +12,13 @@ import httpx
 import pytest
 from flask import Flask
 
-from tests.fakes import FakeServer, FakeState
+from tests.fakes import FakeState
 from tests.fakes.fields import now_ms
 from tests.fakes.receiver import SECRET as RECEIVER_SECRET
 from tests.fakes.receiver import Receiver
 from tests.fakes.retell import add_call, end_call, signature, start_call, webhook
-from tests.history.conftest import sender_of
-from tests.support.apps import app_state_of, post
-from webapp.history.store import CallRecord
+from tests.history.conftest import PlacedCall, sender_of
+from tests.support.apps import app_state_of
 from webapp.metrics import WEBHOOKS
 
 CATALOGUE = """
@@ -31,26 +30,12 @@ MakeApp = Callable[..., Flask]
 WEBHOOK_KEY = "key_webhook_badge_0123456789abcdef"  # another of the account's keys: Retell's webhook one
 
 
-class Served:
-    """The app served over HTTP, a Retell web call placed through it, and the webhook's address."""
+class Served(PlacedCall):
+    """A Retell web call placed through the app, and Retell's requests to its webhook."""
 
     def __init__(self, app: Flask, retell: FakeState) -> None:
-        self.app = app
+        super().__init__(app, retell, "retell", "support")
         self.retell = retell
-        self.server = FakeServer(app).start()
-        self.hook = f"{self.server.url}/webhooks/retell"
-        answer = post(app, {"agent": "support"})
-        assert answer.status_code == 201, answer.get_json()
-        self.call_id: str = answer.get_json()["call_id"]
-
-    def record(self) -> CallRecord:
-        """The placed call as the log has it now."""
-        record = app_state_of(self.app).history.find(self.call_id)
-        assert record is not None
-        return record
-
-    def send(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(self.hook, content=body, headers=headers, timeout=5)
 
     def event(self, event: str, call_id: str | None = None, **options: Any) -> httpx.Response:
         """Retell's request for ``event`` of the call (ours unless given), as Retell signs it."""
@@ -220,7 +205,7 @@ def test_a_signed_body_that_is_no_event_is_a_clear_400(served: Served) -> None:
 
     for body, message in (
         (b"not json", "The body is not JSON."),
-        (b"[1, 2]", "The body needs event and call."),
+        (b"[1, 2]", "The body must be a JSON object."),
         (json.dumps({"event": "call_ended"}).encode(), "The body needs event and call."),
         (json.dumps({"event": "call_ended", "call": {"call_id": ""}}).encode(), "call.call_id is required"),
         (

@@ -1,5 +1,5 @@
-"""Calls the providers report to us: Ravan's ``call.completed``, Retell's call events and LiveKit's
-room events.
+"""Calls the providers report to us: Ravan's ``call.completed``, Retell's call events, ElevenLabs'
+post-call transcriptions and LiveKit's room events.
 
 ``POST /webhooks/ravan/<token>``: the token (``WEBCALL_WEBHOOK_TOKEN``) is the only secret
 Ravan's webhooks can carry (they document no signature), so it is compared in constant time
@@ -14,6 +14,13 @@ of the raw body followed by those milliseconds, under the API key with Retell's 
 ``RETELL_WEBHOOK_KEY``, else ``RETELL_API_KEY``), within 5 minutes of now. Each event is applied
 once per call (Retell retries what is not answered 2xx within 10 s); other events, and calls the
 log does not have (a Retell account's phone calls, say), answer 200 ``ignored``.
+
+``POST /webhooks/elevenlabs``: ElevenLabs' post-call webhook, ``{type, event_timestamp, data}``,
+signed as ElevenLabs signs (``ElevenLabs-Signature: t=<s>,v0=<hex>``, the HMAC-SHA256 of
+``<t>.<raw body>`` under ``ELEVENLABS_WEBHOOK_SECRET``, the secret ElevenLabs made with the
+webhook), within 30 minutes of now. ``post_call_transcription`` (``data``: the conversation as
+``GET /v1/convai/conversations/{id}`` reads it) ends the call with its transcript and summary,
+once; other types, and conversations the log does not have, answer 200 ``ignored``.
 
 ``POST /webhooks/livekit``: what a self-hosted (or Cloud) LiveKit server reports of the livekit
 provider's rooms, signed with our LiveKit key pair (a JWT in ``Authorization`` whose ``sha256``
@@ -34,7 +41,9 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from google.protobuf import json_format
@@ -57,6 +66,7 @@ from ..json_input import parse_json
 from ..metrics import WEBHOOKS
 from ..providers import CallStatus, ProviderCall
 from ..providers.base import MAX_ID_CHARS, from_unix, secret
+from ..providers.elevenlabs import parse_conversation
 from ..providers.livekit import LiveKitProvider
 from ..providers.ravan import parse_session
 from ..providers.retell import parse_call as parse_retell_call
@@ -83,9 +93,33 @@ CALLER_JOINED = "participant_joined"
 CALLER_LEFT = "participant_left"
 LIVEKIT_RAISES = (InvalidWebhook, InvalidWebhookSignature, NotFound, CallLogUnavailable)
 RETELL_EVENTS = frozenset({"call_started", "call_ended", "call_analyzed"})
-RETELL_SIGNATURE = re.compile(r"v=(\d{1,15}),d=([0-9a-fA-F]{64})")
-RETELL_SIGNED_WITHIN_MS = 5 * 60 * 1000  # what Retell's own SDK accepts
-RETELL_MAX_BODY_BYTES = 4 * 1024 * 1024  # a call's events carry the whole call, each word's timing too
+TRANSCRIBED = "post_call_transcription"
+# Retell's and ElevenLabs' events carry the whole call, Retell's with each word's timing.
+SIGNED_MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Signing:
+    """How a provider signs its webhooks: an HMAC-SHA256 in hex, of the body and a time, in a header."""
+
+    provider: str
+    header: str
+    pattern: re.Pattern[str]  # the header: its time, then its hex digest
+    per_second: int  # the time's units in a second
+    within_s: int  # how far from now a time may be (what the provider's own SDK accepts)
+    message: Callable[[bytes, bytes], bytes]  # what is signed, of the raw body and the time
+
+
+# v=<ms>,d=<hex>: the body, then the time.
+RETELL = Signing(
+    "retell", "X-Retell-Signature", re.compile(r"v=(\d{1,15}),d=([0-9a-fA-F]{64})"), 1000, 5 * 60,
+    lambda raw, at: raw + at,
+)  # fmt: skip
+# t=<s>,v0=<hex>: the time, a full stop, the body.
+ELEVENLABS = Signing(
+    "elevenlabs", "ElevenLabs-Signature", re.compile(r"t=(\d{1,12}),v0=([0-9a-fA-F]{64})"), 1, 30 * 60,
+    lambda raw, at: at + b"." + raw,
+)  # fmt: skip
 
 
 @bp.post("/ravan/<token>")
@@ -177,11 +211,11 @@ def _apply_retell_event() -> str:
     key = getattr(retell, "webhook_key", None) or getattr(retell, "api_key", None)
     if key is None or not secret(key):
         raise NotFound()
-    event, data = read_retell_event(secret(key))
+    event, data = event_of(read_signed(RETELL, secret(key)), "event", "call")
     if event not in RETELL_EVENTS:
         log.info("webhook retell: ignored event %.64s", event)
         return "ignored"
-    outcome = _applied("retell", event, read_retell_call(data))
+    outcome = _applied("retell", event, reported_call(data, "event", "call.call_id", parse_retell_call))
     return "ignored" if outcome == "unknown" else outcome
 
 
@@ -197,40 +231,76 @@ def _applied(provider: str, event: str, call: ProviderCall) -> Applied:
     return outcome
 
 
-def read_retell_event(key: str) -> tuple[str, object]:
-    """The event and what it carries as its call, once ``X-Retell-Signature`` proves Retell signed
-    this very body lately."""
-    request.max_content_length = RETELL_MAX_BODY_BYTES
-    signed = RETELL_SIGNATURE.fullmatch(request.headers.get("X-Retell-Signature", "").strip())
-    # A missing or stale signature is refused before a byte of the body is read.
-    if signed is None or abs(time.time() * 1000 - int(signed.group(1))) > RETELL_SIGNED_WITHIN_MS:
-        log.warning("webhook retell: refused a delivery without a valid signature")
+@bp.post("/elevenlabs")
+def elevenlabs_event() -> Response:
+    """Apply ElevenLabs' post-call transcription to the call it names; other types are
+    acknowledged and ignored. Without ``ELEVENLABS_WEBHOOK_SECRET`` there is no endpoint."""
+    return _counted("elevenlabs", _apply_elevenlabs_event)
+
+
+def _apply_elevenlabs_event() -> str:
+    """Check and apply one delivery: its outcome, or the refusal raised."""
+    elevenlabs = app_state().settings.providers.get("elevenlabs")
+    key = getattr(elevenlabs, "webhook_secret", None)
+    if key is None or not secret(key):
+        raise NotFound()
+    kind, data = event_of(read_signed(ELEVENLABS, secret(key)), "type", "data")
+    if kind != TRANSCRIBED:
+        log.info("webhook elevenlabs: ignored event %.64s", kind)
+        return "ignored"
+    outcome = _applied(
+        "elevenlabs", TRANSCRIBED, reported_call(data, "type", "data.conversation_id", parse_conversation)
+    )
+    return "ignored" if outcome == "unknown" else outcome
+
+
+def read_signed(signing: Signing, key: str) -> dict[str, object]:
+    """The body, a JSON object, once its signature (``signing``'s header) proves the provider
+    signed this very body lately with ``key``; a missing or stale signature is refused before a
+    byte of the body is read."""
+    request.max_content_length = SIGNED_MAX_BODY_BYTES
+    signed = signing.pattern.fullmatch(request.headers.get(signing.header, "").strip())
+    now = time.time() * signing.per_second
+    if signed is None or abs(now - int(signed.group(1))) > signing.within_s * signing.per_second:
+        log.warning("webhook %s: refused a delivery without a valid signature", signing.provider)
         raise InvalidWebhookSignature()
     raw = request.get_data()
-    expected = hmac.new(key.encode(), raw + signed.group(1).encode(), hashlib.sha256).hexdigest()
+    message = signing.message(raw, signed.group(1).encode())
+    expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signed.group(2).lower()):
-        log.warning("webhook retell: refused a delivery without a valid signature")
+        log.warning("webhook %s: refused a delivery without a valid signature", signing.provider)
         raise InvalidWebhookSignature()
     try:
         body = parse_json(raw)
     except ValueError:
         raise InvalidWebhook("The body is not JSON.") from None
-    event = body.get("event") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise InvalidWebhook("The body must be a JSON object.")
+    return body
+
+
+def event_of(body: dict[str, object], kind: str, carried: str) -> tuple[str, object]:
+    """A signed body's event (its ``kind`` field) and what it carries (its ``carried`` field)."""
+    event = body.get(kind)
     if not isinstance(event, str) or not event:
-        raise InvalidWebhook("The body needs event and call.")
-    return event, body.get("call")
+        raise InvalidWebhook(f"The body needs {kind} and {carried}.")
+    return event, body.get(carried)
 
 
-def read_retell_call(data: object) -> ProviderCall:
-    """The call of a Retell event (``call_id`` and what Retell reports of it)."""
-    problem = f"call.call_id is required (at most {MAX_ID_CHARS} characters)."
+def reported_call(
+    data: object, kind: str, id_path: str, parse: Callable[[Any], ProviderCall]
+) -> ProviderCall:
+    """The call an event (named by its ``kind`` field) carries, its id at ``id_path``
+    (``call.call_id``), as ``parse`` reads it."""
+    carried, id_field = id_path.split(".")
+    problem = f"{id_path} is required (at most {MAX_ID_CHARS} characters)."
     if not isinstance(data, dict):
-        raise InvalidWebhook("The body needs event and call.")
-    call_id = data.get("call_id")
+        raise InvalidWebhook(f"The body needs {kind} and {carried}.")
+    call_id = data.get(id_field)
     if not isinstance(call_id, str) or len(call_id.strip()) > MAX_ID_CHARS:
         raise InvalidWebhook(problem)
     try:
-        return parse_retell_call(data)
+        return parse(data)
     except ProviderBadResponse:
         raise InvalidWebhook(problem) from None
 

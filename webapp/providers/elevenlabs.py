@@ -75,6 +75,8 @@ class ElevenLabsSettings(ProviderSettings):
     """``ELEVENLABS_API_KEY`` (sent as ``xi-api-key``), and hosts that replace every region's (tests)."""
 
     api_key: SecretStr | None = credential("ELEVENLABS_API_KEY")
+    # The HMAC secret ElevenLabs gave the workspace's post-call webhook (unset: no webhook endpoint).
+    webhook_secret: SecretStr | None = Field(None, validation_alias="ELEVENLABS_WEBHOOK_SECRET")
     base_url: HttpUrlText | None = base_url("ELEVENLABS_BASE_URL", None)
     livekit_url: LiveKitUrlText | None = Field(None, validation_alias="ELEVENLABS_LIVEKIT_URL")
 
