@@ -420,9 +420,14 @@ def test_the_events_page_sends_a_given_up_event_again(
             assert sender.send_due() == 1  # the receiver takes it now
             tab.get_by_label("State").select_option("sent")
             tab.get_by_role("button", name="Show").click()
-            expect(tab).to_have_url(f"{server.url}/admin/events?state=sent")
+            expect(tab).to_have_url(f"{server.url}/admin/events?state=sent&type=")
             expect(table.locator(".badge")).to_have_text("Sent")
             assert_accessible(tab, server.url, "admin events, sent")
+            tab.get_by_label("Event", exact=True).select_option("call.rated")
+            tab.get_by_role("button", name="Show").click()
+            expect(tab).to_have_url(f"{server.url}/admin/events?state=sent&type=call.rated")
+            expect(tab.get_by_text("No event is in that state and of that type.")).to_be_visible()
+            expect(tab.get_by_label("Event", exact=True)).to_have_value("call.rated")
             context.close()
     assert len(receiver.received) == 10 and receiver.events()[-1]["data"]["call_id"] == call_id
     assert receiver.events()[-2]["type"] == "webhook.test"

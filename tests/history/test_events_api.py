@@ -94,6 +94,19 @@ def test_a_demo_links_event_names_its_link(events_app: Callable[..., Flask]) -> 
         "demo_link.opened", None, link_id, "Acme pilot", "sales",
     )  # fmt: skip
     assert answer.get_json()["types"][-1] == "demo_link.opened"
+    new_call(app)
+    assert [e["type"] for e in get(app, "/api/admin/events").get_json()["events"]] == [
+        "call.created", "demo_link.opened",
+    ]  # fmt: skip
+    only = get(app, "/api/admin/events?type=demo_link.opened&state=waiting").get_json()["events"]
+    assert [e["link_id"] for e in only] == [link_id]
+    assert get(app, "/api/admin/events?type=call.rated").get_json()["events"] == []
+    refused = get(app, "/api/admin/events?type=call.answered")
+    assert codes([refused]) == ["invalid_query"]
+    assert (
+        "type is not valid: must be one of call.created, call.started, "
+        in refused.get_json()["error"]["message"]
+    )
 
 
 def test_events_given_up_are_sent_again(

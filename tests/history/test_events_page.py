@@ -97,17 +97,31 @@ def test_the_page_says_where_events_go_and_where_each_is(
     assert '<option value="given_up" selected>' in only
     assert len(rows(client.get("/admin/events?state=sent").get_data(as_text=True))) == 1
     odd = client.get("/admin/events?state=lost")
-    assert odd.status_code == 400 and "That state is not one of the list" in odd.get_data(as_text=True)
+    assert odd.status_code == 400 and "That state or event is not one of the lists" in odd.get_data(
+        as_text=True
+    )
     assert len(rows(odd.get_data(as_text=True))) == 3
 
 
-def test_a_demo_links_event_names_its_link(events_app: Callable[..., Flask]) -> None:
+def test_a_demo_links_event_names_its_link_and_events_show_by_type(events_app: Callable[..., Flask]) -> None:
     app = events_app(**{**ADMIN, "WEBCALL_SECRET_KEY": LINK_KEY})
     _, link_id = open_link(app, "Acme <pilot>")
-    page = signed_in(app).get("/admin/events").get_data(as_text=True)
+    new_call(app)
+    client = signed_in(app)
+    page = client.get("/admin/events").get_data(as_text=True)
     assert f'<a href="/admin?demo_link={link_id}">Acme &lt;pilot&gt;</a>' in page
-    (line,) = rows(page)
+    assert len(rows(page)) == 2
+    opened = client.get("/admin/events?type=demo_link.opened").get_data(as_text=True)
+    (line,) = rows(opened)
     assert re.fullmatch(r".* demo_link\.opened Acme &lt;pilot&gt; Waiting to be sent 0", line), line
+    assert '<option value="demo_link.opened" selected>demo_link.opened</option>' in opened
+    none = client.get("/admin/events?type=call.rated&state=waiting").get_data(as_text=True)
+    assert rows(none) == [] and "No event is in that state and of that type." in none
+    odd = client.get("/admin/events?type=call.answered")
+    assert odd.status_code == 400 and "That state or event is not one of the lists" in odd.get_data(
+        as_text=True
+    )
+    assert len(rows(odd.get_data(as_text=True))) == 2
 
 
 def test_the_page_says_which_types_are_sent(events_app: Callable[..., Flask]) -> None:

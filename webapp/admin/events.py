@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..history.events import app_sender
 from ..history.payloads import iso
-from ..history.store import CallLogError, EventCounts, EventFilter, LoggedEvent
+from ..history.store import CallLogError, EventCounts, EventFilter, EventType, LoggedEvent
 from ..pages.render import render_error_page
 from ..settings import EVENT_TYPES
 from ..state import app_state
@@ -31,6 +31,7 @@ bp = Blueprint("admin_events", __name__, url_prefix="/admin/events")
 bp.before_request(gate)  # the view's own: a 404 when it is off, the sign-in page for strangers
 EVENT_ID = re.compile(r"evt_[0-9a-f]{24}")
 STATES: tuple[str, ...] = get_args(EventFilter)
+TYPES: tuple[str, ...] = get_args(EventType)
 SHOWN = 100  # the latest events listed
 SENT_WITHIN = timedelta(hours=24)  # "sent lately", in the counts
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 
 @bp.get("")
 def events() -> Response:
-    """Where events go, their counts, and the latest of them (``?state=waiting|given_up|sent``)."""
+    """Where events go, their counts, and the latest of them (``?state=waiting|given_up|sent``,
+    ``&type=call.ended``)."""
     return _events_page()
 
 
@@ -54,15 +56,19 @@ def send_test_event() -> Response:
 
 
 def _events_page(*, status: int = 200, **context: Any) -> Response:
-    """The page, with the state asked for in the query (a test's answer, an error, when given)."""
-    state = request.args.get("state") or None
-    refused = state is not None and state not in STATES
+    """The page, with the state and type asked for in the query (a test's answer, an error, when
+    given); one not in the list shows every event, and says so."""
+    state, kind = request.args.get("state") or None, request.args.get("type") or None
+    refused = (state is not None and state not in STATES) or (kind is not None and kind not in TYPES)
     history = app_state().history
     counts: EventCounts | None = None
     latest: list[LoggedEvent] | None = None
     try:
         counts = history.event_counts(datetime.now(UTC) - SENT_WITHIN)
-        latest = history.recent_events(None if refused else cast(EventFilter, state), limit=SHOWN)
+        if refused:
+            latest = history.recent_events(limit=SHOWN)
+        else:
+            latest = history.recent_events(cast(EventFilter, state), kind=cast(EventType, kind), limit=SHOWN)
     except CallLogError as error:  # the page still says where events go, and tries the URL
         log.error("admin: the call log failed: %s", error)
     resent = request.args.get("resent", "")
@@ -76,6 +82,8 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
         oldest=iso(counts.oldest_waiting_at) if counts else None,
         events=None if latest is None else [admin_event(event) for event in latest],
         state="" if refused else state or "",
+        kind="" if refused else kind or "",
+        kinds=TYPES,
         refused=refused,
         resent=int(resent) if re.fullmatch(r"[0-9]{1,9}", resent) else None,
         shown=SHOWN,

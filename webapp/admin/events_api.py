@@ -23,7 +23,7 @@ from ..history.payloads import iso
 from ..history.store import EventCounts, EventFilter, EventType
 from ..state import app_state
 from .api import TOKEN_RAISES, authenticate, call_log_or_503, list_limit, no_store
-from .events import EVENT_ID, SENT_WITHIN, STATES, destination
+from .events import EVENT_ID, SENT_WITHIN, STATES, TYPES, destination
 from .models import AdminEvent, admin_event
 
 bp = Blueprint("admin_events_api", __name__, url_prefix="/api/admin/events")
@@ -83,12 +83,12 @@ class EventTrial(BaseModel):
 
 @bp.get("")
 def list_events() -> Response:
-    """The counts, and the latest ``limit`` events (100), of one ``state`` when given."""
-    state, limit = _list_args(request.args)
+    """The counts, and the latest ``limit`` events (100), of one ``state`` and one ``type`` when given."""
+    state, kind, limit = _list_args(request.args)
     history, settings = app_state().history, app_state().settings
     with call_log_or_503():
         counts = history.event_counts(datetime.now(UTC) - SENT_WITHIN)
-        latest = history.recent_events(state, limit=limit)
+        latest = history.recent_events(state, kind=kind, limit=limit)
     answer = EventList(
         url=destination(settings.events_url),
         types=[cast(EventType, kind) for kind in settings.events_types] if settings.events_url else [],
@@ -132,13 +132,15 @@ def send_test_event() -> Response:
     return no_store(jsonify(answer.model_dump()))
 
 
-def _list_args(args: Mapping[str, str]) -> tuple[EventFilter | None, int]:
-    """``state`` and ``limit`` (the only query parameters), or ``InvalidQuery``."""
-    limit = list_limit(args, takes=("state", "limit"), maximum=MAX_LIST_LIMIT)
-    state = args.get("state") or None
+def _list_args(args: Mapping[str, str]) -> tuple[EventFilter | None, EventType | None, int]:
+    """``state``, ``type`` and ``limit`` (the only query parameters), or ``InvalidQuery``."""
+    limit = list_limit(args, takes=("state", "type", "limit"), maximum=MAX_LIST_LIMIT)
+    state, kind = args.get("state") or None, args.get("type") or None
     if state is not None and state not in STATES:
         raise InvalidQuery("state is not valid: must be waiting, given_up or sent.")
-    return cast(EventFilter | None, state), limit
+    if kind is not None and kind not in TYPES:
+        raise InvalidQuery(f"type is not valid: must be one of {', '.join(TYPES)}.")
+    return cast(EventFilter | None, state), cast(EventType | None, kind), limit
 
 
 def _totals(counts: EventCounts) -> EventTotals:

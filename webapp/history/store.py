@@ -877,9 +877,12 @@ class CallStore:
             rows = connection.execute(select(*columns).where(of_call).order_by(call_events.c.id))
             return [EventState(**row._mapping) for row in rows]
 
-    def recent_events(self, state: EventFilter | None = None, *, limit: int = 100) -> list[LoggedEvent]:
+    def recent_events(
+        self, state: EventFilter | None = None, *, kind: EventType | None = None, limit: int = 100
+    ) -> list[LoggedEvent]:
         """The latest events (of every call and link, or those ``waiting``, ``given_up`` or
-        ``sent``), the newest first, at most ``limit``. Raises :class:`CallLogError`."""
+        ``sent``, of one ``kind`` when given), the newest first, at most ``limit``. Raises
+        :class:`CallLogError`."""
         columns = [call_events.c[name] for name in EventState.__dataclass_fields__]
         of = call_events.c.call_id
         query = (
@@ -899,6 +902,8 @@ class CallStore:
         )
         if state is not None:
             query = query.where(_EVENT_STATES[state])
+        if kind is not None:
+            query = query.where(call_events.c.type == kind)
         with _recording(), self.engine.connect() as connection:
             return [LoggedEvent(**row._mapping) for row in connection.execute(query)]
 

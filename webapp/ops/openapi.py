@@ -55,7 +55,7 @@ from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
 from ..errors import AppError, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
 from ..history.events import TEST_EVENT
-from ..history.store import CallEventType
+from ..history.store import CallEventType, EventType
 from ..pages.demo_links import LINK_ID_PATTERN
 from ..phone.api import RAISES as PHONE_ERRORS
 from ..phone.api import STATUS_RAISES as PHONE_STATUS_ERRORS
@@ -356,6 +356,13 @@ def _admin_events() -> dict[str, Any]:
             "required": False,
             "description": "Only the events in this state.",
             "schema": {"type": "string", "enum": ["waiting", "given_up", "sent"]},
+        },
+        {
+            "name": "type",
+            "in": "query",
+            "required": False,
+            "description": "Only the events of this type.",
+            "schema": {"type": "string", "enum": list(get_args(EventType))},
         },
         _limit("events", MAX_EVENTS),
     ]
