@@ -91,7 +91,7 @@ def list_events() -> Response:
         latest = history.recent_events(state, kind=kind, limit=limit)
     answer = EventList(
         url=destination(settings.events_url),
-        types=[cast(EventType, kind) for kind in settings.events_types] if settings.events_url else [],
+        types=[cast(EventType, name) for name in settings.events_types] if settings.events_url else [],
         counts=_totals(counts),
         events=[admin_event(event) for event in latest],
     )

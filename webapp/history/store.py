@@ -420,9 +420,8 @@ class CallStore:
                     updated_at=now(),
                 )
             )
-            if (
-                "call.created" in self.events and outcome != "created"
-            ):  # not a call a first request placed already
+            # Not for a call a first request placed already.
+            if "call.created" in self.events and outcome != "created":
                 _emit(connection, "call.created", call_id, attempt.received_at)
         return str(call_id)
 
@@ -1042,7 +1041,7 @@ class CallStore:
 
     def demo_link(self, link_id: str) -> LinkState | None:
         """The demo link ``link_id`` as :meth:`demo_links` lists it; None when the call log knows
-        nothing of it (not made here, never used, not revoked). Raises :class:`CallLogError`."""
+        nothing of it (not made here, never used, opened or revoked). Raises :class:`CallLogError`."""
         with _recording(), self.engine.connect() as connection:
             return _demo_link(connection, link_id)
 
