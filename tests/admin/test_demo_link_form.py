@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from tests.admin.conftest import BROWSER, CATALOGUE, SECRET_KEY, TOKEN, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of
 from webapp.admin.display import LANGUAGE_NAMES
+from webapp.history.store import LinkMade
 from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.pages.words import LANGUAGES
 
@@ -256,6 +257,38 @@ def test_a_links_page_opened_in_a_browser_is_counted(app: Flask, admin: FlaskCli
     history.prune(datetime.now(UTC) + timedelta(seconds=1))
     assert history.demo_link(verify_demo_link(SECRET_KEY, elsewhere).link_id) is None
     assert history.demo_link(link_id).opened is None  # type: ignore[union-attr]
+
+
+def test_a_links_calls_say_what_the_link_is_now(app: Flask, admin: FlaskClient) -> None:
+    """Above one link's calls: its label (before any call), until when it works, whether the
+    prospect opened it, and why it no longer works."""
+    last_day = datetime.now(UTC).date() + timedelta(days=30)
+    until = f"{last_day + timedelta(days=1)} 00:00:00 UTC"  # it works through its last day
+    url = made_link(
+        make(admin, label="Initech", max_calls="1", expires=last_day.isoformat()).get_data(as_text=True)
+    )
+    token = parse_qs(urlsplit(url).query)["t"][0]
+    link_id = verify_demo_link(SECRET_KEY, token).link_id
+
+    def bar() -> str:
+        page = admin.get(f"/admin?demo_link={link_id}").get_data(as_text=True)
+        found = re.search(r'<section class="link-bar".*?</section>', page, re.S)
+        assert found is not None
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", found.group(0))).strip()
+
+    assert bar().startswith(f"Demo link “Initech” {link_id} Works until {until}. Not opened yet.")
+    prospect = app.test_client()
+    assert prospect.get(urlsplit(url).path + "?" + urlsplit(url).query, headers=BROWSER).status_code == 200
+    assert re.search(rf"Works until {until}\. Opened 1 time, last 20\d\d-.* UTC\. Revoke", bar())
+    assert prospect.post("/api/calls", json={"agent": "sales", "demo_token": token}).status_code == 201
+    assert re.search(r"Used up: its 1 call was placed, and its page is refused\. Opened 1 time", bar())
+    assert "Revoke the link" not in bar()
+    gone = LinkMade("dl_expiredLink00001", "sales", "Globex", datetime.now(UTC) - timedelta(days=1), None,
+                    datetime.now(UTC) - timedelta(days=8), "cli")  # fmt: skip
+    app_state_of(app).history.record_demo_link(gone)
+    page = admin.get("/admin?demo_link=dl_expiredLink00001").get_data(as_text=True)
+    assert "Demo link “Globex”" in page and "Expired 20" in page and "Not opened yet." in page
+    assert "Revoke the link" not in page and "Let it work again" not in page
 
 
 def test_a_link_is_found_by_its_label_or_its_id(app: Flask, admin: FlaskClient) -> None:

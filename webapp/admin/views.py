@@ -37,8 +37,8 @@ from ..calls.models import RATINGS
 from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, LimitsUnavailable, RateLimited
 from ..guards.headers import page_headers
 from ..guards.limits import limited
-from ..history.payloads import iso
-from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState
+from ..history.payloads import iso, link_fields
+from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState, unknown_link
 from ..pages.render import render_error_page
 from ..providers import CALL_STATUSES, CHANNELS, provider_names, registry
 from ..state import app_state
@@ -173,12 +173,15 @@ def calls() -> Response:
         summed = 0 < total <= MAX_SUMMED_CALLS
         summary = app_state().history.summarize(query) if summed else None
         one_link = filters.demo_link if filters.demo_link not in (None, ANY_DEMO_LINK) else None
-        revoked_at = app_state().history.demo_link_revoked_at(one_link) if one_link else None
+        known = app_state().history.demo_link(one_link) if one_link else None
     except CallLogError as error:
         return call_log_unavailable(error)
     listing = _listing(filters, records, total)
     totals = calls_summary(summary) if summary else None
-    link = {"id": one_link, "revoked_at": iso(revoked_at)} if one_link else None
+    # One link's calls: above them, the link as the log knows it (unknown yet: a link that works).
+    link = link_fields(known or unknown_link(one_link), datetime.now(UTC)) if one_link else None
+    if link and link["label"]:
+        listing["demo_link_name"] = link["label"]
     return page("admin/calls.html", **listing, summary=totals, max_summed=MAX_SUMMED_CALLS, link=link)
 
 

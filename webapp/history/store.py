@@ -1238,6 +1238,11 @@ _EVENT_STATES: dict[str, ColumnElement[bool]] = {
 }
 
 
+def unknown_link(link_id: str) -> LinkState:
+    """A demo link the call log knows nothing of (made elsewhere, never used or opened): it works."""
+    return LinkState(link_id, None, None, 0, 0, None, None, None, None)
+
+
 def _demo_link(connection: Connection, link_id: str) -> LinkState | None:
     """The demo link ``link_id`` as :meth:`CallStore.demo_link` reads it."""
     used = connection.execute(_link_usage().where(calls.c.demo_link_id == link_id)).first()
