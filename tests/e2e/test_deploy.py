@@ -221,6 +221,15 @@ def test_what_nginx_refuses_is_answered_in_json(deployment: dict[str, Any]) -> N
         assert answer == (400, "application/json", "bad_request"), name
     with httpx.Client(base_url=deployment["app_url"], verify=False) as client:
         assert client.get("/.errors/bad_request").status_code == 404  # error pages only
+        # Retell's and ElevenLabs' events may be up to 4 MiB: nginx passes 2 MiB to the app (which,
+        # without those providers here, answers that the endpoint is off), and refuses 5 MiB.
+        big = {"Content-Type": "application/json"}
+        for name in ("retell", "elevenlabs"):
+            passed = client.post(f"/webhooks/{name}", content=b" " * (2 * 1024 * 1024), headers=big)
+            assert (passed.status_code, passed.json()["error"]["code"]) == (404, "not_found"), name
+            assert "x-request-id" in passed.headers  # the app's answer, not nginx's
+            refused = client.post(f"/webhooks/{name}", content=b" " * (5 * 1024 * 1024), headers=big)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (413, "payload_too_large"), name
 
 
 def test_a_body_refused_over_http2_is_answered_in_json(deployment: dict[str, Any], tls_page: Page) -> None:
