@@ -181,6 +181,34 @@ def test_convoi_dials_a_workforce_from_its_number(app: Flask, convoi: Any) -> No
     assert app.test_client().get(f"/api/phone-calls/{call_id}").get_json()["status"] == "completed"
 
 
+def test_a_phone_answered_and_hung_up_is_told_to_the_sites_url(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, turnstile: FakeTurnstile
+) -> None:
+    """With events on, the status polls that find the phone answered, then the call over, keep
+    call.started and call.ended (once each, however often the page polls)."""
+    convoi[1].agents = {FAKE_AGENT_IDS["convoi"]: {}, "sqd_3fa85f6457174562b3fc2c963f66afa6": {}}
+    env = {
+        **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
+        "UNLEASHX_API_TOKEN": FAKE_KEYS["unleashx"],
+        "WEBCALL_TURNSTILE_SITE_KEY": "ts-site",
+        "WEBCALL_TURNSTILE_SECRET_KEY": "ts-secret",
+        "WEBCALL_TURNSTILE_VERIFY_URL": f"{turnstile.server.url}/siteverify",
+        "WEBCALL_EVENTS_URL": "https://crm.example.com/hooks/webcall",
+        "WEBCALL_EVENTS_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }
+    app = build_app(tmp_path, CATALOGUE.format(**FAKE_AGENT_IDS), **env)
+    app.extensions["webcall.events"].started = True  # kept, not sent: this test reads them
+    answer = ask(app, "convoi-team")
+    assert answer.status_code == 202, answer.get_json()
+    call_id = answer.get_json()["call_id"]
+    provider_id = app_state_of(app).history.find(call_id).provider_call_id  # type: ignore[union-attr]
+    for status in ("initiated", "active", "active", "completed", "completed"):
+        convoi[1].calls[provider_id]["status"] = status
+        assert app.test_client().get(f"/api/phone-calls/{call_id}").status_code == 200
+    kept = [(event.type, event.state) for event in app_state_of(app).history.events_of(call_id)]
+    assert kept == [("call.created", "waiting"), ("call.started", "waiting"), ("call.ended", "waiting")]
+
+
 def test_status_polls_spend_half_of_convois_reads_at_most(app: Flask, convoi: Any) -> None:
     """Convoi allows a key 60 reads a minute; each waiting visitor's page polls every 3 s. Past
     30 reads in a minute the call log answers, and the key keeps the rest for the history sync."""
