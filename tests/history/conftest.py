@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -13,6 +14,7 @@ from tests.fakes.receiver import SECRET, Receiver
 from tests.support.apps import app_state_of, post
 from webapp.history.events import EventSender
 from webapp.history.store import CallRecord
+from webapp.metrics import WEBHOOKS
 
 HOOK_TOKEN = "hook-" + "k" * 40
 RECEIVER_TOKEN = "receiver-secret-token"  # in the URL's query: never in a log line
@@ -51,6 +53,7 @@ class PlacedCall:
     def __init__(self, app: Flask, fake: FakeState, provider: str, agent: str) -> None:
         self.app = app
         self.fake = fake
+        self.provider = provider
         self.server = FakeServer(app).start()
         self.hook = f"{self.server.url}/webhooks/{provider}"
         answer = post(app, {"agent": agent})
@@ -66,6 +69,21 @@ class PlacedCall:
     def send(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
         """POST ``body`` to the webhook once."""
         return httpx.post(self.hook, content=body, headers=headers, timeout=5)
+
+    def refused_unsigned(
+        self, body: bytes, headers: dict[str, str], key: str, logged: pytest.LogCaptureFixture
+    ) -> None:
+        """The delivery is 401 ``invalid_webhook_signature``, changes nothing of the call, is
+        counted for ``/metrics`` and leaves ``key`` out of every log line."""
+        before = self.record()
+        refusals = WEBHOOKS.labels(self.provider, "invalid_webhook_signature")
+        counted = refusals._value.get()
+        logged.set_level(logging.DEBUG)
+        answer = self.send(body, headers)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (401, "invalid_webhook_signature")
+        assert self.record() == before
+        assert refusals._value.get() == counted + 1
+        assert key not in logged.text
 
 
 def sender_of(app: Flask) -> EventSender:

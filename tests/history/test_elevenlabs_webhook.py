@@ -4,7 +4,6 @@ fake as ElevenLabs' docs and SDK say, sent over real HTTP to the app."""
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,7 +18,6 @@ from tests.fakes.receiver import SECRET as RECEIVER_SECRET
 from tests.fakes.receiver import Receiver
 from tests.history.conftest import PlacedCall, sender_of
 from tests.support.apps import app_state_of
-from webapp.metrics import WEBHOOKS
 
 CATALOGUE = """
 [agents.concierge]
@@ -142,14 +140,7 @@ def test_a_delivery_without_elevenlabs_signature_is_refused_and_changes_nothing(
     request_of: Callable[[Served], tuple[bytes, dict[str, str]]],
 ) -> None:
     end_conversation(served.elevenlabs, served.call_id)
-    before = served.record()
-    counted = WEBHOOKS.labels("elevenlabs", "invalid_webhook_signature")._value.get()
-    caplog.set_level(logging.DEBUG)
-    answer = served.send(*request_of(served))
-    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "invalid_webhook_signature")
-    assert served.record() == before
-    assert WEBHOOKS.labels("elevenlabs", "invalid_webhook_signature")._value.get() == counted + 1
-    assert SECRET not in caplog.text
+    served.refused_unsigned(*request_of(served), SECRET, caplog)
 
 
 def test_audio_other_types_and_conversations_not_placed_here_are_ignored(served: Served) -> None:

@@ -19,7 +19,6 @@ from tests.fakes.receiver import Receiver
 from tests.fakes.retell import add_call, end_call, signature, start_call, webhook
 from tests.history.conftest import PlacedCall, sender_of
 from tests.support.apps import app_state_of
-from webapp.metrics import WEBHOOKS
 
 CATALOGUE = """
 [agents.support]
@@ -161,14 +160,7 @@ def test_a_delivery_without_retells_signature_is_refused_and_changes_nothing(
     request_of: Callable[[Served], tuple[bytes, dict[str, str]]],
 ) -> None:
     end_call(served.retell, served.call_id)
-    before = served.record()
-    counted = WEBHOOKS.labels("retell", "invalid_webhook_signature")._value.get()
-    caplog.set_level(logging.DEBUG)
-    answer = served.send(*request_of(served))
-    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "invalid_webhook_signature")
-    assert served.record() == before
-    assert WEBHOOKS.labels("retell", "invalid_webhook_signature")._value.get() == counted + 1
-    assert served.retell.api_key not in caplog.text
+    served.refused_unsigned(*request_of(served), served.retell.api_key, caplog)
 
 
 def test_the_signature_takes_its_digest_in_either_case(served: Served) -> None:

@@ -21,7 +21,6 @@ from ..history.events import app_sender
 from ..history.payloads import iso
 from ..history.store import CallLogError, EventCounts, EventFilter, EventType, LoggedEvent
 from ..pages.render import render_error_page
-from ..settings import EVENT_TYPES
 from ..state import app_state
 from .auth import csrf_ok
 from .models import admin_event
@@ -77,7 +76,7 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
         status=400 if refused else status,
         destination=destination(app_state().settings.events_url),
         types=app_state().settings.events_types,
-        all_types=len(EVENT_TYPES),
+        some_types=len(app_state().settings.events_types) < len(TYPES),
         counts=counts,
         oldest=iso(counts.oldest_waiting_at) if counts else None,
         events=None if latest is None else [admin_event(event) for event in latest],

@@ -92,34 +92,57 @@ ROOM_FINISHED = "room_finished"
 CALLER_JOINED = "participant_joined"
 CALLER_LEFT = "participant_left"
 LIVEKIT_RAISES = (InvalidWebhook, InvalidWebhookSignature, NotFound, CallLogUnavailable)
-RETELL_EVENTS = frozenset({"call_started", "call_ended", "call_analyzed"})
-TRANSCRIBED = "post_call_transcription"
 # Retell's and ElevenLabs' events carry the whole call, Retell's with each word's timing.
 SIGNED_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Signing:
-    """How a provider signs its webhooks: an HMAC-SHA256 in hex, of the body and a time, in a header."""
+class SignedWebhook:
+    """A provider's webhook signed with an HMAC-SHA256 in hex, of the body and a time, in a header:
+    how it is signed, and where its event and call are."""
 
     provider: str
+    keys: tuple[str, ...]  # the provider's settings that may hold the key, the first set one used
     header: str
     pattern: re.Pattern[str]  # the header: its time, then its hex digest
     per_second: int  # the time's units in a second
     within_s: int  # how far from now a time may be (what the provider's own SDK accepts)
     message: Callable[[bytes, bytes], bytes]  # what is signed, of the raw body and the time
+    kind: str  # the body's field naming the event
+    carried: str  # the body's field holding the call
+    id_field: str  # the call's id in it
+    applied: frozenset[str]  # the events applied; others are acknowledged and ignored
+    parse: Callable[[Any], ProviderCall]
 
 
-# v=<ms>,d=<hex>: the body, then the time.
-RETELL = Signing(
-    "retell", "X-Retell-Signature", re.compile(r"v=(\d{1,15}),d=([0-9a-fA-F]{64})"), 1000, 5 * 60,
-    lambda raw, at: raw + at,
-)  # fmt: skip
-# t=<s>,v0=<hex>: the time, a full stop, the body.
-ELEVENLABS = Signing(
-    "elevenlabs", "ElevenLabs-Signature", re.compile(r"t=(\d{1,12}),v0=([0-9a-fA-F]{64})"), 1, 30 * 60,
-    lambda raw, at: at + b"." + raw,
-)  # fmt: skip
+RETELL = SignedWebhook(
+    provider="retell",
+    keys=("webhook_key", "api_key"),
+    header="X-Retell-Signature",
+    pattern=re.compile(r"v=(\d{1,15}),d=([0-9a-fA-F]{64})"),  # v=<ms>,d=<hex>
+    per_second=1000,
+    within_s=5 * 60,
+    message=lambda raw, at: raw + at,  # the body, then the time
+    kind="event",  # {event, call}
+    carried="call",
+    id_field="call_id",
+    applied=frozenset({"call_started", "call_ended", "call_analyzed"}),
+    parse=parse_retell_call,
+)
+ELEVENLABS = SignedWebhook(
+    provider="elevenlabs",
+    keys=("webhook_secret",),
+    header="ElevenLabs-Signature",
+    pattern=re.compile(r"t=(\d{1,12}),v0=([0-9a-fA-F]{64})"),  # t=<s>,v0=<hex>
+    per_second=1,
+    within_s=30 * 60,
+    message=lambda raw, at: at + b"." + raw,  # the time, a full stop, the body
+    kind="type",  # {type, event_timestamp, data}
+    carried="data",
+    id_field="conversation_id",
+    applied=frozenset({"post_call_transcription"}),
+    parse=parse_conversation,
+)
 
 
 @bp.post("/ravan/<token>")
@@ -201,21 +224,32 @@ def retell_event() -> Response:
     Counted by outcome for ``/metrics`` like Ravan's; without the retell provider there is no
     key to check a signature with, and no endpoint.
     """
-    return _counted("retell", _apply_retell_event)
+    return _counted("retell", lambda: _apply_signed(RETELL))
 
 
-def _apply_retell_event() -> str:
-    """Check and apply one delivery: its outcome, or the refusal raised."""
-    state = app_state()
-    retell = state.settings.providers.get("retell")
-    key = getattr(retell, "webhook_key", None) or getattr(retell, "api_key", None)
-    if key is None or not secret(key):
+@bp.post("/elevenlabs")
+def elevenlabs_event() -> Response:
+    """Apply ElevenLabs' post-call transcription to the call it names; other types are
+    acknowledged and ignored. Without ``ELEVENLABS_WEBHOOK_SECRET`` there is no endpoint."""
+    return _counted("elevenlabs", lambda: _apply_signed(ELEVENLABS))
+
+
+def _apply_signed(hook: SignedWebhook) -> str:
+    """Check and apply one delivery of ``hook``: its outcome, or the refusal raised. Calls the log
+    does not have are ``ignored``, as the provider retries any other answer."""
+    settings = app_state().settings.providers.get(hook.provider)
+    values = (getattr(settings, name, None) for name in hook.keys)
+    key = next((secret(value) for value in values if value is not None and secret(value)), None)
+    if key is None:
         raise NotFound()
-    event, data = event_of(read_signed(RETELL, secret(key)), "event", "call")
-    if event not in RETELL_EVENTS:
-        log.info("webhook retell: ignored event %.64s", event)
+    body = read_signed(hook, key)
+    event = body.get(hook.kind)
+    if not isinstance(event, str) or not event:
+        raise InvalidWebhook(f"The body needs {hook.kind} and {hook.carried}.")
+    if event not in hook.applied:
+        log.info("webhook %s: ignored event %.64s", hook.provider, event)
         return "ignored"
-    outcome = _applied("retell", event, reported_call(data, "event", "call.call_id", parse_retell_call))
+    outcome = _applied(hook.provider, event, reported_call(hook, body.get(hook.carried)))
     return "ignored" if outcome == "unknown" else outcome
 
 
@@ -231,44 +265,21 @@ def _applied(provider: str, event: str, call: ProviderCall) -> Applied:
     return outcome
 
 
-@bp.post("/elevenlabs")
-def elevenlabs_event() -> Response:
-    """Apply ElevenLabs' post-call transcription to the call it names; other types are
-    acknowledged and ignored. Without ``ELEVENLABS_WEBHOOK_SECRET`` there is no endpoint."""
-    return _counted("elevenlabs", _apply_elevenlabs_event)
-
-
-def _apply_elevenlabs_event() -> str:
-    """Check and apply one delivery: its outcome, or the refusal raised."""
-    elevenlabs = app_state().settings.providers.get("elevenlabs")
-    key = getattr(elevenlabs, "webhook_secret", None)
-    if key is None or not secret(key):
-        raise NotFound()
-    kind, data = event_of(read_signed(ELEVENLABS, secret(key)), "type", "data")
-    if kind != TRANSCRIBED:
-        log.info("webhook elevenlabs: ignored event %.64s", kind)
-        return "ignored"
-    outcome = _applied(
-        "elevenlabs", TRANSCRIBED, reported_call(data, "type", "data.conversation_id", parse_conversation)
-    )
-    return "ignored" if outcome == "unknown" else outcome
-
-
-def read_signed(signing: Signing, key: str) -> dict[str, object]:
-    """The body, a JSON object, once its signature (``signing``'s header) proves the provider
+def read_signed(hook: SignedWebhook, key: str) -> dict[str, object]:
+    """The body, a JSON object, once its signature (``hook``'s header) proves the provider
     signed this very body lately with ``key``; a missing or stale signature is refused before a
     byte of the body is read."""
     request.max_content_length = SIGNED_MAX_BODY_BYTES
-    signed = signing.pattern.fullmatch(request.headers.get(signing.header, "").strip())
-    now = time.time() * signing.per_second
-    if signed is None or abs(now - int(signed.group(1))) > signing.within_s * signing.per_second:
-        log.warning("webhook %s: refused a delivery without a valid signature", signing.provider)
+    signed = hook.pattern.fullmatch(request.headers.get(hook.header, "").strip())
+    now = time.time() * hook.per_second
+    if signed is None or abs(now - int(signed.group(1))) > hook.within_s * hook.per_second:
+        log.warning("webhook %s: refused a delivery without a valid signature", hook.provider)
         raise InvalidWebhookSignature()
     raw = request.get_data()
-    message = signing.message(raw, signed.group(1).encode())
+    message = hook.message(raw, signed.group(1).encode())
     expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signed.group(2).lower()):
-        log.warning("webhook %s: refused a delivery without a valid signature", signing.provider)
+        log.warning("webhook %s: refused a delivery without a valid signature", hook.provider)
         raise InvalidWebhookSignature()
     try:
         body = parse_json(raw)
@@ -279,28 +290,16 @@ def read_signed(signing: Signing, key: str) -> dict[str, object]:
     return body
 
 
-def event_of(body: dict[str, object], kind: str, carried: str) -> tuple[str, object]:
-    """A signed body's event (its ``kind`` field) and what it carries (its ``carried`` field)."""
-    event = body.get(kind)
-    if not isinstance(event, str) or not event:
-        raise InvalidWebhook(f"The body needs {kind} and {carried}.")
-    return event, body.get(carried)
-
-
-def reported_call(
-    data: object, kind: str, id_path: str, parse: Callable[[Any], ProviderCall]
-) -> ProviderCall:
-    """The call an event (named by its ``kind`` field) carries, its id at ``id_path``
-    (``call.call_id``), as ``parse`` reads it."""
-    carried, id_field = id_path.split(".")
-    problem = f"{id_path} is required (at most {MAX_ID_CHARS} characters)."
+def reported_call(hook: SignedWebhook, data: object) -> ProviderCall:
+    """The call an event of ``hook`` carries, as its provider's parser reads it."""
+    problem = f"{hook.carried}.{hook.id_field} is required (at most {MAX_ID_CHARS} characters)."
     if not isinstance(data, dict):
-        raise InvalidWebhook(f"The body needs {kind} and {carried}.")
-    call_id = data.get(id_field)
+        raise InvalidWebhook(f"The body needs {hook.kind} and {hook.carried}.")
+    call_id = data.get(hook.id_field)
     if not isinstance(call_id, str) or len(call_id.strip()) > MAX_ID_CHARS:
         raise InvalidWebhook(problem)
     try:
-        return parse(data)
+        return hook.parse(data)
     except ProviderBadResponse:
         raise InvalidWebhook(problem) from None
 
