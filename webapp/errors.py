@@ -376,7 +376,8 @@ class MethodNotAllowed(AppError):
 
 
 class CallInProgress(AppError):
-    """The same idempotency key is still being served (by us, or by the provider)."""
+    """The same idempotency key is still being served (by us, or by the provider), or the last
+    calls of a demo link limited to a number of them are being started by others."""
 
     status_code = 409
     code = "call_in_progress"

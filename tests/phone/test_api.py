@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,20 @@ def test_a_callback_through_a_demo_link_is_recorded_as_the_links(app: Flask, rav
     assert ask(app, "ravan-phone", "+14155552672", demo_token=once).status_code == 202
     used_up = ask(app, "ravan-phone", "+14155552673", demo_token=once)
     assert used_up.status_code == 410 and used_up.get_json()["error"]["code"] == "demo_link_expired"
+
+
+def test_a_callback_and_a_web_call_at_once_share_a_links_one_call(app: Flask, ravan: Any) -> None:
+    """Both at the same moment, while the provider takes 300 ms: one is placed, the other refused."""
+    ravan[1].latency_s = 0.3
+    once = sign_demo_link("k" * 40, "ravan-phone", {}, int(time.time()) + 600, max_calls=1)
+    web = {"agent": "ravan-phone", "demo_token": once, "bot_token": HUMAN}
+    with ThreadPoolExecutor(2) as pool:
+        callback = pool.submit(ask, app, "ravan-phone", demo_token=once)
+        page = {"Origin": "https://shop.example.com"}
+        call = pool.submit(lambda: app.test_client().post("/api/calls", json=web, headers=page))
+        answers = [callback.result(), call.result()]
+    assert sorted(answer.status_code for answer in answers) in ([201, 410], [202, 410])
+    assert len(ravan[1].requests) == 1
 
 
 def test_a_key_used_again_for_another_number_is_refused(app: Flask, ravan: Any) -> None:

@@ -29,7 +29,7 @@ from ..guards.limits import PROVIDER_ASKED, check_client_limit, client_ip, spend
 from ..guards.origin import check_origin, request_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
-from ..pages.demo_links import DemoLink, check_calls_left, signed_link, usable_demo_link
+from ..pages.demo_links import DemoLink, call_taken, signed_link, usable_demo_link
 from ..providers import Channel, WebCall, WebCallRequest
 from ..state import AppState, app_state
 from ..tracing import current_request_id
@@ -105,14 +105,15 @@ def _guard_and_create(
     asked = fingerprint(*what) if key else ""
 
     def create() -> dict[str, Any]:
-        # Not on a replay: a checked token creates one call, however long Turnstile accepts it.
-        if link is not None:
-            check_calls_left(state, link)  # a link's calls, like the limits below, are not a replay's
-        check_client_limit(agent, order.client)  # here: a retry replayed is not counted again
-        with one_call_per_token(state.limits, order.bot_token if checked else None, key):
-            spend_call(agent, state.settings, state.settings.providers[agent.provider].creates_per_minute())
-            # The provider's key is this request's (Convoi replays one for a day, past our window).
-            return start_web_call(state, order, variables, key and f"{key}|{asked}", attempt)
+        # Not on a replay: a checked token creates one call, however long Turnstile accepts it;
+        # a link's calls, like the limits below, are not a replay's.
+        with call_taken(state, link):
+            check_client_limit(agent, order.client)  # here: a retry replayed is not counted again
+            with one_call_per_token(state.limits, order.bot_token if checked else None, key):
+                provider_limit = state.settings.providers[agent.provider].creates_per_minute()
+                spend_call(agent, state.settings, provider_limit)
+                # The provider's key is this request's (Convoi replays one for a day, past our window).
+                return start_web_call(state, order, variables, key and f"{key}|{asked}", attempt)
 
     return once_per_key(state.replay, key, create, asked)
 

@@ -165,6 +165,16 @@ class Limits:
             raise TypeError(f"cannot take a turn in {type(storage).__name__}")
         return None if wait_s is None else max(1, round(wait_s))
 
+    def counted(self, item: RateLimitItem, *identifiers: str) -> int:
+        """The calls counted in ``item``'s window for ``identifiers`` now, counting nothing.
+
+        ``LimitsUnavailable`` (503) when the storage cannot be reached.
+        """
+        try:
+            return item.amount - self.strategy.get_window_stats(item, *identifiers).remaining
+        except StorageError as problem:
+            raise storage_unavailable(problem.storage_error) from problem
+
     def is_full(self, item: RateLimitItem, *identifiers: str) -> bool:
         """Whether ``item``'s window for ``identifiers`` is full, counting nothing.
 

@@ -12,7 +12,8 @@ The table is bounded: a flood of clients (an IPv6 /48 holds 65,536 /64s, each co
 would otherwise grow it by about 1 kB a window until the windows aged out, an hour for the
 hourly limits. Past ``MAX_WINDOWS`` the idle windows are swept at once and, if that is not
 enough, the oldest of the windows counted per client are dropped (such a client starts afresh;
-the all-clients ceiling, the agents' budgets and the numbers' cooldowns are never dropped).
+the all-clients ceiling, the agents' budgets, the numbers' cooldowns and the demo links' calls
+being started are never dropped).
 
 A phone number's cooldown is a record of its newest calls instead (:meth:`MemoryWindows.take_turn`),
 one for every agent's cooldown, as the Redis script in :mod:`.limits` keeps it.

@@ -16,20 +16,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import random
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from limits import RateLimitItem, RateLimitItemPerMinute
 from werkzeug.datastructures import Headers
 
 from ..catalogue import VARIABLE_PATTERN
-from ..errors import ExpiredDemoLink, InvalidDemoLink
+from ..errors import CallInProgress, ExpiredDemoLink, InvalidDemoLink
 from ..history.store import CallLogError, LinkMade
 from ..state import AppState
 
@@ -43,6 +46,9 @@ MAX_NAME_CHARS = 200  # the call log's column: a label, or the variables written
 MAX_LINK_CHARS = 2000  # a whole link; gunicorn refuses a request line past 4,094
 MAX_CALLS = 10_000  # the most calls a link may be limited to (more is no limit worth signing)
 MAX_LIFE_S = 10 * 366 * 86400  # the longest a link may work: ten years
+STARTING = "demo-link-calls-starting"  # the limits' scope counting a link's calls being started
+TAKE_WAIT_S = 5.0  # the longest a call waits for a link's other calls being started
+RETRY_AFTER_S = 2  # then: the page counts down, and its caller tries again
 log = logging.getLogger(__name__)
 
 
@@ -184,17 +190,71 @@ def issue_link(state: AppState, link: DemoLink, *, base_url: str, lang: str | No
 
 def check_calls_left(state: AppState, link: DemoLink) -> None:
     """``ExpiredDemoLink`` once a link limited to ``max_calls`` has placed them (its refused tries
-    count not). Checked as a call is created, so a retry replayed is not refused; two callers at
-    the very same moment can both take the last call."""
-    if link.max_calls is None:
+    count not): its page says it has ended. A call takes one of them with :func:`call_taken`."""
+    if link.max_calls is not None and _placed(state, link) >= link.max_calls:
+        raise ExpiredDemoLink()
+
+
+@contextmanager
+def call_taken(state: AppState, link: DemoLink | None) -> Iterator[None]:
+    """Start a call as one of the calls a link limited to ``max_calls`` may place, or refuse it
+    (``ExpiredDemoLink`` once they are placed). Taken as a call is created, so a retry replayed
+    is not refused, and held until it is on record or has failed, so that callers at the same
+    moment (two tabs, a forwarded link) never place more calls than the link has: a caller that
+    may need the last call waits while another call through the link is being started, up to
+    ``TAKE_WAIT_S`` (then ``CallInProgress``, to retry), since that one may yet fail and leave it.
+
+    The calls being started are counted in the limits' storage (memory, or Redis for every
+    worker and host), the calls placed in the call log; ``LimitsUnavailable`` (503) when the
+    former cannot be reached. A call log that cannot be read lets the call go (README). No link,
+    or one without ``max_calls``: nothing to take.
+    """
+    if link is None or link.max_calls is None:
+        yield
         return
+    starting = RateLimitItemPerMinute(link.max_calls)  # a call is started long before a minute
+    deadline = time.monotonic() + TAKE_WAIT_S
+    while not _taken(state, link, starting):
+        if time.monotonic() >= deadline:
+            raise CallInProgress(retry_after_s=RETRY_AFTER_S)
+        time.sleep(random.uniform(0.05, 0.15))  # apart from another waiter, who may take it first
     try:
-        placed = state.history.demo_link_calls(link.link_id)
+        yield
+    finally:
+        state.limits.give_back(starting, STARTING, link.link_id)  # on record now, or never placed
+
+
+def _taken(state: AppState, link: DemoLink, starting: RateLimitItem) -> bool:
+    """Whether this call has taken one of ``link``'s calls (``starting.amount``, its
+    ``max_calls``); False while calls being started through it may still take the last ones.
+    Raises ``ExpiredDemoLink`` once they are placed."""
+    if state.limits.hit(starting, STARTING, link.link_id) is not None:
+        return False  # as many calls being started as the link has at all
+    try:
+        # The calls being started (this one among them) are read before the calls placed: one
+        # that ends in between is then among the latter (it is on record before it leaves the
+        # former), so no call through the link goes uncounted by both.
+        others = state.limits.counted(starting, STARTING, link.link_id) - 1
+        placed = _placed(state, link)
+    except BaseException:
+        state.limits.give_back(starting, STARTING, link.link_id)
+        raise
+    if placed + others < starting.amount:
+        return True
+    state.limits.give_back(starting, STARTING, link.link_id)
+    if placed >= starting.amount:
+        raise ExpiredDemoLink()
+    return False
+
+
+def _placed(state: AppState, link: DemoLink) -> int:
+    """The calls placed through ``link``; none while the call log cannot be read (calls go on
+    while it is down, README, and the links with them)."""
+    try:
+        return state.history.demo_link_calls(link.link_id)
     except CallLogError as error:
         log.error("demo link %s: its calls could not be counted: %s", link.link_id, error)
-        return  # calls go on while the call log is down (README), and the links with them
-    if placed >= link.max_calls:
-        raise ExpiredDemoLink()
+        return 0
 
 
 def named_link(secret_key: str, text: str) -> tuple[str, DemoLink | None]:

@@ -40,7 +40,7 @@ from ..guards.limits import (
 from ..guards.origin import check_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
-from ..pages.demo_links import DemoLink, check_calls_left, signed_link, usable_demo_link
+from ..pages.demo_links import DemoLink, call_taken, signed_link, usable_demo_link
 from ..providers import FINAL_STATUSES, PhoneCallRequest
 from ..state import AppState
 from ..tracing import current_request_id
@@ -131,22 +131,21 @@ def _guard_and_call(
         provider_limit = state.settings.providers[agent.provider].creates_per_minute()
         # Not on a replay: a checked token dials once with its key, however long Turnstile takes it.
         checked_token = order.bot_token if agent.phone_checks_bots else None
-        if link is not None:
-            check_calls_left(state, link)  # a link's calls, like the limits below, are not a replay's
-        check_client_limit(agent, order.client)  # here: a retry replayed is not counted again
-        with one_call_per_token(state.limits, checked_token, key and f"{key}|{number_ref}"):
-            spend_phone_call(agent, state.settings, provider_limit, number_ref)
-            try:
-                # The provider's key is this request's (Convoi replays one for a day, past our window).
-                return _call(state, order, destination, variables, key and f"{key}|{asked}", attempt)
-            except ProviderError as error:
-                refused = error.upstream_status is not None and error.upstream_status < 500
-                if refused or error.never_sent:
-                    # The provider refused the call in so many words, or never had the request (our
-                    # circuit open, no connection): nothing was dialled, so the caller may try again
-                    # now (the daily cap still counts the attempt).
-                    refund_cooldown(agent, number_ref)
-                raise
+        with call_taken(state, link):  # a link's calls, like the limits below, are not a replay's
+            check_client_limit(agent, order.client)  # here: a retry replayed is not counted again
+            with one_call_per_token(state.limits, checked_token, key and f"{key}|{number_ref}"):
+                spend_phone_call(agent, state.settings, provider_limit, number_ref)
+                try:
+                    # The provider's key is this request's (Convoi replays one for a day, past our window).
+                    return _call(state, order, destination, variables, key and f"{key}|{asked}", attempt)
+                except ProviderError as error:
+                    refused = error.upstream_status is not None and error.upstream_status < 500
+                    if refused or error.never_sent:
+                        # The provider refused the call in so many words, or never had the request (our
+                        # circuit open, no connection): nothing was dialled, so the caller may try again
+                        # now (the daily cap still counts the attempt).
+                        refund_cooldown(agent, number_ref)
+                    raise
 
     return once_per_key(state.replay, key, create, asked)
 
