@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 
 from tests.admin.conftest import BROWSER, CATALOGUE, SECRET_KEY, TOKEN  # noqa: F401  (make_app reads CATALOGUE)
-from tests.support.apps import codes
-from webapp.pages.demo_links import verify_demo_link
+from tests.support.apps import app_state_of, codes
+from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.pages.words import LANGUAGES
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -177,7 +177,8 @@ def test_without_a_secret_key_no_link_is_made(admin_app: Callable[..., Flask]) -
 
 def test_every_endpoint_needs_the_token(app: Flask) -> None:
     client = app.test_client()
-    link_id = make(app).get_json()["link_id"]
+    made = make(app).get_json()
+    link_id = made["link_id"]
     base = "/api/admin/demo-links"
     answers = [
         client.post(base, json={"agent": "sales"}),
@@ -185,12 +186,16 @@ def test_every_endpoint_needs_the_token(app: Flask) -> None:
         client.get(f"{base}/{link_id}"),
         client.post(f"{base}/{link_id}/revoke"),
         client.post(f"{base}/{link_id}/restore"),
+        client.post(f"{base}/{link_id}/extend", json={"expires": "30d"}),
         # A wrong token is a guess, limited as the rest of the API's are (5 a minute): two of them.
         client.post(base, json={"agent": "sales"}, headers={"Authorization": "Bearer wrong"}),
         client.post(f"{base}/{link_id}/revoke", headers={"Authorization": f"Bearer {TOKEN[:-1]}"}),
     ]
-    assert codes(answers) == ["admin_token_required"] * 7
-    assert get(app, f"{base}/{link_id}").get_json()["state"] == "works"  # not revoked by a stranger
+    assert codes(answers) == ["admin_token_required"] * 8
+    shown = get(app, f"{base}/{link_id}").get_json()
+    assert (
+        shown["state"] == "works" and shown["expires_at"] == made["expires_at"]
+    )  # nor changed by a stranger
     assert len(get(app, base).get_json()["links"]) == 1  # nor one made
 
 
@@ -229,12 +234,111 @@ def test_a_link_made_elsewhere_is_revoked_by_its_id(app: Flask) -> None:
     assert get(app, f"/api/admin/demo-links/{link_id}").status_code == 200
 
 
+def extend(app: Flask, link_id: str, expires: Any) -> Any:
+    """POST a link's new expiry; the answer."""
+    path = f"/api/admin/demo-links/{link_id}/extend"
+    return app.test_client().post(path, json={"expires": expires}, headers=AUTH)
+
+
+def test_an_expired_link_extended_works_again_at_the_same_address(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    made = make(app, label="Acme", expires="1s").get_json()
+    token, link_id = token_of(made["url"]), made["link_id"]
+    time.sleep(1.1)
+    assert codes([call(app, token)]) == ["demo_link_expired"]
+    assert app.test_client().get(f"/demo/sales?t={token}").status_code == 410
+    with caplog.at_level(logging.INFO, logger="webapp"):
+        extended = extend(app, link_id, "7d")
+    assert extended.status_code == 200 and extended.headers["Cache-Control"] == "no-store"
+    shown = extended.get_json()
+    assert (shown["state"], shown["refused"]) == ("works", 1)
+    expires_at = datetime.fromisoformat(shown["expires_at"])
+    assert abs(expires_at.timestamp() - (time.time() + 7 * 86400)) < 60
+    assert f"admin: demo link {link_id} extended to {expires_at.isoformat()} (api)" in caplog.text
+    assert call(app, token).status_code == 201  # the prospect's link, as it was sent
+    assert app.test_client().get(f"/demo/sales?t={token}").status_code == 200
+    assert get(app, "/api/admin/demo-links").get_json()["links"][0]["expires_at"] == shown["expires_at"]
+    # Only later: a shorter life is a revocation's business.
+    sooner = extend(app, link_id, "1d")
+    assert codes([sooner]) == ["invalid_field"] and sooner.status_code == 400
+    assert sooner.get_json()["error"]["message"] == (
+        "expires: the link works until then already; revoke it to end it sooner."
+    )
+    assert get(app, f"/api/admin/demo-links/{link_id}").get_json()["expires_at"] == shown["expires_at"]
+    later = extend(app, link_id, (datetime.now(UTC) + timedelta(days=60)).date().isoformat()).get_json()
+    assert later["expires_at"] > shown["expires_at"]
+    # A revoked link extended stays revoked.
+    post(app, f"/api/admin/demo-links/{link_id}/revoke")
+    assert extend(app, link_id, "90d").get_json()["state"] == "revoked"
+    assert codes([call(app, token)]) == ["demo_link_expired"]
+
+
+@pytest.mark.parametrize(
+    ("expires", "words"),
+    [
+        ("soon", "expires: use a duration (30m, 12h, 7d, 2w) or a date"),
+        ("2001-01-01", "expires: that moment has passed."),
+        ("4000d", "expires: a link works ten years at most."),
+        (7, "expires must be a duration"),
+        ("", "expires must be a duration"),
+    ],
+)
+def test_what_is_no_new_expiry_is_refused(app: Flask, expires: Any, words: str) -> None:
+    made = make(app).get_json()
+    answer = extend(app, made["link_id"], expires)
+    error = answer.get_json()["error"]
+    assert (answer.status_code, error["code"]) == (400, "invalid_field") and error["message"].startswith(
+        words
+    )
+    assert get(app, f"/api/admin/demo-links/{made['link_id']}").get_json()["expires_at"] == made["expires_at"]
+
+
+def test_a_body_that_is_no_expiry_is_refused(app: Flask) -> None:
+    client = app.test_client()
+    path = f"/api/admin/demo-links/{make(app).get_json()['link_id']}/extend"
+    sent = [
+        client.post(path, data="{", content_type="application/json", headers=AUTH),
+        client.post(path, json={}, headers=AUTH),
+        client.post(path, json={"expires": "7d", "max_calls": 3}, headers=AUTH),
+        client.post(path, data="expires=7d", content_type="application/x-www-form-urlencoded", headers=AUTH),
+        client.post(path, json={"expires": "7d"}),
+    ]
+    assert codes(sent) == [
+        "invalid_json", "invalid_field", "unknown_field", "unsupported_media_type", "admin_token_required",
+    ]  # fmt: skip
+
+
+def test_only_a_link_made_here_is_extended(app: Flask) -> None:
+    """A link signed elsewhere has no expiry in the call log to move: it is used, and still unknown here."""
+    token = sign_demo_link(SECRET_KEY, "sales", {}, int(time.time()) + 3600, label="By hand")
+    assert call(app, token).status_code == 201
+    link_id = verify_demo_link(SECRET_KEY, token).link_id
+    assert get(app, f"/api/admin/demo-links/{link_id}").status_code == 200
+    refused = extend(app, link_id, "30d")
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (404, "unknown_demo_link")
+    assert refused.get_json()["error"]["message"] == (
+        "No demo link with this id was made here: only those can be extended."
+    )
+    assert codes([extend(app, "dl_AAAAbbbbCCCCdddd", "30d")]) == ["unknown_demo_link"]
+
+
+def test_pruning_keeps_a_link_extended_past_its_signed_expiry(app: Flask) -> None:
+    made = make(app, label="Initech", expires="1s").get_json()
+    extend(app, made["link_id"], "7d")
+    time.sleep(1.1)
+    assert app_state_of(app).history.prune(datetime.now(UTC)) == 0
+    assert call(app, token_of(made["url"])).status_code == 201
+    assert get(app, f"/api/admin/demo-links/{made['link_id']}").get_json()["state"] == "works"
+
+
 @pytest.mark.parametrize("link_id", ["wc_0123456789abcdef", "dl_short", "dl_AAAAbbbbCCCCdddd%00", "x" * 300])
 def test_what_is_no_links_id_is_unknown(app: Flask, link_id: str) -> None:
     for answer in (
         get(app, f"/api/admin/demo-links/{link_id}"),
         post(app, f"/api/admin/demo-links/{link_id}/revoke"),
         post(app, f"/api/admin/demo-links/{link_id}/restore"),
+        extend(app, link_id, "7d"),
     ):
         assert (answer.status_code, answer.get_json()["error"]["code"]) == (404, "unknown_demo_link")
     assert get(app, "/api/admin/demo-links").get_json()["links"] == []  # nothing revoked

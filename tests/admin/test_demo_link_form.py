@@ -279,7 +279,8 @@ def test_a_links_calls_say_what_the_link_is_now(app: Flask, admin: FlaskClient) 
     assert bar().startswith(f"Demo link “Initech” {link_id} Works until {until}. Not opened yet.")
     prospect = app.test_client()
     assert prospect.get(urlsplit(url).path + "?" + urlsplit(url).query, headers=BROWSER).status_code == 200
-    assert re.search(rf"Works until {until}\. Opened 1 time, last 20\d\d-.* UTC\. Revoke", bar())
+    opened = rf"Works until {until}\. Opened 1 time, last 20\d\d-.* UTC\."
+    assert re.search(rf"{opened} Let it work for from now: .*\) Extend Revoke", bar())
     assert prospect.post("/api/calls", json={"agent": "sales", "demo_token": token}).status_code == 201
     assert re.search(r"Used up: its 1 call was placed, and its page is refused\. Opened 1 time", bar())
     assert "Revoke the link" not in bar()
@@ -289,6 +290,54 @@ def test_a_links_calls_say_what_the_link_is_now(app: Flask, admin: FlaskClient) 
     page = admin.get("/admin?demo_link=dl_expiredLink00001").get_data(as_text=True)
     assert "Demo link “Globex”" in page and "Expired 20" in page and "Not opened yet." in page
     assert "Revoke the link" not in page and "Let it work again" not in page
+
+
+def test_a_links_bar_extends_it(app: Flask, admin: FlaskClient) -> None:
+    """Above a link's calls: Extend, for a link made here; the prospect's link works again."""
+    url = made_link(make(admin, label="Umbrella", expires="1s").get_data(as_text=True))
+    token = parse_qs(urlsplit(url).query)["t"][0]
+    link_id = verify_demo_link(SECRET_KEY, token).link_id
+    time.sleep(1.1)
+    page = admin.get(f"/admin?demo_link={link_id}").get_data(as_text=True)
+    assert "Expired 20" in page and f'action="/admin/demo-links/{link_id}/extend"' in page
+    form = {"csrf_token": csrf_of(page), "expires": "2w"}
+    done = admin.post(f"/admin/demo-links/{link_id}/extend", data=form)
+    assert done.status_code == 303 and done.headers["Location"] == f"/admin?demo_link={link_id}"
+    known = app_state_of(app).history.demo_link(link_id)
+    assert known is not None and known.made is not None
+    until = known.made.expires_at
+    assert abs((until - datetime.now(UTC)) - timedelta(weeks=2)) < timedelta(minutes=1)
+    assert f"Works until {until:%Y-%m-%d %H:%M:%S} UTC." in admin.get(f"/admin?demo_link={link_id}").get_data(
+        as_text=True
+    )
+    prospect = app.test_client()
+    assert prospect.post("/api/calls", json={"agent": "sales", "demo_token": token}).status_code == 201
+
+    refusals = {
+        "forged": ({"csrf_token": "forged", "expires": "4w"}, 400, "Form expired"),
+        "sooner": (
+            {**form, "expires": "1d"},
+            400,
+            "The link works until then already; revoke it to end it sooner.",
+        ),
+        "nonsense": (
+            {**form, "expires": "soon"},
+            400,
+            "Use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31).",
+        ),
+        "empty": ({**form, "expires": ""}, 400, "Use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)."),
+    }
+    for name, (sent, status, words) in refusals.items():
+        refused = admin.post(f"/admin/demo-links/{link_id}/extend", data=sent)
+        assert refused.status_code == status and words in html.unescape(refused.get_data(as_text=True)), name
+    elsewhere = sign_demo_link(SECRET_KEY, "sales", {}, int(time.time()) + 600, label="By hand")
+    assert prospect.post("/api/calls", json={"agent": "sales", "demo_token": elsewhere}).status_code == 201
+    other_id = verify_demo_link(SECRET_KEY, elsewhere).link_id
+    page = admin.get(f"/admin?demo_link={other_id}").get_data(as_text=True)
+    assert "/extend" not in page  # made elsewhere: no expiry here to move
+    refused = admin.post(f"/admin/demo-links/{other_id}/extend", data=form)
+    assert refused.status_code == 404 and "only those can be extended" in refused.get_data(as_text=True)
+    assert admin.post("/admin/demo-links/wc_0123/extend", data=form).status_code == 404
 
 
 def test_a_link_is_found_by_its_label_or_its_id(app: Flask, admin: FlaskClient) -> None:

@@ -8,6 +8,7 @@ import io
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -238,6 +239,36 @@ def test_a_revoked_link_refuses_its_page_and_its_calls_until_restored(app: Flask
     ):
         refused_cli = cli.invoke(args=["revoke-demo-link", bad])
         assert refused_cli.exit_code == 2 and "LINK" in refused_cli.output, bad
+
+
+def test_the_cli_lets_a_link_made_here_work_longer(app: Flask) -> None:
+    cli = app.test_cli_runner()
+    made = cli.invoke(args=["demo-link", "sales", "--label", "Acme pilot", "--expires", "1s"])
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip().split("?t=")[1]
+    link_id = verify_demo_link(SECRET_KEY, token).link_id
+    time.sleep(1.1)
+    assert place(app, demo_token=token).status_code == 410
+    day = (datetime.now(UTC) + timedelta(days=30)).date()
+    extended = cli.invoke(args=["extend-demo-link", made.stdout.strip(), "--expires", day.isoformat()])
+    assert extended.exit_code == 0, extended.output
+    assert extended.output == f"{link_id} (Acme pilot) works until {day + timedelta(days=1)} 00:00:00 UTC\n"
+    recorded(app, place(app, demo_token=token))
+    sooner = cli.invoke(args=["extend-demo-link", link_id, "--expires", "7d"])
+    assert (
+        sooner.exit_code == 2
+        and "--expires" in sooner.output
+        and "revoke it to end it sooner" in sooner.output
+    )
+    elsewhere = link(label="By hand")
+    recorded(app, place(app, demo_token=elsewhere))
+    unknown = cli.invoke(args=["extend-demo-link", elsewhere, "--expires", "7d"])
+    assert unknown.exit_code == 2 and "no demo link with this id was made here" in unknown.output
+    for bad in ("soon", "2001-01-01"):
+        refused = cli.invoke(args=["extend-demo-link", link_id, "--expires", bad])
+        assert refused.exit_code == 2 and "--expires" in refused.output, bad
+    assert cli.invoke(args=["extend-demo-link", "dl_short", "--expires", "7d"]).exit_code == 2
+    assert "--expires" in cli.invoke(args=["extend-demo-link", link_id]).output  # required
 
 
 def test_the_view_revokes_and_restores_a_link(app: Flask) -> None:

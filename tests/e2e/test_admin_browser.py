@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,8 +33,8 @@ from tests.support.browser import (
 )
 from webapp.history.events import RETRY_DELAYS_S
 from webapp.history.schema import calls
-from webapp.history.store import now
-from webapp.pages.demo_links import sign_demo_link
+from webapp.history.store import LinkMade, now
+from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 
 pytestmark = pytest.mark.e2e
 admin_app = admin_tests.admin_app  # the admin tests' fixture (their conftest is theirs alone)
@@ -268,6 +268,32 @@ def test_a_demo_links_calls_are_one_click_away(tab: Page, served: tuple[Flask, s
     tab.get_by_role("button", name="Let it work again").click()
     expect(bar).to_contain_text("Works until it expires.")
     assert post(app, {"agent": "sales", "demo_token": token}).status_code == 201
+
+
+def test_an_expired_demo_link_is_extended_above_its_calls(
+    tab: Page, served: tuple[Flask, str], artifacts: Path
+) -> None:
+    """The prospect asks for another week: the sales person extends the link they already have."""
+    app, url = served
+    expired_at = int(time.time()) - 60
+    token = sign_demo_link(admin_tests.SECRET_KEY, "sales", {}, expired_at, label="Initech renewal")
+    link = verify_demo_link(admin_tests.SECRET_KEY, token)
+    made = LinkMade(link.link_id, "sales", "Initech renewal", datetime.fromtimestamp(expired_at, UTC), None,
+                    now() - timedelta(days=7), "admin")  # fmt: skip
+    app_state_of(app).history.record_demo_link(made)
+    assert post(app, {"agent": "sales", "demo_token": token}).status_code == 410
+    serve_axe(tab, url)
+    tab.goto(f"/admin?demo_link={link.link_id}")
+    bar = tab.get_by_role("region", name="Demo link “Initech renewal”", exact=False)
+    expect(bar).to_contain_text("Expired 20")
+    expect(bar.get_by_label("Let it work for")).to_have_value("7d")
+    bar.get_by_label("Let it work for").fill("2w")
+    assert_accessible(tab, url, "admin list of an expired demo link's calls")
+    screenshots(tab, artifacts / "screenshots", "admin-calls-demo-link-extend", themes=("light", "dark"))
+    bar.get_by_role("button", name="Extend").click()
+    until = now() + timedelta(weeks=2)
+    expect(bar).to_contain_text(f"Works until {until:%Y-%m-%d}")
+    assert post(app, {"agent": "sales", "demo_token": token}).status_code == 201  # the link they have
 
 
 def test_a_demo_link_made_in_the_view_is_copied_and_works(

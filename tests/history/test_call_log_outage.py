@@ -109,6 +109,8 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "revoke_demo_link": lambda: store.revoke_demo_link("dl_abcdefghijklmnop", attempt.received_at),
         "restore_demo_link": lambda: store.restore_demo_link("dl_abcdefghijklmnop"),
         "demo_link_revoked_at": lambda: store.demo_link_revoked_at("dl_abcdefghijklmnop"),
+        "demo_link_standing": lambda: store.demo_link_standing("dl_abcdefghijklmnop"),
+        "extend_demo_link": lambda: store.extend_demo_link("dl_abcdefghijklmnop", at),
         "demo_link_calls": lambda: store.demo_link_calls("dl_abcdefghijklmnop"),
         "demo_links": store.demo_links,
         "demo_link": lambda: store.demo_link("dl_abcdefghijklmnop"),
@@ -194,8 +196,9 @@ def test_the_admin_api_makes_demo_links_while_the_log_is_down(
         client.get(f"{base}/{link_id}", headers=auth),
         client.post(f"{base}/{link_id}/revoke", headers=auth),
         client.post(f"{base}/{link_id}/restore", headers=auth),
+        client.post(f"{base}/{link_id}/extend", json={"expires": "30d"}, headers=auth),
     ]
-    assert codes(answers) == ["call_log_unavailable"] * 4
+    assert codes(answers) == ["call_log_unavailable"] * 5
     assert all(answer.status_code == 503 and answer.headers["Retry-After"] == "5" for answer in answers)
     set_reachable(postgres, call_log, True)
     back = client.get(f"{base}/{link_id}", headers=auth)  # not kept: listed from its first call logged

@@ -25,6 +25,7 @@ from tests.support.apps import OfflineLiveKit
 from webapp import create_app
 from webapp.admin.api import DETAIL_RAISES, LIST_RAISES
 from webapp.admin.link_models import DemoLinkBody, DemoLinkMade
+from webapp.admin.links_api import EXTEND_RAISES as EXTEND_LINK_RAISES
 from webapp.admin.links_api import LIST_RAISES as LIST_LINKS_RAISES
 from webapp.admin.links_api import MAKE_RAISES as MAKE_LINK_RAISES
 from webapp.admin.links_api import ONE_RAISES as LINK_RAISES
@@ -198,12 +199,15 @@ def test_the_demo_links_are_documented_with_the_admin_token_and_their_errors() -
         for method, operation in methods.items()
     }
     assert sorted(op["operationId"] for op in operations.values()) == [
-        "createDemoLink", "getDemoLink", "listDemoLinks", "restoreDemoLink", "revokeDemoLink",
+        "createDemoLink", "extendDemoLink", "getDemoLink", "listDemoLinks", "restoreDemoLink",
+        "revokeDemoLink",
     ]  # fmt: skip
     raised = {"post": MAKE_LINK_RAISES, "get": LIST_LINKS_RAISES}
     for (path, method), operation in operations.items():
         assert operation["security"] == [{"adminToken": []}], path
         errors = raised[method] if path == "/api/admin/demo-links" else LINK_RAISES
+        if path.endswith("/extend"):
+            errors = EXTEND_LINK_RAISES
         for error in errors:
             assert f"`{error.code}`" in operation["responses"][str(error.status_code)]["description"], path
     made = paths["/api/admin/demo-links"]["post"]
@@ -214,6 +218,14 @@ def test_the_demo_links_are_documented_with_the_admin_token_and_their_errors() -
     variables = schemas["DemoLinkBody"]["properties"]["variables"]["anyOf"][0]
     assert variables["propertyNames"]["pattern"] == VARIABLE_PATTERN
     assert set(schemas["DemoLinkMade"]["properties"]) == set(DemoLinkMade.model_fields)
+    extended = paths["/api/admin/demo-links/{link_id}/extend"]["post"]
+    assert extended["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/DemoLinkExtension"
+    )
+    assert schemas["DemoLinkExtension"]["required"] == ["expires"]
+    assert extended["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/AdminDemoLink"
+    )
 
 
 def test_every_admin_operation_needs_the_token_and_says_so() -> None:

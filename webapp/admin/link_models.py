@@ -9,24 +9,26 @@ One pydantic model per shape, as the OpenAPI document is generated from them.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 
 from ..calls.models import MAX_ITEMS, SINGLE_LINE, SlugText, Value, body_error, field_loc, json_object
 from ..catalogue import VARIABLE_PATTERN
-from ..errors import InvalidField
+from ..errors import InvalidField, UnknownDemoLink
 from ..history.payloads import LinkStatus, link_fields
 from ..history.store import LinkState
-from ..pages.demo_links import MAX_CALLS, MAX_LABEL_CHARS, DemoLink, issue_link
+from ..pages.demo_links import MAX_CALLS, MAX_LABEL_CHARS, DemoLink, issue_link, parse_expiry
 from ..pages.words import LANGUAGES, PageLanguage
 from ..state import AppState
 
 MAX_QUERY_CHARS = 100  # a search of the links: a label's length
 MadeBy = Literal["admin", "api", "cli"]
+EXTEND_UNKNOWN = "No demo link with this id was made here: only those can be extended."
 log = logging.getLogger(__name__)
 
 
@@ -123,6 +125,18 @@ class DemoLinkBody(BaseModel):
     lang: PageLanguage | None = Field(None, description="The page's language; null for the agent's own.")
 
 
+class DemoLinkExtension(BaseModel):
+    """``POST /api/admin/demo-links/<link_id>/extend``: until when the link works now."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expires: ExpiryText = Field(
+        description="How long it works from now (`30m`, `12h`, `7d`, `2w`) or until when (`2026-12-31`: "
+        "through that day, UTC; `2026-12-31T18:00:00+01:00`): later than it works until now (revoke a "
+        "link to end it sooner), ten years at most.",
+    )
+
+
 # Words for the fields whose rules the generic ones (calls.models) do not say well.
 _WORDS = {
     "variables[key]": "variables keys must be variable names: a letter or _, then letters, digits or _ "
@@ -134,12 +148,16 @@ _WORDS = {
 }
 
 
-def parse_link_body(raw: bytes) -> DemoLinkBody:
-    """A demo link's JSON body, or a ``BadRequest`` with a stable code (never echoing a value)."""
+Body = TypeVar("Body", DemoLinkBody, DemoLinkExtension)
+
+
+def parse_link_body(raw: bytes, model: type[Body]) -> Body:
+    """A JSON body about a demo link (``model``: the link to make, or its extension), or a
+    ``BadRequest`` with a stable code (never echoing a value)."""
     try:
-        return DemoLinkBody.model_validate(json_object(raw))
+        return model.model_validate(json_object(raw))
     except PydanticValidationError as error:
-        refused = body_error(error, DemoLinkBody)
+        refused = body_error(error, model)
         if isinstance(refused, InvalidField):
             problem = error.errors(include_url=False, include_input=False)[0]
             loc = [str(part) for part in field_loc(problem["loc"])]
@@ -175,6 +193,27 @@ def make_link(state: AppState, making: Making) -> DemoLinkMade:
     fresh = LinkState(link.link_id, link.name, link.agent, 0, 0, None, None, issued.made, None)
     shown = admin_demo_link(fresh, datetime.now(UTC))
     return DemoLinkMade(**shown.model_dump(), url=issued.url, lang=making.lang, kept=issued.unkept is None)
+
+
+def extend_link(state: AppState, link_id: str, expires: str, *, by: MadeBy) -> datetime:
+    """Let the link ``link_id``, made here, work until ``expires`` (:func:`parse_expiry`'s text):
+    ``InvalidField`` unless that is in the future and later than it works until now,
+    ``UnknownDemoLink`` when it was not made here; the new expiry. Raises :class:`CallLogError`."""
+    now = time.time()
+    try:
+        until = parse_expiry(expires, now=now)
+    except ValueError as exc:
+        raise InvalidField(f"expires: {exc}.") from None
+    if until <= now:
+        raise InvalidField("expires: that moment has passed.")
+    expires_at = datetime.fromtimestamp(until, UTC)
+    extended = state.history.extend_demo_link(link_id, expires_at)
+    if extended is None:
+        raise UnknownDemoLink(EXTEND_UNKNOWN)
+    if not extended:
+        raise InvalidField("expires: the link works until then already; revoke it to end it sooner.")
+    log.info("admin: demo link %s extended to %s (%s)", link_id, expires_at.isoformat(), by)
+    return expires_at
 
 
 def set_revoked(state: AppState, link_id: str, *, revoked: bool, by: MadeBy) -> None:

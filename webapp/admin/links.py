@@ -1,5 +1,5 @@
 """Sales-demo links in the admin view (``/admin/demo-links``): a form that makes one, the links
-made or used with their calls, and revoking or restoring one.
+made or used with their calls, and revoking, restoring or extending one.
 
 The CLI's ``demo-link`` and ``revoke-demo-link`` for people without a shell; the links
 themselves are ``pages.demo_links``. Signed in as the rest of the view (``views.gate``); a
@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..errors import InvalidField, UnknownDemoLink
 from ..history.store import CallLogError
 from ..pages.demo_links import (
     LINK_ID_PATTERN,
@@ -34,7 +35,7 @@ from ..pages.words import PageLanguage
 from ..state import app_state
 from .auth import csrf_ok
 from .display import LANGUAGE_NAMES
-from .link_models import MAX_QUERY_CHARS, Making, admin_demo_link, make_link, set_revoked
+from .link_models import MAX_QUERY_CHARS, Making, admin_demo_link, extend_link, make_link, set_revoked
 from .models import as_sentence
 from .views import EXPIRED_FORM, call_log_unavailable, gate, page
 
@@ -145,6 +146,23 @@ def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> 
 def revoke_link(link_id: str) -> BaseResponse:
     """Take a demo link back: its page and its calls are refused from now on."""
     return _change_link(link_id, revoke=True)
+
+
+@bp.post("/<link_id>/extend")
+def extend(link_id: str) -> BaseResponse:
+    """Let a demo link made here work longer (the form's ``expires``), then show its calls."""
+    if not re.fullmatch(LINK_ID_PATTERN, link_id):
+        return render_error_page(404, title="No such link", message="That is not a demo link's id.")
+    if not csrf_ok(request.form.get("csrf_token")):
+        return render_error_page(400, title="Form expired", message=EXPIRED_FORM)
+    try:
+        extend_link(app_state(), link_id, request.form.get("expires", "").strip(), by="admin")
+    except CallLogError as error:
+        return call_log_unavailable(error)
+    except (InvalidField, UnknownDemoLink) as refused:
+        reason = refused.message.removeprefix("expires: ")
+        return render_error_page(refused.status_code, title="Not extended", message=as_sentence(reason))
+    return redirect("/admin?" + urlencode({"demo_link": link_id}), code=303)
 
 
 @bp.post("/<link_id>/restore")

@@ -1,7 +1,7 @@
 """Sales-demo links in the admin JSON API, for a CRM or a script that sends one link per prospect:
-``POST /api/admin/demo-links`` makes one, ``GET`` lists them or shows one, and
+``POST /api/admin/demo-links`` makes one, ``GET`` lists them or shows one,
 ``POST /api/admin/demo-links/<link_id>/revoke`` (or ``/restore``) takes one back or lets it work
-again.
+again, and ``POST /api/admin/demo-links/<link_id>/extend`` lets one work longer.
 
 The admin view's ``/admin/demo-links`` and the CLI's ``demo-link`` and ``revoke-demo-link`` for
 scripts; the same token as the rest of the admin API (``admin.api``), and never cached. A make
@@ -45,9 +45,11 @@ from .api import TOKEN_RAISES, authenticate, call_log_or_503, list_limit, no_sto
 from .link_models import (
     MAX_QUERY_CHARS,
     DemoLinkBody,
+    DemoLinkExtension,
     DemoLinkList,
     Making,
     admin_demo_link,
+    extend_link,
     make_link,
     parse_link_body,
     set_revoked,
@@ -66,6 +68,10 @@ MAKE_RAISES: tuple[type[AppError], ...] = (
 )  # fmt: skip
 LIST_RAISES: tuple[type[AppError], ...] = (InvalidQuery, *TOKEN_RAISES, CallLogUnavailable)
 ONE_RAISES: tuple[type[AppError], ...] = (*TOKEN_RAISES, UnknownDemoLink, CallLogUnavailable)
+EXTEND_RAISES: tuple[type[AppError], ...] = (
+    InvalidJson, InvalidBody, UnknownField, InvalidField, *TOKEN_RAISES, UnknownDemoLink, PayloadTooLarge,
+    RequestTimeout, BadRequest, UnsupportedMediaType, CallLogUnavailable,
+)  # fmt: skip
 
 
 @bp.post("")
@@ -73,7 +79,7 @@ def make_demo_link() -> tuple[Response, int]:
     """Make a signed demo link (as ``flask demo-link`` does) and keep it in the call log."""
     state = app_state()
     key = check_key(request.headers.get("Idempotency-Key"))
-    body = parse_link_body(read_json_bytes(MAX_BODY_BYTES))
+    body = parse_link_body(read_json_bytes(MAX_BODY_BYTES), DemoLinkBody)
     # A script's retry (its answer lost) with the same key gets the same link, not a second one.
     scoped = scoped_key("demo-links", "admin-api", key) if key else None
     made = once_per_key(state.replay, scoped, lambda: _make(state, body), fingerprint(body.model_dump()))
@@ -138,6 +144,18 @@ def revoke_demo_link(link_id: str) -> Response:
     """Take the link back: from now on its page and its calls are refused, as an expired link's are.
     A link made elsewhere (the call log does not know it yet) can be revoked by its id too."""
     return _change_link(link_id, revoke=True)
+
+
+@bp.post("/<link_id>/extend")
+def extend_demo_link(link_id: str) -> Response:
+    """Let a link made here work longer (``{"expires": "7d"}``): its page and its calls are taken
+    until then, though its address stays the same (the expiry signed in it is the earliest)."""
+    if not re.fullmatch(LINK_ID_PATTERN, link_id):
+        raise UnknownDemoLink()
+    body = parse_link_body(read_json_bytes(MAX_BODY_BYTES), DemoLinkExtension)
+    with call_log_or_503():
+        extend_link(app_state(), link_id, body.expires, by="api")
+    return _link_answer(link_id)
 
 
 @bp.post("/<link_id>/restore")

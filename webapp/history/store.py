@@ -223,6 +223,15 @@ class LinkState:
 
 
 @dataclass(frozen=True)
+class LinkStanding:
+    """What a demo link's page and calls check in the call log: whether it was revoked, and until
+    when it works when it was made here (extended, perhaps, past its signed expiry)."""
+
+    revoked_at: datetime | None
+    expires_at: datetime | None  # None for a link made elsewhere: its signed expiry holds
+
+
+@dataclass(frozen=True)
 class LinkOpens:
     """How often a demo link's page was opened in a browser (reloads count), first and last."""
 
@@ -1051,6 +1060,27 @@ class CallStore:
         placed = and_(calls.c.demo_link_id == link_id, calls.c.outcome == "created")
         with _recording(), self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).where(placed)).scalar_one())
+
+    def demo_link_standing(self, link_id: str) -> LinkStanding:
+        """Whether the link ``link_id`` was revoked, and until when a link made here works (both
+        in one round trip: a demo link's page and its calls read them). Raises :class:`CallLogError`."""
+        revoked = select(revoked_demo_links.c.revoked_at).where(revoked_demo_links.c.link_id == link_id)
+        made = select(demo_links.c.expires_at).where(demo_links.c.link_id == link_id)
+        with _recording(), self.engine.connect() as connection:
+            row = connection.execute(select(revoked.scalar_subquery(), made.scalar_subquery())).one()
+        return LinkStanding(revoked_at=row[0], expires_at=row[1])
+
+    def extend_demo_link(self, link_id: str, until: datetime) -> bool | None:
+        """Let the link ``link_id``, made here, work until ``until``: True; False when it works until
+        then already (or later); None when it was not made here (the call log has no expiry of
+        it). Only ever later, so the call log's expiry of a link is never before its signed one
+        (which ``prune`` relies on). Raises :class:`CallLogError`."""
+        this = demo_links.c.link_id == link_id
+        later = update(demo_links).where(this, demo_links.c.expires_at < until).values(expires_at=until)
+        with _recording(), writing(self.engine) as connection:
+            if connection.execute(later).rowcount:
+                return True
+            return False if connection.execute(select(demo_links.c.link_id).where(this)).first() else None
 
     def demo_link_revoked_at(self, link_id: str) -> datetime | None:
         """When the link ``link_id`` was revoked; None while it is not. Raises :class:`CallLogError`."""

@@ -13,8 +13,9 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from markupsafe import escape
 
+from ..admin.link_models import extend_link
 from ..catalogue import Agent
-from ..errors import AppError
+from ..errors import AppError, InvalidField, UnknownDemoLink
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
 from ..pages.demo_links import (
@@ -30,7 +31,7 @@ from ..pages.demo_links import (
 )
 from ..pages.words import LANGUAGES
 from ..providers import WebCallRequest, registry
-from ..state import app_state
+from ..state import AppState, app_state
 
 history = AppGroup(
     "history", help="The call log: pull the providers' own call history into it, or delete old records."
@@ -334,14 +335,7 @@ def revoke_demo_link_command(link: str, restore: bool) -> None:
     refused, as an expired link's are. LINK is the link, its token, or its id (dl_…, shown in the
     admin view beside its calls)."""
     state = app_state()
-    try:
-        link_id, named = named_link(state.settings.secret_key, link)
-    except AppError:
-        raise click.BadParameter(
-            "not a demo link this app signed (is WEBCALL_SECRET_KEY the server's?), nor a link's id (dl_…)",
-            param_hint="LINK",
-        ) from None
-    which = f"{link_id} ({named.name})" if named and named.name else link_id
+    link_id, which = _link_named(state, link)
     try:
         if restore:
             restored = state.history.restore_demo_link(link_id)
@@ -353,11 +347,51 @@ def revoke_demo_link_command(link: str, restore: bool) -> None:
     click.echo(f"{which} revoked at {at:%Y-%m-%d %H:%M:%S} UTC: its page and its calls are refused")
 
 
+@click.command("extend-demo-link")
+@with_appcontext
+@click.argument("link")
+@click.option(
+    "--expires",
+    required=True,
+    metavar="DURATION|DATE",
+    help="How long it works from now (30m, 12h, 7d, 2w) or until when (2026-12-31: through that day, UTC): "
+    "later than it works until now; ten years at most.",
+)
+def extend_demo_link_command(link: str, expires: str) -> None:
+    """Let a sales-demo link made here work longer: its page and its calls are taken until the new
+    expiry, at the same address (to end one sooner, revoke it). LINK is the link, its token, or
+    its id (dl_…, shown in the admin view beside its calls)."""
+    state = app_state()
+    link_id, which = _link_named(state, link)
+    try:
+        expires_at = extend_link(state, link_id, expires, by="cli")
+    except CallLogError as error:
+        raise click.ClickException(f"the call log could not be changed: {error}") from None
+    except UnknownDemoLink:
+        raise click.BadParameter("no demo link with this id was made here", param_hint="LINK") from None
+    except InvalidField as refused:
+        raise click.BadParameter(refused.message.removeprefix("expires: "), param_hint="--expires") from None
+    click.echo(f"{which} works until {expires_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def _link_named(state: AppState, link: str) -> tuple[str, str]:
+    """The id of the demo link ``link`` names (the link, its token or its id), and how to name it
+    in a message; ``click.BadParameter`` for anything else."""
+    try:
+        link_id, named = named_link(state.settings.secret_key, link)
+    except AppError:
+        raise click.BadParameter(
+            "not a demo link this app signed (is WEBCALL_SECRET_KEY the server's?), nor a link's id (dl_…)",
+            param_hint="LINK",
+        ) from None
+    return link_id, f"{link_id} ({named.name})" if named and named.name else link_id
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     commands = (
-        demo_link_command, revoke_demo_link_command, embed_snippet_command, check_command, agents_command,
-        token_command,
+        demo_link_command, revoke_demo_link_command, extend_demo_link_command, embed_snippet_command,
+        check_command, agents_command, token_command,
     )  # fmt: skip
     for command in (*commands, history):
         app.cli.add_command(command)

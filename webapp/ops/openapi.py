@@ -31,9 +31,11 @@ from ..admin.link_models import (
     AdminDemoLink,
     DemoLinkBody,
     DemoLinkEvent,
+    DemoLinkExtension,
     DemoLinkList,
     DemoLinkMade,
 )
+from ..admin.links_api import EXTEND_RAISES as LINK_EXTEND_ERRORS
 from ..admin.links_api import LIST_RAISES as LINK_LIST_ERRORS
 from ..admin.links_api import MAKE_RAISES as LINK_MAKE_ERRORS
 from ..admin.links_api import MAX_LIST_LIMIT
@@ -347,6 +349,22 @@ def _demo_link(operation_id: str, summary: str) -> dict[str, Any]:
     }
 
 
+def _extend_demo_link() -> dict[str, Any]:
+    """``POST /api/admin/demo-links/{link_id}/extend``."""
+    return {
+        "operationId": "extendDemoLink",
+        "summary": "Let a demo link made here work longer: its page and its calls are taken until the new "
+        "expiry, at the same address (only later: revoke a link to end it sooner).",
+        "security": ADMIN_AUTH,
+        "parameters": [LINK_ID],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(DemoLinkExtension)}}},
+        "responses": {
+            "200": _json(_ref(AdminDemoLink), "The link as it is now.", NO_STORE),
+            **error_responses(LINK_EXTEND_ERRORS),
+        },
+    }
+
+
 def _admin_events() -> dict[str, Any]:
     """``GET /api/admin/events``."""
     parameters = [
@@ -490,7 +508,14 @@ def _phone_call() -> dict[str, Any]:
 @cache
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once)."""
-    requests: list[type[BaseModel]] = [CallBody, FeedbackBody, TokenRequest, PhoneCallBody, DemoLinkBody]
+    requests: list[type[BaseModel]] = [
+        CallBody,
+        FeedbackBody,
+        TokenRequest,
+        PhoneCallBody,
+        DemoLinkBody,
+        DemoLinkExtension,
+    ]
     answers: list[type[BaseModel]] = [Call, Feedback, TokenAnswer, PhoneCallAnswer, PhoneCallState, Error]
     responses: list[type[BaseModel]] = [
         *answers, Readiness, Alive, CallList, AdminCallDetail, CallsSummary, DemoLinkList, DemoLinkMade,
@@ -567,6 +592,7 @@ def document() -> dict[str, Any]:
                     "link's are (a link the call log does not know yet can be revoked by its id too).",
                 )
             },
+            "/api/admin/demo-links/{link_id}/extend": {"post": _extend_demo_link()},
             "/api/admin/demo-links/{link_id}/restore": {
                 "post": _demo_link("restoreDemoLink", "Let a revoked demo link work again, until it expires.")
             },

@@ -14,6 +14,7 @@ made through it, so the admin view says who called. A link can be revoked before
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
 import random
@@ -33,7 +34,7 @@ from werkzeug.datastructures import Headers
 
 from ..catalogue import VARIABLE_PATTERN
 from ..errors import CallInProgress, ExpiredDemoLink, InvalidDemoLink
-from ..history.store import CallLogError, LinkMade
+from ..history.store import CallLogError, LinkMade, LinkStanding
 from ..state import AppState
 
 SALT = "webcall.demo-link.v1"
@@ -270,22 +271,26 @@ def named_link(secret_key: str, text: str) -> tuple[str, DemoLink | None]:
 
 def usable_demo_link(state: AppState, agent: str, link: DemoLink | None) -> DemoLink:
     """The link (:func:`signed_link`'s) a prospect may use now: signed by us for ``agent``, not
-    expired and not revoked (``flask revoke-demo-link``, or the admin view). Raises
-    ``InvalidDemoLink``, or ``ExpiredDemoLink`` for a link revoked as for one expired: either way
-    it has ended."""
+    expired (by its signed expiry, or the later one it was extended to: ``flask
+    extend-demo-link``, the admin view) and not revoked (``flask revoke-demo-link``, the admin
+    view), with the expiry it has now. Raises ``InvalidDemoLink``, or ``ExpiredDemoLink`` for a
+    link revoked as for one expired: either way it has ended."""
     if link is None:
         raise InvalidDemoLink()
+    try:
+        standing = state.history.demo_link_standing(link.link_id)
+    except CallLogError as error:
+        # Calls go on while the call log is down (README), and the links with them.
+        log.error("demo link %s: whether it is revoked could not be read: %s", link.link_id, error)
+        standing = LinkStanding(revoked_at=None, expires_at=None)
+    if standing.expires_at is not None:  # made here: extended, perhaps, past its signed expiry
+        extended_to = int(standing.expires_at.timestamp())
+        link = dataclasses.replace(link, expires_at=max(link.expires_at, extended_to))
     if link.expires_at <= time.time():
         raise ExpiredDemoLink()
     if link.agent != agent:
         raise InvalidDemoLink()
-    try:
-        revoked = state.history.demo_link_revoked_at(link.link_id)
-    except CallLogError as error:
-        # Calls go on while the call log is down (README), and the links with them.
-        log.error("demo link %s: whether it is revoked could not be read: %s", link.link_id, error)
-        return link
-    if revoked is not None:
+    if standing.revoked_at is not None:
         raise ExpiredDemoLink()
     return link
 
