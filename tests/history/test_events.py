@@ -29,10 +29,11 @@ from tests.fakes.ravan import call_completed_event, complete_session
 from tests.fakes.receiver import SECRET, Receiver
 from tests.history.conftest import HOOK_TOKEN, RECEIVER_TOKEN, sender_of
 from tests.support.apps import app_state_of, post
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_until
 from webapp.admin.link_models import AdminDemoLink
 from webapp.admin.models import AdminCall
 from webapp.errors import ConfigError
+from webapp.history import events
 from webapp.history.events import CLAIM_S, RETRY_DELAYS_S, TEST_EVENT, EventSender
 from webapp.history.schema import call_events
 from webapp.history.store import CallAttempt, CallStore, EventType, now
@@ -230,6 +231,30 @@ def test_two_processes_never_send_one_event_twice(
         thread.join(timeout=30)
     ids = [headers["Webhook-Id"] for headers, _, _ in target.received]
     assert len(ids) == 25 and len(set(ids)) == 25
+    assert all(row.sent_at is not None and row.attempts == 1 for row in rows(store))
+
+
+def test_a_slow_receiver_gets_each_event_once_while_another_process_looks(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each event is held for CLAIM_S from its own claim: behind a receiver taking 0.6 s an answer,
+    the second event of a pass is claimed 0.6 s after the pass began, and a hold counted from the
+    pass's start (1 s here) would run out during its attempt, for the other process to take."""
+    monkeypatch.setattr(events, "CLAIM_S", 1)
+    app, (target, url) = events_app(), receiver
+    for _ in range(2):
+        new_call(app)
+    target.delay_s = 0.6
+    store = app_state_of(app).history
+    first, other = EventSender(store, url, KEY), EventSender(store, url, KEY)
+    passing = threading.Thread(target=first.send_due)
+    passing.start()
+    wait_until(lambda: len(target.received) == 1, timeout_s=10, what="the first event's answer")
+    while passing.is_alive():  # the other process looks, as its thread does, until the pass ends
+        other.send_due()
+        time.sleep(0.05)
+    ids = [headers["Webhook-Id"] for headers, _, _ in target.received]
+    assert len(ids) == 2 and len(set(ids)) == 2
     assert all(row.sent_at is not None and row.attempts == 1 for row in rows(store))
 
 

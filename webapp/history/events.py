@@ -110,11 +110,19 @@ class EventSender(Background):
                 unreadable = False
 
     def send_due(self, at: datetime | None = None) -> int:
-        """Attempt each event due at ``at`` (now) once; how many were attempted."""
+        """Attempt each event due at ``at`` (now) once; how many were attempted.
+
+        Each claim holds its event for ``CLAIM_S`` from the moment it is made, not from the pass's
+        start: behind a receiver taking seconds to answer, the later events of a batch would be
+        claimed for less, or not at all, and another process would take them up during their
+        attempt. (A retry's time counts from ``at``: a few seconds early, behind such a receiver.)
+        """
         at = at or now()
+        started = time.monotonic()
         attempted = 0
         for event in self.store.due_events(at, limit=BATCH):
-            if self.store.claim_event(event, at + timedelta(seconds=CLAIM_S)):
+            claimed_at = at + timedelta(seconds=time.monotonic() - started)
+            if self.store.claim_event(event, claimed_at + timedelta(seconds=CLAIM_S)):
                 self._attempt(event, at)
                 attempted += 1
         return attempted
