@@ -234,10 +234,11 @@ def test_a_link_made_elsewhere_is_revoked_by_its_id(app: Flask) -> None:
     assert get(app, f"/api/admin/demo-links/{link_id}").status_code == 200
 
 
-def extend(app: Flask, link_id: str, expires: Any) -> Any:
-    """POST a link's new expiry; the answer."""
+def extend(app: Flask, link_id: str, expires: Any, **more: Any) -> Any:
+    """POST a link's new expiry (None: none), and ``max_calls`` when given; the answer."""
     path = f"/api/admin/demo-links/{link_id}/extend"
-    return app.test_client().post(path, json={"expires": expires}, headers=AUTH)
+    body = {"expires": expires} if expires is not None else {}
+    return app.test_client().post(path, json={**body, **more}, headers=AUTH)
 
 
 def test_an_expired_link_extended_works_again_at_the_same_address(
@@ -255,7 +256,7 @@ def test_an_expired_link_extended_works_again_at_the_same_address(
     assert (shown["state"], shown["refused"]) == ("works", 1)
     expires_at = datetime.fromisoformat(shown["expires_at"])
     assert abs(expires_at.timestamp() - (time.time() + 7 * 86400)) < 60
-    assert f"admin: demo link {link_id} extended to {expires_at.isoformat()} (api)" in caplog.text
+    assert f"admin: demo link {link_id} extended (until {expires_at.isoformat()}) (api)" in caplog.text
     assert call(app, token).status_code == 201  # the prospect's link, as it was sent
     assert app.test_client().get(f"/demo/sales?t={token}").status_code == 200
     assert get(app, "/api/admin/demo-links").get_json()["links"][0]["expires_at"] == shown["expires_at"]
@@ -299,14 +300,44 @@ def test_a_body_that_is_no_expiry_is_refused(app: Flask) -> None:
     path = f"/api/admin/demo-links/{make(app).get_json()['link_id']}/extend"
     sent = [
         client.post(path, data="{", content_type="application/json", headers=AUTH),
-        client.post(path, json={}, headers=AUTH),
-        client.post(path, json={"expires": "7d", "max_calls": 3}, headers=AUTH),
+        client.post(path, json={"expires": None}, headers=AUTH),
+        client.post(path, json={"expires": "7d", "label": "Acme"}, headers=AUTH),
         client.post(path, data="expires=7d", content_type="application/x-www-form-urlencoded", headers=AUTH),
         client.post(path, json={"expires": "7d"}),
     ]
     assert codes(sent) == [
         "invalid_json", "invalid_field", "unknown_field", "unsupported_media_type", "admin_token_required",
     ]  # fmt: skip
+
+
+def test_a_link_used_up_is_given_more_calls(app: Flask) -> None:
+    made = make(app, label="Hooli", max_calls=1).get_json()
+    token, link_id = token_of(made["url"]), made["link_id"]
+    assert call(app, token).status_code == 201
+    assert codes([call(app, token)]) == ["demo_link_expired"]
+    assert app.test_client().get(f"/demo/sales?t={token}").status_code == 410
+    more = extend(app, link_id, None, max_calls=3).get_json()
+    assert (more["state"], more["max_calls"], more["calls"], more["expires_at"]) == (
+        "works", 3, 1, made["expires_at"],
+    )  # fmt: skip
+    assert app.test_client().get(f"/demo/sales?t={token}").status_code == 200
+    assert [call(app, token).status_code for _ in range(3)] == [201, 201, 410]  # three in all
+    assert get(app, f"/api/admin/demo-links/{link_id}").get_json()["state"] == "used_up"
+    fewer = extend(app, link_id, None, max_calls=3)
+    assert codes([fewer]) == ["invalid_field"] and fewer.get_json()["error"]["message"] == (
+        "max_calls: the link may place as many calls already; revoke it to end it sooner."
+    )
+    both = extend(app, link_id, "30d", max_calls=None).get_json()  # any number, for a month
+    assert (both["state"], both["max_calls"]) == ("works", None)
+    assert abs(datetime.fromisoformat(both["expires_at"]).timestamp() - (time.time() + 30 * 86400)) < 60
+    assert call(app, token).status_code == 201
+    assert codes([extend(app, link_id, None, max_calls=10)]) == ["invalid_field"]  # any number already
+    uncapped = make(app).get_json()["link_id"]
+    assert codes([extend(app, uncapped, None, max_calls=10)]) == ["invalid_field"]
+    nothing = app.test_client().post(f"/api/admin/demo-links/{link_id}/extend", json={}, headers=AUTH)
+    assert nothing.get_json()["error"]["message"] == "expires or max_calls is required."
+    for bad in (0, 10_001, "5", 2.5):
+        assert codes([extend(app, link_id, None, max_calls=bad)]) == ["invalid_field"], bad
 
 
 def test_only_a_link_made_here_is_extended(app: Flask) -> None:

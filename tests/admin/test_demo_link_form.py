@@ -276,11 +276,13 @@ def test_a_links_calls_say_what_the_link_is_now(app: Flask, admin: FlaskClient) 
         assert found is not None
         return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", found.group(0))).strip()
 
-    assert bar().startswith(f"Demo link “Initech” {link_id} Works until {until}. Not opened yet.")
+    assert bar().startswith(
+        f"Demo link “Initech” {link_id} Works until {until}. 0 of its 1 call placed. Not opened yet."
+    )
     prospect = app.test_client()
     assert prospect.get(urlsplit(url).path + "?" + urlsplit(url).query, headers=BROWSER).status_code == 200
-    opened = rf"Works until {until}\. Opened 1 time, last 20\d\d-.* UTC\."
-    assert re.search(rf"{opened} Let it work for from now: .*\) Extend Revoke", bar())
+    opened = rf"Works until {until}\. 0 of its 1 call placed\. Opened 1 time, last 20\d\d-.* UTC\."
+    assert re.search(rf"{opened} Let it work for from now: .*\) Extend More calls Allow Revoke", bar())
     assert prospect.post("/api/calls", json={"agent": "sales", "demo_token": token}).status_code == 201
     assert re.search(r"Used up: its 1 call was placed, and its page is refused\. Opened 1 time", bar())
     assert "Revoke the link" not in bar()
@@ -338,6 +340,36 @@ def test_a_links_bar_extends_it(app: Flask, admin: FlaskClient) -> None:
     refused = admin.post(f"/admin/demo-links/{other_id}/extend", data=form)
     assert refused.status_code == 404 and "only those can be extended" in refused.get_data(as_text=True)
     assert admin.post("/admin/demo-links/wc_0123/extend", data=form).status_code == 404
+
+
+def test_a_used_up_links_bar_allows_it_more_calls(app: Flask, admin: FlaskClient) -> None:
+    url = made_link(make(admin, label="Hooli", max_calls="1").get_data(as_text=True))
+    token = parse_qs(urlsplit(url).query)["t"][0]
+    link_id = verify_demo_link(SECRET_KEY, token).link_id
+    prospect = app.test_client()
+
+    def call() -> int:
+        return prospect.post("/api/calls", json={"agent": "sales", "demo_token": token}).status_code
+
+    assert call() == 201 and call() == 410
+    page = admin.get(f"/admin?demo_link={link_id}").get_data(as_text=True)
+    assert "Used up: its 1 call was placed" in page and 'name="more_calls"' in page and 'max="9999"' in page
+    form = {"csrf_token": csrf_of(page), "more_calls": "2"}
+    done = admin.post(f"/admin/demo-links/{link_id}/extend", data=form)
+    assert done.status_code == 303 and done.headers["Location"] == f"/admin?demo_link={link_id}"
+    page = admin.get(f"/admin?demo_link={link_id}").get_data(as_text=True)
+    assert re.search(r"Works until 20[^.]*\. 1 of its 3 calls placed\.", page) and "Used up" not in page
+    assert [call(), call(), call()] == [201, 201, 410]  # two more: three in all
+    for more, words in (("0", "More calls: a whole number from 1 to 10,000."), ("ten", "More calls: a whole"),
+                        ("9999", "More calls: a link may place 10,000 calls at most.")):  # fmt: skip
+        refused = admin.post(f"/admin/demo-links/{link_id}/extend", data={**form, "more_calls": more})
+        assert refused.status_code == 400 and words in html.unescape(refused.get_data(as_text=True)), more
+    uncapped = made_link(make(admin, label="Pied Piper").get_data(as_text=True))
+    uncapped_id = verify_demo_link(SECRET_KEY, parse_qs(urlsplit(uncapped).query)["t"][0]).link_id
+    page = admin.get(f"/admin?demo_link={uncapped_id}").get_data(as_text=True)
+    assert 'name="expires"' in page and 'name="more_calls"' not in page  # any number already
+    refused = admin.post(f"/admin/demo-links/{uncapped_id}/extend", data=form)
+    assert refused.status_code == 400 and "as many calls already" in refused.get_data(as_text=True)
 
 
 def test_a_link_is_found_by_its_label_or_its_id(app: Flask, admin: FlaskClient) -> None:

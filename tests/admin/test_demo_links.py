@@ -268,7 +268,24 @@ def test_the_cli_lets_a_link_made_here_work_longer(app: Flask) -> None:
         refused = cli.invoke(args=["extend-demo-link", link_id, "--expires", bad])
         assert refused.exit_code == 2 and "--expires" in refused.output, bad
     assert cli.invoke(args=["extend-demo-link", "dl_short", "--expires", "7d"]).exit_code == 2
-    assert "--expires" in cli.invoke(args=["extend-demo-link", link_id]).output  # required
+    nothing = cli.invoke(args=["extend-demo-link", link_id])
+    assert nothing.exit_code == 2 and "give --expires, --max-calls or both" in nothing.output
+
+    once = cli.invoke(args=["demo-link", "sales", "--max-calls", "1", "--expires", "2d"])
+    token = once.stdout.strip().split("?t=")[1]
+    once_id = verify_demo_link(SECRET_KEY, token).link_id
+    recorded(app, place(app, demo_token=token))
+    assert place(app, demo_token=token).status_code == 410  # used up
+    more = cli.invoke(args=["extend-demo-link", once_id, "--max-calls", "2"])
+    assert (
+        more.exit_code == 0
+        and more.output.startswith(f"{once_id} works until 20")
+        and ", for 2 calls\n" in more.output
+    )
+    recorded(app, place(app, demo_token=token))
+    fewer = cli.invoke(args=["extend-demo-link", once_id, "--max-calls", "2"])
+    assert fewer.exit_code == 2 and "--max-calls" in fewer.output and "as many calls already" in fewer.output
+    assert cli.invoke(args=["extend-demo-link", once_id, "--max-calls", "0"]).exit_code == 2
 
 
 def test_the_view_revokes_and_restores_a_link(app: Flask) -> None:

@@ -276,9 +276,11 @@ def test_an_expired_demo_link_is_extended_above_its_calls(
     """The prospect asks for another week: the sales person extends the link they already have."""
     app, url = served
     expired_at = int(time.time()) - 60
-    token = sign_demo_link(admin_tests.SECRET_KEY, "sales", {}, expired_at, label="Initech renewal")
+    token = sign_demo_link(
+        admin_tests.SECRET_KEY, "sales", {}, expired_at, label="Initech renewal", max_calls=3
+    )
     link = verify_demo_link(admin_tests.SECRET_KEY, token)
-    made = LinkMade(link.link_id, "sales", "Initech renewal", datetime.fromtimestamp(expired_at, UTC), None,
+    made = LinkMade(link.link_id, "sales", "Initech renewal", datetime.fromtimestamp(expired_at, UTC), 3,
                     now() - timedelta(days=7), "admin")  # fmt: skip
     app_state_of(app).history.record_demo_link(made)
     assert post(app, {"agent": "sales", "demo_token": token}).status_code == 410
@@ -287,6 +289,7 @@ def test_an_expired_demo_link_is_extended_above_its_calls(
     bar = tab.get_by_role("region", name="Demo link “Initech renewal”", exact=False)
     expect(bar).to_contain_text("Expired 20")
     expect(bar.get_by_label("Let it work for")).to_have_value("7d")
+    expect(bar.get_by_label("More calls")).to_have_value("1")
     bar.get_by_label("Let it work for").fill("2w")
     assert_accessible(tab, url, "admin list of an expired demo link's calls")
     screenshots(tab, artifacts / "screenshots", "admin-calls-demo-link-extend", themes=("light", "dark"))
@@ -294,6 +297,9 @@ def test_an_expired_demo_link_is_extended_above_its_calls(
     until = now() + timedelta(weeks=2)
     expect(bar).to_contain_text(f"Works until {until:%Y-%m-%d}")
     assert post(app, {"agent": "sales", "demo_token": token}).status_code == 201  # the link they have
+    bar.get_by_label("More calls").fill("2")
+    bar.get_by_role("button", name="Allow").click()
+    expect(bar.get_by_label("More calls")).to_have_attribute("max", "9995")  # 5 calls in all now
 
 
 def test_a_demo_link_made_in_the_view_is_copied_and_works(

@@ -25,7 +25,7 @@ from tests.fakes.receiver import SECRET, Receiver
 from tests.fakes.retell import add_call, webhook
 from tests.support.apps import codes, post
 from tests.support.services import PostgresServer
-from webapp.history.store import CallAttempt, CallLogError, CallQuery, CallStore, LinkMade
+from webapp.history.store import CallAttempt, CallLogError, CallQuery, CallStore, LinkExtension, LinkMade
 from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.providers import ProviderCall
 
@@ -110,7 +110,7 @@ def test_every_operation_of_the_log_fails_as_its_own_error_until_the_database_is
         "restore_demo_link": lambda: store.restore_demo_link("dl_abcdefghijklmnop"),
         "demo_link_revoked_at": lambda: store.demo_link_revoked_at("dl_abcdefghijklmnop"),
         "demo_link_standing": lambda: store.demo_link_standing("dl_abcdefghijklmnop"),
-        "extend_demo_link": lambda: store.extend_demo_link("dl_abcdefghijklmnop", at),
+        "extend_demo_link": lambda: store.extend_demo_link("dl_abcdefghijklmnop", LinkExtension(until=at)),
         "demo_link_calls": lambda: store.demo_link_calls("dl_abcdefghijklmnop"),
         "demo_links": store.demo_links,
         "demo_link": lambda: store.demo_link("dl_abcdefghijklmnop"),

@@ -21,7 +21,7 @@ from ..calls.models import MAX_ITEMS, SINGLE_LINE, SlugText, Value, body_error, 
 from ..catalogue import VARIABLE_PATTERN
 from ..errors import InvalidField, UnknownDemoLink
 from ..history.payloads import LinkStatus, link_fields
-from ..history.store import LinkState
+from ..history.store import LinkExtension, LinkState
 from ..pages.demo_links import MAX_CALLS, MAX_LABEL_CHARS, DemoLink, issue_link, parse_expiry
 from ..pages.words import LANGUAGES, PageLanguage
 from ..state import AppState
@@ -29,6 +29,10 @@ from ..state import AppState
 MAX_QUERY_CHARS = 100  # a search of the links: a label's length
 MadeBy = Literal["admin", "api", "cli"]
 EXTEND_UNKNOWN = "No demo link with this id was made here: only those can be extended."
+NOT_MORE = {
+    "not_later": "expires: the link works until then already; revoke it to end it sooner.",
+    "not_more": "max_calls: the link may place as many calls already; revoke it to end it sooner.",
+}
 log = logging.getLogger(__name__)
 
 
@@ -126,14 +130,21 @@ class DemoLinkBody(BaseModel):
 
 
 class DemoLinkExtension(BaseModel):
-    """``POST /api/admin/demo-links/<link_id>/extend``: until when the link works now."""
+    """``POST /api/admin/demo-links/<link_id>/extend``: until when the link works now, how many
+    calls it may place in all, or both."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    expires: ExpiryText = Field(
+    expires: ExpiryText | None = Field(
+        None,
         description="How long it works from now (`30m`, `12h`, `7d`, `2w`) or until when (`2026-12-31`: "
         "through that day, UTC; `2026-12-31T18:00:00+01:00`): later than it works until now (revoke a "
         "link to end it sooner), ten years at most.",
+    )
+    max_calls: Annotated[StrictInt, Field(ge=1, le=MAX_CALLS)] | None = Field(
+        None,
+        description="The calls it may place in all, those placed included: more than it may now, or null "
+        "for any number (for a link limited to a number of calls).",
     )
 
 
@@ -195,25 +206,32 @@ def make_link(state: AppState, making: Making) -> DemoLinkMade:
     return DemoLinkMade(**shown.model_dump(), url=issued.url, lang=making.lang, kept=issued.unkept is None)
 
 
-def extend_link(state: AppState, link_id: str, expires: str, *, by: MadeBy) -> datetime:
-    """Let the link ``link_id``, made here, work until ``expires`` (:func:`parse_expiry`'s text):
-    ``InvalidField`` unless that is in the future and later than it works until now,
-    ``UnknownDemoLink`` when it was not made here; the new expiry. Raises :class:`CallLogError`."""
-    now = time.time()
-    try:
-        until = parse_expiry(expires, now=now)
-    except ValueError as exc:
-        raise InvalidField(f"expires: {exc}.") from None
-    if until <= now:
-        raise InvalidField("expires: that moment has passed.")
-    expires_at = datetime.fromtimestamp(until, UTC)
-    extended = state.history.extend_demo_link(link_id, expires_at)
-    if extended is None:
-        raise UnknownDemoLink(EXTEND_UNKNOWN)
-    if not extended:
-        raise InvalidField("expires: the link works until then already; revoke it to end it sooner.")
-    log.info("admin: demo link %s extended to %s (%s)", link_id, expires_at.isoformat(), by)
-    return expires_at
+def extend_link(state: AppState, link_id: str, extension: DemoLinkExtension, *, by: MadeBy) -> None:
+    """Let the link ``link_id``, made here, work until ``extension.expires`` (:func:`parse_expiry`'s
+    text) and place ``extension.max_calls`` calls, whichever it gives: ``InvalidField`` unless
+    each is more than the link has now (and an expiry in the future), ``UnknownDemoLink`` when it
+    was not made here. Raises :class:`CallLogError`."""
+    calls = "max_calls" in extension.model_fields_set
+    if extension.expires is None and not calls:
+        raise InvalidField("expires or max_calls is required.")
+    until = None
+    if extension.expires is not None:
+        now = time.time()
+        try:
+            at = parse_expiry(extension.expires, now=now)
+        except ValueError as exc:
+            raise InvalidField(f"expires: {exc}.") from None
+        if at <= now:
+            raise InvalidField("expires: that moment has passed.")
+        until = datetime.fromtimestamp(at, UTC)
+    asked = LinkExtension(until, calls, extension.max_calls)
+    extended = state.history.extend_demo_link(link_id, asked)
+    if extended != "extended":
+        raise UnknownDemoLink(EXTEND_UNKNOWN) if extended == "unknown" else InvalidField(NOT_MORE[extended])
+    granted = ([f"until {until.isoformat()}"] if until else []) + (
+        [f"max_calls {extension.max_calls}"] if calls else []
+    )
+    log.info("admin: demo link %s extended (%s) (%s)", link_id, ", ".join(granted), by)
 
 
 def set_revoked(state: AppState, link_id: str, *, revoked: bool, by: MadeBy) -> None:

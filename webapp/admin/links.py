@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -35,7 +35,17 @@ from ..pages.words import PageLanguage
 from ..state import app_state
 from .auth import csrf_ok
 from .display import LANGUAGE_NAMES
-from .link_models import MAX_QUERY_CHARS, Making, admin_demo_link, extend_link, make_link, set_revoked
+from .link_models import (
+    EXTEND_UNKNOWN,
+    MAX_QUERY_CHARS,
+    NOT_MORE,
+    DemoLinkExtension,
+    Making,
+    admin_demo_link,
+    extend_link,
+    make_link,
+    set_revoked,
+)
 from .models import as_sentence
 from .views import EXPIRED_FORM, call_log_unavailable, gate, page
 
@@ -150,19 +160,44 @@ def revoke_link(link_id: str) -> BaseResponse:
 
 @bp.post("/<link_id>/extend")
 def extend(link_id: str) -> BaseResponse:
-    """Let a demo link made here work longer (the form's ``expires``), then show its calls."""
+    """Let a demo link made here work longer (the form's ``expires``) or place more calls (its
+    ``more_calls``), then show its calls."""
     if not re.fullmatch(LINK_ID_PATTERN, link_id):
         return render_error_page(404, title="No such link", message="That is not a demo link's id.")
     if not csrf_ok(request.form.get("csrf_token")):
         return render_error_page(400, title="Form expired", message=EXPIRED_FORM)
     try:
-        extend_link(app_state(), link_id, request.form.get("expires", "").strip(), by="admin")
+        extend_link(app_state(), link_id, _extension(link_id, request.form), by="admin")
     except CallLogError as error:
         return call_log_unavailable(error)
     except (InvalidField, UnknownDemoLink) as refused:
-        reason = refused.message.removeprefix("expires: ")
+        reason = re.sub(r"^(expires|max_calls): ", "", refused.message)
         return render_error_page(refused.status_code, title="Not extended", message=as_sentence(reason))
     return redirect("/admin?" + urlencode({"demo_link": link_id}), code=303)
+
+
+def _extension(link_id: str, form: Mapping[str, str]) -> DemoLinkExtension:
+    """What the bar's forms ask for: a new expiry (``expires``), more calls (``more_calls``, added
+    to those the link may place now), or both. Raises ``InvalidField``, ``UnknownDemoLink`` and
+    :class:`CallLogError`."""
+    expires = form.get("expires", "").strip()
+    asked: dict[str, Any] = {"expires": expires} if expires else {}
+    more = form.get("more_calls", "").strip()
+    if not more:
+        if not expires:  # the expiry's form, its field emptied
+            raise InvalidField("expires: use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)")
+        return DemoLinkExtension.model_validate(asked)
+    if not re.fullmatch(r"[0-9]{1,5}", more) or int(more) < 1:
+        raise InvalidField(f"more calls: a whole number from 1 to {MAX_CALLS:,}")
+    known = app_state().history.demo_link(link_id)
+    if known is None or known.made is None:
+        raise UnknownDemoLink(EXTEND_UNKNOWN)
+    if known.made.max_calls is None:
+        raise InvalidField(NOT_MORE["not_more"])
+    calls = known.made.max_calls + int(more)
+    if calls > MAX_CALLS:
+        raise InvalidField(f"more calls: a link may place {MAX_CALLS:,} calls at most")
+    return DemoLinkExtension.model_validate({**asked, "max_calls": calls})
 
 
 @bp.post("/<link_id>/restore")

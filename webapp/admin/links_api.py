@@ -1,7 +1,7 @@
 """Sales-demo links in the admin JSON API, for a CRM or a script that sends one link per prospect:
 ``POST /api/admin/demo-links`` makes one, ``GET`` lists them or shows one,
 ``POST /api/admin/demo-links/<link_id>/revoke`` (or ``/restore``) takes one back or lets it work
-again, and ``POST /api/admin/demo-links/<link_id>/extend`` lets one work longer.
+again, and ``POST /api/admin/demo-links/<link_id>/extend`` lets one work longer or place more calls.
 
 The admin view's ``/admin/demo-links`` and the CLI's ``demo-link`` and ``revoke-demo-link`` for
 scripts; the same token as the rest of the admin API (``admin.api``), and never cached. A make
@@ -148,13 +148,13 @@ def revoke_demo_link(link_id: str) -> Response:
 
 @bp.post("/<link_id>/extend")
 def extend_demo_link(link_id: str) -> Response:
-    """Let a link made here work longer (``{"expires": "7d"}``): its page and its calls are taken
-    until then, though its address stays the same (the expiry signed in it is the earliest)."""
+    """Let a link made here work longer (``{"expires": "14d"}``) or place more calls (``{"max_calls":
+    5}``), or both, at the same address (what is signed in it is the least it grants)."""
     if not re.fullmatch(LINK_ID_PATTERN, link_id):
         raise UnknownDemoLink()
     body = parse_link_body(read_json_bytes(MAX_BODY_BYTES), DemoLinkExtension)
     with call_log_or_503():
-        extend_link(app_state(), link_id, body.expires, by="api")
+        extend_link(app_state(), link_id, body, by="api")
     return _link_answer(link_id)
 
 

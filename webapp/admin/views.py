@@ -39,6 +39,7 @@ from ..guards.headers import page_headers
 from ..guards.limits import limited
 from ..history.payloads import iso, link_fields
 from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState, unknown_link
+from ..pages.demo_links import MAX_CALLS
 from ..pages.render import render_error_page
 from ..providers import CALL_STATUSES, CHANNELS, provider_names, registry
 from ..state import app_state
@@ -182,7 +183,14 @@ def calls() -> Response:
     link = link_fields(known or unknown_link(one_link), datetime.now(UTC)) if one_link else None
     if link and link["label"]:
         listing["demo_link_name"] = link["label"]
-    return page("admin/calls.html", **listing, summary=totals, max_summed=MAX_SUMMED_CALLS, link=link)
+    return page(
+        "admin/calls.html",
+        **listing,
+        summary=totals,
+        max_summed=MAX_SUMMED_CALLS,
+        link=link,
+        most_calls=MAX_CALLS,
+    )
 
 
 @bp.get("/calls/<call_id>")

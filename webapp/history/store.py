@@ -68,6 +68,7 @@ Upserted = Literal["new", "updated"]
 CallEventType = Literal["call.created", "call.started", "call.ended", "call.rated"]
 EventType = Literal["call.created", "call.started", "call.ended", "call.rated", "demo_link.opened"]
 ANY_DEMO_LINK = "any"  # CallQuery.demo_link: every call that came through a demo link
+MAX_LINK_CALLS = 2**31 - 1  # more than any link may be limited to (the column is an INTEGER)
 Applied = Literal["applied", "duplicate", "unknown"]
 
 
@@ -223,12 +224,37 @@ class LinkState:
 
 
 @dataclass(frozen=True)
+class LinkGrant:
+    """What a demo link made here grants now: as it was signed, or more once extended."""
+
+    expires_at: datetime
+    max_calls: int | None  # None: any number
+
+    def allows_more(self, max_calls: int | None) -> bool:
+        """Whether ``max_calls`` (None: any number) is more calls than the link may place now."""
+        return self.max_calls is not None and (max_calls is None or max_calls > self.max_calls)
+
+
+@dataclass(frozen=True)
 class LinkStanding:
-    """What a demo link's page and calls check in the call log: whether it was revoked, and until
-    when it works when it was made here (extended, perhaps, past its signed expiry)."""
+    """What a demo link's page and calls check in the call log: whether it was revoked, and what
+    it grants when it was made here."""
 
     revoked_at: datetime | None
-    expires_at: datetime | None  # None for a link made elsewhere: its signed expiry holds
+    grant: LinkGrant | None  # None for a link made elsewhere: what is signed in it holds
+
+
+@dataclass(frozen=True)
+class LinkExtension:
+    """More for a demo link made here: a later expiry, more calls (``calls``: ``max_calls`` is
+    asked for, None meaning any number), or both."""
+
+    until: datetime | None = None
+    calls: bool = False
+    max_calls: int | None = None
+
+
+Extended = Literal["extended", "not_later", "not_more", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -1062,25 +1088,48 @@ class CallStore:
             return int(connection.execute(select(func.count()).where(placed)).scalar_one())
 
     def demo_link_standing(self, link_id: str) -> LinkStanding:
-        """Whether the link ``link_id`` was revoked, and until when a link made here works (both
-        in one round trip: a demo link's page and its calls read them). Raises :class:`CallLogError`."""
+        """Whether the link ``link_id`` was revoked, and what a link made here grants now (in one
+        round trip: a demo link's page and its calls read them). Raises :class:`CallLogError`."""
         revoked = select(revoked_demo_links.c.revoked_at).where(revoked_demo_links.c.link_id == link_id)
-        made = select(demo_links.c.expires_at).where(demo_links.c.link_id == link_id)
+        made = demo_links.c.link_id == link_id
+        asked = select(
+            revoked.scalar_subquery(),
+            select(demo_links.c.expires_at).where(made).scalar_subquery(),
+            select(demo_links.c.max_calls).where(made).scalar_subquery(),
+        )
         with _recording(), self.engine.connect() as connection:
-            row = connection.execute(select(revoked.scalar_subquery(), made.scalar_subquery())).one()
-        return LinkStanding(revoked_at=row[0], expires_at=row[1])
+            revoked_at, expires_at, max_calls = connection.execute(asked).one()
+        # Made elsewhere (no expiry kept): what is signed in it holds.
+        return LinkStanding(revoked_at, LinkGrant(expires_at, max_calls) if expires_at is not None else None)
 
-    def extend_demo_link(self, link_id: str, until: datetime) -> bool | None:
-        """Let the link ``link_id``, made here, work until ``until``: True; False when it works until
-        then already (or later); None when it was not made here (the call log has no expiry of
-        it). Only ever later, so the call log's expiry of a link is never before its signed one
-        (which ``prune`` relies on). Raises :class:`CallLogError`."""
+    def extend_demo_link(self, link_id: str, extension: LinkExtension) -> Extended:
+        """Let the link ``link_id``, made here, work until ``extension.until`` and place
+        ``extension.max_calls`` calls in all, whichever it says: each only more than the link has
+        (so the call log never grants a link less than is signed in it, which ``prune`` relies
+        on; less is a revocation's business). Raises :class:`CallLogError`."""
         this = demo_links.c.link_id == link_id
-        later = update(demo_links).where(this, demo_links.c.expires_at < until).values(expires_at=until)
         with _recording(), writing(self.engine) as connection:
-            if connection.execute(later).rowcount:
-                return True
-            return False if connection.execute(select(demo_links.c.link_id).where(this)).first() else None
+            row = connection.execute(
+                select(demo_links.c.expires_at, demo_links.c.max_calls).where(this)
+            ).first()
+            if row is None:
+                return "unknown"
+            grant, more = LinkGrant(row[0], row[1]), [this]
+            changes: dict[str, Any] = {}
+            if extension.until is not None:
+                if extension.until <= grant.expires_at:
+                    return "not_later"
+                changes["expires_at"] = extension.until
+                more.append(demo_links.c.expires_at < extension.until)
+            if extension.calls:
+                if not grant.allows_more(extension.max_calls):
+                    return "not_more"
+                changes["max_calls"] = extension.max_calls
+                more.append(demo_links.c.max_calls < (extension.max_calls or MAX_LINK_CALLS))
+            # The read's conditions again: another change in between is not undone.
+            if not connection.execute(update(demo_links).where(*more).values(**changes)).rowcount:
+                return "not_later" if extension.until is not None else "not_more"
+        return "extended"
 
     def demo_link_revoked_at(self, link_id: str) -> datetime | None:
         """When the link ``link_id`` was revoked; None while it is not. Raises :class:`CallLogError`."""

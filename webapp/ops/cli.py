@@ -6,14 +6,14 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from markupsafe import escape
 
-from ..admin.link_models import extend_link
+from ..admin.link_models import DemoLinkExtension, extend_link
 from ..catalogue import Agent
 from ..errors import AppError, InvalidField, UnknownDemoLink
 from ..history.store import CallLogError
@@ -352,26 +352,41 @@ def revoke_demo_link_command(link: str, restore: bool) -> None:
 @click.argument("link")
 @click.option(
     "--expires",
-    required=True,
     metavar="DURATION|DATE",
     help="How long it works from now (30m, 12h, 7d, 2w) or until when (2026-12-31: through that day, UTC): "
     "later than it works until now; ten years at most.",
 )
-def extend_demo_link_command(link: str, expires: str) -> None:
-    """Let a sales-demo link made here work longer: its page and its calls are taken until the new
-    expiry, at the same address (to end one sooner, revoke it). LINK is the link, its token, or
-    its id (dl_…, shown in the admin view beside its calls)."""
+@click.option(
+    "--max-calls",
+    type=click.IntRange(1, MAX_CALLS),
+    help="The calls it may place in all, those placed included: more than it may now.",
+)
+def extend_demo_link_command(link: str, expires: str | None, max_calls: int | None) -> None:
+    """Let a sales-demo link made here work longer or place more calls, at the same address: its
+    page and its calls are taken until the new expiry, up to the new number (to end one sooner,
+    revoke it). LINK is the link, its token, or its id (dl_…, shown in the admin view beside its
+    calls)."""
     state = app_state()
     link_id, which = _link_named(state, link)
+    if expires is None and max_calls is None:
+        raise click.UsageError("give --expires, --max-calls or both")
+    asked: dict[str, Any] = {"expires": expires} if expires is not None else {}
+    if max_calls is not None:
+        asked["max_calls"] = max_calls
     try:
-        expires_at = extend_link(state, link_id, expires, by="cli")
+        extend_link(state, link_id, DemoLinkExtension.model_validate(asked), by="cli")
+        extended = state.history.demo_link(link_id)
     except CallLogError as error:
         raise click.ClickException(f"the call log could not be changed: {error}") from None
     except UnknownDemoLink:
         raise click.BadParameter("no demo link with this id was made here", param_hint="LINK") from None
     except InvalidField as refused:
-        raise click.BadParameter(refused.message.removeprefix("expires: "), param_hint="--expires") from None
-    click.echo(f"{which} works until {expires_at:%Y-%m-%d %H:%M:%S} UTC")
+        option, _, reason = refused.message.partition(": ")
+        raise click.BadParameter(reason, param_hint=f"--{option.replace('_', '-')}") from None
+    made = extended.made if extended is not None else None
+    if made is not None:  # (another process may have pruned it meanwhile)
+        calls = f", for {made.max_calls:,} call{'' if made.max_calls == 1 else 's'}" if made.max_calls else ""
+        click.echo(f"{which} works until {made.expires_at:%Y-%m-%d %H:%M:%S} UTC{calls}")
 
 
 def _link_named(state: AppState, link: str) -> tuple[str, str]:

@@ -353,8 +353,9 @@ def _extend_demo_link() -> dict[str, Any]:
     """``POST /api/admin/demo-links/{link_id}/extend``."""
     return {
         "operationId": "extendDemoLink",
-        "summary": "Let a demo link made here work longer: its page and its calls are taken until the new "
-        "expiry, at the same address (only later: revoke a link to end it sooner).",
+        "summary": "Let a demo link made here work longer or place more calls, at the same address: its page "
+        "and its calls are taken until the new expiry, up to the new number (only more: revoke a link to end "
+        "it sooner).",
         "security": ADMIN_AUTH,
         "parameters": [LINK_ID],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref(DemoLinkExtension)}}},

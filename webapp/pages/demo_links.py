@@ -34,7 +34,7 @@ from werkzeug.datastructures import Headers
 
 from ..catalogue import VARIABLE_PATTERN
 from ..errors import CallInProgress, ExpiredDemoLink, InvalidDemoLink
-from ..history.store import CallLogError, LinkMade, LinkStanding
+from ..history.store import CallLogError, LinkGrant, LinkMade, LinkStanding
 from ..state import AppState
 
 SALT = "webcall.demo-link.v1"
@@ -273,8 +273,9 @@ def usable_demo_link(state: AppState, agent: str, link: DemoLink | None) -> Demo
     """The link (:func:`signed_link`'s) a prospect may use now: signed by us for ``agent``, not
     expired (by its signed expiry, or the later one it was extended to: ``flask
     extend-demo-link``, the admin view) and not revoked (``flask revoke-demo-link``, the admin
-    view), with the expiry it has now. Raises ``InvalidDemoLink``, or ``ExpiredDemoLink`` for a
-    link revoked as for one expired: either way it has ended."""
+    view), with the expiry and the calls it has now (more than signed, once extended). Raises
+    ``InvalidDemoLink``, or ``ExpiredDemoLink`` for a link revoked as for one expired: either way
+    it has ended."""
     if link is None:
         raise InvalidDemoLink()
     try:
@@ -282,10 +283,9 @@ def usable_demo_link(state: AppState, agent: str, link: DemoLink | None) -> Demo
     except CallLogError as error:
         # Calls go on while the call log is down (README), and the links with them.
         log.error("demo link %s: whether it is revoked could not be read: %s", link.link_id, error)
-        standing = LinkStanding(revoked_at=None, expires_at=None)
-    if standing.expires_at is not None:  # made here: extended, perhaps, past its signed expiry
-        extended_to = int(standing.expires_at.timestamp())
-        link = dataclasses.replace(link, expires_at=max(link.expires_at, extended_to))
+        standing = LinkStanding(revoked_at=None, grant=None)
+    if standing.grant is not None:  # made here: extended, perhaps, past what is signed in it
+        link = _granted(link, standing.grant)
     if link.expires_at <= time.time():
         raise ExpiredDemoLink()
     if link.agent != agent:
@@ -293,6 +293,15 @@ def usable_demo_link(state: AppState, agent: str, link: DemoLink | None) -> Demo
     if standing.revoked_at is not None:
         raise ExpiredDemoLink()
     return link
+
+
+def _granted(link: DemoLink, grant: LinkGrant) -> DemoLink:
+    """``link`` with what the call log grants it, never less than is signed in it."""
+    expires_at = max(link.expires_at, int(grant.expires_at.timestamp()))
+    max_calls = link.max_calls
+    if max_calls is not None and (grant.max_calls is None or grant.max_calls > max_calls):
+        max_calls = grant.max_calls
+    return dataclasses.replace(link, expires_at=expires_at, max_calls=max_calls)
 
 
 def opened_in_a_browser(headers: Headers) -> bool:
