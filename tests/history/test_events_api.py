@@ -84,6 +84,32 @@ def test_the_counts_and_the_latest_events_by_state(
     assert codes(refused) == ["invalid_query"] * 4
 
 
+def test_the_events_are_read_a_page_at_a_time(events_app: Callable[..., Flask]) -> None:
+    """``before``: the last event's id of a page gives the next one, until none is left."""
+    app = events_app(WEBCALL_ADMIN_TOKEN=TOKEN)
+    made = [new_call(app)[1] for _ in range(5)]
+    pages, before = [], ""
+    while True:
+        answer = get(app, f"/api/admin/events?limit=2{before}")
+        assert answer.status_code == 200, answer.get_json()
+        events = answer.get_json()["events"]
+        if not events:
+            break
+        pages.append([event["call_id"] for event in events])
+        before = f"&before={events[-1]['event_id']}"
+    assert pages == [made[:2:-1], made[2:0:-1], made[:1]]  # newest first, each once
+    first = get(app, "/api/admin/events?limit=1").get_json()["events"][0]
+    waiting = get(app, f"/api/admin/events?state=waiting&type=call.created&before={first['event_id']}")
+    assert [event["call_id"] for event in waiting.get_json()["events"]] == made[3::-1]
+    gone = get(app, "/api/admin/events?before=evt_" + "0" * 24)  # no such event (pruned, say)
+    assert gone.status_code == 200 and gone.get_json()["events"] == []
+    refused = [
+        get(app, f"/api/admin/events?before={before}") for before in ("wc_123", "evt_XYZ", "evt_" + "0" * 25)
+    ]
+    assert codes(refused) == ["invalid_query"] * 3
+    assert refused[0].get_json()["error"]["message"] == "before is not valid: must be an event's id (evt_…)."
+
+
 def test_a_demo_links_event_names_its_link(events_app: Callable[..., Flask]) -> None:
     app = events_app(WEBCALL_ADMIN_TOKEN=TOKEN, WEBCALL_SECRET_KEY=LINK_KEY)
     _, link_id = open_link(app, "Acme pilot")

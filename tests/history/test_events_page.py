@@ -3,6 +3,7 @@ up, the latest of them, and sending those given up again, against a receiver ove
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from tests.history.test_events import (  # noqa: F401  (make_app reads CATALOGUE
 )
 from tests.support.apps import app_state_of
 from tests.support.processes import free_port
+from webapp.admin import events as admin_events
 from webapp.history.events import TEST_MESSAGE
 from webapp.ops.openapi import document
 
@@ -122,6 +124,35 @@ def test_a_demo_links_event_names_its_link_and_events_show_by_type(events_app: C
         as_text=True
     )
     assert len(rows(odd.get_data(as_text=True))) == 2
+
+
+def test_older_events_are_a_page_away(
+    events_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the page's events (two here), Older events; from there, The latest events again."""
+    monkeypatch.setattr(admin_events, "SHOWN", 2)
+    app = events_app(**ADMIN)
+    made = [new_call(app)[1] for _ in range(3)]
+    client = signed_in(app)
+
+    def page_of(path: str) -> tuple[str, list[str], dict[str, str]]:
+        page = client.get(path).get_data(as_text=True)
+        links = dict(
+            (text(name), html.unescape(href))
+            for href, name in re.findall(
+                r'<a class="button[^"]*"(?: rel="next")? href="([^"]+)">([^<]+)</a>', page
+            )
+        )
+        return page, [call_id for call_id in made if call_id in page], links
+
+    page, shown, links = page_of("/admin/events?state=waiting")
+    assert "The latest events" in page and shown == made[1:] and "The latest events" not in links
+    assert re.fullmatch(r"/admin/events\?state=waiting&before=evt_[0-9a-f]{24}", links["Older events"])
+    page, shown, links = page_of(links["Older events"])
+    assert "Older events</h2>" in page and "Those kept before 2 at most" in text(page)
+    assert shown == made[:1] and "Older events" not in links  # the last page
+    assert links["The latest events"] == "/admin/events?state=waiting"
+    assert page_of("/admin/events?state=waiting&before=nonsense")[1] == made[1:]  # from the latest
 
 
 def test_the_page_says_which_types_are_sent(events_app: Callable[..., Flask]) -> None:

@@ -12,7 +12,7 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast, get_args
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 @bp.get("")
 def events() -> Response:
     """Where events go, their counts, and the latest of them (``?state=waiting|given_up|sent``,
-    ``&type=call.ended``)."""
+    ``&type=call.ended``; ``&before=evt_…``: the page after the one ending with that event)."""
     return _events_page()
 
 
@@ -59,6 +59,9 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
     given); one not in the list shows every event, and says so."""
     state, kind = request.args.get("state") or None, request.args.get("type") or None
     refused = (state is not None and state not in STATES) or (kind is not None and kind not in TYPES)
+    before = request.args.get("before") or None
+    if before is not None and (refused or not EVENT_ID.fullmatch(before)):
+        before = None  # from the latest, then
     history = app_state().history
     counts: EventCounts | None = None
     latest: list[LoggedEvent] | None = None
@@ -67,7 +70,9 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
         if refused:
             latest = history.recent_events(limit=SHOWN)
         else:
-            latest = history.recent_events(cast(EventFilter, state), kind=cast(EventType, kind), limit=SHOWN)
+            latest = history.recent_events(
+                cast(EventFilter, state), kind=cast(EventType, kind), limit=SHOWN, before=before
+            )
     except CallLogError as error:  # the page still says where events go, and tries the URL
         log.error("admin: the call log failed: %s", error)
     resent = request.args.get("resent", "")
@@ -86,8 +91,24 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
         refused=refused,
         resent=int(resent) if re.fullmatch(r"[0-9]{1,9}", resent) else None,
         shown=SHOWN,
+        before=before,
+        older=_older(state, kind, latest) if not refused else None,
+        latest="?" + urlencode(_filters(state, kind)) if state or kind else "",
         **context,
     )
+
+
+def _older(state: str | None, kind: str | None, shown: list[LoggedEvent] | None) -> str | None:
+    """The query of the page after ``shown`` (the same filters, before its last event), when it
+    was full: there may be more."""
+    if not shown or len(shown) < SHOWN:
+        return None
+    return urlencode({**_filters(state, kind), "before": shown[-1].event_id})
+
+
+def _filters(state: str | None, kind: str | None) -> dict[str, str]:
+    """The query parameters of the filters given."""
+    return {name: value for name, value in (("state", state), ("type", kind)) if value}
 
 
 @bp.post("/resend")

@@ -83,12 +83,16 @@ class EventTrial(BaseModel):
 
 @bp.get("")
 def list_events() -> Response:
-    """The counts, and the latest ``limit`` events (100), of one ``state`` and one ``type`` when given."""
+    """The counts, and the latest ``limit`` events (100), of one ``state`` and one ``type`` when given;
+    with ``before`` (the last event's id of a page), the next page: the events kept before it."""
     state, kind, limit = _list_args(request.args)
+    before = request.args.get("before") or None
+    if before is not None and not EVENT_ID.fullmatch(before):
+        raise InvalidQuery("before is not valid: must be an event's id (evt_…).")
     history, settings = app_state().history, app_state().settings
     with call_log_or_503():
         counts = history.event_counts(datetime.now(UTC) - SENT_WITHIN)
-        latest = history.recent_events(state, kind=kind, limit=limit)
+        latest = history.recent_events(state, kind=kind, limit=limit, before=before)
     answer = EventList(
         url=destination(settings.events_url),
         types=[cast(EventType, name) for name in settings.events_types] if settings.events_url else [],
@@ -133,8 +137,8 @@ def send_test_event() -> Response:
 
 
 def _list_args(args: Mapping[str, str]) -> tuple[EventFilter | None, EventType | None, int]:
-    """``state``, ``type`` and ``limit`` (the only query parameters), or ``InvalidQuery``."""
-    limit = list_limit(args, takes=("state", "type", "limit"), maximum=MAX_LIST_LIMIT)
+    """``state``, ``type`` and ``limit`` (the query parameters, with ``before``), or ``InvalidQuery``."""
+    limit = list_limit(args, takes=("state", "type", "limit", "before"), maximum=MAX_LIST_LIMIT)
     state, kind = args.get("state") or None, args.get("type") or None
     if state is not None and state not in STATES:
         raise InvalidQuery("state is not valid: must be waiting, given_up or sent.")

@@ -912,11 +912,17 @@ class CallStore:
             return [EventState(**row._mapping) for row in rows]
 
     def recent_events(
-        self, state: EventFilter | None = None, *, kind: EventType | None = None, limit: int = 100
+        self,
+        state: EventFilter | None = None,
+        *,
+        kind: EventType | None = None,
+        limit: int = 100,
+        before: str | None = None,
     ) -> list[LoggedEvent]:
         """The latest events (of every call and link, or those ``waiting``, ``given_up`` or
-        ``sent``, of one ``kind`` when given), the newest first, at most ``limit``. Raises
-        :class:`CallLogError`."""
+        ``sent``, of one ``kind`` when given), the newest first, at most ``limit``; only those kept
+        before the event ``before`` when given (none when there is no such event): the next page.
+        Raises :class:`CallLogError`."""
         columns = [call_events.c[name] for name in EventState.__dataclass_fields__]
         of = call_events.c.call_id
         query = (
@@ -938,6 +944,9 @@ class CallStore:
             query = query.where(_EVENT_STATES[state])
         if kind is not None:
             query = query.where(call_events.c.type == kind)
+        if before is not None:
+            then = select(call_events.c.id).where(call_events.c.event_id == before).scalar_subquery()
+            query = query.where(call_events.c.id < then)
         with _recording(), self.engine.connect() as connection:
             return [LoggedEvent(**row._mapping) for row in connection.execute(query)]
 

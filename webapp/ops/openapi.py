@@ -20,6 +20,7 @@ from pydantic_core import core_schema
 
 from ..admin.api import DETAIL_RAISES as ADMIN_DETAIL_ERRORS
 from ..admin.api import LIST_RAISES as ADMIN_LIST_ERRORS
+from ..admin.events import EVENT_ID as EVENT_ID_PATTERN
 from ..admin.events_api import LIST_RAISES as EVENT_LIST_ERRORS
 from ..admin.events_api import MAX_LIST_LIMIT as MAX_EVENTS
 from ..admin.events_api import RESEND_ALL_RAISES as EVENT_RESEND_ALL_ERRORS
@@ -384,6 +385,14 @@ def _admin_events() -> dict[str, Any]:
             "schema": {"type": "string", "enum": list(get_args(EventType))},
         },
         _limit("events", MAX_EVENTS),
+        {
+            "name": "before",
+            "in": "query",
+            "required": False,
+            "description": "The next page: only the events kept before this one (the last `event_id` of a "
+            "page; none when there is no such event).",
+            "schema": {"type": "string", "pattern": f"^{EVENT_ID_PATTERN.pattern}$"},
+        },
     ]
     return {
         "operationId": "listEvents",
@@ -420,7 +429,7 @@ EVENT_ID = {
     "in": "path",
     "required": True,
     "description": "The event's `webhook-id` (`evt_…`).",
-    "schema": {"type": "string", "pattern": "^evt_[0-9a-f]{24}$"},
+    "schema": {"type": "string", "pattern": f"^{EVENT_ID_PATTERN.pattern}$"},
 }
 
 
