@@ -187,3 +187,17 @@ def test_the_site_hears_of_the_call_from_gunicorn(evented: tuple[AppServer, Rece
     assert ended["duration_s"] is not None and ended["started_at"] == started["started_at"]
     log = app.process.log()
     assert "call.ended (call " in log and SECRET not in log
+
+
+def test_gunicorns_worker_posts_different_calls_events_at_once(evented: tuple[AppServer, Receiver]) -> None:
+    """Under gevent too, a pass posts the events of different calls side by side (its senders are
+    greenlets there): four calls made together, a receiver taking half a second an answer."""
+    app, receiver = evented
+    receiver.delay_s = 0.5
+    for _ in range(4):
+        assert httpx.post(f"{app.url}/api/calls", json={"agent": "talk"}, timeout=10).status_code == 201
+    deadline = time.monotonic() + 15
+    while len(receiver.received) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [event["type"] for event in receiver.events()] == ["call.created"] * 4, app.process.log()[-3000:]
+    assert receiver.most_in_flight >= 2  # (the four may be due in two passes: one alone, then three)

@@ -21,6 +21,11 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # then 204 for ever
     delay_s: float = 0.0
     received: list[tuple[dict[str, str], bytes, str]] = field(default_factory=list)  # headers, body, URL
+    spans: list[tuple[float, float]] = field(
+        default_factory=list
+    )  # each one's arrival and answer (monotonic)
+    in_flight: int = 0
+    most_in_flight: int = 0  # the most requests it held at once
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> Flask:
@@ -29,8 +34,14 @@ class Receiver:
 
         @app.post("/hooks/webcall")
         def hook() -> Response:
+            arrived = time.monotonic()
+            with self.lock:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
             time.sleep(self.delay_s)
             with self.lock:
+                self.in_flight -= 1
+                self.spans.append((arrived, time.monotonic()))
                 self.received.append((dict(request.headers), request.get_data(), request.url))
                 status = self.statuses.pop(0) if self.statuses else 204
             headers = {"Location": "https://elsewhere.example/"} if 300 <= status < 400 else {}

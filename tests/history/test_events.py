@@ -234,6 +234,29 @@ def test_two_processes_never_send_one_event_twice(
     assert all(row.sent_at is not None and row.attempts == 1 for row in rows(store))
 
 
+def test_a_slow_receiver_gets_different_calls_events_at_once_and_one_calls_in_turn(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], ravan: Any
+) -> None:
+    """Behind a receiver taking 0.3 s an answer, a pass posts four calls' events at once (AT_ONCE),
+    and one call's two events one after the other, the older first."""
+    app, (target, _) = events_app(), receiver
+    session, first = new_call(app)
+    complete_session(ravan[1], session)
+    ended = app.test_client().post(
+        f"/webhooks/ravan/{HOOK_TOKEN}", json=call_completed_event(ravan[1], session)
+    )
+    assert ended.get_json() == {"status": "applied"}
+    others = {new_call(app)[1] for _ in range(3)}
+    target.delay_s = 0.3
+    assert sender_of(app).send_due() == 5
+    assert target.most_in_flight == events.AT_ONCE == 4
+    events_of = [(event["type"], event["data"]["call_id"]) for event in target.events()]
+    assert {call_id for _, call_id in events_of} == {first, *others} and len(events_of) == 5
+    spans = [span for span, (_, call_id) in zip(target.spans, events_of, strict=True) if call_id == first]
+    assert [kind for kind, call_id in events_of if call_id == first] == ["call.created", "call.ended"]
+    assert spans[1][0] >= spans[0][1]  # the second sent once the first was answered
+
+
 def test_a_slow_receiver_gets_each_event_once_while_another_process_looks(
     events_app: Callable[..., Flask], receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -241,6 +264,7 @@ def test_a_slow_receiver_gets_each_event_once_while_another_process_looks(
     the second event of a pass is claimed 0.6 s after the pass began, and a hold counted from the
     pass's start (1 s here) would run out during its attempt, for the other process to take."""
     monkeypatch.setattr(events, "CLAIM_S", 1)
+    monkeypatch.setattr(events, "AT_ONCE", 1)  # one after the other, as one call's events go
     app, (target, url) = events_app(), receiver
     for _ in range(2):
         new_call(app)

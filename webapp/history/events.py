@@ -3,7 +3,8 @@ demo link opened.
 
 The call log keeps each event in the transaction that changed the call or the link (``CallStore``,
 given the types to keep), so an event is never lost to a crash between the two; here a daemon
-thread in each process sends what is due, about once a second, and retries what failed. Each event
+thread in each process sends what is due, about once a second (four at a time, of different
+calls and links: one call's go in turn, the oldest first), and retries what failed. Each event
 is ``POST``ed as JSON, ``{"type", "timestamp", "data"}`` (``data``: the call, or the link, as the
 admin API shows it), signed as Standard Webhooks sign (https://www.standardwebhooks.com): ``webhook-id`` (the
 event's id, the same on every attempt: the receiver's key to drop repeats), ``webhook-timestamp``
@@ -28,6 +29,7 @@ import hmac
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -47,6 +49,7 @@ ATTEMPT_TIMEOUT_S = 10.0
 CLAIM_S = 60  # an attempt's hold on its event, should its process die during it
 POLL_S = 1.0
 BATCH = 20
+AT_ONCE = 4  # events posted at the same time (of different calls): a slow receiver holds a pass less
 EXTENSION = "webcall.events"  # app.extensions' key for the sender
 TEST_EVENT = "webhook.test"  # sent from the admin view's Events page, to try a receiver
 TEST_MESSAGE = "A test event from webcall's admin view: your URL takes events."
@@ -112,20 +115,35 @@ class EventSender(Background):
     def send_due(self, at: datetime | None = None) -> int:
         """Attempt each event due at ``at`` (now) once; how many were attempted.
 
+        The events of different calls (and links) go ``AT_ONCE`` at a time, those of one call in
+        turn, the oldest first: a receiver taking seconds to answer, or not answering at all, holds
+        a pass for one event's time per call, not for all of them in a row.
+
         Each claim holds its event for ``CLAIM_S`` from the moment it is made, not from the pass's
-        start: behind a receiver taking seconds to answer, the later events of a batch would be
-        claimed for less, or not at all, and another process would take them up during their
-        attempt. (A retry's time counts from ``at``: a few seconds early, behind such a receiver.)
+        start: behind such a receiver the later events of a pass would be claimed for less, or not
+        at all, and another process would take them up during their attempt. (A retry's time
+        counts from ``at``: a few seconds early, behind such a receiver.)
         """
         at = at or now()
         started = time.monotonic()
-        attempted = 0
+
+        def send(events: list[PendingEvent]) -> int:
+            """One call's events, in turn; how many were attempted."""
+            attempted = 0
+            for event in events:
+                claimed_at = at + timedelta(seconds=time.monotonic() - started)
+                if self.store.claim_event(event, claimed_at + timedelta(seconds=CLAIM_S)):
+                    self._attempt(event, at)
+                    attempted += 1
+            return attempted
+
+        by_subject: dict[str, list[PendingEvent]] = {}
         for event in self.store.due_events(at, limit=BATCH):
-            claimed_at = at + timedelta(seconds=time.monotonic() - started)
-            if self.store.claim_event(event, claimed_at + timedelta(seconds=CLAIM_S)):
-                self._attempt(event, at)
-                attempted += 1
-        return attempted
+            by_subject.setdefault(event.call_id, []).append(event)
+        if len(by_subject) < 2:
+            return sum(send(events) for events in by_subject.values())
+        with ThreadPoolExecutor(min(AT_ONCE, len(by_subject)), thread_name_prefix=self.thread_name) as pool:
+            return sum(pool.map(send, by_subject.values()))
 
     def _attempt(self, event: PendingEvent, at: datetime) -> None:
         """Post ``event`` once and record what came of it."""
