@@ -300,6 +300,11 @@ def test_a_links_bar_extends_it(app: Flask, admin: FlaskClient) -> None:
     token = parse_qs(urlsplit(url).query)["t"][0]
     link_id = verify_demo_link(SECRET_KEY, token).link_id
     time.sleep(1.1)
+    listing = admin.get("/admin/demo-links").get_data(as_text=True)  # from the table: to the bar
+    assert (
+        f'href="/admin?demo_link={link_id}#link-bar-title" aria-label="Extend: Umbrella">Extend</a>'
+        in listing
+    )
     page = admin.get(f"/admin?demo_link={link_id}").get_data(as_text=True)
     assert "Expired 20" in page and f'action="/admin/demo-links/{link_id}/extend"' in page
     form = {"csrf_token": csrf_of(page), "expires": "2w"}
@@ -328,6 +333,11 @@ def test_a_links_bar_extends_it(app: Flask, admin: FlaskClient) -> None:
             "Use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31).",
         ),
         "empty": ({**form, "expires": ""}, 400, "Use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)."),
+        "long": (
+            {**form, "expires": "7" * 100},
+            400,
+            "Expires must be a duration (30m, 12h, 7d, 2w) or a date",
+        ),
     }
     for name, (sent, status, words) in refusals.items():
         refused = admin.post(f"/admin/demo-links/{link_id}/extend", data=sent)

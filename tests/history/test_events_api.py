@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jsonschema
+import pytest
 from flask import Flask
 
 from tests.fakes.receiver import Receiver
@@ -20,6 +21,7 @@ from tests.history.test_events import (  # noqa: F401  (make_app reads CATALOGUE
     open_link,
 )
 from tests.support.apps import codes
+from webapp.history import events as event_sending
 from webapp.ops.openapi import document
 
 TOKEN = "admin-" + "t" * 40
@@ -45,8 +47,9 @@ def matches(answer: Any, model: str) -> None:
 
 
 def test_the_counts_and_the_latest_events_by_state(
-    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(event_sending, "AT_ONCE", 1)  # the two calls' events in turn, as the answers are
     app, (target, url) = events_app(WEBCALL_ADMIN_TOKEN=TOKEN), receiver
     given_up = give_up(app, target)
     target.statuses = [204, 500]

@@ -26,6 +26,7 @@ from tests.history.test_events import (  # noqa: F401  (make_app reads CATALOGUE
 from tests.support.apps import app_state_of
 from tests.support.processes import free_port
 from webapp.admin import events as admin_events
+from webapp.history import events as event_sending
 from webapp.history.events import TEST_MESSAGE
 from webapp.ops.openapi import document
 
@@ -66,8 +67,9 @@ def rows(page: str) -> list[str]:
 
 
 def test_the_page_says_where_events_go_and_where_each_is(
-    events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(event_sending, "AT_ONCE", 1)  # the two calls' events in turn, as the answers are
     app, (target, url) = events_app(**ADMIN), receiver
     ours = give_up(app, target)
     target.statuses = [204, 500]

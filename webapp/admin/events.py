@@ -93,7 +93,7 @@ def _events_page(*, status: int = 200, **context: Any) -> Response:
         shown=SHOWN,
         before=before,
         older=_older(state, kind, latest) if not refused else None,
-        latest="?" + urlencode(_filters(state, kind)) if state or kind else "",
+        latest_query="?" + urlencode(_filters(state, kind)) if state or kind else "",
         **context,
     )
 

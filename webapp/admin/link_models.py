@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
@@ -165,8 +165,14 @@ Body = TypeVar("Body", DemoLinkBody, DemoLinkExtension)
 def parse_link_body(raw: bytes, model: type[Body]) -> Body:
     """A JSON body about a demo link (``model``: the link to make, or its extension), or a
     ``BadRequest`` with a stable code (never echoing a value)."""
+    return link_request(model, json_object(raw))
+
+
+def link_request(model: type[Body], fields: Any) -> Body:
+    """``fields`` (a JSON body's, a form's, a command's options) as ``model``, or a ``BadRequest``
+    with a stable code (never echoing a value)."""
     try:
-        return model.model_validate(json_object(raw))
+        return model.model_validate(fields)
     except PydanticValidationError as error:
         refused = body_error(error, model)
         if isinstance(refused, InvalidField):

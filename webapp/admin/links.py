@@ -43,6 +43,7 @@ from .link_models import (
     Making,
     admin_demo_link,
     extend_link,
+    link_request,
     make_link,
     set_revoked,
 )
@@ -186,7 +187,7 @@ def _extension(link_id: str, form: Mapping[str, str]) -> DemoLinkExtension:
     if not more:
         if not expires:  # the expiry's form, its field emptied
             raise InvalidField("expires: use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)")
-        return DemoLinkExtension.model_validate(asked)
+        return link_request(DemoLinkExtension, asked)
     if not re.fullmatch(r"[0-9]{1,5}", more) or int(more) < 1:
         raise InvalidField(f"more calls: a whole number from 1 to {MAX_CALLS:,}")
     known = app_state().history.demo_link(link_id)
@@ -197,7 +198,7 @@ def _extension(link_id: str, form: Mapping[str, str]) -> DemoLinkExtension:
     calls = known.made.max_calls + int(more)
     if calls > MAX_CALLS:
         raise InvalidField(f"more calls: a link may place {MAX_CALLS:,} calls at most")
-    return DemoLinkExtension.model_validate({**asked, "max_calls": calls})
+    return link_request(DemoLinkExtension, {**asked, "max_calls": calls})
 
 
 @bp.post("/<link_id>/restore")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from markupsafe import escape
 
-from ..admin.link_models import DemoLinkExtension, extend_link
+from ..admin.link_models import DemoLinkExtension, extend_link, link_request
 from ..catalogue import Agent
 from ..errors import AppError, InvalidField, UnknownDemoLink
 from ..history.store import CallLogError
@@ -374,15 +375,16 @@ def extend_demo_link_command(link: str, expires: str | None, max_calls: int | No
     if max_calls is not None:
         asked["max_calls"] = max_calls
     try:
-        extend_link(state, link_id, DemoLinkExtension.model_validate(asked), by="cli")
+        extend_link(state, link_id, link_request(DemoLinkExtension, asked), by="cli")
         extended = state.history.demo_link(link_id)
     except CallLogError as error:
         raise click.ClickException(f"the call log could not be changed: {error}") from None
     except UnknownDemoLink:
         raise click.BadParameter("no demo link with this id was made here", param_hint="LINK") from None
-    except InvalidField as refused:
-        option, _, reason = refused.message.partition(": ")
-        raise click.BadParameter(reason, param_hint=f"--{option.replace('_', '-')}") from None
+    except InvalidField as refused:  # "expires: …", "max_calls: …" or "expires must be …"
+        option = "--max-calls" if refused.message.startswith("max_calls") else "--expires"
+        reason = re.sub(r"^(expires|max_calls): ", "", refused.message)
+        raise click.BadParameter(reason, param_hint=option) from None
     made = extended.made if extended is not None else None
     if made is not None:  # (another process may have pruned it meanwhile)
         calls = f", for {made.max_calls:,} call{'' if made.max_calls == 1 else 's'}" if made.max_calls else ""

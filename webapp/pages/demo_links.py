@@ -34,6 +34,7 @@ from werkzeug.datastructures import Headers
 
 from ..catalogue import VARIABLE_PATTERN
 from ..errors import CallInProgress, ExpiredDemoLink, InvalidDemoLink
+from ..guards.limits import SharedWindow
 from ..history.store import CallLogError, LinkGrant, LinkMade, LinkStanding
 from ..state import AppState
 
@@ -196,6 +197,11 @@ def check_calls_left(state: AppState, link: DemoLink) -> None:
         raise ExpiredDemoLink()
 
 
+class Starting(SharedWindow, RateLimitItemPerMinute):
+    """A link's calls being started (each long before a minute is out), counted against the calls
+    it may place: one count whatever that number, which an extension may raise meanwhile."""
+
+
 @contextmanager
 def call_taken(state: AppState, link: DemoLink | None) -> Iterator[None]:
     """Start a call as one of the calls a link limited to ``max_calls`` may place, or refuse it
@@ -213,7 +219,7 @@ def call_taken(state: AppState, link: DemoLink | None) -> Iterator[None]:
     if link is None or link.max_calls is None:
         yield
         return
-    starting = RateLimitItemPerMinute(link.max_calls)  # a call is started long before a minute
+    starting = Starting(link.max_calls)
     deadline = time.monotonic() + TAKE_WAIT_S
     while not _taken(state, link, starting):
         if time.monotonic() >= deadline:
