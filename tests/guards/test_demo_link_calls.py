@@ -98,10 +98,10 @@ def test_a_caller_waits_for_the_last_call_only_so_long(
 
 def test_a_link_without_a_cap_takes_every_caller_at_once(make_app: Any, ravan: Any) -> None:
     app = make_app(WEBCALL_SECRET_KEY=SECRET_KEY)
-    ravan[1].latency_s = 0.3
+    ravan[1].latency_s = 0.5
     token = sign_demo_link(SECRET_KEY, "ravan", {}, int(time.time()) + 3600)
     started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda _: post(app, {"agent": "ravan", "demo_token": token}), range(4)))
     assert codes(answers) == [201] * 4 and len(ravan[1].requests) == 4
-    assert time.monotonic() - started < 1.2  # side by side, not one after another
+    assert time.monotonic() - started < 1.8  # side by side: one after another takes 2 s
