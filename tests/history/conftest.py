@@ -86,6 +86,19 @@ class PlacedCall:
         assert key not in logged.text
 
 
+def with_signature(
+    header: str, value: str | None, signed: tuple[bytes, dict[str, str]]
+) -> tuple[bytes, dict[str, str]]:
+    """A signed delivery (its body and headers) with its signature ``header`` left out (``value``
+    None) or written as ``value`` (``{signed}`` in it: the right signature)."""
+    body, headers = signed[0], dict(signed[1])
+    if value is None:
+        del headers[header]
+    else:
+        headers[header] = value.format(signed=headers[header])
+    return body, headers
+
+
 def sender_of(app: Flask) -> EventSender:
     sender = app.extensions["webcall.events"]
     assert isinstance(sender, EventSender)

@@ -16,7 +16,7 @@ from tests.fakes import FakeState
 from tests.fakes.elevenlabs import add_conversation, end_conversation, post_call_webhook, signature
 from tests.fakes.receiver import SECRET as RECEIVER_SECRET
 from tests.fakes.receiver import Receiver
-from tests.history.conftest import PlacedCall, sender_of
+from tests.history.conftest import PlacedCall, sender_of, with_signature
 from tests.support.apps import app_state_of
 
 CATALOGUE = """
@@ -87,15 +87,9 @@ def test_a_transcription_ends_the_call_once(
 
 
 def _headers(value: str | None) -> Callable[[Served], tuple[bytes, dict[str, str]]]:
-    def build(served: Served) -> tuple[bytes, dict[str, str]]:
-        body, headers = post_call_webhook(served.elevenlabs, served.call_id, secret=SECRET)
-        if value is None:
-            del headers["ElevenLabs-Signature"]
-        else:
-            headers["ElevenLabs-Signature"] = value.format(signed=headers["ElevenLabs-Signature"])
-        return body, headers
-
-    return build
+    return lambda served: with_signature(
+        "ElevenLabs-Signature", value, post_call_webhook(served.elevenlabs, served.call_id, secret=SECRET)
+    )
 
 
 def _other_body(served: Served) -> tuple[bytes, dict[str, str]]:

@@ -17,7 +17,7 @@ from tests.fakes.fields import now_ms
 from tests.fakes.receiver import SECRET as RECEIVER_SECRET
 from tests.fakes.receiver import Receiver
 from tests.fakes.retell import add_call, end_call, signature, start_call, webhook
-from tests.history.conftest import PlacedCall, sender_of
+from tests.history.conftest import PlacedCall, sender_of, with_signature
 from tests.support.apps import app_state_of
 
 CATALOGUE = """
@@ -128,15 +128,9 @@ def _other_body(served: Served) -> tuple[bytes, dict[str, str]]:
 
 
 def _headers(value: str | None) -> Callable[[Served], tuple[bytes, dict[str, str]]]:
-    def build(served: Served) -> tuple[bytes, dict[str, str]]:
-        body, headers = webhook(served.retell, "call_ended", served.call_id)
-        if value is None:
-            del headers["X-Retell-Signature"]
-        else:
-            headers["X-Retell-Signature"] = value.format(signed=headers["X-Retell-Signature"])
-        return body, headers
-
-    return build
+    return lambda served: with_signature(
+        "X-Retell-Signature", value, webhook(served.retell, "call_ended", served.call_id)
+    )
 
 
 @pytest.mark.parametrize(

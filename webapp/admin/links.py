@@ -190,12 +190,12 @@ def _extension(link_id: str, form: Mapping[str, str]) -> DemoLinkExtension:
         return link_request(DemoLinkExtension, asked)
     if not re.fullmatch(r"[0-9]{1,5}", more) or int(more) < 1:
         raise InvalidField(f"more calls: a whole number from 1 to {MAX_CALLS:,}")
-    known = app_state().history.demo_link(link_id)
-    if known is None or known.made is None:
+    grant = app_state().history.demo_link_standing(link_id).grant
+    if grant is None:
         raise UnknownDemoLink(EXTEND_UNKNOWN)
-    if known.made.max_calls is None:
+    if grant.max_calls is None:
         raise InvalidField(NOT_MORE["not_more"])
-    calls = known.made.max_calls + int(more)
+    calls = grant.max_calls + int(more)
     if calls > MAX_CALLS:
         raise InvalidField(f"more calls: a link may place {MAX_CALLS:,} calls at most")
     return link_request(DemoLinkExtension, {**asked, "max_calls": calls})

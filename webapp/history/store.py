@@ -68,7 +68,6 @@ Upserted = Literal["new", "updated"]
 CallEventType = Literal["call.created", "call.started", "call.ended", "call.rated"]
 EventType = Literal["call.created", "call.started", "call.ended", "call.rated", "demo_link.opened"]
 ANY_DEMO_LINK = "any"  # CallQuery.demo_link: every call that came through a demo link
-MAX_LINK_CALLS = 2**31 - 1  # more than any link may be limited to (the column is an INTEGER)
 Applied = Literal["applied", "duplicate", "unknown"]
 
 
@@ -229,10 +228,6 @@ class LinkGrant:
 
     expires_at: datetime
     max_calls: int | None  # None: any number
-
-    def allows_more(self, max_calls: int | None) -> bool:
-        """Whether ``max_calls`` (None: any number) is more calls than the link may place now."""
-        return self.max_calls is not None and (max_calls is None or max_calls > self.max_calls)
 
 
 @dataclass(frozen=True)
@@ -1115,30 +1110,26 @@ class CallStore:
         """Let the link ``link_id``, made here, work until ``extension.until`` and place
         ``extension.max_calls`` calls in all, whichever it says: each only more than the link has
         (so the call log never grants a link less than is signed in it, which ``prune`` relies
-        on; less is a revocation's business). Raises :class:`CallLogError`."""
+        on; less is a revocation's business), in one conditional UPDATE. Raises
+        :class:`CallLogError`."""
         this = demo_links.c.link_id == link_id
+        more: list[ColumnElement[bool]] = [this]
+        changes: dict[str, Any] = {}
+        if extension.until is not None:
+            more.append(demo_links.c.expires_at < extension.until)
+            changes["expires_at"] = extension.until
+        if extension.calls:  # from a number to more, or to any number
+            more.append(demo_links.c.max_calls.is_not(None))
+            if extension.max_calls is not None:
+                more.append(demo_links.c.max_calls < extension.max_calls)
+            changes["max_calls"] = extension.max_calls
         with _recording(), writing(self.engine) as connection:
-            row = connection.execute(
-                select(demo_links.c.expires_at, demo_links.c.max_calls).where(this)
-            ).first()
-            if row is None:
-                return "unknown"
-            grant, more = LinkGrant(row[0], row[1]), [this]
-            changes: dict[str, Any] = {}
-            if extension.until is not None:
-                if extension.until <= grant.expires_at:
-                    return "not_later"
-                changes["expires_at"] = extension.until
-                more.append(demo_links.c.expires_at < extension.until)
-            if extension.calls:
-                if not grant.allows_more(extension.max_calls):
-                    return "not_more"
-                changes["max_calls"] = extension.max_calls
-                more.append(demo_links.c.max_calls < (extension.max_calls or MAX_LINK_CALLS))
-            # The read's conditions again: another change in between is not undone.
-            if not connection.execute(update(demo_links).where(*more).values(**changes)).rowcount:
-                return "not_later" if extension.until is not None else "not_more"
-        return "extended"
+            if connection.execute(update(demo_links).where(*more).values(**changes)).rowcount:
+                return "extended"
+            expires_at = connection.execute(select(demo_links.c.expires_at).where(this)).scalar()
+        if expires_at is None:
+            return "unknown"
+        return "not_later" if extension.until is not None and expires_at >= extension.until else "not_more"
 
     def demo_link_revoked_at(self, link_id: str) -> datetime | None:
         """When the link ``link_id`` was revoked; None while it is not. Raises :class:`CallLogError`."""

@@ -376,7 +376,7 @@ def extend_demo_link_command(link: str, expires: str | None, max_calls: int | No
         asked["max_calls"] = max_calls
     try:
         extend_link(state, link_id, link_request(DemoLinkExtension, asked), by="cli")
-        extended = state.history.demo_link(link_id)
+        grant = state.history.demo_link_standing(link_id).grant
     except CallLogError as error:
         raise click.ClickException(f"the call log could not be changed: {error}") from None
     except UnknownDemoLink:
@@ -385,10 +385,11 @@ def extend_demo_link_command(link: str, expires: str | None, max_calls: int | No
         option = "--max-calls" if refused.message.startswith("max_calls") else "--expires"
         reason = re.sub(r"^(expires|max_calls): ", "", refused.message)
         raise click.BadParameter(reason, param_hint=option) from None
-    made = extended.made if extended is not None else None
-    if made is not None:  # (another process may have pruned it meanwhile)
-        calls = f", for {made.max_calls:,} call{'' if made.max_calls == 1 else 's'}" if made.max_calls else ""
-        click.echo(f"{which} works until {made.expires_at:%Y-%m-%d %H:%M:%S} UTC{calls}")
+    if grant is not None:  # (another process may have pruned it meanwhile)
+        calls = (
+            f", for {grant.max_calls:,} call{'' if grant.max_calls == 1 else 's'}" if grant.max_calls else ""
+        )
+        click.echo(f"{which} works until {grant.expires_at:%Y-%m-%d %H:%M:%S} UTC{calls}")
 
 
 def _link_named(state: AppState, link: str) -> tuple[str, str]:
