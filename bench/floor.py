@@ -5,9 +5,10 @@ page (``/talk/demo``), a bare page that only runs ``room.connect()`` with a toke
 it and then enables the microphone (the SDK's defaults: one peer connection, the first offer
 in the join request), the same with ``singlePeerConnection: false`` (two peer connections,
 the offer after the join: what our page uses, see ``static/src/room.js``), and the bare page
-fetching its token from webcall's API first. Each measures, from the click (``SETTLE_MS``
-after the page enabled Talk): the first peer connection connected and the first microphone
-RTP packet sent. Then the same with ``bench/delay_relay.py`` between the browser and the
+fetching its token from webcall's API first; and LiveKit's agent-starter-react, when
+``WEBCALL_BENCH_STARTER`` names a checkout of it (``bench/starter.py``). Each measures, from
+the click (``SETTLE_MS`` after the page enabled Talk): the first peer connection connected and
+the first microphone RTP packet sent. Then the same with ``bench/delay_relay.py`` between the browser and the
 servers (HTTP, LiveKit's signalling WebSocket, and the media over UDP with LiveKit's
 ``node_ip`` on the relay's address), 25 ms each way.
 """
@@ -39,6 +40,7 @@ from tests.support.processes import (
     wait_until,
 )
 
+from . import starter
 from .click_to_voice import OBSERVE
 from .results import Result, median_ms
 from .services import UNLIMITED, gunicorn, launch_chromium
@@ -53,6 +55,7 @@ ROUND_TRIPS_MS = (0, 50)
 SETTLE_MS = 500
 RELAY_IP = "127.0.0.3"  # where LiveKit tells browsers to send media when the relay is in between
 VARIANTS = ("ours", "bare", "bare-v0", "bare+api")
+STARTER = "starter"  # agent-starter-react, when a checkout of it is given
 # agent-starter-react on loopback, from issue 17 (its best of three runs): ours must not be slower
 STARTER_MS = {"pc-connected": 138, "mic-sending": 172}
 AGENTS = """\
@@ -72,6 +75,7 @@ class Network:
     app_url: str  # our page and API, as the browser reaches them
     livekit_url: str  # LiveKit's signalling, as the browser reaches it
     bare_url: str  # the bare page
+    starter_url: str | None  # agent-starter-react, when it is built
 
 
 def build_bare_page(out: Path) -> Path:
@@ -107,8 +111,9 @@ def livekit_config(folder: Path, port: int, udp_port: int, node_ip: str) -> Path
 
 
 @contextmanager
-def servers(log_dir: Path, rtt_ms: int) -> Iterator[Network]:
-    """LiveKit, the demo agent, gunicorn, the bare page, and the relay when ``rtt_ms`` > 0."""
+def servers(log_dir: Path, rtt_ms: int, starter_app: Path | None) -> Iterator[Network]:
+    """LiveKit, the demo agent, gunicorn, the bare page, agent-starter-react when ``starter_app``
+    holds its build, and the relay when ``rtt_ms`` > 0."""
     from tests.support.processes import find_livekit_server
 
     port, udp_port = free_port(), free_udp_port()
@@ -139,7 +144,7 @@ def servers(log_dir: Path, rtt_ms: int) -> Iterator[Network]:
         wait_until(
             lambda: "registered" in agent.log().lower(), timeout_s=60, what="the demo agent", process=agent
         )
-        relay_ports = {"app": free_port(), "livekit": free_port()}
+        relay_ports = {"app": free_port(), "livekit": free_port(), "starter": free_port()}
         public_livekit = f"ws://127.0.0.1:{relay_ports['livekit']}" if rtt_ms else direct["LIVEKIT_URL"]
         env = {
             **direct,
@@ -148,24 +153,45 @@ def servers(log_dir: Path, rtt_ms: int) -> Iterator[Network]:
             "LIVEKIT_BASE_URL": f"http://127.0.0.1:{port}",
         }
         toml = AGENTS.format(agent=DEMO_AGENT_NAME, bare_origin=bare_server.url)
-        with gunicorn(env, log_dir, agents_toml=toml, name=f"gunicorn-{rtt_ms}ms") as app:
+        starter_env = {**direct, "LIVEKIT_URL": public_livekit}
+        with (
+            gunicorn(env, log_dir, agents_toml=toml, name=f"gunicorn-{rtt_ms}ms") as app,
+            starter_served(starter_app, starter_env, log_dir, rtt_ms) as starter_url,
+        ):
             app_url = app.url
             if rtt_ms:
-                app_port = app.url.rsplit(":", 1)[1]
+                tcp = [f"127.0.0.1:{relay_ports['app']}=127.0.0.1:{app.url.rsplit(':', 1)[1]}",
+                       f"127.0.0.1:{relay_ports['livekit']}=127.0.0.1:{port}"]  # fmt: skip
+                if starter_url:
+                    tcp.append(
+                        f"127.0.0.1:{relay_ports['starter']}=127.0.0.1:{starter_url.rsplit(':', 1)[1]}"
+                    )
+                    starter_url = f"http://127.0.0.1:{relay_ports['starter']}"
                 relay = start(f"relay-{rtt_ms}ms", python_argv(
                     "-m", "bench.delay_relay", "--delay-ms", str(rtt_ms / 2),
-                    "--tcp", f"127.0.0.1:{relay_ports['app']}=127.0.0.1:{app_port}",
-                    "--tcp", f"127.0.0.1:{relay_ports['livekit']}=127.0.0.1:{port}",
+                    *(arg for pair in tcp for arg in ("--tcp", pair)),
                     "--udp", f"{RELAY_IP}:{udp_port}=127.0.0.1:{udp_port}",
                 ), env={}, log_dir=log_dir)  # fmt: skip
                 procs.append(relay)
                 app_url = f"http://127.0.0.1:{relay_ports['app']}"
                 wait_until(http_ok(app_url + "/healthz"), timeout_s=20, what="the relay", process=relay)
-            yield Network(app_url, public_livekit, bare_server.url)
+            yield Network(app_url, public_livekit, bare_server.url, starter_url)
     finally:
         bare_server.stop()
         for process in reversed(procs):
             process.stop()
+
+
+@contextmanager
+def starter_served(
+    app: Path | None, livekit: dict[str, str], log_dir: Path, rtt_ms: int
+) -> Iterator[str | None]:
+    """agent-starter-react served from its build, or None without one."""
+    if app is None:
+        yield None
+        return
+    with starter.serve(app, livekit, DEMO_AGENT_NAME, log_dir, f"starter-{rtt_ms}ms") as url:
+        yield url
 
 
 def one_call(browser: Any, network: Network, variant: str) -> dict[str, float]:
@@ -176,6 +202,9 @@ def one_call(browser: Any, network: Network, variant: str) -> dict[str, float]:
         page.add_init_script(OBSERVE)
         if variant == "ours":
             page.goto(f"{network.app_url}/talk/demo", wait_until="load")
+        elif variant == STARTER:
+            page.goto(f"{network.starter_url}/", wait_until="load")
+            page.wait_for_function(starter.HYDRATED, timeout=15_000, polling=20)
         else:
             page.goto(f"{network.bare_url}/index.html#{bare_fragment(network, variant)}", wait_until="load")
         page.wait_for_selector("#talk:not([disabled])", timeout=15_000)
@@ -185,7 +214,7 @@ def one_call(browser: Any, network: Network, variant: str) -> dict[str, float]:
         marks: dict[str, float] = page.evaluate("() => window.__bench")
         if variant == "ours":
             page.click("#hangup")
-        else:
+        elif variant != STARTER:  # its room closes with the context
             page.evaluate("() => window.room.disconnect()")
         return marks
     finally:
@@ -203,9 +232,10 @@ def bare_fragment(network: Network, variant: str) -> str:
 
 def measure(browser: Any, network: Network) -> dict[str, list[dict[str, float]]]:
     """Interleaved rounds of every variant, after one warm-up round."""
-    calls: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+    variants = VARIANTS + ((STARTER,) if network.starter_url else ())
+    calls: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
     for index in range(ROUNDS + 1):
-        for variant in VARIANTS:
+        for variant in variants:
             marks = one_call(browser, network, variant)
             if index:
                 calls[variant].append(marks)
@@ -213,15 +243,20 @@ def measure(browser: Any, network: Network) -> dict[str, list[dict[str, float]]]
 
 
 def rows_for(rtt_ms: int, calls: dict[str, list[dict[str, float]]]) -> list[Result]:
-    """Medians per variant and the ratios ours/bare, for connected and microphone sending."""
+    """Medians per variant and the ratios ours/bare (and ours/agent-starter-react when it ran), for
+    connected and microphone sending."""
     where = "loopback" if not rtt_ms else f"{rtt_ms} ms RTT"
     rows = []
     others = {"bare-v0": "bare SDK, two peer connections", "bare+api": "bare SDK fetching its token"}
     for mark, label in (("pc-connected", "peer connected"), ("mic-sending", "microphone sending")):
-        medians = {v: median_ms([c[mark] - c["click"] for c in calls[v] if mark in c]) for v in VARIANTS}
+        medians = {v: median_ms([c[mark] - c["click"] for c in calls[v] if mark in c]) for v in calls}
         ours = medians["ours"]
-        values = ", ".join(f"{v} {medians[v]:.0f}" for v in VARIANTS)
+        values = ", ".join(f"{v} {medians[v]:.0f}" for v in calls)
         rows.append(Result(NAME, f"{where}: click → {label}, median ms", values))
+        if STARTER in medians:
+            ratio = ours / medians[STARTER]
+            what = f"{where}: {label}, ours / agent-starter-react, same run"
+            rows.append(Result(NAME, what, f"{ratio:.2f}", "<= 1.00", ratio <= 1.0))
         if not rtt_ms:
             starter = STARTER_MS[mark]
             what = f"{where}: {label}, ours, ms (agent-starter-react: {starter})"
@@ -234,16 +269,25 @@ def rows_for(rtt_ms: int, calls: dict[str, list[dict[str, float]]]) -> list[Resu
             rows.append(Result(NAME, f"{where}: {label}, ours / {name}", f"{ours / medians[variant]:.2f}"))
         what = f"{where}: {label}, bare SDK two peer connections / one"
         rows.append(Result(NAME, what, f"{medians['bare-v0'] / medians['bare']:.2f}"))
-    rows.append(Result(NAME, f"{where}: rounds measured", f"{ROUNDS} (+1), {len(VARIANTS)} pages each"))
+    rows.append(Result(NAME, f"{where}: rounds measured", f"{ROUNDS} (+1), {len(calls)} pages each"))
     return rows
 
 
 def run(log_dir: Path) -> list[Result]:
-    """Loopback, then the 50 ms round trip."""
+    """Loopback, then the 50 ms round trip; agent-starter-react built first when it is given."""
     rows: list[Result] = []
+    source, starter_app = starter.checkout(), None
+    if source is not None:
+        print(f"  floor: building agent-starter-react from {source}", flush=True)
+        starter_app = starter.build(source, log_dir / "starter-app")
+        version = starter.livekit_client_version(starter_app)
+        rows.append(Result(NAME, "agent-starter-react: timed beside ours, on livekit-client", version))
     for rtt_ms in ROUND_TRIPS_MS:
         print(f"  floor: {rtt_ms} ms round trip, {ROUNDS} rounds", flush=True)
-        with servers(log_dir / f"{rtt_ms}ms", rtt_ms) as network, sync_playwright() as playwright:
+        with (
+            servers(log_dir / f"{rtt_ms}ms", rtt_ms, starter_app) as network,
+            sync_playwright() as playwright,
+        ):
             browser = launch_chromium(playwright)
             try:
                 rows += rows_for(rtt_ms, measure(browser, network))
