@@ -410,11 +410,24 @@ class FeedbackClosed(AppError):
 
 
 class ExpiredDemoLink(AppError):
-    """A demo link's expiry has passed."""
+    """A demo link's expiry has passed; its subclasses say why a link ended before that (the
+    same code: it has ended either way)."""
 
     status_code = 410
     code = "demo_link_expired"
     message = "This demo link has expired. Ask for a new one."
+
+
+class UsedUpDemoLink(ExpiredDemoLink):
+    """A demo link limited to a number of calls has placed them all."""
+
+    message = "This demo link has no calls left. Ask for a new one."
+
+
+class RevokedDemoLink(ExpiredDemoLink):
+    """A demo link was taken back (revoked) before its expiry."""
+
+    message = "This demo link is no longer active. Ask for a new one."
 
 
 class RequestTimeout(AppError):

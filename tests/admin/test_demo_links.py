@@ -17,6 +17,7 @@ from itsdangerous import URLSafeSerializer
 
 from tests.admin.conftest import CATALOGUE, SECRET_KEY, TOKEN, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of
+from webapp.errors import ExpiredDemoLink, RevokedDemoLink, UsedUpDemoLink
 from webapp.history.store import CallRecord
 from webapp.pages.demo_links import SALT, sign_demo_link, verify_demo_link
 
@@ -213,10 +214,16 @@ def test_a_revoked_link_refuses_its_page_and_its_calls_until_restored(app: Flask
     assert revoked.exit_code == 0, revoked.output
     assert revoked.output.startswith(f"{link_id} (Acme pilot) revoked at ")
     page = client.get(f"/demo/sales?t={token}")
-    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+    assert page.status_code == 410 and "This demo link is no longer active." in page.get_data(as_text=True)
     assert 'id="talk"' not in page.get_data(as_text=True)
     refused = place(app, demo_token=token)
-    assert refused.status_code == 410 and refused.get_json()["error"]["code"] == "demo_link_expired"
+    assert refused.status_code == 410
+    assert (
+        refused.get_json()["error"].items()
+        >= {"code": "demo_link_expired", "message": RevokedDemoLink.message}.items()
+    )
+    german = client.get(f"/demo/sales?t={token}&lang=de").get_data(as_text=True)
+    assert "Dieser Demo-Link ist nicht mehr aktiv." in german and ExpiredDemoLink.message not in german
     logged = last_refusal(app)
     assert (logged["outcome"], logged["demo_link_id"]) == ("demo_link_expired", link_id)
     recorded(app, place(app, demo_token=other))  # other links work on
@@ -340,9 +347,14 @@ def test_a_link_limited_to_its_calls_ends_after_them(app: Flask) -> None:
     replayed = client.post("/api/calls", json={"agent": "sales", "demo_token": token}, headers=key)
     assert replayed.status_code == 201 and replayed.get_json()["call_id"] == first.get_json()["call_id"]
     third = place(app, demo_token=token)
-    assert third.status_code == 410 and third.get_json()["error"]["code"] == "demo_link_expired"
+    assert third.status_code == 410
+    assert (
+        third.get_json()["error"].items()
+        >= {"code": "demo_link_expired", "message": UsedUpDemoLink.message}.items()
+    )
     page = client.get(f"/demo/sales?t={token}")
     assert page.status_code == 410 and 'id="talk"' not in page.get_data(as_text=True)
+    assert "This demo link has no calls left." in page.get_data(as_text=True)
     assert last_refusal(app)["demo_link_label"] == "Acme"  # the refused try is the link's, and counts not
     assert app_state_of(app).history.demo_link_calls(verify_demo_link(SECRET_KEY, token).link_id) == 2
 

@@ -105,9 +105,13 @@ def test_a_tampered_expiry_is_refused(app: Flask) -> None:
 def test_expired_link(app: Flask) -> None:
     token = link_token(expires_in_s=-1)
     page = app.test_client().get(f"/demo/sales?t={token}")
-    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+    assert page.status_code == 410 and "This demo link has expired." in page.get_data(as_text=True)
     assert 'id="talk"' not in page.get_data(as_text=True)
-    assert call(app, "sales", demo_token=token).get_json()["error"]["code"] == "demo_link_expired"
+    error = call(app, "sales", demo_token=token).get_json()["error"]
+    assert (error["code"], error["message"]) == (
+        "demo_link_expired",
+        "This demo link has expired. Ask for a new one.",
+    )
 
 
 def test_link_for_another_or_unknown_agent(app: Flask) -> None:

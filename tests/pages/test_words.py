@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from tests.support.apps import FAKE_KEYS, build_app
 from tests.support.apps import page_config as config
-from webapp.errors import ConfigError, ExpiredDemoLink, InvalidDemoLink
+from webapp.errors import ConfigError, ExpiredDemoLink, InvalidDemoLink, RevokedDemoLink, UsedUpDemoLink
 from webapp.pages.render import ERROR_TEXT
 from webapp.pages.views import LINK_REFUSED
 from webapp.pages.words import CALLER_ERRORS, LANGUAGES, LOCALES, choose_language, fill, joined, words_for
@@ -37,7 +37,8 @@ def page_texts() -> set[str]:
         found.update(PYTHON_TEXT.findall(path.read_text()))
     # A refused demo link's page says why in the demo's language (webapp/pages/views.py), and a
     # page for an agent that isn't there in the visitor's (webapp/pages/render.py).
-    return found | {LINK_REFUSED, InvalidDemoLink.message, ExpiredDemoLink.message, *ERROR_TEXT[404]}
+    ended = (ExpiredDemoLink.message, UsedUpDemoLink.message, RevokedDemoLink.message)
+    return found | {LINK_REFUSED, InvalidDemoLink.message, *ended, *ERROR_TEXT[404]}
 
 
 def script_texts() -> set[str]:

@@ -33,7 +33,7 @@ from limits import RateLimitItem, RateLimitItemPerMinute
 from werkzeug.datastructures import Headers
 
 from ..catalogue import VARIABLE_PATTERN
-from ..errors import CallInProgress, ExpiredDemoLink, InvalidDemoLink
+from ..errors import CallInProgress, ExpiredDemoLink, InvalidDemoLink, RevokedDemoLink, UsedUpDemoLink
 from ..guards.limits import SharedWindow
 from ..history.store import CallLogError, LinkGrant, LinkMade, LinkStanding
 from ..state import AppState
@@ -191,10 +191,10 @@ def issue_link(state: AppState, link: DemoLink, *, base_url: str, lang: str | No
 
 
 def check_calls_left(state: AppState, link: DemoLink) -> None:
-    """``ExpiredDemoLink`` once a link limited to ``max_calls`` has placed them (its refused tries
+    """``UsedUpDemoLink`` once a link limited to ``max_calls`` has placed them (its refused tries
     count not): its page says it has ended. A call takes one of them with :func:`call_taken`."""
     if link.max_calls is not None and _placed(state, link) >= link.max_calls:
-        raise ExpiredDemoLink()
+        raise UsedUpDemoLink()
 
 
 class Starting(SharedWindow, RateLimitItemPerMinute):
@@ -205,7 +205,7 @@ class Starting(SharedWindow, RateLimitItemPerMinute):
 @contextmanager
 def call_taken(state: AppState, link: DemoLink | None) -> Iterator[None]:
     """Start a call as one of the calls a link limited to ``max_calls`` may place, or refuse it
-    (``ExpiredDemoLink`` once they are placed). Taken as a call is created, so a retry replayed
+    (``UsedUpDemoLink`` once they are placed). Taken as a call is created, so a retry replayed
     is not refused, and held until it is on record or has failed, so that callers at the same
     moment (two tabs, a forwarded link) never place more calls than the link has: a caller that
     may need the last call waits while another call through the link is being started, up to
@@ -234,7 +234,7 @@ def call_taken(state: AppState, link: DemoLink | None) -> Iterator[None]:
 def _taken(state: AppState, link: DemoLink, starting: RateLimitItem) -> bool:
     """Whether this call has taken one of ``link``'s calls (``starting.amount``, its
     ``max_calls``); False while calls being started through it may still take the last ones.
-    Raises ``ExpiredDemoLink`` once they are placed."""
+    Raises ``UsedUpDemoLink`` once they are placed."""
     if state.limits.hit(starting, STARTING, link.link_id) is not None:
         return False  # as many calls being started as the link has at all
     try:
@@ -250,7 +250,7 @@ def _taken(state: AppState, link: DemoLink, starting: RateLimitItem) -> bool:
         return True
     state.limits.give_back(starting, STARTING, link.link_id)
     if placed >= starting.amount:
-        raise ExpiredDemoLink()
+        raise UsedUpDemoLink()
     return False
 
 
@@ -280,8 +280,8 @@ def usable_demo_link(state: AppState, agent: str, link: DemoLink | None) -> Demo
     expired (by its signed expiry, or the later one it was extended to: ``flask
     extend-demo-link``, the admin view) and not revoked (``flask revoke-demo-link``, the admin
     view), with the expiry and the calls it has now (more than signed, once extended). Raises
-    ``InvalidDemoLink``, or ``ExpiredDemoLink`` for a link revoked as for one expired: either way
-    it has ended."""
+    ``InvalidDemoLink``, ``ExpiredDemoLink``, or ``RevokedDemoLink`` (the same code: it has ended
+    either way, and its page says which)."""
     if link is None:
         raise InvalidDemoLink()
     try:
@@ -297,7 +297,7 @@ def usable_demo_link(state: AppState, agent: str, link: DemoLink | None) -> Demo
     if link.agent != agent:
         raise InvalidDemoLink()
     if standing.revoked_at is not None:
-        raise ExpiredDemoLink()
+        raise RevokedDemoLink()
     return link
 
 

@@ -42,6 +42,8 @@ CALLER_ERRORS: tuple[type[errors.AppError], ...] = (
     errors.CountryNotAllowed,
     errors.DailyBudgetExhausted,
     errors.ExpiredDemoLink,
+    errors.UsedUpDemoLink,
+    errors.RevokedDemoLink,
     errors.InvalidDemoLink,
     errors.InvalidPhoneNumber,
     errors.LimitsUnavailable,
