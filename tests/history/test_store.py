@@ -576,3 +576,21 @@ def test_prune_deletes_old_records_in_batches_refusals_alone_when_asked(store: C
     assert store.prune(datetime.now(UTC) + timedelta(minutes=1)) == 2
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(webhook_deliveries)).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ("", {"statement_timeout": "10s"}),  # ours alone
+        ("?options=-c%20TimeZone%3DAsia%2FKolkata", {"TimeZone": "Asia/Kolkata", "statement_timeout": "10s"}),
+        ("?options=-c%20statement_timeout%3D3s", {"statement_timeout": "3s"}),  # the URL's own wins
+    ],
+)
+def test_a_postgresql_urls_own_options_apply_beside_ours(
+    postgres: Any, options: str, said: dict[str, str]
+) -> None:
+    store = CallStore(str(postgres.create_database(migrated=True)) + options)
+    with store.engine.connect() as connection:
+        settings = {name: connection.exec_driver_sql(f"SHOW {name}").scalar() for name in said}
+    store.close()
+    assert settings == said

@@ -23,7 +23,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -50,14 +50,17 @@ def open_engine(url: str) -> Engine:
     url = driver_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    # A stuck database must not hold a caller's answer for long; the URL's own ``options`` (a
+    # search_path, say) come after, so what it sets wins.
+    given = make_url(url).query.get("options", ())  # a string, or a tuple when given more than once
+    options = " ".join(["-c statement_timeout=10000", *([given] if isinstance(given, str) else given)])
     return create_engine(
         url,
         json_serializer=_dumps,
         pool_pre_ping=True,  # a database restart must not fail the next call's record
         pool_timeout=5,
         max_overflow=20,
-        # A stuck database must not hold a caller's answer for long.
-        connect_args={"connect_timeout": 5, "options": "-c statement_timeout=10000"},
+        connect_args={"connect_timeout": 5, "options": options},
     )
 
 
