@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
 from tests.admin.conftest import CATALOGUE, T0, TOKEN, seed, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of
 from webapp.admin import views
+from webapp.admin.models import CHART_DAYS, CallSelection
 from webapp.history.store import CallAttempt, CallStore
 from webapp.providers import ProviderCall
 
@@ -22,6 +24,13 @@ NO_CALLS = {
     "created": 0, "in_progress": 0, "completed": 0, "failed": 0, "no_answer": 0, "busy": 0, "voicemail": 0,
     "unknown": 0,
 }  # fmt: skip
+
+
+def no_calls_lately() -> list[dict[str, Any]]:
+    """The summary's days without a date filter, none of the seeded calls (of March) among them."""
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=n) for n in reversed(range(CHART_DAYS))]
+    return [{"day": day.isoformat(), "calls": 0, "refused": 0} for day in days]
 
 
 def summary_of(app: Flask, query: str = "") -> dict[str, Any]:
@@ -60,6 +69,7 @@ def test_the_whole_log_adds_up_calls_apart_from_refused_requests(app: tuple[Flas
         "durations": {"calls": 1, "total_s": 95.0, "average_s": 95.0},
         "costs": [{"currency": "USD", "total": 0.35, "calls": 1}],
         "feedback": {"good": 1, "bad": 0},
+        "days": no_calls_lately(),
     }
 
 
@@ -118,7 +128,59 @@ def test_an_empty_log_adds_up_to_nothing(admin_app: Callable[..., Flask], call_l
         "durations": {"calls": 0, "total_s": 0.0, "average_s": None},
         "costs": [],
         "feedback": {"good": 0, "bad": 0},
+        "days": no_calls_lately(),
     }
+
+
+def a_day_apart(store: CallStore) -> None:
+    """Besides the seeded calls of 2026-03-01 (four calls and a refused request from 09:00 to
+    13:00 UTC): a call a second before midnight, one at midnight and a refused request after it."""
+    late, midnight = datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)
+    store.record_created(CallAttempt("sales", "ravan", received_at=late), "sess-late", None)
+    store.record_created(CallAttempt("sales", "ravan", received_at=midnight), "sess-midnight", None)
+    store.record_failed(
+        CallAttempt("sales", "ravan", received_at=midnight + timedelta(hours=1)), "rate_limited"
+    )
+
+
+def test_the_calls_are_counted_a_day_at_a_time_in_utc(
+    admin_app: Callable[..., Flask], call_log_url: str
+) -> None:
+    url = call_log_url
+    if url.startswith("postgresql"):  # a session in another time zone (UTC+5:30) counts the same days
+        url += ("&" if "?" in url else "?") + "options=-c%20TimeZone%3DAsia%2FKolkata"
+    flask_app = admin_app(WEBCALL_DATABASE_URL=url)
+    store = app_state_of(flask_app).history
+    seed(store)
+    a_day_apart(store)
+    assert summary_of(flask_app, "since=2026-02-28&until=2026-03-03")["days"] == [
+        {"day": "2026-02-28", "calls": 0, "refused": 0},
+        {"day": "2026-03-01", "calls": 5, "refused": 1},
+        {"day": "2026-03-02", "calls": 1, "refused": 1},
+        {"day": "2026-03-03", "calls": 0, "refused": 0},
+    ]
+    # The filters count as they do for the sums.
+    assert summary_of(flask_app, "agent=support&since=2026-03-01&until=2026-03-02")["days"] == [
+        {"day": "2026-03-01", "calls": 2, "refused": 0},
+        {"day": "2026-03-02", "calls": 0, "refused": 0},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "days"),
+    [
+        ({}, ("2026-11-07", "2026-12-06")),  # the last 30 days
+        ({"since": "2026-12-01"}, ("2026-12-01", "2026-12-06")),
+        ({"until": "2026-12-01"}, ("2026-11-02", "2026-12-01")),  # a date: that whole day
+        ({"until": "2026-12-01T00:00:00Z"}, ("2026-11-01", "2026-11-30")),  # a moment: before it
+        ({"since": "2026-11-20", "until": "2027-05-01"}, ("2026-11-20", "2026-12-06")),  # none to come
+        ({"since": "2025-01-01"}, ("2026-09-06", "2026-12-06")),  # 92 at most: the latest
+        ({"since": "2026-12-07"}, None),  # all to come
+    ],
+)
+def test_the_days_counted_one_by_one(query: dict[str, str], days: tuple[str, str] | None) -> None:
+    counted = CallSelection(**query).days(date(2026, 12, 6))  # type: ignore[arg-type]
+    assert counted == (tuple(date.fromisoformat(day) for day in days) if days else None)
 
 
 @pytest.mark.parametrize(
@@ -155,13 +217,19 @@ def totals_of(html: str) -> dict[str, str]:
     return totals
 
 
-def test_the_list_page_shows_the_totals_of_its_filters(admin_app: Callable[..., Flask]) -> None:
+def signed_in(admin_app: Callable[..., Flask], more_calls: Callable[[CallStore], None]) -> FlaskClient:
+    """A client signed in to the admin view of the seeded calls and ``more_calls``'."""
     flask_app = admin_app()
     store = app_state_of(flask_app).history
     seed(store)
-    costly_calls(store)
+    more_calls(store)
     client = flask_app.test_client()
     sign_in(client)
+    return client
+
+
+def test_the_list_page_shows_the_totals_of_its_filters(admin_app: Callable[..., Flask]) -> None:
+    client = signed_in(admin_app, costly_calls)
     page = client.get("/admin?page_size=2").get_data(as_text=True)  # every page adds up all of them
     assert 'aria-labelledby="totals-title"' in page
     assert totals_of(page) == {
@@ -210,3 +278,47 @@ def test_a_long_log_lists_without_adding_up(
     narrow = client.get("/admin?agent=sales").get_data(as_text=True)  # 3 calls
     assert totals_of(narrow)["Calls"] == "2 | and 1 request refused"
     assert "Totals are shown for" not in narrow
+
+
+def test_the_list_page_draws_the_calls_a_day(admin_app: Callable[..., Flask]) -> None:
+    client = signed_in(admin_app, a_day_apart)
+    page = client.get("/admin?since=2026-02-28&until=2026-03-03&page_size=1").get_data(as_text=True)
+    chart = re.search(r'<figure class="days">.*?</figure>', page, re.S)
+    assert chart, "no chart"
+    drawn = chart.group(0)
+    assert "Calls a day, 2026-02-28 to 2026-03-03 (UTC)" in drawn and "refused requests" in drawn
+    assert "The most in a day: 6, on 2026-03-01." in drawn
+    assert re.findall(r"<title>(.*?)</title>", drawn) == [
+        "2026-03-01: 5 calls, 1 refused",
+        "2026-03-02: 1 call, 1 refused",
+    ]
+    bars = [
+        (kind, int(x), float(top), float(height))
+        for kind, x, top, height in re.findall(
+            r'<rect class="days__(\w+)" x="(\d+)" y="([\d.]+)" width="8" height="([\d.]+)">', drawn
+        )
+    ]
+    # Each day 10 units wide; the busiest day (5 calls and 1 refused) as high as the chart (100).
+    assert [(kind, x) for kind, x, _, _ in bars] == [
+        ("calls", 11),
+        ("refused", 11),
+        ("calls", 21),
+        ("refused", 21),
+    ]
+    heights = [height for *_, height in bars]
+    assert heights == pytest.approx([500 / 6, 100 / 6, 100 / 6, 100 / 6], abs=0.01)  # to 2 places
+    assert [top + height for _, _, top, height in bars] == pytest.approx(
+        [100, 100 / 6, 100, 100 - 100 / 6], abs=0.01
+    )
+    rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th><td>(\d+)</td><td>(\d+)</td></tr>", drawn)
+    assert rows == [
+        ("2026-03-03", "0", "0"),
+        ("2026-03-02", "1", "1"),
+        ("2026-03-01", "5", "1"),
+        ("2026-02-28", "0", "0"),
+    ]
+    # Without dates: the last 30 days, in which no call of March was made.
+    lately = client.get("/admin").get_data(as_text=True)
+    assert "None on any of these days." in lately and "<rect" not in lately
+    # No call matches: no totals, and no chart.
+    assert '<figure class="days">' not in client.get("/admin?agent=nobody").get_data(as_text=True)

@@ -2,8 +2,8 @@
 
 The count of calls in progress (``static/src/admin/live.js``) when the session ends, when polls
 fail and when the server is slow; the CSV link once signed out; a filter that is not valid, for
-assistive technology; a summary's lines as they were written; the totals above the list; a
-call's events; the Events page.
+assistive technology; a summary's lines as they were written; the totals above the list and
+its calls a day; a call's events; the Events page.
 """
 
 from __future__ import annotations
@@ -334,7 +334,7 @@ def test_a_demo_link_made_in_the_view_is_copied_and_works(
     expect(row.locator(".badge")).to_have_text("Revoked")
     expect(row).to_contain_text("1 time last")  # Chromium's own navigation, as a prospect's
     prospect.reload()
-    expect(prospect.locator("body")).to_contain_text("expired")
+    expect(prospect.locator("body")).to_contain_text("This demo link is no longer active.")
     prospect.close()
     tab.reload()
     expect(row).to_contain_text("1 time last")  # a refused link's page is no open
@@ -368,6 +368,37 @@ def test_the_totals_of_the_matching_calls_fit_a_wide_screen_and_a_phone(
     assert len({round(box["x"]) for box in narrow}) == 2, narrow
     assert len({round(box["y"]) for box in narrow}) == 3, narrow
     assert all(box["x"] + box["width"] <= 375 for box in narrow), narrow
+    assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_calls_a_day_are_drawn_and_listed(tab: Page, served: tuple[Flask, str], artifacts: Path) -> None:
+    """Under the totals, a bar a day (the seeded calls of 2026-03-01 and its refused request),
+    one image for assistive technology with the busiest day said, its numbers in a table that
+    opens under it; as wide as the page on a wide screen and on a phone."""
+    url = served[1]
+    serve_axe(tab, url)
+    tab.goto("/admin?since=2026-02-22&until=2026-03-07")
+    chart = tab.get_by_role("img", name="Calls a day, 2026-02-22 to 2026-03-07 (UTC)", exact=True)
+    expect(chart).to_be_visible()
+    expect(chart).to_have_accessible_description("The most in a day: 5, on 2026-03-01.")
+    bars = chart.locator("rect")
+    expect(bars).to_have_count(2)  # the calls of the day, and its refused request above them
+    heights = [box["height"] for i in range(2) if (box := bars.nth(i).bounding_box())]
+    frame = chart.bounding_box()
+    assert frame and heights and heights[0] == pytest.approx(frame["height"] * 4 / 5, abs=1.5), (
+        heights,
+        frame,
+    )
+    table = tab.locator("figure").get_by_role("table")
+    expect(table).to_be_hidden()
+    tab.get_by_text("Each day").click()
+    expect(table.get_by_role("row")).to_have_count(15)  # its head and 14 days
+    expect(table.get_by_role("row", name="2026-03-01")).to_contain_text("41")  # 4 calls, 1 refused
+    assert_accessible(tab, url, "admin list with its calls a day")
+    screenshots(tab, artifacts / "screenshots", "admin-calls-a-day", themes=("light", "dark"))  # to look at
+    tab.set_viewport_size({"width": 375, "height": 800})
+    narrow = chart.bounding_box()
+    assert narrow and narrow["x"] + narrow["width"] <= 375 and narrow["width"] > 250, narrow
     assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 

@@ -259,7 +259,17 @@ def test_the_summary_takes_the_lists_filters_without_its_paging() -> None:
     for error in LIST_RAISES:
         assert f"`{error.code}`" in summary["responses"][str(error.status_code)]["description"]
     answer = document()["components"]["schemas"]["CallsSummary"]
-    assert set(answer["properties"]) == {"calls", "refused", "statuses", "durations", "costs", "feedback"}
+    assert set(answer["properties"]) == {
+        "calls",
+        "refused",
+        "statuses",
+        "durations",
+        "costs",
+        "feedback",
+        "days",
+    }
+    day = document()["components"]["schemas"]["DayTotal"]["properties"]["day"]
+    assert day == {"format": "date", "title": "Day", "type": "string"}
 
 
 def test_a_body_is_required() -> None:

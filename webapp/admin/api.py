@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -66,9 +67,11 @@ def list_calls() -> Response:
 def summarize_calls() -> Response:
     """What the calls the filters match add up to: counts by status, time, cost and ratings."""
     selection = parse_filter(CallSelection, request.args)
+    days = selection.days(datetime.now(UTC).date())
     with call_log_or_503():
         summary = app_state().history.summarize(selection.query())
-    return no_store(jsonify(calls_summary(summary).model_dump()))
+        per_day = app_state().history.calls_per_day(selection.query(), *days) if days else []
+    return no_store(jsonify(calls_summary(summary, per_day).model_dump(mode="json")))
 
 
 @bp.get("/calls/<call_id>")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import Blueprint
+
+from .models import DayTotal
 
 _STATUS_LABELS = {
     "created": "Created", "in_progress": "In progress", "completed": "Completed", "failed": "Failed",
@@ -86,6 +90,52 @@ def live_text(count: int | None) -> str:
 def web_url(value: str | None) -> bool:
     """True for an http(s) address: a provider's answer must not make us render a javascript: link."""
     return bool(value) and str(value).lower().startswith(("https://", "http://"))
+
+
+BAR_STEP = 10  # a day's width in the chart's own units (its bar 8 of them); CSS sets its size
+BAR_TOP = 100  # the busiest day's height, in the same units
+
+
+@dataclass(frozen=True)
+class DayBar:
+    """One day's bar: its calls from the bottom, its refused requests above them."""
+
+    day: str  # 2026-03-01
+    calls: int
+    refused: int
+    x: int
+    calls_top: float  # where each part's rectangle starts (from the top) and how high it is
+    calls_height: float
+    refused_top: float
+    refused_height: float
+
+
+@dataclass(frozen=True)
+class DayChart:
+    """The calls a day, drawn as bars (an SVG of ``width`` × ``BAR_TOP`` units) and listed."""
+
+    bars: list[DayBar]
+    peak: int  # the most calls and refused requests in one day
+    busiest: str  # the first day with that many
+    refused: bool  # whether any day had a refused request
+    width: int
+
+
+def day_chart(days: Sequence[DayTotal]) -> DayChart | None:
+    """The chart of ``days`` (None without any)."""
+    if not days:
+        return None
+    peak = max(d.calls + d.refused for d in days)
+    scale = BAR_TOP / (peak or 1)
+    bars = []
+    for index, d in enumerate(days):
+        # To two places: an SVG needs no more, and a sum of floats would write 16.659999999999997.
+        calls_top, refused_top = (round(BAR_TOP - n * scale, 2) for n in (d.calls, d.calls + d.refused))
+        calls_height, refused_height = round(BAR_TOP - calls_top, 2), round(calls_top - refused_top, 2)
+        bars.append(DayBar(d.day.isoformat(), d.calls, d.refused, index * BAR_STEP + 1, calls_top,
+                           calls_height, refused_top, refused_height))  # fmt: skip
+    busiest = next(bar.day for bar in bars if bar.calls + bar.refused == peak)
+    return DayChart(bars, peak, busiest, any(d.refused for d in days), len(days) * BAR_STEP)
 
 
 def init_blueprint(bp: Blueprint) -> None:

@@ -31,6 +31,7 @@ from ..history.store import (
     CallQuery,
     CallRecord,
     CallSummary,
+    DayCount,
     EventFilter,
     EventType,
     LoggedEvent,
@@ -41,6 +42,8 @@ from ..providers import CALL_STATUSES, TranscriptLine, provider_names
 MAX_PAGE = 10_000
 MAX_PAGE_SIZE = 200
 MAX_SEARCH_CHARS = 200
+CHART_DAYS = 30  # the days the summary counts one by one without a start date
+MOST_DAYS = 92  # and at most, whatever the dates asked for (the latest)
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 # The seconds of a time (hh:mm:ss or hhmmss) when they are 60, before any fraction and zone. Python
 # takes any one character between the date and the time ("T", a space, ...): the hours follow a non-digit.
@@ -141,6 +144,16 @@ class CallSelection(BaseModel):
         description="Text in the ids, agent, room, origin, outcome, summary, transcript, feedback or demo "
         "link.",
     )
+
+    def days(self, today: date) -> tuple[date, date] | None:
+        """The days (UTC, first and last) to count the calls of, one by one: those of the dates
+        asked for up to ``today``, or the last ``CHART_DAYS`` without ``since``; ``MOST_DAYS`` at
+        most, the latest. None when the dates asked for are all to come."""
+        query = self.query()
+        last = today if query.until is None else min(today, (query.until - timedelta(microseconds=1)).date())
+        first = last - timedelta(days=CHART_DAYS - 1) if query.since is None else query.since.date()
+        first = max(first, last - timedelta(days=MOST_DAYS - 1))
+        return (first, last) if first <= last else None
 
     def query(self) -> CallQuery:
         """The store's query for these filters (an empty text box is no filter)."""
@@ -351,6 +364,16 @@ class CostTotal(BaseModel):
     calls: int = Field(description="Calls with a cost in this currency.")
 
 
+class DayTotal(BaseModel):
+    """The matching calls made on one day (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: date
+    calls: int
+    refused: int = Field(description="Requests the API refused that day.")
+
+
 class CallsSummary(BaseModel):
     """``GET /api/admin/summary``: what the calls the filters match add up to."""
 
@@ -362,9 +385,14 @@ class CallsSummary(BaseModel):
     durations: Durations
     costs: list[CostTotal] = Field(description="One total per currency, the largest number of calls first.")
     feedback: dict[Rating, int] = Field(description="The callers' ratings (of agents that ask for feedback).")
+    days: list[DayTotal] = Field(
+        description=f"The calls by the day they were made (UTC), oldest first, every day of `since` to "
+        f"`until` (up to today; the last {CHART_DAYS} days without `since`), {MOST_DAYS} days at most: "
+        "the latest."
+    )
 
 
-def calls_summary(summary: CallSummary) -> CallsSummary:
+def calls_summary(summary: CallSummary, days: list[DayCount]) -> CallsSummary:
     """The store's sums as the API shows them."""
     # The currency with the most calls first; none named last.
     costs = sorted(summary.costs.items(), key=lambda item: (-item[1][1], item[0] is None, item[0] or ""))
@@ -379,6 +407,7 @@ def calls_summary(summary: CallSummary) -> CallsSummary:
         ),
         costs=[CostTotal(currency=currency, total=total, calls=n) for currency, (total, n) in costs],
         feedback={rating: summary.ratings.get(rating, 0) for rating in RATINGS},
+        days=[DayTotal(day=d.day, calls=d.calls, refused=d.refused) for d in days],
     )
 
 

@@ -173,12 +173,14 @@ def calls() -> Response:
         # a long log, whose totals a narrower filter (or the API, asked on purpose) gives.
         summed = 0 < total <= MAX_SUMMED_CALLS
         summary = app_state().history.summarize(query) if summed else None
+        days = filters.days(datetime.now(UTC).date()) if summed else None
+        per_day = app_state().history.calls_per_day(query, *days) if days else []
         one_link = filters.demo_link if filters.demo_link not in (None, ANY_DEMO_LINK) else None
         known = app_state().history.demo_link(one_link) if one_link else None
     except CallLogError as error:
         return call_log_unavailable(error)
     listing = _listing(filters, records, total)
-    totals = calls_summary(summary) if summary else None
+    totals = calls_summary(summary, per_day) if summary else None
     # One link's calls: above them, the link as the log knows it (unknown yet: a link that works).
     link = link_fields(known or unknown_link(one_link), datetime.now(UTC)) if one_link else None
     if link and link["label"]:
@@ -187,6 +189,7 @@ def calls() -> Response:
         "admin/calls.html",
         **listing,
         summary=totals,
+        chart=display.day_chart(totals.days) if totals else None,
         max_summed=MAX_SUMMED_CALLS,
         link=link,
         most_calls=MAX_CALLS,

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -183,6 +183,15 @@ class CallSummary:
     def calls(self) -> int:
         """The calls matched, refused requests aside."""
         return sum(self.statuses.values())
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """The calls a query matches that were made on one day (UTC), and the requests refused."""
+
+    day: date
+    calls: int
+    refused: int
 
 
 @dataclass(frozen=True)
@@ -581,6 +590,26 @@ class CallStore:
         with _recording(), self.engine.connect() as connection:
             rows = connection.execute(select(*groups, *totals).where(*_conditions(query)).group_by(*groups))
             return _summary(rows.all())
+
+    def calls_per_day(self, query: CallQuery, first: date, last: date) -> list[DayCount]:
+        """The calls ``query`` matches by the day (UTC) they were made, from ``first`` to ``last``
+        (both included; a day without any is there, with nothing). Raises :class:`CallLogError`."""
+        refused = case((and_(calls.c.outcome.is_not(None), calls.c.outcome != "created"), 1), else_=0)
+        if self.engine.dialect.name == "postgresql":
+            of_day = func.date(func.timezone("UTC", calls.c.created_at))
+        else:  # SQLite keeps UTC without its zone, as text that date() reads
+            of_day = func.date(calls.c.created_at)
+        start, end = (datetime.combine(d, time(), UTC) for d in (first, last + timedelta(days=1)))
+        counted = (
+            select(of_day.label("day"), func.count().label("rows"), func.sum(refused).label("refused"))
+            .where(*_conditions(query), calls.c.created_at >= start, calls.c.created_at < end)
+            .group_by(of_day)
+        )
+        with _recording(), self.engine.connect() as connection:
+            rows = connection.execute(counted).all()
+        found = {str(row.day): (int(row.rows) - int(row.refused), int(row.refused)) for row in rows}
+        days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+        return [DayCount(day, *found.get(day.isoformat(), (0, 0))) for day in days]
 
     def iter_search(self, query: CallQuery, *, batch: int = 500) -> Iterator[CallRecord]:
         """Every call ``query`` matches (ignoring its paging), newest first, read in batches."""
