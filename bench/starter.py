@@ -54,7 +54,8 @@ def build(source: Path, out: Path) -> Path:
     manager = json.loads((out / "package.json").read_text()).get("packageManager", "pnpm@9")
     pnpm = ["npx", "--yes", manager.split("+")[0]]
     for step in (["install", "--frozen-lockfile"], ["build"]):
-        done = subprocess.run(pnpm + step, cwd=out, capture_output=True, text=True, timeout=900)
+        done = subprocess.run(pnpm + step, cwd=out, capture_output=True, text=True, timeout=900,
+                              env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"})  # fmt: skip
         (out.parent / f"starter-{step[0]}.log").write_text(done.stdout + done.stderr)
         if done.returncode:
             raise RuntimeError(f"agent-starter-react: pnpm {step[0]} failed:\n{done.stderr[-2000:]}")

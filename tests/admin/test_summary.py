@@ -98,6 +98,7 @@ def test_costs_add_up_per_currency_without_float_noise(app: tuple[Flask, dict[st
         ("q=pro+plan", 1, 0, {"completed": 1}, 0),
         ("since=2026-03-01T10:00:00Z&until=2026-03-01T12:00:00Z", 1, 1, {"created": 1}, 1),
         ("until=2026-02-28", 0, 0, {}, 0),
+        ("until=0001-01-02", 0, 0, {}, 0),  # no day to count the calls of, one by one
         ("agent=&provider=&status=&channel=&feedback=&since=&until=&q=&_=1", 4, 1, None, 1),  # blanks: any
     ],
 )
@@ -176,6 +177,8 @@ def test_the_calls_are_counted_a_day_at_a_time_in_utc(
         ({"since": "2026-11-20", "until": "2027-05-01"}, ("2026-11-20", "2026-12-06")),  # none to come
         ({"since": "2025-01-01"}, ("2026-09-06", "2026-12-06")),  # 92 at most: the latest
         ({"since": "2026-12-07"}, None),  # all to come
+        ({"since": "0001-01-01"}, ("2026-09-06", "2026-12-06")),
+        ({"until": "0001-01-02"}, None),  # no day before the first to count from
     ],
 )
 def test_the_days_counted_one_by_one(query: dict[str, str], days: tuple[str, str] | None) -> None:

@@ -148,11 +148,17 @@ class CallSelection(BaseModel):
     def days(self, today: date) -> tuple[date, date] | None:
         """The days (UTC, first and last) to count the calls of, one by one: those of the dates
         asked for up to ``today``, or the last ``CHART_DAYS`` without ``since``; ``MOST_DAYS`` at
-        most, the latest. None when the dates asked for are all to come."""
+        most, the latest. None when the dates asked for are all to come, or all within three months
+        of the year 1 (no call was made then)."""
         query = self.query()
-        last = today if query.until is None else min(today, (query.until - timedelta(microseconds=1)).date())
-        first = last - timedelta(days=CHART_DAYS - 1) if query.since is None else query.since.date()
-        first = max(first, last - timedelta(days=MOST_DAYS - 1))
+        try:
+            last = (
+                today if query.until is None else min(today, (query.until - timedelta(microseconds=1)).date())
+            )
+            first = last - timedelta(days=CHART_DAYS - 1) if query.since is None else query.since.date()
+            first = max(first, last - timedelta(days=MOST_DAYS - 1))
+        except OverflowError:
+            return None
         return (first, last) if first <= last else None
 
     def query(self) -> CallQuery:
