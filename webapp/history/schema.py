@@ -232,6 +232,7 @@ call_events = Table(
     Index(None, "next_attempt_at"),
     Index(None, "occurred_at"),
     Index(None, "call_id"),  # a call's events, on its admin page
+    Index(None, "sent_at"),  # the events sent lately, and those not sent: the Events page's counts
 )
 
 # The sales-demo links made here (the admin view, the CLI), so those nobody has used yet are listed.
