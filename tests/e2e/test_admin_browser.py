@@ -400,6 +400,10 @@ def test_the_calls_a_day_are_drawn_and_listed(tab: Page, served: tuple[Flask, st
     narrow = chart.bounding_box()
     assert narrow and narrow["x"] + narrow["width"] <= 375 and narrow["width"] > 250, narrow
     assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    table.get_by_role("link", name="2026-03-01").click()  # a day leads to its calls
+    expect(tab.locator("#f-since")).to_have_value("2026-03-01")
+    expect(tab.locator("#f-until")).to_have_value("2026-03-01")
+    expect(tab.locator("#results-count")).to_have_text("Calls 1–5 of 5, newest first")
 
 
 def test_a_calls_events_on_its_page(

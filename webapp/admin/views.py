@@ -384,6 +384,8 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
         "next": page_link(filters.page + 1) if filters.page < pages else None,
         "csv": "/admin/calls.csv?" + urlencode({k: v for k, v in chosen.items() if k != "page_size"}),
         "here": "/admin?" + urlencode({**chosen, "page": filters.page}),
+        # Under the chart of the calls a day, each day to its calls, by the same other filters.
+        "day_calls": lambda day: "/admin?" + urlencode({**chosen, "since": day, "until": day}),
     }
 
 
