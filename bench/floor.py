@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,11 @@ def servers(log_dir: Path, rtt_ms: int, starter_app: Path | None) -> Iterator[Ne
         starter_env = {**direct, "LIVEKIT_URL": public_livekit}
         with (
             gunicorn(env, log_dir, agents_toml=toml, name=f"gunicorn-{rtt_ms}ms") as app,
-            starter_served(starter_app, starter_env, log_dir, rtt_ms) as starter_url,
+            (
+                starter.serve(starter_app, starter_env, DEMO_AGENT_NAME, log_dir, f"starter-{rtt_ms}ms")
+                if starter_app
+                else nullcontext(None)
+            ) as starter_url,
         ):
             app_url = app.url
             if rtt_ms:
@@ -180,18 +184,6 @@ def servers(log_dir: Path, rtt_ms: int, starter_app: Path | None) -> Iterator[Ne
         bare_server.stop()
         for process in reversed(procs):
             process.stop()
-
-
-@contextmanager
-def starter_served(
-    app: Path | None, livekit: dict[str, str], log_dir: Path, rtt_ms: int
-) -> Iterator[str | None]:
-    """agent-starter-react served from its build, or None without one."""
-    if app is None:
-        yield None
-        return
-    with starter.serve(app, livekit, DEMO_AGENT_NAME, log_dir, f"starter-{rtt_ms}ms") as url:
-        yield url
 
 
 def one_call(browser: Any, network: Network, variant: str) -> dict[str, float]:

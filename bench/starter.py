@@ -70,19 +70,20 @@ def prepare(source: Path, out: Path) -> None:
     shutil.copytree(source, out, ignore=shutil.ignore_patterns("node_modules", ".next", ".git"))
     layout = out / "app" / "layout.tsx"
     _replace(layout, FONT_IMPORT, "")
-    text, count = FONT_CALL.subn("const publicSans = { variable: '' };\n", layout.read_text())
-    if count != 1:
-        raise RuntimeError("agent-starter-react changed: layout.tsx no longer loads Public Sans")
-    layout.write_text(text)
+    _replace(layout, FONT_CALL, "const publicSans = { variable: '' };\n")
     allowed = "if (process.env.NODE_ENV !== 'development' && !process.env.WEBCALL_BENCH) {"
     _replace(out / "app" / "api" / "token" / "route.ts", DEV_ONLY, allowed)
 
 
-def _replace(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    if text.count(old) != 1:
-        raise RuntimeError(f"agent-starter-react changed: {path.name} no longer holds {old.strip()!r}")
-    path.write_text(text.replace(old, new))
+def _replace(path: Path, old: str | re.Pattern[str], new: str) -> None:
+    """``old`` (a text, or a pattern) replaced by ``new`` in ``path``, where it stands exactly once."""
+    pattern = re.compile(re.escape(old)) if isinstance(old, str) else old
+    text, count = pattern.subn(lambda _: new, path.read_text())
+    if count != 1:
+        raise RuntimeError(
+            f"agent-starter-react changed: {path.name} no longer holds {pattern.pattern[:60]!r}"
+        )
+    path.write_text(text)
 
 
 def livekit_client_version(app: Path) -> str:

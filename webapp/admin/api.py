@@ -67,10 +67,10 @@ def list_calls() -> Response:
 def summarize_calls() -> Response:
     """What the calls the filters match add up to: counts by status, time, cost and ratings."""
     selection = parse_filter(CallSelection, request.args)
-    days = selection.days(datetime.now(UTC).date())
+    query, days = selection.query(), selection.days(datetime.now(UTC).date())
     with call_log_or_503():
-        summary = app_state().history.summarize(selection.query())
-        per_day = app_state().history.calls_per_day(selection.query(), *days) if days else []
+        summary = app_state().history.summarize(query)
+        per_day = app_state().history.calls_per_day(query, *days) if days else []
     return no_store(jsonify(calls_summary(summary, per_day).model_dump(mode="json")))
 
 

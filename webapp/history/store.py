@@ -578,7 +578,7 @@ class CallStore:
     def summarize(self, query: CallQuery) -> CallSummary:
         """What the calls ``query`` matches add up to: one pass over them, grouped by the few values
         that split the sums (status, refused or not, currency, rating), added up here."""
-        refused = case((and_(calls.c.outcome.is_not(None), calls.c.outcome != "created"), 1), else_=0)
+        refused = case((_REFUSED, 1), else_=0)
         groups = (calls.c.status, refused.label("refused"), calls.c.cost_currency, calls.c.feedback_rating)
         totals = (
             func.count().label("rows"),
@@ -594,7 +594,7 @@ class CallStore:
     def calls_per_day(self, query: CallQuery, first: date, last: date) -> list[DayCount]:
         """The calls ``query`` matches by the day (UTC) they were made, from ``first`` to ``last``
         (both included; a day without any is there, with nothing). Raises :class:`CallLogError`."""
-        refused = case((and_(calls.c.outcome.is_not(None), calls.c.outcome != "created"), 1), else_=0)
+        refused = case((_REFUSED, 1), else_=0)
         if self.engine.dialect.name == "postgresql":
             of_day = func.date(func.timezone("UTC", calls.c.created_at))
         else:  # SQLite keeps UTC without its zone, as text that date() reads
@@ -664,7 +664,7 @@ class CallStore:
         is listed again from before ``before`` (``history sync --since``)."""
         where = [calls.c.created_at < before]
         if refusals_only:
-            where += [calls.c.outcome.is_not(None), calls.c.outcome != "created"]
+            where.append(_REFUSED)
         oldest = select(calls.c.id).where(*where).order_by(calls.c.id).limit(batch)
         deleted = 0
         while True:
@@ -979,10 +979,7 @@ class CallStore:
         :class:`CallLogError`."""
         # Three reads, each of the events it counts by an index (one pass with a filter per count
         # would read the whole table, which keeps every event until `history prune`).
-        # Waiting: an attempt due at any moment, written as a range (every such moment is after
-        # 1970) since SQLite scans the whole table for IS NOT NULL and reads a range by its index.
-        waiting = call_events.c.next_attempt_at >= datetime(1970, 1, 1, tzinfo=UTC)
-        given_up = _EVENT_STATES["given_up"]
+        waiting, given_up = _EVENT_STATES["waiting"], _EVENT_STATES["given_up"]
         count = func.count()
         with _recording(), self.engine.connect() as connection:
             # min() reads back as its column: aware UTC.
@@ -1344,8 +1341,12 @@ def _named_by(label: ColumnElement[Any], link_id: ColumnElement[Any], q: str) ->
     return or_(label.icontains(q, autoescape=True), link_id == q)
 
 
+# A request we refused: its outcome an error code (a call's is "created").
+_REFUSED = and_(calls.c.outcome.is_not(None), calls.c.outcome != "created")
 _EVENT_STATES: dict[str, ColumnElement[bool]] = {
-    "waiting": call_events.c.next_attempt_at.is_not(None),
+    # An attempt due at any moment: written as a range (every such moment is after 1970), which
+    # SQLite reads by the index on next_attempt_at, where it scans the table for IS NOT NULL.
+    "waiting": call_events.c.next_attempt_at >= datetime(1970, 1, 1, tzinfo=UTC),
     "given_up": and_(call_events.c.next_attempt_at.is_(None), call_events.c.sent_at.is_(None)),
     "sent": call_events.c.sent_at.is_not(None),
 }
