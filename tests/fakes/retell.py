@@ -165,8 +165,23 @@ def end_call(
             transcript="\n".join(f"{role.title()}: {text}" for role, text in lines),
             transcript_object=[{"role": role, "content": text, "words": []} for role, text in lines],
             call_analysis={"call_summary": "The caller asked a question.", "call_successful": True},
+            call_cost=call_cost(duration_ms / 1000),
         )
         return call
+
+
+def call_cost(seconds: float) -> dict[str, Any]:
+    """``call_cost`` as Retell's SDK documents it: every price and cost in US cents."""
+    prices = {"retell_platform": 0.0117, "elevenlabs_tts": 0.1167, "gpt_4o_mini": 0.0100}  # a second
+    costs = {name: round(price * seconds, 4) for name, price in prices.items()}
+    return {
+        "product_costs": [
+            {"product": name, "unit_price": prices[name], "cost": cost} for name, cost in costs.items()
+        ],
+        "combined_cost": round(sum(costs.values()), 4),
+        "total_duration_seconds": seconds,
+        "total_duration_unit_price": round(sum(prices.values()), 4),
+    }
 
 
 def start_call(state: FakeState, call_id: str, *, started_ms: int | None = None) -> dict[str, Any]:

@@ -78,6 +78,7 @@ def test_a_call_started_ended_and_analyzed_is_applied_once_each(
         assert (record.status, record.provider_status, record.duration_s, record.summary) == (
             "completed", "ended", 42.5, None,
         )  # fmt: skip
+        assert (record.cost, record.cost_currency) == (0.05882, "USD")  # call_cost's 5.882 cents
         assert [(line.role, line.text) for line in record.transcript or ()] == [
             ("agent", "Hello, this is the Retell agent."), ("user", "Hi, I have a question."),
         ]  # fmt: skip

@@ -684,6 +684,7 @@ def test_retell_calls_are_listed_then_read_in_full(make_app: MakeApp, retell: An
         "frontdesk", "created", "completed", "ended", 42.0,
     )  # fmt: skip
     assert ours.summary == "The caller asked a question." and ours.recording_url
+    assert (ours.cost, ours.cost_currency) == (0.058128, "USD")  # its combined_cost, 5.8128 cents
     assert [(line.role, line.text) for line in ours.transcript or ()] == [
         ("agent", "Hello!"), ("user", "Price, please."),
     ]  # fmt: skip

@@ -165,6 +165,7 @@ def test_an_ended_call_in_our_words() -> None:
     assert (call.started_at, call.ended_at, call.duration_s) == (T0, T0 + timedelta(seconds=42.5), 42.5)
     assert call.transcript == (TranscriptLine("agent", "Hello"), TranscriptLine("user", "Hi"))
     assert (call.summary, call.recording_url) == ("Asked a question.", "https://rec.retell.example/1.wav")
+    assert (call.cost, call.cost_currency) == (None, None)  # not reported (yet)
     # Without duration_ms the timestamps give it; a registered call has neither.
     assert retell.parse_call(ended_call(duration_ms=None)).duration_s == 42.5
     phone = {"call_id": "call_2", "call_status": "registered", "call_type": "phone_call"}
@@ -172,6 +173,26 @@ def test_an_ended_call_in_our_words() -> None:
     assert (registered.status, registered.channel, registered.started_at, registered.transcript) == (
         "created", "phone", None, None,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call_cost", "cost"),
+    [
+        ({"combined_cost": 4.83, "product_costs": []}, 0.0483),
+        ({"combined_cost": "12.5"}, 0.125),
+        ({"combined_cost": 0}, 0.0),
+        ({"combined_cost": 1 / 3}, 0.00333333),
+    ],
+)
+def test_its_cost_in_cents_is_kept_in_dollars(call_cost: dict[str, Any], cost: float) -> None:
+    call = retell.parse_call(ended_call(call_cost=call_cost))
+    assert (call.cost, call.cost_currency) == (cost, "USD")
+
+
+@pytest.mark.parametrize("call_cost", [{}, {"combined_cost": None}, {"combined_cost": "free"}, [4.83], 4.83])
+def test_a_cost_without_its_cents_is_none(call_cost: Any) -> None:
+    call = retell.parse_call(ended_call(call_cost=call_cost))
+    assert (call.cost, call.cost_currency) == (None, None)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ by our page. The token must be used within 30 s of its creation.
 
 History: ``POST /v2/list-calls`` (filtered by agent and start time on Retell's side, newest
 first, paged by the last call's id) and ``GET /v2/get-call/{call_id}``, with epoch-millisecond
-timestamps and ``transcript_object``. Its webhooks (``call_started``, ``call_ended``,
+timestamps, ``transcript_object`` and ``call_cost`` (``combined_cost`` in US cents, as Retell's SDK
+documents it: kept in dollars). Its webhooks (``call_started``, ``call_ended``,
 ``call_analyzed``: ``{event, call}``, the call as ``get-call`` answers it) are
 ``history.webhooks``'.
 """
@@ -64,6 +65,7 @@ _STATUSES: dict[str, CallStatus] = {
 LIVEKIT_URL = "wss://retell-ai-4ihahnq7.livekit.cloud"  # where Retell's browser SDK connects
 JOIN_WITHIN_S = 30  # Retell invalidates a web call's token this long after creating it
 LIVEKIT_TRANSPORT = "livekit"
+COST_CURRENCY = "USD"  # Retell bills in US dollars; its call_cost counts cents
 
 
 class RetellSettings(ProviderSettings):
@@ -152,6 +154,7 @@ def parse_call(answer: Any) -> ProviderCall:
     call_type = call.get("call_type")
     analysis = first_dict(call.get("call_analysis"))
     transcript = call.get("transcript_object")
+    cents = optional_number(first_dict(call.get("call_cost")).get("combined_cost"))
     return ProviderCall(
         call_id=require_str(call.get("call_id")),
         agent_id=optional_str(call.get("agent_id")),
@@ -161,6 +164,9 @@ def parse_call(answer: Any) -> ProviderCall:
         started_at=started_at,
         ended_at=ended_at,
         duration_s=duration_ms / 1000 if duration_ms is not None else None,
+        # To a millionth of a cent, as the call log keeps its totals (4.83 / 100 is not 0.0483).
+        cost=round(cents / 100, 8) if cents is not None else None,
+        cost_currency=COST_CURRENCY if cents is not None else None,
         summary=optional_str(analysis.get("call_summary")),
         recording_url=optional_str(call.get("recording_url")),
         transcript=parse_transcript(transcript) if isinstance(transcript, list) else None,
