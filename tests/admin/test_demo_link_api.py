@@ -133,6 +133,8 @@ def test_an_expiry_date_works_through_that_day(app: Flask) -> None:
         ({"expires": "11y"}, 400, "invalid_field", "expires: use a duration"),
         ({"expires": "4000d"}, 400, "invalid_field", "expires: a link works ten years at most."),
         ({"expires": "9999-12-31"}, 400, "invalid_field", "expires: a link works ten years at most."),
+        ({"expires": "2001-01-01"}, 400, "invalid_field", "expires: that moment has passed."),  # a dead link
+        ({"expires": "0001-01-01T00:00:00+14:00"}, 400, "invalid_field", "expires: that moment has passed."),
         ({"expires": 7}, 400, "invalid_field", "expires must be a duration"),
         ({"max_calls": 0}, 400, "invalid_field", "max_calls must be a whole number from 1 to 10,000"),
         ({"max_calls": 10_001}, 400, "invalid_field", "max_calls must be a whole number"),
@@ -161,10 +163,13 @@ def test_a_body_that_is_not_a_links_is_refused(app: Flask) -> None:
         client.post(path, data="[]", content_type="application/json", headers=AUTH),
         client.post(path, data="agent=sales", content_type="application/x-www-form-urlencoded", headers=AUTH),
         client.post(path, json={"agent": "sales", "label": "x" * 70_000}, headers=AUTH),
+        # Past the app's 16 KiB for a call's body, within this endpoint's 64 KiB: read, then judged.
+        client.post(path, json={"agent": "sales", "label": "x" * 20_000}, headers=AUTH),
         client.post(path, json={"label": "Acme"}, headers=AUTH),
     ]
     assert codes(sent) == ["invalid_json", "invalid_body", "unsupported_media_type", "payload_too_large",
-                           "invalid_field"]  # fmt: skip
+                           "invalid_field", "invalid_field"]  # fmt: skip
+    assert sent[-2].get_json()["error"]["message"].startswith("label must be a single-line string")
     assert sent[-1].get_json()["error"]["message"] == "agent is required."
 
 

@@ -105,6 +105,7 @@ def test_links_point_at_the_public_url_when_there_is_one(admin_app: Callable[...
         ({"variables": "1st=x"}, "variables", "is not NAME=VALUE with a variable's name."),
         ({"expires": "soon"}, "expires", "Use a duration (30m, 12h, 7d, 2w) or a date (2026-12-31)."),
         ({"expires": "9999-12-31"}, "expires", "A link works ten years at most."),
+        ({"expires": "2001-01-01"}, "expires", "That moment has passed."),
         ({"lang": "tlh"}, "lang", "Choose one of the languages."),
         ({"max_calls": "0"}, "max_calls", "A whole number from 1 to 10,000, or empty for any number."),
         ({"max_calls": "²"}, "max_calls", "A whole number from 1 to 10,000"),

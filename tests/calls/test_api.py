@@ -34,6 +34,7 @@ variables = {{ plan = "pro" }}
 [agents.zudu]
 provider = "zudu"
 agent_id = "{zudu}"
+allowed_variables = ["name"]
 
 [agents.convoi]
 provider = "convoi"
@@ -118,6 +119,39 @@ def test_ravan_sends_a_web_call_with_allowed_variables_only(make_app: MakeApp, r
 def test_ravan_answer_is_read_in_both_shapes(make_app: MakeApp, ravan: Any, shape: str) -> None:
     ravan[1].response_shape = shape
     assert_call_answer(post(make_app(), {"agent": "ravan"}), "ravan", "ravan")
+
+
+def test_metadata_that_carries_prompt_variables_sets_only_allowed_ones(
+    make_app: MakeApp, zudu: Any, convoi: Any
+) -> None:
+    """Zudu's and Convoi's agents read their prompt variables from the call's metadata: a page's
+    metadata there is held to allowed_variables, or it could set any variable through it."""
+    body = {"variables": {"name": "Ann"}, "metadata": {"discount": "100%", "name": "Bob", "source": "ad"}}
+    answer = assert_call_answer(post(make_app(), {"agent": "zudu", **body}), "zudu", "zudu")
+    assert zudu[1].requests[-1].json["metadata"] == {"name": "Ann", "webcall_agent": "zudu"}
+    assert answer["ignored_metadata"] == ["discount", "source"] and "ignored_variables" not in answer
+    answer = assert_call_answer(post(make_app(), {"agent": "convoi", **body}), "convoi", "convoi")
+    assert convoi[1].requests[-1].json["metadata"] == {"webcall_agent": "convoi"}  # it allows none
+    assert answer["ignored_metadata"] == ["discount", "name", "source"]
+    assert answer["ignored_variables"] == ["name"]
+
+
+def test_metadata_reaches_livekits_agent_and_none_goes_to_elevenlabs(
+    make_app: MakeApp, retell: Any, elevenlabs: Any
+) -> None:
+    """A provider with a field of its own gets all of it; the dispatched agent finds it in its job's
+    metadata; ElevenLabs has nowhere to put it, and the answer says so."""
+    app, metadata = make_app(), {"source": "ad", "n": 7, "webcall_agent": "forged"}
+    answer = assert_call_answer(post(app, {"agent": "local", "metadata": metadata}), "local", "livekit")
+    _, dispatch = grants_and_dispatch(answer)
+    assert (dispatch["agent"], dispatch["metadata"]) == ("local", {"source": "ad", "n": 7})
+    assert "ignored_metadata" not in answer
+    assert "metadata" not in grants_and_dispatch(post(app, {"agent": "local"}).get_json())[1]
+    answer = assert_call_answer(post(app, {"agent": "retell", "metadata": metadata}), "retell", "retell")
+    assert retell[1].requests[-1].json["metadata"] == {"source": "ad", "n": 7, "webcall_agent": "retell"}
+    assert "ignored_metadata" not in answer
+    answer = post(app, {"agent": "elevenlabs", "metadata": metadata}).get_json()
+    assert answer["ignored_metadata"] == ["n", "source", "webcall_agent"]
 
 
 def test_zudu_uses_create_web_call_with_both_keys(make_app: MakeApp, zudu: Any) -> None:
@@ -473,10 +507,10 @@ def test_origin_must_be_ours_or_allowed(make_app: MakeApp) -> None:
     assert post(app, {"agent": "local"}, Origin="null").status_code == 403
 
 
-def test_metadata_numbers_beyond_64_bits_are_no_crash(make_app: Any, convoi: Any) -> None:
+def test_metadata_numbers_beyond_64_bits_are_no_crash(make_app: Any, ravan: Any) -> None:
     """orjson (the provider's request body) carries 64-bit integers: a larger one is a number still."""
-    body = b'{"agent": "convoi", "metadata": {"n": 1000000000000000000000000000000}}'
+    body = b'{"agent": "ravan", "metadata": {"n": 1000000000000000000000000000000}}'
     answer = make_app().test_client().post("/api/calls", data=body, content_type="application/json")
     assert answer.status_code == 201, answer.get_json()
-    (sent,) = [r.json for r in convoi[1].requests if r.method == "POST"]
+    (sent,) = [r.json for r in ravan[1].requests if r.method == "POST"]
     assert sent["metadata"]["n"] == 1e30

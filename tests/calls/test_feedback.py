@@ -201,6 +201,11 @@ def test_a_comment_may_take_a_thousand_characters_on_several_lines(app: Flask) -
     assert len(comment) == 1000
     assert rate(app, url, {"rating": "good", "comment": comment}).status_code == 200
     assert record_of(app, call_id).feedback_comment == comment
+    # Counted as kept: the spaces and line breaks around it are not the caller's words.
+    assert rate(app, url, {"rating": "bad", "comment": f"  {'x' * 1000}\n "}).status_code == 200
+    assert record_of(app, call_id).feedback_comment == "x" * 1000
+    too_long = rate(app, url, {"rating": "bad", "comment": "x" * 1001}).get_json()["error"]["message"]
+    assert too_long == "comment must be text of at most 1000 characters (line breaks allowed)."
 
 
 def test_a_client_is_limited(app: Flask) -> None:

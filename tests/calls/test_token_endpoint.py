@@ -207,6 +207,22 @@ def test_idempotency_key_replays_the_same_token(make_app: Any) -> None:
     assert ask(app, token_request(), **{"Idempotency-Key": "not a key"}).status_code == 400
 
 
+def test_a_key_sent_to_both_endpoints_asks_for_two_calls(make_app: Any) -> None:
+    """A token for /api/token lives a minute (so clients that keep tokens never rejoin a call that
+    ended): /api/calls' ten-minute one is never replayed there under the same key, nor back."""
+    app = make_app()
+    called = app.test_client().post("/api/calls", json={"agent": "local"}, headers={"Idempotency-Key": "k-1"})
+    assert called.status_code == 201
+    reused = ask(app, token_request(), **{"Idempotency-Key": "k-1"})
+    assert (reused.status_code, reused.get_json()["error"]["code"]) == (409, "idempotency_key_reused")
+    first = ask(app, token_request(), **{"Idempotency-Key": "k-2"})
+    token = first.get_json()["participant_token"]
+    claims = jwt.decode(token, OfflineLiveKit.api_secret, algorithms=["HS256"])
+    assert claims["exp"] - claims["nbf"] <= 60
+    back = app.test_client().post("/api/calls", json={"agent": "local"}, headers={"Idempotency-Key": "k-2"})
+    assert (back.status_code, back.get_json()["error"]["code"]) == (409, "idempotency_key_reused")
+
+
 def test_bot_check_token_in_a_header(make_app: Any) -> None:
     turnstile = FakeTurnstile(secret="ts-secret")
     with turnstile.server as server:

@@ -7,6 +7,7 @@ Served both at the root and under /backend, so either base URL works.
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
 import math
@@ -57,7 +58,8 @@ def create_call() -> Response:
                 )
             return json_response(entry[2], entry[1])
         call = _create(state, body)
-        state.idempotency[slot] = (fingerprint, 201, call, time.time())
+        # "Replay the original response": as it was, not the call as it is since (ended, say).
+        state.idempotency[slot] = (fingerprint, 201, copy.deepcopy(call), time.time())
     return json_response(call, 201)
 
 

@@ -448,6 +448,11 @@ def test_convoi_idempotency_replays_and_conflicts(convoi: Any, http: httpx.Clien
     again = http.post(server.url + CONVOI_CALLS, json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json() and len(state.calls) == 1
+    # The original response, even once the call has changed (ended through the API, here).
+    call_id = first.json()["id"]
+    assert http.delete(f"{server.url}{CONVOI_CALLS}/{call_id}", headers=CONVOI_HEADERS).status_code < 300
+    replayed = http.post(server.url + CONVOI_CALLS, json=body, headers=headers)
+    assert replayed.json() == first.json() and replayed.json()["status"] == "initiated"
 
     changed = http.post(server.url + CONVOI_CALLS, json={**body, "metadata": {"a": 1}}, headers=headers)
     assert changed.status_code == 409

@@ -117,6 +117,8 @@ def test_doubled_slashes_are_a_json_404_for_programs_and_mended_for_pages(app: F
     client = app.test_client()
     for method, path in (
         ("POST", "/api//calls"),
+        ("GET", "/api//calls"),  # a method the mended path does not take: 404 still, not 405
+        ("GET", "/webhooks//ravan/a-secret"),
         ("GET", "/api/admin//calls"),
         ("POST", "/webhooks//livekit"),
         ("POST", "/webhooks/ravan//a-secret"),

@@ -492,10 +492,14 @@ def test_a_web_call_and_a_phone_call_with_the_same_key_are_two_requests(app: Fla
     assert replay.get_json() == phone.get_json()
 
 
-def test_a_call_the_provider_refused_leaves_the_number_its_turn(app: Flask, ravan: Any) -> None:
-    """Nothing was dialled, so no cooldown: the caller may try again at once."""
-    ravan[1].faults.append(Fault("status", status=400, body={"success": False, "message": "no credit"}))
-    assert ask(app, "ravan-phone").get_json()["error"]["code"] == "provider_error"
+@pytest.mark.parametrize(("status", "code"), [(400, "provider_error"), (200, "provider_bad_response")])
+def test_a_call_the_provider_refused_leaves_the_number_its_turn(
+    app: Flask, ravan: Any, status: int, code: str
+) -> None:
+    """Nothing was dialled, so no cooldown: the caller may try again at once. A 200 that says
+    ``success: false`` refuses in so many words too (its answer is no call: still a bad one)."""
+    ravan[1].faults.append(Fault("status", status=status, body={"success": False, "message": "no credit"}))
+    assert ask(app, "ravan-phone").get_json()["error"]["code"] == code
     assert ask(app, "ravan-phone").status_code == 202
     again = ask(app, "ravan-phone")  # this one was placed: now the cooldown holds
     assert again.get_json()["error"]["code"] == "number_cooldown"

@@ -102,9 +102,11 @@ def read_body(limit: int, model: type[BodyT]) -> BodyT:
 
 
 def read_json_bytes(limit: int) -> bytes:
-    """The body's bytes, after checking its type and its size (before reading all of it)."""
+    """The body's bytes, after checking its type and its size (before reading all of it): ``limit``
+    is this endpoint's, in place of the app's ``MAX_CONTENT_LENGTH``, above or below it."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType()
+    request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge()
     # A chunked body has no length to check first, and one read may return less than asked:

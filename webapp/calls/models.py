@@ -84,8 +84,9 @@ Integer = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
 Scalar = Value | StrictBool | Integer | StrictFloat | None
 Rating = Literal["good", "bad"]  # a caller's thumb up or down, after the call
 RATINGS: tuple[Rating, ...] = ("good", "bad")
+# Trimmed before it is measured: what the caller typed counts, not the spaces around it.
 CommentText = Annotated[
-    str, StringConstraints(max_length=MAX_COMMENT_CHARS, pattern=LINES), AfterValidator(str.strip)
+    str, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT_CHARS, pattern=LINES)
 ]
 
 
@@ -103,7 +104,11 @@ class CallBody(BaseModel):
         description="Prompt variables; only those the agent's `allowed_variables` names reach the provider.",
     )
     metadata: Annotated[dict[Key, Scalar], Field(max_length=MAX_ITEMS)] | None = Field(
-        None, description="Free-form data passed to the provider with the call."
+        None,
+        description="Free-form data passed to the provider with the call (`livekit`: in the agent's dispatch "
+        "metadata, as `metadata`). Where the provider's prompt variables travel in the same object "
+        "(`convoi`, `zudu`), only keys the agent's `allowed_variables` names; `elevenlabs` takes none. "
+        "The others are listed in the answer's `ignored_metadata`.",
     )
     bot_token: TokenText | None = Field(
         None, description="The bot-check (Turnstile) token, when the deployment asks."
@@ -143,6 +148,12 @@ class Call(BaseModel):
     ignored_variables: Annotated[list[str], Field(min_length=1)] | None = Field(
         None,
         description="Variables the page sent that this agent does not take (absent when none).",
+    )
+    ignored_metadata: Annotated[list[str], Field(min_length=1)] | None = Field(
+        None,
+        description="Keys of the page's `metadata` that did not reach the provider (absent when none): "
+        "where its prompt variables travel in the call's metadata (`convoi`, `zudu`), those the agent's "
+        "`allowed_variables` does not name; with a provider that has no field for it (`elevenlabs`), all.",
     )
     protocol: Annotated[dict[str, JsonValue], Field(min_length=1)] | None = Field(
         None,
@@ -265,6 +276,8 @@ def _explain(problem: Any, model: type[BaseModel]) -> str:
         return "mode must be 'voice' or 'text'."
     if field == "country":  # a phone call's: a code, where every other text is free text
         return "country must be a two-letter country code, like US."
+    if field == "comment":  # the one text with line breaks
+        return f"comment must be text of at most {MAX_COMMENT_CHARS} characters (line breaks allowed)."
     limits = _text_limits(model).get(field)
     if limits is None:
         return f"{field} is not valid."

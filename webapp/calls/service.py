@@ -30,7 +30,7 @@ from ..guards.origin import check_origin, request_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
 from ..pages.demo_links import DemoLink, call_taken, signed_link, usable_demo_link
-from ..providers import Channel, WebCall, WebCallRequest
+from ..providers import AGENT_KEY, Channel, ProviderSpec, WebCall, WebCallRequest
 from ..state import AppState, app_state
 from ..tracing import current_request_id
 from .models import Call, LiveKitAccess
@@ -101,8 +101,9 @@ def _guard_and_create(
         state.bot_verifier.verify(order.bot_token, order.client, key)
     link = usable_demo_link(state, agent.slug, signed) if order.demo_token else None
     variables = call_variables(agent, order.variables, link)
+    # The token's life too: a key sent to /api/calls and then to /api/token asks for two calls.
     what = (order.mode, order.variables, order.metadata, order.participant_name, order.demo_token)
-    asked = fingerprint(*what) if key else ""
+    asked = fingerprint(*what, order.token_ttl_s) if key else ""
 
     def create() -> dict[str, Any]:
         # Not on a replay: a checked token creates one call, however long Turnstile accepts it;
@@ -134,15 +135,27 @@ def call_variables(agent: Agent, page_variables: Mapping[str, str], link: DemoLi
     return variables
 
 
+def call_metadata(spec: ProviderSpec, agent: Agent, page_metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The page's metadata as far as the provider takes it: all of it where it has a field of its
+    own; where it travels with the prompt variables, only the names the agent lets a page set (a
+    page must not set a variable through it); none where the provider has nowhere to put it."""
+    if spec.page_metadata == "own":
+        return dict(page_metadata)
+    if spec.page_metadata == "variables":
+        return {k: v for k, v in page_metadata.items() if k in agent.allowed_variables}
+    return {}
+
+
 def start_web_call(
     state: AppState, order: CallOrder, variables: dict[str, str], key: str | None, attempt: CallAttempt
 ) -> dict[str, Any]:
     """Ask the agent's provider for the call; record and log it (without secrets)."""
     agent = order.agent
+    metadata = call_metadata(state.spec_for(agent), agent, order.metadata)
     call_request = WebCallRequest(
         agent=agent,
         variables=variables,
-        metadata={**order.metadata, "webcall_agent": agent.slug},
+        metadata={**metadata, AGENT_KEY: agent.slug},
         participant_name=order.participant_name,
         idempotency_key=key,
         mode=order.mode,
@@ -171,7 +184,7 @@ def start_web_call(
     # id is on its dashboard and in its webhooks).
     asks = agent.feedback and record != "-"
     feedback_url = url_for("feedback.give_feedback", call_id=record) if asks else None
-    return call_answer(agent, call, ignored, feedback_url)
+    return call_answer(agent, call, ignored, feedback_url, sorted(set(order.metadata) - set(metadata)))
 
 
 def our_call(state: AppState, call_id: str, channel: Channel) -> CallRecord:
@@ -188,7 +201,11 @@ def our_call(state: AppState, call_id: str, channel: Channel) -> CallRecord:
 
 
 def call_answer(
-    agent: Agent, call: WebCall, ignored: list[str], feedback_url: str | None = None
+    agent: Agent,
+    call: WebCall,
+    ignored: list[str],
+    feedback_url: str | None = None,
+    ignored_metadata: list[str] | None = None,
 ) -> dict[str, Any]:
     """The public answer: never the provider's body, only what the browser needs."""
     answer = Call(
@@ -201,12 +218,12 @@ def call_answer(
         max_call_s=agent.max_call_s,
         livekit=LiveKitAccess(url=call.livekit_url, token=call.token),
         ignored_variables=ignored or None,
+        ignored_metadata=ignored_metadata or None,
         protocol=dict(call.protocol) or None,
         feedback_url=feedback_url,
     )
-    absent = {
-        name for name in ("ignored_variables", "protocol", "feedback_url") if getattr(answer, name) is None
-    }
+    optional = ("ignored_variables", "ignored_metadata", "protocol", "feedback_url")
+    absent = {name for name in optional if getattr(answer, name) is None}
     return answer.model_dump(exclude_none=False, exclude=absent)
 
 

@@ -94,8 +94,12 @@ def init_app(app: Flask) -> None:
         # Werkzeug answers a path it can mend (``/api//calls``: slashes merged) with an HTML 308
         # that Flask sends as it is, past the handlers below, quoting the path back (a webhook's
         # token too). A program gets the 404 it would get for any other wrong path; a browser
-        # still follows the redirect to the page.
-        if isinstance(request.routing_exception, RequestRedirect) and MACHINE_PATHS.fullmatch(request.path):
+        # still follows the redirect to the page. With a method the mended path does not take,
+        # Werkzeug says 405 instead (``GET /api//calls``): no route has a doubled slash, so 404.
+        mended = isinstance(request.routing_exception, RequestRedirect) or (
+            request.routing_exception is not None and "//" in request.path
+        )
+        if mended and MACHINE_PATHS.fullmatch(request.path):
             raise NoRoute()
 
     @app.errorhandler(AppError)

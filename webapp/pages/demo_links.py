@@ -367,13 +367,15 @@ def link_url(base_url: str, token: str, agent: str, lang: str | None = None) -> 
 def parse_expiry(text: str, *, now: float) -> int:
     """When a link expires (epoch s): a duration (``90s``, ``30m``, ``12h``, ``7d``, ``2w``) or an
     ISO 8601 date or time (``2026-12-31``: through that day; ``2026-12-31T18:00:00+01:00``; UTC
-    when no zone); ten years ahead at most."""
+    when no zone); later than ``now``, ten years ahead at most."""
     try:
         expires_at = _expiry(text, now=now)
     except OverflowError:  # the last day there is, and the day after it
         expires_at = None
     if expires_at is None or expires_at > now + MAX_LIFE_S:
         raise ValueError("a link works ten years at most")
+    if expires_at <= now:  # a dead link made and kept (a date by the year 1, even, before its epoch)
+        raise ValueError("that moment has passed")
     return expires_at
 
 

@@ -41,7 +41,7 @@ from ..guards.origin import check_origin
 from ..history.store import CallAttempt, CallLogError, CallRecord, client_reference
 from ..metrics import CALLS, CREATES_IN_PROGRESS
 from ..pages.demo_links import DemoLink, call_taken, signed_link, usable_demo_link
-from ..providers import FINAL_STATUSES, PhoneCallRequest
+from ..providers import AGENT_KEY, FINAL_STATUSES, PhoneCallRequest
 from ..state import AppState
 from ..tracing import current_request_id
 from .models import PhoneCallAnswer, PhoneCallState, PhoneStatus
@@ -166,7 +166,7 @@ def _call(
         masked_number=destination.masked,
         name=order.name,
         variables=variables,
-        metadata={"webcall_agent": agent.slug},
+        metadata={AGENT_KEY: agent.slug},
         idempotency_key=key,
     )
     setattr(g, PROVIDER_ASKED, True)  # from here the all-clients ceiling keeps its count

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from functools import cache
 
 from .base import (
+    AGENT_KEY,
     CALL_STATUSES,
     CAPABILITIES,
     CHANNELS,
@@ -36,6 +37,7 @@ from .base import (
 )
 
 __all__ = [
+    "AGENT_KEY",
     "CALL_STATUSES",
     "CAPABILITIES",
     "CHANNELS",

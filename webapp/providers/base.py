@@ -200,12 +200,16 @@ class ProviderContext:
     token_ttl_s: int = 600  # livekit: participant token lifetime
 
 
+AGENT_KEY = "webcall_agent"  # in every call's metadata: the agent's slug (ours, not the page's)
+
+
 @dataclass(frozen=True)
 class WebCallRequest:
     """A validated request for one browser call with one agent."""
 
     agent: Agent
     variables: Mapping[str, str] = field(default_factory=dict)  # defaults + allowed page values
+    # The page's, as far as the provider takes it (see ``ProviderSpec.page_metadata``), and ours.
     metadata: Mapping[str, Any] = field(default_factory=dict)
     participant_name: str | None = None
     # Ours, scoped by agent and client: two visitors never share one (None: no key was sent).
@@ -364,6 +368,10 @@ class ProviderSpec:
     reads_typed_messages: bool = True
     # False when the provider reports no call summary (the admin view says so, not "not yet").
     writes_summaries: bool = True
+    # Where a page's free-form ``metadata`` goes: a field of its own (``own``); the object that
+    # also carries the prompt variables (``variables``: Convoi, Zudu), where each key is held to the
+    # agent's ``allowed_variables`` like a variable; or nowhere, the provider having no such field.
+    page_metadata: Literal["own", "variables", "nowhere"] = "own"
     # Stricter for browser calls, where a provider needs it (Convoi: a workforce calls phones only).
     web_agent_id_pattern: str | None = None
     web_agent_id_hint: str | None = None
@@ -509,6 +517,14 @@ def shifted(moment: datetime | None, seconds: float | None) -> datetime | None:
         return moment + timedelta(seconds=seconds)
     except (OverflowError, ValueError):
         return None
+
+
+def refused_in_answer() -> ProviderBadResponse:
+    """A 2xx answer that says the request failed (``success: false``, ``error: true``): no call to
+    use, and a refusal in so many words (nothing was dialled), as a 4xx would be."""
+    error = ProviderBadResponse()
+    error.upstream_status = 200
+    return error
 
 
 def optional_number(value: object) -> float | None:

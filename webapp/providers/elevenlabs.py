@@ -290,4 +290,5 @@ PROVIDER = ProviderSpec(
     agent_id_pattern=r"[A-Za-z0-9_-]{1,128}",
     agent_id_hint="an ElevenLabs agent id is the id on the agent's page (like agent_01jz…)",
     regions=tuple(region for region in HOSTS if region is not None),
+    page_metadata="nowhere",  # neither its token request nor the page's first message has a field for it
 )

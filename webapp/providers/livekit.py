@@ -12,6 +12,7 @@ from livekit import api
 from pydantic import SecretStr, field_validator
 
 from .base import (
+    AGENT_KEY,
     HttpUrlText,
     ProviderContext,
     ProviderSettings,
@@ -32,7 +33,8 @@ DEPARTURE_TIMEOUT_S = 10  # a room closes this long after the last person leaves
 
 
 def dispatch_metadata(request: WebCallRequest) -> str:
-    """What the dispatched agent learns about the call: greeting, prompt variables and media.
+    """What the dispatched agent learns about the call: greeting, prompt variables, the page's
+    own ``metadata`` and media.
 
     ``mode`` is ``text`` for a chat (no caller audio will come); ``push_to_talk`` asks for
     manual turns (the page calls the ``start_turn``/``end_turn``/``cancel_turn`` RPC methods,
@@ -44,6 +46,8 @@ def dispatch_metadata(request: WebCallRequest) -> str:
         "agent": agent.slug,
         "greeting": agent.greeting,
         "variables": dict(request.variables),
+        # The page's, as it sent them (without ours: "agent" says that).
+        "metadata": {k: v for k, v in request.metadata.items() if k != AGENT_KEY} or None,
         "max_call_s": agent.max_call_s,
         "mode": request.mode,
         "push_to_talk": agent.push_to_talk or None,

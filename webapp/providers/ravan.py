@@ -38,6 +38,7 @@ from .base import (
     optional_number,
     optional_str,
     parse_time,
+    refused_in_answer,
     require_livekit_url,
     require_str,
     require_token,
@@ -123,7 +124,7 @@ def check_success(*parts: dict[str, Any]) -> None:
     """Raise unless every ``success`` flag present is ``true``: the page types it boolean, so
     ``"false"``, ``0`` or ``null`` say nothing good."""
     if any("success" in part and part["success"] is not True for part in parts):
-        raise ProviderBadResponse()
+        raise refused_in_answer()
 
 
 def build_phone_call(request: PhoneCallRequest) -> dict[str, Any]:

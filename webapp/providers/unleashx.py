@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ..errors import ProviderBadResponse
 from .base import (
     HttpUrlText,
     PhoneCall,
@@ -18,6 +17,7 @@ from .base import (
     credential,
     first_dict,
     optional_str,
+    refused_in_answer,
     require_str,
     secret,
 )
@@ -51,7 +51,7 @@ def parse_phone_call(answer: Any) -> PhoneCall:
     """The execution id, from ``data`` (the documented example) or flat (the documented table)."""
     outer = first_dict(answer)
     if outer.get("success") is False or outer.get("error") is True:
-        raise ProviderBadResponse()
+        raise refused_in_answer()
     fields = first_dict(outer.get("data")) if "execution_id" not in outer else outer
     provider_status = optional_str(fields.get("call_status"))
     return PhoneCall(

@@ -170,4 +170,5 @@ PROVIDER = ProviderSpec(
     agent_id_hint="a Zudu agent id is the agent's id from the Zudu dashboard, without spaces",
     no_phone_reason="Zudu documents no destination number for its calls, so webcall cannot ask it to "
     "call a phone",
+    page_metadata="variables",  # prompt variables travel in the call's metadata
 )
