@@ -90,6 +90,9 @@ function mountPhoneOnly(root, config) {
         return true;
       }),
     hangUp: () => {},
+    // No call in the browser: nothing to tell, nothing waiting for an answer (embedding.md).
+    sendContext: async () => false,
+    answerToolCall: () => false,
     destroy: () => {
       destroyed = true;
       phone?.destroy();
@@ -193,6 +196,8 @@ class CallPanel {
     for (const button of [el.talk, el.chatStart].filter(Boolean)) {
       this.on(button, 'keydown', (event) => event.repeat && event.preventDefault()); // a held key
     }
+    // Held from Talk, the key would repeat onto Hang up, which takes the focus as the call starts.
+    this.on(el.hangup, 'keydown', (event) => event.repeat && event.preventDefault());
     this.on(el.hangup, 'click', (event) => {
       const joining = this.ui.state !== 'in-call';
       if (event.detail > 1 || (joining && event.timeStamp - this.talkAt < DOUBLE_ACTIVATION_MS)) return;
@@ -228,7 +233,8 @@ class CallPanel {
    */
   bindMuteKey(target) {
     this.on(target, 'keydown', (event) => {
-      if (event.key?.toLowerCase() !== 'm' || event.repeat) return;
+      // The key where M is, whatever the layout writes on it (Cyrillic ь, Arabic ة, …), or an M.
+      if ((event.code !== 'KeyM' && event.key?.toLowerCase() !== 'm') || event.repeat) return;
       if (event.ctrlKey || event.metaKey || event.altKey) return;
       const pressedIn = event.composedPath()[0];
       if (pressedIn.isContentEditable || pressedIn.closest?.('input, textarea, select')) return;

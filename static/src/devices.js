@@ -21,18 +21,22 @@ export class DevicePickers {
     this.fields = fields;
     this.onAvailable = onAvailable;
     this.known = { audioinput: [], audiooutput: [], videoinput: [] };
-    this.refresh = this.refresh.bind(this);
+    this.active = {};
+    // A device plugged in or out: read them again, still marking what the call uses.
+    this.changed = () => this.refresh(this.active);
     this.picked = (event) => {
       const kind = this.kinds.find((k) => selects[k] === event.currentTarget);
       remember(kind, event.currentTarget.value);
+      this.active = { ...this.active, [kind]: event.currentTarget.value };
       onPick(kind, event.currentTarget.value);
     };
     for (const kind of this.kinds) selects[kind].addEventListener('change', this.picked);
-    navigator.mediaDevices?.addEventListener('devicechange', this.refresh);
+    navigator.mediaDevices?.addEventListener('devicechange', this.changed);
   }
 
   /** Re-reads the devices; `active` ({kind: deviceId}) marks what the call uses now. */
   async refresh(active = {}) {
+    this.active = active;
     let devices = [];
     try {
       devices = (await navigator.mediaDevices?.enumerateDevices()) || [];
@@ -42,7 +46,9 @@ export class DevicePickers {
     for (const kind of this.kinds) {
       // Without access the browser hides the names (and mostly the devices).
       this.known[kind] = devices.filter((d) => d.kind === kind && d.deviceId && d.label);
-      fill(this.selects[kind], this.known[kind], active[kind] || this.preferred(kind) || 'default');
+      // What the call uses, if still plugged in; else the remembered one; else the system's.
+      const present = (id) => this.known[kind].some((d) => d.deviceId === id);
+      fill(this.selects[kind], this.known[kind], [active[kind], this.preferred(kind), 'default'].find(present));
     }
     const offered = (kind) =>
       this.kinds.includes(kind) && this.known[kind].length > 0 && (kind !== 'audiooutput' || CAN_PICK_SPEAKER);
@@ -60,7 +66,7 @@ export class DevicePickers {
 
   destroy() {
     for (const kind of this.kinds) this.selects[kind].removeEventListener('change', this.picked);
-    navigator.mediaDevices?.removeEventListener('devicechange', this.refresh);
+    navigator.mediaDevices?.removeEventListener('devicechange', this.changed);
   }
 }
 

@@ -168,6 +168,8 @@ export function statusWords(view) {
     case 'waiting-agent':
       return t('Waiting for the agent…');
     case 'in-call': {
+      // A turn started with a click (Enter, Space or a screen reader's tap) ends with another.
+      if (view.talking === 'click') return t('You are talking · press to send');
       if (view.talking) return t('You are talking · release to send');
       const words = (view.mode === 'text' ? chatWords() : agentWords())[view.agentState] || t('Connected');
       // Push-to-talk keeps the microphone muted between turns: that is no news.

@@ -37,6 +37,8 @@ const SHOWS = {
   screenShare: (v) => CAN_SHARE_SCREEN && JOINED.includes(v.state),
   speaker: (v) => v.mode === 'text' && JOINED.includes(v.state),
   timer: (v) => IN_CALL.includes(v.state),
+  timeLeft: (v) => IN_CALL.includes(v.state), // not a red "0:10 left" while connecting, nor after
+  resume: (v) => v.playbackBlocked && !AT_REST.includes(v.state), // until it plays, whatever else goes wrong
   network: (v) => v.weakNetwork && ['waiting-agent', 'in-call'].includes(v.state), // reconnecting says more
   chat: (v) => IN_CALL.includes(v.state) && v.canChat,
   devices: (v) => v.hasDevices && !['requesting-mic', 'connecting'].includes(v.state),
@@ -51,24 +53,7 @@ const SHOWS = {
  */
 export function createUi(root, find, { title, consentText = null, media = {} }) {
   const el = findElements(find);
-  const view = {
-    state: 'ready',
-    mode: 'voice', // this call's: voice, or text (a chat without the microphone)
-    textOnly: media.text_only || 'off',
-    pushToTalk: Boolean(media.push_to_talk),
-    talking: false, // push-to-talk: the button or Space is held
-    agentState: undefined,
-    muted: false,
-    micGranted: false,
-    hasDevices: false,
-    hasTranscript: false,
-    canChat: true, // false when the agent's protocol reads no typed messages
-    consentText,
-    consented: true,
-    retryWait: false, // a Retry-After is being waited out: Try again is disabled
-    challenged: false, // the bot check shows the visitor a challenge to solve
-    weakNetwork: false, // LiveKit scores the caller's connection poor (or lost)
-  };
+  const view = firstView(media, consentText);
 
   function render() {
     const hadFocus = root.contains(focused(root));
@@ -82,10 +67,12 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     showStatus(el.status, view);
     // The line's words are in the page only while it shows: hidden (another state, the next call), empty.
     if (el.network) el.network.textContent = el.network.hidden ? '' : weakConnectionWords();
-    const label = talkWords(view.state, title, view.textOnly === 'only');
+    // After a chat, Talk starts a call by voice: not "Try again" (or "Start over") of that chat.
+    const chatted = view.mode === 'text' && view.textOnly !== 'only';
+    const label = talkWords(chatted ? 'ready' : view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
     for (const button of [el.talk, el.chatStart]) if (button) enableStart(button, view);
-    keepFocus(root, el, hadFocus);
+    keepFocus(root, el, hadFocus, chatted);
   }
 
   return {
@@ -99,7 +86,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     },
     /**
      * Any of: mode, talking, agentState, muted, micGranted, hasDevices, hasTranscript, canChat,
-     * consented, retryWait, challenged, weakNetwork.
+     * consented, retryWait, challenged, weakNetwork (playbackBlocked: showError and clearError).
      */
     set(changes) {
       Object.assign(view, changes);
@@ -133,14 +120,43 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     showError: (code, apiMessage, requestId, { quiet = false } = {}) => {
       if (quiet) el.error.setAttribute('aria-live', 'off');
       else el.error.removeAttribute('aria-live');
-      return showError(el, code, apiMessage, view, requestId);
+      const words = showError(el, code, apiMessage, view, requestId);
+      if (code === 'playback-blocked') {
+        view.playbackBlocked = true;
+        render();
+      }
+      return words;
     },
-    /** Hides the problem shown (only if it is `code`, when given). */
+    /** Hides the problem shown (only if it is `code`, when given); the agent plays again after
+     * `playback-blocked`, even when another problem has taken its place. */
     clearError(code) {
-      const hadFocus = root.contains(focused(root));
       clearError(el, code);
-      keepFocus(root, el, hadFocus); // "Turn on sound" was pressed, and hid itself
+      if (!code || code === 'playback-blocked') view.playbackBlocked = false;
+      render(); // "Turn on sound" was pressed, and hides itself: render keeps the focus in the panel
     },
+  };
+}
+
+/** What the UI shows before any call (`media`: the agent's media settings). */
+function firstView(media, consentText) {
+  return {
+    state: 'ready',
+    mode: 'voice', // this call's: voice, or text (a chat without the microphone)
+    textOnly: media.text_only || 'off',
+    pushToTalk: Boolean(media.push_to_talk),
+    talking: false, // push-to-talk: how the turn was started ('pointer', 'key', 'click'), while it lasts
+    agentState: undefined,
+    muted: false,
+    micGranted: false,
+    hasDevices: false,
+    hasTranscript: false,
+    canChat: true, // false when the agent's protocol reads no typed messages
+    consentText,
+    consented: true,
+    retryWait: false, // a Retry-After is being waited out: Try again is disabled
+    challenged: false, // the bot check shows the visitor a challenge to solve
+    weakNetwork: false, // LiveKit scores the caller's connection poor (or lost)
+    playbackBlocked: false, // the browser will not play the agent until the caller presses "Turn on sound"
   };
 }
 
@@ -194,7 +210,6 @@ function showError(el, code, apiMessage, view, requestId = null) {
     el.errorRef.textContent = requestId ? t('Reference: {id}', { id: requestId }) : '';
     el.errorRef.hidden = !requestId;
   }
-  el.resume.hidden = code !== 'playback-blocked';
   return text;
 }
 
@@ -206,7 +221,6 @@ function clearError(el, code) {
   el.error.removeAttribute('aria-live');
   delete el.error.dataset.code;
   if (el.errorRef) el.errorRef.hidden = true;
-  el.resume.hidden = true;
 }
 
 /**
@@ -235,9 +249,10 @@ function enableStart(button, { consented, retryWait }) {
 }
 
 /** Keeps the keyboard where the action is when the focused control has disappeared. */
-function keepFocus(root, el, hadFocus) {
+function keepFocus(root, el, hadFocus, chatted) {
   if (!hadFocus || root.contains(focused(root))) return;
-  const next = [el.talk, el.ptt, el.chatInput, el.hangup].find((e) => e && isShown(root, e) && !e.disabled);
+  const starts = chatted ? [el.chatStart, el.talk] : [el.talk]; // after a chat, another chat first
+  const next = [...starts, el.ptt, el.chatInput, el.hangup].find((e) => e && isShown(root, e) && !e.disabled);
   next?.focus();
 }
 

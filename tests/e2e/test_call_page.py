@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
-from tests.e2e.test_media import caller
+from tests.e2e.test_call import poll
+from tests.e2e.test_media import LOSABLE_MIC, UNPLUG, caller, mic_muted
 from tests.fakes import Fault
 from tests.support.apps import DEMO_AGENT_NAME
 from tests.support.browser import (
@@ -197,6 +198,11 @@ def test_a_call_from_start_to_transcript(
     page.click("#mute")
     expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
     expect(page.locator("#status")).not_to_contain_text("muted")
+    # On a layout that writes another letter on that key (Russian: ь), the same key mutes.
+    page.locator("#transcript").dispatch_event("keydown", {"key": "ь", "code": "KeyM"})
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    page.click("#mute")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
 
     # Typed chat: "m" in the text field is a letter, not a mute; the agent answers in words.
     page.locator("#chat-input").press_sequentially("Hello from my keyboard")
@@ -624,6 +630,7 @@ def test_failures_from_the_service(page: Page, context: BrowserContext, stack: d
     expect(page.locator("#time-left")).to_have_attribute("data-warning", "")
     wait_for_state(page, "ended", 15_000)
     expect(page.locator("#status")).to_have_text(re.compile(r"^Time limit reached · call ended · 0:1[01]$"))
+    expect(page.locator("#time-left")).to_be_hidden()  # a call's own: not beside "call ended"
     assert events(page, "end")[-1]["detail"]["reason"] == "time-limit"
 
     # One call an hour from this address (counted per gunicorn worker, so at most three tries).
@@ -696,6 +703,43 @@ def test_playback_blocked_until_the_caller_turns_sound_on(page: Page, stack: dic
     # The agent's voice plays, and the meters (whose AudioContext waited for a gesture) run.
     assert page.evaluate("[...document.querySelectorAll('#call audio')].some((a) => !a.paused)")
     expect(page.locator("#agent-level[data-active]")).to_be_attached(timeout=15_000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+
+
+# Whether "Turn on sound" shows as each problem is said (webcall:error follows the UI's update).
+RESUME_AT_EACH_ERROR = """
+document.addEventListener("webcall:error", (e) => {
+  const shown = !document.getElementById("resume-audio").hidden;
+  console.log(`${e.detail.code}: Turn on sound ${shown ? "shown" : "hidden"}`);
+});
+"""
+
+
+def test_turn_on_sound_stays_while_another_problem_is_shown(page: Page, stack: dict[str, Any]) -> None:
+    """The agent's voice blocked, then the microphone lost: its problem takes the warning's
+    place, and "Turn on sound" stays (nothing else may bring it back) until the voice plays."""
+    app, livekit = stack["app"], stack["livekit"]
+    page.add_init_script(SAFARI_AUTOPLAY_AND_AUTOSTART)
+    page.add_init_script(LOSABLE_MIC)
+    page.add_init_script(RESUME_AT_EACH_ERROR)
+    said_blocked = "webcall:error playback-blocked"
+    blocked = page.expect_console_message(lambda m: m.text == said_blocked, timeout=25_000)
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created, blocked:
+        page.goto(f"{app.url}/talk/demo")
+    room = created.value.json()["room"]
+    assert poll(lambda: mic_muted(livekit, room) is False, timeout_s=10)  # published, and live
+    # The agent's voice is here, and paused (livekit-client may call audio blocked, then fine,
+    # before any track: its AudioContext's state alone).
+    paused = "[...document.querySelectorAll('#call audio')].filter((a) => a.paused).length"
+    wait_for_js(page, f"() => {paused} > 0 && !document.getElementById('resume-audio').hidden")
+    with page.expect_console_message(lambda m: m.text.startswith("mic-lost:"), timeout=10_000) as said:
+        page.evaluate(UNPLUG)
+    assert said.value.text == "mic-lost: Turn on sound shown"
+    expect(page.locator("#resume-audio")).to_be_visible()
+    page.click("#resume-audio")
+    expect(page.locator("#resume-audio")).to_be_hidden()
+    assert page.evaluate("[...document.querySelectorAll('#call audio')].some((a) => !a.paused)")
     page.click("#hangup")
     wait_for_state(page, "ended", 10_000)
 

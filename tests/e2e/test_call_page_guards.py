@@ -73,6 +73,26 @@ def test_a_double_enter_on_talk_never_cancels(page: Page, stack: dict[str, Any])
     hang_up(page)
 
 
+def test_enter_held_on_talk_never_hangs_up(page: Page, stack: dict[str, Any]) -> None:
+    """Hang up takes the focus as the call starts: a held Enter's repeats, which come on long
+    past the double press's guard, land on it and must not end the call just placed."""
+    app = stack["app"]
+    sent = call_requests(page)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.focus("#talk")
+    page.keyboard.down("Enter")
+    expect(page.locator("#hangup")).to_be_focused()
+    page.wait_for_timeout(DELIBERATE_S * 1000)
+    page.keyboard.down("Enter")  # the key's repeats, on Hang up now
+    page.keyboard.down("Enter")
+    page.keyboard.up("Enter")
+    page.wait_for_timeout(1000)
+    assert not events(page, "end"), events(page, "end")
+    expect(page.locator("#call")).not_to_have_attribute("data-state", "ended")
+    assert len(sent) == 1
+    hang_up(page)
+
+
 def test_a_double_enter_handled_late_by_a_busy_page_never_cancels(page: Page, stack: dict[str, Any]) -> None:
     """The two presses are told apart by when they happened, not by when the page got to them:
     Enter pressed twice 100 ms apart (the keys' own timestamps, as the browser's input gives

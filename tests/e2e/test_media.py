@@ -465,6 +465,9 @@ def test_chat_instead_never_asks_for_the_microphone_and_gets_the_agents_text(
     page.click("#hangup")
     wait_for_state(page, "ended")
     assert page.evaluate("window.__asked") == []
+    # Talk starts a call by voice: it says so, not "Start over" of the chat; another chat is first.
+    expect(page.locator("#talk")).to_have_text(re.compile("Talk to Chat agent"))
+    expect(chat_start).to_be_focused()
 
 
 # ---------- push-to-talk ----------
@@ -567,10 +570,21 @@ def test_push_to_talk_sends_audio_only_while_held_and_the_turn_ends_on_release(
         expect(ptt).to_have_attribute("aria-pressed", "false")
         seen = released_turns(livekit, room, 2)
         assert float(seen["webcall.demo.idle_peak_dbfs"]) < -60, seen  # silent between the turns too
+        # Enter (a click without a pointer, as assistive technology sends) starts a turn that the
+        # next press ends, and the status line says so.
+        expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
+        ptt.press("Enter")
+        expect(ptt).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#status")).to_have_text("You are talking · press to send")
+        expect(ptt).to_contain_text("Press to send")
+        page.wait_for_timeout(1_000)
+        ptt.press("Enter")
+        expect(ptt).to_have_attribute("aria-pressed", "false")
+        released_turns(livekit, room, 3)
         # …but not while typing: spaces in the message box are spaces.
         page.locator("#chat-input").press_sequentially("a b c")
         expect(page.locator("#chat-input")).to_have_value("a b c")
-        assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False, True, False]
+        assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False] * 3
         page.click("#hangup")
         wait_for_state(page, "ended")
     finally:

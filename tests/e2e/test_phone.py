@@ -236,6 +236,23 @@ def test_the_script_embed_offers_the_phone(page: Page, stack: dict[str, Any]) ->
     assert events[0]["type"] == "phone-call" and events[0]["detail"]["status"] == "initiated"
 
 
+def test_a_phone_only_widget_has_no_browser_call_to_tell(page: Page, stack: dict[str, Any]) -> None:
+    """sendContext and answerToolCall have no call to go to: false, as embedding.md promises
+    (they threw); start() opens the phone form."""
+    page.goto(f"{stack['embed_hosts']['allowed'].origin}/phone-only.html")
+    answers = page.evaluate(
+        """async () => {
+          while (!window.webcall?.get("phone-only")) await new Promise((r) => setTimeout(r, 50));
+          const widget = window.webcall.get("phone-only");
+          const opened = await widget.open();
+          return [opened, await widget.sendContext("On the pricing page"), widget.answerToolCall("t1", "ok"),
+                  await widget.start()];
+        }"""
+    )
+    assert answers == [True, False, False, True]
+    expect(page.locator("webcall-widget").locator("#phone-form")).to_be_visible()
+
+
 def test_escape_closes_the_widget_from_the_consent_box_but_not_from_the_number(
     page: Page, stack: dict[str, Any]
 ) -> None:

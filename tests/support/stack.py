@@ -171,6 +171,7 @@ provider = "convoi"
 agent_id = "{convoi_agent}"
 title = "Phone-only agent"
 web = false
+allowed_origins = ["{embed_origin}"]
 [agents.phone-only.phone]
 enabled = true
 allowed_countries = ["US"]

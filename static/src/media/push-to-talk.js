@@ -172,7 +172,7 @@ class PushToTalk {
     this.button.setAttribute('aria-pressed', String(talking));
     const { t } = this.panel;
     this.label.textContent = talking ? (how === 'click' ? t('Press to send') : t('Release to send')) : t('Hold to talk');
-    this.panel.ui.set({ talking });
+    this.panel.ui.set({ talking: how || false }); // how, for the status line's words
     this.panel.emit('push-to-talk', { talking });
   }
 }

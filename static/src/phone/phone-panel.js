@@ -174,7 +174,8 @@ class PhonePanel {
       if (this.destroyed) return;
       const code = error.code || 'network';
       this.showProblem(error.message || this.t('The call could not be requested. Please try again.'), FIELD_FOR[code]);
-      this.emit('error', { code, message: error.message, channel: 'phone' });
+      const reference = error.requestId ? { request_id: error.requestId } : {}; // as a web call's has
+      this.emit('error', { code, message: error.message, channel: 'phone', ...reference });
       if (!PER_NUMBER.has(code)) waitS = error.retryAfterS || 0; // "try again in N seconds": not sooner
     } finally {
       clearTimeout(this.submitTimer);
