@@ -108,6 +108,12 @@ class InvalidPhoneNumber(BadRequest):
     message = "That doesn't look like a complete phone number. Please check it, with its country."
 
 
+class PhoneExtension(InvalidPhoneNumber):
+    """A number with an extension: the providers dial E.164, which has none (the call would miss)."""
+
+    message = "We can't dial an extension. Please give a number that rings you directly, such as a mobile."
+
+
 class ConsentRequired(BadRequest):
     """A phone callback needs the caller's explicit consent."""
 

@@ -19,7 +19,7 @@ from flask import Flask
 
 from tests.fakes import FakeTurnstile, Fault
 from tests.fakes.ravan import add_session
-from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, app_state_of, build_app, provider_env
+from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, app_state_of, build_app, page_config, provider_env
 from webapp.history.store import CallAttempt, CallQuery
 from webapp.pages.demo_links import sign_demo_link, verify_demo_link
 from webapp.providers import ProviderCall
@@ -479,6 +479,15 @@ def test_a_national_number_takes_the_agents_only_country(app: Flask, convoi: Any
     assert answer.get_json()["phone_number"] == MASKED
     refused = ask(app, "ravan-phone", "(415) 555-2671")  # two countries: which one is not ours to guess
     assert refused.get_json()["error"]["code"] == "invalid_phone_number"
+
+
+def test_the_page_knows_whether_a_callbacks_provider_tells_how_it_goes(app: Flask) -> None:
+    """UnleashX reports nothing of a call once placed: its page says the phone should ring
+    instead of "Calling you now…" for as long as it would wait for a status."""
+    client = app.test_client()
+    followed = {agent: page_config(client.get(f"/talk/{agent}").get_data(as_text=True))["phone"]["follows"]
+                for agent in ("ravan-phone", "convoi-team", "unleashx")}  # fmt: skip
+    assert followed == {"ravan-phone": True, "convoi-team": True, "unleashx": False}
 
 
 def test_a_web_call_and_a_phone_call_with_the_same_key_are_two_requests(app: Flask) -> None:

@@ -6,7 +6,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from webapp.errors import AppError
+from webapp.errors import AppError, NumberTypeNotAllowed, PhoneExtension
 from webapp.phone.numbers import mask, mask_e164, parse_destination
 
 ALLOWED = frozenset({"US", "GB", "DE"})
@@ -53,7 +53,16 @@ def test_a_number_with_an_extension_is_refused_as_never_dialled(text: str) -> No
     with pytest.raises(AppError) as refused:
         parse_destination(text, ALLOWED)
     assert refused.value.code == "invalid_phone_number"
-    assert "extension" in refused.value.message
+    # One fixed sentence, which the page has in each of its languages (built ones it had not).
+    assert refused.value.message == PhoneExtension.message and "extension" in PhoneExtension.message
+
+
+@pytest.mark.parametrize("text", ["+19005550123", "+448712345678", "+447012345678"])
+def test_a_kind_of_number_never_dialled_is_refused_in_the_pages_words(text: str) -> None:
+    with pytest.raises(AppError) as refused:
+        parse_destination(text, frozenset({"US", "GB"}))
+    assert refused.value.code == "number_type_not_allowed"
+    assert refused.value.message == NumberTypeNotAllowed.message
 
 
 def test_no_countrys_numbers_show_through_the_mask() -> None:

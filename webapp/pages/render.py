@@ -9,6 +9,7 @@ from flask import Response, make_response, render_template, request
 
 from ..catalogue import Agent
 from ..guards.headers import page_headers
+from ..providers import registry
 from ..settings import Settings
 from ..state import app_state
 from ..tracing import current_request_id
@@ -92,7 +93,10 @@ def phone_config(agent: Agent, api_url: str, words: Words) -> dict[str, Any] | N
     ]
     default = words("I agree that {title} may call this number now.", title=agent.title)
     consent = agent.phone.consent_text or default
-    return {"api_url": api_url, "countries": countries, "consent_text": consent}
+    # Whether the provider tells us how the call goes (UnleashX does not): else the page says the
+    # phone should ring, rather than "Calling you now…" for as long as it would follow the call.
+    follows = registry()[agent.provider].supports("get_call")
+    return {"api_url": api_url, "countries": countries, "consent_text": consent, "follows": follows}
 
 
 def call_page(

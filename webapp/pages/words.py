@@ -46,6 +46,7 @@ CALLER_ERRORS: tuple[type[errors.AppError], ...] = (
     errors.RevokedDemoLink,
     errors.InvalidDemoLink,
     errors.InvalidPhoneNumber,
+    errors.PhoneExtension,
     errors.LimitsUnavailable,
     errors.ModeNotAllowed,
     errors.NumberCooldown,

@@ -15,18 +15,15 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
-from ..errors import CountryNotAllowed, InvalidPhoneNumber, NumberTypeNotAllowed
+from ..errors import CountryNotAllowed, InvalidPhoneNumber, NumberTypeNotAllowed, PhoneExtension
 
-# Lines nobody answers for a callback, or that bill the caller: never dialled.
-REFUSED_TYPES = {
-    PhoneNumberType.PREMIUM_RATE: "premium-rate",
-    PhoneNumberType.SHARED_COST: "shared-cost",
-    PhoneNumberType.UAN: "universal access (UAN)",
-    PhoneNumberType.PERSONAL_NUMBER: "personal (forwarding)",
-    PhoneNumberType.PAGER: "pager",
-    PhoneNumberType.VOICEMAIL: "voicemail access",
-    PhoneNumberType.UNKNOWN: "unknown",
-}
+# Lines nobody answers for a callback, or that bill the caller: never dialled. (Refused in one
+# sentence for all, which the page has in every language: "this kind of number".)
+REFUSED_TYPES = frozenset({
+    PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST, PhoneNumberType.UAN,
+    PhoneNumberType.PERSONAL_NUMBER, PhoneNumberType.PAGER, PhoneNumberType.VOICEMAIL,
+    PhoneNumberType.UNKNOWN,
+})  # fmt: skip
 MAX_INPUT_CHARS = 32
 HIDDEN_DIGITS = 4  # a masked number hides at least this many of its digits
 
@@ -59,10 +56,8 @@ def parse_number(text: object, default_country: str | None = None) -> tuple[Dest
         raise InvalidPhoneNumber() from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber()
-    if number.extension:  # the providers dial E.164, which has no extension: the call would miss
-        raise InvalidPhoneNumber(
-            "We can't dial an extension. Please give a number that rings you directly, such as a mobile."
-        )
+    if number.extension:
+        raise PhoneExtension()
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     destination = Destination(
         e164=e164, country=phonenumbers.region_code_for_number(number) or "", masked=mask(number)
@@ -73,9 +68,7 @@ def parse_number(text: object, default_country: str | None = None) -> tuple[Dest
 def check_destination(destination: Destination, kind: int, allowed_countries: frozenset[str]) -> None:
     """Refuse a line type we never dial (403 ``number_type_not_allowed``) or a country we may not (403)."""
     if kind in REFUSED_TYPES:
-        raise NumberTypeNotAllowed(
-            f"We can't call {REFUSED_TYPES[kind]} numbers. Please give a mobile or landline number."
-        )
+        raise NumberTypeNotAllowed()
     if destination.country not in allowed_countries:
         raise CountryNotAllowed()
 

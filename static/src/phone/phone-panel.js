@@ -6,7 +6,8 @@
  */
 
 const POLL_MS = 3_000;
-const POLL_FOR_MS = 15 * 60_000; // a call still ringing after this is left to the phone itself
+// A call with no news for this long (still ringing: in progress renews it) is left to the phone.
+const POLL_FOR_MS = 15 * 60_000;
 // Each in the page's language: `t` is words.js's, handed in.
 const statusWords = (t) => ({
   initiated: t('Calling you now…'),
@@ -89,7 +90,8 @@ class PhonePanel {
       el.number.focus(); // the button has hidden itself
     });
     this.on(el.form, 'submit', (event) => this.submit(event));
-    this.on(el.number, 'input', () => this.formatNumber());
+    // Not while deleting: "(415" would come straight back as "(415)", and Backspace never get past it.
+    this.on(el.number, 'input', (event) => event.inputType?.startsWith('delete') || this.formatNumber());
     this.on(el.country, 'change', () => this.formatNumber());
     this.on(el.number, 'focus', () => this.loadFormatter());
     nameCountries(el.country, this.config.lang || 'en');
@@ -174,8 +176,10 @@ class PhonePanel {
       if (this.destroyed) return;
       const code = error.code || 'network';
       this.showProblem(error.message || this.t('The call could not be requested. Please try again.'), FIELD_FOR[code]);
-      const reference = error.requestId ? { request_id: error.requestId } : {}; // as a web call's has
-      this.emit('error', { code, message: error.message, channel: 'phone', ...reference });
+      // As a web call's: the server's reference, and how long to wait when it said.
+      const reference = error.requestId ? { request_id: error.requestId } : {};
+      const wait = error.retryAfterS ? { retry_after_s: error.retryAfterS } : {};
+      this.emit('error', { code, message: error.message, channel: 'phone', ...reference, ...wait });
       if (!PER_NUMBER.has(code)) waitS = error.retryAfterS || 0; // "try again in N seconds": not sooner
     } finally {
       clearTimeout(this.submitTimer);
@@ -220,7 +224,11 @@ class PhonePanel {
     el.problem.textContent = message || '';
     el.problem.hidden = !message;
     const fields = { number: el.number, country: el.country, consent: el.consent };
-    for (const [name, input] of Object.entries(fields)) input.toggleAttribute('aria-invalid', name === field);
+    for (const [name, input] of Object.entries(fields)) {
+      // "true", not empty: an empty aria-invalid is false to assistive technology.
+      if (name === field) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    }
     const target = fields[field];
     if (message && target) target.focus();
   }
@@ -237,6 +245,12 @@ class PhonePanel {
     this.lastStatus = null; // a new call: its first status is news
     this.showStatus(call.status, call.call_id);
     el.statusText.focus(); // the form that had the keyboard is gone: the news has it now
+    if (this.config.phone.follows === false) {
+      // Its provider reports nothing of the call: no status to wait for, the phone has the rest.
+      el.statusText.textContent = this.t('Calling you now. Your phone should ring in a moment.');
+      el.again.hidden = false;
+      return;
+    }
     this.poll(`${this.config.phone.api_url}/${encodeURIComponent(call.call_id)}`, call.call_id);
   }
 
@@ -259,7 +273,7 @@ class PhonePanel {
    */
   poll(url, callId) {
     this.stopPolling();
-    const until = Date.now() + POLL_FOR_MS;
+    let until = Date.now() + POLL_FOR_MS;
     const following = { timer: 0 };
     this.polling = following;
     const ask = async () => {
@@ -267,6 +281,7 @@ class PhonePanel {
       let waitMs = POLL_MS;
       try {
         const { status } = await this.api.getStatus(url);
+        if (status === 'in_progress') until = Date.now() + POLL_FOR_MS; // a long talk is followed to its end
         if (this.polling === following) this.showStatus(status, callId);
       } catch (error) {
         // A missed poll is not a failed call: the next one asks again, unless the call is gone.
