@@ -120,7 +120,10 @@ def test_a_field_that_is_not_valid_is_marked_and_makes_no_link(
     assert answer.status_code == 400
     page = answer.get_data(as_text=True)
     assert 'id="made-link"' not in page and "No link made:" in page
-    assert f'aria-invalid="true" aria-describedby="d-{field}-error"' in page
+    # One aria-describedby, with the field's hint when it has one: a second would be dropped.
+    hint = f"d-{field}-hint " if field in ("label", "variables", "expires", "max_calls") else ""
+    assert f'aria-invalid="true" aria-describedby="{hint}d-{field}-error"' in page
+    assert all(tag.count("aria-describedby") <= 1 for tag in page.split("<"))
     assert reason in html.unescape(page)
     assert 'value="Kept"' in page or field == "label"  # what was typed stays, to be corrected
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -320,6 +321,18 @@ def test_the_list_page_draws_the_calls_a_day(admin_app: Callable[..., Flask]) ->
         ("2026-03-03", "0", "0"), (to_day.format(2), "1", "1"),
         (to_day.format(1), "5", "1"), ("2026-02-28", "0", "0"),
     ]  # fmt: skip
+    # A filter from a moment of a day: that day's link keeps it, so it lists the calls its row counts.
+    from_moments = "/admin?since=2026-03-01T11:30:00Z&until=2026-03-02T00:30:00Z"
+    moments = client.get(from_moments).get_data(as_text=True)
+    links = dict(re.findall(r'<a href="(/admin\?since=[^"]*)">(2026-03-0\d)</a>', moments))
+    first, last = (html.unescape(link) for link, day in sorted(links.items(), key=lambda item: item[1]))
+    assert first == "/admin?since=2026-03-01T11%3A30%3A00Z&until=2026-03-01"
+    assert last == "/admin?since=2026-03-02&until=2026-03-02T00%3A30%3A00Z"
+    rows = {day: int(calls) + int(refused) for day, calls, refused in re.findall(
+        r'>(2026-03-0\d)</a></th><td>(\d+)</td><td>(\d+)</td>', moments)}  # fmt: skip
+    for link, day in links.items():  # the list has the refused requests too
+        listed = client.get(html.unescape(link)).get_data(as_text=True)
+        assert re.search(rf"Calls 1–\d+ of {rows[day]},", listed), (day, rows)
     # Without dates: the last 30 days, in which no call of March was made.
     lately = client.get("/admin").get_data(as_text=True)
     assert "None on any of these days." in lately and "<rect" not in lately

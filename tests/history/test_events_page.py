@@ -157,6 +157,25 @@ def test_older_events_are_a_page_away(
     assert page_of("/admin/events?state=waiting&before=nonsense")[1] == made[1:]  # from the latest
 
 
+def test_a_full_page_that_had_the_oldest_leads_to_a_page_that_says_so(
+    events_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Older events" follows any full page: when there is none, that page said "No event has
+    been kept yet." under its title, beside counts of the events kept."""
+    monkeypatch.setattr(admin_events, "SHOWN", 2)
+    app = events_app(**ADMIN)
+    for _ in range(2):
+        new_call(app)
+    client = signed_in(app)
+    latest = client.get("/admin/events").get_data(as_text=True)
+    older = html.unescape(re.search(r'rel="next" href="([^"]+)">Older events<', latest).group(1))
+    words = text(client.get(older).get_data(as_text=True))
+    assert "No older event is kept: the page before this one had the oldest." in words
+    assert "No event has been kept yet." not in words
+    filtered = text(client.get(older + "&state=waiting").get_data(as_text=True))
+    assert "No older event matches: the page before this one had the oldest." in filtered
+
+
 def test_the_page_says_which_types_are_sent(events_app: Callable[..., Flask]) -> None:
     app = events_app(WEBCALL_EVENTS_TYPES="call.rated,call.ended", **ADMIN)
     page = said(signed_in(app).get("/admin/events").get_data(as_text=True))

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain, islice
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +23,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -36,9 +37,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..calls.models import RATINGS
 from ..errors import AdminSignInRequired, CallLogUnavailable, InvalidQuery, LimitsUnavailable, RateLimited
 from ..guards.headers import page_headers
-from ..guards.limits import limited
+from ..guards.limits import NOT_COUNTED, limited
 from ..history.payloads import iso, link_fields
-from ..history.store import ANY_DEMO_LINK, CallLogError, CallRecord, EventState, unknown_link
+from ..history.store import ANY_DEMO_LINK, CallLogError, CallQuery, CallRecord, EventState, unknown_link
 from ..pages.demo_links import MAX_CALLS
 from ..pages.render import render_error_page
 from ..providers import CALL_STATUSES, CHANNELS, provider_names, registry
@@ -55,6 +56,7 @@ from .auth import (
     view_enabled,
 )
 from .models import (
+    MAX_PAGE,
     CallFilter,
     FilterProblem,
     admin_call,
@@ -146,6 +148,7 @@ def submit_login() -> BaseResponse:
         log.warning("admin: a sign-in with a wrong password")
         return page("admin/login.html", status=401, error="That password is not right.", next=target)
     sign_in()
+    setattr(g, NOT_COUNTED, True)  # guesses are what the limit counts
     log.info("admin: signed in")
     return redirect(target, code=303)
 
@@ -360,7 +363,7 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
     """What the list page shows: the rows, the paging and the filter form's choices."""
     defaults = CallFilter.model_validate({})
     chosen = {k: v for k, v in filters.model_dump(exclude={"page"}).items() if v != getattr(defaults, k)}
-    pages = max(1, -(-total // filters.page_size))
+    pages = min(MAX_PAGE, max(1, -(-total // filters.page_size)))  # past its last page, narrower filters
 
     def page_link(number: int) -> str:
         return "/admin?" + urlencode({**chosen, "page": number})
@@ -385,7 +388,21 @@ def _listing(filters: CallFilter, records: list[CallRecord], total: int) -> dict
         "csv": "/admin/calls.csv?" + urlencode({k: v for k, v in chosen.items() if k != "page_size"}),
         "here": "/admin?" + urlencode({**chosen, "page": filters.page}),
         # Under the chart of the calls a day, each day to its calls, by the same other filters.
-        "day_calls": lambda day: "/admin?" + urlencode({**chosen, "since": day, "until": day}),
+        "day_calls": lambda day: "/admin?" + urlencode({**chosen, **_day_bounds(day, chosen, query)}),
+    }
+
+
+def _day_bounds(day: str, chosen: dict[str, Any], query: CallQuery) -> dict[str, str]:
+    """``since`` and ``until`` for one day's calls: the whole day, except on the filter's own first
+    or last day when it names a moment in it (11:30), which stays: the day's row counted from it."""
+    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC)
+
+    def inside(moment: datetime | None) -> bool:
+        return moment is not None and start < moment < start + timedelta(days=1)
+
+    return {
+        "since": chosen["since"] if inside(query.since) else day,
+        "until": chosen["until"] if inside(query.until) else day,
     }
 
 

@@ -290,6 +290,9 @@ def everyone() -> str:
 # for the call, or the answer is an earlier request's, replayed for its Idempotency-Key.
 PROVIDER_ASKED = "webcall_provider_asked"
 REPLAYED = "webcall_replayed"
+# On flask.g: the view says its request is not to be counted after all (a right password: only
+# guesses fill the sign-in's allowance, or operators behind one address lock each other out).
+NOT_COUNTED = "webcall_not_counted"
 
 # Refusals of a request that could never have started a call (a body that is not JSON, or not
 # what the endpoint takes; an unknown agent): counted first, as every request is (one step, and a
@@ -334,7 +337,7 @@ def limited(
                 if calls_placed and not g.get(PROVIDER_ASKED):
                     tally.give_back()
                 raise
-            if g.get(REPLAYED):
+            if g.get(REPLAYED) or g.get(NOT_COUNTED):
                 tally.give_back()
             return answer
 
