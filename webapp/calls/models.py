@@ -276,23 +276,24 @@ def _explain(problem: Any, model: type[BaseModel]) -> str:
         return "mode must be 'voice' or 'text'."
     if field == "country":  # a phone call's: a code, where every other text is free text
         return "country must be a two-letter country code, like US."
-    if field == "comment":  # the one text with line breaks
-        return f"comment must be text of at most {MAX_COMMENT_CHARS} characters (line breaks allowed)."
     limits = _text_limits(model).get(field)
     if limits is None:
         return f"{field} is not valid."
-    shortest, longest = limits
+    shortest, longest, lines = limits
+    if lines:  # a text that may break lines (a caller's comment)
+        return f"{field} must be text of at most {longest} characters (line breaks allowed)."
     return f"{field} must be a single-line string of {shortest} to {longest} characters."
 
 
 @cache
-def _text_limits(model: type[BaseModel]) -> dict[str, tuple[int, int]]:
-    """Each text field's shortest and longest length, as the API document (built from the same
-    model) states them: a message names the field's own limits, not another field's."""
+def _text_limits(model: type[BaseModel]) -> dict[str, tuple[int, int, bool]]:
+    """Each text field's shortest and longest length, and whether it may break lines, as the API
+    document (built from the same model) states them: a message names the field's own limits."""
     limits = {}
     for name, schema in model.model_json_schema()["properties"].items():
         for branch in schema.get("anyOf", [schema]):  # ``X | None`` is a choice of two
             if branch.get("type") == "string" and "maxLength" in branch:
-                limits[name] = (branch.get("minLength", 0), branch["maxLength"])
+                lines = branch.get("pattern") == LINES
+                limits[name] = (branch.get("minLength", 0), branch["maxLength"], lines)
                 break
     return limits

@@ -9,7 +9,6 @@ from flask import Response, make_response, render_template, request
 
 from ..catalogue import Agent
 from ..guards.headers import page_headers
-from ..providers import registry
 from ..settings import Settings
 from ..state import app_state
 from ..tracing import current_request_id
@@ -95,7 +94,7 @@ def phone_config(agent: Agent, api_url: str, words: Words) -> dict[str, Any] | N
     consent = agent.phone.consent_text or default
     # Whether the provider tells us how the call goes (UnleashX does not): else the page says the
     # phone should ring, rather than "Calling you now…" for as long as it would follow the call.
-    follows = registry()[agent.provider].supports("get_call")
+    follows = app_state().spec_for(agent).supports("get_call")
     return {"api_url": api_url, "countries": countries, "consent_text": consent, "follows": follows}
 
 
