@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -280,6 +281,63 @@ def test_a_slow_receiver_gets_each_event_once_while_another_process_looks(
     ids = [headers["Webhook-Id"] for headers, _, _ in target.received]
     assert len(ids) == 2 and len(set(ids)) == 2
     assert all(row.sent_at is not None and row.attempts == 1 for row in rows(store))
+
+
+def test_an_attempt_outlived_by_its_claim_changes_nothing_once_another_took_the_event(
+    events_app: Callable[..., Flask],
+) -> None:
+    """An attempt that took longer than its claim (a minute) while another process took the event
+    up and delivered it: the first attempt's late failure neither puts the event back in line
+    nor says it failed, and a late success changes nothing either."""
+    app = events_app()
+    new_call(app)
+    store, at = app_state_of(app).history, now()
+    slow = store.due_events(at)[0]
+    assert store.claim_event(slow, at + timedelta(seconds=CLAIM_S))
+    later = at + timedelta(seconds=CLAIM_S + 1)
+    (taken_up,) = store.due_events(later)
+    assert store.claim_event(taken_up, later + timedelta(seconds=CLAIM_S))
+    store.event_sent(taken_up, later)
+    store.event_failed(slow, "timed out", at + timedelta(seconds=5))
+    store.event_sent(slow, later + timedelta(seconds=9))
+    row = rows(store)[0]
+    assert (row.attempts, row.sent_at, row.next_attempt_at, row.last_error) == (2, later, None, None)
+    assert store.due_events(at + timedelta(days=2)) == []
+
+
+def test_a_receiver_trickling_its_answers_body_holds_no_attempt(events_app: Callable[..., Flask]) -> None:
+    """The status is the answer: a body sent a byte a second (each byte within the read timeout,
+    the whole far past it) is not waited for."""
+    app = events_app()
+    new_call(app)
+    listening = socket.create_server(("127.0.0.1", 0))
+    trickled = threading.Event()
+
+    def answer() -> None:
+        connection, _ = listening.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
+            for _ in range(8):
+                if trickled.wait(1.0):
+                    return
+                connection.sendall(b"x")
+
+    server = threading.Thread(target=answer, daemon=True)
+    server.start()
+    store = app_state_of(app).history
+    sender = EventSender(store, f"http://127.0.0.1:{listening.getsockname()[1]}/hooks", KEY, timeout_s=2.0)
+    started = time.monotonic()
+    try:
+        assert sender.send_due() == 1
+    finally:
+        took = time.monotonic() - started
+        trickled.set()
+        server.join(5)
+        listening.close()
+        sender.close()
+    assert took < 2.0
+    assert rows(store)[0].sent_at is not None
 
 
 def test_an_event_outlives_the_process_that_kept_it(

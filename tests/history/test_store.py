@@ -300,6 +300,74 @@ def test_a_live_status_never_goes_back_either(store: CallStore) -> None:
     assert record is not None and (record.status, record.duration_s) == ("completed", 42)
 
 
+def test_a_report_read_before_the_call_ended_never_brings_it_back(call_log_url: str) -> None:
+    """A sync (or a status poll) holding a page read while the call was live, and a webhook
+    saying it ended, written at the same moment: the call ends and stays ended, told once.
+    PostgreSQL reads committed rows, so without the row held from its read to its update the
+    sync would write its older status over the end; SQLite's writers queue from their BEGIN."""
+    store = CallStore(call_log_url, events=("call.created", "call.started", "call.ended"))
+    ours = store.record_created(attempt(provider="retell"), "call_r", None)
+    store.upsert_provider_call("retell", ProviderCall(call_id="call_r", status="in_progress", started_at=T0))
+    syncing: dict[str, int] = {}
+    paused, go = threading.Event(), threading.Event()
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def hold(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.get_ident() == syncing.get("id") and statement.lstrip().startswith("UPDATE calls"):
+            paused.set()
+            go.wait(10)  # the sync has read the row, and writes only once the webhook has had its go
+
+    def stale_sync() -> None:
+        syncing["id"] = threading.get_ident()
+        store.upsert_provider_call("retell", ProviderCall(call_id="call_r", status="in_progress"))
+
+    ended = ProviderCall(call_id="call_r", status="completed", ended_at=T0 + timedelta(minutes=2))
+    applied: list[str] = []
+    sync = threading.Thread(target=stale_sync)
+    sync.start()
+    assert paused.wait(10)
+    hook = threading.Thread(
+        target=lambda: applied.append(store.apply_webhook("retell", "ended", "d1", ended))
+    )
+    hook.start()
+    hook.join(1.0)  # it waits for the sync's row (or, were the row not held, has ended the call)
+    go.set()
+    sync.join(10)
+    hook.join(10)
+    assert applied == ["applied"]
+    record = store.find(ours)
+    assert record is not None and record.status == "completed"
+    store.upsert_provider_call("retell", ended)  # the history sync reads it ended: no news
+    assert [e.type for e in store.events_of(ours)] == ["call.created", "call.started", "call.ended"]
+    store.close()
+
+
+def test_a_providers_word_we_do_not_know_leaves_a_live_call_live(call_log_url: str) -> None:
+    """A status the provider has and we do not map (``unknown``) is no news of a call in
+    progress: it stays live (counted as such) with the provider's word kept, and the next
+    ``in_progress`` is not a second start."""
+    store = CallStore(call_log_url, events=("call.created", "call.started", "call.ended"))
+    ours = store.record_created(attempt(), "s1", None)
+    store.upsert_provider_call("ravan", ProviderCall(call_id="s1", status="in_progress", started_at=T0))
+    store.upsert_provider_call(
+        "ravan", ProviderCall(call_id="s1", status="unknown", provider_status="transferring")
+    )
+    record = store.find(ours)
+    assert record is not None and (record.status, record.provider_status) == ("in_progress", "transferring")
+    assert store.count_live(T0 - timedelta(minutes=1)) == 1
+    store.upsert_provider_call(
+        "ravan", ProviderCall(call_id="s1", status="in_progress", provider_status="ongoing")
+    )
+    store.upsert_provider_call("ravan", ProviderCall(call_id="s1", status="completed"))
+    store.upsert_provider_call(
+        "ravan", ProviderCall(call_id="s1", status="unknown", provider_status="archived")
+    )
+    record = store.find(ours)
+    assert record is not None and (record.status, record.provider_status) == ("completed", "ongoing")
+    assert [e.type for e in store.events_of(ours)] == ["call.created", "call.started", "call.ended"]
+    store.close()
+
+
 def test_a_webhook_delivery_applies_once_and_only_to_known_calls(store: CallStore) -> None:
     store.record_created(attempt(), "sess-3", None)
     done = ProviderCall(call_id="sess-3", status="completed", duration_s=12, summary="Done.")
@@ -596,10 +664,12 @@ def test_a_postgresql_urls_own_options_apply_beside_ours(
     assert settings == said
 
 
-def test_the_event_counts_read_only_the_events_they_count(tmp_path: Path) -> None:
-    """The Events page's counts read by index: the table keeps every event until it is pruned,
-    and a scan of it on every view would grow with the calls. (SQLite's planner, which has no
-    statistics here, shows it; PostgreSQL chooses by its own.)"""
+@pytest.mark.parametrize("reading", ["event_counts", "pending_events"])
+def test_the_event_counts_read_only_the_events_they_count(tmp_path: Path, reading: str) -> None:
+    """The Events page's counts, and the waiting events /metrics reports on every scrape, read by
+    index: the table keeps every event until it is pruned, and a scan of it each time would grow
+    with the calls. (SQLite's planner, which has no statistics here, shows it; PostgreSQL
+    chooses by its own.)"""
     store = CallStore(f"sqlite:///{tmp_path / 'calls.db'}")
     store.migrate()
     statements: list[tuple[str, Any]] = []
@@ -608,9 +678,12 @@ def test_the_event_counts_read_only_the_events_they_count(tmp_path: Path) -> Non
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         statements.append((statement, parameters))
 
-    store.event_counts(datetime.now(UTC) - timedelta(days=1))
+    if reading == "event_counts":
+        store.event_counts(datetime.now(UTC) - timedelta(days=1))
+    else:
+        store.pending_events()
     reads = [(sql, args) for sql, args in statements if sql.lstrip().upper().startswith("SELECT")]
-    assert len(reads) == 3
+    assert len(reads) == (3 if reading == "event_counts" else 1)
     with store.engine.connect() as connection:
         plans = [
             str(connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args).all()) for sql, args in reads

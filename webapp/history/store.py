@@ -440,7 +440,8 @@ class CallStore:
         """
         key = and_(calls.c.provider == attempt.provider, calls.c.provider_call_id == provider_call_id)
         with writing(self.engine) as connection:
-            call_id, outcome = connection.execute(select(calls.c.call_id, calls.c.outcome).where(key)).one()
+            looked_up = select(calls.c.call_id, calls.c.outcome).where(key).with_for_update()
+            call_id, outcome = connection.execute(looked_up).one()
             connection.execute(
                 update(calls)
                 .where(key)
@@ -491,7 +492,10 @@ class CallStore:
     ) -> Upserted:
         """One upsert inside a write transaction."""
         key = and_(calls.c.provider == provider, calls.c.provider_call_id == call.call_id)
-        looked_up = select(calls.c.status, calls.c.agent, calls.c.call_id).where(key)
+        # The row stays as read until the update: on PostgreSQL (read committed) another writer
+        # would otherwise end the call between the two, and this older news put it back live.
+        # (SQLite's writers hold the database's write lock from their BEGIN.)
+        looked_up = select(calls.c.status, calls.c.agent, calls.c.call_id).where(key).with_for_update()
         existing = connection.execute(looked_up).first()
         values = reported_values(call)
         if detailed:
@@ -513,10 +517,14 @@ class CallStore:
             return "new"
         if status_behind(existing.status, call.status):
             # Older news than the row has (duration 0 after 95, say): it fills gaps, nothing more.
-            # Not a full read of the call as it is now either, so detail_at stays as it was.
+            # Not a full read of the call as it is now either, so detail_at stays as it was. A
+            # live call's new word we do not know is news, though not a status: its word is kept.
+            word = values.get("provider_status") if existing.status not in FINAL_STATUSES else None
             for name in ("status", "provider_status", "detail_at"):
                 values.pop(name, None)
             values = {name: _kept_or(name, value) for name, value in values.items()}
+            if call.status == "unknown" and word:
+                values["provider_status"] = word
         elif call.status in FINAL_STATUSES and existing.status not in FINAL_STATUSES and not detailed:
             values["detail_at"] = None  # read in full while live: read it again now that it ended
         if existing.agent is None and agent is not None:
@@ -906,23 +914,24 @@ class CallStore:
         with _recording(), writing(self.engine) as connection:
             connection.execute(
                 update(call_events)
-                .where(call_events.c.id == event.id)
+                .where(_claimed_by(event))
                 .values(sent_at=at, next_attempt_at=None, last_error=None)
             )
 
     def event_failed(self, event: PendingEvent, error: str, retry_at: datetime | None) -> None:
-        """An attempt at ``event`` failed with ``error``: try again at ``retry_at``, or (None) never."""
+        """An attempt at ``event`` failed with ``error``: try again at ``retry_at``, or (None) never.
+        Nothing changes when a later attempt (another process's, once this one's claim ran out)
+        has taken the event since: its outcome is the one that counts."""
         with _recording(), writing(self.engine) as connection:
             connection.execute(
                 update(call_events)
-                .where(call_events.c.id == event.id)
+                .where(_claimed_by(event))
                 .values(last_error=error, next_attempt_at=retry_at)
             )
 
     def pending_events(self) -> tuple[int, datetime | None]:
         """How many events wait to be sent (due or retrying), and when the oldest happened."""
-        pending = call_events.c.next_attempt_at.is_not(None)
-        counted = select(func.count(), func.min(call_events.c.occurred_at)).where(pending)
+        counted = select(func.count(), func.min(call_events.c.occurred_at)).where(_EVENT_STATES["waiting"])
         with _recording(), self.engine.connect() as connection:
             count, oldest = connection.execute(counted).one()  # min() reads back as its column: aware UTC
         return int(count), oldest
@@ -1198,9 +1207,12 @@ class CallStore:
 
 def status_behind(stored: str, reported: str | None) -> bool:
     """Whether a reported status is older news than the stored one: a live status (or one we
-    do not know) after a final one, or ``created`` after ``in_progress``. No status is no news."""
+    do not know) after a final one, ``created`` after ``in_progress``, or a provider's word we
+    do not know (``unknown``) after any we do but ``created``. No status is no news."""
     if reported is None or reported in FINAL_STATUSES:
         return False
+    if reported == "unknown":
+        return stored not in ("created", "unknown")
     return stored in FINAL_STATUSES or (stored, reported) == ("in_progress", "created")
 
 
@@ -1350,6 +1362,11 @@ _EVENT_STATES: dict[str, ColumnElement[bool]] = {
     "given_up": and_(call_events.c.next_attempt_at.is_(None), call_events.c.sent_at.is_(None)),
     "sent": call_events.c.sent_at.is_not(None),
 }
+
+
+def _claimed_by(event: PendingEvent) -> ColumnElement[bool]:
+    """``event`` while the attempt that claimed it (``claim_event``) is still its latest."""
+    return and_(call_events.c.id == event.id, call_events.c.attempts == event.attempts + 1)
 
 
 def unknown_link(link_id: str) -> LinkState:
