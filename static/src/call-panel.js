@@ -22,6 +22,9 @@ import { copyText, downloadText, transcriptFileName, transcriptText } from './tr
 import { applyAccent, createUi } from './ui.js';
 import { t, useWords } from './words.js';
 
+// Where a host page's visitor types (the panel takes no keyboard from them).
+const HOST_FIELDS = 'input, textarea, select, [contenteditable]:not([contenteditable="false"])';
+
 const THEMES = ['system', 'light', 'dark'];
 const phoneApi = { requestPhoneCall, getStatus, newIdempotencyKey }; // handed to the phone form's chunk
 const MAX_CHAT_CHARS = 1000;
@@ -177,6 +180,18 @@ class CallPanel {
     if (this.current === session) this.current = null;
     const url = session.info.feedback_url;
     if (connected && url) this.feedback?.ask(url, this.config.api_url, session.info.call_id);
+  }
+
+  /**
+   * Whether the panel may take the keyboard: it is on nothing (the page's body), on one of
+   * `ours` (a control the call has moved past) or on a button of the host page (its "Chat with
+   * us"); not in a field of the host page, whose visitor would type on into the panel. (A
+   * shadow root's activeElement is null while the focus is outside it: the document's says where.)
+   */
+  keyboardFree(...ours) {
+    const focus = this.element.getRootNode().activeElement;
+    if (focus) return focus === document.body || ours.includes(focus);
+    return !document.activeElement?.closest(HOST_FIELDS);
   }
 
   /** Listens on `target` until destroy(). */

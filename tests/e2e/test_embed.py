@@ -321,8 +321,8 @@ def test_the_js_api_says_whether_a_call_started(
     page: Page, console_log: list[str], stack: dict[str, Any]
 ) -> None:
     """`start()` resolves true only for a call it started (false for no such widget); a panel
-    closed while it loaded starts none; a second `destroy()` takes no other widget with it; a
-    widget its host takes out of the page ends its call."""
+    closed, or a call ended, while the panel loaded starts none; a second `destroy()` takes no
+    other widget with it; a widget its host takes out of the page ends its call."""
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url) if r.url.endswith("/api/calls") else None)
     page.goto(host_url(stack, "allowed", "two.html"))
@@ -342,6 +342,15 @@ def test_the_js_api_says_whether_a_call_started(
     assert len(requested) == 1
     page.evaluate(f"{sales}.end()")
     expect(widget.locator("#call")).to_have_attribute("data-state", "ended")
+
+    # Ended by the page before the panel and its call code have loaded (a visitor who changed their
+    # mind, the page's own Cancel): no call either, and start() says so.
+    support = "webcall.widgets.find(w => w.label === 'Support')"
+    assert page.evaluate(f"(() => {{ const p = {support}.start(); {support}.end(); return p; }})()") is False
+    support_widget = page.locator("webcall-widget").filter(has=page.locator(".launcher", has_text="Support"))
+    expect(support_widget.locator("#talk")).to_be_enabled()
+    expect(support_widget.locator("#call")).to_have_attribute("data-state", "ready")
+    assert len(requested) == 1
 
     page.evaluate(
         "(() => { const w = webcall.widgets.find(w => w.label === 'Support'); w.destroy(); w.destroy(); })()"

@@ -204,14 +204,100 @@ def test_a_single_page_app_rendering_the_snippet_again_keeps_one_widget(
     expect(widgets.locator(".frame")).to_be_visible()
     page.evaluate("webcall.close()")
 
-    # Inline in the help view: each render has a new slot, and the widget is there, once.
-    for _ in range(2):
+    # Inline in the help view: each render has a new slot, and the widget is there, once: the
+    # same one, put back with its panel (a new widget each time kept every old one's panel, and
+    # its listeners on the page, for good).
+    page.evaluate("window.loads = 0; addEventListener('webcall:loaded', () => loads++)")
+    for render in range(3):
         page.evaluate("render('help')")
         tags += 1
         wait_for_js(page, "(n) => window.scriptsRun === n", tags)
         expect(page.locator("#talk-here > webcall-widget #talk")).to_be_enabled()
         expect(widgets).to_have_count(2)  # with the floating one, which stays on the body
         assert page.evaluate("webcall.widgets.length") == 2
+        if render == 0:
+            page.evaluate("window.help = webcall.widgets.find((w) => w.element.hasAttribute('data-inline'))")
+        assert page.evaluate("webcall.widgets.includes(help) && help.element.isConnected") is True
+        page.evaluate("render('home')")
+        wait_for_js(page, "() => webcall.widgets.length === 1")
+    assert page.evaluate("loads") == 1
+
+
+def test_a_call_the_page_starts_leaves_the_keyboard_in_its_fields(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """A chat started by page script while the visitor types in one of the page's fields: its
+    message box took the keyboard as the chat began, and the rest of the sentence went to the
+    agent. From the page's own button, the message box takes it (a button is not typed in)."""
+    page.goto(host_url(stack, "allowed", "media.html"))
+    chat = page.locator('webcall-widget[data-agent="chat"]')
+    expect(chat.locator("#chat-start")).to_be_enabled(timeout=15_000)
+    note = page.locator("#note")
+    note.click()
+    page.keyboard.type("Order 1234", delay=20)
+    page.evaluate("webcall.start('chat', { mode: 'text' })")
+    expect(chat.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+    page.keyboard.type(" arrived broken", delay=20)
+    expect(note).to_have_value("Order 1234 arrived broken")
+    expect(note).to_be_focused()
+    expect(chat.locator("#chat-input")).to_have_value("")
+    chat.locator("#hangup").click()
+    expect(chat.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
+
+    page.click("#chat-with-us")
+    expect(chat.locator("#call")).to_have_attribute("data-state", "in-call", timeout=25_000)
+    expect(chat.locator("#chat-input")).to_be_focused()
+    chat.locator("#hangup").click()
+    expect(chat.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
+
+
+def test_a_transform_on_the_pages_body_leaves_the_widget_in_its_corner(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """A `transform` (or `filter`) on <body> makes `position: fixed` follow the body: on a long
+    page the launcher sat at its foot, out of sight. In the top layer it stays in the window's
+    corner, and its panel opens there."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(host_url(stack, "allowed", "shop.html"))
+    page.add_style_tag(content="body { transform: translateZ(0); filter: saturate(1); min-height: 3000px }")
+    launcher = page.locator("webcall-widget .launcher")
+    expect(launcher).to_be_visible()
+    box = launcher.bounding_box()
+    assert box is not None and 700 < box["y"] + box["height"] <= 800 and box["x"] + box["width"] <= 1280, box
+    launcher.click()
+    frame = page.locator("webcall-widget .frame")
+    expect(frame.locator("#talk")).to_be_enabled(timeout=15_000)
+    frame_box = frame.bounding_box()
+    assert frame_box is not None and 0 <= frame_box["y"] and frame_box["y"] + frame_box["height"] <= 800
+    # Taken out and put back (a view changed), it is in the top layer again.
+    page.evaluate("(() => { const w = webcall.get().element; w.remove(); document.body.append(w); })()")
+    expect(launcher).to_be_visible()
+    box = launcher.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 800, box
+
+
+def test_the_close_button_speaks_the_panels_language(
+    page: Page, console_log: list[str], stack: dict[str, Any]
+) -> None:
+    """✕ was labelled "Close", in English, until the first call: in a French panel it is "Fermer"."""
+    page.goto(host_url(stack, "allowed", "shop.html"))
+    wait_for_js(page, "() => window.webcall?.widgets.length")
+    page.evaluate(
+        """() => {
+            webcall.get().destroy();
+            const script = document.createElement('script');
+            script.src = document.querySelector('script[data-agent]').src;
+            script.dataset.agent = 'widget';
+            script.dataset.lang = 'fr';
+            document.body.append(script);
+        }"""
+    )
+    widget = page.locator("webcall-widget")
+    widget.locator(".launcher").click()
+    expect(widget.locator("#talk")).to_be_enabled(timeout=15_000)
+    close = widget.locator(".close")
+    expect(close).to_have_attribute("aria-label", "Fermer")
+    expect(close).to_have_attribute("lang", "fr")
 
 
 def test_a_module_script_tag_is_told_to_be_a_classic_one(

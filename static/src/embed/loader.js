@@ -16,14 +16,16 @@ const TYPED_IN = 'input:not([type="checkbox"], [type="radio"]), textarea, select
 const script = Reflect.get(Document.prototype, 'currentScript', document);
 // Ours, or another loader's on this page; not a <form id="webcall"> that the page happens to have.
 const api = Array.isArray(window.webcall?.widgets) ? window.webcall : (window.webcall = createApi());
+// Widgets the page took out of the document (a single-page app's view changed): the next tag
+// like one of theirs puts that one back, rather than a second panel beside the one kept. On the
+// API, not for the page: each tag runs this file anew.
+const parked = (api.parked ||= []);
 
 if (script?.dataset.agent) {
   const options = readOptions(script);
   const key = JSON.stringify(options); // which tag a widget is for
   defineElement();
-  // A tag like one whose widget is on the page already (a single-page app rendering its
-  // snippet again) adds none.
-  whenParsed(() => api.widgets.some((w) => w.key === key) || createWidget(options, key));
+  whenParsed(() => place(options, key));
 } else {
   // A module (type="module") has no current script: no options to read.
   console.error('webcall: embed.js needs a classic <script> tag with data-agent="<agent slug>".');
@@ -71,6 +73,28 @@ function whenParsed(fn) {
   else document.addEventListener('DOMContentLoaded', fn, { once: true });
 }
 
+/**
+ * The widget for a tag: none more when one like it is on the page already (a single-page app
+ * rendering its snippet again: asked, an inline one moves to the tag's element once its own
+ * view has gone), the one the page took out put back, or a new one.
+ */
+function place(options, key) {
+  const same = (w) => w.key === key;
+  if (api.widgets.some(same)) return;
+  if (parked.some(same)) inSlot(options, (slot) => slot.append(parked.find(same).element));
+  else createWidget(options, key);
+}
+
+/**
+ * Calls `use` with the element a widget goes in: <body>, or the one data-inline names, as soon
+ * as the page has it (a framework may render it after the page is parsed).
+ */
+function inSlot({ inline }, use) {
+  const slot = inline ? findSlot(inline) : document.body;
+  if (slot) use(slot);
+  else console.error(`webcall: no element matches data-inline="${inline}".`);
+}
+
 /** One widget: its shell now, its panel and call code on first open; adds its handle to the API. */
 function createWidget(options, key) {
   const shell = createShell(options);
@@ -78,6 +102,7 @@ function createWidget(options, key) {
   let loading = null; // Promise of the mounted call UI (or null), while loading or loaded
   let call = null; // mountCall's controller, once mounted
   let destroyed = false; // by destroy(): taken out of the page but kept, a widget may come back
+  let ends = 0; // end() and close() calls: one while the panel loads cancels the call start() asked for
 
   const emit = emitter(host);
 
@@ -136,12 +161,15 @@ function createWidget(options, key) {
      * call it from a click (the browser wants a gesture); resolves whether a call started.
      */
     async start(startOptions) {
+      const asked = ends;
       if (!(await handle.open())) return false;
-      if (!host.isConnected || (!options.inline && !shell.isOpen)) return false; // closed meanwhile
+      // Ended, closed or taken out of the page meanwhile: no call.
+      if (asked !== ends || !host.isConnected || (!options.inline && !shell.isOpen)) return false;
       return Boolean(await call.start(startOptions?.mode));
     },
-    /** Hangs up the call in progress, if any. */
+    /** Hangs up the call in progress, if any (or the one start() is about to place). */
     end() {
+      ends += 1;
       call?.hangUp();
     },
     /** Tells the agent `text` in the background (ElevenLabs agents); resolves whether it was sent. */
@@ -159,16 +187,12 @@ function createWidget(options, key) {
 
   shell.setLook(options.theme, options.accent);
   bindShell(shell, handle, options);
-
-  const slot = options.inline ? findSlot(options.inline) : document.body;
-  if (!slot) {
-    console.error(`webcall: no element matches data-inline="${options.inline}".`);
-    return;
-  }
-  followPlacement(handle);
-  slot.append(host);
-  emit('loaded', { agent: options.agent });
-  if (options.inline) handle.open();
+  followPlacement(handle, options);
+  inSlot(options, (slot) => {
+    slot.append(host);
+    emit('loaded', { agent: options.agent });
+    if (options.inline) handle.open();
+  });
 }
 
 /**
@@ -183,26 +207,33 @@ function keyboardFree(shell, options) {
 
 /**
  * Out of the document (not just moved): the call ends and the page's API forgets the widget
- * until it is put back; handle.destroy() is the way to remove it for good.
+ * until it is put back, by the page or by the next tag like its own (an inline widget a newer
+ * tag asked for goes to that tag's element at once); handle.destroy() removes it for good.
  */
-function followPlacement(handle) {
+function followPlacement(handle, options) {
   const host = handle.element;
   host.addEventListener('webcall-detached', () =>
     queueMicrotask(() => {
-      if (host.isConnected) return;
+      if (host.isConnected || !api.widgets.includes(handle)) return; // moved, or destroyed
       handle.end();
       forget(handle);
+      parked.push(handle);
     }),
   );
   host.addEventListener('webcall-attached', () => {
-    if (!api.widgets.includes(handle)) api.widgets.push(handle);
+    forget(handle);
+    api.widgets.push(handle);
+    // In the top layer (shell.js; taken out, it left it). Without popovers, where `fixed` puts it.
+    if (!options.inline) host.showPopover?.();
   });
 }
 
-/** Takes `handle` out of window.webcall.widgets (if it is there: destroy() may come twice). */
+/** Takes `handle` out of window.webcall.widgets and the parked widgets (destroy() may come twice). */
 function forget(handle) {
-  const index = api.widgets.indexOf(handle);
-  if (index >= 0) api.widgets.splice(index, 1);
+  for (const list of [api.widgets, parked]) {
+    const index = list.indexOf(handle);
+    if (index >= 0) list.splice(index, 1);
+  }
 }
 
 /** The element data-inline names, or null (none, or no selector at all: the host page's typo). */

@@ -19,6 +19,9 @@ export function createShell(options) {
   host.dataset.agent = options.agent;
   host.dataset.position = options.position;
   if (options.inline) host.dataset.inline = '';
+  // Floating, in the top layer (showPopover(), once it is in the page): a transform or filter on
+  // the page's <body> would otherwise make `position: fixed` follow the body, off the screen.
+  else host.setAttribute('popover', 'manual');
   // Open, so that the host page's scripts and tests can look inside; styles stay isolated anyway.
   const shadow = host.attachShadow({ mode: 'open' });
   const floating = !options.inline;

@@ -51,6 +51,12 @@ export async function mountWidget(body, panel, options, signal) {
     variables: options.variables,
   });
   call.focus = () => firstControl(body)?.focus();
+  const close = body.closest('.frame').querySelector('.close');
+  if (close) {
+    // In the panel's words (mountCall took them up), where the shell, loaded first, had English.
+    close.lang = call.element.lang;
+    close.setAttribute('aria-label', t('Close'));
+  }
   return call;
 }
 

@@ -85,9 +85,7 @@ class PushToTalk {
   /** In the call: the keyboard goes to the button, so Space talks instead of pressing Hang up. */
   onState(state) {
     if (state !== 'in-call' || !this.session) return;
-    const root = this.panel.element.getRootNode();
-    const focus = root.activeElement;
-    if (!focus || focus === document.body || focus === this.panel.ui.el.hangup) this.button.focus();
+    if (this.panel.keyboardFree(this.panel.ui.el.hangup)) this.button.focus();
   }
 
   begin(session) {

@@ -49,8 +49,7 @@ class TextOnly {
 
   /** The message box takes the keyboard, unless the caller is busy elsewhere on the page. */
   focusChat() {
-    const focus = this.panel.element.getRootNode().activeElement;
     const { hangup, chatInput } = this.panel.ui.el;
-    if (!focus || focus === document.body || focus === hangup) chatInput.focus();
+    if (this.panel.keyboardFree(hangup)) chatInput.focus();
   }
 }
