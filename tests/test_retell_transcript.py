@@ -62,3 +62,24 @@ def test_lines_grow_and_new_ones_follow() -> None:
 def test_a_window_past_the_start_of_a_long_conversation_keeps_the_older_lines() -> None:
     said = [agent("one"), user("two"), agent("three"), user("four"), agent("five"), user("six")]
     assert merged(said[:5], said[1:6]) == said
+
+
+def test_an_older_line_the_recogniser_rewrites_is_still_one_line() -> None:
+    """The caller's line revised once the agent had begun its answer: the window was taken for
+    new lines and the whole of it added again beside the old ones."""
+    windows = [
+        [agent("Hi, how can I help?"), user("book for tree"), agent("Sure")],
+        [agent("Hi, how can I help?"), user("Book for three."), agent("Sure, for")],
+    ]
+    assert merged(*windows) == [agent("Hi, how can I help?"), user("Book for three."), agent("Sure, for")]
+    said = [agent("one"), user("two"), agent("three"), user("book for tree"), agent("Sure")]
+    revised = [agent("three"), user("Book for three."), agent("Sure, for"), user("Thanks")]
+    assert merged(said, revised[1:3]) == [*said[:3], *revised[1:3]]
+    assert merged(said, revised) == [*said[:2], *revised]
+
+
+def test_a_line_grown_in_other_case_and_punctuation_is_the_same_line() -> None:
+    assert merged(
+        [agent("one"), user("two"), agent("hello there")],
+        [user("Two."), agent("Hello, there! How are you?")],
+    ) == [agent("one"), user("Two."), agent("Hello, there! How are you?")]

@@ -195,7 +195,13 @@ export class CallRoom {
     // Push-to-talk: muted before it is published, so not a sound goes out until the button is held.
     const [track] = await local.createTracks({ audio: capture ?? true });
     await track.mute();
-    return this.over ? track.stop() : local.publishTrack(track);
+    if (this.over) return track.stop();
+    try {
+      return await local.publishTrack(track);
+    } catch (error) {
+      track.stop(); // ours, not yet the room's: nothing else would let the microphone go
+      throw error;
+    }
   }
 
   /** Leaves the room; `reason` ends up in the webcall:end event. */

@@ -173,12 +173,15 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     _, result = agent.tool_results
     assert (result["tool_call_id"], result["is_error"]) == (asked_flat["tool_call_id"], False)
 
-    # A correction, its fields in the message itself too, rewrites the agent's line in place.
-    chat.fill("correct yourself")
-    chat.press("Enter")
-    corrected = transcript.locator('[data-speaker="agent"]', has_text="I said it right.")
-    expect(corrected).to_have_attribute("data-final", "true", timeout=15_000)
-    expect(transcript).not_to_contain_text("I said this wrong.")
+    # A correction rewrites the agent's line in place: as ElevenLabs' SDK sends it, and with its
+    # fields in the message itself.
+    for said in ("correct yourself", "correct yourself, flat"):
+        chat.fill(said)
+        chat.press("Enter")
+        corrected = transcript.locator('[data-speaker="agent"]', has_text="I said it right.").last
+        expect(corrected).to_have_attribute("data-final", "true", timeout=15_000)
+        expect(transcript).not_to_contain_text("I said this wrong.")
+    expect(transcript.locator('[data-speaker="agent"]', has_text="I said it right.")).to_have_count(2)
     # No agent_response confirmed that streamed line: the next turn's answer is a line of its own.
     chat.fill("answer at once")
     chat.press("Enter")
@@ -200,6 +203,14 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert sent is True
     contexts = ["The caller is on the orders page.", "On the orders page."]
     assert poll(lambda: agent.contexts == contexts, timeout_s=5), agent.contexts
+
+    # Interrupted once its voice had gone quiet, a whole answer is cut where the correction says.
+    expect(call).to_have_attribute("data-agent-state", "listening", timeout=15_000)
+    chat.fill("interrupt your answer")
+    chat.press("Enter")
+    answer = transcript.locator('[data-speaker="agent"]', has_text=re.compile(r"^A whole answer —"))
+    expect(answer).to_have_text("A whole answer — interrupted", timeout=15_000)
+    expect(answer).to_have_attribute("data-interrupted", "")
 
     # An interruption cuts the agent's line (marked as such); what it streams after that is dropped.
     chat.fill("interrupt yourself")

@@ -314,13 +314,25 @@ class ElevenLabsAgent(ProtocolAgent):
         """A typed message: use the tool, correct itself, be interrupted, or answer in streamed parts."""
         if text in ("use the tool", "use the tool, flat"):
             await self.use_tool(flat=text.endswith("flat"))
-        elif text == "correct yourself":
+        elif text in ("correct yourself", "correct yourself, flat"):
             await self.stream(["I said this wrong."])
             fix = {
                 "original_agent_response": "I said this wrong.",
                 "corrected_agent_response": "I said it right.",
             }
-            await self.send({"type": "agent_response_correction", **fix})  # the fields as its own
+            if text.endswith("flat"):  # the fields as its own (shared/providers leaves this open)
+                await self.send({"type": "agent_response_correction", **fix})
+            else:  # as ElevenLabs' SDK types it (asyncapi-types.ts)
+                await self.send({"type": "agent_response_correction", "agent_response_correction_event": fix})
+        elif text == "interrupt your answer":
+            # A whole answer, its voice gone quiet (the page's speaker detection has let it go)
+            # when the interruption comes; the correction then says what was said before it.
+            said = "A whole answer that goes on and on."
+            await self.send({"type": "agent_response", "agent_response_event": {"agent_response": said}})
+            await asyncio.sleep(0.3)
+            await self.send({"type": "interruption", "interruption_event": {"event_id": 98}})
+            fix = {"original_agent_response": said, "corrected_agent_response": "A whole answer"}
+            await self.send({"type": "agent_response_correction", "agent_response_correction_event": fix})
         elif text == "answer at once":
             await self.respond("A whole answer, not streamed.")
         elif text == "mishear":  # a guess at words that turn out not to be speech

@@ -32,6 +32,7 @@ class ElevenLabsAgent {
     this.agent = null;
     this.lineCount = 0;
     this.reply = null; // the agent's newest line: {id, text, streaming, confirmed, cut}
+    this.interrupted = null; // the reply the latest interruption came during
     this.hearing = undefined; // the id of the caller's line ElevenLabs is still guessing at
     this.speaking = false;
     this.thinking = false;
@@ -196,8 +197,10 @@ const HANDLERS = {
     const text = fix?.corrected_agent_response?.trim();
     const { reply } = agent;
     if (!reply || !text) return;
-    Object.assign(reply, { text, streaming: false, confirmed: true }); // its last word
-    agent.line('agent', text, true, reply.id, reply.cut);
+    // Cut to what was said before an interruption, which may have come as its voice went quiet.
+    const cut = reply.cut || agent.interrupted === reply;
+    Object.assign(reply, { text, streaming: false, confirmed: true, cut }); // its last word
+    agent.line('agent', text, true, reply.id, cut);
   },
   client_tool_call: (agent, message) => {
     stopThinking(agent);
@@ -267,6 +270,7 @@ function cutReply(agent) {
   const { reply } = agent;
   agent.thinking = false;
   agent.reportState();
+  agent.interrupted = reply; // a correction of it then says where it was cut
   if (!reply || reply.cut || !(reply.streaming || agent.speaking)) return; // nothing being said
   reply.cut = true;
   reply.streaming = false;
