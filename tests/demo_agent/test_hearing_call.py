@@ -111,9 +111,9 @@ async def fail_once_the_recogniser_runs() -> None:
 
 @pytest.mark.parametrize("failing", ["voice", "chat"])
 def test_a_call_whose_setup_fails_stops_its_recogniser(failing: str) -> None:
-    """Setting up fails after the recogniser started (the voice cannot be published, or the chat
-    handler is refused): the call's error comes out, and no recogniser process is left running
-    (one was, for the life of the worker)."""
+    """Setting up fails (the voice cannot be published after the recogniser started, or the chat
+    handler is refused, before it): the call's error comes out, and no recogniser process is
+    left running (one was, for the life of the worker)."""
     room = FakeRoom(fail_once_the_recogniser_runs if failing == "voice" else published)
     if failing == "chat":
         room.register_text_stream_handler(TOPIC_CHAT, lambda reader, sender: None)
@@ -212,13 +212,16 @@ def test_a_calls_finished_tasks_are_let_go() -> None:
     """Each chat message is answered in a task of its own: once done, the call holds it no more
     (every one used to be kept for the life of the call)."""
     room = FakeRoom()
+    room.remote_participants["caller"] = SimpleNamespace(
+        identity="caller", kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD, track_publications={}
+    )
     stranger = SimpleNamespace(close=lambda: None)  # a message from someone not the caller: ignored
 
     async def chat_a_lot() -> tuple[int, int]:
         call = Call(FakeJob(room))  # type: ignore[arg-type]
         running = asyncio.create_task(call.run())
         try:
-            await until(lambda: TOPIC_CHAT in room.text_handlers, 30, "the call to be set up")
+            await until(lambda: call._conversation and call.caller, 30, "the call to be set up")
             before = len(call._tasks)
             for _ in range(50):
                 room.text_handlers[TOPIC_CHAT](stranger, "someone-else")

@@ -31,6 +31,7 @@ from webapp.demo_agent.conversation import (
     newest_turn,
     schedule_for,
 )
+from webapp.demo_agent.greeting import DEFAULT_GREETING
 from webapp.demo_agent.intents import (
     GOODBYE_REPLY,
     HEARD_PREFIX,
@@ -118,7 +119,15 @@ def test_a_message_that_mentions_goodbye_is_answered_not_hung_up_on(typed: str) 
 
 @pytest.mark.parametrize(
     "typed",
-    ["bye", "Bye bye!", "Goodbye.", "ok, see you later", "Thanks, that's all.", "thank you, good bye"],
+    [
+        "bye",
+        "Bye bye!",
+        "Goodbye.",
+        "ok, see you later",
+        "Thanks, that's all.",
+        "thank you, good bye",
+        "Thanks, that\u2019s all.",  # the apostrophe a phone's keyboard types
+    ],
 )
 def test_a_message_that_says_goodbye_ends_the_call(typed: str) -> None:
     """A goodbye and nothing more, typed or said, ends the call."""
@@ -266,6 +275,59 @@ def test_the_time_limit_ends_the_call_on_time_however_many_answers_wait() -> Non
     assert goodbye.opened_at - started <= plan.goodbye_at + 0.5, goodbye.opened_at - started
     answers = lines[:-1]
     assert len(answers) == 1 and answers[-1].attributes.get(ATTR_INTERRUPTED) == "true"
+
+
+def keep_time_beside(
+    limit_s: float, line: str, line_at_s: float, *, greeting: bool = False
+) -> tuple[float, list[SentLine]]:
+    """A call with a time limit of `limit_s` and `line` said `line_at_s` into it (the greeting,
+    or an answer): when it started, and the agent's lines until its time-limit goodbye began."""
+
+    async def call() -> tuple[float, list[SentLine]]:
+        agent, voice, conversation = conversation_alone()
+        started = time.monotonic()
+        timing = asyncio.create_task(conversation.keep_time(limit_s))
+
+        async def saying() -> None:
+            await asyncio.sleep(line_at_s)
+            await conversation.say(line, greeting=greeting)
+
+        speaking = asyncio.create_task(saying())
+        try:
+            while not any(sent.text.startswith(OUT_OF_TIME.split()[0]) for sent in agent.lines):
+                await asyncio.sleep(0.05)
+            return started, agent.lines
+        finally:
+            for task in (timing, speaking):
+                task.cancel()
+            await asyncio.gather(timing, speaking, return_exceptions=True)
+            await voice.aclose()
+
+    return asyncio.run(asyncio.wait_for(call(), 40))
+
+
+def test_a_warning_after_a_line_in_progress_says_the_seconds_then_left() -> None:
+    """The time-limit warning waited for the line being said, then gave the seconds left when it
+    was due (and pushed the goodbye back by its own length). Said late, it counts them then."""
+    plan = schedule_for(20)  # warning at 10 s, goodbye at 16 s
+    assert plan.warn_at == 10 and plan.last_warning_at == 12
+    started, lines = keep_time_beside(20, "A line of two seconds or so.", 8.5)  # until about 10.8 s
+    texts = [line.text for line in lines]
+    assert len(lines) == 3 and texts[0] == "A line of two seconds or so.", texts
+    warning, goodbye = lines[1:]
+    said_at = warning.opened_at - started
+    assert 10.3 <= said_at <= 12.0, said_at
+    assert warning.text == f"Just so you know, about {round(20 - said_at)} seconds are left in this call."
+    assert goodbye.opened_at - started <= plan.goodbye_at + 0.5, goodbye.opened_at - started
+
+
+def test_a_warning_that_no_longer_fits_before_the_goodbye_is_not_said() -> None:
+    """A 10 s call: the greeting took the time of the warning, said after it, and the goodbye came
+    late, its end past the limit, where the page hangs up by itself."""
+    plan = schedule_for(10)
+    started, lines = keep_time_beside(10, DEFAULT_GREETING, 0.0, greeting=True)
+    assert [line.text for line in lines[:-1]] == [DEFAULT_GREETING]
+    assert lines[-1].opened_at - started <= plan.goodbye_at + 0.5, lines[-1].opened_at - started
 
 
 def test_a_line_cut_by_the_call_ending_is_closed_as_interrupted() -> None:

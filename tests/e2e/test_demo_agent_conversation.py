@@ -266,6 +266,30 @@ def test_a_chat_message_that_goes_on_is_answered_from_its_start(livekit_server: 
     assert f"{MAX_CHAT_READ} characters read" in log, log[-2000:]
 
 
+async def chat_as_the_agent_joins(server: Any) -> list[str]:
+    """A message sent the moment the agent is in the room: the agent's lines until it is answered."""
+    caller, room = Caller(), f"demo-test-{uuid.uuid4().hex[:8]}"
+    try:
+        await caller.join(server, room, "caller-kim", {"greeting": "Hi Kim."})
+        await caller.until(lambda: caller.agent is not None, 15, "the agent to join")
+        await caller.room.local_participant.send_text("What time is it?", topic="lk.chat")
+        await caller.until(lambda: caller.agent_said("It's"), 25, "the answer to the message")
+        return [line.text for line in caller.agent_lines()]
+    finally:
+        await caller.leave()
+
+
+def test_a_chat_message_sent_as_the_agent_joins_is_answered_after_the_greeting(
+    livekit_server: Any, demo_agent: Any
+) -> None:
+    """The page offers its chat once the agent is in the room, but the agent read typed messages
+    only once its voice was published and its recogniser running: one sent in between went to no
+    handler and was lost (livekit drops a stream nobody reads), and one a moment later was
+    answered before the greeting."""
+    said = run_async(asyncio.wait_for(chat_as_the_agent_joins(livekit_server), 60))
+    assert said[0] == "Hi Kim." and said[-1].startswith("It's"), said
+
+
 async def rejoin(server: Any, demo_agent: Any, directory: Path) -> tuple[list[str], str]:
     """The caller's connection taken over by a new one under the same identity, as a browser's
     full reconnect does after a lost network: the new one asks the time, and is answered."""

@@ -68,6 +68,7 @@ class Call:
         self._caller_found: asyncio.Future[rtc.RemoteParticipant] = asyncio.Future()
         self._caller_audio = asyncio.Event()  # we hear the caller
         self._voice_heard = asyncio.Event()  # someone subscribed to our voice
+        self._greeting_begun = asyncio.Event()  # typed messages are answered from then on
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: CallerListener | None = None
         self._conversation: Conversation | None = None
@@ -107,13 +108,16 @@ class Call:
         self._room.on("disconnected", lambda *_: self.stop("disconnected from the room"))
         if not self._room.isconnected():  # gone before the handler above was there to hear it
             self.stop("disconnected from the room")
-        await self._check_room()
         local = self._room.local_participant
         status = self._status = CallStatus(local)
         voice = AgentVoice(self._room)
         avatar = AgentAvatar(self._room, voice, status) if media.avatar else None
         hearing = Hearing(on_partial=lambda utterance, text: self._on_partial(utterance, text))
         try:
+            # At once: the page offers its chat as soon as the agent is in the room, and a message
+            # typed then came to no handler and was lost (livekit drops a stream nobody reads).
+            self._room.register_text_stream_handler(TOPIC_CHAT, self._on_chat)
+            await self._check_room()
             await self._unless_ended(self._set_up(status, voice, hearing, avatar))
             await self._ended.wait()
         finally:
@@ -217,7 +221,6 @@ class Call:
             self._register_turn_methods(self._listener)
         conversation = Conversation(local, status, voice, self._listener.turns, self.stop)
         self._conversation = conversation
-        self._room.register_text_stream_handler(TOPIC_CHAT, self._on_chat)
         self._spawn(self._talk(conversation))
         if (max_call_s := max_call_s_from_metadata(self._ctx.job.metadata)) is not None:
             self._spawn(conversation.keep_time(max_call_s))
@@ -289,18 +292,23 @@ class Call:
                 await self._voice_heard.wait()
         except TimeoutError:
             logger.info("audio with caller %s is not flowing both ways yet; greeting anyway", caller.identity)
+        self._greeting_begun.set()  # (run takes the voice before a waiting message's answer can)
         await conversation.run(greeting_from_metadata(self._ctx.job.metadata))
 
     def _on_chat(self, reader: rtc.TextStreamReader, sender: str) -> None:
         """A message typed in the chat: answered in a task of its own."""
-        if self._conversation is not None:
-            self._spawn(self._answer_chat(self._conversation, reader, sender))
+        self._spawn(self._answer_chat(reader, sender))
 
-    async def _answer_chat(
-        self, conversation: Conversation, reader: rtc.TextStreamReader, sender: str
-    ) -> None:
+    async def _answer_chat(self, reader: rtc.TextStreamReader, sender: str) -> None:
         """Read the start of one chat message (up to MAX_CHAT_READ characters) and answer it, if it
-        came from the caller; the rest is left unread."""
+        came from the caller, once the greeting has begun (one typed as the agent joined waits for
+        the call to be set up); the rest is left unread."""
+        if self.caller is None:  # typed as the agent joined: from the caller, once they are found
+            try:
+                await asyncio.shield(self._caller_found)
+            except BaseException:  # the call ended first
+                reader.close()
+                raise
         if self.caller is None or sender != self.caller.identity:
             reader.close()
             logger.info("ignoring a chat message from %s, who is not the caller", sender)
@@ -321,7 +329,9 @@ class Call:
         text = "".join(parts)[:MAX_CHAT_READ]
         cut = " read" if read >= MAX_CHAT_READ else ""
         logger.info("chat from %s: %d characters%s", sender, len(text), cut)
-        await conversation.answer_chat(text)
+        await self._greeting_begun.wait()
+        if self._conversation is not None:
+            await self._conversation.answer_chat(text)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run `coro` for the life of the call; a crash in it ends the call."""

@@ -58,10 +58,21 @@ class Schedule:
     @property
     def warning(self) -> str:
         """What the agent says at `warn_at`."""
-        left = round(self.goodbye_at + GOODBYE_LEAD_S - (self.warn_at or 0))
+        return self.warning_at(self.warn_at or 0)
+
+    def warning_at(self, at_s: float) -> str:
+        """The warning said `at_s` into the call (later than planned: an answer was being said)."""
+        left = round(self.goodbye_at + GOODBYE_LEAD_S - at_s)
         if self.short:
             return f"About {left} seconds are left."
         return f"Just so you know, about {left} seconds are left in this call."
+
+    @property
+    def last_warning_at(self) -> float | None:
+        """The latest a warning may begin and still end before the goodbye."""
+        if self.warn_at is None:
+            return None
+        return self.goodbye_at - (SHORT_WARNING_ROOM_S if self.short else WARNING_ROOM_S)
 
 
 def schedule_for(max_call_s: float) -> Schedule:
@@ -179,9 +190,13 @@ class Conversation:
             """Sleep until `offset_s` into the call."""
             await asyncio.sleep(max(0.0, started + offset_s - time.monotonic()))
 
-        if plan.warn_at is not None:
+        if plan.warn_at is not None and plan.last_warning_at is not None:
             await at(plan.warn_at)
-            await self.say(plan.warning)
+            # After the line being said (the greeting, an answer), if it still fits before the
+            # goodbye, saying the seconds left then; else not at all: the goodbye comes on time.
+            await self.say(
+                lambda: plan.warning_at(time.monotonic() - started), not_after=started + plan.last_warning_at
+            )
         await at(plan.goodbye_at)
         if not self._ending:  # else the caller's goodbye is being said
             # Answers queued behind the goodbye (typed messages: eight of them made a 10 s call
@@ -194,14 +209,16 @@ class Conversation:
 
     async def say(
         self,
-        text: str,
+        text: str | Callable[[], str],
         *,
         interruptible: bool = True,
         heard_at: float | None = None,
         closing: bool = False,
         greeting: bool = False,
+        not_after: float | None = None,
     ) -> Playback | None:
-        """Speak `text`, showing thinking → speaking → listening; wait for any reply in progress.
+        """Speak `text` (or what it returns when its turn comes), showing thinking → speaking →
+        listening; wait for any reply in progress, but not past `not_after` (monotonic).
 
         The `greeting` is not cut by a caller who was talking as it began (see `interrupt`).
 
@@ -209,36 +226,53 @@ class Conversation:
         voice line up; a line cut by the caller ends where the voice stopped. Once the call
         is ending only its `closing` line is said: None for any other.
         """
-        async with self._speaking:
-            if self._ending and not closing:
-                return None
-            # the state goes out while espeak-ng works: neither waits for the other
-            thinking = asyncio.create_task(self._status.set_state("thinking"))
-            audio = await synthesize(text)
-            await thinking
-            if self._ending and not closing:  # the time ran out while this line was being made
-                return None
-            await self._status.set_state("speaking")
-            line = AgentLine(self._participant, self._voice.track_sid, text)
-            await line.start(audio.size / SAMPLE_RATE)
-            if heard_at is not None:
-                logger.info(
-                    "reply starts %.0f ms after the caller stopped", (time.monotonic() - heard_at) * 1000
-                )
-            logger.info("saying %r (%.1f s of audio)", text, audio.size / SAMPLE_RATE)
-            self._interruptible, self._greeting = interruptible, greeting
-            try:
-                playback = await self._voice.play(audio)
-            except asyncio.CancelledError:  # the call ended mid-line: its transcript line ends here too
-                await line.finish(interrupted=True)
-                raise
-            finally:
-                self._interruptible, self._greeting = True, False
-            await line.finish(interrupted=playback.interrupted)
-            if playback.interrupted:
-                logger.info("interrupted after %.1f of %.1f s", playback.played_s, playback.duration_s)
-            await self._status.set_state("listening")
-            return playback
+        try:
+            async with asyncio.timeout(None if not_after is None else not_after - time.monotonic()):
+                await self._speaking.acquire()
+        except TimeoutError:
+            logger.info("not said: its time has passed while another line was being said")
+            return None
+        try:
+            return await self._say(
+                text() if callable(text) else text, interruptible, heard_at, closing, greeting
+            )
+        finally:
+            self._speaking.release()
+
+    async def _say(
+        self, text: str, interruptible: bool, heard_at: float | None, closing: bool, greeting: bool
+    ) -> Playback | None:
+        """`say` once it is this line's turn."""
+        if self._ending and not closing:
+            return None
+        # the state goes out while espeak-ng works: neither waits for the other
+        thinking = asyncio.create_task(self._status.set_state("thinking"))
+        audio = await synthesize(text)
+        await thinking
+        if self._ending and not closing:  # the time ran out while this line was being made
+            return None
+        await self._status.set_state("speaking")
+        line = AgentLine(self._participant, self._voice.track_sid, text)
+        await line.start(audio.size / SAMPLE_RATE)
+        if self._ending and not closing:  # ... or while its state and its line went out
+            await line.finish(interrupted=True)
+            return None
+        if heard_at is not None:
+            logger.info("reply starts %.0f ms after the caller stopped", (time.monotonic() - heard_at) * 1000)
+        logger.info("saying %r (%.1f s of audio)", text, audio.size / SAMPLE_RATE)
+        self._interruptible, self._greeting = interruptible, greeting
+        try:
+            playback = await self._voice.play(audio)
+        except asyncio.CancelledError:  # the call ended mid-line: its transcript line ends here too
+            await line.finish(interrupted=True)
+            raise
+        finally:
+            self._interruptible, self._greeting = True, False
+        await line.finish(interrupted=playback.interrupted)
+        if playback.interrupted:
+            logger.info("interrupted after %.1f of %.1f s", playback.played_s, playback.duration_s)
+        await self._status.set_state("listening")
+        return playback
 
     async def _answer(
         self, reply: Reply, *, heard_at: float | None = None, interruptible: bool = True

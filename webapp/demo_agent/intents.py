@@ -134,8 +134,9 @@ class Reply:
 
 
 def normalise(text: str) -> str:
-    """Lower case, letters, digits and apostrophes only, single spaces."""
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+    """Lower case, letters, digits and apostrophes only (a typographic one, as phones type it,
+    is one), single spaces."""
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("\u2019", "'")).split())
 
 
 def classify(text: str) -> Intent:
