@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from itsdangerous import URLSafeSerializer
+from itsdangerous.encoding import base64_decode
 
 from tests.admin.conftest import CATALOGUE, SECRET_KEY, TOKEN, csrf_of, sign_in  # noqa: F401  (make_app reads CATALOGUE)
 from tests.support.apps import app_state_of
 from webapp.errors import ExpiredDemoLink, RevokedDemoLink, UsedUpDemoLink
 from webapp.history.store import CallRecord
-from webapp.pages.demo_links import SALT, sign_demo_link, verify_demo_link
+from webapp.pages.demo_links import SALT, Starting, sign_demo_link, verify_demo_link
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -91,6 +92,41 @@ def test_a_link_signed_before_links_had_ids_gets_one_from_its_token(app: Flask) 
     first, second = (recorded(app, place(app, demo_token=old)) for _ in range(2))
     assert first.demo_link_id is not None and first.demo_link_id.startswith("dl_")
     assert (second.demo_link_id, second.demo_link_label) == (first.demo_link_id, "company=Acme")
+
+
+def test_a_link_signed_before_links_had_ids_is_revoked_however_its_signature_is_written(app: Flask) -> None:
+    """Its id came from the token as written, and its signature's base64 checks out written other
+    ways (padded, another last character holding the same bytes): each was another link, one the
+    revocation did not reach."""
+    old = URLSafeSerializer(SECRET_KEY, salt=SALT).dumps(
+        {"a": "sales", "v": {"company": "Acme"}, "e": int(time.time()) + 3600}
+    )
+    payload, signature = old.rsplit(".", 1)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    same_bytes = [
+        f"{payload}.{signature[:-1]}{last}"
+        for last in alphabet
+        if last != signature[-1] and base64_decode(signature[:-1] + last) == base64_decode(signature)
+    ]
+    spellings = [f"{old}=", *same_bytes]
+    assert same_bytes and all(verify_demo_link(SECRET_KEY, token) for token in spellings)
+    link_id = verify_demo_link(SECRET_KEY, old).link_id
+    assert {verify_demo_link(SECRET_KEY, token).link_id for token in spellings} == {link_id}
+    assert app.test_cli_runner().invoke(args=["revoke-demo-link", old]).exit_code == 0
+    for token in [old, *spellings]:
+        assert place(app, demo_token=token).status_code == 410
+        assert app.test_client().get(f"/demo/sales?t={token}").status_code == 410
+
+
+@pytest.mark.parametrize(("read_timeout_s", "window_s"), [("10", 60), ("120", 180), ("3600", 3660)])
+def test_a_call_being_started_through_a_link_counts_until_its_provider_has_given_up(
+    admin_app: Callable[..., Flask], read_timeout_s: str, window_s: int
+) -> None:
+    """A link's call being started was counted for a minute: one still waiting on a provider
+    allowed longer (WEBCALL_READ_TIMEOUT_S goes up to an hour) was then no longer counted, and a
+    second caller placed a call past the link's max_calls. It counts past the provider's deadline."""
+    app = admin_app(WEBCALL_READ_TIMEOUT_S=read_timeout_s)  # and the connect's 3 s
+    assert Starting.for_state(app_state_of(app), 2).get_expiry() == window_s
 
 
 def test_an_expired_link_is_refused_and_recorded_as_its_own(app: Flask) -> None:

@@ -218,6 +218,21 @@ def test_a_port_a_proxy_writes_after_the_address_is_not_a_new_client(
     assert client_key(host_of(forwarded[0])) == same_client
 
 
+def test_ipv4_visitors_behind_a_nat64_front_end_are_each_their_own_client(tmp_path: Path) -> None:
+    """Behind an IPv6-only front end translating IPv4 (NAT64's 64:ff9b::/96), every IPv4 visitor
+    came from one /64 and shared one allowance: one abuser used up everyone's."""
+    app = build_app(tmp_path, CATALOGUE, WEBCALL_TRUSTED_PROXIES="1", WEBCALL_RATE_LIMITS="2/minute")
+    client = app.test_client()
+
+    def send(address: str) -> Any:
+        return client.post("/api/calls", json={"agent": "plain"}, headers={"X-Forwarded-For": address})
+
+    assert codes([send("64:ff9b::203.0.113.9") for _ in range(3)]) == [201, 201, "rate_limited"]
+    assert codes([send("64:ff9b::198.51.100.7"), send("64:ff9b::c633:6407")]) == [201, 201]
+    assert client_key("64:ff9b::c633:6407") == "198.51.100.7" == client_key("::ffff:198.51.100.7")
+    assert client_key("2001:db8:64:ff9b::1") == "2001:db8:64:ff9b::/64"
+
+
 def test_convoi_agents_share_the_keys_documented_20_creates_a_minute(
     tmp_path: Path, ravan: Any, zudu: Any, convoi: Any
 ) -> None:

@@ -262,17 +262,26 @@ def host_of(address: str) -> str:
     return address
 
 
+# IPv4 addresses written into IPv6 by a translator (NAT64's well-known prefix, RFC 6052, the
+# IPv4 address in its last 32 bits): behind an IPv6-only front end every IPv4 visitor has one.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def client_key(address: str) -> str:
     """Whom a per-client limit counts: an IPv4 address, or an IPv6 address's /64 (a host is
-    given a whole /64, and stepping through it must not start a fresh allowance each time)."""
+    given a whole /64, and stepping through it must not start a fresh allowance each time).
+    An IPv4 address in IPv6 clothes (mapped, or translated by NAT64) is that IPv4 address: all
+    IPv4 visitors of a NAT64 front end came from one /64, and shared one allowance."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is None:
-            return str(ipaddress.IPv6Network((ip, 64), strict=False))
-        ip = ip.ipv4_mapped
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if ip in NAT64:
+            return str(ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF))
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
 
 

@@ -17,6 +17,7 @@ import base64
 import dataclasses
 import hashlib
 import logging
+import math
 import random
 import re
 import secrets
@@ -29,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 from limits import RateLimitItem, RateLimitItemPerMinute
 from werkzeug.datastructures import Headers
 
@@ -50,6 +52,7 @@ MAX_CALLS = 10_000  # the most calls a link may be limited to (more is no limit 
 MAX_LIFE_S = 10 * 366 * 86400  # the longest a link may work: ten years
 STARTING = "demo-link-calls-starting"  # the limits' scope counting a link's calls being started
 TAKE_WAIT_S = 5.0  # the longest a call waits for a link's other calls being started
+STARTING_MARGIN_S = 30  # a call's count outlives its provider's deadline by this much at least
 RETRY_AFTER_S = 2  # then: the page counts down, and its caller tries again
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,15 @@ def new_link_id() -> str:
 
 
 def _derived_link_id(token: str) -> str:
-    """The id of a link signed before links had one: from its token, so its calls share one."""
-    digest = hashlib.sha256(token.encode()).digest()[:12]
+    """The id of a link signed before links had one: from its token, so its calls share one.
+
+    From the token as it was signed: its signature checks out however its base64 is written
+    (padded, with ``+`` and ``/``, other bits past its last byte), and each spelling made another
+    id, one its revocation did not reach. (The payload is what is signed, as it is written.)
+    """
+    payload, _, signature = token.rpartition(".")
+    signed_as = f"{payload}.{base64_encode(base64_decode(signature)).decode()}"
+    digest = hashlib.sha256(signed_as.encode()).digest()[:12]
     return "dl_" + base64.urlsafe_b64encode(digest).decode()
 
 
@@ -198,8 +208,16 @@ def check_calls_left(state: AppState, link: DemoLink) -> None:
 
 
 class Starting(SharedWindow, RateLimitItemPerMinute):
-    """A link's calls being started (each long before a minute is out), counted against the calls
-    it may place: one count whatever that number, which an extension may raise meanwhile."""
+    """A link's calls being started, counted against the calls it may place: one count whatever
+    that number, which an extension may raise meanwhile. Each is counted for as long as its
+    provider may take to create it, and a little more (``for_state``): one still waiting on a
+    slow provider when its count ran out was no longer counted, and another caller took its call."""
+
+    @classmethod
+    def for_state(cls, state: AppState, max_calls: int) -> Starting:
+        """The count for a link with ``max_calls``, its window whole minutes past the provider's deadline."""
+        deadline_s = state.settings.connect_timeout_s + state.settings.read_timeout_s
+        return cls(max_calls, max(1, math.ceil((deadline_s + STARTING_MARGIN_S) / 60)))
 
 
 @contextmanager
@@ -219,7 +237,7 @@ def call_taken(state: AppState, link: DemoLink | None) -> Iterator[None]:
     if link is None or link.max_calls is None:
         yield
         return
-    starting = Starting(link.max_calls)
+    starting = Starting.for_state(state, link.max_calls)
     deadline = time.monotonic() + TAKE_WAIT_S
     while not _taken(state, link, starting):
         if time.monotonic() >= deadline:
