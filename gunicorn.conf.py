@@ -60,7 +60,9 @@ bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}
 # (4.3x); 256 threads took 1.80x there and swung to 8.7x in other runs as they contended for
 # the GIL.
 # WEBCALL_WORKER_CLASS=gthread (with WEBCALL_THREADS threads) is the thread-per-call model.
-worker_class = os.environ.get("WEBCALL_WORKER_CLASS", "gevent")
+worker_class = os.environ.get("WEBCALL_WORKER_CLASS", "gevent").strip() or "gevent"
+if worker_class not in ("gevent", "gthread"):  # gunicorn's own answer to a typo is a traceback
+    sys.exit(f"webcall: WEBCALL_WORKER_CLASS must be gevent or gthread, got {worker_class!r}")
 worker_connections = _count("WEBCALL_WORKER_CONNECTIONS", 1000)
 threads = _count("WEBCALL_THREADS", 64)
 # Rate limits, budgets and idempotent replays are counted in one place: in memory that is one
@@ -132,6 +134,16 @@ def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
         os.remove(stale)
     os.environ["WEBCALL_METRICS_DIR_READY"] = "1"
+
+
+def post_fork(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """In a new worker, before the app loads: one that replaces another (a worker that died, a
+    reload's) is no first start. A configuration or call log it cannot use then makes it exit 1
+    after a pause, for the master to start another (until the database is back, or a reload reads
+    a mended .env), not with the "can never boot" status (3) that stops the whole server: a
+    database restarting as a worker was replaced stopped the server for good (webapp/app.py)."""
+    if worker.age > server.num_workers:
+        os.environ["WEBCALL_WORKER_REPLACES"] = "1"
 
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature

@@ -330,6 +330,10 @@ def test_call_log_and_admin_settings_are_checked(env: dict[str, str], problem: s
         ("WEBCALL_IDEMPOTENCY_WINDOW_S", "99999999999999"),
         ("WEBCALL_RATELIMIT_STORAGE_URI", "redis://:abc"),  # a traceback at start-up
         ("WEBCALL_RATELIMIT_STORAGE_URI", "redis://localhost:99999"),
+        # Two settings on one .env line (the second lost), and a database by name: accepted, then
+        # every call refused (limits_unavailable).
+        ("WEBCALL_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0 WEBCALL_TOKEN_TTL_S=60"),
+        ("WEBCALL_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/limits"),
         ("WEBCALL_CONNECT_TIMEOUT_S", "nan"),  # refused as "a finite number" (it said "<= 300")
         # A page's script and a server-side request: without a scheme, every call was refused
         # (bot_check_unavailable) and the CSP read "script-src 'self' ://".
@@ -345,8 +349,25 @@ def test_a_value_no_clock_or_socket_can_hold_is_refused_at_start_up(name: str, v
         Settings.from_mapping({**quick, name: value})
 
 
-@pytest.mark.parametrize(("name", "value"), [("WEBCALL_THREADS", "abc"), ("WEBCALL_WORKER_CONNECTIONS", "0")])
-def test_gunicorn_names_a_bad_size_in_one_line(name: str, value: str) -> None:
+@pytest.mark.parametrize(
+    "uri",
+    ["memory://", "redis://localhost", "redis://localhost:6379/0", "rediss://u:p@redis.example:6380/12/"],
+)
+def test_a_limits_storage_url_with_or_without_a_database_number_is_taken(uri: str) -> None:
+    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
+    assert Settings.from_mapping({**quick, "WEBCALL_RATELIMIT_STORAGE_URI": uri}).ratelimit_storage_uri == uri
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("WEBCALL_THREADS", "abc", "must be a whole number of at least 1, got 'abc'"),
+        ("WEBCALL_WORKER_CONNECTIONS", "0", "must be a whole number of at least 1, got '0'"),
+        # a typo here stopped gunicorn with an ImportError's traceback
+        ("WEBCALL_WORKER_CLASS", "gthreads", "must be gevent or gthread, got 'gthreads'"),
+    ],
+)
+def test_gunicorn_names_a_bad_setting_of_its_own_in_one_line(name: str, value: str, said: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCALL_", "LIVEKIT_"))}
     env.update({name: value, "WEBCALL_BIND": "127.0.0.1:0"})
     done = subprocess.run(
@@ -355,7 +376,7 @@ def test_gunicorn_names_a_bad_size_in_one_line(name: str, value: str) -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode != 0
-    assert f"{name} must be a whole number of at least 1, got {value!r}" in done.stderr
+    assert f"{name} {said}" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -38,6 +40,7 @@ from .settings import Settings, events_key
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 WORKER_BOOT_ERROR = 3  # gunicorn's exit status for "this worker can never boot"
+REPLACED_WORKER_PAUSE_S = 5.0  # a worker replacing another, that cannot start, waits this long to exit
 
 
 def create_app(settings: Settings | None = None, *, http: httpx.Client | None = None) -> Flask:
@@ -46,10 +49,9 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
         settings = settings or Settings.from_env()
         browser_code = assets.Assets(ROOT / "static" / "dist")
     except ConfigError as error:
-        # One clear message, no traceback; exit status 3 tells gunicorn's master to stop
-        # instead of restarting workers that can never boot.
+        # One clear message, no traceback, and the status that stops gunicorn (boot_failed).
         print(error, file=sys.stderr, flush=True)
-        raise StartupRefused(error, WORKER_BOOT_ERROR) from None
+        raise StartupRefused(error, boot_failed()) from None
     configure_logging(settings.log_level, settings.log_format)
     for warning in settings.warnings():
         log.warning("configuration: %s", warning)
@@ -152,6 +154,20 @@ def open_call_log(settings: Settings, instance_path: str) -> CallStore:
         # The driver's first line names the problem (a URL's password never appears in it).
         cause = getattr(error, "orig", None) or error
         reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
-        print(f"webcall cannot open its call log (WEBCALL_DATABASE_URL): {reason}", file=sys.stderr)
-        raise SystemExit(WORKER_BOOT_ERROR) from None
+        print(
+            f"webcall cannot open its call log (WEBCALL_DATABASE_URL): {reason}", file=sys.stderr, flush=True
+        )
+        raise SystemExit(boot_failed()) from None
     return store
+
+
+def boot_failed() -> int:
+    """The exit status of a process that cannot start. For gunicorn's first workers 3, which tells
+    its master to stop rather than start workers that can never boot. A worker replacing another
+    (gunicorn.conf.py's ``post_fork`` says so) exits 1 after a pause instead: its master starts
+    another until one can (a database back from a restart, a reload reading a mended ``.env``),
+    where 3 would stop the server that was serving until then."""
+    if os.environ.get("WEBCALL_WORKER_REPLACES"):
+        time.sleep(REPLACED_WORKER_PAUSE_S)
+        return 1
+    return WORKER_BOOT_ERROR

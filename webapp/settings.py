@@ -69,14 +69,20 @@ def same_secret(given: str, expected: str) -> bool:
 
 def _storage(value: str) -> str:
     """Where limits, budgets and replays are counted."""
+    no_space(value)  # two settings on one .env line would be read as one URL
     if not value.startswith(STORAGE_SCHEMES):
         raise ValueError("must be memory:// or a redis:// or rediss:// URL (Redis Sentinel is not supported)")
-    if not _port_ok(urlsplit(value)):
+    parts = urlsplit(value)
+    if not _port_ok(parts):
         raise ValueError("has a port that is not a number from 0 to 65535")
+    database = parts.path.strip("/")
+    if parts.scheme != "memory" and database and not database.isdigit():
+        # Else accepted here, and every call refused later with limits_unavailable.
+        raise ValueError(f"names Redis database {database!r}: its path is a database's number (/0)")
     return value
 
 
-def _origin_url(value: str) -> str:
+def origin_url(value: str) -> str:
     """``scheme://host[:port]``, nothing after it (no user, a port that is a port): browsers
     send no such Origin, so every call from the app's own pages would be refused."""
     no_space(value)
@@ -323,7 +329,7 @@ class Settings(CatalogueSource):
     # from those alone); 0: none, the address that connects is the visitor's.
     trusted_proxies: TrustedProxies = _var("WEBCALL_TRUSTED_PROXIES", 0)
     # Where visitors reach the app (behind a TLS proxy: https://calls.example.com); unset: as requested.
-    public_url: Annotated[str, AfterValidator(_origin_url)] | None = _var("WEBCALL_PUBLIC_URL")
+    public_url: Annotated[str, AfterValidator(origin_url)] | None = _var("WEBCALL_PUBLIC_URL")
     idempotency_window_s: PositiveInt = _var("WEBCALL_IDEMPOTENCY_WINDOW_S", 120, le=DAY_S)
     turnstile_site_key: str | None = _var("WEBCALL_TURNSTILE_SITE_KEY")
     turnstile_secret_key: SecretStr | None = _var("WEBCALL_TURNSTILE_SECRET_KEY")

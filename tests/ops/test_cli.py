@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 
 from tests.support.apps import OfflineLiveKit, app_state_of, build_app
 from webapp.history.store import CallAttempt
@@ -169,6 +170,16 @@ def test_embed_snippet_in_another_language(tmp_path: Path) -> None:
     assert iframe.startswith('<iframe src="https://calls.example.com/embed/sales?lang=fr" ')
     unknown = runner.invoke(args=["embed-snippet", "sales", "--lang", "xx"])
     assert unknown.exit_code == 2 and "'xx' is not one of" in unknown.output
+
+
+@pytest.mark.parametrize("command", [["embed-snippet", "sales"], ["demo-link", "sales"]])
+@pytest.mark.parametrize("base_url", ["notaurl", "calls.example.com", "https://calls.example.com/webcall"])
+def test_a_base_url_that_is_no_origin_is_refused(tmp_path: Path, command: list[str], base_url: str) -> None:
+    """``notaurl`` printed snippets and links to nowhere (the link recorded as made), exit 0."""
+    app = build_app(tmp_path, EMBEDDED, WEBCALL_SECRET_KEY="k" * 40)
+    refused = app.test_cli_runner().invoke(args=[*command, "--base-url", base_url])
+    assert refused.exit_code == 2 and "--base-url" in refused.output and "public origin" in refused.output
+    assert base_url not in refused.stdout.replace(f"'{base_url}'", "")
 
 
 def test_history_prune_deletes_what_is_older_than_asked(tmp_path: Path) -> None:

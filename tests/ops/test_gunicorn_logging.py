@@ -121,6 +121,34 @@ def test_the_webhook_token_never_reaches_the_access_log(tmp_path: Path) -> None:
     assert token not in log
 
 
+def test_a_worker_replaced_while_the_call_log_is_down_leaves_the_server_up(tmp_path: Path) -> None:
+    """A worker dies (killed, out of memory) while its database is down: its replacement cannot
+    open the call log. It exited with the status that tells gunicorn a worker can never boot, and
+    the master shut the whole server down for good. Now it exits 1, after a pause, and the master
+    tries again until the database is back."""
+    local = '[agents.local]\nprovider = "livekit"\nagent_id = "webcall-demo"\n'
+    server = start_app_server(offline_livekit_env(), tmp_path / "logs", agents_toml=local, workers=1)
+    database = Path(server.database_url.removeprefix("sqlite:///"))
+    master = server.process.popen.pid
+    try:
+        (first,) = workers_of(master)
+        database.rename(database.with_name("away.db"))
+        database.mkdir()  # a directory where the database was: it cannot be opened
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: "cannot open its call log" in server.process.log(), timeout_s=30,
+                   what="the replacement to fail")  # fmt: skip
+        wait_until(lambda: server.process.log().count("cannot open its call log") >= 2, timeout_s=30,
+                   what="another replacement")  # fmt: skip
+        assert server.process.popen.poll() is None, server.process.log()[-3000:]
+        database.rmdir()
+        database.with_name("away.db").rename(database)
+        wait_until(lambda: httpx.get(server.url + "/healthz", timeout=5).status_code == 200, timeout_s=30,
+                   what="a worker to serve again")  # fmt: skip
+        assert server.process.popen.poll() is None
+    finally:
+        server.process.stop()
+
+
 def test_the_master_imports_no_part_of_the_app() -> None:
     """gunicorn's master imports the log format before it forks: the app's modules (and the
     SSL, HTTP and database libraries under them) must first be imported in the worker, after

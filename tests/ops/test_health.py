@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask, Response
+
+from tests.fakes import FakeServer
+
 CATALOGUE = """
 [agents.ravan]
 provider = "ravan"
@@ -47,3 +51,16 @@ def test_readyz_names_a_provider_that_does_not_answer(make_app: Any) -> None:
     checks = app.test_client().get("/readyz").get_json()["checks"]
     assert checks["provider:retell"] == "unreachable" and checks["provider:elevenlabs"] == "unreachable"
     assert checks["provider:ravan"] == "ok"
+
+
+def test_readyz_calls_a_provider_answering_server_errors_unreachable(make_app: Any) -> None:
+    """A provider behind a gateway that answers 503 to everything: /readyz said ready (any answer
+    counted) while every call failed."""
+    down = Flask("down")
+    down.add_url_rule("/", "root", lambda: Response("no healthy upstream", status=503))
+    server = FakeServer(down).start()
+    try:
+        checks = make_app(RAVAN_BASE_URL=server.url).test_client().get("/readyz").get_json()["checks"]
+    finally:
+        server.stop()
+    assert checks["provider:ravan"] == "unreachable" and checks["provider:convoi"] == "ok"

@@ -32,6 +32,7 @@ from ..pages.demo_links import (
 )
 from ..pages.words import LANGUAGES
 from ..providers import WebCallRequest, registry
+from ..settings import origin_url
 from ..state import AppState, app_state
 
 history = AppGroup(
@@ -44,6 +45,16 @@ Value = TypeVar("Value")
 LANG_OPTION = click.option(
     "--lang", type=click.Choice(LANGUAGES), default=None, help="The page's language  [default: the agent's]"
 )
+
+
+def base_url_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--base-url``: an origin, as WEBCALL_PUBLIC_URL is (``notaurl`` made a link to nowhere)."""
+    if value is None:
+        return None
+    try:
+        return origin_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("demo-link")
@@ -59,6 +70,7 @@ LANG_OPTION = click.option(
 @click.option(
     "--base-url",
     default=None,
+    callback=base_url_option,
     help="Where webcall is served  [default: WEBCALL_PUBLIC_URL, else http://127.0.0.1:8000]",
 )
 @click.option(
@@ -124,6 +136,7 @@ def option_value(hint: str, read: Callable[[], Value]) -> Value:
 @click.option(
     "--base-url",
     default=None,
+    callback=base_url_option,
     help="Where webcall is served  [default: WEBCALL_PUBLIC_URL, else http://127.0.0.1:8000]",
 )
 @LANG_OPTION

@@ -44,7 +44,8 @@ class HostedProvider:
         )
 
     def is_reachable(self, timeout_s: float) -> bool:
-        """Any HTTP answer from the API's root means the provider is up (it needs no key for that)."""
+        """An answer from the API's root that is no server error means the provider is up (it
+        needs no key for that: a 401 or 404 will do)."""
         return self.transport.is_reachable(self.base_url + "/", timeout_s=timeout_s)
 
     def livekit_url_before_call(self) -> str | None:

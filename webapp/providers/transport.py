@@ -154,12 +154,14 @@ class Transport:
         PROVIDER_SECONDS.labels(self.provider, operation, outcome).observe(time.perf_counter() - started)
 
     def is_reachable(self, url: str, *, timeout_s: float, need_ok: bool = False) -> bool:
-        """True when ``url`` answers at all (or with 200 when ``need_ok``): the readiness probe."""
+        """True when ``url`` answers with anything but a server error (or with 200 when
+        ``need_ok``): the readiness probe. A 502 or 503 is a gateway saying the API is down,
+        and every call would fail while the probe said ready."""
         try:
             response = self.client.get(url, timeout=timeout_s)
         except httpx.HTTPError:
             return False
-        return response.status_code == 200 if need_ok else True
+        return response.status_code == 200 if need_ok else response.status_code < 500
 
     def _send_with_retries(self, request: _Request) -> Any:
         """One request, repeated on transient failures while that is safe and within the deadline."""
