@@ -183,3 +183,15 @@ def test_a_broken_setting_does_not_hide_what_the_table_contradicts(table: dict[s
 def test_no_table_checks_when_the_provider_or_its_agent_id_is_what_is_broken() -> None:
     found = problems(provider="nope", theme="x", push_to_talk=True, text_only="only")
     assert [problem.split(":")[1].strip() for problem in found] == ["provider", "theme"], found
+
+
+@pytest.mark.parametrize(
+    "logo", ["//cdn.example/logo.png", "/\\cdn.example/logo.png", "http://x.example/l.png"]
+)
+def test_a_logo_elsewhere_than_https_or_this_site_is_refused(logo: str) -> None:
+    """ "A path on this site" took ``//host/…`` and ``/\\host/…``, which browsers load from another
+    host (and over the page's own scheme)."""
+    found = problems(logo_url=logo)
+    assert found == ["[agents.a]: logo_url: must be an https:// URL or a path on this site"]
+    assert agent(logo_url="/static/logo.png").logo_url == "/static/logo.png"
+    assert agent(logo_url="https://cdn.example/logo.png").logo_url == "https://cdn.example/logo.png"

@@ -60,8 +60,9 @@ def _rate_limit(value: str) -> str:
 
 
 def _site_url(value: str) -> str:
-    """An https:// URL, or a path on this site."""
-    if not value.startswith(("https://", "/")):
+    """An https:// URL, or a path on this site (not ``//host/…`` or ``/\\host/…``, which browsers
+    load from another host, over whatever scheme the page has)."""
+    if not value.startswith(("https://", "/")) or value.startswith(("//", "/\\")):
         raise ValueError("must be an https:// URL or a path on this site")
     return value
 

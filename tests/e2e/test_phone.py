@@ -260,6 +260,33 @@ def test_a_phone_only_agent_offers_only_the_phone(page: Page, stack: dict[str, A
     screenshots(page, artifacts / "screenshots", "phone-only")
 
 
+def test_the_form_is_never_sent_by_the_browser_before_its_code_listens(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """A phone-only page shows the form at once, and its code comes later (a chunk of its own):
+    Enter or "Call me" before that made the browser send the form itself, by GET, putting the
+    visitor's number into the page's address (its history, any proxy's logs)."""
+    app = stack["app"].url
+    held: list[Any] = []
+    page.route(re.compile(r"/phone-panel-[^/]*\.js$"), lambda route: held.append(route))
+    page.goto(f"{app}/talk/phone-only")
+    wait_for_js(page, "() => true")
+    page.wait_for_timeout(300)  # the page's own code has run; the form's is held back
+    assert held, "the form's code was not asked for"
+    number = page.locator("#phone-number")
+    number.fill("4155553671")
+    number.press("Enter")
+    expect(page.locator("#phone-submit")).to_be_disabled()
+    page.wait_for_timeout(300)
+    assert "4155553671" not in page.url and "phone=" not in page.url, page.url
+    held[0].continue_()
+    expect(page.locator("#phone-submit")).to_be_enabled()
+    page.check("#phone-consent")
+    page.click("#phone-submit")
+    expect(page.locator("#phone-status-text")).to_have_text("Calling you now…")
+    assert "phone=" not in page.url
+
+
 def test_the_iframe_embed_offers_the_phone(page: Page, stack: dict[str, Any]) -> None:
     page.goto(f"{stack['app'].url}/embed/phone-only")
     expect(page.locator("#phone-form")).to_be_visible()

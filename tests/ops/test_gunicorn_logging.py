@@ -71,6 +71,22 @@ def test_an_access_line_is_one_json_object(caplog: pytest.LogCaptureFixture) -> 
     assert line["duration_ms"] == 12.5 and line["logger"] == "gunicorn.access"
 
 
+def test_gunicorns_own_error_line_quotes_no_demo_link_token(caplog: pytest.LogCaptureFixture) -> None:
+    """gunicorn logs "Error handling request <URI>" with the query (a request it could not finish):
+    a demo link's token, which places calls for whoever reads it, went into the log whole."""
+    logger = JsonLogger(Config())
+    logger.error_log.propagate = True
+    token = "eyJhIjoic2FsZXMifQ.c2lnbmF0dXJl"
+    with caplog.at_level(logging.ERROR, logger="gunicorn.error"):
+        logger.error("Error handling request %s", f"/demo/sales?t={token}&lang=de")
+        logger.error("Error handling request %s", f"/demo/sales?lang=de&t={token}")
+    assert token not in caplog.text
+    assert {record.getMessage() for record in caplog.records} == {
+        "Error handling request /demo/sales?t=***&lang=de",
+        "Error handling request /demo/sales?lang=de&t=***",
+    }
+
+
 def test_for_a_terminal_an_access_line_is_text(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -64,6 +64,23 @@ def test_the_demo_page_sends_no_token_in_its_referers(app: Flask) -> None:
     assert client.get("/talk/sales").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
 
 
+def test_a_demo_links_page_is_its_visitors_alone_to_keep(app: Flask) -> None:
+    """The page holds the link's token: it was `no-cache`, which a shared cache may store (and
+    hand out), compressed as pages with nothing secret in them are, and indexable. A page
+    without a link is as before."""
+    client = app.test_client()
+    token = link_token(company="Acme")
+    page = client.get(f"/demo/sales?t={token}", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and token in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "private, no-cache" and page.headers["X-Robots-Tag"] == "noindex"
+    assert "Content-Encoding" not in page.headers
+    again = client.get(f"/demo/sales?t={token}", headers={"If-None-Match": page.headers["ETag"]})
+    assert again.status_code == 304  # the visitor's own browser still revalidates it
+    plain = client.get("/demo/sales", headers={"Accept-Encoding": "gzip"})
+    assert plain.headers["Cache-Control"] == "no-cache" and plain.headers["Content-Encoding"] == "gzip"
+    assert "X-Robots-Tag" not in plain.headers
+
+
 @pytest.mark.parametrize(
     ("mutate", "status"),
     [

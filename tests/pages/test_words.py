@@ -108,6 +108,9 @@ def test_fill_leaves_unknown_blanks_and_takes_any_value() -> None:
         ("en", "fr", [], "fr"),  # ?lang= wins
         ("en", " FR ", [], "fr"),
         ("de", "xx", [("es", 1.0)], "de"),  # one the page doesn't have counts for nothing
+        ("en", "pt-BR", [], "pt"),  # a region's tag, as Accept-Language's already counted
+        ("en", "es_MX", [], "es"),
+        ("auto", None, [("pt_BR", 1.0), ("en", 0.8)], "pt"),  # written with "_" as some do
         ("auto", None, [("es-MX", 1.0), ("en", 0.8)], "es"),
         ("auto", None, [("ko", 1.0), ("pt-BR", 0.9), ("en", 0.8)], "pt"),
         ("auto", None, [("en", 0.5), ("hi-IN", 0.9)], "hi"),  # by weight, not by order

@@ -42,6 +42,7 @@ def page_headers(
     autoplay: bool | None = None,  # None: where the microphone is allowed
     frame_ancestors: tuple[str, ...] = ("'none'",),
     cacheable: bool = True,
+    private: bool = False,
 ) -> Response:
     """A strict policy for our HTML pages; the microphone (camera, screen capture) only where a
     call runs that uses it.
@@ -51,7 +52,9 @@ def page_headers(
     frame are allowed only when a bot check is configured. Our pages run no inline
     script (the page config is a JSON data block), so ``script-src`` needs no nonce and
     a page's bytes are the same each time: browsers revalidate it by ``ETag`` and a
-    repeat visit costs a 304. Error pages are never stored.
+    repeat visit costs a 304. Error pages are never stored. A ``private`` page (a demo link's,
+    its token inside) is the visitor's browser's alone to keep: no shared cache stores it, no
+    search engine indexes it, and it is not compressed (see :func:`compress`).
     """
     state = app_state()
     settings = state.settings
@@ -71,9 +74,13 @@ def page_headers(
     if not cacheable:
         response.headers["Cache-Control"] = "no-store"
         return response
-    response.headers["Cache-Control"] = "no-cache"  # always revalidate: the page names today's bundle
+    # Always revalidated: the page names today's bundle.
+    response.headers["Cache-Control"] = "private, no-cache" if private else "no-cache"
     response.add_etag()
-    compress(response)
+    if private:
+        response.headers["X-Robots-Tag"] = "noindex"
+    else:
+        compress(response)
     response.make_conditional(request)  # a 304 without the body when the browser's copy is current
     return response
 

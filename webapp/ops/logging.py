@@ -26,13 +26,18 @@ TEXT_LINE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 RENAMED = {"levelname": "level", "name": "logger"}
 SECRET_PATH = re.compile(r"(/webhooks/+[^/\s?#\"']+/+)[^/\s?#\"']+")  # any run of slashes
+# A demo link's token in a query (``/demo/sales?t=…``): gunicorn's own "Error handling request"
+# line quotes the whole URI, and the token places calls for whoever reads it.
+LINK_TOKEN = re.compile(r"([?&]t=)[^&\s#\"']+")
 
 
 def mask_secret_paths(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with the secret segment of every webhook path, and each of ``secrets`` wherever it
-    appears, replaced by ``***``."""
+    """``text`` with the secret segment of every webhook path, a demo link's token in a query, and
+    each of ``secrets`` wherever it appears, replaced by ``***``."""
     if "/webhooks/" in text:
         text = SECRET_PATH.sub(r"\1***", text)
+    if "t=" in text:
+        text = LINK_TOKEN.sub(r"\1***", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")

@@ -113,6 +113,7 @@ def call_page(
         **agent.browser_devices(),
         autoplay=True,
         frame_ancestors=frame_ancestors,
+        private=bool(demo),  # a demo link's token is in it
     )
     if agent.page_language == AUTO:  # a shared cache must not hand one caller's language to another
         response.vary.add("Accept-Language")

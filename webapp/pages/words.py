@@ -108,18 +108,23 @@ def direction(language: str) -> str:
 def choose_language(setting: str, asked: str | None, accepted: Iterable[tuple[str, float]]) -> str:
     """The page's language: ``?lang=`` when it names one of LANGUAGES, else the agent's
     ``page_language``; for ``auto``, the first of the browser's ``Accept-Language`` (by its
-    weights, a region's tag counting for its language: ``es-MX`` is Spanish) that the page has,
-    and English when none."""
-    if asked is not None and (asked := asked.strip().lower()) in LANGUAGES:
+    weights) that the page has, and English when none. Either way a region's tag counts for its
+    language (``es-MX``, or ``pt_BR`` as some write it, are Spanish and Portuguese)."""
+    if asked is not None and (asked := language_of(asked)) in LANGUAGES:
         return asked
     if setting != AUTO:
         return setting
     ranked = sorted(accepted, key=lambda pair: -pair[1])  # stable: equal weights keep their order
     for tag, quality in ranked:
-        language = tag.split("-")[0].strip().lower()
+        language = language_of(tag)
         if quality > 0 and language in LANGUAGES:
             return language
     return DEFAULT_LANGUAGE
+
+
+def language_of(tag: str) -> str:
+    """A language tag's language, in lower case: ``pt-BR``, ``pt_br`` and ``PT`` are ``pt``."""
+    return tag.strip().replace("_", "-").split("-")[0].lower()
 
 
 def init_app(app: Flask) -> None:

@@ -96,6 +96,7 @@ class PhonePanel {
     this.on(el.number, 'focus', () => this.loadFormatter());
     nameCountries(el.country, this.config.lang || 'en');
     if (!this.web) this.loadFormatter();
+    el.submit.disabled = false; // the page sends it (submit) from now on: never the browser, by GET
   }
 
   /** Listens until destroy(); missing elements (a phone-only page has no Back) are skipped. */
@@ -309,6 +310,7 @@ class PhonePanel {
     this.destroyed = true;
     this.stopPolling();
     clearTimeout(this.submitTimer);
+    this.el.submit.disabled = true; // nothing listens to the form any more (see bind)
     this.cleanups.forEach((cleanup) => cleanup());
     this.cleanups.length = 0;
   }
