@@ -33,7 +33,7 @@ bp = Blueprint("elevenlabs", __name__, url_prefix="/v1/convai")
 
 TOKEN_PARAMS = frozenset({"agent_id", "participant_name", "branch_id", "environment", "source", "version"})
 LIST_PARAMS = frozenset(
-    {"agent_id", "cursor", "page_size", "call_start_after_unix", "call_start_before_unix"}
+    {"agent_id", "cursor", "page_size", "call_start_after_unix", "call_start_before_unix", "summary_mode"}
 )
 MAX_PAGE_SIZE = 100
 
@@ -83,7 +83,11 @@ def list_conversations() -> Response:
         ]
     page = found[start : start + size]
     more = start + size < len(found)
-    listed = [_list_item(c) for c in page]
+    # Summaries only when asked (the SDK's summary_mode: "exclude", the default, or "include").
+    summary_mode = request.args.get("summary_mode", "exclude")
+    if summary_mode not in ("exclude", "include"):
+        raise _ValidationError("summary_mode", "Input should be 'exclude' or 'include'")
+    listed = [_list_item(c, summaries=summary_mode == "include") for c in page]
     return json_response(
         {"conversations": listed, "has_more": more, "next_cursor": str(start + size) if more else None}
     )
@@ -113,20 +117,23 @@ def end_conversation(
     *,
     duration_s: int = 42,
     transcript: list[tuple[str, str]] | None = None,
+    analysed: bool = True,
 ) -> dict[str, Any]:
-    """End a conversation as ElevenLabs records it: `done`, its transcript with times, an analysis."""
+    """End a conversation as ElevenLabs records it: `done`, its transcript with times, an analysis;
+    not ``analysed`` yet, `processing`, the analysis still to come (end it again for that)."""
     lines = transcript or [("agent", "Hello, this is the ElevenLabs agent."), ("user", "Hi, I need help.")]
+    analysis = {"transcript_summary": "The caller needed help.", "call_successful": "success"}
     with state.lock:
         conversation = state.calls[conversation_id]
         conversation.update(
-            status="done",
+            status="done" if analysed else "processing",
             call_duration_secs=duration_s,
             message_count=len(lines),
             transcript=[
                 {"role": role, "message": text, "time_in_call_secs": 2 * i}
                 for i, (role, text) in enumerate(lines)
             ],  # fmt: skip
-            analysis={"transcript_summary": "The caller needed help.", "call_successful": "success"},
+            analysis=analysis if analysed else None,
         )
         return conversation
 
@@ -179,8 +186,9 @@ def _store(state: FakeState, conversation: dict[str, Any]) -> None:
         state.calls[conversation["conversation_id"]] = conversation
 
 
-def _list_item(conversation: dict[str, Any]) -> dict[str, Any]:
-    """A conversation as the list shows it: its times at the top, no transcript."""
+def _list_item(conversation: dict[str, Any], *, summaries: bool) -> dict[str, Any]:
+    """A conversation as the list shows it: its times at the top, no transcript, its summary
+    when ``summaries`` were asked for."""
     keys = (
         "agent_id",
         "conversation_id",
@@ -189,13 +197,19 @@ def _list_item(conversation: dict[str, Any]) -> dict[str, Any]:
         "message_count",
         "status",
     )
-    summary = (conversation["analysis"] or {}).get("transcript_summary")
-    return {key: conversation[key] for key in keys} | {"transcript_summary": summary}
+    listed = {key: conversation[key] for key in keys}
+    if conversation.get("direction"):  # a telephony conversation's: inbound or outbound
+        listed["direction"] = conversation["direction"]
+    if summaries:
+        listed["transcript_summary"] = (conversation["analysis"] or {}).get("transcript_summary")
+    return listed
 
 
 def _detail(conversation: dict[str, Any]) -> dict[str, Any]:
     """A conversation in full: its times under `metadata`, its transcript and analysis."""
     times = {key: conversation[key] for key in ("start_time_unix_secs", "call_duration_secs")}
+    if conversation.get("direction"):  # a telephony conversation names its phone call
+        times["phone_call"] = {"direction": conversation["direction"], "type": "twilio"}
     return {
         "agent_id": conversation["agent_id"],
         "conversation_id": conversation["conversation_id"],

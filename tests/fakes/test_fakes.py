@@ -698,9 +698,14 @@ def test_elevenlabs_lists_conversations_by_start_time(elevenlabs: Any, http: htt
         return http.get(server.url + "/v1/convai/conversations", params=query, headers=ELEVENLABS_AUTH)
 
     window = listed(call_start_after_unix="1800000000", call_start_before_unix="1800000120").json()
-    assert [(c["conversation_id"], c["transcript_summary"]) for c in window["conversations"]] == [
-        ("conv_1", "Call 1.")
-    ]
+    assert [c["conversation_id"] for c in window["conversations"]] == ["conv_1"]
+    # Summaries only when asked for (the SDK's summary_mode, "exclude" by default).
+    assert "transcript_summary" not in window["conversations"][0]
+    summed = listed(
+        call_start_after_unix="1800000000", call_start_before_unix="1800000120", summary_mode="include"
+    )
+    assert [c["transcript_summary"] for c in summed.json()["conversations"]] == ["Call 1."]
+    assert listed(summary_mode="all").status_code == 422
     refused = listed(call_start_after_unix="yesterday")
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == [
         "query",

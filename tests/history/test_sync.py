@@ -698,13 +698,17 @@ def test_elevenlabs_conversations_are_listed_then_read_in_full(make_app: MakeApp
     elevenlabs_fake.end_conversation(state, placed, transcript=[("agent", "Bonjour!"), ("user", "Hello.")])
     live = elevenlabs_fake.add_conversation(state, ELEVENLABS, status="in-progress")
     elevenlabs_fake.add_conversation(state, "agent_someone_else", status="done")
+    phoned = elevenlabs_fake.add_conversation(state, ELEVENLABS, status="done", direction="inbound")
 
     report = sync(app, "elevenlabs")["elevenlabs"]
-    assert (report.listed, report.new, report.detailed, report.errors) == (2, 1, 2, [])
+    assert (report.listed, report.new, report.detailed, report.errors) == (3, 2, 3, [])
     assert {r.provider_call_id for r in log_of(app, provider="elevenlabs")} == {
         placed,
         live["conversation_id"],
+        phoned["conversation_id"],
     }
+    # A telephony conversation is a phone call (it was filed as a web call).
+    assert [find(app, c["conversation_id"]).channel for c in (live, phoned)] == ["web", "phone"]
     ours = find(app, placed)
     assert (ours.agent, ours.status, ours.provider_status, ours.duration_s) == (
         "concierge",
@@ -719,6 +723,29 @@ def test_elevenlabs_conversations_are_listed_then_read_in_full(make_app: MakeApp
     ]
     assert ours.transcript and ours.transcript[1].at == ours.started_at + timedelta(seconds=2)  # type: ignore[operator]
     assert find(app, live["conversation_id"]).status == "in_progress"
+
+
+def test_a_conversation_read_while_elevenlabs_analyses_it_is_read_again_for_its_summary(
+    make_app: MakeApp, elevenlabs: Any
+) -> None:
+    """Ended, its analysis still being made (`processing`): read in full then, it counted as read
+    for good, and its summary never came (without ElevenLabs' webhook)."""
+    app = make_app()
+    state = elevenlabs[1]
+    placed = post(app, {"agent": "concierge"}).get_json()["call_id"]
+    elevenlabs_fake.end_conversation(state, placed, analysed=False)
+    sync(app, "elevenlabs")
+    first = find(app, placed)
+    assert (first.status, first.provider_status, first.summary) == ("completed", "processing", None)
+    elevenlabs_fake.end_conversation(state, placed)
+    assert sync(app, "elevenlabs")["elevenlabs"].detailed == 1
+    ours = find(app, placed)
+    assert (ours.status, ours.provider_status, ours.summary) == (
+        "completed",
+        "done",
+        "The caller needed help.",
+    )
+    assert sync(app, "elevenlabs")["elevenlabs"].detailed == 0  # analysed: read for good now
 
 
 def test_the_cli_prints_one_line_per_provider_and_fails_when_one_stopped(

@@ -119,6 +119,7 @@ T0_S = int(T0.timestamp())
 def test_the_list_query_names_the_agent_and_the_cursor() -> None:
     assert elevenlabs.list_params(HistoryQuery(agent_id="agent_1"), "c-2") == {
         "page_size": "100",
+        "summary_mode": "include",  # else the list leaves each summary out (the SDK's default)
         "agent_id": "agent_1",
         "cursor": "c-2",
     }
@@ -134,6 +135,7 @@ def test_the_list_query_asks_for_the_time_range_in_whole_seconds_a_little_wide()
     params = elevenlabs.list_params(HistoryQuery(agent_id="agent_1", since=since, until=until), None)
     assert params == {
         "page_size": "100",
+        "summary_mode": "include",
         "agent_id": "agent_1",
         "call_start_after_unix": str(int(since.timestamp()) - 1),
         "call_start_before_unix": str(int(until.timestamp()) + 1),

@@ -499,7 +499,7 @@ class CallStore:
         existing = connection.execute(looked_up).first()
         values = reported_values(call)
         if detailed:
-            values["detail_at"] = now()
+            values["detail_at"] = now() if call.settled else None  # unsettled: read again later
         if existing is None:
             moment = call.created_at or call.started_at or now()
             row = {

@@ -280,7 +280,8 @@ def _list_each(
     report: SyncReport,
     hold: Hold,
 ) -> bool:
-    """Each listing in turn; False when the provider refused us (the rest are not listed)."""
+    """Each listing in turn; False when the provider refused our key or rate-limited us (the rest
+    are not listed)."""
     return all(_list_agent(list_calls, listing, slugs, store, report, hold) for listing in listings)
 
 
@@ -371,7 +372,10 @@ def _list_agent(
                     # the cursor kept is refused (its call deleted?): the next run lists from the top
                     log.warning("history sync %s: the page kept was refused", report.provider)
                     hold.keep(None)
-                return is_outage(page.error)  # a refusal (our key, its rate limit) stops this provider
+                # Our key refused, or its rate limit: the provider's other listings would fare no
+                # better. Any other refusal is this listing's (an agent deleted there, say): the
+                # agents after it are listed all the same.
+                return not isinstance(page.error, ProviderAuthError | ProviderBusy)
         else:
             broken = 0
             oldest = min(filter(None, (oldest, *(call.started_at for call in page.calls))), default=None)

@@ -236,7 +236,8 @@ def elevenlabs_event() -> Response:
 
 def _apply_signed(hook: SignedWebhook) -> str:
     """Check and apply one delivery of ``hook``: its outcome, or the refusal raised. Calls the log
-    does not have are ``ignored``, as the provider retries any other answer."""
+    does not have are ``ignored``: Retell retries any other answer, and ElevenLabs (which retries
+    none by default) turns off a webhook that keeps failing."""
     settings = app_state().settings.providers.get(hook.provider)
     values = (getattr(settings, name, None) for name in hook.keys)
     key = next((secret(value) for value in values if value is not None and secret(value)), None)
@@ -255,7 +256,8 @@ def _apply_signed(hook: SignedWebhook) -> str:
 
 def _applied(provider: str, event: str, call: ProviderCall) -> Applied:
     """Apply ``provider``'s ``event`` of ``call`` once (a repeat of the same event of the same call
-    is a duplicate); a call log outage is a 503, which providers retry."""
+    is a duplicate); a call log outage is a 503, which Ravan, Retell and LiveKit retry (ElevenLabs
+    does not, by default: the history sync reads that call at its next run)."""
     try:
         outcome = app_state().history.apply_webhook(provider, event, call.call_id, call)
     except CallLogError as error:

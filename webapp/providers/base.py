@@ -301,6 +301,9 @@ class ProviderCall:
     summary: str | None = None
     recording_url: str | None = None
     transcript: tuple[TranscriptLine, ...] | None = None  # list pages usually carry none
+    # False: the provider has more to tell of this call (an ended call it is still analysing, its
+    # summary to come), so a full read of it now is not its last.
+    settled: bool = True
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ _STATUSES: dict[str, CallStatus] = {
     "initiated": "created", "in-progress": "in_progress", "processing": "completed", "done": "completed",
     "failed": "failed",
 }  # fmt: skip
+ANALYSING = "processing"  # ended, its analysis (the summary among it) still being made
 # Each data-residency region's API and LiveKit hosts; None is ElevenLabs' default (global) one.
 HOSTS: dict[str | None, tuple[str, str]] = {
     None: ("https://api.elevenlabs.io", "wss://livekit.rtc.elevenlabs.io"),
@@ -122,10 +123,12 @@ def parse_token(answer: Any, request: WebCallRequest, livekit_url: str) -> WebCa
 
 
 def list_params(query: HistoryQuery, cursor: str | None) -> dict[str, str]:
-    """The list's query: the agent, the time range (Unix seconds, a little wide) and the cursor."""
+    """The list's query: the agent, the time range (Unix seconds, a little wide), the cursor and
+    the summaries."""
     if query.filters:
         raise ValueError(f"ElevenLabs' conversation list has no filter {', '.join(sorted(query.filters))}")
-    params = {"page_size": str(LIST_LIMIT)}
+    # Each conversation's summary too (left out unless asked): the list may be all that is read.
+    params = {"page_size": str(LIST_LIMIT), "summary_mode": "include"}
     if query.agent_id:
         params["agent_id"] = query.agent_id
     # Whole seconds, widened by one each way (whether "after" and "before" include the second
@@ -153,16 +156,21 @@ def parse_conversation(answer: Any) -> ProviderCall:
         "transcript_summary"
     )
     ended_at = shifted(started_at, duration_s) if status == "completed" else None
+    # A telephony conversation has a direction (in the list) and its phone call (in full): the
+    # others are in the browser.
+    phone = conversation.get("direction") in ("inbound", "outbound") or bool(metadata.get("phone_call"))
     return ProviderCall(
         call_id=require_str(conversation.get("conversation_id")),
         agent_id=optional_str(conversation.get("agent_id")),
         status=status,
         provider_status=raw_status,
+        channel="phone" if phone else "web",
         started_at=started_at,
         ended_at=ended_at,
         duration_s=duration_s,
         summary=optional_str(summary),
         transcript=parse_transcript(transcript, started_at) if isinstance(transcript, list) else None,
+        settled=raw_status != ANALYSING,  # its summary still to come: read again
     )
 
 
