@@ -75,8 +75,7 @@ function whenParsed(fn) {
 
 /**
  * The widget for a tag: none more when one like it is on the page already (a single-page app
- * rendering its snippet again: asked, an inline one moves to the tag's element once its own
- * view has gone), the one the page took out put back, or a new one.
+ * rendering its snippet again), the one like it the page took out put back, or a new one.
  */
 function place(options, key) {
   const same = (w) => w.key === key;
@@ -86,8 +85,8 @@ function place(options, key) {
 }
 
 /**
- * Calls `use` with the element a widget goes in: <body>, or the one data-inline names, as soon
- * as the page has it (a framework may render it after the page is parsed).
+ * Calls `use` with the element a widget goes in: <body>, or the one data-inline names (none:
+ * a console error names the selector; docs/embedding.md asks for the element before the tag).
  */
 function inSlot({ inline }, use) {
   const slot = inline ? findSlot(inline) : document.body;
@@ -207,8 +206,8 @@ function keyboardFree(shell, options) {
 
 /**
  * Out of the document (not just moved): the call ends and the page's API forgets the widget
- * until it is put back, by the page or by the next tag like its own (an inline widget a newer
- * tag asked for goes to that tag's element at once); handle.destroy() removes it for good.
+ * until it is put back, by the page or by the next tag like its own (`place`);
+ * handle.destroy() removes it for good.
  */
 function followPlacement(handle, options) {
   const host = handle.element;
