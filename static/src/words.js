@@ -15,15 +15,19 @@ export function useWords(lang, catalogue, dir) {
   rightToLeft = dir === 'rtl';
 }
 
+const PLAIN = /^[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*$/; // a value no text's direction can move
+
 /**
  * `text` in the page's language, each `{name}` filled from `values`. On a right-to-left page each
- * value is isolated (FSI … PDI), so an agent named "Acme Support!" keeps its "!" at its end.
+ * value is isolated (FSI … PDI), so an agent named "Acme Support!" keeps its "!" at its end; not
+ * a plain one (letters and digits, a request id: words.py's rule), which reads the same either
+ * way and is copied without invisible characters.
  */
 export function t(text, values) {
   const said = words[text] ?? text;
   if (!values) return said;
-  const [open, close] = rightToLeft ? ['\u2068', '\u2069'] : ['', ''];
-  return said.replace(/\{(\w+)\}/g, (m, name) => (name in values ? `${open}${values[name]}${close}` : m));
+  const isolated = (value) => (rightToLeft && !PLAIN.test(value) ? `\u2068${value}\u2069` : value);
+  return said.replace(/\{(\w+)\}/g, (m, name) => (name in values ? isolated(String(values[name])) : m));
 }
 
 /** The page's language (a BCP 47 code), for the browser's own formats (Intl). */

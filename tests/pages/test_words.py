@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -182,14 +184,46 @@ def test_lang_in_the_address_chooses_another(client: FlaskClient) -> None:
     assert config(client.get("/talk/ava?lang=xx").get_data(as_text=True))["lang"] == "es"
 
 
+def test_a_value_in_a_right_to_left_sentence_is_isolated_unless_plain() -> None:
+    """A name inside an Arabic or Urdu sentence is isolated: its own direction, its "!" at its
+    end. A plain one (letters and digits, a request id) is not: it reads the same either way,
+    and an id copied from the error page carried two invisible characters no log search matched."""
+    for language in ("ar", "ur"):
+        words = words_for(language)
+        assert "\u2068Acme Support!\u2069" in words("Talk to {title}", title="Acme Support!")
+        said = words("Reference: {id}", id="3f2a9c1d0b8e4a7f9d6c5b4a3e2f1a0b")
+        assert "3f2a9c1d0b8e4a7f9d6c5b4a3e2f1a0b" in said and "\u2068" not in said
+        assert "\u2068" not in words("Talk to {title}", title="req_7-b")
+    assert words_for("fr")("Talk to {title}", title="Acme Support!") == "Parler à Acme Support!"
+
+
+def test_the_pages_script_isolates_values_by_the_same_rule() -> None:
+    """static/src/words.js's t(), run by Node as the page runs it (it imports nothing)."""
+    module = (Path(__file__).resolve().parents[2] / "static/src/words.js").as_uri()
+    script = (
+        f"import {{ t, useWords }} from {json.dumps(module)};\n"
+        "useWords('ar', {}, 'rtl');\n"
+        "console.log(JSON.stringify([t('Reference: {id}', { id: '3f2a9c1d' }),"
+        " t('Talk to {title}', { title: 'Acme Support!' })]));\n"
+        "useWords('fr', {}, 'ltr');\n"
+        "console.log(JSON.stringify([t('Talk to {title}', { title: 'Acme Support!' })]));\n"
+    )
+    node = shutil.which("node")
+    assert node, "node is not on PATH (scripts/bootstrap needs it)"
+    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    arabic, french = (json.loads(line) for line in done.stdout.splitlines())
+    assert arabic == ["Reference: 3f2a9c1d", "Talk to \u2068Acme Support!\u2069"]
+    assert french == ["Talk to Acme Support!"]
+
+
 def test_arabic_and_urdu_pages_run_right_to_left(client: FlaskClient) -> None:
     """``dir`` on the page and on the panel (a widget's sits in a host page of its own direction);
     the other languages say ``ltr``."""
     for language in ("ar", "ur"):
         html = client.get(f"/talk/ava?lang={language}").get_data(as_text=True)
         assert f'<html lang="{language}" dir="rtl"' in html and f'lang="{language}" dir="rtl"' in html
-        # The agent's name inside a sentence is isolated: its own direction, its "!" at its end.
-        assert words_for(language)("Talk to {title}", title="Ava") in html and "\u2068Ava\u2069" in html
+        assert words_for(language)("Talk to {title}", title="Ava") in html
         headers = {"Origin": "https://shop.example.com"}
         panel = client.get(f"/embed/ava/panel?lang={language}", headers=headers).get_json()
         assert f'id="call" lang="{language}" dir="rtl"' in panel["html"]

@@ -12,13 +12,13 @@ event's id, the same on every attempt: the receiver's key to drop repeats), ``we
 ``id.timestamp.body`` under the secret's bytes), so any Standard Webhooks library checks it.
 
 A 2xx answer is delivery (its body is not read). Anything else (another status, a redirect, no
-answer in 10 s) is tried
-again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, and given up after those eight attempts
-(about a day and a quarter); each failure is logged with the URL's host alone (its path or query
-may hold a token of the receiver's) and counted for ``/metrics``. Several processes share the
-work: an attempt is claimed in the database first, and an attempt a dying process left is taken
-up again after a minute. So an event can arrive twice (a lost answer, a timeout): receivers drop
-repeats by ``webhook-id``. Events of one call may overtake each other when a retry waits; the
+answer in 10 s) is tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, and given up
+after those eight attempts (about a day and a quarter); each failure is logged with the URL's
+host alone (its path or query may hold a token of the receiver's) and counted for ``/metrics``.
+Several processes share the work: an attempt is claimed in the database first, and an attempt a
+dying process left is taken up again after a minute (the slower attempt's outcome then changes
+nothing). So an event can arrive twice (a lost answer, a timeout): receivers drop repeats by
+``webhook-id``. Events of one call may overtake each other when a retry waits; the
 ``timestamp`` says when each happened.
 """
 

@@ -87,8 +87,20 @@ class Words:
 
     def __call__(self, text: str, **values: Any) -> str:
         if self.language in RIGHT_TO_LEFT:  # each value isolated: "Acme Support!" keeps its "!" at its end
-            values = {name: f"\u2068{value}\u2069" for name, value in values.items()}
+            values = {name: _isolated(value) for name, value in values.items()}
         return fill(self.page.get(text, text), values)
+
+
+# A value that reads the same in any direction's text: letters and digits at both ends, joined by
+# "-" or "_" (a request id). Isolated, it was copied from the page with two invisible characters
+# around it, and a search of the logs for it found nothing.
+_PLAIN = re.compile(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*")
+
+
+def _isolated(value: Any) -> str:
+    """``value`` for a right-to-left text: between first-strong isolates, unless it is plain."""
+    text = str(value)
+    return text if _PLAIN.fullmatch(text) else f"\u2068{text}\u2069"
 
 
 @cache
