@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, http: httpx.Client | None = 
     turnstile = settings.turnstile_secret_key
     context = ProviderContext(
         http=client,
-        deadline_s=settings.connect_timeout_s + settings.read_timeout_s,
+        deadline_s=settings.provider_deadline_s,
         token_ttl_s=settings.token_ttl_s,
     )
     shared = state.AppState(

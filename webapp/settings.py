@@ -398,6 +398,11 @@ class Settings(CatalogueSource):
         return self._secret_key
 
     @property
+    def provider_deadline_s(self) -> float:
+        """The longest a request to a provider may take: its connect and read timeouts."""
+        return self.connect_timeout_s + self.read_timeout_s
+
+    @property
     def storage_key(self) -> str:
         """The key that hides phone numbers and callers' addresses in what is stored (a number's
         cooldown and daily cap in the limits' storage, a call's client_ref in the call log):

@@ -216,8 +216,8 @@ class Starting(SharedWindow, RateLimitItemPerMinute):
     @classmethod
     def for_state(cls, state: AppState, max_calls: int) -> Starting:
         """The count for a link with ``max_calls``, its window whole minutes past the provider's deadline."""
-        deadline_s = state.settings.connect_timeout_s + state.settings.read_timeout_s
-        return cls(max_calls, max(1, math.ceil((deadline_s + STARTING_MARGIN_S) / 60)))
+        window_s = state.settings.provider_deadline_s + STARTING_MARGIN_S
+        return cls(max_calls, max(1, math.ceil(window_s / 60)))
 
 
 @contextmanager
