@@ -176,3 +176,15 @@ def test_without_the_webhooks_secret_there_is_no_endpoint(make_app: MakeApp, ele
                                       secret=SECRET)  # fmt: skip
     answer = app.test_client().post("/webhooks/elevenlabs", data=body, headers=headers)
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (404, "not_found")
+
+
+def test_a_signature_with_its_parts_in_another_order_is_taken(served: Served) -> None:
+    """ElevenLabs' SDK reads the header's parts in any order (``v0=<hex>,t=<s>``), so a delivery
+    signed that way is applied, not refused and lost (ElevenLabs retries none by default)."""
+    end_conversation(served.elevenlabs, served.call_id)
+    body, headers = post_call_webhook(served.elevenlabs, served.call_id, secret=SECRET)
+    at, digest = headers["ElevenLabs-Signature"].split(",")
+    assert at.startswith("t=") and digest.startswith("v0=")
+    answer = served.send(body, {**headers, "ElevenLabs-Signature": f"{digest}, {at}"})
+    assert (answer.status_code, answer.json()) == (200, {"status": "applied"})
+    assert served.record().status == "completed"

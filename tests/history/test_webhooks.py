@@ -82,6 +82,18 @@ def test_a_completed_call_is_applied_once(served: Served) -> None:
     assert served.record() == record
 
 
+def test_an_org_id_set_with_a_line_break_is_ours_all_the_same(make_app: MakeApp, ravan: Any) -> None:
+    """``RAVAN_ORG_ID`` from a secret file (its last newline kept) refused every delivery as another
+    org's, for good: Ravan's retries too."""
+    served = Served(make_app(WEBCALL_WEBHOOK_TOKEN=TOKEN, RAVAN_ORG_ID=f"{ORG}\n"), ravan[1])
+    try:
+        complete_session(served.ravan, served.session)
+        (answer,) = send_call_completed(served.ravan, served.session, served.hook)
+        assert (answer.status_code, answer.json()) == (200, {"status": "applied"})
+    finally:
+        served.server.stop()
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [

@@ -142,3 +142,16 @@ def test_retry_after_is_read_in_both_of_its_forms(make_app: Any, ravan: Any) -> 
     assert codes(answers) == ["provider_busy"] * 4
     waits = [int(answer.headers["Retry-After"]) for answer in answers]
     assert waits[0] == 3 and 100 <= waits[1] <= 120 and waits[2:] == [1, 3600]
+
+
+def test_a_key_set_with_a_line_break_is_masked_as_it_is_sent(
+    make_app: Any, ravan: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key read from a secret file keeps the file's last newline; it is sent stripped, and the
+    provider echoing it back stripped was logged in clear."""
+    key = "rv_live_Tr0pXyZ12"
+    app = make_app(RAVAN_API_KEY=f" {key}\n")
+    ravan[1].faults.append(Fault("status", status=401, body=f'{{"message": "invalid api key {key}"}}'))
+    assert codes([post(app, {"agent": "ravan"})]) == ["provider_auth_failed"]
+    assert "invalid api key ***" in caplog.text
+    assert "Tr0pXyZ" not in caplog.text

@@ -16,7 +16,8 @@ once per call (Retell retries what is not answered 2xx within 10 s); other event
 log does not have (a Retell account's phone calls, say), answer 200 ``ignored``.
 
 ``POST /webhooks/elevenlabs``: ElevenLabs' post-call webhook, ``{type, event_timestamp, data}``,
-signed as ElevenLabs signs (``ElevenLabs-Signature: t=<s>,v0=<hex>``, the HMAC-SHA256 of
+signed as ElevenLabs signs (``ElevenLabs-Signature: t=<s>,v0=<hex>``, its parts in any order as
+ElevenLabs' SDK reads them, the HMAC-SHA256 of
 ``<t>.<raw body>`` under ``ELEVENLABS_WEBHOOK_SECRET``, the secret ElevenLabs made with the
 webhook), within 30 minutes of now. ``post_call_transcription`` (``data``: the conversation as
 ``GET /v1/convai/conversations/{id}`` reads it) ends the call with its transcript and summary,
@@ -96,6 +97,10 @@ LIVEKIT_RAISES = (InvalidWebhook, InvalidWebhookSignature, NotFound, CallLogUnav
 SIGNED_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
+SIGNED_TIME = re.compile(r"\d{1,15}")  # seconds or milliseconds since 1970
+SIGNED_DIGEST = re.compile(r"[0-9a-fA-F]{64}")  # an HMAC-SHA256 in hex
+
+
 @dataclass(frozen=True)
 class SignedWebhook:
     """A provider's webhook signed with an HMAC-SHA256 in hex, of the body and a time, in a header:
@@ -104,7 +109,8 @@ class SignedWebhook:
     provider: str
     keys: tuple[str, ...]  # the provider's settings that may hold the key, the first set one used
     header: str
-    pattern: re.Pattern[str]  # the header: its time, then its hex digest
+    time_key: str  # the header's ``<key>=<time>`` part
+    digest_key: str  # its ``<key>=<hex digest>`` part
     per_second: int  # the time's units in a second
     within_s: int  # how far from now a time may be (what the provider's own SDK accepts)
     message: Callable[[bytes, bytes], bytes]  # what is signed, of the raw body and the time
@@ -119,7 +125,8 @@ RETELL = SignedWebhook(
     provider="retell",
     keys=("webhook_key", "api_key"),
     header="X-Retell-Signature",
-    pattern=re.compile(r"v=(\d{1,15}),d=([0-9a-fA-F]{64})"),  # v=<ms>,d=<hex>
+    time_key="v",  # v=<ms>,d=<hex>
+    digest_key="d",
     per_second=1000,
     within_s=5 * 60,
     message=lambda raw, at: raw + at,  # the body, then the time
@@ -133,7 +140,8 @@ ELEVENLABS = SignedWebhook(
     provider="elevenlabs",
     keys=("webhook_secret",),
     header="ElevenLabs-Signature",
-    pattern=re.compile(r"t=(\d{1,12}),v0=([0-9a-fA-F]{64})"),  # t=<s>,v0=<hex>
+    time_key="t",  # t=<s>,v0=<hex>
+    digest_key="v0",
     per_second=1,
     within_s=30 * 60,
     message=lambda raw, at: at + b"." + raw,  # the time, a full stop, the body
@@ -165,7 +173,8 @@ def _apply_ravan_event(token: str) -> str:
     if not same_secret(token, expected.get_secret_value()):
         raise InvalidWebhookToken()
     event, org_id, data = read_event()
-    ours = getattr(ravan, "org_id", None) or ""  # unset (start-up warned): no event is ours
+    # Unset (start-up warned): no event is ours. Stripped, as the keys are: a secret file's newline.
+    ours = (getattr(ravan, "org_id", None) or "").strip()
     if not ours or not hmac.compare_digest(org_id.encode(), str(ours).encode()):
         log.warning("webhook ravan: refused an event for another org")
         raise WrongWebhookOrg()
@@ -272,15 +281,15 @@ def read_signed(hook: SignedWebhook, key: str) -> dict[str, object]:
     signed this very body lately with ``key``; a missing or stale signature is refused before a
     byte of the body is read."""
     request.max_content_length = SIGNED_MAX_BODY_BYTES
-    signed = hook.pattern.fullmatch(request.headers.get(hook.header, "").strip())
+    signed = signature_parts(hook, request.headers.get(hook.header, ""))
     now = time.time() * hook.per_second
-    if signed is None or abs(now - int(signed.group(1))) > hook.within_s * hook.per_second:
+    if signed is None or abs(now - int(signed[0])) > hook.within_s * hook.per_second:
         log.warning("webhook %s: refused a delivery without a valid signature", hook.provider)
         raise InvalidWebhookSignature()
     raw = request.get_data()
-    message = hook.message(raw, signed.group(1).encode())
+    message = hook.message(raw, signed[0].encode())
     expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signed.group(2).lower()):
+    if not hmac.compare_digest(expected, signed[1].lower()):
         log.warning("webhook %s: refused a delivery without a valid signature", hook.provider)
         raise InvalidWebhookSignature()
     try:
@@ -290,6 +299,17 @@ def read_signed(hook: SignedWebhook, key: str) -> dict[str, object]:
     if not isinstance(body, dict):
         raise InvalidWebhook("The body must be a JSON object.")
     return body
+
+
+def signature_parts(hook: SignedWebhook, header: str) -> tuple[str, str] | None:
+    """The time and the hex digest in ``hook``'s signature ``header``, its comma-separated parts
+    in any order as the providers' SDKs read them (ElevenLabs' takes ``v0=<hex>,t=<s>`` too, and
+    the last of a repeated part); None without both."""
+    parts = dict(part.strip().partition("=")[::2] for part in header.split(","))
+    at, digest = parts.get(hook.time_key, ""), parts.get(hook.digest_key, "")
+    if SIGNED_TIME.fullmatch(at) is None or SIGNED_DIGEST.fullmatch(digest) is None:
+        return None
+    return at, digest
 
 
 def reported_call(hook: SignedWebhook, data: object) -> ProviderCall:

@@ -359,9 +359,11 @@ def is_outage(error: ProviderError) -> bool:
 
 def _spellings(secrets: Iterable[str]) -> tuple[str, ...]:
     """Each secret as a provider may echo it: as is, JSON-escaped (``\\/`` too, as some encoders
-    write a slash) and URL-encoded; the longest first, so that no form leaves part of another."""
+    write a slash) and URL-encoded; the longest first, so that no form leaves part of another. A
+    value set with spaces or a line break around it (a secret file's last newline) is sent
+    stripped (``base.secret``), so it is masked stripped too."""
     forms: set[str] = set()
-    for secret in filter(None, secrets):
+    for secret in filter(None, {spelling for value in secrets for spelling in (value, value.strip())}):
         escaped = json.dumps(secret)[1:-1]
         forms |= {secret, escaped, escaped.replace("/", "\\/"), quote(secret, safe=""), quote_plus(secret)}
     return tuple(sorted(forms, key=len, reverse=True))
