@@ -181,9 +181,11 @@ def test_origins_cors_and_preflight(make_app: Any) -> None:
     assert other.get_json()["error"]["code"] == "origin_not_allowed"
     preflight = app.test_client().options("/api/token", headers={
         "Origin": "https://frontend.example.com", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type, x-bot-token"})  # fmt: skip
+        "Access-Control-Request-Headers": "content-type, x-bot-token, x-sandbox-id"})  # fmt: skip
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://frontend.example.com"
-    assert "X-Bot-Token" in preflight.headers["Access-Control-Allow-Headers"]
+    allowed_headers = preflight.headers["Access-Control-Allow-Headers"].lower().split(", ")
+    # agent-starter-react's connection-details fetch sends X-Sandbox-Id to any endpoint.
+    assert {"content-type", "x-bot-token", "x-sandbox-id"} <= set(allowed_headers)
 
 
 def test_limits_and_budgets_are_shared_with_api_calls(make_app: Any) -> None:

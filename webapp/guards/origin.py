@@ -97,6 +97,9 @@ def cors_headers(response: Response, agent: Agent | None = None) -> Response:
     response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Request-ID"
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key, X-Bot-Token"
+        # X-Sandbox-Id: agent-starter-react sends it to any connection-details endpoint (ignored).
+        response.headers["Access-Control-Allow-Headers"] = (
+            "Content-Type, Idempotency-Key, X-Bot-Token, X-Sandbox-Id"
+        )
         response.headers["Access-Control-Max-Age"] = "600"
     return response
