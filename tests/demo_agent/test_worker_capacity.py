@@ -16,9 +16,13 @@ import pytest
 from livekit import api
 from livekit.agents.worker import UPDATE_STATUS_INTERVAL
 
+from tests.demo_agent.caller import AGENT_NAME as CALLER_AGENT_NAME
+from tests.demo_agent.caller import Caller, Line
 from tests.support.aio import run_async
 from tests.support.livekit_server import LiveKitServer, start_demo_agent, start_livekit_server
 from tests.support.processes import Process, wait_until
+from webapp.demo_agent.call import SIGN_OFF_S
+from webapp.demo_agent.conversation import GOING_AWAY
 from webapp.demo_agent.worker import DRAIN_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
@@ -234,3 +238,45 @@ def test_sigterm_as_a_call_is_accepted_ends_it_before_it_connects(
     finally:
         worker.stop()
         run_async(close_rooms(livekit, rooms))
+
+
+async def talk_until_sigterm(server: LiveKitServer, worker: Process) -> tuple[Line, float, float]:
+    """A caller greeted, then SIGTERM to the worker: the agent's last line, the seconds of its
+    voice heard after the signal, and when the agent left (seconds after the signal)."""
+    caller, room = Caller(), f"sigterm-{uuid.uuid4().hex[:8]}"
+    await caller.join(server, room, "caller-deploy", {"greeting": "Hello."})
+    try:
+        await caller.until(lambda: caller.agent_said("Hello."), 25, "the greeting")
+        await caller.until(caller.done_talking, 20, "the greeting to end")
+        signalled_at = time.monotonic()
+        worker.popen.send_signal(signal.SIGTERM)
+        await caller.until(lambda: caller.agent_said(GOING_AWAY), 10, "the goodbye")
+        last = caller.agent_lines()[-1]  # while the agent's track is there to tell its lines
+        await asyncio.wait_for(caller.agent_left.wait(), SIGN_OFF_S + 2)
+        left_after = time.monotonic() - signalled_at
+        return last, caller.loud_agent_s(signalled_at), left_after
+    finally:
+        await caller.leave()
+
+
+def test_sigterm_during_a_call_says_goodbye_then_leaves(
+    livekit: LiveKitServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A deploy stops the worker while a caller is being talked with: the caller hears the agent
+    say it has to go and goodbye (whole, out loud and in the transcript), then the agent leaves
+    (the page says the agent ended the call) and the worker exits within its drain. It ended
+    calls in silence before."""
+    worker = start_demo_agent(
+        livekit, tmp_path_factory.mktemp("logs"), WEBCALL_DEMO_AGENT_NAME=CALLER_AGENT_NAME
+    )  # fmt: skip
+    try:
+        last, heard_s, left_after = run_async(asyncio.wait_for(talk_until_sigterm(livekit, worker), 60))
+        worker.popen.wait(DRAIN_TIMEOUT_S + 10)
+        log = worker.log()
+        assert worker.popen.returncode == 0, log[-4000:]
+        assert last.text == GOING_AWAY and "webcall.interrupted" not in last.attributes, last
+        assert heard_s >= 1.0, f"{heard_s:.2f} s of the goodbye heard\n{log[-4000:]}"
+        assert left_after < SIGN_OFF_S, f"left {left_after:.1f} s after SIGTERM\n{log[-4000:]}"
+        assert "ended: agent shutting down (SIGTERM)" in log, log[-4000:]
+    finally:
+        worker.stop()

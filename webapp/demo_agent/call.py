@@ -18,7 +18,7 @@ from livekit import agents, rtc
 from livekit.rtc._proto.track_pb2 import AudioTrackFeature
 
 from .avatar import AgentAvatar
-from .conversation import MAX_CHAT_CHARS, Conversation
+from .conversation import AFTER_GOODBYE_S, GOING_AWAY, MAX_CHAT_CHARS, Conversation
 from .greeting import greeting_from_metadata, max_call_s_from_metadata
 from .hearing import Hearing
 from .listener import CallerListener
@@ -49,6 +49,9 @@ HUNG_UP = (
 REJOIN_WAIT_S = 15.0
 CONNECT_FINISH_WAIT_S = 45.0  # see Call._connect
 ROOM_SID_WAIT_S = 2.0  # for the joined room's sid, which normally comes with the connection
+# A call the worker winds down (SIGTERM) ends this long after, goodbye said or not (it takes
+# about 2 s): well within the worker's drain (worker.DRAIN_TIMEOUT_S).
+SIGN_OFF_S = 6.0
 
 
 def is_caller(participant: rtc.RemoteParticipant) -> bool:
@@ -91,6 +94,26 @@ class Call:
         if not self._ended.is_set():
             self.end_reason = reason
             self._ended.set()
+
+    def wind_down(self, reason: str) -> None:
+        """End the call soon for `reason` (the worker is shutting down): a caller being talked
+        with hears goodbye first, the call ending within SIGN_OFF_S all the same; any other call
+        ends now."""
+        conversation = self._conversation
+        if self._ended.is_set():
+            return
+        if conversation is None or not self._greeting_begun.is_set():
+            self.stop(reason)
+            return
+        asyncio.get_running_loop().call_later(SIGN_OFF_S, self.stop, reason)
+        self._spawn(self._sign_off(conversation, reason))
+
+    async def _sign_off(self, conversation: Conversation, reason: str) -> None:
+        """Say goodbye, then end the call for `reason` (unless a goodbye was already being said:
+        that one ends it)."""
+        if await conversation.sign_off(GOING_AWAY):
+            await asyncio.sleep(AFTER_GOODBYE_S)
+            self.stop(reason)
 
     async def run(self) -> None:
         """Connect, converse until the call ends, then tidy up (also when setting up fails)."""

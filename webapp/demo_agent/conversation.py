@@ -34,6 +34,7 @@ GOODBYE_LEAD_S = 4.0  # the time-limit goodbye starts this long before the limit
 WARNING_LEAD_S = 20.0  # and a warning this long before (less on short calls)
 LEAVE_GRACE_S = 3.0  # the page ends the call at the limit itself; leave if it didn't
 OUT_OF_TIME = "We are out of time for this call. Goodbye!"
+GOING_AWAY = "Sorry, I have to go now. Goodbye!"  # the agent is shutting down (a deploy)
 AFTER_GOODBYE_S = 0.4  # let the last syllable reach the caller before leaving
 # The greeting is not cut by a caller who was already talking when it began (often into the
 # pre-connect buffer, to nobody yet): who goes on with pauses shorter than GREETING_PAUSE_S, or
@@ -198,14 +199,22 @@ class Conversation:
                 lambda: plan.warning_at(time.monotonic() - started), not_after=started + plan.last_warning_at
             )
         await at(plan.goodbye_at)
-        if not self._ending:  # else the caller's goodbye is being said
-            # Answers queued behind the goodbye (typed messages: eight of them made a 10 s call
-            # last 27 s) go unsaid, and the line being said is cut: the limit is the limit.
-            self._ending = True
-            self._voice.stop()
-            await self.say(OUT_OF_TIME, closing=True)  # not interruptible: `interrupt` ignores an ending call
+        # Answers queued behind the goodbye (typed messages: eight of them made a 10 s call last
+        # 27 s) go unsaid, and the line being said is cut: the limit is the limit.
+        await self.sign_off(OUT_OF_TIME)
         await at(plan.leave_at)
         self._end_call(f"time limit of {max_call_s:.0f} s reached")
+
+    async def sign_off(self, text: str) -> bool:
+        """Say `text` as the call's last line: the line being said is cut, and nothing queued is
+        said after it. False, with nothing said, if the call is already ending (the caller's
+        goodbye, or another sign-off, being said)."""
+        if self._ending:
+            return False
+        self._ending = True
+        self._voice.stop()
+        await self.say(text, closing=True)  # not interruptible: `interrupt` ignores an ending call
+        return True
 
     async def say(
         self,

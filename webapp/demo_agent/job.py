@@ -22,15 +22,15 @@ _stopping: str | None = None
 
 
 def stop_all_calls(reason: str) -> int:
-    """Ask every call in this process to end now, and any that starts later; return how many
-    were asked now."""
+    """Ask every call in this process to end (a caller being talked with hears goodbye first:
+    `Call.wind_down`), and any that starts later to end at once; return how many were asked now."""
     global _stopping
     with _active_calls_lock:
         _stopping = reason
         calls = list(_active_calls.items())
     for call, loop in calls:
         with contextlib.suppress(RuntimeError):  # that call's loop closed as it ended: nothing to stop
-            loop.call_soon_threadsafe(call.stop, reason)
+            loop.call_soon_threadsafe(call.wind_down, reason)
     return len(calls)
 
 

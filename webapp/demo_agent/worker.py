@@ -24,7 +24,9 @@ from .settings import AgentSettings, SettingsError
 
 logger = logging.getLogger("webapp.demo_agent")
 
-DRAIN_TIMEOUT_S = 10  # on SIGTERM, calls (asked to end at once) get this long to leave their rooms
+# On SIGTERM, calls get this long to leave their rooms (a caller being talked with hears goodbye
+# first: call.SIGN_OFF_S).
+DRAIN_TIMEOUT_S = 10
 # Then the worker closes: livekit-agents gives each job runner 5 s to acknowledge, and this a
 # little more, for when the close itself hangs.
 CLOSE_TIMEOUT_S = 7
