@@ -272,6 +272,34 @@ def test_the_camera_is_asked_for_only_when_turned_on_and_reaches_the_agent(
     wait_for_state(page, "ended")
 
 
+# A camera that says it faces away from the caller (a phone's back camera): what Chromium's
+# getSettings() reports for one; its fake camera says nothing of where it faces.
+BACK_CAMERA = """
+const settingsOf = MediaStreamTrack.prototype.getSettings;
+MediaStreamTrack.prototype.getSettings = function () {
+  const found = settingsOf.call(this);
+  return this.kind === 'video' ? { ...found, facingMode: 'environment' } : found;
+};
+"""
+
+
+def test_a_back_camera_is_previewed_as_the_agent_sees_it(page: Page, stack: dict[str, Any]) -> None:
+    """A front camera's preview is a mirror; a back camera's (a document held up to it) was
+    mirrored too, its writing backwards: it is shown as sent."""
+    page.add_init_script(BACK_CAMERA)
+    start_call(page, stack["app"].url, "vision")
+    page.click("#camera")
+    expect(page.locator("#camera")).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(page.locator("#self-view video")).to_be_visible()
+    expect(page.locator("#self-view")).to_have_attribute("data-facing", "environment")
+    transform = page.evaluate("getComputedStyle(document.querySelector('#self-view video')).transform")
+    assert transform == "none", transform
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+    expect(page.locator("#self-view")).to_be_hidden()
+    assert page.locator("#self-view video").count() == 0
+
+
 def test_a_camera_on_from_the_start_is_asked_for_with_the_call(
     page: Page, console_log: list[str], stack: dict[str, Any]
 ) -> None:

@@ -1,6 +1,7 @@
 /**
  * The caller's camera, for agents that see (`camera = "optional"` or `"on"`): the Camera toggle,
- * a mirrored preview of yourself, and the camera picker (devices.js). The camera is asked for only
+ * a preview (mirrored, like a mirror, for a camera facing you; as the agent sees it for a phone's
+ * back camera, or a document camera, so what you point it at reads the right way), the camera picker (devices.js). The camera is asked for only
  * when it is turned on (with "on", when the call starts), published for one viewer (no simulcast)
  * at most 960×540, and a camera that can't start says why in the words the microphone uses.
  * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
@@ -18,10 +19,13 @@ function cameraProblem(error, dismissed) {
 }
 
 /** The Camera control of `panel` (call-panel.js); see media/extras.js for the shape. */
-export function create(panel, { RoomEvent, Track, VideoPresets, publishCaptured, stopCapturing, dismissed }) {
+export function create(panel, livekit) {
+  const { RoomEvent, Track, VideoPresets, facingModeFromLocalTrack, publishCaptured, stopCapturing, dismissed } =
+    livekit;
   const capture = VideoPresets.h540; // 960×540, 25 fps, 800 kbit/s: plenty for a vision model
   return new CameraControl(panel, {
     RoomEvent,
+    facingModeFromLocalTrack,
     publishCaptured,
     stopCapturing,
     dismissed,
@@ -67,10 +71,11 @@ class CameraControl {
     this.showState();
   }
 
-  /** The room's events that may turn the camera on or off. */
+  /** The room's events that may turn the camera on or off, or change it (the picker). */
   get events() {
-    const { LocalTrackPublished, LocalTrackUnpublished, TrackMuted, TrackUnmuted } = this.sdk.RoomEvent;
-    return [LocalTrackPublished, LocalTrackUnpublished, TrackMuted, TrackUnmuted];
+    const { LocalTrackPublished, LocalTrackUnpublished, TrackMuted, TrackUnmuted, ActiveDeviceChanged } =
+      this.sdk.RoomEvent;
+    return [LocalTrackPublished, LocalTrackUnpublished, TrackMuted, TrackUnmuted, ActiveDeviceChanged];
   }
 
   destroy() {
@@ -125,9 +130,12 @@ class CameraControl {
   showState() {
     const pub = this.live;
     this.button.setAttribute('aria-pressed', String(Boolean(pub)));
+    // Mirrored unless the camera faces away (a device that says nothing is taken to face you).
+    if (pub) this.preview.dataset.facing = this.sdk.facingModeFromLocalTrack(pub.track).facingMode;
     if (pub?.track === this.shown) return;
     if (this.shown) {
-      this.shown.detach().forEach((element) => element.remove());
+      this.shown.detach();
+      this.preview.replaceChildren(); // also when the room has detached it already (ended by the server)
       this.shown = null;
       this.preview.hidden = true;
       this.panel.emit('video-stopped', { source: 'camera' });

@@ -7,7 +7,15 @@
  * A control module exports `create(panel, livekit)` returning {begin(session), end(session),
  * destroy()}: it binds its buttons once, and works on each call's room between begin and end.
  */
-import { RoomEvent, RpcError, ScreenSharePresets, Track, TrackEvent, VideoPresets } from 'livekit-client';
+import {
+  RoomEvent,
+  RpcError,
+  ScreenSharePresets,
+  Track,
+  TrackEvent,
+  VideoPresets,
+  facingModeFromLocalTrack,
+} from 'livekit-client';
 import { dismissed } from '../mic-permission.js';
 import { publishCaptured, stopCapturing } from './capture.js';
 
@@ -23,6 +31,7 @@ const LIVEKIT = {
   Track,
   TrackEvent,
   VideoPresets,
+  facingModeFromLocalTrack,
   publishCaptured,
   stopCapturing,
   dismissed,
