@@ -140,16 +140,21 @@ def test_a_cancelled_retry_lets_its_key_go(page: Page, one_worker: AppServer) ->
     assert keys[1] == keys[0] and keys[2] != keys[0], keys
 
 
+def fill_the_callback_form(page: Page, app: AppServer, number: str) -> None:
+    """Open the callback agent's page and its phone form, and fill it in (consent given)."""
+    page.goto(f"{app.url}/talk/callback")
+    expect(page.locator("#call")).to_have_attribute("data-ready", "")
+    page.click("#phone-open")
+    fill_number(page, page, number)
+    page.check("#phone-consent")
+
+
 def test_call_me_again_after_a_lost_answer_rings_the_phone_once(
     page: Page, stack: dict[str, Any], one_worker: AppServer
 ) -> None:
     lost = FirstAnswerLost()
     page.route("**/api/phone-calls", lost)
-    page.goto(f"{one_worker.url}/talk/callback")
-    expect(page.locator("#call")).to_have_attribute("data-ready", "")
-    page.click("#phone-open")
-    fill_number(page, page, "4155559671")
-    page.check("#phone-consent")
+    fill_the_callback_form(page, one_worker, "4155559671")
     before = set(sessions(stack, "ravan"))
     submit, status = page.locator("#phone-submit"), page.locator("#phone-status-text")
     submit.click()
@@ -174,3 +179,30 @@ def test_call_me_again_after_a_lost_answer_rings_the_phone_once(
     expect(status).to_have_text("Calling you now…")
     assert len(lost.keys()) == 3 and lost.keys()[2] not in lost.keys()[:2]
     assert lost.answers[2]["call_id"] != first["call_id"]
+
+
+def test_call_me_again_after_the_provider_timed_out_sends_the_same_key(
+    page: Page, stack: dict[str, Any], one_worker: AppServer
+) -> None:
+    """The provider placed the call but its answer never reached the server (504
+    provider_timeout): Call me again sends the first request's key, which the server derives the
+    provider's own key from (Convoi replays a call it made under it); it sent a new one."""
+    keys: list[str | None] = []
+
+    def provider_timed_out_once(route: Route) -> None:
+        keys.append(route.request.header_value("Idempotency-Key"))
+        if len(keys) > 1:
+            route.continue_()
+            return
+        timed_out = {"error": {"code": "provider_timeout", "message": "The agent's provider took too long."}}
+        route.fulfill(status=504, json=timed_out)
+
+    page.route("**/api/phone-calls", provider_timed_out_once)
+    fill_the_callback_form(page, one_worker, "4155559672")
+    submit = page.locator("#phone-submit")
+    submit.click()
+    expect(page.locator("#phone-problem")).to_have_text("The agent's provider took too long.")
+    expect(submit).to_be_enabled()
+    submit.click()
+    expect(page.locator("#phone-status-text")).to_have_text("Calling you now…")
+    assert len(keys) == 2 and keys[0] and keys[1] == keys[0], keys

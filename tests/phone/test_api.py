@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -78,8 +78,16 @@ def turnstile() -> Iterator[FakeTurnstile]:
 
 
 @pytest.fixture
-def app(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, unleashx: Any, turnstile: FakeTurnstile) -> Flask:
+def app(make_phone_app: Callable[..., Flask]) -> Flask:
     """The app with three phone agents, the fakes and the bot check."""
+    return make_phone_app()
+
+
+@pytest.fixture
+def make_phone_app(
+    tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, unleashx: Any, turnstile: FakeTurnstile
+) -> Callable[..., Flask]:
+    """Makes the app of ``app``, with more variables given on top."""
     convoi[1].agents = {FAKE_AGENT_IDS["convoi"]: {}, "sqd_3fa85f6457174562b3fc2c963f66afa6": {}}
     env = {
         **provider_env(ravan[0].url, zudu[0].url, convoi[0].url),
@@ -91,7 +99,7 @@ def app(tmp_path: Path, ravan: Any, zudu: Any, convoi: Any, unleashx: Any, turns
         "WEBCALL_RATE_LIMITS": "1000/minute",
         "WEBCALL_SECRET_KEY": "k" * 40,
     }
-    return build_app(tmp_path, CATALOGUE.format(**FAKE_AGENT_IDS), **env)
+    return lambda **more: build_app(tmp_path, CATALOGUE.format(**FAKE_AGENT_IDS), **{**env, **more})
 
 
 def ask(app: Flask, agent: str, number: str = NUMBER, **fields: Any) -> Any:
@@ -427,6 +435,39 @@ def test_each_providers_phone_errors_map_to_ours(
     refused = ask(app, agent, NUMBER)
     assert (refused.status_code, refused.get_json()["error"]["code"]) == (status, code)
     assert "4155552671" not in refused.get_data(as_text=True)
+
+
+def test_a_convoi_call_still_being_placed_when_our_retry_comes_is_placed_once(
+    make_phone_app: Callable[..., Flask], convoi: Any
+) -> None:
+    """Our first attempt timed out while Convoi was still placing the call, and the retry under
+    the same key got 409 (that attempt still being served): the phone rang, yet the caller was
+    told the call was already being started and the log had a refusal, not the call. The retry is
+    asked again until Convoi replays the first attempt's answer."""
+    app = make_phone_app(WEBCALL_READ_TIMEOUT_S="1")
+    busy = Fault("status", status=409, body={"type": "about:blank", "title": "Conflict", "status": 409})
+    convoi[1].faults.extend([Fault("delay", delay_s=1.3), busy, busy])
+    answer = ask(app, "convoi-team")
+    assert answer.status_code == 202, answer.get_json()
+    creates = [r for r in convoi[1].requests if r.method == "POST"]
+    assert len(creates) == 4 and len({r.headers["Idempotency-Key"] for r in creates}) == 1
+    assert len(convoi[1].calls) == 1
+    record = app_state_of(app).history.find(answer.get_json()["call_id"])
+    assert record is not None and record.outcome == "created"
+    assert record.provider_call_id == next(iter(convoi[1].calls))
+
+
+def test_a_convoi_call_still_being_placed_at_our_deadline_is_an_unknown_outcome(
+    make_phone_app: Callable[..., Flask], convoi: Any
+) -> None:
+    """Convoi still serving our first attempt when our time is up: the call may ring, so the
+    caller is told it took too long (the page keeps its key for a retry), not that it was refused."""
+    app = make_phone_app(WEBCALL_READ_TIMEOUT_S="1", WEBCALL_CONNECT_TIMEOUT_S="1")
+    busy = Fault("status", status=409, body={"type": "about:blank", "title": "Conflict", "status": 409})
+    convoi[1].faults.extend([Fault("delay", delay_s=1.2), *[busy] * 10])
+    answer = ask(app, "convoi-team")
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (504, "provider_timeout")
+    assert 2 <= len([r for r in convoi[1].requests if r.method == "POST"]) <= 4
 
 
 def test_consent_and_the_number_are_judged_by_their_own_codes(app: Flask) -> None:

@@ -46,8 +46,11 @@ from .hosted import HostedProvider, broken_page
 CALLS_PATH = "/api/v1/public/calls"
 _KEY_NAMESPACE = uuid.UUID("0b5f0c55-7a4e-4d0c-9a51-3c6f1d0e9c11")
 # Convoi answers 409 to a duplicate Idempotency-Key: ours differ for each body, so one still
-# being served.
-STATUS_ERRORS = {409: CallInProgress}
+# being served. To our own repeat (the first attempt timed out), the first attempt's: asked again
+# until Convoi replays its answer (a phone already ringing is not refused); to a first attempt,
+# another request's with the same key (another process).
+IN_FLIGHT = 409
+STATUS_ERRORS = {IN_FLIGHT: CallInProgress}
 LIST_LIMIT = 100  # per page; has_more (not the page's length) says whether more follow
 # "initiated → active → completed, or a terminal failure state; rejected after an API hang-up".
 _STATUSES: dict[str, CallStatus] = {
@@ -275,6 +278,7 @@ class ConvoiProvider(HostedProvider):
             body=body,
             idempotent=True,
             status_errors=STATUS_ERRORS,
+            in_flight=IN_FLIGHT,
             **options,
         )
 

@@ -40,6 +40,7 @@ from .http11 import Answer, HTTP11Transport
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({502, 503, 504})
 MIN_ATTEMPT_S = 0.5  # no retry starts with less time than this left before the deadline
+IN_FLIGHT_WAIT_S = 0.5  # between asks while a provider still serves an earlier attempt
 INF = float("inf")  # a timeout of None: no limit of its own
 # An E.164 number, or 9+ digits however they are grouped: never written to a log line.
 PHONE_LIKE = re.compile(r"\+\d[\d\s().-]{6,}\d|(?<![\w.-])\d(?:[\s().-]?\d){8,}(?![\w.-])")
@@ -76,6 +77,7 @@ class Transport:
         operation: str = "create_call",
         redact: Iterable[str] = (),
         expected: int | None = None,
+        in_flight: int | None = None,
     ) -> Any:
         """POST ``body`` and return the decoded JSON answer of a 2xx response.
 
@@ -86,11 +88,15 @@ class Transport:
         more than a refusal (Convoi's 409: the same key is still being served). ``redact``
         names this request's own private values (a phone number) to keep out of log lines.
         ``expected`` is a refusal the caller asked for (a check's probe: that status means our
-        key works): it answers ``None``, logged as information, not as an error.
+        key works): it answers ``None``, logged as information, not as an error. ``in_flight`` is
+        the status an idempotent request's repeat gets while the provider is still serving an
+        earlier attempt with the same key (Convoi's 409): asked again while time remains, for the
+        provider to replay that attempt's answer; past the deadline its outcome is unknown
+        (``ProviderTimeout``), not a refusal.
         """
         return self.send("POST", url, headers=headers, body=body, idempotent=idempotent,
                          status_errors=status_errors, operation=operation, redact=redact,
-                         expected=expected)  # fmt: skip
+                         expected=expected, in_flight=in_flight)  # fmt: skip
 
     def get_json(
         self,
@@ -124,11 +130,12 @@ class Transport:
         operation: str = "request",
         redact: Iterable[str] = (),
         expected: int | None = None,
+        in_flight: int | None = None,
     ) -> Any:
         """One request through the circuit breaker, with retries where they are safe."""
         request = _Request(
             method, url, dict(headers), body, params, idempotent, status_errors or {}, empty_ok,
-            tuple(value for value in redact if value), expected,
+            tuple(value for value in redact if value), expected, in_flight,
         )  # fmt: skip
         self.breaker.before_call()
         started = time.perf_counter()
@@ -167,9 +174,11 @@ class Transport:
         """One request, repeated on transient failures while that is safe and within the deadline."""
         started = time.monotonic()
         sent = False  # an attempt may have reached the provider (any failure but a connection's)
-        for attempt in range(1, self.attempts + 1):
+        attempt = 1
+        while True:
             remaining_s = self.deadline_s - (time.monotonic() - started)
             idempotent = request.idempotent
+            in_flight = False  # an earlier attempt is still being served: not counted as one
             try:
                 answer = self._exchange(request, remaining_s)
             except httpx.TimeoutException as exc:
@@ -195,19 +204,24 @@ class Transport:
                     words, status = self._redact(answer.text, request.redact), answer.status_code
                     log.info("%s refused the request with %s, as asked: %s", self.provider, status, words)
                     return None
-                error = self._status_error(answer, request.status_errors, request.redact)
-                retry, sent = idempotent and answer.status_code in RETRY_STATUSES, True
-            backoff_s = 0.2 * 2 ** (attempt - 1)
+                in_flight = idempotent and sent and answer.status_code == request.in_flight
+                if in_flight:
+                    log.info("%s is still serving an earlier attempt; asking again", self.provider)
+                    error = ProviderTimeout()  # its outcome is not known yet
+                else:
+                    error = self._status_error(answer, request.status_errors, request.redact)
+                retry, sent = in_flight or (idempotent and answer.status_code in RETRY_STATUSES), True
+            backoff_s = IN_FLIGHT_WAIT_S if in_flight else 0.2 * 2 ** (attempt - 1)
             if (
                 not retry
-                or attempt == self.attempts
+                or (attempt == self.attempts and not in_flight)
                 or time.monotonic() - started + backoff_s + MIN_ATTEMPT_S > self.deadline_s
             ):
                 if isinstance(error, ProviderError):
                     error.never_sent = not sent
                 raise error
             time.sleep(backoff_s)
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 0 if in_flight else 1
 
     def _exchange(self, request: _Request, remaining_s: float) -> Answer:
         """One attempt: the request out and the whole answer read, on a kept-alive connection,
@@ -333,6 +347,7 @@ class _Request:
     empty_ok: bool
     redact: tuple[str, ...] = ()  # this request's private values (a phone number), kept out of logs
     expected: int | None = None  # a refusal asked for (a check's probe): answers None
+    in_flight: int | None = None  # the answer to a repeat while an earlier attempt is served
 
 
 def merged_headers(defaults: list[tuple[bytes, bytes]], own: Mapping[str, str]) -> list[tuple[bytes, bytes]]:

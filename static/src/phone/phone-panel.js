@@ -25,6 +25,8 @@ const FINAL = new Set(['completed', 'no_answer', 'busy', 'voicemail', 'failed'])
 const notFollowed = (t) => t("We can't follow this call here any more. You can ask for another call.");
 // Refusals about the number only: another number may be asked for at once.
 const PER_NUMBER = new Set(['number_cooldown', 'number_daily_cap']);
+// The server's words for a provider that may have dialled without telling it so.
+const UNKNOWN_OUTCOME = new Set(['provider_timeout', 'provider_unavailable', 'provider_bad_response']);
 // Where to send the caller's eyes (and focus) for each refusal.
 const FIELD_FOR = {
   invalid_phone_number: 'number',
@@ -172,8 +174,9 @@ class PhonePanel {
       const call = await this.api.requestPhoneCall(this.config.phone.api_url, body, undefined, attempt.key);
       if (!this.destroyed) this.showCalling(call); // (the phone rings all the same)
     } catch (error) {
-      // An ApiError without a status never had an answer: the call may be ringing all the same.
-      if (error.status === 0) this.unanswered = attempt;
+      // No answer, or the provider's never came to the server: the call may be ringing all the
+      // same, and a retry sends the same key (the provider's own then dials once, Convoi's).
+      if (error.status === 0 || UNKNOWN_OUTCOME.has(error.code)) this.unanswered = attempt;
       if (this.destroyed) return;
       const code = error.code || 'network';
       this.showProblem(error.message || this.t('The call could not be requested. Please try again.'), FIELD_FOR[code]);
