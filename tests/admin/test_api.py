@@ -163,11 +163,26 @@ def test_filters(app: tuple[Flask, dict[str, str]], query: str, expected: list[s
         "status=done", "channel=fax", "provider=acme", "agent=Not+A+Slug", "since=yesterday",
         "until=2026-13-01", "page=0", "page=x", "page_size=201", "page_size=1.5", "q=" + "x" * 201,
         "q=%00", "colour=red", "feedback=meh", "since=2026-03-01T12:60:00",  # minute 60 is no leap second
+        "status=completed&status=failed", "agent=sales&agent=support",  # one value: not "either"
     ],
 )  # fmt: skip
 def test_bad_filters_are_400_with_a_stable_code(app: tuple[Flask, dict[str, str]], query: str) -> None:
     answer = get(app[0], f"/api/admin/calls?{query}")
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (400, "invalid_query")
+
+
+def test_a_filter_given_twice_is_refused_not_read_as_its_first_value(
+    app: tuple[Flask, dict[str, str]],
+) -> None:
+    """``?status=completed&status=failed`` listed the completed calls only, with a total a script
+    took for both; the summary added up the first agent's alone."""
+    for path in ("/api/admin/calls", "/api/admin/summary"):
+        answer = get(app[0], f"{path}?status=completed&status=failed&agent=")
+        error = answer.get_json()["error"]
+        assert (answer.status_code, error["code"], error["message"]) == (
+            400, "invalid_query", "status is given more than once: give it once.",
+        ), path  # fmt: skip
+    assert get(app[0], "/api/admin/calls?status=completed&status=").status_code == 200  # a blank: any
 
 
 def test_a_date_that_is_none_is_told_how_to_write_one(app: tuple[Flask, dict[str, str]]) -> None:

@@ -40,8 +40,10 @@ def admin(app: Flask) -> FlaskClient:
 
 def make(client: FlaskClient, **fields: str) -> Any:
     """Post the form as the page does (with its token), the given fields over the defaults."""
-    token = csrf_of(client.get("/admin/demo-links").get_data(as_text=True))
+    page = client.get("/admin/demo-links").get_data(as_text=True)
+    token, form_id = csrf_of(page), form_id_of(page)
     form = {
+        "form_id": form_id,
         "agent": "sales",
         "label": "",
         "variables": "",
@@ -51,6 +53,13 @@ def make(client: FlaskClient, **fields: str) -> Any:
         **fields,
     }
     return client.post("/admin/demo-links", data={"csrf_token": token, **form})
+
+
+def form_id_of(page: str) -> str:
+    """The id of the form a page carries."""
+    match = re.search(r'name="form_id" value="([^"]+)"', page)
+    assert match, "no form id"
+    return match.group(1)
 
 
 def made_link(page: str) -> str:
@@ -261,6 +270,38 @@ def test_a_links_page_opened_in_a_browser_is_counted(app: Flask, admin: FlaskCli
     history.prune(datetime.now(UTC) + timedelta(seconds=1))
     assert history.demo_link(verify_demo_link(SECRET_KEY, elsewhere).link_id) is None
     assert history.demo_link(link_id).opened is None  # type: ignore[union-attr]
+
+
+def test_the_form_sent_again_shows_the_link_it_made_not_another(app: Flask, admin: FlaskClient) -> None:
+    """A reload of the page that answered the form (or a second click) sent it again and made a
+    second link, which worked too: the same form shows the link it made. A form from a new page,
+    or this one changed, makes another."""
+    page = admin.get("/admin/demo-links").get_data(as_text=True)
+    form = {"csrf_token": csrf_of(page), "form_id": form_id_of(page), "agent": "sales", "label": "Acme",
+            "variables": "", "expires": "7d", "max_calls": "", "lang": ""}  # fmt: skip
+    first, again = (admin.post("/admin/demo-links", data=form) for _ in range(2))
+    assert first.status_code == again.status_code == 200
+    assert made_link(again.get_data(as_text=True)) == made_link(first.get_data(as_text=True))
+    assert [link.label for link in app_state_of(app).history.demo_links()] == ["Acme"]
+    edited = admin.post("/admin/demo-links", data={**form, "label": "Acme 2"})
+    changed = made_link(edited.get_data(as_text=True))
+    fresh = made_link(make(admin, label="Acme").get_data(as_text=True))
+    assert len({made_link(first.get_data(as_text=True)), changed, fresh}) == 3
+    assert form_id_of(first.get_data(as_text=True)) != form["form_id"]  # the next form is another
+
+
+def test_an_older_link_opened_lately_is_listed_among_the_latest(app: Flask, admin: FlaskClient) -> None:
+    """The list is the latest made, opened or tried: with more links made since (a CRM makes one
+    per lead), an older one the prospect has just opened was left out of it."""
+    urls = [made_link(make(admin, label=f"Lead {n}").get_data(as_text=True)) for n in range(3)]
+    oldest = urlsplit(urls[0])
+    assert app.test_client().get(f"{oldest.path}?{oldest.query}", headers=BROWSER).status_code == 200
+    history = app_state_of(app).history
+    listed = [link.label for link in history.demo_links(limit=2)]
+    assert listed == ["Lead 0", "Lead 2"], listed
+    assert [link.label for link in history.demo_links(limit=2, q="lead 0")] == ["Lead 0"]
+    names = [name for _, name, _ in rows_of(admin.get("/admin/demo-links").get_data(as_text=True))]
+    assert names[:3] == ["Lead 0", "Lead 2", "Lead 1"], names
 
 
 def test_a_links_calls_say_what_the_link_is_now(app: Flask, admin: FlaskClient) -> None:

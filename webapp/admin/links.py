@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -19,7 +20,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..errors import InvalidField, UnknownDemoLink
+from ..errors import IdempotencyKeyReused, InvalidField, UnknownDemoLink
+from ..guards.idempotency import KEY_RE, fingerprint, once_per_key
 from ..history.store import CallLogError
 from ..pages.demo_links import (
     LINK_ID_PATTERN,
@@ -40,6 +42,7 @@ from .link_models import (
     MAX_QUERY_CHARS,
     NOT_MORE,
     DemoLinkExtension,
+    DemoLinkMade,
     Making,
     admin_demo_link,
     extend_link,
@@ -98,8 +101,22 @@ def make_demo_link() -> Response:
         max_calls=values["max_calls"],
     )
     base_url = settings.public_url or request.host_url
+    state = app_state()
+
+    def making() -> dict[str, Any]:
+        return make_link(state, Making(link, base_url, values["lang"], "admin")).model_dump(mode="json")
+
+    # The form's own id: sent again (a reload of the page it answered, a second click) within the
+    # replay window, it shows the link it made then instead of making another that works too.
+    form_id = form.get("form_id", "")
+    key = f"admin-demo-link|{form_id}" if KEY_RE.fullmatch(form_id) else None
+    asked = fingerprint({name: form.get(name, "") for name in readers})
     try:
-        made = make_link(app_state(), Making(link, base_url, values["lang"], "admin"))
+        try:
+            answer = once_per_key(state.replay, key, making, asked)
+        except IdempotencyKeyReused:  # the page gone back to and the form changed: another link
+            answer = making()
+        made = DemoLinkMade.model_validate(answer)
     except ValueError as exc:
         return _demo_links_page(status=400, form=form, problems={"variables": as_sentence(str(exc))})
     return _demo_links_page(made=made)
@@ -144,6 +161,7 @@ def _demo_links_page(*, status: int = 200, form: Any = None, **context: Any) -> 
         "admin/demo_links.html",
         status=status,
         form=sent,
+        form_id=secrets.token_urlsafe(16),  # a new one each time: see make_demo_link
         agents=sorted(app_state().settings.agents),
         languages=LANGUAGE_NAMES,
         signing=app_state().settings.secret_key_configured,

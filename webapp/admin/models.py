@@ -216,6 +216,10 @@ class FilterProblem:
 def read_filter(model: type[Selection], args: Any, *, form: bool = False) -> Selection | FilterProblem:
     """The filters in query parameters (as :func:`parse_filter` reads them), or what is wrong with them."""
     values = {name: args.get(name) for name in model.model_fields if args.get(name) not in (None, "")}
+    for name in values if hasattr(args, "getlist") else ():
+        if len([value for value in args.getlist(name) if value != ""]) > 1:  # not "either": one value
+            message = f"{name} is given more than once: give it once."
+            return FilterProblem(name, message, "Give one value.")
     if not form:
         extra = set(args) - set(model.model_fields)
         unknown = sorted(name for name in extra if not name.startswith("_"))
