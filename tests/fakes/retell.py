@@ -149,8 +149,11 @@ def end_call(
     started_ms: int | None = None,
     duration_ms: int = 42_000,
     transcript: list[tuple[str, str]] | None = None,
+    analysed: bool = True,
 ) -> dict[str, Any]:
-    """End a call as Retell records it: epoch-ms timestamps, transcript_object, call_analysis."""
+    """End a call as Retell records it: epoch-ms timestamps, transcript_object, call_analysis
+    (not yet when not ``analysed``: Retell analyses a call after it ended, then sends
+    ``call_analyzed``)."""
     lines = transcript or [("agent", "Hello, this is the Retell agent."), ("user", "Hi, I have a question.")]
     with state.lock:
         call = state.calls[call_id]
@@ -167,6 +170,8 @@ def end_call(
             call_analysis={"call_summary": "The caller asked a question.", "call_successful": True},
             call_cost=call_cost(duration_ms / 1000),
         )
+        if not analysed:
+            call.pop("call_analysis")
         return call
 
 

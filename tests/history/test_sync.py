@@ -748,6 +748,23 @@ def test_a_conversation_read_while_elevenlabs_analyses_it_is_read_again_for_its_
     assert sync(app, "elevenlabs")["elevenlabs"].detailed == 0  # analysed: read for good now
 
 
+def test_a_retell_call_read_before_retell_analysed_it_is_read_again_for_its_summary(
+    make_app: MakeApp, retell: Any
+) -> None:
+    """Ended, not yet analysed (Retell's call_analyzed comes later): read in full then, it counted
+    as read for good, and without the webhook its summary never came."""
+    app = make_app()
+    state = retell[1]
+    placed = post(app, {"agent": "frontdesk"}).get_json()["call_id"]
+    retell_fake.end_call(state, placed, analysed=False)
+    sync(app, "retell")
+    assert (find(app, placed).status, find(app, placed).summary) == ("completed", None)
+    retell_fake.end_call(state, placed)
+    assert sync(app, "retell")["retell"].detailed == 1
+    assert find(app, placed).summary == "The caller asked a question."
+    assert sync(app, "retell")["retell"].detailed == 0  # analysed: read for good now
+
+
 def test_the_cli_prints_one_line_per_provider_and_fails_when_one_stopped(
     make_app: MakeApp, ravan: Any, convoi: Any
 ) -> None:

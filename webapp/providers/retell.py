@@ -25,6 +25,7 @@ from pydantic import Field, SecretStr
 
 from ..errors import ProviderBadResponse, ProviderError
 from .base import (
+    FINAL_STATUSES,
     CallPage,
     CallStatus,
     HistoryQuery,
@@ -152,13 +153,14 @@ def parse_call(answer: Any) -> ProviderCall:
     if duration_ms is None and started_at and ended_at:
         duration_ms = (ended_at - started_at).total_seconds() * 1000
     call_type = call.get("call_type")
+    status = retell_status(raw_status)
     analysis = first_dict(call.get("call_analysis"))
     transcript = call.get("transcript_object")
     cents = optional_number(first_dict(call.get("call_cost")).get("combined_cost"))
     return ProviderCall(
         call_id=require_str(call.get("call_id")),
         agent_id=optional_str(call.get("agent_id")),
-        status=retell_status(raw_status),
+        status=status,
         provider_status=raw_status,
         channel="web" if call_type == "web_call" else "phone" if call_type == "phone_call" else None,
         started_at=started_at,
@@ -170,6 +172,9 @@ def parse_call(answer: Any) -> ProviderCall:
         summary=optional_str(analysis.get("call_summary")),
         recording_url=optional_str(call.get("recording_url")),
         transcript=parse_transcript(transcript) if isinstance(transcript, list) else None,
+        # Retell analyses every call once it has ended, connected or not (then sends
+        # call_analyzed): ended without its analysis, it is read again for its summary.
+        settled=not (status in FINAL_STATUSES and not analysis),
     )
 
 
