@@ -124,15 +124,18 @@ def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     Here, not as this file is read: `gunicorn --check-config` (or a second start that cannot
     bind) read it too, and emptied the running server's folder under its workers."""
     if os.environ.get("WEBCALL_METRICS_DIR_READY"):
-        return  # a new master after USR2: the old one's workers still write there
+        return  # a reload (SIGHUP): the folder is this server's already
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not metrics_dir:
         metrics_dir = tempfile.mkdtemp(prefix="webcall-metrics-")
         os.environ["WEBCALL_METRICS_DIR_MADE"] = "1"  # ours to remove when the server stops
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.makedirs(metrics_dir, exist_ok=True)
-    for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
-        os.remove(stale)
+    # A new master after USR2 is started with the environment the old one started with, and
+    # GUNICORN_PID (gunicorn's reexec): the old master's workers still write in this folder.
+    if not os.environ.get("GUNICORN_PID"):
+        for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
+            os.remove(stale)
     os.environ["WEBCALL_METRICS_DIR_READY"] = "1"
 
 

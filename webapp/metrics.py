@@ -23,7 +23,8 @@ CALLS = Counter(
 )
 FEEDBACK = Counter(
     "webcall_call_feedback",
-    "Callers' ratings of their web calls (on agents that ask), by agent and rating (good, bad).",
+    "Callers' ratings of their web calls (on agents that ask), by agent and rating (good, bad): "
+    "one a call, and one more each time a caller changes their mind.",
     ["agent", "rating"],
 )
 PROVIDER_SECONDS = Histogram(

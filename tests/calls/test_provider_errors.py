@@ -15,29 +15,9 @@ import pytest
 from flask import Flask
 
 from tests.fakes import Fault
-from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, build_app, post, provider_env
+from tests.support.apps import FAKE_AGENT_IDS, FAKE_KEYS, HOSTED_AGENTS, build_app, post, provider_env
 
-CATALOGUE = """
-[agents.ravan]
-provider = "ravan"
-agent_id = "{ravan}"
-
-[agents.zudu]
-provider = "zudu"
-agent_id = "{zudu}"
-
-[agents.convoi]
-provider = "convoi"
-agent_id = "{convoi}"
-
-[agents.retell]
-provider = "retell"
-agent_id = "{retell}"
-
-[agents.elevenlabs]
-provider = "elevenlabs"
-agent_id = "{elevenlabs}"
-"""
+CATALOGUE = HOSTED_AGENTS
 
 
 def zudu_error(status: int, text: str) -> Fault:

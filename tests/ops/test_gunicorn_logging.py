@@ -3,6 +3,7 @@ no shared control socket."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -332,6 +333,62 @@ def test_check_config_leaves_a_running_servers_metrics_alone(tmp_path: Path) -> 
         env |= {"PROMETHEUS_MULTIPROC_DIR": "", "TMPDIR": str(made)}
         subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=60, check=True)
         assert list(made.iterdir()) == []
+
+
+def test_a_new_master_after_usr2_leaves_the_old_workers_metrics_alone(tmp_path: Path) -> None:
+    """USR2 starts a new master beside the old one (an upgrade without dropping a connection):
+    it emptied the metrics folder the old master's workers still write in (their counts gone,
+    their next ones written to deleted files). gunicorn starts it with the environment the old
+    one started with, so the old one's note that the folder was ready never reached it."""
+    given, pidfile, port = tmp_path / "metrics", tmp_path / "gunicorn.pid", free_port()  # (USR2 needs one)
+    given.mkdir()
+    log = tmp_path / "gunicorn.log"
+    # The console script, as the Procfile runs it: `python -m gunicorn` is re-executed as
+    # `python …/gunicorn/__main__.py`, whose folder's `http` package hides the standard library's.
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "--config", "gunicorn.conf.py",
+         "--bind", f"127.0.0.1:{port}", "--pid", str(pidfile), "tests.support.gc_probe:app"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"),
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(given), "WEBCALL_METRICS_DIR_READY": ""},
+    )  # fmt: skip
+    new_master = 0
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/").status_code == 200,
+                   timeout_s=20, what="gunicorn to answer")  # fmt: skip
+        counted = given / "counter_4242.db"  # as a worker's values are kept
+        counted.write_bytes(b"values")
+        server.send_signal(signal.SIGUSR2)
+        wait_until(lambda: log.read_text().count("Booting worker") >= 2, timeout_s=30,
+                   what="the new master's worker")  # after its when_ready  # fmt: skip
+        masters = [int(pid) for pid in re.findall(r"Listening at: \S+ \((\d+)\)", log.read_text())]
+        new_master = masters[-1]
+        assert len(masters) == 2 and new_master != server.pid, masters
+        assert counted.read_bytes() == b"values", log.read_text()[-2000:]
+    finally:
+        server.terminate()
+        server.wait(20)
+        if new_master:  # not our child; once its worker answers (one starting waits out a signal)
+            with contextlib.suppress(RuntimeError):
+                wait_until(lambda: answers(port), timeout_s=20, what="the new master's worker")
+            os.kill(new_master, signal.SIGQUIT)
+            wait_until(lambda: not pid_alive(new_master), timeout_s=20, what="the new master to quit")
+
+
+def answers(port: int) -> bool:
+    """Whether something answers HTTP on ``port``."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` is still there."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_reload_reads_dotenv_again(tmp_path: Path) -> None:

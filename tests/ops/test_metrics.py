@@ -10,18 +10,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes import Fault
 from tests.fakes.ravan import call_completed_event, complete_session
-from tests.support.apps import post
+from tests.support.apps import HOSTED_AGENTS, post
 
-CATALOGUE = """
-[agents.ravan]
-provider = "ravan"
-agent_id = "{ravan}"
-
+CATALOGUE = (
+    HOSTED_AGENTS
+    + """
 [agents.tiny]
 provider = "livekit"
 agent_id = "webcall-demo"
 daily_budget = 1
 """
+)
 TOKEN = "metrics-token-0123456789abcdef"
 
 
@@ -49,6 +48,20 @@ def test_off_unless_a_token_is_set_and_refused_without_it(make_app: Any, tmp_pat
         assert refused.status_code == 401
         assert refused.get_json()["error"]["code"] == "metrics_token_required"
         assert refused.headers["WWW-Authenticate"] == 'Bearer realm="webcall metrics"'
+
+
+def test_every_providers_web_call_is_timed_as_a_create(make_app: Any) -> None:
+    """A dashboard of create_call had no ElevenLabs series: its token request (a GET) was timed
+    as operation="get", beside the history sync's reads."""
+    app = make_app(WEBCALL_METRICS_TOKEN=TOKEN)
+    before = scrape(app)
+    providers = ("ravan", "zudu", "convoi", "retell", "elevenlabs")
+    assert [post(app, {"agent": provider}).status_code for provider in providers] == [201] * 5
+    after = scrape(app)
+    histogram = "webcall_provider_request_seconds_count"
+    for provider in providers:
+        labels = {"provider": provider, "operation": "create_call", "outcome": "ok"}
+        assert value(after, histogram, **labels) - value(before, histogram, **labels) == 1, provider
 
 
 def test_counters_and_the_provider_histogram_move(make_app: Any, ravan: Any) -> None:

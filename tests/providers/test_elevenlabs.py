@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from livekit import api
 from pydantic import ValidationError
 
 from tests.providers.conftest import make_agent, make_request
-from webapp.errors import ProviderBadResponse, ProviderUnavailable
+from webapp.errors import ProviderBadResponse, ProviderError, ProviderUnavailable
 from webapp.providers import elevenlabs
 from webapp.providers.base import HistoryQuery, ProviderContext, TranscriptLine
 from webapp.providers.elevenlabs import ElevenLabsSettings
@@ -217,15 +218,16 @@ def test_the_list_is_cut_to_the_time_asked_for_and_stops_there() -> None:
         elevenlabs.parse_conversation_list({"items": []}, HistoryQuery())
 
 
-def test_history_is_read_from_the_agents_region() -> None:
-    """The list goes to the region's host; one conversation is looked for in each region in turn."""
+def test_history_is_read_from_the_agents_region(caplog: pytest.LogCaptureFixture) -> None:
+    """The list goes to the region's host; one conversation is looked for in each region in turn
+    (not found in the others: no error logged for it, as every read of it went)."""
     asked: list[str] = []
 
     def elevenlabs_api(request: httpx.Request) -> httpx.Response:
         asked.append(f"{request.url.host}{request.url.path}")
         if request.url.path.endswith("/conversations"):
             return httpx.Response(200, json={"conversations": [], "has_more": False})
-        if request.url.host == "api.eu.residency.elevenlabs.io":
+        if request.url.host == "api.eu.residency.elevenlabs.io" and request.url.path.endswith("/conv_9"):
             return httpx.Response(200, json={**listed("conv_9", T0_S), "transcript": []})
         return httpx.Response(404, json={"detail": {"status": "conversation_not_found", "message": "no"}})
 
@@ -239,6 +241,10 @@ def test_history_is_read_from_the_agents_region() -> None:
         "api.elevenlabs.io/v1/convai/conversations/conv_9",
         "api.eu.residency.elevenlabs.io/v1/convai/conversations/conv_9",
     ]
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    with pytest.raises(ProviderError) as not_found:
+        adapter.get_call("conv_nowhere")
+    assert not_found.value.upstream_status == 404  # the history sync's "not there" (gives it up)
 
 
 def adapter_on(elevenlabs_api: Any) -> elevenlabs.ElevenLabsProvider:

@@ -36,6 +36,29 @@ FAKE_AGENT_IDS = {
     "elevenlabs_late": "agent_01jzlatejoiner00000000000000",  # its agent joins after the caller
 }
 
+# One agent of each hosted web-call provider, named after it (a test module's CATALOGUE, or its start).
+HOSTED_AGENTS = """
+[agents.ravan]
+provider = "ravan"
+agent_id = "{ravan}"
+
+[agents.zudu]
+provider = "zudu"
+agent_id = "{zudu}"
+
+[agents.convoi]
+provider = "convoi"
+agent_id = "{convoi}"
+
+[agents.retell]
+provider = "retell"
+agent_id = "{retell}"
+
+[agents.elevenlabs]
+provider = "elevenlabs"
+agent_id = "{elevenlabs}"
+"""
+
 
 class OfflineLiveKit:
     """LiveKit settings for fakes in tests that never join a room (no server needed)."""

@@ -72,7 +72,8 @@ def give_feedback(call_id: str) -> Response:
         raise CallLogUnavailable(retry_after_s=5) from error
     if not kept:  # pruned meanwhile
         raise UnknownCall()
-    FEEDBACK.labels(agent.slug, body.rating).inc()
+    if body.rating != record.feedback_rating:  # a comment sent with the rating already given: not again
+        FEEDBACK.labels(agent.slug, body.rating).inc()
     comment = record.feedback_comment if body.comment is None else body.comment or None
     # The comment is the caller's own words: the log says only that there is one.
     log.info("call feedback", extra={"call_id": record.call_id, "agent": agent.slug, "rating": body.rating,

@@ -252,7 +252,8 @@ class ElevenLabsProvider(HostedProvider):
         api_host, livekit_host = hosts(request.agent.region, self.region_settings)
         url = api_host + TOKEN_PATH
         transport = self.transports[api_host]
-        answer = transport.get_json(url, headers=self.headers, params=token_query(request))
+        query = token_query(request)
+        answer = transport.get_json(url, headers=self.headers, params=query, operation="create_call")
         return parse_token(answer, request, livekit_host)
 
     def check_access(self) -> None:
@@ -278,11 +279,17 @@ class ElevenLabsProvider(HostedProvider):
         failures: list[ProviderError] = []
         for api_host, history in self.histories.items():
             try:
-                answer = history.get_json(api_host + path, headers=self.headers)
+                # Not in this region: a 404 is the answer expected of every region but one (logged
+                # as information, not as a provider's refusal).
+                answer = history.get_json(api_host + path, headers=self.headers, expected=404)
             except ProviderError as error:
-                if not (error.upstream_status == 404 or is_outage(error)):
+                if not is_outage(error):
                     raise  # our key or a rate limit: every host would say the same
                 failures.append(error)
+                continue
+            if answer is None:
+                failures.append(not_here := ProviderError())
+                not_here.upstream_status = 404
                 continue
             return parse_conversation(answer)
         # Not found where hosts answered says nothing of one that did not: the outage is raised,
