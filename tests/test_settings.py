@@ -83,6 +83,30 @@ def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
     assert len(caught.value.problems) >= 6
 
 
+def test_settings_beside_the_agents_tables_are_refused_not_dropped(tmp_path: Path) -> None:
+    """A limit above every table, a typo'd table name, a [defaults] table: the app started without
+    a word, and none of them applied (the phone table's callbacks never offered)."""
+    path = write(
+        tmp_path,
+        """
+        max_call_s = 300
+        [agents.demo]
+        provider = "livekit"
+        agent_id = "webcall-demo"
+        [agent.demo.phone]
+        enabled = true
+        [defaults]
+        bot_check = false
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({"WEBCALL_AGENTS_FILE": path, **LIVEKIT})
+    assert [problem.split(": ", 1)[1] for problem in caught.value.problems] == [
+        f"{name!r} is not a setting here: every setting goes in an [agents.<slug>] table"
+        for name in ("max_call_s", "agent", "defaults")
+    ]
+
+
 def test_checks_that_wait_for_valid_fields_are_named_with_them(tmp_path: Path) -> None:
     """A model's own checks wait for its fields: the agent id's rule and the Turnstile pair were
     only told on the next start, once the other problems were fixed."""
@@ -339,6 +363,13 @@ def test_call_log_and_admin_settings_are_checked(env: dict[str, str], problem: s
         # (bot_check_unavailable) and the CSP read "script-src 'self' ://".
         ("WEBCALL_TURNSTILE_SCRIPT_URL", "challenges.cloudflare.com/turnstile/v0/api.js"),
         ("WEBCALL_TURNSTILE_VERIFY_URL", "ftp://challenges.cloudflare.com/siteverify"),
+        # Accepted, then every call refused: 429 for good, 413, or the provider unreachable.
+        ("WEBCALL_RATE_LIMITS", "0/minute"),
+        ("WEBCALL_GLOBAL_RATE_LIMIT", "100/second;0/day"),
+        ("WEBCALL_MAX_BODY_BYTES", "10"),
+        ("WEBCALL_MAX_BODY_BYTES", str(64 * 1024 * 1024)),
+        ("RAVAN_BASE_URL", "https://"),
+        ("RAVAN_BASE_URL", "https://api.ravan.ai:99999"),
     ],
 )
 def test_a_value_no_clock_or_socket_can_hold_is_refused_at_start_up(name: str, value: str) -> None:
@@ -416,8 +447,24 @@ def test_a_catalogue_file_the_quick_start_hides_is_named_at_start_up(tmp_path: P
     quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
     hidden = Settings.from_mapping({**quick, "WEBCALL_AGENTS_FILE": str(tmp_path / "agents.toml")})
     assert list(hidden.agents) == ["default"]
-    assert any("WEBCALL_AGENTS_FILE is set" in warning for warning in hidden.warnings())
+    assert any("and WEBCALL_PROVIDER's one agent is used" in warning for warning in hidden.warnings())
     assert not any("WEBCALL_AGENTS_FILE" in warning for warning in Settings.from_mapping(quick).warnings())
+
+
+def test_an_agents_toml_made_after_a_quick_start_is_named_at_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's next step after a quick start is agents.toml, the default catalogue: with
+    WEBCALL_PROVIDER still set, the file's agents were ignored without a word."""
+    quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
+    monkeypatch.chdir(tmp_path)
+    assert not any("WEBCALL_AGENTS_FILE" in warning for warning in Settings.from_mapping(quick).warnings())
+    (tmp_path / "agents.toml").write_text('[agents.sales]\nprovider = "livekit"\nagent_id = "a"\n')
+    warned = [w for w in Settings.from_mapping(quick).warnings() if "WEBCALL_AGENTS_FILE" in w]
+    assert warned == [
+        "WEBCALL_AGENTS_FILE (agents.toml) is there, and WEBCALL_PROVIDER's one agent is used instead: "
+        "the catalogue file is not read"
+    ]
 
 
 def test_an_https_public_url_without_trusted_proxies_is_named_at_start_up() -> None:

@@ -45,17 +45,19 @@ PageLanguage = Literal[
 
 
 def valid_rate_limit(value: str) -> bool:
-    """True when ``value`` is a rate limit string the ``limits`` library understands."""
+    """True when ``value`` is a rate limit string the ``limits`` library understands, each of
+    its limits allowing at least one (``0/minute`` would refuse every call, for good)."""
     try:
-        return bool(parse_many(value))
+        items = parse_many(value)
     except ValueError:
         return False
+    return bool(items) and all(item.amount >= 1 for item in items)
 
 
 def _rate_limit(value: str) -> str:
     """A limit like ``5/minute;30/hour``."""
     if not valid_rate_limit(value):
-        raise ValueError("must look like '5/minute;30/hour'")
+        raise ValueError("must look like '5/minute;30/hour', each at least 1 a period")
     return value
 
 
@@ -387,6 +389,13 @@ def load_catalogue(path: Path, problems: list[str], providers_named: set[str]) -
     if not isinstance(tables, dict) or not tables:
         problems.append(f"{path}: define at least one [agents.<slug>] table")
         return {}
+    # Anything beside [agents.*] would be dropped without a word: a `max_call_s` above every
+    # table, a typo'd [agent.x.phone], a [defaults] table. Refused, as an agent's unknown keys are.
+    problems.extend(
+        f"{path}: {key[:64]!r} is not a setting here: every setting goes in an [agents.<slug>] table"
+        for key in data
+        if key != "agents"
+    )
     agents = {}
     for slug, table in tables.items():
         if isinstance(table, dict) and isinstance(table.get("provider"), str):

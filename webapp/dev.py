@@ -87,8 +87,23 @@ def find_livekit_server() -> str:
     explicit = os.environ.get("LIVEKIT_SERVER_BIN")
     for candidate in (explicit, ROOT / ".venv/bin/livekit-server", shutil.which("livekit-server")):
         if candidate and Path(candidate).is_file():
-            return str(candidate)
+            return str(Path(candidate).resolve())  # the server runs in a folder of its own
     sys.exit("livekit-server is not installed: run scripts/demo (it installs it)")
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1 to 65535 (argparse's type: a ``ValueError`` is its clear message)."""
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+def livekit_port(text: str) -> int:
+    """LiveKit's port, the next two free for ICE/TCP and ICE/UDP."""
+    port = port_number(text)
+    port_number(str(port + max(TCP_OFFSET, UDP_OFFSET)))
+    return port
 
 
 def port_is_free(port: int) -> bool:
@@ -145,8 +160,10 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the same clean stop, folder removed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--livekit-port", type=int, default=7880, help="and the next two (ICE/TCP, ICE/UDP)")
+    parser.add_argument("--port", type=port_number, default=os.environ.get("PORT") or "8000")
+    parser.add_argument(
+        "--livekit-port", type=livekit_port, default=7880, help="and the next two (ICE/TCP, ICE/UDP)"
+    )
     parser.add_argument(
         "--allow-origin", action="append", default=[], metavar="ORIGIN",
         help="a site that may embed the demo agent, e.g. http://localhost:3000 (repeatable)",

@@ -56,7 +56,7 @@ MIN_INTERVAL_S = 60  # the periodic history sync: providers limit how often we m
 def _rate_limits(value: str) -> str:
     """A rate limit string (``limits``' notation)."""
     if not valid_rate_limit(value):
-        raise ValueError(f"must look like '10/minute;60/hour', got {value!r}")
+        raise ValueError(f"must look like '10/minute;60/hour', each at least 1 a period, got {value!r}")
     return value
 
 
@@ -128,7 +128,7 @@ def _web_url(value: str) -> str:
     no_space(value)
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or not _port_ok(parts):
-        raise ValueError("must be an https:// URL")
+        raise ValueError("must be an http(s) URL with a host, like https://example.com/hook")
     return value.strip()
 
 
@@ -306,7 +306,9 @@ class Settings(CatalogueSource):
 
     # Signs demo links: keep it stable across workers and restarts. Unset: a random per-process key.
     secret_key_value: SecretStr | None = _var("WEBCALL_SECRET_KEY")
-    max_body_bytes: PositiveInt = _var("WEBCALL_MAX_BODY_BYTES", 16 * 1024)
+    # A call's body with its variables takes a few hundred bytes: less than 1 KiB would refuse
+    # calls (413) for good; more than 1 MiB only lets bigger junk in.
+    max_body_bytes: PositiveInt = _var("WEBCALL_MAX_BODY_BYTES", 16 * 1024, ge=1024, le=1024 * 1024)
     # Upper bounds: past them a value is a mistake, and a huge one (1e10, inf) would fail every
     # request or call when a socket timeout, a date or a sleep cannot hold it.
     connect_timeout_s: PositiveFloat = _var("WEBCALL_CONNECT_TIMEOUT_S", 3.0, le=300, allow_inf_nan=False)
@@ -429,9 +431,11 @@ class Settings(CatalogueSource):
         for name, value in secrets_.items():
             if value is not None and len(value.get_secret_value()) < STRONG_CHARS[name]:
                 found.append(f"{name} is shorter than {STRONG_CHARS[name]} characters: easy to guess")
-        if (self.quick_provider or self.quick_agent_id) and "agents_file" in self.model_fields_set:
-            found.append("WEBCALL_AGENTS_FILE is set, and WEBCALL_PROVIDER's one agent is used instead: "
-                         "the catalogue file is not read")  # fmt: skip
+        quick = self.quick_provider or self.quick_agent_id
+        if quick and ("agents_file" in self.model_fields_set or self.agents_file.is_file()):
+            # Set, or the default file there (made as the README says, after a quick start).
+            found.append(f"WEBCALL_AGENTS_FILE ({self.agents_file}) is there, and WEBCALL_PROVIDER's one "
+                         "agent is used instead: the catalogue file is not read")  # fmt: skip
         if self.admin_password is not None and not self.secret_key_configured:
             found.append("WEBCALL_ADMIN_PASSWORD is set without WEBCALL_SECRET_KEY: admin sign-ins are "
                          "signed with a key of each process's own, so they end at every restart and hold "

@@ -81,7 +81,12 @@ def test_check_names_the_provider_that_refuses_our_key(make_app: Any, convoi: An
     assert result.exit_code == 1
     convoi_row = next(line for line in result.output.splitlines() if line.startswith("convoi"))
     assert "FAILED" in convoi_row and "provider_auth_failed" in convoi_row
+    # What to do about it, not the caller's "please try again".
+    assert convoi_row.endswith("provider_auth_failed: our credentials were refused: check CONVOI_API_KEY")
     assert "sk_live" not in result.output
+    livekit_row = next(line for line in result.output.splitlines() if line.startswith("livekit"))
+    unreachable = "could not be reached, or answered a server error: check the address and the network"
+    assert livekit_row.endswith(f"provider_unavailable: 127.0.0.1:9 {unreachable}"), livekit_row
 
 
 def test_agents_lists_the_catalogue(make_app: Any) -> None:

@@ -20,6 +20,7 @@ import yaml
 from tests.support.processes import ROOT, find_livekit_server, free_port, free_port_run, wait_until
 from webapp.catalogue import load_catalogue
 from webapp.dev import RESTART_AFTER_S, demo_agents, livekit_command
+from webapp.dev import find_livekit_server as dev_livekit_server
 
 SECRET_MARK = "not-in-argv"
 
@@ -238,3 +239,38 @@ def test_a_demo_agent_that_dies_is_started_again_unless_it_dies_at_start_up(tmp_
     text = output_path.read_text()
     assert demo.returncode != 0 and text.rstrip().endswith("Stopping the others."), text[-2000:]
     assert text.count("starting it again") == 1 and leftovers(tmp_path) == [], text[-2000:]
+
+
+def test_a_relative_livekit_server_bin_is_found_from_where_the_demo_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/bootstrap takes a path relative to the checkout; the server runs in the demo's own
+    folder, where that path named nothing (a FileNotFoundError traceback)."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "livekit-server").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIVEKIT_SERVER_BIN", "bin/livekit-server")
+    assert dev_livekit_server() == str(tmp_path / "bin" / "livekit-server")
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "said"),
+    [
+        (["--port", "70000"], {}, "argument --port: invalid port_number value: '70000'"),
+        (["--livekit-port", "65535"], {}, "argument --livekit-port: invalid livekit_port value: '65535'"),
+        ([], {"PORT": "soon"}, "argument --port: invalid port_number value: 'soon'"),
+    ],
+)
+def test_a_port_that_is_none_is_a_usage_error_not_a_traceback(
+    argv: list[str], env: dict[str, str], said: str
+) -> None:
+    run = subprocess.run([sys.executable, "-m", "webapp.dev", *argv], cwd=ROOT, env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert (run.returncode, run.stderr.strip().splitlines()[-1]) == (2, f"dev.py: error: {said}")
+
+
+def test_an_empty_port_variable_is_unset() -> None:
+    env = {**os.environ, "PORT": ""}
+    run = subprocess.run([sys.executable, "-m", "webapp.dev", "--help"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert run.returncode == 0 and "usage:" in run.stdout, run.stderr

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -16,7 +17,14 @@ from markupsafe import escape
 
 from ..admin.link_models import DemoLinkExtension, extend_link, link_request
 from ..catalogue import Agent
-from ..errors import AppError, InvalidField, UnknownDemoLink
+from ..errors import (
+    AppError,
+    InvalidField,
+    ProviderAuthError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    UnknownDemoLink,
+)
 from ..history.store import CallLogError
 from ..history.sync import has_history, sync_all
 from ..pages.demo_links import (
@@ -179,7 +187,7 @@ def check_command() -> None:
             adapter.check_access()  # type: ignore[attr-defined]
             outcome, detail = "ok", "reached with our credentials"
         except AppError as error:
-            outcome, detail = "FAILED", f"{error.code}: {error.message}"
+            outcome, detail = "FAILED", f"{error.code}: {_what_to_check(state, name, error)}"
         agents = ", ".join(a.slug for a in state.settings.agents.values() if a.provider == name)
         failed = failed or (outcome == "FAILED" and bool(agents))
         took = f"{(time.perf_counter() - started) * 1000:.0f} ms"
@@ -187,6 +195,19 @@ def check_command() -> None:
     _table(("provider", "check", "took", "agents", "detail"), rows)
     if failed:
         raise SystemExit(1)
+
+
+def _what_to_check(state: AppState, provider: str, error: AppError) -> str:
+    """What the operator can do about ``error`` (its message is a caller's, \"please try again\")."""
+    settings = state.settings.providers.get(provider)
+    where = urlsplit(str(getattr(settings, "base_url", "") or getattr(settings, "url", "") or "")).netloc
+    if isinstance(error, ProviderAuthError) and settings is not None:
+        return f"our credentials were refused: check {', '.join(settings.credential_vars().values())}"
+    if isinstance(error, ProviderTimeout) and where:
+        return f"{where} did not answer in time: check the address, the network and any proxy"
+    if isinstance(error, ProviderUnavailable) and where:
+        return f"{where} could not be reached, or answered a server error: check the address and the network"
+    return error.message
 
 
 @click.command("agents")

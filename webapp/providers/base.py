@@ -45,10 +45,18 @@ CAPABILITIES = {
 
 
 def _http_url(value: str) -> str:
-    """An http(s) base URL without its trailing slash."""
+    """An http(s) base URL, with a host (and a port, if any, that is one), without its trailing
+    slash."""
     no_space(value)
     if not value.startswith(("http://", "https://")):
         raise ValueError("must be an http(s) URL")
+    try:
+        host = urlsplit(value).hostname
+        urlsplit(value).port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:
+        host = None
+    if not host:
+        raise ValueError("must be an http(s) URL with a host, like https://api.example.com")
     return value.rstrip("/")
 
 
