@@ -330,9 +330,10 @@ class CallPanel {
     });
   }
 
-  /** Hangs up a call in progress, or cancels one still starting. */
+  /** Hangs up a call the agent has answered (the microphone's prompt may still be open), or
+   * cancels one still starting. */
   hangUp() {
-    this.current?.hangUp(['in-call', 'reconnecting'].includes(this.ui.state) ? 'hangup' : 'cancelled');
+    this.current?.hangUp(this.current.answered ? 'hangup' : 'cancelled');
   }
 
   /** Mute or unmute (the button, the M key), while the mute button shows. */

@@ -121,7 +121,11 @@ export class CallSession {
         if (this.micTrack) this.meters.watch(levels.mic, this.micTrack.mediaStreamTrack);
         emit('connected', { call_id, room, identity });
       },
-      agent: (participant) => emit('agent-joined', { identity: participant.identity }),
+      agent: (participant) => {
+        // It talks, and its time counts (max_call_s too), while the microphone's prompt is open.
+        this.startClock();
+        emit('agent-joined', { identity: participant.identity });
+      },
       agentState: (state) => {
         ui.set({ agentState: state });
         if (state) emit('agent-state', { state }); // (none: neither listening, thinking nor speaking)
@@ -153,13 +157,22 @@ export class CallSession {
     };
   }
 
+  /** Whether the agent has answered: the clock runs from then. */
+  get answered() {
+    return this.timer.running;
+  }
+
+  /** The clock, from when the agent answers (once). */
+  startClock() {
+    if (this.timer.running) return;
+    this.startedAt = new Date();
+    this.timer.start();
+  }
+
   /** A new phase: the clock starts when the agent answers; the pickers learn the devices in use. */
   onPhase(state) {
     const { ui, devices } = this.panel;
-    if (state === 'in-call' && !this.timer.running) {
-      this.startedAt = new Date();
-      this.timer.start();
-    }
+    if (state === 'in-call') this.startClock();
     if (state !== ui.state && (state === 'waiting-agent' || state === 'in-call')) {
       devices.refresh({ audioinput: this.room.activeDevice('audioinput') });
     }

@@ -591,6 +591,24 @@ def test_the_joining_states_pass_axe(page: Page, stack: dict[str, Any]) -> None:
     wait_for_state(page, "in-call")
 
 
+def test_the_clock_and_the_limit_run_from_the_agents_answer_while_the_prompt_is_open(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """The room is joined while the caller decides on the microphone prompt, and the agent
+    answers and talks: the clock (and max_call_s, which only the page enforces for a hosted
+    provider) waited for the prompt, so a caller who never answered it kept a paid call going."""
+    app = stack["app"]
+    page.add_init_script(HOLD_MICROPHONE)
+    open_page(page, f"{app.url}/talk/short", app.url)  # max_call_s = 10
+    page.click("#talk")
+    wait_for_state(page, "requesting-mic")
+    wait_for_js(page, "() => window.__events.some((e) => e.type === 'webcall:agent-joined')", timeout_s=20)
+    expect(page.locator("#call")).to_have_attribute("data-state", "requesting-mic")  # the prompt open
+    wait_for_state(page, "ended", timeout_ms=20_000)
+    ended = events(page, "end")[-1]["detail"]
+    assert ended["reason"] == "time-limit" and 9 <= ended["duration_s"] <= 11, ended
+
+
 def test_failures_from_the_service(page: Page, context: BrowserContext, stack: dict[str, Any]) -> None:
     app = stack["app"]
     # An agent nobody serves: the page gives up after 20 s. Meanwhile the other failures run.

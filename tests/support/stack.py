@@ -95,6 +95,12 @@ greeting = "Hi."
 ip_rate_limit = "1/hour"
 max_call_s = 10
 
+[agents.short]
+provider = "livekit"
+agent_id = "webcall-demo"
+title = "Ten-second agent"
+max_call_s = 10
+
 # Beyond the voice (tests/e2e/test_media.py): an avatar, a camera and a screen, a chat, push-to-talk.
 [agents.avatar]
 provider = "livekit"
