@@ -1097,8 +1097,8 @@ class CallStore:
                     select(demo_links).where(made_where).order_by(demo_links.c.made_at.desc()).limit(limit)
                 )
             }
-            # Links made here before the latest ones and opened since, not yet tried ("did the
-            # prospect look?" is what the opens are for).
+            # And links made here before those but opened lately ("did the prospect look?" is
+            # what the opens are for).
             opened_lately = (
                 select(demo_link_opens.c.link_id)
                 .where(demo_link_opens.c.link_id.in_(select(demo_links.c.link_id).where(made_where)))

@@ -1,9 +1,10 @@
 /**
  * The caller's camera, for agents that see (`camera = "optional"` or `"on"`): the Camera toggle,
  * a preview (mirrored, like a mirror, for a camera facing you; as the agent sees it for a phone's
- * back camera, or a document camera, so what you point it at reads the right way), the camera picker (devices.js). The camera is asked for only
- * when it is turned on (with "on", when the call starts), published for one viewer (no simulcast)
- * at most 960×540, and a camera that can't start says why in the words the microphone uses.
+ * back camera or a document camera, so what you point it at reads the right way) and the camera
+ * picker (devices.js). The camera is asked for only when it is turned on (with "on", when the
+ * call starts), published for one viewer (no simulcast) at most 960×540, and a camera that can't
+ * start says why in the words the microphone uses.
  * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
  */
 const CAMERA_PROBLEMS = ['camera-denied', 'camera-dismissed', 'camera-missing', 'camera-busy', 'camera-failed'];
