@@ -183,6 +183,31 @@ def test_room_finished_alone_ends_the_call_from_the_rooms_creation(make_app: Mak
     assert app_state_of(app).history.count_live() == 0
 
 
+def test_a_caller_who_never_connected_fails_the_call_with_no_length(make_app: MakeApp) -> None:
+    """In the room but never connected (no route for the media, no TURN): LiveKit sends
+    participant_connection_aborted, not participant_left, and the room's closing then logged a
+    completed call as long as the room had lived."""
+    app = make_app()
+    room = placed(app)
+    aborted = send(
+        app, event("participant_connection_aborted", room, T0 + 31, {**caller(T0), "state": "JOINED"})
+    )
+    assert (aborted.status_code, aborted.get_json()) == (200, {"status": "applied"})
+    assert send(app, event("room_finished", room, T0 + 41)).get_json() == {"status": "ignored"}
+    record = record_of(app, room)
+    assert (record.status, record.started_at, record.ended_at, record.duration_s) == (
+        "failed", None, at(T0 + 31), None,
+    )  # fmt: skip
+    # A connection of a caller already in the call that never came up ends nothing.
+    other = placed(app)
+    send(app, event("participant_joined", other, T0 + 1, caller(T0 + 1)))
+    again = {**caller(T0 + 20), "sid": "PA_again", "state": "JOINED"}
+    assert send(app, event("participant_connection_aborted", other, T0 + 50, again)).get_json() == {
+        "status": "ignored"
+    }
+    assert record_of(app, other).status == "in_progress"
+
+
 def test_unknown_rooms_other_providers_calls_and_other_events_are_acknowledged_and_ignored(
     make_app: MakeApp,
 ) -> None:
@@ -279,6 +304,30 @@ def test_a_delivery_without_our_signature_of_its_body_is_refused_and_changes_not
         assert record_of(app, room) == before
     logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert SECRET not in logged and (not header or header.removeprefix("Bearer ") not in logged)
+
+
+@pytest.mark.parametrize(
+    ("authorization", "said"),
+    [
+        (None, "no Authorization"),
+        (lambda body: signature(body, key="otherkey"), "signed with another API key than LIVEKIT_API_KEY"),
+        (lambda body: signature(body, secret="another-secret-of-32-bytes-or-more-0123"),
+         "not signed with LIVEKIT_API_SECRET (InvalidSignatureError)"),
+        (_expired, "outside its validity: are the two servers' clocks apart?"),
+        (lambda body: signature(body.replace(b"room_finished", b"room_started")), "another body's"),
+    ],
+    ids=["missing", "wrong-key", "wrong-secret", "expired", "other-body"],
+)  # fmt: skip
+def test_a_refused_delivery_says_why_in_the_log(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture, authorization: Any, said: str
+) -> None:
+    """LiveKit does not retry a 4xx: with LiveKit Cloud's webhooks signed by another of the
+    project's keys, every event was lost with the same line for each fault."""
+    app = make_app()
+    body = event("room_finished", placed(app), T0 + 30)
+    send(app, body, authorization(body) if callable(authorization) else authorization)
+    refused = [r.getMessage() for r in caplog.records if "refused a delivery" in r.getMessage()]
+    assert len(refused) == 1 and said in refused[0], refused
 
 
 def test_credentials_with_a_line_break_sign_webhooks_as_they_sign_tokens(make_app: MakeApp) -> None:

@@ -26,7 +26,8 @@ once; other types, and conversations the log does not have, answer 200 ``ignored
 ``POST /webhooks/livekit``: what a self-hosted (or Cloud) LiveKit server reports of the livekit
 provider's rooms, signed with our LiveKit key pair (a JWT in ``Authorization`` whose ``sha256``
 claim is the body's hash; neither is ever logged). The caller joining starts the call, the
-caller leaving ends it, and ``room_finished`` marks it completed. A call's room lives once:
+caller leaving ends it, and ``room_finished`` marks it completed; a caller who was in the room
+but never connected (``participant_connection_aborted``) fails it. A call's room lives once:
 ``room_started`` for a room whose call has ended is a caller rejoining with the token LiveKit
 refreshed (valid for minutes, the agent's dispatch in it: past the call's time limit and with
 nothing counted), and the room is closed at once; that room's other events change nothing of the
@@ -46,6 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 from flask import Blueprint, Response, jsonify, request
 from google.protobuf import json_format
 from livekit import api
@@ -92,6 +94,10 @@ ROOM_STARTED = "room_started"
 ROOM_FINISHED = "room_finished"
 CALLER_JOINED = "participant_joined"
 CALLER_LEFT = "participant_left"
+# In the room, never connected (its media never flowed: a firewall without TURN, say): LiveKit
+# sends this instead of participant_left, and no participant_joined came before it.
+CALLER_ABORTED = "participant_connection_aborted"
+LIVEKIT_EVENTS = (ROOM_STARTED, CALLER_JOINED, CALLER_LEFT, CALLER_ABORTED, ROOM_FINISHED)
 LIVEKIT_RAISES = (InvalidWebhook, InvalidWebhookSignature, NotFound, CallLogUnavailable)
 # Retell's and ElevenLabs' events carry the whole call, Retell's with each word's timing.
 SIGNED_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -349,7 +355,7 @@ def _apply_livekit_event() -> str:
         raise NotFound()
     event = read_livekit_event(secret(api_key), secret(api_secret))  # stripped, as tokens are signed
     room = event.room.name
-    if event.event not in (ROOM_STARTED, CALLER_JOINED, CALLER_LEFT, ROOM_FINISHED) or not room:
+    if event.event not in LIVEKIT_EVENTS or not room:
         return "ignored"
     try:
         # A livekit call's id is its room's name: one lookup by the unique key, where find(room)
@@ -377,12 +383,14 @@ def read_livekit_event(api_key: str, api_secret: str) -> WebhookEvent:
     verifier = api.TokenVerifier(api_key, api_secret)
     # Before a byte of the body is read: a stranger (or a caller's own token, which has no
     # body hash) is refused at once, not after sending a megabyte slowly.
+    why = "no Authorization" if not token else "no body hash in it"
     try:
         signed_body = bool(token) and bool(verifier.verify(token).sha256)
-    except Exception:  # noqa: BLE001 - PyJWT's errors, whatever the token's fault
-        signed_body = False
+    except Exception as error:  # noqa: BLE001 - PyJWT's errors, whatever the token's fault
+        signed_body, why = False, _token_fault(token, api_key, error)
     if not signed_body:
-        log.warning("webhook livekit: refused a delivery without a valid signature")
+        # LiveKit does not retry a 4xx: what was wrong is said, so a wrong key is found.
+        log.warning("webhook livekit: refused a delivery without a valid signature (%s)", why)
         raise InvalidWebhookSignature()
     try:
         body = request.get_data().decode("utf-8")
@@ -394,8 +402,21 @@ def read_livekit_event(api_key: str, api_secret: str) -> WebhookEvent:
     except json_format.ParseError:  # signed by our server, yet not an event (checked after the signature)
         raise InvalidWebhook("The body is not a LiveKit webhook event.") from None
     except Exception:  # noqa: BLE001 - the SDK raises a bare Exception for a hash mismatch
-        log.warning("webhook livekit: refused a delivery without a valid signature")
+        log.warning("webhook livekit: refused a delivery without a valid signature (another body's)")
         raise InvalidWebhookSignature() from None
+
+
+def _token_fault(token: str, api_key: str, error: Exception) -> str:
+    """Why a webhook's token did not verify, in words an operator can act on (no value of it)."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return "not a token"
+    if issuer != api_key:
+        return "signed with another API key than LIVEKIT_API_KEY (LiveKit's webhook api_key)"
+    if isinstance(error, jwt.ExpiredSignatureError | jwt.ImmatureSignatureError):
+        return "outside its validity: are the two servers' clocks apart?"
+    return f"not signed with LIVEKIT_API_SECRET ({type(error).__name__})"
 
 
 def close_if_started_again(event: WebhookEvent, record: CallRecord | None) -> str:
@@ -442,7 +463,13 @@ def livekit_change(event: WebhookEvent, record: CallRecord) -> tuple[str, Provid
         )
     if event.event == CALLER_LEFT and caller:
         return event.participant.sid or event.id, ended_call(room.name, started, at, status=None)
+    if event.event == CALLER_ABORTED and caller:
+        if record.started_at is not None:
+            return None  # a later connection of a caller already in the call: it goes on, or ended
+        return event.participant.sid or event.id, ProviderCall(room.name, status="failed", ended_at=at)
     if event.event == ROOM_FINISHED:
+        if record.status == "failed":
+            return None  # the caller never connected: failed it stays, with no length
         return room.sid or room.name, ended_call(
             room.name, started, record.ended_at or at, status="completed"
         )

@@ -13,9 +13,9 @@ a refreshed token (valid ten minutes, renewed while connected) that joins it aga
 dispatches the agent again. So the name is watched as long as such a token may be valid, and
 a room found under it is deleted again. A request LiveKit fails is tried again.
 
-Watches live in this process: a restart forgets them, which the page's own timer, the agent's
-limit (from the dispatch metadata) and LiveKit's webhooks (see webapp/history/webhooks.py)
-cover.
+Watches live in this process: a restart forgets them, and then the page's own timer and the
+agent's limit (from the dispatch metadata) end the call; LiveKit's webhooks close a room that
+comes back after its call ended (webapp/history/webhooks.py), not one whose call runs on.
 """
 
 from __future__ import annotations
