@@ -198,9 +198,11 @@ def check_command() -> None:
 
 
 def _what_to_check(state: AppState, provider: str, error: AppError) -> str:
-    """What the operator can do about ``error`` (its message is a caller's, \"please try again\")."""
+    """What the operator can do about ``error`` (its message is a caller's: "please try again")."""
     settings = state.settings.providers.get(provider)
-    where = urlsplit(str(getattr(settings, "base_url", "") or getattr(settings, "url", "") or "")).netloc
+    address = urlsplit(str(getattr(settings, "base_url", "") or getattr(settings, "url", "") or ""))
+    # The host and port alone: never a user and password written into the URL.
+    where = f"{address.hostname}:{address.port}" if address.port else address.hostname or ""
     if isinstance(error, ProviderAuthError) and settings is not None:
         return f"our credentials were refused: check {', '.join(settings.credential_vars().values())}"
     if isinstance(error, ProviderTimeout) and where:
