@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -40,7 +40,7 @@ from sqlalchemy.exc import ArgumentError
 from .catalogue import Agent, load_catalogue, parse_agent, valid_rate_limit
 from .errors import ConfigError
 from .providers import ProviderSettings, registry
-from .providers.base import ENV_SETTINGS, no_space
+from .providers.base import ENV_SETTINGS, is_web_url, no_space, port_ok
 
 # Not redis+sentinel://: limits could count there, but the replays' client (redis.Redis.from_url) cannot.
 STORAGE_SCHEMES = ("memory://", "redis://", "rediss://")
@@ -73,7 +73,7 @@ def _storage(value: str) -> str:
     if not value.startswith(STORAGE_SCHEMES):
         raise ValueError("must be memory:// or a redis:// or rediss:// URL (Redis Sentinel is not supported)")
     parts = urlsplit(value)
-    if not _port_ok(parts):
+    if not port_ok(parts):
         raise ValueError("has a port that is not a number from 0 to 65535")
     database = parts.path.strip("/")
     if parts.scheme != "memory" and database and not database.isdigit():
@@ -93,7 +93,7 @@ def origin_url(value: str) -> str:
         or "@" in parts.netloc
         or parts.path.strip("/")
         or parts.query
-        or not _port_ok(parts)
+        or not port_ok(parts)
     ):
         raise ValueError("must be the public origin, like https://calls.example.com (no user, no path)")
     return f"{parts.scheme}://{parts.netloc}".lower()
@@ -126,19 +126,9 @@ TrustedProxies = Annotated[int | tuple[ProxyNetwork, ...], NoDecode, BeforeValid
 def _web_url(value: str) -> str:
     """An http(s) URL with a host: a page's script and a server-side request go there."""
     no_space(value)
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or not _port_ok(parts):
+    if not is_web_url(value):
         raise ValueError("must be an http(s) URL with a host, like https://example.com/hook")
     return value.strip()
-
-
-def _port_ok(parts: SplitResult) -> bool:
-    """Whether the URL's port, if any, is a number from 0 to 65535."""
-    try:
-        parts.port  # noqa: B018  (reading it checks it)
-    except ValueError:
-        return False
-    return True
 
 
 def _log_level(value: str) -> str:

@@ -1100,15 +1100,14 @@ class CallStore:
             # And links made here before those but opened lately ("did the prospect look?" is
             # what the opens are for).
             opened_lately = (
-                select(demo_link_opens.c.link_id)
-                .where(demo_link_opens.c.link_id.in_(select(demo_links.c.link_id).where(made_where)))
+                select(demo_links)
+                .join(demo_link_opens, demo_link_opens.c.link_id == demo_links.c.link_id)
+                .where(made_where)
                 .order_by(demo_link_opens.c.last_opened_at.desc())
                 .limit(limit)
             )
-            looked = [row.link_id for row in connection.execute(opened_lately) if row.link_id not in made]
-            if looked:
-                again = select(demo_links).where(demo_links.c.link_id.in_(looked))
-                made.update((row.link_id, LinkMade(**row._asdict())) for row in connection.execute(again))
+            for row in connection.execute(opened_lately):
+                made.setdefault(row.link_id, LinkMade(**row._asdict()))
             unseen = [link_id for link_id in made if link_id not in used]
             if unseen:  # made links that may have calls older than the latest ones
                 more = usage.where(calls.c.demo_link_id.in_(unseen))

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 import orjson
@@ -50,14 +50,27 @@ def _http_url(value: str) -> str:
     no_space(value)
     if not value.startswith(("http://", "https://")):
         raise ValueError("must be an http(s) URL")
-    try:
-        host = urlsplit(value).hostname
-        urlsplit(value).port  # noqa: B018 - raises for a port out of range or not a number
-    except ValueError:
-        host = None
-    if not host:
+    if not is_web_url(value):
         raise ValueError("must be an http(s) URL with a host, like https://api.example.com")
     return value.rstrip("/")
+
+
+def is_web_url(value: str) -> bool:
+    """Whether ``value`` is an http(s) URL with a host and, if it names a port, one that is one."""
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # ``http://[``: no URL
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok(parts)
+
+
+def port_ok(parts: SplitResult) -> bool:
+    """Whether the URL's port, if any, is a number from 0 to 65535."""
+    try:
+        parts.port  # noqa: B018  (reading it checks it)
+    except ValueError:
+        return False
+    return True
 
 
 def no_space(value: str) -> None:

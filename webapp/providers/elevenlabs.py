@@ -288,8 +288,9 @@ class ElevenLabsProvider(HostedProvider):
                 failures.append(error)
                 continue
             if answer is None:
-                failures.append(not_here := ProviderError())
+                not_here = ProviderError()
                 not_here.upstream_status = 404
+                failures.append(not_here)
                 continue
             return parse_conversation(answer)
         # Not found where hosts answered says nothing of one that did not: the outage is raised,
