@@ -216,7 +216,8 @@ async def close(server: agents.AgentServer, running: asyncio.Task[Any]) -> None:
 
 
 def main() -> int:
-    """Read settings from the environment and run the worker; return the exit status."""
+    """Read settings from the environment and run the worker, then exit with its status (2, returned,
+    when the settings are refused)."""
     try:
         settings = AgentSettings.from_env()
     except SettingsError as exc:
@@ -226,4 +227,11 @@ def main() -> int:
     for name, value in SKIP_LOCAL_MODELS.items():
         os.environ.setdefault(name, value)
     logger.info("starting demo agent %r for %s", settings.agent_name, settings.url)
-    return asyncio.run(serve(settings))
+    status = asyncio.run(serve(settings))
+    # Out now, not through the interpreter's finalization: livekit's FFI runtime, its threads
+    # still there, can panic as Python tears down ("panic in a function that cannot unwind", seen
+    # once in CI after "stopped cleanly"), and a clean stop then exits by SIGABRT.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
