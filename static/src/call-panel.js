@@ -302,6 +302,7 @@ class CallPanel {
     const fresh = { agentState: undefined, hasTranscript: false, canChat: true, weakNetwork: false };
     ui.set({ mode: callMode, talking: false, muted: false, ...fresh });
     this.current = this.last = new CallSession(this, callMode);
+    this.current.begin();
     return true;
   }
 

@@ -23,8 +23,8 @@ export class CallSession {
    * botCheck, extras, levels: {agent, mic}, emit(name, detail), show(state, extra),
    * ended(session, connected)}.
    * `mode` is `voice`, or `text` for a chat that never asks for the microphone (the agent's
-   * voice then starts muted). Construct inside the click handler: the Room, startAudio and the
-   * AudioContext need the gesture.
+   * voice then starts muted). Construct, then begin(), inside the click handler: the Room,
+   * startAudio and the AudioContext need the gesture.
    */
   constructor(panel, mode = 'voice') {
     this.panel = panel;
@@ -49,18 +49,6 @@ export class CallSession {
     panel.element.addEventListener('pointerdown', this.wake);
     panel.element.addEventListener('keydown', this.wake);
     this.room = new CallRoom(this.roomHooks(), { mic: micMode(mode, panel.config) });
-    // Not passed yet (a challenge may show for as long as the visitor takes): the microphone
-    // waits for the check, as livekit-client drops a microphone that waits 15 s for its room.
-    this.begin(session, passed ? null : token);
-    panel.extras.begin(this); // media/extras.js: camera, screen share, push-to-talk, chat
-  }
-
-  /**
-   * Joins the room of the call `session` (a Promise of our API's answer); the microphone opens
-   * meanwhile, or once `micAfter` (the bot check's token, when not in hand yet) has come.
-   */
-  begin(session, micAfter) {
-    const { config, devices, emit } = this.panel;
     session.then(
       (info) => {
         this.info = info;
@@ -68,11 +56,29 @@ export class CallSession {
       },
       () => {},
     );
+    // Not passed yet (a challenge may show for as long as the visitor takes): the microphone
+    // waits for the check, as livekit-client drops a microphone that waits 15 s for its room.
+    this.request = { session, micAfter: passed ? null : token };
+  }
+
+  /**
+   * Joins the room of the call's request (a Promise of our API's answer); the microphone opens
+   * meanwhile, or once the bot check's token, when not in hand yet, has come. Apart from the
+   * constructor so that the panel holds the session first: a host's webcall:start or
+   * webcall:state listener may end it (`hangUp()`, `destroy()`), and the steps after that
+   * event then do nothing.
+   */
+  begin() {
+    const { config, devices, emit } = this.panel;
+    const { session, micAfter } = this.request;
     emit('start', { agent: config.agent, mode: this.mode });
+    if (this.room.over) return;
     const joinTimeoutS = config.agent_join_timeout_s ?? AGENT_JOIN_TIMEOUT_S;
     this.room.join(session, joinTimeoutS, devices.preferred('audioinput'), config.livekit_url, micAfter);
+    if (this.room.over) return;
     const speaker = devices.preferred('audiooutput');
     if (speaker) this.room.switchDevice('audiooutput', speaker).catch(() => {});
+    this.panel.extras.begin(this); // media/extras.js: camera, screen share, push-to-talk, chat
   }
 
   /** Leaves the call; `reason` goes out in webcall:end. */

@@ -380,6 +380,60 @@ def test_the_js_api_says_whether_a_call_started(
     assert page.evaluate("__ends") == ["hangup", "hangup"]
 
 
+@pytest.mark.parametrize("event", ["webcall:start", "webcall:state"])
+def test_a_host_that_ends_the_call_as_it_starts_ends_it(
+    page: Page, console_log: list[str], stack: dict[str, Any], event: str
+) -> None:
+    """A host's listener for the call's first events may end it at once (its own Cancel, a
+    rule of its page): the call ends there, without the microphone or the room, and the next
+    Talk starts a call again. Ended with `destroy()`, the widget is gone and no call goes on
+    without it."""
+    page.add_init_script(
+        """window.__tracks = [];
+        const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = async (constraints) => {
+          const stream = await open(constraints);
+          __tracks.push(...stream.getTracks());
+          return stream;
+        };"""
+    )
+    live = "__tracks.filter(t => t.readyState === 'live').length"
+    page.goto(host_url(stack, "allowed", "two.html"))
+    expect(page.locator("webcall-widget")).to_have_count(2)
+    sales = "webcall.widgets.find(w => w.label === 'Sales')"
+    widget = page.locator("webcall-widget").filter(has=page.locator(".launcher", has_text="Sales"))
+    page.evaluate(
+        f"""(() => {{
+          window.__ends = []; window.__states = [];
+          addEventListener('webcall:end', (e) => __ends.push(e.detail.reason));
+          addEventListener('webcall:state', (e) => __states.push(e.detail.state));
+          addEventListener({event!r}, () => {sales}.end(), {{ once: true }});
+        }})()"""
+    )
+    assert page.evaluate(f"{sales}.start()") is True
+    wait_for_js(page, "() => __ends.length === 1")
+    expect(widget.locator("#call")).to_have_attribute("data-state", "ended")
+    page.wait_for_timeout(1500)  # what a call that went on would do meanwhile
+    assert page.evaluate("__ends") == ["cancelled"]
+    assert "in-call" not in page.evaluate("__states")
+    assert page.evaluate(live) == 0
+    assert widget.locator("#call").get_attribute("data-state") == "ended"
+
+    assert page.evaluate(f"{sales}.start()") is True  # the panel is free for the next call
+    expect(widget.locator("#call")).to_have_attribute("data-state", "in-call", timeout=20_000)
+    page.evaluate(f"{sales}.end()")
+    expect(widget.locator("#call")).to_have_attribute("data-state", "ended")
+
+    page.evaluate(f"addEventListener({event!r}, () => {sales}.destroy(), {{ once: true }})")
+    assert page.evaluate(f"window.__s = {sales}; __s.start()") is True
+    wait_for_js(page, "() => __ends.length === 3")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("__ends") == ["cancelled", "hangup", "cancelled"]
+    assert page.evaluate(live) == 0
+    assert page.evaluate("__s.element.shadowRoot.querySelector('#call').dataset.state") != "in-call"
+    assert page.evaluate("webcall.widgets.map(w => w.label)") == ["Support"]
+
+
 def test_a_widget_taken_out_while_its_panel_loads_works_when_put_back(
     page: Page, console_log: list[str], stack: dict[str, Any]
 ) -> None:
