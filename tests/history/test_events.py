@@ -8,6 +8,7 @@ clock for the retries); one test lets the thread run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -283,6 +284,35 @@ def test_a_slow_receiver_gets_each_event_once_while_another_process_looks(
     assert all(row.sent_at is not None and row.attempts == 1 for row in rows(store))
 
 
+def test_one_calls_events_go_in_turn_while_another_process_looks(
+    events_app: Callable[..., Flask], receiver: tuple[Receiver, str], ravan: Any
+) -> None:
+    """Behind a receiver taking 0.5 s an answer, a process posting a call's first event holds back
+    its later ones in every other process too: each goes once the one before was answered, the
+    oldest first, whichever process sends it."""
+    app, (target, url) = events_app(), receiver
+    session, ours = new_call(app)
+    complete_session(ravan[1], session)
+    ended = app.test_client().post(
+        f"/webhooks/ravan/{HOOK_TOKEN}", json=call_completed_event(ravan[1], session)
+    )
+    assert ended.get_json() == {"status": "applied"}
+    assert app.test_client().post(f"/api/calls/{ours}/feedback", json={"rating": "good"}).status_code == 200
+    target.delay_s = 0.5
+    store = app_state_of(app).history
+    first, other = EventSender(store, url, KEY), EventSender(store, url, KEY)
+    passing = threading.Thread(target=first.send_due)
+    passing.start()
+    wait_until(lambda: target.in_flight == 1, timeout_s=10, what="the first event on its way")
+    while passing.is_alive() or any(row.sent_at is None for row in rows(store)):
+        other.send_due()  # the other process looks, as its thread does
+        time.sleep(0.05)
+    passing.join()
+    assert [event["type"] for event in target.events()] == ["call.created", "call.ended", "call.rated"]
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(target.spans)), target.spans
+    assert all(row.attempts == 1 for row in rows(store))
+
+
 def test_an_attempt_outlived_by_its_claim_changes_nothing_once_another_took_the_event(
     events_app: Callable[..., Flask],
 ) -> None:
@@ -293,10 +323,10 @@ def test_an_attempt_outlived_by_its_claim_changes_nothing_once_another_took_the_
     new_call(app)
     store, at = app_state_of(app).history, now()
     slow = store.due_events(at)[0]
-    assert store.claim_event(slow, at + timedelta(seconds=CLAIM_S))
+    assert store.claim_event(slow, at, at + timedelta(seconds=CLAIM_S))
     later = at + timedelta(seconds=CLAIM_S + 1)
     (taken_up,) = store.due_events(later)
-    assert store.claim_event(taken_up, later + timedelta(seconds=CLAIM_S))
+    assert store.claim_event(taken_up, later, later + timedelta(seconds=CLAIM_S))
     store.event_sent(taken_up, later)
     store.event_failed(slow, "timed out", at + timedelta(seconds=5))
     store.event_sent(slow, later + timedelta(seconds=9))
@@ -340,6 +370,49 @@ def test_a_receiver_trickling_its_answers_body_holds_no_attempt(events_app: Call
     assert rows(store)[0].sent_at is not None
 
 
+def test_a_receiver_trickling_its_answers_head_holds_an_attempt_no_longer_than_its_timeout(
+    events_app: Callable[..., Flask],
+) -> None:
+    """The timeout is the whole attempt's: a head sent a line a second (each line within the read
+    timeout, the whole far past it) ends the attempt at the timeout, a failure to try again,
+    well before the event's claim runs out and another process would send it a second time."""
+    app = events_app()
+    new_call(app)
+    listening = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def answer() -> None:
+        connection, _ = listening.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            for n in range(12):
+                if done.wait(1.0):
+                    return
+                try:
+                    connection.sendall(b"X-Slow-%d: x\r\n" % n)
+                except OSError:
+                    return  # the sender gave up
+
+    server = threading.Thread(target=answer, daemon=True)
+    server.start()
+    store = app_state_of(app).history
+    sender = EventSender(store, f"http://127.0.0.1:{listening.getsockname()[1]}/hooks", KEY, timeout_s=2.0)
+    started = time.monotonic()
+    try:
+        assert sender.send_due() == 1
+    finally:
+        took = time.monotonic() - started
+        done.set()
+        server.join(5)
+        listening.close()
+        sender.close()
+    assert 2.0 <= took < 3.5
+    row = rows(store)[0]
+    assert (row.sent_at, row.last_error, row.attempts) == (None, "timed out", 1)
+    assert row.next_attempt_at is not None  # tried again later
+
+
 def test_an_event_outlives_the_process_that_kept_it(
     events_app: Callable[..., Flask], receiver: tuple[Receiver, str]
 ) -> None:
@@ -350,7 +423,7 @@ def test_an_event_outlives_the_process_that_kept_it(
     new_call(first)
     store = app_state_of(first).history
     dying = store.due_events(now())[1]
-    assert store.claim_event(dying, now() + timedelta(seconds=CLAIM_S))  # ... and never sent
+    assert store.claim_event(dying, now(), now() + timedelta(seconds=CLAIM_S))  # ... and never sent
     app_state_of(first).history.close()
     later = events_app()  # another process on the same log
     sender = sender_of(later)

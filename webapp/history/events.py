@@ -2,24 +2,25 @@
 demo link opened.
 
 The call log keeps each event in the transaction that changed the call or the link (``CallStore``,
-given the types to keep), so an event is never lost to a crash between the two; here a daemon
-thread in each process sends what is due, about once a second (four at a time, of different
-calls and links: one call's go in turn, the oldest first), and retries what failed. Each event
-is ``POST``ed as JSON, ``{"type", "timestamp", "data"}`` (``data``: the call, or the link, as the
-admin API shows it), signed as Standard Webhooks sign (https://www.standardwebhooks.com): ``webhook-id`` (the
-event's id, the same on every attempt: the receiver's key to drop repeats), ``webhook-timestamp``
-(Unix seconds of this attempt) and ``webhook-signature`` (``v1,`` and the base64 HMAC-SHA256 of
-``id.timestamp.body`` under the secret's bytes), so any Standard Webhooks library checks it.
+given the types to keep), so an event is never lost to a crash between the two; here a daemon thread
+in each process sends what is due, about once a second (four at a time, of different calls and
+links: one call's go in turn, the oldest first, whichever process sends them), and retries what
+failed. Each event is ``POST``ed as JSON, ``{"type", "timestamp", "data"}`` (``data``: the call, or
+the link, as the admin API shows it), signed as Standard Webhooks sign
+(https://www.standardwebhooks.com): ``webhook-id`` (the event's id, the same on every attempt: the
+receiver's key to drop repeats), ``webhook-timestamp`` (Unix seconds of this attempt) and
+``webhook-signature`` (``v1,`` and the base64 HMAC-SHA256 of ``id.timestamp.body`` under the
+secret's bytes), so any Standard Webhooks library checks it.
 
 A 2xx answer is delivery (its body is not read). Anything else (another status, a redirect, no
-answer in 10 s) is tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, and given up
-after those eight attempts (about a day and a quarter); each failure is logged with the URL's
-host alone (its path or query may hold a token of the receiver's) and counted for ``/metrics``.
-Several processes share the work: an attempt is claimed in the database first, and an attempt a
-dying process left is taken up again after a minute (the slower attempt's outcome then changes
-nothing). So an event can arrive twice (a lost answer, a timeout): receivers drop repeats by
-``webhook-id``. Events of one call may overtake each other when a retry waits; the
-``timestamp`` says when each happened.
+answer in 10 s, however slowly it trickles in) is tried again after 5 s, 5 min, 30 min, 2 h, 5 h,
+10 h and 10 h, and given up after those eight attempts (about a day and a quarter); each failure is
+logged with the URL's host alone (its path or query may hold a token of the receiver's) and counted
+for ``/metrics``. Several processes share the work: an attempt is claimed in the database first, and
+an attempt a dying process left is taken up again after a minute (the slower attempt's outcome then
+changes nothing). So an event can arrive twice (a lost answer, a timeout): receivers drop repeats by
+``webhook-id``. Events of one call may overtake each other when a retry waits; the ``timestamp``
+says when each happened.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ import hashlib
 import hmac
 import json
 import logging
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -91,8 +95,13 @@ class EventSender(Background):
         self.url = url
         self.host = urlsplit(url).netloc.rpartition("@")[2]  # what a log line may say of the URL
         self.key = key
+        self.timeout_s = timeout_s
+        # A connection per attempt, each watched by its deadline (``_Deadline``).
         self.http = httpx.Client(
-            timeout=timeout_s, follow_redirects=False, headers={"User-Agent": user_agent}
+            timeout=timeout_s,
+            follow_redirects=False,
+            headers={"User-Agent": user_agent},
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     def _loop(self) -> None:
@@ -133,9 +142,10 @@ class EventSender(Background):
             attempted = 0
             for event in events:
                 claimed_at = at + timedelta(seconds=time.monotonic() - started)
-                if self.store.claim_event(event, claimed_at + timedelta(seconds=CLAIM_S)):
-                    self._attempt(event, at)
-                    attempted += 1
+                if not self.store.claim_event(event, claimed_at, claimed_at + timedelta(seconds=CLAIM_S)):
+                    break  # another process has it, or one before it: the rest wait their turn
+                self._attempt(event, at)
+                attempted += 1
             return attempted
 
         by_subject: dict[str, list[PendingEvent]] = {}
@@ -186,13 +196,19 @@ class EventSender(Background):
             "webhook-signature": signature(self.key, event_id, timestamp, body),
         }
         started = time.perf_counter()
+        deadline = _Deadline(self.timeout_s)
         try:
             # The status is the answer: its body is never read (a receiver sending it a byte at a
             # time would hold the attempt past its timeout, which counts each read alone).
-            with self.http.stream("POST", self.url, content=body.encode(), headers=headers) as answer:
+            with self.http.stream(
+                "POST", self.url, content=body.encode(), headers=headers, extensions={"trace": deadline.trace}
+            ) as answer:
                 status = answer.status_code
         except httpx.HTTPError as error:
-            return Delivery(event_id, None, _described(error), _ms_since(started))
+            failed = "timed out" if deadline.passed else _described(error)
+            return Delivery(event_id, None, failed, _ms_since(started))
+        finally:
+            deadline.cancel()
         problem = None if 200 <= status < 300 else f"HTTP {status}"
         return Delivery(event_id, status, problem, _ms_since(started))
 
@@ -200,6 +216,48 @@ class EventSender(Background):
         """Stop the thread and close the HTTP client."""
         self.stop()
         self.http.close()
+
+
+class _Deadline:
+    """Ends an attempt ``seconds`` after it began, however it stands: httpx's timeouts count each
+    read alone, so a receiver sending its answer's head a line at a time would hold the attempt
+    (and the pass, and a claim another process would then take over) for as long as it liked.
+    Its connection, new for each attempt, is shut down then; httpx raises, and it is a timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        self.lock = threading.Lock()
+        self.passed = False
+        self.sock: socket.socket | None = None
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        """httpx's ``trace`` extension: takes the attempt's socket as it connects."""
+        if not name.endswith("connect_tcp.complete"):
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        with self.lock:
+            self.sock = sock
+            if self.passed:  # connected only as the time ran out
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self.lock:
+            self.passed = True
+            if self.sock is not None:
+                _shut(self.sock)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Wake whatever waits on ``sock`` (the sending thread, or greenlet under gevent)."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # closed meanwhile: the attempt is over anyway
 
 
 def _ms_since(started: float) -> int:

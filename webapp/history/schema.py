@@ -229,6 +229,8 @@ call_events = Table(
     Column("next_attempt_at", UtcDateTime()),  # NULL once sent, or given up
     Column("sent_at", UtcDateTime()),
     Column("last_error", StoredString(200)),  # why the last attempt failed ("HTTP 503", "timed out")
+    # While an attempt is under way (its claim's end): the call's later events wait for it.
+    Column("claimed_until", UtcDateTime()),
     Index(None, "next_attempt_at"),
     Index(None, "occurred_at"),
     Index(None, "call_id"),  # a call's events, on its admin page

@@ -890,22 +890,31 @@ class CallStore:
     # --- the events for the site's own URL (history.events sends them) ----------------------
 
     def due_events(self, at: datetime, *, limit: int = 20) -> list[PendingEvent]:
-        """Events due to be sent at ``at``, the oldest first."""
-        due = call_events.c.next_attempt_at <= at
+        """Events due to be sent at ``at``, the oldest first; none of a call (or link) while an
+        attempt at one of its earlier events is under way (another process's, say)."""
+        # From 1970 on (every moment due is): SQLite then reads the due ones by the index on
+        # next_attempt_at, where it scanned every event kept, sent or not, in each pass.
+        due = and_(_EVENT_STATES["waiting"], call_events.c.next_attempt_at <= at, ~_earlier_under_way(at))
         columns = [call_events.c[name] for name in PendingEvent.__dataclass_fields__]
         with _recording(), self.engine.connect() as connection:
             rows = connection.execute(select(*columns).where(due).order_by(call_events.c.id).limit(limit))
             return [PendingEvent(**row._mapping) for row in rows]
 
-    def claim_event(self, event: PendingEvent, until: datetime) -> bool:
-        """Take ``event`` for one attempt, counted, unless another process took it first; not
-        due again before ``until`` (for the case that this process dies during the attempt)."""
+    def claim_event(self, event: PendingEvent, at: datetime, until: datetime) -> bool:
+        """Take ``event`` at ``at`` for one attempt, counted, unless another process took it
+        first or is attempting an earlier event of its call (its events go in turn); not due
+        again before ``until`` (for the case that this process dies during the attempt)."""
         mine = and_(
             call_events.c.id == event.id,
             call_events.c.attempts == event.attempts,
             call_events.c.next_attempt_at.is_not(None),
+            ~_earlier_under_way(at),
         )
-        claimed = update(call_events).where(mine).values(attempts=event.attempts + 1, next_attempt_at=until)
+        claimed = (
+            update(call_events)
+            .where(mine)
+            .values(attempts=event.attempts + 1, next_attempt_at=until, claimed_until=until)
+        )
         with _recording(), writing(self.engine) as connection:
             return bool(connection.execute(claimed).rowcount)
 
@@ -915,7 +924,7 @@ class CallStore:
             connection.execute(
                 update(call_events)
                 .where(_claimed_by(event))
-                .values(sent_at=at, next_attempt_at=None, last_error=None)
+                .values(sent_at=at, next_attempt_at=None, last_error=None, claimed_until=None)
             )
 
     def event_failed(self, event: PendingEvent, error: str, retry_at: datetime | None) -> None:
@@ -926,7 +935,7 @@ class CallStore:
             connection.execute(
                 update(call_events)
                 .where(_claimed_by(event))
-                .values(last_error=error, next_attempt_at=retry_at)
+                .values(last_error=error, next_attempt_at=retry_at, claimed_until=None)
             )
 
     def pending_events(self) -> tuple[int, datetime | None]:
@@ -1373,6 +1382,20 @@ _EVENT_STATES: dict[str, ColumnElement[bool]] = {
     "given_up": and_(call_events.c.next_attempt_at.is_(None), call_events.c.sent_at.is_(None)),
     "sent": call_events.c.sent_at.is_not(None),
 }
+
+
+def _earlier_under_way(at: datetime) -> ColumnElement[bool]:
+    """An attempt at an earlier event of the same call (or link) is under way at ``at``."""
+    earlier = call_events.alias("earlier")
+    return (
+        select(earlier.c.id)
+        .where(
+            earlier.c.call_id == call_events.c.call_id,
+            earlier.c.id < call_events.c.id,
+            earlier.c.claimed_until > at,
+        )
+        .exists()
+    )
 
 
 def _claimed_by(event: PendingEvent) -> ColumnElement[bool]:
