@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.history.schema import calls, webhook_deliveries
+from webapp.history.schema import call_events, calls, webhook_deliveries
 from webapp.history.store import CallAttempt, CallQuery, CallStore, UnfinishedListing, client_reference
 from webapp.providers import ProviderCall, TranscriptLine
 
@@ -644,6 +644,40 @@ def test_prune_deletes_old_records_in_batches_refusals_alone_when_asked(store: C
     assert store.prune(datetime.now(UTC) + timedelta(minutes=1)) == 2
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(webhook_deliveries)).scalar() == 0
+
+
+def test_prune_deletes_events_and_deliveries_a_batch_a_transaction(call_log_url: str) -> None:
+    """A year's events and webhook deliveries went in one transaction: SQLite's lock held for
+    seconds (4 s for a million events), every call recorded meanwhile waiting that long."""
+    store = CallStore(call_log_url, events=("call.created",))
+    for i in range(5):
+        store.record_created(attempt(at=T0 + timedelta(minutes=i)), f"sess-{i}", None)
+    for i in range(3):
+        completed = ProviderCall(call_id=f"sess-{i}", status="completed")
+        store.apply_webhook("ravan", "call.completed", f"sess-{i}", completed)
+    marks: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def keep(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM"):
+            marks.append(statement.split()[2])
+
+    @event.listens_for(store.engine, "commit")
+    def committed(_conn: Any) -> None:
+        marks.append("COMMIT")
+
+    try:
+        assert store.prune(datetime.now(UTC) + timedelta(minutes=1), batch=2) == 5
+        with store.engine.connect() as connection:
+            count = [select(func.count()).select_from(table) for table in (calls, call_events)]
+            left = [connection.execute(counted).scalar() for counted in count]
+    finally:
+        store.close()
+    assert left == [0, 0]
+    deleted = [mark for mark in marks if mark != "COMMIT"]
+    assert [deleted.count(table) for table in ("calls", "webhook_deliveries", "call_events")] == [3, 2, 3]
+    batched = ("calls", "webhook_deliveries", "call_events")
+    assert all(marks[i + 1] == "COMMIT" for i, mark in enumerate(marks) if mark in batched), marks
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    Table,
     and_,
     case,
     delete,
@@ -667,27 +668,18 @@ class CallStore:
         expired link is refused anyway) and the counts of links last opened before it; how many
         records.
 
-        In batches, each its own transaction: the calls recorded meanwhile wait for one batch at
-        most, never for the whole. A provider's call deleted here comes back only if its history
-        is listed again from before ``before`` (``history sync --since``)."""
+        The calls, the deliveries and the events go in batches, each its own transaction: the
+        calls recorded meanwhile wait for one batch at most, never for the whole (a year's events
+        in one transaction held SQLite's lock for seconds). A provider's call deleted here comes
+        back only if its history is listed again from before ``before`` (``history sync --since``)."""
         where = [calls.c.created_at < before]
         if refusals_only:
             where.append(_REFUSED)
-        oldest = select(calls.c.id).where(*where).order_by(calls.c.id).limit(batch)
-        deleted = 0
-        while True:
-            with _recording(), writing(self.engine) as connection:
-                ids = connection.execute(oldest).scalars().all()
-                if ids:
-                    connection.execute(delete(calls).where(calls.c.id.in_(ids)))
-            deleted += len(ids)
-            if len(ids) < batch:
-                break
+        deleted = self._delete_in_batches(calls, where, batch)
         if not refusals_only:
-            received_before = webhook_deliveries.c.received_at < before
+            self._delete_in_batches(webhook_deliveries, [webhook_deliveries.c.received_at < before], batch)
+            self._delete_in_batches(call_events, [call_events.c.occurred_at < before], batch)
             with _recording(), writing(self.engine) as connection:
-                connection.execute(delete(webhook_deliveries).where(received_before))
-                connection.execute(delete(call_events).where(call_events.c.occurred_at < before))
                 expired = select(demo_links.c.link_id).where(demo_links.c.expires_at < before)
                 connection.execute(
                     delete(revoked_demo_links).where(revoked_demo_links.c.link_id.in_(expired))
@@ -695,6 +687,26 @@ class CallStore:
                 connection.execute(delete(demo_links).where(demo_links.c.expires_at < before))
                 connection.execute(delete(demo_link_opens).where(demo_link_opens.c.last_opened_at < before))
         return deleted
+
+    def _delete_in_batches(self, table: Table, where: list[ColumnElement[bool]], batch: int) -> int:
+        """Delete ``table``'s rows matching ``where``, ``batch`` at a time in the order of their
+        ids, each batch read first and deleted in a transaction of its own; how many. Each read
+        starts after the last batch's ids: rows kept (a placed call among refusals) are passed
+        once, not read again by every batch."""
+        deleted, after = 0, None
+        while True:
+            page = select(table.c.id).where(*where).order_by(table.c.id).limit(batch)
+            if after is not None:
+                page = page.where(table.c.id > after)
+            with _recording(), self.engine.connect() as connection:
+                ids = connection.execute(page).scalars().all()
+            if ids:
+                with _recording(), writing(self.engine) as connection:
+                    connection.execute(delete(table).where(table.c.id.in_(ids)))
+            deleted += len(ids)
+            if len(ids) < batch:
+                return deleted
+            after = ids[-1]
 
     def count_live(self, at: datetime | None = None) -> int:
         """Calls in progress: created or started, not ended, and not older than ``LIVE_WINDOW``."""

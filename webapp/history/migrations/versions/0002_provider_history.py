@@ -21,6 +21,8 @@ WHEN = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     """Add what providers report; calls recorded so far were created or failed, as their outcome says."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("SET LOCAL statement_timeout = 0")  # indexing a long call log takes its time
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("provider_agent_id", sa.String(255)))
         batch.add_column(sa.Column("status", sa.String(16)))

@@ -21,6 +21,8 @@ WITH_LINK = sa.text("demo_link_id IS NOT NULL")
 def upgrade() -> None:
     """Nullable columns (calls made before had no link recorded), and an index of the calls
     that have one."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("SET LOCAL statement_timeout = 0")  # indexing a long call log takes its time
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("demo_link_id", sa.String(40)))
         batch.add_column(sa.Column("demo_link_label", sa.String(200)))

@@ -17,6 +17,8 @@ depends_on = None
 
 def upgrade() -> None:
     """The events sent since a moment, and those not sent (waiting or given up), by the index."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("SET LOCAL statement_timeout = 0")  # indexing a long call log takes its time
     op.create_index("ix_call_events_sent_at", "call_events", ["sent_at"])
 
 
