@@ -94,6 +94,15 @@ def sign_out_elsewhere(tab: Page, app: Flask) -> None:
     assert other.post("/admin/logout", data={"csrf_token": token}).status_code == 303
 
 
+def landmarks_named_twice(tab: Page) -> list[str]:
+    """axe-core's landmark-unique (a moderate rule, which assert_accessible leaves out): a screen
+    reader's list of landmarks names each once. (axe is on the page: assert_accessible ran it.)"""
+    return tab.evaluate(
+        """async () => (await axe.run(document, { runOnly: ["landmark-unique"] })).violations
+             .flatMap((v) => v.nodes.map((n) => n.target.join(" ")))"""
+    )
+
+
 def test_signed_out_the_count_leads_to_sign_in_and_back_to_the_same_list(
     tab: Page, served: tuple[Flask, str]
 ) -> None:
@@ -323,6 +332,7 @@ def test_a_demo_link_made_in_the_view_is_copied_and_works(
     copied = tab.evaluate("navigator.clipboard.readText()")
     assert copied == made.get_by_label("The link").input_value() and f"{url}/demo/sales?t=" in copied
     assert_accessible(tab, url, "admin demo link made")
+    assert landmarks_named_twice(tab) == []
     screenshots(tab, artifacts / "screenshots", "admin-demo-link-made", themes=("light", "dark"))
     prospect = tab.context.new_page()
     prospect.goto(copied)
@@ -477,6 +487,7 @@ def test_the_events_page_sends_a_given_up_event_again(
                 "href", f"/admin/calls/{call_id}"
             )
             assert_accessible(tab, server.url, "admin events, one given up")
+            assert landmarks_named_twice(tab) == []
             screenshots(tab, artifacts / "screenshots", "admin-events", themes=("light", "dark"))
             tab.get_by_role("button", name="Send a test event").click()  # the receiver takes it (204)
             expect(tab.get_by_role("status").filter(has_text="Your URL took the test event")).to_be_visible()

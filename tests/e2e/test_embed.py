@@ -287,17 +287,23 @@ def test_two_widgets_on_one_page_are_independent(
     assert sales_box and support_box and support_box["x"] + support_box["width"] < sales_box["x"]
     assert support.get_attribute("data-theme") == "dark"
     # Its accent is a mid tone that neither dark nor white text reads on at 4.5:1 (white has
-    # 4.3): darkened until white text does. And the widget speaks English on any host page.
+    # 4.3): darkened until white text does. The launcher and the dialog are named by the host's
+    # label, so they take the host page's language (the panel says its own once loaded).
     launcher = support.locator(".launcher")
     expect(launcher).to_have_css("background-color", "rgb(156, 93, 93)")
     expect(launcher).to_have_css("color", "rgb(255, 255, 255)")
-    assert support.locator(".wc").get_attribute("lang") == "en"
+    assert support.locator(".wc").get_attribute("lang") is None
 
-    # Escape closes a panel and gives the focus back to its launcher.
+    # Escape closes a panel and gives the focus back to its launcher, ringed inside, on its
+    # accent: outside, the ring would lie on the host page's colours, whatever they are.
     open_panel(sales)
     page.keyboard.press("Escape")
     expect(sales.locator(".frame")).to_be_hidden()
     expect(sales.locator(".launcher")).to_be_focused()
+    assert sales.locator(".launcher").evaluate("e => e.matches(':focus-visible')")
+    expect(sales.locator(".launcher")).to_have_css("outline-offset", "-6px")
+    ring = sales.locator(".launcher").evaluate("e => getComputedStyle(e).outlineColor")
+    assert ring == sales.locator(".launcher").evaluate("e => getComputedStyle(e).color"), ring
 
     open_panel(sales)
     expect(support.locator(".frame")).to_be_hidden()

@@ -26,7 +26,8 @@ export function createShell(options) {
   const shadow = host.attachShadow({ mode: 'open' });
   const floating = !options.inline;
   shadow.innerHTML =
-    '<div class="wc" lang="en">' + // the host page's language is not the widget's
+    // No lang: the launcher and the dialog are named by the host page's label, in its language.
+    '<div class="wc">' +
     (floating ? `<button class="launcher" type="button" aria-expanded="false" aria-controls="panel">${MIC}<span></span></button>` : '') +
     `<div class="frame" role="${floating ? 'dialog' : 'region'}"${floating ? ' id="panel" hidden' : ''}>` +
     (floating ? `<button class="close" type="button" aria-label="Close">${CROSS}</button>` : '') +

@@ -319,12 +319,15 @@ class PhonePanel {
   }
 }
 
-/** "United States (+1)" for each option, in the page's language, where the browser can name countries. */
+/**
+ * "United States (+1)" for each option, in the page's language, where the browser can name
+ * countries; the code isolated left to right, else an Arabic or Urdu page shows "(1+)".
+ */
 function nameCountries(select, language) {
   if (!select || typeof Intl.DisplayNames !== 'function') return;
   const names = new Intl.DisplayNames([language], { type: 'region' });
   for (const option of select.options) {
     const name = names.of(option.value);
-    if (name) option.textContent = `${name} (+${option.dataset.dial})`;
+    if (name) option.textContent = `${name} (\u2066+${option.dataset.dial}\u2069)`;
   }
 }
