@@ -13,7 +13,8 @@ DOTENV_KEYS = "WEBCALL_DOTENV_KEYS"  # what this file exported from .env, for th
 
 
 def _export_dotenv(path: str = ".env") -> None:
-    """.env as the app reads it (webapp/settings.py): the real environment wins over it. Exported
+    """.env as the app reads it (webapp/settings.py): the real environment wins over it, but for
+    a variable set empty there, which counts as unset (as it does for the app). Exported
     here too, so that what it says of gunicorn (workers, worker class, the log format) applies,
     and the workers inherit it.
 
@@ -30,7 +31,7 @@ def _export_dotenv(path: str = ".env") -> None:
         os.environ.pop(name, None)
     ours = set()
     for name, value in values.items():
-        if value is not None and (name in exported or name not in os.environ):
+        if value is not None and (name in exported or not os.environ.get(name)):
             os.environ[name] = value
             ours.add(name)
     os.environ[DOTENV_KEYS] = ",".join(sorted(ours))
@@ -51,7 +52,7 @@ def _count(name: str, default: int) -> int:
     return int(text)
 
 
-bind = os.environ.get("WEBCALL_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+bind = os.environ.get("WEBCALL_BIND", "").strip() or f"0.0.0.0:{os.environ.get('PORT', '').strip() or '8000'}"
 # A call mostly waits on its provider: gevent's worker waits on any number of them in one
 # thread (it patches the standard library as the worker starts, before the app is imported).
 # Measured in a burst of 200 calls to a 300 ms provider (bench/README.md, latest run): gevent

@@ -273,6 +273,26 @@ def test_an_empty_variable_is_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert from_env.public_url is None and list(from_env.agents) == ["default"]
 
 
+def test_the_example_env_file_with_its_quick_start_taken_up_warns_of_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copied to .env with its quick start's lines uncommented, as its comment says: it also set
+    WEBCALL_AGENTS_FILE, and start-up warned of a catalogue file that was not there."""
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    quick = ("# WEBCALL_PROVIDER=", "# WEBCALL_AGENT_ID=")
+    taken = [line.removeprefix("# ") if line.startswith(quick) else line for line in lines]
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("WEBCALL_", "LIVEKIT_")):
+            monkeypatch.delenv(name)
+    dotenv = tmp_path / ".env"
+    livekit = "".join(f"{name}={value}\n" for name, value in LIVEKIT.items())
+    dotenv.write_text("\n".join(taken) + "\n" + livekit)
+    settings = Settings.from_env(dotenv_path=dotenv)
+    assert list(settings.agents) == ["default"]
+    assert not any("WEBCALL_AGENTS_FILE" in warning for warning in settings.warnings())
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -447,7 +467,9 @@ def test_a_catalogue_file_the_quick_start_hides_is_named_at_start_up(tmp_path: P
     quick = {"WEBCALL_PROVIDER": "livekit", "WEBCALL_AGENT_ID": "a", **LIVEKIT}
     hidden = Settings.from_mapping({**quick, "WEBCALL_AGENTS_FILE": str(tmp_path / "agents.toml")})
     assert list(hidden.agents) == ["default"]
-    assert any("and WEBCALL_PROVIDER's one agent is used" in warning for warning in hidden.warnings())
+    # Set, though no such file is there (yet): named as set, not as there.
+    named = f"WEBCALL_AGENTS_FILE ({tmp_path / 'agents.toml'}) is set, and WEBCALL_PROVIDER's one agent"
+    assert any(warning.startswith(named) for warning in hidden.warnings())
     assert not any("WEBCALL_AGENTS_FILE" in warning for warning in Settings.from_mapping(quick).warnings())
 
 

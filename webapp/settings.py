@@ -424,7 +424,8 @@ class Settings(CatalogueSource):
         quick = self.quick_provider or self.quick_agent_id
         if quick and ("agents_file" in self.model_fields_set or self.agents_file.is_file()):
             # Set, or the default file there (made as the README says, after a quick start).
-            found.append(f"WEBCALL_AGENTS_FILE ({self.agents_file}) is there, and WEBCALL_PROVIDER's one "
+            there = "is there" if self.agents_file.is_file() else "is set"
+            found.append(f"WEBCALL_AGENTS_FILE ({self.agents_file}) {there}, and WEBCALL_PROVIDER's one "
                          "agent is used instead: the catalogue file is not read")  # fmt: skip
         if self.admin_password is not None and not self.secret_key_configured:
             found.append("WEBCALL_ADMIN_PASSWORD is set without WEBCALL_SECRET_KEY: admin sign-ins are "

@@ -303,6 +303,19 @@ def test_gunicorn_reads_dotenv_as_the_app_does(tmp_path: Path) -> None:
     assert (config["workers"], config["worker_class"], config["threads"]) == ("3", "gthread", "16")
 
 
+def test_a_variable_set_empty_counts_as_unset_for_gunicorn_as_for_the_app(tmp_path: Path) -> None:
+    """An empty variable in the real environment hid .env's value from gunicorn (the app read
+    .env's): with WEBCALL_BIND empty gunicorn listened on nothing at all, without a word."""
+    (tmp_path / ".env").write_text("WEBCALL_BIND=127.0.0.1:18433\nWEBCALL_WORKER_CLASS=gthread\n")
+    env = {**os.environ, "WEBCALL_METRICS_DIR_READY": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    env |= {"WEBCALL_BIND": "", "WEBCALL_WORKER_CLASS": "", "PORT": ""}
+    config = dict(re.findall(r"^(\w+)\s+= (.*)$", print_config(tmp_path, env).stdout, re.MULTILINE))
+    assert (config["bind"], config["worker_class"]) == ("['127.0.0.1:18433']", "gthread")
+    (tmp_path / ".env").unlink()  # and without .env, gunicorn's default address
+    config = dict(re.findall(r"^(\w+)\s+= (.*)$", print_config(tmp_path, env).stdout, re.MULTILINE))
+    assert config["bind"] == "['0.0.0.0:8000']"
+
+
 def test_more_than_one_worker_needs_shared_limits(tmp_path: Path) -> None:
     """In-memory limits, budgets and replays are one process's: WEB_CONCURRENCY=3 (which a PaaS
     may set by itself) ran three workers, each counting alone (a retry's Idempotency-Key could
