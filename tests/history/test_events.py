@@ -79,6 +79,17 @@ def new_call(app: Flask) -> tuple[str, str]:
     return body["call_id"], ours.group(0)
 
 
+def ended_call(app: Flask, ravan: Any) -> tuple[str, str]:
+    """A Ravan web call that has ended (its webhook applied): the provider's session id and our id."""
+    session, ours = new_call(app)
+    complete_session(ravan[1], session)
+    ended = app.test_client().post(
+        f"/webhooks/ravan/{HOOK_TOKEN}", json=call_completed_event(ravan[1], session)
+    )
+    assert ended.get_json() == {"status": "applied"}
+    return session, ours
+
+
 def test_a_call_created_ended_and_rated_reaches_the_url_signed(
     events_app: Callable[..., Flask],
     receiver: tuple[Receiver, str],
@@ -242,12 +253,7 @@ def test_a_slow_receiver_gets_different_calls_events_at_once_and_one_calls_in_tu
     """Behind a receiver taking 0.3 s an answer, a pass posts four calls' events at once (AT_ONCE),
     and one call's two events one after the other, the older first."""
     app, (target, _) = events_app(), receiver
-    session, first = new_call(app)
-    complete_session(ravan[1], session)
-    ended = app.test_client().post(
-        f"/webhooks/ravan/{HOOK_TOKEN}", json=call_completed_event(ravan[1], session)
-    )
-    assert ended.get_json() == {"status": "applied"}
+    _, first = ended_call(app, ravan)
     others = {new_call(app)[1] for _ in range(3)}
     target.delay_s = 0.3
     assert sender_of(app).send_due() == 5
@@ -291,12 +297,7 @@ def test_one_calls_events_go_in_turn_while_another_process_looks(
     its later ones in every other process too: each goes once the one before was answered, the
     oldest first, whichever process sends it."""
     app, (target, url) = events_app(), receiver
-    session, ours = new_call(app)
-    complete_session(ravan[1], session)
-    ended = app.test_client().post(
-        f"/webhooks/ravan/{HOOK_TOKEN}", json=call_completed_event(ravan[1], session)
-    )
-    assert ended.get_json() == {"status": "applied"}
+    _, ours = ended_call(app, ravan)
     assert app.test_client().post(f"/api/calls/{ours}/feedback", json={"rating": "good"}).status_code == 200
     target.delay_s = 0.5
     store = app_state_of(app).history
@@ -335,39 +336,49 @@ def test_an_attempt_outlived_by_its_claim_changes_nothing_once_another_took_the_
     assert store.due_events(at + timedelta(days=2)) == []
 
 
-def test_a_receiver_trickling_its_answers_body_holds_no_attempt(events_app: Callable[..., Flask]) -> None:
-    """The status is the answer: a body sent a byte a second (each byte within the read timeout,
-    the whole far past it) is not waited for."""
-    app = events_app()
-    new_call(app)
+def trickled_attempt(app: Flask, head: bytes, pieces: list[bytes]) -> float:
+    """Send the due event to a receiver answering ``head`` at once, then one of ``pieces`` a
+    second (each within the sender's 2 s timeout, the whole far past it); how long it took."""
     listening = socket.create_server(("127.0.0.1", 0))
-    trickled = threading.Event()
+    done = threading.Event()
 
     def answer() -> None:
         connection, _ = listening.accept()
         with connection:
             connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
-            for _ in range(8):
-                if trickled.wait(1.0):
+            connection.sendall(head)
+            for piece in pieces:
+                if done.wait(1.0):
                     return
-                connection.sendall(b"x")
+                try:
+                    connection.sendall(piece)
+                except OSError:
+                    return  # the sender gave up
 
     server = threading.Thread(target=answer, daemon=True)
     server.start()
-    store = app_state_of(app).history
-    sender = EventSender(store, f"http://127.0.0.1:{listening.getsockname()[1]}/hooks", KEY, timeout_s=2.0)
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}/hooks"
+    sender = EventSender(app_state_of(app).history, url, KEY, timeout_s=2.0)
     started = time.monotonic()
     try:
         assert sender.send_due() == 1
     finally:
         took = time.monotonic() - started
-        trickled.set()
+        done.set()
         server.join(5)
         listening.close()
         sender.close()
+    return took
+
+
+def test_a_receiver_trickling_its_answers_body_holds_no_attempt(events_app: Callable[..., Flask]) -> None:
+    """The status is the answer: a body sent a byte a second (each byte within the read timeout,
+    the whole far past it) is not waited for."""
+    app = events_app()
+    new_call(app)
+    took = trickled_attempt(app, b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n", [b"x"] * 8)
     assert took < 2.0
-    assert rows(store)[0].sent_at is not None
+    assert rows(app_state_of(app).history)[0].sent_at is not None
 
 
 def test_a_receiver_trickling_its_answers_head_holds_an_attempt_no_longer_than_its_timeout(
@@ -378,37 +389,9 @@ def test_a_receiver_trickling_its_answers_head_holds_an_attempt_no_longer_than_i
     well before the event's claim runs out and another process would send it a second time."""
     app = events_app()
     new_call(app)
-    listening = socket.create_server(("127.0.0.1", 0))
-    done = threading.Event()
-
-    def answer() -> None:
-        connection, _ = listening.accept()
-        with connection:
-            connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\n")
-            for n in range(12):
-                if done.wait(1.0):
-                    return
-                try:
-                    connection.sendall(b"X-Slow-%d: x\r\n" % n)
-                except OSError:
-                    return  # the sender gave up
-
-    server = threading.Thread(target=answer, daemon=True)
-    server.start()
-    store = app_state_of(app).history
-    sender = EventSender(store, f"http://127.0.0.1:{listening.getsockname()[1]}/hooks", KEY, timeout_s=2.0)
-    started = time.monotonic()
-    try:
-        assert sender.send_due() == 1
-    finally:
-        took = time.monotonic() - started
-        done.set()
-        server.join(5)
-        listening.close()
-        sender.close()
+    took = trickled_attempt(app, b"HTTP/1.1 200 OK\r\n", [b"X-Slow-%d: x\r\n" % n for n in range(12)])
     assert 2.0 <= took < 3.5
-    row = rows(store)[0]
+    row = rows(app_state_of(app).history)[0]
     assert (row.sent_at, row.last_error, row.attempts) == (None, "timed out", 1)
     assert row.next_attempt_at is not None  # tried again later
 
