@@ -43,6 +43,7 @@ export class CallSession {
     this.info = {}; // the API's answer: call_id, room, identity, …
     this.micTrack = null; // the microphone's LocalAudioTrack, once it is open
     this.startedAt = null; // when the agent answered (a Date), for the transcript file
+    this.joinedAt = 0; // performance.now() when the page joined the room
     this.durationS = 0;
     // Started without a gesture (a host calling start()), the meters wait for the first one.
     this.wake = () => this.meters.resume();
@@ -123,6 +124,7 @@ export class CallSession {
     return {
       phase: (state) => this.onPhase(state),
       connected: () => {
+        this.joinedAt = performance.now();
         const { call_id, room, identity } = this.info;
         if (this.micTrack) this.meters.watch(levels.mic, this.micTrack.mediaStreamTrack);
         emit('connected', { call_id, room, identity });
@@ -168,10 +170,19 @@ export class CallSession {
     return this.timer.running;
   }
 
-  /** The clock, from when the agent answers (once). */
+  /**
+   * The clock, from when the agent answers (once). Its limit counts from the page's join, as
+   * the server's does (self-hosted LiveKit deletes the room `max_call_s` after its creation, the
+   * caller's join): an agent slow to join had the room deleted while the page still showed time
+   * left ("The call was closed", not the time limit).
+   */
   startClock() {
     if (this.timer.running) return;
     this.startedAt = new Date();
+    if (this.timer.limitS && this.joinedAt) {
+      const waitedS = Math.floor((performance.now() - this.joinedAt) / 1000);
+      this.timer.limitS = Math.max(1, this.timer.limitS - waitedS);
+    }
     this.timer.start();
   }
 

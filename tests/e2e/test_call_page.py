@@ -8,6 +8,8 @@ Each state is checked for what the page says (``#call[data-state]``, ``#error[da
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import re
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from livekit import api, rtc
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
 from tests.e2e.test_call import poll
@@ -606,7 +609,49 @@ def test_the_clock_and_the_limit_run_from_the_agents_answer_while_the_prompt_is_
     expect(page.locator("#call")).to_have_attribute("data-state", "requesting-mic")  # the prompt open
     wait_for_state(page, "ended", timeout_ms=20_000)
     ended = events(page, "end")[-1]["detail"]
-    assert ended["reason"] == "time-limit" and 9 <= ended["duration_s"] <= 11, ended
+    # (10 s from the join: the agent's time to join, a second or two at most, is not talked.)
+    assert ended["reason"] == "time-limit" and 8 <= ended["duration_s"] <= 11, ended
+
+
+def test_the_limit_counts_from_the_join_as_the_servers_does_for_an_agent_slow_to_join(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """Self-hosted LiveKit's room is deleted max_call_s after its creation, the page's join. An
+    agent joining 4 s later started the page's clock and limit then: the server deleted the room
+    2 s before the page's limit, and the caller read "The call was closed" with time still left.
+    The limit counts from the join now: the page ends the call first, at the time limit."""
+    app, livekit = stack["app"], stack["livekit"]
+    open_page(page, f"{app.url}/talk/capped", app.url)  # max_call_s = 10; no agent of its own
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answered:
+        page.click("#talk")
+    room = answered.value.json()["room"]
+    wait_for_state(page, "waiting-agent")
+    joined = time.monotonic()
+    token = (
+        api.AccessToken(livekit.api_key, livekit.api_secret)
+        .with_identity("agent-slow")
+        .with_kind("agent")
+        .with_grants(api.VideoGrants(room_join=True, room=room))
+        .to_jwt()
+    )
+
+    async def join_late_and_stay() -> None:
+        await asyncio.sleep(4)
+        agent = rtc.Room()
+        await agent.connect(livekit.url, token)
+        gone = asyncio.Event()
+        agent.on("disconnected", lambda _reason: gone.set())
+        await asyncio.wait_for(gone.wait(), 30)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright owns this thread's loop
+        staying = pool.submit(asyncio.run, join_late_and_stay())
+        wait_for_state(page, "in-call", timeout_ms=15_000)
+        wait_for_state(page, "ended", timeout_ms=20_000)
+        ended_after_s = time.monotonic() - joined
+        staying.result(timeout=30)  # the room deleted (or the page gone): the agent was let go
+    ended = events(page, "end")[-1]["detail"]
+    assert ended["reason"] == "time-limit", ended
+    assert 8 <= ended_after_s <= 11 and 5 <= ended["duration_s"] <= 7, (ended_after_s, ended)
 
 
 def test_failures_from_the_service(page: Page, context: BrowserContext, stack: dict[str, Any]) -> None:
@@ -647,7 +692,10 @@ def test_failures_from_the_service(page: Page, context: BrowserContext, stack: d
     expect(page.locator("#time-left")).to_have_text(re.compile(r"^0:(10|0\d) left$"))
     expect(page.locator("#time-left")).to_have_attribute("data-warning", "")
     wait_for_state(page, "ended", 15_000)
-    expect(page.locator("#status")).to_have_text(re.compile(r"^Time limit reached · call ended · 0:1[01]$"))
+    # (10 s from the join, the agent's answer a second or two later)
+    expect(page.locator("#status")).to_have_text(
+        re.compile(r"^Time limit reached · call ended · 0:(0[89]|1[01])$")
+    )
     expect(page.locator("#time-left")).to_be_hidden()  # a call's own: not beside "call ended"
     assert events(page, "end")[-1]["detail"]["reason"] == "time-limit"
 
