@@ -64,6 +64,10 @@ const problems = () => ({
     t("The agent didn't join the call."),
     t('It may be busy or offline. Please try again in a moment.'),
   ],
+  'agent-lost': [
+    t('The agent left the call unexpectedly.'),
+    t('It may be busy or offline. Please try again in a moment.'),
+  ],
   'connection-failed': [
     t("We couldn't connect the call."),
     t('Check your internet connection (a VPN or firewall can block calls), then try again.'),

@@ -61,6 +61,16 @@ const ROOM_OPTIONS = {
 
 const MIC = Track.Source.Microphone;
 
+// Why LiveKit says a participant left when it did not mean to (livekit-server's
+// ParticipantCloseReason.ToDisconnectReason): its connection failed, or its agent failed.
+const AGENT_FAILURES = new Set([
+  DisconnectReason.CONNECTION_TIMEOUT,
+  DisconnectReason.SIGNAL_CLOSE,
+  DisconnectReason.JOIN_FAILURE,
+  DisconnectReason.STATE_MISMATCH,
+  DisconnectReason.AGENT_ERROR,
+]);
+
 // Disconnects that end the call normally; any other reason means the connection was lost.
 const NORMAL_ENDS = new Map([
   [DisconnectReason.CLIENT_INITIATED, 'hangup'],
@@ -99,6 +109,8 @@ export class CallRoom {
     this.over = false;
     this.ending = false; // finish() has begun: the protocol's last words are on their way
     this.agentTimer = 0;
+    this.agentJoinTimeoutS = 0; // (joined)
+    this.giveUpTimer = 0; // (setReconnecting)
     this.protocol = null; // the call's protocol adapter, once the call (and its provider) is known
     this.listen();
     this.unwatchNetwork = this.watchNetwork();
@@ -164,13 +176,18 @@ export class CallRoom {
   /** In the room: says so, and looks for the agent. */
   joined(agentJoinTimeoutS) {
     this.connected = true;
+    this.agentJoinTimeoutS = agentJoinTimeoutS;
     this.report('connected');
     this.room.remoteParticipants.forEach((p) => this.considerAgent(p));
-    if (!this.agent && agentJoinTimeoutS) {
-      const giveUp = () => this.finish({ code: 'agent-timeout' });
-      this.agentTimer = setTimeout(giveUp, agentJoinTimeoutS * 1000);
-    }
+    this.waitForAgent();
     this.update();
+  }
+
+  /** Gives the agent, not there yet, `agentJoinTimeoutS` to join. */
+  waitForAgent() {
+    if (this.agent || this.over || !this.agentJoinTimeoutS) return;
+    const giveUp = () => this.finish({ code: 'agent-timeout' });
+    this.agentTimer = setTimeout(giveUp, this.agentJoinTimeoutS * 1000);
   }
 
   /** What the protocol reports, passed on while the call lasts; a state only when it changes. */
@@ -259,8 +276,8 @@ export class CallRoom {
     const local = room.localParticipant;
     room
       .on(RoomEvent.ParticipantConnected, (p) => this.considerAgent(p))
-      .on(RoomEvent.ParticipantDisconnected, (p) => {
-        if (p === this.agent) queueMicrotask(() => this.agentGone());
+      .on(RoomEvent.ParticipantDisconnected, (p, reason) => {
+        if (p === this.agent) queueMicrotask(() => this.agentGone(reason));
       })
       .on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => {
         if (p !== this.agent) this.considerAgent(p); // the agent's own changes: the protocol's
@@ -335,10 +352,12 @@ export class CallRoom {
    * participant, then says it is reconnecting (hence the microtask before this runs). Leaving
    * ends the agent's side (LiveKit's agents and ours close their session when the caller
    * leaves), so the conversation cannot go on: the connection was lost, and Try again is the
-   * way back. The agent did not end the call.
+   * way back. The agent did not end the call. Nor did it when LiveKit says why it went, and
+   * that is a failure (`reason`: its connection timed out, its process died, it hit an error).
    */
-  agentGone() {
+  agentGone(reason) {
     if (this.room.state === ConnectionState.Reconnecting) this.finish({ code: 'connection-lost' });
+    else if (AGENT_FAILURES.has(reason)) this.finish({ code: 'agent-lost' });
     else this.finish({ reason: 'agent-left' });
   }
 
@@ -369,8 +388,22 @@ export class CallRoom {
     };
   }
 
-  /** LiveKit lost the connection (`on`) or got it back. */
+  /**
+   * LiveKit lost the connection (`on`) or got it back. The page gives up by itself
+   * RECONNECT_GIVE_UP_MS after it began saying so: livekit-client asks its policy (above) only
+   * between attempts, and an attempt may take 15 s more ("reconnecting" lasted up to 37 s).
+   * Meanwhile the wait for the agent stops: livekit-client holds the agent's arrival back while
+   * it reconnects, and the caller's outage is not the agent's failure to join (back in the room,
+   * the wait starts again, whole).
+   */
   setReconnecting(on) {
+    if (on && !this.reconnecting) {
+      this.giveUpTimer = setTimeout(() => this.finish({ code: 'connection-lost' }), RECONNECT_GIVE_UP_MS);
+      clearTimeout(this.agentTimer);
+    } else if (!on && this.reconnecting) {
+      clearTimeout(this.giveUpTimer);
+      this.waitForAgent();
+    }
     this.reconnecting = on;
     this.update();
   }
@@ -388,6 +421,7 @@ export class CallRoom {
     this.protocol?.stop?.();
     this.over = true;
     clearTimeout(this.agentTimer);
+    clearTimeout(this.giveUpTimer);
     this.unwatchNetwork();
     window.removeEventListener('pagehide', this.leaveWithPage);
     releaseMicrophone(this.room);

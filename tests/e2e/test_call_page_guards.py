@@ -7,14 +7,19 @@ the demo agent, gunicorn, provider fakes.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import re
 import time
 from typing import Any
 
 import pytest
-from livekit.protocol.rtc import LeaveRequest, SignalResponse
+from livekit import api, rtc
+from livekit.protocol.models import DisconnectReason, ParticipantInfo
+from livekit.protocol.rtc import LeaveRequest, ParticipantUpdate, SignalResponse
 from playwright.sync_api import CDPSession, Page, Playwright, Request, WebSocketRoute, expect
 
+from tests.e2e.test_call import participants
 from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page
 from tests.fakes import Fault
 from tests.support.browser import events, launch_chromium, wait_for_js, wait_for_state
@@ -312,6 +317,78 @@ def test_going_offline_shows_reconnecting_at_once(page: Page, stack: dict[str, A
     hang_up(page)
 
 
+def test_a_connection_gone_for_good_fails_the_call_after_20_s(page: Page, stack: dict[str, Any]) -> None:
+    """livekit-client asks the page's reconnect policy only between attempts, and an attempt can
+    take 15 s: "reconnecting" lasted 30 s and more. The page gives up 20 s after it began to say
+    so, as its policy means to."""
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    page.context.set_offline(True)
+    wait_for_state(page, "reconnecting", 2_000)
+    went = time.monotonic()
+    fail_with(page, "connection-lost", timeout_ms=40_000)
+    failed_after_s = time.monotonic() - went
+    assert 19 <= failed_after_s <= 23, failed_after_s
+    assert [e["detail"]["reason"] for e in events(page, "end")] == ["connection-lost"]
+    page.context.set_offline(False)
+
+
+def test_an_outage_while_the_agent_is_awaited_is_not_the_agents_failure_to_join(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """The page gives the agent 20 s to join; livekit-client holds back its arrival while the
+    connection is away. An 8 s outage of the caller's counted against the agent: one that joined
+    22 s after the page failed as "The agent didn't join". The wait starts again once back."""
+    app, livekit = stack["app"], stack["livekit"]
+    open_page(page, f"{app.url}/talk/nobody", app.url)  # no worker: the test's own agent joins
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answered:
+        page.click("#talk")
+    room = answered.value.json()["room"]
+    wait_for_state(page, "waiting-agent")
+    waiting = time.monotonic()
+    token = (
+        api.AccessToken(livekit.api_key, livekit.api_secret)
+        .with_identity("agent-late")
+        .with_kind("agent")
+        .with_grants(api.VideoGrants(room_join=True, room=room))
+        .to_jwt()
+    )
+
+    async def join_at_22_s(left: asyncio.Event) -> None:
+        await asyncio.sleep(22 - (time.monotonic() - waiting))
+        agent = rtc.Room()
+        await agent.connect(livekit.url, token)
+        await asyncio.wait_for(left.wait(), 30)
+        await agent.disconnect()
+
+    async def agent_while(stop: concurrent.futures.Future[None]) -> None:
+        left = asyncio.Event()
+        joining = asyncio.create_task(join_at_22_s(left))
+        await asyncio.wrap_future(stop)
+        left.set()
+        await joining
+
+    stop: concurrent.futures.Future[None] = concurrent.futures.Future()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright owns this thread's loop
+        agent = pool.submit(asyncio.run, agent_while(stop))
+        try:
+            page.wait_for_timeout(1_000)
+            page.context.set_offline(True)
+            wait_for_state(page, "reconnecting", 2_000)
+            page.wait_for_timeout(8_000)
+            page.context.set_offline(False)
+            wait_for_state(page, "waiting-agent", 10_000)
+            wait_for_state(page, "in-call", 30_000)
+            assert time.monotonic() - waiting >= 21
+            assert not events(page, "end")
+            hang_up(page)
+        finally:
+            stop.set_result(None)
+            agent.result(timeout=30)
+
+
 def test_a_full_reconnect_is_a_lost_connection_not_the_agent_hanging_up(
     page: Page, stack: dict[str, Any]
 ) -> None:
@@ -337,6 +414,47 @@ def test_a_full_reconnect_is_a_lost_connection_not_the_agent_hanging_up(
     fail_with(page, "connection-lost")
     expect(page.locator("#error")).to_contain_text("The connection was lost.")
     assert [e["detail"]["reason"] for e in events(page, "end")] == ["connection-lost"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "ended"),
+    [(DisconnectReason.AGENT_ERROR, None), (DisconnectReason.CLIENT_INITIATED, "agent-left")],
+    ids=["agent error", "agent left"],
+)
+def test_an_agent_whose_connection_or_process_failed_did_not_end_the_call(
+    page: Page, stack: dict[str, Any], reason: int, ended: str | None
+) -> None:
+    """LiveKit says why a participant left. An agent that crashed or lost its connection
+    (AGENT_ERROR, SIGNAL_CLOSE, CONNECTION_TIMEOUT, …) was shown as "The agent ended the call":
+    the call fails now, as `agent-lost`, with Try again; one that left (CLIENT_INITIATED) ended it."""
+    app, livekit = stack["app"], stack["livekit"]
+    signalling: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()
+        signalling.append(ws)
+
+    page.route_web_socket(re.compile(r"/rtc"), through)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answered:
+        page.click("#talk")
+    wait_for_state(page, "in-call")
+    (agent,) = [p for p in participants(livekit, answered.value.json()["room"]) if p.get("kind") == "AGENT"]
+    gone = ParticipantInfo(
+        sid=agent["sid"],
+        identity=agent["identity"],
+        state=ParticipantInfo.DISCONNECTED,
+        disconnect_reason=reason,
+    )
+    signalling[-1].send(SignalResponse(update=ParticipantUpdate(participants=[gone])).SerializeToString())
+    if ended is None:
+        fail_with(page, "agent-lost")
+        expect(page.locator("#error")).to_contain_text("The agent left the call unexpectedly.")
+        assert [e["detail"]["reason"] for e in events(page, "end")] == ["agent-lost"]
+    else:
+        wait_for_state(page, "ended")
+        expect(page.locator("#status")).to_contain_text("The agent ended the call")
+        assert [e["detail"]["reason"] for e in events(page, "end")] == [ended]
 
 
 def test_staying_on_a_page_that_asks_before_leaving_keeps_the_call(page: Page, stack: dict[str, Any]) -> None:
