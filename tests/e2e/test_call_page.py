@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from livekit import api, rtc
+from livekit import rtc
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
 from tests.e2e.test_call import poll
@@ -83,6 +83,15 @@ def open_page(page: Page, url: str, app_url: str) -> Page:
     page.goto(url)
     expect(page.locator("#call")).to_have_attribute("data-ready", "")
     return page
+
+
+def talk(page: Page, url: str, app_url: str) -> dict[str, Any]:
+    """Open the call page at ``url`` and press Talk; the API's answer (its room, …)."""
+    open_page(page, url, app_url)
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answered:
+        page.click("#talk")
+    answer: dict[str, Any] = answered.value.json()
+    return answer
 
 
 def fail_with(page: Page, code: str, timeout_ms: float = 15_000) -> None:
@@ -621,19 +630,10 @@ def test_the_limit_counts_from_the_join_as_the_servers_does_for_an_agent_slow_to
     2 s before the page's limit, and the caller read "The call was closed" with time still left.
     The limit counts from the join now: the page ends the call first, at the time limit."""
     app, livekit = stack["app"], stack["livekit"]
-    open_page(page, f"{app.url}/talk/capped", app.url)  # max_call_s = 10; no agent of its own
-    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answered:
-        page.click("#talk")
-    room = answered.value.json()["room"]
+    room = talk(page, f"{app.url}/talk/capped", app.url)["room"]  # max_call_s = 10; no agent of its own
     wait_for_state(page, "waiting-agent")
     joined = time.monotonic()
-    token = (
-        api.AccessToken(livekit.api_key, livekit.api_secret)
-        .with_identity("agent-slow")
-        .with_kind("agent")
-        .with_grants(api.VideoGrants(room_join=True, room=room))
-        .to_jwt()
-    )
+    token = livekit.agent_token(room, "agent-slow")
 
     async def join_late_and_stay() -> None:
         await asyncio.sleep(4)

@@ -14,13 +14,13 @@ import time
 from typing import Any
 
 import pytest
-from livekit import api, rtc
+from livekit import rtc
 from livekit.protocol.models import DisconnectReason, ParticipantInfo
 from livekit.protocol.rtc import LeaveRequest, ParticipantUpdate, SignalResponse
 from playwright.sync_api import CDPSession, Page, Playwright, Request, WebSocketRoute, expect
 
 from tests.e2e.test_call import participants
-from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page
+from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page, talk
 from tests.fakes import Fault
 from tests.support.browser import events, launch_chromium, wait_for_js, wait_for_state
 
@@ -342,19 +342,10 @@ def test_an_outage_while_the_agent_is_awaited_is_not_the_agents_failure_to_join(
     connection is away. An 8 s outage of the caller's counted against the agent: one that joined
     22 s after the page failed as "The agent didn't join". The wait starts again once back."""
     app, livekit = stack["app"], stack["livekit"]
-    open_page(page, f"{app.url}/talk/nobody", app.url)  # no worker: the test's own agent joins
-    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answered:
-        page.click("#talk")
-    room = answered.value.json()["room"]
+    room = talk(page, f"{app.url}/talk/nobody", app.url)["room"]  # no worker: the test's agent joins
     wait_for_state(page, "waiting-agent")
     waiting = time.monotonic()
-    token = (
-        api.AccessToken(livekit.api_key, livekit.api_secret)
-        .with_identity("agent-late")
-        .with_kind("agent")
-        .with_grants(api.VideoGrants(room_join=True, room=room))
-        .to_jwt()
-    )
+    token = livekit.agent_token(room, "agent-late")
 
     async def join_at_22_s(left: asyncio.Event) -> None:
         await asyncio.sleep(22 - (time.monotonic() - waiting))
@@ -435,11 +426,9 @@ def test_an_agent_whose_connection_or_process_failed_did_not_end_the_call(
         signalling.append(ws)
 
     page.route_web_socket(re.compile(r"/rtc"), through)
-    open_page(page, f"{app.url}/talk/demo", app.url)
-    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answered:
-        page.click("#talk")
+    room = talk(page, f"{app.url}/talk/demo", app.url)["room"]
     wait_for_state(page, "in-call")
-    (agent,) = [p for p in participants(livekit, answered.value.json()["room"]) if p.get("kind") == "AGENT"]
+    (agent,) = [p for p in participants(livekit, room) if p.get("kind") == "AGENT"]
     gone = ParticipantInfo(
         sid=agent["sid"],
         identity=agent["identity"],

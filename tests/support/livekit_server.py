@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from livekit import api
+
 from .processes import (
     Process,
     find_livekit_server,
@@ -38,6 +40,12 @@ class LiveKitServer:
     def http_url(self) -> str:
         """The server API URL."""
         return f"http://127.0.0.1:{self.port}"
+
+    def agent_token(self, room: str, identity: str) -> str:
+        """A token that joins ``room`` as an agent (a test's own, in place of a worker's)."""
+        grants = api.VideoGrants(room_join=True, room=room)
+        token = api.AccessToken(self.api_key, self.api_secret).with_identity(identity).with_kind("agent")
+        return token.with_grants(grants).to_jwt()
 
     def env(self) -> dict[str, str]:
         """The variables the app and the agent read."""
