@@ -13,10 +13,12 @@ import json
 import logging
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +34,7 @@ from tests.fakes.receiver import SECRET, Receiver
 from tests.history.conftest import HOOK_TOKEN, RECEIVER_TOKEN, sender_of
 from tests.support.apps import app_state_of, post
 from tests.support.processes import free_port, wait_until
+from tests.support.services import self_signed_certificate
 from webapp.admin.link_models import AdminDemoLink
 from webapp.admin.models import AdminCall
 from webapp.errors import ConfigError
@@ -336,14 +339,18 @@ def test_an_attempt_outlived_by_its_claim_changes_nothing_once_another_took_the_
     assert store.due_events(at + timedelta(days=2)) == []
 
 
-def trickled_attempt(app: Flask, head: bytes, pieces: list[bytes]) -> float:
+def trickled_attempt(
+    app: Flask, head: bytes, pieces: list[bytes], tls: ssl.SSLContext | None = None
+) -> float:
     """Send the due event to a receiver answering ``head`` at once, then one of ``pieces`` a
-    second (each within the sender's 2 s timeout, the whole far past it); how long it took."""
+    second (each within the sender's 2 s timeout, the whole far past it), over ``tls`` if
+    given; how long it took."""
     listening = socket.create_server(("127.0.0.1", 0))
     done = threading.Event()
 
     def answer() -> None:
-        connection, _ = listening.accept()
+        plain, _ = listening.accept()
+        connection = tls.wrap_socket(plain, server_side=True) if tls else plain
         with connection:
             connection.recv(65536)
             connection.sendall(head)
@@ -357,7 +364,7 @@ def trickled_attempt(app: Flask, head: bytes, pieces: list[bytes]) -> float:
 
     server = threading.Thread(target=answer, daemon=True)
     server.start()
-    url = f"http://127.0.0.1:{listening.getsockname()[1]}/hooks"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{listening.getsockname()[1]}/hooks"
     sender = EventSender(app_state_of(app).history, url, KEY, timeout_s=2.0)
     started = time.monotonic()
     try:
@@ -381,15 +388,24 @@ def test_a_receiver_trickling_its_answers_body_holds_no_attempt(events_app: Call
     assert rows(app_state_of(app).history)[0].sent_at is not None
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_receiver_trickling_its_answers_head_holds_an_attempt_no_longer_than_its_timeout(
-    events_app: Callable[..., Flask],
+    events_app: Callable[..., Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheme: str
 ) -> None:
     """The timeout is the whole attempt's: a head sent a line a second (each line within the read
     timeout, the whole far past it) ends the attempt at the timeout, a failure to try again,
-    well before the event's claim runs out and another process would send it a second time."""
+    well before the event's claim runs out and another process would send it a second time.
+    Over TLS too, whose socket takes the connection over from the plain one."""
+    tls = None
+    if scheme == "https":
+        cert, key = self_signed_certificate(tmp_path)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # httpx trusts it (its trust_env)
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(cert, key)
     app = events_app()
     new_call(app)
-    took = trickled_attempt(app, b"HTTP/1.1 200 OK\r\n", [b"X-Slow-%d: x\r\n" % n for n in range(12)])
+    slowly = [b"X-Slow-%d: x\r\n" % n for n in range(12)]
+    took = trickled_attempt(app, b"HTTP/1.1 200 OK\r\n", slowly, tls)
     assert 2.0 <= took < 3.5
     row = rows(app_state_of(app).history)[0]
     assert (row.sent_at, row.last_error, row.attempts) == (None, "timed out", 1)

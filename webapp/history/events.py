@@ -233,8 +233,9 @@ class _Deadline:
         self.timer.start()
 
     def trace(self, name: str, info: dict[str, Any]) -> None:
-        """httpx's ``trace`` extension: takes the attempt's socket as it connects."""
-        if not name.endswith("connect_tcp.complete"):
+        """httpx's ``trace`` extension: takes the attempt's socket as it connects, and again once
+        TLS has wrapped it (the TLS socket takes the connection over from the plain one)."""
+        if not name.endswith(("connect_tcp.complete", "start_tls.complete")):
             return
         sock = info["return_value"].get_extra_info("socket")
         with self.lock:
