@@ -33,6 +33,7 @@ from tests.support.browser import (
     launch_chromium,
     screenshots,
     serve_axe,
+    start_call,
     wait_for_js,
     wait_for_state,
 )
@@ -83,15 +84,6 @@ def open_page(page: Page, url: str, app_url: str) -> Page:
     page.goto(url)
     expect(page.locator("#call")).to_have_attribute("data-ready", "")
     return page
-
-
-def talk(page: Page, url: str, app_url: str) -> dict[str, Any]:
-    """Open the call page at ``url`` and press Talk; the API's answer (its room, …)."""
-    open_page(page, url, app_url)
-    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as answered:
-        page.click("#talk")
-    answer: dict[str, Any] = answered.value.json()
-    return answer
 
 
 def fail_with(page: Page, code: str, timeout_ms: float = 15_000) -> None:
@@ -630,7 +622,8 @@ def test_the_limit_counts_from_the_join_as_the_servers_does_for_an_agent_slow_to
     2 s before the page's limit, and the caller read "The call was closed" with time still left.
     The limit counts from the join now: the page ends the call first, at the time limit."""
     app, livekit = stack["app"], stack["livekit"]
-    room = talk(page, f"{app.url}/talk/capped", app.url)["room"]  # max_call_s = 10; no agent of its own
+    open_page(page, f"{app.url}/talk/capped", app.url)  # max_call_s = 10; no agent of its own
+    room = start_call(page, page.locator("#talk"))["room"]
     wait_for_state(page, "waiting-agent")
     joined = time.monotonic()
     token = livekit.agent_token(room, "agent-slow")

@@ -20,9 +20,9 @@ from livekit.protocol.rtc import LeaveRequest, ParticipantUpdate, SignalResponse
 from playwright.sync_api import CDPSession, Page, Playwright, Request, WebSocketRoute, expect
 
 from tests.e2e.test_call import participants
-from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page, talk
+from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page
 from tests.fakes import Fault
-from tests.support.browser import events, launch_chromium, wait_for_js, wait_for_state
+from tests.support.browser import events, launch_chromium, start_call, wait_for_js, wait_for_state
 
 pytestmark = pytest.mark.e2e
 
@@ -342,7 +342,8 @@ def test_an_outage_while_the_agent_is_awaited_is_not_the_agents_failure_to_join(
     connection is away. An 8 s outage of the caller's counted against the agent: one that joined
     22 s after the page failed as "The agent didn't join". The wait starts again once back."""
     app, livekit = stack["app"], stack["livekit"]
-    room = talk(page, f"{app.url}/talk/nobody", app.url)["room"]  # no worker: the test's agent joins
+    open_page(page, f"{app.url}/talk/nobody", app.url)  # no worker: the test's own agent joins
+    room = start_call(page, page.locator("#talk"))["room"]
     wait_for_state(page, "waiting-agent")
     waiting = time.monotonic()
     token = livekit.agent_token(room, "agent-late")
@@ -426,7 +427,8 @@ def test_an_agent_whose_connection_or_process_failed_did_not_end_the_call(
         signalling.append(ws)
 
     page.route_web_socket(re.compile(r"/rtc"), through)
-    room = talk(page, f"{app.url}/talk/demo", app.url)["room"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    room = start_call(page, page.locator("#talk"))["room"]
     wait_for_state(page, "in-call")
     (agent,) = [p for p in participants(livekit, room) if p.get("kind") == "AGENT"]
     gone = ParticipantInfo(

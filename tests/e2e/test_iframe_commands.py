@@ -16,8 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.test_call import poll
 from tests.e2e.test_embed import host_url
-from tests.e2e.test_protocols import start_call
-from tests.support.browser import wait_for_js
+from tests.support.browser import start_call, wait_for_js
 from tests.support.protocol_agents import ElevenLabsAgent
 
 pytestmark = pytest.mark.e2e

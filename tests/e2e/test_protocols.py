@@ -23,6 +23,7 @@ from tests.support.browser import (
     events,
     screenshots,
     serve_axe,
+    start_call,
     wait_for_state,
 )
 from tests.support.protocol_agents import ElevenLabsAgent, RetellAgent
@@ -46,14 +47,6 @@ def agent_audio_plays(page: Page) -> dict[str, Any]:
 def received_lines(page: Page) -> list[dict[str, Any]]:
     """Every transcript line (or change to one) the host page heard of, in order."""
     return [e["detail"] for e in received(page, "transcript")]
-
-
-def start_call(page: Page, talk: Any) -> dict[str, Any]:
-    """Press Talk; our API's answer."""
-    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:
-        talk.click()
-    assert created.value.status == 201, created.value.text()
-    return dict(created.value.json())
 
 
 def test_a_retell_call(page: Page, console_log: list[str], stack: dict[str, Any], artifacts: Path) -> None:

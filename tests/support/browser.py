@@ -57,6 +57,14 @@ def launch_chromium(playwright: Playwright, args: list[str]) -> Iterator[Browser
         browser.close()
 
 
+def start_call(page: Page, talk: Any) -> dict[str, Any]:
+    """Press ``talk`` (a Talk button's locator); our API's answer."""
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:
+        talk.click()
+    assert created.value.status == 201, created.value.text()
+    return dict(created.value.json())
+
+
 def events(page: Page, kind: str | None = None) -> list[dict[str, Any]]:
     """The webcall:* events seen so far (only ``webcall:<kind>`` when given)."""
     seen: list[dict[str, Any]] = page.evaluate("window.__events")
