@@ -19,7 +19,7 @@ from tests.support.processes import ROOT
 from . import machine
 from .results import Result, markdown_table
 
-BENCHMARKS = ("backend", "page_weight", "memory", "click_to_voice", "floor", "turn_latency")
+BENCHMARKS = ("backend", "page_weight", "memory", "click_to_voice", "floor", "turn_latency", "call_log")
 LOG_DIR = ROOT / "test-artifacts" / "bench"
 
 

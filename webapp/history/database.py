@@ -145,8 +145,8 @@ class RowInserter:
         self.autocommit = dialect.name == "postgresql"  # pysqlite's is on already (see above)
         self.statements: dict[tuple[str, ...], str] = {}
 
-    def __call__(self, values: Mapping[str, Any]) -> None:
-        """Insert ``values`` (column keys to Python values) and commit."""
+    def __call__(self, values: Mapping[str, Any]) -> int | None:
+        """Insert ``values`` (column keys to Python values) and commit; the row's id on SQLite."""
         keys = tuple(values)
         sql = self.statements.get(keys) or self._statement(keys)
         converted = {key: self._bind(key, value) for key, value in values.items()}
@@ -166,6 +166,7 @@ class RowInserter:
                 driver.autocommit = True  # psycopg: no BEGIN, no COMMIT
             cursor = connection.cursor()
             cursor.execute(sql, params)
+            return None if autocommit else cursor.lastrowid
         except self.dbapi_error as exc:
             if dialect.is_disconnect(exc, driver, cursor):
                 connection.invalidate(exc)
