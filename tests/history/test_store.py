@@ -727,3 +727,15 @@ def test_the_event_counts_read_only_the_events_they_count(tmp_path: Path, readin
         ]
     store.close()
     assert all("USING" in plan and "INDEX" in plan and "SCAN" not in plan for plan in plans), plans
+
+
+def test_a_new_sqlite_call_log_is_for_the_apps_own_user_only(tmp_path: Path) -> None:
+    """Transcripts, comments and masked numbers: not for every user of the machine to read, whatever
+    the umask (022 makes files readable by all)."""
+    folder = tmp_path / "instance"
+    store = CallStore(f"sqlite:///{folder / 'webcall.db'}")
+    store.migrate()
+    store.record_created(attempt(), "sess-1", None)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in [folder, *folder.iterdir()]}
+    store.close()
+    assert modes == {"instance": 0o700, "webcall.db": 0o600, "webcall.db-wal": 0o600, "webcall.db-shm": 0o600}

@@ -13,6 +13,7 @@ PostgreSQL's advisory lock), so workers starting together upgrade the database o
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -67,8 +68,11 @@ def open_engine(url: str) -> Engine:
 def _sqlite_engine(url: str) -> Engine:
     """SQLite in WAL mode; we say BEGIN ourselves (pysqlite's own transactions defer too much)."""
     database = url.split("///", 1)[1] if "///" in url else ""
-    if database and not database.startswith(":"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and not database.startswith(":") and "?" not in database:
+        # Transcripts, comments and numbers: readable by the app's own user only (SQLite gives its
+        # -wal and -shm files the database file's mode). A folder or file made before keeps its own.
+        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(database, os.O_CREAT | os.O_RDWR, 0o600))
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
     engine = create_engine(url, json_serializer=_dumps, connect_args=connect_args)
 
