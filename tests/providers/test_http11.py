@@ -281,6 +281,27 @@ def test_a_body_that_decompresses_past_the_limit_is_refused(
         post(transport, server.url)
 
 
+def gzip_of_zeros(size: int) -> bytes:
+    """``size`` zero bytes, gzipped: a thousandth of that on the wire (a gzip bomb)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    megabyte = bytes(2**20)
+    return b"".join(packer.compress(megabyte) for _ in range(size // 2**20)) + packer.flush()
+
+
+def test_httpx_interface_refuses_a_body_that_decompresses_past_the_limit(serve: Serve) -> None:
+    """The shared client's own requests (the readiness probe, the bot check, the room reaper) go
+    through ``handle_request``: httpx would inflate a gzip bomb whole, so the limit holds there too."""
+    bomb = gzip_of_zeros(4 * http11.MAX_BODY_BYTES)
+    assert len(bomb) < http11.MAX_BODY_BYTES // 64  # on the wire, far below the limit
+    encoded = "Content-Encoding: gzip"
+    server = serve([Reply(ok(bomb, encoded)), Reply(ok(gzip.compress(JSON), encoded))])
+    with httpx.Client(transport=HTTP11Transport()) as client:
+        with pytest.raises(httpx.RemoteProtocolError, match="The answer's body is too large."):
+            client.get(server.url)
+        response = client.get(server.url)  # decoded once, here: httpx finds no coding left to undo
+        assert (response.json(), response.headers.get("Content-Encoding")) == ({"call_id": "c-1"}, None)
+
+
 def test_an_answer_that_trickles_in_is_cut_at_the_deadline(serve: Serve) -> None:
     """A byte every 50 ms never trips a 0.5 s read timeout, but the whole answer must be in
     within the deadline (gunicorn's graceful shutdown waits for no longer than that)."""

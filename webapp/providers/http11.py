@@ -150,16 +150,25 @@ class HTTP11Transport(httpx.BaseTransport):
         self.closed = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """httpx's interface: the whole answer is read before it is returned."""
+        """httpx's interface: the whole answer is read, and decoded, before it is returned.
+
+        Decoded here, under the same limit as ``exchange``, and handed over without its
+        Content-Encoding: httpx would inflate it with no limit at all (a megabyte of gzip zeros
+        from a hostile server grew to over 200 MB in the worker). The content reads as httpx's
+        own decoding would give it; Content-Length stays the length sent, as with httpx's."""
         timeouts = request.extensions.get("timeout")
         timeout = httpx.Timeout(**timeouts) if timeouts else httpx.Timeout(5.0)  # httpx's own default
         status, headers, body = self._send(
             request.method, request.url, request.headers.raw, request.read(), timeout
         )
+        codings = _codings(headers)
+        if codings:
+            body = _decoded(body, codings)
+            headers = [(name, value) for name, value in headers if name.lower() != b"content-encoding"]
         return httpx.Response(
             status,
             headers=headers,
-            stream=httpx.ByteStream(body),  # decoded by httpx as its Content-Encoding says
+            stream=httpx.ByteStream(body),
             extensions={"http_version": b"HTTP/1.1"},
             request=request,
         )
@@ -177,8 +186,8 @@ class HTTP11Transport(httpx.BaseTransport):
         and ``body``; return the whole answer, decoded. With a ``deadline`` (``time.monotonic()``)
         the answer must be in by then, however steadily its bytes arrive (ReadTimeout)."""
         status, received, content = self._send(method, url, headers, body, timeout, deadline)
-        codings = b",".join(value for name, value in received if name.lower() == b"content-encoding")
-        return Answer(status, received, _decoded(content, codings.decode("latin-1")) if codings else content)
+        codings = _codings(received)
+        return Answer(status, received, _decoded(content, codings) if codings else content)
 
     def _send(
         self,
@@ -311,6 +320,12 @@ def _read_timeout(read_s: float | None, deadline: float | None) -> float | None:
     if left_s <= 0:
         raise httpx.ReadTimeout("The answer did not arrive within the deadline.")
     return left_s if read_s is None else min(read_s, left_s)
+
+
+def _codings(headers: Headers) -> str:
+    """The content codings an answer's headers list, in the order applied ("" for none)."""
+    codings = b",".join(value for name, value in headers if name.lower() == b"content-encoding")
+    return codings.decode("latin-1")
 
 
 def _decoded(content: bytes, codings: str) -> bytes:
