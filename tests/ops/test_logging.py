@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fakes.fields import now_ms
+from tests.fakes.retell import signature
 from tests.support.apps import offline_livekit_env
 from tests.support.stack import start_app_server
 from webapp.ops.logging import MaskSecretPaths, TextFormatter, mask_secret_paths
@@ -70,6 +73,54 @@ def test_a_text_line_ends_with_the_fields_a_json_line_carries() -> None:
         failed = logging.makeLogRecord({"msg": "oops", "problem": "disk full", "exc_info": sys.exc_info()})
     first, *rest = TextFormatter().format(failed).splitlines()
     assert first.endswith(": oops problem='disk full'") and rest[-1] == "ValueError: boom"
+
+
+FORGED = "\n2026-01-01 00:00:00,000 ERROR app: forged"  # 42 characters: the log line keeps 64
+
+
+def test_a_text_line_writes_out_the_control_characters_it_is_given() -> None:
+    """A message or field holding a line break (or a terminal escape) stays on its one line, the
+    characters written out as Python spells them; other text, non-ASCII included, as it is."""
+    record = logging.makeLogRecord(
+        {
+            "name": "webapp.history.webhooks",
+            "levelname": "INFO",
+            "msg": "webhook retell: ignored event %s",
+            "args": ("x" + FORGED + "\r\x1b[2K\x7f\u2028",),
+            "call_id": "c-1" + FORGED.replace(" ", "_"),  # no space: shown unquoted
+            "note": "Zoë calls" + FORGED,  # a space: quoted by repr
+            "agent": "ventes-été",
+        }
+    )
+    line = TextFormatter().format(record)
+    assert line.splitlines() == [line] and "\x1b" not in line and "\x7f" not in line
+    assert line.endswith(
+        r": webhook retell: ignored event x\n2026-01-01 00:00:00,000 ERROR app: forged"
+        r"\r\x1b[2K\x7f\u2028"
+        r" call_id=c-1\n2026-01-01_00:00:00,000_ERROR_app:_forged"
+        r" note='Zoë calls\n2026-01-01 00:00:00,000 ERROR app: forged'"
+        " agent=ventes-été"
+    )
+
+
+def test_a_signed_webhook_cannot_forge_a_text_line(tmp_path: Path) -> None:
+    """Retell's signed webhook names its event, and an event the app does not apply is logged: one
+    with a line break in it is one line in the terminal, not a forged ERROR line of its own."""
+    key = "key_retell_0123456789abcdef"
+    env = {**offline_livekit_env(), "WEBCALL_LOG_FORMAT": "text", "RETELL_API_KEY": key}
+    catalogue = '[agents.support]\nprovider = "retell"\nagent_id = "agent_1"\n'
+    server = start_app_server(env, tmp_path / "logs", agents_toml=catalogue, workers=1)
+    body = json.dumps({"event": "call_paused" + FORGED, "call": {"call_id": "c-1"}}).encode()
+    headers = {"Content-Type": "application/json", "X-Retell-Signature": signature(key, body, now_ms())}
+    try:
+        answer = httpx.post(server.url + "/webhooks/retell", content=body, headers=headers)
+    finally:
+        server.process.stop()
+    assert (answer.status_code, answer.json()) == (200, {"status": "ignored"})
+    lines = server.process.log().splitlines()
+    assert not [line for line in lines if line.startswith(FORGED.strip())], lines
+    ignored = next(line for line in lines if "ignored event" in line)
+    assert r"retell: ignored event call_paused\n2026-01-01 00:00:00,000 ERROR app: forged " in ignored
 
 
 def test_the_demo_s_terminal_says_why_a_call_was_refused_and_which_request(tmp_path: Path) -> None:

@@ -29,6 +29,10 @@ SECRET_PATH = re.compile(r"(/webhooks/+[^/\s?#\"']+/+)[^/\s?#\"']+")  # any run 
 # A demo link's token in a query (``/demo/sales?t=…``): gunicorn's own "Error handling request"
 # line quotes the whole URI, and the token places calls for whoever reads it.
 LINK_TOKEN = re.compile(r"([?&]t=)[^&\s#\"']+")
+# A text line's message and fields with their control characters written out (C0, DEL, C1, and
+# Unicode's line and paragraph separators, which Python's splitlines() breaks on): a webhook's
+# event or a call id holding a line break would otherwise print a whole forged line of its own.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def mask_secret_paths(text: str, secrets: Iterable[str] = ()) -> str:
@@ -95,13 +99,22 @@ class TextFormatter(logging.Formatter):
             for name, value in record.__dict__.items()
             if name not in RECORD_ATTRIBUTES and value is not None
         ]
-        return " ".join([super().formatMessage(record), *fields])
+        return " ".join([escaped(super().formatMessage(record)), *fields])
 
 
 def text_value(value: object) -> str:
-    """A field's value as a text line shows it: quoted when empty or holding a space."""
+    """A field's value as a text line shows it: quoted when empty or holding a space (``repr``
+    writes out its control characters), else with them written out, on one line either way."""
     text = str(value)
-    return repr(text) if not text or " " in text else text
+    return repr(text) if not text or " " in text else escaped(text)
+
+
+def escaped(text: str) -> str:
+    """``text`` on one line: each control character written out (``\\n``, ``\\r``, ``\\t``,
+    ``\\x1b``, ``\\u2028``), everything else (non-ASCII letters included) as it is."""
+    if not CONTROL.search(text):
+        return text
+    return CONTROL.sub(lambda match: repr(match[0])[1:-1], text)  # repr's own spelling of each
 
 
 def json_formatter() -> logging.Formatter:
