@@ -52,6 +52,32 @@ def test_the_panels_errors_are_json_whatever_the_request_accepts(app: Flask, hea
     assert (broken.status_code, json_error(broken)) == (500, "internal_error")
 
 
+WIDGET = {"Accept": "application/json"}  # what the widget's fetch sends (static/src/embed/panel.js)
+
+
+@pytest.mark.parametrize("slug", ["local%2Feu", "x%2Fy", "%2F", "", "a/b"])
+@pytest.mark.parametrize("headers", [WIDGET, {}, BROWSER], ids=["widget", "no Accept", "browser"])
+def test_a_panel_for_a_name_with_a_slash_is_refused_as_any_unknown_agent(
+    app: Flask, slug: str, headers: dict[str, str]
+) -> None:
+    """The widget asks for ``/embed/<its agent's name, encoded>/panel``: a name with a slash reached
+    no route (an HTML 404, or a 308 for ``%2F``) and its 404 had no CORS, so the host page's
+    widget saw a network failure. It gets what any other unknown name gets, readable by any page."""
+    client = app.test_client()
+    routed = client.get("/embed/nobody/panel", headers={**HOST_PAGE, **headers})
+    answer = client.get(f"/embed/{slug}/panel", headers={**HOST_PAGE, **headers})
+    assert (routed.status_code, json_error(routed)) == (404, "unknown_agent")
+    assert (answer.status_code, json_error(answer)) == (404, "unknown_agent")
+    assert answer.get_json()["error"]["message"] == routed.get_json()["error"]["message"]
+    assert routed.headers["Access-Control-Allow-Origin"] == "*"
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Location" not in answer.headers
+    other = client.post(f"/embed/{slug}/panel", headers={**HOST_PAGE, **headers})  # the panel takes GET
+    assert (other.status_code, json_error(other), other.headers["Access-Control-Allow-Origin"]) == (
+        404, "not_found", "*",
+    )  # fmt: skip
+
+
 def test_json_documents_and_probes_fail_in_json(app: Flask) -> None:
     client = app.test_client()
     for path in ("/openapi.json", "/healthz", "/readyz"):

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as NoRoute
 from werkzeug.routing import RequestRedirect
 
-from ..errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
+from ..errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, UnknownAgent, UnsupportedMediaType
 from ..errors import BadRequest as BadRequestError
 from ..guards.origin import cors_headers
 from ..metrics import LIMIT_REFUSALS
@@ -20,12 +20,15 @@ from ..tracing import current_request_id
 from .logging import mask_secret_paths
 
 log = logging.getLogger(__name__)
+# The embed widget's panel, whatever the slug: one the panel's route takes, or one it never sees
+# (a slash in it, ``%2F`` included, or none at all).
+PANEL_PATHS = re.compile(r"/embed/.*/panel", re.DOTALL)
 # The addresses that answer programs, so fail in JSON whatever the request accepts: the API,
 # providers' webhooks, the embed widget's panel, the JSON documents (``/openapi.json``,
 # ``/admin/live.json``), the health probes and ``/metrics``. Told by the path, as a 404 or 405
 # has no route. Any character counts, a line break (``%0A``) too.
 MACHINE_PATHS = re.compile(
-    r"/(api|webhooks)(/.*)?|/embed/[^/]+/panel|.*\.json|/(healthz|readyz|metrics)/?", re.DOTALL
+    rf"/(api|webhooks)(/.*)?|{PANEL_PATHS.pattern}|.*\.json|/(healthz|readyz|metrics)/?", re.DOTALL
 )
 
 
@@ -88,6 +91,24 @@ def _render_http_error(error: HTTPException) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the handlers that turn every failure into a stable answer."""
+
+    @app.before_request
+    def unknown_agent_for_any_panel() -> None:
+        # The widget asks for ``/embed/<its agent's name, encoded>/panel``: a name holding a
+        # slash (``sales%2Feu``, ``%2F``) reaches no route, or a redirect (slashes merged), where
+        # any other unknown name gets the panel's own 404 unknown_agent. The same answer for
+        # both: its message names the mistake (the widget's agent), which "Not found" does not.
+        routed = request.routing_exception is None
+        if not routed and request.method in ("GET", "HEAD") and PANEL_PATHS.fullmatch(request.path):
+            raise UnknownAgent()
+
+    @app.after_request
+    def readable_panel_refusals(response: Response) -> Response:
+        # As the panel's route does for its own refusals (pages/embed.py): any page can read why,
+        # so its widget says it instead of a network failure. The body holds nothing of an agent.
+        if request.url_rule is None and response.status_code >= 400 and PANEL_PATHS.fullmatch(request.path):
+            response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        return response
 
     @app.before_request
     def no_redirect_for_programs() -> None:
