@@ -184,3 +184,36 @@ def test_a_call_given_the_id_of_one_deleted_is_indexed(store: CallStore) -> None
     if store.engine.dialect.name == "sqlite":
         with writing(store.engine) as connection:
             connection.exec_driver_sql("INSERT INTO calls_search(calls_search) VALUES ('integrity-check')")
+
+
+def test_the_feedback_filter_reads_the_rated_calls_only(store: CallStore) -> None:
+    """The caller's rating is on few calls: the list, its total and its summary by rating are read
+    through an index of the rated ones (migration 0019), not by reading every call."""
+    rated = store.record_created(attempt(at=T0), "sess-1", None)
+    store.record_created(attempt(at=T0 + timedelta(minutes=1)), "sess-2", None)
+    assert store.record_feedback(rated, "bad", None, T0)
+    seen = statements(store)
+    records, total = store.search(CallQuery(feedback="bad"))
+    assert ([record.call_id for record in records], total) == ([rated], 1)
+    assert store.summarize(CallQuery(feedback="bad")).ratings == {"bad": 1}
+    reads = [(sql, params) for sql, params in seen if sql.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 3  # the total, the page, the summary
+    for sql, params in reads:
+        assert "ix_calls_feedback_rating_created_at" in plan(store, sql, params), sql
+
+
+def test_calls_the_sync_adds_are_indexed_by_the_next_search(
+    store: CallStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only our own calls complete a batch: calls the provider's history adds (or a webhook's) are
+    indexed by a search that finds more than a batch of them waiting, before it reads."""
+    monkeypatch.setattr(store_module, "SEARCH_BATCH", 2)
+    for n in range(5):
+        store.upsert_provider_call(
+            "ravan", ProviderCall(call_id=f"listed-{n}", status="completed", created_at=T0)
+        )
+    assert len(searched(store, "listed-")) == 5
+    if store.engine.dialect.name == "sqlite":
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT through FROM search_progress").scalar() == 5
+    assert store.index_new_calls() == 0

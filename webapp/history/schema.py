@@ -157,6 +157,14 @@ calls = Table(
     Index(None, "agent", "created_at"),
     Index(None, "status", "created_at"),
     Index(None, "provider", "detail_asked_at", "detail_at"),  # the calls the sync never asked about
+    # The rated calls, by rating (the admin view's feedback filter): few of many, so only those.
+    Index(
+        None,
+        "feedback_rating",
+        "created_at",
+        sqlite_where=text("feedback_rating IS NOT NULL"),
+        postgresql_where=text("feedback_rating IS NOT NULL"),
+    ),
     # The calls of one demo link (or of any): few of many, so only theirs are indexed.
     Index(
         None,

@@ -69,12 +69,12 @@ LIVE_WINDOW = timedelta(hours=1)  # a call nobody reports an end for counts as l
 LIVE_STATUSES = ("created", "in_progress")
 LIVE_OR_FINAL = ("in_progress", *FINAL_STATUSES)  # a call in one has had its call.started, or never will
 PRUNE_BATCH = 1000  # records a pruning transaction deletes
-# SQLite's full-text index of the search (migration 0018) hands over every call it finds, which are
-# then put in order: a word found in most calls is found sooner walking the calls newest first and
-# reading each one's text. Measured at 200,000 calls: the index costs about 3 µs a call found, the
-# walk 21 µs a call read (SEARCH_WALK_COST: 7 times as much), and a page of the walk reads about
-# (its offset + its size) × calls / found calls.
-SEARCH_WALK_COST = 7
+# SQLite's full-text index of the search (migration 0018) hands over every call that may hold the
+# text, each then read and put in order: a word in most calls is found sooner walking the calls
+# newest first and reading each one's text. Measured at 200,000 calls (bench/README.md): about
+# 7.6 µs a call found through the index, 21 µs a call read by the walk (SEARCH_WALK_COST: about 3
+# times as much), and a page of the walk reads about (its offset + its size) × calls / found.
+SEARCH_WALK_COST = 3
 SEARCH_BATCH = 1024  # SQLite: new calls are indexed this many at a time (migration 0018)
 SEARCH_BATCH_MOST = 5000  # calls indexed in one transaction (SQLite's write lock held for it)
 _search = table("calls_search", column("rowid"), column("calls_search"), column("body"))
@@ -628,6 +628,7 @@ class CallStore:
 
     def search(self, query: CallQuery) -> tuple[list[CallRecord], int]:
         """One page of the calls ``query`` matches, newest first, and how many match in all."""
+        self._catch_up(query.text)
         offset = (query.page - 1) * query.page_size
         with _recording(), self.engine.connect() as connection:
             where = _conditions(query, self._text_via(connection, query.text))
@@ -646,6 +647,7 @@ class CallStore:
     def summarize(self, query: CallQuery) -> CallSummary:
         """What the calls ``query`` matches add up to: one pass over them, grouped by the few values
         that split the sums (status, refused or not, currency, rating), added up here."""
+        self._catch_up(query.text)
         refused = case((_REFUSED, 1), else_=0)
         groups = (calls.c.status, refused.label("refused"), calls.c.cost_currency, calls.c.feedback_rating)
         totals = (
@@ -663,6 +665,7 @@ class CallStore:
     def calls_per_day(self, query: CallQuery, first: date, last: date) -> list[DayCount]:
         """The calls ``query`` matches by the day (UTC) they were made, from ``first`` to ``last``
         (both included; a day without any is there, with nothing). Raises :class:`CallLogError`."""
+        self._catch_up(query.text)
         refused = case((_REFUSED, 1), else_=0)
         if self.engine.dialect.name == "postgresql":
             of_day = func.date(func.timezone("UTC", calls.c.created_at))
@@ -683,6 +686,7 @@ class CallStore:
 
     def iter_search(self, query: CallQuery, *, batch: int = 500) -> Iterator[CallRecord]:
         """Every call ``query`` matches (ignoring its paging), newest first, read in batches."""
+        self._catch_up(query.text)
         with _recording(), self.engine.connect() as connection:
             where = _conditions(query, self._text_via(connection, query.text))
             found = connection.execute(select(func.count()).select_from(calls).where(*where)).scalar_one()
@@ -714,6 +718,23 @@ class CallStore:
             return "trigrams"  # the planner takes the index where it helps (and where it is)
         # A trigram index finds three characters or more (the search's words, and in any case).
         return "fts" if len(text) >= 3 and self._has_fts(connection) else "columns"
+
+    def _catch_up(self, text: str | None) -> None:
+        """Before SQLite's index is searched: index the calls made since its last batch when there
+        are more than a batch of them (the sync's, a webhook's, or those of a batch that failed),
+        as the search would read each of them. A failure only leaves them to be read."""
+        if not text or self.engine.dialect.name != "sqlite":
+            return
+        try:
+            with _recording(), self.engine.connect() as connection:
+                if not self._has_fts(connection):
+                    return
+                through = select(_search_progress.c.through).scalar_subquery()
+                behind = connection.execute(select(func.max(calls.c.id) - through)).scalar() or 0
+            if behind > SEARCH_BATCH:
+                self.index_new_calls()
+        except CallLogError as exc:
+            log.warning("call log: new calls not indexed for the search yet: %s", exc)
 
     def _has_fts(self, connection: Connection | None = None) -> bool:
         """Whether SQLite's search index is there (read once: a migration makes it)."""
