@@ -711,6 +711,44 @@ def test_push_to_talk_says_when_the_microphone_is_lost_or_cannot_open(
     wait_for_state(page, "ended")
 
 
+# A page of the app's origin (an origin the walkie agent allows) holding the inline widget.
+PTT_HOST = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host</title></head>
+<body><button id="host-button">A button of the host page</button><div id="slot"></div>
+<script src="{app}/embed.js" data-agent="walkie" data-inline="#slot" async></script></body></html>"""
+
+
+def test_push_to_talk_in_a_widget_ends_when_space_is_let_go_outside_it(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """A widget hears only its own keys: holding Space on Hold to talk, the caller clicks a button of
+    the host page (the window keeps the focus, so no blur) and lets go there. The turn ends, the
+    microphone closes, and the button is not left pressed (nor pressed again by the keyup)."""
+    app = stack["app"].url
+    page.add_init_script(OBSERVE)
+    page.goto(f"{app}/healthz")  # the app's origin, then a host page of it
+    page.set_content(PTT_HOST.format(app=app))
+    page.locator("#talk").click()
+    expect(page.locator("#call")).to_have_attribute("data-state", "in-call", timeout=30_000)
+    ptt = page.locator("#ptt")
+    ptt.focus()
+    page.keyboard.down(" ")
+    expect(ptt).to_have_attribute("aria-pressed", "true")
+    wait_for_js(page, f"() => ({MIC_ENABLED})().includes(true)")
+    page.click("#host-button")
+    page.keyboard.up(" ")
+    expect(ptt).to_have_attribute("aria-pressed", "false", timeout=5_000)
+    wait_for_js(page, f"() => !({MIC_ENABLED})().includes(true)")
+    ptt.focus()  # and inside it, as before: a press and a release, no click left behind
+    page.keyboard.down(" ")
+    expect(ptt).to_have_attribute("aria-pressed", "true")
+    page.keyboard.up(" ")
+    expect(ptt).to_have_attribute("aria-pressed", "false", timeout=5_000)
+    page.wait_for_timeout(300)
+    expect(ptt).to_have_attribute("aria-pressed", "false")
+    page.locator("#hangup").click()
+    expect(page.locator("#call")).to_have_attribute("data-state", "ended", timeout=10_000)
+
+
 # ---------- inside the embeds ----------
 
 

@@ -39,9 +39,9 @@ class PushToTalk {
   /** Pointer and keyboard listeners, for the panel's life; they act only during a voice call. */
   bind() {
     const { button, panel } = this;
-    const on = (target, type, listener) => {
-      target.addEventListener(type, listener);
-      this.listeners.push(() => target.removeEventListener(type, listener));
+    const on = (target, type, listener, capture = false) => {
+      target.addEventListener(type, listener, capture);
+      this.listeners.push(() => target.removeEventListener(type, listener, capture));
     };
     on(button, 'pointerdown', (event) => {
       if (event.button !== 0) return;
@@ -56,7 +56,9 @@ class PushToTalk {
     on(button, 'click', (event) => event.detail === 0 && this.toggle());
     on(button, 'contextmenu', (event) => event.preventDefault());
     on(panel.keyTarget, 'keydown', (event) => this.onKey(event, true));
-    on(panel.keyTarget, 'keyup', (event) => this.onKey(event, false));
+    // Let go wherever the focus went meanwhile: a widget hears only its own keys, and the caller
+    // may click the host page while holding Space (the window keeps the focus: no blur).
+    on(window, 'keyup', (event) => this.onKey(event, false), true);
     on(window, 'blur', () => this.heldBy && this.heldBy !== 'click' && this.release());
     on(panel.element, 'webcall:state', (event) => this.onState(event.detail.state));
   }
