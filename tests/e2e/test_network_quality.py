@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bench.delay_relay import UdpRelay
+from tests.e2e.test_call import poll
 from tests.e2e.test_call_page import open_page
 from tests.support.apps import DEMO_AGENT_NAME
 from tests.support.browser import assert_accessible, events, screenshots, wait_for_state
@@ -112,10 +113,13 @@ def test_a_weak_connection_is_said_beside_the_timer_while_it_lasts(
     screenshots(page, artifacts / "screenshots", "call-weak-connection")
 
     relay.set_loss(0.0)
-    expect(network).to_be_hidden(timeout=WELL_WITHIN_MS)
-    expect(network).to_have_text("")
-    assert qualities(page)[-1] in ("good", "excellent"), qualities(page)
+    # Scored well again (the line also hides while a loss heavy enough for LiveKit to reconnect
+    # has the page say "reconnecting", as it did on a loaded machine: not what is tested here).
+    recovered = poll(lambda: qualities(page)[-1] in ("good", "excellent"), timeout_s=WELL_WITHIN_MS / 1000)
+    assert recovered, qualities(page)
     wait_for_state(page, "in-call")
+    expect(network).to_be_hidden()
+    expect(network).to_have_text("")
     print(f"\nthe caller's connection, as LiveKit scored it: {' → '.join(qualities(page))}")
     page.click("#hangup")
     wait_for_state(page, "ended")
