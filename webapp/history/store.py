@@ -688,10 +688,12 @@ class CallStore:
         """Every call ``query`` matches (ignoring its paging), newest first, read in batches."""
         self._catch_up(query.text)
         with _recording(), self.engine.connect() as connection:
-            where = _conditions(query, self._text_via(connection, query.text))
-            found = connection.execute(select(func.count()).select_from(calls).where(*where)).scalar_one()
-            if self._walks(connection, query, found, found):
-                where = _conditions(query, "columns")
+            via = self._text_via(connection, query.text)
+            where = _conditions(query, via)
+            if via == "fts":  # only SQLite's index may be slower than the walk: counted to choose
+                found = connection.execute(select(func.count()).select_from(calls).where(*where)).scalar_one()
+                if self._walks(connection, query, found, found):
+                    where = _conditions(query, "columns")
         last: tuple[datetime, int] | None = None
         while True:
             after = []
@@ -741,10 +743,9 @@ class CallStore:
         if self._fts is None:
             lookup = "SELECT 1 FROM sqlite_master WHERE name = 'calls_search'"
             if connection is None:
-                with self.engine.connect() as connection:
-                    self._fts = connection.exec_driver_sql(lookup).first() is not None
-            else:
-                self._fts = connection.exec_driver_sql(lookup).first() is not None
+                with self.engine.connect() as own:
+                    return self._has_fts(own)
+            self._fts = connection.exec_driver_sql(lookup).first() is not None
         return self._fts
 
     def _walks(self, connection: Connection, query: CallQuery, wanted: int, found: int) -> bool:
