@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.history.test_store import T0, attempt, seed
+from tests.support.services import PostgresServer
 from webapp.history import store as store_module
 from webapp.history.database import open_engine, upgrade, writing
 from webapp.history.store import CallQuery, CallStore
@@ -113,6 +114,34 @@ def test_the_index_and_a_walk_through_the_calls_find_the_same(
     exported = [record.call_id for record in store.iter_search(CallQuery(text=text))]
     assert indexed == walked == exported
     assert indexed  # each is in one call at least
+
+
+def test_postgresql_reads_a_word_in_most_calls_in_the_columns(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads each call its trigram index finds again, in one process: a word in most
+    calls is counted sooner by a parallel scan of the columns. A sample of the calls tells which
+    (here all of them), and either way finds the same calls."""
+    store = CallStore(str(postgres.create_database(migrated=True)))
+    try:
+        for n in range(8):
+            store.record_created(
+                attempt(at=T0 + timedelta(minutes=n)), f"sess-{n}", "room-red" if n < 2 else None
+            )
+        monkeypatch.setattr(store_module, "SEARCH_SAMPLED_FROM", 0)
+        monkeypatch.setattr(store_module, "SEARCH_SAMPLE", 10**6)  # the whole log
+        seen = statements(store)
+        assert len(searched(store, "sess-")) == 8  # in all: the columns
+        assert len(searched(store, "room-red")) == 2  # in a quarter: the index
+        counts = [(sql, params) for sql, params in seen if sql.lstrip().startswith("SELECT count(*) AS")]
+        assert ["ix_calls_search" in plan(store, *counted) for counted in counts] == [False, True]
+        assert "TABLESAMPLE" in "".join(sql for sql, _ in seen)
+        monkeypatch.setattr(store_module, "SEARCH_SAMPLED_FROM", 9)  # a log this small: no sample
+        seen.clear()
+        assert len(searched(store, "sess-")) == 8
+        assert "TABLESAMPLE" not in "".join(sql for sql, _ in seen)
+    finally:
+        store.close()
 
 
 def test_a_search_with_a_line_break_reads_each_field_on_its_own(store: CallStore) -> None:
