@@ -619,6 +619,50 @@ def test_push_to_talk_sends_audio_only_while_held_and_the_turn_ends_on_release(
         context.close()
 
 
+def test_push_to_talk_pressed_again_at_once_goes_on_with_the_same_turn(
+    walkie_browser: Browser, stack: dict[str, Any]
+) -> None:
+    """A caller who lets go and presses again at once (a stutter, a slipped finger): the turn
+    goes on, so the agent hears it whole. Its end_turn waited TAIL_MS after the release, and the
+    new press's start_turn waited behind it: the first words of the second hold were lost."""
+    app, livekit = stack["app"], stack["livekit"]
+    context = walkie_browser.new_context()
+    page = context.new_page()
+    try:
+        room = start_call(page, app.url, "walkie", muted=False)
+        ptt = page.locator("#ptt")
+        expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
+        ptt.focus()
+        page.keyboard.down(" ")
+        held_at = time.monotonic()
+        expect(ptt).to_have_attribute("aria-pressed", "true")
+        page.wait_for_timeout(1_500)
+        page.keyboard.up(" ")
+        let_go_at = time.monotonic()
+        page.keyboard.down(" ")
+        gap_s = time.monotonic() - let_go_at
+        assert gap_s < 0.15, gap_s  # within the 200 ms the page waits before ending a turn
+        page.wait_for_timeout(1_500)
+        assert page.evaluate(MIC_ENABLED) == [True]
+        page.keyboard.up(" ")
+        held_s = time.monotonic() - held_at
+        expect(ptt).to_have_attribute("aria-pressed", "false")
+        released_turns(livekit, room, 1)
+        page.wait_for_timeout(1_000)  # a second turn, had the press begun one, has ended by now
+        seen = agent_attributes(livekit, room)
+        turn_s = float(seen["webcall.demo.last_turn_s"])
+        print(f"\nheld {held_s:.2f} s, let go for {gap_s * 1000:.0f} ms; the agent's turn: {turn_s} s")
+        assert (seen["webcall.demo.released_turns"], seen["webcall.demo.last_turn_end"]) == ("1", "release")
+        # From the first press to the last release (and the tail): not a turn begun at the second.
+        assert held_s - 0.5 < turn_s < held_s + 1.0, (turn_s, held_s)
+        # The page still showed each press and release.
+        assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False, True, False]
+        page.click("#hangup")
+        wait_for_state(page, "ended")
+    finally:
+        context.close()
+
+
 # ---------- a microphone lost mid-call ----------
 
 # Every microphone track the page is given; `window.__failMic` makes the next ones fail to open.

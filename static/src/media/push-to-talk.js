@@ -4,7 +4,8 @@
  * the RPC methods of livekit-agents' manual turn detection: `start_turn` on press, `end_turn` on
  * release (`cancel_turn` for a press too short to be speech), so the turn ends on release, not
  * after a silence. Space counts unless the caller is typing or on another control; a click that
- * is not a hold (Enter, a screen reader) starts a turn and the next one ends it.
+ * is not a hold (Enter, a screen reader) starts a turn and the next one ends it. A press within
+ * TAIL_MS of a release (a stutter, a slipped finger) goes on with that turn: its end is called off.
  * webcall:push-to-talk ({talking}) tells the host page.
  */
 const MIN_TURN_MS = 250; // a shorter press is a slip: the turn is cancelled
@@ -27,7 +28,8 @@ class PushToTalk {
     this.label = panel.find('ptt-label');
     this.session = null; // a voice call in progress
     this.heldBy = null; // 'pointer', 'key' or 'click' while talking
-    this.pressedAt = 0;
+    this.pressedAt = 0; // when the turn started: its first press, if it went on after a release
+    this.ending = null; // the timer that ends the released turn, TAIL_MS after the release
     // Each in order: the microphone's switches, and the calls to the agent (a slow answer
     // must not hold the microphone up).
     this.queues = { mic: Promise.resolve(), agent: Promise.resolve() };
@@ -95,6 +97,8 @@ class PushToTalk {
   }
 
   end() {
+    clearTimeout(this.ending); // no end_turn once the call is over
+    this.ending = null;
     if (this.heldBy) this.show(null);
     this.session = null;
   }
@@ -111,20 +115,27 @@ class PushToTalk {
   /** The caller starts talking: the microphone opens and the agent's turn-taking is told. */
   press(how) {
     if (!this.session || this.heldBy || this.button.hidden || !this.micTrack) return;
-    this.pressedAt = performance.now();
     this.show(how);
     this.enqueue('mic', () => this.micTrack?.unmute().catch(() => this.session && this.panel.unmuteFailed()));
+    if (this.ending) {
+      clearTimeout(this.ending); // released a moment ago: the agent is still in that turn
+      this.ending = null;
+      return;
+    }
+    this.pressedAt = performance.now();
     this.tell('start_turn');
   }
 
   /** The caller lets go: the microphone closes and the agent's turn ends (or is cancelled). */
   release() {
     if (!this.heldBy) return;
-    const heldMs = performance.now() - this.pressedAt;
+    const method = performance.now() - this.pressedAt < MIN_TURN_MS ? 'cancel_turn' : 'end_turn';
     this.show(null);
     this.enqueue('mic', () => this.micTrack?.mute());
-    this.enqueue('agent', () => new Promise((resolve) => setTimeout(resolve, TAIL_MS)));
-    this.tell(heldMs < MIN_TURN_MS ? 'cancel_turn' : 'end_turn');
+    this.ending = setTimeout(() => {
+      this.ending = null;
+      this.tell(method); // on the agent's queue: after the turn's start_turn, however slow
+    }, TAIL_MS);
   }
 
   /**
