@@ -232,6 +232,8 @@ def _criteria(criteria: dict[str, Any]) -> Any:
         if values is not None:
             lists[name] = values
     window = criteria.get("start_timestamp") or {}
+    if not isinstance(window, dict):
+        raise FakeError(400, "filter_criteria.start_timestamp must be an object")
     low, high = window.get("lower_threshold"), window.get("upper_threshold")
     for bound in (low, high):
         if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):

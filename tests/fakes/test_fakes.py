@@ -618,6 +618,21 @@ def test_retell_takes_every_documented_create_field(retell: Any, http: httpx.Cli
         assert http.post(server.url + RETELL_CREATE, json=body, headers=RETELL_AUTH).status_code == 201, extra
 
 
+@pytest.mark.parametrize(
+    "criteria",
+    [{"agent_id": RETELL_AGENT}, {"start_timestamp": [1]}, {"start_timestamp": {"lower_threshold": "1"}}],
+)
+def test_retell_refuses_a_malformed_list_filter_as_retell_does(
+    retell: Any, http: httpx.Client, criteria: dict[str, Any]
+) -> None:
+    """A filter of the wrong shape is Retell's 400 with its error body, never a crash of the fake."""
+    server, _, _ = retell
+    body = {"filter_criteria": criteria}
+    response = http.post(server.url + "/v2/list-calls", json=body, headers=RETELL_AUTH)
+    assert response.status_code == 400
+    assert response.json()["status"] == "error" and response.json()["error_message"]
+
+
 @pytest.mark.parametrize("shape", ["v3", "gateway"])
 def test_retell_newer_answers_name_their_transport(retell: Any, http: httpx.Client, shape: str) -> None:
     server, state, _ = retell
