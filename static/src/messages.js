@@ -102,6 +102,11 @@ const problems = () => ({
     t("Your camera couldn't be shared."),
     t('The call goes on without it. Press Camera to try again.'),
   ],
+  // It stopped mid-call (unplugged, or taken by the system): Camera starts one that is there.
+  'camera-lost': [
+    t("Your camera stopped, so the agent can't see you."),
+    t('Check that it is plugged in, then press Camera again.'),
+  ],
 });
 
 /**

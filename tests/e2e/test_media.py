@@ -718,6 +718,101 @@ def test_a_microphone_lost_mid_call_is_said_and_comes_back_at_unmute(
     wait_for_state(page, "ended")
 
 
+# ---------- a camera lost mid-call ----------
+
+# Every camera track the page is given. Once one is unplugged (`window.__goneCamera`, its id), it
+# is no longer listed, and a request for it by id is refused as Chromium refuses it; one without
+# an id still gets Chromium's fake camera, standing for another camera that is there.
+LOSABLE_CAMERA = """
+const devices = navigator.mediaDevices;
+const open = devices.getUserMedia.bind(devices);
+const list = devices.enumerateDevices.bind(devices);
+window.__cameras = [];
+window.__goneCamera = null;
+const asksForGone = (video) => [video?.deviceId?.exact].flat().some((id) => id && id === window.__goneCamera);
+devices.getUserMedia = (constraints) => asksForGone(constraints?.video)
+  ? Promise.reject(new OverconstrainedError("deviceId", "Requested device not found"))
+  : open(constraints).then((stream) => { window.__cameras.push(...stream.getVideoTracks()); return stream; });
+devices.enumerateDevices = () => list().then((all) => all.filter((d) => d.deviceId !== window.__goneCamera));
+"""
+# The camera in use is unplugged: the browser ends its live track and says the devices changed
+# (returns the camera's id).
+UNPLUG_CAMERA = """() => {
+  const live = window.__cameras.filter((t) => t.readyState === "live");
+  window.__goneCamera = live[0].getSettings().deviceId;
+  for (const track of live) {
+    track.stop();
+    track.dispatchEvent(new Event("ended"));
+  }
+  navigator.mediaDevices.dispatchEvent(new Event("devicechange"));
+  return window.__goneCamera;
+}"""
+# A live camera track being sent.
+CAMERA_SENT = """() => window.__pcs.flatMap((pc) => pc.getSenders())
+  .some((s) => s.track?.kind === "video" && s.track.readyState === "live" && s.track.enabled)"""
+
+
+def camera_muted(server: LiveKitServer, room: str) -> bool | None:
+    """Whether the server sees the caller's camera muted (None: not published)."""
+    tracks = [t for t in caller(server, room).get("tracks", []) if t.get("source") == "CAMERA"]
+    return bool(tracks[0].get("muted")) if tracks else None
+
+
+def test_a_camera_lost_mid_call_is_said_and_camera_starts_one_that_is_there(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """The caller's picked camera is unplugged: livekit-client asks for it again by its id, then
+    mutes it without a word, and Camera unmuted that publication, asking for the same device ("No
+    camera was found" for the rest of the call). The page says the camera stopped (webcall:error
+    camera-lost), the call goes on, and Camera starts the camera that is there."""
+    app, livekit = stack["app"], stack["livekit"]
+    page.add_init_script(LOSABLE_CAMERA)
+    room = start_call(page, app.url, "vision")
+    camera, error, preview = page.locator("#camera"), page.locator("#error"), page.locator("#self-view")
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    # The caller picks it: remembered, and asked for by its id from now on.
+    page.locator("#devices summary").click()
+    picked = page.locator("#camera-select").input_value()
+    page.select_option("#camera-select", picked)
+    wait_for_js(page, "() => window.__cameras.length === 2")  # opened again, by its id
+    assert page.evaluate("localStorage.getItem('webcall.device.videoinput')") == picked
+    assert poll(lambda: camera_muted(livekit, room) is False, timeout_s=10)
+
+    assert page.evaluate(UNPLUG_CAMERA) == picked
+    expect(error).to_contain_text("Your camera stopped", timeout=10_000)
+    expect(error).to_contain_text("press Camera again")
+    expect(error).to_have_attribute("data-code", "camera-lost")
+    assert [e["code"] for e in events(page, "error")] == ["camera-lost"]
+    expect(camera).to_have_attribute("aria-pressed", "false")
+    expect(preview).to_be_hidden()
+    assert events(page, "video-stopped") == [{"source": "camera"}]
+    assert poll(lambda: camera_muted(livekit, room) is None, timeout_s=10), caller(livekit, room)
+    live = "webcall.demo.camera_live"  # the agent's: whether a camera track of the caller's plays
+    assert poll(lambda: agent_attributes(livekit, room).get(live) == "false", timeout_s=10)
+    expect(page.locator("#call")).to_have_attribute("data-state", "in-call")
+    expect(page.locator(f'#camera-select option[value="{picked}"]')).to_have_count(0)  # no longer listed
+
+    camera.click()  # the remembered camera is gone: the one that is there
+    expect(camera).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(error).to_be_hidden()
+    expect(preview.locator("video")).to_be_visible()
+    assert events(page, "video-started") == [{"source": "camera"}] * 2
+    wait_for_js(page, CAMERA_SENT)
+    assert poll(lambda: camera_muted(livekit, room) is False, timeout_s=10), caller(livekit, room)
+    seen = poll(
+        lambda: (
+            (a := agent_attributes(livekit, room)).get(live) == "true"
+            and int(a.get("webcall.demo.camera_frames", "0")) > 10
+            and a
+        ),
+        timeout_s=15,
+    )
+    assert seen, agent_attributes(livekit, room)  # the agent sees the caller again
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
 def test_push_to_talk_says_when_the_microphone_is_lost_or_cannot_open(
     page: Page, stack: dict[str, Any]
 ) -> None:

@@ -4,10 +4,18 @@
  * back camera or a document camera, so what you point it at reads the right way) and the camera
  * picker (devices.js). The camera is asked for only when it is turned on (with "on", when the
  * call starts), published for one viewer (no simulcast) at most 960×540, and a camera that can't
- * start says why in the words the microphone uses.
+ * start says why in the words the microphone uses. One that stops by itself mid-call (unplugged,
+ * or taken by the system) is said too, and Camera then starts a camera that is there.
  * webcall:video-started and webcall:video-stopped ({source: "camera"}) tell the host page.
  */
-const CAMERA_PROBLEMS = ['camera-denied', 'camera-dismissed', 'camera-missing', 'camera-busy', 'camera-failed'];
+const CAMERA_PROBLEMS = [
+  'camera-denied',
+  'camera-dismissed',
+  'camera-missing',
+  'camera-busy',
+  'camera-failed',
+  'camera-lost',
+];
 
 /** getUserMedia's error names → our error codes (messages.js has their words). */
 function cameraProblem(error, dismissed) {
@@ -26,6 +34,7 @@ export function create(panel, livekit) {
   const capture = VideoPresets.h540; // 960×540, 25 fps, 800 kbit/s: plenty for a vision model
   return new CameraControl(panel, {
     RoomEvent,
+    TrackEvent: livekit.TrackEvent,
     facingModeFromLocalTrack,
     publishCaptured,
     stopCapturing,
@@ -48,6 +57,8 @@ class CameraControl {
     this.capturing = null; // stops the camera while it is being published (capture.js)
     this.onClick = () => this.toggle();
     this.sync = () => this.showState();
+    this.onPublished = (pub) => this.watch(pub);
+    this.watched = new WeakSet(); // camera tracks watched for their end (published again on a reconnect)
     this.button.addEventListener('click', this.onClick);
   }
 
@@ -59,6 +70,7 @@ class CameraControl {
   begin(session) {
     const room = (this.room = session.room.room);
     this.events.forEach((event) => room.on(event, this.sync));
+    room.on(this.sdk.RoomEvent.LocalTrackPublished, this.onPublished);
     if (this.panel.config.media.camera !== 'on') return;
     if (room.state === 'connected') this.set(true);
     else room.once(this.sdk.RoomEvent.Connected, () => this.room === room && this.set(true));
@@ -68,6 +80,7 @@ class CameraControl {
   end() {
     this.sdk.stopCapturing(this);
     this.events.forEach((event) => this.room?.off(event, this.sync));
+    this.room?.off(this.sdk.RoomEvent.LocalTrackPublished, this.onPublished);
     this.room = null;
     this.showState();
   }
@@ -125,6 +138,40 @@ class CameraControl {
   fail(error) {
     const code = cameraProblem(error, this.sdk.dismissed);
     this.panel.emit('error', { code, message: this.panel.ui.showError(code) });
+  }
+
+  /**
+   * A camera just published is watched for the end of its device (unplugged, or taken by the
+   * system). livekit-client then asks for that same device again (exactly, once one was picked)
+   * and, when it is gone, mutes the camera without a word; unmuting asks for it once more, so
+   * Camera said "No camera was found" for the rest of the call, even with another one there.
+   */
+  watch(pub) {
+    if (pub.source !== this.sdk.source || !pub.track || this.watched.has(pub.track)) return;
+    this.watched.add(pub.track);
+    const { Ended, Restarted, Muted } = this.sdk.TrackEvent;
+    const { room } = this;
+    let ended = false;
+    pub.track
+      .on(Ended, () => (ended = true))
+      .on(Restarted, () => (ended = false)) // it found a camera again
+      .on(Muted, () => ended && this.room === room && this.lost(pub.track));
+  }
+
+  /**
+   * The camera stopped by itself: said (webcall:error too), and its publication is dropped, so
+   * the next Camera captures anew (the remembered camera if it is still there, else the
+   * system's). The call goes on.
+   */
+  lost(track) {
+    const { room } = this;
+    // A camera picked in this call is also livekit-client's default for new ones (exactly that
+    // one, with no second try): gone, it is not asked for. The picker still remembers it.
+    room.options.videoCaptureDefaults.deviceId = undefined;
+    // Gone from the participant at once (a press meanwhile captures anew) and stopped; the
+    // renegotiation after it is the connection's business, which the room follows.
+    room.localParticipant.unpublishTrack(track, true).catch(() => {});
+    this.panel.emit('error', { code: 'camera-lost', message: this.panel.ui.showError('camera-lost') });
   }
 
   /** The button, the preview and the events follow the camera's publication. */
