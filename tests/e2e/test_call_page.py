@@ -644,7 +644,9 @@ def test_the_limit_counts_from_the_join_as_the_servers_does_for_an_agent_slow_to
         staying.result(timeout=30)  # the room deleted (or the page gone): the agent was let go
     ended = events(page, "end")[-1]["detail"]
     assert ended["reason"] == "time-limit", ended
-    assert 8 <= ended_after_s <= 11 and 5 <= ended["duration_s"] <= 7, (ended_after_s, ended)
+    # 10 s after the join, seen up to a second late (Playwright's expect polls once a second by
+    # then); from the agent's join it would have been 14 s.
+    assert 8 <= ended_after_s <= 12 and 5 <= ended["duration_s"] <= 7, (ended_after_s, ended)
 
 
 def test_failures_from_the_service(page: Page, context: BrowserContext, stack: dict[str, Any]) -> None:
