@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -24,11 +25,11 @@ from webapp.demo_agent.settings import AgentSettings, SettingsError
 from webapp.demo_agent.speech import chime, parse_wav, resample
 from webapp.demo_agent.transcripts import AgentLine
 from webapp.demo_agent.turns import level_dbfs
+from webapp.demo_agent.voice import SAMPLE_RATE, AgentVoice, Playback
 from webapp.demo_agent.worker import in_turn
 
 AGENT_NAME = "webcall-demo"
 SETTINGS_ENV = {"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "shh-shh"}
-SAMPLE_RATE = 48000
 
 
 def test_greeting_fills_variables_and_survives_bad_metadata() -> None:
@@ -194,3 +195,32 @@ def test_launches_take_turns_but_none_waits_past_its_limit(caplog: pytest.LogCap
     assert held == [True, True, True, False, True]
     assert 0.2 <= waited < 1.0
     assert "launching room next alongside it" in caplog.text
+
+
+def test_a_clip_cut_in_the_middle_of_a_frame_lets_the_next_one_play() -> None:
+    """The voice cut a clip by cancelling its task, often while LiveKit still held the frame
+    being captured: the next clip's first frame then failed ("InvalidState - failed to capture
+    frame"), and the agent's next line (a time limit's goodbye, the answer after a barge-in)
+    was never said. Cut clips end at once, and the next ones play whole."""
+
+    async def cut_then_play() -> list[tuple[Playback, Playback, float]]:
+        voice = AgentVoice(None)  # type: ignore[arg-type]
+        clip = np.zeros(SAMPLE_RATE // 2, dtype=np.int16)  # 0.5 s
+        rounds = []
+        try:
+            for _ in range(5):
+                playing = asyncio.create_task(voice.play(clip))
+                await asyncio.sleep(0.2)
+                cut_at = voice.stop()
+                cut = await playing
+                returned_after_s = time.monotonic() - cut_at
+                assert not voice.speaking
+                rounds.append((cut, await voice.play(clip[: SAMPLE_RATE // 10]), returned_after_s))
+        finally:
+            await voice.aclose()
+        return rounds
+
+    for cut, whole, returned_after_s in run_async(cut_then_play()):
+        assert cut.interrupted and 0.15 < cut.played_s < 0.45, cut
+        assert returned_after_s < 0.1
+        assert not whole.interrupted and whole.played_s == whole.duration_s == 0.1, whole

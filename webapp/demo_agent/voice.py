@@ -45,8 +45,8 @@ class AgentVoice:
 
     @property
     def speaking(self) -> bool:
-        """True while a clip is playing."""
-        return self._playing is not None and not self._playing.done()
+        """True while a clip is playing (and not cut)."""
+        return self._playing is not None and not self._playing.done() and not self._stopped_at
 
     @property
     def started_at(self) -> float:
@@ -68,6 +68,8 @@ class AgentVoice:
 
     async def play(self, samples: np.ndarray) -> Playback:
         """Play int16 `samples` until heard, or until `stop()` cuts them short."""
+        if self._playing is not None:  # a clip cut a moment ago hands back its last frame first
+            await asyncio.wait([self._playing])
         self._started_at, self._stopped_at = time.monotonic(), 0.0  # `speaking` from now on
         self._playing = asyncio.create_task(self._play(samples))
         try:
@@ -77,41 +79,47 @@ class AgentVoice:
             raise
 
     def stop(self) -> float:
-        """Cut the clip playing now (nothing more goes out); return when (monotonic)."""
-        self._stopped_at = time.monotonic()
-        self._source.clear_queue()
-        if self._playing is not None and not self._playing.done():
-            self._playing.cancel()
+        """Cut the clip playing now (nothing more goes out); return when (monotonic), the first
+        time it was cut."""
+        self._stopped_at = self._stopped_at or time.monotonic()
+        self.level = 0.0
+        self._source.clear_queue()  # which also hands back the frame being captured, at once
         return self._stopped_at
 
     async def _play(self, samples: np.ndarray) -> Playback:
-        """Send the frames in real time (the source's queue paces us)."""
+        """Send the frames in real time (the source's queue paces us) until cut.
+
+        Never cancelled in a capture: the frame would stay in LiveKit's hands, and the next
+        clip's first frame would then fail ("InvalidState - failed to capture frame").
+        """
         duration_s = samples.size / SAMPLE_RATE
-        try:
-            for start in range(0, samples.size, FRAME_SAMPLES):
-                chunk = samples[start : start + FRAME_SAMPLES]
-                if chunk.size < FRAME_SAMPLES:
-                    chunk = np.pad(chunk, (0, FRAME_SAMPLES - chunk.size))
-                frame = rtc.AudioFrame(
-                    data=chunk.astype(np.int16).tobytes(),
-                    sample_rate=SAMPLE_RATE,
-                    num_channels=1,
-                    samples_per_channel=FRAME_SAMPLES,
-                )
-                await self._source.capture_frame(frame)
-                self.level = float(np.sqrt(np.mean(np.square(chunk / 32768.0))))
-            await self._source.wait_for_playout()
-        except asyncio.CancelledError:  # by stop(): a cut clip is a result, not an error
-            self.level = 0.0
-            self._source.clear_queue()
-            stopped_at = self._stopped_at or time.monotonic()
-            return Playback(min(stopped_at - self._started_at, duration_s), duration_s, stopped_at)
+        for start in range(0, samples.size, FRAME_SAMPLES):
+            if self._stopped_at:
+                break
+            chunk = samples[start : start + FRAME_SAMPLES]
+            if chunk.size < FRAME_SAMPLES:
+                chunk = np.pad(chunk, (0, FRAME_SAMPLES - chunk.size))
+            frame = rtc.AudioFrame(
+                data=chunk.astype(np.int16).tobytes(),
+                sample_rate=SAMPLE_RATE,
+                num_channels=1,
+                samples_per_channel=FRAME_SAMPLES,
+            )
+            await self._source.capture_frame(frame)
+            self.level = float(np.sqrt(np.mean(np.square(chunk / 32768.0)))) if not self._stopped_at else 0.0
+        else:
+            await self._source.wait_for_playout()  # stop() ends the wait too
         self.level = 0.0
-        return Playback(duration_s, duration_s)
+        stopped_at = self._stopped_at
+        if not stopped_at:
+            return Playback(duration_s, duration_s)
+        return Playback(min(stopped_at - self._started_at, duration_s), duration_s, stopped_at)
 
     async def aclose(self) -> None:
         """Release the audio source."""
         if self._playing is not None:
-            self._playing.cancel()
+            self.stop()
+            await asyncio.wait([self._playing], timeout=1.0)
+            self._playing.cancel()  # (done by now)
             await asyncio.gather(self._playing, return_exceptions=True)
         await self._source.aclose()
