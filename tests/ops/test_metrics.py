@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes import Fault
 from tests.fakes.ravan import call_completed_event, complete_session
+from tests.fakes.receiver import SECRET as RECEIVER_SECRET
 from tests.support.apps import HOSTED_AGENTS, post
+from tests.support.services import PostgresServer
+from webapp.ops.metrics import SCRAPE_READ_S
 
 CATALOGUE = (
     HOSTED_AGENTS
@@ -121,3 +126,32 @@ def test_webhook_and_history_sync_outcomes_are_counted(make_app: Any, ravan: Any
     assert moved("webcall_history_sync_calls_total", provider="ravan", outcome="listed") >= 1
     assert moved("webcall_history_sync_calls_total", provider="ravan", outcome="stopped") == 0
     assert not any(name.endswith("_created") for name, _ in after)  # no timestamp series beside counts
+
+
+def test_a_scrape_does_not_wait_for_a_call_log_that_does_not_answer(
+    make_app: Any, postgres: PostgresServer
+) -> None:
+    """A call log that does not answer (its table locked by a migration, a database under load)
+    held /metrics for the engine's 10 s statement timeout, past a scraper's usual 10 s for the
+    whole scrape: every metric was lost just when it was wanted. The log's reads give up after
+    SCRAPE_READ_S, and the scrape answers without the gauges they could not read."""
+    url = postgres.create_database(migrated=True)
+    app = make_app(
+        WEBCALL_METRICS_TOKEN=TOKEN, WEBCALL_DATABASE_URL=url,
+        WEBCALL_EVENTS_URL="http://127.0.0.1:9/", WEBCALL_EVENTS_SECRET=RECEIVER_SECRET,
+    )  # fmt: skip
+    live, pending = ("webcall_calls_in_progress", ()), ("webcall_events_pending", ())
+    assert post(app, {"agent": "tiny"}).status_code == 201
+    samples = scrape(app)
+    assert samples[live] == 1 and pending in samples
+    for table in ("calls", "call_events"):
+        with psycopg.connect(url) as locker:
+            locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            samples = scrape(app)
+            waited_s = time.monotonic() - started
+        assert SCRAPE_READ_S <= waited_s < SCRAPE_READ_S + 3, (table, waited_s)
+        assert (live in samples, pending in samples) == (table != "calls", False), table
+        created = {"agent": "tiny", "provider": "livekit", "channel": "web", "outcome": "created", "code": ""}
+        assert value(samples, "webcall_calls_total", **created) >= 1  # the rest of the scrape is there
+    assert scrape(app)[live] == 1  # and back once the log answers

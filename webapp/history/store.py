@@ -383,6 +383,14 @@ def _recording() -> Iterator[None]:
         raise CallLogError(f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc)[:200]}") from exc
 
 
+def _within(connection: Connection, seconds: float | None) -> None:
+    """The statements of ``connection``'s transaction give up after ``seconds`` (a read that has
+    someone waiting, such as a scrape): PostgreSQL's statement timeout, lock waits included, in
+    place of the engine's 10 s. SQLite's readers never wait for a writer."""
+    if seconds is not None and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+
+
 class CallStore:
     """The call log on one database (SQLite or PostgreSQL)."""
 
@@ -850,10 +858,12 @@ class CallStore:
                 return deleted
             after = ids[-1]
 
-    def count_live(self, at: datetime | None = None) -> int:
-        """Calls in progress: created or started, not ended, and not older than ``LIVE_WINDOW``."""
+    def count_live(self, at: datetime | None = None, *, within_s: float | None = None) -> int:
+        """Calls in progress: created or started, not ended, and not older than ``LIVE_WINDOW``
+        (given up after ``within_s`` on PostgreSQL, see :func:`_within`)."""
         at = at or now()
         with _recording(), self.engine.connect() as connection:
+            _within(connection, within_s)
             return int(
                 connection.execute(
                     select(func.count())
@@ -1092,10 +1102,12 @@ class CallStore:
                 .values(last_error=error, next_attempt_at=retry_at, claimed_until=None)
             )
 
-    def pending_events(self) -> tuple[int, datetime | None]:
-        """How many events wait to be sent (due or retrying), and when the oldest happened."""
+    def pending_events(self, *, within_s: float | None = None) -> tuple[int, datetime | None]:
+        """How many events wait to be sent (due or retrying), and when the oldest happened (given
+        up after ``within_s`` on PostgreSQL, see :func:`_within`)."""
         counted = select(func.count(), func.min(call_events.c.occurred_at)).where(_EVENT_STATES["waiting"])
         with _recording(), self.engine.connect() as connection:
+            _within(connection, within_s)
             count, oldest = connection.execute(counted).one()  # min() reads back as its column: aware UTC
         return int(count), oldest
 

@@ -23,6 +23,9 @@ from ..settings import Settings, same_secret
 from ..state import app_state
 
 bp = Blueprint("metrics", __name__)
+# The call log's reads in a scrape give up after this long, rather than hold the whole scrape (and
+# every other metric with it) for the database's 10 s, past a scraper's usual 10 s timeout.
+SCRAPE_READ_S = 2.0
 
 
 @bp.get("/metrics")
@@ -48,11 +51,11 @@ class LiveCalls(Collector):
     events on, those waiting to be sent."""
 
     def collect(self) -> Iterator[Metric]:
-        """The counts, or no sample while the call log cannot say (rather than a wrong 0)."""
+        """The counts, or no sample while the call log cannot say in time (rather than a wrong 0;
+        once it could not, the events' counts are not asked for, so a scrape waits once at most)."""
         state = app_state()
         try:
-            count = state.history.count_live()
-            pending, oldest = state.history.pending_events() if state.settings.events_url else (None, None)
+            count = state.history.count_live(within_s=SCRAPE_READ_S)
         except CallLogError:
             return
         yield GaugeMetricFamily(
@@ -60,7 +63,11 @@ class LiveCalls(Collector):
             "Calls under way: created or started, not ended (the call log).",
             count,
         )
-        if pending is None:
+        if not state.settings.events_url:
+            return
+        try:
+            pending, oldest = state.history.pending_events(within_s=SCRAPE_READ_S)
+        except CallLogError:
             return
         yield GaugeMetricFamily(
             "webcall_events_pending",
