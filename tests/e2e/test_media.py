@@ -747,6 +747,11 @@ UNPLUG_CAMERA = """() => {
   navigator.mediaDevices.dispatchEvent(new Event("devicechange"));
   return window.__goneCamera;
 }"""
+# The same while the camera is off (a camera off is stopped: nothing ends), given its id.
+UNPLUG_CAMERA_OFF = """(id) => {
+  window.__goneCamera = id;
+  navigator.mediaDevices.dispatchEvent(new Event("devicechange"));
+}"""
 # A live camera track being sent.
 CAMERA_SENT = """() => window.__pcs.flatMap((pc) => pc.getSenders())
   .some((s) => s.track?.kind === "video" && s.track.readyState === "live" && s.track.enabled)"""
@@ -758,6 +763,26 @@ def camera_muted(server: LiveKitServer, room: str) -> bool | None:
     return bool(tracks[0].get("muted")) if tracks else None
 
 
+def camera_picked(page: Page, stack: dict[str, Any]) -> tuple[str, str]:
+    """A call to the vision agent with the camera on, picked in the picker (remembered, and asked
+    for by its id from then on): the room and the camera's id."""
+    page.add_init_script(LOSABLE_CAMERA)
+    room = start_call(page, stack["app"].url, "vision")
+    camera = page.locator("#camera")
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    # The agent sees it before the caller picks it (as a caller would take a moment to).
+    live = "webcall.demo.camera_live"
+    assert poll(lambda: agent_attributes(stack["livekit"], room).get(live) == "true", timeout_s=15)
+    page.locator("#devices summary").click()
+    picked = page.locator("#camera-select").input_value()
+    page.select_option("#camera-select", picked)
+    wait_for_js(page, "() => window.__cameras.length === 2")  # opened again, by its id
+    assert page.evaluate("localStorage.getItem('webcall.device.videoinput')") == picked
+    assert poll(lambda: camera_muted(stack["livekit"], room) is False, timeout_s=10)
+    return room, picked
+
+
 def test_a_camera_lost_mid_call_is_said_and_camera_starts_one_that_is_there(
     page: Page, stack: dict[str, Any]
 ) -> None:
@@ -765,20 +790,9 @@ def test_a_camera_lost_mid_call_is_said_and_camera_starts_one_that_is_there(
     mutes it without a word, and Camera unmuted that publication, asking for the same device ("No
     camera was found" for the rest of the call). The page says the camera stopped (webcall:error
     camera-lost), the call goes on, and Camera starts the camera that is there."""
-    app, livekit = stack["app"], stack["livekit"]
-    page.add_init_script(LOSABLE_CAMERA)
-    room = start_call(page, app.url, "vision")
+    livekit = stack["livekit"]
+    room, picked = camera_picked(page, stack)
     camera, error, preview = page.locator("#camera"), page.locator("#error"), page.locator("#self-view")
-    camera.click()
-    expect(camera).to_have_attribute("aria-pressed", "true", timeout=10_000)
-    # The caller picks it: remembered, and asked for by its id from now on.
-    page.locator("#devices summary").click()
-    picked = page.locator("#camera-select").input_value()
-    page.select_option("#camera-select", picked)
-    wait_for_js(page, "() => window.__cameras.length === 2")  # opened again, by its id
-    assert page.evaluate("localStorage.getItem('webcall.device.videoinput')") == picked
-    assert poll(lambda: camera_muted(livekit, room) is False, timeout_s=10)
-
     assert page.evaluate(UNPLUG_CAMERA) == picked
     expect(error).to_contain_text("Your camera stopped", timeout=10_000)
     expect(error).to_contain_text("press Camera again")
@@ -809,6 +823,28 @@ def test_a_camera_lost_mid_call_is_said_and_camera_starts_one_that_is_there(
         timeout_s=15,
     )
     assert seen, agent_attributes(livekit, room)  # the agent sees the caller again
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
+def test_a_camera_unplugged_while_off_is_not_asked_for_again(page: Page, stack: dict[str, Any]) -> None:
+    """A camera turned off is stopped, so its unplugging ends nothing: Camera then unmuted its
+    publication, which asked for the vanished device by its id ("No camera was found", another
+    camera there or not). Camera captures the camera that is there."""
+    livekit = stack["livekit"]
+    room, picked = camera_picked(page, stack)
+    camera, error = page.locator("#camera"), page.locator("#error")
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "false")
+    assert poll(lambda: camera_muted(livekit, room) is True, timeout_s=10)
+    page.evaluate(UNPLUG_CAMERA_OFF, picked)
+    expect(page.locator(f'#camera-select option[value="{picked}"]')).to_have_count(0)  # no longer listed
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(error).to_be_hidden()
+    assert events(page, "error") == []
+    wait_for_js(page, CAMERA_SENT)
+    assert poll(lambda: camera_muted(livekit, room) is False, timeout_s=10), caller(livekit, room)
     page.click("#hangup")
     wait_for_state(page, "ended")
 

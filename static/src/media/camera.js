@@ -112,14 +112,17 @@ class CameraControl {
     const { room, panel } = this;
     this.button.toggleAttribute('data-busy', true); // until the browser answers
     try {
-      const capture = { resolution: this.sdk.resolution, deviceId: panel.devices.preferred('videoinput') };
-      const { localParticipant } = room;
-      if (on && !localParticipant.getTrackPublication(this.sdk.source)) {
-        // The first time: captured here, so that a call ending meanwhile stops it (capture.js).
-        const tracks = await localParticipant.createTracks({ video: capture });
-        await this.sdk.publishCaptured(this, room, tracks, { ...this.sdk.publish, source: this.sdk.source });
+      const pub = room.localParticipant.getTrackPublication(this.sdk.source);
+      if (on && !pub) {
+        await this.capture(room);
       } else {
-        await localParticipant.setCameraEnabled(on, capture, this.sdk.publish); // mutes, unmutes
+        // Mutes or unmutes it. Turned off, then unplugged (a camera off is stopped: no end to
+        // hear), unmuting asked for it again: "No camera was found", with another one there.
+        await room.localParticipant.setCameraEnabled(on, this.options, this.sdk.publish).catch(async (error) => {
+          if (!on || !pub.track || cameraProblem(error, this.sdk.dismissed) !== 'camera-missing') throw error;
+          await this.drop(pub.track);
+          await this.capture(room);
+        });
       }
       if (on && this.room === room) {
         CAMERA_PROBLEMS.forEach((code) => panel.ui.clearError(code)); // an earlier attempt's
@@ -164,14 +167,34 @@ class CameraControl {
    * system's). The call goes on.
    */
   lost(track) {
-    const { room } = this;
-    // A camera picked in this call is also livekit-client's default for new ones (exactly that
-    // one, with no second try): gone, it is not asked for. The picker still remembers it.
-    room.options.videoCaptureDefaults.deviceId = undefined;
-    // Gone from the participant at once (a press meanwhile captures anew) and stopped; the
-    // renegotiation after it is the connection's business, which the room follows.
-    room.localParticipant.unpublishTrack(track, true).catch(() => {});
+    this.drop(track).catch(() => {});
     this.panel.emit('error', { code: 'camera-lost', message: this.panel.ui.showError('camera-lost') });
+  }
+
+  /** The camera's capture: the remembered camera while it is plugged in, else the system's. */
+  get options() {
+    return { resolution: this.sdk.resolution, deviceId: this.panel.devices.preferred('videoinput') };
+  }
+
+  /**
+   * Captures and publishes the camera: the first time, or after one was dropped. Here, so that a
+   * call ending meanwhile stops it (capture.js).
+   */
+  async capture(room) {
+    const tracks = await room.localParticipant.createTracks({ video: this.options });
+    await this.sdk.publishCaptured(this, room, tracks, { ...this.sdk.publish, source: this.sdk.source });
+  }
+
+  /**
+   * Unpublishes and stops a camera whose device went away, so that the next one is captured
+   * anew. A camera picked in this call is also livekit-client's default for new ones (exactly
+   * that one, with no second try): it is not asked for again. The picker still remembers it.
+   */
+  drop(track) {
+    this.room.options.videoCaptureDefaults.deviceId = undefined;
+    // Gone from the participant at once (a press meanwhile captures anew); the renegotiation
+    // after it is the connection's business, which the room follows.
+    return this.room.localParticipant.unpublishTrack(track, true);
   }
 
   /** The button, the preview and the events follow the camera's publication. */
