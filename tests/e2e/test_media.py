@@ -526,6 +526,14 @@ def walkie_browser(
     browser.close()
 
 
+@pytest.fixture
+def walkie_page(walkie_browser: Browser) -> Iterator[Page]:
+    """A page of its own in the walkie browser (its context closed after the test)."""
+    context = walkie_browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
 def released_turns(livekit: LiveKitServer, room: str, count: int) -> dict[str, str]:
     """The agent's attributes once it has seen `count` turns end on release (within 5 s)."""
     seen = poll(
@@ -537,130 +545,122 @@ def released_turns(livekit: LiveKitServer, room: str, count: int) -> dict[str, s
 
 
 def test_push_to_talk_sends_audio_only_while_held_and_the_turn_ends_on_release(
-    walkie_browser: Browser, stack: dict[str, Any], shots: Path
+    walkie_page: Page, stack: dict[str, Any], shots: Path
 ) -> None:
     app, livekit = stack["app"], stack["livekit"]
-    context = walkie_browser.new_context()
-    page = context.new_page()
-    try:
-        room = start_call(page, app.url, "walkie", muted=False)
-        ptt = page.locator("#ptt")
-        expect(ptt).to_be_visible()
-        expect(ptt).to_be_focused()  # Space talks at once, instead of pressing Hang up
-        expect(page.locator("#mute")).to_be_hidden()
-        expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
-        assert page.evaluate(MIC_ENABLED) == [False]  # published muted: the speech plays on, unsent
-        assert_accessible(page, app.url, "push-to-talk")
-        screenshots(page, shots, "push-to-talk")
+    page = walkie_page
+    room = start_call(page, app.url, "walkie", muted=False)
+    ptt = page.locator("#ptt")
+    expect(ptt).to_be_visible()
+    expect(ptt).to_be_focused()  # Space talks at once, instead of pressing Hang up
+    expect(page.locator("#mute")).to_be_hidden()
+    expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
+    assert page.evaluate(MIC_ENABLED) == [False]  # published muted: the speech plays on, unsent
+    assert_accessible(page, app.url, "push-to-talk")
+    screenshots(page, shots, "push-to-talk")
 
-        # Held with the mouse for 3 s: one turn, which ends on release.
-        box = ptt.bounding_box()
-        assert box
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.mouse.down()
-        held_at = time.monotonic()
-        expect(ptt).to_have_attribute("aria-pressed", "true")
-        expect(page.locator("#status")).to_have_text("You are talking · release to send")
-        assert page.evaluate(MIC_ENABLED) == [True]
-        assert_accessible(page, app.url, "push-to-talk held")
-        screenshots(page, shots, "push-to-talk-held")
-        page.wait_for_timeout(max(0, 3_000 - (time.monotonic() - held_at) * 1000))
-        page.mouse.up()
-        held_s = time.monotonic() - held_at
-        expect(ptt).to_have_attribute("aria-pressed", "false")
-        assert page.evaluate(MIC_ENABLED) == [False]
-        seen = released_turns(livekit, room, 1)
-        print(
-            f"\nheld {held_s:.2f} s; the agent's turn: {seen['webcall.demo.last_turn_s']} s, "
-            f"peak {seen['webcall.demo.turn_peak_dbfs']} dBFS; "
-            f"between turns {seen['webcall.demo.idle_peak_dbfs']} dBFS"
-        )
-        assert seen["webcall.demo.last_turn_end"] == "release"
-        # The agent's turn lasted as long as the hold (give or take the RPC calls' trips on a
-        # busy machine): it ended on release, not on a silence, of which the speech has several.
-        assert abs(float(seen["webcall.demo.last_turn_s"]) - held_s) < 1.0, (seen, held_s)
-        # Speech while held; silence before (the muted track), whatever the microphone heard.
-        assert float(seen["webcall.demo.turn_peak_dbfs"]) > -35, seen
-        assert float(seen["webcall.demo.idle_peak_dbfs"]) < -60, seen
-        user_lines = page.locator('#transcript [data-speaker="user"][data-final="true"]')
-        expect(user_lines).to_have_count(1, timeout=15_000)
-        agent_lines = page.locator('#transcript [data-speaker="agent"][data-final="true"]')
-        expect(agent_lines).to_have_count(2, timeout=20_000)  # the greeting, and the answer
-        assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False]
+    # Held with the mouse for 3 s: one turn, which ends on release.
+    box = ptt.bounding_box()
+    assert box
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    held_at = time.monotonic()
+    expect(ptt).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#status")).to_have_text("You are talking · release to send")
+    assert page.evaluate(MIC_ENABLED) == [True]
+    assert_accessible(page, app.url, "push-to-talk held")
+    screenshots(page, shots, "push-to-talk-held")
+    page.wait_for_timeout(max(0, 3_000 - (time.monotonic() - held_at) * 1000))
+    page.mouse.up()
+    held_s = time.monotonic() - held_at
+    expect(ptt).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate(MIC_ENABLED) == [False]
+    seen = released_turns(livekit, room, 1)
+    print(
+        f"\nheld {held_s:.2f} s; the agent's turn: {seen['webcall.demo.last_turn_s']} s, "
+        f"peak {seen['webcall.demo.turn_peak_dbfs']} dBFS; "
+        f"between turns {seen['webcall.demo.idle_peak_dbfs']} dBFS"
+    )
+    assert seen["webcall.demo.last_turn_end"] == "release"
+    # The agent's turn lasted as long as the hold (give or take the RPC calls' trips on a
+    # busy machine): it ended on release, not on a silence, of which the speech has several.
+    assert abs(float(seen["webcall.demo.last_turn_s"]) - held_s) < 1.0, (seen, held_s)
+    # Speech while held; silence before (the muted track), whatever the microphone heard.
+    assert float(seen["webcall.demo.turn_peak_dbfs"]) > -35, seen
+    assert float(seen["webcall.demo.idle_peak_dbfs"]) < -60, seen
+    user_lines = page.locator('#transcript [data-speaker="user"][data-final="true"]')
+    expect(user_lines).to_have_count(1, timeout=15_000)
+    agent_lines = page.locator('#transcript [data-speaker="agent"][data-final="true"]')
+    expect(agent_lines).to_have_count(2, timeout=20_000)  # the greeting, and the answer
+    assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False]
 
-        # Space held does the same, with the keyboard on the button…
-        expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
-        ptt.focus()
-        page.keyboard.down(" ")
-        expect(ptt).to_have_attribute("aria-pressed", "true")
-        page.wait_for_timeout(1_500)
-        page.keyboard.up(" ")
-        expect(ptt).to_have_attribute("aria-pressed", "false")
-        seen = released_turns(livekit, room, 2)
-        assert float(seen["webcall.demo.idle_peak_dbfs"]) < -60, seen  # silent between the turns too
-        # Enter (a click without a pointer, as assistive technology sends) starts a turn that the
-        # next press ends, and the status line says so.
-        expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
-        ptt.press("Enter")
-        expect(ptt).to_have_attribute("aria-pressed", "true")
-        expect(page.locator("#status")).to_have_text("You are talking · press to send")
-        expect(ptt).to_contain_text("Press to send")
-        page.wait_for_timeout(1_000)
-        ptt.press("Enter")
-        expect(ptt).to_have_attribute("aria-pressed", "false")
-        released_turns(livekit, room, 3)
-        # …but not while typing: spaces in the message box are spaces.
-        page.locator("#chat-input").press_sequentially("a b c")
-        expect(page.locator("#chat-input")).to_have_value("a b c")
-        assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False] * 3
-        page.click("#hangup")
-        wait_for_state(page, "ended")
-    finally:
-        context.close()
+    # Space held does the same, with the keyboard on the button…
+    expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
+    ptt.focus()
+    page.keyboard.down(" ")
+    expect(ptt).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(1_500)
+    page.keyboard.up(" ")
+    expect(ptt).to_have_attribute("aria-pressed", "false")
+    seen = released_turns(livekit, room, 2)
+    assert float(seen["webcall.demo.idle_peak_dbfs"]) < -60, seen  # silent between the turns too
+    # Enter (a click without a pointer, as assistive technology sends) starts a turn that the
+    # next press ends, and the status line says so.
+    expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
+    ptt.press("Enter")
+    expect(ptt).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#status")).to_have_text("You are talking · press to send")
+    expect(ptt).to_contain_text("Press to send")
+    page.wait_for_timeout(1_000)
+    ptt.press("Enter")
+    expect(ptt).to_have_attribute("aria-pressed", "false")
+    released_turns(livekit, room, 3)
+    # …but not while typing: spaces in the message box are spaces.
+    page.locator("#chat-input").press_sequentially("a b c")
+    expect(page.locator("#chat-input")).to_have_value("a b c")
+    assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False] * 3
+    page.click("#hangup")
+    wait_for_state(page, "ended")
 
 
 def test_push_to_talk_pressed_again_at_once_goes_on_with_the_same_turn(
-    walkie_browser: Browser, stack: dict[str, Any]
+    walkie_page: Page, stack: dict[str, Any]
 ) -> None:
     """A caller who lets go and presses again at once (a stutter, a slipped finger): the turn
     goes on, so the agent hears it whole. Its end_turn waited TAIL_MS after the release, and the
     new press's start_turn waited behind it: the first words of the second hold were lost."""
     app, livekit = stack["app"], stack["livekit"]
-    context = walkie_browser.new_context()
-    page = context.new_page()
-    try:
-        room = start_call(page, app.url, "walkie", muted=False)
-        ptt = page.locator("#ptt")
-        expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
-        ptt.focus()
-        page.keyboard.down(" ")
-        held_at = time.monotonic()
-        expect(ptt).to_have_attribute("aria-pressed", "true")
-        page.wait_for_timeout(1_500)
-        page.keyboard.up(" ")
-        let_go_at = time.monotonic()
-        page.keyboard.down(" ")
-        gap_s = time.monotonic() - let_go_at
-        assert gap_s < 0.15, gap_s  # within the 200 ms the page waits before ending a turn
-        page.wait_for_timeout(1_500)
-        assert page.evaluate(MIC_ENABLED) == [True]
-        page.keyboard.up(" ")
-        held_s = time.monotonic() - held_at
-        expect(ptt).to_have_attribute("aria-pressed", "false")
-        released_turns(livekit, room, 1)
-        page.wait_for_timeout(1_000)  # a second turn, had the press begun one, has ended by now
-        seen = agent_attributes(livekit, room)
-        turn_s = float(seen["webcall.demo.last_turn_s"])
-        print(f"\nheld {held_s:.2f} s, let go for {gap_s * 1000:.0f} ms; the agent's turn: {turn_s} s")
-        assert (seen["webcall.demo.released_turns"], seen["webcall.demo.last_turn_end"]) == ("1", "release")
-        # From the first press to the last release (and the tail): not a turn begun at the second.
-        assert held_s - 0.5 < turn_s < held_s + 1.0, (turn_s, held_s)
-        # The page still showed each press and release.
-        assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False, True, False]
-        page.click("#hangup")
-        wait_for_state(page, "ended")
-    finally:
-        context.close()
+    page = walkie_page
+    room = start_call(page, app.url, "walkie", muted=False)
+    ptt = page.locator("#ptt")
+    expect(page.locator("#status")).to_have_text("Agent is listening", timeout=20_000)
+    ptt.focus()
+    page.keyboard.down(" ")
+    held_at = time.monotonic()
+    expect(ptt).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(1_500)
+    page.keyboard.up(" ")
+    let_go_at = time.monotonic()
+    page.keyboard.down(" ")
+    gap_s = time.monotonic() - let_go_at
+    assert gap_s < 0.15, gap_s  # within the 200 ms the page waits before ending a turn
+    page.wait_for_timeout(1_500)
+    assert page.evaluate(MIC_ENABLED) == [True]
+    page.keyboard.up(" ")
+    held_s = time.monotonic() - held_at
+    expect(ptt).to_have_attribute("aria-pressed", "false")
+    released_turns(livekit, room, 1)
+    page.wait_for_timeout(1_000)  # a second turn, had the press begun one, has ended by now
+    seen = agent_attributes(livekit, room)
+    turn_s = float(seen["webcall.demo.last_turn_s"])
+    print(f"\nheld {held_s:.2f} s, let go for {gap_s * 1000:.0f} ms; the agent's turn: {turn_s} s")
+    assert (seen["webcall.demo.released_turns"], seen["webcall.demo.last_turn_end"]) == ("1", "release")
+    # From the first press to the last release (and the tail): not a turn begun at the second.
+    assert held_s - 0.5 < turn_s < held_s + 1.0, (turn_s, held_s)
+    # The page still showed each press and release.
+    assert [e["talking"] for e in events(page, "push-to-talk")] == [True, False, True, False]
+    page.click("#hangup")
+    wait_for_state(page, "ended")
 
 
 # ---------- a microphone lost mid-call ----------
