@@ -153,6 +153,7 @@ export class CallSession {
         else if (!muted) ['mic-lost', 'unmute-failed'].forEach((code) => ui.clearError(code));
       },
       playback: (canPlay) => this.onPlayback(canPlay),
+      device: (kind, deviceId) => this.panel.devices.follow(kind, deviceId),
       quality: (quality) => {
         ui.setNetwork(quality === 'poor' || quality === 'lost');
         emit('connection-quality', { quality });

@@ -43,6 +43,7 @@ export class DevicePickers {
     } catch {
       devices = [];
     }
+    active = this.active; // a later refresh's, should they cross (a device plugged in: two)
     for (const kind of this.kinds) {
       // Without access the browser hides the names (and mostly the devices).
       this.known[kind] = devices.filter((d) => d.kind === kind && d.deviceId && d.label);
@@ -56,6 +57,15 @@ export class DevicePickers {
       if (field) field.hidden = !offered(kind);
     }
     this.onAvailable(this.kinds.some(offered));
+  }
+
+  /**
+   * The call uses `deviceId` for `kind` now: picked, or chosen by livekit-client itself (a camera
+   * plugged in and listed first, the default device changed; the browser's `devicechange` comes
+   * first). Not remembered: only a pick is.
+   */
+  follow(kind, deviceId) {
+    if (this.kinds.includes(kind)) this.refresh({ ...this.active, [kind]: deviceId });
   }
 
   /** The remembered device for `kind`, if it is still plugged in. */

@@ -312,6 +312,9 @@ export class CallRoom {
         if (p === local && pub.source === MIC) this.report('muted', false);
       })
       .on(RoomEvent.AudioPlaybackStatusChanged, () => this.report('playback', room.canPlaybackAudio))
+      // A device picked, or one livekit-client moved to by itself (plugged in or out, the
+      // system's default changed): for the pickers.
+      .on(RoomEvent.ActiveDeviceChanged, (kind, deviceId) => this.report('device', kind, deviceId))
       // LiveKit scores each participant's connection from the loss and jitter it measures on the
       // media (a new score at most every 5 s): the caller's own, for the panel's warning.
       .on(RoomEvent.ConnectionQualityChanged, (quality, p) => p === local && this.report('quality', quality))

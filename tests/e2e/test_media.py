@@ -849,6 +849,77 @@ def test_a_camera_unplugged_while_off_is_not_asked_for_again(page: Page, stack: 
     wait_for_state(page, "ended")
 
 
+# A camera plugged in, listed first once `window.__plugIn()` ran: asked for by its id, Chromium's
+# fake camera stands for it (its track says so).
+PLUGGABLE_CAMERA = """
+const devices = navigator.mediaDevices;
+const open = devices.getUserMedia.bind(devices);
+const list = devices.enumerateDevices.bind(devices);
+const USB = { deviceId: "usb-camera", groupId: "usb-camera", kind: "videoinput", label: "USB Camera" };
+let plugged = false;
+window.__listed = 0; // device lists handed out
+window.__plugIn = () => {
+  plugged = true;
+  devices.dispatchEvent(new Event("devicechange"));
+};
+devices.enumerateDevices = () =>
+  list().then((all) => {
+    window.__listed += 1;
+    return plugged ? [{ ...USB, toJSON: () => USB }, ...all] : all;
+  });
+devices.getUserMedia = async (constraints) => {
+  const video = constraints?.video;
+  if (![video?.deviceId?.exact ?? video?.deviceId].flat().includes(USB.deviceId)) return open(constraints);
+  const { deviceId, ...rest } = video;
+  const stream = await open({ ...constraints, video: rest });
+  for (const track of stream.getVideoTracks()) {
+    const settings = track.getSettings.bind(track);
+    track.getSettings = () => ({ ...settings(), deviceId: USB.deviceId });
+  }
+  return stream;
+};
+"""
+
+
+def test_the_camera_picker_follows_a_camera_livekit_moves_to_by_itself(
+    page: Page, stack: dict[str, Any]
+) -> None:
+    """A camera plugged in mid-call and listed first: livekit-client moves the call to it (the
+    caller was on the first camera listed). The picker showed the camera the call left, so
+    choosing that one again did nothing (an option already selected fires no change)."""
+    livekit = stack["livekit"]
+    page.add_init_script(PLUGGABLE_CAMERA)
+    room = start_call(page, stack["app"].url, "vision")
+    camera, picker = page.locator("#camera"), page.locator("#camera-select")
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    assert poll(lambda: camera_muted(livekit, room) is False, timeout_s=10)
+    page.locator("#devices summary").click()
+    first = picker.input_value()
+    assert first
+    # livekit-client compares the devices with those it last listed (here, before the camera
+    # was allowed: no ids): a change of nothing first, listed by it and by the pickers.
+    listed = page.evaluate("window.__listed")
+    page.evaluate("navigator.mediaDevices.dispatchEvent(new Event('devicechange'))")
+    wait_for_js(page, "(n) => window.__listed >= n + 2", listed)
+    page.evaluate("window.__plugIn()")
+    expect(picker.locator("option")).to_have_count(2)
+    expect(picker).to_have_value("usb-camera", timeout=10_000)
+    assert page.evaluate("localStorage.getItem('webcall.device.videoinput')") is None  # not picked
+    assert events(page, "error") == []
+    page.select_option("#camera-select", first)  # back to the first one: it takes
+    wait_for_js(
+        page,
+        """(id) => window.__pcs.flatMap((pc) => pc.getSenders())
+          .some((s) => s.track?.kind === "video" && s.track.readyState === "live"
+            && s.track.getSettings().deviceId === id)""",
+        first,
+    )
+    expect(picker).to_have_value(first)
+    page.click("#hangup")
+    wait_for_state(page, "ended")
+
+
 def test_push_to_talk_says_when_the_microphone_is_lost_or_cannot_open(
     page: Page, stack: dict[str, Any]
 ) -> None:
