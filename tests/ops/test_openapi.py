@@ -111,6 +111,10 @@ def test_document_is_revalidated_by_its_etag() -> None:
     assert again.status_code == 304 and again.data == b""
     changed = client.get("/openapi.json", headers={"If-None-Match": '"an-older-document"'})
     assert changed.status_code == 200 and changed.get_json() == first.get_json()
+    documented = first.get_json()["paths"]["/openapi.json"]["get"]  # and says so
+    assert [p["name"] for p in documented["parameters"]] == ["If-None-Match"]
+    assert set(documented["responses"]) == {"200", "304"}
+    assert "ETag" in documented["responses"]["200"]["headers"]
 
 
 def test_document_is_generated_from_the_models_and_the_error_list() -> None:
@@ -223,7 +227,17 @@ def test_the_demo_links_are_documented_with_the_admin_token_and_their_errors() -
         "/DemoLinkExtension"
     )
     assert set(schemas["DemoLinkExtension"]["properties"]) == {"expires", "max_calls"}
-    assert "required" not in schemas["DemoLinkExtension"]  # either, or both
+    for path in ("/api/calls", "/api/phone-calls"):  # a demo link's last calls being started: wait
+        assert paths[path]["post"]["responses"]["409"]["headers"]["Retry-After"]["required"] is False
+    extension = schemas["DemoLinkExtension"]
+    assert "required" not in extension  # either, or both, but one at least (as the code says)
+    for body, valid in [
+        ({}, False),
+        ({"expires": None}, False),
+        ({"max_calls": None}, True),
+        ({"expires": "7d"}, True),
+    ]:
+        assert jsonschema.Draft202012Validator(extension).is_valid(body) is valid, body
     assert extended["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/AdminDemoLink"
     )

@@ -131,9 +131,19 @@ class DemoLinkBody(BaseModel):
 
 class DemoLinkExtension(BaseModel):
     """``POST /api/admin/demo-links/<link_id>/extend``: until when the link works now, how many
-    calls it may place in all, or both."""
+    calls it may place in all, or both (one of them at least: ``expires`` as a text, or
+    ``max_calls``, null included)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["expires"], "properties": {"expires": {"type": "string"}}},
+                {"required": ["max_calls"]},
+            ]
+        },
+    )
 
     expires: ExpiryText | None = Field(
         None,

@@ -137,7 +137,10 @@ class Call(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    call_id: str
+    call_id: str = Field(
+        description="The provider's id for the call (self-hosted LiveKit: the room's name), as its "
+        "dashboard and webhooks know it; not ours: `feedback_url` is the feedback's address as given."
+    )
     agent: str
     provider: str = Field(json_schema_extra=lambda schema: schema.update(enum=_web_providers()))
     room: str | None

@@ -55,7 +55,7 @@ from ..calls.feedback import RAISES as FEEDBACK_ERRORS
 from ..calls.models import MAX_TOKEN_CHARS, SINGLE_LINE, Call, CallBody, Feedback, FeedbackBody
 from ..calls.token_endpoint import BOT_TOKEN_HEADER, TokenAnswer, TokenRequest
 from ..calls.token_endpoint import RAISES as TOKEN_ERRORS
-from ..errors import AppError, ProviderError, RateLimited
+from ..errors import AppError, CallInProgress, ProviderError, RateLimited
 from ..guards.idempotency import KEY_PATTERN
 from ..history.events import TEST_EVENT
 from ..history.store import CallEventType, EventType
@@ -112,7 +112,9 @@ def error_responses(errors: tuple[type[AppError], ...]) -> dict[str, Any]:
         headers: dict[str, Any] = {}
         if any(issubclass(c, RateLimited) for c in classes) or status == 503:
             headers["Retry-After"] = {**_RETRY_AFTER, "required": True}
-        elif any(issubclass(c, ProviderError) for c in classes):
+        elif any(
+            issubclass(c, (ProviderError, CallInProgress)) for c in classes
+        ):  # (a demo link's last calls)
             headers["Retry-After"] = {**_RETRY_AFTER, "required": False}
         challenges = sorted({c.www_authenticate for c in classes if c.www_authenticate})
         if challenges:
@@ -203,6 +205,32 @@ def _create_token() -> dict[str, Any]:
 def _get(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
     """A GET operation."""
     return {"get": {"operationId": operation_id, "summary": summary, "responses": responses}}
+
+
+def _openapi_document() -> dict[str, Any]:
+    """GET /openapi.json: conditional on its ETag (a deploy may change it)."""
+    operation = _get(
+        "openapi",
+        "This document (`Cache-Control: no-cache`: ask again with `If-None-Match`, answered 304 while "
+        "it has not changed).",
+        {
+            "200": {
+                **_json({"type": "object"}, "The OpenAPI 3.1 document."),
+                "headers": {"ETag": {"description": "Its version.", "schema": {"type": "string"}}},
+            },
+            "304": {"description": "Not changed since the version named in `If-None-Match` (no body)."},
+        },
+    )
+    operation["get"]["parameters"] = [
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "description": "The `ETag` of the version the client has.",
+            "schema": {"type": "string"},
+        }
+    ]
+    return operation
 
 
 ADMIN_AUTH: list[dict[str, list[str]]] = [{"adminToken": []}]
@@ -558,9 +586,7 @@ def document() -> dict[str, Any]:
                 "Every agent's provider is configured, reachable and not failing fast.",
                 {"200": _json(readiness, "Ready."), "503": _json(readiness, "Not ready; `checks` says why.")},
             ),
-            "/openapi.json": _get(
-                "openapi", "This document.", {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")}
-            ),
+            "/openapi.json": _openapi_document(),
             "/api/admin/calls": {"get": _admin_calls()},
             "/api/admin/calls/{call_id}": {"get": _admin_call()},
             "/api/admin/summary": {"get": _admin_summary()},

@@ -58,7 +58,11 @@ class PhoneCallAnswer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    call_id: str = Field(description="Ours (`wc_…`): ask `GET /api/phone-calls/<call_id>` for its status.")
+    call_id: str = Field(
+        description="Ours (`wc_…`): ask `GET /api/phone-calls/<call_id>` for its status. The provider's "
+        "id instead when the call log could not record the call (it is placed all the same; its status "
+        "is then not known here: that `GET` answers 404 `unknown_call`)."
+    )
     agent: str
     provider: str
     status: Literal["initiated"]
