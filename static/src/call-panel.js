@@ -128,8 +128,11 @@ class CallPanel {
       (line) => {
         this.ui.set({ hasTranscript: true });
         this.emit('transcript', line);
-        // In a chat the reply is only text: read it out (in a voice call the agent says it).
-        if (this.current?.mode === 'text' && line.speaker === 'agent' && line.final) this.ui.announce(line.text);
+        // In a chat the reply is only text: read it out (in a voice call, or a chat with the agent's
+        // voice turned on, the agent says it: a screen reader would talk over it).
+        const { current } = this;
+        const silent = current?.mode === 'text' && current.voice.muted;
+        if (silent && line.speaker === 'agent' && line.final) this.ui.announce(line.text);
       },
       (behind) => {
         this.ui.el.latest.hidden = !behind;
@@ -365,13 +368,17 @@ class CallPanel {
     if (playing) this.ui.clearError('playback-blocked');
   }
 
-  /** Sends the typed message to the agent and shows it as the caller's line. */
+  /**
+   * Sends the typed message to the agent and shows it as the caller's line. Not while the call
+   * reconnects (Send is off then): livekit-client would take it and hold it, and a call that
+   * does not come back loses it, shown as sent. One that could not be sent goes back in the box.
+   */
   async sendChat(event) {
     event.preventDefault();
     const { ui } = this;
     const input = ui.el.chatInput;
     const text = input.value.trim().slice(0, MAX_CHAT_CHARS);
-    if (!text || !this.current) return;
+    if (!text || !this.current || ui.state === 'reconnecting') return;
     input.value = '';
     const call = this.current;
     this.typedCount += 1;
@@ -381,6 +388,7 @@ class CallPanel {
     } catch {
       line.dataset.failed = '';
       line.title = t('Not sent');
+      if (!input.value) input.value = text; // to send again, unless another one is being typed
       ui.announce(t('Your message could not be sent.'));
     }
   }

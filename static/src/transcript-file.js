@@ -1,7 +1,8 @@
 /**
  * The transcript as plain text, for the caller to keep: copied to the clipboard or saved as
  * a .txt file, one "[hh:mm:ss] Speaker: words" line each ("(interrupted)" after an agent's
- * line the caller talked over, "(not sent)" after a typed message that never left).
+ * line the caller talked over, "(not sent)" after a typed message that never left; the lines of
+ * a reply of several, a list, indented under it).
  */
 import { clock } from './messages.js';
 import { t } from './words.js';
@@ -18,7 +19,8 @@ export function transcriptText(entries, { title, startedAt, durationS }) {
   const who = speakers();
   const lines = entries.map(({ speaker, text, at, interrupted, failed }) => {
     const mark = (interrupted ? ` ${t('(interrupted)')}` : '') + (failed ? ` ${t('(not sent)')}` : '');
-    return `${at ? `[${timeWords(at)}] ` : ''}${who[speaker] || speaker}: ${text}${mark}`;
+    const words = text.replace(/\r?\n/g, '\n    '); // a line's own lines, indented under it
+    return `${at ? `[${timeWords(at)}] ` : ''}${who[speaker] || speaker}: ${words}${mark}`;
   });
   return `${[...head, '', ...lines].join('\n')}\n`;
 }
@@ -41,6 +43,7 @@ export async function copyText(text, near) {
     area.value = text;
     area.setAttribute('readonly', '');
     area.className = 'visually-hidden';
+    const focused = near.getRootNode().activeElement || document.activeElement; // Copy, to go back to
     near.append(area);
     area.select();
     let copied = false;
@@ -50,6 +53,7 @@ export async function copyText(text, near) {
       copied = false;
     }
     area.remove();
+    focused?.focus?.();
     return copied;
   }
 }

@@ -72,6 +72,7 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     const label = talkWords(chatted ? 'ready' : view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
     for (const button of [el.talk, el.chatStart]) if (button) enableStart(button, view);
+    if (el.chatSend) el.chatSend.disabled = view.state === 'reconnecting'; // the message waits in the box
     keepFocus(root, el, hadFocus, chatted);
   }
 
@@ -181,6 +182,7 @@ function findElements(find) {
     resume: find('resume-audio'),
     chat: find('chat'),
     chatInput: find('chat-input'),
+    chatSend: find('chat-send'),
     devices: find('devices'),
     consent: find('consent'),
     consentAccept: find('consent-accept'),

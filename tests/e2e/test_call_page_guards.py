@@ -284,12 +284,33 @@ def test_a_typed_message_that_was_not_sent_is_not_copied_as_sent(page: Page, sta
     page.locator("#chat-input").press("Enter")
     typed = page.locator('#transcript [data-speaker="user"][data-chat]', has_text="Are you there?")
     expect(typed).to_have_attribute("data-failed", "", timeout=10_000)
+    expect(page.locator("#chat-input")).to_have_value("Are you there?")  # back in the box, to send again
     page.click("#hangup")
     wait_for_state(page, "ended", 10_000)
     page.click("#transcript-copy")
     expect(page.locator("#announce")).to_have_text("Transcript copied.")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert "] You: Are you there? (not sent)\n" in copied, copied
+
+
+def test_copy_without_the_clipboard_api_gives_the_keyboard_back(page: Page, stack: dict[str, Any]) -> None:
+    """Where the clipboard API is refused (an iframe not allowed `clipboard-write`, plain http),
+    the copy goes through a selected text area, which took the focus and, removed, left it on
+    the page's body: a keyboard or screen reader user was thrown back to the page's start."""
+    app = stack["app"]
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    expect(page.locator('#transcript [data-speaker="agent"]').first).to_be_visible(timeout=15_000)
+    page.click("#hangup")
+    wait_for_state(page, "ended", 10_000)
+    refused = "Promise.reject(new DOMException('no', 'NotAllowedError'))"
+    page.evaluate(f"() => {{ navigator.clipboard.writeText = () => {refused}; }}")
+    copy = page.locator("#transcript-copy")
+    copy.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#announce")).to_have_text("Transcript copied.")
+    expect(copy).to_be_focused()
 
 
 # ---------- 4. the network goes away mid-call ----------
@@ -309,8 +330,20 @@ def test_going_offline_shows_reconnecting_at_once(page: Page, stack: dict[str, A
     wait_for_state(page, "reconnecting", 2_000)  # LiveKit alone takes about 15 s to notice
     expect(status).to_have_text("Connection lost · reconnecting…")
     expect(status).to_have_attribute("aria-live", "polite")
+    # A message waits in the box: livekit-client would hold it, and lose it should the call not
+    # come back, while the page showed it as sent.
+    chat_input, send = page.locator("#chat-input"), page.locator("#chat-send")
+    expect(send).to_be_disabled()
+    chat_input.fill("Are you there?")
+    chat_input.press("Enter")
+    expect(chat_input).to_have_value("Are you there?")
+    expect(page.locator("#transcript [data-chat]")).to_have_count(0)
     page.context.set_offline(False)
     wait_for_state(page, "in-call", 20_000)  # the call goes on
+    expect(send).to_be_enabled()
+    chat_input.press("Enter")
+    expect(page.locator("#transcript [data-chat]")).to_have_text(["Are you there?"])
+    expect(chat_input).to_have_value("")
     states = page.evaluate("window.__states")
     assert states[states.index("reconnecting") :] == ["reconnecting", "in-call"], states
     assert not events(page, "end")

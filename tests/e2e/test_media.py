@@ -490,6 +490,13 @@ def test_chat_instead_never_asks_for_the_microphone_and_gets_the_agents_text(
     expect(speaker).to_have_attribute("aria-pressed", "true")
     assert page.evaluate("[...document.querySelectorAll('#call audio')].every((a) => !a.muted)")
     assert events(page, "agent-voice") == [{"on": True}]
+    # Now the agent says its replies: a screen reader does not read them out over its voice.
+    page.evaluate("document.getElementById('announce').textContent = ''")
+    page.fill("#chat-input", "What can you do?")
+    page.press("#chat-input", "Enter")
+    expect(agent_lines.nth(2)).to_be_visible(timeout=15_000)
+    page.wait_for_timeout(500)  # (an announcement is written 50 ms after it is made)
+    expect(page.locator("#announce")).to_have_text("")
     page.click("#hangup")
     wait_for_state(page, "ended")
     assert page.evaluate("window.__asked") == []
