@@ -191,6 +191,21 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     assert any(line["text"] == "Um maybe" for line in received_lines(page)), "the guess was not shown"
     expect(transcript).not_to_contain_text("Um maybe")
 
+    # An error instead of an answer: the agent is not left thinking for good. (Once the answer
+    # before is said: its voice, heard after its text, clears thinking too.)
+    assert poll(lambda: not agent.voice.locked(), timeout_s=15), "the agent is still talking"
+    expect(call).to_have_attribute("data-agent-state", "listening", timeout=5_000)
+    page.wait_for_timeout(1_000)  # LiveKit's last word on who speaks
+    before = len(received(page, "agent-state"))
+    chat.fill("fail")
+    chat.press("Enter")
+    assert poll(
+        lambda: "thinking" in [e["detail"]["state"] for e in received(page, "agent-state")[before:]],
+        timeout_s=10,
+    )
+    assert poll(listening, timeout_s=10), received(page, "agent-state")[before:]
+    assert any("the agent reported an error" in line for line in console_log), console_log
+
     # Context from the host page, through the JS API.
     sent = page.evaluate("() => window.webcall.get('elevenlabs-demo').sendContext('On the orders page.')")
     assert sent is True

@@ -333,6 +333,9 @@ class ElevenLabsAgent(ProtocolAgent):
             await self.send({"type": "interruption", "interruption_event": {"event_id": 98}})
             fix = {"original_agent_response": said, "corrected_agent_response": "A whole answer"}
             await self.send({"type": "agent_response_correction", "agent_response_correction_event": fix})
+        elif text == "fail":  # no answer: what it sends when its LLM fails
+            error = {"error_type": "llm", "message": "The language model did not answer."}
+            await self.send({"type": "error", "error_event": error})
         elif text == "answer at once":
             await self.respond("A whole answer, not streamed.")
         elif text == "mishear":  # a guess at words that turn out not to be speech

@@ -206,7 +206,11 @@ const HANDLERS = {
     stopThinking(agent);
     askHostPage(agent, body(message, 'client_tool_call'));
   },
-  error: (_agent, message) => console.warn('webcall: the agent reported an error', message),
+  // No answer is coming for what it was thinking about: "Agent is thinking…" for good otherwise.
+  error: (agent, message) => {
+    stopThinking(agent);
+    console.warn('webcall: the agent reported an error', message);
+  },
 };
 
 /** The agent's next line: {id, text, streaming, confirmed (by agent_response), cut}. */
