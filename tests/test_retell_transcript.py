@@ -4,31 +4,22 @@ retell-transcript.js, which imports nothing), run by Node as the page runs it.""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from typing import Any
 
-import pytest
+from tests.support.node import module_uri, run_module_script
 
-from tests.support.processes import ROOT
-
-MODULE = ROOT / "static/src/protocols/retell-transcript.js"
+MODULE = module_uri("static/src/protocols/retell-transcript.js")
 
 
 def merged(*windows: list[dict[str, str]]) -> list[dict[str, str]]:
     """The conversation after each of `windows` in turn, as the page keeps it."""
     script = (
-        f"import {{ mergeTranscript }} from {json.dumps(MODULE.as_uri())};\n"
+        f"import {{ mergeTranscript }} from {json.dumps(MODULE)};\n"
         f"let lines = [];\n"
         f"for (const window of {json.dumps(windows)}) lines = mergeTranscript(lines, window).lines;\n"
         "console.log(JSON.stringify(lines));\n"
     )
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not on PATH (scripts/bootstrap needs it)")
-    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    result: Any = json.loads(done.stdout)
+    result: Any = json.loads(run_module_script(script))
     return list(result)
 
 

@@ -4,31 +4,22 @@ by Node as the page runs it."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
-import pytest
+from tests.support.node import module_uri, run_module_script
 
-from tests.support.processes import ROOT
-
-MODULE = ROOT / "static/src/transcript-file.js"
+MODULE = module_uri("static/src/transcript-file.js")
 
 
 def transcript_text(entries: list[dict[str, object]]) -> str:
     """The file's text for `entries` (each `at` given as seconds after 10:00:00)."""
     script = (
-        f"import {{ transcriptText }} from {json.dumps(MODULE.as_uri())};\n"
+        f"import {{ transcriptText }} from {json.dumps(MODULE)};\n"
         "const at = (s) => new Date(2026, 0, 1, 10, 0, s);\n"
         f"const entries = {json.dumps(entries)}.map((e) => ({{ ...e, at: at(e.at) }}));\n"
         "const details = { title: 'Demo', startedAt: at(0), durationS: 65 };\n"
         "process.stdout.write(transcriptText(entries, details));\n"
     )
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not on PATH (scripts/bootstrap needs it)")
-    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_module_script(script)
 
 
 def test_each_entry_is_a_line_headed_by_its_time_and_speaker() -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from flask.testing import FlaskClient
 
 from tests.support.apps import FAKE_KEYS, build_app
 from tests.support.apps import page_config as config
+from tests.support.node import module_uri, run_module_script
 from webapp.errors import ConfigError, ExpiredDemoLink, InvalidDemoLink, RevokedDemoLink, UsedUpDemoLink
 from webapp.pages.render import ERROR_TEXT
 from webapp.pages.views import LINK_REFUSED
@@ -199,7 +198,7 @@ def test_a_value_in_a_right_to_left_sentence_is_isolated_unless_plain() -> None:
 
 def test_the_pages_script_isolates_values_by_the_same_rule() -> None:
     """static/src/words.js's t(), run by Node as the page runs it (it imports nothing)."""
-    module = (Path(__file__).resolve().parents[2] / "static/src/words.js").as_uri()
+    module = module_uri("static/src/words.js")
     script = (
         f"import {{ t, useWords }} from {json.dumps(module)};\n"
         "useWords('ar', {}, 'rtl');\n"
@@ -208,11 +207,7 @@ def test_the_pages_script_isolates_values_by_the_same_rule() -> None:
         "useWords('fr', {}, 'ltr');\n"
         "console.log(JSON.stringify([t('Talk to {title}', { title: 'Acme Support!' })]));\n"
     )
-    node = shutil.which("node")
-    assert node, "node is not on PATH (scripts/bootstrap needs it)"
-    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    arabic, french = (json.loads(line) for line in done.stdout.splitlines())
+    arabic, french = (json.loads(line) for line in run_module_script(script).splitlines())
     assert arabic == ["Reference: 3f2a9c1d", "Talk to \u2068Acme Support!\u2069"]
     assert french == ["Talk to Acme Support!"]
 
