@@ -182,6 +182,18 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     expect(whole).to_have_attribute("data-final", "true", timeout=15_000)
     expect(corrected).to_have_count(1)
     assert whole.get_attribute("data-segment-id") != corrected.get_attribute("data-segment-id")
+    # A message typed while an answer streams: that answer's own agent_response completes its
+    # line (it made a second line of the same words), and the new message's answer has its own.
+    chat.fill("answer slowly")
+    chat.press("Enter")
+    expect(transcript.locator('[data-speaker="agent"]', has_text="This answer")).to_be_visible(timeout=15_000)
+    chat.fill("And another thing")
+    chat.press("Enter")
+    another = transcript.locator('[data-speaker="agent"]', has_text="You wrote: And another thing")
+    expect(another).to_have_attribute("data-final", "true", timeout=15_000)
+    slow = transcript.locator('[data-speaker="agent"]', has_text="This answer")
+    expect(slow).to_have_text("This answer comes slowly.")
+    expect(slow).to_have_attribute("data-final", "true")
     # A guess at the caller's words that ends with none is taken away.
     chat.fill("mishear")
     chat.press("Enter")

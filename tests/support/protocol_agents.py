@@ -350,6 +350,12 @@ class ElevenLabsAgent(ProtocolAgent):
             await self.stream(["This is a long answer ", "that will be "], stop=False)
             await self.send({"type": "interruption", "interruption_event": {"event_id": 99}})
             await self.stream(["cut off here."], start=False)  # late parts the page must drop
+        elif text == "answer slowly":  # time for the caller to type another message meanwhile
+            parts = ["This answer ", "comes ", "slowly."]
+            await self.stream(parts, pause_s=1.0)
+            await self.send(
+                {"type": "agent_response", "agent_response_event": {"agent_response": "".join(parts)}}
+            )
         else:
             reply = f"You wrote: {text}"
             await self.stream(["You ", "wrote: ", text])
@@ -378,13 +384,15 @@ class ElevenLabsAgent(ProtocolAgent):
         await self.send({"type": "agent_response", "agent_response_event": {"agent_response": text}})
         await self.speak(text)
 
-    async def stream(self, parts: list[str], *, start: bool = True, stop: bool = True) -> None:
-        """A response streamed in parts (`agent_chat_response_part`)."""
+    async def stream(
+        self, parts: list[str], *, start: bool = True, stop: bool = True, pause_s: float = 0.15
+    ) -> None:
+        """A response streamed in parts (`agent_chat_response_part`), `pause_s` apart."""
         if start:
             await self.part("", "start")
         for text in parts:
             await self.part(text, "delta")
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(pause_s)
         if stop:
             await self.part("", "stop")
 

@@ -31,7 +31,7 @@ class ElevenLabsAgent {
     this.initiation = initiation;
     this.agent = null;
     this.lineCount = 0;
-    this.reply = null; // the agent's newest line: {id, text, streaming, confirmed, cut}
+    this.reply = null; // the agent's newest line (see newReply)
     this.interrupted = null; // the reply the latest interruption came during
     this.hearing = undefined; // the id of the caller's line ElevenLabs is still guessing at
     this.speaking = false;
@@ -213,10 +213,14 @@ const HANDLERS = {
   },
 };
 
-/** The agent's next line: {id, text, streaming, confirmed (by agent_response), cut}. */
+/**
+ * The agent's next line: {id, text, streaming, confirmed (by agent_response), closed (by the
+ * caller's turn), cut}.
+ */
 function newReply(agent, streaming) {
   agent.lineCount += 1;
-  agent.reply = { id: `el-${agent.lineCount}`, text: '', streaming, confirmed: false, cut: false };
+  const id = `el-${agent.lineCount}`;
+  agent.reply = { id, text: '', streaming, confirmed: false, closed: false, cut: false };
   return agent.reply;
 }
 
@@ -225,16 +229,22 @@ function newReply(agent, streaming) {
  * even when no `agent_response` confirmed the one streamed before.
  */
 function closeReply(agent) {
-  if (agent.reply) agent.reply.confirmed = true;
+  if (agent.reply) agent.reply.closed = true;
 }
 
-/** A whole response: it completes the line streamed for it, if any, or is a line of its own. */
+/**
+ * A whole response: it completes the line streamed for it, if any, or is a line of its own. The
+ * caller's turn during the stream (a message typed while it came) does not make its own
+ * response a second line of the same words.
+ */
 function respond(agent, response) {
   stopThinking(agent);
   const text = response?.trim();
   if (!text) return;
-  const open = agent.reply && !agent.reply.confirmed && !agent.reply.cut;
-  const reply = open ? agent.reply : newReply(agent, false);
+  const { reply: last } = agent;
+  const streamedFor = last && (!last.closed || text.startsWith(last.text.trim()));
+  const open = last && !last.confirmed && !last.cut && streamedFor;
+  const reply = open ? last : newReply(agent, false);
   Object.assign(reply, { text, streaming: false, confirmed: true });
   agent.line('agent', text, true, reply.id);
 }
