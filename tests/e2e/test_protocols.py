@@ -186,12 +186,12 @@ def test_an_elevenlabs_call_on_a_host_page(page: Page, console_log: list[str], s
     # line (it made a second line of the same words), and the new message's answer has its own.
     chat.fill("answer slowly")
     chat.press("Enter")
-    expect(transcript.locator('[data-speaker="agent"]', has_text="This answer")).to_be_visible(timeout=15_000)
+    slow = transcript.locator('[data-speaker="agent"]', has_text="This answer")
+    expect(slow).to_have_text("This answer comes slowly.", timeout=15_000)  # its agent_response held back
     chat.fill("And another thing")
     chat.press("Enter")
     another = transcript.locator('[data-speaker="agent"]', has_text="You wrote: And another thing")
     expect(another).to_have_attribute("data-final", "true", timeout=15_000)
-    slow = transcript.locator('[data-speaker="agent"]', has_text="This answer")
     expect(slow).to_have_text("This answer comes slowly.")
     expect(slow).to_have_attribute("data-final", "true")
     # A guess at the caller's words that ends with none is taken away.

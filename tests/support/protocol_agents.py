@@ -350,12 +350,16 @@ class ElevenLabsAgent(ProtocolAgent):
             await self.stream(["This is a long answer ", "that will be "], stop=False)
             await self.send({"type": "interruption", "interruption_event": {"event_id": 99}})
             await self.stream(["cut off here."], start=False)  # late parts the page must drop
-        elif text == "answer slowly":  # time for the caller to type another message meanwhile
+        elif text == "answer slowly":  # its agent_response only once the caller typed another message
             parts = ["This answer ", "comes ", "slowly."]
-            await self.stream(parts, pause_s=1.0)
-            await self.send(
-                {"type": "agent_response", "agent_response_event": {"agent_response": "".join(parts)}}
-            )
+            await self.stream(parts)
+            typed = await self.next_message()
+            while typed.get("type") != "user_message":
+                await self.handle(typed)
+                typed = await self.next_message()
+            whole = {"agent_response": "".join(parts)}
+            await self.send({"type": "agent_response", "agent_response_event": whole})
+            await self.handle(typed)
         else:
             reply = f"You wrote: {text}"
             await self.stream(["You ", "wrote: ", text])
@@ -384,15 +388,13 @@ class ElevenLabsAgent(ProtocolAgent):
         await self.send({"type": "agent_response", "agent_response_event": {"agent_response": text}})
         await self.speak(text)
 
-    async def stream(
-        self, parts: list[str], *, start: bool = True, stop: bool = True, pause_s: float = 0.15
-    ) -> None:
-        """A response streamed in parts (`agent_chat_response_part`), `pause_s` apart."""
+    async def stream(self, parts: list[str], *, start: bool = True, stop: bool = True) -> None:
+        """A response streamed in parts (`agent_chat_response_part`)."""
         if start:
             await self.part("", "start")
         for text in parts:
             await self.part(text, "delta")
-            await asyncio.sleep(pause_s)
+            await asyncio.sleep(0.15)
         if stop:
             await self.part("", "stop")
 

@@ -235,18 +235,24 @@ function closeReply(agent) {
 /**
  * A whole response: it completes the line streamed for it, if any, or is a line of its own. The
  * caller's turn during the stream (a message typed while it came) does not make its own
- * response a second line of the same words.
+ * response a second line of the same words, nor end the thinking about that message.
  */
 function respond(agent, response) {
-  stopThinking(agent);
   const text = response?.trim();
-  if (!text) return;
   const { reply: last } = agent;
-  const streamedFor = last && (!last.closed || text.startsWith(last.text.trim()));
-  const open = last && !last.confirmed && !last.cut && streamedFor;
+  const open = last && !last.confirmed && !last.cut && (!last.closed || streamedFor(last, text));
+  if (!open || !last.closed) stopThinking(agent);
+  if (!text) return;
   const reply = open ? last : newReply(agent, false);
   Object.assign(reply, { text, streaming: false, confirmed: true });
   agent.line('agent', text, true, reply.id);
+}
+
+/** Whether `text` is the response streamed into `reply`: what came so far, or all of it once stopped. */
+function streamedFor(reply, text = '') {
+  const words = (s) => s.replace(/\s+/g, ' ').trim();
+  const [streamed, whole] = [words(reply.text), words(text)];
+  return Boolean(streamed) && (reply.streaming ? whole.startsWith(streamed) : whole === streamed);
 }
 
 /** A streamed response grows one line in place: `start`, then `delta`s, then `stop`. */
@@ -264,7 +270,7 @@ function streamPart(agent, part) {
   if (part.type === 'delta' || (part.type === 'start' && part.text)) reply.text += part.text || '';
   if (part.type === 'stop') {
     reply.streaming = false;
-    stopThinking(agent);
+    if (!reply.closed) stopThinking(agent); // (closed: the caller wrote since, and waits for that answer)
   }
   if (reply.text.trim()) agent.line('agent', reply.text, !reply.streaming, reply.id);
 }
