@@ -41,13 +41,20 @@ def test_a_reply_of_several_lines_stays_under_its_heading() -> None:
     read as entries of their own."""
     text = transcript_text(
         [
-            {"speaker": "agent", "text": "Our plans:\n- Basic\r\n- Pro", "at": 2},
-            {"speaker": "user", "text": "Pro, please.", "at": 9},
+            {
+                "speaker": "agent",
+                "text": "Our plans:\n- Basic\r\n- Pro\r- Max\n",
+                "at": 2,
+                "interrupted": True,
+            },
+            {"speaker": "user", "text": "Max, please.", "at": 9},
         ]
     )
-    assert text.splitlines()[3:] == [
+    assert text.split("\n")[3:] == [
         "[10:00:02] Agent: Our plans:",
         "    - Basic",
         "    - Pro",
-        "[10:00:09] You: Pro, please.",
+        "    - Max (interrupted)",
+        "[10:00:09] You: Max, please.",
+        "",
     ]

@@ -19,7 +19,7 @@ export function transcriptText(entries, { title, startedAt, durationS }) {
   const who = speakers();
   const lines = entries.map(({ speaker, text, at, interrupted, failed }) => {
     const mark = (interrupted ? ` ${t('(interrupted)')}` : '') + (failed ? ` ${t('(not sent)')}` : '');
-    const words = text.replace(/\r?\n/g, '\n    '); // a line's own lines, indented under it
+    const words = text.trimEnd().replace(/\r\n?|\n/g, '\n    '); // a line's own lines, indented under it
     return `${at ? `[${timeWords(at)}] ` : ''}${who[speaker] || speaker}: ${words}${mark}`;
   });
   return `${[...head, '', ...lines].join('\n')}\n`;

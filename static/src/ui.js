@@ -72,7 +72,8 @@ export function createUi(root, find, { title, consentText = null, media = {} }) 
     const label = talkWords(chatted ? 'ready' : view.state, title, view.textOnly === 'only');
     if (el.talkLabel.textContent !== label) el.talkLabel.textContent = label;
     for (const button of [el.talk, el.chatStart]) if (button) enableStart(button, view);
-    if (el.chatSend) el.chatSend.disabled = view.state === 'reconnecting'; // the message waits in the box
+    // The message waits in the box (not `disabled`: Send may have the focus, which it would drop).
+    el.chatSend?.setAttribute('aria-disabled', String(view.state === 'reconnecting'));
     keepFocus(root, el, hadFocus, chatted);
   }
 
