@@ -131,19 +131,11 @@ class DemoLinkBody(BaseModel):
 
 class DemoLinkExtension(BaseModel):
     """``POST /api/admin/demo-links/<link_id>/extend``: until when the link works now, how many
-    calls it may place in all, or both (one of them at least: ``expires`` as a text, or
-    ``max_calls``, null included)."""
+    calls it may place in all, or both: one of them at least (``expires`` as a text, or
+    ``max_calls``, null included; ``{"expires": null}`` alone is refused too)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "anyOf": [
-                {"required": ["expires"], "properties": {"expires": {"type": "string"}}},
-                {"required": ["max_calls"]},
-            ]
-        },
-    )
+    # `minProperties` rather than an `anyOf` of `required`s, which client generators mishandle.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
 
     expires: ExpiryText | None = Field(
         None,
