@@ -153,7 +153,7 @@ export class CallSession {
         else if (!muted) ['mic-lost', 'unmute-failed'].forEach((code) => ui.clearError(code));
       },
       playback: (canPlay) => this.onPlayback(canPlay),
-      device: (kind, deviceId) => this.panel.devices.follow(kind, deviceId),
+      device: (kind, deviceId) => this.panel.devices.mark({ [kind]: deviceId }),
       quality: (quality) => {
         ui.setNetwork(quality === 'poor' || quality === 'lost');
         emit('connection-quality', { quality });
@@ -192,7 +192,7 @@ export class CallSession {
     const { ui, devices } = this.panel;
     if (state === 'in-call') this.startClock();
     if (state !== ui.state && (state === 'waiting-agent' || state === 'in-call')) {
-      devices.refresh({ audioinput: this.room.activeDevice('audioinput') });
+      devices.mark({ audioinput: this.room.activeDevice('audioinput') });
     }
     this.panel.show(state);
   }

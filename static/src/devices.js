@@ -60,12 +60,13 @@ export class DevicePickers {
   }
 
   /**
-   * The call uses `deviceId` for `kind` now: picked, or chosen by livekit-client itself (a camera
-   * plugged in and listed first, the default device changed; the browser's `devicechange` comes
-   * first). Not remembered: only a pick is.
+   * The call uses these devices now ({kind: deviceId}; the other kinds' as marked before): picked,
+   * or chosen by livekit-client itself (a camera plugged in and listed first, the default device
+   * changed; the browser's `devicechange` comes first). Not remembered: only a pick is.
    */
-  follow(kind, deviceId) {
-    if (this.kinds.includes(kind)) this.refresh({ ...this.active, [kind]: deviceId });
+  mark(inUse) {
+    const known = Object.entries(inUse).filter(([, id]) => id);
+    this.refresh({ ...this.active, ...Object.fromEntries(known) });
   }
 
   /** The remembered device for `kind`, if it is still plugged in. */

@@ -893,7 +893,8 @@ def test_the_camera_picker_follows_a_camera_livekit_moves_to_by_itself(
 ) -> None:
     """A camera plugged in mid-call and listed first: livekit-client moves the call to it (the
     caller was on the first camera listed). The picker showed the camera the call left, so
-    choosing that one again did nothing (an option already selected fires no change)."""
+    choosing that one again did nothing (an option already selected fires no change); and after
+    a reconnect it showed the remembered camera, not the one in use."""
     livekit = stack["livekit"]
     page.add_init_script(PLUGGABLE_CAMERA)
     room = start_call(page, stack["app"].url, "vision")
@@ -903,7 +904,8 @@ def test_the_camera_picker_follows_a_camera_livekit_moves_to_by_itself(
     assert poll(lambda: camera_muted(livekit, room) is False, timeout_s=10)
     page.locator("#devices summary").click()
     first = picker.input_value()
-    assert first
+    page.select_option("#camera-select", first)  # picked: remembered
+    assert page.evaluate("localStorage.getItem('webcall.device.videoinput')") == first
     # livekit-client compares the devices with those it last listed (here, before the camera
     # was allowed: no ids): a change of nothing first, listed by it and by the pickers.
     listed = page.evaluate("window.__listed")
@@ -912,8 +914,13 @@ def test_the_camera_picker_follows_a_camera_livekit_moves_to_by_itself(
     page.evaluate("window.__plugIn()")
     expect(picker.locator("option")).to_have_count(2)
     expect(picker).to_have_value("usb-camera", timeout=10_000)
-    assert page.evaluate("localStorage.getItem('webcall.device.videoinput')") is None  # not picked
+    assert page.evaluate("localStorage.getItem('webcall.device.videoinput')") == first  # not picked
     assert events(page, "error") == []
+    page.context.set_offline(True)  # a reconnect marks the microphone in use again, and only it
+    wait_for_state(page, "reconnecting", 5_000)
+    page.context.set_offline(False)
+    wait_for_state(page, "in-call", 20_000)
+    expect(picker).to_have_value("usb-camera", timeout=10_000)
     page.select_option("#camera-select", first)  # back to the first one: it takes
     wait_for_js(
         page,

@@ -127,7 +127,7 @@ class CameraControl {
       if (on && this.room === room) {
         CAMERA_PROBLEMS.forEach((code) => panel.ui.clearError(code)); // an earlier attempt's
         const active = (kind) => room.getActiveDevice(kind);
-        panel.devices.refresh({ audioinput: active('audioinput'), videoinput: active('videoinput') });
+        panel.devices.mark({ audioinput: active('audioinput'), videoinput: active('videoinput') });
       }
     } catch (error) {
       if (this.room === room) this.fail(error);
