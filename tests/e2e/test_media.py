@@ -727,13 +727,16 @@ def test_a_microphone_lost_mid_call_is_said_and_comes_back_at_unmute(
 
 # ---------- a camera lost mid-call ----------
 
-# Every camera track the page is given. Once one is unplugged (`window.__goneCamera`, its id), it
-# is no longer listed, and a request for it by id is refused as Chromium refuses it; one without
-# an id still gets Chromium's fake camera, standing for another camera that is there.
-LOSABLE_CAMERA = """
+# The browser's own getUserMedia and enumerateDevices, for the cameras emulated below to wrap.
+DEVICES = """
 const devices = navigator.mediaDevices;
 const open = devices.getUserMedia.bind(devices);
 const list = devices.enumerateDevices.bind(devices);
+"""
+# Every camera track the page is given. Once one is unplugged (`window.__goneCamera`, its id), it
+# is no longer listed, and a request for it by id is refused as Chromium refuses it; one without
+# an id still gets Chromium's fake camera, standing for another camera that is there.
+LOSABLE_CAMERA = DEVICES + """
 window.__cameras = [];
 window.__goneCamera = null;
 const asksForGone = (video) => [video?.deviceId?.exact].flat().some((id) => id && id === window.__goneCamera);
@@ -741,7 +744,7 @@ devices.getUserMedia = (constraints) => asksForGone(constraints?.video)
   ? Promise.reject(new OverconstrainedError("deviceId", "Requested device not found"))
   : open(constraints).then((stream) => { window.__cameras.push(...stream.getVideoTracks()); return stream; });
 devices.enumerateDevices = () => list().then((all) => all.filter((d) => d.deviceId !== window.__goneCamera));
-"""
+"""  # fmt: skip
 # The camera in use is unplugged: the browser ends its live track and says the devices changed
 # (returns the camera's id).
 UNPLUG_CAMERA = """() => {
@@ -858,10 +861,7 @@ def test_a_camera_unplugged_while_off_is_not_asked_for_again(page: Page, stack: 
 
 # A camera plugged in, listed first once `window.__plugIn()` ran: asked for by its id, Chromium's
 # fake camera stands for it (its track says so).
-PLUGGABLE_CAMERA = """
-const devices = navigator.mediaDevices;
-const open = devices.getUserMedia.bind(devices);
-const list = devices.enumerateDevices.bind(devices);
+PLUGGABLE_CAMERA = DEVICES + """
 const USB = { deviceId: "usb-camera", groupId: "usb-camera", kind: "videoinput", label: "USB Camera" };
 let plugged = false;
 window.__listed = 0; // device lists handed out
@@ -885,7 +885,7 @@ devices.getUserMedia = async (constraints) => {
   }
   return stream;
 };
-"""
+"""  # fmt: skip
 
 
 def test_the_camera_picker_follows_a_camera_livekit_moves_to_by_itself(
