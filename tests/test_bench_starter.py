@@ -92,10 +92,13 @@ def test_the_rows_compare_ours_with_the_starter_timed_beside_it() -> None:
     sending = rows["50 ms RTT: microphone sending, ours / agent-starter-react, same run"]
     assert (sending.value, sending.met) == ("1.05", False)
     assert "starter 120" in rows["50 ms RTT: click → peer connected, median ms"].value
-    assert rows["50 ms RTT: rounds measured"].value == "12 (+1), 5 pages each"
+    assert rows["50 ms RTT: rounds measured"].value == "12 (+1), 6 pages each"
+    timed["ours-instant"] = calls(130, 220)  # clicked in no time: no press to ask at
+    rows = {row.measure: row for row in floor.rows_for(50, timed)}
+    assert rows["50 ms RTT: peer connected, ours clicked in no time / bare SDK"].value == "1.30"
 
 
 def test_without_the_starter_the_rows_say_nothing_of_it() -> None:
     rows = floor.rows_for(0, {name: calls(100, 200) for name in floor.VARIANTS})
     assert not [row for row in rows if "starter" in row.value or "same run" in row.measure]
-    assert rows[-1].value == "12 (+1), 4 pages each"
+    assert rows[-1].value == "12 (+1), 5 pages each"

@@ -8,7 +8,7 @@
  */
 import { getStatus, newIdempotencyKey, requestPhoneCall } from './api.js';
 import { createBotCheck } from './botcheck.js';
-import { CallSession } from './call-session.js';
+import { CallSession, askForCall } from './call-session.js';
 import { hasConsent, setConsent, watchConsent } from './consent.js';
 import { DevicePickers } from './devices.js';
 import { emitter } from './events.js';
@@ -36,6 +36,8 @@ const MAX_CHAT_CHARS = 1000;
 // times (`event.timeStamp`: in Chrome and Safari, the key or mouse input's that made the click,
 // however late a busy page got to it; Firefox stamps a key's click when it handles it).
 const DOUBLE_ACTIVATION_MS = 600;
+// How long the call a press on Talk asked for waits for a click once answered (askEarly).
+const EARLY_KEPT_MS = 10_000;
 
 /**
  * Mounts the call UI found in `root` and returns its controller:
@@ -163,6 +165,7 @@ class CallPanel {
     this.cleanups = [() => this.devices.destroy(), () => this.extras.destroy(), () => this.transcript.destroy()];
     if (this.feedback) this.cleanups.push(() => this.feedback.destroy());
     this.current = null; // the CallSession in progress, if any
+    this.early = null; // the call a press on Talk asked for, its click still to come (askEarly)
     this.last = null; // the latest CallSession, for the transcript file
     this.typedCount = 0; // ids for the caller's typed lines
     this.micPermission = null; // 'granted', 'denied' or 'prompt', once the browser says
@@ -207,12 +210,19 @@ class CallPanel {
   bindControls() {
     const { el } = this.ui;
     // (A click's detail counts the clicks of a double click.)
-    this.on(el.talk, 'click', (event) => event.detail > 1 || this.start('voice', event.timeStamp));
-    if (el.chatStart) {
-      this.on(el.chatStart, 'click', (event) => event.detail > 1 || this.start('text', event.timeStamp));
-    }
-    for (const button of [el.talk, el.chatStart].filter(Boolean)) {
-      this.on(button, 'keydown', (event) => event.repeat && event.preventDefault()); // a held key
+    for (const [button, mode] of [[el.talk, 'voice'], [el.chatStart, 'text']]) {
+      if (!button) continue;
+      this.on(button, 'click', (event) => event.detail > 1 || this.start(mode, event.timeStamp));
+      this.on(button, 'keydown', (event) => {
+        if (event.repeat) event.preventDefault(); // a held key
+        else if (event.key === ' ' && !modified(event)) this.askEarly(mode); // Space clicks when let go
+      });
+      // A mouse's or a pen's press (a finger's comes just before its click: a touch may be a
+      // scroll); not the second of a double click, whose click starts nothing, nor a Control-click
+      // (a Mac's context menu).
+      this.on(button, 'mousedown', (event) => {
+        if (event.button === 0 && event.detail < 2 && !modified(event)) this.askEarly(mode);
+      });
     }
     // Held from Talk, the key would repeat onto Hang up, which takes the focus as the call starts.
     this.on(el.hangup, 'keydown', (event) => event.repeat && event.preventDefault());
@@ -287,15 +297,14 @@ class CallPanel {
   start(mode = 'voice', pressedAt = performance.now()) {
     if (this.current || this.stopWaiting) return false;
     this.talkAt = pressedAt;
-    const callMode = this.media.text_only === 'only' ? 'text' : mode;
+    const callMode = this.callMode(mode);
     const { ui } = this;
-    if (!hasConsent(this.config.agent, this.consentText)) {
+    if (!this.consented()) {
       ui.el.consentAccept?.focus();
       ui.announce(t('Please accept the notice first.'));
       return false;
     }
-    // Blocked for this site: asking would fail, so no call is requested (and paid for).
-    if (callMode === 'voice' && this.micPermission === 'denied') {
+    if (this.micBlocked(callMode)) {
       this.refuse('mic-denied');
       return false;
     }
@@ -304,9 +313,64 @@ class CallPanel {
     ui.clearError();
     const fresh = { agentState: undefined, hasTranscript: false, canChat: true, weakNetwork: false };
     ui.set({ mode: callMode, talking: false, muted: false, ...fresh });
-    this.current = this.last = new CallSession(this, callMode);
+    this.current = this.last = new CallSession(this, callMode, this.takeEarly(callMode));
     this.current.begin();
     return true;
+  }
+
+  /** What a `mode` button starts: a text-only agent's calls are all chats. */
+  callMode(mode) {
+    return this.media.text_only === 'only' ? 'text' : mode;
+  }
+
+  /** Whether the consent notice, if any, is accepted. */
+  consented() {
+    return hasConsent(this.config.agent, this.consentText);
+  }
+
+  /** Blocked for this site: asking would fail, so no `callMode` call is requested (and paid for). */
+  micBlocked(callMode) {
+    return callMode === 'voice' && this.micPermission === 'denied';
+  }
+
+  /**
+   * A press on Talk (or "Chat instead") asks for the call at once: its click comes as the button
+   * is let go, a tenth of a second later for a person, and on a real network our API's answer is
+   * then often in hand already (bench/README.md, "floor"). Only where that click would start a
+   * call, and not with the bot check on (the request spends its token). The click takes the
+   * request as it stands, answered or failed, as if it had sent it. A press let go elsewhere
+   * leaves it for the next click: while it waits for its answer, and EARLY_KEPT_MS after the
+   * press once answered (a press again asks anew if it failed).
+   */
+  askEarly(mode) {
+    const callMode = this.callMode(mode);
+    if (this.current || this.stopWaiting || this.config.web_bot_check) return;
+    if (!this.consented() || this.micBlocked(callMode)) return;
+    const kept = this.earlyFor(callMode);
+    if (kept && !kept.failed) return;
+    this.dropEarly();
+    this.early = Object.assign(askForCall(this, callMode), { mode: callMode, at: performance.now() });
+  }
+
+  /** The request a press sent for a `mode` call, while it is good for a click. */
+  earlyFor(mode) {
+    const { early } = this;
+    const fresh = early && (!early.settled || performance.now() - early.at < EARLY_KEPT_MS);
+    return fresh && early.mode === mode ? early : null;
+  }
+
+  /** The request a press sent for a `mode` call, handed to its click; any other is let go. */
+  takeEarly(mode) {
+    const early = this.earlyFor(mode);
+    if (early) this.early = null;
+    else this.dropEarly();
+    return early ?? undefined;
+  }
+
+  /** Lets a press's request go: a call it made is never joined. */
+  dropEarly() {
+    this.early?.abort.abort();
+    this.early = null;
   }
 
   /** Says why a call can't start (`code`) without requesting one. */
@@ -335,8 +399,9 @@ class CallPanel {
   }
 
   /** Hangs up a call the agent has answered (the microphone's prompt may still be open), or
-   * cancels one still starting. */
+   * cancels one still starting, or the request of a press whose click has not come. */
   hangUp() {
+    this.dropEarly();
     this.current?.hangUp(this.current.answered ? 'hangup' : 'cancelled');
   }
 
@@ -424,4 +489,9 @@ class CallPanel {
     this.ui.el.talk.disabled = true;
     this.element.removeAttribute('data-ready');
   }
+}
+
+/** Whether a press came with Control, Alt or Command held (not a plain click or Space). */
+function modified(event) {
+  return event.ctrlKey || event.altKey || event.metaKey;
 }

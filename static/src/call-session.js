@@ -24,17 +24,15 @@ export class CallSession {
    * ended(session, connected)}.
    * `mode` is `voice`, or `text` for a chat that never asks for the microphone (the agent's
    * voice then starts muted). Construct, then begin(), inside the click handler: the Room,
-   * startAudio and the AudioContext need the gesture.
+   * startAudio and the AudioContext need the gesture. `asked` is the call's request
+   * (askForCall()), when the press on Talk sent it before its click.
    */
-  constructor(panel, mode = 'voice') {
+  constructor(panel, mode = 'voice', asked = askForCall(panel, mode)) {
     this.panel = panel;
     this.mode = mode;
-    this.abort = new AbortController();
     // The call's request goes out first: everything below happens while it is on the network.
-    const botCheck = panel.config.web_bot_check ? panel.botCheck : null; // (else for the phone form only)
-    const passed = !botCheck || botCheck.passed;
-    const token = botCheck ? botCheck.token() : null;
-    const session = requestSession(panel, mode, botCheck, token, this.abort.signal);
+    this.abort = asked.abort;
+    const { session } = asked;
     this.meters = new LevelMeters();
     this.voice = new AgentAudio(panel.element, this.meters, panel.levels.agent);
     this.voice.setMuted(mode === 'text');
@@ -57,9 +55,7 @@ export class CallSession {
       },
       () => {},
     );
-    // Not passed yet (a challenge may show for as long as the visitor takes): the microphone
-    // waits for the check, as livekit-client drops a microphone that waits 15 s for its room.
-    this.request = { session, micAfter: passed ? null : token };
+    this.request = asked;
   }
 
   /**
@@ -248,6 +244,27 @@ export class CallSession {
 function micMode(mode, config) {
   if (mode === 'text') return 'none';
   return config.media?.push_to_talk ? 'push-to-talk' : 'open';
+}
+
+/**
+ * Asks our API for `panel`'s call in `mode`, after the bot check if it is on: {session (a
+ * Promise of the API's answer), abort (its AbortController), micAfter, settled, failed (as the
+ * answer comes)}. Not passed yet (a challenge may show for as long as the visitor takes),
+ * `micAfter` is the check's token (a Promise): the microphone waits for it, as livekit-client
+ * drops a microphone that waits 15 s for its room.
+ */
+export function askForCall(panel, mode) {
+  const abort = new AbortController();
+  const botCheck = panel.config.web_bot_check ? panel.botCheck : null; // (else for the phone form only)
+  const passed = !botCheck || botCheck.passed;
+  const token = botCheck ? botCheck.token() : null;
+  const session = requestSession(panel, mode, botCheck, token, abort.signal);
+  const asked = { session, abort, micAfter: passed ? null : token, settled: false, failed: false };
+  session.then(
+    () => (asked.settled = true),
+    () => (asked.settled = asked.failed = true),
+  );
+  return asked;
 }
 
 /**

@@ -54,9 +54,15 @@ def checked_app(livekit: LiveKitServer, turnstile: FakeTurnstile, tmp_path: Path
 
 def test_page_passes_the_bot_check_before_the_call(page: Page, guarded_app: Any) -> None:
     app, turnstile, token = guarded_app
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url) if r.url.endswith("/api/calls") else None)
     page.goto(f"{app.url}/talk/demo")
     expect(page.locator("#botcheck")).to_contain_text("Verified")
-    page.click("#talk")
+    page.hover("#talk")
+    page.mouse.down()  # a press asks for nothing before its click: the request spends the token
+    page.wait_for_timeout(500)
+    assert requested == []
+    page.mouse.up()
     call = page.locator("#call")
     if token == "good-token":
         expect(call).to_have_attribute("data-state", "in-call", timeout=20_000)
@@ -66,6 +72,7 @@ def test_page_passes_the_bot_check_before_the_call(page: Page, guarded_app: Any)
         expect(call).to_have_attribute("data-state", "failed", timeout=10_000)
         expect(page.locator("#error")).to_have_attribute("data-code", "bot_check_failed")
     assert turnstile.verified and turnstile.verified[0]["response"] == token
+    assert len(requested) == 1
     # The widget speaks the page's language.
     expect(page.locator("#botcheck")).to_have_attribute("data-language", "en")
     page.goto(f"{app.url}/talk/demo?lang=hi")

@@ -17,7 +17,7 @@ import pytest
 from livekit import rtc
 from livekit.protocol.models import DisconnectReason, ParticipantInfo
 from livekit.protocol.rtc import LeaveRequest, ParticipantUpdate, SignalResponse
-from playwright.sync_api import CDPSession, Page, Playwright, Request, WebSocketRoute, expect
+from playwright.sync_api import CDPSession, Page, Playwright, Request, Response, WebSocketRoute, expect
 
 from tests.e2e.test_call import participants
 from tests.e2e.test_call_page import NO_FAKE_UI, fail_with, open_page
@@ -650,4 +650,116 @@ def test_the_microphone_is_published_without_an_audio_context_of_its_own(
     wait_for_js(page, MIC_SENT)
     page.wait_for_timeout(1_000)  # livekit-client checked 200 ms after the track and its publication
     assert page.evaluate("() => window.__audioContexts.length") == 2
+    hang_up(page)
+
+
+# ---------- 8. a press on Talk asks for the call before its click ----------
+
+
+def press_talk(page: Page, stack: dict[str, Any]) -> tuple[list[Request], Response]:
+    """Opens the demo's call page and presses Talk (held down) until our API has answered the
+    call's request. Returns every POST /api/calls sent, and that answer."""
+    app = stack["app"]
+    sent = call_requests(page)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    page.hover("#talk")
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")) as created:
+        page.mouse.down()
+    return sent, created.value
+
+
+def test_a_press_on_talk_asks_for_the_call_its_click_joins(page: Page, stack: dict[str, Any]) -> None:
+    """The call's request leaves as the mouse button goes down on Talk (a person's click holds it
+    about a tenth of a second), and the click, when it is let go, joins that call: one request."""
+    sent, created = press_talk(page, stack)
+    assert created.status == 201, created.text()
+    assert not events(page, "start")  # still held: no click yet
+    page.mouse.up()
+    wait_for_state(page, "in-call")
+    assert len(sent) == 1
+    assert events(page, "connected")[0]["detail"]["call_id"] == created.json()["call_id"]
+    hang_up(page)
+    page.click("#talk", button="right")  # no click follows, and no call is asked for
+    page.mouse.down(click_count=2)  # nor by the second press of a double click: its click starts none
+    page.mouse.up(click_count=2)
+    page.wait_for_timeout(500)
+    assert len(sent) == 1
+    assert len(events(page, "start")) == 1
+
+
+def test_a_press_let_go_off_talk_leaves_its_call_to_the_next_click(page: Page, stack: dict[str, Any]) -> None:
+    """A press let go elsewhere starts nothing; a click soon after takes the call that press asked
+    for rather than asking again. Space asks at its press too: it clicks when it is let go."""
+    sent, created = press_talk(page, stack)
+    page.mouse.move(1, 1)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    assert not events(page, "start")
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    assert len(sent) == 1
+    assert events(page, "connected")[0]["detail"]["call_id"] == created.json()["call_id"]
+    hang_up(page)
+    page.focus("#talk")
+    with page.expect_request(lambda r: r.url.endswith("/api/calls")):
+        page.keyboard.down("Space")
+    assert len(events(page, "start")) == 1
+    page.keyboard.up("Space")
+    wait_for_state(page, "in-call")
+    assert len(sent) == 2
+    hang_up(page)
+
+
+def press_talk_losing_its_request(page: Page, stack: dict[str, Any]) -> list[Request]:
+    """Opens the demo's call page and presses Talk (held down) while the network drops the call's
+    request (no answer; the requests after it go through). Returns every POST /api/calls sent."""
+    app = stack["app"]
+    sent = call_requests(page)
+    open_page(page, f"{app.url}/talk/demo", app.url)
+    dropped: list[bool] = []
+
+    def drop_first(route: Any) -> None:
+        if dropped:
+            route.continue_()
+        else:
+            dropped.append(True)
+            route.abort()
+
+    page.route("**/api/calls", drop_first)
+    page.hover("#talk")
+    with page.expect_event("requestfailed", lambda r: r.url.endswith("/api/calls")):
+        page.mouse.down()
+    return sent
+
+
+def test_a_click_takes_its_press_s_failed_request_as_its_own(page: Page, stack: dict[str, Any]) -> None:
+    """The press's request got no answer (the network dropped it): the click shows that failure
+    as if it had sent it, and Try again asks with the same Idempotency-Key (the server may have
+    made that call) and joins."""
+    sent = press_talk_losing_its_request(page, stack)
+    page.mouse.up()
+    fail_with(page, "network")
+    assert len(sent) == 1
+    page.click("#talk")
+    wait_for_state(page, "in-call")
+    assert len(sent) == 2
+    assert sent[0].headers["idempotency-key"] == sent[1].headers["idempotency-key"]
+    hang_up(page)
+
+
+def test_a_press_again_after_a_failed_one_let_go_asks_anew(page: Page, stack: dict[str, Any]) -> None:
+    """A press let go off Talk whose request failed leaves nothing for the next: pressed again,
+    Talk asks again (with the same Idempotency-Key: that request got no answer) and its click
+    joins, rather than showing the old failure."""
+    sent = press_talk_losing_its_request(page, stack)
+    page.mouse.move(1, 1)
+    page.mouse.up()
+    page.hover("#talk")
+    with page.expect_response(lambda r: r.url.endswith("/api/calls")):
+        page.mouse.down()
+    page.mouse.up()
+    wait_for_state(page, "in-call")
+    assert not events(page, "error"), events(page, "error")
+    assert len(sent) == 2
+    assert sent[0].headers["idempotency-key"] == sent[1].headers["idempotency-key"]
     hang_up(page)
