@@ -41,12 +41,14 @@ const ROOM_OPTIONS = {
   // reads the flag from here when setMicrophoneEnabled creates the track (not from the publish
   // options passed there, which we still pass as LiveKit's examples do).
   publishDefaults: { preConnectBuffer: true },
-  // Two peer connections, the offer after the join (the SDK's v0 signalling). Measured on this
-  // page (bench/README.md, "floor"): at a 50 ms round trip, media included, it reaches connected
-  // as soon as the single connection with the offer in the join request (450 against 467 ms, and
-  // 454 against 437 in another run) and sends the microphone 7-10% later, which the pre-connect
-  // buffer above covers; on loopback it connects in three quarters of the time (151 against 200 ms).
-  singlePeerConnection: false,
+  // One peer connection, its first offer in the join request (the SDK's default): it saves a
+  // round trip. At 50 ms RTT, media included, with the token in hand at the click (the page asks
+  // for the call at the press on Talk: call-panel.js), connected in 319 against 346 ms with two
+  // connections (the offer after the join) and the microphone sending at 357 against 398 ms;
+  // clicked in no time, 364 against 394 ms (bench/README.md, "floor"). On loopback, where there
+  // is no round trip to save, building the offer before the socket opens costs about 30 ms (81
+  // against 49 ms). On a server without it, livekit-client falls back to two after one attempt.
+  singlePeerConnection: true,
   audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
   // livekit-client would leave on 'beforeunload' too, which fires also when the visitor then
   // chooses to stay on a page that asks first ("Leave site?"): we leave on 'pagehide' only.
