@@ -41,14 +41,14 @@ const ROOM_OPTIONS = {
   // reads the flag from here when setMicrophoneEnabled creates the track (not from the publish
   // options passed there, which we still pass as LiveKit's examples do).
   publishDefaults: { preConnectBuffer: true },
-  // One peer connection, its first offer in the join request (the SDK's default): it saves a
-  // round trip. At 50 ms RTT, media included, with the token in hand at the click (the page asks
-  // for the call at the press on Talk: call-panel.js), connected in 319 against 346 ms with two
-  // connections (the offer after the join) and the microphone sending at 357 against 398 ms;
-  // clicked in no time, 364 against 394 ms (bench/README.md, "floor"). On loopback, where there
-  // is no round trip to save, building the offer before the socket opens costs about 30 ms (81
-  // against 49 ms). On a server without it, livekit-client falls back to two after one attempt.
-  singlePeerConnection: true,
+  // Two peer connections, the offer after the join (the SDK's v0 signalling). With the token in
+  // hand at the click (the page asks for the call at the press on Talk: call-panel.js), one
+  // connection, the offer in the join request, connected 27 ms sooner at a 50 ms round trip (319
+  // against 346 ms) and 30 ms later on loopback (bench/README.md, "floor"); but with it a reliable
+  // data packet the page sent as the agent joined (its track's offer on the way) now and then
+  // never reached the agent, though livekit-client said it was sent: an ElevenLabs context, in 3
+  // of about 45 runs of tests/e2e/test_iframe_commands.py, none in 25 with two connections.
+  singlePeerConnection: false,
   audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
   // livekit-client would leave on 'beforeunload' too, which fires also when the visitor then
   // chooses to stay on a page that asks first ("Leave site?"): we leave on 'pagehide' only.

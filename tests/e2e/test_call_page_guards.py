@@ -358,10 +358,6 @@ def test_a_connection_gone_for_good_fails_the_call_after_20_s(page: Page, stack:
     open_page(page, f"{app.url}/talk/demo", app.url)
     page.click("#talk")
     wait_for_state(page, "in-call")
-    # Once the agent is heard, its track's negotiation is over (one peer connection: an offer of
-    # the page's). An outage that cuts one off ends the call after livekit-client's 15 s
-    # negotiation timeout: it then leaves and joins again, which ends the agent's side.
-    expect(page.locator('#transcript [data-speaker="agent"]').first).to_be_visible(timeout=15_000)
     page.context.set_offline(True)
     wait_for_state(page, "reconnecting", 2_000)
     went = time.monotonic()
