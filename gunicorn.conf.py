@@ -56,9 +56,9 @@ bind = os.environ.get("WEBCALL_BIND", "").strip() or f"0.0.0.0:{os.environ.get('
 # A call mostly waits on its provider: gevent's worker waits on any number of them in one
 # thread (it patches the standard library as the worker starts, before the app is imported).
 # Measured in a burst of 200 calls to a 300 ms provider (bench/README.md, latest run): gevent
-# spent the least CPU per call (1.07 ms against 1.68-2.05 ms for threads) and finished in
-# 1.53x the provider's latency (the provider fake alone: 1.43x); 64 threads need four waves
-# (4.3x); 256 threads took 1.80x there and swung to 8.7x in other runs as they contended for
+# spent the least CPU per call (0.73 ms against 1.05-1.10 ms for threads) and finished in
+# 1.37x the provider's latency (the provider fake alone: 1.24x); 64 threads need four waves
+# (4.1x); 256 threads took 1.44x there and swung to 8.7x in other runs as they contended for
 # the GIL.
 # WEBCALL_WORKER_CLASS=gthread (with WEBCALL_THREADS threads) is the thread-per-call model.
 worker_class = os.environ.get("WEBCALL_WORKER_CLASS", "gevent").strip() or "gevent"
