@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from tests.guards.conftest import DoomedRedis
 from tests.support.apps import app_state_of, build_app, codes, post
 from tests.support.processes import wait_until
 from webapp.errors import AppError, ConfigError
-from webapp.guards.idempotency import RedisReplay
+from webapp.guards.idempotency import MIN_LIFE_LEFT_S, RedisReplay
 
 CATALOGUE = """
 [agents.ravan]
@@ -109,6 +110,27 @@ def test_replays_end_with_their_window(make_app: Any, ravan: Any) -> None:
     assert later["call_id"] != first["call_id"]
     replay = app_state_of(app).replay
     assert len(replay.entries) == 1  # type: ignore[attr-defined]  # the expired answer is gone
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_a_replay_ends_before_its_token_does(
+    make_app: Any, ravan: Any, storage: str, request: pytest.FixtureRequest
+) -> None:
+    """A retry gets the first call while its token can still be joined with; later (here within
+    the 120 s window) a new call, not a dead token (it once answered the first token, expired)."""
+    uri = "memory://"
+    if storage == "redis":
+        uri = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(uri).flushdb()
+    ravan[1].token_ttl = datetime.timedelta(seconds=MIN_LIFE_LEFT_S + 2)
+    app = make_app(WEBCALL_RATELIMIT_STORAGE_URI=uri)
+    first = post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"}).get_json()
+    assert post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"}).get_json() == first
+    time.sleep(2.2)  # the token has less than MIN_LIFE_LEFT_S to live now
+    later = post(app, {"agent": "ravan"}, **{"Idempotency-Key": "k"})
+    assert later.status_code == 201
+    assert later.get_json()["call_id"] != first["call_id"]
+    assert len(ravan[1].requests) == 2
 
 
 @pytest.mark.parametrize("storage", ["memory", "redis"])

@@ -2,28 +2,32 @@
 
 The page sends an ``Idempotency-Key``; the first request with a key does the work,
 and any other with the same key (for the same agent and client) within the window
-gets the same answer. A request that arrives while the first is still running
-waits for it. The same key on a request that asks for something else (another number,
-other variables: its fingerprint differs) is refused (409), never answered with the
-first one's call. Failed attempts are forgotten, so a retry after an error tries again, and
-so does a request that was waiting for it. Memory by default; Redis (the rate limits'
-storage) when several processes serve: if Redis cannot be reached before the work, the
-request is refused (503 ``limits_unavailable``); once the work is done, its answer is
-returned even if Redis can no longer keep it (that is logged).
+gets the same answer, while what it hands out still works: an answer with an ``expires_at``
+(a call's token, a demo link) is replayed only until shortly before that moment, and a retry
+after it does the work anew (a dead token replayed would fail the join it was retried for).
+A request that arrives while the first is still running waits for it. The same key on a
+request that asks for something else (another number, other variables: its fingerprint
+differs) is refused (409), never answered with the first one's call. Failed attempts are
+forgotten, so a retry after an error tries again, and so does a request that was waiting for
+it. Memory by default; Redis (the rate limits' storage) when several processes serve: if
+Redis cannot be reached before the work, the request is refused (503 ``limits_unavailable``);
+once the work is done, its answer is returned even if Redis can no longer keep it (that is
+logged).
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
 import math
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import g
@@ -38,6 +42,9 @@ WAIT_FOR_FIRST_S = 20.0
 # timeout is 10 s on PostgreSQL, and slack): a claim that expired sooner would let a retry
 # with the same key create a second call while the first is still being made.
 CLAIM_MARGIN_S = 20
+# An answer whose token has less life than this left is not replayed: the page could hardly join
+# with it (it connects within a second or two of the answer).
+MIN_LIFE_LEFT_S = 5.0
 Answer = dict[str, Any]
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,18 @@ def scoped_key(agent: str, client: str, key: str) -> str:
     return f"{agent}|{client}|{key}"
 
 
+def replay_for_s(answer: Answer, window_s: float) -> float:
+    """How long ``answer`` may be replayed: the window, or until ``MIN_LIFE_LEFT_S`` before its
+    ``expires_at`` (ISO 8601) when that comes sooner; a second at least, for the requests that
+    were waiting on it (a double click gets one answer, whatever it holds)."""
+    expires = answer.get("expires_at")
+    try:
+        ends = datetime.fromisoformat(expires).timestamp() if isinstance(expires, str) else None
+    except ValueError:  # not ours to judge here: the answer's model made it
+        ends = None
+    return window_s if ends is None else max(1.0, min(window_s, ends - time.time() - MIN_LIFE_LEFT_S))
+
+
 def fingerprint(*what: Any) -> str:
     """What a request asks for, in 32 hex digits: equal for a retry, different for another call."""
     text = json.dumps(what, sort_keys=True, separators=(",", ":"), default=str)  # ASCII: any str encodes
@@ -105,14 +124,14 @@ class MemoryReplay:
         self.window_s = window_s
         self.lock = threading.Lock()
         self.entries: dict[str, _Entry] = {}
-        # Answered keys in the order they expire (the window is fixed), so forgetting old ones
-        # costs only the expired ones, not a pass over every remembered answer.
-        self.expiries: deque[tuple[float, str]] = deque()
+        # Answered keys by when they expire (a heap: an answer's token may end before the window),
+        # so forgetting old ones costs only the expired ones, not a pass over every answer.
+        self.expiries: list[tuple[float, str]] = []
 
     def _forget_expired(self, now: float) -> None:
         """Drop answers whose window has passed (call with the lock held)."""
         while self.expiries and self.expiries[0][0] <= now:
-            expires_at, key = self.expiries.popleft()
+            expires_at, key = heapq.heappop(self.expiries)
             entry = self.entries.get(key)
             if entry is not None and entry.done.is_set() and entry.expires_at == expires_at:
                 del self.entries[key]
@@ -136,9 +155,10 @@ class MemoryReplay:
             return entry.answer
         try:
             entry.answer = work()
+            keep_s = replay_for_s(entry.answer, self.window_s)
             with self.lock:
-                entry.expires_at = time.monotonic() + self.window_s
-                self.expiries.append((entry.expires_at, key))
+                entry.expires_at = time.monotonic() + keep_s
+                heapq.heappush(self.expiries, (entry.expires_at, key))
             return entry.answer
         except BaseException:
             with self.lock:
@@ -176,7 +196,8 @@ class RedisReplay:
                 self._best_effort("release a failed attempt's key", self.redis.delete, name)
                 raise
             kept = json.dumps({"fingerprint": fingerprint, "answer": answer})
-            self._best_effort("keep an answer to replay", self.redis.set, name, kept, ex=self.window_s)
+            keep_ms = int(replay_for_s(answer, self.window_s) * 1000)
+            self._best_effort("keep an answer to replay", self.redis.set, name, kept, px=keep_ms)
             return answer
         deadline = time.monotonic() + WAIT_FOR_FIRST_S
         while time.monotonic() < deadline:
