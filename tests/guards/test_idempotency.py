@@ -24,6 +24,10 @@ CATALOGUE = """
 provider = "ravan"
 agent_id = "{ravan}"
 
+[agents.convoi]
+provider = "convoi"
+agent_id = "{convoi}"
+
 [agents.local]
 provider = "livekit"
 agent_id = "webcall-demo"
@@ -131,6 +135,17 @@ def test_a_replay_ends_before_its_token_does(
     assert later.status_code == 201
     assert later.get_json()["call_id"] != first["call_id"]
     assert len(ravan[1].requests) == 2
+
+
+def test_a_provider_that_replays_the_key_keeps_the_whole_window(make_app: Any, convoi: Any) -> None:
+    """Convoi answers our key with its first call for a day: asking it again once the token is
+    near its end would only count a second call against the limits for the same answer."""
+    convoi[1].token_ttl = datetime.timedelta(seconds=MIN_LIFE_LEFT_S + 2)
+    app = make_app()
+    first = post(app, {"agent": "convoi"}, **{"Idempotency-Key": "k"}).get_json()
+    time.sleep(2.2)
+    assert post(app, {"agent": "convoi"}, **{"Idempotency-Key": "k"}).get_json() == first
+    assert len(convoi[1].requests) == 1
 
 
 @pytest.mark.parametrize("storage", ["memory", "redis"])

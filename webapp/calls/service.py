@@ -116,7 +116,9 @@ def _guard_and_create(
                 # The provider's key is this request's (Convoi replays one for a day, past our window).
                 return start_web_call(state, order, variables, key and f"{key}|{asked}", attempt)
 
-    return once_per_key(state.replay, key, create, asked)
+    # Our replay ends with the call's token, unless the provider replays it to the key anyway.
+    token_bound = not state.spec_for(agent).replays_key
+    return once_per_key(state.replay, key, create, asked, token_bound=token_bound)
 
 
 def demo_link_of(agent: Agent, link: DemoLink | None) -> DemoLink | None:

@@ -2,9 +2,9 @@
 
 The page sends an ``Idempotency-Key``; the first request with a key does the work,
 and any other with the same key (for the same agent and client) within the window
-gets the same answer, while what it hands out still works: an answer with an ``expires_at``
-(a call's token, a demo link) is replayed only until shortly before that moment, and a retry
-after it does the work anew (a dead token replayed would fail the join it was retried for).
+gets the same answer; a call's answer only while its token still works (``token_bound``: until
+shortly before its ``expires_at``), after which a retry does the work anew (a dead token
+replayed would fail the join it was retried for).
 A request that arrives while the first is still running waits for it. The same key on a
 request that asks for something else (another number, other variables: its fingerprint
 differs) is refused (409), never answered with the first one's call. Failed attempts are
@@ -52,13 +52,23 @@ log = logging.getLogger(__name__)
 class Replay(Protocol):
     """Runs the work for a key once and replays its answer within the window."""
 
-    def run(self, key: str, work: Callable[[], Answer], fingerprint: str = "") -> Answer:
+    def run(
+        self, key: str, work: Callable[[], Answer], fingerprint: str = "", token_bound: bool = False
+    ) -> Answer:
         """The first answer for ``key``, computing it with ``work`` only once; a request whose
-        ``fingerprint`` differs from the first's is refused."""
+        ``fingerprint`` differs from the first's is refused. ``token_bound``: the answer's
+        ``expires_at`` is its token's, and no replay outlives it (:func:`replay_for_s`)."""
         ...
 
 
-def once_per_key(replay: Replay, key: str | None, work: Callable[[], Answer], fingerprint: str) -> Answer:
+def once_per_key(
+    replay: Replay,
+    key: str | None,
+    work: Callable[[], Answer],
+    fingerprint: str,
+    *,
+    token_bound: bool = False,
+) -> Answer:
     """``work``'s answer, computed once per ``key`` (every time without one). An answer replayed
     from an earlier request is marked on ``g``, so the limits this one was counted against give
     it back (:func:`.limits.limited`): a retry is not a second call."""
@@ -71,7 +81,7 @@ def once_per_key(replay: Replay, key: str | None, work: Callable[[], Answer], fi
         ran = True
         return work()
 
-    answer = replay.run(key, run, fingerprint)
+    answer = replay.run(key, run, fingerprint, token_bound)
     if not ran:
         setattr(g, REPLAYED, True)
     return answer
@@ -91,11 +101,12 @@ def scoped_key(agent: str, client: str, key: str) -> str:
     return f"{agent}|{client}|{key}"
 
 
-def replay_for_s(answer: Answer, window_s: float) -> float:
-    """How long ``answer`` may be replayed: the window, or until ``MIN_LIFE_LEFT_S`` before its
-    ``expires_at`` (ISO 8601) when that comes sooner; a second at least, for the requests that
-    were waiting on it (a double click gets one answer, whatever it holds)."""
-    expires = answer.get("expires_at")
+def replay_for_s(answer: Answer, window_s: float, token_bound: bool) -> float:
+    """How long ``answer`` may be replayed: the window, or when ``token_bound`` until
+    ``MIN_LIFE_LEFT_S`` before its ``expires_at`` (ISO 8601, its token's) if that comes sooner; a
+    second at least, for the requests that were waiting on it (a double click gets one answer,
+    whatever it holds)."""
+    expires = answer.get("expires_at") if token_bound else None
     try:
         ends = datetime.fromisoformat(expires).timestamp() if isinstance(expires, str) else None
     except ValueError:  # not ours to judge here: the answer's model made it
@@ -136,7 +147,9 @@ class MemoryReplay:
             if entry is not None and entry.done.is_set() and entry.expires_at == expires_at:
                 del self.entries[key]
 
-    def run(self, key: str, work: Callable[[], Answer], fingerprint: str = "") -> Answer:
+    def run(
+        self, key: str, work: Callable[[], Answer], fingerprint: str = "", token_bound: bool = False
+    ) -> Answer:
         """Return the first answer for ``key``, computing it with ``work`` only once."""
         with self.lock:
             self._forget_expired(time.monotonic())
@@ -151,11 +164,11 @@ class MemoryReplay:
             if not entry.done.wait(WAIT_FOR_FIRST_S):
                 raise CallInProgress()
             if entry.answer is None:
-                return self.run(key, work, fingerprint)  # the first attempt failed: try again as the owner
+                return self.run(key, work, fingerprint, token_bound)  # the first attempt failed: try again
             return entry.answer
         try:
             entry.answer = work()
-            keep_s = replay_for_s(entry.answer, self.window_s)
+            keep_s = replay_for_s(entry.answer, self.window_s, token_bound)
             with self.lock:
                 entry.expires_at = time.monotonic() + keep_s
                 heapq.heappush(self.expiries, (entry.expires_at, key))
@@ -182,7 +195,9 @@ class RedisReplay:
         self.window_s = window_s
         self.claim_s = max(int(WAIT_FOR_FIRST_S) + 5, math.ceil(work_s) + CLAIM_MARGIN_S)
 
-    def run(self, key: str, work: Callable[[], Answer], fingerprint: str = "") -> Answer:
+    def run(
+        self, key: str, work: Callable[[], Answer], fingerprint: str = "", token_bound: bool = False
+    ) -> Answer:
         """Like :meth:`MemoryReplay.run`, with the claim and the answer kept in Redis: the claim is
         ``pending <fingerprint>``, the answer ``{"fingerprint", "answer"}`` in JSON. (Keys of their
         own since fingerprints: a process of the version before, still serving during a rolling
@@ -196,14 +211,14 @@ class RedisReplay:
                 self._best_effort("release a failed attempt's key", self.redis.delete, name)
                 raise
             kept = json.dumps({"fingerprint": fingerprint, "answer": answer})
-            keep_ms = int(replay_for_s(answer, self.window_s) * 1000)
+            keep_ms = int(replay_for_s(answer, self.window_s, token_bound) * 1000)
             self._best_effort("keep an answer to replay", self.redis.set, name, kept, px=keep_ms)
             return answer
         deadline = time.monotonic() + WAIT_FOR_FIRST_S
         while time.monotonic() < deadline:
             stored = self._required(self.redis.get, name)
             if stored is None:
-                return self.run(key, work, fingerprint)  # the first attempt failed: try again as the owner
+                return self.run(key, work, fingerprint, token_bound)  # the first attempt failed: try again
             text = stored.decode() if isinstance(stored, bytes) else str(stored)
             if text.startswith(self.PENDING):
                 if text != claim:

@@ -392,6 +392,9 @@ class ProviderSpec:
     reads_typed_messages: bool = True
     # False when the provider reports no call summary (the admin view says so, not "not yet").
     writes_summaries: bool = True
+    # True when the provider answers a create sent again with the same Idempotency-Key with its first
+    # call (Convoi, for a day): a retry then gets that call whenever it comes, token and all.
+    replays_key: bool = False
     # Where a page's free-form ``metadata`` goes: a field of its own (``own``); the object that
     # also carries the prompt variables (``variables``: Convoi, Zudu), where each key is held to the
     # agent's ``allowed_variables`` like a variable; or nowhere, the provider having no such field.

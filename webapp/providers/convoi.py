@@ -331,5 +331,6 @@ PROVIDER = ProviderSpec(
     web_agent_id_hint="Convoi web calls need an agent id starting with 'agt_'",
     check_phone=check_phone,
     writes_summaries=False,  # its call object has none (a summary sent anyway is still kept)
+    replays_key=True,
     page_metadata="variables",  # its agents read their prompt variables from the call's metadata
 )
