@@ -109,7 +109,7 @@ def replay_for_s(answer: Answer, window_s: float, token_bound: bool) -> float:
     expires = answer.get("expires_at") if token_bound else None
     try:
         ends = datetime.fromisoformat(expires).timestamp() if isinstance(expires, str) else None
-    except ValueError:  # not ours to judge here: the answer's model made it
+    except (ValueError, OverflowError):  # not ours to judge here: the answer's model made it
         ends = None
     return window_s if ends is None else max(1.0, min(window_s, ends - time.time() - MIN_LIFE_LEFT_S))
 
